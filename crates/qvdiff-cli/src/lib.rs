@@ -1,0 +1,1 @@
+//! qvdiff CLI library.

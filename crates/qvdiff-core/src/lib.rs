@@ -1,0 +1,16 @@
+//! qvdiff-core: the pure heart of qvdiff.
+//!
+//! Schema types, manifest JSON, the differ, the migration-file format, the revision graph and the
+//! dialect boundary. Nothing here touches files or databases: callers pass text and schemas in and
+//! get text, schemas and changes out, which keeps this crate fast to test.
+
+#![warn(missing_docs)]
+
+pub mod change;
+pub mod manifest;
+pub mod schema;
+
+pub use change::{Change, Renames};
+pub use schema::{
+    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
+};

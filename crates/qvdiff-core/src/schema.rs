@@ -1,0 +1,317 @@
+//! The Schema: what a set of tables looks like, independent of any dialect.
+//!
+//! Models are captured into it, migrations are replayed and introspected into it, and the differ
+//! compares two of them. Column types are *logical*; each dialect renders its own declared type and
+//! maps declared types back when it introspects.
+//!
+//! Invariant: a [`Schema`] that went through [`Schema::normalize`] has its tables sorted by name and
+//! every table's constraint lists sorted, so two equal schemas compare equal with `==` and serialize
+//! to identical bytes. Column order is kept as declared: it is part of the table.
+
+use serde::{Deserialize, Serialize};
+
+/// A whole database schema: the set of tables.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Schema {
+    /// Tables, sorted by name once normalized.
+    pub tables: Vec<Table>,
+}
+
+/// One table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// The table's name in the database.
+    pub name: String,
+    /// Columns in declaration order.
+    pub columns: Vec<Column>,
+    /// Primary-key column names, in key order; more than one is a composite key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_key: Vec<String>,
+    /// Unique constraints (single- or multi-column), part of the table definition.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uniques: Vec<Unique>,
+    /// Indexes created with `CREATE INDEX` (possibly `UNIQUE`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Index>,
+    /// Foreign keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKey>,
+    /// CHECK constraints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+    /// Migration hint: the table's previous name. Not part of the schema proper:
+    /// [`Schema::without_hints`] drops it before schemas are compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// The column's name in the database.
+    pub name: String,
+    /// Logical type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// Whether NULL is allowed (`Option<T>` in the model).
+    pub nullable: bool,
+    /// Default value for new rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<DefaultValue>,
+    /// `AUTOINCREMENT` (SQLite) / identity (PostgreSQL); only on a single integer primary key.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub autoincrement: bool,
+    /// Migration hint: the column's previous name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+    /// Migration hint: the value existing rows get when the column becomes NOT NULL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<DefaultValue>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Logical column types. Dialects render and introspect them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ColumnType {
+    /// Signed or unsigned integer of the given width in bits (8, 16, 32, 64).
+    Integer {
+        /// Width in bits.
+        bits: u8,
+    },
+    /// Floating point.
+    Float,
+    /// Text, optionally with a maximum length (`VARCHAR(n)`).
+    Text {
+        /// Maximum length in characters, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_length: Option<u32>,
+    },
+    /// Boolean.
+    Bool,
+    /// Date and time.
+    DateTime,
+    /// Calendar date.
+    Date,
+    /// Time of day.
+    Time,
+    /// UUID.
+    Uuid,
+    /// JSON document.
+    Json,
+    /// Fixed-point decimal.
+    Decimal {
+        /// Total number of digits.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        precision: Option<u8>,
+        /// Digits after the point.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scale: Option<u8>,
+    },
+    /// Bytes.
+    Blob,
+    /// A declared type qvdiff has no logical type for; kept verbatim.
+    Custom {
+        /// The declared SQL type.
+        sql: String,
+    },
+}
+
+/// A default value: a typed literal, or a raw SQL expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum DefaultValue {
+    /// Integer literal.
+    Integer(i64),
+    /// Floating-point literal.
+    Float(f64),
+    /// Boolean literal.
+    Bool(bool),
+    /// String literal (unquoted here; dialects quote it).
+    Text(String),
+    /// Raw SQL expression, e.g. `CURRENT_TIMESTAMP`.
+    Sql(String),
+}
+
+/// A unique constraint over one or more columns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Unique {
+    /// Constraint name, when the model gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Column names, in order.
+    pub columns: Vec<String>,
+}
+
+/// An index over one or more columns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Index {
+    /// Index name (generated as `ix_<table>_<col>_…` when the model gives none).
+    pub name: String,
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// `CREATE UNIQUE INDEX`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unique: bool,
+}
+
+/// What a foreign key does when the referenced row is deleted or updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FkAction {
+    /// `NO ACTION` (the SQL default).
+    #[default]
+    NoAction,
+    /// `RESTRICT`.
+    Restrict,
+    /// `CASCADE`.
+    Cascade,
+    /// `SET NULL`.
+    SetNull,
+    /// `SET DEFAULT`.
+    SetDefault,
+}
+
+impl FkAction {
+    /// The SQL words for this action.
+    pub fn sql(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::Cascade => "CASCADE",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+        }
+    }
+
+    /// Parses the model spelling (`cascade`, `set_null`, `set null`, `SET NULL`, …).
+    pub fn parse(s: &str) -> Option<FkAction> {
+        let norm: String = s
+            .trim()
+            .chars()
+            .map(|c| if c == '_' || c == '-' { ' ' } else { c.to_ascii_lowercase() })
+            .collect();
+        let norm = norm.split_whitespace().collect::<Vec<_>>().join(" ");
+        match norm.as_str() {
+            "no action" => Some(FkAction::NoAction),
+            "restrict" => Some(FkAction::Restrict),
+            "cascade" => Some(FkAction::Cascade),
+            "set null" => Some(FkAction::SetNull),
+            "set default" => Some(FkAction::SetDefault),
+            _ => None,
+        }
+    }
+}
+
+/// A foreign key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ForeignKey {
+    /// Referencing columns in this table.
+    pub columns: Vec<String>,
+    /// Referenced table.
+    pub ref_table: String,
+    /// Referenced columns.
+    pub ref_columns: Vec<String>,
+    /// `ON DELETE` action.
+    #[serde(default, skip_serializing_if = "is_no_action")]
+    pub on_delete: FkAction,
+    /// `ON UPDATE` action.
+    #[serde(default, skip_serializing_if = "is_no_action")]
+    pub on_update: FkAction,
+}
+
+fn is_no_action(a: &FkAction) -> bool {
+    *a == FkAction::NoAction
+}
+
+/// A CHECK constraint.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Check {
+    /// Constraint name.
+    pub name: String,
+    /// SQL boolean expression.
+    pub expr: String,
+}
+
+impl Schema {
+    /// Sorts tables by name and every table's constraint lists, so equal schemas are `==` and
+    /// serialize identically. Column order is kept.
+    pub fn normalize(&mut self) {
+        self.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        for t in &mut self.tables {
+            t.normalize();
+        }
+    }
+
+    /// Returns a normalized copy.
+    pub fn normalized(mut self) -> Schema {
+        self.normalize();
+        self
+    }
+
+    /// Copy without migration hints (`renamed_from`, `backfill`): what is compared with a database.
+    pub fn without_hints(&self) -> Schema {
+        let mut s = self.clone();
+        for t in &mut s.tables {
+            t.renamed_from = None;
+            for c in &mut t.columns {
+                c.renamed_from = None;
+                c.backfill = None;
+            }
+        }
+        s
+    }
+
+    /// The table with this name.
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+impl Table {
+    /// A table with columns only.
+    pub fn new(name: impl Into<String>, columns: Vec<Column>) -> Table {
+        Table {
+            name: name.into(),
+            columns,
+            primary_key: Vec::new(),
+            uniques: Vec::new(),
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+            renamed_from: None,
+        }
+    }
+
+    /// Sorts the constraint lists (not the columns).
+    pub fn normalize(&mut self) {
+        self.uniques.sort();
+        self.uniques.dedup();
+        self.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        self.foreign_keys.sort();
+        self.checks.sort();
+    }
+
+    /// The column with this name.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+impl Column {
+    /// A NOT NULL column with no default.
+    pub fn new(name: impl Into<String>, ty: ColumnType) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            nullable: false,
+            default: None,
+            autoincrement: false,
+            renamed_from: None,
+            backfill: None,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! `#[derive(Model)]`: a thin proc-macro over qvdiff-capture.
