@@ -7,10 +7,15 @@
 #![warn(missing_docs)]
 
 pub mod change;
+pub mod dialect;
+pub mod diff;
+pub mod graph;
 pub mod manifest;
+pub mod migration;
 pub mod schema;
 
 pub use change::{Change, Renames};
+pub use dialect::{Dialect, Plan, PlanError, Step};
 pub use schema::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
 };

@@ -1,0 +1,60 @@
+//! The boundary between the pure core and a SQL dialect (SQLite, PostgreSQL, …).
+//!
+//! A dialect turns [`Change`]s into SQL and says which schema differences it can represent at all.
+//! Everything that needs a live database (introspection, apply, ledger, backup) lives in the
+//! dialect's own crate; this trait is only the pure planning half.
+
+use crate::change::Change;
+use crate::schema::Schema;
+
+/// One SQL statement of a migration section, with what a reviewer must know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The SQL, a complete statement ending in `;` (may span lines).
+    pub sql: String,
+    /// `Some(reason)` when this step can lose data, e.g. `drops data in items.notes`.
+    pub destructive: Option<String>,
+}
+
+/// Planned SQL for one direction of a migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Statements in order.
+    pub steps: Vec<Step>,
+}
+
+/// Why a dialect cannot plan a set of changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError {
+    /// Table involved.
+    pub table: String,
+    /// Column involved, if any.
+    pub column: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "{}.{}: {}", self.table, c, self.message),
+            None => write!(f, "{}: {}", self.table, self.message),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+/// A SQL dialect's pure planning half.
+pub trait Dialect {
+    /// Short name, as in `qvdiff.toml` (`"sqlite"`, `"postgres"`).
+    fn name(&self) -> &'static str;
+
+    /// The schema as this dialect stores it, so that a captured schema compares equal to one
+    /// introspected after applying it (e.g. SQLite keeps no integer width).
+    fn normalize(&self, schema: &Schema) -> Schema;
+
+    /// SQL that takes a database from `from` to `to`. `changes` is `diff(from, to, …)`;
+    /// `to` carries the migration hints (`backfill`) the plan may need.
+    fn plan(&self, from: &Schema, to: &Schema, changes: &[Change]) -> Result<Plan, PlanError>;
+}

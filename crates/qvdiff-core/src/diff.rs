@@ -1,0 +1,1 @@
+//! The differ: `diff(from, to, renames) -> Vec<Change>`.

@@ -1,0 +1,1 @@
+//! The revision graph: parents, heads, topological order, merges, cycle detection.

@@ -1,0 +1,1 @@
+//! The migration-file format: render and strict parse.
