@@ -17,5 +17,6 @@ pub mod schema;
 pub use change::{Change, Renames};
 pub use dialect::{Dialect, Plan, PlanError, Step};
 pub use schema::{
-    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
+    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, RawObject, Schema, Table,
+    Unique,
 };

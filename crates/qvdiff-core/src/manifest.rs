@@ -43,7 +43,10 @@ impl std::error::Error for ManifestError {}
 /// Renders a schema as manifest JSON (normalized, pretty, with a trailing newline).
 pub fn to_json(schema: &Schema) -> String {
     let schema = schema.clone().normalized();
-    let out = ManifestOut { version: MANIFEST_VERSION, tables: &schema.tables };
+    let out = ManifestOut {
+        version: MANIFEST_VERSION,
+        tables: &schema.tables,
+    };
     let mut s = serde_json::to_string_pretty(&out).expect("schema types always serialize");
     s.push('\n');
     s
@@ -66,7 +69,11 @@ pub fn from_json(text: &str) -> Result<Schema, ManifestError> {
             ),
         });
     }
-    Ok(Schema { tables: m.tables }.normalized())
+    Ok(Schema {
+        tables: m.tables,
+        ..Schema::default()
+    }
+    .normalized())
 }
 
 #[cfg(test)]
@@ -81,7 +88,12 @@ mod tests {
                 Column::new("id", ColumnType::Integer { bits: 64 }),
                 Column {
                     nullable: true,
-                    ..Column::new("notes", ColumnType::Text { max_length: Some(200) })
+                    ..Column::new(
+                        "notes",
+                        ColumnType::Text {
+                            max_length: Some(200),
+                        },
+                    )
                 },
                 Column {
                     default: Some(DefaultValue::Float(1.5)),
@@ -90,8 +102,16 @@ mod tests {
             ],
         );
         items.primary_key = vec!["id".into()];
-        items.indexes.push(Index { name: "ix_b".into(), columns: vec!["notes".into()], unique: false });
-        items.indexes.push(Index { name: "ix_a".into(), columns: vec!["price".into()], unique: true });
+        items.indexes.push(Index {
+            name: "ix_b".into(),
+            columns: vec!["notes".into()],
+            unique: false,
+        });
+        items.indexes.push(Index {
+            name: "ix_a".into(),
+            columns: vec!["price".into()],
+            unique: true,
+        });
         items.foreign_keys.push(ForeignKey {
             columns: vec!["id".into()],
             ref_table: "users".into(),
@@ -99,7 +119,10 @@ mod tests {
             on_delete: FkAction::Cascade,
             on_update: FkAction::NoAction,
         });
-        Schema { tables: vec![items, Table::new("a_first", vec![])] }
+        Schema {
+            tables: vec![items, Table::new("a_first", vec![])],
+            ..Schema::default()
+        }
     }
 
     #[test]

@@ -15,6 +15,24 @@ use serde::{Deserialize, Serialize};
 pub struct Schema {
     /// Tables, sorted by name once normalized.
     pub tables: Vec<Table>,
+    /// Views found in a database (models never declare them; migrations may create them by hand).
+    /// Not in the manifest. Kept so a table rebuild can drop and recreate what depends on it.
+    #[serde(skip)]
+    pub views: Vec<RawObject>,
+    /// Triggers found in a database, like `views`.
+    #[serde(skip)]
+    pub triggers: Vec<RawObject>,
+}
+
+/// A schema object qvdiff does not model but must preserve (a view or a trigger), as SQL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RawObject {
+    /// Object name.
+    pub name: String,
+    /// For a trigger, the table it is attached to; for a view, empty.
+    pub table: String,
+    /// The `CREATE …` statement as stored by the database.
+    pub sql: String,
 }
 
 /// One table.
@@ -159,7 +177,9 @@ pub struct Index {
 }
 
 /// What a foreign key does when the referenced row is deleted or updated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FkAction {
     /// `NO ACTION` (the SQL default).
@@ -192,7 +212,13 @@ impl FkAction {
         let norm: String = s
             .trim()
             .chars()
-            .map(|c| if c == '_' || c == '-' { ' ' } else { c.to_ascii_lowercase() })
+            .map(|c| {
+                if c == '_' || c == '-' {
+                    ' '
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
             .collect();
         let norm = norm.split_whitespace().collect::<Vec<_>>().join(" ");
         match norm.as_str() {
@@ -241,6 +267,8 @@ impl Schema {
     /// serialize identically. Column order is kept.
     pub fn normalize(&mut self) {
         self.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        self.views.sort();
+        self.triggers.sort();
         for t in &mut self.tables {
             t.normalize();
         }
