@@ -1,1 +1,790 @@
 //! The differ: `diff(from, to, renames) -> Vec<Change>`.
+//!
+//! Both schemas are compared without their migration hints ([`Schema::without_hints`]) and
+//! normalized, so constraint order and column order never produce a change. Renames are not
+//! guessed: they come only from the [`Renames`] argument, which the caller builds from the wanted
+//! schema's hints ([`Renames::from_hints`]) plus the renames a user confirmed (see
+//! [`rename_candidates`]). Views and triggers ([`Schema::views`], [`Schema::triggers`]) are not
+//! modeled and never produce a change.
+//!
+//! # Order of the changes
+//!
+//! The output is deterministic and valid to apply in order:
+//!
+//! 1. `RenameTable`, sorted by old name.
+//! 2. `CreateTable`, referenced tables before the tables whose foreign keys point at them (ties
+//!    and cycles broken by name). A created table carries its indexes, uniques, foreign keys and
+//!    checks; no separate `Add*` change is emitted for them.
+//! 3. One block per table that exists on both sides, the blocks in the same dependency order over
+//!    the wanted schema's foreign keys (so a table gains a unique column before another table
+//!    references it; with no foreign keys between them, simply by name). Within a block:
+//!    `DropIndex`, `DropUnique`, `DropForeignKey`, `DropCheck`, `RenameColumn`, `DropColumn`,
+//!    `AddColumn`, `AlterColumn`, `SetPrimaryKey`, `AddUnique`, `AddIndex`, `AddForeignKey`,
+//!    `AddCheck`. Column changes follow the column order of the table (the wanted one for
+//!    renames, adds and alters, the old one for drops); constraints are sorted.
+//! 4. `DropTable`, referencing tables before the tables they reference (the reverse of the
+//!    creation order, over the old schema's foreign keys). Dropping tables last lets the blocks
+//!    above first remove foreign keys that point at them.
+//!
+//! Names inside a change are the names that exist in the database at the moment the change is
+//! applied in this order: `Drop*` constraints of a kept table carry the constraint exactly as it
+//! was in `from` (old column names; they run before column renames), while `SetPrimaryKey::from`
+//! and `AlterColumn::from` already use the new column names.
+
+use crate::change::{Change, Renames};
+use crate::schema::{
+    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+impl Renames {
+    /// Renames implied by the `renamed_from` hints of the wanted schema `to`, tables and columns.
+    ///
+    /// Column renames are keyed by the table's name in `to`. The result is sorted, so the same
+    /// schema always gives the same `Renames`.
+    pub fn from_hints(to: &Schema) -> Renames {
+        let mut renames = Renames::default();
+        for table in &to.tables {
+            if let Some(old) = &table.renamed_from {
+                renames.tables.push((old.clone(), table.name.clone()));
+            }
+            for column in &table.columns {
+                if let Some(old) = &column.renamed_from {
+                    renames
+                        .columns
+                        .push((table.name.clone(), old.clone(), column.name.clone()));
+                }
+            }
+        }
+        renames.tables.sort();
+        renames.tables.dedup();
+        renames.columns.sort();
+        renames.columns.dedup();
+        renames
+    }
+
+    /// The same renames for the opposite direction (a migration's `down`): old and new names
+    /// swap, and column renames are re-keyed by the table's name in the new schema *of that
+    /// direction*, i.e. the table's old name when the table itself was renamed.
+    pub fn inverted(&self) -> Renames {
+        let new_to_old: BTreeMap<&str, &str> = self
+            .tables
+            .iter()
+            .map(|(old, new)| (new.as_str(), old.as_str()))
+            .collect();
+        let mut inverted = Renames {
+            tables: self
+                .tables
+                .iter()
+                .map(|(old, new)| (new.clone(), old.clone()))
+                .collect(),
+            columns: self
+                .columns
+                .iter()
+                .map(|(table, old, new)| {
+                    let table = new_to_old.get(table.as_str()).copied().unwrap_or(table);
+                    (table.to_string(), new.clone(), old.clone())
+                })
+                .collect(),
+        };
+        inverted.tables.sort();
+        inverted.columns.sort();
+        inverted
+    }
+}
+
+/// A dropped column and an added column of the same logical type in one table, not already
+/// covered by a rename: the pair the CLI asks about ("Did you rename items.url to
+/// items.listing_link?"). A confirmed candidate goes into [`Renames::columns`] as
+/// `(table, from, to)` and the diff is run again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RenameCandidate {
+    /// The table's name in the wanted schema.
+    pub table: String,
+    /// The dropped column's name.
+    pub from: String,
+    /// The added column's name.
+    pub to: String,
+}
+
+/// Every `(dropped, added)` column pair of the same logical type within one table.
+///
+/// Pairs come in the order of the changes (each drop with each add after it), so the list is
+/// deterministic. A column may appear in several candidates; once a user confirms one, the caller
+/// should skip the others that mention either of its columns.
+pub fn rename_candidates(changes: &[Change]) -> Vec<RenameCandidate> {
+    let mut candidates = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let Change::DropColumn {
+            table,
+            column: dropped,
+        } = change
+        else {
+            continue;
+        };
+        for later in &changes[i + 1..] {
+            if let Change::AddColumn {
+                table: added_table,
+                column: added,
+            } = later
+            {
+                if added_table == table && added.ty == dropped.ty {
+                    candidates.push(RenameCandidate {
+                        table: table.clone(),
+                        from: dropped.name.clone(),
+                        to: added.name.clone(),
+                    });
+                }
+            }
+        }
+    }
+    candidates
+}
+
+/// The changes that take a database from `from` to `to`, in an order valid to apply (see the
+/// module documentation).
+///
+/// Hints inside the schemas are ignored; renames come only from `renames`. A rename whose old
+/// name does not exist in `from` (already applied), whose new name does not exist in `to`, or
+/// whose names exist on both sides is ignored, so a `renamed_from` left in a model after its
+/// migration is harmless.
+pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
+    let from = from.without_hints().normalized();
+    let to = to.without_hints().normalized();
+
+    let table_renames = effective_table_renames(&from, &to, renames);
+    // Old name of each kept table, keyed by its new name.
+    let mut kept: BTreeMap<&str, &Table> = BTreeMap::new();
+    for to_table in &to.tables {
+        let old_name = table_renames
+            .new_to_old
+            .get(to_table.name.as_str())
+            .map(String::as_str)
+            .unwrap_or(to_table.name.as_str());
+        if let Some(from_table) = from.table(old_name) {
+            kept.insert(to_table.name.as_str(), from_table);
+        }
+    }
+    let kept_old_names: BTreeSet<&str> = kept.values().map(|t| t.name.as_str()).collect();
+
+    // Column renames of every kept table, keyed by the table's old name (foreign keys of other
+    // tables need them to translate the columns they reference).
+    let mut column_maps: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (new_name, from_table) in &kept {
+        if let Some(to_table) = to.table(new_name) {
+            let map = effective_column_renames(from_table, to_table, renames);
+            if !map.is_empty() {
+                column_maps.insert(from_table.name.clone(), map);
+            }
+        }
+    }
+    let translator = Translator {
+        tables: &table_renames.old_to_new,
+        columns: &column_maps,
+    };
+
+    let mut changes = Vec::new();
+
+    for (old, new) in &table_renames.old_to_new {
+        changes.push(Change::RenameTable {
+            from: old.clone(),
+            to: new.clone(),
+        });
+    }
+
+    let created: Vec<&Table> = to
+        .tables
+        .iter()
+        .filter(|t| !kept.contains_key(t.name.as_str()))
+        .collect();
+    for name in dependency_order(&created) {
+        if let Some(table) = to.table(&name) {
+            changes.push(Change::CreateTable {
+                table: table.clone(),
+            });
+        }
+    }
+
+    let kept_to_tables: Vec<&Table> = to
+        .tables
+        .iter()
+        .filter(|t| kept.contains_key(t.name.as_str()))
+        .collect();
+    for name in dependency_order(&kept_to_tables) {
+        if let (Some(to_table), Some(from_table)) = (to.table(&name), kept.get(name.as_str())) {
+            diff_table(from_table, to_table, &translator, &mut changes);
+        }
+    }
+
+    let dropped: Vec<&Table> = from
+        .tables
+        .iter()
+        .filter(|t| !kept_old_names.contains(t.name.as_str()))
+        .collect();
+    for name in dependency_order(&dropped).into_iter().rev() {
+        if let Some(table) = from.table(&name) {
+            changes.push(Change::DropTable {
+                table: table.clone(),
+            });
+        }
+    }
+
+    changes
+}
+
+/// Table renames that actually apply between two schemas, both ways.
+struct TableRenames {
+    old_to_new: BTreeMap<String, String>,
+    new_to_old: BTreeMap<String, String>,
+}
+
+fn effective_table_renames(from: &Schema, to: &Schema, renames: &Renames) -> TableRenames {
+    let mut applied = TableRenames {
+        old_to_new: BTreeMap::new(),
+        new_to_old: BTreeMap::new(),
+    };
+    for (old, new) in &renames.tables {
+        let applies = old != new
+            && from.table(old).is_some()
+            && to.table(new).is_some()
+            && from.table(new).is_none()
+            && to.table(old).is_none()
+            && !applied.old_to_new.contains_key(old)
+            && !applied.new_to_old.contains_key(new);
+        if applies {
+            applied.old_to_new.insert(old.clone(), new.clone());
+            applied.new_to_old.insert(new.clone(), old.clone());
+        }
+    }
+    applied
+}
+
+/// Column renames (old name -> new name) that apply between the two versions of one table.
+fn effective_column_renames(
+    from_table: &Table,
+    to_table: &Table,
+    renames: &Renames,
+) -> BTreeMap<String, String> {
+    let mut old_to_new = BTreeMap::new();
+    let mut taken_new = BTreeSet::new();
+    for (table, old, new) in &renames.columns {
+        let applies = table == &to_table.name
+            && old != new
+            && from_table.column(old).is_some()
+            && to_table.column(new).is_some()
+            && from_table.column(new).is_none()
+            && to_table.column(old).is_none()
+            && !old_to_new.contains_key(old)
+            && !taken_new.contains(new);
+        if applies {
+            old_to_new.insert(old.clone(), new.clone());
+            taken_new.insert(new.clone());
+        }
+    }
+    old_to_new
+}
+
+/// Rewrites names of the old schema into the names they have in the new one, so constraints of
+/// both sides can be compared with `==`.
+struct Translator<'a> {
+    /// Old table name -> new table name.
+    tables: &'a BTreeMap<String, String>,
+    /// Old table name -> (old column name -> new column name).
+    columns: &'a BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Translator<'_> {
+    fn table(&self, old_table: &str) -> String {
+        self.tables
+            .get(old_table)
+            .cloned()
+            .unwrap_or_else(|| old_table.to_string())
+    }
+
+    fn column(&self, old_table: &str, column: &str) -> String {
+        self.columns
+            .get(old_table)
+            .and_then(|map| map.get(column))
+            .cloned()
+            .unwrap_or_else(|| column.to_string())
+    }
+
+    fn columns(&self, old_table: &str, columns: &[String]) -> Vec<String> {
+        columns.iter().map(|c| self.column(old_table, c)).collect()
+    }
+
+    fn unique(&self, old_table: &str, unique: &Unique) -> Unique {
+        Unique {
+            name: unique.name.clone(),
+            columns: self.columns(old_table, &unique.columns),
+        }
+    }
+
+    fn index(&self, old_table: &str, index: &Index) -> Index {
+        Index {
+            name: index.name.clone(),
+            columns: self.columns(old_table, &index.columns),
+            unique: index.unique,
+        }
+    }
+
+    fn foreign_key(&self, old_table: &str, fk: &ForeignKey) -> ForeignKey {
+        ForeignKey {
+            columns: self.columns(old_table, &fk.columns),
+            ref_table: self.table(&fk.ref_table),
+            ref_columns: self.columns(&fk.ref_table, &fk.ref_columns),
+            on_delete: fk.on_delete,
+            on_update: fk.on_update,
+        }
+    }
+}
+
+/// Items of `old` (translated by `translate`) missing from `new`, and items of `new` missing from
+/// the translated `old`. Dropped items are returned as they were (untranslated).
+fn set_difference<T: Clone + PartialEq>(
+    old: &[T],
+    new: &[T],
+    translate: impl Fn(&T) -> T,
+) -> (Vec<T>, Vec<T>) {
+    let translated: Vec<T> = old.iter().map(&translate).collect();
+    let dropped = old
+        .iter()
+        .zip(&translated)
+        .filter(|(_, t)| !new.contains(t))
+        .map(|(original, _)| original.clone())
+        .collect();
+    let added = new
+        .iter()
+        .filter(|n| !translated.contains(n))
+        .cloned()
+        .collect();
+    (dropped, added)
+}
+
+/// Appends the block of changes for one table that exists on both sides.
+fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<Change>) {
+    let old = from.name.as_str();
+    let table = || to.name.clone();
+
+    let (drop_indexes, add_indexes) =
+        set_difference(&from.indexes, &to.indexes, |i| tr.index(old, i));
+    let (drop_uniques, add_uniques) =
+        set_difference(&from.uniques, &to.uniques, |u| tr.unique(old, u));
+    let (drop_fks, add_fks) = set_difference(&from.foreign_keys, &to.foreign_keys, |f| {
+        tr.foreign_key(old, f)
+    });
+    let (drop_checks, add_checks) = set_difference(&from.checks, &to.checks, Check::clone);
+
+    for index in drop_indexes {
+        changes.push(Change::DropIndex {
+            table: table(),
+            index,
+        });
+    }
+    for unique in drop_uniques {
+        changes.push(Change::DropUnique {
+            table: table(),
+            unique,
+        });
+    }
+    for foreign_key in drop_fks {
+        changes.push(Change::DropForeignKey {
+            table: table(),
+            foreign_key,
+        });
+    }
+    for check in drop_checks {
+        changes.push(Change::DropCheck {
+            table: table(),
+            check,
+        });
+    }
+
+    // New column name -> the old column it continues.
+    let mut matched: BTreeMap<&str, &Column> = BTreeMap::new();
+    for from_col in &from.columns {
+        let new_name = tr.column(old, &from_col.name);
+        if let Some(to_col) = to.column(&new_name) {
+            matched.insert(to_col.name.as_str(), from_col);
+        }
+    }
+
+    for to_col in &to.columns {
+        if let Some(from_col) = matched.get(to_col.name.as_str()) {
+            if from_col.name != to_col.name {
+                changes.push(Change::RenameColumn {
+                    table: table(),
+                    from: from_col.name.clone(),
+                    to: to_col.name.clone(),
+                });
+            }
+        }
+    }
+    for from_col in &from.columns {
+        let new_name = tr.column(old, &from_col.name);
+        if !matched.contains_key(new_name.as_str()) {
+            changes.push(Change::DropColumn {
+                table: table(),
+                column: from_col.clone(),
+            });
+        }
+    }
+    for to_col in &to.columns {
+        if !matched.contains_key(to_col.name.as_str()) {
+            changes.push(Change::AddColumn {
+                table: table(),
+                column: to_col.clone(),
+            });
+        }
+    }
+    for to_col in &to.columns {
+        if let Some(from_col) = matched.get(to_col.name.as_str()) {
+            let differs = from_col.ty != to_col.ty
+                || from_col.nullable != to_col.nullable
+                || from_col.default != to_col.default
+                || from_col.autoincrement != to_col.autoincrement;
+            if differs {
+                let mut before = (*from_col).clone();
+                before.name = to_col.name.clone();
+                changes.push(Change::AlterColumn {
+                    table: table(),
+                    from: before,
+                    to: to_col.clone(),
+                });
+            }
+        }
+    }
+
+    let old_key = tr.columns(old, &from.primary_key);
+    if old_key != to.primary_key {
+        changes.push(Change::SetPrimaryKey {
+            table: table(),
+            from: old_key,
+            to: to.primary_key.clone(),
+        });
+    }
+
+    for unique in add_uniques {
+        changes.push(Change::AddUnique {
+            table: table(),
+            unique,
+        });
+    }
+    for index in add_indexes {
+        changes.push(Change::AddIndex {
+            table: table(),
+            index,
+        });
+    }
+    for foreign_key in add_fks {
+        changes.push(Change::AddForeignKey {
+            table: table(),
+            foreign_key,
+        });
+    }
+    for check in add_checks {
+        changes.push(Change::AddCheck {
+            table: table(),
+            check,
+        });
+    }
+}
+
+/// Names of `tables`, each after the tables (of the same list) its foreign keys reference; ties
+/// by name. A cycle of foreign keys cannot be ordered: it is broken at the smallest name, which
+/// keeps the output deterministic (SQLite does not check references at creation anyway).
+fn dependency_order(tables: &[&Table]) -> Vec<String> {
+    let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    // Table -> tables of the list it references (not itself).
+    let mut needs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for table in tables {
+        let deps = table
+            .foreign_keys
+            .iter()
+            .map(|fk| fk.ref_table.as_str())
+            .filter(|r| *r != table.name && names.contains(r))
+            .collect();
+        needs.insert(table.name.as_str(), deps);
+    }
+    let mut order = Vec::with_capacity(tables.len());
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    while done.len() < names.len() {
+        let ready = names
+            .iter()
+            .copied()
+            .find(|n| !done.contains(n) && needs[n].iter().all(|d| done.contains(d)));
+        // No table is ready: a cycle. Take the smallest remaining name to break it.
+        let next = ready.or_else(|| names.iter().copied().find(|n| !done.contains(n)));
+        let Some(next) = next else { break };
+        done.insert(next);
+        order.push(next.to_string());
+    }
+    order
+}
+
+impl ColumnType {
+    /// The logical type as people read it in messages: `INTEGER`, `INT32`, `FLOAT`, `TEXT`,
+    /// `TEXT(200)`, `BOOL`, `DATETIME`, `DATE`, `TIME`, `UUID`, `JSON`, `DECIMAL(10, 2)`, `BLOB`,
+    /// or a custom type's SQL verbatim. Dialect-neutral on purpose.
+    pub fn logical_name(&self) -> String {
+        match self {
+            ColumnType::Integer { bits } if *bits == 0 || *bits >= 64 => "INTEGER".to_string(),
+            ColumnType::Integer { bits } => format!("INT{bits}"),
+            ColumnType::Float => "FLOAT".to_string(),
+            ColumnType::Text { max_length: None } => "TEXT".to_string(),
+            ColumnType::Text {
+                max_length: Some(n),
+            } => format!("TEXT({n})"),
+            ColumnType::Bool => "BOOL".to_string(),
+            ColumnType::DateTime => "DATETIME".to_string(),
+            ColumnType::Date => "DATE".to_string(),
+            ColumnType::Time => "TIME".to_string(),
+            ColumnType::Uuid => "UUID".to_string(),
+            ColumnType::Json => "JSON".to_string(),
+            ColumnType::Decimal { precision, scale } => match (precision, scale) {
+                (None, None) => "DECIMAL".to_string(),
+                (Some(p), None) => format!("DECIMAL({p})"),
+                (Some(p), Some(s)) => format!("DECIMAL({p}, {s})"),
+                (None, Some(s)) => format!("DECIMAL(?, {s})"),
+            },
+            ColumnType::Blob => "BLOB".to_string(),
+            ColumnType::Custom { sql } => sql.clone(),
+        }
+    }
+}
+
+/// Decimal digits needed for every value of a signed integer of this width.
+fn integer_digits(bits: u8) -> u8 {
+    match bits {
+        0 => 19,
+        1..=8 => 3,
+        9..=16 => 5,
+        17..=32 => 10,
+        _ => 19,
+    }
+}
+
+/// Whether every value of type `from` converts to `to` without loss. Anything not known to be
+/// safe counts as lossy: a reviewer should rather read one warning too many than lose data.
+fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
+    use ColumnType as T;
+    if from == to {
+        return true;
+    }
+    match (from, to) {
+        (T::Integer { bits: a }, T::Integer { bits: b }) => {
+            // Width 0 means "unknown/native", treated as the widest.
+            let width = |w: u8| if w == 0 { 64 } else { w };
+            width(*b) >= width(*a)
+        }
+        // A double holds every integer up to 2^53 exactly.
+        (T::Integer { bits }, T::Float) => *bits != 0 && *bits <= 32,
+        (T::Integer { bits }, T::Decimal { precision, scale }) => match precision {
+            None => true,
+            Some(p) => p.saturating_sub(scale.unwrap_or(0)) >= integer_digits(*bits),
+        },
+        (T::Bool, T::Integer { .. }) => true,
+        (
+            T::Decimal {
+                precision: p1,
+                scale: s1,
+            },
+            T::Decimal {
+                precision: p2,
+                scale: s2,
+            },
+        ) => match (p1, p2) {
+            (_, None) => s2.is_none() || s2.unwrap_or(0) >= s1.unwrap_or(0),
+            (None, Some(_)) => false,
+            (Some(p1), Some(p2)) => {
+                let (s1, s2) = (s1.unwrap_or(0), s2.unwrap_or(0));
+                s2 >= s1 && p2.saturating_sub(s2) >= p1.saturating_sub(s1)
+            }
+        },
+        (T::Text { max_length: a }, T::Text { max_length: b }) => match (a, b) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => b >= a,
+        },
+        // Every value of these has an exact text form.
+        (
+            T::Integer { .. }
+            | T::Float
+            | T::Bool
+            | T::DateTime
+            | T::Date
+            | T::Time
+            | T::Uuid
+            | T::Json
+            | T::Decimal { .. },
+            T::Text { max_length: None },
+        ) => true,
+        (
+            T::Uuid,
+            T::Text {
+                max_length: Some(n),
+            },
+        ) => *n >= 36,
+        (T::Date, T::DateTime) => true,
+        (T::Text { .. } | T::Json | T::Uuid, T::Blob) => true,
+        _ => false,
+    }
+}
+
+fn default_sql(default: &Option<DefaultValue>) -> String {
+    match default {
+        None => "none".to_string(),
+        Some(DefaultValue::Integer(i)) => i.to_string(),
+        Some(DefaultValue::Float(f)) => f.to_string(),
+        Some(DefaultValue::Bool(b)) => b.to_string(),
+        Some(DefaultValue::Text(s)) => format!("'{}'", s.replace('\'', "''")),
+        Some(DefaultValue::Sql(s)) => s.clone(),
+    }
+}
+
+fn column_list(columns: &[String]) -> String {
+    format!("({})", columns.join(", "))
+}
+
+fn fk_description(fk: &ForeignKey) -> String {
+    let mut text = format!(
+        "{} -> {} {}",
+        column_list(&fk.columns),
+        fk.ref_table,
+        column_list(&fk.ref_columns)
+    );
+    if fk.on_delete != FkAction::NoAction {
+        text.push_str(&format!(" ON DELETE {}", fk.on_delete.sql()));
+    }
+    if fk.on_update != FkAction::NoAction {
+        text.push_str(&format!(" ON UPDATE {}", fk.on_update.sql()));
+    }
+    text
+}
+
+fn unique_description(unique: &Unique) -> String {
+    match &unique.name {
+        Some(name) => format!("{name} {}", column_list(&unique.columns)),
+        None => column_list(&unique.columns),
+    }
+}
+
+impl Change {
+    /// One line for people: `add column items.notes`, `drop column items.url (DESTRUCTIVE)`,
+    /// `alter column items.qty: INTEGER -> FLOAT (DESTRUCTIVE)`. Types use
+    /// [`ColumnType::logical_name`].
+    pub fn describe(&self) -> String {
+        let text = match self {
+            Change::CreateTable { table } => format!("create table {}", table.name),
+            Change::DropTable { table } => format!("drop table {}", table.name),
+            Change::RenameTable { from, to } => format!("rename table {from} to {to}"),
+            Change::AddColumn { table, column } => {
+                format!("add column {table}.{}", column.name)
+            }
+            Change::DropColumn { table, column } => {
+                format!("drop column {table}.{}", column.name)
+            }
+            Change::RenameColumn { table, from, to } => {
+                format!("rename column {table}.{from} to {table}.{to}")
+            }
+            Change::AlterColumn { table, from, to } => {
+                let mut parts = Vec::new();
+                if from.ty != to.ty {
+                    parts.push(format!(
+                        "{} -> {}",
+                        from.ty.logical_name(),
+                        to.ty.logical_name()
+                    ));
+                }
+                if from.nullable != to.nullable {
+                    let null = |n: bool| if n { "NULL" } else { "NOT NULL" };
+                    parts.push(format!("{} -> {}", null(from.nullable), null(to.nullable)));
+                }
+                if from.default != to.default {
+                    parts.push(format!(
+                        "default {} -> {}",
+                        default_sql(&from.default),
+                        default_sql(&to.default)
+                    ));
+                }
+                if from.autoincrement != to.autoincrement {
+                    let on = |a: bool| if a { "on" } else { "off" };
+                    parts.push(format!(
+                        "autoincrement {} -> {}",
+                        on(from.autoincrement),
+                        on(to.autoincrement)
+                    ));
+                }
+                format!("alter column {table}.{}: {}", to.name, parts.join(", "))
+            }
+            Change::SetPrimaryKey { table, from, to } => format!(
+                "change primary key of {table}: {} -> {}",
+                column_list(from),
+                column_list(to)
+            ),
+            Change::AddIndex { table, index } => format!(
+                "add {}index {} on {table} {}",
+                if index.unique { "unique " } else { "" },
+                index.name,
+                column_list(&index.columns)
+            ),
+            Change::DropIndex { table, index } => {
+                format!("drop index {} on {table}", index.name)
+            }
+            Change::AddUnique { table, unique } => {
+                format!("add unique {table} {}", unique_description(unique))
+            }
+            Change::DropUnique { table, unique } => {
+                format!("drop unique {table} {}", unique_description(unique))
+            }
+            Change::AddForeignKey { table, foreign_key } => {
+                format!("add foreign key {table} {}", fk_description(foreign_key))
+            }
+            Change::DropForeignKey { table, foreign_key } => {
+                format!("drop foreign key {table} {}", fk_description(foreign_key))
+            }
+            Change::AddCheck { table, check } => {
+                format!("add check {} on {table} ({})", check.name, check.expr)
+            }
+            Change::DropCheck { table, check } => {
+                format!("drop check {} on {table}", check.name)
+            }
+        };
+        if self.is_destructive() {
+            format!("{text} (DESTRUCTIVE)")
+        } else {
+            text
+        }
+    }
+
+    /// Whether applying this change can lose data already stored: dropping a table or a column,
+    /// or changing a column's type in a way not every value survives (`TEXT -> INTEGER`,
+    /// narrowing `TEXT(n)`, `FLOAT -> INTEGER`, …).
+    pub fn is_destructive(&self) -> bool {
+        self.destructive_reason().is_some()
+    }
+
+    /// Why this change can lose data, in the words of a migration file's
+    /// `-- DESTRUCTIVE: <reason>` comment (`drops data in items.notes`); `None` when it cannot.
+    pub fn destructive_reason(&self) -> Option<String> {
+        match self {
+            Change::DropTable { table } => {
+                Some(format!("drops table {} and all its rows", table.name))
+            }
+            Change::DropColumn { table, column } => {
+                Some(format!("drops data in {table}.{}", column.name))
+            }
+            Change::AlterColumn { table, from, to }
+                if !conversion_is_lossless(&from.ty, &to.ty) =>
+            {
+                Some(format!(
+                    "converts {table}.{} from {} to {}; values that do not fit are lost or changed",
+                    to.name,
+                    from.ty.logical_name(),
+                    to.ty.logical_name()
+                ))
+            }
+            _ => None,
+        }
+    }
+}

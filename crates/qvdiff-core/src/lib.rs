@@ -16,6 +16,12 @@ pub mod schema;
 
 pub use change::{Change, Renames};
 pub use dialect::{Dialect, Plan, PlanError, Step};
+pub use diff::{diff, rename_candidates, RenameCandidate};
+pub use graph::{GraphError, Node, RevisionGraph, Target};
+pub use migration::{
+    is_valid_revision, render_steps, revision_at, sanitize_message, slugify, FormatError,
+    MigrationFile,
+};
 pub use schema::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, RawObject, Schema, Table,
     Unique,

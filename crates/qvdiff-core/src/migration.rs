@@ -1,1 +1,528 @@
 //! The migration-file format: render and strict parse.
+//!
+//! ```sql
+//! -- qvdiff revision: 20261124101500
+//! -- parents: 20261120093000
+//! -- message: add notes field
+//! -- qvdiff:up
+//! ALTER TABLE "items" ADD COLUMN "notes" TEXT;
+//! -- qvdiff:down
+//! ALTER TABLE "items" DROP COLUMN "notes";  -- DESTRUCTIVE: drops data in items.notes
+//! ```
+//!
+//! * The header is three lines, in this order, at the top of the file (blank lines before it are
+//!   allowed). `parents:` is empty for a root and lists two revisions for a merge; it is rendered
+//!   space-separated and parsed space- or comma-separated.
+//! * Between the header and `-- qvdiff:up`, blank lines and `--` comment lines are allowed and
+//!   ignored (room for a summary block); SQL there is an error.
+//! * The `up` section is every line between `-- qvdiff:up` and `-- qvdiff:down`, the `down`
+//!   section every line after `-- qvdiff:down`, both kept verbatim (hand-written SQL and its
+//!   comments included).
+//! * Any other line that looks like a qvdiff directive (`-- qvdiff…:`) is an error, so a typo
+//!   such as `-- qvdiff:dwon` is reported instead of silently becoming SQL.
+//!
+//! Invariant: for every file `text` produced by [`MigrationFile::render`],
+//! `MigrationFile::parse(text)?.render() == text`, byte for byte.
+
+use crate::dialect::Step;
+
+/// First header line's prefix.
+const REVISION_PREFIX: &str = "-- qvdiff revision:";
+/// Second header line's prefix.
+const PARENTS_PREFIX: &str = "-- parents:";
+/// Third header line's prefix.
+const MESSAGE_PREFIX: &str = "-- message:";
+/// Marker that starts the `up` section.
+pub const UP_MARKER: &str = "-- qvdiff:up";
+/// Marker that starts the `down` section.
+pub const DOWN_MARKER: &str = "-- qvdiff:down";
+/// Longest revision id accepted.
+pub const MAX_REVISION_LEN: usize = 64;
+/// Longest slug [`slugify`] produces.
+pub const MAX_SLUG_LEN: usize = 50;
+
+/// One migration file: a revision, its parents, a message and the SQL of both directions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationFile {
+    /// Revision id (see [`is_valid_revision`]).
+    pub revision: String,
+    /// Parent revisions: none for a root, two (or more) for a merge.
+    pub parents: Vec<String>,
+    /// One-line message (rendered through [`sanitize_message`]).
+    pub message: String,
+    /// Body of the `up` section, verbatim.
+    pub up: String,
+    /// Body of the `down` section, verbatim.
+    pub down: String,
+}
+
+/// Why a migration file could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError {
+    /// 1-based line of the problem.
+    pub line: usize,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+fn error(line: usize, message: impl Into<String>) -> FormatError {
+    FormatError {
+        line,
+        message: message.into(),
+    }
+}
+
+/// A line without its line terminator (`\n` or `\r\n`).
+fn content(line: &str) -> &str {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    line.strip_suffix('\r').unwrap_or(line)
+}
+
+/// Whether a line (without terminator) looks like a qvdiff directive: `--`, optional spaces,
+/// `qvdiff` in any case, then anything up to a `:`. Used to reject misspelled markers.
+fn looks_like_directive(line: &str) -> bool {
+    let Some(rest) = line.trim_start().strip_prefix("--") else {
+        return false;
+    };
+    let rest = rest.trim_start();
+    rest.get(..6)
+        .is_some_and(|word| word.eq_ignore_ascii_case("qvdiff"))
+        && rest.contains(':')
+}
+
+/// Which marker a line is, if it is one (trailing whitespace is tolerated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    Up,
+    Down,
+}
+
+fn marker(line: &str) -> Option<Marker> {
+    match line.trim_end() {
+        UP_MARKER => Some(Marker::Up),
+        DOWN_MARKER => Some(Marker::Down),
+        _ => None,
+    }
+}
+
+/// Value of a header line `prefix value`, if the line starts with `prefix`.
+fn header_value<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    line.strip_prefix(prefix).map(str::trim)
+}
+
+/// Parses a `parents:` value: revision ids separated by spaces and/or commas.
+fn parse_parents(value: &str, line: usize, revision: &str) -> Result<Vec<String>, FormatError> {
+    let mut parents: Vec<String> = Vec::new();
+    for parent in value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+    {
+        if !is_valid_revision(parent) {
+            return Err(error(
+                line,
+                format!(
+                    "invalid parent revision id `{parent}`: expected letters, digits or `_` \
+                     (at most {MAX_REVISION_LEN})"
+                ),
+            ));
+        }
+        if parent == revision {
+            return Err(error(
+                line,
+                format!("revision {revision} lists itself as its parent"),
+            ));
+        }
+        if parents.iter().any(|p| p == parent) {
+            return Err(error(line, format!("parent {parent} is listed twice")));
+        }
+        parents.push(parent.to_string());
+    }
+    Ok(parents)
+}
+
+impl MigrationFile {
+    /// The file's text. Byte-deterministic; the message goes through [`sanitize_message`], and a
+    /// non-empty section that lacks a final newline gets one.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(REVISION_PREFIX);
+        out.push(' ');
+        out.push_str(&self.revision);
+        out.push('\n');
+        out.push_str(PARENTS_PREFIX);
+        for parent in &self.parents {
+            out.push(' ');
+            out.push_str(parent);
+        }
+        out.push('\n');
+        out.push_str(MESSAGE_PREFIX);
+        let message = sanitize_message(&self.message);
+        if !message.is_empty() {
+            out.push(' ');
+            out.push_str(&message);
+        }
+        out.push('\n');
+        for (marker, body) in [(UP_MARKER, &self.up), (DOWN_MARKER, &self.down)] {
+            out.push_str(marker);
+            out.push('\n');
+            out.push_str(body);
+            if !body.is_empty() && !body.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Strict parse of a migration file (see the module documentation for the grammar).
+    pub fn parse(text: &str) -> Result<MigrationFile, FormatError> {
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let mut index = 0;
+
+        // Blank lines before the header are fine; anything else is not.
+        while index < lines.len() && content(lines[index]).trim().is_empty() {
+            index += 1;
+        }
+        let Some(first) = lines.get(index) else {
+            return Err(error(
+                1,
+                "empty file: expected `-- qvdiff revision: <id>` on the first line",
+            ));
+        };
+        let first = content(first);
+        let Some(revision) = header_value(first, REVISION_PREFIX) else {
+            return Err(error(
+                index + 1,
+                format!(
+                    "expected `{REVISION_PREFIX} <id>` as the first line, found `{}`",
+                    first.trim()
+                ),
+            ));
+        };
+        if !is_valid_revision(revision) {
+            return Err(error(
+                index + 1,
+                format!(
+                    "invalid revision id `{revision}`: expected letters, digits or `_` \
+                     (at most {MAX_REVISION_LEN}), e.g. 20261124101500"
+                ),
+            ));
+        }
+        let revision = revision.to_string();
+        index += 1;
+
+        let parents_line = lines.get(index).map(|l| content(l)).unwrap_or("");
+        let Some(parents) = header_value(parents_line, PARENTS_PREFIX) else {
+            return Err(error(
+                index + 1,
+                format!(
+                    "expected `{PARENTS_PREFIX} …` right after the revision line \
+                     (empty for the first revision)"
+                ),
+            ));
+        };
+        let parents = parse_parents(parents, index + 1, &revision)?;
+        index += 1;
+
+        let message_line = lines.get(index).map(|l| content(l)).unwrap_or("");
+        let Some(message) = header_value(message_line, MESSAGE_PREFIX) else {
+            return Err(error(
+                index + 1,
+                format!("expected `{MESSAGE_PREFIX} …` right after the parents line"),
+            ));
+        };
+        let message = message.to_string();
+        index += 1;
+
+        // Optional comment lines up to the up marker.
+        loop {
+            let Some(line) = lines.get(index) else {
+                return Err(error(
+                    lines.len(),
+                    format!("missing `{UP_MARKER}` marker after the header"),
+                ));
+            };
+            let line = content(line);
+            match marker(line) {
+                Some(Marker::Up) => break,
+                Some(Marker::Down) => {
+                    return Err(error(
+                        index + 1,
+                        format!("`{DOWN_MARKER}` comes before `{UP_MARKER}`"),
+                    ))
+                }
+                None => {}
+            }
+            if looks_like_directive(line) {
+                return Err(error(
+                    index + 1,
+                    format!(
+                        "unexpected qvdiff directive `{}` (expected `{UP_MARKER}`)",
+                        line.trim()
+                    ),
+                ));
+            }
+            let trimmed = line.trim();
+            if !trimmed.is_empty() && !trimmed.starts_with("--") {
+                return Err(error(
+                    index + 1,
+                    format!("SQL before `{UP_MARKER}`: put it in the up or down section"),
+                ));
+            }
+            index += 1;
+        }
+        let up_marker_line = index + 1;
+        index += 1;
+
+        let mut up = String::new();
+        let mut down = String::new();
+        let mut down_marker_line = None;
+        for (offset, raw) in lines[index..].iter().enumerate() {
+            let number = index + offset + 1;
+            let line = content(raw);
+            match marker(line) {
+                Some(Marker::Up) => {
+                    return Err(error(
+                        number,
+                        format!("duplicate `{UP_MARKER}` marker (first on line {up_marker_line})"),
+                    ))
+                }
+                Some(Marker::Down) => {
+                    if let Some(first) = down_marker_line {
+                        return Err(error(
+                            number,
+                            format!("duplicate `{DOWN_MARKER}` marker (first on line {first})"),
+                        ));
+                    }
+                    down_marker_line = Some(number);
+                    continue;
+                }
+                None => {}
+            }
+            if looks_like_directive(line) {
+                let message = if header_value(line.trim_start(), REVISION_PREFIX).is_some() {
+                    format!("second `{REVISION_PREFIX}` header: one revision per file")
+                } else {
+                    format!(
+                        "unknown qvdiff directive `{}` (expected `{UP_MARKER}` or `{DOWN_MARKER}`)",
+                        line.trim()
+                    )
+                };
+                return Err(error(number, message));
+            }
+            if down_marker_line.is_some() {
+                down.push_str(raw);
+            } else {
+                up.push_str(raw);
+            }
+        }
+        if down_marker_line.is_none() {
+            return Err(error(
+                lines.len(),
+                format!("missing `{DOWN_MARKER}` marker after the up section"),
+            ));
+        }
+
+        Ok(MigrationFile {
+            revision,
+            parents,
+            message,
+            up,
+            down,
+        })
+    }
+
+    /// SHA-256 of the file's text, lowercase hex (64 characters).
+    ///
+    /// Line endings are normalized first (`\r\n` -> `\n`), so a checkout that converts them (git
+    /// `autocrlf`) does not look like an edit; any other byte change does.
+    pub fn checksum(text: &str) -> String {
+        let normalized = text.replace("\r\n", "\n");
+        let digest = sha256(normalized.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The file name for this revision: `<revision>_<slug>.sql`.
+    pub fn file_name(&self) -> String {
+        format!("{}_{}.sql", self.revision, slugify(&self.message))
+    }
+}
+
+/// The message as one header line: control characters and every kind of whitespace (newlines,
+/// CR, tabs, Unicode line separators) become spaces, runs of spaces collapse, the ends are
+/// trimmed. Nothing in the result can start a new line of the file.
+pub fn sanitize_message(msg: &str) -> String {
+    msg.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A file-name slug: lowercase ASCII letters, digits and `_`, at most [`MAX_SLUG_LEN`]
+/// characters, never empty (`migration`). It can never contain `/`, `\`, `.` or anything else
+/// that would escape the migrations directory.
+pub fn slugify(msg: &str) -> String {
+    let mut slug = String::new();
+    for c in msg.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('_') {
+            slug.push('_');
+        }
+    }
+    // ASCII only, so byte truncation is a char boundary.
+    slug.truncate(MAX_SLUG_LEN);
+    let slug = slug.trim_end_matches('_');
+    if slug.is_empty() {
+        "migration".to_string()
+    } else {
+        slug.to_string()
+    }
+}
+
+/// A section body from planned steps: each step's SQL on its own line(s), and
+/// `  -- DESTRUCTIVE: <reason>` after the statement's final `;` when the step can lose data. The
+/// reason is flattened to one line so it cannot start a line of its own.
+pub fn render_steps(steps: &[Step]) -> String {
+    let mut out = String::new();
+    for step in steps {
+        let sql = step.sql.trim_end();
+        out.push_str(sql);
+        if let Some(reason) = &step.destructive {
+            let reason = sanitize_message(reason);
+            if sql.ends_with(';') {
+                out.push_str("  ");
+            } else if !sql.is_empty() {
+                // Not a complete statement: a comment on the same line could swallow SQL that
+                // the next statement's author expected to run, so give it its own line.
+                out.push('\n');
+            }
+            out.push_str("-- DESTRUCTIVE: ");
+            out.push_str(&reason);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether `rev` is a usable revision id: the generated UTC `YYYYMMDDHHMMSS`, or a user
+/// `--rev-id` of 1 to 64 ASCII letters, digits and `_`. The words `head`, `heads` and `base` are
+/// refused because they name targets of `upgrade` / `downgrade`.
+pub fn is_valid_revision(rev: &str) -> bool {
+    !rev.is_empty()
+        && rev.len() <= MAX_REVISION_LEN
+        && rev.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !matches!(rev, "head" | "heads" | "base")
+}
+
+/// The generated revision id for a moment: UTC `YYYYMMDDHHMMSS` of `unix_seconds`.
+///
+/// Pure (the caller reads the clock), so the CLI can move to the next free second by calling it
+/// with `unix_seconds + 1` while the id is taken.
+pub fn revision_at(unix_seconds: u64) -> String {
+    let days = unix_seconds / 86_400;
+    let secs_of_day = unix_seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        secs_of_day / 3600,
+        (secs_of_day % 3600) / 60,
+        secs_of_day % 60
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm, for
+/// non-negative day counts).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// SHA-256 round constants (FIPS 180-4, §4.2.2).
+const SHA256_K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// SHA-256 (FIPS 180-4) of `data`. Written here because the core takes no dependencies beyond
+/// serde; migration files are small, so a straightforward implementation is fast enough.
+fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut state: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&bit_len.to_be_bytes());
+
+    for block in message.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = state;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let choose = (e & f) ^ (!e & g);
+            let t1 = h
+                .wrapping_add(s1)
+                .wrapping_add(choose)
+                .wrapping_add(SHA256_K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let majority = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(majority);
+            h = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (slot, value) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
+            *slot = slot.wrapping_add(value);
+        }
+    }
+
+    let mut digest = [0u8; 32];
+    for (chunk, word) in digest.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
