@@ -153,7 +153,7 @@ pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
     let to = to.without_hints().normalized();
 
     let table_renames = effective_table_renames(&from, &to, renames);
-    // Old name of each kept table, keyed by its new name.
+    // Tables on both sides: name in `to` -> the table as it is in `from`.
     let mut kept: BTreeMap<&str, &Table> = BTreeMap::new();
     for to_table in &to.tables {
         let old_name = table_renames
