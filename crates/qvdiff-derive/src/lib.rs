@@ -1,1 +1,24 @@
 //! `#[derive(Model)]`: a thin proc-macro over qvdiff-capture.
+//!
+//! All grammar and checking lives in [`qvdiff_capture::parse_model`], the same parser the CLI's
+//! scanner uses. This crate only turns the resulting table into tokens: an
+//! `impl ::qvdiff::Model` whose `table()` rebuilds the captured table value. On error every
+//! problem found is emitted as its own `compile_error!` at its own span.
+
+mod emit;
+
+use proc_macro::TokenStream;
+use syn::{parse_macro_input, DeriveInput};
+
+/// Derives `qvdiff::Model` for a struct with named fields.
+///
+/// See the `qvdiff` crate for the attribute grammar (`#[model(…)]` on the struct, `#[column(…)]`
+/// on fields).
+#[proc_macro_derive(Model, attributes(model, column))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match qvdiff_capture::parse_model(&input) {
+        Ok(table) => emit::model_impl(&input, &table).into(),
+        Err(errors) => errors.to_compile_error().into(),
+    }
+}

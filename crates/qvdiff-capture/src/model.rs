@@ -1,0 +1,604 @@
+//! `DeriveInput` -> [`Table`]: applies the mapping rules and checks every combination of
+//! attributes, collecting all errors.
+
+use crate::attrs::{parse_column_attrs, parse_model_attrs, ColumnAttrs, FieldRef, ModelAttrs};
+use crate::errors::{closest, Errors};
+use crate::types::{builtin_column_type, describe, option_inner, sql_type_to_column_type};
+use proc_macro2::Span;
+use qvdiff_core::{Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Table, Unique};
+use std::collections::HashMap;
+use syn::ext::IdentExt;
+use syn::{Data, DeriveInput, Fields};
+
+/// Parses a `#[derive(Model)]` input into its table, or returns every error found, combined.
+///
+/// This is the one parser behind both the derive and the source scanner, so `T::table()` and
+/// `qvdiff manifest` can never disagree. The returned table is normalized (constraint lists
+/// sorted; columns in declaration order).
+pub fn parse_model(input: &DeriveInput) -> Result<Table, syn::Error> {
+    let mut errors = Errors::default();
+    let table = build_table(input, &mut errors);
+    errors.finish()?;
+    table.ok_or_else(|| {
+        syn::Error::new(input.ident.span(), format!("`{}` could not be read as a model", input.ident))
+    })
+}
+
+/// What one struct field turned into.
+struct FieldInfo {
+    rust_name: String,
+    /// Column name (`name = "…"` or the field name).
+    column: String,
+    /// Where a duplicate-column error points: the `name = "…"` value or the field ident.
+    column_span: Span,
+    skipped: bool,
+    nullable: bool,
+    /// `None` when the type is unknown (already reported).
+    ty: Option<ColumnType>,
+    attrs: ColumnAttrs,
+}
+
+fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
+    let struct_name = input.ident.unraw().to_string();
+    let model = parse_model_attrs(&input.attrs, errors);
+    let fields = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => &named.named,
+            Fields::Unnamed(unnamed) => {
+                errors.spanned(
+                    unnamed,
+                    format!(
+                        "`#[derive(Model)]` needs named fields, but `{struct_name}` is a tuple struct; \
+                         write `struct {struct_name} {{ id: i64, … }}` so every column has a name"
+                    ),
+                );
+                return None;
+            }
+            Fields::Unit => {
+                errors.at(
+                    input.ident.span(),
+                    format!(
+                        "`#[derive(Model)]` needs named fields, but `{struct_name}` is a unit struct; \
+                         declare the table's columns as named fields"
+                    ),
+                );
+                return None;
+            }
+        },
+        Data::Enum(data) => {
+            errors.at(
+                data.enum_token.span,
+                format!(
+                    "`#[derive(Model)]` works on structs with named fields, but `{struct_name}` is an enum; \
+                     a model is one table, so use a struct (to store an enum in a column, give that \
+                     field `#[column(sql_type = \"TEXT\")]`)"
+                ),
+            );
+            return None;
+        }
+        Data::Union(data) => {
+            errors.at(
+                data.union_token.span,
+                format!(
+                    "`#[derive(Model)]` works on structs with named fields, but `{struct_name}` is a union; \
+                     use a struct"
+                ),
+            );
+            return None;
+        }
+    };
+
+    let table_name = match &model.table {
+        Some(table) => table.value.clone(),
+        None => snake_case(&struct_name),
+    };
+
+    let infos: Vec<FieldInfo> = fields
+        .iter()
+        .filter_map(|field| {
+            let ident = field.ident.as_ref()?;
+            Some(read_field(ident, &field.ty, &field.attrs, errors))
+        })
+        .collect();
+
+    let mut table = Table::new(table_name.clone(), Vec::new());
+    table.renamed_from = model.renamed_from.as_ref().map(|r| r.value.clone());
+    let mut column_owner: HashMap<&str, &str> = HashMap::new();
+    for info in infos.iter().filter(|info| !info.skipped) {
+        if let Some(first) = column_owner.insert(&info.column, &info.rust_name) {
+            errors.at(
+                info.column_span,
+                format!(
+                    "duplicate column `{}`: fields `{first}` and `{}` both map to it; give one of them \
+                     a different `#[column(name = \"…\")]`",
+                    info.column, info.rust_name
+                ),
+            );
+            continue;
+        }
+        if let Some(ty) = &info.ty {
+            table.columns.push(column_of(info, ty.clone()));
+        }
+    }
+
+    let lookup = FieldLookup { struct_name: &struct_name, infos: &infos };
+    table.primary_key = primary_key(&model, &lookup, input, errors);
+    check_autoincrement(&infos, &table.primary_key, &struct_name, errors);
+    for info in infos.iter().filter(|info| !info.skipped) {
+        add_field_constraints(info, &mut table, errors);
+    }
+    add_struct_constraints(&model, &lookup, &mut table, errors);
+    table.normalize();
+    Some(table)
+}
+
+/// Parses one field's attributes and type and checks the combinations that need only the field.
+fn read_field(ident: &syn::Ident, ty: &syn::Type, attrs: &[syn::Attribute], errors: &mut Errors) -> FieldInfo {
+    let rust_name = ident.unraw().to_string();
+    let attrs = parse_column_attrs(attrs, &rust_name, errors);
+    let (column, column_span) = match &attrs.name {
+        Some(name) => (name.value.clone(), name.value_span),
+        None => (rust_name.clone(), ident.span()),
+    };
+    if attrs.skip.is_some() {
+        for (key, span) in attrs.keys_other_than_skip() {
+            errors.at(
+                span,
+                format!(
+                    "`skip` cannot be combined with `{key}`: field `{rust_name}` is skipped, so it is not a \
+                     column; remove `{key}` or remove `skip`"
+                ),
+            );
+        }
+        return FieldInfo { rust_name, column, column_span, skipped: true, nullable: false, ty: None, attrs };
+    }
+
+    let (nullable, inner) = match option_inner(ty) {
+        Some(inner) => (true, inner),
+        None => (false, ty),
+    };
+    let column_type = match (&attrs.sql_type, builtin_column_type(inner)) {
+        (Some(sql), _) => {
+            if let Some(max) = &attrs.max_length {
+                errors.at(
+                    max.key,
+                    format!(
+                        "`max_length` and `sql_type` both set the type of field `{rust_name}`; keep one \
+                         (e.g. `sql_type = \"VARCHAR({})\"` alone)",
+                        max.value
+                    ),
+                );
+            }
+            Some(sql_type_to_column_type(&sql.value))
+        }
+        (None, Some(ColumnType::Text { .. })) => {
+            Some(ColumnType::Text { max_length: attrs.max_length.as_ref().map(|m| m.value) })
+        }
+        (None, Some(builtin)) => {
+            if let Some(max) = &attrs.max_length {
+                errors.at(
+                    max.key,
+                    format!(
+                        "`max_length` applies to text columns, but field `{rust_name}` has type `{}` ({}); \
+                         remove `max_length` or make the field a `String`",
+                        type_text(inner),
+                        describe(&builtin)
+                    ),
+                );
+            }
+            Some(builtin)
+        }
+        (None, None) => {
+            errors.spanned(
+                inner,
+                format!(
+                    "field `{rust_name}`: type `{}` has no built-in SQL type; add #[column(sql_type = \"JSON\")] \
+                     or #[column(skip)]",
+                    type_text(inner)
+                ),
+            );
+            None
+        }
+    };
+
+    check_literal_pair(&attrs, &rust_name, column_type.as_ref(), errors);
+    FieldInfo { rust_name, column, column_span, skipped: false, nullable, ty: column_type, attrs }
+}
+
+/// `default` vs `default_sql`, `backfill` vs `backfill_sql`, and literal kinds vs the column type.
+fn check_literal_pair(attrs: &ColumnAttrs, field: &str, ty: Option<&ColumnType>, errors: &mut Errors) {
+    if let (Some(_), Some(sql)) = (&attrs.default, &attrs.default_sql) {
+        errors.at(
+            sql.key,
+            format!(
+                "`default` and `default_sql` both give field `{field}` a default; keep one: `default` for a \
+                 literal, `default_sql` for an SQL expression"
+            ),
+        );
+    }
+    if let (Some(_), Some(sql)) = (&attrs.backfill, &attrs.backfill_sql) {
+        errors.at(
+            sql.key,
+            format!(
+                "`backfill` and `backfill_sql` both give field `{field}` a backfill value; keep one: \
+                 `backfill` for a literal, `backfill_sql` for an SQL expression"
+            ),
+        );
+    }
+    let Some(ty) = ty else { return };
+    for (key, value) in [("default", &attrs.default), ("backfill", &attrs.backfill)] {
+        let Some(value) = value else { continue };
+        if !literal_fits(&value.value, ty) {
+            errors.at(
+                value.value_span,
+                format!(
+                    "`{key}` is {} but field `{field}` is {}; use {}, or `{key}_sql = \"…\"` for an SQL expression",
+                    literal_kind(&value.value),
+                    describe(ty),
+                    literal_example(ty)
+                ),
+            );
+        }
+    }
+}
+
+/// Whether a typed literal can be stored in a column of this logical type.
+fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
+    match (value, ty) {
+        (_, ColumnType::Custom { .. }) | (DefaultValue::Sql(_), _) => true,
+        (DefaultValue::Integer(_), ColumnType::Integer { .. } | ColumnType::Float | ColumnType::Decimal { .. }) => {
+            true
+        }
+        (DefaultValue::Float(_), ColumnType::Float | ColumnType::Decimal { .. }) => true,
+        (DefaultValue::Bool(_), ColumnType::Bool) => true,
+        (DefaultValue::Text(text), ColumnType::Text { max_length }) => {
+            max_length.map_or(true, |max| text.chars().count() <= max as usize)
+        }
+        (
+            DefaultValue::Text(_),
+            ColumnType::DateTime | ColumnType::Date | ColumnType::Time | ColumnType::Uuid | ColumnType::Json,
+        ) => true,
+        (DefaultValue::Text(_), ColumnType::Decimal { .. }) => true,
+        _ => false,
+    }
+}
+
+fn literal_kind(value: &DefaultValue) -> &'static str {
+    match value {
+        DefaultValue::Integer(_) => "an integer",
+        DefaultValue::Float(_) => "a float",
+        DefaultValue::Bool(_) => "a boolean",
+        DefaultValue::Text(_) => "a string",
+        DefaultValue::Sql(_) => "an SQL expression",
+    }
+}
+
+fn literal_example(ty: &ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer { .. } => "an integer literal like `0`",
+        ColumnType::Float | ColumnType::Decimal { .. } => "a number literal like `0.0`",
+        ColumnType::Bool => "`true` or `false`",
+        ColumnType::Text { max_length: Some(_) } => "a string literal no longer than `max_length`",
+        ColumnType::Blob => "no literal (bytes have none)",
+        _ => "a string literal",
+    }
+}
+
+fn column_of(info: &FieldInfo, ty: ColumnType) -> Column {
+    let attrs = &info.attrs;
+    let default = match (&attrs.default, &attrs.default_sql) {
+        (Some(value), _) => Some(value.value.clone()),
+        (None, Some(sql)) => Some(DefaultValue::Sql(sql.value.clone())),
+        (None, None) => None,
+    };
+    let backfill = match (&attrs.backfill, &attrs.backfill_sql) {
+        (Some(value), _) => Some(value.value.clone()),
+        (None, Some(sql)) => Some(DefaultValue::Sql(sql.value.clone())),
+        (None, None) => None,
+    };
+    Column {
+        name: info.column.clone(),
+        ty,
+        nullable: info.nullable,
+        default,
+        autoincrement: attrs.autoincrement.is_some(),
+        renamed_from: attrs.renamed_from.as_ref().map(|r| r.value.clone()),
+        backfill,
+    }
+}
+
+/// Resolves Rust field names in struct-level lists to column names.
+struct FieldLookup<'a> {
+    struct_name: &'a str,
+    infos: &'a [FieldInfo],
+}
+
+impl FieldLookup<'_> {
+    /// The column of field `field`, or an error naming the list it appeared in.
+    fn column(&self, field: &FieldRef, list: &str, errors: &mut Errors) -> Option<String> {
+        match self.infos.iter().find(|info| info.rust_name == field.name) {
+            Some(info) if info.skipped => {
+                errors.at(
+                    field.span,
+                    format!(
+                        "`{list}(…)` names field `{}`, which is `#[column(skip)]` and has no column; remove it \
+                         from the list or remove `skip`",
+                        field.name
+                    ),
+                );
+                None
+            }
+            Some(info) => Some(info.column.clone()),
+            None => {
+                let by_column = self.infos.iter().find(|info| !info.skipped && info.column == field.name);
+                let hint = match by_column {
+                    Some(info) => format!(
+                        "`{}` is the column name of field `{}`; lists take Rust field names",
+                        field.name, info.rust_name
+                    ),
+                    None => match closest(&field.name, self.infos.iter().map(|i| i.rust_name.as_str())) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => format!(
+                            "fields are: {}",
+                            self.infos.iter().map(|i| format!("`{}`", i.rust_name)).collect::<Vec<_>>().join(", ")
+                        ),
+                    },
+                };
+                errors.at(
+                    field.span,
+                    format!("`{list}(…)` names `{}`, which is not a field of `{}`; {hint}", field.name, self.struct_name),
+                );
+                None
+            }
+        }
+    }
+
+    /// All columns of a list, or `None` if any name is bad (each reported). Repeats are errors.
+    fn columns(&self, fields: &[FieldRef], list: &str, errors: &mut Errors) -> Option<Vec<String>> {
+        let mut columns = Vec::with_capacity(fields.len());
+        let mut ok = true;
+        for field in fields {
+            match self.column(field, list, errors) {
+                Some(column) if columns.contains(&column) => {
+                    errors.at(field.span, format!("`{list}(…)` lists field `{}` twice; remove one", field.name));
+                    ok = false;
+                }
+                Some(column) => columns.push(column),
+                None => ok = false,
+            }
+        }
+        ok.then_some(columns)
+    }
+}
+
+fn primary_key(model: &ModelAttrs, lookup: &FieldLookup, input: &DeriveInput, errors: &mut Errors) -> Vec<String> {
+    let field_keys: Vec<&FieldInfo> =
+        lookup.infos.iter().filter(|info| !info.skipped && info.attrs.primary_key.is_some()).collect();
+    if let Some(listed) = &model.primary_key {
+        for info in &field_keys {
+            if let Some(span) = info.attrs.primary_key {
+                errors.at(
+                    span,
+                    format!(
+                        "the primary key of `{}` is declared twice: by `#[model(primary_key(…))]` and by \
+                         `#[column(primary_key)]` on `{}`; keep one",
+                        lookup.struct_name, info.rust_name
+                    ),
+                );
+            }
+        }
+        // A bad name in the list was reported already; do not also report a missing key.
+        return lookup.columns(&listed.value, "primary_key", errors).unwrap_or_default();
+    }
+    if field_keys.is_empty() {
+        errors.at(
+            input.ident.span(),
+            format!(
+                "model `{}` has no primary key: add #[column(primary_key)] to a field or \
+                 #[model(primary_key(a, b))]",
+                lookup.struct_name
+            ),
+        );
+    }
+    field_keys.iter().map(|info| info.column.clone()).collect()
+}
+
+fn check_autoincrement(infos: &[FieldInfo], primary_key: &[String], struct_name: &str, errors: &mut Errors) {
+    for info in infos.iter().filter(|info| !info.skipped) {
+        let Some(span) = info.attrs.autoincrement else { continue };
+        let field = &info.rust_name;
+        if !primary_key.contains(&info.column) {
+            errors.at(
+                span,
+                format!(
+                    "`autoincrement` needs field `{field}` to be the primary key; write \
+                     `#[column(primary_key, autoincrement)]`"
+                ),
+            );
+        } else if primary_key.len() > 1 {
+            errors.at(
+                span,
+                format!(
+                    "`autoincrement` needs a single-column primary key, but `{struct_name}` has the composite \
+                     key ({}); remove `autoincrement`",
+                    primary_key.join(", ")
+                ),
+            );
+        }
+        match &info.ty {
+            Some(ColumnType::Integer { .. }) | None => {}
+            Some(other) => errors.at(
+                span,
+                format!(
+                    "`autoincrement` needs an integer column, but field `{field}` is {}; use an integer type \
+                     such as `i64`, or remove `autoincrement`",
+                    describe(other)
+                ),
+            ),
+        }
+    }
+}
+
+fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Errors) {
+    let attrs = &info.attrs;
+    let field = &info.rust_name;
+    if attrs.unique.is_some() {
+        table.uniques.push(Unique { name: None, columns: vec![info.column.clone()] });
+    }
+    if let Some(span) = attrs.index {
+        let index = Index {
+            name: format!("ix_{}_{}", table.name, info.column),
+            columns: vec![info.column.clone()],
+            unique: false,
+        };
+        push_index(table, index, span, errors);
+    }
+    match &attrs.references {
+        Some(target) => {
+            for action in [&attrs.on_delete, &attrs.on_update].into_iter().flatten() {
+                if action.value == FkAction::SetNull && !info.nullable {
+                    errors.at(
+                        action.value_span,
+                        format!(
+                            "\"set null\" needs a nullable column, but field `{field}` is NOT NULL; make it \
+                             `Option<…>` or choose another action"
+                        ),
+                    );
+                }
+            }
+            let (ref_table, ref_column) = &target.value;
+            table.foreign_keys.push(ForeignKey {
+                columns: vec![info.column.clone()],
+                ref_table: ref_table.clone(),
+                ref_columns: vec![ref_column.clone()],
+                on_delete: attrs.on_delete.as_ref().map(|a| a.value).unwrap_or_default(),
+                on_update: attrs.on_update.as_ref().map(|a| a.value).unwrap_or_default(),
+            });
+        }
+        None => {
+            for (key, action) in [("on_delete", &attrs.on_delete), ("on_update", &attrs.on_update)] {
+                if let Some(action) = action {
+                    errors.at(
+                        action.key,
+                        format!(
+                            "`{key}` only applies to a foreign key, but field `{field}` has no `references`; \
+                             add `references = \"table.column\"` or remove `{key}`"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn add_struct_constraints(model: &ModelAttrs, lookup: &FieldLookup, table: &mut Table, errors: &mut Errors) {
+    for unique in &model.uniques {
+        if let Some(columns) = lookup.columns(&unique.fields, "unique", errors) {
+            table.uniques.push(Unique { name: unique.name.clone(), columns });
+        }
+    }
+    for spec in &model.indexes {
+        let Some(columns) = lookup.columns(&spec.fields, "fields", errors) else { continue };
+        let (name, span) = match &spec.name {
+            Some(name) => (name.value.clone(), name.value_span),
+            None => (format!("ix_{}_{}", table.name, columns.join("_")), spec.key),
+        };
+        push_index(table, Index { name, columns, unique: spec.unique }, span, errors);
+    }
+    let mut check_names: Vec<&str> = Vec::new();
+    for check in &model.checks {
+        if check_names.contains(&check.name.as_str()) {
+            errors.at(
+                check.key,
+                format!("two checks of `{}` are named `{}`; give each a distinct name", lookup.struct_name, check.name),
+            );
+            continue;
+        }
+        check_names.push(&check.name);
+        table.checks.push(Check { name: check.name.clone(), expr: check.expr.clone() });
+    }
+}
+
+fn push_index(table: &mut Table, index: Index, span: Span, errors: &mut Errors) {
+    if table.indexes.iter().any(|existing| existing.name == index.name) {
+        errors.at(
+            span,
+            format!(
+                "two indexes of table `{}` are named `{}`; give one a different `name = \"…\"` (or drop the \
+                 duplicate)",
+                table.name, index.name
+            ),
+        );
+        return;
+    }
+    table.indexes.push(index);
+}
+
+/// `SaleItem` -> `sale_item`, `HTTPRequest` -> `http_request`, `Item2` -> `item2`.
+pub(crate) fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let previous = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1);
+            let starts_word = match previous {
+                None | Some('_') => false,
+                Some(p) if p.is_lowercase() || p.is_ascii_digit() => true,
+                Some(p) if p.is_uppercase() => next.is_some_and(|n| n.is_lowercase()),
+                Some(_) => false,
+            };
+            if starts_word {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A type as the user wrote it, without the token spacing (`Vec<Tag>`, not `Vec < Tag >`).
+fn type_text(ty: &syn::Type) -> String {
+    let spaced = quote::ToTokens::to_token_stream(ty).to_string();
+    let mut out = String::with_capacity(spaced.len());
+    let mut chars = spaced.chars().peekable();
+    let mut previous = ' ';
+    while let Some(c) = chars.next() {
+        if c == ' ' {
+            let next = chars.peek().copied().unwrap_or(' ');
+            let glue = matches!(next, '<' | '>' | ':' | ',' | ']' | ')' | ';')
+                || matches!(previous, '<' | ':' | '&' | '[' | '(' | '\'');
+            if glue {
+                continue;
+            }
+        }
+        out.push(c);
+        previous = c;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_splits_words() {
+        assert_eq!(snake_case("SaleItem"), "sale_item");
+        assert_eq!(snake_case("Item"), "item");
+        assert_eq!(snake_case("HTTPRequest"), "http_request");
+        assert_eq!(snake_case("Item2Tag"), "item2_tag");
+        assert_eq!(snake_case("already_snake"), "already_snake");
+        assert_eq!(snake_case("UserID"), "user_id");
+    }
+
+    #[test]
+    fn type_text_drops_token_spacing() {
+        let ty: syn::Type = syn::parse_quote!(std::collections::HashMap<String, Vec<u8>>);
+        assert_eq!(type_text(&ty), "std::collections::HashMap<String, Vec<u8>>");
+        let ty: syn::Type = syn::parse_quote!(&'a [u8]);
+        assert_eq!(type_text(&ty), "&'a [u8]");
+    }
+}
