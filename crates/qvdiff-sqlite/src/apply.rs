@@ -1,0 +1,287 @@
+//! Running migration scripts: on a live database, on the in-memory shadow database (replay),
+//! and the up/down/up proof of a generated migration (verify).
+
+use crate::error::{
+    ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
+};
+use crate::introspect::{introspect, is_internal_table};
+use crate::plan::Sqlite;
+use crate::sqltext;
+use qvdiff_core::{Dialect, Schema};
+use rusqlite::fallible_iterator::FallibleIterator;
+use rusqlite::{Batch, Connection, TransactionBehavior};
+use std::collections::BTreeMap;
+
+/// Applies scripts in order to a fresh in-memory database in ONE transaction; an error names the
+/// revision, the failing statement and SQLite's message.
+pub fn replay<'a>(
+    scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Connection, SqliteError> {
+    let mut conn = Connection::open_in_memory()
+        .map_err(|e| SqliteError::database("opening an in-memory database", e))?;
+    apply_scripts(&mut conn, scripts)?;
+    Ok(conn)
+}
+
+/// A schema-only in-memory copy of a live database (for `migrate --db`: no rows are copied).
+///
+/// Tables, indexes, views and triggers are recreated from their stored `CREATE` statements.
+pub fn schema_copy(live: &Connection) -> Result<Connection, SqliteError> {
+    let context = "copying the database schema";
+    let db = |e| SqliteError::database(context, e);
+    let mut statement = live
+        .prepare(
+            "SELECT m.name, m.sql, COALESCE(tl.type, '') \
+             FROM sqlite_master AS m \
+             LEFT JOIN pragma_table_list AS tl ON tl.schema = 'main' AND tl.name = m.name \
+             WHERE m.sql IS NOT NULL \
+             ORDER BY CASE m.type WHEN 'table' THEN 0 WHEN 'index' THEN 1 \
+                                  WHEN 'view' THEN 2 ELSE 3 END, m.rowid",
+        )
+        .map_err(db)?;
+    let mut objects: Vec<(String, String)> = Vec::new();
+    let mut rows = statement.query([]).map_err(db)?;
+    while let Some(row) = rows.next().map_err(db)? {
+        let name: String = row.get(0).map_err(db)?;
+        let sql: String = row.get(1).map_err(db)?;
+        let table_kind: String = row.get(2).map_err(db)?;
+        // SQLite's own tables are created on demand; shadow tables by their virtual table.
+        let is_sqlite_table = name
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"));
+        if is_sqlite_table || table_kind == "shadow" {
+            continue;
+        }
+        objects.push((name, sql));
+    }
+    drop(rows);
+    let mut copy = Connection::open_in_memory()
+        .map_err(|e| SqliteError::database("opening an in-memory database", e))?;
+    let transaction = copy.transaction().map_err(db)?;
+    for (name, sql) in &objects {
+        transaction
+            .execute_batch(sql)
+            .map_err(|e| SqliteError::Statement {
+                revision: format!("(schema copy of {name})"),
+                statement: sql.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    transaction.commit().map_err(db)?;
+    Ok(copy)
+}
+
+/// Applies one script on `conn` inside a transaction with foreign keys off around it and
+/// `PRAGMA foreign_key_check` before commit (see the crate docs).
+pub fn apply_script(conn: &mut Connection, revision: &str, sql: &str) -> Result<(), SqliteError> {
+    apply_scripts(conn, [(revision, sql)])
+}
+
+/// Applies several scripts (`(revision, sql)`) in order in ONE transaction: all or nothing.
+///
+/// `PRAGMA foreign_keys` cannot change inside a transaction, and a table rebuild's `DROP TABLE`
+/// would cascade deletes into child tables with foreign keys on. So this switches foreign keys
+/// off before `BEGIN IMMEDIATE` (which also takes the write lock up front, so two concurrent
+/// upgrades serialize), runs the scripts, then runs `PRAGMA foreign_key_check`: rows violating a
+/// foreign key that were not already violating before (counted per child and parent table) roll
+/// everything back and are reported with table, rowid and parent. The previous `foreign_keys`
+/// setting is restored afterwards, whatever happened.
+///
+/// `conn` must not be inside a transaction. A script must not contain `BEGIN`/`COMMIT`.
+pub fn apply_scripts<'a>(
+    conn: &mut Connection,
+    scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), SqliteError> {
+    let context = "applying migrations";
+    let db = |e| SqliteError::database(context, e);
+    if !conn.is_autocommit() {
+        return Err(SqliteError::Database {
+            context: context.to_string(),
+            message: "a transaction is already open on this connection, so foreign keys \
+                      cannot be switched off"
+                .to_string(),
+        });
+    }
+    let foreign_keys_were_on: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+        .map_err(db)?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(db)?;
+    let result = apply_in_transaction(conn, scripts);
+    let restore = if foreign_keys_were_on {
+        "PRAGMA foreign_keys = ON"
+    } else {
+        "PRAGMA foreign_keys = OFF"
+    };
+    let restored = conn.execute_batch(restore).map_err(db);
+    result.and(restored)
+}
+
+fn apply_in_transaction<'a>(
+    conn: &mut Connection,
+    scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), SqliteError> {
+    let db = |e| SqliteError::database("applying migrations", e);
+    let transaction = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let violations_before = foreign_key_violations(&transaction).map_err(db)?;
+    let mut revisions = Vec::new();
+    for (revision, sql) in scripts {
+        run_script(&transaction, revision, sql)?;
+        if transaction.is_autocommit() {
+            return Err(SqliteError::Statement {
+                revision: revision.to_string(),
+                statement: "COMMIT / END / ROLLBACK".to_string(),
+                message: "the script ended the migration transaction; a migration must not \
+                          contain BEGIN, COMMIT or ROLLBACK"
+                    .to_string(),
+            });
+        }
+        revisions.push(revision);
+    }
+    let violations_after = foreign_key_violations(&transaction).map_err(db)?;
+    let new_violations = added_violations(&violations_before, violations_after);
+    if !new_violations.is_empty() {
+        let total = new_violations.len();
+        return Err(SqliteError::ForeignKeyViolations {
+            revision: revisions.join(", "),
+            violations: new_violations
+                .into_iter()
+                .take(MAX_REPORTED_VIOLATIONS)
+                .collect(),
+            total,
+        });
+    }
+    // Dropping the transaction without commit (any `?` above) rolls back.
+    transaction.commit().map_err(db)
+}
+
+/// Runs every statement of `sql`, stopping at the first failure.
+///
+/// SQLite itself finds the statement boundaries (triggers, strings and comments included); the
+/// crate's own splitter is only used to name a statement that fails to prepare.
+fn run_script(conn: &Connection, revision: &str, sql: &str) -> Result<(), SqliteError> {
+    let mut batch = Batch::new(conn, sql);
+    let mut executed = 0usize;
+    loop {
+        let failure = match batch.next() {
+            Ok(None) => return Ok(()),
+            Ok(Some(mut statement)) => {
+                let text = statement.expanded_sql();
+                let mut rows = statement.raw_query();
+                let stepped = loop {
+                    match rows.next() {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => break Ok(()),
+                        Err(error) => break Err(error),
+                    }
+                };
+                match stepped {
+                    Ok(()) => {
+                        executed += 1;
+                        continue;
+                    }
+                    Err(error) => (text, error),
+                }
+            }
+            Err(error) => (None, error),
+        };
+        let (text, error) = failure;
+        let statement = text.unwrap_or_else(|| {
+            sqltext::split_statements(sql)
+                .get(executed)
+                .map_or_else(|| sql.trim().to_string(), |s| s.to_string())
+        });
+        return Err(SqliteError::Statement {
+            revision: revision.to_string(),
+            statement,
+            message: error.to_string(),
+        });
+    }
+}
+
+fn foreign_key_violations(conn: &Connection) -> rusqlite::Result<Vec<ForeignKeyViolation>> {
+    let mut statement =
+        conn.prepare("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")?;
+    let rows = statement.query_map([], |row| {
+        Ok(ForeignKeyViolation {
+            table: row.get(0)?,
+            rowid: row.get(1)?,
+            parent: row.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Violations beyond those that existed before, counted per (child table, parent table): rowids
+/// are not stable across a table rebuild, counts are.
+fn added_violations(
+    before: &[ForeignKeyViolation],
+    after: Vec<ForeignKeyViolation>,
+) -> Vec<ForeignKeyViolation> {
+    let mut allowance: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for v in before {
+        *allowance
+            .entry((v.table.clone(), v.parent.clone()))
+            .or_default() += 1;
+    }
+    let mut groups: BTreeMap<(String, String), Vec<ForeignKeyViolation>> = BTreeMap::new();
+    for v in after {
+        groups
+            .entry((v.table.clone(), v.parent.clone()))
+            .or_default()
+            .push(v);
+    }
+    groups
+        .into_iter()
+        .filter(|(key, rows)| rows.len() > allowance.get(key).copied().unwrap_or(0))
+        .flat_map(|(_, rows)| rows)
+        .collect()
+}
+
+/// The schema compared by [`verify`]: tables only, normalized, without migration hints and
+/// without qvdiff's own tables.
+fn comparable(schema: &Schema) -> Schema {
+    let mut schema = Sqlite.normalize(schema).without_hints();
+    schema.views.clear();
+    schema.triggers.clear();
+    schema.tables.retain(|t| !is_internal_table(&t.name));
+    schema
+}
+
+/// The generated-migration proof: on `conn` (an in-memory db at the `from` state): apply up →
+/// introspect must equal `wanted` (normalized, hint-free, tables only); apply down → must equal
+/// the schema before; up again → wanted. Returns which step failed and both schemas so the CLI
+/// can print a unified diff.
+pub fn verify(
+    conn: &mut Connection,
+    wanted: &Schema,
+    up: &str,
+    down: &str,
+) -> Result<(), VerifyError> {
+    let read = |conn: &Connection, step: Option<VerifyStep>| {
+        introspect(conn)
+            .map(|schema| comparable(&schema))
+            .map_err(|error| VerifyError::Introspect { step, error })
+    };
+    let before = read(conn, None)?;
+    let wanted = comparable(wanted);
+    let checks = [
+        (VerifyStep::Up, up, &wanted),
+        (VerifyStep::Down, down, &before),
+        (VerifyStep::UpAgain, up, &wanted),
+    ];
+    for (step, sql, expected) in checks {
+        apply_script(conn, &format!("verify {step}"), sql)
+            .map_err(|error| VerifyError::Apply { step, error })?;
+        let actual = read(conn, Some(step))?;
+        if &actual != expected {
+            return Err(VerifyError::Mismatch {
+                step,
+                expected: Box::new(expected.clone()),
+                actual: Box::new(actual),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,535 @@
+//! A small SQL tokenizer for the few places where SQLite's PRAGMAs are silent.
+//!
+//! It is used to read `CREATE TABLE` text back (CHECK constraints, constraint names,
+//! AUTOINCREMENT), to find which views and triggers mention a table or column, to rewrite
+//! renamed identifiers in them, and to name the failing statement of a script in an error.
+//! It is deliberately not a parser: it knows quotes, comments and parentheses, nothing more.
+
+/// What kind of token a [`Token`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// A bare word: keyword or unquoted identifier.
+    Word,
+    /// `"x"`, `` `x` `` or `[x]`: always an identifier.
+    QuotedIdent,
+    /// `'x'`: a string literal (SQLite may also read it as an identifier; we never do).
+    String,
+    /// A numeric literal.
+    Number,
+    /// `(`.
+    Open,
+    /// `)`.
+    Close,
+    /// `,`.
+    Comma,
+    /// `;`.
+    Semicolon,
+    /// Any other punctuation or operator character.
+    Other,
+}
+
+/// One token with its byte span in the source text. Whitespace and comments are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub kind: TokenKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Token {
+    /// The token's source text.
+    pub fn text<'a>(&self, sql: &'a str) -> &'a str {
+        &sql[self.start..self.end]
+    }
+
+    /// Whether this is the bare word `word` (ASCII case-insensitive).
+    pub fn is_word(&self, sql: &str, word: &str) -> bool {
+        self.kind == TokenKind::Word && self.text(sql).eq_ignore_ascii_case(word)
+    }
+
+    /// The identifier this token names, unquoted, if it can name one.
+    pub fn ident(&self, sql: &str) -> Option<String> {
+        let text = self.text(sql);
+        match self.kind {
+            TokenKind::Word => Some(text.to_string()),
+            TokenKind::QuotedIdent | TokenKind::String => Some(unquote(text)),
+            _ => None,
+        }
+    }
+}
+
+/// Removes the quotes around an identifier or string literal and undoes doubled quotes.
+pub(crate) fn unquote(text: &str) -> String {
+    let mut chars = text.chars();
+    let (open, close) = match chars.next() {
+        Some('"') => ('"', '"'),
+        Some('\'') => ('\'', '\''),
+        Some('`') => ('`', '`'),
+        Some('[') => ('[', ']'),
+        _ => return text.to_string(),
+    };
+    // Every quote character is one byte, so slicing after it is on a char boundary.
+    let body = &text[open.len_utf8()..];
+    let inner = body.strip_suffix(close).unwrap_or(body);
+    if open == '[' {
+        return inner.to_string();
+    }
+    let doubled: String = [close, close].iter().collect();
+    inner.replace(&doubled, &close.to_string())
+}
+
+/// Splits `sql` into tokens. Unterminated quotes or comments run to the end of the text.
+pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
+    let bytes = sql.as_bytes();
+    let mut tokens = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let start = pos;
+        let byte = bytes[pos];
+        let kind = match byte {
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
+                pos += 1;
+                continue;
+            }
+            b'-' if bytes.get(pos + 1) == Some(&b'-') => {
+                pos = find_from(bytes, pos, b"\n").map_or(bytes.len(), |p| p + 1);
+                continue;
+            }
+            b'/' if bytes.get(pos + 1) == Some(&b'*') => {
+                pos = find_from(bytes, pos + 2, b"*/").map_or(bytes.len(), |p| p + 2);
+                continue;
+            }
+            b'\'' => {
+                pos = end_of_quoted(bytes, pos, b'\'');
+                TokenKind::String
+            }
+            b'"' | b'`' => {
+                pos = end_of_quoted(bytes, pos, byte);
+                TokenKind::QuotedIdent
+            }
+            b'[' => {
+                pos = find_from(bytes, pos, b"]").map_or(bytes.len(), |p| p + 1);
+                TokenKind::QuotedIdent
+            }
+            b'(' => {
+                pos += 1;
+                TokenKind::Open
+            }
+            b')' => {
+                pos += 1;
+                TokenKind::Close
+            }
+            b',' => {
+                pos += 1;
+                TokenKind::Comma
+            }
+            b';' => {
+                pos += 1;
+                TokenKind::Semicolon
+            }
+            b'0'..=b'9' => {
+                pos = end_of_number(bytes, pos);
+                TokenKind::Number
+            }
+            b'.' if bytes.get(pos + 1).is_some_and(u8::is_ascii_digit) => {
+                pos = end_of_number(bytes, pos);
+                TokenKind::Number
+            }
+            _ if is_word_byte(byte) => {
+                while pos < bytes.len() && is_word_byte(bytes[pos]) {
+                    pos += 1;
+                }
+                TokenKind::Word
+            }
+            _ => {
+                // One character (possibly multi-byte: keep the span on a char boundary).
+                pos += sql[pos..].chars().next().map_or(1, char::len_utf8);
+                TokenKind::Other
+            }
+        };
+        tokens.push(Token {
+            kind,
+            start,
+            end: pos,
+        });
+    }
+    tokens
+}
+
+fn is_word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
+}
+
+fn find_from(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+fn end_of_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
+    let mut pos = start + 1;
+    while pos < bytes.len() {
+        if bytes[pos] == quote {
+            if bytes.get(pos + 1) == Some(&quote) {
+                pos += 2;
+                continue;
+            }
+            return pos + 1;
+        }
+        pos += 1;
+    }
+    bytes.len()
+}
+
+fn end_of_number(bytes: &[u8], start: usize) -> usize {
+    let mut pos = start;
+    if bytes[pos] == b'0' && matches!(bytes.get(pos + 1), Some(b'x' | b'X')) {
+        pos += 2;
+        while pos < bytes.len() && (bytes[pos].is_ascii_hexdigit() || bytes[pos] == b'_') {
+            pos += 1;
+        }
+        return pos;
+    }
+    while pos < bytes.len() {
+        match bytes[pos] {
+            b'0'..=b'9' | b'.' | b'_' => pos += 1,
+            b'e' | b'E' => {
+                pos += 1;
+                if matches!(bytes.get(pos), Some(b'+' | b'-')) {
+                    pos += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    pos
+}
+
+/// Splits a script into its statements (text without the trailing `;`, trimmed), skipping empty
+/// ones. `CREATE TRIGGER … BEGIN … END` bodies (with `CASE … END` inside) stay whole.
+///
+/// Used only to name the failing statement in an error: execution itself is done by SQLite.
+pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
+    let tokens = tokenize(sql);
+    let mut statements = Vec::new();
+    let mut first_token: Option<usize> = None;
+    let mut in_trigger_body = false;
+    let mut case_depth = 0usize;
+    for (i, token) in tokens.iter().enumerate() {
+        if first_token.is_none() {
+            if token.kind == TokenKind::Semicolon {
+                continue;
+            }
+            first_token = Some(i);
+            in_trigger_body = false;
+            case_depth = 0;
+        }
+        let Some(first) = first_token else { continue };
+        if !in_trigger_body && token.is_word(sql, "BEGIN") && is_create_trigger(sql, &tokens[first..i]) {
+            in_trigger_body = true;
+        }
+        if in_trigger_body {
+            if token.is_word(sql, "CASE") {
+                case_depth += 1;
+            } else if token.is_word(sql, "END") {
+                if case_depth > 0 {
+                    case_depth -= 1;
+                } else {
+                    in_trigger_body = false;
+                }
+            }
+        }
+        if token.kind == TokenKind::Semicolon && !in_trigger_body {
+            statements.push(sql[tokens[first].start..token.start].trim());
+            first_token = None;
+        }
+    }
+    if let Some(first) = first_token {
+        statements.push(sql[tokens[first].start..].trim());
+    }
+    statements
+}
+
+fn is_create_trigger(sql: &str, tokens: &[Token]) -> bool {
+    let mut words = tokens.iter().filter(|t| t.kind == TokenKind::Word);
+    if !words.next().is_some_and(|t| t.is_word(sql, "CREATE")) {
+        return false;
+    }
+    words
+        .take(2)
+        .any(|t| t.is_word(sql, "TRIGGER"))
+}
+
+/// Whether `sql` mentions the identifier `name` (as a bare word or quoted identifier, or a
+/// string literal, which SQLite may read as an identifier), ASCII case-insensitively.
+pub(crate) fn mentions_identifier(sql: &str, name: &str) -> bool {
+    tokenize(sql).iter().any(|t| {
+        matches!(
+            t.kind,
+            TokenKind::Word | TokenKind::QuotedIdent | TokenKind::String
+        ) && t
+            .ident(sql)
+            .is_some_and(|ident| ident.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Replaces every identifier token (bare or quoted, not string literals) naming `from` with the
+/// quoted identifier `to`.
+pub(crate) fn rename_identifier(sql: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut copied = 0;
+    for token in tokenize(sql) {
+        let is_ident = matches!(token.kind, TokenKind::Word | TokenKind::QuotedIdent);
+        if is_ident
+            && token
+                .ident(sql)
+                .is_some_and(|ident| ident.eq_ignore_ascii_case(from))
+        {
+            out.push_str(&sql[copied..token.start]);
+            out.push_str(&crate::render::quote_ident(to));
+            copied = token.end;
+        }
+    }
+    out.push_str(&sql[copied..]);
+    out
+}
+
+/// What the text of a `CREATE TABLE` says that SQLite's PRAGMAs do not.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct CreateTableExtras {
+    /// Columns declared `AUTOINCREMENT`.
+    pub autoincrement: Vec<String>,
+    /// CHECK constraints as `(name or "", expression text)`, in declaration order.
+    pub checks: Vec<(String, String)>,
+    /// Named UNIQUE constraints as `(name, columns)`.
+    pub named_uniques: Vec<(String, Vec<String>)>,
+}
+
+/// Reads the column and table constraints of a `CREATE TABLE` statement's text.
+pub(crate) fn parse_create_table(sql: &str) -> CreateTableExtras {
+    let tokens = tokenize(sql);
+    let mut extras = CreateTableExtras::default();
+    let Some(open) = tokens.iter().position(|t| t.kind == TokenKind::Open) else {
+        return extras;
+    };
+    // Split the body into top-level definitions.
+    let mut depth = 0usize;
+    let mut definitions: Vec<&[Token]> = Vec::new();
+    let mut def_start = open + 1;
+    for (i, token) in tokens.iter().enumerate().skip(open + 1) {
+        match token.kind {
+            TokenKind::Open => depth += 1,
+            TokenKind::Close if depth == 0 => {
+                definitions.push(&tokens[def_start..i]);
+                break;
+            }
+            TokenKind::Close => depth -= 1,
+            TokenKind::Comma if depth == 0 => {
+                definitions.push(&tokens[def_start..i]);
+                def_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    for definition in definitions {
+        read_definition(sql, definition, &mut extras);
+    }
+    extras
+}
+
+const TABLE_CONSTRAINT_WORDS: [&str; 5] = ["CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"];
+
+fn read_definition(sql: &str, definition: &[Token], extras: &mut CreateTableExtras) {
+    let Some(first) = definition.first() else {
+        return;
+    };
+    let is_table_constraint = first.kind == TokenKind::Word
+        && TABLE_CONSTRAINT_WORDS
+            .iter()
+            .any(|word| first.is_word(sql, word));
+    let (column, mut i) = if is_table_constraint {
+        (None, 0)
+    } else {
+        (first.ident(sql), 1)
+    };
+    let mut pending_name: Option<String> = None;
+    while i < definition.len() {
+        let token = &definition[i];
+        if token.is_word(sql, "CONSTRAINT") {
+            pending_name = definition.get(i + 1).and_then(|t| t.ident(sql));
+            i += 2;
+            continue;
+        }
+        if token.is_word(sql, "AUTOINCREMENT") {
+            if let Some(column) = &column {
+                extras.autoincrement.push(column.clone());
+            }
+        } else if token.is_word(sql, "CHECK") {
+            if let Some((expr, next)) = parenthesized(sql, definition, i + 1) {
+                extras
+                    .checks
+                    .push((pending_name.take().unwrap_or_default(), expr));
+                i = next;
+                continue;
+            }
+        } else if token.is_word(sql, "UNIQUE") {
+            let name = pending_name.take();
+            let columns = match &column {
+                Some(column) => Some(vec![column.clone()]),
+                None => parenthesized_idents(sql, definition, i + 1),
+            };
+            if let (Some(name), Some(columns)) = (name, columns) {
+                extras.named_uniques.push((name, columns));
+            }
+        } else if matches!(
+            token.kind,
+            TokenKind::Word
+        ) && ["PRIMARY", "NOT", "NULL", "DEFAULT", "REFERENCES", "FOREIGN", "COLLATE", "GENERATED", "AS"]
+            .iter()
+            .any(|word| token.is_word(sql, word))
+        {
+            // Any other constraint consumes a pending CONSTRAINT name.
+            pending_name = None;
+        }
+        i += 1;
+    }
+}
+
+/// The text between the parentheses opening at `definition[at]`, trimmed, and the index after
+/// the closing parenthesis.
+fn parenthesized(sql: &str, definition: &[Token], at: usize) -> Option<(String, usize)> {
+    let open = definition.get(at)?;
+    if open.kind != TokenKind::Open {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (i, token) in definition.iter().enumerate().skip(at) {
+        match token.kind {
+            TokenKind::Open => depth += 1,
+            TokenKind::Close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((sql[open.end..token.start].trim().to_string(), i + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parenthesized_idents(sql: &str, definition: &[Token], at: usize) -> Option<Vec<String>> {
+    let (inner, _) = parenthesized(sql, definition, at)?;
+    let tokens = tokenize(&inner);
+    let mut columns = Vec::new();
+    let mut expect_name = true;
+    for token in &tokens {
+        match token.kind {
+            TokenKind::Comma => expect_name = true,
+            _ if expect_name => {
+                columns.push(token.ident(&inner)?);
+                expect_name = false;
+            }
+            _ => {}
+        }
+    }
+    Some(columns)
+}
+
+/// Strips parentheses that enclose the whole of `text` (any number of layers), and trims.
+pub(crate) fn strip_outer_parens(text: &str) -> &str {
+    let mut text = text.trim();
+    loop {
+        let tokens = tokenize(text);
+        let (Some(first), Some(last)) = (tokens.first(), tokens.last()) else {
+            return text;
+        };
+        if first.kind != TokenKind::Open || last.kind != TokenKind::Close || tokens.len() < 2 {
+            return text;
+        }
+        // The first parenthesis must close at the very last token.
+        let mut depth = 0usize;
+        for (i, token) in tokens.iter().enumerate() {
+            match token.kind {
+                TokenKind::Open => depth += 1,
+                TokenKind::Close => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 && i != tokens.len() - 1 {
+                        return text;
+                    }
+                }
+                _ => {}
+            }
+        }
+        text = text[first.end..last.start].trim();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_triggers_strings_and_comments() {
+        let script = "-- a comment; with a semicolon\n\
+            CREATE TABLE t (x TEXT DEFAULT 'a;b');\n\
+            CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n\
+              UPDATE t SET x = CASE WHEN x = 'a' THEN 'b' END;\n\
+              SELECT 1; /* ; */\n\
+            END;\n\
+            ;;\n\
+            INSERT INTO t VALUES ('x')";
+        let statements = split_statements(script);
+        assert_eq!(statements.len(), 3, "{statements:#?}");
+        assert!(statements[0].starts_with("CREATE TABLE t"));
+        assert!(statements[1].ends_with("END"));
+        assert_eq!(statements[2], "INSERT INTO t VALUES ('x')");
+    }
+
+    #[test]
+    fn reads_checks_uniques_and_autoincrement() {
+        let sql = r#"CREATE TABLE "my ""t""" (
+            "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+            a TEXT CONSTRAINT a_len CHECK (length(a) > 0 AND a <> ')') UNIQUE,
+            b INTEGER CONSTRAINT uq_b UNIQUE,
+            CONSTRAINT "uq ab" UNIQUE ("a", b),
+            CHECK (b > (0)),
+            CONSTRAINT fk FOREIGN KEY (b) REFERENCES other (id)
+        )"#;
+        let extras = parse_create_table(sql);
+        assert_eq!(extras.autoincrement, vec!["id".to_string()]);
+        assert_eq!(
+            extras.checks,
+            vec![
+                ("a_len".to_string(), "length(a) > 0 AND a <> ')'".to_string()),
+                (String::new(), "b > (0)".to_string()),
+            ]
+        );
+        assert_eq!(
+            extras.named_uniques,
+            vec![
+                ("uq_b".to_string(), vec!["b".to_string()]),
+                ("uq ab".to_string(), vec!["a".to_string(), "b".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn strips_only_enclosing_parens() {
+        assert_eq!(strip_outer_parens(" ((1)) "), "1");
+        assert_eq!(strip_outer_parens("(a) + (b)"), "(a) + (b)");
+        assert_eq!(strip_outer_parens("(datetime('now'))"), "datetime('now')");
+    }
+
+    #[test]
+    fn renames_identifiers_not_strings() {
+        assert_eq!(
+            rename_identifier("SELECT items.x, 'items' FROM \"items\"", "items", "goods"),
+            "SELECT \"goods\".x, 'items' FROM \"goods\""
+        );
+        assert!(mentions_identifier("select * from [Items]", "items"));
+        assert!(!mentions_identifier("select 'itemsx' from t", "items"));
+    }
+}
