@@ -12,6 +12,7 @@ pub mod diff;
 pub mod graph;
 pub mod manifest;
 pub mod migration;
+pub mod runner;
 pub mod schema;
 
 pub use change::{Change, Renames};
@@ -19,8 +20,8 @@ pub use dialect::{Dialect, Plan, PlanError, Step};
 pub use diff::{diff, rename_candidates, RenameCandidate};
 pub use graph::{GraphError, Node, RevisionGraph, Target};
 pub use migration::{
-    is_valid_revision, render_steps, revision_at, sanitize_message, slugify, FormatError,
-    MigrationFile,
+    is_valid_revision, render_steps, revision_at, sanitize_message, slugify, utc_parts,
+    FormatError, MigrationFile,
 };
 pub use schema::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, RawObject, Schema, Table,

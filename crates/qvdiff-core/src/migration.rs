@@ -427,14 +427,25 @@ pub fn is_valid_revision(rev: &str) -> bool {
 /// Pure (the caller reads the clock), so the CLI can move to the next free second by calling it
 /// with `unix_seconds + 1` while the id is taken.
 pub fn revision_at(unix_seconds: u64) -> String {
+    let (year, month, day, hour, minute, second) = utc_parts(unix_seconds);
+    format!("{year:04}{month:02}{day:02}{hour:02}{minute:02}{second:02}")
+}
+
+/// The UTC calendar parts `(year, month, day, hour, minute, second)` of `unix_seconds`.
+///
+/// The one civil-date conversion of qvdiff (revision ids, ledger timestamps, backup names), so
+/// no date crate is needed.
+pub fn utc_parts(unix_seconds: u64) -> (u64, u64, u64, u64, u64, u64) {
     let days = unix_seconds / 86_400;
     let secs_of_day = unix_seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+    (
+        year,
+        month,
+        day,
         secs_of_day / 3600,
         (secs_of_day % 3600) / 60,
-        secs_of_day % 60
+        secs_of_day % 60,
     )
 }
 

@@ -1,0 +1,763 @@
+//! Runner logic without IO: which revisions `upgrade`, `downgrade`, `stamp` and `sql` touch, and
+//! when they must refuse.
+//!
+//! A dialect crate reads the ledger of a database into [`AppliedRevision`]s, asks this module for
+//! a plan, executes it and writes the ledger. Keeping the decisions here makes every refusal
+//! (edited file, missing file, database newer than the code, several heads) testable without a
+//! database, and identical for every dialect.
+
+use crate::graph::{GraphError, Node, RevisionGraph, Target};
+use crate::migration::{FormatError, MigrationFile};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Name of the ledger table every dialect keeps in the database.
+pub const LEDGER_TABLE: &str = "qvdiff_migrations";
+
+/// One migration as loaded from the migrations directory (or embedded in a binary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The parsed file.
+    pub file: MigrationFile,
+    /// [`MigrationFile::checksum`] of the file's text, stored in the ledger when applied.
+    pub checksum: String,
+    /// Where the file is, for messages (e.g. `migrations/20261124101500_add_notes.sql`).
+    pub path: String,
+}
+
+impl Migration {
+    /// A migration from its parsed file, checksum and display path.
+    pub fn new(file: MigrationFile, checksum: impl Into<String>, path: impl Into<String>) -> Self {
+        Migration {
+            file,
+            checksum: checksum.into(),
+            path: path.into(),
+        }
+    }
+
+    /// Parses `text` and computes its checksum; `path` is only used in messages.
+    pub fn from_text(text: &str, path: impl Into<String>) -> Result<Migration, FormatError> {
+        let file = MigrationFile::parse(text)?;
+        Ok(Migration::new(file, MigrationFile::checksum(text), path))
+    }
+
+    /// The revision id.
+    pub fn revision(&self) -> &str {
+        &self.file.revision
+    }
+}
+
+/// A checked set of migrations: unique revisions linked into a [`RevisionGraph`].
+#[derive(Debug, Clone)]
+pub struct Migrations {
+    by_revision: BTreeMap<String, Migration>,
+    graph: RevisionGraph,
+}
+
+impl Migrations {
+    /// Links the migrations; every duplicate id, unknown parent and cycle is reported.
+    pub fn new(migrations: Vec<Migration>) -> Result<Migrations, GraphError> {
+        let nodes = migrations
+            .iter()
+            .map(|m| Node {
+                revision: m.file.revision.clone(),
+                parents: m.file.parents.clone(),
+                file: m.path.clone(),
+            })
+            .collect();
+        let graph = RevisionGraph::build(nodes)?;
+        let by_revision = migrations
+            .into_iter()
+            .map(|m| (m.file.revision.clone(), m))
+            .collect();
+        Ok(Migrations { by_revision, graph })
+    }
+
+    /// The revision graph.
+    pub fn graph(&self) -> &RevisionGraph {
+        &self.graph
+    }
+
+    /// The migration of a revision (full id).
+    pub fn get(&self, revision: &str) -> Option<&Migration> {
+        self.by_revision.get(revision)
+    }
+
+    /// Every migration, parents before children.
+    pub fn in_order(&self) -> Vec<&Migration> {
+        self.graph
+            .topo_order()
+            .into_iter()
+            .filter_map(|rev| self.by_revision.get(rev))
+            .collect()
+    }
+
+    /// Number of migrations.
+    pub fn len(&self) -> usize {
+        self.by_revision.len()
+    }
+
+    /// Whether there are no migrations.
+    pub fn is_empty(&self) -> bool {
+        self.by_revision.is_empty()
+    }
+
+    fn lookup<'a>(&'a self, revisions: &[&str]) -> Vec<&'a Migration> {
+        revisions
+            .iter()
+            .filter_map(|rev| self.by_revision.get(*rev))
+            .collect()
+    }
+}
+
+/// One row of the ledger: a revision applied to a database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRevision {
+    /// Revision id.
+    pub revision: String,
+    /// Checksum of the file when it was applied.
+    pub checksum: String,
+    /// The revision's message when it was applied.
+    pub message: String,
+    /// When it was applied, UTC ISO-8601 (`2026-11-24T10:15:00Z`).
+    pub applied_at: String,
+    /// How long its SQL took, in milliseconds.
+    pub execution_ms: i64,
+}
+
+/// Why the runner will not touch a database. Every message says how to get out of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The migrations do not form a valid graph, or a target is unknown, ambiguous or (`head`)
+    /// names several heads.
+    Graph(GraphError),
+    /// An applied revision's file changed since it was applied.
+    EditedAfterApplied {
+        /// Revision id.
+        revision: String,
+        /// The file, for messages.
+        path: String,
+        /// Checksum stored in the ledger.
+        applied_checksum: String,
+        /// Checksum of the file now.
+        file_checksum: String,
+    },
+    /// Applied revisions no migration file declares, while some revisions of the directory are
+    /// not applied: their files were most likely deleted or renamed away.
+    MissingFiles {
+        /// The unknown applied revisions, sorted.
+        revisions: Vec<String>,
+    },
+    /// Applied revisions no migration file declares, on top of every revision the directory
+    /// has: the database was upgraded by newer code.
+    DatabaseNewer {
+        /// The unknown applied revisions, sorted.
+        revisions: Vec<String>,
+    },
+    /// A target that is not of the accepted form.
+    InvalidTarget {
+        /// The target as given.
+        target: String,
+        /// What was expected instead.
+        expected: String,
+    },
+    /// `downgrade REV` where REV is not applied.
+    NotApplied {
+        /// The revision.
+        revision: String,
+    },
+    /// `downgrade -N` with fewer than N applied revisions.
+    TooFewApplied {
+        /// Steps asked for.
+        asked: usize,
+        /// Revisions applied.
+        applied: usize,
+    },
+    /// `sql FROM:TO` between revisions on different branches.
+    UnrelatedRange {
+        /// Start of the range.
+        from: String,
+        /// End of the range.
+        to: String,
+    },
+    /// Several problems, each reported.
+    Several(Vec<Refusal>),
+}
+
+/// First 12 characters of a checksum: enough to tell two apart in a message.
+fn short(checksum: &str) -> &str {
+    checksum.get(..12).unwrap_or(checksum)
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Graph(e) => write!(f, "{e}"),
+            Refusal::EditedAfterApplied {
+                revision,
+                path,
+                applied_checksum,
+                file_checksum,
+            } => write!(
+                f,
+                "{path} was edited after it was applied to this database (revision {revision}: \
+                 checksum {} when applied, {} now); restore the file from version control and \
+                 put the change in a new migration (`qvdiff migrate`), or, if the edit is \
+                 intended and the database already has that schema, record the new checksum \
+                 with `qvdiff stamp {revision}`",
+                short(applied_checksum),
+                short(file_checksum)
+            ),
+            Refusal::MissingFiles { revisions } => write!(
+                f,
+                "revision{} {} {} applied to this database but no migration file declares {}; \
+                 restore the file{} from version control (`git log --all -- 'migrations/{}_*'`), \
+                 or check that `migrations` in qvdiff.toml points at the right directory",
+                plural(revisions.len()),
+                revisions.join(", "),
+                if revisions.len() == 1 { "is" } else { "are" },
+                if revisions.len() == 1 { "it" } else { "them" },
+                plural(revisions.len()),
+                revisions.first().map(String::as_str).unwrap_or("*"),
+            ),
+            Refusal::DatabaseNewer { revisions } => write!(
+                f,
+                "the database is newer than the migrations directory: it has revision{} {} \
+                 applied, which no migration file declares (applied by a newer version of the \
+                 code, or the file{} went missing); deploy the code that has {} migration file{}, \
+                 or restore the file{} from version control",
+                plural(revisions.len()),
+                revisions.join(", "),
+                plural(revisions.len()),
+                if revisions.len() == 1 { "its" } else { "their" },
+                plural(revisions.len()),
+                plural(revisions.len()),
+            ),
+            Refusal::InvalidTarget { target, expected } => {
+                write!(f, "invalid target `{target}`: expected {expected}")
+            }
+            Refusal::NotApplied { revision } => write!(
+                f,
+                "revision {revision} is not applied to this database, so there is nothing to \
+                 downgrade to; `qvdiff current` shows what is applied (`qvdiff upgrade \
+                 {revision}` goes up to it)"
+            ),
+            Refusal::TooFewApplied { asked, applied } => write!(
+                f,
+                "cannot go down {asked} revision{}: only {applied} {} applied; use \
+                 `qvdiff downgrade base` to revert everything",
+                plural(*asked),
+                if *applied == 1 { "is" } else { "are" }
+            ),
+            Refusal::UnrelatedRange { from, to } => write!(
+                f,
+                "{from} and {to} are on different branches, so no single script goes from one \
+                 to the other; produce two scripts (down to their common ancestor, then up)"
+            ),
+            Refusal::Several(all) => {
+                for (i, refusal) in all.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{refusal}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl From<GraphError> for Refusal {
+    fn from(e: GraphError) -> Self {
+        Refusal::Graph(e)
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The applied revision ids of a ledger.
+pub fn applied_set(applied: &[AppliedRevision]) -> BTreeSet<String> {
+    applied.iter().map(|a| a.revision.clone()).collect()
+}
+
+/// Checks a ledger against the migrations: every applied revision has a file, and that file is
+/// byte-for-byte (line endings aside) the one that was applied. Every problem is reported.
+pub fn check_applied(migrations: &Migrations, applied: &[AppliedRevision]) -> Result<(), Refusal> {
+    let mut problems = Vec::new();
+    let mut unknown = Vec::new();
+    for row in applied {
+        match migrations.get(&row.revision) {
+            None => unknown.push(row.revision.clone()),
+            Some(m) if m.checksum != row.checksum => problems.push(Refusal::EditedAfterApplied {
+                revision: row.revision.clone(),
+                path: m.path.clone(),
+                applied_checksum: row.checksum.clone(),
+                file_checksum: m.checksum.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        let applied = applied_set(applied);
+        let every_head_applied = migrations
+            .graph()
+            .heads()
+            .iter()
+            .all(|head| applied.contains(*head));
+        // Unknown rows on top of everything the directory has means newer code ran here; with
+        // revisions of the directory still pending, files have disappeared from under it.
+        problems.insert(
+            0,
+            if every_head_applied {
+                Refusal::DatabaseNewer { revisions: unknown }
+            } else {
+                Refusal::MissingFiles { revisions: unknown }
+            },
+        );
+    }
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(problems.remove(0)),
+        _ => Err(Refusal::Several(problems)),
+    }
+}
+
+/// Parses `+N` / `-N` (N >= 1), as the relative targets of `upgrade` and `downgrade`.
+fn relative_steps(target: &str, sign: char) -> Option<Result<usize, Refusal>> {
+    let digits = target.strip_prefix(sign)?;
+    Some(match digits.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Refusal::InvalidTarget {
+            target: target.to_string(),
+            expected: format!("{sign}N with N a whole number of at least 1"),
+        }),
+    })
+}
+
+/// The migrations `upgrade TARGET` applies, parents first, after [`check_applied`].
+///
+/// TARGET: `head` (the single head; refused naming the heads and `qvdiff merge` when there are
+/// several), `heads`, a revision id or unique prefix, `+N` (the next N pending revisions towards
+/// every head), or `base` (nothing). An empty list means the database is up to date.
+pub fn plan_upgrade<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+    target: &str,
+) -> Result<Vec<&'a Migration>, Refusal> {
+    check_applied(migrations, applied)?;
+    let graph = migrations.graph();
+    let applied = applied_set(applied);
+    let target = target.trim();
+    if let Some(steps) = relative_steps(target, '+') {
+        let steps = steps?;
+        let heads = graph.heads();
+        let path = graph.upgrade_path_many(&applied, &heads);
+        return Ok(migrations.lookup(&path[..steps.min(path.len())]));
+    }
+    let path = match graph.resolve(target)? {
+        Target::Base => Vec::new(),
+        Target::Revision(rev) => graph.upgrade_path(&applied, &rev),
+        Target::Heads(heads) => {
+            let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+            graph.upgrade_path_many(&applied, &heads)
+        }
+    };
+    Ok(migrations.lookup(&path))
+}
+
+/// The migrations `downgrade TARGET` reverts, children first, after [`check_applied`].
+///
+/// TARGET: empty or `-1` (one step), `-N`, `base` (everything), or a revision id / unique prefix
+/// that must be applied and stays applied (Alembic's meaning). `head` and `heads` revert nothing.
+pub fn plan_downgrade<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+    target: &str,
+) -> Result<Vec<&'a Migration>, Refusal> {
+    check_applied(migrations, applied)?;
+    let graph = migrations.graph();
+    let applied_ids = applied_set(applied);
+    let target = target.trim();
+    let target = if target.is_empty() { "-1" } else { target };
+    if let Some(steps) = relative_steps(target, '-') {
+        let steps = steps?;
+        // Children first over the applied set: each revision comes after all of its applied
+        // descendants, so any prefix of this list can be reverted on its own.
+        let all = graph.downgrade_path_many(&applied_ids, &[]);
+        if steps > all.len() {
+            return Err(Refusal::TooFewApplied {
+                asked: steps,
+                applied: all.len(),
+            });
+        }
+        return Ok(migrations.lookup(&all[..steps]));
+    }
+    let path = match graph.resolve(target)? {
+        Target::Base => graph.downgrade_path_many(&applied_ids, &[]),
+        Target::Revision(rev) => {
+            if !applied_ids.contains(&rev) {
+                return Err(Refusal::NotApplied { revision: rev });
+            }
+            graph.downgrade_path(&applied_ids, Some(&rev))
+        }
+        Target::Heads(heads) => {
+            let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+            graph.downgrade_path_many(&applied_ids, &heads)
+        }
+    };
+    Ok(migrations.lookup(&path))
+}
+
+/// The revisions the ledger holds after `stamp TARGET`: TARGET and all its ancestors (`base`:
+/// none; `heads`: every head and its ancestors). `head` with several heads is refused.
+pub fn plan_stamp<'a>(
+    migrations: &'a Migrations,
+    target: &str,
+) -> Result<Vec<&'a Migration>, Refusal> {
+    let graph = migrations.graph();
+    let keep: BTreeSet<String> = match graph.resolve(target)? {
+        Target::Base => BTreeSet::new(),
+        Target::Revision(rev) => graph.ancestors(&rev),
+        Target::Heads(heads) => heads.iter().flat_map(|h| graph.ancestors(h)).collect(),
+    };
+    let order: Vec<&str> = graph
+        .topo_order()
+        .into_iter()
+        .filter(|rev| keep.contains(*rev))
+        .collect();
+    Ok(migrations.lookup(&order))
+}
+
+/// What an offline script (`qvdiff sql FROM:TO`) does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptPlan<'a> {
+    /// Apply these `up` sections, parents first.
+    Upgrade(Vec<&'a Migration>),
+    /// Run these `down` sections, children first.
+    Downgrade(Vec<&'a Migration>),
+}
+
+/// Splits a `FROM:TO` range; a missing side is `base` (FROM) or `head` (TO), and no range at
+/// all is `base:head`.
+pub fn parse_range(range: Option<&str>) -> (String, String) {
+    let Some(range) = range.map(str::trim).filter(|r| !r.is_empty()) else {
+        return ("base".to_string(), "head".to_string());
+    };
+    let (from, to) = match range.split_once(':') {
+        Some((from, to)) => (from.trim(), to.trim()),
+        None => ("", range),
+    };
+    let from = if from.is_empty() { "base" } else { from };
+    let to = if to.is_empty() { "head" } else { to };
+    (from.to_string(), to.to_string())
+}
+
+/// The revisions an offline script from FROM to TO runs, for a database at FROM (FROM and its
+/// ancestors applied). Up when TO descends from FROM, down when TO is an ancestor of FROM (or
+/// `base`), refused when they are on different branches.
+pub fn plan_range<'a>(
+    migrations: &'a Migrations,
+    from: &str,
+    to: &str,
+) -> Result<ScriptPlan<'a>, Refusal> {
+    let graph = migrations.graph();
+    let ancestors_of = |target: &Target| -> BTreeSet<String> {
+        match target {
+            Target::Base => BTreeSet::new(),
+            Target::Revision(rev) => graph.ancestors(rev),
+            Target::Heads(heads) => heads.iter().flat_map(|h| graph.ancestors(h)).collect(),
+        }
+    };
+    let from_target = graph.resolve(from)?;
+    let to_target = graph.resolve(to)?;
+    let at_from = ancestors_of(&from_target);
+    let at_to = ancestors_of(&to_target);
+    if at_from.is_subset(&at_to) {
+        let targets: Vec<&str> = at_to.iter().map(String::as_str).collect();
+        let path = graph.upgrade_path_many(&at_from, &targets);
+        return Ok(ScriptPlan::Upgrade(migrations.lookup(&path)));
+    }
+    if at_to.is_subset(&at_from) {
+        let keep: Vec<&str> = at_to.iter().map(String::as_str).collect();
+        let path = graph.downgrade_path_many(&at_from, &keep);
+        return Ok(ScriptPlan::Downgrade(migrations.lookup(&path)));
+    }
+    Err(Refusal::UnrelatedRange {
+        from: from.to_string(),
+        to: to.to_string(),
+    })
+}
+
+/// Where a database stands relative to the migrations (`qvdiff current`, `check --db`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Applied revisions none of whose children are applied, sorted; empty at base.
+    pub current: Vec<String>,
+    /// Revisions not applied yet towards every head, parents first.
+    pub pending: Vec<String>,
+    /// Applied revisions no migration file declares, sorted.
+    pub unknown: Vec<String>,
+    /// Applied revisions whose file changed since, sorted.
+    pub edited: Vec<String>,
+}
+
+impl Status {
+    /// Whether every revision is applied and the ledger matches the files.
+    pub fn is_up_to_date(&self) -> bool {
+        self.pending.is_empty() && self.unknown.is_empty() && self.edited.is_empty()
+    }
+}
+
+/// The [`Status`] of a database whose ledger is `applied`. Never refuses: it is what a user
+/// looks at to understand a refusal.
+pub fn status(migrations: &Migrations, applied: &[AppliedRevision]) -> Status {
+    let graph = migrations.graph();
+    let ids = applied_set(applied);
+    let mut current: Vec<String> = graph
+        .applied_heads(&ids)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut unknown: Vec<String> = ids
+        .iter()
+        .filter(|rev| !graph.contains(rev))
+        .cloned()
+        .collect();
+    unknown.sort();
+    // An unknown applied revision is as much "where the database is" as a known one.
+    current.extend(unknown.iter().cloned());
+    current.sort();
+    let mut edited: Vec<String> = applied
+        .iter()
+        .filter(|row| {
+            migrations
+                .get(&row.revision)
+                .is_some_and(|m| m.checksum != row.checksum)
+        })
+        .map(|row| row.revision.clone())
+        .collect();
+    edited.sort();
+    let pending = graph
+        .upgrade_path_many(&ids, &graph.heads())
+        .into_iter()
+        .map(String::from)
+        .collect();
+    Status {
+        current,
+        pending,
+        unknown,
+        edited,
+    }
+}
+
+/// One revision as `qvdiff history` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Revision id.
+    pub revision: String,
+    /// Its message.
+    pub message: String,
+    /// Its file, for messages.
+    pub path: String,
+    /// Parents as the file lists them.
+    pub parents: Vec<String>,
+    /// Revisions that have it as a parent, sorted.
+    pub children: Vec<String>,
+    /// Whether it is applied to the database (false when no database was given).
+    pub applied: bool,
+    /// No revision has it as a parent.
+    pub is_head: bool,
+    /// It has no parent.
+    pub is_root: bool,
+    /// It joins several parents.
+    pub is_merge: bool,
+    /// Several revisions have it as a parent (where branches split).
+    pub is_branch_point: bool,
+}
+
+/// Every revision, parents before children, with what is needed to draw the graph.
+pub fn history(migrations: &Migrations, applied: &BTreeSet<String>) -> Vec<HistoryEntry> {
+    let graph = migrations.graph();
+    migrations
+        .in_order()
+        .into_iter()
+        .map(|m| {
+            let revision = m.file.revision.clone();
+            let children: Vec<String> = graph
+                .children(&revision)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            HistoryEntry {
+                message: m.file.message.clone(),
+                path: m.path.clone(),
+                parents: m.file.parents.clone(),
+                applied: applied.contains(&revision),
+                is_head: children.is_empty(),
+                is_root: m.file.parents.is_empty(),
+                is_merge: m.file.parents.len() > 1,
+                is_branch_point: children.len() > 1,
+                children,
+                revision,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migration(rev: &str, parents: &[&str]) -> Migration {
+        let file = MigrationFile {
+            revision: rev.to_string(),
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            message: format!("rev {rev}"),
+            up: format!("CREATE TABLE t{rev} (id INTEGER PRIMARY KEY);\n"),
+            down: format!("DROP TABLE t{rev};\n"),
+        };
+        let text = file.render();
+        Migration::new(
+            file,
+            MigrationFile::checksum(&text),
+            format!("migrations/{rev}_x.sql"),
+        )
+    }
+
+    fn applied(migrations: &Migrations, revs: &[&str]) -> Vec<AppliedRevision> {
+        revs.iter()
+            .map(|rev| AppliedRevision {
+                revision: rev.to_string(),
+                checksum: migrations
+                    .get(rev)
+                    .map(|m| m.checksum.clone())
+                    .unwrap_or_else(|| "0".repeat(64)),
+                message: String::new(),
+                applied_at: "2026-01-01T00:00:00Z".to_string(),
+                execution_ms: 0,
+            })
+            .collect()
+    }
+
+    fn revs(plan: &[&Migration]) -> Vec<String> {
+        plan.iter().map(|m| m.file.revision.clone()).collect()
+    }
+
+    fn linear() -> Migrations {
+        Migrations::new(vec![
+            migration("a1", &[]),
+            migration("b2", &["a1"]),
+            migration("c3", &["b2"]),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn upgrade_targets() {
+        let m = linear();
+        assert_eq!(
+            revs(&plan_upgrade(&m, &[], "head").unwrap()),
+            ["a1", "b2", "c3"]
+        );
+        assert_eq!(
+            revs(&plan_upgrade(&m, &applied(&m, &["a1"]), "+1").unwrap()),
+            ["b2"]
+        );
+        assert_eq!(revs(&plan_upgrade(&m, &[], "b").unwrap()), ["a1", "b2"]);
+        assert!(plan_upgrade(&m, &applied(&m, &["a1", "b2", "c3"]), "head")
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            plan_upgrade(&m, &[], "+0"),
+            Err(Refusal::InvalidTarget { .. })
+        ));
+    }
+
+    #[test]
+    fn downgrade_targets() {
+        let m = linear();
+        let all = applied(&m, &["a1", "b2", "c3"]);
+        assert_eq!(revs(&plan_downgrade(&m, &all, "").unwrap()), ["c3"]);
+        assert_eq!(revs(&plan_downgrade(&m, &all, "-2").unwrap()), ["c3", "b2"]);
+        assert_eq!(revs(&plan_downgrade(&m, &all, "a1").unwrap()), ["c3", "b2"]);
+        assert_eq!(
+            revs(&plan_downgrade(&m, &all, "base").unwrap()),
+            ["c3", "b2", "a1"]
+        );
+        assert!(matches!(
+            plan_downgrade(&m, &all, "-4"),
+            Err(Refusal::TooFewApplied {
+                asked: 4,
+                applied: 3
+            })
+        ));
+        let some = applied(&m, &["a1"]);
+        assert!(matches!(
+            plan_downgrade(&m, &some, "c3"),
+            Err(Refusal::NotApplied { .. })
+        ));
+    }
+
+    #[test]
+    fn refusals() {
+        let m = linear();
+        let mut rows = applied(&m, &["a1"]);
+        rows[0].checksum = "f".repeat(64);
+        let err = plan_upgrade(&m, &rows, "head").unwrap_err();
+        assert!(matches!(err, Refusal::EditedAfterApplied { .. }));
+        assert!(err.to_string().contains("migrations/a1_x.sql was edited"));
+
+        let newer = applied(&m, &["a1", "b2", "c3", "d4"]);
+        assert!(matches!(
+            plan_upgrade(&m, &newer, "head"),
+            Err(Refusal::DatabaseNewer { .. })
+        ));
+        let missing = applied(&m, &["a1", "zz"]);
+        assert!(matches!(
+            plan_upgrade(&m, &missing, "head"),
+            Err(Refusal::MissingFiles { .. })
+        ));
+    }
+
+    #[test]
+    fn several_heads_need_merge() {
+        let m = Migrations::new(vec![
+            migration("a1", &[]),
+            migration("b2", &["a1"]),
+            migration("c3", &["a1"]),
+        ])
+        .unwrap();
+        let err = plan_upgrade(&m, &[], "head").unwrap_err();
+        assert!(err.to_string().contains("qvdiff merge"));
+        assert_eq!(
+            revs(&plan_upgrade(&m, &[], "heads").unwrap()),
+            ["a1", "b2", "c3"]
+        );
+        let h = history(&m, &BTreeSet::new());
+        assert!(h[0].is_branch_point && h[0].is_root);
+        assert!(h[1].is_head && h[2].is_head);
+    }
+
+    #[test]
+    fn ranges() {
+        let m = linear();
+        assert_eq!(parse_range(None), ("base".into(), "head".into()));
+        assert_eq!(parse_range(Some("a1:")), ("a1".into(), "head".into()));
+        match plan_range(&m, "a1", "head").unwrap() {
+            ScriptPlan::Upgrade(p) => assert_eq!(revs(&p), ["b2", "c3"]),
+            other => panic!("{other:?}"),
+        }
+        match plan_range(&m, "head", "a1").unwrap() {
+            ScriptPlan::Downgrade(p) => assert_eq!(revs(&p), ["c3", "b2"]),
+            other => panic!("{other:?}"),
+        }
+    }
+}
