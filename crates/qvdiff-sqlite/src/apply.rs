@@ -92,6 +92,18 @@ pub fn apply_scripts<'a>(
     conn: &mut Connection,
     scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<(), SqliteError> {
+    with_foreign_keys_off(conn, |conn| apply_in_transaction(conn, scripts))
+}
+
+/// Runs `work` with `PRAGMA foreign_keys` OFF and restores the previous setting afterwards,
+/// whatever happened. Shared by [`apply_scripts`] and the runner (which also writes the ledger
+/// inside the transaction `work` opens).
+///
+/// `conn` must not be inside a transaction: the pragma is a no-op there.
+pub(crate) fn with_foreign_keys_off<T, E: From<SqliteError>>(
+    conn: &mut Connection,
+    work: impl FnOnce(&mut Connection) -> Result<T, E>,
+) -> Result<T, E> {
     let context = "applying migrations";
     let db = |e| SqliteError::database(context, e);
     if !conn.is_autocommit() {
@@ -100,20 +112,25 @@ pub fn apply_scripts<'a>(
             message: "a transaction is already open on this connection, so foreign keys \
                       cannot be switched off"
                 .to_string(),
-        });
+        }
+        .into());
     }
     let foreign_keys_were_on: bool = conn
         .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
         .map_err(db)?;
     conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(db)?;
-    let result = apply_in_transaction(conn, scripts);
+    let result = work(conn);
     let restore = if foreign_keys_were_on {
         "PRAGMA foreign_keys = ON"
     } else {
         "PRAGMA foreign_keys = OFF"
     };
     let restored = conn.execute_batch(restore).map_err(db);
-    result.and(restored)
+    match (result, restored) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Ok(value), Ok(())) => Ok(value),
+    }
 }
 
 fn apply_in_transaction<'a>(
@@ -160,7 +177,7 @@ fn apply_in_transaction<'a>(
 ///
 /// SQLite itself finds the statement boundaries (triggers, strings and comments included); the
 /// crate's own splitter is only used to name a statement that fails to prepare.
-fn run_script(conn: &Connection, revision: &str, sql: &str) -> Result<(), SqliteError> {
+pub(crate) fn run_script(conn: &Connection, revision: &str, sql: &str) -> Result<(), SqliteError> {
     let mut batch = Batch::new(conn, sql);
     let mut executed = 0usize;
     loop {
@@ -200,7 +217,7 @@ fn run_script(conn: &Connection, revision: &str, sql: &str) -> Result<(), Sqlite
     }
 }
 
-fn foreign_key_violations(conn: &Connection) -> rusqlite::Result<Vec<ForeignKeyViolation>> {
+pub(crate) fn foreign_key_violations(conn: &Connection) -> rusqlite::Result<Vec<ForeignKeyViolation>> {
     let mut statement =
         conn.prepare("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")?;
     let rows = statement.query_map([], |row| {
@@ -215,7 +232,7 @@ fn foreign_key_violations(conn: &Connection) -> rusqlite::Result<Vec<ForeignKeyV
 
 /// Violations beyond those that existed before, counted per (child table, parent table): rowids
 /// are not stable across a table rebuild, counts are.
-fn added_violations(
+pub(crate) fn added_violations(
     before: &[ForeignKeyViolation],
     after: Vec<ForeignKeyViolation>,
 ) -> Vec<ForeignKeyViolation> {

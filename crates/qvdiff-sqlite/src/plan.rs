@@ -189,9 +189,14 @@ impl<'a> Planner<'a> {
             });
             self.collect(change, entry)?;
         }
-        // Renamed tables with no other change need no work entry beyond the rename itself.
         for (name, entry) in &mut work {
             let to_table = self.to_table(name)?.clone();
+            // The differ strips migration hints; the wanted table still has them (`backfill`).
+            for column in &mut entry.added_columns {
+                if let Some(wanted) = to_table.column(&column.name) {
+                    *column = wanted.clone();
+                }
+            }
             self.decide_rebuild(&to_table, entry)?;
         }
 
@@ -360,6 +365,20 @@ impl<'a> Planner<'a> {
                 work.rebuild_reasons.push(reason);
             }
         }
+        // Column order is part of the table, and ADD COLUMN can only append.
+        let after_alter: Vec<&str> = old_table
+            .columns
+            .iter()
+            .filter(|c| !work.dropped_columns.iter().any(|d| d.name == c.name))
+            .chain(&work.added_columns)
+            .map(|c| c.name.as_str())
+            .collect();
+        let wanted: Vec<&str> = to_table.columns.iter().map(|c| c.name.as_str()).collect();
+        if work.rebuild_reasons.is_empty() && after_alter != wanted {
+            work.rebuild_reasons.push(
+                "column order changes (ADD COLUMN can only append)".to_string(),
+            );
+        }
         Ok(())
     }
 
@@ -374,9 +393,7 @@ impl<'a> Planner<'a> {
                 column: None,
                 message: "table is not in the current schema".to_string(),
             })?;
-        for (old, new) in &work.column_renames {
-            rename_column_in_table(&mut table, old, new);
-        }
+        rename_columns_in_table(&mut table, &work.column_renames);
         Ok(table)
     }
 
@@ -671,10 +688,11 @@ fn add_column_obstacle(table: &Table, column: &Column) -> Option<String> {
     Some(format!("new column {} {why}", quote_ident(name)))
 }
 
-fn rename_column_in_table(table: &mut Table, old: &str, new: &str) {
+/// Applies all column renames at once (so a swap `a → b, b → a` works).
+fn rename_columns_in_table(table: &mut Table, renames: &[(String, String)]) {
     let rename = |name: &mut String| {
-        if name == old {
-            *name = new.to_string();
+        if let Some((_, new)) = renames.iter().find(|(old, _)| old == name) {
+            *name = new.clone();
         }
     };
     for column in &mut table.columns {
