@@ -118,7 +118,8 @@ pub(crate) fn with_foreign_keys_off<T, E: From<SqliteError>>(
     let foreign_keys_were_on: bool = conn
         .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
         .map_err(db)?;
-    conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(db)?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")
+        .map_err(db)?;
     let result = work(conn);
     let restore = if foreign_keys_were_on {
         "PRAGMA foreign_keys = ON"
@@ -217,7 +218,9 @@ pub(crate) fn run_script(conn: &Connection, revision: &str, sql: &str) -> Result
     }
 }
 
-pub(crate) fn foreign_key_violations(conn: &Connection) -> rusqlite::Result<Vec<ForeignKeyViolation>> {
+pub(crate) fn foreign_key_violations(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<ForeignKeyViolation>> {
     let mut statement =
         conn.prepare("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")?;
     let rows = statement.query_map([], |row| {

@@ -283,13 +283,9 @@ impl<'a> Planner<'a> {
                 work.column_renames.push((from.clone(), to.clone()))
             }
             Change::AlterColumn { from, to, .. } => {
-                let (from, to) = (
-                    normalize_column(from),
-                    normalize_column(to),
-                );
+                let (from, to) = (normalize_column(from), normalize_column(to));
                 if without_hints(&from) != without_hints(&to) {
-                    work.rebuild_reasons
-                        .push(describe_alter(&from, &to));
+                    work.rebuild_reasons.push(describe_alter(&from, &to));
                 }
             }
             Change::SetPrimaryKey { from, to, .. } => work.rebuild_reasons.push(format!(
@@ -375,9 +371,8 @@ impl<'a> Planner<'a> {
             .collect();
         let wanted: Vec<&str> = to_table.columns.iter().map(|c| c.name.as_str()).collect();
         if work.rebuild_reasons.is_empty() && after_alter != wanted {
-            work.rebuild_reasons.push(
-                "column order changes (ADD COLUMN can only append)".to_string(),
-            );
+            work.rebuild_reasons
+                .push("column order changes (ADD COLUMN can only append)".to_string());
         }
         Ok(())
     }
@@ -413,24 +408,15 @@ impl<'a> Planner<'a> {
             .any(|c| sqltext::mentions_identifier(&c.expr, name))
         {
             "is used by a check"
-        } else if self
-            .from
-            .views
-            .iter()
-            .chain(&self.from.triggers)
-            .any(|o| {
-                sqltext::mentions_identifier(&o.sql, &table.name)
-                    && sqltext::mentions_identifier(&o.sql, name)
-            })
-        {
+        } else if self.from.views.iter().chain(&self.from.triggers).any(|o| {
+            sqltext::mentions_identifier(&o.sql, &table.name)
+                && sqltext::mentions_identifier(&o.sql, name)
+        }) {
             "is used by a view or trigger"
         } else {
             return None;
         };
-        Some(format!(
-            "dropped column {} {why}",
-            quote_ident(name)
-        ))
+        Some(format!("dropped column {} {why}", quote_ident(name)))
     }
 
     /// Views and triggers to drop and recreate around the rebuilds, including views and
@@ -449,7 +435,11 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 let attached = names.iter().any(|n| n.eq_ignore_ascii_case(&object.table));
-                if attached || names.iter().any(|n| sqltext::mentions_identifier(&object.sql, n)) {
+                if attached
+                    || names
+                        .iter()
+                        .any(|n| sqltext::mentions_identifier(&object.sql, n))
+                {
                     found.push((*object).clone());
                     names.push(object.name.clone());
                 }
@@ -680,7 +670,11 @@ fn add_column_obstacle(table: &Table, column: &Column) -> Option<String> {
         "is NOT NULL without a default"
     } else if matches!(column.default, Some(DefaultValue::Sql(_))) {
         "has a non-constant default"
-    } else if table.checks.iter().any(|c| sqltext::mentions_identifier(&c.expr, name)) {
+    } else if table
+        .checks
+        .iter()
+        .any(|c| sqltext::mentions_identifier(&c.expr, name))
+    {
         "is used by a check"
     } else {
         return None;
@@ -789,11 +783,23 @@ fn type_change_can_lose_data(from: &ColumnType, to: &ColumnType) -> bool {
         (_, T::Text { max_length: None }) | (_, T::Custom { .. }) | (T::Custom { .. }, _) => {
             matches!(from, T::Blob)
         }
-        (T::Text { max_length: Some(a) }, T::Text { max_length: Some(b) }) => b < a,
+        (
+            T::Text {
+                max_length: Some(a),
+            },
+            T::Text {
+                max_length: Some(b),
+            },
+        ) => b < a,
         (T::Integer { .. }, T::Float | T::Decimal { .. } | T::Text { .. }) => false,
         (T::Bool, T::Integer { .. } | T::Float | T::Decimal { .. }) => false,
         (T::Float, T::Decimal { .. }) => false,
-        (T::Uuid, T::Text { max_length: Some(n) }) => *n < 36,
+        (
+            T::Uuid,
+            T::Text {
+                max_length: Some(n),
+            },
+        ) => *n < 36,
         (T::Date | T::Time | T::DateTime | T::Json, T::Text { .. }) => false,
         _ => true,
     }

@@ -114,6 +114,8 @@ pub fn parse_declared_type(declared: &str) -> ColumnType {
             _ => custom(),
         },
         ("BLOB", []) => ColumnType::Blob,
+        // SQLite stores its standard type names (those STRICT tables accept) upper-cased.
+        ("INT" | "ANY", []) if tokens.len() == 1 => ColumnType::Custom { sql: word },
         _ => custom(),
     }
 }
@@ -460,9 +462,18 @@ mod tests {
                 DefaultValue::Text("it's; -- ok".into()),
                 ColumnType::Text { max_length: None },
             ),
-            (DefaultValue::Sql("CURRENT_TIMESTAMP".into()), ColumnType::DateTime),
-            (DefaultValue::Sql("datetime('now')".into()), ColumnType::DateTime),
-            (DefaultValue::Sql("'a' || 'b'".into()), ColumnType::Text { max_length: None }),
+            (
+                DefaultValue::Sql("CURRENT_TIMESTAMP".into()),
+                ColumnType::DateTime,
+            ),
+            (
+                DefaultValue::Sql("datetime('now')".into()),
+                ColumnType::DateTime,
+            ),
+            (
+                DefaultValue::Sql("'a' || 'b'".into()),
+                ColumnType::Text { max_length: None },
+            ),
         ];
         for (value, ty) in cases {
             let text = render_default(&value);

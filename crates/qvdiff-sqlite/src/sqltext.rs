@@ -227,7 +227,10 @@ pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
             case_depth = 0;
         }
         let Some(first) = first_token else { continue };
-        if !in_trigger_body && token.is_word(sql, "BEGIN") && is_create_trigger(sql, &tokens[first..i]) {
+        if !in_trigger_body
+            && token.is_word(sql, "BEGIN")
+            && is_create_trigger(sql, &tokens[first..i])
+        {
             in_trigger_body = true;
         }
         if in_trigger_body {
@@ -257,9 +260,7 @@ fn is_create_trigger(sql: &str, tokens: &[Token]) -> bool {
     if !words.next().is_some_and(|t| t.is_word(sql, "CREATE")) {
         return false;
     }
-    words
-        .take(2)
-        .any(|t| t.is_word(sql, "TRIGGER"))
+    words.take(2).any(|t| t.is_word(sql, "TRIGGER"))
 }
 
 /// Whether `sql` mentions the identifier `name` (as a bare word or quoted identifier, or a
@@ -383,10 +384,18 @@ fn read_definition(sql: &str, definition: &[Token], extras: &mut CreateTableExtr
             if let (Some(name), Some(columns)) = (name, columns) {
                 extras.named_uniques.push((name, columns));
             }
-        } else if matches!(
-            token.kind,
-            TokenKind::Word
-        ) && ["PRIMARY", "NOT", "NULL", "DEFAULT", "REFERENCES", "FOREIGN", "COLLATE", "GENERATED", "AS"]
+        } else if matches!(token.kind, TokenKind::Word)
+            && [
+                "PRIMARY",
+                "NOT",
+                "NULL",
+                "DEFAULT",
+                "REFERENCES",
+                "FOREIGN",
+                "COLLATE",
+                "GENERATED",
+                "AS",
+            ]
             .iter()
             .any(|word| token.is_word(sql, word))
         {
@@ -503,7 +512,10 @@ mod tests {
         assert_eq!(
             extras.checks,
             vec![
-                ("a_len".to_string(), "length(a) > 0 AND a <> ')'".to_string()),
+                (
+                    "a_len".to_string(),
+                    "length(a) > 0 AND a <> ')'".to_string()
+                ),
                 (String::new(), "b > (0)".to_string()),
             ]
         );

@@ -3,11 +3,9 @@
 mod common;
 
 use common::*;
-use qvdiff_core::{
-    Change, Check, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Unique,
-};
-use qvdiff_sqlite::{apply_script, introspect, Sqlite, SqliteError};
 use qvdiff_core::Dialect;
+use qvdiff_core::{Change, Check, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Unique};
+use qvdiff_sqlite::{apply_script, introspect, Sqlite, SqliteError};
 
 fn items_v1() -> qvdiff_core::Table {
     let mut items = table(
@@ -15,7 +13,12 @@ fn items_v1() -> qvdiff_core::Table {
         &["id"],
         vec![
             integer("id"),
-            Column::new("title", ColumnType::Text { max_length: Some(200) }),
+            Column::new(
+                "title",
+                ColumnType::Text {
+                    max_length: Some(200),
+                },
+            ),
             nullable(text("notes")),
             with_default(integer("quantity"), DefaultValue::Integer(1)),
             nullable(integer("price")),
@@ -64,7 +67,10 @@ fn integer_to_real_rebuild_converts_values() {
     let to = schema(vec![to_items]);
     let mut conn = database(&from, ITEMS_SEED);
     let sql = migrate(&mut conn, &from, &to);
-    assert!(sql.starts_with("-- rebuild \"items\": type of \"price\" changes from INTEGER to REAL\n"), "{sql}");
+    assert!(
+        sql.starts_with("-- rebuild \"items\": type of \"price\" changes from INTEGER to REAL\n"),
+        "{sql}"
+    );
     assert!(sql.contains("CREATE TABLE \"_qvdiff_new_items\""), "{sql}");
     assert!(!sql.contains("DROP COLUMN"), "{sql}");
     assert_eq!(
@@ -104,7 +110,10 @@ fn null_to_not_null_with_backfill_fills_nulls() {
         strings(&[&["t:old"], &["t:none"], &["t:x"]])
     );
     migrate_back(&mut conn, &from, &to);
-    assert_eq!(rows(&conn, "SELECT count(*) FROM items"), strings(&[&["i:3"]]));
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM items"),
+        strings(&[&["i:3"]])
+    );
 }
 
 #[test]
@@ -119,10 +128,16 @@ fn null_to_not_null_without_backfill_refuses_over_nulls() {
     let message = error.to_string();
     assert!(message.contains("20260101000000"), "{message}");
     assert!(message.contains("NOT NULL constraint failed"), "{message}");
-    assert!(message.contains("INSERT INTO \"_qvdiff_new_items\""), "{message}");
+    assert!(
+        message.contains("INSERT INTO \"_qvdiff_new_items\""),
+        "{message}"
+    );
     // Nothing changed.
     assert_eq!(tables_of(&conn), expected(&from));
-    assert_eq!(rows(&conn, "SELECT count(*) FROM items"), strings(&[&["i:3"]]));
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM items"),
+        strings(&[&["i:3"]])
+    );
 }
 
 #[test]
@@ -158,7 +173,10 @@ fn add_column_with_backfill_differing_from_default() {
     let from = schema(vec![items_v1()]);
     let mut to_items = items_v1();
     to_items.columns.push(with_backfill(
-        with_default(Column::new("sync", ColumnType::Bool), DefaultValue::Bool(false)),
+        with_default(
+            Column::new("sync", ColumnType::Bool),
+            DefaultValue::Bool(false),
+        ),
         DefaultValue::Bool(true),
     ));
     let to = schema(vec![to_items]);
@@ -168,7 +186,8 @@ fn add_column_with_backfill_differing_from_default() {
         rows(&conn, "SELECT DISTINCT sync FROM items"),
         strings(&[&["i:1"]])
     );
-    conn.execute_batch("INSERT INTO items (title) VALUES ('new')").expect("insert");
+    conn.execute_batch("INSERT INTO items (title) VALUES ('new')")
+        .expect("insert");
     assert_eq!(
         rows(&conn, "SELECT sync FROM items WHERE title = 'new'"),
         strings(&[&["i:0"]])
@@ -179,7 +198,10 @@ fn add_column_with_backfill_differing_from_default() {
 fn add_not_null_column_with_backfill_only_rebuilds() {
     let from = schema(vec![items_v1()]);
     let mut to_items = items_v1();
-    to_items.columns.push(with_backfill(text("sku"), DefaultValue::Text("unknown".into())));
+    to_items.columns.push(with_backfill(
+        text("sku"),
+        DefaultValue::Text("unknown".into()),
+    ));
     let to = schema(vec![to_items]);
     let mut conn = database(&from, ITEMS_SEED);
     let sql = migrate(&mut conn, &from, &to);
@@ -239,7 +261,10 @@ fn drop_plain_column_uses_alter_and_drop_indexed_column_rebuilds() {
     );
     migrate(&mut conn, &from, &to);
     assert_eq!(
-        rows(&conn, "SELECT id, title, notes, quantity FROM items ORDER BY id"),
+        rows(
+            &conn,
+            "SELECT id, title, notes, quantity FROM items ORDER BY id"
+        ),
         strings(&[
             // `notes` was dropped and re-added above: its data is gone, as the plan warned.
             &["i:1", "t:lamp", "NULL", "i:2"],
@@ -284,7 +309,8 @@ fn rebuilding_a_parent_does_not_cascade_into_children() {
     changed_users.columns[2].ty = ColumnType::Float;
     let to = schema(vec![changed_users, orders(FkAction::Cascade)]);
     let mut conn = database(&from, USERS_SEED);
-    conn.execute_batch("PRAGMA foreign_keys = ON").expect("fk on");
+    conn.execute_batch("PRAGMA foreign_keys = ON")
+        .expect("fk on");
     let sql = migrate(&mut conn, &from, &to);
     assert!(sql.contains("DROP TABLE \"users\";"), "{sql}");
     assert_eq!(
@@ -293,10 +319,17 @@ fn rebuilding_a_parent_does_not_cascade_into_children() {
     );
     // The connection's setting is restored, and the rebuilt parent still cascades.
     assert_eq!(rows(&conn, "PRAGMA foreign_keys"), strings(&[&["i:1"]]));
-    conn.execute_batch("DELETE FROM users WHERE id = 2").expect("delete");
-    assert_eq!(rows(&conn, "SELECT count(*) FROM orders"), strings(&[&["i:2"]]));
+    conn.execute_batch("DELETE FROM users WHERE id = 2")
+        .expect("delete");
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM orders"),
+        strings(&[&["i:2"]])
+    );
     migrate_back(&mut conn, &from, &to);
-    assert_eq!(rows(&conn, "SELECT count(*) FROM orders"), strings(&[&["i:2"]]));
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM orders"),
+        strings(&[&["i:2"]])
+    );
 }
 
 #[test]
@@ -305,10 +338,19 @@ fn foreign_key_on_delete_change() {
     let to = schema(vec![users(), orders(FkAction::Cascade)]);
     let mut conn = database(&from, USERS_SEED);
     let sql = migrate(&mut conn, &from, &to);
-    assert!(sql.contains("REFERENCES \"users\" (\"id\") ON DELETE CASCADE"), "{sql}");
-    assert_eq!(rows(&conn, "SELECT count(*) FROM orders"), strings(&[&["i:3"]]));
+    assert!(
+        sql.contains("REFERENCES \"users\" (\"id\") ON DELETE CASCADE"),
+        "{sql}"
+    );
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM orders"),
+        strings(&[&["i:3"]])
+    );
     migrate_back(&mut conn, &from, &to);
-    assert_eq!(rows(&conn, "SELECT count(*) FROM orders"), strings(&[&["i:3"]]));
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM orders"),
+        strings(&[&["i:3"]])
+    );
 }
 
 #[test]
@@ -317,11 +359,16 @@ fn foreign_key_over_orphans_is_refused_and_rolled_back() {
     plain_orders.foreign_keys.clear();
     let from = schema(vec![users(), plain_orders]);
     let to = schema(vec![users(), orders(FkAction::NoAction)]);
-    let mut conn = database(&from, &format!("{USERS_SEED} INSERT INTO orders VALUES (13, 99, 'ghost');"));
+    let mut conn = database(
+        &from,
+        &format!("{USERS_SEED} INSERT INTO orders VALUES (13, 99, 'ghost');"),
+    );
     let sql = script(&plan_up(&from, &to).expect("plan"));
     let error = apply_script(&mut conn, "r1", &sql).expect_err("orphan");
     match &error {
-        SqliteError::ForeignKeyViolations { violations, total, .. } => {
+        SqliteError::ForeignKeyViolations {
+            violations, total, ..
+        } => {
             assert_eq!(*total, 1);
             assert_eq!(violations[0].table, "orders");
             assert_eq!(violations[0].parent, "users");
@@ -329,7 +376,9 @@ fn foreign_key_over_orphans_is_refused_and_rolled_back() {
         }
         other => panic!("unexpected {other}"),
     }
-    assert!(error.to_string().contains("orders rowid 13 references a missing row in users"));
+    assert!(error
+        .to_string()
+        .contains("orders rowid 13 references a missing row in users"));
     assert_eq!(tables_of(&conn), expected(&from));
 }
 
@@ -348,7 +397,9 @@ fn add_nullable_column_with_foreign_key_is_inline() {
         on_delete: FkAction::SetNull,
         on_update: FkAction::NoAction,
     });
-    to_orders.foreign_keys.retain(|f| f.columns == ["helper_id"]);
+    to_orders
+        .foreign_keys
+        .retain(|f| f.columns == ["helper_id"]);
     to_orders.columns.push(nullable(integer("helper_id")));
     let to = schema(vec![users(), to_orders]);
     let mut conn = database(&from, USERS_SEED);
@@ -377,7 +428,11 @@ fn triggers_and_views_survive_a_rebuild() {
     assert_eq!(from.views.len(), 2);
     assert_eq!(from.triggers.len(), 1);
     let mut to = from.clone();
-    let items = to.tables.iter_mut().find(|t| t.name == "items").expect("items");
+    let items = to
+        .tables
+        .iter_mut()
+        .find(|t| t.name == "items")
+        .expect("items");
     items.columns[4].ty = ColumnType::Float;
     to.views.clear();
     to.triggers.clear();
@@ -388,17 +443,26 @@ fn triggers_and_views_survive_a_rebuild() {
     let after = introspect(&conn).expect("introspect");
     assert_eq!(after.views.len(), 2, "{sql}");
     assert_eq!(after.triggers.len(), 1, "{sql}");
-    assert_eq!(rows(&conn, "SELECT title FROM cheap_titles"), strings(&[&["t:it's; a chair"]]));
-    conn.execute_batch("INSERT INTO items (title) VALUES ('rug')").expect("insert");
-    assert_eq!(rows(&conn, "SELECT what FROM log"), strings(&[&["t:added; rug"]]));
+    assert_eq!(
+        rows(&conn, "SELECT title FROM cheap_titles"),
+        strings(&[&["t:it's; a chair"]])
+    );
+    conn.execute_batch("INSERT INTO items (title) VALUES ('rug')")
+        .expect("insert");
+    assert_eq!(
+        rows(&conn, "SELECT what FROM log"),
+        strings(&[&["t:added; rug"]])
+    );
 }
 
 #[test]
 fn renamed_and_rebuilt_table_keeps_views_working() {
     let from = schema(vec![items_v1()]);
     let mut conn = database(&from, ITEMS_SEED);
-    conn.execute_batch("CREATE VIEW priced AS SELECT items.title, price FROM items WHERE price IS NOT NULL;")
-        .expect("view");
+    conn.execute_batch(
+        "CREATE VIEW priced AS SELECT items.title, price FROM items WHERE price IS NOT NULL;",
+    )
+    .expect("view");
     let from = introspect(&conn).expect("introspect");
     let mut to = from.clone();
     to.views.clear();
@@ -429,13 +493,18 @@ fn composite_primary_key_change() {
         &["shop", "sku"],
         vec![text("shop"), text("sku"), integer("count")],
     )]);
-    let mut conn = database(&from, "INSERT INTO stock VALUES ('a', 'x', 1), ('b', 'x', 2);");
+    let mut conn = database(
+        &from,
+        "INSERT INTO stock VALUES ('a', 'x', 1), ('b', 'x', 2);",
+    );
     let sql = migrate(&mut conn, &from, &to);
     assert!(sql.contains("PRIMARY KEY (\"shop\", \"sku\")"), "{sql}");
-    conn.execute_batch("INSERT INTO stock VALUES ('a', 'y', 3)").expect("allowed by new key");
+    conn.execute_batch("INSERT INTO stock VALUES ('a', 'y', 3)")
+        .expect("allowed by new key");
     let error = conn.execute_batch("INSERT INTO stock VALUES ('a', 'y', 4)");
     assert!(error.is_err());
-    conn.execute_batch("DELETE FROM stock WHERE sku = 'y'").expect("delete");
+    conn.execute_batch("DELETE FROM stock WHERE sku = 'y'")
+        .expect("delete");
     migrate_back(&mut conn, &from, &to);
     assert_eq!(
         rows(&conn, "SELECT * FROM stock ORDER BY shop"),
@@ -452,18 +521,33 @@ fn unique_add_and_drop() {
         columns: vec!["name".into()],
     });
     let to = schema(vec![unique_users]);
-    let mut conn = database(&from, "INSERT INTO users VALUES (1, 'ann', 3), (2, 'bob', 4);");
+    let mut conn = database(
+        &from,
+        "INSERT INTO users VALUES (1, 'ann', 3), (2, 'bob', 4);",
+    );
     let sql = migrate(&mut conn, &from, &to);
-    assert!(sql.contains("CONSTRAINT \"uq_users_name\" UNIQUE (\"name\")"), "{sql}");
-    assert!(conn.execute_batch("INSERT INTO users VALUES (3, 'ann', 5)").is_err());
+    assert!(
+        sql.contains("CONSTRAINT \"uq_users_name\" UNIQUE (\"name\")"),
+        "{sql}"
+    );
+    assert!(conn
+        .execute_batch("INSERT INTO users VALUES (3, 'ann', 5)")
+        .is_err());
     migrate_back(&mut conn, &from, &to);
-    conn.execute_batch("INSERT INTO users VALUES (3, 'ann', 5)").expect("no longer unique");
+    conn.execute_batch("INSERT INTO users VALUES (3, 'ann', 5)")
+        .expect("no longer unique");
     // Adding it again over duplicates is refused and changes nothing.
     let sql = script(&plan_up(&from, &to).expect("plan"));
     let error = apply_script(&mut conn, "r2", &sql).expect_err("duplicates");
-    assert!(error.to_string().contains("UNIQUE constraint failed"), "{error}");
+    assert!(
+        error.to_string().contains("UNIQUE constraint failed"),
+        "{error}"
+    );
     assert_eq!(tables_of(&conn), expected(&from));
-    assert_eq!(rows(&conn, "SELECT count(*) FROM users"), strings(&[&["i:3"]]));
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM users"),
+        strings(&[&["i:3"]])
+    );
 }
 
 #[test]
@@ -497,11 +581,20 @@ fn check_add_and_drop() {
     let to = schema(vec![checked]);
     let mut conn = database(&from, USERS_SEED.split(';').next().unwrap_or_default());
     let sql = migrate(&mut conn, &from, &to);
-    assert!(sql.contains("CONSTRAINT \"ck_users_age\" CHECK (age IS NULL OR age >= 0)"), "{sql}");
-    assert!(conn.execute_batch("INSERT INTO users VALUES (5, 'neg', -1)").is_err());
+    assert!(
+        sql.contains("CONSTRAINT \"ck_users_age\" CHECK (age IS NULL OR age >= 0)"),
+        "{sql}"
+    );
+    assert!(conn
+        .execute_batch("INSERT INTO users VALUES (5, 'neg', -1)")
+        .is_err());
     migrate_back(&mut conn, &from, &to);
-    conn.execute_batch("INSERT INTO users VALUES (5, 'neg', -1)").expect("check gone");
-    assert_eq!(rows(&conn, "SELECT count(*) FROM users"), strings(&[&["i:3"]]));
+    conn.execute_batch("INSERT INTO users VALUES (5, 'neg', -1)")
+        .expect("check gone");
+    assert_eq!(
+        rows(&conn, "SELECT count(*) FROM users"),
+        strings(&[&["i:3"]])
+    );
 }
 
 #[test]
@@ -513,29 +606,53 @@ fn create_drop_and_rename_tables() {
     let to = schema(vec![people, items_v1()]);
     let mut conn = database(&from, "INSERT INTO users VALUES (1, 'ann', 3);");
     let sql = migrate(&mut conn, &from, &to);
-    assert!(sql.contains("ALTER TABLE \"users\" RENAME TO \"people\";"), "{sql}");
-    assert_eq!(rows(&conn, "SELECT name FROM people"), strings(&[&["t:ann"]]));
+    assert!(
+        sql.contains("ALTER TABLE \"users\" RENAME TO \"people\";"),
+        "{sql}"
+    );
+    assert_eq!(
+        rows(&conn, "SELECT name FROM people"),
+        strings(&[&["t:ann"]])
+    );
     let down = plan_down(&from, &to).expect("plan");
     assert!(down
         .steps
         .iter()
         .any(|s| s.destructive.as_deref() == Some("drops table items and all its rows")));
     migrate_back(&mut conn, &from, &to);
-    assert_eq!(rows(&conn, "SELECT name FROM users"), strings(&[&["t:ann"]]));
+    assert_eq!(
+        rows(&conn, "SELECT name FROM users"),
+        strings(&[&["t:ann"]])
+    );
 }
 
 #[test]
 fn hand_built_changes_swap_column_names() {
-    let from = schema(vec![table("t", &["id"], vec![integer("id"), text("a"), text("b")])]);
+    let from = schema(vec![table(
+        "t",
+        &["id"],
+        vec![integer("id"), text("a"), text("b")],
+    )]);
     let to = from.clone();
     let changes = vec![
-        Change::RenameColumn { table: "t".into(), from: "a".into(), to: "b".into() },
-        Change::RenameColumn { table: "t".into(), from: "b".into(), to: "a".into() },
+        Change::RenameColumn {
+            table: "t".into(),
+            from: "a".into(),
+            to: "b".into(),
+        },
+        Change::RenameColumn {
+            table: "t".into(),
+            from: "b".into(),
+            to: "a".into(),
+        },
     ];
     let plan = plan_changes(&from, &to, changes);
     let mut conn = database(&from, "INSERT INTO t VALUES (1, 'x', 'y');");
     apply_script(&mut conn, "swap", &script(&plan)).expect("apply");
-    assert_eq!(rows(&conn, "SELECT a, b FROM t"), strings(&[&["t:y", "t:x"]]));
+    assert_eq!(
+        rows(&conn, "SELECT a, b FROM t"),
+        strings(&[&["t:y", "t:x"]])
+    );
 }
 
 #[test]
@@ -551,12 +668,19 @@ fn hand_built_alter_column_default_change_rebuilds() {
     }];
     let plan = plan_changes(&from, &to, changes);
     let sql = script(&plan);
-    assert!(sql.contains("-- rebuild \"items\": default of \"quantity\" changes"), "{sql}");
+    assert!(
+        sql.contains("-- rebuild \"items\": default of \"quantity\" changes"),
+        "{sql}"
+    );
     let mut conn = database(&from, ITEMS_SEED);
     apply_script(&mut conn, "r", &sql).expect("apply");
     assert_eq!(tables_of(&conn), expected(&to));
-    conn.execute_batch("INSERT INTO items (title) VALUES ('z')").expect("insert");
-    assert_eq!(rows(&conn, "SELECT quantity FROM items WHERE title = 'z'"), strings(&[&["i:7"]]));
+    conn.execute_batch("INSERT INTO items (title) VALUES ('z')")
+        .expect("insert");
+    assert_eq!(
+        rows(&conn, "SELECT quantity FROM items WHERE title = 'z'"),
+        strings(&[&["i:7"]])
+    );
 }
 
 #[test]
@@ -570,8 +694,12 @@ fn autoincrement_sequence_survives_a_rebuild() {
         "INSERT INTO items (title) VALUES ('a'), ('b'), ('c'); DELETE FROM items WHERE id = 3;",
     );
     migrate(&mut conn, &from, &to);
-    conn.execute_batch("INSERT INTO items (title) VALUES ('d')").expect("insert");
-    assert_eq!(rows(&conn, "SELECT id FROM items WHERE title = 'd'"), strings(&[&["i:4"]]));
+    conn.execute_batch("INSERT INTO items (title) VALUES ('d')")
+        .expect("insert");
+    assert_eq!(
+        rows(&conn, "SELECT id FROM items WHERE title = 'd'"),
+        strings(&[&["i:4"]])
+    );
 }
 
 #[test]
@@ -592,23 +720,29 @@ fn odd_identifiers_are_quoted_everywhere() {
         columns: vec!["a\"b".into()],
         unique: false,
     });
-    from_table.uniques.push(Unique { name: Some("uq group".into()), columns: vec!["größe".into()] });
+    from_table.uniques.push(Unique {
+        name: Some("uq group".into()),
+        columns: vec!["größe".into()],
+    });
     let from = schema(vec![from_table.clone()]);
-    let seed = format!(
-        "INSERT INTO \"select \"\"x\"\" ü\" VALUES (1, 's', 'q', 'g');"
-    );
-    let mut conn = database(&from, &seed);
+    let seed = "INSERT INTO \"select \"\"x\"\" ü\" VALUES (1, 's', 'q', 'g');";
+    let mut conn = database(&from, seed);
     assert_eq!(tables_of(&conn), expected(&from));
 
     let mut to_table = from_table;
     to_table.columns[1].name = "group".into();
     to_table.columns[1].renamed_from = Some("with space".into());
-    to_table.columns[3].ty = ColumnType::Text { max_length: Some(10) };
+    to_table.columns[3].ty = ColumnType::Text {
+        max_length: Some(10),
+    };
     to_table.columns.push(nullable(text("from")));
     let to = schema(vec![to_table]);
     migrate(&mut conn, &from, &to);
     assert_eq!(
-        rows(&conn, "SELECT \"order\", \"group\", \"a\"\"b\", \"größe\" FROM \"select \"\"x\"\" ü\""),
+        rows(
+            &conn,
+            "SELECT \"order\", \"group\", \"a\"\"b\", \"größe\" FROM \"select \"\"x\"\" ü\""
+        ),
         strings(&[&["i:1", "t:s", "t:q", "t:g"]])
     );
     migrate_back(&mut conn, &from, &to);
@@ -616,14 +750,28 @@ fn odd_identifiers_are_quoted_everywhere() {
 
 #[test]
 fn normalize_drops_integer_width_and_misplaced_autoincrement() {
-    let mut t = table("t", &["a", "b"], vec![
-        Column::new("a", ColumnType::Integer { bits: 16 }),
-        Column::new("b", ColumnType::Custom { sql: "varchar(5)".into() }),
-    ]);
+    let mut t = table(
+        "t",
+        &["a", "b"],
+        vec![
+            Column::new("a", ColumnType::Integer { bits: 16 }),
+            Column::new(
+                "b",
+                ColumnType::Custom {
+                    sql: "varchar(5)".into(),
+                },
+            ),
+        ],
+    );
     t.columns[0].autoincrement = true;
     let normalized = Sqlite.normalize(&schema(vec![t]));
     let t = &normalized.tables[0];
     assert_eq!(t.columns[0].ty, ColumnType::Integer { bits: 64 });
     assert!(!t.columns[0].autoincrement);
-    assert_eq!(t.columns[1].ty, ColumnType::Text { max_length: Some(5) });
+    assert_eq!(
+        t.columns[1].ty,
+        ColumnType::Text {
+            max_length: Some(5)
+        }
+    );
 }
