@@ -12,8 +12,14 @@ use syn::spanned::Spanned as _;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, Meta, Token, UnOp};
 
 /// Struct-level keys, for suggestions.
-pub(crate) const MODEL_KEYS: &[&str] =
-    &["table", "renamed_from", "unique", "index", "primary_key", "check"];
+pub(crate) const MODEL_KEYS: &[&str] = &[
+    "table",
+    "renamed_from",
+    "unique",
+    "index",
+    "primary_key",
+    "check",
+];
 
 /// Field-level keys, for suggestions.
 pub(crate) const COLUMN_KEYS: &[&str] = &[
@@ -133,7 +139,11 @@ impl ColumnAttrs {
             ("backfill", self.backfill.as_ref().map(|s| s.key)),
             ("backfill_sql", self.backfill_sql.as_ref().map(|s| s.key)),
         ];
-        flags.into_iter().chain(valued).filter_map(|(key, span)| span.map(|span| (key, span))).collect()
+        flags
+            .into_iter()
+            .chain(valued)
+            .filter_map(|(key, span)| span.map(|span| (key, span)))
+            .collect()
     }
 }
 
@@ -156,6 +166,7 @@ pub(crate) fn parse_model_attrs(attrs: &[Attribute], errors: &mut Errors) -> Mod
         }
         let result = attr.parse_nested_meta(|meta| {
             let Some(key) = ident_key(&meta) else {
+                errors.unknown_key_seen = true;
                 errors.spanned(&meta.path, unknown_key_message("model", &path_text(&meta.path), MODEL_KEYS));
                 return skip_value(&meta);
             };
@@ -200,6 +211,7 @@ pub(crate) fn parse_model_attrs(attrs: &[Attribute], errors: &mut Errors) -> Mod
                     }
                 }
                 other => {
+                    errors.unknown_key_seen = true;
                     errors.at(key_span, unknown_key_message("model", other, MODEL_KEYS));
                     skip_value(&meta)?;
                 }
@@ -214,12 +226,19 @@ pub(crate) fn parse_model_attrs(attrs: &[Attribute], errors: &mut Errors) -> Mod
 }
 
 /// Parses every `#[column(…)]` on one field. `#[model]` on a field is an error.
-pub(crate) fn parse_column_attrs(attrs: &[Attribute], field: &str, errors: &mut Errors) -> ColumnAttrs {
+pub(crate) fn parse_column_attrs(
+    attrs: &[Attribute],
+    field: &str,
+    errors: &mut Errors,
+) -> ColumnAttrs {
     let mut out = ColumnAttrs::default();
     let owner = format!("field `{field}`");
     for attr in attrs {
         if attr.path().is_ident("model") {
-            errors.spanned(attr, "`#[model(…)]` belongs on the struct; on a field use `#[column(…)]`");
+            errors.spanned(
+                attr,
+                "`#[model(…)]` belongs on the struct; on a field use `#[column(…)]`",
+            );
             continue;
         }
         if !attr.path().is_ident("column") {
@@ -230,6 +249,7 @@ pub(crate) fn parse_column_attrs(attrs: &[Attribute], field: &str, errors: &mut 
         }
         let result = attr.parse_nested_meta(|meta| {
             let Some(key) = ident_key(&meta) else {
+                errors.unknown_key_seen = true;
                 errors.spanned(&meta.path, unknown_key_message("column", &path_text(&meta.path), COLUMN_KEYS));
                 return skip_value(&meta);
             };
@@ -323,6 +343,7 @@ pub(crate) fn parse_column_attrs(attrs: &[Attribute], field: &str, errors: &mut 
                     }
                 }
                 other => {
+                    errors.unknown_key_seen = true;
                     errors.at(key_span, unknown_key_message("column", other, COLUMN_KEYS));
                     skip_value(&meta)?;
                 }
@@ -341,18 +362,27 @@ fn is_list(attr: &Attribute, name: &str, example: &str, errors: &mut Errors) -> 
     match &attr.meta {
         Meta::List(_) => true,
         _ => {
-            errors.spanned(attr, format!("expected `#[{name}(…)]`, e.g. `#[{name}({example})]`"));
+            errors.spanned(
+                attr,
+                format!("expected `#[{name}(…)]`, e.g. `#[{name}({example})]`"),
+            );
             false
         }
     }
 }
 
 fn ident_key(meta: &ParseNestedMeta) -> Option<String> {
-    meta.path.get_ident().map(|ident| syn::ext::IdentExt::unraw(ident).to_string())
+    meta.path
+        .get_ident()
+        .map(|ident| syn::ext::IdentExt::unraw(ident).to_string())
 }
 
 fn path_text(path: &syn::Path) -> String {
-    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
 }
 
 /// "unknown column attribute `primray_key`; did you mean `primary_key`?" — with a hint for keys
@@ -363,7 +393,9 @@ pub(crate) fn unknown_key_message(attribute: &str, key: &str, known: &[&str]) ->
             Some("nullability comes from the type: make the field `Option<T>`".to_string())
         }
         ("column", "pk" | "primary" | "id") => Some("did you mean `primary_key`?".to_string()),
-        ("column", "type" | "sql" | "db_type" | "column_type") => Some("did you mean `sql_type`?".to_string()),
+        ("column", "type" | "sql" | "db_type" | "column_type") => {
+            Some("did you mean `sql_type`?".to_string())
+        }
         ("column", "foreign_key" | "fk" | "belongs_to") => {
             Some("did you mean `references = \"table.column\"`?".to_string())
         }
@@ -391,7 +423,12 @@ fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
 }
 
 /// A flag key: `true` when it has no value; otherwise records an error and skips the value.
-fn takes_no_value(meta: &ParseNestedMeta, key: &str, attribute: &str, errors: &mut Errors) -> syn::Result<bool> {
+fn takes_no_value(
+    meta: &ParseNestedMeta,
+    key: &str,
+    attribute: &str,
+    errors: &mut Errors,
+) -> syn::Result<bool> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         errors.at(
             meta.path.span(),
@@ -404,9 +441,17 @@ fn takes_no_value(meta: &ParseNestedMeta, key: &str, attribute: &str, errors: &m
 }
 
 /// The `= <expr>` after a key, or an error (and `None`) when the key has no value.
-fn value_expr(meta: &ParseNestedMeta, key: &str, example: &str, errors: &mut Errors) -> syn::Result<Option<Expr>> {
+fn value_expr(
+    meta: &ParseNestedMeta,
+    key: &str,
+    example: &str,
+    errors: &mut Errors,
+) -> syn::Result<Option<Expr>> {
     if !meta.input.peek(Token![=]) {
-        errors.at(meta.path.span(), format!("`{key}` needs a value: `{key} = {example}`"));
+        errors.at(
+            meta.path.span(),
+            format!("`{key}` needs a value: `{key} = {example}`"),
+        );
         skip_value(meta)?;
         return Ok(None);
     }
@@ -428,29 +473,55 @@ fn string_value(
     errors: &mut Errors,
 ) -> syn::Result<Option<Spanned<String>>> {
     let example = format!("\"{example}\"");
-    let Some(expr) = value_expr(meta, key, &example, errors)? else { return Ok(None) };
+    let Some(expr) = value_expr(meta, key, &example, errors)? else {
+        return Ok(None);
+    };
     match strip_expr_groups(&expr) {
-        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => {
             let value = text.value();
             if value.trim().is_empty() {
-                errors.at(text.span(), format!("`{key}` must not be empty, e.g. `{key} = {example}`"));
+                errors.at(
+                    text.span(),
+                    format!("`{key}` must not be empty, e.g. `{key} = {example}`"),
+                );
                 return Ok(None);
             }
-            Ok(Some(Spanned { value, key: meta.path.span(), value_span: text.span() }))
+            Ok(Some(Spanned {
+                value,
+                key: meta.path.span(),
+                value_span: text.span(),
+            }))
         }
         _ => {
-            errors.spanned(&expr, format!("`{key}` expects a string literal, e.g. `{key} = {example}`"));
+            errors.spanned(
+                &expr,
+                format!("`{key}` expects a string literal, e.g. `{key} = {example}`"),
+            );
             Ok(None)
         }
     }
 }
 
-fn max_length_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<Spanned<u32>>> {
+fn max_length_value(
+    meta: &ParseNestedMeta,
+    errors: &mut Errors,
+) -> syn::Result<Option<Spanned<u32>>> {
     const HELP: &str = "`max_length` expects a positive integer literal, e.g. `max_length = 200`";
-    let Some(expr) = value_expr(meta, "max_length", "200", errors)? else { return Ok(None) };
+    let Some(expr) = value_expr(meta, "max_length", "200", errors)? else {
+        return Ok(None);
+    };
     match strip_expr_groups(&expr) {
-        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u32>() {
-            Ok(n) if n > 0 => Ok(Some(Spanned { value: n, key: meta.path.span(), value_span: int.span() })),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Some(Spanned {
+                value: n,
+                key: meta.path.span(),
+                value_span: int.span(),
+            })),
             _ => {
                 errors.at(int.span(), format!("{HELP} (at most {})", u32::MAX));
                 Ok(None)
@@ -464,18 +535,33 @@ fn max_length_value(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<
 }
 
 /// A typed literal for `default` / `backfill`: integer, float, bool or string, optionally negated.
-fn literal_value(meta: &ParseNestedMeta, key: &str, errors: &mut Errors) -> syn::Result<Option<Spanned<DefaultValue>>> {
-    let Some(expr) = value_expr(meta, key, "0", errors)? else { return Ok(None) };
+fn literal_value(
+    meta: &ParseNestedMeta,
+    key: &str,
+    errors: &mut Errors,
+) -> syn::Result<Option<Spanned<DefaultValue>>> {
+    let Some(expr) = value_expr(meta, key, "0", errors)? else {
+        return Ok(None);
+    };
     let parsed = match strip_expr_groups(&expr) {
         Expr::Lit(ExprLit { lit, .. }) => literal(lit, false),
-        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => match strip_expr_groups(&unary.expr) {
-            Expr::Lit(ExprLit { lit: lit @ (Lit::Int(_) | Lit::Float(_)), .. }) => literal(lit, true),
-            _ => Err(None),
-        },
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => {
+            match strip_expr_groups(&unary.expr) {
+                Expr::Lit(ExprLit {
+                    lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                    ..
+                }) => literal(lit, true),
+                _ => Err(None),
+            }
+        }
         _ => Err(None),
     };
     match parsed {
-        Ok(value) => Ok(Some(Spanned { value, key: meta.path.span(), value_span: expr.span() })),
+        Ok(value) => Ok(Some(Spanned {
+            value,
+            key: meta.path.span(),
+            value_span: expr.span(),
+        })),
         Err(problem) => {
             let sql_key = format!("{key}_sql");
             let message = problem.unwrap_or_else(|| {
@@ -497,10 +583,18 @@ fn literal(lit: &Lit, negative: bool) -> Result<DefaultValue, Option<String>> {
         Lit::Int(int) => format!("{sign}{}", int.base10_digits())
             .parse::<i64>()
             .map(DefaultValue::Integer)
-            .map_err(|_| Some(format!("integer literal {sign}{} does not fit in 64 bits", int.base10_digits()))),
+            .map_err(|_| {
+                Some(format!(
+                    "integer literal {sign}{} does not fit in 64 bits",
+                    int.base10_digits()
+                ))
+            }),
         Lit::Float(float) => match format!("{sign}{}", float.base10_digits()).parse::<f64>() {
             Ok(value) if value.is_finite() => Ok(DefaultValue::Float(value)),
-            _ => Err(Some(format!("float literal {sign}{} is not a finite 64-bit float", float.base10_digits()))),
+            _ => Err(Some(format!(
+                "float literal {sign}{} is not a finite 64-bit float",
+                float.base10_digits()
+            ))),
         },
         Lit::Bool(boolean) => Ok(DefaultValue::Bool(boolean.value)),
         Lit::Str(text) => Ok(DefaultValue::Text(text.value())),
@@ -510,19 +604,33 @@ fn literal(lit: &Lit, negative: bool) -> Result<DefaultValue, Option<String>> {
 
 fn parse_reference(text: &str) -> Option<(String, String)> {
     let (table, column) = text.split_once('.')?;
-    let valid = |part: &str| !part.is_empty() && !part.contains(char::is_whitespace) && !part.contains('.');
+    let valid =
+        |part: &str| !part.is_empty() && !part.contains(char::is_whitespace) && !part.contains('.');
     (valid(table) && valid(column)).then(|| (table.to_string(), column.to_string()))
 }
 
-fn set_once<T>(slot: &mut Option<Spanned<T>>, value: Spanned<T>, key: &str, owner: &str, errors: &mut Errors) {
+fn set_once<T>(
+    slot: &mut Option<Spanned<T>>,
+    value: Spanned<T>,
+    key: &str,
+    owner: &str,
+    errors: &mut Errors,
+) {
     if slot.is_some() {
-        errors.at(value.key, format!("`{key}` is given twice for {owner}; remove one"));
+        errors.at(
+            value.key,
+            format!("`{key}` is given twice for {owner}; remove one"),
+        );
     }
     *slot = Some(value);
 }
 
 /// `(a, b, …)` of Rust field names.
-fn parse_field_list(meta: &ParseNestedMeta, list: &str, errors: &mut Errors) -> syn::Result<Vec<FieldRef>> {
+fn parse_field_list(
+    meta: &ParseNestedMeta,
+    list: &str,
+    errors: &mut Errors,
+) -> syn::Result<Vec<FieldRef>> {
     let mut fields = Vec::new();
     meta.parse_nested_meta(|item| {
         match item.path.get_ident() {
@@ -530,20 +638,29 @@ fn parse_field_list(meta: &ParseNestedMeta, list: &str, errors: &mut Errors) -> 
                 fields.push(field_ref(ident));
             }
             _ => {
-                errors.spanned(&item.path, format!("`{list}(…)` lists field names, e.g. `{list}(user_id, sku)`"));
+                errors.spanned(
+                    &item.path,
+                    format!("`{list}(…)` lists field names, e.g. `{list}(user_id, sku)`"),
+                );
                 skip_value(&item)?;
             }
         }
         Ok(())
     })?;
     if fields.is_empty() {
-        errors.at(meta.path.span(), format!("`{list}(…)` needs at least one field, e.g. `{list}(user_id, sku)`"));
+        errors.at(
+            meta.path.span(),
+            format!("`{list}(…)` needs at least one field, e.g. `{list}(user_id, sku)`"),
+        );
     }
     Ok(fields)
 }
 
 fn field_ref(ident: &Ident) -> FieldRef {
-    FieldRef { name: syn::ext::IdentExt::unraw(ident).to_string(), span: ident.span() }
+    FieldRef {
+        name: syn::ext::IdentExt::unraw(ident).to_string(),
+        span: ident.span(),
+    }
 }
 
 fn parse_unique(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<UniqueSpec>> {
@@ -583,7 +700,10 @@ fn parse_unique(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Opti
         Ok(())
     })?;
     if fields.is_empty() {
-        errors.at(key, "`unique(…)` needs at least one field, e.g. `unique(user_id, sku)`");
+        errors.at(
+            key,
+            "`unique(…)` needs at least one field, e.g. `unique(user_id, sku)`",
+        );
         return Ok(None);
     }
     Ok(Some(UniqueSpec { fields, name }))
@@ -602,6 +722,7 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
     let mut fields: Option<Vec<FieldRef>> = None;
     let mut unique = false;
     let mut name = None;
+    let mut unknown_option = false;
     meta.parse_nested_meta(|item| {
         let item_key = ident_key(&item).unwrap_or_else(|| path_text(&item.path));
         match item_key.as_str() {
@@ -634,16 +755,27 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
                     )
                 };
                 errors.at(item.path.span(), hint);
+                unknown_option = true;
                 skip_value(&item)?;
             }
         }
         Ok(())
     })?;
     match fields {
-        Some(fields) if !fields.is_empty() => Ok(Some(IndexSpec { fields, unique, name, key })),
+        Some(fields) if !fields.is_empty() => Ok(Some(IndexSpec {
+            fields,
+            unique,
+            name,
+            key,
+        })),
         Some(_) => Ok(None),
+        // `index(user_id)` already got an error that says how to write `fields(…)`.
+        None if unknown_option => Ok(None),
         None => {
-            errors.at(key, "`index(…)` needs `fields(…)`, e.g. `index(fields(user_id, category))`");
+            errors.at(
+                key,
+                "`index(…)` needs `fields(…)`, e.g. `index(fields(user_id, category))`",
+            );
             Ok(None)
         }
     }
@@ -653,7 +785,10 @@ fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
     let key = meta.path.span();
     const EXAMPLE: &str = "`check(name = \"ck_items_price\", expr = \"price >= 0\")`";
     if !meta.input.peek(syn::token::Paren) {
-        errors.at(key, format!("`check` needs a name and an SQL expression: {EXAMPLE}"));
+        errors.at(
+            key,
+            format!("`check` needs a name and an SQL expression: {EXAMPLE}"),
+        );
         skip_value(meta)?;
         return Ok(None);
     }
@@ -673,7 +808,10 @@ fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
                 }
             }
             other => {
-                errors.at(item.path.span(), unknown_key_message("check", other, CHECK_KEYS));
+                errors.at(
+                    item.path.span(),
+                    unknown_key_message("check", other, CHECK_KEYS),
+                );
                 skip_value(&item)?;
             }
         }

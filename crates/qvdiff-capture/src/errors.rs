@@ -9,6 +9,9 @@ use std::fmt::Display;
 #[derive(Default)]
 pub(crate) struct Errors {
     list: Vec<syn::Error>,
+    /// An unknown attribute key was seen. Its intent is unknown (a misspelt `primary_key`?), so
+    /// errors that it may cause, like a missing primary key, are not reported on top of it.
+    pub(crate) unknown_key_seen: bool,
 }
 
 impl Errors {
@@ -43,7 +46,10 @@ impl Errors {
 }
 
 /// The candidate closest to `word` by edit distance, when it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()

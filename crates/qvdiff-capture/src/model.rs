@@ -5,7 +5,9 @@ use crate::attrs::{parse_column_attrs, parse_model_attrs, ColumnAttrs, FieldRef,
 use crate::errors::{closest, Errors};
 use crate::types::{builtin_column_type, describe, option_inner, sql_type_to_column_type};
 use proc_macro2::Span;
-use qvdiff_core::{Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Table, Unique};
+use qvdiff_core::{
+    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Table, Unique,
+};
 use std::collections::HashMap;
 use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Fields};
@@ -20,7 +22,10 @@ pub fn parse_model(input: &DeriveInput) -> Result<Table, syn::Error> {
     let table = build_table(input, &mut errors);
     errors.finish()?;
     table.ok_or_else(|| {
-        syn::Error::new(input.ident.span(), format!("`{}` could not be read as a model", input.ident))
+        syn::Error::new(
+            input.ident.span(),
+            format!("`{}` could not be read as a model", input.ident),
+        )
     })
 }
 
@@ -121,7 +126,10 @@ fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
         }
     }
 
-    let lookup = FieldLookup { struct_name: &struct_name, infos: &infos };
+    let lookup = FieldLookup {
+        struct_name: &struct_name,
+        infos: &infos,
+    };
     table.primary_key = primary_key(&model, &lookup, input, errors);
     check_autoincrement(&infos, &table.primary_key, &struct_name, errors);
     for info in infos.iter().filter(|info| !info.skipped) {
@@ -133,7 +141,12 @@ fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
 }
 
 /// Parses one field's attributes and type and checks the combinations that need only the field.
-fn read_field(ident: &syn::Ident, ty: &syn::Type, attrs: &[syn::Attribute], errors: &mut Errors) -> FieldInfo {
+fn read_field(
+    ident: &syn::Ident,
+    ty: &syn::Type,
+    attrs: &[syn::Attribute],
+    errors: &mut Errors,
+) -> FieldInfo {
     let rust_name = ident.unraw().to_string();
     let attrs = parse_column_attrs(attrs, &rust_name, errors);
     let (column, column_span) = match &attrs.name {
@@ -150,7 +163,15 @@ fn read_field(ident: &syn::Ident, ty: &syn::Type, attrs: &[syn::Attribute], erro
                 ),
             );
         }
-        return FieldInfo { rust_name, column, column_span, skipped: true, nullable: false, ty: None, attrs };
+        return FieldInfo {
+            rust_name,
+            column,
+            column_span,
+            skipped: true,
+            nullable: false,
+            ty: None,
+            attrs,
+        };
     }
 
     let (nullable, inner) = match option_inner(ty) {
@@ -171,9 +192,9 @@ fn read_field(ident: &syn::Ident, ty: &syn::Type, attrs: &[syn::Attribute], erro
             }
             Some(sql_type_to_column_type(&sql.value))
         }
-        (None, Some(ColumnType::Text { .. })) => {
-            Some(ColumnType::Text { max_length: attrs.max_length.as_ref().map(|m| m.value) })
-        }
+        (None, Some(ColumnType::Text { .. })) => Some(ColumnType::Text {
+            max_length: attrs.max_length.as_ref().map(|m| m.value),
+        }),
         (None, Some(builtin)) => {
             if let Some(max) = &attrs.max_length {
                 errors.at(
@@ -202,11 +223,24 @@ fn read_field(ident: &syn::Ident, ty: &syn::Type, attrs: &[syn::Attribute], erro
     };
 
     check_literal_pair(&attrs, &rust_name, column_type.as_ref(), errors);
-    FieldInfo { rust_name, column, column_span, skipped: false, nullable, ty: column_type, attrs }
+    FieldInfo {
+        rust_name,
+        column,
+        column_span,
+        skipped: false,
+        nullable,
+        ty: column_type,
+        attrs,
+    }
 }
 
 /// `default` vs `default_sql`, `backfill` vs `backfill_sql`, and literal kinds vs the column type.
-fn check_literal_pair(attrs: &ColumnAttrs, field: &str, ty: Option<&ColumnType>, errors: &mut Errors) {
+fn check_literal_pair(
+    attrs: &ColumnAttrs,
+    field: &str,
+    ty: Option<&ColumnType>,
+    errors: &mut Errors,
+) {
     if let (Some(_), Some(sql)) = (&attrs.default, &attrs.default_sql) {
         errors.at(
             sql.key,
@@ -246,9 +280,10 @@ fn check_literal_pair(attrs: &ColumnAttrs, field: &str, ty: Option<&ColumnType>,
 fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
     match (value, ty) {
         (_, ColumnType::Custom { .. }) | (DefaultValue::Sql(_), _) => true,
-        (DefaultValue::Integer(_), ColumnType::Integer { .. } | ColumnType::Float | ColumnType::Decimal { .. }) => {
-            true
-        }
+        (
+            DefaultValue::Integer(_),
+            ColumnType::Integer { .. } | ColumnType::Float | ColumnType::Decimal { .. },
+        ) => true,
         (DefaultValue::Float(_), ColumnType::Float | ColumnType::Decimal { .. }) => true,
         (DefaultValue::Bool(_), ColumnType::Bool) => true,
         (DefaultValue::Text(text), ColumnType::Text { max_length }) => {
@@ -256,7 +291,11 @@ fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
         }
         (
             DefaultValue::Text(_),
-            ColumnType::DateTime | ColumnType::Date | ColumnType::Time | ColumnType::Uuid | ColumnType::Json,
+            ColumnType::DateTime
+            | ColumnType::Date
+            | ColumnType::Time
+            | ColumnType::Uuid
+            | ColumnType::Json,
         ) => true,
         (DefaultValue::Text(_), ColumnType::Decimal { .. }) => true,
         _ => false,
@@ -278,7 +317,9 @@ fn literal_example(ty: &ColumnType) -> &'static str {
         ColumnType::Integer { .. } => "an integer literal like `0`",
         ColumnType::Float | ColumnType::Decimal { .. } => "a number literal like `0.0`",
         ColumnType::Bool => "`true` or `false`",
-        ColumnType::Text { max_length: Some(_) } => "a string literal no longer than `max_length`",
+        ColumnType::Text {
+            max_length: Some(_),
+        } => "a string literal no longer than `max_length`",
         ColumnType::Blob => "no literal (bytes have none)",
         _ => "a string literal",
     }
@@ -330,23 +371,36 @@ impl FieldLookup<'_> {
             }
             Some(info) => Some(info.column.clone()),
             None => {
-                let by_column = self.infos.iter().find(|info| !info.skipped && info.column == field.name);
+                let by_column = self
+                    .infos
+                    .iter()
+                    .find(|info| !info.skipped && info.column == field.name);
                 let hint = match by_column {
                     Some(info) => format!(
                         "`{}` is the column name of field `{}`; lists take Rust field names",
                         field.name, info.rust_name
                     ),
-                    None => match closest(&field.name, self.infos.iter().map(|i| i.rust_name.as_str())) {
-                        Some(near) => format!("did you mean `{near}`?"),
-                        None => format!(
-                            "fields are: {}",
-                            self.infos.iter().map(|i| format!("`{}`", i.rust_name)).collect::<Vec<_>>().join(", ")
-                        ),
-                    },
+                    None => {
+                        match closest(&field.name, self.infos.iter().map(|i| i.rust_name.as_str()))
+                        {
+                            Some(near) => format!("did you mean `{near}`?"),
+                            None => format!(
+                                "fields are: {}",
+                                self.infos
+                                    .iter()
+                                    .map(|i| format!("`{}`", i.rust_name))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        }
+                    }
                 };
                 errors.at(
                     field.span,
-                    format!("`{list}(…)` names `{}`, which is not a field of `{}`; {hint}", field.name, self.struct_name),
+                    format!(
+                        "`{list}(…)` names `{}`, which is not a field of `{}`; {hint}",
+                        field.name, self.struct_name
+                    ),
                 );
                 None
             }
@@ -360,7 +414,10 @@ impl FieldLookup<'_> {
         for field in fields {
             match self.column(field, list, errors) {
                 Some(column) if columns.contains(&column) => {
-                    errors.at(field.span, format!("`{list}(…)` lists field `{}` twice; remove one", field.name));
+                    errors.at(
+                        field.span,
+                        format!("`{list}(…)` lists field `{}` twice; remove one", field.name),
+                    );
                     ok = false;
                 }
                 Some(column) => columns.push(column),
@@ -371,9 +428,17 @@ impl FieldLookup<'_> {
     }
 }
 
-fn primary_key(model: &ModelAttrs, lookup: &FieldLookup, input: &DeriveInput, errors: &mut Errors) -> Vec<String> {
-    let field_keys: Vec<&FieldInfo> =
-        lookup.infos.iter().filter(|info| !info.skipped && info.attrs.primary_key.is_some()).collect();
+fn primary_key(
+    model: &ModelAttrs,
+    lookup: &FieldLookup,
+    input: &DeriveInput,
+    errors: &mut Errors,
+) -> Vec<String> {
+    let field_keys: Vec<&FieldInfo> = lookup
+        .infos
+        .iter()
+        .filter(|info| !info.skipped && info.attrs.primary_key.is_some())
+        .collect();
     if let Some(listed) = &model.primary_key {
         for info in &field_keys {
             if let Some(span) = info.attrs.primary_key {
@@ -388,9 +453,11 @@ fn primary_key(model: &ModelAttrs, lookup: &FieldLookup, input: &DeriveInput, er
             }
         }
         // A bad name in the list was reported already; do not also report a missing key.
-        return lookup.columns(&listed.value, "primary_key", errors).unwrap_or_default();
+        return lookup
+            .columns(&listed.value, "primary_key", errors)
+            .unwrap_or_default();
     }
-    if field_keys.is_empty() {
+    if field_keys.is_empty() && !errors.unknown_key_seen {
         errors.at(
             input.ident.span(),
             format!(
@@ -403,9 +470,16 @@ fn primary_key(model: &ModelAttrs, lookup: &FieldLookup, input: &DeriveInput, er
     field_keys.iter().map(|info| info.column.clone()).collect()
 }
 
-fn check_autoincrement(infos: &[FieldInfo], primary_key: &[String], struct_name: &str, errors: &mut Errors) {
+fn check_autoincrement(
+    infos: &[FieldInfo],
+    primary_key: &[String],
+    struct_name: &str,
+    errors: &mut Errors,
+) {
     for info in infos.iter().filter(|info| !info.skipped) {
-        let Some(span) = info.attrs.autoincrement else { continue };
+        let Some(span) = info.attrs.autoincrement else {
+            continue;
+        };
         let field = &info.rust_name;
         if !primary_key.contains(&info.column) {
             errors.at(
@@ -443,7 +517,10 @@ fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Error
     let attrs = &info.attrs;
     let field = &info.rust_name;
     if attrs.unique.is_some() {
-        table.uniques.push(Unique { name: None, columns: vec![info.column.clone()] });
+        table.uniques.push(Unique {
+            name: None,
+            columns: vec![info.column.clone()],
+        });
     }
     if let Some(span) = attrs.index {
         let index = Index {
@@ -471,12 +548,23 @@ fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Error
                 columns: vec![info.column.clone()],
                 ref_table: ref_table.clone(),
                 ref_columns: vec![ref_column.clone()],
-                on_delete: attrs.on_delete.as_ref().map(|a| a.value).unwrap_or_default(),
-                on_update: attrs.on_update.as_ref().map(|a| a.value).unwrap_or_default(),
+                on_delete: attrs
+                    .on_delete
+                    .as_ref()
+                    .map(|a| a.value)
+                    .unwrap_or_default(),
+                on_update: attrs
+                    .on_update
+                    .as_ref()
+                    .map(|a| a.value)
+                    .unwrap_or_default(),
             });
         }
         None => {
-            for (key, action) in [("on_delete", &attrs.on_delete), ("on_update", &attrs.on_update)] {
+            for (key, action) in [
+                ("on_delete", &attrs.on_delete),
+                ("on_update", &attrs.on_update),
+            ] {
                 if let Some(action) = action {
                     errors.at(
                         action.key,
@@ -491,36 +579,65 @@ fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Error
     }
 }
 
-fn add_struct_constraints(model: &ModelAttrs, lookup: &FieldLookup, table: &mut Table, errors: &mut Errors) {
+fn add_struct_constraints(
+    model: &ModelAttrs,
+    lookup: &FieldLookup,
+    table: &mut Table,
+    errors: &mut Errors,
+) {
     for unique in &model.uniques {
         if let Some(columns) = lookup.columns(&unique.fields, "unique", errors) {
-            table.uniques.push(Unique { name: unique.name.clone(), columns });
+            table.uniques.push(Unique {
+                name: unique.name.clone(),
+                columns,
+            });
         }
     }
     for spec in &model.indexes {
-        let Some(columns) = lookup.columns(&spec.fields, "fields", errors) else { continue };
+        let Some(columns) = lookup.columns(&spec.fields, "fields", errors) else {
+            continue;
+        };
         let (name, span) = match &spec.name {
             Some(name) => (name.value.clone(), name.value_span),
             None => (format!("ix_{}_{}", table.name, columns.join("_")), spec.key),
         };
-        push_index(table, Index { name, columns, unique: spec.unique }, span, errors);
+        push_index(
+            table,
+            Index {
+                name,
+                columns,
+                unique: spec.unique,
+            },
+            span,
+            errors,
+        );
     }
     let mut check_names: Vec<&str> = Vec::new();
     for check in &model.checks {
         if check_names.contains(&check.name.as_str()) {
             errors.at(
                 check.key,
-                format!("two checks of `{}` are named `{}`; give each a distinct name", lookup.struct_name, check.name),
+                format!(
+                    "two checks of `{}` are named `{}`; give each a distinct name",
+                    lookup.struct_name, check.name
+                ),
             );
             continue;
         }
         check_names.push(&check.name);
-        table.checks.push(Check { name: check.name.clone(), expr: check.expr.clone() });
+        table.checks.push(Check {
+            name: check.name.clone(),
+            expr: check.expr.clone(),
+        });
     }
 }
 
 fn push_index(table: &mut Table, index: Index, span: Span, errors: &mut Errors) {
-    if table.indexes.iter().any(|existing| existing.name == index.name) {
+    if table
+        .indexes
+        .iter()
+        .any(|existing| existing.name == index.name)
+    {
         errors.at(
             span,
             format!(

@@ -21,7 +21,9 @@ pub fn scan_source(file: &str, text: &str) -> ScanOutput {
         }
         Err(error) => output.errors.extend(diagnostics(file, &error)),
     }
-    output.errors.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    output
+        .errors
+        .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
     output
 }
 
@@ -55,11 +57,14 @@ fn scan_item(file: &str, item: Item, output: &mut ScanOutput) {
 
 /// `#[derive(…, Model, …)]` with `Model`, `qvdiff::Model` or `qvdiff_derive::Model`.
 fn derives_model(attrs: &[Attribute]) -> bool {
-    attrs.iter().filter(|attr| attr.path().is_ident("derive")).any(|attr| {
-        attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
-            .map(|paths| paths.iter().any(is_model_path))
-            .unwrap_or(false)
-    })
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("derive"))
+        .any(|attr| {
+            attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+                .map(|paths| paths.iter().any(is_model_path))
+                .unwrap_or(false)
+        })
 }
 
 fn is_model_path(path: &Path) -> bool {

@@ -25,7 +25,12 @@ pub struct BuiltinType {
 }
 
 const fn builtin(rust: &'static str, segment: &'static str, logical: ColumnType) -> BuiltinType {
-    BuiltinType { rust, segment, argument: None, logical }
+    BuiltinType {
+        rust,
+        segment,
+        argument: None,
+        logical,
+    }
 }
 
 /// Every builtin Rust type and its logical column type, in the order the README lists them.
@@ -48,23 +53,49 @@ pub const BUILTIN_TYPES: &[BuiltinType] = &[
     builtin("f64", "f64", ColumnType::Float),
     builtin("String", "String", ColumnType::Text { max_length: None }),
     builtin("&str", "str", ColumnType::Text { max_length: None }),
-    BuiltinType { rust: "Vec<u8>", segment: "Vec", argument: Some("u8"), logical: ColumnType::Blob },
-    builtin("chrono::NaiveDateTime", "NaiveDateTime", ColumnType::DateTime),
+    BuiltinType {
+        rust: "Vec<u8>",
+        segment: "Vec",
+        argument: Some("u8"),
+        logical: ColumnType::Blob,
+    },
+    builtin(
+        "chrono::NaiveDateTime",
+        "NaiveDateTime",
+        ColumnType::DateTime,
+    ),
     builtin("chrono::DateTime<Tz>", "DateTime", ColumnType::DateTime),
-    builtin("time::PrimitiveDateTime", "PrimitiveDateTime", ColumnType::DateTime),
-    builtin("time::OffsetDateTime", "OffsetDateTime", ColumnType::DateTime),
+    builtin(
+        "time::PrimitiveDateTime",
+        "PrimitiveDateTime",
+        ColumnType::DateTime,
+    ),
+    builtin(
+        "time::OffsetDateTime",
+        "OffsetDateTime",
+        ColumnType::DateTime,
+    ),
     builtin("chrono::NaiveDate", "NaiveDate", ColumnType::Date),
     builtin("time::Date", "Date", ColumnType::Date),
     builtin("chrono::NaiveTime", "NaiveTime", ColumnType::Time),
     builtin("time::Time", "Time", ColumnType::Time),
     builtin("uuid::Uuid", "Uuid", ColumnType::Uuid),
     builtin("serde_json::Value", "Value", ColumnType::Json),
-    builtin("rust_decimal::Decimal", "Decimal", ColumnType::Decimal { precision: None, scale: None }),
+    builtin(
+        "rust_decimal::Decimal",
+        "Decimal",
+        ColumnType::Decimal {
+            precision: None,
+            scale: None,
+        },
+    ),
 ];
 
 /// If `ty` is `Option<T>` (by last segment), returns `T`.
 pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = strip_groups(ty) else { return None };
+    let Type::Path(path) = strip_groups(ty) else {
+        return None;
+    };
     if path.qself.is_some() {
         return None;
     }
@@ -110,7 +141,9 @@ fn strip_groups(ty: &Type) -> &Type {
 }
 
 fn first_type_argument(arguments: &PathArguments) -> Option<&Type> {
-    let PathArguments::AngleBracketed(args) = arguments else { return None };
+    let PathArguments::AngleBracketed(args) = arguments else {
+        return None;
+    };
     args.args.iter().find_map(|arg| match arg {
         GenericArgument::Type(ty) => Some(ty),
         _ => None,
@@ -130,7 +163,11 @@ fn last_segment_name(ty: &Type) -> Option<String> {
 /// dialect; anything else is kept verbatim as [`ColumnType::Custom`].
 pub fn sql_type_to_column_type(sql: &str) -> ColumnType {
     let trimmed = sql.trim();
-    let upper = trimmed.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase();
+    let upper = trimmed
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase();
     let (base, args) = match upper.split_once('(') {
         Some((base, rest)) => match rest.strip_suffix(')') {
             Some(args) => (base.trim_end(), Some(args)),
@@ -138,23 +175,30 @@ pub fn sql_type_to_column_type(sql: &str) -> ColumnType {
         },
         None => (upper.as_str(), None),
     };
-    let numbers: Option<Vec<u32>> =
-        args.map(|a| a.split(',').map(|n| n.trim().parse::<u32>().ok()).collect()).unwrap_or(Some(vec![]));
-    let Some(numbers) = numbers else { return custom(trimmed) };
+    let numbers: Option<Vec<u32>> = args
+        .map(|a| a.split(',').map(|n| n.trim().parse::<u32>().ok()).collect())
+        .unwrap_or(Some(vec![]));
+    let Some(numbers) = numbers else {
+        return custom(trimmed);
+    };
     let logical = match (base, numbers.as_slice()) {
         ("JSON", []) => ColumnType::Json,
         ("TEXT", []) | ("VARCHAR", []) | ("CHARACTER VARYING", []) => {
             ColumnType::Text { max_length: None }
         }
-        ("VARCHAR", [n]) | ("CHARACTER VARYING", [n]) => ColumnType::Text { max_length: Some(*n) },
+        ("VARCHAR", [n]) | ("CHARACTER VARYING", [n]) => ColumnType::Text {
+            max_length: Some(*n),
+        },
         ("CHAR", [36]) | ("CHARACTER", [36]) | ("UUID", []) => ColumnType::Uuid,
         ("INTEGER", []) | ("BIGINT", []) | ("INT8", []) => ColumnType::Integer { bits: 64 },
         ("INT", []) | ("INT4", []) => ColumnType::Integer { bits: 32 },
         ("SMALLINT", []) | ("INT2", []) => ColumnType::Integer { bits: 16 },
         ("TINYINT", []) => ColumnType::Integer { bits: 8 },
-        ("REAL", []) | ("DOUBLE", []) | ("DOUBLE PRECISION", []) | ("FLOAT", []) | ("FLOAT8", []) => {
-            ColumnType::Float
-        }
+        ("REAL", [])
+        | ("DOUBLE", [])
+        | ("DOUBLE PRECISION", [])
+        | ("FLOAT", [])
+        | ("FLOAT8", []) => ColumnType::Float,
         ("BOOLEAN", []) | ("BOOL", []) => ColumnType::Bool,
         ("DATETIME", []) | ("TIMESTAMP", []) => ColumnType::DateTime,
         ("DATE", []) => ColumnType::Date,
@@ -176,7 +220,9 @@ pub fn sql_type_to_column_type(sql: &str) -> ColumnType {
 }
 
 fn custom(sql: &str) -> ColumnType {
-    ColumnType::Custom { sql: sql.to_string() }
+    ColumnType::Custom {
+        sql: sql.to_string(),
+    }
 }
 
 /// A short human name for a logical type, used in error messages (`Integer(64)`, `Text(200)`).
@@ -185,7 +231,9 @@ pub(crate) fn describe(ty: &ColumnType) -> String {
         ColumnType::Integer { bits } => format!("Integer({bits})"),
         ColumnType::Float => "Float".into(),
         ColumnType::Text { max_length: None } => "Text".into(),
-        ColumnType::Text { max_length: Some(n) } => format!("Text({n})"),
+        ColumnType::Text {
+            max_length: Some(n),
+        } => format!("Text({n})"),
         ColumnType::Bool => "Bool".into(),
         ColumnType::DateTime => "DateTime".into(),
         ColumnType::Date => "Date".into(),
@@ -227,16 +275,40 @@ mod tests {
 
     #[test]
     fn matching_uses_the_last_path_segment() {
-        assert_eq!(builtin_column_type(&ty("std::string::String")), Some(ColumnType::Text { max_length: None }));
-        assert_eq!(builtin_column_type(&ty("chrono::DateTime<chrono::Utc>")), Some(ColumnType::DateTime));
-        assert_eq!(builtin_column_type(&ty("::uuid::Uuid")), Some(ColumnType::Uuid));
-        assert_eq!(builtin_column_type(&ty("&'static str")), Some(ColumnType::Text { max_length: None }));
-        assert_eq!(builtin_column_type(&ty("std::vec::Vec<u8>")), Some(ColumnType::Blob));
+        assert_eq!(
+            builtin_column_type(&ty("std::string::String")),
+            Some(ColumnType::Text { max_length: None })
+        );
+        assert_eq!(
+            builtin_column_type(&ty("chrono::DateTime<chrono::Utc>")),
+            Some(ColumnType::DateTime)
+        );
+        assert_eq!(
+            builtin_column_type(&ty("::uuid::Uuid")),
+            Some(ColumnType::Uuid)
+        );
+        assert_eq!(
+            builtin_column_type(&ty("&'static str")),
+            Some(ColumnType::Text { max_length: None })
+        );
+        assert_eq!(
+            builtin_column_type(&ty("std::vec::Vec<u8>")),
+            Some(ColumnType::Blob)
+        );
     }
 
     #[test]
     fn unknown_types_are_not_builtin() {
-        for text in ["Tags", "Vec<String>", "Vec<u16>", "Vec", "(i64, i64)", "[u8; 4]", "i128", "Option<i64>"] {
+        for text in [
+            "Tags",
+            "Vec<String>",
+            "Vec<u16>",
+            "Vec",
+            "(i64, i64)",
+            "[u8; 4]",
+            "i128",
+            "Option<i64>",
+        ] {
             assert_eq!(builtin_column_type(&ty(text)), None, "{text}");
         }
     }
@@ -255,8 +327,18 @@ mod tests {
         let cases = [
             ("JSON", ColumnType::Json),
             ("text", ColumnType::Text { max_length: None }),
-            ("VARCHAR(200)", ColumnType::Text { max_length: Some(200) }),
-            ("varchar (12)", ColumnType::Text { max_length: Some(12) }),
+            (
+                "VARCHAR(200)",
+                ColumnType::Text {
+                    max_length: Some(200),
+                },
+            ),
+            (
+                "varchar (12)",
+                ColumnType::Text {
+                    max_length: Some(12),
+                },
+            ),
             ("INTEGER", ColumnType::Integer { bits: 64 }),
             ("BIGINT", ColumnType::Integer { bits: 64 }),
             ("INT", ColumnType::Integer { bits: 32 }),
@@ -270,17 +352,48 @@ mod tests {
             ("TIME", ColumnType::Time),
             ("UUID", ColumnType::Uuid),
             ("CHAR(36)", ColumnType::Uuid),
-            ("NUMERIC(10, 2)", ColumnType::Decimal { precision: Some(10), scale: Some(2) }),
-            ("DECIMAL(8)", ColumnType::Decimal { precision: Some(8), scale: None }),
-            ("NUMERIC", ColumnType::Decimal { precision: None, scale: None }),
+            (
+                "NUMERIC(10, 2)",
+                ColumnType::Decimal {
+                    precision: Some(10),
+                    scale: Some(2),
+                },
+            ),
+            (
+                "DECIMAL(8)",
+                ColumnType::Decimal {
+                    precision: Some(8),
+                    scale: None,
+                },
+            ),
+            (
+                "NUMERIC",
+                ColumnType::Decimal {
+                    precision: None,
+                    scale: None,
+                },
+            ),
             ("BLOB", ColumnType::Blob),
             ("bytea", ColumnType::Blob),
         ];
         for (sql, want) in cases {
             assert_eq!(sql_type_to_column_type(sql), want, "{sql}");
         }
-        for sql in ["JSONB", "CHAR(10)", "NUMERIC(999, 2)", "VARCHAR(x)", "GEOMETRY", "VARCHAR(10"] {
-            assert_eq!(sql_type_to_column_type(sql), ColumnType::Custom { sql: sql.to_string() }, "{sql}");
+        for sql in [
+            "JSONB",
+            "CHAR(10)",
+            "NUMERIC(999, 2)",
+            "VARCHAR(x)",
+            "GEOMETRY",
+            "VARCHAR(10",
+        ] {
+            assert_eq!(
+                sql_type_to_column_type(sql),
+                ColumnType::Custom {
+                    sql: sql.to_string()
+                },
+                "{sql}"
+            );
         }
     }
 }

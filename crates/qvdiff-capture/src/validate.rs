@@ -36,7 +36,12 @@ pub fn validate(tables: &[CapturedTable]) -> Vec<Diagnostic> {
     for captured in tables {
         let table = &captured.table;
         for fk in &table.foreign_keys {
-            let what = format!("`{}.{}` (in `{}`)", table.name, fk.columns.join(", "), captured.struct_name);
+            let what = format!(
+                "`{}.{}` (in `{}`)",
+                table.name,
+                fk.columns.join(", "),
+                captured.struct_name
+            );
             let Some(target) = by_name.get(fk.ref_table.as_str()).map(|t| &t.table) else {
                 let hint = match closest(&fk.ref_table, by_name.keys().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -44,19 +49,28 @@ pub fn validate(tables: &[CapturedTable]) -> Vec<Diagnostic> {
                 };
                 diagnostics.push(at(
                     captured,
-                    format!("foreign key {what} references table `{}`, which no model defines; {hint}", fk.ref_table),
+                    format!(
+                        "foreign key {what} references table `{}`, which no model defines; {hint}",
+                        fk.ref_table
+                    ),
                 ));
                 continue;
             };
             for (column, ref_column) in fk.columns.iter().zip(&fk.ref_columns) {
                 let Some(referenced) = target.column(ref_column) else {
-                    let hint = match closest(ref_column, target.columns.iter().map(|c| c.name.as_str())) {
-                        Some(near) => format!("did you mean `{near}`?"),
-                        None => format!(
-                            "its columns are: {}",
-                            target.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                    };
+                    let hint =
+                        match closest(ref_column, target.columns.iter().map(|c| c.name.as_str())) {
+                            Some(near) => format!("did you mean `{near}`?"),
+                            None => format!(
+                                "its columns are: {}",
+                                target
+                                    .columns
+                                    .iter()
+                                    .map(|c| c.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        };
                     diagnostics.push(at(
                         captured,
                         format!(
@@ -82,7 +96,9 @@ pub fn validate(tables: &[CapturedTable]) -> Vec<Diagnostic> {
                     }
                 }
             }
-            if fk.ref_columns.iter().all(|c| target.column(c).is_some()) && !is_key(target, &fk.ref_columns) {
+            if fk.ref_columns.iter().all(|c| target.column(c).is_some())
+                && !is_key(target, &fk.ref_columns)
+            {
                 diagnostics.push(at(
                     captured,
                     format!(
@@ -101,14 +117,22 @@ pub fn validate(tables: &[CapturedTable]) -> Vec<Diagnostic> {
 }
 
 fn at(captured: &CapturedTable, message: String) -> Diagnostic {
-    Diagnostic { file: captured.file.clone(), line: captured.line, column: captured.column, message }
+    Diagnostic {
+        file: captured.file.clone(),
+        line: captured.line,
+        column: captured.column,
+        message,
+    }
 }
 
 /// Whether `columns` are exactly the primary key or a unique constraint / unique index.
 fn is_key(table: &Table, columns: &[String]) -> bool {
     table.primary_key == columns
         || table.uniques.iter().any(|u| u.columns == columns)
-        || table.indexes.iter().any(|i| i.unique && i.columns == columns)
+        || table
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.columns == columns)
 }
 
 fn same_kind(a: &ColumnType, b: &ColumnType) -> bool {

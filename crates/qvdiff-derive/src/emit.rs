@@ -5,7 +5,9 @@
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
-use qvdiff_core::{Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Table, Unique};
+use qvdiff_core::{
+    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Table, Unique,
+};
 use syn::DeriveInput;
 
 /// `impl ::qvdiff::Model for T { fn table() -> ::qvdiff::Table { … } }`.

@@ -61,5 +61,9 @@ pub trait Model {
 /// A normalized schema made of the given tables (e.g. `schema_of(vec![User::table(),
 /// Item::table()])`), ready to compare with an introspected schema.
 pub fn schema_of(tables: Vec<Table>) -> Schema {
-    Schema { tables, ..Schema::default() }.normalized()
+    Schema {
+        tables,
+        ..Schema::default()
+    }
+    .normalized()
 }

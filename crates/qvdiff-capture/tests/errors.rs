@@ -1,0 +1,353 @@
+//! Every error the grammar reports: what it says and where (1-based line:column). The expected
+//! position is the offending token.
+
+use qvdiff_capture::scan_source;
+
+/// `(line, column, message)` of every error in `text`.
+fn errors(text: &str) -> Vec<(usize, usize, String)> {
+    let out = scan_source("m.rs", text);
+    assert!(
+        out.tables.is_empty(),
+        "a model with errors must not be captured: {:#?}",
+        out.tables
+    );
+    out.errors
+        .into_iter()
+        .map(|d| (d.line, d.column, d.message))
+        .collect()
+}
+
+/// 1-based `(line, column)` where `needle` (unique in `text`) starts.
+fn position_of(text: &str, needle: &str) -> (usize, usize) {
+    assert_eq!(
+        text.matches(needle).count(),
+        1,
+        "`{needle}` must occur once in the test source"
+    );
+    let offset = text.find(needle).unwrap_or_default();
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// Asserts exactly one error, starting where `at` starts in `text`, whose message contains every
+/// piece of `parts`.
+fn expect_one(text: &str, at: &str, parts: &[&str]) {
+    let all = errors(text);
+    assert_eq!(all.len(), 1, "expected one error, got {all:#?}");
+    let (line, column, message) = &all[0];
+    assert_eq!((*line, *column), position_of(text, at), "{message}");
+    for part in parts {
+        assert!(message.contains(part), "`{message}` lacks `{part}`");
+    }
+}
+
+#[test]
+fn unknown_field_key_suggests_the_closest() {
+    expect_one(
+        "#[derive(Model)]\nstruct T {\n    #[column(primray_key)]\n    id: i64,\n}\n",
+        "primray_key",
+        &[
+            "unknown column attribute `primray_key`",
+            "did you mean `primary_key`?",
+        ],
+    );
+}
+
+#[test]
+fn unknown_key_without_a_close_match_lists_the_known_ones() {
+    expect_one(
+        "#[derive(Model)]\n#[model(colour = \"red\")]\nstruct T { #[column(primary_key)] id: i64 }\n",
+        "colour",
+        &["unknown model attribute `colour`", "expected one of: table, renamed_from"],
+    );
+}
+
+#[test]
+fn nullable_key_explains_option() {
+    expect_one(
+        "#[derive(Model)]\nstruct T { #[column(primary_key)] id: i64, #[column(nullable)] x: i64 }\n",
+        "nullable",
+        &["make the field `Option<T>`"],
+    );
+}
+
+#[test]
+fn bad_values_point_at_the_value() {
+    let model = |field: &str| {
+        format!("#[derive(Model)]\nstruct T {{ #[column(primary_key)] id: i64, {field} }}\n")
+    };
+    expect_one(
+        &model("#[column(max_length = \"x\")] s: String"),
+        "\"x\"",
+        &["`max_length` expects a positive integer literal"],
+    );
+    expect_one(
+        &model("#[column(max_length = 0)] s: String"),
+        "0)",
+        &["positive integer"],
+    );
+    expect_one(
+        &model("#[column(name = 5)] s: i64"),
+        "5)",
+        &["`name` expects a string literal"],
+    );
+    expect_one(
+        &model("#[column(default = some_fn())] s: i64"),
+        "some_fn",
+        &["`default` expects a literal", "default_sql"],
+    );
+    expect_one(
+        &model("#[column(default = \"x\")] s: i64"),
+        "\"x\"",
+        &["`default` is a string but field `s` is Integer(64)"],
+    );
+    expect_one(
+        &model("#[column(backfill = 1.5)] s: bool"),
+        "1.5",
+        &["`backfill` is a float but field `s` is Bool"],
+    );
+    expect_one(
+        &model("#[column(unique = true)] s: i64"),
+        "unique",
+        &["`unique` is a flag and takes no value"],
+    );
+    expect_one(
+        &model("#[column(sql_type)] s: i64"),
+        "sql_type",
+        &["`sql_type` needs a value"],
+    );
+    expect_one(
+        &model("#[column(name = \"\")] s: i64"),
+        "\"\"",
+        &["`name` must not be empty"],
+    );
+}
+
+#[test]
+fn missing_primary_key_points_at_the_struct_name() {
+    expect_one(
+        "#[derive(Model)]\npub struct Item {\n    name: String,\n}\n",
+        "Item",
+        &["model `Item` has no primary key: add #[column(primary_key)] to a field or #[model(primary_key(a, b))]"],
+    );
+}
+
+#[test]
+fn unknown_type_points_at_the_type_inside_option() {
+    expect_one(
+        "#[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    tags: Option<Tags>,\n}\n",
+        "Tags",
+        &["field `tags`: type `Tags` has no built-in SQL type; add #[column(sql_type = \"JSON\")] or #[column(skip)]"],
+    );
+    expect_one(
+        "#[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    tags: Vec<String>,\n}\n",
+        "Vec",
+        &["type `Vec<String>` has no built-in SQL type"],
+    );
+}
+
+#[test]
+fn duplicate_column_names() {
+    expect_one(
+        "#[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    #[column(name = \"id\")] other: i64,\n}\n",
+        "\"id\"",
+        &["duplicate column `id`: fields `id` and `other`"],
+    );
+}
+
+#[test]
+fn malformed_references() {
+    for bad in ["users", "users.", ".id", "a.b.c", "us ers.id"] {
+        expect_one(
+            &format!(
+                "#[derive(Model)]\nstruct T {{ #[column(primary_key)] id: i64, #[column(references = \"{bad}\")] u: i64 }}\n"
+            ),
+            &format!("\"{bad}\""),
+            &["is not `table.column`", "e.g. `references = \"users.id\"`"],
+        );
+    }
+}
+
+#[test]
+fn conflicting_attributes() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "#[column(skip, primary_key)] c: i64",
+            "primary_key)] c",
+            "`skip` cannot be combined with `primary_key`",
+        ),
+        (
+            "#[column(default = 1, default_sql = \"2\")] c: i64",
+            "default_sql",
+            "`default` and `default_sql` both",
+        ),
+        (
+            "#[column(backfill = 1, backfill_sql = \"2\")] c: i64",
+            "backfill_sql",
+            "`backfill` and `backfill_sql` both",
+        ),
+        (
+            "#[column(autoincrement)] c: i64",
+            "autoincrement",
+            "`autoincrement` needs field `c` to be the primary key",
+        ),
+        (
+            "#[column(max_length = 5)] c: i64",
+            "max_length",
+            "`max_length` applies to text columns",
+        ),
+        (
+            "#[column(max_length = 5, sql_type = \"TEXT\")] c: String",
+            "max_length",
+            "`max_length` and `sql_type` both",
+        ),
+        (
+            "#[column(on_delete = \"cascade\")] c: i64",
+            "on_delete",
+            "`on_delete` only applies to a foreign key",
+        ),
+        (
+            "#[column(references = \"a.b\", on_delete = \"set null\")] c: i64",
+            "\"set null\"",
+            "\"set null\" needs a nullable column",
+        ),
+        (
+            "#[column(references = \"a.b\", on_update = \"explode\")] c: i64",
+            "\"explode\"",
+            "is not a foreign-key action",
+        ),
+        (
+            "#[column(name = \"x\", name = \"y\")] c: i64",
+            "name = \"y\"",
+            "`name` is given twice",
+        ),
+        (
+            "#[column(index, index)] c: i64",
+            "index)]",
+            "`index` is given twice",
+        ),
+    ];
+    for (field, at, message) in cases {
+        let text =
+            format!("#[derive(Model)]\nstruct T {{ #[column(primary_key)] id: i64, {field} }}\n");
+        expect_one(&text, at, &[message]);
+    }
+}
+
+#[test]
+fn autoincrement_on_text_and_on_composite_keys() {
+    expect_one(
+        "#[derive(Model)]\nstruct T { #[column(primary_key, autoincrement)] id: String }\n",
+        "autoincrement",
+        &["`autoincrement` needs an integer column, but field `id` is Text"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(primary_key(a, b))]\nstruct T { #[column(autoincrement)] a: i64, b: i64 }\n",
+        "autoincrement",
+        &["`autoincrement` needs a single-column primary key", "(a, b)"],
+    );
+}
+
+#[test]
+fn struct_level_lists_name_rust_fields() {
+    expect_one(
+        "#[derive(Model)]\n#[model(unique(usr_id))]\nstruct T { #[column(primary_key)] id: i64, user_id: i64 }\n",
+        "usr_id",
+        &["`unique(…)` names `usr_id`, which is not a field of `T`; did you mean `user_id`?"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(index(fields(uid)))]\nstruct T { #[column(primary_key)] id: i64, #[column(name = \"uid\")] user_id: i64 }\n",
+        "uid)))",
+        &["`uid` is the column name of field `user_id`"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(unique(cache))]\nstruct T { #[column(primary_key)] id: i64, #[column(skip)] cache: u8 }\n",
+        "cache))",
+        &["`#[column(skip)]` and has no column"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(primary_key(id))]\nstruct T { #[column(primary_key)] id: i64 }\n",
+        "primary_key)]",
+        &["primary key of `T` is declared twice"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(primary_key(a, a))]\nstruct T { a: i64 }\n",
+        "a))",
+        &["lists field `a` twice"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(index(user_id))]\nstruct T { #[column(primary_key)] id: i64, user_id: i64 }\n",
+        "user_id))",
+        &["index(fields(user_id, …))"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(index(fields(a), name = \"ix\"), index(fields(b), name = \"ix\"))]\nstruct T { #[column(primary_key)] a: i64, b: i64 }\n",
+        "\"ix\"))",
+        &["two indexes of table `t` are named `ix`"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model(check(expr = \"x > 0\"))]\nstruct T { #[column(primary_key)] id: i64 }\n",
+        "check",
+        &["`check(…)` needs `name = \"…\"`"],
+    );
+}
+
+#[test]
+fn attributes_in_the_wrong_place_or_form() {
+    expect_one(
+        "#[derive(Model)]\n#[column(primary_key)]\nstruct T { #[column(primary_key)] id: i64 }\n",
+        "#[column(primary_key)]\nstruct",
+        &["`#[column(…)]` belongs on a field"],
+    );
+    expect_one(
+        "#[derive(Model)]\nstruct T { #[model(table = \"t\")] #[column(primary_key)] id: i64 }\n",
+        "#[model",
+        &["`#[model(…)]` belongs on the struct"],
+    );
+    expect_one(
+        "#[derive(Model)]\n#[model = \"t\"]\nstruct T { #[column(primary_key)] id: i64 }\n",
+        "#[model",
+        &["expected `#[model(…)]`"],
+    );
+}
+
+#[test]
+fn shapes_that_are_not_tables() {
+    expect_one(
+        "#[derive(Model)]\nstruct Point(i64, i64);\n",
+        "(i64",
+        &["`Point` is a tuple struct"],
+    );
+    expect_one(
+        "#[derive(Model)]\nenum Status { A, B }\n",
+        "enum",
+        &["`Status` is an enum"],
+    );
+    expect_one(
+        "#[derive(Model)]\nstruct Marker;\n",
+        "Marker",
+        &["`Marker` is a unit struct"],
+    );
+}
+
+#[test]
+fn all_errors_in_a_file_are_reported_sorted() {
+    let text =
+        "#[derive(Model)]\nstruct A {\n    #[column(primary_key, uniqe)]\n    x: Tags,\n}\n\n\
+                #[derive(Model)]\nstruct B { #[column(primary_key, max_length = 3)] id: i64 }\n";
+    let positions: Vec<(usize, usize)> = errors(text).iter().map(|(l, c, _)| (*l, *c)).collect();
+    let want = [
+        position_of(text, "uniqe"),
+        position_of(text, "Tags"),
+        position_of(text, "max_length"),
+    ];
+    assert_eq!(positions, want);
+}
