@@ -4,7 +4,7 @@
 use crate::error::{
     ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
 };
-use crate::introspect::{introspect, is_internal_table};
+use crate::introspect::{introspect, is_internal_table, tables_of_kinds};
 use crate::plan::Sqlite;
 use crate::sqltext;
 use qvdiff_core::{Dialect, Schema};
@@ -29,11 +29,11 @@ pub fn replay<'a>(
 pub fn schema_copy(live: &Connection) -> Result<Connection, SqliteError> {
     let context = "copying the database schema";
     let db = |e| SqliteError::database(context, e);
+    let shadow_tables = tables_of_kinds(live, &["shadow"]).map_err(db)?;
     let mut statement = live
         .prepare(
-            "SELECT m.name, m.sql, COALESCE(tl.type, '') \
+            "SELECT m.name, m.sql \
              FROM sqlite_master AS m \
-             LEFT JOIN pragma_table_list AS tl ON tl.schema = 'main' AND tl.name = m.name \
              WHERE m.sql IS NOT NULL \
              ORDER BY CASE m.type WHEN 'table' THEN 0 WHEN 'index' THEN 1 \
                                   WHEN 'view' THEN 2 ELSE 3 END, m.rowid",
@@ -44,12 +44,11 @@ pub fn schema_copy(live: &Connection) -> Result<Connection, SqliteError> {
     while let Some(row) = rows.next().map_err(db)? {
         let name: String = row.get(0).map_err(db)?;
         let sql: String = row.get(1).map_err(db)?;
-        let table_kind: String = row.get(2).map_err(db)?;
         // SQLite's own tables are created on demand; shadow tables by their virtual table.
         let is_sqlite_table = name
             .get(..7)
             .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"));
-        if is_sqlite_table || table_kind == "shadow" {
+        if is_sqlite_table || shadow_tables.contains(&name) {
             continue;
         }
         objects.push((name, sql));

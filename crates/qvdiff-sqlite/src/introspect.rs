@@ -9,7 +9,7 @@ use crate::render::{parse_declared_type, parse_default};
 use crate::sqltext;
 use qvdiff_core::{Column, FkAction, ForeignKey, Index, RawObject, Schema, Table, Unique};
 use rusqlite::Connection;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Whether a table is SQLite's or qvdiff's own (ledger, lock) rather than the application's.
 pub(crate) fn is_internal_table(name: &str) -> bool {
@@ -33,11 +33,11 @@ pub fn introspect(conn: &Connection) -> Result<Schema, SqliteError> {
     let mut table_sql: HashMap<String, String> = HashMap::new();
     let mut schema = Schema::default();
 
+    let special_tables = tables_of_kinds(conn, &["virtual", "shadow"]).map_err(db)?;
     let mut objects = conn
         .prepare(
-            "SELECT m.type, m.name, m.tbl_name, m.sql, COALESCE(tl.type, '') \
+            "SELECT m.type, m.name, m.tbl_name, m.sql \
              FROM sqlite_master AS m \
-             LEFT JOIN pragma_table_list AS tl ON tl.schema = 'main' AND tl.name = m.name \
              WHERE m.sql IS NOT NULL \
              ORDER BY m.rowid",
         )
@@ -48,9 +48,8 @@ pub fn introspect(conn: &Connection) -> Result<Schema, SqliteError> {
         let name: String = row.get(1).map_err(db)?;
         let table: String = row.get(2).map_err(db)?;
         let sql: String = row.get(3).map_err(db)?;
-        let table_kind: String = row.get(4).map_err(db)?;
         match kind.as_str() {
-            "table" if table_kind == "table" && !is_internal_table(&name) => {
+            "table" if !special_tables.contains(&name) && !is_internal_table(&name) => {
                 tables.insert(name.clone(), Table::new(name.clone(), Vec::new()));
                 table_sql.insert(name, sql);
             }
@@ -245,6 +244,27 @@ pub fn introspect(conn: &Connection) -> Result<Schema, SqliteError> {
 
     schema.tables = tables.into_values().map(|t| normalize_table(&t)).collect();
     Ok(schema.normalized())
+}
+
+/// Names of the main database's tables of the given `pragma_table_list` types (`virtual`,
+/// `shadow`), in one query: a `pragma_table_list` join per object would be quadratic.
+pub(crate) fn tables_of_kinds(
+    conn: &Connection,
+    kinds: &[&str],
+) -> rusqlite::Result<HashSet<String>> {
+    let mut statement =
+        conn.prepare("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")?;
+    let rows = statement.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut names = HashSet::new();
+    for row in rows {
+        let (name, kind) = row?;
+        if kinds.contains(&kind.as_str()) {
+            names.insert(name);
+        }
+    }
+    Ok(names)
 }
 
 fn same_columns(a: &[String], b: &[String]) -> bool {
