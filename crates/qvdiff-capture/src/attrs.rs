@@ -255,12 +255,12 @@ pub(crate) fn parse_column_attrs(
             };
             let key_span = meta.path.span();
             let flag = |slot: &mut Option<Span>, errors: &mut Errors| -> syn::Result<()> {
-                if takes_no_value(&meta, &key, "column", errors)? {
-                    if slot.is_some() {
-                        errors.at(key_span, format!("`{key}` is given twice for {owner}; remove one"));
-                    }
-                    *slot = Some(key_span);
+                // Set even when a value was wrongly given: the intent is clear, and leaving it
+                // unset would add follow-on errors (e.g. "no primary key").
+                if takes_no_value(&meta, &key, "column", errors)? && slot.is_some() {
+                    errors.at(key_span, format!("`{key}` is given twice for {owner}; remove one"));
                 }
+                *slot = Some(key_span);
                 Ok(())
             };
             match key.as_str() {

@@ -286,9 +286,10 @@ fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
         ) => true,
         (DefaultValue::Float(_), ColumnType::Float | ColumnType::Decimal { .. }) => true,
         (DefaultValue::Bool(_), ColumnType::Bool) => true,
-        (DefaultValue::Text(text), ColumnType::Text { max_length }) => {
-            max_length.map_or(true, |max| text.chars().count() <= max as usize)
-        }
+        (DefaultValue::Text(text), ColumnType::Text { max_length }) => match max_length {
+            Some(max) => text.chars().count() <= *max as usize,
+            None => true,
+        },
         (
             DefaultValue::Text(_),
             ColumnType::DateTime

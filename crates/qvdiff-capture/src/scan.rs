@@ -21,9 +21,7 @@ pub fn scan_source(file: &str, text: &str) -> ScanOutput {
         }
         Err(error) => output.errors.extend(diagnostics(file, &error)),
     }
-    output
-        .errors
-        .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    output.errors.sort_by_key(|d| (d.line, d.column));
     output
 }
 

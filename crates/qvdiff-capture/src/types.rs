@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn option_unwraps_once() {
         let inner = ty("Option<Option<i64>>");
-        let once = option_inner(&inner).map(|t| builtin_column_type(t));
+        let once = option_inner(&inner).map(builtin_column_type);
         assert_eq!(once, Some(None));
         assert!(option_inner(&ty("std::option::Option<String>")).is_some());
         assert!(option_inner(&ty("String")).is_none());

@@ -57,6 +57,13 @@ mod plan;
 mod render;
 mod sqltext;
 
+// The deploy workflow: ledger, runner (upgrade/downgrade/stamp/sql), preflight data checks,
+// online backups.
+pub mod backup;
+pub mod ledger;
+pub mod preflight;
+pub mod runner;
+
 pub use apply::{apply_script, apply_scripts, replay, schema_copy, verify};
 pub use error::{
     statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
@@ -67,4 +74,8 @@ pub use plan::{normalize_table, Sqlite, REBUILD_PREFIX};
 pub use render::{
     create_index_sql, create_table_sql, parse_declared_type, parse_default, quote_ident,
     quote_string, render_default, render_type,
+};
+pub use runner::{
+    downgrade, open_database, schema_at, sql_script, stamp, upgrade, upgrade_sql, BackupSettings,
+    RunError, RunOptions, RunReport,
 };

@@ -1,0 +1,384 @@
+//! Turning "a constraint failed" into "these rows are in the way".
+//!
+//! When a migration step fails on existing data (a column becomes NOT NULL over NULLs, a UNIQUE
+//! constraint over duplicates) or leaves rows pointing at missing parents, SQLite only says which
+//! constraint failed. Inside the still-open migration transaction — the failing statement itself
+//! was undone by SQLite, everything before it is visible — these read queries count the rows in
+//! the way and pick a few example keys, so the refusal tells the user exactly what to fix. The
+//! caller rolls back afterwards: nothing is changed.
+
+use crate::error::ForeignKeyViolation;
+use crate::plan::REBUILD_PREFIX;
+use crate::render::quote_ident;
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How many example keys a [`DataProblem`] lists at most.
+pub const MAX_EXAMPLE_KEYS: usize = 5;
+
+/// What existing rows do that a migration step does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataProblemKind {
+    /// Rows with NULL in a column that becomes NOT NULL.
+    Null {
+        /// The column.
+        column: String,
+    },
+    /// Rows sharing a value where it must become unique.
+    Duplicate {
+        /// The columns of the unique constraint or index.
+        columns: Vec<String>,
+        /// How many distinct values occur more than once.
+        duplicated_values: u64,
+    },
+    /// Rows whose foreign key points at a missing parent row.
+    Orphan {
+        /// The referencing columns.
+        columns: Vec<String>,
+        /// The parent table.
+        parent: String,
+    },
+}
+
+/// Rows of one table that block a migration step, with a few of their keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataProblem {
+    /// The table holding the rows.
+    pub table: String,
+    /// What is wrong with them.
+    pub kind: DataProblemKind,
+    /// How many rows.
+    pub rows: u64,
+    /// What the example keys are (`ids`, `rowids`, or the key column names).
+    pub key_label: String,
+    /// Up to [`MAX_EXAMPLE_KEYS`] keys of such rows, formatted as SQL literals.
+    pub example_keys: Vec<String>,
+}
+
+impl DataProblem {
+    /// How a user gets past this problem.
+    pub fn hint(&self) -> String {
+        match &self.kind {
+            DataProblemKind::Null { column } => format!(
+                "add #[column(backfill = …)] (or backfill_sql) to {}.{column} and regenerate the \
+                 migration, or fill in those rows first",
+                self.table
+            ),
+            DataProblemKind::Duplicate { .. } => format!(
+                "remove or change the duplicate rows of {} first, or drop the unique constraint \
+                 from the model",
+                self.table
+            ),
+            DataProblemKind::Orphan { parent, .. } => format!(
+                "delete those rows of {} or insert the missing rows of {parent} first",
+                self.table
+            ),
+        }
+    }
+}
+
+impl fmt::Display for DataProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = format!(
+            "{} row{} of {}",
+            self.rows,
+            if self.rows == 1 { "" } else { "s" },
+            self.table
+        );
+        match &self.kind {
+            DataProblemKind::Null { column } => write!(f, "{rows} have NULL in {column}")?,
+            DataProblemKind::Duplicate {
+                columns,
+                duplicated_values,
+            } => write!(
+                f,
+                "{rows} share their value of ({}) with another row ({duplicated_values} \
+                 duplicated value{})",
+                columns.join(", "),
+                if *duplicated_values == 1 { "" } else { "s" }
+            )?,
+            DataProblemKind::Orphan { columns, parent } => write!(
+                f,
+                "{rows} reference a missing row of {parent} (through {})",
+                columns.join(", ")
+            )?,
+        }
+        if !self.example_keys.is_empty() {
+            let more = if self.rows > self.example_keys.len() as u64 {
+                ", …"
+            } else {
+                ""
+            };
+            write!(
+                f,
+                " ({} {}{more})",
+                self.key_label,
+                self.example_keys.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The table a constraint message names: a rebuild's new table stands for the table it
+/// replaces, whose rows are the ones being copied.
+fn source_table(name: &str) -> &str {
+    name.strip_prefix(REBUILD_PREFIX).unwrap_or(name)
+}
+
+/// `table.column` split in two.
+fn split_qualified(name: &str) -> Option<(&str, &str)> {
+    name.trim().rsplit_once('.')
+}
+
+/// The rows behind a failed statement, if SQLite's `message` is a NOT NULL or UNIQUE /
+/// PRIMARY KEY failure and existing rows explain it. `None` when the message is of another kind
+/// or no existing row explains it (e.g. a hand-written `UPDATE` wrote the NULL itself): the
+/// plain statement error is then the better report.
+pub(crate) fn explain_constraint_failure(conn: &Connection, message: &str) -> Option<DataProblem> {
+    if let Some(rest) = message.split("NOT NULL constraint failed:").nth(1) {
+        let (table, column) = split_qualified(rest)?;
+        return null_rows(conn, source_table(table), column).ok().flatten();
+    }
+    let rest = message
+        .split("UNIQUE constraint failed:")
+        .nth(1)
+        .or_else(|| message.split("PRIMARY KEY constraint failed:").nth(1))?;
+    let mut table = None;
+    let mut columns = Vec::new();
+    for qualified in rest.split(',') {
+        let (t, column) = split_qualified(qualified)?;
+        table.get_or_insert(source_table(t));
+        columns.push(column.to_string());
+    }
+    duplicate_rows(conn, table?, &columns).ok().flatten()
+}
+
+/// Every group of new foreign-key violations (per child and parent table), counted, with
+/// example keys.
+pub(crate) fn explain_orphans(
+    conn: &Connection,
+    violations: &[ForeignKeyViolation],
+) -> Vec<DataProblem> {
+    let mut groups: BTreeMap<(&str, &str), Vec<Option<i64>>> = BTreeMap::new();
+    for v in violations {
+        groups
+            .entry((v.table.as_str(), v.parent.as_str()))
+            .or_default()
+            .push(v.rowid);
+    }
+    groups
+        .into_iter()
+        .map(|((table, parent), rowids)| {
+            let columns = foreign_key_columns(conn, table, parent).unwrap_or_default();
+            let key = primary_key(conn, table).unwrap_or_else(|_| rowid_key());
+            let example_keys = rowids
+                .iter()
+                .flatten()
+                .take(MAX_EXAMPLE_KEYS)
+                .filter_map(|rowid| key_of_rowid(conn, table, &key, *rowid).ok())
+                .collect();
+            DataProblem {
+                table: table.to_string(),
+                kind: DataProblemKind::Orphan {
+                    columns,
+                    parent: parent.to_string(),
+                },
+                rows: rowids.len() as u64,
+                key_label: key.label,
+                example_keys,
+            }
+        })
+        .collect()
+}
+
+/// How rows of a table are identified in messages.
+struct RowKey {
+    /// Quoted key columns, or `rowid`.
+    columns: Vec<String>,
+    /// `ids`, `rowids`, or the key column names.
+    label: String,
+}
+
+fn rowid_key() -> RowKey {
+    RowKey {
+        columns: vec!["rowid".to_string()],
+        label: "rowids".to_string(),
+    }
+}
+
+/// The primary key of `table` (the rowid when it has none).
+fn primary_key(conn: &Connection, table: &str) -> rusqlite::Result<RowKey> {
+    let mut statement =
+        conn.prepare("SELECT name, pk FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")?;
+    let names = statement
+        .query_map([table], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(match names.as_slice() {
+        [] => rowid_key(),
+        [single] if single.eq_ignore_ascii_case("id") => RowKey {
+            columns: vec![quote_ident(single)],
+            label: "ids".to_string(),
+        },
+        _ => RowKey {
+            columns: names.iter().map(|n| quote_ident(n)).collect(),
+            label: names.join(", "),
+        },
+    })
+}
+
+/// A value as a SQL literal, for example keys.
+fn literal(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Null => "NULL".to_string(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(r) => r.to_string(),
+        ValueRef::Text(t) => crate::render::quote_string(&String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!("<{} byte blob>", b.len()),
+    }
+}
+
+/// Runs `sql` and formats each row's key columns (the first `width` columns).
+fn keys(conn: &Connection, sql: &str, width: usize) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare(sql)?;
+    let mut rows = statement.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let parts = (0..width)
+            .map(|i| row.get_ref(i).map(literal))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.push(if parts.len() == 1 {
+            parts.concat()
+        } else {
+            format!("({})", parts.join(", "))
+        });
+    }
+    Ok(out)
+}
+
+fn key_of_rowid(
+    conn: &Connection,
+    table: &str,
+    key: &RowKey,
+    rowid: i64,
+) -> rusqlite::Result<String> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE rowid = {rowid}",
+        key.columns.join(", "),
+        quote_ident(table)
+    );
+    keys(conn, &sql, key.columns.len())?
+        .into_iter()
+        .next()
+        .ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
+fn null_rows(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+) -> rusqlite::Result<Option<DataProblem>> {
+    let condition = format!("{} IS NULL", quote_ident(column));
+    let count: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM {} WHERE {condition}",
+            quote_ident(table)
+        ),
+        [],
+        |row| row.get(0),
+    )?;
+    if count == 0 {
+        return Ok(None);
+    }
+    let key = primary_key(conn, table)?;
+    let example_keys = keys(
+        conn,
+        &format!(
+            "SELECT {key_list} FROM {} WHERE {condition} ORDER BY {key_list} LIMIT {MAX_EXAMPLE_KEYS}",
+            quote_ident(table),
+            key_list = key.columns.join(", ")
+        ),
+        key.columns.len(),
+    )?;
+    Ok(Some(DataProblem {
+        table: table.to_string(),
+        kind: DataProblemKind::Null {
+            column: column.to_string(),
+        },
+        rows: count as u64,
+        key_label: key.label,
+        example_keys,
+    }))
+}
+
+fn duplicate_rows(
+    conn: &Connection,
+    table: &str,
+    columns: &[String],
+) -> rusqlite::Result<Option<DataProblem>> {
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let column_list = quoted.join(", ");
+    // NULLs never collide in a UNIQUE constraint, so rows with one are not duplicates.
+    let not_null = quoted
+        .iter()
+        .map(|c| format!("{c} IS NOT NULL"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let table_sql = quote_ident(table);
+    let groups = format!(
+        "SELECT {column_list}, count(*) AS n FROM {table_sql} WHERE {not_null} \
+         GROUP BY {column_list} HAVING count(*) > 1"
+    );
+    let (values, rows): (i64, Option<i64>) = conn.query_row(
+        &format!("SELECT count(*), sum(n) FROM ({groups})"),
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let rows = rows.unwrap_or(0);
+    if values == 0 {
+        return Ok(None);
+    }
+    let key = primary_key(conn, table)?;
+    let key_list = key.columns.join(", ");
+    let example_keys = keys(
+        conn,
+        &format!(
+            "SELECT {key_list} FROM {table_sql} WHERE ({column_list}) IN \
+             (SELECT {column_list} FROM {table_sql} WHERE {not_null} GROUP BY {column_list} \
+              HAVING count(*) > 1) \
+             ORDER BY {column_list}, {key_list} LIMIT {MAX_EXAMPLE_KEYS}"
+        ),
+        key.columns.len(),
+    )?;
+    Ok(Some(DataProblem {
+        table: table.to_string(),
+        kind: DataProblemKind::Duplicate {
+            columns: columns.to_vec(),
+            duplicated_values: values as u64,
+        },
+        rows: rows as u64,
+        key_label: key.label,
+        example_keys,
+    }))
+}
+
+/// The columns of `table` that reference `parent` (several foreign keys to one parent are
+/// listed together).
+fn foreign_key_columns(
+    conn: &Connection,
+    table: &str,
+    parent: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut statement = conn.prepare(
+        "SELECT \"from\" FROM pragma_foreign_key_list(?1) WHERE \"table\" = ?2 ORDER BY id, seq",
+    )?;
+    let columns = statement
+        .query_map([table, parent], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(columns
+        .into_iter()
+        .map(|column| format!("{table}.{column}"))
+        .collect())
+}

@@ -1,0 +1,688 @@
+//! The deploy workflow on a SQLite file: `upgrade`, `downgrade`, `stamp`, `current`, offline
+//! `sql` scripts, and the schema a revision produces.
+//!
+//! # Locking and transactions
+//!
+//! `upgrade`, `downgrade` and `stamp` switch `foreign_keys` off (a no-op inside a transaction,
+//! and a rebuild's `DROP TABLE` would cascade with it on), then open ONE `BEGIN IMMEDIATE`
+//! transaction: it takes SQLite's write lock up front, waiting up to the busy timeout (30 s by
+//! default) for another writer, so two deploys serialize instead of failing. Only under that lock
+//! is the ledger read, checked against the files and planned, so a revision another process just
+//! applied is seen as applied and never runs twice — the second process reports "up to date".
+//! The backup (when asked) is taken under the same lock, so it is exactly the state the upgrade
+//! started from. Each revision's SQL runs, then `PRAGMA foreign_key_check` (violations beyond
+//! those already present before are refused with counts and example keys), then its ledger row is
+//! written. Any failure rolls everything back: all revisions or none. `foreign_keys` is restored
+//! afterwards, whatever happened.
+
+use crate::apply::{added_violations, foreign_key_violations, run_script, with_foreign_keys_off};
+use crate::backup::{backup, BackupError};
+use crate::error::{statement_excerpt, SqliteError};
+use crate::ledger::{
+    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_ledger, record_applied,
+    update_checksum, CREATE_LEDGER_SQL,
+};
+use crate::preflight::{explain_constraint_failure, explain_orphans, DataProblem};
+use crate::sqltext;
+use qvdiff_core::runner::{
+    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
+    Migration, Migrations, Refusal, ScriptPlan, Status,
+};
+use qvdiff_core::Schema;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long `upgrade`/`downgrade`/`stamp` wait for another writer by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where and how many backups `upgrade`/`downgrade` keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// The backup directory (created 0700 when missing).
+    pub dir: PathBuf,
+    /// How many backups of the database to keep (newest first).
+    pub keep: usize,
+}
+
+/// How `upgrade`, `downgrade` and `stamp` run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// How long to wait for another writer's lock before giving up.
+    pub busy_timeout: Duration,
+    /// Take an online backup under the write lock before changing anything (`None`:
+    /// `--no-backup`). Skipped when there is nothing to do.
+    pub backup: Option<BackupSettings>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            backup: None,
+        }
+    }
+}
+
+/// Which section of a migration was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The `up` section (`upgrade`).
+    Up,
+    /// The `down` section (`downgrade`).
+    Down,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        })
+    }
+}
+
+/// Why `upgrade`, `downgrade`, `stamp` or a read of the ledger failed. Whenever a transaction
+/// was open, it was rolled back: nothing was changed.
+#[derive(Debug)]
+pub enum RunError {
+    /// The ledger and the files disagree, or the target is not usable (see [`Refusal`]).
+    Refused(Refusal),
+    /// A statement of a migration failed.
+    Statement {
+        /// The revision.
+        revision: String,
+        /// Its file.
+        path: String,
+        /// Which section.
+        direction: Direction,
+        /// The failing statement.
+        statement: String,
+        /// SQLite's message.
+        message: String,
+    },
+    /// Existing rows do not allow a step of a migration (preflight refusal).
+    Data {
+        /// The revision.
+        revision: String,
+        /// Its file.
+        path: String,
+        /// Which section.
+        direction: Direction,
+        /// The step that the data blocks (`PRAGMA foreign_key_check` for orphans).
+        statement: String,
+        /// The rows in the way, per table.
+        problems: Vec<DataProblem>,
+    },
+    /// Another connection held the write lock for the whole busy timeout.
+    Locked {
+        /// The database.
+        database: String,
+        /// How long qvdiff waited.
+        waited: Duration,
+    },
+    /// A database operation of qvdiff's own failed (opening, the ledger, commit).
+    Sqlite(SqliteError),
+    /// The backup before the change failed; nothing was changed.
+    Backup(BackupError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Refused(refusal) => write!(f, "{refusal}"),
+            RunError::Statement {
+                revision,
+                path,
+                direction,
+                statement,
+                message,
+            } => write!(
+                f,
+                "revision {revision} ({path}, {direction}) failed: {message}\n  in statement: {}\n  \
+                 the transaction was rolled back: nothing was applied",
+                statement_excerpt(statement)
+            ),
+            RunError::Data {
+                revision,
+                path,
+                direction,
+                statement,
+                problems,
+            } => {
+                write!(
+                    f,
+                    "revision {revision} ({path}, {direction}) cannot run on the existing data; \
+                     nothing was changed"
+                )?;
+                for problem in problems {
+                    write!(f, "\n  {problem}; {}", problem.hint())?;
+                }
+                write!(f, "\n  in statement: {}", statement_excerpt(statement))
+            }
+            RunError::Locked { database, waited } => write!(
+                f,
+                "{database} stayed locked by another writer for {} s (another upgrade, or a long \
+                 write by the application); retry, or raise the busy timeout",
+                waited.as_secs()
+            ),
+            RunError::Sqlite(e) => write!(f, "{e}"),
+            RunError::Backup(e) => write!(
+                f,
+                "backup before changing the database failed, so nothing was changed: {e} \
+                 (--no-backup skips the backup)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Refused(e) => Some(e),
+            RunError::Sqlite(e) => Some(e),
+            RunError::Backup(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Refusal> for RunError {
+    fn from(e: Refusal) -> Self {
+        RunError::Refused(e)
+    }
+}
+
+impl From<SqliteError> for RunError {
+    fn from(e: SqliteError) -> Self {
+        RunError::Sqlite(e)
+    }
+}
+
+impl From<BackupError> for RunError {
+    fn from(e: BackupError) -> Self {
+        RunError::Backup(e)
+    }
+}
+
+/// One revision applied or reverted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    /// Revision id.
+    pub revision: String,
+    /// Its message.
+    pub message: String,
+    /// Its file.
+    pub path: String,
+    /// How long its SQL took.
+    pub execution_ms: i64,
+}
+
+/// What `upgrade` or `downgrade` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// Revisions applied (upgrade, parents first) or reverted (downgrade, children first).
+    /// Empty: the database was already there ("up to date").
+    pub steps: Vec<StepReport>,
+    /// The backup taken before, if any.
+    pub backup: Option<PathBuf>,
+    /// The applied heads afterwards (empty at base).
+    pub current: Vec<String>,
+}
+
+impl RunReport {
+    /// Whether nothing had to be done.
+    pub fn is_noop(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// What `stamp` changed in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StampReport {
+    /// Revisions recorded as applied.
+    pub added: Vec<String>,
+    /// Revisions removed from the ledger.
+    pub removed: Vec<String>,
+    /// Applied revisions whose stored checksum was replaced by the file's.
+    pub rechecksummed: Vec<String>,
+}
+
+/// Opens a database file read-write for the runner. `create`: make the file when it is missing
+/// (`upgrade`); otherwise a missing file is an error naming it.
+pub fn open_database(path: &Path, create: bool) -> Result<Connection, RunError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    } else if !path.exists() {
+        return Err(RunError::Sqlite(SqliteError::Database {
+            context: format!("opening {}", path.display()),
+            message: "no such database file (`qvdiff upgrade` creates it)".to_string(),
+        }));
+    }
+    Connection::open_with_flags(path, flags).map_err(|e| {
+        RunError::Sqlite(SqliteError::database(
+            format!("opening {}", path.display()),
+            e,
+        ))
+    })
+}
+
+/// The ledger rows of a database (nothing applied without a ledger table).
+pub fn applied(conn: &Connection) -> Result<Vec<AppliedRevision>, RunError> {
+    Ok(read_ledger(conn)?)
+}
+
+/// Where the database stands: applied heads, pending revisions, unknown and edited revisions
+/// (`qvdiff current`, `check --db`). Never refuses.
+pub fn status(conn: &Connection, migrations: &Migrations) -> Result<Status, RunError> {
+    Ok(runner::status(migrations, &read_ledger(conn)?))
+}
+
+/// A name for the database in messages.
+fn database_name(conn: &Connection) -> String {
+    match conn.path() {
+        Some(path) if !path.is_empty() => path.to_string(),
+        _ => "the in-memory database".to_string(),
+    }
+}
+
+/// Opens the runner's write transaction, waiting up to `timeout` for other writers.
+fn begin_write<'c>(
+    conn: &'c mut Connection,
+    timeout: Duration,
+) -> Result<Transaction<'c>, RunError> {
+    let database = database_name(conn);
+    conn.busy_timeout(timeout)
+        .map_err(|e| SqliteError::database("setting the busy timeout", e))?;
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                RunError::Locked {
+                    database,
+                    waited: timeout,
+                }
+            }
+            _ => RunError::Sqlite(SqliteError::database(
+                "starting the migration transaction",
+                e,
+            )),
+        })
+}
+
+/// The applied heads after a run, for the report.
+fn applied_heads(migrations: &Migrations, applied: &[AppliedRevision]) -> Vec<String> {
+    runner::status(migrations, applied).current
+}
+
+/// Takes the pre-change backup under the write lock, named by where the database stands now.
+fn backup_before(
+    tx: &Transaction<'_>,
+    settings: Option<&BackupSettings>,
+    current: &[String],
+) -> Result<Option<PathBuf>, RunError> {
+    let Some(settings) = settings else {
+        return Ok(None);
+    };
+    let path = match tx.path() {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        // An in-memory database has nothing to lose across a crash; nothing to back up.
+        _ => return Ok(None),
+    };
+    let db_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "database".to_string());
+    let label = if current.is_empty() {
+        "base".to_string()
+    } else {
+        current.join("+")
+    };
+    // SQLite refuses to back up from a connection holding a write transaction, so a second,
+    // read-only connection copies the file. It sees exactly the state the run starts from: this
+    // transaction has written nothing yet and holds the write lock, so no one else can write.
+    let reader = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| SqliteError::database(format!("opening {} for the backup", path.display()), e))?;
+    Ok(Some(backup(
+        &reader,
+        &settings.dir,
+        &db_name,
+        Some(&label),
+        settings.keep,
+    )?))
+}
+
+/// Refuses transaction control in a migration before anything runs: a `COMMIT` inside a section
+/// would commit half of the upgrade.
+fn check_no_transaction_control(
+    migration: &Migration,
+    direction: Direction,
+    sql: &str,
+) -> Result<(), RunError> {
+    for statement in sqltext::split_statements(sql) {
+        let first_word: String = statement
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .find(|w| !w.is_empty())
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let second_word = statement
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let ends_or_starts = matches!(first_word.as_str(), "BEGIN" | "COMMIT" | "END")
+            || (first_word == "ROLLBACK" && second_word != "TO");
+        if ends_or_starts {
+            return Err(RunError::Statement {
+                revision: migration.file.revision.clone(),
+                path: migration.path.clone(),
+                direction,
+                statement: statement.to_string(),
+                message: "a migration must not contain BEGIN, COMMIT, END or ROLLBACK: qvdiff \
+                          runs every pending revision in one transaction; remove the statement"
+                    .to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs one section inside the open transaction, turning failures into [`RunError`]s that name
+/// the revision, the statement and — for constraint failures — the rows in the way.
+fn run_section(
+    tx: &Transaction<'_>,
+    migration: &Migration,
+    direction: Direction,
+) -> Result<i64, RunError> {
+    let sql = match direction {
+        Direction::Up => &migration.file.up,
+        Direction::Down => &migration.file.down,
+    };
+    check_no_transaction_control(migration, direction, sql)?;
+    let violations_before = foreign_key_violations(tx)
+        .map_err(|e| SqliteError::database("checking foreign keys", e))?;
+    let started = Instant::now();
+    if let Err(error) = run_script(tx, &migration.file.revision, sql) {
+        return Err(match error {
+            SqliteError::Statement {
+                statement, message, ..
+            } => match explain_constraint_failure(tx, &message) {
+                Some(problem) => RunError::Data {
+                    revision: migration.file.revision.clone(),
+                    path: migration.path.clone(),
+                    direction,
+                    statement,
+                    problems: vec![problem],
+                },
+                None => RunError::Statement {
+                    revision: migration.file.revision.clone(),
+                    path: migration.path.clone(),
+                    direction,
+                    statement,
+                    message,
+                },
+            },
+            other => RunError::Sqlite(other),
+        });
+    }
+    let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    if tx.is_autocommit() {
+        // Belt and braces behind check_no_transaction_control: SQL that ended the transaction
+        // some other way.
+        return Err(RunError::Statement {
+            revision: migration.file.revision.clone(),
+            path: migration.path.clone(),
+            direction,
+            statement: "(end of section)".to_string(),
+            message: "the section ended the migration transaction".to_string(),
+        });
+    }
+    let violations_after = foreign_key_violations(tx)
+        .map_err(|e| SqliteError::database("checking foreign keys", e))?;
+    let new_violations = added_violations(&violations_before, violations_after);
+    if !new_violations.is_empty() {
+        return Err(RunError::Data {
+            revision: migration.file.revision.clone(),
+            path: migration.path.clone(),
+            direction,
+            statement: "PRAGMA foreign_key_check".to_string(),
+            problems: explain_orphans(tx, &new_violations),
+        });
+    }
+    Ok(execution_ms)
+}
+
+fn step_report(migration: &Migration, execution_ms: i64) -> StepReport {
+    StepReport {
+        revision: migration.file.revision.clone(),
+        message: migration.file.message.clone(),
+        path: migration.path.clone(),
+        execution_ms,
+    }
+}
+
+/// Applies the revisions up to `target` in one transaction (see the module docs).
+///
+/// `target`: `head`, `heads`, a revision id or unique prefix, `+N`. Refuses (changing nothing)
+/// on an edited or missing applied file, a database newer than the migrations, several heads
+/// for `head`, and data that a step cannot run on. An empty report means "up to date".
+pub fn upgrade(
+    conn: &mut Connection,
+    migrations: &Migrations,
+    target: &str,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
+    with_foreign_keys_off(conn, |conn| {
+        let tx = begin_write(conn, options.busy_timeout)?;
+        let mut ledger = read_ledger(&tx)?;
+        let plan = plan_upgrade(migrations, &ledger, target)?;
+        if plan.is_empty() {
+            return Ok(RunReport {
+                steps: Vec::new(),
+                backup: None,
+                current: applied_heads(migrations, &ledger),
+            });
+        }
+        let backup = backup_before(
+            &tx,
+            options.backup.as_ref(),
+            &applied_heads(migrations, &ledger),
+        )?;
+        create_ledger(&tx)?;
+        let mut steps = Vec::with_capacity(plan.len());
+        for migration in plan {
+            let execution_ms = run_section(&tx, migration, Direction::Up)?;
+            record_applied(&tx, migration, execution_ms)?;
+            steps.push(step_report(migration, execution_ms));
+        }
+        ledger = read_ledger(&tx)?;
+        tx.commit()
+            .map_err(|e| SqliteError::database("committing the upgrade", e))?;
+        Ok(RunReport {
+            steps,
+            backup,
+            current: applied_heads(migrations, &ledger),
+        })
+    })
+}
+
+/// Reverts revisions down to `target` in one transaction, running `down` sections children
+/// first and removing their ledger rows.
+///
+/// `target`: empty or `-1` (one step), `-N`, `base`, or a revision that stays applied. With
+/// nothing applied it does nothing.
+pub fn downgrade(
+    conn: &mut Connection,
+    migrations: &Migrations,
+    target: &str,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
+    with_foreign_keys_off(conn, |conn| {
+        let tx = begin_write(conn, options.busy_timeout)?;
+        let mut ledger = read_ledger(&tx)?;
+        if ledger.is_empty() {
+            return Ok(RunReport {
+                steps: Vec::new(),
+                backup: None,
+                current: Vec::new(),
+            });
+        }
+        let plan = plan_downgrade(migrations, &ledger, target)?;
+        if plan.is_empty() {
+            return Ok(RunReport {
+                steps: Vec::new(),
+                backup: None,
+                current: applied_heads(migrations, &ledger),
+            });
+        }
+        let backup = backup_before(
+            &tx,
+            options.backup.as_ref(),
+            &applied_heads(migrations, &ledger),
+        )?;
+        let mut steps = Vec::with_capacity(plan.len());
+        for migration in plan {
+            let execution_ms = run_section(&tx, migration, Direction::Down)?;
+            forget(&tx, &migration.file.revision)?;
+            steps.push(step_report(migration, execution_ms));
+        }
+        ledger = read_ledger(&tx)?;
+        tx.commit()
+            .map_err(|e| SqliteError::database("committing the downgrade", e))?;
+        Ok(RunReport {
+            steps,
+            backup,
+            current: applied_heads(migrations, &ledger),
+        })
+    })
+}
+
+/// Sets the ledger to exactly `target` and its ancestors without running any SQL: missing rows
+/// are added, rows of other revisions removed, and stored checksums that differ from the files
+/// replaced (the way out after an intended edit).
+///
+/// The caller must first check that the live schema equals [`schema_at`]`(target)`: the ledger
+/// then tells the truth.
+pub fn stamp(
+    conn: &mut Connection,
+    migrations: &Migrations,
+    target: &str,
+    options: &RunOptions,
+) -> Result<StampReport, RunError> {
+    let keep = plan_stamp(migrations, target)?;
+    let tx = begin_write(conn, options.busy_timeout)?;
+    let ledger = read_ledger(&tx)?;
+    create_ledger(&tx)?;
+    let mut report = StampReport::default();
+    for row in &ledger {
+        if !keep.iter().any(|m| m.file.revision == row.revision) {
+            forget(&tx, &row.revision)?;
+            report.removed.push(row.revision.clone());
+        }
+    }
+    for migration in keep {
+        match ledger
+            .iter()
+            .find(|row| row.revision == migration.file.revision)
+        {
+            None => {
+                record_applied(&tx, migration, 0)?;
+                report.added.push(migration.file.revision.clone());
+            }
+            Some(row) if row.checksum != migration.checksum => {
+                update_checksum(&tx, migration)?;
+                report.rechecksummed.push(migration.file.revision.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    tx.commit()
+        .map_err(|e| SqliteError::database("committing the stamp", e))?;
+    Ok(report)
+}
+
+/// The schema `target` (and its ancestors) produce, replayed on an in-memory database
+/// (`stamp`'s check, `check --db` drift). `base` is the empty schema.
+pub fn schema_at(migrations: &Migrations, target: &str) -> Result<Schema, RunError> {
+    let chain = plan_stamp(migrations, target)?;
+    let conn = crate::apply::replay(
+        chain
+            .iter()
+            .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
+    )?;
+    Ok(crate::introspect::introspect(&conn)?)
+}
+
+/// The offline script for `qvdiff sql [FROM:TO]` (`range` as typed; `None` = `base:head`).
+pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String, RunError> {
+    let (from, to) = parse_range(range);
+    let plan = plan_range(migrations, &from, &to)?;
+    Ok(render_script(&plan, &format!("{from} -> {to}")))
+}
+
+/// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
+pub fn upgrade_sql(
+    conn: &Connection,
+    migrations: &Migrations,
+    target: &str,
+) -> Result<String, RunError> {
+    let ledger = read_ledger(conn)?;
+    let plan = plan_upgrade(migrations, &ledger, target)?;
+    let current = applied_heads(migrations, &ledger);
+    let from = if current.is_empty() {
+        "base".to_string()
+    } else {
+        current.join("+")
+    };
+    Ok(render_script(
+        &ScriptPlan::Upgrade(plan),
+        &format!("{from} -> {target}"),
+    ))
+}
+
+/// `PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE; <sections and ledger rows>; PRAGMA
+/// foreign_key_check; COMMIT;` — the same transaction shape as the runner, for a DBA to review
+/// and run with the `sqlite3` shell.
+fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("-- qvdiff offline script: {range}\n"));
+    out.push_str(
+        "-- Foreign keys are off during the transaction (a table rebuild would cascade with\n\
+         -- them on). If `PRAGMA foreign_key_check` below prints any row, run ROLLBACK instead\n\
+         -- of letting COMMIT run.\n",
+    );
+    out.push_str("PRAGMA foreign_keys = OFF;\nBEGIN IMMEDIATE;\n");
+    let (migrations, direction) = match plan {
+        ScriptPlan::Upgrade(list) => (list, Direction::Up),
+        ScriptPlan::Downgrade(list) => (list, Direction::Down),
+    };
+    if direction == Direction::Up {
+        out.push_str(CREATE_LEDGER_SQL);
+        out.push_str(";\n");
+    }
+    for migration in migrations {
+        out.push_str(&format!(
+            "\n-- revision {} ({}, {direction}): {}\n",
+            migration.file.revision, migration.path, migration.file.message
+        ));
+        let section = match direction {
+            Direction::Up => &migration.file.up,
+            Direction::Down => &migration.file.down,
+        };
+        out.push_str(section.trim_end());
+        out.push('\n');
+        match direction {
+            Direction::Up => out.push_str(&offline_insert_sql(migration)),
+            Direction::Down => out.push_str(&offline_delete_sql(&migration.file.revision)),
+        }
+        out.push('\n');
+    }
+    out.push_str("\nPRAGMA foreign_key_check;\nCOMMIT;\n");
+    out
+}

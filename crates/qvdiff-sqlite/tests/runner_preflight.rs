@@ -1,0 +1,168 @@
+//! Steps that existing rows would break are refused with counts and example keys, and nothing
+//! is changed.
+
+mod runner_support;
+
+use qvdiff_core::{diff, Column, ColumnType, DefaultValue, Dialect, Renames, Schema, Table};
+use qvdiff_sqlite::runner::{upgrade, RunError, RunOptions};
+use qvdiff_sqlite::Sqlite;
+use runner_support::*;
+
+const ITEMS: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, sku TEXT);\n\
+     INSERT INTO items (id, sku) VALUES \
+     (1, 'a'), (2, 'b'), (3, 'c'), (4, NULL), (5, 'a'), (6, 'b'), (7, 'x'), (8, 'b'), \
+     (9, NULL), (10, 'y'), (11, 'z'), (12, NULL);";
+
+fn applied_items(
+    extra: Vec<qvdiff_core::runner::Migration>,
+) -> (tempfile::TempDir, std::path::PathBuf, RunError) {
+    let (dir, path) = database();
+    let mut conn = open(&path);
+    let mut list = vec![migration("r1", &[], ITEMS, "DROP TABLE items;")];
+    upgrade(
+        &mut conn,
+        &set(list.clone()),
+        "head",
+        &RunOptions::default(),
+    )
+    .unwrap();
+    list.extend(extra);
+    let err = upgrade(&mut conn, &set(list), "head", &RunOptions::default()).unwrap_err();
+    // Nothing changed.
+    assert_eq!(ledger_revisions(&conn), ["r1"]);
+    assert_eq!(count(&conn, "SELECT count(*) FROM items"), 12);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE '_qvdiff_new_%'"
+        ),
+        0
+    );
+    (dir, path, err)
+}
+
+#[test]
+fn not_null_over_nulls_counts_and_names_rows() {
+    let rebuild = "CREATE TABLE \"_qvdiff_new_items\" (\"id\" INTEGER PRIMARY KEY, \"sku\" TEXT NOT NULL);\n\
+         INSERT INTO \"_qvdiff_new_items\" (\"id\", \"sku\") SELECT \"id\", \"sku\" FROM \"items\";\n\
+         DROP TABLE \"items\";\n\
+         ALTER TABLE \"_qvdiff_new_items\" RENAME TO \"items\";";
+    let (_dir, _path, err) = applied_items(vec![migration("r2", &["r1"], rebuild, "SELECT 1;")]);
+    let message = err.to_string();
+    assert!(matches!(err, RunError::Data { .. }), "{message}");
+    assert!(message.contains("revision r2"), "{message}");
+    assert!(
+        message.contains("3 rows of items have NULL in sku (ids 4, 9, 12)"),
+        "{message}"
+    );
+    assert!(message.contains("backfill"), "{message}");
+}
+
+#[test]
+fn unique_over_duplicates_counts_and_names_rows() {
+    let (_dir, _path, err) = applied_items(vec![migration(
+        "r2",
+        &["r1"],
+        "CREATE UNIQUE INDEX ux_items_sku ON items (sku);",
+        "DROP INDEX ux_items_sku;",
+    )]);
+    let message = err.to_string();
+    assert!(matches!(err, RunError::Data { .. }), "{message}");
+    assert!(
+        message.contains("5 rows of items share their value of (sku) with another row (2 duplicated values) (ids 1, 5, 2, 6, 8)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("CREATE UNIQUE INDEX ux_items_sku"),
+        "{message}"
+    );
+}
+
+#[test]
+fn foreign_key_over_orphans_counts_and_names_rows() {
+    let (_dir, _path, err) = applied_items(vec![migration(
+        "r2",
+        &["r1"],
+        "CREATE TABLE sales (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES items (id));\n\
+         INSERT INTO sales (id, item_id) VALUES (100, 1), (101, 99), (102, 98), (103, 2);",
+        "DROP TABLE sales;",
+    )]);
+    let message = err.to_string();
+    assert!(matches!(err, RunError::Data { .. }), "{message}");
+    assert!(
+        message.contains("2 rows of sales reference a missing row of items (through sales.item_id) (ids 101, 102)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_planned_not_null_change_on_real_rows_is_refused_then_backfill_passes() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    let before = Schema {
+        tables: vec![Table {
+            primary_key: vec!["id".to_string()],
+            ..Table::new(
+                "items",
+                vec![
+                    Column::new("id", ColumnType::Integer { bits: 64 }),
+                    Column {
+                        nullable: true,
+                        ..Column::new("sku", ColumnType::Text { max_length: None })
+                    },
+                ],
+            )
+        }],
+        ..Schema::default()
+    };
+    let mut after = before.clone();
+    after.tables[0].columns[1].nullable = false;
+    let plan = |from: &Schema, to: &Schema| {
+        let changes = diff(from, to, &Renames::default());
+        let steps = Sqlite.plan(from, to, &changes).unwrap().steps;
+        qvdiff_core::render_steps(&steps)
+    };
+    let create = plan(&Schema::default(), &before);
+    let migrations = vec![migration(
+        "r1",
+        &[],
+        &format!("{create}INSERT INTO items (id, sku) VALUES (1, 'a'), (2, NULL);"),
+        "DROP TABLE items;",
+    )];
+    upgrade(
+        &mut conn,
+        &set(migrations.clone()),
+        "head",
+        &RunOptions::default(),
+    )
+    .unwrap();
+
+    let mut refused = migrations.clone();
+    refused.push(migration(
+        "r2",
+        &["r1"],
+        &plan(&before, &after),
+        "SELECT 1;",
+    ));
+    let err = upgrade(&mut conn, &set(refused), "head", &RunOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("1 row of items have NULL in sku (ids 2)"),
+        "{err}"
+    );
+
+    let mut with_backfill = after.clone();
+    with_backfill.tables[0].columns[1].backfill = Some(DefaultValue::Text("none".to_string()));
+    let mut fixed = migrations;
+    fixed.push(migration(
+        "r2",
+        &["r1"],
+        &plan(&before, &with_backfill),
+        "SELECT 1;",
+    ));
+    upgrade(&mut conn, &set(fixed), "head", &RunOptions::default()).unwrap();
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM items WHERE sku = 'none'"),
+        1
+    );
+}

@@ -1,0 +1,58 @@
+//! Helpers shared by the runner tests: migrations from SQL text, real database files.
+
+#![allow(dead_code)]
+
+use qvdiff_core::runner::{Migration, Migrations};
+use qvdiff_core::MigrationFile;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
+pub fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
+    let file = MigrationFile {
+        revision: rev.to_string(),
+        parents: parents.iter().map(|p| p.to_string()).collect(),
+        message: format!("revision {rev}"),
+        up: format!("{up}\n"),
+        down: format!("{down}\n"),
+    };
+    Migration::from_text(&file.render(), format!("migrations/{rev}_m.sql")).unwrap()
+}
+
+pub fn set(list: Vec<Migration>) -> Migrations {
+    Migrations::new(list).unwrap()
+}
+
+/// A fresh database file in a new temp dir (kept alive by the returned guard).
+pub fn database() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    (dir, path)
+}
+
+pub fn open(path: &Path) -> Connection {
+    Connection::open(path).unwrap()
+}
+
+pub fn ledger_revisions(conn: &Connection) -> Vec<String> {
+    qvdiff_sqlite::runner::applied(conn)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.revision)
+        .collect()
+}
+
+pub fn tables(conn: &Connection) -> Vec<String> {
+    let mut statement = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+pub fn count(conn: &Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |row| row.get(0)).unwrap()
+}

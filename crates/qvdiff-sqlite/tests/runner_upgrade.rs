@@ -1,0 +1,388 @@
+//! upgrade / downgrade / stamp / sql on real database files with real rows.
+
+mod runner_support;
+
+use qvdiff_core::runner::Refusal;
+use qvdiff_sqlite::runner::{
+    downgrade, schema_at, sql_script, stamp, status, upgrade, BackupSettings, RunError, RunOptions,
+};
+use runner_support::*;
+
+fn opts() -> RunOptions {
+    RunOptions::default()
+}
+
+fn three() -> Vec<qvdiff_core::runner::Migration> {
+    vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n\
+             INSERT INTO items (id, title) VALUES (1, 'lamp'), (2, 'desk');",
+            "DROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "ALTER TABLE items ADD COLUMN notes TEXT;",
+            "ALTER TABLE items DROP COLUMN notes;",
+        ),
+        migration(
+            "r3",
+            &["r2"],
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
+            "DROP TABLE users;",
+        ),
+    ]
+}
+
+#[test]
+fn upgrade_applies_everything_once_and_records_checksums() {
+    let (_dir, path) = database();
+    let migrations = set(three());
+    let mut conn = open(&path);
+    let report = upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    assert_eq!(
+        report
+            .steps
+            .iter()
+            .map(|s| s.revision.as_str())
+            .collect::<Vec<_>>(),
+        ["r1", "r2", "r3"]
+    );
+    assert_eq!(report.current, ["r3"]);
+    assert_eq!(ledger_revisions(&conn), ["r1", "r2", "r3"]);
+    let rows = qvdiff_sqlite::runner::applied(&conn).unwrap();
+    assert_eq!(rows[0].checksum, migrations.get("r1").unwrap().checksum);
+    assert!(rows[0].applied_at.ends_with('Z') && rows[0].applied_at.contains('T'));
+    assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
+
+    let again = upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    assert!(again.is_noop());
+    assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
+}
+
+#[test]
+fn upgrade_creates_a_missing_database_file() {
+    let (_dir, path) = database();
+    let migrations = set(three());
+    let mut conn = qvdiff_sqlite::runner::open_database(&path, true).unwrap();
+    upgrade(&mut conn, &migrations, "+1", &opts()).unwrap();
+    assert!(path.exists());
+    assert_eq!(ledger_revisions(&conn), ["r1"]);
+    assert!(qvdiff_sqlite::runner::open_database(&path.with_extension("nope"), false).is_err());
+}
+
+#[test]
+fn a_failing_revision_rolls_back_every_revision() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    conn.execute_batch(
+        "CREATE TABLE keep (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO keep VALUES (1, 'a'), (2, 'b');",
+    )
+    .unwrap();
+    let fk_setting = count(&conn, "PRAGMA foreign_keys");
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id INTEGER PRIMARY KEY);\nINSERT INTO keep VALUES (3, 'c');",
+            "DROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "CREATE INDEX ix_keep_v ON keep (v);\nINSERT INTO no_such_table VALUES (1);",
+            "SELECT 1;",
+        ),
+        migration(
+            "r3",
+            &["r2"],
+            "CREATE TABLE more (id INTEGER);",
+            "DROP TABLE more;",
+        ),
+    ]);
+    let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, RunError::Statement { .. }), "{message}");
+    assert!(message.contains("revision r2"), "{message}");
+    assert!(message.contains("migrations/r2_m.sql"), "{message}");
+    assert!(message.contains("INSERT INTO no_such_table"), "{message}");
+    assert!(message.contains("no such table"), "{message}");
+    assert!(ledger_revisions(&conn).is_empty());
+    assert_eq!(tables(&conn), ["keep"]);
+    assert_eq!(count(&conn, "SELECT count(*) FROM keep"), 2);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+        ),
+        0
+    );
+    // foreign_keys is back to what it was.
+    assert_eq!(count(&conn, "PRAGMA foreign_keys"), fk_setting);
+}
+
+#[test]
+fn foreign_keys_setting_is_restored_and_rebuilds_do_not_cascade() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT);\n\
+             CREATE TABLE sales (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL \
+             REFERENCES items (id) ON DELETE CASCADE);\n\
+             INSERT INTO items VALUES (1, 'a');\nINSERT INTO sales VALUES (10, 1);",
+            "DROP TABLE sales;\nDROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "CREATE TABLE _qvdiff_new_items (id INTEGER PRIMARY KEY, title TEXT NOT NULL DEFAULT '');\n\
+             INSERT INTO _qvdiff_new_items (id, title) SELECT id, COALESCE(title, '') FROM items;\n\
+             DROP TABLE items;\nALTER TABLE _qvdiff_new_items RENAME TO items;",
+            "SELECT 1;",
+        ),
+    ]);
+    upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    assert_eq!(count(&conn, "SELECT count(*) FROM sales"), 1);
+    assert_eq!(count(&conn, "PRAGMA foreign_keys"), 1);
+}
+
+#[test]
+fn an_edited_applied_file_is_refused() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    upgrade(&mut conn, &set(three()), "r1", &opts()).unwrap();
+    let mut edited = three();
+    edited[0] = migration(
+        "r1",
+        &[],
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT NOT NULL, extra TEXT);",
+        "DROP TABLE items;",
+    );
+    let err = upgrade(&mut conn, &set(edited.clone()), "head", &opts()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, RunError::Refused(Refusal::EditedAfterApplied { .. })),
+        "{message}"
+    );
+    assert!(
+        message.contains("migrations/r1_m.sql was edited after it was applied"),
+        "{message}"
+    );
+    assert!(
+        message.contains("restore the file from version control"),
+        "{message}"
+    );
+    assert_eq!(ledger_revisions(&conn), ["r1"]);
+    // downgrade runs the edited down section: refused too.
+    assert!(downgrade(&mut conn, &set(edited.clone()), "base", &opts()).is_err());
+    // stamp records the file as it is now (the way out once the schema matches).
+    let report = stamp(&mut conn, &set(edited.clone()), "r1", &opts()).unwrap();
+    assert_eq!(report.rechecksummed, ["r1"]);
+    assert!(upgrade(&mut conn, &set(edited), "head", &opts()).is_ok());
+}
+
+#[test]
+fn missing_file_and_newer_database_are_refused() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    upgrade(&mut conn, &set(three()), "head", &opts()).unwrap();
+
+    // r3 applied but its file is gone, and nothing else pending: the database is newer.
+    let older = set(three().into_iter().take(2).collect());
+    let err = upgrade(&mut conn, &older, "head", &opts()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, RunError::Refused(Refusal::DatabaseNewer { .. })),
+        "{message}"
+    );
+    assert!(message.contains("newer than the migrations"), "{message}");
+    assert!(message.contains("r3"), "{message}");
+
+    // r3 applied, its file gone, another revision pending: a missing file.
+    let mut branch = three().into_iter().take(2).collect::<Vec<_>>();
+    branch.push(migration(
+        "r4",
+        &["r2"],
+        "CREATE TABLE t4 (id INTEGER);",
+        "DROP TABLE t4;",
+    ));
+    let err = upgrade(&mut conn, &set(branch), "head", &opts()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, RunError::Refused(Refusal::MissingFiles { .. })),
+        "{message}"
+    );
+    assert!(message.contains("no migration file declares"), "{message}");
+    assert_eq!(ledger_revisions(&conn), ["r1", "r2", "r3"]);
+    assert!(!tables(&conn).contains(&"t4".to_string()));
+}
+
+#[test]
+fn several_heads_need_a_merge_for_head_but_not_for_heads() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    let migrations = set(vec![
+        migration("a", &[], "CREATE TABLE a (id INTEGER);", "DROP TABLE a;"),
+        migration("b", &["a"], "CREATE TABLE b (id INTEGER);", "DROP TABLE b;"),
+        migration("c", &["a"], "CREATE TABLE c (id INTEGER);", "DROP TABLE c;"),
+    ]);
+    let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
+    assert!(err.to_string().contains("qvdiff merge"), "{err}");
+    assert!(tables(&conn).is_empty());
+    let report = upgrade(&mut conn, &migrations, "heads", &opts()).unwrap();
+    assert_eq!(report.steps.len(), 3);
+    assert_eq!(report.current, ["b", "c"]);
+}
+
+#[test]
+fn downgrade_one_step_to_a_revision_and_to_base() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    let migrations = set(three());
+    upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    conn.execute("UPDATE items SET notes = 'n' WHERE id = 1", [])
+        .unwrap();
+
+    let report = downgrade(&mut conn, &migrations, "", &opts()).unwrap();
+    assert_eq!(report.steps[0].revision, "r3");
+    assert_eq!(ledger_revisions(&conn), ["r1", "r2"]);
+    assert!(!tables(&conn).contains(&"users".to_string()));
+
+    upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    let report = downgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+    assert_eq!(
+        report
+            .steps
+            .iter()
+            .map(|s| s.revision.as_str())
+            .collect::<Vec<_>>(),
+        ["r3", "r2"]
+    );
+    assert_eq!(report.current, ["r1"]);
+    assert_eq!(ledger_revisions(&conn), ["r1"]);
+    assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
+
+    let report = downgrade(&mut conn, &migrations, "base", &opts()).unwrap();
+    assert_eq!(report.steps.len(), 1);
+    assert!(ledger_revisions(&conn).is_empty());
+    assert_eq!(tables(&conn), ["qvdiff_migrations"]);
+    // Nothing applied: nothing to do.
+    assert!(downgrade(&mut conn, &migrations, "-1", &opts())
+        .unwrap()
+        .is_noop());
+}
+
+#[test]
+fn stamp_and_schema_at() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    let migrations = set(three());
+    let schema = schema_at(&migrations, "r2").unwrap();
+    let items = schema.table("items").unwrap();
+    assert!(items.column("notes").is_some());
+    assert!(schema.table("users").is_none());
+
+    conn.execute_batch(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT NOT NULL, notes TEXT);",
+    )
+    .unwrap();
+    let report = stamp(&mut conn, &migrations, "r2", &opts()).unwrap();
+    assert_eq!(report.added, ["r1", "r2"]);
+    assert_eq!(ledger_revisions(&conn), ["r1", "r2"]);
+    let upgraded = upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    assert_eq!(upgraded.steps.len(), 1);
+    let report = stamp(&mut conn, &migrations, "base", &opts()).unwrap();
+    assert_eq!(report.removed.len(), 3);
+    assert!(ledger_revisions(&conn).is_empty());
+}
+
+#[test]
+fn status_shows_current_and_pending() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    let migrations = set(three());
+    upgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+    let status = status(&conn, &migrations).unwrap();
+    assert_eq!(status.current, ["r1"]);
+    assert_eq!(status.pending, ["r2", "r3"]);
+    assert!(!status.is_up_to_date());
+}
+
+#[test]
+fn offline_scripts_have_the_runner_transaction_shape_and_run() {
+    let migrations = set(three());
+    let script = sql_script(&migrations, None).unwrap();
+    let begin = script.find("BEGIN IMMEDIATE;").unwrap();
+    assert!(script.find("PRAGMA foreign_keys = OFF;").unwrap() < begin);
+    assert!(script.contains("INSERT INTO \"qvdiff_migrations\""));
+    assert!(script
+        .trim_end()
+        .ends_with("PRAGMA foreign_key_check;\nCOMMIT;"));
+
+    let (_dir, path) = database();
+    let conn = open(&path);
+    conn.execute_batch(&script).unwrap();
+    assert_eq!(ledger_revisions(&conn), ["r1", "r2", "r3"]);
+    // The recorded checksums are the runner's: a later upgrade accepts them.
+    let mut conn = conn;
+    assert!(upgrade(&mut conn, &migrations, "head", &opts())
+        .unwrap()
+        .is_noop());
+
+    let down = sql_script(&migrations, Some("head:r1")).unwrap();
+    conn.execute_batch(&down).unwrap();
+    assert_eq!(ledger_revisions(&conn), ["r1"]);
+}
+
+#[test]
+fn upgrade_takes_a_backup_under_the_lock_when_asked() {
+    let (dir, path) = database();
+    let mut conn = open(&path);
+    let migrations = set(three());
+    upgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+    let options = RunOptions {
+        backup: Some(BackupSettings {
+            dir: dir.path().join("backups"),
+            keep: 10,
+        }),
+        ..RunOptions::default()
+    };
+    let report = upgrade(&mut conn, &migrations, "head", &options).unwrap();
+    let backup = report.backup.unwrap();
+    let name = backup.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("app.db.") && name.ends_with(".r1.bak"),
+        "{name}"
+    );
+    let copy = open(&backup);
+    assert_eq!(ledger_revisions(&copy), ["r1"]);
+    assert_eq!(count(&copy, "SELECT count(*) FROM items"), 2);
+    // Nothing to do: no backup.
+    let report = upgrade(&mut conn, &migrations, "head", &options).unwrap();
+    assert!(report.backup.is_none());
+}
+
+#[test]
+fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
+    let (_dir, path) = database();
+    let mut conn = open(&path);
+    let migrations = set(vec![migration(
+        "r1",
+        &[],
+        "CREATE TABLE a (id INTEGER);\nCOMMIT;\nCREATE TABLE b (id INTEGER);",
+        "SELECT 1;",
+    )]);
+    let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
+    assert!(
+        err.to_string().contains("must not contain BEGIN, COMMIT"),
+        "{err}"
+    );
+    assert!(tables(&conn).is_empty());
+}

@@ -1,0 +1,11 @@
+use qvdiff::Model;
+
+#[derive(Model)]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(references = "users.id", on_delete = "delete")]
+    pub user_id: i64,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use qvdiff::Model;
+
+#[derive(Model)]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(name = "id")]
+    pub legacy_id: i64,
+}
+
+fn main() {}

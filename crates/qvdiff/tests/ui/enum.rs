@@ -1,0 +1,9 @@
+use qvdiff::Model;
+
+#[derive(Model)]
+pub enum Status {
+    Active,
+    Archived,
+}
+
+fn main() {}

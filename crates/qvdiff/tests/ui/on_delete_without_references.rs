@@ -1,0 +1,11 @@
+use qvdiff::Model;
+
+#[derive(Model)]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(on_delete = "cascade")]
+    pub user_id: i64,
+}
+
+fn main() {}
