@@ -1,1 +1,74 @@
-//! qvdiff CLI library.
+//! The `qvdiff` command-line tool as a library: `main` only calls [`run`].
+//!
+//! Layers: [`cli`] parses arguments, [`config`] finds `qvdiff.toml`, [`models`] reads the wanted
+//! schema, [`commands`] does the work, and every failure is a [`error::CliError`] that [`run`]
+//! reports once, with exit code 2.
+
+#![warn(missing_docs)]
+
+pub mod baseline;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db_url;
+pub mod error;
+pub mod fsutil;
+pub mod history;
+pub mod models;
+pub mod output;
+pub mod planning;
+pub mod prompt;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use config::Config;
+use error::{CliResult, EXIT_ERROR, EXIT_OK};
+use output::{Console, Verbosity};
+use prompt::Prompter;
+
+/// Runs qvdiff with these arguments (including the program name) and returns the exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let verbosity = if cli.global.quiet {
+        Verbosity::Quiet
+    } else if cli.global.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let console = Console::new(verbosity);
+    match dispatch(&cli, &console) {
+        Ok(code) => code,
+        Err(err) => {
+            console.error(&err);
+            EXIT_ERROR
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
+    let global = &cli.global;
+    let config = || Config::discover(global.config.as_deref());
+    let prompter = Prompter::new(!global.no_input);
+    let db = global.db.as_deref();
+    match &cli.command {
+        Command::Init => commands::init::run(console).map(|()| EXIT_OK),
+        Command::Manifest(args) => commands::manifest::run(&config()?, args, console).map(|()| EXIT_OK),
+        Command::Migrate(args) => {
+            commands::migrate::run(&config()?, args, db, &prompter, console).map(|()| EXIT_OK)
+        }
+        Command::Diff(args) => commands::diff::run(&config()?, args, db, console).map(|()| EXIT_OK),
+        Command::Check(args) => commands::check::run(&config()?, args, console),
+    }
+}

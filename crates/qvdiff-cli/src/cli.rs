@@ -1,0 +1,111 @@
+//! The command line: `qvdiff [GLOBAL OPTIONS] <COMMAND>`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// qvdiff turns Rust model structs into reviewed, verified SQL migrations and applies them safely.
+///
+/// A typical day: change a `#[derive(Model)]` struct, run `qvdiff migrate -m "add notes field"`,
+/// review the generated file in migrations/, commit it; the deploy runs `qvdiff upgrade`.
+#[derive(Debug, Parser)]
+#[command(name = "qvdiff", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path of qvdiff.toml (default: found in the current directory or a parent).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL (sqlite://PATH or a path); overrides DATABASE_URL and qvdiff.toml.
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+    /// Never prompt: take the safe answer, or fail when there is none.
+    #[arg(long, global = true)]
+    pub no_input: bool,
+    /// Print only errors, warnings and requested output.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print what qvdiff is doing.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create qvdiff.toml and migrations/ in the current directory.
+    ///
+    /// Refuses when qvdiff.toml already exists, so it never overwrites a project's settings.
+    Init,
+    /// Print the schema the models want, as stable JSON (commit it, diff it, feed it to tools).
+    ///
+    /// Tables and constraints are sorted, so two runs on the same models give identical bytes.
+    Manifest(ManifestArgs),
+    /// Generate the next migration from the difference between the models and the schema.
+    ///
+    /// Without --db the schema is the one the committed migrations produce (no database needed);
+    /// with --db it is the live database's, read-only. The file is verified on an in-memory copy
+    /// (up gives the models, down the previous schema, up again the models) before it is written.
+    /// A possible rename is asked about; a new NOT NULL column needs `default` or `backfill`.
+    Migrate(MigrateArgs),
+    /// Show what `migrate` would generate, without writing anything.
+    Diff(DiffArgs),
+    /// For CI: exit 1 when the models and the migrations differ (with --db, also when the live
+    /// database has drifted from its applied migrations or has pending ones), 0 when all agree.
+    Check(CheckArgs),
+}
+
+/// `qvdiff manifest`.
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// Write to FILE (atomically) instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Read the models from this manifest JSON instead of scanning sources.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// `qvdiff migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// What the migration does, in one line (it becomes the file name's slug).
+    #[arg(short, long, value_name = "MSG")]
+    pub message: String,
+    /// Write a migration with empty up and down sections, for hand-written SQL (data migrations).
+    #[arg(long)]
+    pub empty: bool,
+    /// Use this revision id instead of the current UTC time (it must not exist yet).
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Read the models from this manifest JSON instead of scanning sources.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// `qvdiff diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Also print the SQL a migration would contain.
+    #[arg(long)]
+    pub sql: bool,
+    /// Read the models from this manifest JSON instead of scanning sources.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// `qvdiff check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Read the models from this manifest JSON instead of scanning sources.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}

@@ -1,0 +1,42 @@
+//! `qvdiff diff`: what `migrate` would generate, written nowhere.
+
+use crate::baseline;
+use crate::cli::DiffArgs;
+use crate::config::Config;
+use crate::db_url;
+use crate::error::CliResult;
+use crate::history::History;
+use crate::models::ModelSource;
+use crate::output::Console;
+use crate::planning::propose;
+use crate::prompt::Prompter;
+use qvdiff_core::migration::render_steps;
+use std::io::Write;
+
+/// Prints the changes (and with `--sql` the up and down SQL) on standard output.
+pub fn run(config: &Config, args: &DiffArgs, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
+    let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
+    let base = match db_flag {
+        Some(_) => baseline::live(&db_url::resolve(config, db_flag)?)?,
+        None => baseline::recorded(&History::load(&config.migrations)?)?,
+    };
+    // `diff` never asks: a possible rename is shown as the drop and add it would be by default.
+    let proposal = propose(&base, &wanted, &Prompter::new(false), console)?;
+    let mut out = String::new();
+    if proposal.changes.is_empty() {
+        console.info("No changes detected.");
+        return Ok(());
+    }
+    for change in &proposal.changes {
+        let mark = if change.is_destructive() { "  (DESTRUCTIVE)" } else { "" };
+        out.push_str(&format!("{}{mark}\n", change.describe()));
+    }
+    if args.sql {
+        out.push_str("\n-- qvdiff:up\n");
+        out.push_str(&render_steps(&proposal.up.steps));
+        out.push_str("-- qvdiff:down\n");
+        out.push_str(&render_steps(&proposal.down.steps));
+    }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `qvdiff migrate -m MSG`: write one verified migration file.
+
+use crate::baseline::{self, Baseline};
+use crate::cli::MigrateArgs;
+use crate::config::Config;
+use crate::db_url;
+use crate::error::{io_error, CliError, CliResult};
+use crate::fsutil::write_atomic;
+use crate::history::History;
+use crate::models::{display_path, ModelSource};
+use crate::output::{Console, Tone};
+use crate::planning::{propose, verify};
+use crate::prompt::Prompter;
+use qvdiff_core::migration::{is_valid_revision, render_steps, revision_at, sanitize_message, MigrationFile};
+
+/// Generates, verifies and writes the next migration.
+pub fn run(
+    config: &Config,
+    args: &MigrateArgs,
+    db_flag: Option<&str>,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<()> {
+    let message = sanitize_message(&args.message);
+    if message.is_empty() {
+        return Err(CliError::new("the migration message is empty").with_hint("pass -m \"what this migration does\""));
+    }
+    let history = History::load(&config.migrations)?;
+    let parents = single_head(&history)?;
+    let revision = choose_revision(&history, args.rev_id.as_deref())?;
+
+    let (up, down, summary) = if args.empty {
+        (
+            "-- Write the SQL of this migration here.\n".to_string(),
+            "-- Write the SQL that undoes it here.\n".to_string(),
+            Vec::new(),
+        )
+    } else {
+        let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
+        let mut base: Baseline = match db_flag {
+            Some(_) => baseline::live(&db_url::resolve(config, db_flag)?)?,
+            None => baseline::recorded(&history)?,
+        };
+        let proposal = propose(&base, &wanted, prompter, console)?;
+        if proposal.changes.is_empty() {
+            console.info("No changes detected; nothing was written.");
+            return Ok(());
+        }
+        let up = render_steps(&proposal.up.steps);
+        let down = render_steps(&proposal.down.steps);
+        verify(&mut base, &proposal, &up, &down)?;
+        let mut summary: Vec<(String, bool)> =
+            proposal.changes.iter().map(|c| (c.describe(), c.is_destructive())).collect();
+        // Data the way back would lose is listed too: a reviewer must know before approving.
+        summary.extend(
+            proposal.down.steps.iter().filter_map(|s| s.destructive.as_ref()).map(|why| (format!("down: {why}"), true)),
+        );
+        (up, down, summary)
+    };
+
+    let file = MigrationFile { revision, parents, message, up, down };
+    let path = config.migrations.join(file.file_name());
+    std::fs::create_dir_all(&config.migrations).map_err(|e| io_error("create", &config.migrations, e))?;
+    write_atomic(&path, file.render().as_bytes(), true)?;
+
+    console.info(&format!("{} {}", console.paint(Tone::Good, "Wrote"), display_path(&path)));
+    for (line, destructive) in &summary {
+        if *destructive {
+            console.warn(&format!("{line}  (DESTRUCTIVE)"));
+        } else {
+            console.info(&format!("  {line}"));
+        }
+    }
+    if args.empty {
+        console.info("  (empty: write the up and down SQL by hand, then review it like any other change)");
+    }
+    Ok(())
+}
+
+/// The parent of a new migration: the one head, or none for the first.
+fn single_head(history: &History) -> CliResult<Vec<String>> {
+    let heads = history.graph.heads();
+    match heads.as_slice() {
+        [] => Ok(Vec::new()),
+        [one] => Ok(vec![one.to_string()]),
+        many => Err(CliError::new(format!(
+            "the migrations have {} heads ({}); a new migration needs one parent",
+            many.len(),
+            many.join(", ")
+        ))
+        .with_hint("run `qvdiff merge -m \"merge heads\"` first")),
+    }
+}
+
+/// `--rev-id` if given (it must be new), else the UTC time, moved to the next free second.
+fn choose_revision(history: &History, given: Option<&str>) -> CliResult<String> {
+    if let Some(rev) = given {
+        if !is_valid_revision(rev) {
+            return Err(CliError::new(format!("--rev-id \"{rev}\" is not a valid revision id"))
+                .with_hint("use 1 to 64 letters, digits or _ (not head, heads or base)"));
+        }
+        if let Some(existing) = history.migrations.get(rev) {
+            return Err(CliError::new(format!(
+                "revision {rev} already exists ({})",
+                display_path(&existing.path)
+            ))
+            .with_hint("choose another --rev-id, or leave it out to use the current time"));
+        }
+        return Ok(rev.to_string());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut t = now;
+    loop {
+        let rev = revision_at(t);
+        if !history.migrations.contains_key(&rev) {
+            return Ok(rev);
+        }
+        t += 1;
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per command. Each takes parsed arguments and returns an exit code or a [`CliError`].
+//!
+//! [`CliError`]: crate::error::CliError
+
+pub mod check;
+pub mod diff;
+pub mod init;
+pub mod manifest;
+pub mod migrate;

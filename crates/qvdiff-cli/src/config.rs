@@ -1,0 +1,202 @@
+//! `qvdiff.toml`: where the models, migrations and database are. Paths in it are relative to the
+//! directory that holds it, so commands work the same from any subdirectory.
+
+use crate::error::{io_error, CliError, CliResult};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The config file name looked for in the current directory and its parents.
+pub const CONFIG_FILE: &str = "qvdiff.toml";
+
+/// The text `qvdiff init` writes.
+pub const DEFAULT_CONFIG: &str = r#"# qvdiff configuration. Paths are relative to this file.
+
+# Where the #[derive(Model)] structs live: files or directories, scanned recursively.
+models = ["src"]
+
+# Where migration files are written and read.
+migrations = "migrations"
+
+# The database `upgrade` applies migrations to (DATABASE_URL and --db override it).
+# sqlite://app.db is relative to this file; sqlite:///srv/app.db is absolute.
+database = "sqlite://instance/app.db"
+
+# SQL dialect of the migration files.
+dialect = "sqlite"
+
+[backup]
+# Where `upgrade` puts its automatic backups, and how many it keeps.
+dir = "backups"
+keep = 10
+"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_models")]
+    models: Vec<String>,
+    #[serde(default = "default_migrations")]
+    migrations: String,
+    database: Option<String>,
+    #[serde(default = "default_dialect")]
+    dialect: String,
+    #[serde(default)]
+    backup: RawBackup,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    #[serde(default = "default_backup_dir")]
+    dir: String,
+    #[serde(default = "default_keep")]
+    keep: usize,
+}
+
+impl Default for RawBackup {
+    fn default() -> Self {
+        RawBackup { dir: default_backup_dir(), keep: default_keep() }
+    }
+}
+
+fn default_models() -> Vec<String> {
+    vec!["src".into()]
+}
+fn default_migrations() -> String {
+    "migrations".into()
+}
+fn default_dialect() -> String {
+    "sqlite".into()
+}
+fn default_backup_dir() -> String {
+    "backups".into()
+}
+fn default_keep() -> usize {
+    10
+}
+
+/// The loaded configuration, paths resolved against the config file's directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `qvdiff.toml` this came from.
+    pub file: PathBuf,
+    /// Its directory: the project root.
+    pub root: PathBuf,
+    /// Model source paths (files or directories).
+    pub models: Vec<PathBuf>,
+    /// Migrations directory.
+    pub migrations: PathBuf,
+    /// Database URL from the file, if any (unresolved).
+    pub database: Option<String>,
+    /// Dialect name.
+    pub dialect: String,
+    /// Backup directory.
+    pub backup_dir: PathBuf,
+    /// How many automatic backups to keep.
+    pub backup_keep: usize,
+}
+
+impl Config {
+    /// Finds `qvdiff.toml` (the given path, or the current directory and its parents) and loads it.
+    pub fn discover(explicit: Option<&Path>) -> CliResult<Config> {
+        let file = match explicit {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(CliError::new(format!("config file {} does not exist", p.display()))
+                        .with_hint("pass the path of an existing qvdiff.toml, or run `qvdiff init`"));
+                }
+                p.to_path_buf()
+            }
+            None => {
+                let cwd = std::env::current_dir()
+                    .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
+                cwd.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file()).ok_or_else(|| {
+                    CliError::new(format!(
+                        "no {CONFIG_FILE} in {} or any parent directory",
+                        cwd.display()
+                    ))
+                    .with_hint("run `qvdiff init` in the project root, or pass --config FILE")
+                })?
+            }
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| io_error("read", &file, e))?;
+        Config::parse(&file, &text)
+    }
+
+    /// Parses config text; `file` locates relative paths and names the file in errors.
+    pub fn parse(file: &Path, text: &str) -> CliResult<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|span| {
+                    let (line, col) = line_col(text, span.start);
+                    format!("{}:{line}:{col}", file.display())
+                })
+                .unwrap_or_else(|| file.display().to_string());
+            CliError::new(format!("{at}: invalid config: {}", e.message()))
+                .with_hint("see `qvdiff init` for a commented example of every key")
+        })?;
+        if raw.dialect != "sqlite" {
+            return Err(CliError::new(format!(
+                "{}: dialect \"{}\" is not supported by this build",
+                file.display(),
+                raw.dialect
+            ))
+            .with_hint("use dialect = \"sqlite\""));
+        }
+        if raw.backup.keep == 0 {
+            return Err(CliError::new(format!(
+                "{}: [backup] keep must be at least 1",
+                file.display()
+            )));
+        }
+        let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        Ok(Config {
+            file: file.to_path_buf(),
+            models: raw.models.iter().map(|m| root.join(m)).collect(),
+            migrations: root.join(&raw.migrations),
+            database: raw.database,
+            dialect: raw.dialect,
+            backup_dir: root.join(&raw.backup.dir),
+            backup_keep: raw.backup.keep,
+            root,
+        })
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_parses_with_defaults() {
+        let c = Config::parse(Path::new("/p/qvdiff.toml"), DEFAULT_CONFIG).unwrap();
+        assert_eq!(c.models, vec![PathBuf::from("/p/src")]);
+        assert_eq!(c.migrations, PathBuf::from("/p/migrations"));
+        assert_eq!(c.database.as_deref(), Some("sqlite://instance/app.db"));
+        assert_eq!(c.backup_keep, 10);
+        assert_eq!(c.backup_dir, PathBuf::from("/p/backups"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = Config::parse(Path::new("q.toml"), "models = [\"src\"]\nmodles = 1\n").unwrap_err();
+        assert!(err.message.starts_with("q.toml:2:1: invalid config"), "{}", err.message);
+        assert!(err.message.contains("modles"), "{}", err.message);
+    }
+
+    #[test]
+    fn line_col_is_one_based() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

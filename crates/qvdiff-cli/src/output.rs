@@ -1,0 +1,89 @@
+//! Console output for people: colour only on a terminal and never with `NO_COLOR`, quiet and
+//! verbose levels.
+
+use std::io::{IsTerminal, Write};
+
+/// How chatty the CLI is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `-q`: errors and requested output only.
+    Quiet,
+    /// The default.
+    Normal,
+    /// `-v`: also what qvdiff is doing.
+    Verbose,
+}
+
+/// Where human-facing messages go (stderr), with styling decided once.
+#[derive(Debug, Clone)]
+pub struct Console {
+    /// Verbosity level.
+    pub verbosity: Verbosity,
+    colour: bool,
+}
+
+/// A colour for a message fragment.
+#[derive(Debug, Clone, Copy)]
+pub enum Tone {
+    /// Success.
+    Good,
+    /// Warning: data loss, something to read.
+    Warn,
+    /// Error.
+    Bad,
+    /// De-emphasised.
+    Dim,
+    /// Emphasised.
+    Bold,
+}
+
+impl Console {
+    /// A console writing to stderr; colour when stderr is a terminal and `NO_COLOR` is unset.
+    pub fn new(verbosity: Verbosity) -> Console {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Console { verbosity, colour: !no_color && std::io::stderr().is_terminal() }
+    }
+
+    /// Styles `text` when colour is on.
+    pub fn paint(&self, tone: Tone, text: &str) -> String {
+        if !self.colour {
+            return text.to_string();
+        }
+        let code = match tone {
+            Tone::Good => "32",
+            Tone::Warn => "33",
+            Tone::Bad => "31;1",
+            Tone::Dim => "2",
+            Tone::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// A normal progress or summary line (hidden by `-q`).
+    pub fn info(&self, line: &str) {
+        if self.verbosity >= Verbosity::Normal {
+            eprintln!("{line}");
+        }
+    }
+
+    /// A line shown only with `-v`.
+    pub fn detail(&self, line: &str) {
+        if self.verbosity >= Verbosity::Verbose {
+            eprintln!("{}", self.paint(Tone::Dim, line));
+        }
+    }
+
+    /// A warning (shown even with `-q`: warnings are about data).
+    pub fn warn(&self, line: &str) {
+        eprintln!("{} {line}", self.paint(Tone::Warn, "warning:"));
+    }
+
+    /// Prints an error and its details.
+    pub fn error(&self, err: &crate::error::CliError) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{} {}", self.paint(Tone::Bad, "error:"), err.message);
+        for d in &err.details {
+            let _ = writeln!(stderr, "  {d}");
+        }
+    }
+}

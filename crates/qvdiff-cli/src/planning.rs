@@ -1,0 +1,159 @@
+//! From a baseline and the wanted schema to verified up and down SQL: the part `migrate`, `diff`
+//! and `check` share.
+
+use crate::baseline::Baseline;
+use crate::error::{CliError, CliResult};
+use crate::output::Console;
+use crate::prompt::Prompter;
+use qvdiff_core::diff::{diff, rename_candidates};
+use qvdiff_core::{Change, Column, DefaultValue, Dialect, Plan, Renames, Schema};
+use qvdiff_sqlite::Sqlite;
+
+/// The changes between a baseline and the wanted schema, with their SQL both ways.
+#[derive(Debug)]
+pub struct Proposal {
+    /// Changes from the baseline to the wanted schema, in apply order.
+    pub changes: Vec<Change>,
+    /// SQL for the way up.
+    pub up: Plan,
+    /// SQL for the way back.
+    pub down: Plan,
+    /// The wanted schema as the dialect stores it, with the hints the plan used.
+    pub wanted: Schema,
+}
+
+/// The dialect of migration files.
+pub fn dialect() -> Sqlite {
+    Sqlite
+}
+
+/// Diffs `wanted` against the baseline, resolves renames and values for new NOT NULL columns
+/// (asking when allowed), and plans both directions. Nothing is verified yet.
+pub fn propose(
+    baseline: &Baseline,
+    wanted: &Schema,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<Proposal> {
+    let dialect = dialect();
+    let mut wanted = dialect.normalize(wanted);
+    // Views and triggers come from the database, never from models; a rebuild must keep them.
+    wanted.views = baseline.schema.views.clone();
+    wanted.triggers = baseline.schema.triggers.clone();
+
+    let mut renames = Renames::from_hints(&wanted);
+    let mut changes = diff(&baseline.schema, &wanted, &renames);
+    let candidates = rename_candidates(&changes);
+    if !candidates.is_empty() {
+        for c in &candidates {
+            // A column can be in several pairs; once one pair is a rename, the others are not.
+            let taken = renames.columns.iter().any(|(t, from, to)| {
+                t == &c.table && (from == &c.from || to == &c.to)
+            });
+            if taken {
+                continue;
+            }
+            let question = format!("Did you rename {0}.{1} to {0}.{2}?", c.table, c.from, c.to);
+            if prompter.confirm(&question) {
+                renames.columns.push((c.table.clone(), c.from.clone(), c.to.clone()));
+            } else {
+                console.warn(&format!(
+                    "treating {0}.{1} -> {0}.{2} as a drop and an add: the data in {0}.{1} will be lost \
+                     (add #[column(renamed_from = \"{1}\")] to the field if it is a rename)",
+                    c.table, c.from, c.to
+                ));
+            }
+        }
+        changes = diff(&baseline.schema, &wanted, &renames);
+    }
+
+    fill_missing_backfills(&baseline.schema, &mut wanted, &changes, prompter)?;
+
+    let up = dialect.plan(&baseline.schema, &wanted, &changes).map_err(plan_error)?;
+    let reverse = diff(&wanted, &baseline.schema, &renames.inverted());
+    let down = dialect.plan(&wanted.without_hints(), &baseline.schema, &reverse).map_err(plan_error)?;
+    Ok(Proposal { changes, up, down, wanted })
+}
+
+fn plan_error(e: qvdiff_core::PlanError) -> CliError {
+    CliError::new(format!("cannot plan the migration: {e}"))
+}
+
+/// A new NOT NULL column on an existing table, or a column becoming NOT NULL, needs a value for
+/// the rows already there: the model's `default` or `backfill`, else a one-off answer.
+fn fill_missing_backfills(
+    baseline: &Schema,
+    wanted: &mut Schema,
+    changes: &[Change],
+    prompter: &Prompter,
+) -> CliResult<()> {
+    let mut missing = Vec::new();
+    for change in changes {
+        let (table, column, why) = match change {
+            Change::AddColumn { table, column } if needs_value(column) => {
+                (table, column, "is a new NOT NULL column")
+            }
+            Change::AlterColumn { table, from, to } if from.nullable && needs_value(to) => {
+                (table, to, "becomes NOT NULL")
+            }
+            _ => continue,
+        };
+        // A table created in this same migration has no rows to fill.
+        if baseline.table(table).is_none() {
+            continue;
+        }
+        let question = format!(
+            "{table}.{} {why}; value for existing rows (SQL literal, e.g. 0 or 'unknown'): ",
+            column.name
+        );
+        match prompter.ask(&question) {
+            Some(answer) => {
+                if let Some(c) = wanted
+                    .tables
+                    .iter_mut()
+                    .find(|t| &t.name == table)
+                    .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name))
+                {
+                    c.backfill = Some(DefaultValue::Sql(answer));
+                }
+            }
+            None => missing.push(format!(
+                "{table}.{col} {why} and existing rows need a value: add #[column(default = …)] or \
+                 #[column(backfill = …)] to the field `{col}`, or make it Option<…>",
+                col = column.name
+            )),
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new("existing rows need values; nothing was written").with_details(missing))
+    }
+}
+
+fn needs_value(column: &Column) -> bool {
+    !column.nullable && column.default.is_none() && column.backfill.is_none()
+}
+
+/// Verifies the proposal on the baseline's in-memory database: up gives the wanted schema, down
+/// the baseline, up again the wanted schema. A mismatch is reported with a unified diff.
+pub fn verify(baseline: &mut Baseline, proposal: &Proposal, up_sql: &str, down_sql: &str) -> CliResult<()> {
+    qvdiff_sqlite::verify(&mut baseline.shadow, &proposal.wanted, up_sql, down_sql).map_err(|e| {
+        let mut err = CliError::new(format!("{e}; nothing was written"));
+        if let qvdiff_sqlite::VerifyError::Mismatch { expected, actual, .. } = &e {
+            err = err.with_details([schema_diff(expected, actual)]);
+        }
+        err.with_hint("this is a qvdiff bug: please report it with the models and migrations involved")
+    })
+}
+
+/// A unified diff of two schemas' manifest JSON, for people.
+pub fn schema_diff(expected: &Schema, actual: &Schema) -> String {
+    let a = qvdiff_core::manifest::to_json(expected);
+    let b = qvdiff_core::manifest::to_json(actual);
+    similar::TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "actual")
+        .to_string()
+}

@@ -1,0 +1,44 @@
+//! Questions to the person at the keyboard. With `--no-input` nothing is asked: a question with a
+//! safe answer takes it, one without is an error for the caller to report. Answers are read from
+//! standard input, so a script may pipe them in.
+
+use std::io::{BufRead, Write};
+
+/// Asks questions, or refuses to when input is off.
+#[derive(Debug)]
+pub struct Prompter {
+    enabled: bool,
+}
+
+impl Prompter {
+    /// A prompter; `enabled = false` for `--no-input`.
+    pub fn new(enabled: bool) -> Prompter {
+        Prompter { enabled }
+    }
+
+    /// Whether questions may be asked.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// A yes/no question whose safe answer is "no". Returns `false` without asking when input is
+    /// off or standard input is closed.
+    pub fn confirm(&self, question: &str) -> bool {
+        matches!(self.ask(&format!("{question} [y/N] ")).as_deref(), Some("y" | "Y" | "yes" | "Yes" | "YES"))
+    }
+
+    /// Asks for a free-form answer. `None` when input is off, closed, or the answer is empty.
+    pub fn ask(&self, question: &str) -> Option<String> {
+        if !self.enabled {
+            return None;
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{question}");
+        let _ = stderr.flush();
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim().to_string()).filter(|s| !s.is_empty()),
+        }
+    }
+}

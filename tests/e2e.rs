@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `qvdiff` binary on real files and real SQLite databases.
+//!
+//! One test binary (compiled once) with a module per command area.
+
+mod e2e {
+    pub mod cases;
+    pub mod init;
+    pub mod manifest;
+    pub mod support;
+}

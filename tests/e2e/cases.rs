@@ -1,0 +1,178 @@
+//! Data-driven migration cases: every folder under `fixtures/cases/` is one case, no Rust code
+//! needed to add one.
+//!
+//! A case holds `before.rs` and `after.rs` (the models), `rows.sql` (rows inserted after the
+//! `before` schema is applied) and, optionally, `answers.txt` (what a person types at the
+//! prompts; without it the case runs with `--no-input`). The runner, with the real binary:
+//!
+//! 1. generates the `before` migration and upgrades a real file database to it, inserts the rows;
+//! 2. generates the `after` migration and compares it with the `migration.sql` snapshot;
+//! 3. upgrades, checks the schema matches the models (`qvdiff diff --db` finds nothing) and the
+//!    database's integrity and foreign keys, and compares every value with `data_up.txt`;
+//! 4. downgrades one step and compares every value with `data_down.txt`; when the up section
+//!    loses no data, that must also equal the data as inserted.
+//!
+//! Snapshots are written when missing, or all of them with `QVDIFF_BLESS=1`; review them.
+
+use super::support::{repo_root, Project};
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+#[test]
+fn every_fixture_case() {
+    let dir = repo_root().join("fixtures/cases");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures/cases")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 40, "expected at least 40 cases, found {}", cases.len());
+    let failures: Vec<String> = cases.iter().filter_map(|c| run_case(c).err()).collect();
+    assert!(failures.is_empty(), "{} case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+fn run_case(case: &Path) -> Result<(), String> {
+    let name = case.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let fail = |msg: String| format!("[{name}] {msg}");
+    let read = |file: &str| std::fs::read_to_string(case.join(file)).map_err(|e| fail(format!("{file}: {e}")));
+
+    let p = Project::with_models(&[("src/models.rs", &read("before.rs")?)]);
+    let ok = |args: &[&str]| -> Result<String, String> {
+        let run = p.qvdiff(args);
+        if run.code == 0 {
+            Ok(run.stdout)
+        } else {
+            Err(fail(format!("`qvdiff {}` exited {}:\n{}", args.join(" "), run.code, run.stderr)))
+        }
+    };
+    ok(&["migrate", "--no-input", "-m", "before", "--rev-id", "r1_before"])?;
+    ok(&["upgrade", "--no-backup"])?;
+    let rows = read("rows.sql")?;
+    {
+        let conn = Connection::open(p.path("app.db")).map_err(|e| fail(e.to_string()))?;
+        conn.execute_batch(&rows).map_err(|e| fail(format!("rows.sql: {e}")))?;
+    }
+    let initial = dump(&p.path("app.db")).map_err(fail)?;
+
+    p.write("src/models.rs", &read("after.rs")?);
+    let answers = std::fs::read_to_string(case.join("answers.txt")).ok();
+    let migrate = ["migrate", "-m", &name, "--rev-id", "r2_change"];
+    let run = match &answers {
+        Some(a) => p.qvdiff_with_stdin(&migrate, a),
+        None => p.qvdiff(&[&migrate[..], &["--no-input"]].concat()),
+    };
+    if run.code != 0 {
+        return Err(fail(format!("migrate exited {}:\n{}", run.code, run.stderr)));
+    }
+    let file = only_file_with_prefix(&p.path("migrations"), "r2_change").map_err(fail)?;
+    let migration = std::fs::read_to_string(&file).map_err(|e| fail(e.to_string()))?;
+    snapshot(case, "migration.sql", &migration).map_err(fail)?;
+
+    ok(&["upgrade", "--no-backup"])?;
+    let drift = ok(&["diff", "--db", "app.db"])?;
+    if !drift.trim().is_empty() {
+        return Err(fail(format!("after up the database differs from the models:\n{drift}")));
+    }
+    health(&p.path("app.db")).map_err(fail)?;
+    snapshot(case, "data_up.txt", &dump(&p.path("app.db")).map_err(fail)?).map_err(fail)?;
+
+    ok(&["downgrade", "--no-backup"])?;
+    health(&p.path("app.db")).map_err(fail)?;
+    let after_down = dump(&p.path("app.db")).map_err(fail)?;
+    snapshot(case, "data_down.txt", &after_down).map_err(fail)?;
+    let up_section = migration.split("-- qvdiff:down").next().unwrap_or_default();
+    if !up_section.contains("DESTRUCTIVE") && after_down != initial {
+        return Err(fail(format!(
+            "up loses no data, so down must restore every value:\n--- inserted\n{initial}\n--- after down\n{after_down}"
+        )));
+    }
+    Ok(())
+}
+
+fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .map(|e| e.map(|e| e.path()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut matching: Vec<PathBuf> = found
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .collect();
+    match matching.len() {
+        1 => Ok(matching.remove(0)),
+        n => Err(format!("expected one migration {prefix}_*.sql, found {n}")),
+    }
+}
+
+/// Compares `actual` with the case's snapshot file, writing it when missing or when blessing.
+fn snapshot(case: &Path, file: &str, actual: &str) -> Result<(), String> {
+    let path = case.join(file);
+    let bless = std::env::var_os("QVDIFF_BLESS").is_some();
+    match std::fs::read_to_string(&path) {
+        Ok(expected) if !bless => {
+            if expected == actual {
+                Ok(())
+            } else {
+                Err(format!("{file} differs from its snapshot (QVDIFF_BLESS=1 rewrites it):\n{}", text_diff(&expected, actual)))
+            }
+        }
+        _ => std::fs::write(&path, actual).map_err(|e| format!("{}: {e}", path.display())),
+    }
+}
+
+fn text_diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual).unified_diff().header("snapshot", "actual").to_string()
+}
+
+/// `PRAGMA integrity_check` says ok and `PRAGMA foreign_key_check` finds nothing.
+fn health(db: &Path) -> Result<(), String> {
+    let conn = Connection::open(db).map_err(|e| e.to_string())?;
+    let integrity: String =
+        conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    if integrity != "ok" {
+        return Err(format!("integrity_check: {integrity}"));
+    }
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check").map_err(|e| e.to_string())?;
+    let violations = stmt.query_map([], |_| Ok(())).map_err(|e| e.to_string())?.count();
+    if violations > 0 {
+        return Err(format!("foreign_key_check: {violations} violation(s)"));
+    }
+    Ok(())
+}
+
+/// Every row of every user table, with SQLite's storage class of each value, in primary-key order.
+fn dump(db: &Path) -> Result<String, String> {
+    let conn = Connection::open(db).map_err(|e| e.to_string())?;
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'qvdiff_%' ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| e.to_string())?;
+    tables.sort();
+    let mut out = String::new();
+    for table in tables {
+        let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {quoted} ORDER BY 1, 2")).or_else(|_| {
+            conn.prepare(&format!("SELECT * FROM {quoted} ORDER BY 1"))
+        }).map_err(|e| e.to_string())?;
+        let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        let _ = writeln!(out, "== {table} ({})", names.join(", "));
+        let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+        while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+            let values: Vec<String> = (0..names.len())
+                .map(|i| match row.get_ref(i) {
+                    Ok(ValueRef::Null) => "NULL".to_string(),
+                    Ok(ValueRef::Integer(v)) => format!("int:{v}"),
+                    Ok(ValueRef::Real(v)) => format!("real:{v:?}"),
+                    Ok(ValueRef::Text(t)) => format!("text:{:?}", String::from_utf8_lossy(t)),
+                    Ok(ValueRef::Blob(b)) => format!("blob:{b:02x?}"),
+                    Err(e) => format!("error:{e}"),
+                })
+                .collect();
+            let _ = writeln!(out, "{}", values.join(" | "));
+        }
+    }
+    Ok(out)
+}
