@@ -5,6 +5,7 @@
 //! `impl ::qvdiff::Model` whose `table()` rebuilds the captured table value. On error every
 //! problem found is emitted as its own `compile_error!` at its own span.
 
+mod embed;
 mod emit;
 
 use proc_macro::TokenStream;
@@ -21,4 +22,16 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
         Ok(table) => emit::model_impl(&input, &table).into(),
         Err(errors) => errors.to_compile_error().into(),
     }
+}
+
+/// The migration files of a directory (default `migrations`, relative to the invoking crate's
+/// `Cargo.toml`) as `&'static [(file_name, contents)]`, sorted by file name, for
+/// `qvdiff::Migrator::new`. Malformed files are compile errors.
+///
+/// Edits to a listed file trigger a rebuild; a file added to the directory is seen on the next
+/// build of the crate (a `build.rs` with `cargo:rerun-if-changed=migrations` makes that
+/// automatic).
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    embed::expand(input.into()).into()
 }

@@ -67,3 +67,6 @@ pub fn schema_of(tables: Vec<Table>) -> Schema {
     }
     .normalized()
 }
+
+pub mod migrate;
+pub use migrate::{embed_migrations, MigrateError, Migrator};
