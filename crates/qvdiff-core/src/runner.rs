@@ -496,6 +496,57 @@ pub fn plan_range<'a>(
     })
 }
 
+/// The parents of a merge revision (`qvdiff merge [REVS]`): the given revisions (ids or unique
+/// prefixes), or every head when none is given. At least two are needed, and none may descend
+/// from another (that would merge nothing). Sorted, as the `parents:` line lists them.
+pub fn merge_parents(migrations: &Migrations, revisions: &[&str]) -> Result<Vec<String>, Refusal> {
+    let graph = migrations.graph();
+    let mut parents: Vec<String> = if revisions.is_empty() {
+        graph.heads().into_iter().map(String::from).collect()
+    } else {
+        let mut resolved = Vec::new();
+        for rev in revisions {
+            match graph.resolve(rev)? {
+                Target::Revision(id) => resolved.push(id),
+                Target::Heads(heads) => resolved.extend(heads),
+                Target::Base => {
+                    return Err(Refusal::InvalidTarget {
+                        target: rev.to_string(),
+                        expected: "a revision to merge (base has nothing to merge)".to_string(),
+                    })
+                }
+            }
+        }
+        resolved
+    };
+    parents.sort();
+    parents.dedup();
+    if parents.len() < 2 {
+        return Err(Refusal::InvalidTarget {
+            target: revisions.join(" "),
+            expected: format!(
+                "at least two revisions to merge; the history has {} head{} ({})",
+                graph.heads().len(),
+                plural(graph.heads().len()),
+                graph.heads().join(", ")
+            ),
+        });
+    }
+    for a in &parents {
+        for b in &parents {
+            if a != b && graph.ancestors(b).contains(a) {
+                return Err(Refusal::InvalidTarget {
+                    target: a.clone(),
+                    expected: format!(
+                        "revisions on different branches: {a} is already an ancestor of {b}"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(parents)
+}
+
 /// Where a database stands relative to the migrations (`qvdiff current`, `check --db`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -741,6 +792,9 @@ mod tests {
             revs(&plan_upgrade(&m, &[], "heads").unwrap()),
             ["a1", "b2", "c3"]
         );
+        assert_eq!(merge_parents(&m, &[]).unwrap(), ["b2", "c3"]);
+        assert!(merge_parents(&m, &["a1", "b2"]).is_err());
+        assert!(merge_parents(&linear(), &[]).is_err());
         let h = history(&m, &BTreeSet::new());
         assert!(h[0].is_branch_point && h[0].is_root);
         assert!(h[1].is_head && h[2].is_head);
