@@ -618,17 +618,17 @@ mod tests {
             revision: "20261120093000".to_string(),
         };
         let file = backup_file_name("app.db", &name);
-        assert_eq!(file, "app.db.20261116-091320.20261120093000.bak");
+        assert_eq!(file, "app.db.20261118-110640.20261120093000.bak");
         assert_eq!(parse_backup_file_name("app.db", &file), Some(name.clone()));
         let second = BackupName {
             sequence: 2,
             ..name
         };
         let file = backup_file_name("app.db", &second);
-        assert_eq!(file, "app.db.20261116-091320-2.20261120093000.bak");
+        assert_eq!(file, "app.db.20261118-110640-2.20261120093000.bak");
         assert_eq!(parse_backup_file_name("app.db", &file), Some(second));
         assert_eq!(parse_backup_file_name("other.db", &file), None);
         assert_eq!(parse_backup_file_name("app.db", "app.db.notes.bak"), None);
-        assert_eq!(stamp_to_iso8601("20261116-091320"), "2026-11-16T09:13:20Z");
+        assert_eq!(stamp_to_iso8601("20261118-110640"), "2026-11-18T11:06:40Z");
     }
 }
