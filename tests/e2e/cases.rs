@@ -29,15 +29,30 @@ fn every_fixture_case() {
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 40, "expected at least 40 cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 cases, found {}",
+        cases.len()
+    );
     let failures: Vec<String> = cases.iter().filter_map(|c| run_case(c).err()).collect();
-    assert!(failures.is_empty(), "{} case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 fn run_case(case: &Path) -> Result<(), String> {
-    let name = case.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let name = case
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let fail = |msg: String| format!("[{name}] {msg}");
-    let read = |file: &str| std::fs::read_to_string(case.join(file)).map_err(|e| fail(format!("{file}: {e}")));
+    let read = |file: &str| {
+        std::fs::read_to_string(case.join(file)).map_err(|e| fail(format!("{file}: {e}")))
+    };
 
     let p = Project::with_models(&[("src/models.rs", &read("before.rs")?)]);
     let ok = |args: &[&str]| -> Result<String, String> {
@@ -45,15 +60,28 @@ fn run_case(case: &Path) -> Result<(), String> {
         if run.code == 0 {
             Ok(run.stdout)
         } else {
-            Err(fail(format!("`qvdiff {}` exited {}:\n{}", args.join(" "), run.code, run.stderr)))
+            Err(fail(format!(
+                "`qvdiff {}` exited {}:\n{}",
+                args.join(" "),
+                run.code,
+                run.stderr
+            )))
         }
     };
-    ok(&["migrate", "--no-input", "-m", "before", "--rev-id", "r1_before"])?;
+    ok(&[
+        "migrate",
+        "--no-input",
+        "-m",
+        "before",
+        "--rev-id",
+        "r1_before",
+    ])?;
     ok(&["upgrade", "--no-backup"])?;
     let rows = read("rows.sql")?;
     {
         let conn = Connection::open(p.path("app.db")).map_err(|e| fail(e.to_string()))?;
-        conn.execute_batch(&rows).map_err(|e| fail(format!("rows.sql: {e}")))?;
+        conn.execute_batch(&rows)
+            .map_err(|e| fail(format!("rows.sql: {e}")))?;
     }
     let initial = dump(&p.path("app.db")).map_err(fail)?;
 
@@ -65,7 +93,10 @@ fn run_case(case: &Path) -> Result<(), String> {
         None => p.qvdiff(&[&migrate[..], &["--no-input"]].concat()),
     };
     if run.code != 0 {
-        return Err(fail(format!("migrate exited {}:\n{}", run.code, run.stderr)));
+        return Err(fail(format!(
+            "migrate exited {}:\n{}",
+            run.code, run.stderr
+        )));
     }
     let file = only_file_with_prefix(&p.path("migrations"), "r2_change").map_err(fail)?;
     let migration = std::fs::read_to_string(&file).map_err(|e| fail(e.to_string()))?;
@@ -74,7 +105,9 @@ fn run_case(case: &Path) -> Result<(), String> {
     ok(&["upgrade", "--no-backup"])?;
     let drift = ok(&["diff", "--db", "app.db"])?;
     if !drift.trim().is_empty() {
-        return Err(fail(format!("after up the database differs from the models:\n{drift}")));
+        return Err(fail(format!(
+            "after up the database differs from the models:\n{drift}"
+        )));
     }
     health(&p.path("app.db")).map_err(fail)?;
     snapshot(case, "data_up.txt", &dump(&p.path("app.db")).map_err(fail)?).map_err(fail)?;
@@ -99,7 +132,10 @@ fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
         .collect::<Result<_, _>>()?;
     let mut matching: Vec<PathBuf> = found
         .into_iter()
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
         .collect();
     match matching.len() {
         1 => Ok(matching.remove(0)),
@@ -116,7 +152,10 @@ fn snapshot(case: &Path, file: &str, actual: &str) -> Result<(), String> {
             if expected == actual {
                 Ok(())
             } else {
-                Err(format!("{file} differs from its snapshot (QVDIFF_BLESS=1 rewrites it):\n{}", text_diff(&expected, actual)))
+                Err(format!(
+                    "{file} differs from its snapshot (QVDIFF_BLESS=1 rewrites it):\n{}",
+                    text_diff(&expected, actual)
+                ))
             }
         }
         _ => std::fs::write(&path, actual).map_err(|e| format!("{}: {e}", path.display())),
@@ -124,19 +163,28 @@ fn snapshot(case: &Path, file: &str, actual: &str) -> Result<(), String> {
 }
 
 fn text_diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual).unified_diff().header("snapshot", "actual").to_string()
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .header("snapshot", "actual")
+        .to_string()
 }
 
 /// `PRAGMA integrity_check` says ok and `PRAGMA foreign_key_check` finds nothing.
 fn health(db: &Path) -> Result<(), String> {
     let conn = Connection::open(db).map_err(|e| e.to_string())?;
-    let integrity: String =
-        conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
     if integrity != "ok" {
         return Err(format!("integrity_check: {integrity}"));
     }
-    let mut stmt = conn.prepare("PRAGMA foreign_key_check").map_err(|e| e.to_string())?;
-    let violations = stmt.query_map([], |_| Ok(())).map_err(|e| e.to_string())?.count();
+    let mut stmt = conn
+        .prepare("PRAGMA foreign_key_check")
+        .map_err(|e| e.to_string())?;
+    let violations = stmt
+        .query_map([], |_| Ok(()))
+        .map_err(|e| e.to_string())?
+        .count();
     if violations > 0 {
         return Err(format!("foreign_key_check: {violations} violation(s)"));
     }
@@ -154,9 +202,10 @@ fn dump(db: &Path) -> Result<String, String> {
     let mut out = String::new();
     for table in tables {
         let quoted = format!("\"{}\"", table.replace('"', "\"\""));
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {quoted} ORDER BY 1, 2")).or_else(|_| {
-            conn.prepare(&format!("SELECT * FROM {quoted} ORDER BY 1"))
-        }).map_err(|e| e.to_string())?;
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {quoted} ORDER BY 1, 2"))
+            .or_else(|_| conn.prepare(&format!("SELECT * FROM {quoted} ORDER BY 1")))
+            .map_err(|e| e.to_string())?;
         let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
         let _ = writeln!(out, "== {table} ({})", names.join(", "));
         let mut rows = stmt.query([]).map_err(|e| e.to_string())?;

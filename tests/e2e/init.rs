@@ -17,6 +17,14 @@ fn init_refuses_when_config_exists_and_writes_nothing() {
     p.write("qvdiff.toml", "models = [\"app\"]\n");
     let before = p.snapshot();
     let run = p.qvdiff(&["init"]).expect_code(2);
-    assert!(run.stderr.contains("qvdiff.toml already exists"), "{}", run.stderr);
-    assert_eq!(p.snapshot(), before, "init must not touch an existing project");
+    assert!(
+        run.stderr.contains("qvdiff.toml already exists"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        p.snapshot(),
+        before,
+        "init must not touch an existing project"
+    );
 }

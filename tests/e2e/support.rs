@@ -16,7 +16,11 @@ impl Run {
     /// Asserts the exit code, showing the output when it differs.
     #[track_caller]
     pub fn expect_code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -29,7 +33,9 @@ pub struct Project {
 impl Project {
     /// An empty directory.
     pub fn empty() -> Project {
-        Project { dir: tempfile::tempdir().expect("temp dir") }
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// A project whose models are in `src/` and config is the default one but for the database.
@@ -85,7 +91,12 @@ impl Project {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn qvdiff");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
         let out = child.wait_with_output().expect("wait qvdiff");
         Run {
             code: out.status.code().unwrap_or(-1),
@@ -107,18 +118,27 @@ fn snapshot_into(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) 
     for entry in std::fs::read_dir(dir).expect("read_dir") {
         let path = entry.expect("entry").path();
         if path.is_dir() {
-            out.insert(path.strip_prefix(root).expect("prefix").join(""), Vec::new());
+            out.insert(
+                path.strip_prefix(root).expect("prefix").join(""),
+                Vec::new(),
+            );
             snapshot_into(root, &path, out);
         } else {
             let bytes = std::fs::read(&path).expect("read");
-            out.insert(path.strip_prefix(root).expect("prefix").to_path_buf(), bytes);
+            out.insert(
+                path.strip_prefix(root).expect("prefix").to_path_buf(),
+                bytes,
+            );
         }
     }
 }
 
 /// Runs `qvdiff` with `args` in `dir`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let out = base_command(dir, args).stdin(std::process::Stdio::null()).output().expect("run qvdiff");
+    let out = base_command(dir, args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run qvdiff");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -129,11 +149,17 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
 /// `qvdiff args` in `dir`, without colour or a DATABASE_URL from the environment.
 fn base_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_qvdiff"));
-    cmd.args(args).current_dir(dir).env("NO_COLOR", "1").env_remove("DATABASE_URL");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL");
     cmd
 }
 
 /// The repository root (where the example app's qvdiff.toml is).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }

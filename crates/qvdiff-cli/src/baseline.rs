@@ -3,8 +3,8 @@
 
 use crate::db_url::DatabaseTarget;
 use crate::error::{CliError, CliResult};
-use crate::history::History;
 use crate::models::display_path;
+use qvdiff_core::runner::Migrations;
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags};
 
@@ -17,13 +17,17 @@ pub struct Baseline {
 }
 
 /// The schema the committed migrations produce, replayed in graph order.
-pub fn recorded(history: &History) -> CliResult<Baseline> {
-    let order = history.in_order();
-    let shadow = qvdiff_sqlite::replay(order.iter().map(|m| (m.file.revision.as_str(), m.file.up.as_str())))
-        .map_err(|e| {
-            CliError::new(format!("replaying the migrations failed: {e}"))
-                .with_hint("fix the migration named above; `qvdiff sql` prints the whole chain")
-        })?;
+pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
+    let order = migrations.in_order();
+    let shadow = qvdiff_sqlite::replay(
+        order
+            .iter()
+            .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
+    )
+    .map_err(|e| {
+        CliError::new(format!("replaying the migrations failed: {e}"))
+            .with_hint("fix the migration named above; `qvdiff sql` prints the whole chain")
+    })?;
     let schema = introspect(&shadow, "the replayed migrations")?;
     Ok(Baseline { shadow, schema })
 }
@@ -31,8 +35,12 @@ pub fn recorded(history: &History) -> CliResult<Baseline> {
 /// A live database's schema, read-only; the database file is never modified.
 pub fn live(target: &DatabaseTarget) -> CliResult<Baseline> {
     let live = open_read_only(target)?;
-    let shadow = qvdiff_sqlite::schema_copy(&live)
-        .map_err(|e| CliError::new(format!("cannot read the schema of {}: {e}", display_path(&target.path))))?;
+    let shadow = qvdiff_sqlite::schema_copy(&live).map_err(|e| {
+        CliError::new(format!(
+            "cannot read the schema of {}: {e}",
+            display_path(&target.path)
+        ))
+    })?;
     let schema = introspect(&shadow, &display_path(&target.path))?;
     Ok(Baseline { shadow, schema })
 }
@@ -53,12 +61,19 @@ pub fn open_read_only(target: &DatabaseTarget) -> CliResult<Connection> {
     )
     .map_err(|e| CliError::new(format!("cannot open {}: {e}", display_path(&target.path))))?;
     // A file that is not a database only fails on first read: read now, with the name in the message.
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).map_err(|e| {
-        CliError::new(format!("{} is not a readable SQLite database: {e}", display_path(&target.path)))
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| {
+        CliError::new(format!(
+            "{} is not a readable SQLite database: {e}",
+            display_path(&target.path)
+        ))
     })?;
     Ok(conn)
 }
 
 fn introspect(conn: &Connection, what: &str) -> CliResult<Schema> {
-    qvdiff_sqlite::introspect(conn).map_err(|e| CliError::new(format!("cannot introspect {what}: {e}")))
+    qvdiff_sqlite::introspect(conn)
+        .map_err(|e| CliError::new(format!("cannot introspect {what}: {e}")))
 }

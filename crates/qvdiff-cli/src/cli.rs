@@ -61,6 +61,97 @@ pub enum Command {
     /// For CI: exit 1 when the models and the migrations differ (with --db, also when the live
     /// database has drifted from its applied migrations or has pending ones), 0 when all agree.
     Check(CheckArgs),
+    /// Apply pending migrations to the database, all in one transaction, after a backup.
+    ///
+    /// TARGET is `head` (default), `heads`, a revision (or unique prefix) or `+N`. Before
+    /// changing a file database it takes an online backup (see `backups`). Anything failing rolls
+    /// everything back. Concurrent upgrades wait for each other and apply each revision once.
+    Upgrade(UpgradeArgs),
+    /// Revert migrations: one step by default, `-N`, a revision (which stays applied) or `base`.
+    Downgrade(DowngradeArgs),
+    /// Show the revision(s) the database is at, and what is pending.
+    Current,
+    /// Show the revision graph, newest first, with what the database has applied.
+    History,
+    /// Show the head revisions (more than one means `merge` is due).
+    Heads,
+    /// Join several heads (default: all of them) with a merge revision.
+    Merge(MergeArgs),
+    /// Record REV as applied without running SQL, to adopt an existing database.
+    ///
+    /// Refuses unless the database's schema equals the schema REV produces (`--force` overrides).
+    Stamp(StampArgs),
+    /// Print the SQL script of a range (`FROM:TO`, default the whole chain `base:head`) for a DBA
+    /// to review or run by hand. Touches nothing.
+    Sql(SqlArgs),
+    /// Take an online backup of the database now (safe while the app runs).
+    Backup,
+    /// List the database's backups, newest first: time, size, revision, file.
+    Backups,
+    /// Restore the database from a backup (a file, or `latest`), after backing up its current
+    /// state. Refuses while another connection is writing.
+    Restore(RestoreArgs),
+}
+
+/// `qvdiff upgrade`.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// `head` (default), `heads`, a revision or unique prefix, or `+N`.
+    pub target: Option<String>,
+    /// Print the SQL that would run instead of running it.
+    #[arg(long)]
+    pub sql: bool,
+    /// Skip the automatic backup.
+    #[arg(long)]
+    pub no_backup: bool,
+}
+
+/// `qvdiff downgrade`.
+#[derive(Debug, Args)]
+pub struct DowngradeArgs {
+    /// `-1` (default), `-N`, a revision that stays applied, or `base`.
+    #[arg(allow_hyphen_values = true)]
+    pub target: Option<String>,
+    /// Skip the automatic backup.
+    #[arg(long)]
+    pub no_backup: bool,
+}
+
+/// `qvdiff merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Revisions to merge (default: every head).
+    pub revisions: Vec<String>,
+    /// What the merge is, in one line.
+    #[arg(short, long, value_name = "MSG")]
+    pub message: String,
+    /// Use this revision id instead of the current UTC time.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+}
+
+/// `qvdiff stamp`.
+#[derive(Debug, Args)]
+pub struct StampArgs {
+    /// The revision the database's schema is at.
+    pub revision: String,
+    /// Stamp even when the database's schema differs from the revision's.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `qvdiff sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// `FROM:TO` (revisions, `base` or `head`); default `base:head`.
+    pub range: Option<String>,
+}
+
+/// `qvdiff restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup file, or `latest` (default).
+    pub backup: Option<String>,
 }
 
 /// `qvdiff manifest`.

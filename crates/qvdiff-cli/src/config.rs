@@ -55,7 +55,10 @@ struct RawBackup {
 
 impl Default for RawBackup {
     fn default() -> Self {
-        RawBackup { dir: default_backup_dir(), keep: default_keep() }
+        RawBackup {
+            dir: default_backup_dir(),
+            keep: default_keep(),
+        }
     }
 }
 
@@ -102,21 +105,28 @@ impl Config {
         let file = match explicit {
             Some(p) => {
                 if !p.is_file() {
-                    return Err(CliError::new(format!("config file {} does not exist", p.display()))
-                        .with_hint("pass the path of an existing qvdiff.toml, or run `qvdiff init`"));
+                    return Err(CliError::new(format!(
+                        "config file {} does not exist",
+                        p.display()
+                    ))
+                    .with_hint("pass the path of an existing qvdiff.toml, or run `qvdiff init`"));
                 }
                 p.to_path_buf()
             }
             None => {
-                let cwd = std::env::current_dir()
-                    .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
-                cwd.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file()).ok_or_else(|| {
-                    CliError::new(format!(
-                        "no {CONFIG_FILE} in {} or any parent directory",
-                        cwd.display()
-                    ))
-                    .with_hint("run `qvdiff init` in the project root, or pass --config FILE")
-                })?
+                let cwd = std::env::current_dir().map_err(|e| {
+                    CliError::new(format!("cannot read the current directory: {e}"))
+                })?;
+                cwd.ancestors()
+                    .map(|d| d.join(CONFIG_FILE))
+                    .find(|p| p.is_file())
+                    .ok_or_else(|| {
+                        CliError::new(format!(
+                            "no {CONFIG_FILE} in {} or any parent directory",
+                            cwd.display()
+                        ))
+                        .with_hint("run `qvdiff init` in the project root, or pass --config FILE")
+                    })?
             }
         };
         let text = std::fs::read_to_string(&file).map_err(|e| io_error("read", &file, e))?;
@@ -151,7 +161,11 @@ impl Config {
             )));
         }
         let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
         Ok(Config {
             file: file.to_path_buf(),
             models: raw.models.iter().map(|m| root.join(m)).collect(),
@@ -169,7 +183,9 @@ impl Config {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    }) + 1;
     (line, col)
 }
 
@@ -189,8 +205,13 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let err = Config::parse(Path::new("q.toml"), "models = [\"src\"]\nmodles = 1\n").unwrap_err();
-        assert!(err.message.starts_with("q.toml:2:1: invalid config"), "{}", err.message);
+        let err =
+            Config::parse(Path::new("q.toml"), "models = [\"src\"]\nmodles = 1\n").unwrap_err();
+        assert!(
+            err.message.starts_with("q.toml:2:1: invalid config"),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains("modles"), "{}", err.message);
     }
 

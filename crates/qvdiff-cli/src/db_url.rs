@@ -43,7 +43,10 @@ pub fn effective_url(config: &Config, flag: Option<&str>) -> Option<(String, Url
     if let Some(url) = flag {
         return Some((url.to_string(), UrlSource::Flag));
     }
-    if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.trim().is_empty()) {
+    if let Some(url) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    {
         return Some((url, UrlSource::Env));
     }
     config.database.clone().map(|url| (url, UrlSource::Config))
@@ -52,12 +55,14 @@ pub fn effective_url(config: &Config, flag: Option<&str>) -> Option<(String, Url
 /// Resolves the database in effect, or explains how to name one.
 pub fn resolve(config: &Config, flag: Option<&str>) -> CliResult<DatabaseTarget> {
     let (url, source) = effective_url(config, flag).ok_or_else(|| {
-        CliError::new("no database given")
-            .with_hint("pass --db sqlite://app.db, set DATABASE_URL, or set `database` in qvdiff.toml")
+        CliError::new("no database given").with_hint(
+            "pass --db sqlite://app.db, set DATABASE_URL, or set `database` in qvdiff.toml",
+        )
     })?;
     let path = parse_sqlite_url(&url, &config.root).map_err(|why| {
-        CliError::new(format!("{source} = \"{url}\": {why}"))
-            .with_hint("use sqlite://relative/path.db, sqlite:///absolute/path.db or a plain file path")
+        CliError::new(format!("{source} = \"{url}\": {why}")).with_hint(
+            "use sqlite://relative/path.db, sqlite:///absolute/path.db or a plain file path",
+        )
     })?;
     Ok(DatabaseTarget { path, url, source })
 }
@@ -69,7 +74,9 @@ pub fn parse_sqlite_url(url: &str, root: &Path) -> Result<PathBuf, String> {
     } else if let Some(rest) = url.strip_prefix("sqlite:") {
         rest
     } else if let Some((scheme, _)) = url.split_once("://") {
-        return Err(format!("the `{scheme}` scheme is not supported by this build (only sqlite)"));
+        return Err(format!(
+            "the `{scheme}` scheme is not supported by this build (only sqlite)"
+        ));
     } else {
         url
     };
@@ -82,7 +89,11 @@ pub fn parse_sqlite_url(url: &str, root: &Path) -> Result<PathBuf, String> {
         return Err("an in-memory database cannot be migrated".into());
     }
     let path = Path::new(rest);
-    Ok(if path.is_absolute() { path.to_path_buf() } else { root.join(path) })
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    })
 }
 
 #[cfg(test)]
@@ -92,11 +103,25 @@ mod tests {
     #[test]
     fn url_forms() {
         let root = Path::new("/proj");
-        assert_eq!(parse_sqlite_url("sqlite:///srv/app.db", root).unwrap(), PathBuf::from("/srv/app.db"));
-        assert_eq!(parse_sqlite_url("sqlite://app.db", root).unwrap(), PathBuf::from("/proj/app.db"));
-        assert_eq!(parse_sqlite_url("data/app.db", root).unwrap(), PathBuf::from("/proj/data/app.db"));
-        assert_eq!(parse_sqlite_url("/abs.db", root).unwrap(), PathBuf::from("/abs.db"));
-        assert!(parse_sqlite_url("postgres://x/y", root).unwrap_err().contains("postgres"));
+        assert_eq!(
+            parse_sqlite_url("sqlite:///srv/app.db", root).unwrap(),
+            PathBuf::from("/srv/app.db")
+        );
+        assert_eq!(
+            parse_sqlite_url("sqlite://app.db", root).unwrap(),
+            PathBuf::from("/proj/app.db")
+        );
+        assert_eq!(
+            parse_sqlite_url("data/app.db", root).unwrap(),
+            PathBuf::from("/proj/data/app.db")
+        );
+        assert_eq!(
+            parse_sqlite_url("/abs.db", root).unwrap(),
+            PathBuf::from("/abs.db")
+        );
+        assert!(parse_sqlite_url("postgres://x/y", root)
+            .unwrap_err()
+            .contains("postgres"));
         assert!(parse_sqlite_url("sqlite://", root).is_err());
     }
 }

@@ -22,7 +22,10 @@ pub struct CliError {
 impl CliError {
     /// An error with just a message.
     pub fn new(message: impl Into<String>) -> CliError {
-        CliError { message: message.into(), details: Vec::new() }
+        CliError {
+            message: message.into(),
+            details: Vec::new(),
+        }
     }
 
     /// Adds detail lines.

@@ -17,12 +17,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], create_new: bool) -> CliResult<()
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| io_error("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes).map_err(|e| io_error("write", tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| io_error("sync", tmp.path(), e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| io_error("write", tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_error("sync", tmp.path(), e))?;
     if create_new {
-        tmp.persist_noclobber(path).map_err(|e| io_error("create", path, e.error))?;
+        tmp.persist_noclobber(path)
+            .map_err(|e| io_error("create", path, e.error))?;
     } else {
-        tmp.persist(path).map_err(|e| io_error("write", path, e.error))?;
+        tmp.persist(path)
+            .map_err(|e| io_error("write", path, e.error))?;
     }
     Ok(())
 }

@@ -64,11 +64,34 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
     let db = global.db.as_deref();
     match &cli.command {
         Command::Init => commands::init::run(console).map(|()| EXIT_OK),
-        Command::Manifest(args) => commands::manifest::run(&config()?, args, console).map(|()| EXIT_OK),
+        Command::Manifest(args) => {
+            commands::manifest::run(&config()?, args, console).map(|()| EXIT_OK)
+        }
         Command::Migrate(args) => {
             commands::migrate::run(&config()?, args, db, &prompter, console).map(|()| EXIT_OK)
         }
         Command::Diff(args) => commands::diff::run(&config()?, args, db, console).map(|()| EXIT_OK),
-        Command::Check(args) => commands::check::run(&config()?, args, console),
+        Command::Check(args) => commands::check::run(&config()?, args, db, console),
+        Command::Upgrade(args) => {
+            commands::deploy::upgrade(&config()?, args, db, console).map(|()| EXIT_OK)
+        }
+        Command::Downgrade(args) => {
+            commands::deploy::downgrade(&config()?, args, db, console).map(|()| EXIT_OK)
+        }
+        Command::Current => commands::deploy::current(&config()?, db, console).map(|()| EXIT_OK),
+        Command::History => commands::deploy::history(&config()?, db).map(|()| EXIT_OK),
+        Command::Heads => commands::deploy::heads(&config()?).map(|()| EXIT_OK),
+        Command::Merge(args) => {
+            commands::migrate::merge(&config()?, args, console).map(|()| EXIT_OK)
+        }
+        Command::Stamp(args) => {
+            commands::deploy::stamp(&config()?, args, db, console).map(|()| EXIT_OK)
+        }
+        Command::Sql(args) => commands::deploy::sql(&config()?, args).map(|()| EXIT_OK),
+        Command::Backup => commands::backup::backup(&config()?, db, console).map(|()| EXIT_OK),
+        Command::Backups => commands::backup::backups(&config()?, db).map(|()| EXIT_OK),
+        Command::Restore(args) => {
+            commands::backup::restore(&config()?, args, db, console).map(|()| EXIT_OK)
+        }
     }
 }

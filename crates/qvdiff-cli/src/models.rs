@@ -28,9 +28,16 @@ impl ModelSource {
     pub fn load(&self) -> CliResult<Schema> {
         match self {
             ModelSource::Manifest(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| io_error("read manifest", path, e))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| io_error("read manifest", path, e))?;
                 qvdiff_core::manifest::from_json(&text).map_err(|e| {
-                    CliError::new(format!("{}:{}:{}: {}", display_path(path), e.line, e.column, e.message))
+                    CliError::new(format!(
+                        "{}:{}:{}: {}",
+                        display_path(path),
+                        e.line,
+                        e.column,
+                        e.message
+                    ))
                 })
             }
             ModelSource::Sources(paths) => {
@@ -51,8 +58,10 @@ pub fn scan_paths(paths: &[PathBuf]) -> CliResult<Vec<CapturedTable>> {
     let mut files = Vec::new();
     for p in paths {
         if !p.exists() {
-            return Err(CliError::new(format!("model path {} does not exist", display_path(p)))
-                .with_hint("fix `models` in qvdiff.toml"));
+            return Err(
+                CliError::new(format!("model path {} does not exist", display_path(p)))
+                    .with_hint("fix `models` in qvdiff.toml"),
+            );
         }
         collect_rust_files(p, &mut files)?;
     }

@@ -41,7 +41,10 @@ impl Console {
     /// A console writing to stderr; colour when stderr is a terminal and `NO_COLOR` is unset.
     pub fn new(verbosity: Verbosity) -> Console {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Console { verbosity, colour: !no_color && std::io::stderr().is_terminal() }
+        Console {
+            verbosity,
+            colour: !no_color && std::io::stderr().is_terminal(),
+        }
     }
 
     /// Styles `text` when colour is on.
@@ -81,7 +84,12 @@ impl Console {
     /// Prints an error and its details.
     pub fn error(&self, err: &crate::error::CliError) {
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{} {}", self.paint(Tone::Bad, "error:"), err.message);
+        let _ = writeln!(
+            stderr,
+            "{} {}",
+            self.paint(Tone::Bad, "error:"),
+            err.message
+        );
         for d in &err.details {
             let _ = writeln!(stderr, "  {d}");
         }

@@ -47,15 +47,18 @@ pub fn propose(
     if !candidates.is_empty() {
         for c in &candidates {
             // A column can be in several pairs; once one pair is a rename, the others are not.
-            let taken = renames.columns.iter().any(|(t, from, to)| {
-                t == &c.table && (from == &c.from || to == &c.to)
-            });
+            let taken = renames
+                .columns
+                .iter()
+                .any(|(t, from, to)| t == &c.table && (from == &c.from || to == &c.to));
             if taken {
                 continue;
             }
             let question = format!("Did you rename {0}.{1} to {0}.{2}?", c.table, c.from, c.to);
             if prompter.confirm(&question) {
-                renames.columns.push((c.table.clone(), c.from.clone(), c.to.clone()));
+                renames
+                    .columns
+                    .push((c.table.clone(), c.from.clone(), c.to.clone()));
             } else {
                 console.warn(&format!(
                     "treating {0}.{1} -> {0}.{2} as a drop and an add: the data in {0}.{1} will be lost \
@@ -69,10 +72,19 @@ pub fn propose(
 
     fill_missing_backfills(&baseline.schema, &mut wanted, &changes, prompter)?;
 
-    let up = dialect.plan(&baseline.schema, &wanted, &changes).map_err(plan_error)?;
+    let up = dialect
+        .plan(&baseline.schema, &wanted, &changes)
+        .map_err(plan_error)?;
     let reverse = diff(&wanted, &baseline.schema, &renames.inverted());
-    let down = dialect.plan(&wanted.without_hints(), &baseline.schema, &reverse).map_err(plan_error)?;
-    Ok(Proposal { changes, up, down, wanted })
+    let down = dialect
+        .plan(&wanted.without_hints(), &baseline.schema, &reverse)
+        .map_err(plan_error)?;
+    Ok(Proposal {
+        changes,
+        up,
+        down,
+        wanted,
+    })
 }
 
 fn plan_error(e: qvdiff_core::PlanError) -> CliError {
@@ -137,13 +149,23 @@ fn needs_value(column: &Column) -> bool {
 
 /// Verifies the proposal on the baseline's in-memory database: up gives the wanted schema, down
 /// the baseline, up again the wanted schema. A mismatch is reported with a unified diff.
-pub fn verify(baseline: &mut Baseline, proposal: &Proposal, up_sql: &str, down_sql: &str) -> CliResult<()> {
+pub fn verify(
+    baseline: &mut Baseline,
+    proposal: &Proposal,
+    up_sql: &str,
+    down_sql: &str,
+) -> CliResult<()> {
     qvdiff_sqlite::verify(&mut baseline.shadow, &proposal.wanted, up_sql, down_sql).map_err(|e| {
         let mut err = CliError::new(format!("{e}; nothing was written"));
-        if let qvdiff_sqlite::VerifyError::Mismatch { expected, actual, .. } = &e {
+        if let qvdiff_sqlite::VerifyError::Mismatch {
+            expected, actual, ..
+        } = &e
+        {
             err = err.with_details([schema_diff(expected, actual)]);
         }
-        err.with_hint("this is a qvdiff bug: please report it with the models and migrations involved")
+        err.with_hint(
+            "this is a qvdiff bug: please report it with the models and migrations involved",
+        )
     })
 }
 

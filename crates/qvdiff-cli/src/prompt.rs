@@ -24,7 +24,10 @@ impl Prompter {
     /// A yes/no question whose safe answer is "no". Returns `false` without asking when input is
     /// off or standard input is closed.
     pub fn confirm(&self, question: &str) -> bool {
-        matches!(self.ask(&format!("{question} [y/N] ")).as_deref(), Some("y" | "Y" | "yes" | "Yes" | "YES"))
+        matches!(
+            self.ask(&format!("{question} [y/N] ")).as_deref(),
+            Some("y" | "Y" | "yes" | "Yes" | "YES")
+        )
     }
 
     /// Asks for a free-form answer. `None` when input is off, closed, or the answer is empty.

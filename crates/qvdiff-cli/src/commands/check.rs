@@ -2,42 +2,139 @@
 
 use crate::baseline;
 use crate::cli::CheckArgs;
+use crate::commands::deploy::comparable;
 use crate::config::Config;
-use crate::error::{CliResult, EXIT_DIFFERENCE, EXIT_OK};
-use crate::history::History;
+use crate::db_url::{self, DatabaseTarget};
+use crate::error::{CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
+use crate::history::load_migrations;
+use crate::models::display_path;
 use crate::models::ModelSource;
 use crate::output::{Console, Tone};
 use crate::planning::dialect;
 use qvdiff_core::diff::diff;
+use qvdiff_core::runner::Migrations;
+use qvdiff_core::Schema;
 use qvdiff_core::{Dialect, Renames};
+use qvdiff_sqlite::runner;
 
 /// Returns exit code 0 when everything agrees, 1 with a report when something differs.
-pub fn run(config: &Config, args: &CheckArgs, console: &Console) -> CliResult<i32> {
-    let wanted = dialect().normalize(&ModelSource::choose(config, args.manifest.as_deref()).load()?);
-    let history = History::load(&config.migrations)?;
-    let heads = history.graph.heads();
+pub fn run(
+    config: &Config,
+    args: &CheckArgs,
+    db_flag: Option<&str>,
+    console: &Console,
+) -> CliResult<i32> {
+    let wanted =
+        dialect().normalize(&ModelSource::choose(config, args.manifest.as_deref()).load()?);
+    let history = load_migrations(&config.migrations)?;
+    let heads = history.graph().heads();
     let recorded = baseline::recorded(&history)?;
     let changes = diff(&recorded.schema, &wanted, &Renames::from_hints(&wanted));
 
     let mut problems = 0;
     if heads.len() > 1 {
         problems += 1;
-        println!("The migrations have {} heads ({}): run `qvdiff merge -m \"merge heads\"`.", heads.len(), heads.join(", "));
+        println!(
+            "The migrations have {} heads ({}): run `qvdiff merge -m \"merge heads\"`.",
+            heads.len(),
+            heads.join(", ")
+        );
     }
     if !changes.is_empty() {
         problems += 1;
-        println!("The models differ from the migrations ({} change{}):", changes.len(), plural(changes.len()));
+        println!(
+            "The models differ from the migrations ({} change{}):",
+            changes.len(),
+            plural(changes.len())
+        );
         for c in &changes {
             println!("  {}", c.describe());
         }
         println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
     }
+    let live_checked = match db_flag {
+        Some(flag) => {
+            problems += check_live(config, &history, &db_url::resolve(config, Some(flag))?)?;
+            true
+        }
+        None => false,
+    };
     if problems == 0 {
-        console.info(&console.paint(Tone::Good, "OK: the models match the migrations."));
+        let what = if live_checked {
+            "OK: the models match the migrations, and the database is at head without drift."
+        } else {
+            "OK: the models match the migrations."
+        };
+        console.info(&console.paint(Tone::Good, what));
         Ok(EXIT_OK)
     } else {
         Ok(EXIT_DIFFERENCE)
     }
+}
+
+/// Pending revisions, edited or unknown applied revisions, and drift between the live schema and
+/// the schema its applied revisions produce. Returns how many kinds of problem it printed.
+fn check_live(
+    config: &Config,
+    migrations: &Migrations,
+    target: &DatabaseTarget,
+) -> CliResult<usize> {
+    let conn = baseline::open_read_only(target)?;
+    let status = runner::status(&conn, migrations).map_err(|e| CliError::new(e.to_string()))?;
+    let shown = display_path(&target.path);
+    let mut problems = 0;
+    if !status.pending.is_empty() {
+        problems += 1;
+        println!(
+            "{shown} has {} pending revision{}: {} (run `qvdiff upgrade`).",
+            status.pending.len(),
+            plural(status.pending.len()),
+            status.pending.join(", ")
+        );
+    }
+    if !status.edited.is_empty() {
+        problems += 1;
+        println!(
+            "Applied revisions whose files were edited since: {}.",
+            status.edited.join(", ")
+        );
+    }
+    if !status.unknown.is_empty() {
+        problems += 1;
+        println!(
+            "{shown} has revisions applied that {} does not hold: {}.",
+            display_path(&config.migrations),
+            status.unknown.join(", ")
+        );
+    }
+    let expected = match status.current.as_slice() {
+        [] => Schema::default(),
+        [one] => runner::schema_at(migrations, one).map_err(|e| CliError::new(e.to_string()))?,
+        several => {
+            println!(
+                "{shown} has several heads applied ({}); drift was not checked.",
+                several.join(", ")
+            );
+            return Ok(problems + 1);
+        }
+    };
+    let live = qvdiff_sqlite::introspect(&conn)
+        .map_err(|e| CliError::new(format!("cannot introspect {shown}: {e}")))?;
+    let (expected, live) = (comparable(expected), comparable(live));
+    let drift = diff(&expected, &live, &Renames::default());
+    if !drift.is_empty() {
+        problems += 1;
+        println!(
+            "{shown} has drifted from its applied migrations ({} change{}):",
+            drift.len(),
+            plural(drift.len())
+        );
+        for c in &drift {
+            println!("  {}", c.describe());
+        }
+        println!("Someone changed the schema by hand: write a migration that records it, or undo the change.");
+    }
+    Ok(problems)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -5,7 +5,7 @@ use crate::cli::DiffArgs;
 use crate::config::Config;
 use crate::db_url;
 use crate::error::CliResult;
-use crate::history::History;
+use crate::history::load_migrations;
 use crate::models::ModelSource;
 use crate::output::Console;
 use crate::planning::propose;
@@ -14,11 +14,16 @@ use qvdiff_core::migration::render_steps;
 use std::io::Write;
 
 /// Prints the changes (and with `--sql` the up and down SQL) on standard output.
-pub fn run(config: &Config, args: &DiffArgs, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
+pub fn run(
+    config: &Config,
+    args: &DiffArgs,
+    db_flag: Option<&str>,
+    console: &Console,
+) -> CliResult<()> {
     let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
     let base = match db_flag {
         Some(_) => baseline::live(&db_url::resolve(config, db_flag)?)?,
-        None => baseline::recorded(&History::load(&config.migrations)?)?,
+        None => baseline::recorded(&load_migrations(&config.migrations)?)?,
     };
     // `diff` never asks: a possible rename is shown as the drop and add it would be by default.
     let proposal = propose(&base, &wanted, &Prompter::new(false), console)?;
@@ -28,7 +33,11 @@ pub fn run(config: &Config, args: &DiffArgs, db_flag: Option<&str>, console: &Co
         return Ok(());
     }
     for change in &proposal.changes {
-        let mark = if change.is_destructive() { "  (DESTRUCTIVE)" } else { "" };
+        let mark = if change.is_destructive() {
+            "  (DESTRUCTIVE)"
+        } else {
+            ""
+        };
         out.push_str(&format!("{}{mark}\n", change.describe()));
     }
     if args.sql {

@@ -11,8 +11,11 @@ pub fn run(console: &Console) -> CliResult<()> {
         .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
     let config = cwd.join(CONFIG_FILE);
     if config.exists() {
-        return Err(CliError::new(format!("{} already exists; nothing was written", config.display()))
-            .with_hint("edit it by hand, or remove it first to start over"));
+        return Err(CliError::new(format!(
+            "{} already exists; nothing was written",
+            config.display()
+        ))
+        .with_hint("edit it by hand, or remove it first to start over"));
     }
     let migrations = cwd.join("migrations");
     if migrations.exists() && !migrations.is_dir() {

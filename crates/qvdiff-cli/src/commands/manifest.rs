@@ -15,7 +15,11 @@ pub fn run(config: &Config, args: &ManifestArgs, console: &Console) -> CliResult
     match &args.output {
         Some(path) => {
             write_atomic(path, json.as_bytes(), false)?;
-            console.info(&format!("Wrote {} tables to {}", schema.tables.len(), path.display()));
+            console.info(&format!(
+                "Wrote {} tables to {}",
+                schema.tables.len(),
+                path.display()
+            ));
         }
         None => {
             let mut out = std::io::stdout().lock();

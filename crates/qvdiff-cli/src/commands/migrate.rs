@@ -1,17 +1,20 @@
 //! `qvdiff migrate -m MSG`: write one verified migration file.
 
 use crate::baseline::{self, Baseline};
-use crate::cli::MigrateArgs;
+use crate::cli::{MergeArgs, MigrateArgs};
 use crate::config::Config;
 use crate::db_url;
 use crate::error::{io_error, CliError, CliResult};
 use crate::fsutil::write_atomic;
-use crate::history::History;
+use crate::history::load_migrations;
 use crate::models::{display_path, ModelSource};
 use crate::output::{Console, Tone};
 use crate::planning::{propose, verify};
 use crate::prompt::Prompter;
-use qvdiff_core::migration::{is_valid_revision, render_steps, revision_at, sanitize_message, MigrationFile};
+use qvdiff_core::migration::{
+    is_valid_revision, render_steps, revision_at, sanitize_message, MigrationFile,
+};
+use qvdiff_core::runner::{merge_parents, Migrations};
 
 /// Generates, verifies and writes the next migration.
 pub fn run(
@@ -23,9 +26,10 @@ pub fn run(
 ) -> CliResult<()> {
     let message = sanitize_message(&args.message);
     if message.is_empty() {
-        return Err(CliError::new("the migration message is empty").with_hint("pass -m \"what this migration does\""));
+        return Err(CliError::new("the migration message is empty")
+            .with_hint("pass -m \"what this migration does\""));
     }
-    let history = History::load(&config.migrations)?;
+    let history = load_migrations(&config.migrations)?;
     let parents = single_head(&history)?;
     let revision = choose_revision(&history, args.rev_id.as_deref())?;
 
@@ -49,21 +53,31 @@ pub fn run(
         let up = render_steps(&proposal.up.steps);
         let down = render_steps(&proposal.down.steps);
         verify(&mut base, &proposal, &up, &down)?;
-        let mut summary: Vec<(String, bool)> =
-            proposal.changes.iter().map(|c| (c.describe(), c.is_destructive())).collect();
+        let mut summary: Vec<(String, bool)> = proposal
+            .changes
+            .iter()
+            .map(|c| (c.describe(), c.is_destructive()))
+            .collect();
         // Data the way back would lose is listed too: a reviewer must know before approving.
         summary.extend(
-            proposal.down.steps.iter().filter_map(|s| s.destructive.as_ref()).map(|why| (format!("down: {why}"), true)),
+            proposal
+                .down
+                .steps
+                .iter()
+                .filter_map(|s| s.destructive.as_ref())
+                .map(|why| (format!("down: {why}"), true)),
         );
         (up, down, summary)
     };
 
-    let file = MigrationFile { revision, parents, message, up, down };
-    let path = config.migrations.join(file.file_name());
-    std::fs::create_dir_all(&config.migrations).map_err(|e| io_error("create", &config.migrations, e))?;
-    write_atomic(&path, file.render().as_bytes(), true)?;
-
-    console.info(&format!("{} {}", console.paint(Tone::Good, "Wrote"), display_path(&path)));
+    let file = MigrationFile {
+        revision,
+        parents,
+        message,
+        up,
+        down,
+    };
+    write_migration(config, &file, console)?;
     for (line, destructive) in &summary {
         if *destructive {
             console.warn(&format!("{line}  (DESTRUCTIVE)"));
@@ -72,14 +86,16 @@ pub fn run(
         }
     }
     if args.empty {
-        console.info("  (empty: write the up and down SQL by hand, then review it like any other change)");
+        console.info(
+            "  (empty: write the up and down SQL by hand, then review it like any other change)",
+        );
     }
     Ok(())
 }
 
 /// The parent of a new migration: the one head, or none for the first.
-fn single_head(history: &History) -> CliResult<Vec<String>> {
-    let heads = history.graph.heads();
+fn single_head(history: &Migrations) -> CliResult<Vec<String>> {
+    let heads = history.graph().heads();
     match heads.as_slice() {
         [] => Ok(Vec::new()),
         [one] => Ok(vec![one.to_string()]),
@@ -93,16 +109,18 @@ fn single_head(history: &History) -> CliResult<Vec<String>> {
 }
 
 /// `--rev-id` if given (it must be new), else the UTC time, moved to the next free second.
-fn choose_revision(history: &History, given: Option<&str>) -> CliResult<String> {
+fn choose_revision(history: &Migrations, given: Option<&str>) -> CliResult<String> {
     if let Some(rev) = given {
         if !is_valid_revision(rev) {
-            return Err(CliError::new(format!("--rev-id \"{rev}\" is not a valid revision id"))
-                .with_hint("use 1 to 64 letters, digits or _ (not head, heads or base)"));
+            return Err(
+                CliError::new(format!("--rev-id \"{rev}\" is not a valid revision id"))
+                    .with_hint("use 1 to 64 letters, digits or _ (not head, heads or base)"),
+            );
         }
-        if let Some(existing) = history.migrations.get(rev) {
+        if let Some(existing) = history.get(rev) {
             return Err(CliError::new(format!(
                 "revision {rev} already exists ({})",
-                display_path(&existing.path)
+                existing.path
             ))
             .with_hint("choose another --rev-id, or leave it out to use the current time"));
         }
@@ -114,9 +132,49 @@ fn choose_revision(history: &History, given: Option<&str>) -> CliResult<String> 
     let mut t = now;
     loop {
         let rev = revision_at(t);
-        if !history.migrations.contains_key(&rev) {
+        if history.get(&rev).is_none() {
             return Ok(rev);
         }
         t += 1;
     }
+}
+
+/// Writes a new migration file (never over an existing one) and says where.
+fn write_migration(config: &Config, file: &MigrationFile, console: &Console) -> CliResult<()> {
+    let path = config.migrations.join(file.file_name());
+    std::fs::create_dir_all(&config.migrations)
+        .map_err(|e| io_error("create", &config.migrations, e))?;
+    write_atomic(&path, file.render().as_bytes(), true)?;
+    console.info(&format!(
+        "{} {}",
+        console.paint(Tone::Good, "Wrote"),
+        display_path(&path)
+    ));
+    Ok(())
+}
+
+/// `qvdiff merge [REVS] -m MSG`: a revision whose parents are the given heads (default: all), so
+/// two lines of work become one again. Its sections are empty: each parent already holds its SQL.
+pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<()> {
+    let message = sanitize_message(&args.message);
+    if message.is_empty() {
+        return Err(
+            CliError::new("the merge message is empty").with_hint("pass -m \"merge heads\"")
+        );
+    }
+    let history = load_migrations(&config.migrations)?;
+    let revisions: Vec<&str> = args.revisions.iter().map(String::as_str).collect();
+    let parents = merge_parents(&history, &revisions).map_err(|e| CliError::new(e.to_string()))?;
+    let revision = choose_revision(&history, args.rev_id.as_deref())?;
+    let note = "-- Merge revision: no SQL of its own.\n".to_string();
+    let file = MigrationFile {
+        revision,
+        parents,
+        message,
+        up: note.clone(),
+        down: note,
+    };
+    write_migration(config, &file, console)?;
+    console.info(&format!("  merges {}", file.parents.join(" + ")));
+    Ok(())
 }

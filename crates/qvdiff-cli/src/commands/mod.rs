@@ -2,7 +2,9 @@
 //!
 //! [`CliError`]: crate::error::CliError
 
+pub mod backup;
 pub mod check;
+pub mod deploy;
 pub mod diff;
 pub mod init;
 pub mod manifest;

@@ -1,0 +1,316 @@
+//! The deploy workflow on a live database: `upgrade`, `downgrade`, `current`, `history`,
+//! `heads`, `stamp`, `sql`. Each is a thin layer over `qvdiff_sqlite::runner`.
+
+use crate::cli::{DowngradeArgs, SqlArgs, StampArgs, UpgradeArgs};
+use crate::config::Config;
+use crate::db_url::{self, DatabaseTarget};
+use crate::error::{CliError, CliResult};
+use crate::history::load_migrations;
+use crate::models::display_path;
+use crate::output::{Console, Tone};
+use crate::planning::{dialect, schema_diff};
+use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
+use qvdiff_core::{Dialect, Schema};
+use qvdiff_sqlite::runner::{self, BackupSettings, RunError, RunOptions, RunReport};
+use std::io::Write;
+
+fn run_error(e: RunError) -> CliError {
+    CliError::new(e.to_string())
+}
+
+fn options(config: &Config, backup: bool) -> RunOptions {
+    RunOptions {
+        backup: backup.then(|| BackupSettings {
+            dir: config.backup_dir.clone(),
+            keep: config.backup_keep,
+        }),
+        ..RunOptions::default()
+    }
+}
+
+fn open_existing(target: &DatabaseTarget) -> CliResult<rusqlite::Connection> {
+    if !target.path.is_file() {
+        return Err(CliError::new(format!(
+            "database {} does not exist (from {})",
+            display_path(&target.path),
+            target.source
+        ))
+        .with_hint("check the URL; `qvdiff upgrade` creates the database"));
+    }
+    runner::open_database(&target.path, false).map_err(run_error)
+}
+
+fn print_stdout(text: &str) {
+    // A closed pipe (`qvdiff sql | head`) is not an error worth reporting.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn describe_heads(migrations: &Migrations, revisions: &[String]) -> String {
+    if revisions.is_empty() {
+        return "base (nothing applied)".to_string();
+    }
+    revisions
+        .iter()
+        .map(|rev| match migrations.get(rev) {
+            Some(m) => format!("{rev} ({})", m.file.message),
+            None => rev.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn report_run(console: &Console, migrations: &Migrations, report: &RunReport, verb: &str) {
+    if let Some(backup) = &report.backup {
+        console.info(&format!(
+            "Backed up the database to {}",
+            display_path(backup)
+        ));
+    }
+    for step in &report.steps {
+        console.info(&format!(
+            "{} {} {}  ({} ms)",
+            console.paint(Tone::Good, verb),
+            step.revision,
+            step.message,
+            step.execution_ms
+        ));
+    }
+    console.info(&format!(
+        "Database is at {}",
+        describe_heads(migrations, &report.current)
+    ));
+}
+
+/// `qvdiff upgrade [TARGET] [--sql] [--no-backup]`.
+pub fn upgrade(
+    config: &Config,
+    args: &UpgradeArgs,
+    db_flag: Option<&str>,
+    console: &Console,
+) -> CliResult<()> {
+    let migrations = load_migrations(&config.migrations)?;
+    let target = db_url::resolve(config, db_flag)?;
+    let target_rev = args.target.as_deref().unwrap_or("head");
+    if args.sql {
+        let script = if target.path.is_file() {
+            runner::upgrade_sql(&open_existing(&target)?, &migrations, target_rev)
+        } else {
+            runner::sql_script(&migrations, Some(&format!("base:{target_rev}")))
+        }
+        .map_err(run_error)?;
+        print_stdout(&script);
+        return Ok(());
+    }
+    // A database that does not exist yet holds nothing to protect: no backup of it.
+    let existed = target.path.is_file();
+    if let Some(parent) = target.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| crate::error::io_error("create", parent, e))?;
+    }
+    let mut conn = runner::open_database(&target.path, true).map_err(run_error)?;
+    let report = runner::upgrade(
+        &mut conn,
+        &migrations,
+        target_rev,
+        &options(config, existed && !args.no_backup),
+    )
+    .map_err(run_error)?;
+    if report.is_noop() {
+        console.info(&format!(
+            "Already up to date: {}",
+            describe_heads(&migrations, &report.current)
+        ));
+    } else {
+        report_run(console, &migrations, &report, "Applied");
+    }
+    Ok(())
+}
+
+/// `qvdiff downgrade [TARGET] [--no-backup]`.
+pub fn downgrade(
+    config: &Config,
+    args: &DowngradeArgs,
+    db_flag: Option<&str>,
+    console: &Console,
+) -> CliResult<()> {
+    let migrations = load_migrations(&config.migrations)?;
+    let target = db_url::resolve(config, db_flag)?;
+    let mut conn = open_existing(&target)?;
+    let report = runner::downgrade(
+        &mut conn,
+        &migrations,
+        args.target.as_deref().unwrap_or("-1"),
+        &options(config, !args.no_backup),
+    )
+    .map_err(run_error)?;
+    if report.is_noop() {
+        console.info(&format!(
+            "Nothing to revert: {}",
+            describe_heads(&migrations, &report.current)
+        ));
+    } else {
+        report_run(console, &migrations, &report, "Reverted");
+    }
+    Ok(())
+}
+
+/// `qvdiff current`: the revision(s) the database is at, and what is pending.
+pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
+    let migrations = load_migrations(&config.migrations)?;
+    let target = db_url::resolve(config, db_flag)?;
+    let status = if target.path.is_file() {
+        runner::status(&open_existing(&target)?, &migrations).map_err(run_error)?
+    } else {
+        qvdiff_core::runner::status(&migrations, &[])
+    };
+    let mut out = String::new();
+    if status.current.is_empty() {
+        out.push_str("base\n");
+    }
+    for rev in &status.current {
+        let message = migrations
+            .get(rev)
+            .map(|m| m.file.message.as_str())
+            .unwrap_or("(no file)");
+        out.push_str(&format!("{rev}  {message}\n"));
+    }
+    print_stdout(&out);
+    if !status.pending.is_empty() {
+        console.info(&format!(
+            "{} pending: {}",
+            status.pending.len(),
+            status.pending.join(", ")
+        ));
+    }
+    for rev in &status.edited {
+        console.warn(&format!("revision {rev} was edited after it was applied"));
+    }
+    for rev in &status.unknown {
+        console.warn(&format!(
+            "revision {rev} is applied but has no file in {}",
+            display_path(&config.migrations)
+        ));
+    }
+    Ok(())
+}
+
+/// `qvdiff history`: the revision graph, newest first, with what is applied.
+pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
+    let migrations = load_migrations(&config.migrations)?;
+    let applied = match db_url::resolve(config, db_flag) {
+        Ok(target) if target.path.is_file() => {
+            applied_set(&runner::applied(&open_existing(&target)?).map_err(run_error)?)
+        }
+        _ => Default::default(),
+    };
+    let mut out = String::new();
+    for entry in history_entries(&migrations, &applied).iter().rev() {
+        let mark = if entry.applied { '*' } else { 'o' };
+        let mut tags = Vec::new();
+        if entry.is_head {
+            tags.push("head".to_string());
+        }
+        if entry.is_merge {
+            tags.push(format!("merge of {}", entry.parents.join(" + ")));
+        }
+        if entry.is_branch_point {
+            tags.push(format!("branches to {}", entry.children.join(", ")));
+        }
+        if entry.is_root {
+            tags.push("root".to_string());
+        }
+        let tags = if tags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", tags.join("; "))
+        };
+        let parent = match entry.parents.as_slice() {
+            [one] if !entry.is_merge => format!("  <- {one}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "{mark} {}{tags}  {}{parent}\n",
+            entry.revision, entry.message
+        ));
+    }
+    if !out.is_empty() {
+        out.push_str("(* applied, o pending)\n");
+    }
+    print_stdout(&out);
+    Ok(())
+}
+
+/// `qvdiff heads`.
+pub fn heads(config: &Config) -> CliResult<()> {
+    let migrations = load_migrations(&config.migrations)?;
+    let mut out = String::new();
+    for rev in migrations.graph().heads() {
+        let message = migrations
+            .get(rev)
+            .map(|m| m.file.message.as_str())
+            .unwrap_or_default();
+        out.push_str(&format!("{rev}  {message}\n"));
+    }
+    print_stdout(&out);
+    Ok(())
+}
+
+/// `qvdiff stamp REV [--force]`: adopt an existing database without running SQL.
+pub fn stamp(
+    config: &Config,
+    args: &StampArgs,
+    db_flag: Option<&str>,
+    console: &Console,
+) -> CliResult<()> {
+    let migrations = load_migrations(&config.migrations)?;
+    let target = db_url::resolve(config, db_flag)?;
+    let mut conn = open_existing(&target)?;
+    let expected = comparable(runner::schema_at(&migrations, &args.revision).map_err(run_error)?);
+    let live =
+        comparable(qvdiff_sqlite::introspect(&conn).map_err(|e| CliError::new(e.to_string()))?);
+    if expected != live {
+        if !args.force {
+            return Err(CliError::new(format!(
+                "the schema of {} is not the schema of revision {}; nothing was written",
+                display_path(&target.path),
+                args.revision
+            ))
+            .with_details([schema_diff(&expected, &live)])
+            .with_hint(
+                "migrate the database by hand until they match, or pass --force if you are sure",
+            ));
+        }
+        console.warn("--force: stamping although the schemas differ");
+    }
+    let report = runner::stamp(
+        &mut conn,
+        &migrations,
+        &args.revision,
+        &RunOptions::default(),
+    )
+    .map_err(run_error)?;
+    console.info(&format!(
+        "Stamped {} at {} (added {}, removed {}, checksums refreshed {})",
+        display_path(&target.path),
+        args.revision,
+        report.added.len(),
+        report.removed.len(),
+        report.rechecksummed.len()
+    ));
+    Ok(())
+}
+
+/// A schema in the form two databases are compared in: the dialect's, tables only, no hints.
+pub fn comparable(schema: Schema) -> Schema {
+    let mut s = dialect().normalize(&schema.without_hints());
+    s.views.clear();
+    s.triggers.clear();
+    s.normalized()
+}
+
+/// `qvdiff sql [FROM:TO]`: the offline script, nothing touched.
+pub fn sql(config: &Config, args: &SqlArgs) -> CliResult<()> {
+    let migrations = load_migrations(&config.migrations)?;
+    let script = runner::sql_script(&migrations, args.range.as_deref()).map_err(run_error)?;
+    print_stdout(&script);
+    Ok(())
+}
