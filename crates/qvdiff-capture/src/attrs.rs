@@ -170,7 +170,7 @@ pub(crate) fn parse_model_attrs(attrs: &[Attribute], errors: &mut Errors) -> Mod
                 errors.spanned(&meta.path, unknown_key_message("model", &path_text(&meta.path), MODEL_KEYS));
                 return skip_value(&meta);
             };
-            let key_span = meta.path.span();
+            let key_span = path_span(&meta.path);
             match key.as_str() {
                 "table" => {
                     if let Some(value) = string_value(&meta, &key, "items", errors)? {
@@ -253,7 +253,7 @@ pub(crate) fn parse_column_attrs(
                 errors.spanned(&meta.path, unknown_key_message("column", &path_text(&meta.path), COLUMN_KEYS));
                 return skip_value(&meta);
             };
-            let key_span = meta.path.span();
+            let key_span = path_span(&meta.path);
             let flag = |slot: &mut Option<Span>, errors: &mut Errors| -> syn::Result<()> {
                 // Set even when a value was wrongly given: the intent is clear, and leaving it
                 // unset would add follow-on errors (e.g. "no primary key").
@@ -431,7 +431,7 @@ fn takes_no_value(
 ) -> syn::Result<bool> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         errors.at(
-            meta.path.span(),
+            path_span(&meta.path),
             format!("`{key}` is a flag and takes no value; write `#[{attribute}({key})]`"),
         );
         skip_value(meta)?;
@@ -449,13 +449,44 @@ fn value_expr(
 ) -> syn::Result<Option<Expr>> {
     if !meta.input.peek(Token![=]) {
         errors.at(
-            meta.path.span(),
+            path_span(&meta.path),
             format!("`{key}` needs a value: `{key} = {example}`"),
         );
         skip_value(meta)?;
         return Ok(None);
     }
-    Ok(Some(meta.value()?.parse::<Expr>()?))
+    let input = meta.value()?;
+    // Fast path for the common case, a plain literal: a full `Expr` parse costs several times more,
+    // and scanning speed matters for large model files.
+    if input.peek(Lit) && (input.peek2(Token![,]) || peek_end_after_one(input)) {
+        let lit: Lit = input.parse()?;
+        return Ok(Some(Expr::Lit(ExprLit {
+            attrs: Vec::new(),
+            lit,
+        })));
+    }
+    Ok(Some(input.parse::<Expr>()?))
+}
+
+/// Whether exactly one token tree is left in `input`.
+fn peek_end_after_one(input: syn::parse::ParseStream) -> bool {
+    let mut cursor = input.cursor();
+    match cursor.token_tree() {
+        Some((_, rest)) => {
+            cursor = rest;
+            cursor.eof()
+        }
+        None => false,
+    }
+}
+
+/// The span of an attribute key; for a plain identifier that is the identifier's own span, which
+/// is much cheaper than joining the spans of a path.
+fn path_span(path: &syn::Path) -> Span {
+    match path.get_ident() {
+        Some(ident) => ident.span(),
+        None => path.span(),
+    }
 }
 
 fn strip_expr_groups(expr: &Expr) -> &Expr {
@@ -491,7 +522,7 @@ fn string_value(
             }
             Ok(Some(Spanned {
                 value,
-                key: meta.path.span(),
+                key: path_span(&meta.path),
                 value_span: text.span(),
             }))
         }
@@ -519,7 +550,7 @@ fn max_length_value(
         }) => match int.base10_parse::<u32>() {
             Ok(n) if n > 0 => Ok(Some(Spanned {
                 value: n,
-                key: meta.path.span(),
+                key: path_span(&meta.path),
                 value_span: int.span(),
             })),
             _ => {
@@ -559,7 +590,7 @@ fn literal_value(
     match parsed {
         Ok(value) => Ok(Some(Spanned {
             value,
-            key: meta.path.span(),
+            key: path_span(&meta.path),
             value_span: expr.span(),
         })),
         Err(problem) => {
@@ -649,7 +680,7 @@ fn parse_field_list(
     })?;
     if fields.is_empty() {
         errors.at(
-            meta.path.span(),
+            path_span(&meta.path),
             format!("`{list}(…)` needs at least one field, e.g. `{list}(user_id, sku)`"),
         );
     }
@@ -664,7 +695,7 @@ fn field_ref(ident: &Ident) -> FieldRef {
 }
 
 fn parse_unique(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<UniqueSpec>> {
-    let key = meta.path.span();
+    let key = path_span(&meta.path);
     if !meta.input.peek(syn::token::Paren) {
         errors.at(
             key,
@@ -710,7 +741,7 @@ fn parse_unique(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Opti
 }
 
 fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<IndexSpec>> {
-    let key = meta.path.span();
+    let key = path_span(&meta.path);
     if !meta.input.peek(syn::token::Paren) {
         errors.at(
             key,
@@ -728,12 +759,12 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
         match item_key.as_str() {
             "fields" if item.input.peek(syn::token::Paren) => {
                 if fields.is_some() {
-                    errors.at(item.path.span(), "`fields(…)` is given twice in one `index(…)`; remove one");
+                    errors.at(path_span(&item.path), "`fields(…)` is given twice in one `index(…)`; remove one");
                 }
                 fields = Some(parse_field_list(&item, "fields", errors)?);
             }
             "fields" => {
-                errors.at(item.path.span(), "`fields` lists the indexed fields: `index(fields(a, b))`");
+                errors.at(path_span(&item.path), "`fields` lists the indexed fields: `index(fields(a, b))`");
                 skip_value(&item)?;
             }
             "unique" => {
@@ -754,7 +785,7 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
                         "unknown index option `{other}`; list the indexed fields as `index(fields({other}, …))`"
                     )
                 };
-                errors.at(item.path.span(), hint);
+                errors.at(path_span(&item.path), hint);
                 unknown_option = true;
                 skip_value(&item)?;
             }
@@ -782,7 +813,7 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
 }
 
 fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<CheckSpec>> {
-    let key = meta.path.span();
+    let key = path_span(&meta.path);
     const EXAMPLE: &str = "`check(name = \"ck_items_price\", expr = \"price >= 0\")`";
     if !meta.input.peek(syn::token::Paren) {
         errors.at(
@@ -809,7 +840,7 @@ fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
             }
             other => {
                 errors.at(
-                    item.path.span(),
+                    path_span(&item.path),
                     unknown_key_message("check", other, CHECK_KEYS),
                 );
                 skip_value(&item)?;
