@@ -258,13 +258,20 @@ pub(crate) fn added_violations(
         .collect()
 }
 
-/// The schema compared by [`verify`]: tables only, normalized, without migration hints and
-/// without qvdiff's own tables.
-fn comparable(schema: &Schema) -> Schema {
+/// The schema as two databases are compared (by [`verify`], `stamp`, drift checks): tables
+/// only, normalized, without migration hints, without qvdiff's own tables, and with columns in
+/// name order.
+///
+/// Column order is not compared: `ADD COLUMN` can only append, and rewriting a whole table just
+/// to move a column to where the struct declares it would copy every row for nothing.
+pub fn comparable(schema: &Schema) -> Schema {
     let mut schema = Sqlite.normalize(schema).without_hints();
     schema.views.clear();
     schema.triggers.clear();
     schema.tables.retain(|t| !is_internal_table(&t.name));
+    for table in &mut schema.tables {
+        table.columns.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     schema
 }
 

@@ -64,7 +64,7 @@ pub mod ledger;
 pub mod preflight;
 pub mod runner;
 
-pub use apply::{apply_script, apply_scripts, replay, schema_copy, verify};
+pub use apply::{apply_script, apply_scripts, comparable, replay, schema_copy, verify};
 pub use error::{
     statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
     MAX_REPORTED_VIOLATIONS,

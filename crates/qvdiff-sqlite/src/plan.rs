@@ -361,19 +361,6 @@ impl<'a> Planner<'a> {
                 work.rebuild_reasons.push(reason);
             }
         }
-        // Column order is part of the table, and ADD COLUMN can only append.
-        let after_alter: Vec<&str> = old_table
-            .columns
-            .iter()
-            .filter(|c| !work.dropped_columns.iter().any(|d| d.name == c.name))
-            .chain(&work.added_columns)
-            .map(|c| c.name.as_str())
-            .collect();
-        let wanted: Vec<&str> = to_table.columns.iter().map(|c| c.name.as_str()).collect();
-        if work.rebuild_reasons.is_empty() && after_alter != wanted {
-            work.rebuild_reasons
-                .push("column order changes (ADD COLUMN can only append)".to_string());
-        }
         Ok(())
     }
 

@@ -2,7 +2,6 @@
 
 use crate::baseline;
 use crate::cli::CheckArgs;
-use crate::commands::deploy::comparable;
 use crate::config::Config;
 use crate::db_url::{self, DatabaseTarget};
 use crate::error::{CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
@@ -120,7 +119,7 @@ fn check_live(
     };
     let live = qvdiff_sqlite::introspect(&conn)
         .map_err(|e| CliError::new(format!("cannot introspect {shown}: {e}")))?;
-    let (expected, live) = (comparable(expected), comparable(live));
+    let (expected, live) = (qvdiff_sqlite::comparable(&expected), qvdiff_sqlite::comparable(&live));
     let drift = diff(&expected, &live, &Renames::default());
     if !drift.is_empty() {
         problems += 1;

@@ -8,9 +8,9 @@ use crate::error::{CliError, CliResult};
 use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
-use crate::planning::{dialect, schema_diff};
+use crate::planning::schema_diff;
+use qvdiff_sqlite::comparable;
 use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
-use qvdiff_core::{Dialect, Schema};
 use qvdiff_sqlite::runner::{self, BackupSettings, RunError, RunOptions, RunReport};
 use std::io::Write;
 
@@ -264,9 +264,9 @@ pub fn stamp(
     let migrations = load_migrations(&config.migrations)?;
     let target = db_url::resolve(config, db_flag)?;
     let mut conn = open_existing(&target)?;
-    let expected = comparable(runner::schema_at(&migrations, &args.revision).map_err(run_error)?);
+    let expected = comparable(&runner::schema_at(&migrations, &args.revision).map_err(run_error)?);
     let live =
-        comparable(qvdiff_sqlite::introspect(&conn).map_err(|e| CliError::new(e.to_string()))?);
+        comparable(&qvdiff_sqlite::introspect(&conn).map_err(|e| CliError::new(e.to_string()))?);
     if expected != live {
         if !args.force {
             return Err(CliError::new(format!(
@@ -297,14 +297,6 @@ pub fn stamp(
         report.rechecksummed.len()
     ));
     Ok(())
-}
-
-/// A schema in the form two databases are compared in: the dialect's, tables only, no hints.
-pub fn comparable(schema: Schema) -> Schema {
-    let mut s = dialect().normalize(&schema.without_hints());
-    s.views.clear();
-    s.triggers.clear();
-    s.normalized()
 }
 
 /// `qvdiff sql [FROM:TO]`: the offline script, nothing touched.
