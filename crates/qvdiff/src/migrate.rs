@@ -6,7 +6,8 @@
 //! use qvdiff::migrate::{rusqlite::Connection, Migrator};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let migrator = Migrator::new(qvdiff::embed_migrations!("migrations"))?;
+//! // The directory of migration files, relative to the crate's Cargo.toml.
+//! let migrator = Migrator::new(qvdiff::embed_migrations!("../../migrations"))?;
 //! let mut conn = Connection::open("app.db")?;
 //! let report = migrator.upgrade(&mut conn)?;
 //! for step in &report.steps {
@@ -17,9 +18,9 @@
 //! ```
 
 use qvdiff_core::runner::{Migration, Migrations, Status};
-use qvdiff_core::{diff, Dialect, FormatError, GraphError, Renames, Schema, Table};
+use qvdiff_core::{diff, FormatError, GraphError, Renames, Schema, Table};
 use qvdiff_sqlite::runner::{self, BackupSettings, RunError, RunOptions, RunReport};
-use qvdiff_sqlite::{introspect, Sqlite, SqliteError};
+use qvdiff_sqlite::{comparable, introspect, SqliteError};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -146,18 +147,11 @@ impl Migrator {
         conn: &rusqlite::Connection,
         tables: &[Table],
     ) -> Result<Vec<String>, MigrateError> {
-        let tables_only = |mut schema: Schema| {
-            schema.views.clear();
-            schema.triggers.clear();
-            schema
-        };
-        let live = tables_only(introspect(conn).map_err(MigrateError::Introspect)?);
-        let wanted = Schema {
+        let live = comparable(&introspect(conn).map_err(MigrateError::Introspect)?);
+        let wanted = comparable(&Schema {
             tables: tables.to_vec(),
             ..Schema::default()
-        };
-        let wanted = tables_only(Sqlite.normalize(&wanted).without_hints());
-        let live = Sqlite.normalize(&live).without_hints();
+        });
         Ok(diff(&live, &wanted, &Renames::default())
             .iter()
             .map(|change| change.describe())

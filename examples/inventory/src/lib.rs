@@ -8,5 +8,10 @@ pub use models::{Item, Listing, Sale, User};
 /// Every table of the app, as the models declare them.
 pub fn tables() -> Vec<qvdiff::Table> {
     use qvdiff::Model;
-    vec![User::table(), Item::table(), Sale::table(), Listing::table()]
+    vec![
+        User::table(),
+        Item::table(),
+        Sale::table(),
+        Listing::table(),
+    ]
 }
