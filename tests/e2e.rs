@@ -7,4 +7,5 @@ mod e2e {
     pub mod init;
     pub mod manifest;
     pub mod support;
+    pub mod workflow;
 }

@@ -119,7 +119,10 @@ fn check_live(
     };
     let live = qvdiff_sqlite::introspect(&conn)
         .map_err(|e| CliError::new(format!("cannot introspect {shown}: {e}")))?;
-    let (expected, live) = (qvdiff_sqlite::comparable(&expected), qvdiff_sqlite::comparable(&live));
+    let (expected, live) = (
+        qvdiff_sqlite::comparable(&expected),
+        qvdiff_sqlite::comparable(&live),
+    );
     let drift = diff(&expected, &live, &Renames::default());
     if !drift.is_empty() {
         problems += 1;

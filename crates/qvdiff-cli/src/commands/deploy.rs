@@ -9,8 +9,8 @@ use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
-use qvdiff_sqlite::comparable;
 use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
+use qvdiff_sqlite::comparable;
 use qvdiff_sqlite::runner::{self, BackupSettings, RunError, RunOptions, RunReport};
 use std::io::Write;
 

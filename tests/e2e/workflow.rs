@@ -1,0 +1,396 @@
+//! The daily workflow on the example app and on small projects: migrate, check, upgrade,
+//! downgrade, with real rows in real SQLite files.
+
+use super::support::{repo_root, Project};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// A copy of the example app (config, models, migrations) in a temporary directory.
+fn example_app() -> Project {
+    let p = Project::empty();
+    let root = repo_root();
+    p.write(
+        "qvdiff.toml",
+        &std::fs::read_to_string(root.join("qvdiff.toml")).unwrap(),
+    );
+    for dir in ["examples/inventory/src", "migrations"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                p.write(
+                    &format!("{dir}/{name}"),
+                    &std::fs::read_to_string(&path).unwrap(),
+                );
+            }
+        }
+    }
+    p
+}
+
+fn migration_files(p: &Project) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn section<'a>(file: &'a str, marker: &str) -> &'a str {
+    let start = file.find(marker).expect("marker") + marker.len();
+    let rest = &file[start..];
+    rest.find("-- qvdiff:")
+        .map_or(rest, |end| &rest[..end])
+        .trim()
+}
+
+fn query_strings(db: &Path, sql: &str) -> Vec<String> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt
+        .query_map([], |r| r.get::<_, Option<String>>(0))
+        .unwrap();
+    rows.map(|r| r.unwrap().unwrap_or_else(|| "NULL".into()))
+        .collect()
+}
+
+#[test]
+fn example_app_add_notes_field_writes_one_alter_and_check_turns_green() {
+    let p = example_app();
+    p.qvdiff(&["check"]).expect_code(0);
+    let before = migration_files(&p);
+
+    let models = p.read("examples/inventory/src/models.rs");
+    let edited = models.replacen(
+        "    pub description: Option<String>,\n",
+        "    pub description: Option<String>,\n    pub notes: Option<String>,\n",
+        1,
+    );
+    assert_ne!(models, edited);
+    p.write("examples/inventory/src/models.rs", &edited);
+
+    let check = p.qvdiff(&["check"]).expect_code(1);
+    assert!(
+        check.stdout.contains("add column items.notes"),
+        "{}",
+        check.stdout
+    );
+
+    let run = p
+        .qvdiff(&["migrate", "-m", "add notes field"])
+        .expect_code(0);
+    let after = migration_files(&p);
+    assert_eq!(after.len(), before.len() + 1, "exactly one new file");
+    let new_file = after.iter().find(|f| !before.contains(f)).unwrap();
+    assert!(new_file.ends_with("_add_notes_field.sql"), "{new_file}");
+    let text = p.read(&format!("migrations/{new_file}"));
+    assert_eq!(
+        section(&text, "-- qvdiff:up"),
+        "ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;"
+    );
+    assert_eq!(
+        section(&text, "-- qvdiff:down"),
+        "ALTER TABLE \"items\" DROP COLUMN \"notes\";  -- DESTRUCTIVE: drops data in items.notes"
+    );
+    assert!(text.contains("-- message: add notes field\n"), "{text}");
+    assert!(
+        run.stderr.contains("DESTRUCTIVE"),
+        "the console lists the destructive down: {}",
+        run.stderr
+    );
+
+    p.qvdiff(&["check"]).expect_code(0);
+}
+
+#[test]
+fn no_changes_writes_nothing() {
+    let p = example_app();
+    let before = p.snapshot();
+    let run = p.qvdiff(&["migrate", "-m", "nothing"]).expect_code(0);
+    assert!(run.stderr.contains("No changes detected"), "{}", run.stderr);
+    assert_eq!(p.snapshot(), before);
+}
+
+const ITEMS_V1: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "users")]
+pub struct User {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(references = "users.id", on_delete = "cascade")]
+    pub user_id: i64,
+    pub title: String,
+    pub url: Option<String>,
+    pub qty: i64,
+}
+"#;
+
+/// A project at revision r1 of ITEMS_V1, upgraded, with users and items rows.
+fn project_with_rows() -> Project {
+    let p = Project::with_models(&[("src/models.rs", ITEMS_V1)]);
+    p.qvdiff(&["migrate", "-m", "v1", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    let conn = Connection::open(p.path("app.db")).unwrap();
+    conn.execute_batch(
+        "INSERT INTO users VALUES (1, 'ann'), (2, 'bob');
+         INSERT INTO items VALUES (1, 1, 'lamp', 'http://a', 3), (2, 2, 'desk', NULL, 1), (3, 1, 'chair', 'http://c', 7);",
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn migrate_with_db_reads_the_live_database_without_changing_a_byte() {
+    let p = project_with_rows();
+    let db_before = std::fs::read(p.path("app.db")).unwrap();
+    p.write(
+        "src/models.rs",
+        &ITEMS_V1.replace(
+            "pub qty: i64,",
+            "pub qty: i64,\n    pub notes: Option<String>,",
+        ),
+    );
+    p.qvdiff(&["migrate", "--db", "sqlite://app.db", "-m", "notes"])
+        .expect_code(0);
+    assert_eq!(
+        std::fs::read(p.path("app.db")).unwrap(),
+        db_before,
+        "the live database is only read"
+    );
+    assert!(!p.path("app.db-wal").exists());
+    assert_eq!(migration_files(&p).len(), 2);
+}
+
+#[test]
+fn new_not_null_column_without_value_is_refused_naming_the_attribute() {
+    let p = project_with_rows();
+    p.write(
+        "src/models.rs",
+        &ITEMS_V1.replace("pub qty: i64,", "pub qty: i64,\n    pub sku: String,"),
+    );
+    let before = p.snapshot();
+    let run = p
+        .qvdiff(&["migrate", "--no-input", "-m", "sku"])
+        .expect_code(2);
+    assert!(run.stderr.contains("items.sku"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("#[column(default = …)]"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("#[column(backfill = …)]"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.snapshot(), before, "nothing written");
+}
+
+#[test]
+fn new_not_null_column_value_can_be_answered_at_the_prompt() {
+    let p = project_with_rows();
+    p.write(
+        "src/models.rs",
+        &ITEMS_V1.replace("pub qty: i64,", "pub qty: i64,\n    pub sku: String,"),
+    );
+    let run = p
+        .qvdiff_with_stdin(&["migrate", "-m", "sku", "--rev-id", "r2"], "'none'\n")
+        .expect_code(0);
+    assert!(
+        run.stderr.contains("items.sku is a new NOT NULL column"),
+        "{}",
+        run.stderr
+    );
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        query_strings(&p.path("app.db"), "SELECT sku FROM items ORDER BY id"),
+        ["none", "none", "none"]
+    );
+}
+
+#[test]
+fn possible_rename_is_asked_and_no_input_treats_it_as_drop_and_add() {
+    let renamed = ITEMS_V1.replace("pub url: Option<String>,", "pub link: Option<String>,");
+
+    let p = project_with_rows();
+    p.write("src/models.rs", &renamed);
+    let run = p
+        .qvdiff(&["migrate", "--no-input", "-m", "link", "--rev-id", "r2"])
+        .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("treating items.url -> items.link as a drop and an add"),
+        "{}",
+        run.stderr
+    );
+    let text = p.read(&migration_files(&p)[1].pipe_path());
+    assert!(text.contains("DROP COLUMN \"url\""), "{text}");
+
+    let p = project_with_rows();
+    p.write("src/models.rs", &renamed);
+    let run = p
+        .qvdiff_with_stdin(&["migrate", "-m", "link", "--rev-id", "r2"], "y\n")
+        .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("Did you rename items.url to items.link? [y/N]"),
+        "{}",
+        run.stderr
+    );
+    let text = p.read(&migration_files(&p)[1].pipe_path());
+    assert!(
+        text.contains("ALTER TABLE \"items\" RENAME COLUMN \"url\" TO \"link\";"),
+        "{text}"
+    );
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        query_strings(&p.path("app.db"), "SELECT link FROM items ORDER BY id"),
+        ["http://a", "NULL", "http://c"]
+    );
+}
+
+trait PipePath {
+    fn pipe_path(&self) -> String;
+}
+
+impl PipePath for String {
+    fn pipe_path(&self) -> String {
+        format!("migrations/{self}")
+    }
+}
+
+#[test]
+fn a_migration_that_fails_verification_is_never_written() {
+    // An invalid CHECK expression: the generated SQL cannot apply, which verification finds on
+    // the in-memory copy before anything is written.
+    let p = project_with_rows();
+    let broken = ITEMS_V1.replace(
+        "#[model(table = \"items\")]",
+        "#[model(table = \"items\")]\n#[model(check(name = \"qty_positive\", expr = \"qty >\"))]",
+    );
+    p.write("src/models.rs", &broken);
+    let before = p.snapshot();
+    let run = p
+        .qvdiff(&["migrate", "--no-input", "-m", "check"])
+        .expect_code(2);
+    assert!(run.stderr.contains("verif"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(p.snapshot(), before);
+}
+
+#[test]
+fn existing_rev_id_is_refused() {
+    let p = project_with_rows();
+    p.write(
+        "src/models.rs",
+        &ITEMS_V1.replace(
+            "pub qty: i64,",
+            "pub qty: i64,\n    pub notes: Option<String>,",
+        ),
+    );
+    let before = p.snapshot();
+    let run = p
+        .qvdiff(&["migrate", "-m", "again", "--rev-id", "r1"])
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("revision r1 already exists"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.snapshot(), before);
+}
+
+#[test]
+fn changes_keep_every_row_through_up_and_down_with_incoming_foreign_keys() {
+    // items is referenced by sales; change items' qty type, make url NOT NULL with backfill,
+    // add a unique, change the users FK action, drop title's neighbour, and rename a column.
+    let p = project_with_rows();
+    let v1_with_sales = format!(
+        "{ITEMS_V1}\n#[derive(Model)]\n#[model(table = \"sales\")]\npub struct Sale {{\n    #[column(primary_key)]\n    pub id: i64,\n    #[column(references = \"items.id\", on_delete = \"cascade\")]\n    pub item_id: i64,\n    pub price: f64,\n}}\n"
+    );
+    p.write("src/models.rs", &v1_with_sales);
+    p.qvdiff(&["migrate", "--no-input", "-m", "sales", "--rev-id", "r2"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    let conn = Connection::open(p.path("app.db")).unwrap();
+    conn.execute_batch("INSERT INTO sales VALUES (1, 1, 9.5), (2, 3, 20.0), (3, 3, 21.25);")
+        .unwrap();
+    drop(conn);
+
+    let v2 = v1_with_sales
+        .replace("pub qty: i64,", "pub qty: f64,")
+        .replace(
+            "pub url: Option<String>,",
+            "#[column(backfill = \"none\")]\n    pub url: String,",
+        )
+        .replace(
+            "pub title: String,",
+            "#[column(unique, renamed_from = \"title\")]\n    pub name: String,",
+        )
+        .replace(
+            "on_delete = \"cascade\")]\n    pub user_id",
+            "on_delete = \"restrict\")]\n    pub user_id",
+        );
+    p.write("src/models.rs", &v2);
+    p.qvdiff(&[
+        "migrate",
+        "--no-input",
+        "-m",
+        "reshape items",
+        "--rev-id",
+        "r3",
+    ])
+    .expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    let db = p.path("app.db");
+    assert_eq!(
+        query_strings(
+            &db,
+            "SELECT name || '|' || url || '|' || qty || '|' || typeof(qty) FROM items ORDER BY id"
+        ),
+        [
+            "lamp|http://a|3.0|real",
+            "desk|none|1.0|real",
+            "chair|http://c|7.0|real"
+        ]
+    );
+    assert_eq!(
+        query_strings(
+            &db,
+            "SELECT group_concat(item_id || ':' || price) FROM sales"
+        ),
+        ["1:9.5,3:20.0,3:21.25"]
+    );
+    assert_eq!(query_strings(&db, "PRAGMA integrity_check"), ["ok"]);
+    assert!(query_strings(&db, "PRAGMA foreign_key_check").is_empty());
+    p.qvdiff(&["check", "--db", "app.db"]).expect_code(0);
+
+    p.qvdiff(&["downgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(query_strings(&db, "SELECT title || '|' || coalesce(url, 'NULL') || '|' || qty || '|' || typeof(qty) FROM items ORDER BY id"), [
+        "lamp|http://a|3|integer",
+        "desk|none|1|integer",
+        "chair|http://c|7|integer"
+    ]);
+    assert_eq!(
+        query_strings(
+            &db,
+            "SELECT group_concat(item_id || ':' || price) FROM sales"
+        ),
+        ["1:9.5,3:20.0,3:21.25"]
+    );
+    assert_eq!(query_strings(&db, "PRAGMA integrity_check"), ["ok"]);
+    assert!(query_strings(&db, "PRAGMA foreign_key_check").is_empty());
+}
