@@ -4,6 +4,7 @@
 
 mod e2e {
     pub mod cases;
+    pub mod deploy;
     pub mod init;
     pub mod manifest;
     pub mod support;
