@@ -144,11 +144,35 @@ pub fn rename_candidates(changes: &[Change]) -> Vec<RenameCandidate> {
 /// The changes that take a database from `from` to `to`, in an order valid to apply (see the
 /// module documentation).
 ///
-/// Hints inside the schemas are ignored; renames come only from `renames`. A rename whose old
+/// Hints inside the schemas never make a change; renames come only from `renames`, and the
+/// `backfill` of a wanted column travels in its `AddColumn` / `AlterColumn` change. A rename whose old
 /// name does not exist in `from` (already applied), whose new name does not exist in `to`, or
 /// whose names exist on both sides is ignored, so a `renamed_from` left in a model after its
 /// migration is harmless.
 pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
+    let mut changes = diff_without_hints(from, to, renames);
+    carry_backfills(to, &mut changes);
+    changes
+}
+
+/// Puts the wanted column's `backfill` hint back into the changes that give existing rows a
+/// value (`AddColumn::column`, `AlterColumn::to`). Comparing ignores hints, but whoever consumes
+/// the changes (a planner, a prompt asking for a missing value) must see that the model already
+/// says which value the existing rows get, or it would ask for one, or refuse, needlessly.
+fn carry_backfills(to: &Schema, changes: &mut [Change]) {
+    for change in changes {
+        let (table, column) = match change {
+            Change::AddColumn { table, column } => (table, column),
+            Change::AlterColumn { table, to, .. } => (table, to),
+            _ => continue,
+        };
+        if let Some(wanted) = to.table(table).and_then(|t| t.column(&column.name)) {
+            column.backfill.clone_from(&wanted.backfill);
+        }
+    }
+}
+
+fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
     let from = from.without_hints().normalized();
     let to = to.without_hints().normalized();
 
@@ -561,6 +585,16 @@ fn integer_digits(bits: u8) -> u8 {
         9..=16 => 5,
         17..=32 => 10,
         _ => 19,
+    }
+}
+
+impl ColumnType {
+    /// Whether every value of this type converts to `to` without loss (`INTEGER -> TEXT` does,
+    /// `FLOAT -> INTEGER` and 64-bit `INTEGER -> FLOAT` do not). The one rule both the console
+    /// summary ([`Change::destructive_reason`]) and the dialects' `-- DESTRUCTIVE` comments use,
+    /// so a migration file and `migrate`'s output never disagree about what can lose data.
+    pub fn converts_losslessly_to(&self, to: &ColumnType) -> bool {
+        conversion_is_lossless(self, to)
     }
 }
 

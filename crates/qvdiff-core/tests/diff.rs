@@ -713,6 +713,43 @@ fn hints_inside_schemas_are_not_changes() {
     assert!(diff(&from, &to, &no_renames()).is_empty());
 }
 
+#[test]
+fn backfill_travels_with_the_change_that_needs_it() {
+    // Added NOT NULL column and a column becoming NOT NULL: whoever consumes the changes (the
+    // CLI's prompt for missing values, a planner) must see the model's backfill.
+    let from = schema(vec![items()]);
+    let mut to = from.clone();
+    let mut added = col("location", text());
+    added.backfill = Some(DefaultValue::Text("unknown".into()));
+    to.tables[0].columns.push(added.clone());
+    to.tables[0].columns[3].nullable = false;
+    to.tables[0].columns[3].backfill = Some(DefaultValue::Text("n/a".into()));
+    let changes = diff(&from, &to, &no_renames());
+    assert_eq!(
+        changes,
+        vec![
+            Change::AddColumn {
+                table: "items".into(),
+                column: added,
+            },
+            Change::AlterColumn {
+                table: "items".into(),
+                from: nullable("url", text()),
+                to: to.tables[0].columns[3].clone(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn lossless_conversions_are_one_rule() {
+    let float = ColumnType::Float;
+    assert!(!int().converts_losslessly_to(&float), "2^53 + 1 is lost");
+    assert!(ColumnType::Integer { bits: 32 }.converts_losslessly_to(&float));
+    assert!(!float.converts_losslessly_to(&int()));
+    assert!(int().converts_losslessly_to(&text()));
+}
+
 /// Column order does not count, so compare with columns sorted too.
 fn canonical(s: &Schema) -> Schema {
     let mut s = s.without_hints().normalized();

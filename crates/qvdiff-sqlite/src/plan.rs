@@ -521,7 +521,8 @@ impl<'a> Planner<'a> {
                             .push(format!("COALESCE({quoted}, {})", render_default(value))),
                         _ => select_exprs.push(quoted),
                     }
-                    if type_change_can_lose_data(&old_column.ty, &column.ty) {
+                    // The core's rule, so the file's comment and `migrate`'s console summary agree.
+                    if !old_column.ty.converts_losslessly_to(&column.ty) {
                         losses.push(format!(
                             "{name}.{} changes type from {} to {}",
                             column.name,
@@ -758,36 +759,4 @@ fn describe_alter(from: &Column, to: &Column) -> String {
         parts.push(format!("{name} changes"));
     }
     parts.join("; ")
-}
-
-/// Whether values can be lost or changed when a column's type changes. SQLite converts by type
-/// affinity only when the conversion is lossless, but the application then reads values of a
-/// narrower type, so anything but a widening is reported.
-fn type_change_can_lose_data(from: &ColumnType, to: &ColumnType) -> bool {
-    use ColumnType as T;
-    match (from, to) {
-        _ if from == to => false,
-        (_, T::Text { max_length: None }) | (_, T::Custom { .. }) | (T::Custom { .. }, _) => {
-            matches!(from, T::Blob)
-        }
-        (
-            T::Text {
-                max_length: Some(a),
-            },
-            T::Text {
-                max_length: Some(b),
-            },
-        ) => b < a,
-        (T::Integer { .. }, T::Float | T::Decimal { .. } | T::Text { .. }) => false,
-        (T::Bool, T::Integer { .. } | T::Float | T::Decimal { .. }) => false,
-        (T::Float, T::Decimal { .. }) => false,
-        (
-            T::Uuid,
-            T::Text {
-                max_length: Some(n),
-            },
-        ) => *n < 36,
-        (T::Date | T::Time | T::DateTime | T::Json, T::Text { .. }) => false,
-        _ => true,
-    }
 }

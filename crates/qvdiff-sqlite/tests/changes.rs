@@ -97,6 +97,33 @@ fn integer_to_real_rebuild_converts_values() {
 }
 
 #[test]
+fn integer_to_real_is_destructive_beyond_two_to_the_53() {
+    // A REAL holds integers exactly only up to 2^53: 2^53 + 1 comes back as 2^53, so the way up
+    // must say it can lose data, as `migrate`'s console summary does.
+    let from = schema(vec![items_v1()]);
+    let mut to_items = items_v1();
+    to_items.columns[4].ty = ColumnType::Float;
+    let to = schema(vec![to_items]);
+    let up = plan_up(&from, &to).expect("plan up");
+    assert!(
+        up.steps.iter().any(|s| s
+            .destructive
+            .as_deref()
+            .is_some_and(|d| d.contains("items.price changes type from INTEGER to REAL"))),
+        "{up:?}"
+    );
+    let mut conn = database(
+        &from,
+        "INSERT INTO items (id, title, price) VALUES (1, 'big', 9007199254740993);",
+    );
+    migrate(&mut conn, &from, &to);
+    assert_eq!(
+        rows(&conn, "SELECT price FROM items"),
+        strings(&[&["r:9007199254740992"]])
+    );
+}
+
+#[test]
 fn null_to_not_null_with_backfill_fills_nulls() {
     let from = schema(vec![items_v1()]);
     let mut to_items = items_v1();
