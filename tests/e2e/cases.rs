@@ -3,16 +3,28 @@
 //!
 //! A case holds `before.rs` and `after.rs` (the models), `rows.sql` (rows inserted after the
 //! `before` schema is applied) and, optionally, `answers.txt` (what a person types at the
-//! prompts; without it the case runs with `--no-input`). The runner, with the real binary:
+//! prompts; without it the case runs with `--no-input`) and, optionally, `setup.sql`: SQL a
+//! person wrote by hand (views, triggers, data fixes) that models cannot express. It becomes the
+//! `up` section of a hand-written migration (`qvdiff migrate --empty`), applied after `rows.sql`;
+//! a `-- qvdiff:down` line in it starts that migration's `down` section. The runner, with the
+//! real binary:
 //!
-//! 1. generates the `before` migration and upgrades a real file database to it, inserts the rows;
+//! 1. generates the `before` migration and upgrades a real file database to it, inserts the rows,
+//!    then writes and applies the `setup.sql` migration if there is one;
 //! 2. generates the `after` migration and compares it with the `migration.sql` snapshot;
 //! 3. upgrades, checks the schema matches the models (`qvdiff diff --db` finds nothing) and the
 //!    database's integrity and foreign keys, and compares every value with `data_up.txt`;
 //! 4. downgrades one step and compares every value with `data_down.txt`; when the up section
-//!    loses no data, that must also equal the data as inserted.
+//!    loses no data, that must also equal the data as inserted, unless the case has a
+//!    `down_differs.txt` saying why the way back cannot restore it although nothing is lost
+//!    (a backfill gives NULLs a value: the way back cannot know which rows were NULL).
+//!
+//! The data dumps hold every row of every table, every row of every view, the AUTOINCREMENT
+//! counters (`sqlite_sequence`), and the name and table of every trigger, so a view or trigger lost by a rebuild shows up in them.
 //!
 //! Snapshots are written when missing, or all of them with `QVDIFF_BLESS=1`; review them.
+//! `QVDIFF_CASES=a,b` runs only the cases whose folder name contains `a` or `b` (while writing
+//! new cases); the count of cases is then not checked.
 
 use super::support::{repo_root, Project};
 use rusqlite::types::ValueRef;
@@ -29,8 +41,17 @@ fn every_fixture_case() {
         .filter(|p| p.is_dir())
         .collect();
     cases.sort();
+    let filter = std::env::var("QVDIFF_CASES").unwrap_or_default();
+    let wanted: Vec<&str> = filter.split(',').filter(|f| !f.is_empty()).collect();
+    if !wanted.is_empty() {
+        cases.retain(|c| {
+            let name = c.file_name().unwrap_or_default().to_string_lossy();
+            wanted.iter().any(|w| name.contains(w))
+        });
+        assert!(!cases.is_empty(), "no case matches QVDIFF_CASES={filter}");
+    }
     assert!(
-        cases.len() >= 40,
+        !wanted.is_empty() || cases.len() >= 40,
         "expected at least 40 cases, found {}",
         cases.len()
     );
@@ -83,6 +104,10 @@ fn run_case(case: &Path) -> Result<(), String> {
         conn.execute_batch(&rows)
             .map_err(|e| fail(format!("rows.sql: {e}")))?;
     }
+    if let Ok(setup) = std::fs::read_to_string(case.join("setup.sql")) {
+        hand_written_migration(&p, &setup).map_err(fail)?;
+        ok(&["upgrade", "--no-backup"])?;
+    }
     let initial = dump(&p.path("app.db")).map_err(fail)?;
 
     p.write("src/models.rs", &read("after.rs")?);
@@ -117,12 +142,41 @@ fn run_case(case: &Path) -> Result<(), String> {
     let after_down = dump(&p.path("app.db")).map_err(fail)?;
     snapshot(case, "data_down.txt", &after_down).map_err(fail)?;
     let up_section = migration.split("-- qvdiff:down").next().unwrap_or_default();
-    if !up_section.contains("DESTRUCTIVE") && after_down != initial {
+    let down_differs = case.join("down_differs.txt").exists();
+    if !up_section.contains("DESTRUCTIVE") && !down_differs && after_down != initial {
         return Err(fail(format!(
             "up loses no data, so down must restore every value:\n--- inserted\n{initial}\n--- after down\n{after_down}"
         )));
     }
     Ok(())
+}
+
+/// Writes `setup` as the SQL of an empty migration (`r1_setup`), as a person would by hand.
+fn hand_written_migration(p: &Project, setup: &str) -> Result<(), String> {
+    let run = p.qvdiff(&[
+        "migrate",
+        "--empty",
+        "-m",
+        "setup",
+        "--rev-id",
+        "r1_setup",
+        "--no-input",
+    ]);
+    if run.code != 0 {
+        return Err(format!(
+            "migrate --empty exited {}:\n{}",
+            run.code, run.stderr
+        ));
+    }
+    let file = only_file_with_prefix(&p.path("migrations"), "r1_setup")?;
+    let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    let header = text
+        .split("-- qvdiff:up\n")
+        .next()
+        .ok_or("migrate --empty wrote no up section")?;
+    let (up, down) = setup.split_once("-- qvdiff:down\n").unwrap_or((setup, ""));
+    let body = format!("{header}-- qvdiff:up\n{up}-- qvdiff:down\n{down}");
+    std::fs::write(&file, body).map_err(|e| e.to_string())
 }
 
 fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
@@ -191,23 +245,29 @@ fn health(db: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Every row of every user table, with SQLite's storage class of each value, in primary-key order.
+/// Every row of every user table and view, with SQLite's storage class of each value, in
+/// primary-key order, then every trigger with its table.
 fn dump(db: &Path) -> Result<String, String> {
     let conn = Connection::open(db).map_err(|e| e.to_string())?;
-    let mut tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'qvdiff_%' ORDER BY name")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+    let mut tables: Vec<(String, String)> = conn
+        .prepare("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'qvdiff_%' ORDER BY type, name")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .map_err(|e| e.to_string())?;
     tables.sort();
     let mut out = String::new();
-    for table in tables {
+    for (kind, table) in tables {
         let quoted = format!("\"{}\"", table.replace('"', "\"\""));
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {quoted} ORDER BY 1, 2"))
             .or_else(|_| conn.prepare(&format!("SELECT * FROM {quoted} ORDER BY 1")))
             .map_err(|e| e.to_string())?;
         let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
-        let _ = writeln!(out, "== {table} ({})", names.join(", "));
+        let label = if kind == "view" {
+            format!("view {table}")
+        } else {
+            table
+        };
+        let _ = writeln!(out, "== {label} ({})", names.join(", "));
         let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
         while let Some(row) = rows.next().map_err(|e| e.to_string())? {
             let values: Vec<String> = (0..names.len())
@@ -222,6 +282,21 @@ fn dump(db: &Path) -> Result<String, String> {
                 .collect();
             let _ = writeln!(out, "{}", values.join(" | "));
         }
+    }
+    // AUTOINCREMENT's promise (ids of deleted rows are never reused) lives in sqlite_sequence.
+    let sequences: Vec<(String, i64)> = conn
+        .prepare("SELECT name, seq FROM sqlite_sequence ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .unwrap_or_default();
+    for (table, seq) in sequences {
+        let _ = writeln!(out, "== sqlite_sequence {table}: {seq}");
+    }
+    let triggers: Vec<(String, String)> = conn
+        .prepare("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(|e| e.to_string())?;
+    for (trigger, table) in triggers {
+        let _ = writeln!(out, "== trigger {trigger} on {table}");
     }
     Ok(out)
 }
