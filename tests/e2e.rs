@@ -6,6 +6,7 @@ mod e2e {
     pub mod cases;
     pub mod deploy;
     pub mod init;
+    pub mod lifecycle;
     pub mod manifest;
     pub mod support;
     pub mod workflow;

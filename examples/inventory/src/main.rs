@@ -9,7 +9,7 @@
 //! inventory check           compare the database's tables with the models
 //! ```
 
-use qvdiff::migrate::rusqlite::{types::ValueRef, Connection};
+use qvdiff::migrate::rusqlite::Connection;
 use qvdiff::Migrator;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,25 +86,15 @@ fn seed(conn: &Connection) -> AppResult<()> {
     Ok(())
 }
 
-/// Prints every column of the first item, whatever the table has now: a column added by the
-/// latest migration shows up without changing this code.
+/// Prints every column of the first item, whatever the table has now.
 fn print_first_item(conn: &Connection) -> AppResult<()> {
-    let mut stmt = conn.prepare("SELECT * FROM items ORDER BY id LIMIT 1")?;
-    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
-    let mut rows = stmt.query([])?;
-    let Some(row) = rows.next()? else {
-        println!("no items yet (run `inventory seed`)");
-        return Ok(());
-    };
-    for (i, name) in names.iter().enumerate() {
-        let value = match row.get_ref(i)? {
-            ValueRef::Null => "NULL".to_string(),
-            ValueRef::Integer(v) => v.to_string(),
-            ValueRef::Real(v) => v.to_string(),
-            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-            ValueRef::Blob(b) => format!("<{} bytes>", b.len()),
-        };
-        println!("{name}: {value}");
+    match inventory::first_item(conn)? {
+        None => println!("no items yet (run `inventory seed`)"),
+        Some(fields) => {
+            for (name, value) in fields {
+                println!("{name}: {value}");
+            }
+        }
     }
     Ok(())
 }
