@@ -515,8 +515,10 @@ impl<'a> Planner<'a> {
             match old.column(&column.name) {
                 Some(old_column) => {
                     insert_columns.push(quoted.clone());
-                    let backfill = column.backfill.as_ref();
-                    match backfill {
+                    // Existing NULLs of a column becoming NOT NULL take the backfill, else the
+                    // column's default (as Django does); with neither, the copy refuses them.
+                    let fill = column.backfill.as_ref().or(column.default.as_ref());
+                    match fill {
                         Some(value) if old_column.nullable && !column.nullable => select_exprs
                             .push(format!("COALESCE({quoted}, {})", render_default(value))),
                         _ => select_exprs.push(quoted),
