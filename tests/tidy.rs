@@ -1,0 +1,137 @@
+//! Keeps the tree honest: no stubs in library code, documented crates, a one-way crate graph, an
+//! ARCHITECTURE.md that names every crate, and a CI script that runs the README's test command.
+
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn crates() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("crates"))
+        .expect("crates/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn library_code_has_no_stubs_or_debug_leftovers() {
+    let mut offenders = Vec::new();
+    for krate in crates() {
+        let mut files = Vec::new();
+        rust_files(&krate.join("src"), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read");
+            for (i, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for stub in ["todo!(", "unimplemented!(", "dbg!("] {
+                    if code.contains(stub) {
+                        offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "stubs in library code:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn every_library_crate_is_documented_and_named_in_architecture() {
+    let architecture =
+        std::fs::read_to_string(repo().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    for krate in crates() {
+        let name = krate.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            architecture.contains(&format!("crates/{name}")),
+            "ARCHITECTURE.md does not describe crates/{name}"
+        );
+        let lib = krate.join("src/lib.rs");
+        let text = std::fs::read_to_string(&lib).expect("lib.rs");
+        assert!(
+            text.trim_start().starts_with("//!"),
+            "{} has no crate documentation",
+            lib.display()
+        );
+    }
+}
+
+/// The dependency lines of a crate's manifest that name a workspace crate.
+fn workspace_deps(krate: &str) -> Vec<String> {
+    let manifest = std::fs::read_to_string(repo().join("crates").join(krate).join("Cargo.toml"))
+        .expect("Cargo.toml");
+    let deps = manifest.split("[dependencies]").nth(1).unwrap_or_default();
+    let deps = deps.split("\n[").next().unwrap_or_default();
+    deps.lines()
+        .filter_map(|l| l.split(['=', '.']).next())
+        .map(str::trim)
+        .filter(|name| name.starts_with("qvdiff"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_crate_graph_points_one_way() {
+    assert!(
+        workspace_deps("qvdiff-core").is_empty(),
+        "the core depends on no other qvdiff crate"
+    );
+    for (krate, allowed) in [
+        ("qvdiff-capture", &["qvdiff-core"][..]),
+        ("qvdiff-sqlite", &["qvdiff-core"][..]),
+        ("qvdiff-derive", &["qvdiff-capture", "qvdiff-core"][..]),
+        (
+            "qvdiff",
+            &["qvdiff-core", "qvdiff-derive", "qvdiff-sqlite"][..],
+        ),
+    ] {
+        for dep in workspace_deps(krate) {
+            assert!(
+                allowed.contains(&dep.as_str()),
+                "{krate} must not depend on {dep}"
+            );
+        }
+    }
+    let core = std::fs::read_to_string(repo().join("crates/qvdiff-core/Cargo.toml")).unwrap();
+    for io_crate in ["rusqlite", "syn", "clap", "tempfile"] {
+        assert!(
+            !core.contains(io_crate),
+            "qvdiff-core stays pure: no {io_crate}"
+        );
+    }
+}
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).expect(".ci/run");
+    let command = readme
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cargo test"))
+        .expect("README gives a cargo test command");
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        ".ci/run must run `{command}`"
+    );
+}
