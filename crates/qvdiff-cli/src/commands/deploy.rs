@@ -59,7 +59,20 @@ fn describe_heads(migrations: &Migrations, revisions: &[String]) -> String {
         .join(", ")
 }
 
-fn report_run(console: &Console, migrations: &Migrations, report: &RunReport, verb: &str) {
+fn report_run(
+    console: &Console,
+    migrations: &Migrations,
+    report: &RunReport,
+    verb: &str,
+    noop: &str,
+) {
+    if report.is_noop() {
+        console.info(&format!(
+            "{noop}: {}",
+            describe_heads(migrations, &report.current)
+        ));
+        return;
+    }
     if let Some(backup) = &report.backup {
         console.info(&format!(
             "Backed up the database to {}",
@@ -114,14 +127,13 @@ pub fn upgrade(
         &options(config, existed && !args.no_backup),
     )
     .map_err(run_error)?;
-    if report.is_noop() {
-        console.info(&format!(
-            "Already up to date: {}",
-            describe_heads(&migrations, &report.current)
-        ));
-    } else {
-        report_run(console, &migrations, &report, "Applied");
-    }
+    report_run(
+        console,
+        &migrations,
+        &report,
+        "Applied",
+        "Already up to date",
+    );
     Ok(())
 }
 
@@ -142,14 +154,13 @@ pub fn downgrade(
         &options(config, !args.no_backup),
     )
     .map_err(run_error)?;
-    if report.is_noop() {
-        console.info(&format!(
-            "Nothing to revert: {}",
-            describe_heads(&migrations, &report.current)
-        ));
-    } else {
-        report_run(console, &migrations, &report, "Reverted");
-    }
+    report_run(
+        console,
+        &migrations,
+        &report,
+        "Reverted",
+        "Nothing to revert",
+    );
     Ok(())
 }
 
