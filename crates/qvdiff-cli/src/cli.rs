@@ -8,7 +8,25 @@ use std::path::PathBuf;
 /// A typical day: change a `#[derive(Model)]` struct, run `qvdiff migrate -m "add notes field"`,
 /// review the generated file in migrations/, commit it; the deploy runs `qvdiff upgrade`.
 #[derive(Debug, Parser)]
-#[command(name = "qvdiff", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "qvdiff",
+    version,
+    about,
+    long_about,
+    propagate_version = true,
+    after_help = "Examples:
+  qvdiff init                                 start: qvdiff.toml and migrations/
+  qvdiff migrate -m \"add notes field\"         write the next migration (no database needed)
+  qvdiff migrate --db sqlite://app.db -m MSG  diff against the live database instead
+  qvdiff check                                CI: exit 1 when models and migrations differ
+  qvdiff upgrade                              deploy: backup, then every pending migration
+  qvdiff downgrade                            revert the last migration
+  qvdiff restore latest                       put the newest backup back
+
+Database URLs: sqlite://app.db (relative to qvdiff.toml), sqlite:///srv/app.db (absolute) or a
+path; --db beats DATABASE_URL beats `database` in qvdiff.toml. Exit codes: 0 ok, 1 `check`
+found a difference, 2 error (nothing written)."
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
