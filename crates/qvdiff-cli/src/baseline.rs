@@ -77,3 +77,35 @@ fn introspect(conn: &Connection, what: &str) -> CliResult<Schema> {
     qvdiff_sqlite::introspect(conn)
         .map_err(|e| CliError::new(format!("cannot introspect {what}: {e}")))
 }
+
+/// The starting point of `migrate` and `diff`: the live database with `--db`, otherwise the
+/// committed migrations replayed in memory.
+pub fn choose(
+    config: &crate::config::Config,
+    db_flag: Option<&str>,
+    migrations: &Migrations,
+    console: &crate::output::Console,
+) -> CliResult<Baseline> {
+    let base = match db_flag {
+        Some(_) => {
+            let target = crate::db_url::resolve(config, db_flag)?;
+            console.detail(&format!(
+                "reading the live schema of {} (read-only)",
+                display_path(&target.path)
+            ));
+            live(&target)?
+        }
+        None => {
+            console.detail(&format!(
+                "replaying {} migration(s) in memory",
+                migrations.len()
+            ));
+            recorded(migrations)?
+        }
+    };
+    console.detail(&format!(
+        "the starting schema has {} table(s)",
+        base.schema.tables.len()
+    ));
+    Ok(base)
+}

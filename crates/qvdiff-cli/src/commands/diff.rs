@@ -3,7 +3,6 @@
 use crate::baseline;
 use crate::cli::DiffArgs;
 use crate::config::Config;
-use crate::db_url;
 use crate::error::CliResult;
 use crate::history::load_migrations;
 use crate::models::ModelSource;
@@ -21,10 +20,12 @@ pub fn run(
     console: &Console,
 ) -> CliResult<()> {
     let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
-    let base = match db_flag {
-        Some(_) => baseline::live(&db_url::resolve(config, db_flag)?)?,
-        None => baseline::recorded(&load_migrations(&config.migrations)?)?,
-    };
+    let base = baseline::choose(
+        config,
+        db_flag,
+        &load_migrations(&config.migrations)?,
+        console,
+    )?;
     // `diff` never asks: a possible rename is shown as the drop and add it would be by default.
     let proposal = propose(&base, &wanted, &Prompter::new(false), console)?;
     let mut out = String::new();

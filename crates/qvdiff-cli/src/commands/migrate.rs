@@ -3,7 +3,6 @@
 use crate::baseline::{self, Baseline};
 use crate::cli::{MergeArgs, MigrateArgs};
 use crate::config::Config;
-use crate::db_url;
 use crate::error::{io_error, CliError, CliResult};
 use crate::fsutil::write_atomic;
 use crate::history::load_migrations;
@@ -41,10 +40,11 @@ pub fn run(
         )
     } else {
         let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
-        let mut base: Baseline = match db_flag {
-            Some(_) => baseline::live(&db_url::resolve(config, db_flag)?)?,
-            None => baseline::recorded(&history)?,
-        };
+        console.detail(&format!(
+            "the models declare {} table(s)",
+            wanted.tables.len()
+        ));
+        let mut base: Baseline = baseline::choose(config, db_flag, &history, console)?;
         let proposal = propose(&base, &wanted, prompter, console)?;
         if proposal.changes.is_empty() {
             console.info("No changes detected; nothing was written.");
