@@ -3,11 +3,13 @@
 //! One test binary (compiled once) with a module per command area.
 
 mod e2e {
+    pub mod bad_input;
     pub mod cases;
     pub mod deploy;
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;
+    pub mod security;
     pub mod support;
     pub mod workflow;
 }

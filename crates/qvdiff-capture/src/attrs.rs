@@ -520,6 +520,20 @@ fn string_value(
                 );
                 return Ok(None);
             }
+            // A name is written into SQL and into `--` comments of migration files; a newline in
+            // it would end the comment and let the rest of the name run as SQL, or start a line
+            // that looks like a `-- qvdiff:down` marker. No real table or column needs one.
+            let names_something = matches!(key, "table" | "name" | "renamed_from" | "references");
+            if names_something && value.chars().any(char::is_control) {
+                errors.at(
+                    text.span(),
+                    format!(
+                        "`{key}` must not contain control characters (newline, tab, …): \
+                         {value:?}; use a name on one line, e.g. `{key} = {example}`"
+                    ),
+                );
+                return Ok(None);
+            }
             Ok(Some(Spanned {
                 value,
                 key: path_span(&meta.path),

@@ -19,7 +19,9 @@ pub fn scan_source(file: &str, text: &str) -> ScanOutput {
                 scan_item(file, item, &mut output);
             }
         }
-        Err(error) => output.errors.extend(diagnostics(file, &error)),
+        Err(error) => output
+            .errors
+            .extend(diagnostics(file, &error).into_iter().map(syntax_error)),
     }
     output.errors.sort_by_key(|d| (d.line, d.column));
     output
@@ -75,6 +77,19 @@ fn is_model_path(path: &Path) -> bool {
 }
 
 /// One diagnostic per message in a (possibly combined) syn error.
+/// A file that is not valid Rust: said so, since syn's own text ("expected `,`") does not tell a
+/// model error from a syntax error, and its lexer error names no delimiter at all.
+fn syntax_error(mut diagnostic: Diagnostic) -> Diagnostic {
+    diagnostic.message = if diagnostic.message == "cannot parse string into token stream" {
+        "syntax error: an unclosed `{`, `(` or `[`, or an unterminated string or comment, from \
+         here on; `cargo check` shows the exact place"
+            .to_string()
+    } else {
+        format!("syntax error: {}", diagnostic.message)
+    };
+    diagnostic
+}
+
 fn diagnostics(file: &str, error: &syn::Error) -> Vec<Diagnostic> {
     error
         .clone()

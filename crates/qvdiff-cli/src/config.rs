@@ -24,6 +24,9 @@ database = "sqlite://instance/app.db"
 # SQL dialect of the migration files.
 dialect = "sqlite"
 
+# How long upgrade/downgrade/stamp wait for another writer (milliseconds) before giving up.
+busy_timeout_ms = 30000
+
 [backup]
 # Where `upgrade` puts its automatic backups, and how many it keeps.
 dir = "backups"
@@ -40,6 +43,8 @@ struct RawConfig {
     database: Option<String>,
     #[serde(default = "default_dialect")]
     dialect: String,
+    #[serde(default = "default_busy_timeout_ms")]
+    busy_timeout_ms: u64,
     #[serde(default)]
     backup: RawBackup,
 }
@@ -71,6 +76,11 @@ fn default_migrations() -> String {
 fn default_dialect() -> String {
     "sqlite".into()
 }
+fn default_busy_timeout_ms() -> u64 {
+    // Long enough for another deploy's upgrade of a large table to finish, short enough that a
+    // stuck writer is reported instead of hanging a deploy script forever.
+    30_000
+}
 fn default_backup_dir() -> String {
     "backups".into()
 }
@@ -93,6 +103,9 @@ pub struct Config {
     pub database: Option<String>,
     /// Dialect name.
     pub dialect: String,
+    /// How long `upgrade`, `downgrade` and `stamp` wait for another writer's lock
+    /// (`busy_timeout_ms`).
+    pub busy_timeout: std::time::Duration,
     /// Backup directory.
     pub backup_dir: PathBuf,
     /// How many automatic backups to keep.
@@ -156,9 +169,10 @@ impl Config {
         }
         if raw.backup.keep == 0 {
             return Err(CliError::new(format!(
-                "{}: [backup] keep must be at least 1",
+                "{}: [backup] keep = 0 would delete every backup, including the one just taken",
                 file.display()
-            )));
+            ))
+            .with_hint("set keep to 1 or more (default 10), or use `upgrade --no-backup`"));
         }
         let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let root = if root.as_os_str().is_empty() {
@@ -172,6 +186,7 @@ impl Config {
             migrations: root.join(&raw.migrations),
             database: raw.database,
             dialect: raw.dialect,
+            busy_timeout: std::time::Duration::from_millis(raw.busy_timeout_ms),
             backup_dir: root.join(&raw.backup.dir),
             backup_keep: raw.backup.keep,
             root,

@@ -90,8 +90,10 @@ impl Console {
             self.paint(Tone::Bad, "error:"),
             err.message
         );
-        for d in &err.details {
-            let _ = writeln!(stderr, "  {d}");
+        // Every line of a detail is indented, so a multi-line one (a schema diff) stays visibly
+        // part of the error.
+        for line in err.details.iter().flat_map(|d| d.lines()) {
+            let _ = writeln!(stderr, "  {line}");
         }
     }
 }

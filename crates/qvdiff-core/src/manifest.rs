@@ -57,7 +57,13 @@ pub fn from_json(text: &str) -> Result<Schema, ManifestError> {
     let m: ManifestIn = serde_json::from_str(text).map_err(|e| ManifestError {
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        // The position is already in `line`/`column`; serde_json repeats it in its text.
+        message: format!(
+            "invalid manifest JSON: {}",
+            e.to_string()
+                .rsplit_once(" at line ")
+                .map_or_else(|| e.to_string(), |(what, _)| what.to_string())
+        ),
     })?;
     if m.version != MANIFEST_VERSION {
         return Err(ManifestError {

@@ -269,11 +269,29 @@ impl MigrationFile {
                     ),
                 ));
             }
+            // A second header line would make a reader (or a tool) see other parents or another
+            // message than the ones this file declares; the header is exactly three lines.
+            let trimmed_start = line.trim_start();
+            if let Some(prefix) = [PARENTS_PREFIX, MESSAGE_PREFIX]
+                .into_iter()
+                .find(|prefix| trimmed_start.starts_with(prefix))
+            {
+                return Err(error(
+                    index + 1,
+                    format!(
+                        "second `{prefix}` header line: the header is exactly three lines \
+                         (revision, parents, message); remove this one"
+                    ),
+                ));
+            }
             let trimmed = line.trim();
             if !trimmed.is_empty() && !trimmed.starts_with("--") {
                 return Err(error(
                     index + 1,
-                    format!("SQL before `{UP_MARKER}`: put it in the up or down section"),
+                    format!(
+                        "SQL before `{UP_MARKER}`: put it in the up or down section (or add the \
+                         missing `{UP_MARKER}` line above it)"
+                    ),
                 ));
             }
             index += 1;

@@ -172,6 +172,18 @@ pub enum Refusal {
         /// Revisions applied.
         applied: usize,
     },
+    /// `upgrade +N` with fewer than N pending revisions.
+    TooFewPending {
+        /// Steps asked for.
+        asked: usize,
+        /// Revisions pending.
+        pending: usize,
+    },
+    /// `merge` with fewer than two revisions to join.
+    NothingToMerge {
+        /// The heads of the history.
+        heads: Vec<String>,
+    },
     /// `sql FROM:TO` between revisions on different branches.
     UnrelatedRange {
         /// Start of the range.
@@ -240,6 +252,25 @@ impl std::fmt::Display for Refusal {
                 "revision {revision} is not applied to this database, so there is nothing to \
                  downgrade to; `qvdiff current` shows what is applied (`qvdiff upgrade \
                  {revision}` goes up to it)"
+            ),
+            Refusal::TooFewPending { asked, pending } => write!(
+                f,
+                "cannot go up {asked} revision{}: only {pending} {} pending; use `qvdiff upgrade \
+                 head` to apply everything (`qvdiff current` shows what is pending)",
+                plural(*asked),
+                if *pending == 1 { "is" } else { "are" }
+            ),
+            Refusal::NothingToMerge { heads } => write!(
+                f,
+                "nothing to merge: the history has {} head{} ({}), and a merge joins two or more; \
+                 `qvdiff heads` lists them",
+                heads.len(),
+                plural(heads.len()),
+                if heads.is_empty() {
+                    "no revisions yet".to_string()
+                } else {
+                    heads.join(", ")
+                }
             ),
             Refusal::TooFewApplied { asked, applied } => write!(
                 f,
@@ -360,7 +391,15 @@ pub fn plan_upgrade<'a>(
         let steps = steps?;
         let heads = graph.heads();
         let path = graph.upgrade_path_many(&applied, &heads);
-        return Ok(migrations.lookup(&path[..steps.min(path.len())]));
+        // Fewer pending revisions than asked is refused, as `downgrade -N` is: a deploy script
+        // that says `+3` expects three revisions, and applying two is not what it asked for.
+        if steps > path.len() {
+            return Err(Refusal::TooFewPending {
+                asked: steps,
+                pending: path.len(),
+            });
+        }
+        return Ok(migrations.lookup(&path[..steps]));
     }
     let path = match graph.resolve(target)? {
         Target::Base => Vec::new(),
@@ -476,6 +515,16 @@ pub fn plan_range<'a>(
             Target::Heads(heads) => heads.iter().flat_map(|h| graph.ancestors(h)).collect(),
         }
     };
+    // parse_range splits at the first `:`, so a second one ends up in `to`; no revision id holds
+    // a `:`, and "unknown revision `b:c`" would hide that the range itself is malformed.
+    if from.contains(':') || to.contains(':') {
+        return Err(Refusal::InvalidTarget {
+            target: format!("{from}:{to}"),
+            expected: "one range FROM:TO with a single `:` (e.g. `base:head` or \
+                       `20261120093000:head`)"
+                .to_string(),
+        });
+    }
     let from_target = graph.resolve(from)?;
     let to_target = graph.resolve(to)?;
     let at_from = ancestors_of(&from_target);
@@ -522,14 +571,8 @@ pub fn merge_parents(migrations: &Migrations, revisions: &[&str]) -> Result<Vec<
     parents.sort();
     parents.dedup();
     if parents.len() < 2 {
-        return Err(Refusal::InvalidTarget {
-            target: revisions.join(" "),
-            expected: format!(
-                "at least two revisions to merge; the history has {} head{} ({})",
-                graph.heads().len(),
-                plural(graph.heads().len()),
-                graph.heads().join(", ")
-            ),
+        return Err(Refusal::NothingToMerge {
+            heads: graph.heads().into_iter().map(String::from).collect(),
         });
     }
     for a in &parents {

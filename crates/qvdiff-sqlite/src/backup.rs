@@ -64,6 +64,14 @@ pub enum BackupError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The backup directory exists and other users may write to it: they could plant a newer
+    /// "backup" that `restore latest` would put back, or replace one.
+    UnsafeDirectory {
+        /// The directory.
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// `restore latest` with no backup of this database in the directory.
     NoBackups {
         /// The backup directory.
@@ -101,6 +109,15 @@ impl fmt::Display for BackupError {
                 f,
                 "{} is not a usable backup: {reason}; `qvdiff backups` lists the backups",
                 path.display()
+            ),
+            BackupError::UnsafeDirectory { dir, mode } => write!(
+                f,
+                "the backup directory {} is writable by other users (mode {mode:04o}): anyone \
+                 could replace a backup or plant one that `restore` would put back, so qvdiff \
+                 will not use it; run `chmod o-w {}` (qvdiff creates a missing backup directory \
+                 with mode 0700)",
+                dir.display(),
+                dir.display()
             ),
             BackupError::NoBackups { dir, db_name } => write!(
                 f,
@@ -246,12 +263,38 @@ pub fn revision_label(conn: &Connection) -> String {
 }
 
 /// Creates `dir` (and its parents) if missing; a directory created here gets mode 0700.
+///
+/// An existing directory keeps the permissions its owner gave it (a group-readable directory
+/// for a backup agent is a legitimate choice, and every backup file is 0600 anyway), unless
+/// others can write to it: then it is refused, because anyone could add or replace backups.
 fn ensure_private_dir(dir: &Path) -> Result<(), BackupError> {
     if dir.is_dir() {
-        return Ok(());
+        return check_not_writable_by_others(dir);
     }
     std::fs::create_dir_all(dir).map_err(|e| io_error("creating the backup directory", dir, e))?;
     set_mode(dir, 0o700).map_err(|e| io_error("restricting the permissions of", dir, e))
+}
+
+#[cfg(unix)]
+fn check_not_writable_by_others(dir: &Path) -> Result<(), BackupError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| io_error("reading the permissions of", dir, e))?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if mode & 0o002 != 0 {
+        return Err(BackupError::UnsafeDirectory {
+            dir: dir.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_not_writable_by_others(_dir: &Path) -> Result<(), BackupError> {
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -364,6 +407,12 @@ fn backup_unpruned(
     revision: Option<&str>,
 ) -> Result<PathBuf, BackupError> {
     let source_path = database_path(conn)?;
+    // A file that is not a database (or is unreadable) only fails when read: read it now, before
+    // a backup directory or a temporary file is created for nothing.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map_err(|e| sqlite_error("reading the database", &source_path, e))?;
     let revision = match revision {
         Some(rev) => rev.to_string(),
         None => revision_label(conn),

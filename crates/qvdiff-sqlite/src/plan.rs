@@ -551,10 +551,15 @@ impl<'a> Planner<'a> {
             }
         }
 
+        // One comment line whatever the names hold: a newline in a name (possible through a
+        // manifest) would otherwise end the comment and turn the rest of the name into SQL.
         let comment = format!(
-            "-- rebuild {}: {}\n",
-            quote_ident(name),
-            work.rebuild_reasons.join("; ")
+            "-- rebuild {}\n",
+            qvdiff_core::migration::sanitize_message(&format!(
+                "{}: {}",
+                quote_ident(name),
+                work.rebuild_reasons.join("; ")
+            ))
         );
         self.step(
             format!("{comment}{}", create_table_statement(&new, &temp)),

@@ -163,9 +163,9 @@ impl fmt::Display for RunError {
             }
             RunError::Locked { database, waited } => write!(
                 f,
-                "{database} stayed locked by another writer for {} s (another upgrade, or a long \
-                 write by the application); retry, or raise the busy timeout",
-                waited.as_secs()
+                "{database} stayed locked by another writer for {} (another upgrade, or a long \
+                 write by the application); nothing was changed: retry, or raise the busy timeout",
+                human_duration(*waited)
             ),
             RunError::Sqlite(e) => write!(f, "{e}"),
             RunError::Backup(e) => write!(
@@ -174,6 +174,18 @@ impl fmt::Display for RunError {
                  (--no-backup skips the backup)"
             ),
         }
+    }
+}
+
+/// `30 s`, `1.5 s` or `200 ms`: a short timeout set for tests must not print as `0 s`.
+fn human_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
     }
 }
 
@@ -263,12 +275,27 @@ pub fn open_database(path: &Path, create: bool) -> Result<Connection, RunError> 
             message: "no such database file (`qvdiff upgrade` creates it)".to_string(),
         }));
     }
-    Connection::open_with_flags(path, flags).map_err(|e| {
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
         RunError::Sqlite(SqliteError::database(
             format!("opening {}", path.display()),
             e,
         ))
+    })?;
+    // A file that is not a database opens fine and only fails on first read, where the message
+    // would not name it: read now.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
     })
+    .map_err(|e| {
+        RunError::Sqlite(SqliteError::database(
+            format!(
+                "{} is not a readable SQLite database (check the database URL)",
+                path.display()
+            ),
+            e,
+        ))
+    })?;
+    Ok(conn)
 }
 
 /// The ledger rows of a database (nothing applied without a ledger table).
@@ -296,6 +323,19 @@ fn begin_write<'c>(
     timeout: Duration,
 ) -> Result<Transaction<'c>, RunError> {
     let database = database_name(conn);
+    // SQLite silently opens a file it may not write read-only; say so before anything (a backup
+    // included) is done, instead of failing on the first statement.
+    let read_only = conn
+        .is_readonly(rusqlite::MAIN_DB)
+        .map_err(|e| SqliteError::database("checking whether the database is writable", e))?;
+    if read_only {
+        return Err(RunError::Sqlite(SqliteError::Database {
+            context: format!("opening {database} for writing"),
+            message: "the file (or its directory) is read-only for this user; check its \
+                      permissions and owner; nothing was changed"
+                .to_string(),
+        }));
+    }
     conn.busy_timeout(timeout)
         .map_err(|e| SqliteError::database("setting the busy timeout", e))?;
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
@@ -651,7 +691,10 @@ pub fn upgrade_sql(
 /// and run with the `sqlite3` shell.
 fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
     let mut out = String::new();
-    out.push_str(&format!("-- qvdiff offline script: {range}\n"));
+    // Comment lines carry text from outside (the range as typed, file paths): flattened to one
+    // line so nothing in them can end the comment and run as SQL in the DBA's shell.
+    let one_line = qvdiff_core::migration::sanitize_message;
+    out.push_str(&format!("-- qvdiff offline script: {}\n", one_line(range)));
     out.push_str(
         "-- Foreign keys are off during the transaction (a table rebuild would cascade with\n\
          -- them on). If `PRAGMA foreign_key_check` below prints any row, run ROLLBACK instead\n\
@@ -669,7 +712,9 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
     for migration in migrations {
         out.push_str(&format!(
             "\n-- revision {} ({}, {direction}): {}\n",
-            migration.file.revision, migration.path, migration.file.message
+            migration.file.revision,
+            one_line(&migration.path),
+            one_line(&migration.file.message)
         ));
         let section = match direction {
             Direction::Up => &migration.file.up,

@@ -73,6 +73,36 @@ fn upgrade_creates_a_missing_database_file() {
     assert!(qvdiff_sqlite::runner::open_database(&path.with_extension("nope"), false).is_err());
 }
 
+/// A file this user may not write (SQLite then opens it read-only without a word) is refused
+/// before anything, the backup included, is done. Opened with the read-only flag so the test
+/// means the same when it runs as root, where `chmod 0444` would not stop a write.
+#[test]
+fn a_read_only_database_is_refused_before_the_backup() {
+    let (dir, path) = database();
+    let migrations = set(three());
+    {
+        let mut conn = open(&path);
+        upgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let mut read_only =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let backups = dir.path().join("backups");
+    let options = RunOptions {
+        backup: Some(BackupSettings {
+            dir: backups.clone(),
+            keep: 3,
+        }),
+        ..RunOptions::default()
+    };
+    let err = upgrade(&mut read_only, &migrations, "head", &options).unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    assert!(!backups.exists(), "no backup directory for a refused run");
+    drop(read_only);
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
 #[test]
 fn a_failing_revision_rolls_back_every_revision() {
     let (_dir, path) = database();

@@ -24,9 +24,11 @@ pub fn backup(config: &Config, db_flag: Option<&str>, console: &Console) -> CliR
     let target = db_url::resolve(config, db_flag)?;
     if !target.path.is_file() {
         return Err(CliError::new(format!(
-            "database {} does not exist",
-            display_path(&target.path)
-        )));
+            "database {} does not exist (from {}); there is nothing to back up",
+            display_path(&target.path),
+            target.source
+        ))
+        .with_hint("check the URL; `qvdiff upgrade` creates the database"));
     }
     let path = backup::backup_file(&target.path, &config.backup_dir, config.backup_keep)
         .map_err(backup_error)?;

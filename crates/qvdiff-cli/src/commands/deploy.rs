@@ -15,7 +15,14 @@ use qvdiff_sqlite::runner::{self, BackupSettings, RunError, RunOptions, RunRepor
 use std::io::Write;
 
 fn run_error(e: RunError) -> CliError {
-    CliError::new(e.to_string())
+    let locked = matches!(e, RunError::Locked { .. });
+    let err = CliError::new(e.to_string());
+    if locked {
+        // The library cannot know where the timeout comes from; the CLI can say which key sets it.
+        err.with_hint("`busy_timeout_ms` in qvdiff.toml sets how long to wait (default 30000)")
+    } else {
+        err
+    }
 }
 
 fn options(config: &Config, backup: bool) -> RunOptions {
@@ -24,7 +31,7 @@ fn options(config: &Config, backup: bool) -> RunOptions {
             dir: config.backup_dir.clone(),
             keep: config.backup_keep,
         }),
-        ..RunOptions::default()
+        busy_timeout: config.busy_timeout,
     }
 }
 
@@ -116,17 +123,30 @@ pub fn upgrade(
     }
     // A database that does not exist yet holds nothing to protect: no backup of it.
     let existed = target.path.is_file();
-    if let Some(parent) = target.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| crate::error::io_error("create", parent, e))?;
+    if !existed {
+        // Refusals that need no database (an unknown target, several heads) come before the
+        // file is created: a failed upgrade must leave nothing behind.
+        qvdiff_core::runner::plan_upgrade(&migrations, &[], target_rev)
+            .map_err(|e| run_error(e.into()))?;
     }
-    let mut conn = runner::open_database(&target.path, true).map_err(run_error)?;
-    let report = runner::upgrade(
-        &mut conn,
-        &migrations,
-        target_rev,
-        &options(config, existed && !args.no_backup),
-    )
-    .map_err(run_error)?;
+    let created_dirs = create_parent_dirs(&target.path)?;
+    let result = runner::open_database(&target.path, true).and_then(|mut conn| {
+        runner::upgrade(
+            &mut conn,
+            &migrations,
+            target_rev,
+            &options(config, existed && !args.no_backup),
+        )
+    });
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            if !existed {
+                remove_if_empty(&target.path, &created_dirs);
+            }
+            return Err(run_error(e));
+        }
+    };
     report_run(
         console,
         &migrations,
@@ -135,6 +155,35 @@ pub fn upgrade(
         "Already up to date",
     );
     Ok(())
+}
+
+/// Creates the missing ancestors of the database file; returns them, deepest first.
+fn create_parent_dirs(path: &std::path::Path) -> CliResult<Vec<std::path::PathBuf>> {
+    let mut missing = Vec::new();
+    let mut dir = path.parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d.to_path_buf());
+        dir = d.parent();
+    }
+    if let Some(deepest) = missing.first() {
+        std::fs::create_dir_all(deepest)
+            .map_err(|e| crate::error::io_error("create", deepest, e))?;
+    }
+    Ok(missing)
+}
+
+/// After a failed first upgrade: removes the database file this run created (when it is still
+/// empty: the transaction was rolled back, and a concurrent upgrade that filled it keeps it) and
+/// the directories created for it (when still empty).
+fn remove_if_empty(path: &std::path::Path, created_dirs: &[std::path::PathBuf]) {
+    let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+    if empty {
+        let _ = std::fs::remove_file(path);
+    }
+    for dir in created_dirs {
+        // remove_dir fails on a directory that is not empty, which is what must stay.
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// `qvdiff downgrade [TARGET] [--no-backup]`.
@@ -296,7 +345,7 @@ pub fn stamp(
         &mut conn,
         &migrations,
         &args.revision,
-        &RunOptions::default(),
+        &options(config, false),
     )
     .map_err(run_error)?;
     console.info(&format!(

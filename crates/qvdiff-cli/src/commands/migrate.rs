@@ -142,15 +142,52 @@ fn choose_revision(history: &Migrations, given: Option<&str>) -> CliResult<Strin
 /// Writes a new migration file (never over an existing one) and says where.
 fn write_migration(config: &Config, file: &MigrationFile, console: &Console) -> CliResult<()> {
     let path = config.migrations.join(file.file_name());
+    let text = file.render();
+    check_reads_back(file, &text)?;
     std::fs::create_dir_all(&config.migrations)
         .map_err(|e| io_error("create", &config.migrations, e))?;
-    write_atomic(&path, file.render().as_bytes(), true)?;
+    write_atomic(&path, text.as_bytes(), true)?;
     console.info(&format!(
         "{} {}",
         console.paint(Tone::Good, "Wrote"),
         display_path(&path)
     ));
     Ok(())
+}
+
+/// Refuses to write a file whose parse would differ from what was verified: SQL text holding a
+/// line that looks like a marker or header (a string default with a newline, say) would move
+/// statements between sections, or out of the file's meaning, when read back.
+fn check_reads_back(file: &MigrationFile, text: &str) -> CliResult<()> {
+    let with_newline = |s: &str| {
+        if s.is_empty() || s.ends_with('\n') {
+            s.to_string()
+        } else {
+            format!("{s}\n")
+        }
+    };
+    let same = match MigrationFile::parse(text) {
+        Ok(parsed) => {
+            parsed.revision == file.revision
+                && parsed.parents == file.parents
+                && parsed.message == file.message
+                && parsed.up == with_newline(&file.up)
+                && parsed.down == with_newline(&file.down)
+        }
+        Err(_) => false,
+    };
+    if same {
+        return Ok(());
+    }
+    let why = MigrationFile::parse(text)
+        .err()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    Err(CliError::new(format!(
+        "the generated migration would not read back as written{why}: a name, default or \
+         expression in the models holds a line that looks like a qvdiff marker; nothing was written"
+    ))
+    .with_hint("remove newlines from names, defaults and SQL expressions in the models"))
 }
 
 /// `qvdiff merge [REVS] -m MSG`: a revision whose parents are the given heads (default: all), so
