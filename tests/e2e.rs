@@ -5,10 +5,12 @@
 mod e2e {
     pub mod bad_input;
     pub mod cases;
+    pub mod crash;
     pub mod deploy;
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;
+    pub mod review;
     pub mod security;
     pub mod support;
     pub mod workflow;

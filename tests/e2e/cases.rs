@@ -11,7 +11,9 @@
 //!
 //! 1. generates the `before` migration and upgrades a real file database to it, inserts the rows,
 //!    then writes and applies the `setup.sql` migration if there is one;
-//! 2. generates the `after` migration and compares it with the `migration.sql` snapshot;
+//! 2. generates the `after` migration and compares it with the `migration.sql` snapshot (its
+//!    summary block included), and what a reviewer gets for it with the `lint.txt` (`qvdiff lint`)
+//!    and `review.md` (`qvdiff review`) snapshots;
 //! 3. upgrades, checks the schema matches the models (`qvdiff diff --db` finds nothing) and the
 //!    database's integrity and foreign keys, and compares every value with `data_up.txt`;
 //! 4. downgrades one step and compares every value with `data_down.txt`; when the up section
@@ -126,6 +128,25 @@ fn run_case(case: &Path) -> Result<(), String> {
     let file = only_file_with_prefix(&p.path("migrations"), "r2_change").map_err(fail)?;
     let migration = std::fs::read_to_string(&file).map_err(|e| fail(e.to_string()))?;
     snapshot(case, "migration.sql", &migration).map_err(fail)?;
+
+    // What a reviewer sees: the lint findings (exit 1 exactly when there are some) and the
+    // pull-request report.
+    let lint = p.qvdiff(&["lint", "r2_change"]);
+    let expected_code = if lint.stdout.is_empty() { 0 } else { 1 };
+    if lint.code != expected_code {
+        return Err(fail(format!(
+            "`qvdiff lint` exited {} with this report:\n{}{}",
+            lint.code, lint.stdout, lint.stderr
+        )));
+    }
+    let findings = if lint.stdout.is_empty() {
+        "(no findings)\n"
+    } else {
+        &lint.stdout
+    };
+    snapshot(case, "lint.txt", findings).map_err(fail)?;
+    let review = ok(&["review", "r2_change"])?;
+    snapshot(case, "review.md", &review).map_err(fail)?;
 
     ok(&["upgrade", "--no-backup"])?;
     let drift = ok(&["diff", "--db", "app.db"])?;

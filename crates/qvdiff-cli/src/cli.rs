@@ -19,13 +19,15 @@ use std::path::PathBuf;
   qvdiff migrate -m \"add notes field\"         write the next migration (no database needed)
   qvdiff migrate --db sqlite://app.db -m MSG  diff against the live database instead
   qvdiff check                                CI: exit 1 when models and migrations differ
+  qvdiff lint                                 review aid: exit 1 on risky or broken migrations
+  qvdiff review --since origin/main           pull request: a Markdown report of new migrations
   qvdiff upgrade                              deploy: backup, then every pending migration
   qvdiff downgrade                            revert the last migration
   qvdiff restore latest                       put the newest backup back
 
 Database URLs: sqlite://app.db (relative to qvdiff.toml), sqlite:///srv/app.db (absolute) or a
 path; --db beats DATABASE_URL beats `database` in qvdiff.toml. Exit codes: 0 ok, 1 `check`
-found a difference, 2 error (nothing written)."
+found a difference or `lint` a finding, 2 error (nothing written)."
 )]
 pub struct Cli {
     /// Options every command takes.
@@ -109,6 +111,79 @@ pub enum Command {
     /// Restore the database from a backup (a file, or `latest`), after backing up its current
     /// state. Refuses while another connection is writing.
     Restore(RestoreArgs),
+    /// Check migration files before review: data loss, table rebuilds, NOT NULL or UNIQUE on
+    /// existing columns, an empty or wrong down, hand edits of generated SQL, SQL that fails.
+    ///
+    /// Each finding prints `file:line: rule: sentence` and how to silence it in the file:
+    /// `-- qvdiff:allow <rule> "<reason>"` above the statement. Exit 1 on findings, 0 when clean.
+    Lint(LintArgs),
+    /// A Markdown report of migrations for a pull request: changes in words, destructive and
+    /// rebuild steps, lint findings, ER diagrams before and after, the SQL folded.
+    Review(ReviewArgs),
+    /// An ER diagram of the whole schema (Mermaid or Graphviz DOT), foreign keys as edges.
+    Erd(ErdArgs),
+}
+
+/// `qvdiff lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Revisions (or unique prefixes) to check (default: every migration file).
+    pub revisions: Vec<String>,
+}
+
+/// `qvdiff review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Revisions (or unique prefixes) to report on (default: the head revisions).
+    #[arg(conflicts_with = "since")]
+    pub revisions: Vec<String>,
+    /// Report on the migration files added since this git ref (e.g. origin/main).
+    #[arg(long, value_name = "GIT_REF")]
+    pub since: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: ReviewFormat,
+}
+
+/// Output format of `qvdiff review`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReviewFormat {
+    /// Markdown for a pull request (GitHub and GitLab render the Mermaid diagrams).
+    Markdown,
+    /// JSON for tools.
+    Json,
+}
+
+/// `qvdiff erd`.
+#[derive(Debug, Args)]
+pub struct ErdArgs {
+    /// Diagram language.
+    #[arg(long, value_enum, default_value = "mermaid")]
+    pub format: ErdFormat,
+    /// Draw the schema of the models or of the committed migrations (`--db` draws a database).
+    #[arg(long, value_enum, default_value = "models")]
+    pub from: ErdSource,
+    /// Read the models from this manifest JSON instead of scanning sources.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// Diagram language of `qvdiff erd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ErdFormat {
+    /// Mermaid `erDiagram` (renders in GitHub and GitLab Markdown).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+}
+
+/// Which schema `qvdiff erd` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ErdSource {
+    /// The schema the models declare.
+    Models,
+    /// The schema the committed migrations produce.
+    Migrations,
 }
 
 /// `qvdiff upgrade`.
@@ -217,4 +292,7 @@ pub struct CheckArgs {
     /// Read the models from this manifest JSON instead of scanning sources.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+    /// Also run `qvdiff lint` on every migration file (findings make the exit code 1).
+    #[arg(long)]
+    pub lint: bool,
 }

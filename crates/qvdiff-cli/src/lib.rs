@@ -93,5 +93,8 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
         Command::Restore(args) => {
             commands::backup::restore(&config()?, args, db, console).map(|()| EXIT_OK)
         }
+        Command::Lint(args) => commands::lint::run(&config()?, args, console),
+        Command::Review(args) => commands::review::run(&config()?, args),
+        Command::Erd(args) => commands::erd::run(&config()?, args, db).map(|()| EXIT_OK),
     }
 }

@@ -9,11 +9,14 @@
 pub mod change;
 pub mod dialect;
 pub mod diff;
+pub mod erd;
 pub mod graph;
+pub mod lint;
 pub mod manifest;
 pub mod migration;
 pub mod runner;
 pub mod schema;
+pub mod summary;
 
 pub use change::{Change, Renames};
 pub use dialect::{Dialect, Plan, PlanError, Step};

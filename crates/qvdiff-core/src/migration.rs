@@ -18,6 +18,8 @@
 //! * The `up` section is every line between `-- qvdiff:up` and `-- qvdiff:down`, the `down`
 //!   section every line after `-- qvdiff:down`, both kept verbatim (hand-written SQL and its
 //!   comments included).
+//! * Inside a section, `-- qvdiff:allow <rule> "<reason>"` lines are lint suppressions (see
+//!   [`ALLOW_PREFIX`]); they stay in the section verbatim and SQLite reads them as comments.
 //! * Any other line that looks like a qvdiff directive (`-- qvdiff…:`) is an error, so a typo
 //!   such as `-- qvdiff:dwon` is reported instead of silently becoming SQL.
 //!
@@ -36,6 +38,8 @@ const MESSAGE_PREFIX: &str = "-- message:";
 pub const UP_MARKER: &str = "-- qvdiff:up";
 /// Marker that starts the `down` section.
 pub const DOWN_MARKER: &str = "-- qvdiff:down";
+/// Prefix of a lint suppression inside a section: `-- qvdiff:allow destructive "reason"`.
+pub const ALLOW_PREFIX: &str = "-- qvdiff:allow";
 /// Longest revision id accepted.
 pub const MAX_REVISION_LEN: usize = 64;
 /// Longest slug [`slugify`] produces.
@@ -96,6 +100,13 @@ fn looks_like_directive(line: &str) -> bool {
     rest.get(..6)
         .is_some_and(|word| word.eq_ignore_ascii_case("qvdiff"))
         && rest.contains(':')
+}
+
+/// Whether a line (without terminator) is a lint suppression `-- qvdiff:allow …`.
+pub fn is_allow_line(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix(ALLOW_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
 }
 
 /// Which marker a line is, if it is one (trailing whitespace is tolerated).
@@ -179,6 +190,46 @@ impl MigrationFile {
             }
         }
         out
+    }
+
+    /// The file's text with `notes` (the summary block) between the header and `-- qvdiff:up`.
+    ///
+    /// Each note becomes one `-- ` comment line, flattened to one line ([`sanitize_message`]); a
+    /// note starting with the word `qvdiff` gets a `> ` in front so that it can never read as a
+    /// directive. [`MigrationFile::parse`] skips these lines, so a parsed file renders without
+    /// them: the notes are commentary, the file's meaning is its header and sections.
+    pub fn render_with_notes(&self, notes: &[String]) -> String {
+        let plain = self.render();
+        if notes.is_empty() {
+            return plain;
+        }
+        let mut block = String::new();
+        for note in notes {
+            let note = sanitize_message(note);
+            block.push_str("--");
+            if !note.is_empty() {
+                block.push(' ');
+                // A note must never become a directive: `-- qvdiff:up` in a note would be parsed
+                // as the up marker. Notes from qvdiff start with a symbol, so this is a guard.
+                if note
+                    .get(..6)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("qvdiff"))
+                {
+                    block.push_str("> ");
+                }
+                block.push_str(&note);
+            }
+            block.push('\n');
+        }
+        // The header is exactly three lines, so the block goes after the third newline.
+        let mut header_end = 0;
+        for _ in 0..3 {
+            match plain[header_end..].find('\n') {
+                Some(i) => header_end += i + 1,
+                None => return plain,
+            }
+        }
+        format!("{}{block}{}", &plain[..header_end], &plain[header_end..])
     }
 
     /// Strict parse of a migration file (see the module documentation for the grammar).
@@ -324,7 +375,7 @@ impl MigrationFile {
                 }
                 None => {}
             }
-            if looks_like_directive(line) {
+            if looks_like_directive(line) && !is_allow_line(line) {
                 let message = if header_value(line.trim_start(), REVISION_PREFIX).is_some() {
                     format!("second `{REVISION_PREFIX}` header: one revision per file")
                 } else {

@@ -58,10 +58,11 @@ mod render;
 mod sqltext;
 
 // The deploy workflow: ledger, runner (upgrade/downgrade/stamp/sql), preflight data checks,
-// online backups.
+// online backups; and what lint and review read from a migration's SQL.
 pub mod backup;
 pub mod ledger;
 pub mod preflight;
+pub mod review;
 pub mod runner;
 
 pub use apply::{apply_script, apply_scripts, comparable, replay, schema_copy, verify};

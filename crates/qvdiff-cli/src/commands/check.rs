@@ -58,6 +58,12 @@ pub fn run(
         }
         None => false,
     };
+    if args.lint {
+        let checked = crate::commands::lint::check_files(config, &[])?;
+        if crate::commands::lint::report(&checked, console) != EXIT_OK {
+            problems += 1;
+        }
+    }
     if problems == 0 {
         let what = if live_checked {
             "OK: the models match the migrations, and the database is at head without drift."

@@ -2,6 +2,7 @@
 
 use crate::baseline::{self, Baseline};
 use crate::cli::{MergeArgs, MigrateArgs};
+use crate::commands::review;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult};
 use crate::fsutil::write_atomic;
@@ -14,6 +15,7 @@ use qvdiff_core::migration::{
     is_valid_revision, render_steps, revision_at, sanitize_message, MigrationFile,
 };
 use qvdiff_core::runner::{merge_parents, Migrations};
+use qvdiff_core::summary::HAND_WRITTEN_NOTE;
 
 /// Generates, verifies and writes the next migration.
 pub fn run(
@@ -32,11 +34,12 @@ pub fn run(
     let parents = single_head(&history)?;
     let revision = choose_revision(&history, args.rev_id.as_deref())?;
 
-    let (up, down, summary) = if args.empty {
+    let (up, down, summary, review) = if args.empty {
         (
             "-- Write the SQL of this migration here.\n".to_string(),
             "-- Write the SQL that undoes it here.\n".to_string(),
             Vec::new(),
+            None,
         )
     } else {
         let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
@@ -67,7 +70,24 @@ pub fn run(
                 .filter_map(|s| s.destructive.as_ref())
                 .map(|why| (format!("down: {why}"), true)),
         );
-        (up, down, summary)
+        // With a live database the summary says how many rows each affected table holds now:
+        // what a rebuild copies, or what a destructive step can lose.
+        let row_counts = match db_flag {
+            Some(_) => {
+                let target = crate::db_url::resolve(config, db_flag)?;
+                let live = baseline::open_read_only(&target)?;
+                Some(review::row_counts(&live, &proposal.changes, &base.schema)?)
+            }
+            None => None,
+        };
+        let down_losses: Vec<String> = proposal
+            .down
+            .steps
+            .iter()
+            .filter_map(|s| s.destructive.clone())
+            .collect();
+        let review = (proposal.changes, proposal.wanted, down_losses, row_counts);
+        (up, down, summary, Some(review))
     };
 
     let file = MigrationFile {
@@ -77,7 +97,14 @@ pub fn run(
         up,
         down,
     };
-    write_migration(config, &file, console)?;
+    // The summary block: what a generated file does, or the mark of a hand-written one.
+    let notes = match review {
+        Some((changes, wanted, down_losses, row_counts)) => {
+            review::generated_notes(&file, &changes, &wanted, down_losses, row_counts)
+        }
+        None => vec![String::new(), HAND_WRITTEN_NOTE.to_string()],
+    };
+    write_migration(config, &file, &notes, console)?;
     for (line, destructive) in &summary {
         if *destructive {
             console.warn(&format!("{line}  (DESTRUCTIVE)"));
@@ -140,9 +167,14 @@ fn choose_revision(history: &Migrations, given: Option<&str>) -> CliResult<Strin
 }
 
 /// Writes a new migration file (never over an existing one) and says where.
-fn write_migration(config: &Config, file: &MigrationFile, console: &Console) -> CliResult<()> {
+fn write_migration(
+    config: &Config,
+    file: &MigrationFile,
+    notes: &[String],
+    console: &Console,
+) -> CliResult<()> {
     let path = config.migrations.join(file.file_name());
-    let text = file.render();
+    let text = file.render_with_notes(notes);
     check_reads_back(file, &text)?;
     std::fs::create_dir_all(&config.migrations)
         .map_err(|e| io_error("create", &config.migrations, e))?;
@@ -211,7 +243,7 @@ pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<
         up: note.clone(),
         down: note,
     };
-    write_migration(config, &file, console)?;
+    write_migration(config, &file, &[], console)?;
     console.info(&format!("  merges {}", file.parents.join(" + ")));
     Ok(())
 }

@@ -1,0 +1,317 @@
+//! `qvdiff lint [REV…]` (and `qvdiff check --lint`): every migration file checked against the
+//! rules of [`qvdiff_core::lint`], each finding with its rule id, `file:line`, one sentence and
+//! how to silence it. Exit 1 on findings, 0 when clean.
+//!
+//! The rules are pure; this module does the IO around them: it reads every file (a malformed one
+//! is a `does-not-parse` finding, not an error), replays each file's ancestors on an in-memory
+//! SQLite database, applies the file's up and down there, and hands what it saw to the rules.
+
+use crate::cli::LintArgs;
+use crate::config::Config;
+use crate::error::{io_error, CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
+use crate::models::display_path;
+use crate::output::{Console, Tone};
+use qvdiff_core::diff::diff;
+use qvdiff_core::lint::{
+    format_finding, lint_file, Analysis, FileFacts, Finding, Section, SectionKind,
+};
+use qvdiff_core::migration::{DOWN_MARKER, UP_MARKER};
+use qvdiff_core::runner::{Migration, Migrations};
+use qvdiff_core::{ColumnType, MigrationFile, Schema};
+use qvdiff_sqlite::review;
+use std::path::Path;
+
+/// One migration file, read and analysed.
+#[derive(Debug)]
+pub struct Checked {
+    /// Path for messages, as the rest of the CLI shows it.
+    pub path: String,
+    /// The file's text.
+    pub text: String,
+    /// The parsed file, when it parses.
+    pub file: Option<MigrationFile>,
+    /// Its up section, split into statements.
+    pub up: Section,
+    /// Its down section, split into statements.
+    pub down: Section,
+    /// What replaying it showed, when its ancestors replay.
+    pub analysis: Option<Analysis>,
+    /// The findings, suppressions applied.
+    pub findings: Vec<Finding>,
+}
+
+impl Checked {
+    /// The revision id, when the file parses.
+    pub fn revision(&self) -> Option<&str> {
+        self.file.as_ref().map(|f| f.revision.as_str())
+    }
+}
+
+/// How SQLite spells a column type, for summaries and diagrams.
+pub fn sqlite_type(ty: &ColumnType) -> String {
+    let rendered = qvdiff_sqlite::render_type(ty);
+    if rendered.is_empty() {
+        "ANY".to_string()
+    } else {
+        rendered
+    }
+}
+
+/// Runs `qvdiff lint`: prints the findings, returns 1 when there are any.
+pub fn run(config: &Config, args: &LintArgs, console: &Console) -> CliResult<i32> {
+    let checked = check_files(config, &args.revisions)?;
+    Ok(report(&checked, console))
+}
+
+/// Prints the findings of `checked` (and a one-line verdict) and returns the exit code.
+pub fn report(checked: &[Checked], console: &Console) -> i32 {
+    let mut total = 0;
+    let mut files = 0;
+    for file in checked {
+        if file.findings.is_empty() {
+            continue;
+        }
+        files += 1;
+        for finding in &file.findings {
+            total += 1;
+            println!(
+                "{}:{}: {}: {}",
+                file.path,
+                finding.line,
+                console.paint(Tone::Bad, finding.rule.id()),
+                finding.message
+            );
+            println!("    {}", finding.silence);
+        }
+    }
+    if total == 0 {
+        console.info(&console.paint(
+            Tone::Good,
+            &format!(
+                "OK: no lint findings in {} migration file{}.",
+                checked.len(),
+                if checked.len() == 1 { "" } else { "s" }
+            ),
+        ));
+        EXIT_OK
+    } else {
+        println!(
+            "{total} finding{} in {files} file{}.",
+            if total == 1 { "" } else { "s" },
+            if files == 1 { "" } else { "s" }
+        );
+        EXIT_DIFFERENCE
+    }
+}
+
+/// Reads and checks the migration files: all of them, or those of `revisions` (ids or unique
+/// prefixes). Files come in graph order (parents first), malformed ones first of all.
+pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Checked>> {
+    let (mut malformed, parsed) = read_dir(&config.migrations)?;
+    // With a malformed file its children have an unknown parent: the graph cannot be built, and
+    // only the malformed files are reported (fix them first).
+    if !malformed.is_empty() {
+        return Ok(malformed);
+    }
+    let migrations = Migrations::new(parsed).map_err(|e| {
+        CliError::new(format!(
+            "the migrations in {} do not form a valid history",
+            display_path(&config.migrations)
+        ))
+        .with_details(e.to_string().lines().map(str::to_string))
+    })?;
+    let selected = select(&migrations, revisions)?;
+    for migration in migrations.in_order() {
+        if !selected.iter().any(|r| r == &migration.file.revision) {
+            continue;
+        }
+        malformed.push(check_one(&migrations, migration)?);
+    }
+    Ok(malformed)
+}
+
+/// The revisions named on the command line (all when none), or an error naming the unknown one.
+pub fn select(migrations: &Migrations, revisions: &[String]) -> CliResult<Vec<String>> {
+    if revisions.is_empty() {
+        return Ok(migrations
+            .in_order()
+            .iter()
+            .map(|m| m.file.revision.clone())
+            .collect());
+    }
+    let mut selected = Vec::new();
+    for wanted in revisions {
+        let matching: Vec<&str> = migrations
+            .in_order()
+            .into_iter()
+            .map(|m| m.file.revision.as_str())
+            .filter(|rev| rev.starts_with(wanted.as_str()))
+            .collect();
+        let exact = matching.iter().find(|r| **r == wanted.as_str());
+        match (exact, matching.as_slice()) {
+            (Some(rev), _) | (None, [rev]) => selected.push(rev.to_string()),
+            (None, []) => {
+                return Err(
+                    CliError::new(format!("no migration has revision `{wanted}`"))
+                        .with_hint("`qvdiff history` lists the revisions"),
+                )
+            }
+            (None, many) => {
+                return Err(CliError::new(format!(
+                    "revision prefix `{wanted}` is ambiguous: {}",
+                    many.join(", ")
+                )))
+            }
+        }
+    }
+    Ok(selected)
+}
+
+/// Every `*.sql` file of `dir`, sorted: malformed ones as checked files with their
+/// `does-not-parse` finding, the others parsed.
+fn read_dir(dir: &Path) -> CliResult<(Vec<Checked>, Vec<Migration>)> {
+    let mut paths = Vec::new();
+    if dir.exists() {
+        let entries = std::fs::read_dir(dir).map_err(|e| io_error("read directory", dir, e))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| io_error("read directory", dir, e))?
+                .path();
+            if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    let mut malformed = Vec::new();
+    let mut parsed = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
+        let shown = display_path(&path);
+        match Migration::from_text(&text, shown.clone()) {
+            Ok(m) => parsed.push(m),
+            Err(e) => malformed.push(Checked {
+                path: shown,
+                findings: vec![format_finding(e.line, &e.message)],
+                text,
+                file: None,
+                up: Section::default(),
+                down: Section::default(),
+                analysis: None,
+            }),
+        }
+    }
+    Ok((malformed, parsed))
+}
+
+/// Reads the file of `migration` again (its text is needed for lines and the fingerprint),
+/// replays it and runs the rules.
+fn check_one(migrations: &Migrations, migration: &Migration) -> CliResult<Checked> {
+    let path = Path::new(&migration.path);
+    let text = std::fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
+    let file = &migration.file;
+    let (up_line, down_line) = marker_lines(&text);
+    let up = review::section(&file.up, up_line);
+    let down = review::section(&file.down, down_line);
+    let analysis = analyze(migrations, migration);
+    let facts = FileFacts {
+        text: &text,
+        up_text: &file.up,
+        down_text: &file.down,
+        up: up.clone(),
+        down: down.clone(),
+        is_merge: file.parents.len() > 1,
+        analysis: analysis.clone(),
+    };
+    let findings = lint_file(&facts);
+    Ok(Checked {
+        path: migration.path.clone(),
+        file: Some(file.clone()),
+        text,
+        up,
+        down,
+        analysis,
+        findings,
+    })
+}
+
+/// 1-based lines of the up and down markers of a file that parsed.
+fn marker_lines(text: &str) -> (usize, usize) {
+    let mut up = 0;
+    let mut down = 0;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end();
+        if up == 0 && line == UP_MARKER {
+            up = i + 1;
+        } else if up != 0 && down == 0 && line == DOWN_MARKER {
+            down = i + 1;
+        }
+    }
+    (up, down)
+}
+
+/// Replays the ancestors of `migration`, then its up and its down, on an in-memory database.
+/// `None` when the ancestors themselves fail (their own files carry that finding).
+pub fn analyze(migrations: &Migrations, migration: &Migration) -> Option<Analysis> {
+    let revision = &migration.file.revision;
+    let mut ancestors = migrations.graph().ancestors(revision);
+    ancestors.remove(revision);
+    let chain: Vec<&Migration> = migrations
+        .in_order()
+        .into_iter()
+        .filter(|m| ancestors.contains(&m.file.revision))
+        .collect();
+    let mut conn = qvdiff_sqlite::replay(
+        chain
+            .iter()
+            .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
+    )
+    .ok()?;
+    let before = qvdiff_sqlite::introspect(&conn).ok()?;
+    let mut analysis = Analysis {
+        before: before.clone(),
+        after: before.clone(),
+        ..Analysis::default()
+    };
+    if let Err(e) = qvdiff_sqlite::apply_script(&mut conn, revision, &migration.file.up) {
+        analysis.failure = Some(failure(SectionKind::Up, e));
+        return Some(analysis);
+    }
+    let after = qvdiff_sqlite::introspect(&conn).ok()?;
+    analysis.changes = diff(&before, &after, &review::renames(&migration.file.up));
+    analysis.after = after;
+    if let Err(e) = qvdiff_sqlite::apply_script(&mut conn, revision, &migration.file.down) {
+        analysis.failure = Some(failure(SectionKind::Down, e));
+        return Some(analysis);
+    }
+    let back = qvdiff_sqlite::introspect(&conn).ok()?;
+    analysis.down_mismatch = mismatch(&before, &back);
+    Some(analysis)
+}
+
+fn failure(kind: SectionKind, error: qvdiff_sqlite::SqliteError) -> (SectionKind, String, String) {
+    match error {
+        qvdiff_sqlite::SqliteError::Statement {
+            statement, message, ..
+        } => (kind, statement, message),
+        other => (kind, String::new(), other.to_string()),
+    }
+}
+
+/// What still differs from `before` after up and down, in words; `None` when nothing does.
+fn mismatch(before: &Schema, back: &Schema) -> Option<String> {
+    let before = qvdiff_sqlite::comparable(before);
+    let back = qvdiff_sqlite::comparable(back);
+    if before == back {
+        return None;
+    }
+    let left: Vec<String> = diff(&before, &back, &Default::default())
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+    Some(if left.is_empty() {
+        "views or triggers differ".to_string()
+    } else {
+        format!("down leaves {}", left.join("; "))
+    })
+}

@@ -1,0 +1,514 @@
+//! `qvdiff review [--since GIT_REF | REV…] [--format markdown|json]`: a report for a pull
+//! request. Per migration: the changed tables, each change in words, the destructive and rebuild
+//! steps with their lines, the lint findings, before/after ER diagrams of the affected tables
+//! (Mermaid, changes highlighted) and the SQL, folded.
+//!
+//! `--since` asks git which migration files were added since a ref. That is the one place the
+//! CLI starts another program: `git` is run directly with an argument vector (never through a
+//! shell), in the directory of `qvdiff.toml`.
+
+use crate::cli::{ReviewArgs, ReviewFormat};
+use crate::commands::lint::{check_files, sqlite_type, Checked};
+use crate::config::Config;
+use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::models::display_path;
+use qvdiff_core::erd::{mermaid, Mark, Marks};
+use qvdiff_core::lint::{Finding, Rule};
+use qvdiff_core::summary::{
+    affected_tables, change_lines, recorded_fingerprint, section_fingerprint, SummaryExtras,
+};
+use qvdiff_core::{Change, MigrationFile, Schema};
+use qvdiff_sqlite::review::rebuilt_tables;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::process::Command;
+
+/// One migration as the report shows it.
+#[derive(Debug, Serialize)]
+pub struct Reviewed {
+    /// Revision id.
+    pub revision: String,
+    /// Path of the file.
+    pub path: String,
+    /// The message.
+    pub message: String,
+    /// Parent revisions.
+    pub parents: Vec<String>,
+    /// `generated`, `generated, edited by hand`, `hand-written` or `merge`.
+    pub origin: String,
+    /// Tables the migration touches, sorted (names after it runs, dropped tables by old name).
+    pub tables: Vec<String>,
+    /// One line per change, as in a generated file's summary block.
+    pub changes: Vec<String>,
+    /// Up statements that lose data: `(line, reason)`.
+    pub destructive: Vec<(usize, String)>,
+    /// Tables the up section rebuilds.
+    pub rebuilds: Vec<String>,
+    /// Lint findings, suppressions applied.
+    pub findings: Vec<Finding>,
+    /// Mermaid ER diagram of the affected tables before the migration.
+    pub erd_before: String,
+    /// Mermaid ER diagram of the affected tables after it.
+    pub erd_after: String,
+    /// The up section, verbatim.
+    pub up: String,
+    /// The down section, verbatim.
+    pub down: String,
+}
+
+/// The whole report, for `--format json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Migrations in graph order.
+    pub migrations: Vec<Reviewed>,
+}
+
+/// Prints the report. Exit 0: the report is for people; `qvdiff lint` is the gate.
+pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
+    let revisions = match &args.since {
+        Some(reference) => {
+            let added = added_since(config, reference)?;
+            if added.is_empty() {
+                return Err(CliError::new(format!(
+                    "no migration file was added to {} since {reference}",
+                    display_path(&config.migrations)
+                ))
+                .with_hint("pass the branch point, e.g. --since origin/main"));
+            }
+            added
+        }
+        None if args.revisions.is_empty() => {
+            let history = crate::history::load_migrations(&config.migrations)?;
+            let heads: Vec<String> = history
+                .graph()
+                .heads()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            if heads.is_empty() {
+                return Err(CliError::new("there are no migrations to review")
+                    .with_hint("write one with `qvdiff migrate -m \"…\"`"));
+            }
+            heads
+        }
+        None => args.revisions.clone(),
+    };
+    let checked = check_files(config, &revisions)?;
+    let report = Report {
+        migrations: checked.iter().filter_map(reviewed).collect(),
+    };
+    let unreadable: Vec<&Checked> = checked.iter().filter(|c| c.file.is_none()).collect();
+    match args.format {
+        ReviewFormat::Json => {
+            let json = serde_json::to_string_pretty(&report)
+                .map_err(|e| CliError::new(format!("cannot write the report as JSON: {e}")))?;
+            println!("{json}");
+        }
+        ReviewFormat::Markdown => print!("{}", markdown(&report, &unreadable)),
+    }
+    Ok(EXIT_OK)
+}
+
+/// Revisions of the migration files added since `reference`, from
+/// `git diff --name-only --diff-filter=A <reference> -- <migrations dir>`.
+fn added_since(config: &Config, reference: &str) -> CliResult<Vec<String>> {
+    if reference.starts_with('-') {
+        return Err(CliError::new(format!(
+            "--since `{reference}` is not a git ref (it starts with `-`)"
+        )));
+    }
+    let dir = config
+        .migrations
+        .strip_prefix(&config.root)
+        .unwrap_or(&config.migrations);
+    let output = Command::new("git")
+        .arg("diff")
+        .arg("--name-only")
+        .arg("--relative")
+        .arg("--diff-filter=A")
+        .arg(reference)
+        .arg("--")
+        .arg(dir)
+        .current_dir(&config.root)
+        .output()
+        .map_err(|e| {
+            CliError::new(format!("cannot run git: {e}"))
+                .with_hint("--since needs git on PATH; or name the revisions instead")
+        })?;
+    if !output.status.success() {
+        return Err(CliError::new(format!(
+            "git diff --since {reference} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+        .with_hint("is this a git repository, and is the ref spelled right?"));
+    }
+    let mut revisions = Vec::new();
+    for name in String::from_utf8_lossy(&output.stdout).lines() {
+        let path = config.root.join(name);
+        if path.extension().is_none_or(|e| e != "sql") {
+            continue;
+        }
+        // A file added and deleted again since the ref is not listed by git; one added and not
+        // readable is an error worth seeing.
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| crate::error::io_error("read", &path, e))?;
+        match MigrationFile::parse(&text) {
+            Ok(file) => revisions.push(file.revision),
+            Err(e) => {
+                return Err(CliError::new(format!(
+                    "{}:{}: {}",
+                    display_path(&path),
+                    e.line,
+                    e.message
+                )))
+            }
+        }
+    }
+    Ok(revisions)
+}
+
+/// The summary notes of a migration `migrate` writes (see [`qvdiff_core::summary`]).
+pub fn generated_notes(
+    file: &MigrationFile,
+    changes: &[Change],
+    wanted: &Schema,
+    down_losses: Vec<String>,
+    row_counts: Option<BTreeMap<String, u64>>,
+) -> Vec<String> {
+    let up = qvdiff_sqlite::review::section(&file.up, 0);
+    let extras = SummaryExtras {
+        rebuilt: rebuilt_tables(&up, |t| wanted.table(t).is_some()),
+        down_losses,
+        row_counts,
+    };
+    qvdiff_core::summary::notes(file, changes, &extras, &sqlite_type)
+}
+
+/// Current row counts of the tables `changes` touch, read from a live database.
+pub fn row_counts(
+    conn: &rusqlite::Connection,
+    changes: &[Change],
+    before: &Schema,
+) -> CliResult<BTreeMap<String, u64>> {
+    let mut counts = BTreeMap::new();
+    for table in affected_tables(changes, before) {
+        let sql = format!(
+            "SELECT count(*) FROM {}",
+            qvdiff_sqlite::quote_ident(&table)
+        );
+        let n: i64 = conn
+            .query_row(&sql, [], |r| r.get(0))
+            .map_err(|e| CliError::new(format!("cannot count the rows of {table}: {e}")))?;
+        counts.insert(table, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+fn reviewed(checked: &Checked) -> Option<Reviewed> {
+    let file = checked.file.as_ref()?;
+    let origin = if file.parents.len() > 1 {
+        "merge".to_string()
+    } else {
+        match recorded_fingerprint(&checked.text) {
+            None => "hand-written".to_string(),
+            Some((_, up, down))
+                if up == section_fingerprint(&file.up)
+                    && down == section_fingerprint(&file.down) =>
+            {
+                "generated".to_string()
+            }
+            Some(_) => "generated, edited by hand".to_string(),
+        }
+    };
+    let (changes, before, after) = match &checked.analysis {
+        Some(a) => (a.changes.clone(), a.before.clone(), a.after.clone()),
+        None => (Vec::new(), Schema::default(), Schema::default()),
+    };
+    let rebuilt = rebuilt_tables(&checked.up, |t| after.table(t).is_some());
+    let (before_tables, after_tables, before_marks, after_marks) = marks(&changes);
+    let mut tables: BTreeSet<String> = after_tables.clone();
+    tables.extend(changes.iter().filter_map(|c| match c {
+        Change::DropTable { table } => Some(table.name.clone()),
+        _ => None,
+    }));
+    let destructive = checked
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::Destructive)
+        .map(|f| {
+            (
+                f.line,
+                f.message.trim_start_matches("loses data: ").to_string(),
+            )
+        })
+        .collect();
+    Some(Reviewed {
+        revision: file.revision.clone(),
+        path: checked.path.clone(),
+        message: file.message.clone(),
+        parents: file.parents.clone(),
+        origin,
+        tables: tables.into_iter().collect(),
+        changes: change_lines(&changes, &rebuilt, &sqlite_type),
+        destructive,
+        rebuilds: rebuilt.into_iter().collect(),
+        findings: checked.findings.clone(),
+        erd_before: mermaid(&before, Some(&before_tables), &before_marks, &sqlite_type),
+        erd_after: mermaid(&after, Some(&after_tables), &after_marks, &sqlite_type),
+        up: file.up.clone(),
+        down: file.down.clone(),
+    })
+}
+
+/// The affected tables before and after, and what to highlight in each diagram.
+fn marks(changes: &[Change]) -> (BTreeSet<String>, BTreeSet<String>, Marks, Marks) {
+    let renamed: BTreeMap<&str, &str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::RenameTable { from, to } => Some((to.as_str(), from.as_str())),
+            _ => None,
+        })
+        .collect();
+    let old_name = |t: &str| renamed.get(t).copied().unwrap_or(t).to_string();
+    let mut before_tables = BTreeSet::new();
+    let mut after_tables = BTreeSet::new();
+    let mut before = Marks::default();
+    let mut after = Marks::default();
+    let changed = |marks: &mut Marks, table: &str| {
+        marks
+            .tables
+            .entry(table.to_string())
+            .or_insert(Mark::Changed);
+    };
+    for change in changes {
+        match change {
+            Change::CreateTable { table } => {
+                after_tables.insert(table.name.clone());
+                after.tables.insert(table.name.clone(), Mark::Added);
+            }
+            Change::DropTable { table } => {
+                before_tables.insert(table.name.clone());
+                before.tables.insert(table.name.clone(), Mark::Removed);
+            }
+            Change::RenameTable { from, to } => {
+                before_tables.insert(from.clone());
+                after_tables.insert(to.clone());
+                changed(&mut before, from);
+                changed(&mut after, to);
+            }
+            other => {
+                let Some(table) = table_of(other) else {
+                    continue;
+                };
+                let old = old_name(table);
+                before_tables.insert(old.clone());
+                after_tables.insert(table.to_string());
+                changed(&mut before, &old);
+                changed(&mut after, table);
+                match other {
+                    Change::AddColumn { column, .. } => {
+                        after.columns.insert(
+                            (table.to_string(), column.name.clone()),
+                            (Mark::Added, "added".into()),
+                        );
+                    }
+                    Change::DropColumn { column, .. } => {
+                        before.columns.insert(
+                            (old.clone(), column.name.clone()),
+                            (Mark::Removed, "dropped".into()),
+                        );
+                    }
+                    Change::RenameColumn { from, to, .. } => {
+                        before.columns.insert(
+                            (old.clone(), from.clone()),
+                            (Mark::Changed, format!("renamed to {to}")),
+                        );
+                        after.columns.insert(
+                            (table.to_string(), to.clone()),
+                            (Mark::Changed, format!("renamed from {from}")),
+                        );
+                    }
+                    Change::AlterColumn { from, to, .. } => {
+                        let mut note = Vec::new();
+                        if from.ty != to.ty {
+                            note.push(format!(
+                                "{} -> {}",
+                                sqlite_type(&from.ty),
+                                sqlite_type(&to.ty)
+                            ));
+                        }
+                        if from.nullable != to.nullable {
+                            note.push(
+                                if to.nullable {
+                                    "now NULL"
+                                } else {
+                                    "now NOT NULL"
+                                }
+                                .into(),
+                            );
+                        }
+                        if from.default != to.default {
+                            note.push("default changed".into());
+                        }
+                        if note.is_empty() {
+                            note.push("changed".into());
+                        }
+                        after.columns.insert(
+                            (table.to_string(), to.name.clone()),
+                            (Mark::Changed, note.join(", ")),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    (before_tables, after_tables, before, after)
+}
+
+fn table_of(change: &Change) -> Option<&str> {
+    match change {
+        Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => None,
+        Change::AddColumn { table, .. }
+        | Change::DropColumn { table, .. }
+        | Change::RenameColumn { table, .. }
+        | Change::AlterColumn { table, .. }
+        | Change::SetPrimaryKey { table, .. }
+        | Change::AddIndex { table, .. }
+        | Change::DropIndex { table, .. }
+        | Change::AddUnique { table, .. }
+        | Change::DropUnique { table, .. }
+        | Change::AddForeignKey { table, .. }
+        | Change::DropForeignKey { table, .. }
+        | Change::AddCheck { table, .. }
+        | Change::DropCheck { table, .. } => Some(table),
+    }
+}
+
+/// The Markdown report.
+pub fn markdown(report: &Report, unreadable: &[&Checked]) -> String {
+    let mut out = String::new();
+    let n = report.migrations.len() + unreadable.len();
+    let _ = writeln!(
+        out,
+        "# Migration review: {n} migration{}\n",
+        if n == 1 { "" } else { "s" }
+    );
+    out.push_str("| revision | message | tables | destructive | rebuilds | lint |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for m in &report.migrations {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            m.revision,
+            cell(&m.message),
+            cell(&m.tables.join(", ")),
+            m.destructive.len(),
+            m.rebuilds.len(),
+            m.findings.len()
+        );
+    }
+    for bad in unreadable {
+        let _ = writeln!(
+            out,
+            "| `{}` | (does not parse) | | | | {} |",
+            cell(&bad.path),
+            bad.findings.len()
+        );
+    }
+    for m in &report.migrations {
+        let _ = writeln!(out, "\n## `{}`: {}\n", m.revision, m.message);
+        let parents = if m.parents.is_empty() {
+            "none (first migration)".to_string()
+        } else {
+            m.parents.join(", ")
+        };
+        let _ = writeln!(out, "`{}` · parents: {parents} · {}\n", m.path, m.origin);
+        out.push_str("### Changes\n\n");
+        if m.changes.is_empty() {
+            out.push_str("No schema change.\n");
+        }
+        for line in &m.changes {
+            let _ = writeln!(out, "- `{line}`");
+        }
+        out.push_str("\n### Destructive steps\n\n");
+        if m.destructive.is_empty() {
+            out.push_str("None: the up section keeps every value.\n");
+        }
+        for (line, why) in &m.destructive {
+            let _ = writeln!(out, "- **line {line}**: {why}");
+        }
+        out.push_str("\n### Table rebuilds\n\n");
+        if m.rebuilds.is_empty() {
+            out.push_str("None.\n");
+        }
+        for table in &m.rebuilds {
+            let _ = writeln!(
+                out,
+                "- `{table}`: every row is copied into a new table while the table is locked"
+            );
+        }
+        out.push_str("\n### Lint\n\n");
+        if m.findings.is_empty() {
+            out.push_str("No findings.\n");
+        }
+        for f in &m.findings {
+            let _ = writeln!(
+                out,
+                "- `{}` line {}: {} ({})",
+                f.rule.id(),
+                f.line,
+                f.message,
+                f.silence
+            );
+        }
+        if !m.changes.is_empty() {
+            out.push_str("\n### Schema before\n\n```mermaid\n");
+            out.push_str(&m.erd_before);
+            out.push_str("```\n\n### Schema after\n\n```mermaid\n");
+            out.push_str(&m.erd_after);
+            out.push_str("```\n");
+        }
+        for (name, sql) in [("up", &m.up), ("down", &m.down)] {
+            let fence = fence_for(sql);
+            let _ = writeln!(
+                out,
+                "\n<details><summary>SQL ({name}, {} lines)</summary>\n\n{fence}sql\n{}{fence}\n\n</details>",
+                sql.lines().count(),
+                if sql.is_empty() || sql.ends_with('\n') {
+                    sql.to_string()
+                } else {
+                    format!("{sql}\n")
+                }
+            );
+        }
+    }
+    for bad in unreadable {
+        let _ = writeln!(out, "\n## `{}`\n", bad.path);
+        for f in &bad.findings {
+            let _ = writeln!(out, "- `{}` line {}: {}", f.rule.id(), f.line, f.message);
+        }
+    }
+    out
+}
+
+/// A code fence longer than any run of backticks in `text`, so SQL cannot close it early.
+fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// Text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}

@@ -1,0 +1,709 @@
+//! `qvdiff lint`: the rules a migration file is checked against before review, and the
+//! `-- qvdiff:allow <rule> "<reason>"` suppressions.
+//!
+//! The rules are pure: the caller (the CLI, with a dialect) splits the file's sections into
+//! [`Statement`]s, replays the file on a scratch database and hands over what it saw
+//! ([`Analysis`]); [`lint_file`] turns that into [`Finding`]s with a rule id, a 1-based line and
+//! one sentence.
+//!
+//! A suppression silences exactly one finding of its rule: for a statement's finding, the
+//! `allow` must sit in the comment lines right above that statement; for a finding about a whole
+//! section (`down-empty`, `down-not-inverse`, `edited-generated`), anywhere in that section. The
+//! reason is required: an `allow` without one, or naming an unknown rule, is itself a finding
+//! (`bad-allow`) and silences nothing.
+
+use crate::change::Change;
+use crate::migration::ALLOW_PREFIX;
+use crate::schema::Schema;
+use crate::summary::{recorded_fingerprint, section_fingerprint};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A lint rule. [`Rule::id`] is what users type in `-- qvdiff:allow <id> "…"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The up section loses data: a dropped table or column, a lossy type change, a `DELETE`.
+    Destructive,
+    /// The up section rebuilds a table: every row is copied while the table is locked.
+    Rebuild,
+    /// An existing column becomes NOT NULL: rows holding NULL may refuse it.
+    NotNullOnExisting,
+    /// A UNIQUE constraint or index on existing columns: duplicate rows may refuse it.
+    UniqueOnExisting,
+    /// The up section has SQL but the down section has none.
+    DownEmpty,
+    /// Applying up then down does not give back the schema the file started from.
+    DownNotInverse,
+    /// A section of a generated file no longer matches the fingerprint qvdiff recorded.
+    EditedGenerated,
+    /// The file is not a valid migration file, or its SQL fails on its own dialect.
+    DoesNotParse,
+    /// A `-- qvdiff:allow` line without a reason or with an unknown rule id.
+    BadAllow,
+}
+
+impl Rule {
+    /// Every rule, in documentation order.
+    pub const ALL: [Rule; 9] = [
+        Rule::Destructive,
+        Rule::Rebuild,
+        Rule::NotNullOnExisting,
+        Rule::UniqueOnExisting,
+        Rule::DownEmpty,
+        Rule::DownNotInverse,
+        Rule::EditedGenerated,
+        Rule::DoesNotParse,
+        Rule::BadAllow,
+    ];
+
+    /// The rule id (`destructive`, `not-null-on-existing`, …).
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::Destructive => "destructive",
+            Rule::Rebuild => "rebuild",
+            Rule::NotNullOnExisting => "not-null-on-existing",
+            Rule::UniqueOnExisting => "unique-on-existing",
+            Rule::DownEmpty => "down-empty",
+            Rule::DownNotInverse => "down-not-inverse",
+            Rule::EditedGenerated => "edited-generated",
+            Rule::DoesNotParse => "does-not-parse",
+            Rule::BadAllow => "bad-allow",
+        }
+    }
+
+    /// The rule with this id.
+    pub fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.id() == id)
+    }
+
+    /// Whether an `allow` can silence this rule. A file that does not parse cannot be reviewed
+    /// at all, and a broken `allow` must be fixed rather than allowed.
+    pub fn can_be_allowed(self) -> bool {
+        !matches!(self, Rule::DoesNotParse | Rule::BadAllow)
+    }
+}
+
+/// Which section of a file a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionKind {
+    /// Between `-- qvdiff:up` and `-- qvdiff:down`.
+    Up,
+    /// After `-- qvdiff:down`.
+    Down,
+}
+
+/// One SQL statement of a section, as the dialect split it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statement {
+    /// 1-based line of the statement's first token.
+    pub line: usize,
+    /// The statement's text (without comments before it).
+    pub sql: String,
+    /// Own-line comments right above the statement (after the previous statement's line), with
+    /// their 1-based lines: where `-- rebuild …` notes and `-- qvdiff:allow` lines sit.
+    pub comments: Vec<(usize, String)>,
+    /// A comment after the statement on its last line (`-- DESTRUCTIVE: …`).
+    pub trailing_comment: Option<String>,
+    /// The statement's bare words, upper-cased, in order (`DROP`, `TABLE`, …).
+    pub words: Vec<String>,
+    /// The table the statement acts on (`DROP TABLE t`, `ALTER TABLE t`, `CREATE INDEX … ON t`,
+    /// `INSERT INTO t`, `DELETE FROM t`, `UPDATE t`), unquoted.
+    pub table: Option<String>,
+}
+
+impl Statement {
+    /// Whether the statement starts with these words (upper case).
+    pub fn starts_with(&self, words: &[&str]) -> bool {
+        self.words.len() >= words.len() && self.words.iter().zip(words).all(|(a, b)| a == b)
+    }
+
+    fn has_word(&self, word: &str) -> bool {
+        self.words.iter().any(|w| w == word)
+    }
+}
+
+/// A section as the linter sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Section {
+    /// 1-based line of the section's marker (`-- qvdiff:up` / `-- qvdiff:down`).
+    pub marker_line: usize,
+    /// The statements in order.
+    pub statements: Vec<Statement>,
+    /// Own-line comments after the last statement (an empty section has only these).
+    pub tail_comments: Vec<(usize, String)>,
+}
+
+/// What replaying the file on a scratch database showed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Analysis {
+    /// The schema the file starts from (its parents applied).
+    pub before: Schema,
+    /// The schema after its up section (equal to `before` when up failed).
+    pub after: Schema,
+    /// `diff(before, after)` with the renames the up section's SQL performs.
+    pub changes: Vec<Change>,
+    /// A statement that failed: section, the statement's text and the database's message.
+    pub failure: Option<(SectionKind, String, String)>,
+    /// When up then down does not give back `before`: what differs, in one sentence.
+    pub down_mismatch: Option<String>,
+}
+
+/// What [`lint_file`] needs to know about one parsed migration file.
+#[derive(Debug, Clone)]
+pub struct FileFacts<'a> {
+    /// The file's text.
+    pub text: &'a str,
+    /// Body of the up section, verbatim.
+    pub up_text: &'a str,
+    /// Body of the down section, verbatim.
+    pub down_text: &'a str,
+    /// The up section, split.
+    pub up: Section,
+    /// The down section, split.
+    pub down: Section,
+    /// A merge revision (two or more parents): no SQL of its own is expected.
+    pub is_merge: bool,
+    /// The replay, when the file's ancestors could be replayed.
+    pub analysis: Option<Analysis>,
+}
+
+/// One lint finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// The rule.
+    pub rule: Rule,
+    /// One sentence: what is wrong and why a reviewer should care.
+    pub message: String,
+    /// How to silence it in the file, or how to fix it when it cannot be silenced.
+    pub silence: String,
+}
+
+/// Where a finding is anchored, for matching suppressions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    /// A statement: `(section, index)`.
+    Statement(SectionKind, usize),
+    /// A whole section.
+    Section(SectionKind),
+    /// Not silenceable.
+    None,
+}
+
+/// One `-- qvdiff:allow` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Allow {
+    line: usize,
+    rule: Rule,
+    section: SectionKind,
+    /// The statement the allow sits above, if any.
+    statement: Option<usize>,
+}
+
+/// The finding for a file that is not a valid migration file (the format's own error).
+pub fn format_finding(line: usize, message: &str) -> Finding {
+    Finding {
+        line,
+        rule: Rule::DoesNotParse,
+        message: format!("not a valid migration file: {message}"),
+        silence: "fix the file; a file that does not parse cannot be applied or allowed".into(),
+    }
+}
+
+/// Every finding of one file, sorted by line, suppressions applied.
+pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
+    let mut raw: Vec<(Anchor, Finding)> = Vec::new();
+    let mut push = |anchor: Anchor, rule: Rule, line: usize, message: String| {
+        let silence = match anchor {
+            Anchor::Statement(..) => format!(
+                "put `{ALLOW_PREFIX} {} \"<why this is safe>\"` on the line above line {line}",
+                rule.id()
+            ),
+            Anchor::Section(section) => format!(
+                "put `{ALLOW_PREFIX} {} \"<why this is safe>\"` in the {} section",
+                rule.id(),
+                if section == SectionKind::Up {
+                    "up"
+                } else {
+                    "down"
+                }
+            ),
+            Anchor::None => "fix the file; this cannot be allowed".to_string(),
+        };
+        raw.push((
+            anchor,
+            Finding {
+                line,
+                rule,
+                message,
+                silence,
+            },
+        ));
+    };
+
+    // Fingerprint: generated files must still be what qvdiff wrote.
+    let generated = recorded_fingerprint(facts.text);
+    if let Some((_, up_print, down_print)) = &generated {
+        for (kind, section, body, recorded) in [
+            (SectionKind::Up, &facts.up, facts.up_text, up_print),
+            (SectionKind::Down, &facts.down, facts.down_text, down_print),
+        ] {
+            if &section_fingerprint(body) != recorded {
+                push(
+                    Anchor::Section(kind),
+                    Rule::EditedGenerated,
+                    section.marker_line,
+                    format!(
+                        "the {} section was edited after qvdiff generated it; review the edit, or \
+                         delete the `generated by qvdiff` line to mark the file hand-written",
+                        if kind == SectionKind::Up {
+                            "up"
+                        } else {
+                            "down"
+                        }
+                    ),
+                );
+            }
+        }
+    }
+
+    // An empty way back.
+    if !facts.is_merge && !facts.up.statements.is_empty() && facts.down.statements.is_empty() {
+        push(
+            Anchor::Section(SectionKind::Down),
+            Rule::DownEmpty,
+            facts.down.marker_line,
+            "the down section has no SQL, so `qvdiff downgrade` would record this revision as \
+             reverted without undoing anything"
+                .into(),
+        );
+    }
+
+    // Statement-level rules of the up section.
+    let mut destructive: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (i, statement) in facts.up.statements.iter().enumerate() {
+        if let Some(reason) = statement
+            .trailing_comment
+            .as_deref()
+            .and_then(|c| c.split_once("DESTRUCTIVE:"))
+            .map(|(_, why)| why.trim().to_string())
+        {
+            destructive.entry(i).or_default().push(reason);
+        }
+        if statement.starts_with(&["DELETE", "FROM"])
+            && statement.table.as_deref() != Some("sqlite_sequence")
+        {
+            let table = statement.table.as_deref().unwrap_or("a table");
+            destructive
+                .entry(i)
+                .or_default()
+                .push(format!("deletes rows from {table}"));
+        }
+    }
+    let mut rebuilds: BTreeMap<usize, (usize, String)> = BTreeMap::new();
+    for (i, statement) in facts.up.statements.iter().enumerate() {
+        if let Some((line, text)) = statement
+            .comments
+            .iter()
+            .find(|(_, c)| c.trim_start().starts_with("-- rebuild "))
+        {
+            let what = text.trim_start().trim_start_matches("-- rebuild ").trim();
+            rebuilds.insert(i, (*line, what.to_string()));
+        }
+    }
+    let mut not_null: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut unique: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+
+    if let Some(analysis) = &facts.analysis {
+        if let Some((kind, statement, message)) = &analysis.failure {
+            let section = if *kind == SectionKind::Up {
+                &facts.up
+            } else {
+                &facts.down
+            };
+            let wanted = squash(statement);
+            let line = section
+                .statements
+                .iter()
+                .find(|s| squash(&s.sql) == wanted)
+                .map_or(section.marker_line, |s| s.line);
+            push(
+                Anchor::None,
+                Rule::DoesNotParse,
+                line,
+                format!("this SQL fails on SQLite: {message}"),
+            );
+        }
+        for change in &analysis.changes {
+            if let Some(reason) = change.destructive_reason() {
+                let table = destroyed_table(change);
+                let at = locate(&facts.up, table, |s| {
+                    s.trailing_comment
+                        .as_deref()
+                        .is_some_and(|c| c.contains("DESTRUCTIVE"))
+                })
+                .or_else(|| locate(&facts.up, table, |s| s.has_word("DROP")))
+                .or_else(|| locate(&facts.up, table, |_| true));
+                let Some(at) = at else { continue };
+                let reasons = destructive.entry(at).or_default();
+                // A generated file already says it in the statement's DESTRUCTIVE comment.
+                if reasons.is_empty() {
+                    reasons.push(reason);
+                }
+            }
+            match change {
+                Change::AlterColumn { table, from, to }
+                    if from.nullable
+                        && !to.nullable
+                        && !fills_nulls(&facts.up, table, &to.name) =>
+                {
+                    let at = locate(&facts.up, table, |s| {
+                        s.comments.iter().any(|(_, c)| c.contains("-- rebuild "))
+                    })
+                    .or_else(|| locate(&facts.up, table, |_| true));
+                    if let Some(at) = at {
+                        not_null
+                            .entry(at)
+                            .or_default()
+                            .push(format!("{table}.{}", to.name));
+                    }
+                }
+                Change::AddUnique { table, unique: u } if existed(analysis, table, &u.columns) => {
+                    let at = locate(&facts.up, table, |s| {
+                        s.comments.iter().any(|(_, c)| c.contains("-- rebuild "))
+                    })
+                    .or_else(|| locate(&facts.up, table, |_| true));
+                    if let Some(at) = at {
+                        unique
+                            .entry(at)
+                            .or_default()
+                            .push(format!("{table} ({})", u.columns.join(", ")));
+                    }
+                }
+                Change::AddIndex { table, index }
+                    if index.unique && existed(analysis, table, &index.columns) =>
+                {
+                    let at = locate(&facts.up, table, |s| {
+                        s.starts_with(&["CREATE", "UNIQUE", "INDEX"])
+                            && s.sql.contains(index.name.as_str())
+                    })
+                    .or_else(|| locate(&facts.up, table, |_| true));
+                    if let Some(at) = at {
+                        unique
+                            .entry(at)
+                            .or_default()
+                            .push(format!("{table} ({})", index.columns.join(", ")));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A table dropped and created again by hand-written SQL is a rebuild too (a generated
+        // rebuild already has its `-- rebuild` note on the statement that starts it).
+        let noted: Vec<&str> = rebuilds
+            .keys()
+            .filter_map(|i| facts.up.statements[*i].table.as_deref())
+            .collect();
+        let mut hand_rebuilds = Vec::new();
+        for (i, statement) in facts.up.statements.iter().enumerate() {
+            if !statement.starts_with(&["DROP", "TABLE"]) {
+                continue;
+            }
+            if statement
+                .table
+                .as_deref()
+                .is_some_and(|t| noted.contains(&t))
+            {
+                continue;
+            }
+            if let Some(table) = &statement.table {
+                if analysis.before.table(table).is_some() && analysis.after.table(table).is_some() {
+                    hand_rebuilds.push((i, (statement.line, format!("\"{table}\""))));
+                }
+            }
+        }
+        rebuilds.extend(hand_rebuilds);
+        if let Some(mismatch) = &analysis.down_mismatch {
+            if !facts.down.statements.is_empty() {
+                push(
+                    Anchor::Section(SectionKind::Down),
+                    Rule::DownNotInverse,
+                    facts.down.marker_line,
+                    format!("up then down does not give back the schema before up: {mismatch}"),
+                );
+            }
+        }
+    }
+
+    for (i, reasons) in destructive {
+        let line = facts.up.statements[i].line;
+        push(
+            Anchor::Statement(SectionKind::Up, i),
+            Rule::Destructive,
+            line,
+            format!("loses data: {}", reasons.join("; ")),
+        );
+    }
+    for (i, (line, what)) in rebuilds {
+        push(
+            Anchor::Statement(SectionKind::Up, i),
+            Rule::Rebuild,
+            line,
+            format!(
+                "rebuilds table {what}: every row is copied while the table is locked, so it \
+                 takes time proportional to the table's size"
+            ),
+        );
+    }
+    for (i, columns) in not_null {
+        push(
+            Anchor::Statement(SectionKind::Up, i),
+            Rule::NotNullOnExisting,
+            facts.up.statements[i].line,
+            format!(
+                "{} becomes NOT NULL and nothing fills its NULLs: existing rows holding NULL \
+                 will make the upgrade refuse (give the field a `backfill` or a `default`)",
+                columns.join(", ")
+            ),
+        );
+    }
+    for (i, columns) in unique {
+        push(
+            Anchor::Statement(SectionKind::Up, i),
+            Rule::UniqueOnExisting,
+            facts.up.statements[i].line,
+            format!(
+                "UNIQUE on existing column(s) {}: duplicate rows already stored will make the \
+                 upgrade refuse",
+                columns.join(", ")
+            ),
+        );
+    }
+
+    // Suppressions.
+    let mut allows = Vec::new();
+    for (kind, section) in [
+        (SectionKind::Up, &facts.up),
+        (SectionKind::Down, &facts.down),
+    ] {
+        let mut lines: Vec<(usize, &String, Option<usize>)> = Vec::new();
+        for (i, statement) in section.statements.iter().enumerate() {
+            lines.extend(statement.comments.iter().map(|(l, c)| (*l, c, Some(i))));
+        }
+        lines.extend(section.tail_comments.iter().map(|(l, c)| (*l, c, None)));
+        for (line, comment, statement) in lines {
+            let Some(rest) = comment.trim().strip_prefix(ALLOW_PREFIX) else {
+                continue;
+            };
+            match parse_allow(rest) {
+                Ok(rule) => allows.push(Allow {
+                    line,
+                    rule,
+                    section: kind,
+                    statement,
+                }),
+                Err(problem) => push(Anchor::None, Rule::BadAllow, line, problem),
+            }
+        }
+    }
+    let mut used = vec![false; allows.len()];
+    let mut findings = Vec::new();
+    for (anchor, finding) in raw {
+        let matching = allows.iter().enumerate().position(|(k, allow)| {
+            !used[k]
+                && allow.rule == finding.rule
+                && finding.rule.can_be_allowed()
+                && match anchor {
+                    Anchor::Statement(section, index) => {
+                        allow.section == section && allow.statement == Some(index)
+                    }
+                    Anchor::Section(section) => allow.section == section,
+                    Anchor::None => false,
+                }
+        });
+        match matching {
+            Some(k) => used[k] = true,
+            None => findings.push(finding),
+        }
+    }
+    findings.sort();
+    findings
+}
+
+/// The rule of an `allow` line's rest (after `-- qvdiff:allow`), or why it is not usable.
+fn parse_allow(rest: &str) -> Result<Rule, String> {
+    let rest = rest.trim();
+    let (id, reason) = match rest.split_once(char::is_whitespace) {
+        Some((id, reason)) => (id, reason.trim()),
+        None => (rest, ""),
+    };
+    let Some(rule) = Rule::from_id(id) else {
+        let known: Vec<&str> = Rule::ALL
+            .iter()
+            .filter(|r| r.can_be_allowed())
+            .map(|r| r.id())
+            .collect();
+        return Err(format!(
+            "`{ALLOW_PREFIX}` names unknown rule `{id}` (known: {})",
+            known.join(", ")
+        ));
+    };
+    if !rule.can_be_allowed() {
+        return Err(format!(
+            "rule `{id}` cannot be allowed; fix the file instead"
+        ));
+    }
+    let quoted = reason.len() >= 2 && reason.starts_with('"') && reason.ends_with('"');
+    if !quoted || reason[1..reason.len() - 1].trim().is_empty() {
+        return Err(format!(
+            "`{ALLOW_PREFIX} {id}` needs a reason in double quotes, e.g. \
+             `{ALLOW_PREFIX} {id} \"column unused since v2\"`"
+        ));
+    }
+    Ok(rule)
+}
+
+/// Whether the up section gives existing NULLs of `table.column` a value before or while the
+/// column becomes NOT NULL: a rebuild's `COALESCE("column", …)` or an `UPDATE` of the table that
+/// names the column.
+fn fills_nulls(section: &Section, table: &str, column: &str) -> bool {
+    let quoted = format!("COALESCE(\"{}\"", column.replace('"', "\"\""));
+    section.statements.iter().any(|s| {
+        s.table.as_deref() == Some(table)
+            && (s.sql.contains(&quoted) || (s.starts_with(&["UPDATE"]) && s.sql.contains(column)))
+    })
+}
+
+/// The table a destructive change loses data in.
+fn destroyed_table(change: &Change) -> &str {
+    match change {
+        Change::DropTable { table } => &table.name,
+        Change::DropColumn { table, .. } | Change::AlterColumn { table, .. } => table,
+        _ => "",
+    }
+}
+
+/// The first statement of `section` acting on `table` that satisfies `pred`.
+fn locate(section: &Section, table: &str, pred: impl Fn(&Statement) -> bool) -> Option<usize> {
+    section
+        .statements
+        .iter()
+        .position(|s| s.table.as_deref() == Some(table) && pred(s))
+}
+
+/// Whether `table` and all of `columns` exist before the file runs (a constraint on them can meet
+/// rows that violate it).
+fn existed(analysis: &Analysis, table: &str, columns: &[String]) -> bool {
+    analysis
+        .before
+        .table(table)
+        .is_some_and(|t| columns.iter().all(|c| t.column(c).is_some()))
+}
+
+/// Whitespace-insensitive form of a statement, to find a failing statement by its text.
+fn squash(sql: &str) -> String {
+    sql.trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(line: usize, sql: &str, table: &str) -> Statement {
+        Statement {
+            line,
+            sql: sql.to_string(),
+            words: sql
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_uppercase)
+                .collect(),
+            table: Some(table.to_string()),
+            ..Statement::default()
+        }
+    }
+
+    fn facts<'a>(text: &'a str, up: Section, down: Section) -> FileFacts<'a> {
+        FileFacts {
+            text,
+            up_text: "",
+            down_text: "",
+            up,
+            down,
+            is_merge: false,
+            analysis: None,
+        }
+    }
+
+    #[test]
+    fn destructive_comment_and_empty_down_are_found() {
+        let mut drop = statement(5, "DROP TABLE \"t\";", "t");
+        drop.trailing_comment = Some("-- DESTRUCTIVE: drops table t and all its rows".into());
+        let up = Section {
+            marker_line: 4,
+            statements: vec![drop],
+            tail_comments: vec![],
+        };
+        let down = Section {
+            marker_line: 6,
+            ..Section::default()
+        };
+        let found = lint_file(&facts("", up, down));
+        let rules: Vec<(Rule, usize)> = found.iter().map(|f| (f.rule, f.line)).collect();
+        assert_eq!(rules, [(Rule::Destructive, 5), (Rule::DownEmpty, 6)]);
+        assert!(found[0].silence.contains("qvdiff:allow destructive"));
+    }
+
+    #[test]
+    fn an_allow_with_a_reason_silences_exactly_one_finding() {
+        let mut first = statement(6, "DELETE FROM \"a\";", "a");
+        first.comments = vec![(5, "-- qvdiff:allow destructive \"old rows\"".into())];
+        let second = statement(7, "DELETE FROM \"b\";", "b");
+        let up = Section {
+            marker_line: 4,
+            statements: vec![first, second],
+            tail_comments: vec![],
+        };
+        let down = Section {
+            marker_line: 8,
+            statements: vec![statement(9, "SELECT 1;", "x")],
+            tail_comments: vec![],
+        };
+        let found = lint_file(&facts("", up, down));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].rule, found[0].line), (Rule::Destructive, 7));
+    }
+
+    #[test]
+    fn an_allow_without_reason_is_a_finding_and_silences_nothing() {
+        let mut first = statement(6, "DELETE FROM \"a\";", "a");
+        first.comments = vec![(5, "-- qvdiff:allow destructive".into())];
+        let up = Section {
+            marker_line: 4,
+            statements: vec![first],
+            tail_comments: vec![],
+        };
+        let down = Section {
+            marker_line: 8,
+            statements: vec![statement(9, "SELECT 1;", "x")],
+            tail_comments: vec![],
+        };
+        let found = lint_file(&facts("", up, down));
+        let rules: Vec<(Rule, usize)> = found.iter().map(|f| (f.rule, f.line)).collect();
+        assert_eq!(rules, [(Rule::BadAllow, 5), (Rule::Destructive, 6)]);
+    }
+
+    #[test]
+    fn rule_ids_round_trip() {
+        for rule in Rule::ALL {
+            assert_eq!(Rule::from_id(rule.id()), Some(rule));
+        }
+    }
+}
