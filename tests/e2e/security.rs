@@ -235,7 +235,8 @@ fn set_mode(path: &Path, mode: u32) {
 
 /// qvdiff never starts a process, so no shell can ever interpret a name, a message or a path:
 /// library and CLI code (everything under crates/*/src) must not mention the process-spawning
-/// APIs. Tests and the example app may.
+/// APIs, except `qvdiff review --since`, which runs `git` directly with an argument vector.
+/// Tests and the example app may.
 #[test]
 fn library_and_cli_code_never_spawn_a_process() {
     const SPAWNING: [&str; 8] = [
@@ -256,10 +257,22 @@ fn library_and_cli_code_never_spawn_a_process() {
         }
     }
     assert!(files.len() > 20, "found only {} source files", files.len());
+    // The one sanctioned exception (ARCHITECTURE.md): `qvdiff review --since` runs git with an
+    // argument vector, no shell. Exactly these lines of that one file may mention spawning.
+    let allowed = |file: &Path, line: &str| {
+        file.ends_with("crates/qvdiff-cli/src/commands/review.rs")
+            && matches!(
+                line.trim(),
+                "use std::process::Command;" | "let output = Command::new(\"git\")"
+            )
+    };
     let mut offenders = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         for (i, line) in text.lines().enumerate() {
+            if allowed(file, line) {
+                continue;
+            }
             if let Some(api) = SPAWNING.iter().find(|api| line.contains(*api)) {
                 offenders.push(format!(
                     "{}:{}: {api}: {}",
