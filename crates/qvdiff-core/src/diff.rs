@@ -155,6 +155,60 @@ pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
     changes
 }
 
+/// The value the way back (a migration's `down`) gives existing rows in a NOT NULL column it
+/// re-creates when the column has no default: the type's zero (`0`, `0.0`, `FALSE`, `''`, `X''`).
+///
+/// The column's values were dropped by `up` (a DESTRUCTIVE step the file says so for), so no
+/// value can be right; but without one, SQLite cannot re-add a NOT NULL column to a table holding
+/// rows, and the migration could not be planned at all — removing a required field would be
+/// impossible. A zero of the right type keeps the restored table valid for the application.
+pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
+    match ty {
+        ColumnType::Integer { .. } | ColumnType::Decimal { .. } => DefaultValue::Integer(0),
+        ColumnType::Float => DefaultValue::Float(0.0),
+        ColumnType::Bool => DefaultValue::Bool(false),
+        ColumnType::Blob => DefaultValue::Sql("X''".to_string()),
+        ColumnType::Text { .. }
+        | ColumnType::DateTime
+        | ColumnType::Date
+        | ColumnType::Time
+        | ColumnType::Uuid
+        | ColumnType::Json
+        | ColumnType::Custom { .. } => DefaultValue::Text(String::new()),
+    }
+}
+
+/// Prepares the target of a way back: every NOT NULL column without default that `changes`
+/// (the `diff` from the wanted schema back to the previous one) re-adds gets a `backfill` of
+/// [`restore_placeholder`] in `target`, so the dialect can plan the `down` of a migration that
+/// drops a required column. Returns `table.column` of each column filled, for the console.
+///
+/// Only re-added columns are filled: a column the way back makes NOT NULL again keeps its rows'
+/// values, and a NULL written meanwhile is refused by the runner with counts, not invented away.
+pub fn fill_restored_columns(target: &mut Schema, changes: &[Change]) -> Vec<String> {
+    let mut filled = Vec::new();
+    for change in changes {
+        let Change::AddColumn { table, column } = change else {
+            continue;
+        };
+        if column.nullable || column.default.is_some() || column.backfill.is_some() {
+            continue;
+        }
+        let wanted = target
+            .tables
+            .iter_mut()
+            .find(|t| &t.name == table)
+            .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name));
+        if let Some(wanted) = wanted {
+            if wanted.backfill.is_none() {
+                wanted.backfill = Some(restore_placeholder(&wanted.ty));
+                filled.push(format!("{table}.{}", column.name));
+            }
+        }
+    }
+    filled
+}
+
 /// Puts the wanted column's `backfill` hint back into the changes that give existing rows a
 /// value (`AddColumn::column`, `AlterColumn::to`). Comparing ignores hints, but whoever consumes
 /// the changes (a planner, a prompt asking for a missing value) must see that the model already

@@ -20,7 +20,9 @@ pub mod summary;
 
 pub use change::{Change, Renames};
 pub use dialect::{Dialect, Plan, PlanError, Step};
-pub use diff::{diff, rename_candidates, RenameCandidate};
+pub use diff::{
+    diff, fill_restored_columns, rename_candidates, restore_placeholder, RenameCandidate,
+};
 pub use graph::{GraphError, Node, RevisionGraph, Target};
 pub use migration::{
     is_valid_revision, render_steps, revision_at, sanitize_message, slugify, utc_parts,

@@ -818,3 +818,33 @@ fn property_diff_is_empty_iff_schemas_are_equal() {
         }
     }
 }
+
+#[test]
+fn the_way_back_fills_a_dropped_not_null_column_with_a_placeholder() {
+    // Property seed 81: dropping a NOT NULL column without default made the down unplannable
+    // ("a new NOT NULL column needs a value"), so a required field could not be removed.
+    let before = schema(vec![table(
+        "items",
+        vec![
+            col("id", int()),
+            col("title", text()),
+            nullable("note", text()),
+        ],
+    )]);
+    let after = schema(vec![table("items", vec![col("id", int())])]);
+    let reverse = diff(&after, &before, &Renames::default());
+    let mut target = before.clone();
+    let filled = qvdiff_core::fill_restored_columns(&mut target, &reverse);
+    assert_eq!(filled, vec!["items.title".to_string()]);
+    let items = target.table("items").unwrap();
+    assert_eq!(
+        items.column("title").unwrap().backfill,
+        Some(DefaultValue::Text(String::new()))
+    );
+    // A nullable column comes back NULL: nothing to fill.
+    assert_eq!(items.column("note").unwrap().backfill, None);
+    assert_eq!(
+        qvdiff_core::restore_placeholder(&int()),
+        DefaultValue::Integer(0)
+    );
+}
