@@ -107,7 +107,12 @@ pub fn run(
     write_migration(config, &file, &notes, console)?;
     for (line, destructive) in &summary {
         if *destructive {
-            console.warn(&format!("{line}  (DESTRUCTIVE)"));
+            // `Change::describe` already ends a destructive change with the word.
+            if line.ends_with("(DESTRUCTIVE)") {
+                console.warn(line);
+            } else {
+                console.warn(&format!("{line}  (DESTRUCTIVE)"));
+            }
         } else {
             console.info(&format!("  {line}"));
         }

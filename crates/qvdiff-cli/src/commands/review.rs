@@ -43,6 +43,8 @@ pub struct Reviewed {
     pub changes: Vec<String>,
     /// Up statements that lose data: `(line, reason)`.
     pub destructive: Vec<(usize, String)>,
+    /// Down statements that lose data (what reverting would cost): `(line, reason)`.
+    pub down_losses: Vec<(usize, String)>,
     /// Tables the up section rebuilds.
     pub rebuilds: Vec<String>,
     /// Lint findings, suppressions applied.
@@ -243,6 +245,16 @@ fn reviewed(checked: &Checked) -> Option<Reviewed> {
             )
         })
         .collect();
+    let down_losses = checked
+        .down
+        .statements
+        .iter()
+        .filter_map(|st| {
+            let comment = st.trailing_comment.as_deref()?;
+            let (_, why) = comment.split_once("DESTRUCTIVE:")?;
+            Some((st.line, why.trim().to_string()))
+        })
+        .collect();
     Some(Reviewed {
         revision: file.revision.clone(),
         path: checked.path.clone(),
@@ -252,6 +264,7 @@ fn reviewed(checked: &Checked) -> Option<Reviewed> {
         tables: tables.into_iter().collect(),
         changes: change_lines(&changes, &rebuilt, &sqlite_type),
         destructive,
+        down_losses,
         rebuilds: rebuilt.into_iter().collect(),
         findings: checked.findings.clone(),
         erd_before: mermaid(&before, Some(&before_tables), &before_marks, &sqlite_type),
@@ -430,7 +443,7 @@ pub fn markdown(report: &Report, unreadable: &[&Checked]) -> String {
             out.push_str("No schema change.\n");
         }
         for line in &m.changes {
-            let _ = writeln!(out, "- `{line}`");
+            let _ = writeln!(out, "- {}", code(line));
         }
         out.push_str("\n### Destructive steps\n\n");
         if m.destructive.is_empty() {
@@ -439,6 +452,9 @@ pub fn markdown(report: &Report, unreadable: &[&Checked]) -> String {
         for (line, why) in &m.destructive {
             let _ = writeln!(out, "- **line {line}**: {why}");
         }
+        for (line, why) in &m.down_losses {
+            let _ = writeln!(out, "- down, line {line} (only when reverting): {why}");
+        }
         out.push_str("\n### Table rebuilds\n\n");
         if m.rebuilds.is_empty() {
             out.push_str("None.\n");
@@ -446,7 +462,8 @@ pub fn markdown(report: &Report, unreadable: &[&Checked]) -> String {
         for table in &m.rebuilds {
             let _ = writeln!(
                 out,
-                "- `{table}`: every row is copied into a new table while the table is locked"
+                "- {}: every row is copied into a new table while the table is locked",
+                code(table)
             );
         }
         out.push_str("\n### Lint\n\n");
@@ -472,10 +489,11 @@ pub fn markdown(report: &Report, unreadable: &[&Checked]) -> String {
         }
         for (name, sql) in [("up", &m.up), ("down", &m.down)] {
             let fence = fence_for(sql);
+            let lines = sql.lines().count();
             let _ = writeln!(
                 out,
-                "\n<details><summary>SQL ({name}, {} lines)</summary>\n\n{fence}sql\n{}{fence}\n\n</details>",
-                sql.lines().count(),
+                "\n<details><summary>SQL ({name}, {lines} line{})</summary>\n\n{fence}sql\n{}{fence}\n\n</details>",
+                if lines == 1 { "" } else { "s" },
                 if sql.is_empty() || sql.ends_with('\n') {
                     sql.to_string()
                 } else {
@@ -495,6 +513,11 @@ pub fn markdown(report: &Report, unreadable: &[&Checked]) -> String {
 
 /// A code fence longer than any run of backticks in `text`, so SQL cannot close it early.
 fn fence_for(text: &str) -> String {
+    "`".repeat((longest_backtick_run(text) + 1).max(3))
+}
+
+/// The longest run of consecutive backticks in `text`.
+fn longest_backtick_run(text: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     for c in text.chars() {
@@ -505,7 +528,18 @@ fn fence_for(text: &str) -> String {
             run = 0;
         }
     }
-    "`".repeat((longest + 1).max(3))
+    longest
+}
+
+/// Inline code that no backtick inside `text` can end early (CommonMark: a longer fence, and
+/// spaces when the text starts or ends with a backtick).
+fn code(text: &str) -> String {
+    let fence = "`".repeat(longest_backtick_run(text) + 1);
+    if fence.len() > 1 || text.starts_with('`') || text.ends_with('`') {
+        format!("{fence} {text} {fence}")
+    } else {
+        format!("{fence}{text}{fence}")
+    }
 }
 
 /// Text safe inside a Markdown table cell.
