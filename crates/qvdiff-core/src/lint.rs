@@ -701,6 +701,86 @@ mod tests {
     }
 
     #[test]
+    fn replayed_changes_give_not_null_unique_and_down_findings() {
+        use crate::schema::{Column, ColumnType, Index, Table};
+        let mut nullable = Column::new("sku", ColumnType::Text { max_length: None });
+        nullable.nullable = true;
+        let required = Column::new("sku", ColumnType::Text { max_length: None });
+        let before = Schema {
+            tables: vec![Table::new("items", vec![nullable.clone()])],
+            ..Schema::default()
+        };
+        let index = Index {
+            name: "ux_items_sku".into(),
+            columns: vec!["sku".into()],
+            unique: true,
+        };
+        let mut rebuild = statement(
+            6,
+            "CREATE TABLE \"_qvdiff_new_items\" (\"sku\" TEXT NOT NULL);",
+            "items",
+        );
+        rebuild.comments = vec![(5, "-- rebuild \"items\": \"sku\" becomes NOT NULL".into())];
+        let mut unique = statement(
+            9,
+            "CREATE UNIQUE INDEX \"ux_items_sku\" ON \"items\" (\"sku\");",
+            "items",
+        );
+        unique.comments = vec![(
+            8,
+            "-- qvdiff:allow not-null-on-existing \"misplaced\"".into(),
+        )];
+        let up = Section {
+            marker_line: 4,
+            statements: vec![rebuild, unique],
+            tail_comments: vec![],
+        };
+        let down = Section {
+            marker_line: 10,
+            statements: vec![statement(11, "DROP INDEX \"ux_items_sku\";", "items")],
+            tail_comments: vec![],
+        };
+        let mut f = facts("", up, down);
+        f.analysis = Some(Analysis {
+            before: before.clone(),
+            after: before,
+            changes: vec![
+                Change::AlterColumn {
+                    table: "items".into(),
+                    from: nullable,
+                    to: required,
+                },
+                Change::AddIndex {
+                    table: "items".into(),
+                    index,
+                },
+            ],
+            failure: None,
+            down_mismatch: Some("down leaves alter column items.sku".into()),
+        });
+        let found: Vec<(Rule, usize)> = lint_file(&f).iter().map(|f| (f.rule, f.line)).collect();
+        // The allow above the index names the wrong rule for that statement: nothing is silenced.
+        assert_eq!(
+            found,
+            [
+                (Rule::Rebuild, 5),
+                (Rule::NotNullOnExisting, 6),
+                (Rule::UniqueOnExisting, 9),
+                (Rule::DownNotInverse, 10),
+            ]
+        );
+    }
+
+    #[test]
+    fn allow_lines_parse_inside_sections_and_typos_do_not() {
+        let text = "-- qvdiff revision: r1\n-- parents:\n-- message: m\n-- qvdiff:up\n\
+                    -- qvdiff:allow destructive \"old\"\nDELETE FROM t;\n-- qvdiff:down\n";
+        let file = crate::MigrationFile::parse(text).expect("allow lines are part of a section");
+        assert!(file.up.starts_with("-- qvdiff:allow destructive"));
+        assert!(crate::MigrationFile::parse(&text.replace("allow", "alow")).is_err());
+    }
+
+    #[test]
     fn rule_ids_round_trip() {
         for rule in Rule::ALL {
             assert_eq!(Rule::from_id(rule.id()), Some(rule));

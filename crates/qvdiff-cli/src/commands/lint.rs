@@ -19,6 +19,8 @@ use qvdiff_core::migration::{DOWN_MARKER, UP_MARKER};
 use qvdiff_core::runner::{Migration, Migrations};
 use qvdiff_core::{ColumnType, MigrationFile, Schema};
 use qvdiff_sqlite::review;
+use rusqlite::Connection;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// One migration file, read and analysed.
@@ -121,11 +123,25 @@ pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Check
         .with_details(e.to_string().lines().map(str::to_string))
     })?;
     let selected = select(&migrations, revisions)?;
+    // In a linear history a file's ancestors are exactly the files before it in graph order, so
+    // one running database (every up so far) gives each file its starting schema without
+    // replaying the whole chain again for every file. Branches fall back to a full replay.
+    let mut running = qvdiff_sqlite::replay(std::iter::empty()).ok();
+    let mut done: BTreeSet<String> = BTreeSet::new();
     for migration in migrations.in_order() {
-        if !selected.iter().any(|r| r == &migration.file.revision) {
-            continue;
+        let revision = &migration.file.revision;
+        if selected.iter().any(|r| r == revision) {
+            let mut ancestors = migrations.graph().ancestors(revision);
+            ancestors.remove(revision);
+            let start = running.as_ref().filter(|_| ancestors == done);
+            malformed.push(check_one(&migrations, migration, start)?);
         }
-        malformed.push(check_one(&migrations, migration)?);
+        if let Some(conn) = running.as_mut() {
+            if qvdiff_sqlite::apply_script(conn, revision, &migration.file.up).is_err() {
+                running = None;
+            }
+        }
+        done.insert(revision.clone());
     }
     Ok(malformed)
 }
@@ -206,14 +222,18 @@ fn read_dir(dir: &Path) -> CliResult<(Vec<Checked>, Vec<Migration>)> {
 
 /// Reads the file of `migration` again (its text is needed for lines and the fingerprint),
 /// replays it and runs the rules.
-fn check_one(migrations: &Migrations, migration: &Migration) -> CliResult<Checked> {
+fn check_one(
+    migrations: &Migrations,
+    migration: &Migration,
+    start: Option<&Connection>,
+) -> CliResult<Checked> {
     let path = Path::new(&migration.path);
     let text = std::fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
     let file = &migration.file;
     let (up_line, down_line) = marker_lines(&text);
     let up = review::section(&file.up, up_line);
     let down = review::section(&file.down, down_line);
-    let analysis = analyze(migrations, migration);
+    let analysis = analyze(migrations, migration, start);
     let facts = FileFacts {
         text: &text,
         up_text: &file.up,
@@ -250,23 +270,34 @@ fn marker_lines(text: &str) -> (usize, usize) {
     (up, down)
 }
 
-/// Replays the ancestors of `migration`, then its up and its down, on an in-memory database.
-/// `None` when the ancestors themselves fail (their own files carry that finding).
-pub fn analyze(migrations: &Migrations, migration: &Migration) -> Option<Analysis> {
+/// Applies the up and the down of `migration` on an in-memory database at its starting point: a
+/// schema copy of `start` when given (a database where exactly its ancestors are applied), else
+/// its ancestors replayed. `None` when the ancestors themselves fail (their own files carry that
+/// finding).
+pub fn analyze(
+    migrations: &Migrations,
+    migration: &Migration,
+    start: Option<&Connection>,
+) -> Option<Analysis> {
     let revision = &migration.file.revision;
-    let mut ancestors = migrations.graph().ancestors(revision);
-    ancestors.remove(revision);
-    let chain: Vec<&Migration> = migrations
-        .in_order()
-        .into_iter()
-        .filter(|m| ancestors.contains(&m.file.revision))
-        .collect();
-    let mut conn = qvdiff_sqlite::replay(
-        chain
-            .iter()
-            .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
-    )
-    .ok()?;
+    let mut conn = match start {
+        Some(start) => qvdiff_sqlite::schema_copy(start).ok()?,
+        None => {
+            let mut ancestors = migrations.graph().ancestors(revision);
+            ancestors.remove(revision);
+            let chain: Vec<&Migration> = migrations
+                .in_order()
+                .into_iter()
+                .filter(|m| ancestors.contains(&m.file.revision))
+                .collect();
+            qvdiff_sqlite::replay(
+                chain
+                    .iter()
+                    .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
+            )
+            .ok()?
+        }
+    };
     let before = qvdiff_sqlite::introspect(&conn).ok()?;
     let mut analysis = Analysis {
         before: before.clone(),
