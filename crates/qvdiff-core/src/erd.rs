@@ -278,18 +278,20 @@ fn entity_ids(tables: &[&Table]) -> BTreeMap<String, String> {
 }
 
 /// A Mermaid attribute word: letters, digits, `_`, `-`, `(`, `)`, `[`, `]`, `.`, `,` and
-/// non-ASCII letters; anything else becomes `_`.
+/// non-ASCII letters; a run of anything else becomes one `_` (Mermaid reads `__x__` in a label
+/// as bold, so replacements must not pile up underscores).
 fn word(text: &str, empty: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_-()[].,".contains(c) || (c as u32) >= 0xC0 {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut replaced = false;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || "_-()[].,".contains(c) || (c as u32) >= 0xC0 {
+            out.push(c);
+            replaced = false;
+        } else if !replaced {
+            out.push('_');
+            replaced = true;
+        }
+    }
     if out.is_empty() {
         out = empty.to_string();
     }
