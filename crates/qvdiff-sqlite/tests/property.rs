@@ -324,7 +324,7 @@ fn gen_table(s: &mut Source, name: String, parents: &[Table]) -> Table {
     }
     for _ in 0..s.below(5) {
         let taken = column_names(&Table::new("", columns.clone()));
-        let name = unique_name(&taken, *s.pick(COLUMN_NAMES));
+        let name = unique_name(&taken, s.pick::<&str>(COLUMN_NAMES));
         let ty = any_type(s);
         columns.push(new_column(s, name, ty));
     }
@@ -735,10 +735,9 @@ fn edit(
             let names = column_names(&b.tables[ti]);
             let column = names[s.below(names.len())].clone();
             let ok = a_values(a, rows, lineage, &tname, &column).is_some_and(|v| distinct(&v))
-                || lineage
+                || !lineage
                     .columns
-                    .get(&(tname.clone(), column.clone()))
-                    .is_none();
+                    .contains_key(&(tname.clone(), column.clone()));
             let exists = b.tables[ti]
                 .uniques
                 .iter()
@@ -1071,7 +1070,7 @@ fn gen_case(s: &mut Source) -> Case {
     let mut tables: Vec<Table> = Vec::new();
     for _ in 0..1 + s.below(3) {
         let taken: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
-        let name = unique_name(&taken, *s.pick(TABLE_NAMES));
+        let name = unique_name(&taken, s.pick::<&str>(TABLE_NAMES));
         let table = gen_table(s, name, &tables);
         tables.push(table);
     }
