@@ -1322,6 +1322,7 @@ fn run_case(case: &Case, generated: &mut Generated) -> Result<(), Failure> {
     wanted.triggers = baseline.triggers.clone();
     let renames = Renames::from_hints(&wanted);
     let changes = diff(&baseline, &wanted, &renames);
+    answer_prompts(&baseline, &mut wanted, &changes);
     let up = dialect
         .plan(&baseline, &wanted, &changes)
         .map_err(|e| format!("planning up: {e}"))?;
@@ -1449,6 +1450,35 @@ fn run_case(case: &Case, generated: &mut Generated) -> Result<(), Failure> {
         compare_rows("after down", a_table, &actual, &expected)?;
     }
     Ok(())
+}
+
+/// What `migrate` asks a person for (a value for existing rows of a column that needs one and
+/// has neither default nor backfill), answered the way a person would: the type's zero, typed
+/// as SQL. The same rule as the CLI's prompt, so generated edits need not avoid the question.
+fn answer_prompts(baseline: &Schema, wanted: &mut Schema, changes: &[qvdiff_core::Change]) {
+    use qvdiff_core::Change;
+    let needs_value = |c: &Column| !c.nullable && c.default.is_none() && c.backfill.is_none();
+    for change in changes {
+        let (table, column) = match change {
+            Change::AddColumn { table, column } if needs_value(column) => (table, column),
+            Change::AlterColumn { table, from, to } if from.nullable && needs_value(to) => {
+                (table, to)
+            }
+            _ => continue,
+        };
+        if baseline.table(table).is_none() {
+            continue;
+        }
+        let answer = render_default(&restore_placeholder(&column.ty));
+        if let Some(c) = wanted
+            .tables
+            .iter_mut()
+            .find(|t| &t.name == table)
+            .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name))
+        {
+            c.backfill = Some(DefaultValue::Sql(answer));
+        }
+    }
 }
 
 /// The value a column of B holds after up, given the value of the A column it comes from.
