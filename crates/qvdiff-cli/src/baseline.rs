@@ -1,12 +1,27 @@
 //! The schema a new migration starts from: the one the committed migrations produce (replayed on
 //! an in-memory database), or a live database's (copied schema-only into memory, never written).
+//!
+//! # The replay cache
+//!
+//! Replaying is bounded by SQLite itself: every `CREATE TABLE`/`CREATE INDEX` re-reads the whole
+//! `sqlite_master` table (SQLite's `OP_ParseSchema` has no index to use), so a chain that creates
+//! n objects costs O(n²) — about 1.5 s for 1000 tables with 3000 indexes, whoever runs the SQL.
+//! The result only depends on the migration texts, so [`recorded`] keeps it: the replayed
+//! database's image and its introspected schema, in `QVDIFF_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/qvdiff`, else `~/.cache/qvdiff`, under a SHA-256 of the ordered
+//! `(revision, up SQL)` pairs and of the running executable's size and modification time (a
+//! rebuilt qvdiff never trusts an older one's introspection). `QVDIFF_NO_CACHE=1` turns it off.
+//! The cache is an optimisation only: any failure to read or write it is ignored and the chain is
+//! replayed; failed replays are never cached; the newest [`CACHE_KEEP`] entries are kept.
 
 use crate::db_url::DatabaseTarget;
 use crate::error::{CliError, CliResult};
 use crate::models::display_path;
 use qvdiff_core::runner::Migrations;
 use qvdiff_core::Schema;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, MAIN_DB};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// An in-memory database at the starting state, and its schema.
 pub struct Baseline {
@@ -16,10 +31,15 @@ pub struct Baseline {
     pub schema: Schema,
 }
 
-/// The schema the committed migrations produce, replayed in graph order.
+/// The schema the committed migrations produce, replayed in graph order (or taken from the
+/// replay cache when the same chain was replayed before by the same qvdiff).
 pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
     let order = migrations.in_order();
-    let shadow = qvdiff_sqlite::replay(
+    let cache = ReplayCache::for_chain(&order);
+    if let Some(hit) = cache.as_ref().and_then(ReplayCache::load) {
+        return Ok(hit);
+    }
+    let mut shadow = qvdiff_sqlite::replay(
         order
             .iter()
             .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
@@ -29,7 +49,174 @@ pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
             .with_hint("fix the migration named above; `qvdiff sql` prints the whole chain")
     })?;
     let schema = introspect(&shadow, "the replayed migrations")?;
+    if let Some(cache) = cache {
+        cache.store(&mut shadow, &schema);
+    }
     Ok(Baseline { shadow, schema })
+}
+
+/// How many replayed chains the cache keeps (each is the schema-only database image, about
+/// 17 kB per table, and its schema as JSON).
+pub const CACHE_KEEP: usize = 4;
+
+/// One entry of the replay cache: where the image and the schema of one chain are (or go).
+struct ReplayCache {
+    image: PathBuf,
+    schema: PathBuf,
+    dir: PathBuf,
+}
+
+/// The cached schema: tables as the manifest has them, plus the views and triggers the manifest
+/// leaves out (a rebuild must recreate them).
+#[derive(Serialize, Deserialize)]
+struct CachedSchema {
+    tables: Vec<qvdiff_core::Table>,
+    views: Vec<(String, String, String)>,
+    triggers: Vec<(String, String, String)>,
+}
+
+impl ReplayCache {
+    /// The entry of this chain, or `None` when caching is off or the executable cannot be
+    /// identified (then nothing could tell an older build's entries apart).
+    fn for_chain(order: &[&qvdiff_core::runner::Migration]) -> Option<ReplayCache> {
+        if std::env::var_os("QVDIFF_NO_CACHE").is_some_and(|v| !v.is_empty() && v != "0") {
+            return None;
+        }
+        let dir = cache_dir()?;
+        let exe = std::env::current_exe().ok()?.metadata().ok()?;
+        let modified = exe
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        let mut identity = format!(
+            "qvdiff replay cache 1\n{}\n{}\n{}\n{}\n",
+            env!("CARGO_PKG_VERSION"),
+            exe.len(),
+            modified.as_nanos(),
+            rusqlite::version()
+        );
+        for m in order {
+            // Lengths first, so no two different chains concatenate to the same text.
+            identity.push_str(&format!(
+                "{}\n{}\n{}\n",
+                m.file.revision.len(),
+                m.file.up.len(),
+                m.file.revision
+            ));
+            identity.push_str(&m.file.up);
+        }
+        let key = qvdiff_core::MigrationFile::checksum(&identity);
+        Some(ReplayCache {
+            image: dir.join(format!("replay-{key}.sqlite")),
+            schema: dir.join(format!("replay-{key}.json")),
+            dir,
+        })
+    }
+
+    /// The cached baseline, or `None` on any miss or unreadable entry.
+    fn load(&self) -> Option<Baseline> {
+        let text = std::fs::read_to_string(&self.schema).ok()?;
+        let cached: CachedSchema = serde_json::from_str(&text).ok()?;
+        let file = std::fs::File::open(&self.image).ok()?;
+        let size = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        let mut shadow = Connection::open_in_memory().ok()?;
+        // Read straight into SQLite's own buffer: no second copy of the image, and SQLite only
+        // parses its schema when (if) the shadow database is used.
+        shadow
+            .deserialize_read_exact(MAIN_DB, std::io::BufReader::new(file), size, false)
+            .ok()?;
+        let raw = |objects: Vec<(String, String, String)>| {
+            objects
+                .into_iter()
+                .map(|(name, table, sql)| qvdiff_core::RawObject { name, table, sql })
+                .collect()
+        };
+        let schema = Schema {
+            tables: cached.tables,
+            views: raw(cached.views),
+            triggers: raw(cached.triggers),
+        };
+        // Touch the entry so eviction drops the least recently used chains.
+        let _ = std::fs::File::options()
+            .append(true)
+            .open(&self.schema)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        Some(Baseline { shadow, schema })
+    }
+
+    /// Writes the entry (image first, schema last: the schema's presence marks a whole entry),
+    /// each to a temporary name renamed into place, then evicts old entries. Errors are ignored.
+    fn store(&self, shadow: &mut Connection, schema: &Schema) {
+        let raw = |objects: &[qvdiff_core::RawObject]| {
+            objects
+                .iter()
+                .map(|o| (o.name.clone(), o.table.clone(), o.sql.clone()))
+                .collect()
+        };
+        let cached = CachedSchema {
+            tables: schema.tables.clone(),
+            views: raw(&schema.views),
+            triggers: raw(&schema.triggers),
+        };
+        let Ok(json) = serde_json::to_string(&cached) else {
+            return;
+        };
+        if std::fs::create_dir_all(&self.dir).is_err() {
+            return;
+        }
+        let written = shadow
+            .serialize(MAIN_DB)
+            .ok()
+            .is_some_and(|image| write_atomically(&self.image, &image))
+            && write_atomically(&self.schema, json.as_bytes());
+        if written {
+            evict(&self.dir);
+        }
+    }
+}
+
+/// `QVDIFF_CACHE_DIR`, else `$XDG_CACHE_HOME/qvdiff`, else `$HOME/.cache/qvdiff`.
+fn cache_dir() -> Option<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = non_empty("QVDIFF_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = non_empty("XDG_CACHE_HOME") {
+        return Some(Path::new(&dir).join("qvdiff"));
+    }
+    non_empty("HOME").map(|home| Path::new(&home).join(".cache").join("qvdiff"))
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> bool {
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let ok = std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, path).is_ok();
+    if !ok {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    ok
+}
+
+/// Keeps the [`CACHE_KEEP`] most recently used entries (by their schema file's time).
+fn evict(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut schemas: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("replay-"))
+        })
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    schemas.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    for (_, schema) in schemas.into_iter().skip(CACHE_KEEP) {
+        let _ = std::fs::remove_file(&schema);
+        let _ = std::fs::remove_file(schema.with_extension("sqlite"));
+    }
 }
 
 /// A live database's schema, read-only; the database file is never modified.

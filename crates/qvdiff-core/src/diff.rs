@@ -572,30 +572,50 @@ fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<C
 /// by name. A cycle of foreign keys cannot be ordered: it is broken at the smallest name, which
 /// keeps the output deterministic (SQLite does not check references at creation anyway).
 fn dependency_order(tables: &[&Table]) -> Vec<String> {
+    // Kahn's algorithm with the ready tables in a sorted set: each step takes the smallest ready
+    // name, exactly as a rescan of every name would, in O(n log n) instead of O(n²) (a chain of
+    // a thousand tables, each referencing the previous one, made the rescan dominate `check`).
     let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-    // Table -> tables of the list it references (not itself).
-    let mut needs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    // Table -> how many distinct tables of the list it still waits for; and the reverse edges.
+    let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for table in tables {
-        let deps = table
+        let deps: BTreeSet<&str> = table
             .foreign_keys
             .iter()
             .map(|fk| fk.ref_table.as_str())
             .filter(|r| *r != table.name && names.contains(r))
             .collect();
-        needs.insert(table.name.as_str(), deps);
+        for dep in &deps {
+            dependents.entry(dep).or_default().push(table.name.as_str());
+        }
+        // A name listed twice keeps its last entry, as the map it replaces did.
+        waiting.insert(table.name.as_str(), deps.len());
     }
-    let mut order = Vec::with_capacity(tables.len());
-    let mut done: BTreeSet<&str> = BTreeSet::new();
-    while done.len() < names.len() {
-        let ready = names
-            .iter()
-            .copied()
-            .find(|n| !done.contains(n) && needs[n].iter().all(|d| done.contains(d)));
+    let mut remaining: BTreeSet<&str> = names.clone();
+    let mut ready: BTreeSet<&str> = waiting
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(name, _)| *name)
+        .collect();
+    let mut order = Vec::with_capacity(names.len());
+    while let Some(next) = ready
+        .pop_first()
         // No table is ready: a cycle. Take the smallest remaining name to break it.
-        let next = ready.or_else(|| names.iter().copied().find(|n| !done.contains(n)));
-        let Some(next) = next else { break };
-        done.insert(next);
+        .or_else(|| remaining.first().copied())
+    {
+        if !remaining.remove(next) {
+            continue; // already placed when a cycle was broken at it
+        }
         order.push(next.to_string());
+        for dependent in dependents.get(next).into_iter().flatten() {
+            if let Some(count) = waiting.get_mut(dependent) {
+                *count = count.saturating_sub(1);
+                if *count == 0 && remaining.contains(dependent) {
+                    ready.insert(dependent);
+                }
+            }
+        }
     }
     order
 }
@@ -873,6 +893,87 @@ impl Change {
                 ))
             }
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dependency_order;
+    use crate::{FkAction, ForeignKey, Table};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The rescanning definition `dependency_order` must agree with: repeatedly the smallest
+    /// name whose references are all placed, else (a cycle) the smallest name left.
+    fn by_rescan(tables: &[&Table]) -> Vec<String> {
+        let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        let needs: BTreeMap<&str, BTreeSet<&str>> = tables
+            .iter()
+            .map(|t| {
+                let deps = t
+                    .foreign_keys
+                    .iter()
+                    .map(|fk| fk.ref_table.as_str())
+                    .filter(|r| *r != t.name && names.contains(r))
+                    .collect();
+                (t.name.as_str(), deps)
+            })
+            .collect();
+        let mut done = BTreeSet::new();
+        let mut order = Vec::new();
+        while done.len() < names.len() {
+            let next = names
+                .iter()
+                .copied()
+                .find(|n| !done.contains(n) && needs[n].iter().all(|d| done.contains(d)))
+                .or_else(|| names.iter().copied().find(|n| !done.contains(n)));
+            let Some(next) = next else { break };
+            done.insert(next);
+            order.push(next.to_string());
+        }
+        order
+    }
+
+    fn table(name: &str, refs: &[&str]) -> Table {
+        let mut t = Table::new(name, Vec::new());
+        t.foreign_keys = refs
+            .iter()
+            .map(|r| ForeignKey {
+                columns: vec!["x".to_string()],
+                ref_table: r.to_string(),
+                ref_columns: vec!["id".to_string()],
+                on_delete: FkAction::default(),
+                on_update: FkAction::default(),
+            })
+            .collect();
+        t
+    }
+
+    #[test]
+    fn dependency_order_matches_the_rescanning_definition() {
+        // Deterministic pseudo-random graphs: chains, fan-ins, self references, cycles, and
+        // references to tables outside the list.
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for size in [0u64, 1, 2, 3, 5, 8, 13, 40] {
+            for _ in 0..50 {
+                let tables: Vec<Table> = (0..size)
+                    .map(|i| {
+                        let refs: Vec<String> = (0..next(4))
+                            .map(|_| format!("t{}", next(size + 2)))
+                            .collect();
+                        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+                        table(&format!("t{i}"), &refs)
+                    })
+                    .collect();
+                let list: Vec<&Table> = tables.iter().collect();
+                assert_eq!(dependency_order(&list), by_rescan(&list));
+            }
         }
     }
 }
