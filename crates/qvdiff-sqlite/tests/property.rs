@@ -734,10 +734,17 @@ fn edit(
             // Add a unique constraint over a column whose values are distinct.
             let names = column_names(&b.tables[ti]);
             let column = names[s.below(names.len())].clone();
+            // A column new in B holds one value in every existing row (its backfill or
+            // default), so only an all-NULL new column can be unique over rows already there;
+            // the runner rightly refuses the duplicates otherwise (seed 9390).
+            let is_new = !lineage
+                .columns
+                .contains_key(&(tname.clone(), column.clone()));
+            let all_null = b.tables[ti]
+                .column(&column)
+                .is_some_and(|c| c.nullable && c.default.is_none() && c.backfill.is_none());
             let ok = a_values(a, rows, lineage, &tname, &column).is_some_and(|v| distinct(&v))
-                || !lineage
-                    .columns
-                    .contains_key(&(tname.clone(), column.clone()));
+                || (is_new && all_null);
             let exists = b.tables[ti]
                 .uniques
                 .iter()
