@@ -31,7 +31,7 @@ pub fn scan_source(file: &str, text: &str) -> ScanOutput {
 
 /// Chunks are about this big: small enough that a chunk's syntax tree stays a few MB, big enough
 /// that per-chunk overhead is nothing.
-const CHUNK_BYTES: usize = 64 * 1024;
+const CHUNK_BYTES: usize = 16 * 1024;
 
 /// Parsing threads at most (the scan is CPU-bound; more threads than cores only cost memory).
 pub const MAX_THREADS: usize = 4;

@@ -9,7 +9,7 @@
 //! The result only depends on the migration texts, so [`recorded`] keeps it: the replayed
 //! database's image and its introspected schema, in `QVDIFF_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/qvdiff`, else `~/.cache/qvdiff`, under a SHA-256 of the ordered
-//! `(revision, up SQL)` pairs and of the running executable's size and modification time (a
+//! `(revision, file checksum, hash of the up SQL)` triples and of the running executable's size and modification time (a
 //! rebuilt qvdiff never trusts an older one's introspection). `QVDIFF_NO_CACHE=1` turns it off.
 //! The cache is an optimisation only: any failure to read or write it is ignored and the chain is
 //! replayed; failed replays are never cached; the newest [`CACHE_KEEP`] entries are kept.
@@ -97,14 +97,19 @@ impl ReplayCache {
             rusqlite::version()
         );
         for m in order {
-            // Lengths first, so no two different chains concatenate to the same text.
+            // The file's SHA-256 (computed when it was loaded) stands for its text: hashing
+            // megabytes of SQL with SHA-256 a second time was a tenth of a warm `check`. The up
+            // section itself also goes through the (fast, 64-bit) std hasher, so a `Migration`
+            // built with a made-up checksum still gets a key of its own.
+            let mut up = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(m.file.up.as_str(), &mut up);
             identity.push_str(&format!(
-                "{}\n{}\n{}\n",
+                "{}\n{}\n{}\n{:016x}\n",
                 m.file.revision.len(),
-                m.file.up.len(),
-                m.file.revision
+                m.file.revision,
+                m.checksum,
+                std::hash::Hasher::finish(&up)
             ));
-            identity.push_str(&m.file.up);
         }
         let key = qvdiff_core::MigrationFile::checksum(&identity);
         Some(ReplayCache {
