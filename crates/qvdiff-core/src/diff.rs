@@ -178,33 +178,54 @@ pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
     }
 }
 
-/// Prepares the target of a way back: every NOT NULL column without default that `changes`
-/// (the `diff` from the wanted schema back to the previous one) re-adds gets a `backfill` of
-/// [`restore_placeholder`] in `target`, so the dialect can plan the `down` of a migration that
-/// drops a required column. Returns `table.column` of each column filled, for the console.
+/// Prepares the target of a way back: every column that `changes` (the `diff` from the wanted
+/// schema back to the previous one) re-adds, and that existing rows could not otherwise get,
+/// receives a `backfill` in `target`, so the dialect can plan the `down` of a migration that
+/// drops a column:
 ///
-/// Only re-added columns are filled: a column the way back makes NOT NULL again keeps its rows'
-/// values, and a NULL written meanwhile is refused by the runner with counts, not invented away.
+/// - a column in the key, a unique constraint or a unique index, when it is NOT NULL or has a
+///   default: the row's `rowid`, a value distinct in every row (one zero or one default in every
+///   row would break the restored constraint; property seed 9825);
+/// - any other NOT NULL column without default: [`restore_placeholder`] (property seed 81:
+///   without it the way back could not be planned, so a required field could not be removed).
+///
+/// Returns `table.column` of each column filled, for the console. Only re-added columns are
+/// filled: a column the way back makes NOT NULL again keeps its rows' values, and a NULL written
+/// meanwhile is refused by the runner with counts, not invented away.
 pub fn fill_restored_columns(target: &mut Schema, changes: &[Change]) -> Vec<String> {
     let mut filled = Vec::new();
     for change in changes {
         let Change::AddColumn { table, column } = change else {
             continue;
         };
-        if column.nullable || column.default.is_some() || column.backfill.is_some() {
+        let Some(target_table) = target.tables.iter_mut().find(|t| &t.name == table) else {
+            continue;
+        };
+        let name = &column.name;
+        let keyed = target_table.primary_key.contains(name)
+            || target_table
+                .uniques
+                .iter()
+                .any(|u| u.columns.contains(name))
+            || target_table
+                .indexes
+                .iter()
+                .any(|i| i.unique && i.columns.contains(name));
+        let Some(wanted) = target_table.columns.iter_mut().find(|c| &c.name == name) else {
+            continue;
+        };
+        if wanted.backfill.is_some() {
             continue;
         }
-        let wanted = target
-            .tables
-            .iter_mut()
-            .find(|t| &t.name == table)
-            .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name));
-        if let Some(wanted) = wanted {
-            if wanted.backfill.is_none() {
-                wanted.backfill = Some(restore_placeholder(&wanted.ty));
-                filled.push(format!("{table}.{}", column.name));
-            }
-        }
+        let fill = if keyed && (!wanted.nullable || wanted.default.is_some()) {
+            DefaultValue::Sql("rowid".to_string())
+        } else if !wanted.nullable && wanted.default.is_none() {
+            restore_placeholder(&wanted.ty)
+        } else {
+            continue;
+        };
+        wanted.backfill = Some(fill);
+        filled.push(format!("{table}.{name}"));
     }
     filled
 }

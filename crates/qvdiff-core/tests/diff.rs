@@ -848,3 +848,23 @@ fn the_way_back_fills_a_dropped_not_null_column_with_a_placeholder() {
         DefaultValue::Integer(0)
     );
 }
+
+#[test]
+fn the_way_back_fills_a_dropped_unique_column_with_distinct_values() {
+    // Property seed 9825: one zero in every row broke the restored unique constraint, so the
+    // way back of dropping a unique NOT NULL column refused its own duplicates.
+    let mut before_items = table("items", vec![col("id", int()), col("sku", text())]);
+    before_items.uniques.push(Unique {
+        name: None,
+        columns: vec!["sku".to_string()],
+    });
+    let before = schema(vec![before_items]);
+    let after = schema(vec![table("items", vec![col("id", int())])]);
+    let reverse = diff(&after, &before, &Renames::default());
+    let mut target = before.clone();
+    qvdiff_core::fill_restored_columns(&mut target, &reverse);
+    assert_eq!(
+        target.table("items").unwrap().column("sku").unwrap().backfill,
+        Some(DefaultValue::Sql("rowid".to_string()))
+    );
+}

@@ -608,6 +608,23 @@ fn edit(
             let Some(name) = plain.get(s.below(plain.len().max(1))).cloned() else {
                 return;
             };
+            // A NOT NULL column that was a foreign key in A comes back on the way down with a
+            // placeholder no parent row has: the runner rightly refuses those orphans.
+            let a_column = lineage.columns.get(&(tname.clone(), name.clone()));
+            let was_required_foreign_key = lineage
+                .tables
+                .get(&tname)
+                .and_then(|at| a.table(at))
+                .zip(a_column)
+                .is_some_and(|(at, ac)| {
+                    at.foreign_keys.iter().any(|f| f.columns.contains(ac))
+                        && at
+                            .column(ac)
+                            .is_some_and(|c| !c.nullable && c.default.is_none())
+                });
+            if was_required_foreign_key {
+                return;
+            }
             b.tables[ti].columns.retain(|c| c.name != name);
             lineage.columns.remove(&(tname.clone(), name.clone()));
             log(lineage, format!("drop column {tname}.{name}"));
@@ -1448,7 +1465,16 @@ fn run_case(case: &Case, generated: &mut Generated) -> Result<(), Failure> {
                                 .find(|((t, _), a)| t == b_name && *a == &column.name)?;
                             bt.column(b_col).cloned()
                         });
-                        expect_down(&conv, column, b_column.as_ref(), value)
+                        let keyed = a_table.primary_key.contains(&column.name)
+                            || a_table
+                                .uniques
+                                .iter()
+                                .any(|u| u.columns.contains(&column.name))
+                            || a_table
+                                .indexes
+                                .iter()
+                                .any(|i| i.unique && i.columns.contains(&column.name));
+                        expect_down(&conv, keyed, column, b_column.as_ref(), value)
                     })
                     .collect()
             })
@@ -1513,6 +1539,7 @@ fn expect_up(conv: &Converter, column: &Column, from: Option<&Value>) -> Expect 
 /// up dropped it). `value`: the value before up.
 fn expect_down(
     conv: &Converter,
+    keyed: bool,
     column: &Column,
     b_column: Option<&Column>,
     value: Option<&Value>,
@@ -1520,10 +1547,13 @@ fn expect_down(
     let Some(b_column) = b_column else {
         // Dropped by up: the way back re-adds it with its default in A, else (NOT NULL) the
         // type's zero, else NULL.
-        return match (&column.default, column.nullable) {
-            (Some(d), _) => conv.literal(column, d),
-            (None, false) => conv.literal(column, &restore_placeholder(&column.ty)),
-            (None, true) => Expect::Exact("NULL".to_string()),
+        // The rule of `fill_restored_columns`.
+        return match (&column.default, column.nullable, keyed) {
+            // In a key or unique: the row's rowid, distinct per row.
+            (Some(_), _, true) | (None, false, true) => Expect::AnyNonNull,
+            (Some(d), _, false) => conv.literal(column, d),
+            (None, false, false) => conv.literal(column, &restore_placeholder(&column.ty)),
+            (None, true, _) => Expect::Exact("NULL".to_string()),
         };
     };
     match expect_up(conv, b_column, value) {
