@@ -864,7 +864,12 @@ fn the_way_back_fills_a_dropped_unique_column_with_distinct_values() {
     let mut target = before.clone();
     qvdiff_core::fill_restored_columns(&mut target, &reverse);
     assert_eq!(
-        target.table("items").unwrap().column("sku").unwrap().backfill,
+        target
+            .table("items")
+            .unwrap()
+            .column("sku")
+            .unwrap()
+            .backfill,
         Some(DefaultValue::Sql("rowid".to_string()))
     );
 }
