@@ -76,8 +76,14 @@ pub fn propose(
         .plan(&baseline.schema, &wanted, &changes)
         .map_err(plan_error)?;
     let reverse = diff(&wanted, &baseline.schema, &renames.inverted());
+    // A column the up drops comes back on the way down; its rows need some value (the data
+    // itself is gone, which the up's DESTRUCTIVE mark already says).
+    let mut down_target = baseline.schema.clone();
+    for filled in qvdiff_core::fill_restored_columns(&mut down_target, &reverse) {
+        console.detail(&format!("down: {filled}"));
+    }
     let down = dialect
-        .plan(&wanted.without_hints(), &baseline.schema, &reverse)
+        .plan(&wanted.without_hints(), &down_target, &reverse)
         .map_err(plan_error)?;
     Ok(Proposal {
         changes,
