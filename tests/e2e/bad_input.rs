@@ -31,7 +31,7 @@
 use super::support::Project;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 
 /// The corpus must not shrink unnoticed.
@@ -307,12 +307,9 @@ fn run_qvdiff(
     stdin: &str,
 ) -> Result<(i32, String, String), String> {
     use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qvdiff"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::piped())
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = super::support::base_command(dir, &args);
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (key, value) in env {

@@ -22,7 +22,7 @@ use super::support::Project;
 use rusqlite::Connection;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const ROWS: i64 = 100_000;
@@ -185,11 +185,7 @@ fn run_trials(trials: u64) {
         }
         std::fs::copy(&pristine, p.path("app.db")).expect("copy pristine");
 
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qvdiff"))
-            .arg("upgrade")
-            .current_dir(p.root())
-            .env("NO_COLOR", "1")
-            .env_remove("DATABASE_URL")
+        let mut child = super::support::base_command(p.root(), &["upgrade"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

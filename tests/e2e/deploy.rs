@@ -382,11 +382,7 @@ fn concurrent_upgrades_apply_each_revision_exactly_once() {
 
     let children: Vec<_> = (0..8)
         .map(|_| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_qvdiff"))
-                .args(["upgrade", "--no-backup"])
-                .current_dir(p.root())
-                .env("NO_COLOR", "1")
-                .env_remove("DATABASE_URL")
+            super::support::base_command(p.root(), &["upgrade", "--no-backup"])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

@@ -146,12 +146,17 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
-/// `qvdiff args` in `dir`, without colour or a DATABASE_URL from the environment.
-fn base_command(dir: &Path, args: &[&str]) -> Command {
+/// `qvdiff args` in `dir`: no colour, no DATABASE_URL from the environment, and the replay
+/// cache in the build's temporary directory rather than the user's `~/.cache`.
+pub fn base_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_qvdiff"));
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env(
+            "QVDIFF_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/qvdiff-cache"),
+        )
         .env_remove("DATABASE_URL");
     cmd
 }
