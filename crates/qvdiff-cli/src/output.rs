@@ -20,6 +20,7 @@ pub struct Console {
     /// Verbosity level.
     pub verbosity: Verbosity,
     colour: bool,
+    terminal: bool,
 }
 
 /// A colour for a message fragment.
@@ -41,9 +42,11 @@ impl Console {
     /// A console writing to stderr; colour when stderr is a terminal and `NO_COLOR` is unset.
     pub fn new(verbosity: Verbosity) -> Console {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let terminal = std::io::stderr().is_terminal();
         Console {
             verbosity,
-            colour: !no_color && std::io::stderr().is_terminal(),
+            colour: !no_color && terminal,
+            terminal,
         }
     }
 
@@ -66,6 +69,14 @@ impl Console {
     pub fn info(&self, line: &str) {
         if self.verbosity >= Verbosity::Normal {
             eprintln!("{line}");
+        }
+    }
+
+    /// A progress line for a person watching long work: only on a terminal (logs and scripts get
+    /// the summary lines instead), and not with `-q`.
+    pub fn progress(&self, line: &str) {
+        if self.terminal && self.verbosity >= Verbosity::Normal {
+            eprintln!("{}", self.paint(Tone::Dim, line));
         }
     }
 

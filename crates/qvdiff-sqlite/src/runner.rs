@@ -46,14 +46,30 @@ pub struct BackupSettings {
     pub keep: usize,
 }
 
+/// Called just before each revision runs, with the direction and the migration: a long table
+/// rebuild then shows which revision is working instead of a silent wait.
+pub type ProgressHook = std::sync::Arc<dyn Fn(Direction, &Migration) + Send + Sync>;
+
 /// How `upgrade`, `downgrade` and `stamp` run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// How long to wait for another writer's lock before giving up.
     pub busy_timeout: Duration,
     /// Take an online backup under the write lock before changing anything (`None`:
     /// `--no-backup`). Skipped when there is nothing to do.
     pub backup: Option<BackupSettings>,
+    /// Told about each revision before it runs (`None`: silent).
+    pub progress: Option<ProgressHook>,
+}
+
+impl fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("busy_timeout", &self.busy_timeout)
+            .field("backup", &self.backup)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl Default for RunOptions {
@@ -61,6 +77,7 @@ impl Default for RunOptions {
         RunOptions {
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             backup: None,
+            progress: None,
         }
     }
 }
@@ -537,6 +554,9 @@ pub fn upgrade(
         create_ledger(&tx)?;
         let mut steps = Vec::with_capacity(plan.len());
         for migration in plan {
+            if let Some(progress) = &options.progress {
+                progress(Direction::Up, migration);
+            }
             let execution_ms = run_section(&tx, migration, Direction::Up)?;
             record_applied(&tx, migration, execution_ms)?;
             steps.push(step_report(migration, execution_ms));
@@ -588,6 +608,9 @@ pub fn downgrade(
         )?;
         let mut steps = Vec::with_capacity(plan.len());
         for migration in plan {
+            if let Some(progress) = &options.progress {
+                progress(Direction::Down, migration);
+            }
             let execution_ms = run_section(&tx, migration, Direction::Down)?;
             forget(&tx, &migration.file.revision)?;
             steps.push(step_report(migration, execution_ms));

@@ -63,6 +63,36 @@ fn upgrade_applies_everything_once_and_records_checksums() {
 }
 
 #[test]
+fn the_progress_hook_hears_of_each_revision_before_it_runs() {
+    use qvdiff_sqlite::runner::Direction;
+    use std::sync::{Arc, Mutex};
+    let (_dir, path) = database();
+    let migrations = set(three());
+    let mut conn = open(&path);
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    let options = RunOptions {
+        progress: Some({
+            let heard = heard.clone();
+            Arc::new(
+                move |direction: Direction, m: &qvdiff_core::runner::Migration| {
+                    heard
+                        .lock()
+                        .unwrap()
+                        .push(format!("{direction} {}", m.file.revision));
+                },
+            )
+        }),
+        ..RunOptions::default()
+    };
+    upgrade(&mut conn, &migrations, "head", &options).unwrap();
+    downgrade(&mut conn, &migrations, "r1", &options).unwrap();
+    assert_eq!(
+        *heard.lock().unwrap(),
+        ["up r1", "up r2", "up r3", "down r3", "down r2"]
+    );
+}
+
+#[test]
 fn upgrade_creates_a_missing_database_file() {
     let (_dir, path) = database();
     let migrations = set(three());

@@ -11,7 +11,7 @@ use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
 use qvdiff_sqlite::comparable;
-use qvdiff_sqlite::runner::{self, BackupSettings, RunError, RunOptions, RunReport};
+use qvdiff_sqlite::runner::{self, BackupSettings, Direction, RunError, RunOptions, RunReport};
 use std::io::Write;
 
 fn run_error(e: RunError) -> CliError {
@@ -25,13 +25,25 @@ fn run_error(e: RunError) -> CliError {
     }
 }
 
-fn options(config: &Config, backup: bool) -> RunOptions {
+fn options(config: &Config, backup: bool, console: &Console) -> RunOptions {
+    let console = console.clone();
     RunOptions {
         backup: backup.then(|| BackupSettings {
             dir: config.backup_dir.clone(),
             keep: config.backup_keep,
         }),
         busy_timeout: config.busy_timeout,
+        // On a terminal, say which revision is running: a rebuild of a big table takes a while.
+        progress: Some(std::sync::Arc::new(move |direction, migration| {
+            let verb = match direction {
+                Direction::Up => "applying",
+                Direction::Down => "reverting",
+            };
+            console.progress(&format!(
+                "{verb} {} {} …",
+                migration.file.revision, migration.file.message
+            ));
+        })),
     }
 }
 
@@ -135,7 +147,7 @@ pub fn upgrade(
             &mut conn,
             &migrations,
             target_rev,
-            &options(config, existed && !args.no_backup),
+            &options(config, existed && !args.no_backup, console),
         )
     });
     let report = match result {
@@ -200,7 +212,7 @@ pub fn downgrade(
         &mut conn,
         &migrations,
         args.target.as_deref().unwrap_or("-1"),
-        &options(config, !args.no_backup),
+        &options(config, !args.no_backup, console),
     )
     .map_err(run_error)?;
     report_run(
@@ -345,7 +357,7 @@ pub fn stamp(
         &mut conn,
         &migrations,
         &args.revision,
-        &options(config, false),
+        &options(config, false, console),
     )
     .map_err(run_error)?;
     console.info(&format!(
