@@ -126,6 +126,31 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The existing table a change alters in place (its name after any rename): `None` for
+    /// changes to a whole table (create, drop, rename).
+    pub fn altered_table(&self) -> Option<&str> {
+        match self {
+            Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => {
+                None
+            }
+            Change::AddColumn { table, .. }
+            | Change::DropColumn { table, .. }
+            | Change::RenameColumn { table, .. }
+            | Change::AlterColumn { table, .. }
+            | Change::SetPrimaryKey { table, .. }
+            | Change::AddIndex { table, .. }
+            | Change::DropIndex { table, .. }
+            | Change::AddUnique { table, .. }
+            | Change::DropUnique { table, .. }
+            | Change::AddForeignKey { table, .. }
+            | Change::DropForeignKey { table, .. }
+            | Change::AddCheck { table, .. }
+            | Change::DropCheck { table, .. } => Some(table),
+        }
+    }
+}
+
 /// Renames the differ must treat as renames rather than drop + add.
 ///
 /// Built from the `renamed_from` hints of the wanted schema, plus those a user confirmed.

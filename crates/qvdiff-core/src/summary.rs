@@ -58,12 +58,12 @@ pub fn change_lines(changes: &[Change], rebuilt: &BTreeSet<String>, ty: TypeName
     let mut noted: BTreeSet<&str> = changes
         .iter()
         .filter(|c| causes_rebuild(c))
-        .filter_map(rebuilt_table)
+        .filter_map(Change::altered_table)
         .collect();
     changes
         .iter()
         .map(|change| {
-            let table = rebuilt_table(change).filter(|t| rebuilt.contains(*t));
+            let table = change.altered_table().filter(|t| rebuilt.contains(*t));
             let note = match table {
                 Some(_) if causes_rebuild(change) => true,
                 // The first change of a rebuilt table none of whose changes is a usual cause.
@@ -196,27 +196,6 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
     }
 }
 
-/// The table whose rebuild a change can cause; `None` for changes that never rebuild
-/// (creating, dropping or renaming a whole table).
-fn rebuilt_table(change: &Change) -> Option<&str> {
-    match change {
-        Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => None,
-        Change::AddColumn { table, .. }
-        | Change::DropColumn { table, .. }
-        | Change::RenameColumn { table, .. }
-        | Change::AlterColumn { table, .. }
-        | Change::SetPrimaryKey { table, .. }
-        | Change::AddIndex { table, .. }
-        | Change::DropIndex { table, .. }
-        | Change::AddUnique { table, .. }
-        | Change::DropUnique { table, .. }
-        | Change::AddForeignKey { table, .. }
-        | Change::DropForeignKey { table, .. }
-        | Change::AddCheck { table, .. }
-        | Change::DropCheck { table, .. } => Some(table),
-    }
-}
-
 /// Tables a change touches that exist before it runs (whose rows a reviewer may want counted).
 pub fn affected_tables(changes: &[Change], before: &Schema) -> BTreeSet<String> {
     let mut tables = BTreeSet::new();
@@ -225,7 +204,7 @@ pub fn affected_tables(changes: &[Change], before: &Schema) -> BTreeSet<String> 
             Change::CreateTable { .. } => continue,
             Change::DropTable { table } => table.name.as_str(),
             Change::RenameTable { from, .. } => from.as_str(),
-            other => rebuilt_table(other).unwrap_or_default(),
+            other => other.altered_table().unwrap_or_default(),
         };
         if before.table(name).is_some() {
             tables.insert(name.to_string());

@@ -176,7 +176,7 @@ impl<'a> Planner<'a> {
                 .map_or_else(|| to_name.to_string(), |(old, _)| old.clone())
         };
         for change in self.changes {
-            let Some(table) = table_of(change) else {
+            let Some(table) = change.altered_table() else {
                 continue;
             };
             // A new table is created whole; its parts need no separate work.
@@ -611,25 +611,6 @@ impl<'a> Planner<'a> {
             self.step(create_index_sql(name, index), None);
         }
         Ok(())
-    }
-}
-
-fn table_of(change: &Change) -> Option<&str> {
-    match change {
-        Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => None,
-        Change::AddColumn { table, .. }
-        | Change::DropColumn { table, .. }
-        | Change::RenameColumn { table, .. }
-        | Change::AlterColumn { table, .. }
-        | Change::SetPrimaryKey { table, .. }
-        | Change::AddIndex { table, .. }
-        | Change::DropIndex { table, .. }
-        | Change::AddUnique { table, .. }
-        | Change::DropUnique { table, .. }
-        | Change::AddForeignKey { table, .. }
-        | Change::DropForeignKey { table, .. }
-        | Change::AddCheck { table, .. }
-        | Change::DropCheck { table, .. } => Some(table),
     }
 }
 

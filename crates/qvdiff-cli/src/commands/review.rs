@@ -311,7 +311,7 @@ fn marks(changes: &[Change]) -> (BTreeSet<String>, BTreeSet<String>, Marks, Mark
                 changed(&mut after, to);
             }
             other => {
-                let Some(table) = table_of(other) else {
+                let Some(table) = other.altered_table() else {
                     continue;
                 };
                 let old = old_name(table);
@@ -378,25 +378,6 @@ fn marks(changes: &[Change]) -> (BTreeSet<String>, BTreeSet<String>, Marks, Mark
         }
     }
     (before_tables, after_tables, before, after)
-}
-
-fn table_of(change: &Change) -> Option<&str> {
-    match change {
-        Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => None,
-        Change::AddColumn { table, .. }
-        | Change::DropColumn { table, .. }
-        | Change::RenameColumn { table, .. }
-        | Change::AlterColumn { table, .. }
-        | Change::SetPrimaryKey { table, .. }
-        | Change::AddIndex { table, .. }
-        | Change::DropIndex { table, .. }
-        | Change::AddUnique { table, .. }
-        | Change::DropUnique { table, .. }
-        | Change::AddForeignKey { table, .. }
-        | Change::DropForeignKey { table, .. }
-        | Change::AddCheck { table, .. }
-        | Change::DropCheck { table, .. } => Some(table),
-    }
 }
 
 /// The Markdown report.
