@@ -515,6 +515,46 @@ fn run_section(
     Ok(execution_ms)
 }
 
+/// Runs each planned revision's section in `direction` inside the open transaction, telling the
+/// progress hook first and keeping the ledger in step (a row added going up, removed going down).
+fn run_plan(
+    tx: &Transaction<'_>,
+    plan: Vec<&Migration>,
+    direction: Direction,
+    options: &RunOptions,
+) -> Result<Vec<StepReport>, RunError> {
+    let mut steps = Vec::with_capacity(plan.len());
+    for migration in plan {
+        if let Some(progress) = &options.progress {
+            progress(direction, migration);
+        }
+        let execution_ms = run_section(tx, migration, direction)?;
+        match direction {
+            Direction::Up => record_applied(tx, migration, execution_ms)?,
+            Direction::Down => forget(tx, &migration.file.revision)?,
+        }
+        steps.push(step_report(migration, execution_ms));
+    }
+    Ok(steps)
+}
+
+/// Commits a run and reports where the database now is.
+fn commit_run(
+    tx: Transaction<'_>,
+    migrations: &Migrations,
+    steps: Vec<StepReport>,
+    backup: Option<PathBuf>,
+    action: &str,
+) -> Result<RunReport, RunError> {
+    let ledger = read_ledger(&tx)?;
+    tx.commit().map_err(|e| SqliteError::database(action, e))?;
+    Ok(RunReport {
+        steps,
+        backup,
+        current: applied_heads(migrations, &ledger),
+    })
+}
+
 fn step_report(migration: &Migration, execution_ms: i64) -> StepReport {
     StepReport {
         revision: migration.file.revision.clone(),
@@ -537,7 +577,7 @@ pub fn upgrade(
 ) -> Result<RunReport, RunError> {
     with_foreign_keys_off(conn, |conn| {
         let tx = begin_write(conn, options.busy_timeout)?;
-        let mut ledger = read_ledger(&tx)?;
+        let ledger = read_ledger(&tx)?;
         let plan = plan_upgrade(migrations, &ledger, target)?;
         if plan.is_empty() {
             return Ok(RunReport {
@@ -552,23 +592,8 @@ pub fn upgrade(
             &applied_heads(migrations, &ledger),
         )?;
         create_ledger(&tx)?;
-        let mut steps = Vec::with_capacity(plan.len());
-        for migration in plan {
-            if let Some(progress) = &options.progress {
-                progress(Direction::Up, migration);
-            }
-            let execution_ms = run_section(&tx, migration, Direction::Up)?;
-            record_applied(&tx, migration, execution_ms)?;
-            steps.push(step_report(migration, execution_ms));
-        }
-        ledger = read_ledger(&tx)?;
-        tx.commit()
-            .map_err(|e| SqliteError::database("committing the upgrade", e))?;
-        Ok(RunReport {
-            steps,
-            backup,
-            current: applied_heads(migrations, &ledger),
-        })
+        let steps = run_plan(&tx, plan, Direction::Up, options)?;
+        commit_run(tx, migrations, steps, backup, "committing the upgrade")
     })
 }
 
@@ -585,7 +610,7 @@ pub fn downgrade(
 ) -> Result<RunReport, RunError> {
     with_foreign_keys_off(conn, |conn| {
         let tx = begin_write(conn, options.busy_timeout)?;
-        let mut ledger = read_ledger(&tx)?;
+        let ledger = read_ledger(&tx)?;
         if ledger.is_empty() {
             return Ok(RunReport {
                 steps: Vec::new(),
@@ -606,23 +631,8 @@ pub fn downgrade(
             options.backup.as_ref(),
             &applied_heads(migrations, &ledger),
         )?;
-        let mut steps = Vec::with_capacity(plan.len());
-        for migration in plan {
-            if let Some(progress) = &options.progress {
-                progress(Direction::Down, migration);
-            }
-            let execution_ms = run_section(&tx, migration, Direction::Down)?;
-            forget(&tx, &migration.file.revision)?;
-            steps.push(step_report(migration, execution_ms));
-        }
-        ledger = read_ledger(&tx)?;
-        tx.commit()
-            .map_err(|e| SqliteError::database("committing the downgrade", e))?;
-        Ok(RunReport {
-            steps,
-            backup,
-            current: applied_heads(migrations, &ledger),
-        })
+        let steps = run_plan(&tx, plan, Direction::Down, options)?;
+        commit_run(tx, migrations, steps, backup, "committing the downgrade")
     })
 }
 
