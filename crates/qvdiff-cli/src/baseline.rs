@@ -239,14 +239,7 @@ pub fn live(target: &DatabaseTarget) -> CliResult<Baseline> {
 
 /// Opens an existing database file read-only.
 pub fn open_read_only(target: &DatabaseTarget) -> CliResult<Connection> {
-    if !target.path.is_file() {
-        return Err(CliError::new(format!(
-            "database {} does not exist (from {})",
-            display_path(&target.path),
-            target.source
-        ))
-        .with_hint("check the URL; `qvdiff upgrade` creates the database"));
-    }
+    target.require_existing()?;
     let conn = Connection::open_with_flags(
         &target.path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

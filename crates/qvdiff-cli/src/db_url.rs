@@ -38,6 +38,21 @@ pub struct DatabaseTarget {
     pub source: UrlSource,
 }
 
+impl DatabaseTarget {
+    /// Refuses a database file that does not exist (only `upgrade` creates one).
+    pub fn require_existing(&self) -> CliResult<()> {
+        if self.path.is_file() {
+            return Ok(());
+        }
+        Err(CliError::new(format!(
+            "database {} does not exist (from {})",
+            crate::models::display_path(&self.path),
+            self.source
+        ))
+        .with_hint("check the URL; `qvdiff upgrade` creates the database"))
+    }
+}
+
 /// The URL in effect: `--db`, else `DATABASE_URL`, else the config's `database`.
 pub fn effective_url(config: &Config, flag: Option<&str>) -> Option<(String, UrlSource)> {
     if let Some(url) = flag {

@@ -48,14 +48,7 @@ fn options(config: &Config, backup: bool, console: &Console) -> RunOptions {
 }
 
 fn open_existing(target: &DatabaseTarget) -> CliResult<rusqlite::Connection> {
-    if !target.path.is_file() {
-        return Err(CliError::new(format!(
-            "database {} does not exist (from {})",
-            display_path(&target.path),
-            target.source
-        ))
-        .with_hint("check the URL; `qvdiff upgrade` creates the database"));
-    }
+    target.require_existing()?;
     runner::open_database(&target.path, false).map_err(run_error)
 }
 
