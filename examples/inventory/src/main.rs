@@ -91,9 +91,12 @@ fn print_first_item(conn: &Connection) -> AppResult<()> {
     match inventory::first_item(conn)? {
         None => println!("no items yet (run `inventory seed`)"),
         Some(fields) => {
-            for (name, value) in fields {
-                println!("{name}: {value}");
-            }
+            let text: String = fields
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}\n"))
+                .collect();
+            // A closed pipe (`inventory first-item | head`) is the reader's choice, not an error.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
         }
     }
     Ok(())
