@@ -14,6 +14,7 @@ pub mod graph;
 pub mod lint;
 pub mod manifest;
 pub mod migration;
+pub mod run;
 pub mod runner;
 pub mod schema;
 pub mod summary;
@@ -28,6 +29,7 @@ pub use migration::{
     is_valid_revision, render_steps, revision_at, sanitize_message, slugify, utc_parts,
     FormatError, MigrationFile,
 };
+pub use run::{Backend, BackendError, BackendErrorKind};
 pub use schema::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, RawObject, Schema, Table,
     Unique,

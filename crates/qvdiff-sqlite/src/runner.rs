@@ -28,77 +28,15 @@ use qvdiff_core::runner::{
     self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
     Migration, Migrations, Refusal, ScriptPlan, Status,
 };
+pub use qvdiff_core::run::{
+    BackupSettings, Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
+    DEFAULT_BUSY_TIMEOUT,
+};
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// How long `upgrade`/`downgrade`/`stamp` wait for another writer by default.
-pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Where and how many backups `upgrade`/`downgrade` keep.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupSettings {
-    /// The backup directory (created 0700 when missing).
-    pub dir: PathBuf,
-    /// How many backups of the database to keep (newest first).
-    pub keep: usize,
-}
-
-/// Called just before each revision runs, with the direction and the migration: a long table
-/// rebuild then shows which revision is working instead of a silent wait.
-pub type ProgressHook = std::sync::Arc<dyn Fn(Direction, &Migration) + Send + Sync>;
-
-/// How `upgrade`, `downgrade` and `stamp` run.
-#[derive(Clone)]
-pub struct RunOptions {
-    /// How long to wait for another writer's lock before giving up.
-    pub busy_timeout: Duration,
-    /// Take an online backup under the write lock before changing anything (`None`:
-    /// `--no-backup`). Skipped when there is nothing to do.
-    pub backup: Option<BackupSettings>,
-    /// Told about each revision before it runs (`None`: silent).
-    pub progress: Option<ProgressHook>,
-}
-
-impl fmt::Debug for RunOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RunOptions")
-            .field("busy_timeout", &self.busy_timeout)
-            .field("backup", &self.backup)
-            .field("progress", &self.progress.is_some())
-            .finish()
-    }
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            busy_timeout: DEFAULT_BUSY_TIMEOUT,
-            backup: None,
-            progress: None,
-        }
-    }
-}
-
-/// Which section of a migration was running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// The `up` section (`upgrade`).
-    Up,
-    /// The `down` section (`downgrade`).
-    Down,
-}
-
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Direction::Up => "up",
-            Direction::Down => "down",
-        })
-    }
-}
 
 /// Why `upgrade`, `downgrade`, `stamp` or a read of the ledger failed. Whenever a transaction
 /// was open, it was rolled back: nothing was changed.
@@ -233,49 +171,6 @@ impl From<BackupError> for RunError {
     fn from(e: BackupError) -> Self {
         RunError::Backup(e)
     }
-}
-
-/// One revision applied or reverted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepReport {
-    /// Revision id.
-    pub revision: String,
-    /// Its message.
-    pub message: String,
-    /// Its file.
-    pub path: String,
-    /// How long its SQL took.
-    pub execution_ms: i64,
-}
-
-/// What `upgrade` or `downgrade` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunReport {
-    /// Revisions applied (upgrade, parents first) or reverted (downgrade, children first).
-    /// Empty: the database was already there ("up to date").
-    pub steps: Vec<StepReport>,
-    /// The backup taken before, if any.
-    pub backup: Option<PathBuf>,
-    /// The applied heads afterwards (empty at base).
-    pub current: Vec<String>,
-}
-
-impl RunReport {
-    /// Whether nothing had to be done.
-    pub fn is_noop(&self) -> bool {
-        self.steps.is_empty()
-    }
-}
-
-/// What `stamp` changed in the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StampReport {
-    /// Revisions recorded as applied.
-    pub added: Vec<String>,
-    /// Revisions removed from the ledger.
-    pub removed: Vec<String>,
-    /// Applied revisions whose stored checksum was replaced by the file's.
-    pub rechecksummed: Vec<String>,
 }
 
 /// Opens a database file read-write for the runner. `create`: make the file when it is missing

@@ -1,0 +1,201 @@
+//! What running migrations on a live database takes and gives, for every dialect: options,
+//! reports, and the [`Backend`] trait the CLI drives a database through.
+//!
+//! The types are plain data; the work (locking, transactions, the ledger) is each dialect
+//! crate's. The decisions (what to apply, when to refuse) are [`crate::runner`]'s, shared by all.
+
+use crate::dialect::Dialect;
+use crate::runner::{AppliedRevision, Migration, Migrations};
+use crate::schema::Schema;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long `upgrade`/`downgrade`/`stamp` wait for another writer by default.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where and how many backups `upgrade`/`downgrade` keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// The backup directory (created 0700 when missing).
+    pub dir: PathBuf,
+    /// How many backups of the database to keep (newest first).
+    pub keep: usize,
+}
+
+/// Called just before each revision runs, with the direction and the migration: a long table
+/// rebuild then shows which revision is working instead of a silent wait.
+pub type ProgressHook = std::sync::Arc<dyn Fn(Direction, &Migration) + Send + Sync>;
+
+/// How `upgrade`, `downgrade` and `stamp` run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// How long to wait for another writer's lock before giving up.
+    pub busy_timeout: Duration,
+    /// Take an online backup under the write lock before changing anything (`None`:
+    /// `--no-backup`). Skipped when there is nothing to do.
+    pub backup: Option<BackupSettings>,
+    /// Told about each revision before it runs (`None`: silent).
+    pub progress: Option<ProgressHook>,
+}
+
+impl fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("busy_timeout", &self.busy_timeout)
+            .field("backup", &self.backup)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            backup: None,
+            progress: None,
+        }
+    }
+}
+
+/// Which section of a migration was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The `up` section (`upgrade`).
+    Up,
+    /// The `down` section (`downgrade`).
+    Down,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        })
+    }
+}
+
+/// One revision applied or reverted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    /// Revision id.
+    pub revision: String,
+    /// Its message.
+    pub message: String,
+    /// Its file.
+    pub path: String,
+    /// How long its SQL took.
+    pub execution_ms: i64,
+}
+
+/// What `upgrade` or `downgrade` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// Revisions applied (upgrade, parents first) or reverted (downgrade, children first).
+    /// Empty: the database was already there ("up to date").
+    pub steps: Vec<StepReport>,
+    /// The backup taken before, if any.
+    pub backup: Option<PathBuf>,
+    /// The applied heads afterwards (empty at base).
+    pub current: Vec<String>,
+}
+
+impl RunReport {
+    /// Whether nothing had to be done.
+    pub fn is_noop(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// What `stamp` changed in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StampReport {
+    /// Revisions recorded as applied.
+    pub added: Vec<String>,
+    /// Revisions removed from the ledger.
+    pub removed: Vec<String>,
+    /// Applied revisions whose stored checksum was replaced by the file's.
+    pub rechecksummed: Vec<String>,
+}
+
+/// What kind of failure a [`BackendError`] is, for the hints a front end adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendErrorKind {
+    /// Another process held the database's lock for the whole wait.
+    Locked,
+    /// The runner refused (ledger and files disagree, unknown target, data in the way, …).
+    Refused,
+    /// Anything else: a failing statement, a lost connection, an IO error.
+    Failed,
+}
+
+/// A live-database failure, as one message that names the database, revision and statement.
+/// Whenever a transaction was open, it was rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendError {
+    /// What went wrong.
+    pub kind: BackendErrorKind,
+    /// The full message.
+    pub message: String,
+}
+
+impl BackendError {
+    /// A failure of kind [`BackendErrorKind::Failed`].
+    pub fn failed(message: impl Into<String>) -> BackendError {
+        BackendError {
+            kind: BackendErrorKind::Failed,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// A live database of one dialect, as the deploy commands use it. `qvdiff-sqlite` and
+/// `qvdiff-postgres` each implement it; the CLI picks one from the database URL and never asks
+/// which it got.
+pub trait Backend {
+    /// The dialect whose SQL this database runs (and whose `normalize` its schema went through).
+    fn dialect(&self) -> &dyn Dialect;
+
+    /// The database, for messages (a file path, or a URL without its password).
+    fn describe(&self) -> String;
+
+    /// The ledger rows, in the order they were applied (empty without a ledger).
+    fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError>;
+
+    /// The live schema, read back into the logical model.
+    fn introspect(&mut self) -> Result<Schema, BackendError>;
+
+    /// Applies what `target` (`head`, a revision, `+N`) needs, all or nothing.
+    fn upgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, BackendError>;
+
+    /// Reverts down to `target` (`base`, a revision that stays applied, `-N`), all or nothing.
+    fn downgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, BackendError>;
+
+    /// Writes the ledger as if `target` were applied, running no migration SQL.
+    fn stamp(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<StampReport, BackendError>;
+}

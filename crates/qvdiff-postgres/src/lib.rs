@@ -1,0 +1,12 @@
+//! qvdiff-postgres: the PostgreSQL dialect of qvdiff, a sibling of qvdiff-sqlite behind the same
+//! boundaries ([`qvdiff_core::Dialect`] for planning, [`qvdiff_core::Backend`] for a live
+//! database).
+
+#![warn(missing_docs)]
+
+pub mod render;
+
+pub use render::{
+    check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
+    quote_ident, quote_string, render_default, render_type, unique_name,
+};
