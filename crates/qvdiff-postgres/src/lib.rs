@@ -10,3 +10,5 @@ pub use render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
     quote_ident, quote_string, render_default, render_type, unique_name,
 };
+
+pub mod testing;

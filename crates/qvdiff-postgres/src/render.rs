@@ -88,12 +88,10 @@ pub fn parse_type(sql: &str) -> ColumnType {
             precision: small(*p),
             scale: None,
         },
-        ("numeric", [p, s]) if small(*p).is_some() && small(*s).is_some() => {
-            ColumnType::Decimal {
-                precision: small(*p),
-                scale: small(*s),
-            }
-        }
+        ("numeric", [p, s]) if small(*p).is_some() && small(*s).is_some() => ColumnType::Decimal {
+            precision: small(*p),
+            scale: small(*s),
+        },
         ("bytea", []) => ColumnType::Blob,
         _ => ColumnType::Custom { sql: text },
     }
@@ -104,7 +102,10 @@ pub fn parse_type(sql: &str) -> ColumnType {
 fn canonical_type_text(sql: &str) -> String {
     let lower = sql.trim().to_ascii_lowercase();
     let mut text = lower.split_whitespace().collect::<Vec<_>>().join(" ");
-    text = text.replace(" (", "(").replace(", ", ",").replace(" ,", ",");
+    text = text
+        .replace(" (", "(")
+        .replace(", ", ",")
+        .replace(" ,", ",");
     let (base, rest) = match text.find('(') {
         Some(open) => (text[..open].to_string(), text[open..].to_string()),
         None => (text.clone(), String::new()),
@@ -384,7 +385,10 @@ mod tests {
                 max_length: Some(20)
             }
         );
-        assert_eq!(parse_type("timestamp without time zone"), ColumnType::DateTime);
+        assert_eq!(
+            parse_type("timestamp without time zone"),
+            ColumnType::DateTime
+        );
         assert_eq!(
             parse_type("numeric(10,2)"),
             ColumnType::Decimal {

@@ -24,13 +24,13 @@ use crate::ledger::{
 };
 use crate::preflight::{explain_constraint_failure, explain_orphans, DataProblem};
 use crate::sqltext;
-use qvdiff_core::runner::{
-    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
-    Migration, Migrations, Refusal, ScriptPlan, Status,
-};
 pub use qvdiff_core::run::{
     BackupSettings, Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
     DEFAULT_BUSY_TIMEOUT,
+};
+use qvdiff_core::runner::{
+    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
+    Migration, Migrations, Refusal, ScriptPlan, Status,
 };
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};

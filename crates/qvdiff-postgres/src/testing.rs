@@ -1,0 +1,121 @@
+//! Throwaway databases on a real PostgreSQL server, for tests (this crate's, the CLI's
+//! end-to-end suite, the property suite).
+//!
+//! The server is named by `QVDIFF_TEST_POSTGRES_URL` (`.ci/postgres start` prints it). Each
+//! [`TestDatabase`] is a fresh database with a unique name, dropped when the value is dropped, so
+//! tests run in parallel. Without the variable the tests that need a server are skipped with a
+//! line on stderr — unless `QVDIFF_REQUIRE_POSTGRES=1` (set by `.ci/run`), which makes a missing
+//! server a failure instead of a silent pass.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The environment variable naming the test server.
+pub const URL_VAR: &str = "QVDIFF_TEST_POSTGRES_URL";
+
+/// The environment variable that turns a missing test server into a failure.
+pub const REQUIRE_VAR: &str = "QVDIFF_REQUIRE_POSTGRES";
+
+/// A fresh, empty database on the test server; dropped (with `FORCE`) on drop.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// `postgres://…/<name>`: connect here.
+    pub url: String,
+    /// The database name.
+    pub name: String,
+    admin_url: String,
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDatabase {
+    /// Creates a database named after `label` (plus the process id and a counter), or `None`
+    /// when no test server is configured (after saying so on stderr). Panics when the server is
+    /// configured but unusable, or required but not configured.
+    pub fn create(label: &str) -> Option<TestDatabase> {
+        let Some(admin_url) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
+            if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_VAR}=1 but {URL_VAR} is not set: start one with .ci/postgres");
+            }
+            eprintln!("skipped {label}: {URL_VAR} is not set (start a server with .ci/postgres)");
+            return None;
+        };
+        let clean: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(30)
+            .collect();
+        let name = format!(
+            "qvdiff_t_{clean}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to {URL_VAR}={admin_url}: {e}"));
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); CREATE DATABASE \"{name}\""
+            ))
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let url = with_database(&admin_url, &name);
+        Some(TestDatabase {
+            url,
+            name,
+            admin_url,
+        })
+    }
+
+    /// A new connection to this database.
+    pub fn connect(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.url))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`, query string kept.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    format!("{base}/{name}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_is_replaced_in_the_url() {
+        assert_eq!(
+            with_database("postgres://u@127.0.0.1:5432/postgres", "x"),
+            "postgres://u@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+    }
+}
