@@ -4,11 +4,19 @@
 
 #![warn(missing_docs)]
 
+pub mod ddl;
+pub mod error;
+pub mod introspect;
+pub mod plan;
 pub mod render;
 
 pub use render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
     quote_ident, quote_string, render_default, render_type, unique_name,
 };
+
+pub use error::PgError;
+pub use plan::Postgres;
+pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
 
 pub mod testing;

@@ -1,0 +1,51 @@
+//! The error type of this crate's database operations.
+
+use std::fmt;
+
+/// A failed PostgreSQL operation: what qvdiff was doing, and what went wrong.
+///
+/// Displayed as `context: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgError {
+    /// What qvdiff was doing, e.g. `reading the database schema`.
+    pub context: String,
+    /// What went wrong: the server's message (with its detail and hint), or the client's.
+    pub message: String,
+}
+
+impl PgError {
+    /// A [`PgError`] with its own message (not from the server).
+    pub fn new(context: impl Into<String>, message: impl Into<String>) -> PgError {
+        PgError {
+            context: context.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A [`PgError`] from a client error. A server error gives its message, detail and hint
+    /// (`postgres::Error`'s own Display says only `db error`); any other error its Display.
+    pub fn from_pg(context: impl Into<String>, error: postgres::Error) -> PgError {
+        let message = match error.as_db_error() {
+            Some(db) => {
+                let mut text = db.message().to_string();
+                if let Some(detail) = db.detail() {
+                    text.push_str(&format!(" (detail: {detail})"));
+                }
+                if let Some(hint) = db.hint() {
+                    text.push_str(&format!(" (hint: {hint})"));
+                }
+                text
+            }
+            None => error.to_string(),
+        };
+        PgError::new(context, message)
+    }
+}
+
+impl fmt::Display for PgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.context, self.message)
+    }
+}
+
+impl std::error::Error for PgError {}

@@ -1,0 +1,388 @@
+//! Reading a live PostgreSQL database back into a [`Schema`], from `pg_catalog`.
+//!
+//! Three bulk queries per schema (columns, constraints, indexes), never one per table, so a
+//! thousand tables introspect in a few round trips. Needs PostgreSQL 12 or later
+//! (`pg_attribute.attgenerated`).
+//!
+//! What comes back, exactly (the planner's `normalize` produces the same shape from models):
+//!
+//! - **Tables**: ordinary and partitioned tables of the schema (`relkind` `r`, `p`), except the
+//!   ledger [`LEDGER_TABLE`] and partitions (a partition is part of its parent, not a table a
+//!   model declares). Columns in `attnum` order; dropped and generated columns are skipped.
+//! - **Columns**: `ty` is [`parse_type`] of `format_type(atttypid, atttypmod)`; `nullable` is
+//!   `NOT attnotnull`; an identity column (`GENERATED … AS IDENTITY`) and a column whose default
+//!   is `nextval(…)` (`serial`) are `autoincrement` with no default; any other default is
+//!   [`parse_default`] of `pg_get_expr(adbin, adrelid)`.
+//! - **Primary key**: the `p` constraint's columns in key order.
+//! - **Uniques**: `u` constraints, columns in key order; `name` is `None` when the constraint has
+//!   the name qvdiff gives an unnamed one ([`unique_name`] with no name), else `Some`.
+//! - **Indexes**: indexes that back no primary-key, unique or exclusion constraint. A key column
+//!   is its name; an expression is `pg_get_indexdef(index, k, true)` (e.g. `lower(title::text)`).
+//!   Not represented: a partial index's `WHERE` (the index appears with its columns only), sort
+//!   order, operator classes, collations, `INCLUDE` columns and the access method.
+//! - **Foreign keys**: `f` constraints, columns and referenced columns in key order; `ref_table`
+//!   is the referenced table's bare name (a table in another schema is not qualified). `MATCH`,
+//!   `DEFERRABLE` and `NOT VALID` are not represented.
+//! - **Checks**: `c` constraints as [`Check`]`{ name, expr }`, `expr` being the server's text (see
+//!   [`check_expression`]). PostgreSQL stores the parsed expression and prints it back its own
+//!   way: `price > 0` on a `double precision` column reads back as `price > 0::double precision`,
+//!   `length(title) > 0` on a `varchar` as `length(title::text) > 0`. So a model's check does not
+//!   always compare equal to the introspected one; canonicalizing is the planner's business.
+//! - **Views and triggers**: not read (empty).
+//!
+//! The queries run one after the other without a transaction of their own (the caller may be in
+//! one: any [`GenericClient`] will do); concurrent DDL between them can give a mixed picture.
+
+use crate::error::PgError;
+use crate::render::{parse_default, parse_type, quote_ident, unique_name};
+use postgres::GenericClient;
+use qvdiff_core::runner::LEDGER_TABLE;
+use qvdiff_core::{Check, Column, FkAction, ForeignKey, Index, Schema, Table, Unique};
+use std::collections::BTreeMap;
+
+/// The error of introspection: a failed query, or no schema to read.
+pub type IntrospectError = PgError;
+
+const CONTEXT: &str = "reading the database schema";
+
+/// The relation kinds read as tables.
+const TABLE_KINDS: &str = "c.relkind IN ('r', 'p') AND NOT c.relispartition";
+
+/// The schema that unqualified names resolve to: the first existing schema of `search_path`
+/// (`current_schemas(false)`), normally `public`. An error when none of them exists.
+pub fn default_schema(client: &mut impl GenericClient) -> Result<String, PgError> {
+    let context = "finding the default schema (search_path)";
+    let row = client
+        .query_one("SELECT (pg_catalog.current_schemas(false))[1]::text", &[])
+        .map_err(|e| PgError::from_pg(context, e))?;
+    let name: Option<String> = row.try_get(0).map_err(|e| PgError::from_pg(context, e))?;
+    name.ok_or_else(|| {
+        PgError::new(
+            context,
+            "no schema of the search_path exists; create one or set search_path",
+        )
+    })
+}
+
+/// Reads the default schema (see [`default_schema`]) of the database into a normalized
+/// [`Schema`]. See the module documentation for exactly what is read and how.
+pub fn introspect(client: &mut impl GenericClient) -> Result<Schema, IntrospectError> {
+    let schema_name = default_schema(client)?;
+    introspect_in(client, &schema_name)
+}
+
+/// Reads the tables of schema `schema_name` into a normalized [`Schema`]. A schema that does not
+/// exist reads as an empty [`Schema`].
+pub fn introspect_in(
+    client: &mut impl GenericClient,
+    schema_name: &str,
+) -> Result<Schema, IntrospectError> {
+    let db = |e| PgError::from_pg(CONTEXT, e);
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+
+    // Columns. A LEFT JOIN so that a table with no columns (legal in PostgreSQL) still appears.
+    let rows = client
+        .query(
+            &format!(
+                "SELECT c.relname::text, a.attname::text, \
+                        pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                        a.attnotnull, a.attidentity::text, \
+                        pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
+                 FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_catalog.pg_attribute a \
+                   ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                  AND a.attgenerated = '' \
+                 LEFT JOIN pg_catalog.pg_attrdef d \
+                   ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 WHERE n.nspname = $1 AND {TABLE_KINDS} \
+                 ORDER BY c.relname, a.attnum"
+            ),
+            &[&schema_name],
+        )
+        .map_err(db)?;
+    for row in rows {
+        let table_name: String = row.try_get(0).map_err(db)?;
+        if table_name == LEDGER_TABLE {
+            continue;
+        }
+        let table = tables
+            .entry(table_name.clone())
+            .or_insert_with(|| Table::new(table_name, Vec::new()));
+        let Some(name) = row.try_get::<_, Option<String>>(1).map_err(db)? else {
+            continue;
+        };
+        let type_text: Option<String> = row.try_get(2).map_err(db)?;
+        let not_null: bool = row.try_get(3).map_err(db)?;
+        let identity: Option<String> = row.try_get(4).map_err(db)?;
+        let default_expr: Option<String> = row.try_get(5).map_err(db)?;
+        let ty = parse_type(type_text.as_deref().unwrap_or_default());
+        let is_identity = matches!(identity.as_deref(), Some("a" | "d"));
+        // A serial column's default is its sequence: that is how autoincrement looks, not a value.
+        let is_serial = default_expr.as_deref().is_some_and(is_nextval);
+        let default = match default_expr {
+            Some(expr) if !is_identity && !is_serial => Some(parse_default(&expr, &ty)),
+            _ => None,
+        };
+        table.columns.push(Column {
+            nullable: !not_null,
+            default,
+            autoincrement: is_identity || is_serial,
+            ..Column::new(name, ty)
+        });
+    }
+
+    // Constraints. `conparentid = 0` drops the copies PostgreSQL makes of a foreign key for each
+    // partition of a referenced partitioned table; NOT NULL is in attnotnull, not here.
+    let rows = client
+        .query(
+            &format!(
+                "SELECT c.relname::text, k.conname::text, k.contype::text, \
+                        ARRAY(SELECT a.attname::text \
+                              FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord) \
+                              JOIN pg_catalog.pg_attribute a \
+                                ON a.attrelid = k.conrelid AND a.attnum = u.num \
+                              ORDER BY u.ord), \
+                        r.relname::text, \
+                        ARRAY(SELECT a.attname::text \
+                              FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord) \
+                              JOIN pg_catalog.pg_attribute a \
+                                ON a.attrelid = k.confrelid AND a.attnum = u.num \
+                              ORDER BY u.ord), \
+                        k.confdeltype::text, k.confupdtype::text, \
+                        CASE WHEN k.contype = 'c' \
+                             THEN pg_catalog.pg_get_constraintdef(k.oid, true) END \
+                 FROM pg_catalog.pg_constraint k \
+                 JOIN pg_catalog.pg_class c ON c.oid = k.conrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_catalog.pg_class r ON r.oid = k.confrelid \
+                 WHERE n.nspname = $1 AND {TABLE_KINDS} \
+                   AND k.contype IN ('p', 'u', 'f', 'c') AND k.conparentid = 0"
+            ),
+            &[&schema_name],
+        )
+        .map_err(db)?;
+    for row in rows {
+        let table_name: String = row.try_get(0).map_err(db)?;
+        let Some(table) = tables.get_mut(&table_name) else {
+            continue;
+        };
+        let name: String = row.try_get(1).map_err(db)?;
+        let kind: String = row.try_get(2).map_err(db)?;
+        let columns: Vec<String> = row.try_get(3).map_err(db)?;
+        match kind.as_str() {
+            "p" => table.primary_key = columns,
+            "u" => {
+                let unnamed = Unique {
+                    name: None,
+                    columns,
+                };
+                let name = (name != unique_name(&table_name, &unnamed)).then_some(name);
+                table.uniques.push(Unique { name, ..unnamed });
+            }
+            "f" => {
+                let ref_table: Option<String> = row.try_get(4).map_err(db)?;
+                let ref_columns: Vec<String> = row.try_get(5).map_err(db)?;
+                let on_delete: String = row.try_get(6).map_err(db)?;
+                let on_update: String = row.try_get(7).map_err(db)?;
+                table.foreign_keys.push(ForeignKey {
+                    columns,
+                    ref_table: ref_table.unwrap_or_default(),
+                    ref_columns,
+                    on_delete: fk_action(&on_delete),
+                    on_update: fk_action(&on_update),
+                });
+            }
+            "c" => {
+                let definition: Option<String> = row.try_get(8).map_err(db)?;
+                table.checks.push(Check {
+                    name,
+                    expr: check_expression(definition.as_deref().unwrap_or_default()),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    // Indexes of no constraint. `conindid` of a foreign key names the *referenced* table's
+    // index, hence the contype filter. A plain key column is read by name (pg_get_indexdef
+    // would quote it), an expression (attnum 0) by its definition.
+    let rows = client
+        .query(
+            &format!(
+                "SELECT c.relname::text, i.relname::text, x.indisunique, \
+                        ARRAY(SELECT CASE WHEN x.indkey[pos - 1] = 0 \
+                                          THEN pg_catalog.pg_get_indexdef(x.indexrelid, pos, true) \
+                                          ELSE (SELECT a.attname::text \
+                                                FROM pg_catalog.pg_attribute a \
+                                                WHERE a.attrelid = x.indrelid \
+                                                  AND a.attnum = x.indkey[pos - 1]) END \
+                              FROM generate_series(1, x.indnkeyatts) AS pos \
+                              ORDER BY pos) \
+                 FROM pg_catalog.pg_index x \
+                 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
+                 JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND {TABLE_KINDS} \
+                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k \
+                                   WHERE k.conindid = x.indexrelid \
+                                     AND k.conrelid = x.indrelid \
+                                     AND k.contype IN ('p', 'u', 'x'))"
+            ),
+            &[&schema_name],
+        )
+        .map_err(db)?;
+    for row in rows {
+        let table_name: String = row.try_get(0).map_err(db)?;
+        let Some(table) = tables.get_mut(&table_name) else {
+            continue;
+        };
+        let name: String = row.try_get(1).map_err(db)?;
+        let unique: bool = row.try_get(2).map_err(db)?;
+        let columns: Vec<Option<String>> = row.try_get(3).map_err(db)?;
+        table.indexes.push(Index {
+            name,
+            columns: columns.into_iter().map(Option::unwrap_or_default).collect(),
+            unique,
+        });
+    }
+
+    Ok(Schema {
+        tables: tables.into_values().collect(),
+        ..Schema::default()
+    }
+    .normalized())
+}
+
+/// Whether the default schema (see [`default_schema`]) holds no table, view, materialized view
+/// or foreign table at all — the ledger included. `qvdiff port` copies only into such a database.
+pub fn is_empty(client: &mut impl GenericClient) -> Result<bool, PgError> {
+    let schema_name = default_schema(client)?;
+    is_empty_in(client, &schema_name)
+}
+
+/// [`is_empty`] for schema `schema_name` (one that does not exist is empty).
+pub fn is_empty_in(client: &mut impl GenericClient, schema_name: &str) -> Result<bool, PgError> {
+    let context = "checking whether the database is empty";
+    let row = client
+        .query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+                                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                                WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))",
+            &[&schema_name],
+        )
+        .map_err(|e| PgError::from_pg(context, e))?;
+    row.try_get(0).map_err(|e| PgError::from_pg(context, e))
+}
+
+/// The number of rows of `table` in the default schema: an exact `count(*)`, so it reads the
+/// whole table (statistics would be cheap but can be far off).
+pub fn row_count(client: &mut impl GenericClient, table: &str) -> Result<i64, PgError> {
+    let schema_name = default_schema(client)?;
+    let context = format!("counting the rows of {table}");
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {}.{}",
+                quote_ident(&schema_name),
+                quote_ident(table)
+            ),
+            &[],
+        )
+        .map_err(|e| PgError::from_pg(context.clone(), e))?;
+    row.try_get(0).map_err(|e| PgError::from_pg(context, e))
+}
+
+/// Whether a default expression draws from a sequence (`nextval('t_id_seq'::regclass)`).
+fn is_nextval(expr: &str) -> bool {
+    expr.trim_start()
+        .get(..8)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("nextval("))
+}
+
+/// The [`FkAction`] of a `confdeltype` / `confupdtype` code.
+fn fk_action(code: &str) -> FkAction {
+    match code {
+        "r" => FkAction::Restrict,
+        "c" => FkAction::Cascade,
+        "n" => FkAction::SetNull,
+        "d" => FkAction::SetDefault,
+        // 'a', and nothing else exists.
+        _ => FkAction::NoAction,
+    }
+}
+
+/// The expression of a CHECK as `pg_get_constraintdef(oid, true)` prints it: without the leading
+/// `CHECK ` and the one pair of parentheses around the expression, and without what may follow
+/// it (`NOT VALID`, `NO INHERIT`). `CHECK ((a > 0) OR (b > 0))` → `(a > 0) OR (b > 0)`.
+pub fn check_expression(definition: &str) -> String {
+    let text = definition.trim();
+    let body = text.strip_prefix("CHECK ").unwrap_or(text).trim_start();
+    match closing_paren(body) {
+        Some(close) => body[1..close].trim().to_string(),
+        None => body.to_string(),
+    }
+}
+
+/// Byte offset of the `)` matching the `(` that `text` starts with, skipping string literals and
+/// quoted identifiers.
+fn closing_paren(text: &str) -> Option<usize> {
+    if !text.starts_with('(') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            // A doubled quote closes and reopens: the toggle handles it.
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_expressions_lose_one_pair_of_parentheses() {
+        assert_eq!(
+            check_expression("CHECK (price > 0::double precision)"),
+            "price > 0::double precision"
+        );
+        assert_eq!(
+            check_expression("CHECK ((a > 0) OR (b > 0))"),
+            "(a > 0) OR (b > 0)"
+        );
+        assert_eq!(
+            check_expression("CHECK (name <> ')'::text) NOT VALID"),
+            "name <> ')'::text"
+        );
+        assert_eq!(
+            check_expression("CHECK (\"a)\" <> 'it''s'::text) NO INHERIT"),
+            "\"a)\" <> 'it''s'::text"
+        );
+        assert_eq!(check_expression("CHECK (x"), "(x");
+    }
+
+    #[test]
+    fn sequences_and_actions() {
+        assert!(is_nextval("nextval('t_id_seq'::regclass)"));
+        assert!(!is_nextval("now()"));
+        assert!(!is_nextval("next"));
+        assert_eq!(fk_action("c"), FkAction::Cascade);
+        assert_eq!(fk_action("a"), FkAction::NoAction);
+        assert_eq!(fk_action("d"), FkAction::SetDefault);
+    }
+}
