@@ -16,7 +16,7 @@ pub use render::{
 };
 
 pub use error::PgError;
-pub use plan::Postgres;
 pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
+pub use plan::Postgres;
 
 pub mod testing;
