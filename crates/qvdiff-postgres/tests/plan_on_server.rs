@@ -448,3 +448,53 @@ fn every_fixture_case_runs_on_postgres() {
         failures.join("\n\n")
     );
 }
+
+/// An identity given to a column that already holds ids continues after them: the first insert
+/// without an id must not collide with an existing row.
+#[test]
+fn identity_added_to_a_table_with_rows_continues_after_them() {
+    use qvdiff_core::{ColumnType, Table};
+    let Some(db) = CaseDatabase::create("identity_added").expect("database") else {
+        return;
+    };
+    let mut client = Client::connect(&db.url, postgres::NoTls).expect("connect");
+    let dialect = Postgres::default();
+    let columns = vec![
+        qvdiff_core::Column::new("id", ColumnType::Integer { bits: 64 }),
+        qvdiff_core::Column::new("slug", ColumnType::Text { max_length: None }),
+    ];
+    let mut composite = Table::new("tags", columns.clone());
+    composite.primary_key = vec!["slug".into(), "id".into()];
+    let mut single = Table::new("tags", columns);
+    single.primary_key = vec!["id".into()];
+    let before = dialect.normalize(&Schema {
+        tables: vec![composite],
+        ..Schema::default()
+    });
+    let after = dialect.normalize(&Schema {
+        tables: vec![single],
+        ..Schema::default()
+    });
+    let plan = |from: &Schema, to: &Schema| {
+        let changes = diff(from, to, &Renames::default());
+        dialect.plan(from, to, &changes).expect("plan")
+    };
+    let ok = |result: Result<(), Failure>| match result {
+        Ok(()) => {}
+        Err(Failure::Broken(e) | Failure::DataRefused(e)) => panic!("{e}"),
+    };
+    ok(run(
+        &mut client,
+        "create",
+        &plan(&Schema::default(), &before),
+    ));
+    client
+        .batch_execute("INSERT INTO tags (id, slug) VALUES (1, 'a'), (7, 'b')")
+        .expect("rows");
+    ok(run(&mut client, "up", &plan(&before, &after)));
+    let id: i64 = client
+        .query_one("INSERT INTO tags (slug) VALUES ('c') RETURNING id", &[])
+        .expect("an insert without an id")
+        .get(0);
+    assert_eq!(id, 8);
+}
