@@ -57,11 +57,16 @@ impl TestDatabase {
         );
         let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to {URL_VAR}={admin_url}: {e}"));
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); CREATE DATABASE \"{name}\""
-            ))
-            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        // Two round trips: a multi-statement batch is one transaction, where CREATE DATABASE
+        // is refused.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            admin
+                .batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        }
         let url = with_database(&admin_url, &name);
         Some(TestDatabase {
             url,
