@@ -23,7 +23,8 @@ impl PgError {
     }
 
     /// A [`PgError`] from a client error. A server error gives its message, detail and hint
-    /// (`postgres::Error`'s own Display says only `db error`); any other error its Display.
+    /// (`postgres::Error`'s own Display says only `db error`); any other error its Display
+    /// followed by its causes (`error connecting to server: Connection refused (os error 111)`).
     pub fn from_pg(context: impl Into<String>, error: postgres::Error) -> PgError {
         let message = match error.as_db_error() {
             Some(db) => {
@@ -36,7 +37,15 @@ impl PgError {
                 }
                 text
             }
-            None => error.to_string(),
+            None => {
+                let mut text = error.to_string();
+                let mut source = std::error::Error::source(&error);
+                while let Some(cause) = source {
+                    text.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                text
+            }
         };
         PgError::new(context, message)
     }

@@ -4,11 +4,15 @@
 
 #![warn(missing_docs)]
 
+pub mod connect;
 pub mod ddl;
 pub mod error;
 pub mod introspect;
+pub mod ledger;
 pub mod plan;
 pub mod render;
+pub mod runner;
+mod sqltext;
 
 pub use render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
@@ -18,5 +22,8 @@ pub use render::{
 pub use error::PgError;
 pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
 pub use plan::Postgres;
+
+pub use connect::{connect, redact_url, PostgresDatabase};
+pub use runner::{backend_error, sql_script, FailedStatement, RunError, ADVISORY_LOCK_KEY};
 
 pub mod testing;

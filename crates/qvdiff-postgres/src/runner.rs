@@ -1,0 +1,900 @@
+//! The deploy workflow on a PostgreSQL database: `upgrade`, `downgrade`, `stamp`, `current`.
+//!
+//! The decisions (what to apply, when to refuse) are [`qvdiff_core::runner`]'s, the same as for
+//! SQLite; this module takes the lock, runs the SQL and keeps the ledger.
+//!
+//! # Locking
+//!
+//! Every run first takes a session-level advisory lock, [`ADVISORY_LOCK_KEY`], and holds it for
+//! the whole run, across its transactions; it is released at the end (and by the server if the
+//! connection drops). Only under the lock is the ledger read, checked against the files and
+//! planned, so when several application servers upgrade at once they run one after the other,
+//! and the later ones find the revisions applied and report "up to date": each revision runs
+//! exactly once.
+//!
+//! The lock is polled with `pg_try_advisory_lock` (short sleeps, up to the busy timeout), not
+//! waited for with `pg_advisory_lock`: a session blocked in a statement keeps a snapshot open,
+//! and `CREATE INDEX CONCURRENTLY` in the lock holder waits for every older snapshot to go away,
+//! which would deadlock the two. Between polls the waiter holds nothing.
+//!
+//! # Transactions
+//!
+//! All revisions of a run go in ONE transaction, with their ledger rows: all or nothing. A
+//! section runs statement by statement, as `psql -f` would run the file, so that a failure
+//! names its statement: PostgreSQL gives no error position for most DDL failures (`DROP TABLE`,
+//! `ALTER TABLE` of a missing table, a unique index over duplicates), so a whole section sent at
+//! once could only be blamed as a whole. The statements are found with psql's lexer rules
+//! (quotes, `E'…'`, dollar quotes, nested comments, parentheses, `BEGIN ATOMIC` bodies); the
+//! server parses each one. A failure rolls the whole transaction back.
+//!
+//! PostgreSQL refuses some statements inside a transaction block: `CREATE [UNIQUE] INDEX
+//! CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX … CONCURRENTLY`, `ALTER TABLE … DETACH
+//! PARTITION … CONCURRENTLY`, `VACUUM`. A revision whose section holds one commits what ran
+//! before it, runs its statements one by one in autocommit, records its ledger row, and the run
+//! continues in a new transaction. All-or-nothing then holds per stretch between such
+//! revisions: a failure rolls back only the stretch it is in, and the message says which
+//! revisions stay applied. Inside such a revision, statements that ran before a failure stay
+//! (and a failed `CREATE INDEX CONCURRENTLY` leaves an invalid index to drop before a retry).
+//!
+//! `RunOptions::backup` is SQLite's: PostgreSQL is backed up with its own tools (`pg_dump`),
+//! so it is ignored here.
+
+use crate::connect::PostgresDatabase;
+use crate::error::PgError;
+use crate::ledger::{
+    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_ledger, record_applied,
+    update_checksum, CREATE_LEDGER_SQL,
+};
+use crate::render::quote_ident;
+use crate::sqltext::{self, Statement};
+use postgres::Client;
+pub use qvdiff_core::run::{
+    Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
+};
+use qvdiff_core::runner::{
+    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
+    Migration, Migrations, Refusal, ScriptPlan, Status, LEDGER_TABLE,
+};
+use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The key of the advisory lock every run holds: FNV-1a (64 bits) of `"qvdiff_migrations"`.
+/// In `pg_locks` it shows as `locktype = 'advisory'` with `classid` its high and `objid` its
+/// low 32 bits. Advisory locks are per database, so databases of one server do not contend.
+pub const ADVISORY_LOCK_KEY: i64 = fnv1a_64(LEDGER_TABLE);
+
+const fn fnv1a_64(text: &str) -> i64 {
+    let bytes = text.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash as i64
+}
+
+/// A statement of a migration that failed, and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedStatement {
+    /// The revision.
+    pub revision: String,
+    /// Its file.
+    pub path: String,
+    /// Which section.
+    pub direction: Direction,
+    /// The failing statement.
+    pub statement: String,
+    /// The server's message, detail, hint and context.
+    pub message: String,
+}
+
+impl fmt::Display for FailedStatement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "revision {} ({}, {}) failed: {}\n  in statement: {}",
+            self.revision,
+            self.path,
+            self.direction,
+            self.message,
+            sqltext::excerpt(&self.statement)
+        )
+    }
+}
+
+/// Why `upgrade`, `downgrade`, `stamp` or a read of the ledger failed. Whenever a transaction
+/// was open, it was rolled back; the message says what, if anything, stays applied.
+#[derive(Debug)]
+pub enum RunError {
+    /// The ledger and the files disagree, or the target is not usable (see [`Refusal`]).
+    Refused(Refusal),
+    /// A statement of a migration failed inside the run's transaction, which was rolled back.
+    Statement {
+        /// The statement and its revision.
+        failed: Box<FailedStatement>,
+        /// Revisions of this run committed before the failing transaction began (only after a
+        /// revision that runs outside a transaction); they stay applied.
+        committed: Vec<String>,
+    },
+    /// A statement of a revision that runs outside a transaction (`CREATE INDEX CONCURRENTLY`)
+    /// failed. Its earlier statements stay; the revision is not recorded.
+    OutsideTransaction {
+        /// The statement and its revision.
+        failed: Box<FailedStatement>,
+        /// How many statements of the section ran (and stay) before the failing one.
+        done: usize,
+        /// Revisions of this run committed before it; they stay applied.
+        committed: Vec<String>,
+    },
+    /// Another session held the migration lock for the whole busy timeout.
+    Locked {
+        /// The database (URL without password).
+        database: String,
+        /// How long qvdiff waited.
+        waited: Duration,
+        /// Who holds the lock, when the server says (`process 4242 (qvdiff) from 10.0.0.7`).
+        holder: Option<String>,
+    },
+    /// A database operation of qvdiff's own failed (the ledger, commit, the connection). The
+    /// message says what was rolled back.
+    Postgres(PgError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Refused(refusal) => write!(f, "{refusal}"),
+            RunError::Statement { failed, committed } => {
+                write!(f, "{failed}\n  {}", rolled_back_note(committed))
+            }
+            RunError::OutsideTransaction {
+                failed,
+                done,
+                committed,
+            } => {
+                write!(
+                    f,
+                    "{failed}\n  this revision runs outside a transaction (PostgreSQL refuses \
+                     CREATE INDEX CONCURRENTLY and the like inside one), so nothing rolled it \
+                     back: "
+                )?;
+                match done {
+                    0 => write!(f, "none of its statements took effect")?,
+                    1 => write!(
+                        f,
+                        "its first statement took effect and stays; undo it by hand, or finish \
+                         the revision by hand and record it with `qvdiff stamp`"
+                    )?,
+                    _ => write!(
+                        f,
+                        "its first {done} statements took effect and stay; undo them by hand, \
+                         or finish the revision by hand and record it with `qvdiff stamp`"
+                    )?,
+                }
+                write!(
+                    f,
+                    "; it is not recorded as {}. A failed CREATE INDEX CONCURRENTLY leaves an \
+                     invalid index behind: drop it (DROP INDEX CONCURRENTLY IF EXISTS …) before \
+                     retrying",
+                    match failed.direction {
+                        Direction::Up => "applied",
+                        Direction::Down => "reverted",
+                    }
+                )?;
+                if !committed.is_empty() {
+                    write!(
+                        f,
+                        "\n  revision{} {} of this run {} committed before it and stay{}",
+                        plural(committed.len()),
+                        committed.join(", "),
+                        if committed.len() == 1 { "was" } else { "were" },
+                        if committed.len() == 1 { "s" } else { "" },
+                    )?;
+                }
+                Ok(())
+            }
+            RunError::Locked {
+                database,
+                waited,
+                holder,
+            } => {
+                write!(
+                    f,
+                    "{database} stayed locked by another qvdiff run for {} (advisory lock \
+                     {ADVISORY_LOCK_KEY}",
+                    human_duration(*waited)
+                )?;
+                if let Some(holder) = holder {
+                    write!(f, ", held by {holder}")?;
+                }
+                write!(
+                    f,
+                    "); nothing was changed: retry, or raise the busy timeout"
+                )
+            }
+            RunError::Postgres(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Refused(e) => Some(e),
+            RunError::Postgres(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Refusal> for RunError {
+    fn from(e: Refusal) -> Self {
+        RunError::Refused(e)
+    }
+}
+
+impl From<PgError> for RunError {
+    fn from(e: PgError) -> Self {
+        RunError::Postgres(e)
+    }
+}
+
+/// A runner error as a [`BackendError`], its message unchanged.
+pub fn backend_error(error: RunError) -> BackendError {
+    let kind = match &error {
+        RunError::Locked { .. } => BackendErrorKind::Locked,
+        RunError::Refused(_) => BackendErrorKind::Refused,
+        _ => BackendErrorKind::Failed,
+    };
+    BackendError {
+        kind,
+        message: error.to_string(),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// What a rolled-back transaction leaves, given the revisions this run committed before it.
+fn rolled_back_note(committed: &[String]) -> String {
+    if committed.is_empty() {
+        "the transaction was rolled back: nothing was applied".to_string()
+    } else {
+        format!(
+            "the transaction was rolled back: nothing of it was applied; revision{} {} of this \
+             run {} committed before it (a revision that runs outside a transaction, such as \
+             CREATE INDEX CONCURRENTLY, ends the transaction before it) and stay{} applied",
+            plural(committed.len()),
+            committed.join(", "),
+            if committed.len() == 1 { "was" } else { "were" },
+            if committed.len() == 1 { "s" } else { "" },
+        )
+    }
+}
+
+/// `30 s`, `1.5 s` or `200 ms`: a short timeout set for tests must not print as `0 s`.
+fn human_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+/// The server's message with its detail, hint and context (`postgres::Error`'s own Display says
+/// only `db error`).
+fn server_message(error: postgres::Error) -> String {
+    let context = error
+        .as_db_error()
+        .and_then(|db| db.where_())
+        .map(str::to_string);
+    let closed = error.is_closed();
+    let mut text = PgError::from_pg("", error).message;
+    if let Some(context) = context {
+        text.push_str(&format!(" (context: {context})"));
+    }
+    if closed {
+        // Whether a COMMIT in flight went through cannot be known from here.
+        text.push_str(" (the connection was lost; `qvdiff current` shows what is applied)");
+    }
+    text
+}
+
+/// Takes the migration lock, polling for at most `timeout` (see the module docs for why it
+/// polls).
+fn acquire_lock(client: &mut Client, database: &str, timeout: Duration) -> Result<(), RunError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let locked: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| PgError::from_pg(format!("taking the migration lock on {database}"), e))?;
+        if locked {
+            return Ok(());
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= timeout {
+            return Err(RunError::Locked {
+                database: database.to_string(),
+                waited: timeout,
+                holder: lock_holder(client),
+            });
+        }
+        std::thread::sleep(pause.min(timeout - elapsed));
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Who holds the migration lock, as far as this user may see (`pg_stat_activity` hides other
+/// users' details from unprivileged roles). Best effort: `None` on any error.
+fn lock_holder(client: &mut Client) -> Option<String> {
+    let row = client
+        .query_opt(
+            "SELECT a.pid, a.application_name, a.usename::text, host(a.client_addr) \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 \
+             LIMIT 1",
+            &[&ADVISORY_LOCK_KEY],
+        )
+        .ok()??;
+    let pid: i32 = row.try_get(0).ok()?;
+    let mut holder = format!("process {pid}");
+    let application: Option<String> = row.try_get(1).ok()?;
+    if let Some(application) = application.filter(|a| !a.is_empty()) {
+        holder.push_str(&format!(" ({application})"));
+    }
+    let user: Option<String> = row.try_get(2).ok()?;
+    if let Some(user) = user {
+        holder.push_str(&format!(" of user {user}"));
+    }
+    let host: Option<String> = row.try_get(3).ok()?;
+    if let Some(host) = host {
+        holder.push_str(&format!(" from {host}"));
+    }
+    Some(holder)
+}
+
+/// Runs `work` under the migration lock and releases it afterwards, whatever happened.
+fn with_lock<T>(
+    database: &mut PostgresDatabase,
+    timeout: Duration,
+    work: impl FnOnce(&mut Client) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    let name = database.url_redacted().to_string();
+    let client = &mut database.client;
+    acquire_lock(client, &name, timeout)?;
+    let result = work(client);
+    if result.is_err() {
+        // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
+        // and every later statement on this connection. Outside a transaction this only warns.
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    // An unlock fails only with the connection gone, and the lock went with it.
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_LOCK_KEY]);
+    result
+}
+
+/// One planned revision's section, split and checked before anything runs.
+struct Section<'a> {
+    migration: &'a Migration,
+    sql: &'a str,
+    statements: Vec<Statement>,
+    /// Whether a statement must run outside a transaction block.
+    autocommit: bool,
+}
+
+/// Splits every planned section and refuses transaction control before anything runs: a
+/// `COMMIT` inside a section would commit half of the upgrade.
+fn prepare(plan: Vec<&Migration>, direction: Direction) -> Result<Vec<Section<'_>>, RunError> {
+    plan.into_iter()
+        .map(|migration| {
+            let sql = match direction {
+                Direction::Up => migration.file.up.as_str(),
+                Direction::Down => migration.file.down.as_str(),
+            };
+            let statements = sqltext::split_statements(sql);
+            let mut autocommit = false;
+            for statement in &statements {
+                let words = statement.words(sql);
+                if sqltext::is_transaction_control(&words) {
+                    return Err(RunError::Statement {
+                        failed: Box::new(FailedStatement {
+                            revision: migration.file.revision.clone(),
+                            path: migration.path.clone(),
+                            direction,
+                            statement: statement.text(sql).to_string(),
+                            message: "a migration must not contain BEGIN, COMMIT, END or \
+                                      ROLLBACK: qvdiff runs the revisions of a run in one \
+                                      transaction; remove the statement"
+                                .to_string(),
+                        }),
+                        committed: Vec::new(),
+                    });
+                }
+                autocommit |= sqltext::needs_autocommit(&words);
+            }
+            Ok(Section {
+                migration,
+                sql,
+                statements,
+                autocommit,
+            })
+        })
+        .collect()
+}
+
+fn elapsed_ms(started: Instant) -> i64 {
+    i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs a section's statements one by one, returning how long they took; on failure, how
+/// many ran before the failing one, and that one.
+fn run_statements(
+    client: &mut Client,
+    section: &Section<'_>,
+    direction: Direction,
+) -> Result<i64, (usize, Box<FailedStatement>)> {
+    let started = Instant::now();
+    for (index, statement) in section.statements.iter().enumerate() {
+        let text = statement.text(section.sql);
+        client.batch_execute(text).map_err(|e| {
+            let failed = FailedStatement {
+                revision: section.migration.file.revision.clone(),
+                path: section.migration.path.clone(),
+                direction,
+                statement: text.to_string(),
+                message: server_message(e),
+            };
+            (index, Box::new(failed))
+        })?;
+    }
+    Ok(elapsed_ms(started))
+}
+
+/// Writes a revision's ledger change: a row added going up (creating the ledger if needed, in
+/// the same transaction when there is one), removed going down.
+fn record(
+    client: &mut Client,
+    migration: &Migration,
+    direction: Direction,
+    execution_ms: i64,
+) -> Result<(), PgError> {
+    match direction {
+        Direction::Up => {
+            create_ledger(client)?;
+            record_applied(client, migration, execution_ms)
+        }
+        Direction::Down => forget(client, &migration.file.revision),
+    }
+}
+
+/// A failure of qvdiff's own inside the run's transaction, with what was rolled back.
+fn in_transaction(error: PgError, committed: &[String]) -> RunError {
+    RunError::Postgres(PgError::new(
+        error.context,
+        format!("{}\n  {}", error.message, rolled_back_note(committed)),
+    ))
+}
+
+/// Commits the open transaction holding `revisions`.
+fn commit(client: &mut Client, revisions: &[String], committed: &[String]) -> Result<(), RunError> {
+    client.batch_execute("COMMIT").map_err(|e| {
+        // A deferred constraint fails here, not in its statement.
+        RunError::Postgres(PgError::new(
+            format!(
+                "committing revision{} {}",
+                plural(revisions.len()),
+                revisions.join(", ")
+            ),
+            format!("{}\n  {}", server_message(e), rolled_back_note(committed)),
+        ))
+    })
+}
+
+/// Runs each planned revision's section in `direction` (see the module docs), telling the
+/// progress hook first and keeping the ledger in step.
+fn run_plan(
+    client: &mut Client,
+    plan: Vec<&Migration>,
+    direction: Direction,
+    options: &RunOptions,
+) -> Result<Vec<StepReport>, RunError> {
+    let sections = prepare(plan, direction)?;
+    let mut steps = Vec::with_capacity(sections.len());
+    // Revisions of this run already committed, and those in the open transaction (if any).
+    let mut committed: Vec<String> = Vec::new();
+    let mut open: Option<Vec<String>> = None;
+    for section in &sections {
+        let migration = section.migration;
+        let revision = &migration.file.revision;
+        if let Some(progress) = &options.progress {
+            progress(direction, migration);
+        }
+        let execution_ms = if section.autocommit {
+            if let Some(revisions) = open.take() {
+                commit(client, &revisions, &committed)?;
+                committed.extend(revisions);
+            }
+            let execution_ms =
+                run_statements(client, section, direction).map_err(|(done, failed)| {
+                    RunError::OutsideTransaction {
+                        failed,
+                        done,
+                        committed: committed.clone(),
+                    }
+                })?;
+            record(client, migration, direction, execution_ms).map_err(|e| {
+                RunError::Postgres(PgError::new(
+                    e.context,
+                    format!(
+                        "{}\n  revision {revision} ran outside a transaction and its changes \
+                         stay, but the ledger does not say so: set it with `qvdiff stamp`",
+                        e.message
+                    ),
+                ))
+            })?;
+            committed.push(revision.clone());
+            execution_ms
+        } else {
+            let revisions = match open.as_mut() {
+                Some(revisions) => revisions,
+                None => {
+                    client.batch_execute("BEGIN").map_err(|e| {
+                        PgError::new("starting the migration transaction", server_message(e))
+                    })?;
+                    open.insert(Vec::new())
+                }
+            };
+            let execution_ms =
+                run_statements(client, section, direction).map_err(|(_, failed)| {
+                    RunError::Statement {
+                        failed,
+                        committed: committed.clone(),
+                    }
+                })?;
+            record(client, migration, direction, execution_ms)
+                .map_err(|e| in_transaction(e, &committed))?;
+            revisions.push(revision.clone());
+            execution_ms
+        };
+        steps.push(step_report(migration, execution_ms));
+    }
+    if let Some(revisions) = open {
+        commit(client, &revisions, &committed)?;
+    }
+    Ok(steps)
+}
+
+fn step_report(migration: &Migration, execution_ms: i64) -> StepReport {
+    StepReport {
+        revision: migration.file.revision.clone(),
+        message: migration.file.message.clone(),
+        path: migration.path.clone(),
+        execution_ms,
+    }
+}
+
+/// The applied heads after a run, from the ledger before it and the steps it took (not read
+/// back: the run is committed, and a failed read must not report it as failed).
+fn heads_after(
+    migrations: &Migrations,
+    ledger: &[AppliedRevision],
+    steps: &[StepReport],
+    direction: Direction,
+) -> Vec<String> {
+    let mut rows: Vec<AppliedRevision> = ledger.to_vec();
+    match direction {
+        Direction::Up => rows.extend(steps.iter().map(|step| {
+            AppliedRevision {
+                revision: step.revision.clone(),
+                checksum: migrations
+                    .get(&step.revision)
+                    .map(|m| m.checksum.clone())
+                    .unwrap_or_default(),
+                message: step.message.clone(),
+                applied_at: String::new(),
+                execution_ms: step.execution_ms,
+            }
+        })),
+        Direction::Down => rows.retain(|row| !steps.iter().any(|s| s.revision == row.revision)),
+    }
+    runner::status(migrations, &rows).current
+}
+
+impl PostgresDatabase {
+    /// The ledger rows, in the order they were applied (empty without a ledger).
+    pub fn applied(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        Ok(read_ledger(&mut self.client)?)
+    }
+
+    /// Where the database stands: applied heads, pending revisions, unknown and edited
+    /// revisions (`qvdiff current`, `check --db`). Never refuses.
+    pub fn status(&mut self, migrations: &Migrations) -> Result<Status, RunError> {
+        Ok(runner::status(migrations, &read_ledger(&mut self.client)?))
+    }
+
+    /// Applies the revisions up to `target` (see the module docs for locking and
+    /// transactions).
+    ///
+    /// `target`: `head`, `heads`, a revision id or unique prefix, `+N`. Refuses (changing
+    /// nothing) on an edited or missing applied file, a database newer than the migrations, or
+    /// several heads for `head`. An empty report means "up to date".
+    pub fn upgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunError> {
+        with_lock(self, options.busy_timeout, |client| {
+            let ledger = read_ledger(client)?;
+            let plan = plan_upgrade(migrations, &ledger, target)?;
+            let steps = run_plan(client, plan, Direction::Up, options)?;
+            Ok(RunReport {
+                current: heads_after(migrations, &ledger, &steps, Direction::Up),
+                steps,
+                backup: None,
+            })
+        })
+    }
+
+    /// Reverts revisions down to `target`, running `down` sections children first and removing
+    /// their ledger rows.
+    ///
+    /// `target`: empty or `-1` (one step), `-N`, `base`, or a revision that stays applied. With
+    /// nothing applied it does nothing.
+    pub fn downgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, RunError> {
+        with_lock(self, options.busy_timeout, |client| {
+            let ledger = read_ledger(client)?;
+            if ledger.is_empty() {
+                return Ok(RunReport {
+                    steps: Vec::new(),
+                    backup: None,
+                    current: Vec::new(),
+                });
+            }
+            let plan = plan_downgrade(migrations, &ledger, target)?;
+            let steps = run_plan(client, plan, Direction::Down, options)?;
+            Ok(RunReport {
+                current: heads_after(migrations, &ledger, &steps, Direction::Down),
+                steps,
+                backup: None,
+            })
+        })
+    }
+
+    /// Sets the ledger to exactly `target` and its ancestors without running any migration
+    /// SQL, in one transaction under the migration lock: missing rows are added, rows of other
+    /// revisions removed, and stored checksums that differ from the files replaced (the way out
+    /// after an intended edit).
+    ///
+    /// The caller must first check that the live schema is what `target` produces: the ledger
+    /// then tells the truth.
+    pub fn stamp(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<StampReport, RunError> {
+        let keep = plan_stamp(migrations, target)?;
+        with_lock(self, options.busy_timeout, |client| {
+            client
+                .batch_execute("BEGIN")
+                .map_err(|e| PgError::new("starting the stamp transaction", server_message(e)))?;
+            let ledger = read_ledger(client)?;
+            create_ledger(client)?;
+            let mut report = StampReport::default();
+            for row in &ledger {
+                if !keep.iter().any(|m| m.file.revision == row.revision) {
+                    forget(client, &row.revision)?;
+                    report.removed.push(row.revision.clone());
+                }
+            }
+            for migration in keep {
+                match ledger
+                    .iter()
+                    .find(|row| row.revision == migration.file.revision)
+                {
+                    None => {
+                        record_applied(client, migration, 0)?;
+                        report.added.push(migration.file.revision.clone());
+                    }
+                    Some(row) if row.checksum != migration.checksum => {
+                        update_checksum(client, migration)?;
+                        report.rechecksummed.push(migration.file.revision.clone());
+                    }
+                    Some(_) => {}
+                }
+            }
+            client
+                .batch_execute("COMMIT")
+                .map_err(|e| PgError::new("committing the stamp", server_message(e)))?;
+            Ok(report)
+        })
+    }
+}
+
+impl PostgresDatabase {
+    /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
+    pub fn upgrade_sql(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, RunError> {
+        let ledger = read_ledger(&mut self.client)?;
+        let plan = plan_upgrade(migrations, &ledger, target)?;
+        let current = runner::status(migrations, &ledger).current;
+        let from = if current.is_empty() {
+            "base".to_string()
+        } else {
+            current.join("+")
+        };
+        render_script(&ScriptPlan::Upgrade(plan), &format!("{from} -> {target}"))
+    }
+
+    /// How many rows `table` (in the default schema) holds.
+    pub fn count_rows(&mut self, table: &str) -> Result<u64, RunError> {
+        let context = format!("counting the rows of {table}");
+        let count: i64 = self
+            .client
+            .query_one(&format!("SELECT count(*) FROM {}", quote_ident(table)), &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| PgError::from_pg(context, e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+/// The offline script for `qvdiff sql [FROM:TO]` (`range` as typed; `None` = `base:head`).
+pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String, RunError> {
+    let (from, to) = parse_range(range);
+    let plan = plan_range(migrations, &from, &to)?;
+    render_script(&plan, &format!("{from} -> {to}"))
+}
+
+/// A psql script with the runner's transaction shape: `BEGIN; <sections and ledger rows>;
+/// COMMIT;`, a revision that must run outside a transaction between two such blocks, and
+/// `ON_ERROR_STOP` so psql stops at the first error (the open transaction is then rolled back).
+fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError> {
+    let (migrations, direction) = match plan {
+        ScriptPlan::Upgrade(list) => (list.clone(), Direction::Up),
+        ScriptPlan::Downgrade(list) => (list.clone(), Direction::Down),
+    };
+    let sections = prepare(migrations, direction)?;
+    // Comment lines carry text from outside (the range as typed, file paths): flattened to one
+    // line so nothing in them can end the comment and run as SQL.
+    let one_line = qvdiff_core::migration::sanitize_message;
+    let mut out = format!(
+        "-- qvdiff offline script: {}\n\
+         -- Run it with psql, which stops at the first error (ON_ERROR_STOP below) and then rolls\n\
+         -- back the open transaction.\n\
+         \\set ON_ERROR_STOP on\n",
+        one_line(range)
+    );
+    let mut in_transaction = false;
+    let mut ledger_created = direction == Direction::Down;
+    for section in &sections {
+        let migration = section.migration;
+        if section.autocommit && in_transaction {
+            out.push_str("COMMIT;\n");
+            in_transaction = false;
+        }
+        if !section.autocommit && !in_transaction {
+            out.push_str("BEGIN;\n");
+            in_transaction = true;
+        }
+        out.push_str(&format!(
+            "\n-- revision {} ({}, {direction}): {}\n",
+            migration.file.revision,
+            one_line(&migration.path),
+            one_line(&migration.file.message)
+        ));
+        if section.autocommit {
+            out.push_str(
+                "-- (outside a transaction: PostgreSQL refuses CONCURRENTLY inside one)\n",
+            );
+        }
+        // Verbatim, comments included: psql finds the statements itself, and runs each of a
+        // revision outside a transaction on its own, as the runner does.
+        out.push_str(section.sql.trim_end());
+        if sqltext::ends_unterminated(section.sql) {
+            // Else psql would read the ledger row below as part of the last statement.
+            out.push(';');
+        }
+        out.push('\n');
+        if !ledger_created {
+            out.push_str(CREATE_LEDGER_SQL);
+            out.push_str(";\n");
+            ledger_created = true;
+        }
+        match direction {
+            Direction::Up => out.push_str(&offline_insert_sql(migration)),
+            Direction::Down => out.push_str(&offline_delete_sql(&migration.file.revision)),
+        }
+        out.push('\n');
+    }
+    if in_transaction {
+        out.push_str("\nCOMMIT;\n");
+    }
+    Ok(out)
+}
+
+/// The dialect a [`PostgresDatabase`] reports: the default planner.
+static DIALECT: crate::plan::Postgres = crate::plan::Postgres {
+    concurrent_indexes: false,
+};
+
+impl Backend for PostgresDatabase {
+    fn dialect(&self) -> &dyn Dialect {
+        &DIALECT
+    }
+
+    fn describe(&self) -> String {
+        self.url_redacted().to_string()
+    }
+
+    fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
+        PostgresDatabase::applied(self).map_err(backend_error)
+    }
+
+    fn introspect(&mut self) -> Result<Schema, BackendError> {
+        crate::introspect::introspect(&mut self.client)
+            .map_err(|e| BackendError::failed(e.to_string()))
+    }
+
+    fn count_rows(&mut self, table: &str) -> Result<u64, BackendError> {
+        PostgresDatabase::count_rows(self, table).map_err(backend_error)
+    }
+
+    fn upgrade_script(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, BackendError> {
+        PostgresDatabase::upgrade_sql(self, migrations, target).map_err(backend_error)
+    }
+
+    fn upgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, BackendError> {
+        PostgresDatabase::upgrade(self, migrations, target, options).map_err(backend_error)
+    }
+
+    fn downgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, BackendError> {
+        PostgresDatabase::downgrade(self, migrations, target, options).map_err(backend_error)
+    }
+
+    fn stamp(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<StampReport, BackendError> {
+        PostgresDatabase::stamp(self, migrations, target, options).map_err(backend_error)
+    }
+}

@@ -1,0 +1,686 @@
+//! upgrade / downgrade / stamp on a real PostgreSQL server (`QVDIFF_TEST_POSTGRES_URL`), with
+//! real rows, concurrent deploys and a held lock. Each test gets its own database.
+
+use qvdiff_core::run::{Direction, RunOptions};
+use qvdiff_core::runner::{Migration, Migrations, Refusal};
+use qvdiff_core::{Backend, BackendErrorKind, MigrationFile};
+use qvdiff_postgres::testing::TestDatabase;
+use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+/// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
+fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
+    let file = MigrationFile {
+        revision: rev.to_string(),
+        parents: parents.iter().map(|p| p.to_string()).collect(),
+        message: format!("revision {rev}"),
+        up: format!("{up}\n"),
+        down: format!("{down}\n"),
+    };
+    Migration::from_text(&file.render(), format!("migrations/{rev}_m.sql")).unwrap()
+}
+
+fn set(list: Vec<Migration>) -> Migrations {
+    Migrations::new(list).unwrap()
+}
+
+fn opts() -> RunOptions {
+    RunOptions::default()
+}
+
+fn three() -> Vec<Migration> {
+    vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id bigint PRIMARY KEY, title varchar(200) NOT NULL);\n\
+             INSERT INTO items (id, title) VALUES (1, 'lamp'), (2, 'desk; with semicolon');",
+            "DROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "ALTER TABLE items ADD COLUMN notes text;\nUPDATE items SET notes = 'n';",
+            "ALTER TABLE items DROP COLUMN notes;",
+        ),
+        migration(
+            "r3",
+            &["r2"],
+            "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);",
+            "DROP TABLE users;",
+        ),
+    ]
+}
+
+fn open(db: &TestDatabase) -> PostgresDatabase {
+    PostgresDatabase::open(&db.url).unwrap()
+}
+
+fn ledger(db: &mut PostgresDatabase) -> Vec<String> {
+    db.applied()
+        .unwrap()
+        .into_iter()
+        .map(|row| row.revision)
+        .collect()
+}
+
+fn tables(db: &mut PostgresDatabase) -> Vec<String> {
+    db.client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+fn count(db: &mut PostgresDatabase, sql: &str) -> i64 {
+    db.client.query_one(sql, &[]).unwrap().get(0)
+}
+
+fn revisions(report: &qvdiff_core::run::RunReport) -> Vec<&str> {
+    report.steps.iter().map(|s| s.revision.as_str()).collect()
+}
+
+#[test]
+fn upgrade_and_downgrade_whole_and_step_by_step() {
+    let Some(test_db) = TestDatabase::create("runner_round_trip") else {
+        return;
+    };
+    let migrations = set(three());
+    let mut db = open(&test_db);
+
+    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
+    assert_eq!(report.current, ["r3"]);
+    assert_eq!(tables(&mut db), ["items", "qvdiff_migrations", "users"]);
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM items WHERE notes = 'n'"),
+        2
+    );
+    let rows = db.applied().unwrap();
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3"]);
+    for (row, rev) in rows.iter().zip(["r1", "r2", "r3"]) {
+        let m = migrations.get(rev).unwrap();
+        assert_eq!(row.checksum, m.checksum);
+        assert_eq!(row.message, format!("revision {rev}"));
+        assert!(row.execution_ms >= 0);
+        // 2026-11-24T10:15:00Z
+        assert_eq!(row.applied_at.len(), 20, "{}", row.applied_at);
+        assert!(row.applied_at.ends_with('Z') && row.applied_at.as_bytes()[10] == b'T');
+    }
+    assert!(db.status(&migrations).unwrap().is_up_to_date());
+    assert!(db.upgrade(&migrations, "head", &opts()).unwrap().is_noop());
+
+    let report = db.downgrade(&migrations, "base", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r3", "r2", "r1"]);
+    assert!(report.current.is_empty());
+    assert_eq!(tables(&mut db), ["qvdiff_migrations"]);
+    assert!(ledger(&mut db).is_empty());
+    assert!(db
+        .downgrade(&migrations, "base", &opts())
+        .unwrap()
+        .is_noop());
+
+    let report = db.upgrade(&migrations, "+1", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r1"]);
+    assert_eq!(report.current, ["r1"]);
+    let report = db.upgrade(&migrations, "+2", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r2", "r3"]);
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3"]);
+    let report = db.downgrade(&migrations, "-1", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r3"]);
+    assert_eq!(report.current, ["r2"]);
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
+    let report = db.downgrade(&migrations, "r1", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r2"]);
+    assert_eq!(ledger(&mut db), ["r1"]);
+    assert_eq!(count(&mut db, "SELECT count(*) FROM items"), 2);
+}
+
+#[test]
+fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
+    let Some(test_db) = TestDatabase::create("runner_failure") else {
+        return;
+    };
+    let mut list = three();
+    list.push(migration(
+        "r4",
+        &["r3"],
+        "CREATE TABLE tags (id bigint PRIMARY KEY);\n\
+         ALTER TABLE missing_table ADD COLUMN x int;\n\
+         CREATE TABLE never (id int);",
+        "DROP TABLE tags;",
+    ));
+    let migrations = set(list);
+    let mut db = open(&test_db);
+
+    // First run: nothing existed, nothing exists afterwards, not even the ledger.
+    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(&error, RunError::Statement { failed, .. }
+            if failed.revision == "r4"
+                && failed.statement == "ALTER TABLE missing_table ADD COLUMN x int"),
+        "{error:?}"
+    );
+    for needle in [
+        "revision r4 (migrations/r4_m.sql, up) failed",
+        "relation \"missing_table\" does not exist",
+        "in statement: ALTER TABLE missing_table ADD COLUMN x int",
+        "the transaction was rolled back: nothing was applied",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    assert!(tables(&mut db).is_empty());
+    assert!(ledger(&mut db).is_empty());
+
+    // With r1 applied, a failing run leaves exactly r1.
+    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    assert!(matches!(error, RunError::Statement { .. }), "{error:?}");
+    assert_eq!(ledger(&mut db), ["r1"]);
+    assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
+    assert_eq!(count(&mut db, "SELECT count(*) FROM items"), 2);
+    // The connection is usable afterwards, and the lock was released.
+    assert_eq!(count(&mut db, "SELECT 1::bigint"), 1);
+    assert!(try_lock(&test_db));
+}
+
+#[test]
+fn a_data_error_names_its_statement_and_the_server_detail() {
+    let Some(test_db) = TestDatabase::create("runner_data_error") else {
+        return;
+    };
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n\
+             INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x');",
+            "DROP TABLE users;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "ALTER TABLE users ADD COLUMN name text;\n\
+             CREATE UNIQUE INDEX ux_users_email ON users (email);",
+            "DROP INDEX ux_users_email;\nALTER TABLE users DROP COLUMN name;",
+        ),
+    ]);
+    let mut db = open(&test_db);
+    let message = db
+        .upgrade(&migrations, "head", &opts())
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "revision r2 (migrations/r2_m.sql, up) failed: could not create unique index \"ux_users_email\"",
+        "detail: Key (email)=(a@x) is duplicated.",
+        "in statement: CREATE UNIQUE INDEX ux_users_email ON users (email)",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    assert!(tables(&mut db).is_empty());
+}
+
+/// Whether a fresh connection can take (and then gives back) the migration lock.
+fn try_lock(test_db: &TestDatabase) -> bool {
+    let mut other = test_db.connect();
+    let locked: bool = other
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
+        .unwrap()
+        .get(0);
+    if locked {
+        other
+            .execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_LOCK_KEY])
+            .unwrap();
+    }
+    locked
+}
+
+fn with_counter() -> Migrations {
+    let mut list = three();
+    list.push(migration(
+        "r4",
+        &["r3"],
+        "CREATE TABLE counter (n int NOT NULL);\n\
+         INSERT INTO counter (n) VALUES (1);\n\
+         SELECT pg_sleep(0.2);",
+        "DROP TABLE counter;",
+    ));
+    list.push(migration(
+        "r5",
+        &["r4"],
+        "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);",
+        "DROP INDEX CONCURRENTLY ix_items_title;",
+    ));
+    list.push(migration(
+        "r6",
+        &["r5"],
+        "UPDATE counter SET n = n + 1;",
+        "UPDATE counter SET n = n - 1;",
+    ));
+    set(list)
+}
+
+fn concurrent_upgrades(label: &str, threads: usize) {
+    let Some(test_db) = TestDatabase::create(label) else {
+        return;
+    };
+    let migrations = Arc::new(with_counter());
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let url = test_db.url.clone();
+            let migrations = migrations.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut db = PostgresDatabase::open(&url).unwrap();
+                barrier.wait();
+                db.upgrade(&migrations, "head", &opts())
+            })
+        })
+        .collect();
+    let reports: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect();
+    let applied: Vec<_> = reports.iter().filter(|r| !r.is_noop()).collect();
+    assert_eq!(applied.len(), 1, "{reports:?}");
+    assert_eq!(revisions(applied[0]), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+    assert_eq!(
+        reports.iter().filter(|r| r.is_noop()).count(),
+        threads - 1,
+        "{reports:?}"
+    );
+    for report in &reports {
+        assert_eq!(report.current, ["r6"]);
+    }
+    let mut db = open(&test_db);
+    assert_eq!(count(&mut db, "SELECT count(*) FROM counter"), 1);
+    assert_eq!(count(&mut db, "SELECT sum(n) FROM counter"), 2);
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+    assert!(try_lock(&test_db));
+}
+
+#[test]
+fn two_concurrent_upgrades_apply_each_revision_once() {
+    concurrent_upgrades("runner_concurrent_2", 2);
+}
+
+#[test]
+fn eight_concurrent_upgrades_apply_each_revision_once() {
+    concurrent_upgrades("runner_concurrent_8", 8);
+}
+
+#[test]
+fn a_held_lock_times_out_without_changing_anything() {
+    let Some(test_db) = TestDatabase::create("runner_lock_timeout") else {
+        return;
+    };
+    let migrations = set(three());
+    let mut holder = test_db.connect();
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
+        .unwrap();
+    let mut db = open(&test_db);
+    let options = RunOptions {
+        busy_timeout: Duration::from_millis(200),
+        ..RunOptions::default()
+    };
+    let started = Instant::now();
+    let error = Backend::upgrade(&mut db, &migrations, "head", &options).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(error.kind, BackendErrorKind::Locked);
+    for needle in [
+        test_db.name.as_str(),
+        "stayed locked by another qvdiff run for 200 ms",
+        "nothing was changed",
+        "held by process",
+    ] {
+        assert!(
+            error.message.contains(needle),
+            "{needle:?} not in {}",
+            error.message
+        );
+    }
+    assert!(tables(&mut db).is_empty());
+    let error = Backend::stamp(&mut db, &migrations, "head", &options).unwrap_err();
+    assert_eq!(error.kind, BackendErrorKind::Locked);
+    assert!(ledger(&mut db).is_empty());
+
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_LOCK_KEY])
+        .unwrap();
+    let report = db.upgrade(&migrations, "head", &options).unwrap();
+    assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
+}
+
+#[test]
+fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
+    let Some(test_db) = TestDatabase::create("runner_concurrently") else {
+        return;
+    };
+    let migrations = with_counter();
+    let mut db = open(&test_db);
+    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+    let valid: bool = db
+        .client
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_items_title'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(valid);
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+
+    let report = db.downgrade(&migrations, "r4", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r6", "r5"]);
+    let index: Option<String> = db
+        .client
+        .query_one("SELECT to_regclass('ix_items_title')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(index, None);
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4"]);
+    assert_eq!(count(&mut db, "SELECT sum(n) FROM counter"), 1);
+}
+
+#[test]
+fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
+    let Some(test_db) = TestDatabase::create("runner_concurrently_fail") else {
+        return;
+    };
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
+            "DROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);",
+            "DROP INDEX CONCURRENTLY ix_items_title;",
+        ),
+        migration(
+            "r3",
+            &["r2"],
+            "CREATE TABLE tags (id bigint PRIMARY KEY);\nDROP TABLE nope;",
+            "DROP TABLE tags;",
+        ),
+    ]);
+    let mut db = open(&test_db);
+    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(&error, RunError::Statement { failed, committed }
+            if failed.revision == "r3" && committed == &["r1", "r2"]),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("revisions r1, r2 of this run were committed before it"),
+        "{message}"
+    );
+    assert!(
+        message.contains("in statement: DROP TABLE nope"),
+        "{message}"
+    );
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
+
+    // A failing CONCURRENTLY revision: not recorded, and says what stays.
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
+            "DROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);\n\
+             CREATE INDEX CONCURRENTLY ix_nope ON nope (x);",
+            "DROP INDEX CONCURRENTLY ix_items_title;",
+        ),
+    ]);
+    let Some(test_db) = TestDatabase::create("runner_concurrently_fail2") else {
+        return;
+    };
+    let mut db = open(&test_db);
+    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(&error, RunError::OutsideTransaction { failed, done: 1, committed }
+            if failed.revision == "r2" && committed == &["r1"]),
+        "{error:?}"
+    );
+    for needle in [
+        "in statement: CREATE INDEX CONCURRENTLY ix_nope ON nope (x)",
+        "its first statement took effect and stays",
+        "it is not recorded as applied",
+        "revision r1 of this run was committed before it and stays",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    assert_eq!(ledger(&mut db), ["r1"]);
+}
+
+#[test]
+fn an_edited_or_missing_applied_file_is_refused() {
+    let Some(test_db) = TestDatabase::create("runner_refusals") else {
+        return;
+    };
+    let mut db = open(&test_db);
+    db.upgrade(&set(three()), "r2", &opts()).unwrap();
+
+    let mut edited = three();
+    edited[0] = migration(
+        "r1",
+        &[],
+        "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
+        "DROP TABLE items;",
+    );
+    let error = db.upgrade(&set(edited), "head", &opts()).unwrap_err();
+    assert!(
+        matches!(&error, RunError::Refused(Refusal::EditedAfterApplied { revision, .. }) if revision == "r1"),
+        "{error:?}"
+    );
+    assert!(error
+        .to_string()
+        .contains("migrations/r1_m.sql was edited after it was applied"));
+    let backend = qvdiff_postgres::backend_error(error);
+    assert_eq!(backend.kind, BackendErrorKind::Refused);
+
+    // r2's file is gone while r3 is still pending: missing files.
+    let mut missing = three();
+    missing.remove(1);
+    missing[1] = migration(
+        "r3",
+        &["r1"],
+        "CREATE TABLE users (id bigint PRIMARY KEY);",
+        "DROP TABLE users;",
+    );
+    let error = db.upgrade(&set(missing), "head", &opts()).unwrap_err();
+    assert!(
+        matches!(&error, RunError::Refused(Refusal::MissingFiles { revisions }) if revisions == &["r2"]),
+        "{error:?}"
+    );
+    let error = db
+        .downgrade(&set(vec![three().remove(0)]), "base", &opts())
+        .unwrap_err();
+    assert!(
+        matches!(&error, RunError::Refused(Refusal::DatabaseNewer { .. })),
+        "{error:?}"
+    );
+    // Nothing changed, and the lock is free.
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert!(try_lock(&test_db));
+}
+
+#[test]
+fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
+    let Some(test_db) = TestDatabase::create("runner_commit_refused") else {
+        return;
+    };
+    let mut list = three();
+    list.push(migration(
+        "r4",
+        &["r3"],
+        "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);",
+        "DROP TABLE b;\nDROP TABLE a;",
+    ));
+    let mut db = open(&test_db);
+    let message = db
+        .upgrade(&set(list), "head", &opts())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("must not contain BEGIN, COMMIT"),
+        "{message}"
+    );
+    assert!(message.contains("revision r4"), "{message}");
+    assert!(tables(&mut db).is_empty());
+}
+
+#[test]
+fn stamp_sets_the_ledger_without_running_sql() {
+    let Some(test_db) = TestDatabase::create("runner_stamp") else {
+        return;
+    };
+    let migrations = set(three());
+    let mut db = open(&test_db);
+    let report = db.stamp(&migrations, "r2", &opts()).unwrap();
+    assert_eq!(report.added, ["r1", "r2"]);
+    assert!(tables(&mut db) == ["qvdiff_migrations"]);
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+
+    let mut edited = three();
+    edited[1] = migration(
+        "r2",
+        &["r1"],
+        "ALTER TABLE items ADD COLUMN notes varchar(10);",
+        "ALTER TABLE items DROP COLUMN notes;",
+    );
+    let edited = set(edited);
+    let report = db.stamp(&edited, "r2", &opts()).unwrap();
+    assert_eq!(report.rechecksummed, ["r2"]);
+    assert!(report.added.is_empty() && report.removed.is_empty());
+    assert_eq!(
+        db.applied().unwrap()[1].checksum,
+        edited.get("r2").unwrap().checksum
+    );
+
+    let report = db.stamp(&edited, "base", &opts()).unwrap();
+    assert_eq!(report.removed, ["r1", "r2"]);
+    assert!(ledger(&mut db).is_empty());
+}
+
+#[test]
+fn the_progress_hook_hears_of_each_revision_before_it_runs() {
+    let Some(test_db) = TestDatabase::create("runner_progress") else {
+        return;
+    };
+    let migrations = set(three());
+    let mut db = open(&test_db);
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    let options = RunOptions {
+        progress: Some({
+            let heard = heard.clone();
+            Arc::new(move |direction: Direction, m: &Migration| {
+                heard
+                    .lock()
+                    .unwrap()
+                    .push(format!("{direction} {}", m.file.revision));
+            })
+        }),
+        ..RunOptions::default()
+    };
+    db.upgrade(&migrations, "head", &options).unwrap();
+    db.downgrade(&migrations, "-2", &options).unwrap();
+    assert_eq!(
+        *heard.lock().unwrap(),
+        ["up r1", "up r2", "up r3", "down r3", "down r2"]
+    );
+}
+
+#[test]
+fn the_backend_trait_drives_the_same_runner() {
+    let Some(test_db) = TestDatabase::create("runner_backend") else {
+        return;
+    };
+    let migrations = set(three());
+    let mut db: Box<dyn Backend> = Box::new(open(&test_db));
+    assert_eq!(db.dialect().name(), "postgres");
+    assert!(db.describe().ends_with(&test_db.name));
+    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    assert_eq!(report.steps.len(), 3);
+    assert_eq!(db.applied().unwrap().len(), 3);
+    assert_eq!(db.count_rows("items").unwrap(), 2);
+    let schema = db.introspect().unwrap();
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["items", "users"]);
+    db.downgrade(&migrations, "base", &opts()).unwrap();
+    let script = db.upgrade_script(&migrations, "head").unwrap();
+    assert!(
+        script.contains("\\set ON_ERROR_STOP on\nBEGIN;\n"),
+        "{script}"
+    );
+    assert!(script.contains("CREATE TABLE IF NOT EXISTS \"qvdiff_migrations\""));
+    assert!(script.trim_end().ends_with("COMMIT;"), "{script}");
+    assert!(db.applied().unwrap().is_empty());
+}
+
+#[test]
+fn the_offline_script_puts_concurrently_revisions_between_transactions() {
+    let script = qvdiff_postgres::sql_script(&with_counter(), None).unwrap();
+    let r5 = script.find("-- revision r5").unwrap();
+    let before = &script[..r5];
+    let after = &script[r5..];
+    assert!(before.trim_end().ends_with("COMMIT;"), "{script}");
+    assert!(after.contains("CREATE INDEX CONCURRENTLY ix_items_title ON items (title);\nINSERT"));
+    let r6 = after.find("-- revision r6").unwrap();
+    assert!(after[..r6].trim_end().ends_with("BEGIN;"), "{script}");
+    assert_eq!(script.matches("BEGIN;").count(), 2);
+    assert_eq!(script.matches("COMMIT;").count(), 2);
+
+    // Sections are verbatim, comments included, and a missing last `;` is added.
+    let with_comment = set(vec![migration(
+        "r1",
+        &[],
+        "-- the items\nCREATE TABLE items (id int)",
+        "DROP TABLE items",
+    )]);
+    let script = qvdiff_postgres::sql_script(&with_comment, None).unwrap();
+    assert!(
+        script.contains("-- the items\nCREATE TABLE items (id int);\nCREATE TABLE IF NOT EXISTS"),
+        "{script}"
+    );
+}
+
+#[test]
+fn connection_errors_name_the_url_without_its_password() {
+    let error = PostgresDatabase::open("postgres://app:hunter2@127.0.0.1:1/shop").unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("connecting to postgres://app:***@127.0.0.1:1/shop"),
+        "{}",
+        error.message
+    );
+    assert!(!error.message.contains("hunter2"));
+    assert!(
+        error.message.contains("Connection refused"),
+        "{}",
+        error.message
+    );
+}
