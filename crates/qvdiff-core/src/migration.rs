@@ -548,7 +548,7 @@ const SHA256_K: [u32; 64] = [
 
 /// SHA-256 (FIPS 180-4) of `data`. Written here because the core takes no dependencies beyond
 /// serde; migration files are small, so a straightforward implementation is fast enough.
-fn sha256(data: &[u8]) -> [u8; 32] {
+pub fn sha256(data: &[u8]) -> [u8; 32] {
     let mut state: [u32; 8] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
         0x5be0cd19,

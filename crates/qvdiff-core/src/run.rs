@@ -175,6 +175,16 @@ pub trait Backend {
     /// The live schema, read back into the logical model.
     fn introspect(&mut self) -> Result<Schema, BackendError>;
 
+    /// How many rows `table` holds (what a review shows next to a rebuild or a drop).
+    fn count_rows(&mut self, table: &str) -> Result<u64, BackendError>;
+
+    /// The script `upgrade TARGET --sql` would run on this database now; nothing is changed.
+    fn upgrade_script(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, BackendError>;
+
     /// Applies what `target` (`head`, a revision, `+N`) needs, all or nothing.
     fn upgrade(
         &mut self,

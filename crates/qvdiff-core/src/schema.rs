@@ -293,6 +293,22 @@ impl Schema {
         s
     }
 
+    /// Copy without hints, views, triggers or the ledger table, each table's columns sorted by
+    /// name: what two databases are compared by. Column order is not compared: `ADD COLUMN` can
+    /// only append, and rewriting a table to move a column would copy every row for nothing.
+    pub fn comparable(&self) -> Schema {
+        let mut schema = self.without_hints();
+        schema.views.clear();
+        schema.triggers.clear();
+        schema
+            .tables
+            .retain(|t| t.name != crate::runner::LEDGER_TABLE);
+        for table in &mut schema.tables {
+            table.columns.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        schema
+    }
+
     /// The table with this name.
     pub fn table(&self, name: &str) -> Option<&Table> {
         // A normalized schema is sorted by name: a binary search keeps a diff of n tables at

@@ -258,20 +258,12 @@ pub(crate) fn added_violations(
         .collect()
 }
 
-/// The schema as two databases are compared (by [`verify`], `stamp`, drift checks): tables
-/// only, normalized, without migration hints, without qvdiff's own tables, and with columns in
-/// name order.
-///
-/// Column order is not compared: `ADD COLUMN` can only append, and rewriting a whole table just
-/// to move a column to where the struct declares it would copy every row for nothing.
+/// The schema as two databases are compared (by [`verify`], `stamp`, drift checks):
+/// [`Schema::comparable`] of the schema as SQLite stores it, without SQLite's or qvdiff's own
+/// tables.
 pub fn comparable(schema: &Schema) -> Schema {
-    let mut schema = Sqlite.normalize(schema).without_hints();
-    schema.views.clear();
-    schema.triggers.clear();
+    let mut schema = Sqlite.normalize(schema).comparable();
     schema.tables.retain(|t| !is_internal_table(&t.name));
-    for table in &mut schema.tables {
-        table.columns.sort_by(|a, b| a.name.cmp(&b.name));
-    }
     schema
 }
 

@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod apply;
+mod backend;
 mod error;
 mod introspect;
 mod plan;
@@ -65,6 +66,7 @@ pub mod preflight;
 pub mod review;
 pub mod runner;
 
+pub use backend::{backend_error, SqliteDatabase};
 pub use apply::{apply_script, apply_scripts, comparable, replay, schema_copy, verify};
 pub use error::{
     statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,

@@ -1,0 +1,114 @@
+//! [`SqliteDatabase`]: a database file behind the dialect-neutral [`Backend`] trait, so the CLI
+//! drives SQLite and PostgreSQL the same way.
+
+use crate::introspect::introspect;
+use crate::plan::Sqlite;
+use crate::runner::{self, RunError};
+use qvdiff_core::run::{RunOptions, RunReport, StampReport};
+use qvdiff_core::runner::{AppliedRevision, Migrations};
+use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// An open SQLite database file.
+pub struct SqliteDatabase {
+    /// The connection (read-write).
+    pub conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteDatabase {
+    /// Opens the file read-write; `create` makes it when missing (`upgrade`).
+    pub fn open(path: &Path, create: bool) -> Result<SqliteDatabase, BackendError> {
+        let conn = runner::open_database(path, create).map_err(backend_error)?;
+        Ok(SqliteDatabase {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl SqliteDatabase {
+    /// Wraps a connection opened elsewhere (e.g. read-only, for `migrate --db`).
+    pub fn from_connection(conn: Connection, path: &Path) -> SqliteDatabase {
+        SqliteDatabase {
+            conn,
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+/// A runner error as a [`BackendError`], its message unchanged.
+pub fn backend_error(error: RunError) -> BackendError {
+    let kind = match &error {
+        RunError::Locked { .. } => BackendErrorKind::Locked,
+        RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
+        _ => BackendErrorKind::Failed,
+    };
+    BackendError {
+        kind,
+        message: error.to_string(),
+    }
+}
+
+impl Backend for SqliteDatabase {
+    fn dialect(&self) -> &dyn Dialect {
+        &Sqlite
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
+        runner::applied(&self.conn).map_err(backend_error)
+    }
+
+    fn introspect(&mut self) -> Result<Schema, BackendError> {
+        introspect(&self.conn).map_err(|e| BackendError::failed(e.to_string()))
+    }
+
+    fn count_rows(&mut self, table: &str) -> Result<u64, BackendError> {
+        let sql = format!("SELECT count(*) FROM {}", crate::quote_ident(table));
+        let n: i64 = self
+            .conn
+            .query_row(&sql, [], |row| row.get(0))
+            .map_err(|e| BackendError::failed(format!("cannot count the rows of {table}: {e}")))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn upgrade_script(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, BackendError> {
+        runner::upgrade_sql(&self.conn, migrations, target).map_err(backend_error)
+    }
+
+    fn upgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, BackendError> {
+        runner::upgrade(&mut self.conn, migrations, target, options).map_err(backend_error)
+    }
+
+    fn downgrade(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, BackendError> {
+        runner::downgrade(&mut self.conn, migrations, target, options).map_err(backend_error)
+    }
+
+    fn stamp(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+        options: &RunOptions,
+    ) -> Result<StampReport, BackendError> {
+        runner::stamp(&mut self.conn, migrations, target, options).map_err(backend_error)
+    }
+}
