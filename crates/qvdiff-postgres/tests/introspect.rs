@@ -3,12 +3,15 @@
 //! Needs `QVDIFF_TEST_POSTGRES_URL` (see `qvdiff_postgres::testing`); skipped without it.
 
 use qvdiff_core::runner::LEDGER_TABLE;
+use qvdiff_core::{diff, Dialect, Renames};
 use qvdiff_core::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
 };
 use qvdiff_postgres::introspect::{check_expression, default_schema, is_empty_in, row_count};
 use qvdiff_postgres::testing::TestDatabase;
-use qvdiff_postgres::{introspect, introspect_in, is_empty, limit_name, unique_name};
+use qvdiff_postgres::{
+    introspect, introspect_in, is_empty, limit_name, unique_name, PgError, Postgres,
+};
 
 fn col(name: &str, ty: ColumnType) -> Column {
     Column::new(name, ty)
@@ -674,4 +677,243 @@ fn a_thousand_tables_introspect_quickly() {
     assert_eq!(last.indexes.len(), 1);
     assert_eq!(last.checks.len(), 1);
     assert!(elapsed.as_secs() < 10, "introspect took {elapsed:?}");
+}
+
+/// Plans `empty → wanted` with the PostgreSQL dialect, applies it in one transaction, and reads
+/// the database back.
+fn apply_from_empty(client: &mut postgres::Client, wanted: &Schema) -> Schema {
+    let normalized = Postgres::default().normalize(wanted);
+    let changes = diff(&Schema::default(), &normalized, &Renames::default());
+    let plan = Postgres::default()
+        .plan(&Schema::default(), &normalized, &changes)
+        .unwrap_or_else(|e| panic!("plan: {e}"));
+    let mut tx = client.transaction().expect("begin");
+    for step in &plan.steps {
+        tx.batch_execute(&step.sql)
+            .unwrap_or_else(|e| panic!("{}\n{}", PgError::from_pg("applying", e), step.sql));
+    }
+    tx.commit().expect("commit");
+    introspect(client).expect("introspect")
+}
+
+fn assert_round_trip(label: &str, wanted: Schema) {
+    let Some(db) = TestDatabase::create(label) else {
+        return;
+    };
+    let mut client = db.connect();
+    let expected = Postgres::default().normalize(&wanted).without_hints();
+    let actual = apply_from_empty(&mut client, &wanted);
+    for (a, e) in actual.tables.iter().zip(&expected.tables) {
+        assert_eq!(a, e, "table {}", e.name);
+    }
+    assert_eq!(actual, expected);
+    // Normalizing is idempotent, and what was read back is already normal.
+    assert_eq!(Postgres::default().normalize(&expected), expected);
+    assert_eq!(Postgres::default().normalize(&actual), actual);
+}
+
+/// The inventory app's shape: every logical type, every kind of default, a foreign key with an
+/// index, a composite unique, a named index and a check.
+#[test]
+fn planned_inventory_schema_reads_back_as_normalized() {
+    let users = Table {
+        primary_key: strings(&["id"]),
+        uniques: vec![Unique {
+            name: None,
+            columns: strings(&["email"]),
+        }],
+        ..Table::new(
+            "users",
+            vec![
+                col("id", INT64),
+                col("email", varchar(320)),
+                nullable("name", TEXT),
+                with_default(col("active", ColumnType::Bool), DefaultValue::Bool(true)),
+                with_default(
+                    col("created", ColumnType::DateTime),
+                    DefaultValue::Sql("CURRENT_TIMESTAMP".into()),
+                ),
+                with_default(col("score", ColumnType::Float), DefaultValue::Float(-0.25)),
+            ],
+        )
+    };
+    let items = Table {
+        primary_key: strings(&["id"]),
+        uniques: vec![Unique {
+            name: None,
+            columns: strings(&["user_id", "title"]),
+        }],
+        indexes: vec![
+            Index {
+                name: "ix_items_user_id".into(),
+                columns: strings(&["user_id"]),
+                unique: false,
+            },
+            Index {
+                name: "ix_items_user_category".into(),
+                columns: strings(&["user_id", "category"]),
+                unique: false,
+            },
+            Index {
+                name: "ux_items_uid".into(),
+                columns: strings(&["uid"]),
+                unique: true,
+            },
+        ],
+        foreign_keys: vec![ForeignKey {
+            on_delete: FkAction::Cascade,
+            ..fk(&["user_id"], "users", &["id"])
+        }],
+        checks: vec![Check {
+            name: "ck_items_quantity".into(),
+            expr: "quantity >= 0".into(),
+        }],
+        ..Table::new(
+            "items",
+            vec![
+                col("id", INT64),
+                col("user_id", INT64),
+                col("title", varchar(200)),
+                nullable("notes", TEXT),
+                with_default(col("category", TEXT), DefaultValue::Text("it's".into())),
+                with_default(col("quantity", INT64), DefaultValue::Integer(1)),
+                with_default(col("small", INT16), DefaultValue::Integer(-7)),
+                with_default(col("price", ColumnType::Float), DefaultValue::Float(19.99)),
+                with_default(col("sync", ColumnType::Bool), DefaultValue::Bool(false)),
+                nullable("tags", ColumnType::Json),
+                col("uid", ColumnType::Uuid),
+                nullable("listed", ColumnType::Date),
+                nullable("opens", ColumnType::Time),
+                with_default(
+                    col(
+                        "amount",
+                        ColumnType::Decimal {
+                            precision: Some(12),
+                            scale: Some(2),
+                        },
+                    ),
+                    DefaultValue::Float(0.5),
+                ),
+                nullable(
+                    "ratio",
+                    ColumnType::Decimal {
+                        precision: None,
+                        scale: None,
+                    },
+                ),
+                nullable("photo", ColumnType::Blob),
+                with_default(
+                    nullable("code", varchar(12)),
+                    DefaultValue::Text("O'Brien".into()),
+                ),
+                nullable("addr", custom("inet")),
+                nullable("stamp", custom("timestamptz")),
+            ],
+        )
+    };
+    assert_round_trip(
+        "roundtrip_inventory",
+        Schema {
+            tables: vec![users, items],
+            ..Schema::default()
+        },
+    );
+}
+
+/// Composite keys, named uniques, foreign keys with every action (one of them composite, two
+/// forming a cycle), hints that must not reach the database, types the dialect widens or maps,
+/// and names longer than PostgreSQL keeps.
+#[test]
+fn planned_constraints_and_hints_read_back_as_normalized() {
+    let long = "very_long_name_".repeat(5);
+    let groups = Table {
+        primary_key: strings(&["id"]),
+        foreign_keys: vec![ForeignKey {
+            on_delete: FkAction::SetNull,
+            ..fk(&["owner_id"], "members", &["id"])
+        }],
+        renamed_from: Some("teams".into()),
+        ..Table::new(
+            "groups",
+            vec![
+                Column {
+                    renamed_from: Some("ident".into()),
+                    ..col("id", INT32)
+                },
+                nullable("owner_id", INT64),
+                nullable("legacy", custom("BIGINT")),
+                Column {
+                    backfill: Some(DefaultValue::Integer(0)),
+                    ..col("tiny", ColumnType::Integer { bits: 8 })
+                },
+            ],
+        )
+    };
+    let members = Table {
+        primary_key: strings(&["id"]),
+        foreign_keys: vec![ForeignKey {
+            on_delete: FkAction::Restrict,
+            on_update: FkAction::Cascade,
+            ..fk(&["group_id"], "groups", &["id"])
+        }],
+        uniques: vec![Unique {
+            name: Some(format!("uq_{long}")),
+            columns: strings(&["group_id", "name"]),
+        }],
+        indexes: vec![Index {
+            name: format!("ix_{long}"),
+            columns: strings(&["name"]),
+            unique: false,
+        }],
+        ..Table::new(
+            "members",
+            vec![
+                col("id", INT64),
+                col("group_id", INT32),
+                col("name", varchar(80)),
+            ],
+        )
+    };
+    let roles = Table {
+        primary_key: strings(&["member_id", "role"]),
+        uniques: vec![Unique {
+            name: Some("uq_roles_rank".into()),
+            columns: strings(&["member_id", "rank"]),
+        }],
+        foreign_keys: vec![ForeignKey {
+            on_delete: FkAction::Cascade,
+            on_update: FkAction::NoAction,
+            ..fk(&["member_id"], "members", &["id"])
+        }],
+        ..Table::new(
+            "roles",
+            vec![
+                col("member_id", INT64),
+                col("role", TEXT),
+                with_default(nullable("rank", INT32), DefaultValue::Integer(0)),
+            ],
+        )
+    };
+    let grants = Table {
+        primary_key: strings(&["id"]),
+        foreign_keys: vec![ForeignKey {
+            on_delete: FkAction::SetDefault,
+            ..fk(&["member_id", "role"], "roles", &["member_id", "role"])
+        }],
+        ..Table::new(
+            "grants",
+            vec![
+                col("id", INT64),
+                with_default(nullable("member_id", INT64), DefaultValue::Integer(0)),
+                with_default(nullable("role", TEXT), DefaultValue::Text("reader".into())),
+            ],
+        )
+    };
+    assert_round_trip(
+        "roundtrip_constraints",
+        Schema {
+            tables: vec![groups, members, roles, grants],
+            ..Schema::default()
+        },
+    );
 }
