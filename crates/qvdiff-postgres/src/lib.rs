@@ -9,6 +9,7 @@ pub mod ddl;
 pub mod error;
 pub mod introspect;
 pub mod ledger;
+pub mod model;
 pub mod plan;
 pub mod render;
 pub mod runner;
@@ -21,6 +22,7 @@ pub use render::{
 
 pub use error::PgError;
 pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
+pub use model::{apply_sql, model_chain, ModelError, ModelErrorKind, SchemaModel};
 pub use plan::Postgres;
 
 pub use connect::{connect, redact_url, PostgresDatabase};
