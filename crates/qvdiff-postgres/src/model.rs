@@ -400,6 +400,10 @@ impl SchemaModel {
             return unsupported("not a statement qvdiff writes");
         };
         match first.as_str() {
+            // `SELECT … INTO t` creates a table.
+            "SELECT" if p.has_top_level_word("INTO") => {
+                unsupported("SELECT … INTO creates a table qvdiff cannot know the columns of")
+            }
             // Data, and statements that change nothing a Schema holds.
             "INSERT" | "UPDATE" | "DELETE" | "SELECT" | "COPY" | "WITH" | "VALUES" | "TRUNCATE"
             | "MERGE" | "COMMENT" | "ANALYZE" | "ANALYSE" | "VACUUM" | "LOCK" | "GRANT"
@@ -2490,6 +2494,19 @@ impl<'a> Parser<'a> {
             .collect()
     }
 
+    /// Whether `word` appears from here on outside parentheses.
+    fn has_top_level_word(&self, word: &str) -> bool {
+        let mut depth = 0usize;
+        self.tokens[self.pos..].iter().any(|t| {
+            match t.kind {
+                TokenKind::Open => depth += 1,
+                TokenKind::Close => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            depth == 0 && t.is_word(self.sql, word)
+        })
+    }
+
     fn advance(&mut self) {
         self.pos += 1;
     }
@@ -3117,6 +3134,8 @@ ALTER TABLE "items" DROP COLUMN "title";
             "ALTER TABLE t ADD COLUMN b int GENERATED ALWAYS AS (a * 2) STORED",
             "ALTER TABLE t ALTER COLUMN a SET STATISTICS 100",
             "CREATE TEMP TABLE x (a int)",
+            "SELECT * INTO copy FROM t",
+            "CREATE EXTENSION pgcrypto",
         ] {
             let e = error(&format!("CREATE TABLE t (a int);\n{sql};"));
             assert_eq!(e.kind, ModelErrorKind::Unsupported, "{sql}: {e}");
@@ -3159,6 +3178,7 @@ ALTER TABLE "items" DROP COLUMN "title";
              UPDATE items SET notes = E'it\\'s; here' WHERE id = 1;\n\
              DELETE FROM items;\n\
              SELECT 1;\n\
+             SELECT a FROM (SELECT 1 AS a) s WHERE a IN (SELECT 1);\n\
              COPY users TO STDOUT;\n\
              COMMENT ON COLUMN items.notes IS 'x; y';\n\
              CREATE TABLE \"a;b\" (\"c;d\" text DEFAULT 'e;f');\n\
