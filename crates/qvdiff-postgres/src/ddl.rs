@@ -5,8 +5,8 @@
 //! later migration can drop or rename it without asking the server what it was called.
 
 use crate::render::{
-    check_name, foreign_key_name, limit_name, primary_key_name, quote_ident, render_default,
-    render_type, unique_name,
+    check_name, foreign_key_name, limit_name, primary_key_name, quote_ident, quote_string,
+    render_default, render_type, unique_name,
 };
 use qvdiff_core::{Check, Column, ForeignKey, Index, Table, Unique};
 
@@ -66,6 +66,27 @@ pub fn foreign_key_clause(foreign_key: &ForeignKey) -> String {
 /// `CHECK (<expr>)`.
 pub fn check_clause(check: &Check) -> String {
     format!("CHECK ({})", check.expr.trim())
+}
+
+/// What the comment of a CHECK constraint qvdiff creates starts with; the rest is the model's
+/// expression (see [`check_comment_sql`]).
+pub const CHECK_COMMENT_PREFIX: &str = "qvdiff: ";
+
+/// `COMMENT ON CONSTRAINT "name" ON "table" IS 'qvdiff: <expr>';` — the statement that follows
+/// every statement creating a CHECK constraint.
+///
+/// PostgreSQL keeps a CHECK as its parse tree and prints it back its own way (`price > 0` on a
+/// `double precision` column reads back as `price > 0::double precision`), which no one can
+/// predict without a server. The comment keeps the text qvdiff wrote, so introspection can read
+/// back exactly the model's expression. The server keeps a constraint's comment when the
+/// constraint or its table is renamed and when a column it uses changes type.
+pub fn check_comment_sql(table: &str, check: &Check) -> String {
+    format!(
+        "COMMENT ON CONSTRAINT {} ON {} IS {};",
+        quote_ident(&check_name(check)),
+        quote_ident(table),
+        quote_string(&format!("{CHECK_COMMENT_PREFIX}{}", check.expr.trim()))
+    )
 }
 
 /// `CONSTRAINT "name" <clause>`: one constraint line of `CREATE TABLE`, or the tail of
@@ -194,6 +215,18 @@ mod tests {
              CONSTRAINT \"t_user_id_fkey\" FOREIGN KEY (\"user_id\") REFERENCES \"users\" (\"id\") \
              ON DELETE CASCADE ON UPDATE NO ACTION,\n    \
              CONSTRAINT \"price_positive\" CHECK (price > 0)\n);"
+        );
+    }
+
+    #[test]
+    fn check_comments_carry_the_model_expression() {
+        let check = Check {
+            name: "status_known".into(),
+            expr: " status IN ('a', 'it''s') ".into(),
+        };
+        assert_eq!(
+            check_comment_sql("my \"t\"", &check),
+            r#"COMMENT ON CONSTRAINT "status_known" ON "my ""t""" IS 'qvdiff: status IN (''a'', ''it''''s'')';"#
         );
     }
 

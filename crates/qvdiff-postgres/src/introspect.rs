@@ -23,22 +23,32 @@
 //! - **Foreign keys**: `f` constraints, columns and referenced columns in key order; `ref_table`
 //!   is the referenced table's bare name (a table in another schema is not qualified). `MATCH`,
 //!   `DEFERRABLE` and `NOT VALID` are not represented.
-//! - **Checks**: `c` constraints as [`Check`]`{ name, expr }`, `expr` being the server's text (see
-//!   [`check_expression`]). PostgreSQL stores the parsed expression and prints it back its own
-//!   way: `price > 0` on a `double precision` column reads back as `price > 0::double precision`,
-//!   `length(title) > 0` on a `varchar` as `length(title::text) > 0`. So a model's check does not
-//!   always compare equal to the introspected one; canonicalizing is the planner's business.
+//! - **Checks**: `c` constraints as [`Check`]`{ name, expr }`. PostgreSQL stores the parsed
+//!   expression and prints it back its own way: `price > 0` on a `double precision` column reads
+//!   back as `price > 0::double precision`, `length(title) > 0` on a `varchar` as
+//!   `length(title::text) > 0`, `status IN ('a', 'b')` as
+//!   `status = ANY (ARRAY['a'::text, 'b'::text])` — and a column's type change rewrites it again.
+//!   Nothing without a server can predict that text, so the planner follows every CHECK it
+//!   creates with a comment on the constraint holding the model's expression
+//!   (`qvdiff: price > 0`, see [`crate::ddl::check_comment_sql`]), and `expr` is read from that
+//!   comment. Without one (a check written by hand, or re-created by hand, which loses the
+//!   comment) `expr` is the server's text ([`check_expression`]) and will usually differ from the
+//!   model's: a real difference, since qvdiff did not write that constraint. A comment is also
+//!   ignored when it no longer names the table's columns the constraint uses (a column renamed
+//!   by hand: the server renames it in the expression, not in the comment).
 //! - **Views and triggers**: not read (empty).
 //!
 //! The queries run one after the other without a transaction of their own (the caller may be in
 //! one: any [`GenericClient`] will do); concurrent DDL between them can give a mixed picture.
 
+use crate::ddl::CHECK_COMMENT_PREFIX;
 use crate::error::PgError;
-use crate::render::{parse_default, parse_type, quote_ident, unique_name};
+use crate::render::{parse_default, parse_type, quote_ident, unique_name, MAX_IDENTIFIER_BYTES};
+use crate::sqltext::{self, TokenKind};
 use postgres::GenericClient;
 use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::{Check, Column, FkAction, ForeignKey, Index, Schema, Table, Unique};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The error of introspection: a failed query, or no schema to read.
 pub type IntrospectError = PgError;
@@ -151,7 +161,9 @@ pub fn introspect_in(
                               ORDER BY u.ord), \
                         k.confdeltype::text, k.confupdtype::text, \
                         CASE WHEN k.contype = 'c' \
-                             THEN pg_catalog.pg_get_constraintdef(k.oid, true) END \
+                             THEN pg_catalog.pg_get_constraintdef(k.oid, true) END, \
+                        CASE WHEN k.contype = 'c' \
+                             THEN pg_catalog.obj_description(k.oid, 'pg_constraint') END \
                  FROM pg_catalog.pg_constraint k \
                  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -195,10 +207,15 @@ pub fn introspect_in(
             }
             "c" => {
                 let definition: Option<String> = row.try_get(8).map_err(db)?;
-                table.checks.push(Check {
-                    name,
-                    expr: check_expression(definition.as_deref().unwrap_or_default()),
-                });
+                let comment: Option<String> = row.try_get(9).map_err(db)?;
+                let column_names: Vec<&str> =
+                    table.columns.iter().map(|c| c.name.as_str()).collect();
+                let expr = check_text(
+                    definition.as_deref().unwrap_or_default(),
+                    comment.as_deref(),
+                    &column_names,
+                );
+                table.checks.push(Check { name, expr });
             }
             _ => {}
         }
@@ -324,6 +341,78 @@ pub fn check_expression(definition: &str) -> String {
     }
 }
 
+/// The expression of a CHECK constraint with definition `definition` (as
+/// `pg_get_constraintdef` prints it) and comment `comment`, on a table with columns `columns`:
+/// the model's text when the comment is qvdiff's (`qvdiff: <expr>`) and still names the same
+/// columns of the table as the server's expression, else the server's text.
+fn check_text(definition: &str, comment: Option<&str>, columns: &[&str]) -> String {
+    let server = check_expression(definition);
+    let model = comment
+        .and_then(|c| c.strip_prefix(CHECK_COMMENT_PREFIX))
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    match model {
+        Some(model)
+            if referenced_columns(model, columns) == referenced_columns(&server, columns) =>
+        {
+            model.to_string()
+        }
+        _ => server,
+    }
+}
+
+/// PostgreSQL's reserved keywords (`pg_get_keywords()`, category `R`): unquoted, never a column.
+const RESERVED_WORDS: &str = "all analyse analyze and any array as asc asymmetric both case cast \
+    check collate column constraint create current_catalog current_date current_role \
+    current_time current_timestamp current_user default deferrable desc distinct do else end \
+    except false fetch for foreign from grant group having in initially intersect into lateral \
+    leading limit localtime localtimestamp not null offset on only or order placing primary \
+    references returning select session_user some symmetric table then to trailing true union \
+    unique user using variadic when where window with";
+
+/// The names of `columns` that `expr` refers to. A name followed by `(` is a function, one
+/// followed by `.` a qualifier, one after `::` a type; string literals are not names.
+fn referenced_columns<'c>(expr: &str, columns: &[&'c str]) -> BTreeSet<&'c str> {
+    let tokens = sqltext::tokenize(expr);
+    let text = |i: usize| tokens.get(i).map(|t| &expr[t.start..t.end]);
+    let mut found = BTreeSet::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let word = &expr[token.start..token.end];
+        let after_cast = i >= 2 && text(i - 1) == Some(":") && text(i - 2) == Some(":");
+        if after_cast || matches!(text(i + 1), Some("(" | ".")) {
+            continue;
+        }
+        let name = match token.kind {
+            TokenKind::Word
+                if !word.starts_with(|c: char| c.is_ascii_digit())
+                    && !RESERVED_WORDS
+                        .split_whitespace()
+                        .any(|r| word.eq_ignore_ascii_case(r)) =>
+            {
+                word.to_ascii_lowercase()
+            }
+            TokenKind::Quoted if word.len() >= 2 && word.starts_with('"') => {
+                word[1..word.len() - 1].replace("\"\"", "\"")
+            }
+            _ => continue,
+        };
+        let name = clip(&name);
+        if let Some(column) = columns.iter().find(|c| **c == name) {
+            found.insert(*column);
+        }
+    }
+    found
+}
+
+/// `name` cut to [`MAX_IDENTIFIER_BYTES`] at a character boundary, as the server cuts names.
+fn clip(name: &str) -> &str {
+    let mut end = name.len().min(MAX_IDENTIFIER_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// Byte offset of the `)` matching the `(` that `text` starts with, skipping string literals and
 /// quoted identifiers.
 fn closing_paren(text: &str) -> Option<usize> {
@@ -374,6 +463,56 @@ mod tests {
             "\"a)\" <> 'it''s'::text"
         );
         assert_eq!(check_expression("CHECK (x"), "(x");
+    }
+
+    #[test]
+    fn a_qvdiff_comment_gives_the_model_expression() {
+        let columns = ["price", "title", "Mixed Case", "array"];
+        let text =
+            |definition: &str, comment: Option<&str>| check_text(definition, comment, &columns);
+        let double = "CHECK (price > 0::double precision)";
+        assert_eq!(text(double, Some("qvdiff: price > 0")), "price > 0");
+        // Not qvdiff's comment, or none: the server's text.
+        assert_eq!(text(double, None), "price > 0::double precision");
+        assert_eq!(
+            text(double, Some("price must be positive")),
+            "price > 0::double precision"
+        );
+        assert_eq!(
+            text(double, Some("qvdiff: ")),
+            "price > 0::double precision"
+        );
+        // A column renamed by hand: the server renamed it in the expression, not in the comment.
+        assert_eq!(
+            text("CHECK (cost > 0)", Some("qvdiff: price > 0")),
+            "cost > 0"
+        );
+        assert_eq!(
+            text(
+                "CHECK (price > 0 AND title <> ''::text)",
+                Some("qvdiff: price > 0")
+            ),
+            "price > 0 AND title <> ''::text"
+        );
+        // Functions, casts, literals, keywords and quoted names are told from column references.
+        assert_eq!(
+            text(
+                "CHECK (length(title::text) > 0 AND \"Mixed Case\" <> 'price'::text)",
+                Some("qvdiff: length(title) > 0 AND \"Mixed Case\" <> 'price'")
+            ),
+            "length(title) > 0 AND \"Mixed Case\" <> 'price'"
+        );
+        assert_eq!(
+            text(
+                "CHECK (title::text = ANY (ARRAY['a'::character varying, 'b'::character varying]::text[]))",
+                Some("qvdiff: title IN ('a', 'b')")
+            ),
+            "title IN ('a', 'b')"
+        );
+        assert_eq!(
+            referenced_columns("\"array\" > price::numeric AND ARRAY[1] <> '{}'", &columns),
+            BTreeSet::from(["array", "price"])
+        );
     }
 
     #[test]

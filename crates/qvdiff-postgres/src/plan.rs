@@ -19,11 +19,18 @@
 //! 7. `CREATE TABLE` (referenced tables first) with their indexes;
 //! 8. new foreign keys: those of existing tables, those of new tables that point at a table
 //!    created after them, and the ones phase 1 took away for a moment.
+//!
+//! Every statement that creates a CHECK constraint (`CREATE TABLE`, `ADD CONSTRAINT … CHECK`) is
+//! followed by `COMMENT ON CONSTRAINT … IS 'qvdiff: <expr>'` ([`check_comment_sql`]): the server
+//! prints a CHECK back in its own rewrite, and introspection reads the model's text from the
+//! comment instead. Both statements name the table as it is called at that point of the plan
+//! (phases 6 and 7 come after the renames), and the server keeps the comment through later
+//! renames of the constraint or its table.
 
 use crate::ddl::{
-    add_constraint_sql, check_clause, column_definition, create_index_sql, create_table_sql,
-    drop_constraint_sql, drop_index_sql, foreign_key_clause, primary_key_clause, unique_clause,
-    IDENTITY,
+    add_constraint_sql, check_clause, check_comment_sql, column_definition, create_index_sql,
+    create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause, primary_key_clause,
+    unique_clause, IDENTITY,
 };
 use crate::render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
@@ -72,9 +79,10 @@ impl Dialect for Postgres {
 /// narrowest), and a custom type that names a known one becomes that logical type.
 pub fn normalize_type(ty: &ColumnType) -> ColumnType {
     match ty {
-        ColumnType::Integer { bits: 8 } => ColumnType::Integer { bits: 16 },
         ColumnType::Custom { sql } => parse_type(sql),
-        other => other.clone(),
+        // What the server reports is what was rendered, read back (`numeric(7)` is
+        // `numeric(7,0)`, an 8-bit integer a `smallint`).
+        other => parse_type(&render_type(other)),
     }
 }
 
@@ -104,6 +112,8 @@ pub fn normalize_table(table: &Table) -> Table {
     }
     for check in &mut table.checks {
         check.name = limit_name(&check.name);
+        // As the planner writes it (`CHECK (<expr>)`, and the comment) and the model reads it.
+        check.expr = check.expr.trim().to_string();
     }
     table.normalize();
     table
@@ -434,6 +444,9 @@ impl<'a> Planner<'a> {
                 .partition(|fk| !created_later.contains(fk.ref_table.as_str()));
             deferred.extend(later.into_iter().map(|fk| (table.name.clone(), fk.clone())));
             self.step(create_table_sql(table, &inline));
+            for check in &table.checks {
+                self.step(check_comment_sql(&table.name, check));
+            }
             for index in &table.indexes {
                 self.step(create_index_sql(&table.name, index, false));
             }
@@ -687,6 +700,7 @@ impl<'a> Planner<'a> {
                 &check_name(check),
                 &check_clause(check),
             ));
+            self.step(check_comment_sql(table, check));
         }
         Ok(())
     }
@@ -1086,6 +1100,22 @@ mod tests {
         assert_eq!(t.columns[2].default, Some(DefaultValue::Text("x".into())));
         assert_eq!(t.indexes[0].name, limit_name(&long));
         assert_eq!(Postgres::default().normalize(&n), n);
+        // `numeric(7)` is kept as `numeric(7,0)`, from the logical type or a custom spelling.
+        let numeric_7 = ColumnType::Decimal {
+            precision: Some(7),
+            scale: Some(0),
+        };
+        for ty in [
+            ColumnType::Decimal {
+                precision: Some(7),
+                scale: None,
+            },
+            ColumnType::Custom {
+                sql: "NUMERIC(7)".into(),
+            },
+        ] {
+            assert_eq!(normalize_type(&ty), numeric_7);
+        }
     }
 
     #[test]
@@ -1468,6 +1498,7 @@ mod tests {
                 "ALTER TABLE \"t\" ADD CONSTRAINT \"t_b_unique\" UNIQUE (\"b\");",
                 "CREATE UNIQUE INDEX CONCURRENTLY \"ix_t_a_b\" ON \"t\" (\"a\", \"b\");",
                 "ALTER TABLE \"t\" ADD CONSTRAINT \"b_not_empty\" CHECK (b <> '');",
+                "COMMENT ON CONSTRAINT \"b_not_empty\" ON \"t\" IS 'qvdiff: b <> ''''';",
                 "ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_fkey\" FOREIGN KEY (\"a\") REFERENCES \"users\" (\"id\") ON DELETE SET NULL ON UPDATE NO ACTION;",
             ]
         );
@@ -1503,6 +1534,64 @@ mod tests {
         assert_eq!(
             created[1],
             "CREATE INDEX \"ix_fresh_a\" ON \"fresh\" (\"a\");"
+        );
+    }
+
+    #[test]
+    fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
+        let before = schema(vec![table("items", vec![column("qty", INT64)])]);
+        let mut goods = table("goods", vec![column("qty", INT64)]);
+        goods.renamed_from = Some("items".into());
+        goods.checks = vec![Check {
+            name: "qty_positive".into(),
+            expr: "  qty > 0 ".into(),
+        }];
+        let mut fresh = table("fresh", vec![column("status", TEXT)]);
+        fresh.checks = vec![
+            Check {
+                name: "status_known".into(),
+                expr: "status IN ('new', 'it''s')".into(),
+            },
+            Check {
+                name: "id_positive".into(),
+                expr: "id > 0".into(),
+            },
+        ];
+        fresh.indexes = vec![Index {
+            name: "ix_fresh_status".into(),
+            columns: strings(&["status"]),
+            unique: false,
+        }];
+        let after = schema(vec![goods, fresh]);
+        assert_eq!(
+            sql(&before, &after),
+            vec![
+                "ALTER TABLE \"items\" RENAME TO \"goods\";",
+                "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_pkey\" TO \"goods_pkey\";",
+                "ALTER TABLE \"goods\" ADD CONSTRAINT \"qty_positive\" CHECK (qty > 0);",
+                "COMMENT ON CONSTRAINT \"qty_positive\" ON \"goods\" IS 'qvdiff: qty > 0';",
+                "CREATE TABLE \"fresh\" (\n    \
+                 \"id\" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n    \
+                 \"status\" text NOT NULL,\n    \
+                 CONSTRAINT \"fresh_pkey\" PRIMARY KEY (\"id\"),\n    \
+                 CONSTRAINT \"id_positive\" CHECK (id > 0),\n    \
+                 CONSTRAINT \"status_known\" CHECK (status IN ('new', 'it''s'))\n);",
+                "COMMENT ON CONSTRAINT \"id_positive\" ON \"fresh\" IS 'qvdiff: id > 0';",
+                "COMMENT ON CONSTRAINT \"status_known\" ON \"fresh\" \
+                 IS 'qvdiff: status IN (''new'', ''it''''s'')';",
+                "CREATE INDEX \"ix_fresh_status\" ON \"fresh\" (\"status\");",
+            ]
+        );
+        // A changed expression is a new constraint, with a new comment.
+        let mut changed = after.clone();
+        changed.tables[0].checks[0].expr = "qty >= 1".into();
+        assert_eq!(
+            sql(&after, &changed),
+            vec![
+                "ALTER TABLE \"goods\" DROP CONSTRAINT \"qty_positive\";",
+                "ALTER TABLE \"goods\" ADD CONSTRAINT \"qty_positive\" CHECK (qty >= 1);",
+                "COMMENT ON CONSTRAINT \"qty_positive\" ON \"goods\" IS 'qvdiff: qty >= 1';",
+            ]
         );
     }
 

@@ -84,9 +84,10 @@ pub fn parse_type(sql: &str) -> ColumnType {
             precision: None,
             scale: None,
         },
+        // The server keeps `numeric(p)` as `numeric(p,0)`.
         ("numeric", [p]) if small(*p).is_some() => ColumnType::Decimal {
             precision: small(*p),
-            scale: None,
+            scale: Some(0),
         },
         ("numeric", [p, s]) if small(*p).is_some() && small(*s).is_some() => ColumnType::Decimal {
             precision: small(*p),
@@ -366,7 +367,7 @@ mod tests {
             },
             ColumnType::Decimal {
                 precision: Some(7),
-                scale: None,
+                scale: Some(0),
             },
             ColumnType::Decimal {
                 precision: None,

@@ -10,7 +10,7 @@ use qvdiff_core::{
 use qvdiff_postgres::introspect::{check_expression, default_schema, is_empty_in, row_count};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
-    introspect, introspect_in, is_empty, limit_name, unique_name, PgError, Postgres,
+    introspect, introspect_in, is_empty, limit_name, quote_string, unique_name, PgError, Postgres,
 };
 
 fn col(name: &str, ty: ColumnType) -> Column {
@@ -568,8 +568,9 @@ fn emptiness_counts_every_table_and_the_ledger() {
     );
 }
 
-/// What PostgreSQL does to CHECK expressions, for the planner's normalization: recorded here so
-/// a server version that prints them differently fails loudly.
+/// What PostgreSQL does to CHECK expressions: recorded here so a server version that prints them
+/// differently fails loudly. Without a comment, or with one that is not qvdiff's, that is what
+/// introspection reads; with a `qvdiff: ` comment (as the planner writes), the comment's text.
 #[test]
 fn check_expressions_as_the_server_prints_them() {
     let Some(db) = TestDatabase::create("introspect_checks") else {
@@ -619,21 +620,29 @@ fn check_expressions_as_the_server_prints_them() {
     for (i, (column, expr, _)) in cases.iter().enumerate() {
         client
             .batch_execute(&format!(
-                "CREATE TABLE t{i} ({column}, CONSTRAINT c{i} CHECK ({expr}))"
+                "CREATE TABLE t{i} ({column}, CONSTRAINT c{i} CHECK ({expr}));
+                 CREATE TABLE other{i} ({column}, CONSTRAINT c{i} CHECK ({expr}));
+                 COMMENT ON CONSTRAINT c{i} ON other{i} IS 'a note of somebody else';
+                 CREATE TABLE q{i} ({column}, CONSTRAINT c{i} CHECK ({expr}));
+                 COMMENT ON CONSTRAINT c{i} ON q{i} IS {};",
+                quote_string(&format!("qvdiff: {expr}"))
             ))
             .expect("create");
     }
     let schema = introspect(&mut client).expect("introspect");
     for (i, (_, written, printed)) in cases.iter().enumerate() {
-        let table = schema.table(&format!("t{i}")).expect("table");
-        assert_eq!(
-            table.checks,
-            vec![Check {
-                name: format!("c{i}"),
-                expr: printed.to_string()
-            }],
-            "CHECK ({written})"
-        );
+        for (table, expected) in [("t", printed), ("other", printed), ("q", written)] {
+            let table = schema.table(&format!("{table}{i}")).expect("table");
+            assert_eq!(
+                table.checks,
+                vec![Check {
+                    name: format!("c{i}"),
+                    expr: expected.to_string()
+                }],
+                "CHECK ({written}) on {}",
+                table.name
+            );
+        }
     }
     assert_eq!(check_expression("CHECK (a > 0) NOT VALID"), "a > 0");
 }
@@ -682,10 +691,18 @@ fn a_thousand_tables_introspect_quickly() {
 /// Plans `empty → wanted` with the PostgreSQL dialect, applies it in one transaction, and reads
 /// the database back.
 fn apply_from_empty(client: &mut postgres::Client, wanted: &Schema) -> Schema {
-    let normalized = Postgres::default().normalize(wanted);
-    let changes = diff(&Schema::default(), &normalized, &Renames::default());
-    let plan = Postgres::default()
-        .plan(&Schema::default(), &normalized, &changes)
+    apply_plan(client, &Schema::default(), wanted)
+}
+
+/// Plans `from → to` (renames from `to`'s hints) as `qvdiff migrate` does, applies it in one
+/// transaction, and reads the database back.
+fn apply_plan(client: &mut postgres::Client, from: &Schema, to: &Schema) -> Schema {
+    let dialect = Postgres::default();
+    let from = dialect.normalize(from).without_hints();
+    let to = dialect.normalize(to);
+    let changes = diff(&from, &to, &Renames::from_hints(&to));
+    let plan = dialect
+        .plan(&from, &to, &changes)
         .unwrap_or_else(|e| panic!("plan: {e}"));
     let mut tx = client.transaction().expect("begin");
     for step in &plan.steps {
@@ -764,10 +781,29 @@ fn planned_inventory_schema_reads_back_as_normalized() {
             on_delete: FkAction::Cascade,
             ..fk(&["user_id"], "users", &["id"])
         }],
-        checks: vec![Check {
-            name: "ck_items_quantity".into(),
-            expr: "quantity >= 0".into(),
-        }],
+        // Checks the server prints back differently: read from the planner's comments.
+        checks: vec![
+            Check {
+                name: "ck_items_quantity".into(),
+                expr: "quantity >= 0".into(),
+            },
+            Check {
+                name: "ck_items_price".into(),
+                expr: "price > 0".into(),
+            },
+            Check {
+                name: "ck_items_title".into(),
+                expr: "length(title) > 0".into(),
+            },
+            Check {
+                name: "ck_items_category".into(),
+                expr: "category IN ('tools', 'it''s')".into(),
+            },
+            Check {
+                name: "ck_items_digits".into(),
+                expr: "digits BETWEEN 0 AND 9999999".into(),
+            },
+        ],
         ..Table::new(
             "items",
             vec![
@@ -801,6 +837,15 @@ fn planned_inventory_schema_reads_back_as_normalized() {
                         scale: None,
                     },
                 ),
+                // `numeric(7)`: the server keeps it as `numeric(7,0)`.
+                nullable(
+                    "digits",
+                    ColumnType::Decimal {
+                        precision: Some(7),
+                        scale: None,
+                    },
+                ),
+                nullable("legacy_digits", custom("NUMERIC(5)")),
                 nullable("photo", ColumnType::Blob),
                 with_default(
                     nullable("code", varchar(12)),
@@ -817,6 +862,105 @@ fn planned_inventory_schema_reads_back_as_normalized() {
             tables: vec![users, items],
             ..Schema::default()
         },
+    );
+}
+
+/// The planner's comment on a CHECK stays with the constraint through a later rename of its
+/// table and a type change of its column (after which the server prints the expression
+/// differently again); a column renamed by hand, or a constraint re-created by hand, shows the
+/// server's text.
+#[test]
+fn check_comments_follow_their_constraint() {
+    let Some(db) = TestDatabase::create("introspect_check_comments") else {
+        return;
+    };
+    let mut client = db.connect();
+    let checks = vec![
+        Check {
+            name: "price_positive".into(),
+            expr: "price > 0".into(),
+        },
+        Check {
+            name: "title_set".into(),
+            expr: "length(title) > 0".into(),
+        },
+    ];
+    let items = Table {
+        primary_key: strings(&["id"]),
+        checks: checks.clone(),
+        ..Table::new(
+            "items",
+            vec![
+                col("id", INT64),
+                col("price", ColumnType::Float),
+                col("title", varchar(20)),
+            ],
+        )
+    };
+    let goods = Table {
+        primary_key: strings(&["id"]),
+        checks,
+        renamed_from: Some("items".into()),
+        ..Table::new(
+            "goods",
+            vec![
+                col("id", INT64),
+                col(
+                    "price",
+                    ColumnType::Decimal {
+                        precision: Some(10),
+                        scale: Some(2),
+                    },
+                ),
+                col("title", TEXT),
+            ],
+        )
+    };
+    let schema = |table: Table| Schema {
+        tables: vec![table],
+        ..Schema::default()
+    };
+    let normalized = |s: &Schema| Postgres::default().normalize(s).without_hints();
+    let (before, after) = (schema(items), schema(goods));
+    assert_eq!(apply_from_empty(&mut client, &before), normalized(&before));
+    assert_eq!(apply_plan(&mut client, &before, &after), normalized(&after));
+    let definition: String = client
+        .query_one(
+            "SELECT pg_get_constraintdef(oid, true) FROM pg_constraint \
+             WHERE conname = 'price_positive'",
+            &[],
+        )
+        .expect("definition")
+        .get(0);
+    assert_eq!(
+        definition,
+        "CHECK (price::double precision > 0::double precision)"
+    );
+
+    // By hand: the server renames the column in the expression, not in the comment.
+    client
+        .batch_execute("ALTER TABLE goods RENAME COLUMN title TO name")
+        .expect("rename column");
+    // By hand: a re-created constraint has no comment.
+    client
+        .batch_execute(
+            "ALTER TABLE goods DROP CONSTRAINT price_positive, \
+             ADD CONSTRAINT price_positive CHECK (price > 0)",
+        )
+        .expect("re-create");
+    let live = introspect(&mut client).expect("introspect");
+    assert_eq!(
+        live.tables[0].checks,
+        vec![
+            Check {
+                name: "price_positive".into(),
+                expr: "price > 0::numeric".into(),
+            },
+            Check {
+                name: "title_set".into(),
+                expr: "length(name) > 0".into(),
+            },
+        ]
     );
 }
 
