@@ -128,10 +128,17 @@ fn ci_runs_the_readme_test_command() {
     let command = readme
         .lines()
         .map(str::trim)
-        .find(|l| l.starts_with("cargo test"))
-        .expect("README gives a cargo test command");
+        .find(|l| l.starts_with(".ci/test"))
+        .expect("README gives the test command (.ci/test)");
     assert!(
         ci.lines().any(|l| l.trim() == command),
         ".ci/run must run `{command}`"
+    );
+    let test_script = std::fs::read_to_string(repo().join(".ci/test")).expect(".ci/test");
+    assert!(
+        test_script
+            .lines()
+            .any(|l| l.trim().starts_with("cargo test --workspace")),
+        ".ci/test must run the whole workspace's tests"
     );
 }

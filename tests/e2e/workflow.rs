@@ -5,7 +5,8 @@ use super::support::{repo_root, Project};
 use rusqlite::Connection;
 use std::path::Path;
 
-/// A copy of the example app (config, models, migrations) in a temporary directory.
+/// A copy of the example app (config, models, migrations: SQLite and PostgreSQL) in a temporary
+/// directory.
 fn example_app() -> Project {
     let p = Project::empty();
     let root = repo_root();
@@ -13,7 +14,11 @@ fn example_app() -> Project {
         "qvdiff.toml",
         &std::fs::read_to_string(root.join("qvdiff.toml")).unwrap(),
     );
-    for dir in ["examples/inventory/src", "migrations"] {
+    for dir in [
+        "examples/inventory/src",
+        "migrations",
+        "migrations/postgres",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.is_file() {

@@ -23,12 +23,21 @@ use rusqlite::{Connection, OpenFlags, MAIN_DB};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// An in-memory database at the starting state, and its schema.
+/// The starting state of a new migration: its schema, and where the migration is verified.
 pub struct Baseline {
-    /// In-memory database holding the schema (no rows): where verification runs.
-    pub shadow: Connection,
-    /// Its introspected schema.
+    /// Where verification runs.
+    pub shadow: Shadow,
+    /// The starting schema.
     pub schema: Schema,
+}
+
+/// Where a proposed migration is proven (up, down, up again) before it is written.
+pub enum Shadow {
+    /// SQLite: an in-memory database holding the starting schema (no rows); the SQL really runs.
+    Sqlite(Connection),
+    /// PostgreSQL: the schema model of `qvdiff_postgres::model`, applied to the starting schema
+    /// (no server needed; the model is proven against a real server by the test suite).
+    Model,
 }
 
 /// The schema the committed migrations produce, replayed in graph order (or taken from the
@@ -52,7 +61,10 @@ pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
     if let Some(cache) = cache {
         cache.store(&mut shadow, &schema);
     }
-    Ok(Baseline { shadow, schema })
+    Ok(Baseline {
+        shadow: Shadow::Sqlite(shadow),
+        schema,
+    })
 }
 
 /// How many replayed chains the cache keeps (each is the schema-only database image, about
@@ -147,7 +159,10 @@ impl ReplayCache {
             .append(true)
             .open(&self.schema)
             .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        Some(Baseline { shadow, schema })
+        Some(Baseline {
+            shadow: Shadow::Sqlite(shadow),
+            schema,
+        })
     }
 
     /// Writes the entry (image first, schema last: the schema's presence marks a whole entry),
@@ -234,7 +249,10 @@ pub fn live(target: &DatabaseTarget) -> CliResult<Baseline> {
         ))
     })?;
     let schema = introspect(&shadow, &display_path(&target.path))?;
-    Ok(Baseline { shadow, schema })
+    Ok(Baseline {
+        shadow: Shadow::Sqlite(shadow),
+        schema,
+    })
 }
 
 /// Opens an existing database file read-only.
@@ -273,19 +291,19 @@ pub fn choose(
 ) -> CliResult<Baseline> {
     let base = match db_flag {
         Some(_) => {
-            let target = crate::db_url::resolve(config, db_flag)?;
+            let (_, database) = crate::db_url::resolve_database(config, db_flag)?;
             console.detail(&format!(
                 "reading the live schema of {} (read-only)",
-                display_path(&target.path)
+                database.display()
             ));
-            live(&target)?
+            crate::dialects::live(&database)?
         }
         None => {
             console.detail(&format!(
                 "replaying {} migration(s) in memory",
                 migrations.len()
             ));
-            recorded(migrations)?
+            crate::dialects::recorded(config, migrations)?
         }
     };
     console.detail(&format!(

@@ -122,6 +122,28 @@ pub enum Command {
     Review(ReviewArgs),
     /// An ER diagram of the whole schema (Mermaid or Graphviz DOT), foreign keys as edges.
     Erd(ErdArgs),
+    /// Move the data of a SQLite database into an empty PostgreSQL database.
+    ///
+    /// The project keeps a PostgreSQL history beside its SQLite one (`[postgres] migrations` in
+    /// qvdiff.toml, written by `migrate` with the same revision ids). The source must be at head
+    /// and the target must hold no rows. The target is upgraded to the source's revision, then
+    /// every table is copied in foreign-key order (batched, with progress), identity sequences
+    /// are moved past the highest id, and row counts and per-table checksums are compared: all in
+    /// one transaction, so a failed port leaves no rows behind.
+    ///
+    /// Example: qvdiff port --from sqlite://instance/app.db --to postgres://app@db/app
+    Port(PortArgs),
+}
+
+/// Arguments of `qvdiff port`.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// The SQLite database to read (sqlite://PATH or a file path); never written.
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The PostgreSQL database to fill (postgres://user:password@host:port/database).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 /// `qvdiff lint`.

@@ -21,7 +21,8 @@ migrations = "migrations"
 # sqlite://app.db is relative to this file; sqlite:///srv/app.db is absolute.
 database = "sqlite://instance/app.db"
 
-# SQL dialect of the migration files.
+# SQL dialect of the migration files: "sqlite" or "postgres". A database URL must match it
+# (sqlite://… or postgres://…); `qvdiff port` moves the data from one to the other.
 dialect = "sqlite"
 
 # How long upgrade/downgrade/stamp wait for another writer (milliseconds) before giving up.
@@ -47,6 +48,16 @@ struct RawConfig {
     busy_timeout_ms: u64,
     #[serde(default)]
     backup: RawBackup,
+    #[serde(default)]
+    postgres: RawPostgres,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    #[serde(default)]
+    concurrent_indexes: bool,
+    migrations: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,8 +112,14 @@ pub struct Config {
     pub migrations: PathBuf,
     /// Database URL from the file, if any (unresolved).
     pub database: Option<String>,
-    /// Dialect name.
-    pub dialect: String,
+    /// The dialect of the migration files (and of every database they run on).
+    pub dialect: DialectKind,
+    /// A second history in PostgreSQL SQL (`[postgres] migrations`) kept beside a SQLite one:
+    /// `migrate` writes both, with one revision id; `postgres://` URLs use it.
+    pub postgres_migrations: Option<PathBuf>,
+    /// PostgreSQL: build and drop indexes on existing tables `CONCURRENTLY` (outside the
+    /// migration transaction), from `[postgres] concurrent_indexes`.
+    pub concurrent_indexes: bool,
     /// How long `upgrade`, `downgrade` and `stamp` wait for another writer's lock
     /// (`busy_timeout_ms`).
     pub busy_timeout: std::time::Duration,
@@ -159,14 +176,14 @@ impl Config {
             CliError::new(format!("{at}: invalid config: {}", e.message()))
                 .with_hint("see `qvdiff init` for a commented example of every key")
         })?;
-        if raw.dialect != "sqlite" {
+        let Some(dialect) = DialectKind::parse(&raw.dialect) else {
             return Err(CliError::new(format!(
                 "{}: dialect \"{}\" is not supported by this build",
                 file.display(),
                 raw.dialect
             ))
-            .with_hint("use dialect = \"sqlite\""));
-        }
+            .with_hint("use dialect = \"sqlite\" or dialect = \"postgres\""));
+        };
         if raw.backup.keep == 0 {
             return Err(CliError::new(format!(
                 "{}: [backup] keep = 0 would delete every backup, including the one just taken",
@@ -185,12 +202,85 @@ impl Config {
             models: raw.models.iter().map(|m| root.join(m)).collect(),
             migrations: root.join(&raw.migrations),
             database: raw.database,
-            dialect: raw.dialect,
+            dialect,
+            concurrent_indexes: raw.postgres.concurrent_indexes,
+            postgres_migrations: raw
+                .postgres
+                .migrations
+                .as_ref()
+                .filter(|_| dialect == DialectKind::Sqlite)
+                .map(|m| root.join(m)),
             busy_timeout: std::time::Duration::from_millis(raw.busy_timeout_ms),
             backup_dir: root.join(&raw.backup.dir),
             backup_keep: raw.backup.keep,
             root,
         })
+    }
+}
+
+/// The SQL dialects qvdiff speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialectKind {
+    /// SQLite (`sqlite://` URLs or file paths).
+    Sqlite,
+    /// PostgreSQL (`postgres://` or `postgresql://` URLs).
+    Postgres,
+}
+
+impl DialectKind {
+    /// The dialect of a `dialect = "…"` value.
+    pub fn parse(name: &str) -> Option<DialectKind> {
+        match name {
+            "sqlite" => Some(DialectKind::Sqlite),
+            "postgres" | "postgresql" => Some(DialectKind::Postgres),
+            _ => None,
+        }
+    }
+
+    /// The name as written in `qvdiff.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DialectKind::Sqlite => "sqlite",
+            DialectKind::Postgres => "postgres",
+        }
+    }
+
+    /// The name for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            DialectKind::Sqlite => "SQLite",
+            DialectKind::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+impl Config {
+    /// This project as seen by one dialect: the config itself for its own dialect, or — for
+    /// PostgreSQL beside SQLite — the same project with the `[postgres] migrations` history.
+    /// `None` when the project keeps no history in that dialect.
+    pub fn for_dialect(&self, dialect: DialectKind) -> Option<Config> {
+        if dialect == self.dialect {
+            return Some(self.clone());
+        }
+        match (dialect, &self.postgres_migrations) {
+            (DialectKind::Postgres, Some(dir)) => Some(Config {
+                dialect,
+                migrations: dir.clone(),
+                postgres_migrations: None,
+                ..self.clone()
+            }),
+            _ => None,
+        }
+    }
+
+    /// Every history the project keeps: its own dialect's first.
+    pub fn histories(&self) -> Vec<Config> {
+        let mut all = vec![self.clone()];
+        all.extend(
+            self.for_dialect(DialectKind::Postgres)
+                .filter(|_| self.dialect != DialectKind::Postgres),
+        );
+        all
     }
 }
 

@@ -1,8 +1,9 @@
 //! Database URLs: `sqlite://PATH` or a bare path. `sqlite:///srv/app.db` is absolute;
 //! `sqlite://app.db` and bare relative paths are relative to the directory of `qvdiff.toml`.
+//! `postgres://user@host:port/db` (or `postgresql://`) names a PostgreSQL database.
 //! Precedence: `--db`, then `DATABASE_URL`, then `database` in `qvdiff.toml`.
 
-use crate::config::Config;
+use crate::config::{Config, DialectKind};
 use crate::error::{CliError, CliResult};
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,10 @@ pub enum UrlSource {
     Env,
     /// `database` in qvdiff.toml.
     Config,
+    /// `qvdiff port --from`.
+    PortFrom,
+    /// `qvdiff port --to`.
+    PortTo,
 }
 
 impl std::fmt::Display for UrlSource {
@@ -23,6 +28,8 @@ impl std::fmt::Display for UrlSource {
             UrlSource::Flag => "--db",
             UrlSource::Env => "DATABASE_URL",
             UrlSource::Config => "`database` in qvdiff.toml",
+            UrlSource::PortFrom => "--from",
+            UrlSource::PortTo => "--to",
         })
     }
 }
@@ -53,6 +60,126 @@ impl DatabaseTarget {
     }
 }
 
+/// A PostgreSQL database location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresTarget {
+    /// The URL as given (it may hold a password: show [`PostgresTarget::display`] instead).
+    pub url: String,
+    /// Where it came from.
+    pub source: UrlSource,
+}
+
+impl PostgresTarget {
+    /// The URL without its password, for messages.
+    pub fn display(&self) -> String {
+        qvdiff_postgres::redact_url(&self.url)
+    }
+}
+
+/// A database of either dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(DatabaseTarget),
+    /// A PostgreSQL database.
+    Postgres(PostgresTarget),
+}
+
+impl Database {
+    /// The dialect the URL names.
+    pub fn dialect(&self) -> DialectKind {
+        match self {
+            Database::Sqlite(_) => DialectKind::Sqlite,
+            Database::Postgres(_) => DialectKind::Postgres,
+        }
+    }
+
+    /// The database for messages: a path relative to the working directory, or a URL without
+    /// its password.
+    pub fn display(&self) -> String {
+        match self {
+            Database::Sqlite(target) => crate::models::display_path(&target.path),
+            Database::Postgres(target) => target.display(),
+        }
+    }
+
+    /// The database file, for what only files have (backups, creating a missing database).
+    pub fn file(&self) -> Option<&DatabaseTarget> {
+        match self {
+            Database::Sqlite(target) => Some(target),
+            Database::Postgres(_) => None,
+        }
+    }
+
+    /// Where the URL came from.
+    pub fn source(&self) -> UrlSource {
+        match self {
+            Database::Sqlite(target) => target.source,
+            Database::Postgres(target) => target.source,
+        }
+    }
+}
+
+/// Whether a URL names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// A URL as a [`Database`] of either dialect, relative SQLite paths taken from the config's
+/// directory. No check against the project's dialect (see [`resolve_database`]).
+pub fn parse_database(url: &str, source: UrlSource, config: &Config) -> CliResult<Database> {
+    if is_postgres_url(url) {
+        return Ok(Database::Postgres(PostgresTarget {
+            url: url.to_string(),
+            source,
+        }));
+    }
+    let path = parse_sqlite_url(url, &config.root).map_err(|why| {
+        CliError::new(format!("{source} = \"{url}\": {why}")).with_hint(
+            "use sqlite://relative/path.db, sqlite:///absolute/path.db, a plain file path, or \
+             postgres://user@host/database",
+        )
+    })?;
+    Ok(Database::Sqlite(DatabaseTarget {
+        path,
+        url: url.to_string(),
+        source,
+    }))
+}
+
+/// The database in effect, and the project as its dialect sees it ([`Config::for_dialect`]):
+/// migration files are SQL of one dialect, so a URL of a dialect the project keeps no history
+/// in is refused before anything runs.
+pub fn resolve_database(config: &Config, flag: Option<&str>) -> CliResult<(Config, Database)> {
+    let (url, source) = effective_url(config, flag).ok_or_else(no_database)?;
+    let database = parse_database(&url, source, config)?;
+    match config.for_dialect(database.dialect()) {
+        Some(view) => Ok((view, database)),
+        None => Err(CliError::new(format!(
+            "{source} names a {} database ({}), but the project's migrations ({}) are {} SQL \
+             (dialect = \"{}\" in {})",
+            database.dialect().display_name(),
+            database.display(),
+            crate::models::display_path(&config.migrations),
+            config.dialect.display_name(),
+            config.dialect.name(),
+            crate::models::display_path(&config.file),
+        ))
+        .with_hint(
+            "use a database of the project's dialect, or keep a PostgreSQL history beside the \
+             SQLite one ([postgres] migrations = \"migrations/postgres\" in qvdiff.toml) and \
+             move the data with `qvdiff port`",
+        )),
+    }
+}
+
+fn no_database() -> CliError {
+    CliError::new("no database given").with_hint(
+        "pass --db sqlite://app.db (or postgres://…), set DATABASE_URL, or set `database` in \
+         qvdiff.toml",
+    )
+}
+
 /// The URL in effect: `--db`, else `DATABASE_URL`, else the config's `database`.
 pub fn effective_url(config: &Config, flag: Option<&str>) -> Option<(String, UrlSource)> {
     if let Some(url) = flag {
@@ -67,13 +194,19 @@ pub fn effective_url(config: &Config, flag: Option<&str>) -> Option<(String, Url
     config.database.clone().map(|url| (url, UrlSource::Config))
 }
 
-/// Resolves the database in effect, or explains how to name one.
+/// Resolves the SQLite database file in effect, for the commands that work on files only
+/// (backups); a PostgreSQL URL is refused with what to use instead.
 pub fn resolve(config: &Config, flag: Option<&str>) -> CliResult<DatabaseTarget> {
-    let (url, source) = effective_url(config, flag).ok_or_else(|| {
-        CliError::new("no database given").with_hint(
-            "pass --db sqlite://app.db, set DATABASE_URL, or set `database` in qvdiff.toml",
-        )
-    })?;
+    let (url, source) = effective_url(config, flag).ok_or_else(no_database)?;
+    if is_postgres_url(&url) {
+        return Err(CliError::new(format!(
+            "{source} names a PostgreSQL database ({}): this command works on SQLite files only",
+            qvdiff_postgres::redact_url(&url)
+        ))
+        .with_hint(
+            "back up and restore PostgreSQL with pg_dump / pg_restore or your provider's backups",
+        ));
+    }
     let path = parse_sqlite_url(&url, &config.root).map_err(|why| {
         CliError::new(format!("{source} = \"{url}\": {why}")).with_hint(
             "use sqlite://relative/path.db, sqlite:///absolute/path.db or a plain file path",
@@ -90,7 +223,7 @@ pub fn parse_sqlite_url(url: &str, root: &Path) -> Result<PathBuf, String> {
         rest
     } else if let Some((scheme, _)) = url.split_once("://") {
         return Err(format!(
-            "the `{scheme}` scheme is not supported by this build (only sqlite)"
+            "the `{scheme}` scheme is not supported (sqlite:// and postgres:// are)"
         ));
     } else {
         url

@@ -11,12 +11,14 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db_url;
+pub mod dialects;
 pub mod error;
 pub mod fsutil;
 pub mod history;
 pub mod models;
 pub mod output;
 pub mod planning;
+pub mod port;
 pub mod prompt;
 
 use clap::Parser;
@@ -96,5 +98,6 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
         Command::Lint(args) => commands::lint::run(&config()?, args, console),
         Command::Review(args) => commands::review::run(&config()?, args),
         Command::Erd(args) => commands::erd::run(&config()?, args, db).map(|()| EXIT_OK),
+        Command::Port(args) => commands::port::run(&config()?, args, console).map(|()| EXIT_OK),
     }
 }

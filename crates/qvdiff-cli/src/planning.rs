@@ -1,13 +1,12 @@
 //! From a baseline and the wanted schema to verified up and down SQL: the part `migrate`, `diff`
 //! and `check` share.
 
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, Shadow};
 use crate::error::{CliError, CliResult};
 use crate::output::Console;
 use crate::prompt::Prompter;
 use qvdiff_core::diff::{diff, rename_candidates};
 use qvdiff_core::{Change, Column, DefaultValue, Dialect, Plan, Renames, Schema};
-use qvdiff_sqlite::Sqlite;
 
 /// The changes between a baseline and the wanted schema, with their SQL both ways.
 #[derive(Debug)]
@@ -22,20 +21,15 @@ pub struct Proposal {
     pub wanted: Schema,
 }
 
-/// The dialect of migration files.
-pub fn dialect() -> Sqlite {
-    Sqlite
-}
-
 /// Diffs `wanted` against the baseline, resolves renames and values for new NOT NULL columns
 /// (asking when allowed), and plans both directions. Nothing is verified yet.
 pub fn propose(
+    dialect: &dyn Dialect,
     baseline: &Baseline,
     wanted: &Schema,
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Proposal> {
-    let dialect = dialect();
     let mut wanted = dialect.normalize(wanted);
     // Views and triggers come from the database, never from models; a rebuild must keep them.
     wanted.views = baseline.schema.views.clone();
@@ -153,26 +147,64 @@ fn needs_value(column: &Column) -> bool {
     !column.nullable && column.default.is_none() && column.backfill.is_none()
 }
 
-/// Verifies the proposal on the baseline's in-memory database: up gives the wanted schema, down
-/// the baseline, up again the wanted schema. A mismatch is reported with a unified diff.
+/// Verifies the proposal on the baseline's shadow: up gives the wanted schema, down the
+/// baseline, up again the wanted schema. A mismatch is reported with a unified diff.
 pub fn verify(
     baseline: &mut Baseline,
     proposal: &Proposal,
     up_sql: &str,
     down_sql: &str,
 ) -> CliResult<()> {
-    qvdiff_sqlite::verify(&mut baseline.shadow, &proposal.wanted, up_sql, down_sql).map_err(|e| {
-        let mut err = CliError::new(format!("{e}; nothing was written"));
-        if let qvdiff_sqlite::VerifyError::Mismatch {
-            expected, actual, ..
-        } = &e
-        {
-            err = err.with_details([schema_diff(expected, actual)]);
+    let mismatch = |what: &str, expected: &Schema, actual: &Schema| {
+        CliError::new(format!(
+            "verification failed: {what} does not give the expected schema; nothing was written"
+        ))
+        .with_details([schema_diff(expected, actual)])
+        .with_hint("this is a qvdiff bug: please report it with the models and migrations involved")
+    };
+    match &mut baseline.shadow {
+        Shadow::Sqlite(shadow) => {
+            qvdiff_sqlite::verify(shadow, &proposal.wanted, up_sql, down_sql).map_err(|e| {
+                let mut err = CliError::new(format!("{e}; nothing was written"));
+                if let qvdiff_sqlite::VerifyError::Mismatch {
+                    expected, actual, ..
+                } = &e
+                {
+                    err = err.with_details([schema_diff(expected, actual)]);
+                }
+                err.with_hint(
+                    "this is a qvdiff bug: please report it with the models and migrations involved",
+                )
+            })
         }
-        err.with_hint(
-            "this is a qvdiff bug: please report it with the models and migrations involved",
-        )
-    })
+        Shadow::Model => {
+            let apply = |schema: &Schema, sql: &str, what: &str| {
+                let mut after = schema.clone();
+                qvdiff_postgres::model::apply_sql(&mut after, sql).map_err(|e| {
+                    CliError::new(format!(
+                        "verification failed: the {what} section cannot be modelled: {e}; \
+                         nothing was written"
+                    ))
+                })?;
+                Ok::<Schema, CliError>(after.normalized().comparable())
+            };
+            let start = baseline.schema.comparable();
+            let wanted = proposal.wanted.comparable();
+            let up = apply(&start, up_sql, "up")?;
+            if up != wanted {
+                return Err(mismatch("the up section", &wanted, &up));
+            }
+            let down = apply(&up, down_sql, "down")?;
+            if down != start {
+                return Err(mismatch("the down section", &start, &down));
+            }
+            let again = apply(&down, up_sql, "up")?;
+            if again != wanted {
+                return Err(mismatch("the up section run again", &wanted, &again));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// A unified diff of two schemas' manifest JSON, for people.

@@ -2,18 +2,26 @@
 //! safe answer takes it, one without is an error for the caller to report. Answers are read from
 //! standard input, so a script may pipe them in.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
 /// Asks questions, or refuses to when input is off.
 #[derive(Debug)]
 pub struct Prompter {
     enabled: bool,
+    /// Answers given so far, by question: a project with two histories (SQLite and PostgreSQL)
+    /// plans the same change twice and must not ask twice.
+    answers: RefCell<HashMap<String, Option<String>>>,
 }
 
 impl Prompter {
     /// A prompter; `enabled = false` for `--no-input`.
     pub fn new(enabled: bool) -> Prompter {
-        Prompter { enabled }
+        Prompter {
+            enabled,
+            answers: RefCell::new(HashMap::new()),
+        }
     }
 
     /// Whether questions may be asked.
@@ -35,6 +43,17 @@ impl Prompter {
         if !self.enabled {
             return None;
         }
+        if let Some(answer) = self.answers.borrow().get(question) {
+            return answer.clone();
+        }
+        let answer = self.read_answer(question);
+        self.answers
+            .borrow_mut()
+            .insert(question.to_string(), answer.clone());
+        answer
+    }
+
+    fn read_answer(&self, question: &str) -> Option<String> {
         let mut stderr = std::io::stderr().lock();
         let _ = write!(stderr, "{question}");
         let _ = stderr.flush();

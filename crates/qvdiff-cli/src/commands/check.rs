@@ -1,20 +1,18 @@
 //! `qvdiff check`: for CI. Models vs migrations; with `--db`, also drift and pending revisions.
 
-use crate::baseline;
 use crate::cli::CheckArgs;
 use crate::config::Config;
-use crate::db_url::{self, DatabaseTarget};
+use crate::db_url::{self, Database};
+use crate::dialects;
 use crate::error::{CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
 use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::models::ModelSource;
 use crate::output::{Console, Tone};
-use crate::planning::dialect;
 use qvdiff_core::diff::diff;
 use qvdiff_core::runner::Migrations;
+use qvdiff_core::Renames;
 use qvdiff_core::Schema;
-use qvdiff_core::{Dialect, Renames};
-use qvdiff_sqlite::runner;
 
 /// Returns exit code 0 when everything agrees, 1 with a report when something differs.
 pub fn run(
@@ -23,37 +21,23 @@ pub fn run(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<i32> {
-    let wanted =
-        dialect().normalize(&ModelSource::choose(config, args.manifest.as_deref()).load()?);
-    let history = load_migrations(&config.migrations)?;
-    let heads = history.graph().heads();
-    let recorded = baseline::recorded(&history)?;
-    let changes = diff(&recorded.schema, &wanted, &Renames::from_hints(&wanted));
-
+    let models = ModelSource::choose(config, args.manifest.as_deref()).load()?;
+    let histories = config.histories();
     let mut problems = 0;
-    if heads.len() > 1 {
-        problems += 1;
-        println!(
-            "The migrations have {} heads ({}): run `qvdiff merge -m \"merge heads\"`.",
-            heads.len(),
-            heads.join(", ")
-        );
-    }
-    if !changes.is_empty() {
-        problems += 1;
-        println!(
-            "The models differ from the migrations ({} change{}):",
-            changes.len(),
-            plural(changes.len())
-        );
-        for c in &changes {
-            println!("  {}", c.describe());
-        }
-        println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
+    for view in &histories {
+        // With two histories (SQLite and PostgreSQL) each report says which one it is about.
+        let which = if histories.len() > 1 {
+            format!(" in {}", display_path(&view.migrations))
+        } else {
+            String::new()
+        };
+        problems += check_history(view, &models, &which)?;
     }
     let live_checked = match db_flag {
         Some(flag) => {
-            problems += check_live(config, &history, &db_url::resolve(config, Some(flag))?)?;
+            let (view, database) = db_url::resolve_database(config, Some(flag))?;
+            let history = load_migrations(&view.migrations)?;
+            problems += check_live(&view, &history, &database)?;
             true
         }
         None => false,
@@ -77,16 +61,44 @@ pub fn run(
     }
 }
 
+/// Heads and model changes of one history. Returns how many kinds of problem it printed.
+fn check_history(config: &Config, models: &Schema, which: &str) -> CliResult<usize> {
+    let wanted = dialects::planner(config).normalize(models);
+    let history = load_migrations(&config.migrations)?;
+    let heads = history.graph().heads();
+    let recorded = dialects::recorded(config, &history)?;
+    let changes = diff(&recorded.schema, &wanted, &Renames::from_hints(&wanted));
+    let mut problems = 0;
+    if heads.len() > 1 {
+        problems += 1;
+        println!(
+            "The migrations{which} have {} heads ({}): run `qvdiff merge -m \"merge heads\"`.",
+            heads.len(),
+            heads.join(", ")
+        );
+    }
+    if !changes.is_empty() {
+        problems += 1;
+        println!(
+            "The models differ from the migrations{which} ({} change{}):",
+            changes.len(),
+            plural(changes.len())
+        );
+        for c in &changes {
+            println!("  {}", c.describe());
+        }
+        println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
+    }
+    Ok(problems)
+}
+
 /// Pending revisions, edited or unknown applied revisions, and drift between the live schema and
 /// the schema its applied revisions produce. Returns how many kinds of problem it printed.
-fn check_live(
-    config: &Config,
-    migrations: &Migrations,
-    target: &DatabaseTarget,
-) -> CliResult<usize> {
-    let conn = baseline::open_read_only(target)?;
-    let status = runner::status(&conn, migrations).map_err(|e| CliError::new(e.to_string()))?;
-    let shown = display_path(&target.path);
+fn check_live(config: &Config, migrations: &Migrations, database: &Database) -> CliResult<usize> {
+    let mut db = dialects::open_read_only(database)?;
+    let applied = db.applied().map_err(|e| CliError::new(e.to_string()))?;
+    let status = qvdiff_core::runner::status(migrations, &applied);
+    let shown = database.display();
     let mut problems = 0;
     if !status.pending.is_empty() {
         problems += 1;
@@ -114,7 +126,7 @@ fn check_live(
     }
     let expected = match status.current.as_slice() {
         [] => Schema::default(),
-        [one] => runner::schema_at(migrations, one).map_err(|e| CliError::new(e.to_string()))?,
+        [one] => dialects::schema_at(config, migrations, one)?,
         several => {
             println!(
                 "{shown} has several heads applied ({}); drift was not checked.",
@@ -123,12 +135,11 @@ fn check_live(
             return Ok(problems + 1);
         }
     };
-    let live = qvdiff_sqlite::introspect(&conn)
+    let live = db
+        .introspect()
         .map_err(|e| CliError::new(format!("cannot introspect {shown}: {e}")))?;
-    let (expected, live) = (
-        qvdiff_sqlite::comparable(&expected),
-        qvdiff_sqlite::comparable(&live),
-    );
+    let normalize = |schema: &Schema| db.dialect().normalize(schema).comparable();
+    let (expected, live) = (normalize(&expected), normalize(&live));
     let drift = diff(&expected, &live, &Renames::default());
     if !drift.is_empty() {
         problems += 1;

@@ -1,22 +1,24 @@
 //! The deploy workflow on a live database: `upgrade`, `downgrade`, `current`, `history`,
-//! `heads`, `stamp`, `sql`. Each is a thin layer over `qvdiff_sqlite::runner`.
+//! `heads`, `stamp`, `sql`. Each is a thin layer over the dialect's [`Backend`]: the same code
+//! drives a SQLite file and a PostgreSQL database.
 
 use crate::cli::{DowngradeArgs, SqlArgs, StampArgs, UpgradeArgs};
 use crate::config::Config;
-use crate::db_url::{self, DatabaseTarget};
+use crate::db_url::{self, Database};
+use crate::dialects;
 use crate::error::{CliError, CliResult};
 use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
+use qvdiff_core::run::{BackupSettings, Direction, RunOptions, RunReport};
 use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
-use qvdiff_sqlite::comparable;
-use qvdiff_sqlite::runner::{self, BackupSettings, Direction, RunError, RunOptions, RunReport};
+use qvdiff_core::{Backend, BackendError, BackendErrorKind};
 use std::io::Write;
 
-fn run_error(e: RunError) -> CliError {
-    let locked = matches!(e, RunError::Locked { .. });
-    let err = CliError::new(e.to_string());
+fn run_error(e: BackendError) -> CliError {
+    let locked = e.kind == BackendErrorKind::Locked;
+    let err = CliError::new(e.message);
     if locked {
         // The library cannot know where the timeout comes from; the CLI can say which key sets it.
         err.with_hint("`busy_timeout_ms` in qvdiff.toml sets how long to wait (default 30000)")
@@ -25,10 +27,12 @@ fn run_error(e: RunError) -> CliError {
     }
 }
 
-fn options(config: &Config, backup: bool, console: &Console) -> RunOptions {
+/// Run options; backups are taken of database files only (a PostgreSQL server has its own:
+/// `pg_dump`, or the provider's).
+fn options(config: &Config, database: &Database, backup: bool, console: &Console) -> RunOptions {
     let console = console.clone();
     RunOptions {
-        backup: backup.then(|| BackupSettings {
+        backup: (backup && database.file().is_some()).then(|| BackupSettings {
             dir: config.backup_dir.clone(),
             keep: config.backup_keep,
         }),
@@ -47,9 +51,8 @@ fn options(config: &Config, backup: bool, console: &Console) -> RunOptions {
     }
 }
 
-fn open_existing(target: &DatabaseTarget) -> CliResult<rusqlite::Connection> {
-    target.require_existing()?;
-    runner::open_database(&target.path, false).map_err(run_error)
+fn refused(e: qvdiff_core::runner::Refusal) -> CliError {
+    CliError::new(e.to_string())
 }
 
 fn print_stdout(text: &str) {
@@ -113,43 +116,47 @@ pub fn upgrade(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
+    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let config = &config;
     let migrations = load_migrations(&config.migrations)?;
-    let target = db_url::resolve(config, db_flag)?;
     let target_rev = args.target.as_deref().unwrap_or("head");
+    // Only a database file can be missing (and then created); a server's database exists.
+    let missing_file = database.file().is_some_and(|f| !f.path.is_file());
     if args.sql {
-        let script = if target.path.is_file() {
-            runner::upgrade_sql(&open_existing(&target)?, &migrations, target_rev)
+        let script = if missing_file {
+            dialects::offline_script(config, &migrations, Some(&format!("base:{target_rev}")))?
         } else {
-            runner::sql_script(&migrations, Some(&format!("base:{target_rev}")))
-        }
-        .map_err(run_error)?;
+            dialects::open(&database, false)?
+                .upgrade_script(&migrations, target_rev)
+                .map_err(run_error)?
+        };
         print_stdout(&script);
         return Ok(());
     }
-    // A database that does not exist yet holds nothing to protect: no backup of it.
-    let existed = target.path.is_file();
-    if !existed {
+    let mut created_dirs = Vec::new();
+    if let (true, Some(file)) = (missing_file, database.file()) {
         // Refusals that need no database (an unknown target, several heads) come before the
         // file is created: a failed upgrade must leave nothing behind.
-        qvdiff_core::runner::plan_upgrade(&migrations, &[], target_rev)
-            .map_err(|e| run_error(e.into()))?;
+        qvdiff_core::runner::plan_upgrade(&migrations, &[], target_rev).map_err(refused)?;
+        created_dirs = create_parent_dirs(&file.path)?;
     }
-    let created_dirs = create_parent_dirs(&target.path)?;
-    let result = runner::open_database(&target.path, true).and_then(|mut conn| {
-        runner::upgrade(
-            &mut conn,
+    // A database that does not exist yet holds nothing to protect: no backup of it.
+    let backup = !missing_file && !args.no_backup;
+    let result = dialects::open(&database, true).and_then(|mut db| {
+        db.upgrade(
             &migrations,
             target_rev,
-            &options(config, existed && !args.no_backup, console),
+            &options(config, &database, backup, console),
         )
+        .map_err(run_error)
     });
     let report = match result {
         Ok(report) => report,
         Err(e) => {
-            if !existed {
-                remove_if_empty(&target.path, &created_dirs);
+            if let (true, Some(file)) = (missing_file, database.file()) {
+                remove_if_empty(&file.path, &created_dirs);
             }
-            return Err(run_error(e));
+            return Err(e);
         }
     };
     report_run(
@@ -198,16 +205,16 @@ pub fn downgrade(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
+    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let config = &config;
     let migrations = load_migrations(&config.migrations)?;
-    let target = db_url::resolve(config, db_flag)?;
-    let mut conn = open_existing(&target)?;
-    let report = runner::downgrade(
-        &mut conn,
-        &migrations,
-        args.target.as_deref().unwrap_or("-1"),
-        &options(config, !args.no_backup, console),
-    )
-    .map_err(run_error)?;
+    let report = dialects::open(&database, false)?
+        .downgrade(
+            &migrations,
+            args.target.as_deref().unwrap_or("-1"),
+            &options(config, &database, !args.no_backup, console),
+        )
+        .map_err(run_error)?;
     report_run(
         console,
         &migrations,
@@ -220,13 +227,17 @@ pub fn downgrade(
 
 /// `qvdiff current`: the revision(s) the database is at, and what is pending.
 pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
+    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let config = &config;
     let migrations = load_migrations(&config.migrations)?;
-    let target = db_url::resolve(config, db_flag)?;
-    let status = if target.path.is_file() {
-        runner::status(&open_existing(&target)?, &migrations).map_err(run_error)?
+    let applied = if database.file().is_some_and(|f| !f.path.is_file()) {
+        Vec::new()
     } else {
-        qvdiff_core::runner::status(&migrations, &[])
+        dialects::open(&database, false)?
+            .applied()
+            .map_err(run_error)?
     };
+    let status = qvdiff_core::runner::status(&migrations, &applied);
     let mut out = String::new();
     if status.current.is_empty() {
         out.push_str("base\n");
@@ -260,13 +271,17 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
 
 /// `qvdiff history`: the revision graph, newest first, with what is applied.
 pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
-    let migrations = load_migrations(&config.migrations)?;
-    let applied = match db_url::resolve(config, db_flag) {
-        Ok(target) if target.path.is_file() => {
-            applied_set(&runner::applied(&open_existing(&target)?).map_err(run_error)?)
+    // Without a usable database the history is shown with nothing applied.
+    let (config, applied) = match db_url::resolve_database(config, db_flag) {
+        Ok((view, database)) if !database.file().is_some_and(|f| !f.path.is_file()) => {
+            let applied = dialects::open(&database, false)?
+                .applied()
+                .map_err(run_error)?;
+            (view, applied_set(&applied))
         }
-        _ => Default::default(),
+        _ => (config.clone(), Default::default()),
     };
+    let migrations = load_migrations(&config.migrations)?;
     let mut out = String::new();
     for entry in history_entries(&migrations, &applied).iter().rev() {
         let mark = if entry.applied { '*' } else { 'o' };
@@ -326,17 +341,24 @@ pub fn stamp(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
+    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let config = &config;
     let migrations = load_migrations(&config.migrations)?;
-    let target = db_url::resolve(config, db_flag)?;
-    let mut conn = open_existing(&target)?;
-    let expected = comparable(&runner::schema_at(&migrations, &args.revision).map_err(run_error)?);
-    let live =
-        comparable(&qvdiff_sqlite::introspect(&conn).map_err(|e| CliError::new(e.to_string()))?);
+    let mut db = dialects::open(&database, false)?;
+    let comparable = |db: &dyn Backend, schema: &qvdiff_core::Schema| {
+        db.dialect().normalize(schema).comparable()
+    };
+    let expected = comparable(
+        db.as_ref(),
+        &dialects::schema_at(config, &migrations, &args.revision)?,
+    );
+    let live = db.introspect().map_err(run_error)?;
+    let live = comparable(db.as_ref(), &live);
     if expected != live {
         if !args.force {
             return Err(CliError::new(format!(
                 "the schema of {} is not the schema of revision {}; nothing was written",
-                display_path(&target.path),
+                database.display(),
                 args.revision
             ))
             .with_details([schema_diff(&expected, &live)])
@@ -346,16 +368,16 @@ pub fn stamp(
         }
         console.warn("--force: stamping although the schemas differ");
     }
-    let report = runner::stamp(
-        &mut conn,
-        &migrations,
-        &args.revision,
-        &options(config, false, console),
-    )
-    .map_err(run_error)?;
+    let report = db
+        .stamp(
+            &migrations,
+            &args.revision,
+            &options(config, &database, false, console),
+        )
+        .map_err(run_error)?;
     console.info(&format!(
         "Stamped {} at {} (added {}, removed {}, checksums refreshed {})",
-        display_path(&target.path),
+        database.display(),
         args.revision,
         report.added.len(),
         report.removed.len(),
@@ -367,7 +389,7 @@ pub fn stamp(
 /// `qvdiff sql [FROM:TO]`: the offline script, nothing touched.
 pub fn sql(config: &Config, args: &SqlArgs) -> CliResult<()> {
     let migrations = load_migrations(&config.migrations)?;
-    let script = runner::sql_script(&migrations, args.range.as_deref()).map_err(run_error)?;
+    let script = dialects::offline_script(config, &migrations, args.range.as_deref())?;
     print_stdout(&script);
     Ok(())
 }

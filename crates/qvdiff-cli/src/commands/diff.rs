@@ -27,7 +27,14 @@ pub fn run(
         console,
     )?;
     // `diff` never asks: a possible rename is shown as the drop and add it would be by default.
-    let proposal = propose(&base, &wanted, &Prompter::new(false), console)?;
+    let dialect = crate::dialects::planner(config);
+    let proposal = propose(
+        dialect.as_ref(),
+        &base,
+        &wanted,
+        &Prompter::new(false),
+        console,
+    )?;
     let mut out = String::new();
     if proposal.changes.is_empty() {
         console.info("No changes detected.");

@@ -106,9 +106,26 @@ pub fn report(checked: &[Checked], console: &Console) -> i32 {
     }
 }
 
+/// Lint and review replay each file on in-memory SQLite: a PostgreSQL history is refused with
+/// one clear message rather than reported as a wall of SQLite errors.
+pub fn require_sqlite_history(config: &Config) -> CliResult<()> {
+    if config.dialect == crate::config::DialectKind::Sqlite {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "lint and review read SQLite migrations; {} holds PostgreSQL SQL",
+        display_path(&config.migrations)
+    ))
+    .with_hint(
+        "`qvdiff check` verifies a PostgreSQL history against the models; every generated \
+         PostgreSQL file was verified (up, down, up again) when it was written",
+    ))
+}
+
 /// Reads and checks the migration files: all of them, or those of `revisions` (ids or unique
 /// prefixes). Files come in graph order (parents first), malformed ones first of all.
 pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Checked>> {
+    require_sqlite_history(config)?;
     let (mut malformed, parsed) = read_dir(&config.migrations)?;
     // With a malformed file its children have an unknown parent: the graph cannot be built, and
     // only the malformed files are reported (fix them first).

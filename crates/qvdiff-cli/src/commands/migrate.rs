@@ -17,7 +17,9 @@ use qvdiff_core::migration::{
 use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
 
-/// Generates, verifies and writes the next migration.
+/// Generates, verifies and writes the next migration: one file per history the project keeps
+/// (SQLite, and PostgreSQL beside it), all with one revision id; with `--db`, for the history of
+/// that database's dialect. Every file is planned and verified before any is written.
 pub fn run(
     config: &Config,
     args: &MigrateArgs,
@@ -30,81 +32,47 @@ pub fn run(
         return Err(CliError::new("the migration message is empty")
             .with_hint("pass -m \"what this migration does\""));
     }
-    let history = load_migrations(&config.migrations)?;
-    let parents = single_head(&history)?;
-    let revision = choose_revision(&history, args.rev_id.as_deref())?;
-
-    let (up, down, summary, review) = if args.empty {
-        (
-            "-- Write the SQL of this migration here.\n".to_string(),
-            "-- Write the SQL that undoes it here.\n".to_string(),
-            Vec::new(),
-            None,
-        )
+    let views = match db_flag {
+        Some(_) => vec![crate::db_url::resolve_database(config, db_flag)?.0],
+        None => config.histories(),
+    };
+    let histories = views
+        .iter()
+        .map(|view| load_migrations(&view.migrations))
+        .collect::<CliResult<Vec<_>>>()?;
+    let revision = choose_revision(&histories, args.rev_id.as_deref())?;
+    let wanted = if args.empty {
+        None
     } else {
         let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
         console.detail(&format!(
             "the models declare {} table(s)",
             wanted.tables.len()
         ));
-        let mut base: Baseline = baseline::choose(config, db_flag, &history, console)?;
-        let proposal = propose(&base, &wanted, prompter, console)?;
-        if proposal.changes.is_empty() {
-            console.info("No changes detected; nothing was written.");
-            return Ok(());
-        }
-        let up = render_steps(&proposal.up.steps);
-        let down = render_steps(&proposal.down.steps);
-        verify(&mut base, &proposal, &up, &down)?;
-        let mut summary: Vec<(String, bool)> = proposal
-            .changes
-            .iter()
-            .map(|c| (c.describe(), c.is_destructive()))
-            .collect();
-        // Data the way back would lose is listed too: a reviewer must know before approving.
-        summary.extend(
-            proposal
-                .down
-                .steps
-                .iter()
-                .filter_map(|s| s.destructive.as_ref())
-                .map(|why| (format!("down: {why}"), true)),
-        );
-        // With a live database the summary says how many rows each affected table holds now:
-        // what a rebuild copies, or what a destructive step can lose.
-        let row_counts = match db_flag {
-            Some(_) => {
-                let target = crate::db_url::resolve(config, db_flag)?;
-                let live = baseline::open_read_only(&target)?;
-                Some(review::row_counts(&live, &proposal.changes, &base.schema)?)
-            }
-            None => None,
-        };
-        let down_losses: Vec<String> = proposal
-            .down
-            .steps
-            .iter()
-            .filter_map(|s| s.destructive.clone())
-            .collect();
-        let review = (proposal.changes, proposal.wanted, down_losses, row_counts);
-        (up, down, summary, Some(review))
+        Some(wanted)
     };
-
-    let file = MigrationFile {
-        revision,
-        parents,
-        message,
-        up,
-        down,
+    let mut drafts = Vec::new();
+    for (view, history) in views.iter().zip(&histories) {
+        let draft = draft(
+            view,
+            history,
+            &revision,
+            &message,
+            wanted.as_ref(),
+            db_flag,
+            prompter,
+            console,
+        )?;
+        drafts.extend(draft);
+    }
+    let Some(first) = drafts.first() else {
+        console.info("No changes detected; nothing was written.");
+        return Ok(());
     };
-    // The summary block: what a generated file does, or the mark of a hand-written one.
-    let notes = match review {
-        Some((changes, wanted, down_losses, row_counts)) => {
-            review::generated_notes(&file, &changes, &wanted, down_losses, row_counts)
-        }
-        None => vec![String::new(), HAND_WRITTEN_NOTE.to_string()],
-    };
-    write_migration(config, &file, &notes, console)?;
+    let summary = first.summary.clone();
+    for draft in &drafts {
+        write_migration(&draft.config, &draft.file, &draft.notes, console)?;
+    }
     for (line, destructive) in &summary {
         if *destructive {
             // `Change::describe` already ends a destructive change with the word.
@@ -125,6 +93,105 @@ pub fn run(
     Ok(())
 }
 
+/// One verified migration file, ready to be written into its history.
+struct Draft {
+    config: Config,
+    file: MigrationFile,
+    notes: Vec<String>,
+    summary: Vec<(String, bool)>,
+}
+
+/// Plans and verifies the migration of one history (`None`: no changes there); `wanted` is
+/// `None` for an empty, hand-written migration.
+#[allow(clippy::too_many_arguments)]
+fn draft(
+    config: &Config,
+    history: &Migrations,
+    revision: &str,
+    message: &str,
+    wanted: Option<&qvdiff_core::Schema>,
+    db_flag: Option<&str>,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<Option<Draft>> {
+    let parents = single_head(history)?;
+    let (up, down, summary, review) = match wanted {
+        None => (
+            "-- Write the SQL of this migration here.\n".to_string(),
+            "-- Write the SQL that undoes it here.\n".to_string(),
+            Vec::new(),
+            None,
+        ),
+        Some(wanted) => {
+            let mut base: Baseline = baseline::choose(config, db_flag, history, console)?;
+            let dialect = crate::dialects::planner(config);
+            let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
+            if proposal.changes.is_empty() {
+                return Ok(None);
+            }
+            let up = render_steps(&proposal.up.steps);
+            let down = render_steps(&proposal.down.steps);
+            verify(&mut base, &proposal, &up, &down)?;
+            let mut summary: Vec<(String, bool)> = proposal
+                .changes
+                .iter()
+                .map(|c| (c.describe(), c.is_destructive()))
+                .collect();
+            // Data the way back would lose is listed too: a reviewer must know before approving.
+            summary.extend(
+                proposal
+                    .down
+                    .steps
+                    .iter()
+                    .filter_map(|s| s.destructive.as_ref())
+                    .map(|why| (format!("down: {why}"), true)),
+            );
+            // With a live database the summary says how many rows each affected table holds
+            // now: what a rebuild copies, or what a destructive step can lose.
+            let row_counts = match db_flag {
+                Some(_) => {
+                    let (_, database) = crate::db_url::resolve_database(config, db_flag)?;
+                    let mut live = crate::dialects::open_read_only(&database)?;
+                    Some(review::row_counts(
+                        live.as_mut(),
+                        &proposal.changes,
+                        &base.schema,
+                    )?)
+                }
+                None => None,
+            };
+            let down_losses: Vec<String> = proposal
+                .down
+                .steps
+                .iter()
+                .filter_map(|s| s.destructive.clone())
+                .collect();
+            let review = (proposal.changes, proposal.wanted, down_losses, row_counts);
+            (up, down, summary, Some(review))
+        }
+    };
+    let file = MigrationFile {
+        revision: revision.to_string(),
+        parents,
+        message: message.to_string(),
+        up,
+        down,
+    };
+    // The summary block: what a generated file does, or the mark of a hand-written one.
+    let notes = match review {
+        Some((changes, wanted, down_losses, row_counts)) => {
+            review::generated_notes(&file, &changes, &wanted, down_losses, row_counts)
+        }
+        None => vec![String::new(), HAND_WRITTEN_NOTE.to_string()],
+    };
+    Ok(Some(Draft {
+        config: config.clone(),
+        file,
+        notes,
+        summary,
+    }))
+}
+
 /// The parent of a new migration: the one head, or none for the first.
 fn single_head(history: &Migrations) -> CliResult<Vec<String>> {
     let heads = history.graph().heads();
@@ -141,7 +208,8 @@ fn single_head(history: &Migrations) -> CliResult<Vec<String>> {
 }
 
 /// `--rev-id` if given (it must be new), else the UTC time, moved to the next free second.
-fn choose_revision(history: &Migrations, given: Option<&str>) -> CliResult<String> {
+fn choose_revision(histories: &[Migrations], given: Option<&str>) -> CliResult<String> {
+    let existing = |rev: &str| histories.iter().find_map(|h| h.get(rev));
     if let Some(rev) = given {
         if !is_valid_revision(rev) {
             return Err(
@@ -149,7 +217,7 @@ fn choose_revision(history: &Migrations, given: Option<&str>) -> CliResult<Strin
                     .with_hint("use 1 to 64 letters, digits or _ (not head, heads or base)"),
             );
         }
-        if let Some(existing) = history.get(rev) {
+        if let Some(existing) = existing(rev) {
             return Err(CliError::new(format!(
                 "revision {rev} already exists ({})",
                 existing.path
@@ -164,7 +232,7 @@ fn choose_revision(history: &Migrations, given: Option<&str>) -> CliResult<Strin
     let mut t = now;
     loop {
         let rev = revision_at(t);
-        if history.get(&rev).is_none() {
+        if existing(&rev).is_none() {
             return Ok(rev);
         }
         t += 1;
@@ -236,19 +304,37 @@ pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<
             CliError::new("the merge message is empty").with_hint("pass -m \"merge heads\"")
         );
     }
-    let history = load_migrations(&config.migrations)?;
+    // Every history the project keeps gets the merge, with one revision id.
+    let views = config.histories();
+    let histories = views
+        .iter()
+        .map(|view| load_migrations(&view.migrations))
+        .collect::<CliResult<Vec<_>>>()?;
     let revisions: Vec<&str> = args.revisions.iter().map(String::as_str).collect();
-    let parents = merge_parents(&history, &revisions).map_err(|e| CliError::new(e.to_string()))?;
-    let revision = choose_revision(&history, args.rev_id.as_deref())?;
+    let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     let note = "-- Merge revision: no SQL of its own.\n".to_string();
-    let file = MigrationFile {
-        revision,
-        parents,
-        message,
-        up: note.clone(),
-        down: note,
-    };
-    write_migration(config, &file, &[], console)?;
-    console.info(&format!("  merges {}", file.parents.join(" + ")));
+    let mut files = Vec::new();
+    for (view, history) in views.iter().zip(&histories) {
+        let parents = merge_parents(history, &revisions).map_err(|e| {
+            // With two histories, say which one refused.
+            if views.len() > 1 {
+                CliError::new(format!("{}: {e}", display_path(&view.migrations)))
+            } else {
+                CliError::new(e.to_string())
+            }
+        })?;
+        let file = MigrationFile {
+            revision: revision.clone(),
+            parents,
+            message: message.clone(),
+            up: note.clone(),
+            down: note.clone(),
+        };
+        files.push((view, file));
+    }
+    for (view, file) in &files {
+        write_migration(view, file, &[], console)?;
+        console.info(&format!("  merges {}", file.parents.join(" + ")));
+    }
     Ok(())
 }

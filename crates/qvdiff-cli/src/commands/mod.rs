@@ -11,4 +11,5 @@ pub mod init;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
+pub mod port;
 pub mod review;

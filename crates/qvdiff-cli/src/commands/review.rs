@@ -68,6 +68,7 @@ pub struct Report {
 
 /// Prints the report. Exit 0: the report is for people; `qvdiff lint` is the gate.
 pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
+    crate::commands::lint::require_sqlite_history(config)?;
     let revisions = match &args.since {
         Some(reference) => {
             let added = added_since(config, reference)?;
@@ -189,20 +190,16 @@ pub fn generated_notes(
 
 /// Current row counts of the tables `changes` touch, read from a live database.
 pub fn row_counts(
-    conn: &rusqlite::Connection,
+    db: &mut dyn qvdiff_core::Backend,
     changes: &[Change],
     before: &Schema,
 ) -> CliResult<BTreeMap<String, u64>> {
     let mut counts = BTreeMap::new();
     for table in affected_tables(changes, before) {
-        let sql = format!(
-            "SELECT count(*) FROM {}",
-            qvdiff_sqlite::quote_ident(&table)
-        );
-        let n: i64 = conn
-            .query_row(&sql, [], |r| r.get(0))
-            .map_err(|e| CliError::new(format!("cannot count the rows of {table}: {e}")))?;
-        counts.insert(table, u64::try_from(n).unwrap_or(0));
+        let n = db
+            .count_rows(&table)
+            .map_err(|e| CliError::new(e.to_string()))?;
+        counts.insert(table, n);
     }
     Ok(counts)
 }

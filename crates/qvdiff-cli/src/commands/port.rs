@@ -1,0 +1,187 @@
+//! `qvdiff port --from sqlite://… --to postgres://…`: checks, upgrade of the target, then the
+//! copy of `crate::port` in one transaction.
+
+use crate::cli::PortArgs;
+use crate::config::{Config, DialectKind};
+use crate::db_url::{parse_database, Database, UrlSource};
+use crate::dialects;
+use crate::error::{CliError, CliResult};
+use crate::history::load_migrations;
+use crate::models::display_path;
+use crate::output::{Console, Tone};
+use crate::planning::schema_diff;
+use crate::port::{copy_all, pg_failure, tables_with_rows};
+use qvdiff_core::run::RunOptions;
+use qvdiff_core::runner::status;
+use qvdiff_core::Schema;
+
+/// Moves the rows; refuses (changing nothing) unless the source is at head and the target empty.
+pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()> {
+    let source = parse_database(&args.from, UrlSource::PortFrom, config)?;
+    let target = parse_database(&args.to, UrlSource::PortTo, config)?;
+    let (Database::Sqlite(source_file), Database::Postgres(target_db)) = (&source, &target) else {
+        return Err(CliError::new(format!(
+            "qvdiff port moves a SQLite database into PostgreSQL; got --from {} ({}) and --to {} \
+             ({})",
+            source.display(),
+            source.dialect().display_name(),
+            target.display(),
+            target.dialect().display_name()
+        ))
+        .with_hint("qvdiff port --from sqlite://instance/app.db --to postgres://user@host/db"));
+    };
+    let (Some(sqlite), Some(postgres)) = (
+        config.for_dialect(DialectKind::Sqlite),
+        config.for_dialect(DialectKind::Postgres),
+    ) else {
+        return Err(CliError::new(format!(
+            "{} keeps no history in both dialects: port needs the SQLite migrations the source is \
+             at and the PostgreSQL migrations that build the target",
+            display_path(&config.file)
+        ))
+        .with_hint(
+            "keep dialect = \"sqlite\" and add [postgres] migrations = \"migrations/postgres\"; \
+             `qvdiff migrate` then writes both",
+        ));
+    };
+
+    // The source: at the head of its history, and exactly the schema that head produces.
+    let sqlite_history = load_migrations(&sqlite.migrations)?;
+    let mut source_db = dialects::open_read_only(&source)?;
+    let applied = source_db
+        .applied()
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let state = status(&sqlite_history, &applied);
+    let head = match (state.current.as_slice(), state.is_up_to_date()) {
+        ([one], true) if state.unknown.is_empty() && state.edited.is_empty() => one.clone(),
+        _ => {
+            let at = if state.current.is_empty() {
+                "base".to_string()
+            } else {
+                state.current.join(", ")
+            };
+            return Err(CliError::new(format!(
+                "the source {} is not at head (it is at {at}; pending: {}): nothing was copied",
+                display_path(&source_file.path),
+                if state.pending.is_empty() {
+                    "none".to_string()
+                } else {
+                    state.pending.join(", ")
+                }
+            ))
+            .with_hint(
+                "run `qvdiff upgrade` on it first (and `qvdiff merge` if there are several heads)",
+            ));
+        }
+    };
+    let expected = source_db
+        .dialect()
+        .normalize(&dialects::schema_at(&sqlite, &sqlite_history, &head)?)
+        .comparable();
+    let live = source_db
+        .introspect()
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let live = source_db.dialect().normalize(&live).comparable();
+    if expected != live {
+        return Err(CliError::new(format!(
+            "the source {} has drifted from revision {head}: its schema is not the one the \
+             migrations produce; nothing was copied",
+            display_path(&source_file.path)
+        ))
+        .with_details([schema_diff(&expected, &live)])
+        .with_hint("record the change in a migration (qvdiff migrate --db …) or undo it"));
+    }
+    drop(source_db);
+
+    // The target: the same revision must exist in the PostgreSQL history; no rows anywhere.
+    let postgres_history = load_migrations(&postgres.migrations)?;
+    if postgres_history.get(&head).is_none() {
+        return Err(CliError::new(format!(
+            "the PostgreSQL history in {} has no revision {head} (the source's head); nothing \
+             was copied",
+            display_path(&postgres.migrations)
+        ))
+        .with_hint("run `qvdiff migrate` so both histories reach the same revision"));
+    }
+    let mut client =
+        qvdiff_postgres::connect(&target_db.url).map_err(|e| CliError::new(e.to_string()))?;
+    let present =
+        qvdiff_postgres::introspect(&mut client).map_err(|e| CliError::new(e.to_string()))?;
+    let filled = tables_with_rows(&mut client, &present)?;
+    if !filled.is_empty() {
+        let list: Vec<String> = filled
+            .iter()
+            .map(|(t, n)| format!("{t} ({n} rows)"))
+            .collect();
+        return Err(CliError::new(format!(
+            "the target {} is not empty: {}; nothing was copied",
+            target_db.display(),
+            list.join(", ")
+        ))
+        .with_hint("port into a new, empty database"));
+    }
+
+    let mut target_backend = dialects::open(&target, false)?;
+    let report = target_backend
+        .upgrade(&postgres_history, &head, &RunOptions::default())
+        .map_err(|e| CliError::new(e.to_string()))?;
+    for step in &report.steps {
+        console.detail(&format!(
+            "target: applied {} {}",
+            step.revision, step.message
+        ));
+    }
+    let target_schema = target_backend
+        .introspect()
+        .map_err(|e| CliError::new(e.to_string()))?;
+    drop(target_backend);
+    same_columns(&live, &target_schema)?;
+
+    let source_conn = crate::baseline::open_read_only(source_file)?;
+    let mut tx = client
+        .transaction()
+        .map_err(|e| pg_failure("starting the copy".to_string(), e))?;
+    let tables = copy_all(&source_conn, &mut tx, &target_schema, console)?;
+    tx.commit()
+        .map_err(|e| pg_failure("committing the copy".to_string(), e))?;
+    let rows: u64 = tables.iter().map(|t| t.rows).sum();
+    for table in &tables {
+        console.info(&format!(
+            "  {}: {} rows, checksum {} on both sides",
+            table.table, table.rows, table.checksum
+        ));
+    }
+    console.info(&format!(
+        "{} {rows} rows in {} tables from {} to {} at revision {head}",
+        console.paint(Tone::Good, "Ported"),
+        tables.len(),
+        display_path(&source_file.path),
+        target_db.display()
+    ));
+    Ok(())
+}
+
+/// The copy goes by column name: every source table and column must exist in the target.
+fn same_columns(source: &Schema, target: &Schema) -> CliResult<()> {
+    let mut missing = Vec::new();
+    for table in &source.tables {
+        match target.table(&table.name) {
+            None => missing.push(format!("table {}", table.name)),
+            Some(t) => missing.extend(
+                table
+                    .columns
+                    .iter()
+                    .filter(|c| t.column(&c.name).is_none())
+                    .map(|c| format!("column {}.{}", table.name, c.name)),
+            ),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::new(
+        "the PostgreSQL history does not build the tables the source has; nothing was copied",
+    )
+    .with_details(missing)
+    .with_hint("both histories must come from the same models: run `qvdiff check`"))
+}

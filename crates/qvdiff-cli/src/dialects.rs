@@ -1,0 +1,147 @@
+//! The one place where the CLI depends on the project's dialect (`dialect` in `qvdiff.toml`).
+//!
+//! Commands ask this module for the planner, the recorded schema, a live database behind the
+//! [`Backend`] trait, or the offline script, and never branch on the dialect themselves. Each
+//! function maps the dialect to its crate: `qvdiff-sqlite` or `qvdiff-postgres`, siblings that
+//! implement the same boundaries ([`Dialect`] for planning, [`Backend`] for live databases).
+
+use crate::baseline::{self, Baseline, Shadow};
+use crate::config::{Config, DialectKind};
+use crate::db_url::Database;
+use crate::error::{CliError, CliResult};
+use qvdiff_core::runner::{plan_stamp, Migrations};
+use qvdiff_core::{Backend, Dialect, Schema};
+
+/// The planner of the project's dialect.
+pub fn planner(config: &Config) -> Box<dyn Dialect> {
+    match config.dialect {
+        DialectKind::Sqlite => Box::new(qvdiff_sqlite::Sqlite),
+        DialectKind::Postgres => Box::new(qvdiff_postgres::Postgres {
+            concurrent_indexes: config.concurrent_indexes,
+        }),
+    }
+}
+
+/// Opens a live database of the project's dialect (see [`crate::db_url::resolve_database`]).
+/// `create`: a missing SQLite file is created (`upgrade`); a PostgreSQL database must exist.
+pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
+    match database {
+        Database::Sqlite(target) => {
+            if !create {
+                target.require_existing()?;
+            }
+            let db = qvdiff_sqlite::SqliteDatabase::open(&target.path, create)
+                .map_err(|e| CliError::new(e.message))?;
+            Ok(Box::new(db))
+        }
+        Database::Postgres(target) => {
+            let db = qvdiff_postgres::PostgresDatabase::open(&target.url).map_err(|e| {
+                CliError::new(e.message).with_hint(
+                    "check the URL (postgres://user:password@host:port/database) and that the \
+                     server is running",
+                )
+            })?;
+            Ok(Box::new(db))
+        }
+    }
+}
+
+/// Opens a live database for reading only: a SQLite file is opened read-only (its bytes never
+/// change); a PostgreSQL database is only read from.
+pub fn open_read_only(database: &Database) -> CliResult<Box<dyn Backend>> {
+    match database {
+        Database::Sqlite(target) => {
+            let conn = baseline::open_read_only(target)?;
+            Ok(Box::new(qvdiff_sqlite::SqliteDatabase::from_connection(
+                conn,
+                &target.path,
+            )))
+        }
+        Database::Postgres(_) => open(database, false),
+    }
+}
+
+/// The schema the committed migrations produce, and where to verify a new one on top of it.
+pub fn recorded(config: &Config, migrations: &Migrations) -> CliResult<Baseline> {
+    match config.dialect {
+        DialectKind::Sqlite => baseline::recorded(migrations),
+        DialectKind::Postgres => {
+            let order = migrations.in_order();
+            let schema = modelled_chain(order.iter().copied())?;
+            Ok(Baseline {
+                shadow: Shadow::Model,
+                schema,
+            })
+        }
+    }
+}
+
+/// The schema revision `target` (with its ancestors) produces; `base` is empty.
+pub fn schema_at(config: &Config, migrations: &Migrations, target: &str) -> CliResult<Schema> {
+    match config.dialect {
+        DialectKind::Sqlite => qvdiff_sqlite::runner::schema_at(migrations, target)
+            .map_err(|e| CliError::new(e.to_string())),
+        DialectKind::Postgres => {
+            let chain = plan_stamp(migrations, target).map_err(|e| CliError::new(e.to_string()))?;
+            modelled_chain(chain.into_iter())
+        }
+    }
+}
+
+fn modelled_chain<'a>(
+    chain: impl Iterator<Item = &'a qvdiff_core::runner::Migration>,
+) -> CliResult<Schema> {
+    let chain: Vec<_> = chain.collect();
+    qvdiff_postgres::model::model_chain(
+        chain
+            .iter()
+            .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
+    )
+    .map_err(|e| {
+        let path = e
+            .revision
+            .as_deref()
+            .and_then(|rev| chain.iter().find(|m| m.file.revision == rev))
+            .map(|m| m.path.clone());
+        let message = match path {
+            Some(path) => format!("{path}: {e}"),
+            None => e.to_string(),
+        };
+        // The model's message already says what it can model and what to do instead.
+        CliError::new(format!("cannot model the migrations' schema: {message}"))
+    })
+}
+
+/// A live database's schema (read only), and where to verify a new migration on top of it.
+pub fn live(database: &Database) -> CliResult<Baseline> {
+    match database {
+        Database::Sqlite(target) => baseline::live(target),
+        Database::Postgres(_) => {
+            let mut db = open(database, false)?;
+            let schema = db.introspect().map_err(|e| {
+                CliError::new(format!(
+                    "cannot read the schema of {}: {e}",
+                    database.display()
+                ))
+            })?;
+            Ok(Baseline {
+                shadow: Shadow::Model,
+                schema,
+            })
+        }
+    }
+}
+
+/// The offline script of `qvdiff sql [FROM:TO]` in the project's dialect.
+pub fn offline_script(
+    config: &Config,
+    migrations: &Migrations,
+    range: Option<&str>,
+) -> CliResult<String> {
+    match config.dialect {
+        DialectKind::Sqlite => qvdiff_sqlite::runner::sql_script(migrations, range)
+            .map_err(|e| CliError::new(e.to_string())),
+        DialectKind::Postgres => qvdiff_postgres::runner::sql_script(migrations, range)
+            .map_err(|e| CliError::new(e.to_string())),
+    }
+}
