@@ -5,6 +5,7 @@
 mod e2e {
     pub mod bad_input;
     pub mod cases;
+    pub mod cases_postgres;
     pub mod crash;
     pub mod deploy;
     pub mod init;

@@ -36,6 +36,19 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn every_fixture_case() {
+    let cases = fixture_cases();
+    let failures: Vec<String> = cases.iter().filter_map(|c| run_case(c).err()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The case folders under `fixtures/cases/`, sorted, filtered by `QVDIFF_CASES` (then at least
+/// one must match; without a filter there must be at least 40).
+pub(super) fn fixture_cases() -> Vec<PathBuf> {
     let dir = repo_root().join("fixtures/cases");
     let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixtures/cases")
@@ -57,13 +70,7 @@ fn every_fixture_case() {
         "expected at least 40 cases, found {}",
         cases.len()
     );
-    let failures: Vec<String> = cases.iter().filter_map(|c| run_case(c).err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    cases
 }
 
 fn run_case(case: &Path) -> Result<(), String> {
@@ -113,20 +120,9 @@ fn run_case(case: &Path) -> Result<(), String> {
     let initial = dump(&p.path("app.db")).map_err(fail)?;
 
     p.write("src/models.rs", &read("after.rs")?);
-    let answers = std::fs::read_to_string(case.join("answers.txt")).ok();
-    let migrate = ["migrate", "-m", &name, "--rev-id", "r2_change"];
-    let run = match &answers {
-        Some(a) => p.qvdiff_with_stdin(&migrate, a),
-        None => p.qvdiff(&[&migrate[..], &["--no-input"]].concat()),
-    };
-    if run.code != 0 {
-        return Err(fail(format!(
-            "migrate exited {}:\n{}",
-            run.code, run.stderr
-        )));
-    }
-    let file = only_file_with_prefix(&p.path("migrations"), "r2_change").map_err(fail)?;
-    let migration = std::fs::read_to_string(&file).map_err(|e| fail(e.to_string()))?;
+    let migration = migrate_change(&p, case, &name, &[])
+        .map_err(fail)?
+        .ok_or_else(|| fail("migrate found no change".to_string()))?;
     snapshot(case, "migration.sql", &migration).map_err(fail)?;
 
     // What a reviewer sees: the lint findings (exit 1 exactly when there are some) and the
@@ -162,9 +158,7 @@ fn run_case(case: &Path) -> Result<(), String> {
     health(&p.path("app.db")).map_err(fail)?;
     let after_down = dump(&p.path("app.db")).map_err(fail)?;
     snapshot(case, "data_down.txt", &after_down).map_err(fail)?;
-    let up_section = migration.split("-- qvdiff:down").next().unwrap_or_default();
-    let down_differs = case.join("down_differs.txt").exists();
-    if !up_section.contains("DESTRUCTIVE") && !down_differs && after_down != initial {
+    if down_must_restore(case, &migration) && after_down != initial {
         return Err(fail(format!(
             "up loses no data, so down must restore every value:\n--- inserted\n{initial}\n--- after down\n{after_down}"
         )));
@@ -172,8 +166,47 @@ fn run_case(case: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `qvdiff migrate -m <name> --rev-id r2_change` (plus `extra` arguments) with the case's
+/// `answers.txt` typed at the prompts, or `--no-input` without one; returns the file written
+/// (`None`: no change, nothing written).
+pub(super) fn migrate_change(
+    p: &Project,
+    case: &Path,
+    name: &str,
+    extra: &[&str],
+) -> Result<Option<String>, String> {
+    let answers = std::fs::read_to_string(case.join("answers.txt")).ok();
+    let migrate = [&["migrate", "-m", name, "--rev-id", "r2_change"], extra].concat();
+    let run = match &answers {
+        Some(a) => p.qvdiff_with_stdin(&migrate, a),
+        None => p.qvdiff(&[&migrate[..], &["--no-input"]].concat()),
+    };
+    if run.code != 0 {
+        return Err(format!("migrate exited {}:\n{}", run.code, run.stderr));
+    }
+    let written = std::fs::read_dir(p.path("migrations")).map_err(|e| e.to_string())?;
+    if !written
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with("r2_change"))
+    {
+        return Ok(None);
+    }
+    let file = only_file_with_prefix(&p.path("migrations"), "r2_change")?;
+    std::fs::read_to_string(&file)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Whether the way back must restore every value as inserted: the up section of `migration`
+/// loses no data (no DESTRUCTIVE step) and the case has no `down_differs.txt` saying why the
+/// way back cannot restore it although nothing is lost.
+pub(super) fn down_must_restore(case: &Path, migration: &str) -> bool {
+    let up_section = migration.split("-- qvdiff:down").next().unwrap_or_default();
+    !up_section.contains("DESTRUCTIVE") && !case.join("down_differs.txt").exists()
+}
+
 /// Writes `setup` as the SQL of an empty migration (`r1_setup`), as a person would by hand.
-fn hand_written_migration(p: &Project, setup: &str) -> Result<(), String> {
+pub(super) fn hand_written_migration(p: &Project, setup: &str) -> Result<(), String> {
     let run = p.qvdiff(&[
         "migrate",
         "--empty",
@@ -200,7 +233,7 @@ fn hand_written_migration(p: &Project, setup: &str) -> Result<(), String> {
     std::fs::write(&file, body).map_err(|e| e.to_string())
 }
 
-fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
+pub(super) fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
     let found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| e.to_string())?
         .map(|e| e.map(|e| e.path()).map_err(|e| e.to_string()))
@@ -219,7 +252,7 @@ fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf, String> {
 }
 
 /// Compares `actual` with the case's snapshot file, writing it when missing or when blessing.
-fn snapshot(case: &Path, file: &str, actual: &str) -> Result<(), String> {
+pub(super) fn snapshot(case: &Path, file: &str, actual: &str) -> Result<(), String> {
     let path = case.join(file);
     let bless = std::env::var_os("QVDIFF_BLESS").is_some();
     match std::fs::read_to_string(&path) {
