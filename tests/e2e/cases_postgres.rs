@@ -11,7 +11,11 @@
 //! 4. `qvdiff upgrade --db` and `qvdiff check --db` (exit 0: no drift, models match), every value
 //!    compared with `data_up.postgres.txt`; `qvdiff downgrade --db … -1`, every value compared
 //!    with `data_down.postgres.txt` — and when the up section loses no data, that must equal the
-//!    data as inserted (unless `down_differs.txt`), as on SQLite.
+//!    data as inserted (unless `down_differs.txt`), as on SQLite; an identity sequence may come
+//!    back ahead of where it was, never behind.
+//!
+//! The data dumps hold every row of every table and view (each value as `value::text`, NULL
+//! apart, with the columns' types), the last value of every sequence, and every trigger.
 //!
 //! Rows: `rows.sql` is written for SQLite. A case may hold `rows.postgres.sql`, the same rows
 //! written for PostgreSQL; otherwise `rows.sql` runs with the two spellings PostgreSQL refuses
