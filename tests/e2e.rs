@@ -11,6 +11,7 @@ mod e2e {
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;
+    pub mod postgres;
     pub mod review;
     pub mod security;
     pub mod support;
