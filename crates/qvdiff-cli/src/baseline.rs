@@ -6,13 +6,11 @@
 //! Replaying is bounded by SQLite itself: every `CREATE TABLE`/`CREATE INDEX` re-reads the whole
 //! `sqlite_master` table (SQLite's `OP_ParseSchema` has no index to use), so a chain that creates
 //! n objects costs O(n²) — about 1.5 s for 1000 tables with 3000 indexes, whoever runs the SQL.
-//! The result only depends on the migration texts, so [`recorded`] keeps it: the replayed
-//! database's image and its introspected schema, in `QVDIFF_CACHE_DIR`, else
-//! `$XDG_CACHE_HOME/qvdiff`, else `~/.cache/qvdiff`, under a SHA-256 of the ordered
-//! `(revision, file checksum, hash of the up SQL)` triples and of the running executable's size and modification time (a
-//! rebuilt qvdiff never trusts an older one's introspection). `QVDIFF_NO_CACHE=1` turns it off.
-//! The cache is an optimisation only: any failure to read or write it is ignored and the chain is
-//! replayed; failed replays are never cached; the newest [`CACHE_KEEP`] entries are kept.
+//! The result only depends on the migration texts, so [`recorded`] keeps it in qvdiff's cache
+//! directory ([`crate::cache`]): the replayed database's image and its introspected schema, under
+//! a SHA-256 of the ordered `(revision, file checksum, hash of the up SQL)` triples and of the
+//! qvdiff build. `check` reads only the schema ([`recorded_schema`]); `migrate` loads the image
+//! too, to verify on it.
 
 use crate::db_url::DatabaseTarget;
 use crate::error::{CliError, CliResult};
@@ -21,7 +19,7 @@ use qvdiff_core::runner::Migrations;
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags, MAIN_DB};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The starting state of a new migration: its schema, and where the migration is verified.
 pub struct Baseline {
@@ -67,9 +65,18 @@ pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
     })
 }
 
-/// How many replayed chains the cache keeps (each is the schema-only database image, about
-/// 17 kB per table, and its schema as JSON).
-pub const CACHE_KEEP: usize = 4;
+/// The schema the committed migrations produce, without the shadow database (`check`): from
+/// the replay cache's schema alone when the chain was replayed before, else replayed.
+pub fn recorded_schema(migrations: &Migrations) -> CliResult<Schema> {
+    let order = migrations.in_order();
+    if let Some(schema) = ReplayCache::for_chain(&order)
+        .as_ref()
+        .and_then(ReplayCache::load_schema)
+    {
+        return Ok(schema);
+    }
+    Ok(recorded(migrations)?.schema)
+}
 
 /// One entry of the replay cache: where the image and the schema of one chain are (or go).
 struct ReplayCache {
@@ -91,23 +98,8 @@ impl ReplayCache {
     /// The entry of this chain, or `None` when caching is off or the executable cannot be
     /// identified (then nothing could tell an older build's entries apart).
     fn for_chain(order: &[&qvdiff_core::runner::Migration]) -> Option<ReplayCache> {
-        if std::env::var_os("QVDIFF_NO_CACHE").is_some_and(|v| !v.is_empty() && v != "0") {
-            return None;
-        }
-        let dir = cache_dir()?;
-        let exe = std::env::current_exe().ok()?.metadata().ok()?;
-        let modified = exe
-            .modified()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?;
-        let mut identity = format!(
-            "qvdiff replay cache 1\n{}\n{}\n{}\n{}\n",
-            env!("CARGO_PKG_VERSION"),
-            exe.len(),
-            modified.as_nanos(),
-            rusqlite::version()
-        );
+        let dir = crate::cache::dir()?;
+        let mut identity = format!("qvdiff replay cache 1\n{}", crate::cache::build_identity()?);
         for m in order {
             // The file's SHA-256 (computed when it was loaded) stands for its text: hashing
             // megabytes of SQL with SHA-256 a second time was a tenth of a warm `check`. The up
@@ -133,8 +125,7 @@ impl ReplayCache {
 
     /// The cached baseline, or `None` on any miss or unreadable entry.
     fn load(&self) -> Option<Baseline> {
-        let text = std::fs::read_to_string(&self.schema).ok()?;
-        let cached: CachedSchema = serde_json::from_str(&text).ok()?;
+        let schema = self.load_schema()?;
         let file = std::fs::File::open(&self.image).ok()?;
         let size = usize::try_from(file.metadata().ok()?.len()).ok()?;
         let mut shadow = Connection::open_in_memory().ok()?;
@@ -143,6 +134,20 @@ impl ReplayCache {
         shadow
             .deserialize_read_exact(MAIN_DB, std::io::BufReader::new(file), size, false)
             .ok()?;
+        Some(Baseline {
+            shadow: Shadow::Sqlite(shadow),
+            schema,
+        })
+    }
+
+    /// The cached schema alone (what `check` needs: it verifies nothing), or `None` on a miss.
+    /// An entry counts only with its image beside it, as [`ReplayCache::load`] needs both.
+    fn load_schema(&self) -> Option<Schema> {
+        if !self.image.is_file() {
+            return None;
+        }
+        let text = std::fs::read_to_string(&self.schema).ok()?;
+        let cached: CachedSchema = serde_json::from_str(&text).ok()?;
         let raw = |objects: Vec<(String, String, String)>| {
             objects
                 .into_iter()
@@ -155,18 +160,10 @@ impl ReplayCache {
             triggers: raw(cached.triggers),
         };
         // Touch the entry so eviction drops the least recently used chains.
-        let _ = std::fs::File::options()
-            .append(true)
-            .open(&self.schema)
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        Some(Baseline {
-            shadow: Shadow::Sqlite(shadow),
-            schema,
-        })
+        crate::cache::touch(&self.schema);
+        Some(schema)
     }
 
-    /// Writes the entry (image first, schema last: the schema's presence marks a whole entry),
-    /// each to a temporary name renamed into place, then evicts old entries. Errors are ignored.
     fn store(&self, shadow: &mut Connection, schema: &Schema) {
         let raw = |objects: &[qvdiff_core::RawObject]| {
             objects
@@ -188,57 +185,15 @@ impl ReplayCache {
         let written = shadow
             .serialize(MAIN_DB)
             .ok()
-            .is_some_and(|image| write_atomically(&self.image, &image))
-            && write_atomically(&self.schema, json.as_bytes());
+            .is_some_and(|image| crate::cache::write_atomically(&self.image, &image))
+            && crate::cache::write_atomically(&self.schema, json.as_bytes());
         if written {
-            evict(&self.dir);
+            crate::cache::evict(&self.dir, "replay-", &["sqlite"]);
         }
     }
 }
 
 /// `QVDIFF_CACHE_DIR`, else `$XDG_CACHE_HOME/qvdiff`, else `$HOME/.cache/qvdiff`.
-fn cache_dir() -> Option<PathBuf> {
-    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(dir) = non_empty("QVDIFF_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    if let Some(dir) = non_empty("XDG_CACHE_HOME") {
-        return Some(Path::new(&dir).join("qvdiff"));
-    }
-    non_empty("HOME").map(|home| Path::new(&home).join(".cache").join("qvdiff"))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> bool {
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    let ok = std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, path).is_ok();
-    if !ok {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    ok
-}
-
-/// Keeps the [`CACHE_KEEP`] most recently used entries (by their schema file's time).
-fn evict(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut schemas: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("replay-"))
-        })
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    schemas.sort_by_key(|entry| std::cmp::Reverse(entry.0));
-    for (_, schema) in schemas.into_iter().skip(CACHE_KEEP) {
-        let _ = std::fs::remove_file(&schema);
-        let _ = std::fs::remove_file(schema.with_extension("sqlite"));
-    }
-}
-
 /// A live database's schema, read-only; the database file is never modified.
 pub fn live(target: &DatabaseTarget) -> CliResult<Baseline> {
     let live = open_read_only(target)?;
@@ -303,7 +258,7 @@ pub fn choose(
                 "replaying {} migration(s) in memory",
                 migrations.len()
             ));
-            crate::dialects::recorded(config, migrations)?
+            crate::dialects::recorded(config, migrations, None)?
         }
     };
     console.detail(&format!(

@@ -111,6 +111,15 @@ impl Database {
         }
     }
 
+    /// Whether there is a database to open: a file that exists, or any server database (the
+    /// server says whether it exists when connected to).
+    pub fn exists(&self) -> bool {
+        match self {
+            Database::Sqlite(target) => target.path.is_file(),
+            Database::Postgres(_) => true,
+        }
+    }
+
     /// Where the URL came from.
     pub fn source(&self) -> UrlSource {
         match self {

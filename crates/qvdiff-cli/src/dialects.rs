@@ -62,12 +62,19 @@ pub fn open_read_only(database: &Database) -> CliResult<Box<dyn Backend>> {
 }
 
 /// The schema the committed migrations produce, and where to verify a new one on top of it.
-pub fn recorded(config: &Config, migrations: &Migrations) -> CliResult<Baseline> {
+/// `server`: a live database of the project's dialect, when one was named (`--db`); a
+/// PostgreSQL history the schema model cannot read (hand-written views, functions, triggers) is
+/// then replayed on it, in a transaction that is rolled back.
+pub fn recorded(
+    config: &Config,
+    migrations: &Migrations,
+    server: Option<&Database>,
+) -> CliResult<Baseline> {
     match config.dialect {
         DialectKind::Sqlite => baseline::recorded(migrations),
         DialectKind::Postgres => {
             let order = migrations.in_order();
-            let schema = modelled_chain(order.iter().copied())?;
+            let schema = modelled_chain(order.iter().copied(), server)?;
             Ok(Baseline {
                 shadow: Shadow::Model,
                 schema,
@@ -76,40 +83,73 @@ pub fn recorded(config: &Config, migrations: &Migrations) -> CliResult<Baseline>
     }
 }
 
-/// The schema revision `target` (with its ancestors) produces; `base` is empty.
-pub fn schema_at(config: &Config, migrations: &Migrations, target: &str) -> CliResult<Schema> {
+/// The schema the committed migrations produce, when nothing will be verified on top of it
+/// (`check`): SQLite then skips loading the cached shadow database.
+pub fn recorded_schema(
+    config: &Config,
+    migrations: &Migrations,
+    server: Option<&Database>,
+) -> CliResult<Schema> {
+    match config.dialect {
+        DialectKind::Sqlite => baseline::recorded_schema(migrations),
+        DialectKind::Postgres => Ok(recorded(config, migrations, server)?.schema),
+    }
+}
+
+/// The schema revision `target` (with its ancestors) produces; `base` is empty. `server` as for
+/// [`recorded`].
+pub fn schema_at(
+    config: &Config,
+    migrations: &Migrations,
+    target: &str,
+    server: Option<&Database>,
+) -> CliResult<Schema> {
     match config.dialect {
         DialectKind::Sqlite => qvdiff_sqlite::runner::schema_at(migrations, target)
             .map_err(|e| CliError::new(e.to_string())),
         DialectKind::Postgres => {
             let chain = plan_stamp(migrations, target).map_err(|e| CliError::new(e.to_string()))?;
-            modelled_chain(chain.into_iter())
+            modelled_chain(chain.into_iter(), server)
         }
     }
 }
 
 fn modelled_chain<'a>(
     chain: impl Iterator<Item = &'a qvdiff_core::runner::Migration>,
+    server: Option<&Database>,
 ) -> CliResult<Schema> {
     let chain: Vec<_> = chain.collect();
-    qvdiff_postgres::model::model_chain(
+    let scripts = || {
         chain
             .iter()
-            .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
-    )
-    .map_err(|e| {
-        let path = e
-            .revision
-            .as_deref()
-            .and_then(|rev| chain.iter().find(|m| m.file.revision == rev))
-            .map(|m| m.path.clone());
-        let message = match path {
-            Some(path) => format!("{path}: {e}"),
-            None => e.to_string(),
-        };
-        // The model's message already says what it can model and what to do instead.
-        CliError::new(format!("cannot model the migrations' schema: {message}"))
-    })
+            .map(|m| (m.file.revision.as_str(), m.file.up.as_str()))
+    };
+    let error = match qvdiff_postgres::model_chain(scripts()) {
+        Ok(schema) => return Ok(schema),
+        Err(error) => error,
+    };
+    if let (qvdiff_postgres::ModelErrorKind::Unsupported, Some(Database::Postgres(target))) =
+        (error.kind, server)
+    {
+        let mut client =
+            qvdiff_postgres::connect(&target.url).map_err(|e| CliError::new(e.to_string()))?;
+        return qvdiff_postgres::replay_on_server(&mut client, scripts())
+            .map(|schema| qvdiff_postgres::Postgres::default().normalize(&schema))
+            .map_err(|e| CliError::new(e.to_string()));
+    }
+    let path = error
+        .revision
+        .as_deref()
+        .and_then(|rev| chain.iter().find(|m| m.file.revision == rev))
+        .map(|m| m.path.clone());
+    let message = match path {
+        Some(path) => format!("{path}: {error}"),
+        None => error.to_string(),
+    };
+    // The model's message already says what it can model and what to do instead.
+    Err(CliError::new(format!(
+        "cannot model the migrations' schema: {message}"
+    )))
 }
 
 /// A live database's schema (read only), and where to verify a new migration on top of it.

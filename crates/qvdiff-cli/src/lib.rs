@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -89,7 +90,7 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
         Command::Stamp(args) => {
             commands::deploy::stamp(&config()?, args, db, console).map(|()| EXIT_OK)
         }
-        Command::Sql(args) => commands::deploy::sql(&config()?, args).map(|()| EXIT_OK),
+        Command::Sql(args) => commands::deploy::sql(&config()?, args, db).map(|()| EXIT_OK),
         Command::Backup => commands::backup::backup(&config()?, db, console).map(|()| EXIT_OK),
         Command::Backups => commands::backup::backups(&config()?, db).map(|()| EXIT_OK),
         Command::Restore(args) => {

@@ -41,12 +41,21 @@ impl ModelSource {
                 })
             }
             ModelSource::Sources(paths) => {
-                let tables = scan_paths(paths)?;
+                let sources = read_sources(paths)?;
+                let cache = capture_cache_entry(&sources);
+                if let Some(schema) = cache.as_deref().and_then(load_capture) {
+                    return Ok(schema);
+                }
+                let tables = scan_sources(&sources)?;
                 let schema = Schema {
                     tables: tables.into_iter().map(|c| c.table).collect(),
                     ..Schema::default()
-                };
-                Ok(schema.normalized())
+                }
+                .normalized();
+                if let Some(entry) = cache {
+                    store_capture(&entry, &schema);
+                }
+                Ok(schema)
             }
         }
     }
@@ -55,6 +64,11 @@ impl ModelSource {
 /// Scans every `.rs` file under `paths` for models; all errors of all files are reported at once,
 /// then the cross-model checks (duplicate tables, foreign keys) run over the whole set.
 pub fn scan_paths(paths: &[PathBuf]) -> CliResult<Vec<CapturedTable>> {
+    scan_sources(&read_sources(paths)?)
+}
+
+/// Every `.rs` file under `paths`, sorted, with its text.
+fn read_sources(paths: &[PathBuf]) -> CliResult<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
     for p in paths {
         if !p.exists() {
@@ -67,12 +81,20 @@ pub fn scan_paths(paths: &[PathBuf]) -> CliResult<Vec<CapturedTable>> {
     }
     files.sort();
     files.dedup();
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).map_err(|e| io_error("read", &file, e))?;
+            Ok((file, text))
+        })
+        .collect()
+}
 
+fn scan_sources(sources: &[(PathBuf, String)]) -> CliResult<Vec<CapturedTable>> {
     let mut tables = Vec::new();
     let mut errors: Vec<Diagnostic> = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|e| io_error("read", file, e))?;
-        let out = qvdiff_capture::scan_source(&display_path(file), &text);
+    for (file, text) in sources {
+        let out = qvdiff_capture::scan_source(&display_path(file), text);
         tables.extend(out.tables);
         errors.extend(out.errors);
     }
@@ -88,6 +110,45 @@ pub fn scan_paths(paths: &[PathBuf]) -> CliResult<Vec<CapturedTable>> {
         .with_details(errors.iter().map(|d| d.to_string())));
     }
     Ok(tables)
+}
+
+/// Where the captured schema of exactly these sources is cached (see [`crate::cache`]): parsing
+/// a thousand models with syn is most of a `check`, and the result depends only on the texts.
+/// The key hashes each file's path and text (the 64-bit std hasher: hashing is on every run,
+/// and a collision between two versions of one project's models is not a practical concern)
+/// with the qvdiff build. Only successful captures are stored; errors are always re-reported.
+fn capture_cache_entry(sources: &[(PathBuf, String)]) -> Option<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let dir = crate::cache::dir()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    crate::cache::build_identity()?.hash(&mut hasher);
+    for (file, text) in sources {
+        file.hash(&mut hasher);
+        text.hash(&mut hasher);
+    }
+    Some(dir.join(format!("capture-{:016x}.json", hasher.finish())))
+}
+
+fn load_capture(entry: &Path) -> Option<Schema> {
+    let text = std::fs::read_to_string(entry).ok()?;
+    let tables: Vec<qvdiff_core::Table> = serde_json::from_str(&text).ok()?;
+    crate::cache::touch(entry);
+    Some(Schema {
+        tables,
+        ..Schema::default()
+    })
+}
+
+fn store_capture(entry: &Path, schema: &Schema) {
+    let Some(dir) = entry.parent() else {
+        return;
+    };
+    let Ok(json) = serde_json::to_vec(&schema.tables) else {
+        return;
+    };
+    if std::fs::create_dir_all(dir).is_ok() && crate::cache::write_atomically(entry, &json) {
+        crate::cache::evict(dir, "capture-", &[]);
+    }
 }
 
 fn collect_rust_files(path: &Path, out: &mut Vec<PathBuf>) -> CliResult<()> {

@@ -80,18 +80,37 @@ pub fn copy_all(
     for table in dependency_order(target_schema)? {
         let copied = copy_table(source, target, table, console)?;
         reset_identity(target, table)?;
-        let source_sum = source_checksum(source, table)?;
-        let target_sum = target_checksum(target, table)?;
+        let source_sum = source_checksum(source, table, None)?;
+        let target_sum = target_checksum(target, table, None)?;
         if source_sum != target_sum || copied != source_sum.rows {
+            // Say which columns differ: that is where to look in the source.
+            let mut differing = Vec::new();
+            for (i, column) in table.columns.iter().enumerate() {
+                if source_checksum(source, table, Some(i))?
+                    != target_checksum(target, table, Some(i))?
+                {
+                    differing.push(column.name.as_str());
+                }
+            }
             return Err(CliError::new(format!(
                 "table {}: the copy does not match the source (source {} rows, checksum {}; \
-                 target {} rows, checksum {}); nothing was committed",
+                 target {} rows, checksum {}; columns that differ: {}); no row was committed",
                 table.name,
                 source_sum.rows,
                 source_sum.hex(),
                 target_sum.rows,
-                target_sum.hex()
-            )));
+                target_sum.hex(),
+                if differing.is_empty() {
+                    "none alone".to_string()
+                } else {
+                    differing.join(", ")
+                }
+            ))
+            .with_hint(
+                "PostgreSQL stored other values than SQLite holds there (a timestamp with a UTC \
+                 offset, a number written as text, …): fix those rows in the source and run port \
+                 again; the target keeps its schema, with empty tables",
+            ));
         }
         reports.push(TableReport {
             table: table.name.clone(),
@@ -320,7 +339,12 @@ const FIELD: char = '\u{1f}';
 /// A NULL in canonical text.
 const NULL: &str = "\u{0}NULL";
 
-fn source_checksum(source: &rusqlite::Connection, table: &Table) -> CliResult<TableChecksum> {
+/// The checksum of a table's rows in SQLite, or of column `only` alone.
+fn source_checksum(
+    source: &rusqlite::Connection,
+    table: &Table,
+    only: Option<usize>,
+) -> CliResult<TableChecksum> {
     let read_error = |e: rusqlite::Error| CliError::new(format!("cannot read {}: {e}", table.name));
     let mut statement = source.prepare(&select_all(table)).map_err(read_error)?;
     let mut rows = statement.query([]).map_err(read_error)?;
@@ -329,6 +353,9 @@ fn source_checksum(source: &rusqlite::Connection, table: &Table) -> CliResult<Ta
     while let Some(row) = rows.next().map_err(read_error)? {
         line.clear();
         for (i, column) in table.columns.iter().enumerate() {
+            if only.is_some_and(|only| only != i) {
+                continue;
+            }
             if i > 0 {
                 line.push(FIELD);
             }
@@ -354,7 +381,12 @@ fn source_checksum(source: &rusqlite::Connection, table: &Table) -> CliResult<Ta
     Ok(sum)
 }
 
-fn target_checksum(target: &mut impl GenericClient, table: &Table) -> CliResult<TableChecksum> {
+/// The checksum of a table's rows in PostgreSQL, or of column `only` alone.
+fn target_checksum(
+    target: &mut impl GenericClient,
+    table: &Table,
+    only: Option<usize>,
+) -> CliResult<TableChecksum> {
     let columns = table
         .columns
         .iter()
@@ -373,6 +405,9 @@ fn target_checksum(target: &mut impl GenericClient, table: &Table) -> CliResult<
     for row in rows {
         line.clear();
         for (i, column) in table.columns.iter().enumerate() {
+            if only.is_some_and(|only| only != i) {
+                continue;
+            }
             if i > 0 {
                 line.push(FIELD);
             }

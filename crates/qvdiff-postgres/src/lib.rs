@@ -13,6 +13,7 @@ pub mod model;
 pub mod plan;
 pub mod render;
 pub mod runner;
+pub mod shadow;
 mod sqltext;
 
 pub use render::{
@@ -24,6 +25,7 @@ pub use error::PgError;
 pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
 pub use model::{apply_sql, model_chain, ModelError, ModelErrorKind, SchemaModel};
 pub use plan::Postgres;
+pub use shadow::replay_on_server;
 
 pub use connect::{connect, redact_url, PostgresDatabase};
 pub use runner::{backend_error, sql_script, FailedStatement, RunError, ADVISORY_LOCK_KEY};

@@ -66,8 +66,8 @@ pub mod preflight;
 pub mod review;
 pub mod runner;
 
-pub use backend::{backend_error, SqliteDatabase};
 pub use apply::{apply_script, apply_scripts, comparable, replay, schema_copy, verify};
+pub use backend::{backend_error, SqliteDatabase};
 pub use error::{
     statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
     MAX_REPORTED_VIOLATIONS,

@@ -22,6 +22,10 @@ pub fn run(
     console: &Console,
 ) -> CliResult<i32> {
     let models = ModelSource::choose(config, args.manifest.as_deref()).load()?;
+    let live = match db_flag {
+        Some(flag) => Some(db_url::resolve_database(config, Some(flag))?),
+        None => None,
+    };
     let histories = config.histories();
     let mut problems = 0;
     for view in &histories {
@@ -31,13 +35,17 @@ pub fn run(
         } else {
             String::new()
         };
-        problems += check_history(view, &models, &which)?;
+        // A live database of this history's dialect can replay what the model cannot read.
+        let server = live
+            .as_ref()
+            .map(|(_, database)| database)
+            .filter(|database| database.dialect() == view.dialect);
+        problems += check_history(view, &models, &which, server)?;
     }
-    let live_checked = match db_flag {
-        Some(flag) => {
-            let (view, database) = db_url::resolve_database(config, Some(flag))?;
+    let live_checked = match &live {
+        Some((view, database)) => {
             let history = load_migrations(&view.migrations)?;
-            problems += check_live(&view, &history, &database)?;
+            problems += check_live(view, &history, database)?;
             true
         }
         None => false,
@@ -62,12 +70,17 @@ pub fn run(
 }
 
 /// Heads and model changes of one history. Returns how many kinds of problem it printed.
-fn check_history(config: &Config, models: &Schema, which: &str) -> CliResult<usize> {
+fn check_history(
+    config: &Config,
+    models: &Schema,
+    which: &str,
+    server: Option<&Database>,
+) -> CliResult<usize> {
     let wanted = dialects::planner(config).normalize(models);
     let history = load_migrations(&config.migrations)?;
     let heads = history.graph().heads();
-    let recorded = dialects::recorded(config, &history)?;
-    let changes = diff(&recorded.schema, &wanted, &Renames::from_hints(&wanted));
+    let recorded = dialects::recorded_schema(config, &history, server)?;
+    let changes = diff(&recorded, &wanted, &Renames::from_hints(&wanted));
     let mut problems = 0;
     if heads.len() > 1 {
         problems += 1;
@@ -126,7 +139,7 @@ fn check_live(config: &Config, migrations: &Migrations, database: &Database) -> 
     }
     let expected = match status.current.as_slice() {
         [] => Schema::default(),
-        [one] => dialects::schema_at(config, migrations, one)?,
+        [one] => dialects::schema_at(config, migrations, one, Some(database))?,
         several => {
             println!(
                 "{shown} has several heads applied ({}); drift was not checked.",

@@ -121,7 +121,7 @@ pub fn upgrade(
     let migrations = load_migrations(&config.migrations)?;
     let target_rev = args.target.as_deref().unwrap_or("head");
     // Only a database file can be missing (and then created); a server's database exists.
-    let missing_file = database.file().is_some_and(|f| !f.path.is_file());
+    let missing_file = !database.exists();
     if args.sql {
         let script = if missing_file {
             dialects::offline_script(config, &migrations, Some(&format!("base:{target_rev}")))?
@@ -230,7 +230,7 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
     let (config, database) = db_url::resolve_database(config, db_flag)?;
     let config = &config;
     let migrations = load_migrations(&config.migrations)?;
-    let applied = if database.file().is_some_and(|f| !f.path.is_file()) {
+    let applied = if !database.exists() {
         Vec::new()
     } else {
         dialects::open(&database, false)?
@@ -271,15 +271,21 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
 
 /// `qvdiff history`: the revision graph, newest first, with what is applied.
 pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
-    // Without a usable database the history is shown with nothing applied.
-    let (config, applied) = match db_url::resolve_database(config, db_flag) {
-        Ok((view, database)) if !database.file().is_some_and(|f| !f.path.is_file()) => {
-            let applied = dialects::open(&database, false)?
-                .applied()
-                .map_err(run_error)?;
+    // Without a database (none named, or a file not created yet) the history is shown with
+    // nothing applied; a database that is named but wrong is an error, as everywhere.
+    let (config, applied) = match db_url::effective_url(config, db_flag) {
+        None => (config.clone(), Default::default()),
+        Some(_) => {
+            let (view, database) = db_url::resolve_database(config, db_flag)?;
+            let applied = if database.exists() {
+                dialects::open(&database, false)?
+                    .applied()
+                    .map_err(run_error)?
+            } else {
+                Vec::new()
+            };
             (view, applied_set(&applied))
         }
-        _ => (config.clone(), Default::default()),
     };
     let migrations = load_migrations(&config.migrations)?;
     let mut out = String::new();
@@ -350,7 +356,7 @@ pub fn stamp(
     };
     let expected = comparable(
         db.as_ref(),
-        &dialects::schema_at(config, &migrations, &args.revision)?,
+        &dialects::schema_at(config, &migrations, &args.revision, Some(&database))?,
     );
     let live = db.introspect().map_err(run_error)?;
     let live = comparable(db.as_ref(), &live);
@@ -387,7 +393,15 @@ pub fn stamp(
 }
 
 /// `qvdiff sql [FROM:TO]`: the offline script, nothing touched.
-pub fn sql(config: &Config, args: &SqlArgs) -> CliResult<()> {
+///
+/// `--db` only chooses the dialect (a PostgreSQL URL prints the PostgreSQL history's script);
+/// the database is not opened.
+pub fn sql(config: &Config, args: &SqlArgs, db_flag: Option<&str>) -> CliResult<()> {
+    let view = match db_flag {
+        Some(_) => db_url::resolve_database(config, db_flag)?.0,
+        None => config.clone(),
+    };
+    let config = &view;
     let migrations = load_migrations(&config.migrations)?;
     let script = dialects::offline_script(config, &migrations, args.range.as_deref())?;
     print_stdout(&script);

@@ -18,7 +18,7 @@ pub fn run(config: &Config, args: &ErdArgs, db_flag: Option<&str>) -> CliResult<
             dialects::live(&database)?.schema
         }
         (None, ErdSource::Migrations) => {
-            dialects::recorded(config, &load_migrations(&config.migrations)?)?.schema
+            dialects::recorded(config, &load_migrations(&config.migrations)?, None)?.schema
         }
         (None, ErdSource::Models) => dialects::planner(config)
             .normalize(&ModelSource::choose(config, args.manifest.as_deref()).load()?)

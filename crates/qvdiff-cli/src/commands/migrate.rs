@@ -18,8 +18,8 @@ use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
 
 /// Generates, verifies and writes the next migration: one file per history the project keeps
-/// (SQLite, and PostgreSQL beside it), all with one revision id; with `--db`, for the history of
-/// that database's dialect. Every file is planned and verified before any is written.
+/// (SQLite, and PostgreSQL beside it), all with one revision id. Every file is planned and
+/// verified before any is written.
 pub fn run(
     config: &Config,
     args: &MigrateArgs,
@@ -32,10 +32,13 @@ pub fn run(
         return Err(CliError::new("the migration message is empty")
             .with_hint("pass -m \"what this migration does\""));
     }
-    let views = match db_flag {
-        Some(_) => vec![crate::db_url::resolve_database(config, db_flag)?.0],
-        None => config.histories(),
+    // Every history gets the file, so the histories keep one revision graph. With `--db`, the
+    // history of the database's dialect starts from the live schema, the other from its files.
+    let live_dialect = match db_flag {
+        Some(_) => Some(crate::db_url::resolve_database(config, db_flag)?.0.dialect),
+        None => None,
     };
+    let views = config.histories();
     let histories = views
         .iter()
         .map(|view| load_migrations(&view.migrations))
@@ -59,7 +62,7 @@ pub fn run(
             &revision,
             &message,
             wanted.as_ref(),
-            db_flag,
+            db_flag.filter(|_| live_dialect == Some(view.dialect)),
             prompter,
             console,
         )?;

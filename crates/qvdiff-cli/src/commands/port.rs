@@ -76,7 +76,7 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
     };
     let expected = source_db
         .dialect()
-        .normalize(&dialects::schema_at(&sqlite, &sqlite_history, &head)?)
+        .normalize(&dialects::schema_at(&sqlite, &sqlite_history, &head, None)?)
         .comparable();
     let live = source_db
         .introspect()
