@@ -3,9 +3,9 @@
 -- message: add listings and item sourcing fields
 --
 -- + table listings (6 columns)
--- + items.supplier VARCHAR(120) NULL
--- + items.tags JSON NULL
--- + items.listed_on DATE NULL
+-- + items.supplier varchar(120) NULL
+-- + items.tags jsonb NULL
+-- + items.listed_on date NULL
 -- down: drops table listings and all its rows (DESTRUCTIVE)
 -- down: drops data in items.supplier (DESTRUCTIVE)
 -- down: drops data in items.tags (DESTRUCTIVE)

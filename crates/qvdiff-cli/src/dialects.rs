@@ -22,6 +22,14 @@ pub fn planner(config: &Config) -> Box<dyn Dialect> {
     }
 }
 
+/// A column type as the project's dialect writes it (for summaries).
+pub fn type_name(config: &Config, ty: &qvdiff_core::ColumnType) -> String {
+    match config.dialect {
+        DialectKind::Sqlite => crate::commands::lint::sqlite_type(ty),
+        DialectKind::Postgres => qvdiff_postgres::render_type(ty),
+    }
+}
+
 /// Opens a live database of the project's dialect (see [`crate::db_url::resolve_database`]).
 /// `create`: a missing SQLite file is created (`upgrade`); a PostgreSQL database must exist.
 pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {

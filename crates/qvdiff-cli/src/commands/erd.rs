@@ -2,7 +2,6 @@
 //! schema, with foreign keys as edges. `--db URL` draws the live database instead (read-only).
 
 use crate::cli::{ErdArgs, ErdFormat, ErdSource};
-use crate::commands::lint::sqlite_type;
 use crate::config::Config;
 use crate::dialects;
 use crate::error::CliResult;
@@ -24,9 +23,10 @@ pub fn run(config: &Config, args: &ErdArgs, db_flag: Option<&str>) -> CliResult<
             .normalize(&ModelSource::choose(config, args.manifest.as_deref()).load()?)
             .without_hints(),
     };
+    let type_name = |ty: &qvdiff_core::ColumnType| dialects::type_name(config, ty);
     let text = match args.format {
-        ErdFormat::Mermaid => mermaid(&schema, None, &Marks::default(), &sqlite_type),
-        ErdFormat::Dot => dot(&schema, &sqlite_type),
+        ErdFormat::Mermaid => mermaid(&schema, None, &Marks::default(), &type_name),
+        ErdFormat::Dot => dot(&schema, &type_name),
     };
     print!("{text}");
     Ok(())

@@ -183,7 +183,15 @@ fn draft(
     // The summary block: what a generated file does, or the mark of a hand-written one.
     let notes = match review {
         Some((changes, wanted, down_losses, row_counts)) => {
-            review::generated_notes(&file, &changes, &wanted, down_losses, row_counts)
+            let type_name = |ty: &qvdiff_core::ColumnType| crate::dialects::type_name(config, ty);
+            review::generated_notes(
+                &file,
+                &changes,
+                &wanted,
+                down_losses,
+                row_counts,
+                &type_name,
+            )
         }
         None => vec![String::new(), HAND_WRITTEN_NOTE.to_string()],
     };

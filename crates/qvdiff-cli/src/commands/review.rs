@@ -171,13 +171,15 @@ fn added_since(config: &Config, reference: &str) -> CliResult<Vec<String>> {
     Ok(revisions)
 }
 
-/// The summary notes of a migration `migrate` writes (see [`qvdiff_core::summary`]).
+/// The summary notes of a migration `migrate` writes (see [`qvdiff_core::summary`]), types
+/// named as the file's dialect writes them.
 pub fn generated_notes(
     file: &MigrationFile,
     changes: &[Change],
     wanted: &Schema,
     down_losses: Vec<String>,
     row_counts: Option<BTreeMap<String, u64>>,
+    type_name: qvdiff_core::summary::TypeNamer<'_>,
 ) -> Vec<String> {
     let up = qvdiff_sqlite::review::section(&file.up, 0);
     let extras = SummaryExtras {
@@ -185,7 +187,7 @@ pub fn generated_notes(
         down_losses,
         row_counts,
     };
-    qvdiff_core::summary::notes(file, changes, &extras, &sqlite_type)
+    qvdiff_core::summary::notes(file, changes, &extras, type_name)
 }
 
 /// Current row counts of the tables `changes` touch, read from a live database.
