@@ -775,13 +775,28 @@ impl<'a> Planner<'a> {
                 "ALTER TABLE {quoted_table} ADD COLUMN {name} {};",
                 render_type(&column.ty)
             ));
-            // A row's physical position (its ctid) is distinct in every row.
-            let distinct = match column.ty {
+            // A row's physical position (its ctid) is distinct in every row; as a number, block
+            // * 65536 + offset. Each type gets a value of its own (`ctid::text` into a date
+            // column was refused: property seed 3653).
+            let number = "((ctid::text::point)[0] * 65536 + (ctid::text::point)[1])";
+            let distinct = match &column.ty {
                 ColumnType::Uuid => "md5(ctid::text)::uuid".to_string(),
-                ColumnType::Float | ColumnType::Decimal { .. } => {
-                    "(ctid::text::point)[0] * 65536 + (ctid::text::point)[1]".to_string()
+                ColumnType::Float | ColumnType::Decimal { .. } => number.to_string(),
+                ColumnType::Date => format!("DATE '1970-01-01' + {number}::integer"),
+                ColumnType::DateTime => {
+                    format!("TIMESTAMP '1970-01-01 00:00:00' + {number} * INTERVAL '1 second'")
                 }
-                _ => "ctid::text".to_string(),
+                ColumnType::Time => {
+                    format!("TIME '00:00:00' + {number} * INTERVAL '1 microsecond'")
+                }
+                ColumnType::Json => "to_jsonb(ctid::text)".to_string(),
+                ColumnType::Blob => "convert_to(ctid::text, 'UTF8')".to_string(),
+                // Two values only: distinct together with the other columns of its constraint.
+                ColumnType::Bool => format!("{number}::bigint % 2 = 1"),
+                ColumnType::Custom { .. } => {
+                    format!("{number}::bigint::{}", render_type(&column.ty))
+                }
+                ColumnType::Text { .. } | ColumnType::Integer { .. } => "ctid::text".to_string(),
             };
             self.step(format!(
                 "UPDATE {quoted_table} SET {name} = {distinct} WHERE {name} IS NULL;"
@@ -902,19 +917,42 @@ fn sqlite_blob_hex(sql: &str) -> Option<&str> {
 
 /// The `USING` expression converting column `column` from `from` to `to`: a cast where
 /// PostgreSQL has one, a working expression where it does not (booleans and numbers, bytes and
-/// text).
+/// text), and the text form otherwise (see [`has_direct_cast`]).
 fn using_expression(column: &str, from: &ColumnType, to: &ColumnType) -> String {
     use ColumnType as T;
     let quoted = quote_ident(column);
     let target = render_type(to);
     let numeric = |ty: &T| matches!(ty, T::Integer { .. } | T::Float | T::Decimal { .. });
     match (from, to) {
-        (T::Bool, to) if numeric(to) => format!("CASE WHEN {quoted} THEN 1 ELSE 0 END"),
+        // NULL stays NULL (`ELSE 0` made it 0: property seed 374).
+        (T::Bool, to) if numeric(to) => {
+            format!("CASE WHEN {quoted} THEN 1 WHEN NOT {quoted} THEN 0 END")
+        }
         (from, T::Bool) if numeric(from) => format!("({quoted} <> 0)"),
         (T::Blob, T::Text { .. }) => format!("convert_from({quoted}, 'UTF8')"),
         (T::Blob, _) => format!("convert_from({quoted}, 'UTF8')::{target}"),
         (_, T::Blob) => format!("convert_to({quoted}::text, 'UTF8')"),
-        _ => format!("{quoted}::{target}"),
+        _ if has_direct_cast(from, to) => format!("{quoted}::{target}"),
+        _ => format!("{quoted}::text::{target}"),
+    }
+}
+
+/// Whether PostgreSQL has a cast from `from` to `to` (`x::to`). Between logical types without
+/// one (a timestamp and an integer, a uuid and a date, an integer and jsonb, …) the server
+/// refuses the bare cast even on an empty table; through its text form every value that reads
+/// as the new type converts, and the others fail the statement (its step is DESTRUCTIVE), which
+/// rolls the migration back. A custom type is assumed to have its casts.
+fn has_direct_cast(from: &ColumnType, to: &ColumnType) -> bool {
+    use ColumnType as T;
+    let numeric = |ty: &T| matches!(ty, T::Integer { .. } | T::Float | T::Decimal { .. });
+    match (from, to) {
+        (T::Custom { .. }, _) | (_, T::Custom { .. }) => true,
+        // Every type reads from and prints to text (the I/O conversion casts).
+        (T::Text { .. }, _) | (_, T::Text { .. }) => true,
+        (a, b) if numeric(a) && numeric(b) => true,
+        (T::Date | T::DateTime, T::Date | T::DateTime) | (T::DateTime, T::Time) => true,
+        (T::Json, to) => numeric(to) || matches!(to, T::Bool),
+        _ => false,
     }
 }
 
@@ -1354,7 +1392,7 @@ mod tests {
             vec![
                 ("ALTER TABLE \"t\" ALTER COLUMN \"flag\" DROP DEFAULT;", false),
                 (
-                    "ALTER TABLE \"t\" ALTER COLUMN \"flag\" TYPE integer USING CASE WHEN \"flag\" THEN 1 ELSE 0 END;",
+                    "ALTER TABLE \"t\" ALTER COLUMN \"flag\" TYPE integer USING CASE WHEN \"flag\" THEN 1 WHEN NOT \"flag\" THEN 0 END;",
                     false
                 ),
                 ("ALTER TABLE \"t\" ALTER COLUMN \"flag\" SET DEFAULT 1;", false),
@@ -1372,6 +1410,48 @@ mod tests {
             plan.steps[4].destructive.as_deref(),
             Some("converts t.price from FLOAT to INTEGER; values that do not fit are lost or changed")
         );
+    }
+
+    /// Property seed 2: `timestamp` → `bigint` has no cast in PostgreSQL, which refused the bare
+    /// `"c"::bigint` even on an empty table; types without a cast go through their text form.
+    #[test]
+    fn conversions_without_a_cast_go_through_text() {
+        let cases = [
+            (ColumnType::DateTime, INT64, "\"c\"::text::bigint"),
+            (ColumnType::Uuid, ColumnType::Date, "\"c\"::text::date"),
+            (INT64, ColumnType::Json, "\"c\"::text::jsonb"),
+            (
+                ColumnType::Time,
+                ColumnType::DateTime,
+                "\"c\"::text::timestamp",
+            ),
+            (ColumnType::Bool, ColumnType::Uuid, "\"c\"::text::uuid"),
+            (ColumnType::Json, ColumnType::Date, "\"c\"::text::date"),
+            // Property seed 374: a NULL boolean stays NULL (it became 0 with `ELSE 0`).
+            (
+                ColumnType::Bool,
+                INT64,
+                "CASE WHEN \"c\" THEN 1 WHEN NOT \"c\" THEN 0 END",
+            ),
+            // Casts PostgreSQL has stay casts.
+            (ColumnType::Float, INT64, "\"c\"::bigint"),
+            (ColumnType::Date, ColumnType::DateTime, "\"c\"::timestamp"),
+            (ColumnType::DateTime, ColumnType::Time, "\"c\"::time"),
+            (
+                ColumnType::Json,
+                ColumnType::Float,
+                "\"c\"::double precision",
+            ),
+            (TEXT, ColumnType::Uuid, "\"c\"::uuid"),
+            (ColumnType::Uuid, TEXT, "\"c\"::text"),
+        ];
+        for (from, to, using) in cases {
+            assert_eq!(
+                using_expression("c", &from, &to),
+                using,
+                "{from:?} -> {to:?}"
+            );
+        }
     }
 
     #[test]
@@ -1613,6 +1693,10 @@ mod tests {
                     backfill: Some(DefaultValue::Text(String::new())),
                     ..column("at", ColumnType::DateTime)
                 },
+                Column {
+                    backfill: Some(DefaultValue::Sql("rowid".into())),
+                    ..column("day", ColumnType::Date)
+                },
             ],
         );
         after_table.uniques = vec![
@@ -1623,6 +1707,10 @@ mod tests {
             Unique {
                 name: None,
                 columns: strings(&["sku"]),
+            },
+            Unique {
+                name: None,
+                columns: strings(&["day"]),
             },
         ];
         assert_eq!(
@@ -1635,7 +1723,12 @@ mod tests {
                 "ALTER TABLE \"t\" ALTER COLUMN \"sku\" SET NOT NULL;",
                 "ALTER TABLE \"t\" ADD COLUMN \"at\" timestamp NOT NULL DEFAULT '1970-01-01 00:00:00';",
                 "ALTER TABLE \"t\" ALTER COLUMN \"at\" DROP DEFAULT;",
+                // Property seed 3653: a value of the column's type (`ctid::text` is no date).
+                "ALTER TABLE \"t\" ADD COLUMN \"day\" date;",
+                "UPDATE \"t\" SET \"day\" = DATE '1970-01-01' + ((ctid::text::point)[0] * 65536 + (ctid::text::point)[1])::integer WHERE \"day\" IS NULL;",
+                "ALTER TABLE \"t\" ALTER COLUMN \"day\" SET NOT NULL;",
                 "ALTER TABLE \"t\" ADD CONSTRAINT \"t_code_key\" UNIQUE (\"code\");",
+                "ALTER TABLE \"t\" ADD CONSTRAINT \"t_day_key\" UNIQUE (\"day\");",
                 "ALTER TABLE \"t\" ADD CONSTRAINT \"t_sku_key\" UNIQUE (\"sku\");",
             ]
         );

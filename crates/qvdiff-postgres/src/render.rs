@@ -167,12 +167,22 @@ fn render_float(f: f64) -> String {
 /// A default expression read back into a [`DefaultValue`], for a column of type `ty`.
 ///
 /// Outer parentheses and trailing casts (`::text`, `::character varying`) are removed; a string
-/// literal is text unless the column's type makes it a number or a boolean (PostgreSQL quotes
-/// negative numbers: `'-5'::integer`); bare numbers and `true`/`false` are typed literals;
-/// anything else is [`DefaultValue::Sql`], kept as written.
+/// literal is text unless the column's type makes it a number or a boolean, or it is cast to a
+/// number (PostgreSQL quotes negative numbers, whatever the column's type: `-5` reads back as
+/// `'-5'::integer`, `-2.5` as `'-2.5'::numeric`); bare numbers and `true`/`false` are typed
+/// literals; anything else is [`DefaultValue::Sql`], kept as written.
 pub fn parse_default(expr: &str, ty: &ColumnType) -> DefaultValue {
-    let bare = strip_casts(strip_parens(expr.trim()));
+    let whole = strip_parens(expr.trim());
+    let bare = strip_casts(whole);
     if let Some(text) = unquote(bare) {
+        if first_cast_is_numeric(whole, bare) {
+            if let Ok(i) = text.trim().parse::<i64>() {
+                return DefaultValue::Integer(i);
+            }
+            if let Some(f) = parse_float(&text) {
+                return DefaultValue::Float(f);
+            }
+        }
         return match ty {
             ColumnType::Integer { .. } => match text.trim().parse::<i64>() {
                 Ok(i) => DefaultValue::Integer(i),
@@ -187,6 +197,8 @@ pub fn parse_default(expr: &str, ty: &ColumnType) -> DefaultValue {
                 "f" | "false" => DefaultValue::Bool(false),
                 _ => DefaultValue::Text(text),
             },
+            // The server prints a bytea constant in hex, whatever form it was written in.
+            ColumnType::Blob => DefaultValue::Text(bytea_hex(&text).unwrap_or(text)),
             _ => DefaultValue::Text(text),
         };
     }
@@ -208,6 +220,65 @@ pub fn parse_default(expr: &str, ty: &ColumnType) -> DefaultValue {
         }
     }
     DefaultValue::Sql(expr.trim().to_string())
+}
+
+/// The text of a `bytea` literal as PostgreSQL prints it: `\x` and lowercase hex digits. Input in
+/// the escape format (`abc`, `\\` for a backslash, `\101` for a byte in octal) is converted;
+/// `None` when the text is not valid `bytea` input.
+fn bytea_hex(text: &str) -> Option<String> {
+    let bytes: Vec<u8> = match text.strip_prefix("\\x") {
+        Some(hex) => {
+            let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+            if !digits.len().is_multiple_of(2) {
+                return None;
+            }
+            digits
+                .chunks(2)
+                .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+                .collect::<Option<_>>()?
+        }
+        None => {
+            let raw = text.as_bytes();
+            let mut out = Vec::with_capacity(raw.len());
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] != b'\\' {
+                    out.push(raw[i]);
+                    i += 1;
+                } else if raw.get(i + 1) == Some(&b'\\') {
+                    out.push(b'\\');
+                    i += 2;
+                } else {
+                    let octal = std::str::from_utf8(raw.get(i + 1..i + 4)?).ok()?;
+                    if !octal.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                        return None;
+                    }
+                    out.push(u8::from_str_radix(octal, 8).ok()?);
+                    i += 4;
+                }
+            }
+            out
+        }
+    };
+    Some(bytes.iter().fold(String::from("\\x"), |mut hex, b| {
+        hex.push_str(&format!("{b:02x}"));
+        hex
+    }))
+}
+
+/// Whether the first cast after the literal `bare` (a prefix of `whole`) is to a number type.
+fn first_cast_is_numeric(whole: &str, bare: &str) -> bool {
+    let Some(rest) = whole.strip_prefix(bare) else {
+        return false;
+    };
+    let Some(cast) = rest.trim_start().strip_prefix("::") else {
+        return false;
+    };
+    let ty = cast.split("::").next().unwrap_or_default().trim();
+    matches!(
+        ty.to_ascii_lowercase().as_str(),
+        "smallint" | "integer" | "bigint" | "numeric" | "real" | "double precision"
+    )
 }
 
 fn parse_float(text: &str) -> Option<f64> {
@@ -425,6 +496,65 @@ mod tests {
         assert_eq!(
             parse_default("'-0.5'::double precision", &ColumnType::Float),
             DefaultValue::Float(-0.5)
+        );
+        // Property seed 22: a negative number is printed quoted with a numeric cast whatever the
+        // column's type, so `DEFAULT -1` of a `money` or `numeric` column read back as the text
+        // "-1" while the model (and the planner's normalization) had the integer -1.
+        let money = ColumnType::Custom {
+            sql: "money".into(),
+        };
+        let decimal = ColumnType::Decimal {
+            precision: Some(10),
+            scale: Some(2),
+        };
+        for ty in [&money, &decimal, &ColumnType::Float] {
+            assert_eq!(
+                parse_default("'-1'::integer", ty),
+                parse_default("-1", ty),
+                "{ty:?}"
+            );
+            assert_eq!(
+                parse_default("'-1'::integer", ty),
+                DefaultValue::Integer(-1)
+            );
+            assert_eq!(
+                parse_default("'-2.5'::numeric", ty),
+                DefaultValue::Float(-2.5)
+            );
+        }
+        assert_eq!(
+            parse_default("'-1'::text", &text),
+            DefaultValue::Text("-1".into())
+        );
+        assert_eq!(
+            parse_default("'-$1.00'::money", &money),
+            DefaultValue::Text("-$1.00".into())
+        );
+        // Property seed 455: the server prints a bytea default in hex (`DEFAULT 'ab'` reads back
+        // as `'\x6162'::bytea`), so a text default of a blob column was a change on every diff.
+        for written in ["'ab'", "'\\x6162'", "'\\x61 62'", "'a\\142'"] {
+            assert_eq!(
+                parse_default(written, &ColumnType::Blob),
+                DefaultValue::Text("\\x6162".into()),
+                "{written}"
+            );
+        }
+        assert_eq!(
+            parse_default("'\\x6162'::bytea", &ColumnType::Blob),
+            DefaultValue::Text("\\x6162".into())
+        );
+        assert_eq!(
+            parse_default("'a\\\\b'", &ColumnType::Blob),
+            DefaultValue::Text("\\x615c62".into())
+        );
+        assert_eq!(
+            parse_default("''", &ColumnType::Blob),
+            DefaultValue::Text("\\x".into())
+        );
+        // Not bytea input: kept as written (the server will refuse it).
+        assert_eq!(
+            parse_default("'\\q'", &ColumnType::Blob),
+            DefaultValue::Text("\\q".into())
         );
         assert_eq!(
             parse_default("CURRENT_TIMESTAMP", &ColumnType::DateTime),
