@@ -44,7 +44,8 @@ pub struct GlobalArgs {
     /// Path of qvdiff.toml (default: found in the current directory or a parent).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Database URL (sqlite://PATH or a path); overrides DATABASE_URL and qvdiff.toml.
+    /// Database URL (sqlite://PATH, a path, or postgres://user@host/db); overrides DATABASE_URL
+    /// and qvdiff.toml.
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
     /// Never prompt: take the safe answer, or fail when there is none.
