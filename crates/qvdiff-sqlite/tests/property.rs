@@ -51,7 +51,8 @@ use std::collections::BTreeMap;
 #[path = "../../../fixtures/property/generator.rs"]
 mod generator;
 use generator::{
-    assert_source_replays_and_shrinks_to_zero, run_many, show, Case, Failure, Flavor, Value,
+    answer_prompts, assert_source_replays_and_shrinks_to_zero, compare_rows, run_many, show, Case,
+    Expect, Failure, Flavor, Value,
 };
 
 /// What SQLite needs from the generator: its quoting and types, `MONEY` as the custom type
@@ -67,6 +68,8 @@ static SQLITE: Flavor = Flavor {
         ColumnType::Text { .. } | ColumnType::Json => format!("length({quoted}) < 1000"),
         _ => format!("{quoted} IS NOT NULL OR 1"),
     },
+    typed_values: false,
+    can_convert: |_, _| true,
 };
 
 /// A generated value binds as the SQLite value of the same storage class.
@@ -92,22 +95,6 @@ impl FromSql for Value {
             ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
             ValueRef::Blob(b) => Value::Blob(b.to_vec()),
         })
-    }
-}
-
-/// A value as the application will read it: stored, or "any value" for a non-constant default.
-#[derive(Clone, Debug, PartialEq)]
-enum Expect {
-    Exact(String),
-    AnyNonNull,
-}
-
-impl Expect {
-    fn matches(&self, actual: &str) -> bool {
-        match self {
-            Expect::Exact(e) => e == actual,
-            Expect::AnyNonNull => actual != "NULL",
-        }
     }
 }
 
@@ -191,6 +178,11 @@ fn insert_rows(
     Ok(stored)
 }
 
+/// Rows as the suite shows values.
+fn shown(rows: &[Vec<Value>]) -> Vec<Vec<String>> {
+    rows.iter().map(|r| r.iter().map(show).collect()).collect()
+}
+
 fn read_table(conn: &Connection, table: &Table) -> Result<Vec<Vec<Value>>, Failure> {
     let names: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
     let sql = format!(
@@ -209,54 +201,6 @@ fn read_table(conn: &Connection, table: &Table) -> Result<Vec<Vec<Value>>, Failu
         .map_err(|e| e.to_string())?;
     rows.collect::<rusqlite::Result<_>>()
         .map_err(|e| e.to_string())
-}
-
-/// Compares a table's rows with the expected ones, as multisets (a rebuild may renumber rowids
-/// of tables without an INTEGER key, so rows are matched by content, not position).
-fn compare_rows(
-    what: &str,
-    table: &Table,
-    actual: &[Vec<Value>],
-    expected: &[Vec<Expect>],
-) -> Result<(), Failure> {
-    let mut left: Vec<Vec<String>> = actual
-        .iter()
-        .map(|r| r.iter().map(show).collect())
-        .collect();
-    left.sort();
-    if left.len() != expected.len() {
-        return Err(format!(
-            "{what}: table {} has {} rows, expected {}",
-            table.name,
-            left.len(),
-            expected.len()
-        ));
-    }
-    // Exact rows first, then rows with wildcards take any remaining match.
-    let mut pending: Vec<&Vec<Expect>> = expected.iter().collect();
-    pending.sort_by_key(|r| r.iter().filter(|e| matches!(e, Expect::AnyNonNull)).count());
-    for row in pending {
-        let found = left
-            .iter()
-            .position(|l| l.iter().zip(row).all(|(a, e)| e.matches(a)));
-        match found {
-            Some(i) => {
-                left.remove(i);
-            }
-            None => {
-                return Err(format!(
-                    "{what}: table {} has no row matching {:?}\n  actual rows: {:?}",
-                    table.name,
-                    row,
-                    actual
-                        .iter()
-                        .map(|r| r.iter().map(show).collect::<Vec<_>>())
-                        .collect::<Vec<_>>()
-                ))
-            }
-        }
-    }
-    Ok(())
 }
 
 fn migration(revision: &str, parents: &[&str], up: &str, down: &str) -> Migration {
@@ -307,7 +251,9 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
     wanted.triggers = baseline.triggers.clone();
     let renames = Renames::from_hints(&wanted);
     let changes = diff(&baseline, &wanted, &renames);
-    answer_prompts(&baseline, &mut wanted, &changes);
+    answer_prompts(&baseline, &mut wanted, &changes, |ty| {
+        render_default(&restore_placeholder(ty))
+    });
     let up = dialect
         .plan(&baseline, &wanted, &changes)
         .map_err(|e| format!("planning up: {e}"))?;
@@ -381,7 +327,7 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
             })
             .collect();
         let actual = read_table(&conn, table)?;
-        compare_rows("after up", table, &actual, &expected)?;
+        compare_rows("after up", &table.name, shown(&actual), &expected)?;
     }
 
     downgrade(&mut conn, &migrations, "-1", &RunOptions::default())
@@ -444,38 +390,9 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
             })
             .collect();
         let actual = read_table(&conn, a_table)?;
-        compare_rows("after down", a_table, &actual, &expected)?;
+        compare_rows("after down", &a_table.name, shown(&actual), &expected)?;
     }
     Ok(())
-}
-
-/// What `migrate` asks a person for (a value for existing rows of a column that needs one and
-/// has neither default nor backfill), answered the way a person would: the type's zero, typed
-/// as SQL. The same rule as the CLI's prompt, so generated edits need not avoid the question.
-fn answer_prompts(baseline: &Schema, wanted: &mut Schema, changes: &[qvdiff_core::Change]) {
-    use qvdiff_core::Change;
-    let needs_value = |c: &Column| !c.nullable && c.default.is_none() && c.backfill.is_none();
-    for change in changes {
-        let (table, column) = match change {
-            Change::AddColumn { table, column } if needs_value(column) => (table, column),
-            Change::AlterColumn { table, from, to } if from.nullable && needs_value(to) => {
-                (table, to)
-            }
-            _ => continue,
-        };
-        if baseline.table(table).is_none() {
-            continue;
-        }
-        let answer = render_default(&restore_placeholder(&column.ty));
-        if let Some(c) = wanted
-            .tables
-            .iter_mut()
-            .find(|t| &t.name == table)
-            .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name))
-        {
-            c.backfill = Some(DefaultValue::Sql(answer));
-        }
-    }
 }
 
 /// The value a column of B holds after up, given the value of the A column it comes from.
