@@ -6,7 +6,7 @@
 //! Every test needs a server (`QVDIFF_TEST_POSTGRES_URL`, see `qvdiff_postgres::testing`); without
 //! one it says "skipped" on stderr and passes, unless `QVDIFF_REQUIRE_POSTGRES=1`.
 
-use super::support::{base_command, repo_root, Project, Run};
+use super::support::{base_command, example_app, Project, Run};
 use postgres::Client;
 use qvdiff_postgres::testing::TestDatabase;
 use rusqlite::types::ValueRef;
@@ -22,38 +22,6 @@ const SECRET: &str = "s3cr3t-pw";
 /// A fresh database on the test server, or `None` (test skipped) when there is none.
 fn database(label: &str) -> Option<TestDatabase> {
     TestDatabase::create(label)
-}
-
-/// A copy of the example app: its qvdiff.toml, models, and both histories (migrations/ and
-/// migrations/postgres/).
-fn example_app() -> Project {
-    let p = Project::empty();
-    let root = repo_root();
-    p.write(
-        "qvdiff.toml",
-        &std::fs::read_to_string(root.join("qvdiff.toml")).unwrap(),
-    );
-    for dir in [
-        "examples/inventory/src",
-        "migrations",
-        "migrations/postgres",
-    ] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                p.write(
-                    &format!("{dir}/{name}"),
-                    &std::fs::read_to_string(&path).unwrap(),
-                );
-            }
-        }
-    }
-    assert!(
-        p.read("qvdiff.toml").contains("migrations/postgres"),
-        "the example app keeps a PostgreSQL history"
-    );
-    p
 }
 
 /// `.sql` file names directly in `dir` of the project, sorted.

@@ -168,3 +168,31 @@ pub fn repo_root() -> PathBuf {
         .canonicalize()
         .expect("repo root")
 }
+
+/// A copy of the example app (config, models, migrations: SQLite and PostgreSQL) in a temporary
+/// directory.
+pub fn example_app() -> Project {
+    let p = Project::empty();
+    let root = repo_root();
+    p.write(
+        "qvdiff.toml",
+        &std::fs::read_to_string(root.join("qvdiff.toml")).unwrap(),
+    );
+    for dir in [
+        "examples/inventory/src",
+        "migrations",
+        "migrations/postgres",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                p.write(
+                    &format!("{dir}/{name}"),
+                    &std::fs::read_to_string(&path).unwrap(),
+                );
+            }
+        }
+    }
+    p
+}

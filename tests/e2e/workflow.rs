@@ -1,37 +1,9 @@
 //! The daily workflow on the example app and on small projects: migrate, check, upgrade,
 //! downgrade, with real rows in real SQLite files.
 
-use super::support::{repo_root, Project};
+use super::support::{example_app, Project};
 use rusqlite::Connection;
 use std::path::Path;
-
-/// A copy of the example app (config, models, migrations: SQLite and PostgreSQL) in a temporary
-/// directory.
-fn example_app() -> Project {
-    let p = Project::empty();
-    let root = repo_root();
-    p.write(
-        "qvdiff.toml",
-        &std::fs::read_to_string(root.join("qvdiff.toml")).unwrap(),
-    );
-    for dir in [
-        "examples/inventory/src",
-        "migrations",
-        "migrations/postgres",
-    ] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() {
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                p.write(
-                    &format!("{dir}/{name}"),
-                    &std::fs::read_to_string(&path).unwrap(),
-                );
-            }
-        }
-    }
-    p
-}
 
 fn migration_files(p: &Project) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(p.path("migrations"))
