@@ -164,7 +164,8 @@ pub fn verify(
     };
     match &mut baseline.shadow {
         Shadow::Sqlite(shadow) => {
-            qvdiff_sqlite::verify(shadow, &proposal.wanted, up_sql, down_sql).map_err(|e| {
+            let before = &baseline.schema;
+            qvdiff_sqlite::verify_from(shadow, before, &proposal.wanted, up_sql, down_sql).map_err(|e| {
                 let mut err = CliError::new(format!("{e}; nothing was written"));
                 if let qvdiff_sqlite::VerifyError::Mismatch {
                     expected, actual, ..

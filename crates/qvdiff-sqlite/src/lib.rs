@@ -66,7 +66,9 @@ pub mod preflight;
 pub mod review;
 pub mod runner;
 
-pub use apply::{apply_script, apply_scripts, comparable, replay, schema_copy, verify};
+pub use apply::{
+    apply_script, apply_scripts, comparable, replay, schema_copy, verify, verify_from,
+};
 pub use backend::{backend_error, SqliteDatabase};
 pub use error::{
     statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
