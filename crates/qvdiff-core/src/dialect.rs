@@ -57,4 +57,10 @@ pub trait Dialect {
     /// SQL that takes a database from `from` to `to`. `changes` is `diff(from, to, …)`;
     /// `to` carries the migration hints (`backfill`) the plan may need.
     fn plan(&self, from: &Schema, to: &Schema, changes: &[Change]) -> Result<Plan, PlanError>;
+
+    /// A schema as two databases of this dialect are compared (drift, `stamp`, `port`): as the
+    /// dialect stores it ([`Dialect::normalize`]), then [`Schema::comparable`].
+    fn comparable(&self, schema: &Schema) -> Schema {
+        self.normalize(schema).comparable()
+    }
 }

@@ -262,7 +262,7 @@ pub(crate) fn added_violations(
 /// [`Schema::comparable`] of the schema as SQLite stores it, without SQLite's or qvdiff's own
 /// tables.
 pub fn comparable(schema: &Schema) -> Schema {
-    let mut schema = Sqlite.normalize(schema).comparable();
+    let mut schema = Sqlite.comparable(schema);
     schema.tables.retain(|t| !is_internal_table(&t.name));
     schema
 }

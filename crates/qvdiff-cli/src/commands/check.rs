@@ -151,8 +151,10 @@ fn check_live(config: &Config, migrations: &Migrations, database: &Database) -> 
     let live = db
         .introspect()
         .map_err(|e| CliError::new(format!("cannot introspect {shown}: {e}")))?;
-    let normalize = |schema: &Schema| db.dialect().normalize(schema).comparable();
-    let (expected, live) = (normalize(&expected), normalize(&live));
+    let (expected, live) = (
+        db.dialect().comparable(&expected),
+        db.dialect().comparable(&live),
+    );
     let drift = diff(&expected, &live, &Renames::default());
     if !drift.is_empty() {
         problems += 1;

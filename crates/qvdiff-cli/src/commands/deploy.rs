@@ -13,7 +13,7 @@ use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use qvdiff_core::run::{BackupSettings, Direction, RunOptions, RunReport};
 use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
-use qvdiff_core::{Backend, BackendError, BackendErrorKind};
+use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;
 
 fn run_error(e: BackendError) -> CliError {
@@ -351,15 +351,14 @@ pub fn stamp(
     let config = &config;
     let migrations = load_migrations(&config.migrations)?;
     let mut db = dialects::open(&database, false)?;
-    let comparable = |db: &dyn Backend, schema: &qvdiff_core::Schema| {
-        db.dialect().normalize(schema).comparable()
-    };
-    let expected = comparable(
-        db.as_ref(),
-        &dialects::schema_at(config, &migrations, &args.revision, Some(&database))?,
-    );
+    let expected = db.dialect().comparable(&dialects::schema_at(
+        config,
+        &migrations,
+        &args.revision,
+        Some(&database),
+    )?);
     let live = db.introspect().map_err(run_error)?;
-    let live = comparable(db.as_ref(), &live);
+    let live = db.dialect().comparable(&live);
     if expected != live {
         if !args.force {
             return Err(CliError::new(format!(

@@ -74,14 +74,16 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
             ));
         }
     };
-    let expected = source_db
-        .dialect()
-        .normalize(&dialects::schema_at(&sqlite, &sqlite_history, &head, None)?)
-        .comparable();
+    let expected = source_db.dialect().comparable(&dialects::schema_at(
+        &sqlite,
+        &sqlite_history,
+        &head,
+        None,
+    )?);
     let live = source_db
         .introspect()
         .map_err(|e| CliError::new(e.to_string()))?;
-    let live = source_db.dialect().normalize(&live).comparable();
+    let live = source_db.dialect().comparable(&live);
     if expected != live {
         return Err(CliError::new(format!(
             "the source {} has drifted from revision {head}: its schema is not the one the \
