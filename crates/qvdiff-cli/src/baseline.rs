@@ -1,23 +1,25 @@
 //! The schema a new migration starts from: the one the committed migrations produce (replayed on
-//! an in-memory database), or a live database's (copied schema-only into memory, never written).
+//! in-memory databases), or a live database's (read-only, never written).
 //!
 //! # The replay cache
 //!
 //! Replaying is bounded by SQLite itself: every `CREATE TABLE`/`CREATE INDEX` re-reads the whole
 //! `sqlite_master` table (SQLite's `OP_ParseSchema` has no index to use), so a chain that creates
-//! n objects costs O(n²) — about 1.5 s for 1000 tables with 3000 indexes, whoever runs the SQL.
-//! The result only depends on the migration texts, so [`recorded`] keeps it in qvdiff's cache
-//! directory ([`crate::cache`]): the replayed database's image and its introspected schema, under
-//! a SHA-256 of the ordered `(revision, file checksum, hash of the up SQL)` triples and of the
-//! qvdiff build. `check` reads only the schema ([`recorded_schema`]); `migrate` loads the image
-//! too, to verify on it.
+//! n objects costs O(n²) on one database; `qvdiff_sqlite::replay_schema` splits plain DDL into
+//! parts on all cores, and what remains is still SQLite parsing every statement. The result only
+//! depends on the migration texts, so [`recorded`] keeps it in qvdiff's cache directory
+//! ([`crate::cache`]): the introspected schema and the stored `CREATE` statements, under a
+//! SHA-256 of the ordered `(revision, file checksum, hash of the up SQL)` triples and of the
+//! qvdiff build. `check` reads only the schema ([`recorded_schema`]); `migrate` reads the
+//! statements too, to build the databases it verifies on.
 
 use crate::db_url::DatabaseTarget;
 use crate::error::{CliError, CliResult};
 use crate::models::display_path;
 use qvdiff_core::runner::Migrations;
 use qvdiff_core::Schema;
-use rusqlite::{Connection, OpenFlags, MAIN_DB};
+use qvdiff_sqlite::StoredObject;
+use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -31,8 +33,9 @@ pub struct Baseline {
 
 /// Where a proposed migration is proven (up, down, up again) before it is written.
 pub enum Shadow {
-    /// SQLite: an in-memory database holding the starting schema (no rows); the SQL really runs.
-    Sqlite(Connection),
+    /// SQLite: the stored `CREATE` statements of the starting schema; verification builds
+    /// in-memory databases (no rows) from them and really runs the SQL there.
+    Sqlite(Vec<StoredObject>),
     /// PostgreSQL: the schema model of `qvdiff_postgres::model`, applied to the starting schema
     /// (no server needed; the model is proven against a real server by the test suite).
     Model,
@@ -46,7 +49,7 @@ pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
     if let Some(hit) = cache.as_ref().and_then(ReplayCache::load) {
         return Ok(hit);
     }
-    let mut shadow = qvdiff_sqlite::replay(
+    let (schema, objects) = qvdiff_sqlite::replay_schema(
         order
             .iter()
             .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
@@ -55,12 +58,11 @@ pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
         CliError::new(format!("replaying the migrations failed: {e}"))
             .with_hint("fix the migration named above; `qvdiff sql` prints the whole chain")
     })?;
-    let schema = introspect(&shadow, "the replayed migrations")?;
     if let Some(cache) = cache {
-        cache.store(&mut shadow, &schema);
+        cache.store(&schema, &objects);
     }
     Ok(Baseline {
-        shadow: Shadow::Sqlite(shadow),
+        shadow: Shadow::Sqlite(objects),
         schema,
     })
 }
@@ -78,12 +80,16 @@ pub fn recorded_schema(migrations: &Migrations) -> CliResult<Schema> {
     Ok(recorded(migrations)?.schema)
 }
 
-/// One entry of the replay cache: where the image and the schema of one chain are (or go).
+/// One entry of the replay cache: where the schema and the stored statements of one chain are
+/// (or go).
 struct ReplayCache {
-    image: PathBuf,
     schema: PathBuf,
+    objects: PathBuf,
     dir: PathBuf,
 }
+
+/// The extension of an entry's stored statements, beside its schema's `.json`.
+const OBJECTS_EXTENSION: &str = "objects";
 
 /// The cached schema: tables as the manifest has them, plus the views and triggers the manifest
 /// leaves out (a rebuild must recreate them).
@@ -99,7 +105,7 @@ impl ReplayCache {
     /// identified (then nothing could tell an older build's entries apart).
     fn for_chain(order: &[&qvdiff_core::runner::Migration]) -> Option<ReplayCache> {
         let dir = crate::cache::dir()?;
-        let mut identity = format!("qvdiff replay cache 1\n{}", crate::cache::build_identity()?);
+        let mut identity = format!("qvdiff replay cache 2\n{}", crate::cache::build_identity()?);
         for m in order {
             // The file's SHA-256 (computed when it was loaded) stands for its text: hashing
             // megabytes of SQL with SHA-256 a second time was a tenth of a warm `check`. The up
@@ -117,8 +123,8 @@ impl ReplayCache {
         }
         let key = qvdiff_core::MigrationFile::checksum(&identity);
         Some(ReplayCache {
-            image: dir.join(format!("replay-{key}.sqlite")),
             schema: dir.join(format!("replay-{key}.json")),
+            objects: dir.join(format!("replay-{key}.{OBJECTS_EXTENSION}")),
             dir,
         })
     }
@@ -126,24 +132,27 @@ impl ReplayCache {
     /// The cached baseline, or `None` on any miss or unreadable entry.
     fn load(&self) -> Option<Baseline> {
         let schema = self.load_schema()?;
-        let file = std::fs::File::open(&self.image).ok()?;
-        let size = usize::try_from(file.metadata().ok()?.len()).ok()?;
-        let mut shadow = Connection::open_in_memory().ok()?;
-        // Read straight into SQLite's own buffer: no second copy of the image, and SQLite only
-        // parses its schema when (if) the shadow database is used.
-        shadow
-            .deserialize_read_exact(MAIN_DB, std::io::BufReader::new(file), size, false)
-            .ok()?;
+        let text = std::fs::read_to_string(&self.objects).ok()?;
+        let objects: Vec<(String, String, String, String)> = serde_json::from_str(&text).ok()?;
+        let objects = objects
+            .into_iter()
+            .map(|(kind, name, table, sql)| StoredObject {
+                kind,
+                name,
+                table,
+                sql,
+            })
+            .collect();
         Some(Baseline {
-            shadow: Shadow::Sqlite(shadow),
+            shadow: Shadow::Sqlite(objects),
             schema,
         })
     }
 
     /// The cached schema alone (what `check` needs: it verifies nothing), or `None` on a miss.
-    /// An entry counts only with its image beside it, as [`ReplayCache::load`] needs both.
+    /// An entry counts only with its statements beside it, as [`ReplayCache::load`] needs both.
     fn load_schema(&self) -> Option<Schema> {
-        if !self.image.is_file() {
+        if !self.objects.is_file() {
             return None;
         }
         let text = std::fs::read_to_string(&self.schema).ok()?;
@@ -164,7 +173,7 @@ impl ReplayCache {
         Some(schema)
     }
 
-    fn store(&self, shadow: &mut Connection, schema: &Schema) {
+    fn store(&self, schema: &Schema, objects: &[StoredObject]) {
         let raw = |objects: &[qvdiff_core::RawObject]| {
             objects
                 .iter()
@@ -176,36 +185,50 @@ impl ReplayCache {
             views: raw(&schema.views),
             triggers: raw(&schema.triggers),
         };
-        let Ok(json) = serde_json::to_string(&cached) else {
+        let stored: Vec<(&str, &str, &str, &str)> = objects
+            .iter()
+            .map(|o| {
+                (
+                    o.kind.as_str(),
+                    o.name.as_str(),
+                    o.table.as_str(),
+                    o.sql.as_str(),
+                )
+            })
+            .collect();
+        let (Ok(json), Ok(stored)) = (
+            serde_json::to_string(&cached),
+            serde_json::to_string(&stored),
+        ) else {
             return;
         };
         if std::fs::create_dir_all(&self.dir).is_err() {
             return;
         }
-        let written = shadow
-            .serialize(MAIN_DB)
-            .ok()
-            .is_some_and(|image| crate::cache::write_atomically(&self.image, &image))
+        // The statements first: the schema file is what marks the entry complete.
+        let written = crate::cache::write_atomically(&self.objects, stored.as_bytes())
             && crate::cache::write_atomically(&self.schema, json.as_bytes());
         if written {
-            crate::cache::evict(&self.dir, "replay-", &["sqlite"]);
+            crate::cache::evict(&self.dir, "replay-", &[OBJECTS_EXTENSION]);
         }
     }
 }
 
-/// `QVDIFF_CACHE_DIR`, else `$XDG_CACHE_HOME/qvdiff`, else `$HOME/.cache/qvdiff`.
 /// A live database's schema, read-only; the database file is never modified.
 pub fn live(target: &DatabaseTarget) -> CliResult<Baseline> {
     let live = open_read_only(target)?;
-    let shadow = qvdiff_sqlite::schema_copy(&live).map_err(|e| {
+    let unreadable = |e: qvdiff_sqlite::SqliteError| {
         CliError::new(format!(
             "cannot read the schema of {}: {e}",
             display_path(&target.path)
         ))
-    })?;
-    let schema = introspect(&shadow, &display_path(&target.path))?;
+    };
+    let objects = qvdiff_sqlite::stored_objects(&live).map_err(unreadable)?;
+    // Introspected on a schema-only copy, the way verification will see it.
+    let copy = qvdiff_sqlite::shadow_from(&objects).map_err(unreadable)?;
+    let schema = introspect(&copy, &display_path(&target.path))?;
     Ok(Baseline {
-        shadow: Shadow::Sqlite(shadow),
+        shadow: Shadow::Sqlite(objects),
         schema,
     })
 }

@@ -163,9 +163,9 @@ pub fn verify(
         .with_hint("this is a qvdiff bug: please report it with the models and migrations involved")
     };
     match &mut baseline.shadow {
-        Shadow::Sqlite(shadow) => {
+        Shadow::Sqlite(objects) => {
             let before = &baseline.schema;
-            qvdiff_sqlite::verify_from(shadow, before, &proposal.wanted, up_sql, down_sql).map_err(|e| {
+            qvdiff_sqlite::verify_stored(objects, before, &proposal.wanted, up_sql, down_sql).map_err(|e| {
                 let mut err = CliError::new(format!("{e}; nothing was written"));
                 if let qvdiff_sqlite::VerifyError::Mismatch {
                     expected, actual, ..

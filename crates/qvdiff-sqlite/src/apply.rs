@@ -5,12 +5,13 @@ use crate::error::{
     ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
 };
 use crate::introspect::{introspect, is_internal_table, tables_of_kinds};
+use crate::partition::{parent_keys_resolve, partition, run_in_parallel, StoredObject};
 use crate::plan::Sqlite;
 use crate::sqltext;
 use qvdiff_core::{Dialect, Schema};
 use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::{Batch, Connection, TransactionBehavior};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Applies scripts in order to a fresh in-memory database in ONE transaction; an error names the
 /// revision, the failing statement and SQLite's message.
@@ -27,47 +28,123 @@ pub fn replay<'a>(
 ///
 /// Tables, indexes, views and triggers are recreated from their stored `CREATE` statements.
 pub fn schema_copy(live: &Connection) -> Result<Connection, SqliteError> {
-    let context = "copying the database schema";
+    shadow_from(&stored_objects(live)?)
+}
+
+/// The schema objects of `conn`'s main database as stored (`sqlite_master` rows with SQL):
+/// tables, then indexes, views and triggers, each in creation order. SQLite's own tables and
+/// the shadow tables of virtual tables are left out: SQLite creates them itself.
+pub fn stored_objects(conn: &Connection) -> Result<Vec<StoredObject>, SqliteError> {
+    let context = "reading the stored schema";
     let db = |e| SqliteError::database(context, e);
-    let shadow_tables = tables_of_kinds(live, &["shadow"]).map_err(db)?;
-    let mut statement = live
+    let shadow_tables = tables_of_kinds(conn, &["shadow"]).map_err(db)?;
+    let mut statement = conn
         .prepare(
-            "SELECT m.name, m.sql \
+            "SELECT m.type, m.name, m.tbl_name, m.sql \
              FROM sqlite_master AS m \
              WHERE m.sql IS NOT NULL \
              ORDER BY CASE m.type WHEN 'table' THEN 0 WHEN 'index' THEN 1 \
                                   WHEN 'view' THEN 2 ELSE 3 END, m.rowid",
         )
         .map_err(db)?;
-    let mut objects: Vec<(String, String)> = Vec::new();
+    let mut objects = Vec::new();
     let mut rows = statement.query([]).map_err(db)?;
     while let Some(row) = rows.next().map_err(db)? {
-        let name: String = row.get(0).map_err(db)?;
-        let sql: String = row.get(1).map_err(db)?;
-        // SQLite's own tables are created on demand; shadow tables by their virtual table.
-        let is_sqlite_table = name
+        let object = StoredObject {
+            kind: row.get(0).map_err(db)?,
+            name: row.get(1).map_err(db)?,
+            table: row.get(2).map_err(db)?,
+            sql: row.get(3).map_err(db)?,
+        };
+        let is_sqlite_table = object
+            .name
             .get(..7)
             .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"));
-        if is_sqlite_table || shadow_tables.contains(&name) {
+        if is_sqlite_table || shadow_tables.contains(&object.name) {
             continue;
         }
-        objects.push((name, sql));
+        objects.push(object);
     }
-    drop(rows);
+    Ok(objects)
+}
+
+/// A new in-memory database holding `objects` (no rows), created in one transaction in the
+/// order given.
+pub fn shadow_from(objects: &[StoredObject]) -> Result<Connection, SqliteError> {
+    let db = |e| SqliteError::database("copying the database schema", e);
     let mut copy = Connection::open_in_memory()
         .map_err(|e| SqliteError::database("opening an in-memory database", e))?;
     let transaction = copy.transaction().map_err(db)?;
-    for (name, sql) in &objects {
+    for object in objects {
         transaction
-            .execute_batch(sql)
+            .execute_batch(&object.sql)
             .map_err(|e| SqliteError::Statement {
-                revision: format!("(schema copy of {name})"),
-                statement: sql.clone(),
+                revision: format!("(schema copy of {})", object.name),
+                statement: object.sql.clone(),
                 message: e.to_string(),
             })?;
     }
     transaction.commit().map_err(db)?;
     Ok(copy)
+}
+
+/// The schema the scripts (`(revision, sql)`, in order) produce, and its stored objects, as
+/// [`replay`] then [`introspect`] and [`stored_objects`] would give them.
+///
+/// A history of plain DDL is replayed in independent parts on all cores (see
+/// [`crate::partition`]): SQLite's O(n²) schema building is most of a cold `check` otherwise.
+/// Any other history, or any part that fails, is replayed whole, so errors are the ones the
+/// whole history gives.
+pub fn replay_schema<'a>(
+    scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(Schema, Vec<StoredObject>), SqliteError> {
+    let scripts: Vec<(&str, &str)> = scripts.into_iter().collect();
+    if let Some(replayed) = replay_in_parts(&scripts) {
+        return Ok(replayed);
+    }
+    let conn = replay(scripts.iter().copied())?;
+    Ok((introspect(&conn)?, stored_objects(&conn)?))
+}
+
+fn replay_in_parts(scripts: &[(&str, &str)]) -> Option<(Schema, Vec<StoredObject>)> {
+    let statements: Vec<&str> = scripts
+        .iter()
+        .flat_map(|(_, sql)| sqltext::statement_texts(sql))
+        .collect();
+    let parts = partition(&[], std::slice::from_ref(&statements))?;
+    if parts.len() < 2 {
+        return None;
+    }
+    let replayed = run_in_parallel(&parts, |part| {
+        let sql = part_sql(&statements, &part.statements[0]);
+        let conn = replay([("replay", sql.as_str())]).ok()?;
+        Some((introspect(&conn).ok()?, stored_objects(&conn).ok()?))
+    });
+    let mut schema = Schema::default();
+    let mut objects = Vec::new();
+    for part in replayed {
+        let (part_schema, part_objects) = part?;
+        schema.tables.extend(part_schema.tables);
+        objects.extend(part_objects);
+    }
+    let schema = schema.normalized();
+    // Tables first, then indexes: the order a shadow database is built in.
+    objects.sort_by_key(|o| o.kind != "table");
+    parent_keys_resolve(&schema).then_some((schema, objects))
+}
+
+/// A part's statements (as [`sqltext::statement_texts`] cut them) as one script. A statement
+/// without its `;` (the last of a script) gets one on a line of its own, after any comment.
+fn part_sql(statements: &[&str], indices: &[usize]) -> String {
+    let mut sql = String::new();
+    for &i in indices {
+        sql.push_str(statements[i]);
+        if !statements[i].ends_with(';') {
+            sql.push_str("\n;");
+        }
+        sql.push('\n');
+    }
+    sql
 }
 
 /// Applies one script on `conn` inside a transaction with foreign keys off around it and
@@ -329,6 +406,86 @@ pub fn verify_from(
     Ok(())
 }
 
+/// [`verify_from`] on a database holding `start` (the stored objects of the schema `before`).
+///
+/// The proof runs on the parts of the scripts that touch disjoint objects, each on a database
+/// holding only its own (see [`crate::partition`]), in parallel; tables no statement names must
+/// then be the same in `before` and `wanted`. When the scripts cannot be split, or any part
+/// fails, it runs whole on one database holding all of `start`, so a failure is always reported
+/// as the whole migration gives it.
+pub fn verify_stored(
+    start: &[StoredObject],
+    before: &Schema,
+    wanted: &Schema,
+    up: &str,
+    down: &str,
+) -> Result<(), VerifyError> {
+    if verify_in_parts(start, before, wanted, up, down) {
+        return Ok(());
+    }
+    let mut conn =
+        shadow_from(start).map_err(|error| VerifyError::Introspect { step: None, error })?;
+    verify_from(&mut conn, before, wanted, up, down)
+}
+
+/// Whether the proof passed part by part; `false` also when it could not be split.
+fn verify_in_parts(
+    start: &[StoredObject],
+    before: &Schema,
+    wanted: &Schema,
+    up: &str,
+    down: &str,
+) -> bool {
+    if !parent_keys_resolve(before) || !parent_keys_resolve(wanted) {
+        return false;
+    }
+    let up_statements = sqltext::statement_texts(up);
+    let down_statements = sqltext::statement_texts(down);
+    let Some(parts) = partition(start, &[up_statements.clone(), down_statements.clone()]) else {
+        return false;
+    };
+    let touched: HashSet<&str> = parts
+        .iter()
+        .flat_map(|p| p.names.iter().map(String::as_str))
+        .collect();
+    let in_part = |names: &HashSet<String>, schema: &Schema| Schema {
+        tables: schema
+            .tables
+            .iter()
+            .filter(|t| names.contains(&t.name.to_ascii_lowercase()))
+            .cloned()
+            .collect(),
+        ..Schema::default()
+    };
+    let untouched = |schema: &Schema| -> Vec<qvdiff_core::Table> {
+        comparable(schema)
+            .tables
+            .into_iter()
+            .filter(|t| !touched.contains(t.name.to_ascii_lowercase().as_str()))
+            .collect()
+    };
+    if untouched(before) != untouched(wanted) {
+        return false;
+    }
+    let passed = run_in_parallel(&parts, |part| {
+        let objects: Vec<StoredObject> = part.objects.iter().map(|&i| start[i].clone()).collect();
+        let Ok(mut conn) = shadow_from(&objects) else {
+            return false;
+        };
+        let up = part_sql(&up_statements, &part.statements[0]);
+        let down = part_sql(&down_statements, &part.statements[1]);
+        verify_from(
+            &mut conn,
+            &in_part(&part.names, before),
+            &in_part(&part.names, wanted),
+            &up,
+            &down,
+        )
+        .is_ok()
+    });
+    passed.into_iter().all(|ok| ok)
+}
+
 /// The whole schema as SQLite stores it (`type`, `name`, `tbl_name`, `sql`, sorted), when every
 /// table is empty and none is virtual; `None` otherwise (or on any error). Two equal states are
 /// the same input to any script: root page numbers and free pages are all that may differ, and
@@ -373,4 +530,60 @@ fn empty_state(conn: &Connection) -> Option<Vec<[Option<String>; 4]>> {
         }
     }
     Some(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HISTORY: &str = "
+        CREATE TABLE \"a\" (\"id\" INTEGER NOT NULL PRIMARY KEY, \"name\" TEXT);
+        CREATE INDEX \"ix_a_name\" ON \"a\" (\"name\");
+        CREATE TABLE \"b\" (\"id\" INTEGER NOT NULL PRIMARY KEY,
+                            \"a_id\" INTEGER REFERENCES \"a\" (\"id\"));  -- the parent alone joins nothing
+        CREATE TABLE \"c\" (\"id\" INTEGER NOT NULL PRIMARY KEY)
+    ";
+
+    #[test]
+    fn plain_ddl_replays_in_parts_and_gives_what_the_whole_replay_gives() {
+        let parts = partition(&[], &[sqltext::statement_texts(HISTORY)]).expect("splits");
+        assert!(parts.len() >= 2, "{parts:?}");
+        let (schema, mut objects) = replay_in_parts(&[("r1", HISTORY)]).expect("replayed in parts");
+        let whole = replay([("r1", HISTORY)]).expect("replays");
+        let mut whole_objects = stored_objects(&whole).expect("objects");
+        assert_eq!(schema, introspect(&whole).expect("introspects"));
+        objects.sort_by(|x, y| x.name.cmp(&y.name));
+        whole_objects.sort_by(|x, y| x.name.cmp(&y.name));
+        assert_eq!(objects, whole_objects);
+    }
+
+    #[test]
+    fn verification_in_parts_proves_and_refuses_like_the_whole() {
+        let start_db = replay([("r1", HISTORY)]).expect("replays");
+        let start = stored_objects(&start_db).expect("objects");
+        let before = introspect(&start_db).expect("introspects");
+        let up = "ALTER TABLE \"c\" ADD COLUMN \"note\" TEXT;\n";
+        let down = "ALTER TABLE \"c\" DROP COLUMN \"note\";\n";
+        let wanted_db = replay([("r1", HISTORY), ("r2", up)]).expect("replays");
+        let wanted = introspect(&wanted_db).expect("introspects");
+        assert!(verify_in_parts(&start, &before, &wanted, up, down));
+        assert!(verify_from(
+            &mut shadow_from(&start).unwrap(),
+            &before,
+            &wanted,
+            up,
+            down
+        )
+        .is_ok());
+        // A down that forgets the column: refused in parts, and by the whole proof.
+        assert!(!verify_in_parts(&start, &before, &wanted, up, "SELECT 1;"));
+        let forgetful = "UPDATE \"c\" SET \"id\" = \"id\";";
+        assert!(!verify_in_parts(&start, &before, &wanted, up, forgetful));
+        assert!(verify_stored(&start, &before, &wanted, up, forgetful).is_err());
+        // A table the scripts never name must not change either.
+        let mut changed = wanted.clone();
+        changed.tables.retain(|t| t.name != "b");
+        assert!(!verify_in_parts(&start, &before, &changed, up, down));
+        assert!(verify_stored(&start, &before, &changed, up, down).is_err());
+    }
 }

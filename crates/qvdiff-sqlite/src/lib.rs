@@ -54,6 +54,7 @@ mod apply;
 mod backend;
 mod error;
 mod introspect;
+mod partition;
 mod plan;
 mod render;
 mod sqltext;
@@ -67,7 +68,8 @@ pub mod review;
 pub mod runner;
 
 pub use apply::{
-    apply_script, apply_scripts, comparable, replay, schema_copy, verify, verify_from,
+    apply_script, apply_scripts, comparable, replay, replay_schema, schema_copy, shadow_from,
+    stored_objects, verify, verify_from, verify_stored,
 };
 pub use backend::{backend_error, SqliteDatabase};
 pub use error::{
@@ -75,6 +77,7 @@ pub use error::{
     MAX_REPORTED_VIOLATIONS,
 };
 pub use introspect::introspect;
+pub use partition::StoredObject;
 pub use plan::{normalize_table, Sqlite, REBUILD_PREFIX};
 pub use render::{
     create_index_sql, create_table_sql, parse_declared_type, parse_default, quote_ident,

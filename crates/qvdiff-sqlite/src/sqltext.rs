@@ -210,8 +210,27 @@ fn end_of_number(bytes: &[u8], start: usize) -> usize {
 /// Splits a script into its statements (text without the trailing `;`, trimmed), skipping empty
 /// ones. `CREATE TRIGGER … BEGIN … END` bodies (with `CASE … END` inside) stay whole.
 ///
-/// Used only to name the failing statement in an error: execution itself is done by SQLite.
+/// Used to name the failing statement in an error and to decide how a script can be split:
+/// execution itself is done by SQLite.
 pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
+    statement_spans(sql)
+        .into_iter()
+        .map(|(start, end)| sql[start..end].trim_end_matches(';').trim())
+        .collect()
+}
+
+/// The statements of a script exactly as written: from each statement's first token through
+/// its `;` (the last one up to the end of the text when it has none). Concatenated, they run
+/// as the script does, and SQLite stores the same `CREATE` text for them.
+pub(crate) fn statement_texts(sql: &str) -> Vec<&str> {
+    statement_spans(sql)
+        .into_iter()
+        .map(|(start, end)| &sql[start..end])
+        .collect()
+}
+
+/// Byte ranges of the statements: first token through `;`, or to the end of the text.
+fn statement_spans(sql: &str) -> Vec<(usize, usize)> {
     let tokens = tokenize(sql);
     let mut statements = Vec::new();
     let mut first_token: Option<usize> = None;
@@ -245,12 +264,12 @@ pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
             }
         }
         if token.kind == TokenKind::Semicolon && !in_trigger_body {
-            statements.push(sql[tokens[first].start..token.start].trim());
+            statements.push((tokens[first].start, token.end));
             first_token = None;
         }
     }
     if let Some(first) = first_token {
-        statements.push(sql[tokens[first].start..].trim());
+        statements.push((tokens[first].start, sql.len()));
     }
     statements
 }

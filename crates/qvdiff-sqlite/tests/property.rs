@@ -42,7 +42,8 @@ use qvdiff_core::{
 };
 use qvdiff_sqlite::{
     apply_script, comparable, downgrade, introspect, quote_ident, render_default, render_type,
-    replay, upgrade, verify, RunOptions, Sqlite,
+    replay, replay_schema, stored_objects, upgrade, verify, verify_stored, RunOptions, Sqlite,
+    StoredObject,
 };
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::Connection;
@@ -268,9 +269,13 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
         down: render_steps(&down.steps),
     };
     *report = format!("-- up\n{}-- down\n{}", generated.up, generated.down);
+    let start = stored_objects(&shadow).map_err(|e| e.to_string())?;
     let mut shadow = shadow;
     verify(&mut shadow, &wanted, &generated.up, &generated.down)
         .map_err(|e| format!("verify refused the generated file: {e}"))?;
+    verify_stored(&start, &baseline, &wanted, &generated.up, &generated.down)
+        .map_err(|e| format!("verify_stored (in parts) refused the generated file: {e}"))?;
+    check_replay_in_parts_is_whole(&create_sql, &generated.up)?;
 
     check_verify_rejects_wrong_down(case, &create_sql, &wanted, generated)?;
 
@@ -550,14 +555,43 @@ fn check_verify_rejects_wrong_down(
         Ok(())
     })();
     let mut shadow = replay([("r1", create_sql)]).map_err(|e| e.to_string())?;
-    let verdict = verify(&mut shadow, wanted, &generated.up, &mutated);
-    match (truth.is_ok(), verdict) {
-        (true, Ok(())) | (false, Err(_)) => Ok(()),
-        (false, Ok(())) => Err(format!("verify passed a wrong down section:\n{mutated}")),
-        (true, Err(e)) => Err(format!(
-            "verify refused a down section that gives A back: {e}\n{mutated}"
-        )),
+    let start = stored_objects(&shadow).map_err(|e| e.to_string())?;
+    let before = introspect(&shadow).map_err(|e| e.to_string())?;
+    let whole = verify(&mut shadow, wanted, &generated.up, &mutated);
+    let in_parts = verify_stored(&start, &before, wanted, &generated.up, &mutated);
+    for (how, verdict) in [("verify", whole), ("verify_stored", in_parts)] {
+        match (truth.is_ok(), verdict) {
+            (true, Ok(())) | (false, Err(_)) => {}
+            (false, Ok(())) => {
+                return Err(format!("{how} passed a wrong down section:\n{mutated}"))
+            }
+            (true, Err(e)) => {
+                return Err(format!(
+                    "{how} refused a down section that gives A back: {e}\n{mutated}"
+                ))
+            }
+        }
     }
+    Ok(())
+}
+
+/// `replay_schema` (which replays plain DDL in parts) gives what replaying the whole history on
+/// one database gives: the same schema and the same stored statements.
+fn check_replay_in_parts_is_whole(create_sql: &str, up: &str) -> Result<(), Failure> {
+    let history = [("r1", create_sql), ("r2", up)];
+    let whole = replay(history).map_err(|e| e.to_string())?;
+    let whole_schema = introspect(&whole).map_err(|e| e.to_string())?;
+    let mut whole_objects = stored_objects(&whole).map_err(|e| e.to_string())?;
+    let (schema, mut objects) = replay_schema(history).map_err(|e| e.to_string())?;
+    let key = |o: &StoredObject| (o.kind.clone(), o.name.clone());
+    whole_objects.sort_by_key(key);
+    objects.sort_by_key(key);
+    if schema != whole_schema || objects != whole_objects {
+        return Err(format!(
+            "replay in parts differs from the whole replay:\n  whole {whole_schema:?}\n  parts {schema:?}\n  whole {whole_objects:?}\n  parts {objects:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// The statements of a rendered section (a rebuild's comment stays with its statement).
