@@ -24,7 +24,7 @@ pub mod types;
 mod validate;
 
 pub use model::parse_model;
-pub use scan::scan_source;
+pub use scan::{scan_source, scan_source_with, CaptureMemo};
 pub use types::{builtin_column_type, sql_type_to_column_type, BuiltinType, BUILTIN_TYPES};
 pub use validate::validate;
 

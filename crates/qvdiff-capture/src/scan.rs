@@ -19,9 +19,31 @@ use syn::{Attribute, DeriveInput, Item, Path, Token};
 /// or a cut the boundary finder got wrong), the whole file is parsed instead, so errors keep their
 /// exact wording and position.
 pub fn scan_source(file: &str, text: &str) -> ScanOutput {
-    let chunks = split_items(text, CHUNK_BYTES);
-    let mut output = if chunks.len() > 1 {
-        scan_chunks(file, text, &chunks).unwrap_or_else(|| scan_whole(file, text))
+    scan_source_with(file, text, None)
+}
+
+/// What the scanner can remember between runs: the tables captured from a piece of source text
+/// (whole top-level items), keyed by exactly that text. With one, [`scan_source_with`] cuts the
+/// file at every item, so an edit to one model re-parses that item only (the CLI keeps the memo
+/// in its cache directory).
+///
+/// Tables are exchanged with lines counted from the piece's first line (1) and an empty `file`.
+pub trait CaptureMemo: Sync {
+    /// The tables `text` captured before, if it is known.
+    fn recall(&self, text: &str) -> Option<Vec<CapturedTable>>;
+    /// Remembers what `text` captured. Only pieces that captured without any error are given.
+    fn remember(&self, text: &str, tables: Vec<CapturedTable>);
+}
+
+/// [`scan_source`], reusing (and adding to) `memo` when one is given. The result is the same
+/// as without it.
+pub fn scan_source_with(file: &str, text: &str, memo: Option<&dyn CaptureMemo>) -> ScanOutput {
+    // One item per piece with a memo: cuts then fall on the same items whatever was edited
+    // elsewhere, so every unchanged item is found again.
+    let target = if memo.is_some() { 1 } else { CHUNK_BYTES };
+    let chunks = split_items(text, target);
+    let mut output = if chunks.len() > 1 || memo.is_some() {
+        scan_chunks(file, text, &chunks, memo).unwrap_or_else(|| scan_whole(file, text))
     } else {
         scan_whole(file, text)
     };
@@ -61,7 +83,12 @@ struct Chunk {
 
 /// Parses every chunk (each on its own, on a few threads) and merges the results in file order,
 /// with lines moved to the file's numbering. `None` when a chunk has a syntax error.
-fn scan_chunks(file: &str, text: &str, chunks: &[Chunk]) -> Option<ScanOutput> {
+fn scan_chunks(
+    file: &str,
+    text: &str,
+    chunks: &[Chunk],
+    memo: Option<&dyn CaptureMemo>,
+) -> Option<ScanOutput> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MAX_THREADS)
@@ -74,7 +101,7 @@ fn scan_chunks(file: &str, text: &str, chunks: &[Chunk]) -> Option<ScanOutput> {
             .map(|run| {
                 std::thread::Builder::new()
                     .name("qvdiff-scan".to_string())
-                    .spawn_scoped(scope, move || scan_run(file, text, run))
+                    .spawn_scoped(scope, move || scan_run(file, text, run, memo))
             })
             .collect();
         // A thread that could not start, or a panicking parser (a bug in syn or here), gives
@@ -93,19 +120,44 @@ fn scan_chunks(file: &str, text: &str, chunks: &[Chunk]) -> Option<ScanOutput> {
     Some(output)
 }
 
-fn scan_run(file: &str, text: &str, run: &[Chunk]) -> Option<ScanOutput> {
+fn scan_run(
+    file: &str,
+    text: &str,
+    run: &[Chunk],
+    memo: Option<&dyn CaptureMemo>,
+) -> Option<ScanOutput> {
     let mut output = ScanOutput::default();
     for chunk in run {
-        let parsed = syn::parse_file(&text[chunk.start..chunk.end]).ok()?;
-        let mut part = ScanOutput::default();
-        for item in parsed.items {
-            scan_item(file, item, &mut part);
-        }
+        let piece = &text[chunk.start..chunk.end];
+        let part = match memo.and_then(|m| m.recall(piece)) {
+            Some(tables) => ScanOutput {
+                tables,
+                errors: Vec::new(),
+            },
+            None => {
+                let parsed = syn::parse_file(piece).ok()?;
+                let mut part = ScanOutput::default();
+                for item in parsed.items {
+                    scan_item(file, item, &mut part);
+                }
+                if let Some(memo) = memo.filter(|_| part.errors.is_empty()) {
+                    let anonymous = part.tables.iter().cloned().map(|mut t| {
+                        t.file = String::new();
+                        t
+                    });
+                    memo.remember(piece, anonymous.collect());
+                }
+                part
+            }
+        };
         // Spans count lines from the chunk's start; columns are right as they are, since every
         // chunk starts at the beginning of a line.
         let shift = chunk.first_line - 1;
         output.tables.extend(part.tables.into_iter().map(|mut t| {
             t.line += shift;
+            if t.file.is_empty() {
+                t.file = file.to_string();
+            }
             t
         }));
         output.errors.extend(part.errors.into_iter().map(|mut d| {
@@ -482,7 +534,7 @@ mod tests {
                 text[..pair[1].start].matches('\n').count() + 1
             );
         }
-        let chunked = scan_chunks("m.rs", &text, &chunks).expect("every chunk parses");
+        let chunked = scan_chunks("m.rs", &text, &chunks, None).expect("every chunk parses");
         let mut whole = scan_whole("m.rs", &text);
         let mut chunked_sorted = chunked.clone();
         chunked_sorted.errors.sort_by_key(|d| (d.line, d.column));
@@ -506,6 +558,69 @@ mod tests {
         whole.errors.sort_by_key(|d| (d.line, d.column));
         assert_eq!(scanned, whole);
         assert!(scanned.errors[0].message.starts_with("syntax error"));
+    }
+
+    /// A memo in memory that counts what it is asked.
+    #[derive(Default)]
+    struct CountingMemo {
+        pieces: std::sync::Mutex<std::collections::HashMap<String, Vec<CapturedTable>>>,
+        parsed: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CaptureMemo for CountingMemo {
+        fn recall(&self, text: &str) -> Option<Vec<CapturedTable>> {
+            self.pieces.lock().unwrap().get(text).cloned()
+        }
+
+        fn remember(&self, text: &str, tables: Vec<CapturedTable>) {
+            self.parsed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.pieces.lock().unwrap().insert(text.to_string(), tables);
+        }
+    }
+
+    #[test]
+    fn a_memo_gives_the_same_result_and_reparses_only_edited_items() {
+        let text = tricky_file(120);
+        let mut plain = scan_source("m.rs", &text);
+        plain.errors.sort_by_key(|d| (d.line, d.column));
+        let memo = CountingMemo::default();
+        let first = scan_source_with("m.rs", &text, Some(&memo));
+        assert_eq!(first, plain);
+        let parsed_once = memo.parsed.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(parsed_once > 120, "one piece per item: {parsed_once}");
+
+        // Nothing changed: everything is recalled, with the same file and lines.
+        let again = scan_source_with("other.rs", &text, Some(&memo));
+        assert_eq!(
+            memo.parsed.load(std::sync::atomic::Ordering::Relaxed),
+            parsed_once
+        );
+        assert_eq!(again, scan_source("other.rs", &text));
+
+        // One field added to one model in the middle: that item alone is parsed again, and the
+        // models after it move down a line.
+        let at = text.find("pub struct T60 {").expect("model 60");
+        let at = at + text[at..].find("pub id: i64,\n").expect("its key") + "pub id: i64,\n".len();
+        let mut edited = text.clone();
+        edited.insert_str(at, "    pub extra: Option<String>,\n");
+        let after = scan_source_with("m.rs", &edited, Some(&memo));
+        assert_eq!(after, scan_source("m.rs", &edited));
+        assert_eq!(
+            memo.parsed.load(std::sync::atomic::Ordering::Relaxed),
+            parsed_once + 1
+        );
+        let t61 = after
+            .tables
+            .iter()
+            .find(|t| t.table.name == "t61")
+            .expect("t61");
+        let t61_before = plain
+            .tables
+            .iter()
+            .find(|t| t.table.name == "t61")
+            .expect("t61");
+        assert_eq!(t61.line, t61_before.line + 1);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! kept between runs so an unchanged project is not parsed or replayed again.
 //!
 //! Two kinds of entry live there: replayed migration chains (`replay-*`, see
-//! [`crate::baseline`]) and captured models (`capture-*`, see [`crate::models`]). The directory is
+//! [`crate::baseline`]) and the models captured from each source item (`items-*`, see
+//! [`crate::models`]). The directory is
 //! `QVDIFF_CACHE_DIR`, else `$XDG_CACHE_HOME/qvdiff`, else `~/.cache/qvdiff`; `QVDIFF_NO_CACHE=1`
 //! turns caching off. Every key includes [`build_identity`], so a rebuilt qvdiff never trusts an
 //! older build's results. The cache is an optimisation only: any failure to read or write it is

@@ -16,6 +16,7 @@ pub mod dialects;
 pub mod error;
 pub mod fsutil;
 pub mod history;
+pub mod join;
 pub mod models;
 pub mod output;
 pub mod planning;

@@ -42,20 +42,16 @@ impl ModelSource {
             }
             ModelSource::Sources(paths) => {
                 let sources = read_sources(paths)?;
-                let cache = capture_cache_entry(&sources);
-                if let Some(schema) = cache.as_deref().and_then(load_capture) {
-                    return Ok(schema);
+                let memo = ItemMemo::for_paths(paths);
+                let tables = scan_sources_with(&sources, memo.as_ref())?;
+                if let Some(memo) = &memo {
+                    memo.store();
                 }
-                let tables = scan_sources(&sources)?;
-                let schema = Schema {
+                Ok(Schema {
                     tables: tables.into_iter().map(|c| c.table).collect(),
                     ..Schema::default()
                 }
-                .normalized();
-                if let Some(entry) = cache {
-                    store_capture(&entry, &schema);
-                }
-                Ok(schema)
+                .normalized())
             }
         }
     }
@@ -91,10 +87,18 @@ fn read_sources(paths: &[PathBuf]) -> CliResult<Vec<(PathBuf, String)>> {
 }
 
 fn scan_sources(sources: &[(PathBuf, String)]) -> CliResult<Vec<CapturedTable>> {
+    scan_sources_with(sources, None)
+}
+
+fn scan_sources_with(
+    sources: &[(PathBuf, String)],
+    memo: Option<&ItemMemo>,
+) -> CliResult<Vec<CapturedTable>> {
     let mut tables = Vec::new();
     let mut errors: Vec<Diagnostic> = Vec::new();
     for (file, text) in sources {
-        let out = qvdiff_capture::scan_source(&display_path(file), text);
+        let memo = memo.map(|m| m as &dyn qvdiff_capture::CaptureMemo);
+        let out = qvdiff_capture::scan_source_with(&display_path(file), text, memo);
         tables.extend(out.tables);
         errors.extend(out.errors);
     }
@@ -112,42 +116,115 @@ fn scan_sources(sources: &[(PathBuf, String)]) -> CliResult<Vec<CapturedTable>> 
     Ok(tables)
 }
 
-/// Where the captured schema of exactly these sources is cached (see [`crate::cache`]): parsing
-/// a thousand models with syn is most of a `check`, and the result depends only on the texts.
-/// The key hashes each file's path and text (the 64-bit std hasher: hashing is on every run,
-/// and a collision between two versions of one project's models is not a practical concern)
-/// with the qvdiff build. Only successful captures are stored; errors are always re-reported.
-fn capture_cache_entry(sources: &[(PathBuf, String)]) -> Option<PathBuf> {
-    use std::hash::{Hash, Hasher};
-    let dir = crate::cache::dir()?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    crate::cache::build_identity()?.hash(&mut hasher);
-    for (file, text) in sources {
-        file.hash(&mut hasher);
-        text.hash(&mut hasher);
+/// The models captured from each top-level item of a project's sources in an earlier run (see
+/// [`crate::cache`]), keyed by a hash of the item's text (the 64-bit std hasher: a collision
+/// between two versions of one project's items is not a practical concern): after an edit, only
+/// the items that changed are parsed again, and an unchanged project is not parsed at all
+/// (parsing with syn is most of a `check` or `migrate` on a big project). One entry per project
+/// and qvdiff build (`items-*.json`); it keeps the items of the latest run only, so it never
+/// grows past the project. Only items that captured without an error are remembered, so errors
+/// are always reported again.
+struct ItemMemo {
+    entry: PathBuf,
+    known: std::collections::HashMap<u64, Vec<MemoTable>>,
+    /// Items of this run found in `known`.
+    recalled: std::sync::Mutex<std::collections::HashSet<u64>>,
+    /// Items of this run captured anew.
+    fresh: std::sync::Mutex<Vec<(u64, Vec<MemoTable>)>>,
+}
+
+/// One remembered model: its table, struct name, and position within its item.
+type MemoTable = (qvdiff_core::Table, String, usize, usize);
+
+impl ItemMemo {
+    /// The memo of the project whose models are at `paths`, or `None` when caching is off.
+    fn for_paths(paths: &[PathBuf]) -> Option<ItemMemo> {
+        use std::hash::{Hash, Hasher};
+        let dir = crate::cache::dir()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        crate::cache::build_identity()?.hash(&mut hasher);
+        for path in paths {
+            std::path::absolute(path)
+                .unwrap_or_else(|_| path.clone())
+                .hash(&mut hasher);
+        }
+        let entry = dir.join(format!("items-{:016x}.json", hasher.finish()));
+        let known = std::fs::read(&entry)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Vec<(u64, Vec<MemoTable>)>>(&bytes).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        Some(ItemMemo {
+            entry,
+            known,
+            recalled: Default::default(),
+            fresh: Default::default(),
+        })
     }
-    Some(dir.join(format!("capture-{:016x}.json", hasher.finish())))
+
+    fn key(text: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// Writes this run's items, when they differ from what was read.
+    fn store(&self) {
+        let (Ok(recalled), Ok(fresh)) = (self.recalled.lock(), self.fresh.lock()) else {
+            return;
+        };
+        if fresh.is_empty() && recalled.len() == self.known.len() {
+            crate::cache::touch(&self.entry);
+            return;
+        }
+        let items: Vec<(&u64, &Vec<MemoTable>)> = self
+            .known
+            .iter()
+            .filter(|(key, _)| recalled.contains(key))
+            .chain(fresh.iter().map(|(key, tables)| (key, tables)))
+            .collect();
+        let (Some(dir), Ok(json)) = (self.entry.parent(), serde_json::to_vec(&items)) else {
+            return;
+        };
+        if std::fs::create_dir_all(dir).is_ok()
+            && crate::cache::write_atomically(&self.entry, &json)
+        {
+            crate::cache::evict(dir, "items-", &[]);
+        }
+    }
 }
 
-fn load_capture(entry: &Path) -> Option<Schema> {
-    let text = std::fs::read_to_string(entry).ok()?;
-    let tables: Vec<qvdiff_core::Table> = serde_json::from_str(&text).ok()?;
-    crate::cache::touch(entry);
-    Some(Schema {
-        tables,
-        ..Schema::default()
-    })
-}
+impl qvdiff_capture::CaptureMemo for ItemMemo {
+    fn recall(&self, text: &str) -> Option<Vec<CapturedTable>> {
+        let key = ItemMemo::key(text);
+        let tables = self.known.get(&key)?;
+        if let Ok(mut recalled) = self.recalled.lock() {
+            recalled.insert(key);
+        }
+        Some(
+            tables
+                .iter()
+                .map(|(table, struct_name, line, column)| CapturedTable {
+                    table: table.clone(),
+                    struct_name: struct_name.clone(),
+                    file: String::new(),
+                    line: *line,
+                    column: *column,
+                })
+                .collect(),
+        )
+    }
 
-fn store_capture(entry: &Path, schema: &Schema) {
-    let Some(dir) = entry.parent() else {
-        return;
-    };
-    let Ok(json) = serde_json::to_vec(&schema.tables) else {
-        return;
-    };
-    if std::fs::create_dir_all(dir).is_ok() && crate::cache::write_atomically(entry, &json) {
-        crate::cache::evict(dir, "capture-", &[]);
+    fn remember(&self, text: &str, tables: Vec<CapturedTable>) {
+        let remembered = tables
+            .into_iter()
+            .map(|t| (t.table, t.struct_name, t.line, t.column))
+            .collect();
+        if let Ok(mut fresh) = self.fresh.lock() {
+            fresh.push((ItemMemo::key(text), remembered));
+        }
     }
 }
 

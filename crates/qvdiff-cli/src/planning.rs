@@ -150,7 +150,7 @@ fn needs_value(column: &Column) -> bool {
 /// Verifies the proposal on the baseline's shadow: up gives the wanted schema, down the
 /// baseline, up again the wanted schema. A mismatch is reported with a unified diff.
 pub fn verify(
-    baseline: &mut Baseline,
+    baseline: &Baseline,
     proposal: &Proposal,
     up_sql: &str,
     down_sql: &str,
@@ -162,7 +162,7 @@ pub fn verify(
         .with_details([schema_diff(expected, actual)])
         .with_hint("this is a qvdiff bug: please report it with the models and migrations involved")
     };
-    match &mut baseline.shadow {
+    match &baseline.shadow {
         Shadow::Sqlite(objects) => {
             let before = &baseline.schema;
             qvdiff_sqlite::verify_stored(objects, before, &proposal.wanted, up_sql, down_sql).map_err(|e| {

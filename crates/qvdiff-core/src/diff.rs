@@ -247,9 +247,19 @@ fn carry_backfills(to: &Schema, changes: &mut [Change]) {
     }
 }
 
+/// `schema` without hints, normalized: borrowed when it already is (most callers pass such
+/// schemas, and copying two 1000-table schemas per diff was a tenth of a `migrate`).
+fn hint_free_normalized(schema: &Schema) -> std::borrow::Cow<'_, Schema> {
+    if schema.is_hint_free_and_normalized() {
+        std::borrow::Cow::Borrowed(schema)
+    } else {
+        std::borrow::Cow::Owned(schema.without_hints().normalized())
+    }
+}
+
 fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
-    let from = from.without_hints().normalized();
-    let to = to.without_hints().normalized();
+    let from = hint_free_normalized(from);
+    let to = hint_free_normalized(to);
 
     let table_renames = effective_table_renames(&from, &to, renames);
     // Tables on both sides: name in `to` -> the table as it is in `from`.
@@ -462,6 +472,11 @@ fn set_difference<T: Clone + PartialEq>(
 
 /// Appends the block of changes for one table that exists on both sides.
 fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<Change>) {
+    // Most tables of a big schema are untouched: with nothing renamed anywhere, an equal table
+    // has no changes, and comparing is far cheaper than building the sets below.
+    if tr.tables.is_empty() && tr.columns.is_empty() && from == to {
+        return;
+    }
     let old = from.name.as_str();
     let table = || to.name.clone();
 

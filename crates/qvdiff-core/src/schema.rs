@@ -293,6 +293,24 @@ impl Schema {
         s
     }
 
+    /// Whether the schema is already in [`Schema::normalize`]d order and carries no migration
+    /// hints: then [`Schema::without_hints`]`.normalized()` would only copy it.
+    pub fn is_hint_free_and_normalized(&self) -> bool {
+        self.tables.iter().map(|t| t.name.as_str()).is_sorted()
+            && self.views.is_sorted()
+            && self.triggers.is_sorted()
+            && self.tables.iter().all(|t| {
+                t.renamed_from.is_none()
+                    && t.columns
+                        .iter()
+                        .all(|c| c.renamed_from.is_none() && c.backfill.is_none())
+                    && t.uniques.windows(2).all(|w| w[0] < w[1])
+                    && t.indexes.iter().map(|i| i.name.as_str()).is_sorted()
+                    && t.foreign_keys.is_sorted()
+                    && t.checks.is_sorted()
+            })
+    }
+
     /// Copy without hints, views, triggers or the ledger table, each table's columns sorted by
     /// name: what two databases are compared by. Column order is not compared: `ADD COLUMN` can
     /// only append, and rewriting a table to move a column would copy every row for nothing.
@@ -344,6 +362,36 @@ impl Table {
         self.indexes.sort_by(|a, b| a.name.cmp(&b.name));
         self.foreign_keys.sort();
         self.checks.sort();
+    }
+
+    /// Whether two tables are equal the way [`Schema::comparable`] compares them (migration hints
+    /// and column order ignored), without copying either.
+    pub fn same_as_compared(&self, other: &Table) -> bool {
+        let same_column = |a: &Column, b: &Column| {
+            a.name == b.name
+                && a.ty == b.ty
+                && a.nullable == b.nullable
+                && a.default == b.default
+                && a.autoincrement == b.autoincrement
+        };
+        self.name == other.name
+            && self.primary_key == other.primary_key
+            && self.uniques == other.uniques
+            && self.indexes == other.indexes
+            && self.foreign_keys == other.foreign_keys
+            && self.checks == other.checks
+            && self.columns.len() == other.columns.len()
+            && self.columns.iter().all(|a| {
+                other
+                    .columns
+                    .iter()
+                    .filter(|b| b.name == a.name)
+                    .any(|b| same_column(a, b))
+            })
+            && other
+                .columns
+                .iter()
+                .all(|b| self.columns.iter().any(|a| a.name == b.name))
     }
 
     /// The column with this name.

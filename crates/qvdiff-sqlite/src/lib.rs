@@ -9,7 +9,9 @@
 //!   [`qvdiff_core::Schema`].
 //! - **Apply**: [`apply_script`] / [`apply_scripts`] on a live database, [`replay`] into an
 //!   in-memory shadow database, [`schema_copy`] of a live database, and [`verify`], the
-//!   up/down/up proof run on every generated migration.
+//!   up/down/up proof run on every generated migration. [`replay_schema`] and [`verify_stored`]
+//!   do the same from stored `CREATE` statements ([`StoredObject`]), running scripts of plain DDL
+//!   in independent parts on all cores (SQLite builds one big schema in O(n²)).
 //!
 //! # ALTER or rebuild
 //!

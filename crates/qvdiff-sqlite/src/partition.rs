@@ -56,29 +56,33 @@ const PART_SIZE: usize = 256;
 /// foreign key names it, as SQLite rewrites those references. A foreign key's parent alone does
 /// not join: without rows, only SQLite's "foreign key mismatch" check reads it, and
 /// [`parent_keys_resolve`] checks that on the whole schema.
-pub(crate) fn partition(start: &[StoredObject], scripts: &[Vec<&str>]) -> Option<Vec<Part>> {
+///
+/// `start_references` are the `(child, parent)` table pairs of the starting objects' foreign
+/// keys (the caller has them introspected; reading them from 1000 tables' SQL again cost more
+/// than the rest of the split).
+pub(crate) fn partition(
+    start: &[StoredObject],
+    start_references: impl IntoIterator<Item = (String, String)>,
+    scripts: &[Vec<&str>],
+) -> Option<Vec<Part>> {
     let threads = worker_count();
-    if start
-        .iter()
-        .any(|o| !matches!(o.kind.as_str(), "table" | "index") || mentions_collate(&o.sql))
-    {
+    if start.iter().any(|o| {
+        !matches!(o.kind.as_str(), "table" | "index")
+            || is_virtual_table(&o.sql)
+            || mentions_collate(&o.sql)
+    }) {
         return None;
     }
     // First pass: every statement must be one the splitter understands; collect every name an
     // object can have at some point.
     let mut known: HashSet<String> = HashSet::new();
-    let mut references: Vec<(String, String)> = Vec::new();
+    let mut references: Vec<(String, String)> = start_references
+        .into_iter()
+        .map(|(child, parent)| (lower(&child), lower(&parent)))
+        .collect();
     for object in start {
         known.insert(lower(&object.name));
         known.insert(lower(&object.table));
-        if object.kind == "table" {
-            let tokens = sqltext::tokenize(&object.sql);
-            if is_virtual_table(&object.sql, &tokens) {
-                return None;
-            }
-            references
-                .extend(referenced_tables(&object.sql, &tokens).map(|p| (lower(&object.name), p)));
-        }
     }
     let mut statements: Vec<Vec<(Vec<Token>, Statement)>> = Vec::new();
     for script in scripts {
@@ -417,14 +421,30 @@ fn referenced_tables<'a>(sql: &'a str, tokens: &'a [Token]) -> impl Iterator<Ite
     })
 }
 
-fn is_virtual_table(sql: &str, tokens: &[Token]) -> bool {
-    tokens.get(1).is_some_and(|t| t.is_word(sql, "VIRTUAL"))
+/// `CREATE VIRTUAL TABLE …` (SQLite stores the statement as written, from `CREATE` on).
+fn is_virtual_table(sql: &str) -> bool {
+    let mut words = sql.split_ascii_whitespace();
+    words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("create"))
+        && words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("virtual"))
 }
 
+/// Whether the text holds the word `COLLATE` anywhere (in any case; strings and comments too:
+/// a false alarm only keeps a script whole).
 fn mentions_collate(sql: &str) -> bool {
-    sql.as_bytes()
-        .windows(7)
-        .any(|w| w.eq_ignore_ascii_case(b"collate"))
+    let bytes = sql.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b'c' | b'C'))
+        .any(|(i, _)| {
+            bytes
+                .get(i..i + 7)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"collate"))
+        })
 }
 
 fn lower(name: &str) -> String {
@@ -485,7 +505,13 @@ mod tests {
     }
 
     fn split(start: &[StoredObject], script: &[&str]) -> Option<Vec<Part>> {
-        partition(start, &[script.to_vec()])
+        let references = start.iter().flat_map(|o| {
+            let tokens = sqltext::tokenize(&o.sql);
+            referenced_tables(&o.sql, &tokens)
+                .map(|parent| (o.name.clone(), parent))
+                .collect::<Vec<_>>()
+        });
+        partition(start, references, &[script.to_vec()])
     }
 
     fn groups(parts: &[Part]) -> Vec<Vec<usize>> {

@@ -21,26 +21,42 @@ pub fn run(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<i32> {
-    let models = ModelSource::choose(config, args.manifest.as_deref()).load()?;
-    let live = match db_flag {
-        Some(flag) => Some(db_url::resolve_database(config, Some(flag))?),
-        None => None,
-    };
     let histories = config.histories();
+    // The models and the recorded schemas do not need each other: read them at once. Errors are
+    // still reported in the same order: the models', the database URL's, the histories'.
+    let (models, recorded) = crate::join::join(
+        || ModelSource::choose(config, args.manifest.as_deref()).load(),
+        || -> CliResult<_> {
+            let live = match db_flag {
+                Some(flag) => Some(db_url::resolve_database(config, Some(flag))?),
+                None => None,
+            };
+            let mut recorded = Vec::new();
+            for view in &histories {
+                // A live database of this history's dialect can replay what the model cannot
+                // read.
+                let server = live
+                    .as_ref()
+                    .map(|(_, database)| database)
+                    .filter(|database| database.dialect() == view.dialect);
+                let history = load_migrations(&view.migrations)?;
+                let schema = dialects::recorded_schema(view, &history, server)?;
+                recorded.push((history, schema));
+            }
+            Ok((live, recorded))
+        },
+    );
+    let models = models?;
+    let (live, recorded) = recorded?;
     let mut problems = 0;
-    for view in &histories {
+    for (view, (history, schema)) in histories.iter().zip(&recorded) {
         // With two histories (SQLite and PostgreSQL) each report says which one it is about.
         let which = if histories.len() > 1 {
             format!(" in {}", display_path(&view.migrations))
         } else {
             String::new()
         };
-        // A live database of this history's dialect can replay what the model cannot read.
-        let server = live
-            .as_ref()
-            .map(|(_, database)| database)
-            .filter(|database| database.dialect() == view.dialect);
-        problems += check_history(view, &models, &which, server)?;
+        problems += check_history(view, &models, &which, history, schema);
     }
     let live_checked = match &live {
         Some((view, database)) => {
@@ -74,13 +90,12 @@ fn check_history(
     config: &Config,
     models: &Schema,
     which: &str,
-    server: Option<&Database>,
-) -> CliResult<usize> {
+    history: &Migrations,
+    recorded: &Schema,
+) -> usize {
     let wanted = dialects::planner(config).normalize(models);
-    let history = load_migrations(&config.migrations)?;
     let heads = history.graph().heads();
-    let recorded = dialects::recorded_schema(config, &history, server)?;
-    let changes = diff(&recorded, &wanted, &Renames::from_hints(&wanted));
+    let changes = diff(recorded, &wanted, &Renames::from_hints(&wanted));
     let mut problems = 0;
     if heads.len() > 1 {
         problems += 1;
@@ -102,7 +117,7 @@ fn check_history(
         }
         println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
     }
-    Ok(problems)
+    problems
 }
 
 /// Pending revisions, edited or unknown applied revisions, and drift between the live schema and

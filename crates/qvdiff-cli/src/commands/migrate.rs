@@ -44,16 +44,33 @@ pub fn run(
         .map(|view| load_migrations(&view.migrations))
         .collect::<CliResult<Vec<_>>>()?;
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
-    let wanted = if args.empty {
-        None
+    // The models and the starting schemas do not need each other: read them at once (models
+    // errors are still reported first).
+    let (wanted, baselines) = if args.empty {
+        (None, Vec::new())
     } else {
-        let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
+        let (wanted, baselines) = crate::join::join(
+            || ModelSource::choose(config, args.manifest.as_deref()).load(),
+            || {
+                views
+                    .iter()
+                    .zip(&histories)
+                    .map(|(view, history)| {
+                        let db = db_flag.filter(|_| live_dialect == Some(view.dialect));
+                        baseline::choose(view, db, history, console)
+                    })
+                    .collect::<Vec<_>>()
+            },
+        );
+        let wanted = wanted?;
         console.detail(&format!(
             "the models declare {} table(s)",
             wanted.tables.len()
         ));
-        Some(wanted)
+        let baselines = baselines.into_iter().collect::<CliResult<Vec<_>>>()?;
+        (Some(wanted), baselines.into_iter().map(Some).collect())
     };
+    let mut baselines = baselines.into_iter();
     let mut drafts = Vec::new();
     for (view, history) in views.iter().zip(&histories) {
         let draft = draft(
@@ -61,7 +78,7 @@ pub fn run(
             history,
             &revision,
             &message,
-            wanted.as_ref(),
+            wanted.as_ref().zip(baselines.next().flatten()),
             db_flag.filter(|_| live_dialect == Some(view.dialect)),
             prompter,
             console,
@@ -104,29 +121,29 @@ struct Draft {
     summary: Vec<(String, bool)>,
 }
 
-/// Plans and verifies the migration of one history (`None`: no changes there); `wanted` is
-/// `None` for an empty, hand-written migration.
+/// Plans and verifies the migration of one history from its starting schema (`None`: no
+/// changes there); `generated` (the wanted schema and the baseline) is `None` for an empty,
+/// hand-written migration.
 #[allow(clippy::too_many_arguments)]
 fn draft(
     config: &Config,
     history: &Migrations,
     revision: &str,
     message: &str,
-    wanted: Option<&qvdiff_core::Schema>,
+    generated: Option<(&qvdiff_core::Schema, Baseline)>,
     db_flag: Option<&str>,
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Option<Draft>> {
     let parents = single_head(history)?;
-    let (up, down, summary, review) = match wanted {
+    let (up, down, summary, review) = match generated {
         None => (
             "-- Write the SQL of this migration here.\n".to_string(),
             "-- Write the SQL that undoes it here.\n".to_string(),
             Vec::new(),
             None,
         ),
-        Some(wanted) => {
-            let mut base: Baseline = baseline::choose(config, db_flag, history, console)?;
+        Some((wanted, base)) => {
             let dialect = crate::dialects::planner(config);
             let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
             if proposal.changes.is_empty() {
@@ -134,7 +151,7 @@ fn draft(
             }
             let up = render_steps(&proposal.up.steps);
             let down = render_steps(&proposal.down.steps);
-            verify(&mut base, &proposal, &up, &down)?;
+            verify(&base, &proposal, &up, &down)?;
             let mut summary: Vec<(String, bool)> = proposal
                 .changes
                 .iter()
