@@ -12,5 +12,6 @@ fn main() {
     // best time.
     // SAFETY: sets a plain option before any thread is started; mimalloc reads it on each purge.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+    qvdiff_sqlite::disable_memory_statistics();
     std::process::exit(qvdiff_cli::run(std::env::args_os()));
 }

@@ -79,7 +79,7 @@ pub use error::{
     MAX_REPORTED_VIOLATIONS,
 };
 pub use introspect::introspect;
-pub use partition::StoredObject;
+pub use partition::{disable_memory_statistics, StoredObject};
 pub use plan::{normalize_table, Sqlite, REBUILD_PREFIX};
 pub use render::{
     create_index_sql, create_table_sql, parse_declared_type, parse_default, quote_ident,
