@@ -67,8 +67,10 @@ pub fn run(
             "the models declare {} table(s)",
             wanted.tables.len()
         ));
-        let baselines = baselines.into_iter().collect::<CliResult<Vec<_>>>()?;
-        (Some(wanted), baselines.into_iter().map(Some).collect())
+        (
+            Some(wanted),
+            baselines.into_iter().collect::<CliResult<Vec<_>>>()?,
+        )
     };
     let mut baselines = baselines.into_iter();
     let mut drafts = Vec::new();
@@ -78,7 +80,7 @@ pub fn run(
             history,
             &revision,
             &message,
-            wanted.as_ref().zip(baselines.next().flatten()),
+            wanted.as_ref().zip(baselines.next()),
             db_flag.filter(|_| live_dialect == Some(view.dialect)),
             prompter,
             console,
