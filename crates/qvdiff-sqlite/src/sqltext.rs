@@ -80,80 +80,97 @@ pub(crate) fn unquote(text: &str) -> String {
 
 /// Splits `sql` into tokens. Unterminated quotes or comments run to the end of the text.
 pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
-    let bytes = sql.as_bytes();
-    let mut tokens = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let start = pos;
-        let byte = bytes[pos];
-        let kind = match byte {
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
-                pos += 1;
-                continue;
-            }
-            b'-' if bytes.get(pos + 1) == Some(&b'-') => {
-                pos = find_from(bytes, pos, b"\n").map_or(bytes.len(), |p| p + 1);
-                continue;
-            }
-            b'/' if bytes.get(pos + 1) == Some(&b'*') => {
-                pos = find_from(bytes, pos + 2, b"*/").map_or(bytes.len(), |p| p + 2);
-                continue;
-            }
-            b'\'' => {
-                pos = end_of_quoted(bytes, pos, b'\'');
-                TokenKind::String
-            }
-            b'"' | b'`' => {
-                pos = end_of_quoted(bytes, pos, byte);
-                TokenKind::QuotedIdent
-            }
-            b'[' => {
-                pos = find_from(bytes, pos, b"]").map_or(bytes.len(), |p| p + 1);
-                TokenKind::QuotedIdent
-            }
-            b'(' => {
-                pos += 1;
-                TokenKind::Open
-            }
-            b')' => {
-                pos += 1;
-                TokenKind::Close
-            }
-            b',' => {
-                pos += 1;
-                TokenKind::Comma
-            }
-            b';' => {
-                pos += 1;
-                TokenKind::Semicolon
-            }
-            b'0'..=b'9' => {
-                pos = end_of_number(bytes, pos);
-                TokenKind::Number
-            }
-            b'.' if bytes.get(pos + 1).is_some_and(u8::is_ascii_digit) => {
-                pos = end_of_number(bytes, pos);
-                TokenKind::Number
-            }
-            _ if is_word_byte(byte) => {
-                while pos < bytes.len() && is_word_byte(bytes[pos]) {
+    Tokens { sql, pos: 0 }.collect()
+}
+
+/// The tokens of a text, one at a time (a 1000-table script has hundreds of thousands; a pass
+/// that only looks at each once need not hold them all).
+struct Tokens<'a> {
+    sql: &'a str,
+    pos: usize,
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        let sql = self.sql;
+        let bytes = sql.as_bytes();
+        let mut pos = self.pos;
+        while pos < bytes.len() {
+            let start = pos;
+            let byte = bytes[pos];
+            let kind = match byte {
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
                     pos += 1;
+                    continue;
                 }
-                TokenKind::Word
-            }
-            _ => {
-                // One character (possibly multi-byte: keep the span on a char boundary).
-                pos += sql[pos..].chars().next().map_or(1, char::len_utf8);
-                TokenKind::Other
-            }
-        };
-        tokens.push(Token {
-            kind,
-            start,
-            end: pos,
-        });
+                b'-' if bytes.get(pos + 1) == Some(&b'-') => {
+                    pos = find_from(bytes, pos, b"\n").map_or(bytes.len(), |p| p + 1);
+                    continue;
+                }
+                b'/' if bytes.get(pos + 1) == Some(&b'*') => {
+                    pos = find_from(bytes, pos + 2, b"*/").map_or(bytes.len(), |p| p + 2);
+                    continue;
+                }
+                b'\'' => {
+                    pos = end_of_quoted(bytes, pos, b'\'');
+                    TokenKind::String
+                }
+                b'"' | b'`' => {
+                    pos = end_of_quoted(bytes, pos, byte);
+                    TokenKind::QuotedIdent
+                }
+                b'[' => {
+                    pos = find_from(bytes, pos, b"]").map_or(bytes.len(), |p| p + 1);
+                    TokenKind::QuotedIdent
+                }
+                b'(' => {
+                    pos += 1;
+                    TokenKind::Open
+                }
+                b')' => {
+                    pos += 1;
+                    TokenKind::Close
+                }
+                b',' => {
+                    pos += 1;
+                    TokenKind::Comma
+                }
+                b';' => {
+                    pos += 1;
+                    TokenKind::Semicolon
+                }
+                b'0'..=b'9' => {
+                    pos = end_of_number(bytes, pos);
+                    TokenKind::Number
+                }
+                b'.' if bytes.get(pos + 1).is_some_and(u8::is_ascii_digit) => {
+                    pos = end_of_number(bytes, pos);
+                    TokenKind::Number
+                }
+                _ if is_word_byte(byte) => {
+                    while pos < bytes.len() && is_word_byte(bytes[pos]) {
+                        pos += 1;
+                    }
+                    TokenKind::Word
+                }
+                _ => {
+                    // One character (possibly multi-byte: keep the span on a char boundary).
+                    pos += sql[pos..].chars().next().map_or(1, char::len_utf8);
+                    TokenKind::Other
+                }
+            };
+            self.pos = pos;
+            return Some(Token {
+                kind,
+                start,
+                end: pos,
+            });
+        }
+        self.pos = pos;
+        None
     }
-    tokens
 }
 
 fn is_word_byte(byte: u8) -> bool {
@@ -229,28 +246,31 @@ pub(crate) fn statement_texts(sql: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Byte ranges of the statements: first token through `;`, or to the end of the text.
+/// Byte ranges of the statements: first token through `;`, or to the end of the text. One pass
+/// over the tokens, keeping only the first words of the current statement.
 fn statement_spans(sql: &str) -> Vec<(usize, usize)> {
-    let tokens = tokenize(sql);
     let mut statements = Vec::new();
-    let mut first_token: Option<usize> = None;
+    // The current statement's first token, and its first three words (`CREATE [TEMP] TRIGGER`).
+    let mut first_token: Option<Token> = None;
+    let mut head: Vec<Token> = Vec::with_capacity(3);
     let mut in_trigger_body = false;
     let mut case_depth = 0usize;
-    for (i, token) in tokens.iter().enumerate() {
+    for token in (Tokens { sql, pos: 0 }) {
         if first_token.is_none() {
             if token.kind == TokenKind::Semicolon {
                 continue;
             }
-            first_token = Some(i);
+            first_token = Some(token);
+            head.clear();
             in_trigger_body = false;
             case_depth = 0;
         }
         let Some(first) = first_token else { continue };
-        if !in_trigger_body
-            && token.is_word(sql, "BEGIN")
-            && is_create_trigger(sql, &tokens[first..i])
-        {
+        if !in_trigger_body && token.is_word(sql, "BEGIN") && is_create_trigger(sql, &head) {
             in_trigger_body = true;
+        }
+        if head.len() < 3 && token.kind == TokenKind::Word {
+            head.push(token);
         }
         if in_trigger_body {
             if token.is_word(sql, "CASE") {
@@ -264,12 +284,12 @@ fn statement_spans(sql: &str) -> Vec<(usize, usize)> {
             }
         }
         if token.kind == TokenKind::Semicolon && !in_trigger_body {
-            statements.push((tokens[first].start, token.end));
+            statements.push((first.start, token.end));
             first_token = None;
         }
     }
     if let Some(first) = first_token {
-        statements.push((tokens[first].start, sql.len()));
+        statements.push((first.start, sql.len()));
     }
     statements
 }
