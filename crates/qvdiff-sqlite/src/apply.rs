@@ -4,7 +4,7 @@
 use crate::error::{
     ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
 };
-use crate::introspect::{introspect, is_internal_table, tables_of_kinds};
+use crate::introspect::{introspect, is_internal_table, is_sqlite_table, tables_of_kinds};
 use crate::partition::{parent_keys_resolve, partition, run_in_parallel, StoredObject};
 use crate::plan::Sqlite;
 use crate::sqltext;
@@ -56,11 +56,7 @@ pub fn stored_objects(conn: &Connection) -> Result<Vec<StoredObject>, SqliteErro
             table: row.get(2).map_err(db)?,
             sql: row.get(3).map_err(db)?,
         };
-        let is_sqlite_table = object
-            .name
-            .get(..7)
-            .is_some_and(|p| p.eq_ignore_ascii_case("sqlite_"));
-        if is_sqlite_table || shadow_tables.contains(&object.name) {
+        if is_sqlite_table(&object.name) || shadow_tables.contains(&object.name) {
             continue;
         }
         objects.push(object);

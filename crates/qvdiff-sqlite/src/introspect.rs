@@ -13,9 +13,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Whether a table is SQLite's or qvdiff's own (ledger, lock) rather than the application's.
 pub(crate) fn is_internal_table(name: &str) -> bool {
+    is_sqlite_table(name) || name.starts_with("qvdiff_")
+}
+
+/// Whether an object is SQLite's own (`sqlite_sequence`, `sqlite_stat1`, …): SQLite creates
+/// those itself, and reserves the prefix.
+pub(crate) fn is_sqlite_table(name: &str) -> bool {
     name.get(..7)
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case("sqlite_"))
-        || name.starts_with("qvdiff_")
 }
 
 /// Reads the schema of `conn`'s main database: every user table (SQLite's `sqlite_*` and
