@@ -5,6 +5,7 @@ use crate::error::{
     ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
 };
 use crate::introspect::{introspect, is_internal_table, is_sqlite_table, tables_of_kinds};
+use crate::model::SchemaModel;
 use crate::partition::{parent_keys_resolve, partition, run_in_parallel, StoredObject};
 use crate::plan::Sqlite;
 use crate::sqltext;
@@ -95,6 +96,10 @@ pub fn replay_schema<'a>(
     scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<(Schema, Vec<StoredObject>), SqliteError> {
     let scripts: Vec<(&str, &str)> = scripts.into_iter().collect();
+    let mut model = SchemaModel::default();
+    if model.apply(scripts.iter().map(|(_, sql)| *sql)).is_some() {
+        return Ok((model.schema(), model.objects()));
+    }
     if let Some(replayed) = replay_in_parts(&scripts) {
         return Ok(replayed);
     }
@@ -126,7 +131,7 @@ fn replay_in_parts(scripts: &[(&str, &str)]) -> Option<(Schema, Vec<StoredObject
     let schema = schema.normalized();
     // Tables first, then indexes: the order a shadow database is built in.
     objects.sort_by_key(|o| o.kind != "table");
-    parent_keys_resolve(&schema).then_some((schema, objects))
+    parent_keys_resolve(&schema.tables).then_some((schema, objects))
 }
 
 /// A part's statements (as [`sqltext::statement_texts`] cut them) as one script. A statement
@@ -416,12 +421,38 @@ pub fn verify_stored(
     up: &str,
     down: &str,
 ) -> Result<(), VerifyError> {
-    if verify_in_parts(start, before, wanted, up, down) {
+    if verify_modelled(start, before, wanted, up, down)
+        || verify_in_parts(start, before, wanted, up, down)
+    {
         return Ok(());
     }
     let mut conn =
         shadow_from(start).map_err(|error| VerifyError::Introspect { step: None, error })?;
     verify_from(&mut conn, before, wanted, up, down)
+}
+
+/// Whether the proof passed on the pure model of SQLite's schema ([`SchemaModel`]); `false`
+/// also when a statement is outside the model. The steps and comparisons are [`verify_from`]'s.
+fn verify_modelled(
+    start: &[StoredObject],
+    before: &Schema,
+    wanted: &Schema,
+    up: &str,
+    down: &str,
+) -> bool {
+    let Some(mut model) = SchemaModel::from_stored(start) else {
+        return false;
+    };
+    let start_objects = model.objects();
+    let step = |model: &mut SchemaModel, sql: &str, expected: &Schema| {
+        model.apply([sql]).is_some()
+            && tables_agree(model.tables(), &expected.tables, &HashSet::new())
+    };
+    if !step(&mut model, up, wanted) || !step(&mut model, down, before) {
+        return false;
+    }
+    // As in `verify_from`: up again from exactly the starting state would repeat the first up.
+    model.objects() == start_objects || step(&mut model, up, wanted)
 }
 
 /// Whether the proof passed part by part; `false` also when it could not be split.
@@ -432,7 +463,7 @@ fn verify_in_parts(
     up: &str,
     down: &str,
 ) -> bool {
-    if !parent_keys_resolve(before) || !parent_keys_resolve(wanted) {
+    if !parent_keys_resolve(&before.tables) || !parent_keys_resolve(&wanted.tables) {
         return false;
     }
     let up_statements = sqltext::statement_texts(up);
@@ -463,7 +494,7 @@ fn verify_in_parts(
             .collect(),
         ..Schema::default()
     };
-    if !untouched_tables_agree(before, wanted, &touched) {
+    if !tables_agree(&before.tables, &wanted.tables, &touched) {
         return false;
     }
     let passed = run_in_parallel(&parts, |part| {
@@ -485,20 +516,24 @@ fn verify_in_parts(
     passed.into_iter().all(|ok| ok)
 }
 
-/// Whether the tables no statement names (SQLite's and qvdiff's own aside) are the same in
-/// `before` and `wanted`, compared as [`comparable`] does. Both are usually in SQLite's normal
-/// form already, so tables are first compared as they are, and normalized only when they differ.
-fn untouched_tables_agree(before: &Schema, wanted: &Schema, touched: &HashSet<&str>) -> bool {
-    fn untouched<'s>(
-        schema: &'s Schema,
-        touched: &HashSet<&str>,
-    ) -> BTreeMap<String, &'s qvdiff_core::Table> {
-        schema
-            .tables
-            .iter()
+/// Whether the tables of `a` and `b` outside `except` (lowercased names; SQLite's and qvdiff's
+/// own tables aside) are the same, compared as [`comparable`] compares schemas. Both are
+/// usually in SQLite's normal form already, so tables are first compared as they are, and
+/// normalized only when they differ.
+pub(crate) fn tables_agree<'t>(
+    a: impl IntoIterator<Item = &'t qvdiff_core::Table>,
+    b: impl IntoIterator<Item = &'t qvdiff_core::Table>,
+    except: &HashSet<&str>,
+) -> bool {
+    fn by_name<'t>(
+        tables: impl IntoIterator<Item = &'t qvdiff_core::Table>,
+        except: &HashSet<&str>,
+    ) -> BTreeMap<String, &'t qvdiff_core::Table> {
+        tables
+            .into_iter()
             .filter(|t| !is_internal_table(&t.name))
             .map(|t| (t.name.to_ascii_lowercase(), t))
-            .filter(|(name, _)| !touched.contains(name.as_str()))
+            .filter(|(name, _)| !except.contains(name.as_str()))
             .collect()
     }
     let normalized = |t: &qvdiff_core::Table| {
@@ -506,15 +541,12 @@ fn untouched_tables_agree(before: &Schema, wanted: &Schema, touched: &HashSet<&s
         t.normalize();
         t
     };
-    let (before, wanted) = (untouched(before, touched), untouched(wanted, touched));
-    before.len() == wanted.len()
-        && before
-            .iter()
-            .zip(&wanted)
-            .all(|((name_b, b), (name_w, w))| {
-                name_b == name_w
-                    && (b.same_as_compared(w) || normalized(b).same_as_compared(&normalized(w)))
-            })
+    let (a, b) = (by_name(a, except), by_name(b, except));
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|((name_a, a), (name_b, b))| {
+            name_a == name_b
+                && (a.same_as_compared(b) || normalized(a).same_as_compared(&normalized(b)))
+        })
 }
 
 /// The whole schema as SQLite stores it (`type`, `name`, `tbl_name`, `sql`, sorted), when every

@@ -10,8 +10,10 @@
 //! - **Apply**: [`apply_script`] / [`apply_scripts`] on a live database, [`replay`] into an
 //!   in-memory shadow database, [`schema_copy`] of a live database, and [`verify`], the
 //!   up/down/up proof run on every generated migration. [`replay_schema`] and [`verify_stored`]
-//!   do the same from stored `CREATE` statements ([`StoredObject`]), running scripts of plain DDL
-//!   in independent parts on all cores (SQLite builds one big schema in O(n²)).
+//!   do the same from stored `CREATE` statements ([`StoredObject`]): the plain DDL qvdiff writes
+//!   is read by a pure model of the schema SQLite would build (no SQLite at all), other plain DDL
+//!   runs in independent parts on all cores (SQLite builds one big schema in O(n²)), anything
+//!   else, or anything either refuses, runs on SQLite whole.
 //!
 //! # ALTER or rebuild
 //!
@@ -56,6 +58,7 @@ mod apply;
 mod backend;
 mod error;
 mod introspect;
+mod model;
 mod partition;
 mod plan;
 mod render;

@@ -15,7 +15,6 @@
 //! whole script.
 
 use crate::sqltext::{self, Token, TokenKind};
-use qvdiff_core::Schema;
 use std::collections::{HashMap, HashSet};
 
 /// One object of a database's schema as SQLite stores it: a row of `sqlite_master`.
@@ -199,12 +198,17 @@ fn merge_into(into: &mut Part, from: Part) {
     into.names.extend(from.names);
 }
 
-/// Whether every foreign key of `schema` whose parent table exists names the parent's primary
+/// Whether every foreign key of `tables` whose parent table exists names the parent's primary
 /// key or the columns of one of its UNIQUE constraints or indexes — what SQLite's
 /// `PRAGMA foreign_key_check` requires of the whole database (else: "foreign key mismatch").
-pub(crate) fn parent_keys_resolve(schema: &Schema) -> bool {
-    let tables: HashMap<String, &qvdiff_core::Table> =
-        schema.tables.iter().map(|t| (lower(&t.name), t)).collect();
+pub(crate) fn parent_keys_resolve<'t>(
+    tables: impl IntoIterator<Item = &'t qvdiff_core::Table> + Clone,
+) -> bool {
+    let by_name: HashMap<String, &qvdiff_core::Table> = tables
+        .clone()
+        .into_iter()
+        .map(|t| (lower(&t.name), t))
+        .collect();
     let same_set = |a: &[String], b: &[String]| {
         let mut a: Vec<String> = a.iter().map(|s| lower(s)).collect();
         let mut b: Vec<String> = b.iter().map(|s| lower(s)).collect();
@@ -212,9 +216,9 @@ pub(crate) fn parent_keys_resolve(schema: &Schema) -> bool {
         b.sort();
         a == b
     };
-    schema.tables.iter().all(|table| {
+    tables.into_iter().all(|table| {
         table.foreign_keys.iter().all(|fk| {
-            let Some(parent) = tables.get(&lower(&fk.ref_table)) else {
+            let Some(parent) = by_name.get(&lower(&fk.ref_table)) else {
                 return true;
             };
             if fk.ref_columns.is_empty() {
@@ -643,12 +647,8 @@ mod tests {
             on_delete: Default::default(),
             on_update: Default::default(),
         });
-        let schema = |parent: &Table| Schema {
-            tables: vec![parent.clone(), child.clone()],
-            ..Schema::default()
-        };
-        assert!(!parent_keys_resolve(&schema(&parent)));
+        assert!(!parent_keys_resolve([&parent, &child]));
         parent.primary_key = vec!["id".into()];
-        assert!(parent_keys_resolve(&schema(&parent)));
+        assert!(parent_keys_resolve([&parent, &child]));
     }
 }

@@ -2,8 +2,8 @@
 //! the table rebuild otherwise).
 
 use crate::render::{
-    column_definition, column_list, create_index_sql, create_table_statement, parse_declared_type,
-    parse_default, quote_ident, quote_string, references_clause, render_default, render_type,
+    column_definition, column_list, create_index_sql, create_table_statement, parse_default,
+    quote_ident, quote_string, references_clause, render_default, render_type, stored_type,
 };
 use crate::sqltext;
 use qvdiff_core::{
@@ -52,7 +52,7 @@ pub fn normalize_table(table: &Table) -> Table {
         _ => None,
     };
     for column in &mut table.columns {
-        column.ty = parse_declared_type(&render_type(&column.ty));
+        column.ty = stored_type(&column.ty);
         column.default = column
             .default
             .as_ref()
@@ -618,7 +618,7 @@ impl<'a> Planner<'a> {
 
 fn normalize_column(column: &Column) -> Column {
     let mut column = column.clone();
-    column.ty = parse_declared_type(&render_type(&column.ty));
+    column.ty = stored_type(&column.ty);
     column.default = column
         .default
         .as_ref()

@@ -10,34 +10,52 @@ use qvdiff_core::{Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index,
 
 /// The SQLite declared type for a logical column type.
 pub fn render_type(ty: &ColumnType) -> String {
-    match ty {
-        ColumnType::Integer { .. } => "INTEGER".to_string(),
-        ColumnType::Float => "REAL".to_string(),
-        ColumnType::Text { max_length: None } => "TEXT".to_string(),
+    let mut text = String::new();
+    push_type(&mut text, ty);
+    text
+}
+
+/// [`render_type`], appended to `out` (a 1000-table `CREATE` script renders 20 000 of them).
+fn push_type(out: &mut String, ty: &ColumnType) {
+    use std::fmt::Write;
+    let fixed = match ty {
+        ColumnType::Integer { .. } => "INTEGER",
+        ColumnType::Float => "REAL",
+        ColumnType::Text { max_length: None } => "TEXT",
         ColumnType::Text {
             max_length: Some(n),
-        } => format!("VARCHAR({n})"),
-        ColumnType::Bool => "BOOLEAN".to_string(),
-        ColumnType::DateTime => "DATETIME".to_string(),
-        ColumnType::Date => "DATE".to_string(),
-        ColumnType::Time => "TIME".to_string(),
-        ColumnType::Uuid => "CHAR(36)".to_string(),
-        ColumnType::Json => "JSON".to_string(),
+        } => {
+            let _ = write!(out, "VARCHAR({n})");
+            return;
+        }
+        ColumnType::Bool => "BOOLEAN",
+        ColumnType::DateTime => "DATETIME",
+        ColumnType::Date => "DATE",
+        ColumnType::Time => "TIME",
+        ColumnType::Uuid => "CHAR(36)",
+        ColumnType::Json => "JSON",
         ColumnType::Decimal {
             precision: Some(p),
             scale: Some(s),
-        } => format!("NUMERIC({p}, {s})"),
+        } => {
+            let _ = write!(out, "NUMERIC({p}, {s})");
+            return;
+        }
         ColumnType::Decimal {
             precision: Some(p),
             scale: None,
-        } => format!("NUMERIC({p})"),
+        } => {
+            let _ = write!(out, "NUMERIC({p})");
+            return;
+        }
         // A scale without a precision cannot be written in SQL.
         ColumnType::Decimal {
             precision: None, ..
-        } => "NUMERIC".to_string(),
-        ColumnType::Blob => "BLOB".to_string(),
-        ColumnType::Custom { sql } => sql.clone(),
-    }
+        } => "NUMERIC",
+        ColumnType::Blob => "BLOB",
+        ColumnType::Custom { sql } => sql,
+    };
+    out.push_str(fixed);
 }
 
 /// The logical type of a declared SQLite type: the spellings [`render_type`] writes (ASCII
@@ -47,6 +65,26 @@ pub fn parse_declared_type(declared: &str) -> ColumnType {
     let custom = || ColumnType::Custom {
         sql: declared.to_string(),
     };
+    // One bare word (`INTEGER`, `text`): most declared types, read without tokenizing.
+    if !declared.is_empty() && declared.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let known = [
+            ("INTEGER", ColumnType::Integer { bits: 64 }),
+            ("REAL", ColumnType::Float),
+            ("TEXT", ColumnType::Text { max_length: None }),
+            ("BOOLEAN", ColumnType::Bool),
+            ("DATETIME", ColumnType::DateTime),
+            ("DATE", ColumnType::Date),
+            ("TIME", ColumnType::Time),
+            ("JSON", ColumnType::Json),
+            ("BLOB", ColumnType::Blob),
+        ];
+        if let Some((_, ty)) = known
+            .into_iter()
+            .find(|(word, _)| word.eq_ignore_ascii_case(declared))
+        {
+            return ty;
+        }
+    }
     let tokens = sqltext::tokenize(declared);
     let Some(first) = tokens.first() else {
         return custom();
@@ -120,10 +158,49 @@ pub fn parse_declared_type(declared: &str) -> ColumnType {
     }
 }
 
+/// The type SQLite reads back for a column declared `ty`: `parse_declared_type(&render_type(ty))`,
+/// without rendering and parsing the types that read back as they are (normalizing a 1000-table
+/// schema meets 20 000 of them).
+pub(crate) fn stored_type(ty: &ColumnType) -> ColumnType {
+    match ty {
+        ColumnType::Integer { .. } => ColumnType::Integer { bits: 64 },
+        ColumnType::Float
+        | ColumnType::Text { .. }
+        | ColumnType::Bool
+        | ColumnType::DateTime
+        | ColumnType::Date
+        | ColumnType::Time
+        | ColumnType::Uuid
+        | ColumnType::Json
+        | ColumnType::Blob
+        | ColumnType::Decimal {
+            precision: Some(_), ..
+        } => ty.clone(),
+        ColumnType::Decimal {
+            precision: None, ..
+        }
+        | ColumnType::Custom { .. } => parse_declared_type(&render_type(ty)),
+    }
+}
+
 /// Quotes an identifier for SQLite: always double quotes, embedded `"` doubled. Keywords,
 /// spaces and non-ASCII names are all safe this way.
 pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    let mut quoted = String::with_capacity(name.len() + 2);
+    push_quoted_ident(&mut quoted, name);
+    quoted
+}
+
+/// [`quote_ident`], appended to `out`.
+fn push_quoted_ident(out: &mut String, name: &str) {
+    out.push('"');
+    for (i, part) in name.split('"').enumerate() {
+        if i > 0 {
+            out.push_str("\"\"");
+        }
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 /// A string literal: single quotes, embedded `'` doubled.
@@ -265,26 +342,33 @@ fn parse_number(text: &str, ty: &ColumnType) -> Option<DefaultValue> {
 /// The column definition line inside `CREATE TABLE` / `ADD COLUMN` (without trailing comma).
 /// `inline_primary_key` adds `PRIMARY KEY [AUTOINCREMENT]` for a single-column key.
 pub(crate) fn column_definition(column: &Column, inline_primary_key: bool) -> String {
-    let mut line = quote_ident(&column.name);
-    let ty = render_type(&column.ty);
-    if !ty.is_empty() {
-        line.push(' ');
-        line.push_str(&ty);
+    let mut line = String::new();
+    push_column_definition(&mut line, column, inline_primary_key);
+    line
+}
+
+/// [`column_definition`], appended to `out`.
+fn push_column_definition(out: &mut String, column: &Column, inline_primary_key: bool) {
+    push_quoted_ident(out, &column.name);
+    let before_type = out.len();
+    out.push(' ');
+    push_type(out, &column.ty);
+    if out.len() == before_type + 1 {
+        out.pop(); // an empty (custom) type: no space either
     }
     if !column.nullable {
-        line.push_str(" NOT NULL");
+        out.push_str(" NOT NULL");
     }
     if inline_primary_key {
-        line.push_str(" PRIMARY KEY");
+        out.push_str(" PRIMARY KEY");
         if column.autoincrement {
-            line.push_str(" AUTOINCREMENT");
+            out.push_str(" AUTOINCREMENT");
         }
     }
     if let Some(default) = &column.default {
-        line.push_str(" DEFAULT ");
-        line.push_str(&render_default(default));
+        out.push_str(" DEFAULT ");
+        out.push_str(&render_default(default));
     }
-    line
 }
 
 pub(crate) fn column_list(columns: &[String]) -> String {
@@ -319,44 +403,61 @@ pub(crate) fn create_table_statement(table: &Table, name: &str) -> String {
         [single] if table.column(single).is_some() => Some(single.as_str()),
         _ => None,
     };
-    let mut lines: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| column_definition(c, single_pk == Some(c.name.as_str())))
-        .collect();
+    let mut sql = String::with_capacity(32 + 40 * table.columns.len());
+    sql.push_str("CREATE TABLE ");
+    push_quoted_ident(&mut sql, name);
+    sql.push_str(" (");
+    // Each definition on a line of its own, the lines separated by commas.
+    let mut first = true;
+    let mut next_line = |sql: &mut String| {
+        sql.push_str(if first { "\n    " } else { ",\n    " });
+        first = false;
+    };
+    for column in &table.columns {
+        next_line(&mut sql);
+        push_column_definition(&mut sql, column, single_pk == Some(column.name.as_str()));
+    }
     if single_pk.is_none() && !table.primary_key.is_empty() {
-        lines.push(format!("PRIMARY KEY ({})", column_list(&table.primary_key)));
+        next_line(&mut sql);
+        sql.push_str("PRIMARY KEY (");
+        sql.push_str(&column_list(&table.primary_key));
+        sql.push(')');
     }
     for unique in &table.uniques {
-        let constraint = match &unique.name {
-            Some(name) => format!("CONSTRAINT {} ", quote_ident(name)),
-            None => String::new(),
-        };
-        lines.push(format!(
-            "{constraint}UNIQUE ({})",
-            column_list(&unique.columns)
-        ));
+        next_line(&mut sql);
+        if let Some(name) = &unique.name {
+            sql.push_str("CONSTRAINT ");
+            push_quoted_ident(&mut sql, name);
+            sql.push(' ');
+        }
+        sql.push_str("UNIQUE (");
+        sql.push_str(&column_list(&unique.columns));
+        sql.push(')');
     }
     for fk in &table.foreign_keys {
-        lines.push(format!(
-            "FOREIGN KEY ({}) {}",
-            column_list(&fk.columns),
-            references_clause(fk)
-        ));
+        next_line(&mut sql);
+        sql.push_str("FOREIGN KEY (");
+        sql.push_str(&column_list(&fk.columns));
+        sql.push_str(") ");
+        sql.push_str(&references_clause(fk));
     }
     for check in &table.checks {
-        let constraint = if check.name.is_empty() {
-            String::new()
-        } else {
-            format!("CONSTRAINT {} ", quote_ident(&check.name))
-        };
-        lines.push(format!("{constraint}CHECK ({})", check.expr.trim()));
+        next_line(&mut sql);
+        if !check.name.is_empty() {
+            sql.push_str("CONSTRAINT ");
+            push_quoted_ident(&mut sql, &check.name);
+            sql.push(' ');
+        }
+        sql.push_str("CHECK (");
+        sql.push_str(check.expr.trim());
+        sql.push(')');
     }
-    format!(
-        "CREATE TABLE {} (\n    {}\n);",
-        quote_ident(name),
-        lines.join(",\n    ")
-    )
+    if first {
+        // No definition at all (SQLite refuses it; the text still says what was asked).
+        sql.push_str("\n    ");
+    }
+    sql.push_str("\n);");
+    sql
 }
 
 /// `CREATE [UNIQUE] INDEX "name" ON "table" ("a", "b");`
@@ -424,6 +525,20 @@ mod tests {
         ];
         for ty in types {
             assert_eq!(parse_declared_type(&render_type(&ty)), ty);
+            assert_eq!(stored_type(&ty), ty);
+        }
+        for ty in [
+            ColumnType::Integer { bits: 16 },
+            ColumnType::Decimal {
+                precision: None,
+                scale: Some(2),
+            },
+            ColumnType::Custom { sql: "int".into() },
+            ColumnType::Custom {
+                sql: "varchar( 9 )".into(),
+            },
+        ] {
+            assert_eq!(stored_type(&ty), parse_declared_type(&render_type(&ty)));
         }
         assert_eq!(
             parse_declared_type("numeric( 10 ,2 )"),

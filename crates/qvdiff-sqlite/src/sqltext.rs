@@ -74,6 +74,9 @@ pub(crate) fn unquote(text: &str) -> String {
     if open == '[' {
         return inner.to_string();
     }
+    if !inner.contains(close) {
+        return inner.to_string();
+    }
     let doubled: String = [close, close].iter().collect();
     inner.replace(&doubled, &close.to_string())
 }
@@ -81,6 +84,13 @@ pub(crate) fn unquote(text: &str) -> String {
 /// Splits `sql` into tokens. Unterminated quotes or comments run to the end of the text.
 pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
     Tokens { sql, pos: 0 }.collect()
+}
+
+/// [`tokenize`] into `tokens` (cleared first): a caller reading thousands of statements keeps
+/// one buffer.
+pub(crate) fn tokenize_into(sql: &str, tokens: &mut Vec<Token>) {
+    tokens.clear();
+    tokens.extend(Tokens { sql, pos: 0 });
 }
 
 /// The tokens of a text, one at a time (a 1000-table script has hundreds of thousands; a pass

@@ -115,12 +115,15 @@ pub fn run(
     Ok(())
 }
 
+/// Each change of a migration in words, and whether it is destructive.
+type Summary = Vec<(String, bool)>;
+
 /// One verified migration file, ready to be written into its history.
 struct Draft {
     config: Config,
     file: MigrationFile,
     notes: Vec<String>,
-    summary: Vec<(String, bool)>,
+    summary: Summary,
 }
 
 /// Plans and verifies the migration of one history from its starting schema (`None`: no
@@ -138,88 +141,96 @@ fn draft(
     console: &Console,
 ) -> CliResult<Option<Draft>> {
     let parents = single_head(history)?;
-    let (up, down, summary, review) = match generated {
-        None => (
-            "-- Write the SQL of this migration here.\n".to_string(),
-            "-- Write the SQL that undoes it here.\n".to_string(),
-            Vec::new(),
-            None,
-        ),
-        Some((wanted, base)) => {
-            let dialect = crate::dialects::planner(config);
-            let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
-            if proposal.changes.is_empty() {
-                return Ok(None);
-            }
-            let up = render_steps(&proposal.up.steps);
-            let down = render_steps(&proposal.down.steps);
-            verify(&base, &proposal, &up, &down)?;
-            let mut summary: Vec<(String, bool)> = proposal
-                .changes
-                .iter()
-                .map(|c| (c.describe(), c.is_destructive()))
-                .collect();
-            // Data the way back would lose is listed too: a reviewer must know before approving.
-            summary.extend(
-                proposal
-                    .down
-                    .steps
-                    .iter()
-                    .filter_map(|s| s.destructive.as_ref())
-                    .map(|why| (format!("down: {why}"), true)),
-            );
-            // With a live database the summary says how many rows each affected table holds
-            // now: what a rebuild copies, or what a destructive step can lose.
-            let row_counts = match db_flag {
-                Some(_) => {
-                    let (_, database) = crate::db_url::resolve_database(config, db_flag)?;
-                    let mut live = crate::dialects::open_read_only(&database)?;
-                    Some(review::row_counts(
-                        live.as_mut(),
-                        &proposal.changes,
-                        &base.schema,
-                    )?)
-                }
-                None => None,
-            };
-            let down_losses: Vec<String> = proposal
-                .down
-                .steps
-                .iter()
-                .filter_map(|s| s.destructive.clone())
-                .collect();
-            let review = (proposal.changes, proposal.wanted, down_losses, row_counts);
-            (up, down, summary, Some(review))
-        }
-    };
-    let file = MigrationFile {
+    let file = |up: String, down: String| MigrationFile {
         revision: revision.to_string(),
-        parents,
+        parents: parents.clone(),
         message: message.to_string(),
         up,
         down,
     };
-    // The summary block: what a generated file does, or the mark of a hand-written one.
-    let notes = match review {
-        Some((changes, wanted, down_losses, row_counts)) => {
-            let type_name = |ty: &qvdiff_core::ColumnType| crate::dialects::type_name(config, ty);
-            review::generated_notes(
-                &file,
-                &changes,
-                &wanted,
-                down_losses,
-                row_counts,
-                &type_name,
-            )
-        }
-        None => vec![String::new(), HAND_WRITTEN_NOTE.to_string()],
+    let Some((wanted, base)) = generated else {
+        return Ok(Some(Draft {
+            config: config.clone(),
+            file: file(
+                "-- Write the SQL of this migration here.\n".to_string(),
+                "-- Write the SQL that undoes it here.\n".to_string(),
+            ),
+            // The mark of a hand-written file.
+            notes: vec![String::new(), HAND_WRITTEN_NOTE.to_string()],
+            summary: Vec::new(),
+        }));
     };
+    let dialect = crate::dialects::planner(config);
+    let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
+    if proposal.changes.is_empty() {
+        return Ok(None);
+    }
+    let file = file(
+        render_steps(&proposal.up.steps),
+        render_steps(&proposal.down.steps),
+    );
+    // The proof and the notes only read the proposal: on a big project each is tens of
+    // milliseconds, so they share the cores. A failed proof is reported first.
+    let (verified, described) = crate::join::join(
+        || verify(&base, &proposal, &file.up, &file.down),
+        || describe(config, &file, &proposal, &base, db_flag),
+    );
+    verified?;
+    let (summary, notes) = described?;
     Ok(Some(Draft {
         config: config.clone(),
         file,
         notes,
         summary,
     }))
+}
+
+/// What the console says about a generated migration (each change, destructive or not), and
+/// the summary block of its file.
+fn describe(
+    config: &Config,
+    file: &MigrationFile,
+    proposal: &crate::planning::Proposal,
+    base: &Baseline,
+    db_flag: Option<&str>,
+) -> CliResult<(Summary, Vec<String>)> {
+    let mut summary: Summary = proposal
+        .changes
+        .iter()
+        .map(|c| (c.describe(), c.is_destructive()))
+        .collect();
+    // Data the way back would lose is listed too: a reviewer must know before approving.
+    let down_losses: Vec<String> = proposal
+        .down
+        .steps
+        .iter()
+        .filter_map(|s| s.destructive.clone())
+        .collect();
+    summary.extend(down_losses.iter().map(|why| (format!("down: {why}"), true)));
+    // With a live database the summary says how many rows each affected table holds now:
+    // what a rebuild copies, or what a destructive step can lose.
+    let row_counts = match db_flag {
+        Some(_) => {
+            let (_, database) = crate::db_url::resolve_database(config, db_flag)?;
+            let mut live = crate::dialects::open_read_only(&database)?;
+            Some(review::row_counts(
+                live.as_mut(),
+                &proposal.changes,
+                &base.schema,
+            )?)
+        }
+        None => None,
+    };
+    let type_name = |ty: &qvdiff_core::ColumnType| crate::dialects::type_name(config, ty);
+    let notes = review::generated_notes(
+        file,
+        &proposal.changes,
+        &proposal.wanted,
+        down_losses,
+        row_counts,
+        &type_name,
+    );
+    Ok((summary, notes))
 }
 
 /// The parent of a new migration: the one head, or none for the first.

@@ -1,0 +1,603 @@
+//! A pure model of the schema SQLite builds from the plain DDL qvdiff writes.
+//!
+//! SQLite parses every `CREATE` three times (the statement, the nested `sqlite_master` insert,
+//! the schema reload) and scans `sqlite_master` for each: replaying a 1000-table history or
+//! proving its initial migration was most of a cold `check` or `migrate`, even in parts. The
+//! statements qvdiff's renderer writes for tables and indexes — `CREATE TABLE` without CHECKs or
+//! expression defaults, `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX` — are interpreted
+//! here instead, into the schema [`crate::introspect`] would read and the `sqlite_master` rows
+//! [`crate::stored_objects`] would list.
+//!
+//! Two rules keep it exact:
+//! - A statement is accepted only when rendering what was read from it gives back its text byte
+//!   for byte, so the reading is never looser than the writer: a hand-written spelling, a
+//!   comment inside a statement, an option the renderer never writes, all fall outside.
+//! - It is an accelerator, never the judge of a failure. A statement SQLite would refuse (a
+//!   taken or reserved name, an unknown column, a foreign key whose parent key is not a key) or
+//!   any statement outside the model makes the caller run SQLite, so every error a user sees is
+//!   SQLite's own. The property suite (`tests/property.rs`) holds the model to SQLite on every
+//!   generated history and on deliberately wrong down sections.
+
+use crate::introspect::{is_internal_table, is_sqlite_table};
+use crate::partition::{parent_keys_resolve, StoredObject};
+use crate::render::{
+    create_index_sql, create_table_statement, parse_declared_type, parse_default, quote_ident,
+};
+use crate::sqltext::{self, Token, TokenKind};
+use qvdiff_core::{Column, ColumnType, FkAction, ForeignKey, Index, Schema, Table, Unique};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// SQLite's default limit on the columns of a table (`SQLITE_MAX_COLUMN`).
+const MAX_COLUMNS: usize = 2000;
+
+/// Words that end a column's declared type: the column constraints SQLite knows.
+const COLUMN_CONSTRAINT_WORDS: [&str; 11] = [
+    "CONSTRAINT",
+    "PRIMARY",
+    "NOT",
+    "NULL",
+    "UNIQUE",
+    "CHECK",
+    "DEFAULT",
+    "COLLATE",
+    "REFERENCES",
+    "GENERATED",
+    "AS",
+];
+
+/// The tables and indexes of one database, as SQLite would hold them after the statements run
+/// so far. Tables hold no rows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SchemaModel {
+    /// `sqlite_master` rows by creation order (SQLite gives a new row the largest rowid).
+    objects: BTreeMap<u64, StoredObject>,
+    /// Every object's rowid by ASCII-lowercased name: tables and indexes share one namespace.
+    names: HashMap<String, u64>,
+    /// Tables by ASCII-lowercased name, normalized as introspection reads them.
+    tables: HashMap<String, Table>,
+    next_rowid: u64,
+    /// The tokens of the statement being read, kept to reuse its allocation.
+    tokens: Vec<Token>,
+}
+
+impl SchemaModel {
+    /// The model of a database holding `objects` (as [`crate::stored_objects`] lists them), or
+    /// `None` when any of them is outside the model.
+    pub(crate) fn from_stored(objects: &[StoredObject]) -> Option<SchemaModel> {
+        let mut model = SchemaModel::default();
+        for object in objects {
+            model.run_statement(&object.sql)?;
+        }
+        Some(model)
+    }
+
+    /// Runs `scripts` as one transaction of [`crate::apply_scripts`] would: every statement,
+    /// then `PRAGMA foreign_key_check`. `None` when a statement is outside the model or SQLite
+    /// would refuse it; the model is then in no defined state.
+    pub(crate) fn apply<'a>(&mut self, scripts: impl IntoIterator<Item = &'a str>) -> Option<()> {
+        for sql in scripts {
+            for statement in sqltext::statement_texts(sql) {
+                self.run_statement(statement)?;
+            }
+        }
+        // The one check SQLite makes on tables without rows: a parent key must be a key.
+        parent_keys_resolve(self.tables.values()).then_some(())
+    }
+
+    /// The schema as [`crate::introspect`] reads it: application tables only, normalized.
+    pub(crate) fn schema(&self) -> Schema {
+        let mut tables: Vec<Table> = self
+            .tables
+            .values()
+            .filter(|table| !is_internal_table(&table.name))
+            .cloned()
+            .collect();
+        // Each table is kept normalized: sorting them is all that is left to do.
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        Schema {
+            tables,
+            ..Schema::default()
+        }
+    }
+
+    /// Every table (SQLite's and qvdiff's own included), normalized, in no order.
+    pub(crate) fn tables(&self) -> impl Iterator<Item = &Table> + Clone {
+        self.tables.values()
+    }
+
+    /// The stored objects as [`crate::stored_objects`] lists them: tables, then indexes, each
+    /// in creation order.
+    pub(crate) fn objects(&self) -> Vec<StoredObject> {
+        let of_kind = |kind: &'static str| {
+            self.objects
+                .values()
+                .filter(move |object| object.kind == kind)
+                .cloned()
+        };
+        of_kind("table").chain(of_kind("index")).collect()
+    }
+
+    fn run_statement(&mut self, text: &str) -> Option<()> {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        sqltext::tokenize_into(text, &mut tokens);
+        let word = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is_word(text, word));
+        let ran = if word(0, "CREATE") && word(1, "TABLE") {
+            self.create_table(text, &tokens)
+        } else if word(0, "CREATE") && (word(1, "INDEX") || word(1, "UNIQUE") && word(2, "INDEX")) {
+            self.create_index(text, &tokens)
+        } else if word(0, "DROP") && word(1, "TABLE") {
+            self.drop_table(text, &tokens)
+        } else if word(0, "DROP") && word(1, "INDEX") {
+            self.drop_index(text, &tokens)
+        } else {
+            None
+        };
+        self.tokens = tokens;
+        ran
+    }
+
+    fn create_table(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
+        let name = tokens.get(2)?.ident(text)?;
+        if tokens.get(3)?.kind != TokenKind::Open {
+            return None;
+        }
+        let mut definitions = Vec::new();
+        let mut depth = 0usize;
+        let mut start = 4;
+        let mut close = None;
+        for (i, token) in tokens.iter().enumerate().skip(4) {
+            match token.kind {
+                TokenKind::Open => depth += 1,
+                TokenKind::Close if depth == 0 => {
+                    definitions.push(&tokens[start..i]);
+                    close = Some(i);
+                    break;
+                }
+                TokenKind::Close => depth -= 1,
+                TokenKind::Comma if depth == 0 => {
+                    definitions.push(&tokens[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        ends_statement(tokens, close? + 1)?;
+        let mut table = Table::new(name.clone(), Vec::new());
+        for definition in definitions {
+            read_definition(text, definition, &mut table)?;
+        }
+        if !is_rendered(text, &create_table_statement(&table, &name)) {
+            return None;
+        }
+        let mut table = resolve_table(table)?;
+        // `normalize_table` would leave it as it is but for the order of its constraints: each
+        // type and default is what reading its own rendering gives (the text matched), and
+        // what it merges or resets (repeated uniques, AUTOINCREMENT off the rowid) was refused.
+        table.normalize();
+        self.add_object("table", &name, &name, text)?;
+        self.tables.insert(lower(&name), table);
+        Some(())
+    }
+
+    fn create_index(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
+        let unique = tokens[1].is_word(text, "UNIQUE");
+        let at = if unique { 3 } else { 2 };
+        let name = tokens.get(at)?.ident(text)?;
+        if !tokens.get(at + 1)?.is_word(text, "ON") {
+            return None;
+        }
+        let table_name = tokens.get(at + 2)?.ident(text)?;
+        let (columns, next) = ident_list(text, tokens, at + 3)?;
+        ends_statement(tokens, next)?;
+        let index = Index {
+            name: name.clone(),
+            columns,
+            unique,
+        };
+        if !is_rendered(text, &create_index_sql(&table_name, &index)) {
+            return None;
+        }
+        let table = self.tables.get(&lower(&table_name))?;
+        let index = Index {
+            columns: table_columns(table, &index.columns)?,
+            ..index
+        };
+        let stored_table = table.name.clone();
+        self.add_object("index", &name, &stored_table, text)?;
+        let indexes = &mut self.tables.get_mut(&lower(&stored_table))?.indexes;
+        indexes.push(index);
+        indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(())
+    }
+
+    fn drop_table(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
+        let name = tokens.get(2)?.ident(text)?;
+        ends_statement(tokens, 3)?;
+        if !is_rendered(text, &format!("DROP TABLE {};", quote_ident(&name))) {
+            return None;
+        }
+        let table = self.tables.remove(&lower(&name))?;
+        for index in &table.indexes {
+            self.remove_object(&index.name);
+        }
+        self.remove_object(&table.name);
+        Some(())
+    }
+
+    fn drop_index(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
+        let name = tokens.get(2)?.ident(text)?;
+        ends_statement(tokens, 3)?;
+        if !is_rendered(text, &format!("DROP INDEX {};", quote_ident(&name))) {
+            return None;
+        }
+        let rowid = *self.names.get(&lower(&name))?;
+        let object = self.objects.get(&rowid)?;
+        if object.kind != "index" {
+            return None;
+        }
+        let table = self.tables.get_mut(&lower(&object.table))?;
+        table
+            .indexes
+            .retain(|index| !index.name.eq_ignore_ascii_case(&name));
+        self.remove_object(&name);
+        Some(())
+    }
+
+    /// Records a new `sqlite_master` row; `None` when SQLite would refuse the name (taken by
+    /// any table or index, or reserved).
+    fn add_object(&mut self, kind: &str, name: &str, table: &str, text: &str) -> Option<()> {
+        if is_sqlite_table(name) || self.names.contains_key(&lower(name)) {
+            return None;
+        }
+        let rowid = self.next_rowid;
+        self.next_rowid += 1;
+        // SQLite stores the statement from `CREATE` to its last token: no `;`.
+        let sql = text.strip_suffix(';').unwrap_or(text).to_string();
+        self.objects.insert(
+            rowid,
+            StoredObject {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                table: table.to_string(),
+                sql,
+            },
+        );
+        self.names.insert(lower(name), rowid);
+        Some(())
+    }
+
+    fn remove_object(&mut self, name: &str) {
+        if let Some(rowid) = self.names.remove(&lower(name)) {
+            self.objects.remove(&rowid);
+        }
+    }
+}
+
+/// Whether `text` is exactly what the renderer wrote (`rendered` ends in `;`; a statement
+/// stored by SQLite or ending a script may have none).
+fn is_rendered(text: &str, rendered: &str) -> bool {
+    text == rendered || rendered.strip_suffix(';') == Some(text)
+}
+
+/// `Some` when nothing but an optional `;` follows position `at`.
+fn ends_statement(tokens: &[Token], at: usize) -> Option<()> {
+    match &tokens[at.min(tokens.len())..] {
+        [] => Some(()),
+        [last] if last.kind == TokenKind::Semicolon => Some(()),
+        _ => None,
+    }
+}
+
+/// `( "a", "b" )` starting at `at`: the names and the position after `)`.
+fn ident_list(text: &str, tokens: &[Token], at: usize) -> Option<(Vec<String>, usize)> {
+    if tokens.get(at)?.kind != TokenKind::Open {
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut i = at + 1;
+    loop {
+        let token = tokens.get(i)?;
+        if token.kind != TokenKind::QuotedIdent {
+            return None;
+        }
+        names.push(token.ident(text)?);
+        match tokens.get(i + 1)?.kind {
+            TokenKind::Comma => i += 2,
+            TokenKind::Close => return Some((names, i + 2)),
+            _ => return None,
+        }
+    }
+}
+
+/// Reads one definition of a `CREATE TABLE` body into `table` (names as written; see
+/// [`resolve_table`]). `None` for anything the renderer does not write, and for CHECKs: SQLite
+/// resolves their names and functions, which only SQLite can judge.
+fn read_definition(text: &str, definition: &[Token], table: &mut Table) -> Option<()> {
+    let first = definition.first()?;
+    let at = |i: usize, word: &str| definition.get(i).is_some_and(|t| t.is_word(text, word));
+    if at(0, "PRIMARY") && at(1, "KEY") {
+        let (columns, next) = ident_list(text, definition, 2)?;
+        (next == definition.len() && table.primary_key.is_empty()).then_some(())?;
+        table.primary_key = columns;
+        return Some(());
+    }
+    if at(0, "CONSTRAINT") && at(2, "UNIQUE") || at(0, "UNIQUE") {
+        let (name, from) = if at(0, "CONSTRAINT") {
+            (Some(definition.get(1)?.ident(text)?), 3)
+        } else {
+            (None, 1)
+        };
+        let (columns, next) = ident_list(text, definition, from)?;
+        (next == definition.len()).then_some(())?;
+        table.uniques.push(Unique { name, columns });
+        return Some(());
+    }
+    if at(0, "FOREIGN") && at(1, "KEY") {
+        let foreign_key = read_foreign_key(text, definition)?;
+        table.foreign_keys.push(foreign_key);
+        return Some(());
+    }
+    if first.kind != TokenKind::QuotedIdent {
+        return None;
+    }
+    read_column(text, definition, table)
+}
+
+/// `FOREIGN KEY (…) REFERENCES "t" [(…)] [ON DELETE action] [ON UPDATE action]`.
+fn read_foreign_key(text: &str, definition: &[Token]) -> Option<ForeignKey> {
+    let (columns, next) = ident_list(text, definition, 2)?;
+    if !definition.get(next)?.is_word(text, "REFERENCES") {
+        return None;
+    }
+    let ref_table = definition.get(next + 1)?.ident(text)?;
+    let mut i = next + 2;
+    let mut ref_columns = Vec::new();
+    if definition.get(i).is_some_and(|t| t.kind == TokenKind::Open) {
+        (ref_columns, i) = ident_list(text, definition, i)?;
+    }
+    let mut foreign_key = ForeignKey {
+        columns,
+        ref_table,
+        ref_columns,
+        on_delete: FkAction::NoAction,
+        on_update: FkAction::NoAction,
+    };
+    while i < definition.len() {
+        if !definition[i].is_word(text, "ON") {
+            return None;
+        }
+        let event = definition.get(i + 1)?;
+        let first = definition.get(i + 2)?;
+        // SET NULL and SET DEFAULT are two words.
+        let words = if first.is_word(text, "SET") { 2 } else { 1 };
+        let last = definition.get(i + 1 + words)?;
+        let action = FkAction::parse(&text[first.start..last.end])?;
+        if event.is_word(text, "DELETE") {
+            foreign_key.on_delete = action;
+        } else if event.is_word(text, "UPDATE") {
+            foreign_key.on_update = action;
+        } else {
+            return None;
+        }
+        i += 2 + words;
+    }
+    Some(foreign_key)
+}
+
+/// `"name" TYPE [NOT NULL] [PRIMARY KEY [AUTOINCREMENT]] [DEFAULT literal]`.
+fn read_column(text: &str, definition: &[Token], table: &mut Table) -> Option<()> {
+    let name = definition[0].ident(text)?;
+    let mut i = 1;
+    while definition.get(i).is_some_and(|t| {
+        t.kind == TokenKind::Word && !COLUMN_CONSTRAINT_WORDS.iter().any(|w| t.is_word(text, w))
+    }) {
+        i += 1;
+    }
+    if i > 1 && definition.get(i).is_some_and(|t| t.kind == TokenKind::Open) {
+        let close = i + definition[i..]
+            .iter()
+            .position(|t| t.kind == TokenKind::Close)?;
+        let numbers_only = definition[i + 1..close]
+            .iter()
+            .all(|t| matches!(t.kind, TokenKind::Number | TokenKind::Comma));
+        numbers_only.then_some(())?;
+        i = close + 1;
+    }
+    let declared = if i > 1 {
+        &text[definition[1].start..definition[i - 1].end]
+    } else {
+        ""
+    };
+    let mut column = Column {
+        nullable: true,
+        ..Column::new(name, parse_declared_type(declared))
+    };
+    let at = |i: usize, word: &str| definition.get(i).is_some_and(|t| t.is_word(text, word));
+    while i < definition.len() {
+        if at(i, "NOT") && at(i + 1, "NULL") {
+            column.nullable = false;
+            i += 2;
+        } else if at(i, "PRIMARY") && at(i + 1, "KEY") {
+            table.primary_key.is_empty().then_some(())?;
+            table.primary_key = vec![column.name.clone()];
+            i += 2;
+            if at(i, "AUTOINCREMENT") {
+                column.autoincrement = true;
+                i += 1;
+            }
+        } else if at(i, "DEFAULT") {
+            // A literal, a signed number or a keyword: an expression in parentheses is
+            // SQLite's to judge (it must be constant).
+            let value = definition.get(i + 1)?;
+            let last = match value.kind {
+                TokenKind::Number | TokenKind::String | TokenKind::Word => value,
+                TokenKind::Other if matches!(value.text(text), "-" | "+") => {
+                    let number = definition.get(i + 2)?;
+                    (number.kind == TokenKind::Number).then_some(number)?
+                }
+                _ => return None,
+            };
+            // SQLite keeps the default's text as written, and introspection reads it back.
+            column.default = parse_default(&text[value.start..last.end], &column.ty);
+            i += if value.kind == TokenKind::Other { 3 } else { 2 };
+        } else {
+            return None;
+        }
+    }
+    table.columns.push(column);
+    Some(())
+}
+
+/// The table as introspection reads it from SQLite: key, unique and foreign-key columns named
+/// as the table declares them. `None` where SQLite refuses the definition.
+fn resolve_table(mut table: Table) -> Option<Table> {
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    if !all_distinct(&names) || table.columns.len() > MAX_COLUMNS {
+        return None;
+    }
+    let rowid_alias = match table.primary_key.as_slice() {
+        [single] => table
+            .column(single)
+            .is_some_and(|c| c.ty == ColumnType::Integer { bits: 64 }),
+        _ => false,
+    };
+    if table.columns.iter().any(|c| c.autoincrement) && !rowid_alias {
+        return None; // "AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY"
+    }
+    table.primary_key = table_columns(&table, &table.primary_key)?;
+    let key_set = column_set(&table.primary_key);
+    let mut unique_sets = Vec::new();
+    for i in 0..table.uniques.len() {
+        let columns = table_columns(&table, &table.uniques[i].columns)?;
+        // SQLite keeps one index per column list: a repeated one is not a constraint of its
+        // own. Rare enough to leave to SQLite.
+        let set = column_set(&columns);
+        if set == key_set || unique_sets.contains(&set) {
+            return None;
+        }
+        unique_sets.push(set);
+        table.uniques[i].columns = columns;
+    }
+    for i in 0..table.foreign_keys.len() {
+        let foreign_key = &table.foreign_keys[i];
+        let lengths_agree = foreign_key.ref_columns.is_empty()
+            || foreign_key.ref_columns.len() == foreign_key.columns.len();
+        lengths_agree.then_some(())?;
+        table.foreign_keys[i].columns = table_columns(&table, &foreign_key.columns)?;
+    }
+    Some(table)
+}
+
+/// `names` as `table` declares them (SQLite matches ASCII case-insensitively); `None` when one
+/// is not a column or one repeats.
+fn table_columns(table: &Table, names: &[String]) -> Option<Vec<String>> {
+    let borrowed: Vec<&str> = names.iter().map(String::as_str).collect();
+    all_distinct(&borrowed).then_some(())?;
+    names
+        .iter()
+        .map(|name| {
+            table
+                .columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(name))
+                .map(|c| c.name.clone())
+        })
+        .collect()
+}
+
+/// Whether no two of `names` are equal, ASCII case-insensitively (as SQLite compares names).
+fn all_distinct(names: &[&str]) -> bool {
+    if names.len() <= 64 {
+        // A table's few columns: comparing pairs allocates nothing.
+        return names
+            .iter()
+            .enumerate()
+            .all(|(i, a)| names[i + 1..].iter().all(|b| !a.eq_ignore_ascii_case(b)));
+    }
+    let mut seen = HashSet::new();
+    names.iter().all(|name| seen.insert(lower(name)))
+}
+
+fn column_set(columns: &[String]) -> Vec<String> {
+    let mut set: Vec<String> = columns.iter().map(|c| lower(c)).collect();
+    set.sort();
+    set
+}
+
+fn lower(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{replay, stored_objects};
+    use crate::introspect::introspect;
+
+    /// The model and SQLite on the same scripts: both schema and stored objects.
+    fn assert_same_as_sqlite(scripts: &[&str]) {
+        let mut model = SchemaModel::default();
+        model
+            .apply(scripts.iter().copied())
+            .expect("the model reads these scripts");
+        let conn = replay(scripts.iter().map(|sql| ("test", *sql))).unwrap();
+        assert_eq!(model.schema(), introspect(&conn).unwrap());
+        assert_eq!(model.objects(), stored_objects(&conn).unwrap());
+    }
+
+    const PARENT: &str = "CREATE TABLE \"parent\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,\n    \"code\" VARCHAR(12) NOT NULL DEFAULT 'a''b',\n    \"ratio\" REAL DEFAULT -2.5,\n    \"on\" BOOLEAN NOT NULL DEFAULT TRUE,\n    \"at\" DATETIME DEFAULT CURRENT_TIMESTAMP,\n    \"n\" BIGINT,\n    CONSTRAINT \"uq_code\" UNIQUE (\"code\")\n);";
+    const CHILD: &str = "CREATE TABLE \"child\" (\n    \"a\" INTEGER NOT NULL,\n    \"b\" TEXT NOT NULL,\n    \"parent_id\" INTEGER,\n    PRIMARY KEY (\"a\", \"b\"),\n    UNIQUE (\"b\", \"parent_id\"),\n    FOREIGN KEY (\"parent_id\") REFERENCES \"parent\" (\"id\") ON DELETE SET NULL ON UPDATE CASCADE\n);\nCREATE UNIQUE INDEX \"ix_child_b\" ON \"child\" (\"b\");\nCREATE INDEX \"ix_child_pa\" ON \"child\" (\"parent_id\", \"a\");";
+
+    #[test]
+    fn reads_what_the_renderer_writes_as_sqlite_does() {
+        assert_same_as_sqlite(&[PARENT, CHILD]);
+        assert_same_as_sqlite(&[
+            PARENT,
+            CHILD,
+            "DROP INDEX \"ix_child_b\";\nDROP TABLE \"parent\";",
+            "CREATE TABLE \"parent\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY\n);",
+        ]);
+    }
+
+    #[test]
+    fn leaves_to_sqlite_what_it_does_not_write_or_sqlite_refuses() {
+        let outside = [
+            // hand-written spellings
+            "create table \"t\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY\n);",
+            "CREATE TABLE \"t\" (\"id\" INTEGER NOT NULL PRIMARY KEY);",
+            "CREATE TABLE \"t\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY -- key\n);",
+            // CHECKs and expression defaults are SQLite's to judge
+            "CREATE TABLE \"t\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY,\n    CHECK (id > 0)\n);",
+            "CREATE TABLE \"t\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY DEFAULT (abs(1))\n);",
+            // refused by SQLite
+            "CREATE TABLE \"t\" (\n    \"id\" TEXT NOT NULL PRIMARY KEY AUTOINCREMENT\n);",
+            "CREATE TABLE \"t\" (\n    \"a\" INTEGER NOT NULL,\n    \"A\" INTEGER NOT NULL\n);",
+            "CREATE TABLE \"sqlite_x\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY\n);",
+            "CREATE INDEX \"ix\" ON \"missing\" (\"id\");",
+            "CREATE TABLE \"t\" (\n    \"a\" INTEGER NOT NULL,\n    FOREIGN KEY (\"b\") REFERENCES \"p\" (\"id\")\n);",
+            "DROP TABLE \"missing\";",
+            // not plain DDL
+            "ALTER TABLE \"t\" ADD COLUMN \"x\" INTEGER;",
+            "CREATE VIEW \"v\" AS SELECT 1;",
+        ];
+        for sql in outside {
+            assert!(SchemaModel::default().apply([sql]).is_none(), "{sql}");
+        }
+        let mut model = SchemaModel::default();
+        model.apply([PARENT]).unwrap();
+        assert!(model.apply([PARENT]).is_none(), "a taken name");
+        // A foreign key whose parent key is not a key fails SQLite's foreign_key_check.
+        let child = "CREATE TABLE \"c\" (\n    \"p\" INTEGER,\n    FOREIGN KEY (\"p\") REFERENCES \"parent\" (\"n\")\n);";
+        assert!(SchemaModel::default().apply([PARENT, child]).is_none());
+        assert!(replay([("test", PARENT), ("test", child)]).is_err());
+    }
+
+    #[test]
+    fn starts_from_stored_objects() {
+        let conn = replay([("test", PARENT), ("test", CHILD)]).unwrap();
+        let objects = stored_objects(&conn).unwrap();
+        let model = SchemaModel::from_stored(&objects).unwrap();
+        assert_eq!(model.objects(), objects);
+        assert_eq!(model.schema(), introspect(&conn).unwrap());
+    }
+}
