@@ -64,6 +64,13 @@ impl SchemaModel {
     /// The model of a database holding `objects` (as [`crate::stored_objects`] lists them), or
     /// `None` when any of them is outside the model.
     pub(crate) fn from_stored(objects: &[StoredObject]) -> Option<SchemaModel> {
+        // Views and triggers are outside the model: known before reading any table.
+        if !objects
+            .iter()
+            .all(|o| o.kind == "table" || o.kind == "index")
+        {
+            return None;
+        }
         let mut model = SchemaModel::default();
         for object in objects {
             model.run_statement(&object.sql)?;
@@ -71,10 +78,29 @@ impl SchemaModel {
         Some(model)
     }
 
+    /// Whether every statement of `scripts` is of a kind the model reads (`CREATE TABLE`,
+    /// `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX`), judged by its first words: a
+    /// script with any other statement is known to be outside the model before any work.
+    pub(crate) fn reads_kinds_of<'a>(scripts: impl IntoIterator<Item = &'a str>) -> bool {
+        scripts
+            .into_iter()
+            .flat_map(sqltext::statement_texts)
+            .all(|statement| {
+                let first_words: Vec<Token> = sqltext::tokens(statement).take(3).collect();
+                StatementKind::of(statement, &first_words).is_some()
+            })
+    }
+
     /// Runs `scripts` as one transaction of [`crate::apply_scripts`] would: every statement,
     /// then `PRAGMA foreign_key_check`. `None` when a statement is outside the model or SQLite
     /// would refuse it; the model is then in no defined state.
-    pub(crate) fn apply<'a>(&mut self, scripts: impl IntoIterator<Item = &'a str>) -> Option<()> {
+    pub(crate) fn apply<'a>(
+        &mut self,
+        scripts: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Option<()> {
+        if !SchemaModel::reads_kinds_of(scripts.clone()) {
+            return None;
+        }
         for sql in scripts {
             for statement in sqltext::statement_texts(sql) {
                 self.run_statement(statement)?;
@@ -120,17 +146,12 @@ impl SchemaModel {
     fn run_statement(&mut self, text: &str) -> Option<()> {
         let mut tokens = std::mem::take(&mut self.tokens);
         sqltext::tokenize_into(text, &mut tokens);
-        let word = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is_word(text, word));
-        let ran = if word(0, "CREATE") && word(1, "TABLE") {
-            self.create_table(text, &tokens)
-        } else if word(0, "CREATE") && (word(1, "INDEX") || word(1, "UNIQUE") && word(2, "INDEX")) {
-            self.create_index(text, &tokens)
-        } else if word(0, "DROP") && word(1, "TABLE") {
-            self.drop_table(text, &tokens)
-        } else if word(0, "DROP") && word(1, "INDEX") {
-            self.drop_index(text, &tokens)
-        } else {
-            None
+        let ran = match StatementKind::of(text, &tokens) {
+            Some(StatementKind::CreateTable) => self.create_table(text, &tokens),
+            Some(StatementKind::CreateIndex) => self.create_index(text, &tokens),
+            Some(StatementKind::DropTable) => self.drop_table(text, &tokens),
+            Some(StatementKind::DropIndex) => self.drop_index(text, &tokens),
+            None => None,
         };
         self.tokens = tokens;
         ran
@@ -269,6 +290,34 @@ impl SchemaModel {
     fn remove_object(&mut self, name: &str) {
         if let Some(rowid) = self.names.remove(&lower(name)) {
             self.objects.remove(&rowid);
+        }
+    }
+}
+
+/// The statements the model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatementKind {
+    CreateTable,
+    CreateIndex,
+    DropTable,
+    DropIndex,
+}
+
+impl StatementKind {
+    /// The kind of the statement `text` by its first words (`tokens`: at least its first three
+    /// tokens), or `None` for any other statement.
+    fn of(text: &str, tokens: &[Token]) -> Option<StatementKind> {
+        let is = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is_word(text, word));
+        if is(0, "CREATE") && is(1, "TABLE") {
+            Some(StatementKind::CreateTable)
+        } else if is(0, "CREATE") && (is(1, "INDEX") || is(1, "UNIQUE") && is(2, "INDEX")) {
+            Some(StatementKind::CreateIndex)
+        } else if is(0, "DROP") && is(1, "TABLE") {
+            Some(StatementKind::DropTable)
+        } else if is(0, "DROP") && is(1, "INDEX") {
+            Some(StatementKind::DropIndex)
+        } else {
+            None
         }
     }
 }
@@ -590,6 +639,25 @@ mod tests {
         let child = "CREATE TABLE \"c\" (\n    \"p\" INTEGER,\n    FOREIGN KEY (\"p\") REFERENCES \"parent\" (\"n\")\n);";
         assert!(SchemaModel::default().apply([PARENT, child]).is_none());
         assert!(replay([("test", PARENT), ("test", child)]).is_err());
+    }
+
+    #[test]
+    fn knows_what_it_reads_by_the_first_words() {
+        assert!(SchemaModel::reads_kinds_of([
+            PARENT,
+            CHILD,
+            "DROP INDEX \"ix_child_b\";\nDROP TABLE \"child\";"
+        ]));
+        assert!(!SchemaModel::reads_kinds_of([
+            PARENT,
+            "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER;"
+        ]));
+        assert!(!SchemaModel::reads_kinds_of([
+            "CREATE TEMP TABLE \"t\" (\"x\")"
+        ]));
+        assert!(SchemaModel::default()
+            .apply([PARENT, "INSERT INTO \"parent\" DEFAULT VALUES;"])
+            .is_none());
     }
 
     #[test]

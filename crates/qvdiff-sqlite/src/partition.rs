@@ -241,7 +241,7 @@ pub(crate) fn parent_keys_resolve<'t>(
 /// Turns SQLite's memory statistics off for this process, and says whether it took effect.
 ///
 /// With them on (SQLite's default), every allocation of every connection takes one global
-/// mutex, and the parts of a replay or verification ([`run_in_parallel`]) queue on it: a cold
+/// mutex, and the parts of a replay or verification (`run_in_parallel`) queue on it: a cold
 /// `check` of 1000 tables used 30 % more CPU and 40 % more wall time with them. qvdiff reads no
 /// statistics. It must run before the process opens its first connection (SQLite refuses the
 /// change afterwards, and nothing else changes).

@@ -86,6 +86,11 @@ pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
     Tokens { sql, pos: 0 }.collect()
 }
 
+/// The tokens of `sql`, one at a time (to look at the first few without splitting the rest).
+pub(crate) fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
+    Tokens { sql, pos: 0 }
+}
+
 /// [`tokenize`] into `tokens` (cleared first): a caller reading thousands of statements keeps
 /// one buffer.
 pub(crate) fn tokenize_into(sql: &str, tokens: &mut Vec<Token>) {
