@@ -45,6 +45,45 @@ const COLUMN_CONSTRAINT_WORDS: [&str; 11] = [
     "AS",
 ];
 
+/// The words of a declared type the model takes: qvdiff's own types and common SQL spellings
+/// (none is an SQLite keyword).
+const TYPE_WORDS: [&str; 34] = [
+    "INTEGER",
+    "INT",
+    "TINYINT",
+    "SMALLINT",
+    "MEDIUMINT",
+    "BIGINT",
+    "UNSIGNED",
+    "BIG",
+    "INT2",
+    "INT4",
+    "INT8",
+    "REAL",
+    "DOUBLE",
+    "PRECISION",
+    "FLOAT",
+    "NUMERIC",
+    "DECIMAL",
+    "TEXT",
+    "VARCHAR",
+    "CHARACTER",
+    "VARYING",
+    "NCHAR",
+    "NVARCHAR",
+    "CHAR",
+    "CLOB",
+    "BLOB",
+    "BOOLEAN",
+    "BOOL",
+    "DATE",
+    "DATETIME",
+    "TIME",
+    "TIMESTAMP",
+    "JSON",
+    "UUID",
+];
+
 /// The tables and indexes of one database, as SQLite would hold them after the statements run
 /// so far. Tables hold no rows.
 #[derive(Debug, Clone, Default)]
@@ -440,6 +479,12 @@ fn read_column(text: &str, definition: &[Token], table: &mut Table) -> Option<()
     while definition.get(i).is_some_and(|t| {
         t.kind == TokenKind::Word && !COLUMN_CONSTRAINT_WORDS.iter().any(|w| t.is_word(text, w))
     }) {
+        // SQLite reads some keywords as part of a type name and refuses others: only the
+        // words of common SQL types are taken, anything else is SQLite's to judge.
+        TYPE_WORDS
+            .iter()
+            .any(|w| definition[i].is_word(text, w))
+            .then_some(())?;
         i += 1;
     }
     if i > 1 && definition.get(i).is_some_and(|t| t.kind == TokenKind::Open) {
@@ -618,6 +663,8 @@ mod tests {
             // CHECKs and expression defaults are SQLite's to judge
             "CREATE TABLE \"t\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY,\n    CHECK (id > 0)\n);",
             "CREATE TABLE \"t\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY DEFAULT (abs(1))\n);",
+            // a type word SQLite may refuse (a keyword)
+            "CREATE TABLE \"t\" (\n    \"id\" INT ON\n);",
             // refused by SQLite
             "CREATE TABLE \"t\" (\n    \"id\" TEXT NOT NULL PRIMARY KEY AUTOINCREMENT\n);",
             "CREATE TABLE \"t\" (\n    \"a\" INTEGER NOT NULL,\n    \"A\" INTEGER NOT NULL\n);",
