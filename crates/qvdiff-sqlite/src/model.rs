@@ -21,7 +21,8 @@
 use crate::introspect::{is_internal_table, is_sqlite_table};
 use crate::partition::{parent_keys_resolve, StoredObject};
 use crate::render::{
-    create_index_sql, create_table_statement, parse_declared_type, parse_default, quote_ident,
+    column_definition, create_index_sql, create_table_statement, parse_declared_type,
+    parse_default, quote_ident, references_clause,
 };
 use crate::sqltext::{self, Token, TokenKind};
 use qvdiff_core::{Column, ColumnType, FkAction, ForeignKey, Index, Schema, Table, Unique};
@@ -95,6 +96,9 @@ pub(crate) struct SchemaModel {
     /// Tables by ASCII-lowercased name, normalized as introspection reads them.
     tables: HashMap<String, Table>,
     next_rowid: u64,
+    /// Per table (ASCII-lowercased name): the byte offset in its stored text where SQLite
+    /// inserts a column `ALTER TABLE … ADD COLUMN` adds.
+    add_column_at: HashMap<String, usize>,
     /// The tokens of the statement being read, kept to reuse its allocation.
     tokens: Vec<Token>,
 }
@@ -125,7 +129,7 @@ impl SchemaModel {
             .into_iter()
             .flat_map(sqltext::statement_texts)
             .all(|statement| {
-                let first_words: Vec<Token> = sqltext::tokens(statement).take(3).collect();
+                let first_words: Vec<Token> = sqltext::tokens(statement).take(5).collect();
                 StatementKind::of(statement, &first_words).is_some()
             })
     }
@@ -190,6 +194,7 @@ impl SchemaModel {
             Some(StatementKind::CreateIndex) => self.create_index(text, &tokens),
             Some(StatementKind::DropTable) => self.drop_table(text, &tokens),
             Some(StatementKind::DropIndex) => self.drop_index(text, &tokens),
+            Some(StatementKind::AddColumn) => self.add_column(text, &tokens),
             None => None,
         };
         self.tokens = tokens;
@@ -201,7 +206,8 @@ impl SchemaModel {
         if tokens.get(3)?.kind != TokenKind::Open {
             return None;
         }
-        let mut definitions = Vec::new();
+        // Each definition with the token before it (`(` or `,`).
+        let mut definitions: Vec<(&Token, &[Token])> = Vec::new();
         let mut depth = 0usize;
         let mut start = 4;
         let mut close = None;
@@ -209,24 +215,74 @@ impl SchemaModel {
             match token.kind {
                 TokenKind::Open => depth += 1,
                 TokenKind::Close if depth == 0 => {
-                    definitions.push(&tokens[start..i]);
+                    definitions.push((&tokens[start - 1], &tokens[start..i]));
                     close = Some(i);
                     break;
                 }
                 TokenKind::Close => depth -= 1,
                 TokenKind::Comma if depth == 0 => {
-                    definitions.push(&tokens[start..i]);
+                    definitions.push((&tokens[start - 1], &tokens[start..i]));
                     start = i + 1;
                 }
                 _ => {}
             }
         }
-        ends_statement(tokens, close? + 1)?;
+        let close_at = close?;
+        ends_statement(tokens, close_at + 1)?;
+        let close = &tokens[close_at];
+
         let mut table = Table::new(name.clone(), Vec::new());
-        for definition in definitions {
+        // Columns `ALTER TABLE … ADD COLUMN` appended (SQLite writes ", " and the definition
+        // into the stored text), with their inline foreign keys.
+        let mut added_columns = 0usize;
+        let mut inline_keys = Vec::new();
+        // Where SQLite inserts an added column: the `,` before the first table constraint, or
+        // the closing `)`.
+        let mut add_column_at = None;
+        for (before, definition) in definitions {
+            let columns = table.columns.len();
+            let keys = table.foreign_keys.len();
             read_definition(text, definition, &mut table)?;
+            let is_column = table.columns.len() > columns;
+            let appended = text.get(before.end..definition.first()?.start) == Some(" ");
+            match (is_column, appended) {
+                (true, true) if add_column_at.is_none() => {
+                    added_columns += 1;
+                    inline_keys.extend(keys..table.foreign_keys.len());
+                }
+                // A column after the appended ones or after the constraints is not a shape
+                // SQLite's storage or the renderer makes.
+                (true, false) if added_columns == 0 && add_column_at.is_none() => {}
+                (false, false) => {
+                    add_column_at.get_or_insert(before.start);
+                }
+                _ => return None,
+            }
         }
-        if !is_rendered(text, &create_table_statement(&table, &name)) {
+        let add_column_at = add_column_at.unwrap_or(close.start);
+        let stored = text.strip_suffix(';').unwrap_or(text);
+        let expected = {
+            let mut base = table.clone();
+            let added = base.columns.split_off(base.columns.len() - added_columns);
+            let (inline, table_level): (Vec<_>, Vec<_>) = std::mem::take(&mut base.foreign_keys)
+                .into_iter()
+                .enumerate()
+                .partition(|(i, _)| inline_keys.contains(i));
+            base.foreign_keys = table_level.into_iter().map(|(_, key)| key).collect();
+            let mut appended = String::new();
+            for column in &added {
+                appended.push_str(", ");
+                let key = inline
+                    .iter()
+                    .map(|(_, key)| key)
+                    .find(|key| key.columns == [column.name.clone()]);
+                appended.push_str(&added_column_definition(column, key));
+            }
+            let rendered = create_table_statement(&base, &name);
+            let at = add_column_at.checked_sub(appended.len())?;
+            format!("{}{appended}{}", rendered.get(..at)?, rendered.get(at..)?)
+        };
+        if !is_rendered(text, &expected) {
             return None;
         }
         let mut table = resolve_table(table)?;
@@ -234,8 +290,61 @@ impl SchemaModel {
         // type and default is what reading its own rendering gives (the text matched), and
         // what it merges or resets (repeated uniques, AUTOINCREMENT off the rowid) was refused.
         table.normalize();
-        self.add_object("table", &name, &name, text)?;
+        self.add_object("table", &name, &name, stored)?;
+        self.add_column_at.insert(lower(&name), add_column_at);
         self.tables.insert(lower(&name), table);
+        Some(())
+    }
+
+    /// `ALTER TABLE "t" ADD COLUMN <definition> [REFERENCES …]`, as the planner writes it.
+    fn add_column(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
+        let table_name = tokens.get(2)?.ident(text)?;
+        let end = match tokens.last()?.kind {
+            TokenKind::Semicolon => tokens.len() - 1,
+            _ => tokens.len(),
+        };
+        let definition = tokens.get(5..end)?;
+        let mut read = Table::new(table_name.clone(), Vec::new());
+        read_column(text, definition, &mut read)?;
+        let column = read.columns.pop()?;
+        let key = read.foreign_keys.pop();
+        let mut expected = format!("ALTER TABLE {} ADD COLUMN ", quote_ident(&table_name));
+        expected.push_str(&added_column_definition(&column, key.as_ref()));
+        expected.push(';');
+        if !is_rendered(text, &expected) {
+            return None;
+        }
+        // What SQLite refuses (or refuses only when the table has rows): a key, a unique, NOT
+        // NULL without a default, an expression default, a foreign key with a default or to
+        // more than one column.
+        let refused = !read.primary_key.is_empty()
+            || !column.nullable && column.default.is_none()
+            || matches!(column.default, Some(qvdiff_core::DefaultValue::Sql(_)))
+            || key
+                .as_ref()
+                .is_some_and(|key| column.default.is_some() || key.ref_columns.len() > 1);
+        if refused {
+            return None;
+        }
+        let lowered = lower(&table_name);
+        let table = self.tables.get_mut(&lowered)?;
+        let taken = table
+            .columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&column.name));
+        if taken || table.columns.len() >= MAX_COLUMNS {
+            return None;
+        }
+        table.columns.push(column);
+        table.foreign_keys.extend(key);
+        table.normalize();
+        // SQLite splices ", <definition>" into the stored CREATE TABLE text.
+        let definition_text = &text[definition.first()?.start..definition.last()?.end];
+        let rowid = *self.names.get(&lowered)?;
+        let at = self.add_column_at.get_mut(&lowered)?;
+        let sql = &mut self.objects.get_mut(&rowid)?.sql;
+        sql.insert_str(*at, &format!(", {definition_text}"));
+        *at += 2 + definition_text.len();
         Some(())
     }
 
@@ -277,6 +386,7 @@ impl SchemaModel {
             return None;
         }
         let table = self.tables.remove(&lower(&name))?;
+        self.add_column_at.remove(&lower(&name));
         for index in &table.indexes {
             self.remove_object(&index.name);
         }
@@ -340,10 +450,11 @@ enum StatementKind {
     CreateIndex,
     DropTable,
     DropIndex,
+    AddColumn,
 }
 
 impl StatementKind {
-    /// The kind of the statement `text` by its first words (`tokens`: at least its first three
+    /// The kind of the statement `text` by its first words (`tokens`: at least its first five
     /// tokens), or `None` for any other statement.
     fn of(text: &str, tokens: &[Token]) -> Option<StatementKind> {
         let is = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is_word(text, word));
@@ -355,6 +466,8 @@ impl StatementKind {
             Some(StatementKind::DropTable)
         } else if is(0, "DROP") && is(1, "INDEX") {
             Some(StatementKind::DropIndex)
+        } else if is(0, "ALTER") && is(1, "TABLE") && is(3, "ADD") && is(4, "COLUMN") {
+            Some(StatementKind::AddColumn)
         } else {
             None
         }
@@ -431,17 +544,23 @@ fn read_definition(text: &str, definition: &[Token], table: &mut Table) -> Optio
     read_column(text, definition, table)
 }
 
-/// `FOREIGN KEY (…) REFERENCES "t" [(…)] [ON DELETE action] [ON UPDATE action]`.
+/// `FOREIGN KEY (…) REFERENCES …`.
 fn read_foreign_key(text: &str, definition: &[Token]) -> Option<ForeignKey> {
     let (columns, next) = ident_list(text, definition, 2)?;
-    if !definition.get(next)?.is_word(text, "REFERENCES") {
+    read_references(text, &definition[next..], columns)
+}
+
+/// `REFERENCES "t" [(…)] [ON DELETE action] [ON UPDATE action]` to the end of `tokens`: the
+/// foreign key of `columns`.
+fn read_references(text: &str, tokens: &[Token], columns: Vec<String>) -> Option<ForeignKey> {
+    if !tokens.first()?.is_word(text, "REFERENCES") {
         return None;
     }
-    let ref_table = definition.get(next + 1)?.ident(text)?;
-    let mut i = next + 2;
+    let ref_table = tokens.get(1)?.ident(text)?;
+    let mut i = 2;
     let mut ref_columns = Vec::new();
-    if definition.get(i).is_some_and(|t| t.kind == TokenKind::Open) {
-        (ref_columns, i) = ident_list(text, definition, i)?;
+    if tokens.get(i).is_some_and(|t| t.kind == TokenKind::Open) {
+        (ref_columns, i) = ident_list(text, tokens, i)?;
     }
     let mut foreign_key = ForeignKey {
         columns,
@@ -450,15 +569,15 @@ fn read_foreign_key(text: &str, definition: &[Token]) -> Option<ForeignKey> {
         on_delete: FkAction::NoAction,
         on_update: FkAction::NoAction,
     };
-    while i < definition.len() {
-        if !definition[i].is_word(text, "ON") {
+    while i < tokens.len() {
+        if !tokens[i].is_word(text, "ON") {
             return None;
         }
-        let event = definition.get(i + 1)?;
-        let first = definition.get(i + 2)?;
+        let event = tokens.get(i + 1)?;
+        let first = tokens.get(i + 2)?;
         // SET NULL and SET DEFAULT are two words.
         let words = if first.is_word(text, "SET") { 2 } else { 1 };
-        let last = definition.get(i + 1 + words)?;
+        let last = tokens.get(i + 1 + words)?;
         let action = FkAction::parse(&text[first.start..last.end])?;
         if event.is_word(text, "DELETE") {
             foreign_key.on_delete = action;
@@ -470,6 +589,16 @@ fn read_foreign_key(text: &str, definition: &[Token]) -> Option<ForeignKey> {
         i += 2 + words;
     }
     Some(foreign_key)
+}
+
+/// A column as `ADD COLUMN` writes it: its definition, then its foreign key inline.
+fn added_column_definition(column: &Column, key: Option<&ForeignKey>) -> String {
+    let mut definition = column_definition(column, false);
+    if let Some(key) = key {
+        definition.push(' ');
+        definition.push_str(&references_clause(key));
+    }
+    definition
 }
 
 /// `"name" TYPE [NOT NULL] [PRIMARY KEY [AUTOINCREMENT]] [DEFAULT literal]`.
@@ -519,6 +648,11 @@ fn read_column(text: &str, definition: &[Token], table: &mut Table) -> Option<()
                 column.autoincrement = true;
                 i += 1;
             }
+        } else if at(i, "REFERENCES") {
+            // Last: the rest is the clause (only an added column is written this way).
+            let key = read_references(text, &definition[i..], vec![column.name.clone()])?;
+            table.foreign_keys.push(key);
+            i = definition.len();
         } else if at(i, "DEFAULT") {
             // A literal, a signed number or a keyword: an expression in parentheses is
             // SQLite's to judge (it must be constant).
@@ -653,6 +787,36 @@ mod tests {
         ]);
     }
 
+    const ADD_COLUMNS: &str = "ALTER TABLE \"child\" ADD COLUMN \"note\" TEXT DEFAULT 'x';\nALTER TABLE \"parent\" ADD COLUMN \"up\" INTEGER REFERENCES \"parent\" (\"id\") ON DELETE CASCADE;\nALTER TABLE \"parent\" ADD COLUMN \"size\" REAL NOT NULL DEFAULT 1.5;";
+
+    #[test]
+    fn adds_columns_as_sqlite_stores_them() {
+        // Into the text of a table with constraints and of one without.
+        assert_same_as_sqlite(&[PARENT, CHILD, ADD_COLUMNS]);
+        let bare = "CREATE TABLE \"bare\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY\n);";
+        assert_same_as_sqlite(&[
+            bare,
+            "ALTER TABLE \"bare\" ADD COLUMN \"a\" TEXT;\nALTER TABLE \"bare\" ADD COLUMN \"b\" BLOB;",
+        ]);
+        // And reads such stored text back, then adds more.
+        let conn = replay([("test", PARENT), ("test", CHILD), ("test", ADD_COLUMNS)]).unwrap();
+        let objects = stored_objects(&conn).unwrap();
+        let mut model = SchemaModel::from_stored(&objects).expect("reads ADD COLUMN's text");
+        assert_eq!(model.objects(), objects);
+        assert_eq!(model.schema(), introspect(&conn).unwrap());
+        let more = "ALTER TABLE \"parent\" ADD COLUMN \"last\" DATE;";
+        model.apply([more]).unwrap();
+        let conn = replay([
+            ("test", PARENT),
+            ("test", CHILD),
+            ("test", ADD_COLUMNS),
+            ("test", more),
+        ])
+        .unwrap();
+        assert_eq!(model.objects(), stored_objects(&conn).unwrap());
+        assert_eq!(model.schema(), introspect(&conn).unwrap());
+    }
+
     #[test]
     fn leaves_to_sqlite_what_it_does_not_write_or_sqlite_refuses() {
         let outside = [
@@ -672,8 +836,8 @@ mod tests {
             "CREATE INDEX \"ix\" ON \"missing\" (\"id\");",
             "CREATE TABLE \"t\" (\n    \"a\" INTEGER NOT NULL,\n    FOREIGN KEY (\"b\") REFERENCES \"p\" (\"id\")\n);",
             "DROP TABLE \"missing\";",
+            "ALTER TABLE \"missing\" ADD COLUMN \"x\" INTEGER;",
             // not plain DDL
-            "ALTER TABLE \"t\" ADD COLUMN \"x\" INTEGER;",
             "CREATE VIEW \"v\" AS SELECT 1;",
         ];
         for sql in outside {
@@ -682,6 +846,21 @@ mod tests {
         let mut model = SchemaModel::default();
         model.apply([PARENT]).unwrap();
         assert!(model.apply([PARENT]).is_none(), "a taken name");
+        let added = [
+            // refused by SQLite, at least on a table with rows
+            "ALTER TABLE \"parent\" ADD COLUMN \"code\" TEXT;",
+            "ALTER TABLE \"parent\" ADD COLUMN \"x\" TEXT NOT NULL;",
+            "ALTER TABLE \"parent\" ADD COLUMN \"x\" DATETIME DEFAULT CURRENT_TIMESTAMP;",
+            "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER DEFAULT 1 REFERENCES \"parent\" (\"id\");",
+            "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER NOT NULL PRIMARY KEY;",
+            // not as the planner writes it
+            "ALTER TABLE \"parent\" ADD \"x\" INTEGER;",
+        ];
+        for sql in added {
+            let mut model = SchemaModel::default();
+            model.apply([PARENT]).unwrap();
+            assert!(model.apply([sql]).is_none(), "{sql}");
+        }
         // A foreign key whose parent key is not a key fails SQLite's foreign_key_check.
         let child = "CREATE TABLE \"c\" (\n    \"p\" INTEGER,\n    FOREIGN KEY (\"p\") REFERENCES \"parent\" (\"n\")\n);";
         assert!(SchemaModel::default().apply([PARENT, child]).is_none());
@@ -695,9 +874,13 @@ mod tests {
             CHILD,
             "DROP INDEX \"ix_child_b\";\nDROP TABLE \"child\";"
         ]));
-        assert!(!SchemaModel::reads_kinds_of([
+        assert!(SchemaModel::reads_kinds_of([
             PARENT,
             "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER;"
+        ]));
+        assert!(!SchemaModel::reads_kinds_of([
+            PARENT,
+            "ALTER TABLE \"parent\" RENAME TO \"p\";"
         ]));
         assert!(!SchemaModel::reads_kinds_of([
             "CREATE TEMP TABLE \"t\" (\"x\")"
