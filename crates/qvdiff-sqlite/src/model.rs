@@ -4,9 +4,10 @@
 //! the schema reload) and scans `sqlite_master` for each: replaying a 1000-table history or
 //! proving its initial migration was most of a cold `check` or `migrate`, even in parts. The
 //! statements qvdiff's renderer writes for tables and indexes — `CREATE TABLE` without CHECKs or
-//! expression defaults, `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX` — are interpreted
-//! here instead, into the schema [`crate::introspect`] would read and the `sqlite_master` rows
-//! [`crate::stored_objects`] would list.
+//! expression defaults, `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX`, `ALTER TABLE …
+//! ADD COLUMN` — are interpreted here instead, into the schema [`crate::introspect`] would read
+//! and the `sqlite_master` rows [`crate::stored_objects`] would list (an added column spliced
+//! into the stored `CREATE TABLE` text where SQLite puts it).
 //!
 //! Two rules keep it exact:
 //! - A statement is accepted only when rendering what was read from it gives back its text byte
