@@ -123,8 +123,9 @@ impl SchemaModel {
     }
 
     /// Whether every statement of `scripts` is of a kind the model reads (`CREATE TABLE`,
-    /// `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX`), judged by its first words: a
-    /// script with any other statement is known to be outside the model before any work.
+    /// `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX`, `ALTER TABLE … ADD COLUMN`), judged
+    /// by its first words: a script with any other statement is known to be outside the model
+    /// before any work.
     pub(crate) fn reads_kinds_of<'a>(scripts: impl IntoIterator<Item = &'a str>) -> bool {
         scripts
             .into_iter()
@@ -231,7 +232,6 @@ impl SchemaModel {
         let close_at = close?;
         ends_statement(tokens, close_at + 1)?;
         let close = &tokens[close_at];
-
         let mut table = Table::new(name.clone(), Vec::new());
         // Columns `ALTER TABLE … ADD COLUMN` appended (SQLite writes ", " and the definition
         // into the stored text), with their inline foreign keys.
@@ -381,11 +381,7 @@ impl SchemaModel {
     }
 
     fn drop_table(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
-        let name = tokens.get(2)?.ident(text)?;
-        ends_statement(tokens, 3)?;
-        if !is_rendered(text, &format!("DROP TABLE {};", quote_ident(&name))) {
-            return None;
-        }
+        let name = dropped_name(text, tokens, "TABLE")?;
         let table = self.tables.remove(&lower(&name))?;
         self.add_column_at.remove(&lower(&name));
         for index in &table.indexes {
@@ -396,11 +392,7 @@ impl SchemaModel {
     }
 
     fn drop_index(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
-        let name = tokens.get(2)?.ident(text)?;
-        ends_statement(tokens, 3)?;
-        if !is_rendered(text, &format!("DROP INDEX {};", quote_ident(&name))) {
-            return None;
-        }
+        let name = dropped_name(text, tokens, "INDEX")?;
         let rowid = *self.names.get(&lower(&name))?;
         let object = self.objects.get(&rowid)?;
         if object.kind != "index" {
@@ -479,6 +471,14 @@ impl StatementKind {
 /// stored by SQLite or ending a script may have none).
 fn is_rendered(text: &str, rendered: &str) -> bool {
     text == rendered || rendered.strip_suffix(';') == Some(text)
+}
+
+/// The name a `DROP TABLE` or `DROP INDEX` (`what`) statement drops, when it is written as the
+/// planner writes it.
+fn dropped_name(text: &str, tokens: &[Token], what: &str) -> Option<String> {
+    let name = tokens.get(2)?.ident(text)?;
+    ends_statement(tokens, 3)?;
+    is_rendered(text, &format!("DROP {what} {};", quote_ident(&name))).then_some(name)
 }
 
 /// `Some` when nothing but an optional `;` follows position `at`.
@@ -604,7 +604,7 @@ fn added_column_definition(column: &Column, key: Option<&ForeignKey>) -> String 
 
 /// `"name" TYPE [NOT NULL] [PRIMARY KEY [AUTOINCREMENT]] [DEFAULT literal]`.
 fn read_column(text: &str, definition: &[Token], table: &mut Table) -> Option<()> {
-    let name = definition[0].ident(text)?;
+    let name = definition.first()?.ident(text)?;
     let mut i = 1;
     while definition.get(i).is_some_and(|t| {
         t.kind == TokenKind::Word && !COLUMN_CONSTRAINT_WORDS.iter().any(|w| t.is_word(text, w))
@@ -856,6 +856,8 @@ mod tests {
             "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER NOT NULL PRIMARY KEY;",
             // not as the planner writes it
             "ALTER TABLE \"parent\" ADD \"x\" INTEGER;",
+            "ALTER TABLE \"parent\" ADD COLUMN;",
+            "CREATE TABLE \"t\" ();",
         ];
         for sql in added {
             let mut model = SchemaModel::default();
@@ -889,6 +891,27 @@ mod tests {
         assert!(SchemaModel::default()
             .apply([PARENT, "INSERT INTO \"parent\" DEFAULT VALUES;"])
             .is_none());
+    }
+
+    #[test]
+    fn every_prefix_of_a_script_is_read_as_sqlite_runs_it_or_left_to_sqlite() {
+        // Cut anywhere, statements come out truncated, unbalanced or unterminated: the model
+        // must never panic, and whatever it reads must be what SQLite does with the same text.
+        let script = format!("{PARENT}\n{CHILD}\n{ADD_COLUMNS}\nDROP INDEX \"ix_child_b\";");
+        let mut read = 0;
+        for end in (0..=script.len()).filter(|&end| script.is_char_boundary(end)) {
+            let prefix = &script[..end];
+            let mut model = SchemaModel::default();
+            if model.apply([prefix]).is_none() {
+                continue;
+            }
+            read += 1;
+            let conn = replay([("test", prefix)])
+                .unwrap_or_else(|e| panic!("the model read what SQLite refuses: {e}\n{prefix}"));
+            assert_eq!(model.schema(), introspect(&conn).unwrap(), "{prefix}");
+            assert_eq!(model.objects(), stored_objects(&conn).unwrap(), "{prefix}");
+        }
+        assert!(read > 8, "only {read} prefixes were read");
     }
 
     #[test]
