@@ -89,8 +89,8 @@ pub fn shadow_from(objects: &[StoredObject]) -> Result<Connection, SqliteError> 
 /// [`replay`] then [`introspect`] and [`stored_objects`] would give them.
 ///
 /// A history of the plain DDL qvdiff writes is read by the model of SQLite's schema, without
-/// SQLite (see the crate's `model` module); other plain DDL is replayed in independent parts on all cores
-/// (see the crate's `partition` module): SQLite's O(n²) schema building is most of a cold `check`
+/// SQLite (the crate's `model` module); other plain DDL is replayed in independent parts on all
+/// cores (its `partition` module): SQLite's O(n²) schema building is most of a cold `check`
 /// otherwise. Any other history, or any part that fails, is replayed whole, so errors are the
 /// ones the whole history gives.
 pub fn replay_schema<'a>(
@@ -411,8 +411,8 @@ pub fn verify_from(
 /// [`verify_from`] on a database holding `start` (the stored objects of the schema `before`).
 ///
 /// The proof runs without SQLite on its model of the schema when every statement is plain DDL
-/// as qvdiff writes it (see the crate's `model` module), or on the parts of the scripts that touch
-/// disjoint objects, each on a database holding only its own (see the crate's `partition` module), in
+/// as qvdiff writes it (the crate's `model` module), or on the parts of the scripts that touch
+/// disjoint objects, each on a database holding only its own (its `partition` module), in
 /// parallel; tables no statement names must then be the same in `before` and `wanted`. A few
 /// statements against a big schema try the parts first (the model reads every object). When
 /// neither can pass it, it runs whole on one database holding all of `start`, so a failure is
@@ -429,8 +429,7 @@ pub fn verify_stored(
     // The model reads every starting object; the parts build only the objects the statements
     // name, in SQLite. A few statements against a big schema are cheaper in parts.
     let statements = || sqltext::statement_texts(up).len() + sqltext::statement_texts(down).len();
-    let model_first = start.len() <= MODEL_OBJECTS_PER_STATEMENT
-        || start.len() <= statements() * MODEL_OBJECTS_PER_STATEMENT;
+    let model_first = start.len() <= statements().max(1) * MODEL_OBJECTS_PER_STATEMENT;
     let (first, second): (&dyn Fn() -> bool, &dyn Fn() -> bool) = if model_first {
         (&modelled, &in_parts)
     } else {

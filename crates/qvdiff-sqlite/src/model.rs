@@ -774,8 +774,29 @@ mod tests {
         assert_eq!(model.objects(), stored_objects(&conn).unwrap());
     }
 
-    const PARENT: &str = "CREATE TABLE \"parent\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,\n    \"code\" VARCHAR(12) NOT NULL DEFAULT 'a''b',\n    \"ratio\" REAL DEFAULT -2.5,\n    \"on\" BOOLEAN NOT NULL DEFAULT TRUE,\n    \"at\" DATETIME DEFAULT CURRENT_TIMESTAMP,\n    \"n\" BIGINT,\n    CONSTRAINT \"uq_code\" UNIQUE (\"code\")\n);";
-    const CHILD: &str = "CREATE TABLE \"child\" (\n    \"a\" INTEGER NOT NULL,\n    \"b\" TEXT NOT NULL,\n    \"parent_id\" INTEGER,\n    PRIMARY KEY (\"a\", \"b\"),\n    UNIQUE (\"b\", \"parent_id\"),\n    FOREIGN KEY (\"parent_id\") REFERENCES \"parent\" (\"id\") ON DELETE SET NULL ON UPDATE CASCADE\n);\nCREATE UNIQUE INDEX \"ix_child_b\" ON \"child\" (\"b\");\nCREATE INDEX \"ix_child_pa\" ON \"child\" (\"parent_id\", \"a\");";
+    const PARENT: &str = concat!(
+        "CREATE TABLE \"parent\" (\n",
+        "    \"id\" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,\n",
+        "    \"code\" VARCHAR(12) NOT NULL DEFAULT 'a''b',\n",
+        "    \"ratio\" REAL DEFAULT -2.5,\n",
+        "    \"on\" BOOLEAN NOT NULL DEFAULT TRUE,\n",
+        "    \"at\" DATETIME DEFAULT CURRENT_TIMESTAMP,\n",
+        "    \"n\" BIGINT,\n",
+        "    CONSTRAINT \"uq_code\" UNIQUE (\"code\")\n",
+        ");",
+    );
+    const CHILD: &str = concat!(
+        "CREATE TABLE \"child\" (\n",
+        "    \"a\" INTEGER NOT NULL,\n",
+        "    \"b\" TEXT NOT NULL,\n",
+        "    \"parent_id\" INTEGER,\n",
+        "    PRIMARY KEY (\"a\", \"b\"),\n",
+        "    UNIQUE (\"b\", \"parent_id\"),\n",
+        "    FOREIGN KEY (\"parent_id\") REFERENCES \"parent\" (\"id\") ON DELETE SET NULL ON UPDATE CASCADE\n",
+        ");\n",
+        "CREATE UNIQUE INDEX \"ix_child_b\" ON \"child\" (\"b\");\n",
+        "CREATE INDEX \"ix_child_pa\" ON \"child\" (\"parent_id\", \"a\");",
+    );
 
     #[test]
     fn reads_what_the_renderer_writes_as_sqlite_does() {
@@ -788,7 +809,11 @@ mod tests {
         ]);
     }
 
-    const ADD_COLUMNS: &str = "ALTER TABLE \"child\" ADD COLUMN \"note\" TEXT DEFAULT 'x';\nALTER TABLE \"parent\" ADD COLUMN \"up\" INTEGER REFERENCES \"parent\" (\"id\") ON DELETE CASCADE;\nALTER TABLE \"parent\" ADD COLUMN \"size\" REAL NOT NULL DEFAULT 1.5;";
+    const ADD_COLUMNS: &str = concat!(
+        "ALTER TABLE \"child\" ADD COLUMN \"note\" TEXT DEFAULT 'x';\n",
+        "ALTER TABLE \"parent\" ADD COLUMN \"up\" INTEGER REFERENCES \"parent\" (\"id\") ON DELETE CASCADE;\n",
+        "ALTER TABLE \"parent\" ADD COLUMN \"size\" REAL NOT NULL DEFAULT 1.5;",
+    );
 
     #[test]
     fn adds_columns_as_sqlite_stores_them() {
