@@ -122,34 +122,36 @@ impl SchemaModel {
         Some(model)
     }
 
-    /// Whether every statement of `scripts` is of a kind the model reads (`CREATE TABLE`,
+    /// The statements of `scripts`, when every one is of a kind the model reads (`CREATE TABLE`,
     /// `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX`, `ALTER TABLE … ADD COLUMN`), judged
     /// by its first words: a script with any other statement is known to be outside the model
     /// before any work.
-    pub(crate) fn reads_kinds_of<'a>(scripts: impl IntoIterator<Item = &'a str>) -> bool {
-        scripts
+    pub(crate) fn statements_of<'a>(
+        scripts: impl IntoIterator<Item = &'a str>,
+    ) -> Option<Vec<&'a str>> {
+        let statements: Vec<&str> = scripts
             .into_iter()
             .flat_map(sqltext::statement_texts)
-            .all(|statement| {
-                let first_words: Vec<Token> = sqltext::tokens(statement).take(5).collect();
-                StatementKind::of(statement, &first_words).is_some()
-            })
+            .collect();
+        let read = statements.iter().all(|statement| {
+            let first_words: Vec<Token> = sqltext::tokens(statement).take(5).collect();
+            StatementKind::of(statement, &first_words).is_some()
+        });
+        read.then_some(statements)
     }
 
     /// Runs `scripts` as one transaction of [`crate::apply_scripts`] would: every statement,
     /// then `PRAGMA foreign_key_check`. `None` when a statement is outside the model or SQLite
     /// would refuse it; the model is then in no defined state.
-    pub(crate) fn apply<'a>(
-        &mut self,
-        scripts: impl IntoIterator<Item = &'a str> + Clone,
-    ) -> Option<()> {
-        if !SchemaModel::reads_kinds_of(scripts.clone()) {
-            return None;
-        }
-        for sql in scripts {
-            for statement in sqltext::statement_texts(sql) {
-                self.run_statement(statement)?;
-            }
+    pub(crate) fn apply<'a>(&mut self, scripts: impl IntoIterator<Item = &'a str>) -> Option<()> {
+        let statements = SchemaModel::statements_of(scripts)?;
+        self.run_statements(&statements)
+    }
+
+    /// [`SchemaModel::apply`] of statements [`SchemaModel::statements_of`] gave.
+    pub(crate) fn run_statements(&mut self, statements: &[&str]) -> Option<()> {
+        for statement in statements {
+            self.run_statement(statement)?;
         }
         // The one check SQLite makes on tables without rows: a parent key must be a key.
         parent_keys_resolve(self.tables.values()).then_some(())
@@ -261,7 +263,6 @@ impl SchemaModel {
             }
         }
         let add_column_at = add_column_at.unwrap_or(close.start);
-        let stored = text.strip_suffix(';').unwrap_or(text);
         let expected = {
             let mut base = table.clone();
             let added = base.columns.split_off(base.columns.len() - added_columns);
@@ -291,7 +292,7 @@ impl SchemaModel {
         // type and default is what reading its own rendering gives (the text matched), and
         // what it merges or resets (repeated uniques, AUTOINCREMENT off the rowid) was refused.
         table.normalize();
-        self.add_object("table", &name, &name, stored)?;
+        self.add_object("table", &name, &name, text)?;
         self.add_column_at.insert(lower(&name), add_column_at);
         self.tables.insert(lower(&name), table);
         Some(())
@@ -897,22 +898,22 @@ mod tests {
 
     #[test]
     fn knows_what_it_reads_by_the_first_words() {
-        assert!(SchemaModel::reads_kinds_of([
+        let statements = SchemaModel::statements_of([
             PARENT,
             CHILD,
-            "DROP INDEX \"ix_child_b\";\nDROP TABLE \"child\";"
-        ]));
-        assert!(SchemaModel::reads_kinds_of([
+            "DROP INDEX \"ix_child_b\";\nDROP TABLE \"child\";",
+        ]);
+        assert_eq!(statements.map(|s| s.len()), Some(6));
+        let statements = SchemaModel::statements_of([
             PARENT,
-            "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER;"
-        ]));
-        assert!(!SchemaModel::reads_kinds_of([
-            PARENT,
-            "ALTER TABLE \"parent\" RENAME TO \"p\";"
-        ]));
-        assert!(!SchemaModel::reads_kinds_of([
-            "CREATE TEMP TABLE \"t\" (\"x\")"
-        ]));
+            "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER;",
+        ]);
+        assert_eq!(statements.map(|s| s.len()), Some(2));
+        assert!(
+            SchemaModel::statements_of([PARENT, "ALTER TABLE \"parent\" RENAME TO \"p\";"])
+                .is_none()
+        );
+        assert!(SchemaModel::statements_of(["CREATE TEMP TABLE \"t\" (\"x\")"]).is_none());
         assert!(SchemaModel::default()
             .apply([PARENT, "INSERT INTO \"parent\" DEFAULT VALUES;"])
             .is_none());
