@@ -622,7 +622,7 @@ fn literal_value(
 }
 
 /// `Err(None)`: not a supported literal kind; `Err(Some(msg))`: supported kind, bad value.
-fn literal(lit: &Lit, negative: bool) -> Result<DefaultValue, Option<String>> {
+pub(crate) fn literal(lit: &Lit, negative: bool) -> Result<DefaultValue, Option<String>> {
     let sign = if negative { "-" } else { "" };
     match lit {
         Lit::Int(int) => format!("{sign}{}", int.base10_digits())
@@ -647,7 +647,7 @@ fn literal(lit: &Lit, negative: bool) -> Result<DefaultValue, Option<String>> {
     }
 }
 
-fn parse_reference(text: &str) -> Option<(String, String)> {
+pub(crate) fn parse_reference(text: &str) -> Option<(String, String)> {
     let (table, column) = text.split_once('.')?;
     let valid =
         |part: &str| !part.is_empty() && !part.contains(char::is_whitespace) && !part.contains('.');

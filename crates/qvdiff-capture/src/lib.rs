@@ -19,6 +19,7 @@
 mod attrs;
 mod errors;
 mod model;
+mod quick;
 mod scan;
 pub mod types;
 mod validate;

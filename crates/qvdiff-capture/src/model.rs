@@ -30,7 +30,7 @@ pub fn parse_model(input: &DeriveInput) -> Result<Table, syn::Error> {
 }
 
 /// What one struct field turned into.
-struct FieldInfo {
+pub(crate) struct FieldInfo {
     rust_name: String,
     /// Column name (`name = "…"` or the field name).
     column: String,
@@ -93,11 +93,6 @@ fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
         }
     };
 
-    let table_name = match &model.table {
-        Some(table) => table.value.clone(),
-        None => snake_case(&struct_name),
-    };
-
     let infos: Vec<FieldInfo> = fields
         .iter()
         .filter_map(|field| {
@@ -105,6 +100,29 @@ fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
             Some(read_field(ident, &field.ty, &field.attrs, errors))
         })
         .collect();
+    Some(assemble(
+        &struct_name,
+        input.ident.span(),
+        &model,
+        &infos,
+        errors,
+    ))
+}
+
+/// The mapping rules from a struct's attributes and fields to its table, with the checks that
+/// need the whole struct. Shared by both readers of models: syn ([`parse_model`]) and the quick
+/// reader of common model files (`crate::quick`).
+pub(crate) fn assemble(
+    struct_name: &str,
+    name_span: Span,
+    model: &ModelAttrs,
+    infos: &[FieldInfo],
+    errors: &mut Errors,
+) -> Table {
+    let table_name = match &model.table {
+        Some(table) => table.value.clone(),
+        None => snake_case(struct_name),
+    };
 
     let mut table = Table::new(table_name.clone(), Vec::new());
     table.renamed_from = model.renamed_from.as_ref().map(|r| r.value.clone());
@@ -126,21 +144,30 @@ fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
         }
     }
 
-    let lookup = FieldLookup {
-        struct_name: &struct_name,
-        infos: &infos,
-    };
-    table.primary_key = primary_key(&model, &lookup, input, errors);
-    check_autoincrement(&infos, &table.primary_key, &struct_name, errors);
+    let lookup = FieldLookup { struct_name, infos };
+    table.primary_key = primary_key(model, &lookup, name_span, errors);
+    check_autoincrement(infos, &table.primary_key, struct_name, errors);
     for info in infos.iter().filter(|info| !info.skipped) {
         add_field_constraints(info, &mut table, errors);
     }
-    add_struct_constraints(&model, &lookup, &mut table, errors);
+    add_struct_constraints(model, &lookup, &mut table, errors);
     table.normalize();
-    Some(table)
+    table
 }
 
-/// Parses one field's attributes and type and checks the combinations that need only the field.
+/// A field's Rust type as a reader saw it: what the mapping rules and their messages need.
+pub(crate) struct FieldType<'a> {
+    /// The type is `Option<…>`.
+    pub nullable: bool,
+    /// The built-in column type of the type inside any `Option`, if it has one.
+    pub builtin: Option<ColumnType>,
+    /// The type inside any `Option` as written (for messages only).
+    pub text: &'a dyn Fn() -> String,
+    /// Records an error that points at the type inside any `Option`.
+    pub report: &'a dyn Fn(&mut Errors, String),
+}
+
+/// Parses one field's attributes and type (syn's reading) and applies [`field_info`].
 fn read_field(
     ident: &syn::Ident,
     ty: &syn::Type,
@@ -149,9 +176,33 @@ fn read_field(
 ) -> FieldInfo {
     let rust_name = ident.unraw().to_string();
     let attrs = parse_column_attrs(attrs, &rust_name, errors);
+    let (nullable, inner) = match option_inner(ty) {
+        Some(inner) => (true, inner),
+        None => (false, ty),
+    };
+    let text = || type_text(inner);
+    let report = |errors: &mut Errors, message: String| errors.spanned(inner, message);
+    let ty = FieldType {
+        nullable,
+        builtin: builtin_column_type(inner),
+        text: &text,
+        report: &report,
+    };
+    field_info(rust_name, ident.span(), attrs, &ty, errors)
+}
+
+/// One field's column, from its name, attributes and type; checks the combinations that need
+/// only the field.
+pub(crate) fn field_info(
+    rust_name: String,
+    name_span: Span,
+    attrs: ColumnAttrs,
+    ty: &FieldType,
+    errors: &mut Errors,
+) -> FieldInfo {
     let (column, column_span) = match &attrs.name {
         Some(name) => (name.value.clone(), name.value_span),
-        None => (rust_name.clone(), ident.span()),
+        None => (rust_name.clone(), name_span),
     };
     if attrs.skip.is_some() {
         for (key, span) in attrs.keys_other_than_skip() {
@@ -174,11 +225,7 @@ fn read_field(
         };
     }
 
-    let (nullable, inner) = match option_inner(ty) {
-        Some(inner) => (true, inner),
-        None => (false, ty),
-    };
-    let column_type = match (&attrs.sql_type, builtin_column_type(inner)) {
+    let column_type = match (&attrs.sql_type, ty.builtin.clone()) {
         (Some(sql), _) => {
             if let Some(max) = &attrs.max_length {
                 errors.at(
@@ -202,7 +249,7 @@ fn read_field(
                     format!(
                         "`max_length` applies to text columns, but field `{rust_name}` has type `{}` ({}); \
                          remove `max_length` or make the field a `String`",
-                        type_text(inner),
+                        (ty.text)(),
                         describe(&builtin)
                     ),
                 );
@@ -210,12 +257,12 @@ fn read_field(
             Some(builtin)
         }
         (None, None) => {
-            errors.spanned(
-                inner,
+            (ty.report)(
+                errors,
                 format!(
                     "field `{rust_name}`: type `{}` has no built-in SQL type; add #[column(sql_type = \"JSON\")] \
                      or #[column(skip)]",
-                    type_text(inner)
+                    (ty.text)()
                 ),
             );
             None
@@ -228,7 +275,7 @@ fn read_field(
         column,
         column_span,
         skipped: false,
-        nullable,
+        nullable: ty.nullable,
         ty: column_type,
         attrs,
     }
@@ -432,7 +479,7 @@ impl FieldLookup<'_> {
 fn primary_key(
     model: &ModelAttrs,
     lookup: &FieldLookup,
-    input: &DeriveInput,
+    name_span: Span,
     errors: &mut Errors,
 ) -> Vec<String> {
     let field_keys: Vec<&FieldInfo> = lookup
@@ -460,7 +507,7 @@ fn primary_key(
     }
     if field_keys.is_empty() && !errors.unknown_key_seen {
         errors.at(
-            input.ident.span(),
+            name_span,
             format!(
                 "model `{}` has no primary key: add #[column(primary_key)] to a field or \
                  #[model(primary_key(a, b))]",

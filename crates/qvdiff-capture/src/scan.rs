@@ -55,6 +55,12 @@ pub fn scan_source_with(file: &str, text: &str, memo: Option<&dyn CaptureMemo>) 
 pub const MAX_THREADS: usize = 4;
 
 fn scan_whole(file: &str, text: &str) -> ScanOutput {
+    if let Some(tables) = crate::quick::read_piece(text) {
+        return ScanOutput {
+            tables: with_file(tables, file),
+            errors: Vec::new(),
+        };
+    }
     let mut output = ScanOutput::default();
     match syn::parse_file(text) {
         Ok(parsed) => {
@@ -131,11 +137,7 @@ fn scan_run(
                 errors: Vec::new(),
             },
             None => {
-                let parsed = syn::parse_file(piece).ok()?;
-                let mut part = ScanOutput::default();
-                for item in parsed.items {
-                    scan_item(file, item, &mut part);
-                }
+                let part = capture_piece(file, piece)?;
                 if let Some(memo) = memo.filter(|_| part.errors.is_empty()) {
                     let anonymous = part.tables.iter().cloned().map(|mut t| {
                         t.file = String::new();
@@ -149,19 +151,45 @@ fn scan_run(
         // Spans count lines from the chunk's start; columns are right as they are, since every
         // chunk starts at the beginning of a line.
         let shift = chunk.first_line - 1;
-        output.tables.extend(part.tables.into_iter().map(|mut t| {
-            t.line += shift;
-            if t.file.is_empty() {
-                t.file = file.to_string();
-            }
-            t
-        }));
+        output
+            .tables
+            .extend(with_file(part.tables, file).into_iter().map(|mut t| {
+                t.line += shift;
+                t
+            }));
         output.errors.extend(part.errors.into_iter().map(|mut d| {
             d.line += shift;
             d
         }));
     }
     Some(output)
+}
+
+/// The models of one piece of the file (lines counted from its start): by the quick reader
+/// when the piece is in the shape it knows, else by syn. `None` when syn cannot parse it.
+fn capture_piece(file: &str, piece: &str) -> Option<ScanOutput> {
+    if let Some(tables) = crate::quick::read_piece(piece) {
+        return Some(ScanOutput {
+            tables,
+            errors: Vec::new(),
+        });
+    }
+    let parsed = syn::parse_file(piece).ok()?;
+    let mut part = ScanOutput::default();
+    for item in parsed.items {
+        scan_item(file, item, &mut part);
+    }
+    Some(part)
+}
+
+/// Tables captured without a file name (the quick reader's, the memo's) given `file`.
+fn with_file(mut tables: Vec<CapturedTable>, file: &str) -> Vec<CapturedTable> {
+    for table in &mut tables {
+        if table.file.is_empty() {
+            table.file = file.to_string();
+        }
+    }
+    tables
 }
 
 /// Cuts `text` into chunks of at least `target` bytes, each ending at the end of a line where a
@@ -401,7 +429,7 @@ fn skip_char_literal(text: &str, start: usize) -> Option<usize> {
     (second == '\'').then(|| text.len() - chars.as_str().len())
 }
 
-fn scan_item(file: &str, item: Item, output: &mut ScanOutput) {
+pub(crate) fn scan_item(file: &str, item: Item, output: &mut ScanOutput) {
     let input: DeriveInput = match item {
         Item::Struct(item) if derives_model(&item.attrs) => item.into(),
         Item::Enum(item) if derives_model(&item.attrs) => item.into(),

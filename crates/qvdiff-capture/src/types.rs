@@ -113,21 +113,33 @@ pub fn builtin_column_type(ty: &Type) -> Option<ColumnType> {
         Type::Reference(reference) => builtin_column_type(&reference.elem),
         Type::Path(path) if path.qself.is_none() => {
             let last = path.path.segments.last()?;
-            BUILTIN_TYPES
-                .iter()
-                .find(|entry| {
-                    last.ident == entry.segment
-                        && match entry.argument {
-                            None => true,
-                            Some(wanted) => first_type_argument(&last.arguments)
-                                .and_then(last_segment_name)
-                                .is_some_and(|name| name == wanted),
-                        }
-                })
-                .map(|entry| entry.logical.clone())
+            builtin_entry(&last.ident.to_string(), || {
+                first_type_argument(&last.arguments).and_then(last_segment_name)
+            })
         }
         _ => None,
     }
+}
+
+/// The logical type of a path whose last segment is `segment` and has no type arguments (`i64`,
+/// `String`): what [`builtin_column_type`] gives such a path.
+pub(crate) fn builtin_named(segment: &str) -> Option<ColumnType> {
+    builtin_entry(segment, || None)
+}
+
+/// The first entry of [`BUILTIN_TYPES`] for the last path segment `segment` whose type argument
+/// (if the entry has one) is `argument()`, the last segment of the first type argument.
+fn builtin_entry(segment: &str, argument: impl Fn() -> Option<String>) -> Option<ColumnType> {
+    BUILTIN_TYPES
+        .iter()
+        .find(|entry| {
+            entry.segment == segment
+                && match entry.argument {
+                    None => true,
+                    Some(wanted) => argument().is_some_and(|name| name == wanted),
+                }
+        })
+        .map(|entry| entry.logical.clone())
 }
 
 /// Types coming out of `macro_rules!` expansions are wrapped in invisible groups; parentheses are

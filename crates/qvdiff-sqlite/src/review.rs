@@ -110,6 +110,17 @@ pub fn renames(sql: &str) -> Renames {
     renames
 }
 
+/// Whether `sql` can hold a rebuild at all, by [`rebuilt_tables`]'s two signs: a `-- rebuild`
+/// note or a `DROP`. Without either, reading its statements (tens of milliseconds for the SQL of
+/// a thousand new tables) is not needed to know that it rebuilds nothing.
+pub fn may_rebuild(sql: &str) -> bool {
+    sql.contains("-- rebuild ")
+        || sql
+            .as_bytes()
+            .windows(4)
+            .any(|word| word.eq_ignore_ascii_case(b"DROP"))
+}
+
 /// Tables a section rebuilds: those whose rebuild starts with a `-- rebuild` note, and those a
 /// statement drops although they exist again afterwards (`exists_after`).
 pub fn rebuilt_tables(section: &Section, exists_after: impl Fn(&str) -> bool) -> BTreeSet<String> {
@@ -296,6 +307,22 @@ mod tests {
         assert_eq!(s.tail_comments, [(13, "-- the end".to_string())]);
         let rebuilt = rebuilt_tables(&s, |_| true);
         assert_eq!(rebuilt.into_iter().collect::<Vec<_>>(), ["items"]);
+    }
+
+    #[test]
+    fn only_sql_with_a_rebuild_note_or_a_drop_may_rebuild() {
+        let noted = "-- rebuild \"items\": \"price\" becomes NOT NULL\nCREATE TABLE \"a\" (\"id\" INTEGER);\n";
+        let dropped = "drop table \"items\";\n";
+        for sql in [noted, dropped] {
+            assert!(may_rebuild(sql), "{sql}");
+            assert!(
+                !rebuilt_tables(&section(sql, 0), |_| true).is_empty(),
+                "{sql}"
+            );
+        }
+        let created = "CREATE TABLE \"items\" (\"id\" INTEGER);\nCREATE INDEX \"ix\" ON \"items\" (\"id\");\n";
+        assert!(!may_rebuild(created));
+        assert!(rebuilt_tables(&section(created, 0), |_| true).is_empty());
     }
 
     #[test]

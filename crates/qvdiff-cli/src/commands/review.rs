@@ -181,9 +181,14 @@ pub fn generated_notes(
     row_counts: Option<BTreeMap<String, u64>>,
     type_name: qvdiff_core::summary::TypeNamer<'_>,
 ) -> Vec<String> {
-    let up = qvdiff_sqlite::review::section(&file.up, 0);
+    let rebuilt = if qvdiff_sqlite::review::may_rebuild(&file.up) {
+        let up = qvdiff_sqlite::review::section(&file.up, 0);
+        rebuilt_tables(&up, |t| wanted.table(t).is_some())
+    } else {
+        BTreeSet::new()
+    };
     let extras = SummaryExtras {
-        rebuilt: rebuilt_tables(&up, |t| wanted.table(t).is_some()),
+        rebuilt,
         down_losses,
         row_counts,
     };
