@@ -116,9 +116,8 @@ impl SchemaModel {
             return None;
         }
         let mut model = SchemaModel::default();
-        for object in objects {
-            model.run_statement(&object.sql)?;
-        }
+        let statements: Vec<&str> = objects.iter().map(|o| o.sql.as_str()).collect();
+        model.run_all(&statements)?;
         Some(model)
     }
 
@@ -150,11 +149,30 @@ impl SchemaModel {
 
     /// [`SchemaModel::apply`] of statements [`SchemaModel::statements_of`] gave.
     pub(crate) fn run_statements(&mut self, statements: &[&str]) -> Option<()> {
-        for statement in statements {
-            self.run_statement(statement)?;
-        }
+        self.run_all(statements)?;
         // The one check SQLite makes on tables without rows: a parent key must be a key.
         parent_keys_resolve(self.tables.values()).then_some(())
+    }
+
+    /// Runs every statement in order. Reading a `CREATE TABLE` or `CREATE INDEX` needs no other
+    /// object (only adding it does), so for many statements those are read first, on all cores
+    /// — the reading is nearly all of the work — and then added in order. A statement that does
+    /// not read fails the run either way, so the outcome is the one-by-one run's.
+    fn run_all(&mut self, statements: &[&str]) -> Option<()> {
+        if statements.len() < PARALLEL_READ_MIN {
+            for statement in statements {
+                self.run_statement(statement)?;
+            }
+            return Some(());
+        }
+        for (statement, read) in statements.iter().zip(read_creates(statements)?) {
+            match read {
+                Some(Created::Table(table)) => self.add_table(statement, table)?,
+                Some(Created::Index(index, table)) => self.add_index(statement, index, &table)?,
+                None => self.run_statement(statement)?,
+            }
+        }
+        Some(())
     }
 
     /// The schema as [`crate::introspect`] reads it: application tables only, normalized.
@@ -194,8 +212,11 @@ impl SchemaModel {
         let mut tokens = std::mem::take(&mut self.tokens);
         sqltext::tokenize_into(text, &mut tokens);
         let ran = match StatementKind::of(text, &tokens) {
-            Some(StatementKind::CreateTable) => self.create_table(text, &tokens),
-            Some(StatementKind::CreateIndex) => self.create_index(text, &tokens),
+            Some(StatementKind::CreateTable) => {
+                read_create_table(text, &tokens).and_then(|table| self.add_table(text, table))
+            }
+            Some(StatementKind::CreateIndex) => read_create_index(text, &tokens)
+                .and_then(|(index, table)| self.add_index(text, index, &table)),
             Some(StatementKind::DropTable) => self.drop_table(text, &tokens),
             Some(StatementKind::DropIndex) => self.drop_index(text, &tokens),
             Some(StatementKind::AddColumn) => self.add_column(text, &tokens),
@@ -205,96 +226,32 @@ impl SchemaModel {
         ran
     }
 
-    fn create_table(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
-        let name = tokens.get(2)?.ident(text)?;
-        if tokens.get(3)?.kind != TokenKind::Open {
-            return None;
-        }
-        // Each definition with the token before it (`(` or `,`).
-        let mut definitions: Vec<(&Token, &[Token])> = Vec::new();
-        let mut depth = 0usize;
-        let mut start = 4;
-        let mut close = None;
-        for (i, token) in tokens.iter().enumerate().skip(4) {
-            match token.kind {
-                TokenKind::Open => depth += 1,
-                TokenKind::Close if depth == 0 => {
-                    definitions.push((&tokens[start - 1], &tokens[start..i]));
-                    close = Some(i);
-                    break;
-                }
-                TokenKind::Close => depth -= 1,
-                TokenKind::Comma if depth == 0 => {
-                    definitions.push((&tokens[start - 1], &tokens[start..i]));
-                    start = i + 1;
-                }
-                _ => {}
-            }
-        }
-        let close_at = close?;
-        ends_statement(tokens, close_at + 1)?;
-        let close = &tokens[close_at];
-        let mut table = Table::new(name.clone(), Vec::new());
-        // Columns `ALTER TABLE … ADD COLUMN` appended (SQLite writes ", " and the definition
-        // into the stored text), with their inline foreign keys.
-        let mut added_columns = 0usize;
-        let mut inline_keys = Vec::new();
-        // Where SQLite inserts an added column: the `,` before the first table constraint, or
-        // the closing `)`.
-        let mut add_column_at = None;
-        for (before, definition) in definitions {
-            let columns = table.columns.len();
-            let keys = table.foreign_keys.len();
-            read_definition(text, definition, &mut table)?;
-            let is_column = table.columns.len() > columns;
-            let appended = text.get(before.end..definition.first()?.start) == Some(" ");
-            match (is_column, appended) {
-                (true, true) if add_column_at.is_none() => {
-                    added_columns += 1;
-                    inline_keys.extend(keys..table.foreign_keys.len());
-                }
-                // A column after the appended ones or after the constraints is not a shape
-                // SQLite's storage or the renderer makes.
-                (true, false) if added_columns == 0 && add_column_at.is_none() => {}
-                (false, false) => {
-                    add_column_at.get_or_insert(before.start);
-                }
-                _ => return None,
-            }
-        }
-        let add_column_at = add_column_at.unwrap_or(close.start);
-        let expected = {
-            let mut base = table.clone();
-            let added = base.columns.split_off(base.columns.len() - added_columns);
-            let (inline, table_level): (Vec<_>, Vec<_>) = std::mem::take(&mut base.foreign_keys)
-                .into_iter()
-                .enumerate()
-                .partition(|(i, _)| inline_keys.contains(i));
-            base.foreign_keys = table_level.into_iter().map(|(_, key)| key).collect();
-            let mut appended = String::new();
-            for column in &added {
-                appended.push_str(", ");
-                let key = inline
-                    .iter()
-                    .map(|(_, key)| key)
-                    .find(|key| key.columns == [column.name.clone()]);
-                appended.push_str(&added_column_definition(column, key));
-            }
-            let rendered = create_table_statement(&base, &name);
-            let at = add_column_at.checked_sub(appended.len())?;
-            format!("{}{appended}{}", rendered.get(..at)?, rendered.get(at..)?)
-        };
-        if !is_rendered(text, &expected) {
-            return None;
-        }
-        let mut table = resolve_table(table)?;
-        // `normalize_table` would leave it as it is but for the order of its constraints: each
-        // type and default is what reading its own rendering gives (the text matched), and
-        // what it merges or resets (repeated uniques, AUTOINCREMENT off the rowid) was refused.
-        table.normalize();
+    /// Adds a table [`read_create_table`] read from `text`; `None` when its name is taken.
+    fn add_table(&mut self, text: &str, read: ReadTable) -> Option<()> {
+        let ReadTable {
+            name,
+            table,
+            add_column_at,
+        } = read;
         self.add_object("table", &name, &name, text)?;
         self.add_column_at.insert(lower(&name), add_column_at);
         self.tables.insert(lower(&name), table);
+        Some(())
+    }
+
+    /// Adds an index [`read_create_index`] read from `text` to table `table_name`; `None` when
+    /// the table or a column is missing, or the name is taken.
+    fn add_index(&mut self, text: &str, index: Index, table_name: &str) -> Option<()> {
+        let table = self.tables.get(&lower(table_name))?;
+        let index = Index {
+            columns: table_columns(table, &index.columns)?,
+            ..index
+        };
+        let stored_table = table.name.clone();
+        self.add_object("index", &index.name, &stored_table, text)?;
+        let indexes = &mut self.tables.get_mut(&lower(&stored_table))?.indexes;
+        indexes.push(index);
+        indexes.sort_by(|a, b| a.name.cmp(&b.name));
         Some(())
     }
 
@@ -347,37 +304,6 @@ impl SchemaModel {
         let sql = &mut self.objects.get_mut(&rowid)?.sql;
         sql.insert_str(*at, &format!(", {definition_text}"));
         *at += 2 + definition_text.len();
-        Some(())
-    }
-
-    fn create_index(&mut self, text: &str, tokens: &[Token]) -> Option<()> {
-        let unique = tokens[1].is_word(text, "UNIQUE");
-        let at = if unique { 3 } else { 2 };
-        let name = tokens.get(at)?.ident(text)?;
-        if !tokens.get(at + 1)?.is_word(text, "ON") {
-            return None;
-        }
-        let table_name = tokens.get(at + 2)?.ident(text)?;
-        let (columns, next) = ident_list(text, tokens, at + 3)?;
-        ends_statement(tokens, next)?;
-        let index = Index {
-            name: name.clone(),
-            columns,
-            unique,
-        };
-        if !is_rendered(text, &create_index_sql(&table_name, &index)) {
-            return None;
-        }
-        let table = self.tables.get(&lower(&table_name))?;
-        let index = Index {
-            columns: table_columns(table, &index.columns)?,
-            ..index
-        };
-        let stored_table = table.name.clone();
-        self.add_object("index", &name, &stored_table, text)?;
-        let indexes = &mut self.tables.get_mut(&lower(&stored_table))?.indexes;
-        indexes.push(index);
-        indexes.sort_by(|a, b| a.name.cmp(&b.name));
         Some(())
     }
 
@@ -435,6 +361,192 @@ impl SchemaModel {
             self.objects.remove(&rowid);
         }
     }
+}
+
+/// A `CREATE TABLE` as the model reads it, before it is added.
+#[derive(Debug)]
+struct ReadTable {
+    name: String,
+    /// Normalized, with column names resolved.
+    table: Table,
+    /// Where SQLite inserts a column `ALTER TABLE … ADD COLUMN` adds (a byte offset).
+    add_column_at: usize,
+}
+
+/// Reads a `CREATE TABLE` statement exactly as the renderer writes it (with any columns SQLite
+/// spliced in for `ADD COLUMN`), or `None`. Needs no other object.
+fn read_create_table(text: &str, tokens: &[Token]) -> Option<ReadTable> {
+    let name = tokens.get(2)?.ident(text)?;
+    if tokens.get(3)?.kind != TokenKind::Open {
+        return None;
+    }
+    // Each definition with the token before it (`(` or `,`).
+    let mut definitions: Vec<(&Token, &[Token])> = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 4;
+    let mut close = None;
+    for (i, token) in tokens.iter().enumerate().skip(4) {
+        match token.kind {
+            TokenKind::Open => depth += 1,
+            TokenKind::Close if depth == 0 => {
+                definitions.push((&tokens[start - 1], &tokens[start..i]));
+                close = Some(i);
+                break;
+            }
+            TokenKind::Close => depth -= 1,
+            TokenKind::Comma if depth == 0 => {
+                definitions.push((&tokens[start - 1], &tokens[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let close_at = close?;
+    ends_statement(tokens, close_at + 1)?;
+    let close = &tokens[close_at];
+    let mut table = Table::new(name.clone(), Vec::with_capacity(definitions.len()));
+    // Columns `ALTER TABLE … ADD COLUMN` appended (SQLite writes ", " and the definition
+    // into the stored text), with their inline foreign keys.
+    let mut added_columns = 0usize;
+    let mut inline_keys = Vec::new();
+    // Where SQLite inserts an added column: the `,` before the first table constraint, or
+    // the closing `)`.
+    let mut add_column_at = None;
+    for (before, definition) in definitions {
+        let columns = table.columns.len();
+        let keys = table.foreign_keys.len();
+        read_definition(text, definition, &mut table)?;
+        let is_column = table.columns.len() > columns;
+        let appended = text.get(before.end..definition.first()?.start) == Some(" ");
+        match (is_column, appended) {
+            (true, true) if add_column_at.is_none() => {
+                added_columns += 1;
+                inline_keys.extend(keys..table.foreign_keys.len());
+            }
+            // A column after the appended ones or after the constraints is not a shape
+            // SQLite's storage or the renderer makes.
+            (true, false) if added_columns == 0 && add_column_at.is_none() => {}
+            (false, false) => {
+                add_column_at.get_or_insert(before.start);
+            }
+            _ => return None,
+        }
+    }
+    let add_column_at = add_column_at.unwrap_or(close.start);
+    // Without added columns the text is the table's own rendering (the common case: no copy).
+    let expected = if added_columns == 0 {
+        create_table_statement(&table, &name)
+    } else {
+        let mut base = table.clone();
+        let added = base.columns.split_off(base.columns.len() - added_columns);
+        let (inline, table_level): (Vec<_>, Vec<_>) = std::mem::take(&mut base.foreign_keys)
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| inline_keys.contains(i));
+        base.foreign_keys = table_level.into_iter().map(|(_, key)| key).collect();
+        let mut appended = String::new();
+        for column in &added {
+            appended.push_str(", ");
+            let key = inline
+                .iter()
+                .map(|(_, key)| key)
+                .find(|key| key.columns == [column.name.clone()]);
+            appended.push_str(&added_column_definition(column, key));
+        }
+        let rendered = create_table_statement(&base, &name);
+        let at = add_column_at.checked_sub(appended.len())?;
+        format!("{}{appended}{}", rendered.get(..at)?, rendered.get(at..)?)
+    };
+    if !is_rendered(text, &expected) {
+        return None;
+    }
+    let mut table = resolve_table(table)?;
+    // `normalize_table` would leave it as it is but for the order of its constraints: each
+    // type and default is what reading its own rendering gives (the text matched), and
+    // what it merges or resets (repeated uniques, AUTOINCREMENT off the rowid) was refused.
+    table.normalize();
+    Some(ReadTable {
+        name,
+        table,
+        add_column_at,
+    })
+}
+
+/// Reads a `CREATE [UNIQUE] INDEX` statement exactly as the renderer writes it: the index (its
+/// columns as written) and its table's name, or `None`. Needs no other object.
+fn read_create_index(text: &str, tokens: &[Token]) -> Option<(Index, String)> {
+    let unique = tokens.get(1)?.is_word(text, "UNIQUE");
+    let at = if unique { 3 } else { 2 };
+    let name = tokens.get(at)?.ident(text)?;
+    if !tokens.get(at + 1)?.is_word(text, "ON") {
+        return None;
+    }
+    let table_name = tokens.get(at + 2)?.ident(text)?;
+    let (columns, next) = ident_list(text, tokens, at + 3)?;
+    ends_statement(tokens, next)?;
+    let index = Index {
+        name,
+        columns,
+        unique,
+    };
+    is_rendered(text, &create_index_sql(&table_name, &index)).then_some((index, table_name))
+}
+
+/// What [`read_creates`] read from one statement.
+enum Created {
+    Table(ReadTable),
+    /// The index and its table's name.
+    Index(Index, String),
+}
+
+/// Below this many statements, reading them on other threads costs more than it saves.
+const PARALLEL_READ_MIN: usize = 256;
+
+/// Each `CREATE TABLE` and `CREATE INDEX` of `statements` read (`None` for other statements),
+/// on up to four threads; `None` when one of them does not read.
+fn read_creates(statements: &[&str]) -> Option<Vec<Option<Created>>> {
+    let read_run = |run: &[&str]| -> Option<Vec<Option<Created>>> {
+        let mut tokens = Vec::new();
+        run.iter()
+            .map(|text| {
+                sqltext::tokenize_into(text, &mut tokens);
+                match StatementKind::of(text, &tokens) {
+                    Some(StatementKind::CreateTable) => {
+                        read_create_table(text, &tokens).map(|t| Some(Created::Table(t)))
+                    }
+                    Some(StatementKind::CreateIndex) => read_create_index(text, &tokens)
+                        .map(|(index, table)| Some(Created::Index(index, table))),
+                    _ => Some(None),
+                }
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let per_thread = statements.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut runs = statements.chunks(per_thread);
+        let first = runs.next().unwrap_or_default();
+        // The other runs on helper threads (or here, when a thread cannot start), this one here.
+        let helpers: Vec<_> = runs
+            .map(|run| {
+                std::thread::Builder::new()
+                    .name("qvdiff-model".to_string())
+                    .spawn_scoped(scope, move || read_run(run))
+                    .map_err(|_| run)
+            })
+            .collect();
+        let mut read = read_run(first)?;
+        for helper in helpers {
+            let part = match helper {
+                Ok(handle) => handle.join().ok()??,
+                Err(run) => read_run(run)?,
+            };
+            read.extend(part);
+        }
+        Some(read)
+    })
 }
 
 /// The statements the model reads.
@@ -938,6 +1050,48 @@ mod tests {
             assert_eq!(model.objects(), stored_objects(&conn).unwrap(), "{prefix}");
         }
         assert!(read > 8, "only {read} prefixes were read");
+    }
+
+    /// A script of `n` parent/child table pairs (each child with its two indexes): past
+    /// [`PARALLEL_READ_MIN`] statements, so its creates are read on several threads.
+    fn many_tables(n: usize) -> String {
+        (0..n)
+            .map(|i| {
+                let rename = |sql: &str| {
+                    sql.replace("\"parent\"", &format!("\"parent{i}\""))
+                        .replace("\"child\"", &format!("\"child{i}\""))
+                        .replace("\"ix_child_", &format!("\"ix_child{i}_"))
+                        .replace("\"uq_code\"", &format!("\"uq_code{i}\""))
+                };
+                format!("{}\n{}\n", rename(PARENT), rename(CHILD))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_statements_are_read_on_all_cores_as_one_by_one() {
+        let script = many_tables(100);
+        let statements = sqltext::statement_texts(&script);
+        assert!(statements.len() >= PARALLEL_READ_MIN);
+        assert_same_as_sqlite(&[&script]);
+        // Stored objects read back in parallel too.
+        let conn = replay([("test", script.as_str())]).unwrap();
+        let objects = stored_objects(&conn).unwrap();
+        let model = SchemaModel::from_stored(&objects).unwrap();
+        assert_eq!(model.objects(), objects);
+        // One statement that does not read, early or late, or a name taken late, fails the run
+        // as it fails one by one.
+        for cut in [3, statements.len() / 2, statements.len() - 1] {
+            let mut edited: Vec<String> = statements.iter().map(|s| s.to_string()).collect();
+            edited[cut] = edited[cut].replace("CREATE", "CREATE  ");
+            let edited: Vec<&str> = edited.iter().map(String::as_str).collect();
+            assert!(SchemaModel::default().run_statements(&edited).is_none());
+            let mut one_by_one = SchemaModel::default();
+            assert!(edited.iter().any(|s| one_by_one.run_statement(s).is_none()));
+        }
+        let mut taken: Vec<&str> = statements.clone();
+        taken.push(statements[0]);
+        assert!(SchemaModel::default().run_statements(&taken).is_none());
     }
 
     #[test]
