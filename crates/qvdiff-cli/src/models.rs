@@ -119,8 +119,8 @@ fn scan_sources_with(
 /// The models captured from each top-level item of a project's sources in an earlier run (see
 /// [`crate::cache`]), keyed by a hash of the item's text (the 64-bit std hasher: a collision
 /// between two versions of one project's items is not a practical concern): after an edit, only
-/// the items that changed are parsed again, and an unchanged project is not parsed at all
-/// (parsing with syn is most of a `check` or `migrate` on a big project). One entry per project
+/// the items that changed are parsed again. It holds only the items syn had to parse (the quick
+/// reader reads the common shape faster than the memo is loaded). One entry per project
 /// and qvdiff build (`items-*.json`); it keeps the items of the latest run only, so it never
 /// grows past the project. Only items that captured without an error are remembered, so errors
 /// are always reported again.

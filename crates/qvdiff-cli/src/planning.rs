@@ -66,25 +66,52 @@ pub fn propose(
 
     fill_missing_backfills(&baseline.schema, &mut wanted, &changes, prompter)?;
 
-    let up = dialect
-        .plan(&baseline.schema, &wanted, &changes)
-        .map_err(plan_error)?;
-    let reverse = diff(&wanted, &baseline.schema, &renames.inverted());
-    // A column the up drops comes back on the way down; its rows need some value (the data
-    // itself is gone, which the up's DESTRUCTIVE mark already says).
-    let mut down_target = baseline.schema.clone();
-    for filled in qvdiff_core::fill_restored_columns(&mut down_target, &reverse) {
+    // The two directions only read the schemas: on a big project each is milliseconds of
+    // copying and rendering, so they share the cores. An error of the way up is reported first.
+    let (up, (down, filled)) = crate::join::join(
+        || dialect.plan(&baseline.schema, &wanted, &changes),
+        || plan_down(dialect, &baseline.schema, &wanted, &renames),
+    );
+    let up = up.map_err(plan_error)?;
+    for filled in filled {
         console.detail(&format!("down: {filled}"));
     }
-    let down = dialect
-        .plan(&wanted.without_hints(), &down_target, &reverse)
-        .map_err(plan_error)?;
+    let down = down.map_err(plan_error)?;
     Ok(Proposal {
         changes,
         up,
         down,
         wanted,
     })
+}
+
+/// The way back from `wanted` to `baseline`, and the `table.column` of each column it re-adds
+/// with a value filled in for existing rows (a column the up drops comes back on the way down;
+/// its rows need some value: the data itself is gone, which the up's DESTRUCTIVE mark says).
+fn plan_down(
+    dialect: &dyn Dialect,
+    baseline: &Schema,
+    wanted: &Schema,
+    renames: &Renames,
+) -> (Result<Plan, qvdiff_core::PlanError>, Vec<String>) {
+    use std::borrow::Cow;
+    let reverse = diff(wanted, baseline, &renames.inverted());
+    // Copies only when a re-added column needs a value, or the wanted schema carries hints.
+    let re_adds = reverse
+        .iter()
+        .any(|change| matches!(change, Change::AddColumn { .. }));
+    let mut down_target = Cow::Borrowed(baseline);
+    let filled = if re_adds {
+        qvdiff_core::fill_restored_columns(down_target.to_mut(), &reverse)
+    } else {
+        Vec::new()
+    };
+    let from = if wanted.is_hint_free_and_normalized() {
+        Cow::Borrowed(wanted)
+    } else {
+        Cow::Owned(wanted.without_hints())
+    };
+    (dialect.plan(&from, &down_target, &reverse), filled)
 }
 
 fn plan_error(e: qvdiff_core::PlanError) -> CliError {

@@ -45,8 +45,9 @@ impl std::fmt::Display for PlanError {
 
 impl std::error::Error for PlanError {}
 
-/// A SQL dialect's pure planning half.
-pub trait Dialect {
+/// A SQL dialect's pure planning half. `Sync`: planning is pure, so callers plan both
+/// directions of a migration at once.
+pub trait Dialect: Sync {
     /// Short name, as in `qvdiff.toml` (`"sqlite"`, `"postgres"`).
     fn name(&self) -> &'static str;
 

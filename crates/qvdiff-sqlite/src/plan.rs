@@ -159,14 +159,14 @@ impl<'a> Planner<'a> {
 
     fn plan(mut self) -> Result<Plan, PlanError> {
         let mut created: Vec<Table> = Vec::new();
-        let mut dropped: Vec<Table> = Vec::new();
+        let mut dropped: Vec<&Table> = Vec::new();
         let mut table_renames: Vec<(String, String)> = Vec::new();
         let mut work: BTreeMap<String, TableWork> = BTreeMap::new();
 
         for change in self.changes {
             match change {
                 Change::CreateTable { table } => created.push(normalize_table(table)),
-                Change::DropTable { table } => dropped.push(table.clone()),
+                Change::DropTable { table } => dropped.push(table),
                 Change::RenameTable { from, to } => table_renames.push((from.clone(), to.clone())),
                 _ => {}
             }
