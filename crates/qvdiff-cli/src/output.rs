@@ -92,6 +92,23 @@ impl Console {
         eprintln!("{} {line}", self.paint(Tone::Warn, "warning:"));
     }
 
+    /// Many lines at once, each a warning (shown even with `-q`) or a summary line (as
+    /// [`Console::info`]), in one write: a 1000-table migration lists a thousand changes.
+    pub fn lines<'a>(&self, lines: impl IntoIterator<Item = (&'a str, bool)>) {
+        let mut text = String::new();
+        for (line, warning) in lines {
+            if warning {
+                text.push_str(&self.paint(Tone::Warn, "warning:"));
+                text.push(' ');
+            } else if self.verbosity < Verbosity::Normal {
+                continue;
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+
     /// Prints an error and its details.
     pub fn error(&self, err: &crate::error::CliError) {
         let mut stderr = std::io::stderr().lock();

@@ -163,7 +163,18 @@ impl MigrationFile {
     /// The file's text. Byte-deterministic; the message goes through [`sanitize_message`], and a
     /// non-empty section that lacks a final newline gets one.
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        self.render_with_notes(&[])
+    }
+
+    /// The file's text with `notes` (the summary block) between the header and `-- qvdiff:up`.
+    ///
+    /// Each note becomes one `-- ` comment line, flattened to one line ([`sanitize_message`]); a
+    /// note starting with the word `qvdiff` gets a `> ` in front so that it can never read as a
+    /// directive. [`MigrationFile::parse`] skips these lines, so a parsed file renders without
+    /// them: the notes are commentary, the file's meaning is its header and sections.
+    pub fn render_with_notes(&self, notes: &[String]) -> String {
+        let notes_len: usize = notes.iter().map(|n| n.len() + 4).sum();
+        let mut out = String::with_capacity(self.up.len() + self.down.len() + notes_len + 256);
         out.push_str(REVISION_PREFIX);
         out.push(' ');
         out.push_str(&self.revision);
@@ -181,6 +192,23 @@ impl MigrationFile {
             out.push_str(&message);
         }
         out.push('\n');
+        for note in notes {
+            let note = sanitize_message(note);
+            out.push_str("--");
+            if !note.is_empty() {
+                out.push(' ');
+                // A note must never become a directive: `-- qvdiff:up` in a note would be parsed
+                // as the up marker. Notes from qvdiff start with a symbol, so this is a guard.
+                if note
+                    .get(..6)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("qvdiff"))
+                {
+                    out.push_str("> ");
+                }
+                out.push_str(&note);
+            }
+            out.push('\n');
+        }
         for (marker, body) in [(UP_MARKER, &self.up), (DOWN_MARKER, &self.down)] {
             out.push_str(marker);
             out.push('\n');
@@ -190,46 +218,6 @@ impl MigrationFile {
             }
         }
         out
-    }
-
-    /// The file's text with `notes` (the summary block) between the header and `-- qvdiff:up`.
-    ///
-    /// Each note becomes one `-- ` comment line, flattened to one line ([`sanitize_message`]); a
-    /// note starting with the word `qvdiff` gets a `> ` in front so that it can never read as a
-    /// directive. [`MigrationFile::parse`] skips these lines, so a parsed file renders without
-    /// them: the notes are commentary, the file's meaning is its header and sections.
-    pub fn render_with_notes(&self, notes: &[String]) -> String {
-        let plain = self.render();
-        if notes.is_empty() {
-            return plain;
-        }
-        let mut block = String::new();
-        for note in notes {
-            let note = sanitize_message(note);
-            block.push_str("--");
-            if !note.is_empty() {
-                block.push(' ');
-                // A note must never become a directive: `-- qvdiff:up` in a note would be parsed
-                // as the up marker. Notes from qvdiff start with a symbol, so this is a guard.
-                if note
-                    .get(..6)
-                    .is_some_and(|w| w.eq_ignore_ascii_case("qvdiff"))
-                {
-                    block.push_str("> ");
-                }
-                block.push_str(&note);
-            }
-            block.push('\n');
-        }
-        // The header is exactly three lines, so the block goes after the third newline.
-        let mut header_end = 0;
-        for _ in 0..3 {
-            match plain[header_end..].find('\n') {
-                Some(i) => header_end += i + 1,
-                None => return plain,
-            }
-        }
-        format!("{}{block}{}", &plain[..header_end], &plain[header_end..])
     }
 
     /// Strict parse of a migration file (see the module documentation for the grammar).
@@ -428,6 +416,16 @@ impl MigrationFile {
 /// CR, tabs, Unicode line separators) become spaces, runs of spaces collapse, the ends are
 /// trimmed. Nothing in the result can start a new line of the file.
 pub fn sanitize_message(msg: &str) -> String {
+    // Already one line of single-spaced words (every note of a generated file): as it is.
+    let flat = !msg.starts_with(' ')
+        && !msg.ends_with(' ')
+        && !msg.contains("  ")
+        && !msg
+            .chars()
+            .any(|c| c != ' ' && (c.is_whitespace() || c.is_control()));
+    if flat {
+        return msg.to_string();
+    }
     msg.split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|word| !word.is_empty())
         .collect::<Vec<_>>()

@@ -20,7 +20,7 @@
 //!   generated history and on deliberately wrong down sections.
 
 use crate::introspect::{is_internal_table, is_sqlite_table};
-use crate::partition::{parent_keys_resolve, StoredObject};
+use crate::partition::{parent_keys_resolve, run_in_parallel, StoredObject};
 use crate::render::{
     column_definition, create_index_sql, create_table_statement, parse_declared_type,
     parse_default, quote_ident, references_clause,
@@ -503,9 +503,11 @@ enum Created {
 const PARALLEL_READ_MIN: usize = 256;
 
 /// Each `CREATE TABLE` and `CREATE INDEX` of `statements` read (`None` for other statements),
-/// on up to four threads; `None` when one of them does not read.
+/// on all cores; `None` when one of them does not read.
 fn read_creates(statements: &[&str]) -> Option<Vec<Option<Created>>> {
-    let read_run = |run: &[&str]| -> Option<Vec<Option<Created>>> {
+    // Runs of statements, so that each run reuses one token buffer.
+    let runs: Vec<&[&str]> = statements.chunks(64).collect();
+    let read_run = |run: &&[&str]| -> Option<Vec<Option<Created>>> {
         let mut tokens = Vec::new();
         run.iter()
             .map(|text| {
@@ -521,32 +523,11 @@ fn read_creates(statements: &[&str]) -> Option<Vec<Option<Created>>> {
             })
             .collect()
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
-    let per_thread = statements.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut runs = statements.chunks(per_thread);
-        let first = runs.next().unwrap_or_default();
-        // The other runs on helper threads (or here, when a thread cannot start), this one here.
-        let helpers: Vec<_> = runs
-            .map(|run| {
-                std::thread::Builder::new()
-                    .name("qvdiff-model".to_string())
-                    .spawn_scoped(scope, move || read_run(run))
-                    .map_err(|_| run)
-            })
-            .collect();
-        let mut read = read_run(first)?;
-        for helper in helpers {
-            let part = match helper {
-                Ok(handle) => handle.join().ok()??,
-                Err(run) => read_run(run)?,
-            };
-            read.extend(part);
-        }
-        Some(read)
-    })
+    let mut read = Vec::with_capacity(statements.len());
+    for run in run_in_parallel(&runs, read_run) {
+        read.extend(run?);
+    }
+    Some(read)
 }
 
 /// The statements the model reads.

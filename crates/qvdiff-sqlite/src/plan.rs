@@ -1,6 +1,7 @@
 //! The SQLite [`Dialect`]: normalization and planning (`ALTER TABLE` where SQLite allows it,
 //! the table rebuild otherwise).
 
+use crate::partition::run_in_parallel;
 use crate::render::{
     column_definition, column_list, create_index_sql, create_table_statement, parse_default,
     quote_ident, quote_string, references_clause, render_default, render_type, stored_type,
@@ -30,11 +31,12 @@ impl Dialect for Sqlite {
     }
 
     fn normalize(&self, schema: &Schema) -> Schema {
-        let mut normalized = schema.clone();
-        for table in &mut normalized.tables {
-            *table = normalize_table(table);
+        Schema {
+            tables: run_in_parallel(&schema.tables, normalize_table),
+            views: schema.views.clone(),
+            triggers: schema.triggers.clone(),
         }
-        normalized.normalized()
+        .normalized()
     }
 
     fn plan(&self, from: &Schema, to: &Schema, changes: &[Change]) -> Result<Plan, PlanError> {
@@ -158,14 +160,14 @@ impl<'a> Planner<'a> {
     }
 
     fn plan(mut self) -> Result<Plan, PlanError> {
-        let mut created: Vec<Table> = Vec::new();
+        let mut created: Vec<&Table> = Vec::new();
         let mut dropped: Vec<&Table> = Vec::new();
         let mut table_renames: Vec<(String, String)> = Vec::new();
         let mut work: BTreeMap<String, TableWork> = BTreeMap::new();
 
         for change in self.changes {
             match change {
-                Change::CreateTable { table } => created.push(normalize_table(table)),
+                Change::CreateTable { table } => created.push(table),
                 Change::DropTable { table } => dropped.push(table),
                 Change::RenameTable { from, to } => table_renames.push((from.clone(), to.clone())),
                 _ => {}
@@ -237,11 +239,20 @@ impl<'a> Planner<'a> {
                 None,
             );
         }
-        for table in &created {
-            self.step(create_table_statement(table, &table.name), None);
-            for index in &table.indexes {
-                self.step(create_index_sql(&table.name, index), None);
-            }
+        // Each new table on its own: a 1000-table first migration renders on all cores.
+        let creations = run_in_parallel(&created, |table| {
+            let table = normalize_table(table);
+            let mut sql = vec![create_table_statement(&table, &table.name)];
+            sql.extend(
+                table
+                    .indexes
+                    .iter()
+                    .map(|index| create_index_sql(&table.name, index)),
+            );
+            sql
+        });
+        for sql in creations.into_iter().flatten() {
+            self.step(sql, None);
         }
         for (name, entry) in &work {
             self.table_steps(name, entry)?;

@@ -95,23 +95,26 @@ pub fn run(
     for draft in &drafts {
         write_migration(&draft.config, &draft.file, &draft.notes, console)?;
     }
-    for (line, destructive) in &summary {
-        if *destructive {
+    let lines: Vec<(String, bool)> = summary
+        .iter()
+        .map(|(line, destructive)| match destructive {
             // `Change::describe` already ends a destructive change with the word.
-            if line.ends_with("(DESTRUCTIVE)") {
-                console.warn(line);
-            } else {
-                console.warn(&format!("{line}  (DESTRUCTIVE)"));
-            }
-        } else {
-            console.info(&format!("  {line}"));
-        }
-    }
+            true if line.ends_with("(DESTRUCTIVE)") => (line.clone(), true),
+            true => (format!("{line}  (DESTRUCTIVE)"), true),
+            false => (format!("  {line}"), false),
+        })
+        .collect();
+    console.lines(
+        lines
+            .iter()
+            .map(|(line, warning)| (line.as_str(), *warning)),
+    );
     if args.empty {
         console.info(
             "  (empty: write the up and down SQL by hand, then review it like any other change)",
         );
     }
+    crate::keep_until_exit((drafts, wanted, histories));
     Ok(())
 }
 
@@ -177,12 +180,14 @@ fn draft(
     );
     verified?;
     let (summary, notes) = described?;
-    Ok(Some(Draft {
+    let draft = Draft {
         config: config.clone(),
         file,
         notes,
         summary,
-    }))
+    };
+    crate::keep_until_exit((proposal, base));
+    Ok(Some(draft))
 }
 
 /// What the console says about a generated migration (each change, destructive or not), and
@@ -305,20 +310,20 @@ fn write_migration(
 /// line that looks like a marker or header (a string default with a newline, say) would move
 /// statements between sections, or out of the file's meaning, when read back.
 fn check_reads_back(file: &MigrationFile, text: &str) -> CliResult<()> {
-    let with_newline = |s: &str| {
-        if s.is_empty() || s.ends_with('\n') {
-            s.to_string()
-        } else {
-            format!("{s}\n")
-        }
+    // A section reads back with a final newline added when it had none.
+    let same_section = |read: &str, written: &str| {
+        read == written
+            || !written.is_empty()
+                && !written.ends_with('\n')
+                && read.strip_suffix('\n') == Some(written)
     };
     let same = match MigrationFile::parse(text) {
         Ok(parsed) => {
             parsed.revision == file.revision
                 && parsed.parents == file.parents
                 && parsed.message == file.message
-                && parsed.up == with_newline(&file.up)
-                && parsed.down == with_newline(&file.down)
+                && same_section(&parsed.up, &file.up)
+                && same_section(&parsed.down, &file.down)
         }
         Err(_) => false,
     };
