@@ -16,7 +16,7 @@
 
 use crate::attrs::{literal, parse_reference, ColumnAttrs, ModelAttrs, Spanned};
 use crate::errors::Errors;
-use crate::model::{assemble, field_info, FieldType};
+use crate::model::{assemble, field_info, FieldInfo, FieldType};
 use crate::types::builtin_named;
 use crate::CapturedTable;
 use proc_macro2::Span;
@@ -427,17 +427,6 @@ impl<'a> Parser<'a, '_> {
 
     /// `struct Name { fields }` after its attributes and visibility.
     fn model_struct(&mut self, attrs: Vec<Attribute<'a>>) -> Option<Option<CapturedTable>> {
-        let name_at = self.tokens.get(self.at)?.1;
-        let struct_name = self.name()?;
-        self.expect(Token::Punct(b'{'))?;
-        let mut fields = Vec::new();
-        while !self.eat(Token::Punct(b'}')) {
-            fields.push(self.field()?);
-            if !self.eat(Token::Punct(b',')) {
-                self.expect(Token::Punct(b'}'))?;
-                break;
-            }
-        }
         let mut derives = false;
         let mut model = ModelAttrs::default();
         for attr in attrs {
@@ -448,26 +437,29 @@ impl<'a> Parser<'a, '_> {
                 Attribute::Column(_) => return None,
             }
         }
+        let name_at = self.tokens.get(self.at)?.1;
+        let struct_name = self.name()?;
+        self.expect(Token::Punct(b'{'))?;
+        // Each field has one `:` (paths are `::`): sized once, since a field's attributes are
+        // large to move (growing the list was a sixth of reading a model).
+        let colons = self.tokens[self.at..]
+            .iter()
+            .take_while(|(token, _)| *token != Token::Punct(b'}'))
+            .filter(|(token, _)| *token == Token::Punct(b':'))
+            .count();
+        let mut infos = Vec::with_capacity(colons);
+        let mut errors = Errors::default();
+        while !self.eat(Token::Punct(b'}')) {
+            infos.push(self.field(&mut errors)?);
+            if !self.eat(Token::Punct(b',')) {
+                self.expect(Token::Punct(b'}'))?;
+                break;
+            }
+        }
         if !derives {
             // Well-formed, but not a model: syn's reading captures nothing from it either.
             return Some(None);
         }
-        let mut errors = Errors::default();
-        let infos: Vec<_> = fields
-            .into_iter()
-            .map(|(name, column, (nullable, inner))| {
-                let field_type = FieldType {
-                    nullable,
-                    builtin: builtin_named(inner),
-                    text: &|| inner.to_string(),
-                    report: &|errors: &mut Errors, message: String| {
-                        errors.at(Span::call_site(), message)
-                    },
-                };
-                let name = name.to_string();
-                field_info(name, Span::call_site(), column, &field_type, &mut errors)
-            })
-            .collect();
         let table = assemble(struct_name, Span::call_site(), &model, &infos, &mut errors);
         errors.finish().ok()?;
         let (line, column) = self.position(name_at);
@@ -481,8 +473,8 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// One field: attributes, visibility, name, `:`, and a type that is one word, perhaps in
-    /// `Option<…>`.
-    fn field(&mut self) -> Option<(&'a str, ColumnAttrs, (bool, &'a str))> {
+    /// `Option<…>`; its column by the mapping rules (their errors go to `errors`).
+    fn field(&mut self, errors: &mut Errors) -> Option<FieldInfo> {
         let mut column = ColumnAttrs::default();
         for attr in self.attributes(true)? {
             if let Attribute::Column(items) = attr {
@@ -495,15 +487,28 @@ impl<'a> Parser<'a, '_> {
         let name = self.name()?;
         self.expect(Token::Punct(b':'))?;
         let word = self.name()?;
-        if word == "Option" && self.eat(Token::Punct(b'<')) {
+        let (nullable, inner) = if word == "Option" && self.eat(Token::Punct(b'<')) {
             let inner = self.name()?;
             self.expect(Token::Punct(b'>'))?;
-            return Some((name, column, (true, inner)));
-        }
-        if self.peek() == Some(Token::Punct(b'<')) || self.peek() == Some(Token::PathSep) {
+            (true, inner)
+        } else if matches!(self.peek(), Some(Token::Punct(b'<') | Token::PathSep)) {
             return None;
-        }
-        Some((name, column, (false, word)))
+        } else {
+            (false, word)
+        };
+        let field_type = FieldType {
+            nullable,
+            builtin: builtin_named(inner),
+            text: &|| inner.to_string(),
+            report: &|errors: &mut Errors, message: String| errors.at(Span::call_site(), message),
+        };
+        Some(field_info(
+            name.to_string(),
+            Span::call_site(),
+            column,
+            &field_type,
+            errors,
+        ))
     }
 
     /// The 1-based line and column (in characters) of byte `offset`, as syn's spans count them.

@@ -620,18 +620,26 @@ mod tests {
         );
         assert_eq!(again, scan_source("other.rs", &text));
 
+        // A field added after the key of model `name`, scanned with the memo: the same result
+        // as without it.
+        let edit = |name: &str, field: &str| {
+            let at = text
+                .find(&format!("pub struct {name} {{"))
+                .expect("the model");
+            let at =
+                at + text[at..].find("pub id: i64,\n").expect("its key") + "pub id: i64,\n".len();
+            let mut edited = text.clone();
+            edited.insert_str(at, field);
+            let after = scan_source_with("m.rs", &edited, Some(&memo));
+            assert_eq!(after, scan_source("m.rs", &edited));
+            after
+        };
+        let parsed = || memo.parsed.load(std::sync::atomic::Ordering::Relaxed);
+
         // One field added to a model in a module (an item syn parses) in the middle: that item
         // alone is parsed again, and the models after it move down a line.
-        let at = text.find("pub struct Inner60 {").expect("model 60");
-        let at = at + text[at..].find("pub id: i64,\n").expect("its key") + "pub id: i64,\n".len();
-        let mut edited = text.clone();
-        edited.insert_str(at, "        pub extra: Option<String>,\n");
-        let after = scan_source_with("m.rs", &edited, Some(&memo));
-        assert_eq!(after, scan_source("m.rs", &edited));
-        assert_eq!(
-            memo.parsed.load(std::sync::atomic::Ordering::Relaxed),
-            parsed_once + 1
-        );
+        let after = edit("Inner60", "        pub extra: Option<String>,\n");
+        assert_eq!(parsed(), parsed_once + 1);
         let t60 = |scan: &ScanOutput| {
             scan.tables
                 .iter()
@@ -642,16 +650,8 @@ mod tests {
         assert_eq!(t60(&after), t60(&plain) + 1);
 
         // A model the quick reader reads is never given to the memo, edited or not.
-        let at = text.find("pub struct T70 {").expect("model 70");
-        let at = at + text[at..].find("pub id: i64,\n").expect("its key") + "pub id: i64,\n".len();
-        let mut edited = text.clone();
-        edited.insert_str(at, "    pub extra: Option<String>,\n");
-        let after = scan_source_with("m.rs", &edited, Some(&memo));
-        assert_eq!(after, scan_source("m.rs", &edited));
-        assert_eq!(
-            memo.parsed.load(std::sync::atomic::Ordering::Relaxed),
-            parsed_once + 1
-        );
+        edit("T70", "    pub extra: Option<String>,\n");
+        assert_eq!(parsed(), parsed_once + 1);
         assert!(!memo
             .pieces
             .lock()
