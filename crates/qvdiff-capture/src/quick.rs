@@ -758,6 +758,48 @@ struct UserAccount {
         }
     }
 
+    /// Every `.rs` file of the repository's fixtures and example app (the models of the test
+    /// cases, the bad-input corpus, the example application), cut into items as the scanner
+    /// cuts them: every item the quick reader takes reads exactly as syn reads it.
+    #[test]
+    fn every_fixture_item_agrees_with_syn() {
+        fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("a directory").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    rust_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        rust_files(&root.join("fixtures"), &mut files);
+        rust_files(&root.join("examples"), &mut files);
+        assert!(files.len() > 100, "{} files", files.len());
+        // Pieces syn captures a model from without errors, and those the quick reader takes.
+        let (mut models, mut quick) = (0, 0);
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("readable");
+            for chunk in crate::scan::split_items(&text, 1) {
+                let piece = &text[chunk.start..chunk.end];
+                assert!(
+                    agrees(piece),
+                    "{}:{}:\n{piece}",
+                    file.display(),
+                    chunk.first_line
+                );
+                models += usize::from(
+                    by_syn(piece).is_some_and(|o| !o.tables.is_empty() && o.errors.is_empty()),
+                );
+                quick += usize::from(read_piece(piece).is_some_and(|t| !t.is_empty()));
+            }
+        }
+        // The common shape is common: most fixture models are read quickly.
+        assert!(quick * 4 >= models * 3, "{quick} of {models} models");
+    }
+
     /// Cut anywhere, or with any one byte deleted or doubled, a piece is either left to syn or
     /// read exactly as syn reads it.
     #[test]

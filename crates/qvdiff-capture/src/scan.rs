@@ -78,10 +78,10 @@ fn scan_whole(file: &str, text: &str) -> ScanOutput {
 
 /// A piece of the file: `text[start..end]`, whose first line is line `first_line` of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Chunk {
-    start: usize,
-    end: usize,
-    first_line: usize,
+pub(crate) struct Chunk {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) first_line: usize,
 }
 
 /// Parses every chunk (each on its own, on a few threads) and merges the results in file order,
@@ -194,7 +194,7 @@ fn with_file(mut tables: Vec<CapturedTable>, file: &str) -> Vec<CapturedTable> {
 /// top-level item has just ended (a `}` or `;` at brace depth 0, outside strings and comments,
 /// followed only by whitespace or a comment on its line). A text it cannot follow (an unclosed
 /// delimiter, string or comment) is one chunk: the whole-file parse then reports it.
-fn split_items(text: &str, target: usize) -> Vec<Chunk> {
+pub(crate) fn split_items(text: &str, target: usize) -> Vec<Chunk> {
     let whole = vec![Chunk {
         start: 0,
         end: text.len(),
