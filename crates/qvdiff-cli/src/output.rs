@@ -94,7 +94,7 @@ impl Console {
 
     /// Many lines at once, each a warning (shown even with `-q`) or a summary line (as
     /// [`Console::info`]), in one write: a 1000-table migration lists a thousand changes.
-    pub fn lines<'a>(&self, lines: impl IntoIterator<Item = (&'a str, bool)>) {
+    pub fn lines<S: AsRef<str>>(&self, lines: impl IntoIterator<Item = (S, bool)>) {
         let mut text = String::new();
         for (line, warning) in lines {
             if warning {
@@ -103,7 +103,7 @@ impl Console {
             } else if self.verbosity < Verbosity::Normal {
                 continue;
             }
-            text.push_str(line);
+            text.push_str(line.as_ref());
             text.push('\n');
         }
         let _ = std::io::stderr().lock().write_all(text.as_bytes());

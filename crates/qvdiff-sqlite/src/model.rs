@@ -167,8 +167,7 @@ impl SchemaModel {
         }
         for (statement, read) in statements.iter().zip(read_creates(statements)?) {
             match read {
-                Some(Created::Table(table)) => self.add_table(statement, table)?,
-                Some(Created::Index(index, table)) => self.add_index(statement, index, &table)?,
+                Some(created) => self.add_created(statement, created)?,
                 None => self.run_statement(statement)?,
             }
         }
@@ -212,11 +211,10 @@ impl SchemaModel {
         let mut tokens = std::mem::take(&mut self.tokens);
         sqltext::tokenize_into(text, &mut tokens);
         let ran = match StatementKind::of(text, &tokens) {
-            Some(StatementKind::CreateTable) => {
-                read_create_table(text, &tokens).and_then(|table| self.add_table(text, table))
+            Some(kind @ (StatementKind::CreateTable | StatementKind::CreateIndex)) => {
+                read_created(kind, text, &tokens)
+                    .and_then(|created| self.add_created(text, created))
             }
-            Some(StatementKind::CreateIndex) => read_create_index(text, &tokens)
-                .and_then(|(index, table)| self.add_index(text, index, &table)),
             Some(StatementKind::DropTable) => self.drop_table(text, &tokens),
             Some(StatementKind::DropIndex) => self.drop_index(text, &tokens),
             Some(StatementKind::AddColumn) => self.add_column(text, &tokens),
@@ -224,6 +222,14 @@ impl SchemaModel {
         };
         self.tokens = tokens;
         ran
+    }
+
+    /// Adds what [`read_created`] read from `text`.
+    fn add_created(&mut self, text: &str, created: Created) -> Option<()> {
+        match created {
+            Created::Table(table) => self.add_table(text, table),
+            Created::Index(index, table) => self.add_index(text, index, &table),
+        }
     }
 
     /// Adds a table [`read_create_table`] read from `text`; `None` when its name is taken.
@@ -492,7 +498,19 @@ fn read_create_index(text: &str, tokens: &[Token]) -> Option<(Index, String)> {
     is_rendered(text, &create_index_sql(&table_name, &index)).then_some((index, table_name))
 }
 
-/// What [`read_creates`] read from one statement.
+/// A `CREATE TABLE` or `CREATE INDEX` statement of that `kind` read (`None` when it does not
+/// read, or for any other kind). Needs no other object.
+fn read_created(kind: StatementKind, text: &str, tokens: &[Token]) -> Option<Created> {
+    match kind {
+        StatementKind::CreateTable => read_create_table(text, tokens).map(Created::Table),
+        StatementKind::CreateIndex => {
+            read_create_index(text, tokens).map(|(index, table)| Created::Index(index, table))
+        }
+        _ => None,
+    }
+}
+
+/// A `CREATE TABLE` or `CREATE INDEX` as the model reads it, before it is added.
 enum Created {
     Table(ReadTable),
     /// The index and its table's name.
@@ -513,11 +531,9 @@ fn read_creates(statements: &[&str]) -> Option<Vec<Option<Created>>> {
             .map(|text| {
                 sqltext::tokenize_into(text, &mut tokens);
                 match StatementKind::of(text, &tokens) {
-                    Some(StatementKind::CreateTable) => {
-                        read_create_table(text, &tokens).map(|t| Some(Created::Table(t)))
+                    Some(kind @ (StatementKind::CreateTable | StatementKind::CreateIndex)) => {
+                        read_created(kind, text, &tokens).map(Some)
                     }
-                    Some(StatementKind::CreateIndex) => read_create_index(text, &tokens)
-                        .map(|(index, table)| Some(Created::Index(index, table))),
                     _ => Some(None),
                 }
             })

@@ -95,20 +95,12 @@ pub fn run(
     for draft in &drafts {
         write_migration(&draft.config, &draft.file, &draft.notes, console)?;
     }
-    let lines: Vec<(String, bool)> = summary
-        .iter()
-        .map(|(line, destructive)| match destructive {
-            // `Change::describe` already ends a destructive change with the word.
-            true if line.ends_with("(DESTRUCTIVE)") => (line.clone(), true),
-            true => (format!("{line}  (DESTRUCTIVE)"), true),
-            false => (format!("  {line}"), false),
-        })
-        .collect();
-    console.lines(
-        lines
-            .iter()
-            .map(|(line, warning)| (line.as_str(), *warning)),
-    );
+    console.lines(summary.iter().map(|(line, destructive)| match destructive {
+        // `Change::describe` already ends a destructive change with the word.
+        true if line.ends_with("(DESTRUCTIVE)") => (line.clone(), true),
+        true => (format!("{line}  (DESTRUCTIVE)"), true),
+        false => (format!("  {line}"), false),
+    }));
     if args.empty {
         console.info(
             "  (empty: write the up and down SQL by hand, then review it like any other change)",
