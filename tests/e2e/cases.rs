@@ -315,7 +315,11 @@ fn dump(db: &Path) -> Result<String, String> {
             .prepare(&format!("SELECT * FROM {quoted} ORDER BY 1, 2"))
             .or_else(|_| conn.prepare(&format!("SELECT * FROM {quoted} ORDER BY 1")))
             .map_err(|e| e.to_string())?;
-        let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        let names: Vec<String> = stmt
+            .column_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let label = if kind == "view" {
             format!("view {table}")
         } else {

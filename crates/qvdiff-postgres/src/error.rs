@@ -26,28 +26,7 @@ impl PgError {
     /// (`postgres::Error`'s own Display says only `db error`); any other error its Display
     /// followed by its causes (`error connecting to server: Connection refused (os error 111)`).
     pub fn from_pg(context: impl Into<String>, error: postgres::Error) -> PgError {
-        let message = match error.as_db_error() {
-            Some(db) => {
-                let mut text = db.message().to_string();
-                if let Some(detail) = db.detail() {
-                    text.push_str(&format!(" (detail: {detail})"));
-                }
-                if let Some(hint) = db.hint() {
-                    text.push_str(&format!(" (hint: {hint})"));
-                }
-                text
-            }
-            None => {
-                let mut text = error.to_string();
-                let mut source = std::error::Error::source(&error);
-                while let Some(cause) = source {
-                    text.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                text
-            }
-        };
-        PgError::new(context, message)
+        PgError::new(context, crate::session::message_of(&error))
     }
 }
 

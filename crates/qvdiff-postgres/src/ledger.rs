@@ -15,7 +15,7 @@
 
 use crate::error::PgError;
 use crate::render::quote_string;
-use postgres::GenericClient;
+use crate::session::{Session, SessionError};
 use qvdiff_core::runner::{AppliedRevision, Migration, LEDGER_TABLE};
 
 /// `CREATE TABLE` of the ledger. `IF NOT EXISTS` because it runs on every upgrade; the runner's
@@ -34,76 +34,68 @@ pub const CREATE_LEDGER_SQL: &str = "CREATE TABLE IF NOT EXISTS \"qvdiff_migrati
 pub const APPLIED_AT_SQL: &str =
     "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 
-fn ledger_error(context: &str, error: postgres::Error) -> PgError {
-    PgError::from_pg(format!("{context} (table {LEDGER_TABLE})"), error)
+fn ledger_error(context: &str, error: SessionError) -> PgError {
+    PgError::new(format!("{context} (table {LEDGER_TABLE})"), error.message)
 }
 
 /// Whether the database has a ledger table (in the connection's `search_path`).
-pub fn ledger_exists(client: &mut impl GenericClient) -> Result<bool, PgError> {
-    client
-        .query_one(
-            "SELECT to_regclass('\"qvdiff_migrations\"') IS NOT NULL",
-            &[],
-        )
-        .and_then(|row| row.try_get::<_, bool>(0))
+pub fn ledger_exists(session: &mut (impl Session + ?Sized)) -> Result<bool, PgError> {
+    session
+        .query_value("SELECT to_regclass('\"qvdiff_migrations\"') IS NOT NULL")
+        .map(|value| value.as_deref() == Some("t"))
         .map_err(|e| ledger_error("looking for the ledger", e))
 }
 
 /// Every ledger row, in the order the revisions were applied. Empty without a ledger table.
-pub fn read_ledger(client: &mut impl GenericClient) -> Result<Vec<AppliedRevision>, PgError> {
-    if !ledger_exists(client)? {
+pub fn read_ledger(session: &mut (impl Session + ?Sized)) -> Result<Vec<AppliedRevision>, PgError> {
+    if !ledger_exists(session)? {
         return Ok(Vec::new());
     }
-    let read = |e| ledger_error("reading the ledger", e);
-    let rows = client
-        .query(
+    let rows = session
+        .simple_query(
             "SELECT revision, checksum, message, applied_at, execution_ms \
              FROM \"qvdiff_migrations\" ORDER BY applied_order",
-            &[],
         )
-        .map_err(read)?;
-    rows.iter()
+        .map_err(|e| ledger_error("reading the ledger", e))?;
+    rows.into_iter()
         .map(|row| {
+            let mut values = row.into_iter();
+            let mut text = || values.next().flatten().unwrap_or_default();
+            let (revision, checksum, message, applied_at) = (text(), text(), text(), text());
+            let execution_ms = text();
             Ok(AppliedRevision {
-                revision: row.try_get(0)?,
-                checksum: row.try_get(1)?,
-                message: row.try_get(2)?,
-                applied_at: row.try_get(3)?,
-                execution_ms: row.try_get(4)?,
+                execution_ms: execution_ms.parse().map_err(|_| {
+                    PgError::new(
+                        format!("reading the ledger (table {LEDGER_TABLE})"),
+                        format!(
+                            "revision {revision}: execution_ms {execution_ms:?} is not a number"
+                        ),
+                    )
+                })?,
+                revision,
+                checksum,
+                message,
+                applied_at,
             })
         })
-        .collect::<Result<Vec<_>, postgres::Error>>()
-        .map_err(read)
+        .collect()
 }
 
 /// Creates the ledger table if it does not exist.
-pub(crate) fn create_ledger(client: &mut impl GenericClient) -> Result<(), PgError> {
-    client
-        .batch_execute(CREATE_LEDGER_SQL)
+pub(crate) fn create_ledger(session: &mut (impl Session + ?Sized)) -> Result<(), PgError> {
+    session
+        .execute(CREATE_LEDGER_SQL)
         .map_err(|e| ledger_error("creating the ledger", e))
 }
 
 /// Records `migration` as applied now, having taken `execution_ms`.
 pub(crate) fn record_applied(
-    client: &mut impl GenericClient,
+    session: &mut (impl Session + ?Sized),
     migration: &Migration,
     execution_ms: i64,
 ) -> Result<(), PgError> {
-    client
-        .execute(
-            &format!(
-                "INSERT INTO \"qvdiff_migrations\" \
-                 (revision, checksum, message, applied_at, execution_ms) \
-                 VALUES ($1, $2, $3, {APPLIED_AT_SQL}, $4)"
-            ),
-            &[
-                &migration.file.revision,
-                &migration.checksum,
-                &migration.file.message,
-                &execution_ms,
-            ],
-        )
-        .map(|_| ())
+    session
+        .execute(&insert_sql(migration, execution_ms))
         .map_err(|e| {
             ledger_error(
                 &format!("recording revision {}", migration.file.revision),
@@ -115,43 +107,41 @@ pub(crate) fn record_applied(
 /// Stores the current checksum and message of an applied revision (`stamp` after an intended
 /// edit).
 pub(crate) fn update_checksum(
-    client: &mut impl GenericClient,
+    session: &mut (impl Session + ?Sized),
     migration: &Migration,
 ) -> Result<(), PgError> {
-    client
-        .execute(
-            "UPDATE \"qvdiff_migrations\" SET checksum = $2, message = $3 WHERE revision = $1",
-            &[
-                &migration.file.revision,
-                &migration.checksum,
-                &migration.file.message,
-            ],
-        )
-        .map(|_| ())
+    session
+        .execute(&format!(
+            "UPDATE \"qvdiff_migrations\" SET checksum = {}, message = {} WHERE revision = {}",
+            quote_string(&migration.checksum),
+            quote_string(&migration.file.message),
+            quote_string(&migration.file.revision),
+        ))
         .map_err(|e| ledger_error(&format!("updating revision {}", migration.file.revision), e))
 }
 
 /// Removes a revision from the ledger.
-pub(crate) fn forget(client: &mut impl GenericClient, revision: &str) -> Result<(), PgError> {
-    client
-        .execute(
-            "DELETE FROM \"qvdiff_migrations\" WHERE revision = $1",
-            &[&revision],
-        )
-        .map(|_| ())
+pub(crate) fn forget(session: &mut (impl Session + ?Sized), revision: &str) -> Result<(), PgError> {
+    session
+        .execute(&offline_delete_sql(revision))
         .map_err(|e| ledger_error(&format!("removing revision {revision}"), e))
+}
+
+/// The ledger `INSERT` recording `migration`, applied now after `execution_ms`.
+fn insert_sql(migration: &Migration, execution_ms: i64) -> String {
+    format!(
+        "INSERT INTO \"qvdiff_migrations\" (revision, checksum, message, applied_at, \
+         execution_ms) VALUES ({}, {}, {}, {APPLIED_AT_SQL}, {execution_ms});",
+        quote_string(&migration.file.revision),
+        quote_string(&migration.checksum),
+        quote_string(&migration.file.message)
+    )
 }
 
 /// The ledger `INSERT` of an offline script (`qvdiff sql`): the time is the server's clock when
 /// the script runs, and no execution time is known.
 pub fn offline_insert_sql(migration: &Migration) -> String {
-    format!(
-        "INSERT INTO \"qvdiff_migrations\" (revision, checksum, message, applied_at, \
-         execution_ms) VALUES ({}, {}, {}, {APPLIED_AT_SQL}, 0);",
-        quote_string(&migration.file.revision),
-        quote_string(&migration.checksum),
-        quote_string(&migration.file.message)
-    )
+    insert_sql(migration, 0)
 }
 
 /// The ledger `DELETE` of an offline downgrade script.

@@ -13,6 +13,7 @@ pub mod model;
 pub mod plan;
 pub mod render;
 pub mod runner;
+pub mod session;
 pub mod shadow;
 mod sqltext;
 

@@ -46,8 +46,8 @@ use crate::ledger::{
     update_checksum, CREATE_LEDGER_SQL,
 };
 use crate::render::quote_ident;
+use crate::session::{Session, SessionError};
 use crate::sqltext::{self, Statement};
-use postgres::Client;
 pub use qvdiff_core::run::{
     Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
 };
@@ -292,19 +292,10 @@ fn human_duration(duration: Duration) -> String {
     }
 }
 
-/// The server's message with its detail, hint and context (`postgres::Error`'s own Display says
-/// only `db error`).
-fn server_message(error: postgres::Error) -> String {
-    let context = error
-        .as_db_error()
-        .and_then(|db| db.where_())
-        .map(str::to_string);
-    let closed = error.is_closed();
-    let mut text = PgError::from_pg("", error).message;
-    if let Some(context) = context {
-        text.push_str(&format!(" (context: {context})"));
-    }
-    if closed {
+/// A failed statement's message, saying so when the connection is gone.
+fn server_message(error: SessionError) -> String {
+    let mut text = error.message;
+    if error.closed {
         // Whether a COMMIT in flight went through cannot be known from here.
         text.push_str(" (the connection was lost; `qvdiff current` shows what is applied)");
     }
@@ -313,15 +304,23 @@ fn server_message(error: postgres::Error) -> String {
 
 /// Takes the migration lock, polling for at most `timeout` (see the module docs for why it
 /// polls).
-fn acquire_lock(client: &mut Client, database: &str, timeout: Duration) -> Result<(), RunError> {
+fn acquire_lock(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    timeout: Duration,
+) -> Result<(), RunError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
-        let locked: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_LOCK_KEY])
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| PgError::from_pg(format!("taking the migration lock on {database}"), e))?;
-        if locked {
+        let locked = session
+            .query_value(&format!("SELECT pg_try_advisory_lock({ADVISORY_LOCK_KEY})"))
+            .map_err(|e| {
+                PgError::new(
+                    format!("taking the migration lock on {database}"),
+                    e.message,
+                )
+            })?;
+        if locked.as_deref() == Some("t") {
             return Ok(());
         }
         let elapsed = started.elapsed();
@@ -329,7 +328,7 @@ fn acquire_lock(client: &mut Client, database: &str, timeout: Duration) -> Resul
             return Err(RunError::Locked {
                 database: database.to_string(),
                 waited: timeout,
-                holder: lock_holder(client),
+                holder: lock_holder(session),
             });
         }
         std::thread::sleep(pause.min(timeout - elapsed));
@@ -339,52 +338,48 @@ fn acquire_lock(client: &mut Client, database: &str, timeout: Duration) -> Resul
 
 /// Who holds the migration lock, as far as this user may see (`pg_stat_activity` hides other
 /// users' details from unprivileged roles). Best effort: `None` on any error.
-fn lock_holder(client: &mut Client) -> Option<String> {
-    let row = client
-        .query_opt(
+fn lock_holder(session: &mut (impl Session + ?Sized)) -> Option<String> {
+    let rows = session
+        .simple_query(&format!(
             "SELECT a.pid, a.application_name, a.usename::text, host(a.client_addr) \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-               AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 \
-             LIMIT 1",
-            &[&ADVISORY_LOCK_KEY],
-        )
-        .ok()??;
-    let pid: i32 = row.try_get(0).ok()?;
+               AND ((l.classid::bigint << 32) | l.objid::bigint) = {ADVISORY_LOCK_KEY} \
+             LIMIT 1"
+        ))
+        .ok()?;
+    let mut row = rows.into_iter().next()?.into_iter();
+    let pid = row.next()??;
     let mut holder = format!("process {pid}");
-    let application: Option<String> = row.try_get(1).ok()?;
-    if let Some(application) = application.filter(|a| !a.is_empty()) {
+    if let Some(application) = row.next()?.filter(|a| !a.is_empty()) {
         holder.push_str(&format!(" ({application})"));
     }
-    let user: Option<String> = row.try_get(2).ok()?;
-    if let Some(user) = user {
+    if let Some(user) = row.next()? {
         holder.push_str(&format!(" of user {user}"));
     }
-    let host: Option<String> = row.try_get(3).ok()?;
-    if let Some(host) = host {
+    if let Some(host) = row.next()? {
         holder.push_str(&format!(" from {host}"));
     }
     Some(holder)
 }
 
 /// Runs `work` under the migration lock and releases it afterwards, whatever happened.
-fn with_lock<T>(
-    database: &mut PostgresDatabase,
+fn with_lock<S: Session + ?Sized, T>(
+    session: &mut S,
+    database: &str,
     timeout: Duration,
-    work: impl FnOnce(&mut Client) -> Result<T, RunError>,
+    work: impl FnOnce(&mut S) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
-    let name = database.url_redacted().to_string();
-    let client = &mut database.client;
-    acquire_lock(client, &name, timeout)?;
-    let result = work(client);
+    acquire_lock(session, database, timeout)?;
+    let result = work(session);
     if result.is_err() {
         // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
         // and every later statement on this connection. Outside a transaction this only warns.
-        let _ = client.batch_execute("ROLLBACK");
+        let _ = session.execute("ROLLBACK");
     }
     // An unlock fails only with the connection gone, and the lock went with it.
-    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_LOCK_KEY]);
+    let _ = session.execute(&format!("SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"));
     result
 }
 
@@ -444,14 +439,14 @@ fn elapsed_ms(started: Instant) -> i64 {
 /// Runs a section's statements one by one, returning how long they took; on failure, how
 /// many ran before the failing one, and that one.
 fn run_statements(
-    client: &mut Client,
+    session: &mut (impl Session + ?Sized),
     section: &Section<'_>,
     direction: Direction,
 ) -> Result<i64, (usize, Box<FailedStatement>)> {
     let started = Instant::now();
     for (index, statement) in section.statements.iter().enumerate() {
         let text = statement.text(section.sql);
-        client.batch_execute(text).map_err(|e| {
+        session.execute(text).map_err(|e| {
             let failed = FailedStatement {
                 revision: section.migration.file.revision.clone(),
                 path: section.migration.path.clone(),
@@ -468,17 +463,17 @@ fn run_statements(
 /// Writes a revision's ledger change: a row added going up (creating the ledger if needed, in
 /// the same transaction when there is one), removed going down.
 fn record(
-    client: &mut Client,
+    session: &mut (impl Session + ?Sized),
     migration: &Migration,
     direction: Direction,
     execution_ms: i64,
 ) -> Result<(), PgError> {
     match direction {
         Direction::Up => {
-            create_ledger(client)?;
-            record_applied(client, migration, execution_ms)
+            create_ledger(session)?;
+            record_applied(session, migration, execution_ms)
         }
-        Direction::Down => forget(client, &migration.file.revision),
+        Direction::Down => forget(session, &migration.file.revision),
     }
 }
 
@@ -491,8 +486,12 @@ fn in_transaction(error: PgError, committed: &[String]) -> RunError {
 }
 
 /// Commits the open transaction holding `revisions`.
-fn commit(client: &mut Client, revisions: &[String], committed: &[String]) -> Result<(), RunError> {
-    client.batch_execute("COMMIT").map_err(|e| {
+fn commit(
+    session: &mut (impl Session + ?Sized),
+    revisions: &[String],
+    committed: &[String],
+) -> Result<(), RunError> {
+    session.execute("COMMIT").map_err(|e| {
         // A deferred constraint fails here, not in its statement.
         RunError::Postgres(PgError::new(
             format!(
@@ -508,7 +507,7 @@ fn commit(client: &mut Client, revisions: &[String], committed: &[String]) -> Re
 /// Runs each planned revision's section in `direction` (see the module docs), telling the
 /// progress hook first and keeping the ledger in step.
 fn run_plan(
-    client: &mut Client,
+    session: &mut (impl Session + ?Sized),
     plan: Vec<&Migration>,
     direction: Direction,
     options: &RunOptions,
@@ -526,18 +525,18 @@ fn run_plan(
         }
         let execution_ms = if section.autocommit {
             if let Some(revisions) = open.take() {
-                commit(client, &revisions, &committed)?;
+                commit(session, &revisions, &committed)?;
                 committed.extend(revisions);
             }
             let execution_ms =
-                run_statements(client, section, direction).map_err(|(done, failed)| {
+                run_statements(session, section, direction).map_err(|(done, failed)| {
                     RunError::OutsideTransaction {
                         failed,
                         done,
                         committed: committed.clone(),
                     }
                 })?;
-            record(client, migration, direction, execution_ms).map_err(|e| {
+            record(session, migration, direction, execution_ms).map_err(|e| {
                 RunError::Postgres(PgError::new(
                     e.context,
                     format!(
@@ -553,20 +552,20 @@ fn run_plan(
             let revisions = match open.as_mut() {
                 Some(revisions) => revisions,
                 None => {
-                    client.batch_execute("BEGIN").map_err(|e| {
+                    session.execute("BEGIN").map_err(|e| {
                         PgError::new("starting the migration transaction", server_message(e))
                     })?;
                     open.insert(Vec::new())
                 }
             };
             let execution_ms =
-                run_statements(client, section, direction).map_err(|(_, failed)| {
+                run_statements(session, section, direction).map_err(|(_, failed)| {
                     RunError::Statement {
                         failed,
                         committed: committed.clone(),
                     }
                 })?;
-            record(client, migration, direction, execution_ms)
+            record(session, migration, direction, execution_ms)
                 .map_err(|e| in_transaction(e, &committed))?;
             revisions.push(revision.clone());
             execution_ms
@@ -574,7 +573,7 @@ fn run_plan(
         steps.push(step_report(migration, execution_ms));
     }
     if let Some(revisions) = open {
-        commit(client, &revisions, &committed)?;
+        commit(session, &revisions, &committed)?;
     }
     Ok(steps)
 }
@@ -615,120 +614,170 @@ fn heads_after(
     runner::status(migrations, &rows).current
 }
 
+/// The ledger rows of the database behind `session`, in the order they were applied (empty
+/// without a ledger).
+pub fn applied(session: &mut (impl Session + ?Sized)) -> Result<Vec<AppliedRevision>, RunError> {
+    Ok(read_ledger(session)?)
+}
+
+/// Where the database behind `session` stands: applied heads, pending revisions, unknown and
+/// edited revisions (`qvdiff current`, `check --db`). Never refuses.
+pub fn status(
+    session: &mut (impl Session + ?Sized),
+    migrations: &Migrations,
+) -> Result<Status, RunError> {
+    Ok(runner::status(migrations, &read_ledger(session)?))
+}
+
+/// Applies the revisions up to `target` on the database behind `session` (named `database` in
+/// messages, without its password; see the module docs for locking and transactions).
+///
+/// `target`: `head`, `heads`, a revision id or unique prefix, `+N`. Refuses (changing
+/// nothing) on an edited or missing applied file, a database newer than the migrations, or
+/// several heads for `head`. An empty report means "up to date".
+pub fn upgrade(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    migrations: &Migrations,
+    target: &str,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
+    with_lock(session, database, options.busy_timeout, |session| {
+        let ledger = read_ledger(session)?;
+        let plan = plan_upgrade(migrations, &ledger, target)?;
+        let steps = run_plan(session, plan, Direction::Up, options)?;
+        Ok(RunReport {
+            current: heads_after(migrations, &ledger, &steps, Direction::Up),
+            steps,
+            backup: None,
+        })
+    })
+}
+
+/// Reverts revisions down to `target`, running `down` sections children first and removing
+/// their ledger rows.
+///
+/// `target`: empty or `-1` (one step), `-N`, `base`, or a revision that stays applied. With
+/// nothing applied it does nothing.
+pub fn downgrade(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    migrations: &Migrations,
+    target: &str,
+    options: &RunOptions,
+) -> Result<RunReport, RunError> {
+    with_lock(session, database, options.busy_timeout, |session| {
+        let ledger = read_ledger(session)?;
+        if ledger.is_empty() {
+            return Ok(RunReport {
+                steps: Vec::new(),
+                backup: None,
+                current: Vec::new(),
+            });
+        }
+        let plan = plan_downgrade(migrations, &ledger, target)?;
+        let steps = run_plan(session, plan, Direction::Down, options)?;
+        Ok(RunReport {
+            current: heads_after(migrations, &ledger, &steps, Direction::Down),
+            steps,
+            backup: None,
+        })
+    })
+}
+
+/// Sets the ledger to exactly `target` and its ancestors without running any migration
+/// SQL, in one transaction under the migration lock: missing rows are added, rows of other
+/// revisions removed, and stored checksums that differ from the files replaced (the way out
+/// after an intended edit).
+///
+/// The caller must first check that the live schema is what `target` produces: the ledger
+/// then tells the truth.
+pub fn stamp(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    migrations: &Migrations,
+    target: &str,
+    options: &RunOptions,
+) -> Result<StampReport, RunError> {
+    let keep = plan_stamp(migrations, target)?;
+    with_lock(session, database, options.busy_timeout, |session| {
+        session
+            .execute("BEGIN")
+            .map_err(|e| PgError::new("starting the stamp transaction", server_message(e)))?;
+        let ledger = read_ledger(session)?;
+        create_ledger(session)?;
+        let mut report = StampReport::default();
+        for row in &ledger {
+            if !keep.iter().any(|m| m.file.revision == row.revision) {
+                forget(session, &row.revision)?;
+                report.removed.push(row.revision.clone());
+            }
+        }
+        for migration in keep {
+            match ledger
+                .iter()
+                .find(|row| row.revision == migration.file.revision)
+            {
+                None => {
+                    record_applied(session, migration, 0)?;
+                    report.added.push(migration.file.revision.clone());
+                }
+                Some(row) if row.checksum != migration.checksum => {
+                    update_checksum(session, migration)?;
+                    report.rechecksummed.push(migration.file.revision.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        session
+            .execute("COMMIT")
+            .map_err(|e| PgError::new("committing the stamp", server_message(e)))?;
+        Ok(report)
+    })
+}
+
 impl PostgresDatabase {
     /// The ledger rows, in the order they were applied (empty without a ledger).
     pub fn applied(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        Ok(read_ledger(&mut self.client)?)
+        applied(&mut self.client)
     }
 
-    /// Where the database stands: applied heads, pending revisions, unknown and edited
-    /// revisions (`qvdiff current`, `check --db`). Never refuses.
+    /// Where the database stands (see [`status`]).
     pub fn status(&mut self, migrations: &Migrations) -> Result<Status, RunError> {
-        Ok(runner::status(migrations, &read_ledger(&mut self.client)?))
+        status(&mut self.client, migrations)
     }
 
-    /// Applies the revisions up to `target` (see the module docs for locking and
-    /// transactions).
-    ///
-    /// `target`: `head`, `heads`, a revision id or unique prefix, `+N`. Refuses (changing
-    /// nothing) on an edited or missing applied file, a database newer than the migrations, or
-    /// several heads for `head`. An empty report means "up to date".
+    /// Applies the revisions up to `target` (see [`upgrade`]).
     pub fn upgrade(
         &mut self,
         migrations: &Migrations,
         target: &str,
         options: &RunOptions,
     ) -> Result<RunReport, RunError> {
-        with_lock(self, options.busy_timeout, |client| {
-            let ledger = read_ledger(client)?;
-            let plan = plan_upgrade(migrations, &ledger, target)?;
-            let steps = run_plan(client, plan, Direction::Up, options)?;
-            Ok(RunReport {
-                current: heads_after(migrations, &ledger, &steps, Direction::Up),
-                steps,
-                backup: None,
-            })
-        })
+        let database = self.url_redacted().to_string();
+        upgrade(&mut self.client, &database, migrations, target, options)
     }
 
-    /// Reverts revisions down to `target`, running `down` sections children first and removing
-    /// their ledger rows.
-    ///
-    /// `target`: empty or `-1` (one step), `-N`, `base`, or a revision that stays applied. With
-    /// nothing applied it does nothing.
+    /// Reverts revisions down to `target` (see [`downgrade`]).
     pub fn downgrade(
         &mut self,
         migrations: &Migrations,
         target: &str,
         options: &RunOptions,
     ) -> Result<RunReport, RunError> {
-        with_lock(self, options.busy_timeout, |client| {
-            let ledger = read_ledger(client)?;
-            if ledger.is_empty() {
-                return Ok(RunReport {
-                    steps: Vec::new(),
-                    backup: None,
-                    current: Vec::new(),
-                });
-            }
-            let plan = plan_downgrade(migrations, &ledger, target)?;
-            let steps = run_plan(client, plan, Direction::Down, options)?;
-            Ok(RunReport {
-                current: heads_after(migrations, &ledger, &steps, Direction::Down),
-                steps,
-                backup: None,
-            })
-        })
+        let database = self.url_redacted().to_string();
+        downgrade(&mut self.client, &database, migrations, target, options)
     }
 
-    /// Sets the ledger to exactly `target` and its ancestors without running any migration
-    /// SQL, in one transaction under the migration lock: missing rows are added, rows of other
-    /// revisions removed, and stored checksums that differ from the files replaced (the way out
-    /// after an intended edit).
-    ///
-    /// The caller must first check that the live schema is what `target` produces: the ledger
-    /// then tells the truth.
+    /// Sets the ledger to exactly `target` and its ancestors (see [`stamp`]).
     pub fn stamp(
         &mut self,
         migrations: &Migrations,
         target: &str,
         options: &RunOptions,
     ) -> Result<StampReport, RunError> {
-        let keep = plan_stamp(migrations, target)?;
-        with_lock(self, options.busy_timeout, |client| {
-            client
-                .batch_execute("BEGIN")
-                .map_err(|e| PgError::new("starting the stamp transaction", server_message(e)))?;
-            let ledger = read_ledger(client)?;
-            create_ledger(client)?;
-            let mut report = StampReport::default();
-            for row in &ledger {
-                if !keep.iter().any(|m| m.file.revision == row.revision) {
-                    forget(client, &row.revision)?;
-                    report.removed.push(row.revision.clone());
-                }
-            }
-            for migration in keep {
-                match ledger
-                    .iter()
-                    .find(|row| row.revision == migration.file.revision)
-                {
-                    None => {
-                        record_applied(client, migration, 0)?;
-                        report.added.push(migration.file.revision.clone());
-                    }
-                    Some(row) if row.checksum != migration.checksum => {
-                        update_checksum(client, migration)?;
-                        report.rechecksummed.push(migration.file.revision.clone());
-                    }
-                    Some(_) => {}
-                }
-            }
-            client
-                .batch_execute("COMMIT")
-                .map_err(|e| PgError::new("committing the stamp", server_message(e)))?;
-            Ok(report)
-        })
+        let database = self.url_redacted().to_string();
+        stamp(&mut self.client, &database, migrations, target, options)
     }
 }
 

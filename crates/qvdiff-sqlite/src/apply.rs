@@ -10,7 +10,6 @@ use crate::partition::{parent_keys_resolve, partition, run_in_parallel, StoredOb
 use crate::plan::Sqlite;
 use crate::sqltext;
 use qvdiff_core::{Dialect, Schema};
-use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::{Batch, Connection, TransactionBehavior};
 use std::collections::{BTreeMap, HashSet};
 

@@ -24,7 +24,11 @@ pub fn first_item(
 ) -> qvdiff::migrate::rusqlite::Result<Option<Vec<(String, String)>>> {
     use qvdiff::migrate::rusqlite::types::ValueRef;
     let mut stmt = conn.prepare("SELECT * FROM items ORDER BY id LIMIT 1")?;
-    let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
+    let names: Vec<String> = stmt
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let mut rows = stmt.query([])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
