@@ -39,13 +39,17 @@
 //! - **Views and triggers**: not read (empty).
 //!
 //! The queries run one after the other without a transaction of their own (the caller may be in
-//! one: any [`GenericClient`] will do); concurrent DDL between them can give a mixed picture.
+//! one: any [`Session`] will do, a transaction included); concurrent DDL between them can give a
+//! mixed picture. Every value is read as text (arrays as JSON), so a connection of any driver
+//! can serve.
 
 use crate::ddl::CHECK_COMMENT_PREFIX;
 use crate::error::PgError;
-use crate::render::{parse_default, parse_type, quote_ident, unique_name, MAX_IDENTIFIER_BYTES};
+use crate::render::{
+    parse_default, parse_type, quote_ident, quote_string, unique_name, MAX_IDENTIFIER_BYTES,
+};
+use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{self, TokenKind};
-use postgres::GenericClient;
 use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::{Check, Column, FkAction, ForeignKey, Index, Schema, Table, Unique};
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,12 +64,11 @@ const TABLE_KINDS: &str = "c.relkind IN ('r', 'p') AND NOT c.relispartition";
 
 /// The schema that unqualified names resolve to: the first existing schema of `search_path`
 /// (`current_schemas(false)`), normally `public`. An error when none of them exists.
-pub fn default_schema(client: &mut impl GenericClient) -> Result<String, PgError> {
+pub fn default_schema(session: &mut (impl Session + ?Sized)) -> Result<String, PgError> {
     let context = "finding the default schema (search_path)";
-    let row = client
-        .query_one("SELECT (pg_catalog.current_schemas(false))[1]::text", &[])
-        .map_err(|e| PgError::from_pg(context, e))?;
-    let name: Option<String> = row.try_get(0).map_err(|e| PgError::from_pg(context, e))?;
+    let name = session
+        .query_value("SELECT (pg_catalog.current_schemas(false))[1]::text")
+        .map_err(|e| PgError::new(context, e.message))?;
     name.ok_or_else(|| {
         PgError::new(
             context,
@@ -74,27 +77,64 @@ pub fn default_schema(client: &mut impl GenericClient) -> Result<String, PgError
     })
 }
 
+/// The columns of a text row, read in order.
+struct Columns(std::vec::IntoIter<Option<String>>);
+
+impl Columns {
+    fn new(row: TextRow) -> Columns {
+        Columns(row.into_iter())
+    }
+
+    /// The next column; NULL (or a missing column) is `None`.
+    fn opt(&mut self) -> Option<String> {
+        self.0.next().flatten()
+    }
+
+    /// The next column, NULL read as empty text.
+    fn text(&mut self) -> String {
+        self.opt().unwrap_or_default()
+    }
+
+    /// The next column as a boolean (`t`).
+    fn flag(&mut self) -> bool {
+        self.opt().as_deref() == Some("t")
+    }
+
+    /// The next column as a list of names, sent as a JSON array (`array_to_json`).
+    fn names(&mut self) -> Result<Vec<Option<String>>, PgError> {
+        match self.opt() {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                PgError::new(
+                    CONTEXT,
+                    format!("unexpected list {json:?} from the server: {e}"),
+                )
+            }),
+        }
+    }
+}
+
 /// Reads the default schema (see [`default_schema`]) of the database into a normalized
 /// [`Schema`]. See the module documentation for exactly what is read and how.
-pub fn introspect(client: &mut impl GenericClient) -> Result<Schema, IntrospectError> {
-    let schema_name = default_schema(client)?;
-    introspect_in(client, &schema_name)
+pub fn introspect(session: &mut (impl Session + ?Sized)) -> Result<Schema, IntrospectError> {
+    let schema_name = default_schema(session)?;
+    introspect_in(session, &schema_name)
 }
 
 /// Reads the tables of schema `schema_name` into a normalized [`Schema`]. A schema that does not
 /// exist reads as an empty [`Schema`].
 pub fn introspect_in(
-    client: &mut impl GenericClient,
+    session: &mut (impl Session + ?Sized),
     schema_name: &str,
 ) -> Result<Schema, IntrospectError> {
-    let db = |e| PgError::from_pg(CONTEXT, e);
+    let db = |e: SessionError| PgError::new(CONTEXT, e.message);
+    let schema_literal = quote_string(schema_name);
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
 
     // Columns. A LEFT JOIN so that a table with no columns (legal in PostgreSQL) still appears.
-    let rows = client
-        .query(
-            &format!(
-                "SELECT c.relname::text, a.attname::text, \
+    let rows = session
+        .simple_query(&format!(
+            "SELECT c.relname::text, a.attname::text, \
                         pg_catalog.format_type(a.atttypid, a.atttypmod), \
                         a.attnotnull, a.attidentity::text, \
                         pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
@@ -105,27 +145,26 @@ pub fn introspect_in(
                   AND a.attgenerated = '' \
                  LEFT JOIN pg_catalog.pg_attrdef d \
                    ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-                 WHERE n.nspname = $1 AND {TABLE_KINDS} \
+                 WHERE n.nspname = {schema_literal} AND {TABLE_KINDS} \
                  ORDER BY c.relname, a.attnum"
-            ),
-            &[&schema_name],
-        )
+        ))
         .map_err(db)?;
     for row in rows {
-        let table_name: String = row.try_get(0).map_err(db)?;
+        let mut row = Columns::new(row);
+        let table_name = row.text();
         if table_name == LEDGER_TABLE {
             continue;
         }
         let table = tables
             .entry(table_name.clone())
             .or_insert_with(|| Table::new(table_name, Vec::new()));
-        let Some(name) = row.try_get::<_, Option<String>>(1).map_err(db)? else {
+        let Some(name) = row.opt() else {
             continue;
         };
-        let type_text: Option<String> = row.try_get(2).map_err(db)?;
-        let not_null: bool = row.try_get(3).map_err(db)?;
-        let identity: Option<String> = row.try_get(4).map_err(db)?;
-        let default_expr: Option<String> = row.try_get(5).map_err(db)?;
+        let type_text = row.opt();
+        let not_null = row.flag();
+        let identity = row.opt();
+        let default_expr = row.opt();
         let ty = parse_type(type_text.as_deref().unwrap_or_default());
         let is_identity = matches!(identity.as_deref(), Some("a" | "d"));
         // A serial column's default is its sequence: that is how autoincrement looks, not a value.
@@ -144,21 +183,20 @@ pub fn introspect_in(
 
     // Constraints. `conparentid = 0` drops the copies PostgreSQL makes of a foreign key for each
     // partition of a referenced partitioned table; NOT NULL is in attnotnull, not here.
-    let rows = client
-        .query(
-            &format!(
-                "SELECT c.relname::text, k.conname::text, k.contype::text, \
-                        ARRAY(SELECT a.attname::text \
+    let rows = session
+        .simple_query(&format!(
+            "SELECT c.relname::text, k.conname::text, k.contype::text, \
+                        array_to_json(ARRAY(SELECT a.attname::text \
                               FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord) \
                               JOIN pg_catalog.pg_attribute a \
                                 ON a.attrelid = k.conrelid AND a.attnum = u.num \
-                              ORDER BY u.ord), \
+                              ORDER BY u.ord))::text, \
                         r.relname::text, \
-                        ARRAY(SELECT a.attname::text \
+                        array_to_json(ARRAY(SELECT a.attname::text \
                               FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord) \
                               JOIN pg_catalog.pg_attribute a \
                                 ON a.attrelid = k.confrelid AND a.attnum = u.num \
-                              ORDER BY u.ord), \
+                              ORDER BY u.ord))::text, \
                         k.confdeltype::text, k.confupdtype::text, \
                         CASE WHEN k.contype = 'c' \
                              THEN pg_catalog.pg_get_constraintdef(k.oid, true) END, \
@@ -168,20 +206,19 @@ pub fn introspect_in(
                  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_catalog.pg_class r ON r.oid = k.confrelid \
-                 WHERE n.nspname = $1 AND {TABLE_KINDS} \
+                 WHERE n.nspname = {schema_literal} AND {TABLE_KINDS} \
                    AND k.contype IN ('p', 'u', 'f', 'c') AND k.conparentid = 0"
-            ),
-            &[&schema_name],
-        )
+        ))
         .map_err(db)?;
     for row in rows {
-        let table_name: String = row.try_get(0).map_err(db)?;
+        let mut row = Columns::new(row);
+        let table_name = row.text();
         let Some(table) = tables.get_mut(&table_name) else {
             continue;
         };
-        let name: String = row.try_get(1).map_err(db)?;
-        let kind: String = row.try_get(2).map_err(db)?;
-        let columns: Vec<String> = row.try_get(3).map_err(db)?;
+        let name = row.text();
+        let kind = row.text();
+        let columns: Vec<String> = row.names()?.into_iter().flatten().collect();
         match kind.as_str() {
             "p" => table.primary_key = columns,
             "u" => {
@@ -193,10 +230,10 @@ pub fn introspect_in(
                 table.uniques.push(Unique { name, ..unnamed });
             }
             "f" => {
-                let ref_table: Option<String> = row.try_get(4).map_err(db)?;
-                let ref_columns: Vec<String> = row.try_get(5).map_err(db)?;
-                let on_delete: String = row.try_get(6).map_err(db)?;
-                let on_update: String = row.try_get(7).map_err(db)?;
+                let ref_table = row.opt();
+                let ref_columns: Vec<String> = row.names()?.into_iter().flatten().collect();
+                let on_delete = row.text();
+                let on_update = row.text();
                 table.foreign_keys.push(ForeignKey {
                     columns,
                     ref_table: ref_table.unwrap_or_default(),
@@ -206,8 +243,12 @@ pub fn introspect_in(
                 });
             }
             "c" => {
-                let definition: Option<String> = row.try_get(8).map_err(db)?;
-                let comment: Option<String> = row.try_get(9).map_err(db)?;
+                // Skip the foreign-key columns (4 to 7) to reach the check's.
+                for _ in 4..8 {
+                    row.opt();
+                }
+                let definition = row.opt();
+                let comment = row.opt();
                 let column_names: Vec<&str> =
                     table.columns.iter().map(|c| c.name.as_str()).collect();
                 let expr = check_text(
@@ -224,39 +265,37 @@ pub fn introspect_in(
     // Indexes of no constraint. `conindid` of a foreign key names the *referenced* table's
     // index, hence the contype filter. A plain key column is read by name (pg_get_indexdef
     // would quote it), an expression (attnum 0) by its definition.
-    let rows = client
-        .query(
-            &format!(
-                "SELECT c.relname::text, i.relname::text, x.indisunique, \
-                        ARRAY(SELECT CASE WHEN x.indkey[pos - 1] = 0 \
+    let rows = session
+        .simple_query(&format!(
+            "SELECT c.relname::text, i.relname::text, x.indisunique, \
+                        array_to_json(ARRAY(SELECT CASE WHEN x.indkey[pos - 1] = 0 \
                                           THEN pg_catalog.pg_get_indexdef(x.indexrelid, pos, true) \
                                           ELSE (SELECT a.attname::text \
                                                 FROM pg_catalog.pg_attribute a \
                                                 WHERE a.attrelid = x.indrelid \
                                                   AND a.attnum = x.indkey[pos - 1]) END \
                               FROM generate_series(1, x.indnkeyatts) AS pos \
-                              ORDER BY pos) \
+                              ORDER BY pos))::text \
                  FROM pg_catalog.pg_index x \
                  JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
                  JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND {TABLE_KINDS} \
+                 WHERE n.nspname = {schema_literal} AND {TABLE_KINDS} \
                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k \
                                    WHERE k.conindid = x.indexrelid \
                                      AND k.conrelid = x.indrelid \
                                      AND k.contype IN ('p', 'u', 'x'))"
-            ),
-            &[&schema_name],
-        )
+        ))
         .map_err(db)?;
     for row in rows {
-        let table_name: String = row.try_get(0).map_err(db)?;
+        let mut row = Columns::new(row);
+        let table_name = row.text();
         let Some(table) = tables.get_mut(&table_name) else {
             continue;
         };
-        let name: String = row.try_get(1).map_err(db)?;
-        let unique: bool = row.try_get(2).map_err(db)?;
-        let columns: Vec<Option<String>> = row.try_get(3).map_err(db)?;
+        let name = row.text();
+        let unique = row.flag();
+        let columns = row.names()?;
         table.indexes.push(Index {
             name,
             columns: columns.into_iter().map(Option::unwrap_or_default).collect(),
@@ -273,44 +312,47 @@ pub fn introspect_in(
 
 /// Whether the default schema (see [`default_schema`]) holds no table, view, materialized view
 /// or foreign table at all — the ledger included. `qvdiff port` copies only into such a database.
-pub fn is_empty(client: &mut impl GenericClient) -> Result<bool, PgError> {
-    let schema_name = default_schema(client)?;
-    is_empty_in(client, &schema_name)
+pub fn is_empty(session: &mut (impl Session + ?Sized)) -> Result<bool, PgError> {
+    let schema_name = default_schema(session)?;
+    is_empty_in(session, &schema_name)
 }
 
 /// [`is_empty`] for schema `schema_name` (one that does not exist is empty).
-pub fn is_empty_in(client: &mut impl GenericClient, schema_name: &str) -> Result<bool, PgError> {
+pub fn is_empty_in(
+    session: &mut (impl Session + ?Sized),
+    schema_name: &str,
+) -> Result<bool, PgError> {
     let context = "checking whether the database is empty";
-    let row = client
-        .query_one(
+    session
+        .query_value(&format!(
             "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
                                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                                WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))",
-            &[&schema_name],
-        )
-        .map_err(|e| PgError::from_pg(context, e))?;
-    row.try_get(0).map_err(|e| PgError::from_pg(context, e))
+                                WHERE n.nspname = {} AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))",
+            quote_string(schema_name)
+        ))
+        .map(|value| value.as_deref() == Some("t"))
+        .map_err(|e| PgError::new(context, e.message))
 }
 
 /// The number of rows of `table` in the default schema: an exact `count(*)`, so it reads the
 /// whole table (statistics would be cheap but can be far off).
-pub fn row_count(client: &mut impl GenericClient, table: &str) -> Result<i64, PgError> {
-    let schema_name = default_schema(client)?;
+pub fn row_count(session: &mut (impl Session + ?Sized), table: &str) -> Result<i64, PgError> {
+    let schema_name = default_schema(session)?;
     let context = format!("counting the rows of {table}");
-    let row = client
-        .query_one(
-            &format!(
-                "SELECT count(*) FROM {}.{}",
-                quote_ident(&schema_name),
-                quote_ident(table)
-            ),
-            &[],
-        )
-        .map_err(|e| PgError::from_pg(context.clone(), e))?;
-    row.try_get(0).map_err(|e| PgError::from_pg(context, e))
+    let count = session
+        .query_value(&format!(
+            "SELECT count(*) FROM {}.{}",
+            quote_ident(&schema_name),
+            quote_ident(table)
+        ))
+        .map_err(|e| PgError::new(context.clone(), e.message))?;
+    count
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| PgError::new(context, format!("unexpected count {count:?}")))
 }
 
-/// Whether a default expression draws from a sequence (`nextval('t_id_seq'::regclass)`).
 fn is_nextval(expr: &str) -> bool {
     expr.trim_start()
         .get(..8)

@@ -7,7 +7,7 @@
 //! runner sends are rendered as SQL literals ([`quote_string`](crate::quote_string)), which the
 //! simple-query protocol needs and which keeps the trait to one method.
 
-use postgres::{Client, SimpleQueryMessage};
+use postgres::{Client, SimpleQueryMessage, Transaction};
 
 /// A failed query: the server's message (with its detail, hint and context) or the driver's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,22 +81,40 @@ pub fn server_message_parts(
     text
 }
 
+/// The rows of a simple query's messages, every value as text.
+fn text_rows(messages: Vec<SimpleQueryMessage>) -> Vec<TextRow> {
+    messages
+        .into_iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+fn session_error(error: postgres::Error) -> SessionError {
+    SessionError {
+        message: message_of(&error),
+        closed: error.is_closed(),
+    }
+}
+
 impl Session for Client {
     fn simple_query(&mut self, sql: &str) -> Result<Vec<TextRow>, SessionError> {
-        let messages = Client::simple_query(self, sql).map_err(|e| SessionError {
-            message: message_of(&e),
-            closed: e.is_closed(),
-        })?;
-        Ok(messages
-            .into_iter()
-            .filter_map(|message| match message {
-                SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect())
+        Client::simple_query(self, sql)
+            .map(text_rows)
+            .map_err(session_error)
+    }
+}
+
+impl Session for Transaction<'_> {
+    fn simple_query(&mut self, sql: &str) -> Result<Vec<TextRow>, SessionError> {
+        Transaction::simple_query(self, sql)
+            .map(text_rows)
+            .map_err(session_error)
     }
 }
