@@ -48,7 +48,8 @@
 #![warn(missing_docs)]
 
 pub use qvdiff_core::{
-    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
+    BackendError, BackendErrorKind, Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey,
+    Index, Schema, Table, Unique,
 };
 pub use qvdiff_derive::Model;
 

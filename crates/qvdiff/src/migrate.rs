@@ -2,10 +2,27 @@
 //! the same runner (and the same safety) as `qvdiff upgrade`, and a check that the database
 //! matches the models.
 //!
+//! [`Migrator`] itself needs no driver: it parses the embedded files and links their revisions.
+//! It runs them through the driver the application already has, one cargo feature each:
+//!
+//! | feature | database handle | runner |
+//! |---|---|---|
+//! | `sqlite` | `&mut rusqlite::Connection` ([`Migrator::upgrade`]) | qvdiff's SQLite runner |
+//! | `postgres` | `&mut postgres::Client` ([`Migrator::upgrade`]) | qvdiff's PostgreSQL runner |
+//! | `sqlx-sqlite` | `&sqlx::SqlitePool` ([`Migrator::upgrade_pool`]) | the SQLite runner, on a connection of the pool |
+//! | `sqlx-postgres` | `&sqlx::PgPool` ([`Migrator::upgrade_pool`]) | the PostgreSQL runner, its SQL sent through a connection of the pool |
+//!
+//! Every driver gets the same guarantees, because it runs the same code: one ledger
+//! (`qvdiff_migrations`) with the checksum of every applied file, edited or missing applied
+//! files and a database newer than the binary refused, all pending revisions in one transaction,
+//! concurrent starts applying each revision once (SQLite's write lock, PostgreSQL's advisory
+//! lock), and — for a SQLite file with [`Migrator::with_backup`] — an online backup first.
+//!
 //! ```no_run
+//! # #[cfg(feature = "sqlite")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use qvdiff::migrate::{rusqlite::Connection, Migrator};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // The directory of migration files, relative to the crate's Cargo.toml.
 //! let migrator = Migrator::new(qvdiff::embed_migrations!("../../migrations"))?;
 //! let mut conn = Connection::open("app.db")?;
@@ -15,18 +32,40 @@
 //! }
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "sqlite"))]
+//! # fn main() {}
 //! ```
 
-use qvdiff_core::runner::{Migration, Migrations, Status};
-use qvdiff_core::{diff, FormatError, GraphError, Renames, Schema, Table};
-use qvdiff_sqlite::runner::{self, BackupSettings, RunError, RunOptions, RunReport};
-use qvdiff_sqlite::{comparable, introspect, SqliteError};
+use qvdiff_core::run::BackupSettings;
+pub use qvdiff_core::run::{RunOptions, RunReport, StepReport};
+use qvdiff_core::runner::{self as decisions, AppliedRevision, Migration, Migrations, Status};
+use qvdiff_core::{diff, BackendError, FormatError, GraphError, Renames, Schema, Table};
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 pub use qvdiff_derive::embed_migrations;
-/// The rusqlite version qvdiff is built with: use its `Connection` to avoid a second copy.
+
+#[cfg(feature = "postgres")]
+mod on_postgres;
+#[cfg(feature = "sqlite")]
+mod on_rusqlite;
+#[cfg(feature = "sqlx-postgres")]
+mod on_sqlx_postgres;
+#[cfg(feature = "sqlx-sqlite")]
+mod on_sqlx_sqlite;
+#[cfg(any(feature = "postgres", feature = "sqlx-postgres"))]
+mod postgres_session;
+
+/// The postgres version qvdiff is built with (feature `postgres`): use its `Client` to avoid a
+/// second copy.
+#[cfg(feature = "postgres")]
+pub use ::postgres;
+/// The rusqlite version qvdiff is built with (feature `sqlite`): use its `Connection` to avoid a
+/// second copy.
+#[cfg(feature = "sqlite")]
 pub use rusqlite;
 
 /// Why the embedded migrations could not be used, applied or checked.
@@ -42,10 +81,11 @@ pub enum MigrateError {
     },
     /// The embedded revisions do not form a valid history.
     Graph(GraphError),
-    /// Applying failed or was refused (nothing was changed).
-    Run(RunError),
-    /// Reading the database schema failed.
-    Introspect(SqliteError),
+    /// Applying failed or was refused, and nothing was changed; `kind` tells a refusal (edited
+    /// file, data a step cannot run on) from a lock held too long or a failure.
+    Run(BackendError),
+    /// The database could not be reached or read (the driver's or the server's message).
+    Database(String),
 }
 
 impl fmt::Display for MigrateError {
@@ -54,7 +94,7 @@ impl fmt::Display for MigrateError {
             MigrateError::Format { file, error } => write!(f, "{file}:{error}"),
             MigrateError::Graph(e) => write!(f, "embedded migrations: {e}"),
             MigrateError::Run(e) => write!(f, "{e}"),
-            MigrateError::Introspect(e) => write!(f, "{e}"),
+            MigrateError::Database(message) => write!(f, "{message}"),
         }
     }
 }
@@ -65,14 +105,8 @@ impl std::error::Error for MigrateError {
             MigrateError::Format { error, .. } => Some(error),
             MigrateError::Graph(e) => Some(e),
             MigrateError::Run(e) => Some(e),
-            MigrateError::Introspect(e) => Some(e),
+            MigrateError::Database(_) => None,
         }
-    }
-}
-
-impl From<RunError> for MigrateError {
-    fn from(e: RunError) -> Self {
-        MigrateError::Run(e)
     }
 }
 
@@ -107,7 +141,8 @@ impl Migrator {
         self
     }
 
-    /// Take an online backup into `dir` before applying anything, keeping the newest `keep`.
+    /// Take an online backup into `dir` before applying anything to a SQLite file, keeping the
+    /// newest `keep`. (A PostgreSQL server is backed up with its own tools; ignored there.)
     pub fn with_backup(mut self, dir: impl Into<PathBuf>, keep: usize) -> Self {
         self.options.backup = Some(BackupSettings {
             dir: dir.into(),
@@ -125,36 +160,120 @@ impl Migrator {
     /// `qvdiff upgrade`: concurrent starts apply each revision once, edited or missing files and
     /// a database newer than the binary are refused, and nothing changes on failure. An empty
     /// report means the database was up to date.
-    pub fn upgrade(&self, conn: &mut rusqlite::Connection) -> Result<RunReport, MigrateError> {
-        Ok(runner::upgrade(
-            conn,
-            &self.migrations,
-            "head",
-            &self.options,
-        )?)
+    pub fn upgrade<D: Database + ?Sized>(&self, db: &mut D) -> Result<RunReport, MigrateError> {
+        db.upgrade_to_head(&self.migrations, &self.options)
     }
 
     /// Where the database stands: applied heads, pending revisions, unknown or edited ones.
-    pub fn status(&self, conn: &rusqlite::Connection) -> Result<Status, MigrateError> {
-        Ok(runner::status(conn, &self.migrations)?)
+    pub fn status<D: Database + ?Sized>(&self, db: &mut D) -> Result<Status, MigrateError> {
+        Ok(decisions::status(&self.migrations, &db.applied()?))
     }
 
     /// How the database's tables differ from the models, one line per difference (`add column
     /// items.notes`, …); empty when they match. Views, triggers and qvdiff's own tables are not
     /// compared. Meant for a start-up check that logs or refuses instead of panicking.
-    pub fn verify_models(
+    pub fn verify_models<D: Database + ?Sized>(
         &self,
-        conn: &rusqlite::Connection,
+        db: &mut D,
         tables: &[Table],
     ) -> Result<Vec<String>, MigrateError> {
-        let live = comparable(&introspect(conn).map_err(MigrateError::Introspect)?);
-        let wanted = comparable(&Schema {
-            tables: tables.to_vec(),
-            ..Schema::default()
-        });
-        Ok(diff(&live, &wanted, &Renames::default())
-            .iter()
-            .map(|change| change.describe())
-            .collect())
+        let live = db.live_schema()?;
+        Ok(differences(&live, &db.comparable(&wanted(tables))))
     }
+
+    /// [`Migrator::upgrade`] through a connection pool (feature `sqlx-sqlite` or
+    /// `sqlx-postgres`). The runner works on one connection of the pool for the whole run.
+    pub async fn upgrade_pool<P: Pool + ?Sized>(
+        &self,
+        pool: &P,
+    ) -> Result<RunReport, MigrateError> {
+        pool.upgrade_to_head(&self.migrations, &self.options).await
+    }
+
+    /// [`Migrator::status`] through a connection pool.
+    pub async fn status_pool<P: Pool + ?Sized>(&self, pool: &P) -> Result<Status, MigrateError> {
+        Ok(decisions::status(&self.migrations, &pool.applied().await?))
+    }
+
+    /// [`Migrator::verify_models`] through a connection pool.
+    pub async fn verify_models_pool<P: Pool + ?Sized>(
+        &self,
+        pool: &P,
+        tables: &[Table],
+    ) -> Result<Vec<String>, MigrateError> {
+        let live = pool.live_schema().await?;
+        Ok(differences(&live, &pool.comparable(&wanted(tables))))
+    }
+}
+
+/// The models as one schema, not yet in any dialect's comparable form.
+fn wanted(tables: &[Table]) -> Schema {
+    Schema {
+        tables: tables.to_vec(),
+        ..Schema::default()
+    }
+}
+
+/// One line per difference between two comparable schemas.
+fn differences(live: &Schema, wanted: &Schema) -> Vec<String> {
+    diff(live, wanted, &Renames::default())
+        .iter()
+        .map(|change| change.describe())
+        .collect()
+}
+
+mod sealed {
+    /// Only qvdiff's own driver glue implements [`super::Database`] and [`super::Pool`].
+    pub trait Sealed {}
+}
+
+/// A database handle of a driver qvdiff runs migrations on (see the module docs for which
+/// feature brings which). Sealed: the guarantees come from qvdiff's runners, not from the trait.
+pub trait Database: sealed::Sealed {
+    /// Applies every pending revision up to the single head.
+    #[doc(hidden)]
+    fn upgrade_to_head(
+        &mut self,
+        migrations: &Migrations,
+        options: &RunOptions,
+    ) -> Result<RunReport, MigrateError>;
+
+    /// The ledger rows, in the order they were applied.
+    #[doc(hidden)]
+    fn applied(&mut self) -> Result<Vec<AppliedRevision>, MigrateError>;
+
+    /// The live schema, as the dialect compares it (qvdiff's own tables left out).
+    #[doc(hidden)]
+    fn live_schema(&mut self) -> Result<Schema, MigrateError>;
+
+    /// `schema` as this dialect would store and compare it.
+    #[doc(hidden)]
+    fn comparable(&self, schema: &Schema) -> Schema;
+}
+
+/// A future of the pool glue; boxed, so the trait stays object-safe and `Send`.
+pub type PoolFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, MigrateError>> + Send + 'a>>;
+
+/// A connection pool of a driver qvdiff runs migrations on (`sqlx::SqlitePool`,
+/// `sqlx::PgPool`). Sealed, like [`Database`].
+pub trait Pool: sealed::Sealed + Sync {
+    /// Applies every pending revision up to the single head.
+    #[doc(hidden)]
+    fn upgrade_to_head<'a>(
+        &'a self,
+        migrations: &'a Migrations,
+        options: &'a RunOptions,
+    ) -> PoolFuture<'a, RunReport>;
+
+    /// The ledger rows, in the order they were applied.
+    #[doc(hidden)]
+    fn applied(&self) -> PoolFuture<'_, Vec<AppliedRevision>>;
+
+    /// The live schema, as the dialect compares it.
+    #[doc(hidden)]
+    fn live_schema(&self) -> PoolFuture<'_, Schema>;
+
+    /// `schema` as this dialect would store and compare it.
+    #[doc(hidden)]
+    fn comparable(&self, schema: &Schema) -> Schema;
 }

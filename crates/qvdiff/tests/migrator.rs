@@ -36,18 +36,18 @@ fn upgrade_then_verify_models() {
     conn.execute_batch("CREATE TABLE other (id INTEGER PRIMARY KEY)")
         .unwrap();
     // Before: the items table is missing.
-    let before = migrator.verify_models(&conn, &[Item::table()]).unwrap();
+    let before = migrator.verify_models(&mut conn, &[Item::table()]).unwrap();
     assert!(before.iter().any(|d| d.contains("items")), "{before:?}");
 
     let report = migrator.upgrade(&mut conn).unwrap();
     assert_eq!(report.steps.len(), 2);
     assert!(migrator.upgrade(&mut conn).unwrap().is_noop());
-    assert!(migrator.status(&conn).unwrap().is_up_to_date());
+    assert!(migrator.status(&mut conn).unwrap().is_up_to_date());
     conn.execute("INSERT INTO items (id, title) VALUES (1, 'lamp')", [])
         .unwrap();
 
     // `other` is not a model: it shows up as a difference, the models' tables do not.
-    let differences = migrator.verify_models(&conn, &[Item::table()]).unwrap();
+    let differences = migrator.verify_models(&mut conn, &[Item::table()]).unwrap();
     assert_eq!(differences, ["drop table other (DESTRUCTIVE)"]);
 }
 

@@ -40,13 +40,13 @@ fn run() -> AppResult<()> {
     }
     match command.as_str() {
         "" => {
-            let status = migrator.status(&conn)?;
+            let status = migrator.status(&mut conn)?;
             println!("{}: at {}", db.display(), status.current.join(", "));
         }
         "seed" => seed(&conn)?,
         "first-item" => print_first_item(&conn)?,
         "check" => {
-            let differences = migrator.verify_models(&conn, &inventory::tables())?;
+            let differences = migrator.verify_models(&mut conn, &inventory::tables())?;
             if differences.is_empty() {
                 println!("the database matches the models");
             } else {
