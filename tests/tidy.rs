@@ -99,10 +99,16 @@ fn the_crate_graph_points_one_way() {
     for (krate, allowed) in [
         ("qvdiff-capture", &["qvdiff-core"][..]),
         ("qvdiff-sqlite", &["qvdiff-core"][..]),
+        ("qvdiff-postgres", &["qvdiff-core"][..]),
         ("qvdiff-derive", &["qvdiff-capture", "qvdiff-core"][..]),
         (
             "qvdiff",
-            &["qvdiff-core", "qvdiff-derive", "qvdiff-sqlite"][..],
+            &[
+                "qvdiff-core",
+                "qvdiff-derive",
+                "qvdiff-sqlite",
+                "qvdiff-postgres",
+            ][..],
         ),
     ] {
         for dep in workspace_deps(krate) {
@@ -140,5 +146,126 @@ fn ci_runs_the_readme_test_command() {
             .lines()
             .any(|l| l.trim().starts_with("cargo test --workspace")),
         ".ci/test must run the whole workspace's tests"
+    );
+}
+
+/// A `major.minor[.patch]` version as numbers, for comparing.
+fn version_numbers(version: &str) -> Vec<u64> {
+    let mut numbers: Vec<u64> = version
+        .split('.')
+        .map(|part| part.parse().expect("a numeric version part"))
+        .collect();
+    numbers.resize(3, 0);
+    numbers
+}
+
+/// The host's target triple, as rustc reports it.
+fn host_triple() -> String {
+    let out = std::process::Command::new(std::env::var("RUSTC").unwrap_or("rustc".into()))
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
+#[test]
+fn the_declared_rust_version_is_what_the_dependencies_need() {
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let declared = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version = "))
+        .expect("the workspace declares rust-version")
+        .trim_matches('"')
+        .to_string();
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host_triple()])
+        .current_dir(repo())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    let needed = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| {
+            let version = p["rust_version"].as_str()?;
+            Some((
+                version_numbers(version),
+                format!("{} {}", p["name"], p["version"]),
+            ))
+        })
+        .max()
+        .expect("some dependency declares a rust-version");
+    assert_eq!(
+        version_numbers(&declared),
+        needed.0,
+        "the workspace declares rust-version {declared}, but {} needs {:?}: declare what is true",
+        needed.1,
+        needed.0
+    );
+    // Every member inherits the workspace's declaration, so none can claim less.
+    for member in metadata["workspace_members"].as_array().expect("members") {
+        let id = member.as_str().expect("member id");
+        let package = metadata["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["id"] == id)
+            .expect("member package");
+        assert_eq!(
+            package["rust_version"].as_str(),
+            Some(declared.as_str()),
+            "{} must set rust-version.workspace = true",
+            package["name"]
+        );
+    }
+}
+
+#[test]
+fn the_application_crate_is_light_by_default() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "qvdiff",
+            "-e",
+            "normal",
+            "--locked",
+            "--offline",
+        ])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .current_dir(repo())
+        .output()
+        .expect("cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(tree.contains("qvdiff-derive"), "{tree}");
+    for line in tree.lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        assert!(
+            !name.ends_with("-sys") && !["rusqlite", "postgres", "sqlx"].contains(&name),
+            "qvdiff with default features must pull no driver or native library, found {line}"
+        );
+    }
+    // One SQLite library for the whole workspace: rusqlite, sqlx and Diesel link the same one.
+    let lock = std::fs::read_to_string(repo().join("Cargo.lock")).expect("Cargo.lock");
+    assert_eq!(
+        lock.matches("name = \"libsqlite3-sys\"").count(),
+        1,
+        "Cargo.lock must hold one libsqlite3-sys"
     );
 }
