@@ -161,7 +161,9 @@ struct KeyValue<'a> {
     key: &'a str,
     /// The value with quotes and escapes removed.
     value: String,
+    /// Where the pair starts (its key), where its value starts, and where it ends.
     start: usize,
+    value_start: usize,
     end: usize,
 }
 
@@ -206,6 +208,7 @@ fn key_value_pairs(text: &str) -> Vec<KeyValue<'_>> {
             key,
             value,
             start: key_start,
+            value_start,
             end: value_start + len,
         });
         rest_start = value_start + len;
@@ -512,42 +515,18 @@ fn redact_query(query: &str) -> String {
         .join("&")
 }
 
-/// `host=h password='a b' user=u` → `host=h password=*** user=u` (values may be quoted, with
-/// `\'` and `\\` escapes, as libpq reads them).
+/// `host=h password='a b' user=u` → `host=h password=*** user=u`.
 fn redact_key_values(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(eq) = rest.find('=') {
-        let before = rest[..eq].trim_end();
-        let key_start = before.rfind(char::is_whitespace).map_or(0, |i| i + 1);
-        let is_password = before[key_start..].eq_ignore_ascii_case("password");
-        out.push_str(&rest[..=eq]);
-        let after = &rest[eq + 1..];
-        let value_start = after.len() - after.trim_start().len();
-        let value = &after[value_start..];
-        let value_len = if value.starts_with('\'') {
-            let mut escaped = false;
-            value
-                .char_indices()
-                .skip(1)
-                .find(|&(_, c)| {
-                    let closes = c == '\'' && !escaped;
-                    escaped = c == '\\' && !escaped;
-                    closes
-                })
-                .map_or(value.len(), |(i, _)| i + 1)
-        } else {
-            value.find(char::is_whitespace).unwrap_or(value.len())
-        };
-        out.push_str(&after[..value_start]);
-        if is_password {
+    let mut last = 0;
+    for pair in key_value_pairs(text) {
+        if pair.key.eq_ignore_ascii_case("password") {
+            out.push_str(&text[last..pair.value_start]);
             out.push_str("***");
-        } else {
-            out.push_str(&value[..value_len]);
+            last = pair.end;
         }
-        rest = &value[value_len..];
     }
-    out.push_str(rest);
+    out.push_str(&text[last..]);
     out
 }
 
@@ -589,7 +568,58 @@ impl std::fmt::Debug for PostgresDatabase {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, take_tls_options, SslMode, TlsOptions};
+
+    #[test]
+    fn tls_options_are_taken_out_of_both_url_forms() {
+        let options = |mode: &str, root: &str| TlsOptions {
+            mode: Some(mode.to_string()),
+            root_cert: Some(root.to_string()),
+        };
+        assert_eq!(
+            take_tls_options(
+                "postgres://app@db/shop?sslmode=verify-full&connect_timeout=5&sslrootcert=%2Fetc%2Fca%20x.pem"
+            ),
+            (
+                "postgres://app@db/shop?connect_timeout=5".to_string(),
+                options("verify-full", "/etc/ca x.pem")
+            )
+        );
+        assert_eq!(
+            take_tls_options("postgres://app@db/shop?sslrootcert=system&SSLMODE=require"),
+            (
+                "postgres://app@db/shop".to_string(),
+                options("require", "system")
+            )
+        );
+        assert_eq!(
+            take_tls_options("host=db sslmode = verify-ca sslrootcert='/a b/it\\'s.pem' user=app"),
+            (
+                "host=db   user=app".to_string(),
+                options("verify-ca", "/a b/it's.pem")
+            )
+        );
+        assert_eq!(
+            take_tls_options("postgres://app@db/shop"),
+            ("postgres://app@db/shop".to_string(), TlsOptions::default())
+        );
+    }
+
+    #[test]
+    fn ssl_modes_read_as_libpq_spells_them() {
+        for mode in [
+            SslMode::Disable,
+            SslMode::Allow,
+            SslMode::Prefer,
+            SslMode::Require,
+            SslMode::VerifyCa,
+            SslMode::VerifyFull,
+        ] {
+            assert_eq!(SslMode::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(SslMode::parse("verify_full"), None);
+        assert_eq!(SslMode::parse("Require"), None);
+    }
 
     #[test]
     fn passwords_never_show() {
