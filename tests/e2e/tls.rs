@@ -188,6 +188,24 @@ fn each_sslmode_encrypts_as_libpq_does_and_the_server_sees_it() {
             assert!(version.starts_with("TLSv1."), "{query}: {version}");
         }
     }
+
+    // Over the server's Unix socket (in the cluster's directory, beside tls/), libpq ignores
+    // sslmode: the connection is made, unencrypted.
+    let socket_dir = ca
+        .parent()
+        .and_then(Path::parent)
+        .expect("cluster directory");
+    let Some(db) = TestDatabase::create("sslmode_socket") else {
+        return;
+    };
+    let socket = format!(
+        "postgres://postgres@/{}?host={}&port={}&sslmode=verify-full",
+        db.name,
+        socket_dir.display(),
+        server_port(&db)
+    );
+    p.qvdiff(&["upgrade", "--db", &socket]).expect_code(0);
+    assert_eq!(probe(&db).map(|(ssl, _, _)| ssl), Some(false));
 }
 
 #[test]

@@ -273,6 +273,13 @@ pub fn connect(url: &str) -> Result<Client, PgError> {
             ),
         ));
     }
+    // libpq: TLS is never used over a Unix socket, whatever sslmode says.
+    let hosts = config.get_hosts();
+    #[cfg(unix)]
+    let unix_only = !hosts.is_empty() && hosts.iter().all(|h| matches!(h, Host::Unix(_)));
+    #[cfg(not(unix))]
+    let unix_only = false;
+    let mode = if unix_only { SslMode::Disable } else { mode };
     let verification = match mode {
         SslMode::VerifyFull => Verification::Full,
         SslMode::VerifyCa => Verification::Chain,

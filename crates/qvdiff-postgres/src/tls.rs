@@ -189,12 +189,17 @@ impl MakeRustlsConnect {
 impl MakeTlsConnect<Socket> for MakeRustlsConnect {
     type Stream = RustlsStream;
     type TlsConnect = RustlsConnect;
-    type Error = rustls::pki_types::InvalidDnsNameError;
+    type Error = io::Error;
 
-    fn make_tls_connect(&mut self, domain: &str) -> Result<RustlsConnect, Self::Error> {
+    fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnect> {
+        // The driver asks before it knows whether TLS will be used: for a Unix socket (no host
+        // name) the server declines TLS and `connect` is never called.
         Ok(RustlsConnect {
             config: self.config.clone(),
-            server_name: ServerName::try_from(domain)?.to_owned(),
+            server_name: ServerName::try_from(domain)
+                .ok()
+                .map(|name| name.to_owned()),
+            domain: domain.to_string(),
         })
     }
 }
@@ -202,7 +207,8 @@ impl MakeTlsConnect<Socket> for MakeRustlsConnect {
 /// The connector for one host.
 pub struct RustlsConnect {
     config: Arc<ClientConfig>,
-    server_name: ServerName<'static>,
+    server_name: Option<ServerName<'static>>,
+    domain: String,
 }
 
 impl TlsConnect<Socket> for RustlsConnect {
@@ -212,8 +218,16 @@ impl TlsConnect<Socket> for RustlsConnect {
 
     fn connect(self, socket: Socket) -> Self::Future {
         let connector = tokio_rustls::TlsConnector::from(self.config);
+        let server_name = self.server_name;
+        let domain = self.domain;
         Box::pin(async move {
-            let stream = connector.connect(self.server_name, socket).await?;
+            let server_name = server_name.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("\"{domain}\" is not a host name a TLS certificate can name"),
+                )
+            })?;
+            let stream = connector.connect(server_name, socket).await?;
             Ok(RustlsStream(Box::new(stream)))
         })
     }
