@@ -247,6 +247,15 @@ fn verify_full_refuses_a_wrong_ca_and_a_wrong_host_name_and_changes_nothing() {
             ],
         ),
         (
+            url(
+                &db,
+                &login,
+                "127.0.0.1",
+                &ca_query("verify-full", &ca.with_file_name("missing-ca.crt")),
+            ),
+            vec!["reading sslrootcert=", "missing-ca.crt", "No such file"],
+        ),
+        (
             // No sslrootcert: the system's roots, which do not hold the test CA.
             url(&db, &login, "127.0.0.1", "?sslmode=verify-full"),
             vec![
