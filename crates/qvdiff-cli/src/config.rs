@@ -255,6 +255,21 @@ impl DialectKind {
 }
 
 impl Config {
+    /// A warning when `database` holds a password: the file is committed with the code, so the
+    /// password would be too. `None` when it holds none.
+    pub fn password_warning(&self) -> Option<String> {
+        let url = self.database.as_deref()?;
+        let redacted = qvdiff_postgres::redact_url(url);
+        (redacted != url).then(|| {
+            format!(
+                "{}: `database` holds a password ({redacted}); this file is committed with the \
+                 code, so the password would be too: leave it out of the URL and give it through \
+                 DATABASE_URL, PGPASSWORD or ~/.pgpass (chmod 600) where qvdiff runs",
+                crate::models::display_path(&self.file)
+            )
+        })
+    }
+
     /// This project as seen by one dialect: the config itself for its own dialect, or — for
     /// PostgreSQL beside SQLite — the same project with the `[postgres] migrations` history.
     /// `None` when the project keeps no history in that dialect.

@@ -71,7 +71,13 @@ where
 
 fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
     let global = &cli.global;
-    let config = || Config::discover(global.config.as_deref());
+    let config = || {
+        Config::discover(global.config.as_deref()).inspect(|config| {
+            if let Some(warning) = config.password_warning() {
+                console.warn(&warning);
+            }
+        })
+    };
     let prompter = Prompter::new(!global.no_input);
     let db = global.db.as_deref();
     match &cli.command {

@@ -10,12 +10,14 @@ pub mod error;
 pub mod introspect;
 pub mod ledger;
 pub mod model;
+pub mod pgpass;
 pub mod plan;
 pub mod render;
 pub mod runner;
 pub mod session;
 pub mod shadow;
 mod sqltext;
+pub mod tls;
 
 pub use render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
@@ -28,7 +30,7 @@ pub use model::{apply_sql, model_chain, ModelError, ModelErrorKind, SchemaModel}
 pub use plan::Postgres;
 pub use shadow::replay_on_server;
 
-pub use connect::{connect, redact_url, PostgresDatabase};
+pub use connect::{connect, redact_url, PostgresDatabase, SslMode};
 pub use runner::{backend_error, sql_script, FailedStatement, RunError, ADVISORY_LOCK_KEY};
 
 pub mod testing;

@@ -1,7 +1,11 @@
 //! Throwaway databases on a real PostgreSQL server, for tests (this crate's, the CLI's
 //! end-to-end suite, the property suite).
 //!
-//! The server is named by `QVDIFF_TEST_POSTGRES_URL` (`.ci/postgres start` prints it). Each
+//! The server is named by `QVDIFF_TEST_POSTGRES_URL` (`.ci/postgres start` prints it, with
+//! `sslmode=verify-full`: every connection of the tests goes through [`crate::connect`], so over
+//! TLS). `QVDIFF_TEST_POSTGRES_CA` names the CA file of that server's certificate; the tests of
+//! TLS and passwords need it and the roles [`TLS_ONLY_GROUP`] and [`PASSWORD_GROUP`] that
+//! `.ci/postgres` makes. Each
 //! [`TestDatabase`] is a fresh database with a unique name, dropped when the value is dropped, so
 //! tests run in parallel. Without the variable the tests that need a server are skipped with a
 //! line on stderr — unless `QVDIFF_REQUIRE_POSTGRES=1` (set by `.ci/run`), which makes a missing
@@ -14,6 +18,31 @@ pub const URL_VAR: &str = "QVDIFF_TEST_POSTGRES_URL";
 
 /// The environment variable that turns a missing test server into a failure.
 pub const REQUIRE_VAR: &str = "QVDIFF_REQUIRE_POSTGRES";
+
+/// The environment variable naming the CA certificate file of the test server
+/// (`.ci/postgres`'s `tls/ca.crt`; `wrong-ca.crt` beside it is a CA that signed nothing).
+pub const CA_VAR: &str = "QVDIFF_TEST_POSTGRES_CA";
+
+/// The role whose members the test server's `pg_hba.conf` lets in over TLS only.
+pub const TLS_ONLY_GROUP: &str = "qvdiff_tls_only";
+
+/// The role whose members the test server's `pg_hba.conf` lets in with a password only.
+pub const PASSWORD_GROUP: &str = "qvdiff_password_login";
+
+/// The CA file of the test server (`QVDIFF_TEST_POSTGRES_CA`), or `None` when it is not set
+/// (after saying so on stderr); panics when it is missing and `QVDIFF_REQUIRE_POSTGRES=1`.
+pub fn test_ca(label: &str) -> Option<std::path::PathBuf> {
+    match std::env::var(CA_VAR).ok().filter(|v| !v.is_empty()) {
+        Some(path) => Some(path.into()),
+        None if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") => {
+            panic!("{REQUIRE_VAR}=1 but {CA_VAR} is not set: start the server with .ci/postgres")
+        }
+        None => {
+            eprintln!("skipped {label}: {CA_VAR} is not set (start a server with .ci/postgres)");
+            None
+        }
+    }
+}
 
 /// A fresh, empty database on the test server; dropped (with `FORCE`) on drop.
 #[derive(Debug)]
@@ -55,8 +84,8 @@ impl TestDatabase {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot connect to {URL_VAR}={admin_url}: {e}"));
+        let mut admin = crate::connect(&admin_url)
+            .unwrap_or_else(|e| panic!("cannot connect to {URL_VAR}: {e}"));
         // Two round trips: a multi-statement batch is one transaction, where CREATE DATABASE
         // is refused.
         for sql in [
@@ -77,14 +106,13 @@ impl TestDatabase {
 
     /// A new connection to this database.
     pub fn connect(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.url))
+        crate::connect(&self.url).unwrap_or_else(|e| panic!("cannot connect: {e}"))
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+        if let Ok(mut admin) = crate::connect(&self.admin_url) {
             let _ = admin.batch_execute(&format!(
                 "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
                 self.name

@@ -50,6 +50,8 @@ pub use qvdiff_derive::embed_migrations;
 
 #[cfg(feature = "postgres")]
 mod on_postgres;
+#[cfg(feature = "postgres")]
+pub use on_postgres::connect_postgres;
 #[cfg(feature = "sqlite")]
 mod on_rusqlite;
 #[cfg(feature = "sqlx-postgres")]

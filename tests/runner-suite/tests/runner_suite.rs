@@ -184,7 +184,9 @@ struct Postgres {
 
 impl Postgres {
     fn new(place: Place) -> Postgres {
-        let client = server_of(&place).connect();
+        // The application's way in: TLS and credentials as `qvdiff upgrade` handles them.
+        let client = qvdiff::migrate::connect_postgres(&server_of(&place).url)
+            .expect("connect_postgres");
         Postgres { place, client }
     }
 }

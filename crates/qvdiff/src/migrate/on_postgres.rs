@@ -29,3 +29,11 @@ impl Database for Client {
         DIALECT.comparable(schema)
     }
 }
+
+/// Connects to `url` the way `qvdiff upgrade` does: TLS per libpq's `sslmode` and
+/// `sslrootcert` (`prefer` by default), the password from the URL, `PGPASSWORD` or `~/.pgpass`,
+/// a connect timeout, and `application_name = qvdiff` unless the URL sets one. Errors name the
+/// URL without its password.
+pub fn connect_postgres(url: &str) -> Result<Client, MigrateError> {
+    qvdiff_postgres::connect(url).map_err(|e| MigrateError::Database(e.to_string()))
+}
