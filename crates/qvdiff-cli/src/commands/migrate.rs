@@ -32,6 +32,20 @@ pub fn run(
         return Err(CliError::new("the migration message is empty")
             .with_hint("pass -m \"what this migration does\""));
     }
+    // `--apply` is checked before anything is read or written: a refusal leaves no file.
+    let apply_to = match args.apply {
+        false => None,
+        true => {
+            if !args.yes && !prompter.enabled() {
+                return Err(CliError::new(
+                    "--apply asks before changing the database, and --no-input forbids asking; \
+                     nothing was written",
+                )
+                .with_hint("add --yes to apply without asking, or leave out --no-input"));
+            }
+            Some(crate::db_url::resolve_database(config, db_flag)?)
+        }
+    };
     // Every history gets the file, so the histories keep one revision graph. With `--db`, the
     // history of the database's dialect starts from the live schema, the other from its files.
     let live_dialect = match db_flag {
@@ -89,6 +103,9 @@ pub fn run(
     }
     let Some(first) = drafts.first() else {
         console.info("No changes detected; nothing was written.");
+        if apply_to.is_some() {
+            console.info("Nothing to apply.");
+        }
         return Ok(());
     };
     let summary = first.summary.clone();
@@ -106,8 +123,64 @@ pub fn run(
             "  (empty: write the up and down SQL by hand, then review it like any other change)",
         );
     }
+    if let Some((view, database)) = &apply_to {
+        let yes = args.yes;
+        apply(
+            config, view, database, &drafts, &revision, yes, db_flag, prompter, console,
+        )?;
+    }
     crate::keep_until_exit((drafts, wanted, histories));
     Ok(())
+}
+
+/// `migrate --apply`: shows the file written for the database's dialect (its summary block and
+/// SQL), asks unless `yes`, then upgrades the database to it, backup first.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    config: &Config,
+    view: &Config,
+    database: &crate::db_url::Database,
+    drafts: &[Draft],
+    revision: &str,
+    yes: bool,
+    db_flag: Option<&str>,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<()> {
+    let Some(draft) = drafts
+        .iter()
+        .find(|d| d.config.migrations == view.migrations)
+    else {
+        console.info(&format!(
+            "No changes in {}: nothing to apply to {}",
+            display_path(&view.migrations),
+            database.display()
+        ));
+        return Ok(());
+    };
+    let path = view.migrations.join(draft.file.file_name());
+    let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "\n{}:\n", display_path(&path));
+        let _ = out.write_all(text.as_bytes());
+        let _ = writeln!(out);
+        let _ = out.flush();
+    }
+    if !yes && !prompter.confirm(&format!("Apply to {}?", database.display())) {
+        console.info(&format!(
+            "Not applied: {} stays for review; `qvdiff upgrade` applies it",
+            display_path(&path)
+        ));
+        return Ok(());
+    }
+    let upgrade = crate::cli::UpgradeArgs {
+        target: Some(revision.to_string()),
+        sql: false,
+        no_backup: false,
+    };
+    crate::commands::deploy::upgrade(config, &upgrade, db_flag, console)
 }
 
 /// Each change of a migration in words, and whether it is destructive.
