@@ -8,6 +8,7 @@ mod e2e {
     pub mod cases_postgres;
     pub mod crash;
     pub mod deploy;
+    pub mod deploy_script;
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;
