@@ -3,6 +3,7 @@
 //! One test binary (compiled once) with a module per command area.
 
 mod e2e {
+    pub mod apply;
     pub mod bad_input;
     pub mod cases;
     pub mod cases_postgres;
