@@ -81,26 +81,31 @@ pub fn restore(
             .map_err(backup_error)?,
     };
     let info = backup::describe_backup(&file, &db_name).map_err(backup_error)?;
-    console.info(&format!(
+    let described = format!(
         "Backup {}: revision {}, taken {}, {}",
         display_path(&info.path),
         info.revision,
         info.created,
         human_size(info.size)
-    ));
-    if !args.yes
-        && std::io::stdin().is_terminal()
-        && prompter.enabled()
-        && !prompter.confirm(&format!(
+    );
+    let ask = !args.yes && std::io::stdin().is_terminal() && prompter.enabled();
+    if ask {
+        console.info(&described);
+        let question = format!(
             "Restore {} from this backup (its current state is backed up first)?",
             display_path(&target.path)
-        ))
-    {
-        console.info("Nothing was restored.");
-        return Ok(());
+        );
+        if !prompter.confirm(&question) {
+            console.info("Nothing was restored.");
+            return Ok(());
+        }
     }
     let report = backup::restore(&target.path, &file, &config.backup_dir, config.backup_keep)
         .map_err(backup_error)?;
+    if !ask {
+        // Said after the restore, so a refusal (another writer) prints the error alone.
+        console.info(&described);
+    }
     console.info(&format!(
         "Restored {} from {} (the state before is saved in {})",
         display_path(&target.path),
