@@ -113,6 +113,10 @@ pub enum Command {
     Backups,
     /// Restore the database from a backup (a file, or `latest`), after backing up its current
     /// state. Refuses while another connection is writing.
+    ///
+    /// Says which backup it restores (revision, time, size) and asks first on a terminal;
+    /// `--revision REV` picks the backup taken before REV was applied. Rows the database holds
+    /// and the backup does not are named per table (they stay in the backup of the state before).
     Restore(RestoreArgs),
     /// Check migration files before review: data loss, table rebuilds, NOT NULL or UNIQUE on
     /// existing columns, an empty or wrong down, hand edits of generated SQL, SQL that fails.
