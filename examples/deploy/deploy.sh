@@ -30,6 +30,8 @@
 #                     $SERVICE_NAME, see inventory.service) or `process` (a background process
 #                     with a pid file in shared/run/, for machines without systemd and for tests)
 #   SERVICE_NAME      the systemd unit (default inventory)
+#   SYSTEMCTL         how systemctl is called (default systemctl; `sudo -n systemctl` for a deploy
+#                     user that sudoers allows to restart, stop and query the unit)
 #   HEALTH_WAIT       seconds the new service must stay up before the check (default 3)
 #   DEPLOY_REPO       the git checkout of the no-argument form (default $APP_ROOT/repo)
 #   DEPLOY_DB_WAS     the database's revision before this deploy, as `qvdiff current` printed
@@ -42,6 +44,7 @@ APP_ROOT=${APP_ROOT:-/srv/inventory}
 QVDIFF=${QVDIFF:-qvdiff}
 DEPLOY_SERVICE=${DEPLOY_SERVICE:-systemd}
 SERVICE_NAME=${SERVICE_NAME:-inventory}
+SYSTEMCTL=${SYSTEMCTL:-systemctl}
 HEALTH_WAIT=${HEALTH_WAIT:-3}
 DEPLOY_REPO=${DEPLOY_REPO:-$APP_ROOT/repo}
 
@@ -73,7 +76,7 @@ LOG_FILE=$APP_ROOT/shared/log/$SERVICE_NAME.log
 
 service_stop() {
     if [ "$DEPLOY_SERVICE" = systemd ]; then
-        systemctl stop "$SERVICE_NAME"
+        $SYSTEMCTL stop "$SERVICE_NAME"
         return
     fi
     [ -f "$PID_FILE" ] || return 0
@@ -92,7 +95,7 @@ service_stop() {
 
 service_start() {
     if [ "$DEPLOY_SERVICE" = systemd ]; then
-        systemctl restart "$SERVICE_NAME"
+        $SYSTEMCTL restart "$SERVICE_NAME"
         return
     fi
     # The same command as the unit's ExecStart, from the same working directory.
@@ -103,7 +106,7 @@ service_start() {
 
 service_running() {
     if [ "$DEPLOY_SERVICE" = systemd ]; then
-        systemctl is-active --quiet "$SERVICE_NAME"
+        $SYSTEMCTL is-active --quiet "$SERVICE_NAME"
     else
         [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
     fi

@@ -272,3 +272,37 @@ fn restore_names_the_rows_it_takes_out_and_keeps_them_in_a_backup() {
     assert_eq!(titles(&db), ["lamp", "desk"]);
     assert_eq!(titles(&kept), ["lamp (sold)", "desk", "chair"]);
 }
+
+#[test]
+fn migrate_apply_refuses_a_database_with_pending_revisions_and_writes_nothing() {
+    let p = live_app();
+    // r2 is committed but not applied: a file planned from the live schema would repeat it.
+    p.qvdiff(&["--no-input", "migrate", "-m", "notes", "--rev-id", "r2"])
+        .expect_code(0);
+    p.write(
+        "src/models.rs",
+        &with_notes().replace(
+            "pub notes: Option<String>,",
+            "pub notes: Option<String>,\n    pub color: Option<String>,",
+        ),
+    );
+    let before = p.snapshot();
+    let run = p
+        .qvdiff(&[
+            "--no-input",
+            "migrate",
+            "--db",
+            "sqlite://app.db",
+            "-m",
+            "color",
+            "--apply",
+            "--yes",
+        ])
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("app.db") && run.stderr.contains("pending: r2"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.snapshot(), before, "nothing written, nothing applied");
+}

@@ -57,6 +57,15 @@ pub fn run(
         .iter()
         .map(|view| load_migrations(&view.migrations))
         .collect::<CliResult<Vec<_>>>()?;
+    if let Some((view, database)) = &apply_to {
+        if let Some(history) = views
+            .iter()
+            .zip(&histories)
+            .find_map(|(v, h)| (v.migrations == view.migrations).then_some(h))
+        {
+            require_up_to_date(database, history)?;
+        }
+    }
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     // The models and the starting schemas do not need each other: read them at once (models
     // errors are still reported first).
@@ -131,6 +140,44 @@ pub fn run(
     }
     crate::keep_until_exit((drafts, wanted, histories));
     Ok(())
+}
+
+/// Refuses `--apply` on a database that is not at the head of its history: the new file's
+/// parent is the head, so it would be applied after revisions the database does not have yet
+/// (and a file planned from the live schema repeats what those pending revisions do).
+fn require_up_to_date(database: &crate::db_url::Database, history: &Migrations) -> CliResult<()> {
+    if !database.exists() {
+        return Ok(());
+    }
+    let applied = crate::dialects::open(database, false)?
+        .applied()
+        .map_err(|e| CliError::new(e.message))?;
+    let status = qvdiff_core::runner::status(history, &applied);
+    if status.is_up_to_date() {
+        return Ok(());
+    }
+    let mut details = Vec::new();
+    if !status.pending.is_empty() {
+        details.push(format!("pending: {}", status.pending.join(", ")));
+    }
+    if !status.unknown.is_empty() {
+        details.push(format!(
+            "applied without a file: {}",
+            status.unknown.join(", ")
+        ));
+    }
+    if !status.edited.is_empty() {
+        details.push(format!(
+            "edited after they were applied: {}",
+            status.edited.join(", ")
+        ));
+    }
+    Err(CliError::new(format!(
+        "--apply needs {} at the head of its migrations, and it is not; nothing was written",
+        database.display()
+    ))
+    .with_details(details)
+    .with_hint("run `qvdiff upgrade` (or `qvdiff current` to see where it stands) first"))
 }
 
 /// `migrate --apply`: shows the file written for the database's dialect (its summary block and
