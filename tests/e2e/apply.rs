@@ -306,3 +306,68 @@ fn migrate_apply_refuses_a_database_with_pending_revisions_and_writes_nothing() 
     );
     assert_eq!(p.snapshot(), before, "nothing written, nothing applied");
 }
+
+/// The same command against PostgreSQL: the question names the server's database (password
+/// hidden), and `upgrade` applies the file there (no file backup: the server has its own).
+#[test]
+fn migrate_apply_on_a_terminal_applies_to_postgres() {
+    let Some(db) = qvdiff_postgres::testing::TestDatabase::create("migrate_apply") else {
+        return;
+    };
+    let p = Project::with_models(&[("src/models.rs", V1)]);
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
+    );
+    p.qvdiff(&["migrate", "-m", "items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let mut client = db.connect();
+    client
+        .batch_execute("INSERT INTO items (id, title) VALUES (1, 'lamp'), (2, 'desk')")
+        .unwrap();
+    p.write("src/models.rs", &with_notes());
+
+    let args = [
+        "migrate",
+        "--db",
+        &db.url,
+        "-m",
+        "add notes",
+        "--rev-id",
+        "r2",
+        "--apply",
+    ];
+    let question = format!("/{}? [y/N]", db.name);
+    let run = run_on_terminal(p.root(), &args, &[(&question, "y")]).expect_code(0);
+    assert!(
+        run.stdout.contains("ADD COLUMN \"notes\" text;"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Applied r2 add notes"),
+        "{}",
+        run.stdout
+    );
+    let rows: Vec<(i64, String, Option<String>)> = client
+        .query("SELECT id, title, notes FROM items ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [(1, "lamp".to_string(), None), (2, "desk".to_string(), None)]
+    );
+    let ledger: Vec<String> = client
+        .query(
+            "SELECT revision FROM qvdiff_migrations ORDER BY revision",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ledger, ["r1", "r2"]);
+}
