@@ -34,6 +34,10 @@
 #                     user that sudoers allows to restart, stop and query the unit)
 #   HEALTH_WAIT       seconds the new service must stay up before the check (default 3)
 #   DEPLOY_REPO       the git checkout of the no-argument form (default $APP_ROOT/repo)
+#   DEPLOY_BUILD      its build command, run there (default: cargo build --release --locked -p
+#                     inventory)
+#   DEPLOY_BINARY     the binary that build makes, relative to $DEPLOY_REPO or absolute (default
+#                     target/release/inventory)
 #   DEPLOY_DB_WAS     the database's revision before this deploy, as `qvdiff current` printed
 #                     it, when something already migrated it (migrate_and_deploy.sh sets it):
 #                     a rollback then restores the backup taken before those migrations too
@@ -47,6 +51,8 @@ SERVICE_NAME=${SERVICE_NAME:-inventory}
 SYSTEMCTL=${SYSTEMCTL:-systemctl}
 HEALTH_WAIT=${HEALTH_WAIT:-3}
 DEPLOY_REPO=${DEPLOY_REPO:-$APP_ROOT/repo}
+DEPLOY_BUILD=${DEPLOY_BUILD:-cargo build --release --locked -p inventory}
+DEPLOY_BINARY=${DEPLOY_BINARY:-target/release/inventory}
 
 say() { printf 'deploy: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -153,11 +159,16 @@ if [ $# -eq 1 ]; then
 else
     say "pulling $DEPLOY_REPO"
     git -C "$DEPLOY_REPO" pull --ff-only
-    (cd "$DEPLOY_REPO" && cargo build --release --locked -p inventory)
+    (cd "$DEPLOY_REPO" && $DEPLOY_BUILD) || die "the build failed; nothing changed"
+    case $DEPLOY_BINARY in
+    /*) binary=$DEPLOY_BINARY ;;
+    *) binary=$DEPLOY_REPO/$DEPLOY_BINARY ;;
+    esac
     release=$APP_ROOT/releases/$(git -C "$DEPLOY_REPO" rev-parse --short HEAD)-$stamp
     mkdir -p "$release/bin"
+    # The committed tree, not the checkout: what was reviewed is what runs.
     git -C "$DEPLOY_REPO" archive --format=tar HEAD | tar -x -C "$release"
-    cp "$DEPLOY_REPO/target/release/inventory" "$release/bin/inventory"
+    cp "$binary" "$release/bin/inventory"
 fi
 rm -rf "$release/instance"
 ln -s "$APP_ROOT/shared/instance" "$release/instance"

@@ -9,7 +9,8 @@
 #   2. qvdiff migrate --db <live database> -m MESSAGE --apply: writes the file, prints its
 #      summary block and SQL, asks "Apply to …? [y/N]", and on yes upgrades the database (online
 #      backup first). On no, nothing is applied and the file stays for review: this script stops;
-#   3. git add, commit and push of the new migration file;
+#   3. git add, commit and push of the new migration file with the model changes of the
+#      checkout (tracked files; the release is built from the commit, so both must be in it);
 #   4. deploy.sh: build, restart, health check; an unhealthy release is rolled back and the
 #      database restored from the backup step 2 took.
 #
@@ -47,11 +48,12 @@ fi
 if ! "$QVDIFF" --db "$db" check >/dev/null; then
     die "not applied: the new file stays in migrations/ for review; nothing was committed"
 fi
-if [ -n "$(git status --porcelain -- migrations)" ]; then
-    git add -- migrations
-    git commit -m "Migration: $message"
-    git push
-else
+git add -u
+git add -- migrations
+if git diff --cached --quiet; then
     say "no schema change; deploying the checkout as it is"
+else
+    git commit -q -m "Migration: $message"
+    git push -q
 fi
 DEPLOY_DB_WAS=$db_was exec "$here/deploy.sh"

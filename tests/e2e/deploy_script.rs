@@ -4,7 +4,8 @@
 //! Two builds of the app: the repository's (its migrations embedded), and one whose models and
 //! migrations add `items.barcode`. A release of the second deploys with the rows intact; a release
 //! that ships the new migration with the first build's binary (stale: it does not know the
-//! database it would run on) fails its health check and is rolled back.
+//! database it would run on) fails its health check and is rolled back. Option B runs
+//! `migrate_and_deploy.sh` on a git checkout with a bare origin: the app is built by deploy.sh.
 
 use super::support::{base_command, repo_root};
 use rusqlite::types::ValueRef;
@@ -22,6 +23,8 @@ struct Builds {
     v1: Build,
     /// The app with `items.barcode` added (models and one more migration).
     v2: Build,
+    /// Where the builds live; `target/` is the app workspace's target directory.
+    base: PathBuf,
 }
 
 struct Build {
@@ -74,7 +77,7 @@ fn builds() -> &'static Builds {
         .unwrap();
         assert!(run.status.success(), "{run:?}");
         let v2 = build_app(&base, &app, "v2");
-        Builds { v1, v2 }
+        Builds { v1, v2, base }
     })
 }
 
@@ -222,9 +225,15 @@ impl Server {
 
     /// Runs deploy.sh with a release directory.
     fn deploy(&self, release: &Path) -> Deploy {
+        self.script(&["deploy.sh", &release.to_string_lossy()], &[])
+    }
+
+    /// Runs a script of examples/deploy with arguments and extra environment, for this server.
+    fn script(&self, args: &[&str], env: &[(&str, &str)]) -> Deploy {
         let out = Command::new("bash")
-            .arg(repo_root().join("examples/deploy/deploy.sh"))
-            .arg(release)
+            .arg(repo_root().join("examples/deploy").join(args[0]))
+            .args(&args[1..])
+            .envs(env.iter().copied())
             .env("APP_ROOT", self.root())
             .env("QVDIFF", env!("CARGO_BIN_EXE_qvdiff"))
             .env("DEPLOY_SERVICE", "process")
@@ -470,4 +479,165 @@ fn deploy_sh_rolls_back_a_release_whose_health_check_fails() {
         })
         .count();
     assert_eq!(kept, 1, "the state before the restore is kept");
+}
+
+/// A git repository of the app (the repository's version, with the lock file its build wrote),
+/// pushed to a bare `origin` and cloned as the server's checkout `srv/repo`.
+fn git_checkout(server: &Server) -> PathBuf {
+    let tree = server.dir.path().join("laptop");
+    write_app_workspace(&repo_root(), &tree);
+    std::fs::copy(
+        builds().base.join("app/Cargo.lock"),
+        tree.join("Cargo.lock"),
+    )
+    .unwrap();
+    let origin = server.dir.path().join("origin.git");
+    let checkout = server.root().join("repo");
+    git(&tree, &["init", "-q", "-b", "main"]);
+    git(&tree, &["add", "-A"]);
+    git(&tree, &["commit", "-q", "-m", "inventory"]);
+    git(
+        server.dir.path(),
+        &["clone", "-q", "--bare", "laptop", "origin.git"],
+    );
+    std::fs::create_dir_all(server.root()).unwrap();
+    git(
+        server.dir.path(),
+        &[
+            "clone",
+            "-q",
+            &origin.to_string_lossy(),
+            &checkout.to_string_lossy(),
+        ],
+    );
+    checkout
+}
+
+/// Runs git with a fixed identity; returns its standard output.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .envs(GIT_IDENTITY.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const GIT_IDENTITY: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "Deployer"),
+    ("GIT_AUTHOR_EMAIL", "deploy@example.com"),
+    ("GIT_COMMITTER_NAME", "Deployer"),
+    ("GIT_COMMITTER_EMAIL", "deploy@example.com"),
+];
+
+#[test]
+fn migrate_and_deploy_sh_applies_commits_pushes_and_deploys_the_rebuilt_app() {
+    let builds = builds();
+    let server = Server::new();
+    let checkout = git_checkout(&server);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let target = builds.base.join("target");
+    let build = format!("{cargo} build --offline --locked -q -p inventory");
+    let binary = target.join("debug/inventory");
+    let target = target.to_string_lossy().into_owned();
+    let binary = binary.to_string_lossy().into_owned();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("DEPLOY_BUILD", &build),
+        ("DEPLOY_BINARY", &binary),
+        ("CARGO_TARGET_DIR", &target),
+    ];
+    env.extend(GIT_IDENTITY);
+
+    // The first deploy from git: pull, build, release from the commit.
+    expect(&server.script(&["deploy.sh"], &env), 0);
+    assert!(server.app(&["seed"]).contains("added user"));
+    let first_executable = server.service_executable();
+    let before = rows(&server.db());
+    let origin = server.dir.path().join("origin.git");
+    let commits = git(&origin, &["rev-list", "--count", "main"]);
+
+    // On the server: a new field, then option B. Without a terminal and without
+    // MIGRATE_YES the question gets no yes: nothing applied, nothing committed.
+    let models = checkout.join("examples/inventory/src/models.rs");
+    let text = std::fs::read_to_string(&models).unwrap();
+    let field = "    pub description: Option<String>,\n";
+    std::fs::write(
+        &models,
+        text.replacen(
+            field,
+            &format!("{field}    pub barcode: Option<String>,\n"),
+            1,
+        ),
+    )
+    .unwrap();
+    let declined = server.script(&["migrate_and_deploy.sh", "add barcode to items"], &env);
+    expect(&declined, 1);
+    assert!(
+        declined.output.contains("not applied"),
+        "{}",
+        declined.output
+    );
+    assert!(!columns(&server.db(), "items").contains(&"barcode".to_string()));
+    assert_eq!(git(&origin, &["rev-list", "--count", "main"]), commits);
+    let left: Vec<PathBuf> = std::fs::read_dir(checkout.join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_add_barcode_to_items.sql"))
+        .collect();
+    assert_eq!(left.len(), 1, "the file stays for review");
+    // Reviewed and found wanting: removed (both histories), then applied for real.
+    for dir in ["migrations", "migrations/postgres"] {
+        for entry in std::fs::read_dir(checkout.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .to_string_lossy()
+                .ends_with("_add_barcode_to_items.sql")
+            {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+
+    env.push(("MIGRATE_YES", "1"));
+    let run = server.script(&["migrate_and_deploy.sh", "add barcode to items"], &env);
+    expect(&run, 0);
+    assert!(
+        run.output.contains("Backed up the database to"),
+        "{}",
+        run.output
+    );
+    assert!(run.output.contains("deploy: deployed"), "{}", run.output);
+
+    // Pushed: the migration and the model change in one commit on origin.
+    let pushed = git(&origin, &["show", "--stat", "--format=%s", "main"]);
+    assert!(
+        pushed.starts_with("Migration: add barcode to items"),
+        "{pushed}"
+    );
+    assert!(pushed.contains("_add_barcode_to_items.sql"), "{pushed}");
+    assert!(pushed.contains("models.rs"), "{pushed}");
+    // Applied with the rows intact, and the rebuilt app runs and is healthy.
+    assert!(columns(&server.db(), "items").contains(&"barcode".to_string()));
+    let after = rows(&server.db());
+    for line in before.lines().filter(|l| !l.starts_with("items:")) {
+        assert!(after.contains(line), "lost {line}\nafter:\n{after}");
+    }
+    let item = server.app(&["first-item"]);
+    assert!(
+        item.contains("title: Walnut desk lamp") && item.contains("barcode: NULL"),
+        "{item}"
+    );
+    assert_eq!(
+        server.service_executable(),
+        std::fs::read(server.root().join("current/bin/inventory")).unwrap()
+    );
+    assert_ne!(
+        server.service_executable(),
+        first_executable,
+        "the rebuilt app runs, not the first one"
+    );
+    // Healthy: the running build embeds the new migration (the first one would not know it).
+    assert!(server.app(&["check"]).contains("healthy"));
 }
