@@ -152,8 +152,10 @@ switch_current() {
 
 stamp=$(date -u +%Y%m%d-%H%M%S)
 if [ $# -eq 1 ]; then
-    [ -x "$1/bin/inventory" ] && [ -f "$1/qvdiff.toml" ] ||
-        die "$1 is not a release directory (it needs bin/inventory and qvdiff.toml); nothing changed"
+    if ! [ -x "$1/bin/inventory" ] || ! [ -f "$1/qvdiff.toml" ]; then
+        say "$1 is not a release directory (it needs bin/inventory and qvdiff.toml); nothing changed"
+        exit 2
+    fi
     release=$APP_ROOT/releases/$(basename "$1")-$stamp
     cp -a "$1" "$release"
 else
@@ -179,11 +181,18 @@ say "release $release"
 cd "$release"
 
 say "checking the models against the migrations"
-"$QVDIFF" check || die "the release's models and migrations differ (see above); nothing changed"
+# Before the upgrade nothing has changed, and the unused release directory goes.
+refuse() {
+    cd "$APP_ROOT"
+    rm -rf "$release"
+    die "$1"
+}
+
+"$QVDIFF" check || refuse "the release's models and migrations differ (see above); nothing changed"
 
 db_before=${DEPLOY_DB_WAS:-$("$QVDIFF" current 2>/dev/null)}
 say "applying pending migrations (an online backup is taken first)"
-"$QVDIFF" upgrade || die "the upgrade failed and changed nothing; the previous release still runs"
+"$QVDIFF" upgrade || refuse "the upgrade failed and changed nothing; the previous release still runs"
 db_after=$("$QVDIFF" current 2>/dev/null)
 head_revision=$("$QVDIFF" heads | awk 'NR == 1 { print $1 }')
 

@@ -641,3 +641,57 @@ fn migrate_and_deploy_sh_applies_commits_pushes_and_deploys_the_rebuilt_app() {
     // Healthy: the running build embeds the new migration (the first one would not know it).
     assert!(server.app(&["check"]).contains("healthy"));
 }
+
+#[test]
+fn deploy_sh_refuses_a_release_whose_models_and_migrations_differ_and_changes_nothing() {
+    let builds = builds();
+    let server = Server::new();
+    deployed_v1(&server);
+    let pid = server.service_pid();
+    let current = std::fs::canonicalize(server.root().join("current")).unwrap();
+    let db_before = std::fs::read(server.db()).unwrap();
+
+    // The new models without their migration.
+    let release = release(
+        &server.releases(),
+        "unmigrated",
+        &builds.v1.binary,
+        &builds.v1.sources,
+    );
+    let models = "examples/inventory/src/models.rs";
+    std::fs::copy(builds.v2.sources.join(models), release.join(models)).unwrap();
+    let deploy = server.deploy(&release);
+    expect(&deploy, 1);
+    assert!(deploy.output.contains("items.barcode"), "{}", deploy.output);
+    assert!(
+        deploy.output.contains("nothing changed"),
+        "{}",
+        deploy.output
+    );
+
+    // Not a release at all: wrong usage.
+    let empty = server.releases().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let deploy = server.deploy(&empty);
+    expect(&deploy, 2);
+    assert!(
+        deploy.output.contains("is not a release directory"),
+        "{}",
+        deploy.output
+    );
+
+    assert_eq!(server.service_pid(), pid, "the service was not restarted");
+    assert_eq!(
+        server.service_executable(),
+        std::fs::read(&builds.v1.binary).unwrap()
+    );
+    assert_eq!(
+        std::fs::canonicalize(server.root().join("current")).unwrap(),
+        current
+    );
+    assert_eq!(std::fs::read(server.db()).unwrap(), db_before);
+    let releases = std::fs::read_dir(server.root().join("releases"))
+        .unwrap()
+        .count();
+    assert_eq!(releases, 1, "a refused release leaves no directory");
+}
