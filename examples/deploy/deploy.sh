@@ -190,7 +190,8 @@ refuse() {
 
 "$QVDIFF" check || refuse "the release's models and migrations differ (see above); nothing changed"
 
-db_before=${DEPLOY_DB_WAS:-$("$QVDIFF" current 2>/dev/null)}
+# `current` also says on stderr what is pending.
+db_before=${DEPLOY_DB_WAS:-$("$QVDIFF" current)}
 say "applying pending migrations (an online backup is taken first)"
 "$QVDIFF" upgrade || refuse "the upgrade failed and changed nothing; the previous release still runs"
 db_after=$("$QVDIFF" current 2>/dev/null)
