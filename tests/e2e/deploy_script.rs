@@ -230,8 +230,25 @@ impl Server {
 
     /// Runs a script of examples/deploy with arguments and extra environment, for this server.
     fn script(&self, args: &[&str], env: &[(&str, &str)]) -> Deploy {
-        let out = Command::new("bash")
-            .arg(repo_root().join("examples/deploy").join(args[0]))
+        let out = self
+            .command(args, env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        Deploy {
+            code: out.status.code().unwrap_or(-1),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+
+    /// The command that runs a script of examples/deploy for this server.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("examples/deploy").join(args[0]))
             .args(&args[1..])
             .envs(env.iter().copied())
             .env("APP_ROOT", self.root())
@@ -245,17 +262,8 @@ impl Server {
             )
             .env_remove("DATABASE_URL")
             .env_remove("INVENTORY_DB")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        Deploy {
-            code: out.status.code().unwrap_or(-1),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
+            .stdin(std::process::Stdio::null());
+        cmd
     }
 
     /// The pid of the service, from deploy.sh's pid file.
@@ -694,4 +702,118 @@ fn deploy_sh_refuses_a_release_whose_models_and_migrations_differ_and_changes_no
         .unwrap()
         .count();
     assert_eq!(releases, 1, "a refused release leaves no directory");
+}
+
+#[test]
+fn deploy_sh_rollback_names_the_rows_written_during_the_failed_window() {
+    use std::io::BufRead;
+    let builds = builds();
+    let server = Server::new();
+    deployed_v1(&server);
+    let bytes_before = std::fs::read(server.db()).unwrap();
+    let stale = release(
+        &server.releases(),
+        "stale",
+        &builds.v1.binary,
+        &builds.v2.sources,
+    );
+    let mut child = server
+        .command(&["deploy.sh", &stale.to_string_lossy()], &[])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+
+    // As soon as the upgrade has committed, a writer (the app, still serving) takes the write
+    // lock and adds a user; it commits once the health check has failed, so the row lands in
+    // the failed window: after the upgrade's backup, before the rollback's restore (which waits
+    // for a writer up to 2 s).
+    let writer = Connection::open(server.db()).unwrap();
+    writer
+        .busy_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let applied: i64 = writer
+            .query_row(
+                "SELECT count(*) FROM qvdiff_migrations WHERE revision = ?1",
+                [BARCODE_REVISION],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if applied == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upgrade never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    writer
+        .execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT INTO users (email, display_name) VALUES ('bo@example.com', 'Bo');",
+        )
+        .unwrap();
+    let mut output = String::new();
+    loop {
+        let line = received
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("deploy.sh never reported the health check:\n{output}"));
+        output.push_str(&line);
+        output.push('\n');
+        if line.contains("health check failed") {
+            break;
+        }
+    }
+    writer.execute_batch("COMMIT").unwrap();
+    drop(writer);
+    let status = child.wait().unwrap();
+    reading.join().unwrap();
+    output.extend(received.try_iter().map(|l| l + "\n"));
+    assert_eq!(status.code(), Some(1), "{output}");
+
+    // Reported: the table, the count and the backup that keeps them.
+    let kept = std::fs::read_dir(server.root().join("shared/instance/backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.to_string_lossy()
+                .ends_with(&format!(".{BARCODE_REVISION}.bak"))
+        })
+        .expect("the state before the restore is kept");
+    let kept_name = kept.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        output
+            .contains("table users: 1 row(s) were in the database and are not in the restored one")
+            && output.contains(&kept_name),
+        "{output}"
+    );
+    let bo: i64 = Connection::open(&kept)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM users WHERE email = 'bo@example.com'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(bo, 1, "the row is in the kept backup");
+    // And the database is the one before the deploy.
+    let bytes_after = std::fs::read(server.db()).unwrap();
+    assert_eq!(bytes_after.len(), bytes_before.len());
+    assert!((0..bytes_before.len())
+        .filter(|i| !WRITE_COUNTERS.iter().any(|r| r.contains(i)))
+        .all(|i| bytes_before[i] == bytes_after[i]));
+    assert!(output.contains("rolled back to"), "{output}");
 }
