@@ -3,11 +3,13 @@
 //! One test binary (compiled once) with a module per command area.
 
 mod e2e {
+    pub mod apply;
     pub mod bad_input;
     pub mod cases;
     pub mod cases_postgres;
     pub mod crash;
     pub mod deploy;
+    pub mod deploy_script;
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;

@@ -196,3 +196,81 @@ pub fn example_app() -> Project {
     }
     p
 }
+
+/// Runs `qvdiff args` in `dir` on a pseudo-terminal (standard input, output and error), the way
+/// a person at a terminal runs it. For each `(question, answer)` in order, waits until the
+/// output shows `question`, then types `answer` and Enter. Returns everything the terminal
+/// showed (typed answers echoed, line ends as `\n`) as `stdout`; `stderr` is empty.
+pub fn run_on_terminal(dir: &Path, args: &[&str], answers: &[(&str, &str)]) -> Run {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let (mut master_fd, mut slave_fd) = (-1, -1);
+    // SAFETY: openpty writes two descriptors into the given integers; the name, termios and
+    // window-size arguments may be null.
+    let status = unsafe {
+        libc::openpty(
+            &mut master_fd,
+            &mut slave_fd,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(status, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened by openpty and are owned by nothing else.
+    let (master, slave) = unsafe {
+        (
+            OwnedFd::from_raw_fd(master_fd),
+            OwnedFd::from_raw_fd(slave_fd),
+        )
+    };
+    let mut cmd = base_command(dir, args);
+    cmd.stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave));
+    let mut child = cmd.spawn().expect("spawn qvdiff");
+    // The command holds the terminal's other end until dropped: the reader below only sees the
+    // end of the output once the child alone had it open.
+    drop(cmd);
+    let mut writer = std::fs::File::from(master.try_clone().expect("dup"));
+    let mut reader = std::fs::File::from(master);
+    let (sender, received) = mpsc::channel::<Vec<u8>>();
+    let reading = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Linux answers EIO once the child has exited: that is the end of the output.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            if sender.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = Vec::new();
+    for (question, answer) in answers {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !String::from_utf8_lossy(&shown).contains(question) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(bytes) => shown.extend(bytes),
+                Err(_) => panic!(
+                    "qvdiff {args:?} never asked {question:?}; the terminal showed:\n{}",
+                    String::from_utf8_lossy(&shown)
+                ),
+            }
+        }
+        writer
+            .write_all(format!("{answer}\n").as_bytes())
+            .expect("type the answer");
+    }
+    let status = child.wait().expect("wait qvdiff");
+    reading.join().expect("reader");
+    shown.extend(received.try_iter().flatten());
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&shown).replace("\r\n", "\n"),
+        stderr: String::new(),
+    }
+}

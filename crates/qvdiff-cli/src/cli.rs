@@ -24,6 +24,8 @@ use std::path::PathBuf;
   qvdiff upgrade                              deploy: backup, then every pending migration
   qvdiff downgrade                            revert the last migration
   qvdiff restore latest                       put the newest backup back
+  qvdiff migrate --db URL -m MSG --apply      server: write, review and apply in one command
+  qvdiff restore --revision REV               undo a deploy: the backup taken before REV
 
 Database URLs: sqlite://app.db (relative to qvdiff.toml), sqlite:///srv/app.db (absolute) or a
 path; --db beats DATABASE_URL beats `database` in qvdiff.toml. Exit codes: 0 ok, 1 `check`
@@ -111,6 +113,10 @@ pub enum Command {
     Backups,
     /// Restore the database from a backup (a file, or `latest`), after backing up its current
     /// state. Refuses while another connection is writing.
+    ///
+    /// Says which backup it restores (revision, time, size) and asks first on a terminal;
+    /// `--revision REV` picks the backup taken before REV was applied. Rows the database holds
+    /// and the backup does not are named per table (they stay in the backup of the state before).
     Restore(RestoreArgs),
     /// Check migration files before review: data loss, table rebuilds, NOT NULL or UNIQUE on
     /// existing columns, an empty or wrong down, hand edits of generated SQL, SQL that fails.
@@ -268,6 +274,13 @@ pub struct SqlArgs {
 pub struct RestoreArgs {
     /// A backup file, or `latest` (default).
     pub backup: Option<String>,
+    /// Restore the newest backup taken before REV was applied (the one `upgrade` took when it
+    /// applied REV): the way back from a deploy.
+    #[arg(long, value_name = "REV", conflicts_with = "backup")]
+    pub revision: Option<String>,
+    /// Do not ask before restoring (on a terminal, `restore` asks first).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// `qvdiff manifest`.
@@ -296,6 +309,14 @@ pub struct MigrateArgs {
     /// Read the models from this manifest JSON instead of scanning sources.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+    /// Then apply it: print the file, ask "Apply to <database>?" and run `upgrade` (backup
+    /// first). The database is --db's (or DATABASE_URL's, or qvdiff.toml's). Answering no
+    /// leaves the file for review and applies nothing.
+    #[arg(long, conflicts_with = "empty")]
+    pub apply: bool,
+    /// Apply without asking (with --apply; required with --no-input).
+    #[arg(long, short = 'y', requires = "apply")]
+    pub yes: bool,
 }
 
 /// `qvdiff diff`.

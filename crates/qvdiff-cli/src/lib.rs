@@ -109,7 +109,7 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
         Command::Backup => commands::backup::backup(&config()?, db, console).map(|()| EXIT_OK),
         Command::Backups => commands::backup::backups(&config()?, db).map(|()| EXIT_OK),
         Command::Restore(args) => {
-            commands::backup::restore(&config()?, args, db, console).map(|()| EXIT_OK)
+            commands::backup::restore(&config()?, args, db, &prompter, console).map(|()| EXIT_OK)
         }
         Command::Lint(args) => commands::lint::run(&config()?, args, console),
         Command::Review(args) => commands::review::run(&config()?, args),

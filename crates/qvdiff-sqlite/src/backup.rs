@@ -576,6 +576,47 @@ pub fn find_backup(dir: &Path, db_name: &str, which: Option<&str>) -> Result<Pat
     }
 }
 
+/// What is known about a backup file: from its name when qvdiff named it, otherwise its size,
+/// the revision its ledger records, and `unknown` for the time.
+pub fn describe_backup(path: &Path, db_name: &str) -> Result<BackupInfo, BackupError> {
+    if !path.is_file() {
+        return Err(BackupError::NotABackup {
+            path: path.to_path_buf(),
+            reason: "no such file".to_string(),
+        });
+    }
+    let metadata = std::fs::metadata(path).map_err(|e| io_error("reading", path, e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(name) = parse_backup_file_name(db_name, &file_name) {
+        return Ok(BackupInfo {
+            path: path.to_path_buf(),
+            size: metadata.len(),
+            created: stamp_to_iso8601(&name.stamp),
+            revision: name.revision,
+        });
+    }
+    let conn = open_backup_for_restore(path)?;
+    Ok(BackupInfo {
+        path: path.to_path_buf(),
+        size: metadata.len(),
+        created: "unknown".to_string(),
+        revision: revision_label(&conn),
+    })
+}
+
+/// Rows of one table that a restore takes out of the live database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscardedRows {
+    /// The table.
+    pub table: String,
+    /// Rows the live database holds and the backup does not (new rows, and rows whose values
+    /// in the columns both have differ), or every row of a table the backup lacks.
+    pub rows: u64,
+}
+
 /// What [`restore`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreReport {
@@ -583,6 +624,9 @@ pub struct RestoreReport {
     pub restored_from: PathBuf,
     /// The backup of the database as it was just before, in case the restore was a mistake.
     pub previous_state_backup: PathBuf,
+    /// The application's rows that were in the database and are not in the restored one (they
+    /// are still in `previous_state_backup`), per table; empty when nothing was lost.
+    pub discarded: Vec<DiscardedRows>,
 }
 
 /// Replaces the database at `db_path` with the backup `backup_path`, after backing the current
@@ -615,6 +659,10 @@ pub fn restore(
         Err(e) => return Err(sqlite_error("locking", db_path, e)),
     }
     let previous_state_backup = backup_unpruned(&live, backup_dir, &db_name, None)?;
+    // Counted against the state just saved, before the copy: rows written since the backup
+    // (by the application, between a deploy and its rollback) are named, not lost unseen.
+    let discarded = rows_not_in_backup(&source, &previous_state_backup)
+        .map_err(|e| sqlite_error("comparing the database with", backup_path, e))?;
     copy_database(&source, &mut live, RESTORE_WRITER_WAIT).map_err(|e| match e {
         CopyError::Sqlite(e) => sqlite_error("restoring into", db_path, e),
         CopyError::Busy => busy(),
@@ -625,7 +673,81 @@ pub fn restore(
     Ok(RestoreReport {
         restored_from: backup_path.to_path_buf(),
         previous_state_backup,
+        discarded,
     })
+}
+
+/// The rows of `current` (a database file) that the database `backup` has open does not hold,
+/// per application table (qvdiff's and SQLite's own tables are left out). A table both have is
+/// compared on the columns both have; a table only `current` has counts every row.
+fn rows_not_in_backup(
+    backup: &Connection,
+    current: &Path,
+) -> Result<Vec<DiscardedRows>, rusqlite::Error> {
+    // `backup` is read-only, so the attached file is too.
+    backup.execute(
+        "ATTACH DATABASE ?1 AS qvdiff_current",
+        [current.to_string_lossy()],
+    )?;
+    let counted = count_rows_not_in(backup);
+    // Detached even after a failure: the copy must not find the database attached.
+    let detached = backup.execute_batch("DETACH DATABASE qvdiff_current");
+    let counted = counted?;
+    detached?;
+    Ok(counted)
+}
+
+fn count_rows_not_in(backup: &Connection) -> Result<Vec<DiscardedRows>, rusqlite::Error> {
+    let columns = |schema: &str, table: &str| -> Result<Vec<String>, rusqlite::Error> {
+        let mut stmt = backup.prepare("SELECT name FROM pragma_table_info(?1, ?2) ORDER BY cid")?;
+        let names = stmt
+            .query_map([table, schema], |row| row.get::<_, String>(0))?
+            .collect();
+        names
+    };
+    let tables: Vec<String> = {
+        let mut stmt = backup.prepare(
+            "SELECT name FROM qvdiff_current.sqlite_master WHERE type = 'table' ORDER BY name",
+        )?;
+        let names = stmt
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        names
+    };
+    let mut discarded = Vec::new();
+    for table in tables
+        .into_iter()
+        .filter(|t| !crate::introspect::is_internal_table(t))
+    {
+        let in_backup = columns("main", &table)?;
+        let quoted_table = crate::quote_ident(&table);
+        let sql = if in_backup.is_empty() {
+            format!("SELECT count(*) FROM qvdiff_current.{quoted_table}")
+        } else {
+            let common: Vec<String> = columns("qvdiff_current", &table)?
+                .into_iter()
+                .filter(|c| in_backup.contains(c))
+                .map(|c| crate::quote_ident(&c))
+                .collect();
+            if common.is_empty() {
+                format!("SELECT count(*) FROM qvdiff_current.{quoted_table}")
+            } else {
+                let list = common.join(", ");
+                format!(
+                    "SELECT count(*) FROM (SELECT {list} FROM qvdiff_current.{quoted_table} \
+                     EXCEPT SELECT {list} FROM main.{quoted_table})"
+                )
+            }
+        };
+        let rows: i64 = backup.query_row(&sql, [], |row| row.get(0))?;
+        if rows > 0 {
+            discarded.push(DiscardedRows {
+                table,
+                rows: rows as u64,
+            });
+        }
+    }
+    Ok(discarded)
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {

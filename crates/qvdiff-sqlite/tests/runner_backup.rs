@@ -183,3 +183,41 @@ fn restore_refuses_a_file_that_is_not_a_database() {
         Err(BackupError::NoBackups { .. })
     ));
 }
+
+#[test]
+fn restore_names_the_rows_it_takes_out_per_table() {
+    let (dir, path) = seeded();
+    let backups = dir.path().join("backups");
+    let taken = backup_file(&path, &backups, 10).unwrap();
+    // Since the backup: a column and a table added (as a release would), a new row, a changed
+    // row, a deleted row (the restore brings it back: nothing lost), and rows in the new table.
+    open(&path)
+        .execute_batch(
+            "ALTER TABLE items ADD COLUMN notes TEXT;
+             INSERT INTO items (title, notes) VALUES ('shelf', 'new');
+             UPDATE items SET title = 'lamp (sold)' WHERE id = 1;
+             UPDATE items SET notes = 'only in the new column' WHERE id = 2;
+             DELETE FROM items WHERE id = 3;
+             CREATE TABLE sales (id INTEGER PRIMARY KEY, item_id INTEGER);
+             INSERT INTO sales (item_id) VALUES (1), (1);
+             CREATE TABLE qvdiff_scratch (x);
+             INSERT INTO qvdiff_scratch VALUES (1);",
+        )
+        .unwrap();
+    let report = restore(&path, &taken, &backups, 10).unwrap();
+    let discarded: Vec<(&str, u64)> = report
+        .discarded
+        .iter()
+        .map(|d| (d.table.as_str(), d.rows))
+        .collect();
+    // items: the new row and the changed title; a value written only into the column the
+    // restore removes is not counted (the columns both have are compared).
+    assert_eq!(discarded, [("items", 2), ("sales", 2)]);
+    let kept = open(&report.previous_state_backup);
+    assert_eq!(count(&kept, "SELECT count(*) FROM sales"), 2);
+    assert_eq!(
+        count(&kept, "SELECT count(*) FROM items WHERE title = 'shelf'"),
+        1
+    );
+    assert_eq!(count(&open(&path), "SELECT count(*) FROM items"), 3);
+}

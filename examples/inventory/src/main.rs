@@ -1,12 +1,14 @@
-//! The inventory app's command line. Every start opens the database (`instance/app.db`, or
-//! `$INVENTORY_DB`) and applies pending migrations — the ones compiled into this binary — the
-//! same way `qvdiff upgrade` does.
+//! The inventory app's command line. It opens the database (`instance/app.db`, or
+//! `$INVENTORY_DB`); every command but `check` first applies pending migrations — the ones
+//! compiled into this binary — the same way `qvdiff upgrade` does.
 //!
 //! ```text
 //! inventory                 migrate, then say where the database stands
 //! inventory seed            add a sample user and item (when there are none)
 //! inventory first-item      print the first item with every column the table has
-//! inventory check           compare the database's tables with the models
+//! inventory serve           migrate, then run until stopped (the service a deploy restarts)
+//! inventory check           health check, changes nothing: exit 0 when the database has
+//!                           exactly the migrations compiled in and the models' tables
 //! ```
 
 use qvdiff::migrate::rusqlite::Connection;
@@ -29,11 +31,18 @@ type AppResult<T> = Result<T, Box<dyn std::error::Error>>;
 fn run() -> AppResult<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
     let db = database_path();
+    let migrator = Migrator::new(qvdiff::embed_migrations!("../../migrations"))?;
+    if command == "check" {
+        // A health check must not repair what it checks: no migration, no new file.
+        if !db.is_file() {
+            return Err(format!("{}: no such database", db.display()).into());
+        }
+        return check(&mut Connection::open(&db)?, &migrator, &db);
+    }
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut conn = Connection::open(&db)?;
-    let migrator = Migrator::new(qvdiff::embed_migrations!("../../migrations"))?;
     let report = migrator.upgrade(&mut conn)?;
     for step in &report.steps {
         eprintln!("applied {} {}", step.revision, step.message);
@@ -45,22 +54,67 @@ fn run() -> AppResult<()> {
         }
         "seed" => seed(&conn)?,
         "first-item" => print_first_item(&conn)?,
-        "check" => {
-            let differences = migrator.verify_models(&mut conn, &inventory::tables())?;
-            if differences.is_empty() {
-                println!("the database matches the models");
-            } else {
-                for d in &differences {
-                    println!("{d}");
-                }
-                return Err("the database does not match the models".into());
-            }
-        }
+        "serve" => serve(&mut conn, &migrator, &db)?,
         other => {
-            return Err(format!("unknown command `{other}` (try seed, first-item or check)").into())
+            return Err(
+                format!("unknown command `{other}` (try seed, first-item, serve or check)").into(),
+            )
         }
     }
     Ok(())
+}
+
+/// The health check: the database's ledger holds exactly the migrations compiled into this
+/// binary (none pending, none unknown to it, none edited) and its tables are the models'.
+fn check(conn: &mut Connection, migrator: &Migrator, db: &std::path::Path) -> AppResult<()> {
+    let status = migrator.status(conn)?;
+    let mut problems = Vec::new();
+    if !status.pending.is_empty() {
+        problems.push(format!(
+            "migrations of this build not applied: {}",
+            status.pending.join(", ")
+        ));
+    }
+    if !status.unknown.is_empty() {
+        problems.push(format!(
+            "applied migrations this build does not have (it is older than the database): {}",
+            status.unknown.join(", ")
+        ));
+    }
+    if !status.edited.is_empty() {
+        problems.push(format!(
+            "applied migrations that differ from this build's: {}",
+            status.edited.join(", ")
+        ));
+    }
+    problems.extend(
+        migrator
+            .verify_models(conn, &inventory::tables())?
+            .into_iter()
+            .map(|change| format!("the tables differ from this build's models: {change}")),
+    );
+    if problems.is_empty() {
+        println!(
+            "{}: healthy, at {} (the migrations and models of this build)",
+            db.display(),
+            status.current.join(", ")
+        );
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("{problem}");
+    }
+    Err(format!("{} does not match this build", db.display()).into())
+}
+
+/// The long-running service: refuses to start on a database that does not match this build,
+/// then waits until the process is stopped (a real app would serve requests here).
+fn serve(conn: &mut Connection, migrator: &Migrator, db: &std::path::Path) -> AppResult<()> {
+    check(conn, migrator, db)?;
+    println!("serving (pid {})", std::process::id());
+    loop {
+        std::thread::park();
+    }
 }
 
 fn database_path() -> PathBuf {

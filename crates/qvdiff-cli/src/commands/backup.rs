@@ -4,10 +4,14 @@ use crate::cli::RestoreArgs;
 use crate::config::Config;
 use crate::db_url;
 use crate::error::{CliError, CliResult};
+use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::Console;
+use crate::prompt::Prompter;
+use qvdiff_core::graph::Target;
 use qvdiff_sqlite::backup;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
 fn backup_error(e: backup::BackupError) -> CliError {
     CliError::new(e.to_string())
@@ -59,29 +63,115 @@ pub fn backups(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     Ok(())
 }
 
-/// `qvdiff restore [FILE|latest]`.
+/// `qvdiff restore [FILE|latest] [--revision REV] [--yes]`: says which backup it restores
+/// (revision, time, size), asks on a terminal, then restores and names the rows the database
+/// held that the backup does not.
 pub fn restore(
     config: &Config,
     args: &RestoreArgs,
     db_flag: Option<&str>,
+    prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
     let target = db_url::resolve(config, db_flag)?;
-    let file = backup::find_backup(
-        &config.backup_dir,
-        &db_name(&target.path),
-        args.backup.as_deref(),
-    )
-    .map_err(backup_error)?;
+    let db_name = db_name(&target.path);
+    let file = match &args.revision {
+        Some(rev) => backup_before(config, &db_name, rev)?,
+        None => backup::find_backup(&config.backup_dir, &db_name, args.backup.as_deref())
+            .map_err(backup_error)?,
+    };
+    let info = backup::describe_backup(&file, &db_name).map_err(backup_error)?;
+    let described = format!(
+        "Backup {}: revision {}, taken {}, {}",
+        display_path(&info.path),
+        info.revision,
+        info.created,
+        human_size(info.size)
+    );
+    let ask = !args.yes && std::io::stdin().is_terminal() && prompter.enabled();
+    if ask {
+        console.info(&described);
+        let question = format!(
+            "Restore {} from this backup (its current state is backed up first)?",
+            display_path(&target.path)
+        );
+        if !prompter.confirm(&question) {
+            console.info("Nothing was restored.");
+            return Ok(());
+        }
+    }
     let report = backup::restore(&target.path, &file, &config.backup_dir, config.backup_keep)
         .map_err(backup_error)?;
+    if !ask {
+        // Said after the restore, so a refusal (another writer) prints the error alone.
+        console.info(&described);
+    }
     console.info(&format!(
         "Restored {} from {} (the state before is saved in {})",
         display_path(&target.path),
         display_path(&report.restored_from),
         display_path(&report.previous_state_backup)
     ));
+    for lost in &report.discarded {
+        console.warn(&format!(
+            "table {}: {} row(s) were in the database and are not in the restored one; they are \
+             kept in {}",
+            lost.table,
+            lost.rows,
+            display_path(&report.previous_state_backup)
+        ));
+    }
     Ok(())
+}
+
+/// The newest backup of `db_name` taken before revision `rev` was applied: one whose database
+/// was at a state that does not include `rev` (its recorded heads are neither `rev` nor its
+/// descendants).
+fn backup_before(config: &Config, db_name: &str, rev: &str) -> CliResult<PathBuf> {
+    let migrations = load_migrations(&config.migrations)?;
+    let graph = migrations.graph();
+    let rev = match graph.resolve(rev) {
+        Ok(Target::Revision(full)) => full,
+        Ok(_) => {
+            return Err(
+                CliError::new(format!("--revision {rev} names no single revision"))
+                    .with_hint("give the revision id (or a unique prefix) whose backup you want"),
+            )
+        }
+        Err(e) => {
+            return Err(CliError::new(format!(
+                "--revision {rev} (in {}): {e}",
+                display_path(&config.migrations)
+            )))
+        }
+    };
+    let includes_rev = |label: &str| -> Option<bool> {
+        if label == "base" {
+            return Some(false);
+        }
+        let mut includes = false;
+        for head in label.split('+') {
+            if !graph.contains(head) {
+                // A label the graph does not know (`unknown`, a revision whose file is gone)
+                // cannot be judged: such a backup is never picked.
+                return None;
+            }
+            includes |= graph.ancestors(head).contains(&rev);
+        }
+        Some(includes)
+    };
+    backup::list_backups(&config.backup_dir, db_name)
+        .map_err(backup_error)?
+        .into_iter()
+        .find(|info| includes_rev(&info.revision) == Some(false))
+        .map(|info| info.path)
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "no backup of {db_name} in {} was taken before revision {rev} was applied",
+                display_path(&config.backup_dir)
+            ))
+            .with_hint("`qvdiff backups` lists the backups and the revision each was at")
+        })
 }
 
 fn human_size(bytes: u64) -> String {

@@ -32,6 +32,20 @@ pub fn run(
         return Err(CliError::new("the migration message is empty")
             .with_hint("pass -m \"what this migration does\""));
     }
+    // `--apply` is checked before anything is read or written: a refusal leaves no file.
+    let apply_to = match args.apply {
+        false => None,
+        true => {
+            if !args.yes && !prompter.enabled() {
+                return Err(CliError::new(
+                    "--apply asks before changing the database, and --no-input forbids asking; \
+                     nothing was written",
+                )
+                .with_hint("add --yes to apply without asking, or leave out --no-input"));
+            }
+            Some(crate::db_url::resolve_database(config, db_flag)?)
+        }
+    };
     // Every history gets the file, so the histories keep one revision graph. With `--db`, the
     // history of the database's dialect starts from the live schema, the other from its files.
     let live_dialect = match db_flag {
@@ -43,6 +57,15 @@ pub fn run(
         .iter()
         .map(|view| load_migrations(&view.migrations))
         .collect::<CliResult<Vec<_>>>()?;
+    if let Some((view, database)) = &apply_to {
+        if let Some(history) = views
+            .iter()
+            .zip(&histories)
+            .find_map(|(v, h)| (v.migrations == view.migrations).then_some(h))
+        {
+            require_up_to_date(database, history)?;
+        }
+    }
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     // The models and the starting schemas do not need each other: read them at once (models
     // errors are still reported first).
@@ -89,6 +112,9 @@ pub fn run(
     }
     let Some(first) = drafts.first() else {
         console.info("No changes detected; nothing was written.");
+        if apply_to.is_some() {
+            console.info("Nothing to apply.");
+        }
         return Ok(());
     };
     let summary = first.summary.clone();
@@ -106,8 +132,102 @@ pub fn run(
             "  (empty: write the up and down SQL by hand, then review it like any other change)",
         );
     }
+    if let Some((view, database)) = &apply_to {
+        let yes = args.yes;
+        apply(
+            config, view, database, &drafts, &revision, yes, db_flag, prompter, console,
+        )?;
+    }
     crate::keep_until_exit((drafts, wanted, histories));
     Ok(())
+}
+
+/// Refuses `--apply` on a database that is not at the head of its history: the new file's
+/// parent is the head, so it would be applied after revisions the database does not have yet
+/// (and a file planned from the live schema repeats what those pending revisions do).
+fn require_up_to_date(database: &crate::db_url::Database, history: &Migrations) -> CliResult<()> {
+    if !database.exists() {
+        return Ok(());
+    }
+    let applied = crate::dialects::open(database, false)?
+        .applied()
+        .map_err(|e| CliError::new(e.message))?;
+    let status = qvdiff_core::runner::status(history, &applied);
+    if status.is_up_to_date() {
+        return Ok(());
+    }
+    let mut details = Vec::new();
+    if !status.pending.is_empty() {
+        details.push(format!("pending: {}", status.pending.join(", ")));
+    }
+    if !status.unknown.is_empty() {
+        details.push(format!(
+            "applied without a file: {}",
+            status.unknown.join(", ")
+        ));
+    }
+    if !status.edited.is_empty() {
+        details.push(format!(
+            "edited after they were applied: {}",
+            status.edited.join(", ")
+        ));
+    }
+    Err(CliError::new(format!(
+        "--apply needs {} at the head of its migrations, and it is not; nothing was written",
+        database.display()
+    ))
+    .with_details(details)
+    .with_hint("run `qvdiff upgrade` (or `qvdiff current` to see where it stands) first"))
+}
+
+/// `migrate --apply`: shows the file written for the database's dialect (its summary block and
+/// SQL), asks unless `yes`, then upgrades the database to it, backup first.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    config: &Config,
+    view: &Config,
+    database: &crate::db_url::Database,
+    drafts: &[Draft],
+    revision: &str,
+    yes: bool,
+    db_flag: Option<&str>,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<()> {
+    let Some(draft) = drafts
+        .iter()
+        .find(|d| d.config.migrations == view.migrations)
+    else {
+        console.info(&format!(
+            "No changes in {}: nothing to apply to {}",
+            display_path(&view.migrations),
+            database.display()
+        ));
+        return Ok(());
+    };
+    let path = view.migrations.join(draft.file.file_name());
+    let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "\n{}:\n", display_path(&path));
+        let _ = out.write_all(text.as_bytes());
+        let _ = writeln!(out);
+        let _ = out.flush();
+    }
+    if !yes && !prompter.confirm(&format!("Apply to {}?", database.display())) {
+        console.info(&format!(
+            "Not applied: {} stays for review; `qvdiff upgrade` applies it",
+            display_path(&path)
+        ));
+        return Ok(());
+    }
+    let upgrade = crate::cli::UpgradeArgs {
+        target: Some(revision.to_string()),
+        sql: false,
+        no_backup: false,
+    };
+    crate::commands::deploy::upgrade(config, &upgrade, db_flag, console)
 }
 
 /// Each change of a migration in words, and whether it is destructive.
