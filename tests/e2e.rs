@@ -15,5 +15,6 @@ mod e2e {
     pub mod review;
     pub mod security;
     pub mod support;
+    pub mod team;
     pub mod workflow;
 }

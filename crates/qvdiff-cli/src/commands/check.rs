@@ -99,10 +99,16 @@ fn check_history(
     let mut problems = 0;
     if heads.len() > 1 {
         problems += 1;
+        println!("The migrations{which} have {} heads:", heads.len());
+        for head in &heads {
+            match history.get(head) {
+                Some(m) => println!("  {head}  {}  ({})", m.file.message, m.path),
+                None => println!("  {head}"),
+            }
+        }
         println!(
-            "The migrations{which} have {} heads ({}): run `qvdiff merge -m \"merge heads\"`.",
-            heads.len(),
-            heads.join(", ")
+            "Join them with `qvdiff merge -m \"merge heads\"`, or put your unapplied revisions \
+             on top of the other branch with `qvdiff rebase`."
         );
     }
     if !changes.is_empty() {
