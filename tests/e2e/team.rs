@@ -147,3 +147,284 @@ fn check_exits_1_on_several_heads_naming_them_and_how_to_join_them() {
         ["1|a@x|Ann"]
     );
 }
+
+/// A data migration `r2` (an UPDATE) on top of [`sqlite_project`], applied with rows.
+fn applied_data_migration() -> Project {
+    let p = sqlite_project();
+    p.qvdiff(&[
+        "migrate",
+        "--empty",
+        "-m",
+        "lowercase emails",
+        "--rev-id",
+        "r2",
+    ])
+    .expect_code(0);
+    let file = file_of(&p, "r2");
+    let text = p.read(&file).replace(
+        "-- qvdiff:up\n",
+        "-- qvdiff:up\nUPDATE users SET email = lower(email); -- normalise\n",
+    );
+    p.write(&file, &text);
+    p.qvdiff(&["upgrade", "r1", "--no-backup"]).expect_code(0);
+    exec(
+        &p.path("app.db"),
+        "INSERT INTO users (id, email) VALUES (1, 'Ann@X'), (2, 'bob@y'); \
+         INSERT INTO items (id, user_id, title) VALUES (1, 1, 'lamp'), (2, 2, 'desk');",
+    );
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    p
+}
+
+#[test]
+fn accept_records_an_intended_edit_in_the_audit_and_upgrade_proceeds() {
+    let p = applied_data_migration();
+    let db = p.path("app.db");
+    assert_eq!(
+        rows(&db, "SELECT id, email FROM users ORDER BY id"),
+        ["1|ann@x", "2|bob@y"]
+    );
+    let file = file_of(&p, "r2");
+    let original = p.read(&file);
+    // A fixed comment: the schema is the same, the checksum is not.
+    p.write(
+        &file,
+        &original.replace("-- normalise", "-- normalise emails to lower case"),
+    );
+    let refused = p.qvdiff(&["upgrade", "--no-backup"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("qvdiff accept r2"),
+        "{}",
+        refused.stderr
+    );
+
+    // Without a reason, with a blank one, or for a revision that is not applied: refused.
+    p.qvdiff(&["accept", "r2"]).expect_code(2);
+    let blank = p.qvdiff(&["accept", "r2", "--reason", "  "]).expect_code(2);
+    assert!(blank.stderr.contains("needs a reason"), "{}", blank.stderr);
+    let before = ledger_checksums(&db);
+    let accepted = p
+        .qvdiff(&["accept", "r2", "--reason", "clearer comment"])
+        .expect_code(0);
+    assert!(accepted.stderr.contains("Accepted"), "{}", accepted.stderr);
+    let after = ledger_checksums(&db);
+    assert_ne!(before, after, "the ledger holds the new checksum");
+    let audit = rows(
+        &db,
+        "SELECT revision, old_checksum, new_checksum, reason, accepted_at \
+         FROM qvdiff_migrations_audit",
+    );
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let fields: Vec<&str> = audit[0].split('|').collect();
+    assert_eq!(fields[0], "r2");
+    assert_eq!(fields[1], before[1]);
+    assert_eq!(fields[2], after[1]);
+    assert_eq!(fields[3], "clearer comment");
+    assert!(
+        fields[4].ends_with('Z') && fields[4].len() == 20,
+        "{}",
+        fields[4]
+    );
+
+    // Nothing left to accept; the next revision applies; history shows the audit; check is clean.
+    let again = p
+        .qvdiff(&["accept", "r2", "--reason", "again"])
+        .expect_code(2);
+    assert!(
+        again.stderr.contains("nothing to accept"),
+        "{}",
+        again.stderr
+    );
+    migrate(&p, &with_item_notes(MODELS), "r3", "item notes");
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(ledger(&db), ["r1", "r2", "r3"]);
+    let history = p.qvdiff(&["history"]).expect_code(0);
+    assert!(
+        history.stdout.contains("accepted (audit)"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history.stdout.contains("r2  checksum"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history.stdout.contains("clearer comment"),
+        "{}",
+        history.stdout
+    );
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+    assert_eq!(
+        rows(&db, "SELECT id, email FROM users ORDER BY id"),
+        ["1|ann@x", "2|bob@y"]
+    );
+    assert_eq!(
+        rows(
+            &db,
+            "SELECT id, user_id, title, notes FROM items ORDER BY id"
+        ),
+        ["1|1|lamp|NULL", "2|2|desk|NULL"]
+    );
+}
+
+#[test]
+fn accept_refuses_an_edit_that_changes_the_schema_and_writes_nothing() {
+    let p = applied_data_migration();
+    let db = p.path("app.db");
+    let file = file_of(&p, "r2");
+    let text = p.read(&file).replace(
+        "-- qvdiff:up\n",
+        "-- qvdiff:up\nCREATE INDEX \"ix_items_title\" ON \"items\" (\"title\");\n",
+    );
+    p.write(&file, &text);
+    let before = std::fs::read(&db).unwrap();
+    let refused = p
+        .qvdiff(&["accept", "r2", "--reason", "add an index"])
+        .expect_code(2);
+    assert!(
+        refused.stderr.contains("changes the schema"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("ix_items_title"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the database is unchanged"
+    );
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(2);
+}
+
+fn ledger_checksums(db: &Path) -> Vec<String> {
+    rows(db, "SELECT checksum FROM qvdiff_migrations ORDER BY rowid")
+}
+
+/// A PostgreSQL-only project (no database in the config) whose first revision `r1` creates
+/// users and items.
+pub fn postgres_project() -> Project {
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
+    );
+    p.write("src/models.rs", MODELS);
+    p.qvdiff(&["migrate", "-m", "users and items", "--rev-id", "r1"])
+        .expect_code(0);
+    p
+}
+
+/// Rows of `sql` on a server, columns as text joined by `|`.
+pub fn pg_rows(client: &mut postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| {
+                    row.get::<_, Option<String>>(i)
+                        .unwrap_or_else(|| "NULL".to_string())
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+#[test]
+fn accept_on_postgres_records_the_audit_and_upgrade_proceeds() {
+    let Some(server) = qvdiff_postgres::testing::TestDatabase::create("team_accept") else {
+        return;
+    };
+    let url = server.url.as_str();
+    let p = postgres_project();
+    p.qvdiff(&[
+        "migrate",
+        "--empty",
+        "-m",
+        "lowercase emails",
+        "--rev-id",
+        "r2",
+    ])
+    .expect_code(0);
+    let file = file_of(&p, "r2");
+    p.write(
+        &file,
+        &p.read(&file).replace(
+            "-- qvdiff:up\n",
+            "-- qvdiff:up\nUPDATE users SET email = lower(email); -- normalise\n",
+        ),
+    );
+    p.qvdiff(&["upgrade", "r1", "--db", url]).expect_code(0);
+    let mut client = server.connect();
+    client
+        .batch_execute(
+            "INSERT INTO users (id, email) VALUES (1, 'Ann@X'), (2, 'bob@y'); \
+             INSERT INTO items (id, user_id, title) VALUES (1, 1, 'lamp');",
+        )
+        .unwrap();
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    p.write(
+        &file,
+        &p.read(&file).replace("-- normalise", "-- normalise emails"),
+    );
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(2);
+
+    // A schema-changing edit is refused, and nothing is written.
+    let schema_edit = p.read(&file).replace(
+        "-- qvdiff:up\n",
+        "-- qvdiff:up\nCREATE INDEX \"ix_items_title\" ON \"items\" (\"title\");\n",
+    );
+    let comment_edit = p.read(&file);
+    p.write(&file, &schema_edit);
+    let refused = p
+        .qvdiff(&["accept", "r2", "--reason", "index", "--db", url])
+        .expect_code(2);
+    assert!(
+        refused.stderr.contains("changes the schema"),
+        "{}",
+        refused.stderr
+    );
+    let exists = pg_rows(
+        &mut client,
+        "SELECT (to_regclass('qvdiff_migrations_audit') IS NOT NULL)::text",
+    );
+    assert_eq!(exists, ["false"]);
+
+    p.write(&file, &comment_edit);
+    p.qvdiff(&["accept", "r2", "--reason", "clearer comment", "--db", url])
+        .expect_code(0);
+    let audit = pg_rows(
+        &mut client,
+        "SELECT a.revision, a.reason, (a.new_checksum = l.checksum)::text, \
+         (a.old_checksum <> a.new_checksum)::text \
+         FROM qvdiff_migrations_audit a JOIN qvdiff_migrations l USING (revision)",
+    );
+    assert_eq!(audit, ["r2|clearer comment|true|true"]);
+    let history = p.qvdiff(&["history", "--db", url]).expect_code(0);
+    assert!(
+        history.stdout.contains("clearer comment"),
+        "{}",
+        history.stdout
+    );
+
+    p.write("src/models.rs", &with_item_notes(MODELS));
+    p.qvdiff(&["migrate", "-m", "item notes", "--rev-id", "r3"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+    assert_eq!(
+        pg_rows(&mut client, "SELECT id::text, email FROM users ORDER BY id"),
+        ["1|ann@x", "2|bob@y"]
+    );
+    assert_eq!(
+        pg_rows(&mut client, "SELECT id::text, title, notes FROM items"),
+        ["1|lamp|NULL"]
+    );
+}

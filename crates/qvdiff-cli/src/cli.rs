@@ -102,6 +102,14 @@ pub enum Command {
     ///
     /// Refuses unless the database's schema equals the schema REV produces (`--force` overrides).
     Stamp(StampArgs),
+    /// Accept an intended edit of an applied migration file (a comment, a typo in a data
+    /// migration), with a reason kept in an audit table beside the ledger.
+    ///
+    /// Refuses when the edited history would give another schema than the database has: a
+    /// schema change belongs in a new migration. `history` shows every accepted edit.
+    ///
+    /// Example: qvdiff accept 20261124101500 --reason "fixed the comment of the backfill"
+    Accept(AcceptArgs),
     /// Print the SQL script of a range (`FROM:TO`, default the whole chain `base:head`) for a DBA
     /// to review or run by hand. Touches nothing.
     Sql(SqlArgs),
@@ -254,6 +262,16 @@ pub struct StampArgs {
     /// Stamp even when the database's schema differs from the revision's.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `qvdiff accept`.
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// The revision (or unique prefix) whose applied file was edited on purpose.
+    pub revision: String,
+    /// Why the file was edited (kept in the audit table).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
 }
 
 /// `qvdiff sql`.

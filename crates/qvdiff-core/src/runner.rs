@@ -13,6 +13,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Name of the ledger table every dialect keeps in the database.
 pub const LEDGER_TABLE: &str = "qvdiff_migrations";
 
+/// Name of the audit table beside the ledger: every edit of an applied file accepted with
+/// `qvdiff accept`, with both checksums, the reason and the time.
+pub const AUDIT_TABLE: &str = "qvdiff_migrations_audit";
+
+/// Whether a table is qvdiff's own bookkeeping (the ledger or its audit) rather than the
+/// application's: never part of a schema that is compared or planned.
+pub fn is_bookkeeping_table(name: &str) -> bool {
+    name == LEDGER_TABLE || name == AUDIT_TABLE
+}
+
 /// One migration as loaded from the migrations directory (or embedded in a binary).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
@@ -191,6 +201,18 @@ pub enum Refusal {
         /// End of the range.
         to: String,
     },
+    /// `accept REV` where there is no edit of an applied file to accept.
+    NothingToAccept {
+        /// The revision.
+        revision: String,
+        /// Why: not applied, or its file is unchanged.
+        why: String,
+    },
+    /// `accept REV` without a reason.
+    MissingReason {
+        /// The revision.
+        revision: String,
+    },
     /// Several problems, each reported.
     Several(Vec<Refusal>),
 }
@@ -214,8 +236,8 @@ impl std::fmt::Display for Refusal {
                 "{path} was edited after it was applied to this database (revision {revision}: \
                  checksum {} when applied, {} now); restore the file from version control and \
                  put the change in a new migration (`qvdiff migrate`), or, if the edit is \
-                 intended and the database already has that schema, record the new checksum \
-                 with `qvdiff stamp {revision}`",
+                 intended and changes no schema, record it with `qvdiff accept {revision} \
+                 --reason \"…\"`",
                 short(applied_checksum),
                 short(file_checksum)
             ),
@@ -283,6 +305,16 @@ impl std::fmt::Display for Refusal {
                 f,
                 "{from} and {to} are on different branches, so no single script goes from one \
                  to the other; produce two scripts (down to their common ancestor, then up)"
+            ),
+            Refusal::NothingToAccept { revision, why } => write!(
+                f,
+                "nothing to accept for revision {revision}: {why}; `accept` records an \
+                 intended edit of a file this database has applied"
+            ),
+            Refusal::MissingReason { revision } => write!(
+                f,
+                "accepting the edit of revision {revision} needs a reason, kept in the audit \
+                 table beside the ledger: pass `--reason \"fixed a typo in a comment\"`"
             ),
             Refusal::Several(all) => {
                 for (i, refusal) in all.iter().enumerate() {
@@ -652,6 +684,86 @@ pub fn status(migrations: &Migrations, applied: &[AppliedRevision]) -> Status {
     }
 }
 
+/// An edit of an applied file, accepted with `qvdiff accept`: one row of [`AUDIT_TABLE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedEdit {
+    /// Revision id.
+    pub revision: String,
+    /// Checksum the ledger held (the file as it was applied, or as last accepted).
+    pub old_checksum: String,
+    /// Checksum of the edited file, now in the ledger.
+    pub new_checksum: String,
+    /// Why the edit was made, as given.
+    pub reason: String,
+    /// When it was accepted, UTC ISO-8601.
+    pub accepted_at: String,
+}
+
+/// What `accept REV --reason …` writes: the migration whose checksum the ledger takes, the
+/// checksum it replaces, and the reason on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptPlan<'a> {
+    /// The edited migration (its checksum is the new one).
+    pub migration: &'a Migration,
+    /// The checksum the ledger holds now.
+    pub old_checksum: String,
+    /// The reason, on one line.
+    pub reason: String,
+}
+
+/// Decides `accept REV --reason …` on a database whose ledger is `applied`: REV (an id or
+/// unique prefix) must be applied and its file must differ from what was applied, and the
+/// reason must not be blank. Whether the edit changes the schema is the caller's to check
+/// (it needs a replay): this decides only what the ledger and the audit table get.
+pub fn plan_accept<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+    revision: &str,
+    reason: &str,
+) -> Result<AcceptPlan<'a>, Refusal> {
+    let revision = match migrations.graph().resolve(revision)? {
+        Target::Revision(rev) => rev,
+        _ => {
+            return Err(Refusal::InvalidTarget {
+                target: revision.to_string(),
+                expected: "one revision id (or unique prefix) whose file was edited".to_string(),
+            })
+        }
+    };
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    if reason.is_empty() {
+        return Err(Refusal::MissingReason { revision });
+    }
+    let Some(migration) = migrations.get(&revision) else {
+        return Err(Refusal::NothingToAccept {
+            why: "it has no migration file".to_string(),
+            revision,
+        });
+    };
+    let Some(row) = applied.iter().find(|row| row.revision == revision) else {
+        return Err(Refusal::NothingToAccept {
+            why: "it is not applied to this database (a pending file may be edited freely)"
+                .to_string(),
+            revision,
+        });
+    };
+    if row.checksum == migration.checksum {
+        return Err(Refusal::NothingToAccept {
+            why: format!(
+                "{} is the file that was applied (checksum {})",
+                migration.path,
+                short(&row.checksum)
+            ),
+            revision,
+        });
+    }
+    Ok(AcceptPlan {
+        migration,
+        old_checksum: row.checksum.clone(),
+        reason,
+    })
+}
+
 /// One revision as `qvdiff history` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
@@ -841,6 +953,32 @@ mod tests {
         let h = history(&m, &BTreeSet::new());
         assert!(h[0].is_branch_point && h[0].is_root);
         assert!(h[1].is_head && h[2].is_head);
+    }
+
+    #[test]
+    fn accept_needs_an_applied_edited_file_and_a_reason() {
+        let m = linear();
+        let mut rows = applied(&m, &["a1", "b2"]);
+        let unchanged = plan_accept(&m, &rows, "a1", "typo").unwrap_err();
+        assert!(matches!(unchanged, Refusal::NothingToAccept { .. }));
+        rows[0].checksum = "f".repeat(64);
+        let plan = plan_accept(&m, &rows, "a", "  fixed\n a typo ").unwrap();
+        assert_eq!(plan.migration.file.revision, "a1");
+        assert_eq!(plan.old_checksum, "f".repeat(64));
+        assert_eq!(plan.reason, "fixed a typo");
+        assert!(matches!(
+            plan_accept(&m, &rows, "a1", " \n"),
+            Err(Refusal::MissingReason { .. })
+        ));
+        assert!(matches!(
+            plan_accept(&m, &rows, "c3", "why"),
+            Err(Refusal::NothingToAccept { .. })
+        ));
+        assert!(matches!(
+            plan_accept(&m, &rows, "base", "why"),
+            Err(Refusal::InvalidTarget { .. })
+        ));
+        assert!(is_bookkeeping_table(AUDIT_TABLE) && !is_bookkeeping_table("items"));
     }
 
     #[test]

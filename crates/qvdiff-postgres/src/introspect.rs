@@ -7,7 +7,7 @@
 //! What comes back, exactly (the planner's `normalize` produces the same shape from models):
 //!
 //! - **Tables**: ordinary and partitioned tables of the schema (`relkind` `r`, `p`), except the
-//!   ledger [`LEDGER_TABLE`] and partitions (a partition is part of its parent, not a table a
+//!   ledger [`qvdiff_core::runner::LEDGER_TABLE`], its audit table and partitions (a partition is part of its parent, not a table a
 //!   model declares). Columns in `attnum` order; dropped and generated columns are skipped.
 //! - **Columns**: `ty` is [`parse_type`] of `format_type(atttypid, atttypmod)`; `nullable` is
 //!   `NOT attnotnull`; an identity column (`GENERATED … AS IDENTITY`) and a column whose default
@@ -46,7 +46,7 @@ use crate::error::PgError;
 use crate::render::{parse_default, parse_type, quote_ident, unique_name, MAX_IDENTIFIER_BYTES};
 use crate::sqltext::{self, TokenKind};
 use postgres::GenericClient;
-use qvdiff_core::runner::LEDGER_TABLE;
+use qvdiff_core::runner::is_bookkeeping_table;
 use qvdiff_core::{Check, Column, FkAction, ForeignKey, Index, Schema, Table, Unique};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,7 +113,7 @@ pub fn introspect_in(
         .map_err(db)?;
     for row in rows {
         let table_name: String = row.try_get(0).map_err(db)?;
-        if table_name == LEDGER_TABLE {
+        if is_bookkeeping_table(&table_name) {
             continue;
         }
         let table = tables

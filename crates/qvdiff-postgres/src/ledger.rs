@@ -16,7 +16,7 @@
 use crate::error::PgError;
 use crate::render::quote_string;
 use postgres::GenericClient;
-use qvdiff_core::runner::{AppliedRevision, Migration, LEDGER_TABLE};
+use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE};
 
 /// `CREATE TABLE` of the ledger. `IF NOT EXISTS` because it runs on every upgrade; the runner's
 /// advisory lock keeps two first upgrades from both creating it.
@@ -140,6 +140,82 @@ pub(crate) fn forget(client: &mut impl GenericClient, revision: &str) -> Result<
         )
         .map(|_| ())
         .map_err(|e| ledger_error(&format!("removing revision {revision}"), e))
+}
+
+/// `CREATE TABLE` of the audit table beside the ledger (`qvdiff accept`); `accepted_order`
+/// orders its rows as `applied_order` orders the ledger's.
+pub const CREATE_AUDIT_SQL: &str = "CREATE TABLE IF NOT EXISTS \"qvdiff_migrations_audit\" (\n    \
+     \"revision\" text NOT NULL,\n    \
+     \"old_checksum\" text NOT NULL,\n    \
+     \"new_checksum\" text NOT NULL,\n    \
+     \"reason\" text NOT NULL,\n    \
+     \"accepted_at\" text NOT NULL,\n    \
+     \"accepted_order\" bigint GENERATED ALWAYS AS IDENTITY\n)";
+
+fn audit_error(context: &str, error: postgres::Error) -> PgError {
+    PgError::from_pg(format!("{context} (table {AUDIT_TABLE})"), error)
+}
+
+fn audit_row(row: &postgres::Row) -> Result<AcceptedEdit, postgres::Error> {
+    Ok(AcceptedEdit {
+        revision: row.try_get(0)?,
+        old_checksum: row.try_get(1)?,
+        new_checksum: row.try_get(2)?,
+        reason: row.try_get(3)?,
+        accepted_at: row.try_get(4)?,
+    })
+}
+
+/// Every accepted edit, oldest first. Empty without an audit table.
+pub fn read_audit(client: &mut impl GenericClient) -> Result<Vec<AcceptedEdit>, PgError> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('\"qvdiff_migrations_audit\"') IS NOT NULL",
+            &[],
+        )
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| audit_error("looking for the audit table", e))?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let read = |e| audit_error("reading the audit table", e);
+    let rows = client
+        .query(
+            "SELECT revision, old_checksum, new_checksum, reason, accepted_at \
+             FROM \"qvdiff_migrations_audit\" ORDER BY accepted_order",
+            &[],
+        )
+        .map_err(read)?;
+    rows.iter()
+        .map(audit_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read)
+}
+
+/// Records an accepted edit at the server's time (creating the audit table when missing) and
+/// returns the row.
+pub(crate) fn record_accepted(
+    client: &mut impl GenericClient,
+    revision: &str,
+    old_checksum: &str,
+    new_checksum: &str,
+    reason: &str,
+) -> Result<AcceptedEdit, PgError> {
+    client
+        .batch_execute(CREATE_AUDIT_SQL)
+        .map_err(|e| audit_error("creating the audit table", e))?;
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO \"qvdiff_migrations_audit\" \
+                 (revision, old_checksum, new_checksum, reason, accepted_at) \
+                 VALUES ($1, $2, $3, $4, {APPLIED_AT_SQL}) \
+                 RETURNING revision, old_checksum, new_checksum, reason, accepted_at"
+            ),
+            &[&revision, &old_checksum, &new_checksum, &reason],
+        )
+        .map_err(|e| audit_error(&format!("recording the edit of revision {revision}"), e))?;
+    audit_row(&row).map_err(|e| audit_error("reading the recorded edit", e))
 }
 
 /// The ledger `INSERT` of an offline script (`qvdiff sql`): the time is the server's clock when

@@ -42,8 +42,8 @@
 use crate::connect::PostgresDatabase;
 use crate::error::PgError;
 use crate::ledger::{
-    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_ledger, record_applied,
-    update_checksum, CREATE_LEDGER_SQL,
+    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
+    record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
 };
 use crate::render::quote_ident;
 use crate::sqltext::{self, Statement};
@@ -52,8 +52,9 @@ pub use qvdiff_core::run::{
     Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::runner::{
-    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
-    Migration, Migrations, Refusal, ScriptPlan, Status, LEDGER_TABLE,
+    self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
+    AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
+    LEDGER_TABLE,
 };
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use std::fmt;
@@ -733,6 +734,46 @@ impl PostgresDatabase {
 }
 
 impl PostgresDatabase {
+    /// Accepts an intended edit of an applied file (`qvdiff accept`): under the migration lock,
+    /// in one transaction, the audit table gets the old and new checksum with the reason and
+    /// the server's time, and the ledger the new checksum. No migration SQL runs.
+    ///
+    /// The caller must first check that the edited history gives the live schema.
+    pub fn accept(
+        &mut self,
+        migrations: &Migrations,
+        revision: &str,
+        reason: &str,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, RunError> {
+        with_lock(self, options.busy_timeout, |client| {
+            client
+                .batch_execute("BEGIN")
+                .map_err(|e| PgError::new("starting the accept transaction", server_message(e)))?;
+            let ledger = read_ledger(client)?;
+            let plan = plan_accept(migrations, &ledger, revision, reason)?;
+            let edit = record_accepted(
+                client,
+                &plan.migration.file.revision,
+                &plan.old_checksum,
+                &plan.migration.checksum,
+                &plan.reason,
+            )?;
+            update_checksum(client, plan.migration)?;
+            client
+                .batch_execute("COMMIT")
+                .map_err(|e| PgError::new("committing the accepted edit", server_message(e)))?;
+            Ok(edit)
+        })
+    }
+
+    /// Every edit accepted on this database, oldest first (`qvdiff history`).
+    pub fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, RunError> {
+        Ok(read_audit(&mut self.client)?)
+    }
+}
+
+impl PostgresDatabase {
     /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
     pub fn upgrade_sql(
         &mut self,
@@ -896,5 +937,19 @@ impl Backend for PostgresDatabase {
         options: &RunOptions,
     ) -> Result<StampReport, BackendError> {
         PostgresDatabase::stamp(self, migrations, target, options).map_err(backend_error)
+    }
+
+    fn accept(
+        &mut self,
+        migrations: &Migrations,
+        revision: &str,
+        reason: &str,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, BackendError> {
+        PostgresDatabase::accept(self, migrations, revision, reason, options).map_err(backend_error)
+    }
+
+    fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError> {
+        PostgresDatabase::accepted_edits(self).map_err(backend_error)
     }
 }

@@ -19,8 +19,8 @@ use crate::apply::{added_violations, foreign_key_violations, run_script, with_fo
 use crate::backup::{backup, BackupError};
 use crate::error::{statement_excerpt, SqliteError};
 use crate::ledger::{
-    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_ledger, record_applied,
-    update_checksum, CREATE_LEDGER_SQL,
+    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
+    record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
 };
 use crate::preflight::{explain_constraint_failure, explain_orphans, DataProblem};
 use crate::sqltext;
@@ -29,8 +29,8 @@ pub use qvdiff_core::run::{
     DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::runner::{
-    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
-    Migration, Migrations, Refusal, ScriptPlan, Status,
+    self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
+    AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
 };
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -573,6 +573,40 @@ pub fn stamp(
     tx.commit()
         .map_err(|e| SqliteError::database("committing the stamp", e))?;
     Ok(report)
+}
+
+/// Accepts an intended edit of an applied file (`qvdiff accept`): under the write lock, in one
+/// transaction, the audit table gets the old and new checksum with the reason and the time, and
+/// the ledger the new checksum. No migration SQL runs.
+///
+/// The caller must first check that the edited history gives the live schema: the edit then
+/// changed no schema, and the ledger keeps telling the truth.
+pub fn accept(
+    conn: &mut Connection,
+    migrations: &Migrations,
+    revision: &str,
+    reason: &str,
+    options: &RunOptions,
+) -> Result<AcceptedEdit, RunError> {
+    let tx = begin_write(conn, options.busy_timeout)?;
+    let ledger = read_ledger(&tx)?;
+    let plan = plan_accept(migrations, &ledger, revision, reason)?;
+    let edit = record_accepted(
+        &tx,
+        &plan.migration.file.revision,
+        &plan.old_checksum,
+        &plan.migration.checksum,
+        &plan.reason,
+    )?;
+    update_checksum(&tx, plan.migration)?;
+    tx.commit()
+        .map_err(|e| SqliteError::database("committing the accepted edit", e))?;
+    Ok(edit)
+}
+
+/// Every edit accepted on this database, oldest first (`qvdiff history`).
+pub fn accepted_edits(conn: &Connection) -> Result<Vec<AcceptedEdit>, RunError> {
+    Ok(read_audit(conn)?)
 }
 
 /// The schema `target` (and its ancestors) produce, replayed on an in-memory database

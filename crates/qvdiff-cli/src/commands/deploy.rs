@@ -273,18 +273,18 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
 pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     // Without a database (none named, or a file not created yet) the history is shown with
     // nothing applied; a database that is named but wrong is an error, as everywhere.
-    let (config, applied) = match db_url::effective_url(config, db_flag) {
-        None => (config.clone(), Default::default()),
+    let (config, applied, accepted) = match db_url::effective_url(config, db_flag) {
+        None => (config.clone(), Default::default(), Vec::new()),
         Some(_) => {
             let (view, database) = db_url::resolve_database(config, db_flag)?;
-            let applied = if database.exists() {
-                dialects::open(&database, false)?
-                    .applied()
-                    .map_err(run_error)?
+            let (applied, accepted) = if database.exists() {
+                let mut db = dialects::open(&database, false)?;
+                let applied = db.applied().map_err(run_error)?;
+                (applied, db.accepted_edits().map_err(run_error)?)
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
-            (view, applied_set(&applied))
+            (view, applied_set(&applied), accepted)
         }
     };
     let migrations = load_migrations(&config.migrations)?;
@@ -320,6 +320,21 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     }
     if !out.is_empty() {
         out.push_str("(* applied, o pending)\n");
+    }
+    // Every accepted edit of an applied file stays visible: a checksum is never repaired
+    // silently.
+    if !accepted.is_empty() {
+        out.push_str("\nEdits of applied files, accepted (audit):\n");
+        for edit in &accepted {
+            out.push_str(&format!(
+                "  {}  {}  checksum {} -> {}  {}\n",
+                edit.accepted_at,
+                edit.revision,
+                edit.old_checksum.get(..12).unwrap_or(&edit.old_checksum),
+                edit.new_checksum.get(..12).unwrap_or(&edit.new_checksum),
+                edit.reason
+            ));
+        }
     }
     print_stdout(&out);
     Ok(())
