@@ -428,3 +428,213 @@ fn accept_on_postgres_records_the_audit_and_upgrade_proceeds() {
         ["1|lamp|NULL"]
     );
 }
+
+/// `MODELS` with users.name, items.notes and items.price: the schema after r4.
+fn models_r4() -> String {
+    with_field(
+        &with_item_notes(&with_user_name(MODELS)),
+        "    pub notes: Option<String>,\n",
+        "price: Option<f64>",
+    )
+}
+
+/// A SQLite project with four revisions r1..r4 (users and items; users.name; items.notes;
+/// items.price).
+fn four_revisions() -> Project {
+    let p = sqlite_project();
+    migrate(&p, &with_user_name(MODELS), "r2", "user name");
+    migrate(
+        &p,
+        &with_item_notes(&with_user_name(MODELS)),
+        "r3",
+        "item notes",
+    );
+    migrate(&p, &models_r4(), "r4", "item price");
+    p
+}
+
+/// Upgrades `db` (a file in the project) to `target` and puts one user and one item in it.
+fn database_at(p: &Project, db: &str, target: &str) {
+    let url = format!("sqlite://{db}");
+    p.qvdiff(&["upgrade", target, "--db", &url, "--no-backup"])
+        .expect_code(0);
+    exec(
+        &p.path(db),
+        "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
+         INSERT INTO items (id, user_id, title) VALUES (7, 1, 'lamp');",
+    );
+}
+
+/// Every table's `CREATE` statement as SQLite stores it, sorted (the ledger and audit aside).
+fn stored_schema(db: &Path) -> Vec<String> {
+    let mut sql = rows(
+        db,
+        "SELECT name || ': ' || sql FROM sqlite_master \
+         WHERE name NOT LIKE 'qvdiff_%' AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL",
+    );
+    sql.sort();
+    sql
+}
+
+fn columns(db: &Path, table: &str) -> Vec<String> {
+    let mut cols = rows(
+        db,
+        &format!("SELECT name FROM pragma_table_info('{table}')"),
+    );
+    cols.sort();
+    cols
+}
+
+#[test]
+fn squash_replaces_the_history_and_databases_at_n_minus_1_n_and_past_n_keep_working() {
+    let p = four_revisions();
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\n",
+    );
+    database_at(&p, "at_r2.db", "r2");
+    database_at(&p, "at_r3.db", "r3");
+    database_at(&p, "at_r4.db", "r4");
+    database_at(&p, "inside.db", "r2");
+
+    let run = p
+        .qvdiff(&[
+            "squash",
+            "--to",
+            "r3",
+            "-m",
+            "baseline",
+            "--rev-id",
+            "b1",
+            "--keep-files",
+        ])
+        .expect_code(0);
+    assert!(
+        run.stderr.contains("replacing 3 revisions"),
+        "{}",
+        run.stderr
+    );
+    let baseline = p.read(&file_of(&p, "b1"));
+    assert!(
+        baseline.contains("-- qvdiff:squashes r1 r2 r3\n"),
+        "{baseline}"
+    );
+    assert!(baseline.contains("-- parents:\n"), "{baseline}");
+    assert!(baseline.contains("CREATE TABLE \"items\""), "{baseline}");
+    p.qvdiff(&["check"]).expect_code(0);
+    let history = p.qvdiff(&["history"]).expect_code(0);
+    assert!(
+        history
+            .stdout
+            .contains("b1 (root; baseline replacing 3 revisions"),
+        "{}",
+        history.stdout
+    );
+
+    // A fresh database gets the baseline and r4: the same schema as one upgraded through r1..r4.
+    p.qvdiff(&["upgrade", "--db", "sqlite://fresh.db", "--no-backup"])
+        .expect_code(0);
+    assert_eq!(ledger(&p.path("fresh.db")), ["b1", "r4"]);
+    for table in ["users", "items"] {
+        assert_eq!(
+            columns(&p.path("fresh.db"), table),
+            columns(&p.path("at_r4.db"), table)
+        );
+    }
+    p.qvdiff(&["check", "--db", "sqlite://fresh.db"])
+        .expect_code(0);
+
+    // At N: the baseline counts as applied; upgrade applies r4 only.
+    let current = p
+        .qvdiff(&["current", "--db", "sqlite://at_r3.db"])
+        .expect_code(0);
+    assert_eq!(current.stdout, "b1  baseline\n");
+    p.qvdiff(&["upgrade", "--db", "sqlite://at_r3.db", "--no-backup"])
+        .expect_code(0);
+    assert_eq!(ledger(&p.path("at_r3.db")), ["r1", "r2", "r3", "r4"]);
+
+    // At N-1: the kept file of r3 brings it to the end of the range, then r4.
+    let current = p
+        .qvdiff(&["current", "--db", "sqlite://at_r2.db"])
+        .expect_code(0);
+    assert_eq!(current.stdout, "r2  (no file)\n", "{}", current.stderr);
+    let up = p
+        .qvdiff(&["upgrade", "--db", "sqlite://at_r2.db", "--no-backup"])
+        .expect_code(0);
+    assert!(up.stderr.contains("r3"), "{}", up.stderr);
+    assert_eq!(ledger(&p.path("at_r2.db")), ["r1", "r2", "r3", "r4"]);
+
+    // Past N: nothing to do; down to the baseline and up again.
+    p.qvdiff(&["upgrade", "--db", "sqlite://at_r4.db", "--no-backup"])
+        .expect_code(0);
+    p.qvdiff(&[
+        "downgrade",
+        "b1",
+        "--db",
+        "sqlite://at_r4.db",
+        "--no-backup",
+    ])
+    .expect_code(0);
+    assert_eq!(ledger(&p.path("at_r4.db")), ["r1", "r2", "r3"]);
+    assert_eq!(
+        p.qvdiff(&["current", "--db", "sqlite://at_r4.db"]).stdout,
+        "b1  baseline\n"
+    );
+    p.qvdiff(&["upgrade", "--db", "sqlite://at_r4.db", "--no-backup"])
+        .expect_code(0);
+
+    // Every database has the same schema and kept its rows.
+    for db in ["at_r2.db", "at_r3.db", "at_r4.db"] {
+        assert_eq!(
+            stored_schema(&p.path(db)),
+            stored_schema(&p.path("at_r3.db")),
+            "{db}"
+        );
+        assert_eq!(
+            rows(
+                &p.path(db),
+                "SELECT u.email, i.id, i.title FROM items i JOIN users u ON u.id = i.user_id"
+            ),
+            ["ann@x|7|lamp"],
+            "{db}"
+        );
+        p.qvdiff(&["check", "--db", &format!("sqlite://{db}")])
+            .expect_code(0);
+    }
+
+    // With the replaced files deleted, every database past the range keeps working, and one
+    // inside it is refused with the way out.
+    for rev in ["r1", "r2", "r3"] {
+        std::fs::remove_file(p.path(&file_of(&p, rev))).unwrap();
+    }
+    p.qvdiff(&["check"]).expect_code(0);
+    for db in ["at_r2.db", "at_r3.db", "at_r4.db", "fresh.db"] {
+        let url = format!("sqlite://{db}");
+        p.qvdiff(&["upgrade", "--db", &url, "--no-backup"])
+            .expect_code(0);
+        p.qvdiff(&["check", "--db", &url]).expect_code(0);
+    }
+    let before = std::fs::read(p.path("inside.db")).unwrap();
+    let refused = p
+        .qvdiff(&["upgrade", "--db", "sqlite://inside.db", "--no-backup"])
+        .expect_code(2);
+    assert!(
+        refused.stderr.contains("baseline b1 replaces"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("r3"), "{}", refused.stderr);
+    assert_eq!(std::fs::read(p.path("inside.db")).unwrap(), before);
+
+    // Down to base from past the baseline empties the ledger of replaced rows too.
+    p.qvdiff(&[
+        "downgrade",
+        "base",
+        "--db",
+        "sqlite://at_r4.db",
+        "--no-backup",
+    ])
+    .expect_code(0);
+    assert!(ledger(&p.path("at_r4.db")).is_empty());
+    assert!(stored_schema(&p.path("at_r4.db")).is_empty());
+}

@@ -110,6 +110,16 @@ pub enum Command {
     ///
     /// Example: qvdiff accept 20261124101500 --reason "fixed the comment of the backfill"
     Accept(AcceptArgs),
+    /// Replace the history up to a revision with one baseline revision.
+    ///
+    /// The baseline creates the schema of REV from nothing (planned and proven like any
+    /// migration) and lists the revisions it replaces, so a database that applied them counts
+    /// it as applied: `current`, `upgrade` and `downgrade` go on working there. The replaced
+    /// files are deleted (commit that with the baseline) unless --keep-files, which a database
+    /// still inside the range needs to reach REV.
+    ///
+    /// Example: qvdiff squash --to 20261124101500 -m "baseline 2026"
+    Squash(SquashArgs),
     /// Print the SQL script of a range (`FROM:TO`, default the whole chain `base:head`) for a DBA
     /// to review or run by hand. Touches nothing.
     Sql(SqlArgs),
@@ -272,6 +282,23 @@ pub struct AcceptArgs {
     /// Why the file was edited (kept in the audit table).
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
+}
+
+/// `qvdiff squash`.
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The last revision to squash (id or unique prefix): it and its ancestors are replaced.
+    #[arg(long, value_name = "REV")]
+    pub to: String,
+    /// What the baseline is, in one line.
+    #[arg(short, long, value_name = "MSG")]
+    pub message: String,
+    /// Use this revision id instead of the current UTC time.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Keep the replaced files (for databases still inside the range).
+    #[arg(long)]
+    pub keep_files: bool,
 }
 
 /// `qvdiff sql`.

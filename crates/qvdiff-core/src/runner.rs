@@ -7,7 +7,7 @@
 //! database, and identical for every dialect.
 
 use crate::graph::{GraphError, Node, RevisionGraph, Target};
-use crate::migration::{FormatError, MigrationFile};
+use crate::migration::{squashed_revisions, FormatError, MigrationFile};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Name of the ledger table every dialect keeps in the database.
@@ -32,6 +32,9 @@ pub struct Migration {
     pub checksum: String,
     /// Where the file is, for messages (e.g. `migrations/20261124101500_add_notes.sql`).
     pub path: String,
+    /// The revisions this baseline replaces (`qvdiff squash`; its `-- qvdiff:squashes` line),
+    /// empty for any other migration.
+    pub squashes: Vec<String>,
 }
 
 impl Migration {
@@ -41,13 +44,23 @@ impl Migration {
             file,
             checksum: checksum.into(),
             path: path.into(),
+            squashes: Vec::new(),
         }
     }
 
     /// Parses `text` and computes its checksum; `path` is only used in messages.
     pub fn from_text(text: &str, path: impl Into<String>) -> Result<Migration, FormatError> {
         let file = MigrationFile::parse(text)?;
-        Ok(Migration::new(file, MigrationFile::checksum(text), path))
+        let mut migration = Migration::new(file, MigrationFile::checksum(text), path);
+        migration.squashes = squashed_revisions(text);
+        Ok(migration)
+    }
+
+    /// The ledger rows that say this migration is applied: its own, and for a baseline those of
+    /// the revisions it replaces (a database upgraded before the squash has those). Reverting it
+    /// removes them all.
+    pub fn ledger_revisions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.file.revision.as_str()).chain(self.squashes.iter().map(String::as_str))
     }
 
     /// The revision id.
@@ -61,16 +74,41 @@ impl Migration {
 pub struct Migrations {
     by_revision: BTreeMap<String, Migration>,
     graph: RevisionGraph,
+    /// Revision replaced by a baseline -> the baseline.
+    squashed_by: BTreeMap<String, String>,
+    /// Files of replaced revisions still in the directory: a database inside the squashed
+    /// range is brought to its end with them.
+    superseded: BTreeMap<String, Migration>,
 }
 
 impl Migrations {
     /// Links the migrations; every duplicate id, unknown parent and cycle is reported.
+    ///
+    /// A baseline (a file with `-- qvdiff:squashes`) stands for the revisions it replaces: a
+    /// parent link to one of them is a link to the baseline, and their files, when still
+    /// present, are kept aside (see [`plan_upgrade`]) instead of joining the graph.
     pub fn new(migrations: Vec<Migration>) -> Result<Migrations, GraphError> {
+        let mut squashed_by = BTreeMap::new();
+        for m in &migrations {
+            for replaced in &m.squashes {
+                squashed_by
+                    .entry(replaced.clone())
+                    .or_insert_with(|| m.file.revision.clone());
+            }
+        }
+        let (superseded, migrations): (Vec<Migration>, Vec<Migration>) = migrations
+            .into_iter()
+            .partition(|m| squashed_by.contains_key(&m.file.revision));
         let nodes = migrations
             .iter()
             .map(|m| Node {
                 revision: m.file.revision.clone(),
-                parents: m.file.parents.clone(),
+                parents: m
+                    .file
+                    .parents
+                    .iter()
+                    .map(|p| squashed_by.get(p).unwrap_or(p).clone())
+                    .collect(),
                 file: m.path.clone(),
             })
             .collect();
@@ -79,7 +117,28 @@ impl Migrations {
             .into_iter()
             .map(|m| (m.file.revision.clone(), m))
             .collect();
-        Ok(Migrations { by_revision, graph })
+        let superseded = superseded
+            .into_iter()
+            .map(|m| (m.file.revision.clone(), m))
+            .collect();
+        Ok(Migrations {
+            by_revision,
+            graph,
+            squashed_by,
+            superseded,
+        })
+    }
+
+    /// The baseline that replaces `revision`, if one does.
+    pub fn squashed_by(&self, revision: &str) -> Option<&Migration> {
+        self.squashed_by
+            .get(revision)
+            .and_then(|baseline| self.by_revision.get(baseline))
+    }
+
+    /// The file of a revision a baseline replaces, when it is still in the directory.
+    pub fn superseded(&self, revision: &str) -> Option<&Migration> {
+        self.superseded.get(revision)
     }
 
     /// The revision graph.
@@ -201,6 +260,14 @@ pub enum Refusal {
         /// End of the range.
         to: String,
     },
+    /// A database inside a squashed range: some revisions a baseline replaces are applied, not
+    /// all, and the files of the rest are gone (or it is asked to go down from there).
+    InsideSquash {
+        /// The baseline.
+        baseline: String,
+        /// The replaced revisions it still needs whose files are gone (empty: going down).
+        missing: Vec<String>,
+    },
     /// `accept REV` where there is no edit of an applied file to accept.
     NothingToAccept {
         /// The revision.
@@ -306,6 +373,23 @@ impl std::fmt::Display for Refusal {
                 "{from} and {to} are on different branches, so no single script goes from one \
                  to the other; produce two scripts (down to their common ancestor, then up)"
             ),
+            Refusal::InsideSquash { baseline, missing } if missing.is_empty() => write!(
+                f,
+                "this database is inside the history that baseline {baseline} replaces; \
+                 upgrade it first (`qvdiff upgrade`), then go down"
+            ),
+            Refusal::InsideSquash { baseline, missing } => write!(
+                f,
+                "this database is inside the history that baseline {baseline} replaces, and \
+                 the file{} of revision{} {} it still needs {} gone; restore {} from version \
+                 control (`git log --diff-filter=D --name-only -- migrations`) and upgrade, or \
+                 upgrade it with a release from before the squash",
+                plural(missing.len()),
+                plural(missing.len()),
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
+                if missing.len() == 1 { "it" } else { "them" },
+            ),
             Refusal::NothingToAccept { revision, why } => write!(
                 f,
                 "nothing to accept for revision {revision}: {why}; `accept` records an \
@@ -350,9 +434,107 @@ pub fn applied_set(applied: &[AppliedRevision]) -> BTreeSet<String> {
     applied.iter().map(|a| a.revision.clone()).collect()
 }
 
+/// A ledger read through the baselines of the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineLedger<'a> {
+    /// The rows as the graph sees them: the rows of every revision a baseline replaces are one
+    /// row of the baseline once all of them are applied (a database upgraded before the squash).
+    pub rows: Vec<AppliedRevision>,
+    /// A database inside a squashed range (some replaced revisions applied, not all): the
+    /// files that bring it to the range's end, in order, before the baseline counts as applied.
+    pub catch_up: Vec<&'a Migration>,
+    /// Replaced revisions such a database still needs whose files are gone, with the baseline.
+    pub missing: Vec<(String, String)>,
+}
+
+/// Reads a ledger through the history's baselines (see [`BaselineLedger`]).
+pub fn through_baselines<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+) -> BaselineLedger<'a> {
+    let mut rows: Vec<AppliedRevision> = applied.to_vec();
+    let mut catch_up = Vec::new();
+    let mut missing = Vec::new();
+    if migrations.squashed_by.is_empty() {
+        return BaselineLedger {
+            rows,
+            catch_up,
+            missing,
+        };
+    }
+    let ids = applied_set(applied);
+    for baseline in migrations
+        .by_revision
+        .values()
+        .filter(|m| !m.squashes.is_empty())
+    {
+        let done = baseline
+            .squashes
+            .iter()
+            .filter(|r| ids.contains(*r))
+            .count();
+        if done == 0 || ids.contains(&baseline.file.revision) {
+            continue;
+        }
+        if done < baseline.squashes.len() {
+            for revision in baseline.squashes.iter().filter(|r| !ids.contains(*r)) {
+                match migrations.superseded(revision) {
+                    Some(m) => catch_up.push(m),
+                    None => missing.push((revision.clone(), baseline.file.revision.clone())),
+                }
+            }
+        }
+        // Where the last replaced row was, the baseline's row stands.
+        let last = rows
+            .iter()
+            .rposition(|row| baseline.squashes.contains(&row.revision));
+        let stand_in = AppliedRevision {
+            revision: baseline.file.revision.clone(),
+            checksum: baseline.checksum.clone(),
+            message: baseline.file.message.clone(),
+            applied_at: last.map(|i| rows[i].applied_at.clone()).unwrap_or_default(),
+            execution_ms: 0,
+        };
+        let at = last.unwrap_or(rows.len());
+        rows.insert(at + usize::from(last.is_some()), stand_in);
+        rows.retain(|row| !baseline.squashes.contains(&row.revision));
+    }
+    BaselineLedger {
+        rows,
+        catch_up,
+        missing,
+    }
+}
+
+/// The applied revisions as the graph sees them (see [`through_baselines`]).
+pub fn applied_revisions(migrations: &Migrations, applied: &[AppliedRevision]) -> BTreeSet<String> {
+    applied_set(&through_baselines(migrations, applied).rows)
+}
+
+/// The ledger through the baselines, refused when a database inside a squashed range cannot
+/// be brought to its end.
+fn baseline_rows<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+) -> Result<BaselineLedger<'a>, Refusal> {
+    let ledger = through_baselines(migrations, applied);
+    if let Some((_, baseline)) = ledger.missing.first() {
+        return Err(Refusal::InsideSquash {
+            baseline: baseline.clone(),
+            missing: ledger.missing.iter().map(|(r, _)| r.clone()).collect(),
+        });
+    }
+    Ok(ledger)
+}
+
 /// Checks a ledger against the migrations: every applied revision has a file, and that file is
 /// byte-for-byte (line endings aside) the one that was applied. Every problem is reported.
 pub fn check_applied(migrations: &Migrations, applied: &[AppliedRevision]) -> Result<(), Refusal> {
+    let ledger = baseline_rows(migrations, applied)?;
+    check_rows(migrations, &ledger.rows)
+}
+
+fn check_rows(migrations: &Migrations, applied: &[AppliedRevision]) -> Result<(), Refusal> {
     let mut problems = Vec::new();
     let mut unknown = Vec::new();
     for row in applied {
@@ -415,7 +597,19 @@ pub fn plan_upgrade<'a>(
     applied: &[AppliedRevision],
     target: &str,
 ) -> Result<Vec<&'a Migration>, Refusal> {
-    check_applied(migrations, applied)?;
+    let ledger = baseline_rows(migrations, applied)?;
+    check_rows(migrations, &ledger.rows)?;
+    // A database inside a squashed range first reaches its end with the replaced files.
+    let mut plan = ledger.catch_up.clone();
+    plan.extend(plan_from(migrations, &ledger.rows, target)?);
+    Ok(plan)
+}
+
+fn plan_from<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+    target: &str,
+) -> Result<Vec<&'a Migration>, Refusal> {
     let graph = migrations.graph();
     let applied = applied_set(applied);
     let target = target.trim();
@@ -453,7 +647,19 @@ pub fn plan_downgrade<'a>(
     applied: &[AppliedRevision],
     target: &str,
 ) -> Result<Vec<&'a Migration>, Refusal> {
-    check_applied(migrations, applied)?;
+    let ledger = baseline_rows(migrations, applied)?;
+    if let Some(first) = ledger.catch_up.first() {
+        let baseline = migrations
+            .squashed_by(first.revision())
+            .map(|m| m.file.revision.clone())
+            .unwrap_or_default();
+        return Err(Refusal::InsideSquash {
+            baseline,
+            missing: Vec::new(),
+        });
+    }
+    check_rows(migrations, &ledger.rows)?;
+    let applied = ledger.rows.as_slice();
     let graph = migrations.graph();
     let applied_ids = applied_set(applied);
     let target = target.trim();
@@ -622,6 +828,85 @@ pub fn merge_parents(migrations: &Migrations, revisions: &[&str]) -> Result<Vec<
     Ok(parents)
 }
 
+/// What `squash --to REV` replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SquashPlan<'a> {
+    /// REV, whose schema the baseline creates.
+    pub to: String,
+    /// Every revision the baseline replaces, parents first: REV and its ancestors, and what
+    /// earlier baselines among them replaced.
+    pub replaces: Vec<String>,
+    /// The migrations (and still-present files of revisions replaced before) whose files the
+    /// baseline makes unnecessary once every database is past REV.
+    pub files: Vec<&'a Migration>,
+}
+
+/// Decides `squash --to REV`: REV (an id or unique prefix) and its ancestors are replaced by one
+/// baseline. Refused when a revision outside them branches off inside them (it would lose its
+/// parent's schema), or when REV has no ancestor (nothing to squash).
+pub fn plan_squash<'a>(migrations: &'a Migrations, to: &str) -> Result<SquashPlan<'a>, Refusal> {
+    let graph = migrations.graph();
+    let to = match graph.resolve(to)? {
+        Target::Revision(rev) => rev,
+        _ => {
+            return Err(Refusal::InvalidTarget {
+                target: to.to_string(),
+                expected: "one revision id (or unique prefix): the last revision to squash"
+                    .to_string(),
+            })
+        }
+    };
+    let inside = graph.ancestors(&to);
+    if inside.len() < 2 {
+        return Err(Refusal::InvalidTarget {
+            target: to,
+            expected: "a revision with ancestors: a single revision is already its own baseline"
+                .to_string(),
+        });
+    }
+    let mut branching: Vec<String> = Vec::new();
+    for rev in inside.iter().filter(|rev| **rev != to) {
+        for child in graph.children(rev) {
+            if !inside.contains(child) {
+                branching.push(format!("{child} (child of {rev})"));
+            }
+        }
+    }
+    if !branching.is_empty() {
+        return Err(Refusal::InvalidTarget {
+            target: to,
+            expected: format!(
+                "a revision every other revision descends from or leads to; {} branch{} off \
+                 inside the range: merge first (`qvdiff merge`), then squash up to the merge",
+                branching.join(", "),
+                if branching.len() == 1 { "es" } else { "" }
+            ),
+        });
+    }
+    let mut replaces = Vec::new();
+    let mut files = Vec::new();
+    for rev in graph
+        .topo_order()
+        .into_iter()
+        .filter(|rev| inside.contains(*rev))
+    {
+        let Some(m) = migrations.get(rev) else {
+            continue;
+        };
+        for earlier in &m.squashes {
+            replaces.push(earlier.clone());
+            files.extend(migrations.superseded(earlier));
+        }
+        replaces.push(rev.to_string());
+        files.push(m);
+    }
+    Ok(SquashPlan {
+        to,
+        replaces,
+        files,
+    })
+}
+
 /// Where a database stands relative to the migrations (`qvdiff current`, `check --db`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -645,6 +930,11 @@ impl Status {
 /// The [`Status`] of a database whose ledger is `applied`. Never refuses: it is what a user
 /// looks at to understand a refusal.
 pub fn status(migrations: &Migrations, applied: &[AppliedRevision]) -> Status {
+    let ledger = through_baselines(migrations, applied);
+    if !ledger.catch_up.is_empty() || !ledger.missing.is_empty() {
+        return inside_squash_status(migrations, applied, &ledger);
+    }
+    let applied = ledger.rows.as_slice();
     let graph = migrations.graph();
     let ids = applied_set(applied);
     let mut current: Vec<String> = graph
@@ -762,6 +1052,48 @@ pub fn plan_accept<'a>(
         old_checksum: row.checksum.clone(),
         reason,
     })
+}
+
+/// Where a database inside a squashed range stands: at the last replaced revision it applied,
+/// with the rest of the range and then the graph pending.
+fn inside_squash_status(
+    migrations: &Migrations,
+    applied: &[AppliedRevision],
+    ledger: &BaselineLedger<'_>,
+) -> Status {
+    let graph = migrations.graph();
+    let inside: Vec<String> = applied
+        .iter()
+        .filter(|row| migrations.squashed_by.contains_key(&row.revision))
+        .map(|row| row.revision.clone())
+        .collect();
+    let ids = applied_set(&ledger.rows);
+    let mut pending: Vec<String> = ledger
+        .catch_up
+        .iter()
+        .map(|m| m.file.revision.clone())
+        .chain(ledger.missing.iter().map(|(r, _)| r.clone()))
+        .collect();
+    pending.extend(
+        graph
+            .upgrade_path_many(&ids, &graph.heads())
+            .into_iter()
+            .map(String::from),
+    );
+    let mut current: Vec<String> = inside.last().cloned().into_iter().collect();
+    current.extend(
+        graph
+            .applied_heads(&ids)
+            .into_iter()
+            .filter(|rev| migrations.squashed_by.values().all(|b| b != rev))
+            .map(String::from),
+    );
+    Status {
+        current,
+        pending,
+        unknown: Vec::new(),
+        edited: Vec::new(),
+    }
 }
 
 /// One revision as `qvdiff history` shows it.

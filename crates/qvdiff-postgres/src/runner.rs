@@ -479,7 +479,9 @@ fn record(
             create_ledger(client)?;
             record_applied(client, migration, execution_ms)
         }
-        Direction::Down => forget(client, &migration.file.revision),
+        Direction::Down => migration
+            .ledger_revisions()
+            .try_for_each(|revision| forget(client, revision)),
     }
 }
 
@@ -867,7 +869,13 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         }
         match direction {
             Direction::Up => out.push_str(&offline_insert_sql(migration)),
-            Direction::Down => out.push_str(&offline_delete_sql(&migration.file.revision)),
+            Direction::Down => {
+                let deletes: Vec<String> = migration
+                    .ledger_revisions()
+                    .map(offline_delete_sql)
+                    .collect();
+                out.push_str(&deletes.join("\n"));
+            }
         }
         out.push('\n');
     }

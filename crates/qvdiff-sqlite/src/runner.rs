@@ -426,7 +426,11 @@ fn run_plan(
         let execution_ms = run_section(tx, migration, direction)?;
         match direction {
             Direction::Up => record_applied(tx, migration, execution_ms)?,
-            Direction::Down => forget(tx, &migration.file.revision)?,
+            Direction::Down => {
+                for revision in migration.ledger_revisions() {
+                    forget(tx, revision)?;
+                }
+            }
         }
         steps.push(step_report(migration, execution_ms));
     }
@@ -686,7 +690,13 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
         out.push('\n');
         match direction {
             Direction::Up => out.push_str(&offline_insert_sql(migration)),
-            Direction::Down => out.push_str(&offline_delete_sql(&migration.file.revision)),
+            Direction::Down => {
+                let deletes: Vec<String> = migration
+                    .ledger_revisions()
+                    .map(offline_delete_sql)
+                    .collect();
+                out.push_str(&deletes.join("\n"));
+            }
         }
         out.push('\n');
     }

@@ -12,7 +12,7 @@ use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use qvdiff_core::run::{BackupSettings, Direction, RunOptions, RunReport};
-use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
+use qvdiff_core::runner::{applied_revisions, history as history_entries, Migrations};
 use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;
 
@@ -274,7 +274,7 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     // Without a database (none named, or a file not created yet) the history is shown with
     // nothing applied; a database that is named but wrong is an error, as everywhere.
     let (config, applied, accepted) = match db_url::effective_url(config, db_flag) {
-        None => (config.clone(), Default::default(), Vec::new()),
+        None => (config.clone(), Vec::new(), Vec::new()),
         Some(_) => {
             let (view, database) = db_url::resolve_database(config, db_flag)?;
             let (applied, accepted) = if database.exists() {
@@ -284,10 +284,12 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
             } else {
                 (Vec::new(), Vec::new())
             };
-            (view, applied_set(&applied), accepted)
+            (view, applied, accepted)
         }
     };
     let migrations = load_migrations(&config.migrations)?;
+    // A baseline counts as applied on a database that applied what it replaces.
+    let applied = applied_revisions(&migrations, &applied);
     let mut out = String::new();
     for entry in history_entries(&migrations, &applied).iter().rev() {
         let mark = if entry.applied { '*' } else { 'o' };
@@ -303,6 +305,17 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
         }
         if entry.is_root {
             tags.push("root".to_string());
+        }
+        if let Some(baseline) = migrations
+            .get(&entry.revision)
+            .filter(|m| !m.squashes.is_empty())
+        {
+            tags.push(format!(
+                "baseline replacing {} revisions, {} .. {}",
+                baseline.squashes.len(),
+                baseline.squashes.first().map_or("", String::as_str),
+                baseline.squashes.last().map_or("", String::as_str)
+            ));
         }
         let tags = if tags.is_empty() {
             String::new()

@@ -1,16 +1,22 @@
 //! Commands for a history shared by a team: `accept` (an intended edit of an applied file,
-//! audited).
+//! audited) and `squash` (one baseline revision for the history up to a revision).
 
-use crate::cli::AcceptArgs;
+use crate::cli::{AcceptArgs, SquashArgs};
+use crate::commands::migrate::{check_reads_back, choose_revision};
 use crate::config::Config;
 use crate::db_url;
 use crate::dialects;
 use crate::error::{CliError, CliResult};
+use crate::fsutil::write_atomic;
 use crate::history::load_migrations;
+use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
+use crate::planning::{propose, verify};
+use crate::prompt::Prompter;
+use qvdiff_core::migration::{render_steps, sanitize_message, MigrationFile};
 use qvdiff_core::run::RunOptions;
-use qvdiff_core::runner::{plan_accept, status};
+use qvdiff_core::runner::{plan_accept, plan_squash, status, Migrations};
 use qvdiff_core::Schema;
 
 /// First 12 characters of a checksum, as the runner's messages show them.
@@ -88,5 +94,109 @@ pub fn accept(
         short(&edit.new_checksum),
         edit.reason
     ));
+    Ok(())
+}
+
+/// `qvdiff squash --to REV -m MSG`: one baseline revision that creates REV's schema from
+/// nothing and replaces REV and its ancestors; planned and proven like any migration, in every
+/// history the project keeps, with one revision id. The replaced files are deleted unless
+/// `--keep-files` (a database still inside the range needs them to reach REV).
+pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResult<()> {
+    let message = sanitize_message(&args.message);
+    if message.is_empty() {
+        return Err(CliError::new("the baseline message is empty")
+            .with_hint("pass -m \"baseline: the schema of 2026\""));
+    }
+    let views = config.histories();
+    let histories = views
+        .iter()
+        .map(|view| load_migrations(&view.migrations))
+        .collect::<CliResult<Vec<_>>>()?;
+    let revision = choose_revision(&histories, args.rev_id.as_deref())?;
+    let empty = Migrations::new(Vec::new()).map_err(|e| CliError::new(e.to_string()))?;
+    // Every history is planned and proven before anything is written or deleted.
+    let mut drafts = Vec::new();
+    for (view, history) in views.iter().zip(&histories) {
+        let plan = plan_squash(history, &args.to).map_err(|e| {
+            let e = CliError::new(e.to_string());
+            if views.len() > 1 {
+                CliError::new(format!("{}: {}", display_path(&view.migrations), e.message))
+            } else {
+                e
+            }
+        })?;
+        let schema = dialects::schema_at(view, history, &plan.to, None)?;
+        if !schema.views.is_empty() || !schema.triggers.is_empty() {
+            return Err(CliError::new(format!(
+                "the schema of revision {} has views or triggers, which a baseline cannot \
+                 plan from the schema alone; nothing was written",
+                plan.to
+            ))
+            .with_hint("squash up to a revision before the first view or trigger"));
+        }
+        let base = dialects::recorded(view, &empty, None)?;
+        let dialect = dialects::planner(view);
+        let proposal = propose(
+            dialect.as_ref(),
+            &base,
+            &schema,
+            &Prompter::new(false),
+            console,
+        )?;
+        let file = MigrationFile {
+            revision: revision.clone(),
+            parents: Vec::new(),
+            message: message.clone(),
+            up: render_steps(&proposal.up.steps),
+            down: render_steps(&proposal.down.steps),
+        };
+        verify(&base, &proposal, &file.up, &file.down)?;
+        let notes = vec![
+            format!(
+                "Baseline: the schema of revision {} ({} revisions replaced), created from nothing.",
+                plan.to,
+                plan.replaces.len()
+            ),
+            "A database that applied the replaced revisions counts this one as applied."
+                .to_string(),
+        ];
+        let text = file.render_baseline(&plan.replaces, &notes);
+        check_reads_back(&file, &text)?;
+        let paths: Vec<String> = plan.files.iter().map(|m| m.path.clone()).collect();
+        drafts.push((
+            view,
+            file,
+            text,
+            paths,
+            plan.to.clone(),
+            plan.replaces.len(),
+        ));
+    }
+    for (view, file, text, paths, to, replaced) in &drafts {
+        let path = view.migrations.join(file.file_name());
+        write_atomic(&path, text.as_bytes(), true)?;
+        console.info(&format!(
+            "{} {}: the schema of {to}, replacing {replaced} revisions",
+            console.paint(Tone::Good, "Wrote baseline"),
+            display_path(&path)
+        ));
+        for shown in paths {
+            let file_path = view
+                .migrations
+                .join(std::path::Path::new(shown).file_name().unwrap_or_default());
+            if args.keep_files {
+                continue;
+            }
+            std::fs::remove_file(&file_path)
+                .map_err(|e| crate::error::io_error("delete", &file_path, e))?;
+            console.info(&format!("Deleted {shown}"));
+        }
+    }
+    if args.keep_files {
+        console.info(
+            "Kept the replaced files: a database inside the range reaches its end with them; \
+             delete them once every database is past it.",
+        );
+    }
     Ok(())
 }
