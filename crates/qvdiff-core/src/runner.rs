@@ -268,6 +268,13 @@ pub enum Refusal {
         /// The replaced revisions it still needs whose files are gone (empty: going down).
         missing: Vec<String>,
     },
+    /// `squash --to REV` where revisions outside the range branch off inside it.
+    BranchInsideSquash {
+        /// REV.
+        to: String,
+        /// Each branching revision, with its parent inside the range.
+        branches: Vec<String>,
+    },
     /// `accept REV` where there is no edit of an applied file to accept.
     NothingToAccept {
         /// The revision.
@@ -389,6 +396,14 @@ impl std::fmt::Display for Refusal {
                 missing.join(", "),
                 if missing.len() == 1 { "is" } else { "are" },
                 if missing.len() == 1 { "it" } else { "them" },
+            ),
+            Refusal::BranchInsideSquash { to, branches } => write!(
+                f,
+                "cannot squash up to {to}: {} branch{} off inside the range and would lose \
+                 {} parent; merge first (`qvdiff merge`), then squash up to the merge",
+                branches.join(", "),
+                if branches.len() == 1 { "es" } else { "" },
+                if branches.len() == 1 { "its" } else { "their" },
             ),
             Refusal::NothingToAccept { revision, why } => write!(
                 f,
@@ -873,14 +888,9 @@ pub fn plan_squash<'a>(migrations: &'a Migrations, to: &str) -> Result<SquashPla
         }
     }
     if !branching.is_empty() {
-        return Err(Refusal::InvalidTarget {
-            target: to,
-            expected: format!(
-                "a revision every other revision descends from or leads to; {} branch{} off \
-                 inside the range: merge first (`qvdiff merge`), then squash up to the merge",
-                branching.join(", "),
-                if branching.len() == 1 { "es" } else { "" }
-            ),
+        return Err(Refusal::BranchInsideSquash {
+            to,
+            branches: branching,
         });
     }
     let mut replaces = Vec::new();
@@ -1311,6 +1321,47 @@ mod tests {
             Err(Refusal::InvalidTarget { .. })
         ));
         assert!(is_bookkeeping_table(AUDIT_TABLE) && !is_bookkeeping_table("items"));
+    }
+
+    #[test]
+    fn a_baseline_stands_for_the_revisions_it_replaces() {
+        let old = linear();
+        let mut baseline = migration("s1", &[]);
+        baseline.squashes = vec!["a1".into(), "b2".into()];
+        let mut kept = vec![baseline, migration("c3", &["b2"])];
+        kept.push(old.get("b2").unwrap().clone());
+        let m = Migrations::new(kept).unwrap();
+        assert_eq!(m.graph().heads(), ["c3"]);
+        assert_eq!(m.graph().parents("c3"), ["s1"]);
+        assert_eq!(revs(&plan_squash(&old, "b2").unwrap().files), ["a1", "b2"]);
+        // Past the range: the baseline counts as applied.
+        let past = applied(&old, &["a1", "b2"]);
+        assert_eq!(revs(&plan_upgrade(&m, &past, "head").unwrap()), ["c3"]);
+        assert_eq!(status(&m, &past).current, ["s1"]);
+        let down = plan_downgrade(&m, &past, "base").unwrap();
+        assert_eq!(
+            down[0].ledger_revisions().collect::<Vec<_>>(),
+            ["s1", "a1", "b2"]
+        );
+        // Inside it: the kept file first; without it, refused.
+        let inside = applied(&old, &["a1"]);
+        assert_eq!(
+            revs(&plan_upgrade(&m, &inside, "head").unwrap()),
+            ["b2", "c3"]
+        );
+        assert!(matches!(
+            plan_downgrade(&m, &inside, "base"),
+            Err(Refusal::InsideSquash { .. })
+        ));
+        let mut gone = vec![m.get("s1").unwrap().clone(), m.get("c3").unwrap().clone()];
+        gone[0].squashes = vec!["a1".into(), "b2".into()];
+        let gone = Migrations::new(gone).unwrap();
+        assert!(matches!(
+            plan_upgrade(&gone, &inside, "head"),
+            Err(Refusal::InsideSquash { .. })
+        ));
+        // Fresh: the baseline itself.
+        assert_eq!(revs(&plan_upgrade(&m, &[], "head").unwrap()), ["s1", "c3"]);
     }
 
     #[test]
