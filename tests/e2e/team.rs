@@ -748,3 +748,142 @@ fn squash_on_postgres_keeps_databases_before_at_and_past_the_baseline_working() 
     p.qvdiff(&["upgrade", "--db", &past.url]).expect_code(0);
     assert_eq!(pg_columns(&mut reference), expected);
 }
+
+#[test]
+fn adopt_writes_the_drift_as_a_migration_stamped_on_that_database_only() {
+    let p = sqlite_project();
+    for db in ["app.db", "other.db"] {
+        database_at(&p, db, "head");
+    }
+    let app = p.path("app.db");
+    // By hand in production: a column, filled.
+    exec(
+        &app,
+        "ALTER TABLE items ADD COLUMN sku TEXT; UPDATE items SET sku = 'SKU-7';",
+    );
+    let check = p
+        .qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(1);
+    assert!(check.stdout.contains("drifted"), "{}", check.stdout);
+
+    // Not at head: refused, nothing written.
+    let before = p.snapshot();
+    p.qvdiff(&["migrate", "--empty", "-m", "pending", "--rev-id", "r2"])
+        .expect_code(0);
+    let refused = p
+        .qvdiff(&["adopt", "--db", "sqlite://app.db", "--rev-id", "r3"])
+        .expect_code(2);
+    assert!(refused.stderr.contains("not at head"), "{}", refused.stderr);
+    std::fs::remove_file(p.path(&file_of(&p, "r2"))).unwrap();
+    assert_eq!(p.snapshot(), before);
+
+    let run = p
+        .qvdiff(&[
+            "--no-input",
+            "adopt",
+            "-m",
+            "adopt sku",
+            "--rev-id",
+            "r2",
+            "--db",
+            "sqlite://app.db",
+        ])
+        .expect_code(0);
+    assert!(run.stderr.contains("Stamped r2"), "{}", run.stderr);
+    let text = p.read(&file_of(&p, "r2"));
+    assert!(text.contains("-- parents: r1\n"), "{text}");
+    assert!(
+        text.contains("ALTER TABLE \"items\" ADD COLUMN \"sku\" TEXT;"),
+        "{text}"
+    );
+    assert_eq!(ledger(&app), ["r1", "r2"]);
+    assert_eq!(rows(&app, "SELECT id, sku FROM items"), ["7|SKU-7"]);
+    // The models learn the column; both databases agree with the history.
+    p.write(
+        "src/models.rs",
+        &with_field(MODELS, "    pub title: String,\n", "sku: Option<String>"),
+    );
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+    // Another database applies it normally, keeping its rows.
+    let other = p.path("other.db");
+    p.qvdiff(&["check", "--db", "sqlite://other.db"])
+        .expect_code(1);
+    p.qvdiff(&["upgrade", "--db", "sqlite://other.db", "--no-backup"])
+        .expect_code(0);
+    assert_eq!(ledger(&other), ["r1", "r2"]);
+    assert_eq!(
+        rows(&other, "SELECT id, title, sku FROM items"),
+        ["7|lamp|NULL"]
+    );
+    p.qvdiff(&["check", "--db", "sqlite://other.db"])
+        .expect_code(0);
+    // No drift left: adopt writes nothing.
+    let none = p
+        .qvdiff(&["adopt", "--db", "sqlite://app.db"])
+        .expect_code(0);
+    assert!(none.stderr.contains("no drift"), "{}", none.stderr);
+}
+
+#[test]
+fn adopt_on_postgres_writes_and_stamps_the_drift() {
+    let Some(server) = qvdiff_postgres::testing::TestDatabase::create("team_adopt") else {
+        return;
+    };
+    let Some(other) = qvdiff_postgres::testing::TestDatabase::create("team_adopt_other") else {
+        return;
+    };
+    let p = postgres_project();
+    for db in [&server, &other] {
+        p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+        db.connect()
+            .batch_execute(
+                "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
+                 INSERT INTO items (id, user_id, title) VALUES (7, 1, 'lamp');",
+            )
+            .unwrap();
+    }
+    let mut client = server.connect();
+    client
+        .batch_execute("ALTER TABLE items ADD COLUMN sku text; UPDATE items SET sku = 'SKU-7';")
+        .unwrap();
+    p.qvdiff(&["check", "--db", &server.url]).expect_code(1);
+    p.qvdiff(&[
+        "--no-input",
+        "adopt",
+        "-m",
+        "adopt sku",
+        "--rev-id",
+        "r2",
+        "--db",
+        &server.url,
+    ])
+    .expect_code(0);
+    let text = p.read(&file_of(&p, "r2"));
+    assert!(text.contains("ADD COLUMN \"sku\" text;"), "{text}");
+    assert_eq!(
+        pg_rows(
+            &mut client,
+            "SELECT revision FROM qvdiff_migrations ORDER BY applied_order"
+        ),
+        ["r1", "r2"]
+    );
+    assert_eq!(
+        pg_rows(&mut client, "SELECT id::text, sku FROM items"),
+        ["7|SKU-7"]
+    );
+    p.write(
+        "src/models.rs",
+        &with_field(MODELS, "    pub title: String,\n", "sku: Option<String>"),
+    );
+    p.qvdiff(&["check", "--db", &server.url]).expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &other.url]).expect_code(0);
+    p.qvdiff(&["check", "--db", &other.url]).expect_code(0);
+    assert_eq!(
+        pg_rows(
+            &mut other.connect(),
+            "SELECT id::text, title, sku FROM items"
+        ),
+        ["7|lamp|NULL"]
+    );
+}

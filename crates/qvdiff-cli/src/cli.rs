@@ -120,6 +120,16 @@ pub enum Command {
     ///
     /// Example: qvdiff squash --to 20261124101500 -m "baseline 2026"
     Squash(SquashArgs),
+    /// Write a migration for the drift `check --db` found (a column or index added by hand),
+    /// and stamp it as applied on that database.
+    ///
+    /// The database must be at head. The migration goes from the recorded schema to the live
+    /// one, planned and proven like any other, and is stamped on that database only once the
+    /// history with it gives exactly the live schema. Review and commit it; every other
+    /// database applies it with `upgrade`.
+    ///
+    /// Example: qvdiff adopt --db sqlite:///srv/app.db -m "adopt the index added in production"
+    Adopt(AdoptArgs),
     /// Print the SQL script of a range (`FROM:TO`, default the whole chain `base:head`) for a DBA
     /// to review or run by hand. Touches nothing.
     Sql(SqlArgs),
@@ -299,6 +309,17 @@ pub struct SquashArgs {
     /// Keep the replaced files (for databases still inside the range).
     #[arg(long)]
     pub keep_files: bool,
+}
+
+/// `qvdiff adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// What the migration records, in one line.
+    #[arg(short, long, value_name = "MSG", default_value = "adopt drift")]
+    pub message: String,
+    /// Use this revision id instead of the current UTC time.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
 }
 
 /// `qvdiff sql`.

@@ -111,21 +111,21 @@ pub fn run(
 }
 
 /// Each change of a migration in words, and whether it is destructive.
-type Summary = Vec<(String, bool)>;
+pub(crate) type Summary = Vec<(String, bool)>;
 
 /// One verified migration file, ready to be written into its history.
-struct Draft {
-    config: Config,
-    file: MigrationFile,
-    notes: Vec<String>,
-    summary: Summary,
+pub(crate) struct Draft {
+    pub(crate) config: Config,
+    pub(crate) file: MigrationFile,
+    pub(crate) notes: Vec<String>,
+    pub(crate) summary: Summary,
 }
 
 /// Plans and verifies the migration of one history from its starting schema (`None`: no
 /// changes there); `generated` (the wanted schema and the baseline) is `None` for an empty,
 /// hand-written migration.
 #[allow(clippy::too_many_arguments)]
-fn draft(
+pub(crate) fn draft(
     config: &Config,
     history: &Migrations,
     revision: &str,

@@ -1,8 +1,9 @@
 //! Commands for a history shared by a team: `accept` (an intended edit of an applied file,
-//! audited) and `squash` (one baseline revision for the history up to a revision).
+//! audited), `squash` (one baseline revision for the history up to a revision) and `adopt`
+//! (drift found on a database, written down as a migration).
 
-use crate::cli::{AcceptArgs, SquashArgs};
-use crate::commands::migrate::{check_reads_back, choose_revision};
+use crate::cli::{AcceptArgs, AdoptArgs, SquashArgs};
+use crate::commands::migrate::{check_reads_back, choose_revision, draft, write_migration};
 use crate::config::Config;
 use crate::db_url;
 use crate::dialects;
@@ -199,4 +200,111 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
         );
     }
     Ok(())
+}
+
+/// `qvdiff adopt --db URL`: drift found on a database at head (a column added by hand) becomes
+/// a migration from the recorded schema to the live one, planned and proven like any other.
+/// It is stamped as applied on that database once the history with it gives exactly the live
+/// schema; every other database applies it normally.
+pub fn adopt(
+    config: &Config,
+    args: &AdoptArgs,
+    db_flag: Option<&str>,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<()> {
+    let message = sanitize_message(&args.message);
+    if message.is_empty() {
+        return Err(CliError::new("the migration message is empty")
+            .with_hint("pass -m \"adopt the index added by hand\""));
+    }
+    let (view, database) = db_url::resolve_database(config, db_flag)?;
+    let view = &view;
+    let migrations = load_migrations(&view.migrations)?;
+    let mut db = dialects::open(&database, false)?;
+    let applied = db.applied().map_err(|e| CliError::new(e.message))?;
+    let here = status(&migrations, &applied);
+    if !here.is_up_to_date() {
+        return Err(CliError::new(format!(
+            "{} is not at head (pending: {}; edited: {}; unknown: {}), so its drift cannot be \
+             told from revisions it has not applied; nothing was written",
+            database.display(),
+            list_or_none(&here.pending),
+            list_or_none(&here.edited),
+            list_or_none(&here.unknown)
+        ))
+        .with_hint("upgrade it first (`qvdiff upgrade`), then adopt what is left"));
+    }
+    let base = dialects::recorded(view, &migrations, Some(&database))?;
+    let live = db.introspect().map_err(|e| CliError::new(e.message))?;
+    if db.dialect().comparable(&base.schema) == db.dialect().comparable(&live) {
+        console.info(&format!(
+            "{} has no drift from its migrations; nothing was written.",
+            database.display()
+        ));
+        return Ok(());
+    }
+    let revision = choose_revision(std::slice::from_ref(&migrations), args.rev_id.as_deref())?;
+    let Some(draft) = draft(
+        view,
+        &migrations,
+        &revision,
+        &message,
+        Some((&live, base)),
+        None,
+        prompter,
+        console,
+    )?
+    else {
+        console.info("The drift needs no migration; nothing was written.");
+        return Ok(());
+    };
+    write_migration(&draft.config, &draft.file, &draft.notes, console)?;
+    for (line, _) in &draft.summary {
+        console.info(&format!("  {line}"));
+    }
+    // Stamped only when the history with the new file gives exactly the live schema.
+    let migrations = load_migrations(&view.migrations)?;
+    let expected = db.dialect().comparable(&dialects::schema_at(
+        view,
+        &migrations,
+        &revision,
+        Some(&database),
+    )?);
+    let live = db.dialect().comparable(&live);
+    if expected != live {
+        return Err(CliError::new(format!(
+            "the migration was written, but the history with it does not give the schema of \
+             {}, so it was not stamped there",
+            database.display()
+        ))
+        .with_details([schema_diff(&expected, &live)])
+        .with_hint(
+            "edit the new file until `qvdiff check --db` shows no drift, then `qvdiff stamp`",
+        ));
+    }
+    db.stamp(
+        &migrations,
+        &revision,
+        &RunOptions {
+            busy_timeout: view.busy_timeout,
+            ..RunOptions::default()
+        },
+    )
+    .map_err(|e| CliError::new(e.message))?;
+    console.info(&format!(
+        "{} {revision} as applied on {} (its schema already is the new revision's); other \
+         databases apply it with `qvdiff upgrade`.",
+        console.paint(Tone::Good, "Stamped"),
+        database.display()
+    ));
+    Ok(())
+}
+
+fn list_or_none(revisions: &[String]) -> String {
+    if revisions.is_empty() {
+        "none".to_string()
+    } else {
+        revisions.join(", ")
+    }
 }
