@@ -887,3 +887,123 @@ fn adopt_on_postgres_writes_and_stamps_the_drift() {
         ["7|lamp|NULL"]
     );
 }
+
+/// Two lines off r1 in one directory: `mine` (r2_mine, written with `mine_models`) and a
+/// teammate's (r2_theirs, with `their_models`), as after pulling theirs into my branch.
+fn two_lines(p: &Project, mine_models: &str, their_models: &str) {
+    migrate(p, their_models, "r2_theirs", "item notes");
+    let theirs = file_of(p, "r2_theirs");
+    let theirs_text = p.read(&theirs);
+    std::fs::remove_file(p.path(&theirs)).unwrap();
+    migrate(p, mine_models, "r2_mine", "my change");
+    p.write(&theirs, &theirs_text);
+}
+
+#[test]
+fn rebase_reparents_my_unapplied_revision_and_keeps_every_row() {
+    let p = sqlite_project();
+    two_lines(&p, &with_user_name(MODELS), &with_item_notes(MODELS));
+    let both = with_item_notes(&with_user_name(MODELS));
+    p.write("src/models.rs", &both);
+    // The teammate's revision is deployed on the project's database, with rows.
+    database_at(&p, "app.db", "r2_theirs");
+    let mine_before = p.read(&file_of(&p, "r2_mine"));
+
+    let run = p.qvdiff(&["rebase", "--onto", "r2_theirs"]).expect_code(0);
+    assert!(
+        run.stderr.contains("re-parented, SQL unchanged"),
+        "{}",
+        run.stderr
+    );
+    let mine = p.read(&file_of(&p, "r2_mine"));
+    assert_eq!(
+        mine,
+        mine_before.replace("-- parents: r1\n", "-- parents: r2_theirs\n")
+    );
+    let heads = p.qvdiff(&["heads"]).expect_code(0);
+    assert_eq!(heads.stdout, "r2_mine  my change\n");
+    p.qvdiff(&["check"]).expect_code(0);
+    p.qvdiff(&["lint"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(ledger(&p.path("app.db")), ["r1", "r2_theirs", "r2_mine"]);
+    assert_eq!(
+        rows(&p.path("app.db"), "SELECT u.email, u.name, i.title, i.notes FROM items i JOIN users u ON u.id = i.user_id"),
+        ["ann@x|NULL|lamp|NULL"]
+    );
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+
+    // Nothing left to move.
+    let again = p.qvdiff(&["rebase", "--onto", "r2_mine"]).expect_code(2);
+    assert!(
+        again.stderr.contains("nothing to rebase"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn rebase_refuses_revisions_a_database_applied_and_writes_nothing() {
+    let p = sqlite_project();
+    two_lines(&p, &with_user_name(MODELS), &with_item_notes(MODELS));
+    database_at(&p, "app.db", "r2_mine");
+    let before = p.snapshot();
+    let refused = p.qvdiff(&["rebase", "--onto", "r2_theirs"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("app.db has applied one"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("r2_mine"), "{}", refused.stderr);
+    assert_eq!(p.snapshot(), before);
+}
+
+#[test]
+fn rebase_replans_a_table_rebuild_that_would_lose_the_other_sides_column() {
+    let p = sqlite_project();
+    // Mine: items.title becomes nullable (a SQLite table rebuild copying items' columns).
+    let mine_models = MODELS.replace(
+        "    pub title: String,\n",
+        "    pub title: Option<String>,\n",
+    );
+    two_lines(&p, &mine_models, &with_item_notes(MODELS));
+    let old = p.read(&file_of(&p, "r2_mine"));
+    assert!(
+        old.contains("\"items_new\"") || old.contains("rebuild"),
+        "{old}"
+    );
+    database_at(&p, "app.db", "r2_theirs");
+    exec(&p.path("app.db"), "UPDATE items SET notes = 'keep me';");
+
+    let run = p.qvdiff(&["rebase", "--onto", "r2_theirs"]).expect_code(0);
+    assert!(
+        run.stderr.contains("re-planned, SQL rewritten"),
+        "{}",
+        run.stderr
+    );
+    let new = p.read(&file_of(&p, "r2_mine"));
+    assert!(
+        new.contains("-- qvdiff revision: r2_mine\n-- parents: r2_theirs\n"),
+        "{new}"
+    );
+    assert!(
+        new.contains("\"notes\""),
+        "the rebuild now keeps notes: {new}"
+    );
+    p.write(
+        "src/models.rs",
+        &with_field(
+            &mine_models,
+            "    pub title: Option<String>,\n",
+            "notes: Option<String>",
+        ),
+    );
+    p.qvdiff(&["check"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        rows(&p.path("app.db"), "SELECT id, title, notes FROM items"),
+        ["7|lamp|keep me"]
+    );
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+}

@@ -130,6 +130,16 @@ pub enum Command {
     ///
     /// Example: qvdiff adopt --db sqlite:///srv/app.db -m "adopt the index added in production"
     Adopt(AdoptArgs),
+    /// Put my unapplied revisions on top of another head, keeping their ids: a linear history
+    /// instead of a merge revision.
+    ///
+    /// The revisions REV does not descend from (one line of them) get REV as their parent. Each
+    /// is proven on its new parent against the schema with both sides' changes; a generated
+    /// file whose SQL no longer gives that schema is re-planned. Refused when the configured
+    /// database (or --db) has applied one of them, or when both sides change the same column.
+    ///
+    /// Example: git pull; qvdiff rebase --onto 20261124101500
+    Rebase(RebaseArgs),
     /// Print the SQL script of a range (`FROM:TO`, default the whole chain `base:head`) for a DBA
     /// to review or run by hand. Touches nothing.
     Sql(SqlArgs),
@@ -320,6 +330,14 @@ pub struct AdoptArgs {
     /// Use this revision id instead of the current UTC time.
     #[arg(long, value_name = "ID")]
     pub rev_id: Option<String>,
+}
+
+/// `qvdiff rebase`.
+#[derive(Debug, Args)]
+pub struct RebaseArgs {
+    /// The head to put my revisions on (the teammate's that landed first).
+    #[arg(long, value_name = "REV")]
+    pub onto: String,
 }
 
 /// `qvdiff sql`.

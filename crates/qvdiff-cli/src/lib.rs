@@ -108,6 +108,9 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
         Command::Adopt(args) => {
             commands::team::adopt(&config()?, args, db, &prompter, console).map(|()| EXIT_OK)
         }
+        Command::Rebase(args) => {
+            commands::team::rebase(&config()?, args, db, console).map(|()| EXIT_OK)
+        }
         Command::Sql(args) => commands::deploy::sql(&config()?, args, db).map(|()| EXIT_OK),
         Command::Backup => commands::backup::backup(&config()?, db, console).map(|()| EXIT_OK),
         Command::Backups => commands::backup::backups(&config()?, db).map(|()| EXIT_OK),

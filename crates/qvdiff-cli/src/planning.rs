@@ -182,6 +182,17 @@ pub fn verify(
     up_sql: &str,
     down_sql: &str,
 ) -> CliResult<()> {
+    verify_schema(baseline, &proposal.wanted, up_sql, down_sql)
+}
+
+/// Verifies up and down SQL on the baseline's shadow against `wanted` (as the dialect stores
+/// it): up gives `wanted`, down the baseline, up again `wanted`.
+pub fn verify_schema(
+    baseline: &Baseline,
+    wanted: &Schema,
+    up_sql: &str,
+    down_sql: &str,
+) -> CliResult<()> {
     let mismatch = |what: &str, expected: &Schema, actual: &Schema| {
         CliError::new(format!(
             "verification failed: {what} does not give the expected schema; nothing was written"
@@ -192,7 +203,7 @@ pub fn verify(
     match &baseline.shadow {
         Shadow::Sqlite(objects) => {
             let before = &baseline.schema;
-            qvdiff_sqlite::verify_stored(objects, before, &proposal.wanted, up_sql, down_sql).map_err(|e| {
+            qvdiff_sqlite::verify_stored(objects, before, wanted, up_sql, down_sql).map_err(|e| {
                 let mut err = CliError::new(format!("{e}; nothing was written"));
                 if let qvdiff_sqlite::VerifyError::Mismatch {
                     expected, actual, ..
@@ -217,7 +228,7 @@ pub fn verify(
                 Ok::<Schema, CliError>(after.normalized().comparable())
             };
             let start = baseline.schema.comparable();
-            let wanted = proposal.wanted.comparable();
+            let wanted = wanted.comparable();
             let up = apply(&start, up_sql, "up")?;
             if up != wanted {
                 return Err(mismatch("the up section", &wanted, &up));

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod lint;
 pub mod manifest;
 pub mod migration;
+pub mod rebase;
 pub mod run;
 pub mod runner;
 pub mod schema;

@@ -186,6 +186,27 @@ pub fn squashed_revisions(text: &str) -> Vec<String> {
     Vec::new()
 }
 
+/// `text` with its `-- parents:` header line naming `parents` instead; every other byte kept
+/// (`qvdiff rebase` re-parents a file whose SQL still holds).
+pub fn reparent(text: &str, parents: &[String]) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        if !done && content(line).starts_with(PARENTS_PREFIX) {
+            done = true;
+            out.push_str(PARENTS_PREFIX);
+            for parent in parents {
+                out.push(' ');
+                out.push_str(parent);
+            }
+            out.push_str(&line[content(line).len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 impl MigrationFile {
     /// The text of a baseline revision (`qvdiff squash`): the file with `notes`, and the
     /// `-- qvdiff:squashes` line naming the revisions it replaces right after the header.

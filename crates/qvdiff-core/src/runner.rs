@@ -275,6 +275,18 @@ pub enum Refusal {
         /// Each branching revision, with its parent inside the range.
         branches: Vec<String>,
     },
+    /// `rebase --onto REV` with nothing outside REV's history.
+    NothingToRebase {
+        /// REV.
+        onto: String,
+    },
+    /// `rebase` of revisions a database has applied.
+    RebaseApplied {
+        /// The database, for messages.
+        database: String,
+        /// Its applied revisions among those to move.
+        revisions: Vec<String>,
+    },
     /// `accept REV` where there is no edit of an applied file to accept.
     NothingToAccept {
         /// The revision.
@@ -404,6 +416,21 @@ impl std::fmt::Display for Refusal {
                 branches.join(", "),
                 if branches.len() == 1 { "es" } else { "" },
                 if branches.len() == 1 { "its" } else { "their" },
+            ),
+            Refusal::NothingToRebase { onto } => write!(
+                f,
+                "nothing to rebase: every revision is already in the history of {onto}"
+            ),
+            Refusal::RebaseApplied {
+                database,
+                revisions,
+            } => write!(
+                f,
+                "{database} has applied {} of the revisions to move ({}); moving an applied \
+                 revision would rewrite what that database ran: join the heads with `qvdiff \
+                 merge -m \"merge heads\"` instead",
+                if revisions.len() == 1 { "one" } else { "some" },
+                revisions.join(", ")
             ),
             Refusal::NothingToAccept { revision, why } => write!(
                 f,
@@ -915,6 +942,79 @@ pub fn plan_squash<'a>(migrations: &'a Migrations, to: &str) -> Result<SquashPla
         replaces,
         files,
     })
+}
+
+/// What `rebase --onto REV` moves: my revisions (those REV does not descend from), a line
+/// starting at the fork, to be re-parented on REV in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebasePlan<'a> {
+    /// The revision they go on top of.
+    pub onto: String,
+    /// My revisions, parents first; the first one's parent is the fork.
+    pub mine: Vec<&'a Migration>,
+}
+
+/// Decides `rebase --onto REV`: the revisions REV does not descend from must form one line off
+/// REV's history (no merge, no second branch), and none may be applied to a database the
+/// project knows (`applied`: each database shown with the revisions its ledger holds).
+pub fn plan_rebase<'a>(
+    migrations: &'a Migrations,
+    onto: &str,
+    applied: &[(String, BTreeSet<String>)],
+) -> Result<RebasePlan<'a>, Refusal> {
+    let graph = migrations.graph();
+    let onto = match graph.resolve(onto)? {
+        Target::Revision(rev) => rev,
+        _ => {
+            return Err(Refusal::InvalidTarget {
+                target: onto.to_string(),
+                expected: "the revision to put my revisions on top of (the other head)".to_string(),
+            })
+        }
+    };
+    let below = graph.ancestors(&onto);
+    let mine: Vec<&Migration> = migrations
+        .in_order()
+        .into_iter()
+        .filter(|m| !below.contains(m.revision()))
+        .collect();
+    if mine.is_empty() {
+        return Err(Refusal::NothingToRebase { onto });
+    }
+    let mut previous: Option<&str> = None;
+    for m in &mine {
+        let parents = graph.parents(m.revision());
+        let linked = match (previous, parents) {
+            (None, [parent]) => below.contains(parent),
+            (Some(prev), [parent]) => parent == prev,
+            _ => false,
+        };
+        if !linked {
+            return Err(Refusal::InvalidTarget {
+                target: onto,
+                expected: format!(
+                    "a head whose other branch is one line of revisions; {} is a merge or starts \
+                     a second line: join with `qvdiff merge` instead",
+                    m.revision()
+                ),
+            });
+        }
+        previous = Some(m.revision());
+    }
+    for (database, ids) in applied {
+        let done: Vec<String> = mine
+            .iter()
+            .filter(|m| ids.contains(m.revision()))
+            .map(|m| m.revision().to_string())
+            .collect();
+        if !done.is_empty() {
+            return Err(Refusal::RebaseApplied {
+                database: database.clone(),
+                revisions: done,
+            });
+        }
+    }
+    Ok(RebasePlan { onto, mine })
 }
 
 /// Where a database stands relative to the migrations (`qvdiff current`, `check --db`).

@@ -108,7 +108,7 @@ fn check_history(
         }
         println!(
             "Join them with `qvdiff merge -m \"merge heads\"`, or put your unapplied revisions \
-             on top of the other branch with `qvdiff rebase`."
+             on top of the other head with `qvdiff rebase --onto <that head>`."
         );
     }
     if !changes.is_empty() {

@@ -1,8 +1,9 @@
 //! Commands for a history shared by a team: `accept` (an intended edit of an applied file,
-//! audited), `squash` (one baseline revision for the history up to a revision) and `adopt`
-//! (drift found on a database, written down as a migration).
+//! audited), `squash` (one baseline revision for the history up to a revision), `adopt`
+//! (drift found on a database, written down as a migration) and `rebase` (my unapplied revisions
+//! moved on top of a teammate's).
 
-use crate::cli::{AcceptArgs, AdoptArgs, SquashArgs};
+use crate::cli::{AcceptArgs, AdoptArgs, RebaseArgs, SquashArgs};
 use crate::commands::migrate::{check_reads_back, choose_revision, draft, write_migration};
 use crate::config::Config;
 use crate::db_url;
@@ -13,11 +14,13 @@ use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
-use crate::planning::{propose, verify};
+use crate::planning::{propose, verify, verify_schema};
 use crate::prompt::Prompter;
-use qvdiff_core::migration::{render_steps, sanitize_message, MigrationFile};
+use qvdiff_core::migration::{render_steps, reparent, sanitize_message, MigrationFile};
 use qvdiff_core::run::RunOptions;
-use qvdiff_core::runner::{plan_accept, plan_squash, status, Migrations};
+use qvdiff_core::runner::{
+    applied_revisions, plan_accept, plan_rebase, plan_squash, status, Migration, Migrations,
+};
 use qvdiff_core::Schema;
 
 /// First 12 characters of a checksum, as the runner's messages show them.
@@ -307,4 +310,151 @@ fn list_or_none(revisions: &[String]) -> String {
     } else {
         revisions.join(", ")
     }
+}
+
+/// `qvdiff rebase --onto REV`: my revisions that REV does not descend from, applied to no
+/// database the project knows, go on top of REV with the same ids. Each is proven on its new
+/// parent against the schema with both sides' changes; a generated file whose SQL no longer
+/// gives it is re-planned (hand-written ones are refused). Nothing is written unless every
+/// revision is proven.
+pub fn rebase(
+    config: &Config,
+    args: &RebaseArgs,
+    db_flag: Option<&str>,
+    console: &Console,
+) -> CliResult<()> {
+    // The databases the project knows: the configured one (or --db), when it exists.
+    let mut applied = Vec::new();
+    if db_url::effective_url(config, db_flag).is_some() {
+        let (view, database) = db_url::resolve_database(config, db_flag)?;
+        if database.exists() {
+            let rows = dialects::open_read_only(&database)?
+                .applied()
+                .map_err(|e| CliError::new(e.message))?;
+            let history = load_migrations(&view.migrations)?;
+            applied.push((database.display(), applied_revisions(&history, &rows)));
+        }
+    }
+    let views = config.histories();
+    let mut writes: Vec<(std::path::PathBuf, String, String)> = Vec::new();
+    for view in &views {
+        let history = load_migrations(&view.migrations)?;
+        let plan = plan_rebase(&history, &args.onto, &applied).map_err(|e| {
+            if views.len() > 1 {
+                CliError::new(format!("{}: {e}", display_path(&view.migrations)))
+            } else {
+                CliError::new(e.to_string())
+            }
+        })?;
+        let mine: Vec<String> = plan.mine.iter().map(|m| m.revision().to_string()).collect();
+        // The new line: everything below REV, then my revisions as they are rewritten.
+        let mut chain: Vec<Migration> = history
+            .in_order()
+            .into_iter()
+            .filter(|m| !mine.iter().any(|r| r == m.revision()))
+            .cloned()
+            .collect();
+        let mut parent = plan.onto.clone();
+        let mut theirs = dialects::schema_at(view, &history, &plan.onto, None)?;
+        for old in &plan.mine {
+            let revision = old.revision().to_string();
+            let old_parent = old.file.parents.first().cloned().unwrap_or_default();
+            let before = dialects::schema_at(view, &history, &old_parent, None)?;
+            let after = dialects::schema_at(view, &history, &revision, None)?;
+            let wanted = qvdiff_core::rebase::merge3(&before, &theirs, &after).map_err(|all| {
+                CliError::new(format!(
+                    "{} ({revision}) and the revisions up to {} both change {}; nothing was \
+                     written",
+                    old.path,
+                    plan.onto,
+                    all.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .with_hint("join the heads with `qvdiff merge -m \"merge heads\"` instead")
+            })?;
+            let below = Migrations::new(chain.clone()).map_err(|e| CliError::new(e.to_string()))?;
+            let base = dialects::recorded(view, &below, None)?;
+            let text = std::fs::read_to_string(old_file(view, old))
+                .map_err(|e| crate::error::io_error("read", &old_file(view, old), e))?;
+            let moved = reparent(&text, std::slice::from_ref(&parent));
+            let dialect = dialects::planner(view);
+            let wanted = dialect.normalize(&wanted);
+            let (text, how) = if verify_schema(&base, &wanted, &old.file.up, &old.file.down).is_ok()
+            {
+                (moved, "re-parented, SQL unchanged")
+            } else if qvdiff_core::summary::recorded_fingerprint(&text).is_none() {
+                return Err(CliError::new(format!(
+                    "{} ({revision}) is hand-written and its SQL no longer gives the schema on \
+                     top of {parent}; nothing was written",
+                    old.path
+                ))
+                .with_hint("join the heads with `qvdiff merge` instead, or edit it by hand"));
+            } else {
+                let candidates = qvdiff_core::rename_candidates(&qvdiff_core::diff(
+                    &base.schema,
+                    &wanted,
+                    &qvdiff_core::Renames::default(),
+                ));
+                if !candidates.is_empty() {
+                    return Err(CliError::new(format!(
+                        "{} ({revision}) must be re-planned on top of {parent}, and the new plan \
+                         could read a rename as a drop and an add; nothing was written",
+                        old.path
+                    ))
+                    .with_hint("join the heads with `qvdiff merge` instead"));
+                }
+                let Some(draft) = draft(
+                    view,
+                    &below,
+                    &revision,
+                    &old.file.message,
+                    Some((&wanted, base)),
+                    None,
+                    &Prompter::new(false),
+                    console,
+                )?
+                else {
+                    return Err(CliError::new(format!(
+                        "{} ({revision}) changes nothing on top of {parent} (the other side \
+                         made the same change); nothing was written",
+                        old.path
+                    ))
+                    .with_hint("delete it, since it was applied nowhere, or merge instead"));
+                };
+                let text = draft.file.render_with_notes(&draft.notes);
+                check_reads_back(&draft.file, &text)?;
+                (text, "re-planned, SQL rewritten")
+            };
+            let migration = Migration::from_text(&text, old.path.clone())
+                .map_err(|e| CliError::new(format!("{}: {e}", old.path)))?;
+            chain.push(migration);
+            writes.push((
+                old_file(view, old),
+                text,
+                format!("{revision} onto {parent}: {how}"),
+            ));
+            parent = revision;
+            theirs = wanted;
+        }
+    }
+    for (path, text, what) in &writes {
+        write_atomic(path, text.as_bytes(), false)?;
+        console.info(&format!(
+            "{} {what} ({})",
+            console.paint(Tone::Good, "Rebased"),
+            display_path(path)
+        ));
+    }
+    Ok(())
+}
+
+/// Where a loaded migration's file is.
+fn old_file(view: &Config, migration: &Migration) -> std::path::PathBuf {
+    view.migrations.join(
+        std::path::Path::new(&migration.path)
+            .file_name()
+            .unwrap_or_default(),
+    )
 }
