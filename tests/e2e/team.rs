@@ -1007,3 +1007,46 @@ fn rebase_replans_a_table_rebuild_that_would_lose_the_other_sides_column() {
     p.qvdiff(&["check", "--db", "sqlite://app.db"])
         .expect_code(0);
 }
+
+#[test]
+fn rebase_on_postgres_moves_my_revision_and_refuses_once_it_is_applied() {
+    let Some(server) = qvdiff_postgres::testing::TestDatabase::create("team_rebase") else {
+        return;
+    };
+    let Some(mine_db) = qvdiff_postgres::testing::TestDatabase::create("team_rebase_mine") else {
+        return;
+    };
+    let p = postgres_project();
+    two_lines(&p, &with_user_name(MODELS), &with_item_notes(MODELS));
+    p.write("src/models.rs", &with_item_notes(&with_user_name(MODELS)));
+    p.qvdiff(&["upgrade", "r2_mine", "--db", &mine_db.url]).expect_code(0);
+    let refused = p
+        .qvdiff(&["rebase", "--onto", "r2_theirs", "--db", &mine_db.url])
+        .expect_code(2);
+    assert!(refused.stderr.contains("has applied one"), "{}", refused.stderr);
+
+    p.qvdiff(&["upgrade", "r2_theirs", "--db", &server.url]).expect_code(0);
+    let mut client = server.connect();
+    client
+        .batch_execute(
+            "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
+             INSERT INTO items (id, user_id, title, notes) VALUES (7, 1, 'lamp', 'n');",
+        )
+        .unwrap();
+    let run = p
+        .qvdiff(&["rebase", "--onto", "r2_theirs", "--db", &server.url])
+        .expect_code(0);
+    assert!(run.stderr.contains("re-parented"), "{}", run.stderr);
+    assert!(p.read(&file_of(&p, "r2_mine")).contains("-- parents: r2_theirs\n"));
+    p.qvdiff(&["check"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &server.url]).expect_code(0);
+    p.qvdiff(&["check", "--db", &server.url]).expect_code(0);
+    assert_eq!(
+        pg_rows(
+            &mut client,
+            "SELECT u.email, coalesce(u.name, 'NULL'), i.title, i.notes \
+             FROM items i JOIN users u ON u.id = i.user_id"
+        ),
+        ["ann@x|NULL|lamp|n"]
+    );
+}
