@@ -1019,13 +1019,19 @@ fn rebase_on_postgres_moves_my_revision_and_refuses_once_it_is_applied() {
     let p = postgres_project();
     two_lines(&p, &with_user_name(MODELS), &with_item_notes(MODELS));
     p.write("src/models.rs", &with_item_notes(&with_user_name(MODELS)));
-    p.qvdiff(&["upgrade", "r2_mine", "--db", &mine_db.url]).expect_code(0);
+    p.qvdiff(&["upgrade", "r2_mine", "--db", &mine_db.url])
+        .expect_code(0);
     let refused = p
         .qvdiff(&["rebase", "--onto", "r2_theirs", "--db", &mine_db.url])
         .expect_code(2);
-    assert!(refused.stderr.contains("has applied one"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("has applied one"),
+        "{}",
+        refused.stderr
+    );
 
-    p.qvdiff(&["upgrade", "r2_theirs", "--db", &server.url]).expect_code(0);
+    p.qvdiff(&["upgrade", "r2_theirs", "--db", &server.url])
+        .expect_code(0);
     let mut client = server.connect();
     client
         .batch_execute(
@@ -1037,7 +1043,9 @@ fn rebase_on_postgres_moves_my_revision_and_refuses_once_it_is_applied() {
         .qvdiff(&["rebase", "--onto", "r2_theirs", "--db", &server.url])
         .expect_code(0);
     assert!(run.stderr.contains("re-parented"), "{}", run.stderr);
-    assert!(p.read(&file_of(&p, "r2_mine")).contains("-- parents: r2_theirs\n"));
+    assert!(p
+        .read(&file_of(&p, "r2_mine"))
+        .contains("-- parents: r2_theirs\n"));
     p.qvdiff(&["check"]).expect_code(0);
     p.qvdiff(&["upgrade", "--db", &server.url]).expect_code(0);
     p.qvdiff(&["check", "--db", &server.url]).expect_code(0);
@@ -1048,5 +1056,169 @@ fn rebase_on_postgres_moves_my_revision_and_refuses_once_it_is_applied() {
              FROM items i JOIN users u ON u.id = i.user_id"
         ),
         ["ann@x|NULL|lamp|n"]
+    );
+}
+
+/// Copies every `.sql` file of `from`'s migrations into `to`'s (a push, or a pull).
+fn sync_migrations(from: &Project, to: &Project) {
+    for entry in std::fs::read_dir(from.path("migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sql") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            to.write(
+                &format!("migrations/{name}"),
+                &std::fs::read_to_string(&path).unwrap(),
+            );
+        }
+    }
+}
+
+/// A second working copy of `origin`: config, models and migrations.
+fn clone_of(origin: &Project) -> Project {
+    let p = Project::with_models(&[("src/models.rs", &origin.read("src/models.rs"))]);
+    sync_migrations(origin, &p);
+    p
+}
+
+/// Inserts a user and an item with ids from `n` into `db`.
+fn add_rows(db: &Path, n: i64) {
+    exec(
+        db,
+        &format!(
+            "INSERT INTO users (id, email) VALUES ({n}, 'user{n}@x'); \
+             INSERT INTO items (id, user_id, title) VALUES ({n}, {n}, 'item {n}');"
+        ),
+    );
+}
+
+const EVERY_ROW: &str = "SELECT u.id, u.email, i.id, i.title FROM items i \
+                         JOIN users u ON u.id = i.user_id ORDER BY u.id";
+
+/// Alice and Bob clone one project; Alice adds items.notes and lands it first; Bob added
+/// users.name meanwhile and, after pulling, joins the two with `join` (`rebase` or `merge`).
+/// Both databases end with the same schema and every row. Returns Bob's working copy.
+fn team_run(join: &str) -> (Project, Project) {
+    let origin = sqlite_project();
+    let alice = clone_of(&origin);
+    let bob = clone_of(&origin);
+    alice.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    bob.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    add_rows(&alice.path("app.db"), 1);
+    add_rows(&bob.path("app.db"), 2);
+
+    migrate(&alice, &with_item_notes(MODELS), "r2_alice", "item notes");
+    alice.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    migrate(&bob, &with_user_name(MODELS), "r2_bob", "user name");
+    sync_migrations(&alice, &origin);
+
+    // Bob pulls: two heads, and check says how to join them.
+    sync_migrations(&origin, &bob);
+    let both = with_item_notes(&with_user_name(MODELS));
+    bob.write("src/models.rs", &both);
+    let check = bob.qvdiff(&["check"]).expect_code(1);
+    assert!(check.stdout.contains("have 2 heads"), "{}", check.stdout);
+    match join {
+        "rebase" => {
+            bob.qvdiff(&["rebase", "--onto", "r2_alice"]).expect_code(0);
+        }
+        _ => {
+            bob.qvdiff(&["merge", "-m", "join", "--rev-id", "r3_merge"])
+                .expect_code(0);
+        }
+    }
+    bob.qvdiff(&["check"]).expect_code(0);
+    bob.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    sync_migrations(&bob, &origin);
+
+    sync_migrations(&origin, &alice);
+    alice.write("src/models.rs", &both);
+    alice.qvdiff(&["check"]).expect_code(0);
+    alice.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    for p in [&alice, &bob] {
+        p.qvdiff(&["check", "--db", "sqlite://app.db"])
+            .expect_code(0);
+    }
+    assert_eq!(
+        stored_schema(&alice.path("app.db")),
+        stored_schema(&bob.path("app.db"))
+    );
+    assert_eq!(
+        rows(&alice.path("app.db"), EVERY_ROW),
+        ["1|user1@x|1|item 1"]
+    );
+    assert_eq!(rows(&bob.path("app.db"), EVERY_ROW), ["2|user2@x|2|item 2"]);
+    (alice, bob)
+}
+
+#[test]
+fn team_scenario_rebase_then_merge_then_squash() {
+    // First run: Bob rebases; the history is one line.
+    let (alice, bob) = team_run("rebase");
+    assert_eq!(bob.qvdiff(&["heads"]).stdout, "r2_bob  user name\n");
+    assert_eq!(ledger(&alice.path("app.db")), ["r1", "r2_alice", "r2_bob"]);
+    assert_eq!(ledger(&bob.path("app.db")), ["r1", "r2_alice", "r2_bob"]);
+
+    // Second run: Bob merges instead; the same schema comes out.
+    let (merged_alice, merged_bob) = team_run("merge");
+    assert_eq!(merged_bob.qvdiff(&["heads"]).stdout, "r3_merge  join\n");
+    assert_eq!(
+        stored_schema(&merged_alice.path("app.db")),
+        stored_schema(&alice.path("app.db"))
+    );
+
+    // Then Bob squashes the first N = 2 revisions (r1, r2_alice), with databases at N-1, N
+    // and past N, each holding rows.
+    for (db, target, n) in [
+        ("n_minus_1.db", "r1", 10),
+        ("n.db", "r2_alice", 20),
+        ("past.db", "r2_bob", 30),
+    ] {
+        bob.qvdiff(&[
+            "upgrade",
+            target,
+            "--db",
+            &format!("sqlite://{db}"),
+            "--no-backup",
+        ])
+        .expect_code(0);
+        add_rows(&bob.path(db), n);
+    }
+    bob.qvdiff(&[
+        "squash",
+        "--to",
+        "r2_alice",
+        "-m",
+        "baseline",
+        "--rev-id",
+        "b1",
+        "--keep-files",
+    ])
+    .expect_code(0);
+    assert_eq!(bob.qvdiff(&["heads"]).stdout, "r2_bob  user name\n");
+    bob.qvdiff(&["check"]).expect_code(0);
+    for (db, n) in [
+        ("n_minus_1.db", 10),
+        ("n.db", 20),
+        ("past.db", 30),
+        ("app.db", 2),
+    ] {
+        let url = format!("sqlite://{db}");
+        bob.qvdiff(&["upgrade", "--db", &url, "--no-backup"])
+            .expect_code(0);
+        bob.qvdiff(&["check", "--db", &url]).expect_code(0);
+        assert_eq!(
+            stored_schema(&bob.path(db)),
+            stored_schema(&alice.path("app.db")),
+            "{db}"
+        );
+        assert_eq!(
+            rows(&bob.path(db), EVERY_ROW),
+            [format!("{n}|user{n}@x|{n}|item {n}")],
+            "{db}"
+        );
+    }
+    assert_eq!(
+        ledger(&bob.path("n_minus_1.db")),
+        ["r1", "r2_alice", "r2_bob"]
     );
 }
