@@ -1222,3 +1222,76 @@ fn team_scenario_rebase_then_merge_then_squash() {
         ["r1", "r2_alice", "r2_bob"]
     );
 }
+
+/// The lines of the commented block `-- rename, {which}:` without their `--   ` prefix.
+fn commented_block(text: &str, which: &str) -> String {
+    let start = text
+        .find(&format!("-- rename, {which}:\n"))
+        .unwrap_or_else(|| panic!("no {which} alternative in {text}"));
+    text[start..]
+        .lines()
+        .skip(1)
+        .map_while(|line| line.strip_prefix("--   "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn no_input_writes_an_ambiguous_rename_as_drop_and_add_with_the_rename_commented_and_lint_flags_it()
+{
+    let p = sqlite_project();
+    let renamed = with_item_notes(MODELS);
+    migrate(&p, &renamed, "r2", "item notes");
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    exec(
+        &p.path("app.db"),
+        "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
+         INSERT INTO items (id, user_id, title, notes) VALUES (7, 1, 'lamp', 'fragile');",
+    );
+    // notes becomes remarks: a drop and an add of the same type, nobody asked.
+    let run = migrate(
+        &p,
+        &renamed.replace("pub notes: Option<String>", "pub remarks: Option<String>"),
+        "r3",
+        "remarks",
+    );
+    assert!(run.stderr.contains("renamed_from"), "{}", run.stderr);
+    let file = file_of(&p, "r3");
+    let text = p.read(&file);
+    let up = text.split("-- qvdiff:down").next().unwrap();
+    assert!(up.contains("DROP COLUMN \"notes\""), "{text}");
+    assert!(up.contains("ADD COLUMN \"remarks\""), "{text}");
+    assert!(up.contains("-- possible rename:"), "{text}");
+    assert_eq!(
+        commented_block(&text, "up"),
+        "ALTER TABLE \"items\" RENAME COLUMN \"notes\" TO \"remarks\";\n"
+    );
+    assert_eq!(
+        commented_block(&text, "down"),
+        "ALTER TABLE \"items\" RENAME COLUMN \"remarks\" TO \"notes\";\n"
+    );
+    let lint = p.qvdiff(&["lint", "r3"]).expect_code(1);
+    assert!(lint.stdout.contains("possible-rename"), "{}", lint.stdout);
+    assert!(
+        lint.stdout
+            .contains("items.notes is dropped and items.remarks"),
+        "{}",
+        lint.stdout
+    );
+
+    // The reviewer switches to the rename: the data stays.
+    let header_end = text.find("-- qvdiff:up\n").unwrap();
+    let switched = format!(
+        "{}-- qvdiff:up\n{}-- qvdiff:down\n{}",
+        &text[..header_end],
+        commented_block(&text, "up"),
+        commented_block(&text, "down")
+    );
+    p.write(&file, &switched);
+    p.qvdiff(&["check"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        rows(&p.path("app.db"), "SELECT id, remarks FROM items"),
+        ["7|fragile"]
+    );
+}

@@ -19,6 +19,10 @@ pub struct Proposal {
     pub down: Plan,
     /// The wanted schema as the dialect stores it, with the hints the plan used.
     pub wanted: Schema,
+    /// Comment lines for the top of the up section: for each possible rename that `--no-input`
+    /// wrote as a drop and an add, the SQL of both sections with the rename instead, for the
+    /// reviewer to switch to. Empty when there is none.
+    pub alternatives: String,
 }
 
 /// Diffs `wanted` against the baseline, resolves renames and values for new NOT NULL columns
@@ -38,6 +42,8 @@ pub fn propose(
     let mut renames = Renames::from_hints(&wanted);
     let mut changes = diff(&baseline.schema, &wanted, &renames);
     let candidates = rename_candidates(&changes);
+    // Pairs nobody was asked about (`--no-input`): the reviewer gets the rename as an alternative.
+    let mut unasked = Vec::new();
     if !candidates.is_empty() {
         for c in &candidates {
             // A column can be in several pairs; once one pair is a rename, the others are not.
@@ -49,6 +55,9 @@ pub fn propose(
                 continue;
             }
             let question = format!("Did you rename {0}.{1} to {0}.{2}?", c.table, c.from, c.to);
+            if !prompter.enabled() {
+                unasked.push(c.clone());
+            }
             if prompter.confirm(&question) {
                 renames
                     .columns
@@ -77,12 +86,60 @@ pub fn propose(
         console.detail(&format!("down: {filled}"));
     }
     let down = down.map_err(plan_error)?;
+    let alternatives = rename_alternatives(dialect, &baseline.schema, &wanted, &renames, &unasked);
     Ok(Proposal {
         changes,
         up,
         down,
         wanted,
+        alternatives,
     })
+}
+
+/// The commented alternative of each unasked possible rename: both sections planned with that
+/// rename, as `--` lines (notes inside the SQL left out, so nothing reads as a live note).
+fn rename_alternatives(
+    dialect: &dyn Dialect,
+    baseline: &Schema,
+    wanted: &Schema,
+    renames: &Renames,
+    unasked: &[qvdiff_core::RenameCandidate],
+) -> String {
+    let mut out = String::new();
+    for c in unasked {
+        let mut with_rename = renames.clone();
+        with_rename
+            .columns
+            .push((c.table.clone(), c.from.clone(), c.to.clone()));
+        let changes = diff(baseline, wanted, &with_rename);
+        let (Ok(up), (Ok(down), _)) = (
+            dialect.plan(baseline, wanted, &changes),
+            plan_down(dialect, baseline, wanted, &with_rename),
+        ) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "-- possible rename: written as a drop and an add of {0}.{1} and {0}.{2}, which \
+             loses the data of {1}.\n-- If {1} was renamed to {2}, replace the SQL of this \
+             section with the first block and that of the down section with the second:\n",
+            c.table, c.from, c.to
+        ));
+        for (what, plan) in [("up", &up), ("down", &down)] {
+            out.push_str(&format!("-- rename, {what}:\n"));
+            for step in &plan.steps {
+                for line in step
+                    .sql
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                {
+                    out.push_str("--   ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The way back from `wanted` to `baseline`, and the `table.column` of each column it re-adds

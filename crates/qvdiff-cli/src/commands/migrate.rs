@@ -161,7 +161,11 @@ pub(crate) fn draft(
         return Ok(None);
     }
     let file = file(
-        render_steps(&proposal.up.steps),
+        format!(
+            "{}{}",
+            proposal.alternatives,
+            render_steps(&proposal.up.steps)
+        ),
         render_steps(&proposal.down.steps),
     );
     // The proof and the notes only read the proposal: on a big project each is tens of
