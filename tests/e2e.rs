@@ -6,6 +6,7 @@ mod e2e {
     pub mod bad_input;
     pub mod cases;
     pub mod cases_postgres;
+    pub mod ci_recipe;
     pub mod crash;
     pub mod deploy;
     pub mod init;

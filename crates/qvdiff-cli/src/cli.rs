@@ -402,4 +402,8 @@ pub struct CheckArgs {
     /// Also run `qvdiff lint` on every migration file (findings make the exit code 1).
     #[arg(long)]
     pub lint: bool,
+    /// With --lint: lint only the migration files added since this git ref (e.g. origin/main),
+    /// so old history never blocks a pull request.
+    #[arg(long, value_name = "GIT_REF", requires = "lint")]
+    pub since: Option<String>,
 }

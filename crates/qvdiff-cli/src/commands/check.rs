@@ -67,9 +67,17 @@ pub fn run(
         None => false,
     };
     if args.lint {
-        let checked = crate::commands::lint::check_files(config, &[])?;
-        if crate::commands::lint::report(&checked, console) != EXIT_OK {
-            problems += 1;
+        let revisions = match &args.since {
+            Some(reference) => Some(crate::commands::review::added_since(config, reference)?),
+            None => None,
+        };
+        // Nothing added since the ref: nothing to lint (an empty list would mean every file).
+        if revisions.as_ref().is_none_or(|added| !added.is_empty()) {
+            let checked =
+                crate::commands::lint::check_files(config, revisions.as_deref().unwrap_or(&[]))?;
+            if crate::commands::lint::report(&checked, console) != EXIT_OK {
+                problems += 1;
+            }
         }
     }
     if problems == 0 {
