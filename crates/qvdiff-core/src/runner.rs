@@ -17,6 +17,10 @@ pub const LEDGER_TABLE: &str = "qvdiff_migrations";
 /// `qvdiff accept`, with both checksums, the reason and the time.
 pub const AUDIT_TABLE: &str = "qvdiff_migrations_audit";
 
+/// The reason the audit table gives for an applied checksum `qvdiff stamp` replaced: a
+/// checksum is never replaced without a row there.
+pub const STAMP_REASON: &str = "checksum replaced by `qvdiff stamp`";
+
 /// Whether a table is qvdiff's own bookkeeping (the ledger or its audit) rather than the
 /// application's: never part of a schema that is compared or planned.
 pub fn is_bookkeeping_table(name: &str) -> bool {

@@ -54,7 +54,7 @@ pub use qvdiff_core::run::{
 use qvdiff_core::runner::{
     self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
     AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
-    LEDGER_TABLE,
+    LEDGER_TABLE, STAMP_REASON,
 };
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use std::fmt;
@@ -721,6 +721,14 @@ impl PostgresDatabase {
                         report.added.push(migration.file.revision.clone());
                     }
                     Some(row) if row.checksum != migration.checksum => {
+                        // A replaced checksum is never silent: the audit keeps both.
+                        record_accepted(
+                            client,
+                            &migration.file.revision,
+                            &row.checksum,
+                            &migration.checksum,
+                            STAMP_REASON,
+                        )?;
                         update_checksum(client, migration)?;
                         report.rechecksummed.push(migration.file.revision.clone());
                     }

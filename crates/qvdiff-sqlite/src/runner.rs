@@ -31,6 +31,7 @@ pub use qvdiff_core::run::{
 use qvdiff_core::runner::{
     self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
     AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
+    STAMP_REASON,
 };
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -568,6 +569,14 @@ pub fn stamp(
                 report.added.push(migration.file.revision.clone());
             }
             Some(row) if row.checksum != migration.checksum => {
+                // A replaced checksum is never silent: the audit keeps both.
+                record_accepted(
+                    &tx,
+                    &migration.file.revision,
+                    &row.checksum,
+                    &migration.checksum,
+                    STAMP_REASON,
+                )?;
                 update_checksum(&tx, migration)?;
                 report.rechecksummed.push(migration.file.revision.clone());
             }
