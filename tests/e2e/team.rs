@@ -521,7 +521,7 @@ fn squash_replaces_the_history_and_databases_at_n_minus_1_n_and_past_n_keep_work
     );
     assert!(baseline.contains("-- parents:\n"), "{baseline}");
     assert!(baseline.contains("CREATE TABLE \"items\""), "{baseline}");
-    p.qvdiff(&["check"]).expect_code(0);
+    p.qvdiff(&["check", "--lint"]).expect_code(0);
     let history = p.qvdiff(&["history"]).expect_code(0);
     assert!(
         history

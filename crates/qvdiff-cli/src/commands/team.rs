@@ -163,6 +163,7 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
             ),
             "A database that applied the replaced revisions counts this one as applied."
                 .to_string(),
+            qvdiff_core::summary::fingerprint_note(&file.up, &file.down),
         ];
         let text = file.render_baseline(&plan.replaces, &notes);
         check_reads_back(&file, &text)?;
@@ -220,6 +221,18 @@ pub fn adopt(
     if message.is_empty() {
         return Err(CliError::new("the migration message is empty")
             .with_hint("pass -m \"adopt the index added by hand\""));
+    }
+    if config.histories().len() > 1 {
+        // The other history would need the same revision, planned from a schema no database
+        // of its dialect shows.
+        return Err(CliError::new(
+            "adopt writes one history, and this project keeps two (SQLite and PostgreSQL) with \
+             one revision graph; nothing was written",
+        )
+        .with_hint(
+            "put the drift in the models and run `qvdiff migrate`, then `qvdiff stamp` the \
+             revision on the database that already has it",
+        ));
     }
     let (view, database) = db_url::resolve_database(config, db_flag)?;
     let view = &view;
