@@ -2,6 +2,7 @@
 //! whose feature branch adds a migration, with the real `qvdiff` on PATH. The step that talks
 //! to GitHub (posting the comment) is not run; the body it would post is checked.
 
+use super::review::git;
 use super::support::{repo_root, Project};
 use std::path::Path;
 use std::process::Command;
@@ -44,31 +45,6 @@ fn step_script(yaml: &str, name: &str) -> String {
             .collect();
     }
     panic!("step `{name}` has no run");
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=qvdiff",
-            "-c",
-            "user.email=qvdiff@example.com",
-        ])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Runs a step's script as GitHub's `bash -e {0}` does, with qvdiff on PATH.

@@ -148,9 +148,12 @@ fn check_exits_1_on_several_heads_naming_them_and_how_to_join_them() {
     );
 }
 
-/// A data migration `r2` (an UPDATE) on top of [`sqlite_project`], applied with rows.
-fn applied_data_migration() -> Project {
-    let p = sqlite_project();
+/// Rows for a fresh users and items: one user, one item of theirs.
+const ONE_USER_ONE_ITEM: &str = "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
+     INSERT INTO items (id, user_id, title) VALUES (7, 1, 'lamp');";
+
+/// Writes the hand-written data migration `r2` (an UPDATE with a comment); returns its file.
+fn write_data_migration(p: &Project) -> String {
     p.qvdiff(&[
         "migrate",
         "--empty",
@@ -160,12 +163,19 @@ fn applied_data_migration() -> Project {
         "r2",
     ])
     .expect_code(0);
-    let file = file_of(&p, "r2");
+    let file = file_of(p, "r2");
     let text = p.read(&file).replace(
         "-- qvdiff:up\n",
         "-- qvdiff:up\nUPDATE users SET email = lower(email); -- normalise\n",
     );
     p.write(&file, &text);
+    file
+}
+
+/// A data migration `r2` (an UPDATE) on top of [`sqlite_project`], applied with rows.
+fn applied_data_migration() -> Project {
+    let p = sqlite_project();
+    write_data_migration(&p);
     p.qvdiff(&["upgrade", "r1", "--no-backup"]).expect_code(0);
     exec(
         &p.path("app.db"),
@@ -344,23 +354,7 @@ fn accept_on_postgres_records_the_audit_and_upgrade_proceeds() {
     };
     let url = server.url.as_str();
     let p = postgres_project();
-    p.qvdiff(&[
-        "migrate",
-        "--empty",
-        "-m",
-        "lowercase emails",
-        "--rev-id",
-        "r2",
-    ])
-    .expect_code(0);
-    let file = file_of(&p, "r2");
-    p.write(
-        &file,
-        &p.read(&file).replace(
-            "-- qvdiff:up\n",
-            "-- qvdiff:up\nUPDATE users SET email = lower(email); -- normalise\n",
-        ),
-    );
+    let file = write_data_migration(&p);
     p.qvdiff(&["upgrade", "r1", "--db", url]).expect_code(0);
     let mut client = server.connect();
     client
@@ -458,11 +452,7 @@ fn database_at(p: &Project, db: &str, target: &str) {
     let url = format!("sqlite://{db}");
     p.qvdiff(&["upgrade", target, "--db", &url, "--no-backup"])
         .expect_code(0);
-    exec(
-        &p.path(db),
-        "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
-         INSERT INTO items (id, user_id, title) VALUES (7, 1, 'lamp');",
-    );
+    exec(&p.path(db), ONE_USER_ONE_ITEM);
 }
 
 /// Every table's `CREATE` statement as SQLite stores it, sorted (the ledger and audit aside).
@@ -673,12 +663,7 @@ fn squash_on_postgres_keeps_databases_before_at_and_past_the_baseline_working() 
     for (db, target) in [(&before, "r1"), (&at, "r2"), (&past, "r3")] {
         p.qvdiff(&["upgrade", target, "--db", &db.url])
             .expect_code(0);
-        db.connect()
-            .batch_execute(
-                "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
-                 INSERT INTO items (id, user_id, title) VALUES (7, 1, 'lamp');",
-            )
-            .unwrap();
+        db.connect().batch_execute(ONE_USER_ONE_ITEM).unwrap();
     }
     p.qvdiff(&[
         "squash",
@@ -836,12 +821,7 @@ fn adopt_on_postgres_writes_and_stamps_the_drift() {
     let p = postgres_project();
     for db in [&server, &other] {
         p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
-        db.connect()
-            .batch_execute(
-                "INSERT INTO users (id, email) VALUES (1, 'ann@x'); \
-                 INSERT INTO items (id, user_id, title) VALUES (7, 1, 'lamp');",
-            )
-            .unwrap();
+        db.connect().batch_execute(ONE_USER_ONE_ITEM).unwrap();
     }
     let mut client = server.connect();
     client
