@@ -547,7 +547,26 @@ fn squash_replaces_the_history_and_databases_at_n_minus_1_n_and_past_n_keep_work
     let current = p
         .qvdiff(&["current", "--db", "sqlite://at_r2.db"])
         .expect_code(0);
-    assert_eq!(current.stdout, "r2  (no file)\n", "{}", current.stderr);
+    assert_eq!(
+        current.stdout, "r2  (replaced by baseline b1)\n",
+        "{}",
+        current.stderr
+    );
+    let check = p
+        .qvdiff(&["check", "--db", "sqlite://at_r2.db"])
+        .expect_code(1);
+    assert!(
+        check.stdout.contains("2 pending revisions: r3, r4"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains("inside the history baseline b1 replaces"),
+        "{}",
+        check.stdout
+    );
     let up = p
         .qvdiff(&["upgrade", "--db", "sqlite://at_r2.db", "--no-backup"])
         .expect_code(0);

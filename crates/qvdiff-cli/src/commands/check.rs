@@ -166,6 +166,18 @@ fn check_live(config: &Config, migrations: &Migrations, database: &Database) -> 
             status.unknown.join(", ")
         );
     }
+    if let Some(baseline) = status
+        .current
+        .iter()
+        .find_map(|rev| migrations.squashed_by(rev))
+    {
+        println!(
+            "{shown} is inside the history baseline {} replaces; drift is checked once it is \
+             past it (run `qvdiff upgrade`).",
+            baseline.revision()
+        );
+        return Ok(problems + 1);
+    }
     let expected = match status.current.as_slice() {
         [] => Schema::default(),
         [one] => dialects::schema_at(config, migrations, one, Some(database))?,

@@ -243,10 +243,11 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
         out.push_str("base\n");
     }
     for rev in &status.current {
-        let message = migrations
-            .get(rev)
-            .map(|m| m.file.message.as_str())
-            .unwrap_or("(no file)");
+        let message = match (migrations.get(rev), migrations.squashed_by(rev)) {
+            (Some(m), _) => m.file.message.clone(),
+            (None, Some(baseline)) => format!("(replaced by baseline {})", baseline.revision()),
+            (None, None) => "(no file)".to_string(),
+        };
         out.push_str(&format!("{rev}  {message}\n"));
     }
     print_stdout(&out);
