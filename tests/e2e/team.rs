@@ -1294,3 +1294,67 @@ fn no_input_writes_an_ambiguous_rename_as_drop_and_add_with_the_rename_commented
         ["7|fragile"]
     );
 }
+
+#[test]
+fn no_input_writes_an_ambiguous_table_rename_with_the_rename_commented_and_lint_flags_it() {
+    let tags = "\n#[derive(Model)]\n#[model(table = \"tags\")]\npub struct Tag {\n    \
+                #[column(primary_key)]\n    pub id: i64,\n    pub label: String,\n}\n";
+    let p = Project::with_models(&[("src/models.rs", &format!("{MODELS}{tags}"))]);
+    p.qvdiff(&["migrate", "-m", "first", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    exec(
+        &p.path("app.db"),
+        "INSERT INTO tags (id, label) VALUES (1, 'red');",
+    );
+    let run = migrate(
+        &p,
+        &format!("{MODELS}{}", tags.replace("\"tags\"", "\"labels\"")),
+        "r2",
+        "labels",
+    );
+    assert!(
+        run.stderr.contains("renamed_from = \"tags\""),
+        "{}",
+        run.stderr
+    );
+    let file = file_of(&p, "r2");
+    let text = p.read(&file);
+    assert!(
+        text.contains("-- possible rename: written as a drop of table tags"),
+        "{text}"
+    );
+    assert_eq!(
+        commented_block(&text, "up"),
+        "ALTER TABLE \"tags\" RENAME TO \"labels\";\n"
+    );
+    assert_eq!(
+        commented_block(&text, "down"),
+        "ALTER TABLE \"labels\" RENAME TO \"tags\";\n"
+    );
+    let lint = p.qvdiff(&["lint", "r2"]).expect_code(1);
+    assert!(
+        lint.stdout
+            .contains("possible-rename: table tags is dropped and table labels"),
+        "{}",
+        lint.stdout
+    );
+    // As written (drop and create), the rows of tags are gone; switched, they stay.
+    let header_end = text.find("-- qvdiff:up\n").unwrap();
+    p.write(
+        &file,
+        &format!(
+            "{}-- qvdiff:up\n{}-- qvdiff:down\n{}",
+            &text[..header_end],
+            commented_block(&text, "up"),
+            commented_block(&text, "down")
+        ),
+    );
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        rows(&p.path("app.db"), "SELECT id, label FROM labels"),
+        ["1|red"]
+    );
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+}

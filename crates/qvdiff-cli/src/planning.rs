@@ -56,7 +56,14 @@ pub fn propose(
             }
             let question = format!("Did you rename {0}.{1} to {0}.{2}?", c.table, c.from, c.to);
             if !prompter.enabled() {
-                unasked.push(c.clone());
+                unasked.push(Unasked {
+                    dropped: format!("{}.{}", c.table, c.from),
+                    added: format!("{}.{}", c.table, c.to),
+                    rename: Renames {
+                        tables: Vec::new(),
+                        columns: vec![(c.table.clone(), c.from.clone(), c.to.clone())],
+                    },
+                });
             }
             if prompter.confirm(&question) {
                 renames
@@ -70,6 +77,37 @@ pub fn propose(
                 ));
             }
         }
+        changes = diff(&baseline.schema, &wanted, &renames);
+    }
+    let table_candidates = qvdiff_core::table_rename_candidates(&changes);
+    for (from, to) in &table_candidates {
+        let taken = renames
+            .tables
+            .iter()
+            .any(|(old, new)| old == from || new == to);
+        if taken {
+            continue;
+        }
+        if !prompter.enabled() {
+            unasked.push(Unasked {
+                dropped: format!("table {from}"),
+                added: format!("table {to}"),
+                rename: Renames {
+                    tables: vec![(from.clone(), to.clone())],
+                    columns: Vec::new(),
+                },
+            });
+        }
+        if prompter.confirm(&format!("Did you rename table {from} to {to}?")) {
+            renames.tables.push((from.clone(), to.clone()));
+        } else {
+            console.warn(&format!(
+                "treating table {from} -> {to} as a drop and a create: the rows of {from} will be \
+                 lost (add #[model(renamed_from = \"{from}\")] to the struct if it is a rename)"
+            ));
+        }
+    }
+    if !table_candidates.is_empty() {
         changes = diff(&baseline.schema, &wanted, &renames);
     }
 
@@ -96,6 +134,16 @@ pub fn propose(
     })
 }
 
+/// A possible rename `--no-input` wrote as a drop and an add.
+struct Unasked {
+    /// What is dropped, for the comment (`items.url`, `table tags`).
+    dropped: String,
+    /// What is added.
+    added: String,
+    /// The rename, to plan the alternative with.
+    rename: Renames,
+}
+
 /// The commented alternative of each unasked possible rename: both sections planned with that
 /// rename, as `--` lines (notes inside the SQL left out, so nothing reads as a live note).
 fn rename_alternatives(
@@ -103,14 +151,13 @@ fn rename_alternatives(
     baseline: &Schema,
     wanted: &Schema,
     renames: &Renames,
-    unasked: &[qvdiff_core::RenameCandidate],
+    unasked: &[Unasked],
 ) -> String {
     let mut out = String::new();
     for c in unasked {
         let mut with_rename = renames.clone();
-        with_rename
-            .columns
-            .push((c.table.clone(), c.from.clone(), c.to.clone()));
+        with_rename.tables.extend(c.rename.tables.iter().cloned());
+        with_rename.columns.extend(c.rename.columns.iter().cloned());
         let changes = diff(baseline, wanted, &with_rename);
         let (Ok(up), (Ok(down), _)) = (
             dialect.plan(baseline, wanted, &changes),
@@ -119,10 +166,10 @@ fn rename_alternatives(
             continue;
         };
         out.push_str(&format!(
-            "-- possible rename: written as a drop and an add of {0}.{1} and {0}.{2}, which \
-             loses the data of {1}.\n-- If {1} was renamed to {2}, replace the SQL of this \
-             section with the first block and that of the down section with the second:\n",
-            c.table, c.from, c.to
+            "-- possible rename: written as a drop of {0} and an add of {1}, which loses the \
+             data of {0}.\n-- If {0} was renamed to {1}, replace the SQL of this section with \
+             the first block and that of the down section with the second:\n",
+            c.dropped, c.added
         ));
         for (what, plan) in [("up", &up), ("down", &down)] {
             out.push_str(&format!("-- rename, {what}:\n"));

@@ -141,6 +141,35 @@ pub fn rename_candidates(changes: &[Change]) -> Vec<RenameCandidate> {
     candidates
 }
 
+/// Every `(dropped table, created table)` pair with the same columns (names and logical types):
+/// a table renamed could look like this, and is asked about like a column. In the order of
+/// the changes.
+pub fn table_rename_candidates(changes: &[Change]) -> Vec<(String, String)> {
+    let shape = |table: &crate::schema::Table| {
+        let mut columns: Vec<(String, crate::schema::ColumnType)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        columns.sort_by(|a, b| a.0.cmp(&b.0));
+        columns
+    };
+    let mut candidates = Vec::new();
+    for change in changes {
+        let Change::DropTable { table: dropped } = change else {
+            continue;
+        };
+        for other in changes {
+            if let Change::CreateTable { table: created } = other {
+                if shape(dropped) == shape(created) {
+                    candidates.push((dropped.name.clone(), created.name.clone()));
+                }
+            }
+        }
+    }
+    candidates
+}
+
 /// The changes that take a database from `from` to `to`, in an order valid to apply (see the
 /// module documentation).
 ///

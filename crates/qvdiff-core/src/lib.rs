@@ -23,7 +23,8 @@ pub mod summary;
 pub use change::{Change, Renames};
 pub use dialect::{Dialect, Plan, PlanError, Step};
 pub use diff::{
-    diff, fill_restored_columns, rename_candidates, restore_placeholder, RenameCandidate,
+    diff, fill_restored_columns, rename_candidates, restore_placeholder, table_rename_candidates,
+    RenameCandidate,
 };
 pub use graph::{GraphError, Node, RevisionGraph, Target};
 pub use migration::{

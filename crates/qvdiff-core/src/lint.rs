@@ -41,8 +41,8 @@ pub enum Rule {
     DoesNotParse,
     /// A `-- qvdiff:allow` line without a reason or with an unknown rule id.
     BadAllow,
-    /// A column dropped and another of the same type added in one table: if it was a rename,
-    /// the data is lost.
+    /// A column dropped and another of the same type added in one table, or a table dropped and
+    /// another with the same columns created: if it was a rename, the data is lost.
     PossibleRename,
 }
 
@@ -506,6 +506,23 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                      its data is lost; use the rename (the commented alternative qvdiff wrote, or \
                      `#[column(renamed_from = \"{1}\")]` and a new migration)",
                     candidate.table, candidate.from, candidate.to
+                ),
+            );
+        }
+        for (from, to) in crate::diff::table_rename_candidates(&analysis.changes) {
+            let drops = |s: &Statement| s.starts_with(&["DROP", "TABLE"]);
+            let Some(i) = locate(&facts.up, &from, drops) else {
+                continue;
+            };
+            push(
+                Anchor::Statement(SectionKind::Up, i),
+                Rule::PossibleRename,
+                facts.up.statements[i].line,
+                format!(
+                    "table {from} is dropped and table {to} with the same columns created: if \
+                     {from} was renamed, its rows are lost; use the rename (the commented \
+                     alternative qvdiff wrote, or `#[model(renamed_from = \"{from}\")]` and a \
+                     new migration)"
                 ),
             );
         }
