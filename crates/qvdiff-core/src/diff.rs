@@ -964,6 +964,34 @@ impl Change {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_dropped_and_a_created_table_with_the_same_columns_could_be_a_rename() {
+        let table = |name: &str, cols: &[&str]| {
+            crate::schema::Table::new(
+                name,
+                cols.iter()
+                    .map(|c| crate::schema::Column::new(*c, crate::schema::ColumnType::Blob))
+                    .collect(),
+            )
+        };
+        let changes = vec![
+            crate::change::Change::DropTable {
+                table: table("tags", &["id", "label"]),
+            },
+            crate::change::Change::CreateTable {
+                table: table("labels", &["label", "id"]),
+            },
+            crate::change::Change::CreateTable {
+                table: table("other", &["id"]),
+            },
+        ];
+        assert_eq!(
+            super::table_rename_candidates(&changes),
+            [("tags".to_string(), "labels".to_string())]
+        );
+    }
+
     use super::dependency_order;
     use crate::{FkAction, ForeignKey, Table};
     use std::collections::{BTreeMap, BTreeSet};

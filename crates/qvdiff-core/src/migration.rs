@@ -627,3 +627,42 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;
     sha2::Sha256::digest(data).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> MigrationFile {
+        MigrationFile {
+            revision: "b1".into(),
+            parents: Vec::new(),
+            message: "baseline".into(),
+            up: "CREATE TABLE t (id INTEGER);\n".into(),
+            down: "DROP TABLE t;\n".into(),
+        }
+    }
+
+    #[test]
+    fn a_baseline_lists_what_it_replaces_and_parses_back() {
+        let squashes = vec!["r1".to_string(), "r2".to_string()];
+        let text = file().render_baseline(&squashes, &["note".to_string()]);
+        assert!(text.starts_with(
+            "-- qvdiff revision: b1\n-- parents:\n-- message: baseline\n-- qvdiff:squashes r1 r2\n-- note\n"
+        ));
+        assert_eq!(MigrationFile::parse(&text).unwrap(), file());
+        assert_eq!(squashed_revisions(&text), squashes);
+        assert!(squashed_revisions(&file().render()).is_empty());
+        let twice = text.replace("-- note\n", "-- qvdiff:squashes r3\n");
+        assert!(MigrationFile::parse(&twice).is_err());
+        let empty = text.replace("-- qvdiff:squashes r1 r2", "-- qvdiff:squashes");
+        assert!(MigrationFile::parse(&empty).is_err());
+    }
+
+    #[test]
+    fn reparent_changes_only_the_parents_line() {
+        let text = file().render();
+        let moved = reparent(&text, &["r9".to_string()]);
+        assert_eq!(moved, text.replace("-- parents:\n", "-- parents: r9\n"));
+        assert_eq!(MigrationFile::parse(&moved).unwrap().parents, ["r9"]);
+    }
+}
