@@ -48,6 +48,19 @@ pub fn accept(
     let path = plan.migration.path.clone();
     let revision = plan.migration.file.revision.clone();
     let here = status(&migrations, &applied);
+    if let Some(baseline) = here
+        .current
+        .iter()
+        .find_map(|rev| migrations.squashed_by(rev))
+    {
+        return Err(CliError::new(format!(
+            "{} is inside the history baseline {} replaces, so the edited history cannot be \
+             compared with it; nothing was written",
+            database.display(),
+            baseline.revision()
+        ))
+        .with_hint("upgrade it past the baseline (`qvdiff upgrade`), then accept the edit"));
+    }
     let expected = match here.current.as_slice() {
         [] => Schema::default(),
         [one] => dialects::schema_at(config, &migrations, one, Some(&database))?,
