@@ -7,6 +7,7 @@ mod e2e {
     pub mod bad_input;
     pub mod cases;
     pub mod cases_postgres;
+    pub mod ci_recipe;
     pub mod crash;
     pub mod deploy;
     pub mod deploy_script;
@@ -17,6 +18,7 @@ mod e2e {
     pub mod review;
     pub mod security;
     pub mod support;
+    pub mod team;
     pub mod tls;
     pub mod workflow;
 }

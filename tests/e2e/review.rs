@@ -238,7 +238,7 @@ fn lint_reports_files_that_do_not_parse_and_sql_that_fails() {
 }
 
 /// Runs git in `dir` with a fixed identity; panics with git's output when it fails.
-fn git(dir: &Path, args: &[&str]) {
+pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
         .args([
             "-c",

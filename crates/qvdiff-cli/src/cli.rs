@@ -104,6 +104,44 @@ pub enum Command {
     ///
     /// Refuses unless the database's schema equals the schema REV produces (`--force` overrides).
     Stamp(StampArgs),
+    /// Accept an intended edit of an applied migration file (a comment, a typo in a data
+    /// migration), with a reason kept in an audit table beside the ledger.
+    ///
+    /// Refuses when the edited history would give another schema than the database has: a
+    /// schema change belongs in a new migration. `history` shows every accepted edit.
+    ///
+    /// Example: qvdiff accept 20261124101500 --reason "fixed the comment of the backfill"
+    Accept(AcceptArgs),
+    /// Replace the history up to a revision with one baseline revision.
+    ///
+    /// The baseline creates the schema of REV from nothing (planned and proven like any
+    /// migration) and lists the revisions it replaces, so a database that applied them counts
+    /// it as applied: `current`, `upgrade` and `downgrade` go on working there. The replaced
+    /// files are deleted (commit that with the baseline) unless --keep-files, which a database
+    /// still inside the range needs to reach REV.
+    ///
+    /// Example: qvdiff squash --to 20261124101500 -m "baseline 2026"
+    Squash(SquashArgs),
+    /// Write a migration for the drift `check --db` found (a column or index added by hand),
+    /// and stamp it as applied on that database.
+    ///
+    /// The database must be at head. The migration goes from the recorded schema to the live
+    /// one, planned and proven like any other, and is stamped on that database only once the
+    /// history with it gives exactly the live schema. Review and commit it; every other
+    /// database applies it with `upgrade`.
+    ///
+    /// Example: qvdiff adopt --db sqlite:///srv/app.db -m "adopt the index added in production"
+    Adopt(AdoptArgs),
+    /// Put my unapplied revisions on top of another head, keeping their ids: a linear history
+    /// instead of a merge revision.
+    ///
+    /// The revisions REV does not descend from (one line of them) get REV as their parent. Each
+    /// is proven on its new parent against the schema with both sides' changes; a generated
+    /// file whose SQL no longer gives that schema is re-planned. Refused when the configured
+    /// database (or --db) has applied one of them, or when both sides change the same column.
+    ///
+    /// Example: git pull; qvdiff rebase --onto 20261124101500
+    Rebase(RebaseArgs),
     /// Print the SQL script of a range (`FROM:TO`, default the whole chain `base:head`) for a DBA
     /// to review or run by hand. Touches nothing.
     Sql(SqlArgs),
@@ -262,6 +300,52 @@ pub struct StampArgs {
     pub force: bool,
 }
 
+/// `qvdiff accept`.
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// The revision (or unique prefix) whose applied file was edited on purpose.
+    pub revision: String,
+    /// Why the file was edited (kept in the audit table).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+/// `qvdiff squash`.
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The last revision to squash (id or unique prefix): it and its ancestors are replaced.
+    #[arg(long, value_name = "REV")]
+    pub to: String,
+    /// What the baseline is, in one line.
+    #[arg(short, long, value_name = "MSG")]
+    pub message: String,
+    /// Use this revision id instead of the current UTC time.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Keep the replaced files (for databases still inside the range).
+    #[arg(long)]
+    pub keep_files: bool,
+}
+
+/// `qvdiff adopt`.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// What the migration records, in one line.
+    #[arg(short, long, value_name = "MSG", default_value = "adopt drift")]
+    pub message: String,
+    /// Use this revision id instead of the current UTC time.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+}
+
+/// `qvdiff rebase`.
+#[derive(Debug, Args)]
+pub struct RebaseArgs {
+    /// The head to put my revisions on (the teammate's that landed first).
+    #[arg(long, value_name = "REV")]
+    pub onto: String,
+}
+
 /// `qvdiff sql`.
 #[derive(Debug, Args)]
 pub struct SqlArgs {
@@ -339,4 +423,8 @@ pub struct CheckArgs {
     /// Also run `qvdiff lint` on every migration file (findings make the exit code 1).
     #[arg(long)]
     pub lint: bool,
+    /// With --lint: lint only the migration files added since this git ref (e.g. origin/main),
+    /// so old history never blocks a pull request.
+    #[arg(long, value_name = "GIT_REF", requires = "lint")]
+    pub since: Option<String>,
 }

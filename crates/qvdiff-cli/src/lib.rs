@@ -105,6 +105,18 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
         Command::Stamp(args) => {
             commands::deploy::stamp(&config()?, args, db, console).map(|()| EXIT_OK)
         }
+        Command::Accept(args) => {
+            commands::team::accept(&config()?, args, db, console).map(|()| EXIT_OK)
+        }
+        Command::Squash(args) => {
+            commands::team::squash(&config()?, args, console).map(|()| EXIT_OK)
+        }
+        Command::Adopt(args) => {
+            commands::team::adopt(&config()?, args, db, &prompter, console).map(|()| EXIT_OK)
+        }
+        Command::Rebase(args) => {
+            commands::team::rebase(&config()?, args, db, console).map(|()| EXIT_OK)
+        }
         Command::Sql(args) => commands::deploy::sql(&config()?, args, db).map(|()| EXIT_OK),
         Command::Backup => commands::backup::backup(&config()?, db, console).map(|()| EXIT_OK),
         Command::Backups => commands::backup::backups(&config()?, db).map(|()| EXIT_OK),

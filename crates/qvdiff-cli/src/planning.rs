@@ -19,6 +19,10 @@ pub struct Proposal {
     pub down: Plan,
     /// The wanted schema as the dialect stores it, with the hints the plan used.
     pub wanted: Schema,
+    /// Comment lines for the top of the up section: for each possible rename that `--no-input`
+    /// wrote as a drop and an add, the SQL of both sections with the rename instead, for the
+    /// reviewer to switch to. Empty when there is none.
+    pub alternatives: String,
 }
 
 /// Diffs `wanted` against the baseline, resolves renames and values for new NOT NULL columns
@@ -38,6 +42,8 @@ pub fn propose(
     let mut renames = Renames::from_hints(&wanted);
     let mut changes = diff(&baseline.schema, &wanted, &renames);
     let candidates = rename_candidates(&changes);
+    // Pairs nobody was asked about (`--no-input`): the reviewer gets the rename as an alternative.
+    let mut unasked = Vec::new();
     if !candidates.is_empty() {
         for c in &candidates {
             // A column can be in several pairs; once one pair is a rename, the others are not.
@@ -49,6 +55,16 @@ pub fn propose(
                 continue;
             }
             let question = format!("Did you rename {0}.{1} to {0}.{2}?", c.table, c.from, c.to);
+            if !prompter.enabled() {
+                unasked.push(Unasked {
+                    dropped: format!("{}.{}", c.table, c.from),
+                    added: format!("{}.{}", c.table, c.to),
+                    rename: Renames {
+                        tables: Vec::new(),
+                        columns: vec![(c.table.clone(), c.from.clone(), c.to.clone())],
+                    },
+                });
+            }
             if prompter.confirm(&question) {
                 renames
                     .columns
@@ -61,6 +77,37 @@ pub fn propose(
                 ));
             }
         }
+        changes = diff(&baseline.schema, &wanted, &renames);
+    }
+    let table_candidates = qvdiff_core::table_rename_candidates(&changes);
+    for (from, to) in &table_candidates {
+        let taken = renames
+            .tables
+            .iter()
+            .any(|(old, new)| old == from || new == to);
+        if taken {
+            continue;
+        }
+        if !prompter.enabled() {
+            unasked.push(Unasked {
+                dropped: format!("table {from}"),
+                added: format!("table {to}"),
+                rename: Renames {
+                    tables: vec![(from.clone(), to.clone())],
+                    columns: Vec::new(),
+                },
+            });
+        }
+        if prompter.confirm(&format!("Did you rename table {from} to {to}?")) {
+            renames.tables.push((from.clone(), to.clone()));
+        } else {
+            console.warn(&format!(
+                "treating table {from} -> {to} as a drop and a create: the rows of {from} will be \
+                 lost (add #[model(renamed_from = \"{from}\")] to the struct if it is a rename)"
+            ));
+        }
+    }
+    if !table_candidates.is_empty() {
         changes = diff(&baseline.schema, &wanted, &renames);
     }
 
@@ -77,12 +124,69 @@ pub fn propose(
         console.detail(&format!("down: {filled}"));
     }
     let down = down.map_err(plan_error)?;
+    let alternatives = rename_alternatives(dialect, &baseline.schema, &wanted, &renames, &unasked);
     Ok(Proposal {
         changes,
         up,
         down,
         wanted,
+        alternatives,
     })
+}
+
+/// A possible rename `--no-input` wrote as a drop and an add.
+struct Unasked {
+    /// What is dropped, for the comment (`items.url`, `table tags`).
+    dropped: String,
+    /// What is added.
+    added: String,
+    /// The rename, to plan the alternative with.
+    rename: Renames,
+}
+
+/// The commented alternative of each unasked possible rename: both sections planned with that
+/// rename, as `--` lines (notes inside the SQL left out, so nothing reads as a live note).
+fn rename_alternatives(
+    dialect: &dyn Dialect,
+    baseline: &Schema,
+    wanted: &Schema,
+    renames: &Renames,
+    unasked: &[Unasked],
+) -> String {
+    let mut out = String::new();
+    for c in unasked {
+        let mut with_rename = renames.clone();
+        with_rename.tables.extend(c.rename.tables.iter().cloned());
+        with_rename.columns.extend(c.rename.columns.iter().cloned());
+        let changes = diff(baseline, wanted, &with_rename);
+        let (Ok(up), (Ok(down), _)) = (
+            dialect.plan(baseline, wanted, &changes),
+            plan_down(dialect, baseline, wanted, &with_rename),
+        ) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "-- possible rename: written as a drop of {0} and an add of {1}, which loses the \
+             data of {0}.\n-- If {0} was renamed to {1}, replace the SQL of this section with \
+             the first block and that of the down section with the second:\n",
+            c.dropped, c.added
+        ));
+        for (what, plan) in [("up", &up), ("down", &down)] {
+            out.push_str(&format!("-- rename, {what}:\n"));
+            for step in &plan.steps {
+                for line in step
+                    .sql
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                {
+                    out.push_str("--   ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The way back from `wanted` to `baseline`, and the `table.column` of each column it re-adds
@@ -182,6 +286,17 @@ pub fn verify(
     up_sql: &str,
     down_sql: &str,
 ) -> CliResult<()> {
+    verify_schema(baseline, &proposal.wanted, up_sql, down_sql)
+}
+
+/// Verifies up and down SQL on the baseline's shadow against `wanted` (as the dialect stores
+/// it): up gives `wanted`, down the baseline, up again `wanted`.
+pub fn verify_schema(
+    baseline: &Baseline,
+    wanted: &Schema,
+    up_sql: &str,
+    down_sql: &str,
+) -> CliResult<()> {
     let mismatch = |what: &str, expected: &Schema, actual: &Schema| {
         CliError::new(format!(
             "verification failed: {what} does not give the expected schema; nothing was written"
@@ -192,7 +307,7 @@ pub fn verify(
     match &baseline.shadow {
         Shadow::Sqlite(objects) => {
             let before = &baseline.schema;
-            qvdiff_sqlite::verify_stored(objects, before, &proposal.wanted, up_sql, down_sql).map_err(|e| {
+            qvdiff_sqlite::verify_stored(objects, before, wanted, up_sql, down_sql).map_err(|e| {
                 let mut err = CliError::new(format!("{e}; nothing was written"));
                 if let qvdiff_sqlite::VerifyError::Mismatch {
                     expected, actual, ..
@@ -217,7 +332,7 @@ pub fn verify(
                 Ok::<Schema, CliError>(after.normalized().comparable())
             };
             let start = baseline.schema.comparable();
-            let wanted = proposal.wanted.comparable();
+            let wanted = wanted.comparable();
             let up = apply(&start, up_sql, "up")?;
             if up != wanted {
                 return Err(mismatch("the up section", &wanted, &up));

@@ -141,6 +141,35 @@ pub fn rename_candidates(changes: &[Change]) -> Vec<RenameCandidate> {
     candidates
 }
 
+/// Every `(dropped table, created table)` pair with the same columns (names and logical types):
+/// a table renamed could look like this, and is asked about like a column. In the order of
+/// the changes.
+pub fn table_rename_candidates(changes: &[Change]) -> Vec<(String, String)> {
+    let shape = |table: &crate::schema::Table| {
+        let mut columns: Vec<(String, crate::schema::ColumnType)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        columns.sort_by(|a, b| a.0.cmp(&b.0));
+        columns
+    };
+    let mut candidates = Vec::new();
+    for change in changes {
+        let Change::DropTable { table: dropped } = change else {
+            continue;
+        };
+        for other in changes {
+            if let Change::CreateTable { table: created } = other {
+                if shape(dropped) == shape(created) {
+                    candidates.push((dropped.name.clone(), created.name.clone()));
+                }
+            }
+        }
+    }
+    candidates
+}
+
 /// The changes that take a database from `from` to `to`, in an order valid to apply (see the
 /// module documentation).
 ///
@@ -935,6 +964,34 @@ impl Change {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_dropped_and_a_created_table_with_the_same_columns_could_be_a_rename() {
+        let table = |name: &str, cols: &[&str]| {
+            crate::schema::Table::new(
+                name,
+                cols.iter()
+                    .map(|c| crate::schema::Column::new(*c, crate::schema::ColumnType::Blob))
+                    .collect(),
+            )
+        };
+        let changes = vec![
+            crate::change::Change::DropTable {
+                table: table("tags", &["id", "label"]),
+            },
+            crate::change::Change::CreateTable {
+                table: table("labels", &["label", "id"]),
+            },
+            crate::change::Change::CreateTable {
+                table: table("other", &["id"]),
+            },
+        ];
+        assert_eq!(
+            super::table_rename_candidates(&changes),
+            [("tags".to_string(), "labels".to_string())]
+        );
+    }
+
     use super::dependency_order;
     use crate::{FkAction, ForeignKey, Table};
     use std::collections::{BTreeMap, BTreeSet};

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod lint;
 pub mod manifest;
 pub mod migration;
+pub mod rebase;
 pub mod run;
 pub mod runner;
 pub mod schema;
@@ -22,7 +23,8 @@ pub mod summary;
 pub use change::{Change, Renames};
 pub use dialect::{Dialect, Plan, PlanError, Step};
 pub use diff::{
-    diff, fill_restored_columns, rename_candidates, restore_placeholder, RenameCandidate,
+    diff, fill_restored_columns, rename_candidates, restore_placeholder, table_rename_candidates,
+    RenameCandidate,
 };
 pub use graph::{GraphError, Node, RevisionGraph, Target};
 pub use migration::{

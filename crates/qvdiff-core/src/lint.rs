@@ -41,11 +41,14 @@ pub enum Rule {
     DoesNotParse,
     /// A `-- qvdiff:allow` line without a reason or with an unknown rule id.
     BadAllow,
+    /// A column dropped and another of the same type added in one table, or a table dropped and
+    /// another with the same columns created: if it was a rename, the data is lost.
+    PossibleRename,
 }
 
 impl Rule {
     /// Every rule, in documentation order.
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::Destructive,
         Rule::Rebuild,
         Rule::NotNullOnExisting,
@@ -55,6 +58,7 @@ impl Rule {
         Rule::EditedGenerated,
         Rule::DoesNotParse,
         Rule::BadAllow,
+        Rule::PossibleRename,
     ];
 
     /// The rule id (`destructive`, `not-null-on-existing`, …).
@@ -69,6 +73,7 @@ impl Rule {
             Rule::EditedGenerated => "edited-generated",
             Rule::DoesNotParse => "does-not-parse",
             Rule::BadAllow => "bad-allow",
+            Rule::PossibleRename => "possible-rename",
         }
     }
 
@@ -481,6 +486,46 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                 columns.join(", ")
             ),
         );
+    }
+
+    // A drop and an add that could be one rename: the reviewer must decide.
+    if let Some(analysis) = &facts.analysis {
+        for candidate in crate::diff::rename_candidates(&analysis.changes) {
+            let drops = |s: &Statement| s.has_word("DROP") || s.starts_with(&["CREATE", "TABLE"]);
+            let at = locate(&facts.up, &candidate.table, drops)
+                .or_else(|| locate(&facts.up, &candidate.table, |_| true));
+            let Some(i) = at else {
+                continue;
+            };
+            push(
+                Anchor::Statement(SectionKind::Up, i),
+                Rule::PossibleRename,
+                facts.up.statements[i].line,
+                format!(
+                    "{0}.{1} is dropped and {0}.{2} of the same type added: if {1} was renamed, \
+                     its data is lost; use the rename (the commented alternative qvdiff wrote, or \
+                     `#[column(renamed_from = \"{1}\")]` and a new migration)",
+                    candidate.table, candidate.from, candidate.to
+                ),
+            );
+        }
+        for (from, to) in crate::diff::table_rename_candidates(&analysis.changes) {
+            let drops = |s: &Statement| s.starts_with(&["DROP", "TABLE"]);
+            let Some(i) = locate(&facts.up, &from, drops) else {
+                continue;
+            };
+            push(
+                Anchor::Statement(SectionKind::Up, i),
+                Rule::PossibleRename,
+                facts.up.statements[i].line,
+                format!(
+                    "table {from} is dropped and table {to} with the same columns created: if \
+                     {from} was renamed, its rows are lost; use the rename (the commented \
+                     alternative qvdiff wrote, or `#[model(renamed_from = \"{from}\")]` and a \
+                     new migration)"
+                ),
+            );
+        }
     }
 
     // Suppressions.

@@ -34,6 +34,9 @@ const REVISION_PREFIX: &str = "-- qvdiff revision:";
 const PARENTS_PREFIX: &str = "-- parents:";
 /// Third header line's prefix.
 const MESSAGE_PREFIX: &str = "-- message:";
+/// Prefix of the optional directive of a baseline revision (`qvdiff squash`), between the
+/// header and `-- qvdiff:up`: `-- qvdiff:squashes r1 r2 r3`, the revisions it replaces.
+pub const SQUASHES_PREFIX: &str = "-- qvdiff:squashes";
 /// Marker that starts the `up` section.
 pub const UP_MARKER: &str = "-- qvdiff:up";
 /// Marker that starts the `down` section.
@@ -159,7 +162,73 @@ fn parse_parents(value: &str, line: usize, revision: &str) -> Result<Vec<String>
     Ok(parents)
 }
 
+/// The value of a `-- qvdiff:squashes …` line, if the line is one.
+fn squashes_value(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix(SQUASHES_PREFIX)?;
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim())
+}
+
+/// The revisions a baseline file replaces (its `-- qvdiff:squashes` line), in the order listed;
+/// empty for any other file. Only the lines before `-- qvdiff:up` are read.
+pub fn squashed_revisions(text: &str) -> Vec<String> {
+    for line in text.lines() {
+        if marker(line).is_some() {
+            break;
+        }
+        if let Some(value) = squashes_value(line) {
+            return value
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|r| !r.is_empty())
+                .map(String::from)
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+/// `text` with its `-- parents:` header line naming `parents` instead; every other byte kept
+/// (`qvdiff rebase` re-parents a file whose SQL still holds).
+pub fn reparent(text: &str, parents: &[String]) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        if !done && content(line).starts_with(PARENTS_PREFIX) {
+            done = true;
+            out.push_str(PARENTS_PREFIX);
+            for parent in parents {
+                out.push(' ');
+                out.push_str(parent);
+            }
+            out.push_str(&line[content(line).len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 impl MigrationFile {
+    /// The text of a baseline revision (`qvdiff squash`): the file with `notes`, and the
+    /// `-- qvdiff:squashes` line naming the revisions it replaces right after the header.
+    pub fn render_baseline(&self, squashes: &[String], notes: &[String]) -> String {
+        let text = self.render_with_notes(notes);
+        let mut lines = text.split_inclusive('\n');
+        let mut out = String::with_capacity(text.len() + 32 + squashes.len() * 16);
+        for _ in 0..3 {
+            out.push_str(lines.next().unwrap_or_default());
+        }
+        out.push_str(SQUASHES_PREFIX);
+        for revision in squashes {
+            out.push(' ');
+            out.push_str(revision);
+        }
+        out.push('\n');
+        for line in lines {
+            out.push_str(line);
+        }
+        out
+    }
+
     /// The file's text. Byte-deterministic; the message goes through [`sanitize_message`], and a
     /// non-empty section that lacks a final newline gets one.
     pub fn render(&self) -> String {
@@ -280,7 +349,8 @@ impl MigrationFile {
         let message = message.to_string();
         index += 1;
 
-        // Optional comment lines up to the up marker.
+        // Optional comment lines (and a baseline's `squashes` line) up to the up marker.
+        let mut seen_squashes = false;
         loop {
             let Some(line) = lines.get(index) else {
                 return Err(error(
@@ -298,6 +368,24 @@ impl MigrationFile {
                     ))
                 }
                 None => {}
+            }
+            if let Some(value) = squashes_value(line) {
+                if seen_squashes {
+                    return Err(error(
+                        index + 1,
+                        format!("second `{SQUASHES_PREFIX}` line: a baseline lists once what it replaces"),
+                    ));
+                }
+                seen_squashes = true;
+                let replaced = parse_parents(value, index + 1, &revision)?;
+                if replaced.is_empty() {
+                    return Err(error(
+                        index + 1,
+                        format!("`{SQUASHES_PREFIX}` names no revision: list the revisions this baseline replaces"),
+                    ));
+                }
+                index += 1;
+                continue;
             }
             if looks_like_directive(line) {
                 return Err(error(
@@ -538,4 +626,43 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;
     sha2::Sha256::digest(data).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> MigrationFile {
+        MigrationFile {
+            revision: "b1".into(),
+            parents: Vec::new(),
+            message: "baseline".into(),
+            up: "CREATE TABLE t (id INTEGER);\n".into(),
+            down: "DROP TABLE t;\n".into(),
+        }
+    }
+
+    #[test]
+    fn a_baseline_lists_what_it_replaces_and_parses_back() {
+        let squashes = vec!["r1".to_string(), "r2".to_string()];
+        let text = file().render_baseline(&squashes, &["note".to_string()]);
+        assert!(text.starts_with(
+            "-- qvdiff revision: b1\n-- parents:\n-- message: baseline\n-- qvdiff:squashes r1 r2\n-- note\n"
+        ));
+        assert_eq!(MigrationFile::parse(&text).unwrap(), file());
+        assert_eq!(squashed_revisions(&text), squashes);
+        assert!(squashed_revisions(&file().render()).is_empty());
+        let twice = text.replace("-- note\n", "-- qvdiff:squashes r3\n");
+        assert!(MigrationFile::parse(&twice).is_err());
+        let empty = text.replace("-- qvdiff:squashes r1 r2", "-- qvdiff:squashes");
+        assert!(MigrationFile::parse(&empty).is_err());
+    }
+
+    #[test]
+    fn reparent_changes_only_the_parents_line() {
+        let text = file().render();
+        let moved = reparent(&text, &["r9".to_string()]);
+        assert_eq!(moved, text.replace("-- parents:\n", "-- parents: r9\n"));
+        assert_eq!(MigrationFile::parse(&moved).unwrap().parents, ["r9"]);
+    }
 }

@@ -5,7 +5,7 @@
 //! crate's. The decisions (what to apply, when to refuse) are [`crate::runner`]'s, shared by all.
 
 use crate::dialect::Dialect;
-use crate::runner::{AppliedRevision, Migration, Migrations};
+use crate::runner::{AcceptedEdit, AppliedRevision, Migration, Migrations};
 use crate::schema::Schema;
 use std::fmt;
 use std::path::PathBuf;
@@ -208,4 +208,19 @@ pub trait Backend {
         target: &str,
         options: &RunOptions,
     ) -> Result<StampReport, BackendError>;
+
+    /// Accepts an intended edit of the applied file of `revision`: the audit table beside the
+    /// ledger records the old and new checksum, the reason and the time, and the ledger takes
+    /// the new checksum, in one transaction ([`crate::runner::plan_accept`] decides). No
+    /// migration SQL runs; the caller has checked that the edit changes no schema.
+    fn accept(
+        &mut self,
+        migrations: &Migrations,
+        revision: &str,
+        reason: &str,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, BackendError>;
+
+    /// Every accepted edit, oldest first (empty without an audit table).
+    fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError>;
 }

@@ -7,11 +7,25 @@
 //! database, and identical for every dialect.
 
 use crate::graph::{GraphError, Node, RevisionGraph, Target};
-use crate::migration::{FormatError, MigrationFile};
+use crate::migration::{squashed_revisions, FormatError, MigrationFile};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Name of the ledger table every dialect keeps in the database.
 pub const LEDGER_TABLE: &str = "qvdiff_migrations";
+
+/// Name of the audit table beside the ledger: every edit of an applied file accepted with
+/// `qvdiff accept`, with both checksums, the reason and the time.
+pub const AUDIT_TABLE: &str = "qvdiff_migrations_audit";
+
+/// The reason the audit table gives for an applied checksum `qvdiff stamp` replaced: a
+/// checksum is never replaced without a row there.
+pub const STAMP_REASON: &str = "checksum replaced by `qvdiff stamp`";
+
+/// Whether a table is qvdiff's own bookkeeping (the ledger or its audit) rather than the
+/// application's: never part of a schema that is compared or planned.
+pub fn is_bookkeeping_table(name: &str) -> bool {
+    name == LEDGER_TABLE || name == AUDIT_TABLE
+}
 
 /// One migration as loaded from the migrations directory (or embedded in a binary).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +36,9 @@ pub struct Migration {
     pub checksum: String,
     /// Where the file is, for messages (e.g. `migrations/20261124101500_add_notes.sql`).
     pub path: String,
+    /// The revisions this baseline replaces (`qvdiff squash`; its `-- qvdiff:squashes` line),
+    /// empty for any other migration.
+    pub squashes: Vec<String>,
 }
 
 impl Migration {
@@ -31,13 +48,23 @@ impl Migration {
             file,
             checksum: checksum.into(),
             path: path.into(),
+            squashes: Vec::new(),
         }
     }
 
     /// Parses `text` and computes its checksum; `path` is only used in messages.
     pub fn from_text(text: &str, path: impl Into<String>) -> Result<Migration, FormatError> {
         let file = MigrationFile::parse(text)?;
-        Ok(Migration::new(file, MigrationFile::checksum(text), path))
+        let mut migration = Migration::new(file, MigrationFile::checksum(text), path);
+        migration.squashes = squashed_revisions(text);
+        Ok(migration)
+    }
+
+    /// The ledger rows that say this migration is applied: its own, and for a baseline those of
+    /// the revisions it replaces (a database upgraded before the squash has those). Reverting it
+    /// removes them all.
+    pub fn ledger_revisions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.file.revision.as_str()).chain(self.squashes.iter().map(String::as_str))
     }
 
     /// The revision id.
@@ -51,16 +78,41 @@ impl Migration {
 pub struct Migrations {
     by_revision: BTreeMap<String, Migration>,
     graph: RevisionGraph,
+    /// Revision replaced by a baseline -> the baseline.
+    squashed_by: BTreeMap<String, String>,
+    /// Files of replaced revisions still in the directory: a database inside the squashed
+    /// range is brought to its end with them.
+    superseded: BTreeMap<String, Migration>,
 }
 
 impl Migrations {
     /// Links the migrations; every duplicate id, unknown parent and cycle is reported.
+    ///
+    /// A baseline (a file with `-- qvdiff:squashes`) stands for the revisions it replaces: a
+    /// parent link to one of them is a link to the baseline, and their files, when still
+    /// present, are kept aside (see [`plan_upgrade`]) instead of joining the graph.
     pub fn new(migrations: Vec<Migration>) -> Result<Migrations, GraphError> {
+        let mut squashed_by = BTreeMap::new();
+        for m in &migrations {
+            for replaced in &m.squashes {
+                squashed_by
+                    .entry(replaced.clone())
+                    .or_insert_with(|| m.file.revision.clone());
+            }
+        }
+        let (superseded, migrations): (Vec<Migration>, Vec<Migration>) = migrations
+            .into_iter()
+            .partition(|m| squashed_by.contains_key(&m.file.revision));
         let nodes = migrations
             .iter()
             .map(|m| Node {
                 revision: m.file.revision.clone(),
-                parents: m.file.parents.clone(),
+                parents: m
+                    .file
+                    .parents
+                    .iter()
+                    .map(|p| squashed_by.get(p).unwrap_or(p).clone())
+                    .collect(),
                 file: m.path.clone(),
             })
             .collect();
@@ -69,7 +121,28 @@ impl Migrations {
             .into_iter()
             .map(|m| (m.file.revision.clone(), m))
             .collect();
-        Ok(Migrations { by_revision, graph })
+        let superseded = superseded
+            .into_iter()
+            .map(|m| (m.file.revision.clone(), m))
+            .collect();
+        Ok(Migrations {
+            by_revision,
+            graph,
+            squashed_by,
+            superseded,
+        })
+    }
+
+    /// The baseline that replaces `revision`, if one does.
+    pub fn squashed_by(&self, revision: &str) -> Option<&Migration> {
+        self.squashed_by
+            .get(revision)
+            .and_then(|baseline| self.by_revision.get(baseline))
+    }
+
+    /// The file of a revision a baseline replaces, when it is still in the directory.
+    pub fn superseded(&self, revision: &str) -> Option<&Migration> {
+        self.superseded.get(revision)
     }
 
     /// The revision graph.
@@ -191,6 +264,45 @@ pub enum Refusal {
         /// End of the range.
         to: String,
     },
+    /// A database inside a squashed range: some revisions a baseline replaces are applied, not
+    /// all, and the files of the rest are gone (or it is asked to go down from there).
+    InsideSquash {
+        /// The baseline.
+        baseline: String,
+        /// The replaced revisions it still needs whose files are gone (empty: going down).
+        missing: Vec<String>,
+    },
+    /// `squash --to REV` where revisions outside the range branch off inside it.
+    BranchInsideSquash {
+        /// REV.
+        to: String,
+        /// Each branching revision, with its parent inside the range.
+        branches: Vec<String>,
+    },
+    /// `rebase --onto REV` with nothing outside REV's history.
+    NothingToRebase {
+        /// REV.
+        onto: String,
+    },
+    /// `rebase` of revisions a database has applied.
+    RebaseApplied {
+        /// The database, for messages.
+        database: String,
+        /// Its applied revisions among those to move.
+        revisions: Vec<String>,
+    },
+    /// `accept REV` where there is no edit of an applied file to accept.
+    NothingToAccept {
+        /// The revision.
+        revision: String,
+        /// Why: not applied, or its file is unchanged.
+        why: String,
+    },
+    /// `accept REV` without a reason.
+    MissingReason {
+        /// The revision.
+        revision: String,
+    },
     /// Several problems, each reported.
     Several(Vec<Refusal>),
 }
@@ -214,8 +326,8 @@ impl std::fmt::Display for Refusal {
                 "{path} was edited after it was applied to this database (revision {revision}: \
                  checksum {} when applied, {} now); restore the file from version control and \
                  put the change in a new migration (`qvdiff migrate`), or, if the edit is \
-                 intended and the database already has that schema, record the new checksum \
-                 with `qvdiff stamp {revision}`",
+                 intended and changes no schema, record it with `qvdiff accept {revision} \
+                 --reason \"…\"`",
                 short(applied_checksum),
                 short(file_checksum)
             ),
@@ -284,6 +396,56 @@ impl std::fmt::Display for Refusal {
                 "{from} and {to} are on different branches, so no single script goes from one \
                  to the other; produce two scripts (down to their common ancestor, then up)"
             ),
+            Refusal::InsideSquash { baseline, missing } if missing.is_empty() => write!(
+                f,
+                "this database is inside the history that baseline {baseline} replaces; \
+                 upgrade it first (`qvdiff upgrade`), then go down"
+            ),
+            Refusal::InsideSquash { baseline, missing } => write!(
+                f,
+                "this database is inside the history that baseline {baseline} replaces, and \
+                 the file{} of revision{} {} it still needs {} gone; restore {} from version \
+                 control (`git log --diff-filter=D --name-only -- migrations`) and upgrade, or \
+                 upgrade it with a release from before the squash",
+                plural(missing.len()),
+                plural(missing.len()),
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" },
+                if missing.len() == 1 { "it" } else { "them" },
+            ),
+            Refusal::BranchInsideSquash { to, branches } => write!(
+                f,
+                "cannot squash up to {to}: {} branch{} off inside the range and would lose \
+                 {} parent; merge first (`qvdiff merge`), then squash up to the merge",
+                branches.join(", "),
+                if branches.len() == 1 { "es" } else { "" },
+                if branches.len() == 1 { "its" } else { "their" },
+            ),
+            Refusal::NothingToRebase { onto } => write!(
+                f,
+                "nothing to rebase: every revision is already in the history of {onto}"
+            ),
+            Refusal::RebaseApplied {
+                database,
+                revisions,
+            } => write!(
+                f,
+                "{database} has applied {} of the revisions to move ({}); moving an applied \
+                 revision would rewrite what that database ran: join the heads with `qvdiff \
+                 merge -m \"merge heads\"` instead",
+                if revisions.len() == 1 { "one" } else { "some" },
+                revisions.join(", ")
+            ),
+            Refusal::NothingToAccept { revision, why } => write!(
+                f,
+                "nothing to accept for revision {revision}: {why}; `accept` records an \
+                 intended edit of a file this database has applied"
+            ),
+            Refusal::MissingReason { revision } => write!(
+                f,
+                "accepting the edit of revision {revision} needs a reason, kept in the audit \
+                 table beside the ledger: pass `--reason \"fixed a typo in a comment\"`"
+            ),
             Refusal::Several(all) => {
                 for (i, refusal) in all.iter().enumerate() {
                     if i > 0 {
@@ -318,9 +480,107 @@ pub fn applied_set(applied: &[AppliedRevision]) -> BTreeSet<String> {
     applied.iter().map(|a| a.revision.clone()).collect()
 }
 
+/// A ledger read through the baselines of the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineLedger<'a> {
+    /// The rows as the graph sees them: the rows of every revision a baseline replaces are one
+    /// row of the baseline once all of them are applied (a database upgraded before the squash).
+    pub rows: Vec<AppliedRevision>,
+    /// A database inside a squashed range (some replaced revisions applied, not all): the
+    /// files that bring it to the range's end, in order, before the baseline counts as applied.
+    pub catch_up: Vec<&'a Migration>,
+    /// Replaced revisions such a database still needs whose files are gone, with the baseline.
+    pub missing: Vec<(String, String)>,
+}
+
+/// Reads a ledger through the history's baselines (see [`BaselineLedger`]).
+pub fn through_baselines<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+) -> BaselineLedger<'a> {
+    let mut rows: Vec<AppliedRevision> = applied.to_vec();
+    let mut catch_up = Vec::new();
+    let mut missing = Vec::new();
+    if migrations.squashed_by.is_empty() {
+        return BaselineLedger {
+            rows,
+            catch_up,
+            missing,
+        };
+    }
+    let ids = applied_set(applied);
+    for baseline in migrations
+        .by_revision
+        .values()
+        .filter(|m| !m.squashes.is_empty())
+    {
+        let done = baseline
+            .squashes
+            .iter()
+            .filter(|r| ids.contains(*r))
+            .count();
+        if done == 0 || ids.contains(&baseline.file.revision) {
+            continue;
+        }
+        if done < baseline.squashes.len() {
+            for revision in baseline.squashes.iter().filter(|r| !ids.contains(*r)) {
+                match migrations.superseded(revision) {
+                    Some(m) => catch_up.push(m),
+                    None => missing.push((revision.clone(), baseline.file.revision.clone())),
+                }
+            }
+        }
+        // Where the last replaced row was, the baseline's row stands.
+        let last = rows
+            .iter()
+            .rposition(|row| baseline.squashes.contains(&row.revision));
+        let stand_in = AppliedRevision {
+            revision: baseline.file.revision.clone(),
+            checksum: baseline.checksum.clone(),
+            message: baseline.file.message.clone(),
+            applied_at: last.map(|i| rows[i].applied_at.clone()).unwrap_or_default(),
+            execution_ms: 0,
+        };
+        let at = last.unwrap_or(rows.len());
+        rows.insert(at + usize::from(last.is_some()), stand_in);
+        rows.retain(|row| !baseline.squashes.contains(&row.revision));
+    }
+    BaselineLedger {
+        rows,
+        catch_up,
+        missing,
+    }
+}
+
+/// The applied revisions as the graph sees them (see [`through_baselines`]).
+pub fn applied_revisions(migrations: &Migrations, applied: &[AppliedRevision]) -> BTreeSet<String> {
+    applied_set(&through_baselines(migrations, applied).rows)
+}
+
+/// The ledger through the baselines, refused when a database inside a squashed range cannot
+/// be brought to its end.
+fn baseline_rows<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+) -> Result<BaselineLedger<'a>, Refusal> {
+    let ledger = through_baselines(migrations, applied);
+    if let Some((_, baseline)) = ledger.missing.first() {
+        return Err(Refusal::InsideSquash {
+            baseline: baseline.clone(),
+            missing: ledger.missing.iter().map(|(r, _)| r.clone()).collect(),
+        });
+    }
+    Ok(ledger)
+}
+
 /// Checks a ledger against the migrations: every applied revision has a file, and that file is
 /// byte-for-byte (line endings aside) the one that was applied. Every problem is reported.
 pub fn check_applied(migrations: &Migrations, applied: &[AppliedRevision]) -> Result<(), Refusal> {
+    let ledger = baseline_rows(migrations, applied)?;
+    check_rows(migrations, &ledger.rows)
+}
+
+fn check_rows(migrations: &Migrations, applied: &[AppliedRevision]) -> Result<(), Refusal> {
     let mut problems = Vec::new();
     let mut unknown = Vec::new();
     for row in applied {
@@ -383,7 +643,19 @@ pub fn plan_upgrade<'a>(
     applied: &[AppliedRevision],
     target: &str,
 ) -> Result<Vec<&'a Migration>, Refusal> {
-    check_applied(migrations, applied)?;
+    let ledger = baseline_rows(migrations, applied)?;
+    check_rows(migrations, &ledger.rows)?;
+    // A database inside a squashed range first reaches its end with the replaced files.
+    let mut plan = ledger.catch_up.clone();
+    plan.extend(plan_from(migrations, &ledger.rows, target)?);
+    Ok(plan)
+}
+
+fn plan_from<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+    target: &str,
+) -> Result<Vec<&'a Migration>, Refusal> {
     let graph = migrations.graph();
     let applied = applied_set(applied);
     let target = target.trim();
@@ -421,7 +693,19 @@ pub fn plan_downgrade<'a>(
     applied: &[AppliedRevision],
     target: &str,
 ) -> Result<Vec<&'a Migration>, Refusal> {
-    check_applied(migrations, applied)?;
+    let ledger = baseline_rows(migrations, applied)?;
+    if let Some(first) = ledger.catch_up.first() {
+        let baseline = migrations
+            .squashed_by(first.revision())
+            .map(|m| m.file.revision.clone())
+            .unwrap_or_default();
+        return Err(Refusal::InsideSquash {
+            baseline,
+            missing: Vec::new(),
+        });
+    }
+    check_rows(migrations, &ledger.rows)?;
+    let applied = ledger.rows.as_slice();
     let graph = migrations.graph();
     let applied_ids = applied_set(applied);
     let target = target.trim();
@@ -590,6 +874,153 @@ pub fn merge_parents(migrations: &Migrations, revisions: &[&str]) -> Result<Vec<
     Ok(parents)
 }
 
+/// What `squash --to REV` replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SquashPlan<'a> {
+    /// REV, whose schema the baseline creates.
+    pub to: String,
+    /// Every revision the baseline replaces, parents first: REV and its ancestors, and what
+    /// earlier baselines among them replaced.
+    pub replaces: Vec<String>,
+    /// The migrations (and still-present files of revisions replaced before) whose files the
+    /// baseline makes unnecessary once every database is past REV.
+    pub files: Vec<&'a Migration>,
+}
+
+/// Decides `squash --to REV`: REV (an id or unique prefix) and its ancestors are replaced by one
+/// baseline. Refused when a revision outside them branches off inside them (it would lose its
+/// parent's schema), or when REV has no ancestor (nothing to squash).
+pub fn plan_squash<'a>(migrations: &'a Migrations, to: &str) -> Result<SquashPlan<'a>, Refusal> {
+    let graph = migrations.graph();
+    let to = match graph.resolve(to)? {
+        Target::Revision(rev) => rev,
+        _ => {
+            return Err(Refusal::InvalidTarget {
+                target: to.to_string(),
+                expected: "one revision id (or unique prefix): the last revision to squash"
+                    .to_string(),
+            })
+        }
+    };
+    let inside = graph.ancestors(&to);
+    if inside.len() < 2 {
+        return Err(Refusal::InvalidTarget {
+            target: to,
+            expected: "a revision with ancestors: a single revision is already its own baseline"
+                .to_string(),
+        });
+    }
+    let mut branching: Vec<String> = Vec::new();
+    for rev in inside.iter().filter(|rev| **rev != to) {
+        for child in graph.children(rev) {
+            if !inside.contains(child) {
+                branching.push(format!("{child} (child of {rev})"));
+            }
+        }
+    }
+    if !branching.is_empty() {
+        return Err(Refusal::BranchInsideSquash {
+            to,
+            branches: branching,
+        });
+    }
+    let mut replaces = Vec::new();
+    let mut files = Vec::new();
+    for rev in graph
+        .topo_order()
+        .into_iter()
+        .filter(|rev| inside.contains(*rev))
+    {
+        let Some(m) = migrations.get(rev) else {
+            continue;
+        };
+        for earlier in &m.squashes {
+            replaces.push(earlier.clone());
+            files.extend(migrations.superseded(earlier));
+        }
+        replaces.push(rev.to_string());
+        files.push(m);
+    }
+    Ok(SquashPlan {
+        to,
+        replaces,
+        files,
+    })
+}
+
+/// What `rebase --onto REV` moves: my revisions (those REV does not descend from), a line
+/// starting at the fork, to be re-parented on REV in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebasePlan<'a> {
+    /// The revision they go on top of.
+    pub onto: String,
+    /// My revisions, parents first; the first one's parent is the fork.
+    pub mine: Vec<&'a Migration>,
+}
+
+/// Decides `rebase --onto REV`: the revisions REV does not descend from must form one line off
+/// REV's history (no merge, no second branch), and none may be applied to a database the
+/// project knows (`applied`: each database shown with the revisions its ledger holds).
+pub fn plan_rebase<'a>(
+    migrations: &'a Migrations,
+    onto: &str,
+    applied: &[(String, BTreeSet<String>)],
+) -> Result<RebasePlan<'a>, Refusal> {
+    let graph = migrations.graph();
+    let onto = match graph.resolve(onto)? {
+        Target::Revision(rev) => rev,
+        _ => {
+            return Err(Refusal::InvalidTarget {
+                target: onto.to_string(),
+                expected: "the revision to put my revisions on top of (the other head)".to_string(),
+            })
+        }
+    };
+    let below = graph.ancestors(&onto);
+    let mine: Vec<&Migration> = migrations
+        .in_order()
+        .into_iter()
+        .filter(|m| !below.contains(m.revision()))
+        .collect();
+    if mine.is_empty() {
+        return Err(Refusal::NothingToRebase { onto });
+    }
+    let mut previous: Option<&str> = None;
+    for m in &mine {
+        let parents = graph.parents(m.revision());
+        let linked = match (previous, parents) {
+            (None, [parent]) => below.contains(parent),
+            (Some(prev), [parent]) => parent == prev,
+            _ => false,
+        };
+        if !linked {
+            return Err(Refusal::InvalidTarget {
+                target: onto,
+                expected: format!(
+                    "a head whose other branch is one line of revisions; {} is a merge or starts \
+                     a second line: join with `qvdiff merge` instead",
+                    m.revision()
+                ),
+            });
+        }
+        previous = Some(m.revision());
+    }
+    for (database, ids) in applied {
+        let done: Vec<String> = mine
+            .iter()
+            .filter(|m| ids.contains(m.revision()))
+            .map(|m| m.revision().to_string())
+            .collect();
+        if !done.is_empty() {
+            return Err(Refusal::RebaseApplied {
+                database: database.clone(),
+                revisions: done,
+            });
+        }
+    }
+    Ok(RebasePlan { onto, mine })
+}
+
 /// Where a database stands relative to the migrations (`qvdiff current`, `check --db`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -613,6 +1044,11 @@ impl Status {
 /// The [`Status`] of a database whose ledger is `applied`. Never refuses: it is what a user
 /// looks at to understand a refusal.
 pub fn status(migrations: &Migrations, applied: &[AppliedRevision]) -> Status {
+    let ledger = through_baselines(migrations, applied);
+    if !ledger.catch_up.is_empty() || !ledger.missing.is_empty() {
+        return inside_squash_status(migrations, applied, &ledger);
+    }
+    let applied = ledger.rows.as_slice();
     let graph = migrations.graph();
     let ids = applied_set(applied);
     let mut current: Vec<String> = graph
@@ -649,6 +1085,128 @@ pub fn status(migrations: &Migrations, applied: &[AppliedRevision]) -> Status {
         pending,
         unknown,
         edited,
+    }
+}
+
+/// An edit of an applied file, accepted with `qvdiff accept`: one row of [`AUDIT_TABLE`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedEdit {
+    /// Revision id.
+    pub revision: String,
+    /// Checksum the ledger held (the file as it was applied, or as last accepted).
+    pub old_checksum: String,
+    /// Checksum of the edited file, now in the ledger.
+    pub new_checksum: String,
+    /// Why the edit was made, as given.
+    pub reason: String,
+    /// When it was accepted, UTC ISO-8601.
+    pub accepted_at: String,
+}
+
+/// What `accept REV --reason …` writes: the migration whose checksum the ledger takes, the
+/// checksum it replaces, and the reason on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptPlan<'a> {
+    /// The edited migration (its checksum is the new one).
+    pub migration: &'a Migration,
+    /// The checksum the ledger holds now.
+    pub old_checksum: String,
+    /// The reason, on one line.
+    pub reason: String,
+}
+
+/// Decides `accept REV --reason …` on a database whose ledger is `applied`: REV (an id or
+/// unique prefix) must be applied and its file must differ from what was applied, and the
+/// reason must not be blank. Whether the edit changes the schema is the caller's to check
+/// (it needs a replay): this decides only what the ledger and the audit table get.
+pub fn plan_accept<'a>(
+    migrations: &'a Migrations,
+    applied: &[AppliedRevision],
+    revision: &str,
+    reason: &str,
+) -> Result<AcceptPlan<'a>, Refusal> {
+    let revision = match migrations.graph().resolve(revision)? {
+        Target::Revision(rev) => rev,
+        _ => {
+            return Err(Refusal::InvalidTarget {
+                target: revision.to_string(),
+                expected: "one revision id (or unique prefix) whose file was edited".to_string(),
+            })
+        }
+    };
+    let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    if reason.is_empty() {
+        return Err(Refusal::MissingReason { revision });
+    }
+    let Some(migration) = migrations.get(&revision) else {
+        return Err(Refusal::NothingToAccept {
+            why: "it has no migration file".to_string(),
+            revision,
+        });
+    };
+    let Some(row) = applied.iter().find(|row| row.revision == revision) else {
+        return Err(Refusal::NothingToAccept {
+            why: "it is not applied to this database (a pending file may be edited freely)"
+                .to_string(),
+            revision,
+        });
+    };
+    if row.checksum == migration.checksum {
+        return Err(Refusal::NothingToAccept {
+            why: format!(
+                "{} is the file that was applied (checksum {})",
+                migration.path,
+                short(&row.checksum)
+            ),
+            revision,
+        });
+    }
+    Ok(AcceptPlan {
+        migration,
+        old_checksum: row.checksum.clone(),
+        reason,
+    })
+}
+
+/// Where a database inside a squashed range stands: at the last replaced revision it applied,
+/// with the rest of the range and then the graph pending.
+fn inside_squash_status(
+    migrations: &Migrations,
+    applied: &[AppliedRevision],
+    ledger: &BaselineLedger<'_>,
+) -> Status {
+    let graph = migrations.graph();
+    let inside: Vec<String> = applied
+        .iter()
+        .filter(|row| migrations.squashed_by.contains_key(&row.revision))
+        .map(|row| row.revision.clone())
+        .collect();
+    let ids = applied_set(&ledger.rows);
+    let mut pending: Vec<String> = ledger
+        .catch_up
+        .iter()
+        .map(|m| m.file.revision.clone())
+        .chain(ledger.missing.iter().map(|(r, _)| r.clone()))
+        .collect();
+    pending.extend(
+        graph
+            .upgrade_path_many(&ids, &graph.heads())
+            .into_iter()
+            .map(String::from),
+    );
+    let mut current: Vec<String> = inside.last().cloned().into_iter().collect();
+    current.extend(
+        graph
+            .applied_heads(&ids)
+            .into_iter()
+            .filter(|rev| migrations.squashed_by.values().all(|b| b != rev))
+            .map(String::from),
+    );
+    Status {
+        current,
+        pending,
+        unknown: Vec::new(),
+        edited: Vec::new(),
     }
 }
 
@@ -841,6 +1399,73 @@ mod tests {
         let h = history(&m, &BTreeSet::new());
         assert!(h[0].is_branch_point && h[0].is_root);
         assert!(h[1].is_head && h[2].is_head);
+    }
+
+    #[test]
+    fn accept_needs_an_applied_edited_file_and_a_reason() {
+        let m = linear();
+        let mut rows = applied(&m, &["a1", "b2"]);
+        let unchanged = plan_accept(&m, &rows, "a1", "typo").unwrap_err();
+        assert!(matches!(unchanged, Refusal::NothingToAccept { .. }));
+        rows[0].checksum = "f".repeat(64);
+        let plan = plan_accept(&m, &rows, "a", "  fixed\n a typo ").unwrap();
+        assert_eq!(plan.migration.file.revision, "a1");
+        assert_eq!(plan.old_checksum, "f".repeat(64));
+        assert_eq!(plan.reason, "fixed a typo");
+        assert!(matches!(
+            plan_accept(&m, &rows, "a1", " \n"),
+            Err(Refusal::MissingReason { .. })
+        ));
+        assert!(matches!(
+            plan_accept(&m, &rows, "c3", "why"),
+            Err(Refusal::NothingToAccept { .. })
+        ));
+        assert!(matches!(
+            plan_accept(&m, &rows, "base", "why"),
+            Err(Refusal::InvalidTarget { .. })
+        ));
+        assert!(is_bookkeeping_table(AUDIT_TABLE) && !is_bookkeeping_table("items"));
+    }
+
+    #[test]
+    fn a_baseline_stands_for_the_revisions_it_replaces() {
+        let old = linear();
+        let mut baseline = migration("s1", &[]);
+        baseline.squashes = vec!["a1".into(), "b2".into()];
+        let mut kept = vec![baseline, migration("c3", &["b2"])];
+        kept.push(old.get("b2").unwrap().clone());
+        let m = Migrations::new(kept).unwrap();
+        assert_eq!(m.graph().heads(), ["c3"]);
+        assert_eq!(m.graph().parents("c3"), ["s1"]);
+        assert_eq!(revs(&plan_squash(&old, "b2").unwrap().files), ["a1", "b2"]);
+        // Past the range: the baseline counts as applied.
+        let past = applied(&old, &["a1", "b2"]);
+        assert_eq!(revs(&plan_upgrade(&m, &past, "head").unwrap()), ["c3"]);
+        assert_eq!(status(&m, &past).current, ["s1"]);
+        let down = plan_downgrade(&m, &past, "base").unwrap();
+        assert_eq!(
+            down[0].ledger_revisions().collect::<Vec<_>>(),
+            ["s1", "a1", "b2"]
+        );
+        // Inside it: the kept file first; without it, refused.
+        let inside = applied(&old, &["a1"]);
+        assert_eq!(
+            revs(&plan_upgrade(&m, &inside, "head").unwrap()),
+            ["b2", "c3"]
+        );
+        assert!(matches!(
+            plan_downgrade(&m, &inside, "base"),
+            Err(Refusal::InsideSquash { .. })
+        ));
+        let mut gone = vec![m.get("s1").unwrap().clone(), m.get("c3").unwrap().clone()];
+        gone[0].squashes = vec!["a1".into(), "b2".into()];
+        let gone = Migrations::new(gone).unwrap();
+        assert!(matches!(
+            plan_upgrade(&gone, &inside, "head"),
+            Err(Refusal::InsideSquash { .. })
+        ));
+        // Fresh: the baseline itself.
+        assert_eq!(revs(&plan_upgrade(&m, &[], "head").unwrap()), ["s1", "c3"]);
     }
 
     #[test]

@@ -311,7 +311,7 @@ impl Schema {
             })
     }
 
-    /// Copy without hints, views, triggers or the ledger table, each table's columns sorted by
+    /// Copy without hints, views, triggers or the ledger and audit tables, each table's columns sorted by
     /// name: what two databases are compared by. Column order is not compared: `ADD COLUMN` can
     /// only append, and rewriting a table to move a column would copy every row for nothing.
     pub fn comparable(&self) -> Schema {
@@ -320,7 +320,7 @@ impl Schema {
         schema.triggers.clear();
         schema
             .tables
-            .retain(|t| t.name != crate::runner::LEDGER_TABLE);
+            .retain(|t| !crate::runner::is_bookkeeping_table(&t.name));
         for table in &mut schema.tables {
             table.columns.sort_by(|a, b| a.name.cmp(&b.name));
         }

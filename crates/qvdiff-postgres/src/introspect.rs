@@ -7,7 +7,7 @@
 //! What comes back, exactly (the planner's `normalize` produces the same shape from models):
 //!
 //! - **Tables**: ordinary and partitioned tables of the schema (`relkind` `r`, `p`), except the
-//!   ledger [`LEDGER_TABLE`] and partitions (a partition is part of its parent, not a table a
+//!   ledger [`qvdiff_core::runner::LEDGER_TABLE`], its audit table and partitions (a partition is part of its parent, not a table a
 //!   model declares). Columns in `attnum` order; dropped and generated columns are skipped.
 //! - **Columns**: `ty` is [`parse_type`] of `format_type(atttypid, atttypmod)`; `nullable` is
 //!   `NOT attnotnull`; an identity column (`GENERATED … AS IDENTITY`) and a column whose default
@@ -50,7 +50,7 @@ use crate::render::{
 };
 use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{self, TokenKind};
-use qvdiff_core::runner::LEDGER_TABLE;
+use qvdiff_core::runner::is_bookkeeping_table;
 use qvdiff_core::{Check, Column, FkAction, ForeignKey, Index, Schema, Table, Unique};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -152,7 +152,7 @@ pub fn introspect_in(
     for row in rows {
         let mut row = Columns::new(row);
         let table_name = row.text();
-        if table_name == LEDGER_TABLE {
+        if is_bookkeeping_table(&table_name) {
             continue;
         }
         let table = tables

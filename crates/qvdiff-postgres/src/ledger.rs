@@ -15,8 +15,8 @@
 
 use crate::error::PgError;
 use crate::render::quote_string;
-use crate::session::{Session, SessionError};
-use qvdiff_core::runner::{AppliedRevision, Migration, LEDGER_TABLE};
+use crate::session::{Session, SessionError, TextRow};
+use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE};
 
 /// `CREATE TABLE` of the ledger. `IF NOT EXISTS` because it runs on every upgrade; the runner's
 /// advisory lock keeps two first upgrades from both creating it.
@@ -136,6 +136,81 @@ fn insert_sql(migration: &Migration, execution_ms: i64) -> String {
         quote_string(&migration.checksum),
         quote_string(&migration.file.message)
     )
+}
+
+/// `CREATE TABLE` of the audit table beside the ledger (`qvdiff accept`); `accepted_order`
+/// orders its rows as `applied_order` orders the ledger's.
+pub const CREATE_AUDIT_SQL: &str = "CREATE TABLE IF NOT EXISTS \"qvdiff_migrations_audit\" (\n    \
+     \"revision\" text NOT NULL,\n    \
+     \"old_checksum\" text NOT NULL,\n    \
+     \"new_checksum\" text NOT NULL,\n    \
+     \"reason\" text NOT NULL,\n    \
+     \"accepted_at\" text NOT NULL,\n    \
+     \"accepted_order\" bigint GENERATED ALWAYS AS IDENTITY\n)";
+
+fn audit_error(context: &str, error: SessionError) -> PgError {
+    PgError::new(format!("{context} (table {AUDIT_TABLE})"), error.message)
+}
+
+fn audit_row(row: TextRow) -> AcceptedEdit {
+    let mut values = row.into_iter();
+    let mut text = || values.next().flatten().unwrap_or_default();
+    AcceptedEdit {
+        revision: text(),
+        old_checksum: text(),
+        new_checksum: text(),
+        reason: text(),
+        accepted_at: text(),
+    }
+}
+
+/// Every accepted edit, oldest first. Empty without an audit table.
+pub fn read_audit(session: &mut (impl Session + ?Sized)) -> Result<Vec<AcceptedEdit>, PgError> {
+    let exists = session
+        .query_value("SELECT to_regclass('\"qvdiff_migrations_audit\"') IS NOT NULL")
+        .map_err(|e| audit_error("looking for the audit table", e))?;
+    if exists.as_deref() != Some("t") {
+        return Ok(Vec::new());
+    }
+    let rows = session
+        .simple_query(
+            "SELECT revision, old_checksum, new_checksum, reason, accepted_at \
+             FROM \"qvdiff_migrations_audit\" ORDER BY accepted_order",
+        )
+        .map_err(|e| audit_error("reading the audit table", e))?;
+    Ok(rows.into_iter().map(audit_row).collect())
+}
+
+/// Records an accepted edit at the server's time (creating the audit table when missing) and
+/// returns the row.
+pub(crate) fn record_accepted(
+    session: &mut (impl Session + ?Sized),
+    revision: &str,
+    old_checksum: &str,
+    new_checksum: &str,
+    reason: &str,
+) -> Result<AcceptedEdit, PgError> {
+    session
+        .execute(CREATE_AUDIT_SQL)
+        .map_err(|e| audit_error("creating the audit table", e))?;
+    let rows = session
+        .simple_query(&format!(
+            "INSERT INTO \"qvdiff_migrations_audit\" \
+             (revision, old_checksum, new_checksum, reason, accepted_at) \
+             VALUES ({}, {}, {}, {}, {APPLIED_AT_SQL}) \
+             RETURNING revision, old_checksum, new_checksum, reason, accepted_at",
+            quote_string(revision),
+            quote_string(old_checksum),
+            quote_string(new_checksum),
+            quote_string(reason),
+        ))
+        .map_err(|e| audit_error(&format!("recording the edit of revision {revision}"), e))?;
+    rows.into_iter().next().map(audit_row).ok_or_else(|| {
+        PgError::new(
+            format!("recording the edit of revision {revision} (table {AUDIT_TABLE})"),
+            "the server returned no row",
+        )
+    })
 }
 
 /// The ledger `INSERT` of an offline script (`qvdiff sql`): the time is the server's clock when

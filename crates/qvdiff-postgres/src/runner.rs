@@ -42,8 +42,8 @@
 use crate::connect::PostgresDatabase;
 use crate::error::PgError;
 use crate::ledger::{
-    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_ledger, record_applied,
-    update_checksum, CREATE_LEDGER_SQL,
+    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
+    record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
 };
 use crate::render::quote_ident;
 use crate::session::{Session, SessionError};
@@ -52,8 +52,9 @@ pub use qvdiff_core::run::{
     Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::runner::{
-    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
-    Migration, Migrations, Refusal, ScriptPlan, Status, LEDGER_TABLE,
+    self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
+    AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
+    LEDGER_TABLE, STAMP_REASON,
 };
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use std::fmt;
@@ -473,7 +474,9 @@ fn record(
             create_ledger(session)?;
             record_applied(session, migration, execution_ms)
         }
-        Direction::Down => forget(session, &migration.file.revision),
+        Direction::Down => migration
+            .ledger_revisions()
+            .try_for_each(|revision| forget(session, revision)),
     }
 }
 
@@ -723,6 +726,14 @@ pub fn stamp(
                     report.added.push(migration.file.revision.clone());
                 }
                 Some(row) if row.checksum != migration.checksum => {
+                    // A replaced checksum is never silent: the audit keeps both.
+                    record_accepted(
+                        session,
+                        &migration.file.revision,
+                        &row.checksum,
+                        &migration.checksum,
+                        STAMP_REASON,
+                    )?;
                     update_checksum(session, migration)?;
                     report.rechecksummed.push(migration.file.revision.clone());
                 }
@@ -778,6 +789,51 @@ impl PostgresDatabase {
     ) -> Result<StampReport, RunError> {
         let database = self.url_redacted().to_string();
         stamp(&mut self.client, &database, migrations, target, options)
+    }
+}
+
+impl PostgresDatabase {
+    /// Accepts an intended edit of an applied file (`qvdiff accept`): under the migration lock,
+    /// in one transaction, the audit table gets the old and new checksum with the reason and
+    /// the server's time, and the ledger the new checksum. No migration SQL runs.
+    ///
+    /// The caller must first check that the edited history gives the live schema.
+    pub fn accept(
+        &mut self,
+        migrations: &Migrations,
+        revision: &str,
+        reason: &str,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, RunError> {
+        let database = self.url_redacted().to_string();
+        with_lock(
+            &mut self.client,
+            &database,
+            options.busy_timeout,
+            |session| {
+                Session::execute(session, "BEGIN").map_err(|e| {
+                    PgError::new("starting the accept transaction", server_message(e))
+                })?;
+                let ledger = read_ledger(session)?;
+                let plan = plan_accept(migrations, &ledger, revision, reason)?;
+                let edit = record_accepted(
+                    session,
+                    &plan.migration.file.revision,
+                    &plan.old_checksum,
+                    &plan.migration.checksum,
+                    &plan.reason,
+                )?;
+                update_checksum(session, plan.migration)?;
+                Session::execute(session, "COMMIT")
+                    .map_err(|e| PgError::new("committing the accepted edit", server_message(e)))?;
+                Ok(edit)
+            },
+        )
+    }
+
+    /// Every edit accepted on this database, oldest first (`qvdiff history`).
+    pub fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, RunError> {
+        Ok(read_audit(&mut self.client)?)
     }
 }
 
@@ -875,7 +931,13 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         }
         match direction {
             Direction::Up => out.push_str(&offline_insert_sql(migration)),
-            Direction::Down => out.push_str(&offline_delete_sql(&migration.file.revision)),
+            Direction::Down => {
+                let deletes: Vec<String> = migration
+                    .ledger_revisions()
+                    .map(offline_delete_sql)
+                    .collect();
+                out.push_str(&deletes.join("\n"));
+            }
         }
         out.push('\n');
     }
@@ -945,5 +1007,19 @@ impl Backend for PostgresDatabase {
         options: &RunOptions,
     ) -> Result<StampReport, BackendError> {
         PostgresDatabase::stamp(self, migrations, target, options).map_err(backend_error)
+    }
+
+    fn accept(
+        &mut self,
+        migrations: &Migrations,
+        revision: &str,
+        reason: &str,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, BackendError> {
+        PostgresDatabase::accept(self, migrations, revision, reason, options).map_err(backend_error)
+    }
+
+    fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError> {
+        PostgresDatabase::accepted_edits(self).map_err(backend_error)
     }
 }

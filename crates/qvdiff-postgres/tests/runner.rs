@@ -579,6 +579,13 @@ fn stamp_sets_the_ledger_without_running_sql() {
         db.applied().unwrap()[1].checksum,
         edited.get("r2").unwrap().checksum
     );
+    // Never silently: the audit table keeps both checksums.
+    let audit = db.accepted_edits().unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].revision, "r2");
+    assert_eq!(audit[0].new_checksum, edited.get("r2").unwrap().checksum);
+    assert_ne!(audit[0].old_checksum, audit[0].new_checksum);
+    assert_eq!(audit[0].reason, qvdiff_core::runner::STAMP_REASON);
 
     let report = db.stamp(&edited, "base", &opts()).unwrap();
     assert_eq!(report.removed, ["r1", "r2"]);

@@ -5,7 +5,7 @@ use crate::introspect::introspect;
 use crate::plan::Sqlite;
 use crate::runner::{self, RunError};
 use qvdiff_core::run::{RunOptions, RunReport, StampReport};
-use qvdiff_core::runner::{AppliedRevision, Migrations};
+use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migrations};
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -110,5 +110,19 @@ impl Backend for SqliteDatabase {
         options: &RunOptions,
     ) -> Result<StampReport, BackendError> {
         runner::stamp(&mut self.conn, migrations, target, options).map_err(backend_error)
+    }
+
+    fn accept(
+        &mut self,
+        migrations: &Migrations,
+        revision: &str,
+        reason: &str,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, BackendError> {
+        runner::accept(&mut self.conn, migrations, revision, reason, options).map_err(backend_error)
+    }
+
+    fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError> {
+        runner::accepted_edits(&self.conn).map_err(backend_error)
     }
 }

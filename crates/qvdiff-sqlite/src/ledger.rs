@@ -7,7 +7,7 @@
 
 use crate::error::SqliteError;
 use crate::render::quote_string;
-use qvdiff_core::runner::{AppliedRevision, Migration, LEDGER_TABLE};
+use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE};
 use rusqlite::Connection;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -116,6 +116,83 @@ pub(crate) fn forget(conn: &Connection, revision: &str) -> Result<(), SqliteErro
     )
     .map(|_| ())
     .map_err(|e| ledger_error(&format!("removing revision {revision}"), e))
+}
+
+/// `CREATE TABLE` of the audit table beside the ledger (`qvdiff accept`).
+pub const CREATE_AUDIT_SQL: &str = "CREATE TABLE IF NOT EXISTS \"qvdiff_migrations_audit\" (\n    \
+     \"revision\" TEXT NOT NULL,\n    \
+     \"old_checksum\" TEXT NOT NULL,\n    \
+     \"new_checksum\" TEXT NOT NULL,\n    \
+     \"reason\" TEXT NOT NULL,\n    \
+     \"accepted_at\" TEXT NOT NULL\n)";
+
+fn audit_error(context: &str, error: rusqlite::Error) -> SqliteError {
+    SqliteError::database(format!("{context} (table {AUDIT_TABLE})"), error)
+}
+
+/// Every accepted edit, oldest first. Empty without an audit table.
+pub fn read_audit(conn: &Connection) -> Result<Vec<AcceptedEdit>, SqliteError> {
+    let exists: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [AUDIT_TABLE],
+            |row| row.get(0),
+        )
+        .map_err(|e| audit_error("looking for the audit table", e))?;
+    if exists == 0 {
+        return Ok(Vec::new());
+    }
+    let read = |e| audit_error("reading the audit table", e);
+    let mut statement = conn
+        .prepare(
+            "SELECT revision, old_checksum, new_checksum, reason, accepted_at \
+             FROM \"qvdiff_migrations_audit\" ORDER BY rowid",
+        )
+        .map_err(read)?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok(AcceptedEdit {
+                revision: row.get(0)?,
+                old_checksum: row.get(1)?,
+                new_checksum: row.get(2)?,
+                reason: row.get(3)?,
+                accepted_at: row.get(4)?,
+            })
+        })
+        .map_err(read)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(read)
+}
+
+/// Records an accepted edit now (creating the audit table when missing) and returns the row.
+pub(crate) fn record_accepted(
+    conn: &Connection,
+    revision: &str,
+    old_checksum: &str,
+    new_checksum: &str,
+    reason: &str,
+) -> Result<AcceptedEdit, SqliteError> {
+    conn.execute_batch(CREATE_AUDIT_SQL)
+        .map_err(|e| audit_error("creating the audit table", e))?;
+    let edit = AcceptedEdit {
+        revision: revision.to_string(),
+        old_checksum: old_checksum.to_string(),
+        new_checksum: new_checksum.to_string(),
+        reason: reason.to_string(),
+        accepted_at: utc_now_iso8601(),
+    };
+    conn.execute(
+        "INSERT INTO \"qvdiff_migrations_audit\" \
+         (revision, old_checksum, new_checksum, reason, accepted_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            edit.revision,
+            edit.old_checksum,
+            edit.new_checksum,
+            edit.reason,
+            edit.accepted_at
+        ],
+    )
+    .map_err(|e| audit_error(&format!("recording the edit of revision {revision}"), e))?;
+    Ok(edit)
 }
 
 /// The ledger `INSERT` of an offline script: the time is the database's clock when the script

@@ -19,8 +19,8 @@ use crate::apply::{added_violations, foreign_key_violations, run_script, with_fo
 use crate::backup::{backup, BackupError};
 use crate::error::{statement_excerpt, SqliteError};
 use crate::ledger::{
-    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_ledger, record_applied,
-    update_checksum, CREATE_LEDGER_SQL,
+    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
+    record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
 };
 use crate::preflight::{explain_constraint_failure, explain_orphans, DataProblem};
 use crate::sqltext;
@@ -29,8 +29,9 @@ pub use qvdiff_core::run::{
     DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::runner::{
-    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AppliedRevision,
-    Migration, Migrations, Refusal, ScriptPlan, Status,
+    self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
+    AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
+    STAMP_REASON,
 };
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -426,7 +427,11 @@ fn run_plan(
         let execution_ms = run_section(tx, migration, direction)?;
         match direction {
             Direction::Up => record_applied(tx, migration, execution_ms)?,
-            Direction::Down => forget(tx, &migration.file.revision)?,
+            Direction::Down => {
+                for revision in migration.ledger_revisions() {
+                    forget(tx, revision)?;
+                }
+            }
         }
         steps.push(step_report(migration, execution_ms));
     }
@@ -564,6 +569,14 @@ pub fn stamp(
                 report.added.push(migration.file.revision.clone());
             }
             Some(row) if row.checksum != migration.checksum => {
+                // A replaced checksum is never silent: the audit keeps both.
+                record_accepted(
+                    &tx,
+                    &migration.file.revision,
+                    &row.checksum,
+                    &migration.checksum,
+                    STAMP_REASON,
+                )?;
                 update_checksum(&tx, migration)?;
                 report.rechecksummed.push(migration.file.revision.clone());
             }
@@ -573,6 +586,40 @@ pub fn stamp(
     tx.commit()
         .map_err(|e| SqliteError::database("committing the stamp", e))?;
     Ok(report)
+}
+
+/// Accepts an intended edit of an applied file (`qvdiff accept`): under the write lock, in one
+/// transaction, the audit table gets the old and new checksum with the reason and the time, and
+/// the ledger the new checksum. No migration SQL runs.
+///
+/// The caller must first check that the edited history gives the live schema: the edit then
+/// changed no schema, and the ledger keeps telling the truth.
+pub fn accept(
+    conn: &mut Connection,
+    migrations: &Migrations,
+    revision: &str,
+    reason: &str,
+    options: &RunOptions,
+) -> Result<AcceptedEdit, RunError> {
+    let tx = begin_write(conn, options.busy_timeout)?;
+    let ledger = read_ledger(&tx)?;
+    let plan = plan_accept(migrations, &ledger, revision, reason)?;
+    let edit = record_accepted(
+        &tx,
+        &plan.migration.file.revision,
+        &plan.old_checksum,
+        &plan.migration.checksum,
+        &plan.reason,
+    )?;
+    update_checksum(&tx, plan.migration)?;
+    tx.commit()
+        .map_err(|e| SqliteError::database("committing the accepted edit", e))?;
+    Ok(edit)
+}
+
+/// Every edit accepted on this database, oldest first (`qvdiff history`).
+pub fn accepted_edits(conn: &Connection) -> Result<Vec<AcceptedEdit>, RunError> {
+    Ok(read_audit(conn)?)
 }
 
 /// The schema `target` (and its ancestors) produce, replayed on an in-memory database
@@ -652,7 +699,13 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
         out.push('\n');
         match direction {
             Direction::Up => out.push_str(&offline_insert_sql(migration)),
-            Direction::Down => out.push_str(&offline_delete_sql(&migration.file.revision)),
+            Direction::Down => {
+                let deletes: Vec<String> = migration
+                    .ledger_revisions()
+                    .map(offline_delete_sql)
+                    .collect();
+                out.push_str(&deletes.join("\n"));
+            }
         }
         out.push('\n');
     }

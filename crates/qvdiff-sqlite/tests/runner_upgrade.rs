@@ -245,6 +245,12 @@ fn an_edited_applied_file_is_refused() {
     // stamp records the file as it is now (the way out once the schema matches).
     let report = stamp(&mut conn, &set(edited.clone()), "r1", &opts()).unwrap();
     assert_eq!(report.rechecksummed, ["r1"]);
+    // Never silently: the audit table keeps both checksums.
+    let audit = qvdiff_sqlite::runner::accepted_edits(&conn).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].revision, "r1");
+    assert_ne!(audit[0].old_checksum, audit[0].new_checksum);
+    assert_eq!(audit[0].reason, qvdiff_core::runner::STAMP_REASON);
     assert!(upgrade(&mut conn, &set(edited), "head", &opts()).is_ok());
 }
 

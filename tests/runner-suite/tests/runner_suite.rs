@@ -185,8 +185,8 @@ struct Postgres {
 impl Postgres {
     fn new(place: Place) -> Postgres {
         // The application's way in: TLS and credentials as `qvdiff upgrade` handles them.
-        let client = qvdiff::migrate::connect_postgres(&server_of(&place).url)
-            .expect("connect_postgres");
+        let client =
+            qvdiff::migrate::connect_postgres(&server_of(&place).url).expect("connect_postgres");
         Postgres { place, client }
     }
 }

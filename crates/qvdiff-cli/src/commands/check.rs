@@ -67,9 +67,17 @@ pub fn run(
         None => false,
     };
     if args.lint {
-        let checked = crate::commands::lint::check_files(config, &[])?;
-        if crate::commands::lint::report(&checked, console) != EXIT_OK {
-            problems += 1;
+        let revisions = match &args.since {
+            Some(reference) => Some(crate::commands::review::added_since(config, reference)?),
+            None => None,
+        };
+        // Nothing added since the ref: nothing to lint (an empty list would mean every file).
+        if revisions.as_ref().is_none_or(|added| !added.is_empty()) {
+            let checked =
+                crate::commands::lint::check_files(config, revisions.as_deref().unwrap_or(&[]))?;
+            if crate::commands::lint::report(&checked, console) != EXIT_OK {
+                problems += 1;
+            }
         }
     }
     if problems == 0 {
@@ -99,10 +107,16 @@ fn check_history(
     let mut problems = 0;
     if heads.len() > 1 {
         problems += 1;
+        println!("The migrations{which} have {} heads:", heads.len());
+        for head in &heads {
+            match history.get(head) {
+                Some(m) => println!("  {head}  {}  ({})", m.file.message, m.path),
+                None => println!("  {head}"),
+            }
+        }
         println!(
-            "The migrations{which} have {} heads ({}): run `qvdiff merge -m \"merge heads\"`.",
-            heads.len(),
-            heads.join(", ")
+            "Join them with `qvdiff merge -m \"merge heads\"`, or put your unapplied revisions \
+             on top of the other head with `qvdiff rebase --onto <that head>`."
         );
     }
     if !changes.is_empty() {
@@ -151,6 +165,18 @@ fn check_live(config: &Config, migrations: &Migrations, database: &Database) -> 
             display_path(&config.migrations),
             status.unknown.join(", ")
         );
+    }
+    if let Some(baseline) = status
+        .current
+        .iter()
+        .find_map(|rev| migrations.squashed_by(rev))
+    {
+        println!(
+            "{shown} is inside the history baseline {} replaces; drift is checked once it is \
+             past it (run `qvdiff upgrade`).",
+            baseline.revision()
+        );
+        return Ok(problems + 1);
     }
     let expected = match status.current.as_slice() {
         [] => Schema::default(),

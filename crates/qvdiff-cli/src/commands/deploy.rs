@@ -12,7 +12,7 @@ use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use qvdiff_core::run::{BackupSettings, Direction, RunOptions, RunReport};
-use qvdiff_core::runner::{applied_set, history as history_entries, Migrations};
+use qvdiff_core::runner::{applied_revisions, history as history_entries, Migrations};
 use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;
 
@@ -243,10 +243,11 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
         out.push_str("base\n");
     }
     for rev in &status.current {
-        let message = migrations
-            .get(rev)
-            .map(|m| m.file.message.as_str())
-            .unwrap_or("(no file)");
+        let message = match (migrations.get(rev), migrations.squashed_by(rev)) {
+            (Some(m), _) => m.file.message.clone(),
+            (None, Some(baseline)) => format!("(replaced by baseline {})", baseline.revision()),
+            (None, None) => "(no file)".to_string(),
+        };
         out.push_str(&format!("{rev}  {message}\n"));
     }
     print_stdout(&out);
@@ -273,21 +274,23 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
 pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     // Without a database (none named, or a file not created yet) the history is shown with
     // nothing applied; a database that is named but wrong is an error, as everywhere.
-    let (config, applied) = match db_url::effective_url(config, db_flag) {
-        None => (config.clone(), Default::default()),
+    let (config, applied, accepted) = match db_url::effective_url(config, db_flag) {
+        None => (config.clone(), Vec::new(), Vec::new()),
         Some(_) => {
             let (view, database) = db_url::resolve_database(config, db_flag)?;
-            let applied = if database.exists() {
-                dialects::open(&database, false)?
-                    .applied()
-                    .map_err(run_error)?
+            let (applied, accepted) = if database.exists() {
+                let mut db = dialects::open(&database, false)?;
+                let applied = db.applied().map_err(run_error)?;
+                (applied, db.accepted_edits().map_err(run_error)?)
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
-            (view, applied_set(&applied))
+            (view, applied, accepted)
         }
     };
     let migrations = load_migrations(&config.migrations)?;
+    // A baseline counts as applied on a database that applied what it replaces.
+    let applied = applied_revisions(&migrations, &applied);
     let mut out = String::new();
     for entry in history_entries(&migrations, &applied).iter().rev() {
         let mark = if entry.applied { '*' } else { 'o' };
@@ -303,6 +306,17 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
         }
         if entry.is_root {
             tags.push("root".to_string());
+        }
+        if let Some(baseline) = migrations
+            .get(&entry.revision)
+            .filter(|m| !m.squashes.is_empty())
+        {
+            tags.push(format!(
+                "baseline replacing {} revisions, {} .. {}",
+                baseline.squashes.len(),
+                baseline.squashes.first().map_or("", String::as_str),
+                baseline.squashes.last().map_or("", String::as_str)
+            ));
         }
         let tags = if tags.is_empty() {
             String::new()
@@ -320,6 +334,21 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     }
     if !out.is_empty() {
         out.push_str("(* applied, o pending)\n");
+    }
+    // Every accepted edit of an applied file stays visible: a checksum is never repaired
+    // silently.
+    if !accepted.is_empty() {
+        out.push_str("\nEdits of applied files, accepted (audit):\n");
+        for edit in &accepted {
+            out.push_str(&format!(
+                "  {}  {}  checksum {} -> {}  {}\n",
+                edit.accepted_at,
+                edit.revision,
+                edit.old_checksum.get(..12).unwrap_or(&edit.old_checksum),
+                edit.new_checksum.get(..12).unwrap_or(&edit.new_checksum),
+                edit.reason
+            ));
+        }
     }
     print_stdout(&out);
     Ok(())

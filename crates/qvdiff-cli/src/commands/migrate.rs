@@ -231,21 +231,21 @@ fn apply(
 }
 
 /// Each change of a migration in words, and whether it is destructive.
-type Summary = Vec<(String, bool)>;
+pub(crate) type Summary = Vec<(String, bool)>;
 
 /// One verified migration file, ready to be written into its history.
-struct Draft {
-    config: Config,
-    file: MigrationFile,
-    notes: Vec<String>,
-    summary: Summary,
+pub(crate) struct Draft {
+    pub(crate) config: Config,
+    pub(crate) file: MigrationFile,
+    pub(crate) notes: Vec<String>,
+    pub(crate) summary: Summary,
 }
 
 /// Plans and verifies the migration of one history from its starting schema (`None`: no
 /// changes there); `generated` (the wanted schema and the baseline) is `None` for an empty,
 /// hand-written migration.
 #[allow(clippy::too_many_arguments)]
-fn draft(
+pub(crate) fn draft(
     config: &Config,
     history: &Migrations,
     revision: &str,
@@ -281,7 +281,11 @@ fn draft(
         return Ok(None);
     }
     let file = file(
-        render_steps(&proposal.up.steps),
+        format!(
+            "{}{}",
+            proposal.alternatives,
+            render_steps(&proposal.up.steps)
+        ),
         render_steps(&proposal.down.steps),
     );
     // The proof and the notes only read the proposal: on a big project each is tens of
@@ -366,8 +370,15 @@ fn single_head(history: &Migrations) -> CliResult<Vec<String>> {
 }
 
 /// `--rev-id` if given (it must be new), else the UTC time, moved to the next free second.
-fn choose_revision(histories: &[Migrations], given: Option<&str>) -> CliResult<String> {
-    let existing = |rev: &str| histories.iter().find_map(|h| h.get(rev));
+pub(crate) fn choose_revision(histories: &[Migrations], given: Option<&str>) -> CliResult<String> {
+    // A revision a baseline replaced still names rows in the ledgers of older databases.
+    let existing = |rev: &str| {
+        histories.iter().find_map(|h| {
+            h.get(rev)
+                .or_else(|| h.superseded(rev))
+                .or_else(|| h.squashed_by(rev))
+        })
+    };
     if let Some(rev) = given {
         if !is_valid_revision(rev) {
             return Err(
@@ -398,7 +409,7 @@ fn choose_revision(histories: &[Migrations], given: Option<&str>) -> CliResult<S
 }
 
 /// Writes a new migration file (never over an existing one) and says where.
-fn write_migration(
+pub(crate) fn write_migration(
     config: &Config,
     file: &MigrationFile,
     notes: &[String],
@@ -421,7 +432,7 @@ fn write_migration(
 /// Refuses to write a file whose parse would differ from what was verified: SQL text holding a
 /// line that looks like a marker or header (a string default with a newline, say) would move
 /// statements between sections, or out of the file's meaning, when read back.
-fn check_reads_back(file: &MigrationFile, text: &str) -> CliResult<()> {
+pub(crate) fn check_reads_back(file: &MigrationFile, text: &str) -> CliResult<()> {
     // A section reads back with a final newline added when it had none.
     let same_section = |read: &str, written: &str| {
         read == written

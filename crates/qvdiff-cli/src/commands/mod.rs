@@ -13,3 +13,4 @@ pub mod manifest;
 pub mod migrate;
 pub mod port;
 pub mod review;
+pub mod team;

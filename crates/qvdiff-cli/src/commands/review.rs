@@ -115,7 +115,7 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
 
 /// Revisions of the migration files added since `reference`, from
 /// `git diff --name-only --diff-filter=A <reference> -- <migrations dir>`.
-fn added_since(config: &Config, reference: &str) -> CliResult<Vec<String>> {
+pub(crate) fn added_since(config: &Config, reference: &str) -> CliResult<Vec<String>> {
     if reference.starts_with('-') {
         return Err(CliError::new(format!(
             "--since `{reference}` is not a git ref (it starts with `-`)"
