@@ -1718,6 +1718,7 @@ fn port_of_10_000_000_rows_stays_under_100_mb() {
     assert!(out.status.success(), "{said}");
     assert!(said.contains("Ported"), "{said}");
     assert!(peak_kb > 0, "no memory reading of the port");
+    eprintln!("port of 10 000 000 rows: peak RSS {} MB", peak_kb / 1024);
     assert!(
         peak_kb <= 100 * 1024,
         "peak RSS {} MB over 100 MB",
