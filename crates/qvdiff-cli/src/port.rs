@@ -23,7 +23,7 @@
 //!
 //! A checksum is order-independent (the wrapping sum of the SHA-256 of each row's canonical
 //! text), because the two databases may sort text differently. Canonical text is per logical type:
-//! booleans `true`/`false` (SQLite stores 0/1), floats in Rust's shortest round-trip form, decimals
+//! booleans `true`/`false` (SQLite stores 0/1), floats by their exact binary value, decimals
 //! without trailing zeros, timestamps with a space and no trailing zone or zeros, JSON re-serialized
 //! with sorted keys, bytes as `\x` and hex.
 
@@ -367,6 +367,9 @@ fn copy_text(value: ValueRef<'_>, ty: &ColumnType, out: &mut Vec<u8>) -> Result<
         (ValueRef::Real(f), ColumnType::Integer { .. }) if f.fract() == 0.0 => {
             out.extend_from_slice(format!("{f:.0}").as_bytes())
         }
+        (ValueRef::Real(f), _) if f.is_finite() => {
+            let _ = write!(out, "{f:?}");
+        }
         (ValueRef::Real(f), _) => out.extend_from_slice(float_text(f).as_bytes()),
         (ValueRef::Text(bytes), ColumnType::Blob) => escape_copy(&bytea_text(bytes), out),
         (ValueRef::Text(bytes), _) => {
@@ -496,6 +499,11 @@ fn push_source_text(value: ValueRef<'_>, ty: &ColumnType, line: &mut String, scr
         ValueRef::Real(f) if matches!(ty, ColumnType::Integer { .. }) && f.fract() == 0.0 => {
             let _ = write!(scratch, "{f:.0}");
             Cow::Borrowed(scratch.as_str())
+        }
+        // Its canonical text straight from the value, with no round trip through decimal text.
+        ValueRef::Real(f) if *ty == ColumnType::Float => {
+            push_float_key(f, line);
+            return;
         }
         ValueRef::Real(f) => Cow::Owned(float_text(f)),
         ValueRef::Text(t) if *ty == ColumnType::Blob => Cow::Owned(bytea_text(t)),
@@ -637,14 +645,21 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             "f" | "false" | "0" => Cow::Borrowed("false"),
             other => Cow::Borrowed(other),
         },
-        ColumnType::Float => match raw.parse::<f64>() {
-            Ok(f) => Cow::Owned(float_text(f)),
-            Err(_) => match raw {
-                "Infinity" | "inf" => Cow::Borrowed("Infinity"),
-                "-Infinity" | "-inf" => Cow::Borrowed("-Infinity"),
-                other => Cow::Borrowed(other),
-            },
-        },
+        ColumnType::Float => {
+            let value = match raw {
+                "Infinity" => Ok(f64::INFINITY),
+                "-Infinity" => Ok(f64::NEG_INFINITY),
+                other => other.parse::<f64>(),
+            };
+            match value {
+                Ok(f) => {
+                    let mut key = String::with_capacity(17);
+                    push_float_key(f, &mut key);
+                    Cow::Owned(key)
+                }
+                Err(_) => Cow::Borrowed(raw),
+            }
+        }
         ColumnType::Decimal { .. } => trim_fraction(raw),
         ColumnType::DateTime | ColumnType::Time | ColumnType::Date => {
             if !raw.contains(['T', 'Z', '+']) {
@@ -664,6 +679,17 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
         },
         _ => Cow::Borrowed(raw),
     }
+}
+
+/// A float's canonical text: its exact binary value (any NaN as one NaN) in hex, so that both
+/// spellings of a value (`1` and `1.0`, `1e+300` and `1e300`) agree without formatting digits.
+fn push_float_key(f: f64, line: &mut String) {
+    let bits = if f.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        f.to_bits()
+    };
+    let _ = write!(line, "~{bits:016x}");
 }
 
 /// `19.990` → `19.99`, `5.00` → `5`, `10:00:00.500` → `10:00:00.5`.
@@ -742,7 +768,23 @@ mod tests {
             canonical("1", &ColumnType::Bool),
             canonical("t", &ColumnType::Bool)
         );
-        assert_eq!(canonical("1e+300", &ColumnType::Float), float_text(1e300));
+        fn float(raw: &str) -> Cow<'_, str> {
+            canonical(raw, &ColumnType::Float)
+        }
+        assert_eq!(float("1e+300"), float(&float_text(1e300)));
+        assert_eq!(float("1"), float("1.0"));
+        assert_eq!(float("Infinity"), float("inf"));
+        assert_eq!(float("NaN"), float(&float_text(f64::NAN)));
+        assert_ne!(float("0.1"), float("0.10000000000000002"));
+        assert_ne!(float("0"), float("-0"));
+        let (mut line, mut scratch) = (String::new(), String::new());
+        push_source_text(
+            ValueRef::Real(0.1),
+            &ColumnType::Float,
+            &mut line,
+            &mut scratch,
+        );
+        assert_eq!(line, float("0.1"));
         assert_eq!(
             canonical("{\"b\": 1, \"a\": [1, 2]}", &ColumnType::Json),
             canonical("{\"a\": [1, 2], \"b\": 1}", &ColumnType::Json)
