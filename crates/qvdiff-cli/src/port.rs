@@ -411,15 +411,21 @@ fn bytea_text(bytes: &[u8]) -> String {
 
 /// `COPY` text format: backslash, tab, newline and carriage return escaped.
 fn escape_copy(text: &str, out: &mut Vec<u8>) {
-    for &b in text.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
+    let bytes = text.as_bytes();
+    let mut plain_from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..i]);
+        out.extend_from_slice(escaped);
+        plain_from = i + 1;
     }
+    out.extend_from_slice(&bytes[plain_from..]);
 }
 
 /// Moves a table's identity sequence past its highest id, so the app's next insert does not
@@ -622,10 +628,14 @@ fn target_checksum(
                 line.push_str(NULL);
                 continue;
             }
-            value.resize(length as usize, 0);
-            reader
-                .read_exact(&mut value)
+            value.clear();
+            let read = (&mut reader)
+                .take(length as u64)
+                .read_to_end(&mut value)
                 .map_err(|_| broken("ended early"))?;
+            if read != length as usize {
+                return Err(broken("ended early"));
+            }
             let raw = String::from_utf8_lossy(&value);
             line.push_str(&canonical(&raw, &table.columns[i].ty));
         }
