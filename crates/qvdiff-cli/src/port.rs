@@ -109,7 +109,14 @@ pub fn copy_all(
     let (sender, receiver) = sync_channel(QUEUE_BATCHES);
     let reports = std::thread::scope(|scope| {
         let order = &order;
-        let reader = scope.spawn(move || read_source(conn, order, sender));
+        let reader = std::thread::Builder::new()
+            .name("qvdiff-port-reader".to_string())
+            .spawn_scoped(scope, move || read_source(conn, order, sender))
+            .map_err(|e| {
+                CliError::new(format!(
+                    "cannot start the thread that reads the source: {e}; nothing was copied"
+                ))
+            })?;
         // `write_target` owns the receiver: when it stops early, the reader's next send fails and
         // the reader stops too.
         let written = write_target(source, target, order, receiver, console);
