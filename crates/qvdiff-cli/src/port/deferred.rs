@@ -4,7 +4,7 @@
 //! tables, their primary keys and unique constraints, and their other indexes are dropped; after
 //! the last row they are created again from the definitions PostgreSQL printed for them
 //! (`pg_get_constraintdef`, `pg_get_indexdef`), with the same names, in the order indexes,
-//! keys, foreign keys. Creating an index once over sorted rows, and checking a foreign key with
+//! keys, foreign keys, each with its comment. Creating an index once over sorted rows, and checking a foreign key with
 //! one join, is much faster than maintaining and checking them for every copied row; the schema
 //! after the commit is the one the migrations built. An object the history does not let go
 //! (another object depends on it, such as a view) is left in place: its drop is tried in a
@@ -44,7 +44,10 @@ pub fn drop_for_load(target: &mut impl GenericClient, tables: &[&Table]) -> CliR
     let constraints = target
         .query(
             "SELECT c.conrelid::regclass::text, quote_ident(c.conname), \
-                    pg_get_constraintdef(c.oid), c.contype = 'f' \
+                    pg_get_constraintdef(c.oid), c.contype = 'f', \
+                    'COMMENT ON CONSTRAINT ' || quote_ident(c.conname) || ' ON ' \
+                      || c.conrelid::regclass::text || ' IS ' \
+                      || quote_literal(obj_description(c.oid, 'pg_constraint')) \
              FROM pg_constraint c \
              WHERE (c.contype IN ('p', 'u') AND c.conrelid = ANY($1::text[]::regclass[])) \
                 OR (c.contype = 'f' AND (c.conrelid = ANY($1::text[]::regclass[]) \
@@ -56,7 +59,9 @@ pub fn drop_for_load(target: &mut impl GenericClient, tables: &[&Table]) -> CliR
     let indexes = target
         .query(
             "SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, \
-                    pg_get_indexdef(i.indexrelid) \
+                    pg_get_indexdef(i.indexrelid), \
+                    'COMMENT ON INDEX ' || i.indexrelid::regclass::text || ' IS ' \
+                      || quote_literal(obj_description(i.indexrelid, 'pg_class')) \
              FROM pg_index i \
              WHERE i.indrelid = ANY($1::text[]::regclass[]) \
                AND NOT EXISTS (SELECT 1 FROM pg_constraint c \
@@ -72,12 +77,16 @@ pub fn drop_for_load(target: &mut impl GenericClient, tables: &[&Table]) -> CliR
     for row in &constraints {
         let (table, name, definition, foreign): (String, String, String, bool) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
+        let comment: Option<String> = row.get(4);
         let dropped = Dropped {
             what: format!(
                 "{} {name} on {table}",
                 if foreign { "foreign key" } else { "key" }
             ),
-            create: format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"),
+            create: with_comment(
+                format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"),
+                comment,
+            ),
         };
         if try_drop(
             target,
@@ -94,10 +103,11 @@ pub fn drop_for_load(target: &mut impl GenericClient, tables: &[&Table]) -> CliR
     for row in &indexes {
         let (table, name, definition): (String, String, String) =
             (row.get(0), row.get(1), row.get(2));
+        let comment: Option<String> = row.get(3);
         if try_drop(target, &format!("DROP INDEX {name}"))? {
             plain.push(Dropped {
                 what: format!("index {name} on {table}"),
-                create: definition,
+                create: with_comment(definition, comment),
             });
         }
     }
@@ -105,6 +115,14 @@ pub fn drop_for_load(target: &mut impl GenericClient, tables: &[&Table]) -> CliR
     dropped.extend(keys);
     dropped.extend(foreign_keys);
     Ok(Deferred { dropped })
+}
+
+/// `create`, followed by the `COMMENT ON …` that gives the object its comment back, if it had one.
+fn with_comment(create: String, comment: Option<String>) -> String {
+    match comment {
+        Some(comment) => format!("{create};\n{comment}"),
+        None => create,
+    }
 }
 
 /// Runs `drop` in a savepoint; `false` (and nothing changed) when the database refuses it.
