@@ -1537,6 +1537,246 @@ fn a_port_whose_copy_fails_commits_no_row_and_can_be_run_again() {
     p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
 }
 
+/// The schema part of [`dump`] (relations, columns, constraints, indexes; no rows, no sequences)
+/// and the comments on constraints and indexes.
+fn schema_dump(client: &mut Client) -> String {
+    let mut out = dump(client)
+        .split("--\n")
+        .take(5)
+        .collect::<Vec<_>>()
+        .join("--\n");
+    for row in client
+        .query(
+            "SELECT coalesce(c.conname, i.relname)::text || ' ' || d.description \
+             FROM pg_description d \
+             LEFT JOIN pg_constraint c ON d.classoid = 'pg_constraint'::regclass AND c.oid = d.objoid \
+             LEFT JOIN pg_class i ON d.classoid = 'pg_class'::regclass AND i.oid = d.objoid \
+             WHERE c.oid IS NOT NULL OR i.relkind = 'i' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+    {
+        let line: String = row.get(0);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Waits until a session of database `name` other than the watcher runs a statement that starts
+/// with `prefix`; `false` when `child` exits first.
+fn wait_for_statement(
+    watcher: &mut Client,
+    name: &str,
+    prefix: &str,
+    child: &mut std::process::Child,
+) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let seen: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid() AND state = 'active' \
+                   AND starts_with(query, $2)",
+                &[&name, &prefix],
+            )
+            .unwrap()
+            .get(0);
+        if seen > 0 {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    false
+}
+
+#[test]
+fn a_port_killed_with_sigkill_leaves_no_row_and_a_second_port_succeeds() {
+    let Some(db) = database("port_killed") else {
+        return;
+    };
+    let Some(reference) = database("port_killed_reference") else {
+        return;
+    };
+    let p = example_app();
+    p.qvdiff(&["upgrade", "--db", "sqlite://source.db", "--no-backup"])
+        .expect_code(0);
+    fill_source(&p.path("source.db"));
+    // Both targets at head, with comments on a key and an index (which the port drops and
+    // builds again).
+    let comments = "COMMENT ON CONSTRAINT items_pkey ON items IS 'one per listing'; \
+                    COMMENT ON INDEX ix_items_user_id IS 'for the user''s page'";
+    for target in [&reference, &db] {
+        p.qvdiff(&["upgrade", "--db", &target.url]).expect_code(0);
+        target.connect().batch_execute(comments).unwrap();
+    }
+    let built = schema_dump(&mut reference.connect());
+    assert!(
+        built.contains("ix_items_user_id for the user's page"),
+        "{built}"
+    );
+    assert!(built.contains("items_pkey one per listing"), "{built}");
+    let mut watcher = db.connect();
+
+    // Killed while rows of items stream in, then while items is read back for its checksum (its
+    // rows all written, not committed).
+    for moment in ["COPY \"items\"", "COPY (SELECT"] {
+        let mut child = base_command(
+            p.root(),
+            &["port", "--from", "sqlite://source.db", "--to", &db.url],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn qvdiff");
+        let caught = wait_for_statement(&mut watcher, &db.name, moment, &mut child);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(caught, "the port ended before it ran `{moment}…`");
+        for table in ["users", "items", "sales", "listings"] {
+            assert_eq!(
+                count(&mut watcher, &format!("SELECT count(*) FROM \"{table}\"")),
+                0,
+                "{table}: rows left by a port killed during `{moment}…`"
+            );
+        }
+        // The target keeps the schema the migrations built (a killed transaction dropped no key
+        // or index for good).
+        assert_eq!(
+            schema_dump(&mut watcher),
+            built,
+            "killed during `{moment}…`"
+        );
+    }
+
+    let port = p
+        .qvdiff(&["port", "--from", "sqlite://source.db", "--to", &db.url])
+        .expect_code(0);
+    assert!(port.stderr.contains("Ported") || port.stdout.contains("Ported"));
+    // No progress lines when stderr is not a terminal.
+    assert!(!port.stderr.contains("copying"), "{}", port.stderr);
+    let conn = rusqlite::Connection::open_with_flags(
+        p.path("source.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    assert_same_rows(&conn, &mut watcher, "users", USER_COLUMNS, USERS);
+    assert_same_rows(&conn, &mut watcher, "items", ITEM_COLUMNS, ITEMS);
+    assert_same_rows(&conn, &mut watcher, "sales", SALE_COLUMNS, SALES);
+    // Keys, foreign keys and indexes built after the load are the ones the migrations built.
+    assert_eq!(schema_dump(&mut watcher), built);
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+}
+
+/// Peak resident memory of a running process (`VmHWM`, a high-water mark), in kilobytes.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Rows of the long run: 10 000 users, 7 000 000 items, 2 990 000 sales.
+const LONG_USERS: i64 = 10_000;
+const LONG_ITEMS: i64 = 7_000_000;
+const LONG_SALES: i64 = 2_990_000;
+
+#[test]
+#[ignore = "10 000 000 rows, several minutes: cargo test -p qvdiff-cli --test e2e -- --ignored port_of_10"]
+fn port_of_10_000_000_rows_stays_under_100_mb() {
+    let Some(db) = database("port_10m") else {
+        return;
+    };
+    let p = example_app();
+    p.qvdiff(&["upgrade", "--db", "sqlite://source.db", "--no-backup"])
+        .expect_code(0);
+    let conn = rusqlite::Connection::open(p.path("source.db")).unwrap();
+    conn.execute_batch(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {LONG_USERS})
+         INSERT INTO users (id, email, display_name, created_at)
+           SELECT i, 'user' || i || '@example.com', 'User ' || i,
+                  datetime(1700000000 + i * 60, 'unixepoch') FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {LONG_ITEMS})
+         INSERT INTO items (id, user_id, title, sku, description, supplier, cost, price, quantity,
+                            is_active, tags, listed_on, created_at, updated_at)
+           SELECT i, 1 + i % {LONG_USERS}, 'item ' || i || ' tab' || char(9) || 'x', 'SKU-' || i,
+                  CASE WHEN i % 3 THEN 'a longer description of item ' || i END,
+                  CASE WHEN i % 2 THEN 'supplier ' || (i % 97) END,
+                  (i % 1000) / 8.0, (i % 5000) / 4.0, i % 40, i % 3 <> 0,
+                  CASE WHEN i % 4 THEN '{{\"n\": ' || (i % 17) || '}}' END,
+                  CASE WHEN i % 5 THEN date(1700000000 + i, 'unixepoch') END,
+                  datetime(1700000000 + i, 'unixepoch'), datetime(1700000000 + i * 2, 'unixepoch')
+           FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {LONG_SALES})
+         INSERT INTO sales (id, item_id, sale_price, shipping_price, fees, status, sold_at)
+           SELECT i, CASE WHEN i % 10 THEN 1 + (i * 7) % {LONG_ITEMS} END, (i % 900) / 2.0,
+                  (i % 20) / 4.0, 1.25, 'shipped', datetime(1700000000 + i * 3, 'unixepoch')
+           FROM n;
+         COMMIT;"
+    ))
+    .unwrap();
+    drop(conn);
+
+    let mut child = base_command(
+        p.root(),
+        &["port", "--from", "sqlite://source.db", "--to", &db.url],
+    )
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn qvdiff");
+    // The high-water mark read every 20 ms while the port runs: every reading covers the whole
+    // run up to then.
+    let mut peak_kb = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(kb) = peak_rss_kb(child.id()) {
+            peak_kb = peak_kb.max(kb);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("Ported"), "{said}");
+    assert!(peak_kb > 0, "no memory reading of the port");
+    eprintln!("port of 10 000 000 rows: peak RSS {} MB", peak_kb / 1024);
+    assert!(
+        peak_kb <= 100 * 1024,
+        "peak RSS {} MB over 100 MB",
+        peak_kb / 1024
+    );
+    let mut client = db.connect();
+    for (table, rows) in [
+        ("users", LONG_USERS),
+        ("items", LONG_ITEMS),
+        ("sales", LONG_SALES),
+    ] {
+        assert_eq!(
+            count(&mut client, &format!("SELECT count(*) FROM {table}")),
+            rows,
+            "{table}"
+        );
+        assert!(said.contains(&format!("{table}: {rows} rows")), "{said}");
+    }
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM items WHERE id = 4242 AND title = 'item 4242 tab' || chr(9) || 'x' \
+             AND tags = '{\"n\": 9}'::jsonb AND supplier IS NULL"
+        ),
+        1
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Concurrent upgrades
 // ---------------------------------------------------------------------------------------------

@@ -3,26 +3,52 @@
 //! The order is what makes it safe: the source must be at the head of the project's SQLite
 //! history and the target must hold no rows; the target is upgraded to the same revision through
 //! the project's PostgreSQL history (same revision ids, see `[postgres] migrations`); then every
-//! table is copied in foreign-key order with `COPY … FROM STDIN`, in one transaction (all or
-//! nothing), identity sequences are moved past the highest id, and each table's row count and
-//! checksum are compared on both sides before the transaction commits.
+//! table is copied in foreign-key order with `COPY … FROM STDIN`, in one transaction on one
+//! connection (all or nothing: a port that fails or is killed leaves every table empty), identity
+//! sequences are moved past the highest id, and each table's row count and checksum are compared
+//! on both sides before the transaction commits.
+//!
+//! Speed, in bounded memory: one thread reads the source (in one SQLite read transaction, so all
+//! tables come from one snapshot), encodes each row in `COPY` text format and adds the row's
+//! canonical text to the table's checksum in the same pass; it hands the rows over in batches of
+//! at most [`BATCH_ROWS`] rows or [`BATCH_BYTES`] bytes through a queue of [`QUEUE_BATCHES`], so
+//! memory is bounded by the batch size, never by the table. The calling thread streams the
+//! batches into one `COPY` per table, then reads the table back as a binary `COPY` stream for the
+//! target's checksum. Before the load, in the same transaction, foreign keys, primary keys,
+//! unique constraints and indexes are dropped and afterwards re-created from their own
+//! definitions (see [`deferred`]): PostgreSQL then builds each index once, sorted, and checks each
+//! foreign key with one join instead of once per row. Writes cannot be spread over several
+//! connections: rows written by one transaction are invisible to, and cannot be committed with,
+//! another, and "all or nothing" is the guarantee that matters when a port is interrupted.
 //!
 //! A checksum is order-independent (the wrapping sum of the SHA-256 of each row's canonical
 //! text), because the two databases may sort text differently. Canonical text is per logical type:
-//! booleans `true`/`false` (SQLite stores 0/1), floats in Rust's shortest round-trip form, decimals
+//! booleans `true`/`false` (SQLite stores 0/1), floats by their exact binary value, decimals
 //! without trailing zeros, timestamps with a space and no trailing zone or zeros, JSON re-serialized
 //! with sorted keys, bytes as `\x` and hex.
 
+pub mod deferred;
+mod progress;
+
+use crate::db_url::DatabaseTarget;
 use crate::error::{CliError, CliResult};
 use crate::output::Console;
 use postgres::GenericClient;
+use progress::Progress;
 use qvdiff_core::{ColumnType, Schema, Table};
 use rusqlite::types::ValueRef;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::{BufReader, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-/// Rows per `COPY` batch (and per progress line).
+/// Most rows in one batch handed from the reading thread to the writing one.
 pub const BATCH_ROWS: usize = 10_000;
+/// Most bytes of `COPY` text in one batch (a single larger row makes a batch of its own).
+pub const BATCH_BYTES: usize = 1 << 20;
+/// Batches read ahead of the writer: with [`BATCH_BYTES`], what bounds the memory of a port.
+pub const QUEUE_BATCHES: usize = 8;
 
 /// What was copied from one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,49 +94,211 @@ pub fn dependency_order(schema: &Schema) -> CliResult<Vec<&Table>> {
     Ok(placed)
 }
 
-/// Copies every table of `target_schema` from `source` into `target` (inside the caller's
-/// transaction) and returns the per-table reports after comparing counts and checksums.
+/// Copies every table of `target_schema` from the SQLite file `source` into `target` (inside
+/// the caller's transaction, whose tables must be empty) and returns the per-table reports after
+/// comparing counts and checksums.
 pub fn copy_all(
-    source: &rusqlite::Connection,
+    source: &DatabaseTarget,
     target: &mut impl GenericClient,
     target_schema: &Schema,
     console: &Console,
 ) -> CliResult<Vec<TableReport>> {
-    let mut reports = Vec::new();
-    for table in dependency_order(target_schema)? {
-        let copied = copy_table(source, target, table, console)?;
+    let order = dependency_order(target_schema)?;
+    let deferred = deferred::drop_for_load(target, &order)?;
+    let conn = crate::baseline::open_read_only(source)?;
+    let (sender, receiver) = sync_channel(QUEUE_BATCHES);
+    let reports = std::thread::scope(|scope| {
+        let order = &order;
+        let reader = std::thread::Builder::new()
+            .name("qvdiff-port-reader".to_string())
+            .spawn_scoped(scope, move || read_source(conn, order, sender))
+            .map_err(|e| {
+                CliError::new(format!(
+                    "cannot start the thread that reads the source: {e}; nothing was copied"
+                ))
+            })?;
+        // `write_target` owns the receiver: when it stops early, the reader's next send fails and
+        // the reader stops too.
+        let written = write_target(source, target, order, receiver, console);
+        let _ = reader.join();
+        written
+    })?;
+    deferred.restore(target, console)?;
+    for table in &order {
         reset_identity(target, table)?;
-        let source_sum = source_checksum(source, table, None)?;
+    }
+    Ok(reports)
+}
+
+/// What the reading thread hands to the writing one.
+enum Message {
+    /// Rows per table, in copy order, counted in the snapshot that is read.
+    Totals(Vec<u64>),
+    /// `COPY` text of `rows` rows of the current table.
+    Rows { text: Vec<u8>, rows: u64 },
+    /// The current table is read whole; its checksum.
+    TableDone(TableChecksum),
+    /// Reading failed; nothing more comes.
+    Failed(CliError),
+}
+
+/// The reading thread: every table in `order`, in one read transaction.
+fn read_source(conn: rusqlite::Connection, order: &[&Table], sender: SyncSender<Message>) {
+    if let Err(error) = read_tables(&conn, order, &sender) {
+        let _ = sender.send(Message::Failed(error));
+    }
+}
+
+/// Sends every table's rows; returns early (without error) when the writer has stopped.
+fn read_tables(
+    conn: &rusqlite::Connection,
+    order: &[&Table],
+    sender: &SyncSender<Message>,
+) -> CliResult<()> {
+    let snapshot_error =
+        |e: rusqlite::Error| CliError::new(format!("cannot start reading the source: {e}"));
+    conn.execute_batch("BEGIN").map_err(snapshot_error)?;
+    let mut totals = Vec::with_capacity(order.len());
+    for table in order {
+        let total: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM {}",
+                    qvdiff_sqlite::quote_ident(&table.name)
+                ),
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| CliError::new(format!("cannot count the rows of {}: {e}", table.name)))?;
+        totals.push(total.max(0) as u64);
+    }
+    if sender.send(Message::Totals(totals)).is_err() {
+        return Ok(());
+    }
+    for table in order {
+        let read_error =
+            |e: rusqlite::Error| CliError::new(format!("cannot read table {}: {e}", table.name));
+        let mut statement = conn.prepare(&select_all(table)).map_err(read_error)?;
+        let mut rows = statement.query([]).map_err(read_error)?;
+        let mut sum = TableChecksum::default();
+        let mut text = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
+        let mut in_batch: u64 = 0;
+        let mut line = String::new();
+        let mut scratch = String::new();
+        while let Some(row) = rows.next().map_err(read_error)? {
+            line.clear();
+            for (i, column) in table.columns.iter().enumerate() {
+                if i > 0 {
+                    text.push(b'\t');
+                    line.push(FIELD);
+                }
+                let value = row.get_ref(i).map_err(|e| {
+                    CliError::new(format!("cannot read {}.{}: {e}", table.name, column.name))
+                })?;
+                copy_text(value, &column.ty, &mut text).map_err(|why| {
+                    CliError::new(format!(
+                        "table {}, column {}, row {}: {why}; nothing was committed",
+                        table.name,
+                        column.name,
+                        sum.rows + 1
+                    ))
+                })?;
+                push_source_text(value, &column.ty, &mut line, &mut scratch);
+            }
+            text.push(b'\n');
+            sum.add(&line);
+            in_batch += 1;
+            if text.len() >= BATCH_BYTES || in_batch >= BATCH_ROWS as u64 {
+                let full =
+                    std::mem::replace(&mut text, Vec::with_capacity(BATCH_BYTES + 64 * 1024));
+                if sender
+                    .send(Message::Rows {
+                        text: full,
+                        rows: in_batch,
+                    })
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                in_batch = 0;
+            }
+        }
+        if in_batch > 0
+            && sender
+                .send(Message::Rows {
+                    text,
+                    rows: in_batch,
+                })
+                .is_err()
+        {
+            return Ok(());
+        }
+        if sender.send(Message::TableDone(sum)).is_err() {
+            return Ok(());
+        }
+    }
+    // A read-only transaction: ending it changes nothing.
+    let _ = conn.execute_batch("COMMIT");
+    Ok(())
+}
+
+/// The error when the reading thread ended without saying why (it panicked).
+fn reader_vanished() -> CliError {
+    CliError::new("reading the source stopped unexpectedly; nothing was committed")
+}
+
+/// The writing side: one `COPY` per table fed from `receiver`, then the table read back and its
+/// checksum compared.
+fn write_target(
+    source: &DatabaseTarget,
+    target: &mut impl GenericClient,
+    order: &[&Table],
+    receiver: Receiver<Message>,
+    console: &Console,
+) -> CliResult<Vec<TableReport>> {
+    let totals = match receiver.recv() {
+        Ok(Message::Totals(totals)) => totals,
+        Ok(Message::Failed(error)) => return Err(error),
+        _ => return Err(reader_vanished()),
+    };
+    let mut progress = Progress::new(console, totals.iter().sum());
+    let mut reports = Vec::with_capacity(order.len());
+    for (table, total) in order.iter().zip(totals) {
+        let copy_sql = format!(
+            "COPY {} ({}) FROM STDIN",
+            qvdiff_postgres::quote_ident(&table.name),
+            column_list(table, qvdiff_postgres::quote_ident)
+        );
+        let failed = |e: postgres::Error| {
+            pg_failure(
+                format!("copying into {} (nothing was committed)", table.name),
+                e,
+            )
+        };
+        let mut writer = target.copy_in(copy_sql.as_str()).map_err(failed)?;
+        let mut copied: u64 = 0;
+        let source_sum = loop {
+            match receiver.recv() {
+                Ok(Message::Rows { text, rows }) => {
+                    writer.write_all(&text).map_err(|e| {
+                        CliError::new(format!(
+                            "copying into {} failed: {e}; nothing was committed",
+                            table.name
+                        ))
+                    })?;
+                    copied += rows;
+                    progress.copied(&table.name, copied, total, rows);
+                }
+                Ok(Message::TableDone(sum)) => break sum,
+                Ok(Message::Failed(error)) => return Err(error),
+                Ok(Message::Totals(_)) | Err(_) => return Err(reader_vanished()),
+            }
+        };
+        writer.finish().map_err(failed)?;
+        progress.checking(&table.name, copied);
         let target_sum = target_checksum(target, table, None)?;
         if source_sum != target_sum || copied != source_sum.rows {
-            // Say which columns differ: that is where to look in the source.
-            let mut differing = Vec::new();
-            for (i, column) in table.columns.iter().enumerate() {
-                if source_checksum(source, table, Some(i))?
-                    != target_checksum(target, table, Some(i))?
-                {
-                    differing.push(column.name.as_str());
-                }
-            }
-            return Err(CliError::new(format!(
-                "table {}: the copy does not match the source (source {} rows, checksum {}; \
-                 target {} rows, checksum {}; columns that differ: {}); no row was committed",
-                table.name,
-                source_sum.rows,
-                source_sum.hex(),
-                target_sum.rows,
-                target_sum.hex(),
-                if differing.is_empty() {
-                    "none alone".to_string()
-                } else {
-                    differing.join(", ")
-                }
-            ))
-            .with_hint(
-                "PostgreSQL stored other values than SQLite holds there (a timestamp with a UTC \
-                 offset, a number written as text, …): fix those rows in the source and run port \
-                 again; the target keeps its schema, with empty tables",
-            ));
+            return Err(mismatch(source, target, table, source_sum, target_sum)?);
         }
         reports.push(TableReport {
             table: table.name.clone(),
@@ -119,6 +307,43 @@ pub fn copy_all(
         });
     }
     Ok(reports)
+}
+
+/// The error for a table whose copy differs from its source, naming the columns that differ:
+/// that is where to look in the source.
+fn mismatch(
+    source: &DatabaseTarget,
+    target: &mut impl GenericClient,
+    table: &Table,
+    source_sum: TableChecksum,
+    target_sum: TableChecksum,
+) -> CliResult<CliError> {
+    let conn = crate::baseline::open_read_only(source)?;
+    let mut differing = Vec::new();
+    for (i, column) in table.columns.iter().enumerate() {
+        if source_checksum(&conn, table, Some(i))? != target_checksum(target, table, Some(i))? {
+            differing.push(column.name.as_str());
+        }
+    }
+    Ok(CliError::new(format!(
+        "table {}: the copy does not match the source (source {} rows, checksum {}; \
+         target {} rows, checksum {}; columns that differ: {}); no row was committed",
+        table.name,
+        source_sum.rows,
+        source_sum.hex(),
+        target_sum.rows,
+        target_sum.hex(),
+        if differing.is_empty() {
+            "none alone".to_string()
+        } else {
+            differing.join(", ")
+        }
+    ))
+    .with_hint(
+        "PostgreSQL stored other values than SQLite holds there (a timestamp with a UTC \
+         offset, a number written as text, …): fix those rows in the source and run port \
+         again; the target keeps its schema, with empty tables",
+    ))
 }
 
 fn column_list(table: &Table, quote: fn(&str) -> String) -> String {
@@ -138,87 +363,6 @@ fn select_all(table: &Table) -> String {
     )
 }
 
-/// Streams one table through `COPY … FROM STDIN` in batches; returns the rows copied.
-fn copy_table(
-    source: &rusqlite::Connection,
-    target: &mut impl GenericClient,
-    table: &Table,
-    console: &Console,
-) -> CliResult<u64> {
-    let total: i64 = source
-        .query_row(
-            &format!(
-                "SELECT count(*) FROM {}",
-                qvdiff_sqlite::quote_ident(&table.name)
-            ),
-            [],
-            |row| row.get(0),
-        )
-        .map_err(|e| CliError::new(format!("cannot count the rows of {}: {e}", table.name)))?;
-    let mut statement = source
-        .prepare(&select_all(table))
-        .map_err(|e| CliError::new(format!("cannot read table {}: {e}", table.name)))?;
-    let mut rows = statement
-        .query([])
-        .map_err(|e| CliError::new(format!("cannot read table {}: {e}", table.name)))?;
-    let copy_sql = format!(
-        "COPY {} ({}) FROM STDIN",
-        qvdiff_postgres::quote_ident(&table.name),
-        column_list(table, qvdiff_postgres::quote_ident)
-    );
-    let mut copied: u64 = 0;
-    let mut done = false;
-    while !done {
-        let mut batch = Vec::with_capacity(64 * 1024);
-        let mut in_batch = 0;
-        while in_batch < BATCH_ROWS {
-            let row = rows
-                .next()
-                .map_err(|e| CliError::new(format!("cannot read table {}: {e}", table.name)))?;
-            let Some(row) = row else {
-                done = true;
-                break;
-            };
-            for (i, column) in table.columns.iter().enumerate() {
-                if i > 0 {
-                    batch.push(b'\t');
-                }
-                let value = row.get_ref(i).map_err(|e| {
-                    CliError::new(format!("cannot read {}.{}: {e}", table.name, column.name))
-                })?;
-                copy_text(value, &column.ty, &mut batch).map_err(|why| {
-                    CliError::new(format!(
-                        "table {}, column {}, row {}: {why}; nothing was committed",
-                        table.name,
-                        column.name,
-                        copied + in_batch as u64 + 1
-                    ))
-                })?;
-            }
-            batch.push(b'\n');
-            in_batch += 1;
-        }
-        if in_batch == 0 {
-            break;
-        }
-        let mut writer = target
-            .copy_in(copy_sql.as_str())
-            .map_err(|e| pg_failure(format!("copying into {}", table.name), e))?;
-        writer
-            .write_all(&batch)
-            .map_err(|e| CliError::new(format!("copying into {} failed: {e}", table.name)))?;
-        writer.finish().map_err(|e| {
-            pg_failure(
-                format!("copying into {} (nothing was committed)", table.name),
-                e,
-            )
-        })?;
-        copied += in_batch as u64;
-        console.progress(&format!("copying {}: {copied}/{total} rows", table.name));
-    }
-    Ok(copied)
-}
-
 /// Appends one SQLite value in `COPY` text format for a column of type `ty`.
 fn copy_text(value: ValueRef<'_>, ty: &ColumnType, out: &mut Vec<u8>) -> Result<(), String> {
     match (value, ty) {
@@ -229,6 +373,9 @@ fn copy_text(value: ValueRef<'_>, ty: &ColumnType, out: &mut Vec<u8>) -> Result<
         (ValueRef::Integer(i), _) => out.extend_from_slice(i.to_string().as_bytes()),
         (ValueRef::Real(f), ColumnType::Integer { .. }) if f.fract() == 0.0 => {
             out.extend_from_slice(format!("{f:.0}").as_bytes())
+        }
+        (ValueRef::Real(f), _) if f.is_finite() => {
+            let _ = write!(out, "{f:?}");
         }
         (ValueRef::Real(f), _) => out.extend_from_slice(float_text(f).as_bytes()),
         (ValueRef::Text(bytes), ColumnType::Blob) => escape_copy(&bytea_text(bytes), out),
@@ -271,15 +418,21 @@ fn bytea_text(bytes: &[u8]) -> String {
 
 /// `COPY` text format: backslash, tab, newline and carriage return escaped.
 fn escape_copy(text: &str, out: &mut Vec<u8>) {
-    for &b in text.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(b),
-        }
+    let bytes = text.as_bytes();
+    let mut plain_from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..i]);
+        out.extend_from_slice(escaped);
+        plain_from = i + 1;
     }
+    out.extend_from_slice(&bytes[plain_from..]);
 }
 
 /// Moves a table's identity sequence past its highest id, so the app's next insert does not
@@ -339,7 +492,42 @@ const FIELD: char = '\u{1f}';
 /// A NULL in canonical text.
 const NULL: &str = "\u{0}NULL";
 
-/// The checksum of a table's rows in SQLite, or of column `only` alone.
+/// Appends the canonical text of one SQLite value of a column of type `ty` to `line`
+/// (`scratch`: reused for the raw text, so that a row costs no allocation).
+fn push_source_text(value: ValueRef<'_>, ty: &ColumnType, line: &mut String, scratch: &mut String) {
+    scratch.clear();
+    let raw: Cow<'_, str> = match value {
+        ValueRef::Null => {
+            line.push_str(NULL);
+            return;
+        }
+        ValueRef::Integer(n) if *ty == ColumnType::Bool => {
+            Cow::Borrowed(if n != 0 { "true" } else { "false" })
+        }
+        ValueRef::Integer(n) => {
+            let _ = write!(scratch, "{n}");
+            Cow::Borrowed(scratch.as_str())
+        }
+        // Written as an integer by `copy_text`, so read back as one.
+        ValueRef::Real(f) if matches!(ty, ColumnType::Integer { .. }) && f.fract() == 0.0 => {
+            let _ = write!(scratch, "{f:.0}");
+            Cow::Borrowed(scratch.as_str())
+        }
+        // Its canonical text straight from the value, with no round trip through decimal text.
+        ValueRef::Real(f) if *ty == ColumnType::Float => {
+            push_float_key(f, line);
+            return;
+        }
+        ValueRef::Real(f) => Cow::Owned(float_text(f)),
+        ValueRef::Text(t) if *ty == ColumnType::Blob => Cow::Owned(bytea_text(t)),
+        ValueRef::Text(t) => String::from_utf8_lossy(t),
+        ValueRef::Blob(b) => Cow::Owned(bytea_text(b)),
+    };
+    line.push_str(&canonical(&raw, ty));
+}
+
+/// The checksum of a table's rows in SQLite, or of column `only` alone (a second pass, made only
+/// to say which columns differ).
 fn source_checksum(
     source: &rusqlite::Connection,
     table: &Table,
@@ -350,6 +538,7 @@ fn source_checksum(
     let mut rows = statement.query([]).map_err(read_error)?;
     let mut sum = TableChecksum::default();
     let mut line = String::new();
+    let mut scratch = String::new();
     while let Some(row) = rows.next().map_err(read_error)? {
         line.clear();
         for (i, column) in table.columns.iter().enumerate() {
@@ -360,111 +549,193 @@ fn source_checksum(
                 line.push(FIELD);
             }
             let value = row.get_ref(i).map_err(read_error)?;
-            let raw = match value {
-                ValueRef::Null => None,
-                ValueRef::Integer(n) if column.ty == ColumnType::Bool => {
-                    Some(if n != 0 { "true" } else { "false" }.to_string())
-                }
-                ValueRef::Integer(n) => Some(n.to_string()),
-                ValueRef::Real(f) => Some(float_text(f)),
-                ValueRef::Text(t) if column.ty == ColumnType::Blob => Some(bytea_text(t)),
-                ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(b) => Some(bytea_text(b)),
-            };
-            match raw {
-                Some(raw) => line.push_str(&canonical(&raw, &column.ty)),
-                None => line.push_str(NULL),
-            }
+            push_source_text(value, &column.ty, &mut line, &mut scratch);
         }
         sum.add(&line);
     }
     Ok(sum)
 }
 
-/// The checksum of a table's rows in PostgreSQL, or of column `only` alone.
+/// The signature that starts a binary `COPY` stream.
+const BINARY_COPY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
+
+/// The checksum of a table's rows in PostgreSQL, or of column `only` alone: every value as
+/// PostgreSQL prints it (`::text`), streamed as a binary `COPY`, one row in memory at a time.
 fn target_checksum(
     target: &mut impl GenericClient,
     table: &Table,
     only: Option<usize>,
 ) -> CliResult<TableChecksum> {
-    let columns = table
-        .columns
+    let selected: Vec<usize> = (0..table.columns.len())
+        .filter(|i| only.is_none_or(|only| only == *i))
+        .collect();
+    let columns = selected
         .iter()
-        .map(|c| format!("{}::text", qvdiff_postgres::quote_ident(&c.name)))
+        .map(|&i| {
+            format!(
+                "{}::text",
+                qvdiff_postgres::quote_ident(&table.columns[i].name)
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {columns} FROM {}",
+        "COPY (SELECT {columns} FROM {}) TO STDOUT (FORMAT binary)",
         qvdiff_postgres::quote_ident(&table.name)
     );
-    let rows = target
-        .query(sql.as_str(), &[])
+    let reader = target
+        .copy_out(sql.as_str())
         .map_err(|e| pg_failure(format!("reading {} back", table.name), e))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, reader);
+    let broken = |what: &str| {
+        CliError::new(format!(
+            "reading {} back: the server's COPY stream {what}; nothing was committed",
+            table.name
+        ))
+    };
+    let mut header = [0u8; 19];
+    reader
+        .read_exact(&mut header)
+        .map_err(|_| broken("ended early"))?;
+    if &header[..11] != BINARY_COPY_SIGNATURE {
+        return Err(broken("does not start with the binary COPY signature"));
+    }
+    let extension = u32::from_be_bytes([header[15], header[16], header[17], header[18]]);
+    std::io::copy(
+        &mut (&mut reader).take(u64::from(extension)),
+        &mut std::io::sink(),
+    )
+    .map_err(|_| broken("ended early"))?;
     let mut sum = TableChecksum::default();
     let mut line = String::new();
-    for row in rows {
+    let mut value = Vec::new();
+    loop {
+        let mut count = [0u8; 2];
+        reader
+            .read_exact(&mut count)
+            .map_err(|_| broken("ended early"))?;
+        let count = i16::from_be_bytes(count);
+        if count == -1 {
+            break;
+        }
+        if count as usize != selected.len() {
+            return Err(broken("holds rows of another width"));
+        }
         line.clear();
-        for (i, column) in table.columns.iter().enumerate() {
-            if only.is_some_and(|only| only != i) {
-                continue;
-            }
+        for &i in &selected {
             if i > 0 {
                 line.push(FIELD);
             }
-            match row.get::<_, Option<String>>(i) {
-                Some(raw) => line.push_str(&canonical(&raw, &column.ty)),
-                None => line.push_str(NULL),
+            let mut length = [0u8; 4];
+            reader
+                .read_exact(&mut length)
+                .map_err(|_| broken("ended early"))?;
+            let length = i32::from_be_bytes(length);
+            if length < 0 {
+                line.push_str(NULL);
+                continue;
             }
+            value.clear();
+            let read = (&mut reader)
+                .take(length as u64)
+                .read_to_end(&mut value)
+                .map_err(|_| broken("ended early"))?;
+            if read != length as usize {
+                return Err(broken("ended early"));
+            }
+            let raw = String::from_utf8_lossy(&value);
+            line.push_str(&canonical(&raw, &table.columns[i].ty));
         }
         sum.add(&line);
     }
+    // The rest of the stream (nothing after the trailer) ends the COPY.
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(|_| broken("ended early"))?;
     Ok(sum)
 }
 
-/// One value's canonical text for its logical type (see the module docs).
-fn canonical(raw: &str, ty: &ColumnType) -> String {
+/// One value's canonical text for its logical type (see the module docs); borrowed when the raw
+/// text is already canonical.
+fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
     match ty {
         ColumnType::Bool => match raw {
-            "t" | "true" | "1" => "true".to_string(),
-            "f" | "false" | "0" => "false".to_string(),
-            other => other.to_string(),
+            "t" | "true" | "1" => Cow::Borrowed("true"),
+            "f" | "false" | "0" => Cow::Borrowed("false"),
+            other => Cow::Borrowed(other),
         },
-        ColumnType::Float => match raw.parse::<f64>() {
-            Ok(f) => float_text(f),
-            Err(_) => match raw {
-                "Infinity" | "inf" => "Infinity".to_string(),
-                "-Infinity" | "-inf" => "-Infinity".to_string(),
-                other => other.to_string(),
-            },
-        },
+        ColumnType::Float => {
+            let value = match raw {
+                "Infinity" => Ok(f64::INFINITY),
+                "-Infinity" => Ok(f64::NEG_INFINITY),
+                other => other.parse::<f64>(),
+            };
+            match value {
+                Ok(f) => {
+                    let mut key = String::with_capacity(17);
+                    push_float_key(f, &mut key);
+                    Cow::Owned(key)
+                }
+                Err(_) => Cow::Borrowed(raw),
+            }
+        }
         ColumnType::Decimal { .. } => trim_fraction(raw),
         ColumnType::DateTime | ColumnType::Time | ColumnType::Date => {
+            if !raw.contains(['T', 'Z', '+']) {
+                return trim_fraction(raw);
+            }
             let text = raw.replacen('T', " ", 1);
             let text = text
                 .strip_suffix('Z')
                 .or_else(|| text.strip_suffix("+00:00"))
-                .unwrap_or(&text)
-                .to_string();
-            trim_fraction(&text)
+                .unwrap_or(&text);
+            Cow::Owned(trim_fraction(text).into_owned())
         }
-        ColumnType::Uuid => raw.to_ascii_lowercase(),
+        ColumnType::Uuid => Cow::Owned(raw.to_ascii_lowercase()),
         ColumnType::Json => match serde_json::from_str::<serde_json::Value>(raw) {
-            Ok(value) => value.to_string(),
-            Err(_) => raw.to_string(),
+            Ok(value) => Cow::Owned(value.to_string()),
+            Err(_) => Cow::Borrowed(raw),
         },
-        _ => raw.to_string(),
+        _ => Cow::Borrowed(raw),
     }
 }
 
+/// A float's canonical text: its exact binary value (any NaN as one NaN) in hex, so that both
+/// spellings of a value (`1` and `1.0`, `1e+300` and `1e300`) agree without formatting digits.
+fn push_float_key(f: f64, line: &mut String) {
+    let bits = if f.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        f.to_bits()
+    };
+    let _ = write!(line, "~{bits:016x}");
+}
+
 /// `19.990` → `19.99`, `5.00` → `5`, `10:00:00.500` → `10:00:00.5`.
-fn trim_fraction(text: &str) -> String {
+fn trim_fraction(text: &str) -> Cow<'_, str> {
     match text.rfind('.') {
         Some(dot) if text[dot + 1..].chars().all(|c| c.is_ascii_digit()) => {
             let trimmed = text.trim_end_matches('0');
-            trimmed.trim_end_matches('.').to_string()
+            Cow::Borrowed(trimmed.trim_end_matches('.'))
         }
-        _ => text.to_string(),
+        _ => Cow::Borrowed(text),
     }
+}
+
+/// Locks every table of `schema` against other writers until the caller's transaction ends.
+pub fn lock_tables(target: &mut impl GenericClient, schema: &Schema) -> CliResult<()> {
+    if schema.tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = schema
+        .tables
+        .iter()
+        .map(|t| qvdiff_postgres::quote_ident(&t.name))
+        .collect();
+    target
+        .batch_execute(&format!(
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            names.join(", ")
+        ))
+        .map_err(|e| pg_failure("locking the target's tables".to_string(), e))
 }
 
 /// Tables with rows, and how many, in a PostgreSQL database (what makes a target not empty).
@@ -514,7 +785,23 @@ mod tests {
             canonical("1", &ColumnType::Bool),
             canonical("t", &ColumnType::Bool)
         );
-        assert_eq!(canonical("1e+300", &ColumnType::Float), float_text(1e300));
+        fn float(raw: &str) -> Cow<'_, str> {
+            canonical(raw, &ColumnType::Float)
+        }
+        assert_eq!(float("1e+300"), float(&float_text(1e300)));
+        assert_eq!(float("1"), float("1.0"));
+        assert_eq!(float("Infinity"), float("inf"));
+        assert_eq!(float("NaN"), float(&float_text(f64::NAN)));
+        assert_ne!(float("0.1"), float("0.10000000000000002"));
+        assert_ne!(float("0"), float("-0"));
+        let (mut line, mut scratch) = (String::new(), String::new());
+        push_source_text(
+            ValueRef::Real(0.1),
+            &ColumnType::Float,
+            &mut line,
+            &mut scratch,
+        );
+        assert_eq!(line, float("0.1"));
         assert_eq!(
             canonical("{\"b\": 1, \"a\": [1, 2]}", &ColumnType::Json),
             canonical("{\"a\": [1, 2], \"b\": 1}", &ColumnType::Json)

@@ -10,10 +10,11 @@ use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
-use crate::port::{copy_all, pg_failure, tables_with_rows};
+use crate::port::{copy_all, lock_tables, pg_failure, tables_with_rows};
 use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::status;
 use qvdiff_core::Schema;
+use std::collections::BTreeMap;
 
 /// Moves the rows; refuses (changing nothing) unless the source is at head and the target empty.
 pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()> {
@@ -109,19 +110,10 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
         qvdiff_postgres::connect(&target_db.url).map_err(|e| CliError::new(e.to_string()))?;
     let present =
         qvdiff_postgres::introspect(&mut client).map_err(|e| CliError::new(e.to_string()))?;
-    let filled = tables_with_rows(&mut client, &present)?;
-    if !filled.is_empty() {
-        let list: Vec<String> = filled
-            .iter()
-            .map(|(t, n)| format!("{t} ({n} rows)"))
-            .collect();
-        return Err(CliError::new(format!(
-            "the target {} is not empty: {}; nothing was copied",
-            target_db.display(),
-            list.join(", ")
-        ))
-        .with_hint("port into a new, empty database"));
-    }
+    refuse_rows(
+        &tables_with_rows(&mut client, &present)?,
+        &target_db.display(),
+    )?;
 
     let mut target_backend = dialects::open(&target, false)?;
     let report = target_backend
@@ -139,11 +131,16 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
     drop(target_backend);
     same_columns(&live, &target_schema)?;
 
-    let source_conn = crate::baseline::open_read_only(source_file)?;
     let mut tx = client
         .transaction()
         .map_err(|e| pg_failure("starting the copy".to_string(), e))?;
-    let tables = copy_all(&source_conn, &mut tx, &target_schema, console)?;
+    // Nobody writes between the check above and the copy: the tables stay locked until commit.
+    lock_tables(&mut tx, &target_schema)?;
+    refuse_rows(
+        &tables_with_rows(&mut tx, &target_schema)?,
+        &target_db.display(),
+    )?;
+    let tables = copy_all(source_file, &mut tx, &target_schema, console)?;
     tx.commit()
         .map_err(|e| pg_failure("committing the copy".to_string(), e))?;
     let rows: u64 = tables.iter().map(|t| t.rows).sum();
@@ -186,4 +183,20 @@ fn same_columns(source: &Schema, target: &Schema) -> CliResult<()> {
     )
     .with_details(missing)
     .with_hint("both histories must come from the same models: run `qvdiff check`"))
+}
+
+/// Refuses a target that holds rows (`filled`: rows per table), naming each table.
+fn refuse_rows(filled: &BTreeMap<String, i64>, target: &str) -> CliResult<()> {
+    if filled.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = filled
+        .iter()
+        .map(|(t, n)| format!("{t} ({n} rows)"))
+        .collect();
+    Err(CliError::new(format!(
+        "the target {target} is not empty: {}; nothing was copied",
+        list.join(", ")
+    ))
+    .with_hint("port into a new, empty database"))
 }
