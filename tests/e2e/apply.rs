@@ -338,8 +338,13 @@ fn migrate_apply_on_a_terminal_applies_to_postgres() {
         "r2",
         "--apply",
     ];
-    let question = format!("/{}? [y/N]", db.name);
-    let run = run_on_terminal(p.root(), &args, &[(&question, "y")]).expect_code(0);
+    // The URL carries the test server's TLS options after the database name.
+    let run = run_on_terminal(p.root(), &args, &[("? [y/N]", "y")]).expect_code(0);
+    assert!(
+        run.stdout.contains("Apply to postgres://") && run.stdout.contains(&db.name),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("ADD COLUMN \"notes\" text;"),
         "{}",
