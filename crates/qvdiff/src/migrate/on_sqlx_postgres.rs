@@ -133,11 +133,11 @@ impl Pool for PgPool {
     }
 
     fn applied(&self) -> PoolFuture<'_, Vec<AppliedRevision>> {
-        Box::pin(on_pool_connection(self, |session| applied_on(session)))
+        Box::pin(on_pool_connection(self, applied_on))
     }
 
     fn live_schema(&self) -> PoolFuture<'_, Schema> {
-        Box::pin(on_pool_connection(self, |session| live_schema_on(session)))
+        Box::pin(on_pool_connection(self, live_schema_on))
     }
 
     fn comparable(&self, schema: &Schema) -> Schema {
