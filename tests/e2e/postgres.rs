@@ -2022,3 +2022,79 @@ fn an_unreachable_server_is_an_error_that_names_the_url_without_its_password() {
     assert!(!all.contains(SECRET), "{all}");
     assert!(p.snapshot() == files);
 }
+
+#[test]
+fn check_db_says_what_it_does_not_compare_on_postgres() {
+    let Some(db) = database("pg_check_blind_spots") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", PG_CONFIG);
+    p.write("src/models.rs", PG_MODELS);
+    p.qvdiff(&["migrate", "-m", "create items"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    let mut client = db.connect();
+    client
+        .execute(
+            "INSERT INTO items (title, quantity) VALUES ('lamp', 2)",
+            &[],
+        )
+        .unwrap();
+
+    // A view, a function and a trigger made by hand: none of it is reported as drift, and the
+    // report says so.
+    client
+        .batch_execute(
+            "CREATE VIEW cheap_items AS SELECT id, title FROM items WHERE price < 10;
+             CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN NEW.quantity := NEW.quantity; RETURN NEW; END $$;
+             CREATE TRIGGER items_touch BEFORE UPDATE ON items
+                 FOR EACH ROW EXECUTE FUNCTION touch();",
+        )
+        .unwrap();
+    let line = "Not compared on PostgreSQL (drift in these goes unseen): views, triggers,";
+    let ok = p.qvdiff(&["check", "--db", url]).expect_code(0);
+    let said: Vec<&str> = ok.stderr.lines().filter(|l| l.starts_with(line)).collect();
+    assert_eq!(said.len(), 1, "one line: {}", ok.stderr);
+    for part in [
+        "views",
+        "triggers",
+        "functions",
+        "extensions",
+        "NOT VALID",
+        "partial index's WHERE",
+    ] {
+        assert!(said[0].contains(part), "`{}` lacks {part}", said[0]);
+    }
+    assert!(!said[0].contains(SECRET));
+
+    // Drift it does compare is still reported, with the same line beside it.
+    client
+        .batch_execute("ALTER TABLE items ADD COLUMN note text")
+        .unwrap();
+    let drift = p.qvdiff(&["check", "--db", url]).expect_code(1);
+    assert!(drift.stdout.contains("items.note"), "{}", drift.stdout);
+    assert_eq!(
+        drift.stderr.lines().filter(|l| l.starts_with(line)).count(),
+        1,
+        "{}",
+        drift.stderr
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM items WHERE title = 'lamp'"
+        ),
+        1
+    );
+
+    // SQLite compares its whole schema: no such line.
+    let s = Project::with_models(&[("src/models.rs", PG_MODELS)]);
+    s.qvdiff(&["migrate", "-m", "create items"]).expect_code(0);
+    s.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    let sqlite = s
+        .qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+    assert!(!sqlite.stderr.contains(line), "{}", sqlite.stderr);
+}

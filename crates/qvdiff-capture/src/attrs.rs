@@ -65,7 +65,7 @@ pub(crate) struct FieldRef {
 #[derive(Debug, Clone)]
 pub(crate) struct UniqueSpec {
     pub fields: Vec<FieldRef>,
-    pub name: Option<String>,
+    pub name: Option<Spanned<String>>,
 }
 
 /// `index(fields(a, b), unique, name = "…")`.
@@ -80,7 +80,7 @@ pub(crate) struct IndexSpec {
 /// `check(name = "…", expr = "…")`.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckSpec {
-    pub name: String,
+    pub name: Spanned<String>,
     pub expr: String,
     pub key: Span,
 }
@@ -725,7 +725,7 @@ fn parse_unique(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Opti
         match ident {
             Some(ident) if ident == "name" && item.input.peek(Token![=]) => {
                 if let Some(value) = string_value(&item, "name", "uq_items_user_sku", errors)? {
-                    name = Some(value.value);
+                    name = Some(value);
                 }
             }
             Some(ident) if !item.input.peek(Token![=]) && !item.input.peek(syn::token::Paren) => {
@@ -844,7 +844,7 @@ fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
         match item_key.as_str() {
             "name" => {
                 if let Some(value) = string_value(&item, "name", "ck_items_price", errors)? {
-                    name = Some(value.value);
+                    name = Some(value);
                 }
             }
             "expr" => {

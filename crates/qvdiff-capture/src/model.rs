@@ -120,14 +120,47 @@ pub(crate) fn assemble(
     errors: &mut Errors,
 ) -> Table {
     let table_name = match &model.table {
-        Some(table) => table.value.clone(),
-        None => snake_case(struct_name),
+        Some(table) => {
+            check_name_length(
+                &table.value,
+                table.value_span,
+                &format!("table name `{}`", table.value),
+                "choose a shorter `#[model(table = \"…\")]`",
+                errors,
+            );
+            table.value.clone()
+        }
+        None => {
+            let name = snake_case(struct_name);
+            check_name_length(
+                &name,
+                name_span,
+                &format!("table name `{name}` (from struct `{struct_name}`)"),
+                "give the struct a shorter `#[model(table = \"…\")]`",
+                errors,
+            );
+            name
+        }
     };
 
     let mut table = Table::new(table_name.clone(), Vec::new());
     table.renamed_from = model.renamed_from.as_ref().map(|r| r.value.clone());
     let mut column_owner: HashMap<&str, &str> = HashMap::new();
     for info in infos.iter().filter(|info| !info.skipped) {
+        let (what, fix) = match &info.attrs.name {
+            Some(_) => (
+                format!(
+                    "column name `{}` of field `{}`",
+                    info.column, info.rust_name
+                ),
+                "choose a shorter `#[column(name = \"…\")]`",
+            ),
+            None => (
+                format!("column name `{}` (the field's name)", info.column),
+                "rename the field or give it a shorter `#[column(name = \"…\")]`",
+            ),
+        };
+        check_name_length(&info.column, info.column_span, &what, fix, errors);
         if let Some(first) = column_owner.insert(&info.column, &info.rust_name) {
             errors.at(
                 info.column_span,
@@ -634,9 +667,18 @@ fn add_struct_constraints(
     errors: &mut Errors,
 ) {
     for unique in &model.uniques {
+        if let Some(name) = &unique.name {
+            check_name_length(
+                &name.value,
+                name.value_span,
+                &format!("unique constraint name `{}`", name.value),
+                "choose a shorter `name = \"…\"`",
+                errors,
+            );
+        }
         if let Some(columns) = lookup.columns(&unique.fields, "unique", errors) {
             table.uniques.push(Unique {
-                name: unique.name.clone(),
+                name: unique.name.as_ref().map(|name| name.value.clone()),
                 columns,
             });
         }
@@ -646,7 +688,17 @@ fn add_struct_constraints(
             continue;
         };
         let (name, span) = match &spec.name {
-            Some(name) => (name.value.clone(), name.value_span),
+            Some(name) => {
+                check_name_length(
+                    &name.value,
+                    name.value_span,
+                    &format!("index name `{}`", name.value),
+                    "choose a shorter `name = \"…\"` (or leave it out: a generated name is shortened \
+                     with a hash)",
+                    errors,
+                );
+                (name.value.clone(), name.value_span)
+            }
             None => (format!("ix_{}_{}", table.name, columns.join("_")), spec.key),
         };
         push_index(
@@ -662,22 +714,50 @@ fn add_struct_constraints(
     }
     let mut check_names: Vec<&str> = Vec::new();
     for check in &model.checks {
-        if check_names.contains(&check.name.as_str()) {
+        let name = &check.name.value;
+        if check_names.contains(&name.as_str()) {
             errors.at(
                 check.key,
                 format!(
-                    "two checks of `{}` are named `{}`; give each a distinct name",
-                    lookup.struct_name, check.name
+                    "two checks of `{}` are named `{name}`; give each a distinct name",
+                    lookup.struct_name
                 ),
             );
             continue;
         }
-        check_names.push(&check.name);
+        check_name_length(
+            name,
+            check.name.value_span,
+            &format!("check constraint name `{name}`"),
+            "choose a shorter `name = \"…\"`",
+            errors,
+        );
+        check_names.push(name);
         table.checks.push(Check {
-            name: check.name.clone(),
+            name: name.clone(),
             expr: check.expr.clone(),
         });
     }
+}
+
+/// The longest name PostgreSQL keeps, in bytes (`NAMEDATALEN - 1`); a longer one is cut there.
+pub(crate) const MAX_NAME_BYTES: usize = 63;
+
+/// Refuses a name the user wrote that PostgreSQL would cut; `what` names it (`table name `x``). SQLite has no such limit, but the same
+/// models serve both dialects, so a model that only one of them can hold is refused for both.
+/// Names qvdiff generates are not checked here: the dialect shortens those with a hash.
+fn check_name_length(name: &str, span: Span, what: &str, fix: &str, errors: &mut Errors) {
+    if name.len() <= MAX_NAME_BYTES {
+        return;
+    }
+    errors.at(
+        span,
+        format!(
+            "{what} is {} bytes long, over the limit of {MAX_NAME_BYTES} bytes: PostgreSQL would \
+             cut it, and the same models must serve SQLite and PostgreSQL, so it is refused for both; {fix}",
+            name.len()
+        ),
+    );
 }
 
 fn push_index(table: &mut Table, index: Index, span: Span, errors: &mut Errors) {

@@ -351,3 +351,59 @@ fn all_errors_in_a_file_are_reported_sorted() {
     ];
     assert_eq!(positions, want);
 }
+
+#[test]
+fn names_over_63_bytes_are_refused_at_their_span() {
+    // 63 bytes is the most PostgreSQL keeps: exactly 63 is captured, 64 is refused.
+    let at_limit = "t".repeat(63);
+    let fits = format!(
+        "#[derive(Model)]\n#[model(table = \"{at_limit}\")]\nstruct T {{\n    #[column(primary_key)]\n    id: i64,\n}}\n"
+    );
+    let out = scan_source("m.rs", &fits);
+    assert!(out.errors.is_empty(), "{:#?}", out.errors);
+    assert_eq!(out.tables[0].table.name, at_limit);
+
+    let over = "t".repeat(64);
+    expect_one(
+        &format!(
+            "#[derive(Model)]\n#[model(table = \"{over}\")]\nstruct T {{\n    #[column(primary_key)]\n    id: i64,\n}}\n"
+        ),
+        &format!("\"{over}\""),
+        &[
+            &format!("table name `{over}` is 64 bytes long"),
+            "limit of 63 bytes",
+            "SQLite and PostgreSQL",
+            "choose a shorter `#[model(table = \"…\")]`",
+        ],
+    );
+
+    // Bytes, not characters: 32 `é` are 32 characters but 64 bytes.
+    let accented = "é".repeat(32);
+    expect_one(
+        &format!(
+            "#[derive(Model)]\nstruct T {{\n    #[column(primary_key)]\n    id: i64,\n    #[column(name = \"{accented}\")]\n    label: String,\n}}\n"
+        ),
+        &format!("\"{accented}\""),
+        &[&format!("column name `{accented}` of field `label` is 64 bytes long")],
+    );
+
+    // A struct whose snake_case name is the table: the struct name is the span.
+    let struct_name = format!("Order{}", "Line".repeat(15));
+    expect_one(
+        &format!("#[derive(Model)]\nstruct {struct_name} {{\n    #[column(primary_key)]\n    id: i64,\n}}\n"),
+        &struct_name,
+        &[&format!("(from struct `{struct_name}`) is 80 bytes long")],
+    );
+}
+
+#[test]
+fn generated_names_over_63_bytes_are_not_refused() {
+    // Generated index names are the dialect's to shorten (with a hash), not the user's error.
+    let field = "f".repeat(60);
+    let text = format!(
+        "#[derive(Model)]\nstruct T {{\n    #[column(primary_key)]\n    id: i64,\n    #[column(index)]\n    {field}: i64,\n}}\n"
+    );
+    let out = scan_source("m.rs", &text);
+    assert!(out.errors.is_empty(), "{:#?}", out.errors);
+    assert_eq!(out.tables[0].table.indexes[0].name, format!("ix_t_{field}"));
+}

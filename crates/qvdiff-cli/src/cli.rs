@@ -16,6 +16,7 @@ use std::path::PathBuf;
     propagate_version = true,
     after_help = "Examples:
   qvdiff init                                 start: qvdiff.toml and migrations/
+  qvdiff init --dialect postgres              start a PostgreSQL project instead
   qvdiff migrate -m \"add notes field\"         write the next migration (no database needed)
   qvdiff migrate --db sqlite://app.db -m MSG  diff against the live database instead
   qvdiff check                                CI: exit 1 when models and migrations differ
@@ -67,7 +68,8 @@ pub enum Command {
     /// Create qvdiff.toml and migrations/ in the current directory.
     ///
     /// Refuses when qvdiff.toml already exists, so it never overwrites a project's settings.
-    Init,
+    /// `--dialect postgres` (or a `--database postgres://…`) writes a PostgreSQL project.
+    Init(InitArgs),
     /// Print the schema the models want, as stable JSON (commit it, diff it, feed it to tools).
     ///
     /// Tables and constraints are sorted, so two runs on the same models give identical bytes.
@@ -365,6 +367,24 @@ pub struct RestoreArgs {
     /// Do not ask before restoring (on a terminal, `restore` asks first).
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+/// `qvdiff init`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  qvdiff init                                           SQLite, database sqlite://instance/app.db
+  qvdiff init --dialect postgres                        PostgreSQL, database from DATABASE_URL
+  qvdiff init --database postgres://app@db.internal/app PostgreSQL, with its database")]
+pub struct InitArgs {
+    /// SQL dialect of the migration files: `sqlite` or `postgres` (default: the dialect of
+    /// --database, else sqlite).
+    #[arg(long, value_name = "DIALECT")]
+    pub dialect: Option<String>,
+    /// The database written as `database` in qvdiff.toml (sqlite://PATH, a path, or
+    /// postgres://user@host/db, without a password: the file is committed). Default for SQLite:
+    /// sqlite://instance/app.db; PostgreSQL: none (DATABASE_URL or --db gives it).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
 }
 
 /// `qvdiff manifest`.

@@ -34,6 +34,49 @@ dir = "backups"
 keep = 10
 "#;
 
+/// The text `qvdiff init --dialect postgres` writes (the `database` line filled in by
+/// [`init_config`] when a URL is given).
+pub const POSTGRES_CONFIG: &str = r#"# qvdiff configuration. Paths are relative to this file.
+
+# Where the #[derive(Model)] structs live: files or directories, scanned recursively.
+models = ["src"]
+
+# Where migration files are written and read.
+migrations = "migrations"
+
+# The database `upgrade` applies migrations to (DATABASE_URL and --db override it). Leave the
+# password out: this file is committed; give it through DATABASE_URL, PGPASSWORD or ~/.pgpass.
+# database = "postgres://app@localhost:5432/app"
+
+# SQL dialect of the migration files: "sqlite" or "postgres". A database URL must match it
+# (sqlite://… or postgres://…); `qvdiff port` moves the data from one to the other.
+dialect = "postgres"
+
+[postgres]
+# Build and drop indexes on existing tables CONCURRENTLY (outside the migration transaction),
+# so the application keeps writing while they build.
+concurrent_indexes = false
+"#;
+
+/// The `qvdiff.toml` that `init` writes for `dialect`, with `database` set to `url` when given.
+pub fn init_config(dialect: DialectKind, url: Option<&str>) -> String {
+    let (template, database_line) = match dialect {
+        DialectKind::Sqlite => (DEFAULT_CONFIG, "database = \"sqlite://instance/app.db\""),
+        DialectKind::Postgres => (
+            POSTGRES_CONFIG,
+            "# database = \"postgres://app@localhost:5432/app\"",
+        ),
+    };
+    match url {
+        Some(url) => template.replacen(
+            database_line,
+            &format!("database = {}", toml::Value::String(url.to_string())),
+            1,
+        ),
+        None => template.to_string(),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -321,6 +364,34 @@ mod tests {
         assert_eq!(c.database.as_deref(), Some("sqlite://instance/app.db"));
         assert_eq!(c.backup_keep, 10);
         assert_eq!(c.backup_dir, PathBuf::from("/p/backups"));
+    }
+
+    #[test]
+    fn init_configs_parse_as_their_dialect() {
+        let sqlite = init_config(DialectKind::Sqlite, None);
+        assert_eq!(sqlite, DEFAULT_CONFIG);
+        let pg = Config::parse(
+            Path::new("/p/qvdiff.toml"),
+            &init_config(DialectKind::Postgres, None),
+        )
+        .unwrap();
+        assert_eq!(pg.dialect, DialectKind::Postgres);
+        assert_eq!(pg.database, None);
+        assert_eq!(pg.migrations, PathBuf::from("/p/migrations"));
+        let url = "postgres://app@db.internal:5432/shop?sslmode=verify-full&x=\"q\"";
+        let pg = Config::parse(
+            Path::new("/p/qvdiff.toml"),
+            &init_config(DialectKind::Postgres, Some(url)),
+        )
+        .unwrap();
+        assert_eq!(pg.database.as_deref(), Some(url));
+        let sqlite = Config::parse(
+            Path::new("/p/qvdiff.toml"),
+            &init_config(DialectKind::Sqlite, Some("sqlite:///srv/app.db")),
+        )
+        .unwrap();
+        assert_eq!(sqlite.dialect, DialectKind::Sqlite);
+        assert_eq!(sqlite.database.as_deref(), Some("sqlite:///srv/app.db"));
     }
 
     #[test]

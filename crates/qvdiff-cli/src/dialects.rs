@@ -30,6 +30,15 @@ pub fn type_name(config: &Config, ty: &qvdiff_core::ColumnType) -> String {
     }
 }
 
+/// What drift detection on this database does not compare (one line for the report), or `None`
+/// when it compares everything its dialect's schema holds.
+pub fn not_compared(database: &Database) -> Option<&'static str> {
+    match database {
+        Database::Sqlite(_) => None,
+        Database::Postgres(_) => Some(qvdiff_postgres::introspect::NOT_COMPARED),
+    }
+}
+
 /// Opens a live database of the project's dialect (see [`crate::db_url::resolve_database`]).
 /// `create`: a missing SQLite file is created (`upgrade`); a PostgreSQL database must exist.
 pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {

@@ -81,7 +81,7 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
     let prompter = Prompter::new(!global.no_input);
     let db = global.db.as_deref();
     match &cli.command {
-        Command::Init => commands::init::run(console).map(|()| EXIT_OK),
+        Command::Init(args) => commands::init::run(args, db, console).map(|()| EXIT_OK),
         Command::Manifest(args) => {
             commands::manifest::run(&config()?, args, console).map(|()| EXIT_OK)
         }

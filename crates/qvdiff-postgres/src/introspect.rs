@@ -54,6 +54,12 @@ use qvdiff_core::runner::is_bookkeeping_table;
 use qvdiff_core::{Check, Column, FkAction, ForeignKey, Index, Schema, Table, Unique};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What introspection does not read, so what drift detection (`check --db`) cannot see: one
+/// line for people, kept beside the list above.
+pub const NOT_COMPARED: &str = "views, triggers, functions, extensions, the NOT VALID and \
+     DEFERRABLE state of constraints, and of indexes a partial index's WHERE, sort order, operator \
+     classes, collations and INCLUDE columns";
+
 /// The error of introspection: a failed query, or no schema to read.
 pub type IntrospectError = PgError;
 

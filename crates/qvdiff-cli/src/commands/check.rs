@@ -61,7 +61,7 @@ pub fn run(
     let live_checked = match &live {
         Some((view, database)) => {
             let history = load_migrations(&view.migrations)?;
-            problems += check_live(view, &history, database)?;
+            problems += check_live(view, &history, database, console)?;
             true
         }
         None => false,
@@ -136,7 +136,12 @@ fn check_history(
 
 /// Pending revisions, edited or unknown applied revisions, and drift between the live schema and
 /// the schema its applied revisions produce. Returns how many kinds of problem it printed.
-fn check_live(config: &Config, migrations: &Migrations, database: &Database) -> CliResult<usize> {
+fn check_live(
+    config: &Config,
+    migrations: &Migrations,
+    database: &Database,
+    console: &Console,
+) -> CliResult<usize> {
     let mut db = dialects::open_read_only(database)?;
     let applied = db.applied().map_err(|e| CliError::new(e.to_string()))?;
     let status = qvdiff_core::runner::status(migrations, &applied);
@@ -197,6 +202,12 @@ fn check_live(config: &Config, migrations: &Migrations, database: &Database) -> 
         db.dialect().comparable(&live),
     );
     let drift = diff(&expected, &live, &Renames::default());
+    if let Some(blind) = dialects::not_compared(database) {
+        console.info(&format!(
+            "Not compared on {} (drift in these goes unseen): {blind}.",
+            database.dialect().display_name()
+        ));
+    }
     if !drift.is_empty() {
         problems += 1;
         println!(

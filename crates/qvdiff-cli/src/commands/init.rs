@@ -1,14 +1,20 @@
 //! `qvdiff init`: write `qvdiff.toml` and `migrations/`.
 
-use crate::config::{CONFIG_FILE, DEFAULT_CONFIG};
+use crate::cli::InitArgs;
+use crate::config::{init_config, DialectKind, CONFIG_FILE};
+use crate::db_url::{is_postgres_url, parse_sqlite_url};
 use crate::error::{io_error, CliError, CliResult};
 use crate::fsutil::write_atomic;
 use crate::output::Console;
+use std::path::Path;
 
-/// Creates the config and the migrations directory in the current directory.
-pub fn run(console: &Console) -> CliResult<()> {
+/// Creates the config and the migrations directory in the current directory. The database is
+/// `--database`, else the global `--db`; the dialect is `--dialect`, else the database's.
+pub fn run(args: &InitArgs, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::new(format!("cannot read the current directory: {e}")))?;
+    let url = args.database.as_deref().or(db_flag);
+    let dialect = chosen_dialect(args.dialect.as_deref(), url, &cwd)?;
     let config = cwd.join(CONFIG_FILE);
     if config.exists() {
         return Err(CliError::new(format!(
@@ -25,8 +31,75 @@ pub fn run(console: &Console) -> CliResult<()> {
         )));
     }
     std::fs::create_dir_all(&migrations).map_err(|e| io_error("create", &migrations, e))?;
-    write_atomic(&config, DEFAULT_CONFIG.as_bytes(), true)?;
-    console.info(&format!("Created {CONFIG_FILE} and migrations/"));
-    console.info("Next: point `models` at your #[derive(Model)] structs, then run `qvdiff migrate -m \"initial\"`.");
+    write_atomic(&config, init_config(dialect, url).as_bytes(), true)?;
+    console.info(&format!(
+        "Created {CONFIG_FILE} ({}) and migrations/",
+        dialect.display_name()
+    ));
+    if dialect == DialectKind::Postgres && url.is_none() {
+        console.info(
+            "Next: set DATABASE_URL=postgres://user@host/db (or `database` in qvdiff.toml), point \
+             `models` at your #[derive(Model)] structs, then run `qvdiff migrate -m \"initial\"`.",
+        );
+    } else {
+        console.info("Next: point `models` at your #[derive(Model)] structs, then run `qvdiff migrate -m \"initial\"`.");
+    }
     Ok(())
+}
+
+/// The dialect of the new project: `--dialect` when given, else the database URL's, else SQLite.
+/// Refuses an unknown dialect, a URL qvdiff cannot open, a URL of the other dialect, and a
+/// password in the URL (the config is committed with the code).
+fn chosen_dialect(named: Option<&str>, url: Option<&str>, cwd: &Path) -> CliResult<DialectKind> {
+    let named = match named {
+        None => None,
+        Some(name) => Some(DialectKind::parse(name).ok_or_else(|| {
+            CliError::new(format!(
+                "--dialect \"{name}\" is not a dialect qvdiff speaks; nothing was written"
+            ))
+            .with_hint("use --dialect sqlite or --dialect postgres")
+        })?),
+    };
+    let Some(url) = url else {
+        return Ok(named.unwrap_or(DialectKind::Sqlite));
+    };
+    let of_url = if is_postgres_url(url) {
+        let redacted = qvdiff_postgres::redact_url(url);
+        if redacted != url {
+            return Err(CliError::new(format!(
+                "the database URL holds a password ({redacted}); qvdiff.toml is committed with \
+                 the code, so nothing was written"
+            ))
+            .with_hint(
+                "leave the password out of the URL and give it through DATABASE_URL, PGPASSWORD \
+                 or ~/.pgpass (chmod 600) where qvdiff runs",
+            ));
+        }
+        DialectKind::Postgres
+    } else {
+        parse_sqlite_url(url, cwd).map_err(|why| {
+            CliError::new(format!(
+                "database URL \"{url}\": {why}; nothing was written"
+            ))
+            .with_hint(
+                "use sqlite://relative/path.db, sqlite:///absolute/path.db, a plain file path, or \
+                 postgres://user@host/database",
+            )
+        })?;
+        DialectKind::Sqlite
+    };
+    match named {
+        Some(named) if named != of_url => Err(CliError::new(format!(
+            "--dialect {} does not match the database URL, which names a {} database; nothing \
+             was written",
+            named.name(),
+            of_url.display_name()
+        ))
+        .with_hint(format!(
+            "migration files are SQL of one dialect: use --dialect {} with this URL, or a {} URL",
+            of_url.name(),
+            named.display_name()
+        ))),
+        _ => Ok(of_url),
+    }
 }
