@@ -44,6 +44,14 @@
 //! type needs `sql_type`. Every mistake is a compile error at its exact span, all at once.
 //!
 //! [`qvdiff_capture`'s `BUILTIN_TYPES`]: https://docs.rs/qvdiff-capture/latest/qvdiff_capture/constant.BUILTIN_TYPES.html
+//!
+//! # Features
+//!
+//! With default features this crate is the derive, the traits, the schema types and
+//! [`embed_migrations!`]: no database driver, no native library, so it builds beside sqlx,
+//! SeaORM or Diesel. [`Migrator`] runs the embedded migrations through the driver the
+//! application already has, one feature each: `sqlite` (rusqlite), `postgres` (the `postgres`
+//! crate), `sqlx-sqlite` / `sqlx-postgres` / `sqlx` (sqlx's pools). See [`migrate`].
 
 #![warn(missing_docs)]
 
