@@ -272,6 +272,9 @@ pub struct DowngradeArgs {
     /// `-1` (default), `-N`, a revision that stays applied, or `base`.
     #[arg(allow_hyphen_values = true)]
     pub target: Option<String>,
+    /// Print the SQL that would run instead of running it (nothing is changed).
+    #[arg(long)]
+    pub sql: bool,
     /// Skip the automatic backup.
     #[arg(long)]
     pub no_backup: bool,

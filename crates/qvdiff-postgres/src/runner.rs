@@ -855,6 +855,28 @@ impl PostgresDatabase {
         render_script(&ScriptPlan::Upgrade(plan), &format!("{from} -> {target}"))
     }
 
+    /// The script `downgrade TARGET --sql` would run now (`target` as for
+    /// [`PostgresDatabase::downgrade`]); nothing is changed.
+    pub fn downgrade_sql(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, RunError> {
+        let ledger = read_ledger(&mut self.client)?;
+        let plan = if ledger.is_empty() {
+            Vec::new()
+        } else {
+            plan_downgrade(migrations, &ledger, target)?
+        };
+        let current = runner::status(migrations, &ledger).current;
+        let from = if current.is_empty() {
+            "base".to_string()
+        } else {
+            current.join("+")
+        };
+        render_script(&ScriptPlan::Downgrade(plan), &format!("{from} -> {target}"))
+    }
+
     /// How many rows `table` (in the default schema) holds.
     pub fn count_rows(&mut self, table: &str) -> Result<u64, RunError> {
         let context = format!("counting the rows of {table}");
@@ -980,6 +1002,14 @@ impl Backend for PostgresDatabase {
         target: &str,
     ) -> Result<String, BackendError> {
         PostgresDatabase::upgrade_sql(self, migrations, target).map_err(backend_error)
+    }
+
+    fn downgrade_script(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, BackendError> {
+        PostgresDatabase::downgrade_sql(self, migrations, target).map_err(backend_error)
     }
 
     fn upgrade(
