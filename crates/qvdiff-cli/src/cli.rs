@@ -91,6 +91,8 @@ pub enum Command {
     /// everything back. Concurrent upgrades wait for each other and apply each revision once.
     Upgrade(UpgradeArgs),
     /// Revert migrations: one step by default, `-N`, a revision (which stays applied) or `base`.
+    ///
+    /// Example: qvdiff downgrade base --sql   (prints what it would run, changes nothing)
     Downgrade(DowngradeArgs),
     /// Show the revision(s) the database is at, and what is pending.
     Current,
