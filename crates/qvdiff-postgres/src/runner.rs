@@ -846,12 +846,7 @@ impl PostgresDatabase {
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
         let plan = plan_upgrade(migrations, &ledger, target)?;
-        let current = runner::status(migrations, &ledger).current;
-        let from = if current.is_empty() {
-            "base".to_string()
-        } else {
-            current.join("+")
-        };
+        let from = script_start(&runner::status(migrations, &ledger).current);
         render_script(&ScriptPlan::Upgrade(plan), &format!("{from} -> {target}"))
     }
 
@@ -868,12 +863,7 @@ impl PostgresDatabase {
         } else {
             plan_downgrade(migrations, &ledger, target)?
         };
-        let current = runner::status(migrations, &ledger).current;
-        let from = if current.is_empty() {
-            "base".to_string()
-        } else {
-            current.join("+")
-        };
+        let from = script_start(&runner::status(migrations, &ledger).current);
         render_script(&ScriptPlan::Downgrade(plan), &format!("{from} -> {target}"))
     }
 
@@ -886,6 +876,15 @@ impl PostgresDatabase {
             .and_then(|row| row.try_get(0))
             .map_err(|e| PgError::from_pg(context, e))?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+/// Where an offline script starts, for its header: `base`, or the applied heads joined by `+`.
+fn script_start(current: &[String]) -> String {
+    if current.is_empty() {
+        "base".to_string()
+    } else {
+        current.join("+")
     }
 }
 

@@ -322,11 +322,7 @@ fn backup_before<'a>(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "database".to_string());
-    let label = if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    };
+    let label = heads_label(current);
     // SQLite refuses to back up from a connection holding a write transaction, so a second,
     // read-only connection copies the file. It sees exactly the state the run starts from: this
     // transaction has written nothing yet and holds the write lock, so no one else can write.
@@ -675,6 +671,16 @@ pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String
     Ok(render_script(&plan, &format!("{from} -> {to}")))
 }
 
+/// Where the database stands, for a script header or a backup name: `base`, or the applied
+/// heads joined by `+`.
+fn heads_label(current: &[String]) -> String {
+    if current.is_empty() {
+        "base".to_string()
+    } else {
+        current.join("+")
+    }
+}
+
 /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
 pub fn upgrade_sql(
     conn: &Connection,
@@ -683,12 +689,7 @@ pub fn upgrade_sql(
 ) -> Result<String, RunError> {
     let ledger = read_ledger(conn)?;
     let plan = plan_upgrade(migrations, &ledger, target)?;
-    let current = applied_heads(migrations, &ledger);
-    let from = if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    };
+    let from = heads_label(&applied_heads(migrations, &ledger));
     Ok(render_script(
         &ScriptPlan::Upgrade(plan),
         &format!("{from} -> {target}"),
@@ -708,12 +709,7 @@ pub fn downgrade_sql(
     } else {
         plan_downgrade(migrations, &ledger, target)?
     };
-    let current = applied_heads(migrations, &ledger);
-    let from = if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    };
+    let from = heads_label(&applied_heads(migrations, &ledger));
     Ok(render_script(
         &ScriptPlan::Downgrade(plan),
         &format!("{from} -> {target}"),
