@@ -237,7 +237,7 @@ fn an_applied_revision_whose_file_is_missing_is_refused() {
 }
 
 #[test]
-fn a_failed_upgrade_changes_nothing_and_restore_latest_returns_the_state_before() {
+fn a_failed_upgrade_changes_nothing_and_leaves_the_backups_as_they_were() {
     let p = project_with_r2("CREATE INDEX \"ix_items_sku\" ON \"items\" (\"sku\");");
     p.write(
         "migrations/r3_step.sql",
@@ -245,6 +245,9 @@ fn a_failed_upgrade_changes_nothing_and_restore_latest_returns_the_state_before(
     );
     let db = p.path("app.db");
     let db_before = std::fs::read(&db).unwrap();
+    // r1 created the database: nothing to back up then.
+    let backups_before = backup_files(&p);
+    assert_eq!(backups_before, Vec::<String>::new());
     let run = p.qvdiff(&["upgrade"]).expect_code(2);
     assert!(run.stderr.contains("revision r3"), "{}", run.stderr);
     assert!(run.stderr.contains("no_such_function"), "{}", run.stderr);
@@ -253,21 +256,67 @@ fn a_failed_upgrade_changes_nothing_and_restore_latest_returns_the_state_before(
         db_before,
         "schema, ledger and rows as before"
     );
+    // The failed run's backup was a copy of the unchanged database: it is gone again.
+    assert_eq!(backup_files(&p), backups_before);
+    assert!(
+        p.path("backups").read_dir().unwrap().next().is_none(),
+        "no temporary file left either"
+    );
+}
 
-    // Someone then damages the data by hand; the backup taken before the upgrade restores it.
-    Connection::open(&db)
+/// Backups of runs that went through are never pushed out of `keep` by runs that failed.
+#[test]
+fn failed_upgrades_do_not_push_good_backups_out_of_keep() {
+    let p = project_with_r2("CREATE INDEX \"ix_items_sku\" ON \"items\" (\"sku\");");
+    let config = p.read("qvdiff.toml");
+    p.write(
+        "qvdiff.toml",
+        &format!("{config}\n[backup]\ndir = \"backups\"\nkeep = 2\n"),
+    );
+    // Backups taken before r2 and before r3.
+    p.qvdiff(&["upgrade"]).expect_code(0);
+    p.write(
+        "migrations/r3_step.sql",
+        "-- qvdiff revision: r3\n-- parents: r2\n-- message: more\n-- qvdiff:up\nCREATE INDEX \"ix_items_id_sku\" ON \"items\" (\"id\", \"sku\");\n-- qvdiff:down\nDROP INDEX \"ix_items_id_sku\";\n",
+    );
+    p.qvdiff(&["upgrade"]).expect_code(0);
+    let good = backup_files(&p);
+    assert_eq!(good.len(), 2, "{good:?}");
+    let good_bytes: Vec<Vec<u8>> = good
+        .iter()
+        .map(|n| std::fs::read(p.path(&format!("backups/{n}"))).unwrap())
+        .collect();
+    p.write(
+        "migrations/r4_step.sql",
+        "-- qvdiff revision: r4\n-- parents: r3\n-- message: unique\n-- qvdiff:up\nCREATE UNIQUE INDEX \"ux_items_sku\" ON \"items\" (\"sku\");\n-- qvdiff:down\nDROP INDEX \"ux_items_sku\";\n",
+    );
+    for _ in 0..3 {
+        let run = p.qvdiff(&["upgrade"]).expect_code(2);
+        assert!(run.stderr.contains("2 rows of items"), "{}", run.stderr);
+    }
+    assert_eq!(backup_files(&p), good);
+    for (name, bytes) in good.iter().zip(&good_bytes) {
+        assert_eq!(
+            &std::fs::read(p.path(&format!("backups/{name}"))).unwrap(),
+            bytes
+        );
+    }
+    // Once the data is fixed the upgrade goes through and the folder is pruned to `keep`.
+    Connection::open(p.path("app.db"))
         .unwrap()
-        .execute_batch("DELETE FROM items;")
+        .execute_batch("UPDATE items SET sku = 'A2' WHERE id = 4;")
         .unwrap();
-    p.qvdiff(&["restore", "latest"]).expect_code(0);
-    assert_eq!(count(&db, "SELECT count(*) FROM items"), 5);
-    assert_eq!(count(&db, "SELECT count(*) FROM qvdiff_migrations"), 1);
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) FROM sqlite_master WHERE name = 'ix_items_sku'"
-        ),
-        0
+    p.qvdiff(&["upgrade"]).expect_code(0);
+    let after = backup_files(&p);
+    // Taken before r2, r3 and r4: the one before r2 is pruned.
+    let labels: Vec<&str> = after
+        .iter()
+        .map(|n| n.rsplit('.').nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(labels.len(), 2, "{after:?}");
+    assert!(
+        labels.contains(&"r2") && labels.contains(&"r3"),
+        "{after:?}"
     );
 }
 
@@ -332,4 +381,51 @@ fn a_backup_taken_while_another_process_writes_in_wal_mode_is_consistent() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn downgrade_sql_prints_the_down_sections_and_leaves_the_database_byte_identical() {
+    let p = project_with_r2("CREATE INDEX \"ix_items_sku\" ON \"items\" (\"sku\");");
+    std::fs::write(
+        p.path("migrations/r2_step.sql"),
+        "-- qvdiff revision: r2\n-- parents: r1\n-- message: step\n-- qvdiff:up\n\
+         CREATE INDEX \"ix_items_sku\" ON \"items\" (\"sku\");\n\
+         -- qvdiff:down\nDROP INDEX \"ix_items_sku\";\n",
+    )
+    .unwrap();
+    p.qvdiff(&["upgrade"]).expect_code(0);
+    let files = p.snapshot();
+
+    let one = p.qvdiff(&["downgrade", "--sql"]).expect_code(0);
+    assert!(
+        one.stdout.contains("DROP INDEX \"ix_items_sku\";"),
+        "{}",
+        one.stdout
+    );
+    assert!(one.stdout.contains("'r2'"), "{}", one.stdout);
+    assert!(!one.stdout.contains("DROP TABLE"), "{}", one.stdout);
+    let all = p.qvdiff(&["downgrade", "base", "--sql"]).expect_code(0);
+    assert!(
+        all.stdout.find("DROP INDEX \"ix_items_sku\"") < all.stdout.find("DROP TABLE \"items\""),
+        "children first:\n{}",
+        all.stdout
+    );
+    // Database, migrations and backups: byte for byte as before.
+    assert!(p.snapshot() == files, "downgrade --sql changed a file");
+
+    // Run as printed, the script reverts r2 exactly as `downgrade` would.
+    let db = p.path("app.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(&one.stdout)
+        .unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM qvdiff_migrations"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'ix_items_sku'"
+        ),
+        0
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM items"), 5);
 }

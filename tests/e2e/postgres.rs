@@ -2098,3 +2098,65 @@ fn check_db_says_what_it_does_not_compare_on_postgres() {
         .expect_code(0);
     assert!(!sqlite.stderr.contains(line), "{}", sqlite.stderr);
 }
+
+#[test]
+fn downgrade_sql_on_postgres_prints_the_down_sections_and_changes_nothing() {
+    let Some(db) = database("downgrade_sql") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", PG_CONFIG);
+    p.write("src/models.rs", PG_MODELS);
+    p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.write(
+        "src/models.rs",
+        &PG_MODELS.replace(
+            "    pub price: Option<f64>,\n",
+            "    pub price: Option<f64>,\n    pub notes: Option<String>,\n",
+        ),
+    );
+    p.qvdiff(&["migrate", "-m", "add notes", "--rev-id", "r2"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    let mut client = db.connect();
+    client
+        .batch_execute("INSERT INTO items (title, quantity, notes) VALUES ('desk', 2, 'oak')")
+        .unwrap();
+    let files = p.snapshot();
+    let before = dump(&mut client);
+
+    let one = p
+        .qvdiff(&["downgrade", "--sql", "--db", url])
+        .expect_code(0);
+    assert!(
+        one.stdout
+            .contains("ALTER TABLE \"items\" DROP COLUMN \"notes\""),
+        "{}",
+        one.stdout
+    );
+    assert!(!one.stdout.contains("DROP TABLE"), "{}", one.stdout);
+    assert!(one.stdout.contains("'r2'"), "{}", one.stdout);
+    let all = p
+        .qvdiff(&["downgrade", "base", "--sql", "--db", url])
+        .expect_code(0);
+    assert!(
+        all.stdout.contains("DROP TABLE \"items\""),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        all.stdout.find("DROP COLUMN \"notes\"") < all.stdout.find("DROP TABLE \"items\""),
+        "children first:\n{}",
+        all.stdout
+    );
+    assert_eq!(dump(&mut client), before, "the database changed");
+    assert_eq!(ledger(&mut client), ["r1", "r2"]);
+    assert!(p.snapshot() == files, "a file changed");
+
+    // The real downgrade then reverts what the script showed: r2 only.
+    p.qvdiff(&["downgrade", "--db", url]).expect_code(0);
+    assert_eq!(ledger(&mut client), ["r1"]);
+    assert_eq!(columns(&mut client, "items").len(), 4);
+}

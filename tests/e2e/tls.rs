@@ -267,7 +267,8 @@ fn verify_full_refuses_a_wrong_ca_and_a_wrong_host_name_and_changes_nothing() {
     for (url, said) in refused {
         for args in [
             vec!["upgrade", "--db", url.as_str()],
-            vec!["check", "--db", url.as_str()],
+            // The probe project has no models (`check` refuses that before connecting).
+            vec!["current", "--db", url.as_str()],
         ] {
             let run = p.qvdiff(&args).expect_code(2);
             let all = format!("{}{}", run.stdout, run.stderr);

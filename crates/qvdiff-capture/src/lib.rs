@@ -18,6 +18,7 @@
 
 mod attrs;
 mod errors;
+mod literals;
 mod model;
 mod quick;
 mod scan;

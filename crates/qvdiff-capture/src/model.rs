@@ -3,6 +3,7 @@
 
 use crate::attrs::{parse_column_attrs, parse_model_attrs, ColumnAttrs, FieldRef, ModelAttrs};
 use crate::errors::{closest, Errors};
+use crate::literals::text_literal_problem;
 use crate::types::{builtin_column_type, describe, option_inner, sql_type_to_column_type};
 use proc_macro2::Span;
 use qvdiff_core::{
@@ -352,6 +353,17 @@ fn check_literal_pair(
                     literal_example(ty)
                 ),
             );
+        } else if let DefaultValue::Text(text) = &value.value {
+            if let Some(problem) = text_literal_problem(text, ty) {
+                errors.at(
+                    value.value_span,
+                    format!(
+                        "`{key}` {text:?} is not a valid {} for field `{field}`; {problem}, or use \
+                         `{key}_sql = \"…\"` for an SQL expression",
+                        describe(ty)
+                    ),
+                );
+            }
         }
     }
 }

@@ -93,6 +93,8 @@ pub enum Command {
     /// everything back. Concurrent upgrades wait for each other and apply each revision once.
     Upgrade(UpgradeArgs),
     /// Revert migrations: one step by default, `-N`, a revision (which stays applied) or `base`.
+    ///
+    /// Example: qvdiff downgrade base --sql   (prints what it would run, changes nothing)
     Downgrade(DowngradeArgs),
     /// Show the revision(s) the database is at, and what is pending.
     Current,
@@ -274,6 +276,9 @@ pub struct DowngradeArgs {
     /// `-1` (default), `-N`, a revision that stays applied, or `base`.
     #[arg(allow_hyphen_values = true)]
     pub target: Option<String>,
+    /// Print the SQL that would run instead of running it (nothing is changed).
+    #[arg(long)]
+    pub sql: bool,
     /// Skip the automatic backup.
     #[arg(long)]
     pub no_backup: bool,

@@ -47,6 +47,9 @@ impl ModelSource {
                 if let Some(memo) = &memo {
                     memo.store();
                 }
+                if tables.is_empty() {
+                    return Err(no_table_captured(paths, sources.len()));
+                }
                 Ok(Schema {
                     tables: tables.into_iter().map(|c| c.table).collect(),
                     ..Schema::default()
@@ -55,6 +58,22 @@ impl ModelSource {
             }
         }
     }
+}
+
+/// The refusal when the model paths exist but hold no `#[derive(Model)]` struct: planning from
+/// them would drop every table, which is never what a wrong `models` setting means.
+fn no_table_captured(paths: &[PathBuf], files: usize) -> CliError {
+    let shown: Vec<String> = paths.iter().map(|p| display_path(p)).collect();
+    CliError::new(format!(
+        "the models capture no table: no #[derive(Model)] struct in {} ({files} .rs file{} \
+         scanned); nothing was written",
+        shown.join(", "),
+        if files == 1 { "" } else { "s" }
+    ))
+    .with_hint(
+        "set `models = [...]` in qvdiff.toml to the files or folders that hold your \
+         #[derive(Model)] structs, e.g. `models = [\"src/models.rs\"]`",
+    )
 }
 
 /// Scans every `.rs` file under `paths` for models; all errors of all files are reported at once,

@@ -185,6 +185,13 @@ pub trait Backend {
         target: &str,
     ) -> Result<String, BackendError>;
 
+    /// The script `downgrade TARGET --sql` would run on this database now; nothing is changed.
+    fn downgrade_script(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, BackendError>;
+
     /// Applies what `target` (`head`, a revision, `+N`) needs, all or nothing.
     fn upgrade(
         &mut self,

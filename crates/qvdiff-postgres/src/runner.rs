@@ -846,13 +846,25 @@ impl PostgresDatabase {
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
         let plan = plan_upgrade(migrations, &ledger, target)?;
-        let current = runner::status(migrations, &ledger).current;
-        let from = if current.is_empty() {
-            "base".to_string()
-        } else {
-            current.join("+")
-        };
+        let from = script_start(&runner::status(migrations, &ledger).current);
         render_script(&ScriptPlan::Upgrade(plan), &format!("{from} -> {target}"))
+    }
+
+    /// The script `downgrade TARGET --sql` would run now (`target` as for
+    /// [`PostgresDatabase::downgrade`]); nothing is changed.
+    pub fn downgrade_sql(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, RunError> {
+        let ledger = read_ledger(&mut self.client)?;
+        let plan = if ledger.is_empty() {
+            Vec::new()
+        } else {
+            plan_downgrade(migrations, &ledger, target)?
+        };
+        let from = script_start(&runner::status(migrations, &ledger).current);
+        render_script(&ScriptPlan::Downgrade(plan), &format!("{from} -> {target}"))
     }
 
     /// How many rows `table` (in the default schema) holds.
@@ -864,6 +876,15 @@ impl PostgresDatabase {
             .and_then(|row| row.try_get(0))
             .map_err(|e| PgError::from_pg(context, e))?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+/// Where an offline script starts, for its header: `base`, or the applied heads joined by `+`.
+fn script_start(current: &[String]) -> String {
+    if current.is_empty() {
+        "base".to_string()
+    } else {
+        current.join("+")
     }
 }
 
@@ -980,6 +1001,14 @@ impl Backend for PostgresDatabase {
         target: &str,
     ) -> Result<String, BackendError> {
         PostgresDatabase::upgrade_sql(self, migrations, target).map_err(backend_error)
+    }
+
+    fn downgrade_script(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, BackendError> {
+        PostgresDatabase::downgrade_sql(self, migrations, target).map_err(backend_error)
     }
 
     fn upgrade(

@@ -85,6 +85,14 @@ impl Backend for SqliteDatabase {
         runner::upgrade_sql(&self.conn, migrations, target).map_err(backend_error)
     }
 
+    fn downgrade_script(
+        &mut self,
+        migrations: &Migrations,
+        target: &str,
+    ) -> Result<String, BackendError> {
+        runner::downgrade_sql(&self.conn, migrations, target).map_err(backend_error)
+    }
+
     fn upgrade(
         &mut self,
         migrations: &Migrations,

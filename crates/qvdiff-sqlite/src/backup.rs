@@ -400,7 +400,9 @@ pub fn backup_file(db_path: &Path, dir: &Path, keep: usize) -> Result<PathBuf, B
     backup(&conn, dir, &db_name, None, keep)
 }
 
-fn backup_unpruned(
+/// Takes a backup like [`backup`] without pruning the folder (the runner prunes once the run
+/// has committed, so the backup of a failed run never pushes a good one out).
+pub(crate) fn backup_unpruned(
     conn: &Connection,
     dir: &Path,
     db_name: &str,

@@ -18,6 +18,20 @@ use std::fmt;
 /// How many example keys a [`DataProblem`] lists at most.
 pub const MAX_EXAMPLE_KEYS: usize = 5;
 
+/// How many duplicated values a [`DataProblemKind::Duplicate`] shows at most.
+pub const MAX_EXAMPLE_VALUES: usize = 3;
+
+/// One value shared by several rows where it must become unique, with those rows' keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateGroup {
+    /// The shared value, as an SQL literal (a parenthesised tuple for several columns).
+    pub value: String,
+    /// Up to [`MAX_EXAMPLE_KEYS`] keys of the rows holding it, in key order.
+    pub keys: Vec<String>,
+    /// Whether more rows hold it than `keys` lists.
+    pub more: bool,
+}
+
 /// What existing rows do that a migration step does not allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataProblemKind {
@@ -32,6 +46,9 @@ pub enum DataProblemKind {
         columns: Vec<String>,
         /// How many distinct values occur more than once.
         duplicated_values: u64,
+        /// Up to [`MAX_EXAMPLE_VALUES`] of those values, first the one whose first row comes
+        /// first in key order.
+        groups: Vec<DuplicateGroup>,
     },
     /// Rows whose foreign key points at a missing parent row.
     Orphan {
@@ -92,13 +109,41 @@ impl fmt::Display for DataProblem {
             DataProblemKind::Duplicate {
                 columns,
                 duplicated_values,
-            } => write!(
-                f,
-                "{rows} share their value of ({}) with another row ({duplicated_values} \
-                 duplicated value{})",
-                columns.join(", "),
-                if *duplicated_values == 1 { "" } else { "s" }
-            )?,
+                groups,
+            } => {
+                write!(
+                    f,
+                    "{rows} share their value of ({}) with another row ({duplicated_values} \
+                     duplicated value{})",
+                    columns.join(", "),
+                    if *duplicated_values == 1 { "" } else { "s" }
+                )?;
+                if groups.is_empty() {
+                    return Ok(());
+                }
+                let name = match columns.as_slice() {
+                    [single] => single.clone(),
+                    _ => format!("({})", columns.join(", ")),
+                };
+                let shown: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "{name} {} on {} {}{}",
+                            g.value,
+                            self.key_label,
+                            g.keys.join(", "),
+                            if g.more { ", …" } else { "" }
+                        )
+                    })
+                    .collect();
+                let more = if *duplicated_values > groups.len() as u64 {
+                    "; …"
+                } else {
+                    ""
+                };
+                return write!(f, ": {}{more}", shown.join("; "));
+            }
             DataProblemKind::Orphan { columns, parent } => write!(
                 f,
                 "{rows} reference a missing row of {parent} (through {})",
@@ -246,16 +291,21 @@ fn keys(conn: &Connection, sql: &str, width: usize) -> rusqlite::Result<Vec<Stri
     let mut rows = statement.query([])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let parts = (0..width)
-            .map(|i| row.get_ref(i).map(literal))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        out.push(if parts.len() == 1 {
-            parts.concat()
-        } else {
-            format!("({})", parts.join(", "))
-        });
+        out.push(row_literal(row, 0..width)?);
     }
     Ok(out)
+}
+
+/// The columns `range` of `row` as one SQL literal (a parenthesised tuple for several).
+fn row_literal(row: &rusqlite::Row<'_>, range: std::ops::Range<usize>) -> rusqlite::Result<String> {
+    let parts = range
+        .map(|i| row.get_ref(i).map(literal))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(if parts.len() == 1 {
+        parts.concat()
+    } else {
+        format!("({})", parts.join(", "))
+    })
 }
 
 fn key_of_rowid(
@@ -342,21 +392,47 @@ fn duplicate_rows(
     }
     let key = primary_key(conn, table)?;
     let key_list = key.columns.join(", ");
-    let example_keys = keys(
-        conn,
-        &format!(
-            "SELECT {key_list} FROM {table_sql} WHERE ({column_list}) IN \
-             (SELECT {column_list} FROM {table_sql} WHERE {not_null} GROUP BY {column_list} \
-              HAVING count(*) > 1) \
-             ORDER BY {column_list}, {key_list} LIMIT {MAX_EXAMPLE_KEYS}"
-        ),
-        key.columns.len(),
-    )?;
+    // Rows in key order; each value's group is shown in the order of its first row.
+    let mut statement = conn.prepare(&format!(
+        "SELECT {key_list}, {column_list} FROM {table_sql} WHERE ({column_list}) IN \
+         (SELECT {column_list} FROM {table_sql} WHERE {not_null} GROUP BY {column_list} \
+          HAVING count(*) > 1) \
+         ORDER BY {key_list}"
+    ))?;
+    let mut duplicates = statement.query([])?;
+    let width = key.columns.len();
+    let mut groups: Vec<DuplicateGroup> = Vec::new();
+    while let Some(row) = duplicates.next()? {
+        let value = row_literal(row, width..width + columns.len())?;
+        let group = match groups.iter().position(|g| g.value == value) {
+            Some(at) => &mut groups[at],
+            None if groups.len() < MAX_EXAMPLE_VALUES => {
+                groups.push(DuplicateGroup {
+                    value,
+                    keys: Vec::new(),
+                    more: false,
+                });
+                groups.last_mut().expect("just pushed")
+            }
+            None => continue,
+        };
+        if group.keys.len() < MAX_EXAMPLE_KEYS {
+            group.keys.push(row_literal(row, 0..width)?);
+        } else {
+            group.more = true;
+        }
+        // Every shown value is full and known to have more rows: nothing left to learn.
+        if groups.len() == MAX_EXAMPLE_VALUES && groups.iter().all(|g| g.more) {
+            break;
+        }
+    }
+    let example_keys = groups.iter().flat_map(|g| g.keys.clone()).collect();
     Ok(Some(DataProblem {
         table: table.to_string(),
         kind: DataProblemKind::Duplicate {
             columns: columns.to_vec(),
             duplicated_values: values as u64,
+            groups,
         },
         rows: rows as u64,
         key_label: key.label,

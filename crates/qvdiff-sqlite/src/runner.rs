@@ -16,7 +16,7 @@
 //! afterwards, whatever happened.
 
 use crate::apply::{added_violations, foreign_key_violations, run_script, with_foreign_keys_off};
-use crate::backup::{backup, BackupError};
+use crate::backup::{backup_unpruned, prune, BackupError};
 use crate::error::{statement_excerpt, SqliteError};
 use crate::ledger::{
     create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
@@ -271,12 +271,45 @@ fn applied_heads(migrations: &Migrations, applied: &[AppliedRevision]) -> Vec<St
     runner::status(migrations, applied).current
 }
 
+/// The backup a run took before changing anything, and how to prune its folder.
+struct TakenBackup<'a> {
+    path: PathBuf,
+    db_name: String,
+    settings: &'a BackupSettings,
+}
+
+/// Settles the backup once the run is over. A run that committed prunes the folder to `keep`.
+/// A run that failed changed nothing, so its backup is a copy of the database as it still is:
+/// it is removed, and never pushes a backup of a good state out of `keep`.
+fn settle_backup(
+    taken: Option<TakenBackup<'_>>,
+    outcome: Result<RunReport, RunError>,
+) -> Result<RunReport, RunError> {
+    let Some(taken) = taken else {
+        return outcome;
+    };
+    match outcome {
+        Ok(mut report) => {
+            // The run is committed: a prune that fails leaves one backup too many, which the
+            // next run prunes; it must not report the committed run as failed.
+            let _ = prune(&taken.settings.dir, &taken.db_name, taken.settings.keep);
+            report.backup = Some(taken.path);
+            Ok(report)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&taken.path);
+            Err(e)
+        }
+    }
+}
+
 /// Takes the pre-change backup under the write lock, named by where the database stands now.
-fn backup_before(
+/// It is pruned (or removed) by [`settle_backup`] when the run is over.
+fn backup_before<'a>(
     tx: &Transaction<'_>,
-    settings: Option<&BackupSettings>,
+    settings: Option<&'a BackupSettings>,
     current: &[String],
-) -> Result<Option<PathBuf>, RunError> {
+) -> Result<Option<TakenBackup<'a>>, RunError> {
     let Some(settings) = settings else {
         return Ok(None);
     };
@@ -289,11 +322,7 @@ fn backup_before(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "database".to_string());
-    let label = if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    };
+    let label = heads_label(current);
     // SQLite refuses to back up from a connection holding a write transaction, so a second,
     // read-only connection copies the file. It sees exactly the state the run starts from: this
     // transaction has written nothing yet and holds the write lock, so no one else can write.
@@ -302,13 +331,12 @@ fn backup_before(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| SqliteError::database(format!("opening {} for the backup", path.display()), e))?;
-    Ok(Some(backup(
-        &reader,
-        &settings.dir,
-        &db_name,
-        Some(&label),
-        settings.keep,
-    )?))
+    let path = backup_unpruned(&reader, &settings.dir, &db_name, Some(&label))?;
+    Ok(Some(TakenBackup {
+        path,
+        db_name,
+        settings,
+    }))
 }
 
 /// Refuses transaction control in a migration before anything runs: a `COMMIT` inside a section
@@ -443,14 +471,13 @@ fn commit_run(
     tx: Transaction<'_>,
     migrations: &Migrations,
     steps: Vec<StepReport>,
-    backup: Option<PathBuf>,
     action: &str,
 ) -> Result<RunReport, RunError> {
     let ledger = read_ledger(&tx)?;
     tx.commit().map_err(|e| SqliteError::database(action, e))?;
     Ok(RunReport {
         steps,
-        backup,
+        backup: None,
         current: applied_heads(migrations, &ledger),
     })
 }
@@ -491,9 +518,11 @@ pub fn upgrade(
             options.backup.as_ref(),
             &applied_heads(migrations, &ledger),
         )?;
-        create_ledger(&tx)?;
-        let steps = run_plan(&tx, plan, Direction::Up, options)?;
-        commit_run(tx, migrations, steps, backup, "committing the upgrade")
+        let outcome = create_ledger(&tx)
+            .map_err(RunError::from)
+            .and_then(|()| run_plan(&tx, plan, Direction::Up, options))
+            .and_then(|steps| commit_run(tx, migrations, steps, "committing the upgrade"));
+        settle_backup(backup, outcome)
     })
 }
 
@@ -531,8 +560,9 @@ pub fn downgrade(
             options.backup.as_ref(),
             &applied_heads(migrations, &ledger),
         )?;
-        let steps = run_plan(&tx, plan, Direction::Down, options)?;
-        commit_run(tx, migrations, steps, backup, "committing the downgrade")
+        let outcome = run_plan(&tx, plan, Direction::Down, options)
+            .and_then(|steps| commit_run(tx, migrations, steps, "committing the downgrade"));
+        settle_backup(backup, outcome)
     })
 }
 
@@ -641,6 +671,16 @@ pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String
     Ok(render_script(&plan, &format!("{from} -> {to}")))
 }
 
+/// Where the database stands, for a script header or a backup name: `base`, or the applied
+/// heads joined by `+`.
+fn heads_label(current: &[String]) -> String {
+    if current.is_empty() {
+        "base".to_string()
+    } else {
+        current.join("+")
+    }
+}
+
 /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
 pub fn upgrade_sql(
     conn: &Connection,
@@ -649,14 +689,29 @@ pub fn upgrade_sql(
 ) -> Result<String, RunError> {
     let ledger = read_ledger(conn)?;
     let plan = plan_upgrade(migrations, &ledger, target)?;
-    let current = applied_heads(migrations, &ledger);
-    let from = if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    };
+    let from = heads_label(&applied_heads(migrations, &ledger));
     Ok(render_script(
         &ScriptPlan::Upgrade(plan),
+        &format!("{from} -> {target}"),
+    ))
+}
+
+/// The script `downgrade TARGET --sql` would run now (`target` as for [`downgrade`]); nothing
+/// is changed.
+pub fn downgrade_sql(
+    conn: &Connection,
+    migrations: &Migrations,
+    target: &str,
+) -> Result<String, RunError> {
+    let ledger = read_ledger(conn)?;
+    let plan = if ledger.is_empty() {
+        Vec::new()
+    } else {
+        plan_downgrade(migrations, &ledger, target)?
+    };
+    let from = heads_label(&applied_heads(migrations, &ledger));
+    Ok(render_script(
+        &ScriptPlan::Downgrade(plan),
         &format!("{from} -> {target}"),
     ))
 }

@@ -69,13 +69,73 @@ fn unique_over_duplicates_counts_and_names_rows() {
     let message = err.to_string();
     assert!(matches!(err, RunError::Data { .. }), "{message}");
     assert!(
-        message.contains("5 rows of items share their value of (sku) with another row (2 duplicated values) (ids 1, 5, 2, 6, 8)"),
+        message.contains(
+            "5 rows of items share their value of (sku) with another row (2 duplicated values): \
+             sku 'a' on ids 1, 5; sku 'b' on ids 2, 6, 8;"
+        ),
         "{message}"
     );
     assert!(
         message.contains("CREATE UNIQUE INDEX ux_items_sku"),
         "{message}"
     );
+}
+
+/// Duplicates are grouped by value, each value with its ids in order, the values in the order of
+/// their first row; past the limits an ellipsis says more exist, and the counts stay exact.
+#[test]
+fn unique_over_duplicates_groups_ids_by_value_in_key_order() {
+    let (dir, path) = database();
+    let mut conn = open(&path);
+    let rows: Vec<String> = [
+        (1, "lamp"),
+        (2, "desk"),
+        (3, "desk"),
+        (4, "lamp"),
+        (5, "sofa"),
+        (6, "chair"),
+        (7, "chair"),
+        (8, "sofa"),
+        (9, "rug"),
+        (10, "rug"),
+        (11, "lamp"),
+        (12, "lamp"),
+        (13, "lamp"),
+        (14, "lamp"),
+        (15, "bed"),
+    ]
+    .iter()
+    .map(|(id, title)| format!("({id}, '{title}')"))
+    .collect();
+    let create = format!(
+        "CREATE TABLE things (id INTEGER PRIMARY KEY, title TEXT);\n\
+         INSERT INTO things (id, title) VALUES {};",
+        rows.join(", ")
+    );
+    let list = vec![
+        migration("r1", &[], &create, "DROP TABLE things;"),
+        migration(
+            "r2",
+            &["r1"],
+            "CREATE UNIQUE INDEX ux_things_title ON things (title);",
+            "DROP INDEX ux_things_title;",
+        ),
+    ];
+    upgrade(&mut conn, &set(list.clone()), "r1", &RunOptions::default()).unwrap();
+    let err = upgrade(&mut conn, &set(list), "head", &RunOptions::default()).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, RunError::Data { .. }), "{message}");
+    assert!(
+        message.contains(
+            "14 rows of things share their value of (title) with another row (5 duplicated \
+             values): title 'lamp' on ids 1, 4, 11, 12, 13, …; title 'desk' on ids 2, 3; \
+             title 'sofa' on ids 5, 8; …;"
+        ),
+        "{message}"
+    );
+    assert_eq!(ledger_revisions(&conn), ["r1"]);
+    assert_eq!(count(&conn, "SELECT count(*) FROM things"), 15);
+    drop(dir);
 }
 
 #[test]

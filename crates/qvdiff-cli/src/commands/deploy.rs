@@ -198,7 +198,7 @@ fn remove_if_empty(path: &std::path::Path, created_dirs: &[std::path::PathBuf]) 
     }
 }
 
-/// `qvdiff downgrade [TARGET] [--no-backup]`.
+/// `qvdiff downgrade [TARGET] [--sql] [--no-backup]`.
 pub fn downgrade(
     config: &Config,
     args: &DowngradeArgs,
@@ -208,10 +208,18 @@ pub fn downgrade(
     let (config, database) = db_url::resolve_database(config, db_flag)?;
     let config = &config;
     let migrations = load_migrations(&config.migrations)?;
+    let target = args.target.as_deref().unwrap_or("-1");
+    if args.sql {
+        let script = dialects::open(&database, false)?
+            .downgrade_script(&migrations, target)
+            .map_err(run_error)?;
+        print_stdout(&script);
+        return Ok(());
+    }
     let report = dialects::open(&database, false)?
         .downgrade(
             &migrations,
-            args.target.as_deref().unwrap_or("-1"),
+            target,
             &options(config, &database, !args.no_backup, console),
         )
         .map_err(run_error)?;

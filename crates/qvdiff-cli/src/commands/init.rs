@@ -1,4 +1,5 @@
-//! `qvdiff init`: write `qvdiff.toml` and `migrations/`.
+//! `qvdiff init`: write `qvdiff.toml` and `migrations/`, and make git ignore the local database
+//! and the backups folder.
 
 use crate::cli::InitArgs;
 use crate::config::{init_config, DialectKind, CONFIG_FILE};
@@ -30,12 +31,25 @@ pub fn run(args: &InitArgs, db_flag: Option<&str>, console: &Console) -> CliResu
             migrations.display()
         )));
     }
+    let gitignore = cwd.join(".gitignore");
+    let existing = match std::fs::read_to_string(&gitignore) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io_error("read", &gitignore, e)),
+    };
+    let ignored = with_ignored_lines(&existing);
     std::fs::create_dir_all(&migrations).map_err(|e| io_error("create", &migrations, e))?;
+    if ignored != existing {
+        write_atomic(&gitignore, ignored.as_bytes(), false)?;
+    }
     write_atomic(&config, init_config(dialect, url).as_bytes(), true)?;
     console.info(&format!(
         "Created {CONFIG_FILE} ({}) and migrations/",
         dialect.display_name()
     ));
+    if ignored != existing {
+        console.info("Added the database and the backups folder to .gitignore");
+    }
     if dialect == DialectKind::Postgres && url.is_none() {
         console.info(
             "Next: set DATABASE_URL=postgres://user@host/db (or `database` in qvdiff.toml), point \
@@ -102,4 +116,32 @@ fn chosen_dialect(named: Option<&str>, url: Option<&str>, cwd: &Path) -> CliResu
         ))),
         _ => Ok(of_url),
     }
+}
+
+/// What git must not track in a project made by `init`: the SQLite database its config names
+/// (with SQLite's `-wal`, `-shm` and `-journal` files) and its backups folder.
+const IGNORED: [&str; 3] = ["/instance/app.db", "/instance/app.db-*", "/backups/"];
+
+/// `.gitignore` text with every [`IGNORED`] line that is not there yet appended. A line already
+/// there counts whatever its leading and trailing `/` (`backups`, `backups/`, `/backups/`).
+fn with_ignored_lines(existing: &str) -> String {
+    let bare = |line: &str| line.trim().trim_matches('/').to_string();
+    let present: Vec<String> = existing.lines().map(bare).collect();
+    let missing: Vec<&str> = IGNORED
+        .into_iter()
+        .filter(|line| !present.contains(&bare(line)))
+        .collect();
+    if missing.is_empty() {
+        return existing.to_string();
+    }
+    let mut text = existing.to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# qvdiff: the local database and upgrade's backups\n");
+    for line in missing {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
 }
