@@ -308,7 +308,7 @@ pub enum Refusal {
 }
 
 /// First 12 characters of a checksum: enough to tell two apart in a message.
-fn short(checksum: &str) -> &str {
+pub fn short_checksum(checksum: &str) -> &str {
     checksum.get(..12).unwrap_or(checksum)
 }
 
@@ -328,8 +328,8 @@ impl std::fmt::Display for Refusal {
                  put the change in a new migration (`qvdiff migrate`), or, if the edit is \
                  intended and changes no schema, record it with `qvdiff accept {revision} \
                  --reason \"…\"`",
-                short(applied_checksum),
-                short(file_checksum)
+                short_checksum(applied_checksum),
+                short_checksum(file_checksum)
             ),
             Refusal::MissingFiles { revisions } => write!(
                 f,
@@ -1156,7 +1156,7 @@ pub fn plan_accept<'a>(
             why: format!(
                 "{} is the file that was applied (checksum {})",
                 migration.path,
-                short(&row.checksum)
+                short_checksum(&row.checksum)
             ),
             revision,
         });

@@ -19,14 +19,10 @@ use crate::prompt::Prompter;
 use qvdiff_core::migration::{render_steps, reparent, sanitize_message, MigrationFile};
 use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::{
-    applied_revisions, plan_accept, plan_rebase, plan_squash, status, Migration, Migrations,
+    applied_revisions, plan_accept, plan_rebase, plan_squash, short_checksum, status, Migration,
+    Migrations,
 };
 use qvdiff_core::Schema;
-
-/// First 12 characters of a checksum, as the runner's messages show them.
-fn short(checksum: &str) -> &str {
-    checksum.get(..12).unwrap_or(checksum)
-}
 
 /// `qvdiff accept REV --reason "…"`: records an intended edit of an applied file in the audit
 /// table and the new checksum in the ledger, after proving the edited history gives the
@@ -107,8 +103,8 @@ pub fn accept(
         "{} the edit of {path} on {}: checksum {} -> {}, reason: {}",
         console.paint(Tone::Good, "Accepted"),
         database.display(),
-        short(&edit.old_checksum),
-        short(&edit.new_checksum),
+        short_checksum(&edit.old_checksum),
+        short_checksum(&edit.new_checksum),
         edit.reason
     ));
     Ok(())
