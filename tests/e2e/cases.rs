@@ -24,6 +24,12 @@
 //! The data dumps hold every row of every table, every row of every view, the AUTOINCREMENT
 //! counters (`sqlite_sequence`), and the name and table of every trigger, so a view or trigger lost by a rebuild shows up in them.
 //!
+//! Refused steps: a case whose rows a planned step must refuse (a type change over values that
+//! would not convert) holds `expect_refused.txt`, one required substring of the error a line.
+//! With rows, the upgrade or the downgrade must exit 2 naming revision `r2_change` and those
+//! substrings, and leave the database file byte-identical; then the case runs again without rows, to check the schema
+//! path, and its data snapshots are those of that run.
+//!
 //! Snapshots are written when missing, or all of them with `QVDIFF_BLESS=1`; review them.
 //! `QVDIFF_CASES=a,b` runs only the cases whose folder name contains `a` or `b` (while writing
 //! new cases); the count of cases is then not checked.
@@ -74,6 +80,19 @@ pub(super) fn fixture_cases() -> Vec<PathBuf> {
 }
 
 fn run_case(case: &Path) -> Result<(), String> {
+    let refused = run_pass(case, true)?;
+    if refused {
+        let name = case.file_name().unwrap_or_default().to_string_lossy();
+        if run_pass(case, false)? {
+            return Err(format!("[{name}] refused without rows"));
+        }
+    }
+    Ok(())
+}
+
+/// One run of the case on a fresh project, with or without its rows: `Ok(true)` when the up
+/// was refused as `expect_refused.txt` says (and checked), on the pass with rows.
+fn run_pass(case: &Path, with_rows: bool) -> Result<bool, String> {
     let name = case
         .file_name()
         .unwrap_or_default()
@@ -107,7 +126,11 @@ fn run_case(case: &Path) -> Result<(), String> {
         "r1_before",
     ])?;
     ok(&["upgrade", "--no-backup"])?;
-    let rows = read("rows.sql")?;
+    let rows = if with_rows {
+        read("rows.sql")?
+    } else {
+        String::new()
+    };
     {
         let conn = Connection::open(p.path("app.db")).map_err(|e| fail(e.to_string()))?;
         conn.execute_batch(&rows)
@@ -144,7 +167,12 @@ fn run_case(case: &Path) -> Result<(), String> {
     let review = ok(&["review", "r2_change"])?;
     snapshot(case, "review.md", &review).map_err(fail)?;
 
-    ok(&["upgrade", "--no-backup"])?;
+    // A refusal is expected on this pass: the data snapshots belong to the pass without rows.
+    let expect_refused = std::fs::read_to_string(case.join("expect_refused.txt")).ok();
+    let refusal = expect_refused.as_deref().filter(|_| with_rows);
+    if run_or_refused(&p, &["upgrade", "--no-backup"], refusal).map_err(fail)? {
+        return Ok(true);
+    }
     let drift = ok(&["diff", "--db", "app.db"])?;
     if !drift.trim().is_empty() {
         return Err(fail(format!(
@@ -152,9 +180,18 @@ fn run_case(case: &Path) -> Result<(), String> {
         )));
     }
     health(&p.path("app.db")).map_err(fail)?;
-    snapshot(case, "data_up.txt", &dump(&p.path("app.db")).map_err(fail)?).map_err(fail)?;
+    if refusal.is_none() {
+        snapshot(case, "data_up.txt", &dump(&p.path("app.db")).map_err(fail)?).map_err(fail)?;
+    }
 
-    ok(&["downgrade", "--no-backup"])?;
+    if run_or_refused(&p, &["downgrade", "--no-backup"], refusal).map_err(fail)? {
+        return Ok(true);
+    }
+    if refusal.is_some() {
+        return Err(fail(
+            "expect_refused.txt: upgrade and downgrade both ran".to_string(),
+        ));
+    }
     health(&p.path("app.db")).map_err(fail)?;
     let after_down = dump(&p.path("app.db")).map_err(fail)?;
     snapshot(case, "data_down.txt", &after_down).map_err(fail)?;
@@ -163,7 +200,45 @@ fn run_case(case: &Path) -> Result<(), String> {
             "up loses no data, so down must restore every value:\n--- inserted\n{initial}\n--- after down\n{after_down}"
         )));
     }
-    Ok(())
+    Ok(false)
+}
+
+/// Runs `qvdiff args`: `Ok(false)` when it succeeds; `Ok(true)` when it fails as `refusal`
+/// expects (exit 2, the message naming revision `r2_change` and holding each line of
+/// `refusal`, the database file byte-identical); an error otherwise.
+fn run_or_refused(p: &Project, args: &[&str], refusal: Option<&str>) -> Result<bool, String> {
+    let before = std::fs::read(p.path("app.db")).map_err(|e| e.to_string())?;
+    let run = p.qvdiff(args);
+    let Some(expected) = refusal.filter(|_| run.code != 0) else {
+        return match run.code {
+            0 => Ok(false),
+            code => Err(format!(
+                "`qvdiff {}` exited {code}:\n{}",
+                args.join(" "),
+                run.stderr
+            )),
+        };
+    };
+    let missing: Vec<&str> = std::iter::once("r2_change")
+        .chain(expected.lines().map(str::trim).filter(|l| !l.is_empty()))
+        .filter(|needle| !run.stderr.contains(needle))
+        .collect();
+    if run.code != 2 || !missing.is_empty() {
+        return Err(format!(
+            "`qvdiff {}` should be refused as expect_refused.txt says (exit 2, naming \
+             {missing:?}); it exited {}:\n{}",
+            args.join(" "),
+            run.code,
+            run.stderr
+        ));
+    }
+    if std::fs::read(p.path("app.db")).map_err(|e| e.to_string())? != before {
+        return Err(format!(
+            "`qvdiff {}` was refused but changed the database file",
+            args.join(" ")
+        ));
+    }
+    Ok(true)
 }
 
 /// `qvdiff migrate -m <name> --rev-id r2_change` (plus `extra` arguments) with the case's

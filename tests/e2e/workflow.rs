@@ -371,3 +371,59 @@ fn changes_keep_every_row_through_up_and_down_with_incoming_foreign_keys() {
     assert_eq!(query_strings(&db, "PRAGMA integrity_check"), ["ok"]);
     assert!(query_strings(&db, "PRAGMA foreign_key_check").is_empty());
 }
+
+#[test]
+fn migrate_db_judges_a_column_becoming_not_null_by_the_live_rows() {
+    let model = |notes: &str| {
+        format!(
+            "use qvdiff::Model;\n\n#[derive(Model)]\n#[model(table = \"items\")]\npub struct Item {{\n    \
+             #[column(primary_key)]\n    pub id: i64,\n    pub notes: {notes},\n}}\n"
+        )
+    };
+    let p = Project::with_models(&[("src/models.rs", &model("Option<String>"))]);
+    p.qvdiff(&["migrate", "-m", "items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    let conn = Connection::open(p.path("app.db")).unwrap();
+    conn.execute_batch("INSERT INTO items (id, notes) VALUES (1, 'a'), (2, NULL), (3, NULL);")
+        .unwrap();
+    p.write("src/models.rs", &model("String"));
+
+    // Two NULLs now: a value is needed, and the message says how many rows need it.
+    let before = p.snapshot();
+    let refused = p
+        .qvdiff(&["migrate", "-m", "required", "--db", "app.db", "--no-input"])
+        .expect_code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("items.notes becomes NOT NULL (2 rows hold NULL now in app.db)"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(p.snapshot(), before, "a refused migrate wrote something");
+
+    // None now: no value is asked, and the file fills nothing in.
+    conn.execute_batch("UPDATE items SET notes = 'b' WHERE notes IS NULL;")
+        .unwrap();
+    drop(conn);
+    p.qvdiff(&[
+        "migrate",
+        "-m",
+        "required",
+        "--db",
+        "app.db",
+        "--no-input",
+        "--rev-id",
+        "r2",
+    ])
+    .expect_code(0);
+    let file = p.read(&format!("migrations/{}", migration_files(&p)[1]));
+    let up = section(&file, "-- qvdiff:up");
+    assert!(!up.contains("COALESCE"), "{up}");
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        query_strings(&p.path("app.db"), "SELECT notes FROM items ORDER BY id"),
+        ["a", "b", "b"]
+    );
+}

@@ -38,6 +38,7 @@ pub(crate) const COLUMN_KEYS: &[&str] = &[
     "renamed_from",
     "backfill",
     "backfill_sql",
+    "using",
     "skip",
 ];
 
@@ -114,6 +115,7 @@ pub(crate) struct ColumnAttrs {
     pub renamed_from: Option<Spanned<String>>,
     pub backfill: Option<Spanned<DefaultValue>>,
     pub backfill_sql: Option<Spanned<String>>,
+    pub using: Option<Spanned<String>>,
     pub skip: Option<Span>,
 }
 
@@ -138,6 +140,7 @@ impl ColumnAttrs {
             ("renamed_from", self.renamed_from.as_ref().map(|s| s.key)),
             ("backfill", self.backfill.as_ref().map(|s| s.key)),
             ("backfill_sql", self.backfill_sql.as_ref().map(|s| s.key)),
+            ("using", self.using.as_ref().map(|s| s.key)),
         ];
         flags
             .into_iter()
@@ -292,6 +295,13 @@ pub(crate) fn parse_column_attrs(
                 "renamed_from" => {
                     if let Some(value) = string_value(&meta, &key, "old_column_name", errors)? {
                         set_once(&mut out.renamed_from, value, &key, &owner, errors);
+                    }
+                }
+                "using" => {
+                    if let Some(value) =
+                        string_value(&meta, &key, "CAST(color AS INTEGER)", errors)?
+                    {
+                        set_once(&mut out.using, value, &key, &owner, errors);
                     }
                 }
                 "max_length" => {

@@ -438,6 +438,7 @@ fn column_of(info: &FieldInfo, ty: ColumnType) -> Column {
         autoincrement: attrs.autoincrement.is_some(),
         renamed_from: attrs.renamed_from.as_ref().map(|r| r.value.clone()),
         backfill,
+        using: attrs.using.as_ref().map(|u| u.value.clone()),
     }
 }
 

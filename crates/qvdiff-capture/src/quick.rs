@@ -537,6 +537,7 @@ fn column_item(attrs: &mut ColumnAttrs, key: &str, value: Option<Value>) -> Opti
         "sql_type" => set_once(&mut attrs.sql_type, text_value(value?)?),
         "default_sql" => set_once(&mut attrs.default_sql, text_value(value?)?),
         "backfill_sql" => set_once(&mut attrs.backfill_sql, text_value(value?)?),
+        "using" => set_once(&mut attrs.using, text_value(value?)?),
         "references" => {
             let target = text_value(value?)?.value;
             set_once(&mut attrs.references, spanned(parse_reference(&target)?))
@@ -645,7 +646,7 @@ pub struct Item {
     pub active: bool,
     #[column(default = -3, backfill = 7)]
     count: i32,
-    #[column(default = 1.5)]
+    #[column(default = 1.5, using = "CAST(price AS REAL)")]
     pub price: f64,
     #[column(default = "new", name = "state_text")]
     pub state: String,

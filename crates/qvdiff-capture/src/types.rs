@@ -202,8 +202,10 @@ pub fn sql_type_to_column_type(sql: &str) -> ColumnType {
             max_length: Some(*n),
         },
         ("CHAR", [36]) | ("CHARACTER", [36]) | ("UUID", []) => ColumnType::Uuid,
-        ("INTEGER", []) | ("BIGINT", []) | ("INT8", []) => ColumnType::Integer { bits: 64 },
-        ("INT", []) | ("INT4", []) => ColumnType::Integer { bits: 32 },
+        // `INTEGER` is 32 bits in PostgreSQL and the SQL standard: a declared `integer` stays
+        // `integer` there (SQLite stores every width as INTEGER anyway).
+        ("BIGINT", []) | ("INT8", []) => ColumnType::Integer { bits: 64 },
+        ("INTEGER", []) | ("INT", []) | ("INT4", []) => ColumnType::Integer { bits: 32 },
         ("SMALLINT", []) | ("INT2", []) => ColumnType::Integer { bits: 16 },
         ("TINYINT", []) => ColumnType::Integer { bits: 8 },
         ("REAL", [])
@@ -351,7 +353,8 @@ mod tests {
                     max_length: Some(12),
                 },
             ),
-            ("INTEGER", ColumnType::Integer { bits: 64 }),
+            ("INTEGER", ColumnType::Integer { bits: 32 }),
+            ("integer", ColumnType::Integer { bits: 32 }),
             ("BIGINT", ColumnType::Integer { bits: 64 }),
             ("INT", ColumnType::Integer { bits: 32 }),
             ("SMALLINT", ColumnType::Integer { bits: 16 }),

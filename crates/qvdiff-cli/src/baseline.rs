@@ -29,6 +29,9 @@ pub struct Baseline {
     pub shadow: Shadow,
     /// The starting schema.
     pub schema: Schema,
+    /// The live database the schema was read from (`--db`): its rows tell which columns
+    /// becoming NOT NULL hold NULLs now. `None` for a schema the migration files give.
+    pub live: Option<crate::db_url::Database>,
 }
 
 /// Where a proposed migration is proven (up, down, up again) before it is written.
@@ -64,6 +67,7 @@ pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
     Ok(Baseline {
         shadow: Shadow::Sqlite(objects),
         schema,
+        live: None,
     })
 }
 
@@ -146,6 +150,7 @@ impl ReplayCache {
         Some(Baseline {
             shadow: Shadow::Sqlite(objects),
             schema,
+            live: None,
         })
     }
 
@@ -230,6 +235,7 @@ pub fn live(target: &DatabaseTarget) -> CliResult<Baseline> {
     Ok(Baseline {
         shadow: Shadow::Sqlite(objects),
         schema,
+        live: None,
     })
 }
 

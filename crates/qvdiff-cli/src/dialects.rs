@@ -95,6 +95,7 @@ pub fn recorded(
             Ok(Baseline {
                 shadow: Shadow::Model,
                 schema,
+                live: None,
             })
         }
     }
@@ -171,8 +172,8 @@ fn modelled_chain<'a>(
 
 /// A live database's schema (read only), and where to verify a new migration on top of it.
 pub fn live(database: &Database) -> CliResult<Baseline> {
-    match database {
-        Database::Sqlite(target) => baseline::live(target),
+    let mut baseline = match database {
+        Database::Sqlite(target) => baseline::live(target)?,
         Database::Postgres(_) => {
             let mut db = open(database, false)?;
             let schema = db.introspect().map_err(|e| {
@@ -181,12 +182,15 @@ pub fn live(database: &Database) -> CliResult<Baseline> {
                     database.display()
                 ))
             })?;
-            Ok(Baseline {
+            Baseline {
                 shadow: Shadow::Model,
                 schema,
-            })
+                live: None,
+            }
         }
-    }
+    };
+    baseline.live = Some(database.clone());
+    Ok(baseline)
 }
 
 /// The offline script of `qvdiff sql [FROM:TO]` in the project's dialect.

@@ -111,7 +111,7 @@ pub fn propose(
         changes = diff(&baseline.schema, &wanted, &renames);
     }
 
-    fill_missing_backfills(&baseline.schema, &mut wanted, &changes, prompter)?;
+    fill_missing_backfills(baseline, &mut wanted, &changes, prompter)?;
 
     // The two directions only read the schemas: on a big project each is milliseconds of
     // copying and rendering, so they share the cores. An error of the way up is reported first.
@@ -223,27 +223,51 @@ fn plan_error(e: qvdiff_core::PlanError) -> CliError {
 }
 
 /// A new NOT NULL column on an existing table, or a column becoming NOT NULL, needs a value for
-/// the rows already there: the model's `default` or `backfill`, else a one-off answer.
+/// the rows already there: the model's `default` or `backfill`, else a one-off answer. Against a
+/// live database (`--db`), a column becoming NOT NULL is judged by its rows: with no NULL it
+/// needs no value (the runner still refuses NULLs on any other database), with some the
+/// question says how many.
 fn fill_missing_backfills(
-    baseline: &Schema,
+    baseline: &Baseline,
     wanted: &mut Schema,
     changes: &[Change],
     prompter: &Prompter,
 ) -> CliResult<()> {
     let mut missing = Vec::new();
+    let mut live = None;
     for change in changes {
-        let (table, column, why) = match change {
+        let (table, column, mut why) = match change {
             Change::AddColumn { table, column } if needs_value(column) => {
-                (table, column, "is a new NOT NULL column")
+                (table, column, "is a new NOT NULL column".to_string())
             }
             Change::AlterColumn { table, from, to } if from.nullable && needs_value(to) => {
-                (table, to, "becomes NOT NULL")
+                (table, to, "becomes NOT NULL".to_string())
             }
             _ => continue,
         };
         // A table created in this same migration has no rows to fill.
-        if baseline.table(table).is_none() {
+        if baseline.schema.table(table).is_none() {
             continue;
+        }
+        if let (Change::AlterColumn { from, .. }, Some(database)) = (change, &baseline.live) {
+            if live.is_none() {
+                live = Some(crate::dialects::open_read_only(database)?);
+            }
+            // The column by its live name (a rename in the same migration comes first); a
+            // column that cannot be counted is asked about as without `--db`.
+            let live_name = renamed_from_live(changes, table, &from.name);
+            match live.as_mut().map(|db| db.count_nulls(table, live_name)) {
+                Some(Ok(0)) => continue,
+                Some(Ok(nulls)) => {
+                    why = format!(
+                        "{why} ({nulls} row{} hold{} NULL now in {})",
+                        if nulls == 1 { "" } else { "s" },
+                        if nulls == 1 { "s" } else { "" },
+                        database.display()
+                    );
+                }
+                _ => {}
+            }
         }
         let question = format!(
             "{table}.{} {why}; value for existing rows (SQL literal, e.g. 0 or 'unknown'): ",
@@ -272,6 +296,19 @@ fn fill_missing_backfills(
     } else {
         Err(CliError::new("existing rows need values; nothing was written").with_details(missing))
     }
+}
+
+/// The name `column` of `table` has in the live database: its old name when `changes` rename it.
+fn renamed_from_live<'a>(changes: &'a [Change], table: &str, column: &'a str) -> &'a str {
+    changes
+        .iter()
+        .find_map(|change| match change {
+            Change::RenameColumn { table: t, from, to } if t == table && to == column => {
+                Some(from.as_str())
+            }
+            _ => None,
+        })
+        .unwrap_or(column)
 }
 
 fn needs_value(column: &Column) -> bool {

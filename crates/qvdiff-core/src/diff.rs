@@ -272,6 +272,7 @@ fn carry_backfills(to: &Schema, changes: &mut [Change]) {
         };
         if let Some(wanted) = to.table(table).and_then(|t| t.column(&column.name)) {
             column.backfill.clone_from(&wanted.backfill);
+            column.using.clone_from(&wanted.using);
         }
     }
 }

@@ -178,6 +178,10 @@ pub trait Backend {
     /// How many rows `table` holds (what a review shows next to a rebuild or a drop).
     fn count_rows(&mut self, table: &str) -> Result<u64, BackendError>;
 
+    /// How many rows of `table` hold NULL in `column` (what a column becoming NOT NULL needs a
+    /// value for).
+    fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, BackendError>;
+
     /// The script `upgrade TARGET --sql` would run on this database now; nothing is changed.
     fn upgrade_script(
         &mut self,

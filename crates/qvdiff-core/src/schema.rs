@@ -85,6 +85,10 @@ pub struct Column {
     /// Migration hint: the value existing rows get when the column becomes NOT NULL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill: Option<DefaultValue>,
+    /// Migration hint: the SQL expression giving each existing row's value when the column
+    /// changes type (`#[column(using = "…")]`), over the table's columns as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub using: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -288,6 +292,7 @@ impl Schema {
             for c in &mut t.columns {
                 c.renamed_from = None;
                 c.backfill = None;
+                c.using = None;
             }
         }
         s
@@ -301,9 +306,9 @@ impl Schema {
             && self.triggers.is_sorted()
             && self.tables.iter().all(|t| {
                 t.renamed_from.is_none()
-                    && t.columns
-                        .iter()
-                        .all(|c| c.renamed_from.is_none() && c.backfill.is_none())
+                    && t.columns.iter().all(|c| {
+                        c.renamed_from.is_none() && c.backfill.is_none() && c.using.is_none()
+                    })
                     && t.uniques.windows(2).all(|w| w[0] < w[1])
                     && t.indexes.iter().map(|i| i.name.as_str()).is_sorted()
                     && t.foreign_keys.is_sorted()
@@ -411,6 +416,7 @@ impl Column {
             autoincrement: false,
             renamed_from: None,
             backfill: None,
+            using: None,
         }
     }
 }

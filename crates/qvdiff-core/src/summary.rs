@@ -119,6 +119,9 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             let mut parts = Vec::new();
             if from.ty != to.ty {
                 parts.push(format!("{} -> {}", ty(&from.ty), ty(&to.ty)));
+                if let Some(using) = &to.using {
+                    notes.push(format!("existing rows: {using}"));
+                }
             }
             if from.nullable != to.nullable {
                 parts.push(format!("{} -> {}", null(from.nullable), null(to.nullable)));

@@ -56,6 +56,7 @@ fn column_tokens(column: &Column) -> TokenStream {
     let autoincrement = column.autoincrement;
     let renamed_from = optional_string(column.renamed_from.as_deref());
     let backfill = optional_default(column.backfill.as_ref());
+    let using = optional_string(column.using.as_deref());
     quote! {
         ::qvdiff::Column {
             name: #name,
@@ -65,6 +66,7 @@ fn column_tokens(column: &Column) -> TokenStream {
             autoincrement: #autoincrement,
             renamed_from: #renamed_from,
             backfill: #backfill,
+            using: #using,
         }
     }
 }

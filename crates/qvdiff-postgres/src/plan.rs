@@ -132,6 +132,7 @@ fn without_hints(column: &Column) -> Column {
     Column {
         renamed_from: None,
         backfill: None,
+        using: None,
         ..column.clone()
     }
 }
@@ -532,6 +533,9 @@ impl<'a> Planner<'a> {
         if wanted.backfill.is_none() {
             wanted.backfill.clone_from(&column.backfill);
         }
+        if wanted.using.is_none() {
+            wanted.using.clone_from(&column.using);
+        }
         Ok(wanted)
     }
 
@@ -722,6 +726,32 @@ impl<'a> Planner<'a> {
             Some(fill) if is_row_number(fill) => {
                 self.add_column_distinct_per_row(table, column);
             }
+            // An SQL expression may name other columns (`lower(name)`), which PostgreSQL refuses
+            // in a DEFAULT: the column comes in nullable, the rows are filled, then it closes.
+            Some(fill @ DefaultValue::Sql(_))
+                if !column.autoincrement && column.default.as_ref() != Some(fill) =>
+            {
+                let open = Column {
+                    nullable: true,
+                    default: None,
+                    ..column.clone()
+                };
+                self.step(format!(
+                    "ALTER TABLE {quoted_table} ADD COLUMN {};",
+                    column_definition(&open)
+                ));
+                self.step(format!(
+                    "UPDATE {quoted_table} SET {} = {};",
+                    quote_ident(&column.name),
+                    fill_value_sql(fill, &column.ty)
+                ));
+                if !column.nullable {
+                    self.step(alter("SET NOT NULL"));
+                }
+                if let Some(default) = &column.default {
+                    self.step(alter(&format!("SET DEFAULT {}", render_default(default))));
+                }
+            }
             // Existing rows take the backfill through a transient default; new rows the real one.
             Some(fill) if !column.autoincrement && column.default.as_ref() != Some(fill) => {
                 let transient = Column {
@@ -830,12 +860,13 @@ impl<'a> Planner<'a> {
                 from: from.clone(),
                 to: to.clone(),
             };
+            // The model's conversion, when it gives one, over the column as it was.
+            let using = match &to.using {
+                Some(using) => format!("({using})"),
+                None => using_expression(&to.name, &from.ty, &to.ty),
+            };
             self.destructive_step(
-                alter(&format!(
-                    "TYPE {} USING {}",
-                    render_type(&to.ty),
-                    using_expression(&to.name, &from.ty, &to.ty)
-                )),
+                alter(&format!("TYPE {} USING {using}", render_type(&to.ty))),
                 change.destructive_reason(),
             );
         }

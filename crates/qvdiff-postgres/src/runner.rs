@@ -877,6 +877,22 @@ impl PostgresDatabase {
             .map_err(|e| PgError::from_pg(context, e))?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
+
+    /// How many rows of `table` hold NULL in `column`.
+    pub fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, RunError> {
+        let context = format!("counting the NULLs of {table}.{column}");
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE {} IS NULL",
+            quote_ident(table),
+            quote_ident(column)
+        );
+        let count: i64 = self
+            .client
+            .query_one(&sql, &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| PgError::from_pg(context, e))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
 }
 
 /// Where an offline script starts, for its header: `base`, or the applied heads joined by `+`.
@@ -993,6 +1009,10 @@ impl Backend for PostgresDatabase {
 
     fn count_rows(&mut self, table: &str) -> Result<u64, BackendError> {
         PostgresDatabase::count_rows(self, table).map_err(backend_error)
+    }
+
+    fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, BackendError> {
+        PostgresDatabase::count_nulls(self, table, column).map_err(backend_error)
     }
 
     fn upgrade_script(

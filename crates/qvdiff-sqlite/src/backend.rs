@@ -68,6 +68,21 @@ impl Backend for SqliteDatabase {
         introspect(&self.conn).map_err(|e| BackendError::failed(e.to_string()))
     }
 
+    fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, BackendError> {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE {} IS NULL",
+            crate::quote_ident(table),
+            crate::quote_ident(column)
+        );
+        let n: i64 = self
+            .conn
+            .query_row(&sql, [], |row| row.get(0))
+            .map_err(|e| {
+                BackendError::failed(format!("cannot count the NULLs of {table}.{column}: {e}"))
+            })?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     fn count_rows(&mut self, table: &str) -> Result<u64, BackendError> {
         let sql = format!("SELECT count(*) FROM {}", crate::quote_ident(table));
         let n: i64 = self

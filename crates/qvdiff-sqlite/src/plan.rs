@@ -98,6 +98,7 @@ fn without_hints(column: &Column) -> Column {
     Column {
         renamed_from: None,
         backfill: None,
+        using: None,
         ..column.clone()
     }
 }
@@ -528,13 +529,19 @@ impl<'a> Planner<'a> {
             match old.column(&column.name) {
                 Some(old_column) => {
                     insert_columns.push(quoted.clone());
+                    // A type change the model gives the conversion for copies through it (only
+                    // then: left in the model afterwards, it must not convert the rows again).
+                    let value = match &column.using {
+                        Some(using) if old_column.ty != column.ty => format!("({using})"),
+                        _ => quoted,
+                    };
                     // Existing NULLs of a column becoming NOT NULL take the backfill, else the
                     // column's default (as Django does); with neither, the copy refuses them.
                     let fill = column.backfill.as_ref().or(column.default.as_ref());
                     match fill {
-                        Some(value) if old_column.nullable && !column.nullable => select_exprs
-                            .push(format!("COALESCE({quoted}, {})", render_default(value))),
-                        _ => select_exprs.push(quoted),
+                        Some(fill) if old_column.nullable && !column.nullable => select_exprs
+                            .push(format!("COALESCE({value}, {})", render_default(fill))),
+                        _ => select_exprs.push(value),
                     }
                     // The core's rule, so the file's comment and `migrate`'s console summary agree.
                     if !old_column.ty.converts_losslessly_to(&column.ty) {

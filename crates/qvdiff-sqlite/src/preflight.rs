@@ -50,6 +50,17 @@ pub enum DataProblemKind {
         /// first in key order.
         groups: Vec<DuplicateGroup>,
     },
+    /// Rows whose value in a column that changed type SQLite kept as it was, unconverted
+    /// (text left in an INTEGER column): the app would read back a value of the old kind.
+    Unconverted {
+        /// The column.
+        column: String,
+        /// Its new declared type.
+        declared_type: String,
+        /// Up to [`MAX_EXAMPLE_KEYS`] of those values as SQL literals, in key order (the
+        /// example keys' order).
+        values: Vec<String>,
+    },
     /// Rows whose foreign key points at a missing parent row.
     Orphan {
         /// The referencing columns.
@@ -90,6 +101,12 @@ impl DataProblem {
             ),
             DataProblemKind::Orphan { parent, .. } => format!(
                 "delete those rows of {} or insert the missing rows of {parent} first",
+                self.table
+            ),
+            DataProblemKind::Unconverted { column, .. } => format!(
+                "give the conversion in the model with #[column(using = \"…\")] on {}.{column} \
+                 (an SQL expression over the old columns, e.g. CAST(…) or CASE … END) and \
+                 regenerate the migration, or fix those rows first",
                 self.table
             ),
         }
@@ -149,6 +166,23 @@ impl fmt::Display for DataProblem {
                 "{rows} reference a missing row of {parent} (through {})",
                 columns.join(", ")
             )?,
+            DataProblemKind::Unconverted {
+                column,
+                declared_type,
+                values,
+            } => {
+                let more = if self.rows > values.len() as u64 {
+                    ", …"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "{rows} hold values in {column} that do not convert to {declared_type} \
+                     (SQLite would keep them unconverted): {}{more}",
+                    values.join(", ")
+                )?
+            }
         }
         if !self.example_keys.is_empty() {
             let more = if self.rows > self.example_keys.len() as u64 {
@@ -237,6 +271,107 @@ pub(crate) fn explain_orphans(
             }
         })
         .collect()
+}
+
+/// The declared type of every column of every table, by `(table, column)`: taken before a
+/// section runs, so that [`unconverted_values`] finds the columns whose type it changed.
+pub(crate) fn declared_types(conn: &Connection) -> rusqlite::Result<DeclaredTypes> {
+    let mut statement = conn.prepare(
+        "SELECT m.name, p.name, p.type FROM sqlite_master AS m, pragma_table_info(m.name) AS p \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    )?;
+    let rows = statement.query_map([], |row| {
+        let table: String = row.get(0)?;
+        let column: String = row.get(1)?;
+        let declared: String = row.get(2)?;
+        Ok(((table, column), declared))
+    })?;
+    rows.collect()
+}
+
+/// Declared column types by `(table, column)`.
+pub(crate) type DeclaredTypes = BTreeMap<(String, String), String>;
+
+/// The storage classes a value must have in a column of `declared` type to have been converted
+/// to it (SQLite's type affinity rules); `None` where any value is read back as the type
+/// (text, blobs, dates and times, which SQLite stores as text).
+fn converted_storage(declared: &str) -> Option<&'static str> {
+    let upper = declared.to_ascii_uppercase();
+    if upper.contains("INT") {
+        Some("'integer'")
+    } else if ["CHAR", "CLOB", "TEXT", "BLOB"]
+        .iter()
+        .any(|t| upper.contains(t))
+        || upper.trim().is_empty()
+    {
+        None
+    } else if ["REAL", "FLOA", "DOUB"].iter().any(|t| upper.contains(t)) {
+        Some("'real'")
+    } else if upper.starts_with("BOOL") {
+        Some("'integer'")
+    } else if upper.starts_with("NUMERIC") || upper.starts_with("DECIMAL") {
+        Some("'integer', 'real'")
+    } else {
+        None
+    }
+}
+
+/// Rows holding a value that SQLite did not convert to its column's new type, in every column
+/// whose declared type differs from `before` (a type change by a table rebuild): SQLite's type
+/// affinity keeps such a value as it was (`'#f00'` stays text in an INTEGER column), and the
+/// app's decoder would fail on it later. One problem per column, with examples.
+pub(crate) fn unconverted_values(
+    conn: &Connection,
+    before: &DeclaredTypes,
+) -> rusqlite::Result<Vec<DataProblem>> {
+    let mut problems = Vec::new();
+    for ((table, column), declared) in declared_types(conn)? {
+        let changed = before
+            .get(&(table.clone(), column.clone()))
+            .is_some_and(|old| !old.eq_ignore_ascii_case(&declared));
+        let Some(storage) = converted_storage(&declared).filter(|_| changed) else {
+            continue;
+        };
+        let quoted = quote_ident(&column);
+        let condition = format!("{quoted} IS NOT NULL AND typeof({quoted}) NOT IN ({storage})");
+        let count: i64 = conn.query_row(
+            &format!(
+                "SELECT count(*) FROM {} WHERE {condition}",
+                quote_ident(&table)
+            ),
+            [],
+            |row| row.get(0),
+        )?;
+        if count == 0 {
+            continue;
+        }
+        let key = primary_key(conn, &table)?;
+        let width = key.columns.len();
+        let mut statement = conn.prepare(&format!(
+            "SELECT {key_list}, {quoted} FROM {} WHERE {condition} ORDER BY {key_list} \
+             LIMIT {MAX_EXAMPLE_KEYS}",
+            quote_ident(&table),
+            key_list = key.columns.join(", ")
+        ))?;
+        let mut rows = statement.query([])?;
+        let (mut example_keys, mut values) = (Vec::new(), Vec::new());
+        while let Some(row) = rows.next()? {
+            example_keys.push(row_literal(row, 0..width)?);
+            values.push(row_literal(row, width..width + 1)?);
+        }
+        problems.push(DataProblem {
+            table,
+            kind: DataProblemKind::Unconverted {
+                column,
+                declared_type: declared,
+                values,
+            },
+            rows: count as u64,
+            key_label: key.label,
+            example_keys,
+        });
+    }
+    Ok(problems)
 }
 
 /// How rows of a table are identified in messages.

@@ -22,7 +22,9 @@ use crate::ledger::{
     create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
     record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
 };
-use crate::preflight::{explain_constraint_failure, explain_orphans, DataProblem};
+use crate::preflight::{
+    declared_types, explain_constraint_failure, explain_orphans, unconverted_values, DataProblem,
+};
 use crate::sqltext;
 pub use qvdiff_core::run::{
     BackupSettings, Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
@@ -66,7 +68,8 @@ pub enum RunError {
         path: String,
         /// Which section.
         direction: Direction,
-        /// The step that the data blocks (`PRAGMA foreign_key_check` for orphans).
+        /// The step that the data blocks (`PRAGMA foreign_key_check` for orphans; empty for
+        /// values a type change left unconverted, found once the section ran).
         statement: String,
         /// The rows in the way, per table.
         problems: Vec<DataProblem>,
@@ -114,6 +117,9 @@ impl fmt::Display for RunError {
                 )?;
                 for problem in problems {
                     write!(f, "\n  {problem}; {}", problem.hint())?;
+                }
+                if statement.is_empty() {
+                    return Ok(());
                 }
                 write!(f, "\n  in statement: {}", statement_excerpt(statement))
             }
@@ -388,6 +394,8 @@ fn run_section(
     check_no_transaction_control(migration, direction, sql)?;
     let violations_before = foreign_key_violations(tx)
         .map_err(|e| SqliteError::database("checking foreign keys", e))?;
+    let types_before =
+        declared_types(tx).map_err(|e| SqliteError::database("reading column types", e))?;
     let started = Instant::now();
     if let Err(error) = run_script(tx, &migration.file.revision, sql) {
         return Err(match error {
@@ -422,6 +430,18 @@ fn run_section(
             direction,
             statement: "(end of section)".to_string(),
             message: "the section ended the migration transaction".to_string(),
+        });
+    }
+    let unconverted = unconverted_values(tx, &types_before)
+        .map_err(|e| SqliteError::database("checking converted values", e))?;
+    if !unconverted.is_empty() {
+        return Err(RunError::Data {
+            revision: migration.file.revision.clone(),
+            path: migration.path.clone(),
+            direction,
+            // Found after the whole section ran, by column type: no one statement is to blame.
+            statement: String::new(),
+            problems: unconverted,
         });
     }
     let violations_after = foreign_key_violations(tx)

@@ -36,7 +36,8 @@
 //! `default_sql = "…"`, `unique`, `index`, `references = "table.column"`, `on_delete = "…"` /
 //! `on_update = "…"` (`cascade`, `set null`, `set default`, `restrict`, `no action`),
 //! `renamed_from = "…"`, `backfill = <literal>` / `backfill_sql = "…"` (value for existing rows
-//! when a column becomes NOT NULL) and `skip`.
+//! when a column becomes NOT NULL), `using = "…"` (an SQL expression converting existing rows
+//! when the column changes type) and `skip`.
 //!
 //! The table name defaults to the struct name in snake_case; `Option<T>` is nullable and every
 //! other field NOT NULL. Generated index names are `ix_<table>_<column>[_<column>…]`. The Rust

@@ -22,7 +22,7 @@ pub struct Item<'a, T> {
     pub sku: &'a str,
     #[column(default = -1, backfill = 0)]
     pub quantity: i32,
-    #[column(default = 1.5)]
+    #[column(default = 1.5, using = "CAST(weight AS REAL)")]
     pub weight: f64,
     #[column(sql_type = "JSON", default_sql = "'[]'")]
     pub tags: Tags,
@@ -44,6 +44,7 @@ fn main() {
     assert_eq!(items.columns[2].ty, ColumnType::Text { max_length: Some(32) });
     assert_eq!(items.columns[3].default, Some(DefaultValue::Integer(-1)));
     assert_eq!(items.columns[4].default, Some(DefaultValue::Float(1.5)));
+    assert_eq!(items.columns[4].using.as_deref(), Some("CAST(weight AS REAL)"));
     assert_eq!(items.columns[5].ty, ColumnType::Json);
     assert_eq!(items.foreign_keys[0].on_delete, FkAction::SetNull);
     assert_eq!(items.foreign_keys[0].on_update, FkAction::Cascade);
