@@ -728,8 +728,12 @@ impl<'a> Planner<'a> {
             }
             // An SQL expression may name other columns (`lower(name)`), which PostgreSQL refuses
             // in a DEFAULT: the column comes in nullable, the rows are filled, then it closes.
-            Some(fill @ DefaultValue::Sql(_))
-                if !column.autoincrement && column.default.as_ref() != Some(fill) =>
+            // A literal typed at the prompt (`'unknown'`) takes the transient default below,
+            // which fills the rows without rewriting the table.
+            Some(fill @ DefaultValue::Sql(sql))
+                if !column.autoincrement
+                    && column.default.as_ref() != Some(fill)
+                    && matches!(parse_default(sql, &column.ty), DefaultValue::Sql(_)) =>
             {
                 let open = Column {
                     nullable: true,
