@@ -1,6 +1,7 @@
 //! The server workflow in one command, `migrate --db URL -m MSG --apply`, on a terminal (a
-//! pseudo-terminal) and without one; and `restore`: which backup, asked first on a terminal,
-//! `--revision`, and the rows a restore takes out.
+//! pseudo-terminal) and without one; `upgrade` and `downgrade` asking on a terminal before
+//! steps that destroy data the database holds; and `restore`: which backup, asked first on a
+//! terminal, `--revision`, and the rows a restore takes out.
 
 use super::support::{run_on_terminal, Project};
 use rusqlite::Connection;
@@ -375,4 +376,79 @@ fn migrate_apply_on_a_terminal_applies_to_postgres() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(ledger, ["r1", "r2"]);
+}
+
+#[test]
+fn upgrade_and_downgrade_on_a_terminal_list_the_data_they_destroy_and_ask() {
+    // r2 drops items.notes (two rows hold a note) and adds items.label.
+    let p = Project::with_models(&[("src/models.rs", &with_notes())]);
+    p.qvdiff(&["migrate", "-m", "items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    let db = p.path("app.db");
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO items (id, title, notes) VALUES (1, 'lamp', 'old'), (2, 'desk', NULL), \
+             (3, 'chair', 'x');",
+        )
+        .unwrap();
+    p.write(
+        "src/models.rs",
+        &V1.replace(
+            "pub title: String,",
+            "pub title: String,\n    pub label: Option<String>,",
+        ),
+    );
+    p.qvdiff(&["migrate", "-m", "label", "--rev-id", "r2", "--no-input"])
+        .expect_code(0);
+
+    let question = "Run the upgrade? [y/N]";
+    let before = std::fs::read(&db).unwrap();
+    let run =
+        run_on_terminal(p.root(), &["upgrade", "--no-backup"], &[(question, "n")]).expect_code(2);
+    assert!(
+        run.stdout
+            .contains("This upgrade destroys data app.db holds now:")
+            && run.stdout.contains(
+                "r2 (migrations/r2_label.sql): items.notes: 2 values — drops data in items.notes"
+            )
+            && run.stdout.contains("nothing was changed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "a declined upgrade changed the file"
+    );
+
+    run_on_terminal(p.root(), &["upgrade", "--no-backup"], &[(question, "y")]).expect_code(0);
+    assert_eq!(ledger(&db), ["r1", "r2"]);
+    assert!(!columns(&db).contains(&"notes".to_string()));
+
+    // The way back drops items.label: asked only once a row holds a label.
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch("UPDATE items SET label = 'red' WHERE id = 1;")
+        .unwrap();
+    let run = run_on_terminal(
+        p.root(),
+        &["downgrade", "--no-backup"],
+        &[("Run the downgrade? [y/N]", "y")],
+    )
+    .expect_code(0);
+    assert!(
+        run.stdout.contains(
+            "r2 (migrations/r2_label.sql): items.label: 1 value — drops data in items.label"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(ledger(&db), ["r1"]);
+    // With nothing to lose, nothing is asked: r2's up drops notes, which hold no value now.
+    conn.execute_batch("UPDATE items SET notes = NULL;")
+        .unwrap();
+    let run = run_on_terminal(p.root(), &["upgrade", "--no-backup"], &[]).expect_code(0);
+    assert!(!run.stdout.contains("destroys data"), "{}", run.stdout);
+    assert_eq!(ledger(&db), ["r1", "r2"]);
 }

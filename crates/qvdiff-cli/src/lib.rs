@@ -91,10 +91,10 @@ fn dispatch(cli: &Cli, console: &Console) -> CliResult<i32> {
         Command::Diff(args) => commands::diff::run(&config()?, args, db, console).map(|()| EXIT_OK),
         Command::Check(args) => commands::check::run(&config()?, args, db, console),
         Command::Upgrade(args) => {
-            commands::deploy::upgrade(&config()?, args, db, console).map(|()| EXIT_OK)
+            commands::deploy::upgrade(&config()?, args, db, &prompter, console).map(|()| EXIT_OK)
         }
         Command::Downgrade(args) => {
-            commands::deploy::downgrade(&config()?, args, db, console).map(|()| EXIT_OK)
+            commands::deploy::downgrade(&config()?, args, db, &prompter, console).map(|()| EXIT_OK)
         }
         Command::Current => commands::deploy::current(&config()?, db, console).map(|()| EXIT_OK),
         Command::History => commands::deploy::history(&config()?, db).map(|()| EXIT_OK),

@@ -11,6 +11,7 @@ use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
+use crate::prompt::Prompter;
 use qvdiff_core::run::{BackupSettings, Direction, RunOptions, RunReport};
 use qvdiff_core::runner::{applied_revisions, history as history_entries, Migrations};
 use qvdiff_core::{BackendError, BackendErrorKind};
@@ -109,11 +110,130 @@ fn report_run(
     ));
 }
 
+/// One step of a run that destroys data the database holds now.
+struct Destruction {
+    /// The revision and its file.
+    revision: String,
+    path: String,
+    /// The file's `DESTRUCTIVE` reason.
+    reason: String,
+    /// The table (and column) it destroys, with how many rows hold data there now.
+    table: String,
+    column: Option<String>,
+    rows: u64,
+}
+
+/// On a terminal (and without `--no-input`), lists the steps of the revisions about to run in
+/// `direction` that destroy data present now — revision, table, column, rows — and asks before
+/// anything runs. A script or `--no-input` runs what review approved, without asking.
+fn confirm_destruction(
+    database: &Database,
+    migrations: &Migrations,
+    target: &str,
+    direction: Direction,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<()> {
+    use std::io::IsTerminal;
+    if !prompter.enabled() || !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let mut db = dialects::open_read_only(database)?;
+    let applied = db.applied().map_err(run_error)?;
+    let plan = match direction {
+        Direction::Up => qvdiff_core::runner::plan_upgrade(migrations, &applied, target),
+        Direction::Down => qvdiff_core::runner::plan_downgrade(migrations, &applied, target),
+    };
+    // A refused plan is reported by the run itself, with its own message.
+    let Ok(plan) = plan else {
+        return Ok(());
+    };
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let now = db.introspect().map_err(run_error)?;
+    let mut found = Vec::new();
+    for migration in plan {
+        let sql = match direction {
+            Direction::Up => &migration.file.up,
+            Direction::Down => &migration.file.down,
+        };
+        let section = qvdiff_sqlite::review::section(sql, 0);
+        for statement in &section.statements {
+            let Some((_, reasons)) = statement
+                .trailing_comment
+                .as_deref()
+                .and_then(|c| c.split_once("DESTRUCTIVE:"))
+            else {
+                continue;
+            };
+            for reason in reasons.split("; ").map(str::trim) {
+                let Some((table, column)) = qvdiff_core::summary::destroyed_object(reason, &now)
+                else {
+                    continue;
+                };
+                let total = db.count_rows(&table).map_err(run_error)?;
+                let rows = match &column {
+                    Some(column) => total - db.count_nulls(&table, column).map_err(run_error)?,
+                    None => total,
+                };
+                if rows > 0 {
+                    found.push(Destruction {
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
+                        reason: reason.to_string(),
+                        table,
+                        column,
+                        rows,
+                    });
+                }
+            }
+        }
+    }
+    drop(db);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let verb = match direction {
+        Direction::Up => "upgrade",
+        Direction::Down => "downgrade",
+    };
+    let mut lines = vec![format!(
+        "This {verb} destroys data {} holds now:",
+        database.display()
+    )];
+    for d in &found {
+        let place = match &d.column {
+            Some(column) => format!("{}.{column}: {} value", d.table, d.rows),
+            None => format!("table {}: {} row", d.table, d.rows),
+        };
+        lines.push(format!(
+            "  {} ({}): {place}{} — {}",
+            d.revision,
+            d.path,
+            if d.rows == 1 { "" } else { "s" },
+            d.reason
+        ));
+    }
+    console.warn(&lines.join("\n"));
+    if prompter.confirm(&format!("Run the {verb}?")) {
+        Ok(())
+    } else {
+        Err(CliError::new(format!(
+            "{verb} stopped before any change: nothing was changed"
+        ))
+        .with_hint(format!(
+            "`qvdiff {verb} --sql` prints what it would run; `--no-input` runs without asking"
+        )))
+    }
+}
+
 /// `qvdiff upgrade [TARGET] [--sql] [--no-backup]`.
 pub fn upgrade(
     config: &Config,
     args: &UpgradeArgs,
     db_flag: Option<&str>,
+    prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
     let (config, database) = db_url::resolve_database(config, db_flag)?;
@@ -139,6 +259,16 @@ pub fn upgrade(
         // file is created: a failed upgrade must leave nothing behind.
         qvdiff_core::runner::plan_upgrade(&migrations, &[], target_rev).map_err(refused)?;
         created_dirs = create_parent_dirs(&file.path)?;
+    }
+    if !missing_file {
+        confirm_destruction(
+            &database,
+            &migrations,
+            target_rev,
+            Direction::Up,
+            prompter,
+            console,
+        )?;
     }
     // A database that does not exist yet holds nothing to protect: no backup of it.
     let backup = !missing_file && !args.no_backup;
@@ -203,6 +333,7 @@ pub fn downgrade(
     config: &Config,
     args: &DowngradeArgs,
     db_flag: Option<&str>,
+    prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
     let (config, database) = db_url::resolve_database(config, db_flag)?;
@@ -216,6 +347,14 @@ pub fn downgrade(
         print_stdout(&script);
         return Ok(());
     }
+    confirm_destruction(
+        &database,
+        &migrations,
+        target,
+        Direction::Down,
+        prompter,
+        console,
+    )?;
     let report = dialects::open(&database, false)?
         .downgrade(
             &migrations,

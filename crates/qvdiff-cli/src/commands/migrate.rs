@@ -227,7 +227,9 @@ fn apply(
         sql: false,
         no_backup: false,
     };
-    crate::commands::deploy::upgrade(config, &upgrade, db_flag, console)
+    // The person has just read the file and said yes: no second question.
+    let answered = Prompter::new(false);
+    crate::commands::deploy::upgrade(config, &upgrade, db_flag, &answered, console)
 }
 
 /// Each change of a migration in words, and whether it is destructive.
