@@ -421,6 +421,20 @@ CREATE INDEX "ix_items_id" ON "items" ("id");
             "CREATE TABLE u (a int PRIMARY KEY); CREATE TABLE v (a int REFERENCES u);",
             "DROP TABLE u; DROP TABLE v;",
         ),
+        // A default naming a column (a backfill expression written as a DEFAULT).
+        (
+            base,
+            r#"ALTER TABLE "users" ADD COLUMN "slug" text NOT NULL DEFAULT lower(email);"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ADD COLUMN "slug" text DEFAULT lower("slug");"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ALTER COLUMN "nick" SET DEFAULT upper("email");"#,
+        ),
+        ("", "CREATE TABLE u (a text DEFAULT b || 'x', b text);"),
     ];
     let count = assert_both_reject("rejects", &cases);
     eprintln!("rejected by both: {count} cases");

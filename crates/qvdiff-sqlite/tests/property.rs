@@ -20,7 +20,12 @@
 //!    SQLite converts it back (`A(B(v))`), a NULL that a backfill filled stays filled (converted
 //!    back), a dropped column comes back holding its default in A (NULL without one), and a
 //!    dropped table comes back empty;
-//! 4. `verify` passes the generated file, and its verdict on a mutated `down` (a step removed or
+//! 4. a type change over values SQLite would keep unconverted (text in an INTEGER column, a
+//!    fraction in an INTEGER column) is refused by the runner, either way: the refusal names
+//!    exactly the rows that would stay unconverted (counted independently with the scratch
+//!    database), and the database is left as it was (schema and every value); an accepted run
+//!    leaves no unconverted value in a column whose type changed;
+//! 5. `verify` passes the generated file, and its verdict on a mutated `down` (a step removed or
 //!    a schema change appended) equals the truth found by applying it independently: a file
 //!    whose down does not give A back is never passed.
 //!
@@ -40,6 +45,8 @@ use qvdiff_core::{
     fill_restored_columns, restore_placeholder, Column, ColumnType, DefaultValue, Dialect,
     MigrationFile, Renames, Schema, Table,
 };
+use qvdiff_sqlite::preflight::{DataProblem, DataProblemKind};
+use qvdiff_sqlite::runner::RunError;
 use qvdiff_sqlite::{
     apply_script, comparable, downgrade, introspect, quote_ident, render_default, render_type,
     replay, replay_schema, stored_objects, upgrade, verify, verify_stored, RunOptions, Sqlite,
@@ -48,6 +55,7 @@ use qvdiff_sqlite::{
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[path = "../../../fixtures/property/generator.rs"]
 mod generator;
@@ -293,9 +301,20 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
         .map_err(|e| format!("upgrade to A: {e}"))?;
     let stored = insert_rows(&conn, case)?;
 
-    upgrade(&mut conn, &migrations, "head", &RunOptions::default())
-        .map_err(|e| format!("upgrade A -> B refused: {e}"))?;
+    let conv = Converter::new();
+    let before_up = Snapshot::take(&conn, &case.a.tables)?;
+    match upgrade(&mut conn, &migrations, "head", &RunOptions::default()) {
+        Ok(_) => {}
+        Err(RunError::Data { problems, .. }) if all_unconverted(&problems) => {
+            let conversions = type_changes(&case.a, &wanted);
+            check_refusal(&conn, &conv, &before_up, &conversions, &problems, "up")?;
+            REFUSED.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        Err(e) => return Err(format!("upgrade A -> B refused: {e}")),
+    }
     health(&conn, "after up")?;
+    check_converted(&conn, &type_changes(&case.a, &wanted), "after up")?;
     let live = comparable(&introspect(&conn).map_err(|e| e.to_string())?);
     if live != comparable(&wanted) {
         return Err(format!(
@@ -304,7 +323,6 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
             live
         ));
     }
-    let conv = Converter::new();
     let a_by_name = |name: &str| case.a.table(name).cloned();
     for table in &wanted.tables {
         let origin = case.lineage.tables.get(&table.name);
@@ -336,9 +354,19 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
         compare_rows("after up", &table.name, shown(&actual), &expected)?;
     }
 
-    downgrade(&mut conn, &migrations, "-1", &RunOptions::default())
-        .map_err(|e| format!("downgrade B -> A refused: {e}"))?;
+    let before_down = Snapshot::take(&conn, &wanted.tables)?;
+    match downgrade(&mut conn, &migrations, "-1", &RunOptions::default()) {
+        Ok(_) => {}
+        Err(RunError::Data { problems, .. }) if all_unconverted(&problems) => {
+            let conversions = type_changes(&wanted, &case.a);
+            check_refusal(&conn, &conv, &before_down, &conversions, &problems, "down")?;
+            REFUSED.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        Err(e) => return Err(format!("downgrade B -> A refused: {e}")),
+    }
     health(&conn, "after down")?;
+    check_converted(&conn, &type_changes(&wanted, &case.a), "after down")?;
     let live = comparable(&introspect(&conn).map_err(|e| e.to_string())?);
     if live != comparable(&baseline) {
         return Err(format!(
@@ -397,6 +425,207 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
             .collect();
         let actual = read_table(&conn, a_table)?;
         compare_rows("after down", &a_table.name, shown(&actual), &expected)?;
+    }
+    Ok(())
+}
+
+/// The schema and every row of a database, to show that a refused run changed nothing.
+struct Snapshot {
+    tables: Vec<Table>,
+    schema: Schema,
+    rows: BTreeMap<String, Vec<Vec<String>>>,
+}
+
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.schema == other.schema && self.rows == other.rows
+    }
+}
+
+impl Snapshot {
+    fn take(conn: &Connection, tables: &[Table]) -> Result<Snapshot, Failure> {
+        let mut rows = BTreeMap::new();
+        for table in tables {
+            rows.insert(table.name.clone(), shown(&read_table(conn, table)?));
+        }
+        Ok(Snapshot {
+            tables: tables.to_vec(),
+            schema: comparable(&introspect(conn).map_err(|e| e.to_string())?),
+            rows,
+        })
+    }
+}
+
+/// A column whose declared type a migration changes (same table and column name on both
+/// sides), with its type before and after.
+struct TypeChange {
+    table: Table,
+    column: String,
+    to: Column,
+}
+
+/// The columns whose declared type changes from `from` to `to`, by name, as the runner sees
+/// them.
+fn type_changes(from: &Schema, to: &Schema) -> Vec<TypeChange> {
+    let mut changes = Vec::new();
+    for to_table in &to.tables {
+        let Some(from_table) = from.table(&to_table.name) else {
+            continue;
+        };
+        for column in &to_table.columns {
+            let Some(old) = from_table.column(&column.name) else {
+                continue;
+            };
+            if !render_type(&old.ty).eq_ignore_ascii_case(&render_type(&column.ty)) {
+                changes.push(TypeChange {
+                    table: to_table.clone(),
+                    column: column.name.clone(),
+                    to: column.clone(),
+                });
+            }
+        }
+    }
+    changes
+}
+
+/// The storage classes a value must have to count as converted to a column of `declared`
+/// type, by SQLite's affinity rules (the contract the runner's refusal keeps); `None` where any
+/// value reads back as the type.
+fn converted_classes(declared: &str) -> Option<&'static [&'static str]> {
+    let upper = declared.to_ascii_uppercase();
+    if upper.contains("INT") {
+        Some(&["integer"])
+    } else if ["CHAR", "CLOB", "TEXT", "BLOB"]
+        .iter()
+        .any(|t| upper.contains(t))
+        || upper.trim().is_empty()
+    {
+        None
+    } else if ["REAL", "FLOA", "DOUB"].iter().any(|t| upper.contains(t)) {
+        Some(&["real"])
+    } else if upper.starts_with("BOOL") {
+        Some(&["integer"])
+    } else if upper.starts_with("NUMERIC") || upper.starts_with("DECIMAL") {
+        Some(&["integer", "real"])
+    } else {
+        None
+    }
+}
+
+fn storage_class(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Integer(_) => "integer",
+        Value::Real(_) => "real",
+        Value::Text(_) => "text",
+        Value::Blob(_) => "blob",
+    }
+}
+
+fn all_unconverted(problems: &[DataProblem]) -> bool {
+    !problems.is_empty()
+        && problems
+            .iter()
+            .all(|p| matches!(p.kind, DataProblemKind::Unconverted { .. }))
+}
+
+/// A refusal over unconverted values: the database is as it was, and the refused columns and
+/// row counts are exactly those the scratch database finds (each value stored into a column of
+/// the new type keeps a class the type does not convert to).
+fn check_refusal(
+    conn: &Connection,
+    conv: &Converter,
+    before: &Snapshot,
+    changes: &[TypeChange],
+    problems: &[DataProblem],
+    direction: &str,
+) -> Result<(), Failure> {
+    let after = Snapshot::take(conn, &before.tables)?;
+    if after != *before {
+        return Err(format!(
+            "{direction} was refused over unconverted values but changed the database"
+        ));
+    }
+    let mut expected = BTreeMap::new();
+    for change in changes {
+        let Some(classes) = converted_classes(&render_type(&change.to.ty)) else {
+            continue;
+        };
+        // The rows are as they were: what the copy would have stored anew.
+        let table = live_table(conn, &change.table.name)?;
+        let Some(index) = table.columns.iter().position(|c| c.name == change.column) else {
+            continue;
+        };
+        let count = read_table(conn, &table)?
+            .iter()
+            .filter(|row| {
+                let stored = conv.store(&change.to, &row[index]);
+                !matches!(stored, Value::Null) && !classes.contains(&storage_class(&stored))
+            })
+            .count();
+        if count > 0 {
+            expected.insert(
+                (change.table.name.clone(), change.column.clone()),
+                count as u64,
+            );
+        }
+    }
+    let refused: BTreeMap<(String, String), u64> = problems
+        .iter()
+        .filter_map(|p| match &p.kind {
+            DataProblemKind::Unconverted { column, .. } => {
+                Some(((p.table.clone(), column.clone()), p.rows))
+            }
+            _ => None,
+        })
+        .collect();
+    if refused != expected {
+        return Err(format!(
+            "{direction} refused over unconverted values {refused:?}; the scratch database finds \
+             {expected:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// The table as the live database declares it.
+fn live_table(conn: &Connection, name: &str) -> Result<Table, Failure> {
+    introspect(conn)
+        .map_err(|e| e.to_string())?
+        .table(name)
+        .cloned()
+        .ok_or_else(|| format!("table {name} is missing"))
+}
+
+/// After an accepted run, no column whose type changed holds a value of a class its type does
+/// not convert to.
+fn check_converted(conn: &Connection, changes: &[TypeChange], when: &str) -> Result<(), Failure> {
+    for change in changes {
+        let Some(classes) = converted_classes(&render_type(&change.to.ty)) else {
+            continue;
+        };
+        let quoted = quote_ident(&change.column);
+        let list: Vec<String> = classes.iter().map(|c| format!("'{c}'")).collect();
+        let count: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM {} WHERE {quoted} IS NOT NULL AND typeof({quoted}) \
+                     NOT IN ({})",
+                    quote_ident(&change.table.name),
+                    list.join(", ")
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| e.to_string())?;
+        if count > 0 {
+            return Err(format!(
+                "{when}: {count} values of {}.{} were left unconverted to {}",
+                change.table.name,
+                change.column,
+                render_type(&change.to.ty)
+            ));
+        }
     }
     Ok(())
 }
@@ -615,15 +844,31 @@ fn split_steps(section: &str) -> Vec<&str> {
     out
 }
 
+/// Cases whose up or down the runner refused over values a type change would leave
+/// unconverted (each refusal checked by `check_refusal`).
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// Runs the cases and says how many ended in a refusal over unconverted values; a run of 100
+/// cases or more must have some, so the refusal path cannot silently stop being exercised.
+fn run_and_count(default_cases: u64) {
+    let cases = run_many(default_cases, &SQLITE, &run_case);
+    let refused = REFUSED.load(Ordering::Relaxed);
+    eprintln!("{cases} cases, {refused} refused over values a type change would leave unconverted");
+    assert!(
+        cases < 100 || refused > 0,
+        "no case met an unconverted value"
+    );
+}
+
 #[test]
 fn property_random_schemas_edits_and_rows() {
-    run_many(500, &SQLITE, &run_case);
+    run_and_count(500);
 }
 
 #[test]
 #[ignore = "10 000 cases: cargo test -p qvdiff-sqlite --release --test property -- --ignored"]
 fn property_ten_thousand_cases() {
-    run_many(10_000, &SQLITE, &run_case);
+    run_and_count(10_000);
 }
 
 #[test]

@@ -143,6 +143,10 @@ impl SchemaModel {
                 p.rest_text()
             ));
         }
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        for column in &columns {
+            refuse_column_reference(column.default.as_deref(), &names)?;
+        }
         if self.relation_exists(&name) {
             return if if_not_exists {
                 Ok(())
@@ -170,6 +174,9 @@ impl SchemaModel {
     /// Adds a column (with its identity sequence) and returns its inline constraints, to be added
     /// once every column of the statement exists.
     pub(super) fn add_column(&mut self, table: &str, def: ColumnDef) -> Step<Vec<NewConstraint>> {
+        let mut names = self.table(table)?.column_names();
+        names.push(def.name.clone());
+        refuse_column_reference(def.default.as_deref(), &names)?;
         let mut ty = parse_type(&def.type_text);
         let mut default = def.default;
         let mut sequence = None;
@@ -807,6 +814,7 @@ impl SchemaModel {
             if expr.is_empty() {
                 return unsupported("expected an expression after SET DEFAULT");
             }
+            refuse_column_reference(Some(expr), &self.table(table)?.column_names())?;
             changed.default = (!is_null_literal(expr)).then(|| expr.to_string());
         } else if p.eat_all(&["DROP", "DEFAULT"]) {
             if column.identity {
@@ -1171,5 +1179,16 @@ impl SchemaModel {
                 }
             }
         }
+    }
+}
+
+/// A `DEFAULT` may not name a column (`DEFAULT lower(name)`): the server refuses it, whatever
+/// the rows hold, so the model does too.
+fn refuse_column_reference(default: Option<&str>, columns: &[String]) -> Step {
+    match default.map(|expr| referenced_columns(expr, columns)) {
+        Some(named) if !named.is_empty() => {
+            invalid("cannot use column reference in DEFAULT expression".to_string())
+        }
+        _ => Ok(()),
     }
 }

@@ -733,7 +733,8 @@ impl<'a> Planner<'a> {
             Some(fill @ DefaultValue::Sql(sql))
                 if !column.autoincrement
                     && column.default.as_ref() != Some(fill)
-                    && matches!(parse_default(sql, &column.ty), DefaultValue::Sql(_)) =>
+                    && matches!(parse_default(sql, &column.ty), DefaultValue::Sql(_))
+                    && sqlite_blob_hex(sql).is_none() =>
             {
                 let open = Column {
                     nullable: true,
