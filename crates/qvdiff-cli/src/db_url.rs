@@ -67,9 +67,28 @@ pub struct PostgresTarget {
     pub url: String,
     /// Where it came from.
     pub source: UrlSource,
+    /// The schema the project's tables and ledger live in (`[postgres] schema`); `None`: the
+    /// first schema of the connection's `search_path` (normally `public`).
+    pub schema: Option<String>,
 }
 
 impl PostgresTarget {
+    /// A connection whose unqualified names resolve to the project's schema (see
+    /// [`qvdiff_postgres::connect::use_schema`]; `create`: a missing schema is created).
+    pub fn connect(&self, create: bool) -> CliResult<postgres::Client> {
+        let mut client = qvdiff_postgres::connect(&self.url).map_err(|e| {
+            CliError::new(e.to_string()).with_hint(
+                "check the URL (postgres://user:password@host:port/database) and that the \
+                 server is running",
+            )
+        })?;
+        if let Some(schema) = &self.schema {
+            qvdiff_postgres::connect::use_schema(&mut client, &self.display(), schema, create)
+                .map_err(|e| CliError::new(e.to_string()))?;
+        }
+        Ok(client)
+    }
+
     /// The URL without its password, for messages.
     pub fn display(&self) -> String {
         qvdiff_postgres::redact_url(&self.url)
@@ -141,6 +160,7 @@ pub fn parse_database(url: &str, source: UrlSource, config: &Config) -> CliResul
         return Ok(Database::Postgres(PostgresTarget {
             url: url.to_string(),
             source,
+            schema: config.postgres_schema.clone(),
         }));
     }
     let path = parse_sqlite_url(url, &config.root).map_err(|why| {

@@ -40,7 +40,8 @@ pub fn not_compared(database: &Database) -> Option<&'static str> {
 }
 
 /// Opens a live database of the project's dialect (see [`crate::db_url::resolve_database`]).
-/// `create`: a missing SQLite file is created (`upgrade`); a PostgreSQL database must exist.
+/// `create`: a missing SQLite file is created (`upgrade`), and so is a missing `[postgres]
+/// schema; a PostgreSQL database must exist.
 pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
     match database {
         Database::Sqlite(target) => {
@@ -52,13 +53,11 @@ pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
             Ok(Box::new(db))
         }
         Database::Postgres(target) => {
-            let db = qvdiff_postgres::PostgresDatabase::open(&target.url).map_err(|e| {
-                CliError::new(e.message).with_hint(
-                    "check the URL (postgres://user:password@host:port/database) and that the \
-                     server is running",
-                )
-            })?;
-            Ok(Box::new(db))
+            let client = target.connect(create)?;
+            Ok(Box::new(qvdiff_postgres::PostgresDatabase::from_client(
+                client,
+                &target.url,
+            )))
         }
     }
 }
@@ -148,8 +147,7 @@ fn modelled_chain<'a>(
     if let (qvdiff_postgres::ModelErrorKind::Unsupported, Some(Database::Postgres(target))) =
         (error.kind, server)
     {
-        let mut client =
-            qvdiff_postgres::connect(&target.url).map_err(|e| CliError::new(e.to_string()))?;
+        let mut client = target.connect(false)?;
         return qvdiff_postgres::replay_on_server(&mut client, scripts())
             .map(|schema| qvdiff_postgres::Postgres::default().normalize(&schema))
             .map_err(|e| CliError::new(e.to_string()));

@@ -306,6 +306,7 @@ pub fn verify_schema(
     };
     match &baseline.shadow {
         Shadow::Sqlite(objects) => {
+            refuse_unusable_defaults(wanted)?;
             let before = &baseline.schema;
             qvdiff_sqlite::verify_stored(objects, before, wanted, up_sql, down_sql).map_err(|e| {
                 let mut err = CliError::new(format!("{e}; nothing was written"));
@@ -348,6 +349,33 @@ pub fn verify_schema(
             Ok(())
         }
     }
+}
+
+/// Part of the proof on SQLite: every SQL default is taken by an insert, so a default SQLite
+/// cannot compute (`now()`) is refused here rather than at the application's first insert.
+fn refuse_unusable_defaults(wanted: &Schema) -> CliResult<()> {
+    let unusable = qvdiff_sqlite::unusable_defaults(wanted)
+        .map_err(|e| CliError::new(format!("verification failed: {e}; nothing was written")))?;
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "{} default{} cannot be computed by SQLite: every insert that takes {} would fail; \
+         nothing was written",
+        unusable.len(),
+        if unusable.len() == 1 { "" } else { "s" },
+        if unusable.len() == 1 { "it" } else { "one" }
+    ))
+    .with_details(unusable.iter().map(|d| {
+        format!(
+            "{}.{}: DEFAULT {}: {}",
+            d.table, d.column, d.default, d.reason
+        )
+    }))
+    .with_hint(
+        "give `default_sql` an expression SQLite computes: CURRENT_TIMESTAMP, CURRENT_DATE and \
+         CURRENT_TIME work on SQLite and PostgreSQL alike",
+    ))
 }
 
 /// A unified diff of two schemas' manifest JSON, for people.

@@ -11,7 +11,6 @@ use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use crate::port::{copy_all, lock_tables, pg_failure, tables_with_rows};
-use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::status;
 use qvdiff_core::Schema;
 use std::collections::BTreeMap;
@@ -92,7 +91,10 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
             display_path(&source_file.path)
         ))
         .with_details([schema_diff(&expected, &live)])
-        .with_hint("record the change in a migration (qvdiff migrate --db …) or undo it"));
+        .with_hint(
+            "undo the change on the source, or put it in the models, run `qvdiff migrate` and \
+             `qvdiff stamp` the new revision on the source",
+        ));
     }
     drop(source_db);
 
@@ -108,32 +110,34 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
     }
     let mut client =
         qvdiff_postgres::connect(&target_db.url).map_err(|e| CliError::new(e.to_string()))?;
-    let present =
-        qvdiff_postgres::introspect(&mut client).map_err(|e| CliError::new(e.to_string()))?;
-    refuse_rows(
-        &tables_with_rows(&mut client, &present)?,
+    // Schema, ledger and rows commit together: a copy that fails leaves the target as it was
+    // (a `[postgres] schema` it creates included).
+    let mut tx = client
+        .transaction()
+        .map_err(|e| pg_failure("starting the port".to_string(), e))?;
+    if let Some(schema) = &target_db.schema {
+        qvdiff_postgres::connect::use_schema(&mut tx, &target_db.display(), schema, true)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+    let present = qvdiff_postgres::introspect(&mut tx).map_err(|e| CliError::new(e.to_string()))?;
+    refuse_rows(&tables_with_rows(&mut tx, &present)?, &target_db.display())?;
+    let steps = qvdiff_postgres::runner::upgrade_in_transaction(
+        &mut tx,
         &target_db.display(),
-    )?;
-
-    let mut target_backend = dialects::open(&target, false)?;
-    let report = target_backend
-        .upgrade(&postgres_history, &head, &RunOptions::default())
-        .map_err(|e| CliError::new(e.to_string()))?;
-    for step in &report.steps {
+        &postgres_history,
+        &head,
+        postgres.busy_timeout,
+    )
+    .map_err(|e| CliError::new(format!("{e}; nothing was copied")))?;
+    for step in &steps {
         console.detail(&format!(
             "target: applied {} {}",
             step.revision, step.message
         ));
     }
-    let target_schema = target_backend
-        .introspect()
-        .map_err(|e| CliError::new(e.to_string()))?;
-    drop(target_backend);
+    let target_schema =
+        qvdiff_postgres::introspect(&mut tx).map_err(|e| CliError::new(e.to_string()))?;
     same_columns(&live, &target_schema)?;
-
-    let mut tx = client
-        .transaction()
-        .map_err(|e| pg_failure("starting the copy".to_string(), e))?;
     // Nobody writes between the check above and the copy: the tables stay locked until commit.
     lock_tables(&mut tx, &target_schema)?;
     refuse_rows(
