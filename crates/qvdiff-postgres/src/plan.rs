@@ -73,6 +73,26 @@ impl Dialect for Postgres {
     fn plan(&self, from: &Schema, to: &Schema, changes: &[Change]) -> Result<Plan, PlanError> {
         Planner::new(*self, from, to, changes).plan()
     }
+
+    fn engine(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
+    fn type_name(&self, ty: &ColumnType) -> String {
+        render_type(ty)
+    }
+
+    fn section(&self, body: &str, marker_line: usize) -> qvdiff_core::lint::Section {
+        crate::review::section(body, marker_line)
+    }
+
+    fn renames(&self, sql: &str) -> qvdiff_core::Renames {
+        crate::review::renames(sql)
+    }
+
+    fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
+        Box::new(crate::review::ModelledSchema::default())
+    }
 }
 
 /// A logical type as PostgreSQL keeps it: there is no 8-bit integer (`smallint` is the

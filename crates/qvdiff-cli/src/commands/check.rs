@@ -24,7 +24,7 @@ pub fn run(
     let histories = config.histories();
     // The models and the recorded schemas do not need each other: read them at once. Errors are
     // still reported in the same order: the models', the database URL's, the histories'.
-    let (models, recorded) = crate::join::join(
+    let (models, recorded) = qvdiff_core::parallel::join(
         || ModelSource::choose(config, args.manifest.as_deref()).load(),
         || -> CliResult<_> {
             let live = match db_flag {

@@ -72,7 +72,7 @@ pub fn run(
     let (wanted, baselines) = if args.empty {
         (None, Vec::new())
     } else {
-        let (wanted, baselines) = crate::join::join(
+        let (wanted, baselines) = qvdiff_core::parallel::join(
             || ModelSource::choose(config, args.manifest.as_deref()).load(),
             || {
                 views
@@ -290,7 +290,7 @@ pub(crate) fn draft(
     );
     // The proof and the notes only read the proposal: on a big project each is tens of
     // milliseconds, so they share the cores. A failed proof is reported first.
-    let (verified, described) = crate::join::join(
+    let (verified, described) = qvdiff_core::parallel::join(
         || verify(&base, &proposal, &file.up, &file.down),
         || describe(config, &file, &proposal, &base, db_flag),
     );
@@ -342,14 +342,13 @@ fn describe(
         }
         None => None,
     };
-    let type_name = |ty: &qvdiff_core::ColumnType| crate::dialects::type_name(config, ty);
     let notes = review::generated_notes(
+        crate::dialects::planner(config).as_ref(),
         file,
         &proposal.changes,
         &proposal.wanted,
         down_losses,
         row_counts,
-        &type_name,
     );
     Ok((summary, notes))
 }
