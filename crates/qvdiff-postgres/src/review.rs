@@ -3,7 +3,8 @@
 //! [`qvdiff_core::section`]'s, shared with every dialect), and the scratch schema files are
 //! replayed on: the schema model, so that lint needs no server.
 
-use crate::model::{apply_sql, fold_identifier, unquote_identifier, ModelErrorKind};
+use crate::model::naming::{fold_identifier, unquote_identifier};
+use crate::model::{apply_sql, ModelErrorKind};
 use crate::plan::Postgres;
 use crate::sqltext::{split_statements, TokenKind};
 use qvdiff_core::diff::diff;
