@@ -500,3 +500,95 @@ fn lint_review_and_erd_read_the_example_apps_postgresql_history() {
     );
     assert_eq!(rules_and_lines(&sqlite), found, "{sqlite}");
 }
+
+/// Items with a narrow integer and a text code, and a tags table.
+const WORDS_V1: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    pub qty: i32,
+    pub code: Option<String>,
+}
+
+#[derive(Model)]
+#[model(table = "tags")]
+pub struct Tag {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+}
+"#;
+
+/// `WORDS_V1` with a wider `qty`, a numeric `code` and no tags.
+const WORDS_V2: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    pub qty: i64,
+    pub code: Option<i64>,
+}
+"#;
+
+#[test]
+fn the_console_speaks_the_dialect_of_the_files_it_shows() {
+    for dialect in ["sqlite", "postgres"] {
+        let p = Project::with_models(&[("src/models.rs", WORDS_V1)]);
+        p.write(
+            "qvdiff.toml",
+            &format!("models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"{dialect}\"\n"),
+        );
+        let first = p.qvdiff(&["migrate", "-m", "first", "--rev-id", "r1", "--no-input"]);
+        let first = first.expect_code(0);
+        let console = format!("{}{}", first.stdout, first.stderr);
+        // One warning for the way back of a first migration, not one per table.
+        let downs: Vec<&str> = console.lines().filter(|l| l.contains("down:")).collect();
+        assert_eq!(
+            downs,
+            [
+                "warning: down: drops every table this first migration creates (2 tables) and all \
+              their rows  (DESTRUCTIVE)"
+            ],
+            "{dialect}: {console}"
+        );
+
+        p.write("src/models.rs", WORDS_V2);
+        let diff = p.qvdiff(&["diff"]).expect_code(0).stdout;
+        assert!(
+            diff.lines().any(|l| l == "drop table tags (DESTRUCTIVE)"),
+            "{dialect}: {diff}"
+        );
+        assert!(!diff.contains("(DESTRUCTIVE)  (DESTRUCTIVE)"), "{diff}");
+        let second = p.qvdiff(&["migrate", "-m", "second", "--rev-id", "r2", "--no-input"]);
+        let second = second.expect_code(0);
+        let console = format!("{diff}{}{}", second.stdout, second.stderr);
+        let (_, file) = migration(&p, "r2");
+        let (qty, code) = match dialect {
+            "sqlite" => ("", "alter column items.code: TEXT -> INTEGER (DESTRUCTIVE)"),
+            _ => (
+                "alter column items.qty: integer -> bigint",
+                "alter column items.code: text -> bigint (DESTRUCTIVE)",
+            ),
+        };
+        assert!(console.contains(code), "{dialect}: {console}");
+        if dialect == "postgres" {
+            assert!(console.contains(qty), "{console}");
+            // The logical names (`INT32`, `TEXT`) are nowhere: not on the console, not in the file.
+            for word in ["INT32", "INTEGER", "TEXT"] {
+                assert!(!console.contains(word), "{word} in: {console}");
+                assert!(!file.contains(word), "{word} in: {file}");
+            }
+            assert!(
+                file.contains("-- DESTRUCTIVE: converts items.code from text to bigint"),
+                "{file}"
+            );
+        }
+    }
+}

@@ -217,7 +217,10 @@ pub fn propose(
         changes = diff(baseline, &wanted, &renames);
     }
 
-    fill_missing_backfills(baseline, &mut wanted, &changes, decider)?;
+    if fill_missing_backfills(baseline, &mut wanted, &changes, decider)? {
+        // The changes carry the wanted columns' backfills: the summary must show the answers.
+        changes = diff(baseline, &wanted, &renames);
+    }
 
     // The two directions only read the schemas: on a big project each is milliseconds of
     // copying and rendering, so they share the cores. An error of the way up is reported first.
@@ -324,14 +327,16 @@ fn plan_down(
 }
 
 /// A new NOT NULL column on an existing table, or a column becoming NOT NULL, needs a value for
-/// the rows already there: the model's `default` or `backfill`, else a one-off answer.
+/// the rows already there: the model's `default` or `backfill`, else a one-off answer. Whether
+/// any answer was put into `wanted`.
 fn fill_missing_backfills(
     baseline: &Schema,
     wanted: &mut Schema,
     changes: &[Change],
     decider: &mut dyn Decider,
-) -> Result<(), ProposeError> {
+) -> Result<bool, ProposeError> {
     let mut missing = Vec::new();
+    let mut answered = false;
     for change in changes {
         let (table, column, why) = match change {
             Change::AddColumn { table, column } if needs_value(column) => {
@@ -356,6 +361,7 @@ fn fill_missing_backfills(
                     .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name))
                 {
                     c.backfill = Some(DefaultValue::Sql(answer));
+                    answered = true;
                 }
             }
             None => missing.push(format!(
@@ -366,7 +372,7 @@ fn fill_missing_backfills(
         }
     }
     if missing.is_empty() {
-        Ok(())
+        Ok(answered)
     } else {
         Err(ProposeError::NeedsValues(missing))
     }

@@ -101,7 +101,8 @@ fn check_history(
     history: &Migrations,
     recorded: &Schema,
 ) -> usize {
-    let wanted = dialects::planner(config).normalize(models);
+    let dialect = dialects::planner(config);
+    let wanted = dialect.normalize(models);
     let heads = history.graph().heads();
     let changes = diff(recorded, &wanted, &Renames::from_hints(&wanted));
     let mut problems = 0;
@@ -127,7 +128,7 @@ fn check_history(
             plural(changes.len())
         );
         for c in &changes {
-            println!("  {}", c.describe());
+            println!("  {}", c.describe_in(&|ty| dialect.type_name(ty)));
         }
         println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
     }
@@ -216,7 +217,7 @@ fn check_live(
             plural(drift.len())
         );
         for c in &drift {
-            println!("  {}", c.describe());
+            println!("  {}", c.describe_in(&|ty| db.dialect().type_name(ty)));
         }
         println!("Someone changed the schema by hand: write a migration that records it, or undo the change.");
     }

@@ -315,10 +315,16 @@ fn describe(
     base: &Baseline,
     db_flag: Option<&str>,
 ) -> CliResult<(Summary, Vec<String>)> {
+    let dialect = crate::dialects::planner(config);
     let mut summary: Summary = proposal
         .changes
         .iter()
-        .map(|c| (c.describe(), c.is_destructive()))
+        .map(|c| {
+            (
+                c.describe_in(&|ty| dialect.type_name(ty)),
+                c.is_destructive(),
+            )
+        })
         .collect();
     // Data the way back would lose is listed too: a reviewer must know before approving.
     let down_losses: Vec<String> = proposal
@@ -327,7 +333,20 @@ fn describe(
         .iter()
         .filter_map(|s| s.destructive.clone())
         .collect();
-    summary.extend(down_losses.iter().map(|why| (format!("down: {why}"), true)));
+    if base.schema.tables.is_empty() && !down_losses.is_empty() {
+        // The way back from a first migration drops everything it creates: one warning says it.
+        let n = down_losses.len();
+        summary.push((
+            format!(
+                "down: drops every table this first migration creates ({n} table{}) and all \
+                 their rows",
+                if n == 1 { "" } else { "s" }
+            ),
+            true,
+        ));
+    } else {
+        summary.extend(down_losses.iter().map(|why| (format!("down: {why}"), true)));
+    }
     // With a live database the summary says how many rows each affected table holds now:
     // what a rebuild copies, or what a destructive step can lose.
     let row_counts = match db_flag {
@@ -343,7 +362,7 @@ fn describe(
         None => None,
     };
     let notes = review::generated_notes(
-        crate::dialects::planner(config).as_ref(),
+        dialect.as_ref(),
         file,
         &proposal.changes,
         &proposal.wanted,

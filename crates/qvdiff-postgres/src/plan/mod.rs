@@ -856,7 +856,7 @@ impl<'a> Planner<'a> {
                     render_type(&to.ty),
                     using_expression(&to.name, &from.ty, &to.ty)
                 )),
-                change.destructive_reason(),
+                change.destructive_reason_in(&render_type),
             );
         }
         if current_default != to.default {
