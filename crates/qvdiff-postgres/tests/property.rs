@@ -84,11 +84,13 @@ fn answer(ty: &ColumnType) -> String {
     match ty {
         ColumnType::Integer { .. }
         | ColumnType::Float
+        | ColumnType::Float32
         | ColumnType::Decimal { .. }
         | ColumnType::Custom { .. } => "0".to_string(),
         ColumnType::Bool => "false".to_string(),
         ColumnType::Text { .. } => "''".to_string(),
         ColumnType::DateTime => "'1970-01-01 00:00:00'".to_string(),
+        ColumnType::DateTimeTz => "'1970-01-01 00:00:00+00'".to_string(),
         ColumnType::Date => "'1970-01-01'".to_string(),
         ColumnType::Time => "'00:00:00'".to_string(),
         ColumnType::Uuid => "'00000000-0000-0000-0000-000000000000'".to_string(),

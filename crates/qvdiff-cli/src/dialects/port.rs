@@ -580,9 +580,16 @@ fn target_checksum(
     let columns = selected
         .iter()
         .map(|&i| {
+            let column = &table.columns[i];
+            // A `real` column prints its shortest single-precision text ("0.1"); widened, it
+            // prints the double SQLite holds for the same value.
+            let widen = match column.ty {
+                ColumnType::Float | ColumnType::Float32 => "::float8",
+                _ => "",
+            };
             format!(
-                "{}::text",
-                qvdiff_postgres::quote_ident(&table.columns[i].name)
+                "{}{widen}::text",
+                qvdiff_postgres::quote_ident(&column.name)
             )
         })
         .collect::<Vec<_>>()
@@ -670,7 +677,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             "f" | "false" | "0" => Cow::Borrowed("false"),
             other => Cow::Borrowed(other),
         },
-        ColumnType::Float => {
+        ColumnType::Float | ColumnType::Float32 => {
             let value = match raw {
                 "Infinity" => Ok(f64::INFINITY),
                 "-Infinity" => Ok(f64::NEG_INFINITY),
@@ -686,7 +693,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             }
         }
         ColumnType::Decimal { .. } => trim_fraction(raw),
-        ColumnType::DateTime | ColumnType::Time | ColumnType::Date => {
+        ColumnType::DateTime | ColumnType::DateTimeTz | ColumnType::Time | ColumnType::Date => {
             if !raw.contains(['T', 'Z', '+']) {
                 return trim_fraction(raw);
             }
@@ -694,6 +701,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             let text = text
                 .strip_suffix('Z')
                 .or_else(|| text.strip_suffix("+00:00"))
+                .or_else(|| text.strip_suffix("+00"))
                 .unwrap_or(&text);
             Cow::Owned(trim_fraction(text).into_owned())
         }
