@@ -73,25 +73,9 @@ pub struct PostgresTarget {
 }
 
 impl PostgresTarget {
-    /// A connection whose unqualified names resolve to the project's schema (see
-    /// [`qvdiff_postgres::connect::use_schema`]; `create`: a missing schema is created).
-    pub fn connect(&self, create: bool) -> CliResult<postgres::Client> {
-        let mut client = qvdiff_postgres::connect(&self.url).map_err(|e| {
-            CliError::new(e.to_string()).with_hint(
-                "check the URL (postgres://user:password@host:port/database) and that the \
-                 server is running",
-            )
-        })?;
-        if let Some(schema) = &self.schema {
-            qvdiff_postgres::connect::use_schema(&mut client, &self.display(), schema, create)
-                .map_err(|e| CliError::new(e.to_string()))?;
-        }
-        Ok(client)
-    }
-
     /// The URL without its password, for messages.
     pub fn display(&self) -> String {
-        qvdiff_postgres::redact_url(&self.url)
+        crate::dialects::redact_url(&self.url)
     }
 }
 
@@ -230,7 +214,7 @@ pub fn resolve(config: &Config, flag: Option<&str>) -> CliResult<DatabaseTarget>
     if is_postgres_url(&url) {
         return Err(CliError::new(format!(
             "{source} names a PostgreSQL database ({}): this command works on SQLite files only",
-            qvdiff_postgres::redact_url(&url)
+            crate::dialects::redact_url(&url)
         ))
         .with_hint(
             "back up and restore PostgreSQL with pg_dump / pg_restore or your provider's backups",

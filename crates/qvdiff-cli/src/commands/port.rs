@@ -1,16 +1,19 @@
 //! `qvdiff port --from sqlite://… --to postgres://…`: checks, upgrade of the target, then the
-//! copy of `crate::port` in one transaction.
+//! copy of `crate::dialects::port` in one transaction.
 
 use crate::cli::PortArgs;
 use crate::config::{Config, DialectKind};
 use crate::db_url::{parse_database, Database, UrlSource};
 use crate::dialects;
+use crate::dialects::port::{
+    connect_target, copy_all, enter_schema, introspect, lock_tables, pg_failure, tables_with_rows,
+    upgrade_target,
+};
 use crate::error::{CliError, CliResult};
 use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
-use crate::port::{copy_all, lock_tables, pg_failure, tables_with_rows};
 use qvdiff_core::runner::status;
 use qvdiff_core::Schema;
 use std::collections::BTreeMap;
@@ -108,35 +111,28 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
         ))
         .with_hint("run `qvdiff migrate` so both histories reach the same revision"));
     }
-    let mut client =
-        qvdiff_postgres::connect(&target_db.url).map_err(|e| CliError::new(e.to_string()))?;
+    let mut client = connect_target(target_db)?;
     // Schema, ledger and rows commit together: a copy that fails leaves the target as it was
     // (a `[postgres] schema` it creates included).
     let mut tx = client
         .transaction()
         .map_err(|e| pg_failure("starting the port".to_string(), e))?;
-    if let Some(schema) = &target_db.schema {
-        qvdiff_postgres::connect::use_schema(&mut tx, &target_db.display(), schema, true)
-            .map_err(|e| CliError::new(e.to_string()))?;
-    }
-    let present = qvdiff_postgres::introspect(&mut tx).map_err(|e| CliError::new(e.to_string()))?;
+    let present = enter_schema(&mut tx, target_db)?;
     refuse_rows(&tables_with_rows(&mut tx, &present)?, &target_db.display())?;
-    let steps = qvdiff_postgres::runner::upgrade_in_transaction(
+    let steps = upgrade_target(
         &mut tx,
-        &target_db.display(),
+        target_db,
         &postgres_history,
         &head,
         postgres.busy_timeout,
-    )
-    .map_err(|e| CliError::new(format!("{e}; nothing was copied")))?;
+    )?;
     for step in &steps {
         console.detail(&format!(
             "target: applied {} {}",
             step.revision, step.message
         ));
     }
-    let target_schema =
-        qvdiff_postgres::introspect(&mut tx).map_err(|e| CliError::new(e.to_string()))?;
+    let target_schema = introspect(&mut tx)?;
     same_columns(&live, &target_schema)?;
     // Nobody writes between the check above and the copy: the tables stay locked until commit.
     lock_tables(&mut tx, &target_schema)?;

@@ -30,7 +30,7 @@
 pub mod deferred;
 mod progress;
 
-use crate::db_url::DatabaseTarget;
+use crate::db_url::{DatabaseTarget, PostgresTarget};
 use crate::error::{CliError, CliResult};
 use crate::output::Console;
 use postgres::GenericClient;
@@ -59,6 +59,49 @@ pub struct TableReport {
     pub rows: u64,
     /// The checksum both sides agree on, as hex.
     pub checksum: String,
+}
+
+/// A connection to the target server. The project's schema (`[postgres] schema`) is entered
+/// inside the port's transaction ([`enter_schema`]), so a port that fails creates none.
+pub fn connect_target(target: &PostgresTarget) -> CliResult<postgres::Client> {
+    qvdiff_postgres::connect(&target.url).map_err(|e| CliError::new(e.to_string()))
+}
+
+/// Inside the port's transaction: makes the project's schema the one names resolve to
+/// (created when missing) and returns what the target holds there now.
+pub fn enter_schema(
+    tx: &mut postgres::Transaction<'_>,
+    target: &PostgresTarget,
+) -> CliResult<Schema> {
+    if let Some(schema) = &target.schema {
+        qvdiff_postgres::connect::use_schema(tx, &target.display(), schema, true)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+    introspect(tx)
+}
+
+/// The target's schema, read inside the port's transaction.
+pub fn introspect(tx: &mut postgres::Transaction<'_>) -> CliResult<Schema> {
+    qvdiff_postgres::introspect(tx).map_err(|e| CliError::new(e.to_string()))
+}
+
+/// Upgrades the target to `head` inside the port's transaction (ledger rows included; see
+/// `qvdiff_postgres::runner::upgrade_in_transaction`), returning the revisions applied.
+pub fn upgrade_target(
+    tx: &mut postgres::Transaction<'_>,
+    target: &PostgresTarget,
+    history: &qvdiff_core::runner::Migrations,
+    head: &str,
+    busy_timeout: std::time::Duration,
+) -> CliResult<Vec<qvdiff_core::run::StepReport>> {
+    qvdiff_postgres::runner::upgrade_in_transaction(
+        tx,
+        &target.display(),
+        history,
+        head,
+        busy_timeout,
+    )
+    .map_err(|e| CliError::new(format!("{e}; nothing was copied")))
 }
 
 /// A server error as a CLI error that says what qvdiff was doing.
@@ -105,7 +148,7 @@ pub fn copy_all(
 ) -> CliResult<Vec<TableReport>> {
     let order = dependency_order(target_schema)?;
     let deferred = deferred::drop_for_load(target, &order)?;
-    let conn = crate::baseline::open_read_only(source)?;
+    let conn = super::sqlite_history::open_read_only(source)?;
     let (sender, receiver) = sync_channel(QUEUE_BATCHES);
     let reports = std::thread::scope(|scope| {
         let order = &order;
@@ -318,7 +361,7 @@ fn mismatch(
     source_sum: TableChecksum,
     target_sum: TableChecksum,
 ) -> CliResult<CliError> {
-    let conn = crate::baseline::open_read_only(source)?;
+    let conn = super::sqlite_history::open_read_only(source)?;
     let mut differing = Vec::new();
     for (i, column) in table.columns.iter().enumerate() {
         if source_checksum(&conn, table, Some(i))? != target_checksum(target, table, Some(i))? {
@@ -734,9 +777,16 @@ fn target_checksum(
     let columns = selected
         .iter()
         .map(|&i| {
+            let column = &table.columns[i];
+            // A `real` column prints its shortest single-precision text ("0.1"); widened, it
+            // prints the double SQLite holds for the same value.
+            let widen = match column.ty {
+                ColumnType::Float | ColumnType::Float32 => "::float8",
+                _ => "",
+            };
             format!(
-                "{}::text",
-                qvdiff_postgres::quote_ident(&table.columns[i].name)
+                "{}{widen}::text",
+                qvdiff_postgres::quote_ident(&column.name)
             )
         })
         .collect::<Vec<_>>()
@@ -824,7 +874,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             "f" | "false" | "0" => Cow::Borrowed("false"),
             other => Cow::Borrowed(other),
         },
-        ColumnType::Float => {
+        ColumnType::Float | ColumnType::Float32 => {
             let value = match raw {
                 "Infinity" => Ok(f64::INFINITY),
                 "-Infinity" => Ok(f64::NEG_INFINITY),
@@ -840,7 +890,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             }
         }
         ColumnType::Decimal { .. } => trim_fraction(raw),
-        ColumnType::DateTime | ColumnType::Time | ColumnType::Date => {
+        ColumnType::DateTime | ColumnType::DateTimeTz | ColumnType::Time | ColumnType::Date => {
             if !raw.contains(['T', 'Z', '+']) {
                 return trim_fraction(raw);
             }
@@ -848,6 +898,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             let text = text
                 .strip_suffix('Z')
                 .or_else(|| text.strip_suffix("+00:00"))
+                .or_else(|| text.strip_suffix("+00"))
                 .unwrap_or(&text);
             Cow::Owned(trim_fraction(text).into_owned())
         }
