@@ -397,7 +397,7 @@ fn migrate_db_judges_a_column_becoming_not_null_by_the_live_rows() {
     assert!(
         refused
             .stderr
-            .contains("items.notes becomes NOT NULL (2 rows hold NULL now in app.db)"),
+            .contains("items.notes becomes NOT NULL (2 rows hold NULL now)"),
         "{}",
         refused.stderr
     );
