@@ -17,7 +17,7 @@ use crate::db_url::DatabaseTarget;
 use crate::error::{CliError, CliResult};
 use crate::models::display_path;
 use qvdiff_core::runner::Migrations;
-use qvdiff_core::Schema;
+use qvdiff_core::{Schema, Table};
 use qvdiff_sqlite::StoredObject;
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,62 @@ pub struct Baseline {
     pub shadow: Shadow,
     /// The starting schema.
     pub schema: Schema,
+}
+
+impl Baseline {
+    /// Whether the database would evaluate `expr` (a value typed at a prompt, a `backfill_sql`
+    /// or a `default_sql`) for a row of `row_of` (a table as the models want it; `None`: with no
+    /// row, as a default): `Err` holds the database's own message, for the person who wrote
+    /// `expr`.
+    ///
+    /// SQLite compiles `SELECT (expr) FROM table` on a schema-only copy where a temporary table
+    /// with the wanted columns stands for `table` (so renames and added columns of this
+    /// migration are known); that finds unknown functions and columns and syntax errors without
+    /// running anything. PostgreSQL's schema model holds no catalog of functions, so there an
+    /// expression is judged when the file is proven.
+    pub fn check_expression(&self, row_of: Option<&Table>, expr: &str) -> Result<(), String> {
+        let Shadow::Sqlite(objects) = &self.shadow else {
+            return Ok(());
+        };
+        let compiles = |db: &Connection, query: String| {
+            db.prepare(&query).map(drop).map_err(|e| match e {
+                // SQLite's own words, without the query they were found in.
+                rusqlite::Error::SqlInputError { msg, .. } => msg,
+                rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+                other => other.to_string(),
+            })
+        };
+        match row_of {
+            // A default sees no table: an empty database judges it.
+            None => {
+                let empty = Connection::open_in_memory().map_err(|e| e.to_string())?;
+                compiles(&empty, format!("SELECT ({expr}\n)"))
+            }
+            Some(table) => {
+                let copy = qvdiff_sqlite::shadow_from(objects).map_err(|e| e.to_string())?;
+                let name = qvdiff_sqlite::quote_ident(&table.name);
+                let columns: Vec<String> = table
+                    .columns
+                    .iter()
+                    .map(|c| qvdiff_sqlite::quote_ident(&c.name))
+                    .collect();
+                copy.execute_batch(&format!(
+                    "CREATE TEMP TABLE {name} ({})",
+                    columns.join(", ")
+                ))
+                .map_err(|e| e.to_string())?;
+                compiles(&copy, format!("SELECT ({expr}\n) FROM temp.{name}"))
+            }
+        }
+    }
+
+    /// The dialect's name, for messages that quote the database.
+    pub fn dialect_name(&self) -> &'static str {
+        match self.shadow {
+            Shadow::Sqlite(_) => "SQLite",
+            Shadow::Model => "PostgreSQL",
+        }
+    }
 }
 
 /// Where a proposed migration is proven (up, down, up again) before it is written.
@@ -121,7 +177,7 @@ impl ReplayCache {
                 std::hash::Hasher::finish(&up)
             ));
         }
-        let key = qvdiff_core::MigrationFile::checksum(&identity);
+        let key = qvdiff_core::migration::text_checksum(&identity);
         Some(ReplayCache {
             schema: dir.join(format!("replay-{key}.json")),
             objects: dir.join(format!("replay-{key}.{OBJECTS_EXTENSION}")),

@@ -111,7 +111,8 @@ pub fn propose(
         changes = diff(&baseline.schema, &wanted, &renames);
     }
 
-    fill_missing_backfills(&baseline.schema, &mut wanted, &changes, prompter)?;
+    fill_missing_backfills(baseline, &mut wanted, &changes, prompter)?;
+    check_model_expressions(baseline, &wanted, &changes)?;
 
     // The two directions only read the schemas: on a big project each is milliseconds of
     // copying and rendering, so they share the cores. An error of the way up is reported first.
@@ -223,9 +224,11 @@ fn plan_error(e: qvdiff_core::PlanError) -> CliError {
 }
 
 /// A new NOT NULL column on an existing table, or a column becoming NOT NULL, needs a value for
-/// the rows already there: the model's `default` or `backfill`, else a one-off answer.
+/// the rows already there: the model's `default` or `backfill`, else a one-off answer. An
+/// answer the database cannot evaluate is the typist's mistake: its message is shown (with
+/// the column) and the question asked again.
 fn fill_missing_backfills(
-    baseline: &Schema,
+    baseline: &Baseline,
     wanted: &mut Schema,
     changes: &[Change],
     prompter: &Prompter,
@@ -242,14 +245,28 @@ fn fill_missing_backfills(
             _ => continue,
         };
         // A table created in this same migration has no rows to fill.
-        if baseline.table(table).is_none() {
+        if baseline.schema.table(table).is_none() {
             continue;
         }
         let question = format!(
             "{table}.{} {why}; value for existing rows (SQL literal, e.g. 0 or 'unknown'): ",
             column.name
         );
-        match prompter.ask(&question) {
+        let row_of = wanted.table(table).cloned();
+        let answer = prompter.ask_checked(&question, |answer| {
+            baseline
+                .check_expression(row_of.as_ref(), answer)
+                .map_err(|message| {
+                    format!(
+                        "{table}.{}: the value `{answer}` cannot be evaluated for the rows of \
+                         {table}: {}: {message}; type a literal (0, 'unknown') or an expression \
+                         over the columns of {table}",
+                        column.name,
+                        baseline.dialect_name()
+                    )
+                })
+        });
+        match answer {
             Some(answer) => {
                 if let Some(c) = wanted
                     .tables
@@ -271,6 +288,65 @@ fn fill_missing_backfills(
         Ok(())
     } else {
         Err(CliError::new("existing rows need values; nothing was written").with_details(missing))
+    }
+}
+
+/// The SQL expressions the models give for the columns this migration adds or changes
+/// (`backfill_sql`, `default_sql`), checked by the database before anything is planned: a typo
+/// in one is the model's error, reported with the column and the database's message, not a
+/// failed proof.
+fn check_model_expressions(
+    baseline: &Baseline,
+    wanted: &Schema,
+    changes: &[Change],
+) -> CliResult<()> {
+    let mut problems = Vec::new();
+    let mut check = |table: &str, column: &str| {
+        let Some(row_of) = wanted.table(table) else {
+            return;
+        };
+        let Some(column) = row_of.column(column) else {
+            return;
+        };
+        // A backfill is evaluated for each existing row; a default for none.
+        let attributes = [
+            ("backfill_sql", column.backfill.as_ref(), Some(row_of)),
+            ("default_sql", column.default.as_ref(), None),
+        ];
+        for (attribute, value, scope) in attributes {
+            let Some(DefaultValue::Sql(expr)) = value else {
+                continue;
+            };
+            if let Err(message) = baseline.check_expression(scope, expr) {
+                problems.push(format!(
+                    "{table}.{}: {attribute} `{expr}` fails on {}: {message}; fix \
+                     #[column({attribute} = \"…\")] on the field `{}`",
+                    column.name,
+                    baseline.dialect_name(),
+                    column.name
+                ));
+            }
+        }
+    };
+    for change in changes {
+        match change {
+            Change::CreateTable { table } => {
+                for column in &table.columns {
+                    check(&table.name, &column.name);
+                }
+            }
+            Change::AddColumn { table, column } => check(table, &column.name),
+            Change::AlterColumn { table, to, .. } => check(table, &to.name),
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            "an SQL expression in the models cannot be evaluated; nothing was written",
+        )
+        .with_details(problems))
     }
 }
 
