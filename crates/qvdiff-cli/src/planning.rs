@@ -33,8 +33,10 @@ impl Decider for Prompts<'_> {
         let (table, column) = (needed.table, &needed.column.name);
         let row_of = self.wanted.table(table);
         self.prompter.ask_checked(&needed.question(), |answer| {
-            self.baseline
-                .check_expression(row_of, answer)
+            row_of
+                .map_or(Ok(()), |row_of| {
+                    self.baseline.check_expression(row_of, answer)
+                })
                 .map_err(|message| {
                     format!(
                         "{table}.{column}: the value `{answer}` cannot be evaluated for the rows \
@@ -81,52 +83,35 @@ pub fn propose(
     Ok(proposal)
 }
 
-/// The SQL expressions the models give for the columns this migration adds or changes
-/// (`backfill_sql`, `default_sql`), checked by the database before the proof: a typo in one is
-/// the model's error, reported with the column and the database's message, not a failed proof.
+/// The `backfill_sql` the models give for the columns this migration adds or changes, checked
+/// by the database before the proof: a typo in one is the model's error, reported with the
+/// column and the database's message, not a failed proof. (A `default_sql` SQLite cannot
+/// compute is refused by the proof itself, with its own hint.)
 fn check_model_expressions(
     baseline: &Baseline,
     wanted: &Schema,
     changes: &[Change],
 ) -> CliResult<()> {
     let mut problems = Vec::new();
-    let mut check = |table: &str, column: &str| {
-        let Some(row_of) = wanted.table(table) else {
-            return;
-        };
-        let Some(column) = row_of.column(column) else {
-            return;
-        };
-        // A backfill is evaluated for each existing row; a default for none.
-        let attributes = [
-            ("backfill_sql", column.backfill.as_ref(), Some(row_of)),
-            ("default_sql", column.default.as_ref(), None),
-        ];
-        for (attribute, value, scope) in attributes {
-            let Some(DefaultValue::Sql(expr)) = value else {
-                continue;
-            };
-            if let Err(message) = baseline.check_expression(scope, expr) {
-                problems.push(format!(
-                    "{table}.{}: {attribute} `{expr}` fails on {}: {message}; fix \
-                     #[column({attribute} = \"…\")] on the field `{}`",
-                    column.name,
-                    baseline.dialect_name(),
-                    column.name
-                ));
-            }
-        }
-    };
     for change in changes {
-        match change {
-            Change::CreateTable { table } => {
-                for column in &table.columns {
-                    check(&table.name, &column.name);
-                }
-            }
-            Change::AddColumn { table, column } => check(table, &column.name),
-            Change::AlterColumn { table, to, .. } => check(table, &to.name),
-            _ => {}
+        let (table, column) = match change {
+            Change::AddColumn { table, column } => (table, &column.name),
+            Change::AlterColumn { table, to, .. } => (table, &to.name),
+            _ => continue,
+        };
+        let Some(row_of) = wanted.table(table) else {
+            continue;
+        };
+        let Some(DefaultValue::Sql(expr)) = row_of.column(column).and_then(|c| c.backfill.as_ref())
+        else {
+            continue;
+        };
+        if let Err(message) = baseline.check_expression(row_of, expr) {
+            problems.push(format!(
+                "{table}.{column}: backfill_sql `{expr}` fails on {}: {message}; fix \
+                 #[column(backfill_sql = \"…\")] on the field `{column}`",
+                baseline.dialect_name(),
+            ));
         }
     }
     if problems.is_empty() {
