@@ -158,7 +158,7 @@ fn confirm_destruction(
             Direction::Up => &migration.file.up,
             Direction::Down => &migration.file.down,
         };
-        let section = qvdiff_sqlite::review::section(sql, 0);
+        let section = db.dialect().section(sql, 0);
         for statement in &section.statements {
             let Some((_, reasons)) = statement
                 .trailing_comment
