@@ -20,7 +20,14 @@
 //! * `stdin` — fed to the command's standard input (otherwise it is empty).
 //! * `args` — the command line, one argument per line, without `qvdiff`.
 //!
-//! In `args`, `env` and `prepare`, `$PROJECT` stands for the project root. The runner checks that
+//! * `postgres` — the case runs on PostgreSQL: a fresh database on the test server
+//!   (`QVDIFF_TEST_POSTGRES_URL`; the case is skipped without one, unless
+//!   `QVDIFF_REQUIRE_POSTGRES=1`) is the project's database, given to `prepare` and the command
+//!   as `DATABASE_URL`, and `setup.sql` runs there. Its rows, columns, indexes, constraints and
+//!   ledger must be the same after the command as before.
+//!
+//! In `args`, `env` and `prepare`, `$PROJECT` stands for the project root (and `$DATABASE_URL`
+//! for a PostgreSQL case's database, shown so in the snapshot). The runner checks that
 //! the command exits 2, prints nothing on stdout, leaves every file and directory of the project
 //! byte-identical (database, migrations, config, everything), and that its stderr — the project
 //! root shown as `$PROJECT` — equals `expected.txt`. The snapshot is written when missing, or
@@ -109,7 +116,23 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
     let p = Project::empty();
     let root = p.root().to_path_buf();
     let root_text = root.to_string_lossy().into_owned();
-    let expand = |s: &str| s.replace("$PROJECT", &root_text);
+    let database = if case.join("postgres").exists() {
+        match qvdiff_postgres::testing::TestDatabase::create(&name_of(case)) {
+            Some(database) => Some(database),
+            None => {
+                return Ok(Outcome::Skipped(
+                    "no PostgreSQL test server (QVDIFF_TEST_POSTGRES_URL)".to_string(),
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let url = database.as_ref().map(|d| d.url.clone()).unwrap_or_default();
+    let expand = |s: &str| {
+        s.replace("$PROJECT", &root_text)
+            .replace("$DATABASE_URL", &url)
+    };
 
     if case.join("project").is_dir() {
         copy_tree(&case.join("project"), &root)?;
@@ -118,16 +141,26 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
         for line in prepare.lines().filter(|l| !l.trim().is_empty()) {
             let args: Vec<String> = expand(line).split_whitespace().map(String::from).collect();
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let run = p.qvdiff(&args);
-            if run.code != 0 {
+            let mut command = super::support::base_command(&root, &args);
+            if database.is_some() {
+                command.env("DATABASE_URL", &url);
+            }
+            let run = command.output().map_err(|e| format!("run qvdiff: {e}"))?;
+            if run.status.code() != Some(0) {
                 return Err(format!(
-                    "prepare `qvdiff {line}` exited {}:\n{}",
-                    run.code, run.stderr
+                    "prepare `qvdiff {line}` exited {:?}:\n{}",
+                    run.status.code(),
+                    String::from_utf8_lossy(&run.stderr)
                 ));
             }
         }
     }
-    if let Some(sql) = optional(case, "setup.sql")? {
+    if let (Some(sql), Some(database)) = (optional(case, "setup.sql")?, &database) {
+        database
+            .connect()
+            .batch_execute(&sql)
+            .map_err(|e| format!("setup.sql: {e}"))?;
+    } else if let Some(sql) = optional(case, "setup.sql")? {
         let conn = rusqlite::Connection::open(root.join("app.db")).map_err(|e| e.to_string())?;
         conn.execute_batch(&sql)
             .map_err(|e| format!("setup.sql: {e}"))?;
@@ -147,7 +180,49 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
         }
     }
     let modes = parse_chmod(&optional(case, "chmod")?.unwrap_or_default())?;
-    with_modes(&root, &modes, || run_command(case, &p, &root_text, &expand))
+    with_modes(&root, &modes, || {
+        run_command(case, &p, &root_text, &expand, database.as_ref())
+    })
+}
+
+/// Everything of a PostgreSQL database a refused command must leave as it was: every row
+/// (as the PostgreSQL fixture cases dump them), every column's type and nullability, every
+/// index and constraint (with whether it is validated), and the ledger.
+fn postgres_state(database: &qvdiff_postgres::testing::TestDatabase) -> Result<String, String> {
+    let mut client = database.connect();
+    let mut state = super::cases_postgres::dump(&mut client)?;
+    let catalog = client
+        .query_one(
+            "SELECT coalesce(string_agg(line, E'\\n' ORDER BY line COLLATE \"C\"), '') FROM ( \
+               SELECT 'index ' || indexdef AS line FROM pg_indexes \
+                 WHERE schemaname = current_schema() \
+               UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || \
+                 pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' (not valid)' END \
+                 FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
+               UNION ALL SELECT 'column ' || attrelid::regclass || '.' || attname || ' ' || \
+                 format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END \
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' \
+                   AND a.attnum > 0 AND NOT a.attisdropped) lines",
+            &[],
+        )
+        .map_err(|e| format!("reading the catalog: {e}"))?;
+    state.push_str(&catalog.get::<_, String>(0));
+    let ledger = client
+        .query_one("SELECT to_regclass('qvdiff_migrations') IS NOT NULL", &[])
+        .map_err(|e| format!("looking for the ledger: {e}"))?;
+    if ledger.get::<_, bool>(0) {
+        for row in client
+            .query(
+                "SELECT row_to_json(l)::text FROM qvdiff_migrations l ORDER BY 1",
+                &[],
+            )
+            .map_err(|e| format!("reading the ledger: {e}"))?
+        {
+            state.push_str(&format!("\nledger {}", row.get::<_, String>(0)));
+        }
+    }
+    Ok(state)
 }
 
 /// Applies the case's modes, runs `body`, and puts write permission back so the temporary
@@ -215,6 +290,7 @@ fn run_command(
     p: &Project,
     root_text: &str,
     expand: &dyn Fn(&str) -> String,
+    database: Option<&qvdiff_postgres::testing::TestDatabase>,
 ) -> Result<Outcome, String> {
     let args_text = optional(case, "args")?.ok_or("missing `args` file")?;
     let args: Vec<String> = args_text.lines().map(expand).collect();
@@ -228,6 +304,10 @@ fn run_command(
                 .ok_or_else(|| format!("env: expected KEY=VALUE, found `{l}`"))
         })
         .collect::<Result<_, _>>()?;
+    let mut env = env;
+    if let Some(database) = database {
+        env.push(("DATABASE_URL".to_string(), database.url.clone()));
+    }
     let stdin = optional(case, "stdin")?.unwrap_or_default();
     let lock = optional(case, "lock")?.map(|l| {
         let l = l.trim();
@@ -235,6 +315,7 @@ fn run_command(
     });
 
     let before = p.snapshot();
+    let database_before = database.map(postgres_state).transpose()?;
     let lock_holder = match &lock {
         Some(db) => Some(hold_write_lock(db)?),
         None => None,
@@ -248,6 +329,7 @@ fn run_command(
     }
     let (code, stdout, stderr) = output?;
     let after = p.snapshot();
+    let database_after = database.map(postgres_state).transpose()?;
 
     let mut problems = Vec::new();
     if code != 2 {
@@ -259,7 +341,23 @@ fn run_command(
     if let Some(change) = first_change(&before, &after) {
         problems.push(format!("the project changed: {change}"));
     }
-    let shown = stderr.replace(root_text, "$PROJECT");
+    if database_before != database_after {
+        problems.push(format!(
+            "the PostgreSQL database changed:\n{}",
+            similar::TextDiff::from_lines(
+                database_before.as_deref().unwrap_or_default(),
+                database_after.as_deref().unwrap_or_default()
+            )
+            .unified_diff()
+            .header("before", "after")
+        ));
+    }
+    let mut shown = stderr.replace(root_text, "$PROJECT");
+    if let Some(database) = database {
+        shown = shown
+            .replace(&database.url, "$DATABASE_URL")
+            .replace(&database.name, "$DATABASE");
+    }
     if let Err(e) = snapshot(case, &shown) {
         problems.push(e);
     }

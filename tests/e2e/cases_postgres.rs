@@ -613,7 +613,7 @@ fn insert_edits(
 /// Every row of every table and view of the current schema (qvdiff's ledger aside), each value
 /// as `value::text` (NULL apart), rows in primary-key order (or by every value), with the
 /// columns' types; then the sequences' last values and the triggers.
-fn dump(client: &mut Client) -> Result<String, String> {
+pub(super) fn dump(client: &mut Client) -> Result<String, String> {
     let err = |e: postgres::Error| describe(&e);
     let relations = client
         .query(

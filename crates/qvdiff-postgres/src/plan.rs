@@ -159,9 +159,33 @@ struct TableWork {
     added_indexes: Vec<Index>,
     added_foreign_keys: Vec<ForeignKey>,
     added_checks: Vec<Check>,
+    /// `(old, new)` names of indexes that stay as they are but for their name (it follows a
+    /// renamed table or column): renamed, not rebuilt.
+    index_renames: Vec<(String, String)>,
 }
 
 impl TableWork {
+    /// Moves each dropped index that an added one equals but for its name (columns named as
+    /// after the renames) into `index_renames`: `ALTER INDEX … RENAME` keeps the built index,
+    /// where a drop and a create would rebuild it under lock.
+    fn pair_index_renames(&mut self) {
+        let mut dropped = std::mem::take(&mut self.dropped_indexes);
+        dropped.retain(|old| {
+            let same_but_name = |new: &Index| {
+                new.unique == old.unique && new.columns == self.new_column_names(&old.columns)
+            };
+            match self.added_indexes.iter().position(same_but_name) {
+                Some(at) => {
+                    let new = self.added_indexes.remove(at);
+                    self.index_renames.push((old.name.clone(), new.name));
+                    false
+                }
+                None => true,
+            }
+        });
+        self.dropped_indexes = dropped;
+    }
+
     fn new_column_name<'n>(&'n self, old: &'n str) -> &'n str {
         self.column_renames
             .iter()
@@ -302,9 +326,10 @@ impl<'a> Planner<'a> {
             let at = entry(&mut works, table);
             self.collect(change, &mut works[at])?;
         }
-        for work in &works {
+        for work in &mut works {
             self.table_in_from(&work.from_name)?;
             self.table_in_to(&work.to_name)?;
+            work.pair_index_renames();
         }
 
         let drop_order: Vec<Table> = dependency_order(&dropped)
@@ -396,6 +421,13 @@ impl<'a> Planner<'a> {
             }
         }
         for work in &works {
+            for (old, new) in &work.index_renames {
+                self.step(format!(
+                    "ALTER INDEX {} RENAME TO {};",
+                    quote_ident(&limit_name(old)),
+                    quote_ident(&limit_name(new))
+                ));
+            }
             for (old, new) in self.constraint_renames(work, &suspended)? {
                 self.step(format!(
                     "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
@@ -830,14 +862,19 @@ impl<'a> Planner<'a> {
                 from: from.clone(),
                 to: to.clone(),
             };
-            self.destructive_step(
-                alter(&format!(
+            let conversion = if has_assignment_cast(&from.ty, &to.ty) {
+                // The server's own conversion refuses a value that does not fit (an explicit
+                // cast would cut text to the length); the runner counts the values it would
+                // round or refuse before the step runs.
+                format!("TYPE {}", render_type(&to.ty))
+            } else {
+                format!(
                     "TYPE {} USING {}",
                     render_type(&to.ty),
                     using_expression(&to.name, &from.ty, &to.ty)
-                )),
-                change.destructive_reason(),
-            );
+                )
+            };
+            self.destructive_step(alter(&conversion), change.destructive_reason());
         }
         if current_default != to.default {
             self.step(match &to.default {
@@ -937,6 +974,22 @@ fn using_expression(column: &str, from: &ColumnType, to: &ColumnType) -> String 
     }
 }
 
+/// Whether PostgreSQL converts `from` to `to` by itself in `ALTER COLUMN … TYPE` (an implicit
+/// or assignment cast): between numbers, to text (the I/O conversion, but not from bytes, which
+/// are decoded), from text to a shorter text, and between dates and timestamps. That
+/// conversion refuses a value that does not fit where an explicit cast would cut it.
+fn has_assignment_cast(from: &ColumnType, to: &ColumnType) -> bool {
+    use ColumnType as T;
+    let numeric = |ty: &T| matches!(ty, T::Integer { .. } | T::Float | T::Decimal { .. });
+    match (from, to) {
+        (T::Custom { .. } | T::Blob, _) | (_, T::Custom { .. }) => false,
+        (a, b) if numeric(a) && numeric(b) => true,
+        (_, T::Text { .. }) => true,
+        (T::Date | T::DateTime, T::Date | T::DateTime) | (T::DateTime, T::Time) => true,
+        _ => false,
+    }
+}
+
 /// Whether PostgreSQL has a cast from `from` to `to` (`x::to`). Between logical types without
 /// one (a timestamp and an integer, a uuid and a date, an integer and jsonb, …) the server
 /// refuses the bare cast even on an empty table; through its text form every value that reads
@@ -1024,6 +1077,57 @@ mod tests {
 
     const INT64: ColumnType = ColumnType::Integer { bits: 64 };
     const TEXT: ColumnType = ColumnType::Text { max_length: None };
+
+    #[test]
+    fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
+        let mut before_items = table("items", vec![column("sku", TEXT), column("qty", INT64)]);
+        before_items.indexes = vec![
+            Index {
+                name: "ix_items_sku".into(),
+                columns: strings(&["sku"]),
+                unique: true,
+            },
+            Index {
+                name: "ix_items_qty".into(),
+                columns: strings(&["qty"]),
+                unique: false,
+            },
+        ];
+        let mut after_goods = table(
+            "goods",
+            vec![
+                column("sku", TEXT),
+                Column {
+                    renamed_from: Some("qty".into()),
+                    ..column("quantity", INT64)
+                },
+            ],
+        );
+        after_goods.renamed_from = Some("items".into());
+        after_goods.indexes = vec![
+            Index {
+                name: "ix_goods_sku".into(),
+                columns: strings(&["sku"]),
+                unique: true,
+            },
+            // Its column renamed too: still the same index.
+            Index {
+                name: "ix_goods_quantity".into(),
+                columns: strings(&["quantity"]),
+                unique: false,
+            },
+        ];
+        assert_eq!(
+            sql(&schema(vec![before_items]), &schema(vec![after_goods])),
+            vec![
+                "ALTER TABLE \"items\" RENAME TO \"goods\";",
+                "ALTER TABLE \"goods\" RENAME COLUMN \"qty\" TO \"quantity\";",
+                "ALTER INDEX \"ix_items_qty\" RENAME TO \"ix_goods_quantity\";",
+                "ALTER INDEX \"ix_items_sku\" RENAME TO \"ix_goods_sku\";",
+                "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_pkey\" TO \"goods_pkey\";",
+            ]
+        );
+    }
 
     fn column(name: &str, ty: ColumnType) -> Column {
         Column::new(name, ty)
@@ -1400,10 +1504,8 @@ mod tests {
                     "ALTER TABLE \"t\" ALTER COLUMN \"n\" TYPE boolean USING (\"n\" <> 0);",
                     true
                 ),
-                (
-                    "ALTER TABLE \"t\" ALTER COLUMN \"price\" TYPE bigint USING \"price\"::bigint;",
-                    true
-                ),
+                // The server's conversion, which refuses what does not fit.
+                ("ALTER TABLE \"t\" ALTER COLUMN \"price\" TYPE bigint;", true),
             ]
         );
         assert_eq!(
@@ -1414,6 +1516,33 @@ mod tests {
 
     /// Property seed 2: `timestamp` → `bigint` has no cast in PostgreSQL, which refused the bare
     /// `"c"::bigint` even on an empty table; types without a cast go through their text form.
+    #[test]
+    fn narrowing_is_left_to_the_server_which_refuses_what_does_not_fit() {
+        // `USING "label"::varchar(10)` cut a longer value to ten characters; the server's own
+        // conversion refuses it.
+        let before = schema(vec![table("t", vec![column("label", TEXT)])]);
+        let after = schema(vec![table(
+            "t",
+            vec![column(
+                "label",
+                ColumnType::Text {
+                    max_length: Some(10),
+                },
+            )],
+        )]);
+        assert_eq!(
+            sql(&before, &after),
+            vec!["ALTER TABLE \"t\" ALTER COLUMN \"label\" TYPE varchar(10);"]
+        );
+        assert_eq!(
+            sql(&after, &before),
+            vec!["ALTER TABLE \"t\" ALTER COLUMN \"label\" TYPE text;"]
+        );
+        assert!(has_assignment_cast(&ColumnType::Float, &INT64));
+        assert!(!has_assignment_cast(&TEXT, &INT64));
+        assert!(!has_assignment_cast(&ColumnType::Blob, &TEXT));
+    }
+
     #[test]
     fn conversions_without_a_cast_go_through_text() {
         let cases = [
