@@ -651,7 +651,10 @@ fn orphan_rows(
         table,
         &condition,
         DataProblemKind::Orphan {
-            columns: columns.iter().map(|c| c.shown.clone()).collect(),
+            columns: columns
+                .iter()
+                .map(|c| format!("{}.{}", table.shown, c.shown))
+                .collect(),
             parent: parent.shown.clone(),
         },
     )

@@ -366,12 +366,12 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
         ),
         (
             "ALTER TABLE items ADD CONSTRAINT items_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id);",
-            &["2 rows of items reference a missing row of users (through user_id) (ids 2, 3)"],
+            &["2 rows of items reference a missing row of users (through items.user_id) (ids 2, 3)"],
         ),
         (
             "ALTER TABLE items ADD CONSTRAINT items_user_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID;\n\
              ALTER TABLE items VALIDATE CONSTRAINT items_user_fk;",
-            &["2 rows of items reference a missing row of users (through user_id) (ids 2, 3)"],
+            &["2 rows of items reference a missing row of users (through items.user_id) (ids 2, 3)"],
         ),
         (
             "ALTER TABLE items ADD CONSTRAINT ck_items_qty CHECK (qty >= 0);",
