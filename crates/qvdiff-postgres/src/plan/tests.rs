@@ -1,0 +1,792 @@
+//! The planner against hand-built schemas: which statements, in which order, with which marks.
+
+use super::*;
+use qvdiff_core::{diff, FkAction, Renames};
+
+const INT64: ColumnType = ColumnType::Integer { bits: 64 };
+const TEXT: ColumnType = ColumnType::Text { max_length: None };
+
+#[test]
+fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
+    let mut before_items = table("items", vec![column("sku", TEXT), column("qty", INT64)]);
+    before_items.indexes = vec![
+        Index {
+            name: "ix_items_sku".into(),
+            columns: strings(&["sku"]),
+            unique: true,
+        },
+        Index {
+            name: "ix_items_qty".into(),
+            columns: strings(&["qty"]),
+            unique: false,
+        },
+    ];
+    let mut after_goods = table(
+        "goods",
+        vec![
+            column("sku", TEXT),
+            Column {
+                renamed_from: Some("qty".into()),
+                ..column("quantity", INT64)
+            },
+        ],
+    );
+    after_goods.renamed_from = Some("items".into());
+    after_goods.indexes = vec![
+        Index {
+            name: "ix_goods_sku".into(),
+            columns: strings(&["sku"]),
+            unique: true,
+        },
+        // Its column renamed too: still the same index.
+        Index {
+            name: "ix_goods_quantity".into(),
+            columns: strings(&["quantity"]),
+            unique: false,
+        },
+    ];
+    assert_eq!(
+        sql(&schema(vec![before_items]), &schema(vec![after_goods])),
+        vec![
+            "ALTER TABLE \"items\" RENAME TO \"goods\";",
+            "ALTER TABLE \"goods\" RENAME COLUMN \"qty\" TO \"quantity\";",
+            "ALTER INDEX \"ix_items_qty\" RENAME TO \"ix_goods_quantity\";",
+            "ALTER INDEX \"ix_items_sku\" RENAME TO \"ix_goods_sku\";",
+            "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_pkey\" TO \"goods_pkey\";",
+        ]
+    );
+}
+
+fn column(name: &str, ty: ColumnType) -> Column {
+    Column::new(name, ty)
+}
+
+fn nullable(name: &str, ty: ColumnType) -> Column {
+    Column {
+        nullable: true,
+        ..Column::new(name, ty)
+    }
+}
+
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// A table with an `id` primary key and the given other columns.
+fn table(name: &str, columns: Vec<Column>) -> Table {
+    let mut all = vec![column("id", INT64)];
+    all.extend(columns);
+    let mut table = Table::new(name, all);
+    table.primary_key = strings(&["id"]);
+    table
+}
+
+fn fk(columns: &[&str], ref_table: &str, ref_columns: &[&str]) -> ForeignKey {
+    ForeignKey {
+        columns: strings(columns),
+        ref_table: ref_table.into(),
+        ref_columns: strings(ref_columns),
+        on_delete: FkAction::NoAction,
+        on_update: FkAction::NoAction,
+    }
+}
+
+fn schema(tables: Vec<Table>) -> Schema {
+    Schema {
+        tables,
+        ..Schema::default()
+    }
+}
+
+fn plan_with(dialect: Postgres, from: &Schema, to: &Schema) -> Result<Plan, PlanError> {
+    let from = dialect.normalize(from).without_hints();
+    let to = dialect.normalize(to);
+    let changes = diff(&from, &to, &Renames::from_hints(&to));
+    dialect.plan(&from, &to, &changes)
+}
+
+fn sql(from: &Schema, to: &Schema) -> Vec<String> {
+    match plan_with(Postgres::default(), from, to) {
+        Ok(plan) => plan.steps.into_iter().map(|s| s.sql).collect(),
+        Err(e) => panic!("plan failed: {e}"),
+    }
+}
+
+fn users() -> Table {
+    table("users", vec![column("email", TEXT)])
+}
+
+#[test]
+fn normalize_follows_what_postgres_stores() {
+    let mut t = Table::new(
+        "t",
+        vec![
+            Column {
+                autoincrement: false,
+                ..column("id", ColumnType::Integer { bits: 32 })
+            },
+            nullable("tiny", ColumnType::Integer { bits: 8 }),
+            Column {
+                autoincrement: true,
+                default: Some(DefaultValue::Sql(" 'x' ".into())),
+                ..nullable(
+                    "c",
+                    ColumnType::Custom {
+                        sql: "VARCHAR(20)".into(),
+                    },
+                )
+            },
+        ],
+    );
+    t.primary_key = strings(&["id"]);
+    let long = "x".repeat(70);
+    t.indexes = vec![Index {
+        name: long.clone(),
+        columns: strings(&["c"]),
+        unique: false,
+    }];
+    let s = Schema {
+        tables: vec![t],
+        views: vec![qvdiff_core::RawObject {
+            name: "v".into(),
+            table: String::new(),
+            sql: "CREATE VIEW v AS SELECT 1".into(),
+        }],
+        triggers: Vec::new(),
+    };
+    let n = Postgres::default().normalize(&s);
+    assert!(n.views.is_empty());
+    let t = &n.tables[0];
+    assert!(t.columns[0].autoincrement);
+    assert!(!t.columns[0].nullable);
+    assert_eq!(t.columns[1].ty, ColumnType::Integer { bits: 16 });
+    assert!(!t.columns[2].autoincrement);
+    assert_eq!(
+        t.columns[2].ty,
+        ColumnType::Text {
+            max_length: Some(20)
+        }
+    );
+    assert_eq!(t.columns[2].default, Some(DefaultValue::Text("x".into())));
+    assert_eq!(t.indexes[0].name, limit_name(&long));
+    assert_eq!(Postgres::default().normalize(&n), n);
+    // `numeric(7)` is kept as `numeric(7,0)`, from the logical type or a custom spelling.
+    let numeric_7 = ColumnType::Decimal {
+        precision: Some(7),
+        scale: Some(0),
+    };
+    for ty in [
+        ColumnType::Decimal {
+            precision: Some(7),
+            scale: None,
+        },
+        ColumnType::Custom {
+            sql: "NUMERIC(7)".into(),
+        },
+    ] {
+        assert_eq!(normalize_type(&ty), numeric_7);
+    }
+}
+
+#[test]
+fn create_tables_parents_first_and_cycles_through_add_constraint() {
+    let mut items = table("items", vec![column("user_id", INT64)]);
+    items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
+    items.indexes = vec![Index {
+        name: "ix_items_user_id".into(),
+        columns: strings(&["user_id"]),
+        unique: false,
+    }];
+    assert_eq!(
+        sql(&Schema::default(), &schema(vec![items.clone(), users()])),
+        vec![
+            "CREATE TABLE \"users\" (\n    \"id\" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n    \"email\" text NOT NULL,\n    CONSTRAINT \"users_pkey\" PRIMARY KEY (\"id\")\n);",
+            "CREATE TABLE \"items\" (\n    \"id\" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n    \"user_id\" bigint NOT NULL,\n    CONSTRAINT \"items_pkey\" PRIMARY KEY (\"id\"),\n    CONSTRAINT \"items_user_id_fkey\" FOREIGN KEY (\"user_id\") REFERENCES \"users\" (\"id\") ON DELETE NO ACTION ON UPDATE NO ACTION\n);",
+            "CREATE INDEX \"ix_items_user_id\" ON \"items\" (\"user_id\");",
+        ]
+    );
+
+    let mut a = table("a", vec![nullable("b_id", INT64)]);
+    a.foreign_keys = vec![fk(&["b_id"], "b", &["id"])];
+    let mut b = table("b", vec![nullable("a_id", INT64)]);
+    b.foreign_keys = vec![fk(&["a_id"], "a", &["id"])];
+    let steps = sql(&Schema::default(), &schema(vec![a, b]));
+    assert_eq!(steps.len(), 3);
+    assert!(steps[0].starts_with("CREATE TABLE \"a\""));
+    assert!(!steps[0].contains("FOREIGN KEY"));
+    assert!(steps[1].starts_with("CREATE TABLE \"b\""));
+    assert!(steps[1].contains("CONSTRAINT \"b_a_id_fkey\" FOREIGN KEY"));
+    assert_eq!(
+        steps[2],
+        "ALTER TABLE \"a\" ADD CONSTRAINT \"a_b_id_fkey\" FOREIGN KEY (\"b_id\") REFERENCES \"b\" (\"id\") ON DELETE NO ACTION ON UPDATE NO ACTION;"
+    );
+}
+
+#[test]
+fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
+    let mut items = table("items", vec![column("user_id", INT64)]);
+    items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
+    let mut notes = table("notes", vec![nullable("user_id", INT64)]);
+    notes.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
+    let before = schema(vec![users(), items, notes]);
+    let after = schema(vec![table("notes", vec![nullable("user_id", INT64)])]);
+    let plan = plan_with(Postgres::default(), &before, &after).expect("plan");
+    let steps: Vec<(&str, Option<&str>)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.sql.as_str(), s.destructive.as_deref()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (
+                "ALTER TABLE \"notes\" DROP CONSTRAINT \"notes_user_id_fkey\";",
+                None
+            ),
+            (
+                "DROP TABLE \"items\";",
+                Some("drops table items and all its rows")
+            ),
+            (
+                "DROP TABLE \"users\";",
+                Some("drops table users and all its rows")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn dropped_tables_in_a_cycle_lose_the_blocking_foreign_key_first() {
+    let mut a = table("a", vec![nullable("b_id", INT64)]);
+    a.foreign_keys = vec![fk(&["b_id"], "b", &["id"])];
+    let mut b = table("b", vec![nullable("a_id", INT64)]);
+    b.foreign_keys = vec![fk(&["a_id"], "a", &["id"])];
+    assert_eq!(
+        sql(&schema(vec![a, b]), &Schema::default()),
+        vec![
+            "ALTER TABLE \"a\" DROP CONSTRAINT \"a_b_id_fkey\";",
+            "DROP TABLE \"b\";",
+            "DROP TABLE \"a\";",
+        ]
+    );
+}
+
+#[test]
+fn add_columns() {
+    let before = schema(vec![table("t", vec![])]);
+    let with = |c: Column| schema(vec![table("t", vec![c])]);
+    assert_eq!(
+        sql(&before, &with(nullable("notes", TEXT))),
+        vec!["ALTER TABLE \"t\" ADD COLUMN \"notes\" text;"]
+    );
+    let defaulted = Column {
+        default: Some(DefaultValue::Integer(1)),
+        ..column("qty", INT64)
+    };
+    assert_eq!(
+        sql(&before, &with(defaulted.clone())),
+        vec!["ALTER TABLE \"t\" ADD COLUMN \"qty\" bigint NOT NULL DEFAULT 1;"]
+    );
+    let backfilled = Column {
+        backfill: Some(DefaultValue::Text("n/a".into())),
+        ..column("title", TEXT)
+    };
+    assert_eq!(
+        sql(&before, &with(backfilled)),
+        vec![
+            "ALTER TABLE \"t\" ADD COLUMN \"title\" text NOT NULL DEFAULT 'n/a';",
+            "ALTER TABLE \"t\" ALTER COLUMN \"title\" DROP DEFAULT;",
+        ]
+    );
+    let both = Column {
+        backfill: Some(DefaultValue::Integer(0)),
+        ..defaulted
+    };
+    assert_eq!(
+        sql(&before, &with(both)),
+        vec![
+            "ALTER TABLE \"t\" ADD COLUMN \"qty\" bigint NOT NULL DEFAULT 0;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"qty\" SET DEFAULT 1;",
+        ]
+    );
+}
+
+#[test]
+fn a_new_not_null_column_without_a_value_is_a_plan_error() {
+    let before = schema(vec![table("t", vec![])]);
+    let after = schema(vec![table("t", vec![column("location", TEXT)])]);
+    let err = plan_with(Postgres::default(), &before, &after).expect_err("refused");
+    assert_eq!(err.table, "t");
+    assert_eq!(err.column.as_deref(), Some("location"));
+    assert!(err
+        .to_string()
+        .starts_with("t.location: a new NOT NULL column"));
+    // A new table has no rows: nothing to fill.
+    assert!(plan_with(Postgres::default(), &Schema::default(), &after).is_ok());
+}
+
+#[test]
+fn drop_column_is_destructive_and_comes_after_its_index() {
+    let mut before_table = table("t", vec![nullable("a", TEXT)]);
+    before_table.indexes = vec![Index {
+        name: "ix_t_a".into(),
+        columns: strings(&["a"]),
+        unique: false,
+    }];
+    let plan = plan_with(
+        Postgres::default(),
+        &schema(vec![before_table]),
+        &schema(vec![table("t", vec![])]),
+    )
+    .expect("plan");
+    assert_eq!(plan.steps[0].sql, "DROP INDEX \"ix_t_a\";");
+    assert_eq!(plan.steps[1].sql, "ALTER TABLE \"t\" DROP COLUMN \"a\";");
+    assert_eq!(
+        plan.steps[1].destructive.as_deref(),
+        Some("drops data in t.a")
+    );
+}
+
+#[test]
+fn renames_rename_the_constraints_named_after_them() {
+    let mut before_items = table("items", vec![column("user_id", INT64), column("sku", TEXT)]);
+    before_items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
+    before_items.uniques = vec![Unique {
+        name: None,
+        columns: strings(&["sku"]),
+    }];
+    before_items.indexes = vec![Index {
+        name: "ix_items_sku".into(),
+        columns: strings(&["sku"]),
+        unique: false,
+    }];
+    let mut after_goods = table(
+        "goods",
+        vec![
+            Column {
+                renamed_from: Some("user_id".into()),
+                ..column("owner_id", INT64)
+            },
+            column("sku", TEXT),
+        ],
+    );
+    after_goods.renamed_from = Some("items".into());
+    after_goods.foreign_keys = vec![fk(&["owner_id"], "users", &["id"])];
+    after_goods.uniques = before_items.uniques.clone();
+    after_goods.indexes = before_items.indexes.clone();
+    assert_eq!(
+        sql(
+            &schema(vec![users(), before_items]),
+            &schema(vec![users(), after_goods])
+        ),
+        vec![
+            "ALTER TABLE \"items\" RENAME TO \"goods\";",
+            "ALTER TABLE \"goods\" RENAME COLUMN \"user_id\" TO \"owner_id\";",
+            "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_pkey\" TO \"goods_pkey\";",
+            "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_sku_key\" TO \"goods_sku_key\";",
+            "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_user_id_fkey\" TO \"goods_owner_id_fkey\";",
+        ]
+    );
+}
+
+#[test]
+fn type_changes_cast_with_using_and_mark_losses() {
+    let before = schema(vec![table(
+        "t",
+        vec![
+            Column {
+                default: Some(DefaultValue::Bool(true)),
+                ..column("flag", ColumnType::Bool)
+            },
+            column("n", INT64),
+            column("price", ColumnType::Float),
+        ],
+    )]);
+    let after = schema(vec![table(
+        "t",
+        vec![
+            Column {
+                default: Some(DefaultValue::Integer(1)),
+                ..column("flag", ColumnType::Integer { bits: 32 })
+            },
+            column("n", ColumnType::Bool),
+            column("price", ColumnType::Integer { bits: 64 }),
+        ],
+    )]);
+    let plan = plan_with(Postgres::default(), &before, &after).expect("plan");
+    let steps: Vec<(&str, bool)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.sql.as_str(), s.destructive.is_some()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("ALTER TABLE \"t\" ALTER COLUMN \"flag\" DROP DEFAULT;", false),
+            (
+                "ALTER TABLE \"t\" ALTER COLUMN \"flag\" TYPE integer USING CASE WHEN \"flag\" THEN 1 WHEN NOT \"flag\" THEN 0 END;",
+                false
+            ),
+            ("ALTER TABLE \"t\" ALTER COLUMN \"flag\" SET DEFAULT 1;", false),
+            (
+                "ALTER TABLE \"t\" ALTER COLUMN \"n\" TYPE boolean USING (\"n\" <> 0);",
+                true
+            ),
+            // The server's conversion, which refuses what does not fit.
+            ("ALTER TABLE \"t\" ALTER COLUMN \"price\" TYPE bigint;", true),
+        ]
+    );
+    assert_eq!(
+        plan.steps[4].destructive.as_deref(),
+        Some("converts t.price from FLOAT to INTEGER; values that do not fit are lost or changed")
+    );
+}
+
+/// Property seed 2: `timestamp` → `bigint` has no cast in PostgreSQL, which refused the bare
+/// `"c"::bigint` even on an empty table; types without a cast go through their text form.
+#[test]
+fn narrowing_is_left_to_the_server_which_refuses_what_does_not_fit() {
+    // `USING "label"::varchar(10)` cut a longer value to ten characters; the server's own
+    // conversion refuses it.
+    let before = schema(vec![table("t", vec![column("label", TEXT)])]);
+    let after = schema(vec![table(
+        "t",
+        vec![column(
+            "label",
+            ColumnType::Text {
+                max_length: Some(10),
+            },
+        )],
+    )]);
+    assert_eq!(
+        sql(&before, &after),
+        vec!["ALTER TABLE \"t\" ALTER COLUMN \"label\" TYPE varchar(10);"]
+    );
+    assert_eq!(
+        sql(&after, &before),
+        vec!["ALTER TABLE \"t\" ALTER COLUMN \"label\" TYPE text;"]
+    );
+    assert!(has_assignment_cast(&ColumnType::Float, &INT64));
+    assert!(!has_assignment_cast(&TEXT, &INT64));
+    assert!(!has_assignment_cast(&ColumnType::Blob, &TEXT));
+}
+
+#[test]
+fn conversions_without_a_cast_go_through_text() {
+    let cases = [
+        (ColumnType::DateTime, INT64, "\"c\"::text::bigint"),
+        (ColumnType::Uuid, ColumnType::Date, "\"c\"::text::date"),
+        (INT64, ColumnType::Json, "\"c\"::text::jsonb"),
+        (
+            ColumnType::Time,
+            ColumnType::DateTime,
+            "\"c\"::text::timestamp",
+        ),
+        (ColumnType::Bool, ColumnType::Uuid, "\"c\"::text::uuid"),
+        (ColumnType::Json, ColumnType::Date, "\"c\"::text::date"),
+        // Property seed 374: a NULL boolean stays NULL (it became 0 with `ELSE 0`).
+        (
+            ColumnType::Bool,
+            INT64,
+            "CASE WHEN \"c\" THEN 1 WHEN NOT \"c\" THEN 0 END",
+        ),
+        // Casts PostgreSQL has stay casts.
+        (ColumnType::Float, INT64, "\"c\"::bigint"),
+        (ColumnType::Date, ColumnType::DateTime, "\"c\"::timestamp"),
+        (ColumnType::DateTime, ColumnType::Time, "\"c\"::time"),
+        (
+            ColumnType::Json,
+            ColumnType::Float,
+            "\"c\"::double precision",
+        ),
+        (TEXT, ColumnType::Uuid, "\"c\"::uuid"),
+        (ColumnType::Uuid, TEXT, "\"c\"::text"),
+    ];
+    for (from, to, using) in cases {
+        assert_eq!(
+            using_expression("c", &from, &to),
+            using,
+            "{from:?} -> {to:?}"
+        );
+    }
+}
+
+#[test]
+fn nullability_and_defaults() {
+    let before = schema(vec![table(
+        "t",
+        vec![
+            nullable("a", TEXT),
+            nullable("b", TEXT),
+            column("c", TEXT),
+            nullable("d", TEXT),
+        ],
+    )]);
+    let after = schema(vec![table(
+        "t",
+        vec![
+            Column {
+                backfill: Some(DefaultValue::Text("(none)".into())),
+                default: Some(DefaultValue::Text("x".into())),
+                ..column("a", TEXT)
+            },
+            Column {
+                default: Some(DefaultValue::Text("draft".into())),
+                ..column("b", TEXT)
+            },
+            nullable("c", TEXT),
+            column("d", TEXT),
+        ],
+    )]);
+    assert_eq!(
+        sql(&before, &after),
+        vec![
+            "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET DEFAULT 'x';",
+            "UPDATE \"t\" SET \"a\" = '(none)' WHERE \"a\" IS NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"b\" SET DEFAULT 'draft';",
+            "UPDATE \"t\" SET \"b\" = 'draft' WHERE \"b\" IS NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"b\" SET NOT NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"c\" DROP NOT NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"d\" SET NOT NULL;",
+        ]
+    );
+    assert_eq!(
+        sql(&after, &before)[0],
+        "ALTER TABLE \"t\" ALTER COLUMN \"a\" DROP DEFAULT;"
+    );
+}
+
+#[test]
+fn primary_key_change_moves_identity_and_suspends_incoming_foreign_keys() {
+    let tags = table("tags", vec![column("slug", TEXT)]);
+    let mut links = table("links", vec![column("tag_id", INT64)]);
+    links.foreign_keys = vec![fk(&["tag_id"], "tags", &["id"])];
+    let mut composite = tags.clone();
+    composite.primary_key = strings(&["slug", "id"]);
+    composite.uniques = vec![Unique {
+        name: None,
+        columns: strings(&["id"]),
+    }];
+    let before = schema(vec![tags, links.clone()]);
+    let after = schema(vec![composite, links]);
+    assert_eq!(
+        sql(&before, &after),
+        vec![
+            "ALTER TABLE \"links\" DROP CONSTRAINT \"links_tag_id_fkey\";",
+            "ALTER TABLE \"tags\" DROP CONSTRAINT \"tags_pkey\";",
+            "ALTER TABLE \"tags\" ALTER COLUMN \"id\" DROP IDENTITY;",
+            "ALTER TABLE \"tags\" ADD CONSTRAINT \"tags_pkey\" PRIMARY KEY (\"slug\", \"id\");",
+            "ALTER TABLE \"tags\" ADD CONSTRAINT \"tags_id_key\" UNIQUE (\"id\");",
+            "ALTER TABLE \"links\" ADD CONSTRAINT \"links_tag_id_fkey\" FOREIGN KEY (\"tag_id\") REFERENCES \"tags\" (\"id\") ON DELETE NO ACTION ON UPDATE NO ACTION;",
+        ]
+    );
+    let back = sql(&after, &before);
+    let identity = back
+        .iter()
+        .position(|s| {
+            s == "ALTER TABLE \"tags\" ALTER COLUMN \"id\" ADD GENERATED BY DEFAULT AS IDENTITY;"
+        })
+        .expect("identity comes back");
+    assert_eq!(
+        back[identity + 1],
+        "SELECT setval(pg_get_serial_sequence('\"tags\"', 'id'), GREATEST(MAX(\"id\"), 1), \
+         COALESCE(MAX(\"id\") >= 1, false)) FROM \"tags\";"
+    );
+}
+
+#[test]
+fn constraints_and_indexes_of_existing_tables() {
+    let before = schema(vec![
+        users(),
+        table("t", vec![nullable("a", INT64), column("b", TEXT)]),
+    ]);
+    let mut t = table("t", vec![nullable("a", INT64), column("b", TEXT)]);
+    t.uniques = vec![Unique {
+        name: Some("t_b_unique".into()),
+        columns: strings(&["b"]),
+    }];
+    t.indexes = vec![Index {
+        name: "ix_t_a_b".into(),
+        columns: strings(&["a", "b"]),
+        unique: true,
+    }];
+    t.foreign_keys = vec![ForeignKey {
+        on_delete: FkAction::SetNull,
+        ..fk(&["a"], "users", &["id"])
+    }];
+    t.checks = vec![Check {
+        name: "b_not_empty".into(),
+        expr: "b <> ''".into(),
+    }];
+    let after = schema(vec![users(), t]);
+    let concurrent = Postgres {
+        concurrent_indexes: true,
+    };
+    let up: Vec<String> = plan_with(concurrent, &before, &after)
+        .expect("plan")
+        .steps
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    assert_eq!(
+        up,
+        vec![
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_b_unique\" UNIQUE (\"b\");",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"ix_t_a_b\" ON \"t\" (\"a\", \"b\");",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"b_not_empty\" CHECK (b <> '');",
+            "COMMENT ON CONSTRAINT \"b_not_empty\" ON \"t\" IS 'qvdiff: b <> ''''';",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_fkey\" FOREIGN KEY (\"a\") REFERENCES \"users\" (\"id\") ON DELETE SET NULL ON UPDATE NO ACTION;",
+        ]
+    );
+    assert_eq!(
+        sql(&after, &before),
+        vec![
+            "ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_fkey\";",
+            "ALTER TABLE \"t\" DROP CONSTRAINT \"b_not_empty\";",
+            "ALTER TABLE \"t\" DROP CONSTRAINT \"t_b_unique\";",
+            "DROP INDEX \"ix_t_a_b\";",
+        ]
+    );
+    let down_concurrent: Vec<String> = plan_with(concurrent, &after, &before)
+        .expect("plan")
+        .steps
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    assert!(down_concurrent.contains(&"DROP INDEX CONCURRENTLY \"ix_t_a_b\";".to_string()));
+    // A new table's indexes are never built concurrently: nobody writes to it yet.
+    let mut fresh = table("fresh", vec![column("a", INT64)]);
+    fresh.indexes = vec![Index {
+        name: "ix_fresh_a".into(),
+        columns: strings(&["a"]),
+        unique: false,
+    }];
+    let created: Vec<String> = plan_with(concurrent, &Schema::default(), &schema(vec![fresh]))
+        .expect("plan")
+        .steps
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    assert_eq!(
+        created[1],
+        "CREATE INDEX \"ix_fresh_a\" ON \"fresh\" (\"a\");"
+    );
+}
+
+#[test]
+fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
+    let before = schema(vec![table("items", vec![column("qty", INT64)])]);
+    let mut goods = table("goods", vec![column("qty", INT64)]);
+    goods.renamed_from = Some("items".into());
+    goods.checks = vec![Check {
+        name: "qty_positive".into(),
+        expr: "  qty > 0 ".into(),
+    }];
+    let mut fresh = table("fresh", vec![column("status", TEXT)]);
+    fresh.checks = vec![
+        Check {
+            name: "status_known".into(),
+            expr: "status IN ('new', 'it''s')".into(),
+        },
+        Check {
+            name: "id_positive".into(),
+            expr: "id > 0".into(),
+        },
+    ];
+    fresh.indexes = vec![Index {
+        name: "ix_fresh_status".into(),
+        columns: strings(&["status"]),
+        unique: false,
+    }];
+    let after = schema(vec![goods, fresh]);
+    assert_eq!(
+        sql(&before, &after),
+        vec![
+            "ALTER TABLE \"items\" RENAME TO \"goods\";",
+            "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_pkey\" TO \"goods_pkey\";",
+            "ALTER TABLE \"goods\" ADD CONSTRAINT \"qty_positive\" CHECK (qty > 0);",
+            "COMMENT ON CONSTRAINT \"qty_positive\" ON \"goods\" IS 'qvdiff: qty > 0';",
+            "CREATE TABLE \"fresh\" (\n    \
+             \"id\" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n    \
+             \"status\" text NOT NULL,\n    \
+             CONSTRAINT \"fresh_pkey\" PRIMARY KEY (\"id\"),\n    \
+             CONSTRAINT \"id_positive\" CHECK (id > 0),\n    \
+             CONSTRAINT \"status_known\" CHECK (status IN ('new', 'it''s'))\n);",
+            "COMMENT ON CONSTRAINT \"id_positive\" ON \"fresh\" IS 'qvdiff: id > 0';",
+            "COMMENT ON CONSTRAINT \"status_known\" ON \"fresh\" \
+             IS 'qvdiff: status IN (''new'', ''it''''s'')';",
+            "CREATE INDEX \"ix_fresh_status\" ON \"fresh\" (\"status\");",
+        ]
+    );
+    // A changed expression is a new constraint, with a new comment.
+    let mut changed = after.clone();
+    changed.tables[0].checks[0].expr = "qty >= 1".into();
+    assert_eq!(
+        sql(&after, &changed),
+        vec![
+            "ALTER TABLE \"goods\" DROP CONSTRAINT \"qty_positive\";",
+            "ALTER TABLE \"goods\" ADD CONSTRAINT \"qty_positive\" CHECK (qty >= 1);",
+            "COMMENT ON CONSTRAINT \"qty_positive\" ON \"goods\" IS 'qvdiff: qty >= 1';",
+        ]
+    );
+}
+
+#[test]
+fn restored_key_columns_get_a_distinct_value_per_row() {
+    let before = schema(vec![table("t", vec![])]);
+    let mut after_table = table(
+        "t",
+        vec![
+            Column {
+                backfill: Some(DefaultValue::Sql("rowid".into())),
+                ..column("code", ColumnType::Integer { bits: 32 })
+            },
+            Column {
+                backfill: Some(DefaultValue::Sql("rowid".into())),
+                ..column("sku", TEXT)
+            },
+            Column {
+                backfill: Some(DefaultValue::Text(String::new())),
+                ..column("at", ColumnType::DateTime)
+            },
+            Column {
+                backfill: Some(DefaultValue::Sql("rowid".into())),
+                ..column("day", ColumnType::Date)
+            },
+        ],
+    );
+    after_table.uniques = vec![
+        Unique {
+            name: None,
+            columns: strings(&["code"]),
+        },
+        Unique {
+            name: None,
+            columns: strings(&["sku"]),
+        },
+        Unique {
+            name: None,
+            columns: strings(&["day"]),
+        },
+    ];
+    assert_eq!(
+        sql(&before, &schema(vec![after_table])),
+        vec![
+            "ALTER TABLE \"t\" ADD COLUMN \"code\" integer GENERATED BY DEFAULT AS IDENTITY NOT NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"code\" DROP IDENTITY;",
+            "ALTER TABLE \"t\" ADD COLUMN \"sku\" text;",
+            "UPDATE \"t\" SET \"sku\" = ctid::text WHERE \"sku\" IS NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"sku\" SET NOT NULL;",
+            "ALTER TABLE \"t\" ADD COLUMN \"at\" timestamp NOT NULL DEFAULT '1970-01-01 00:00:00';",
+            "ALTER TABLE \"t\" ALTER COLUMN \"at\" DROP DEFAULT;",
+            // Property seed 3653: a value of the column's type (`ctid::text` is no date).
+            "ALTER TABLE \"t\" ADD COLUMN \"day\" date;",
+            "UPDATE \"t\" SET \"day\" = DATE '1970-01-01' + ((ctid::text::point)[0] * 65536 + (ctid::text::point)[1])::integer WHERE \"day\" IS NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"day\" SET NOT NULL;",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_code_key\" UNIQUE (\"code\");",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_day_key\" UNIQUE (\"day\");",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_sku_key\" UNIQUE (\"sku\");",
+        ]
+    );
+}
