@@ -178,15 +178,26 @@ impl fmt::Display for RunError {
                     failed.revision, failed.path, failed.direction
                 )?;
                 match done_outside {
-                    None if committed.is_empty() => write!(f, "nothing was changed")?,
-                    None => write!(f, "{}", rolled_back_note(committed))?,
-                    Some(done) => write!(
+                    Some(done) if *done > 0 => write!(
                         f,
-                        "the statement did not run; this revision runs outside a transaction, \
-                         so its {done} statement{} before it took effect and stay{}",
+                        "the refused statement did not run, but this revision runs outside a \
+                         transaction, so its first {done} statement{} took effect and stay{}",
                         plural(*done),
                         if *done == 1 { "s" } else { "" }
                     )?,
+                    _ if committed.is_empty() => write!(f, "nothing was changed")?,
+                    None => write!(f, "{}", rolled_back_note(committed))?,
+                    Some(_) => {}
+                }
+                if done_outside.is_some() && !committed.is_empty() {
+                    write!(
+                        f,
+                        "; revision{} {} of this run {} committed before it and stay{}",
+                        plural(committed.len()),
+                        committed.join(", "),
+                        if committed.len() == 1 { "was" } else { "were" },
+                        if committed.len() == 1 { "s" } else { "" },
+                    )?;
                 }
                 for problem in problems {
                     write!(f, "\n  {problem}; {}", problem.hint())?;

@@ -227,9 +227,28 @@ fn a_data_error_names_its_statement_and_the_server_detail() {
     assert!(tables(&mut db).is_empty());
 }
 
-/// The state a refused revision must leave as it was: the ledger, and every row.
+/// The state a refused revision must leave as it was: the ledger, every index and constraint
+/// (an invalid index left behind included), every column's type, and every row.
 fn rows_and_ledger(db: &mut PostgresDatabase, tables: &[&str]) -> Vec<String> {
     let mut state = ledger(db);
+    for row in db
+        .client
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' \
+             UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
+               WHERE connamespace = 'public'::regnamespace \
+             UNION ALL SELECT attrelid::regclass || '.' || attname || ' ' || \
+               format_type(atttypid, atttypmod) || ' ' || attnotnull FROM pg_attribute \
+               WHERE attrelid IN (SELECT oid FROM pg_class \
+                 WHERE relnamespace = 'public'::regnamespace AND relkind = 'r') \
+                 AND attnum > 0 AND NOT attisdropped \
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+    {
+        state.push(row.get(0));
+    }
     for table in tables {
         for row in db
             .client
@@ -345,7 +364,7 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
          INSERT INTO items VALUES (1, 1, 5), (2, 9, -1), (3, 8, -2), (4, NULL, 0);",
         "DROP TABLE items;\nDROP TABLE users;",
     );
-    let cases: [(&str, &[&str]); 8] = [
+    let cases: [(&str, &[&str]); 9] = [
         (
             "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
             &["2 rows of users have NULL in email (ids 2, 6); add #[column(backfill"],
@@ -358,6 +377,12 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
         ),
         (
             "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+            &["4 rows of users share their value of (email) with another row (2 duplicated values): email 'a@x' on ids 1, 3; email 'c@x' on ids 4, 5"],
+        ),
+        // Outside a transaction: counted before the index is built (a failed build would
+        // leave an invalid index behind).
+        (
+            "CREATE UNIQUE INDEX CONCURRENTLY ux_users_email ON users (email);",
             &["4 rows of users share their value of (email) with another row (2 duplicated values): email 'a@x' on ids 1, 3; email 'c@x' on ids 4, 5"],
         ),
         (
