@@ -72,6 +72,8 @@ pub(crate) enum DataStep {
         /// only casts it): then values that would come out changed are refused. Any other
         /// `USING` is the model's own conversion, taken as meant.
         plain_cast: bool,
+        /// The `USING` expression, when there is one.
+        using: Option<String>,
     },
 }
 
@@ -301,17 +303,16 @@ impl DataStep {
             if w.eat("COLLATE") {
                 w.name()?;
             }
-            let plain_cast = if w.eat("USING") {
-                let using = w.until(&[]);
-                is_plain_cast(using, &column.sql, &to)
-            } else {
-                true
-            };
+            let using = w.eat("USING").then(|| w.until(&[]).to_string());
+            let plain_cast = using
+                .as_deref()
+                .is_none_or(|using| is_plain_cast(using, &column.sql, &to));
             return Some(DataStep::Type {
                 table,
                 column,
                 to,
                 plain_cast,
+                using,
             });
         }
         if !w.eat("ADD") {
@@ -771,13 +772,14 @@ fn column_type(
     ))
 }
 
-/// A function that says whether a text converts to a type, catching the error (PostgreSQL 15
-/// has no `pg_input_is_valid`). Temporary: it goes with the session, and with the transaction
-/// that the refusal rolls back.
-const CONVERTS_FUNCTION: &str = "CREATE OR REPLACE FUNCTION pg_temp.qvdiff_converts(value text, \
-     target text) RETURNS boolean LANGUAGE plpgsql AS $qvdiff$ BEGIN \
-     EXECUTE format('SELECT %L::%s', value, target); RETURN true; \
-     EXCEPTION WHEN others THEN RETURN false; END $qvdiff$";
+/// A function that says whether a row's value converts: it evaluates the conversion for the
+/// row at `row` and catches the error (PostgreSQL 15 has no `pg_input_is_valid`, and a `USING`
+/// expression can fail by itself, e.g. bytes that are no UTF-8). Temporary: it goes with the
+/// session, and with the transaction that the refusal rolls back.
+const CONVERTS_FUNCTION: &str = "CREATE OR REPLACE FUNCTION pg_temp.qvdiff_converts(row_id tid, \
+     conversion text, relation text, target text) RETURNS boolean LANGUAGE plpgsql AS $qvdiff$ \
+     BEGIN EXECUTE format('SELECT (%s)::%s FROM %s WHERE ctid = %L', conversion, target, \
+     relation, row_id); RETURN true; EXCEPTION WHEN others THEN RETURN false; END $qvdiff$";
 
 /// Runs the check of `step` before it runs: the values a type change would change, or (outside
 /// a transaction) the rows any other step would fail on.
@@ -791,6 +793,7 @@ pub(crate) fn check_before(
             column,
             to,
             plain_cast,
+            ..
         } => {
             if !plain_cast {
                 return Ok(None);
@@ -865,19 +868,21 @@ pub(crate) fn explain_failure(
             table,
             column,
             to,
-            plain_cast,
+            using,
+            ..
         } => {
-            if !plain_cast {
-                return Ok(None);
-            }
             session.execute(CONVERTS_FUNCTION)?;
+            // The conversion as the statement gives it, run row by row: only on the way to a
+            // refusal, never on the way to success.
+            let conversion = using.as_deref().unwrap_or(&column.sql);
             matching_rows(
                 session,
                 table,
                 &format!(
-                    "{column} IS NOT NULL AND NOT pg_temp.qvdiff_converts({column}::text, {})",
+                    "NOT pg_temp.qvdiff_converts(ctid, {}, {}, {})",
+                    quote_string(conversion),
+                    quote_string(&table.sql),
                     quote_string(to),
-                    column = column.sql
                 ),
                 DataProblemKind::Conversion {
                     column: column.shown.clone(),
@@ -970,6 +975,7 @@ mod tests {
                 column: name("c", "c"),
                 to: "varchar(10)".to_string(),
                 plain_cast: true,
+                using: Some("c::varchar(10)".to_string()),
             })
         );
         assert!(matches!(

@@ -364,7 +364,7 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
          INSERT INTO items VALUES (1, 1, 5), (2, 9, -1), (3, 8, -2), (4, NULL, 0);",
         "DROP TABLE items;\nDROP TABLE users;",
     );
-    let cases: [(&str, &[&str]); 9] = [
+    let cases: [(&str, &[&str]); 10] = [
         (
             "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
             &["2 rows of users have NULL in email (ids 2, 6); add #[column(backfill"],
@@ -404,6 +404,11 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
         ),
         (
             "ALTER TABLE users ALTER COLUMN code TYPE bigint USING code::bigint;",
+            &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
+        ),
+        // A conversion of the model's own: run row by row to find the rows it fails on.
+        (
+            "ALTER TABLE users ALTER COLUMN code TYPE bigint USING (code || '0')::bigint;",
             &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
         ),
     ];
