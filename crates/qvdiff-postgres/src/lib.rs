@@ -14,6 +14,7 @@ pub mod pgpass;
 pub mod plan;
 mod preflight;
 pub mod render;
+pub mod review;
 pub mod runner;
 pub mod session;
 pub mod shadow;
