@@ -20,17 +20,17 @@
 //! * `stdin` — fed to the command's standard input (otherwise it is empty).
 //! * `args` — the command line, one argument per line, without `qvdiff`.
 //!
-//! * `postgres` — the case runs on PostgreSQL: a fresh database on the test server
-//!   (`QVDIFF_TEST_POSTGRES_URL`; the case is skipped without one, unless
-//!   `QVDIFF_REQUIRE_POSTGRES=1`) is the project's database, given to `prepare` and the command
-//!   as `DATABASE_URL`, and `setup.sql` runs there. Its rows, columns, indexes, constraints and
-//!   ledger must be the same after the command as before.
+//! * `setup.postgres.sql` — the case runs against a fresh database on the PostgreSQL test server
+//!   (see `qvdiff_postgres::testing`; without one the case is skipped, unless
+//!   `QVDIFF_REQUIRE_POSTGRES=1`): `$DATABASE_URL` stands for its URL, and this SQL runs on it
+//!   after `prepare`. The command must then leave that database as it was too: schemas, tables,
+//!   columns, constraints, indexes, sequences and every row, the ledger included.
 //!
-//! In `args`, `env` and `prepare`, `$PROJECT` stands for the project root (and `$DATABASE_URL`
-//! for a PostgreSQL case's database, shown so in the snapshot). The runner checks that
+//! In `args`, `env` and `prepare`, `$PROJECT` stands for the project root. The runner checks that
 //! the command exits 2, prints nothing on stdout, leaves every file and directory of the project
 //! byte-identical (database, migrations, config, everything), and that its stderr — the project
-//! root shown as `$PROJECT` — equals `expected.txt`. The snapshot is written when missing, or
+//! root shown as `$PROJECT`, the server database's URL as `$DATABASE_URL` — equals
+//! `expected.txt`. The snapshot is written when missing, or
 //! for every case with `QVDIFF_BLESS=1`; review it: the message must say what is wrong, where
 //! (file, line, table, column or revision) and how to fix it.
 //! `QVDIFF_BAD_CASES=a,b` runs only the cases whose folder name contains `a` or `b`.
@@ -116,19 +116,19 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
     let p = Project::empty();
     let root = p.root().to_path_buf();
     let root_text = root.to_string_lossy().into_owned();
-    let database = if case.join("postgres").exists() {
-        match qvdiff_postgres::testing::TestDatabase::create(&name_of(case)) {
-            Some(database) => Some(database),
+    let server_setup = optional(case, "setup.postgres.sql")?;
+    let server = match &server_setup {
+        Some(_) => match qvdiff_postgres::testing::TestDatabase::create(&name_of(case)) {
+            Some(db) => Some(db),
             None => {
                 return Ok(Outcome::Skipped(
-                    "no PostgreSQL test server (QVDIFF_TEST_POSTGRES_URL)".to_string(),
+                    "no PostgreSQL test server (start one with .ci/postgres)".to_string(),
                 ))
             }
-        }
-    } else {
-        None
+        },
+        None => None,
     };
-    let url = database.as_ref().map(|d| d.url.clone()).unwrap_or_default();
+    let url = server.as_ref().map(|db| db.url.clone()).unwrap_or_default();
     let expand = |s: &str| {
         s.replace("$PROJECT", &root_text)
             .replace("$DATABASE_URL", &url)
@@ -141,29 +141,24 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
         for line in prepare.lines().filter(|l| !l.trim().is_empty()) {
             let args: Vec<String> = expand(line).split_whitespace().map(String::from).collect();
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let mut command = super::support::base_command(&root, &args);
-            if database.is_some() {
-                command.env("DATABASE_URL", &url);
-            }
-            let run = command.output().map_err(|e| format!("run qvdiff: {e}"))?;
-            if run.status.code() != Some(0) {
+            let run = p.qvdiff(&args);
+            if run.code != 0 {
                 return Err(format!(
-                    "prepare `qvdiff {line}` exited {:?}:\n{}",
-                    run.status.code(),
-                    String::from_utf8_lossy(&run.stderr)
+                    "prepare `qvdiff {line}` exited {}:\n{}",
+                    run.code, run.stderr
                 ));
             }
         }
     }
-    if let (Some(sql), Some(database)) = (optional(case, "setup.sql")?, &database) {
-        database
-            .connect()
-            .batch_execute(&sql)
-            .map_err(|e| format!("setup.sql: {e}"))?;
-    } else if let Some(sql) = optional(case, "setup.sql")? {
+    if let Some(sql) = optional(case, "setup.sql")? {
         let conn = rusqlite::Connection::open(root.join("app.db")).map_err(|e| e.to_string())?;
         conn.execute_batch(&sql)
             .map_err(|e| format!("setup.sql: {e}"))?;
+    }
+    if let (Some(sql), Some(db)) = (&server_setup, &server) {
+        db.connect()
+            .batch_execute(sql)
+            .map_err(|e| format!("setup.postgres.sql: {e}"))?;
     }
     if case.join("overlay").is_dir() {
         copy_tree(&case.join("overlay"), &root)?;
@@ -181,48 +176,8 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
     }
     let modes = parse_chmod(&optional(case, "chmod")?.unwrap_or_default())?;
     with_modes(&root, &modes, || {
-        run_command(case, &p, &root_text, &expand, database.as_ref())
+        run_command(case, &p, &root_text, server.as_ref(), &expand)
     })
-}
-
-/// Everything of a PostgreSQL database a refused command must leave as it was: every row
-/// (as the PostgreSQL fixture cases dump them), every column's type and nullability, every
-/// index and constraint (with whether it is validated), and the ledger.
-fn postgres_state(database: &qvdiff_postgres::testing::TestDatabase) -> Result<String, String> {
-    let mut client = database.connect();
-    let mut state = super::cases_postgres::dump(&mut client)?;
-    let catalog = client
-        .query_one(
-            "SELECT coalesce(string_agg(line, E'\\n' ORDER BY line COLLATE \"C\"), '') FROM ( \
-               SELECT 'index ' || indexdef AS line FROM pg_indexes \
-                 WHERE schemaname = current_schema() \
-               UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || \
-                 pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' (not valid)' END \
-                 FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
-               UNION ALL SELECT 'column ' || attrelid::regclass || '.' || attname || ' ' || \
-                 format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END \
-                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-                 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' \
-                   AND a.attnum > 0 AND NOT a.attisdropped) lines",
-            &[],
-        )
-        .map_err(|e| format!("reading the catalog: {e}"))?;
-    state.push_str(&catalog.get::<_, String>(0));
-    let ledger = client
-        .query_one("SELECT to_regclass('qvdiff_migrations') IS NOT NULL", &[])
-        .map_err(|e| format!("looking for the ledger: {e}"))?;
-    if ledger.get::<_, bool>(0) {
-        for row in client
-            .query(
-                "SELECT row_to_json(l)::text FROM qvdiff_migrations l ORDER BY 1",
-                &[],
-            )
-            .map_err(|e| format!("reading the ledger: {e}"))?
-        {
-            state.push_str(&format!("\nledger {}", row.get::<_, String>(0)));
-        }
-    }
-    Ok(state)
 }
 
 /// Applies the case's modes, runs `body`, and puts write permission back so the temporary
@@ -289,8 +244,8 @@ fn run_command(
     case: &Path,
     p: &Project,
     root_text: &str,
+    server: Option<&qvdiff_postgres::testing::TestDatabase>,
     expand: &dyn Fn(&str) -> String,
-    database: Option<&qvdiff_postgres::testing::TestDatabase>,
 ) -> Result<Outcome, String> {
     let args_text = optional(case, "args")?.ok_or("missing `args` file")?;
     let args: Vec<String> = args_text.lines().map(expand).collect();
@@ -304,10 +259,6 @@ fn run_command(
                 .ok_or_else(|| format!("env: expected KEY=VALUE, found `{l}`"))
         })
         .collect::<Result<_, _>>()?;
-    let mut env = env;
-    if let Some(database) = database {
-        env.push(("DATABASE_URL".to_string(), database.url.clone()));
-    }
     let stdin = optional(case, "stdin")?.unwrap_or_default();
     let lock = optional(case, "lock")?.map(|l| {
         let l = l.trim();
@@ -315,7 +266,8 @@ fn run_command(
     });
 
     let before = p.snapshot();
-    let database_before = database.map(postgres_state).transpose()?;
+    let mut client = server.map(|db| db.connect());
+    let server_before = client.as_mut().map(super::postgres::dump);
     let lock_holder = match &lock {
         Some(db) => Some(hold_write_lock(db)?),
         None => None,
@@ -329,7 +281,6 @@ fn run_command(
     }
     let (code, stdout, stderr) = output?;
     let after = p.snapshot();
-    let database_after = database.map(postgres_state).transpose()?;
 
     let mut problems = Vec::new();
     if code != 2 {
@@ -341,22 +292,16 @@ fn run_command(
     if let Some(change) = first_change(&before, &after) {
         problems.push(format!("the project changed: {change}"));
     }
-    if database_before != database_after {
-        problems.push(format!(
-            "the PostgreSQL database changed:\n{}",
-            similar::TextDiff::from_lines(
-                database_before.as_deref().unwrap_or_default(),
-                database_after.as_deref().unwrap_or_default()
-            )
-            .unified_diff()
-            .header("before", "after")
-        ));
+    if let (Some(client), Some(before)) = (client.as_mut(), &server_before) {
+        if super::postgres::dump(client) != *before {
+            problems.push("the PostgreSQL database changed".to_string());
+        }
     }
     let mut shown = stderr.replace(root_text, "$PROJECT");
-    if let Some(database) = database {
+    if let Some(db) = server {
         shown = shown
-            .replace(&database.url, "$DATABASE_URL")
-            .replace(&database.name, "$DATABASE");
+            .replace(&db.url, "$DATABASE_URL")
+            .replace(&qvdiff_postgres::redact_url(&db.url), "$DATABASE_URL");
     }
     if let Err(e) = snapshot(case, &shown) {
         problems.push(e);

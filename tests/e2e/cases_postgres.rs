@@ -614,7 +614,7 @@ fn insert_edits(
 /// as `value::text` (NULL apart), rows in primary-key order (or by every value), with the
 /// columns' types; then the sequences' last values and the triggers. Instants are written on a
 /// UTC clock, whatever the server's `TimeZone`.
-pub(super) fn dump(client: &mut Client) -> Result<String, String> {
+fn dump(client: &mut Client) -> Result<String, String> {
     let err = |e: postgres::Error| describe(&e);
     client.batch_execute("SET TimeZone = 'UTC'").map_err(err)?;
     let relations = client

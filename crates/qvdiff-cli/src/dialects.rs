@@ -13,7 +13,7 @@ pub mod port;
 mod sqlite_history;
 
 use crate::config::{Config, DialectKind};
-use crate::db_url::Database;
+use crate::db_url::{Database, PostgresTarget};
 use crate::error::{CliError, CliResult};
 use crate::planning::schema_diff;
 use qvdiff_core::runner::{plan_stamp, Migrations};
@@ -82,7 +82,8 @@ pub fn not_compared(database: &Database) -> Option<&'static str> {
 }
 
 /// Opens a live database of the project's dialect (see [`crate::db_url::resolve_database`]).
-/// `create`: a missing SQLite file is created (`upgrade`); a PostgreSQL database must exist.
+/// `create`: a missing SQLite file is created (`upgrade`), and so is a missing `[postgres]
+/// schema; a PostgreSQL database must exist.
 pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
     match database {
         Database::Sqlite(target) => {
@@ -94,15 +95,30 @@ pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
             Ok(Box::new(db))
         }
         Database::Postgres(target) => {
-            let db = qvdiff_postgres::PostgresDatabase::open(&target.url).map_err(|e| {
-                CliError::new(e.message).with_hint(
-                    "check the URL (postgres://user:password@host:port/database) and that the \
-                     server is running",
-                )
-            })?;
-            Ok(Box::new(db))
+            let client = connect_postgres(target, create)?;
+            Ok(Box::new(qvdiff_postgres::PostgresDatabase::from_client(
+                client,
+                &target.url,
+            )))
         }
     }
+}
+
+/// A connection to a PostgreSQL database whose unqualified names resolve to the project's
+/// schema (`[postgres] schema`, see [`qvdiff_postgres::connect::use_schema`]; `create`: a
+/// missing schema is created).
+pub fn connect_postgres(target: &PostgresTarget, create: bool) -> CliResult<postgres::Client> {
+    let mut client = qvdiff_postgres::connect(&target.url).map_err(|e| {
+        CliError::new(e.to_string()).with_hint(
+            "check the URL (postgres://user:password@host:port/database) and that the server \
+             is running",
+        )
+    })?;
+    if let Some(schema) = &target.schema {
+        qvdiff_postgres::connect::use_schema(&mut client, &target.display(), schema, create)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+    Ok(client)
 }
 
 /// Opens a live database for reading only: a SQLite file is opened read-only (its bytes never
@@ -190,8 +206,7 @@ fn modelled_chain<'a>(
     if let (qvdiff_postgres::ModelErrorKind::Unsupported, Some(Database::Postgres(target))) =
         (error.kind, server)
     {
-        let mut client =
-            qvdiff_postgres::connect(&target.url).map_err(|e| CliError::new(e.to_string()))?;
+        let mut client = connect_postgres(target, false)?;
         return qvdiff_postgres::replay_on_server(&mut client, scripts())
             .map(|schema| qvdiff_postgres::Postgres::default().normalize(&schema))
             .map_err(|e| CliError::new(e.to_string()));
@@ -245,6 +260,33 @@ pub fn offline_script(
     }
 }
 
+/// Part of the proof on SQLite: every SQL default is taken by an insert, so a default SQLite
+/// cannot compute (`now()`) is refused here rather than at the application's first insert.
+fn refuse_unusable_defaults(wanted: &Schema) -> CliResult<()> {
+    let unusable = qvdiff_sqlite::unusable_defaults(wanted)
+        .map_err(|e| CliError::new(format!("verification failed: {e}; nothing was written")))?;
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "{} default{} cannot be computed by SQLite: every insert that takes {} would fail; \
+         nothing was written",
+        unusable.len(),
+        if unusable.len() == 1 { "" } else { "s" },
+        if unusable.len() == 1 { "it" } else { "one" }
+    ))
+    .with_details(unusable.iter().map(|d| {
+        format!(
+            "{}.{}: DEFAULT {}: {}",
+            d.table, d.column, d.default, d.reason
+        )
+    }))
+    .with_hint(
+        "give `default_sql` an expression SQLite computes: CURRENT_TIMESTAMP, CURRENT_DATE and \
+         CURRENT_TIME work on SQLite and PostgreSQL alike",
+    ))
+}
+
 /// Proves up and down SQL on the baseline's shadow against `wanted` (as the dialect stores it):
 /// up gives `wanted`, down the baseline, up again `wanted`. A mismatch is reported with a
 /// unified diff of the schemas.
@@ -258,6 +300,7 @@ pub fn prove(baseline: &Baseline, wanted: &Schema, up_sql: &str, down_sql: &str)
     };
     match &baseline.shadow {
         Shadow::Sqlite(objects) => {
+            refuse_unusable_defaults(wanted)?;
             let before = &baseline.schema;
             qvdiff_sqlite::verify_stored(objects, before, wanted, up_sql, down_sql).map_err(|e| {
                 let mut err = CliError::new(format!("{e}; nothing was written"));
