@@ -40,6 +40,51 @@ pub enum Shadow {
     Model,
 }
 
+impl Baseline {
+    /// Whether the database would evaluate `expr` (a value typed at a prompt, a `backfill_sql`)
+    /// for a row of `row_of` (a table as the models want it): `Err` holds the database's own
+    /// message, for the person who wrote `expr`.
+    ///
+    /// SQLite compiles `SELECT (expr) FROM table` on a schema-only copy where a temporary table
+    /// with the wanted columns stands for `table` (so renames and added columns of this
+    /// migration are known); that finds unknown functions and columns and syntax errors without
+    /// running anything. PostgreSQL's schema model holds no catalog of functions, so there an
+    /// expression is judged when the file is proven.
+    pub fn check_expression(&self, row_of: &qvdiff_core::Table, expr: &str) -> Result<(), String> {
+        let Shadow::Sqlite(objects) = &self.shadow else {
+            return Ok(());
+        };
+        let copy = qvdiff_sqlite::shadow_from(objects).map_err(|e| e.to_string())?;
+        let name = qvdiff_sqlite::quote_ident(&row_of.name);
+        let columns: Vec<String> = row_of
+            .columns
+            .iter()
+            .map(|c| qvdiff_sqlite::quote_ident(&c.name))
+            .collect();
+        copy.execute_batch(&format!(
+            "CREATE TEMP TABLE {name} ({})",
+            columns.join(", ")
+        ))
+        .map_err(|e| e.to_string())?;
+        copy.prepare(&format!("SELECT ({expr}\n) FROM temp.{name}"))
+            .map(drop)
+            .map_err(|e| match e {
+                // SQLite's own words, without the query they were found in.
+                rusqlite::Error::SqlInputError { msg, .. } => msg,
+                rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+                other => other.to_string(),
+            })
+    }
+
+    /// The dialect's name, for messages that quote the database.
+    pub fn dialect_name(&self) -> &'static str {
+        match self.shadow {
+            Shadow::Sqlite(_) => "SQLite",
+            Shadow::Model => "PostgreSQL",
+        }
+    }
+}
+
 /// Makes the process ready for the dialects' work: SQLite's memory statistics off (with them,
 /// every allocation of every connection takes one global mutex).
 pub fn prepare_process() {
