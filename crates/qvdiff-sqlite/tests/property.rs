@@ -552,7 +552,14 @@ fn check_refusal(
         let count = read_table(conn, &table)?
             .iter()
             .filter(|row| {
-                let stored = conv.store(&change.to, &row[index]);
+                // A NULL of a column becoming NOT NULL takes the fill (backfill, else default).
+                let fill = change.to.backfill.as_ref().or(change.to.default.as_ref());
+                let stored = match (&row[index], fill) {
+                    (Value::Null, Some(fill)) if !change.to.nullable => {
+                        stored_literal(conv, &change.to, fill)
+                    }
+                    (value, _) => conv.store(&change.to, value),
+                };
                 !matches!(stored, Value::Null) && !classes.contains(&storage_class(&stored))
             })
             .count();
