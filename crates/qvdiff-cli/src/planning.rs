@@ -115,7 +115,7 @@ pub fn propose(
 
     // The two directions only read the schemas: on a big project each is milliseconds of
     // copying and rendering, so they share the cores. An error of the way up is reported first.
-    let (up, (down, filled)) = crate::join::join(
+    let (up, (down, filled)) = crate::parallel::run_both(
         || dialect.plan(&baseline.schema, &wanted, &changes),
         || plan_down(dialect, &baseline.schema, &wanted, &renames),
     );

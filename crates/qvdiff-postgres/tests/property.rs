@@ -30,9 +30,9 @@
 //! `qvdiff_postgres::testing`); skipped without it.
 
 use postgres::Client;
+use qvdiff_core::backend::RunOptions;
 use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
-use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::{Migration, Migrations, LEDGER_TABLE};
 use qvdiff_core::{
     fill_restored_columns, Column, ColumnType, DefaultValue, Dialect, MigrationFile, Plan, Renames,

@@ -11,6 +11,7 @@ use crate::models::ModelSource;
 use crate::output::{Console, Tone};
 use qvdiff_core::diff::diff;
 use qvdiff_core::runner::Migrations;
+use qvdiff_core::wording::plural;
 use qvdiff_core::Renames;
 use qvdiff_core::Schema;
 
@@ -24,7 +25,7 @@ pub fn run(
     let histories = config.histories();
     // The models and the recorded schemas do not need each other: read them at once. Errors are
     // still reported in the same order: the models', the database URL's, the histories'.
-    let (models, recorded) = crate::join::join(
+    let (models, recorded) = crate::parallel::run_both(
         || ModelSource::choose(config, args.manifest.as_deref()).load(),
         || -> CliResult<_> {
             let live = match db_flag {
@@ -221,12 +222,4 @@ fn check_live(
         println!("Someone changed the schema by hand: write a migration that records it, or undo the change.");
     }
     Ok(problems)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }

@@ -72,7 +72,7 @@ pub fn run(
     let (wanted, baselines) = if args.empty {
         (None, Vec::new())
     } else {
-        let (wanted, baselines) = crate::join::join(
+        let (wanted, baselines) = crate::parallel::run_both(
             || ModelSource::choose(config, args.manifest.as_deref()).load(),
             || {
                 views
@@ -290,7 +290,7 @@ pub(crate) fn draft(
     );
     // The proof and the notes only read the proposal: on a big project each is tens of
     // milliseconds, so they share the cores. A failed proof is reported first.
-    let (verified, described) = crate::join::join(
+    let (verified, described) = crate::parallel::run_both(
         || verify(&base, &proposal, &file.up, &file.down),
         || describe(config, &file, &proposal, &base, db_flag),
     );

@@ -11,7 +11,7 @@ use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use crate::port::{copy_all, lock_tables, pg_failure, tables_with_rows};
-use qvdiff_core::run::RunOptions;
+use qvdiff_core::backend::RunOptions;
 use qvdiff_core::runner::status;
 use qvdiff_core::Schema;
 use std::collections::BTreeMap;

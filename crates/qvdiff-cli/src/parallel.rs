@@ -9,7 +9,7 @@ use std::sync::Mutex;
 /// Runs `a` on a helper thread and `b` on this one and returns both results, like
 /// `rayon::join`. When no thread can be started, `a` runs here after `b`. A panic in `a` is
 /// resumed here.
-pub fn join<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+pub fn run_both<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
     let task = Mutex::new(Some(a));
     let result: Mutex<Option<A>> = Mutex::new(None);
     // Borrows only: the same closure can go to the helper, or run here if it cannot start.
@@ -24,7 +24,7 @@ pub fn join<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> 
     };
     let b = std::thread::scope(|scope| {
         let helper = std::thread::Builder::new()
-            .name("qvdiff-join".to_string())
+            .name("qvdiff-parallel".to_string())
             .spawn_scoped(scope, run);
         let b = b();
         match helper {
@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn both_results_come_back_in_order() {
         let text = String::from("shared");
-        let (a, b) = super::join(|| text.len(), || text.to_uppercase());
+        let (a, b) = super::run_both(|| text.len(), || text.to_uppercase());
         assert_eq!((a, b.as_str()), (6, "SHARED"));
     }
 }
