@@ -67,12 +67,15 @@ pub struct PostgresTarget {
     pub url: String,
     /// Where it came from.
     pub source: UrlSource,
+    /// The schema the project's tables and ledger live in (`[postgres] schema`); `None`: the
+    /// first schema of the connection's `search_path` (normally `public`).
+    pub schema: Option<String>,
 }
 
 impl PostgresTarget {
     /// The URL without its password, for messages.
     pub fn display(&self) -> String {
-        qvdiff_postgres::redact_url(&self.url)
+        crate::dialects::redact_url(&self.url)
     }
 }
 
@@ -141,6 +144,7 @@ pub fn parse_database(url: &str, source: UrlSource, config: &Config) -> CliResul
         return Ok(Database::Postgres(PostgresTarget {
             url: url.to_string(),
             source,
+            schema: config.postgres_schema.clone(),
         }));
     }
     let path = parse_sqlite_url(url, &config.root).map_err(|why| {
@@ -210,7 +214,7 @@ pub fn resolve(config: &Config, flag: Option<&str>) -> CliResult<DatabaseTarget>
     if is_postgres_url(&url) {
         return Err(CliError::new(format!(
             "{source} names a PostgreSQL database ({}): this command works on SQLite files only",
-            qvdiff_postgres::redact_url(&url)
+            crate::dialects::redact_url(&url)
         ))
         .with_hint(
             "back up and restore PostgreSQL with pg_dump / pg_restore or your provider's backups",

@@ -18,9 +18,7 @@ pub mod fsutil;
 pub mod history;
 pub mod models;
 pub mod output;
-pub mod parallel;
 pub mod planning;
-pub mod port;
 pub mod prompt;
 
 use clap::Parser;

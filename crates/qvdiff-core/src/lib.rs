@@ -15,15 +15,18 @@ pub mod graph;
 pub mod lint;
 pub mod manifest;
 pub mod migration;
+pub mod parallel;
+pub mod propose;
 pub mod rebase;
 pub mod runner;
 pub mod schema;
+pub mod section;
 pub mod summary;
 pub mod wording;
 
 pub use backend::{Backend, BackendError, BackendErrorKind};
 pub use change::{Change, Renames};
-pub use dialect::{Dialect, Plan, PlanError, Step};
+pub use dialect::{Dialect, Plan, PlanError, Replay, Step};
 pub use diff::{
     diff, fill_restored_columns, foreign_key_order, rename_candidates, restore_placeholder,
     table_rename_candidates, RenameCandidate,

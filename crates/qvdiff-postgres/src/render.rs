@@ -18,12 +18,14 @@ pub fn render_type(ty: &ColumnType) -> String {
         ColumnType::Integer { bits } if *bits <= 32 => "integer".to_string(),
         ColumnType::Integer { .. } => "bigint".to_string(),
         ColumnType::Float => "double precision".to_string(),
+        ColumnType::Float32 => "real".to_string(),
         ColumnType::Text { max_length: None } => "text".to_string(),
         ColumnType::Text {
             max_length: Some(n),
         } => format!("varchar({n})"),
         ColumnType::Bool => "boolean".to_string(),
         ColumnType::DateTime => "timestamp".to_string(),
+        ColumnType::DateTimeTz => "timestamptz".to_string(),
         ColumnType::Date => "date".to_string(),
         ColumnType::Time => "time".to_string(),
         ColumnType::Uuid => "uuid".to_string(),
@@ -70,12 +72,14 @@ pub fn parse_type(sql: &str) -> ColumnType {
         ("integer", []) => ColumnType::Integer { bits: 32 },
         ("bigint", []) => ColumnType::Integer { bits: 64 },
         ("double precision", []) => ColumnType::Float,
+        ("real", []) => ColumnType::Float32,
         ("text", []) => ColumnType::Text { max_length: None },
         ("character varying", [n]) => ColumnType::Text {
             max_length: Some(*n),
         },
         ("boolean", []) => ColumnType::Bool,
         ("timestamp without time zone", []) => ColumnType::DateTime,
+        ("timestamp with time zone", []) => ColumnType::DateTimeTz,
         ("date", []) => ColumnType::Date,
         ("time without time zone", []) => ColumnType::Time,
         ("uuid", []) => ColumnType::Uuid,
@@ -116,6 +120,7 @@ fn canonical_type_text(sql: &str) -> String {
         "int" | "int4" => "integer",
         "int8" => "bigint",
         "float8" | "float" => "double precision",
+        "float4" => "real",
         "varchar" => "character varying",
         "bool" => "boolean",
         "timestamp" => "timestamp without time zone",
@@ -188,7 +193,7 @@ pub fn parse_default(expr: &str, ty: &ColumnType) -> DefaultValue {
                 Ok(i) => DefaultValue::Integer(i),
                 Err(_) => DefaultValue::Text(text),
             },
-            ColumnType::Float => match parse_float(&text) {
+            ColumnType::Float | ColumnType::Float32 => match parse_float(&text) {
                 Some(f) => DefaultValue::Float(f),
                 None => DefaultValue::Text(text),
             },
@@ -466,12 +471,7 @@ mod tests {
                 scale: Some(2)
             }
         );
-        assert_eq!(
-            parse_type("TIMESTAMPTZ"),
-            ColumnType::Custom {
-                sql: "timestamp with time zone".into()
-            }
-        );
+        assert_eq!(parse_type("TIMESTAMPTZ"), ColumnType::DateTimeTz);
     }
 
     #[test]

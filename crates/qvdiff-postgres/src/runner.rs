@@ -287,11 +287,22 @@ fn acquire_lock(
     database: &str,
     timeout: Duration,
 ) -> Result<(), RunError> {
+    poll_lock(session, database, timeout, "pg_try_advisory_lock")
+}
+
+/// Polls `try_function` (`pg_try_advisory_lock`, or `pg_try_advisory_xact_lock` for a lock that
+/// ends with the caller's transaction) on the migration lock for at most `timeout`.
+fn poll_lock(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    timeout: Duration,
+    try_function: &str,
+) -> Result<(), RunError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
         let locked = session
-            .query_value(&format!("SELECT pg_try_advisory_lock({ADVISORY_LOCK_KEY})"))
+            .query_value(&format!("SELECT {try_function}({ADVISORY_LOCK_KEY})"))
             .map_err(|e| {
                 PgError::new(
                     format!("taking the migration lock on {database}"),
@@ -630,6 +641,81 @@ pub fn upgrade(
         options,
         |ledger| plan_upgrade(migrations, ledger, target),
     )
+}
+
+/// Applies the revisions up to `target` inside the transaction the caller holds open on
+/// `session`, and records them in the ledger there, without committing: `port` commits the
+/// schema, the ledger and the rows together, so a failed copy leaves none of them behind.
+///
+/// The migration lock is taken for the transaction (`pg_try_advisory_xact_lock`, polled for at
+/// most `busy_timeout`). Meant for tables that hold no rows: `CREATE INDEX CONCURRENTLY` and
+/// `DROP INDEX CONCURRENTLY` run without `CONCURRENTLY` (PostgreSQL refuses it inside a
+/// transaction, and on empty tables it spares no writer); a revision with any other statement
+/// that must run outside a transaction (`VACUUM`, `REINDEX … CONCURRENTLY`) is refused before
+/// anything runs.
+pub fn upgrade_in_transaction(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    migrations: &Migrations,
+    target: &str,
+    busy_timeout: Duration,
+) -> Result<Vec<StepReport>, RunError> {
+    poll_lock(session, database, busy_timeout, "pg_try_advisory_xact_lock")?;
+    let ledger = read_ledger(session)?;
+    let plan = plan_upgrade(migrations, &ledger, target)?;
+    let sections = prepare(plan, Direction::Up)?;
+    // Every statement as it runs here, each outside-a-transaction one checked before any runs.
+    let mut scripts = Vec::with_capacity(sections.len());
+    for section in &sections {
+        let mut statements = Vec::with_capacity(section.statements.len());
+        for statement in &section.statements {
+            let text = statement.text(section.sql);
+            if !sqltext::needs_autocommit(&statement.words(section.sql)) {
+                statements.push(text.to_string());
+                continue;
+            }
+            let Some(inside) = sqltext::without_concurrently(statement, section.sql) else {
+                return Err(RunError::Statement {
+                    failed: Box::new(FailedStatement {
+                        revision: section.migration.file.revision.clone(),
+                        path: section.migration.path.clone(),
+                        direction: Direction::Up,
+                        statement: text.to_string(),
+                        message: "this statement must run outside a transaction, and this \
+                                  run applies every revision in one; apply the migrations \
+                                  with `qvdiff upgrade` first"
+                            .to_string(),
+                    }),
+                    committed: Vec::new(),
+                });
+            };
+            statements.push(inside);
+        }
+        scripts.push(statements);
+    }
+    let mut steps = Vec::with_capacity(sections.len());
+    for (section, statements) in sections.iter().zip(scripts) {
+        let started = Instant::now();
+        for statement in statements {
+            session
+                .execute(&statement)
+                .map_err(|e| RunError::Statement {
+                    failed: Box::new(FailedStatement {
+                        revision: section.migration.file.revision.clone(),
+                        path: section.migration.path.clone(),
+                        direction: Direction::Up,
+                        statement,
+                        message: server_message(e),
+                    }),
+                    committed: Vec::new(),
+                })?;
+        }
+        let execution_ms = elapsed_ms(started);
+        record(session, section.migration, Direction::Up, execution_ms)
+            .map_err(|e| in_transaction(e, &[]))?;
+        steps.push(step_report(section.migration, execution_ms));
+    }
+    Ok(steps)
 }
 
 /// Reverts revisions down to `target`, running `down` sections children first and removing

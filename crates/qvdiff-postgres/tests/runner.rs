@@ -693,3 +693,84 @@ fn connection_errors_name_the_url_without_its_password() {
         error.message
     );
 }
+
+#[test]
+fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
+    let Some(test_db) = TestDatabase::create("runner_in_transaction") else {
+        return;
+    };
+    let mut list = three();
+    list.push(migration(
+        "r4",
+        &["r3"],
+        "CREATE INDEX CONCURRENTLY ix_users_name ON users (name);",
+        "DROP INDEX CONCURRENTLY ix_users_name;",
+    ));
+    let migrations = set(list.clone());
+    let mut db = open(&test_db);
+
+    // Rolled back: no table, no index, no ledger.
+    {
+        let mut tx = db.client.transaction().unwrap();
+        let steps = qvdiff_postgres::runner::upgrade_in_transaction(
+            &mut tx,
+            "test",
+            &migrations,
+            "head",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let applied: Vec<&str> = steps.iter().map(|s| s.revision.as_str()).collect();
+        assert_eq!(applied, ["r1", "r2", "r3", "r4"]);
+        tx.rollback().unwrap();
+    }
+    assert!(tables(&mut db).is_empty());
+
+    // Committed: all of it, the index built without CONCURRENTLY inside the transaction.
+    let mut tx = db.client.transaction().unwrap();
+    qvdiff_postgres::runner::upgrade_in_transaction(
+        &mut tx,
+        "test",
+        &migrations,
+        "head",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_users_name'"
+        ),
+        1
+    );
+
+    // A statement that needs its own transaction is refused before anything runs.
+    let Some(other_db) = TestDatabase::create("runner_in_transaction_vacuum") else {
+        return;
+    };
+    list.push(migration("r5", &["r4"], "VACUUM users;", "SELECT 1;"));
+    let mut other = open(&other_db);
+    let mut tx = other.client.transaction().unwrap();
+    let refused = qvdiff_postgres::runner::upgrade_in_transaction(
+        &mut tx,
+        "test",
+        &set(list),
+        "head",
+        Duration::from_secs(5),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(refused.contains("VACUUM users"), "{refused}");
+    assert!(refused.contains("qvdiff upgrade"), "{refused}");
+    assert_eq!(
+        tx.query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[]
+        )
+        .unwrap()
+        .get::<_, i64>(0),
+        0
+    );
+}

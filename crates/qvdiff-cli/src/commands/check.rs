@@ -25,7 +25,7 @@ pub fn run(
     let histories = config.histories();
     // The models and the recorded schemas do not need each other: read them at once. Errors are
     // still reported in the same order: the models', the database URL's, the histories'.
-    let (models, recorded) = crate::parallel::run_both(
+    let (models, recorded) = qvdiff_core::parallel::join(
         || ModelSource::choose(config, args.manifest.as_deref()).load(),
         || -> CliResult<_> {
             let live = match db_flag {
@@ -102,7 +102,8 @@ fn check_history(
     history: &Migrations,
     recorded: &Schema,
 ) -> usize {
-    let wanted = dialects::planner(config).normalize(models);
+    let dialect = dialects::planner(config);
+    let wanted = dialect.normalize(models);
     let heads = history.graph().heads();
     let changes = diff(recorded, &wanted, &Renames::from_hints(&wanted));
     let mut problems = 0;
@@ -128,7 +129,7 @@ fn check_history(
             plural(changes.len())
         );
         for c in &changes {
-            println!("  {}", c.describe());
+            println!("  {}", c.describe_in(&|ty| dialect.type_name(ty)));
         }
         println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
     }
@@ -172,37 +173,17 @@ fn check_live(
             status.unknown.join(", ")
         );
     }
-    if let Some(baseline) = status
-        .current
-        .iter()
-        .find_map(|rev| migrations.squashed_by(rev))
-    {
-        println!(
-            "{shown} is inside the history baseline {} replaces; drift is checked once it is \
-             past it (run `qvdiff upgrade`).",
-            baseline.revision()
-        );
-        return Ok(problems + 1);
-    }
-    let expected = match status.current.as_slice() {
-        [] => Schema::default(),
-        [one] => dialects::schema_at(config, migrations, one, Some(database))?,
-        several => {
-            println!(
-                "{shown} has several heads applied ({}); drift was not checked.",
-                several.join(", ")
-            );
+    let expected = match applied_schema(config, migrations, &status.current, database)? {
+        Ok(schema) => schema,
+        Err(why) => {
+            println!("{shown} {why}.");
             return Ok(problems + 1);
         }
     };
     let live = db
         .introspect()
         .map_err(|e| CliError::new(format!("cannot introspect {shown}: {e}")))?;
-    let (expected, live) = (
-        db.dialect().comparable(&expected),
-        db.dialect().comparable(&live),
-    );
-    let drift = diff(&expected, &live, &Renames::default());
+    let drift = drift(db.dialect(), &expected, &live);
     if let Some(blind) = dialects::not_compared(database) {
         console.info(&format!(
             "Not compared on {} (drift in these goes unseen): {blind}.",
@@ -217,9 +198,49 @@ fn check_live(
             plural(drift.len())
         );
         for c in &drift {
-            println!("  {}", c.describe());
+            println!("  {}", c.describe_in(&|ty| db.dialect().type_name(ty)));
         }
         println!("Someone changed the schema by hand: write a migration that records it, or undo the change.");
     }
     Ok(problems)
+}
+
+/// The schema the revisions applied on `database` (its heads, `current`) produce, or why drift
+/// cannot be told there (several heads applied, inside the range a baseline replaces), as the
+/// rest of a sentence about the database.
+pub(crate) fn applied_schema(
+    config: &Config,
+    migrations: &Migrations,
+    current: &[String],
+    database: &Database,
+) -> CliResult<Result<Schema, String>> {
+    if let Some(baseline) = current.iter().find_map(|rev| migrations.squashed_by(rev)) {
+        return Ok(Err(format!(
+            "is inside the history baseline {} replaces; drift is checked once it is past it \
+             (run `qvdiff upgrade`)",
+            baseline.revision()
+        )));
+    }
+    match current {
+        [] => Ok(Ok(Schema::default())),
+        [one] => dialects::schema_at(config, migrations, one, Some(database)).map(Ok),
+        several => Ok(Err(format!(
+            "has several heads applied ({}); drift was not checked",
+            several.join(", ")
+        ))),
+    }
+}
+
+/// What the live schema changed from the schema its applied migrations produce, as the
+/// dialect compares them (empty: no drift).
+pub(crate) fn drift(
+    dialect: &dyn qvdiff_core::Dialect,
+    expected: &Schema,
+    live: &Schema,
+) -> Vec<qvdiff_core::Change> {
+    diff(
+        &dialect.comparable(expected),
+        &dialect.comparable(live),
+        &Renames::default(),
+    )
 }

@@ -38,7 +38,7 @@
 mod apply;
 mod catalog;
 mod expr;
-mod naming;
+pub(crate) mod naming;
 mod parse;
 #[cfg(test)]
 mod tests;

@@ -389,7 +389,9 @@ fn type_changes_cast_with_using_and_mark_losses() {
     );
     assert_eq!(
         plan.steps[4].destructive.as_deref(),
-        Some("converts t.price from FLOAT to INTEGER; values that do not fit are lost or changed")
+        Some(
+            "converts t.price from double precision to bigint; values that do not fit are lost or changed"
+        )
     );
 }
 

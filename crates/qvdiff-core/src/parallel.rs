@@ -1,15 +1,15 @@
 //! Running two independent pieces of work at once.
 //!
-//! `check` and `migrate` read the models (parse them, or load the captures of their items) and
-//! the recorded schema (replay the migrations, or load its cache): on a big project each is tens
-//! of milliseconds, and neither needs the other, so they share the machine's cores.
+//! Planning a migration both ways, or reading the models beside the recorded schema, are two
+//! pieces of work of tens of milliseconds on a big project that need nothing of each other, so
+//! they share the machine's cores.
 
 use std::sync::Mutex;
 
 /// Runs `a` on a helper thread and `b` on this one and returns both results, like
 /// `rayon::join`. When no thread can be started, `a` runs here after `b`. A panic in `a` is
 /// resumed here.
-pub fn run_both<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+pub fn join<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
     let task = Mutex::new(Some(a));
     let result: Mutex<Option<A>> = Mutex::new(None);
     // Borrows only: the same closure can go to the helper, or run here if it cannot start.
@@ -24,7 +24,7 @@ pub fn run_both<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B)
     };
     let b = std::thread::scope(|scope| {
         let helper = std::thread::Builder::new()
-            .name("qvdiff-parallel".to_string())
+            .name("qvdiff-join".to_string())
             .spawn_scoped(scope, run);
         let b = b();
         match helper {
@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn both_results_come_back_in_order() {
         let text = String::from("shared");
-        let (a, b) = super::run_both(|| text.len(), || text.to_uppercase());
+        let (a, b) = super::join(|| text.len(), || text.to_uppercase());
         assert_eq!((a, b.as_str()), (6, "SHARED"));
     }
 }
