@@ -336,7 +336,7 @@ fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Chan
         .iter()
         .filter(|t| !kept.contains_key(t.name.as_str()))
         .collect();
-    for name in dependency_order(&created) {
+    for name in names(foreign_key_order(&created)) {
         if let Some(table) = to.table(&name) {
             changes.push(Change::CreateTable {
                 table: table.clone(),
@@ -349,7 +349,7 @@ fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Chan
         .iter()
         .filter(|t| kept.contains_key(t.name.as_str()))
         .collect();
-    for name in dependency_order(&kept_to_tables) {
+    for name in names(foreign_key_order(&kept_to_tables)) {
         if let (Some(to_table), Some(from_table)) = (to.table(&name), kept.get(name.as_str())) {
             diff_table(from_table, to_table, &translator, &mut changes);
         }
@@ -360,7 +360,7 @@ fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Chan
         .iter()
         .filter(|t| !kept_old_names.contains(t.name.as_str()))
         .collect();
-    for name in dependency_order(&dropped).into_iter().rev() {
+    for name in names(foreign_key_order(&dropped)).into_iter().rev() {
         if let Some(table) = from.table(&name) {
             changes.push(Change::DropTable {
                 table: table.clone(),
@@ -634,14 +634,17 @@ fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<C
     }
 }
 
-/// Names of `tables`, each after the tables (of the same list) its foreign keys reference; ties
-/// by name. A cycle of foreign keys cannot be ordered: it is broken at the smallest name, which
-/// keeps the output deterministic (SQLite does not check references at creation anyway).
-fn dependency_order(tables: &[&Table]) -> Vec<String> {
+/// `tables`, each after the tables (of the same list) its foreign keys reference; ties by name.
+/// The one order both the differ and the planners create tables in (and drop them in, reversed).
+/// A cycle of foreign keys cannot be ordered: it is broken at the smallest name, which keeps the
+/// output deterministic; a planner adds the keys of a cycle after its tables. A name listed twice
+/// stands once, as its last entry.
+pub fn foreign_key_order<'t>(tables: &[&'t Table]) -> Vec<&'t Table> {
     // Kahn's algorithm with the ready tables in a sorted set: each step takes the smallest ready
     // name, exactly as a rescan of every name would, in O(n log n) instead of O(n²) (a chain of
     // a thousand tables, each referencing the previous one, made the rescan dominate `check`).
-    let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let by_name: BTreeMap<&str, &'t Table> = tables.iter().map(|t| (t.name.as_str(), *t)).collect();
+    let names: BTreeSet<&str> = by_name.keys().copied().collect();
     // Table -> how many distinct tables of the list it still waits for; and the reverse edges.
     let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -673,7 +676,7 @@ fn dependency_order(tables: &[&Table]) -> Vec<String> {
         if !remaining.remove(next) {
             continue; // already placed when a cycle was broken at it
         }
-        order.push(next.to_string());
+        order.push(by_name[next]);
         for dependent in dependents.get(next).into_iter().flatten() {
             if let Some(count) = waiting.get_mut(dependent) {
                 *count = count.saturating_sub(1);
@@ -684,6 +687,11 @@ fn dependency_order(tables: &[&Table]) -> Vec<String> {
         }
     }
     order
+}
+
+/// The names of `tables`, in order.
+fn names(tables: Vec<&Table>) -> Vec<String> {
+    tables.into_iter().map(|t| t.name.clone()).collect()
 }
 
 impl ColumnType {
@@ -1013,11 +1021,11 @@ mod tests {
         );
     }
 
-    use super::dependency_order;
+    use super::{foreign_key_order, names};
     use crate::{FkAction, ForeignKey, Table};
     use std::collections::{BTreeMap, BTreeSet};
 
-    /// The rescanning definition `dependency_order` must agree with: repeatedly the smallest
+    /// The rescanning definition `foreign_key_order` must agree with: repeatedly the smallest
     /// name whose references are all placed, else (a cycle) the smallest name left.
     fn by_rescan(tables: &[&Table]) -> Vec<String> {
         let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
@@ -1064,7 +1072,7 @@ mod tests {
     }
 
     #[test]
-    fn dependency_order_matches_the_rescanning_definition() {
+    fn foreign_key_order_matches_the_rescanning_definition() {
         // Deterministic pseudo-random graphs: chains, fan-ins, self references, cycles, and
         // references to tables outside the list.
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -1086,7 +1094,7 @@ mod tests {
                     })
                     .collect();
                 let list: Vec<&Table> = tables.iter().collect();
-                assert_eq!(dependency_order(&list), by_rescan(&list));
+                assert_eq!(names(foreign_key_order(&list)), by_rescan(&list));
             }
         }
     }

@@ -30,10 +30,10 @@
 //! `qvdiff_postgres::testing`); skipped without it.
 
 use postgres::Client;
+use qvdiff_core::backend::RunOptions;
 use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
 use qvdiff_core::propose::{propose, Proposal};
-use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::{Migration, Migrations, LEDGER_TABLE};
 use qvdiff_core::{
     Column, ColumnType, DefaultValue, Dialect, MigrationFile, Plan, Renames, Schema, Table,

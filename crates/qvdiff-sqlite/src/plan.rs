@@ -366,7 +366,7 @@ impl<'a> Planner<'a> {
         for column in &work.added_columns {
             let column = normalize_column(column);
             if !column.nullable && column.default.is_none() && column.backfill.is_none() {
-                return Err(missing_value_error(&to_table.name, &column.name));
+                return Err(PlanError::missing_value(&to_table.name, &column.name));
             }
         }
         // Foreign keys on a newly added nullable column without default can be declared inline.
@@ -595,7 +595,7 @@ impl<'a> Planner<'a> {
                     // Left out of the copy, the column takes its default (or NULL).
                     (None, Some(_)) => {}
                     (None, None) if column.nullable => {}
-                    (None, None) => return Err(missing_value_error(name, &column.name)),
+                    (None, None) => return Err(PlanError::missing_value(name, &column.name)),
                 },
             }
         }
@@ -677,17 +677,6 @@ fn normalize_column(column: &Column) -> Column {
         .and_then(|d| parse_default(&render_default(d), &column.ty));
     column
 }
-
-fn missing_value_error(table: &str, column: &str) -> PlanError {
-    PlanError {
-        table: table.to_string(),
-        column: Some(column.to_string()),
-        message: "a new NOT NULL column needs a value for the existing rows: add \
-                  `#[column(default = …)]` or `#[column(backfill = …)]`"
-            .to_string(),
-    }
-}
-
 /// Why `ALTER TABLE … ADD COLUMN` cannot add `column`, if it cannot.
 fn add_column_obstacle(table: &Table, column: &Column) -> Option<String> {
     let column = normalize_column(column);
