@@ -469,6 +469,7 @@ impl<'a> Parser<'a, '_> {
             file: String::new(),
             line,
             column,
+            enum_fields: Vec::new(),
         }))
     }
 
@@ -500,15 +501,16 @@ impl<'a> Parser<'a, '_> {
             nullable,
             builtin: builtin_named(inner),
             text: &|| inner.to_string(),
-            report: &|errors: &mut Errors, message: String| errors.at(Span::call_site(), message),
         };
-        Some(field_info(
+        let info = field_info(
             name.to_string(),
             Span::call_site(),
             column,
             &field_type,
             errors,
-        ))
+        );
+        // An enum field's values come from elsewhere and its errors need syn's spans.
+        (!info.is_enum()).then_some(info)
     }
 
     /// The 1-based line and column (in characters) of byte `offset`, as syn's spans count them.

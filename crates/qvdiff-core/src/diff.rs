@@ -197,7 +197,12 @@ pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
         ColumnType::Float => DefaultValue::Float(0.0),
         ColumnType::Bool => DefaultValue::Bool(false),
         ColumnType::Blob => DefaultValue::Sql("X''".to_string()),
-        ColumnType::Text { .. }
+        // The first variant: any other text would break the enum's CHECK or type.
+        ColumnType::Enum { values, .. } if !values.is_empty() => {
+            DefaultValue::Text(values[0].clone())
+        }
+        ColumnType::Enum { .. }
+        | ColumnType::Text { .. }
         | ColumnType::DateTime
         | ColumnType::Date
         | ColumnType::Time
@@ -272,6 +277,10 @@ fn carry_backfills(to: &Schema, changes: &mut [Change]) {
         };
         if let Some(wanted) = to.table(table).and_then(|t| t.column(&column.name)) {
             column.backfill.clone_from(&wanted.backfill);
+            // An enum's variant renames say how the planner carries rows over.
+            if wanted.ty.without_hints() == column.ty {
+                column.ty.clone_from(&wanted.ty);
+            }
         }
     }
 }
@@ -712,6 +721,10 @@ impl ColumnType {
             },
             ColumnType::Blob => "BLOB".to_string(),
             ColumnType::Custom { sql } => sql.clone(),
+            ColumnType::Enum { name, values, .. } => {
+                let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+                format!("ENUM {name}({})", quoted.join(", "))
+            }
         }
     }
 }
@@ -800,8 +813,34 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
         ) => *n >= 36,
         (T::Date, T::DateTime) => true,
         (T::Text { .. } | T::Json | T::Uuid, T::Blob) => true,
+        (T::Enum { .. }, T::Text { max_length: None }) => true,
+        (T::Enum { .. }, T::Enum { .. }) => {
+            crate::schema::EnumChange::between(from, to).is_some_and(|c| c.removed.is_empty())
+        }
         _ => false,
     }
+}
+
+/// `enum task_status: add 'blocked', rename 'finished' -> 'done', remove 'doing'`.
+fn describe_enum_change(ty: &ColumnType, change: &crate::schema::EnumChange) -> String {
+    let name = match ty {
+        ColumnType::Enum { name, .. } => name.as_str(),
+        _ => "",
+    };
+    let mut parts = Vec::new();
+    for value in &change.added {
+        parts.push(format!("add '{value}'"));
+    }
+    for (old, new) in &change.renamed {
+        parts.push(format!("rename '{old}' -> '{new}'"));
+    }
+    for value in &change.removed {
+        parts.push(format!("remove '{value}'"));
+    }
+    if parts.is_empty() {
+        parts.push("reorder values".to_string());
+    }
+    format!("enum {name}: {}", parts.join(", "))
 }
 
 fn default_sql(default: &Option<DefaultValue>) -> String {
@@ -862,7 +901,11 @@ impl Change {
             }
             Change::AlterColumn { table, from, to } => {
                 let mut parts = Vec::new();
-                if from.ty != to.ty {
+                if let Some(change) = crate::schema::EnumChange::between(&from.ty, &to.ty)
+                    .filter(|_| from.ty.enum_values() != to.ty.enum_values())
+                {
+                    parts.push(describe_enum_change(&to.ty, &change));
+                } else if from.ty != to.ty {
                     parts.push(format!(
                         "{} -> {}",
                         from.ty.logical_name(),

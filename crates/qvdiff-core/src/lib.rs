@@ -33,6 +33,6 @@ pub use migration::{
 };
 pub use run::{Backend, BackendError, BackendErrorKind};
 pub use schema::{
-    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, RawObject, Schema, Table,
-    Unique,
+    Check, Column, ColumnType, DefaultValue, EnumChange, FkAction, ForeignKey, Index, RawObject,
+    Schema, Table, Unique, VariantRename,
 };
