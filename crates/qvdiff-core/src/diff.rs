@@ -181,6 +181,7 @@ pub fn table_rename_candidates(changes: &[Change]) -> Vec<(String, String)> {
 pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
     let mut changes = diff_without_hints(from, to, renames);
     carry_backfills(to, &mut changes);
+    carry_enum_renames_back(from, &mut changes);
     changes
 }
 
@@ -282,6 +283,42 @@ fn carry_backfills(to: &Schema, changes: &mut [Change]) {
                 column.ty.clone_from(&wanted.ty);
             }
         }
+    }
+}
+
+/// On the way back (`from` is the wanted schema, with its hints), an enum column whose variants
+/// the way up renamed gets the renames reversed, so rows take their old values again.
+fn carry_enum_renames_back(from: &Schema, changes: &mut [Change]) {
+    for change in changes {
+        let Change::AlterColumn { table, to, .. } = change else {
+            continue;
+        };
+        let ColumnType::Enum {
+            values, renames, ..
+        } = &mut to.ty
+        else {
+            continue;
+        };
+        if !renames.is_empty() {
+            continue;
+        }
+        let Some(ColumnType::Enum {
+            renames: forward, ..
+        }) = from
+            .table(table)
+            .and_then(|t| t.column(&to.name))
+            .map(|c| &c.ty)
+        else {
+            continue;
+        };
+        *renames = forward
+            .iter()
+            .filter(|r| values.contains(&r.from))
+            .map(|r| crate::schema::VariantRename {
+                from: r.to.clone(),
+                to: r.from.clone(),
+            })
+            .collect();
     }
 }
 
@@ -822,7 +859,7 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
 }
 
 /// `enum task_status: add 'blocked', rename 'finished' -> 'done', remove 'doing'`.
-fn describe_enum_change(ty: &ColumnType, change: &crate::schema::EnumChange) -> String {
+pub(crate) fn describe_enum_change(ty: &ColumnType, change: &crate::schema::EnumChange) -> String {
     let name = match ty {
         ColumnType::Enum { name, .. } => name.as_str(),
         _ => "",
@@ -993,6 +1030,18 @@ impl Change {
             Change::AlterColumn { table, from, to }
                 if !conversion_is_lossless(&from.ty, &to.ty) =>
             {
+                if let Some(change) = crate::schema::EnumChange::between(&from.ty, &to.ty)
+                    .filter(|change| !change.removed.is_empty())
+                {
+                    let removed: Vec<String> =
+                        change.removed.iter().map(|v| format!("'{v}'")).collect();
+                    return Some(format!(
+                        "removes enum values {} of {table}.{}: the upgrade is refused while rows \
+                         hold them",
+                        removed.join(", "),
+                        to.name
+                    ));
+                }
                 Some(format!(
                     "converts {table}.{} from {} to {}; values that do not fit are lost or changed",
                     to.name,

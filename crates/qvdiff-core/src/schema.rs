@@ -197,8 +197,8 @@ pub struct EnumChange {
     pub renamed: Vec<(String, String)>,
     /// Values that are gone (rows holding them cannot be kept).
     pub removed: Vec<String>,
-    /// Whether the values that stay keep their relative order with the added ones appended
-    /// last: then PostgreSQL can change the type in place (`ADD VALUE`, `RENAME VALUE`).
+    /// Whether nothing is removed and the values that stay keep their order: then PostgreSQL
+    /// can change the type in place (`ADD VALUE … BEFORE/AFTER`, `RENAME VALUE`).
     pub in_place: bool,
 }
 
@@ -241,7 +241,9 @@ impl EnumChange {
             .filter(|v| !carried.contains(v))
             .cloned()
             .collect();
-        change.in_place = change.removed.is_empty() && new_values[..carried.len()] == carried[..];
+        let kept_order: Vec<&String> = new_values.iter().filter(|v| carried.contains(v)).collect();
+        change.in_place =
+            change.removed.is_empty() && kept_order.iter().copied().eq(carried.iter());
         Some(change)
     }
 

@@ -157,6 +157,9 @@ pub struct SchemaModel {
     constraint_owners: HashMap<String, BTreeSet<String>>,
     /// Referenced table → the tables that may hold a foreign key to it.
     referenced_by: HashMap<String, BTreeSet<String>>,
+    /// Enum types (`CREATE TYPE … AS ENUM`): name → values in their sort order. A column of one
+    /// holds `ColumnType::Enum` with no values; [`SchemaModel::schema`] fills them in.
+    enums: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -245,6 +248,11 @@ impl SchemaModel {
     pub fn from_schema(schema: &Schema) -> SchemaModel {
         let mut model = SchemaModel::new();
         for table in &schema.tables {
+            for column in &table.columns {
+                if let ColumnType::Enum { name, values, .. } = &column.ty {
+                    model.enums.insert(name.clone(), values.clone());
+                }
+            }
             let mut state = TableState {
                 name: table.name.clone(),
                 columns: table
@@ -252,7 +260,7 @@ impl SchemaModel {
                     .iter()
                     .map(|c| ColumnState {
                         name: c.name.clone(),
-                        ty: c.ty.clone(),
+                        ty: enum_reference(&c.ty),
                         not_null: !c.nullable || c.autoincrement,
                         default: c.default.as_ref().map(render_default),
                         identity: c.autoincrement,
@@ -383,7 +391,17 @@ impl SchemaModel {
             .tables
             .values()
             .filter(|t| t.name != LEDGER_TABLE)
-            .map(TableState::to_table)
+            .map(|state| {
+                let mut table = state.to_table();
+                for column in &mut table.columns {
+                    if let ColumnType::Enum { name, values, .. } = &mut column.ty {
+                        if let Some(known) = self.enums.get(name.as_str()) {
+                            values.clone_from(known);
+                        }
+                    }
+                }
+                table
+            })
             .collect();
         Schema {
             tables,
@@ -441,6 +459,9 @@ impl SchemaModel {
         if p.eat("TABLE") {
             return self.create_table(p);
         }
+        if p.eat("TYPE") {
+            return self.create_enum(p);
+        }
         let unique = p.eat("UNIQUE");
         if p.eat("INDEX") {
             return self.create_index(p, unique);
@@ -459,6 +480,9 @@ impl SchemaModel {
         if p.eat("INDEX") {
             return self.drop_indexes(p);
         }
+        if p.eat("TYPE") {
+            return self.drop_enums(p);
+        }
         let what = p.peek_keyword().unwrap_or_default();
         unsupported(format!("DROP {what} is not a statement qvdiff writes"))
     }
@@ -470,8 +494,171 @@ impl SchemaModel {
         if p.eat("INDEX") {
             return self.alter_index(p);
         }
+        if p.eat("TYPE") {
+            return self.alter_enum(p);
+        }
         let what = p.peek_keyword().unwrap_or_default();
         unsupported(format!("ALTER {what} is not a statement qvdiff writes"))
+    }
+
+    // ----- enum types -----
+
+    /// `CREATE TYPE name AS ENUM ('a', …)`.
+    fn create_enum(&mut self, p: &mut Parser) -> Step {
+        let name = p.table_name()?;
+        p.expect("AS")?;
+        if !p.eat("ENUM") {
+            return unsupported("only enum types (`AS ENUM`) are modelled");
+        }
+        if !p.eat_punct("(") {
+            return unsupported(format!("expected `(` at `{}`", p.rest_text()));
+        }
+        let mut values = Vec::new();
+        if !p.eat_punct(")") {
+            loop {
+                let value = p.string_literal()?;
+                if values.contains(&value) {
+                    return invalid(format!("enum label \"{value}\" used more than once"));
+                }
+                values.push(value);
+                if p.eat_punct(")") {
+                    break;
+                }
+                if !p.eat_punct(",") {
+                    return unsupported(format!("expected `,` or `)` at `{}`", p.rest_text()));
+                }
+            }
+        }
+        p.expect_end()?;
+        if self.enums.contains_key(&name) || self.tables.contains_key(&name) {
+            return invalid(format!("type {} already exists", quote_ident(&name)));
+        }
+        self.enums.insert(name, values);
+        Ok(())
+    }
+
+    /// `ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'v' [BEFORE | AFTER 'w']`,
+    /// `… RENAME VALUE 'a' TO 'b'` and `… RENAME TO new`.
+    fn alter_enum(&mut self, p: &mut Parser) -> Step {
+        let name = p.table_name()?;
+        let Some(values) = self.enums.get(&name).cloned() else {
+            return invalid(format!("type {} does not exist", quote_ident(&name)));
+        };
+        let missing = |value: &str| invalid(format!("\"{value}\" is not an existing enum label"));
+        let mut values = values;
+        if p.eat_all(&["ADD", "VALUE"]) {
+            let if_not_exists = p.eat_all(&["IF", "NOT", "EXISTS"]);
+            let value = p.string_literal()?;
+            let at = if p.eat("BEFORE") {
+                let other = p.string_literal()?;
+                match values.iter().position(|v| *v == other) {
+                    Some(at) => at,
+                    None => return missing(&other),
+                }
+            } else if p.eat("AFTER") {
+                let other = p.string_literal()?;
+                match values.iter().position(|v| *v == other) {
+                    Some(at) => at + 1,
+                    None => return missing(&other),
+                }
+            } else {
+                values.len()
+            };
+            p.expect_end()?;
+            if values.contains(&value) {
+                return if if_not_exists {
+                    Ok(())
+                } else {
+                    invalid(format!("enum label \"{value}\" already exists"))
+                };
+            }
+            values.insert(at, value);
+        } else if p.eat_all(&["RENAME", "VALUE"]) {
+            let old = p.string_literal()?;
+            p.expect("TO")?;
+            let new = p.string_literal()?;
+            p.expect_end()?;
+            if values.contains(&new) {
+                return invalid(format!("enum label \"{new}\" already exists"));
+            }
+            match values.iter_mut().find(|v| **v == old) {
+                Some(value) => *value = new,
+                None => return missing(&old),
+            }
+        } else if p.eat_all(&["RENAME", "TO"]) {
+            let new = p.ident()?;
+            p.expect_end()?;
+            if self.enums.contains_key(&new) || self.tables.contains_key(&new) {
+                return invalid(format!("type {} already exists", quote_ident(&new)));
+            }
+            self.enums.remove(&name);
+            self.enums.insert(new.clone(), values);
+            for table in self.tables.values_mut() {
+                for column in &mut table.columns {
+                    if matches!(&column.ty, ColumnType::Enum { name: n, .. } if *n == name) {
+                        column.ty = enum_reference_named(&new);
+                    }
+                }
+            }
+            return Ok(());
+        } else {
+            return unsupported(format!(
+                "ALTER TYPE … {} is not a statement qvdiff writes",
+                p.rest_text()
+            ));
+        }
+        self.enums.insert(name, values);
+        Ok(())
+    }
+
+    /// `DROP TYPE [IF EXISTS] name [, …] [RESTRICT]`: refused while a column uses it.
+    fn drop_enums(&mut self, p: &mut Parser) -> Step {
+        let if_exists = p.eat_all(&["IF", "EXISTS"]);
+        let names = p.name_list()?;
+        if p.drop_behavior()? {
+            return unsupported("DROP TYPE … CASCADE drops columns qvdiff cannot name");
+        }
+        p.expect_end()?;
+        for name in &names {
+            if !self.enums.contains_key(name) {
+                if if_exists {
+                    continue;
+                }
+                return invalid(format!("type {} does not exist", quote_ident(name)));
+            }
+            let used = self.tables.values().find(|t| {
+                t.columns
+                    .iter()
+                    .any(|c| matches!(&c.ty, ColumnType::Enum { name: n, .. } if n == name))
+            });
+            if let Some(table) = used {
+                return invalid(format!(
+                    "cannot drop type {} because column(s) of table {} depend on it",
+                    quote_ident(name),
+                    quote_ident(&table.name)
+                ));
+            }
+        }
+        for name in names {
+            self.enums.remove(&name);
+        }
+        Ok(())
+    }
+
+    /// The logical type of a column's type text: an enum type of this catalog, or what
+    /// [`parse_type`] reads.
+    fn column_type(&self, type_text: &str) -> ColumnType {
+        let trimmed = type_text.trim();
+        let name = if trimmed.starts_with('"') {
+            unquote_identifier(trimmed)
+        } else {
+            let bare = trimmed.strip_prefix("public.").unwrap_or(trimmed);
+            fold_identifier(bare)
+        };
+        if self.enums.contains_key(&name) {
+            return enum_reference_named(&name);
+        }
+        parse_type(type_text)
     }
 
     // ----- CREATE TABLE -----
@@ -548,7 +735,7 @@ impl SchemaModel {
     /// Adds a column (with its identity sequence) and returns its inline constraints, to be added
     /// once every column of the statement exists.
     fn add_column(&mut self, table: &str, def: ColumnDef) -> Step<Vec<NewConstraint>> {
-        let mut ty = parse_type(&def.type_text);
+        let mut ty = self.column_type(&def.type_text);
         let mut default = def.default;
         let mut sequence = None;
         let mut not_null = def.not_null || def.identity;
@@ -1150,7 +1337,7 @@ impl SchemaModel {
                 // The conversion of existing values; it does not change the schema.
                 p.expr_span(&[]);
             }
-            changed.ty = parse_type(type_text);
+            changed.ty = self.column_type(type_text);
             if changed.identity && !matches!(changed.ty, ColumnType::Integer { .. }) {
                 return invalid(format!(
                     "identity column type must be smallint, integer, or bigint (column {})",
@@ -2403,6 +2590,22 @@ const QUOTED_KEYWORDS: &[&str] = &[
 
 /// A name as the server prints it in an expression: bare when it is a lower-case word that is
 /// not a keyword, quoted otherwise.
+/// A column's reference to an enum type: the name only (the values live in the catalog).
+fn enum_reference(ty: &ColumnType) -> ColumnType {
+    match ty {
+        ColumnType::Enum { name, .. } => enum_reference_named(name),
+        other => other.clone(),
+    }
+}
+
+fn enum_reference_named(name: &str) -> ColumnType {
+    ColumnType::Enum {
+        name: name.to_string(),
+        values: Vec::new(),
+        renames: Vec::new(),
+    }
+}
+
 fn display_ident(name: &str) -> String {
     let plain = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && name
@@ -2590,6 +2793,22 @@ impl<'a> Parser<'a> {
         };
         self.pos += 1;
         Ok(name)
+    }
+
+    /// A string literal `'…'` (doubled quotes undone).
+    fn string_literal(&mut self) -> Step<String> {
+        let Some(token) = self.peek() else {
+            return unsupported("expected a string literal at the end of the statement");
+        };
+        let text = self.text(token);
+        if token.kind != TokenKind::Quoted || !text.starts_with('\'') || text.len() < 2 {
+            return unsupported(format!(
+                "expected a string literal at `{}`",
+                self.rest_text()
+            ));
+        }
+        self.pos += 1;
+        Ok(text[1..text.len() - 1].replace("''", "'"))
     }
 
     /// A table name, possibly qualified by the `public` schema (the only one modelled).

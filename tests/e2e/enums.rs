@@ -1,0 +1,159 @@
+//! Enums with the real binary: `check` reports a variant added, `migrate` plans it, and removing
+//! a variant that rows still hold is refused at `upgrade` with the count and example keys, the
+//! database left as it was — on a SQLite file and on the real PostgreSQL server.
+
+use super::support::Project;
+use qvdiff_postgres::testing::TestDatabase;
+use rusqlite::Connection;
+
+const WITH_BLOCKED: &str = r#"
+use qvdiff::{Enum, Model};
+
+#[derive(Enum)]
+#[enum_type(name = "task_status")]
+pub enum Status {
+    Todo,
+    Blocked,
+    Done,
+}
+
+#[derive(Model)]
+#[model(table = "tasks")]
+pub struct Task {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(default = "todo")]
+    pub status: Status,
+    pub previous: Option<Status>,
+}
+"#;
+
+fn without_blocked() -> String {
+    WITH_BLOCKED.replace("    Blocked,\n", "")
+}
+
+fn with_review() -> String {
+    WITH_BLOCKED.replace("    Done,\n", "    Done,\n    InReview,\n")
+}
+
+const ROWS: &str = "INSERT INTO tasks (id, status, previous) VALUES \
+     (1, 'todo', NULL), (2, 'blocked', 'todo'), (3, 'done', 'blocked'), (4, 'blocked', NULL);";
+
+/// `check` names the variant added; `migrate` then plans it and `check` passes.
+fn check_reports_the_added_variant(p: &Project) {
+    p.write("src/models.rs", &with_review());
+    let run = p.qvdiff(&["check"]).expect_code(1);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("add 'in_review'"), "{said}");
+    p.qvdiff(&["migrate", "-m", "in review", "--rev-id", "r3"])
+        .expect_code(0);
+    p.qvdiff(&["check"]).expect_code(0);
+}
+
+#[test]
+fn sqlite_refuses_removing_a_variant_rows_hold_and_check_reports_an_added_one() {
+    let p = Project::with_models(&[("src/models.rs", WITH_BLOCKED)]);
+    p.qvdiff(&["migrate", "-m", "tasks", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade"]).expect_code(0);
+    Connection::open(p.path("app.db"))
+        .unwrap()
+        .execute_batch(ROWS)
+        .unwrap();
+    // The CHECK refuses a value that is no variant.
+    let refused = Connection::open(p.path("app.db"))
+        .unwrap()
+        .execute("INSERT INTO tasks (id, status) VALUES (9, 'later')", []);
+    assert!(refused.is_err(), "{refused:?}");
+
+    p.write("src/models.rs", &without_blocked());
+    p.qvdiff(&["migrate", "-m", "no blocked", "--rev-id", "r2"])
+        .expect_code(0);
+    let before = std::fs::read(p.path("app.db")).unwrap();
+    let run = p.qvdiff(&["upgrade", "--no-backup"]).expect_code(2);
+    assert!(
+        run.stderr.contains(
+            "3 rows of tasks hold values of status that enum task_status no longer has ('blocked')"
+        ) || run.stderr.contains("2 rows of tasks hold values of status"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ids 2, 4"), "{}", run.stderr);
+    assert_eq!(std::fs::read(p.path("app.db")).unwrap(), before);
+
+    // Once no row holds it, the removal goes through; the rows keep their values.
+    Connection::open(p.path("app.db"))
+        .unwrap()
+        .execute_batch("UPDATE tasks SET status = 'todo' WHERE status = 'blocked'; UPDATE tasks SET previous = NULL WHERE previous = 'blocked';")
+        .unwrap();
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+    p.write("src/models.rs", &without_blocked());
+    check_reports_the_added_variant(&p);
+}
+
+const PG_CONFIG: &str = "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n";
+
+#[test]
+fn postgres_refuses_removing_a_variant_rows_hold_and_check_reports_an_added_one() {
+    let Some(db) = TestDatabase::create("enum_refusal") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", PG_CONFIG);
+    p.write("src/models.rs", WITH_BLOCKED);
+    let first = p
+        .qvdiff(&["migrate", "-m", "tasks", "--rev-id", "r1"])
+        .expect_code(0);
+    let file = p.read("migrations/r1_tasks.sql");
+    assert!(
+        file.contains("CREATE TYPE \"task_status\" AS ENUM ('todo', 'blocked', 'done');"),
+        "{file}\n{first:?}"
+    );
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    let mut client = db.connect();
+    client.batch_execute(ROWS).unwrap();
+    assert!(client
+        .batch_execute("INSERT INTO tasks (id, status) VALUES (9, 'later')")
+        .is_err());
+
+    p.write("src/models.rs", &without_blocked());
+    p.qvdiff(&["migrate", "-m", "no blocked", "--rev-id", "r2"])
+        .expect_code(0);
+    let run = p.qvdiff(&["upgrade", "--db", url]).expect_code(2);
+    assert!(
+        run.stderr.contains(
+            "rows of tasks hold values of status that enum task_status no longer has ('blocked')"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ids 2, 4"), "{}", run.stderr);
+    let statuses: Vec<String> = client
+        .query("SELECT status::text FROM tasks ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(statuses, ["todo", "blocked", "done", "blocked"]);
+
+    client
+        .batch_execute("UPDATE tasks SET status = 'todo' WHERE status = 'blocked'; UPDATE tasks SET previous = NULL WHERE previous = 'blocked';")
+        .unwrap();
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+    let labels: Vec<String> = client
+        .query(
+            "SELECT enumlabel::text FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid \
+             WHERE t.typname = 'task_status' ORDER BY e.enumsortorder",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(labels, ["todo", "done"]);
+    check_reports_the_added_variant(&p);
+}
