@@ -124,6 +124,8 @@ fn scan_sources_with(
         errors.extend(out.errors);
     }
     errors.extend(qvdiff_capture::resolve_enums(&mut tables, &enums));
+    // In file order, whichever step found them.
+    errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     if errors.is_empty() {
         errors = qvdiff_capture::validate(&tables);
     }
