@@ -157,3 +157,83 @@ fn postgres_refuses_removing_a_variant_rows_hold_and_check_reports_an_added_one(
     assert_eq!(labels, ["todo", "done"]);
     check_reports_the_added_variant(&p);
 }
+
+/// Every `Condition` of the example app written and read back with its Rust type, through
+/// rusqlite on the SQLite file and the `postgres` crate on the server, into the column the
+/// example's histories create; a value that is no variant is refused by both.
+#[test]
+fn the_example_apps_enum_round_trips_through_rusqlite_and_postgres() {
+    use inventory::Condition;
+    let all = [Condition::New, Condition::Used, Condition::Refurbished];
+    let p = super::support::example_app();
+    p.qvdiff(&["upgrade", "--db", "sqlite://rt.db", "--no-backup"])
+        .expect_code(0);
+    let conn = Connection::open(p.path("rt.db")).unwrap();
+    conn.execute(
+        "INSERT INTO users (id, email, display_name) VALUES (1, 'ann@example.com', 'Ann')",
+        [],
+    )
+    .unwrap();
+    for (id, condition) in all.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO items (id, user_id, title, sku, cost, price, condition) \
+             VALUES (?1, 1, 't', ?2, 1.0, 2.0, ?3)",
+            rusqlite::params![id as i64 + 1, format!("SKU-{id}"), condition.to_string()],
+        )
+        .unwrap();
+    }
+    let mut read = conn
+        .prepare("SELECT condition FROM items ORDER BY id")
+        .unwrap();
+    let back: Vec<Condition> = read
+        .query_map([], |row| row.get::<_, String>(0))
+        .unwrap()
+        .map(|text| text.unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(back, all);
+    assert!(conn
+        .execute("UPDATE items SET condition = 'broken' WHERE id = 1", [])
+        .is_err());
+
+    let Some(db) = TestDatabase::create("enum_round_trip") else {
+        return;
+    };
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "INSERT INTO users (id, email, display_name) VALUES (1, 'ann@example.com', 'Ann')",
+        )
+        .unwrap();
+    for (id, condition) in all.iter().enumerate() {
+        client
+            .execute(
+                "INSERT INTO items (id, user_id, title, sku, cost, price, condition) \
+                 VALUES ($1, 1, 't', $2, 1.0, 2.0, $3::text::item_condition)",
+                &[
+                    &(id as i64 + 1),
+                    &format!("SKU-{id}"),
+                    &condition.to_string(),
+                ],
+            )
+            .unwrap();
+    }
+    let back: Vec<Condition> = client
+        .query("SELECT condition::text FROM items ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<_, String>(0).parse().unwrap())
+        .collect();
+    assert_eq!(back, all);
+    assert!(client
+        .batch_execute("UPDATE items SET condition = 'broken' WHERE id = 1")
+        .is_err());
+    // The type is PostgreSQL's native enum, in declaration order.
+    let labels: Vec<String> = client
+        .query("SELECT unnest(enum_range(NULL::item_condition))::text", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(labels, ["new", "used", "refurbished"]);
+}
