@@ -17,6 +17,7 @@ mod e2e {
     pub mod manifest;
     pub mod postgres;
     pub mod review;
+    pub mod round_trip;
     pub mod security;
     pub mod support;
     pub mod team;

@@ -612,9 +612,11 @@ fn insert_edits(
 
 /// Every row of every table and view of the current schema (qvdiff's ledger aside), each value
 /// as `value::text` (NULL apart), rows in primary-key order (or by every value), with the
-/// columns' types; then the sequences' last values and the triggers.
+/// columns' types; then the sequences' last values and the triggers. Instants are written on a
+/// UTC clock, whatever the server's `TimeZone`.
 fn dump(client: &mut Client) -> Result<String, String> {
     let err = |e: postgres::Error| describe(&e);
+    client.batch_execute("SET TimeZone = 'UTC'").map_err(err)?;
     let relations = client
         .query(
             "SELECT c.oid, c.relname::text, c.relkind = 'v' FROM pg_class c \

@@ -9,7 +9,7 @@ use qvdiff_core::ColumnType;
 /// example. `None` when it fits, or when the type puts no rule on its text.
 pub(crate) fn text_literal_problem(text: &str, ty: &ColumnType) -> Option<String> {
     let fits = match ty {
-        ColumnType::DateTime => is_datetime(text),
+        ColumnType::DateTime | ColumnType::DateTimeTz => is_datetime(text),
         ColumnType::Date => is_date(text),
         ColumnType::Time => is_time(text),
         ColumnType::Uuid => is_uuid(text),
@@ -22,7 +22,7 @@ pub(crate) fn text_literal_problem(text: &str, ty: &ColumnType) -> Option<String
         return None;
     }
     let form = match ty {
-        ColumnType::DateTime => {
+        ColumnType::DateTime | ColumnType::DateTimeTz => {
             "`YYYY-MM-DD HH:MM:SS`, optionally with fractional seconds and an offset \
              (e.g. \"2024-01-31 09:30:00\" or \"2024-01-31T09:30:00Z\")"
         }

@@ -431,9 +431,15 @@ fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
         (_, ColumnType::Custom { .. }) | (DefaultValue::Sql(_), _) => true,
         (
             DefaultValue::Integer(_),
-            ColumnType::Integer { .. } | ColumnType::Float | ColumnType::Decimal { .. },
+            ColumnType::Integer { .. }
+            | ColumnType::Float
+            | ColumnType::Float32
+            | ColumnType::Decimal { .. },
         ) => true,
-        (DefaultValue::Float(_), ColumnType::Float | ColumnType::Decimal { .. }) => true,
+        (
+            DefaultValue::Float(_),
+            ColumnType::Float | ColumnType::Float32 | ColumnType::Decimal { .. },
+        ) => true,
         (DefaultValue::Bool(_), ColumnType::Bool) => true,
         (DefaultValue::Text(text), ColumnType::Text { max_length }) => match max_length {
             Some(max) => text.chars().count() <= *max as usize,
@@ -442,6 +448,7 @@ fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
         (
             DefaultValue::Text(_),
             ColumnType::DateTime
+            | ColumnType::DateTimeTz
             | ColumnType::Date
             | ColumnType::Time
             | ColumnType::Uuid
@@ -469,7 +476,9 @@ fn literal_kind(value: &DefaultValue) -> &'static str {
 fn literal_example(ty: &ColumnType) -> &'static str {
     match ty {
         ColumnType::Integer { .. } => "an integer literal like `0`",
-        ColumnType::Float | ColumnType::Decimal { .. } => "a number literal like `0.0`",
+        ColumnType::Float | ColumnType::Float32 | ColumnType::Decimal { .. } => {
+            "a number literal like `0.0`"
+        }
         ColumnType::Bool => "`true` or `false`",
         ColumnType::Text {
             max_length: Some(_),

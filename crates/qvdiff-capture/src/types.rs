@@ -44,12 +44,14 @@ pub const BUILTIN_TYPES: &[BuiltinType] = &[
     builtin("i64", "i64", ColumnType::Integer { bits: 64 }),
     builtin("isize", "isize", ColumnType::Integer { bits: 64 }),
     builtin("u8", "u8", ColumnType::Integer { bits: 8 }),
-    builtin("u16", "u16", ColumnType::Integer { bits: 16 }),
-    builtin("u32", "u32", ColumnType::Integer { bits: 32 }),
+    // An unsigned type needs the next signed width to hold its largest values (a `u16` of
+    // 65535 does not fit PostgreSQL's `smallint`); `u8` fits `smallint`, the narrowest there.
+    builtin("u16", "u16", ColumnType::Integer { bits: 32 }),
+    builtin("u32", "u32", ColumnType::Integer { bits: 64 }),
     builtin("u64", "u64", ColumnType::Integer { bits: 64 }),
     builtin("usize", "usize", ColumnType::Integer { bits: 64 }),
     builtin("bool", "bool", ColumnType::Bool),
-    builtin("f32", "f32", ColumnType::Float),
+    builtin("f32", "f32", ColumnType::Float32),
     builtin("f64", "f64", ColumnType::Float),
     builtin("String", "String", ColumnType::Text { max_length: None }),
     builtin("&str", "str", ColumnType::Text { max_length: None }),
@@ -64,7 +66,7 @@ pub const BUILTIN_TYPES: &[BuiltinType] = &[
         "NaiveDateTime",
         ColumnType::DateTime,
     ),
-    builtin("chrono::DateTime<Tz>", "DateTime", ColumnType::DateTime),
+    builtin("chrono::DateTime<Tz>", "DateTime", ColumnType::DateTimeTz),
     builtin(
         "time::PrimitiveDateTime",
         "PrimitiveDateTime",
@@ -73,7 +75,7 @@ pub const BUILTIN_TYPES: &[BuiltinType] = &[
     builtin(
         "time::OffsetDateTime",
         "OffsetDateTime",
-        ColumnType::DateTime,
+        ColumnType::DateTimeTz,
     ),
     builtin("chrono::NaiveDate", "NaiveDate", ColumnType::Date),
     builtin("time::Date", "Date", ColumnType::Date),
@@ -212,7 +214,10 @@ pub fn sql_type_to_column_type(sql: &str) -> ColumnType {
         | ("FLOAT", [])
         | ("FLOAT8", []) => ColumnType::Float,
         ("BOOLEAN", []) | ("BOOL", []) => ColumnType::Bool,
-        ("DATETIME", []) | ("TIMESTAMP", []) => ColumnType::DateTime,
+        ("DATETIME", []) | ("TIMESTAMP", []) | ("TIMESTAMP WITHOUT TIME ZONE", []) => {
+            ColumnType::DateTime
+        }
+        ("TIMESTAMPTZ", []) | ("TIMESTAMP WITH TIME ZONE", []) => ColumnType::DateTimeTz,
         ("DATE", []) => ColumnType::Date,
         ("TIME", []) => ColumnType::Time,
         ("NUMERIC", rest) | ("DECIMAL", rest) if rest.len() <= 2 => {
@@ -242,12 +247,14 @@ pub(crate) fn describe(ty: &ColumnType) -> String {
     match ty {
         ColumnType::Integer { bits } => format!("Integer({bits})"),
         ColumnType::Float => "Float".into(),
+        ColumnType::Float32 => "Float32".into(),
         ColumnType::Text { max_length: None } => "Text".into(),
         ColumnType::Text {
             max_length: Some(n),
         } => format!("Text({n})"),
         ColumnType::Bool => "Bool".into(),
         ColumnType::DateTime => "DateTime".into(),
+        ColumnType::DateTimeTz => "DateTimeTz".into(),
         ColumnType::Date => "Date".into(),
         ColumnType::Time => "Time".into(),
         ColumnType::Uuid => "Uuid".into(),

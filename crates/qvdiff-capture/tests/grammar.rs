@@ -143,7 +143,8 @@ struct SaleItem {
     assert_eq!(table.renamed_from.as_deref(), Some("sale_lines"));
     assert_eq!(table.primary_key, ["sale_id", "line_no"]);
     assert_eq!(table.columns[2].name, "item_sku");
-    assert_eq!(table.columns[3].ty, ColumnType::Integer { bits: 16 });
+    // A u16 of 65535 needs 32 signed bits (PostgreSQL `integer`, not `smallint`).
+    assert_eq!(table.columns[3].ty, ColumnType::Integer { bits: 32 });
     assert!(
         table.columns.iter().all(|c| !c.nullable),
         "primary keys and plain fields are NOT NULL"

@@ -195,7 +195,7 @@ pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
 pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
     match ty {
         ColumnType::Integer { .. } | ColumnType::Decimal { .. } => DefaultValue::Integer(0),
-        ColumnType::Float => DefaultValue::Float(0.0),
+        ColumnType::Float | ColumnType::Float32 => DefaultValue::Float(0.0),
         ColumnType::Bool => DefaultValue::Bool(false),
         ColumnType::Blob => DefaultValue::Sql("X''".to_string()),
         // The first variant: any other text would break the enum's CHECK or type.
@@ -205,6 +205,7 @@ pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
         ColumnType::Enum { .. }
         | ColumnType::Text { .. }
         | ColumnType::DateTime
+        | ColumnType::DateTimeTz
         | ColumnType::Date
         | ColumnType::Time
         | ColumnType::Uuid
@@ -732,20 +733,22 @@ fn dependency_order(tables: &[&Table]) -> Vec<String> {
 }
 
 impl ColumnType {
-    /// The logical type as people read it in messages: `INTEGER`, `INT32`, `FLOAT`, `TEXT`,
-    /// `TEXT(200)`, `BOOL`, `DATETIME`, `DATE`, `TIME`, `UUID`, `JSON`, `DECIMAL(10, 2)`, `BLOB`,
+    /// The logical type as people read it in messages: `INTEGER`, `INT32`, `FLOAT`, `FLOAT32`, `TEXT`,
+    /// `TEXT(200)`, `BOOL`, `DATETIME`, `DATETIMETZ`, `DATE`, `TIME`, `UUID`, `JSON`, `DECIMAL(10, 2)`, `BLOB`,
     /// or a custom type's SQL verbatim. Dialect-neutral on purpose.
     pub fn logical_name(&self) -> String {
         match self {
             ColumnType::Integer { bits } if *bits == 0 || *bits >= 64 => "INTEGER".to_string(),
             ColumnType::Integer { bits } => format!("INT{bits}"),
             ColumnType::Float => "FLOAT".to_string(),
+            ColumnType::Float32 => "FLOAT32".to_string(),
             ColumnType::Text { max_length: None } => "TEXT".to_string(),
             ColumnType::Text {
                 max_length: Some(n),
             } => format!("TEXT({n})"),
             ColumnType::Bool => "BOOL".to_string(),
             ColumnType::DateTime => "DATETIME".to_string(),
+            ColumnType::DateTimeTz => "DATETIMETZ".to_string(),
             ColumnType::Date => "DATE".to_string(),
             ColumnType::Time => "TIME".to_string(),
             ColumnType::Uuid => "UUID".to_string(),
@@ -802,6 +805,9 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
         }
         // A double holds every integer up to 2^53 exactly.
         (T::Integer { bits }, T::Float) => *bits != 0 && *bits <= 32,
+        // A single holds every integer up to 2^24 exactly, and widens to a double exactly.
+        (T::Integer { bits }, T::Float32) => *bits != 0 && *bits <= 16,
+        (T::Float32, T::Float) => true,
         (T::Integer { bits }, T::Decimal { precision, scale }) => match precision {
             None => true,
             Some(p) => p.saturating_sub(scale.unwrap_or(0)) >= integer_digits(*bits),
@@ -833,8 +839,10 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
         (
             T::Integer { .. }
             | T::Float
+            | T::Float32
             | T::Bool
             | T::DateTime
+            | T::DateTimeTz
             | T::Date
             | T::Time
             | T::Uuid
@@ -848,7 +856,9 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
                 max_length: Some(n),
             },
         ) => *n >= 36,
-        (T::Date, T::DateTime) => true,
+        (T::Date, T::DateTime | T::DateTimeTz) => true,
+        // A wall-clock reading becomes the instant it names in UTC, and back: nothing is lost.
+        (T::DateTime, T::DateTimeTz) | (T::DateTimeTz, T::DateTime) => true,
         (T::Text { .. } | T::Json | T::Uuid, T::Blob) => true,
         (T::Enum { .. }, T::Text { max_length: None }) => true,
         (T::Enum { .. }, T::Enum { .. }) => {
@@ -921,8 +931,14 @@ fn unique_description(unique: &Unique) -> String {
 impl Change {
     /// One line for people: `add column items.notes`, `drop column items.url (DESTRUCTIVE)`,
     /// `alter column items.qty: INTEGER -> FLOAT (DESTRUCTIVE)`. Types use
-    /// [`ColumnType::logical_name`].
+    /// [`ColumnType::logical_name`]; where a dialect is known, [`Change::describe_in`] speaks
+    /// its words.
     pub fn describe(&self) -> String {
+        self.describe_in(&ColumnType::logical_name)
+    }
+
+    /// [`Change::describe`] with types named by `type_name` (a dialect's: `integer -> bigint`).
+    pub fn describe_in(&self, type_name: &dyn Fn(&ColumnType) -> String) -> String {
         let text = match self {
             Change::CreateTable { table } => format!("create table {}", table.name),
             Change::DropTable { table } => format!("drop table {}", table.name),
@@ -943,11 +959,7 @@ impl Change {
                 {
                     parts.push(describe_enum_change(&to.ty, &change));
                 } else if from.ty != to.ty {
-                    parts.push(format!(
-                        "{} -> {}",
-                        from.ty.logical_name(),
-                        to.ty.logical_name()
-                    ));
+                    parts.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                 }
                 if from.nullable != to.nullable {
                     let null = |n: bool| if n { "NULL" } else { "NOT NULL" };
@@ -1019,7 +1031,16 @@ impl Change {
 
     /// Why this change can lose data, in the words of a migration file's
     /// `-- DESTRUCTIVE: <reason>` comment (`drops data in items.notes`); `None` when it cannot.
+    /// Types use [`ColumnType::logical_name`]; see [`Change::destructive_reason_in`].
     pub fn destructive_reason(&self) -> Option<String> {
+        self.destructive_reason_in(&ColumnType::logical_name)
+    }
+
+    /// [`Change::destructive_reason`] with types named by `type_name` (a dialect's).
+    pub fn destructive_reason_in(
+        &self,
+        type_name: &dyn Fn(&ColumnType) -> String,
+    ) -> Option<String> {
         match self {
             Change::DropTable { table } => {
                 Some(format!("drops table {} and all its rows", table.name))
@@ -1045,8 +1066,8 @@ impl Change {
                 Some(format!(
                     "converts {table}.{} from {} to {}; values that do not fit are lost or changed",
                     to.name,
-                    from.ty.logical_name(),
-                    to.ty.logical_name()
+                    type_name(&from.ty),
+                    type_name(&to.ty)
                 ))
             }
             _ => None,

@@ -95,13 +95,17 @@ fn is_false(b: &bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ColumnType {
-    /// Signed or unsigned integer of the given width in bits (8, 16, 32, 64).
+    /// An integer column that holds every value of a signed integer of the given width in bits
+    /// (8, 16, 32, 64); an unsigned Rust type takes the next width up (`u16` is 32).
     Integer {
         /// Width in bits.
         bits: u8,
     },
-    /// Floating point.
+    /// Floating point, 8 bytes (`f64`).
     Float,
+    /// Floating point, 4 bytes (`f32`): PostgreSQL `real`, which is the type every PostgreSQL
+    /// driver encodes an `f32` as. SQLite stores every float in 8 bytes (`REAL`).
+    Float32,
     /// Text, optionally with a maximum length (`VARCHAR(n)`).
     Text {
         /// Maximum length in characters, if any.
@@ -110,8 +114,13 @@ pub enum ColumnType {
     },
     /// Boolean.
     Bool,
-    /// Date and time.
+    /// Date and time of day without a time zone (a wall-clock reading): `chrono::NaiveDateTime`,
+    /// `time::PrimitiveDateTime`.
     DateTime,
+    /// An instant: a date and time with an offset, stored as a point in time
+    /// (`chrono::DateTime<Tz>`, `time::OffsetDateTime`). PostgreSQL `timestamptz`; SQLite has
+    /// one declared type for both, `DATETIME`.
+    DateTimeTz,
     /// Calendar date.
     Date,
     /// Time of day.

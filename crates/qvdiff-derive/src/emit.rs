@@ -140,12 +140,14 @@ fn column_type_tokens(ty: &ColumnType) -> TokenStream {
     match ty {
         ColumnType::Integer { bits } => quote!(::qvdiff::ColumnType::Integer { bits: #bits }),
         ColumnType::Float => quote!(::qvdiff::ColumnType::Float),
+        ColumnType::Float32 => quote!(::qvdiff::ColumnType::Float32),
         ColumnType::Text { max_length } => {
             let max_length = optional(max_length.map(|n| quote!(#n)));
             quote!(::qvdiff::ColumnType::Text { max_length: #max_length })
         }
         ColumnType::Bool => quote!(::qvdiff::ColumnType::Bool),
         ColumnType::DateTime => quote!(::qvdiff::ColumnType::DateTime),
+        ColumnType::DateTimeTz => quote!(::qvdiff::ColumnType::DateTimeTz),
         ColumnType::Date => quote!(::qvdiff::ColumnType::Date),
         ColumnType::Time => quote!(::qvdiff::ColumnType::Time),
         ColumnType::Uuid => quote!(::qvdiff::ColumnType::Uuid),

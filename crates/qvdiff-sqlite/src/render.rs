@@ -20,7 +20,7 @@ fn push_type(out: &mut String, ty: &ColumnType) {
     use std::fmt::Write;
     let fixed = match ty {
         ColumnType::Integer { .. } => "INTEGER",
-        ColumnType::Float => "REAL",
+        ColumnType::Float | ColumnType::Float32 => "REAL",
         ColumnType::Text { max_length: None } => "TEXT",
         ColumnType::Text {
             max_length: Some(n),
@@ -29,7 +29,9 @@ fn push_type(out: &mut String, ty: &ColumnType) {
             return;
         }
         ColumnType::Bool => "BOOLEAN",
-        ColumnType::DateTime => "DATETIME",
+        // One declared type for both: SQLite stores the text the driver writes (an instant's
+        // text carries its offset), and DESIGN.md keeps SQLite histories as they were.
+        ColumnType::DateTime | ColumnType::DateTimeTz => "DATETIME",
         ColumnType::Date => "DATE",
         ColumnType::Time => "TIME",
         ColumnType::Uuid => "CHAR(36)",
@@ -179,6 +181,8 @@ pub(crate) fn stored_type(ty: &ColumnType) -> ColumnType {
             precision: Some(_), ..
         }
         | ColumnType::Enum { .. } => ty.clone(),
+        ColumnType::DateTimeTz => ColumnType::DateTime,
+        ColumnType::Float32 => ColumnType::Float,
         ColumnType::Decimal {
             precision: None, ..
         }
@@ -332,7 +336,7 @@ fn parse_number(text: &str, ty: &ColumnType) -> Option<DefaultValue> {
     if is_integer_text {
         if let Ok(i) = text.parse::<i64>() {
             return Some(match ty {
-                ColumnType::Float => DefaultValue::Float(i as f64),
+                ColumnType::Float | ColumnType::Float32 => DefaultValue::Float(i as f64),
                 ColumnType::Bool if i == 0 || i == 1 => DefaultValue::Bool(i == 1),
                 _ => DefaultValue::Integer(i),
             });

@@ -39,7 +39,7 @@ mod apply;
 mod catalog;
 mod enums;
 mod expr;
-mod naming;
+pub(crate) mod naming;
 mod parse;
 #[cfg(test)]
 mod tests;

@@ -247,13 +247,13 @@ pub(super) fn display_ident(name: &str) -> String {
 
 /// An unquoted identifier as the server reads it: ASCII folded to lower case, cut to
 /// [`MAX_IDENTIFIER_BYTES`].
-pub(super) fn fold_identifier(text: &str) -> String {
+pub(crate) fn fold_identifier(text: &str) -> String {
     clip(&text.to_ascii_lowercase(), MAX_IDENTIFIER_BYTES).to_string()
 }
 
 /// A `"quoted"` identifier's name: quotes removed, `""` undone, cut to
 /// [`MAX_IDENTIFIER_BYTES`].
-pub(super) fn unquote_identifier(text: &str) -> String {
+pub(crate) fn unquote_identifier(text: &str) -> String {
     let inner = text
         .strip_prefix('"')
         .map(|t| t.strip_suffix('"').unwrap_or(t))

@@ -74,6 +74,26 @@ impl Dialect for Postgres {
     fn plan(&self, from: &Schema, to: &Schema, changes: &[Change]) -> Result<Plan, PlanError> {
         Planner::new(*self, from, to, changes).plan()
     }
+
+    fn engine(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
+    fn type_name(&self, ty: &ColumnType) -> String {
+        render_type(ty)
+    }
+
+    fn section(&self, body: &str, marker_line: usize) -> qvdiff_core::lint::Section {
+        crate::review::section(body, marker_line)
+    }
+
+    fn renames(&self, sql: &str) -> qvdiff_core::Renames {
+        crate::review::renames(sql)
+    }
+
+    fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
+        Box::new(crate::review::ModelledSchema::default())
+    }
 }
 
 /// A logical type as PostgreSQL keeps it: there is no 8-bit integer (`smallint` is the
@@ -797,10 +817,15 @@ impl<'a> Planner<'a> {
             let number = "((ctid::text::point)[0] * 65536 + (ctid::text::point)[1])";
             let distinct = match &column.ty {
                 ColumnType::Uuid => "md5(ctid::text)::uuid".to_string(),
-                ColumnType::Float | ColumnType::Decimal { .. } => number.to_string(),
+                ColumnType::Float | ColumnType::Float32 | ColumnType::Decimal { .. } => {
+                    number.to_string()
+                }
                 ColumnType::Date => format!("DATE '1970-01-01' + {number}::integer"),
                 ColumnType::DateTime => {
                     format!("TIMESTAMP '1970-01-01 00:00:00' + {number} * INTERVAL '1 second'")
+                }
+                ColumnType::DateTimeTz => {
+                    format!("TIMESTAMPTZ '1970-01-01 00:00:00+00' + {number} * INTERVAL '1 second'")
                 }
                 ColumnType::Time => {
                     format!("TIME '00:00:00' + {number} * INTERVAL '1 microsecond'")
@@ -868,7 +893,7 @@ impl<'a> Planner<'a> {
                         _ => using_expression(&to.name, &from.ty, &to.ty),
                     }
                 )),
-                change.destructive_reason(),
+                change.destructive_reason_in(&render_type),
             );
         }
         if current_default != to.default {
@@ -925,6 +950,7 @@ fn fill_value_sql(value: &DefaultValue, ty: &ColumnType) -> String {
     match (value, ty) {
         (DefaultValue::Text(text), _) if text.is_empty() => match ty {
             ColumnType::DateTime => "'1970-01-01 00:00:00'".to_string(),
+            ColumnType::DateTimeTz => "'1970-01-01 00:00:00+00'".to_string(),
             ColumnType::Date => "'1970-01-01'".to_string(),
             ColumnType::Time => "'00:00:00'".to_string(),
             ColumnType::Uuid => "'00000000-0000-0000-0000-000000000000'".to_string(),
@@ -954,9 +980,19 @@ fn using_expression(column: &str, from: &ColumnType, to: &ColumnType) -> String 
     use ColumnType as T;
     let quoted = quote_ident(column);
     let target = render_type(to);
-    let numeric = |ty: &T| matches!(ty, T::Integer { .. } | T::Float | T::Decimal { .. });
+    let numeric = |ty: &T| {
+        matches!(
+            ty,
+            T::Integer { .. } | T::Float | T::Float32 | T::Decimal { .. }
+        )
+    };
     match (from, to) {
         // NULL stays NULL (`ELSE 0` made it 0: property seed 374).
+        // A wall-clock reading is taken as UTC, and an instant is read on a UTC clock: the
+        // server's `TimeZone` setting never changes the values.
+        (T::DateTime, T::DateTimeTz) | (T::DateTimeTz, T::DateTime) => {
+            format!("{quoted} AT TIME ZONE 'UTC'")
+        }
         (T::Bool, to) if numeric(to) => {
             format!("CASE WHEN {quoted} THEN 1 WHEN NOT {quoted} THEN 0 END")
         }
@@ -976,13 +1012,19 @@ fn using_expression(column: &str, from: &ColumnType, to: &ColumnType) -> String 
 /// rolls the migration back. A custom type is assumed to have its casts.
 fn has_direct_cast(from: &ColumnType, to: &ColumnType) -> bool {
     use ColumnType as T;
-    let numeric = |ty: &T| matches!(ty, T::Integer { .. } | T::Float | T::Decimal { .. });
+    let numeric = |ty: &T| {
+        matches!(
+            ty,
+            T::Integer { .. } | T::Float | T::Float32 | T::Decimal { .. }
+        )
+    };
     match (from, to) {
         (T::Custom { .. }, _) | (_, T::Custom { .. }) => true,
         // Every type reads from and prints to text (the I/O conversion casts).
         (T::Text { .. }, _) | (_, T::Text { .. }) => true,
         (a, b) if numeric(a) && numeric(b) => true,
-        (T::Date | T::DateTime, T::Date | T::DateTime) | (T::DateTime, T::Time) => true,
+        (T::Date | T::DateTime | T::DateTimeTz, T::Date | T::DateTime | T::DateTimeTz)
+        | (T::DateTime | T::DateTimeTz, T::Time) => true,
         (T::Json, to) => numeric(to) || matches!(to, T::Bool),
         _ => false,
     }

@@ -61,6 +61,14 @@ pub struct TableReport {
     pub checksum: String,
 }
 
+/// A connection to the target server, and the schema it holds now.
+pub fn connect_target(url: &str) -> CliResult<(postgres::Client, Schema)> {
+    let mut client = qvdiff_postgres::connect(url).map_err(|e| CliError::new(e.to_string()))?;
+    let present =
+        qvdiff_postgres::introspect(&mut client).map_err(|e| CliError::new(e.to_string()))?;
+    Ok((client, present))
+}
+
 /// A server error as a CLI error that says what qvdiff was doing.
 pub fn pg_failure(context: String, error: postgres::Error) -> CliError {
     CliError::new(qvdiff_postgres::PgError::from_pg(context, error).to_string())
@@ -105,7 +113,7 @@ pub fn copy_all(
 ) -> CliResult<Vec<TableReport>> {
     let order = dependency_order(target_schema)?;
     let deferred = deferred::drop_for_load(target, &order)?;
-    let conn = crate::baseline::open_read_only(source)?;
+    let conn = super::sqlite_history::open_read_only(source)?;
     let (sender, receiver) = sync_channel(QUEUE_BATCHES);
     let reports = std::thread::scope(|scope| {
         let order = &order;
@@ -318,7 +326,7 @@ fn mismatch(
     source_sum: TableChecksum,
     target_sum: TableChecksum,
 ) -> CliResult<CliError> {
-    let conn = crate::baseline::open_read_only(source)?;
+    let conn = super::sqlite_history::open_read_only(source)?;
     let mut differing = Vec::new();
     for (i, column) in table.columns.iter().enumerate() {
         if source_checksum(&conn, table, Some(i))? != target_checksum(target, table, Some(i))? {
@@ -572,9 +580,16 @@ fn target_checksum(
     let columns = selected
         .iter()
         .map(|&i| {
+            let column = &table.columns[i];
+            // A `real` column prints its shortest single-precision text ("0.1"); widened, it
+            // prints the double SQLite holds for the same value.
+            let widen = match column.ty {
+                ColumnType::Float | ColumnType::Float32 => "::float8",
+                _ => "",
+            };
             format!(
-                "{}::text",
-                qvdiff_postgres::quote_ident(&table.columns[i].name)
+                "{}{widen}::text",
+                qvdiff_postgres::quote_ident(&column.name)
             )
         })
         .collect::<Vec<_>>()
@@ -662,7 +677,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             "f" | "false" | "0" => Cow::Borrowed("false"),
             other => Cow::Borrowed(other),
         },
-        ColumnType::Float => {
+        ColumnType::Float | ColumnType::Float32 => {
             let value = match raw {
                 "Infinity" => Ok(f64::INFINITY),
                 "-Infinity" => Ok(f64::NEG_INFINITY),
@@ -678,7 +693,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             }
         }
         ColumnType::Decimal { .. } => trim_fraction(raw),
-        ColumnType::DateTime | ColumnType::Time | ColumnType::Date => {
+        ColumnType::DateTime | ColumnType::DateTimeTz | ColumnType::Time | ColumnType::Date => {
             if !raw.contains(['T', 'Z', '+']) {
                 return trim_fraction(raw);
             }
@@ -686,6 +701,7 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             let text = text
                 .strip_suffix('Z')
                 .or_else(|| text.strip_suffix("+00:00"))
+                .or_else(|| text.strip_suffix("+00"))
                 .unwrap_or(&text);
             Cow::Owned(trim_fraction(text).into_owned())
         }
