@@ -266,6 +266,7 @@ pub(crate) fn describe(ty: &ColumnType) -> String {
         },
         ColumnType::Blob => "Blob".into(),
         ColumnType::Custom { sql } => format!("Custom({sql})"),
+        ColumnType::Enum { name, .. } => format!("Enum({name})"),
     }
 }
 

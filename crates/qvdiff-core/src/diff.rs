@@ -181,6 +181,7 @@ pub fn table_rename_candidates(changes: &[Change]) -> Vec<(String, String)> {
 pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
     let mut changes = diff_without_hints(from, to, renames);
     carry_backfills(to, &mut changes);
+    carry_enum_renames_back(from, &mut changes);
     changes
 }
 
@@ -197,7 +198,12 @@ pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
         ColumnType::Float | ColumnType::Float32 => DefaultValue::Float(0.0),
         ColumnType::Bool => DefaultValue::Bool(false),
         ColumnType::Blob => DefaultValue::Sql("X''".to_string()),
-        ColumnType::Text { .. }
+        // The first variant: any other text would break the enum's CHECK or type.
+        ColumnType::Enum { values, .. } if !values.is_empty() => {
+            DefaultValue::Text(values[0].clone())
+        }
+        ColumnType::Enum { .. }
+        | ColumnType::Text { .. }
         | ColumnType::DateTime
         | ColumnType::DateTimeTz
         | ColumnType::Date
@@ -273,7 +279,47 @@ fn carry_backfills(to: &Schema, changes: &mut [Change]) {
         };
         if let Some(wanted) = to.table(table).and_then(|t| t.column(&column.name)) {
             column.backfill.clone_from(&wanted.backfill);
+            // An enum's variant renames say how the planner carries rows over.
+            if wanted.ty.without_hints() == column.ty {
+                column.ty.clone_from(&wanted.ty);
+            }
         }
+    }
+}
+
+/// On the way back (`from` is the wanted schema, with its hints), an enum column whose variants
+/// the way up renamed gets the renames reversed, so rows take their old values again.
+fn carry_enum_renames_back(from: &Schema, changes: &mut [Change]) {
+    for change in changes {
+        let Change::AlterColumn { table, to, .. } = change else {
+            continue;
+        };
+        let ColumnType::Enum {
+            values, renames, ..
+        } = &mut to.ty
+        else {
+            continue;
+        };
+        if !renames.is_empty() {
+            continue;
+        }
+        let Some(ColumnType::Enum {
+            renames: forward, ..
+        }) = from
+            .table(table)
+            .and_then(|t| t.column(&to.name))
+            .map(|c| &c.ty)
+        else {
+            continue;
+        };
+        *renames = forward
+            .iter()
+            .filter(|r| values.contains(&r.from))
+            .map(|r| crate::schema::VariantRename {
+                from: r.to.clone(),
+                to: r.from.clone(),
+            })
+            .collect();
     }
 }
 
@@ -723,6 +769,10 @@ impl ColumnType {
             },
             ColumnType::Blob => "BLOB".to_string(),
             ColumnType::Custom { sql } => sql.clone(),
+            ColumnType::Enum { name, values, .. } => {
+                let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+                format!("ENUM {name}({})", quoted.join(", "))
+            }
         }
     }
 }
@@ -818,8 +868,34 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
         // A wall-clock reading becomes the instant it names in UTC, and back: nothing is lost.
         (T::DateTime, T::DateTimeTz) | (T::DateTimeTz, T::DateTime) => true,
         (T::Text { .. } | T::Json | T::Uuid, T::Blob) => true,
+        (T::Enum { .. }, T::Text { max_length: None }) => true,
+        (T::Enum { .. }, T::Enum { .. }) => {
+            crate::schema::EnumChange::between(from, to).is_some_and(|c| c.removed.is_empty())
+        }
         _ => false,
     }
+}
+
+/// `enum task_status: add 'blocked', rename 'finished' -> 'done', remove 'doing'`.
+pub(crate) fn describe_enum_change(ty: &ColumnType, change: &crate::schema::EnumChange) -> String {
+    let name = match ty {
+        ColumnType::Enum { name, .. } => name.as_str(),
+        _ => "",
+    };
+    let mut parts = Vec::new();
+    for value in &change.added {
+        parts.push(format!("add '{value}'"));
+    }
+    for (old, new) in &change.renamed {
+        parts.push(format!("rename '{old}' -> '{new}'"));
+    }
+    for value in &change.removed {
+        parts.push(format!("remove '{value}'"));
+    }
+    if parts.is_empty() {
+        parts.push("reorder values".to_string());
+    }
+    format!("enum {name}: {}", parts.join(", "))
 }
 
 fn default_sql(default: &Option<DefaultValue>) -> String {
@@ -886,7 +962,11 @@ impl Change {
             }
             Change::AlterColumn { table, from, to } => {
                 let mut parts = Vec::new();
-                if from.ty != to.ty {
+                if let Some(change) = crate::schema::EnumChange::between(&from.ty, &to.ty)
+                    .filter(|_| from.ty.enum_values() != to.ty.enum_values())
+                {
+                    parts.push(describe_enum_change(&to.ty, &change));
+                } else if from.ty != to.ty {
                     parts.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                 }
                 if from.nullable != to.nullable {
@@ -979,6 +1059,18 @@ impl Change {
             Change::AlterColumn { table, from, to }
                 if !conversion_is_lossless(&from.ty, &to.ty) =>
             {
+                if let Some(change) = crate::schema::EnumChange::between(&from.ty, &to.ty)
+                    .filter(|change| !change.removed.is_empty())
+                {
+                    let removed: Vec<String> =
+                        change.removed.iter().map(|v| format!("'{v}'")).collect();
+                    return Some(format!(
+                        "removes enum values {} of {table}.{}: the upgrade is refused while rows \
+                         hold them",
+                        removed.join(", "),
+                        to.name
+                    ));
+                }
                 Some(format!(
                     "converts {table}.{} from {} to {}; values that do not fit are lost or changed",
                     to.name,

@@ -38,6 +38,6 @@ pub use migration::{
     FormatError, MigrationFile,
 };
 pub use schema::{
-    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, RawObject, Schema, Table,
-    Unique,
+    Check, Column, ColumnType, DefaultValue, EnumChange, FkAction, ForeignKey, Index, RawObject,
+    Schema, Table, Unique, VariantRename,
 };

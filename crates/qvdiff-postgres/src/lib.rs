@@ -6,6 +6,7 @@
 
 pub mod connect;
 pub mod ddl;
+mod enums;
 pub mod error;
 pub mod introspect;
 pub mod ledger;

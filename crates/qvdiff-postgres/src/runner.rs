@@ -419,11 +419,21 @@ fn with_lock<S: Session + ?Sized, T>(
     work: impl FnOnce(&mut S) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
     acquire_lock(session, database, timeout)?;
-    let result = work(session);
+    let mut result = work(session);
     if result.is_err() {
         // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
         // and every later statement on this connection. Outside a transaction this only warns.
         let _ = session.execute("ROLLBACK");
+    }
+    // A removed enum value that rows hold: said in rows, read from the rolled-back database.
+    if let Err(RunError::Statement { failed, .. }) = &mut result {
+        if let Some(rows) = crate::enums::explain_removed_value(session, &failed.message) {
+            failed.message = format!(
+                "{}
+  {rows}",
+                failed.message
+            );
+        }
     }
     // An unlock fails only with the connection gone, and the lock went with it.
     let _ = session.execute(&format!("SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"));

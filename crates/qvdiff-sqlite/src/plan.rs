@@ -8,8 +8,8 @@ use crate::render::{
 };
 use crate::sqltext;
 use qvdiff_core::{
-    Change, Column, ColumnType, DefaultValue, Dialect, Index, Plan, PlanError, RawObject, Schema,
-    Step, Table,
+    Change, Column, ColumnType, DefaultValue, Dialect, EnumChange, Index, Plan, PlanError,
+    RawObject, Schema, Step, Table,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -124,6 +124,7 @@ fn without_hints(column: &Column) -> Column {
     Column {
         renamed_from: None,
         backfill: None,
+        ty: column.ty.without_hints(),
         ..column.clone()
     }
 }
@@ -145,6 +146,8 @@ struct TableWork {
     inline_foreign_keys: BTreeMap<String, qvdiff_core::ForeignKey>,
     /// Foreign keys added that need a rebuild unless inlined.
     added_foreign_keys: Vec<qvdiff_core::ForeignKey>,
+    /// Enum columns whose rows change value in the copy: `(old, new)` stored values.
+    enum_renames: BTreeMap<String, Vec<(String, String)>>,
 }
 
 struct Planner<'a> {
@@ -322,6 +325,11 @@ impl<'a> Planner<'a> {
                 work.column_renames.push((from.clone(), to.clone()))
             }
             Change::AlterColumn { from, to, .. } => {
+                if let Some(change) = EnumChange::between(&from.ty, &to.ty) {
+                    if !change.renamed.is_empty() {
+                        work.enum_renames.insert(to.name.clone(), change.renamed);
+                    }
+                }
                 let (from, to) = (normalize_column(from), normalize_column(to));
                 if without_hints(&from) != without_hints(&to) {
                     work.rebuild_reasons.push(describe_alter(&from, &to));
@@ -572,13 +580,63 @@ impl<'a> Planner<'a> {
                     // Existing NULLs of a column becoming NOT NULL take the backfill, else the
                     // column's default (as Django does); with neither, the copy refuses them.
                     let fill = column.backfill.as_ref().or(column.default.as_ref());
+                    // A renamed variant's rows take the new stored value.
+                    let value = match work.enum_renames.get(&column.name) {
+                        Some(renamed) => {
+                            let mut case = format!("CASE {quoted}");
+                            for (old_value, new_value) in renamed {
+                                case.push_str(&format!(
+                                    " WHEN {} THEN {}",
+                                    quote_string(old_value),
+                                    quote_string(new_value)
+                                ));
+                            }
+                            case.push_str(&format!(" ELSE {quoted} END"));
+                            case
+                        }
+                        None => quoted.clone(),
+                    };
                     match fill {
-                        Some(value) if old_column.nullable && !column.nullable => select_exprs
-                            .push(format!("COALESCE({quoted}, {})", render_default(value))),
-                        _ => select_exprs.push(quoted),
+                        Some(fill) if old_column.nullable && !column.nullable => select_exprs
+                            .push(format!("COALESCE({value}, {})", render_default(fill))),
+                        _ => select_exprs.push(value),
                     }
                     // The core's rule, so the file's comment and `migrate`'s console summary agree.
-                    if !old_column.ty.converts_losslessly_to(&column.ty) {
+                    let new_type = match (&column.ty, work.enum_renames.get(&column.name)) {
+                        (
+                            ColumnType::Enum {
+                                name: type_name,
+                                values,
+                                ..
+                            },
+                            Some(renamed),
+                        ) => ColumnType::Enum {
+                            name: type_name.clone(),
+                            values: values.clone(),
+                            renames: renamed
+                                .iter()
+                                .map(|(from, to)| qvdiff_core::VariantRename {
+                                    from: from.clone(),
+                                    to: to.clone(),
+                                })
+                                .collect(),
+                        },
+                        _ => column.ty.clone(),
+                    };
+                    if let Some(change) = EnumChange::between(&old_column.ty, &new_type)
+                        .filter(|change| !change.removed.is_empty())
+                    {
+                        losses.push(format!(
+                            "{name}.{} loses enum values {}: rows holding them are refused",
+                            column.name,
+                            change
+                                .removed
+                                .iter()
+                                .map(|v| quote_string(v))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    } else if !old_column.ty.converts_losslessly_to(&new_type) {
                         losses.push(format!(
                             "{name}.{} changes type from {} to {}",
                             column.name,
@@ -766,7 +824,25 @@ fn display_type(ty: &ColumnType) -> String {
 fn describe_alter(from: &Column, to: &Column) -> String {
     let name = quote_ident(&to.name);
     let mut parts = Vec::new();
-    if from.ty != to.ty {
+    if let Some(change) = EnumChange::between(&from.ty, &to.ty)
+        .filter(|_| from.ty.without_hints() != to.ty.without_hints())
+    {
+        parts.push(format!(
+            "values of {name} change ({})",
+            to.ty.logical_name().replace('\n', " ")
+        ));
+        if !change.removed.is_empty() {
+            parts.push(format!(
+                "rows holding {} are refused",
+                change
+                    .removed
+                    .iter()
+                    .map(|v| quote_string(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    } else if from.ty != to.ty {
         parts.push(format!(
             "type of {name} changes from {} to {}",
             display_type(&from.ty),

@@ -32,6 +32,7 @@ use crate::ddl::{
     create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause, primary_key_clause,
     unique_clause, IDENTITY,
 };
+use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
     quote_ident, quote_string, render_default, render_type, unique_name,
@@ -100,6 +101,7 @@ impl Dialect for Postgres {
 pub fn normalize_type(ty: &ColumnType) -> ColumnType {
     match ty {
         ColumnType::Custom { sql } => parse_type(sql),
+        ColumnType::Enum { .. } => ty.clone(),
         // What the server reports is what was rendered, read back (`numeric(7)` is
         // `numeric(7,0)`, an 8-bit integer a `smallint`).
         other => parse_type(&render_type(other)),
@@ -152,6 +154,7 @@ fn without_hints(column: &Column) -> Column {
     Column {
         renamed_from: None,
         backfill: None,
+        ty: column.ty.without_hints(),
         ..column.clone()
     }
 }
@@ -250,6 +253,7 @@ struct Planner<'a> {
     to: Schema,
     changes: &'a [Change],
     steps: Vec<Step>,
+    enums: EnumPlan,
 }
 
 impl<'a> Planner<'a> {
@@ -259,10 +263,12 @@ impl<'a> Planner<'a> {
             views: Vec::new(),
             triggers: Vec::new(),
         };
+        let (from, to) = (normalize(from), normalize(to));
         Planner {
             concurrent_indexes: dialect.concurrent_indexes,
-            from: normalize(from),
-            to: normalize(to),
+            enums: plan_enums(&from, &to, changes),
+            from,
+            to,
             changes,
             steps: Vec::new(),
         }
@@ -311,6 +317,10 @@ impl<'a> Planner<'a> {
             .collect();
         let suspended = self.suspended_foreign_keys(&works, &drop_order)?;
 
+        // 0. Enum types: created, or changed in place, before any column uses them.
+        for sql in std::mem::take(&mut self.enums.before) {
+            self.step(sql);
+        }
         // 1. Foreign keys first: nothing else can go while they point at it.
         self.drop_foreign_keys(&works, &suspended, &drop_order);
         // 2. Tables that go, referencing tables first.
@@ -344,6 +354,10 @@ impl<'a> Planner<'a> {
                 &foreign_key_name(&table, &foreign_key),
                 &foreign_key_clause(&foreign_key),
             ));
+        }
+        // 9. Enum types no column uses any more.
+        for sql in std::mem::take(&mut self.enums.after) {
+            self.step(sql);
         }
         Ok(Plan { steps: self.steps })
     }
@@ -912,6 +926,11 @@ impl<'a> Planner<'a> {
                     format!("{number}::bigint::{}", render_type(&column.ty))
                 }
                 ColumnType::Text { .. } | ColumnType::Integer { .. } => "ctid::text".to_string(),
+                // An enum has only its values: the first (distinct with the other columns).
+                ColumnType::Enum { values, .. } => match values.first() {
+                    Some(first) => quote_string(first),
+                    None => "NULL".to_string(),
+                },
             };
             self.step(format!(
                 "UPDATE {quoted_table} SET {name} = {distinct} WHERE {name} IS NULL;"
@@ -933,7 +952,11 @@ impl<'a> Planner<'a> {
             self.step(alter("DROP IDENTITY"));
         }
         let mut current_default = from.default.clone();
-        if from.ty != to.ty {
+        let enum_in_place = matches!((&from.ty, &to.ty), (
+            ColumnType::Enum { name: a, .. },
+            ColumnType::Enum { name: b, .. },
+        ) if a == b && self.enums.in_place.contains(a));
+        if from.ty.without_hints() != to.ty.without_hints() && !enum_in_place {
             // PostgreSQL casts the old default to the new type without the USING expression,
             // which fails for e.g. boolean -> integer: the default goes first, comes back after.
             if current_default.is_some() {
@@ -954,7 +977,14 @@ impl<'a> Planner<'a> {
                 format!(
                     "TYPE {} USING {}",
                     render_type(&to.ty),
-                    using_expression(&to.name, &from.ty, &to.ty)
+                    match &to.ty {
+                        ColumnType::Enum { name, .. } => using_enum(
+                            &to.name,
+                            name,
+                            self.enums.renames.get(name).map_or(&[], Vec::as_slice)
+                        ),
+                        _ => using_expression(&to.name, &from.ty, &to.ty),
+                    }
                 )
             };
             self.destructive_step(
