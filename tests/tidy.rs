@@ -102,6 +102,15 @@ fn the_crate_graph_points_one_way() {
         ("qvdiff-postgres", &["qvdiff-core"][..]),
         ("qvdiff-derive", &["qvdiff-capture", "qvdiff-core"][..]),
         (
+            "qvdiff-cli",
+            &[
+                "qvdiff-core",
+                "qvdiff-capture",
+                "qvdiff-sqlite",
+                "qvdiff-postgres",
+            ][..],
+        ),
+        (
             "qvdiff",
             &[
                 "qvdiff-core",
@@ -125,6 +134,75 @@ fn the_crate_graph_points_one_way() {
             "qvdiff-core stays pure: no {io_crate}"
         );
     }
+}
+
+/// Whether a line of Rust code names a dialect crate: `rusqlite`, `qvdiff_sqlite`,
+/// `qvdiff_postgres`, or the `postgres` driver.
+fn names_a_dialect_crate(code: &str) -> bool {
+    let words: Vec<&str> = code
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .collect();
+    words.iter().any(|word| {
+        let krate = word.split("::").next().unwrap_or_default();
+        let is_path = word.contains("::") || code.trim_start().starts_with("use ");
+        matches!(krate, "rusqlite" | "qvdiff_sqlite" | "qvdiff_postgres")
+            || (krate == "postgres" && is_path)
+    })
+}
+
+/// Lines of the CLI's sources outside `dialects.rs` (and its submodules under `dialects/`) that
+/// name a dialect crate.
+fn dialect_crates_outside_the_boundary(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let boundary = src.join("dialects");
+    let mut offenders = Vec::new();
+    for file in files {
+        if file == src.join("dialects.rs") || file.starts_with(&boundary) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if names_a_dialect_crate(code) {
+                offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    offenders
+}
+
+#[test]
+fn only_the_dialect_boundary_of_the_cli_names_a_dialect_crate() {
+    let src = repo().join("crates/qvdiff-cli/src");
+    let offenders = dialect_crates_outside_the_boundary(&src);
+    assert!(
+        offenders.is_empty(),
+        "the CLI reaches a dialect crate outside src/dialects.rs (ask the Dialect or Backend, or \
+         add a function to dialects.rs):\n{}",
+        offenders.join("\n")
+    );
+    // The check itself sees an import where one would be.
+    let scratch = std::env::temp_dir().join(format!("qvdiff-tidy-{}", std::process::id()));
+    std::fs::create_dir_all(scratch.join("dialects")).unwrap();
+    std::fs::write(scratch.join("dialects.rs"), "use qvdiff_sqlite::Sqlite;\n").unwrap();
+    std::fs::write(scratch.join("dialects/port.rs"), "use postgres::Client;\n").unwrap();
+    std::fs::write(
+        scratch.join("lint.rs"),
+        "// qvdiff_sqlite in a comment is fine\nfn f() { let c = rusqlite::version(); }\n",
+    )
+    .unwrap();
+    std::fs::write(scratch.join("port.rs"), "use postgres::GenericClient;\n").unwrap();
+    std::fs::write(
+        scratch.join("ok.rs"),
+        "let postgres = config.postgres_migrations;\n",
+    )
+    .unwrap();
+    let found = dialect_crates_outside_the_boundary(&scratch);
+    std::fs::remove_dir_all(&scratch).unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().any(|f| f.contains("lint.rs:2")), "{found:?}");
+    assert!(found.iter().any(|f| f.contains("port.rs:1")), "{found:?}");
 }
 
 #[test]

@@ -50,6 +50,143 @@ fn every_fixture_case() {
     );
 }
 
+/// The summary block of every case's generated file (SQLite, and PostgreSQL where the case has
+/// one) against its up section: each value the SQL fills in for existing rows (a rebuild's
+/// `COALESCE` or copied value, an `UPDATE … WHERE … IS NULL`, the default of an added column) is
+/// named on its column's summary line, and no line says NULLs are refused while the SQL fills
+/// them. The files are the snapshots `every_fixture_case` (and its PostgreSQL twin) hold to the
+/// real binary's output.
+#[test]
+fn every_value_a_file_fills_in_is_in_its_summary() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in fixture_cases() {
+        for file in ["migration.sql", "migration.postgres.sql"] {
+            let Ok(text) = std::fs::read_to_string(case.join(file)) else {
+                continue;
+            };
+            let (summary, up) = summary_and_up(&text);
+            for column in filled_columns(&up) {
+                checked += 1;
+                // Table names may hold spaces: find the line by `.column `.
+                let line = summary.iter().find(|l| l.contains(&format!(".{column} ")));
+                let named = line.is_some_and(|l| {
+                    l.contains("existing rows: ") || l.contains("existing NULLs become ")
+                });
+                if !named {
+                    failures.push(format!(
+                        "{}/{file}: the up section fills {column}, the summary does not say \
+                         with what: {line:?}",
+                        case.display()
+                    ));
+                }
+            }
+            for line in summary
+                .iter()
+                .filter(|l| l.contains("existing NULLs are refused"))
+            {
+                let filled = filled_columns(&up);
+                if filled.iter().any(|c| line.contains(&format!(".{c} "))) {
+                    failures.push(format!(
+                        "{}/{file}: the summary says NULLs are refused, the SQL fills them: {line}",
+                        case.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        checked >= 5,
+        "only {checked} filled values found: the reader is broken"
+    );
+}
+
+/// The summary lines (without `-- `) and the up section of a generated migration file.
+fn summary_and_up(text: &str) -> (Vec<String>, String) {
+    let (head, rest) = text.split_once("-- qvdiff:up\n").unwrap_or((text, ""));
+    let up = rest.split("-- qvdiff:down").next().unwrap_or_default();
+    let summary = head
+        .lines()
+        .filter_map(|l| l.strip_prefix("-- "))
+        .filter(|l| l.starts_with(['+', '~', '-']))
+        .map(str::to_string)
+        .collect();
+    (summary, up.to_string())
+}
+
+/// The columns an up section gives existing rows a value for, read from the SQL qvdiff writes:
+/// `COALESCE("c", …)` and copied values in a rebuild's `INSERT … SELECT`, `UPDATE … SET "c" =
+/// … WHERE "c" IS NULL`, and `ADD COLUMN "c" … DEFAULT …`.
+fn filled_columns(up: &str) -> Vec<String> {
+    let mut columns = Vec::new();
+    let unquote = |name: &str| name.trim().trim_matches('"').replace("\"\"", "\"");
+    let statements: Vec<&str> = up.split(";\n").collect();
+    for statement in statements {
+        let statement = statement
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let statement = statement.trim();
+        if let Some(rest) = statement.strip_prefix("INSERT INTO ") {
+            // A rebuild's copy: pair the column list with the SELECT list.
+            let (Some(open), Some(select)) = (rest.find('('), rest.find(")\nSELECT ")) else {
+                continue;
+            };
+            let targets = split_top_level(&rest[open + 1..select]);
+            let from = rest.rfind("\nFROM ").unwrap_or(rest.len());
+            let values = split_top_level(&rest[select + ")\nSELECT ".len()..from]);
+            for (target, value) in targets.iter().zip(&values) {
+                let (target, value) = (target.trim(), value.trim());
+                // A copy, or a conversion of the column itself, fills nothing.
+                if value.starts_with("COALESCE(") || !value.contains(target) {
+                    columns.push(unquote(target));
+                }
+            }
+        } else if statement.starts_with("UPDATE ") && statement.contains(" IS NULL") {
+            if let Some(set) = statement.split(" SET ").nth(1) {
+                columns.push(unquote(set.split(" = ").next().unwrap_or_default()));
+            }
+        } else if let Some(at) = statement.find(" ADD COLUMN ") {
+            let rest = &statement[at + " ADD COLUMN ".len()..];
+            if rest.contains(" DEFAULT ") {
+                let name = if rest.starts_with('"') {
+                    rest[1..].split('"').next().unwrap_or_default()
+                } else {
+                    rest.split_whitespace().next().unwrap_or_default()
+                };
+                columns.push(unquote(name));
+            }
+        }
+    }
+    columns
+}
+
+/// `text` split at commas outside parentheses, quotes and double quotes.
+fn split_top_level(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let (mut depth, mut quote) = (0usize, None::<char>);
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, ',') if depth == 0 => {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    parts
+}
+
 /// The case folders under `fixtures/cases/`, sorted, filtered by `QVDIFF_CASES` (then at least
 /// one must match; without a filter there must be at least 40).
 pub(super) fn fixture_cases() -> Vec<PathBuf> {

@@ -1,7 +1,7 @@
 //! The review experience: the summary block of generated files, `qvdiff lint` (and
 //! `check --lint`), `qvdiff review` (including `--since` on a real git branch) and `qvdiff erd`.
 
-use super::support::{repo_root, Project};
+use super::support::{example_app, repo_root, Project};
 use std::path::Path;
 use std::process::Command;
 
@@ -324,9 +324,15 @@ fn review_since_reports_the_migrations_a_branch_added() {
 
 /// Compares `actual` with a snapshot under `fixtures/erd/` (`QVDIFF_BLESS=1` rewrites it).
 fn erd_snapshot(file: &str, actual: &str) {
-    let path = repo_root().join("fixtures/erd").join(file);
+    snapshot(&format!("fixtures/erd/{file}"), actual);
+}
+
+/// Compares `actual` with the snapshot at `path` under the repository root (`QVDIFF_BLESS=1`
+/// rewrites it).
+fn snapshot(file: &str, actual: &str) {
+    let path = repo_root().join(file);
     if std::env::var_os("QVDIFF_BLESS").is_some() || !path.exists() {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir fixtures/erd");
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, actual).expect("write snapshot");
         return;
     }
@@ -406,4 +412,183 @@ fn lint_replays_a_hand_written_down_that_does_not_undo_its_up() {
         &body.replace("DROP INDEX IF EXISTS \"nothing\";", "DROP TABLE \"notes\";"),
     );
     p.qvdiff(&["lint", "r2"]).expect_code(0);
+}
+
+/// A hand-written revision on top of the example app's head, in either dialect's SQL (the same
+/// text: both run it): a column dropped, a UNIQUE index on existing rows, no way back.
+const HAND_WRITTEN: &str = "-- qvdiff revision: 20261125133837\n\
+                            -- parents: 20261125133836\n\
+                            -- message: drop sale dates\n\
+                            -- qvdiff:up\n\
+                            ALTER TABLE \"sales\" DROP COLUMN \"sold_at\";\n\
+                            CREATE UNIQUE INDEX \"ux_sales_status\" ON \"sales\" (\"status\");\n\
+                            -- qvdiff:down\n";
+
+/// `rule:line` of each finding in `qvdiff lint` output.
+fn rules_and_lines(lint: &str) -> Vec<String> {
+    lint.lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| {
+            let mut parts = l.splitn(4, ':');
+            let (_, line, rule) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(format!("{}:{line}", rule.trim()))
+        })
+        .collect()
+}
+
+#[test]
+fn lint_review_and_erd_read_the_example_apps_postgresql_history() {
+    let p = example_app();
+    // The example app as a PostgreSQL project: its PostgreSQL history is the project's.
+    p.write(
+        "qvdiff.toml",
+        "models = [\"examples/inventory/src\"]\nmigrations = \"migrations/postgres\"\n\
+         dialect = \"postgres\"\n",
+    );
+    let lint = p.qvdiff(&["lint"]).expect_code(0);
+    assert!(
+        lint.stderr
+            .contains("no lint findings in 3 migration files"),
+        "{}",
+        lint.stderr
+    );
+    let review = p.qvdiff(&[
+        "review",
+        "20261125133834",
+        "20261125133835",
+        "20261125133836",
+    ]);
+    let review = review.expect_code(0).stdout;
+    // PostgreSQL's words on a PostgreSQL history, never SQLite's.
+    assert!(review.contains("double precision"), "{review}");
+    assert!(
+        !review.contains("INTEGER") && !review.contains("REAL"),
+        "{review}"
+    );
+    snapshot("fixtures/review/inventory.postgres.md", &review);
+    let erd = p
+        .qvdiff(&["erd", "--from", "migrations"])
+        .expect_code(0)
+        .stdout;
+    let from_models = p.qvdiff(&["erd"]).expect_code(0).stdout;
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted(&erd), sorted(&from_models));
+    snapshot("fixtures/erd/inventory.postgres.mmd", &erd);
+
+    // A hand-written file: the same findings, by the same rule ids, as on SQLite.
+    p.write(
+        "migrations/postgres/20261125133837_drop_sale_dates.sql",
+        HAND_WRITTEN,
+    );
+    let postgres = p.qvdiff(&["lint"]).expect_code(1).stdout;
+    snapshot("fixtures/review/inventory.postgres.lint.txt", &postgres);
+    let sqlite = example_app();
+    sqlite.write(
+        "migrations/20261125133837_drop_sale_dates.sql",
+        HAND_WRITTEN,
+    );
+    let sqlite = sqlite.qvdiff(&["lint"]).expect_code(1).stdout;
+    let found = rules_and_lines(&postgres);
+    assert_eq!(
+        found,
+        ["destructive:5", "unique-on-existing:6", "down-empty:7"],
+        "{postgres}"
+    );
+    assert_eq!(rules_and_lines(&sqlite), found, "{sqlite}");
+}
+
+/// Items with a narrow integer and a text code, and a tags table.
+const WORDS_V1: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    pub qty: i32,
+    pub code: Option<String>,
+}
+
+#[derive(Model)]
+#[model(table = "tags")]
+pub struct Tag {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+}
+"#;
+
+/// `WORDS_V1` with a wider `qty`, a numeric `code` and no tags.
+const WORDS_V2: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    pub qty: i64,
+    pub code: Option<i64>,
+}
+"#;
+
+#[test]
+fn the_console_speaks_the_dialect_of_the_files_it_shows() {
+    for dialect in ["sqlite", "postgres"] {
+        let p = Project::with_models(&[("src/models.rs", WORDS_V1)]);
+        p.write(
+            "qvdiff.toml",
+            &format!("models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"{dialect}\"\n"),
+        );
+        let first = p.qvdiff(&["migrate", "-m", "first", "--rev-id", "r1", "--no-input"]);
+        let first = first.expect_code(0);
+        let console = format!("{}{}", first.stdout, first.stderr);
+        // One warning for the way back of a first migration, not one per table.
+        let downs: Vec<&str> = console.lines().filter(|l| l.contains("down:")).collect();
+        assert_eq!(
+            downs,
+            [
+                "warning: down: drops every table this first migration creates (2 tables) and all \
+              their rows  (DESTRUCTIVE)"
+            ],
+            "{dialect}: {console}"
+        );
+
+        p.write("src/models.rs", WORDS_V2);
+        let diff = p.qvdiff(&["diff"]).expect_code(0).stdout;
+        assert!(
+            diff.lines().any(|l| l == "drop table tags (DESTRUCTIVE)"),
+            "{dialect}: {diff}"
+        );
+        assert!(!diff.contains("(DESTRUCTIVE)  (DESTRUCTIVE)"), "{diff}");
+        let second = p.qvdiff(&["migrate", "-m", "second", "--rev-id", "r2", "--no-input"]);
+        let second = second.expect_code(0);
+        let console = format!("{diff}{}{}", second.stdout, second.stderr);
+        let (_, file) = migration(&p, "r2");
+        let (qty, code) = match dialect {
+            "sqlite" => ("", "alter column items.code: TEXT -> INTEGER (DESTRUCTIVE)"),
+            _ => (
+                "alter column items.qty: integer -> bigint",
+                "alter column items.code: text -> bigint (DESTRUCTIVE)",
+            ),
+        };
+        assert!(console.contains(code), "{dialect}: {console}");
+        if dialect == "postgres" {
+            assert!(console.contains(qty), "{console}");
+            // The logical names (`INT32`, `TEXT`) are nowhere: not on the console, not in the file.
+            for word in ["INT32", "INTEGER", "TEXT"] {
+                assert!(!console.contains(word), "{word} in: {console}");
+                assert!(!file.contains(word), "{word} in: {file}");
+            }
+            assert!(
+                file.contains("-- DESTRUCTIVE: converts items.code from text to bigint"),
+                "{file}"
+            );
+        }
+    }
 }

@@ -44,7 +44,7 @@ pub fn build_identity() -> Option<String> {
         env!("CARGO_PKG_VERSION"),
         exe.len(),
         modified.as_nanos(),
-        rusqlite::version()
+        crate::dialects::engine_identity()
     ))
 }
 

@@ -302,7 +302,7 @@ impl Config {
     /// password would be too. `None` when it holds none.
     pub fn password_warning(&self) -> Option<String> {
         let url = self.database.as_deref()?;
-        let redacted = qvdiff_postgres::redact_url(url);
+        let redacted = crate::dialects::redact_url(url);
         (redacted != url).then(|| {
             format!(
                 "{}: `database` holds a password ({redacted}); this file is committed with the \

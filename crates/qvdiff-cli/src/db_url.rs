@@ -72,7 +72,7 @@ pub struct PostgresTarget {
 impl PostgresTarget {
     /// The URL without its password, for messages.
     pub fn display(&self) -> String {
-        qvdiff_postgres::redact_url(&self.url)
+        crate::dialects::redact_url(&self.url)
     }
 }
 
@@ -210,7 +210,7 @@ pub fn resolve(config: &Config, flag: Option<&str>) -> CliResult<DatabaseTarget>
     if is_postgres_url(&url) {
         return Err(CliError::new(format!(
             "{source} names a PostgreSQL database ({}): this command works on SQLite files only",
-            qvdiff_postgres::redact_url(&url)
+            crate::dialects::redact_url(&url)
         ))
         .with_hint(
             "back up and restore PostgreSQL with pg_dump / pg_restore or your provider's backups",

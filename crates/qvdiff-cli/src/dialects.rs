@@ -1,16 +1,61 @@
 //! The one place where the CLI depends on the project's dialect (`dialect` in `qvdiff.toml`).
 //!
-//! Commands ask this module for the planner, the recorded schema, a live database behind the
-//! [`Backend`] trait, or the offline script, and never branch on the dialect themselves. Each
-//! function maps the dialect to its crate: `qvdiff-sqlite` or `qvdiff-postgres`, siblings that
-//! implement the same boundaries ([`Dialect`] for planning, [`Backend`] for live databases).
+//! Commands ask this module for the planner (which also reads files for lint and review), the
+//! recorded schema, the proof of a new migration, a live database behind the [`Backend`] trait,
+//! or the offline script, and never branch on the dialect themselves. Each function maps the
+//! dialect to its crate: `qvdiff-sqlite` or `qvdiff-postgres`, siblings that implement the same
+//! boundaries ([`Dialect`] for planning and reading SQL, [`Backend`] for live databases). Only
+//! this module and its submodules name those crates (`tests/tidy.rs` checks it): the SQLite
+//! history replay and its cache (`sqlite_history`), SQLite's backups, and `port`, which copies
+//! rows from one dialect to the other.
 
-use crate::baseline::{self, Baseline, Shadow};
+pub mod port;
+mod sqlite_history;
+
 use crate::config::{Config, DialectKind};
 use crate::db_url::Database;
 use crate::error::{CliError, CliResult};
+use crate::planning::schema_diff;
 use qvdiff_core::runner::{plan_stamp, Migrations};
 use qvdiff_core::{Backend, Dialect, Schema};
+
+/// SQLite's online backups and restores (`backup`, `restore`, and `upgrade`'s backup).
+pub use qvdiff_sqlite::backup;
+
+/// The starting state of a new migration: its schema, and where the migration is proven.
+pub struct Baseline {
+    /// Where the proof runs.
+    pub shadow: Shadow,
+    /// The starting schema.
+    pub schema: Schema,
+}
+
+/// Where a proposed migration is proven (up, down, up again) before it is written.
+pub enum Shadow {
+    /// SQLite: the stored `CREATE` statements of the starting schema; the proof builds
+    /// in-memory databases (no rows) from them and really runs the SQL there.
+    Sqlite(Vec<qvdiff_sqlite::StoredObject>),
+    /// PostgreSQL: the schema model of `qvdiff_postgres::model`, applied to the starting schema
+    /// (no server needed; the model is proven against a real server by the test suite).
+    Model,
+}
+
+/// Makes the process ready for the dialects' work: SQLite's memory statistics off (with them,
+/// every allocation of every connection takes one global mutex).
+pub fn prepare_process() {
+    qvdiff_sqlite::disable_memory_statistics();
+}
+
+/// What besides qvdiff's own build decides a replayed schema (the SQLite library's version),
+/// for the replay cache's key.
+pub fn engine_identity() -> &'static str {
+    rusqlite::version()
+}
+
+/// A database URL with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    qvdiff_postgres::redact_url(url)
+}
 
 /// The planner of the project's dialect.
 pub fn planner(config: &Config) -> Box<dyn Dialect> {
@@ -24,10 +69,7 @@ pub fn planner(config: &Config) -> Box<dyn Dialect> {
 
 /// A column type as the project's dialect writes it (for summaries).
 pub fn type_name(config: &Config, ty: &qvdiff_core::ColumnType) -> String {
-    match config.dialect {
-        DialectKind::Sqlite => crate::commands::lint::sqlite_type(ty),
-        DialectKind::Postgres => qvdiff_postgres::render_type(ty),
-    }
+    planner(config).type_name(ty)
 }
 
 /// What drift detection on this database does not compare (one line for the report), or `None`
@@ -68,7 +110,7 @@ pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
 pub fn open_read_only(database: &Database) -> CliResult<Box<dyn Backend>> {
     match database {
         Database::Sqlite(target) => {
-            let conn = baseline::open_read_only(target)?;
+            let conn = sqlite_history::open_read_only(target)?;
             Ok(Box::new(qvdiff_sqlite::SqliteDatabase::from_connection(
                 conn,
                 &target.path,
@@ -88,7 +130,7 @@ pub fn recorded(
     server: Option<&Database>,
 ) -> CliResult<Baseline> {
     match config.dialect {
-        DialectKind::Sqlite => baseline::recorded(migrations),
+        DialectKind::Sqlite => sqlite_history::recorded(migrations),
         DialectKind::Postgres => {
             let order = migrations.in_order();
             let schema = modelled_chain(order.iter().copied(), server)?;
@@ -108,7 +150,7 @@ pub fn recorded_schema(
     server: Option<&Database>,
 ) -> CliResult<Schema> {
     match config.dialect {
-        DialectKind::Sqlite => baseline::recorded_schema(migrations),
+        DialectKind::Sqlite => sqlite_history::recorded_schema(migrations),
         DialectKind::Postgres => Ok(recorded(config, migrations, server)?.schema),
     }
 }
@@ -172,7 +214,7 @@ fn modelled_chain<'a>(
 /// A live database's schema (read only), and where to verify a new migration on top of it.
 pub fn live(database: &Database) -> CliResult<Baseline> {
     match database {
-        Database::Sqlite(target) => baseline::live(target),
+        Database::Sqlite(target) => sqlite_history::live(target),
         Database::Postgres(_) => {
             let mut db = open(database, false)?;
             let schema = db.introspect().map_err(|e| {
@@ -200,5 +242,62 @@ pub fn offline_script(
             .map_err(|e| CliError::new(e.to_string())),
         DialectKind::Postgres => qvdiff_postgres::runner::sql_script(migrations, range)
             .map_err(|e| CliError::new(e.to_string())),
+    }
+}
+
+/// Proves up and down SQL on the baseline's shadow against `wanted` (as the dialect stores it):
+/// up gives `wanted`, down the baseline, up again `wanted`. A mismatch is reported with a
+/// unified diff of the schemas.
+pub fn prove(baseline: &Baseline, wanted: &Schema, up_sql: &str, down_sql: &str) -> CliResult<()> {
+    let mismatch = |what: &str, expected: &Schema, actual: &Schema| {
+        CliError::new(format!(
+            "verification failed: {what} does not give the expected schema; nothing was written"
+        ))
+        .with_details([schema_diff(expected, actual)])
+        .with_hint("this is a qvdiff bug: please report it with the models and migrations involved")
+    };
+    match &baseline.shadow {
+        Shadow::Sqlite(objects) => {
+            let before = &baseline.schema;
+            qvdiff_sqlite::verify_stored(objects, before, wanted, up_sql, down_sql).map_err(|e| {
+                let mut err = CliError::new(format!("{e}; nothing was written"));
+                if let qvdiff_sqlite::VerifyError::Mismatch {
+                    expected, actual, ..
+                } = &e
+                {
+                    err = err.with_details([schema_diff(expected, actual)]);
+                }
+                err.with_hint(
+                    "this is a qvdiff bug: please report it with the models and migrations involved",
+                )
+            })
+        }
+        Shadow::Model => {
+            let apply = |schema: &Schema, sql: &str, what: &str| {
+                let mut after = schema.clone();
+                qvdiff_postgres::model::apply_sql(&mut after, sql).map_err(|e| {
+                    CliError::new(format!(
+                        "verification failed: the {what} section cannot be modelled: {e}; \
+                         nothing was written"
+                    ))
+                })?;
+                Ok::<Schema, CliError>(after.normalized().comparable())
+            };
+            let start = baseline.schema.comparable();
+            let wanted = wanted.comparable();
+            let up = apply(&start, up_sql, "up")?;
+            if up != wanted {
+                return Err(mismatch("the up section", &wanted, &up));
+            }
+            let down = apply(&up, down_sql, "down")?;
+            if down != start {
+                return Err(mismatch("the down section", &start, &down));
+            }
+            let again = apply(&down, up_sql, "up")?;
+            if again != wanted {
+                return Err(mismatch("the up section run again", &wanted, &again));
+            }
+            Ok(())
+        }
     }
 }

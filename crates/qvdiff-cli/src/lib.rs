@@ -16,11 +16,9 @@ pub mod dialects;
 pub mod error;
 pub mod fsutil;
 pub mod history;
-pub mod join;
 pub mod models;
 pub mod output;
 pub mod planning;
-pub mod port;
 pub mod prompt;
 
 use clap::Parser;

@@ -16,6 +16,6 @@ fn main() {
     // instead of 47-55 MB, of a cold `check` 54-58 MB instead of 32-33 MB.)
     // SAFETY: sets a plain option before any thread is started; mimalloc reads it on each purge.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
-    qvdiff_sqlite::disable_memory_statistics();
+    qvdiff_cli::dialects::prepare_process();
     std::process::exit(qvdiff_cli::run(std::env::args_os()));
 }

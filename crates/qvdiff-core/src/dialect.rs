@@ -1,11 +1,13 @@
 //! The boundary between the pure core and a SQL dialect (SQLite, PostgreSQL, …).
 //!
-//! A dialect turns [`Change`]s into SQL and says which schema differences it can represent at all.
-//! Everything that needs a live database (introspection, apply, ledger, backup) lives in the
-//! dialect's own crate; this trait is only the pure planning half.
+//! A dialect turns [`Change`]s into SQL, says which schema differences it can represent at all,
+//! names its types for messages, and reads a migration file's SQL the way `lint` and `review`
+//! need ([`Dialect::section`], [`Dialect::renames`], [`Dialect::replay`]). Everything that needs a
+//! live database (introspection, apply, ledger, backup) is the [`crate::Backend`] half.
 
-use crate::change::Change;
-use crate::schema::Schema;
+use crate::change::{Change, Renames};
+use crate::lint::{Analysis, Section};
+use crate::schema::{ColumnType, Schema};
 
 /// One SQL statement of a migration section, with what a reviewer must know about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,4 +66,34 @@ pub trait Dialect: Sync {
     fn comparable(&self, schema: &Schema) -> Schema {
         self.normalize(schema).comparable()
     }
+
+    /// The database's own name, for messages (`SQLite`, `PostgreSQL`).
+    fn engine(&self) -> &'static str;
+
+    /// A column type as this dialect's SQL spells it, for messages, summaries and diagrams: a
+    /// console speaks the vocabulary of the files it shows.
+    fn type_name(&self, ty: &ColumnType) -> String;
+
+    /// A migration section's statements, with lines and comments (see
+    /// [`crate::section::section`]). `marker_line`: the 1-based line of the section's marker.
+    fn section(&self, body: &str, marker_line: usize) -> Section;
+
+    /// The renames a script's SQL performs, keyed by the tables' final names.
+    fn renames(&self, sql: &str) -> Renames;
+
+    /// An empty scratch schema to replay migration files on, for `lint` and `review`.
+    fn replay(&self) -> Box<dyn Replay>;
+}
+
+/// A scratch schema that migration files are replayed on, one up section at a time, so that
+/// `lint` and `review` can see what a file does: SQLite runs the SQL on an in-memory database;
+/// PostgreSQL, which needs no server for this, applies it to its schema model.
+pub trait Replay {
+    /// Applies one revision's up section. `Err`: the database's message; the scratch schema is
+    /// then as it was before.
+    fn apply(&mut self, revision: &str, sql: &str) -> Result<(), String>;
+
+    /// What one file does when applied here (up, then down), without changing this scratch
+    /// schema. `None` when it cannot be told (the dialect cannot read the SQL at all).
+    fn analyze(&self, revision: &str, up: &str, down: &str) -> Option<Analysis>;
 }

@@ -855,8 +855,14 @@ fn unique_description(unique: &Unique) -> String {
 impl Change {
     /// One line for people: `add column items.notes`, `drop column items.url (DESTRUCTIVE)`,
     /// `alter column items.qty: INTEGER -> FLOAT (DESTRUCTIVE)`. Types use
-    /// [`ColumnType::logical_name`].
+    /// [`ColumnType::logical_name`]; where a dialect is known, [`Change::describe_in`] speaks
+    /// its words.
     pub fn describe(&self) -> String {
+        self.describe_in(&ColumnType::logical_name)
+    }
+
+    /// [`Change::describe`] with types named by `type_name` (a dialect's: `integer -> bigint`).
+    pub fn describe_in(&self, type_name: &dyn Fn(&ColumnType) -> String) -> String {
         let text = match self {
             Change::CreateTable { table } => format!("create table {}", table.name),
             Change::DropTable { table } => format!("drop table {}", table.name),
@@ -873,11 +879,7 @@ impl Change {
             Change::AlterColumn { table, from, to } => {
                 let mut parts = Vec::new();
                 if from.ty != to.ty {
-                    parts.push(format!(
-                        "{} -> {}",
-                        from.ty.logical_name(),
-                        to.ty.logical_name()
-                    ));
+                    parts.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                 }
                 if from.nullable != to.nullable {
                     let null = |n: bool| if n { "NULL" } else { "NOT NULL" };
@@ -949,7 +951,16 @@ impl Change {
 
     /// Why this change can lose data, in the words of a migration file's
     /// `-- DESTRUCTIVE: <reason>` comment (`drops data in items.notes`); `None` when it cannot.
+    /// Types use [`ColumnType::logical_name`]; see [`Change::destructive_reason_in`].
     pub fn destructive_reason(&self) -> Option<String> {
+        self.destructive_reason_in(&ColumnType::logical_name)
+    }
+
+    /// [`Change::destructive_reason`] with types named by `type_name` (a dialect's).
+    pub fn destructive_reason_in(
+        &self,
+        type_name: &dyn Fn(&ColumnType) -> String,
+    ) -> Option<String> {
         match self {
             Change::DropTable { table } => {
                 Some(format!("drops table {} and all its rows", table.name))
@@ -963,8 +974,8 @@ impl Change {
                 Some(format!(
                     "converts {table}.{} from {} to {}; values that do not fit are lost or changed",
                     to.name,
-                    from.ty.logical_name(),
-                    to.ty.logical_name()
+                    type_name(&from.ty),
+                    type_name(&to.ty)
                 ))
             }
             _ => None,

@@ -14,14 +14,17 @@ pub mod graph;
 pub mod lint;
 pub mod manifest;
 pub mod migration;
+pub mod parallel;
+pub mod propose;
 pub mod rebase;
 pub mod run;
 pub mod runner;
 pub mod schema;
+pub mod section;
 pub mod summary;
 
 pub use change::{Change, Renames};
-pub use dialect::{Dialect, Plan, PlanError, Step};
+pub use dialect::{Dialect, Plan, PlanError, Replay, Step};
 pub use diff::{
     diff, fill_restored_columns, rename_candidates, restore_placeholder, table_rename_candidates,
     RenameCandidate,

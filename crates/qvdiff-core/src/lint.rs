@@ -153,6 +153,37 @@ pub struct Analysis {
     pub failure: Option<(SectionKind, String, String)>,
     /// When up then down does not give back `before`: what differs, in one sentence.
     pub down_mismatch: Option<String>,
+    /// The database that ran the file (`SQLite`, `PostgreSQL`), for messages.
+    pub engine: &'static str,
+}
+
+impl Analysis {
+    /// The start of an analysis from `before`, as the dialect `engine` stores it.
+    pub fn starting_at(before: Schema, engine: &'static str) -> Analysis {
+        Analysis {
+            after: before.clone(),
+            before,
+            engine,
+            ..Analysis::default()
+        }
+    }
+}
+
+/// What still differs from `before` after up and down, in words; `None` when nothing does. Both
+/// schemas come as their dialect compares them.
+pub fn down_mismatch(before: &Schema, back: &Schema) -> Option<String> {
+    if before == back {
+        return None;
+    }
+    let left: Vec<String> = crate::diff::diff(before, back, &Default::default())
+        .iter()
+        .map(|c| c.describe())
+        .collect();
+    Some(if left.is_empty() {
+        "views or triggers differ".to_string()
+    } else {
+        format!("down leaves {}", left.join("; "))
+    })
 }
 
 /// What [`lint_file`] needs to know about one parsed migration file.
@@ -339,7 +370,7 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                 Anchor::None,
                 Rule::DoesNotParse,
                 line,
-                format!("this SQL fails on SQLite: {message}"),
+                format!("this SQL fails on {}: {message}", analysis.engine),
             );
         }
         for change in &analysis.changes {
@@ -802,6 +833,7 @@ mod tests {
             ],
             failure: None,
             down_mismatch: Some("down leaves alter column items.sku".into()),
+            engine: "SQLite",
         });
         let found: Vec<(Rule, usize)> = lint_file(&f).iter().map(|f| (f.rule, f.line)).collect();
         // The allow above the index names the wrong rule for that statement: nothing is silenced.

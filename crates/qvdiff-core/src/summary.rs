@@ -105,7 +105,9 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             format!("~ table {from} -> {to}")
         }
         Change::AddColumn { table, column } => {
-            if let Some(fill) = &column.backfill {
+            // Rows already there get the backfill, else the default: every value the file
+            // fills in is named here.
+            if let Some(fill) = column.backfill.as_ref().or(column.default.as_ref()) {
                 notes.push(format!("existing rows: {}", default_text(fill)));
             }
             format!("+ {table}.{} {}", column.name, column_spec(column, ty))

@@ -13,6 +13,7 @@ pub mod model;
 pub mod pgpass;
 pub mod plan;
 pub mod render;
+pub mod review;
 pub mod runner;
 pub mod session;
 pub mod shadow;

@@ -56,6 +56,11 @@ impl Statement {
         &sql[self.start..self.end]
     }
 
+    /// The statement's tokens.
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+
     /// The statement's bare words, upper-cased, in order (quoted names and literals skipped).
     pub fn words(&self, sql: &str) -> Vec<String> {
         self.tokens

@@ -5,8 +5,8 @@
 //! Needs `QVDIFF_TEST_POSTGRES_URL` (see `qvdiff_postgres::testing`); skipped without it.
 
 use postgres::Client;
-use qvdiff_core::{diff, fill_restored_columns, rename_candidates, Renames};
-use qvdiff_core::{Change, Column, DefaultValue, Dialect, Plan, Schema};
+use qvdiff_core::propose::{propose, Proposal, Scripted};
+use qvdiff_core::{diff, Dialect, Plan, Renames, Schema};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{introspect, model_chain, ModelErrorKind, Postgres, SchemaModel};
 use std::path::{Path, PathBuf};
@@ -443,63 +443,6 @@ fn capture(file: &str, text: &str) -> Schema {
     .normalized()
 }
 
-/// Up and down from `baseline` to `after`, as `qvdiff migrate` proposes them: renames from the
-/// hints and, for a candidate, from `answers.txt` (`y`), then a value for each new NOT NULL
-/// column from the next answer.
-fn propose(baseline: &Schema, after: &Schema, answers: &mut Vec<String>) -> (Plan, Plan) {
-    let dialect = Postgres::default();
-    let mut wanted = dialect.normalize(after);
-    let mut renames = Renames::from_hints(&wanted);
-    let mut changes = diff(baseline, &wanted, &renames);
-    let candidates = rename_candidates(&changes);
-    if !candidates.is_empty() {
-        for c in &candidates {
-            let taken = renames
-                .columns
-                .iter()
-                .any(|(t, from, to)| t == &c.table && (from == &c.from || to == &c.to));
-            let yes = !taken && !answers.is_empty() && answers.remove(0).starts_with('y');
-            if yes {
-                let rename = (c.table.clone(), c.from.clone(), c.to.clone());
-                renames.columns.push(rename);
-            }
-        }
-        changes = diff(baseline, &wanted, &renames);
-    }
-    let needs_value = |c: &Column| !c.nullable && c.default.is_none() && c.backfill.is_none();
-    for change in &changes {
-        let (table, column) = match change {
-            Change::AddColumn { table, column } if needs_value(column) => (table, column),
-            Change::AlterColumn { table, from, to } if from.nullable && needs_value(to) => {
-                (table, to)
-            }
-            _ => continue,
-        };
-        if baseline.table(table).is_none() || answers.is_empty() {
-            continue;
-        }
-        let answer = answers.remove(0);
-        if let Some(c) = wanted
-            .tables
-            .iter_mut()
-            .find(|t| &t.name == table)
-            .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name))
-        {
-            c.backfill = Some(DefaultValue::Sql(answer));
-        }
-    }
-    let up = dialect
-        .plan(baseline, &wanted, &changes)
-        .unwrap_or_else(|e| panic!("up: {e}"));
-    let reverse = diff(&wanted, baseline, &renames.inverted());
-    let mut down_target = baseline.clone();
-    fill_restored_columns(&mut down_target, &reverse);
-    let down = dialect
-        .plan(&wanted.without_hints(), &down_target, &reverse)
-        .unwrap_or_else(|e| panic!("down: {e}"));
-    (up, down)
-}
-
 fn section(plan: &Plan) -> String {
     plan.steps.iter().map(|s| format!("{}\n", s.sql)).collect()
 }
@@ -523,11 +466,7 @@ fn model_case(case: &Path, name: &str) -> Option<(usize, Vec<String>)> {
     let read = |file: &str| std::fs::read_to_string(case.join(file));
     let before = capture("before.rs", &read("before.rs").expect("before.rs"));
     let after = capture("after.rs", &read("after.rs").expect("after.rs"));
-    let mut answers: Vec<String> = read("answers.txt")
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.trim().to_string())
-        .collect();
+    let mut answers = Scripted::new(&read("answers.txt").unwrap_or_default());
     let dialect = Postgres::default();
     let before = dialect.normalize(&before);
     let baseline = before.without_hints();
@@ -535,7 +474,8 @@ fn model_case(case: &Path, name: &str) -> Option<(usize, Vec<String>)> {
     let create = dialect
         .plan(&Schema::default(), &before, &create_changes)
         .unwrap_or_else(|e| panic!("{name}: create: {e}"));
-    let (up, down) = propose(&baseline, &after, &mut answers);
+    let Proposal { up, down, .. } = propose(&dialect, &baseline, &after, &mut answers)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
 
     let db = TestDatabase::create(&format!("fixture_{name}"))?;
     let mut client = db.connect();

@@ -14,8 +14,8 @@
 //! `QVDIFF_PRINT_PLANS=1` prints each case's up and down SQL.
 
 use postgres::Client;
-use qvdiff_core::{diff, rename_candidates, Change, Column, DefaultValue, Dialect, Plan, Renames};
-use qvdiff_core::{fill_restored_columns, Schema};
+use qvdiff_core::propose::{propose, Scripted};
+use qvdiff_core::{diff, Dialect, Plan, Renames, Schema};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{introspect, Postgres};
 use std::path::{Path, PathBuf};
@@ -40,105 +40,6 @@ fn capture(file: &str, text: &str) -> Result<Schema, String> {
         ..Schema::default()
     }
     .normalized())
-}
-
-/// What a person typed at the prompts, one answer per line, in the order they are asked.
-struct Answers {
-    lines: std::vec::IntoIter<String>,
-}
-
-impl Answers {
-    fn new(text: Option<String>) -> Answers {
-        let lines: Vec<String> = text
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.trim().to_string())
-            .collect();
-        Answers {
-            lines: lines.into_iter(),
-        }
-    }
-
-    fn confirm(&mut self) -> bool {
-        self.lines
-            .next()
-            .is_some_and(|a| a.to_ascii_lowercase().starts_with('y'))
-    }
-
-    fn ask(&mut self) -> Option<String> {
-        self.lines.next().filter(|a| !a.is_empty())
-    }
-}
-
-/// Up and down of one migration, built as `qvdiff_cli::planning::propose` builds them.
-struct Proposal {
-    up: Plan,
-    down: Plan,
-    /// The wanted schema as PostgreSQL stores it, with the hints the plan used.
-    wanted: Schema,
-}
-
-fn needs_value(column: &Column) -> bool {
-    !column.nullable && column.default.is_none() && column.backfill.is_none()
-}
-
-fn propose(
-    dialect: &Postgres,
-    baseline: &Schema,
-    after: &Schema,
-    answers: &mut Answers,
-) -> Result<Proposal, String> {
-    let mut wanted = dialect.normalize(after);
-    let mut renames = Renames::from_hints(&wanted);
-    let mut changes = diff(baseline, &wanted, &renames);
-    let candidates = rename_candidates(&changes);
-    if !candidates.is_empty() {
-        for c in &candidates {
-            let taken = renames
-                .columns
-                .iter()
-                .any(|(t, from, to)| t == &c.table && (from == &c.from || to == &c.to));
-            if !taken && answers.confirm() {
-                renames
-                    .columns
-                    .push((c.table.clone(), c.from.clone(), c.to.clone()));
-            }
-        }
-        changes = diff(baseline, &wanted, &renames);
-    }
-    for change in &changes {
-        let (table, column) = match change {
-            Change::AddColumn { table, column } if needs_value(column) => (table, column),
-            Change::AlterColumn { table, from, to } if from.nullable && needs_value(to) => {
-                (table, to)
-            }
-            _ => continue,
-        };
-        if baseline.table(table).is_none() {
-            continue;
-        }
-        let answer = answers
-            .ask()
-            .ok_or_else(|| format!("{table}.{} needs a value and no answer", column.name))?;
-        if let Some(c) = wanted
-            .tables
-            .iter_mut()
-            .find(|t| &t.name == table)
-            .and_then(|t| t.columns.iter_mut().find(|c| c.name == column.name))
-        {
-            c.backfill = Some(DefaultValue::Sql(answer));
-        }
-    }
-    let up = dialect
-        .plan(baseline, &wanted, &changes)
-        .map_err(|e| format!("up: {e}"))?;
-    let reverse = diff(&wanted, baseline, &renames.inverted());
-    let mut down_target = baseline.clone();
-    fill_restored_columns(&mut down_target, &reverse);
-    let down = dialect
-        .plan(&wanted.without_hints(), &down_target, &reverse)
-        .map_err(|e| format!("down: {e}"))?;
-    Ok(Proposal { up, down, wanted })
 }
 
 /// Why a case stopped.
@@ -231,7 +132,7 @@ fn run_case(case: &Path, name: &str, insert_rows: bool) -> Result<Option<Outcome
     let read = |file: &str| std::fs::read_to_string(case.join(file));
     let before = capture("before.rs", &read("before.rs").map_err(|e| e.to_string())?)?;
     let after = capture("after.rs", &read("after.rs").map_err(|e| e.to_string())?)?;
-    let mut answers = Answers::new(read("answers.txt").ok());
+    let mut answers = Scripted::new(&read("answers.txt").unwrap_or_default());
 
     let dialect = Postgres::default();
     let before = dialect.normalize(&before);
@@ -240,7 +141,7 @@ fn run_case(case: &Path, name: &str, insert_rows: bool) -> Result<Option<Outcome
     let create = dialect
         .plan(&Schema::default(), &before, &create_changes)
         .map_err(|e| format!("create: {e}"))?;
-    let proposal = propose(&dialect, &baseline, &after, &mut answers)?;
+    let proposal = propose(&dialect, &baseline, &after, &mut answers).map_err(|e| e.to_string())?;
     if std::env::var("QVDIFF_PRINT_PLANS").is_ok_and(|v| v == "1") {
         let text = |plan: &Plan| -> String {
             plan.steps

@@ -32,11 +32,11 @@
 use postgres::Client;
 use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
+use qvdiff_core::propose::{propose, Proposal};
 use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::{Migration, Migrations, LEDGER_TABLE};
 use qvdiff_core::{
-    fill_restored_columns, Column, ColumnType, DefaultValue, Dialect, MigrationFile, Plan, Renames,
-    Schema, Table,
+    Column, ColumnType, DefaultValue, Dialect, MigrationFile, Plan, Renames, Schema, Table,
 };
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
@@ -49,8 +49,8 @@ use std::collections::BTreeMap;
 #[path = "../../../fixtures/property/generator.rs"]
 mod generator;
 use generator::{
-    answer_prompts, assert_source_replays_and_shrinks_to_zero, compare_rows, run_many, Case,
-    Expect, Failure, Flavor, Value,
+    assert_source_replays_and_shrinks_to_zero, compare_rows, run_many, Case, Expect, Failure,
+    Flavor, TypedAnswers, Value,
 };
 
 /// What PostgreSQL needs from the generator: its quoting and types, checks that are boolean
@@ -314,22 +314,11 @@ fn plan_case(case: &Case) -> Result<Planned, Failure> {
         ));
     }
 
-    // `propose`: the same calls, in the same order, as the CLI's planning.
-    let mut wanted = dialect.normalize(&case.b);
-    wanted.views = baseline.views.clone();
-    wanted.triggers = baseline.triggers.clone();
-    let renames = Renames::from_hints(&wanted);
-    let changes = diff(&baseline, &wanted, &renames);
-    answer_prompts(&baseline, &mut wanted, &changes, answer);
-    let up = dialect
-        .plan(&baseline, &wanted, &changes)
-        .map_err(|e| format!("planning up: {e}"))?;
-    let reverse = diff(&wanted, &baseline, &renames.inverted());
-    let mut down_target = baseline.clone();
-    fill_restored_columns(&mut down_target, &reverse);
-    let down = dialect
-        .plan(&wanted.without_hints(), &down_target, &reverse)
-        .map_err(|e| format!("planning down: {e}"))?;
+    // What `migrate` proposes, through the same function.
+    let Proposal {
+        up, down, wanted, ..
+    } = propose(&dialect, &baseline, &case.b, &mut TypedAnswers(answer))
+        .map_err(|e| format!("planning: {e}"))?;
     Ok(Planned {
         up_sql: render_steps(&up.steps),
         down_sql: render_steps(&down.steps),

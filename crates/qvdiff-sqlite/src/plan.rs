@@ -42,6 +42,32 @@ impl Dialect for Sqlite {
     fn plan(&self, from: &Schema, to: &Schema, changes: &[Change]) -> Result<Plan, PlanError> {
         Planner::new(from, to, changes)?.plan()
     }
+
+    fn engine(&self) -> &'static str {
+        "SQLite"
+    }
+
+    fn type_name(&self, ty: &ColumnType) -> String {
+        // A column with no declared type has ANY affinity: say so rather than print nothing.
+        let rendered = render_type(ty);
+        if rendered.is_empty() {
+            "ANY".to_string()
+        } else {
+            rendered
+        }
+    }
+
+    fn section(&self, body: &str, marker_line: usize) -> qvdiff_core::lint::Section {
+        crate::review::section(body, marker_line)
+    }
+
+    fn renames(&self, sql: &str) -> qvdiff_core::Renames {
+        crate::review::renames(sql)
+    }
+
+    fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
+        Box::new(crate::review::ScratchDatabase::new())
+    }
 }
 
 /// The table as SQLite stores it: declared types and defaults as they read back, AUTOINCREMENT

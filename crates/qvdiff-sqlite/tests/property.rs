@@ -35,10 +35,11 @@
 
 use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
+use qvdiff_core::propose::{propose, Proposal};
 use qvdiff_core::runner::{Migration, Migrations};
 use qvdiff_core::{
-    fill_restored_columns, restore_placeholder, Column, ColumnType, DefaultValue, Dialect,
-    MigrationFile, Renames, Schema, Table,
+    restore_placeholder, Column, ColumnType, DefaultValue, Dialect, MigrationFile, Renames, Schema,
+    Table,
 };
 use qvdiff_sqlite::{
     apply_script, comparable, downgrade, introspect, quote_ident, render_default, render_type,
@@ -52,8 +53,8 @@ use std::collections::BTreeMap;
 #[path = "../../../fixtures/property/generator.rs"]
 mod generator;
 use generator::{
-    answer_prompts, assert_source_replays_and_shrinks_to_zero, compare_rows, run_many, show, Case,
-    Expect, Failure, Flavor, Value,
+    assert_source_replays_and_shrinks_to_zero, compare_rows, run_many, show, Case, Expect, Failure,
+    Flavor, TypedAnswers, Value,
 };
 
 /// What SQLite needs from the generator: its quoting and types, `MONEY` as the custom type
@@ -246,24 +247,16 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
         ));
     }
 
-    // `propose`: the same calls, in the same order, as the CLI's planning.
-    let mut wanted = dialect.normalize(&case.b);
-    wanted.views = baseline.views.clone();
-    wanted.triggers = baseline.triggers.clone();
-    let renames = Renames::from_hints(&wanted);
-    let changes = diff(&baseline, &wanted, &renames);
-    answer_prompts(&baseline, &mut wanted, &changes, |ty| {
-        render_default(&restore_placeholder(ty))
-    });
-    let up = dialect
-        .plan(&baseline, &wanted, &changes)
-        .map_err(|e| format!("planning up: {e}"))?;
-    let reverse = diff(&wanted, &baseline, &renames.inverted());
-    let mut down_target = baseline.clone();
-    fill_restored_columns(&mut down_target, &reverse);
-    let down = dialect
-        .plan(&wanted.without_hints(), &down_target, &reverse)
-        .map_err(|e| format!("planning down: {e}"))?;
+    // What `migrate` proposes, through the same function.
+    let Proposal {
+        up, down, wanted, ..
+    } = propose(
+        &dialect,
+        &baseline,
+        &case.b,
+        &mut TypedAnswers(|ty| render_default(&restore_placeholder(ty))),
+    )
+    .map_err(|e| format!("planning: {e}"))?;
     let generated = &Generated {
         up: render_steps(&up.steps),
         down: render_steps(&down.steps),

@@ -3,13 +3,13 @@
 use crate::cli::RestoreArgs;
 use crate::config::Config;
 use crate::db_url;
+use crate::dialects::backup;
 use crate::error::{CliError, CliResult};
 use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::Console;
 use crate::prompt::Prompter;
 use qvdiff_core::graph::Target;
-use qvdiff_sqlite::backup;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 

@@ -24,7 +24,7 @@ pub fn run(
     let histories = config.histories();
     // The models and the recorded schemas do not need each other: read them at once. Errors are
     // still reported in the same order: the models', the database URL's, the histories'.
-    let (models, recorded) = crate::join::join(
+    let (models, recorded) = qvdiff_core::parallel::join(
         || ModelSource::choose(config, args.manifest.as_deref()).load(),
         || -> CliResult<_> {
             let live = match db_flag {
@@ -101,7 +101,8 @@ fn check_history(
     history: &Migrations,
     recorded: &Schema,
 ) -> usize {
-    let wanted = dialects::planner(config).normalize(models);
+    let dialect = dialects::planner(config);
+    let wanted = dialect.normalize(models);
     let heads = history.graph().heads();
     let changes = diff(recorded, &wanted, &Renames::from_hints(&wanted));
     let mut problems = 0;
@@ -127,7 +128,7 @@ fn check_history(
             plural(changes.len())
         );
         for c in &changes {
-            println!("  {}", c.describe());
+            println!("  {}", c.describe_in(&|ty| dialect.type_name(ty)));
         }
         println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
     }
@@ -216,7 +217,7 @@ fn check_live(
             plural(drift.len())
         );
         for c in &drift {
-            println!("  {}", c.describe());
+            println!("  {}", c.describe_in(&|ty| db.dialect().type_name(ty)));
         }
         println!("Someone changed the schema by hand: write a migration that records it, or undo the change.");
     }

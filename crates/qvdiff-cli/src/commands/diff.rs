@@ -40,13 +40,11 @@ pub fn run(
         console.info("No changes detected.");
         return Ok(());
     }
+    // `describe_in` already ends a destructive change with the word.
     for change in &proposal.changes {
-        let mark = if change.is_destructive() {
-            "  (DESTRUCTIVE)"
-        } else {
-            ""
-        };
-        out.push_str(&format!("{}{mark}\n", change.describe()));
+        let line = change.describe_in(&|ty| dialect.type_name(ty));
+        out.push_str(&line);
+        out.push('\n');
     }
     if args.sql {
         out.push_str("\n-- qvdiff:up\n");

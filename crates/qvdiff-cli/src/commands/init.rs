@@ -78,7 +78,7 @@ fn chosen_dialect(named: Option<&str>, url: Option<&str>, cwd: &Path) -> CliResu
         return Ok(named.unwrap_or(DialectKind::Sqlite));
     };
     let of_url = if is_postgres_url(url) {
-        let redacted = qvdiff_postgres::redact_url(url);
+        let redacted = crate::dialects::redact_url(url);
         if redacted != url {
             return Err(CliError::new(format!(
                 "the database URL holds a password ({redacted}); qvdiff.toml is committed with \

@@ -3,23 +3,19 @@
 //! how to silence it. Exit 1 on findings, 0 when clean.
 //!
 //! The rules are pure; this module does the IO around them: it reads every file (a malformed one
-//! is a `does-not-parse` finding, not an error), replays each file's ancestors on an in-memory
-//! SQLite database, applies the file's up and down there, and hands what it saw to the rules.
+//! is a `does-not-parse` finding, not an error), replays each file's ancestors on the dialect's
+//! scratch schema ([`qvdiff_core::Replay`]: an in-memory SQLite database, or PostgreSQL's schema
+//! model), applies the file's up and down there, and hands what it saw to the rules.
 
 use crate::cli::LintArgs;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
 use crate::models::display_path;
 use crate::output::{Console, Tone};
-use qvdiff_core::diff::diff;
-use qvdiff_core::lint::{
-    format_finding, lint_file, Analysis, FileFacts, Finding, Section, SectionKind,
-};
+use qvdiff_core::lint::{format_finding, lint_file, Analysis, FileFacts, Finding, Section};
 use qvdiff_core::migration::{DOWN_MARKER, UP_MARKER};
 use qvdiff_core::runner::{Migration, Migrations};
-use qvdiff_core::{ColumnType, MigrationFile, Schema};
-use qvdiff_sqlite::review;
-use rusqlite::Connection;
+use qvdiff_core::{Dialect, MigrationFile, Replay};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -46,16 +42,6 @@ impl Checked {
     /// The revision id, when the file parses.
     pub fn revision(&self) -> Option<&str> {
         self.file.as_ref().map(|f| f.revision.as_str())
-    }
-}
-
-/// How SQLite spells a column type, for summaries and diagrams.
-pub fn sqlite_type(ty: &ColumnType) -> String {
-    let rendered = qvdiff_sqlite::render_type(ty);
-    if rendered.is_empty() {
-        "ANY".to_string()
-    } else {
-        rendered
     }
 }
 
@@ -106,26 +92,11 @@ pub fn report(checked: &[Checked], console: &Console) -> i32 {
     }
 }
 
-/// Lint and review replay each file on in-memory SQLite: a PostgreSQL history is refused with
-/// one clear message rather than reported as a wall of SQLite errors.
-pub fn require_sqlite_history(config: &Config) -> CliResult<()> {
-    if config.dialect == crate::config::DialectKind::Sqlite {
-        return Ok(());
-    }
-    Err(CliError::new(format!(
-        "lint and review read SQLite migrations; {} holds PostgreSQL SQL",
-        display_path(&config.migrations)
-    ))
-    .with_hint(
-        "`qvdiff check` verifies a PostgreSQL history against the models; every generated \
-         PostgreSQL file was verified (up, down, up again) when it was written",
-    ))
-}
-
 /// Reads and checks the migration files: all of them, or those of `revisions` (ids or unique
 /// prefixes). Files come in graph order (parents first), malformed ones first of all.
 pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Checked>> {
-    require_sqlite_history(config)?;
+    let dialect = crate::dialects::planner(config);
+    let dialect = dialect.as_ref();
     let (mut malformed, parsed) = read_dir(&config.migrations)?;
     // With a malformed file its children have an unknown parent: the graph cannot be built, and
     // only the malformed files are reported (fix them first).
@@ -141,20 +112,20 @@ pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Check
     })?;
     let selected = select(&migrations, revisions)?;
     // In a linear history a file's ancestors are exactly the files before it in graph order, so
-    // one running database (every up so far) gives each file its starting schema without
+    // one running scratch schema (every up so far) gives each file its starting schema without
     // replaying the whole chain again for every file. Branches fall back to a full replay.
-    let mut running = qvdiff_sqlite::replay(std::iter::empty()).ok();
+    let mut running = Some(dialect.replay());
     let mut done: BTreeSet<String> = BTreeSet::new();
     for migration in migrations.in_order() {
         let revision = &migration.file.revision;
         if selected.iter().any(|r| r == revision) {
             let mut ancestors = migrations.graph().ancestors(revision);
             ancestors.remove(revision);
-            let start = running.as_ref().filter(|_| ancestors == done);
-            malformed.push(check_one(&migrations, migration, start)?);
+            let start = running.as_deref().filter(|_| ancestors == done);
+            malformed.push(check_one(dialect, &migrations, migration, start)?);
         }
-        if let Some(conn) = running.as_mut() {
-            if qvdiff_sqlite::apply_script(conn, revision, &migration.file.up).is_err() {
+        if let Some(scratch) = running.as_mut() {
+            if scratch.apply(revision, &migration.file.up).is_err() {
                 running = None;
             }
         }
@@ -240,17 +211,18 @@ fn read_dir(dir: &Path) -> CliResult<(Vec<Checked>, Vec<Migration>)> {
 /// Reads the file of `migration` again (its text is needed for lines and the fingerprint),
 /// replays it and runs the rules.
 fn check_one(
+    dialect: &dyn Dialect,
     migrations: &Migrations,
     migration: &Migration,
-    start: Option<&Connection>,
+    start: Option<&dyn Replay>,
 ) -> CliResult<Checked> {
     let path = Path::new(&migration.path);
     let text = std::fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
     let file = &migration.file;
     let (up_line, down_line) = marker_lines(&text);
-    let up = review::section(&file.up, up_line);
-    let down = review::section(&file.down, down_line);
-    let analysis = analyze(migrations, migration, start);
+    let up = dialect.section(&file.up, up_line);
+    let down = dialect.section(&file.down, down_line);
+    let analysis = analyze(dialect, migrations, migration, start);
     let facts = FileFacts {
         text: &text,
         up_text: &file.up,
@@ -287,79 +259,26 @@ fn marker_lines(text: &str) -> (usize, usize) {
     (up, down)
 }
 
-/// Applies the up and the down of `migration` on an in-memory database at its starting point: a
-/// schema copy of `start` when given (a database where exactly its ancestors are applied), else
-/// its ancestors replayed. `None` when the ancestors themselves fail (their own files carry that
-/// finding).
+/// Applies the up and the down of `migration` on the dialect's scratch schema at its starting
+/// point: `start` when given (where exactly its ancestors are applied), else its ancestors
+/// replayed. `None` when the ancestors themselves fail (their own files carry that finding).
 pub fn analyze(
+    dialect: &dyn Dialect,
     migrations: &Migrations,
     migration: &Migration,
-    start: Option<&Connection>,
+    start: Option<&dyn Replay>,
 ) -> Option<Analysis> {
-    let revision = &migration.file.revision;
-    let mut conn = match start {
-        Some(start) => qvdiff_sqlite::schema_copy(start).ok()?,
-        None => {
-            let mut ancestors = migrations.graph().ancestors(revision);
-            ancestors.remove(revision);
-            let chain: Vec<&Migration> = migrations
-                .in_order()
-                .into_iter()
-                .filter(|m| ancestors.contains(&m.file.revision))
-                .collect();
-            qvdiff_sqlite::replay(
-                chain
-                    .iter()
-                    .map(|m| (m.file.revision.as_str(), m.file.up.as_str())),
-            )
-            .ok()?
+    let file = &migration.file;
+    if let Some(start) = start {
+        return start.analyze(&file.revision, &file.up, &file.down);
+    }
+    let mut ancestors = migrations.graph().ancestors(&file.revision);
+    ancestors.remove(&file.revision);
+    let mut scratch = dialect.replay();
+    for m in migrations.in_order() {
+        if ancestors.contains(&m.file.revision) {
+            scratch.apply(&m.file.revision, &m.file.up).ok()?;
         }
-    };
-    let before = qvdiff_sqlite::introspect(&conn).ok()?;
-    let mut analysis = Analysis {
-        before: before.clone(),
-        after: before.clone(),
-        ..Analysis::default()
-    };
-    if let Err(e) = qvdiff_sqlite::apply_script(&mut conn, revision, &migration.file.up) {
-        analysis.failure = Some(failure(SectionKind::Up, e));
-        return Some(analysis);
     }
-    let after = qvdiff_sqlite::introspect(&conn).ok()?;
-    analysis.changes = diff(&before, &after, &review::renames(&migration.file.up));
-    analysis.after = after;
-    if let Err(e) = qvdiff_sqlite::apply_script(&mut conn, revision, &migration.file.down) {
-        analysis.failure = Some(failure(SectionKind::Down, e));
-        return Some(analysis);
-    }
-    let back = qvdiff_sqlite::introspect(&conn).ok()?;
-    analysis.down_mismatch = mismatch(&before, &back);
-    Some(analysis)
-}
-
-fn failure(kind: SectionKind, error: qvdiff_sqlite::SqliteError) -> (SectionKind, String, String) {
-    match error {
-        qvdiff_sqlite::SqliteError::Statement {
-            statement, message, ..
-        } => (kind, statement, message),
-        other => (kind, String::new(), other.to_string()),
-    }
-}
-
-/// What still differs from `before` after up and down, in words; `None` when nothing does.
-fn mismatch(before: &Schema, back: &Schema) -> Option<String> {
-    let before = qvdiff_sqlite::comparable(before);
-    let back = qvdiff_sqlite::comparable(back);
-    if before == back {
-        return None;
-    }
-    let left: Vec<String> = diff(&before, &back, &Default::default())
-        .iter()
-        .map(|c| c.describe())
-        .collect();
-    Some(if left.is_empty() {
-        "views or triggers differ".to_string()
-    } else {
-        format!("down leaves {}", left.join("; "))
-    })
+    scratch.analyze(&file.revision, &file.up, &file.down)
 }

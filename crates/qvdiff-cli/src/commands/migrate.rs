@@ -72,7 +72,7 @@ pub fn run(
     let (wanted, baselines) = if args.empty {
         (None, Vec::new())
     } else {
-        let (wanted, baselines) = crate::join::join(
+        let (wanted, baselines) = qvdiff_core::parallel::join(
             || ModelSource::choose(config, args.manifest.as_deref()).load(),
             || {
                 views
@@ -290,7 +290,7 @@ pub(crate) fn draft(
     );
     // The proof and the notes only read the proposal: on a big project each is tens of
     // milliseconds, so they share the cores. A failed proof is reported first.
-    let (verified, described) = crate::join::join(
+    let (verified, described) = qvdiff_core::parallel::join(
         || verify(&base, &proposal, &file.up, &file.down),
         || describe(config, &file, &proposal, &base, db_flag),
     );
@@ -315,10 +315,16 @@ fn describe(
     base: &Baseline,
     db_flag: Option<&str>,
 ) -> CliResult<(Summary, Vec<String>)> {
+    let dialect = crate::dialects::planner(config);
     let mut summary: Summary = proposal
         .changes
         .iter()
-        .map(|c| (c.describe(), c.is_destructive()))
+        .map(|c| {
+            (
+                c.describe_in(&|ty| dialect.type_name(ty)),
+                c.is_destructive(),
+            )
+        })
         .collect();
     // Data the way back would lose is listed too: a reviewer must know before approving.
     let down_losses: Vec<String> = proposal
@@ -327,7 +333,20 @@ fn describe(
         .iter()
         .filter_map(|s| s.destructive.clone())
         .collect();
-    summary.extend(down_losses.iter().map(|why| (format!("down: {why}"), true)));
+    if base.schema.tables.is_empty() && !down_losses.is_empty() {
+        // The way back from a first migration drops everything it creates: one warning says it.
+        let n = down_losses.len();
+        summary.push((
+            format!(
+                "down: drops every table this first migration creates ({n} table{}) and all \
+                 their rows",
+                if n == 1 { "" } else { "s" }
+            ),
+            true,
+        ));
+    } else {
+        summary.extend(down_losses.iter().map(|why| (format!("down: {why}"), true)));
+    }
     // With a live database the summary says how many rows each affected table holds now:
     // what a rebuild copies, or what a destructive step can lose.
     let row_counts = match db_flag {
@@ -342,14 +361,13 @@ fn describe(
         }
         None => None,
     };
-    let type_name = |ty: &qvdiff_core::ColumnType| crate::dialects::type_name(config, ty);
     let notes = review::generated_notes(
+        dialect.as_ref(),
         file,
         &proposal.changes,
         &proposal.wanted,
         down_losses,
         row_counts,
-        &type_name,
     );
     Ok((summary, notes))
 }

@@ -1,16 +1,16 @@
 //! `qvdiff port --from sqlite://… --to postgres://…`: checks, upgrade of the target, then the
-//! copy of `crate::port` in one transaction.
+//! copy of `crate::dialects::port` in one transaction.
 
 use crate::cli::PortArgs;
 use crate::config::{Config, DialectKind};
 use crate::db_url::{parse_database, Database, UrlSource};
 use crate::dialects;
+use crate::dialects::port::{copy_all, lock_tables, pg_failure, tables_with_rows};
 use crate::error::{CliError, CliResult};
 use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
-use crate::port::{copy_all, lock_tables, pg_failure, tables_with_rows};
 use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::status;
 use qvdiff_core::Schema;
@@ -106,10 +106,7 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
         ))
         .with_hint("run `qvdiff migrate` so both histories reach the same revision"));
     }
-    let mut client =
-        qvdiff_postgres::connect(&target_db.url).map_err(|e| CliError::new(e.to_string()))?;
-    let present =
-        qvdiff_postgres::introspect(&mut client).map_err(|e| CliError::new(e.to_string()))?;
+    let (mut client, present) = dialects::port::connect_target(&target_db.url)?;
     refuse_rows(
         &tables_with_rows(&mut client, &present)?,
         &target_db.display(),

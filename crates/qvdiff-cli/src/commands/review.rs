@@ -8,17 +8,17 @@
 //! shell), in the directory of `qvdiff.toml`.
 
 use crate::cli::{ReviewArgs, ReviewFormat};
-use crate::commands::lint::{check_files, sqlite_type, Checked};
+use crate::commands::lint::{check_files, Checked};
 use crate::config::Config;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::models::display_path;
 use qvdiff_core::erd::{mermaid, Mark, Marks};
 use qvdiff_core::lint::{Finding, Rule};
+use qvdiff_core::section::rebuilt_tables;
 use qvdiff_core::summary::{
     affected_tables, change_lines, recorded_fingerprint, section_fingerprint, SummaryExtras,
 };
-use qvdiff_core::{Change, MigrationFile, Schema};
-use qvdiff_sqlite::review::rebuilt_tables;
+use qvdiff_core::{Change, ColumnType, Dialect, MigrationFile, Schema};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -68,7 +68,7 @@ pub struct Report {
 
 /// Prints the report. Exit 0: the report is for people; `qvdiff lint` is the gate.
 pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
-    crate::commands::lint::require_sqlite_history(config)?;
+    let dialect = crate::dialects::planner(config);
     let revisions = match &args.since {
         Some(reference) => {
             let added = added_since(config, reference)?;
@@ -99,7 +99,10 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
     };
     let checked = check_files(config, &revisions)?;
     let report = Report {
-        migrations: checked.iter().filter_map(reviewed).collect(),
+        migrations: checked
+            .iter()
+            .filter_map(|c| reviewed(dialect.as_ref(), c))
+            .collect(),
     };
     let unreadable: Vec<&Checked> = checked.iter().filter(|c| c.file.is_none()).collect();
     match args.format {
@@ -174,25 +177,26 @@ pub(crate) fn added_since(config: &Config, reference: &str) -> CliResult<Vec<Str
 /// The summary notes of a migration `migrate` writes (see [`qvdiff_core::summary`]), types
 /// named as the file's dialect writes them.
 pub fn generated_notes(
+    dialect: &dyn Dialect,
     file: &MigrationFile,
     changes: &[Change],
     wanted: &Schema,
     down_losses: Vec<String>,
     row_counts: Option<BTreeMap<String, u64>>,
-    type_name: qvdiff_core::summary::TypeNamer<'_>,
 ) -> Vec<String> {
-    let rebuilt = if qvdiff_sqlite::review::may_rebuild(&file.up) {
-        let up = qvdiff_sqlite::review::section(&file.up, 0);
+    let rebuilt = if qvdiff_core::section::may_rebuild(&file.up) {
+        let up = dialect.section(&file.up, 0);
         rebuilt_tables(&up, |t| wanted.table(t).is_some())
     } else {
         BTreeSet::new()
     };
+    let type_name = |ty: &ColumnType| dialect.type_name(ty);
     let extras = SummaryExtras {
         rebuilt,
         down_losses,
         row_counts,
     };
-    qvdiff_core::summary::notes(file, changes, &extras, type_name)
+    qvdiff_core::summary::notes(file, changes, &extras, &type_name)
 }
 
 /// Current row counts of the tables `changes` touch, read from a live database.
@@ -211,7 +215,8 @@ pub fn row_counts(
     Ok(counts)
 }
 
-fn reviewed(checked: &Checked) -> Option<Reviewed> {
+fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
+    let type_name = |ty: &ColumnType| dialect.type_name(ty);
     let file = checked.file.as_ref()?;
     let origin = if file.parents.len() > 1 {
         "merge".to_string()
@@ -232,7 +237,7 @@ fn reviewed(checked: &Checked) -> Option<Reviewed> {
         None => (Vec::new(), Schema::default(), Schema::default()),
     };
     let rebuilt = rebuilt_tables(&checked.up, |t| after.table(t).is_some());
-    let (before_tables, after_tables, before_marks, after_marks) = marks(&changes);
+    let (before_tables, after_tables, before_marks, after_marks) = marks(&changes, &type_name);
     let mut tables: BTreeSet<String> = after_tables.clone();
     tables.extend(changes.iter().filter_map(|c| match c {
         Change::DropTable { table } => Some(table.name.clone()),
@@ -266,20 +271,23 @@ fn reviewed(checked: &Checked) -> Option<Reviewed> {
         parents: file.parents.clone(),
         origin,
         tables: tables.into_iter().collect(),
-        changes: change_lines(&changes, &rebuilt, &sqlite_type),
+        changes: change_lines(&changes, &rebuilt, &type_name),
         destructive,
         down_losses,
         rebuilds: rebuilt.into_iter().collect(),
         findings: checked.findings.clone(),
-        erd_before: mermaid(&before, Some(&before_tables), &before_marks, &sqlite_type),
-        erd_after: mermaid(&after, Some(&after_tables), &after_marks, &sqlite_type),
+        erd_before: mermaid(&before, Some(&before_tables), &before_marks, &type_name),
+        erd_after: mermaid(&after, Some(&after_tables), &after_marks, &type_name),
         up: file.up.clone(),
         down: file.down.clone(),
     })
 }
 
 /// The affected tables before and after, and what to highlight in each diagram.
-fn marks(changes: &[Change]) -> (BTreeSet<String>, BTreeSet<String>, Marks, Marks) {
+fn marks(
+    changes: &[Change],
+    type_name: qvdiff_core::summary::TypeNamer<'_>,
+) -> (BTreeSet<String>, BTreeSet<String>, Marks, Marks) {
     let renamed: BTreeMap<&str, &str> = changes
         .iter()
         .filter_map(|c| match c {
@@ -349,11 +357,7 @@ fn marks(changes: &[Change]) -> (BTreeSet<String>, BTreeSet<String>, Marks, Mark
                     Change::AlterColumn { from, to, .. } => {
                         let mut note = Vec::new();
                         if from.ty != to.ty {
-                            note.push(format!(
-                                "{} -> {}",
-                                sqlite_type(&from.ty),
-                                sqlite_type(&to.ty)
-                            ));
+                            note.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                         }
                         if from.nullable != to.nullable {
                             note.push(

@@ -61,6 +61,14 @@ pub struct TableReport {
     pub checksum: String,
 }
 
+/// A connection to the target server, and the schema it holds now.
+pub fn connect_target(url: &str) -> CliResult<(postgres::Client, Schema)> {
+    let mut client = qvdiff_postgres::connect(url).map_err(|e| CliError::new(e.to_string()))?;
+    let present =
+        qvdiff_postgres::introspect(&mut client).map_err(|e| CliError::new(e.to_string()))?;
+    Ok((client, present))
+}
+
 /// A server error as a CLI error that says what qvdiff was doing.
 pub fn pg_failure(context: String, error: postgres::Error) -> CliError {
     CliError::new(qvdiff_postgres::PgError::from_pg(context, error).to_string())
@@ -105,7 +113,7 @@ pub fn copy_all(
 ) -> CliResult<Vec<TableReport>> {
     let order = dependency_order(target_schema)?;
     let deferred = deferred::drop_for_load(target, &order)?;
-    let conn = crate::baseline::open_read_only(source)?;
+    let conn = super::sqlite_history::open_read_only(source)?;
     let (sender, receiver) = sync_channel(QUEUE_BATCHES);
     let reports = std::thread::scope(|scope| {
         let order = &order;
@@ -318,7 +326,7 @@ fn mismatch(
     source_sum: TableChecksum,
     target_sum: TableChecksum,
 ) -> CliResult<CliError> {
-    let conn = crate::baseline::open_read_only(source)?;
+    let conn = super::sqlite_history::open_read_only(source)?;
     let mut differing = Vec::new();
     for (i, column) in table.columns.iter().enumerate() {
         if source_checksum(&conn, table, Some(i))? != target_checksum(target, table, Some(i))? {

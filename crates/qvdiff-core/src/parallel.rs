@@ -1,8 +1,8 @@
 //! Running two independent pieces of work at once.
 //!
-//! `check` and `migrate` read the models (parse them, or load the captures of their items) and
-//! the recorded schema (replay the migrations, or load its cache): on a big project each is tens
-//! of milliseconds, and neither needs the other, so they share the machine's cores.
+//! Planning a migration both ways, or reading the models beside the recorded schema, are two
+//! pieces of work of tens of milliseconds on a big project that need nothing of each other, so
+//! they share the machine's cores.
 
 use std::sync::Mutex;
 

@@ -1,0 +1,119 @@
+//! Reading column types, defaults and expressions as the server stores them.
+
+use super::naming::{display_ident, fold_identifier, unquote_identifier};
+use crate::sqltext::{self, Token, TokenKind};
+
+pub(super) fn serial_bits(type_text: &str) -> Option<u8> {
+    match type_text.trim().to_ascii_lowercase().as_str() {
+        "smallserial" | "serial2" => Some(16),
+        "serial" | "serial4" => Some(32),
+        "bigserial" | "serial8" => Some(64),
+        _ => None,
+    }
+}
+
+/// `NULL` (possibly cast or parenthesized): a default the server does not store.
+pub(super) fn is_null_literal(expr: &str) -> bool {
+    let tokens = sqltext::tokenize(expr);
+    let mut words = tokens
+        .iter()
+        .filter(|t| !matches!(t.kind, TokenKind::Open | TokenKind::Close));
+    let Some(first) = words.next() else {
+        return false;
+    };
+    // `NULL`, `(NULL)`, `NULL::text`.
+    first.is_word(expr, "NULL") && words.next().is_none_or(|t| &expr[t.start..t.end] == ":")
+}
+
+pub(super) fn is_nextval(expr: &str) -> bool {
+    expr.trim_start()
+        .get(..8)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("nextval("))
+}
+
+/// A default spelled as the server prints it where that is cheap to know: the SQL value
+/// functions upper case (`current_timestamp` → `CURRENT_TIMESTAMP`), a call without arguments
+/// lower case (`NOW()` → `now()`).
+pub(super) fn canonical_default(expr: &str) -> String {
+    const VALUE_FUNCTIONS: &[&str] = &[
+        "CURRENT_DATE",
+        "CURRENT_TIME",
+        "CURRENT_TIMESTAMP",
+        "LOCALTIME",
+        "LOCALTIMESTAMP",
+        "CURRENT_USER",
+        "CURRENT_ROLE",
+        "SESSION_USER",
+        "USER",
+        "CURRENT_CATALOG",
+        "CURRENT_SCHEMA",
+    ];
+    let trimmed = expr.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    if VALUE_FUNCTIONS.contains(&upper.as_str()) {
+        return upper;
+    }
+    if let Some(name) = trimmed.strip_suffix("()") {
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return format!("{}()", name.to_ascii_lowercase());
+        }
+    }
+    trimmed.to_string()
+}
+
+/// The columns of `columns` that `expr` names, in order of first use. A name followed by `(` is
+/// a function, one followed by `.` a qualifier, one after `::` a type.
+pub(super) fn referenced_columns(expr: &str, columns: &[String]) -> Vec<String> {
+    let tokens = sqltext::tokenize(expr);
+    let mut found: Vec<String> = Vec::new();
+    for i in 0..tokens.len() {
+        if let Some(name) = column_reference(expr, &tokens, i) {
+            if columns.contains(&name) && !found.contains(&name) {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+/// `expr` with every reference to column `old` renamed to `new`, spelled as the server prints
+/// a name (quoted only when it must be).
+pub(super) fn rename_in_expression(expr: &str, old: &str, new: &str) -> String {
+    let tokens = sqltext::tokenize(expr);
+    let mut out = String::with_capacity(expr.len());
+    let mut copied = 0;
+    for (i, token) in tokens.iter().enumerate() {
+        if column_reference(expr, &tokens, i).as_deref() == Some(old) {
+            out.push_str(&expr[copied..token.start]);
+            out.push_str(&display_ident(new));
+            copied = token.end;
+        }
+    }
+    out.push_str(&expr[copied..]);
+    out
+}
+
+/// The column name token `i` would be, if it can be one.
+pub(super) fn column_reference(expr: &str, tokens: &[Token], i: usize) -> Option<String> {
+    let token = tokens[i];
+    let text = &expr[token.start..token.end];
+    let next = tokens.get(i + 1).map(|t| &expr[t.start..t.end]);
+    if next == Some("(") || next == Some(".") {
+        return None;
+    }
+    let before = |back: usize| {
+        i.checked_sub(back)
+            .and_then(|j| tokens.get(j))
+            .map(|t| &expr[t.start..t.end])
+    };
+    if before(1) == Some(":") && before(2) == Some(":") {
+        return None;
+    }
+    match token.kind {
+        TokenKind::Word if !text.starts_with(|c: char| c.is_ascii_digit()) => {
+            Some(fold_identifier(text))
+        }
+        TokenKind::Quoted if text.starts_with('"') => Some(unquote_identifier(text)),
+        _ => None,
+    }
+}
