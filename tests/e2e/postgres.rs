@@ -14,8 +14,7 @@ use rusqlite::types::ValueRef;
 /// The example app's revisions, in order.
 const FIRST: &str = "20261125133834";
 const SECOND: &str = "20261125133835";
-const THIRD: &str = "20261125133836";
-const HEAD: &str = "20261205090000";
+const HEAD: &str = "20261125133836";
 
 /// A password put in URLs: it must never be printed.
 const SECRET: &str = "s3cr3t-pw";
@@ -145,7 +144,7 @@ fn count(client: &mut Client, sql: &str) -> i64 {
 
 /// Everything a command could change in a database, as text: schemas, relations, columns,
 /// constraints, indexes, sequences and every row of every table (the ledger included).
-fn dump(client: &mut Client) -> String {
+pub(super) fn dump(client: &mut Client) -> String {
     let mut out = String::new();
     let queries = [
         "SELECT nspname::text FROM pg_catalog.pg_namespace \
@@ -409,7 +408,7 @@ fn example_app_history_on_postgres_keeps_every_row_through_upgrade_and_downgrade
 
     // Up to head: every value intact, the new columns NULL.
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
     assert_eq!(
         tables(&mut client),
         ["items", "listings", "qvdiff_migrations", "sales", "users"]
@@ -506,7 +505,7 @@ fn example_app_history_on_postgres_keeps_every_row_through_upgrade_and_downgrade
 
     // And up again.
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
     assert_eq!(
         tables(&mut client),
         ["items", "listings", "qvdiff_migrations", "sales", "users"]
@@ -1265,7 +1264,7 @@ fn port_copies_100_000_rows_value_for_value_and_resets_sequences() {
     )
     .unwrap();
     let mut client = db.connect();
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
     assert_same_rows(&conn, &mut client, "users", USER_COLUMNS, USERS);
     assert_same_rows(&conn, &mut client, "items", ITEM_COLUMNS, ITEMS);
     assert_same_rows(&conn, &mut client, "sales", SALE_COLUMNS, SALES);
@@ -1368,7 +1367,7 @@ fn port_refusals_change_neither_side() {
     // A source one revision behind head.
     p.qvdiff(&[
         "upgrade",
-        THIRD,
+        SECOND,
         "--db",
         "sqlite://behind.db",
         "--no-backup",
@@ -1487,13 +1486,26 @@ fn a_port_whose_copy_fails_commits_no_row_and_can_be_run_again() {
         .expect_code(0);
     let mut client = db.connect();
     let source_bytes = std::fs::read(p.path("source.db")).unwrap();
+    let schema_before = schema_dump(&mut client);
 
     let failed = p
         .qvdiff(&["port", "--from", "sqlite://source.db", "--to", &db.url])
         .expect_code(2);
-    assert!(failed.stderr.contains("users"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("table users"), "{}", failed.stderr);
+    // The first differing row: key, column, both values.
+    assert!(
+        failed.stderr.contains(
+            "row id = 9, column created_at: '2026-01-02 03:04:05+02:00' in SQLite, \
+             '2026-01-02 03:04:05' in PostgreSQL"
+        ),
+        "{}",
+        failed.stderr
+    );
     assert_eq!(error_lines(&failed), 1, "{}", failed.stderr);
     assert_eq!(std::fs::read(p.path("source.db")).unwrap(), source_bytes);
+    // Schema and ledger commit with the rows: the target is still at the first revision.
+    assert_eq!(ledger(&mut client), [FIRST]);
+    assert_eq!(schema_dump(&mut client), schema_before);
     for table in tables(&mut client) {
         if table != "qvdiff_migrations" {
             assert_eq!(
@@ -1514,7 +1526,7 @@ fn a_port_whose_copy_fails_commits_no_row_and_can_be_run_again() {
     drop(source);
     p.qvdiff(&["port", "--from", "sqlite://source.db", "--to", &db.url])
         .expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
     let users: Vec<(i64, String)> = client
         .query("SELECT id, created_at::text FROM users ORDER BY id", &[])
         .unwrap()
@@ -2160,4 +2172,149 @@ fn downgrade_sql_on_postgres_prints_the_down_sections_and_changes_nothing() {
     p.qvdiff(&["downgrade", "--db", url]).expect_code(0);
     assert_eq!(ledger(&mut client), ["r1"]);
     assert_eq!(columns(&mut client, "items").len(), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. A schema of the project's own: `[postgres] schema`
+// ---------------------------------------------------------------------------------------------
+
+/// Tables, views and sequences of schema `schema`, sorted.
+fn relations_in(client: &mut Client, schema: &str) -> Vec<String> {
+    client
+        .query(
+            "SELECT c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn ledger_in(client: &mut Client, schema: &str) -> Vec<String> {
+    client
+        .query(
+            &format!("SELECT revision FROM \"{schema}\".qvdiff_migrations ORDER BY applied_order"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_port() {
+    let Some(db) = database("schema_app") else {
+        return;
+    };
+    let Some(target) = database("schema_app_port") else {
+        return;
+    };
+    let p = example_app();
+    let config = std::fs::read_to_string(p.path("qvdiff.toml")).unwrap();
+    p.write(
+        "qvdiff.toml",
+        &config.replace(
+            "migrations = \"migrations/postgres\"\n",
+            "migrations = \"migrations/postgres\"\nschema = \"app\"\n",
+        ),
+    );
+    let url = db.url.as_str();
+    let mut client = db.connect();
+
+    // `upgrade` creates the schema; tables and ledger go there, nothing into public.
+    p.qvdiff(&["upgrade", FIRST, "--db", url]).expect_code(0);
+    assert_eq!(
+        relations_in(&mut client, "app"),
+        ["items", "qvdiff_migrations", "users"]
+    );
+    assert!(relations_in(&mut client, "public").is_empty());
+    assert_eq!(ledger_in(&mut client, "app"), [FIRST]);
+    let pending = p.qvdiff(&["check", "--db", url]).expect_code(1);
+    assert!(pending.stdout.contains("pending"), "{}", pending.stdout);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    assert_eq!(ledger_in(&mut client, "app"), [FIRST, SECOND, HEAD]);
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+    p.qvdiff(&["current", "--db", url]).expect_code(0);
+
+    // A table of the same name in public is not the project's; drift in app is.
+    client
+        .batch_execute("CREATE TABLE public.users (x integer)")
+        .unwrap();
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+    client
+        .batch_execute("ALTER TABLE app.users ADD COLUMN nickname text")
+        .unwrap();
+    let drift = p.qvdiff(&["check", "--db", url]).expect_code(1);
+    assert!(drift.stdout.contains("users.nickname"), "{}", drift.stdout);
+    let refused = p
+        .qvdiff(&["migrate", "--db", url, "-m", "notes", "--no-input"])
+        .expect_code(2);
+    assert!(
+        refused.stderr.contains("users.nickname"),
+        "{}",
+        refused.stderr
+    );
+    client
+        .batch_execute("ALTER TABLE app.users DROP COLUMN nickname")
+        .unwrap();
+
+    // `migrate --db` plans from the schema of app, `upgrade` applies there.
+    let models = std::fs::read_to_string(p.path("examples/inventory/src/models.rs")).unwrap();
+    p.write(
+        "examples/inventory/src/models.rs",
+        &format!(
+            "{models}\n#[derive(Debug, Clone, Model)]\n#[model(table = \"notes\")]\npub struct Note {{\n    #[column(primary_key)]\n    pub id: i64,\n    pub body: String,\n}}\n"
+        ),
+    );
+    p.qvdiff(&[
+        "migrate",
+        "--db",
+        url,
+        "-m",
+        "notes",
+        "--rev-id",
+        "20261125133837",
+        "--no-input",
+    ])
+    .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    assert!(relations_in(&mut client, "app").contains(&"notes".to_string()));
+    assert_eq!(relations_in(&mut client, "public"), ["users"]);
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+
+    // `port` into a new database builds the schema and fills it, in one transaction.
+    p.qvdiff(&["upgrade", "--db", "sqlite://source.db", "--no-backup"])
+        .expect_code(0);
+    rusqlite::Connection::open(p.path("source.db"))
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO users (id, email, display_name, created_at) \
+               VALUES (7, 'ann@example.com', 'Ann', '2026-01-02 03:04:05');
+             INSERT INTO notes (id, body) VALUES (1, 'first');",
+        )
+        .unwrap();
+    p.qvdiff(&["port", "--from", "sqlite://source.db", "--to", &target.url])
+        .expect_code(0);
+    let mut target_client = target.connect();
+    assert!(relations_in(&mut target_client, "public").is_empty());
+    assert_eq!(
+        ledger_in(&mut target_client, "app"),
+        [FIRST, SECOND, HEAD, "20261125133837"]
+    );
+    assert_eq!(
+        count(
+            &mut target_client,
+            "SELECT count(*) FROM app.users WHERE email = 'ann@example.com'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&mut target_client, "SELECT count(*) FROM app.notes"),
+        1
+    );
+    p.qvdiff(&["check", "--db", &target.url]).expect_code(0);
 }

@@ -1,7 +1,6 @@
 //! The inventory app's tables. qvdiff reads this file (see `qvdiff.toml` at the repository root)
 //! and the derive gives each struct `T::table()` for checks at start-up.
 
-use chrono::{DateTime, Utc};
 use qvdiff::Model;
 
 /// A seller using the app.
@@ -66,8 +65,8 @@ pub struct Sale {
     pub fees: f64,
     #[column(max_length = 20, default = "pending")]
     pub status: String,
-    /// The instant of the sale: `timestamptz` on PostgreSQL, so the offset the app writes is kept.
-    pub sold_at: DateTime<Utc>,
+    #[column(sql_type = "DATETIME")]
+    pub sold_at: String,
 }
 
 /// An item offered on a marketplace.
@@ -86,6 +85,4 @@ pub struct Listing {
     pub url: Option<String>,
     #[column(sql_type = "DATETIME", default_sql = "CURRENT_TIMESTAMP")]
     pub listed_at: String,
-    /// When the marketplace ends the listing, if it does.
-    pub ends_at: Option<DateTime<Utc>>,
 }
