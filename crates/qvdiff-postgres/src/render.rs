@@ -471,12 +471,7 @@ mod tests {
                 scale: Some(2)
             }
         );
-        assert_eq!(
-            parse_type("TIMESTAMPTZ"),
-            ColumnType::Custom {
-                sql: "timestamp with time zone".into()
-            }
-        );
+        assert_eq!(parse_type("TIMESTAMPTZ"), ColumnType::DateTimeTz);
     }
 
     #[test]
