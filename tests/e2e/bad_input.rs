@@ -20,10 +20,17 @@
 //! * `stdin` — fed to the command's standard input (otherwise it is empty).
 //! * `args` — the command line, one argument per line, without `qvdiff`.
 //!
+//! * `setup.postgres.sql` — the case runs against a fresh database on the PostgreSQL test server
+//!   (see `qvdiff_postgres::testing`; without one the case is skipped, unless
+//!   `QVDIFF_REQUIRE_POSTGRES=1`): `$DATABASE_URL` stands for its URL, and this SQL runs on it
+//!   after `prepare`. The command must then leave that database as it was too: schemas, tables,
+//!   columns, constraints, indexes, sequences and every row, the ledger included.
+//!
 //! In `args`, `env` and `prepare`, `$PROJECT` stands for the project root. The runner checks that
 //! the command exits 2, prints nothing on stdout, leaves every file and directory of the project
 //! byte-identical (database, migrations, config, everything), and that its stderr — the project
-//! root shown as `$PROJECT` — equals `expected.txt`. The snapshot is written when missing, or
+//! root shown as `$PROJECT`, the server database's URL as `$DATABASE_URL` — equals
+//! `expected.txt`. The snapshot is written when missing, or
 //! for every case with `QVDIFF_BLESS=1`; review it: the message must say what is wrong, where
 //! (file, line, table, column or revision) and how to fix it.
 //! `QVDIFF_BAD_CASES=a,b` runs only the cases whose folder name contains `a` or `b`.
@@ -109,7 +116,23 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
     let p = Project::empty();
     let root = p.root().to_path_buf();
     let root_text = root.to_string_lossy().into_owned();
-    let expand = |s: &str| s.replace("$PROJECT", &root_text);
+    let server_setup = optional(case, "setup.postgres.sql")?;
+    let server = match &server_setup {
+        Some(_) => match qvdiff_postgres::testing::TestDatabase::create(&name_of(case)) {
+            Some(db) => Some(db),
+            None => {
+                return Ok(Outcome::Skipped(
+                    "no PostgreSQL test server (start one with .ci/postgres)".to_string(),
+                ))
+            }
+        },
+        None => None,
+    };
+    let url = server.as_ref().map(|db| db.url.clone()).unwrap_or_default();
+    let expand = |s: &str| {
+        s.replace("$PROJECT", &root_text)
+            .replace("$DATABASE_URL", &url)
+    };
 
     if case.join("project").is_dir() {
         copy_tree(&case.join("project"), &root)?;
@@ -132,6 +155,11 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
         conn.execute_batch(&sql)
             .map_err(|e| format!("setup.sql: {e}"))?;
     }
+    if let (Some(sql), Some(db)) = (&server_setup, &server) {
+        db.connect()
+            .batch_execute(sql)
+            .map_err(|e| format!("setup.postgres.sql: {e}"))?;
+    }
     if case.join("overlay").is_dir() {
         copy_tree(&case.join("overlay"), &root)?;
     }
@@ -147,7 +175,9 @@ fn run_case(case: &Path) -> Result<Outcome, String> {
         }
     }
     let modes = parse_chmod(&optional(case, "chmod")?.unwrap_or_default())?;
-    with_modes(&root, &modes, || run_command(case, &p, &root_text, &expand))
+    with_modes(&root, &modes, || {
+        run_command(case, &p, &root_text, server.as_ref(), &expand)
+    })
 }
 
 /// Applies the case's modes, runs `body`, and puts write permission back so the temporary
@@ -214,6 +244,7 @@ fn run_command(
     case: &Path,
     p: &Project,
     root_text: &str,
+    server: Option<&qvdiff_postgres::testing::TestDatabase>,
     expand: &dyn Fn(&str) -> String,
 ) -> Result<Outcome, String> {
     let args_text = optional(case, "args")?.ok_or("missing `args` file")?;
@@ -235,6 +266,8 @@ fn run_command(
     });
 
     let before = p.snapshot();
+    let mut client = server.map(|db| db.connect());
+    let server_before = client.as_mut().map(super::postgres::dump);
     let lock_holder = match &lock {
         Some(db) => Some(hold_write_lock(db)?),
         None => None,
@@ -259,7 +292,17 @@ fn run_command(
     if let Some(change) = first_change(&before, &after) {
         problems.push(format!("the project changed: {change}"));
     }
-    let shown = stderr.replace(root_text, "$PROJECT");
+    if let (Some(client), Some(before)) = (client.as_mut(), &server_before) {
+        if super::postgres::dump(client) != *before {
+            problems.push("the PostgreSQL database changed".to_string());
+        }
+    }
+    let mut shown = stderr.replace(root_text, "$PROJECT");
+    if let Some(db) = server {
+        shown = shown
+            .replace(&db.url, "$DATABASE_URL")
+            .replace(&qvdiff_postgres::redact_url(&db.url), "$DATABASE_URL");
+    }
     if let Err(e) = snapshot(case, &shown) {
         problems.push(e);
     }

@@ -151,10 +151,9 @@ fn filled_columns(up: &str) -> Vec<String> {
         } else if let Some(at) = statement.find(" ADD COLUMN ") {
             let rest = &statement[at + " ADD COLUMN ".len()..];
             if rest.contains(" DEFAULT ") {
-                let name = if rest.starts_with('"') {
-                    rest[1..].split('"').next().unwrap_or_default()
-                } else {
-                    rest.split_whitespace().next().unwrap_or_default()
+                let name = match rest.strip_prefix('"') {
+                    Some(quoted) => quoted.split('"').next().unwrap_or_default(),
+                    None => rest.split_whitespace().next().unwrap_or_default(),
                 };
                 columns.push(unquote(name));
             }

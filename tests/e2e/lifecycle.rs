@@ -429,3 +429,300 @@ fn downgrade_sql_prints_the_down_sections_and_leaves_the_database_byte_identical
     );
     assert_eq!(count(&db, "SELECT count(*) FROM items"), 5);
 }
+
+/// The task tracker a new user writes from scratch: a self-referencing table, a join table
+/// with a composite key, then a table rename and a column rename, two branches merged, a
+/// downgrade and an upgrade again. Version 1 of its models.
+const TRACKER_V1: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "projects")]
+pub struct Board {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model)]
+#[model(table = "tasks")]
+pub struct Task {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(references = "projects.id", on_delete = "cascade", index)]
+    pub project_id: i64,
+    #[column(references = "tasks.id", on_delete = "set null")]
+    pub parent_id: Option<i64>,
+    pub title: String,
+}
+
+#[derive(Model)]
+#[model(table = "tags")]
+pub struct Tag {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model)]
+#[model(table = "task_tags", primary_key(task_id, tag_id))]
+pub struct TaskTag {
+    #[column(references = "tasks.id", on_delete = "cascade")]
+    pub task_id: i64,
+    #[column(references = "tags.id", on_delete = "cascade")]
+    pub tag_id: i64,
+}
+"#;
+
+/// The tracker's database on one dialect, read and written by the test itself.
+enum TrackerDb {
+    Sqlite(std::path::PathBuf),
+    Postgres(qvdiff_postgres::testing::TestDatabase),
+}
+
+impl TrackerDb {
+    fn url(&self) -> String {
+        match self {
+            TrackerDb::Sqlite(path) => format!("sqlite://{}", path.display()),
+            TrackerDb::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    fn exec(&self, sql: &str) {
+        match self {
+            // As an application connects: with foreign keys enforced.
+            TrackerDb::Sqlite(path) => Connection::open(path)
+                .unwrap()
+                .execute_batch(&format!("PRAGMA foreign_keys = ON;\n{sql}"))
+                .unwrap(),
+            TrackerDb::Postgres(db) => db.connect().batch_execute(sql).unwrap(),
+        }
+    }
+
+    /// One text per row of `sql`, whose one column is text (NULL as `-`).
+    fn rows(&self, sql: &str) -> Vec<String> {
+        match self {
+            TrackerDb::Sqlite(path) => {
+                let conn = Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, Option<String>>(0))
+                    .unwrap()
+                    .map(|r| r.unwrap().unwrap_or_else(|| "-".into()))
+                    .collect();
+                rows
+            }
+            TrackerDb::Postgres(db) => db
+                .connect()
+                .query(sql, &[])
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, Option<String>>(0).unwrap_or_else(|| "-".into()))
+                .collect(),
+        }
+    }
+}
+
+/// `tasks` as `id|project|parent|title`, in id order (`title_column`: its name at this step).
+fn tracker_tasks(db: &TrackerDb, title_column: &str) -> Vec<String> {
+    db.rows(&format!(
+        "SELECT CAST(id AS TEXT) || '|' || CAST(project_id AS TEXT) || '|' || \
+         COALESCE(CAST(parent_id AS TEXT), '-') || '|' || {title_column} FROM tasks ORDER BY id"
+    ))
+}
+
+/// The join table's rows as `task|tag`, in key order.
+fn tracker_links(db: &TrackerDb, table: &str) -> Vec<String> {
+    db.rows(&format!(
+        "SELECT CAST(task_id AS TEXT) || '|' || CAST(tag_id AS TEXT) FROM {table} \
+         ORDER BY task_id, tag_id"
+    ))
+}
+
+/// The tracker's tables, sorted (the ledger and the backups' bookkeeping left out).
+fn tracker_tables(db: &TrackerDb) -> Vec<String> {
+    let sql = match db {
+        TrackerDb::Sqlite(_) => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name NOT LIKE 'qvdiff_%'"
+        }
+        TrackerDb::Postgres(_) => {
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \
+             'public' AND table_name NOT LIKE 'qvdiff_%'"
+        }
+    };
+    let mut tables = db.rows(sql);
+    tables.sort();
+    tables
+}
+
+/// The new user's whole story on one dialect, rows checked after every step.
+fn task_tracker_story(p: &Project, db: &TrackerDb) {
+    let url = db.url();
+    // A command against the tracker's database.
+    let on_db = |args: &[&str]| p.qvdiff(&[args, &["--db", url.as_str()]].concat());
+    p.write("src/models.rs", TRACKER_V1);
+
+    // 1. The first migration, applied, and rows: a task tree and tags on tasks.
+    p.qvdiff(&["migrate", "-m", "tracker", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["check"]).expect_code(0);
+    on_db(&["upgrade"]).expect_code(0);
+    db.exec(
+        "INSERT INTO projects (id, name) VALUES (1, 'home'), (2, 'work');
+         INSERT INTO tasks (id, project_id, parent_id, title) VALUES
+             (1, 1, NULL, 'move'), (2, 1, 1, 'pack books'), (3, 1, 2, 'buy boxes'),
+             (4, 2, NULL, 'report');
+         INSERT INTO tags (id, name) VALUES (1, 'urgent'), (2, 'later');
+         INSERT INTO task_tags (task_id, tag_id) VALUES (1, 1), (2, 1), (2, 2), (4, 2);",
+    );
+    let tasks_v1 = [
+        "1|1|-|move",
+        "2|1|1|pack books",
+        "3|1|2|buy boxes",
+        "4|2|-|report",
+    ];
+    assert_eq!(tracker_tasks(db, "title"), tasks_v1);
+    let links = ["1|1", "2|1", "2|2", "4|2"];
+    assert_eq!(tracker_links(db, "task_tags"), links);
+
+    // 2. The join table and a column renamed in the models: both renames keep every row.
+    let v2 = TRACKER_V1
+        .replace(
+            "#[model(table = \"task_tags\", primary_key(task_id, tag_id))]",
+            "#[model(table = \"task_labels\", renamed_from = \"task_tags\", primary_key(task_id, tag_id))]",
+        )
+        .replace(
+            "    pub title: String,\n}\n\n#[derive(Model)]\n#[model(table = \"tags\")]",
+            "    #[column(renamed_from = \"title\")]\n    pub summary: String,\n}\n\n#[derive(Model)]\n#[model(table = \"tags\")]",
+        );
+    assert!(
+        v2.contains("task_labels") && v2.contains("pub summary"),
+        "{v2}"
+    );
+    p.write("src/models.rs", &v2);
+    p.qvdiff(&["migrate", "--no-input", "-m", "renames", "--rev-id", "r2"])
+        .expect_code(0);
+    on_db(&["upgrade"]).expect_code(0);
+    assert_eq!(tracker_tasks(db, "summary"), tasks_v1);
+    assert_eq!(tracker_links(db, "task_labels"), links);
+    assert_eq!(
+        tracker_tables(db),
+        ["projects", "tags", "task_labels", "tasks"]
+    );
+    // The renamed table keeps its foreign keys: deleting a task deletes its labels.
+    db.exec("INSERT INTO tasks (id, project_id, parent_id, summary) VALUES (5, 2, 4, 'draft');");
+    db.exec("INSERT INTO task_labels (task_id, tag_id) VALUES (5, 1);");
+    db.exec("DELETE FROM tasks WHERE id = 5;");
+    assert_eq!(tracker_links(db, "task_labels"), links);
+
+    // 3. Two branches from r2, written apart and merged: a priority with a default for the
+    //    existing tasks, and a description of projects.
+    let priority = |m: &str| {
+        m.replace(
+            "    pub summary: String,\n",
+            "    pub summary: String,\n    #[column(default = 3)]\n    pub priority: i64,\n",
+        )
+    };
+    let description = |m: &str| {
+        m.replace(
+            "    pub name: String,\n}\n\n#[derive(Model)]\n#[model(table = \"tasks\")]",
+            "    pub name: String,\n    pub description: Option<String>,\n}\n\n#[derive(Model)]\n#[model(table = \"tasks\")]",
+        )
+    };
+    p.write("src/models.rs", &priority(&v2));
+    p.qvdiff(&["migrate", "-m", "priority", "--rev-id", "r3a"])
+        .expect_code(0);
+    let r3a = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.file_name().unwrap().to_string_lossy().starts_with("r3a_"))
+        .expect("r3a written");
+    let r3a_text = std::fs::read_to_string(&r3a).unwrap();
+    std::fs::remove_file(&r3a).unwrap();
+    p.write("src/models.rs", &description(&v2));
+    p.qvdiff(&["migrate", "-m", "project description", "--rev-id", "r3b"])
+        .expect_code(0);
+    std::fs::write(&r3a, r3a_text).unwrap();
+    let v3 = description(&priority(&v2));
+    p.write("src/models.rs", &v3);
+    p.qvdiff(&["check"]).expect_code(1);
+    p.qvdiff(&[
+        "merge",
+        "-m",
+        "join priority and description",
+        "--rev-id",
+        "r4",
+    ])
+    .expect_code(0);
+    p.qvdiff(&["check"]).expect_code(0);
+    // Reviewing the head (the merge) says what a merge does.
+    let md = p.qvdiff(&["review"]).expect_code(0).stdout;
+    assert!(md.contains("This merge joins 2 branches"), "{md}");
+    assert!(md.contains("It changes no schema of its own."), "{md}");
+    on_db(&["upgrade"]).expect_code(0);
+    on_db(&["check"]).expect_code(0);
+    assert_eq!(tracker_tasks(db, "summary"), tasks_v1);
+    assert_eq!(
+        db.rows("SELECT CAST(id AS TEXT) || '|' || CAST(priority AS TEXT) FROM tasks ORDER BY id"),
+        ["1|3", "2|3", "3|3", "4|3"]
+    );
+    db.exec("UPDATE projects SET description = 'chores' WHERE id = 1; UPDATE tasks SET priority = 1 WHERE id = 4;");
+    assert_eq!(tracker_links(db, "task_labels"), links);
+
+    // 4. Back to r2 (the merge and both branches undone), then forward to head again.
+    on_db(&["downgrade", "r2"]).expect_code(0);
+    assert_eq!(tracker_tasks(db, "summary"), tasks_v1);
+    assert_eq!(tracker_links(db, "task_labels"), links);
+    let columns = match db {
+        TrackerDb::Sqlite(_) => "SELECT name FROM pragma_table_info('tasks')",
+        TrackerDb::Postgres(_) => {
+            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = \
+             'public' AND table_name = 'tasks'"
+        }
+    };
+    let mut task_columns = db.rows(columns);
+    task_columns.sort();
+    assert_eq!(task_columns, ["id", "parent_id", "project_id", "summary"]);
+    on_db(&["upgrade"]).expect_code(0);
+    assert_eq!(tracker_tasks(db, "summary"), tasks_v1);
+    assert_eq!(tracker_links(db, "task_labels"), links);
+    // What the branches added comes back as the models say: the default, no description.
+    assert_eq!(
+        db.rows(
+            "SELECT CAST(t.id AS TEXT) || '|' || CAST(t.priority AS TEXT) || '|' || \
+             COALESCE(p.description, '-') FROM tasks t JOIN projects p ON p.id = t.project_id \
+             ORDER BY t.id"
+        ),
+        ["1|3|-", "2|3|-", "3|3|-", "4|3|-"]
+    );
+    // And the self-reference still holds: deleting a parent clears its children's link.
+    db.exec("DELETE FROM tasks WHERE id = 1;");
+    assert_eq!(
+        tracker_tasks(db, "summary"),
+        ["2|1|-|pack books", "3|1|2|buy boxes", "4|2|-|report"]
+    );
+    assert_eq!(tracker_links(db, "task_labels"), ["2|1", "2|2", "4|2"]);
+    on_db(&["check"]).expect_code(0);
+}
+
+#[test]
+fn a_new_user_builds_a_task_tracker_on_sqlite() {
+    let p = Project::with_models(&[]);
+    let db = TrackerDb::Sqlite(p.path("app.db"));
+    task_tracker_story(&p, &db);
+}
+
+#[test]
+fn a_new_user_builds_a_task_tracker_on_postgres() {
+    let Some(server) = qvdiff_postgres::testing::TestDatabase::create("task_tracker") else {
+        return;
+    };
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
+    );
+    std::fs::create_dir_all(p.path("migrations")).unwrap();
+    task_tracker_story(&p, &TrackerDb::Postgres(server));
+}

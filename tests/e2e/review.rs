@@ -205,6 +205,44 @@ fn an_allow_silences_exactly_one_finding_and_needs_a_reason() {
     );
 }
 
+/// `allow` lines are review notes: one added to an applied file is no edit (its checksum stays,
+/// `upgrade` and `check --db` accept it), while any other change of the file is still refused.
+#[test]
+fn an_allow_line_added_to_an_applied_file_is_not_an_edit() {
+    let p = Project::with_models(&[("src/models.rs", V1)]);
+    p.qvdiff(&["migrate", "-m", "items", "--rev-id", "r1", "--no-input"])
+        .expect_code(0);
+    p.write("src/models.rs", V2);
+    p.qvdiff(&["migrate", "-m", "drop url", "--rev-id", "r2", "--no-input"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    let (r2, text) = migration(&p, "r2");
+    p.qvdiff(&["lint"]).expect_code(1);
+
+    let drop = "ALTER TABLE \"items\" DROP COLUMN \"url\";";
+    let allowed = text.replacen(
+        drop,
+        &format!("-- qvdiff:allow destructive \"url was never read\"\n{drop}"),
+        1,
+    );
+    assert_ne!(allowed, text);
+    p.write(&r2, &allowed);
+    p.qvdiff(&["lint"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    p.qvdiff(&["check", "--db", "app.db"]).expect_code(0);
+    p.qvdiff(&["downgrade", "--no-backup"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+
+    // Any other edit is one: here a comment that is not an allow line.
+    p.write(&r2, &allowed.replacen(drop, &format!("-- why\n{drop}"), 1));
+    let run = p.qvdiff(&["upgrade", "--no-backup"]).expect_code(2);
+    assert!(
+        run.stderr.contains("was edited after it was applied"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn lint_reports_files_that_do_not_parse_and_sql_that_fails() {
     let p = Project::with_models(&[("src/models.rs", V1)]);
@@ -320,6 +358,36 @@ fn review_since_reports_the_migrations_a_branch_added() {
     assert!(run.stderr.contains("since HEAD"), "{}", run.stderr);
     p.qvdiff(&["review", "--since", "no-such-ref"])
         .expect_code(2);
+    let run = p.qvdiff(&["lint", "--since", "HEAD"]).expect_code(0);
+    assert!(
+        run.stdout.is_empty() && run.stderr.contains("no migration file was added"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+
+    // A migration just written and not yet `git add`ed is new since HEAD: review and lint see it,
+    // and lint judges only it (r2's finding is history by now).
+    p.write("src/models.rs", V1);
+    p.qvdiff(&["migrate", "-m", "url back", "--rev-id", "r4", "--no-input"])
+        .expect_code(0);
+    let run = p.qvdiff(&["review", "--since", "HEAD"]).expect_code(0);
+    assert!(
+        run.stdout.starts_with("# Migration review: 1 migration\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("## `r4`: url back"), "{}", run.stdout);
+    let run = p.qvdiff(&["lint", "--since", "HEAD"]).expect_code(0);
+    assert!(
+        run.stderr.contains("no lint findings in 1 migration file"),
+        "{}",
+        run.stderr
+    );
+    let run = p.qvdiff(&["lint", "--since", "main"]).expect_code(1);
+    assert!(run.stdout.contains("r2_drop_url.sql"), "{}", run.stdout);
+    assert!(!run.stdout.contains("r1_items.sql"), "{}", run.stdout);
+    p.qvdiff(&["lint", "--since", "-x"]).expect_code(2);
 }
 
 /// Compares `actual` with a snapshot under `fixtures/erd/` (`QVDIFF_BLESS=1` rewrites it).

@@ -136,6 +136,19 @@ fn check_exits_1_on_several_heads_naming_them_and_how_to_join_them() {
     p.qvdiff(&["merge", "-m", "join", "--rev-id", "r3"])
         .expect_code(0);
     p.qvdiff(&["check"]).expect_code(0);
+    // Reviewing the head (the merge) says what a merge does, not "No schema change".
+    let md = p.qvdiff(&["review"]).expect_code(0).stdout;
+    assert!(md.contains("## `r3`: join"), "{md}");
+    assert!(
+        md.contains("This merge joins 2 branches, ending at "),
+        "{md}"
+    );
+    assert!(
+        md.contains("`r2_mine`") && md.contains("`r2_theirs`"),
+        "{md}"
+    );
+    assert!(md.contains("It changes no schema of its own."), "{md}");
+    assert!(!md.contains("No schema change."), "{md}");
     p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
     exec(
         &p.path("app.db"),

@@ -198,6 +198,74 @@ fn new_not_null_column_value_can_be_answered_at_the_prompt() {
     );
 }
 
+/// A typo in an expression typed at the prompt is the typist's error: the column and SQLite's
+/// own message are shown and the question comes again; the next answer is used.
+#[test]
+fn an_answer_sqlite_cannot_evaluate_is_shown_with_its_message_and_asked_again() {
+    let p = project_with_rows();
+    p.write(
+        "src/models.rs",
+        &ITEMS_V1.replace("pub qty: i64,", "pub qty: i64,\n    pub slug: String,"),
+    );
+    let run = p
+        .qvdiff_with_stdin(
+            &["migrate", "-m", "slug", "--rev-id", "r2"],
+            "lowr(title)\nlower(titel)\nlower(title)\n",
+        )
+        .expect_code(0);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("error: "))
+        .collect();
+    assert_eq!(errors.len(), 2, "{}", run.stderr);
+    assert!(
+        errors[0].contains("items.slug: the value `lowr(title)` cannot be evaluated")
+            && errors[0].contains("SQLite: no such function: lowr"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        errors[1].contains("SQLite: no such column: titel"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("qvdiff bug"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr
+            .matches("items.slug is a new NOT NULL column")
+            .count(),
+        3,
+        "{}",
+        run.stderr
+    );
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        query_strings(&p.path("app.db"), "SELECT slug FROM items ORDER BY id"),
+        ["lamp", "desk", "chair"]
+    );
+
+    // No answer that works (input ends): nothing is written.
+    let p = project_with_rows();
+    p.write(
+        "src/models.rs",
+        &ITEMS_V1.replace("pub qty: i64,", "pub qty: i64,\n    pub slug: String,"),
+    );
+    let before_bad = p.snapshot();
+    let run = p
+        .qvdiff_with_stdin(
+            &["migrate", "-m", "slug", "--rev-id", "r2"],
+            "lowr(title)\n",
+        )
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("no such function: lowr"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.snapshot(), before_bad, "nothing written");
+}
+
 #[test]
 fn possible_rename_is_asked_and_no_input_treats_it_as_drop_and_add() {
     let renamed = ITEMS_V1.replace("pub url: Option<String>,", "pub link: Option<String>,");

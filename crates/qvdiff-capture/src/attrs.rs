@@ -29,6 +29,8 @@ pub(crate) const COLUMN_KEYS: &[&str] = &[
     "name",
     "sql_type",
     "max_length",
+    "precision",
+    "scale",
     "default",
     "default_sql",
     "unique",
@@ -118,6 +120,8 @@ pub(crate) struct ColumnAttrs {
     pub name: Option<Spanned<String>>,
     pub sql_type: Option<Spanned<String>>,
     pub max_length: Option<Spanned<u32>>,
+    pub precision: Option<Spanned<u32>>,
+    pub scale: Option<Spanned<u32>>,
     pub default: Option<Spanned<DefaultValue>>,
     pub default_sql: Option<Spanned<String>>,
     pub unique: Option<Span>,
@@ -144,6 +148,8 @@ impl ColumnAttrs {
             ("name", self.name.as_ref().map(|s| s.key)),
             ("sql_type", self.sql_type.as_ref().map(|s| s.key)),
             ("max_length", self.max_length.as_ref().map(|s| s.key)),
+            ("precision", self.precision.as_ref().map(|s| s.key)),
+            ("scale", self.scale.as_ref().map(|s| s.key)),
             ("default", self.default.as_ref().map(|s| s.key)),
             ("default_sql", self.default_sql.as_ref().map(|s| s.key)),
             ("references", self.references.as_ref().map(|s| s.key)),
@@ -314,8 +320,18 @@ pub(crate) fn parse_column_attrs(
                     }
                 }
                 "max_length" => {
-                    if let Some(value) = max_length_value(&meta, errors)? {
+                    if let Some(value) = int_value(&meta, "max_length", "200", 1, errors)? {
                         set_once(&mut out.max_length, value, &key, &owner, errors);
+                    }
+                }
+                "precision" => {
+                    if let Some(value) = int_value(&meta, "precision", "10", 1, errors)? {
+                        set_once(&mut out.precision, value, &key, &owner, errors);
+                    }
+                }
+                "scale" => {
+                    if let Some(value) = int_value(&meta, "scale", "2", 0, errors)? {
+                        set_once(&mut out.scale, value, &key, &owner, errors);
                     }
                 }
                 "default" | "backfill" => {
@@ -569,30 +585,39 @@ fn string_value(
     }
 }
 
-fn max_length_value(
+/// An integer literal of at least `min` for `key` (`max_length`, `precision`: 1; `scale`: 0).
+fn int_value(
     meta: &ParseNestedMeta,
+    key: &str,
+    example: &str,
+    min: u32,
     errors: &mut Errors,
 ) -> syn::Result<Option<Spanned<u32>>> {
-    const HELP: &str = "`max_length` expects a positive integer literal, e.g. `max_length = 200`";
-    let Some(expr) = value_expr(meta, "max_length", "200", errors)? else {
+    let kind = if min == 0 {
+        "a non-negative"
+    } else {
+        "a positive"
+    };
+    let help = format!("`{key}` expects {kind} integer literal, e.g. `{key} = {example}`");
+    let Some(expr) = value_expr(meta, key, example, errors)? else {
         return Ok(None);
     };
     match strip_expr_groups(&expr) {
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
         }) => match int.base10_parse::<u32>() {
-            Ok(n) if n > 0 => Ok(Some(Spanned {
+            Ok(n) if n >= min => Ok(Some(Spanned {
                 value: n,
                 key: path_span(&meta.path),
                 value_span: int.span(),
             })),
             _ => {
-                errors.at(int.span(), format!("{HELP} (at most {})", u32::MAX));
+                errors.at(int.span(), format!("{help} (at most {})", u32::MAX));
                 Ok(None)
             }
         },
         _ => {
-            errors.spanned(&expr, HELP);
+            errors.spanned(&expr, help);
             Ok(None)
         }
     }

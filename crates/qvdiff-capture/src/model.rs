@@ -271,12 +271,45 @@ pub(crate) fn field_info(
                     ),
                 );
             }
+            for given in [&attrs.precision, &attrs.scale].into_iter().flatten() {
+                errors.at(
+                    given.key,
+                    format!(
+                        "`precision`/`scale` and `sql_type` both set the type of field \
+                         `{rust_name}`; keep one (e.g. `precision = 10, scale = 2` alone)"
+                    ),
+                );
+            }
             Some(sql_type_to_column_type(&sql.value))
         }
-        (None, Some(ColumnType::Text { .. })) => Some(ColumnType::Text {
-            max_length: attrs.max_length.as_ref().map(|m| m.value),
-        }),
+        (None, Some(ColumnType::Text { .. })) => {
+            precision_not_here(&attrs, &rust_name, &(ty.text)(), "text", errors);
+            Some(ColumnType::Text {
+                max_length: attrs.max_length.as_ref().map(|m| m.value),
+            })
+        }
+        (None, Some(builtin @ ColumnType::Decimal { .. })) => {
+            if let Some(max) = &attrs.max_length {
+                errors.at(
+                    max.key,
+                    format!(
+                        "`max_length` applies to text columns, but field `{rust_name}` has type `{}` ({}); \
+                         remove `max_length` or make the field a `String`",
+                        (ty.text)(),
+                        describe(&builtin)
+                    ),
+                );
+            }
+            Some(decimal_type(&attrs, &rust_name, errors))
+        }
         (None, Some(builtin)) => {
+            precision_not_here(
+                &attrs,
+                &rust_name,
+                &(ty.text)(),
+                &describe(&builtin),
+                errors,
+            );
             if let Some(max) = &attrs.max_length {
                 errors.at(
                     max.key,
@@ -312,6 +345,75 @@ pub(crate) fn field_info(
         nullable: ty.nullable,
         ty: column_type,
         attrs,
+    }
+}
+
+/// The largest `precision` a decimal column takes here (the schema keeps it in a byte;
+/// PostgreSQL's own limit is 1000).
+const MAX_PRECISION: u32 = 255;
+
+/// A `Decimal` field's type: `numeric(precision, scale)` when the attributes give them.
+fn decimal_type(attrs: &ColumnAttrs, rust_name: &str, errors: &mut Errors) -> ColumnType {
+    let precision = attrs.precision.as_ref().and_then(|p| {
+        if p.value > MAX_PRECISION {
+            errors.at(
+                p.value_span,
+                format!(
+                    "`precision = {}` on field `{rust_name}` is over the limit of \
+                     {MAX_PRECISION} digits; give a smaller precision",
+                    p.value
+                ),
+            );
+            return None;
+        }
+        u8::try_from(p.value).ok()
+    });
+    let scale = attrs.scale.as_ref().and_then(|s| match &attrs.precision {
+        None => {
+            errors.at(
+                s.key,
+                format!(
+                    "`scale` on field `{rust_name}` needs `precision` too: numeric(p, s) has \
+                     both; add `precision = N` (the total number of digits)"
+                ),
+            );
+            None
+        }
+        Some(p) if s.value > p.value => {
+            errors.at(
+                s.value_span,
+                format!(
+                    "`scale = {}` on field `{rust_name}` is more than its `precision = {}`: the \
+                     digits after the point are part of the precision; give a scale of at most {}",
+                    s.value, p.value, p.value
+                ),
+            );
+            None
+        }
+        Some(_) => u8::try_from(s.value).ok(),
+    });
+    ColumnType::Decimal { precision, scale }
+}
+
+/// `precision` and `scale` given to a field that is not a `Decimal`.
+fn precision_not_here(
+    attrs: &ColumnAttrs,
+    rust_name: &str,
+    rust_type: &str,
+    kind: &str,
+    errors: &mut Errors,
+) {
+    for (key, given) in [("precision", &attrs.precision), ("scale", &attrs.scale)] {
+        if let Some(given) = given {
+            errors.at(
+                given.key,
+                format!(
+                    "`{key}` applies to decimal columns, but field `{rust_name}` has type \
+                     `{rust_type}` ({kind}); remove `{key}` or make the field a \
+                     `rust_decimal::Decimal`"
+                ),
+            );
+        }
     }
 }
 

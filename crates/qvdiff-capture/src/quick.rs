@@ -550,13 +550,19 @@ fn column_item(attrs: &mut ColumnAttrs, key: &str, value: Option<Value>) -> Opti
             };
             set_once(slot, spanned(action))
         }
-        "max_length" => match value? {
+        "max_length" | "precision" | "scale" => match value? {
             Value::Number {
                 digits,
                 negative: false,
             } if !digits.contains('.') => {
-                let n = digits.parse::<u32>().ok().filter(|&n| n > 0)?;
-                set_once(&mut attrs.max_length, spanned(n))
+                let min = if key == "scale" { 0 } else { 1 };
+                let n = digits.parse::<u32>().ok().filter(|&n| n >= min)?;
+                let slot = match key {
+                    "max_length" => &mut attrs.max_length,
+                    "precision" => &mut attrs.precision,
+                    _ => &mut attrs.scale,
+                };
+                set_once(slot, spanned(n))
             }
             _ => None,
         },

@@ -20,7 +20,7 @@ use std::path::PathBuf;
   qvdiff migrate -m \"add notes field\"         write the next migration (no database needed)
   qvdiff migrate --db sqlite://app.db -m MSG  diff against the live database instead
   qvdiff check                                CI: exit 1 when models and migrations differ
-  qvdiff lint                                 review aid: exit 1 on risky or broken migrations
+  qvdiff lint --since origin/main             CI: exit 1 on risky or broken new migrations
   qvdiff review --since origin/main           pull request: a Markdown report of new migrations
   qvdiff upgrade                              deploy: backup, then every pending migration
   qvdiff downgrade                            revert the last migration
@@ -199,7 +199,12 @@ pub struct PortArgs {
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// Revisions (or unique prefixes) to check (default: every migration file).
+    #[arg(conflicts_with = "since")]
     pub revisions: Vec<String>,
+    /// Check only the migration files added since this git ref (e.g. origin/main), uncommitted
+    /// and untracked ones included, so findings in old, applied files never block CI.
+    #[arg(long, value_name = "GIT_REF")]
+    pub since: Option<String>,
 }
 
 /// `qvdiff review`.

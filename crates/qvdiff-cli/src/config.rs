@@ -56,6 +56,9 @@ dialect = "postgres"
 # Build and drop indexes on existing tables CONCURRENTLY (outside the migration transaction),
 # so the application keeps writing while they build.
 concurrent_indexes = false
+# The schema the tables and the ledger live in (created by `upgrade` when missing). Without it,
+# the first schema of the connection's search_path: normally public.
+# schema = "app"
 "#;
 
 /// The `qvdiff.toml` that `init` writes for `dialect`, with `database` set to `url` when given.
@@ -101,6 +104,7 @@ struct RawPostgres {
     #[serde(default)]
     concurrent_indexes: bool,
     migrations: Option<String>,
+    schema: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +167,9 @@ pub struct Config {
     /// PostgreSQL: build and drop indexes on existing tables `CONCURRENTLY` (outside the
     /// migration transaction), from `[postgres] concurrent_indexes`.
     pub concurrent_indexes: bool,
+    /// PostgreSQL: the schema the tables and the ledger live in (`[postgres] schema`); `None`:
+    /// the first schema of the connection's `search_path`, normally `public`.
+    pub postgres_schema: Option<String>,
     /// How long `upgrade`, `downgrade` and `stamp` wait for another writer's lock
     /// (`busy_timeout_ms`).
     pub busy_timeout: std::time::Duration,
@@ -234,6 +241,20 @@ impl Config {
             ))
             .with_hint("set keep to 1 or more (default 10), or use `upgrade --no-backup`"));
         }
+        if let Some(schema) = &raw.postgres.schema {
+            // PostgreSQL cuts names at 63 bytes, and `pg_` names are the system's.
+            if schema.is_empty() || schema.len() > 63 || schema.starts_with("pg_") {
+                return Err(CliError::new(format!(
+                    "{}: [postgres] schema = \"{schema}\" is not a schema qvdiff can use: a \
+                     name of 1 to 63 bytes, not starting with pg_",
+                    file.display()
+                ))
+                .with_hint(
+                    "use a plain name such as schema = \"app\", or leave the key out for \
+                            the search_path's first schema (normally public)",
+                ));
+            }
+        }
         let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let root = if root.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -247,6 +268,7 @@ impl Config {
             database: raw.database,
             dialect,
             concurrent_indexes: raw.postgres.concurrent_indexes,
+            postgres_schema: raw.postgres.schema,
             postgres_migrations: raw
                 .postgres
                 .migrations

@@ -67,6 +67,9 @@ pub struct PostgresTarget {
     pub url: String,
     /// Where it came from.
     pub source: UrlSource,
+    /// The schema the project's tables and ledger live in (`[postgres] schema`); `None`: the
+    /// first schema of the connection's `search_path` (normally `public`).
+    pub schema: Option<String>,
 }
 
 impl PostgresTarget {
@@ -141,6 +144,7 @@ pub fn parse_database(url: &str, source: UrlSource, config: &Config) -> CliResul
         return Ok(Database::Postgres(PostgresTarget {
             url: url.to_string(),
             source,
+            schema: config.postgres_schema.clone(),
         }));
     }
     let path = parse_sqlite_url(url, &config.root).map_err(|why| {

@@ -13,7 +13,7 @@ pub mod port;
 mod sqlite_history;
 
 use crate::config::{Config, DialectKind};
-use crate::db_url::Database;
+use crate::db_url::{Database, PostgresTarget};
 use crate::error::{CliError, CliResult};
 use crate::planning::schema_diff;
 use qvdiff_core::runner::{plan_stamp, Migrations};
@@ -38,6 +38,51 @@ pub enum Shadow {
     /// PostgreSQL: the schema model of `qvdiff_postgres::model`, applied to the starting schema
     /// (no server needed; the model is proven against a real server by the test suite).
     Model,
+}
+
+impl Baseline {
+    /// Whether the database would evaluate `expr` (a value typed at a prompt, a `backfill_sql`)
+    /// for a row of `row_of` (a table as the models want it): `Err` holds the database's own
+    /// message, for the person who wrote `expr`.
+    ///
+    /// SQLite compiles `SELECT (expr) FROM table` on a schema-only copy where a temporary table
+    /// with the wanted columns stands for `table` (so renames and added columns of this
+    /// migration are known); that finds unknown functions and columns and syntax errors without
+    /// running anything. PostgreSQL's schema model holds no catalog of functions, so there an
+    /// expression is judged when the file is proven.
+    pub fn check_expression(&self, row_of: &qvdiff_core::Table, expr: &str) -> Result<(), String> {
+        let Shadow::Sqlite(objects) = &self.shadow else {
+            return Ok(());
+        };
+        let copy = qvdiff_sqlite::shadow_from(objects).map_err(|e| e.to_string())?;
+        let name = qvdiff_sqlite::quote_ident(&row_of.name);
+        let columns: Vec<String> = row_of
+            .columns
+            .iter()
+            .map(|c| qvdiff_sqlite::quote_ident(&c.name))
+            .collect();
+        copy.execute_batch(&format!(
+            "CREATE TEMP TABLE {name} ({})",
+            columns.join(", ")
+        ))
+        .map_err(|e| e.to_string())?;
+        copy.prepare(&format!("SELECT ({expr}\n) FROM temp.{name}"))
+            .map(drop)
+            .map_err(|e| match e {
+                // SQLite's own words, without the query they were found in.
+                rusqlite::Error::SqlInputError { msg, .. } => msg,
+                rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+                other => other.to_string(),
+            })
+    }
+
+    /// The dialect's name, for messages that quote the database.
+    pub fn dialect_name(&self) -> &'static str {
+        match self.shadow {
+            Shadow::Sqlite(_) => "SQLite",
+            Shadow::Model => "PostgreSQL",
+        }
+    }
 }
 
 /// Makes the process ready for the dialects' work: SQLite's memory statistics off (with them,
@@ -82,7 +127,8 @@ pub fn not_compared(database: &Database) -> Option<&'static str> {
 }
 
 /// Opens a live database of the project's dialect (see [`crate::db_url::resolve_database`]).
-/// `create`: a missing SQLite file is created (`upgrade`); a PostgreSQL database must exist.
+/// `create`: a missing SQLite file is created (`upgrade`), and so is a missing `[postgres]
+/// schema; a PostgreSQL database must exist.
 pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
     match database {
         Database::Sqlite(target) => {
@@ -94,15 +140,30 @@ pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
             Ok(Box::new(db))
         }
         Database::Postgres(target) => {
-            let db = qvdiff_postgres::PostgresDatabase::open(&target.url).map_err(|e| {
-                CliError::new(e.message).with_hint(
-                    "check the URL (postgres://user:password@host:port/database) and that the \
-                     server is running",
-                )
-            })?;
-            Ok(Box::new(db))
+            let client = connect_postgres(target, create)?;
+            Ok(Box::new(qvdiff_postgres::PostgresDatabase::from_client(
+                client,
+                &target.url,
+            )))
         }
     }
+}
+
+/// A connection to a PostgreSQL database whose unqualified names resolve to the project's
+/// schema (`[postgres] schema`, see [`qvdiff_postgres::connect::use_schema`]; `create`: a
+/// missing schema is created).
+pub fn connect_postgres(target: &PostgresTarget, create: bool) -> CliResult<postgres::Client> {
+    let mut client = qvdiff_postgres::connect(&target.url).map_err(|e| {
+        CliError::new(e.to_string()).with_hint(
+            "check the URL (postgres://user:password@host:port/database) and that the server \
+             is running",
+        )
+    })?;
+    if let Some(schema) = &target.schema {
+        qvdiff_postgres::connect::use_schema(&mut client, &target.display(), schema, create)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+    Ok(client)
 }
 
 /// Opens a live database for reading only: a SQLite file is opened read-only (its bytes never
@@ -190,8 +251,7 @@ fn modelled_chain<'a>(
     if let (qvdiff_postgres::ModelErrorKind::Unsupported, Some(Database::Postgres(target))) =
         (error.kind, server)
     {
-        let mut client =
-            qvdiff_postgres::connect(&target.url).map_err(|e| CliError::new(e.to_string()))?;
+        let mut client = connect_postgres(target, false)?;
         return qvdiff_postgres::replay_on_server(&mut client, scripts())
             .map(|schema| qvdiff_postgres::Postgres::default().normalize(&schema))
             .map_err(|e| CliError::new(e.to_string()));
@@ -245,6 +305,33 @@ pub fn offline_script(
     }
 }
 
+/// Part of the proof on SQLite: every SQL default is taken by an insert, so a default SQLite
+/// cannot compute (`now()`) is refused here rather than at the application's first insert.
+fn refuse_unusable_defaults(wanted: &Schema) -> CliResult<()> {
+    let unusable = qvdiff_sqlite::unusable_defaults(wanted)
+        .map_err(|e| CliError::new(format!("verification failed: {e}; nothing was written")))?;
+    if unusable.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::new(format!(
+        "{} default{} cannot be computed by SQLite: every insert that takes {} would fail; \
+         nothing was written",
+        unusable.len(),
+        if unusable.len() == 1 { "" } else { "s" },
+        if unusable.len() == 1 { "it" } else { "one" }
+    ))
+    .with_details(unusable.iter().map(|d| {
+        format!(
+            "{}.{}: DEFAULT {}: {}",
+            d.table, d.column, d.default, d.reason
+        )
+    }))
+    .with_hint(
+        "give `default_sql` an expression SQLite computes: CURRENT_TIMESTAMP, CURRENT_DATE and \
+         CURRENT_TIME work on SQLite and PostgreSQL alike",
+    ))
+}
+
 /// Proves up and down SQL on the baseline's shadow against `wanted` (as the dialect stores it):
 /// up gives `wanted`, down the baseline, up again `wanted`. A mismatch is reported with a
 /// unified diff of the schemas.
@@ -258,6 +345,7 @@ pub fn prove(baseline: &Baseline, wanted: &Schema, up_sql: &str, down_sql: &str)
     };
     match &baseline.shadow {
         Shadow::Sqlite(objects) => {
+            refuse_unusable_defaults(wanted)?;
             let before = &baseline.schema;
             qvdiff_sqlite::verify_stored(objects, before, wanted, up_sql, down_sql).map_err(|e| {
                 let mut err = CliError::new(format!("{e}; nothing was written"));

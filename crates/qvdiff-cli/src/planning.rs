@@ -6,15 +6,18 @@ use crate::error::{CliError, CliResult};
 use crate::output::Console;
 use crate::prompt::Prompter;
 use qvdiff_core::propose::{Decider, NeededValue, ProposeError};
-use qvdiff_core::{Dialect, Schema};
+use qvdiff_core::{Change, DefaultValue, Dialect, Schema};
 
 pub use qvdiff_core::propose::Proposal;
 
 /// The CLI's [`Decider`]: questions go to the terminal's prompts (none under `--no-input`),
-/// warnings and details to the console.
+/// warnings and details to the console. A value the database cannot evaluate is the typist's
+/// mistake: its message is shown, with the column, and the question asked again.
 struct Prompts<'a> {
     prompter: &'a Prompter,
     console: &'a Console,
+    baseline: &'a Baseline,
+    wanted: &'a Schema,
 }
 
 impl Decider for Prompts<'_> {
@@ -27,7 +30,22 @@ impl Decider for Prompts<'_> {
     }
 
     fn value(&mut self, needed: &NeededValue<'_>) -> Option<String> {
-        self.prompter.ask(&needed.question())
+        let (table, column) = (needed.table, &needed.column.name);
+        let row_of = self.wanted.table(table);
+        self.prompter.ask_checked(&needed.question(), |answer| {
+            row_of
+                .map_or(Ok(()), |row_of| {
+                    self.baseline.check_expression(row_of, answer)
+                })
+                .map_err(|message| {
+                    format!(
+                        "{table}.{column}: the value `{answer}` cannot be evaluated for the rows \
+                         of {table}: {}: {message}; type a literal (0, 'unknown') or an \
+                         expression over the columns of {table}",
+                        self.baseline.dialect_name()
+                    )
+                })
+        })
     }
 
     fn warn(&mut self, message: &str) {
@@ -48,16 +66,62 @@ pub fn propose(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Proposal> {
-    let mut prompts = Prompts { prompter, console };
-    qvdiff_core::propose::propose(dialect, &baseline.schema, wanted, &mut prompts).map_err(|e| {
-        match e {
-            ProposeError::Plan(e) => CliError::new(format!("cannot plan the migration: {e}")),
-            ProposeError::NeedsValues(missing) => {
-                CliError::new("existing rows need values; nothing was written")
-                    .with_details(missing)
-            }
+    let mut prompts = Prompts {
+        prompter,
+        console,
+        baseline,
+        wanted,
+    };
+    let proposal = qvdiff_core::propose::propose(dialect, &baseline.schema, wanted, &mut prompts)
+        .map_err(|e| match e {
+        ProposeError::Plan(e) => CliError::new(format!("cannot plan the migration: {e}")),
+        ProposeError::NeedsValues(missing) => {
+            CliError::new("existing rows need values; nothing was written").with_details(missing)
         }
-    })
+    })?;
+    check_model_expressions(baseline, &proposal.wanted, &proposal.changes)?;
+    Ok(proposal)
+}
+
+/// The `backfill_sql` the models give for the columns this migration adds or changes, checked
+/// by the database before the proof: a typo in one is the model's error, reported with the
+/// column and the database's message, not a failed proof. (A `default_sql` SQLite cannot
+/// compute is refused by the proof itself, with its own hint.)
+fn check_model_expressions(
+    baseline: &Baseline,
+    wanted: &Schema,
+    changes: &[Change],
+) -> CliResult<()> {
+    let mut problems = Vec::new();
+    for change in changes {
+        let (table, column) = match change {
+            Change::AddColumn { table, column } => (table, &column.name),
+            Change::AlterColumn { table, to, .. } => (table, &to.name),
+            _ => continue,
+        };
+        let Some(row_of) = wanted.table(table) else {
+            continue;
+        };
+        let Some(DefaultValue::Sql(expr)) = row_of.column(column).and_then(|c| c.backfill.as_ref())
+        else {
+            continue;
+        };
+        if let Err(message) = baseline.check_expression(row_of, expr) {
+            problems.push(format!(
+                "{table}.{column}: backfill_sql `{expr}` fails on {}: {message}; fix \
+                 #[column(backfill_sql = \"…\")] on the field `{column}`",
+                baseline.dialect_name(),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            "an SQL expression in the models cannot be evaluated; nothing was written",
+        )
+        .with_details(problems))
+    }
 }
 
 /// Verifies the proposal on the baseline's shadow: up gives the wanted schema, down the

@@ -53,6 +53,26 @@ impl Prompter {
         answer
     }
 
+    /// Asks for a free-form answer that `check` must accept: a refused answer's message is
+    /// shown and the question asked again, until an answer passes or none comes (`None`, as
+    /// [`Prompter::ask`]). The accepted answer is the one remembered.
+    pub fn ask_checked(
+        &self,
+        question: &str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        loop {
+            let answer = self.ask(question)?;
+            match check(&answer) {
+                Ok(()) => return Some(answer),
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    self.answers.borrow_mut().remove(question);
+                }
+            }
+        }
+    }
+
     fn read_answer(&self, question: &str) -> Option<String> {
         let mut stderr = std::io::stderr().lock();
         let _ = write!(stderr, "{question}");

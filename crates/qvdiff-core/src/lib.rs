@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod change;
+pub mod data_problem;
 pub mod dialect;
 pub mod diff;
 pub mod erd;

@@ -484,14 +484,22 @@ impl MigrationFile {
         })
     }
 
-    /// SHA-256 of the file's text, lowercase hex (64 characters).
+    /// The checksum of a migration file's text, stored in the ledger when it is applied: the
+    /// [`text_checksum`] of the file without its `-- qvdiff:allow` lines.
     ///
-    /// Line endings are normalized first (`\r\n` -> `\n`), so a checkout that converts them (git
-    /// `autocrlf`) does not look like an edit; any other byte change does.
+    /// `allow` lines are review notes, not edits, so adding one to an applied file (to silence a
+    /// lint finding in old history) keeps its checksum; every other byte change is an edit. Line
+    /// endings are normalized (`\r\n` -> `\n`), so a checkout that converts them (git
+    /// `autocrlf`) is no edit either.
     pub fn checksum(text: &str) -> String {
-        let normalized = text.replace("\r\n", "\n");
-        let digest = sha256(normalized.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        if !text.contains(ALLOW_PREFIX) {
+            return text_checksum(text);
+        }
+        let kept: String = text
+            .split_inclusive('\n')
+            .filter(|line| !is_allow_line(content(line)))
+            .collect();
+        text_checksum(&kept)
     }
 
     /// The file name for this revision: `<revision>_<slug>.sql`.
@@ -618,6 +626,14 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
+}
+
+/// SHA-256 of `text` with `\r\n` normalized to `\n`, lowercase hex (64 characters). Checksums
+/// of migration files before `allow` lines were left out were this of the whole text.
+pub fn text_checksum(text: &str) -> String {
+    let normalized = text.replace("\r\n", "\n");
+    let digest = sha256(normalized.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 (FIPS 180-4) of `data`, by the `sha2` crate, which uses the CPU's SHA instructions

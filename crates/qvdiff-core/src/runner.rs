@@ -39,6 +39,9 @@ pub struct Migration {
     /// The revisions this baseline replaces (`qvdiff squash`; its `-- qvdiff:squashes` line),
     /// empty for any other migration.
     pub squashes: Vec<String>,
+    /// The checksum of the whole text, `allow` lines included, when it differs: what a ledger
+    /// holds if the file was applied while they counted (see [`Migration::applied_as`]).
+    pub whole_text_checksum: Option<String>,
 }
 
 impl Migration {
@@ -49,7 +52,15 @@ impl Migration {
             checksum: checksum.into(),
             path: path.into(),
             squashes: Vec::new(),
+            whole_text_checksum: None,
         }
+    }
+
+    /// Whether a ledger row's checksum says this very file was applied: its checksum, or the
+    /// checksum of its whole text written before `allow` lines were left out.
+    pub fn applied_as(&self, applied_checksum: &str) -> bool {
+        applied_checksum == self.checksum
+            || self.whole_text_checksum.as_deref() == Some(applied_checksum)
     }
 
     /// Parses `text` and computes its checksum; `path` is only used in messages.
@@ -57,6 +68,8 @@ impl Migration {
         let file = MigrationFile::parse(text)?;
         let mut migration = Migration::new(file, MigrationFile::checksum(text), path);
         migration.squashes = squashed_revisions(text);
+        migration.whole_text_checksum = Some(crate::migration::text_checksum(text))
+            .filter(|whole| *whole != migration.checksum);
         Ok(migration)
     }
 
@@ -586,7 +599,7 @@ fn check_rows(migrations: &Migrations, applied: &[AppliedRevision]) -> Result<()
     for row in applied {
         match migrations.get(&row.revision) {
             None => unknown.push(row.revision.clone()),
-            Some(m) if m.checksum != row.checksum => problems.push(Refusal::EditedAfterApplied {
+            Some(m) if !m.applied_as(&row.checksum) => problems.push(Refusal::EditedAfterApplied {
                 revision: row.revision.clone(),
                 path: m.path.clone(),
                 applied_checksum: row.checksum.clone(),
@@ -1070,7 +1083,7 @@ pub fn status(migrations: &Migrations, applied: &[AppliedRevision]) -> Status {
         .filter(|row| {
             migrations
                 .get(&row.revision)
-                .is_some_and(|m| m.checksum != row.checksum)
+                .is_some_and(|m| !m.applied_as(&row.checksum))
         })
         .map(|row| row.revision.clone())
         .collect();
@@ -1151,7 +1164,7 @@ pub fn plan_accept<'a>(
             revision,
         });
     };
-    if row.checksum == migration.checksum {
+    if migration.applied_as(&row.checksum) {
         return Err(Refusal::NothingToAccept {
             why: format!(
                 "{} is the file that was applied (checksum {})",

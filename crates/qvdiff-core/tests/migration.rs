@@ -1,9 +1,10 @@
 //! Tests of the migration-file format.
 
 use qvdiff_core::migration::{
-    is_valid_revision, render_steps, revision_at, sanitize_message, slugify, FormatError,
-    MigrationFile,
+    is_valid_revision, render_steps, revision_at, sanitize_message, slugify, text_checksum,
+    FormatError, MigrationFile,
 };
+use qvdiff_core::runner::Migration;
 use qvdiff_core::Step;
 
 const EXAMPLE: &str = "\
@@ -284,6 +285,43 @@ fn checksum_is_sha256_hex_and_ignores_line_endings() {
         MigrationFile::checksum(EXAMPLE),
         MigrationFile::checksum(&EXAMPLE.replace("TEXT", "TEXT "))
     );
+}
+
+#[test]
+fn allow_lines_are_not_part_of_the_checksum_and_old_ledgers_still_match() {
+    let drop = "ALTER TABLE \"items\" DROP COLUMN \"notes\";";
+    let allowed = EXAMPLE.replacen(
+        drop,
+        &format!("-- qvdiff:allow destructive \"notes were never read\"\n{drop}"),
+        1,
+    );
+    assert_eq!(
+        MigrationFile::checksum(&allowed),
+        MigrationFile::checksum(EXAMPLE)
+    );
+    assert_eq!(
+        MigrationFile::checksum(&allowed.replace('\n', "\r\n")),
+        MigrationFile::checksum(EXAMPLE)
+    );
+    // A comment that is not an allow line, or an allow line's neighbour edited, is an edit.
+    assert_ne!(
+        MigrationFile::checksum(&EXAMPLE.replacen(drop, &format!("-- note\n{drop}"), 1)),
+        MigrationFile::checksum(EXAMPLE)
+    );
+    assert_ne!(
+        MigrationFile::checksum(&allowed.replace("TEXT", "TEXT ")),
+        MigrationFile::checksum(EXAMPLE)
+    );
+
+    // A ledger written when the whole text counted holds the whole text's checksum: that file
+    // is still the one applied, and so is the same file with its allow line removed again.
+    let migration = Migration::from_text(&allowed, "m.sql").expect("parses");
+    assert!(migration.applied_as(&MigrationFile::checksum(EXAMPLE)));
+    assert!(migration.applied_as(&text_checksum(&allowed)));
+    assert!(!migration.applied_as(&text_checksum(&allowed.replace("TEXT", "TEXT "))));
+    let plain = Migration::from_text(EXAMPLE, "m.sql").expect("parses");
+    assert_eq!(plain.whole_text_checksum, None);
+    assert_eq!(plain.checksum, text_checksum(EXAMPLE));
 }
 
 #[test]

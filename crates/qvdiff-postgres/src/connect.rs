@@ -537,6 +537,44 @@ fn redact_key_values(text: &str) -> String {
     out
 }
 
+/// Makes `schema` the only schema of the session's `search_path`, so that every unqualified name
+/// — the tables migrations create, introspection, the ledger — is in it (the project's
+/// `[postgres] schema`). `create`: a missing schema is created first (`upgrade`, `port`);
+/// otherwise a missing schema is an error that says how to create it. `database` names the
+/// database in messages (without its password).
+pub fn use_schema(
+    session: &mut (impl crate::session::Session + ?Sized),
+    database: &str,
+    schema: &str,
+    create: bool,
+) -> Result<(), PgError> {
+    let context = || format!("using schema {schema} of {database}");
+    let quoted = crate::render::quote_ident(schema);
+    if create {
+        session
+            .execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+            .map_err(|e| PgError::new(context(), e.message))?;
+    }
+    let exists = session
+        .query_value(&format!(
+            "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = {}",
+            crate::render::quote_string(schema)
+        ))
+        .map_err(|e| PgError::new(context(), e.message))?;
+    if exists.as_deref() != Some("1") {
+        return Err(PgError::new(
+            context(),
+            format!(
+                "schema {schema} ([postgres] schema in qvdiff.toml) does not exist; `qvdiff \
+                 upgrade` creates it, or create it yourself: CREATE SCHEMA {quoted}"
+            ),
+        ));
+    }
+    session
+        .execute(&format!("SET search_path TO {quoted}"))
+        .map_err(|e| PgError::new(context(), e.message))
+}
+
 /// A live PostgreSQL database for the deploy commands: a connection and the URL it came from,
 /// without its password, for messages. Its runner methods (`upgrade`, `downgrade`, `stamp`,
 /// …) are in [`crate::runner`].
@@ -557,6 +595,15 @@ impl PostgresDatabase {
             client,
             url_redacted: redact_url(url),
         })
+    }
+
+    /// A database over a connection already made (one that [`use_schema`] pointed at a schema
+    /// of its own); `url` names it in messages, without its password.
+    pub fn from_client(client: Client, url: &str) -> PostgresDatabase {
+        PostgresDatabase {
+            client,
+            url_redacted: redact_url(url),
+        }
     }
 
     /// The database URL without its password, for messages.

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod model;
 pub mod pgpass;
 pub mod plan;
+mod preflight;
 pub mod render;
 pub mod review;
 pub mod runner;

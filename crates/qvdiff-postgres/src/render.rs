@@ -6,7 +6,7 @@
 //! PostgreSQL gives back (`format_type`, `pg_get_expr`), which adds casts
 //! (`'a'::character varying`) and quotes negative numbers (`'-5'::integer`).
 
-use qvdiff_core::{ColumnType, DefaultValue, MigrationFile};
+use qvdiff_core::{ColumnType, DefaultValue};
 
 /// PostgreSQL's longest identifier, in bytes; longer names are silently truncated by the server.
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
@@ -385,7 +385,7 @@ pub fn limit_name(name: &str) -> String {
     if name.len() <= MAX_IDENTIFIER_BYTES {
         return name.to_string();
     }
-    let hash = &MigrationFile::checksum(name)[..8];
+    let hash = &qvdiff_core::migration::text_checksum(name)[..8];
     let mut cut = MAX_IDENTIFIER_BYTES - 1 - hash.len();
     while !name.is_char_boundary(cut) {
         cut -= 1;

@@ -45,9 +45,11 @@ use crate::ledger::{
     create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
     record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
 };
+use crate::preflight::{self, DataStep};
 use crate::render::quote_ident;
 use crate::session::{Session, SessionError};
 use crate::sqltext::{self, Statement};
+use qvdiff_core::data_problem::DataProblem;
 pub use qvdiff_core::run::{
     Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
 };
@@ -120,6 +122,19 @@ pub enum RunError {
         /// revision that runs outside a transaction); they stay applied.
         committed: Vec<String>,
     },
+    /// Existing rows do not allow a statement of a migration, or would come out of it changed
+    /// (preflight refusal): counted, with example keys, before anything of it took effect.
+    Data {
+        /// The revision, its file, the section and the statement the rows block.
+        failed: Box<FailedStatement>,
+        /// The rows in the way, per table.
+        problems: Vec<DataProblem>,
+        /// Revisions of this run committed before the refused transaction began; they stay.
+        committed: Vec<String>,
+        /// In a revision that runs outside a transaction, how many of its statements ran (and
+        /// stay) before the refused one.
+        done_outside: Option<usize>,
+    },
     /// A statement of a revision that runs outside a transaction (`CREATE INDEX CONCURRENTLY`)
     /// failed. Its earlier statements stay; the revision is not recorded.
     OutsideTransaction {
@@ -150,6 +165,48 @@ impl fmt::Display for RunError {
             RunError::Refused(refusal) => write!(f, "{refusal}"),
             RunError::Statement { failed, committed } => {
                 write!(f, "{failed}\n  {}", rolled_back_note(committed))
+            }
+            RunError::Data {
+                failed,
+                problems,
+                committed,
+                done_outside,
+            } => {
+                write!(
+                    f,
+                    "revision {} ({}, {}) cannot run on the existing data; ",
+                    failed.revision, failed.path, failed.direction
+                )?;
+                match done_outside {
+                    Some(done) if *done > 0 => write!(
+                        f,
+                        "the refused statement did not run, but this revision runs outside a \
+                         transaction, so its first {done} statement{} took effect and stay{}",
+                        plural(*done),
+                        if *done == 1 { "s" } else { "" }
+                    )?,
+                    _ if committed.is_empty() => write!(f, "nothing was changed")?,
+                    None => write!(f, "{}", rolled_back_note(committed))?,
+                    Some(_) => {}
+                }
+                if done_outside.is_some() && !committed.is_empty() {
+                    write!(
+                        f,
+                        "; revision{} {} of this run {} committed before it and stay{}",
+                        plural(committed.len()),
+                        committed.join(", "),
+                        if committed.len() == 1 { "was" } else { "were" },
+                        if committed.len() == 1 { "s" } else { "" },
+                    )?;
+                }
+                for problem in problems {
+                    write!(f, "\n  {problem}; {}", problem.hint())?;
+                }
+                write!(
+                    f,
+                    "\n  in statement: {}",
+                    sqltext::excerpt(&failed.statement)
+                )
             }
             RunError::OutsideTransaction {
                 failed,
@@ -247,7 +304,7 @@ impl From<PgError> for RunError {
 pub fn backend_error(error: RunError) -> BackendError {
     let kind = match &error {
         RunError::Locked { .. } => BackendErrorKind::Locked,
-        RunError::Refused(_) => BackendErrorKind::Refused,
+        RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
         _ => BackendErrorKind::Failed,
     };
     BackendError {
@@ -310,11 +367,22 @@ fn acquire_lock(
     database: &str,
     timeout: Duration,
 ) -> Result<(), RunError> {
+    poll_lock(session, database, timeout, "pg_try_advisory_lock")
+}
+
+/// Polls `try_function` (`pg_try_advisory_lock`, or `pg_try_advisory_xact_lock` for a lock that
+/// ends with the caller's transaction) on the migration lock for at most `timeout`.
+fn poll_lock(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    timeout: Duration,
+    try_function: &str,
+) -> Result<(), RunError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
         let locked = session
-            .query_value(&format!("SELECT pg_try_advisory_lock({ADVISORY_LOCK_KEY})"))
+            .query_value(&format!("SELECT {try_function}({ADVISORY_LOCK_KEY})"))
             .map_err(|e| {
                 PgError::new(
                     format!("taking the migration lock on {database}"),
@@ -437,28 +505,96 @@ fn elapsed_ms(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Why a section stopped: the statement failed, or rows do not allow it. Either way, with
+/// how many statements ran before it.
+enum SectionFailure {
+    Statement(usize, Box<FailedStatement>),
+    Data(usize, Box<FailedStatement>, Vec<DataProblem>),
+}
+
+/// The savepoint a data step runs under inside the migration transaction, so that a failure
+/// can be explained by reading the rows it met (see [`crate::preflight`]).
+const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
+
 /// Runs a section's statements one by one, returning how long they took; on failure, how
-/// many ran before the failing one, and that one.
+/// many ran before the failing one, and that one. Statements that rows can block are checked
+/// as [`crate::preflight`] describes.
 fn run_statements(
     session: &mut (impl Session + ?Sized),
     section: &Section<'_>,
     direction: Direction,
-) -> Result<i64, (usize, Box<FailedStatement>)> {
+) -> Result<i64, SectionFailure> {
     let started = Instant::now();
+    let in_transaction = !section.autocommit;
     for (index, statement) in section.statements.iter().enumerate() {
         let text = statement.text(section.sql);
-        session.execute(text).map_err(|e| {
-            let failed = FailedStatement {
+        let failed = |message: String| {
+            Box::new(FailedStatement {
                 revision: section.migration.file.revision.clone(),
                 path: section.migration.path.clone(),
                 direction,
                 statement: text.to_string(),
-                message: server_message(e),
-            };
-            (index, Box::new(failed))
-        })?;
+                message,
+            })
+        };
+        let step = DataStep::of(text);
+        let refused = |problem: DataProblem| {
+            SectionFailure::Data(index, failed(String::new()), vec![problem])
+        };
+        if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
+            let problem = preflight::check_before(session, step)
+                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
+            if let Some(problem) = problem {
+                return Err(refused(problem));
+            }
+        }
+        let savepoint = in_transaction && step.is_some();
+        if savepoint {
+            session
+                .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
+        }
+        match session.execute(text) {
+            Ok(()) if savepoint => session
+                .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?,
+            Ok(()) => {}
+            Err(error) => {
+                let message = server_message(error);
+                if let (true, Some(step)) = (savepoint && !message_is_lost(&message), &step) {
+                    if let Some(problem) = explain(session, step) {
+                        return Err(refused(problem));
+                    }
+                }
+                return Err(SectionFailure::Statement(index, failed(message)));
+            }
+        }
     }
     Ok(elapsed_ms(started))
+}
+
+/// Whether a failure message says the connection is gone (nothing more can be asked).
+fn message_is_lost(message: &str) -> bool {
+    message.contains("(the connection was lost")
+}
+
+/// The rows that made a data step fail, read after rolling back to its savepoint; `None` when
+/// they do not explain it (or the reading fails), so the server's message stands.
+fn explain(session: &mut (impl Session + ?Sized), step: &DataStep) -> Option<DataProblem> {
+    session
+        .execute(&format!("ROLLBACK TO SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+        .ok()?;
+    session
+        .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+        .ok()?;
+    match preflight::explain_failure(session, step) {
+        Ok(problem) => problem,
+        Err(_) => {
+            // The reading itself failed: the transaction is aborted until rolled back to here.
+            let _ = session.execute(&format!("ROLLBACK TO SAVEPOINT {PREFLIGHT_SAVEPOINT}"));
+            None
+        }
+    }
 }
 
 /// Writes a revision's ledger change: a row added going up (creating the ledger if needed, in
@@ -532,12 +668,18 @@ fn run_plan(
                 committed.extend(revisions);
             }
             let execution_ms =
-                run_statements(session, section, direction).map_err(|(done, failed)| {
-                    RunError::OutsideTransaction {
+                run_statements(session, section, direction).map_err(|failure| match failure {
+                    SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
                         failed,
                         done,
                         committed: committed.clone(),
-                    }
+                    },
+                    SectionFailure::Data(done, failed, problems) => RunError::Data {
+                        failed,
+                        problems,
+                        committed: committed.clone(),
+                        done_outside: Some(done),
+                    },
                 })?;
             record(session, migration, direction, execution_ms).map_err(|e| {
                 RunError::Postgres(PgError::new(
@@ -562,11 +704,17 @@ fn run_plan(
                 }
             };
             let execution_ms =
-                run_statements(session, section, direction).map_err(|(_, failed)| {
-                    RunError::Statement {
+                run_statements(session, section, direction).map_err(|failure| match failure {
+                    SectionFailure::Statement(_, failed) => RunError::Statement {
                         failed,
                         committed: committed.clone(),
-                    }
+                    },
+                    SectionFailure::Data(_, failed, problems) => RunError::Data {
+                        failed,
+                        problems,
+                        committed: committed.clone(),
+                        done_outside: None,
+                    },
                 })?;
             record(session, migration, direction, execution_ms)
                 .map_err(|e| in_transaction(e, &committed))?;
@@ -657,6 +805,81 @@ pub fn upgrade(
     })
 }
 
+/// Applies the revisions up to `target` inside the transaction the caller holds open on
+/// `session`, and records them in the ledger there, without committing: `port` commits the
+/// schema, the ledger and the rows together, so a failed copy leaves none of them behind.
+///
+/// The migration lock is taken for the transaction (`pg_try_advisory_xact_lock`, polled for at
+/// most `busy_timeout`). Meant for tables that hold no rows: `CREATE INDEX CONCURRENTLY` and
+/// `DROP INDEX CONCURRENTLY` run without `CONCURRENTLY` (PostgreSQL refuses it inside a
+/// transaction, and on empty tables it spares no writer); a revision with any other statement
+/// that must run outside a transaction (`VACUUM`, `REINDEX … CONCURRENTLY`) is refused before
+/// anything runs.
+pub fn upgrade_in_transaction(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    migrations: &Migrations,
+    target: &str,
+    busy_timeout: Duration,
+) -> Result<Vec<StepReport>, RunError> {
+    poll_lock(session, database, busy_timeout, "pg_try_advisory_xact_lock")?;
+    let ledger = read_ledger(session)?;
+    let plan = plan_upgrade(migrations, &ledger, target)?;
+    let sections = prepare(plan, Direction::Up)?;
+    // Every statement as it runs here, each outside-a-transaction one checked before any runs.
+    let mut scripts = Vec::with_capacity(sections.len());
+    for section in &sections {
+        let mut statements = Vec::with_capacity(section.statements.len());
+        for statement in &section.statements {
+            let text = statement.text(section.sql);
+            if !sqltext::needs_autocommit(&statement.words(section.sql)) {
+                statements.push(text.to_string());
+                continue;
+            }
+            let Some(inside) = sqltext::without_concurrently(statement, section.sql) else {
+                return Err(RunError::Statement {
+                    failed: Box::new(FailedStatement {
+                        revision: section.migration.file.revision.clone(),
+                        path: section.migration.path.clone(),
+                        direction: Direction::Up,
+                        statement: text.to_string(),
+                        message: "this statement must run outside a transaction, and this \
+                                  run applies every revision in one; apply the migrations \
+                                  with `qvdiff upgrade` first"
+                            .to_string(),
+                    }),
+                    committed: Vec::new(),
+                });
+            };
+            statements.push(inside);
+        }
+        scripts.push(statements);
+    }
+    let mut steps = Vec::with_capacity(sections.len());
+    for (section, statements) in sections.iter().zip(scripts) {
+        let started = Instant::now();
+        for statement in statements {
+            session
+                .execute(&statement)
+                .map_err(|e| RunError::Statement {
+                    failed: Box::new(FailedStatement {
+                        revision: section.migration.file.revision.clone(),
+                        path: section.migration.path.clone(),
+                        direction: Direction::Up,
+                        statement,
+                        message: server_message(e),
+                    }),
+                    committed: Vec::new(),
+                })?;
+        }
+        let execution_ms = elapsed_ms(started);
+        record(session, section.migration, Direction::Up, execution_ms)
+            .map_err(|e| in_transaction(e, &[]))?;
+        steps.push(step_report(section.migration, execution_ms));
+    }
+    Ok(steps)
+}
+
 /// Reverts revisions down to `target`, running `down` sections children first and removing
 /// their ledger rows.
 ///
@@ -725,7 +948,7 @@ pub fn stamp(
                     record_applied(session, migration, 0)?;
                     report.added.push(migration.file.revision.clone());
                 }
-                Some(row) if row.checksum != migration.checksum => {
+                Some(row) if !migration.applied_as(&row.checksum) => {
                     // A replaced checksum is never silent: the audit keeps both.
                     record_accepted(
                         session,

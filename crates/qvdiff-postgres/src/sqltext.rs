@@ -312,6 +312,41 @@ pub(crate) fn needs_autocommit(words: &[String]) -> bool {
     }
 }
 
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY …` or `DROP INDEX CONCURRENTLY …` without the word
+/// `CONCURRENTLY`, for a run inside one transaction over tables that hold no rows (where
+/// building concurrently spares no writer and PostgreSQL refuses it); `None` for any other
+/// statement that must run outside a transaction (`VACUUM`, `REINDEX … CONCURRENTLY`, …) and
+/// for statements that need no change.
+pub(crate) fn without_concurrently(statement: &Statement, sql: &str) -> Option<String> {
+    let words: Vec<&Token> = statement
+        .tokens
+        .iter()
+        .filter(|t| t.kind == TokenKind::Word)
+        .collect();
+    let word = |i: usize, w: &str| words.get(i).is_some_and(|t| t.is_word(sql, w));
+    let at = if word(0, "CREATE") {
+        if word(1, "UNIQUE") {
+            3
+        } else {
+            2
+        }
+    } else if word(0, "DROP") {
+        2
+    } else {
+        return None;
+    };
+    if !word(at - 1, "INDEX") || !word(at, "CONCURRENTLY") {
+        return None;
+    }
+    let keyword = words[at];
+    let text = statement.text(sql);
+    let (from, to) = (
+        keyword.start - statement.start,
+        keyword.end - statement.start,
+    );
+    Some(format!("{}{}", &text[..from], text[to..].trim_start()))
+}
+
 /// Whether the statement begins or ends a transaction (`BEGIN`, `START TRANSACTION`, `COMMIT`,
 /// `END`, `ABORT`, `ROLLBACK` but not `ROLLBACK TO`), which would break the runner's own.
 pub(crate) fn is_transaction_control(words: &[String]) -> bool {
@@ -403,6 +438,26 @@ mod tests {
         assert!(!needs("CREATE INDEX ix ON t (a)"));
         assert!(!needs("CREATE TABLE concurrently (a int)"));
         assert!(!needs("SELECT 'CREATE INDEX CONCURRENTLY'"));
+    }
+
+    #[test]
+    fn concurrently_comes_out_of_index_statements_only() {
+        let without = |sql: &str| without_concurrently(&split_statements(sql)[0], sql);
+        assert_eq!(
+            without("CREATE INDEX CONCURRENTLY \"ix\" ON \"t\" (\"a\")").as_deref(),
+            Some("CREATE INDEX \"ix\" ON \"t\" (\"a\")")
+        );
+        assert_eq!(
+            without("create unique index concurrently if not exists ix on t (a)").as_deref(),
+            Some("create unique index if not exists ix on t (a)")
+        );
+        assert_eq!(
+            without("DROP INDEX CONCURRENTLY IF EXISTS ix").as_deref(),
+            Some("DROP INDEX IF EXISTS ix")
+        );
+        assert_eq!(without("REINDEX TABLE CONCURRENTLY t"), None);
+        assert_eq!(without("VACUUM t"), None);
+        assert_eq!(without("CREATE INDEX ix ON t (a)"), None);
     }
 
     #[test]

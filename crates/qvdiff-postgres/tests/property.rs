@@ -19,8 +19,8 @@
 //!    (a dropped column comes back with its default, else a placeholder, else NULL; a dropped
 //!    table comes back empty). Values are compared as the server prints them (`::text`); a
 //!    value that went through a type change only has to be there (not NULL);
-//! 4. a step PostgreSQL refuses on the rows (a lossy DESTRUCTIVE conversion of a value that
-//!    does not fit) is accepted only if the run rolled back completely — schema, rows and
+//! 4. a step refused on the rows (a lossy DESTRUCTIVE conversion of a value that does not fit,
+//!    or that would be cut or rounded: the runner's preflight) is accepted only if the run rolled back completely — schema, rows and
 //!    ledger as before — and the same case without rows passes every check above.
 //!
 //! A case is reproduced from its seed: `QVDIFF_PROP_SEED=<seed> cargo test -p qvdiff-postgres
@@ -457,7 +457,7 @@ fn expect_rolled_back(
 /// A refusal is acceptable only from a statement of the section that is marked DESTRUCTIVE
 /// (a conversion of values that may not fit): anything else failing is a bug of the plan.
 fn check_refusal(plan: &Plan, what: &str, error: &RunError) -> Result<String, Failure> {
-    let RunError::Statement { failed, .. } = error else {
+    let (RunError::Statement { failed, .. } | RunError::Data { failed, .. }) = error else {
         return Err(format!("{what} failed, not on a statement: {error}"));
     };
     let words = |sql: &str| {

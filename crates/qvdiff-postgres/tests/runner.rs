@@ -201,15 +201,15 @@ fn a_data_error_names_its_statement_and_the_server_detail() {
             "r1",
             &[],
             "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n\
-             INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x');",
+             INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x');",
             "DROP TABLE users;",
         ),
         migration(
             "r2",
             &["r1"],
             "ALTER TABLE users ADD COLUMN name text;\n\
-             CREATE UNIQUE INDEX ux_users_email ON users (email);",
-            "DROP INDEX ux_users_email;\nALTER TABLE users DROP COLUMN name;",
+             INSERT INTO users (id, email) VALUES (3, NULL);",
+            "ALTER TABLE users DROP COLUMN name;",
         ),
     ]);
     let mut db = open(&test_db);
@@ -218,13 +218,212 @@ fn a_data_error_names_its_statement_and_the_server_detail() {
         .unwrap_err()
         .to_string();
     for needle in [
-        "revision r2 (migrations/r2_m.sql, up) failed: could not create unique index \"ux_users_email\"",
-        "detail: Key (email)=(a@x) is duplicated.",
-        "in statement: CREATE UNIQUE INDEX ux_users_email ON users (email)",
+        "revision r2 (migrations/r2_m.sql, up) failed: null value in column \"email\"",
+        "detail: Failing row contains (3, null, null).",
+        "in statement: INSERT INTO users (id, email) VALUES (3, NULL)",
     ] {
         assert!(message.contains(needle), "{needle:?} not in {message}");
     }
     assert!(tables(&mut db).is_empty());
+}
+
+/// The state a refused revision must leave as it was: the ledger, every index and constraint
+/// (an invalid index left behind included), every column's type, and every row.
+fn rows_and_ledger(db: &mut PostgresDatabase, tables: &[&str]) -> Vec<String> {
+    let mut state = ledger(db);
+    for row in db
+        .client
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' \
+             UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
+               WHERE connamespace = 'public'::regnamespace \
+             UNION ALL SELECT attrelid::regclass || '.' || attname || ' ' || \
+               format_type(atttypid, atttypmod) || ' ' || attnotnull FROM pg_attribute \
+               WHERE attrelid IN (SELECT oid FROM pg_class \
+                 WHERE relnamespace = 'public'::regnamespace AND relkind = 'r') \
+                 AND attnum > 0 AND NOT attisdropped \
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+    {
+        state.push(row.get(0));
+    }
+    for table in tables {
+        for row in db
+            .client
+            .query(
+                &format!("SELECT row_to_json(t)::text FROM {table} t ORDER BY 1"),
+                &[],
+            )
+            .unwrap()
+        {
+            state.push(row.get(0));
+        }
+    }
+    state
+}
+
+/// Upgrades to `head` expecting a preflight refusal whose message holds every needle, and
+/// checks that nothing changed.
+fn assert_refused(
+    db: &mut PostgresDatabase,
+    migrations: &Migrations,
+    tables: &[&str],
+    needles: &[&str],
+) {
+    let before = rows_and_ledger(db, tables);
+    let error = db.upgrade(migrations, "head", &opts()).unwrap_err();
+    assert!(
+        matches!(error, RunError::Data { .. }),
+        "not a preflight refusal: {error}"
+    );
+    let message = error.to_string();
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    assert_eq!(rows_and_ledger(db, tables), before, "{message}");
+}
+
+#[test]
+fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
+    let Some(test_db) = TestDatabase::create("runner_narrowing") else {
+        return;
+    };
+    let firms = migration(
+        "r1",
+        &[],
+        "CREATE TABLE firms (id bigint PRIMARY KEY, name varchar(40) NOT NULL, price numeric(10, 3));\n\
+         INSERT INTO firms VALUES (1, 'Deutsche Post', 1.5), (2, 'DHL', 2.255);",
+        "DROP TABLE firms;",
+    );
+    // A harmless widening whose down narrows again, spelled as qvdiff wrote it before: an
+    // explicit cast, which cuts a longer value to 40 characters.
+    let widen = migration(
+        "r2",
+        &["r1"],
+        "ALTER TABLE \"firms\" ALTER COLUMN \"name\" TYPE text;",
+        "ALTER TABLE \"firms\" ALTER COLUMN \"name\" TYPE varchar(40) USING \"name\"::varchar(40);",
+    );
+    let migrations = set(vec![firms.clone(), widen.clone()]);
+    let mut db = open(&test_db);
+    db.upgrade(&migrations, "head", &opts()).unwrap();
+    db.client
+        .batch_execute(
+            "INSERT INTO firms VALUES (3, 'Deutsche Post DHL Group Express International', 1), \
+             (4, 'Deutsche Post DHL Group Express International GmbH', 1)",
+        )
+        .unwrap();
+    let before = rows_and_ledger(&mut db, &["firms"]);
+    let message = db
+        .downgrade(&migrations, "r1", &opts())
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "revision r2 (migrations/r2_m.sql, down) cannot run on the existing data; nothing was changed",
+        "2 rows of firms hold a value of name that does not convert to varchar(40) unchanged",
+        "(ids 3, 4)",
+        "#[column(using",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+    assert_eq!(rows_and_ledger(&mut db, &["firms"]), before);
+
+    // Rounding: numeric(10, 3) -> numeric(10, 2) and -> bigint, with and without a cast.
+    for (up, needle) in [
+        (
+            "ALTER TABLE firms ALTER COLUMN price TYPE numeric(10, 2);",
+            "1 row of firms holds a value of price that does not convert to numeric(10, 2) unchanged (it does not fit, or would be cut or rounded) (ids 2)",
+        ),
+        (
+            "ALTER TABLE firms ALTER COLUMN price TYPE bigint USING price::bigint;",
+            "2 rows of firms hold a value of price that does not convert to bigint unchanged (it does not fit, or would be cut or rounded) (ids 1, 2)",
+        ),
+    ] {
+        let migrations = set(vec![
+            firms.clone(),
+            widen.clone(),
+            migration("r3", &["r2"], up, "SELECT 1;"),
+        ]);
+        assert_refused(&mut db, &migrations, &["firms"], &[needle]);
+    }
+}
+
+#[test]
+fn every_data_step_is_refused_with_counts_and_example_keys() {
+    let Some(test_db) = TestDatabase::create("runner_preflight") else {
+        return;
+    };
+    let base = migration(
+        "r1",
+        &[],
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text, code text);\n\
+         CREATE TABLE items (id bigint PRIMARY KEY, user_id bigint, qty bigint);\n\
+         INSERT INTO users VALUES (1, 'a@x', '10'), (2, NULL, 'x1'), (3, 'a@x', '30'), \
+           (4, 'c@x', 'ten'), (5, 'c@x', '50'), (6, NULL, '60');\n\
+         INSERT INTO items VALUES (1, 1, 5), (2, 9, -1), (3, 8, -2), (4, NULL, 0);",
+        "DROP TABLE items;\nDROP TABLE users;",
+    );
+    let cases: [(&str, &[&str]); 10] = [
+        (
+            "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+            &["2 rows of users have NULL in email (ids 2, 6); add #[column(backfill"],
+        ),
+        // How qvdiff makes a column NOT NULL online: a CHECK validated first.
+        (
+            "ALTER TABLE users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT NULL) NOT VALID;\n\
+             ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;",
+            &["2 rows of users have NULL in email (ids 2, 6)"],
+        ),
+        (
+            "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+            &["4 rows of users share their value of (email) with another row (2 duplicated values): email 'a@x' on ids 1, 3; email 'c@x' on ids 4, 5"],
+        ),
+        // Outside a transaction: counted before the index is built (a failed build would
+        // leave an invalid index behind).
+        (
+            "CREATE UNIQUE INDEX CONCURRENTLY ux_users_email ON users (email);",
+            &["4 rows of users share their value of (email) with another row (2 duplicated values): email 'a@x' on ids 1, 3; email 'c@x' on ids 4, 5"],
+        ),
+        (
+            "CREATE UNIQUE INDEX ux_users_email ON users (email) WHERE id > 3;",
+            &["2 rows of users share their value of (email) with another row (1 duplicated value): email 'c@x' on ids 4, 5"],
+        ),
+        (
+            "ALTER TABLE items ADD CONSTRAINT items_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id);",
+            &["2 rows of items reference a missing row of users (through items.user_id) (ids 2, 3)"],
+        ),
+        (
+            "ALTER TABLE items ADD CONSTRAINT items_user_fk FOREIGN KEY (user_id) REFERENCES users NOT VALID;\n\
+             ALTER TABLE items VALIDATE CONSTRAINT items_user_fk;",
+            &["2 rows of items reference a missing row of users (through items.user_id) (ids 2, 3)"],
+        ),
+        (
+            "ALTER TABLE items ADD CONSTRAINT ck_items_qty CHECK (qty >= 0);",
+            &["2 rows of items break the check ck_items_qty (ids 2, 3)"],
+        ),
+        (
+            "ALTER TABLE users ALTER COLUMN code TYPE bigint USING code::bigint;",
+            &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
+        ),
+        // A conversion of the model's own: run row by row to find the rows it fails on.
+        (
+            "ALTER TABLE users ALTER COLUMN code TYPE bigint USING (code || '0')::bigint;",
+            &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
+        ),
+    ];
+    let mut db = open(&test_db);
+    db.upgrade(&set(vec![base.clone()]), "head", &opts())
+        .unwrap();
+    for (up, needles) in cases {
+        let migrations = set(vec![
+            base.clone(),
+            migration("r2", &["r1"], up, "SELECT 1;"),
+        ]);
+        let mut needles = needles.to_vec();
+        needles.push("revision r2 (migrations/r2_m.sql, up) cannot run on the existing data; nothing was changed");
+        assert_refused(&mut db, &migrations, &["users", "items"], &needles);
+    }
 }
 
 /// Whether a fresh connection can take (and then gives back) the migration lock.
@@ -691,5 +890,86 @@ fn connection_errors_name_the_url_without_its_password() {
         error.message.contains("Connection refused"),
         "{}",
         error.message
+    );
+}
+
+#[test]
+fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
+    let Some(test_db) = TestDatabase::create("runner_in_transaction") else {
+        return;
+    };
+    let mut list = three();
+    list.push(migration(
+        "r4",
+        &["r3"],
+        "CREATE INDEX CONCURRENTLY ix_users_name ON users (name);",
+        "DROP INDEX CONCURRENTLY ix_users_name;",
+    ));
+    let migrations = set(list.clone());
+    let mut db = open(&test_db);
+
+    // Rolled back: no table, no index, no ledger.
+    {
+        let mut tx = db.client.transaction().unwrap();
+        let steps = qvdiff_postgres::runner::upgrade_in_transaction(
+            &mut tx,
+            "test",
+            &migrations,
+            "head",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let applied: Vec<&str> = steps.iter().map(|s| s.revision.as_str()).collect();
+        assert_eq!(applied, ["r1", "r2", "r3", "r4"]);
+        tx.rollback().unwrap();
+    }
+    assert!(tables(&mut db).is_empty());
+
+    // Committed: all of it, the index built without CONCURRENTLY inside the transaction.
+    let mut tx = db.client.transaction().unwrap();
+    qvdiff_postgres::runner::upgrade_in_transaction(
+        &mut tx,
+        "test",
+        &migrations,
+        "head",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_users_name'"
+        ),
+        1
+    );
+
+    // A statement that needs its own transaction is refused before anything runs.
+    let Some(other_db) = TestDatabase::create("runner_in_transaction_vacuum") else {
+        return;
+    };
+    list.push(migration("r5", &["r4"], "VACUUM users;", "SELECT 1;"));
+    let mut other = open(&other_db);
+    let mut tx = other.client.transaction().unwrap();
+    let refused = qvdiff_postgres::runner::upgrade_in_transaction(
+        &mut tx,
+        "test",
+        &set(list),
+        "head",
+        Duration::from_secs(5),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(refused.contains("VACUUM users"), "{refused}");
+    assert!(refused.contains("qvdiff upgrade"), "{refused}");
+    assert_eq!(
+        tx.query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[]
+        )
+        .unwrap()
+        .get::<_, i64>(0),
+        0
     );
 }

@@ -74,7 +74,7 @@ pub mod runner;
 
 pub use apply::{
     apply_script, apply_scripts, comparable, replay, replay_schema, schema_copy, shadow_from,
-    stored_objects, verify, verify_from, verify_stored,
+    stored_objects, unusable_defaults, verify, verify_from, verify_stored, UnusableDefault,
 };
 pub use backend::{backend_error, SqliteDatabase};
 pub use error::{

@@ -396,7 +396,9 @@ impl<'a> Planner<'a> {
         }
         let old_table = self.old_table(work)?;
         for column in &work.dropped_columns {
-            if let Some(reason) = self.drop_column_obstacle(&old_table, column) {
+            if let Some(reason) =
+                self.drop_column_obstacle(&old_table, column, &work.dropped_indexes)
+            {
                 work.rebuild_reasons.push(reason);
             }
         }
@@ -418,13 +420,26 @@ impl<'a> Planner<'a> {
         Ok(table)
     }
 
-    fn drop_column_obstacle(&self, table: &Table, column: &Column) -> Option<String> {
+    /// Why SQLite's `DROP COLUMN` cannot drop `column`, if it cannot. Indexes this migration
+    /// drops are no obstacle: their `DROP INDEX` runs before the `DROP COLUMN`.
+    fn drop_column_obstacle(
+        &self,
+        table: &Table,
+        column: &Column,
+        dropped_indexes: &[Index],
+    ) -> Option<String> {
         let name = &column.name;
+        let kept_index = |index: &&Index| !dropped_indexes.iter().any(|d| d.name == index.name);
         let why = if table.primary_key.contains(name) {
             "is part of the primary key"
         } else if table.uniques.iter().any(|u| u.columns.contains(name)) {
             "is in a unique constraint"
-        } else if table.indexes.iter().any(|i| i.columns.contains(name)) {
+        } else if table
+            .indexes
+            .iter()
+            .filter(kept_index)
+            .any(|i| i.columns.contains(name))
+        {
             "is indexed"
         } else if table.foreign_keys.iter().any(|f| f.columns.contains(name)) {
             "is in a foreign key"

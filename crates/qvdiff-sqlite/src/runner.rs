@@ -598,7 +598,7 @@ pub fn stamp(
                 record_applied(&tx, migration, 0)?;
                 report.added.push(migration.file.revision.clone());
             }
-            Some(row) if row.checksum != migration.checksum => {
+            Some(row) if !migration.applied_as(&row.checksum) => {
                 // A replaced checksum is never silent: the audit keeps both.
                 record_accepted(
                     &tx,

@@ -172,37 +172,17 @@ fn check_live(
             status.unknown.join(", ")
         );
     }
-    if let Some(baseline) = status
-        .current
-        .iter()
-        .find_map(|rev| migrations.squashed_by(rev))
-    {
-        println!(
-            "{shown} is inside the history baseline {} replaces; drift is checked once it is \
-             past it (run `qvdiff upgrade`).",
-            baseline.revision()
-        );
-        return Ok(problems + 1);
-    }
-    let expected = match status.current.as_slice() {
-        [] => Schema::default(),
-        [one] => dialects::schema_at(config, migrations, one, Some(database))?,
-        several => {
-            println!(
-                "{shown} has several heads applied ({}); drift was not checked.",
-                several.join(", ")
-            );
+    let expected = match applied_schema(config, migrations, &status.current, database)? {
+        Ok(schema) => schema,
+        Err(why) => {
+            println!("{shown} {why}.");
             return Ok(problems + 1);
         }
     };
     let live = db
         .introspect()
         .map_err(|e| CliError::new(format!("cannot introspect {shown}: {e}")))?;
-    let (expected, live) = (
-        db.dialect().comparable(&expected),
-        db.dialect().comparable(&live),
-    );
-    let drift = diff(&expected, &live, &Renames::default());
+    let drift = drift(db.dialect(), &expected, &live);
     if let Some(blind) = dialects::not_compared(database) {
         console.info(&format!(
             "Not compared on {} (drift in these goes unseen): {blind}.",
@@ -222,6 +202,46 @@ fn check_live(
         println!("Someone changed the schema by hand: write a migration that records it, or undo the change.");
     }
     Ok(problems)
+}
+
+/// The schema the revisions applied on `database` (its heads, `current`) produce, or why drift
+/// cannot be told there (several heads applied, inside the range a baseline replaces), as the
+/// rest of a sentence about the database.
+pub(crate) fn applied_schema(
+    config: &Config,
+    migrations: &Migrations,
+    current: &[String],
+    database: &Database,
+) -> CliResult<Result<Schema, String>> {
+    if let Some(baseline) = current.iter().find_map(|rev| migrations.squashed_by(rev)) {
+        return Ok(Err(format!(
+            "is inside the history baseline {} replaces; drift is checked once it is past it \
+             (run `qvdiff upgrade`)",
+            baseline.revision()
+        )));
+    }
+    match current {
+        [] => Ok(Ok(Schema::default())),
+        [one] => dialects::schema_at(config, migrations, one, Some(database)).map(Ok),
+        several => Ok(Err(format!(
+            "has several heads applied ({}); drift was not checked",
+            several.join(", ")
+        ))),
+    }
+}
+
+/// What the live schema changed from the schema its applied migrations produce, as the
+/// dialect compares them (empty: no drift).
+pub(crate) fn drift(
+    dialect: &dyn qvdiff_core::Dialect,
+    expected: &Schema,
+    live: &Schema,
+) -> Vec<qvdiff_core::Change> {
+    diff(
+        &dialect.comparable(expected),
+        &dialect.comparable(live),
+        &Renames::default(),
+    )
 }
 
 fn plural(n: usize) -> &'static str {

@@ -47,7 +47,25 @@ impl Checked {
 
 /// Runs `qvdiff lint`: prints the findings, returns 1 when there are any.
 pub fn run(config: &Config, args: &LintArgs, console: &Console) -> CliResult<i32> {
-    let checked = check_files(config, &args.revisions)?;
+    let revisions = match &args.since {
+        Some(reference) => {
+            let added = crate::commands::review::added_since(config, reference)?;
+            // Nothing added: nothing to check (an empty list would mean every file).
+            if added.is_empty() {
+                console.info(&console.paint(
+                    Tone::Good,
+                    &format!(
+                        "OK: no migration file was added to {} since {reference}.",
+                        display_path(&config.migrations)
+                    ),
+                ));
+                return Ok(EXIT_OK);
+            }
+            added
+        }
+        None => args.revisions.clone(),
+    };
+    let checked = check_files(config, &revisions)?;
     Ok(report(&checked, console))
 }
 

@@ -66,6 +66,9 @@ pub fn run(
             require_up_to_date(database, history)?;
         }
     }
+    if db_flag.is_some() && !args.empty {
+        refuse_drift(config, &views, &histories, db_flag)?;
+    }
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     // The models and the starting schemas do not need each other: read them at once (models
     // errors are still reported first).
@@ -178,6 +181,82 @@ fn require_up_to_date(database: &crate::db_url::Database, history: &Migrations) 
     ))
     .with_details(details)
     .with_hint("run `qvdiff upgrade` (or `qvdiff current` to see where it stands) first"))
+}
+
+/// `migrate --db` plans from the live schema, so a change made there by hand (a column, an
+/// index, a default) would end up in the new file's way back as a drop of something no
+/// migration created: a fresh database could no longer replay the history, and the database
+/// itself could not go down. So it refuses while the live database differs from the schema its
+/// applied migrations produce, and lists the drift.
+fn refuse_drift(
+    config: &Config,
+    views: &[Config],
+    histories: &[Migrations],
+    db_flag: Option<&str>,
+) -> CliResult<()> {
+    let (view, database) = crate::db_url::resolve_database(config, db_flag)?;
+    let Some(history) = views
+        .iter()
+        .zip(histories)
+        .find_map(|(v, h)| (v.migrations == view.migrations).then_some(h))
+    else {
+        return Ok(());
+    };
+    if !database.exists() {
+        // Reading the live schema reports the missing file.
+        return Ok(());
+    }
+    let mut db = crate::dialects::open_read_only(&database)?;
+    let applied = db.applied().map_err(|e| CliError::new(e.to_string()))?;
+    let status = qvdiff_core::runner::status(history, &applied);
+    // Several heads applied, or inside a squashed range: `check --db` says why drift cannot be
+    // told there; the live schema stays the starting point, as asked.
+    let Ok(expected) =
+        crate::commands::check::applied_schema(&view, history, &status.current, &database)?
+    else {
+        return Ok(());
+    };
+    let live = db.introspect().map_err(|e| {
+        CliError::new(format!(
+            "cannot read the schema of {}: {e}",
+            database.display()
+        ))
+    })?;
+    let drift = crate::commands::check::drift(db.dialect(), &expected, &live);
+    if drift.is_empty() {
+        return Ok(());
+    }
+    let shown = database.display();
+    let at = match status.current.as_slice() {
+        [] => "no applied revision".to_string(),
+        heads => format!("revision {}", heads.join(", ")),
+    };
+    let hint = if applied.is_empty() {
+        format!(
+            "{shown} has no applied revisions: if these migrations built it, record the one it \
+             is at with `qvdiff stamp REV --db …` (stamp checks the schema first); otherwise \
+             undo the changes listed above"
+        )
+    } else {
+        format!(
+            "undo the changes on {shown}, or fold them into the history with `qvdiff adopt --db \
+             … -m \"…\"` (a migration of the drift, stamped as applied there); then run \
+             `qvdiff migrate --db` again"
+        )
+    };
+    Err(CliError::new(format!(
+        "{shown} has drifted from its applied migrations ({at}): {} change{} that no migration \
+         made; a migration planned from it would undo or repeat them, and the history could no \
+         longer be replayed; nothing was written",
+        drift.len(),
+        if drift.len() == 1 { "" } else { "s" }
+    ))
+    .with_details(
+        drift
+            .iter()
+            .map(|c| format!("live database: {}", c.describe())),
+    )
+    .with_hint(hint))
 }
 
 /// `migrate --apply`: shows the file written for the database's dialect (its summary block and

@@ -5,13 +5,15 @@ use crate::cli::PortArgs;
 use crate::config::{Config, DialectKind};
 use crate::db_url::{parse_database, Database, UrlSource};
 use crate::dialects;
-use crate::dialects::port::{copy_all, lock_tables, pg_failure, tables_with_rows};
+use crate::dialects::port::{
+    connect_target, copy_all, enter_schema, introspect, lock_tables, pg_failure, tables_with_rows,
+    upgrade_target,
+};
 use crate::error::{CliError, CliResult};
 use crate::history::load_migrations;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
-use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::status;
 use qvdiff_core::Schema;
 use std::collections::BTreeMap;
@@ -92,7 +94,10 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
             display_path(&source_file.path)
         ))
         .with_details([schema_diff(&expected, &live)])
-        .with_hint("record the change in a migration (qvdiff migrate --db …) or undo it"));
+        .with_hint(
+            "undo the change on the source, or put it in the models, run `qvdiff migrate` and \
+             `qvdiff stamp` the new revision on the source",
+        ));
     }
     drop(source_db);
 
@@ -106,31 +111,29 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
         ))
         .with_hint("run `qvdiff migrate` so both histories reach the same revision"));
     }
-    let (mut client, present) = dialects::port::connect_target(&target_db.url)?;
-    refuse_rows(
-        &tables_with_rows(&mut client, &present)?,
-        &target_db.display(),
+    let mut client = connect_target(target_db)?;
+    // Schema, ledger and rows commit together: a copy that fails leaves the target as it was
+    // (a `[postgres] schema` it creates included).
+    let mut tx = client
+        .transaction()
+        .map_err(|e| pg_failure("starting the port".to_string(), e))?;
+    let present = enter_schema(&mut tx, target_db)?;
+    refuse_rows(&tables_with_rows(&mut tx, &present)?, &target_db.display())?;
+    let steps = upgrade_target(
+        &mut tx,
+        target_db,
+        &postgres_history,
+        &head,
+        postgres.busy_timeout,
     )?;
-
-    let mut target_backend = dialects::open(&target, false)?;
-    let report = target_backend
-        .upgrade(&postgres_history, &head, &RunOptions::default())
-        .map_err(|e| CliError::new(e.to_string()))?;
-    for step in &report.steps {
+    for step in &steps {
         console.detail(&format!(
             "target: applied {} {}",
             step.revision, step.message
         ));
     }
-    let target_schema = target_backend
-        .introspect()
-        .map_err(|e| CliError::new(e.to_string()))?;
-    drop(target_backend);
+    let target_schema = introspect(&mut tx)?;
     same_columns(&live, &target_schema)?;
-
-    let mut tx = client
-        .transaction()
-        .map_err(|e| pg_failure("starting the copy".to_string(), e))?;
     // Nobody writes between the check above and the copy: the tables stay locked until commit.
     lock_tables(&mut tx, &target_schema)?;
     refuse_rows(

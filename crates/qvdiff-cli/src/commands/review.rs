@@ -116,8 +116,11 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
     Ok(EXIT_OK)
 }
 
-/// Revisions of the migration files added since `reference`, from
-/// `git diff --name-only --diff-filter=A <reference> -- <migrations dir>`.
+/// Revisions of the migration files added since `reference`: those
+/// `git diff --name-only --diff-filter=A <reference> -- <migrations dir>` lists (committed,
+/// staged or changed in the working tree since the ref), and the untracked ones
+/// (`git ls-files --others --exclude-standard`), which a new `qvdiff migrate` file is until
+/// someone runs `git add`.
 pub(crate) fn added_since(config: &Config, reference: &str) -> CliResult<Vec<String>> {
     if reference.starts_with('-') {
         return Err(CliError::new(format!(
@@ -128,29 +131,28 @@ pub(crate) fn added_since(config: &Config, reference: &str) -> CliResult<Vec<Str
         .migrations
         .strip_prefix(&config.root)
         .unwrap_or(&config.migrations);
-    let output = Command::new("git")
-        .arg("diff")
-        .arg("--name-only")
-        .arg("--relative")
-        .arg("--diff-filter=A")
-        .arg(reference)
-        .arg("--")
-        .arg(dir)
-        .current_dir(&config.root)
-        .output()
-        .map_err(|e| {
-            CliError::new(format!("cannot run git: {e}"))
-                .with_hint("--since needs git on PATH; or name the revisions instead")
-        })?;
-    if !output.status.success() {
-        return Err(CliError::new(format!(
-            "git diff --since {reference} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-        .with_hint("is this a git repository, and is the ref spelled right?"));
-    }
+    let dir = dir.to_string_lossy();
+    let added = git(
+        config,
+        &[
+            "diff",
+            "--name-only",
+            "--relative",
+            "--diff-filter=A",
+            reference,
+            "--",
+            &dir,
+        ],
+        &format!("git diff --since {reference}"),
+    )?;
+    let untracked = git(
+        config,
+        &["ls-files", "--others", "--exclude-standard", "--", &dir],
+        "git ls-files",
+    )?;
+    let names: BTreeSet<&str> = added.lines().chain(untracked.lines()).collect();
     let mut revisions = Vec::new();
-    for name in String::from_utf8_lossy(&output.stdout).lines() {
+    for name in names {
         let path = config.root.join(name);
         if path.extension().is_none_or(|e| e != "sql") {
             continue;
@@ -172,6 +174,27 @@ pub(crate) fn added_since(config: &Config, reference: &str) -> CliResult<Vec<Str
         }
     }
     Ok(revisions)
+}
+
+/// Runs git with `args` (an argument vector, no shell) in the directory of `qvdiff.toml` and
+/// returns its standard output; `what` names the command in a failure's message.
+fn git(config: &Config, args: &[&str], what: &str) -> CliResult<String> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(&config.root)
+        .output()
+        .map_err(|e| {
+            CliError::new(format!("cannot run git: {e}"))
+                .with_hint("--since needs git on PATH; or name the revisions instead")
+        })?;
+    if !output.status.success() {
+        return Err(CliError::new(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+        .with_hint("is this a git repository, and is the ref spelled right?"));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The summary notes of a migration `migrate` writes (see [`qvdiff_core::summary`]), types
@@ -428,7 +451,25 @@ pub fn markdown(report: &Report, unreadable: &[&Checked]) -> String {
         };
         let _ = writeln!(out, "`{}` · parents: {parents} · {}\n", m.path, m.origin);
         out.push_str("### Changes\n\n");
-        if m.changes.is_empty() {
+        if m.parents.len() > 1 {
+            let _ = writeln!(
+                out,
+                "This merge joins {} branches, ending at {}; their changes are in their own \
+                 migrations (`qvdiff review {}`). {}\n",
+                m.parents.len(),
+                m.parents
+                    .iter()
+                    .map(|p| code(p))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                m.parents.join(" "),
+                if m.changes.is_empty() {
+                    "It changes no schema of its own."
+                } else {
+                    "Its own changes:"
+                }
+            );
+        } else if m.changes.is_empty() {
             out.push_str("No schema change.\n");
         }
         for line in &m.changes {
@@ -534,4 +575,57 @@ fn code(text: &str) -> String {
 /// Text safe inside a Markdown table cell.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merge(changes: Vec<String>) -> Reviewed {
+        Reviewed {
+            revision: "r3".into(),
+            path: "migrations/r3_join.sql".into(),
+            message: "join".into(),
+            parents: vec!["r2a".into(), "r2b".into()],
+            origin: "merge".into(),
+            tables: Vec::new(),
+            changes,
+            destructive: Vec::new(),
+            down_losses: Vec::new(),
+            rebuilds: Vec::new(),
+            findings: Vec::new(),
+            erd_before: String::new(),
+            erd_after: String::new(),
+            up: String::new(),
+            down: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_merge_says_what_it_joins_and_whether_it_changes_anything_itself() {
+        let plain = markdown(
+            &Report {
+                migrations: vec![merge(Vec::new())],
+            },
+            &[],
+        );
+        assert!(
+            plain.contains(
+                "This merge joins 2 branches, ending at `r2a` and `r2b`; their changes are in \
+                 their own migrations (`qvdiff review r2a r2b`). It changes no schema of its own."
+            ),
+            "{plain}"
+        );
+        assert!(!plain.contains("No schema change"), "{plain}");
+        let own = markdown(
+            &Report {
+                migrations: vec![merge(vec!["+ index ix_t_a on t".into()])],
+            },
+            &[],
+        );
+        assert!(
+            own.contains("Its own changes:\n\n- `+ index ix_t_a on t`"),
+            "{own}"
+        );
+    }
 }

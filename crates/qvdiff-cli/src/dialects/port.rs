@@ -30,7 +30,7 @@
 pub mod deferred;
 mod progress;
 
-use crate::db_url::DatabaseTarget;
+use crate::db_url::{DatabaseTarget, PostgresTarget};
 use crate::error::{CliError, CliResult};
 use crate::output::Console;
 use postgres::GenericClient;
@@ -61,12 +61,47 @@ pub struct TableReport {
     pub checksum: String,
 }
 
-/// A connection to the target server, and the schema it holds now.
-pub fn connect_target(url: &str) -> CliResult<(postgres::Client, Schema)> {
-    let mut client = qvdiff_postgres::connect(url).map_err(|e| CliError::new(e.to_string()))?;
-    let present =
-        qvdiff_postgres::introspect(&mut client).map_err(|e| CliError::new(e.to_string()))?;
-    Ok((client, present))
+/// A connection to the target server. The project's schema (`[postgres] schema`) is entered
+/// inside the port's transaction ([`enter_schema`]), so a port that fails creates none.
+pub fn connect_target(target: &PostgresTarget) -> CliResult<postgres::Client> {
+    qvdiff_postgres::connect(&target.url).map_err(|e| CliError::new(e.to_string()))
+}
+
+/// Inside the port's transaction: makes the project's schema the one names resolve to
+/// (created when missing) and returns what the target holds there now.
+pub fn enter_schema(
+    tx: &mut postgres::Transaction<'_>,
+    target: &PostgresTarget,
+) -> CliResult<Schema> {
+    if let Some(schema) = &target.schema {
+        qvdiff_postgres::connect::use_schema(tx, &target.display(), schema, true)
+            .map_err(|e| CliError::new(e.to_string()))?;
+    }
+    introspect(tx)
+}
+
+/// The target's schema, read inside the port's transaction.
+pub fn introspect(tx: &mut postgres::Transaction<'_>) -> CliResult<Schema> {
+    qvdiff_postgres::introspect(tx).map_err(|e| CliError::new(e.to_string()))
+}
+
+/// Upgrades the target to `head` inside the port's transaction (ledger rows included; see
+/// `qvdiff_postgres::runner::upgrade_in_transaction`), returning the revisions applied.
+pub fn upgrade_target(
+    tx: &mut postgres::Transaction<'_>,
+    target: &PostgresTarget,
+    history: &qvdiff_core::runner::Migrations,
+    head: &str,
+    busy_timeout: std::time::Duration,
+) -> CliResult<Vec<qvdiff_core::run::StepReport>> {
+    qvdiff_postgres::runner::upgrade_in_transaction(
+        tx,
+        &target.display(),
+        history,
+        head,
+        busy_timeout,
+    )
+    .map_err(|e| CliError::new(format!("{e}; nothing was copied")))
 }
 
 /// A server error as a CLI error that says what qvdiff was doing.
@@ -333,9 +368,10 @@ fn mismatch(
             differing.push(column.name.as_str());
         }
     }
+    let first = first_differing_row(&conn, target, table)?;
     Ok(CliError::new(format!(
         "table {}: the copy does not match the source (source {} rows, checksum {}; \
-         target {} rows, checksum {}; columns that differ: {}); no row was committed",
+         target {} rows, checksum {}; columns that differ: {}){}; nothing was committed",
         table.name,
         source_sum.rows,
         source_sum.hex(),
@@ -345,13 +381,174 @@ fn mismatch(
             "none alone".to_string()
         } else {
             differing.join(", ")
-        }
+        },
+        first
+            .map(|row| format!("; first difference: {row}"))
+            .unwrap_or_default()
     ))
     .with_hint(
         "PostgreSQL stored other values than SQLite holds there (a timestamp with a UTC \
          offset, a number written as text, …): fix those rows in the source and run port \
-         again; the target keeps its schema, with empty tables",
+         again; the target is left as it was, without the schema or ledger rows of this port",
     ))
+}
+
+/// The first row, in key order, whose copy differs from the source: its key, the first column
+/// that differs and both values, or the keys where one side has a row the other lacks. `None`
+/// for a table without a primary key. Both sides are streamed in the same order (integer keys
+/// by number, others by their text's bytes), so memory stays bounded.
+fn first_differing_row(
+    source: &rusqlite::Connection,
+    target: &mut impl GenericClient,
+    table: &Table,
+) -> CliResult<Option<String>> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let keys: Vec<usize> = table
+        .primary_key
+        .iter()
+        .filter_map(|k| table.columns.iter().position(|c| &c.name == k))
+        .collect();
+    if keys.is_empty() || keys.len() != table.primary_key.len() {
+        return Ok(None);
+    }
+    let numeric = |i: usize| matches!(table.columns[i].ty, ColumnType::Integer { .. });
+    let sqlite_order = keys
+        .iter()
+        .map(|&i| {
+            let name = qvdiff_sqlite::quote_ident(&table.columns[i].name);
+            match numeric(i) {
+                true => name,
+                false => format!("CAST({name} AS TEXT)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let postgres_order = keys
+        .iter()
+        .map(|&i| {
+            let name = qvdiff_postgres::quote_ident(&table.columns[i].name);
+            match numeric(i) {
+                true => name,
+                false => format!("{name}::text COLLATE \"C\""),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let read_error = |e: rusqlite::Error| CliError::new(format!("cannot read {}: {e}", table.name));
+    let mut statement = source
+        .prepare(&format!("{} ORDER BY {sqlite_order}", select_all(table)))
+        .map_err(read_error)?;
+    let mut source_rows = statement.query([]).map_err(read_error)?;
+    let target_sql = format!(
+        "SELECT {} FROM {} ORDER BY {postgres_order}",
+        table
+            .columns
+            .iter()
+            .map(|c| format!("{}::text", qvdiff_postgres::quote_ident(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        qvdiff_postgres::quote_ident(&table.name)
+    );
+    let failed = |e: postgres::Error| pg_failure(format!("reading {} back", table.name), e);
+    let mut target_rows = target
+        .query_raw(target_sql.as_str(), std::iter::empty::<i32>())
+        .map_err(failed)?;
+    let key_text = |values: &[String]| {
+        let names: Vec<&str> = keys
+            .iter()
+            .map(|&i| table.columns[i].name.as_str())
+            .collect();
+        let shown: Vec<&str> = keys.iter().map(|&i| values[i].as_str()).collect();
+        match keys.len() {
+            1 => format!("{} = {}", names[0], shown[0]),
+            _ => format!("({}) = ({})", names.join(", "), shown.join(", ")),
+        }
+    };
+    let mut scratch = String::new();
+    loop {
+        // Each side's row: the values as shown (SQL literals, NULL) and their canonical text.
+        let source_row = match source_rows.next().map_err(read_error)? {
+            None => None,
+            Some(row) => {
+                let mut shown = Vec::with_capacity(table.columns.len());
+                let mut canon = Vec::with_capacity(table.columns.len());
+                for (i, column) in table.columns.iter().enumerate() {
+                    let value = row.get_ref(i).map_err(read_error)?;
+                    shown.push(sqlite_literal(value));
+                    let mut text = String::new();
+                    push_source_text(value, &column.ty, &mut text, &mut scratch);
+                    canon.push(text);
+                }
+                Some((shown, canon))
+            }
+        };
+        let target_row = match target_rows.next().map_err(failed)? {
+            None => None,
+            Some(row) => {
+                let mut shown = Vec::with_capacity(table.columns.len());
+                let mut canon = Vec::with_capacity(table.columns.len());
+                for (i, column) in table.columns.iter().enumerate() {
+                    let value: Option<String> = row.try_get(i).map_err(failed)?;
+                    match value {
+                        None => {
+                            shown.push("NULL".to_string());
+                            canon.push(NULL.to_string());
+                        }
+                        Some(text) => {
+                            canon.push(canonical(&text, &column.ty).into_owned());
+                            shown.push(qvdiff_postgres::quote_string(&text));
+                        }
+                    }
+                }
+                Some((shown, canon))
+            }
+        };
+        let ((source_shown, source_canon), (target_shown, target_canon)) =
+            match (source_row, target_row) {
+                (None, None) => return Ok(None),
+                (Some((shown, _)), None) => {
+                    return Ok(Some(format!(
+                        "row {} of the source has no copy in the target",
+                        key_text(&shown)
+                    )))
+                }
+                (None, Some((shown, _))) => {
+                    return Ok(Some(format!(
+                        "row {} of the target is not in the source",
+                        key_text(&shown)
+                    )))
+                }
+                (Some(source), Some(target)) => (source, target),
+            };
+        if keys.iter().any(|&i| source_canon[i] != target_canon[i]) {
+            return Ok(Some(format!(
+                "row {} of the source and row {} of the target stand at the same place in key \
+                 order (one side has a row the other lacks)",
+                key_text(&source_shown),
+                key_text(&target_shown)
+            )));
+        }
+        if let Some(i) = (0..table.columns.len()).find(|&i| source_canon[i] != target_canon[i]) {
+            return Ok(Some(format!(
+                "row {}, column {}: {} in SQLite, {} in PostgreSQL",
+                key_text(&source_shown),
+                table.columns[i].name,
+                source_shown[i],
+                target_shown[i]
+            )));
+        }
+    }
+}
+
+/// A SQLite value as a SQL literal, for messages.
+fn sqlite_literal(value: ValueRef<'_>) -> String {
+    match value {
+        ValueRef::Null => "NULL".to_string(),
+        ValueRef::Integer(n) => n.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) => qvdiff_sqlite::quote_string(&String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!("X'{}'", bytea_text(b).trim_start_matches("\\x")),
+    }
 }
 
 fn column_list(table: &Table, quote: fn(&str) -> String) -> String {

@@ -179,9 +179,33 @@ struct TableWork {
     added_indexes: Vec<Index>,
     added_foreign_keys: Vec<ForeignKey>,
     added_checks: Vec<Check>,
+    /// `(old, new)` names of indexes that stay as they are but for their name (it follows a
+    /// renamed table or column): renamed, not rebuilt.
+    index_renames: Vec<(String, String)>,
 }
 
 impl TableWork {
+    /// Moves each dropped index that an added one equals but for its name (columns named as
+    /// after the renames) into `index_renames`: `ALTER INDEX … RENAME` keeps the built index,
+    /// where a drop and a create would rebuild it under lock.
+    fn pair_index_renames(&mut self) {
+        let mut dropped = std::mem::take(&mut self.dropped_indexes);
+        dropped.retain(|old| {
+            let same_but_name = |new: &Index| {
+                new.unique == old.unique && new.columns == self.new_column_names(&old.columns)
+            };
+            match self.added_indexes.iter().position(same_but_name) {
+                Some(at) => {
+                    let new = self.added_indexes.remove(at);
+                    self.index_renames.push((old.name.clone(), new.name));
+                    false
+                }
+                None => true,
+            }
+        });
+        self.dropped_indexes = dropped;
+    }
+
     fn new_column_name<'n>(&'n self, old: &'n str) -> &'n str {
         self.column_renames
             .iter()
@@ -322,9 +346,10 @@ impl<'a> Planner<'a> {
             let at = entry(&mut works, table);
             self.collect(change, &mut works[at])?;
         }
-        for work in &works {
+        for work in &mut works {
             self.table_in_from(&work.from_name)?;
             self.table_in_to(&work.to_name)?;
+            work.pair_index_renames();
         }
 
         let drop_order: Vec<Table> = dependency_order(&dropped)
@@ -416,6 +441,13 @@ impl<'a> Planner<'a> {
             }
         }
         for work in &works {
+            for (old, new) in &work.index_renames {
+                self.step(format!(
+                    "ALTER INDEX {} RENAME TO {};",
+                    quote_ident(&limit_name(old)),
+                    quote_ident(&limit_name(new))
+                ));
+            }
             for (old, new) in self.constraint_renames(work, &suspended)? {
                 self.step(format!(
                     "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
@@ -855,12 +887,20 @@ impl<'a> Planner<'a> {
                 from: from.clone(),
                 to: to.clone(),
             };
-            self.destructive_step(
-                alter(&format!(
+            let conversion = if has_assignment_cast(&from.ty, &to.ty) {
+                // The server's own conversion refuses a value that does not fit (an explicit
+                // cast would cut text to the length); the runner counts the values it would
+                // round or refuse before the step runs.
+                format!("TYPE {}", render_type(&to.ty))
+            } else {
+                format!(
                     "TYPE {} USING {}",
                     render_type(&to.ty),
                     using_expression(&to.name, &from.ty, &to.ty)
-                )),
+                )
+            };
+            self.destructive_step(
+                alter(&conversion),
                 change.destructive_reason_in(&render_type),
             );
         }
@@ -970,6 +1010,22 @@ fn using_expression(column: &str, from: &ColumnType, to: &ColumnType) -> String 
         (_, T::Blob) => format!("convert_to({quoted}::text, 'UTF8')"),
         _ if has_direct_cast(from, to) => format!("{quoted}::{target}"),
         _ => format!("{quoted}::text::{target}"),
+    }
+}
+
+/// Whether PostgreSQL converts `from` to `to` by itself in `ALTER COLUMN … TYPE` (an implicit
+/// or assignment cast): between numbers, to text (the I/O conversion, but not from bytes, which
+/// are decoded), from text to a shorter text, and between dates and timestamps. That
+/// conversion refuses a value that does not fit where an explicit cast would cut it.
+fn has_assignment_cast(from: &ColumnType, to: &ColumnType) -> bool {
+    use ColumnType as T;
+    let numeric = |ty: &T| matches!(ty, T::Integer { .. } | T::Float | T::Decimal { .. });
+    match (from, to) {
+        (T::Custom { .. } | T::Blob, _) | (_, T::Custom { .. }) => false,
+        (a, b) if numeric(a) && numeric(b) => true,
+        (_, T::Text { .. }) => true,
+        (T::Date | T::DateTime, T::Date | T::DateTime) | (T::DateTime, T::Time) => true,
+        _ => false,
     }
 }
 

@@ -6,6 +6,57 @@ use qvdiff_core::{diff, FkAction, Renames};
 const INT64: ColumnType = ColumnType::Integer { bits: 64 };
 const TEXT: ColumnType = ColumnType::Text { max_length: None };
 
+#[test]
+fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
+    let mut before_items = table("items", vec![column("sku", TEXT), column("qty", INT64)]);
+    before_items.indexes = vec![
+        Index {
+            name: "ix_items_sku".into(),
+            columns: strings(&["sku"]),
+            unique: true,
+        },
+        Index {
+            name: "ix_items_qty".into(),
+            columns: strings(&["qty"]),
+            unique: false,
+        },
+    ];
+    let mut after_goods = table(
+        "goods",
+        vec![
+            column("sku", TEXT),
+            Column {
+                renamed_from: Some("qty".into()),
+                ..column("quantity", INT64)
+            },
+        ],
+    );
+    after_goods.renamed_from = Some("items".into());
+    after_goods.indexes = vec![
+        Index {
+            name: "ix_goods_sku".into(),
+            columns: strings(&["sku"]),
+            unique: true,
+        },
+        // Its column renamed too: still the same index.
+        Index {
+            name: "ix_goods_quantity".into(),
+            columns: strings(&["quantity"]),
+            unique: false,
+        },
+    ];
+    assert_eq!(
+        sql(&schema(vec![before_items]), &schema(vec![after_goods])),
+        vec![
+            "ALTER TABLE \"items\" RENAME TO \"goods\";",
+            "ALTER TABLE \"goods\" RENAME COLUMN \"qty\" TO \"quantity\";",
+            "ALTER INDEX \"ix_items_qty\" RENAME TO \"ix_goods_quantity\";",
+            "ALTER INDEX \"ix_items_sku\" RENAME TO \"ix_goods_sku\";",
+            "ALTER TABLE \"goods\" RENAME CONSTRAINT \"items_pkey\" TO \"goods_pkey\";",
+        ]
+    );
+}
+
 fn column(name: &str, ty: ColumnType) -> Column {
     Column::new(name, ty)
 }
@@ -381,20 +432,45 @@ fn type_changes_cast_with_using_and_mark_losses() {
                 "ALTER TABLE \"t\" ALTER COLUMN \"n\" TYPE boolean USING (\"n\" <> 0);",
                 true
             ),
-            (
-                "ALTER TABLE \"t\" ALTER COLUMN \"price\" TYPE bigint USING \"price\"::bigint;",
-                true
-            ),
+            // The server's conversion, which refuses what does not fit.
+            ("ALTER TABLE \"t\" ALTER COLUMN \"price\" TYPE bigint;", true),
         ]
     );
     assert_eq!(
         plan.steps[4].destructive.as_deref(),
-        Some("converts t.price from FLOAT to INTEGER; values that do not fit are lost or changed")
+        Some("converts t.price from double precision to bigint; values that do not fit are lost or changed")
     );
 }
 
 /// Property seed 2: `timestamp` → `bigint` has no cast in PostgreSQL, which refused the bare
 /// `"c"::bigint` even on an empty table; types without a cast go through their text form.
+#[test]
+fn narrowing_is_left_to_the_server_which_refuses_what_does_not_fit() {
+    // `USING "label"::varchar(10)` cut a longer value to ten characters; the server's own
+    // conversion refuses it.
+    let before = schema(vec![table("t", vec![column("label", TEXT)])]);
+    let after = schema(vec![table(
+        "t",
+        vec![column(
+            "label",
+            ColumnType::Text {
+                max_length: Some(10),
+            },
+        )],
+    )]);
+    assert_eq!(
+        sql(&before, &after),
+        vec!["ALTER TABLE \"t\" ALTER COLUMN \"label\" TYPE varchar(10);"]
+    );
+    assert_eq!(
+        sql(&after, &before),
+        vec!["ALTER TABLE \"t\" ALTER COLUMN \"label\" TYPE text;"]
+    );
+    assert!(has_assignment_cast(&ColumnType::Float, &INT64));
+    assert!(!has_assignment_cast(&TEXT, &INT64));
+    assert!(!has_assignment_cast(&ColumnType::Blob, &TEXT));
+}
+
 #[test]
 fn conversions_without_a_cast_go_through_text() {
     let cases = [

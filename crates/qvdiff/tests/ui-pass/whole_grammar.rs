@@ -2,6 +2,9 @@ use qvdiff::{ColumnType, DefaultValue, FkAction, Model};
 
 pub struct Tags;
 
+/// A stand-in with the name the type table knows.
+pub struct Decimal;
+
 #[derive(Debug, Model)]
 #[model(table = "users")]
 pub struct User {
@@ -29,6 +32,8 @@ pub struct Item<'a, T> {
     #[column(skip)]
     pub extra: T,
     pub r#type: Option<String>,
+    #[column(precision = 10, scale = 2)]
+    pub price: Decimal,
 }
 
 fn main() {
@@ -40,11 +45,15 @@ fn main() {
     assert_eq!(items.name, "items");
     assert_eq!(items.renamed_from.as_deref(), Some("products"));
     let names: Vec<&str> = items.columns.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["id", "owner_id", "sku", "quantity", "weight", "tags", "type"]);
+    assert_eq!(names, ["id", "owner_id", "sku", "quantity", "weight", "tags", "type", "price"]);
     assert_eq!(items.columns[2].ty, ColumnType::Text { max_length: Some(32) });
     assert_eq!(items.columns[3].default, Some(DefaultValue::Integer(-1)));
     assert_eq!(items.columns[4].default, Some(DefaultValue::Float(1.5)));
     assert_eq!(items.columns[5].ty, ColumnType::Json);
+    assert_eq!(
+        items.columns[7].ty,
+        ColumnType::Decimal { precision: Some(10), scale: Some(2) }
+    );
     assert_eq!(items.foreign_keys[0].on_delete, FkAction::SetNull);
     assert_eq!(items.foreign_keys[0].on_update, FkAction::Cascade);
     let index_names: Vec<&str> = items.indexes.iter().map(|i| i.name.as_str()).collect();

@@ -1,0 +1,194 @@
+//! Rows that block a migration step, as both dialects' runners report them.
+//!
+//! Before a step that existing data can break (NOT NULL over NULLs, UNIQUE over duplicates, a
+//! foreign key over orphans, a CHECK over rows that break it, a type change over values that do
+//! not convert or fit), each dialect's runner counts the rows in the way and picks a few example
+//! keys; this module is the one description of such a problem and of its message, so a refusal
+//! reads the same on SQLite and PostgreSQL.
+
+use std::fmt;
+
+/// How many example keys a [`DataProblem`] lists at most.
+pub const MAX_EXAMPLE_KEYS: usize = 5;
+
+/// How many duplicated values a [`DataProblemKind::Duplicate`] shows at most.
+pub const MAX_EXAMPLE_VALUES: usize = 3;
+
+/// One value shared by several rows where it must become unique, with those rows' keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateGroup {
+    /// The shared value, as an SQL literal (a parenthesised tuple for several columns).
+    pub value: String,
+    /// Up to [`MAX_EXAMPLE_KEYS`] keys of the rows holding it, in key order.
+    pub keys: Vec<String>,
+    /// Whether more rows hold it than `keys` lists.
+    pub more: bool,
+}
+
+/// What existing rows do that a migration step does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataProblemKind {
+    /// Rows with NULL in a column that becomes NOT NULL.
+    Null {
+        /// The column.
+        column: String,
+    },
+    /// Rows sharing a value where it must become unique.
+    Duplicate {
+        /// The columns of the unique constraint or index.
+        columns: Vec<String>,
+        /// How many distinct values occur more than once.
+        duplicated_values: u64,
+        /// Up to [`MAX_EXAMPLE_VALUES`] of those values, first the one whose first row comes
+        /// first in key order.
+        groups: Vec<DuplicateGroup>,
+    },
+    /// Rows whose foreign key points at a missing parent row.
+    Orphan {
+        /// The referencing columns.
+        columns: Vec<String>,
+        /// The parent table.
+        parent: String,
+    },
+    /// Rows for which a CHECK that is being added or validated is false.
+    Check {
+        /// The constraint's name.
+        name: String,
+    },
+    /// Rows whose value of a column does not convert to its new type, or would come out
+    /// changed (text cut to a shorter length, a number rounded).
+    Conversion {
+        /// The column.
+        column: String,
+        /// The new type, as the dialect spells it.
+        to: String,
+    },
+}
+
+/// Rows of one table that block a migration step, with a few of their keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataProblem {
+    /// The table holding the rows.
+    pub table: String,
+    /// What is wrong with them.
+    pub kind: DataProblemKind,
+    /// How many rows.
+    pub rows: u64,
+    /// What the example keys are (`ids`, `rowids`, or the key column names).
+    pub key_label: String,
+    /// Up to [`MAX_EXAMPLE_KEYS`] keys of such rows, formatted as SQL literals.
+    pub example_keys: Vec<String>,
+}
+
+impl DataProblem {
+    /// How a user gets past this problem.
+    pub fn hint(&self) -> String {
+        match &self.kind {
+            DataProblemKind::Null { column } => format!(
+                "add #[column(backfill = …)] (or backfill_sql) to {}.{column} and regenerate the \
+                 migration, or fill in those rows first",
+                self.table
+            ),
+            DataProblemKind::Duplicate { .. } => format!(
+                "remove or change the duplicate rows of {} first, or drop the unique constraint \
+                 from the model",
+                self.table
+            ),
+            DataProblemKind::Orphan { parent, .. } => format!(
+                "delete those rows of {} or insert the missing rows of {parent} first",
+                self.table
+            ),
+            DataProblemKind::Check { name } => format!(
+                "change those rows of {} first, or change the check {name} in the model",
+                self.table
+            ),
+            DataProblemKind::Conversion { column, .. } => format!(
+                "change those values of {}.{column} first, or say how to convert them with \
+                 #[column(using = \"…\")] and regenerate the migration",
+                self.table
+            ),
+        }
+    }
+}
+
+impl fmt::Display for DataProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = format!(
+            "{} row{} of {}",
+            self.rows,
+            if self.rows == 1 { "" } else { "s" },
+            self.table
+        );
+        match &self.kind {
+            DataProblemKind::Null { column } => write!(f, "{rows} have NULL in {column}")?,
+            DataProblemKind::Duplicate {
+                columns,
+                duplicated_values,
+                groups,
+            } => {
+                write!(
+                    f,
+                    "{rows} share their value of ({}) with another row ({duplicated_values} \
+                     duplicated value{})",
+                    columns.join(", "),
+                    if *duplicated_values == 1 { "" } else { "s" }
+                )?;
+                if groups.is_empty() {
+                    return Ok(());
+                }
+                let name = match columns.as_slice() {
+                    [single] => single.clone(),
+                    _ => format!("({})", columns.join(", ")),
+                };
+                let shown: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        format!(
+                            "{name} {} on {} {}{}",
+                            g.value,
+                            self.key_label,
+                            g.keys.join(", "),
+                            if g.more { ", …" } else { "" }
+                        )
+                    })
+                    .collect();
+                let more = if *duplicated_values > groups.len() as u64 {
+                    "; …"
+                } else {
+                    ""
+                };
+                return write!(f, ": {}{more}", shown.join("; "));
+            }
+            DataProblemKind::Orphan { columns, parent } => write!(
+                f,
+                "{rows} reference a missing row of {parent} (through {})",
+                columns.join(", ")
+            )?,
+            DataProblemKind::Check { name } => write!(
+                f,
+                "{rows} {} the check {name}",
+                if self.rows == 1 { "breaks" } else { "break" }
+            )?,
+            DataProblemKind::Conversion { column, to } => write!(
+                f,
+                "{rows} {} a value of {column} that does not convert to {to} unchanged \
+                 (it does not fit, or would be cut or rounded)",
+                if self.rows == 1 { "holds" } else { "hold" }
+            )?,
+        }
+        if !self.example_keys.is_empty() {
+            let more = if self.rows > self.example_keys.len() as u64 {
+                ", …"
+            } else {
+                ""
+            };
+            write!(
+                f,
+                " ({} {}{more})",
+                self.key_label,
+                self.example_keys.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1050 @@
+//! Turning "the server refused" (or, worse, "the server cut the value") into "these rows are in
+//! the way".
+//!
+//! A migration step can meet rows it does not allow: `SET NOT NULL` over NULLs, a unique index
+//! or constraint over duplicates, a foreign key over orphans, a CHECK over rows that break it,
+//! a type change over values that do not convert. PostgreSQL then fails the statement with one
+//! example at most. And a type change can succeed while changing values: the server rounds
+//! `1.5` into an integer column and `1.234` into `numeric(5, 2)`, and an explicit cast cuts text
+//! to a `varchar`'s length. So the runner recognises these statements ([`DataStep::of`]) and:
+//!
+//! - before a type change, counts the values that would come out changed or not at all (one
+//!   query, a cheap predicate), and refuses when there are any;
+//! - inside the migration transaction, runs the other steps under a savepoint; when one fails,
+//!   it rolls back to the savepoint and counts the rows in the way (one query), so the success
+//!   path costs no extra scan of a big table;
+//! - outside a transaction (a revision with `CREATE INDEX CONCURRENTLY`), where a failed unique
+//!   index would be left behind invalid, counts the duplicates before building it.
+//!
+//! Each count comes with a few example keys ([`MAX_EXAMPLE_KEYS`]). The caller then rolls the
+//! whole transaction back: nothing is changed.
+
+use crate::render::{parse_type, quote_string};
+use crate::session::{Session, SessionError, TextRow};
+use crate::sqltext::{self, Token, TokenKind};
+use qvdiff_core::data_problem::{
+    DataProblem, DataProblemKind, DuplicateGroup, MAX_EXAMPLE_KEYS, MAX_EXAMPLE_VALUES,
+};
+use qvdiff_core::ColumnType;
+
+/// A name as written in the statement (valid SQL, quotes kept) and as shown to people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Name {
+    /// As written: `"Order Items"`, `public.users`, `users`.
+    pub sql: String,
+    /// As shown: the last part, unquoted (or folded to lower case when bare).
+    pub shown: String,
+}
+
+/// A statement step that existing rows can block or change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DataStep {
+    /// `ALTER TABLE t ALTER [COLUMN] c SET NOT NULL`.
+    NotNull { table: Name, column: Name },
+    /// `CREATE UNIQUE INDEX … ON t (c, …) [WHERE …]`, `ADD [CONSTRAINT n] UNIQUE|PRIMARY KEY (…)`.
+    Unique {
+        table: Name,
+        columns: Vec<Name>,
+        predicate: Option<String>,
+        concurrently: bool,
+    },
+    /// `ADD [CONSTRAINT n] FOREIGN KEY (…) REFERENCES p [(…)]` (validated at once).
+    ForeignKey {
+        table: Name,
+        columns: Vec<Name>,
+        parent: Name,
+        parent_columns: Option<Vec<Name>>,
+    },
+    /// `ADD [CONSTRAINT n] CHECK (expr)` (validated at once).
+    Check {
+        table: Name,
+        name: Option<String>,
+        expression: String,
+    },
+    /// `VALIDATE CONSTRAINT n`: a foreign key or a CHECK added `NOT VALID` before.
+    Validate { table: Name, constraint: Name },
+    /// `ALTER [COLUMN] c [SET DATA] TYPE ty [USING expr]`.
+    Type {
+        table: Name,
+        column: Name,
+        to: String,
+        /// Whether the conversion is a plain cast of the column (no `USING`, or a `USING` that
+        /// only casts it): then values that would come out changed are refused. Any other
+        /// `USING` is the model's own conversion, taken as meant.
+        plain_cast: bool,
+        /// The `USING` expression, when there is one.
+        using: Option<String>,
+    },
+}
+
+/// The statement's tokens with the text, for the small recogniser below.
+struct Words<'a> {
+    sql: &'a str,
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    fn new(sql: &'a str) -> Words<'a> {
+        let tokens = sqltext::tokenize(sql)
+            .into_iter()
+            .filter(|t| t.kind != TokenKind::Semicolon)
+            .collect();
+        Words {
+            sql,
+            tokens,
+            pos: 0,
+        }
+    }
+
+    fn text(&self, at: usize) -> &'a str {
+        self.tokens
+            .get(at)
+            .map_or("", |t| &self.sql[t.start..t.end])
+    }
+
+    fn at(&self, word: &str) -> bool {
+        self.tokens
+            .get(self.pos)
+            .is_some_and(|t| t.is_word(self.sql, word))
+    }
+
+    fn eat(&mut self, word: &str) -> bool {
+        let found = self.at(word);
+        if found {
+            self.pos += 1;
+        }
+        found
+    }
+
+    fn eat_all(&mut self, words: &[&str]) -> bool {
+        let found = words.iter().enumerate().all(|(i, word)| {
+            self.tokens
+                .get(self.pos + i)
+                .is_some_and(|t| t.is_word(self.sql, word))
+        });
+        if found {
+            self.pos += words.len();
+        }
+        found
+    }
+
+    fn at_punct(&self, punct: &str) -> bool {
+        self.tokens.get(self.pos).is_some_and(|t| {
+            t.kind != TokenKind::Word && t.kind != TokenKind::Quoted && self.text(self.pos) == punct
+        })
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.tokens.len()
+    }
+
+    /// One identifier part (a bare word or a `"quoted"` name).
+    fn part(&mut self) -> Option<(String, String)> {
+        let token = *self.tokens.get(self.pos)?;
+        let text = &self.sql[token.start..token.end];
+        let shown = match token.kind {
+            TokenKind::Word if !text.starts_with(|c: char| c.is_ascii_digit()) => {
+                text.to_lowercase()
+            }
+            TokenKind::Quoted if text.starts_with('"') && text.len() >= 2 => {
+                text[1..text.len() - 1].replace("\"\"", "\"")
+            }
+            _ => return None,
+        };
+        self.pos += 1;
+        Some((text.to_string(), shown))
+    }
+
+    /// A possibly qualified name.
+    fn name(&mut self) -> Option<Name> {
+        let (mut sql, mut shown) = self.part()?;
+        while self.at_punct(".") {
+            self.pos += 1;
+            let (part_sql, part_shown) = self.part()?;
+            sql = format!("{sql}.{part_sql}");
+            shown = part_shown;
+        }
+        Some(Name { sql, shown })
+    }
+
+    /// `(a, b, …)` of plain names; `None` for anything else (an expression index).
+    fn name_list(&mut self) -> Option<Vec<Name>> {
+        if !self.at_punct("(") {
+            return None;
+        }
+        self.pos += 1;
+        let mut names = Vec::new();
+        loop {
+            names.push(self.name()?);
+            if self.at_punct(",") {
+                self.pos += 1;
+            } else if self.at_punct(")") {
+                self.pos += 1;
+                return Some(names);
+            } else {
+                return None;
+            }
+        }
+    }
+
+    /// The text of a parenthesised body, consumed.
+    fn paren_body(&mut self) -> Option<&'a str> {
+        let open = *self.tokens.get(self.pos)?;
+        if open.kind != TokenKind::Open {
+            return None;
+        }
+        let mut depth = 0usize;
+        while let Some(token) = self.tokens.get(self.pos).copied() {
+            self.pos += 1;
+            match token.kind {
+                TokenKind::Open => depth += 1,
+                TokenKind::Close => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(self.sql[open.end..token.start].trim());
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// The text from the current token to the first of `stop` words outside parentheses (or
+    /// the end), consumed.
+    fn until(&mut self, stop: &[&str]) -> &'a str {
+        let start = self
+            .tokens
+            .get(self.pos)
+            .map_or(self.sql.len(), |t| t.start);
+        let mut end = start;
+        let mut depth = 0usize;
+        while let Some(token) = self.tokens.get(self.pos).copied() {
+            match token.kind {
+                TokenKind::Open => depth += 1,
+                TokenKind::Close => depth = depth.saturating_sub(1),
+                TokenKind::Word
+                    if depth == 0 && stop.iter().any(|w| token.is_word(self.sql, w)) =>
+                {
+                    break
+                }
+                _ => {}
+            }
+            end = token.end;
+            self.pos += 1;
+        }
+        self.sql[start..end].trim()
+    }
+
+    /// Whether `word` comes later in the statement outside parentheses.
+    fn has_top_level(&self, word: &str) -> bool {
+        let mut depth = 0usize;
+        self.tokens[self.pos.min(self.tokens.len())..]
+            .iter()
+            .any(|t| {
+                match t.kind {
+                    TokenKind::Open => depth += 1,
+                    TokenKind::Close => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                depth == 0 && t.is_word(self.sql, word)
+            })
+    }
+
+    /// Whether a `,` follows outside parentheses (several actions in one `ALTER TABLE`).
+    fn has_top_level_comma(&self) -> bool {
+        let mut depth = 0usize;
+        (self.pos..self.tokens.len()).any(|i| {
+            match self.tokens[i].kind {
+                TokenKind::Open => depth += 1,
+                TokenKind::Close => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            depth == 0 && self.text(i) == ","
+        })
+    }
+}
+
+impl DataStep {
+    /// The data step a statement takes, if it is one of the forms above. Anything else
+    /// (several actions in one `ALTER TABLE`, an expression index, …) is `None`: it runs as
+    /// it is, and a failure is reported with the server's own message.
+    pub(crate) fn of(statement: &str) -> Option<DataStep> {
+        let mut w = Words::new(statement);
+        if w.eat("CREATE") {
+            return unique_index(&mut w);
+        }
+        if !w.eat_all(&["ALTER", "TABLE"]) {
+            return None;
+        }
+        w.eat_all(&["IF", "EXISTS"]);
+        w.eat("ONLY");
+        let table = w.name()?;
+        if w.has_top_level_comma() {
+            return None;
+        }
+        if w.eat("VALIDATE") {
+            w.eat("CONSTRAINT");
+            let constraint = w.name()?;
+            return Some(DataStep::Validate { table, constraint });
+        }
+        if w.eat("ALTER") {
+            w.eat("COLUMN");
+            let column = w.name()?;
+            if w.eat_all(&["SET", "NOT", "NULL"]) {
+                return w.at_end().then_some(DataStep::NotNull { table, column });
+            }
+            w.eat_all(&["SET", "DATA"]);
+            if !w.eat("TYPE") {
+                return None;
+            }
+            let to = w.until(&["COLLATE", "USING"]).to_string();
+            if w.eat("COLLATE") {
+                w.name()?;
+            }
+            let using = w.eat("USING").then(|| w.until(&[]).to_string());
+            let plain_cast = using
+                .as_deref()
+                .is_none_or(|using| is_plain_cast(using, &column.sql, &to));
+            return Some(DataStep::Type {
+                table,
+                column,
+                to,
+                plain_cast,
+                using,
+            });
+        }
+        if !w.eat("ADD") {
+            return None;
+        }
+        let name = if w.eat("CONSTRAINT") {
+            Some(w.name()?.shown)
+        } else {
+            None
+        };
+        if w.ends_not_valid() {
+            return None;
+        }
+        if w.eat("UNIQUE") || w.eat_all(&["PRIMARY", "KEY"]) {
+            w.eat_all(&["NULLS", "DISTINCT"]);
+            let columns = w.name_list()?;
+            return Some(DataStep::Unique {
+                table,
+                columns,
+                predicate: None,
+                concurrently: false,
+            });
+        }
+        if w.eat_all(&["FOREIGN", "KEY"]) {
+            let columns = w.name_list()?;
+            if !w.eat("REFERENCES") {
+                return None;
+            }
+            let parent = w.name()?;
+            let parent_columns = if w.at_punct("(") {
+                Some(w.name_list()?)
+            } else {
+                None
+            };
+            return Some(DataStep::ForeignKey {
+                table,
+                columns,
+                parent,
+                parent_columns,
+            });
+        }
+        if w.eat("CHECK") {
+            let expression = w.paren_body()?.to_string();
+            return Some(DataStep::Check {
+                table,
+                name,
+                expression,
+            });
+        }
+        None
+    }
+
+    /// Whether the step is checked before it runs (a type change, whose losses the server
+    /// does not report; a unique index built outside a transaction, which would stay behind
+    /// invalid), rather than explained after it fails.
+    pub(crate) fn checked_before(&self, in_transaction: bool) -> bool {
+        match self {
+            DataStep::Type { .. } => true,
+            DataStep::Unique { concurrently, .. } => *concurrently || !in_transaction,
+            _ => !in_transaction,
+        }
+    }
+}
+
+impl Words<'_> {
+    /// Whether the rest of the statement ends in `NOT VALID` (then nothing is checked now).
+    fn ends_not_valid(&self) -> bool {
+        let n = self.tokens.len();
+        n >= 2
+            && self.tokens[n - 2].is_word(self.sql, "NOT")
+            && self.tokens[n - 1].is_word(self.sql, "VALID")
+    }
+}
+
+/// `CREATE UNIQUE INDEX [CONCURRENTLY] [[IF NOT EXISTS] name] ON [ONLY] t [USING m] (c, …)
+/// [INCLUDE (…)] [NULLS [NOT] DISTINCT] [WITH (…)] [TABLESPACE x] [WHERE pred]`.
+fn unique_index(w: &mut Words<'_>) -> Option<DataStep> {
+    if !w.eat_all(&["UNIQUE", "INDEX"]) {
+        return None;
+    }
+    let concurrently = w.eat("CONCURRENTLY");
+    w.eat_all(&["IF", "NOT", "EXISTS"]);
+    if !w.at("ON") {
+        w.name()?;
+    }
+    if !w.eat("ON") {
+        return None;
+    }
+    w.eat("ONLY");
+    let table = w.name()?;
+    if w.eat("USING") {
+        w.name()?;
+    }
+    let columns = w.name_list()?;
+    // A unique index with NULLS NOT DISTINCT counts NULLs as equal: not modelled, not checked.
+    if w.has_top_level("NULLS") && w.has_top_level("NOT") {
+        return None;
+    }
+    let predicate = if w.has_top_level("WHERE") {
+        w.until(&["WHERE"]);
+        w.eat("WHERE");
+        Some(w.until(&[]).to_string())
+    } else {
+        None
+    };
+    Some(DataStep::Unique {
+        table,
+        columns,
+        predicate,
+        concurrently,
+    })
+}
+
+/// Whether `using` only casts `column` to `to` (`c::to`, `c::text::to`, `CAST(c AS to)`), as
+/// qvdiff wrote type changes before it left the cast to the server.
+fn is_plain_cast(using: &str, column: &str, to: &str) -> bool {
+    let compact = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (using, to) = (compact(using), compact(to));
+    let column = column.trim();
+    using == format!("{column}::{to}")
+        || using == format!("{column}::text::{to}")
+        || using.eq_ignore_ascii_case(&format!("CAST({column} AS {to})"))
+}
+
+/// The primary key of a table as SQL expressions that show each key as a literal, the
+/// ordering columns, and the label (`ids`, the key column names, or `rows at` for a table
+/// without a key, shown by their physical position).
+struct RowKey {
+    /// Columns to order by (quoted).
+    order: String,
+    /// One text expression showing a row's key as a literal.
+    shown: String,
+    /// `ids`, `a, b`, or `ctids`.
+    label: String,
+}
+
+fn text_of(rows: &[TextRow], row: usize, column: usize) -> Option<&str> {
+    rows.get(row)?.get(column)?.as_deref()
+}
+
+/// The key of `table` read from the catalog.
+fn row_key(session: &mut (impl Session + ?Sized), table: &Name) -> Result<RowKey, SessionError> {
+    let rows = session.simple_query(&format!(
+        "SELECT quote_ident(a.attname), a.attname, t.typcategory \
+         FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+         JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE i.indrelid = {}::regclass AND i.indisprimary \
+         ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        quote_string(&table.sql)
+    ))?;
+    if rows.is_empty() {
+        return Ok(RowKey {
+            order: "ctid".to_string(),
+            shown: "quote_literal(ctid::text)".to_string(),
+            label: "ctids".to_string(),
+        });
+    }
+    let mut order = Vec::new();
+    let mut shown = Vec::new();
+    let mut names = Vec::new();
+    for row in 0..rows.len() {
+        let quoted = text_of(&rows, row, 0).unwrap_or_default().to_string();
+        names.push(text_of(&rows, row, 1).unwrap_or_default().to_string());
+        shown.push(literal_sql(&quoted, text_of(&rows, row, 2) == Some("N")));
+        order.push(quoted);
+    }
+    let label = match names.as_slice() {
+        [single] if single.eq_ignore_ascii_case("id") => "ids".to_string(),
+        _ => names.join(", "),
+    };
+    Ok(RowKey {
+        order: order.join(", "),
+        shown: tuple_sql(&shown),
+        label,
+    })
+}
+
+/// SQL showing `expression` as a literal: numbers bare, anything else quoted, NULL as `NULL`.
+fn literal_sql(expression: &str, numeric: bool) -> String {
+    if numeric {
+        format!("coalesce({expression}::text, 'NULL')")
+    } else {
+        format!("quote_nullable({expression}::text)")
+    }
+}
+
+/// SQL joining literal expressions into one (a parenthesised tuple for several).
+fn tuple_sql(parts: &[String]) -> String {
+    match parts {
+        [single] => single.clone(),
+        _ => format!("'(' || concat_ws(', ', {}) || ')'", parts.join(", ")),
+    }
+}
+
+/// Whether each of `columns` of `table` is numeric (shown bare), from the catalog.
+fn numeric_columns(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    columns: &[Name],
+) -> Result<Vec<bool>, SessionError> {
+    columns
+        .iter()
+        .map(|column| {
+            let category = session.query_value(&format!(
+                "SELECT t.typcategory FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+                 WHERE a.attrelid = {}::regclass AND a.attname = {}",
+                quote_string(&table.sql),
+                quote_string(&column.shown)
+            ))?;
+            Ok(category.as_deref() == Some("N"))
+        })
+        .collect()
+}
+
+/// Rows of `table` matching `condition`: how many, and the first keys. One query: the count
+/// is a window over the matching rows, the keys the first few of them in key order.
+fn matching_rows(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    condition: &str,
+    kind: DataProblemKind,
+) -> Result<Option<DataProblem>, SessionError> {
+    let key = row_key(session, table)?;
+    let rows = session.simple_query(&format!(
+        "SELECT count(*) OVER (), {} FROM {} WHERE {condition} ORDER BY {} LIMIT {MAX_EXAMPLE_KEYS}",
+        key.shown, table.sql, key.order
+    ))?;
+    let Some(count) = text_of(&rows, 0, 0).and_then(|n| n.parse::<u64>().ok()) else {
+        return Ok(None);
+    };
+    Ok(Some(DataProblem {
+        table: table.shown.clone(),
+        kind,
+        rows: count,
+        key_label: key.label,
+        example_keys: (0..rows.len())
+            .filter_map(|row| text_of(&rows, row, 1).map(str::to_string))
+            .collect(),
+    }))
+}
+
+/// Rows sharing a value of `columns` (NULLs never collide), grouped by value: one query.
+fn duplicate_rows(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    columns: &[Name],
+    predicate: Option<&str>,
+) -> Result<Option<DataProblem>, SessionError> {
+    let key = row_key(session, table)?;
+    let numeric = numeric_columns(session, table, columns)?;
+    let quoted: Vec<&str> = columns.iter().map(|c| c.sql.as_str()).collect();
+    let list = quoted.join(", ");
+    let mut filter: Vec<String> = quoted.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+    if let Some(predicate) = predicate {
+        filter.push(format!("({predicate})"));
+    }
+    let shown: Vec<String> = quoted
+        .iter()
+        .zip(&numeric)
+        .map(|(c, n)| literal_sql(c, *n))
+        .collect();
+    let rows = session.simple_query(&format!(
+        "WITH groups AS (SELECT {value} AS value, count(*) AS n, \
+           (array_agg({key_shown} ORDER BY {order}))[1:{keys}] AS keys, \
+           min(row_number) AS first \
+         FROM (SELECT *, ctid, row_number() OVER (ORDER BY {order}) FROM {table} WHERE {filter}) r \
+         GROUP BY {list} HAVING count(*) > 1) \
+         SELECT (SELECT count(*) FROM groups), (SELECT sum(n) FROM groups), value, n, \
+           array_to_json(keys) FROM groups ORDER BY first LIMIT {MAX_EXAMPLE_VALUES}",
+        value = tuple_sql(&shown),
+        key_shown = key.shown,
+        order = key.order,
+        keys = MAX_EXAMPLE_KEYS,
+        table = table.sql,
+        filter = filter.join(" AND "),
+    ))?;
+    let Some(values) = text_of(&rows, 0, 0).and_then(|n| n.parse::<u64>().ok()) else {
+        return Ok(None);
+    };
+    let total = text_of(&rows, 0, 1)
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    let groups = (0..rows.len())
+        .map(|row| {
+            let n: u64 = text_of(&rows, row, 3)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let keys: Vec<String> = text_of(&rows, row, 4)
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default();
+            DuplicateGroup {
+                value: text_of(&rows, row, 2).unwrap_or_default().to_string(),
+                more: n > keys.len() as u64,
+                keys,
+            }
+        })
+        .collect();
+    Ok(Some(DataProblem {
+        table: table.shown.clone(),
+        kind: DataProblemKind::Duplicate {
+            columns: columns.iter().map(|c| c.shown.clone()).collect(),
+            duplicated_values: values,
+            groups,
+        },
+        rows: total,
+        key_label: key.label,
+        example_keys: Vec::new(),
+    }))
+}
+
+/// Rows whose foreign key (all columns set: MATCH SIMPLE) finds no parent row.
+fn orphan_rows(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    columns: &[Name],
+    parent: &Name,
+    parent_columns: &[String],
+) -> Result<Option<DataProblem>, SessionError> {
+    let set: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{}.{} IS NOT NULL", table.sql, c.sql))
+        .collect();
+    let matches: Vec<String> = columns
+        .iter()
+        .zip(parent_columns)
+        .map(|(c, p)| format!("qvdiff_parent.{p} = {}.{}", table.sql, c.sql))
+        .collect();
+    let condition = format!(
+        "{} AND NOT EXISTS (SELECT 1 FROM {} AS qvdiff_parent WHERE {})",
+        set.join(" AND "),
+        parent.sql,
+        matches.join(" AND ")
+    );
+    matching_rows(
+        session,
+        table,
+        &condition,
+        DataProblemKind::Orphan {
+            columns: columns
+                .iter()
+                .map(|c| format!("{}.{}", table.shown, c.shown))
+                .collect(),
+            parent: parent.shown.clone(),
+        },
+    )
+}
+
+/// The referenced key of `parent` when a foreign key names none: its primary key.
+fn primary_key_columns(
+    session: &mut (impl Session + ?Sized),
+    parent: &Name,
+) -> Result<Vec<String>, SessionError> {
+    let rows = session.simple_query(&format!(
+        "SELECT quote_ident(a.attname) FROM pg_index i \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) \
+         WHERE i.indrelid = {}::regclass AND i.indisprimary \
+         ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        quote_string(&parent.sql)
+    ))?;
+    Ok((0..rows.len())
+        .filter_map(|row| text_of(&rows, row, 0).map(str::to_string))
+        .collect())
+}
+
+/// Rows for which a CHECK is false (NULL passes a CHECK). A check that only says a column is
+/// not NULL (how `SET NOT NULL` is prepared online) is reported as NULLs in that column.
+fn check_rows(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    name: &str,
+    expression: &str,
+) -> Result<Option<DataProblem>, SessionError> {
+    let kind = match not_null_column(expression) {
+        Some(column) => DataProblemKind::Null { column },
+        None => DataProblemKind::Check {
+            name: name.to_string(),
+        },
+    };
+    matching_rows(session, table, &format!("({expression}) IS FALSE"), kind)
+}
+
+/// `c IS NOT NULL` (in any parentheses): the column.
+fn not_null_column(expression: &str) -> Option<String> {
+    let mut text = expression.trim();
+    while text.starts_with('(') && text.ends_with(')') {
+        text = text[1..text.len() - 1].trim();
+    }
+    let mut w = Words::new(text);
+    let column = w.name()?;
+    (w.eat_all(&["IS", "NOT", "NULL"]) && w.at_end()).then_some(column.shown)
+}
+
+/// The SQL condition true for a value of `column` (of type `from`) that converts to `to`
+/// changed: cut, rounded, or out of range. `None` when the conversion keeps every value it
+/// accepts, or fails on the others (which the server reports).
+fn changed_by_conversion(column: &str, from: &ColumnType, to: &ColumnType) -> Option<String> {
+    use ColumnType as T;
+    let numeric = |ty: &T| matches!(ty, T::Integer { .. } | T::Float | T::Decimal { .. });
+    match (from, to) {
+        (
+            _,
+            T::Text {
+                max_length: Some(n),
+            },
+        ) if !matches!(from, T::Blob) => Some(format!("char_length({column}::text) > {n}")),
+        (T::Integer { bits: a }, T::Integer { bits: b }) if b < a => Some(out_of_range(column, *b)),
+        (T::Float | T::Decimal { .. }, T::Integer { bits }) => Some(format!(
+            "({column} <> trunc({column}) OR {})",
+            out_of_range(column, *bits)
+        )),
+        (
+            from,
+            T::Decimal {
+                precision,
+                scale: Some(scale),
+            },
+        ) if numeric(from) => {
+            let rounded = format!("round({column}::numeric, {scale})");
+            let mut condition = format!("{column}::numeric <> {rounded}");
+            if let Some(precision) = precision {
+                let digits = i64::from(*precision) - i64::from(*scale);
+                condition = format!("({condition} OR abs({rounded}) >= 1e{digits})");
+            }
+            Some(condition)
+        }
+        // A double keeps 15 to 17 significant digits: a bigger integer or a longer decimal
+        // would come back rounded (its shortest exact text is compared).
+        (T::Integer { .. } | T::Decimal { .. }, T::Float) => Some(format!(
+            "{column}::numeric <> {column}::double precision::text::numeric"
+        )),
+        _ => None,
+    }
+}
+
+/// `column` outside the range of a `bits`-bit integer (NaN and infinities included).
+fn out_of_range(column: &str, bits: u8) -> String {
+    let (min, max) = match bits {
+        16 => (i64::from(i16::MIN), i64::from(i16::MAX)),
+        32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        _ => (i64::MIN, i64::MAX),
+    };
+    format!("{column}::numeric NOT BETWEEN {min} AND {max}")
+}
+
+/// The column's declared type now, as the server prints it.
+fn column_type(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    column: &Name,
+) -> Result<Option<String>, SessionError> {
+    session.query_value(&format!(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = {}::regclass AND attname = {} AND NOT attisdropped",
+        quote_string(&table.sql),
+        quote_string(&column.shown)
+    ))
+}
+
+/// A function that says whether a row's value converts: it evaluates the conversion for the
+/// row at `row` and catches the error (PostgreSQL 15 has no `pg_input_is_valid`, and a `USING`
+/// expression can fail by itself, e.g. bytes that are no UTF-8). Temporary: it goes with the
+/// session, and with the transaction that the refusal rolls back.
+const CONVERTS_FUNCTION: &str = "CREATE OR REPLACE FUNCTION pg_temp.qvdiff_converts(row_id tid, \
+     conversion text, relation text, target text) RETURNS boolean LANGUAGE plpgsql AS $qvdiff$ \
+     BEGIN EXECUTE format('SELECT (%s)::%s FROM %s WHERE ctid = %L', conversion, target, \
+     relation, row_id); RETURN true; EXCEPTION WHEN others THEN RETURN false; END $qvdiff$";
+
+/// Runs the check of `step` before it runs: the values a type change would change, or (outside
+/// a transaction) the rows any other step would fail on.
+pub(crate) fn check_before(
+    session: &mut (impl Session + ?Sized),
+    step: &DataStep,
+) -> Result<Option<DataProblem>, SessionError> {
+    match step {
+        DataStep::Type {
+            table,
+            column,
+            to,
+            plain_cast,
+            ..
+        } => {
+            if !plain_cast {
+                return Ok(None);
+            }
+            let Some(from) = column_type(session, table, column)? else {
+                return Ok(None);
+            };
+            let Some(condition) =
+                changed_by_conversion(&column.sql, &parse_type(&from), &parse_type(to))
+            else {
+                return Ok(None);
+            };
+            matching_rows(
+                session,
+                table,
+                &format!("{} IS NOT NULL AND {condition}", column.sql),
+                DataProblemKind::Conversion {
+                    column: column.shown.clone(),
+                    to: to.clone(),
+                },
+            )
+        }
+        _ => explain_failure(session, step),
+    }
+}
+
+/// The rows that made `step` fail, looked for after the failure (the step rolled back to its
+/// savepoint). `None` when no row explains it: the server's message is the report then.
+pub(crate) fn explain_failure(
+    session: &mut (impl Session + ?Sized),
+    step: &DataStep,
+) -> Result<Option<DataProblem>, SessionError> {
+    match step {
+        DataStep::NotNull { table, column } => matching_rows(
+            session,
+            table,
+            &format!("{} IS NULL", column.sql),
+            DataProblemKind::Null {
+                column: column.shown.clone(),
+            },
+        ),
+        DataStep::Unique {
+            table,
+            columns,
+            predicate,
+            ..
+        } => duplicate_rows(session, table, columns, predicate.as_deref()),
+        DataStep::ForeignKey {
+            table,
+            columns,
+            parent,
+            parent_columns,
+        } => {
+            let parent_columns = match parent_columns {
+                Some(names) => names.iter().map(|n| n.sql.clone()).collect(),
+                None => primary_key_columns(session, parent)?,
+            };
+            orphan_rows(session, table, columns, parent, &parent_columns)
+        }
+        DataStep::Check {
+            table,
+            name,
+            expression,
+        } => check_rows(
+            session,
+            table,
+            name.as_deref().unwrap_or("(unnamed)"),
+            expression,
+        ),
+        DataStep::Validate { table, constraint } => validate_rows(session, table, constraint),
+        DataStep::Type {
+            table,
+            column,
+            to,
+            using,
+            ..
+        } => {
+            session.execute(CONVERTS_FUNCTION)?;
+            // The conversion as the statement gives it, run row by row: only on the way to a
+            // refusal, never on the way to success.
+            let conversion = using.as_deref().unwrap_or(&column.sql);
+            matching_rows(
+                session,
+                table,
+                &format!(
+                    "NOT pg_temp.qvdiff_converts(ctid, {}, {}, {})",
+                    quote_string(conversion),
+                    quote_string(&table.sql),
+                    quote_string(to),
+                ),
+                DataProblemKind::Conversion {
+                    column: column.shown.clone(),
+                    to: to.clone(),
+                },
+            )
+        }
+    }
+}
+
+/// The rows a `NOT VALID` foreign key or CHECK fails on, read from its definition.
+fn validate_rows(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    constraint: &Name,
+) -> Result<Option<DataProblem>, SessionError> {
+    let rows = session.simple_query(&format!(
+        "SELECT c.contype::text, pg_get_expr(c.conbin, c.conrelid), c.confrelid::regclass::text, \
+           (SELECT relname FROM pg_class WHERE oid = c.confrelid), \
+           (SELECT json_agg(json_build_array(quote_ident(attname), attname) \
+              ORDER BY array_position(c.conkey, attnum)) \
+            FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = ANY (c.conkey)), \
+           (SELECT json_agg(quote_ident(attname) ORDER BY array_position(c.confkey, attnum)) \
+            FROM pg_attribute WHERE attrelid = c.confrelid AND attnum = ANY (c.confkey)) \
+         FROM pg_constraint c WHERE c.conrelid = {}::regclass AND c.conname = {}",
+        quote_string(&table.sql),
+        quote_string(&constraint.shown)
+    ))?;
+    match text_of(&rows, 0, 0) {
+        Some("c") => {
+            let expression = text_of(&rows, 0, 1).unwrap_or("true").to_string();
+            check_rows(session, table, &constraint.shown, &expression)
+        }
+        Some("f") => {
+            let parent = Name {
+                sql: text_of(&rows, 0, 2).unwrap_or_default().to_string(),
+                shown: text_of(&rows, 0, 3).unwrap_or_default().to_string(),
+            };
+            let columns: Vec<(String, String)> = text_of(&rows, 0, 4)
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default();
+            let columns: Vec<Name> = columns
+                .into_iter()
+                .map(|(sql, shown)| Name { sql, shown })
+                .collect();
+            let parent_columns: Vec<String> = text_of(&rows, 0, 5)
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default();
+            orphan_rows(session, table, &columns, &parent, &parent_columns)
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(sql: &str, shown: &str) -> Name {
+        Name {
+            sql: sql.to_string(),
+            shown: shown.to_string(),
+        }
+    }
+
+    #[test]
+    fn recognises_the_steps_rows_can_block() {
+        assert_eq!(
+            DataStep::of("ALTER TABLE \"Users\" ALTER COLUMN \"email\" SET NOT NULL;"),
+            Some(DataStep::NotNull {
+                table: name("\"Users\"", "Users"),
+                column: name("\"email\"", "email"),
+            })
+        );
+        assert_eq!(
+            DataStep::of(
+                "CREATE UNIQUE INDEX CONCURRENTLY \"ix\" ON \"t\" (\"a\", b) WHERE status = 'x';"
+            ),
+            Some(DataStep::Unique {
+                table: name("\"t\"", "t"),
+                columns: vec![name("\"a\"", "a"), name("b", "b")],
+                predicate: Some("status = 'x'".to_string()),
+                concurrently: true,
+            })
+        );
+        assert_eq!(
+            DataStep::of("alter table t alter column c type varchar(10) using c::varchar(10)"),
+            Some(DataStep::Type {
+                table: name("t", "t"),
+                column: name("c", "c"),
+                to: "varchar(10)".to_string(),
+                plain_cast: true,
+                using: Some("c::varchar(10)".to_string()),
+            })
+        );
+        assert!(matches!(
+            DataStep::of("ALTER TABLE t ALTER COLUMN c TYPE integer USING length(c)"),
+            Some(DataStep::Type {
+                plain_cast: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            DataStep::of("ALTER TABLE t ADD CONSTRAINT k FOREIGN KEY (a) REFERENCES p (id)"),
+            Some(DataStep::ForeignKey { .. })
+        ));
+        assert!(matches!(
+            DataStep::of("ALTER TABLE t ADD CONSTRAINT k CHECK (a > 0)"),
+            Some(DataStep::Check { .. })
+        ));
+        assert!(matches!(
+            DataStep::of("ALTER TABLE t VALIDATE CONSTRAINT k"),
+            Some(DataStep::Validate { .. })
+        ));
+        // Checked later, by VALIDATE; several actions, expression indexes: as they are.
+        assert_eq!(
+            DataStep::of("ALTER TABLE t ADD CONSTRAINT k CHECK (a > 0) NOT VALID"),
+            None
+        );
+        assert_eq!(
+            DataStep::of("ALTER TABLE t ALTER a SET NOT NULL, ALTER b SET NOT NULL"),
+            None
+        );
+        assert_eq!(DataStep::of("CREATE UNIQUE INDEX i ON t (lower(a))"), None);
+        assert_eq!(DataStep::of("CREATE INDEX i ON t (a)"), None);
+    }
+
+    #[test]
+    fn conversions_that_change_values_are_found() {
+        use ColumnType as T;
+        let text = T::Text { max_length: None };
+        let short = T::Text {
+            max_length: Some(10),
+        };
+        assert_eq!(
+            changed_by_conversion("c", &text, &short).as_deref(),
+            Some("char_length(c::text) > 10")
+        );
+        assert!(changed_by_conversion("c", &T::Float, &T::Integer { bits: 64 }).is_some());
+        assert!(
+            changed_by_conversion("c", &T::Integer { bits: 64 }, &T::Integer { bits: 32 })
+                .is_some()
+        );
+        assert!(changed_by_conversion(
+            "c",
+            &T::Decimal {
+                precision: Some(10),
+                scale: Some(3)
+            },
+            &T::Decimal {
+                precision: Some(5),
+                scale: Some(2)
+            }
+        )
+        .is_some());
+        // Widening keeps every value.
+        assert_eq!(changed_by_conversion("c", &short, &text), None);
+        assert_eq!(
+            changed_by_conversion("c", &T::Integer { bits: 32 }, &T::Integer { bits: 64 }),
+            None
+        );
+        assert!(not_null_column("((email IS NOT NULL))").is_some());
+        assert_eq!(not_null_column("a > 0"), None);
+    }
+}
