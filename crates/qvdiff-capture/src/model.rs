@@ -923,6 +923,58 @@ fn add_struct_constraints(
             expr: check.expr.clone(),
         });
     }
+    for spec in &model.foreign_keys {
+        let Some(columns) = lookup.columns(&spec.fields, "fields", errors) else {
+            continue;
+        };
+        let (ref_table, ref_columns) = &spec.references.value;
+        if ref_columns.len() != columns.len() {
+            errors.at(
+                spec.references.value_span,
+                format!(
+                    "`foreign_key(…)` lists {} field(s) but references {} column(s) of `{ref_table}`; \
+                     list one referenced column per field, in the same order",
+                    columns.len(),
+                    ref_columns.len()
+                ),
+            );
+            continue;
+        }
+        for action in [&spec.on_delete, &spec.on_update].into_iter().flatten() {
+            let not_null: Vec<&str> = spec
+                .fields
+                .iter()
+                .filter(|f| {
+                    lookup
+                        .infos
+                        .iter()
+                        .any(|i| i.rust_name == f.name && !i.nullable)
+                })
+                .map(|f| f.name.as_str())
+                .collect();
+            if action.value == FkAction::SetNull && !not_null.is_empty() {
+                errors.at(
+                    action.value_span,
+                    format!(
+                        "\"set null\" needs nullable columns, but field(s) {} are NOT NULL; make \
+                         them `Option<…>` or choose another action",
+                        not_null
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+        table.foreign_keys.push(ForeignKey {
+            columns,
+            ref_table: ref_table.clone(),
+            ref_columns: ref_columns.clone(),
+            on_delete: spec.on_delete.as_ref().map(|a| a.value).unwrap_or_default(),
+            on_update: spec.on_update.as_ref().map(|a| a.value).unwrap_or_default(),
+        });
+    }
 }
 
 /// The longest name PostgreSQL keeps, in bytes (`NAMEDATALEN - 1`); a longer one is cut there.

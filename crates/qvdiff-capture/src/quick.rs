@@ -230,7 +230,8 @@ enum Attribute<'a> {
     Doc,
     /// Whether one of the derived paths is `Model`, `qvdiff::Model` or `qvdiff_derive::Model`.
     Derive(bool),
-    Model(ModelAttrs),
+    /// Boxed: the struct attributes are large beside the other variants.
+    Model(Box<ModelAttrs>),
     /// `#[column(…)]`: keys and values in order.
     Column(Vec<(&'a str, Option<Value<'a>>)>),
 }
@@ -340,7 +341,7 @@ impl<'a> Parser<'a, '_> {
             self.expect(Token::Punct(b'['))?;
             let attr = match (self.next()?, on_field) {
                 (Token::Word("derive"), false) => Attribute::Derive(self.derive_list()?),
-                (Token::Word("model"), false) => Attribute::Model(self.model_list()?),
+                (Token::Word("model"), false) => Attribute::Model(Box::new(self.model_list()?)),
                 (Token::Word("column"), true) => Attribute::Column(self.list()?),
                 _ => return None,
             };
@@ -432,7 +433,7 @@ impl<'a> Parser<'a, '_> {
         for attr in attrs {
             match attr {
                 Attribute::Derive(is_model) => derives |= is_model,
-                Attribute::Model(more) => merge_model(&mut model, more)?,
+                Attribute::Model(more) => merge_model(&mut model, *more)?,
                 Attribute::Doc => {}
                 Attribute::Column(_) => return None,
             }

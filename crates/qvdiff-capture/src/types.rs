@@ -301,7 +301,7 @@ mod tests {
         );
         assert_eq!(
             builtin_column_type(&ty("chrono::DateTime<chrono::Utc>")),
-            Some(ColumnType::DateTime)
+            Some(ColumnType::DateTimeTz)
         );
         assert_eq!(
             builtin_column_type(&ty("::uuid::Uuid")),
