@@ -11,6 +11,7 @@ mod e2e {
     pub mod crash;
     pub mod deploy;
     pub mod deploy_script;
+    pub mod enums;
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;

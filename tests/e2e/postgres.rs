@@ -14,7 +14,8 @@ use rusqlite::types::ValueRef;
 /// The example app's revisions, in order.
 const FIRST: &str = "20261125133834";
 const SECOND: &str = "20261125133835";
-const HEAD: &str = "20261125133836";
+const THIRD: &str = "20261125133836";
+const HEAD: &str = "20261127100000";
 
 /// A password put in URLs: it must never be printed.
 const SECRET: &str = "s3cr3t-pw";
@@ -408,7 +409,7 @@ fn example_app_history_on_postgres_keeps_every_row_through_upgrade_and_downgrade
 
     // Up to head: every value intact, the new columns NULL.
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
     assert_eq!(
         tables(&mut client),
         ["items", "listings", "qvdiff_migrations", "sales", "users"]
@@ -505,7 +506,7 @@ fn example_app_history_on_postgres_keeps_every_row_through_upgrade_and_downgrade
 
     // And up again.
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
     assert_eq!(
         tables(&mut client),
         ["items", "listings", "qvdiff_migrations", "sales", "users"]
@@ -1264,7 +1265,7 @@ fn port_copies_100_000_rows_value_for_value_and_resets_sequences() {
     )
     .unwrap();
     let mut client = db.connect();
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
     assert_same_rows(&conn, &mut client, "users", USER_COLUMNS, USERS);
     assert_same_rows(&conn, &mut client, "items", ITEM_COLUMNS, ITEMS);
     assert_same_rows(&conn, &mut client, "sales", SALE_COLUMNS, SALES);
@@ -1367,7 +1368,7 @@ fn port_refusals_change_neither_side() {
     // A source one revision behind head.
     p.qvdiff(&[
         "upgrade",
-        SECOND,
+        THIRD,
         "--db",
         "sqlite://behind.db",
         "--no-backup",
@@ -1526,7 +1527,7 @@ fn a_port_whose_copy_fails_commits_no_row_and_can_be_run_again() {
     drop(source);
     p.qvdiff(&["port", "--from", "sqlite://source.db", "--to", &db.url])
         .expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
     let users: Vec<(i64, String)> = client
         .query("SELECT id, created_at::text FROM users ORDER BY id", &[])
         .unwrap()

@@ -19,6 +19,7 @@ pub(crate) const MODEL_KEYS: &[&str] = &[
     "index",
     "primary_key",
     "check",
+    "foreign_key",
 ];
 
 /// Field-level keys, for suggestions.
@@ -47,6 +48,7 @@ pub(crate) const COLUMN_KEYS: &[&str] = &[
 const INDEX_KEYS: &[&str] = &["fields", "unique", "name"];
 const UNIQUE_KEYS: &[&str] = &["name"];
 const CHECK_KEYS: &[&str] = &["name", "expr"];
+const FOREIGN_KEY_KEYS: &[&str] = &["fields", "references", "on_delete", "on_update"];
 
 /// A value from an attribute with the span of its key (for conflicts) and of its value (for bad
 /// values).
@@ -88,6 +90,17 @@ pub(crate) struct CheckSpec {
     pub key: Span,
 }
 
+/// `foreign_key(fields(a, b), references = "t(x, y)", on_delete = "…", on_update = "…")`: a
+/// foreign key over several columns.
+#[derive(Debug, Clone)]
+pub(crate) struct ForeignKeySpec {
+    pub fields: Vec<FieldRef>,
+    /// The referenced table and its columns, in order.
+    pub references: Spanned<(String, Vec<String>)>,
+    pub on_delete: Option<Spanned<FkAction>>,
+    pub on_update: Option<Spanned<FkAction>>,
+}
+
 /// Everything the struct's `#[model(…)]` attributes say.
 #[derive(Debug, Default)]
 pub(crate) struct ModelAttrs {
@@ -97,6 +110,7 @@ pub(crate) struct ModelAttrs {
     pub indexes: Vec<IndexSpec>,
     pub primary_key: Option<Spanned<Vec<FieldRef>>>,
     pub checks: Vec<CheckSpec>,
+    pub foreign_keys: Vec<ForeignKeySpec>,
 }
 
 /// Everything a field's `#[column(…)]` attributes say.
@@ -217,6 +231,11 @@ pub(crate) fn parse_model_attrs(attrs: &[Attribute], errors: &mut Errors) -> Mod
                 "check" => {
                     if let Some(spec) = parse_check(&meta, errors)? {
                         out.checks.push(spec);
+                    }
+                }
+                "foreign_key" => {
+                    if let Some(spec) = parse_foreign_key(&meta, errors)? {
+                        out.foreign_keys.push(spec);
                     }
                 }
                 other => {
@@ -859,6 +878,134 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
             Ok(None)
         }
     }
+}
+
+fn parse_foreign_key(
+    meta: &ParseNestedMeta,
+    errors: &mut Errors,
+) -> syn::Result<Option<ForeignKeySpec>> {
+    const EXAMPLE: &str = "`#[model(foreign_key(fields(a, b), references = \"table(x, y)\"))]`";
+    let key = path_span(&meta.path);
+    if !meta.input.peek(syn::token::Paren) {
+        errors.at(
+            key,
+            format!(
+                "struct-level `foreign_key` lists its fields and what they reference: {EXAMPLE}; \
+                 for one field use `#[column(references = \"table.column\")]`"
+            ),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let mut fields: Option<Vec<FieldRef>> = None;
+    let mut references = None;
+    let mut on_delete = None;
+    let mut on_update = None;
+    let mut complete = true;
+    meta.parse_nested_meta(|item| {
+        let item_key = ident_key(&item).unwrap_or_else(|| path_text(&item.path));
+        match item_key.as_str() {
+            "fields" if item.input.peek(syn::token::Paren) => {
+                if fields.is_some() {
+                    errors.at(
+                        path_span(&item.path),
+                        "`fields(…)` is given twice in one `foreign_key(…)`; remove one",
+                    );
+                }
+                fields = Some(parse_field_list(&item, "fields", errors)?);
+            }
+            "references" => {
+                if let Some(text) = string_value(&item, "references", "users(id, tenant_id)", errors)? {
+                    match parse_table_columns(&text.value) {
+                        Some(target) => {
+                            references = Some(Spanned {
+                                value: target,
+                                key: text.key,
+                                value_span: text.value_span,
+                            });
+                        }
+                        None => {
+                            complete = false;
+                            errors.at(
+                                text.value_span,
+                                format!(
+                                    "`references = \"{}\"` is not `table(column, …)`; write the referenced \
+                                     table and its columns in parentheses, e.g. `references = \"orders(id, region)\"`",
+                                    text.value
+                                ),
+                            );
+                        }
+                    }
+                } else {
+                    complete = false;
+                }
+            }
+            "on_delete" | "on_update" => {
+                if let Some(text) = string_value(&item, &item_key, "cascade", errors)? {
+                    match FkAction::parse(&text.value) {
+                        Some(action) => {
+                            let value = Spanned { value: action, key: text.key, value_span: text.value_span };
+                            if item_key == "on_delete" {
+                                on_delete = Some(value);
+                            } else {
+                                on_update = Some(value);
+                            }
+                        }
+                        None => errors.at(
+                            text.value_span,
+                            format!(
+                                "`{item_key} = \"{}\"` is not an action; use one of \"cascade\", \
+                                 \"set null\", \"set default\", \"restrict\", \"no action\"",
+                                text.value
+                            ),
+                        ),
+                    }
+                }
+            }
+            other => {
+                complete = false;
+                errors.at(
+                    path_span(&item.path),
+                    unknown_key_message("foreign_key", other, FOREIGN_KEY_KEYS),
+                );
+                skip_value(&item)?;
+            }
+        }
+        Ok(())
+    })?;
+    match (fields, references) {
+        (Some(fields), Some(references)) if !fields.is_empty() => Ok(Some(ForeignKeySpec {
+            fields,
+            references,
+            on_delete,
+            on_update,
+        })),
+        (fields, references) => {
+            if complete && fields.is_none() {
+                errors.at(
+                    key,
+                    format!("`foreign_key(…)` needs `fields(…)`, e.g. {EXAMPLE}"),
+                );
+            }
+            if complete && references.is_none() {
+                errors.at(
+                    key,
+                    format!("`foreign_key(…)` needs `references = \"table(column, …)\"`, e.g. {EXAMPLE}"),
+                );
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// `table(a, b)`: a table name and at least one column, names without spaces or quotes.
+fn parse_table_columns(text: &str) -> Option<(String, Vec<String>)> {
+    let (table, rest) = text.trim().split_once('(')?;
+    let inner = rest.strip_suffix(')')?;
+    let is_name = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
+    let table = table.trim();
+    let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
+    (is_name(table) && columns.iter().all(|c| is_name(c))).then(|| (table.to_string(), columns))
 }
 
 fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<CheckSpec>> {

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod attrs;
+mod enums;
 mod errors;
 mod literals;
 mod model;
@@ -25,10 +26,11 @@ mod scan;
 pub mod types;
 mod validate;
 
-pub use model::parse_model;
+pub use enums::{parse_enum, EnumDef};
+pub use model::{parse_model, parse_model_parts, EnumField};
 pub use scan::{scan_source, scan_source_with, CaptureMemo};
 pub use types::{builtin_column_type, sql_type_to_column_type, BuiltinType, BUILTIN_TYPES};
-pub use validate::validate;
+pub use validate::{resolve_enums, validate};
 
 use std::fmt;
 
@@ -70,6 +72,37 @@ pub struct CapturedTable {
     pub line: usize,
     /// 1-based column of the struct's name.
     pub column: usize,
+    /// Fields of an enum type, until [`resolve_enums`] fills their columns' types in.
+    pub enum_fields: Vec<EnumFieldSite>,
+}
+
+/// A field of a captured model whose type is not builtin (see [`EnumField`]), located in its
+/// file; [`resolve_enums`] gives its column the enum's values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumFieldSite {
+    /// The column's name.
+    pub column: String,
+    /// The Rust type as written (`Status`, `crate::Status`).
+    pub rust_type: String,
+    /// 1-based line of the type.
+    pub line: usize,
+    /// 1-based column of the type.
+    pub column_number: usize,
+    /// `default` / `backfill` text literals, each with its 1-based line and column.
+    pub literals: Vec<(String, usize, usize)>,
+}
+
+/// A `#[derive(Enum)]` enum found by the scanner, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedEnum {
+    /// What it stores.
+    pub def: EnumDef,
+    /// The file, as the caller named it.
+    pub file: String,
+    /// 1-based line of the enum's name.
+    pub line: usize,
+    /// 1-based column of the enum's name.
+    pub column: usize,
 }
 
 /// Everything found in one source file: the tables that parsed, and every error.
@@ -77,6 +110,8 @@ pub struct CapturedTable {
 pub struct ScanOutput {
     /// Models that parsed without error, in source order.
     pub tables: Vec<CapturedTable>,
+    /// `#[derive(Enum)]` enums that parsed without error, in source order.
+    pub enums: Vec<CapturedEnum>,
     /// All errors, sorted by position.
     pub errors: Vec<Diagnostic>,
 }

@@ -19,15 +19,36 @@ use syn::{Data, DeriveInput, Fields};
 /// `qvdiff manifest` can never disagree. The returned table is normalized (constraint lists
 /// sorted; columns in declaration order).
 pub fn parse_model(input: &DeriveInput) -> Result<Table, syn::Error> {
+    parse_model_parts(input).map(|(table, _)| table)
+}
+
+/// A field whose type is not builtin: a Rust enum deriving `qvdiff::Enum`. Its column's type
+/// is an [`ColumnType::Enum`] with no values yet, named by the Rust type as written.
+#[derive(Debug, Clone)]
+pub struct EnumField {
+    /// The column's name.
+    pub column: String,
+    /// The field's type inside any `Option`, with its spans.
+    pub ty: syn::Type,
+    /// Text literals the field's attributes give (`default`, `backfill`), each with its span:
+    /// each must name a stored value of the enum.
+    pub literals: Vec<(String, Span)>,
+}
+
+/// [`parse_model`], and every field of an enum type: the derive fills their types in from the
+/// `qvdiff::Enum` trait, the scanner from the enums it read.
+pub fn parse_model_parts(input: &DeriveInput) -> Result<(Table, Vec<EnumField>), syn::Error> {
     let mut errors = Errors::default();
-    let table = build_table(input, &mut errors);
+    let mut enum_fields = Vec::new();
+    let table = build_table(input, &mut enum_fields, &mut errors);
     errors.finish()?;
-    table.ok_or_else(|| {
+    let table = table.ok_or_else(|| {
         syn::Error::new(
             input.ident.span(),
             format!("`{}` could not be read as a model", input.ident),
         )
-    })
+    })?;
+    Ok((table, enum_fields))
 }
 
 /// What one struct field turned into.
@@ -44,7 +65,11 @@ pub(crate) struct FieldInfo {
     attrs: ColumnAttrs,
 }
 
-fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
+fn build_table(
+    input: &DeriveInput,
+    enum_fields: &mut Vec<EnumField>,
+    errors: &mut Errors,
+) -> Option<Table> {
     let struct_name = input.ident.unraw().to_string();
     let model = parse_model_attrs(&input.attrs, errors);
     let fields = match &input.data {
@@ -76,8 +101,8 @@ fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
                 data.enum_token.span,
                 format!(
                     "`#[derive(Model)]` works on structs with named fields, but `{struct_name}` is an enum; \
-                     a model is one table, so use a struct (to store an enum in a column, give that \
-                     field `#[column(sql_type = \"TEXT\")]`)"
+                     a model is one table, so use a struct (to store an enum in a column, derive \
+                     `qvdiff::Enum` on it)"
                 ),
             );
             return None;
@@ -98,7 +123,16 @@ fn build_table(input: &DeriveInput, errors: &mut Errors) -> Option<Table> {
         .iter()
         .filter_map(|field| {
             let ident = field.ident.as_ref()?;
-            Some(read_field(ident, &field.ty, &field.attrs, errors))
+            let info = read_field(ident, &field.ty, &field.attrs, errors);
+            if info.is_enum() {
+                let inner = option_inner(&field.ty).unwrap_or(&field.ty);
+                enum_fields.push(EnumField {
+                    column: info.column.clone(),
+                    ty: inner.clone(),
+                    literals: info.text_literals(),
+                });
+            }
+            Some(info)
         })
         .collect();
     Some(assemble(
@@ -197,8 +231,25 @@ pub(crate) struct FieldType<'a> {
     pub builtin: Option<ColumnType>,
     /// The type inside any `Option` as written (for messages only).
     pub text: &'a dyn Fn() -> String,
-    /// Records an error that points at the type inside any `Option`.
-    pub report: &'a dyn Fn(&mut Errors, String),
+}
+
+impl FieldInfo {
+    /// Whether the field is a column of an enum type (not builtin, no `sql_type`).
+    pub(crate) fn is_enum(&self) -> bool {
+        !self.skipped && matches!(self.ty, Some(ColumnType::Enum { .. }))
+    }
+
+    /// The text literals of `default` and `backfill`, with their spans.
+    fn text_literals(&self) -> Vec<(String, Span)> {
+        [&self.attrs.default, &self.attrs.backfill]
+            .into_iter()
+            .flatten()
+            .filter_map(|value| match &value.value {
+                DefaultValue::Text(text) => Some((text.clone(), value.value_span)),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Parses one field's attributes and type (syn's reading) and applies [`field_info`].
@@ -215,12 +266,10 @@ fn read_field(
         None => (false, ty),
     };
     let text = || type_text(inner);
-    let report = |errors: &mut Errors, message: String| errors.spanned(inner, message);
     let ty = FieldType {
         nullable,
         builtin: builtin_column_type(inner),
         text: &text,
-        report: &report,
     };
     field_info(rust_name, ident.span(), attrs, &ty, errors)
 }
@@ -323,16 +372,24 @@ pub(crate) fn field_info(
             }
             Some(builtin)
         }
+        // Not builtin: a Rust enum deriving `qvdiff::Enum`, whose values the derive fills in at
+        // run time and the scanner from the enums it read (either refuses any other type).
         (None, None) => {
-            (ty.report)(
-                errors,
-                format!(
-                    "field `{rust_name}`: type `{}` has no built-in SQL type; add #[column(sql_type = \"JSON\")] \
-                     or #[column(skip)]",
-                    (ty.text)()
-                ),
-            );
-            None
+            if let Some(max) = &attrs.max_length {
+                errors.at(
+                    max.key,
+                    format!(
+                        "`max_length` applies to text columns, but field `{rust_name}` has type `{}`; \
+                         remove `max_length`",
+                        (ty.text)()
+                    ),
+                );
+            }
+            Some(ColumnType::Enum {
+                name: (ty.text)(),
+                values: Vec::new(),
+                renames: Vec::new(),
+            })
         }
     };
 
@@ -500,6 +557,10 @@ fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
             | ColumnType::Json,
         ) => true,
         (DefaultValue::Text(_), ColumnType::Decimal { .. }) => true,
+        // An enum not yet resolved is checked once its values are known.
+        (DefaultValue::Text(text), ColumnType::Enum { values, .. }) => {
+            values.is_empty() || values.contains(text)
+        }
         _ => false,
     }
 }
@@ -525,6 +586,7 @@ fn literal_example(ty: &ColumnType) -> &'static str {
             max_length: Some(_),
         } => "a string literal no longer than `max_length`",
         ColumnType::Blob => "no literal (bytes have none)",
+        ColumnType::Enum { .. } => "a string literal naming a stored value of the enum",
         _ => "a string literal",
     }
 }
@@ -862,6 +924,58 @@ fn add_struct_constraints(
             expr: check.expr.clone(),
         });
     }
+    for spec in &model.foreign_keys {
+        let Some(columns) = lookup.columns(&spec.fields, "fields", errors) else {
+            continue;
+        };
+        let (ref_table, ref_columns) = &spec.references.value;
+        if ref_columns.len() != columns.len() {
+            errors.at(
+                spec.references.value_span,
+                format!(
+                    "`foreign_key(…)` lists {} field(s) but references {} column(s) of `{ref_table}`; \
+                     list one referenced column per field, in the same order",
+                    columns.len(),
+                    ref_columns.len()
+                ),
+            );
+            continue;
+        }
+        for action in [&spec.on_delete, &spec.on_update].into_iter().flatten() {
+            let not_null: Vec<&str> = spec
+                .fields
+                .iter()
+                .filter(|f| {
+                    lookup
+                        .infos
+                        .iter()
+                        .any(|i| i.rust_name == f.name && !i.nullable)
+                })
+                .map(|f| f.name.as_str())
+                .collect();
+            if action.value == FkAction::SetNull && !not_null.is_empty() {
+                errors.at(
+                    action.value_span,
+                    format!(
+                        "\"set null\" needs nullable columns, but field(s) {} are NOT NULL; make \
+                         them `Option<…>` or choose another action",
+                        not_null
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
+        table.foreign_keys.push(ForeignKey {
+            columns,
+            ref_table: ref_table.clone(),
+            ref_columns: ref_columns.clone(),
+            on_delete: spec.on_delete.as_ref().map(|a| a.value).unwrap_or_default(),
+            on_update: spec.on_update.as_ref().map(|a| a.value).unwrap_or_default(),
+        });
+    }
 }
 
 /// The longest name PostgreSQL keeps, in bytes (`NAMEDATALEN - 1`); a longer one is cut there.
@@ -870,7 +984,13 @@ pub(crate) const MAX_NAME_BYTES: usize = 63;
 /// Refuses a name the user wrote that PostgreSQL would cut; `what` names it (`table name `x``). SQLite has no such limit, but the same
 /// models serve both dialects, so a model that only one of them can hold is refused for both.
 /// Names qvdiff generates are not checked here: the dialect shortens those with a hash.
-fn check_name_length(name: &str, span: Span, what: &str, fix: &str, errors: &mut Errors) {
+pub(crate) fn check_name_length(
+    name: &str,
+    span: Span,
+    what: &str,
+    fix: &str,
+    errors: &mut Errors,
+) {
     if name.len() <= MAX_NAME_BYTES {
         return;
     }
@@ -929,7 +1049,7 @@ pub(crate) fn snake_case(name: &str) -> String {
 }
 
 /// A type as the user wrote it, without the token spacing (`Vec<Tag>`, not `Vec < Tag >`).
-fn type_text(ty: &syn::Type) -> String {
+pub(crate) fn type_text(ty: &syn::Type) -> String {
     let spaced = quote::ToTokens::to_token_stream(ty).to_string();
     let mut out = String::with_capacity(spaced.len());
     let mut chars = spaced.chars().peekable();

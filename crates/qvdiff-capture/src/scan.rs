@@ -1,9 +1,13 @@
 //! The source scanner: finds every `#[derive(Model)]` struct in a file's text and runs the same
 //! parser the derive uses.
 
-use crate::{parse_model, CapturedTable, Diagnostic, ScanOutput};
+use crate::{
+    parse_enum, parse_model_parts, CapturedEnum, CapturedTable, Diagnostic, EnumFieldSite,
+    ScanOutput,
+};
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Attribute, DeriveInput, Item, Path, Token};
 
 /// Parses one source file's text and captures every model in it.
@@ -59,7 +63,7 @@ fn scan_whole(file: &str, text: &str) -> ScanOutput {
     if let Some(tables) = crate::quick::read_piece(text) {
         return ScanOutput {
             tables: with_file(tables, file),
-            errors: Vec::new(),
+            ..ScanOutput::default()
         };
     }
     let mut output = ScanOutput::default();
@@ -118,6 +122,7 @@ fn scan_chunks(
     for part in parts {
         let part = part?;
         output.tables.extend(part.tables);
+        output.enums.extend(part.enums);
         output.errors.extend(part.errors);
     }
     Some(output)
@@ -138,11 +143,15 @@ fn scan_run(
         let part = match crate::quick::read_piece(piece).or_else(recalled) {
             Some(tables) => ScanOutput {
                 tables,
-                errors: Vec::new(),
+                ..ScanOutput::default()
             },
             None => {
                 let part = parse_piece(file, piece)?;
-                if let Some(memo) = memo.filter(|_| part.errors.is_empty()) {
+                // Enums, and models with enum fields, are resolved against each other after the
+                // scan, so their pieces are always read again.
+                let resolved_alone =
+                    part.enums.is_empty() && part.tables.iter().all(|t| t.enum_fields.is_empty());
+                if let Some(memo) = memo.filter(|_| part.errors.is_empty() && resolved_alone) {
                     let anonymous = part.tables.iter().cloned().map(|mut t| {
                         t.file = String::new();
                         t
@@ -159,8 +168,19 @@ fn scan_run(
             .tables
             .extend(with_file(part.tables, file).into_iter().map(|mut t| {
                 t.line += shift;
+                for site in &mut t.enum_fields {
+                    site.line += shift;
+                    for literal in &mut site.literals {
+                        literal.1 += shift;
+                    }
+                }
                 t
             }));
+        output.enums.extend(part.enums.into_iter().map(|mut e| {
+            e.file = file.to_string();
+            e.line += shift;
+            e
+        }));
         output.errors.extend(part.errors.into_iter().map(|mut d| {
             d.line += shift;
             d
@@ -429,6 +449,22 @@ fn skip_char_literal(text: &str, start: usize) -> Option<usize> {
 
 pub(crate) fn scan_item(file: &str, item: Item, output: &mut ScanOutput) {
     let input: DeriveInput = match item {
+        Item::Enum(item) if derives(&item.attrs, "Enum") => {
+            let input: DeriveInput = item.into();
+            match parse_enum(&input) {
+                Ok(def) => {
+                    let (line, column) = position(input.ident.span());
+                    output.enums.push(CapturedEnum {
+                        def,
+                        file: file.to_string(),
+                        line,
+                        column,
+                    });
+                }
+                Err(error) => output.errors.extend(diagnostics(file, &error)),
+            }
+            return;
+        }
         Item::Struct(item) if derives_model(&item.attrs) => item.into(),
         Item::Enum(item) if derives_model(&item.attrs) => item.into(),
         Item::Union(item) if derives_model(&item.attrs) => item.into(),
@@ -440,38 +476,70 @@ pub(crate) fn scan_item(file: &str, item: Item, output: &mut ScanOutput) {
         }
         _ => return,
     };
-    match parse_model(&input) {
-        Ok(table) => {
-            let start = input.ident.span().start();
+    match parse_model_parts(&input) {
+        Ok((table, enum_fields)) => {
+            let (line, column) = position(input.ident.span());
+            let enum_fields = enum_fields
+                .into_iter()
+                .map(|field| {
+                    let (line, column_number) = position(field.ty.span());
+                    EnumFieldSite {
+                        column: field.column,
+                        rust_type: crate::model::type_text(&field.ty),
+                        line,
+                        column_number,
+                        literals: field
+                            .literals
+                            .into_iter()
+                            .map(|(text, span)| {
+                                let (line, column) = position(span);
+                                (text, line, column)
+                            })
+                            .collect(),
+                    }
+                })
+                .collect();
             output.tables.push(CapturedTable {
                 table,
                 struct_name: input.ident.unraw().to_string(),
                 file: file.to_string(),
-                line: start.line.max(1),
-                column: start.column + 1,
+                line,
+                column,
+                enum_fields,
             });
         }
         Err(error) => output.errors.extend(diagnostics(file, &error)),
     }
 }
 
+/// 1-based line and column of a span's start.
+fn position(span: proc_macro2::Span) -> (usize, usize) {
+    let start = span.start();
+    (start.line.max(1), start.column + 1)
+}
+
 /// `#[derive(…, Model, …)]` with `Model`, `qvdiff::Model` or `qvdiff_derive::Model`.
 fn derives_model(attrs: &[Attribute]) -> bool {
+    derives(attrs, "Model")
+}
+
+/// `#[derive(…, X, …)]` with `X`, `qvdiff::X` or `qvdiff_derive::X`.
+fn derives(attrs: &[Attribute], name: &str) -> bool {
     attrs
         .iter()
         .filter(|attr| attr.path().is_ident("derive"))
         .any(|attr| {
             attr.parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
-                .map(|paths| paths.iter().any(is_model_path))
+                .map(|paths| paths.iter().any(|path| is_derive_path(path, name)))
                 .unwrap_or(false)
         })
 }
 
-fn is_model_path(path: &Path) -> bool {
+fn is_derive_path(path: &Path, name: &str) -> bool {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     match segments.as_slice() {
-        [only] => only == "Model",
-        [krate, last] => last == "Model" && (krate == "qvdiff" || krate == "qvdiff_derive"),
+        [only] => only == name,
+        [krate, last] => last == name && (krate == "qvdiff" || krate == "qvdiff_derive"),
         _ => false,
     }
 }

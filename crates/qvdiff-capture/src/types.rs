@@ -268,6 +268,7 @@ pub(crate) fn describe(ty: &ColumnType) -> String {
         },
         ColumnType::Blob => "Blob".into(),
         ColumnType::Custom { sql } => format!("Custom({sql})"),
+        ColumnType::Enum { name, .. } => format!("Enum({name})"),
     }
 }
 
@@ -302,7 +303,7 @@ mod tests {
         );
         assert_eq!(
             builtin_column_type(&ty("chrono::DateTime<chrono::Utc>")),
-            Some(ColumnType::DateTime)
+            Some(ColumnType::DateTimeTz)
         );
         assert_eq!(
             builtin_column_type(&ty("::uuid::Uuid")),

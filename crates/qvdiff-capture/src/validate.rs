@@ -2,7 +2,7 @@
 
 use crate::errors::closest;
 use crate::types::describe;
-use crate::{CapturedTable, Diagnostic};
+use crate::{CapturedEnum, CapturedTable, Diagnostic};
 use qvdiff_core::{ColumnType, Table};
 use std::collections::HashMap;
 
@@ -143,4 +143,109 @@ fn same_kind(a: &ColumnType, b: &ColumnType) -> bool {
         (ColumnType::Custom { sql: x }, ColumnType::Custom { sql: y }) => x.eq_ignore_ascii_case(y),
         _ => a == b,
     }
+}
+
+/// Gives every enum field of `tables` its enum's type (matched by the last segment of the Rust
+/// type), and checks the enums against each other. Errors: a field type that is neither builtin
+/// nor a `#[derive(Enum)]` enum of the sources (at the type), a default or backfill that names no
+/// stored value (at the literal), two enums of one name, and two enums sharing a PostgreSQL type
+/// name with different values.
+pub fn resolve_enums(tables: &mut [CapturedTable], enums: &[CapturedEnum]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let mut by_rust: HashMap<&str, &CapturedEnum> = HashMap::new();
+    let mut by_type: HashMap<&str, &CapturedEnum> = HashMap::new();
+    let at = |e: &CapturedEnum, message: String| Diagnostic {
+        file: e.file.clone(),
+        line: e.line,
+        column: e.column,
+        message,
+    };
+    for captured in enums {
+        let def = &captured.def;
+        if let Some(first) = by_rust.insert(&def.rust_name, captured) {
+            diagnostics.push(at(
+                captured,
+                format!(
+                    "enum `{}` is declared twice in the model sources (also at {}:{}); model \
+                     fields name enums by their last path segment, so rename one",
+                    def.rust_name, first.file, first.line
+                ),
+            ));
+        }
+        if let Some(first) = by_type.insert(&def.type_name, captured) {
+            if first.def.values != def.values {
+                diagnostics.push(at(
+                    captured,
+                    format!(
+                        "enums `{}` and `{}` are both stored as type `{}` but with different \
+                         values; give one another `#[enum_type(name = \"…\")]`",
+                        first.def.rust_name, def.rust_name, def.type_name
+                    ),
+                ));
+            }
+        }
+    }
+    for captured in tables.iter_mut() {
+        for site in std::mem::take(&mut captured.enum_fields) {
+            let segment = last_segment(&site.rust_type);
+            let diagnostic = |line, column, message| Diagnostic {
+                file: captured.file.clone(),
+                line,
+                column,
+                message,
+            };
+            let Some(found) = by_rust.get(segment) else {
+                diagnostics.push(diagnostic(
+                    site.line,
+                    site.column_number,
+                    format!(
+                        "field `{}`: type `{}` has no built-in SQL type; add \
+                         #[column(sql_type = \"JSON\")] or #[column(skip)], or derive \
+                         `qvdiff::Enum` on it in the model sources",
+                        site.column, site.rust_type
+                    ),
+                ));
+                continue;
+            };
+            let def = &found.def;
+            for (value, line, column) in &site.literals {
+                if !def.values.contains(value) {
+                    diagnostics.push(diagnostic(
+                        *line,
+                        *column,
+                        format!(
+                            "\"{value}\" is not a stored value of enum `{}` (field `{}`); use \
+                             one of {}",
+                            def.rust_name,
+                            site.column,
+                            quoted_list(&def.values)
+                        ),
+                    ));
+                }
+            }
+            if let Some(column) = captured
+                .table
+                .columns
+                .iter_mut()
+                .find(|c| c.name == site.column)
+            {
+                column.ty = def.column_type();
+            }
+        }
+    }
+    diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    diagnostics
+}
+
+/// `crate::a::Status` -> `Status`.
+fn last_segment(rust_type: &str) -> &str {
+    rust_type.rsplit("::").next().unwrap_or(rust_type).trim()
+}
+
+fn quoted_list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -140,14 +140,84 @@ fn missing_primary_key_points_at_the_struct_name() {
     );
 }
 
+/// The errors of `text` once its enum fields are resolved against its `#[derive(Enum)]` enums,
+/// as the CLI does after scanning every file.
+fn resolved_errors(text: &str) -> Vec<(usize, usize, String)> {
+    let mut out = scan_source("m.rs", text);
+    let mut all = out.errors;
+    all.extend(qvdiff_capture::resolve_enums(&mut out.tables, &out.enums));
+    all.sort_by_key(|d| (d.line, d.column));
+    all.into_iter()
+        .map(|d| (d.line, d.column, d.message))
+        .collect()
+}
+
+fn expect_one_resolved(text: &str, at: &str, parts: &[&str]) {
+    let all = resolved_errors(text);
+    assert_eq!(all.len(), 1, "expected one error, got {all:#?}");
+    let (line, column, message) = &all[0];
+    assert_eq!((*line, *column), position_of(text, at), "{message}");
+    for part in parts {
+        assert!(message.contains(part), "`{message}` lacks `{part}`");
+    }
+}
+
+#[test]
+fn enum_default_naming_no_variant_points_at_the_literal() {
+    expect_one_resolved(
+        "#[derive(Enum)]\nenum Status { Todo, Done }\n#[derive(Model)]\nstruct T {\n    \
+         #[column(primary_key)] id: i64,\n    #[column(default = \"finished\")] status: Status,\n}\n",
+        "\"finished\"",
+        &["\"finished\" is not a stored value of enum `Status`", "\"todo\", \"done\""],
+    );
+}
+
+#[test]
+fn enum_mistakes_point_at_their_tokens() {
+    expect_one_resolved(
+        "#[derive(Enum)]\nenum Status { Todo, Blocked(String) }\n",
+        "(String)",
+        &["variant `Status::Blocked` has fields"],
+    );
+    expect_one_resolved(
+        "#[derive(Enum)]\nenum Status { Todo, #[variant(name = \"todo\")] Later }\n",
+        "\"todo\"",
+        &["both stored as \"todo\""],
+    );
+}
+
+#[test]
+fn an_enum_field_reads_the_enum_of_the_sources() {
+    let text = "#[derive(Enum)]\n#[enum_type(name = \"task_status\")]\nenum Status { Todo, \
+                #[variant(name = \"done\", renamed_from = \"finished\")] Done }\n\
+                #[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    \
+                status: Option<crate::Status>,\n}\n";
+    assert_eq!(resolved_errors(text), []);
+    let mut out = scan_source("m.rs", text);
+    qvdiff_capture::resolve_enums(&mut out.tables, &out.enums);
+    let column = &out.tables[0].table.columns[1];
+    assert!(column.nullable);
+    assert_eq!(
+        column.ty,
+        qvdiff_core::ColumnType::Enum {
+            name: "task_status".into(),
+            values: vec!["todo".into(), "done".into()],
+            renames: vec![qvdiff_core::VariantRename {
+                from: "finished".into(),
+                to: "done".into()
+            }],
+        }
+    );
+}
+
 #[test]
 fn unknown_type_points_at_the_type_inside_option() {
-    expect_one(
+    expect_one_resolved(
         "#[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    tags: Option<Tags>,\n}\n",
         "Tags",
         &["field `tags`: type `Tags` has no built-in SQL type; add #[column(sql_type = \"JSON\")] or #[column(skip)]"],
     );
-    expect_one(
+    expect_one_resolved(
         "#[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    tags: Vec<String>,\n}\n",
         "Vec",
         &["type `Vec<String>` has no built-in SQL type"],
@@ -340,10 +410,16 @@ fn shapes_that_are_not_tables() {
 
 #[test]
 fn all_errors_in_a_file_are_reported_sorted() {
+    // A type that is neither builtin nor an enum of the sources is found once the scan has read
+    // every enum: reported with the others, in file order.
     let text =
-        "#[derive(Model)]\nstruct A {\n    #[column(primary_key, uniqe)]\n    x: Tags,\n}\n\n\
+        "#[derive(Model)]\nstruct A {\n    #[column(primary_key, uniqe)]\n    x: i64,\n}\n\n\
+                #[derive(Model)]\nstruct C {\n    #[column(primary_key)]\n    x: Tags,\n}\n\n\
                 #[derive(Model)]\nstruct B { #[column(primary_key, max_length = 3)] id: i64 }\n";
-    let positions: Vec<(usize, usize)> = errors(text).iter().map(|(l, c, _)| (*l, *c)).collect();
+    let positions: Vec<(usize, usize)> = resolved_errors(text)
+        .iter()
+        .map(|(l, c, _)| (*l, *c))
+        .collect();
     let want = [
         position_of(text, "uniqe"),
         position_of(text, "Tags"),

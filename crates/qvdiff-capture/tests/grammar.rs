@@ -358,3 +358,31 @@ struct Named<'a, T> { #[column(primary_key)] name: &'a str, #[column(skip)] mark
     );
     assert_eq!(table.columns.len(), 1);
 }
+
+#[test]
+fn composite_foreign_key_references_columns_in_order() {
+    let table = one_table(
+        r#"
+#[derive(Model)]
+#[model(table = "shipments")]
+#[model(foreign_key(fields(order_no, order_region), references = "orders(order_no, region)", on_delete = "cascade", on_update = "restrict"))]
+struct Shipment {
+    #[column(primary_key)]
+    id: i64,
+    order_no: i64,
+    #[column(name = "region_code")]
+    order_region: String,
+}
+"#,
+    );
+    assert_eq!(
+        table.foreign_keys,
+        [ForeignKey {
+            columns: vec!["order_no".to_string(), "region_code".to_string()],
+            ref_table: "orders".to_string(),
+            ref_columns: vec!["order_no".to_string(), "region".to_string()],
+            on_delete: FkAction::Cascade,
+            on_update: FkAction::Restrict,
+        }]
+    );
+}

@@ -114,13 +114,18 @@ fn scan_sources_with(
     memo: Option<&ItemMemo>,
 ) -> CliResult<Vec<CapturedTable>> {
     let mut tables = Vec::new();
+    let mut enums = Vec::new();
     let mut errors: Vec<Diagnostic> = Vec::new();
     for (file, text) in sources {
         let memo = memo.map(|m| m as &dyn qvdiff_capture::CaptureMemo);
         let out = qvdiff_capture::scan_source_with(&display_path(file), text, memo);
         tables.extend(out.tables);
+        enums.extend(out.enums);
         errors.extend(out.errors);
     }
+    errors.extend(qvdiff_capture::resolve_enums(&mut tables, &enums));
+    // In file order, whichever step found them.
+    errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     if errors.is_empty() {
         errors = qvdiff_capture::validate(&tables);
     }
@@ -231,6 +236,7 @@ impl qvdiff_capture::CaptureMemo for ItemMemo {
                     file: String::new(),
                     line: *line,
                     column: *column,
+                    enum_fields: Vec::new(),
                 })
                 .collect(),
         )

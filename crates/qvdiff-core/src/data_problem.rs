@@ -43,6 +43,15 @@ pub enum DataProblemKind {
         /// first in key order.
         groups: Vec<DuplicateGroup>,
     },
+    /// Rows holding a value an enum column no longer accepts (a variant removed).
+    NotAVariant {
+        /// The column.
+        column: String,
+        /// The enum type.
+        type_name: String,
+        /// The values held that are not variants any more, sorted.
+        values: Vec<String>,
+    },
     /// Rows whose foreign key points at a missing parent row.
     Orphan {
         /// The referencing columns.
@@ -107,6 +116,11 @@ impl DataProblem {
             ),
             DataProblemKind::Orphan { parent, .. } => format!(
                 "delete those rows of {} or insert the missing rows of {parent} first",
+                self.table
+            ),
+            DataProblemKind::NotAVariant { column, .. } => format!(
+                "move those rows of {} to a value the enum keeps first (e.g. `UPDATE … SET \
+                 {column} = …` in a migration before this one), or keep the variant in the model",
                 self.table
             ),
             DataProblemKind::Check { name } => format!(
@@ -180,6 +194,15 @@ impl fmt::Display for DataProblem {
                 f,
                 "{rows} reference a missing row of {parent} (through {})",
                 columns.join(", ")
+            )?,
+            DataProblemKind::NotAVariant {
+                column,
+                type_name,
+                values,
+            } => write!(
+                f,
+                "{rows} hold values of {column} that enum {type_name} no longer has ({})",
+                values.join(", ")
             )?,
             DataProblemKind::Check { name } => write!(
                 f,

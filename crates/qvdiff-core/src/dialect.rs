@@ -47,6 +47,19 @@ impl std::fmt::Display for PlanError {
 
 impl std::error::Error for PlanError {}
 
+impl PlanError {
+    /// A new NOT NULL column that the model gives no value for the rows already there.
+    pub fn missing_value(table: &str, column: &str) -> PlanError {
+        PlanError {
+            table: table.to_string(),
+            column: Some(column.to_string()),
+            message: "a new NOT NULL column needs a value for the existing rows: add \
+                      `#[column(default = …)]` or `#[column(backfill = …)]`"
+                .to_string(),
+        }
+    }
+}
+
 /// A SQL dialect's pure planning half. `Sync`: planning is pure, so callers plan both
 /// directions of a migration at once.
 pub trait Dialect: Sync {

@@ -181,6 +181,7 @@ pub fn table_rename_candidates(changes: &[Change]) -> Vec<(String, String)> {
 pub fn diff(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Change> {
     let mut changes = diff_without_hints(from, to, renames);
     carry_backfills(to, &mut changes);
+    carry_enum_renames_back(from, &mut changes);
     changes
 }
 
@@ -197,7 +198,12 @@ pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
         ColumnType::Float | ColumnType::Float32 => DefaultValue::Float(0.0),
         ColumnType::Bool => DefaultValue::Bool(false),
         ColumnType::Blob => DefaultValue::Sql("X''".to_string()),
-        ColumnType::Text { .. }
+        // The first variant: any other text would break the enum's CHECK or type.
+        ColumnType::Enum { values, .. } if !values.is_empty() => {
+            DefaultValue::Text(values[0].clone())
+        }
+        ColumnType::Enum { .. }
+        | ColumnType::Text { .. }
         | ColumnType::DateTime
         | ColumnType::DateTimeTz
         | ColumnType::Date
@@ -274,7 +280,47 @@ fn carry_backfills(to: &Schema, changes: &mut [Change]) {
         if let Some(wanted) = to.table(table).and_then(|t| t.column(&column.name)) {
             column.backfill.clone_from(&wanted.backfill);
             column.using.clone_from(&wanted.using);
+            // An enum's variant renames say how the planner carries rows over.
+            if wanted.ty.without_hints() == column.ty {
+                column.ty.clone_from(&wanted.ty);
+            }
         }
+    }
+}
+
+/// On the way back (`from` is the wanted schema, with its hints), an enum column whose variants
+/// the way up renamed gets the renames reversed, so rows take their old values again.
+fn carry_enum_renames_back(from: &Schema, changes: &mut [Change]) {
+    for change in changes {
+        let Change::AlterColumn { table, to, .. } = change else {
+            continue;
+        };
+        let ColumnType::Enum {
+            values, renames, ..
+        } = &mut to.ty
+        else {
+            continue;
+        };
+        if !renames.is_empty() {
+            continue;
+        }
+        let Some(ColumnType::Enum {
+            renames: forward, ..
+        }) = from
+            .table(table)
+            .and_then(|t| t.column(&to.name))
+            .map(|c| &c.ty)
+        else {
+            continue;
+        };
+        *renames = forward
+            .iter()
+            .filter(|r| values.contains(&r.from))
+            .map(|r| crate::schema::VariantRename {
+                from: r.to.clone(),
+                to: r.from.clone(),
+            })
+            .collect();
     }
 }
 
@@ -337,7 +383,7 @@ fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Chan
         .iter()
         .filter(|t| !kept.contains_key(t.name.as_str()))
         .collect();
-    for name in dependency_order(&created) {
+    for name in names(foreign_key_order(&created)) {
         if let Some(table) = to.table(&name) {
             changes.push(Change::CreateTable {
                 table: table.clone(),
@@ -350,7 +396,7 @@ fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Chan
         .iter()
         .filter(|t| kept.contains_key(t.name.as_str()))
         .collect();
-    for name in dependency_order(&kept_to_tables) {
+    for name in names(foreign_key_order(&kept_to_tables)) {
         if let (Some(to_table), Some(from_table)) = (to.table(&name), kept.get(name.as_str())) {
             diff_table(from_table, to_table, &translator, &mut changes);
         }
@@ -361,7 +407,7 @@ fn diff_without_hints(from: &Schema, to: &Schema, renames: &Renames) -> Vec<Chan
         .iter()
         .filter(|t| !kept_old_names.contains(t.name.as_str()))
         .collect();
-    for name in dependency_order(&dropped).into_iter().rev() {
+    for name in names(foreign_key_order(&dropped)).into_iter().rev() {
         if let Some(table) = from.table(&name) {
             changes.push(Change::DropTable {
                 table: table.clone(),
@@ -635,14 +681,17 @@ fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<C
     }
 }
 
-/// Names of `tables`, each after the tables (of the same list) its foreign keys reference; ties
-/// by name. A cycle of foreign keys cannot be ordered: it is broken at the smallest name, which
-/// keeps the output deterministic (SQLite does not check references at creation anyway).
-fn dependency_order(tables: &[&Table]) -> Vec<String> {
+/// `tables`, each after the tables (of the same list) its foreign keys reference; ties by name.
+/// The one order both the differ and the planners create tables in (and drop them in, reversed).
+/// A cycle of foreign keys cannot be ordered: it is broken at the smallest name, which keeps the
+/// output deterministic; a planner adds the keys of a cycle after its tables. A name listed twice
+/// stands once, as its last entry.
+pub fn foreign_key_order<'t>(tables: &[&'t Table]) -> Vec<&'t Table> {
     // Kahn's algorithm with the ready tables in a sorted set: each step takes the smallest ready
     // name, exactly as a rescan of every name would, in O(n log n) instead of O(n²) (a chain of
     // a thousand tables, each referencing the previous one, made the rescan dominate `check`).
-    let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let by_name: BTreeMap<&str, &'t Table> = tables.iter().map(|t| (t.name.as_str(), *t)).collect();
+    let names: BTreeSet<&str> = by_name.keys().copied().collect();
     // Table -> how many distinct tables of the list it still waits for; and the reverse edges.
     let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -674,7 +723,7 @@ fn dependency_order(tables: &[&Table]) -> Vec<String> {
         if !remaining.remove(next) {
             continue; // already placed when a cycle was broken at it
         }
-        order.push(next.to_string());
+        order.push(by_name[next]);
         for dependent in dependents.get(next).into_iter().flatten() {
             if let Some(count) = waiting.get_mut(dependent) {
                 *count = count.saturating_sub(1);
@@ -685,6 +734,11 @@ fn dependency_order(tables: &[&Table]) -> Vec<String> {
         }
     }
     order
+}
+
+/// The names of `tables`, in order.
+fn names(tables: Vec<&Table>) -> Vec<String> {
+    tables.into_iter().map(|t| t.name.clone()).collect()
 }
 
 impl ColumnType {
@@ -716,6 +770,10 @@ impl ColumnType {
             },
             ColumnType::Blob => "BLOB".to_string(),
             ColumnType::Custom { sql } => sql.clone(),
+            ColumnType::Enum { name, values, .. } => {
+                let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+                format!("ENUM {name}({})", quoted.join(", "))
+            }
         }
     }
 }
@@ -811,8 +869,34 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
         // A wall-clock reading becomes the instant it names in UTC, and back: nothing is lost.
         (T::DateTime, T::DateTimeTz) | (T::DateTimeTz, T::DateTime) => true,
         (T::Text { .. } | T::Json | T::Uuid, T::Blob) => true,
+        (T::Enum { .. }, T::Text { max_length: None }) => true,
+        (T::Enum { .. }, T::Enum { .. }) => {
+            crate::schema::EnumChange::between(from, to).is_some_and(|c| c.removed.is_empty())
+        }
         _ => false,
     }
+}
+
+/// `enum task_status: add 'blocked', rename 'finished' -> 'done', remove 'doing'`.
+pub(crate) fn describe_enum_change(ty: &ColumnType, change: &crate::schema::EnumChange) -> String {
+    let name = match ty {
+        ColumnType::Enum { name, .. } => name.as_str(),
+        _ => "",
+    };
+    let mut parts = Vec::new();
+    for value in &change.added {
+        parts.push(format!("add '{value}'"));
+    }
+    for (old, new) in &change.renamed {
+        parts.push(format!("rename '{old}' -> '{new}'"));
+    }
+    for value in &change.removed {
+        parts.push(format!("remove '{value}'"));
+    }
+    if parts.is_empty() {
+        parts.push("reorder values".to_string());
+    }
+    format!("enum {name}: {}", parts.join(", "))
 }
 
 fn default_sql(default: &Option<DefaultValue>) -> String {
@@ -879,7 +963,11 @@ impl Change {
             }
             Change::AlterColumn { table, from, to } => {
                 let mut parts = Vec::new();
-                if from.ty != to.ty {
+                if let Some(change) = crate::schema::EnumChange::between(&from.ty, &to.ty)
+                    .filter(|_| from.ty.enum_values() != to.ty.enum_values())
+                {
+                    parts.push(describe_enum_change(&to.ty, &change));
+                } else if from.ty != to.ty {
                     parts.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                 }
                 if from.nullable != to.nullable {
@@ -972,6 +1060,18 @@ impl Change {
             Change::AlterColumn { table, from, to }
                 if !conversion_is_lossless(&from.ty, &to.ty) =>
             {
+                if let Some(change) = crate::schema::EnumChange::between(&from.ty, &to.ty)
+                    .filter(|change| !change.removed.is_empty())
+                {
+                    let removed: Vec<String> =
+                        change.removed.iter().map(|v| format!("'{v}'")).collect();
+                    return Some(format!(
+                        "removes enum values {} of {table}.{}: the upgrade is refused while rows \
+                         hold them",
+                        removed.join(", "),
+                        to.name
+                    ));
+                }
                 Some(format!(
                     "converts {table}.{} from {} to {}; values that do not fit are lost or changed",
                     to.name,
@@ -1014,11 +1114,11 @@ mod tests {
         );
     }
 
-    use super::dependency_order;
+    use super::{foreign_key_order, names};
     use crate::{FkAction, ForeignKey, Table};
     use std::collections::{BTreeMap, BTreeSet};
 
-    /// The rescanning definition `dependency_order` must agree with: repeatedly the smallest
+    /// The rescanning definition `foreign_key_order` must agree with: repeatedly the smallest
     /// name whose references are all placed, else (a cycle) the smallest name left.
     fn by_rescan(tables: &[&Table]) -> Vec<String> {
         let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
@@ -1065,7 +1165,7 @@ mod tests {
     }
 
     #[test]
-    fn dependency_order_matches_the_rescanning_definition() {
+    fn foreign_key_order_matches_the_rescanning_definition() {
         // Deterministic pseudo-random graphs: chains, fan-ins, self references, cycles, and
         // references to tables outside the list.
         let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -1087,7 +1187,7 @@ mod tests {
                     })
                     .collect();
                 let list: Vec<&Table> = tables.iter().collect();
-                assert_eq!(dependency_order(&list), by_rescan(&list));
+                assert_eq!(names(foreign_key_order(&list)), by_rescan(&list));
             }
         }
     }

@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod change;
 pub mod data_problem;
 pub mod dialect;
@@ -18,25 +19,25 @@ pub mod migration;
 pub mod parallel;
 pub mod propose;
 pub mod rebase;
-pub mod run;
 pub mod runner;
 pub mod schema;
 pub mod section;
 pub mod summary;
+pub mod wording;
 
+pub use backend::{Backend, BackendError, BackendErrorKind};
 pub use change::{Change, Renames};
 pub use dialect::{Dialect, Plan, PlanError, Replay, Step};
 pub use diff::{
-    diff, fill_restored_columns, rename_candidates, restore_placeholder, table_rename_candidates,
-    RenameCandidate,
+    diff, fill_restored_columns, foreign_key_order, rename_candidates, restore_placeholder,
+    table_rename_candidates, RenameCandidate,
 };
 pub use graph::{GraphError, Node, RevisionGraph, Target};
 pub use migration::{
     is_valid_revision, render_steps, revision_at, sanitize_message, slugify, utc_parts,
     FormatError, MigrationFile,
 };
-pub use run::{Backend, BackendError, BackendErrorKind};
 pub use schema::{
-    Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, RawObject, Schema, Table,
-    Unique,
+    Check, Column, ColumnType, DefaultValue, EnumChange, FkAction, ForeignKey, Index, RawObject,
+    Schema, Table, Unique, VariantRename,
 };

@@ -8,6 +8,7 @@
 
 use crate::graph::{GraphError, Node, RevisionGraph, Target};
 use crate::migration::{squashed_revisions, FormatError, MigrationFile};
+use crate::wording::plural;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Name of the ledger table every dialect keeps in the database.
@@ -479,15 +480,6 @@ impl From<GraphError> for Refusal {
         Refusal::Graph(e)
     }
 }
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
 /// The applied revision ids of a ledger.
 pub fn applied_set(applied: &[AppliedRevision]) -> BTreeSet<String> {
     applied.iter().map(|a| a.revision.clone()).collect()

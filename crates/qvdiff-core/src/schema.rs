@@ -144,11 +144,126 @@ pub enum ColumnType {
     },
     /// Bytes.
     Blob,
+    /// One of a fixed list of text values (a Rust enum deriving `qvdiff::Enum`): SQLite `TEXT`
+    /// with a CHECK, PostgreSQL a native enum type. A captured field whose Rust type is not
+    /// builtin is an enum whose `values` are still empty and whose `name` is the Rust type, until
+    /// the derive (at run time) or the scanner (with the enums it read) fills them in.
+    Enum {
+        /// The PostgreSQL type name (`#[enum_type(name = "…")]`, else the enum in snake_case).
+        name: String,
+        /// Stored values, in declaration order.
+        values: Vec<String>,
+        /// Migration hint: variants whose stored value changed (`#[variant(renamed_from = "…")]`).
+        /// [`Schema::without_hints`] drops it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        renames: Vec<VariantRename>,
+    },
     /// A declared type qvdiff has no logical type for; kept verbatim.
     Custom {
         /// The declared SQL type.
         sql: String,
     },
+}
+
+/// A variant's stored value that changed: `from` in the old schema is `to` in the new one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VariantRename {
+    /// The old stored value.
+    pub from: String,
+    /// The new stored value.
+    pub to: String,
+}
+
+impl ColumnType {
+    /// The stored values of an enum column; `None` for every other type.
+    pub fn enum_values(&self) -> Option<&[String]> {
+        match self {
+            ColumnType::Enum { values, .. } => Some(values),
+            _ => None,
+        }
+    }
+
+    /// The type without migration hints (an enum's `renames`).
+    pub fn without_hints(&self) -> ColumnType {
+        match self {
+            ColumnType::Enum { name, values, .. } => ColumnType::Enum {
+                name: name.clone(),
+                values: values.clone(),
+                renames: Vec::new(),
+            },
+            other => other.clone(),
+        }
+    }
+
+    fn has_hints(&self) -> bool {
+        matches!(self, ColumnType::Enum { renames, .. } if !renames.is_empty())
+    }
+}
+
+/// How an enum's stored values change between two enum column types: the variants added,
+/// renamed (by the new type's `renames`) and removed. Planners and summaries read it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnumChange {
+    /// New values, in the new type's order.
+    pub added: Vec<String>,
+    /// `(old, new)` stored values.
+    pub renamed: Vec<(String, String)>,
+    /// Values that are gone (rows holding them cannot be kept).
+    pub removed: Vec<String>,
+    /// Whether nothing is removed and the values that stay keep their order: then PostgreSQL
+    /// can change the type in place (`ADD VALUE … BEFORE/AFTER`, `RENAME VALUE`).
+    pub in_place: bool,
+}
+
+impl EnumChange {
+    /// The change from `from` to `to` when both are enums; `None` otherwise.
+    pub fn between(from: &ColumnType, to: &ColumnType) -> Option<EnumChange> {
+        let (
+            ColumnType::Enum {
+                values: old_values, ..
+            },
+            ColumnType::Enum {
+                values: new_values,
+                renames,
+                ..
+            },
+        ) = (from, to)
+        else {
+            return None;
+        };
+        let mut change = EnumChange::default();
+        // Each old value's name in the new type: itself, or what a rename made of it.
+        let mut carried = Vec::new();
+        for old in old_values {
+            if new_values.contains(old) {
+                carried.push(old.clone());
+                continue;
+            }
+            match renames.iter().find(|r| {
+                &r.from == old && new_values.contains(&r.to) && !old_values.contains(&r.to)
+            }) {
+                Some(rename) => {
+                    change.renamed.push((old.clone(), rename.to.clone()));
+                    carried.push(rename.to.clone());
+                }
+                None => change.removed.push(old.clone()),
+            }
+        }
+        change.added = new_values
+            .iter()
+            .filter(|v| !carried.contains(v))
+            .cloned()
+            .collect();
+        let kept_order: Vec<&String> = new_values.iter().filter(|v| carried.contains(v)).collect();
+        change.in_place =
+            change.removed.is_empty() && kept_order.iter().copied().eq(carried.iter());
+        Some(change)
+    }
+
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.renamed.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// A default value: a typed literal, or a raw SQL expression.
@@ -302,6 +417,9 @@ impl Schema {
                 c.renamed_from = None;
                 c.backfill = None;
                 c.using = None;
+                if c.ty.has_hints() {
+                    c.ty = c.ty.without_hints();
+                }
             }
         }
         s
@@ -316,7 +434,10 @@ impl Schema {
             && self.tables.iter().all(|t| {
                 t.renamed_from.is_none()
                     && t.columns.iter().all(|c| {
-                        c.renamed_from.is_none() && c.backfill.is_none() && c.using.is_none()
+                        c.renamed_from.is_none()
+                            && c.backfill.is_none()
+                            && c.using.is_none()
+                            && !c.ty.has_hints()
                     })
                     && t.uniques.windows(2).all(|w| w[0] < w[1])
                     && t.indexes.iter().map(|i| i.name.as_str()).is_sorted()

@@ -94,6 +94,12 @@ fn causes_rebuild(change: &Change) -> bool {
 /// `~ items.qty INTEGER -> REAL (table rebuild: copies every row)`, `- items.url (DESTRUCTIVE)`.
 /// `rebuild` adds the table-rebuild note.
 pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
+    // An enum is named with its values in every dialect (SQLite stores it as TEXT).
+    let enum_aware = |t: &ColumnType| match t {
+        ColumnType::Enum { .. } => t.logical_name(),
+        _ => ty(t),
+    };
+    let ty: TypeNamer = &enum_aware;
     let mut notes: Vec<String> = Vec::new();
     let text = match change {
         Change::CreateTable { table } => {
@@ -119,11 +125,17 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
         }
         Change::AlterColumn { table, from, to } => {
             let mut parts = Vec::new();
-            if from.ty != to.ty {
-                parts.push(format!("{} -> {}", ty(&from.ty), ty(&to.ty)));
-                if let Some(using) = &to.using {
-                    notes.push(format!("existing rows: {using}"));
+            match crate::schema::EnumChange::between(&from.ty, &to.ty) {
+                Some(change) if from.ty.enum_values() != to.ty.enum_values() => {
+                    parts.push(crate::diff::describe_enum_change(&to.ty, &change));
                 }
+                _ if from.ty.without_hints() != to.ty.without_hints() => {
+                    parts.push(format!("{} -> {}", ty(&from.ty), ty(&to.ty)));
+                    if let Some(using) = &to.using {
+                        notes.push(format!("existing rows: {using}"));
+                    }
+                }
+                _ => {}
             }
             if from.nullable != to.nullable {
                 parts.push(format!("{} -> {}", null(from.nullable), null(to.nullable)));

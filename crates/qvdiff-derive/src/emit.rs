@@ -4,17 +4,40 @@
 //! schema types is a compile error here rather than a silently dropped value.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
+use qvdiff_capture::{EnumDef, EnumField};
 use qvdiff_core::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Table, Unique,
 };
 use syn::DeriveInput;
 
 /// `impl ::qvdiff::Model for T { fn table() -> ::qvdiff::Table { … } }`.
-pub(crate) fn model_impl(input: &DeriveInput, table: &Table) -> TokenStream {
+///
+/// A column of an enum type takes its type from `<E as ::qvdiff::Enum>::column_type()`; each
+/// text literal given to it (`default`, `backfill`) is checked by a constant, so one that names
+/// no stored value is a compile error at the literal.
+pub(crate) fn model_impl(
+    input: &DeriveInput,
+    table: &Table,
+    enum_fields: &[EnumField],
+) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
-    let body = table_tokens(table);
+    let body = table_tokens(table, enum_fields);
+    let checks = enum_fields.iter().flat_map(|field| {
+        let ty = &field.ty;
+        field.literals.iter().map(move |(value, span)| {
+            let message = format!(
+                "\"{value}\" is not a stored value of `{}` (field `{}`); a default or backfill \
+                 names one of the enum's stored values",
+                quote!(#ty).to_string().replace(' ', ""),
+                field.column
+            );
+            quote_spanned! {*span=>
+                const _: () = ::qvdiff::__private::assert_stored_value::<#ty>(#value, #message);
+            }
+        })
+    });
     quote! {
         #[automatically_derived]
         impl #impl_generics ::qvdiff::Model for #ident #type_generics #where_clause {
@@ -22,12 +45,53 @@ pub(crate) fn model_impl(input: &DeriveInput, table: &Table) -> TokenStream {
                 #body
             }
         }
+        #(#checks)*
     }
 }
 
-fn table_tokens(table: &Table) -> TokenStream {
+/// `impl ::qvdiff::Enum for E { … }`.
+pub(crate) fn enum_impl(input: &DeriveInput, def: &EnumDef) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
+    let type_name = &def.type_name;
+    let values = &def.values;
+    let variants: Vec<syn::Ident> = match &input.data {
+        syn::Data::Enum(data) => data.variants.iter().map(|v| v.ident.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let rename_from = def.renames.iter().map(|r| &r.from);
+    let rename_to = def.renames.iter().map(|r| &r.to);
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::qvdiff::Enum for #ident #type_generics #where_clause {
+            const TYPE_NAME: &'static str = #type_name;
+            const VALUES: &'static [&'static str] = &[#(#values),*];
+            const RENAMES: &'static [(&'static str, &'static str)] =
+                &[#((#rename_from, #rename_to)),*];
+            fn as_str(&self) -> &'static str {
+                match self {
+                    #(Self::#variants => #values,)*
+                }
+            }
+            fn from_stored(value: &str) -> ::std::option::Option<Self> {
+                match value {
+                    #(#values => ::std::option::Option::Some(Self::#variants),)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+    }
+}
+
+fn table_tokens(table: &Table, enum_fields: &[EnumField]) -> TokenStream {
     let name = string(&table.name);
-    let columns = table.columns.iter().map(column_tokens);
+    let columns = table.columns.iter().map(|column| {
+        let enum_type = enum_fields
+            .iter()
+            .find(|field| field.column == column.name)
+            .map(|field| &field.ty);
+        column_tokens(column, enum_type)
+    });
     let primary_key = table.primary_key.iter().map(|c| string(c));
     let uniques = table.uniques.iter().map(unique_tokens);
     let indexes = table.indexes.iter().map(index_tokens);
@@ -48,9 +112,12 @@ fn table_tokens(table: &Table) -> TokenStream {
     }
 }
 
-fn column_tokens(column: &Column) -> TokenStream {
+fn column_tokens(column: &Column, enum_type: Option<&syn::Type>) -> TokenStream {
     let name = string(&column.name);
-    let ty = column_type_tokens(&column.ty);
+    let ty = match enum_type {
+        Some(rust) => quote!(<#rust as ::qvdiff::Enum>::column_type()),
+        None => column_type_tokens(&column.ty),
+    };
     let nullable = column.nullable;
     let default = optional_default(column.default.as_ref());
     let autoincrement = column.autoincrement;
@@ -96,6 +163,23 @@ fn column_type_tokens(ty: &ColumnType) -> TokenStream {
         ColumnType::Custom { sql } => {
             let sql = string(sql);
             quote!(::qvdiff::ColumnType::Custom { sql: #sql })
+        }
+        ColumnType::Enum {
+            name,
+            values,
+            renames,
+        } => {
+            let name = string(name);
+            let values = values.iter().map(|v| string(v));
+            let renames = renames.iter().map(|r| {
+                let (from, to) = (string(&r.from), string(&r.to));
+                quote!(::qvdiff::VariantRename { from: #from, to: #to })
+            });
+            quote!(::qvdiff::ColumnType::Enum {
+                name: #name,
+                values: ::std::vec![#(#values),*],
+                renames: ::std::vec![#(#renames),*],
+            })
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `#[derive(Model)]`: a thin proc-macro over qvdiff-capture.
+//! `#[derive(Model)]` and `#[derive(Enum)]`: thin proc-macros over qvdiff-capture.
 //!
 //! All grammar and checking lives in [`qvdiff_capture::parse_model`], the same parser the CLI's
 //! scanner uses. This crate only turns the resulting table into tokens: an
@@ -18,8 +18,21 @@ use syn::{parse_macro_input, DeriveInput};
 #[proc_macro_derive(Model, attributes(model, column))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    match qvdiff_capture::parse_model(&input) {
-        Ok(table) => emit::model_impl(&input, &table).into(),
+    match qvdiff_capture::parse_model_parts(&input) {
+        Ok((table, enum_fields)) => emit::model_impl(&input, &table, &enum_fields).into(),
+        Err(errors) => errors.to_compile_error().into(),
+    }
+}
+
+/// Derives `qvdiff::Enum` for an enum of unit variants, stored as text: each variant's name in
+/// snake_case, or `#[variant(name = "…")]`; `#[variant(renamed_from = "…")]` records a value's
+/// old spelling; `#[enum_type(name = "…")]` names the PostgreSQL type (default: the enum's name
+/// in snake_case).
+#[proc_macro_derive(Enum, attributes(enum_type, variant))]
+pub fn derive_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match qvdiff_capture::parse_enum(&input) {
+        Ok(def) => emit::enum_impl(&input, &def).into(),
         Err(errors) => errors.to_compile_error().into(),
     }
 }

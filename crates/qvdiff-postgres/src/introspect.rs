@@ -51,7 +51,7 @@ use crate::render::{
 use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{self, TokenKind};
 use qvdiff_core::runner::is_bookkeeping_table;
-use qvdiff_core::{Check, Column, FkAction, ForeignKey, Index, Schema, Table, Unique};
+use qvdiff_core::{Check, Column, ColumnType, FkAction, ForeignKey, Index, Schema, Table, Unique};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What introspection does not read, so what drift detection (`check --db`) cannot see: one
@@ -143,7 +143,11 @@ pub fn introspect_in(
             "SELECT c.relname::text, a.attname::text, \
                         pg_catalog.format_type(a.atttypid, a.atttypmod), \
                         a.attnotnull, a.attidentity::text, \
-                        pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
+                        pg_catalog.pg_get_expr(d.adbin, d.adrelid), \
+                        CASE WHEN t.typtype = 'e' THEN t.typname::text END, \
+                        CASE WHEN t.typtype = 'e' THEN array_to_json(ARRAY( \
+                            SELECT e.enumlabel::text FROM pg_catalog.pg_enum e \
+                            WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder))::text END \
                  FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a \
@@ -151,6 +155,7 @@ pub fn introspect_in(
                   AND a.attgenerated = '' \
                  LEFT JOIN pg_catalog.pg_attrdef d \
                    ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
                  WHERE n.nspname = {schema_literal} AND {TABLE_KINDS} \
                  ORDER BY c.relname, a.attnum"
         ))
@@ -171,7 +176,16 @@ pub fn introspect_in(
         let not_null = row.flag();
         let identity = row.opt();
         let default_expr = row.opt();
-        let ty = parse_type(type_text.as_deref().unwrap_or_default());
+        let enum_name = row.opt();
+        let enum_values = row.names()?;
+        let ty = match enum_name {
+            Some(name) => ColumnType::Enum {
+                name,
+                values: enum_values.into_iter().flatten().collect(),
+                renames: Vec::new(),
+            },
+            None => parse_type(type_text.as_deref().unwrap_or_default()),
+        };
         let is_identity = matches!(identity.as_deref(), Some("a" | "d"));
         // A serial column's default is its sequence: that is how autoincrement looks, not a value.
         let is_serial = default_expr.as_deref().is_some_and(is_nextval);

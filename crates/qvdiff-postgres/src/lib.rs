@@ -6,6 +6,7 @@
 
 pub mod connect;
 pub mod ddl;
+mod enums;
 pub mod error;
 pub mod introspect;
 pub mod ledger;
@@ -33,6 +34,6 @@ pub use plan::Postgres;
 pub use shadow::replay_on_server;
 
 pub use connect::{connect, redact_url, PostgresDatabase, SslMode};
-pub use runner::{backend_error, sql_script, FailedStatement, RunError, ADVISORY_LOCK_KEY};
+pub use runner::{sql_script, FailedStatement, RunError, ADVISORY_LOCK_KEY};
 
 pub mod testing;

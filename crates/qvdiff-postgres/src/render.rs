@@ -43,6 +43,8 @@ pub fn render_type(ty: &ColumnType) -> String {
         } => "numeric".to_string(),
         ColumnType::Blob => "bytea".to_string(),
         ColumnType::Custom { sql } => sql.clone(),
+        // The type `CREATE TYPE … AS ENUM` made (the planner creates it before its columns).
+        ColumnType::Enum { name, .. } => quote_ident(name),
     }
 }
 

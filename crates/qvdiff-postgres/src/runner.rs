@@ -49,15 +49,17 @@ use crate::preflight::{self, DataStep};
 use crate::render::quote_ident;
 use crate::session::{Session, SessionError};
 use crate::sqltext::{self, Statement};
-use qvdiff_core::data_problem::DataProblem;
-pub use qvdiff_core::run::{
+use qvdiff_core::backend::{backend_error, RunnerError};
+pub use qvdiff_core::backend::{
     Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
 };
+use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::runner::{
     self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
     AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
     LEDGER_TABLE, STAMP_REASON,
 };
+use qvdiff_core::wording::{human_duration, plural};
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -300,24 +302,13 @@ impl From<PgError> for RunError {
     }
 }
 
-/// A runner error as a [`BackendError`], its message unchanged.
-pub fn backend_error(error: RunError) -> BackendError {
-    let kind = match &error {
-        RunError::Locked { .. } => BackendErrorKind::Locked,
-        RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
-        _ => BackendErrorKind::Failed,
-    };
-    BackendError {
-        kind,
-        message: error.to_string(),
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
+impl RunnerError for RunError {
+    fn backend_kind(&self) -> BackendErrorKind {
+        match self {
+            RunError::Locked { .. } => BackendErrorKind::Locked,
+            RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
+            _ => BackendErrorKind::Failed,
+        }
     }
 }
 
@@ -337,19 +328,6 @@ fn rolled_back_note(committed: &[String]) -> String {
         )
     }
 }
-
-/// `30 s`, `1.5 s` or `200 ms`: a short timeout set for tests must not print as `0 s`.
-fn human_duration(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if duration.subsec_millis() == 0 {
-        format!("{} s", duration.as_secs())
-    } else {
-        format!("{:.1} s", duration.as_secs_f64())
-    }
-}
-
 /// A failed statement's message, saying so when the connection is gone.
 fn server_message(error: SessionError) -> String {
     let mut text = error.message;
@@ -441,11 +419,21 @@ fn with_lock<S: Session + ?Sized, T>(
     work: impl FnOnce(&mut S) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
     acquire_lock(session, database, timeout)?;
-    let result = work(session);
+    let mut result = work(session);
     if result.is_err() {
         // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
         // and every later statement on this connection. Outside a transaction this only warns.
         let _ = session.execute("ROLLBACK");
+    }
+    // A removed enum value that rows hold: said in rows, read from the rolled-back database.
+    if let Err(RunError::Statement { failed, .. }) = &mut result {
+        if let Some(rows) = crate::enums::explain_removed_value(session, &failed.message) {
+            failed.message = format!(
+                "{}
+  {rows}",
+                failed.message
+            );
+        }
     }
     // An unlock fails only with the connection gone, and the lock went with it.
     let _ = session.execute(&format!("SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"));
@@ -793,16 +781,14 @@ pub fn upgrade(
     target: &str,
     options: &RunOptions,
 ) -> Result<RunReport, RunError> {
-    with_lock(session, database, options.busy_timeout, |session| {
-        let ledger = read_ledger(session)?;
-        let plan = plan_upgrade(migrations, &ledger, target)?;
-        let steps = run_plan(session, plan, Direction::Up, options)?;
-        Ok(RunReport {
-            current: heads_after(migrations, &ledger, &steps, Direction::Up),
-            steps,
-            backup: None,
-        })
-    })
+    run_to(
+        session,
+        database,
+        migrations,
+        Direction::Up,
+        options,
+        |ledger| plan_upgrade(migrations, ledger, target),
+    )
 }
 
 /// Applies the revisions up to `target` inside the transaction the caller holds open on
@@ -892,19 +878,38 @@ pub fn downgrade(
     target: &str,
     options: &RunOptions,
 ) -> Result<RunReport, RunError> {
+    run_to(
+        session,
+        database,
+        migrations,
+        Direction::Down,
+        options,
+        |ledger| plan_downgrade(migrations, ledger, target),
+    )
+}
+
+/// `upgrade` and `downgrade`: under the lock, reads the ledger, asks `plan` for the revisions
+/// to run in `direction` and runs them. With nothing applied, a downgrade does nothing.
+fn run_to<'m, S: Session + ?Sized>(
+    session: &mut S,
+    database: &str,
+    migrations: &'m Migrations,
+    direction: Direction,
+    options: &RunOptions,
+    plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
+) -> Result<RunReport, RunError> {
     with_lock(session, database, options.busy_timeout, |session| {
         let ledger = read_ledger(session)?;
-        if ledger.is_empty() {
+        if direction == Direction::Down && ledger.is_empty() {
             return Ok(RunReport {
                 steps: Vec::new(),
                 backup: None,
                 current: Vec::new(),
             });
         }
-        let plan = plan_downgrade(migrations, &ledger, target)?;
-        let steps = run_plan(session, plan, Direction::Down, options)?;
+        let steps = run_plan(session, plan(&ledger)?, direction, options)?;
         Ok(RunReport {
-            current: heads_after(migrations, &ledger, &steps, Direction::Down),
+            current: heads_after(migrations, &ledger, &steps, direction),
             steps,
             backup: None,
         })

@@ -231,7 +231,7 @@ fn every_kind_of_table_reads_back_exactly() {
                     DefaultValue::Sql("CURRENT_TIMESTAMP".into()),
                 ),
                 with_default(
-                    nullable("created_tz", custom("timestamp with time zone")),
+                    nullable("created_tz", ColumnType::DateTimeTz),
                     DefaultValue::Sql("now()".into()),
                 ),
                 nullable("day", ColumnType::Date),

@@ -444,8 +444,9 @@ CREATE INDEX "ix_items_id" ON "items" ("id");
 
 /// The models of one source file as a schema.
 fn capture(file: &str, text: &str) -> Schema {
-    let out = qvdiff_capture::scan_source(file, text);
+    let mut out = qvdiff_capture::scan_source(file, text);
     let mut errors = out.errors;
+    errors.extend(qvdiff_capture::resolve_enums(&mut out.tables, &out.enums));
     if errors.is_empty() {
         errors = qvdiff_capture::validate(&out.tables);
     }

@@ -26,8 +26,9 @@ fn cases_dir() -> PathBuf {
 
 /// The models of one source file as a schema, validated as the CLI validates them.
 fn capture(file: &str, text: &str) -> Result<Schema, String> {
-    let out = qvdiff_capture::scan_source(file, text);
+    let mut out = qvdiff_capture::scan_source(file, text);
     let mut errors = out.errors;
+    errors.extend(qvdiff_capture::resolve_enums(&mut out.tables, &out.enums));
     if errors.is_empty() {
         errors = qvdiff_capture::validate(&out.tables);
     }

@@ -30,10 +30,10 @@
 //! `qvdiff_postgres::testing`); skipped without it.
 
 use postgres::Client;
+use qvdiff_core::backend::RunOptions;
 use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
 use qvdiff_core::propose::{propose, Proposal};
-use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::{Migration, Migrations, LEDGER_TABLE};
 use qvdiff_core::{
     Column, ColumnType, DefaultValue, Dialect, MigrationFile, Plan, Renames, Schema, Table,
@@ -96,6 +96,10 @@ fn answer(ty: &ColumnType) -> String {
         ColumnType::Uuid => "'00000000-0000-0000-0000-000000000000'".to_string(),
         ColumnType::Json => "'{}'".to_string(),
         ColumnType::Blob => "'\\x'".to_string(),
+        // A value the generated enum's rows hold.
+        ColumnType::Enum { values, .. } => values
+            .first()
+            .map_or("NULL".to_string(), |v| quote_string(v)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! upgrade / downgrade / stamp on a real PostgreSQL server (`QVDIFF_TEST_POSTGRES_URL`), with
 //! real rows, concurrent deploys and a held lock. Each test gets its own database.
 
-use qvdiff_core::run::{Direction, RunOptions};
+use qvdiff_core::backend::{Direction, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
 use qvdiff_core::{Backend, BackendErrorKind, MigrationFile};
 use qvdiff_postgres::testing::TestDatabase;
@@ -81,7 +81,7 @@ fn count(db: &mut PostgresDatabase, sql: &str) -> i64 {
     db.client.query_one(sql, &[]).unwrap().get(0)
 }
 
-fn revisions(report: &qvdiff_core::run::RunReport) -> Vec<&str> {
+fn revisions(report: &qvdiff_core::backend::RunReport) -> Vec<&str> {
     report.steps.iter().map(|s| s.revision.as_str()).collect()
 }
 
@@ -697,7 +697,7 @@ fn an_edited_or_missing_applied_file_is_refused() {
     assert!(error
         .to_string()
         .contains("migrations/r1_m.sql was edited after it was applied"));
-    let backend = qvdiff_postgres::backend_error(error);
+    let backend = qvdiff_core::backend::backend_error(error);
     assert_eq!(backend.kind, BackendErrorKind::Refused);
 
     // r2's file is gone while r3 is still pending: missing files.

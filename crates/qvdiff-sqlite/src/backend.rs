@@ -4,7 +4,8 @@
 use crate::introspect::introspect;
 use crate::plan::Sqlite;
 use crate::runner::{self, RunError};
-use qvdiff_core::run::{RunOptions, RunReport, StampReport};
+use qvdiff_core::backend::{backend_error, RunnerError};
+use qvdiff_core::backend::{RunOptions, RunReport, StampReport};
 use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migrations};
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use rusqlite::Connection;
@@ -38,16 +39,13 @@ impl SqliteDatabase {
     }
 }
 
-/// A runner error as a [`BackendError`], its message unchanged.
-pub fn backend_error(error: RunError) -> BackendError {
-    let kind = match &error {
-        RunError::Locked { .. } => BackendErrorKind::Locked,
-        RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
-        _ => BackendErrorKind::Failed,
-    };
-    BackendError {
-        kind,
-        message: error.to_string(),
+impl RunnerError for RunError {
+    fn backend_kind(&self) -> BackendErrorKind {
+        match self {
+            RunError::Locked { .. } => BackendErrorKind::Locked,
+            RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
+            _ => BackendErrorKind::Failed,
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use crate::error::SqliteError;
 use crate::plan::normalize_table;
 use crate::render::{parse_declared_type, parse_default};
 use crate::sqltext;
-use qvdiff_core::{Column, FkAction, ForeignKey, Index, RawObject, Schema, Table, Unique};
+use qvdiff_core::{
+    Column, ColumnType, FkAction, ForeignKey, Index, RawObject, Schema, Table, Unique,
+};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -129,6 +131,17 @@ pub fn introspect(conn: &Connection) -> Result<Schema, SqliteError> {
                 .autoincrement
                 .iter()
                 .any(|c| c.eq_ignore_ascii_case(&column.name));
+        }
+        for (column, type_name, values) in extras.enum_checks {
+            if let Some(column) = table.columns.iter_mut().find(|c| c.name == column) {
+                if column.ty == (ColumnType::Text { max_length: None }) {
+                    column.ty = ColumnType::Enum {
+                        name: type_name,
+                        values,
+                        renames: Vec::new(),
+                    };
+                }
+            }
         }
         table.checks = extras
             .checks

@@ -76,7 +76,7 @@ pub use apply::{
     apply_script, apply_scripts, comparable, replay, replay_schema, schema_copy, shadow_from,
     stored_objects, unusable_defaults, verify, verify_from, verify_stored, UnusableDefault,
 };
-pub use backend::{backend_error, SqliteDatabase};
+pub use backend::SqliteDatabase;
 pub use error::{
     statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
     MAX_REPORTED_VIOLATIONS,

@@ -8,8 +8,8 @@ use crate::render::{
 };
 use crate::sqltext;
 use qvdiff_core::{
-    Change, Column, ColumnType, DefaultValue, Dialect, Index, Plan, PlanError, RawObject, Schema,
-    Step, Table,
+    Change, Column, ColumnType, DefaultValue, Dialect, EnumChange, Index, Plan, PlanError,
+    RawObject, Schema, Step, Table,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -125,6 +125,7 @@ fn without_hints(column: &Column) -> Column {
         renamed_from: None,
         backfill: None,
         using: None,
+        ty: column.ty.without_hints(),
         ..column.clone()
     }
 }
@@ -146,6 +147,8 @@ struct TableWork {
     inline_foreign_keys: BTreeMap<String, qvdiff_core::ForeignKey>,
     /// Foreign keys added that need a rebuild unless inlined.
     added_foreign_keys: Vec<qvdiff_core::ForeignKey>,
+    /// Enum columns whose rows change value in the copy: `(old, new)` stored values.
+    enum_renames: BTreeMap<String, Vec<(String, String)>>,
 }
 
 struct Planner<'a> {
@@ -323,6 +326,11 @@ impl<'a> Planner<'a> {
                 work.column_renames.push((from.clone(), to.clone()))
             }
             Change::AlterColumn { from, to, .. } => {
+                if let Some(change) = EnumChange::between(&from.ty, &to.ty) {
+                    if !change.renamed.is_empty() {
+                        work.enum_renames.insert(to.name.clone(), change.renamed);
+                    }
+                }
                 let (from, to) = (normalize_column(from), normalize_column(to));
                 if without_hints(&from) != without_hints(&to) {
                     work.rebuild_reasons.push(describe_alter(&from, &to));
@@ -367,7 +375,7 @@ impl<'a> Planner<'a> {
         for column in &work.added_columns {
             let column = normalize_column(column);
             if !column.nullable && column.default.is_none() && column.backfill.is_none() {
-                return Err(missing_value_error(&to_table.name, &column.name));
+                return Err(PlanError::missing_value(&to_table.name, &column.name));
             }
         }
         // Foreign keys on a newly added nullable column without default can be declared inline.
@@ -572,20 +580,67 @@ impl<'a> Planner<'a> {
                     insert_columns.push(quoted.clone());
                     // A type change the model gives the conversion for copies through it (only
                     // then: left in the model afterwards, it must not convert the rows again).
-                    let value = match &column.using {
-                        Some(using) if old_column.ty != column.ty => format!("({using})"),
-                        _ => quoted,
-                    };
                     // Existing NULLs of a column becoming NOT NULL take the backfill, else the
                     // column's default (as Django does); with neither, the copy refuses them.
                     let fill = column.backfill.as_ref().or(column.default.as_ref());
+                    // A renamed variant's rows take the new stored value.
+                    let value = match (&column.using, work.enum_renames.get(&column.name)) {
+                        (Some(using), _) if old_column.ty != column.ty => format!("({using})"),
+                        (_, Some(renamed)) => {
+                            let mut case = format!("CASE {quoted}");
+                            for (old_value, new_value) in renamed {
+                                case.push_str(&format!(
+                                    " WHEN {} THEN {}",
+                                    quote_string(old_value),
+                                    quote_string(new_value)
+                                ));
+                            }
+                            case.push_str(&format!(" ELSE {quoted} END"));
+                            case
+                        }
+                        _ => quoted.clone(),
+                    };
                     match fill {
                         Some(fill) if old_column.nullable && !column.nullable => select_exprs
                             .push(format!("COALESCE({value}, {})", render_default(fill))),
                         _ => select_exprs.push(value),
                     }
                     // The core's rule, so the file's comment and `migrate`'s console summary agree.
-                    if !old_column.ty.converts_losslessly_to(&column.ty) {
+                    let new_type = match (&column.ty, work.enum_renames.get(&column.name)) {
+                        (
+                            ColumnType::Enum {
+                                name: type_name,
+                                values,
+                                ..
+                            },
+                            Some(renamed),
+                        ) => ColumnType::Enum {
+                            name: type_name.clone(),
+                            values: values.clone(),
+                            renames: renamed
+                                .iter()
+                                .map(|(from, to)| qvdiff_core::VariantRename {
+                                    from: from.clone(),
+                                    to: to.clone(),
+                                })
+                                .collect(),
+                        },
+                        _ => column.ty.clone(),
+                    };
+                    if let Some(change) = EnumChange::between(&old_column.ty, &new_type)
+                        .filter(|change| !change.removed.is_empty())
+                    {
+                        losses.push(format!(
+                            "{name}.{} loses enum values {}: rows holding them are refused",
+                            column.name,
+                            change
+                                .removed
+                                .iter()
+                                .map(|v| quote_string(v))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    } else if !old_column.ty.converts_losslessly_to(&new_type) {
                         losses.push(format!(
                             "{name}.{} changes type from {} to {}",
                             column.name,
@@ -602,7 +657,7 @@ impl<'a> Planner<'a> {
                     // Left out of the copy, the column takes its default (or NULL).
                     (None, Some(_)) => {}
                     (None, None) if column.nullable => {}
-                    (None, None) => return Err(missing_value_error(name, &column.name)),
+                    (None, None) => return Err(PlanError::missing_value(name, &column.name)),
                 },
             }
         }
@@ -684,17 +739,6 @@ fn normalize_column(column: &Column) -> Column {
         .and_then(|d| parse_default(&render_default(d), &column.ty));
     column
 }
-
-fn missing_value_error(table: &str, column: &str) -> PlanError {
-    PlanError {
-        table: table.to_string(),
-        column: Some(column.to_string()),
-        message: "a new NOT NULL column needs a value for the existing rows: add \
-                  `#[column(default = …)]` or `#[column(backfill = …)]`"
-            .to_string(),
-    }
-}
-
 /// Why `ALTER TABLE … ADD COLUMN` cannot add `column`, if it cannot.
 fn add_column_obstacle(table: &Table, column: &Column) -> Option<String> {
     let column = normalize_column(column);
@@ -784,7 +828,25 @@ fn display_type(ty: &ColumnType) -> String {
 fn describe_alter(from: &Column, to: &Column) -> String {
     let name = quote_ident(&to.name);
     let mut parts = Vec::new();
-    if from.ty != to.ty {
+    if let Some(change) = EnumChange::between(&from.ty, &to.ty)
+        .filter(|_| from.ty.without_hints() != to.ty.without_hints())
+    {
+        parts.push(format!(
+            "values of {name} change ({})",
+            to.ty.logical_name().replace('\n', " ")
+        ));
+        if !change.removed.is_empty() {
+            parts.push(format!(
+                "rows holding {} are refused",
+                change
+                    .removed
+                    .iter()
+                    .map(|v| quote_string(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    } else if from.ty != to.ty {
         parts.push(format!(
             "type of {name} changes from {} to {}",
             display_type(&from.ty),

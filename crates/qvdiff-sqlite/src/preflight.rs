@@ -34,6 +34,9 @@ fn split_qualified(name: &str) -> Option<(&str, &str)> {
 /// or no existing row explains it (e.g. a hand-written `UPDATE` wrote the NULL itself): the
 /// plain statement error is then the better report.
 pub(crate) fn explain_constraint_failure(conn: &Connection, message: &str) -> Option<DataProblem> {
+    if let Some(rest) = message.split("CHECK constraint failed:").nth(1) {
+        return removed_variant_rows(conn, rest.trim()).ok().flatten();
+    }
     if let Some(rest) = message.split("NOT NULL constraint failed:").nth(1) {
         let (table, column) = split_qualified(rest)?;
         return null_rows(conn, source_table(table), column).ok().flatten();
@@ -275,6 +278,79 @@ fn key_of_rowid(
         .into_iter()
         .next()
         .ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
+/// The rows behind a failed enum CHECK named `type_name` (an enum column's CHECK carries its
+/// type's name): in every table whose `CREATE TABLE` has such a CHECK, the rows of the table it
+/// is copied from (a rebuild's source) holding a value the CHECK does not list.
+fn removed_variant_rows(
+    conn: &Connection,
+    type_name: &str,
+) -> rusqlite::Result<Option<DataProblem>> {
+    let mut statement = conn
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL")?;
+    let tables: Vec<(String, String)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, sql) in tables {
+        for (column, check_name, allowed) in crate::sqltext::parse_create_table(&sql).enum_checks {
+            if check_name != type_name {
+                continue;
+            }
+            let table = source_table(&name);
+            let exists: i64 = conn.query_row(
+                "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column.as_str()],
+                |row| row.get(0),
+            )?;
+            if table == name || exists == 0 {
+                continue;
+            }
+            let list: Vec<String> = allowed
+                .iter()
+                .map(|v| crate::render::quote_string(v))
+                .collect();
+            let condition = format!(
+                "{col} IS NOT NULL AND {col} NOT IN ({})",
+                list.join(", "),
+                col = quote_ident(&column)
+            );
+            let from = format!("FROM {} WHERE {condition}", quote_ident(table));
+            let count: i64 =
+                conn.query_row(&format!("SELECT count(*) {from}"), [], |row| row.get(0))?;
+            if count == 0 {
+                continue;
+            }
+            let mut values_statement = conn.prepare(&format!(
+                "SELECT DISTINCT {} {from} ORDER BY 1 LIMIT {MAX_EXAMPLE_KEYS}",
+                quote_ident(&column)
+            ))?;
+            let values: Vec<String> = values_statement
+                .query_map([], |row| Ok(literal(row.get_ref(0)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let key = primary_key(conn, table)?;
+            let example_keys = keys(
+                conn,
+                &format!(
+                    "SELECT {key_list} {from} ORDER BY {key_list} LIMIT {MAX_EXAMPLE_KEYS}",
+                    key_list = key.columns.join(", ")
+                ),
+                key.columns.len(),
+            )?;
+            return Ok(Some(DataProblem {
+                table: table.to_string(),
+                kind: DataProblemKind::NotAVariant {
+                    column,
+                    type_name: type_name.to_string(),
+                    values,
+                },
+                rows: count as u64,
+                key_label: key.label,
+                example_keys,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 fn null_rows(

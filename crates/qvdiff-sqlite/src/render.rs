@@ -56,6 +56,8 @@ fn push_type(out: &mut String, ty: &ColumnType) {
         } => "NUMERIC",
         ColumnType::Blob => "BLOB",
         ColumnType::Custom { sql } => sql,
+        // The values are a CHECK after the column's other constraints (`push_column_definition`).
+        ColumnType::Enum { .. } => "TEXT",
     };
     out.push_str(fixed);
 }
@@ -177,7 +179,8 @@ pub(crate) fn stored_type(ty: &ColumnType) -> ColumnType {
         | ColumnType::Blob
         | ColumnType::Decimal {
             precision: Some(_), ..
-        } => ty.clone(),
+        }
+        | ColumnType::Enum { .. } => ty.clone(),
         ColumnType::DateTimeTz => ColumnType::DateTime,
         ColumnType::Float32 => ColumnType::Float,
         ColumnType::Decimal {
@@ -373,6 +376,30 @@ fn push_column_definition(out: &mut String, column: &Column, inline_primary_key:
         out.push_str(" DEFAULT ");
         out.push_str(&render_default(default));
     }
+    if let ColumnType::Enum { name, values, .. } = &column.ty {
+        push_enum_check(out, &column.name, name, values);
+    }
+}
+
+/// ` CONSTRAINT "task_status" CHECK ("status" IN ('todo', 'done'))`: the values an enum column
+/// accepts, named by the enum's type so introspection reads the same enum back
+/// ([`crate::sqltext`]'s `enum_checks`). NULL passes (`NULL IN (…)` is not false), as an
+/// `Option<Enum>` needs.
+fn push_enum_check(out: &mut String, column: &str, type_name: &str, values: &[String]) {
+    if !type_name.is_empty() {
+        out.push_str(" CONSTRAINT ");
+        push_quoted_ident(out, type_name);
+    }
+    out.push_str(" CHECK (");
+    push_quoted_ident(out, column);
+    out.push_str(" IN (");
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&quote_string(value));
+    }
+    out.push_str("))");
 }
 
 pub(crate) fn column_list(columns: &[String]) -> String {

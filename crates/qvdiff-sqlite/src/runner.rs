@@ -26,7 +26,7 @@ use crate::preflight::{
     declared_types, explain_constraint_failure, explain_orphans, unconverted_values, DataProblem,
 };
 use crate::sqltext;
-pub use qvdiff_core::run::{
+pub use qvdiff_core::backend::{
     BackupSettings, Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
     DEFAULT_BUSY_TIMEOUT,
 };
@@ -35,6 +35,7 @@ use qvdiff_core::runner::{
     AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
     STAMP_REASON,
 };
+use qvdiff_core::wording::human_duration;
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::fmt;
@@ -138,19 +139,6 @@ impl fmt::Display for RunError {
         }
     }
 }
-
-/// `30 s`, `1.5 s` or `200 ms`: a short timeout set for tests must not print as `0 s`.
-fn human_duration(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if duration.subsec_millis() == 0 {
-        format!("{} s", duration.as_secs())
-    } else {
-        format!("{:.1} s", duration.as_secs_f64())
-    }
-}
-
 impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -522,27 +510,8 @@ pub fn upgrade(
     target: &str,
     options: &RunOptions,
 ) -> Result<RunReport, RunError> {
-    with_foreign_keys_off(conn, |conn| {
-        let tx = begin_write(conn, options.busy_timeout)?;
-        let ledger = read_ledger(&tx)?;
-        let plan = plan_upgrade(migrations, &ledger, target)?;
-        if plan.is_empty() {
-            return Ok(RunReport {
-                steps: Vec::new(),
-                backup: None,
-                current: applied_heads(migrations, &ledger),
-            });
-        }
-        let backup = backup_before(
-            &tx,
-            options.backup.as_ref(),
-            &applied_heads(migrations, &ledger),
-        )?;
-        let outcome = create_ledger(&tx)
-            .map_err(RunError::from)
-            .and_then(|()| run_plan(&tx, plan, Direction::Up, options))
-            .and_then(|steps| commit_run(tx, migrations, steps, "committing the upgrade"));
-        settle_backup(backup, outcome)
+    run_to(conn, migrations, Direction::Up, options, |ledger| {
+        plan_upgrade(migrations, ledger, target)
     })
 }
 
@@ -557,17 +526,32 @@ pub fn downgrade(
     target: &str,
     options: &RunOptions,
 ) -> Result<RunReport, RunError> {
+    run_to(conn, migrations, Direction::Down, options, |ledger| {
+        plan_downgrade(migrations, ledger, target)
+    })
+}
+
+/// `upgrade` and `downgrade`: in one write transaction with foreign keys off, reads the ledger,
+/// asks `plan` for the revisions to run in `direction`, backs up and runs them. With nothing
+/// applied, a downgrade does nothing; with nothing to run, nothing is backed up.
+fn run_to<'m>(
+    conn: &mut Connection,
+    migrations: &'m Migrations,
+    direction: Direction,
+    options: &RunOptions,
+    plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
+) -> Result<RunReport, RunError> {
     with_foreign_keys_off(conn, |conn| {
         let tx = begin_write(conn, options.busy_timeout)?;
         let ledger = read_ledger(&tx)?;
-        if ledger.is_empty() {
+        if direction == Direction::Down && ledger.is_empty() {
             return Ok(RunReport {
                 steps: Vec::new(),
                 backup: None,
                 current: Vec::new(),
             });
         }
-        let plan = plan_downgrade(migrations, &ledger, target)?;
+        let plan = plan(&ledger)?;
         if plan.is_empty() {
             return Ok(RunReport {
                 steps: Vec::new(),
@@ -580,8 +564,15 @@ pub fn downgrade(
             options.backup.as_ref(),
             &applied_heads(migrations, &ledger),
         )?;
-        let outcome = run_plan(&tx, plan, Direction::Down, options)
-            .and_then(|steps| commit_run(tx, migrations, steps, "committing the downgrade"));
+        let outcome = match direction {
+            // A first upgrade creates the ledger inside the same transaction.
+            Direction::Up => create_ledger(&tx)
+                .map_err(RunError::from)
+                .and_then(|()| run_plan(&tx, plan, direction, options))
+                .and_then(|steps| commit_run(tx, migrations, steps, "committing the upgrade")),
+            Direction::Down => run_plan(&tx, plan, direction, options)
+                .and_then(|steps| commit_run(tx, migrations, steps, "committing the downgrade")),
+        };
         settle_backup(backup, outcome)
     })
 }

@@ -360,6 +360,9 @@ pub(crate) struct CreateTableExtras {
     pub checks: Vec<(String, String)>,
     /// Named UNIQUE constraints as `(name, columns)`.
     pub named_uniques: Vec<(String, Vec<String>)>,
+    /// Column CHECKs of the enum form `CONSTRAINT "type" CHECK ("column" IN ('a', …))`, as
+    /// `(column, type name, values)`: the column is an enum (they are not in `checks`).
+    pub enum_checks: Vec<(String, String, Vec<String>)>,
 }
 
 /// Reads the column and table constraints of a `CREATE TABLE` statement's text.
@@ -423,9 +426,15 @@ fn read_definition(sql: &str, definition: &[Token], extras: &mut CreateTableExtr
             }
         } else if token.is_word(sql, "CHECK") {
             if let Some((expr, next)) = parenthesized(sql, definition, i + 1) {
-                extras
-                    .checks
-                    .push((pending_name.take().unwrap_or_default(), expr));
+                let name = pending_name.take().unwrap_or_default();
+                match column.as_deref().and_then(|c| enum_values(&expr, c)) {
+                    Some(values) if !name.is_empty() => {
+                        extras
+                            .enum_checks
+                            .push((column.clone().unwrap_or_default(), name, values));
+                    }
+                    _ => extras.checks.push((name, expr)),
+                }
                 i = next;
                 continue;
             }
@@ -481,6 +490,35 @@ fn parenthesized(sql: &str, definition: &[Token], at: usize) -> Option<(String, 
         }
     }
     None
+}
+
+/// The values of `"column" IN ('a', 'b')`, exactly that shape (a column CHECK of an enum).
+fn enum_values(expr: &str, column: &str) -> Option<Vec<String>> {
+    let tokens = tokenize(expr);
+    let (first, rest) = tokens.split_first()?;
+    if !matches!(first.kind, TokenKind::Word | TokenKind::QuotedIdent)
+        || first.ident(expr)? != column
+    {
+        return None;
+    }
+    let (in_word, rest) = rest.split_first()?;
+    if !in_word.is_word(expr, "IN") {
+        return None;
+    }
+    let (open, rest) = rest.split_first()?;
+    let (close, inner) = rest.split_last()?;
+    if open.kind != TokenKind::Open || close.kind != TokenKind::Close {
+        return None;
+    }
+    let mut values = Vec::new();
+    for (i, token) in inner.iter().enumerate() {
+        match (i % 2, token.kind) {
+            (0, TokenKind::String) => values.push(unquote(token.text(expr))),
+            (1, TokenKind::Comma) => {}
+            _ => return None,
+        }
+    }
+    (!values.is_empty() && inner.len() % 2 == 1).then_some(values)
 }
 
 fn parenthesized_idents(sql: &str, definition: &[Token], at: usize) -> Option<Vec<String>> {

@@ -58,9 +58,103 @@
 
 pub use qvdiff_core::{
     BackendError, BackendErrorKind, Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey,
-    Index, Schema, Table, Unique,
+    Index, Schema, Table, Unique, VariantRename,
 };
-pub use qvdiff_derive::Model;
+pub use qvdiff_derive::{Enum, Model};
+
+/// A Rust enum of unit variants stored in a column; implement it with `#[derive(Enum)]`.
+///
+/// SQLite stores it as `TEXT` with a `CHECK (… IN (…))`, PostgreSQL as a native enum type whose
+/// values are in declaration order. A model field of this type (or `Option` of it) needs no
+/// `sql_type`.
+///
+/// ```
+/// use qvdiff::{Enum, Model};
+///
+/// #[derive(Enum, Debug, PartialEq)]
+/// #[enum_type(name = "task_status")]
+/// pub enum Status {
+///     Todo,
+///     InProgress,
+///     #[variant(name = "done", renamed_from = "finished")]
+///     Finished,
+/// }
+///
+/// #[derive(Model)]
+/// pub struct Task {
+///     #[column(primary_key)]
+///     pub id: i64,
+///     #[column(default = "todo")]
+///     pub status: Status,
+/// }
+///
+/// assert_eq!(Status::VALUES, ["todo", "in_progress", "done"]);
+/// assert_eq!(Status::InProgress.as_str(), "in_progress");
+/// assert_eq!(Status::from_stored("done"), Some(Status::Finished));
+/// assert_eq!(Task::table().columns[1].ty, Status::column_type());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no built-in SQL type",
+    label = "not a builtin type, and no `#[derive(qvdiff::Enum)]`",
+    note = "derive `qvdiff::Enum` on it, or give the field #[column(sql_type = \"JSON\")] or #[column(skip)]"
+)]
+pub trait Enum: Sized + 'static {
+    /// The PostgreSQL type name.
+    const TYPE_NAME: &'static str;
+    /// Stored values, in declaration order.
+    const VALUES: &'static [&'static str];
+    /// `(old, new)` stored values of renamed variants.
+    const RENAMES: &'static [(&'static str, &'static str)];
+    /// The value this variant is stored as.
+    fn as_str(&self) -> &'static str;
+    /// The variant stored as `value`, if any.
+    fn from_stored(value: &str) -> Option<Self>;
+    /// The logical column type of a field of this enum.
+    fn column_type() -> ColumnType {
+        ColumnType::Enum {
+            name: Self::TYPE_NAME.to_string(),
+            values: Self::VALUES.iter().map(|v| v.to_string()).collect(),
+            renames: Self::RENAMES
+                .iter()
+                .map(|(from, to)| VariantRename {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Support for the derives' generated code; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    /// Fails the constant evaluation it runs in (a compile error) unless `value` is one of `E`'s
+    /// stored values.
+    pub const fn assert_stored_value<E: crate::Enum>(value: &str, message: &str) {
+        let mut i = 0;
+        while i < E::VALUES.len() {
+            if bytes_equal(E::VALUES[i].as_bytes(), value.as_bytes()) {
+                return;
+            }
+            i += 1;
+        }
+        panic!("{}", message);
+    }
+
+    const fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}
 
 /// A struct that maps to one database table; implement it with `#[derive(Model)]`.
 pub trait Model {

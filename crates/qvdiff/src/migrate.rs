@@ -36,8 +36,8 @@
 //! # fn main() {}
 //! ```
 
-use qvdiff_core::run::BackupSettings;
-pub use qvdiff_core::run::{RunOptions, RunReport, StepReport};
+use qvdiff_core::backend::BackupSettings;
+pub use qvdiff_core::backend::{RunOptions, RunReport, StepReport};
 use qvdiff_core::runner::{self as decisions, AppliedRevision, Migration, Migrations, Status};
 use qvdiff_core::{diff, BackendError, FormatError, GraphError, Renames, Schema, Table};
 use std::fmt;

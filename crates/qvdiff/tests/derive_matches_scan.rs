@@ -43,10 +43,11 @@ fn derive_and_scanner_produce_the_same_manifest() {
     {
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("{case}: cannot read {path}: {e}"));
-        let scanned = qvdiff_capture::scan_source(path, &text);
+        let mut scanned = qvdiff_capture::scan_source(path, &text);
+        let unresolved = qvdiff_capture::resolve_enums(&mut scanned.tables, &scanned.enums);
         assert!(
-            scanned.errors.is_empty(),
-            "{case}: the scanner reports {:#?}",
+            scanned.errors.is_empty() && unresolved.is_empty(),
+            "{case}: the scanner reports {:#?} {unresolved:#?}",
             scanned.errors
         );
         let derived = derived();
@@ -72,8 +73,9 @@ fn fixture_models_are_consistent_with_each_other() {
     {
         let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("{case}: cannot read {path}: {e}"));
-        let diagnostics =
-            qvdiff_capture::validate(&qvdiff_capture::scan_source(path, &text).tables);
+        let mut scanned = qvdiff_capture::scan_source(path, &text);
+        let mut diagnostics = qvdiff_capture::resolve_enums(&mut scanned.tables, &scanned.enums);
+        diagnostics.extend(qvdiff_capture::validate(&scanned.tables));
         assert!(diagnostics.is_empty(), "{case}: {diagnostics:#?}");
     }
 }

@@ -3,7 +3,7 @@
 
 pub mod models;
 
-pub use models::{Item, Listing, Sale, User};
+pub use models::{Condition, Item, Listing, Sale, User};
 
 /// Every table of the app, as the models declare them.
 pub fn tables() -> Vec<qvdiff::Table> {

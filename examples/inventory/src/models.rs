@@ -1,7 +1,7 @@
 //! The inventory app's tables. qvdiff reads this file (see `qvdiff.toml` at the repository root)
 //! and the derive gives each struct `T::table()` for checks at start-up.
 
-use qvdiff::Model;
+use qvdiff::{Enum, Model};
 
 /// A seller using the app.
 #[derive(Debug, Clone, Model)]
@@ -15,6 +15,30 @@ pub struct User {
     pub display_name: String,
     #[column(sql_type = "DATETIME", default_sql = "CURRENT_TIMESTAMP")]
     pub created_at: String,
+}
+
+/// The state an item is sold in: stored as `new`, `used` or `refurbished` (SQLite: a CHECK;
+/// PostgreSQL: the enum type `item_condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[enum_type(name = "item_condition")]
+pub enum Condition {
+    New,
+    Used,
+    Refurbished,
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Condition {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Condition::from_stored(value).ok_or_else(|| format!("{value:?} is not an item condition"))
+    }
 }
 
 /// Something in stock.
@@ -48,6 +72,8 @@ pub struct Item {
     pub created_at: String,
     #[column(sql_type = "DATETIME", default_sql = "CURRENT_TIMESTAMP")]
     pub updated_at: String,
+    #[column(default = "new")]
+    pub condition: Condition,
 }
 
 /// One sale of an item. The sale survives when the item is deleted.

@@ -101,7 +101,6 @@ pub struct Task {
     pub estimate_hours: f64,
     #[column(default = false)]
     pub archived: bool,
-    #[column(sql_type = "TIMESTAMPTZ")]
     pub due_at: DateTime<Utc>,
     pub attachment: Option<Vec<u8>>,
     /// Computed by the app, never stored: skipped by qvdiff, and by sqlx.

@@ -11,6 +11,7 @@ use crate::models::ModelSource;
 use crate::output::{Console, Tone};
 use qvdiff_core::diff::diff;
 use qvdiff_core::runner::Migrations;
+use qvdiff_core::wording::plural;
 use qvdiff_core::Renames;
 use qvdiff_core::Schema;
 
@@ -242,12 +243,4 @@ pub(crate) fn drift(
         &dialect.comparable(live),
         &Renames::default(),
     )
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }

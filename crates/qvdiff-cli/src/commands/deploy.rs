@@ -12,7 +12,7 @@ use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use crate::prompt::Prompter;
-use qvdiff_core::run::{BackupSettings, Direction, RunOptions, RunReport};
+use qvdiff_core::backend::{BackupSettings, Direction, RunOptions, RunReport};
 use qvdiff_core::runner::{applied_revisions, history as history_entries, Migrations};
 use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;

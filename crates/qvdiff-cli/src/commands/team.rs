@@ -16,8 +16,8 @@ use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use crate::planning::{propose, verify, verify_schema};
 use crate::prompt::Prompter;
+use qvdiff_core::backend::RunOptions;
 use qvdiff_core::migration::{render_steps, reparent, sanitize_message, MigrationFile};
-use qvdiff_core::run::RunOptions;
 use qvdiff_core::runner::{
     applied_revisions, plan_accept, plan_rebase, plan_squash, short_checksum, status, Migration,
     Migrations,

@@ -93,7 +93,7 @@ pub fn upgrade_target(
     history: &qvdiff_core::runner::Migrations,
     head: &str,
     busy_timeout: std::time::Duration,
-) -> CliResult<Vec<qvdiff_core::run::StepReport>> {
+) -> CliResult<Vec<qvdiff_core::backend::StepReport>> {
     qvdiff_postgres::runner::upgrade_in_transaction(
         tx,
         &target.display(),

@@ -8,7 +8,7 @@ use super::parse::{
     NewKind, Parser,
 };
 use super::{invalid, unsupported, SchemaModel, Step};
-use crate::render::{parse_type, quote_ident};
+use crate::render::quote_ident;
 use crate::sqltext::TokenKind;
 use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::ColumnType;
@@ -63,6 +63,9 @@ impl SchemaModel {
         if p.eat("TABLE") {
             return self.create_table(p);
         }
+        if p.eat("TYPE") {
+            return self.create_enum(p);
+        }
         let unique = p.eat("UNIQUE");
         if p.eat("INDEX") {
             return self.create_index(p, unique);
@@ -81,6 +84,9 @@ impl SchemaModel {
         if p.eat("INDEX") {
             return self.drop_indexes(p);
         }
+        if p.eat("TYPE") {
+            return self.drop_enums(p);
+        }
         let what = p.peek_keyword().unwrap_or_default();
         unsupported(format!("DROP {what} is not a statement qvdiff writes"))
     }
@@ -91,6 +97,9 @@ impl SchemaModel {
         }
         if p.eat("INDEX") {
             return self.alter_index(p);
+        }
+        if p.eat("TYPE") {
+            return self.alter_enum(p);
         }
         let what = p.peek_keyword().unwrap_or_default();
         unsupported(format!("ALTER {what} is not a statement qvdiff writes"))
@@ -177,7 +186,7 @@ impl SchemaModel {
         let mut names = self.table(table)?.column_names();
         names.push(def.name.clone());
         refuse_column_reference(def.default.as_deref(), &names)?;
-        let mut ty = parse_type(&def.type_text);
+        let mut ty = self.column_type(&def.type_text);
         let mut default = def.default;
         let mut sequence = None;
         let mut not_null = def.not_null || def.identity;
@@ -788,7 +797,7 @@ impl SchemaModel {
                 // The conversion of existing values; it does not change the schema.
                 p.expr_span(&[]);
             }
-            changed.ty = parse_type(type_text);
+            changed.ty = self.column_type(type_text);
             if changed.identity && !matches!(changed.ty, ColumnType::Integer { .. }) {
                 return invalid(format!(
                     "identity column type must be smallint, integer, or bigint (column {})",

@@ -37,6 +37,7 @@
 
 mod apply;
 mod catalog;
+mod enums;
 mod expr;
 pub(crate) mod naming;
 mod parse;
@@ -48,7 +49,7 @@ use crate::sqltext;
 use catalog::{ColumnState, Constraint, ConstraintKind, FkState, IndexState, TableState};
 use naming::make_object_name;
 use qvdiff_core::runner::LEDGER_TABLE;
-use qvdiff_core::Schema;
+use qvdiff_core::{ColumnType, Schema};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
@@ -164,6 +165,9 @@ pub struct SchemaModel {
     constraint_owners: HashMap<String, BTreeSet<String>>,
     /// Referenced table → the tables that may hold a foreign key to it.
     referenced_by: HashMap<String, BTreeSet<String>>,
+    /// Enum types (`CREATE TYPE … AS ENUM`): name → values in their sort order. A column of one
+    /// holds `ColumnType::Enum` with no values; [`SchemaModel::schema`] fills them in.
+    enums: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -193,6 +197,11 @@ impl SchemaModel {
     pub fn from_schema(schema: &Schema) -> SchemaModel {
         let mut model = SchemaModel::new();
         for table in &schema.tables {
+            for column in &table.columns {
+                if let ColumnType::Enum { name, values, .. } = &column.ty {
+                    model.enums.insert(name.clone(), values.clone());
+                }
+            }
             let mut state = TableState {
                 name: table.name.clone(),
                 columns: table
@@ -200,7 +209,7 @@ impl SchemaModel {
                     .iter()
                     .map(|c| ColumnState {
                         name: c.name.clone(),
-                        ty: c.ty.clone(),
+                        ty: enums::enum_reference(&c.ty),
                         not_null: !c.nullable || c.autoincrement,
                         default: c.default.as_ref().map(render_default),
                         identity: c.autoincrement,
@@ -331,7 +340,17 @@ impl SchemaModel {
             .tables
             .values()
             .filter(|t| t.name != LEDGER_TABLE)
-            .map(TableState::to_table)
+            .map(|state| {
+                let mut table = state.to_table();
+                for column in &mut table.columns {
+                    if let ColumnType::Enum { name, values, .. } = &mut column.ty {
+                        if let Some(known) = self.enums.get(name.as_str()) {
+                            values.clone_from(known);
+                        }
+                    }
+                }
+                table
+            })
             .collect();
         Schema {
             tables,

@@ -413,6 +413,22 @@ impl<'a> Parser<'a> {
         Ok(name)
     }
 
+    /// A string literal `'…'` (doubled quotes undone).
+    pub(super) fn string_literal(&mut self) -> Step<String> {
+        let Some(token) = self.peek() else {
+            return unsupported("expected a string literal at the end of the statement");
+        };
+        let text = self.text(token);
+        if token.kind != TokenKind::Quoted || !text.starts_with('\'') || text.len() < 2 {
+            return unsupported(format!(
+                "expected a string literal at `{}`",
+                self.rest_text()
+            ));
+        }
+        self.pos += 1;
+        Ok(text[1..text.len() - 1].replace("''", "'"))
+    }
+
     /// A table name, possibly qualified by the `public` schema (the only one modelled).
     pub(super) fn table_name(&mut self) -> Step<String> {
         let first = self.ident()?;

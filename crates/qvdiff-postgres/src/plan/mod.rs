@@ -32,13 +32,14 @@ use crate::ddl::{
     create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause, primary_key_clause,
     unique_clause, IDENTITY,
 };
+use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
     quote_ident, quote_string, render_default, render_type, unique_name,
 };
 use qvdiff_core::{
-    Change, Check, Column, ColumnType, DefaultValue, Dialect, ForeignKey, Index, Plan, PlanError,
-    Schema, Step, Table, Unique,
+    foreign_key_order, Change, Check, Column, ColumnType, DefaultValue, Dialect, ForeignKey, Index,
+    Plan, PlanError, Schema, Step, Table, Unique,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -100,6 +101,7 @@ impl Dialect for Postgres {
 pub fn normalize_type(ty: &ColumnType) -> ColumnType {
     match ty {
         ColumnType::Custom { sql } => parse_type(sql),
+        ColumnType::Enum { .. } => ty.clone(),
         // What the server reports is what was rendered, read back (`numeric(7)` is
         // `numeric(7,0)`, an 8-bit integer a `smallint`).
         other => parse_type(&render_type(other)),
@@ -153,6 +155,7 @@ fn without_hints(column: &Column) -> Column {
         renamed_from: None,
         backfill: None,
         using: None,
+        ty: column.ty.without_hints(),
         ..column.clone()
     }
 }
@@ -237,12 +240,21 @@ struct SuspendedForeignKey {
     foreign_key: ForeignKey,
 }
 
+/// The tables a set of changes creates, drops and renames (`(old, new)`).
+#[derive(Default)]
+struct TableChanges {
+    created: Vec<Table>,
+    dropped: Vec<Table>,
+    renames: Vec<(String, String)>,
+}
+
 struct Planner<'a> {
     concurrent_indexes: bool,
     from: Schema,
     to: Schema,
     changes: &'a [Change],
     steps: Vec<Step>,
+    enums: EnumPlan,
 }
 
 impl<'a> Planner<'a> {
@@ -252,10 +264,12 @@ impl<'a> Planner<'a> {
             views: Vec::new(),
             triggers: Vec::new(),
         };
+        let (from, to) = (normalize(from), normalize(to));
         Planner {
             concurrent_indexes: dialect.concurrent_indexes,
-            from: normalize(from),
-            to: normalize(to),
+            enums: plan_enums(&from, &to, changes),
+            from,
+            to,
             changes,
             steps: Vec::new(),
         }
@@ -291,37 +305,99 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// The steps, in phases that keep every statement valid where it runs: what references a
+    /// thing goes before it, what a thing references comes before it.
     fn plan(mut self) -> Result<Plan, PlanError> {
-        let mut created: Vec<Table> = Vec::new();
-        let mut dropped: Vec<Table> = Vec::new();
-        let mut table_renames: Vec<(String, String)> = Vec::new();
+        let tables = self.table_changes();
+        let works = self.table_works(&tables)?;
+        let dropped: Vec<&Table> = tables.dropped.iter().collect();
+        let drop_order: Vec<Table> = foreign_key_order(&dropped)
+            .into_iter()
+            .rev()
+            .cloned()
+            .collect();
+        let suspended = self.suspended_foreign_keys(&works, &drop_order)?;
+
+        // 0. Enum types: created, or changed in place, before any column uses them.
+        for sql in std::mem::take(&mut self.enums.before) {
+            self.step(sql);
+        }
+        // 1. Foreign keys first: nothing else can go while they point at it.
+        self.drop_foreign_keys(&works, &suspended, &drop_order);
+        // 2. Tables that go, referencing tables first.
+        self.drop_tables(&drop_order);
+        // 3. Constraints and indexes that go, under the names they have now.
+        self.drop_constraints_and_indexes(&works)?;
+        // 4. Renames, then the constraint names computed from the renamed things.
+        self.renames(&tables.renames, &works, &suspended)?;
+        // 5. Columns that go.
+        self.drop_columns(&works);
+        // 6. What existing tables gain or change, foreign keys aside.
+        for work in &works {
+            self.table_steps(work)?;
+        }
+        // 7. New tables; a foreign key to a table created later waits for phase 8.
+        let mut deferred = self.create_tables(&tables.created);
+        // 8. Foreign keys, now that every table and key they point at exists.
+        for work in &works {
+            for foreign_key in &work.added_foreign_keys {
+                deferred.push((work.to_name.clone(), foreign_key.clone()));
+            }
+        }
+        for held in &suspended {
+            if let Some(restored) = self.restored_foreign_key(held, &works, &tables.renames) {
+                deferred.push(restored);
+            }
+        }
+        for (table, foreign_key) in deferred {
+            self.step(add_constraint_sql(
+                &table,
+                &foreign_key_name(&table, &foreign_key),
+                &foreign_key_clause(&foreign_key),
+            ));
+        }
+        // 9. Enum types no column uses any more.
+        for sql in std::mem::take(&mut self.enums.after) {
+            self.step(sql);
+        }
+        Ok(Plan { steps: self.steps })
+    }
+
+    /// The tables the changes create, drop and rename, as the schemas hold them.
+    fn table_changes(&self) -> TableChanges {
+        let mut tables = TableChanges::default();
         for change in self.changes {
             match change {
-                Change::CreateTable { table } => created.push(
+                Change::CreateTable { table } => tables.created.push(
                     self.to
                         .table(&table.name)
                         .cloned()
                         .unwrap_or_else(|| normalize_table(table)),
                 ),
-                Change::DropTable { table } => dropped.push(
+                Change::DropTable { table } => tables.dropped.push(
                     self.from
                         .table(&table.name)
                         .cloned()
                         .unwrap_or_else(|| normalize_table(table)),
                 ),
-                Change::RenameTable { from, to } => table_renames.push((from.clone(), to.clone())),
+                Change::RenameTable { from, to } => tables.renames.push((from.clone(), to.clone())),
                 _ => {}
             }
         }
-        let created_names: BTreeSet<String> = created.iter().map(|t| t.name.clone()).collect();
+        tables
+    }
 
-        // One entry per existing table that changes, in the order the changes name them (the
-        // differ's dependency order).
+    /// One entry per existing table that changes, in the order the changes name them (the
+    /// differ's dependency order).
+    fn table_works(&self, tables: &TableChanges) -> Result<Vec<TableWork>, PlanError> {
+        let created_names: BTreeSet<&str> =
+            tables.created.iter().map(|t| t.name.as_str()).collect();
         let mut works: Vec<TableWork> = Vec::new();
         let mut work_at: BTreeMap<String, usize> = BTreeMap::new();
         let mut entry = |works: &mut Vec<TableWork>, to_name: &str| -> usize {
             *work_at.entry(to_name.to_string()).or_insert_with(|| {
-                let from_name = table_renames
+                let from_name = tables
+                    .renames
                     .iter()
                     .find(|(_, new)| new == to_name)
                     .map_or(to_name, |(old, _)| old.as_str());
@@ -333,7 +409,7 @@ impl<'a> Planner<'a> {
                 works.len() - 1
             })
         };
-        for (_, new) in &table_renames {
+        for (_, new) in &tables.renames {
             entry(&mut works, new);
         }
         for change in self.changes {
@@ -352,16 +428,18 @@ impl<'a> Planner<'a> {
             self.table_in_to(&work.to_name)?;
             work.pair_index_renames();
         }
+        Ok(works)
+    }
 
-        let drop_order: Vec<Table> = dependency_order(&dropped)
-            .into_iter()
-            .rev()
-            .map(|i| dropped[i].clone())
-            .collect();
-        let suspended = self.suspended_foreign_keys(&works, &drop_order)?;
-
-        // 1. Foreign keys first: nothing else can go while they point at it.
-        for work in &works {
+    /// Phase 1: the foreign keys that go, those suspended around a change of what they
+    /// reference, and those between dropped tables that would block the drops.
+    fn drop_foreign_keys(
+        &mut self,
+        works: &[TableWork],
+        suspended: &[SuspendedForeignKey],
+        drop_order: &[Table],
+    ) {
+        for work in works {
             for foreign_key in &work.dropped_foreign_keys {
                 self.step(drop_constraint_sql(
                     &work.from_name,
@@ -369,7 +447,7 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
-        for held in &suspended {
+        for held in suspended {
             self.step(drop_constraint_sql(
                 &held.from_table,
                 &foreign_key_name(&held.from_table, &held.foreign_key),
@@ -388,9 +466,11 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+    }
 
-        // 2. Tables that go, referencing tables first.
-        for table in &drop_order {
+    /// Phase 2: the dropped tables, in `drop_order`.
+    fn drop_tables(&mut self, drop_order: &[Table]) {
+        for table in drop_order {
             let change = Change::DropTable {
                 table: table.clone(),
             };
@@ -399,9 +479,11 @@ impl<'a> Planner<'a> {
                 change.destructive_reason(),
             );
         }
+    }
 
-        // 3. Constraints and indexes that go, under the names they have now.
-        for work in &works {
+    /// Phase 3: checks, unique constraints, indexes and primary keys that go or change.
+    fn drop_constraints_and_indexes(&mut self, works: &[TableWork]) -> Result<(), PlanError> {
+        for work in works {
             for check in &work.dropped_checks {
                 self.step(drop_constraint_sql(&work.from_name, &check_name(check)));
             }
@@ -422,16 +504,24 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
+        Ok(())
+    }
 
-        // 4. Renames, then the constraint names computed from the renamed things.
-        for (old, new) in &table_renames {
+    /// Phase 4: table and column renames, then the constraints named after them.
+    fn renames(
+        &mut self,
+        table_renames: &[(String, String)],
+        works: &[TableWork],
+        suspended: &[SuspendedForeignKey],
+    ) -> Result<(), PlanError> {
+        for (old, new) in table_renames {
             self.step(format!(
                 "ALTER TABLE {} RENAME TO {};",
                 quote_ident(old),
                 quote_ident(new)
             ));
         }
-        for work in &works {
+        for work in works {
             for (old, new) in &work.column_renames {
                 self.step(format!(
                     "ALTER TABLE {} RENAME COLUMN {} TO {};",
@@ -441,7 +531,7 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
-        for work in &works {
+        for work in works {
             for (old, new) in &work.index_renames {
                 self.step(format!(
                     "ALTER INDEX {} RENAME TO {};",
@@ -449,7 +539,7 @@ impl<'a> Planner<'a> {
                     quote_ident(&limit_name(new))
                 ));
             }
-            for (old, new) in self.constraint_renames(work, &suspended)? {
+            for (old, new) in self.constraint_renames(work, suspended)? {
                 self.step(format!(
                     "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
                     quote_ident(&work.to_name),
@@ -458,9 +548,12 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
+        Ok(())
+    }
 
-        // 5. Columns that go.
-        for work in &works {
+    /// Phase 5: the dropped columns.
+    fn drop_columns(&mut self, works: &[TableWork]) {
+        for work in works {
             for column in &work.dropped_columns {
                 let change = Change::DropColumn {
                     table: work.to_name.clone(),
@@ -476,20 +569,18 @@ impl<'a> Planner<'a> {
                 );
             }
         }
+    }
 
-        // 6. What existing tables gain or change, foreign keys aside.
-        for work in &works {
-            self.table_steps(work)?;
-        }
-
-        // 7. New tables; a foreign key to a table created later waits for phase 8.
-        let create_order = dependency_order(&created);
+    /// Phase 7: the new tables, referenced tables first, with their checks and indexes. Returns
+    /// the foreign keys to tables created later, `(table, key)`, for phase 8.
+    fn create_tables(&mut self, created: &[Table]) -> Vec<(String, ForeignKey)> {
+        let created: Vec<&Table> = created.iter().collect();
+        let create_order = foreign_key_order(&created);
         let mut deferred: Vec<(String, ForeignKey)> = Vec::new();
-        for (position, &at) in create_order.iter().enumerate() {
-            let table = &created[at];
+        for (position, table) in create_order.iter().enumerate() {
             let created_later: BTreeSet<&str> = create_order[position + 1..]
                 .iter()
-                .map(|&later| created[later].name.as_str())
+                .map(|later| later.name.as_str())
                 .collect();
             let (inline, later): (Vec<&ForeignKey>, Vec<&ForeignKey>) = table
                 .foreign_keys
@@ -504,26 +595,7 @@ impl<'a> Planner<'a> {
                 self.step(create_index_sql(&table.name, index, false));
             }
         }
-
-        // 8. Foreign keys, now that every table and key they point at exists.
-        for work in &works {
-            for foreign_key in &work.added_foreign_keys {
-                deferred.push((work.to_name.clone(), foreign_key.clone()));
-            }
-        }
-        for held in &suspended {
-            if let Some(restored) = self.restored_foreign_key(held, &works, &table_renames) {
-                deferred.push(restored);
-            }
-        }
-        for (table, foreign_key) in deferred {
-            self.step(add_constraint_sql(
-                &table,
-                &foreign_key_name(&table, &foreign_key),
-                &foreign_key_clause(&foreign_key),
-            ));
-        }
-        Ok(Plan { steps: self.steps })
+        deferred
     }
 
     /// Records one change into its table's work.
@@ -828,7 +900,7 @@ impl<'a> Planner<'a> {
             _ => {
                 // An identity column numbers the existing rows itself.
                 if !column.nullable && column.default.is_none() && !column.autoincrement {
-                    return Err(missing_value_error(table, &column.name));
+                    return Err(PlanError::missing_value(table, &column.name));
                 }
                 self.step(format!(
                     "ALTER TABLE {quoted_table} ADD COLUMN {};",
@@ -889,6 +961,11 @@ impl<'a> Planner<'a> {
                     format!("{number}::bigint::{}", render_type(&column.ty))
                 }
                 ColumnType::Text { .. } | ColumnType::Integer { .. } => "ctid::text".to_string(),
+                // An enum has only its values: the first (distinct with the other columns).
+                ColumnType::Enum { values, .. } => match values.first() {
+                    Some(first) => quote_string(first),
+                    None => "NULL".to_string(),
+                },
             };
             self.step(format!(
                 "UPDATE {quoted_table} SET {name} = {distinct} WHERE {name} IS NULL;"
@@ -910,7 +987,11 @@ impl<'a> Planner<'a> {
             self.step(alter("DROP IDENTITY"));
         }
         let mut current_default = from.default.clone();
-        if from.ty != to.ty {
+        let enum_in_place = matches!((&from.ty, &to.ty), (
+            ColumnType::Enum { name: a, .. },
+            ColumnType::Enum { name: b, .. },
+        ) if a == b && self.enums.in_place.contains(a));
+        if from.ty.without_hints() != to.ty.without_hints() && !enum_in_place {
             // PostgreSQL casts the old default to the new type without the USING expression,
             // which fails for e.g. boolean -> integer: the default goes first, comes back after.
             if current_default.is_some() {
@@ -934,7 +1015,14 @@ impl<'a> Planner<'a> {
                 None => format!(
                     "TYPE {} USING {}",
                     render_type(&to.ty),
-                    using_expression(&to.name, &from.ty, &to.ty)
+                    match &to.ty {
+                        ColumnType::Enum { name, .. } => using_enum(
+                            &to.name,
+                            name,
+                            self.enums.renames.get(name).map_or(&[], Vec::as_slice)
+                        ),
+                        _ => using_expression(&to.name, &from.ty, &to.ty),
+                    }
                 ),
             };
             self.destructive_step(
@@ -1091,67 +1179,5 @@ fn has_direct_cast(from: &ColumnType, to: &ColumnType) -> bool {
         _ => false,
     }
 }
-
-fn missing_value_error(table: &str, column: &str) -> PlanError {
-    PlanError {
-        table: table.to_string(),
-        column: Some(column.to_string()),
-        message: "a new NOT NULL column needs a value for the existing rows: add \
-                  `#[column(default = …)]` or `#[column(backfill = …)]`"
-            .to_string(),
-    }
-}
-
-/// Positions of `tables`, each after the tables of the list its foreign keys reference; ties by
-/// name, a cycle broken at the smallest name (its keys to later tables are added afterwards).
-fn dependency_order(tables: &[Table]) -> Vec<usize> {
-    let position: BTreeMap<&str, usize> = tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
-        .collect();
-    let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for table in tables {
-        let needs: BTreeSet<&str> = table
-            .foreign_keys
-            .iter()
-            .map(|fk| fk.ref_table.as_str())
-            .filter(|r| *r != table.name && position.contains_key(r))
-            .collect();
-        for need in &needs {
-            dependents
-                .entry(need)
-                .or_default()
-                .push(table.name.as_str());
-        }
-        waiting.insert(table.name.as_str(), needs.len());
-    }
-    let mut remaining: BTreeSet<&str> = position.keys().copied().collect();
-    let mut ready: BTreeSet<&str> = waiting
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(name, _)| *name)
-        .collect();
-    let mut order = Vec::with_capacity(tables.len());
-    while let Some(next) = ready.pop_first().or_else(|| remaining.first().copied()) {
-        if !remaining.remove(next) {
-            continue;
-        }
-        if let Some(&at) = position.get(next) {
-            order.push(at);
-        }
-        for dependent in dependents.get(next).into_iter().flatten() {
-            if let Some(count) = waiting.get_mut(dependent) {
-                *count = count.saturating_sub(1);
-                if *count == 0 && remaining.contains(dependent) {
-                    ready.insert(dependent);
-                }
-            }
-        }
-    }
-    order
-}
-
 #[cfg(test)]
 mod tests;

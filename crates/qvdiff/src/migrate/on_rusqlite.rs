@@ -1,9 +1,10 @@
 //! `Migrator` on a `rusqlite::Connection`: qvdiff's SQLite runner, as `qvdiff upgrade` runs it.
 
 use super::{sealed, Database, MigrateError, RunOptions, RunReport};
+use qvdiff_core::backend::backend_error;
 use qvdiff_core::runner::{AppliedRevision, Migrations};
 use qvdiff_core::Schema;
-use qvdiff_sqlite::{backend_error, comparable, introspect, runner};
+use qvdiff_sqlite::{comparable, introspect, runner};
 use rusqlite::Connection;
 
 impl sealed::Sealed for Connection {}

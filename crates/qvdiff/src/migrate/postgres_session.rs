@@ -2,10 +2,11 @@
 //! pool run the same functions.
 
 use super::{MigrateError, RunOptions, RunReport};
+use qvdiff_core::backend::backend_error;
 use qvdiff_core::runner::{AppliedRevision, Migrations};
 use qvdiff_core::{Dialect, Schema};
 pub(super) use qvdiff_postgres::session::Session;
-use qvdiff_postgres::{backend_error, introspect, runner, Postgres};
+use qvdiff_postgres::{introspect, runner, Postgres};
 
 /// The planner whose `comparable` form introspection is compared in.
 pub(super) const DIALECT: Postgres = Postgres {

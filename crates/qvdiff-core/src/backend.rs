@@ -151,6 +151,21 @@ impl BackendError {
     }
 }
 
+/// A dialect runner's own error type: its message is the [`BackendError`]'s, and it knows which
+/// kind of failure it is.
+pub trait RunnerError: fmt::Display {
+    /// Whether it is a lock wait, a refusal or a failure.
+    fn backend_kind(&self) -> BackendErrorKind;
+}
+
+/// A runner error as a [`BackendError`], its message unchanged.
+pub fn backend_error(error: impl RunnerError) -> BackendError {
+    BackendError {
+        kind: error.backend_kind(),
+        message: error.to_string(),
+    }
+}
+
 impl fmt::Display for BackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
