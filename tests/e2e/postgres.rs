@@ -2237,7 +2237,7 @@ fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_po
     let pending = p.qvdiff(&["check", "--db", url]).expect_code(1);
     assert!(pending.stdout.contains("pending"), "{}", pending.stdout);
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger_in(&mut client, "app"), [FIRST, SECOND, HEAD]);
+    assert_eq!(ledger_in(&mut client, "app"), [FIRST, SECOND, THIRD, HEAD]);
     p.qvdiff(&["check", "--db", url]).expect_code(0);
     p.qvdiff(&["current", "--db", url]).expect_code(0);
 
