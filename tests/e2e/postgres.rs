@@ -2304,7 +2304,7 @@ fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_po
     assert!(relations_in(&mut target_client, "public").is_empty());
     assert_eq!(
         ledger_in(&mut target_client, "app"),
-        [FIRST, SECOND, HEAD, "20261125133837"]
+        [FIRST, SECOND, THIRD, HEAD, "20261125133837"]
     );
     assert_eq!(
         count(
