@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// (after any rename); for `Drop*` of a table that no longer exists, its name in `from`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
+// A plan holds a handful of changes, built once: boxing the columns would save little memory and
+// add a dereference to every match on them.
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     /// A new table.
     CreateTable {
