@@ -243,3 +243,35 @@ fn an_answer_postgres_cannot_evaluate_is_shown_with_its_message_and_asked_again(
     assert_eq!(slugs, ["lamp", "desk"]);
     assert_eq!(items(&db), ["1|Lamp|a", "2|DESK|-"]);
 }
+
+/// A `backfill_sql` the server cannot evaluate is the model's error, found before the proof:
+/// the column, PostgreSQL's message, exit 2, nothing written.
+#[test]
+fn a_backfill_sql_postgres_cannot_evaluate_is_the_models_error() {
+    let Some(db) = TestDatabase::create("proof_backfill") else {
+        return;
+    };
+    let p = project(Some(&std::env::var(URL_VAR).unwrap()));
+    p.qvdiff(&["migrate", "-m", "items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.write(
+        "src/models.rs",
+        &MODELS_V1.replace(
+            "    pub name: String,",
+            "    pub name: String,\n    #[column(backfill_sql = \"lowr(name)\")]\n    pub slug: String,",
+        ),
+    );
+    let before = p.snapshot();
+    let run = p
+        .qvdiff(&["migrate", "-m", "slug", "--rev-id", "r2"])
+        .expect_code(2);
+    assert!(
+        run.stderr
+            .contains("items.slug: backfill_sql `lowr(name)` fails on PostgreSQL: function lowr("),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("qvdiff bug"), "{}", run.stderr);
+    assert_eq!(p.snapshot(), before, "nothing written");
+    assert_eq!(proof_databases(&db), Vec::<String>::new());
+}
