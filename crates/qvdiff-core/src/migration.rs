@@ -558,7 +558,7 @@ pub fn render_steps(steps: &[Step]) -> String {
     for step in steps {
         let sql = step.sql.trim_end();
         out.push_str(sql);
-        if let Some(reason) = &step.destructive {
+        if let Some(reason) = &step.destructive() {
             let reason = sanitize_message(reason);
             if sql.ends_with(';') {
                 out.push_str("  ");
