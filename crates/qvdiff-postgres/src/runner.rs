@@ -54,10 +54,12 @@ pub use qvdiff_core::backend::{
     Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::data_problem::DataProblem;
+use qvdiff_core::run_loop::{
+    accept_edit, record_change, run_revisions, script_plan, stamp_ledger, Ledger, RunSession,
+};
 use qvdiff_core::runner::{
-    self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
-    AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
-    LEDGER_TABLE, STAMP_REASON,
+    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AcceptedEdit,
+    AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status, LEDGER_TABLE,
 };
 use qvdiff_core::wording::{human_duration, plural};
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
@@ -441,51 +443,47 @@ fn with_lock<S: Session + ?Sized, T>(
 }
 
 /// One planned revision's section, split and checked before anything runs.
-struct Section<'a> {
-    migration: &'a Migration,
-    sql: &'a str,
+struct Section {
     statements: Vec<Statement>,
     /// Whether a statement must run outside a transaction block.
     autocommit: bool,
 }
 
-/// Splits every planned section and refuses transaction control before anything runs: a
-/// `COMMIT` inside a section would commit half of the upgrade.
-fn prepare(plan: Vec<&Migration>, direction: Direction) -> Result<Vec<Section<'_>>, RunError> {
-    plan.into_iter()
-        .map(|migration| {
-            let sql = match direction {
-                Direction::Up => migration.file.up.as_str(),
-                Direction::Down => migration.file.down.as_str(),
-            };
-            let statements = sqltext::split_statements(sql);
-            let mut autocommit = false;
-            for statement in &statements {
-                let words = statement.words(sql);
-                if sqltext::is_transaction_control(&words) {
-                    return Err(RunError::Statement {
-                        failed: Box::new(FailedStatement {
-                            revision: migration.file.revision.clone(),
-                            path: migration.path.clone(),
-                            direction,
-                            statement: statement.text(sql).to_string(),
-                            message: "a migration must not contain BEGIN, COMMIT, END or \
-                                      ROLLBACK: qvdiff runs the revisions of a run in one \
-                                      transaction; remove the statement"
-                                .to_string(),
-                        }),
-                        committed: Vec::new(),
-                    });
-                }
-                autocommit |= sqltext::needs_autocommit(&words);
-            }
-            Ok(Section {
-                migration,
-                sql,
-                statements,
-                autocommit,
-            })
-        })
+/// Splits a planned section and refuses transaction control before anything runs: a `COMMIT`
+/// inside a section would commit half of the upgrade.
+fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunError> {
+    let sql = migration.file.section(direction);
+    let statements = sqltext::split_statements(sql);
+    let mut autocommit = false;
+    for statement in &statements {
+        let words = statement.words(sql);
+        if sqltext::is_transaction_control(&words) {
+            return Err(RunError::Statement {
+                failed: Box::new(FailedStatement {
+                    revision: migration.file.revision.clone(),
+                    path: migration.path.clone(),
+                    direction,
+                    statement: statement.text(sql).to_string(),
+                    message: "a migration must not contain BEGIN, COMMIT, END or ROLLBACK: \
+                              qvdiff runs the revisions of a run in one transaction; remove \
+                              the statement"
+                        .to_string(),
+                }),
+                committed: Vec::new(),
+            });
+        }
+        autocommit |= sqltext::needs_autocommit(&words);
+    }
+    Ok(Section {
+        statements,
+        autocommit,
+    })
+}
+
+/// Every planned section, prepared (see [`prepare`]).
+fn prepare_all(plan: &[&Migration], direction: Direction) -> Result<Vec<Section>, RunError> {
+    plan.iter()
+        .map(|migration| prepare(migration, direction))
         .collect()
 }
 
@@ -509,17 +507,19 @@ const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 /// as [`crate::preflight`] describes.
 fn run_statements(
     session: &mut (impl Session + ?Sized),
-    section: &Section<'_>,
+    migration: &Migration,
+    section: &Section,
     direction: Direction,
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
     let in_transaction = !section.autocommit;
+    let sql = migration.file.section(direction);
     for (index, statement) in section.statements.iter().enumerate() {
-        let text = statement.text(section.sql);
+        let text = statement.text(sql);
         let failed = |message: String| {
             Box::new(FailedStatement {
-                revision: section.migration.file.revision.clone(),
-                path: section.migration.path.clone(),
+                revision: migration.file.revision.clone(),
+                path: migration.path.clone(),
                 direction,
                 statement: text.to_string(),
                 message,
@@ -585,172 +585,254 @@ fn explain(session: &mut (impl Session + ?Sized), step: &DataStep) -> Option<Dat
     }
 }
 
-/// Writes a revision's ledger change: a row added going up (creating the ledger if needed, in
-/// the same transaction when there is one), removed going down.
-fn record(
-    session: &mut (impl Session + ?Sized),
-    migration: &Migration,
-    direction: Direction,
-    execution_ms: i64,
-) -> Result<(), PgError> {
-    match direction {
-        Direction::Up => {
-            create_ledger(session)?;
-            record_applied(session, migration, execution_ms)
-        }
-        Direction::Down => migration
-            .ledger_revisions()
-            .try_for_each(|revision| forget(session, revision)),
+/// A failure of qvdiff's own inside the run's transaction, with what was rolled back.
+fn in_transaction(error: RunError, committed: &[String]) -> RunError {
+    match error {
+        RunError::Postgres(error) => RunError::Postgres(PgError::new(
+            error.context,
+            format!("{}\n  {}", error.message, rolled_back_note(committed)),
+        )),
+        other => other,
     }
 }
 
-/// A failure of qvdiff's own inside the run's transaction, with what was rolled back.
-fn in_transaction(error: PgError, committed: &[String]) -> RunError {
-    RunError::Postgres(PgError::new(
-        error.context,
-        format!("{}\n  {}", error.message, rolled_back_note(committed)),
-    ))
+/// The ledger of the database behind a session, written in whatever transaction is open.
+struct PgLedger<'s, S: Session + ?Sized> {
+    session: &'s mut S,
 }
 
-/// Commits the open transaction holding `revisions`.
-fn commit(
-    session: &mut (impl Session + ?Sized),
-    revisions: &[String],
-    committed: &[String],
-) -> Result<(), RunError> {
-    session.execute("COMMIT").map_err(|e| {
-        // A deferred constraint fails here, not in its statement.
-        RunError::Postgres(PgError::new(
-            format!(
-                "committing revision{} {}",
-                plural(revisions.len()),
-                revisions.join(", ")
-            ),
-            format!("{}\n  {}", server_message(e), rolled_back_note(committed)),
-        ))
-    })
+impl<S: Session + ?Sized> Ledger for PgLedger<'_, S> {
+    type Error = RunError;
+
+    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        Ok(read_ledger(self.session)?)
+    }
+
+    fn create_ledger(&mut self) -> Result<(), RunError> {
+        Ok(create_ledger(self.session)?)
+    }
+
+    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
+        Ok(record_applied(self.session, migration, execution_ms)?)
+    }
+
+    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
+        Ok(forget(self.session, revision)?)
+    }
+
+    fn replace_checksum(
+        &mut self,
+        migration: &Migration,
+        old_checksum: &str,
+        reason: &str,
+    ) -> Result<AcceptedEdit, RunError> {
+        let edit = record_accepted(
+            self.session,
+            &migration.file.revision,
+            old_checksum,
+            &migration.checksum,
+            reason,
+        )?;
+        update_checksum(self.session, migration)?;
+        Ok(edit)
+    }
 }
 
-/// Runs each planned revision's section in `direction` (see the module docs), telling the
-/// progress hook first and keeping the ledger in step.
-fn run_plan(
-    session: &mut (impl Session + ?Sized),
-    plan: Vec<&Migration>,
-    direction: Direction,
-    options: &RunOptions,
-) -> Result<Vec<StepReport>, RunError> {
-    let sections = prepare(plan, direction)?;
-    let mut steps = Vec::with_capacity(sections.len());
-    // Revisions of this run already committed, and those in the open transaction (if any).
-    let mut committed: Vec<String> = Vec::new();
-    let mut open: Option<Vec<String>> = None;
-    for section in &sections {
-        let migration = section.migration;
-        let revision = &migration.file.revision;
-        if let Some(progress) = &options.progress {
-            progress(direction, migration);
+/// One `upgrade` or `downgrade` under the migration lock, driven by the core's loop: the
+/// revisions of the run go in one transaction (a stretch), and a revision that must run
+/// outside a transaction ends the stretch before it and runs in autocommit (see the module
+/// docs).
+struct PgRun<'s, S: Session + ?Sized> {
+    ledger: PgLedger<'s, S>,
+    /// Revisions of this run already committed.
+    committed: Vec<String>,
+    /// The revisions in the open transaction; `None` when none is open.
+    open: Option<Vec<String>>,
+}
+
+impl<S: Session + ?Sized> PgRun<'_, S> {
+    /// Opens the stretch's transaction unless one is open.
+    fn begin_stretch(&mut self) -> Result<(), RunError> {
+        if self.open.is_none() {
+            self.ledger.session.execute("BEGIN").map_err(|e| {
+                PgError::new("starting the migration transaction", server_message(e))
+            })?;
+            self.open = Some(Vec::new());
         }
-        let execution_ms = if section.autocommit {
-            if let Some(revisions) = open.take() {
-                commit(session, &revisions, &committed)?;
-                committed.extend(revisions);
+        Ok(())
+    }
+
+    /// Commits the open stretch, if any; its revisions are then committed for good.
+    fn commit_stretch(&mut self) -> Result<(), RunError> {
+        let Some(revisions) = self.open.take() else {
+            return Ok(());
+        };
+        self.ledger.session.execute("COMMIT").map_err(|e| {
+            // A deferred constraint fails here, not in its statement.
+            RunError::Postgres(PgError::new(
+                format!(
+                    "committing revision{} {}",
+                    plural(revisions.len()),
+                    revisions.join(", ")
+                ),
+                format!(
+                    "{}\n  {}",
+                    server_message(e),
+                    rolled_back_note(&self.committed)
+                ),
+            ))
+        })?;
+        self.committed.extend(revisions);
+        Ok(())
+    }
+
+    /// Runs a section that must run outside a transaction, statement by statement in
+    /// autocommit, after committing the open stretch.
+    fn run_outside_transaction(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+    ) -> Result<i64, RunError> {
+        self.commit_stretch()?;
+        run_statements(self.ledger.session, migration, section, direction).map_err(|failure| {
+            match failure {
+                SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
+                    failed,
+                    done,
+                    committed: self.committed.clone(),
+                },
+                SectionFailure::Data(done, failed, problems) => RunError::Data {
+                    failed,
+                    problems,
+                    committed: self.committed.clone(),
+                    done_outside: Some(done),
+                },
             }
-            let execution_ms =
-                run_statements(session, section, direction).map_err(|failure| match failure {
-                    SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
-                        failed,
-                        done,
-                        committed: committed.clone(),
-                    },
-                    SectionFailure::Data(done, failed, problems) => RunError::Data {
-                        failed,
-                        problems,
-                        committed: committed.clone(),
-                        done_outside: Some(done),
-                    },
-                })?;
-            record(session, migration, direction, execution_ms).map_err(|e| {
-                RunError::Postgres(PgError::new(
+        })
+    }
+
+    /// Runs a section inside the stretch's transaction, opening it if needed.
+    fn run_in_stretch(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+    ) -> Result<i64, RunError> {
+        self.begin_stretch()?;
+        run_statements(self.ledger.session, migration, section, direction).map_err(|failure| {
+            match failure {
+                SectionFailure::Statement(_, failed) => RunError::Statement {
+                    failed,
+                    committed: self.committed.clone(),
+                },
+                SectionFailure::Data(_, failed, problems) => RunError::Data {
+                    failed,
+                    problems,
+                    committed: self.committed.clone(),
+                    done_outside: None,
+                },
+            }
+        })
+    }
+}
+
+impl<S: Session + ?Sized> Ledger for PgRun<'_, S> {
+    type Error = RunError;
+
+    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        self.ledger.read_ledger()
+    }
+
+    fn create_ledger(&mut self) -> Result<(), RunError> {
+        self.ledger.create_ledger()
+    }
+
+    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
+        self.ledger.record_applied(migration, execution_ms)
+    }
+
+    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
+        self.ledger.forget(revision)
+    }
+
+    fn replace_checksum(
+        &mut self,
+        migration: &Migration,
+        old_checksum: &str,
+        reason: &str,
+    ) -> Result<AcceptedEdit, RunError> {
+        self.ledger
+            .replace_checksum(migration, old_checksum, reason)
+    }
+}
+
+impl<S: Session + ?Sized> RunSession for PgRun<'_, S> {
+    type Section = Section;
+
+    fn prepare(&self, migration: &Migration, direction: Direction) -> Result<Section, RunError> {
+        prepare(migration, direction)
+    }
+
+    fn before_changes(&mut self, _: Direction, _: &[String]) -> Result<(), RunError> {
+        // PostgreSQL is backed up with its own tools (`pg_dump`): `RunOptions::backup` is
+        // SQLite's.
+        Ok(())
+    }
+
+    fn run_section(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+    ) -> Result<i64, RunError> {
+        if section.autocommit {
+            self.run_outside_transaction(migration, section, direction)
+        } else {
+            self.run_in_stretch(migration, section, direction)
+        }
+    }
+
+    /// The ledger row goes in the stretch's transaction; going up, the ledger is created in
+    /// it when missing, so a failed first run leaves no ledger behind.
+    fn record(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+        execution_ms: i64,
+    ) -> Result<(), RunError> {
+        let recorded = match direction {
+            Direction::Up => self.ledger.create_ledger(),
+            Direction::Down => Ok(()),
+        }
+        .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms));
+        let revision = &migration.file.revision;
+        if section.autocommit {
+            recorded.map_err(|e| match e {
+                RunError::Postgres(e) => RunError::Postgres(PgError::new(
                     e.context,
                     format!(
                         "{}\n  revision {revision} ran outside a transaction and its changes \
                          stay, but the ledger does not say so: set it with `qvdiff stamp`",
                         e.message
                     ),
-                ))
+                )),
+                other => other,
             })?;
-            committed.push(revision.clone());
-            execution_ms
+            self.committed.push(revision.clone());
         } else {
-            let revisions = match open.as_mut() {
-                Some(revisions) => revisions,
-                None => {
-                    session.execute("BEGIN").map_err(|e| {
-                        PgError::new("starting the migration transaction", server_message(e))
-                    })?;
-                    open.insert(Vec::new())
-                }
-            };
-            let execution_ms =
-                run_statements(session, section, direction).map_err(|failure| match failure {
-                    SectionFailure::Statement(_, failed) => RunError::Statement {
-                        failed,
-                        committed: committed.clone(),
-                    },
-                    SectionFailure::Data(_, failed, problems) => RunError::Data {
-                        failed,
-                        problems,
-                        committed: committed.clone(),
-                        done_outside: None,
-                    },
-                })?;
-            record(session, migration, direction, execution_ms)
-                .map_err(|e| in_transaction(e, &committed))?;
-            revisions.push(revision.clone());
-            execution_ms
-        };
-        steps.push(step_report(migration, execution_ms));
-    }
-    if let Some(revisions) = open {
-        commit(session, &revisions, &committed)?;
-    }
-    Ok(steps)
-}
-
-fn step_report(migration: &Migration, execution_ms: i64) -> StepReport {
-    StepReport {
-        revision: migration.file.revision.clone(),
-        message: migration.file.message.clone(),
-        path: migration.path.clone(),
-        execution_ms,
-    }
-}
-
-/// The applied heads after a run, from the ledger before it and the steps it took (not read
-/// back: the run is committed, and a failed read must not report it as failed).
-fn heads_after(
-    migrations: &Migrations,
-    ledger: &[AppliedRevision],
-    steps: &[StepReport],
-    direction: Direction,
-) -> Vec<String> {
-    let mut rows: Vec<AppliedRevision> = ledger.to_vec();
-    match direction {
-        Direction::Up => rows.extend(steps.iter().map(|step| {
-            AppliedRevision {
-                revision: step.revision.clone(),
-                checksum: migrations
-                    .get(&step.revision)
-                    .map(|m| m.checksum.clone())
-                    .unwrap_or_default(),
-                message: step.message.clone(),
-                applied_at: String::new(),
-                execution_ms: step.execution_ms,
+            recorded.map_err(|e| in_transaction(e, &self.committed))?;
+            if let Some(open) = self.open.as_mut() {
+                open.push(revision.clone());
             }
-        })),
-        Direction::Down => rows.retain(|row| !steps.iter().any(|s| s.revision == row.revision)),
+        }
+        Ok(())
     }
-    runner::status(migrations, &rows).current
+
+    fn finish(&mut self) -> Result<(), RunError> {
+        self.commit_stretch()
+    }
 }
 
 /// The ledger rows of the database behind `session`, in the order they were applied (empty
@@ -811,22 +893,23 @@ pub fn upgrade_in_transaction(
     poll_lock(session, database, busy_timeout, "pg_try_advisory_xact_lock")?;
     let ledger = read_ledger(session)?;
     let plan = plan_upgrade(migrations, &ledger, target)?;
-    let sections = prepare(plan, Direction::Up)?;
+    let sections = prepare_all(&plan, Direction::Up)?;
     // Every statement as it runs here, each outside-a-transaction one checked before any runs.
     let mut scripts = Vec::with_capacity(sections.len());
-    for section in &sections {
+    for (migration, section) in plan.iter().zip(&sections) {
+        let sql = migration.file.up.as_str();
         let mut statements = Vec::with_capacity(section.statements.len());
         for statement in &section.statements {
-            let text = statement.text(section.sql);
-            if !sqltext::needs_autocommit(&statement.words(section.sql)) {
+            let text = statement.text(sql);
+            if !sqltext::needs_autocommit(&statement.words(sql)) {
                 statements.push(text.to_string());
                 continue;
             }
-            let Some(inside) = sqltext::without_concurrently(statement, section.sql) else {
+            let Some(inside) = sqltext::without_concurrently(statement, sql) else {
                 return Err(RunError::Statement {
                     failed: Box::new(FailedStatement {
-                        revision: section.migration.file.revision.clone(),
-                        path: section.migration.path.clone(),
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
                         direction: Direction::Up,
                         statement: text.to_string(),
                         message: "this statement must run outside a transaction, and this \
@@ -841,16 +924,16 @@ pub fn upgrade_in_transaction(
         }
         scripts.push(statements);
     }
-    let mut steps = Vec::with_capacity(sections.len());
-    for (section, statements) in sections.iter().zip(scripts) {
+    let mut steps = Vec::with_capacity(plan.len());
+    for (migration, statements) in plan.iter().zip(scripts) {
         let started = Instant::now();
         for statement in statements {
             session
                 .execute(&statement)
                 .map_err(|e| RunError::Statement {
                     failed: Box::new(FailedStatement {
-                        revision: section.migration.file.revision.clone(),
-                        path: section.migration.path.clone(),
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
                         direction: Direction::Up,
                         statement,
                         message: server_message(e),
@@ -859,9 +942,19 @@ pub fn upgrade_in_transaction(
                 })?;
         }
         let execution_ms = elapsed_ms(started);
-        record(session, section.migration, Direction::Up, execution_ms)
+        let mut ledger = PgLedger {
+            session: &mut *session,
+        };
+        ledger
+            .create_ledger()
+            .and_then(|()| ledger.record_applied(migration, execution_ms))
             .map_err(|e| in_transaction(e, &[]))?;
-        steps.push(step_report(section.migration, execution_ms));
+        steps.push(StepReport {
+            revision: migration.file.revision.clone(),
+            message: migration.file.message.clone(),
+            path: migration.path.clone(),
+            execution_ms,
+        });
     }
     Ok(steps)
 }
@@ -888,8 +981,7 @@ pub fn downgrade(
     )
 }
 
-/// `upgrade` and `downgrade`: under the lock, reads the ledger, asks `plan` for the revisions
-/// to run in `direction` and runs them. With nothing applied, a downgrade does nothing.
+/// `upgrade` and `downgrade`: the core's loop under the migration lock.
 fn run_to<'m, S: Session + ?Sized>(
     session: &mut S,
     database: &str,
@@ -899,20 +991,12 @@ fn run_to<'m, S: Session + ?Sized>(
     plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
 ) -> Result<RunReport, RunError> {
     with_lock(session, database, options.busy_timeout, |session| {
-        let ledger = read_ledger(session)?;
-        if direction == Direction::Down && ledger.is_empty() {
-            return Ok(RunReport {
-                steps: Vec::new(),
-                backup: None,
-                current: Vec::new(),
-            });
-        }
-        let steps = run_plan(session, plan(&ledger)?, direction, options)?;
-        Ok(RunReport {
-            current: heads_after(migrations, &ledger, &steps, direction),
-            steps,
-            backup: None,
-        })
+        let mut run = PgRun {
+            ledger: PgLedger { session },
+            committed: Vec::new(),
+            open: None,
+        };
+        run_revisions(&mut run, migrations, direction, options, plan)
     })
 }
 
@@ -932,47 +1016,27 @@ pub fn stamp(
 ) -> Result<StampReport, RunError> {
     let keep = plan_stamp(migrations, target)?;
     with_lock(session, database, options.busy_timeout, |session| {
-        session
-            .execute("BEGIN")
-            .map_err(|e| PgError::new("starting the stamp transaction", server_message(e)))?;
-        let ledger = read_ledger(session)?;
-        create_ledger(session)?;
-        let mut report = StampReport::default();
-        for row in &ledger {
-            if !keep.iter().any(|m| m.file.revision == row.revision) {
-                forget(session, &row.revision)?;
-                report.removed.push(row.revision.clone());
-            }
-        }
-        for migration in keep {
-            match ledger
-                .iter()
-                .find(|row| row.revision == migration.file.revision)
-            {
-                None => {
-                    record_applied(session, migration, 0)?;
-                    report.added.push(migration.file.revision.clone());
-                }
-                Some(row) if !migration.applied_as(&row.checksum) => {
-                    // A replaced checksum is never silent: the audit keeps both.
-                    record_accepted(
-                        session,
-                        &migration.file.revision,
-                        &row.checksum,
-                        &migration.checksum,
-                        STAMP_REASON,
-                    )?;
-                    update_checksum(session, migration)?;
-                    report.rechecksummed.push(migration.file.revision.clone());
-                }
-                Some(_) => {}
-            }
-        }
-        session
-            .execute("COMMIT")
-            .map_err(|e| PgError::new("committing the stamp", server_message(e)))?;
-        Ok(report)
+        in_one_transaction(session, "the stamp", |ledger| stamp_ledger(ledger, &keep))
     })
+}
+
+/// Runs `work` on the ledger in one transaction (`what` names it in messages), committed when
+/// it succeeds; [`with_lock`] rolls back whatever a failure leaves open.
+fn in_one_transaction<S: Session + ?Sized, T>(
+    session: &mut S,
+    what: &str,
+    work: impl FnOnce(&mut PgLedger<'_, S>) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    session
+        .execute("BEGIN")
+        .map_err(|e| PgError::new(format!("starting {what} transaction"), server_message(e)))?;
+    let done = work(&mut PgLedger {
+        session: &mut *session,
+    })?;
+    session
+        .execute("COMMIT")
+        .map_err(|e| PgError::new(format!("committing {what}"), server_message(e)))?;
+    Ok(done)
 }
 
 impl PostgresDatabase {
@@ -1039,22 +1103,9 @@ impl PostgresDatabase {
             &database,
             options.busy_timeout,
             |session| {
-                Session::execute(session, "BEGIN").map_err(|e| {
-                    PgError::new("starting the accept transaction", server_message(e))
-                })?;
-                let ledger = read_ledger(session)?;
-                let plan = plan_accept(migrations, &ledger, revision, reason)?;
-                let edit = record_accepted(
-                    session,
-                    &plan.migration.file.revision,
-                    &plan.old_checksum,
-                    &plan.migration.checksum,
-                    &plan.reason,
-                )?;
-                update_checksum(session, plan.migration)?;
-                Session::execute(session, "COMMIT")
-                    .map_err(|e| PgError::new("committing the accepted edit", server_message(e)))?;
-                Ok(edit)
+                in_one_transaction(session, "the accepted edit", |ledger| {
+                    accept_edit(ledger, migrations, revision, reason)
+                })
             },
         )
     }
@@ -1073,9 +1124,8 @@ impl PostgresDatabase {
         target: &str,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let plan = plan_upgrade(migrations, &ledger, target)?;
-        let from = script_start(&runner::status(migrations, &ledger).current);
-        render_script(&ScriptPlan::Upgrade(plan), &format!("{from} -> {target}"))
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target)?;
+        render_script(&plan, &range)
     }
 
     /// The script `downgrade TARGET --sql` would run now (`target` as for
@@ -1086,13 +1136,8 @@ impl PostgresDatabase {
         target: &str,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let plan = if ledger.is_empty() {
-            Vec::new()
-        } else {
-            plan_downgrade(migrations, &ledger, target)?
-        };
-        let from = script_start(&runner::status(migrations, &ledger).current);
-        render_script(&ScriptPlan::Downgrade(plan), &format!("{from} -> {target}"))
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target)?;
+        render_script(&plan, &range)
     }
 
     /// How many rows `table` (in the default schema) holds.
@@ -1123,15 +1168,6 @@ impl PostgresDatabase {
     }
 }
 
-/// Where an offline script starts, for its header: `base`, or the applied heads joined by `+`.
-fn script_start(current: &[String]) -> String {
-    if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    }
-}
-
 /// The offline script for `qvdiff sql [FROM:TO]` (`range` as typed; `None` = `base:head`).
 pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String, RunError> {
     let (from, to) = parse_range(range);
@@ -1147,7 +1183,7 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         ScriptPlan::Upgrade(list) => (list.clone(), Direction::Up),
         ScriptPlan::Downgrade(list) => (list.clone(), Direction::Down),
     };
-    let sections = prepare(migrations, direction)?;
+    let sections = prepare_all(&migrations, direction)?;
     // Comment lines carry text from outside (the range as typed, file paths): flattened to one
     // line so nothing in them can end the comment and run as SQL.
     let one_line = qvdiff_core::migration::sanitize_message;
@@ -1160,8 +1196,8 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
     );
     let mut in_transaction = false;
     let mut ledger_created = direction == Direction::Down;
-    for section in &sections {
-        let migration = section.migration;
+    for (migration, section) in migrations.iter().zip(&sections) {
+        let sql = migration.file.section(direction);
         if section.autocommit && in_transaction {
             out.push_str("COMMIT;\n");
             in_transaction = false;
@@ -1183,8 +1219,8 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         }
         // Verbatim, comments included: psql finds the statements itself, and runs each of a
         // revision outside a transaction on its own, as the runner does.
-        out.push_str(section.sql.trim_end());
-        if sqltext::ends_unterminated(section.sql) {
+        out.push_str(sql.trim_end());
+        if sqltext::ends_unterminated(sql) {
             // Else psql would read the ledger row below as part of the last statement.
             out.push(';');
         }
