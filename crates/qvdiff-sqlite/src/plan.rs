@@ -447,12 +447,12 @@ impl<'a> Planner<'a> {
             "is part of the primary key"
         } else if table.uniques.iter().any(|u| u.columns.contains(name)) {
             "is in a unique constraint"
-        } else if table
-            .indexes
-            .iter()
-            .filter(kept_index)
-            .any(|i| i.columns.contains(name))
-        {
+        } else if table.indexes.iter().filter(kept_index).any(|i| {
+            i.columns.contains(name)
+                || i.predicate
+                    .as_deref()
+                    .is_some_and(|p| sqltext::mentions_identifier(p, name))
+        }) {
             "is indexed"
         } else if table.foreign_keys.iter().any(|f| f.columns.contains(name)) {
             "is in a foreign key"

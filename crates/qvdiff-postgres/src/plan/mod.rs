@@ -130,6 +130,11 @@ pub fn normalize_table(table: &Table) -> Table {
     }
     for index in &mut table.indexes {
         index.name = limit_name(&index.name);
+        // As the server prints it back (see `model::canonical_predicate`).
+        index.predicate = index
+            .predicate
+            .as_deref()
+            .map(crate::model::canonical_predicate);
     }
     for unique in &mut table.uniques {
         unique.name = unique.name.as_deref().map(limit_name);
@@ -197,13 +202,27 @@ impl TableWork {
     fn pair_index_renames(&mut self) {
         let mut dropped = std::mem::take(&mut self.dropped_indexes);
         dropped.retain(|old| {
+            let old_predicate = old
+                .predicate
+                .as_deref()
+                .map(|p| crate::model::predicate_after_renames(p, &self.column_renames));
             let same_but_name = |new: &Index| {
-                new.unique == old.unique && new.columns == self.new_column_names(&old.columns)
+                new.unique == old.unique
+                    && new.columns == self.new_column_names(&old.columns)
+                    && new
+                        .predicate
+                        .as_deref()
+                        .map(crate::model::canonical_predicate)
+                        == old_predicate
             };
             match self.added_indexes.iter().position(same_but_name) {
                 Some(at) => {
                     let new = self.added_indexes.remove(at);
-                    self.index_renames.push((old.name.clone(), new.name));
+                    // Same name: only the condition's column names changed, and the server
+                    // renamed those with the column.
+                    if new.name != old.name {
+                        self.index_renames.push((old.name.clone(), new.name));
+                    }
                     false
                 }
                 None => true,
