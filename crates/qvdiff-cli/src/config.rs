@@ -105,6 +105,7 @@ struct RawPostgres {
     concurrent_indexes: bool,
     migrations: Option<String>,
     schema: Option<String>,
+    shadow_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +171,9 @@ pub struct Config {
     /// PostgreSQL: the schema the tables and the ledger live in (`[postgres] schema`); `None`:
     /// the first schema of the connection's `search_path`, normally `public`.
     pub postgres_schema: Option<String>,
+    /// PostgreSQL: a server where `migrate` proves each new file on a throwaway database
+    /// (`[postgres] shadow_url`; its role needs `CREATEDB`).
+    pub shadow_url: Option<String>,
     /// How long `upgrade`, `downgrade` and `stamp` wait for another writer's lock
     /// (`busy_timeout_ms`).
     pub busy_timeout: std::time::Duration,
@@ -269,6 +273,7 @@ impl Config {
             dialect,
             concurrent_indexes: raw.postgres.concurrent_indexes,
             postgres_schema: raw.postgres.schema,
+            shadow_url: raw.postgres.shadow_url,
             postgres_migrations: raw
                 .postgres
                 .migrations
