@@ -36,6 +36,13 @@
 //! revisions stay applied. Inside such a revision, statements that ran before a failure stay
 //! (and a failed `CREATE INDEX CONCURRENTLY` leaves an invalid index to drop before a retry).
 //!
+//! # Table locks
+//!
+//! Every statement waits at most `lock_timeout` ([`RunOptions::lock_retry`]) for a table lock;
+//! on a timeout the open transaction is rolled back (outside one: the statement) so that the
+//! application's writers are not queued behind it, and the revisions of that transaction run
+//! again after a pause. See [`table_locks`] (`runner/table_locks.rs`).
+//!
 //! `RunOptions::backup` is SQLite's: PostgreSQL is backed up with its own tools (`pg_dump`),
 //! so it is ignored here.
 
@@ -51,7 +58,8 @@ use crate::session::{Session, SessionError};
 use crate::sqltext::{self, Statement};
 use qvdiff_core::backend::{backend_error, RunnerError};
 pub use qvdiff_core::backend::{
-    Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
+    Direction, LockRetry, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
+    DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
 };
 use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::runner::{
@@ -63,6 +71,8 @@ use qvdiff_core::wording::{human_duration, plural};
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use std::fmt;
 use std::time::{Duration, Instant};
+
+mod table_locks;
 
 /// The key of the advisory lock every run holds: FNV-1a (64 bits) of `"qvdiff_migrations"`.
 /// In `pg_locks` it shows as `locktype = 'advisory'` with `classid` its high and `objid` its
@@ -146,6 +156,23 @@ pub enum RunError {
         done: usize,
         /// Revisions of this run committed before it; they stay applied.
         committed: Vec<String>,
+    },
+    /// A statement waited `lock_timeout` for a table lock on every attempt (see
+    /// [`LockRetry`]); each time, what the open transaction had done was rolled back.
+    LockTimeout {
+        /// The statement and its revision.
+        failed: Box<FailedStatement>,
+        /// How long each attempt waited.
+        timeout: Duration,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The sessions holding locks on the statement's tables, one line each.
+        blockers: Vec<String>,
+        /// Revisions of this run committed before the given-up transaction began; they stay.
+        committed: Vec<String>,
+        /// In a revision that runs outside a transaction, how many of its statements ran (and
+        /// stay) before the one that waited.
+        done_outside: Option<usize>,
     },
     /// Another session held the migration lock for the whole busy timeout.
     Locked {
@@ -255,6 +282,54 @@ impl fmt::Display for RunError {
                     )?;
                 }
                 Ok(())
+            }
+            RunError::LockTimeout {
+                failed,
+                timeout,
+                attempts,
+                blockers,
+                committed,
+                done_outside,
+            } => {
+                write!(
+                    f,
+                    "revision {} ({}, {}) gave up waiting for a table lock: the statement waited \
+                     {} (lock_timeout) on each of {attempts} attempt{}, and each time what it \
+                     waited in was rolled back so that the application could keep writing; ",
+                    failed.revision,
+                    failed.path,
+                    failed.direction,
+                    human_duration(*timeout),
+                    plural(*attempts as usize),
+                )?;
+                match done_outside {
+                    Some(done) if *done > 0 => write!(
+                        f,
+                        "this revision runs outside a transaction, so its first {done} \
+                         statement{} took effect and stay{}: undo them by hand, or finish the \
+                         revision by hand and record it with `qvdiff stamp`",
+                        plural(*done),
+                        if *done == 1 { "s" } else { "" }
+                    )?,
+                    _ => write!(f, "{}", rolled_back_note(committed))?,
+                }
+                if blockers.is_empty() {
+                    write!(
+                        f,
+                        "\n  no other session holds a lock on its tables now: run it again"
+                    )?;
+                }
+                for blocker in blockers {
+                    write!(f, "\n  blocked by {blocker}")?;
+                }
+                write!(
+                    f,
+                    "\n  in statement: {}\n  end the blocking session (SELECT \
+                     pg_terminate_backend(<process>)) or wait until it is done, then run the \
+                     upgrade again; lock_timeout_ms and lock_retries under [postgres] in \
+                     qvdiff.toml set how long each attempt waits and how many are made",
+                    sqltext::excerpt(&failed.statement)
+                )
             }
             RunError::Locked {
                 database,
@@ -493,11 +568,13 @@ fn elapsed_ms(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Why a section stopped: the statement failed, or rows do not allow it. Either way, with
-/// how many statements ran before it.
+/// Why a section stopped: the statement failed, rows do not allow it, or it waited
+/// `lock_timeout` for a table lock. Each with how many statements ran before it.
 enum SectionFailure {
     Statement(usize, Box<FailedStatement>),
     Data(usize, Box<FailedStatement>, Vec<DataProblem>),
+    /// With how many attempts were made (outside a transaction; inside one, the caller retries).
+    LockTimeout(usize, Box<FailedStatement>, u32),
 }
 
 /// The savepoint a data step runs under inside the migration transaction, so that a failure
@@ -505,60 +582,126 @@ enum SectionFailure {
 const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 
 /// Runs a section's statements one by one, returning how long they took; on failure, how
-/// many ran before the failing one, and that one. Statements that rows can block are checked
-/// as [`crate::preflight`] describes.
+/// many ran before the failing one, and that one. Outside a transaction, a statement that
+/// waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back the
+/// transaction and runs it again: see [`table_locks`]).
 fn run_statements(
     session: &mut (impl Session + ?Sized),
     section: &Section<'_>,
     direction: Direction,
+    retry: &LockRetry,
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
-    let in_transaction = !section.autocommit;
-    for (index, statement) in section.statements.iter().enumerate() {
-        let text = statement.text(section.sql);
-        let failed = |message: String| {
-            Box::new(FailedStatement {
-                revision: section.migration.file.revision.clone(),
-                path: section.migration.path.clone(),
-                direction,
-                statement: text.to_string(),
-                message,
-            })
-        };
-        let step = DataStep::of(text);
-        let refused = |problem: DataProblem| {
-            SectionFailure::Data(index, failed(String::new()), vec![problem])
-        };
-        if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
-            let problem = preflight::check_before(session, step)
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
-            if let Some(problem) = problem {
-                return Err(refused(problem));
-            }
-        }
-        let savepoint = in_transaction && step.is_some();
-        if savepoint {
-            session
-                .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
-        }
-        match session.execute(text) {
-            Ok(()) if savepoint => session
-                .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?,
-            Ok(()) => {}
-            Err(error) => {
-                let message = server_message(error);
-                if let (true, Some(step)) = (savepoint && !message_is_lost(&message), &step) {
-                    if let Some(problem) = explain(session, step) {
-                        return Err(refused(problem));
-                    }
+    for index in 0..section.statements.len() {
+        let mut attempt = 0;
+        loop {
+            match run_statement(session, section, index, direction, retry) {
+                Ok(()) => break,
+                // Outside a transaction only the timed-out statement was undone.
+                Err(SectionFailure::LockTimeout(..))
+                    if section.autocommit && attempt < retry.retries =>
+                {
+                    std::thread::sleep(table_locks::pause_before_retry(attempt));
+                    attempt += 1;
                 }
-                return Err(SectionFailure::Statement(index, failed(message)));
+                Err(SectionFailure::LockTimeout(done, failed, _)) => {
+                    return Err(SectionFailure::LockTimeout(done, failed, attempt + 1))
+                }
+                Err(failure) => return Err(failure),
             }
         }
     }
     Ok(elapsed_ms(started))
+}
+
+/// Runs statement `index` of a section. Statements that rows can block are checked as
+/// [`crate::preflight`] describes; `CONCURRENTLY` statements wait for locks without a limit.
+fn run_statement(
+    session: &mut (impl Session + ?Sized),
+    section: &Section<'_>,
+    index: usize,
+    direction: Direction,
+    retry: &LockRetry,
+) -> Result<(), SectionFailure> {
+    let in_transaction = !section.autocommit;
+    let statement = &section.statements[index];
+    let text = statement.text(section.sql);
+    let failed = |message: String| {
+        Box::new(FailedStatement {
+            revision: section.migration.file.revision.clone(),
+            path: section.migration.path.clone(),
+            direction,
+            statement: text.to_string(),
+            message,
+        })
+    };
+    let server_failure = |error: SessionError| {
+        let message = server_message(error);
+        if table_locks::is_lock_timeout(&message) {
+            SectionFailure::LockTimeout(index, failed(message), 1)
+        } else {
+            SectionFailure::Statement(index, failed(message))
+        }
+    };
+    let step = DataStep::of(text);
+    let refused =
+        |problem: DataProblem| SectionFailure::Data(index, failed(String::new()), vec![problem]);
+    if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
+        let problem = preflight::check_before(session, step).map_err(server_failure)?;
+        if let Some(problem) = problem {
+            return Err(refused(problem));
+        }
+    }
+    let savepoint = in_transaction && step.is_some();
+    if savepoint {
+        session
+            .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+            .map_err(server_failure)?;
+    }
+    let result = if sqltext::needs_autocommit(&statement.words(section.sql)) {
+        table_locks::execute_without_timeout(session, text, retry)
+    } else {
+        session.execute(text)
+    };
+    match result {
+        Ok(()) if savepoint => session
+            .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+            .map_err(server_failure),
+        Ok(()) => Ok(()),
+        Err(error) => {
+            let failure = server_failure(error);
+            if let (SectionFailure::Statement(_, failed), true, Some(step)) =
+                (&failure, savepoint, &step)
+            {
+                if !message_is_lost(&failed.message) {
+                    if let Some(problem) = explain(session, step) {
+                        return Err(refused(problem));
+                    }
+                }
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// The error of a run that gave up on a statement waiting for a table lock, naming the
+/// sessions holding locks on its tables (read after the rollback, from a clean session).
+fn gave_up_waiting(
+    session: &mut (impl Session + ?Sized),
+    failed: Box<FailedStatement>,
+    attempts: u32,
+    retry: &LockRetry,
+    committed: &[String],
+    done_outside: Option<usize>,
+) -> RunError {
+    RunError::LockTimeout {
+        blockers: table_locks::blocking_sessions(session, &failed.statement, retry.timeout),
+        failed,
+        timeout: retry.timeout,
+        attempts,
+        committed: committed.to_vec(),
+        done_outside,
+    }
 }
 
 /// Whether a failure message says the connection is gone (nothing more can be asked).
@@ -632,7 +775,10 @@ fn commit(
 }
 
 /// Runs each planned revision's section in `direction` (see the module docs), telling the
-/// progress hook first and keeping the ledger in step.
+/// progress hook first and keeping the ledger in step. A statement that waited `lock_timeout`
+/// inside the transaction rolls the whole transaction back (so that no lock it took holds up
+/// writers), and the transaction's revisions run again after a pause, as `options.lock_retry`
+/// says.
 fn run_plan(
     session: &mut (impl Session + ?Sized),
     plan: Vec<&Migration>,
@@ -640,11 +786,18 @@ fn run_plan(
     options: &RunOptions,
 ) -> Result<Vec<StepReport>, RunError> {
     let sections = prepare(plan, direction)?;
+    let retry = &options.lock_retry;
     let mut steps = Vec::with_capacity(sections.len());
     // Revisions of this run already committed, and those in the open transaction (if any).
     let mut committed: Vec<String> = Vec::new();
     let mut open: Option<Vec<String>> = None;
-    for section in &sections {
+    // The section the open transaction began with, and how often it was rolled back for a lock.
+    let mut transaction_start = 0;
+    let mut lock_attempts = 0;
+    let mut next = 0;
+    while let Some(section) = sections.get(next) {
+        let index = next;
+        next += 1;
         let migration = section.migration;
         let revision = &migration.file.revision;
         if let Some(progress) = &options.progress {
@@ -655,8 +808,8 @@ fn run_plan(
                 commit(session, &revisions, &committed)?;
                 committed.extend(revisions);
             }
-            let execution_ms =
-                run_statements(session, section, direction).map_err(|failure| match failure {
+            let execution_ms = run_statements(session, section, direction, retry).map_err(
+                |failure| match failure {
                     SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
                         failed,
                         done,
@@ -668,7 +821,11 @@ fn run_plan(
                         committed: committed.clone(),
                         done_outside: Some(done),
                     },
-                })?;
+                    SectionFailure::LockTimeout(done, failed, attempts) => {
+                        gave_up_waiting(session, failed, attempts, retry, &committed, Some(done))
+                    }
+                },
+            )?;
             record(session, migration, direction, execution_ms).map_err(|e| {
                 RunError::Postgres(PgError::new(
                     e.context,
@@ -688,22 +845,50 @@ fn run_plan(
                     session.execute("BEGIN").map_err(|e| {
                         PgError::new("starting the migration transaction", server_message(e))
                     })?;
+                    if index != transaction_start {
+                        transaction_start = index;
+                        lock_attempts = 0;
+                    }
                     open.insert(Vec::new())
                 }
             };
-            let execution_ms =
-                run_statements(session, section, direction).map_err(|failure| match failure {
-                    SectionFailure::Statement(_, failed) => RunError::Statement {
+            let execution_ms = match run_statements(session, section, direction, retry) {
+                Ok(execution_ms) => execution_ms,
+                Err(SectionFailure::LockTimeout(_, failed, _)) => {
+                    // Every lock the transaction took goes with it: writers get through.
+                    let _ = session.execute("ROLLBACK");
+                    open = None;
+                    if lock_attempts < retry.retries {
+                        std::thread::sleep(table_locks::pause_before_retry(lock_attempts));
+                        lock_attempts += 1;
+                        steps.truncate(transaction_start);
+                        next = transaction_start;
+                        continue;
+                    }
+                    return Err(gave_up_waiting(
+                        session,
+                        failed,
+                        lock_attempts + 1,
+                        retry,
+                        &committed,
+                        None,
+                    ));
+                }
+                Err(SectionFailure::Statement(_, failed)) => {
+                    return Err(RunError::Statement {
                         failed,
                         committed: committed.clone(),
-                    },
-                    SectionFailure::Data(_, failed, problems) => RunError::Data {
+                    })
+                }
+                Err(SectionFailure::Data(_, failed, problems)) => {
+                    return Err(RunError::Data {
                         failed,
                         problems,
                         committed: committed.clone(),
                         done_outside: None,
-                    },
-                })?;
+                    })
+                }
+            };
             record(session, migration, direction, execution_ms)
                 .map_err(|e| in_transaction(e, &committed))?;
             revisions.push(revision.clone());
@@ -907,7 +1092,17 @@ fn run_to<'m, S: Session + ?Sized>(
                 current: Vec::new(),
             });
         }
-        let steps = run_plan(session, plan(&ledger)?, direction, options)?;
+        let plan = plan(&ledger)?;
+        let previous = table_locks::set_timeout(session, &options.lock_retry).map_err(|e| {
+            PgError::new("setting lock_timeout for the migration", server_message(e))
+        })?;
+        let steps = run_plan(session, plan, direction, options);
+        if steps.is_err() {
+            // An aborted transaction would refuse the reset below.
+            let _ = session.execute("ROLLBACK");
+        }
+        table_locks::restore_timeout(session, &previous);
+        let steps = steps?;
         Ok(RunReport {
             current: heads_after(migrations, &ledger, &steps, direction),
             steps,
