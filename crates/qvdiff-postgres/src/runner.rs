@@ -30,11 +30,13 @@
 //! PostgreSQL refuses some statements inside a transaction block: `CREATE [UNIQUE] INDEX
 //! CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX … CONCURRENTLY`, `ALTER TABLE … DETACH
 //! PARTITION … CONCURRENTLY`, `VACUUM`. A revision whose section holds one commits what ran
-//! before it, runs its statements one by one in autocommit, records its ledger row, and the run
-//! continues in a new transaction. All-or-nothing then holds per stretch between such
-//! revisions: a failure rolls back only the stretch it is in, and the message says which
-//! revisions stay applied. Inside such a revision, statements that ran before a failure stay
-//! (and a failed `CREATE INDEX CONCURRENTLY` leaves an invalid index to drop before a retry).
+//! before it, runs its statements one by one as recorded steps (each other statement in a
+//! transaction of its own with its record), records its ledger row, and the run continues in a
+//! new transaction. All-or-nothing then holds per stretch between such revisions: a failure
+//! rolls back only the stretch it is in, and the message says which revisions stay applied.
+//! Inside such a revision, the steps done before a failure stay, and the next run continues
+//! with the failed one (an invalid index left by a failed or killed concurrent build is dropped
+//! and built again): see [`resume`] (`runner/resume.rs`).
 //!
 //! # Table locks
 //!
@@ -72,6 +74,7 @@ use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use std::fmt;
 use std::time::{Duration, Instant};
 
+mod resume;
 mod table_locks;
 
 /// The key of the advisory lock every run holds: FNV-1a (64 bits) of `"qvdiff_migrations"`.
@@ -210,7 +213,9 @@ impl fmt::Display for RunError {
                     Some(done) if *done > 0 => write!(
                         f,
                         "the refused statement did not run, but this revision runs outside a \
-                         transaction, so its first {done} statement{} took effect and stay{}",
+                         transaction, so its first {done} statement{} took effect and stay{}, \
+                         recorded: once the rows are fixed, running again continues with the \
+                         refused statement",
                         plural(*done),
                         if *done == 1 { "s" } else { "" }
                     )?,
@@ -245,31 +250,26 @@ impl fmt::Display for RunError {
                 write!(
                     f,
                     "{failed}\n  this revision runs outside a transaction (PostgreSQL refuses \
-                     CREATE INDEX CONCURRENTLY and the like inside one), so nothing rolled it \
-                     back: "
+                     CREATE INDEX CONCURRENTLY and the like inside one), one recorded step at a \
+                     time: "
                 )?;
                 match done {
                     0 => write!(f, "none of its statements took effect")?,
-                    1 => write!(
-                        f,
-                        "its first statement took effect and stays; undo it by hand, or finish \
-                         the revision by hand and record it with `qvdiff stamp`"
-                    )?,
+                    1 => write!(f, "its first statement took effect and stays, recorded")?,
                     _ => write!(
                         f,
-                        "its first {done} statements took effect and stay; undo them by hand, \
-                         or finish the revision by hand and record it with `qvdiff stamp`"
+                        "its first {done} statements took effect and stay, recorded"
                     )?,
                 }
+                let (state, command) = match failed.direction {
+                    Direction::Up => ("applied", "upgrade"),
+                    Direction::Down => ("reverted", "downgrade"),
+                };
                 write!(
                     f,
-                    "; it is not recorded as {}. A failed CREATE INDEX CONCURRENTLY leaves an \
-                     invalid index behind: drop it (DROP INDEX CONCURRENTLY IF EXISTS …) before \
-                     retrying",
-                    match failed.direction {
-                        Direction::Up => "applied",
-                        Direction::Down => "reverted",
-                    }
+                    "; it is not recorded as {state}. Fix the cause and run `qvdiff {command}` \
+                     again: it continues with the failed statement (an invalid index that a \
+                     failed CREATE INDEX CONCURRENTLY left is dropped and built again)"
                 )?;
                 if !committed.is_empty() {
                     write!(
@@ -306,8 +306,8 @@ impl fmt::Display for RunError {
                     Some(done) if *done > 0 => write!(
                         f,
                         "this revision runs outside a transaction, so its first {done} \
-                         statement{} took effect and stay{}: undo them by hand, or finish the \
-                         revision by hand and record it with `qvdiff stamp`",
+                         statement{} took effect and stay{}, recorded: running again continues \
+                         with the statement that waited",
                         plural(*done),
                         if *done == 1 { "s" } else { "" }
                     )?,
@@ -582,7 +582,9 @@ enum SectionFailure {
 const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 
 /// Runs a section's statements one by one, returning how long they took; on failure, how
-/// many ran before the failing one, and that one. Outside a transaction, a statement that
+/// many ran before the failing one, and that one. `done`: statements a stopped run of this
+/// revision completed (outside a transaction only, see [`resume`]). Outside a transaction, a
+/// statement that
 /// waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back the
 /// transaction and runs it again: see [`table_locks`]).
 fn run_statements(
@@ -590,9 +592,13 @@ fn run_statements(
     section: &Section<'_>,
     direction: Direction,
     retry: &LockRetry,
+    done: &[usize],
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
     for index in 0..section.statements.len() {
+        if done.contains(&index) {
+            continue;
+        }
         let mut attempt = 0;
         loop {
             match run_statement(session, section, index, direction, retry) {
@@ -616,6 +622,7 @@ fn run_statements(
 
 /// Runs statement `index` of a section. Statements that rows can block are checked as
 /// [`crate::preflight`] describes; `CONCURRENTLY` statements wait for locks without a limit.
+/// Outside a transaction, each statement is recorded as a step when done (see [`resume`]).
 fn run_statement(
     session: &mut (impl Session + ?Sized),
     section: &Section<'_>,
@@ -658,10 +665,25 @@ fn run_statement(
             .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
             .map_err(server_failure)?;
     }
-    let result = if sqltext::needs_autocommit(&statement.words(section.sql)) {
-        table_locks::execute_without_timeout(session, text, retry)
-    } else {
-        session.execute(text)
+    let (migration, concurrent) = (
+        section.migration,
+        sqltext::needs_autocommit(&statement.words(section.sql)),
+    );
+    let result = match (section.autocommit, concurrent) {
+        (false, _) => session.execute(text),
+        (true, false) => {
+            resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
+        }
+        (true, true) => match resume::before_concurrent(session, text) {
+            Ok(resume::Before::Done) => Ok(()),
+            Ok(resume::Before::Run) => table_locks::execute_without_timeout(session, text, retry),
+            Ok(resume::Before::DropInvalid(drop)) => {
+                table_locks::execute_without_timeout(session, &drop, retry)
+                    .and_then(|()| table_locks::execute_without_timeout(session, text, retry))
+            }
+            Err(error) => Err(error),
+        }
+        .and_then(|()| resume::record_step(session, migration, direction, index)),
     };
     match result {
         Ok(()) if savepoint => session
@@ -747,6 +769,32 @@ fn record(
     }
 }
 
+/// Records a revision that ran outside a transaction and forgets its steps, in one transaction.
+fn finish_outside(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+    execution_ms: i64,
+) -> Result<(), PgError> {
+    session
+        .execute("BEGIN")
+        .map_err(|e| PgError::new("starting the ledger transaction", server_message(e)))?;
+    let result = record(session, migration, direction, execution_ms)
+        .and_then(|()| resume::forget_progress(session, migration, direction))
+        .and_then(|()| {
+            session.execute("COMMIT").map_err(|e| {
+                PgError::new(
+                    format!("recording revision {}", migration.file.revision),
+                    server_message(e),
+                )
+            })
+        });
+    if result.is_err() {
+        let _ = session.execute("ROLLBACK");
+    }
+    result
+}
+
 /// A failure of qvdiff's own inside the run's transaction, with what was rolled back.
 fn in_transaction(error: PgError, committed: &[String]) -> RunError {
     RunError::Postgres(PgError::new(
@@ -803,97 +851,103 @@ fn run_plan(
         if let Some(progress) = &options.progress {
             progress(direction, migration);
         }
-        let execution_ms = if section.autocommit {
-            if let Some(revisions) = open.take() {
-                commit(session, &revisions, &committed)?;
-                committed.extend(revisions);
-            }
-            let execution_ms = run_statements(session, section, direction, retry).map_err(
-                |failure| match failure {
-                    SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
-                        failed,
-                        done,
-                        committed: committed.clone(),
-                    },
-                    SectionFailure::Data(done, failed, problems) => RunError::Data {
-                        failed,
-                        problems,
-                        committed: committed.clone(),
-                        done_outside: Some(done),
-                    },
-                    SectionFailure::LockTimeout(done, failed, attempts) => {
-                        gave_up_waiting(session, failed, attempts, retry, &committed, Some(done))
-                    }
-                },
-            )?;
-            record(session, migration, direction, execution_ms).map_err(|e| {
-                RunError::Postgres(PgError::new(
-                    e.context,
-                    format!(
-                        "{}\n  revision {revision} ran outside a transaction and its changes \
-                         stay, but the ledger does not say so: set it with `qvdiff stamp`",
-                        e.message
-                    ),
-                ))
-            })?;
-            committed.push(revision.clone());
-            execution_ms
-        } else {
-            let revisions = match open.as_mut() {
-                Some(revisions) => revisions,
-                None => {
-                    session.execute("BEGIN").map_err(|e| {
-                        PgError::new("starting the migration transaction", server_message(e))
+        let execution_ms =
+            if section.autocommit {
+                if let Some(revisions) = open.take() {
+                    commit(session, &revisions, &committed)?;
+                    committed.extend(revisions);
+                }
+                let done = resume::done_statements(session, migration, direction)?;
+                let execution_ms = run_statements(session, section, direction, retry, &done)
+                    .map_err(|failure| match failure {
+                        SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
+                            failed,
+                            done,
+                            committed: committed.clone(),
+                        },
+                        SectionFailure::Data(done, failed, problems) => RunError::Data {
+                            failed,
+                            problems,
+                            committed: committed.clone(),
+                            done_outside: Some(done),
+                        },
+                        SectionFailure::LockTimeout(done, failed, attempts) => gave_up_waiting(
+                            session,
+                            failed,
+                            attempts,
+                            retry,
+                            &committed,
+                            Some(done),
+                        ),
                     })?;
-                    if index != transaction_start {
-                        transaction_start = index;
-                        lock_attempts = 0;
+                finish_outside(session, migration, direction, execution_ms).map_err(|e| {
+                    RunError::Postgres(PgError::new(
+                        e.context,
+                        format!(
+                            "{}\n  revision {revision} ran outside a transaction and its steps \
+                         are recorded as done: run it again to record it",
+                            e.message
+                        ),
+                    ))
+                })?;
+                committed.push(revision.clone());
+                execution_ms
+            } else {
+                let revisions = match open.as_mut() {
+                    Some(revisions) => revisions,
+                    None => {
+                        session.execute("BEGIN").map_err(|e| {
+                            PgError::new("starting the migration transaction", server_message(e))
+                        })?;
+                        if index != transaction_start {
+                            transaction_start = index;
+                            lock_attempts = 0;
+                        }
+                        open.insert(Vec::new())
                     }
-                    open.insert(Vec::new())
-                }
-            };
-            let execution_ms = match run_statements(session, section, direction, retry) {
-                Ok(execution_ms) => execution_ms,
-                Err(SectionFailure::LockTimeout(_, failed, _)) => {
-                    // Every lock the transaction took goes with it: writers get through.
-                    let _ = session.execute("ROLLBACK");
-                    open = None;
-                    if lock_attempts < retry.retries {
-                        std::thread::sleep(table_locks::pause_before_retry(lock_attempts));
-                        lock_attempts += 1;
-                        steps.truncate(transaction_start);
-                        next = transaction_start;
-                        continue;
+                };
+                let execution_ms = match run_statements(session, section, direction, retry, &[]) {
+                    Ok(execution_ms) => execution_ms,
+                    Err(SectionFailure::LockTimeout(_, failed, _)) => {
+                        // Every lock the transaction took goes with it: writers get through.
+                        let _ = session.execute("ROLLBACK");
+                        open = None;
+                        if lock_attempts < retry.retries {
+                            std::thread::sleep(table_locks::pause_before_retry(lock_attempts));
+                            lock_attempts += 1;
+                            steps.truncate(transaction_start);
+                            next = transaction_start;
+                            continue;
+                        }
+                        return Err(gave_up_waiting(
+                            session,
+                            failed,
+                            lock_attempts + 1,
+                            retry,
+                            &committed,
+                            None,
+                        ));
                     }
-                    return Err(gave_up_waiting(
-                        session,
-                        failed,
-                        lock_attempts + 1,
-                        retry,
-                        &committed,
-                        None,
-                    ));
-                }
-                Err(SectionFailure::Statement(_, failed)) => {
-                    return Err(RunError::Statement {
-                        failed,
-                        committed: committed.clone(),
-                    })
-                }
-                Err(SectionFailure::Data(_, failed, problems)) => {
-                    return Err(RunError::Data {
-                        failed,
-                        problems,
-                        committed: committed.clone(),
-                        done_outside: None,
-                    })
-                }
+                    Err(SectionFailure::Statement(_, failed)) => {
+                        return Err(RunError::Statement {
+                            failed,
+                            committed: committed.clone(),
+                        })
+                    }
+                    Err(SectionFailure::Data(_, failed, problems)) => {
+                        return Err(RunError::Data {
+                            failed,
+                            problems,
+                            committed: committed.clone(),
+                            done_outside: None,
+                        })
+                    }
+                };
+                record(session, migration, direction, execution_ms)
+                    .map_err(|e| in_transaction(e, &committed))?;
+                revisions.push(revision.clone());
+                execution_ms
             };
-            record(session, migration, direction, execution_ms)
-                .map_err(|e| in_transaction(e, &committed))?;
-            revisions.push(revision.clone());
-            execution_ms
-        };
         steps.push(step_report(migration, execution_ms));
     }
     if let Some(revisions) = open {
