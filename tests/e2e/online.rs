@@ -256,3 +256,208 @@ fn upgrade_behind_a_short_lock_retries_until_it_is_released() {
     );
     p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// kill -9 during a step that runs outside a transaction, then `upgrade` again
+// ---------------------------------------------------------------------------------------------
+
+/// The models with an index on `note` (`unique`: a unique one), built `CONCURRENTLY`.
+fn indexed_models(unique: bool) -> String {
+    let index = if unique {
+        "#[model(index(fields(note), unique))]\n"
+    } else {
+        "#[model(index(fields(note)))]\n"
+    };
+    MODELS.replace(
+        "#[model(table = \"orders\")]\n",
+        &format!("#[model(table = \"orders\")]\n{index}"),
+    )
+}
+
+/// The server process running `prefix` on behalf of another session, once it waits for a lock;
+/// `None` when the child exited first or nothing showed within two minutes.
+fn backend_waiting_in(
+    watcher: &mut Client,
+    prefix: &str,
+    child: &mut std::process::Child,
+) -> Option<i32> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        let row = watcher
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' \
+                 AND starts_with(query, $1)",
+                &[&prefix],
+            )
+            .unwrap();
+        if let Some(row) = row {
+            return Some(row.get(0));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Starts `qvdiff args` while a writer's open transaction holds the concurrent index statement
+/// (it waits for every transaction writing the table), kills it with SIGKILL mid-statement,
+/// ends the server process it left (as the server does once it notices the client is gone),
+/// then lets the writer commit. Returns whether the index was left invalid.
+fn kill_during_concurrent_step(
+    p: &Project,
+    db: &TestDatabase,
+    args: &[&str],
+    prefix: &str,
+) -> bool {
+    let mut writer = db.connect();
+    writer
+        .batch_execute(
+            "BEGIN; INSERT INTO orders (note) VALUES ('written during the kill ' || md5(random()::text))",
+        )
+        .unwrap();
+    let mut child = super::support::base_command(p.root(), args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn qvdiff");
+    let mut watcher = db.connect();
+    let backend = backend_waiting_in(&mut watcher, prefix, &mut child);
+    let Some(backend) = backend else {
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "{prefix} never waited\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ended: bool = watcher
+        .query_one("SELECT pg_terminate_backend($1)", &[&backend])
+        .unwrap()
+        .get(0);
+    assert!(ended);
+    while count(
+        &mut watcher,
+        &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {backend}"),
+    ) > 0
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    writer.batch_execute("COMMIT").unwrap();
+    count(
+        &mut watcher,
+        "SELECT count(*) FROM pg_index WHERE NOT indisvalid \
+         AND indrelid = 'orders'::regclass",
+    ) == 1
+}
+
+fn valid_indexes_on_note(client: &mut Client) -> i64 {
+    count(
+        client,
+        "SELECT count(*) FROM pg_index i JOIN pg_attribute a \
+         ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+         WHERE i.indrelid = 'orders'::regclass AND a.attname = 'note' AND i.indisvalid",
+    )
+}
+
+/// kill -9 of `upgrade` while it builds an index `CONCURRENTLY` (plain, then unique), and of
+/// `downgrade` while it drops it: the next run finds the invalid index the build left, drops
+/// and rebuilds it (or finishes the drop), the schema equals the models, and no row is lost.
+fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label: &str) {
+    let Some(db) = TestDatabase::create(label) else {
+        return;
+    };
+    let p = project(&db, 2_000, 5);
+    // The generated "add shipped" revision first, so the index comes in a revision of its own.
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    p.write(
+        "qvdiff.toml",
+        &format!("{}concurrent_indexes = true\n", p.read("qvdiff.toml")),
+    );
+    p.write(
+        "src/models.rs",
+        &indexed_models(unique).replace(
+            "    pub note: String,\n",
+            "    pub note: String,\n    pub shipped: Option<bool>,\n",
+        ),
+    );
+    p.qvdiff(&["migrate", "-m", "index note"]).expect_code(0);
+    let mut client = db.connect();
+    let rows_before = count(&mut client, "SELECT count(*) FROM orders");
+
+    let create = if unique {
+        "CREATE UNIQUE INDEX CONCURRENTLY"
+    } else {
+        "CREATE INDEX CONCURRENTLY"
+    };
+    assert!(
+        kill_during_concurrent_step(&p, &db, &["upgrade", "--db", &db.url], create),
+        "the killed build left an invalid index"
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        2
+    );
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(valid_indexes_on_note(&mut client), 1);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_index WHERE NOT indisvalid"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        3
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM qvdiff_migrations_progress"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        rows_before + 1
+    );
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+
+    // The way back: killed while dropping the index, finished by the next downgrade.
+    kill_during_concurrent_step(
+        &p,
+        &db,
+        &["downgrade", "--db", &db.url, "-1"],
+        "DROP INDEX CONCURRENTLY",
+    );
+    p.qvdiff(&["downgrade", "--db", &db.url, "-1"])
+        .expect_code(0);
+    assert_eq!(valid_indexes_on_note(&mut client), 0);
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        2
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        rows_before + 2
+    );
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(valid_indexes_on_note(&mut client), 1);
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+}
+
+#[test]
+fn upgrade_killed_during_a_concurrent_index_build_is_finished_by_the_next_run() {
+    killed_concurrent_index_build_is_finished_by_the_next_run(false, "online_kill_index");
+}
+
+#[test]
+fn upgrade_killed_during_a_concurrent_unique_index_build_is_finished_by_the_next_run() {
+    killed_concurrent_index_build_is_finished_by_the_next_run(true, "online_kill_unique");
+}

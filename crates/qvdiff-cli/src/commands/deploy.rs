@@ -155,10 +155,7 @@ fn confirm_destruction(
     let now = db.introspect().map_err(run_error)?;
     let mut found = Vec::new();
     for migration in plan {
-        let sql = match direction {
-            Direction::Up => &migration.file.up,
-            Direction::Down => &migration.file.down,
-        };
+        let sql = migration.file.section(direction);
         let section = db.dialect().section(sql, 0);
         for statement in &section.statements {
             let Some((_, reasons)) = statement
