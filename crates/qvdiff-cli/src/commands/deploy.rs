@@ -38,6 +38,7 @@ fn options(config: &Config, database: &Database, backup: bool, console: &Console
             keep: config.backup_keep,
         }),
         busy_timeout: config.busy_timeout,
+        lock_retry: config.lock_retry,
         // On a terminal, say which revision is running: a rebuild of a big table takes a while.
         progress: Some(std::sync::Arc::new(move |direction, migration| {
             let verb = match direction {
