@@ -127,6 +127,7 @@ impl Default for RawPostgres {
             lock_retries: default_lock_retries(),
             migrations: None,
             schema: None,
+            shadow_url: None,
         }
     }
 }
