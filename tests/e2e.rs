@@ -15,6 +15,7 @@ mod e2e {
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;
+    pub mod online;
     pub mod postgres;
     pub mod review;
     pub mod round_trip;

@@ -10,6 +10,7 @@ mod enums;
 pub mod error;
 pub mod introspect;
 pub mod ledger;
+pub mod locks;
 pub mod model;
 pub mod pgpass;
 pub mod plan;

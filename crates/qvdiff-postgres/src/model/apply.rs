@@ -270,7 +270,7 @@ impl SchemaModel {
                         quote_ident(table)
                     ));
                 };
-                if !found.unique || found.partial {
+                if !found.unique || found.predicate.is_some() {
                     return invalid(format!(
                         "index {} is not a plain unique index",
                         quote_ident(&index)
@@ -475,7 +475,7 @@ impl SchemaModel {
             ));
         }
         let mut other_columns = Vec::new();
-        let mut partial = false;
+        let mut predicate = None;
         while !p.at_end() {
             if p.eat("INCLUDE") {
                 other_columns.extend(p.ident_list()?);
@@ -485,7 +485,7 @@ impl SchemaModel {
                 p.paren_body()?;
             } else if p.eat("WHERE") {
                 let (start, end) = p.expr_span(&[]);
-                partial = true;
+                predicate = Some(super::canonical_predicate(&p.sql[start..end]));
                 let state = self.table(&table)?;
                 other_columns.extend(referenced_columns(
                     &p.sql[start..end],
@@ -515,7 +515,7 @@ impl SchemaModel {
             name,
             columns,
             unique,
-            partial,
+            predicate,
             other_columns,
             oid,
         });
@@ -1138,6 +1138,9 @@ impl SchemaModel {
                 for index in &mut other.indexes {
                     rename(&mut index.columns);
                     rename(&mut index.other_columns);
+                    if let Some(predicate) = &mut index.predicate {
+                        *predicate = rename_in_expression(predicate, old, new);
+                    }
                 }
                 for column in &mut other.columns {
                     if column.name == old {
