@@ -39,7 +39,9 @@ mod apply;
 mod catalog;
 mod enums;
 mod expr;
+mod facts;
 pub(crate) mod naming;
+pub use facts::facts_of;
 mod parse;
 #[cfg(test)]
 mod tests;
