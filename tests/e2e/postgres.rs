@@ -895,6 +895,131 @@ fn dual_history_migrate_writes_one_file_per_dialect_and_check_watches_both() {
         .expect_code(0);
 }
 
+/// Models whose `created_at` default is `DEFAULT`, and a `created_on` that takes the portable
+/// `CURRENT_DATE` on both dialects.
+fn dual_default_models(default: &str) -> String {
+    format!(
+        r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {{
+    #[column(primary_key)]
+    pub id: i64,
+    pub title: String,
+    #[column({default})]
+    pub created_at: NaiveDateTime,
+    #[column(default_sql = "CURRENT_DATE")]
+    pub created_on: NaiveDate,
+}}
+"#
+    )
+}
+
+#[test]
+fn dual_history_defaults_are_proven_on_both_dialects_and_given_per_dialect() {
+    let Some(db) = database("dual_defaults") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", DUAL_CONFIG);
+    std::fs::create_dir_all(p.path("migrations/postgres")).unwrap();
+
+    // PostgreSQL's spelling: SQLite would take the DDL and fail every insert.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql = \"now()\""),
+    );
+    let before = p.snapshot();
+    let refused = p.qvdiff(&["migrate", "-m", "items"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("cannot be computed by SQLite")
+            && refused.stderr.contains("items.created_at: DEFAULT (now())")
+            && refused
+                .stderr
+                .contains("default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("created_on"), "{}", refused.stderr);
+    assert_eq!(p.snapshot(), before, "nothing written");
+
+    // SQLite's spelling: PostgreSQL would refuse the file at upgrade.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql = \"datetime('now')\""),
+    );
+    let before = p.snapshot();
+    let refused = p.qvdiff(&["migrate", "-m", "items"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("cannot be computed by PostgreSQL")
+            && refused.stderr.contains("items.created_at")
+            && refused.stderr.contains("datetime() is SQLite's")
+            && refused.stderr.contains("default_sql(sqlite ="),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(p.snapshot(), before, "nothing written");
+
+    // Each dialect its own expression; the portable CURRENT_DATE as is on both.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")"),
+    );
+    p.qvdiff(&["migrate", "-m", "items"]).expect_code(0);
+    let files = sql_files(&p, "migrations");
+    assert_eq!(files, sql_files(&p, "migrations/postgres"));
+    let lite = p.read(&format!("migrations/{}", files[0]));
+    let pg = p.read(&format!("migrations/postgres/{}", files[0]));
+    let lite_up = section(&lite, "-- qvdiff:up");
+    let pg_up = section(&pg, "-- qvdiff:up");
+    assert!(
+        lite_up.contains("\"created_at\" DATETIME NOT NULL DEFAULT (datetime('now'))")
+            && lite_up.contains("DEFAULT CURRENT_DATE"),
+        "{lite}"
+    );
+    assert!(
+        pg_up.contains("\"created_at\" timestamp NOT NULL DEFAULT now()")
+            && pg_up.contains("DEFAULT CURRENT_DATE"),
+        "{pg}"
+    );
+    p.qvdiff(&["check"]).expect_code(0);
+
+    // Rows inserted by default on both databases, and no drift read back.
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    let lite_db = rusqlite::Connection::open(p.path("app.db")).unwrap();
+    lite_db
+        .execute("INSERT INTO items (title) VALUES ('by default')", [])
+        .unwrap();
+    let (recent, today): (bool, bool) = lite_db
+        .query_row(
+            "SELECT created_at <= datetime('now') AND created_at > datetime('now', '-1 hour'), \
+             created_on = date('now') FROM items",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(recent && today);
+    let mut client = db.connect();
+    client
+        .execute("INSERT INTO items (title) VALUES ('by default')", &[])
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT created_at <= localtimestamp AND created_at > localtimestamp - interval '1 hour', \
+             created_on = CURRENT_DATE FROM items",
+            &[],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. qvdiff port: 100 000 rows, compared value by value; refusals change nothing
 // ---------------------------------------------------------------------------------------------

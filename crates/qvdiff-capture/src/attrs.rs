@@ -130,7 +130,9 @@ pub(crate) struct ColumnAttrs {
     pub precision: Option<Spanned<u32>>,
     pub scale: Option<Spanned<u32>>,
     pub default: Option<Spanned<DefaultValue>>,
-    pub default_sql: Option<Spanned<String>>,
+    /// `default_sql = "…"` ([`DefaultValue::Sql`]) or `default_sql(sqlite = "…", postgres =
+    /// "…")` ([`DefaultValue::PerDialect`]).
+    pub default_sql: Option<Spanned<DefaultValue>>,
     pub unique: Option<Span>,
     pub index: Option<Span>,
     pub references: Option<Spanned<(String, String)>>,
@@ -314,7 +316,16 @@ pub(crate) fn parse_column_attrs(
                     }
                 }
                 "default_sql" => {
-                    if let Some(value) = string_value(&meta, &key, "CURRENT_TIMESTAMP", errors)? {
+                    let value = if meta.input.peek(syn::token::Paren) {
+                        parse_default_sql_per_dialect(&meta, errors)?
+                    } else {
+                        string_value(&meta, &key, "CURRENT_TIMESTAMP", errors)?.map(|text| Spanned {
+                            value: DefaultValue::Sql(text.value),
+                            key: text.key,
+                            value_span: text.value_span,
+                        })
+                    };
+                    if let Some(value) = value {
                         set_once(&mut out.default_sql, value, &key, &owner, errors);
                     }
                 }
@@ -1036,6 +1047,86 @@ fn parse_table_columns(text: &str) -> Option<(String, Vec<String>)> {
     let table = table.trim();
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
     (is_name(table) && columns.iter().all(|c| is_name(c))).then(|| (table.to_string(), columns))
+}
+
+/// The dialects `default_sql(…)` names, as `dialect` in `qvdiff.toml`.
+const DIALECT_KEYS: &[&str] = &["sqlite", "postgres"];
+
+/// `default_sql(sqlite = "…", postgres = "…")`: one expression per dialect, both required.
+fn parse_default_sql_per_dialect(
+    meta: &ParseNestedMeta,
+    errors: &mut Errors,
+) -> syn::Result<Option<Spanned<DefaultValue>>> {
+    const EXAMPLE: &str = "`default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")`";
+    let key = path_span(&meta.path);
+    let mut sqlite: Option<Spanned<String>> = None;
+    let mut postgres: Option<Spanned<String>> = None;
+    let mut broken = false;
+    meta.parse_nested_meta(|item| {
+        let item_key = ident_key(&item).unwrap_or_else(|| path_text(&item.path));
+        let (slot, example) = match item_key.as_str() {
+            "sqlite" => (&mut sqlite, "datetime('now')"),
+            "postgres" => (&mut postgres, "now()"),
+            other => {
+                broken = true;
+                let hint = closest(other, DIALECT_KEYS.iter().copied())
+                    .map(|k| format!("did you mean `{k}`?"))
+                    .unwrap_or_else(|| format!("expected one of: {}", DIALECT_KEYS.join(", ")));
+                errors.at(
+                    path_span(&item.path),
+                    format!("unknown dialect `{other}` in `default_sql(…)`; {hint}"),
+                );
+                return skip_value(&item);
+            }
+        };
+        match string_value(&item, &item_key, example, errors)? {
+            Some(value) => {
+                if slot.is_some() {
+                    broken = true;
+                    errors.at(
+                        value.key,
+                        format!("`{item_key}` is given twice in `default_sql(…)`; remove one"),
+                    );
+                }
+                *slot = Some(value);
+            }
+            None => broken = true,
+        }
+        Ok(())
+    })?;
+    match (sqlite, postgres) {
+        (Some(sqlite), Some(postgres)) if !broken => Ok(Some(Spanned {
+            value: DefaultValue::PerDialect {
+                sqlite: sqlite.value,
+                postgres: postgres.value,
+            },
+            key,
+            value_span: sqlite.value_span,
+        })),
+        (sqlite, postgres) => {
+            let missing: Vec<&str> = [
+                ("sqlite", sqlite.is_none()),
+                ("postgres", postgres.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, missing)| missing.then_some(name))
+            .collect();
+            // A mistake inside the list is reported where it is; a missing dialect only then.
+            if !broken {
+                let missing: Vec<String> =
+                    missing.iter().map(|m| format!("`{m} = \"…\"`")).collect();
+                errors.at(
+                    key,
+                    format!(
+                        "`default_sql(…)` needs an expression for each dialect: add {}, e.g. \
+                         {EXAMPLE} (one expression for both is `default_sql = \"…\"`)",
+                        missing.join(" and ")
+                    ),
+                );
+            }
+            Ok(None)
+        }
+    }
 }
 
 fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<CheckSpec>> {

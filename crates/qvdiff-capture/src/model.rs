@@ -530,7 +530,8 @@ fn check_literal_pair(
 /// Whether a typed literal can be stored in a column of this logical type.
 fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
     match (value, ty) {
-        (_, ColumnType::Custom { .. }) | (DefaultValue::Sql(_), _) => true,
+        (_, ColumnType::Custom { .. })
+        | (DefaultValue::Sql(_) | DefaultValue::PerDialect { .. }, _) => true,
         (
             DefaultValue::Integer(_),
             ColumnType::Integer { .. }
@@ -571,7 +572,7 @@ fn literal_kind(value: &DefaultValue) -> &'static str {
         DefaultValue::Float(_) => "a float",
         DefaultValue::Bool(_) => "a boolean",
         DefaultValue::Text(_) => "a string",
-        DefaultValue::Sql(_) => "an SQL expression",
+        DefaultValue::Sql(_) | DefaultValue::PerDialect { .. } => "an SQL expression",
     }
 }
 
@@ -595,7 +596,7 @@ fn column_of(info: &FieldInfo, ty: ColumnType) -> Column {
     let attrs = &info.attrs;
     let default = match (&attrs.default, &attrs.default_sql) {
         (Some(value), _) => Some(value.value.clone()),
-        (None, Some(sql)) => Some(DefaultValue::Sql(sql.value.clone())),
+        (None, Some(sql)) => Some(sql.value.clone()),
         (None, None) => None,
     };
     let backfill = match (&attrs.backfill, &attrs.backfill_sql) {

@@ -538,7 +538,13 @@ fn column_item(attrs: &mut ColumnAttrs, key: &str, value: Option<Value>) -> Opti
         "name" => set_once(&mut attrs.name, text_value(value?)?),
         "renamed_from" => set_once(&mut attrs.renamed_from, text_value(value?)?),
         "sql_type" => set_once(&mut attrs.sql_type, text_value(value?)?),
-        "default_sql" => set_once(&mut attrs.default_sql, text_value(value?)?),
+        "default_sql" => {
+            let text = text_value(value?)?;
+            set_once(
+                &mut attrs.default_sql,
+                spanned(DefaultValue::Sql(text.value)),
+            )
+        }
         "backfill_sql" => set_once(&mut attrs.backfill_sql, text_value(value?)?),
         "using" => set_once(&mut attrs.using, text_value(value?)?),
         "references" => {

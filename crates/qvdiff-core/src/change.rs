@@ -163,4 +163,8 @@ pub struct Renames {
     pub tables: Vec<(String, String)>,
     /// `(table name in the new schema, old column name, new column name)`.
     pub columns: Vec<(String, String, String)>,
+    /// `(old index name, new index name)`: read from a script's `ALTER INDEX … RENAME TO`
+    /// (the summary shows them as renames); the differ does not use them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<(String, String)>,
 }

@@ -86,7 +86,13 @@ impl Renames {
                     (table.to_string(), new.clone(), old.clone())
                 })
                 .collect(),
+            indexes: self
+                .indexes
+                .iter()
+                .map(|(old, new)| (new.clone(), old.clone()))
+                .collect(),
         };
+        inverted.indexes.sort();
         inverted.tables.sort();
         inverted.columns.sort();
         inverted
@@ -908,6 +914,9 @@ fn default_sql(default: &Option<DefaultValue>) -> String {
         Some(DefaultValue::Bool(b)) => b.to_string(),
         Some(DefaultValue::Text(s)) => format!("'{}'", s.replace('\'', "''")),
         Some(DefaultValue::Sql(s)) => s.clone(),
+        Some(DefaultValue::PerDialect { sqlite, postgres }) => {
+            format!("{sqlite} (SQLite) / {postgres} (PostgreSQL)")
+        }
     }
 }
 

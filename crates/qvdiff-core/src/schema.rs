@@ -280,6 +280,34 @@ pub enum DefaultValue {
     Text(String),
     /// Raw SQL expression, e.g. `CURRENT_TIMESTAMP`.
     Sql(String),
+    /// A raw SQL expression per dialect, for a default the dialects spell differently
+    /// (`datetime('now')` / `now()`): each dialect renders its own and stores it as
+    /// [`DefaultValue::Sql`].
+    PerDialect {
+        /// The expression SQLite runs.
+        sqlite: String,
+        /// The expression PostgreSQL runs.
+        postgres: String,
+    },
+}
+
+impl DefaultValue {
+    /// The default as the dialect named `dialect` (its `Dialect::name`) stores it: a
+    /// per-dialect expression becomes that dialect's [`DefaultValue::Sql`]; anything else is
+    /// itself.
+    pub fn for_dialect(&self, dialect: &str) -> DefaultValue {
+        match self {
+            DefaultValue::PerDialect { sqlite, postgres } => DefaultValue::Sql(
+                if dialect == "postgres" {
+                    postgres
+                } else {
+                    sqlite
+                }
+                .clone(),
+            ),
+            other => other.clone(),
+        }
+    }
 }
 
 /// A unique constraint over one or more columns.

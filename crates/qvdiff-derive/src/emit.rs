@@ -203,6 +203,13 @@ fn default_tokens(value: &DefaultValue) -> TokenStream {
             let sql = string(sql);
             quote!(::qvdiff::DefaultValue::Sql(#sql))
         }
+        DefaultValue::PerDialect { sqlite, postgres } => {
+            let (sqlite, postgres) = (string(sqlite), string(postgres));
+            quote!(::qvdiff::DefaultValue::PerDialect {
+                sqlite: #sqlite,
+                postgres: #postgres,
+            })
+        }
     }
 }
 

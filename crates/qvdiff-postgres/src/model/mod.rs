@@ -39,6 +39,7 @@ mod apply;
 mod catalog;
 mod enums;
 mod expr;
+pub use expr::{unusable_defaults, UnusableDefault};
 pub(crate) mod naming;
 mod parse;
 mod predicate;
