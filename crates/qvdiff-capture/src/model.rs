@@ -796,6 +796,7 @@ fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Error
             name: format!("ix_{}_{}", table.name, info.column),
             columns: vec![info.column.clone()],
             unique: false,
+            predicate: None,
         };
         push_index(table, index, span, errors);
     }
@@ -895,6 +896,7 @@ fn add_struct_constraints(
                 name,
                 columns,
                 unique: spec.unique,
+                predicate: spec.predicate.as_ref().map(|p| p.value.clone()),
             },
             span,
             errors,
