@@ -2502,3 +2502,157 @@ fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_po
     );
     p.qvdiff(&["check", "--db", &target.url]).expect_code(0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Comments: a model's doc comments on both dialects.
+
+const COMMENTED_MODELS: &str = r#"
+use qvdiff::Model;
+
+/// Things in stock.
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key, autoincrement)]
+    pub id: i64,
+    /// The name buyers see; it's searched.
+    pub title: String,
+}
+"#;
+
+/// The comment of `items` (`column`: of that column) as the server holds it.
+fn comment_on(client: &mut Client, column: Option<&str>) -> Option<String> {
+    let row = match column {
+        None => client.query_one("SELECT obj_description('items'::regclass, 'pg_class')", &[]),
+        Some(column) => client.query_one(
+            "SELECT col_description('items'::regclass, \
+             (SELECT attnum FROM pg_attribute WHERE attrelid = 'items'::regclass \
+              AND attname = $1))",
+            &[&column],
+        ),
+    };
+    row.unwrap().get(0)
+}
+
+#[test]
+fn doc_comments_become_postgresql_comments_that_check_review_and_erd_see() {
+    let Some(db) = database("pg_comments") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", PG_CONFIG);
+    p.write("src/models.rs", COMMENTED_MODELS);
+    p.qvdiff(&[
+        "migrate",
+        "-m",
+        "create items",
+        "--rev-id",
+        "20260101000000",
+    ])
+    .expect_code(0);
+    let create = p.read(&format!("migrations/{}", sql_files(&p, "migrations")[0]));
+    assert!(
+        create.contains("COMMENT ON TABLE \"items\" IS 'Things in stock.';"),
+        "{create}"
+    );
+    assert!(
+        create.contains("(comment 'Things in stock.'; comments on 1 column(s))"),
+        "{create}"
+    );
+    let mut client = db.connect();
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    client
+        .batch_execute("INSERT INTO items (title) VALUES ('lamp'), ('O''Brien''s desk')")
+        .unwrap();
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("Things in stock.")
+    );
+    assert_eq!(
+        comment_on(&mut client, Some("title")).as_deref(),
+        Some("The name buyers see; it's searched.")
+    );
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+
+    // A comment changed by hand on the server is drift.
+    client
+        .batch_execute("COMMENT ON COLUMN items.title IS 'by hand'")
+        .unwrap();
+    let drift = p.qvdiff(&["check", "--db", url]).expect_code(1);
+    assert!(drift.stdout.contains("items.title"), "{}", drift.stdout);
+    client
+        .batch_execute("COMMENT ON COLUMN items.title IS 'The name buyers see; it''s searched.'")
+        .unwrap();
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+
+    // A comment-only change is a migration with a way back, and review shows the comments.
+    p.write(
+        "src/models.rs",
+        &COMMENTED_MODELS.replace("/// Things in stock.", "/// What the shop sells."),
+    );
+    p.qvdiff(&["migrate", "-m", "reword", "--rev-id", "20260102000000"])
+        .expect_code(0);
+    let reword = p.read(&format!("migrations/{}", sql_files(&p, "migrations")[1]));
+    assert!(
+        reword.contains("-- ~ comment on items: 'Things in stock.' -> 'What the shop sells.'"),
+        "{reword}"
+    );
+    let review = p
+        .qvdiff(&["review", "20260102000000"])
+        .expect_code(0)
+        .stdout;
+    assert!(review.contains("items: Things in stock."), "{review}");
+    assert!(review.contains("items: What the shop sells."), "{review}");
+    assert!(
+        review.contains("The name buyers see; it's searched."),
+        "{review}"
+    );
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("What the shop sells.")
+    );
+    p.qvdiff(&["downgrade", "--db", url]).expect_code(0);
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("Things in stock.")
+    );
+    assert_eq!(count(&mut client, "SELECT count(*) FROM items"), 2);
+    let erd = p
+        .qvdiff(&["erd", "--from", "migrations"])
+        .expect_code(0)
+        .stdout;
+    assert!(
+        erd.contains("items[\"items: What the shop sells.\"]"),
+        "{erd}"
+    );
+
+    // SQLite keeps no comments: the same models need no migration there, and the diagram of
+    // the models shows them all the same.
+    let sqlite = Project::empty();
+    sqlite.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"sqlite\"\n",
+    );
+    sqlite.write("src/models.rs", &COMMENTED_MODELS.replace("/// ", "// "));
+    sqlite
+        .qvdiff(&["migrate", "-m", "create items"])
+        .expect_code(0);
+    sqlite.write("src/models.rs", COMMENTED_MODELS);
+    let files = sqlite.snapshot();
+    let none = sqlite.qvdiff(&["migrate", "-m", "comments"]).expect_code(0);
+    assert!(
+        none.stderr.contains("No changes detected"),
+        "{}",
+        none.stderr
+    );
+    assert!(sqlite.snapshot() == files, "a file was written");
+    sqlite.qvdiff(&["check"]).expect_code(0);
+    let erd = sqlite.qvdiff(&["erd"]).expect_code(0).stdout;
+    assert!(erd.contains("items[\"items: Things in stock.\"]"), "{erd}");
+    assert!(
+        erd.contains("TEXT title \"The name buyers see; it's searched.\""),
+        "{erd}"
+    );
+}

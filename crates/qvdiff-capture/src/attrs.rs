@@ -117,6 +117,8 @@ pub(crate) struct ModelAttrs {
     pub primary_key: Option<Spanned<Vec<FieldRef>>>,
     pub checks: Vec<CheckSpec>,
     pub foreign_keys: Vec<ForeignKeySpec>,
+    /// The struct's doc comment (`///`), as the table's comment.
+    pub doc: Option<String>,
 }
 
 /// Everything a field's `#[column(…)]` attributes say.
@@ -143,6 +145,8 @@ pub(crate) struct ColumnAttrs {
     pub backfill_sql: Option<Spanned<String>>,
     pub using: Option<Spanned<String>>,
     pub skip: Option<Span>,
+    /// The field's doc comment (`///`), as the column's comment.
+    pub doc: Option<String>,
 }
 
 impl ColumnAttrs {
@@ -178,9 +182,32 @@ impl ColumnAttrs {
     }
 }
 
+/// The comment a struct's or field's `///` lines (`#[doc = "…"]`) give, as
+/// [`qvdiff_core::schema::comment_from_doc_lines`] joins them.
+pub(crate) fn doc_comment(attrs: &[Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(text),
+                    ..
+                }) => Some(text.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    qvdiff_core::schema::comment_from_doc_lines(lines.iter().map(String::as_str))
+}
+
 /// Parses every `#[model(…)]` on the struct. `#[column]` on the struct is an error.
 pub(crate) fn parse_model_attrs(attrs: &[Attribute], errors: &mut Errors) -> ModelAttrs {
-    let mut out = ModelAttrs::default();
+    let mut out = ModelAttrs {
+        doc: doc_comment(attrs),
+        ..ModelAttrs::default()
+    };
     for attr in attrs {
         if attr.path().is_ident("column") {
             errors.spanned(
@@ -267,7 +294,10 @@ pub(crate) fn parse_column_attrs(
     field: &str,
     errors: &mut Errors,
 ) -> ColumnAttrs {
-    let mut out = ColumnAttrs::default();
+    let mut out = ColumnAttrs {
+        doc: doc_comment(attrs),
+        ..ColumnAttrs::default()
+    };
     let owner = format!("field `{field}`");
     for attr in attrs {
         if attr.path().is_ident("model") {
