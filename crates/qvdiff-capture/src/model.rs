@@ -794,6 +794,7 @@ fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Error
             name: format!("ix_{}_{}", table.name, info.column),
             columns: vec![info.column.clone()],
             unique: false,
+            predicate: None,
         };
         push_index(table, index, span, errors);
     }
@@ -893,6 +894,7 @@ fn add_struct_constraints(
                 name,
                 columns,
                 unique: spec.unique,
+                predicate: spec.predicate.as_ref().map(|p| p.value.clone()),
             },
             span,
             errors,

@@ -511,6 +511,7 @@ impl Translator<'_> {
             name: index.name.clone(),
             columns: self.columns(old_table, &index.columns),
             unique: index.unique,
+            predicate: index.predicate.clone(),
         }
     }
 
@@ -997,10 +998,11 @@ impl Change {
                 column_list(to)
             ),
             Change::AddIndex { table, index } => format!(
-                "add {}index {} on {table} {}",
+                "add {}index {} on {table} {}{}",
                 if index.unique { "unique " } else { "" },
                 index.name,
-                column_list(&index.columns)
+                column_list(&index.columns),
+                index.where_suffix()
             ),
             Change::DropIndex { table, index } => {
                 format!("drop index {} on {table}", index.name)

@@ -302,6 +302,21 @@ pub struct Index {
     /// `CREATE UNIQUE INDEX`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
+    /// A partial index's `WHERE` condition, as SQL text (the model's `where = "…"`): only rows
+    /// that satisfy it are indexed (and, for a unique index, must be distinct).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+impl Index {
+    /// ` where <predicate>` for a partial index, empty otherwise: the tail of an index's
+    /// description in summaries, lint findings and messages.
+    pub fn where_suffix(&self) -> String {
+        match &self.predicate {
+            Some(predicate) => format!(" where {predicate}"),
+            None => String::new(),
+        }
+    }
 }
 
 /// What a foreign key does when the referenced row is deleted or updated.

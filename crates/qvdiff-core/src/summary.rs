@@ -168,10 +168,11 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             format!("~ {table} primary key {} -> {}", list(from), list(to))
         }
         Change::AddIndex { table, index } => format!(
-            "+ {}index {} on {table} {}",
+            "+ {}index {} on {table} {}{}",
             if index.unique { "unique " } else { "" },
             index.name,
-            list(&index.columns)
+            list(&index.columns),
+            index.where_suffix()
         ),
         Change::DropIndex { table, index } => format!("- index {} on {table}", index.name),
         Change::AddUnique { table, unique } => {

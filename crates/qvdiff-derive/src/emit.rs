@@ -216,7 +216,13 @@ fn index_tokens(index: &Index) -> TokenStream {
     let name = string(&index.name);
     let columns = index.columns.iter().map(|c| string(c));
     let unique = index.unique;
-    quote!(::qvdiff::Index { name: #name, columns: ::std::vec![#(#columns),*], unique: #unique })
+    let predicate = optional_string(index.predicate.as_deref());
+    quote!(::qvdiff::Index {
+        name: #name,
+        columns: ::std::vec![#(#columns),*],
+        unique: #unique,
+        predicate: #predicate,
+    })
 }
 
 fn foreign_key_tokens(fk: &ForeignKey) -> TokenStream {

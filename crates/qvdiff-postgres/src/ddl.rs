@@ -128,15 +128,19 @@ pub fn create_table_sql(table: &Table, foreign_keys: &[&ForeignKey]) -> String {
     )
 }
 
-/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] "name" ON "table" ("a", "b");`
+/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] "name" ON "table" ("a", "b")[ WHERE <predicate>];`
 pub fn create_index_sql(table: &str, index: &Index, concurrently: bool) -> String {
     format!(
-        "CREATE {}INDEX {}{} ON {} ({});",
+        "CREATE {}INDEX {}{} ON {} ({}){};",
         if index.unique { "UNIQUE " } else { "" },
         if concurrently { "CONCURRENTLY " } else { "" },
         quote_ident(&limit_name(&index.name)),
         quote_ident(table),
-        column_list(&index.columns)
+        column_list(&index.columns),
+        match &index.predicate {
+            Some(predicate) => format!(" WHERE {predicate}"),
+            None => String::new(),
+        }
     )
 }
 
@@ -236,6 +240,7 @@ mod tests {
             name: "ix_t_a".into(),
             columns: vec!["a".into(), "b".into()],
             unique: true,
+            predicate: None,
         };
         assert_eq!(
             create_index_sql("t", &index, true),

@@ -18,8 +18,10 @@
 //!   the name qvdiff gives an unnamed one ([`unique_name`] with no name), else `Some`.
 //! - **Indexes**: indexes that back no primary-key, unique or exclusion constraint. A key column
 //!   is its name; an expression is `pg_get_indexdef(index, k, true)` (e.g. `lower(title::text)`).
-//!   Not represented: a partial index's `WHERE` (the index appears with its columns only), sort
-//!   order, operator classes, collations, `INCLUDE` columns and the access method.
+//!   A partial index's `WHERE` is `pg_get_expr(indpred, indrelid, true)` in the spelling of
+//!   [`crate::model::canonical_predicate`] (the server's casts and parentheses taken out), so it
+//!   compares equal to the model's `where = "…"`. Not represented: sort order, operator classes,
+//!   collations, `INCLUDE` columns and the access method.
 //! - **Foreign keys**: `f` constraints, columns and referenced columns in key order; `ref_table`
 //!   is the referenced table's bare name (a table in another schema is not qualified). `MATCH`,
 //!   `DEFERRABLE` and `NOT VALID` are not represented.
@@ -57,8 +59,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What introspection does not read, so what drift detection (`check --db`) cannot see: one
 /// line for people, kept beside the list above.
 pub const NOT_COMPARED: &str = "views, triggers, functions, extensions, the NOT VALID and \
-     DEFERRABLE state of constraints, and of indexes a partial index's WHERE, sort order, operator \
-     classes, collations and INCLUDE columns";
+     DEFERRABLE state of constraints, and of indexes the sort order, operator classes, \
+     collations and INCLUDE columns";
 
 /// The error of introspection: a failed query, or no schema to read.
 pub type IntrospectError = PgError;
@@ -295,7 +297,8 @@ pub fn introspect_in(
                                                 WHERE a.attrelid = x.indrelid \
                                                   AND a.attnum = x.indkey[pos - 1]) END \
                               FROM generate_series(1, x.indnkeyatts) AS pos \
-                              ORDER BY pos))::text \
+                              ORDER BY pos))::text, \
+                        pg_catalog.pg_get_expr(x.indpred, x.indrelid, true) \
                  FROM pg_catalog.pg_index x \
                  JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
                  JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
@@ -316,10 +319,13 @@ pub fn introspect_in(
         let name = row.text();
         let unique = row.flag();
         let columns = row.names()?;
+        // A partial index's condition, as the server prints it, in the model's spelling.
+        let predicate = row.opt().map(|p| crate::model::canonical_predicate(&p));
         table.indexes.push(Index {
             name,
             columns: columns.into_iter().map(Option::unwrap_or_default).collect(),
             unique,
+            predicate,
         });
     }
 

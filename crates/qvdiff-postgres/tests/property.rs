@@ -474,7 +474,7 @@ fn check_refusal(plan: &Plan, what: &str, error: &RunError) -> Result<String, Fa
     let statement = words(&failed.statement);
     let step = plan.steps.iter().find(|s| words(&s.sql) == statement);
     match step {
-        Some(step) if step.destructive.is_some() => Ok(format!("{what}: {error}")),
+        Some(step) if step.destructive().is_some() => Ok(format!("{what}: {error}")),
         _ => Err(format!(
             "{what} refused by a statement not marked DESTRUCTIVE: {error}"
         )),

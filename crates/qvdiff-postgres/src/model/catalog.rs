@@ -58,8 +58,9 @@ pub(super) struct IndexState {
     pub(super) name: String,
     pub(super) columns: Vec<String>,
     pub(super) unique: bool,
-    /// Has a `WHERE`: cannot back a foreign key.
-    pub(super) partial: bool,
+    /// A partial index's `WHERE` condition ([`super::canonical_predicate`] spelling): such an
+    /// index cannot back a foreign key.
+    pub(super) predicate: Option<String>,
     /// Other columns it depends on (`INCLUDE`, the predicate): dropping one drops the index.
     pub(super) other_columns: Vec<String>,
     pub(super) oid: u64,
@@ -281,7 +282,7 @@ impl TableState {
         let indexes = self
             .indexes
             .iter()
-            .filter(|i| i.unique && !i.partial && same_set(&i.columns))
+            .filter(|i| i.unique && i.predicate.is_none() && same_set(&i.columns))
             .map(|i| (i.oid, i.name.clone()));
         keys.chain(indexes).min().map(|(_, name)| name)
     }
@@ -342,6 +343,7 @@ impl TableState {
                 name: i.name.clone(),
                 columns: i.columns.clone(),
                 unique: i.unique,
+                predicate: i.predicate.clone(),
             })
             .collect();
         table

@@ -41,6 +41,7 @@ mod enums;
 mod expr;
 pub(crate) mod naming;
 mod parse;
+mod predicate;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +53,9 @@ use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::{ColumnType, Schema};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+
+pub use predicate::canonical_predicate;
+pub(crate) use predicate::predicate_after_renames;
 
 /// Applies one migration section's statements, in order, to `schema`.
 ///
@@ -258,8 +262,12 @@ impl SchemaModel {
                     name: index.name.clone(),
                     columns: index.columns.clone(),
                     unique: index.unique,
-                    partial: false,
-                    other_columns: Vec::new(),
+                    predicate: index.predicate.as_deref().map(canonical_predicate),
+                    other_columns: index
+                        .predicate
+                        .as_deref()
+                        .map(|p| expr::referenced_columns(p, &state.column_names()))
+                        .unwrap_or_default(),
                     oid: model.next_oid,
                 });
             }
