@@ -19,6 +19,7 @@ pub mod migration;
 pub mod parallel;
 pub mod propose;
 pub mod rebase;
+pub mod run_loop;
 pub mod runner;
 pub mod schema;
 pub mod section;

@@ -208,6 +208,15 @@ pub fn reparent(text: &str, parents: &[String]) -> String {
 }
 
 impl MigrationFile {
+    /// The SQL of the section that runs in `direction`: `up` for an upgrade, `down` for a
+    /// downgrade.
+    pub fn section(&self, direction: crate::backend::Direction) -> &str {
+        match direction {
+            crate::backend::Direction::Up => &self.up,
+            crate::backend::Direction::Down => &self.down,
+        }
+    }
+
     /// The text of a baseline revision (`qvdiff squash`): the file with `notes`, and the
     /// `-- qvdiff:squashes` line naming the revisions it replaces right after the header.
     pub fn render_baseline(&self, squashes: &[String], notes: &[String]) -> String {
