@@ -389,7 +389,7 @@ fn run_section(
         return Err(match error {
             SqliteError::Statement {
                 statement, message, ..
-            } => match explain_constraint_failure(tx, &message) {
+            } => match explain_constraint_failure(tx, &statement, &message) {
                 Some(problem) => RunError::Data {
                     revision: migration.file.revision.clone(),
                     path: migration.path.clone(),
