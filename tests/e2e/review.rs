@@ -516,7 +516,7 @@ fn lint_review_and_erd_read_the_example_apps_postgresql_history() {
     let lint = p.qvdiff(&["lint"]).expect_code(0);
     assert!(
         lint.stderr
-            .contains("no lint findings in 4 migration files"),
+            .contains("no lint findings in 5 migration files"),
         "{}",
         lint.stderr
     );

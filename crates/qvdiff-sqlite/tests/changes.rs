@@ -84,7 +84,7 @@ fn integer_to_real_rebuild_converts_values() {
     let down = plan_down(&from, &to).expect("plan down");
     assert!(
         down.steps.iter().any(|s| s
-            .destructive
+            .destructive()
             .as_deref()
             .is_some_and(|d| d.contains("items.price changes type from REAL to INTEGER"))),
         "{down:?}"
@@ -107,7 +107,7 @@ fn integer_to_real_is_destructive_beyond_two_to_the_53() {
     let up = plan_up(&from, &to).expect("plan up");
     assert!(
         up.steps.iter().any(|s| s
-            .destructive
+            .destructive()
             .as_deref()
             .is_some_and(|d| d.contains("items.price changes type from INTEGER to REAL"))),
         "{up:?}"
@@ -190,7 +190,7 @@ fn add_not_null_column_with_default_uses_alter() {
     assert_eq!(down, "ALTER TABLE \"items\" DROP COLUMN \"sync\";");
     let plan = plan_down(&from, &to).expect("plan");
     assert_eq!(
-        plan.steps[0].destructive.as_deref(),
+        plan.steps[0].destructive().as_deref(),
         Some("drops data in items.sync")
     );
 }
@@ -287,7 +287,7 @@ fn dropping_a_column_and_its_own_index_alters_in_place() {
     assert!(
         plan.steps
             .iter()
-            .any(|s| s.destructive.as_deref() == Some("drops data in items.price")),
+            .any(|s| s.destructive().as_deref() == Some("drops data in items.price")),
         "{plan:?}"
     );
     migrate(&mut conn, &from, &to);
@@ -650,7 +650,7 @@ fn create_drop_and_rename_tables() {
     assert!(down
         .steps
         .iter()
-        .any(|s| s.destructive.as_deref() == Some("drops table items and all its rows")));
+        .any(|s| s.destructive().as_deref() == Some("drops table items and all its rows")));
     migrate_back(&mut conn, &from, &to);
     assert_eq!(
         rows(&conn, "SELECT name FROM users"),

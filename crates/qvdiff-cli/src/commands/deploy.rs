@@ -38,6 +38,7 @@ fn options(config: &Config, database: &Database, backup: bool, console: &Console
             keep: config.backup_keep,
         }),
         busy_timeout: config.busy_timeout,
+        lock_retry: config.lock_retry,
         // On a terminal, say which revision is running: a rebuild of a big table takes a while.
         progress: Some(std::sync::Arc::new(move |direction, migration| {
             let verb = match direction {
@@ -154,10 +155,7 @@ fn confirm_destruction(
     let now = db.introspect().map_err(run_error)?;
     let mut found = Vec::new();
     for migration in plan {
-        let sql = match direction {
-            Direction::Up => &migration.file.up,
-            Direction::Down => &migration.file.down,
-        };
+        let sql = migration.file.section(direction);
         let section = db.dialect().section(sql, 0);
         for statement in &section.statements {
             let Some((_, reasons)) = statement

@@ -1,7 +1,9 @@
 //! Each statement's effect on the catalog, as the server applies it.
 
 use super::catalog::{ColumnState, Constraint, ConstraintKind, FkState, IndexState, TableState};
-use super::expr::{is_null_literal, referenced_columns, rename_in_expression, serial_bits};
+use super::expr::{
+    is_null_literal, referenced_columns, refused_in, rename_in_expression, serial_bits,
+};
 use super::naming::{display_ident, name_addition};
 use super::parse::{
     is_table_constraint_start, parse_column_def, parse_table_constraint, ColumnDef, NewConstraint,
@@ -343,6 +345,9 @@ impl SchemaModel {
             NewKind::Check(expr) => {
                 if expr.trim().is_empty() {
                     return unsupported("an empty CHECK is not modelled");
+                }
+                if let Some(why) = refused_in(&expr, "check constraint") {
+                    return invalid(why);
                 }
                 ConstraintKind::Check(expr)
             }
@@ -795,7 +800,10 @@ impl SchemaModel {
             }
             if p.eat("USING") {
                 // The conversion of existing values; it does not change the schema.
-                p.expr_span(&[]);
+                let (start, end) = p.expr_span(&[]);
+                if let Some(why) = refused_in(&p.sql[start..end], "transform expression") {
+                    return invalid(why);
+                }
             }
             changed.ty = self.column_type(type_text);
             if changed.identity && !matches!(changed.ty, ColumnType::Integer { .. }) {
@@ -1194,13 +1202,17 @@ impl SchemaModel {
     }
 }
 
-/// A `DEFAULT` may not name a column (`DEFAULT lower(name)`): the server refuses it, whatever
-/// the rows hold, so the model does too.
+/// A `DEFAULT` may not name a column (`DEFAULT lower(name)`), hold a subquery or an aggregate:
+/// the server refuses it, whatever the rows hold, so the model does too.
 fn refuse_column_reference(default: Option<&str>, columns: &[String]) -> Step {
-    match default.map(|expr| referenced_columns(expr, columns)) {
-        Some(named) if !named.is_empty() => {
-            invalid("cannot use column reference in DEFAULT expression".to_string())
-        }
-        _ => Ok(()),
+    let Some(expr) = default else {
+        return Ok(());
+    };
+    if !referenced_columns(expr, columns).is_empty() {
+        return invalid("cannot use column reference in DEFAULT expression".to_string());
+    }
+    match refused_in(expr, "DEFAULT expression") {
+        Some(why) => invalid(why),
+        None => Ok(()),
     }
 }

@@ -237,10 +237,10 @@ fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
     let before = schema(vec![users(), items, notes]);
     let after = schema(vec![table("notes", vec![nullable("user_id", INT64)])]);
     let plan = plan_with(Postgres::default(), &before, &after).expect("plan");
-    let steps: Vec<(&str, Option<&str>)> = plan
+    let steps: Vec<(&str, Option<String>)> = plan
         .steps
         .iter()
-        .map(|s| (s.sql.as_str(), s.destructive.as_deref()))
+        .map(|s| (s.sql.as_str(), s.destructive()))
         .collect();
     assert_eq!(
         steps,
@@ -251,11 +251,11 @@ fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
             ),
             (
                 "DROP TABLE \"items\";",
-                Some("drops table items and all its rows")
+                Some("drops table items and all its rows".to_string())
             ),
             (
                 "DROP TABLE \"users\";",
-                Some("drops table users and all its rows")
+                Some("drops table users and all its rows".to_string())
             ),
         ]
     );
@@ -349,7 +349,7 @@ fn drop_column_is_destructive_and_comes_after_its_index() {
     assert_eq!(plan.steps[0].sql, "DROP INDEX \"ix_t_a\";");
     assert_eq!(plan.steps[1].sql, "ALTER TABLE \"t\" DROP COLUMN \"a\";");
     assert_eq!(
-        plan.steps[1].destructive.as_deref(),
+        plan.steps[1].destructive().as_deref(),
         Some("drops data in t.a")
     );
 }
@@ -425,7 +425,7 @@ fn type_changes_cast_with_using_and_mark_losses() {
     let steps: Vec<(&str, bool)> = plan
         .steps
         .iter()
-        .map(|s| (s.sql.as_str(), s.destructive.is_some()))
+        .map(|s| (s.sql.as_str(), s.destructive().is_some()))
         .collect();
     assert_eq!(
         steps,
@@ -445,7 +445,7 @@ fn type_changes_cast_with_using_and_mark_losses() {
         ]
     );
     assert_eq!(
-        plan.steps[4].destructive.as_deref(),
+        plan.steps[4].destructive().as_deref(),
         Some("converts t.price from double precision to bigint; values that do not fit are lost or changed")
     );
 }
