@@ -403,7 +403,22 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
         count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
         2
     );
+    // `current` and `history` show the revision the kill left half done.
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(
+        current.stderr.contains(
+            "is half applied: a run outside a transaction stopped after 0 of its statements"
+        ),
+        "{current:?}"
+    );
+    let history = p.qvdiff(&["history", "--db", &db.url]).expect_code(0);
+    assert!(
+        history.stdout.contains("index note") && history.stdout.contains("is half applied"),
+        "{history:?}"
+    );
     p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(!current.stderr.contains("half"), "{current:?}");
     assert_eq!(valid_indexes_on_note(&mut client), 1);
     assert_eq!(
         count(
