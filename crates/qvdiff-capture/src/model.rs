@@ -180,6 +180,7 @@ pub(crate) fn assemble(
 
     let mut table = Table::new(table_name.clone(), Vec::new());
     table.renamed_from = model.renamed_from.as_ref().map(|r| r.value.clone());
+    table.comment = model.doc.clone();
     let mut column_owner: HashMap<&str, &str> = HashMap::new();
     for info in infos.iter().filter(|info| !info.skipped) {
         let (what, fix) = match &info.attrs.name {
@@ -610,6 +611,7 @@ fn column_of(info: &FieldInfo, ty: ColumnType) -> Column {
         nullable: info.nullable,
         default,
         autoincrement: attrs.autoincrement.is_some(),
+        comment: attrs.doc.clone(),
         renamed_from: attrs.renamed_from.as_ref().map(|r| r.value.clone()),
         backfill,
         using: attrs.using.as_ref().map(|u| u.value.clone()),
@@ -795,6 +797,7 @@ fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Error
             name: format!("ix_{}_{}", table.name, info.column),
             columns: vec![info.column.clone()],
             unique: false,
+            predicate: None,
         };
         push_index(table, index, span, errors);
     }
@@ -894,6 +897,7 @@ fn add_struct_constraints(
                 name,
                 columns,
                 unique: spec.unique,
+                predicate: spec.predicate.as_ref().map(|p| p.value.clone()),
             },
             span,
             errors,

@@ -127,6 +127,18 @@ pub enum Change {
         /// The check.
         check: Check,
     },
+    /// A table's or a column's comment added, changed or removed (a new table or column brings
+    /// its comment along in `CreateTable` / `AddColumn`).
+    SetComment {
+        /// Table name.
+        table: String,
+        /// The column, or `None` for the table's own comment.
+        column: Option<String>,
+        /// The comment as it was.
+        from: Option<String>,
+        /// The comment as wanted.
+        to: Option<String>,
+    },
 }
 
 impl Change {
@@ -149,7 +161,8 @@ impl Change {
             | Change::AddForeignKey { table, .. }
             | Change::DropForeignKey { table, .. }
             | Change::AddCheck { table, .. }
-            | Change::DropCheck { table, .. } => Some(table),
+            | Change::DropCheck { table, .. }
+            | Change::SetComment { table, .. } => Some(table),
         }
     }
 }

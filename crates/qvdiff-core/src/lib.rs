@@ -19,6 +19,7 @@ pub mod migration;
 pub mod parallel;
 pub mod propose;
 pub mod rebase;
+pub mod run_loop;
 pub mod runner;
 pub mod schema;
 pub mod section;
@@ -27,7 +28,9 @@ pub mod wording;
 
 pub use backend::{Backend, BackendError, BackendErrorKind};
 pub use change::{Change, Renames};
-pub use dialect::{Dialect, Plan, PlanError, Replay, Step};
+pub use dialect::{
+    Dialect, Fill, FillReason, Lock, LockMode, Loss, Plan, PlanError, Replay, Step, StepFacts,
+};
 pub use diff::{
     diff, fill_restored_columns, foreign_key_order, rename_candidates, restore_placeholder,
     table_rename_candidates, RenameCandidate,

@@ -208,6 +208,15 @@ pub fn reparent(text: &str, parents: &[String]) -> String {
 }
 
 impl MigrationFile {
+    /// The SQL of the section that runs in `direction`: `up` for an upgrade, `down` for a
+    /// downgrade.
+    pub fn section(&self, direction: crate::backend::Direction) -> &str {
+        match direction {
+            crate::backend::Direction::Up => &self.up,
+            crate::backend::Direction::Down => &self.down,
+        }
+    }
+
     /// The text of a baseline revision (`qvdiff squash`): the file with `notes`, and the
     /// `-- qvdiff:squashes` line naming the revisions it replaces right after the header.
     pub fn render_baseline(&self, squashes: &[String], notes: &[String]) -> String {
@@ -558,7 +567,7 @@ pub fn render_steps(steps: &[Step]) -> String {
     for step in steps {
         let sql = step.sql.trim_end();
         out.push_str(sql);
-        if let Some(reason) = &step.destructive {
+        if let Some(reason) = &step.destructive() {
             let reason = sanitize_message(reason);
             if sql.ends_with(';') {
                 out.push_str("  ");

@@ -157,6 +157,13 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
     let mut notes: Vec<String> = Vec::new();
     let text = match change {
         Change::CreateTable { table } => {
+            if let Some(comment) = &table.comment {
+                notes.push(format!("comment {}", quoted_line(comment)));
+            }
+            let commented = table.columns.iter().filter(|c| c.comment.is_some()).count();
+            if commented > 0 {
+                notes.push(format!("comments on {commented} column(s)"));
+            }
             format!("+ table {} ({} columns)", table.name, table.columns.len())
         }
         Change::DropTable { table } => format!("- table {}", table.name),
@@ -169,6 +176,9 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             // fills in is named here.
             if let Some(fill) = column.backfill.as_ref().or(column.default.as_ref()) {
                 notes.push(format!("existing rows: {}", default_text(fill)));
+            }
+            if let Some(comment) = &column.comment {
+                notes.push(format!("comment {}", quoted_line(comment)));
             }
             format!("+ {table}.{} {}", column.name, column_spec(column, ty))
         }
@@ -222,10 +232,11 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             format!("~ {table} primary key {} -> {}", list(from), list(to))
         }
         Change::AddIndex { table, index } => format!(
-            "+ {}index {} on {table} {}",
+            "+ {}index {} on {table} {}{}",
             if index.unique { "unique " } else { "" },
             index.name,
-            list(&index.columns)
+            list(&index.columns),
+            index.where_suffix()
         ),
         Change::DropIndex { table, index } => format!("- index {} on {table}", index.name),
         Change::AddUnique { table, unique } => {
@@ -249,6 +260,26 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
         }
         Change::DropCheck { table, check } => {
             format!("- check {} on {table}", check_name(&check.name))
+        }
+        Change::SetComment {
+            table,
+            column,
+            from,
+            to,
+        } => {
+            let target = match column {
+                Some(column) => format!("{table}.{column}"),
+                None => table.clone(),
+            };
+            match (from, to) {
+                (None, Some(to)) => format!("+ comment on {target}: {}", quoted_line(to)),
+                (Some(_), None) => format!("- comment on {target}"),
+                (from, to) => format!(
+                    "~ comment on {target}: {} -> {}",
+                    quoted_line(from.as_deref().unwrap_or_default()),
+                    quoted_line(to.as_deref().unwrap_or_default())
+                ),
+            }
         }
     };
     if rebuild {
@@ -358,6 +389,16 @@ pub fn recorded_fingerprint(text: &str) -> Option<(usize, String, String)> {
         return Some((index + 1, up, down));
     }
     None
+}
+
+/// A comment as one quoted line of the summary block (line breaks and other control characters
+/// as spaces: a summary line must stay one line of the file's header).
+fn quoted_line(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("'{}'", line.replace('\'', "''"))
 }
 
 fn column_spec(column: &Column, ty: TypeNamer) -> String {

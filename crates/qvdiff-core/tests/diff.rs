@@ -53,6 +53,7 @@ fn index(name: &str, columns: &[&str], unique: bool) -> Index {
         name: name.to_string(),
         columns: columns.iter().map(|s| s.to_string()).collect(),
         unique,
+        predicate: None,
     }
 }
 

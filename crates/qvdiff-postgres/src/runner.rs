@@ -30,11 +30,20 @@
 //! PostgreSQL refuses some statements inside a transaction block: `CREATE [UNIQUE] INDEX
 //! CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX … CONCURRENTLY`, `ALTER TABLE … DETACH
 //! PARTITION … CONCURRENTLY`, `VACUUM`. A revision whose section holds one commits what ran
-//! before it, runs its statements one by one in autocommit, records its ledger row, and the run
-//! continues in a new transaction. All-or-nothing then holds per stretch between such
-//! revisions: a failure rolls back only the stretch it is in, and the message says which
-//! revisions stay applied. Inside such a revision, statements that ran before a failure stay
-//! (and a failed `CREATE INDEX CONCURRENTLY` leaves an invalid index to drop before a retry).
+//! before it, runs its statements one by one as recorded steps (each other statement in a
+//! transaction of its own with its record), records its ledger row, and the run continues in a
+//! new transaction. All-or-nothing then holds per stretch between such revisions: a failure
+//! rolls back only the stretch it is in, and the message says which revisions stay applied.
+//! Inside such a revision, the steps done before a failure stay, and the next run continues
+//! with the failed one (an invalid index left by a failed or killed concurrent build is dropped
+//! and built again): see [`resume`] (`runner/resume.rs`).
+//!
+//! # Table locks
+//!
+//! Every statement waits at most `lock_timeout` ([`RunOptions::lock_retry`]) for a table lock;
+//! on a timeout the open transaction is rolled back (outside one: the statement) so that the
+//! application's writers are not queued behind it, and the revisions of that transaction run
+//! again after a pause. See [`table_locks`] (`runner/table_locks.rs`).
 //!
 //! `RunOptions::backup` is SQLite's: PostgreSQL is backed up with its own tools (`pg_dump`),
 //! so it is ignored here.
@@ -49,20 +58,29 @@ use crate::preflight::{self, DataStep};
 use crate::render::quote_ident;
 use crate::session::{Session, SessionError};
 use crate::sqltext::{self, Statement};
-use qvdiff_core::backend::{backend_error, RunnerError};
+use qvdiff_core::backend::backend_error;
 pub use qvdiff_core::backend::{
-    Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
+    Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
+    DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
 };
 use qvdiff_core::data_problem::DataProblem;
-use qvdiff_core::runner::{
-    self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
-    AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
-    LEDGER_TABLE, STAMP_REASON,
+use qvdiff_core::run_loop::{
+    accept_edit, record_change, run_revisions, script_plan, stamp_ledger, Ledger, RunSession,
 };
-use qvdiff_core::wording::{human_duration, plural};
-use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
-use std::fmt;
+use qvdiff_core::runner::{
+    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AcceptedEdit,
+    AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status, LEDGER_TABLE,
+};
+use qvdiff_core::wording::plural;
+use qvdiff_core::{Backend, BackendError, Dialect, Schema};
 use std::time::{Duration, Instant};
+
+mod errors;
+mod resume;
+mod table_locks;
+
+use errors::rolled_back_note;
+pub use errors::{FailedStatement, RunError};
 
 /// The key of the advisory lock every run holds: FNV-1a (64 bits) of `"qvdiff_migrations"`.
 /// In `pg_locks` it shows as `locktype = 'advisory'` with `classid` its high and `objid` its
@@ -81,253 +99,6 @@ const fn fnv1a_64(text: &str) -> i64 {
     hash as i64
 }
 
-/// A statement of a migration that failed, and where it comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedStatement {
-    /// The revision.
-    pub revision: String,
-    /// Its file.
-    pub path: String,
-    /// Which section.
-    pub direction: Direction,
-    /// The failing statement.
-    pub statement: String,
-    /// The server's message, detail, hint and context.
-    pub message: String,
-}
-
-impl fmt::Display for FailedStatement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "revision {} ({}, {}) failed: {}\n  in statement: {}",
-            self.revision,
-            self.path,
-            self.direction,
-            self.message,
-            sqltext::excerpt(&self.statement)
-        )
-    }
-}
-
-/// Why `upgrade`, `downgrade`, `stamp` or a read of the ledger failed. Whenever a transaction
-/// was open, it was rolled back; the message says what, if anything, stays applied.
-#[derive(Debug)]
-pub enum RunError {
-    /// The ledger and the files disagree, or the target is not usable (see [`Refusal`]).
-    Refused(Refusal),
-    /// A statement of a migration failed inside the run's transaction, which was rolled back.
-    Statement {
-        /// The statement and its revision.
-        failed: Box<FailedStatement>,
-        /// Revisions of this run committed before the failing transaction began (only after a
-        /// revision that runs outside a transaction); they stay applied.
-        committed: Vec<String>,
-    },
-    /// Existing rows do not allow a statement of a migration, or would come out of it changed
-    /// (preflight refusal): counted, with example keys, before anything of it took effect.
-    Data {
-        /// The revision, its file, the section and the statement the rows block.
-        failed: Box<FailedStatement>,
-        /// The rows in the way, per table.
-        problems: Vec<DataProblem>,
-        /// Revisions of this run committed before the refused transaction began; they stay.
-        committed: Vec<String>,
-        /// In a revision that runs outside a transaction, how many of its statements ran (and
-        /// stay) before the refused one.
-        done_outside: Option<usize>,
-    },
-    /// A statement of a revision that runs outside a transaction (`CREATE INDEX CONCURRENTLY`)
-    /// failed. Its earlier statements stay; the revision is not recorded.
-    OutsideTransaction {
-        /// The statement and its revision.
-        failed: Box<FailedStatement>,
-        /// How many statements of the section ran (and stay) before the failing one.
-        done: usize,
-        /// Revisions of this run committed before it; they stay applied.
-        committed: Vec<String>,
-    },
-    /// Another session held the migration lock for the whole busy timeout.
-    Locked {
-        /// The database (URL without password).
-        database: String,
-        /// How long qvdiff waited.
-        waited: Duration,
-        /// Who holds the lock, when the server says (`process 4242 (qvdiff) from 10.0.0.7`).
-        holder: Option<String>,
-    },
-    /// A database operation of qvdiff's own failed (the ledger, commit, the connection). The
-    /// message says what was rolled back.
-    Postgres(PgError),
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Refused(refusal) => write!(f, "{refusal}"),
-            RunError::Statement { failed, committed } => {
-                write!(f, "{failed}\n  {}", rolled_back_note(committed))
-            }
-            RunError::Data {
-                failed,
-                problems,
-                committed,
-                done_outside,
-            } => {
-                write!(
-                    f,
-                    "revision {} ({}, {}) cannot run on the existing data; ",
-                    failed.revision, failed.path, failed.direction
-                )?;
-                match done_outside {
-                    Some(done) if *done > 0 => write!(
-                        f,
-                        "the refused statement did not run, but this revision runs outside a \
-                         transaction, so its first {done} statement{} took effect and stay{}",
-                        plural(*done),
-                        if *done == 1 { "s" } else { "" }
-                    )?,
-                    _ if committed.is_empty() => write!(f, "nothing was changed")?,
-                    None => write!(f, "{}", rolled_back_note(committed))?,
-                    Some(_) => {}
-                }
-                if done_outside.is_some() && !committed.is_empty() {
-                    write!(
-                        f,
-                        "; revision{} {} of this run {} committed before it and stay{}",
-                        plural(committed.len()),
-                        committed.join(", "),
-                        if committed.len() == 1 { "was" } else { "were" },
-                        if committed.len() == 1 { "s" } else { "" },
-                    )?;
-                }
-                for problem in problems {
-                    write!(f, "\n  {problem}; {}", problem.hint())?;
-                }
-                write!(
-                    f,
-                    "\n  in statement: {}",
-                    sqltext::excerpt(&failed.statement)
-                )
-            }
-            RunError::OutsideTransaction {
-                failed,
-                done,
-                committed,
-            } => {
-                write!(
-                    f,
-                    "{failed}\n  this revision runs outside a transaction (PostgreSQL refuses \
-                     CREATE INDEX CONCURRENTLY and the like inside one), so nothing rolled it \
-                     back: "
-                )?;
-                match done {
-                    0 => write!(f, "none of its statements took effect")?,
-                    1 => write!(
-                        f,
-                        "its first statement took effect and stays; undo it by hand, or finish \
-                         the revision by hand and record it with `qvdiff stamp`"
-                    )?,
-                    _ => write!(
-                        f,
-                        "its first {done} statements took effect and stay; undo them by hand, \
-                         or finish the revision by hand and record it with `qvdiff stamp`"
-                    )?,
-                }
-                write!(
-                    f,
-                    "; it is not recorded as {}. A failed CREATE INDEX CONCURRENTLY leaves an \
-                     invalid index behind: drop it (DROP INDEX CONCURRENTLY IF EXISTS …) before \
-                     retrying",
-                    match failed.direction {
-                        Direction::Up => "applied",
-                        Direction::Down => "reverted",
-                    }
-                )?;
-                if !committed.is_empty() {
-                    write!(
-                        f,
-                        "\n  revision{} {} of this run {} committed before it and stay{}",
-                        plural(committed.len()),
-                        committed.join(", "),
-                        if committed.len() == 1 { "was" } else { "were" },
-                        if committed.len() == 1 { "s" } else { "" },
-                    )?;
-                }
-                Ok(())
-            }
-            RunError::Locked {
-                database,
-                waited,
-                holder,
-            } => {
-                write!(
-                    f,
-                    "{database} stayed locked by another qvdiff run for {} (advisory lock \
-                     {ADVISORY_LOCK_KEY}",
-                    human_duration(*waited)
-                )?;
-                if let Some(holder) = holder {
-                    write!(f, ", held by {holder}")?;
-                }
-                write!(
-                    f,
-                    "); nothing was changed: retry, or raise the busy timeout"
-                )
-            }
-            RunError::Postgres(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for RunError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RunError::Refused(e) => Some(e),
-            RunError::Postgres(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<Refusal> for RunError {
-    fn from(e: Refusal) -> Self {
-        RunError::Refused(e)
-    }
-}
-
-impl From<PgError> for RunError {
-    fn from(e: PgError) -> Self {
-        RunError::Postgres(e)
-    }
-}
-
-impl RunnerError for RunError {
-    fn backend_kind(&self) -> BackendErrorKind {
-        match self {
-            RunError::Locked { .. } => BackendErrorKind::Locked,
-            RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
-            _ => BackendErrorKind::Failed,
-        }
-    }
-}
-
-/// What a rolled-back transaction leaves, given the revisions this run committed before it.
-fn rolled_back_note(committed: &[String]) -> String {
-    if committed.is_empty() {
-        "the transaction was rolled back: nothing was applied".to_string()
-    } else {
-        format!(
-            "the transaction was rolled back: nothing of it was applied; revision{} {} of this \
-             run {} committed before it (a revision that runs outside a transaction, such as \
-             CREATE INDEX CONCURRENTLY, ends the transaction before it) and stay{} applied",
-            plural(committed.len()),
-            committed.join(", "),
-            if committed.len() == 1 { "was" } else { "were" },
-            if committed.len() == 1 { "s" } else { "" },
-        )
-    }
-}
 /// A failed statement's message, saying so when the connection is gone.
 fn server_message(error: SessionError) -> String {
     let mut text = error.message;
@@ -441,51 +212,48 @@ fn with_lock<S: Session + ?Sized, T>(
 }
 
 /// One planned revision's section, split and checked before anything runs.
-struct Section<'a> {
-    migration: &'a Migration,
-    sql: &'a str,
+#[derive(Clone)]
+struct Section {
     statements: Vec<Statement>,
     /// Whether a statement must run outside a transaction block.
     autocommit: bool,
 }
 
-/// Splits every planned section and refuses transaction control before anything runs: a
-/// `COMMIT` inside a section would commit half of the upgrade.
-fn prepare(plan: Vec<&Migration>, direction: Direction) -> Result<Vec<Section<'_>>, RunError> {
-    plan.into_iter()
-        .map(|migration| {
-            let sql = match direction {
-                Direction::Up => migration.file.up.as_str(),
-                Direction::Down => migration.file.down.as_str(),
-            };
-            let statements = sqltext::split_statements(sql);
-            let mut autocommit = false;
-            for statement in &statements {
-                let words = statement.words(sql);
-                if sqltext::is_transaction_control(&words) {
-                    return Err(RunError::Statement {
-                        failed: Box::new(FailedStatement {
-                            revision: migration.file.revision.clone(),
-                            path: migration.path.clone(),
-                            direction,
-                            statement: statement.text(sql).to_string(),
-                            message: "a migration must not contain BEGIN, COMMIT, END or \
-                                      ROLLBACK: qvdiff runs the revisions of a run in one \
-                                      transaction; remove the statement"
-                                .to_string(),
-                        }),
-                        committed: Vec::new(),
-                    });
-                }
-                autocommit |= sqltext::needs_autocommit(&words);
-            }
-            Ok(Section {
-                migration,
-                sql,
-                statements,
-                autocommit,
-            })
-        })
+/// Splits a planned section and refuses transaction control before anything runs: a `COMMIT`
+/// inside a section would commit half of the upgrade.
+fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunError> {
+    let sql = migration.file.section(direction);
+    let statements = sqltext::split_statements(sql);
+    let mut autocommit = false;
+    for statement in &statements {
+        let words = statement.words(sql);
+        if sqltext::is_transaction_control(&words) {
+            return Err(RunError::Statement {
+                failed: Box::new(FailedStatement {
+                    revision: migration.file.revision.clone(),
+                    path: migration.path.clone(),
+                    direction,
+                    statement: statement.text(sql).to_string(),
+                    message: "a migration must not contain BEGIN, COMMIT, END or ROLLBACK: \
+                              qvdiff runs the revisions of a run in one transaction; remove \
+                              the statement"
+                        .to_string(),
+                }),
+                committed: Vec::new(),
+            });
+        }
+        autocommit |= sqltext::needs_autocommit(&words);
+    }
+    Ok(Section {
+        statements,
+        autocommit,
+    })
+}
+
+/// Every planned section, prepared (see [`prepare`]).
+fn prepare_all(plan: &[&Migration], direction: Direction) -> Result<Vec<Section>, RunError> {
+    plan.iter()
+        .map(|migration| prepare(migration, direction))
         .collect()
 }
 
@@ -493,11 +261,13 @@ fn elapsed_ms(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Why a section stopped: the statement failed, or rows do not allow it. Either way, with
-/// how many statements ran before it.
+/// Why a section stopped: the statement failed, rows do not allow it, or it waited
+/// `lock_timeout` for a table lock. Each with how many statements ran before it.
 enum SectionFailure {
     Statement(usize, Box<FailedStatement>),
     Data(usize, Box<FailedStatement>, Vec<DataProblem>),
+    /// With how many attempts were made (outside a transaction; inside one, the caller retries).
+    LockTimeout(usize, Box<FailedStatement>, u32),
 }
 
 /// The savepoint a data step runs under inside the migration transaction, so that a failure
@@ -505,60 +275,150 @@ enum SectionFailure {
 const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 
 /// Runs a section's statements one by one, returning how long they took; on failure, how
-/// many ran before the failing one, and that one. Statements that rows can block are checked
-/// as [`crate::preflight`] describes.
+/// many ran before the failing one, and that one. `done`: statements a stopped run of this
+/// revision completed (outside a transaction only, see [`resume`]). Outside a transaction, a
+/// statement that
+/// waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back the
+/// transaction and runs it again: see [`table_locks`]).
 fn run_statements(
     session: &mut (impl Session + ?Sized),
-    section: &Section<'_>,
+    migration: &Migration,
+    section: &Section,
     direction: Direction,
+    retry: &LockRetry,
+    done: &[usize],
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
-    let in_transaction = !section.autocommit;
-    for (index, statement) in section.statements.iter().enumerate() {
-        let text = statement.text(section.sql);
-        let failed = |message: String| {
-            Box::new(FailedStatement {
-                revision: section.migration.file.revision.clone(),
-                path: section.migration.path.clone(),
-                direction,
-                statement: text.to_string(),
-                message,
-            })
-        };
-        let step = DataStep::of(text);
-        let refused = |problem: DataProblem| {
-            SectionFailure::Data(index, failed(String::new()), vec![problem])
-        };
-        if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
-            let problem = preflight::check_before(session, step)
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
-            if let Some(problem) = problem {
-                return Err(refused(problem));
-            }
+    for index in 0..section.statements.len() {
+        if done.contains(&index) {
+            continue;
         }
-        let savepoint = in_transaction && step.is_some();
-        if savepoint {
-            session
-                .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
-        }
-        match session.execute(text) {
-            Ok(()) if savepoint => session
-                .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?,
-            Ok(()) => {}
-            Err(error) => {
-                let message = server_message(error);
-                if let (true, Some(step)) = (savepoint && !message_is_lost(&message), &step) {
-                    if let Some(problem) = explain(session, step) {
-                        return Err(refused(problem));
-                    }
+        let mut attempt = 0;
+        loop {
+            match run_statement(session, migration, section, index, direction, retry) {
+                Ok(()) => break,
+                // Outside a transaction only the timed-out statement was undone.
+                Err(SectionFailure::LockTimeout(..))
+                    if section.autocommit && attempt < retry.retries =>
+                {
+                    std::thread::sleep(table_locks::pause_before_retry(attempt));
+                    attempt += 1;
                 }
-                return Err(SectionFailure::Statement(index, failed(message)));
+                Err(SectionFailure::LockTimeout(done, failed, _)) => {
+                    return Err(SectionFailure::LockTimeout(done, failed, attempt + 1))
+                }
+                Err(failure) => return Err(failure),
             }
         }
     }
     Ok(elapsed_ms(started))
+}
+
+/// Runs statement `index` of a section. Statements that rows can block are checked as
+/// [`crate::preflight`] describes; `CONCURRENTLY` statements wait for locks without a limit.
+/// Outside a transaction, each statement is recorded as a step when done (see [`resume`]).
+fn run_statement(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    section: &Section,
+    index: usize,
+    direction: Direction,
+    retry: &LockRetry,
+) -> Result<(), SectionFailure> {
+    let in_transaction = !section.autocommit;
+    let sql = migration.file.section(direction);
+    let statement = &section.statements[index];
+    let text = statement.text(sql);
+    let failed = |message: String| {
+        Box::new(FailedStatement {
+            revision: migration.file.revision.clone(),
+            path: migration.path.clone(),
+            direction,
+            statement: text.to_string(),
+            message,
+        })
+    };
+    let server_failure = |error: SessionError| {
+        let message = server_message(error);
+        if table_locks::is_lock_timeout(&message) {
+            SectionFailure::LockTimeout(index, failed(message), 1)
+        } else {
+            SectionFailure::Statement(index, failed(message))
+        }
+    };
+    let step = DataStep::of(text);
+    let refused =
+        |problem: DataProblem| SectionFailure::Data(index, failed(String::new()), vec![problem]);
+    if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
+        let problem = preflight::check_before(session, step).map_err(server_failure)?;
+        if let Some(problem) = problem {
+            return Err(refused(problem));
+        }
+    }
+    let savepoint = in_transaction && step.is_some();
+    if savepoint {
+        session
+            .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+            .map_err(server_failure)?;
+    }
+    let concurrent = sqltext::needs_autocommit(&statement.words(sql));
+    let result = match (section.autocommit, concurrent) {
+        (false, _) => session.execute(text),
+        (true, false) => {
+            resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
+        }
+        (true, true) => match resume::record_started(session, migration, direction)
+            .and_then(|()| resume::before_concurrent(session, text))
+        {
+            Ok(resume::Before::Done) => Ok(()),
+            Ok(resume::Before::Run) => table_locks::execute_without_timeout(session, text, retry),
+            Ok(resume::Before::DropInvalid(drop)) => {
+                table_locks::execute_without_timeout(session, &drop, retry)
+                    .and_then(|()| table_locks::execute_without_timeout(session, text, retry))
+            }
+            Err(error) => Err(error),
+        }
+        .and_then(|()| resume::record_step(session, migration, direction, index)),
+    };
+    match result {
+        Ok(()) if savepoint => session
+            .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+            .map_err(server_failure),
+        Ok(()) => Ok(()),
+        Err(error) => {
+            let failure = server_failure(error);
+            if let (SectionFailure::Statement(_, failed), true, Some(step)) =
+                (&failure, savepoint, &step)
+            {
+                if !message_is_lost(&failed.message) {
+                    if let Some(problem) = explain(session, step) {
+                        return Err(refused(problem));
+                    }
+                }
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// The error of a run that gave up on a statement waiting for a table lock, naming the
+/// sessions holding locks on its tables (read after the rollback, from a clean session).
+fn gave_up_waiting(
+    session: &mut (impl Session + ?Sized),
+    failed: Box<FailedStatement>,
+    attempts: u32,
+    retry: &LockRetry,
+    committed: &[String],
+    done_outside: Option<usize>,
+) -> RunError {
+    RunError::LockTimeout {
+        blockers: table_locks::blocking_sessions(session, &failed.statement, retry.timeout),
+        failed,
+        timeout: retry.timeout,
+        attempts,
+        committed: committed.to_vec(),
+        done_outside,
+    }
 }
 
 /// Whether a failure message says the connection is gone (nothing more can be asked).
@@ -585,172 +445,398 @@ fn explain(session: &mut (impl Session + ?Sized), step: &DataStep) -> Option<Dat
     }
 }
 
-/// Writes a revision's ledger change: a row added going up (creating the ledger if needed, in
-/// the same transaction when there is one), removed going down.
-fn record(
-    session: &mut (impl Session + ?Sized),
-    migration: &Migration,
-    direction: Direction,
-    execution_ms: i64,
-) -> Result<(), PgError> {
-    match direction {
-        Direction::Up => {
-            create_ledger(session)?;
-            record_applied(session, migration, execution_ms)
-        }
-        Direction::Down => migration
-            .ledger_revisions()
-            .try_for_each(|revision| forget(session, revision)),
-    }
-}
-
 /// A failure of qvdiff's own inside the run's transaction, with what was rolled back.
-fn in_transaction(error: PgError, committed: &[String]) -> RunError {
-    RunError::Postgres(PgError::new(
-        error.context,
-        format!("{}\n  {}", error.message, rolled_back_note(committed)),
-    ))
+fn in_transaction(error: RunError, committed: &[String]) -> RunError {
+    match error {
+        RunError::Postgres(error) => RunError::Postgres(PgError::new(
+            error.context,
+            format!("{}\n  {}", error.message, rolled_back_note(committed)),
+        )),
+        other => other,
+    }
 }
 
-/// Commits the open transaction holding `revisions`.
-fn commit(
-    session: &mut (impl Session + ?Sized),
-    revisions: &[String],
-    committed: &[String],
-) -> Result<(), RunError> {
-    session.execute("COMMIT").map_err(|e| {
-        // A deferred constraint fails here, not in its statement.
-        RunError::Postgres(PgError::new(
-            format!(
-                "committing revision{} {}",
-                plural(revisions.len()),
-                revisions.join(", ")
-            ),
-            format!("{}\n  {}", server_message(e), rolled_back_note(committed)),
-        ))
-    })
+/// The ledger of the database behind a session, written in whatever transaction is open.
+struct PgLedger<'s, S: Session + ?Sized> {
+    session: &'s mut S,
 }
 
-/// Runs each planned revision's section in `direction` (see the module docs), telling the
-/// progress hook first and keeping the ledger in step.
-fn run_plan(
-    session: &mut (impl Session + ?Sized),
-    plan: Vec<&Migration>,
-    direction: Direction,
-    options: &RunOptions,
-) -> Result<Vec<StepReport>, RunError> {
-    let sections = prepare(plan, direction)?;
-    let mut steps = Vec::with_capacity(sections.len());
-    // Revisions of this run already committed, and those in the open transaction (if any).
-    let mut committed: Vec<String> = Vec::new();
-    let mut open: Option<Vec<String>> = None;
-    for section in &sections {
-        let migration = section.migration;
-        let revision = &migration.file.revision;
-        if let Some(progress) = &options.progress {
-            progress(direction, migration);
-        }
-        let execution_ms = if section.autocommit {
-            if let Some(revisions) = open.take() {
-                commit(session, &revisions, &committed)?;
-                committed.extend(revisions);
-            }
-            let execution_ms =
-                run_statements(session, section, direction).map_err(|failure| match failure {
-                    SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
-                        failed,
-                        done,
-                        committed: committed.clone(),
-                    },
-                    SectionFailure::Data(done, failed, problems) => RunError::Data {
-                        failed,
-                        problems,
-                        committed: committed.clone(),
-                        done_outside: Some(done),
-                    },
-                })?;
-            record(session, migration, direction, execution_ms).map_err(|e| {
-                RunError::Postgres(PgError::new(
-                    e.context,
-                    format!(
-                        "{}\n  revision {revision} ran outside a transaction and its changes \
-                         stay, but the ledger does not say so: set it with `qvdiff stamp`",
-                        e.message
-                    ),
-                ))
+impl<S: Session + ?Sized> Ledger for PgLedger<'_, S> {
+    type Error = RunError;
+
+    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        Ok(read_ledger(self.session)?)
+    }
+
+    fn create_ledger(&mut self) -> Result<(), RunError> {
+        Ok(create_ledger(self.session)?)
+    }
+
+    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
+        Ok(record_applied(self.session, migration, execution_ms)?)
+    }
+
+    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
+        Ok(forget(self.session, revision)?)
+    }
+
+    fn replace_checksum(
+        &mut self,
+        migration: &Migration,
+        old_checksum: &str,
+        reason: &str,
+    ) -> Result<AcceptedEdit, RunError> {
+        let edit = record_accepted(
+            self.session,
+            &migration.file.revision,
+            old_checksum,
+            &migration.checksum,
+            reason,
+        )?;
+        update_checksum(self.session, migration)?;
+        Ok(edit)
+    }
+}
+
+/// One `upgrade` or `downgrade` under the migration lock, driven by the core's loop: the
+/// revisions of the run go in one transaction (a stretch), and a revision that must run
+/// outside a transaction ends the stretch before it and runs as recorded steps (see the module
+/// docs).
+struct PgRun<'s, S: Session + ?Sized> {
+    ledger: PgLedger<'s, S>,
+    /// How long a statement waits for a table lock, and how often it is retried.
+    retry: LockRetry,
+    /// Revisions of this run already committed.
+    committed: Vec<String>,
+    /// The revisions in the open transaction; `None` when none is open.
+    open: Option<Vec<String>>,
+    /// The sections run in the open transaction, in order: run again after a lock timeout
+    /// rolled it back.
+    stretch: Vec<(Migration, Section, i64)>,
+    /// How often the open stretch was rolled back for a lock timeout.
+    lock_attempts: u32,
+}
+
+impl<S: Session + ?Sized> PgRun<'_, S> {
+    /// Opens the stretch's transaction unless one is open.
+    fn begin_stretch(&mut self) -> Result<(), RunError> {
+        if self.open.is_none() {
+            self.ledger.session.execute("BEGIN").map_err(|e| {
+                PgError::new("starting the migration transaction", server_message(e))
             })?;
-            committed.push(revision.clone());
-            execution_ms
-        } else {
-            let revisions = match open.as_mut() {
-                Some(revisions) => revisions,
-                None => {
-                    session.execute("BEGIN").map_err(|e| {
-                        PgError::new("starting the migration transaction", server_message(e))
-                    })?;
-                    open.insert(Vec::new())
-                }
+            self.open = Some(Vec::new());
+        }
+        Ok(())
+    }
+
+    /// Commits the open stretch, if any; its revisions are then committed for good.
+    fn commit_stretch(&mut self) -> Result<(), RunError> {
+        let Some(revisions) = self.open.take() else {
+            return Ok(());
+        };
+        self.stretch.clear();
+        self.lock_attempts = 0;
+        self.ledger.session.execute("COMMIT").map_err(|e| {
+            // A deferred constraint fails here, not in its statement.
+            RunError::Postgres(PgError::new(
+                format!(
+                    "committing revision{} {}",
+                    plural(revisions.len()),
+                    revisions.join(", ")
+                ),
+                format!(
+                    "{}\n  {}",
+                    server_message(e),
+                    rolled_back_note(&self.committed)
+                ),
+            ))
+        })?;
+        self.committed.extend(revisions);
+        Ok(())
+    }
+
+    /// Runs a section that must run outside a transaction, statement by statement as recorded
+    /// steps (skipping those a stopped run completed), after committing the open stretch.
+    fn run_outside_transaction(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+    ) -> Result<i64, RunError> {
+        self.commit_stretch()?;
+        let done = resume::done_statements(self.ledger.session, migration, direction)?;
+        let retry = self.retry;
+        run_statements(
+            self.ledger.session,
+            migration,
+            section,
+            direction,
+            &retry,
+            &done,
+        )
+        .map_err(|failure| match failure {
+            SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
+                failed,
+                done,
+                committed: self.committed.clone(),
+            },
+            SectionFailure::Data(done, failed, problems) => RunError::Data {
+                failed,
+                problems,
+                committed: self.committed.clone(),
+                done_outside: Some(done),
+            },
+            SectionFailure::LockTimeout(done, failed, attempts) => gave_up_waiting(
+                self.ledger.session,
+                failed,
+                attempts,
+                &retry,
+                &self.committed,
+                Some(done),
+            ),
+        })
+    }
+
+    /// Runs a section inside the stretch's transaction, opening it if needed. On a lock
+    /// timeout the whole transaction is rolled back (so that no lock it took holds up writers)
+    /// and, after a pause, the stretch's earlier sections and this one run again.
+    fn run_in_stretch(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+    ) -> Result<i64, RunError> {
+        let retry = self.retry;
+        loop {
+            self.begin_stretch()?;
+            let failure = match self.replay_stretch(direction).and_then(|()| {
+                run_statements(
+                    self.ledger.session,
+                    migration,
+                    section,
+                    direction,
+                    &retry,
+                    &[],
+                )
+            }) {
+                Ok(execution_ms) => return Ok(execution_ms),
+                Err(failure) => failure,
             };
-            let execution_ms =
-                run_statements(session, section, direction).map_err(|failure| match failure {
-                    SectionFailure::Statement(_, failed) => RunError::Statement {
+            match failure {
+                SectionFailure::LockTimeout(_, failed, _) => {
+                    let _ = self.ledger.session.execute("ROLLBACK");
+                    self.open = None;
+                    if self.lock_attempts >= retry.retries {
+                        return Err(gave_up_waiting(
+                            self.ledger.session,
+                            failed,
+                            self.lock_attempts + 1,
+                            &retry,
+                            &self.committed,
+                            None,
+                        ));
+                    }
+                    std::thread::sleep(table_locks::pause_before_retry(self.lock_attempts));
+                    self.lock_attempts += 1;
+                }
+                SectionFailure::Statement(_, failed) => {
+                    return Err(RunError::Statement {
                         failed,
-                        committed: committed.clone(),
-                    },
-                    SectionFailure::Data(_, failed, problems) => RunError::Data {
+                        committed: self.committed.clone(),
+                    })
+                }
+                SectionFailure::Data(_, failed, problems) => {
+                    return Err(RunError::Data {
                         failed,
                         problems,
-                        committed: committed.clone(),
+                        committed: self.committed.clone(),
                         done_outside: None,
-                    },
-                })?;
-            record(session, migration, direction, execution_ms)
-                .map_err(|e| in_transaction(e, &committed))?;
-            revisions.push(revision.clone());
-            execution_ms
-        };
-        steps.push(step_report(migration, execution_ms));
-    }
-    if let Some(revisions) = open {
-        commit(session, &revisions, &committed)?;
-    }
-    Ok(steps)
-}
-
-fn step_report(migration: &Migration, execution_ms: i64) -> StepReport {
-    StepReport {
-        revision: migration.file.revision.clone(),
-        message: migration.file.message.clone(),
-        path: migration.path.clone(),
-        execution_ms,
-    }
-}
-
-/// The applied heads after a run, from the ledger before it and the steps it took (not read
-/// back: the run is committed, and a failed read must not report it as failed).
-fn heads_after(
-    migrations: &Migrations,
-    ledger: &[AppliedRevision],
-    steps: &[StepReport],
-    direction: Direction,
-) -> Vec<String> {
-    let mut rows: Vec<AppliedRevision> = ledger.to_vec();
-    match direction {
-        Direction::Up => rows.extend(steps.iter().map(|step| {
-            AppliedRevision {
-                revision: step.revision.clone(),
-                checksum: migrations
-                    .get(&step.revision)
-                    .map(|m| m.checksum.clone())
-                    .unwrap_or_default(),
-                message: step.message.clone(),
-                applied_at: String::new(),
-                execution_ms: step.execution_ms,
+                    })
+                }
             }
-        })),
-        Direction::Down => rows.retain(|row| !steps.iter().any(|s| s.revision == row.revision)),
+        }
     }
-    runner::status(migrations, &rows).current
+
+    /// After a rollback for a lock timeout: runs the sections the stretch had run again, with
+    /// their ledger changes, in the new transaction. Nothing to do on a first attempt.
+    fn replay_stretch(&mut self, direction: Direction) -> Result<(), SectionFailure> {
+        if self.open.as_ref().is_some_and(|open| !open.is_empty()) || self.stretch.is_empty() {
+            return Ok(());
+        }
+        let retry = self.retry;
+        for (migration, section, execution_ms) in &self.stretch {
+            run_statements(
+                self.ledger.session,
+                migration,
+                section,
+                direction,
+                &retry,
+                &[],
+            )?;
+            let recorded = match direction {
+                Direction::Up => self.ledger.create_ledger(),
+                Direction::Down => Ok(()),
+            }
+            .and_then(|()| record_change(&mut self.ledger, migration, direction, *execution_ms));
+            if let Err(error) = recorded {
+                // qvdiff's own write failed: reported as the section's failure.
+                let statement = format!("(recording revision {})", migration.file.revision);
+                return Err(SectionFailure::Statement(
+                    0,
+                    Box::new(FailedStatement {
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
+                        direction,
+                        statement,
+                        message: error.to_string(),
+                    }),
+                ));
+            }
+            if let Some(open) = self.open.as_mut() {
+                open.push(migration.file.revision.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a revision that ran outside a transaction and forgets its steps, in one
+    /// transaction: recorded exactly when its progress is gone.
+    fn finish_outside(
+        &mut self,
+        migration: &Migration,
+        direction: Direction,
+        execution_ms: i64,
+    ) -> Result<(), RunError> {
+        self.ledger
+            .session
+            .execute("BEGIN")
+            .map_err(|e| PgError::new("starting the ledger transaction", server_message(e)))?;
+        let recorded = match direction {
+            Direction::Up => self.ledger.create_ledger(),
+            Direction::Down => Ok(()),
+        }
+        .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms))
+        .and_then(|()| {
+            Ok(resume::forget_progress(
+                self.ledger.session,
+                migration,
+                direction,
+            )?)
+        })
+        .and_then(|()| {
+            self.ledger.session.execute("COMMIT").map_err(|e| {
+                RunError::Postgres(PgError::new(
+                    format!("recording revision {}", migration.file.revision),
+                    server_message(e),
+                ))
+            })
+        });
+        if recorded.is_err() {
+            let _ = self.ledger.session.execute("ROLLBACK");
+        }
+        recorded
+    }
+}
+
+impl<S: Session + ?Sized> Ledger for PgRun<'_, S> {
+    type Error = RunError;
+
+    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        self.ledger.read_ledger()
+    }
+
+    fn create_ledger(&mut self) -> Result<(), RunError> {
+        self.ledger.create_ledger()
+    }
+
+    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
+        self.ledger.record_applied(migration, execution_ms)
+    }
+
+    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
+        self.ledger.forget(revision)
+    }
+
+    fn replace_checksum(
+        &mut self,
+        migration: &Migration,
+        old_checksum: &str,
+        reason: &str,
+    ) -> Result<AcceptedEdit, RunError> {
+        self.ledger
+            .replace_checksum(migration, old_checksum, reason)
+    }
+}
+
+impl<S: Session + ?Sized> RunSession for PgRun<'_, S> {
+    type Section = Section;
+
+    fn prepare(&self, migration: &Migration, direction: Direction) -> Result<Section, RunError> {
+        prepare(migration, direction)
+    }
+
+    fn before_changes(&mut self, _: Direction, _: &[String]) -> Result<(), RunError> {
+        // PostgreSQL is backed up with its own tools (`pg_dump`): `RunOptions::backup` is
+        // SQLite's.
+        Ok(())
+    }
+
+    fn run_section(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+    ) -> Result<i64, RunError> {
+        if section.autocommit {
+            self.run_outside_transaction(migration, section, direction)
+        } else {
+            self.run_in_stretch(migration, section, direction)
+        }
+    }
+
+    /// The ledger row goes in the stretch's transaction; going up, the ledger is created in
+    /// it when missing, so a failed first run leaves no ledger behind.
+    fn record(
+        &mut self,
+        migration: &Migration,
+        section: &Section,
+        direction: Direction,
+        execution_ms: i64,
+    ) -> Result<(), RunError> {
+        let revision = &migration.file.revision;
+        if section.autocommit {
+            self.finish_outside(migration, direction, execution_ms)
+                .map_err(|e| match e {
+                    RunError::Postgres(e) => RunError::Postgres(PgError::new(
+                        e.context,
+                        format!(
+                            "{}\n  revision {revision} ran outside a transaction and its steps \
+                             are recorded as done: run it again to record it",
+                            e.message
+                        ),
+                    )),
+                    other => other,
+                })?;
+            self.committed.push(revision.clone());
+        } else {
+            let recorded = match direction {
+                Direction::Up => self.ledger.create_ledger(),
+                Direction::Down => Ok(()),
+            }
+            .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms));
+            recorded.map_err(|e| in_transaction(e, &self.committed))?;
+            if let Some(open) = self.open.as_mut() {
+                open.push(revision.clone());
+            }
+            self.stretch
+                .push((migration.clone(), section.clone(), execution_ms));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), RunError> {
+        self.commit_stretch()
+    }
 }
 
 /// The ledger rows of the database behind `session`, in the order they were applied (empty
@@ -811,22 +897,23 @@ pub fn upgrade_in_transaction(
     poll_lock(session, database, busy_timeout, "pg_try_advisory_xact_lock")?;
     let ledger = read_ledger(session)?;
     let plan = plan_upgrade(migrations, &ledger, target)?;
-    let sections = prepare(plan, Direction::Up)?;
+    let sections = prepare_all(&plan, Direction::Up)?;
     // Every statement as it runs here, each outside-a-transaction one checked before any runs.
     let mut scripts = Vec::with_capacity(sections.len());
-    for section in &sections {
+    for (migration, section) in plan.iter().zip(&sections) {
+        let sql = migration.file.up.as_str();
         let mut statements = Vec::with_capacity(section.statements.len());
         for statement in &section.statements {
-            let text = statement.text(section.sql);
-            if !sqltext::needs_autocommit(&statement.words(section.sql)) {
+            let text = statement.text(sql);
+            if !sqltext::needs_autocommit(&statement.words(sql)) {
                 statements.push(text.to_string());
                 continue;
             }
-            let Some(inside) = sqltext::without_concurrently(statement, section.sql) else {
+            let Some(inside) = sqltext::without_concurrently(statement, sql) else {
                 return Err(RunError::Statement {
                     failed: Box::new(FailedStatement {
-                        revision: section.migration.file.revision.clone(),
-                        path: section.migration.path.clone(),
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
                         direction: Direction::Up,
                         statement: text.to_string(),
                         message: "this statement must run outside a transaction, and this \
@@ -841,16 +928,16 @@ pub fn upgrade_in_transaction(
         }
         scripts.push(statements);
     }
-    let mut steps = Vec::with_capacity(sections.len());
-    for (section, statements) in sections.iter().zip(scripts) {
+    let mut steps = Vec::with_capacity(plan.len());
+    for (migration, statements) in plan.iter().zip(scripts) {
         let started = Instant::now();
         for statement in statements {
             session
                 .execute(&statement)
                 .map_err(|e| RunError::Statement {
                     failed: Box::new(FailedStatement {
-                        revision: section.migration.file.revision.clone(),
-                        path: section.migration.path.clone(),
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
                         direction: Direction::Up,
                         statement,
                         message: server_message(e),
@@ -859,9 +946,19 @@ pub fn upgrade_in_transaction(
                 })?;
         }
         let execution_ms = elapsed_ms(started);
-        record(session, section.migration, Direction::Up, execution_ms)
+        let mut ledger = PgLedger {
+            session: &mut *session,
+        };
+        ledger
+            .create_ledger()
+            .and_then(|()| ledger.record_applied(migration, execution_ms))
             .map_err(|e| in_transaction(e, &[]))?;
-        steps.push(step_report(section.migration, execution_ms));
+        steps.push(StepReport {
+            revision: migration.file.revision.clone(),
+            message: migration.file.message.clone(),
+            path: migration.path.clone(),
+            execution_ms,
+        });
     }
     Ok(steps)
 }
@@ -888,8 +985,7 @@ pub fn downgrade(
     )
 }
 
-/// `upgrade` and `downgrade`: under the lock, reads the ledger, asks `plan` for the revisions
-/// to run in `direction` and runs them. With nothing applied, a downgrade does nothing.
+/// `upgrade` and `downgrade`: the core's loop under the migration lock.
 fn run_to<'m, S: Session + ?Sized>(
     session: &mut S,
     database: &str,
@@ -899,20 +995,26 @@ fn run_to<'m, S: Session + ?Sized>(
     plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
 ) -> Result<RunReport, RunError> {
     with_lock(session, database, options.busy_timeout, |session| {
-        let ledger = read_ledger(session)?;
-        if direction == Direction::Down && ledger.is_empty() {
-            return Ok(RunReport {
-                steps: Vec::new(),
-                backup: None,
-                current: Vec::new(),
-            });
+        let previous = table_locks::set_timeout(session, &options.lock_retry).map_err(|e| {
+            PgError::new("setting lock_timeout for the migration", server_message(e))
+        })?;
+        let mut run = PgRun {
+            ledger: PgLedger {
+                session: &mut *session,
+            },
+            retry: options.lock_retry,
+            committed: Vec::new(),
+            open: None,
+            stretch: Vec::new(),
+            lock_attempts: 0,
+        };
+        let report = run_revisions(&mut run, migrations, direction, options, plan);
+        if report.is_err() {
+            // An aborted transaction would refuse the reset below.
+            let _ = session.execute("ROLLBACK");
         }
-        let steps = run_plan(session, plan(&ledger)?, direction, options)?;
-        Ok(RunReport {
-            current: heads_after(migrations, &ledger, &steps, direction),
-            steps,
-            backup: None,
-        })
+        table_locks::restore_timeout(session, &previous);
+        report
     })
 }
 
@@ -932,47 +1034,27 @@ pub fn stamp(
 ) -> Result<StampReport, RunError> {
     let keep = plan_stamp(migrations, target)?;
     with_lock(session, database, options.busy_timeout, |session| {
-        session
-            .execute("BEGIN")
-            .map_err(|e| PgError::new("starting the stamp transaction", server_message(e)))?;
-        let ledger = read_ledger(session)?;
-        create_ledger(session)?;
-        let mut report = StampReport::default();
-        for row in &ledger {
-            if !keep.iter().any(|m| m.file.revision == row.revision) {
-                forget(session, &row.revision)?;
-                report.removed.push(row.revision.clone());
-            }
-        }
-        for migration in keep {
-            match ledger
-                .iter()
-                .find(|row| row.revision == migration.file.revision)
-            {
-                None => {
-                    record_applied(session, migration, 0)?;
-                    report.added.push(migration.file.revision.clone());
-                }
-                Some(row) if !migration.applied_as(&row.checksum) => {
-                    // A replaced checksum is never silent: the audit keeps both.
-                    record_accepted(
-                        session,
-                        &migration.file.revision,
-                        &row.checksum,
-                        &migration.checksum,
-                        STAMP_REASON,
-                    )?;
-                    update_checksum(session, migration)?;
-                    report.rechecksummed.push(migration.file.revision.clone());
-                }
-                Some(_) => {}
-            }
-        }
-        session
-            .execute("COMMIT")
-            .map_err(|e| PgError::new("committing the stamp", server_message(e)))?;
-        Ok(report)
+        in_one_transaction(session, "the stamp", |ledger| stamp_ledger(ledger, &keep))
     })
+}
+
+/// Runs `work` on the ledger in one transaction (`what` names it in messages), committed when
+/// it succeeds; [`with_lock`] rolls back whatever a failure leaves open.
+fn in_one_transaction<S: Session + ?Sized, T>(
+    session: &mut S,
+    what: &str,
+    work: impl FnOnce(&mut PgLedger<'_, S>) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    session
+        .execute("BEGIN")
+        .map_err(|e| PgError::new(format!("starting {what} transaction"), server_message(e)))?;
+    let done = work(&mut PgLedger {
+        session: &mut *session,
+    })?;
+    session
+        .execute("COMMIT")
+        .map_err(|e| PgError::new(format!("committing {what}"), server_message(e)))?;
+    Ok(done)
 }
 
 impl PostgresDatabase {
@@ -1039,22 +1121,9 @@ impl PostgresDatabase {
             &database,
             options.busy_timeout,
             |session| {
-                Session::execute(session, "BEGIN").map_err(|e| {
-                    PgError::new("starting the accept transaction", server_message(e))
-                })?;
-                let ledger = read_ledger(session)?;
-                let plan = plan_accept(migrations, &ledger, revision, reason)?;
-                let edit = record_accepted(
-                    session,
-                    &plan.migration.file.revision,
-                    &plan.old_checksum,
-                    &plan.migration.checksum,
-                    &plan.reason,
-                )?;
-                update_checksum(session, plan.migration)?;
-                Session::execute(session, "COMMIT")
-                    .map_err(|e| PgError::new("committing the accepted edit", server_message(e)))?;
-                Ok(edit)
+                in_one_transaction(session, "the accepted edit", |ledger| {
+                    accept_edit(ledger, migrations, revision, reason)
+                })
             },
         )
     }
@@ -1073,9 +1142,8 @@ impl PostgresDatabase {
         target: &str,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let plan = plan_upgrade(migrations, &ledger, target)?;
-        let from = script_start(&runner::status(migrations, &ledger).current);
-        render_script(&ScriptPlan::Upgrade(plan), &format!("{from} -> {target}"))
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target)?;
+        render_script(&plan, &range)
     }
 
     /// The script `downgrade TARGET --sql` would run now (`target` as for
@@ -1086,13 +1154,8 @@ impl PostgresDatabase {
         target: &str,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let plan = if ledger.is_empty() {
-            Vec::new()
-        } else {
-            plan_downgrade(migrations, &ledger, target)?
-        };
-        let from = script_start(&runner::status(migrations, &ledger).current);
-        render_script(&ScriptPlan::Downgrade(plan), &format!("{from} -> {target}"))
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target)?;
+        render_script(&plan, &range)
     }
 
     /// How many rows `table` (in the default schema) holds.
@@ -1123,15 +1186,6 @@ impl PostgresDatabase {
     }
 }
 
-/// Where an offline script starts, for its header: `base`, or the applied heads joined by `+`.
-fn script_start(current: &[String]) -> String {
-    if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    }
-}
-
 /// The offline script for `qvdiff sql [FROM:TO]` (`range` as typed; `None` = `base:head`).
 pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String, RunError> {
     let (from, to) = parse_range(range);
@@ -1147,7 +1201,7 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         ScriptPlan::Upgrade(list) => (list.clone(), Direction::Up),
         ScriptPlan::Downgrade(list) => (list.clone(), Direction::Down),
     };
-    let sections = prepare(migrations, direction)?;
+    let sections = prepare_all(&migrations, direction)?;
     // Comment lines carry text from outside (the range as typed, file paths): flattened to one
     // line so nothing in them can end the comment and run as SQL.
     let one_line = qvdiff_core::migration::sanitize_message;
@@ -1160,8 +1214,8 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
     );
     let mut in_transaction = false;
     let mut ledger_created = direction == Direction::Down;
-    for section in &sections {
-        let migration = section.migration;
+    for (migration, section) in migrations.iter().zip(&sections) {
+        let sql = migration.file.section(direction);
         if section.autocommit && in_transaction {
             out.push_str("COMMIT;\n");
             in_transaction = false;
@@ -1183,8 +1237,8 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         }
         // Verbatim, comments included: psql finds the statements itself, and runs each of a
         // revision outside a transaction on its own, as the runner does.
-        out.push_str(section.sql.trim_end());
-        if sqltext::ends_unterminated(section.sql) {
+        out.push_str(sql.trim_end());
+        if sqltext::ends_unterminated(sql) {
             // Else psql would read the ledger row below as part of the last statement.
             out.push(';');
         }
@@ -1228,6 +1282,10 @@ impl Backend for PostgresDatabase {
 
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
         PostgresDatabase::applied(self).map_err(backend_error)
+    }
+
+    fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
+        resume::half_done(&mut self.client).map_err(|e| backend_error(RunError::Postgres(e)))
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {

@@ -30,14 +30,16 @@ pub use qvdiff_core::backend::{
     BackupSettings, Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
     DEFAULT_BUSY_TIMEOUT,
 };
+use qvdiff_core::run_loop::{
+    accept_edit, heads_label, run_revisions, script_plan, stamp_ledger, Ledger, RunSession,
+};
 use qvdiff_core::runner::{
-    self, parse_range, plan_accept, plan_downgrade, plan_range, plan_stamp, plan_upgrade,
-    AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
-    STAMP_REASON,
+    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AcceptedEdit,
+    AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
 };
 use qvdiff_core::wording::human_duration;
 use qvdiff_core::Schema;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -224,11 +226,26 @@ fn database_name(conn: &Connection) -> String {
     }
 }
 
-/// Opens the runner's write transaction, waiting up to `timeout` for other writers.
-fn begin_write<'c>(
-    conn: &'c mut Connection,
+/// Runs `work` in the runner's write transaction (`BEGIN IMMEDIATE`), waiting up to `timeout`
+/// for other writers. `work` commits; whatever it leaves open (a failure, or nothing to do) is
+/// rolled back.
+fn with_write_transaction<T>(
+    conn: &mut Connection,
     timeout: Duration,
-) -> Result<Transaction<'c>, RunError> {
+    work: impl FnOnce(&Connection) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    begin_write(conn, timeout)?;
+    let result = work(conn);
+    if !conn.is_autocommit() {
+        // Nothing of a run that did not commit stays; a failed rollback leaves the transaction
+        // to end with the connection.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
+
+/// Opens the runner's write transaction, waiting up to `timeout` for other writers.
+fn begin_write(conn: &mut Connection, timeout: Duration) -> Result<(), RunError> {
     let database = database_name(conn);
     // SQLite silently opens a file it may not write read-only; say so before anything (a backup
     // included) is done, instead of failing on the first statement.
@@ -245,7 +262,7 @@ fn begin_write<'c>(
     }
     conn.busy_timeout(timeout)
         .map_err(|e| SqliteError::database("setting the busy timeout", e))?;
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+    conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 RunError::Locked {
@@ -260,9 +277,10 @@ fn begin_write<'c>(
         })
 }
 
-/// The applied heads after a run, for the report.
-fn applied_heads(migrations: &Migrations, applied: &[AppliedRevision]) -> Vec<String> {
-    runner::status(migrations, applied).current
+/// Commits the runner's write transaction; `action` names it in a message.
+fn commit(conn: &Connection, action: &str) -> Result<(), RunError> {
+    conn.execute_batch("COMMIT")
+        .map_err(|e| RunError::Sqlite(SqliteError::database(action, e)))
 }
 
 /// The backup a run took before changing anything, and how to prune its folder.
@@ -300,14 +318,14 @@ fn settle_backup(
 /// Takes the pre-change backup under the write lock, named by where the database stands now.
 /// It is pruned (or removed) by [`settle_backup`] when the run is over.
 fn backup_before<'a>(
-    tx: &Transaction<'_>,
+    conn: &Connection,
     settings: Option<&'a BackupSettings>,
     current: &[String],
 ) -> Result<Option<TakenBackup<'a>>, RunError> {
     let Some(settings) = settings else {
         return Ok(None);
     };
-    let path = match tx.path() {
+    let path = match conn.path() {
         Some(path) if !path.is_empty() => PathBuf::from(path),
         // An in-memory database has nothing to lose across a crash; nothing to back up.
         _ => return Ok(None),
@@ -371,25 +389,21 @@ fn check_no_transaction_control(
 /// Runs one section inside the open transaction, turning failures into [`RunError`]s that name
 /// the revision, the statement and — for constraint failures — the rows in the way.
 fn run_section(
-    tx: &Transaction<'_>,
+    conn: &Connection,
     migration: &Migration,
     direction: Direction,
 ) -> Result<i64, RunError> {
-    let sql = match direction {
-        Direction::Up => &migration.file.up,
-        Direction::Down => &migration.file.down,
-    };
-    check_no_transaction_control(migration, direction, sql)?;
-    let violations_before = foreign_key_violations(tx)
+    let sql = migration.file.section(direction);
+    let violations_before = foreign_key_violations(conn)
         .map_err(|e| SqliteError::database("checking foreign keys", e))?;
     let types_before =
-        declared_types(tx).map_err(|e| SqliteError::database("reading column types", e))?;
+        declared_types(conn).map_err(|e| SqliteError::database("reading column types", e))?;
     let started = Instant::now();
-    if let Err(error) = run_script(tx, &migration.file.revision, sql) {
+    if let Err(error) = run_script(conn, &migration.file.revision, sql) {
         return Err(match error {
             SqliteError::Statement {
                 statement, message, ..
-            } => match explain_constraint_failure(tx, &message) {
+            } => match explain_constraint_failure(conn, &message) {
                 Some(problem) => RunError::Data {
                     revision: migration.file.revision.clone(),
                     path: migration.path.clone(),
@@ -409,7 +423,7 @@ fn run_section(
         });
     }
     let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    if tx.is_autocommit() {
+    if conn.is_autocommit() {
         // Belt and braces behind check_no_transaction_control: SQL that ended the transaction
         // some other way.
         return Err(RunError::Statement {
@@ -420,7 +434,7 @@ fn run_section(
             message: "the section ended the migration transaction".to_string(),
         });
     }
-    let unconverted = unconverted_values(tx, &types_before)
+    let unconverted = unconverted_values(conn, &types_before)
         .map_err(|e| SqliteError::database("checking converted values", e))?;
     if !unconverted.is_empty() {
         return Err(RunError::Data {
@@ -432,7 +446,7 @@ fn run_section(
             problems: unconverted,
         });
     }
-    let violations_after = foreign_key_violations(tx)
+    let violations_after = foreign_key_violations(conn)
         .map_err(|e| SqliteError::database("checking foreign keys", e))?;
     let new_violations = added_violations(&violations_before, violations_after);
     if !new_violations.is_empty() {
@@ -441,61 +455,119 @@ fn run_section(
             path: migration.path.clone(),
             direction,
             statement: "PRAGMA foreign_key_check".to_string(),
-            problems: explain_orphans(tx, &new_violations),
+            problems: explain_orphans(conn, &new_violations),
         });
     }
     Ok(execution_ms)
 }
 
-/// Runs each planned revision's section in `direction` inside the open transaction, telling the
-/// progress hook first and keeping the ledger in step (a row added going up, removed going down).
-fn run_plan(
-    tx: &Transaction<'_>,
-    plan: Vec<&Migration>,
-    direction: Direction,
-    options: &RunOptions,
-) -> Result<Vec<StepReport>, RunError> {
-    let mut steps = Vec::with_capacity(plan.len());
-    for migration in plan {
-        if let Some(progress) = &options.progress {
-            progress(direction, migration);
-        }
-        let execution_ms = run_section(tx, migration, direction)?;
-        match direction {
-            Direction::Up => record_applied(tx, migration, execution_ms)?,
-            Direction::Down => {
-                for revision in migration.ledger_revisions() {
-                    forget(tx, revision)?;
-                }
-            }
-        }
-        steps.push(step_report(migration, execution_ms));
+/// The ledger of the database in the open write transaction.
+struct SqliteLedger<'c> {
+    conn: &'c Connection,
+}
+
+impl Ledger for SqliteLedger<'_> {
+    type Error = RunError;
+
+    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        Ok(read_ledger(self.conn)?)
     }
-    Ok(steps)
+
+    fn create_ledger(&mut self) -> Result<(), RunError> {
+        Ok(create_ledger(self.conn)?)
+    }
+
+    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
+        Ok(record_applied(self.conn, migration, execution_ms)?)
+    }
+
+    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
+        Ok(forget(self.conn, revision)?)
+    }
+
+    fn replace_checksum(
+        &mut self,
+        migration: &Migration,
+        old_checksum: &str,
+        reason: &str,
+    ) -> Result<AcceptedEdit, RunError> {
+        let edit = record_accepted(
+            self.conn,
+            &migration.file.revision,
+            old_checksum,
+            &migration.checksum,
+            reason,
+        )?;
+        update_checksum(self.conn, migration)?;
+        Ok(edit)
+    }
 }
 
-/// Commits a run and reports where the database now is.
-fn commit_run(
-    tx: Transaction<'_>,
-    migrations: &Migrations,
-    steps: Vec<StepReport>,
-    action: &str,
-) -> Result<RunReport, RunError> {
-    let ledger = read_ledger(&tx)?;
-    tx.commit().map_err(|e| SqliteError::database(action, e))?;
-    Ok(RunReport {
-        steps,
-        backup: None,
-        current: applied_heads(migrations, &ledger),
-    })
+/// One `upgrade` or `downgrade` in the open write transaction: the core's loop drives it.
+struct SqliteRun<'c, 'o> {
+    ledger: SqliteLedger<'c>,
+    backup_settings: Option<&'o BackupSettings>,
+    /// The backup `before_changes` took, settled when the run is over.
+    backup: Option<TakenBackup<'o>>,
 }
 
-fn step_report(migration: &Migration, execution_ms: i64) -> StepReport {
-    StepReport {
-        revision: migration.file.revision.clone(),
-        message: migration.file.message.clone(),
-        path: migration.path.clone(),
-        execution_ms,
+impl Ledger for SqliteRun<'_, '_> {
+    type Error = RunError;
+
+    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
+        self.ledger.read_ledger()
+    }
+
+    fn create_ledger(&mut self) -> Result<(), RunError> {
+        self.ledger.create_ledger()
+    }
+
+    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
+        self.ledger.record_applied(migration, execution_ms)
+    }
+
+    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
+        self.ledger.forget(revision)
+    }
+
+    fn replace_checksum(
+        &mut self,
+        migration: &Migration,
+        old_checksum: &str,
+        reason: &str,
+    ) -> Result<AcceptedEdit, RunError> {
+        self.ledger
+            .replace_checksum(migration, old_checksum, reason)
+    }
+}
+
+impl RunSession for SqliteRun<'_, '_> {
+    type Section = ();
+
+    fn prepare(&self, migration: &Migration, direction: Direction) -> Result<(), RunError> {
+        check_no_transaction_control(migration, direction, migration.file.section(direction))
+    }
+
+    fn before_changes(&mut self, direction: Direction, current: &[String]) -> Result<(), RunError> {
+        self.backup = backup_before(self.ledger.conn, self.backup_settings, current)?;
+        if direction == Direction::Up {
+            // A first upgrade creates the ledger inside the same transaction.
+            self.ledger.create_ledger()?;
+        }
+        Ok(())
+    }
+
+    fn run_section(
+        &mut self,
+        migration: &Migration,
+        _section: &(),
+        direction: Direction,
+    ) -> Result<i64, RunError> {
+        run_section(self.ledger.conn, migration, direction)
+    }
+
+    fn finish(&mut self) -> Result<(), RunError> {
+        commit(self.ledger.conn, "committing the migration transaction")
     }
 }
 
@@ -531,9 +603,8 @@ pub fn downgrade(
     })
 }
 
-/// `upgrade` and `downgrade`: in one write transaction with foreign keys off, reads the ledger,
-/// asks `plan` for the revisions to run in `direction`, backs up and runs them. With nothing
-/// applied, a downgrade does nothing; with nothing to run, nothing is backed up.
+/// `upgrade` and `downgrade`: the core's loop in one write transaction with foreign keys off,
+/// the backup settled once the run committed or failed.
 fn run_to<'m>(
     conn: &mut Connection,
     migrations: &'m Migrations,
@@ -542,38 +613,15 @@ fn run_to<'m>(
     plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
 ) -> Result<RunReport, RunError> {
     with_foreign_keys_off(conn, |conn| {
-        let tx = begin_write(conn, options.busy_timeout)?;
-        let ledger = read_ledger(&tx)?;
-        if direction == Direction::Down && ledger.is_empty() {
-            return Ok(RunReport {
-                steps: Vec::new(),
+        with_write_transaction(conn, options.busy_timeout, |conn| {
+            let mut run = SqliteRun {
+                ledger: SqliteLedger { conn },
+                backup_settings: options.backup.as_ref(),
                 backup: None,
-                current: Vec::new(),
-            });
-        }
-        let plan = plan(&ledger)?;
-        if plan.is_empty() {
-            return Ok(RunReport {
-                steps: Vec::new(),
-                backup: None,
-                current: applied_heads(migrations, &ledger),
-            });
-        }
-        let backup = backup_before(
-            &tx,
-            options.backup.as_ref(),
-            &applied_heads(migrations, &ledger),
-        )?;
-        let outcome = match direction {
-            // A first upgrade creates the ledger inside the same transaction.
-            Direction::Up => create_ledger(&tx)
-                .map_err(RunError::from)
-                .and_then(|()| run_plan(&tx, plan, direction, options))
-                .and_then(|steps| commit_run(tx, migrations, steps, "committing the upgrade")),
-            Direction::Down => run_plan(&tx, plan, direction, options)
-                .and_then(|steps| commit_run(tx, migrations, steps, "committing the downgrade")),
-        };
-        settle_backup(backup, outcome)
+            };
+            let outcome = run_revisions(&mut run, migrations, direction, options, plan);
+            settle_backup(run.backup.take(), outcome)
+        })
     })
 }
 
@@ -590,43 +638,11 @@ pub fn stamp(
     options: &RunOptions,
 ) -> Result<StampReport, RunError> {
     let keep = plan_stamp(migrations, target)?;
-    let tx = begin_write(conn, options.busy_timeout)?;
-    let ledger = read_ledger(&tx)?;
-    create_ledger(&tx)?;
-    let mut report = StampReport::default();
-    for row in &ledger {
-        if !keep.iter().any(|m| m.file.revision == row.revision) {
-            forget(&tx, &row.revision)?;
-            report.removed.push(row.revision.clone());
-        }
-    }
-    for migration in keep {
-        match ledger
-            .iter()
-            .find(|row| row.revision == migration.file.revision)
-        {
-            None => {
-                record_applied(&tx, migration, 0)?;
-                report.added.push(migration.file.revision.clone());
-            }
-            Some(row) if !migration.applied_as(&row.checksum) => {
-                // A replaced checksum is never silent: the audit keeps both.
-                record_accepted(
-                    &tx,
-                    &migration.file.revision,
-                    &row.checksum,
-                    &migration.checksum,
-                    STAMP_REASON,
-                )?;
-                update_checksum(&tx, migration)?;
-                report.rechecksummed.push(migration.file.revision.clone());
-            }
-            Some(_) => {}
-        }
-    }
-    tx.commit()
-        .map_err(|e| SqliteError::database("committing the stamp", e))?;
-    Ok(report)
+    with_write_transaction(conn, options.busy_timeout, |conn| {
+        let report = stamp_ledger(&mut SqliteLedger { conn }, &keep)?;
+        commit(conn, "committing the stamp")?;
+        Ok(report)
+    })
 }
 
 /// Accepts an intended edit of an applied file (`qvdiff accept`): under the write lock, in one
@@ -642,20 +658,11 @@ pub fn accept(
     reason: &str,
     options: &RunOptions,
 ) -> Result<AcceptedEdit, RunError> {
-    let tx = begin_write(conn, options.busy_timeout)?;
-    let ledger = read_ledger(&tx)?;
-    let plan = plan_accept(migrations, &ledger, revision, reason)?;
-    let edit = record_accepted(
-        &tx,
-        &plan.migration.file.revision,
-        &plan.old_checksum,
-        &plan.migration.checksum,
-        &plan.reason,
-    )?;
-    update_checksum(&tx, plan.migration)?;
-    tx.commit()
-        .map_err(|e| SqliteError::database("committing the accepted edit", e))?;
-    Ok(edit)
+    with_write_transaction(conn, options.busy_timeout, |conn| {
+        let edit = accept_edit(&mut SqliteLedger { conn }, migrations, revision, reason)?;
+        commit(conn, "committing the accepted edit")?;
+        Ok(edit)
+    })
 }
 
 /// Every edit accepted on this database, oldest first (`qvdiff history`).
@@ -682,29 +689,14 @@ pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String
     Ok(render_script(&plan, &format!("{from} -> {to}")))
 }
 
-/// Where the database stands, for a script header or a backup name: `base`, or the applied
-/// heads joined by `+`.
-fn heads_label(current: &[String]) -> String {
-    if current.is_empty() {
-        "base".to_string()
-    } else {
-        current.join("+")
-    }
-}
-
 /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
 pub fn upgrade_sql(
     conn: &Connection,
     migrations: &Migrations,
     target: &str,
 ) -> Result<String, RunError> {
-    let ledger = read_ledger(conn)?;
-    let plan = plan_upgrade(migrations, &ledger, target)?;
-    let from = heads_label(&applied_heads(migrations, &ledger));
-    Ok(render_script(
-        &ScriptPlan::Upgrade(plan),
-        &format!("{from} -> {target}"),
-    ))
+    let (plan, range) = script_plan(migrations, &read_ledger(conn)?, Direction::Up, target)?;
+    Ok(render_script(&plan, &range))
 }
 
 /// The script `downgrade TARGET --sql` would run now (`target` as for [`downgrade`]); nothing
@@ -714,17 +706,8 @@ pub fn downgrade_sql(
     migrations: &Migrations,
     target: &str,
 ) -> Result<String, RunError> {
-    let ledger = read_ledger(conn)?;
-    let plan = if ledger.is_empty() {
-        Vec::new()
-    } else {
-        plan_downgrade(migrations, &ledger, target)?
-    };
-    let from = heads_label(&applied_heads(migrations, &ledger));
-    Ok(render_script(
-        &ScriptPlan::Downgrade(plan),
-        &format!("{from} -> {target}"),
-    ))
+    let (plan, range) = script_plan(migrations, &read_ledger(conn)?, Direction::Down, target)?;
+    Ok(render_script(&plan, &range))
 }
 
 /// `PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE; <sections and ledger rows>; PRAGMA
@@ -757,11 +740,7 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
             one_line(&migration.path),
             one_line(&migration.file.message)
         ));
-        let section = match direction {
-            Direction::Up => &migration.file.up,
-            Direction::Down => &migration.file.down,
-        };
-        out.push_str(section.trim_end());
+        out.push_str(migration.file.section(direction).trim_end());
         out.push('\n');
         match direction {
             Direction::Up => out.push_str(&offline_insert_sql(migration)),

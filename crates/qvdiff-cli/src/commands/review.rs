@@ -18,7 +18,7 @@ use qvdiff_core::section::rebuilt_tables;
 use qvdiff_core::summary::{
     affected_tables, change_lines, recorded_fingerprint, section_fingerprint, SummaryExtras,
 };
-use qvdiff_core::{Change, ColumnType, Dialect, MigrationFile, Schema};
+use qvdiff_core::{Change, ColumnType, Dialect, MigrationFile, Schema, Step};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -198,21 +198,16 @@ fn git(config: &Config, args: &[&str], what: &str) -> CliResult<String> {
 }
 
 /// The summary notes of a migration `migrate` writes (see [`qvdiff_core::summary`]), types
-/// named as the file's dialect writes them.
+/// named as the file's dialect writes them; the rebuilt tables are the planned up steps' facts.
 pub fn generated_notes(
     dialect: &dyn Dialect,
     file: &MigrationFile,
     changes: &[Change],
-    wanted: &Schema,
+    up: &[Step],
     down_losses: Vec<String>,
     row_counts: Option<BTreeMap<String, u64>>,
 ) -> Vec<String> {
-    let rebuilt = if qvdiff_core::section::may_rebuild(&file.up) {
-        let up = dialect.section(&file.up, 0);
-        rebuilt_tables(&up, |t| wanted.table(t).is_some())
-    } else {
-        BTreeSet::new()
-    };
+    let rebuilt = up.iter().filter_map(|s| s.facts.rebuilds.clone()).collect();
     let type_name = |ty: &ColumnType| dialect.type_name(ty);
     let extras = SummaryExtras {
         rebuilt,

@@ -118,6 +118,48 @@ pub(super) fn column_reference(expr: &str, tokens: &[Token], i: usize) -> Option
     }
 }
 
+/// Why the server refuses `expr` where `place` is (`DEFAULT expression`, `check constraint`,
+/// `transform expression`, the server's own words) whatever the table holds: a subquery, or an
+/// aggregate function. `None`: nothing the model can tell (the function catalog is the
+/// server's; `migrate` proves there too when one is at hand).
+pub(super) fn refused_in(expr: &str, place: &str) -> Option<String> {
+    // Aggregates the server has built in; followed by `(` they cannot be anything else.
+    const AGGREGATES: &[&str] = &[
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "array_agg",
+        "string_agg",
+        "bool_and",
+        "bool_or",
+        "every",
+        "json_agg",
+        "jsonb_agg",
+    ];
+    let tokens = sqltext::tokenize(expr);
+    for (i, token) in tokens.iter().enumerate() {
+        if token.kind != TokenKind::Word {
+            continue;
+        }
+        let word = &expr[token.start..token.end];
+        if word.eq_ignore_ascii_case("SELECT") {
+            return Some(format!("cannot use subquery in {place}"));
+        }
+        let called = tokens.get(i + 1).is_some_and(|t| t.kind == TokenKind::Open);
+        if called && AGGREGATES.contains(&word.to_ascii_lowercase().as_str()) {
+            let place = place.strip_suffix(" expression").unwrap_or(place);
+            let place = match place {
+                "check constraint" => "check constraints".to_string(),
+                other => format!("{other} expressions"),
+            };
+            return Some(format!("aggregate functions are not allowed in {place}"));
+        }
+    }
+    None
+}
+
 /// Functions of SQLite that PostgreSQL has no function of the same name for: the server refuses
 /// a `DEFAULT` that calls one, so the proof refuses it first (see [`unusable_defaults`]).
 const SQLITE_ONLY_FUNCTIONS: &[&str] = &[

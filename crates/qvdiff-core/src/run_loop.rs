@@ -1,0 +1,279 @@
+//! The one loop of `upgrade` and `downgrade` on a live database, and the ledger writes of
+//! `stamp` and `accept`, for every dialect.
+//!
+//! A dialect opens its run (SQLite: `BEGIN IMMEDIATE` with foreign keys off; PostgreSQL: the
+//! advisory lock) and hands [`run_revisions`] a [`RunSession`]: the loop reads the ledger, asks
+//! [`crate::runner`] for the revisions to run (which checks every applied checksum), prepares
+//! every section before anything runs, lets the dialect do what it does once before changing
+//! anything (a backup), runs each section and keeps the ledger in step, and reports where the
+//! database now stands. What is the dialect's own stays behind the trait: its transactions,
+//! how a section runs and is checked, and how it commits.
+
+use crate::backend::{Direction, RunOptions, RunReport, StampReport, StepReport};
+use crate::runner::{
+    self, plan_accept, plan_downgrade, plan_upgrade, AcceptedEdit, AppliedRevision, Migration,
+    Migrations, Refusal, ScriptPlan, STAMP_REASON,
+};
+
+/// The ledger table of a live database (`qvdiff_migrations` and its audit), as the loop, `stamp`
+/// and `accept` read and write it. Every write happens in whatever transaction the dialect
+/// holds open.
+pub trait Ledger {
+    /// The dialect's run error; a [`Refusal`] of the decisions becomes one.
+    type Error: From<Refusal>;
+
+    /// The ledger rows, in the order they were applied (empty without a ledger table).
+    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, Self::Error>;
+
+    /// Creates the ledger table when it is missing.
+    fn create_ledger(&mut self) -> Result<(), Self::Error>;
+
+    /// Adds the row saying `migration` is applied, with how long its SQL took.
+    fn record_applied(
+        &mut self,
+        migration: &Migration,
+        execution_ms: i64,
+    ) -> Result<(), Self::Error>;
+
+    /// Removes the row of `revision`.
+    fn forget(&mut self, revision: &str) -> Result<(), Self::Error>;
+
+    /// Stores `migration`'s checksum in its row, and in the audit table the checksum it
+    /// replaces (`old_checksum`) with `reason` and the time.
+    fn replace_checksum(
+        &mut self,
+        migration: &Migration,
+        old_checksum: &str,
+        reason: &str,
+    ) -> Result<AcceptedEdit, Self::Error>;
+}
+
+/// One `upgrade` or `downgrade` on a live database, as a dialect drives it inside the run it
+/// opened. [`run_revisions`] calls it in this order: [`Ledger::read_ledger`], `prepare` for
+/// every planned revision, `before_changes`, then `run_section` and `record` for each revision,
+/// and `finish`.
+pub trait RunSession: Ledger {
+    /// A section split and checked, ready to run.
+    type Section;
+
+    /// Reads and checks `migration`'s section in `direction` before anything of the run takes
+    /// effect (transaction control is refused here: a `COMMIT` would commit half a run).
+    fn prepare(
+        &self,
+        migration: &Migration,
+        direction: Direction,
+    ) -> Result<Self::Section, Self::Error>;
+
+    /// What the dialect does once, when there is something to run and before the first section:
+    /// `current` are the applied heads (a backup is named by them).
+    fn before_changes(
+        &mut self,
+        direction: Direction,
+        current: &[String],
+    ) -> Result<(), Self::Error>;
+
+    /// Runs a prepared section, returning how long its SQL took in milliseconds.
+    fn run_section(
+        &mut self,
+        migration: &Migration,
+        section: &Self::Section,
+        direction: Direction,
+    ) -> Result<i64, Self::Error>;
+
+    /// Keeps the ledger in step after a section ran: its row added going up, its rows (a
+    /// baseline's include those of the revisions it replaces) removed going down.
+    fn record(
+        &mut self,
+        migration: &Migration,
+        _section: &Self::Section,
+        direction: Direction,
+        execution_ms: i64,
+    ) -> Result<(), Self::Error> {
+        record_change(self, migration, direction, execution_ms)
+    }
+
+    /// Commits what the run left open.
+    fn finish(&mut self) -> Result<(), Self::Error>;
+}
+
+/// The ledger change of one revision run in `direction` (see [`RunSession::record`]).
+pub fn record_change<L: Ledger + ?Sized>(
+    ledger: &mut L,
+    migration: &Migration,
+    direction: Direction,
+    execution_ms: i64,
+) -> Result<(), L::Error> {
+    match direction {
+        Direction::Up => ledger.record_applied(migration, execution_ms),
+        Direction::Down => migration
+            .ledger_revisions()
+            .try_for_each(|revision| ledger.forget(revision)),
+    }
+}
+
+/// Runs `upgrade` (`direction` up) or `downgrade` inside the run `session` opened: `plan`
+/// chooses the revisions from the ledger ([`plan_upgrade`] or [`plan_downgrade`]). With nothing
+/// applied a downgrade does nothing; with nothing to run, `before_changes` is not called and
+/// nothing is committed. The progress hook of `options` hears of each revision before it runs.
+pub fn run_revisions<'m, S: RunSession + ?Sized>(
+    session: &mut S,
+    migrations: &'m Migrations,
+    direction: Direction,
+    options: &RunOptions,
+    plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
+) -> Result<RunReport, S::Error> {
+    let ledger = session.read_ledger()?;
+    if direction == Direction::Down && ledger.is_empty() {
+        return Ok(RunReport {
+            steps: Vec::new(),
+            backup: None,
+            current: Vec::new(),
+        });
+    }
+    let plan = plan(&ledger)?;
+    let current = runner::status(migrations, &ledger).current;
+    if plan.is_empty() {
+        return Ok(RunReport {
+            steps: Vec::new(),
+            backup: None,
+            current,
+        });
+    }
+    let sections = plan
+        .iter()
+        .map(|migration| session.prepare(migration, direction))
+        .collect::<Result<Vec<_>, _>>()?;
+    session.before_changes(direction, &current)?;
+    let mut steps = Vec::with_capacity(plan.len());
+    for (migration, section) in plan.iter().zip(&sections) {
+        if let Some(progress) = &options.progress {
+            progress(direction, migration);
+        }
+        let execution_ms = session.run_section(migration, section, direction)?;
+        session.record(migration, section, direction, execution_ms)?;
+        steps.push(StepReport {
+            revision: migration.file.revision.clone(),
+            message: migration.file.message.clone(),
+            path: migration.path.clone(),
+            execution_ms,
+        });
+    }
+    session.finish()?;
+    Ok(RunReport {
+        current: heads_after(migrations, &ledger, &plan, &steps, direction),
+        steps,
+        backup: None,
+    })
+}
+
+/// The applied heads after a run, from the ledger before it and what it ran (not read back: the
+/// run is committed, and a failed read must not report it as failed).
+fn heads_after(
+    migrations: &Migrations,
+    ledger: &[AppliedRevision],
+    plan: &[&Migration],
+    steps: &[StepReport],
+    direction: Direction,
+) -> Vec<String> {
+    let mut rows = ledger.to_vec();
+    match direction {
+        Direction::Up => {
+            rows.extend(
+                plan.iter()
+                    .zip(steps)
+                    .map(|(migration, step)| AppliedRevision {
+                        revision: step.revision.clone(),
+                        checksum: migration.checksum.clone(),
+                        message: step.message.clone(),
+                        applied_at: String::new(),
+                        execution_ms: step.execution_ms,
+                    }),
+            )
+        }
+        Direction::Down => rows.retain(|row| {
+            !plan
+                .iter()
+                .any(|migration| migration.ledger_revisions().any(|r| r == row.revision))
+        }),
+    }
+    runner::status(migrations, &rows).current
+}
+
+/// Sets the ledger to exactly `keep` (a target and its ancestors, from
+/// [`runner::plan_stamp`]) without running any migration SQL: missing rows are added, rows of
+/// other revisions removed, and stored checksums that differ from the files replaced, each
+/// replacement kept in the audit. The dialect holds the transaction around it.
+pub fn stamp_ledger<L: Ledger + ?Sized>(
+    ledger: &mut L,
+    keep: &[&Migration],
+) -> Result<StampReport, L::Error> {
+    let rows = ledger.read_ledger()?;
+    ledger.create_ledger()?;
+    let mut report = StampReport::default();
+    for row in &rows {
+        if !keep.iter().any(|m| m.file.revision == row.revision) {
+            ledger.forget(&row.revision)?;
+            report.removed.push(row.revision.clone());
+        }
+    }
+    for migration in keep {
+        match rows
+            .iter()
+            .find(|row| row.revision == migration.file.revision)
+        {
+            None => {
+                ledger.record_applied(migration, 0)?;
+                report.added.push(migration.file.revision.clone());
+            }
+            Some(row) if !migration.applied_as(&row.checksum) => {
+                // A replaced checksum is never silent: the audit keeps both.
+                ledger.replace_checksum(migration, &row.checksum, STAMP_REASON)?;
+                report.rechecksummed.push(migration.file.revision.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(report)
+}
+
+/// Accepts an intended edit of the applied file of `revision` (`qvdiff accept`): the audit gets
+/// the old and new checksum with `reason`, the ledger the new checksum. The dialect holds the
+/// lock and the transaction around it.
+pub fn accept_edit<L: Ledger + ?Sized>(
+    ledger: &mut L,
+    migrations: &Migrations,
+    revision: &str,
+    reason: &str,
+) -> Result<AcceptedEdit, L::Error> {
+    let rows = ledger.read_ledger()?;
+    let plan = plan_accept(migrations, &rows, revision, reason)?;
+    ledger.replace_checksum(plan.migration, &plan.old_checksum, &plan.reason)
+}
+
+/// Where the database stands, for a script header or a backup name: `base`, or the applied
+/// heads joined by `+`.
+pub fn heads_label(current: &[String]) -> String {
+    if current.is_empty() {
+        "base".to_string()
+    } else {
+        current.join("+")
+    }
+}
+
+/// What `upgrade TARGET --sql` (`direction` up) or `downgrade TARGET --sql` would run on a
+/// database whose ledger is `ledger`, with the range for the script's header
+/// (`base -> TARGET`).
+pub fn script_plan<'m>(
+    migrations: &'m Migrations,
+    ledger: &[AppliedRevision],
+    direction: Direction,
+    target: &str,
+) -> Result<(ScriptPlan<'m>, String), Refusal> {
+    let plan = match direction {
+        Direction::Up => ScriptPlan::Upgrade(plan_upgrade(migrations, ledger, target)?),
+        Direction::Down if ledger.is_empty() => ScriptPlan::Downgrade(Vec::new()),
+        Direction::Down => ScriptPlan::Downgrade(plan_downgrade(migrations, ledger, target)?),
+    };
+    let from = heads_label(&runner::status(migrations, ledger).current);
+    Ok((plan, format!("{from} -> {target}")))
+}
