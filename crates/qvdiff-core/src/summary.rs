@@ -592,6 +592,7 @@ mod tests {
             name: name.into(),
             columns: vec!["code".into()],
             unique: true,
+            predicate: None,
         };
         let changes = vec![
             Change::RenameTable {

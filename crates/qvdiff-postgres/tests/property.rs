@@ -68,6 +68,7 @@ static POSTGRES: Flavor = Flavor {
         _ => format!("{quoted} IS NOT NULL OR true"),
     },
     typed_values: true,
+    narrows_long_text: true,
     // The planner casts to and from a custom type directly (it cannot know the type's casts),
     // and PostgreSQL has few for `money` (none from double precision, none to bigint): a type
     // change with a custom type on one side is generated only with text on the other.
