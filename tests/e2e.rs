@@ -20,6 +20,7 @@ mod e2e {
     pub mod review;
     pub mod round_trip;
     pub mod security;
+    pub mod server_proof;
     pub mod support;
     pub mod team;
     pub mod tls;

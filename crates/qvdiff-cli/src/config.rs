@@ -116,6 +116,7 @@ struct RawPostgres {
     lock_retries: u32,
     migrations: Option<String>,
     schema: Option<String>,
+    shadow_url: Option<String>,
 }
 
 impl Default for RawPostgres {
@@ -126,6 +127,7 @@ impl Default for RawPostgres {
             lock_retries: default_lock_retries(),
             migrations: None,
             schema: None,
+            shadow_url: None,
         }
     }
 }
@@ -200,6 +202,9 @@ pub struct Config {
     /// PostgreSQL: the schema the tables and the ledger live in (`[postgres] schema`); `None`:
     /// the first schema of the connection's `search_path`, normally `public`.
     pub postgres_schema: Option<String>,
+    /// PostgreSQL: a server where `migrate` proves each new file on a throwaway database
+    /// (`[postgres] shadow_url`; its role needs `CREATEDB`).
+    pub shadow_url: Option<String>,
     /// How long `upgrade`, `downgrade` and `stamp` wait for another writer's lock
     /// (`busy_timeout_ms`).
     pub busy_timeout: std::time::Duration,
@@ -302,6 +307,7 @@ impl Config {
             dialect,
             concurrent_indexes: raw.postgres.concurrent_indexes,
             postgres_schema: raw.postgres.schema,
+            shadow_url: raw.postgres.shadow_url,
             postgres_migrations: raw
                 .postgres
                 .migrations

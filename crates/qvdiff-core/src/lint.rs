@@ -428,10 +428,11 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                     })
                     .or_else(|| locate(&facts.up, table, |_| true));
                     if let Some(at) = at {
-                        unique
-                            .entry(at)
-                            .or_default()
-                            .push(format!("{table} ({})", index.columns.join(", ")));
+                        unique.entry(at).or_default().push(format!(
+                            "{table} ({}){}",
+                            index.columns.join(", "),
+                            index.where_suffix()
+                        ));
                     }
                 }
                 _ => {}
@@ -790,6 +791,7 @@ mod tests {
             name: "ux_items_sku".into(),
             columns: vec!["sku".into()],
             unique: true,
+            predicate: None,
         };
         let mut rebuild = statement(
             6,

@@ -115,7 +115,7 @@ pub fn section(body: &str, marker_line: usize, lexed: &[Lexed], spelling: Spelli
 }
 
 /// The renames a script performs (`ALTER TABLE a RENAME TO b`, `ALTER TABLE t RENAME [COLUMN] a
-/// TO b`), for diffing the schemas before and after it: without them a renamed column would look
+/// TO b`, and `ALTER INDEX a RENAME TO b` for the summary), for diffing the schemas before and after it: without them a renamed column would look
 /// like a dropped one and an added one. Column renames are keyed by the table's final name; a
 /// rebuild's temporary table taking the old name back is not a rename.
 pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
@@ -124,6 +124,23 @@ pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
         let t = &statement.tokens;
         let word = |i: usize, w: &str| t.get(i).is_some_and(|tok| tok.is_word(w));
         let name = |i: usize| t.get(i).and_then(|tok| tok.name(spelling.fold));
+        if word(0, "ALTER") && word(1, "INDEX") {
+            // `ALTER INDEX [IF EXISTS] a RENAME TO b`.
+            let at = if word(2, "IF") && word(3, "EXISTS") {
+                4
+            } else {
+                2
+            };
+            if let (Some(old), true, true, Some(new)) = (
+                name(at),
+                word(at + 1, "RENAME"),
+                word(at + 2, "TO"),
+                name(at + 3),
+            ) {
+                renames.indexes.push((old, new));
+            }
+            continue;
+        }
         if !(word(0, "ALTER") && word(1, "TABLE")) {
             continue;
         }
@@ -168,6 +185,7 @@ pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
     }
     renames.tables.sort();
     renames.columns.sort();
+    renames.indexes.sort();
     renames
 }
 

@@ -15,6 +15,7 @@ pub mod model;
 pub mod pgpass;
 pub mod plan;
 mod preflight;
+pub mod proof;
 pub mod render;
 pub mod review;
 pub mod runner;
@@ -32,6 +33,7 @@ pub use error::PgError;
 pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
 pub use model::{apply_sql, model_chain, ModelError, ModelErrorKind, SchemaModel};
 pub use plan::Postgres;
+pub use proof::{check_expression, prove_on_server, ProofError};
 pub use shadow::replay_on_server;
 
 pub use connect::{connect, redact_url, PostgresDatabase, SslMode};

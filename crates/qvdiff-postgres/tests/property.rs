@@ -619,10 +619,19 @@ fn run_on_server(
 struct Tally {
     passed: u64,
     refused: Vec<String>,
+    renamed_tables: u64,
     skipped: bool,
 }
 
 fn run_case(case: &Case, report: &mut String, tally: &RefCell<Tally>) -> Result<(), Failure> {
+    if case
+        .b
+        .tables
+        .iter()
+        .any(|t| t.renamed_from.as_ref().is_some_and(|from| *from != t.name))
+    {
+        tally.borrow_mut().renamed_tables += 1;
+    }
     let planned = plan_case(case)?;
     *report = format!(
         "-- create\n{}-- up\n{}-- down\n{}",
@@ -658,15 +667,27 @@ fn property(default_cases: u64) {
         run_case(case, report, &tally)
     });
     let tally = tally.into_inner();
+    // A type change over a value that does not convert: the preflight's conversion refusal.
+    let unconverted = tally
+        .refused
+        .iter()
+        .filter(|why| why.contains("does not convert"))
+        .count();
     eprintln!(
         "{cases} case(s) in {:.1?}: {} passed every check with their rows, {} refused on their \
-         rows (rolled back, then passed without rows)",
+         rows (rolled back, then passed without rows), {unconverted} of them over values a type \
+         change does not convert; {} renamed a table",
         started.elapsed(),
         tally.passed,
-        tally.refused.len()
+        tally.refused.len(),
+        tally.renamed_tables
     );
     for why in &tally.refused {
         eprintln!("  refused: {}", why.lines().next().unwrap_or_default());
+    }
+    if !tally.skipped && cases >= 100 {
+        assert!(tally.renamed_tables > 0, "no case renamed a table");
+        assert!(unconverted > 0, "no case met a value that does not convert");
     }
 }
 

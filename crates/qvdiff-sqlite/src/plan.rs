@@ -72,14 +72,16 @@ impl Dialect for Sqlite {
 
 /// The table as SQLite stores it: declared types and defaults as they read back, AUTOINCREMENT
 /// only on a single INTEGER primary key, unique constraints SQLite would merge merged, constraint
-/// lists sorted. Migration hints are kept.
+/// lists sorted, no comments (SQLite has nowhere to keep them). Migration hints are kept.
 pub fn normalize_table(table: &Table) -> Table {
     let mut table = table.clone();
+    table.comment = None;
     let single_pk = match table.primary_key.as_slice() {
         [single] => Some(single.clone()),
         _ => None,
     };
     for column in &mut table.columns {
+        column.comment = None;
         column.ty = stored_type(&column.ty);
         column.default = column
             .default
@@ -369,6 +371,8 @@ impl<'a> Planner<'a> {
             Change::DropCheck { check, .. } => work
                 .rebuild_reasons
                 .push(format!("check {} is dropped", check_label(check))),
+            // SQLite keeps no comments (`normalize` removes them before any diff).
+            Change::SetComment { .. } => {}
             Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => {}
         }
         Ok(())
@@ -447,12 +451,12 @@ impl<'a> Planner<'a> {
             "is part of the primary key"
         } else if table.uniques.iter().any(|u| u.columns.contains(name)) {
             "is in a unique constraint"
-        } else if table
-            .indexes
-            .iter()
-            .filter(kept_index)
-            .any(|i| i.columns.contains(name))
-        {
+        } else if table.indexes.iter().filter(kept_index).any(|i| {
+            i.columns.contains(name)
+                || i.predicate
+                    .as_deref()
+                    .is_some_and(|p| sqltext::mentions_identifier(p, name))
+        }) {
             "is indexed"
         } else if table.foreign_keys.iter().any(|f| f.columns.contains(name)) {
             "is in a foreign key"

@@ -391,6 +391,43 @@ fn null_rows(
     }))
 }
 
+/// The condition of the partial unique index of `table` over exactly `columns`, when that is the
+/// only kind of unique index over them (a full one would refuse the same rows and more).
+fn partial_unique_predicate(
+    conn: &Connection,
+    table: &str,
+    columns: &[String],
+) -> rusqlite::Result<Option<String>> {
+    let mut statement = conn.prepare(
+        "SELECT il.partial, m.sql, \
+                (SELECT group_concat(ii.name, char(31)) FROM \
+                   (SELECT name FROM pragma_index_info(il.name) ORDER BY seqno) AS ii) \
+         FROM pragma_index_list(?1) AS il \
+         LEFT JOIN sqlite_master AS m ON m.type = 'index' AND m.name = il.name \
+         WHERE il.\"unique\"",
+    )?;
+    let wanted = columns.join("\u{1f}");
+    let mut predicate = None;
+    let mut rows = statement.query([table])?;
+    while let Some(row) = rows.next()? {
+        let partial: bool = row.get(0)?;
+        let sql: Option<String> = row.get(1)?;
+        let indexed: Option<String> = row.get(2)?;
+        if indexed.as_deref() != Some(wanted.as_str()) {
+            continue;
+        }
+        if !partial {
+            return Ok(None);
+        }
+        predicate = predicate.or_else(|| {
+            sql.as_deref()
+                .and_then(crate::sqltext::index_predicate)
+                .map(str::to_string)
+        });
+    }
+    Ok(predicate)
+}
+
 fn duplicate_rows(
     conn: &Connection,
     table: &str,
@@ -404,6 +441,11 @@ fn duplicate_rows(
         .map(|c| format!("{c} IS NOT NULL"))
         .collect::<Vec<_>>()
         .join(" AND ");
+    // A partial unique index constrains only the rows its condition selects.
+    let not_null = match partial_unique_predicate(conn, table, columns)? {
+        Some(predicate) => format!("{not_null} AND ({predicate})"),
+        None => not_null,
+    };
     let table_sql = quote_ident(table);
     let groups = format!(
         "SELECT {column_list}, count(*) AS n FROM {table_sql} WHERE {not_null} \
@@ -422,7 +464,7 @@ fn duplicate_rows(
     let key_list = key.columns.join(", ");
     // Rows in key order; each value's group is shown in the order of its first row.
     let mut statement = conn.prepare(&format!(
-        "SELECT {key_list}, {column_list} FROM {table_sql} WHERE ({column_list}) IN \
+        "SELECT {key_list}, {column_list} FROM {table_sql} WHERE {not_null} AND ({column_list}) IN \
          (SELECT {column_list} FROM {table_sql} WHERE {not_null} GROUP BY {column_list} \
           HAVING count(*) > 1) \
          ORDER BY {key_list}"

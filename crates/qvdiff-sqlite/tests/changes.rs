@@ -262,6 +262,7 @@ fn dropping_a_column_and_its_own_index_alters_in_place() {
         name: "ix_items_price".into(),
         columns: vec!["price".into()],
         unique: false,
+        predicate: None,
     });
     let from = schema(vec![from_items.clone()]);
 
@@ -588,6 +589,7 @@ fn index_add_and_drop_use_create_and_drop_index() {
         name: "ix_users_name_age".into(),
         columns: vec!["name".into(), "age".into()],
         unique: true,
+        predicate: None,
     });
     let to = schema(vec![indexed]);
     let mut conn = database(&from, "INSERT INTO users VALUES (1, 'ann', 3);");
@@ -749,6 +751,7 @@ fn odd_identifiers_are_quoted_everywhere() {
         name: "ix \"odd\"".into(),
         columns: vec!["a\"b".into()],
         unique: false,
+        predicate: None,
     });
     from_table.uniques.push(Unique {
         name: Some("uq group".into()),

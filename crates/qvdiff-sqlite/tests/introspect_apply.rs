@@ -89,11 +89,13 @@ fn rich_schema() -> Schema {
         name: "ix_users_score".into(),
         columns: vec!["score".into()],
         unique: false,
+        predicate: None,
     });
     users.indexes.push(Index {
         name: "ux_users_motto_day".into(),
         columns: vec!["motto".into(), "day".into()],
         unique: true,
+        predicate: None,
     });
     users.checks.push(Check {
         name: "ck_score".into(),
@@ -431,6 +433,7 @@ fn introspects_many_tables() {
             name: format!("ix_t{t:04}_c0"),
             columns: vec!["c0".into()],
             unique: false,
+            predicate: None,
         });
         tables.push(tbl);
     }

@@ -378,6 +378,15 @@ pub(crate) fn draft(
     );
     verified?;
     let (summary, notes) = described?;
+    // With a server at hand, the file as it will be written runs there too.
+    crate::dialects::prove_on_server(
+        &base,
+        history,
+        &config.migrations.join(file.file_name()),
+        &file.render_with_notes(&notes),
+        &proposal.wanted,
+        console,
+    )?;
     let draft = Draft {
         config: config.clone(),
         file,

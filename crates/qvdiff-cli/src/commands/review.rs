@@ -211,10 +211,26 @@ pub fn generated_notes(
     let type_name = |ty: &ColumnType| dialect.type_name(ty);
     let extras = SummaryExtras {
         rebuilt,
+        renamed_indexes: renamed_indexes(dialect, &file.up),
         down_losses,
         row_counts,
     };
     qvdiff_core::summary::notes(file, changes, &extras, &type_name)
+}
+
+/// The `(old, new)` index renames an up section performs, for the summary. Only a section that
+/// says `ALTER INDEX` is read (reading the statements of a big initial migration costs).
+fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
+    let says_alter_index = up.lines().any(|line| {
+        line.trim_start()
+            .to_ascii_uppercase()
+            .starts_with("ALTER INDEX")
+    });
+    if says_alter_index {
+        dialect.renames(up).indexes
+    } else {
+        Vec::new()
+    }
 }
 
 /// Current row counts of the tables `changes` touch, read from a live database.
@@ -289,7 +305,12 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         parents: file.parents.clone(),
         origin,
         tables: tables.into_iter().collect(),
-        changes: change_lines(&changes, &rebuilt, &type_name),
+        changes: change_lines(
+            &changes,
+            &rebuilt,
+            &renamed_indexes(dialect, &file.up),
+            &type_name,
+        ),
         destructive,
         down_losses,
         rebuilds: rebuilt.into_iter().collect(),

@@ -104,11 +104,13 @@ fn create_table_and_index_as_the_planner_writes_them() {
                 name: "ix_items_notes".into(),
                 columns: strings(&["notes"]),
                 unique: true,
+                predicate: None,
             },
             Index {
                 name: "ix_items_title".into(),
                 columns: strings(&["title", "notes"]),
                 unique: false,
+                predicate: None,
             },
         ],
         foreign_keys: vec![ForeignKey {

@@ -28,9 +28,9 @@
 //! renames of the constraint or its table.
 
 use crate::ddl::{
-    add_constraint_sql, check_clause, check_comment_sql, column_definition, create_index_sql,
-    create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause, primary_key_clause,
-    unique_clause, IDENTITY,
+    add_constraint_sql, check_clause, check_comment_sql, column_definition, comment_sql,
+    create_index_sql, create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause,
+    primary_key_clause, table_comments_sql, unique_clause, IDENTITY,
 };
 use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::locks::{is_volatile, type_change_rewrites};
@@ -130,6 +130,11 @@ pub fn normalize_table(table: &Table) -> Table {
     }
     for index in &mut table.indexes {
         index.name = limit_name(&index.name);
+        // As the server prints it back (see `model::canonical_predicate`).
+        index.predicate = index
+            .predicate
+            .as_deref()
+            .map(crate::model::canonical_predicate);
     }
     for unique in &mut table.uniques {
         unique.name = unique.name.as_deref().map(limit_name);
@@ -185,6 +190,8 @@ struct TableWork {
     added_indexes: Vec<Index>,
     added_foreign_keys: Vec<ForeignKey>,
     added_checks: Vec<Check>,
+    /// `(column or None for the table, new comment)`.
+    comments: Vec<(Option<String>, Option<String>)>,
     /// `(old, new)` names of indexes that stay as they are but for their name (it follows a
     /// renamed table or column): renamed, not rebuilt.
     index_renames: Vec<(String, String)>,
@@ -197,13 +204,27 @@ impl TableWork {
     fn pair_index_renames(&mut self) {
         let mut dropped = std::mem::take(&mut self.dropped_indexes);
         dropped.retain(|old| {
+            let old_predicate = old
+                .predicate
+                .as_deref()
+                .map(|p| crate::model::predicate_after_renames(p, &self.column_renames));
             let same_but_name = |new: &Index| {
-                new.unique == old.unique && new.columns == self.new_column_names(&old.columns)
+                new.unique == old.unique
+                    && new.columns == self.new_column_names(&old.columns)
+                    && new
+                        .predicate
+                        .as_deref()
+                        .map(crate::model::canonical_predicate)
+                        == old_predicate
             };
             match self.added_indexes.iter().position(same_but_name) {
                 Some(at) => {
                     let new = self.added_indexes.remove(at);
-                    self.index_renames.push((old.name.clone(), new.name));
+                    // Same name: only the condition's column names changed, and the server
+                    // renamed those with the column.
+                    if new.name != old.name {
+                        self.index_renames.push((old.name.clone(), new.name));
+                    }
                     false
                 }
                 None => true,
@@ -676,6 +697,9 @@ impl<'a> Planner<'a> {
             for check in &table.checks {
                 self.step(check_comment_sql(&table.name, check));
             }
+            for sql in table_comments_sql(table) {
+                self.step(sql);
+            }
             for index in &table.indexes {
                 self.step(create_index_sql(&table.name, index, false));
             }
@@ -723,6 +747,9 @@ impl<'a> Planner<'a> {
             }
             Change::AddCheck { check, .. } => work.added_checks.push(check.clone()),
             Change::DropCheck { check, .. } => work.dropped_checks.push(check.clone()),
+            Change::SetComment { column, to, .. } => {
+                work.comments.push((column.clone(), to.clone()))
+            }
             Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => {}
         }
         Ok(())
@@ -909,6 +936,14 @@ impl<'a> Planner<'a> {
             let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));
             self.locking(sql, table, exclusive, true, false);
             self.step(check_comment_sql(table, check));
+        }
+        for column in &work.added_columns {
+            if let Some(comment) = &column.comment {
+                self.step(comment_sql(table, Some(&column.name), Some(comment)));
+            }
+        }
+        for (column, comment) in &work.comments {
+            self.step(comment_sql(table, column.as_deref(), comment.as_deref()));
         }
         Ok(())
     }
