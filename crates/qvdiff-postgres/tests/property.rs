@@ -68,6 +68,7 @@ static POSTGRES: Flavor = Flavor {
         _ => format!("{quoted} IS NOT NULL OR true"),
     },
     typed_values: true,
+    narrows_long_text: true,
     // The planner casts to and from a custom type directly (it cannot know the type's casts),
     // and PostgreSQL has few for `money` (none from double precision, none to bigint): a type
     // change with a custom type on one side is generated only with text on the other.
@@ -459,11 +460,29 @@ fn expect_rolled_back(
 }
 
 /// A refusal is acceptable only from a statement of the section that is marked DESTRUCTIVE
-/// (a conversion of values that may not fit): anything else failing is a bug of the plan.
+/// (a conversion of values that may not fit): anything else failing is a bug of the plan. Text
+/// too long for a narrower type is the preflight's to refuse, with the rows counted: the
+/// server's own error there means the preflight missed it.
 fn check_refusal(plan: &Plan, what: &str, error: &RunError) -> Result<String, Failure> {
     let (RunError::Statement { failed, .. } | RunError::Data { failed, .. }) = error else {
         return Err(format!("{what} failed, not on a statement: {error}"));
     };
+    match error {
+        RunError::Statement { failed, .. } if failed.message.contains("value too long") => {
+            return Err(format!(
+                "{what}: the server refused values too long for the new type, which the \
+                 preflight must count first: {error}"
+            ));
+        }
+        RunError::Data { problems, .. }
+            if problems.is_empty() || problems.iter().any(|p| p.rows == 0) =>
+        {
+            return Err(format!(
+                "{what} refused on the rows without counting them: {error}"
+            ));
+        }
+        _ => {}
+    }
     let words = |sql: &str| {
         sql.trim()
             .trim_end_matches(';')

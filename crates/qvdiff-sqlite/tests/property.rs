@@ -79,6 +79,7 @@ static SQLITE: Flavor = Flavor {
         _ => format!("{quoted} IS NOT NULL OR 1"),
     },
     typed_values: false,
+    narrows_long_text: false,
     can_convert: |_, _| true,
 };
 
