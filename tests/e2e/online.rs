@@ -387,6 +387,20 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
         ),
     );
     p.qvdiff(&["migrate", "-m", "index note"]).expect_code(0);
+    // The file says which statements run outside the transaction.
+    let index_file = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.to_string_lossy().ends_with("_index_note.sql"))
+        .expect("the index migration");
+    let text = std::fs::read_to_string(index_file).unwrap();
+    assert_eq!(
+        text.matches("CONCURRENTLY").count(),
+        text.matches("  -- OUTSIDE TRANSACTION: runs on its own")
+            .count(),
+        "{text}"
+    );
+    assert!(text.contains("-- OUTSIDE TRANSACTION"), "{text}");
     let mut client = db.connect();
     let rows_before = count(&mut client, "SELECT count(*) FROM orders");
 
@@ -403,7 +417,22 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
         count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
         2
     );
+    // `current` and `history` show the revision the kill left half done.
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(
+        current.stderr.contains(
+            "is half applied: a run outside a transaction stopped after 0 of its statements"
+        ),
+        "{current:?}"
+    );
+    let history = p.qvdiff(&["history", "--db", &db.url]).expect_code(0);
+    assert!(
+        history.stdout.contains("index note") && history.stdout.contains("is half applied"),
+        "{history:?}"
+    );
     p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(!current.stderr.contains("half"), "{current:?}");
     assert_eq!(valid_indexes_on_note(&mut client), 1);
     assert_eq!(
         count(

@@ -895,6 +895,131 @@ fn dual_history_migrate_writes_one_file_per_dialect_and_check_watches_both() {
         .expect_code(0);
 }
 
+/// Models whose `created_at` default is `DEFAULT`, and a `created_on` that takes the portable
+/// `CURRENT_DATE` on both dialects.
+fn dual_default_models(default: &str) -> String {
+    format!(
+        r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {{
+    #[column(primary_key)]
+    pub id: i64,
+    pub title: String,
+    #[column({default})]
+    pub created_at: NaiveDateTime,
+    #[column(default_sql = "CURRENT_DATE")]
+    pub created_on: NaiveDate,
+}}
+"#
+    )
+}
+
+#[test]
+fn dual_history_defaults_are_proven_on_both_dialects_and_given_per_dialect() {
+    let Some(db) = database("dual_defaults") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", DUAL_CONFIG);
+    std::fs::create_dir_all(p.path("migrations/postgres")).unwrap();
+
+    // PostgreSQL's spelling: SQLite would take the DDL and fail every insert.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql = \"now()\""),
+    );
+    let before = p.snapshot();
+    let refused = p.qvdiff(&["migrate", "-m", "items"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("cannot be computed by SQLite")
+            && refused.stderr.contains("items.created_at: DEFAULT (now())")
+            && refused
+                .stderr
+                .contains("default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("created_on"), "{}", refused.stderr);
+    assert_eq!(p.snapshot(), before, "nothing written");
+
+    // SQLite's spelling: PostgreSQL would refuse the file at upgrade.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql = \"datetime('now')\""),
+    );
+    let before = p.snapshot();
+    let refused = p.qvdiff(&["migrate", "-m", "items"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("cannot be computed by PostgreSQL")
+            && refused.stderr.contains("items.created_at")
+            && refused.stderr.contains("datetime() is SQLite's")
+            && refused.stderr.contains("default_sql(sqlite ="),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(p.snapshot(), before, "nothing written");
+
+    // Each dialect its own expression; the portable CURRENT_DATE as is on both.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")"),
+    );
+    p.qvdiff(&["migrate", "-m", "items"]).expect_code(0);
+    let files = sql_files(&p, "migrations");
+    assert_eq!(files, sql_files(&p, "migrations/postgres"));
+    let lite = p.read(&format!("migrations/{}", files[0]));
+    let pg = p.read(&format!("migrations/postgres/{}", files[0]));
+    let lite_up = section(&lite, "-- qvdiff:up");
+    let pg_up = section(&pg, "-- qvdiff:up");
+    assert!(
+        lite_up.contains("\"created_at\" DATETIME NOT NULL DEFAULT (datetime('now'))")
+            && lite_up.contains("DEFAULT CURRENT_DATE"),
+        "{lite}"
+    );
+    assert!(
+        pg_up.contains("\"created_at\" timestamp NOT NULL DEFAULT now()")
+            && pg_up.contains("DEFAULT CURRENT_DATE"),
+        "{pg}"
+    );
+    p.qvdiff(&["check"]).expect_code(0);
+
+    // Rows inserted by default on both databases, and no drift read back.
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    let lite_db = rusqlite::Connection::open(p.path("app.db")).unwrap();
+    lite_db
+        .execute("INSERT INTO items (title) VALUES ('by default')", [])
+        .unwrap();
+    let (recent, today): (bool, bool) = lite_db
+        .query_row(
+            "SELECT created_at <= datetime('now') AND created_at > datetime('now', '-1 hour'), \
+             created_on = date('now') FROM items",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(recent && today);
+    let mut client = db.connect();
+    client
+        .execute("INSERT INTO items (title) VALUES ('by default')", &[])
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT created_at <= localtimestamp AND created_at > localtimestamp - interval '1 hour', \
+             created_on = CURRENT_DATE FROM items",
+            &[],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. qvdiff port: 100 000 rows, compared value by value; refusals change nothing
 // ---------------------------------------------------------------------------------------------
@@ -2376,4 +2501,158 @@ fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_po
         1
     );
     p.qvdiff(&["check", "--db", &target.url]).expect_code(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comments: a model's doc comments on both dialects.
+
+const COMMENTED_MODELS: &str = r#"
+use qvdiff::Model;
+
+/// Things in stock.
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key, autoincrement)]
+    pub id: i64,
+    /// The name buyers see; it's searched.
+    pub title: String,
+}
+"#;
+
+/// The comment of `items` (`column`: of that column) as the server holds it.
+fn comment_on(client: &mut Client, column: Option<&str>) -> Option<String> {
+    let row = match column {
+        None => client.query_one("SELECT obj_description('items'::regclass, 'pg_class')", &[]),
+        Some(column) => client.query_one(
+            "SELECT col_description('items'::regclass, \
+             (SELECT attnum FROM pg_attribute WHERE attrelid = 'items'::regclass \
+              AND attname = $1))",
+            &[&column],
+        ),
+    };
+    row.unwrap().get(0)
+}
+
+#[test]
+fn doc_comments_become_postgresql_comments_that_check_review_and_erd_see() {
+    let Some(db) = database("pg_comments") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", PG_CONFIG);
+    p.write("src/models.rs", COMMENTED_MODELS);
+    p.qvdiff(&[
+        "migrate",
+        "-m",
+        "create items",
+        "--rev-id",
+        "20260101000000",
+    ])
+    .expect_code(0);
+    let create = p.read(&format!("migrations/{}", sql_files(&p, "migrations")[0]));
+    assert!(
+        create.contains("COMMENT ON TABLE \"items\" IS 'Things in stock.';"),
+        "{create}"
+    );
+    assert!(
+        create.contains("(comment 'Things in stock.'; comments on 1 column(s))"),
+        "{create}"
+    );
+    let mut client = db.connect();
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    client
+        .batch_execute("INSERT INTO items (title) VALUES ('lamp'), ('O''Brien''s desk')")
+        .unwrap();
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("Things in stock.")
+    );
+    assert_eq!(
+        comment_on(&mut client, Some("title")).as_deref(),
+        Some("The name buyers see; it's searched.")
+    );
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+
+    // A comment changed by hand on the server is drift.
+    client
+        .batch_execute("COMMENT ON COLUMN items.title IS 'by hand'")
+        .unwrap();
+    let drift = p.qvdiff(&["check", "--db", url]).expect_code(1);
+    assert!(drift.stdout.contains("items.title"), "{}", drift.stdout);
+    client
+        .batch_execute("COMMENT ON COLUMN items.title IS 'The name buyers see; it''s searched.'")
+        .unwrap();
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+
+    // A comment-only change is a migration with a way back, and review shows the comments.
+    p.write(
+        "src/models.rs",
+        &COMMENTED_MODELS.replace("/// Things in stock.", "/// What the shop sells."),
+    );
+    p.qvdiff(&["migrate", "-m", "reword", "--rev-id", "20260102000000"])
+        .expect_code(0);
+    let reword = p.read(&format!("migrations/{}", sql_files(&p, "migrations")[1]));
+    assert!(
+        reword.contains("-- ~ comment on items: 'Things in stock.' -> 'What the shop sells.'"),
+        "{reword}"
+    );
+    let review = p
+        .qvdiff(&["review", "20260102000000"])
+        .expect_code(0)
+        .stdout;
+    assert!(review.contains("items: Things in stock."), "{review}");
+    assert!(review.contains("items: What the shop sells."), "{review}");
+    assert!(
+        review.contains("The name buyers see; it's searched."),
+        "{review}"
+    );
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("What the shop sells.")
+    );
+    p.qvdiff(&["downgrade", "--db", url]).expect_code(0);
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("Things in stock.")
+    );
+    assert_eq!(count(&mut client, "SELECT count(*) FROM items"), 2);
+    let erd = p
+        .qvdiff(&["erd", "--from", "migrations"])
+        .expect_code(0)
+        .stdout;
+    assert!(
+        erd.contains("items[\"items: What the shop sells.\"]"),
+        "{erd}"
+    );
+
+    // SQLite keeps no comments: the same models need no migration there, and the diagram of
+    // the models shows them all the same.
+    let sqlite = Project::empty();
+    sqlite.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"sqlite\"\n",
+    );
+    sqlite.write("src/models.rs", &COMMENTED_MODELS.replace("/// ", "// "));
+    sqlite
+        .qvdiff(&["migrate", "-m", "create items"])
+        .expect_code(0);
+    sqlite.write("src/models.rs", COMMENTED_MODELS);
+    let files = sqlite.snapshot();
+    let none = sqlite.qvdiff(&["migrate", "-m", "comments"]).expect_code(0);
+    assert!(
+        none.stderr.contains("No changes detected"),
+        "{}",
+        none.stderr
+    );
+    assert!(sqlite.snapshot() == files, "a file was written");
+    sqlite.qvdiff(&["check"]).expect_code(0);
+    let erd = sqlite.qvdiff(&["erd"]).expect_code(0).stdout;
+    assert!(erd.contains("items[\"items: Things in stock.\"]"), "{erd}");
+    assert!(
+        erd.contains("TEXT title \"The name buyers see; it's searched.\""),
+        "{erd}"
+    );
 }

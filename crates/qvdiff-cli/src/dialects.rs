@@ -9,6 +9,8 @@
 //! history replay and its cache (`sqlite_history`), SQLite's backups, and `port`, which copies
 //! rows from one dialect to the other.
 
+#[cfg(test)]
+mod facts_tests;
 pub mod port;
 mod sqlite_history;
 
@@ -363,26 +365,63 @@ pub fn offline_script(
 fn refuse_unusable_defaults(wanted: &Schema) -> CliResult<()> {
     let unusable = qvdiff_sqlite::unusable_defaults(wanted)
         .map_err(|e| CliError::new(format!("verification failed: {e}; nothing was written")))?;
+    refuse_defaults(
+        "SQLite",
+        [
+            "every insert that takes it would fail",
+            "every insert that takes one would fail",
+        ],
+        "give `default_sql` an expression SQLite computes",
+        unusable
+            .into_iter()
+            .map(|d| (d.table, d.column, d.default, d.reason)),
+    )
+}
+
+/// Part of the proof on PostgreSQL's model: a default that calls a function only SQLite has
+/// (`datetime('now')`, written for the other history of the project) is refused here rather
+/// than by the server at `upgrade`.
+fn refuse_postgres_unusable_defaults(wanted: &Schema) -> CliResult<()> {
+    refuse_defaults(
+        "PostgreSQL",
+        [
+            "the server would refuse it at upgrade",
+            "the server would refuse them at upgrade",
+        ],
+        "give `default_sql` an expression PostgreSQL computes",
+        qvdiff_postgres::model::unusable_defaults(wanted)
+            .into_iter()
+            .map(|d| (d.table, d.column, d.default, d.reason)),
+    )
+}
+
+/// The refusal of `(table, column, default clause, reason)` defaults `engine` cannot compute;
+/// `consequence` says what would happen, for one default and for several.
+fn refuse_defaults(
+    engine: &str,
+    consequence: [&str; 2],
+    fix: &str,
+    unusable: impl Iterator<Item = (String, String, String, String)>,
+) -> CliResult<()> {
+    let unusable: Vec<_> = unusable.collect();
     if unusable.is_empty() {
         return Ok(());
     }
+    let one = unusable.len() == 1;
     Err(CliError::new(format!(
-        "{} default{} cannot be computed by SQLite: every insert that takes {} would fail; \
-         nothing was written",
+        "{} default{} cannot be computed by {engine}: {}; nothing was written",
         unusable.len(),
-        if unusable.len() == 1 { "" } else { "s" },
-        if unusable.len() == 1 { "it" } else { "one" }
+        if one { "" } else { "s" },
+        consequence[usize::from(!one)],
     ))
-    .with_details(unusable.iter().map(|d| {
-        format!(
-            "{}.{}: DEFAULT {}: {}",
-            d.table, d.column, d.default, d.reason
-        )
+    .with_details(unusable.iter().map(|(table, column, default, reason)| {
+        format!("{table}.{column}: DEFAULT {default}: {reason}")
     }))
-    .with_hint(
-        "give `default_sql` an expression SQLite computes: CURRENT_TIMESTAMP, CURRENT_DATE and \
-         CURRENT_TIME work on SQLite and PostgreSQL alike",
-    ))
+    .with_hint(format!(
+        "{fix}: CURRENT_TIMESTAMP, CURRENT_DATE and CURRENT_TIME work on SQLite and PostgreSQL \
+         alike; for one each dialect spells its own way, write both: \
+         #[column(default_sql(sqlite = \"datetime('now')\", postgres = \"now()\"))]"
+    )))
 }
 
 /// Proves up and down SQL on the baseline's shadow against `wanted` (as the dialect stores it):
@@ -414,6 +453,7 @@ pub fn prove(baseline: &Baseline, wanted: &Schema, up_sql: &str, down_sql: &str)
             })
         }
         Shadow::Model => {
+            refuse_postgres_unusable_defaults(wanted)?;
             let apply = |schema: &Schema, sql: &str, what: &str| {
                 let mut after = schema.clone();
                 qvdiff_postgres::model::apply_sql(&mut after, sql).map_err(|e| {

@@ -36,6 +36,19 @@ pub const DEFAULT_LOCK_RETRY: LockRetry = LockRetry {
     retries: 5,
 };
 
+/// A revision a stopped run left half done: it runs outside a transaction (PostgreSQL's
+/// `CREATE INDEX CONCURRENTLY`), its first steps took effect, and the next run in the same
+/// direction continues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HalfDone {
+    /// The revision.
+    pub revision: String,
+    /// Which way it was running.
+    pub direction: Direction,
+    /// How many of its statements are recorded as done.
+    pub statements_done: usize,
+}
+
 /// Where and how many backups `upgrade`/`downgrade` keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupSettings {
@@ -212,6 +225,12 @@ pub trait Backend {
 
     /// The ledger rows, in the order they were applied (empty without a ledger).
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError>;
+
+    /// Revisions a failed or killed run left half done (none where every revision runs in a
+    /// transaction, as on SQLite).
+    fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
+        Ok(Vec::new())
+    }
 
     /// The live schema, read back into the logical model.
     fn introspect(&mut self) -> Result<Schema, BackendError>;

@@ -89,6 +89,32 @@ pub fn check_comment_sql(table: &str, check: &Check) -> String {
     )
 }
 
+/// `COMMENT ON TABLE "t" IS '…';` (or `COMMENT ON COLUMN "t"."c"`, with `column`); `IS NULL`
+/// removes the comment.
+pub fn comment_sql(table: &str, column: Option<&str>, comment: Option<&str>) -> String {
+    let target = match column {
+        Some(column) => format!("COLUMN {}.{}", quote_ident(table), quote_ident(column)),
+        None => format!("TABLE {}", quote_ident(table)),
+    };
+    let value = comment.map_or_else(|| "NULL".to_string(), quote_string);
+    format!("COMMENT ON {target} IS {value};")
+}
+
+/// The `COMMENT ON` statements that give a new table its comment and its columns' comments.
+pub fn table_comments_sql(table: &Table) -> Vec<String> {
+    let own = table
+        .comment
+        .as_deref()
+        .map(|c| comment_sql(&table.name, None, Some(c)));
+    let columns = table.columns.iter().filter_map(|column| {
+        column
+            .comment
+            .as_deref()
+            .map(|c| comment_sql(&table.name, Some(&column.name), Some(c)))
+    });
+    own.into_iter().chain(columns).collect()
+}
+
 /// `CONSTRAINT "name" <clause>`: one constraint line of `CREATE TABLE`, or the tail of
 /// `ADD CONSTRAINT`.
 pub fn named_constraint(name: &str, clause: &str) -> String {

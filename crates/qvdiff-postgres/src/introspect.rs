@@ -142,14 +142,16 @@ pub fn introspect_in(
     // Columns. A LEFT JOIN so that a table with no columns (legal in PostgreSQL) still appears.
     let rows = session
         .simple_query(&format!(
-            "SELECT c.relname::text, a.attname::text, \
+            "SELECT c.relname::text, pg_catalog.obj_description(c.oid, 'pg_class'), \
+                        a.attname::text, \
                         pg_catalog.format_type(a.atttypid, a.atttypmod), \
                         a.attnotnull, a.attidentity::text, \
                         pg_catalog.pg_get_expr(d.adbin, d.adrelid), \
                         CASE WHEN t.typtype = 'e' THEN t.typname::text END, \
                         CASE WHEN t.typtype = 'e' THEN array_to_json(ARRAY( \
                             SELECT e.enumlabel::text FROM pg_catalog.pg_enum e \
-                            WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder))::text END \
+                            WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder))::text END, \
+                        pg_catalog.col_description(c.oid, a.attnum) \
                  FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a \
@@ -168,9 +170,11 @@ pub fn introspect_in(
         if is_bookkeeping_table(&table_name) {
             continue;
         }
-        let table = tables
-            .entry(table_name.clone())
-            .or_insert_with(|| Table::new(table_name, Vec::new()));
+        let table_comment = row.opt();
+        let table = tables.entry(table_name.clone()).or_insert_with(|| Table {
+            comment: table_comment,
+            ..Table::new(table_name, Vec::new())
+        });
         let Some(name) = row.opt() else {
             continue;
         };
@@ -180,6 +184,7 @@ pub fn introspect_in(
         let default_expr = row.opt();
         let enum_name = row.opt();
         let enum_values = row.names()?;
+        let comment = row.opt();
         let ty = match enum_name {
             Some(name) => ColumnType::Enum {
                 name,
@@ -199,6 +204,7 @@ pub fn introspect_in(
             nullable: !not_null,
             default,
             autoincrement: is_identity || is_serial,
+            comment,
             ..Column::new(name, ty)
         });
     }

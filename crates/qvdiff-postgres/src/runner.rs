@@ -60,7 +60,7 @@ use crate::session::{Session, SessionError};
 use crate::sqltext::{self, Statement};
 use qvdiff_core::backend::backend_error;
 pub use qvdiff_core::backend::{
-    Direction, LockRetry, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
+    Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
     DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
 };
 use qvdiff_core::data_problem::DataProblem;
@@ -367,7 +367,9 @@ fn run_statement(
         (true, false) => {
             resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
         }
-        (true, true) => match resume::before_concurrent(session, text) {
+        (true, true) => match resume::record_started(session, migration, direction)
+            .and_then(|()| resume::before_concurrent(session, text))
+        {
             Ok(resume::Before::Done) => Ok(()),
             Ok(resume::Before::Run) => table_locks::execute_without_timeout(session, text, retry),
             Ok(resume::Before::DropInvalid(drop)) => {
@@ -1280,6 +1282,10 @@ impl Backend for PostgresDatabase {
 
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
         PostgresDatabase::applied(self).map_err(backend_error)
+    }
+
+    fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
+        resume::half_done(&mut self.client).map_err(|e| backend_error(RunError::Postgres(e)))
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {

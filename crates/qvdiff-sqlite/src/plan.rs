@@ -68,18 +68,24 @@ impl Dialect for Sqlite {
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
         Box::new(crate::review::ScratchDatabase::new())
     }
+
+    fn facts_of(&self, before: &Schema, after: &Schema, sql: &str) -> Vec<StepFacts> {
+        crate::review::facts_of(before, after, sql)
+    }
 }
 
 /// The table as SQLite stores it: declared types and defaults as they read back, AUTOINCREMENT
 /// only on a single INTEGER primary key, unique constraints SQLite would merge merged, constraint
-/// lists sorted. Migration hints are kept.
+/// lists sorted, no comments (SQLite has nowhere to keep them). Migration hints are kept.
 pub fn normalize_table(table: &Table) -> Table {
     let mut table = table.clone();
+    table.comment = None;
     let single_pk = match table.primary_key.as_slice() {
         [single] => Some(single.clone()),
         _ => None,
     };
     for column in &mut table.columns {
+        column.comment = None;
         column.ty = stored_type(&column.ty);
         column.default = column
             .default
@@ -369,6 +375,8 @@ impl<'a> Planner<'a> {
             Change::DropCheck { check, .. } => work
                 .rebuild_reasons
                 .push(format!("check {} is dropped", check_label(check))),
+            // SQLite keeps no comments (`normalize` removes them before any diff).
+            Change::SetComment { .. } => {}
             Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => {}
         }
         Ok(())
@@ -879,7 +887,7 @@ fn check_label(check: &qvdiff_core::Check) -> String {
     }
 }
 
-fn display_type(ty: &ColumnType) -> String {
+pub(crate) fn display_type(ty: &ColumnType) -> String {
     let rendered = render_type(ty);
     if rendered.is_empty() {
         "(no type)".to_string()

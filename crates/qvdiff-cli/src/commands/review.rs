@@ -14,7 +14,6 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::models::display_path;
 use qvdiff_core::erd::{mermaid, Mark, Marks};
 use qvdiff_core::lint::{Finding, Rule};
-use qvdiff_core::section::rebuilt_tables;
 use qvdiff_core::summary::{
     affected_tables, change_lines, recorded_fingerprint, section_fingerprint, SummaryExtras,
 };
@@ -211,10 +210,26 @@ pub fn generated_notes(
     let type_name = |ty: &ColumnType| dialect.type_name(ty);
     let extras = SummaryExtras {
         rebuilt,
+        renamed_indexes: renamed_indexes(dialect, &file.up),
         down_losses,
         row_counts,
     };
     qvdiff_core::summary::notes(file, changes, &extras, &type_name)
+}
+
+/// The `(old, new)` index renames an up section performs, for the summary. Only a section that
+/// says `ALTER INDEX` is read (reading the statements of a big initial migration costs).
+fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
+    let says_alter_index = up.lines().any(|line| {
+        line.trim_start()
+            .to_ascii_uppercase()
+            .starts_with("ALTER INDEX")
+    });
+    if says_alter_index {
+        dialect.renames(up).indexes
+    } else {
+        Vec::new()
+    }
 }
 
 /// Current row counts of the tables `changes` touch, read from a live database.
@@ -254,7 +269,11 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         Some(a) => (a.changes.clone(), a.before.clone(), a.after.clone()),
         None => (Vec::new(), Schema::default(), Schema::default()),
     };
-    let rebuilt = rebuilt_tables(&checked.up, |t| after.table(t).is_some());
+    let rebuilt: BTreeSet<String> = checked
+        .up_facts
+        .iter()
+        .filter_map(|f| f.rebuilds.clone())
+        .collect();
     let (before_tables, after_tables, before_marks, after_marks) = marks(&changes, &type_name);
     let mut tables: BTreeSet<String> = after_tables.clone();
     tables.extend(changes.iter().filter_map(|c| match c {
@@ -276,11 +295,8 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         .down
         .statements
         .iter()
-        .filter_map(|st| {
-            let comment = st.trailing_comment.as_deref()?;
-            let (_, why) = comment.split_once("DESTRUCTIVE:")?;
-            Some((st.line, why.trim().to_string()))
-        })
+        .zip(&checked.down_facts)
+        .filter_map(|(st, facts)| Some((st.line, facts.destructive()?)))
         .collect();
     Some(Reviewed {
         revision: file.revision.clone(),
@@ -289,7 +305,12 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         parents: file.parents.clone(),
         origin,
         tables: tables.into_iter().collect(),
-        changes: change_lines(&changes, &rebuilt, &type_name),
+        changes: change_lines(
+            &changes,
+            &rebuilt,
+            &renamed_indexes(dialect, &file.up),
+            &type_name,
+        ),
         destructive,
         down_losses,
         rebuilds: rebuilt.into_iter().collect(),

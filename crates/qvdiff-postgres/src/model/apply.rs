@@ -30,9 +30,13 @@ impl SchemaModel {
             }
             // Data, and statements that change nothing a Schema holds.
             "INSERT" | "UPDATE" | "DELETE" | "SELECT" | "COPY" | "WITH" | "VALUES" | "TRUNCATE"
-            | "MERGE" | "COMMENT" | "ANALYZE" | "ANALYSE" | "VACUUM" | "LOCK" | "GRANT"
-            | "REVOKE" | "NOTIFY" | "REINDEX" | "BEGIN" | "COMMIT" | "END" | "START"
-            | "SAVEPOINT" | "RELEASE" | "RESET" => Ok(()),
+            | "MERGE" | "ANALYZE" | "ANALYSE" | "VACUUM" | "LOCK" | "GRANT" | "REVOKE"
+            | "NOTIFY" | "REINDEX" | "BEGIN" | "COMMIT" | "END" | "START" | "SAVEPOINT"
+            | "RELEASE" | "RESET" => Ok(()),
+            "COMMENT" => {
+                p.advance();
+                self.comment(&mut p)
+            }
             "SET" => {
                 // Only `search_path` changes where unqualified names go.
                 let words = p.remaining_words();
@@ -107,6 +111,59 @@ impl SchemaModel {
         unsupported(format!("ALTER {what} is not a statement qvdiff writes"))
     }
 
+    /// `COMMENT ON TABLE t IS '…' | NULL` and `COMMENT ON COLUMN t.c IS …`; a comment on
+    /// anything else (a constraint, an index) is not part of a Schema.
+    pub(super) fn comment(&mut self, p: &mut Parser) -> Step {
+        if !p.eat("ON") {
+            return unsupported("expected `COMMENT ON`");
+        }
+        let on_table = p.eat("TABLE");
+        if !on_table && !p.eat("COLUMN") {
+            return Ok(());
+        }
+        let mut names = vec![p.ident()?];
+        while p.eat_punct(".") {
+            names.push(p.ident()?);
+        }
+        p.expect("IS")?;
+        let comment = if p.eat("NULL") {
+            None
+        } else {
+            Some(p.string_literal()?)
+        }
+        // The server stores an empty comment as none.
+        .filter(|c| !c.is_empty());
+        p.expect_end()?;
+        let (schema, table, column) = match (on_table, names.as_slice()) {
+            (true, [table]) => (None, table, None),
+            (true, [schema, table]) => (Some(schema), table, None),
+            (false, [table, column]) => (None, table, Some(column)),
+            (false, [schema, table, column]) => (Some(schema), table, Some(column)),
+            _ => return unsupported("expected a table or `table.column` name"),
+        };
+        if schema.is_some_and(|s| s != "public") {
+            return unsupported("only the public schema is modelled");
+        }
+        if table == LEDGER_TABLE {
+            return Ok(());
+        }
+        let state = self.table_mut(table)?;
+        match column {
+            None => state.comment = comment,
+            Some(column) => match state.columns.iter_mut().find(|c| &c.name == column) {
+                Some(c) => c.comment = comment,
+                None => {
+                    return invalid(format!(
+                        "column {} of relation {} does not exist",
+                        quote_ident(column),
+                        quote_ident(table)
+                    ))
+                }
+            },
+        }
+        Ok(())
+    }
+
     // ----- CREATE TABLE -----
 
     pub(super) fn create_table(&mut self, p: &mut Parser) -> Step {
@@ -172,6 +229,7 @@ impl SchemaModel {
                 columns: Vec::new(),
                 constraints: Vec::new(),
                 indexes: Vec::new(),
+                comment: None,
             },
         );
         let mut pending = Vec::new();
@@ -222,6 +280,7 @@ impl SchemaModel {
             default: default.filter(|d| !is_null_literal(d)),
             identity: def.identity,
             sequence,
+            comment: None,
         };
         self.table_mut(table)?.columns.push(column);
         self.register(table);

@@ -13,6 +13,8 @@ pub(super) struct TableState {
     pub(super) columns: Vec<ColumnState>,
     pub(super) constraints: Vec<Constraint>,
     pub(super) indexes: Vec<IndexState>,
+    /// `COMMENT ON TABLE`.
+    pub(super) comment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +27,8 @@ pub(super) struct ColumnState {
     pub(super) identity: bool,
     /// The sequence of an identity or `serial` column: a relation name, so it can clash.
     pub(super) sequence: Option<String>,
+    /// `COMMENT ON COLUMN`.
+    pub(super) comment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -306,11 +310,13 @@ impl TableState {
                     nullable: !c.not_null,
                     default,
                     autoincrement,
+                    comment: c.comment.clone(),
                     ..Column::new(c.name.clone(), c.ty.clone())
                 }
             })
             .collect();
         let mut table = Table::new(self.name.clone(), columns);
+        table.comment = self.comment.clone();
         for constraint in &self.constraints {
             match &constraint.kind {
                 ConstraintKind::PrimaryKey(columns) => table.primary_key = columns.clone(),

@@ -28,9 +28,9 @@
 //! renames of the constraint or its table.
 
 use crate::ddl::{
-    add_constraint_sql, check_clause, check_comment_sql, column_definition, create_index_sql,
-    create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause, primary_key_clause,
-    unique_clause, IDENTITY,
+    add_constraint_sql, check_clause, check_comment_sql, column_definition, comment_sql,
+    create_index_sql, create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause,
+    primary_key_clause, table_comments_sql, unique_clause, IDENTITY,
 };
 use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::locks::{is_volatile, type_change_rewrites};
@@ -95,6 +95,10 @@ impl Dialect for Postgres {
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
         Box::new(crate::review::ModelledSchema::default())
+    }
+
+    fn facts_of(&self, before: &Schema, _after: &Schema, sql: &str) -> Vec<StepFacts> {
+        crate::model::facts_of(before, sql)
     }
 }
 
@@ -190,6 +194,8 @@ struct TableWork {
     added_indexes: Vec<Index>,
     added_foreign_keys: Vec<ForeignKey>,
     added_checks: Vec<Check>,
+    /// `(column or None for the table, new comment)`.
+    comments: Vec<(Option<String>, Option<String>)>,
     /// `(old, new)` names of indexes that stay as they are but for their name (it follows a
     /// renamed table or column): renamed, not rebuilt.
     index_renames: Vec<(String, String)>,
@@ -695,6 +701,9 @@ impl<'a> Planner<'a> {
             for check in &table.checks {
                 self.step(check_comment_sql(&table.name, check));
             }
+            for sql in table_comments_sql(table) {
+                self.step(sql);
+            }
             for index in &table.indexes {
                 self.step(create_index_sql(&table.name, index, false));
             }
@@ -742,6 +751,9 @@ impl<'a> Planner<'a> {
             }
             Change::AddCheck { check, .. } => work.added_checks.push(check.clone()),
             Change::DropCheck { check, .. } => work.dropped_checks.push(check.clone()),
+            Change::SetComment { column, to, .. } => {
+                work.comments.push((column.clone(), to.clone()))
+            }
             Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => {}
         }
         Ok(())
@@ -928,6 +940,14 @@ impl<'a> Planner<'a> {
             let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));
             self.locking(sql, table, exclusive, true, false);
             self.step(check_comment_sql(table, check));
+        }
+        for column in &work.added_columns {
+            if let Some(comment) = &column.comment {
+                self.step(comment_sql(table, Some(&column.name), Some(comment)));
+            }
+        }
+        for (column, comment) in &work.comments {
+            self.step(comment_sql(table, column.as_deref(), comment.as_deref()));
         }
         Ok(())
     }

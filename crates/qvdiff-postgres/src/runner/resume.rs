@@ -22,7 +22,7 @@ use crate::error::PgError;
 use crate::render::quote_string;
 use crate::session::{Session, SessionError};
 use crate::sqltext::{split_statements, Statement, TokenKind};
-use qvdiff_core::backend::Direction;
+use qvdiff_core::backend::{Direction, HalfDone};
 use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
 
 /// `CREATE TABLE` of the progress table. `IF NOT EXISTS`: created with the first step recorded
@@ -132,6 +132,56 @@ pub(super) fn in_step_transaction<S: Session + ?Sized>(
         let _ = session.execute("ROLLBACK");
     }
     result
+}
+
+/// Records that a `CONCURRENTLY` statement of `migration` is about to run (statement number
+/// `-1`, once), so that a run killed during the revision's first step still shows it as half
+/// done.
+pub(super) fn record_started(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+) -> Result<(), SessionError> {
+    session.execute(&format!(
+        "{CREATE_PROGRESS_SQL}; INSERT INTO \"qvdiff_migrations_progress\" \
+         (revision, direction, checksum, statement) VALUES ({}, {}, {}, -1) ON CONFLICT DO NOTHING",
+        quote_string(&migration.file.revision),
+        quote_string(direction_word(direction)),
+        quote_string(&migration.checksum),
+    ))
+}
+
+/// The revisions a stopped run left half done, with how many statements each has done.
+pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<HalfDone>, PgError> {
+    let exists = session
+        .query_value("SELECT to_regclass('\"qvdiff_migrations_progress\"') IS NOT NULL")
+        .map_err(|e| progress_error("looking for the progress table".to_string(), e))?;
+    if exists.as_deref() != Some("t") {
+        return Ok(Vec::new());
+    }
+    let rows = session
+        .simple_query(
+            "SELECT revision, direction, count(*) FILTER (WHERE statement >= 0) \
+             FROM \"qvdiff_migrations_progress\" GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .map_err(|e| progress_error("reading the progress table".to_string(), e))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut values = row.into_iter().map(Option::unwrap_or_default);
+            let revision = values.next().unwrap_or_default();
+            let direction = match values.next().as_deref() {
+                Some("down") => Direction::Down,
+                _ => Direction::Up,
+            };
+            let statements_done = values.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            HalfDone {
+                revision,
+                direction,
+                statements_done,
+            }
+        })
+        .collect())
 }
 
 /// Deletes a finished revision's progress rows (in the transaction that writes its ledger row).
