@@ -387,6 +387,20 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
         ),
     );
     p.qvdiff(&["migrate", "-m", "index note"]).expect_code(0);
+    // The file says which statements run outside the transaction.
+    let index_file = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.to_string_lossy().ends_with("_index_note.sql"))
+        .expect("the index migration");
+    let text = std::fs::read_to_string(index_file).unwrap();
+    assert_eq!(
+        text.matches("CONCURRENTLY").count(),
+        text.matches("  -- OUTSIDE TRANSACTION: runs on its own")
+            .count(),
+        "{text}"
+    );
+    assert!(text.contains("-- OUTSIDE TRANSACTION"), "{text}");
     let mut client = db.connect();
     let rows_before = count(&mut client, "SELECT count(*) FROM orders");
 

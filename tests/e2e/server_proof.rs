@@ -275,3 +275,100 @@ fn a_backfill_sql_postgres_cannot_evaluate_is_the_models_error() {
     assert_eq!(p.snapshot(), before, "nothing written");
     assert_eq!(proof_databases(&db), Vec::<String>::new());
 }
+
+/// A login role without `CREATEDB` that may read `db`'s tables; dropped (with its grants) on
+/// drop.
+struct ReaderRole {
+    name: String,
+    db_url: String,
+}
+
+impl ReaderRole {
+    fn create(db: &TestDatabase) -> ReaderRole {
+        let name = format!("qvdiff_reader_{}", std::process::id());
+        let admin_url = std::env::var(URL_VAR).unwrap();
+        qvdiff_postgres::connect(&admin_url)
+            .unwrap()
+            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN NOCREATEDB"))
+            .unwrap();
+        let role = ReaderRole {
+            name,
+            db_url: db.url.clone(),
+        };
+        db.connect()
+            .batch_execute(&format!(
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{}\"",
+                role.name
+            ))
+            .unwrap();
+        role
+    }
+
+    /// `db`'s URL with this role as its user.
+    fn url(&self) -> String {
+        let start = self.db_url.find("://").unwrap() + 3;
+        let at = start + self.db_url[start..].find('@').unwrap();
+        format!(
+            "{}{}{}",
+            &self.db_url[..start],
+            self.name,
+            &self.db_url[at..]
+        )
+    }
+}
+
+impl Drop for ReaderRole {
+    fn drop(&mut self) {
+        if let Ok(mut db) = qvdiff_postgres::connect(&self.db_url) {
+            let _ = db.batch_execute(&format!("DROP OWNED BY \"{}\"", self.name));
+        }
+        if let Ok(mut admin) = qvdiff_postgres::connect(&std::env::var(URL_VAR).unwrap()) {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
+        }
+    }
+}
+
+/// `migrate --db` as a role that may not create databases: the file is proven on the schema
+/// model, written, and the warning says the server proof was skipped and why.
+#[test]
+fn migrate_db_without_createdb_warns_that_the_server_proof_was_skipped() {
+    let Some(db) = TestDatabase::create("proof_no_createdb") else {
+        return;
+    };
+    let p = project(None);
+    p.qvdiff(&["migrate", "-m", "items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let role = ReaderRole::create(&db);
+    p.write(
+        "src/models.rs",
+        &MODELS_V1.replace(
+            "    pub code: Option<String>,",
+            "    pub code: Option<String>,\n    pub notes: Option<String>,",
+        ),
+    );
+    let run = p
+        .qvdiff(&[
+            "migrate",
+            "-m",
+            "notes",
+            "--rev-id",
+            "r2",
+            "--db",
+            &role.url(),
+        ])
+        .expect_code(0);
+    assert!(
+        run.stderr.contains("is proven on the schema model only")
+            && run.stderr.contains("permission denied to create database"),
+        "{}",
+        run.stderr
+    );
+    assert!(p.path("migrations/r2_notes.sql").is_file());
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    db.connect()
+        .batch_execute("INSERT INTO items (id, name, notes) VALUES (1, 'lamp', 'by the door')")
+        .unwrap();
+    assert_eq!(items(&db), ["1|lamp|-"]);
+    drop(role);
+}

@@ -66,6 +66,9 @@ lock_retries = 5
 # The schema the tables and the ledger live in (created by `upgrade` when missing). Without it,
 # the first schema of the connection's search_path: normally public.
 # schema = "app"
+# A server where `migrate` proves each new file on a throwaway database it creates and drops
+# (the role needs CREATEDB), and checks the values typed at its prompts. No password here.
+# shadow_url = "postgres://app@localhost:5432/postgres"
 "#;
 
 /// The `qvdiff.toml` that `init` writes for `dialect`, with `database` set to `url` when given.

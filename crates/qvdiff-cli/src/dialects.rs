@@ -9,6 +9,8 @@
 //! history replay and its cache (`sqlite_history`), SQLite's backups, and `port`, which copies
 //! rows from one dialect to the other.
 
+#[cfg(test)]
+mod facts_tests;
 pub mod port;
 mod sqlite_history;
 

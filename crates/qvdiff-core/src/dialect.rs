@@ -16,7 +16,7 @@ pub struct Step {
     pub sql: String,
     /// What the statement does to the data and to the app while it runs. The planner fills them;
     /// the file shows them as comments for the reader, but nothing reads those comments back:
-    /// a file on disk is analysed from its SQL.
+    /// a file on disk is analysed from its SQL ([`Dialect::facts_of`]).
     pub facts: StepFacts,
 }
 
@@ -60,6 +60,9 @@ pub struct StepFacts {
     pub lock: Option<Lock>,
     /// The statement cannot run inside a transaction (`CREATE INDEX CONCURRENTLY`).
     pub outside_transaction: bool,
+    /// What the statement does, in the detail the PostgreSQL lint rules need. Read from SQL by
+    /// [`Dialect::facts_of`] only: the planner's steps leave it empty.
+    pub actions: Vec<Action>,
 }
 
 impl StepFacts {
@@ -83,7 +86,7 @@ impl StepFacts {
     /// The facts that can be read back from a statement's SQL (and the schema before it): all
     /// but the loss reasons' wording and the values filled in, which only the planner knows
     /// (SQL does not say whether a value is the model's default or a prompt's answer). What
-    /// keeps the planner and the dialect's reading from drifting compares these.
+    /// keeps the planner and [`Dialect::facts_of`] from drifting compares these.
     pub fn from_sql_view(&self) -> StepFacts {
         StepFacts {
             rebuilds: self.rebuilds.clone(),
@@ -98,8 +101,75 @@ impl StepFacts {
             fills: Vec::new(),
             lock: self.lock.clone(),
             outside_transaction: self.outside_transaction,
+            actions: Vec::new(),
         }
     }
+}
+
+/// One thing a statement does to a table, as PostgreSQL's lint rules judge it. The table is the
+/// statement's ([`Lock::table`], or the table it creates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `CREATE [UNIQUE] INDEX`, concurrently or not.
+    BuildIndex {
+        /// With `CONCURRENTLY`.
+        concurrently: bool,
+    },
+    /// `DROP INDEX`, concurrently or not.
+    DropIndex {
+        /// With `CONCURRENTLY`.
+        concurrently: bool,
+    },
+    /// A foreign key added (by `ALTER TABLE` or in `CREATE TABLE`).
+    AddForeignKey {
+        /// Its columns.
+        columns: Vec<String>,
+        /// It checks the rows already there now (no `NOT VALID`).
+        checks_rows: bool,
+    },
+    /// A CHECK constraint added.
+    AddCheck {
+        /// It checks the rows already there now (no `NOT VALID`).
+        checks_rows: bool,
+    },
+    /// `ALTER COLUMN … SET NOT NULL`.
+    SetNotNull {
+        /// The column.
+        column: String,
+        /// No validated `CHECK (column IS NOT NULL)` proves it first: every row is read.
+        scans: bool,
+    },
+    /// `ALTER COLUMN … TYPE`.
+    ChangeType {
+        /// The column.
+        column: String,
+        /// The change is not a binary-compatible widening: the table is written anew.
+        rewrites: bool,
+    },
+    /// `ADD COLUMN` whose default calls a volatile function (`random()`, `gen_random_uuid()`).
+    VolatileDefault {
+        /// The column.
+        column: String,
+    },
+    /// A column declared `timestamp` (without time zone).
+    NaiveTimestamp {
+        /// The column.
+        column: String,
+    },
+    /// A table renamed.
+    RenameTable {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// A column renamed.
+    RenameColumn {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
 }
 
 /// Data a statement destroys.
@@ -295,6 +365,12 @@ pub trait Dialect: Sync {
 
     /// An empty scratch schema to replay migration files on, for `lint` and `review`.
     fn replay(&self) -> Box<dyn Replay>;
+
+    /// The facts of each statement of `sql` (a section's body, generated or hand-written), one
+    /// per statement of [`Dialect::section`], read from the SQL alone as it runs on a database
+    /// holding `before` and leaving one holding `after`. Comments are not read. For a planned
+    /// step they equal the planner's, seen through [`StepFacts::from_sql_view`].
+    fn facts_of(&self, before: &Schema, after: &Schema, sql: &str) -> Vec<StepFacts>;
 }
 
 /// A scratch schema that migration files are replayed on, one up section at a time, so that

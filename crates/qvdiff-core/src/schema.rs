@@ -626,6 +626,17 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// Whether an index of the table (a plain or unique index, a unique constraint or the
+    /// primary key) starts with `columns`, in any order: a lookup by them needs no full scan.
+    pub fn has_index_on(&self, columns: &[String]) -> bool {
+        let starts_with = |key: &[String]| {
+            key.len() >= columns.len() && columns.iter().all(|c| key[..columns.len()].contains(c))
+        };
+        starts_with(&self.primary_key)
+            || self.uniques.iter().any(|u| starts_with(&u.columns))
+            || self.indexes.iter().any(|i| starts_with(&i.columns))
+    }
 }
 
 impl Column {

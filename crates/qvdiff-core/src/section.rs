@@ -9,7 +9,6 @@
 
 use crate::change::Renames;
 use crate::lint::{Section, Statement};
-use std::collections::BTreeSet;
 
 /// One token of a statement, as much as the readers here need of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,37 +186,6 @@ pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
     renames.columns.sort();
     renames.indexes.sort();
     renames
-}
-
-/// Whether `sql` can hold a rebuild at all, by [`rebuilt_tables`]'s two signs: a `-- rebuild`
-/// note or a `DROP`. Without either, reading its statements (tens of milliseconds for the SQL of
-/// a thousand new tables) is not needed to know that it rebuilds nothing.
-pub fn may_rebuild(sql: &str) -> bool {
-    sql.contains("-- rebuild ")
-        || sql
-            .as_bytes()
-            .windows(4)
-            .any(|word| word.eq_ignore_ascii_case(b"DROP"))
-}
-
-/// Tables a section rebuilds: those whose rebuild starts with a `-- rebuild` note, and those a
-/// statement drops although they exist again afterwards (`exists_after`).
-pub fn rebuilt_tables(section: &Section, exists_after: impl Fn(&str) -> bool) -> BTreeSet<String> {
-    let mut rebuilt = BTreeSet::new();
-    for statement in &section.statements {
-        let noted = statement
-            .comments
-            .iter()
-            .any(|(_, c)| c.trim_start().starts_with("-- rebuild "));
-        let dropped_and_back = statement.starts_with(&["DROP", "TABLE"])
-            && statement.table.as_deref().is_some_and(&exists_after);
-        if noted || dropped_and_back {
-            if let Some(table) = &statement.table {
-                rebuilt.insert(table.clone());
-            }
-        }
-    }
-    rebuilt
 }
 
 /// Own-line `--` comments in `body[from..to]`, skipping the rest of the line `from` is on (a

@@ -468,67 +468,8 @@ fn fk_text(fk: &ForeignKey) -> String {
     text
 }
 
-/// What a `-- DESTRUCTIVE: <reason>` comment destroys in `schema` (the database as it is now):
-/// a whole table (`drops table t and all its rows`: column `None`) or one column's values
-/// (`drops data in t.c`, a type change of `t.c`). `None` when the reason names nothing that
-/// exists in `schema` (an object a pending revision creates first holds no data now). A
-/// `table.column` is split where both halves name something real, so dots in names are fine.
-pub fn destroyed_object(reason: &str, schema: &Schema) -> Option<(String, Option<String>)> {
-    if let Some(rest) = reason.strip_prefix("drops table ") {
-        let table = rest.strip_suffix(" and all its rows")?;
-        return schema.table(table).map(|t| (t.name.clone(), None));
-    }
-    let qualified = reason
-        .strip_prefix("drops data in ")
-        .or_else(|| {
-            reason
-                .strip_prefix("converts ")
-                .map(|r| before_word(r, " from "))
-        })
-        .or_else(|| Some(before_word(reason, " changes type from ")))?;
-    qualified.match_indices('.').find_map(|(dot, _)| {
-        let (table, column) = (&qualified[..dot], &qualified[dot + 1..]);
-        let column = schema.table(table)?.column(column)?;
-        Some((table.to_string(), Some(column.name.clone())))
-    })
-}
-
-/// `text` up to the first `word` (all of it without one).
-fn before_word<'a>(text: &'a str, word: &str) -> &'a str {
-    text.split_once(word).map_or(text, |(head, _)| head)
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn destructive_reasons_name_the_table_or_column_they_destroy() {
-        use crate::schema::{Column, ColumnType, Schema, Table};
-        let schema = Schema {
-            tables: vec![Table::new(
-                "odd.name",
-                vec![Column::new("a.b", ColumnType::Float)],
-            )],
-            ..Schema::default()
-        };
-        let found = |reason: &str| super::destroyed_object(reason, &schema);
-        assert_eq!(
-            found("drops table odd.name and all its rows"),
-            Some(("odd.name".to_string(), None))
-        );
-        let column = Some(("odd.name".to_string(), Some("a.b".to_string())));
-        assert_eq!(found("drops data in odd.name.a.b"), column);
-        assert_eq!(
-            found("converts odd.name.a.b from FLOAT to INTEGER; values that do not fit are lost"),
-            column
-        );
-        assert_eq!(
-            found("odd.name.a.b changes type from REAL to INTEGER"),
-            column
-        );
-        assert_eq!(found("drops data in odd.name.c"), None);
-        assert_eq!(found("drops table other and all its rows"), None);
-    }
-
     use super::*;
     use crate::schema::Table;
 

@@ -2,7 +2,7 @@
 
 use qvdiff_core::migration::{
     is_valid_revision, render_steps, revision_at, sanitize_message, slugify, text_checksum,
-    FormatError, MigrationFile,
+    FormatError, MigrationFile, OUTSIDE_TRANSACTION_NOTE,
 };
 use qvdiff_core::runner::Migration;
 use qvdiff_core::{Loss, Step, StepFacts};
@@ -386,6 +386,28 @@ fn render_steps_marks_destructive_statements() {
          DROP TABLE \"t\";  -- DESTRUCTIVE: drops table t -- qvdiff:down\n"
     );
     assert_eq!(render_steps(&[]), "");
+}
+
+#[test]
+fn render_steps_marks_statements_that_run_outside_a_transaction() {
+    let outside = StepFacts {
+        outside_transaction: true,
+        ..StepFacts::default()
+    };
+    let steps = vec![
+        Step::with(
+            "CREATE INDEX CONCURRENTLY \"ix_items_title\" ON \"items\" (\"title\");",
+            outside.clone(),
+        ),
+        Step::plain("ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;"),
+    ];
+    assert_eq!(
+        render_steps(&steps),
+        format!(
+            "CREATE INDEX CONCURRENTLY \"ix_items_title\" ON \"items\" (\"title\");  -- {OUTSIDE_TRANSACTION_NOTE}\n\
+             ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;\n"
+        )
+    );
 }
 
 #[test]

@@ -10,6 +10,8 @@ mod enums;
 pub mod error;
 pub mod introspect;
 pub mod ledger;
+#[cfg(test)]
+mod lint_rules_tests;
 pub mod locks;
 pub mod model;
 pub mod pgpass;

@@ -68,6 +68,10 @@ impl Dialect for Sqlite {
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
         Box::new(crate::review::ScratchDatabase::new())
     }
+
+    fn facts_of(&self, before: &Schema, after: &Schema, sql: &str) -> Vec<StepFacts> {
+        crate::review::facts_of(before, after, sql)
+    }
 }
 
 /// SQLite has no array type: a `Vec<T>` field (PostgreSQL's `T[]`) is refused with the way to
@@ -906,7 +910,7 @@ fn check_label(check: &qvdiff_core::Check) -> String {
     }
 }
 
-fn display_type(ty: &ColumnType) -> String {
+pub(crate) fn display_type(ty: &ColumnType) -> String {
     let rendered = render_type(ty);
     if rendered.is_empty() {
         "(no type)".to_string()

@@ -29,11 +29,15 @@ fn split_qualified(name: &str) -> Option<(&str, &str)> {
     name.trim().rsplit_once('.')
 }
 
-/// The rows behind a failed statement, if SQLite's `message` is a NOT NULL or UNIQUE /
+/// The rows behind a failed `statement`, if SQLite's `message` is a NOT NULL or UNIQUE /
 /// PRIMARY KEY failure and existing rows explain it. `None` when the message is of another kind
 /// or no existing row explains it (e.g. a hand-written `UPDATE` wrote the NULL itself): the
 /// plain statement error is then the better report.
-pub(crate) fn explain_constraint_failure(conn: &Connection, message: &str) -> Option<DataProblem> {
+pub(crate) fn explain_constraint_failure(
+    conn: &Connection,
+    statement: &str,
+    message: &str,
+) -> Option<DataProblem> {
     if let Some(rest) = message.split("CHECK constraint failed:").nth(1) {
         return removed_variant_rows(conn, rest.trim()).ok().flatten();
     }
@@ -52,7 +56,26 @@ pub(crate) fn explain_constraint_failure(conn: &Connection, message: &str) -> Op
         table.get_or_insert(source_table(t));
         columns.push(column.to_string());
     }
-    duplicate_rows(conn, table?, &columns).ok().flatten()
+    let table = table?;
+    // A partial unique index constrains only the rows its condition selects. A failed
+    // `CREATE INDEX` was undone, so its condition is in the statement; any other statement met
+    // an index that exists.
+    let words: Vec<String> = crate::sqltext::tokens(statement)
+        .take(3)
+        .map(|t| t.text(statement).to_ascii_uppercase())
+        .collect();
+    let creates_index =
+        words.first().is_some_and(|w| w == "CREATE") && words.iter().skip(1).any(|w| w == "INDEX");
+    let predicate = if creates_index {
+        crate::sqltext::index_predicate(statement).map(str::to_string)
+    } else {
+        partial_unique_predicate(conn, table, &columns)
+            .ok()
+            .flatten()
+    };
+    duplicate_rows(conn, table, &columns, predicate.as_deref())
+        .ok()
+        .flatten()
 }
 
 /// Every group of new foreign-key violations (per child and parent table), counted, with
@@ -428,10 +451,12 @@ fn partial_unique_predicate(
     Ok(predicate)
 }
 
+/// Rows of `table` that share their value of `columns` (among those meeting `predicate`).
 fn duplicate_rows(
     conn: &Connection,
     table: &str,
     columns: &[String],
+    predicate: Option<&str>,
 ) -> rusqlite::Result<Option<DataProblem>> {
     let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let column_list = quoted.join(", ");
@@ -441,8 +466,7 @@ fn duplicate_rows(
         .map(|c| format!("{c} IS NOT NULL"))
         .collect::<Vec<_>>()
         .join(" AND ");
-    // A partial unique index constrains only the rows its condition selects.
-    let not_null = match partial_unique_predicate(conn, table, columns)? {
+    let not_null = match predicate {
         Some(predicate) => format!("{not_null} AND ({predicate})"),
         None => not_null,
     };

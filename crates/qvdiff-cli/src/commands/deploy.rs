@@ -116,7 +116,7 @@ struct Destruction {
     /// The revision and its file.
     revision: String,
     path: String,
-    /// The file's `DESTRUCTIVE` reason.
+    /// What the step destroys, in words.
     reason: String,
     /// The table (and column) it destroys, with how many rows hold data there now.
     table: String,
@@ -156,32 +156,38 @@ fn confirm_destruction(
     let mut found = Vec::new();
     for migration in plan {
         let sql = migration.file.section(direction);
-        let section = db.dialect().section(sql, 0);
-        for statement in &section.statements {
-            let Some((_, reasons)) = statement
-                .trailing_comment
-                .as_deref()
-                .and_then(|c| c.split_once("DESTRUCTIVE:"))
-            else {
-                continue;
-            };
-            for reason in reasons.split("; ").map(str::trim) {
-                let Some((table, column)) = qvdiff_core::summary::destroyed_object(reason, &now)
-                else {
+        // What each statement destroys, read from the file's SQL by the dialect, between the
+        // schemas the file starts from and leads to.
+        let dialect = db.dialect();
+        let analysis = crate::commands::lint::analyze(dialect, migrations, migration, None);
+        let (start, end) = match (analysis, direction) {
+            (Some(a), Direction::Up) => (a.before, a.after),
+            (Some(a), Direction::Down) => (a.after, a.before),
+            (None, _) => (now.clone(), now.clone()),
+        };
+        for step in dialect.facts_of(&start, &end, sql) {
+            for loss in step.destroys {
+                // An object a pending revision creates first holds no data now.
+                let exists = now
+                    .table(&loss.table)
+                    .is_some_and(|t| loss.column.as_deref().is_none_or(|c| t.column(c).is_some()));
+                if !exists {
                     continue;
-                };
-                let total = db.count_rows(&table).map_err(run_error)?;
-                let rows = match &column {
-                    Some(column) => total - db.count_nulls(&table, column).map_err(run_error)?,
+                }
+                let total = db.count_rows(&loss.table).map_err(run_error)?;
+                let rows = match &loss.column {
+                    Some(column) => {
+                        total - db.count_nulls(&loss.table, column).map_err(run_error)?
+                    }
                     None => total,
                 };
                 if rows > 0 {
                     found.push(Destruction {
                         revision: migration.file.revision.clone(),
                         path: migration.path.clone(),
-                        reason: reason.to_string(),
-                        table,
-                        column,
+                        reason: loss.reason,
+                        table: loss.table,
+                        column: loss.column,
                         rows,
                     });
                 }

@@ -14,7 +14,6 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::models::display_path;
 use qvdiff_core::erd::{mermaid, Mark, Marks};
 use qvdiff_core::lint::{Finding, Rule};
-use qvdiff_core::section::rebuilt_tables;
 use qvdiff_core::summary::{
     affected_tables, change_lines, recorded_fingerprint, section_fingerprint, SummaryExtras,
 };
@@ -270,7 +269,11 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         Some(a) => (a.changes.clone(), a.before.clone(), a.after.clone()),
         None => (Vec::new(), Schema::default(), Schema::default()),
     };
-    let rebuilt = rebuilt_tables(&checked.up, |t| after.table(t).is_some());
+    let rebuilt: BTreeSet<String> = checked
+        .up_facts
+        .iter()
+        .filter_map(|f| f.rebuilds.clone())
+        .collect();
     let (before_tables, after_tables, before_marks, after_marks) = marks(&changes, &type_name);
     let mut tables: BTreeSet<String> = after_tables.clone();
     tables.extend(changes.iter().filter_map(|c| match c {
@@ -292,11 +295,8 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         .down
         .statements
         .iter()
-        .filter_map(|st| {
-            let comment = st.trailing_comment.as_deref()?;
-            let (_, why) = comment.split_once("DESTRUCTIVE:")?;
-            Some((st.line, why.trim().to_string()))
-        })
+        .zip(&checked.down_facts)
+        .filter_map(|(st, facts)| Some((st.line, facts.destructive()?)))
         .collect();
     Some(Reviewed {
         revision: file.revision.clone(),

@@ -40,8 +40,10 @@ mod apply;
 mod catalog;
 mod enums;
 mod expr;
+mod facts;
 pub use expr::{unusable_defaults, UnusableDefault};
 pub(crate) mod naming;
+pub use facts::facts_of;
 mod parse;
 mod predicate;
 #[cfg(test)]

@@ -602,3 +602,29 @@ fn arrays_of_builtin_types_read_back_as_arrays() {
         ColumnType::Custom { .. }
     ));
 }
+
+#[test]
+fn comments_on_tables_and_columns_are_kept_through_renames_and_removed_by_null() {
+    let schema = model(&format!(
+        "{USERS}COMMENT ON TABLE users IS 'People; who sign in';\n\
+         COMMENT ON COLUMN public.\"users\".\"email\" IS 'it''s unique';\n\
+         COMMENT ON CONSTRAINT users_pkey ON users IS 'not a Schema comment';\n\
+         ALTER TABLE users RENAME COLUMN email TO mail;\n\
+         ALTER TABLE users RENAME TO people;\n"
+    ));
+    let people = table(&schema, "people");
+    assert_eq!(people.comment.as_deref(), Some("People; who sign in"));
+    assert_eq!(
+        people.column("mail").and_then(|c| c.comment.as_deref()),
+        Some("it's unique")
+    );
+    let schema = model(&format!(
+        "{USERS}COMMENT ON TABLE users IS 'x';\nCOMMENT ON TABLE users IS NULL;\n\
+         COMMENT ON COLUMN users.email IS 'y';\nCOMMENT ON COLUMN users.email IS '';\n"
+    ));
+    let users = table(&schema, "users");
+    assert_eq!(users.comment, None);
+    assert_eq!(users.column("email").and_then(|c| c.comment.clone()), None);
+    let e = error(&format!("{USERS}COMMENT ON COLUMN users.nope IS 'z';"));
+    assert_eq!(e.kind, ModelErrorKind::Invalid, "{e}");
+}

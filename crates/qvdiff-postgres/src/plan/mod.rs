@@ -96,6 +96,10 @@ impl Dialect for Postgres {
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
         Box::new(crate::review::ModelledSchema::default())
     }
+
+    fn facts_of(&self, before: &Schema, _after: &Schema, sql: &str) -> Vec<StepFacts> {
+        crate::model::facts_of(before, sql)
+    }
 }
 
 /// A logical type as PostgreSQL keeps it: there is no 8-bit integer (`smallint` is the
