@@ -15,10 +15,12 @@ mod e2e {
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;
+    pub mod online;
     pub mod postgres;
     pub mod review;
     pub mod round_trip;
     pub mod security;
+    pub mod server_proof;
     pub mod support;
     pub mod team;
     pub mod tls;

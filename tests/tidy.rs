@@ -347,3 +347,57 @@ fn the_application_crate_is_light_by_default() {
         "Cargo.lock must hold one libsqlite3-sys"
     );
 }
+
+/// Lines of library code that read a planner's note back from SQL text: the `-- rebuild` and
+/// `-- DESTRUCTIVE:` comments are written for the reader; what a step does travels as its typed
+/// facts, and a file on disk is analysed from its SQL (`Dialect::facts_of`).
+fn comment_readers(files: &[PathBuf]) -> Vec<String> {
+    const READERS: &[&str] = &[
+        "split_once(\"DESTRUCTIVE",
+        "contains(\"DESTRUCTIVE",
+        "find(\"DESTRUCTIVE",
+        "starts_with(\"-- rebuild",
+        "contains(\"-- rebuild",
+        "strip_prefix(\"-- rebuild",
+        "trim_start_matches(\"-- rebuild",
+    ];
+    let mut offenders = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).expect("read");
+        // Unit tests may check what a file says.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (i, line) in code.lines().enumerate() {
+            if READERS.iter().any(|r| line.contains(r)) {
+                offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    offenders
+}
+
+#[test]
+fn no_library_code_reads_the_planners_comments_back() {
+    let mut files = Vec::new();
+    for krate in crates() {
+        rust_files(&krate.join("src"), &mut files);
+    }
+    let offenders = comment_readers(&files);
+    assert!(
+        offenders.is_empty(),
+        "library code reads a `-- rebuild` / `-- DESTRUCTIVE:` comment back (read the step's \
+         facts, or Dialect::facts_of for a file):\n{}",
+        offenders.join("\n")
+    );
+    // The check itself sees a reader where one would be.
+    let scratch = std::env::temp_dir().join(format!("qvdiff-tidy-notes-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let reader = scratch.join("reader.rs");
+    std::fs::write(
+        &reader,
+        "fn f(c: &str) -> bool { c.trim().starts_with(\"-- rebuild \") }\n",
+    )
+    .unwrap();
+    let found = comment_readers(&[reader]);
+    std::fs::remove_dir_all(&scratch).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+}

@@ -432,7 +432,8 @@ fn downgrade_sql_prints_the_down_sections_and_leaves_the_database_byte_identical
 
 /// The task tracker a new user writes from scratch: a self-referencing table, a join table
 /// with a composite key, then a table rename and a column rename, two branches merged, a
-/// downgrade and an upgrade again. Version 1 of its models.
+/// downgrade and an upgrade again, and a type change over a value that does not convert
+/// (refused, then given a `using`). Version 1 of its models.
 const TRACKER_V1: &str = r#"
 use qvdiff::Model;
 
@@ -698,6 +699,95 @@ fn task_tracker_story(p: &Project, db: &TrackerDb) {
     );
     // And the self-reference still holds: deleting a parent clears its children's link.
     db.exec("DELETE FROM tasks WHERE id = 1;");
+    assert_eq!(
+        tracker_tasks(db, "summary"),
+        ["2|1|-|pack books", "3|1|2|buy boxes", "4|2|-|report"]
+    );
+    assert_eq!(tracker_links(db, "task_labels"), ["2|1", "2|2", "4|2"]);
+    on_db(&["check"]).expect_code(0);
+
+    // 5. Tags get a code, typed as text at first; one of them is not a number.
+    let tag_end = "    pub name: String,\n}\n\n#[derive(Model)]\n#[model(table = \"task_labels\"";
+    assert!(v3.contains(tag_end), "{v3}");
+    let with_code =
+        |field: &str| v3.replace(tag_end, &tag_end.replacen("}", &format!("{field}\n}}"), 1));
+    p.write("src/models.rs", &with_code("    pub code: Option<String>,"));
+    p.qvdiff(&["migrate", "-m", "tag codes", "--rev-id", "r5"])
+        .expect_code(0);
+    on_db(&["upgrade"]).expect_code(0);
+    db.exec(
+        "UPDATE tags SET code = '12' WHERE id = 1; UPDATE tags SET code = '#f00' WHERE id = 2;",
+    );
+    let tag_codes = |db: &TrackerDb| {
+        db.rows(
+            "SELECT CAST(id AS TEXT) || '|' || name || '|' || COALESCE(CAST(code AS TEXT), '-') \
+             FROM tags ORDER BY id",
+        )
+    };
+    assert_eq!(tag_codes(db), ["1|urgent|12", "2|later|#f00"]);
+
+    // 6. The code becomes a number: `#f00` does not convert, so upgrade refuses with the count
+    //    and the key, and the database is as it was (SQLite: byte-identical).
+    p.write("src/models.rs", &with_code("    pub code: Option<i64>,"));
+    p.qvdiff(&["migrate", "-m", "tag codes as numbers", "--rev-id", "r6"])
+        .expect_code(0);
+    let bytes = |db: &TrackerDb| match db {
+        TrackerDb::Sqlite(path) => std::fs::read(path).unwrap(),
+        TrackerDb::Postgres(_) => Vec::new(),
+    };
+    let (bytes_before, ledger_before) = (
+        bytes(db),
+        db.rows("SELECT revision FROM qvdiff_migrations ORDER BY revision"),
+    );
+    let refused = on_db(&["upgrade"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("1 row of tags holds a value")
+            && refused.stderr.contains(" code that does not convert")
+            && refused.stderr.contains("(ids 2)")
+            && refused.stderr.contains("nothing was changed"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(bytes(db), bytes_before, "database byte-identical");
+    assert_eq!(
+        db.rows("SELECT revision FROM qvdiff_migrations ORDER BY revision"),
+        ledger_before
+    );
+    assert_eq!(tag_codes(db), ["1|urgent|12", "2|later|#f00"]);
+    assert_eq!(
+        tracker_tasks(db, "summary"),
+        ["2|1|-|pack books", "3|1|2|buy boxes", "4|2|-|report"]
+    );
+
+    // 7. With the conversion in the model (`using`, one expression both dialects run), it goes
+    //    through: the number is kept, the colour becomes NULL, every other row as it was.
+    let r6 = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.file_name().unwrap().to_string_lossy().starts_with("r6_"))
+        .expect("r6 written");
+    std::fs::remove_file(r6).unwrap();
+    p.write(
+        "src/models.rs",
+        &with_code(
+            "    #[column(using = \"CAST(nullif(code, '#f00') AS INTEGER)\")]\n    pub code: Option<i64>,",
+        ),
+    );
+    p.qvdiff(&["migrate", "-m", "tag codes as numbers", "--rev-id", "r6"])
+        .expect_code(0);
+    on_db(&["upgrade"]).expect_code(0);
+    assert_eq!(tag_codes(db), ["1|urgent|12", "2|later|-"]);
+    let stored = match db {
+        TrackerDb::Sqlite(_) => "SELECT typeof(code) FROM tags WHERE id = 1",
+        TrackerDb::Postgres(_) => "SELECT pg_typeof(code)::text FROM tags WHERE id = 1",
+    };
+    assert_eq!(
+        db.rows(stored),
+        [match db {
+            TrackerDb::Sqlite(_) => "integer",
+            TrackerDb::Postgres(_) => "bigint",
+        }]
+    );
     assert_eq!(
         tracker_tasks(db, "summary"),
         ["2|1|-|pack books", "3|1|2|buy boxes", "4|2|-|report"]

@@ -15,7 +15,8 @@ use rusqlite::types::ValueRef;
 const FIRST: &str = "20261125133834";
 const SECOND: &str = "20261125133835";
 const THIRD: &str = "20261125133836";
-const HEAD: &str = "20261127100000";
+const FOURTH: &str = "20261127100000";
+const HEAD: &str = "20261128100000";
 
 /// A password put in URLs: it must never be printed.
 const SECRET: &str = "s3cr3t-pw";
@@ -409,7 +410,7 @@ fn example_app_history_on_postgres_keeps_every_row_through_upgrade_and_downgrade
 
     // Up to head: every value intact, the new columns NULL.
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, FOURTH, HEAD]);
     assert_eq!(
         tables(&mut client),
         ["items", "listings", "qvdiff_migrations", "sales", "users"]
@@ -453,6 +454,21 @@ fn example_app_history_on_postgres_keeps_every_row_through_upgrade_and_downgrade
             &[&first_item],
         )
         .unwrap();
+    // An instant written with an offset is the same moment in UTC (`timestamptz`).
+    client
+        .execute(
+            "UPDATE sales SET updated_at = '2025-03-01 12:00:00+02:00' WHERE item_id = $1",
+            &[&first_item],
+        )
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM sales \
+             WHERE updated_at = TIMESTAMPTZ '2025-03-01 10:00:00Z'"
+        ),
+        1
+    );
     assert_eq!(count(&mut client, "SELECT count(*) FROM sales"), 2);
     assert_eq!(count(&mut client, "SELECT count(*) FROM listings"), 1);
     assert_eq!(
@@ -506,7 +522,7 @@ fn example_app_history_on_postgres_keeps_every_row_through_upgrade_and_downgrade
 
     // And up again.
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, FOURTH, HEAD]);
     assert_eq!(
         tables(&mut client),
         ["items", "listings", "qvdiff_migrations", "sales", "users"]
@@ -879,6 +895,131 @@ fn dual_history_migrate_writes_one_file_per_dialect_and_check_watches_both() {
         .expect_code(0);
 }
 
+/// Models whose `created_at` default is `DEFAULT`, and a `created_on` that takes the portable
+/// `CURRENT_DATE` on both dialects.
+fn dual_default_models(default: &str) -> String {
+    format!(
+        r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {{
+    #[column(primary_key)]
+    pub id: i64,
+    pub title: String,
+    #[column({default})]
+    pub created_at: NaiveDateTime,
+    #[column(default_sql = "CURRENT_DATE")]
+    pub created_on: NaiveDate,
+}}
+"#
+    )
+}
+
+#[test]
+fn dual_history_defaults_are_proven_on_both_dialects_and_given_per_dialect() {
+    let Some(db) = database("dual_defaults") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", DUAL_CONFIG);
+    std::fs::create_dir_all(p.path("migrations/postgres")).unwrap();
+
+    // PostgreSQL's spelling: SQLite would take the DDL and fail every insert.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql = \"now()\""),
+    );
+    let before = p.snapshot();
+    let refused = p.qvdiff(&["migrate", "-m", "items"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("cannot be computed by SQLite")
+            && refused.stderr.contains("items.created_at: DEFAULT (now())")
+            && refused
+                .stderr
+                .contains("default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("created_on"), "{}", refused.stderr);
+    assert_eq!(p.snapshot(), before, "nothing written");
+
+    // SQLite's spelling: PostgreSQL would refuse the file at upgrade.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql = \"datetime('now')\""),
+    );
+    let before = p.snapshot();
+    let refused = p.qvdiff(&["migrate", "-m", "items"]).expect_code(2);
+    assert!(
+        refused.stderr.contains("cannot be computed by PostgreSQL")
+            && refused.stderr.contains("items.created_at")
+            && refused.stderr.contains("datetime() is SQLite's")
+            && refused.stderr.contains("default_sql(sqlite ="),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(p.snapshot(), before, "nothing written");
+
+    // Each dialect its own expression; the portable CURRENT_DATE as is on both.
+    p.write(
+        "src/models.rs",
+        &dual_default_models("default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")"),
+    );
+    p.qvdiff(&["migrate", "-m", "items"]).expect_code(0);
+    let files = sql_files(&p, "migrations");
+    assert_eq!(files, sql_files(&p, "migrations/postgres"));
+    let lite = p.read(&format!("migrations/{}", files[0]));
+    let pg = p.read(&format!("migrations/postgres/{}", files[0]));
+    let lite_up = section(&lite, "-- qvdiff:up");
+    let pg_up = section(&pg, "-- qvdiff:up");
+    assert!(
+        lite_up.contains("\"created_at\" DATETIME NOT NULL DEFAULT (datetime('now'))")
+            && lite_up.contains("DEFAULT CURRENT_DATE"),
+        "{lite}"
+    );
+    assert!(
+        pg_up.contains("\"created_at\" timestamp NOT NULL DEFAULT now()")
+            && pg_up.contains("DEFAULT CURRENT_DATE"),
+        "{pg}"
+    );
+    p.qvdiff(&["check"]).expect_code(0);
+
+    // Rows inserted by default on both databases, and no drift read back.
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    let lite_db = rusqlite::Connection::open(p.path("app.db")).unwrap();
+    lite_db
+        .execute("INSERT INTO items (title) VALUES ('by default')", [])
+        .unwrap();
+    let (recent, today): (bool, bool) = lite_db
+        .query_row(
+            "SELECT created_at <= datetime('now') AND created_at > datetime('now', '-1 hour'), \
+             created_on = date('now') FROM items",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(recent && today);
+    let mut client = db.connect();
+    client
+        .execute("INSERT INTO items (title) VALUES ('by default')", &[])
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT created_at <= localtimestamp AND created_at > localtimestamp - interval '1 hour', \
+             created_on = CURRENT_DATE FROM items",
+            &[],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. qvdiff port: 100 000 rows, compared value by value; refusals change nothing
 // ---------------------------------------------------------------------------------------------
@@ -892,6 +1033,8 @@ enum Kind {
     Bool,
     Json,
     Time,
+    /// A `DateTime<Utc>` field: read through each driver as the instant it is.
+    Instant,
 }
 
 /// One value, in a form both databases' values can be brought to.
@@ -906,6 +1049,8 @@ enum Val {
     Json(serde_json::Value),
     /// A date or timestamp: `T` as a space, no trailing zeros in the fraction.
     Time(String),
+    /// An instant, whatever offset it was written with.
+    Instant(chrono::DateTime<chrono::Utc>),
 }
 
 const USER_COLUMNS: &[(&str, Kind)] = &[
@@ -940,6 +1085,7 @@ const SALE_COLUMNS: &[(&str, Kind)] = &[
     ("fees", Kind::Float),
     ("status", Kind::Text),
     ("sold_at", Kind::Time),
+    ("updated_at", Kind::Instant),
 ];
 
 const LISTING_COLUMNS: &[(&str, Kind)] = &[
@@ -986,6 +1132,8 @@ fn sqlite_rows(conn: &rusqlite::Connection, table: &str, cols: &[(&str, Kind)]) 
                 (ValueRef::Integer(n), Kind::Json) => Val::Json(serde_json::Value::from(n)),
                 (ValueRef::Real(f), Kind::Json) => Val::Json(serde_json::Value::from(f)),
                 (ValueRef::Text(t), Kind::Time) => Val::Time(time_text(&text(t))),
+                // rusqlite's reading of the instant an app wrote (an offset, or none for UTC).
+                (ValueRef::Text(_), Kind::Instant) => Val::Instant(row.get(i).unwrap()),
                 (other, _) => panic!("{table}.{column}: unexpected SQLite value {other:?}"),
             });
         }
@@ -999,7 +1147,7 @@ fn postgres_rows(client: &mut Client, table: &str, cols: &[(&str, Kind)]) -> Vec
     let list: Vec<String> = cols
         .iter()
         .map(|(c, kind)| match kind {
-            Kind::Int | Kind::Float | Kind::Bool => format!("\"{c}\""),
+            Kind::Int | Kind::Float | Kind::Bool | Kind::Instant => format!("\"{c}\""),
             Kind::Text | Kind::Json | Kind::Time => format!("\"{c}\"::text"),
         })
         .collect();
@@ -1024,6 +1172,9 @@ fn postgres_rows(client: &mut Client, table: &str, cols: &[(&str, Kind)]) -> Vec
                     Kind::Time => row
                         .get::<_, Option<String>>(i)
                         .map_or(Val::Null, |t| Val::Time(time_text(&t))),
+                    Kind::Instant => row
+                        .get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)
+                        .map_or(Val::Null, Val::Instant),
                 })
                 .collect()
         })
@@ -1124,6 +1275,16 @@ const DATETIMES: &[&str] = &[
     "0001-01-01 00:00:00",
 ];
 
+/// Instants as apps write them to SQLite: with an offset, in UTC with `Z`, or with none (UTC).
+const INSTANTS: &[Option<&str>] = &[
+    Some("2026-01-02 03:04:05+02:00"),
+    None,
+    Some("2024-02-29T23:59:59.999999Z"),
+    Some("1999-12-31 19:30:00.5-05:30"),
+    Some("2026-06-30 12:00:00"),
+    Some("2000-01-01 00:00:00+00:00"),
+];
+
 const STATUSES: &[&str] = &[
     "pending",
     "shipped",
@@ -1213,7 +1374,7 @@ fn fill_source(path: &std::path::Path) {
         let mut sale = tx
             .prepare(
                 "INSERT INTO sales (id, item_id, sale_price, shipping_price, fees, status, \
-                 sold_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 sold_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .unwrap();
         for j in 0..SALES {
@@ -1226,6 +1387,7 @@ fn fill_source(path: &std::path::Path) {
                 FLOATS[(j + 5) % FLOATS.len()],
                 STATUSES[j % STATUSES.len()],
                 DATETIMES[(j + 1) % DATETIMES.len()],
+                INSTANTS[j % INSTANTS.len()],
             ])
             .unwrap();
         }
@@ -1265,12 +1427,30 @@ fn port_copies_100_000_rows_value_for_value_and_resets_sequences() {
     )
     .unwrap();
     let mut client = db.connect();
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, FOURTH, HEAD]);
     assert_same_rows(&conn, &mut client, "users", USER_COLUMNS, USERS);
     assert_same_rows(&conn, &mut client, "items", ITEM_COLUMNS, ITEMS);
     assert_same_rows(&conn, &mut client, "sales", SALE_COLUMNS, SALES);
     assert_same_rows(&conn, &mut client, "listings", LISTING_COLUMNS, 0);
     // Spot checks against the values written, not only against the source's reading of them.
+    // Instants: the moment written, whatever offset SQLite held it with (none: UTC).
+    for (j, utc) in [
+        (0, Some("2026-01-02 01:04:05")),
+        (1, None),
+        (2, Some("2024-02-29 23:59:59.999999")),
+        (3, Some("2000-01-01 01:00:00.5")),
+        (4, Some("2026-06-30 12:00:00")),
+        (5, Some("2000-01-01 00:00:00")),
+    ] {
+        let held: Option<String> = client
+            .query_one(
+                "SELECT (updated_at AT TIME ZONE 'UTC')::text FROM sales WHERE id = $1",
+                &[&sale_id(j)],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(held.as_deref(), utc, "sales.updated_at of sale {j}");
+    }
     let row = client
         .query_one(
             "SELECT title::text, cost, quantity, tags::text, listed_on::text, created_at::text \
@@ -1368,7 +1548,7 @@ fn port_refusals_change_neither_side() {
     // A source one revision behind head.
     p.qvdiff(&[
         "upgrade",
-        THIRD,
+        FOURTH,
         "--db",
         "sqlite://behind.db",
         "--no-backup",
@@ -1527,7 +1707,7 @@ fn a_port_whose_copy_fails_commits_no_row_and_can_be_run_again() {
     drop(source);
     p.qvdiff(&["port", "--from", "sqlite://source.db", "--to", &db.url])
         .expect_code(0);
-    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(ledger(&mut client), [FIRST, SECOND, THIRD, FOURTH, HEAD]);
     let users: Vec<(i64, String)> = client
         .query("SELECT id, created_at::text FROM users ORDER BY id", &[])
         .unwrap()
@@ -2077,7 +2257,7 @@ fn check_db_says_what_it_does_not_compare_on_postgres() {
         "functions",
         "extensions",
         "NOT VALID",
-        "partial index's WHERE",
+        "sort order",
     ] {
         assert!(said[0].contains(part), "`{}` lacks {part}", said[0]);
     }
@@ -2237,7 +2417,10 @@ fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_po
     let pending = p.qvdiff(&["check", "--db", url]).expect_code(1);
     assert!(pending.stdout.contains("pending"), "{}", pending.stdout);
     p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
-    assert_eq!(ledger_in(&mut client, "app"), [FIRST, SECOND, THIRD, HEAD]);
+    assert_eq!(
+        ledger_in(&mut client, "app"),
+        [FIRST, SECOND, THIRD, FOURTH, HEAD]
+    );
     p.qvdiff(&["check", "--db", url]).expect_code(0);
     p.qvdiff(&["current", "--db", url]).expect_code(0);
 
@@ -2304,7 +2487,7 @@ fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_po
     assert!(relations_in(&mut target_client, "public").is_empty());
     assert_eq!(
         ledger_in(&mut target_client, "app"),
-        [FIRST, SECOND, THIRD, HEAD, "20261125133837"]
+        [FIRST, SECOND, THIRD, FOURTH, HEAD, "20261125133837"]
     );
     assert_eq!(
         count(
@@ -2318,4 +2501,158 @@ fn a_project_schema_holds_tables_and_ledger_through_upgrade_check_migrate_and_po
         1
     );
     p.qvdiff(&["check", "--db", &target.url]).expect_code(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comments: a model's doc comments on both dialects.
+
+const COMMENTED_MODELS: &str = r#"
+use qvdiff::Model;
+
+/// Things in stock.
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key, autoincrement)]
+    pub id: i64,
+    /// The name buyers see; it's searched.
+    pub title: String,
+}
+"#;
+
+/// The comment of `items` (`column`: of that column) as the server holds it.
+fn comment_on(client: &mut Client, column: Option<&str>) -> Option<String> {
+    let row = match column {
+        None => client.query_one("SELECT obj_description('items'::regclass, 'pg_class')", &[]),
+        Some(column) => client.query_one(
+            "SELECT col_description('items'::regclass, \
+             (SELECT attnum FROM pg_attribute WHERE attrelid = 'items'::regclass \
+              AND attname = $1))",
+            &[&column],
+        ),
+    };
+    row.unwrap().get(0)
+}
+
+#[test]
+fn doc_comments_become_postgresql_comments_that_check_review_and_erd_see() {
+    let Some(db) = database("pg_comments") else {
+        return;
+    };
+    let url = db.url.as_str();
+    let p = Project::empty();
+    p.write("qvdiff.toml", PG_CONFIG);
+    p.write("src/models.rs", COMMENTED_MODELS);
+    p.qvdiff(&[
+        "migrate",
+        "-m",
+        "create items",
+        "--rev-id",
+        "20260101000000",
+    ])
+    .expect_code(0);
+    let create = p.read(&format!("migrations/{}", sql_files(&p, "migrations")[0]));
+    assert!(
+        create.contains("COMMENT ON TABLE \"items\" IS 'Things in stock.';"),
+        "{create}"
+    );
+    assert!(
+        create.contains("(comment 'Things in stock.'; comments on 1 column(s))"),
+        "{create}"
+    );
+    let mut client = db.connect();
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    client
+        .batch_execute("INSERT INTO items (title) VALUES ('lamp'), ('O''Brien''s desk')")
+        .unwrap();
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("Things in stock.")
+    );
+    assert_eq!(
+        comment_on(&mut client, Some("title")).as_deref(),
+        Some("The name buyers see; it's searched.")
+    );
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+
+    // A comment changed by hand on the server is drift.
+    client
+        .batch_execute("COMMENT ON COLUMN items.title IS 'by hand'")
+        .unwrap();
+    let drift = p.qvdiff(&["check", "--db", url]).expect_code(1);
+    assert!(drift.stdout.contains("items.title"), "{}", drift.stdout);
+    client
+        .batch_execute("COMMENT ON COLUMN items.title IS 'The name buyers see; it''s searched.'")
+        .unwrap();
+    p.qvdiff(&["check", "--db", url]).expect_code(0);
+
+    // A comment-only change is a migration with a way back, and review shows the comments.
+    p.write(
+        "src/models.rs",
+        &COMMENTED_MODELS.replace("/// Things in stock.", "/// What the shop sells."),
+    );
+    p.qvdiff(&["migrate", "-m", "reword", "--rev-id", "20260102000000"])
+        .expect_code(0);
+    let reword = p.read(&format!("migrations/{}", sql_files(&p, "migrations")[1]));
+    assert!(
+        reword.contains("-- ~ comment on items: 'Things in stock.' -> 'What the shop sells.'"),
+        "{reword}"
+    );
+    let review = p
+        .qvdiff(&["review", "20260102000000"])
+        .expect_code(0)
+        .stdout;
+    assert!(review.contains("items: Things in stock."), "{review}");
+    assert!(review.contains("items: What the shop sells."), "{review}");
+    assert!(
+        review.contains("The name buyers see; it's searched."),
+        "{review}"
+    );
+    p.qvdiff(&["upgrade", "--db", url]).expect_code(0);
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("What the shop sells.")
+    );
+    p.qvdiff(&["downgrade", "--db", url]).expect_code(0);
+    assert_eq!(
+        comment_on(&mut client, None).as_deref(),
+        Some("Things in stock.")
+    );
+    assert_eq!(count(&mut client, "SELECT count(*) FROM items"), 2);
+    let erd = p
+        .qvdiff(&["erd", "--from", "migrations"])
+        .expect_code(0)
+        .stdout;
+    assert!(
+        erd.contains("items[\"items: What the shop sells.\"]"),
+        "{erd}"
+    );
+
+    // SQLite keeps no comments: the same models need no migration there, and the diagram of
+    // the models shows them all the same.
+    let sqlite = Project::empty();
+    sqlite.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"sqlite\"\n",
+    );
+    sqlite.write("src/models.rs", &COMMENTED_MODELS.replace("/// ", "// "));
+    sqlite
+        .qvdiff(&["migrate", "-m", "create items"])
+        .expect_code(0);
+    sqlite.write("src/models.rs", COMMENTED_MODELS);
+    let files = sqlite.snapshot();
+    let none = sqlite.qvdiff(&["migrate", "-m", "comments"]).expect_code(0);
+    assert!(
+        none.stderr.contains("No changes detected"),
+        "{}",
+        none.stderr
+    );
+    assert!(sqlite.snapshot() == files, "a file was written");
+    sqlite.qvdiff(&["check"]).expect_code(0);
+    let erd = sqlite.qvdiff(&["erd"]).expect_code(0).stdout;
+    assert!(erd.contains("items[\"items: Things in stock.\"]"), "{erd}");
+    assert!(
+        erd.contains("TEXT title \"The name buyers see; it's searched.\""),
+        "{erd}"
+    );
 }

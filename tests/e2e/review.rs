@@ -441,7 +441,38 @@ fn erd_of_the_example_app_is_stable_mermaid_and_dot() {
         lines.sort();
         lines
     };
-    assert_eq!(sorted(&mermaid), sorted(&from_migrations));
+    // SQLite keeps no comments: the models' diagram shows their doc comments, the history's
+    // does not; without the comments the two are the same.
+    let manifest = p
+        .qvdiff(&["--config", &config, "manifest"])
+        .expect_code(0)
+        .stdout;
+    let mut manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let mut removed = 0;
+    for table in manifest["tables"].as_array_mut().unwrap() {
+        removed += usize::from(table.as_object_mut().unwrap().remove("comment").is_some());
+        for column in table["columns"].as_array_mut().unwrap() {
+            removed += usize::from(column.as_object_mut().unwrap().remove("comment").is_some());
+        }
+    }
+    assert!(removed >= 2, "the example app's doc comments: {manifest}");
+    p.write("plain.json", &manifest.to_string());
+    let manifest_path = p.path("plain.json");
+    let plain = p
+        .qvdiff(&[
+            "--config",
+            &config,
+            "erd",
+            "--manifest",
+            &manifest_path.to_string_lossy(),
+        ])
+        .expect_code(0)
+        .stdout;
+    assert_eq!(sorted(&plain), sorted(&from_migrations));
+    assert!(
+        mermaid.contains("users[\"users: A seller using the app.\"] {"),
+        "{mermaid}"
+    );
     erd_snapshot("inventory.mmd", &mermaid);
     let dot = p
         .qvdiff(&["--config", &config, "erd", "--format", "dot"])
@@ -516,7 +547,7 @@ fn lint_review_and_erd_read_the_example_apps_postgresql_history() {
     let lint = p.qvdiff(&["lint"]).expect_code(0);
     assert!(
         lint.stderr
-            .contains("no lint findings in 4 migration files"),
+            .contains("no lint findings in 5 migration files"),
         "{}",
         lint.stderr
     );
@@ -560,14 +591,78 @@ fn lint_review_and_erd_read_the_example_apps_postgresql_history() {
         HAND_WRITTEN,
     );
     let sqlite = sqlite.qvdiff(&["lint"]).expect_code(1).stdout;
+    // The same ids where the rules mean the same; PostgreSQL adds what takes a lock that stops
+    // the app: the drop that running code still uses, the index built without CONCURRENTLY.
+    let shared = ["destructive:5", "unique-on-existing:6", "down-empty:7"];
+    assert_eq!(rules_and_lines(&sqlite), shared, "{sqlite}");
     let found = rules_and_lines(&postgres);
     assert_eq!(
         found,
-        ["destructive:5", "unique-on-existing:6", "down-empty:7"],
+        [
+            "destructive:5",
+            "expand-contract:5",
+            "unique-on-existing:6",
+            "non-concurrent-index:6",
+            "down-empty:7"
+        ],
         "{postgres}"
     );
-    assert_eq!(rules_and_lines(&sqlite), found, "{sqlite}");
+
+    // PostgreSQL's lock rules on a hand-written file: each where it fires, the safe forms
+    // silent, an allow honoured.
+    p.write(
+        "migrations/postgres/20261125133838_online_unsafe.sql",
+        ONLINE_UNSAFE,
+    );
+    let online = p.qvdiff(&["lint", "20261125133838"]).expect_code(1).stdout;
+    snapshot(
+        "fixtures/review/inventory.postgres.online.lint.txt",
+        &online,
+    );
+    assert_eq!(
+        rules_and_lines(&online),
+        [
+            "timestamp-without-time-zone:5",
+            "volatile-default:6",
+            "destructive:8",
+            "type-change-rewrites:8",
+            "not-null-on-existing:9",
+            "set-not-null-scans:9",
+            "constraint-without-not-valid:10",
+            "expand-contract:11",
+            "foreign-key-without-index:12",
+        ],
+        "{online}"
+    );
 }
+
+/// A hand-written PostgreSQL revision that takes the locks the PostgreSQL rules name (line 7,
+/// a binary-compatible widening, and the allowed index at line 15 stay silent).
+const ONLINE_UNSAFE: &str = "-- qvdiff revision: 20261125133838\n\
+    -- parents: 20261125133837\n\
+    -- message: online-unsafe changes\n\
+    -- qvdiff:up\n\
+    ALTER TABLE \"items\" ADD COLUMN \"checked_at\" timestamp;\n\
+    ALTER TABLE \"items\" ADD COLUMN \"token\" uuid DEFAULT gen_random_uuid();\n\
+    ALTER TABLE \"sales\" ALTER COLUMN \"status\" TYPE varchar(40);\n\
+    ALTER TABLE \"sales\" ALTER COLUMN \"sale_price\" TYPE numeric(12, 2);\n\
+    ALTER TABLE \"items\" ALTER COLUMN \"description\" SET NOT NULL;\n\
+    ALTER TABLE \"sales\" ADD CONSTRAINT \"ck_sales_fees\" CHECK (\"fees\" >= 0);\n\
+    ALTER TABLE \"listings\" RENAME COLUMN \"url\" TO \"link\";\n\
+    CREATE TABLE \"notes\" (\"id\" bigint PRIMARY KEY, \"item_id\" bigint REFERENCES \"items\" (\"id\"));\n\
+    CREATE INDEX \"ix_notes_id\" ON \"notes\" (\"id\", \"item_id\");\n\
+    -- qvdiff:allow non-concurrent-index \"items holds a few hundred rows\"\n\
+    CREATE INDEX \"ix_items_sku\" ON \"items\" (\"sku\");\n\
+    -- qvdiff:down\n\
+    DROP INDEX \"ix_items_sku\";\n\
+    DROP TABLE \"notes\";\n\
+    ALTER TABLE \"listings\" RENAME COLUMN \"link\" TO \"url\";\n\
+    ALTER TABLE \"sales\" DROP CONSTRAINT \"ck_sales_fees\";\n\
+    ALTER TABLE \"items\" ALTER COLUMN \"description\" DROP NOT NULL;\n\
+    ALTER TABLE \"sales\" ALTER COLUMN \"sale_price\" TYPE double precision;\n\
+    ALTER TABLE \"sales\" ALTER COLUMN \"status\" TYPE varchar(20);\n\
+    ALTER TABLE \"items\" DROP COLUMN \"token\";\n\
+    ALTER TABLE \"items\" DROP COLUMN \"checked_at\";\n";
 
 /// Items with a narrow integer and a text code, and a tags table.
 const WORDS_V1: &str = r#"

@@ -388,7 +388,7 @@ fn a_tls_only_server_refuses_sslmode_disable_and_upgrade_and_port_carry_every_ro
         .query_one("SELECT count(*) FROM qvdiff_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 5);
 
     // port: the same rows from a SQLite file into a second database, over TLS.
     let Some(target) = TestDatabase::create("tls_only_port") else {

@@ -266,6 +266,45 @@ fn an_answer_sqlite_cannot_evaluate_is_shown_with_its_message_and_asked_again() 
     assert_eq!(p.snapshot(), before_bad, "nothing written");
 }
 
+/// A table that disappears while one with the same columns appears is asked about like a
+/// column; yes renames it in place: its rows stay, and the foreign keys pointing at it follow.
+#[test]
+fn possible_table_rename_is_asked_and_yes_keeps_rows_and_incoming_foreign_keys() {
+    let p = project_with_rows();
+    p.write(
+        "src/models.rs",
+        &ITEMS_V1
+            .replace(
+                "#[model(table = \"users\")]",
+                "#[model(table = \"people\")]",
+            )
+            .replace("references = \"users.id\"", "references = \"people.id\""),
+    );
+    let run = p
+        .qvdiff_with_stdin(&["migrate", "-m", "people", "--rev-id", "r2"], "y\n")
+        .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("Did you rename table users to people? [y/N]"),
+        "{}",
+        run.stderr
+    );
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        query_strings(&p.path("app.db"), "SELECT name FROM people ORDER BY id"),
+        ["ann", "bob"]
+    );
+    let conn = Connection::open(p.path("app.db")).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM people WHERE id = 1;")
+        .unwrap();
+    assert_eq!(
+        query_strings(&p.path("app.db"), "SELECT title FROM items ORDER BY id"),
+        ["desk"]
+    );
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+}
+
 #[test]
 fn possible_rename_is_asked_and_no_input_treats_it_as_drop_and_add() {
     let renamed = ITEMS_V1.replace("pub url: Option<String>,", "pub link: Option<String>,");

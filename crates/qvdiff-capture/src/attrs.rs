@@ -45,8 +45,12 @@ pub(crate) const COLUMN_KEYS: &[&str] = &[
     "skip",
 ];
 
-const INDEX_KEYS: &[&str] = &["fields", "unique", "name"];
+const INDEX_KEYS: &[&str] = &["fields", "unique", "name", "where"];
 const UNIQUE_KEYS: &[&str] = &["name"];
+
+/// What `where` on anything but `index(…)` is told: a condition belongs to a partial index.
+const PARTIAL_UNIQUE_HINT: &str = "`where` makes a partial index and belongs in `index(…)`: \
+    `#[model(index(fields(a, b), unique, where = \"status = 'draft'\"))]`";
 const CHECK_KEYS: &[&str] = &["name", "expr"];
 const FOREIGN_KEY_KEYS: &[&str] = &["fields", "references", "on_delete", "on_update"];
 
@@ -73,12 +77,14 @@ pub(crate) struct UniqueSpec {
     pub name: Option<Spanned<String>>,
 }
 
-/// `index(fields(a, b), unique, name = "…")`.
+/// `index(fields(a, b), unique, name = "…", where = "…")`.
 #[derive(Debug, Clone)]
 pub(crate) struct IndexSpec {
     pub fields: Vec<FieldRef>,
     pub unique: bool,
     pub name: Option<Spanned<String>>,
+    /// A partial index's condition, trimmed and never empty.
+    pub predicate: Option<Spanned<String>>,
     pub key: Span,
 }
 
@@ -111,6 +117,8 @@ pub(crate) struct ModelAttrs {
     pub primary_key: Option<Spanned<Vec<FieldRef>>>,
     pub checks: Vec<CheckSpec>,
     pub foreign_keys: Vec<ForeignKeySpec>,
+    /// The struct's doc comment (`///`), as the table's comment.
+    pub doc: Option<String>,
 }
 
 /// Everything a field's `#[column(…)]` attributes say.
@@ -124,7 +132,9 @@ pub(crate) struct ColumnAttrs {
     pub precision: Option<Spanned<u32>>,
     pub scale: Option<Spanned<u32>>,
     pub default: Option<Spanned<DefaultValue>>,
-    pub default_sql: Option<Spanned<String>>,
+    /// `default_sql = "…"` ([`DefaultValue::Sql`]) or `default_sql(sqlite = "…", postgres =
+    /// "…")` ([`DefaultValue::PerDialect`]).
+    pub default_sql: Option<Spanned<DefaultValue>>,
     pub unique: Option<Span>,
     pub index: Option<Span>,
     pub references: Option<Spanned<(String, String)>>,
@@ -135,6 +145,8 @@ pub(crate) struct ColumnAttrs {
     pub backfill_sql: Option<Spanned<String>>,
     pub using: Option<Spanned<String>>,
     pub skip: Option<Span>,
+    /// The field's doc comment (`///`), as the column's comment.
+    pub doc: Option<String>,
 }
 
 impl ColumnAttrs {
@@ -170,9 +182,32 @@ impl ColumnAttrs {
     }
 }
 
+/// The comment a struct's or field's `///` lines (`#[doc = "…"]`) give, as
+/// [`qvdiff_core::schema::comment_from_doc_lines`] joins them.
+pub(crate) fn doc_comment(attrs: &[Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(text),
+                    ..
+                }) => Some(text.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    qvdiff_core::schema::comment_from_doc_lines(lines.iter().map(String::as_str))
+}
+
 /// Parses every `#[model(…)]` on the struct. `#[column]` on the struct is an error.
 pub(crate) fn parse_model_attrs(attrs: &[Attribute], errors: &mut Errors) -> ModelAttrs {
-    let mut out = ModelAttrs::default();
+    let mut out = ModelAttrs {
+        doc: doc_comment(attrs),
+        ..ModelAttrs::default()
+    };
     for attr in attrs {
         if attr.path().is_ident("column") {
             errors.spanned(
@@ -259,7 +294,10 @@ pub(crate) fn parse_column_attrs(
     field: &str,
     errors: &mut Errors,
 ) -> ColumnAttrs {
-    let mut out = ColumnAttrs::default();
+    let mut out = ColumnAttrs {
+        doc: doc_comment(attrs),
+        ..ColumnAttrs::default()
+    };
     let owner = format!("field `{field}`");
     for attr in attrs {
         if attr.path().is_ident("model") {
@@ -308,7 +346,16 @@ pub(crate) fn parse_column_attrs(
                     }
                 }
                 "default_sql" => {
-                    if let Some(value) = string_value(&meta, &key, "CURRENT_TIMESTAMP", errors)? {
+                    let value = if meta.input.peek(syn::token::Paren) {
+                        parse_default_sql_per_dialect(&meta, errors)?
+                    } else {
+                        string_value(&meta, &key, "CURRENT_TIMESTAMP", errors)?.map(|text| Spanned {
+                            value: DefaultValue::Sql(text.value),
+                            key: text.key,
+                            value_span: text.value_span,
+                        })
+                    };
+                    if let Some(value) = value {
                         set_once(&mut out.default_sql, value, &key, &owner, errors);
                     }
                 }
@@ -434,6 +481,7 @@ fn path_text(path: &syn::Path) -> String {
 /// people bring from other ORMs.
 pub(crate) fn unknown_key_message(attribute: &str, key: &str, known: &[&str]) -> String {
     let hint = match (attribute, key) {
+        (_, "where") => Some(PARTIAL_UNIQUE_HINT.to_string()),
         ("column", "nullable" | "null" | "optional") => {
             Some("nullability comes from the type: make the field `Option<T>`".to_string())
         }
@@ -568,7 +616,11 @@ fn string_value(
             // A name is written into SQL and into `--` comments of migration files; a newline in
             // it would end the comment and let the rest of the name run as SQL, or start a line
             // that looks like a `-- qvdiff:down` marker. No real table or column needs one.
-            let names_something = matches!(key, "table" | "name" | "renamed_from" | "references");
+            // A partial index's condition is shown on one summary line of a migration file too.
+            let names_something = matches!(
+                key,
+                "table" | "name" | "renamed_from" | "references" | "where"
+            );
             if names_something && value.chars().any(char::is_control) {
                 errors.at(
                     text.span(),
@@ -785,6 +837,10 @@ fn parse_unique(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Opti
             Some(ident) if !item.input.peek(Token![=]) && !item.input.peek(syn::token::Paren) => {
                 fields.push(field_ref(&ident));
             }
+            Some(ident) if ident == "where" => {
+                errors.spanned(&item.path, PARTIAL_UNIQUE_HINT);
+                skip_value(&item)?;
+            }
             _ => {
                 errors.spanned(
                     &item.path,
@@ -821,6 +877,7 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
     let mut fields: Option<Vec<FieldRef>> = None;
     let mut unique = false;
     let mut name = None;
+    let mut predicate: Option<Spanned<String>> = None;
     let mut unknown_option = false;
     meta.parse_nested_meta(|item| {
         let item_key = ident_key(&item).unwrap_or_else(|| path_text(&item.path));
@@ -845,6 +902,19 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
                     name = Some(value);
                 }
             }
+            "where" => {
+                // `string_value` refuses an empty condition.
+                if let Some(value) = string_value(&item, "where", "status = 'draft'", errors)? {
+                    if predicate.is_some() {
+                        errors.at(value.key, "`where` is given twice in one `index(…)`; remove one");
+                    } else {
+                        predicate = Some(Spanned {
+                            value: value.value.trim().to_string(),
+                            ..value
+                        });
+                    }
+                }
+            }
             other => {
                 let hint = if item.input.peek(Token![=]) || item.input.peek(syn::token::Paren) {
                     unknown_key_message("index", other, INDEX_KEYS)
@@ -865,6 +935,7 @@ fn parse_index(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Optio
             fields,
             unique,
             name,
+            predicate,
             key,
         })),
         Some(_) => Ok(None),
@@ -1006,6 +1077,86 @@ fn parse_table_columns(text: &str) -> Option<(String, Vec<String>)> {
     let table = table.trim();
     let columns: Vec<String> = inner.split(',').map(|c| c.trim().to_string()).collect();
     (is_name(table) && columns.iter().all(|c| is_name(c))).then(|| (table.to_string(), columns))
+}
+
+/// The dialects `default_sql(…)` names, as `dialect` in `qvdiff.toml`.
+const DIALECT_KEYS: &[&str] = &["sqlite", "postgres"];
+
+/// `default_sql(sqlite = "…", postgres = "…")`: one expression per dialect, both required.
+fn parse_default_sql_per_dialect(
+    meta: &ParseNestedMeta,
+    errors: &mut Errors,
+) -> syn::Result<Option<Spanned<DefaultValue>>> {
+    const EXAMPLE: &str = "`default_sql(sqlite = \"datetime('now')\", postgres = \"now()\")`";
+    let key = path_span(&meta.path);
+    let mut sqlite: Option<Spanned<String>> = None;
+    let mut postgres: Option<Spanned<String>> = None;
+    let mut broken = false;
+    meta.parse_nested_meta(|item| {
+        let item_key = ident_key(&item).unwrap_or_else(|| path_text(&item.path));
+        let (slot, example) = match item_key.as_str() {
+            "sqlite" => (&mut sqlite, "datetime('now')"),
+            "postgres" => (&mut postgres, "now()"),
+            other => {
+                broken = true;
+                let hint = closest(other, DIALECT_KEYS.iter().copied())
+                    .map(|k| format!("did you mean `{k}`?"))
+                    .unwrap_or_else(|| format!("expected one of: {}", DIALECT_KEYS.join(", ")));
+                errors.at(
+                    path_span(&item.path),
+                    format!("unknown dialect `{other}` in `default_sql(…)`; {hint}"),
+                );
+                return skip_value(&item);
+            }
+        };
+        match string_value(&item, &item_key, example, errors)? {
+            Some(value) => {
+                if slot.is_some() {
+                    broken = true;
+                    errors.at(
+                        value.key,
+                        format!("`{item_key}` is given twice in `default_sql(…)`; remove one"),
+                    );
+                }
+                *slot = Some(value);
+            }
+            None => broken = true,
+        }
+        Ok(())
+    })?;
+    match (sqlite, postgres) {
+        (Some(sqlite), Some(postgres)) if !broken => Ok(Some(Spanned {
+            value: DefaultValue::PerDialect {
+                sqlite: sqlite.value,
+                postgres: postgres.value,
+            },
+            key,
+            value_span: sqlite.value_span,
+        })),
+        (sqlite, postgres) => {
+            let missing: Vec<&str> = [
+                ("sqlite", sqlite.is_none()),
+                ("postgres", postgres.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, missing)| missing.then_some(name))
+            .collect();
+            // A mistake inside the list is reported where it is; a missing dialect only then.
+            if !broken {
+                let missing: Vec<String> =
+                    missing.iter().map(|m| format!("`{m} = \"…\"`")).collect();
+                errors.at(
+                    key,
+                    format!(
+                        "`default_sql(…)` needs an expression for each dialect: add {}, e.g. \
+                         {EXAMPLE} (one expression for both is `default_sql = \"…\"`)",
+                        missing.join(" and ")
+                    ),
+                );
+            }
+            Ok(None)
+        }
+    }
 }
 
 fn parse_check(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Option<CheckSpec>> {

@@ -180,6 +180,7 @@ pub(crate) fn assemble(
 
     let mut table = Table::new(table_name.clone(), Vec::new());
     table.renamed_from = model.renamed_from.as_ref().map(|r| r.value.clone());
+    table.comment = model.doc.clone();
     let mut column_owner: HashMap<&str, &str> = HashMap::new();
     for info in infos.iter().filter(|info| !info.skipped) {
         let (what, fix) = match &info.attrs.name {
@@ -530,7 +531,8 @@ fn check_literal_pair(
 /// Whether a typed literal can be stored in a column of this logical type.
 fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
     match (value, ty) {
-        (_, ColumnType::Custom { .. }) | (DefaultValue::Sql(_), _) => true,
+        (_, ColumnType::Custom { .. })
+        | (DefaultValue::Sql(_) | DefaultValue::PerDialect { .. }, _) => true,
         (
             DefaultValue::Integer(_),
             ColumnType::Integer { .. }
@@ -571,7 +573,7 @@ fn literal_kind(value: &DefaultValue) -> &'static str {
         DefaultValue::Float(_) => "a float",
         DefaultValue::Bool(_) => "a boolean",
         DefaultValue::Text(_) => "a string",
-        DefaultValue::Sql(_) => "an SQL expression",
+        DefaultValue::Sql(_) | DefaultValue::PerDialect { .. } => "an SQL expression",
     }
 }
 
@@ -595,7 +597,7 @@ fn column_of(info: &FieldInfo, ty: ColumnType) -> Column {
     let attrs = &info.attrs;
     let default = match (&attrs.default, &attrs.default_sql) {
         (Some(value), _) => Some(value.value.clone()),
-        (None, Some(sql)) => Some(DefaultValue::Sql(sql.value.clone())),
+        (None, Some(sql)) => Some(sql.value.clone()),
         (None, None) => None,
     };
     let backfill = match (&attrs.backfill, &attrs.backfill_sql) {
@@ -609,6 +611,7 @@ fn column_of(info: &FieldInfo, ty: ColumnType) -> Column {
         nullable: info.nullable,
         default,
         autoincrement: attrs.autoincrement.is_some(),
+        comment: attrs.doc.clone(),
         renamed_from: attrs.renamed_from.as_ref().map(|r| r.value.clone()),
         backfill,
         using: attrs.using.as_ref().map(|u| u.value.clone()),
@@ -794,6 +797,7 @@ fn add_field_constraints(info: &FieldInfo, table: &mut Table, errors: &mut Error
             name: format!("ix_{}_{}", table.name, info.column),
             columns: vec![info.column.clone()],
             unique: false,
+            predicate: None,
         };
         push_index(table, index, span, errors);
     }
@@ -893,6 +897,7 @@ fn add_struct_constraints(
                 name,
                 columns,
                 unique: spec.unique,
+                predicate: spec.predicate.as_ref().map(|p| p.value.clone()),
             },
             span,
             errors,

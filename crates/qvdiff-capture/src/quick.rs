@@ -20,6 +20,7 @@ use crate::model::{assemble, field_info, FieldInfo, FieldType};
 use crate::types::builtin_named;
 use crate::CapturedTable;
 use proc_macro2::Span;
+use qvdiff_core::schema::comment_from_doc_lines;
 use qvdiff_core::{DefaultValue, FkAction};
 
 /// The models of one piece of a source file (whole top-level items), with lines counted from
@@ -54,8 +55,8 @@ enum Token<'a> {
     Str(&'a str),
     /// A decimal number without suffix, exponent or `_`: `12` or `1.5`.
     Number(&'a str),
-    /// A `///` doc comment (an attribute to syn).
-    Doc,
+    /// A `///` doc comment (an attribute to syn): the text after `///`.
+    Doc(&'a str),
 }
 
 /// The tokens of `text`, or `None` at anything outside the shape (block comments, inner doc
@@ -93,7 +94,7 @@ fn tokenize(text: &str) -> Option<Vec<(Token<'_>, usize)>> {
                 if !doc {
                     continue;
                 }
-                Token::Doc
+                Token::Doc(&text[start + 3..end])
             }
             b'"' => {
                 let close = bytes[i + 1..].iter().position(|&b| b == b'"')? + i + 1;
@@ -227,7 +228,8 @@ fn is_keyword(word: &str) -> bool {
 
 /// An attribute in the shape: `///`, `#[derive(…)]`, `#[model(…)]` or `#[column(…)]`.
 enum Attribute<'a> {
-    Doc,
+    /// A `///` line's text.
+    Doc(&'a str),
     /// Whether one of the derived paths is `Model`, `qvdiff::Model` or `qvdiff_derive::Model`.
     Derive(bool),
     /// Boxed: the struct attributes are large beside the other variants.
@@ -294,7 +296,7 @@ impl<'a> Parser<'a, '_> {
         let attrs = self.attributes(false)?;
         self.visibility()?;
         match self.next()? {
-            Token::Word("use") if attrs.iter().all(|a| matches!(a, Attribute::Doc)) => {
+            Token::Word("use") if attrs.iter().all(|a| matches!(a, Attribute::Doc(_))) => {
                 self.use_tree(true)?;
                 self.expect(Token::Punct(b';'))?;
                 Some(None)
@@ -331,8 +333,9 @@ impl<'a> Parser<'a, '_> {
     fn attributes(&mut self, on_field: bool) -> Option<Vec<Attribute<'a>>> {
         let mut attrs = Vec::new();
         loop {
-            if self.eat(Token::Doc) {
-                attrs.push(Attribute::Doc);
+            if let Some(&(Token::Doc(line), _)) = self.tokens.get(self.at) {
+                self.at += 1;
+                attrs.push(Attribute::Doc(line));
                 continue;
             }
             if !self.eat(Token::Punct(b'#')) {
@@ -430,14 +433,16 @@ impl<'a> Parser<'a, '_> {
     fn model_struct(&mut self, attrs: Vec<Attribute<'a>>) -> Option<Option<CapturedTable>> {
         let mut derives = false;
         let mut model = ModelAttrs::default();
+        let mut doc = Vec::new();
         for attr in attrs {
             match attr {
                 Attribute::Derive(is_model) => derives |= is_model,
                 Attribute::Model(more) => merge_model(&mut model, *more)?,
-                Attribute::Doc => {}
+                Attribute::Doc(line) => doc.push(line),
                 Attribute::Column(_) => return None,
             }
         }
+        model.doc = comment_from_doc_lines(doc);
         let name_at = self.tokens.get(self.at)?.1;
         let struct_name = self.name()?;
         self.expect(Token::Punct(b'{'))?;
@@ -478,13 +483,19 @@ impl<'a> Parser<'a, '_> {
     /// `Option<…>`; its column by the mapping rules (their errors go to `errors`).
     fn field(&mut self, errors: &mut Errors) -> Option<FieldInfo> {
         let mut column = ColumnAttrs::default();
+        let mut doc = Vec::new();
         for attr in self.attributes(true)? {
-            if let Attribute::Column(items) = attr {
-                for (key, value) in items {
-                    column_item(&mut column, key, value)?;
+            match attr {
+                Attribute::Column(items) => {
+                    for (key, value) in items {
+                        column_item(&mut column, key, value)?;
+                    }
                 }
+                Attribute::Doc(line) => doc.push(line),
+                Attribute::Derive(_) | Attribute::Model(_) => {}
             }
         }
+        column.doc = comment_from_doc_lines(doc);
         self.visibility()?;
         let name = self.name()?;
         self.expect(Token::Punct(b':'))?;
@@ -538,7 +549,13 @@ fn column_item(attrs: &mut ColumnAttrs, key: &str, value: Option<Value>) -> Opti
         "name" => set_once(&mut attrs.name, text_value(value?)?),
         "renamed_from" => set_once(&mut attrs.renamed_from, text_value(value?)?),
         "sql_type" => set_once(&mut attrs.sql_type, text_value(value?)?),
-        "default_sql" => set_once(&mut attrs.default_sql, text_value(value?)?),
+        "default_sql" => {
+            let text = text_value(value?)?;
+            set_once(
+                &mut attrs.default_sql,
+                spanned(DefaultValue::Sql(text.value)),
+            )
+        }
         "backfill_sql" => set_once(&mut attrs.backfill_sql, text_value(value?)?),
         "using" => set_once(&mut attrs.using, text_value(value?)?),
         "references" => {

@@ -483,3 +483,39 @@ fn generated_names_over_63_bytes_are_not_refused() {
     assert!(out.errors.is_empty(), "{:#?}", out.errors);
     assert_eq!(out.tables[0].table.indexes[0].name, format!("ix_t_{field}"));
 }
+
+#[test]
+fn partial_index_mistakes_point_at_their_tokens() {
+    let model = |attrs: &str, field: &str| {
+        format!("#[derive(Model)]\n{attrs}\nstruct T {{ #[column(primary_key)] id: i64, {field} a: String }}\n")
+    };
+    let empty = model(r#"#[model(index(fields(a), where = " "))]"#, "");
+    expect_one(
+        &empty,
+        "\" \"",
+        &["`where` must not be empty", "status = 'draft'"],
+    );
+    let two_lines = model(r#"#[model(index(fields(a), where = "a = 'x'\n"))]"#, "");
+    expect_one(
+        &two_lines,
+        "\"a = 'x'",
+        &["`where` must not contain control characters"],
+    );
+    let in_unique = model(r#"#[model(unique(a, where = "a = 'x'"))]"#, "");
+    expect_one(
+        &in_unique,
+        "where",
+        &["partial index", "index(fields(a, b), unique, where"],
+    );
+    let on_field = model("", r#"#[column(index, where = "a = 'x'")]"#);
+    expect_one(
+        &on_field,
+        "where",
+        &["unknown column attribute `where`", "partial index"],
+    );
+    let twice = model(
+        r#"#[model(index(fields(a), where = "a = 'x'", where = "a = 'y'"))]"#,
+        "",
+    );
+    expect_one(&twice, "where = \"a = 'y'\"", &["`where` is given twice"]);
+}

@@ -102,11 +102,13 @@ pub struct Item {
             name: "ix_items_user_category".into(),
             columns: vec!["user_id".into(), "category".into()],
             unique: false,
+            predicate: None,
         },
         Index {
             name: "ix_items_user_id".into(),
             columns: vec!["user_id".into()],
             unique: false,
+            predicate: None,
         },
     ];
     want.foreign_keys = vec![ForeignKey {
@@ -154,7 +156,8 @@ struct SaleItem {
         [Index {
             name: "ix_sale_item_item_sku_qty".into(),
             columns: vec!["item_sku".into(), "qty".into()],
-            unique: true
+            unique: true,
+            predicate: None
         }]
     );
     assert_eq!(
@@ -217,6 +220,40 @@ struct Defaults {
         ]
     );
     assert!(table.columns[0].autoincrement);
+}
+
+#[test]
+fn a_partial_index_keeps_its_condition_trimmed() {
+    let table = one_table(
+        r#"
+#[derive(qvdiff::Model)]
+#[model(index(fields(sku), unique, where = "  status = 'draft' "), index(fields(owner)))]
+struct Item {
+    #[column(primary_key)]
+    id: i64,
+    sku: String,
+    owner: i64,
+    status: String,
+}
+"#,
+    );
+    assert_eq!(
+        table.indexes,
+        [
+            Index {
+                name: "ix_item_owner".into(),
+                columns: vec!["owner".into()],
+                unique: false,
+                predicate: None,
+            },
+            Index {
+                name: "ix_item_sku".into(),
+                columns: vec!["sku".into()],
+                unique: true,
+                predicate: Some("status = 'draft'".into()),
+            },
+        ]
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub fn choose(
     migrations: &Migrations,
     console: &Console,
 ) -> CliResult<Baseline> {
-    let base = match db_flag {
+    let mut base = match db_flag {
         Some(_) => {
             let (_, database) = crate::db_url::resolve_database(config, db_flag)?;
             console.detail(&format!(
@@ -33,6 +33,7 @@ pub fn choose(
             crate::dialects::recorded(config, migrations, None)?
         }
     };
+    base.server = crate::dialects::ProofServer::of(config, db_flag)?;
     console.detail(&format!(
         "the starting schema has {} table(s)",
         base.schema.tables.len()

@@ -2,6 +2,7 @@
 //! directory that holds it, so commands work the same from any subdirectory.
 
 use crate::error::{io_error, CliError, CliResult};
+use qvdiff_core::backend::{LockRetry, DEFAULT_LOCK_RETRY};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -56,9 +57,18 @@ dialect = "postgres"
 # Build and drop indexes on existing tables CONCURRENTLY (outside the migration transaction),
 # so the application keeps writing while they build.
 concurrent_indexes = false
+# How long one migration statement may wait for a table lock (0: no limit). Longer waits queue
+# the application's writes behind it; a timed-out attempt is rolled back and tried again.
+lock_timeout_ms = 2000
+# How many times a timed-out attempt is tried again before `upgrade` gives up and names the
+# session holding the lock.
+lock_retries = 5
 # The schema the tables and the ledger live in (created by `upgrade` when missing). Without it,
 # the first schema of the connection's search_path: normally public.
 # schema = "app"
+# A server where `migrate` proves each new file on a throwaway database it creates and drops
+# (the role needs CREATEDB), and checks the values typed at its prompts. No password here.
+# shadow_url = "postgres://app@localhost:5432/postgres"
 "#;
 
 /// The `qvdiff.toml` that `init` writes for `dialect`, with `database` set to `url` when given.
@@ -98,13 +108,38 @@ struct RawConfig {
     postgres: RawPostgres,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPostgres {
     #[serde(default)]
     concurrent_indexes: bool,
+    #[serde(default = "default_lock_timeout_ms")]
+    lock_timeout_ms: u64,
+    #[serde(default = "default_lock_retries")]
+    lock_retries: u32,
     migrations: Option<String>,
     schema: Option<String>,
+    shadow_url: Option<String>,
+}
+
+impl Default for RawPostgres {
+    fn default() -> Self {
+        RawPostgres {
+            concurrent_indexes: false,
+            lock_timeout_ms: default_lock_timeout_ms(),
+            lock_retries: default_lock_retries(),
+            migrations: None,
+            schema: None,
+            shadow_url: None,
+        }
+    }
+}
+
+fn default_lock_timeout_ms() -> u64 {
+    u64::try_from(DEFAULT_LOCK_RETRY.timeout.as_millis()).unwrap_or(u64::MAX)
+}
+fn default_lock_retries() -> u32 {
+    DEFAULT_LOCK_RETRY.retries
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,9 +205,15 @@ pub struct Config {
     /// PostgreSQL: the schema the tables and the ledger live in (`[postgres] schema`); `None`:
     /// the first schema of the connection's `search_path`, normally `public`.
     pub postgres_schema: Option<String>,
+    /// PostgreSQL: a server where `migrate` proves each new file on a throwaway database
+    /// (`[postgres] shadow_url`; its role needs `CREATEDB`).
+    pub shadow_url: Option<String>,
     /// How long `upgrade`, `downgrade` and `stamp` wait for another writer's lock
     /// (`busy_timeout_ms`).
     pub busy_timeout: std::time::Duration,
+    /// PostgreSQL: how long a migration statement waits for a table lock and how often it is
+    /// retried (`[postgres] lock_timeout_ms`, `lock_retries`).
+    pub lock_retry: LockRetry,
     /// Backup directory.
     pub backup_dir: PathBuf,
     /// How many automatic backups to keep.
@@ -269,6 +310,7 @@ impl Config {
             dialect,
             concurrent_indexes: raw.postgres.concurrent_indexes,
             postgres_schema: raw.postgres.schema,
+            shadow_url: raw.postgres.shadow_url,
             postgres_migrations: raw
                 .postgres
                 .migrations
@@ -276,6 +318,10 @@ impl Config {
                 .filter(|_| dialect == DialectKind::Sqlite)
                 .map(|m| root.join(m)),
             busy_timeout: std::time::Duration::from_millis(raw.busy_timeout_ms),
+            lock_retry: LockRetry {
+                timeout: std::time::Duration::from_millis(raw.postgres.lock_timeout_ms),
+                retries: raw.postgres.lock_retries,
+            },
             backup_dir: root.join(&raw.backup.dir),
             backup_keep: raw.backup.keep,
             root,

@@ -9,6 +9,8 @@
 //! history replay and its cache (`sqlite_history`), SQLite's backups, and `port`, which copies
 //! rows from one dialect to the other.
 
+#[cfg(test)]
+mod facts_tests;
 pub mod port;
 mod sqlite_history;
 
@@ -31,6 +33,46 @@ pub struct Baseline {
     /// The live database the schema was read from (`--db`): its rows tell which columns
     /// becoming NOT NULL hold NULLs now. `None` for a schema the migration files give.
     pub live: Option<Database>,
+    /// A PostgreSQL server at hand (`[postgres] shadow_url`, or `--db`): expressions are checked
+    /// and the new file proven there too. Set by [`crate::baseline::choose`].
+    pub server: Option<ProofServer>,
+}
+
+/// A PostgreSQL server where a new migration is proven on a throwaway database.
+#[derive(Debug, Clone)]
+pub struct ProofServer {
+    /// Where to connect (the throwaway database is made beside the URL's database).
+    pub url: String,
+    /// `[postgres] shadow_url` names it, so a server that cannot make the database is an
+    /// error; with `--db` (a database that is there for its own sake) the proof is then
+    /// skipped with a warning.
+    pub required: bool,
+}
+
+impl ProofServer {
+    /// The server of `config` (a PostgreSQL history): its `shadow_url`, else the `--db` URL
+    /// when that names a PostgreSQL database. `None` for SQLite and without either.
+    pub fn of(config: &Config, db_flag: Option<&str>) -> CliResult<Option<ProofServer>> {
+        if config.dialect != DialectKind::Postgres {
+            return Ok(None);
+        }
+        if let Some(url) = &config.shadow_url {
+            return Ok(Some(ProofServer {
+                url: url.clone(),
+                required: true,
+            }));
+        }
+        if db_flag.is_none() {
+            return Ok(None);
+        }
+        Ok(match crate::db_url::resolve_database(config, db_flag)?.1 {
+            Database::Postgres(target) => Some(ProofServer {
+                url: target.url,
+                required: false,
+            }),
+            Database::Sqlite(_) => None,
+        })
+    }
 }
 
 /// Where a proposed migration is proven (up, down, up again) before it is written.
@@ -51,11 +93,15 @@ impl Baseline {
     /// SQLite compiles `SELECT (expr) FROM table` on a schema-only copy where a temporary table
     /// with the wanted columns stands for `table` (so renames and added columns of this
     /// migration are known); that finds unknown functions and columns and syntax errors without
-    /// running anything. PostgreSQL's schema model holds no catalog of functions, so there an
-    /// expression is judged when the file is proven.
+    /// running anything. PostgreSQL's schema model holds no catalog of functions: with a server
+    /// at hand ([`ProofServer`]) the server plans the same query over a temporary table;
+    /// without one, an expression is judged by the server at `upgrade`.
     pub fn check_expression(&self, row_of: &qvdiff_core::Table, expr: &str) -> Result<(), String> {
         let Shadow::Sqlite(objects) = &self.shadow else {
-            return Ok(());
+            return match &self.server {
+                Some(server) => qvdiff_postgres::check_expression(&server.url, row_of, expr),
+                None => Ok(()),
+            };
         };
         let copy = qvdiff_sqlite::shadow_from(objects).map_err(|e| e.to_string())?;
         let name = qvdiff_sqlite::quote_ident(&row_of.name);
@@ -202,6 +248,7 @@ pub fn recorded(
                 shadow: Shadow::Model,
                 schema,
                 live: None,
+                server: None,
             })
         }
     }
@@ -291,6 +338,7 @@ pub fn live(database: &Database) -> CliResult<Baseline> {
                 shadow: Shadow::Model,
                 schema,
                 live: None,
+                server: None,
             }
         }
     };
@@ -317,26 +365,63 @@ pub fn offline_script(
 fn refuse_unusable_defaults(wanted: &Schema) -> CliResult<()> {
     let unusable = qvdiff_sqlite::unusable_defaults(wanted)
         .map_err(|e| CliError::new(format!("verification failed: {e}; nothing was written")))?;
+    refuse_defaults(
+        "SQLite",
+        [
+            "every insert that takes it would fail",
+            "every insert that takes one would fail",
+        ],
+        "give `default_sql` an expression SQLite computes",
+        unusable
+            .into_iter()
+            .map(|d| (d.table, d.column, d.default, d.reason)),
+    )
+}
+
+/// Part of the proof on PostgreSQL's model: a default that calls a function only SQLite has
+/// (`datetime('now')`, written for the other history of the project) is refused here rather
+/// than by the server at `upgrade`.
+fn refuse_postgres_unusable_defaults(wanted: &Schema) -> CliResult<()> {
+    refuse_defaults(
+        "PostgreSQL",
+        [
+            "the server would refuse it at upgrade",
+            "the server would refuse them at upgrade",
+        ],
+        "give `default_sql` an expression PostgreSQL computes",
+        qvdiff_postgres::model::unusable_defaults(wanted)
+            .into_iter()
+            .map(|d| (d.table, d.column, d.default, d.reason)),
+    )
+}
+
+/// The refusal of `(table, column, default clause, reason)` defaults `engine` cannot compute;
+/// `consequence` says what would happen, for one default and for several.
+fn refuse_defaults(
+    engine: &str,
+    consequence: [&str; 2],
+    fix: &str,
+    unusable: impl Iterator<Item = (String, String, String, String)>,
+) -> CliResult<()> {
+    let unusable: Vec<_> = unusable.collect();
     if unusable.is_empty() {
         return Ok(());
     }
+    let one = unusable.len() == 1;
     Err(CliError::new(format!(
-        "{} default{} cannot be computed by SQLite: every insert that takes {} would fail; \
-         nothing was written",
+        "{} default{} cannot be computed by {engine}: {}; nothing was written",
         unusable.len(),
-        if unusable.len() == 1 { "" } else { "s" },
-        if unusable.len() == 1 { "it" } else { "one" }
+        if one { "" } else { "s" },
+        consequence[usize::from(!one)],
     ))
-    .with_details(unusable.iter().map(|d| {
-        format!(
-            "{}.{}: DEFAULT {}: {}",
-            d.table, d.column, d.default, d.reason
-        )
+    .with_details(unusable.iter().map(|(table, column, default, reason)| {
+        format!("{table}.{column}: DEFAULT {default}: {reason}")
     }))
-    .with_hint(
-        "give `default_sql` an expression SQLite computes: CURRENT_TIMESTAMP, CURRENT_DATE and \
-         CURRENT_TIME work on SQLite and PostgreSQL alike",
-    ))
+    .with_hint(format!(
+        "{fix}: CURRENT_TIMESTAMP, CURRENT_DATE and CURRENT_TIME work on SQLite and PostgreSQL \
+         alike; for one each dialect spells its own way, write both: \
+         #[column(default_sql(sqlite = \"datetime('now')\", postgres = \"now()\"))]"
+    )))
 }
 
 /// Proves up and down SQL on the baseline's shadow against `wanted` (as the dialect stores it):
@@ -368,6 +453,7 @@ pub fn prove(baseline: &Baseline, wanted: &Schema, up_sql: &str, down_sql: &str)
             })
         }
         Shadow::Model => {
+            refuse_postgres_unusable_defaults(wanted)?;
             let apply = |schema: &Schema, sql: &str, what: &str| {
                 let mut after = schema.clone();
                 qvdiff_postgres::model::apply_sql(&mut after, sql).map_err(|e| {
@@ -394,5 +480,66 @@ pub fn prove(baseline: &Baseline, wanted: &Schema, up_sql: &str, down_sql: &str)
             }
             Ok(())
         }
+    }
+}
+
+/// The second half of a PostgreSQL proof, where a server is at hand ([`Baseline::server`]):
+/// `text` (the new file as it will be written) runs on a throwaway database there, after the
+/// history, up, down and up again, with the schema read back after each step. A statement the
+/// server refuses is the models' error (an expression it does not know), reported with the
+/// server's message; nothing is written.
+pub fn prove_on_server(
+    baseline: &Baseline,
+    history: &Migrations,
+    path: &std::path::Path,
+    text: &str,
+    wanted: &Schema,
+    console: &crate::output::Console,
+) -> CliResult<()> {
+    let Some(server) = &baseline.server else {
+        return Ok(());
+    };
+    let shown = redact_url(&server.url);
+    let file = crate::models::display_path(path);
+    let migration = qvdiff_core::runner::Migration::from_text(text, file.clone())
+        .map_err(|e| CliError::new(format!("{file}: {e}")))?;
+    console.detail(&format!(
+        "proving the file on a throwaway database of {shown}"
+    ));
+    let error = match qvdiff_postgres::prove_on_server(&server.url, history, migration, wanted) {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    match error {
+        qvdiff_postgres::ProofError::Unavailable(why) if !server.required => {
+            console.warn(&format!(
+                "{file} is proven on the schema model only: {why} (set [postgres] shadow_url to \
+                 a server where qvdiff may create databases)"
+            ));
+            Ok(())
+        }
+        qvdiff_postgres::ProofError::Unavailable(why) => Err(CliError::new(format!(
+            "cannot prove {file} on [postgres] shadow_url ({shown}): {why}; nothing was written"
+        ))
+        .with_hint(
+            "shadow_url needs a running server and a role with CREATEDB; remove the key to \
+             prove on the schema model alone",
+        )),
+        rejected @ qvdiff_postgres::ProofError::Rejected { .. } => Err(CliError::new(format!(
+            "{file}: PostgreSQL refuses it on a throwaway database of {shown}: {rejected}; \
+             nothing was written"
+        ))
+        .with_hint(
+            "an expression in the models (using, default_sql, backfill_sql, a check) or an \
+             answer is not one this server can run: fix it there and run migrate again",
+        )),
+        qvdiff_postgres::ProofError::Mismatch { step, differences } => Err(CliError::new(format!(
+            "verification failed: on a throwaway database of {shown}, the {step} section of \
+                 {file} does not give the expected schema; nothing was written"
+        ))
+        .with_details(differences)
+        .with_hint(
+            "this is a qvdiff bug: please report it with the models and migrations involved",
+        )),
     }
 }

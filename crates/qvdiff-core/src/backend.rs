@@ -14,6 +14,41 @@ use std::time::Duration;
 /// How long `upgrade`/`downgrade`/`stamp` wait for another writer by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long one migration statement may wait for a table lock, and how often a statement that
+/// waited that long is tried again (PostgreSQL's `lock_timeout`; SQLite locks the whole file and
+/// has its busy timeout instead).
+///
+/// A statement queued for a table lock behind a long transaction makes every later writer of the
+/// table queue behind it, so the wait is cut short: the work since the last commit is rolled
+/// back, which lets the writers through, and tried again after a pause that doubles each time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockRetry {
+    /// How long one attempt waits for a lock (`Duration::ZERO`: without limit).
+    pub timeout: Duration,
+    /// How many times a timed-out attempt is tried again before the run gives up.
+    pub retries: u32,
+}
+
+/// A few seconds per attempt, five more attempts: writers wait at most the timeout at a time,
+/// and a run gives up after about half a minute behind a session that does not let go.
+pub const DEFAULT_LOCK_RETRY: LockRetry = LockRetry {
+    timeout: Duration::from_secs(2),
+    retries: 5,
+};
+
+/// A revision a stopped run left half done: it runs outside a transaction (PostgreSQL's
+/// `CREATE INDEX CONCURRENTLY`), its first steps took effect, and the next run in the same
+/// direction continues it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HalfDone {
+    /// The revision.
+    pub revision: String,
+    /// Which way it was running.
+    pub direction: Direction,
+    /// How many of its statements are recorded as done.
+    pub statements_done: usize,
+}
+
 /// Where and how many backups `upgrade`/`downgrade` keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupSettings {
@@ -37,6 +72,8 @@ pub struct RunOptions {
     pub backup: Option<BackupSettings>,
     /// Told about each revision before it runs (`None`: silent).
     pub progress: Option<ProgressHook>,
+    /// How long a migration statement waits for a table lock, and how often it is retried.
+    pub lock_retry: LockRetry,
 }
 
 impl fmt::Debug for RunOptions {
@@ -45,6 +82,7 @@ impl fmt::Debug for RunOptions {
             .field("busy_timeout", &self.busy_timeout)
             .field("backup", &self.backup)
             .field("progress", &self.progress.is_some())
+            .field("lock_retry", &self.lock_retry)
             .finish()
     }
 }
@@ -55,6 +93,7 @@ impl Default for RunOptions {
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             backup: None,
             progress: None,
+            lock_retry: DEFAULT_LOCK_RETRY,
         }
     }
 }
@@ -186,6 +225,12 @@ pub trait Backend {
 
     /// The ledger rows, in the order they were applied (empty without a ledger).
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError>;
+
+    /// Revisions a failed or killed run left half done (none where every revision runs in a
+    /// transaction, as on SQLite).
+    fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
+        Ok(Vec::new())
+    }
 
     /// The live schema, read back into the logical model.
     fn introspect(&mut self) -> Result<Schema, BackendError>;

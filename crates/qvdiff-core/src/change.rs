@@ -127,6 +127,18 @@ pub enum Change {
         /// The check.
         check: Check,
     },
+    /// A table's or a column's comment added, changed or removed (a new table or column brings
+    /// its comment along in `CreateTable` / `AddColumn`).
+    SetComment {
+        /// Table name.
+        table: String,
+        /// The column, or `None` for the table's own comment.
+        column: Option<String>,
+        /// The comment as it was.
+        from: Option<String>,
+        /// The comment as wanted.
+        to: Option<String>,
+    },
 }
 
 impl Change {
@@ -149,7 +161,8 @@ impl Change {
             | Change::AddForeignKey { table, .. }
             | Change::DropForeignKey { table, .. }
             | Change::AddCheck { table, .. }
-            | Change::DropCheck { table, .. } => Some(table),
+            | Change::DropCheck { table, .. }
+            | Change::SetComment { table, .. } => Some(table),
         }
     }
 }
@@ -163,4 +176,8 @@ pub struct Renames {
     pub tables: Vec<(String, String)>,
     /// `(table name in the new schema, old column name, new column name)`.
     pub columns: Vec<(String, String, String)>,
+    /// `(old index name, new index name)`: read from a script's `ALTER INDEX … RENAME TO`
+    /// (the summary shows them as renames); the differ does not use them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<(String, String)>,
 }

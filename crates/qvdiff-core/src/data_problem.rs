@@ -219,10 +219,15 @@ impl fmt::Display for DataProblem {
                 } else {
                     ""
                 };
+                let (hold, them) = match self.rows {
+                    1 => ("holds a value", "does not convert"),
+                    _ => ("hold values", "do not convert"),
+                };
                 write!(
                     f,
-                    "{rows} hold values in {column} that do not convert to {declared_type} \
-                     (SQLite would keep them unconverted): {}{more}",
+                    "{rows} {hold} in {column} that {them} to {declared_type} (SQLite would \
+                     keep {} unconverted): {}{more}",
+                    if self.rows == 1 { "it" } else { "them" },
                     values.join(", ")
                 )?
             }

@@ -86,7 +86,13 @@ impl Renames {
                     (table.to_string(), new.clone(), old.clone())
                 })
                 .collect(),
+            indexes: self
+                .indexes
+                .iter()
+                .map(|(old, new)| (new.clone(), old.clone()))
+                .collect(),
         };
+        inverted.indexes.sort();
         inverted.tables.sort();
         inverted.columns.sort();
         inverted
@@ -511,6 +517,7 @@ impl Translator<'_> {
             name: index.name.clone(),
             columns: self.columns(old_table, &index.columns),
             unique: index.unique,
+            predicate: index.predicate.clone(),
         }
     }
 
@@ -678,6 +685,26 @@ fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<C
             table: table(),
             check,
         });
+    }
+    if from.comment != to.comment {
+        changes.push(Change::SetComment {
+            table: table(),
+            column: None,
+            from: from.comment.clone(),
+            to: to.comment.clone(),
+        });
+    }
+    for to_col in &to.columns {
+        if let Some(from_col) = matched.get(to_col.name.as_str()) {
+            if from_col.comment != to_col.comment {
+                changes.push(Change::SetComment {
+                    table: table(),
+                    column: Some(to_col.name.clone()),
+                    from: from_col.comment.clone(),
+                    to: to_col.comment.clone(),
+                });
+            }
+        }
     }
 }
 
@@ -907,6 +934,9 @@ fn default_sql(default: &Option<DefaultValue>) -> String {
         Some(DefaultValue::Bool(b)) => b.to_string(),
         Some(DefaultValue::Text(s)) => format!("'{}'", s.replace('\'', "''")),
         Some(DefaultValue::Sql(s)) => s.clone(),
+        Some(DefaultValue::PerDialect { sqlite, postgres }) => {
+            format!("{sqlite} (SQLite) / {postgres} (PostgreSQL)")
+        }
     }
 }
 
@@ -997,10 +1027,11 @@ impl Change {
                 column_list(to)
             ),
             Change::AddIndex { table, index } => format!(
-                "add {}index {} on {table} {}",
+                "add {}index {} on {table} {}{}",
                 if index.unique { "unique " } else { "" },
                 index.name,
-                column_list(&index.columns)
+                column_list(&index.columns),
+                index.where_suffix()
             ),
             Change::DropIndex { table, index } => {
                 format!("drop index {} on {table}", index.name)
@@ -1022,6 +1053,25 @@ impl Change {
             }
             Change::DropCheck { table, check } => {
                 format!("drop check {} on {table}", check.name)
+            }
+            Change::SetComment {
+                table,
+                column,
+                from,
+                to,
+            } => {
+                let target = match column {
+                    Some(column) => format!("{table}.{column}"),
+                    None => table.clone(),
+                };
+                match (from, to) {
+                    (None, Some(to)) => format!("comment on {target}: '{to}'"),
+                    (Some(_), None) => format!("remove comment on {target}"),
+                    (_, to) => format!(
+                        "change comment on {target}: '{}'",
+                        to.as_deref().unwrap_or_default()
+                    ),
+                }
             }
         };
         if self.is_destructive() {

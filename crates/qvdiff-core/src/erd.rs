@@ -73,10 +73,17 @@ pub fn mermaid(
     let mut out = String::from("erDiagram\n");
     for table in &tables {
         let id = &ids[&table.name];
-        let alias = if id == &table.name {
-            String::new()
-        } else {
-            format!("[\"{}\"]", comment_text(&table.name))
+        // The table's comment shows in its label (an ER diagram has no other place for it).
+        let alias = match (&table.comment, id == &table.name) {
+            (None, true) => String::new(),
+            (None, false) => format!("[\"{}\"]", comment_text(&table.name)),
+            (Some(comment), _) => {
+                format!(
+                    "[\"{}: {}\"]",
+                    comment_text(&table.name),
+                    comment_text(comment)
+                )
+            }
         };
         let _ = writeln!(out, "    {id}{alias} {{");
         for column in &table.columns {
@@ -112,6 +119,9 @@ pub fn mermaid(
             }
             if column.nullable {
                 comment.push("NULL".to_string());
+            }
+            if let Some(text) = &column.comment {
+                comment.push(text.clone());
             }
             let mut line = format!(
                 "        {} {}",
@@ -179,13 +189,20 @@ pub fn dot(schema: &Schema, ty: TypeNamer) -> String {
             if !column.nullable {
                 row.push_str(" NOT NULL");
             }
+            if let Some(comment) = &column.comment {
+                let _ = write!(row, ": {comment}");
+            }
             rows.push(format!("{}\\l", record_text(&row)));
         }
+        let title = match &table.comment {
+            Some(comment) => format!("{}\\n{}", record_text(&table.name), record_text(comment)),
+            None => record_text(&table.name),
+        };
         let _ = writeln!(
             out,
             "    {} [label=\"{{{}|{}}}\"];",
             dot_id(&table.name),
-            record_text(&table.name),
+            title,
             rows.join("")
         );
     }

@@ -28,7 +28,10 @@ pub mod wording;
 
 pub use backend::{Backend, BackendError, BackendErrorKind};
 pub use change::{Change, Renames};
-pub use dialect::{Dialect, Plan, PlanError, Replay, Step};
+pub use dialect::{
+    Action, Dialect, Fill, FillReason, Lock, LockMode, Loss, Plan, PlanError, Replay, Step,
+    StepFacts,
+};
 pub use diff::{
     diff, fill_restored_columns, foreign_key_order, rename_candidates, restore_placeholder,
     table_rename_candidates, RenameCandidate,

@@ -13,6 +13,7 @@
 //! (`bad-allow`) and silences nothing.
 
 use crate::change::Change;
+use crate::dialect::{Action, LockMode, StepFacts};
 use crate::migration::ALLOW_PREFIX;
 use crate::schema::Schema;
 use crate::summary::{recorded_fingerprint, section_fingerprint};
@@ -44,11 +45,28 @@ pub enum Rule {
     /// A column dropped and another of the same type added in one table, or a table dropped and
     /// another with the same columns created: if it was a rename, the data is lost.
     PossibleRename,
+    /// PostgreSQL: an index built or dropped on an existing table without `CONCURRENTLY`.
+    NonConcurrentIndex,
+    /// PostgreSQL: a foreign key or CHECK added to an existing table without `NOT VALID`.
+    ConstraintWithoutNotValid,
+    /// PostgreSQL: `SET NOT NULL` with no validated `CHECK (c IS NOT NULL)` before it.
+    SetNotNullScans,
+    /// PostgreSQL: a column type change that rewrites the table.
+    TypeChangeRewrites,
+    /// PostgreSQL: a new column whose default is volatile (evaluated per row).
+    VolatileDefault,
+    /// PostgreSQL: a table or column renamed or dropped in one step, while the app version
+    /// still running uses it.
+    ExpandContract,
+    /// PostgreSQL: a foreign key whose columns no index starts with.
+    ForeignKeyWithoutIndex,
+    /// PostgreSQL: a `timestamp` column (without time zone).
+    TimestampWithoutTimeZone,
 }
 
 impl Rule {
     /// Every rule, in documentation order.
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 18] = [
         Rule::Destructive,
         Rule::Rebuild,
         Rule::NotNullOnExisting,
@@ -59,6 +77,14 @@ impl Rule {
         Rule::DoesNotParse,
         Rule::BadAllow,
         Rule::PossibleRename,
+        Rule::NonConcurrentIndex,
+        Rule::ConstraintWithoutNotValid,
+        Rule::SetNotNullScans,
+        Rule::TypeChangeRewrites,
+        Rule::VolatileDefault,
+        Rule::ExpandContract,
+        Rule::ForeignKeyWithoutIndex,
+        Rule::TimestampWithoutTimeZone,
     ];
 
     /// The rule id (`destructive`, `not-null-on-existing`, …).
@@ -74,6 +100,14 @@ impl Rule {
             Rule::DoesNotParse => "does-not-parse",
             Rule::BadAllow => "bad-allow",
             Rule::PossibleRename => "possible-rename",
+            Rule::NonConcurrentIndex => "non-concurrent-index",
+            Rule::ConstraintWithoutNotValid => "constraint-without-not-valid",
+            Rule::SetNotNullScans => "set-not-null-scans",
+            Rule::TypeChangeRewrites => "type-change-rewrites",
+            Rule::VolatileDefault => "volatile-default",
+            Rule::ExpandContract => "expand-contract",
+            Rule::ForeignKeyWithoutIndex => "foreign-key-without-index",
+            Rule::TimestampWithoutTimeZone => "timestamp-without-time-zone",
         }
     }
 
@@ -107,9 +141,10 @@ pub struct Statement {
     /// The statement's text (without comments before it).
     pub sql: String,
     /// Own-line comments right above the statement (after the previous statement's line), with
-    /// their 1-based lines: where `-- rebuild …` notes and `-- qvdiff:allow` lines sit.
+    /// their 1-based lines: where `-- qvdiff:allow` lines sit.
     pub comments: Vec<(usize, String)>,
-    /// A comment after the statement on its last line (`-- DESTRUCTIVE: …`).
+    /// A comment after the statement on its last line (a generated file's `-- DESTRUCTIVE: …`,
+    /// for the reader: lint reads the statement's facts instead).
     pub trailing_comment: Option<String>,
     /// The statement's bare words, upper-cased, in order (`DROP`, `TABLE`, …).
     pub words: Vec<String>,
@@ -203,6 +238,9 @@ pub struct FileFacts<'a> {
     pub is_merge: bool,
     /// The replay, when the file's ancestors could be replayed.
     pub analysis: Option<Analysis>,
+    /// The facts of each up statement, as the dialect reads them from the SQL
+    /// ([`crate::Dialect::facts_of`]); one per statement of `up`.
+    pub up_facts: Vec<StepFacts>,
 }
 
 /// One lint finding.
@@ -318,36 +356,26 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
         );
     }
 
-    // Statement-level rules of the up section.
+    // Statement-level rules of the up section, from the facts the dialect read in its SQL.
+    let no_facts = StepFacts::default();
+    let facts_at = |i: usize| facts.up_facts.get(i).unwrap_or(&no_facts);
     let mut destructive: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for (i, statement) in facts.up.statements.iter().enumerate() {
-        if let Some(reason) = statement
-            .trailing_comment
-            .as_deref()
-            .and_then(|c| c.split_once("DESTRUCTIVE:"))
-            .map(|(_, why)| why.trim().to_string())
-        {
-            destructive.entry(i).or_default().push(reason);
-        }
-        if statement.starts_with(&["DELETE", "FROM"])
-            && statement.table.as_deref() != Some("sqlite_sequence")
-        {
-            let table = statement.table.as_deref().unwrap_or("a table");
-            destructive
-                .entry(i)
-                .or_default()
-                .push(format!("deletes rows from {table}"));
-        }
-    }
     let mut rebuilds: BTreeMap<usize, (usize, String)> = BTreeMap::new();
     for (i, statement) in facts.up.statements.iter().enumerate() {
-        if let Some((line, text)) = statement
-            .comments
-            .iter()
-            .find(|(_, c)| c.trim_start().starts_with("-- rebuild "))
-        {
-            let what = text.trim_start().trim_start_matches("-- rebuild ").trim();
-            rebuilds.insert(i, (*line, what.to_string()));
+        let step = facts_at(i);
+        for loss in &step.destroys {
+            destructive.entry(i).or_default().push(loss.reason.clone());
+        }
+        if let Some(table) = &step.rebuilds {
+            rebuilds.insert(i, (statement.line, table.clone()));
+        }
+        for (rule, message) in lock_findings(step, statement, facts.analysis.as_ref()) {
+            push(
+                Anchor::Statement(SectionKind::Up, i),
+                rule,
+                statement.line,
+                message,
+            );
         }
     }
     let mut not_null: BTreeMap<usize, Vec<String>> = BTreeMap::new();
@@ -376,16 +404,12 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
         for change in &analysis.changes {
             if let Some(reason) = change.destructive_reason() {
                 let table = destroyed_table(change);
-                let at = locate(&facts.up, table, |s| {
-                    s.trailing_comment
-                        .as_deref()
-                        .is_some_and(|c| c.contains("DESTRUCTIVE"))
-                })
-                .or_else(|| locate(&facts.up, table, |s| s.has_word("DROP")))
-                .or_else(|| locate(&facts.up, table, |_| true));
+                let at = locate_by_facts(facts, table, |f| !f.destroys.is_empty())
+                    .or_else(|| locate(&facts.up, table, |s| s.has_word("DROP")))
+                    .or_else(|| locate(&facts.up, table, |_| true));
                 let Some(at) = at else { continue };
                 let reasons = destructive.entry(at).or_default();
-                // A generated file already says it in the statement's DESTRUCTIVE comment.
+                // The statement's facts already say it.
                 if reasons.is_empty() {
                     reasons.push(reason);
                 }
@@ -396,10 +420,14 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                         && !to.nullable
                         && !fills_nulls(&facts.up, table, &to.name) =>
                 {
-                    let at = locate(&facts.up, table, |s| {
-                        s.comments.iter().any(|(_, c)| c.contains("-- rebuild "))
-                    })
-                    .or_else(|| locate(&facts.up, table, |_| true));
+                    let sets_not_null = |f: &StepFacts| {
+                        f.actions.iter().any(
+                            |a| matches!(a, Action::SetNotNull { column, .. } if *column == to.name),
+                        )
+                    };
+                    let at =
+                        locate_by_facts(facts, table, |f| f.rebuilds.is_some() || sets_not_null(f))
+                            .or_else(|| locate(&facts.up, table, |_| true));
                     if let Some(at) = at {
                         not_null
                             .entry(at)
@@ -408,10 +436,8 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                     }
                 }
                 Change::AddUnique { table, unique: u } if existed(analysis, table, &u.columns) => {
-                    let at = locate(&facts.up, table, |s| {
-                        s.comments.iter().any(|(_, c)| c.contains("-- rebuild "))
-                    })
-                    .or_else(|| locate(&facts.up, table, |_| true));
+                    let at = locate_by_facts(facts, table, |f| f.rebuilds.is_some())
+                        .or_else(|| locate(&facts.up, table, |_| true));
                     if let Some(at) = at {
                         unique
                             .entry(at)
@@ -428,40 +454,16 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                     })
                     .or_else(|| locate(&facts.up, table, |_| true));
                     if let Some(at) = at {
-                        unique
-                            .entry(at)
-                            .or_default()
-                            .push(format!("{table} ({})", index.columns.join(", ")));
+                        unique.entry(at).or_default().push(format!(
+                            "{table} ({}){}",
+                            index.columns.join(", "),
+                            index.where_suffix()
+                        ));
                     }
                 }
                 _ => {}
             }
         }
-        // A table dropped and created again by hand-written SQL is a rebuild too (a generated
-        // rebuild already has its `-- rebuild` note on the statement that starts it).
-        let noted: Vec<&str> = rebuilds
-            .keys()
-            .filter_map(|i| facts.up.statements[*i].table.as_deref())
-            .collect();
-        let mut hand_rebuilds = Vec::new();
-        for (i, statement) in facts.up.statements.iter().enumerate() {
-            if !statement.starts_with(&["DROP", "TABLE"]) {
-                continue;
-            }
-            if statement
-                .table
-                .as_deref()
-                .is_some_and(|t| noted.contains(&t))
-            {
-                continue;
-            }
-            if let Some(table) = &statement.table {
-                if analysis.before.table(table).is_some() && analysis.after.table(table).is_some() {
-                    hand_rebuilds.push((i, (statement.line, format!("\"{table}\""))));
-                }
-            }
-        }
-        rebuilds.extend(hand_rebuilds);
         if let Some(mismatch) = &analysis.down_mismatch {
             if !facts.down.statements.is_empty() {
                 push(
@@ -483,14 +485,27 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
             format!("loses data: {}", reasons.join("; ")),
         );
     }
-    for (i, (line, what)) in rebuilds {
+    for (i, (line, table)) in rebuilds {
+        // Why, in the words of the changes the replay saw on that table.
+        let why: Vec<String> = facts
+            .analysis
+            .iter()
+            .flat_map(|a| &a.changes)
+            .filter(|c| c.altered_table() == Some(table.as_str()))
+            .map(Change::describe)
+            .collect();
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", why.join("; "))
+        };
         push(
             Anchor::Statement(SectionKind::Up, i),
             Rule::Rebuild,
             line,
             format!(
-                "rebuilds table {what}: every row is copied while the table is locked, so it \
-                 takes time proportional to the table's size"
+                "rebuilds table \"{table}\"{why}: every row is copied while the table is locked, \
+                 so it takes time proportional to the table's size"
             ),
         );
     }
@@ -662,6 +677,209 @@ fn destroyed_table(change: &Change) -> &str {
     }
 }
 
+/// The first up statement acting on `table` whose facts satisfy `pred`.
+fn locate_by_facts(
+    facts: &FileFacts<'_>,
+    table: &str,
+    pred: impl Fn(&StepFacts) -> bool,
+) -> Option<usize> {
+    facts.up.statements.iter().enumerate().position(|(i, s)| {
+        s.table.as_deref() == Some(table) && facts.up_facts.get(i).is_some_and(&pred)
+    })
+}
+
+/// The PostgreSQL lock rules' findings for one statement: each says what the statement does,
+/// the lock it holds meanwhile, and the safe form. They judge statements on tables that exist
+/// before the file (those the facts name a lock for); a new table blocks nobody.
+fn lock_findings(
+    step: &StepFacts,
+    statement: &Statement,
+    analysis: Option<&Analysis>,
+) -> Vec<(Rule, String)> {
+    let mut found = Vec::new();
+    let table = step
+        .lock
+        .as_ref()
+        .map(|l| l.table.clone())
+        .or_else(|| statement.table.clone())
+        .unwrap_or_default();
+    let held = |mode: LockMode| -> String {
+        let blocks = if mode.blocks_reads() {
+            "blocks reads and writes"
+        } else if mode.blocks_writes() {
+            "blocks writes"
+        } else {
+            "blocks neither reads nor writes"
+        };
+        format!("{} lock ({blocks})", mode.sql())
+    };
+    let mode = step.lock.as_ref().map(|l| l.mode);
+    for action in &step.actions {
+        match (action, mode) {
+            (
+                Action::BuildIndex {
+                    concurrently: false,
+                },
+                Some(mode),
+            ) => found.push((
+                Rule::NonConcurrentIndex,
+                format!(
+                    "builds an index on existing table {table} without CONCURRENTLY: it reads \
+                     every row under a {} until it is done; use `CREATE INDEX CONCURRENTLY` as \
+                     its own step, outside the transaction",
+                    held(mode)
+                ),
+            )),
+            (
+                Action::DropIndex {
+                    concurrently: false,
+                },
+                Some(mode),
+            ) => found.push((
+                Rule::NonConcurrentIndex,
+                format!(
+                    "drops an index of {table} without CONCURRENTLY: it waits for every running \
+                     query on the table under an {}, and everything queues behind it; use \
+                     `DROP INDEX CONCURRENTLY` as its own step, outside the transaction",
+                    held(mode)
+                ),
+            )),
+            (
+                Action::AddForeignKey {
+                    checks_rows: true, ..
+                },
+                Some(mode),
+            ) => found.push((
+                Rule::ConstraintWithoutNotValid,
+                format!(
+                    "adds a foreign key to existing table {table} that checks every row under a \
+                     {}; add it `NOT VALID`, then `VALIDATE CONSTRAINT` in a later statement \
+                     (SHARE UPDATE EXCLUSIVE: blocks no writes)",
+                    held(mode)
+                ),
+            )),
+            (Action::AddCheck { checks_rows: true }, Some(mode)) => found.push((
+                Rule::ConstraintWithoutNotValid,
+                format!(
+                    "adds a CHECK to existing table {table} that checks every row under an {}; \
+                     add it `NOT VALID`, then `VALIDATE CONSTRAINT` in a later statement \
+                     (SHARE UPDATE EXCLUSIVE: blocks no writes)",
+                    held(mode)
+                ),
+            )),
+            (
+                Action::SetNotNull {
+                    column,
+                    scans: true,
+                },
+                Some(mode),
+            ) => found.push((
+                Rule::SetNotNullScans,
+                format!(
+                    "SET NOT NULL on {table}.{column} reads every row under an {}; add \
+                     `CHECK ({column} IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it, then \
+                     SET NOT NULL (which uses the validated CHECK and scans nothing), and drop \
+                     the CHECK",
+                    held(mode)
+                ),
+            )),
+            (
+                Action::ChangeType {
+                    column,
+                    rewrites: true,
+                },
+                Some(mode),
+            ) => found.push((
+                Rule::TypeChangeRewrites,
+                format!(
+                    "changing the type of {table}.{column} rewrites the whole table under an \
+                     {}; only widenings such as varchar(n) to varchar(m > n) or text are free: \
+                     add a new column, keep it in step with a trigger, backfill it in batches, \
+                     then swap (expand/contract)",
+                    held(mode)
+                ),
+            )),
+            (Action::VolatileDefault { column }, Some(mode)) => found.push((
+                Rule::VolatileDefault,
+                format!(
+                    "{table}.{column} is added with a volatile default, so every row is written \
+                     under an {}; add the column without it (or with a constant or `now()`), \
+                     then set the default and backfill the rows in batches",
+                    held(mode)
+                ),
+            )),
+            (Action::RenameTable { from, to }, Some(_)) => found.push((
+                Rule::ExpandContract,
+                format!(
+                    "renames table {from} to {to} in one step: the app version still running \
+                     queries {from} and fails until it is replaced; expand/contract: let new code \
+                     use a view or both names first, rename once no running code uses {from}"
+                ),
+            )),
+            (Action::RenameColumn { from, to }, Some(_)) => found.push((
+                Rule::ExpandContract,
+                format!(
+                    "renames {table}.{from} to {to} in one step: the app version still running \
+                     reads and writes {from} and fails until it is replaced; expand/contract: add \
+                     {to}, keep both in step, move the code over, drop {from} later"
+                ),
+            )),
+            (Action::AddForeignKey { columns, .. }, _) => {
+                let indexed = analysis.is_some_and(|a| {
+                    a.after
+                        .table(&table)
+                        .is_some_and(|t| t.has_index_on(columns))
+                });
+                if analysis.is_some() && !indexed {
+                    found.push((
+                        Rule::ForeignKeyWithoutIndex,
+                        format!(
+                            "the foreign key of {table} ({}) has no index starting with its \
+                             columns: each delete or key update in the referenced table reads \
+                             all of {table}; index the columns (`#[column(index)]`, or \
+                             `#[model(index(fields(…)))]`)",
+                            columns.join(", ")
+                        ),
+                    ));
+                }
+            }
+            (Action::NaiveTimestamp { column }, _) => found.push((
+                Rule::TimestampWithoutTimeZone,
+                format!(
+                    "{table}.{column} is `timestamp` without time zone: it stores a wall-clock \
+                     reading with no zone, so the same value means different instants to \
+                     servers or sessions in other zones; use `timestamptz` \
+                     (`chrono::DateTime<Utc>` in the model)"
+                ),
+            )),
+            _ => {}
+        }
+    }
+    // A dropped table or column: the same expand/contract concern as a rename.
+    if mode.is_some() {
+        for loss in &step.destroys {
+            // Deleted rows and converted values are the `destructive` rule's concern.
+            let converts = loss.column.is_some() && statement.has_word("TYPE");
+            if statement.starts_with(&["DELETE"]) || converts {
+                continue;
+            }
+            let what = match &loss.column {
+                Some(column) => format!("column {}.{column}", loss.table),
+                None => format!("table {}", loss.table),
+            };
+            found.push((
+                Rule::ExpandContract,
+                format!(
+                    "drops {what} in one step: the app version still running may read or write \
+                     it and fails until it is replaced; expand/contract: deploy code that no \
+                     longer uses it first, drop it in a later migration"
+                ),
+            ));
+        }
+    }
+    found
+}
+
 /// The first statement of `section` acting on `table` that satisfies `pred`.
 fn locate(section: &Section, table: &str, pred: impl Fn(&Statement) -> bool) -> Option<usize> {
     section
@@ -715,25 +933,35 @@ mod tests {
             down,
             is_merge: false,
             analysis: None,
+            up_facts: Vec::new(),
         }
     }
 
+    fn destroying(table: &str, reason: &str) -> StepFacts {
+        StepFacts::destroying(vec![crate::Loss::new(table, None, reason)])
+    }
+
     #[test]
-    fn destructive_comment_and_empty_down_are_found() {
+    fn destructive_facts_and_empty_down_are_found() {
+        // The comment a generated file carries is for the reader: only the facts count.
         let mut drop = statement(5, "DROP TABLE \"t\";", "t");
         drop.trailing_comment = Some("-- DESTRUCTIVE: drops table t and all its rows".into());
+        let mut noted = statement(6, "DROP TABLE \"u\";", "u");
+        noted.trailing_comment = Some("-- DESTRUCTIVE: drops table u and all its rows".into());
         let up = Section {
             marker_line: 4,
-            statements: vec![drop],
+            statements: vec![drop, noted],
             tail_comments: vec![],
         };
         let down = Section {
-            marker_line: 6,
+            marker_line: 7,
             ..Section::default()
         };
-        let found = lint_file(&facts("", up, down));
+        let mut f = facts("", up, down);
+        f.up_facts = vec![destroying("t", "drops table t and all its rows")];
+        let found = lint_file(&f);
         let rules: Vec<(Rule, usize)> = found.iter().map(|f| (f.rule, f.line)).collect();
-        assert_eq!(rules, [(Rule::Destructive, 5), (Rule::DownEmpty, 6)]);
+        assert_eq!(rules, [(Rule::Destructive, 5), (Rule::DownEmpty, 7)]);
         assert!(found[0].silence.contains("qvdiff:allow destructive"));
     }
 
@@ -752,7 +980,12 @@ mod tests {
             statements: vec![statement(9, "SELECT 1;", "x")],
             tail_comments: vec![],
         };
-        let found = lint_file(&facts("", up, down));
+        let mut f = facts("", up, down);
+        f.up_facts = vec![
+            destroying("a", "deletes rows from a"),
+            destroying("b", "deletes rows from b"),
+        ];
+        let found = lint_file(&f);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].rule, found[0].line), (Rule::Destructive, 7));
     }
@@ -771,7 +1004,9 @@ mod tests {
             statements: vec![statement(9, "SELECT 1;", "x")],
             tail_comments: vec![],
         };
-        let found = lint_file(&facts("", up, down));
+        let mut f = facts("", up, down);
+        f.up_facts = vec![destroying("a", "deletes rows from a")];
+        let found = lint_file(&f);
         let rules: Vec<(Rule, usize)> = found.iter().map(|f| (f.rule, f.line)).collect();
         assert_eq!(rules, [(Rule::BadAllow, 5), (Rule::Destructive, 6)]);
     }
@@ -790,6 +1025,7 @@ mod tests {
             name: "ux_items_sku".into(),
             columns: vec!["sku".into()],
             unique: true,
+            predicate: None,
         };
         let mut rebuild = statement(
             6,
@@ -817,6 +1053,13 @@ mod tests {
             tail_comments: vec![],
         };
         let mut f = facts("", up, down);
+        f.up_facts = vec![
+            StepFacts {
+                rebuilds: Some("items".into()),
+                ..StepFacts::default()
+            },
+            StepFacts::default(),
+        ];
         f.analysis = Some(Analysis {
             before: before.clone(),
             after: before,
@@ -840,7 +1083,7 @@ mod tests {
         assert_eq!(
             found,
             [
-                (Rule::Rebuild, 5),
+                (Rule::Rebuild, 6),
                 (Rule::NotNullOnExisting, 6),
                 (Rule::UniqueOnExisting, 9),
                 (Rule::DownNotInverse, 10),

@@ -112,11 +112,13 @@ mod tests {
             name: "ix_b".into(),
             columns: vec!["notes".into()],
             unique: false,
+            predicate: None,
         });
         items.indexes.push(Index {
             name: "ix_a".into(),
             columns: vec!["price".into()],
             unique: true,
+            predicate: None,
         });
         items.foreign_keys.push(ForeignKey {
             columns: vec!["id".into()],

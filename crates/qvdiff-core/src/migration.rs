@@ -559,16 +559,30 @@ pub fn slugify(msg: &str) -> String {
     }
 }
 
-/// A section body from planned steps: each step's SQL on its own line(s), and
-/// `  -- DESTRUCTIVE: <reason>` after the statement's final `;` when the step can lose data. The
-/// reason is flattened to one line so it cannot start a line of its own.
+/// The note after a statement that cannot run inside a transaction ([`StepFacts`]'s
+/// `outside_transaction`): its revision runs statement by statement, each recorded when done.
+///
+/// [`StepFacts`]: crate::dialect::StepFacts
+pub const OUTSIDE_TRANSACTION_NOTE: &str =
+    "OUTSIDE TRANSACTION: runs on its own, recorded when done; a stopped run continues here";
+
+/// A section body from planned steps: each step's SQL on its own line(s), and after the
+/// statement's final `;` `  -- DESTRUCTIVE: <reason>` when the step can lose data and
+/// `  -- ` [`OUTSIDE_TRANSACTION_NOTE`] when it cannot run in a transaction. The reason is
+/// flattened to one line so it cannot start a line of its own.
 pub fn render_steps(steps: &[Step]) -> String {
     let mut out = String::new();
     for step in steps {
         let sql = step.sql.trim_end();
         out.push_str(sql);
-        if let Some(reason) = &step.destructive {
-            let reason = sanitize_message(reason);
+        let mut notes = Vec::new();
+        if let Some(reason) = &step.destructive() {
+            notes.push(format!("DESTRUCTIVE: {}", sanitize_message(reason)));
+        }
+        if step.facts.outside_transaction {
+            notes.push(OUTSIDE_TRANSACTION_NOTE.to_string());
+        }
+        if !notes.is_empty() {
             if sql.ends_with(';') {
                 out.push_str("  ");
             } else if !sql.is_empty() {
@@ -576,8 +590,8 @@ pub fn render_steps(steps: &[Step]) -> String {
                 // the next statement's author expected to run, so give it its own line.
                 out.push('\n');
             }
-            out.push_str("-- DESTRUCTIVE: ");
-            out.push_str(&reason);
+            out.push_str("-- ");
+            out.push_str(&notes.join("; "));
         }
         out.push('\n');
     }

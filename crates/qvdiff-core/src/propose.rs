@@ -173,8 +173,8 @@ pub fn propose(
                     dropped: format!("{}.{}", c.table, c.from),
                     added: format!("{}.{}", c.table, c.to),
                     rename: Renames {
-                        tables: Vec::new(),
                         columns: vec![(c.table.clone(), c.from.clone(), c.to.clone())],
+                        ..Renames::default()
                     },
                 });
             }
@@ -207,7 +207,7 @@ pub fn propose(
                 added: format!("table {to}"),
                 rename: Renames {
                     tables: vec![(from.clone(), to.clone())],
-                    columns: Vec::new(),
+                    ..Renames::default()
                 },
             });
         }

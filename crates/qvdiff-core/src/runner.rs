@@ -18,14 +18,20 @@ pub const LEDGER_TABLE: &str = "qvdiff_migrations";
 /// `qvdiff accept`, with both checksums, the reason and the time.
 pub const AUDIT_TABLE: &str = "qvdiff_migrations_audit";
 
+/// Name of the table that records, for a revision that runs outside a transaction
+/// (PostgreSQL's `CREATE INDEX CONCURRENTLY`), which of its statements are done, so that a run
+/// that failed or was killed half way continues where it stopped. Empty between runs.
+pub const PROGRESS_TABLE: &str = "qvdiff_migrations_progress";
+
 /// The reason the audit table gives for an applied checksum `qvdiff stamp` replaced: a
 /// checksum is never replaced without a row there.
 pub const STAMP_REASON: &str = "checksum replaced by `qvdiff stamp`";
 
-/// Whether a table is qvdiff's own bookkeeping (the ledger or its audit) rather than the
-/// application's: never part of a schema that is compared or planned.
+/// Whether a table is qvdiff's own bookkeeping (the ledger, its audit, the progress of a
+/// revision run outside a transaction) rather than the application's: never part of a schema
+/// that is compared or planned.
 pub fn is_bookkeeping_table(name: &str) -> bool {
-    name == LEDGER_TABLE || name == AUDIT_TABLE
+    name == LEDGER_TABLE || name == AUDIT_TABLE || name == PROGRESS_TABLE
 }
 
 /// One migration as loaded from the migrations directory (or embedded in a binary).

@@ -57,6 +57,10 @@ pub struct Table {
     /// CHECK constraints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// The model's doc comment (PostgreSQL `COMMENT ON TABLE`; SQLite has no place for it, see
+    /// [`Schema::without_comments`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     /// Migration hint: the table's previous name. Not part of the schema proper:
     /// [`Schema::without_hints`] drops it before schemas are compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,6 +83,9 @@ pub struct Column {
     /// `AUTOINCREMENT` (SQLite) / identity (PostgreSQL); only on a single integer primary key.
     #[serde(default, skip_serializing_if = "is_false")]
     pub autoincrement: bool,
+    /// The field's doc comment (PostgreSQL `COMMENT ON COLUMN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     /// Migration hint: the column's previous name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
@@ -280,6 +287,34 @@ pub enum DefaultValue {
     Text(String),
     /// Raw SQL expression, e.g. `CURRENT_TIMESTAMP`.
     Sql(String),
+    /// A raw SQL expression per dialect, for a default the dialects spell differently
+    /// (`datetime('now')` / `now()`): each dialect renders its own and stores it as
+    /// [`DefaultValue::Sql`].
+    PerDialect {
+        /// The expression SQLite runs.
+        sqlite: String,
+        /// The expression PostgreSQL runs.
+        postgres: String,
+    },
+}
+
+impl DefaultValue {
+    /// The default as the dialect named `dialect` (its `Dialect::name`) stores it: a
+    /// per-dialect expression becomes that dialect's [`DefaultValue::Sql`]; anything else is
+    /// itself.
+    pub fn for_dialect(&self, dialect: &str) -> DefaultValue {
+        match self {
+            DefaultValue::PerDialect { sqlite, postgres } => DefaultValue::Sql(
+                if dialect == "postgres" {
+                    postgres
+                } else {
+                    sqlite
+                }
+                .clone(),
+            ),
+            other => other.clone(),
+        }
+    }
 }
 
 /// A unique constraint over one or more columns.
@@ -302,6 +337,21 @@ pub struct Index {
     /// `CREATE UNIQUE INDEX`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
+    /// A partial index's `WHERE` condition, as SQL text (the model's `where = "…"`): only rows
+    /// that satisfy it are indexed (and, for a unique index, must be distinct).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+impl Index {
+    /// ` where <predicate>` for a partial index, empty otherwise: the tail of an index's
+    /// description in summaries, lint findings and messages.
+    pub fn where_suffix(&self) -> String {
+        match &self.predicate {
+            Some(predicate) => format!(" where {predicate}"),
+            None => String::new(),
+        }
+    }
 }
 
 /// What a foreign key does when the referenced row is deleted or updated.
@@ -425,6 +475,41 @@ impl Schema {
         s
     }
 
+    /// Copy without table and column comments: what a dialect that cannot store them (SQLite)
+    /// plans and compares with.
+    pub fn without_comments(&self) -> Schema {
+        let mut s = self.clone();
+        for t in &mut s.tables {
+            t.comment = None;
+            for c in &mut t.columns {
+                c.comment = None;
+            }
+        }
+        s
+    }
+
+    /// Whether any table or column has a comment.
+    pub fn has_comments(&self) -> bool {
+        self.tables
+            .iter()
+            .any(|t| t.comment.is_some() || t.columns.iter().any(|c| c.comment.is_some()))
+    }
+
+    /// Puts back the comments of `commented`'s tables and columns of the same names (a schema
+    /// drawn from models after a dialect without comments normalized them away).
+    pub fn with_comments_from(mut self, commented: &Schema) -> Schema {
+        for t in &mut self.tables {
+            let Some(source) = commented.table(&t.name) else {
+                continue;
+            };
+            t.comment = source.comment.clone();
+            for c in &mut t.columns {
+                c.comment = source.column(&c.name).and_then(|s| s.comment.clone());
+            }
+        }
+        self
+    }
+
     /// Whether the schema is already in [`Schema::normalize`]d order and carries no migration
     /// hints: then [`Schema::without_hints`]`.normalized()` would only copy it.
     pub fn is_hint_free_and_normalized(&self) -> bool {
@@ -486,6 +571,7 @@ impl Table {
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
             checks: Vec::new(),
+            comment: None,
             renamed_from: None,
         }
     }
@@ -533,6 +619,17 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// Whether an index of the table (a plain or unique index, a unique constraint or the
+    /// primary key) starts with `columns`, in any order: a lookup by them needs no full scan.
+    pub fn has_index_on(&self, columns: &[String]) -> bool {
+        let starts_with = |key: &[String]| {
+            key.len() >= columns.len() && columns.iter().all(|c| key[..columns.len()].contains(c))
+        };
+        starts_with(&self.primary_key)
+            || self.uniques.iter().any(|u| starts_with(&u.columns))
+            || self.indexes.iter().any(|i| starts_with(&i.columns))
+    }
 }
 
 impl Column {
@@ -544,9 +641,22 @@ impl Column {
             nullable: false,
             default: None,
             autoincrement: false,
+            comment: None,
             renamed_from: None,
             backfill: None,
             using: None,
         }
     }
+}
+
+/// A doc comment as a schema comment: each line trimmed, blank lines dropped, the rest joined by
+/// one space (a comment is one line in a migration's summary and in a diagram). `None` when
+/// nothing is left.
+pub fn comment_from_doc_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let words: Vec<&str> = lines
+        .into_iter()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }

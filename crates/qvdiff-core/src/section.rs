@@ -9,7 +9,6 @@
 
 use crate::change::Renames;
 use crate::lint::{Section, Statement};
-use std::collections::BTreeSet;
 
 /// One token of a statement, as much as the readers here need of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +114,7 @@ pub fn section(body: &str, marker_line: usize, lexed: &[Lexed], spelling: Spelli
 }
 
 /// The renames a script performs (`ALTER TABLE a RENAME TO b`, `ALTER TABLE t RENAME [COLUMN] a
-/// TO b`), for diffing the schemas before and after it: without them a renamed column would look
+/// TO b`, and `ALTER INDEX a RENAME TO b` for the summary), for diffing the schemas before and after it: without them a renamed column would look
 /// like a dropped one and an added one. Column renames are keyed by the table's final name; a
 /// rebuild's temporary table taking the old name back is not a rename.
 pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
@@ -124,6 +123,23 @@ pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
         let t = &statement.tokens;
         let word = |i: usize, w: &str| t.get(i).is_some_and(|tok| tok.is_word(w));
         let name = |i: usize| t.get(i).and_then(|tok| tok.name(spelling.fold));
+        if word(0, "ALTER") && word(1, "INDEX") {
+            // `ALTER INDEX [IF EXISTS] a RENAME TO b`.
+            let at = if word(2, "IF") && word(3, "EXISTS") {
+                4
+            } else {
+                2
+            };
+            if let (Some(old), true, true, Some(new)) = (
+                name(at),
+                word(at + 1, "RENAME"),
+                word(at + 2, "TO"),
+                name(at + 3),
+            ) {
+                renames.indexes.push((old, new));
+            }
+            continue;
+        }
         if !(word(0, "ALTER") && word(1, "TABLE")) {
             continue;
         }
@@ -168,38 +184,8 @@ pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
     }
     renames.tables.sort();
     renames.columns.sort();
+    renames.indexes.sort();
     renames
-}
-
-/// Whether `sql` can hold a rebuild at all, by [`rebuilt_tables`]'s two signs: a `-- rebuild`
-/// note or a `DROP`. Without either, reading its statements (tens of milliseconds for the SQL of
-/// a thousand new tables) is not needed to know that it rebuilds nothing.
-pub fn may_rebuild(sql: &str) -> bool {
-    sql.contains("-- rebuild ")
-        || sql
-            .as_bytes()
-            .windows(4)
-            .any(|word| word.eq_ignore_ascii_case(b"DROP"))
-}
-
-/// Tables a section rebuilds: those whose rebuild starts with a `-- rebuild` note, and those a
-/// statement drops although they exist again afterwards (`exists_after`).
-pub fn rebuilt_tables(section: &Section, exists_after: impl Fn(&str) -> bool) -> BTreeSet<String> {
-    let mut rebuilt = BTreeSet::new();
-    for statement in &section.statements {
-        let noted = statement
-            .comments
-            .iter()
-            .any(|(_, c)| c.trim_start().starts_with("-- rebuild "));
-        let dropped_and_back = statement.starts_with(&["DROP", "TABLE"])
-            && statement.table.as_deref().is_some_and(&exists_after);
-        if noted || dropped_and_back {
-            if let Some(table) = &statement.table {
-                rebuilt.insert(table.clone());
-            }
-        }
-    }
-    rebuilt
 }
 
 /// Own-line `--` comments in `body[from..to]`, skipping the rest of the line `from` is on (a

@@ -43,6 +43,8 @@ pub type TypeNamer<'a> = &'a dyn Fn(&ColumnType) -> String;
 pub struct SummaryExtras {
     /// Tables the up section rebuilds (copy every row into a new table).
     pub rebuilt: BTreeSet<String>,
+    /// `(old, new)` names of the indexes the up section renames (`ALTER INDEX … RENAME`).
+    pub renamed_indexes: Vec<(String, String)>,
     /// Why the down section can lose data (`drops data in items.notes`), in order.
     pub down_losses: Vec<String>,
     /// Current row counts of the affected tables, when a live database was read (`--db`).
@@ -54,15 +56,42 @@ pub struct SummaryExtras {
 /// A rebuilt table's note goes on the changes that cause rebuilds (type, nullability, default,
 /// keys, constraints); when none of its changes is of that kind, on its first change, so every
 /// rebuilt table is named once at least and no line needs decoding.
-pub fn change_lines(changes: &[Change], rebuilt: &BTreeSet<String>, ty: TypeNamer) -> Vec<String> {
+///
+/// `renamed_indexes` are the `(old, new)` index renames the SQL performs (PostgreSQL's `ALTER
+/// INDEX … RENAME` when only the name follows a renamed table or column): a dropped index and
+/// an added one paired by a rename are one `~ index old -> new on table (rename)` line, as the
+/// SQL keeps the built index.
+pub fn change_lines(
+    changes: &[Change],
+    rebuilt: &BTreeSet<String>,
+    renamed_indexes: &[(String, String)],
+    ty: TypeNamer,
+) -> Vec<String> {
     let mut noted: BTreeSet<&str> = changes
         .iter()
         .filter(|c| causes_rebuild(c))
         .filter_map(Change::altered_table)
         .collect();
+    let renamed = index_renames(changes, renamed_indexes);
     changes
         .iter()
-        .map(|change| {
+        .filter_map(|change| {
+            match change {
+                Change::DropIndex { table, index } => {
+                    if let Some(new) = renamed.get(index.name.as_str()) {
+                        return Some(format!(
+                            "~ index {} -> {new} on {table} (rename)",
+                            index.name
+                        ));
+                    }
+                }
+                Change::AddIndex { index, .. }
+                    if renamed.values().any(|new| *new == index.name) =>
+                {
+                    return None;
+                }
+                _ => {}
+            }
             let table = change.altered_table().filter(|t| rebuilt.contains(*t));
             let note = match table {
                 Some(_) if causes_rebuild(change) => true,
@@ -70,8 +99,33 @@ pub fn change_lines(changes: &[Change], rebuilt: &BTreeSet<String>, ty: TypeName
                 Some(t) => noted.insert(t),
                 None => false,
             };
-            change_line(change, note, ty)
+            Some(change_line(change, note, ty))
         })
+        .collect()
+}
+
+/// Old index name -> new name, for the renames in `renamed` whose old index `changes` drop and
+/// whose new index they add on the same table.
+fn index_renames<'a>(
+    changes: &'a [Change],
+    renamed: &'a [(String, String)],
+) -> BTreeMap<&'a str, &'a str> {
+    let table_of = |name: &str, added: bool| {
+        changes.iter().find_map(|c| match c {
+            Change::AddIndex { table, index } if added && index.name == name => Some(table),
+            Change::DropIndex { table, index } if !added && index.name == name => Some(table),
+            _ => None,
+        })
+    };
+    renamed
+        .iter()
+        .filter(
+            |(old, new)| match (table_of(old, false), table_of(new, true)) {
+                (Some(from), Some(to)) => from == to,
+                _ => false,
+            },
+        )
+        .map(|(old, new)| (old.as_str(), new.as_str()))
         .collect()
 }
 
@@ -103,6 +157,13 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
     let mut notes: Vec<String> = Vec::new();
     let text = match change {
         Change::CreateTable { table } => {
+            if let Some(comment) = &table.comment {
+                notes.push(format!("comment {}", quoted_line(comment)));
+            }
+            let commented = table.columns.iter().filter(|c| c.comment.is_some()).count();
+            if commented > 0 {
+                notes.push(format!("comments on {commented} column(s)"));
+            }
             format!("+ table {} ({} columns)", table.name, table.columns.len())
         }
         Change::DropTable { table } => format!("- table {}", table.name),
@@ -115,6 +176,9 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             // fills in is named here.
             if let Some(fill) = column.backfill.as_ref().or(column.default.as_ref()) {
                 notes.push(format!("existing rows: {}", default_text(fill)));
+            }
+            if let Some(comment) = &column.comment {
+                notes.push(format!("comment {}", quoted_line(comment)));
             }
             format!("+ {table}.{} {}", column.name, column_spec(column, ty))
         }
@@ -168,10 +232,11 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             format!("~ {table} primary key {} -> {}", list(from), list(to))
         }
         Change::AddIndex { table, index } => format!(
-            "+ {}index {} on {table} {}",
+            "+ {}index {} on {table} {}{}",
             if index.unique { "unique " } else { "" },
             index.name,
-            list(&index.columns)
+            list(&index.columns),
+            index.where_suffix()
         ),
         Change::DropIndex { table, index } => format!("- index {} on {table}", index.name),
         Change::AddUnique { table, unique } => {
@@ -195,6 +260,26 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
         }
         Change::DropCheck { table, check } => {
             format!("- check {} on {table}", check_name(&check.name))
+        }
+        Change::SetComment {
+            table,
+            column,
+            from,
+            to,
+        } => {
+            let target = match column {
+                Some(column) => format!("{table}.{column}"),
+                None => table.clone(),
+            };
+            match (from, to) {
+                (None, Some(to)) => format!("+ comment on {target}: {}", quoted_line(to)),
+                (Some(_), None) => format!("- comment on {target}"),
+                (from, to) => format!(
+                    "~ comment on {target}: {} -> {}",
+                    quoted_line(from.as_deref().unwrap_or_default()),
+                    quoted_line(to.as_deref().unwrap_or_default())
+                ),
+            }
         }
     };
     if rebuild {
@@ -239,7 +324,12 @@ pub fn notes(
     ty: TypeNamer,
 ) -> Vec<String> {
     let mut notes = vec![String::new()];
-    notes.extend(change_lines(changes, &extras.rebuilt, ty));
+    notes.extend(change_lines(
+        changes,
+        &extras.rebuilt,
+        &extras.renamed_indexes,
+        ty,
+    ));
     for loss in &extras.down_losses {
         notes.push(format!("down: {loss} (DESTRUCTIVE)"));
     }
@@ -301,6 +391,16 @@ pub fn recorded_fingerprint(text: &str) -> Option<(usize, String, String)> {
     None
 }
 
+/// A comment as one quoted line of the summary block (line breaks and other control characters
+/// as spaces: a summary line must stay one line of the file's header).
+fn quoted_line(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("'{}'", line.replace('\'', "''"))
+}
+
 fn column_spec(column: &Column, ty: TypeNamer) -> String {
     let mut spec = format!("{} {}", ty(&column.ty), null(column.nullable));
     if let Some(default) = &column.default {
@@ -328,6 +428,9 @@ fn default_text(value: &DefaultValue) -> String {
         DefaultValue::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
         DefaultValue::Text(s) => format!("'{}'", s.replace('\'', "''")),
         DefaultValue::Sql(s) => s.clone(),
+        DefaultValue::PerDialect { sqlite, postgres } => {
+            format!("{sqlite} (SQLite) / {postgres} (PostgreSQL)")
+        }
     }
 }
 
@@ -365,67 +468,8 @@ fn fk_text(fk: &ForeignKey) -> String {
     text
 }
 
-/// What a `-- DESTRUCTIVE: <reason>` comment destroys in `schema` (the database as it is now):
-/// a whole table (`drops table t and all its rows`: column `None`) or one column's values
-/// (`drops data in t.c`, a type change of `t.c`). `None` when the reason names nothing that
-/// exists in `schema` (an object a pending revision creates first holds no data now). A
-/// `table.column` is split where both halves name something real, so dots in names are fine.
-pub fn destroyed_object(reason: &str, schema: &Schema) -> Option<(String, Option<String>)> {
-    if let Some(rest) = reason.strip_prefix("drops table ") {
-        let table = rest.strip_suffix(" and all its rows")?;
-        return schema.table(table).map(|t| (t.name.clone(), None));
-    }
-    let qualified = reason
-        .strip_prefix("drops data in ")
-        .or_else(|| {
-            reason
-                .strip_prefix("converts ")
-                .map(|r| before_word(r, " from "))
-        })
-        .or_else(|| Some(before_word(reason, " changes type from ")))?;
-    qualified.match_indices('.').find_map(|(dot, _)| {
-        let (table, column) = (&qualified[..dot], &qualified[dot + 1..]);
-        let column = schema.table(table)?.column(column)?;
-        Some((table.to_string(), Some(column.name.clone())))
-    })
-}
-
-/// `text` up to the first `word` (all of it without one).
-fn before_word<'a>(text: &'a str, word: &str) -> &'a str {
-    text.split_once(word).map_or(text, |(head, _)| head)
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn destructive_reasons_name_the_table_or_column_they_destroy() {
-        use crate::schema::{Column, ColumnType, Schema, Table};
-        let schema = Schema {
-            tables: vec![Table::new(
-                "odd.name",
-                vec![Column::new("a.b", ColumnType::Float)],
-            )],
-            ..Schema::default()
-        };
-        let found = |reason: &str| super::destroyed_object(reason, &schema);
-        assert_eq!(
-            found("drops table odd.name and all its rows"),
-            Some(("odd.name".to_string(), None))
-        );
-        let column = Some(("odd.name".to_string(), Some("a.b".to_string())));
-        assert_eq!(found("drops data in odd.name.a.b"), column);
-        assert_eq!(
-            found("converts odd.name.a.b from FLOAT to INTEGER; values that do not fit are lost"),
-            column
-        );
-        assert_eq!(
-            found("odd.name.a.b changes type from REAL to INTEGER"),
-            column
-        );
-        assert_eq!(found("drops data in odd.name.c"), None);
-        assert_eq!(found("drops table other and all its rows"), None);
-    }
-
     use super::*;
     use crate::schema::Table;
 
@@ -466,7 +510,7 @@ mod tests {
             },
         ];
         let rebuilt: BTreeSet<String> = ["items".to_string()].into();
-        let lines = change_lines(&changes, &rebuilt, &namer);
+        let lines = change_lines(&changes, &rebuilt, &[], &namer);
         assert_eq!(
             lines,
             [
@@ -476,10 +520,58 @@ mod tests {
             ]
         );
         // A rebuild caused by adding and dropping columns alone is named on the first of them.
-        let lines = change_lines(&changes[..1], &rebuilt, &namer);
+        let lines = change_lines(&changes[..1], &rebuilt, &[], &namer);
         assert_eq!(
             lines,
             ["+ items.notes TEXT NULL (table rebuild: copies every row)"]
+        );
+    }
+
+    #[test]
+    fn an_index_the_sql_renames_is_one_rename_line() {
+        let index = |name: &str| crate::schema::Index {
+            name: name.into(),
+            columns: vec!["code".into()],
+            unique: true,
+            predicate: None,
+        };
+        let changes = vec![
+            Change::RenameTable {
+                from: "items".into(),
+                to: "products".into(),
+            },
+            Change::DropIndex {
+                table: "products".into(),
+                index: index("ix_items_code"),
+            },
+            Change::DropIndex {
+                table: "products".into(),
+                index: index("ix_items_title"),
+            },
+            Change::AddIndex {
+                table: "products".into(),
+                index: index("ix_products_code"),
+            },
+            Change::AddIndex {
+                table: "products".into(),
+                index: index("ix_products_title"),
+            },
+        ];
+        let renamed = [("ix_items_code".to_string(), "ix_products_code".to_string())];
+        let lines = change_lines(&changes, &BTreeSet::new(), &renamed, &namer);
+        assert_eq!(
+            lines,
+            [
+                "~ table items -> products (rename)",
+                "~ index ix_items_code -> ix_products_code on products (rename)",
+                "- index ix_items_title on products",
+                "+ unique index ix_products_title on products (code)",
+            ]
+        );
+        // Without the rename in the SQL (SQLite drops and creates), both lines stay.
+        assert_eq!(
+            change_lines(&changes, &BTreeSet::new(), &[], &namer).len(),
+            5
         );
     }
 

@@ -53,6 +53,7 @@ fn index(name: &str, columns: &[&str], unique: bool) -> Index {
         name: name.to_string(),
         columns: columns.iter().map(|s| s.to_string()).collect(),
         unique,
+        predicate: None,
     }
 }
 
@@ -452,6 +453,7 @@ fn without_renames_a_rename_is_drop_plus_add_and_a_candidate() {
     let confirmed = Renames {
         tables: vec![],
         columns: vec![("items".into(), "url".into(), "listing_link".into())],
+        indexes: vec![],
     };
     let changes = diff(&from, &to, &confirmed);
     assert_eq!(
@@ -474,6 +476,7 @@ fn rename_with_type_change_is_rename_then_alter() {
     let renames = Renames {
         tables: vec![],
         columns: vec![("t".into(), "a".into(), "b".into())],
+        indexes: vec![],
     };
     let changes = diff(&from, &to, &renames);
     assert_eq!(
@@ -535,6 +538,7 @@ fn inverted_rekeys_columns_by_old_table_name() {
             ("accounts".into(), "mail".into(), "email".into()),
             ("items".into(), "url".into(), "link".into()),
         ],
+        indexes: vec![],
     };
     let inv = renames.inverted();
     assert_eq!(inv.tables, vec![("accounts".into(), "users".into())]);

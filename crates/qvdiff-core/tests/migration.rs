@@ -2,10 +2,10 @@
 
 use qvdiff_core::migration::{
     is_valid_revision, render_steps, revision_at, sanitize_message, slugify, text_checksum,
-    FormatError, MigrationFile,
+    FormatError, MigrationFile, OUTSIDE_TRANSACTION_NOTE,
 };
 use qvdiff_core::runner::Migration;
-use qvdiff_core::Step;
+use qvdiff_core::{Loss, Step, StepFacts};
 
 const EXAMPLE: &str = "\
 -- qvdiff revision: 20261124101500
@@ -363,22 +363,20 @@ fn file_name_joins_revision_and_slug() {
 #[test]
 fn render_steps_marks_destructive_statements() {
     let steps = vec![
-        Step {
-            sql: "ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;".into(),
-            destructive: None,
-        },
-        Step {
-            sql: "CREATE TABLE \"t\" (\n  \"id\" INTEGER\n);\n".into(),
-            destructive: None,
-        },
-        Step {
-            sql: "ALTER TABLE \"items\" DROP COLUMN \"url\";".into(),
-            destructive: Some("drops data in items.url".into()),
-        },
-        Step {
-            sql: "DROP TABLE \"t\";".into(),
-            destructive: Some("drops table t\n-- qvdiff:down".into()),
-        },
+        Step::plain("ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;"),
+        Step::plain("CREATE TABLE \"t\" (\n  \"id\" INTEGER\n);\n"),
+        Step::with(
+            "ALTER TABLE \"items\" DROP COLUMN \"url\";",
+            StepFacts::destroying(vec![Loss::new(
+                "items",
+                Some("url"),
+                "drops data in items.url",
+            )]),
+        ),
+        Step::with(
+            "DROP TABLE \"t\";",
+            StepFacts::destroying(vec![Loss::new("t", None, "drops table t\n-- qvdiff:down")]),
+        ),
     ];
     assert_eq!(
         render_steps(&steps),
@@ -388,6 +386,28 @@ fn render_steps_marks_destructive_statements() {
          DROP TABLE \"t\";  -- DESTRUCTIVE: drops table t -- qvdiff:down\n"
     );
     assert_eq!(render_steps(&[]), "");
+}
+
+#[test]
+fn render_steps_marks_statements_that_run_outside_a_transaction() {
+    let outside = StepFacts {
+        outside_transaction: true,
+        ..StepFacts::default()
+    };
+    let steps = vec![
+        Step::with(
+            "CREATE INDEX CONCURRENTLY \"ix_items_title\" ON \"items\" (\"title\");",
+            outside.clone(),
+        ),
+        Step::plain("ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;"),
+    ];
+    assert_eq!(
+        render_steps(&steps),
+        format!(
+            "CREATE INDEX CONCURRENTLY \"ix_items_title\" ON \"items\" (\"title\");  -- {OUTSIDE_TRANSACTION_NOTE}\n\
+             ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;\n"
+        )
+    );
 }
 
 #[test]

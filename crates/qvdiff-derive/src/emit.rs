@@ -98,6 +98,7 @@ fn table_tokens(table: &Table, enum_fields: &[EnumField]) -> TokenStream {
     let foreign_keys = table.foreign_keys.iter().map(foreign_key_tokens);
     let checks = table.checks.iter().map(check_tokens);
     let renamed_from = optional_string(table.renamed_from.as_deref());
+    let comment = optional_string(table.comment.as_deref());
     quote! {
         ::qvdiff::Table {
             name: #name,
@@ -107,6 +108,7 @@ fn table_tokens(table: &Table, enum_fields: &[EnumField]) -> TokenStream {
             indexes: ::std::vec![#(#indexes),*],
             foreign_keys: ::std::vec![#(#foreign_keys),*],
             checks: ::std::vec![#(#checks),*],
+            comment: #comment,
             renamed_from: #renamed_from,
         }
     }
@@ -122,6 +124,7 @@ fn column_tokens(column: &Column, enum_type: Option<&syn::Type>) -> TokenStream 
     let default = optional_default(column.default.as_ref());
     let autoincrement = column.autoincrement;
     let renamed_from = optional_string(column.renamed_from.as_deref());
+    let comment = optional_string(column.comment.as_deref());
     let backfill = optional_default(column.backfill.as_ref());
     let using = optional_string(column.using.as_deref());
     quote! {
@@ -131,6 +134,7 @@ fn column_tokens(column: &Column, enum_type: Option<&syn::Type>) -> TokenStream 
             nullable: #nullable,
             default: #default,
             autoincrement: #autoincrement,
+            comment: #comment,
             renamed_from: #renamed_from,
             backfill: #backfill,
             using: #using,
@@ -203,6 +207,13 @@ fn default_tokens(value: &DefaultValue) -> TokenStream {
             let sql = string(sql);
             quote!(::qvdiff::DefaultValue::Sql(#sql))
         }
+        DefaultValue::PerDialect { sqlite, postgres } => {
+            let (sqlite, postgres) = (string(sqlite), string(postgres));
+            quote!(::qvdiff::DefaultValue::PerDialect {
+                sqlite: #sqlite,
+                postgres: #postgres,
+            })
+        }
     }
 }
 
@@ -216,7 +227,13 @@ fn index_tokens(index: &Index) -> TokenStream {
     let name = string(&index.name);
     let columns = index.columns.iter().map(|c| string(c));
     let unique = index.unique;
-    quote!(::qvdiff::Index { name: #name, columns: ::std::vec![#(#columns),*], unique: #unique })
+    let predicate = optional_string(index.predicate.as_deref());
+    quote!(::qvdiff::Index {
+        name: #name,
+        columns: ::std::vec![#(#columns),*],
+        unique: #unique,
+        predicate: #predicate,
+    })
 }
 
 fn foreign_key_tokens(fk: &ForeignKey) -> TokenStream {

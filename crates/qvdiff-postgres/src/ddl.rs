@@ -89,6 +89,32 @@ pub fn check_comment_sql(table: &str, check: &Check) -> String {
     )
 }
 
+/// `COMMENT ON TABLE "t" IS '…';` (or `COMMENT ON COLUMN "t"."c"`, with `column`); `IS NULL`
+/// removes the comment.
+pub fn comment_sql(table: &str, column: Option<&str>, comment: Option<&str>) -> String {
+    let target = match column {
+        Some(column) => format!("COLUMN {}.{}", quote_ident(table), quote_ident(column)),
+        None => format!("TABLE {}", quote_ident(table)),
+    };
+    let value = comment.map_or_else(|| "NULL".to_string(), quote_string);
+    format!("COMMENT ON {target} IS {value};")
+}
+
+/// The `COMMENT ON` statements that give a new table its comment and its columns' comments.
+pub fn table_comments_sql(table: &Table) -> Vec<String> {
+    let own = table
+        .comment
+        .as_deref()
+        .map(|c| comment_sql(&table.name, None, Some(c)));
+    let columns = table.columns.iter().filter_map(|column| {
+        column
+            .comment
+            .as_deref()
+            .map(|c| comment_sql(&table.name, Some(&column.name), Some(c)))
+    });
+    own.into_iter().chain(columns).collect()
+}
+
 /// `CONSTRAINT "name" <clause>`: one constraint line of `CREATE TABLE`, or the tail of
 /// `ADD CONSTRAINT`.
 pub fn named_constraint(name: &str, clause: &str) -> String {
@@ -128,15 +154,19 @@ pub fn create_table_sql(table: &Table, foreign_keys: &[&ForeignKey]) -> String {
     )
 }
 
-/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] "name" ON "table" ("a", "b");`
+/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] "name" ON "table" ("a", "b")[ WHERE <predicate>];`
 pub fn create_index_sql(table: &str, index: &Index, concurrently: bool) -> String {
     format!(
-        "CREATE {}INDEX {}{} ON {} ({});",
+        "CREATE {}INDEX {}{} ON {} ({}){};",
         if index.unique { "UNIQUE " } else { "" },
         if concurrently { "CONCURRENTLY " } else { "" },
         quote_ident(&limit_name(&index.name)),
         quote_ident(table),
-        column_list(&index.columns)
+        column_list(&index.columns),
+        match &index.predicate {
+            Some(predicate) => format!(" WHERE {predicate}"),
+            None => String::new(),
+        }
     )
 }
 
@@ -236,6 +266,7 @@ mod tests {
             name: "ix_t_a".into(),
             columns: vec!["a".into(), "b".into()],
             unique: true,
+            predicate: None,
         };
         assert_eq!(
             create_index_sql("t", &index, true),

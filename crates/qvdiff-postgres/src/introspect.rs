@@ -18,8 +18,10 @@
 //!   the name qvdiff gives an unnamed one ([`unique_name`] with no name), else `Some`.
 //! - **Indexes**: indexes that back no primary-key, unique or exclusion constraint. A key column
 //!   is its name; an expression is `pg_get_indexdef(index, k, true)` (e.g. `lower(title::text)`).
-//!   Not represented: a partial index's `WHERE` (the index appears with its columns only), sort
-//!   order, operator classes, collations, `INCLUDE` columns and the access method.
+//!   A partial index's `WHERE` is `pg_get_expr(indpred, indrelid, true)` in the spelling of
+//!   [`crate::model::canonical_predicate`] (the server's casts and parentheses taken out), so it
+//!   compares equal to the model's `where = "…"`. Not represented: sort order, operator classes,
+//!   collations, `INCLUDE` columns and the access method.
 //! - **Foreign keys**: `f` constraints, columns and referenced columns in key order; `ref_table`
 //!   is the referenced table's bare name (a table in another schema is not qualified). `MATCH`,
 //!   `DEFERRABLE` and `NOT VALID` are not represented.
@@ -57,8 +59,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What introspection does not read, so what drift detection (`check --db`) cannot see: one
 /// line for people, kept beside the list above.
 pub const NOT_COMPARED: &str = "views, triggers, functions, extensions, the NOT VALID and \
-     DEFERRABLE state of constraints, and of indexes a partial index's WHERE, sort order, operator \
-     classes, collations and INCLUDE columns";
+     DEFERRABLE state of constraints, and of indexes the sort order, operator classes, \
+     collations and INCLUDE columns";
 
 /// The error of introspection: a failed query, or no schema to read.
 pub type IntrospectError = PgError;
@@ -140,14 +142,16 @@ pub fn introspect_in(
     // Columns. A LEFT JOIN so that a table with no columns (legal in PostgreSQL) still appears.
     let rows = session
         .simple_query(&format!(
-            "SELECT c.relname::text, a.attname::text, \
+            "SELECT c.relname::text, pg_catalog.obj_description(c.oid, 'pg_class'), \
+                        a.attname::text, \
                         pg_catalog.format_type(a.atttypid, a.atttypmod), \
                         a.attnotnull, a.attidentity::text, \
                         pg_catalog.pg_get_expr(d.adbin, d.adrelid), \
                         CASE WHEN t.typtype = 'e' THEN t.typname::text END, \
                         CASE WHEN t.typtype = 'e' THEN array_to_json(ARRAY( \
                             SELECT e.enumlabel::text FROM pg_catalog.pg_enum e \
-                            WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder))::text END \
+                            WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder))::text END, \
+                        pg_catalog.col_description(c.oid, a.attnum) \
                  FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a \
@@ -166,9 +170,11 @@ pub fn introspect_in(
         if is_bookkeeping_table(&table_name) {
             continue;
         }
-        let table = tables
-            .entry(table_name.clone())
-            .or_insert_with(|| Table::new(table_name, Vec::new()));
+        let table_comment = row.opt();
+        let table = tables.entry(table_name.clone()).or_insert_with(|| Table {
+            comment: table_comment,
+            ..Table::new(table_name, Vec::new())
+        });
         let Some(name) = row.opt() else {
             continue;
         };
@@ -178,6 +184,7 @@ pub fn introspect_in(
         let default_expr = row.opt();
         let enum_name = row.opt();
         let enum_values = row.names()?;
+        let comment = row.opt();
         let ty = match enum_name {
             Some(name) => ColumnType::Enum {
                 name,
@@ -197,6 +204,7 @@ pub fn introspect_in(
             nullable: !not_null,
             default,
             autoincrement: is_identity || is_serial,
+            comment,
             ..Column::new(name, ty)
         });
     }
@@ -295,7 +303,8 @@ pub fn introspect_in(
                                                 WHERE a.attrelid = x.indrelid \
                                                   AND a.attnum = x.indkey[pos - 1]) END \
                               FROM generate_series(1, x.indnkeyatts) AS pos \
-                              ORDER BY pos))::text \
+                              ORDER BY pos))::text, \
+                        pg_catalog.pg_get_expr(x.indpred, x.indrelid, true) \
                  FROM pg_catalog.pg_index x \
                  JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
                  JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
@@ -316,10 +325,13 @@ pub fn introspect_in(
         let name = row.text();
         let unique = row.flag();
         let columns = row.names()?;
+        // A partial index's condition, as the server prints it, in the model's spelling.
+        let predicate = row.opt().map(|p| crate::model::canonical_predicate(&p));
         table.indexes.push(Index {
             name,
             columns: columns.into_iter().map(Option::unwrap_or_default).collect(),
             unique,
+            predicate,
         });
     }
 

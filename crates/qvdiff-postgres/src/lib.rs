@@ -10,10 +10,14 @@ mod enums;
 pub mod error;
 pub mod introspect;
 pub mod ledger;
+#[cfg(test)]
+mod lint_rules_tests;
+pub mod locks;
 pub mod model;
 pub mod pgpass;
 pub mod plan;
 mod preflight;
+pub mod proof;
 pub mod render;
 pub mod review;
 pub mod runner;
@@ -31,6 +35,7 @@ pub use error::PgError;
 pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
 pub use model::{apply_sql, model_chain, ModelError, ModelErrorKind, SchemaModel};
 pub use plan::Postgres;
+pub use proof::{check_expression, prove_on_server, ProofError};
 pub use shadow::replay_on_server;
 
 pub use connect::{connect, redact_url, PostgresDatabase, SslMode};

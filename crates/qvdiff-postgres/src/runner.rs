@@ -30,11 +30,20 @@
 //! PostgreSQL refuses some statements inside a transaction block: `CREATE [UNIQUE] INDEX
 //! CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX … CONCURRENTLY`, `ALTER TABLE … DETACH
 //! PARTITION … CONCURRENTLY`, `VACUUM`. A revision whose section holds one commits what ran
-//! before it, runs its statements one by one in autocommit, records its ledger row, and the run
-//! continues in a new transaction. All-or-nothing then holds per stretch between such
-//! revisions: a failure rolls back only the stretch it is in, and the message says which
-//! revisions stay applied. Inside such a revision, statements that ran before a failure stay
-//! (and a failed `CREATE INDEX CONCURRENTLY` leaves an invalid index to drop before a retry).
+//! before it, runs its statements one by one as recorded steps (each other statement in a
+//! transaction of its own with its record), records its ledger row, and the run continues in a
+//! new transaction. All-or-nothing then holds per stretch between such revisions: a failure
+//! rolls back only the stretch it is in, and the message says which revisions stay applied.
+//! Inside such a revision, the steps done before a failure stay, and the next run continues
+//! with the failed one (an invalid index left by a failed or killed concurrent build is dropped
+//! and built again): see [`resume`] (`runner/resume.rs`).
+//!
+//! # Table locks
+//!
+//! Every statement waits at most `lock_timeout` ([`RunOptions::lock_retry`]) for a table lock;
+//! on a timeout the open transaction is rolled back (outside one: the statement) so that the
+//! application's writers are not queued behind it, and the revisions of that transaction run
+//! again after a pause. See [`table_locks`] (`runner/table_locks.rs`).
 //!
 //! `RunOptions::backup` is SQLite's: PostgreSQL is backed up with its own tools (`pg_dump`),
 //! so it is ignored here.
@@ -49,9 +58,10 @@ use crate::preflight::{self, DataStep};
 use crate::render::quote_ident;
 use crate::session::{Session, SessionError};
 use crate::sqltext::{self, Statement};
-use qvdiff_core::backend::{backend_error, RunnerError};
+use qvdiff_core::backend::backend_error;
 pub use qvdiff_core::backend::{
-    Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport, DEFAULT_BUSY_TIMEOUT,
+    Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
+    DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
 };
 use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::run_loop::{
@@ -61,10 +71,16 @@ use qvdiff_core::runner::{
     self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AcceptedEdit,
     AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status, LEDGER_TABLE,
 };
-use qvdiff_core::wording::{human_duration, plural};
-use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
-use std::fmt;
+use qvdiff_core::wording::plural;
+use qvdiff_core::{Backend, BackendError, Dialect, Schema};
 use std::time::{Duration, Instant};
+
+mod errors;
+mod resume;
+mod table_locks;
+
+use errors::rolled_back_note;
+pub use errors::{FailedStatement, RunError};
 
 /// The key of the advisory lock every run holds: FNV-1a (64 bits) of `"qvdiff_migrations"`.
 /// In `pg_locks` it shows as `locktype = 'advisory'` with `classid` its high and `objid` its
@@ -83,253 +99,6 @@ const fn fnv1a_64(text: &str) -> i64 {
     hash as i64
 }
 
-/// A statement of a migration that failed, and where it comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedStatement {
-    /// The revision.
-    pub revision: String,
-    /// Its file.
-    pub path: String,
-    /// Which section.
-    pub direction: Direction,
-    /// The failing statement.
-    pub statement: String,
-    /// The server's message, detail, hint and context.
-    pub message: String,
-}
-
-impl fmt::Display for FailedStatement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "revision {} ({}, {}) failed: {}\n  in statement: {}",
-            self.revision,
-            self.path,
-            self.direction,
-            self.message,
-            sqltext::excerpt(&self.statement)
-        )
-    }
-}
-
-/// Why `upgrade`, `downgrade`, `stamp` or a read of the ledger failed. Whenever a transaction
-/// was open, it was rolled back; the message says what, if anything, stays applied.
-#[derive(Debug)]
-pub enum RunError {
-    /// The ledger and the files disagree, or the target is not usable (see [`Refusal`]).
-    Refused(Refusal),
-    /// A statement of a migration failed inside the run's transaction, which was rolled back.
-    Statement {
-        /// The statement and its revision.
-        failed: Box<FailedStatement>,
-        /// Revisions of this run committed before the failing transaction began (only after a
-        /// revision that runs outside a transaction); they stay applied.
-        committed: Vec<String>,
-    },
-    /// Existing rows do not allow a statement of a migration, or would come out of it changed
-    /// (preflight refusal): counted, with example keys, before anything of it took effect.
-    Data {
-        /// The revision, its file, the section and the statement the rows block.
-        failed: Box<FailedStatement>,
-        /// The rows in the way, per table.
-        problems: Vec<DataProblem>,
-        /// Revisions of this run committed before the refused transaction began; they stay.
-        committed: Vec<String>,
-        /// In a revision that runs outside a transaction, how many of its statements ran (and
-        /// stay) before the refused one.
-        done_outside: Option<usize>,
-    },
-    /// A statement of a revision that runs outside a transaction (`CREATE INDEX CONCURRENTLY`)
-    /// failed. Its earlier statements stay; the revision is not recorded.
-    OutsideTransaction {
-        /// The statement and its revision.
-        failed: Box<FailedStatement>,
-        /// How many statements of the section ran (and stay) before the failing one.
-        done: usize,
-        /// Revisions of this run committed before it; they stay applied.
-        committed: Vec<String>,
-    },
-    /// Another session held the migration lock for the whole busy timeout.
-    Locked {
-        /// The database (URL without password).
-        database: String,
-        /// How long qvdiff waited.
-        waited: Duration,
-        /// Who holds the lock, when the server says (`process 4242 (qvdiff) from 10.0.0.7`).
-        holder: Option<String>,
-    },
-    /// A database operation of qvdiff's own failed (the ledger, commit, the connection). The
-    /// message says what was rolled back.
-    Postgres(PgError),
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Refused(refusal) => write!(f, "{refusal}"),
-            RunError::Statement { failed, committed } => {
-                write!(f, "{failed}\n  {}", rolled_back_note(committed))
-            }
-            RunError::Data {
-                failed,
-                problems,
-                committed,
-                done_outside,
-            } => {
-                write!(
-                    f,
-                    "revision {} ({}, {}) cannot run on the existing data; ",
-                    failed.revision, failed.path, failed.direction
-                )?;
-                match done_outside {
-                    Some(done) if *done > 0 => write!(
-                        f,
-                        "the refused statement did not run, but this revision runs outside a \
-                         transaction, so its first {done} statement{} took effect and stay{}",
-                        plural(*done),
-                        if *done == 1 { "s" } else { "" }
-                    )?,
-                    _ if committed.is_empty() => write!(f, "nothing was changed")?,
-                    None => write!(f, "{}", rolled_back_note(committed))?,
-                    Some(_) => {}
-                }
-                if done_outside.is_some() && !committed.is_empty() {
-                    write!(
-                        f,
-                        "; revision{} {} of this run {} committed before it and stay{}",
-                        plural(committed.len()),
-                        committed.join(", "),
-                        if committed.len() == 1 { "was" } else { "were" },
-                        if committed.len() == 1 { "s" } else { "" },
-                    )?;
-                }
-                for problem in problems {
-                    write!(f, "\n  {problem}; {}", problem.hint())?;
-                }
-                write!(
-                    f,
-                    "\n  in statement: {}",
-                    sqltext::excerpt(&failed.statement)
-                )
-            }
-            RunError::OutsideTransaction {
-                failed,
-                done,
-                committed,
-            } => {
-                write!(
-                    f,
-                    "{failed}\n  this revision runs outside a transaction (PostgreSQL refuses \
-                     CREATE INDEX CONCURRENTLY and the like inside one), so nothing rolled it \
-                     back: "
-                )?;
-                match done {
-                    0 => write!(f, "none of its statements took effect")?,
-                    1 => write!(
-                        f,
-                        "its first statement took effect and stays; undo it by hand, or finish \
-                         the revision by hand and record it with `qvdiff stamp`"
-                    )?,
-                    _ => write!(
-                        f,
-                        "its first {done} statements took effect and stay; undo them by hand, \
-                         or finish the revision by hand and record it with `qvdiff stamp`"
-                    )?,
-                }
-                write!(
-                    f,
-                    "; it is not recorded as {}. A failed CREATE INDEX CONCURRENTLY leaves an \
-                     invalid index behind: drop it (DROP INDEX CONCURRENTLY IF EXISTS …) before \
-                     retrying",
-                    match failed.direction {
-                        Direction::Up => "applied",
-                        Direction::Down => "reverted",
-                    }
-                )?;
-                if !committed.is_empty() {
-                    write!(
-                        f,
-                        "\n  revision{} {} of this run {} committed before it and stay{}",
-                        plural(committed.len()),
-                        committed.join(", "),
-                        if committed.len() == 1 { "was" } else { "were" },
-                        if committed.len() == 1 { "s" } else { "" },
-                    )?;
-                }
-                Ok(())
-            }
-            RunError::Locked {
-                database,
-                waited,
-                holder,
-            } => {
-                write!(
-                    f,
-                    "{database} stayed locked by another qvdiff run for {} (advisory lock \
-                     {ADVISORY_LOCK_KEY}",
-                    human_duration(*waited)
-                )?;
-                if let Some(holder) = holder {
-                    write!(f, ", held by {holder}")?;
-                }
-                write!(
-                    f,
-                    "); nothing was changed: retry, or raise the busy timeout"
-                )
-            }
-            RunError::Postgres(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for RunError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            RunError::Refused(e) => Some(e),
-            RunError::Postgres(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<Refusal> for RunError {
-    fn from(e: Refusal) -> Self {
-        RunError::Refused(e)
-    }
-}
-
-impl From<PgError> for RunError {
-    fn from(e: PgError) -> Self {
-        RunError::Postgres(e)
-    }
-}
-
-impl RunnerError for RunError {
-    fn backend_kind(&self) -> BackendErrorKind {
-        match self {
-            RunError::Locked { .. } => BackendErrorKind::Locked,
-            RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
-            _ => BackendErrorKind::Failed,
-        }
-    }
-}
-
-/// What a rolled-back transaction leaves, given the revisions this run committed before it.
-fn rolled_back_note(committed: &[String]) -> String {
-    if committed.is_empty() {
-        "the transaction was rolled back: nothing was applied".to_string()
-    } else {
-        format!(
-            "the transaction was rolled back: nothing of it was applied; revision{} {} of this \
-             run {} committed before it (a revision that runs outside a transaction, such as \
-             CREATE INDEX CONCURRENTLY, ends the transaction before it) and stay{} applied",
-            plural(committed.len()),
-            committed.join(", "),
-            if committed.len() == 1 { "was" } else { "were" },
-            if committed.len() == 1 { "s" } else { "" },
-        )
-    }
-}
 /// A failed statement's message, saying so when the connection is gone.
 fn server_message(error: SessionError) -> String {
     let mut text = error.message;
@@ -443,6 +212,7 @@ fn with_lock<S: Session + ?Sized, T>(
 }
 
 /// One planned revision's section, split and checked before anything runs.
+#[derive(Clone)]
 struct Section {
     statements: Vec<Statement>,
     /// Whether a statement must run outside a transaction block.
@@ -491,11 +261,13 @@ fn elapsed_ms(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Why a section stopped: the statement failed, or rows do not allow it. Either way, with
-/// how many statements ran before it.
+/// Why a section stopped: the statement failed, rows do not allow it, or it waited
+/// `lock_timeout` for a table lock. Each with how many statements ran before it.
 enum SectionFailure {
     Statement(usize, Box<FailedStatement>),
     Data(usize, Box<FailedStatement>, Vec<DataProblem>),
+    /// With how many attempts were made (outside a transaction; inside one, the caller retries).
+    LockTimeout(usize, Box<FailedStatement>, u32),
 }
 
 /// The savepoint a data step runs under inside the migration transaction, so that a failure
@@ -503,62 +275,150 @@ enum SectionFailure {
 const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 
 /// Runs a section's statements one by one, returning how long they took; on failure, how
-/// many ran before the failing one, and that one. Statements that rows can block are checked
-/// as [`crate::preflight`] describes.
+/// many ran before the failing one, and that one. `done`: statements a stopped run of this
+/// revision completed (outside a transaction only, see [`resume`]). Outside a transaction, a
+/// statement that
+/// waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back the
+/// transaction and runs it again: see [`table_locks`]).
 fn run_statements(
     session: &mut (impl Session + ?Sized),
     migration: &Migration,
     section: &Section,
     direction: Direction,
+    retry: &LockRetry,
+    done: &[usize],
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
-    let in_transaction = !section.autocommit;
-    let sql = migration.file.section(direction);
-    for (index, statement) in section.statements.iter().enumerate() {
-        let text = statement.text(sql);
-        let failed = |message: String| {
-            Box::new(FailedStatement {
-                revision: migration.file.revision.clone(),
-                path: migration.path.clone(),
-                direction,
-                statement: text.to_string(),
-                message,
-            })
-        };
-        let step = DataStep::of(text);
-        let refused = |problem: DataProblem| {
-            SectionFailure::Data(index, failed(String::new()), vec![problem])
-        };
-        if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
-            let problem = preflight::check_before(session, step)
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
-            if let Some(problem) = problem {
-                return Err(refused(problem));
-            }
+    for index in 0..section.statements.len() {
+        if done.contains(&index) {
+            continue;
         }
-        let savepoint = in_transaction && step.is_some();
-        if savepoint {
-            session
-                .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?;
-        }
-        match session.execute(text) {
-            Ok(()) if savepoint => session
-                .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
-                .map_err(|e| SectionFailure::Statement(index, failed(server_message(e))))?,
-            Ok(()) => {}
-            Err(error) => {
-                let message = server_message(error);
-                if let (true, Some(step)) = (savepoint && !message_is_lost(&message), &step) {
-                    if let Some(problem) = explain(session, step) {
-                        return Err(refused(problem));
-                    }
+        let mut attempt = 0;
+        loop {
+            match run_statement(session, migration, section, index, direction, retry) {
+                Ok(()) => break,
+                // Outside a transaction only the timed-out statement was undone.
+                Err(SectionFailure::LockTimeout(..))
+                    if section.autocommit && attempt < retry.retries =>
+                {
+                    std::thread::sleep(table_locks::pause_before_retry(attempt));
+                    attempt += 1;
                 }
-                return Err(SectionFailure::Statement(index, failed(message)));
+                Err(SectionFailure::LockTimeout(done, failed, _)) => {
+                    return Err(SectionFailure::LockTimeout(done, failed, attempt + 1))
+                }
+                Err(failure) => return Err(failure),
             }
         }
     }
     Ok(elapsed_ms(started))
+}
+
+/// Runs statement `index` of a section. Statements that rows can block are checked as
+/// [`crate::preflight`] describes; `CONCURRENTLY` statements wait for locks without a limit.
+/// Outside a transaction, each statement is recorded as a step when done (see [`resume`]).
+fn run_statement(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    section: &Section,
+    index: usize,
+    direction: Direction,
+    retry: &LockRetry,
+) -> Result<(), SectionFailure> {
+    let in_transaction = !section.autocommit;
+    let sql = migration.file.section(direction);
+    let statement = &section.statements[index];
+    let text = statement.text(sql);
+    let failed = |message: String| {
+        Box::new(FailedStatement {
+            revision: migration.file.revision.clone(),
+            path: migration.path.clone(),
+            direction,
+            statement: text.to_string(),
+            message,
+        })
+    };
+    let server_failure = |error: SessionError| {
+        let message = server_message(error);
+        if table_locks::is_lock_timeout(&message) {
+            SectionFailure::LockTimeout(index, failed(message), 1)
+        } else {
+            SectionFailure::Statement(index, failed(message))
+        }
+    };
+    let step = DataStep::of(text);
+    let refused =
+        |problem: DataProblem| SectionFailure::Data(index, failed(String::new()), vec![problem]);
+    if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
+        let problem = preflight::check_before(session, step).map_err(server_failure)?;
+        if let Some(problem) = problem {
+            return Err(refused(problem));
+        }
+    }
+    let savepoint = in_transaction && step.is_some();
+    if savepoint {
+        session
+            .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+            .map_err(server_failure)?;
+    }
+    let concurrent = sqltext::needs_autocommit(&statement.words(sql));
+    let result = match (section.autocommit, concurrent) {
+        (false, _) => session.execute(text),
+        (true, false) => {
+            resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
+        }
+        (true, true) => match resume::record_started(session, migration, direction)
+            .and_then(|()| resume::before_concurrent(session, text))
+        {
+            Ok(resume::Before::Done) => Ok(()),
+            Ok(resume::Before::Run) => table_locks::execute_without_timeout(session, text, retry),
+            Ok(resume::Before::DropInvalid(drop)) => {
+                table_locks::execute_without_timeout(session, &drop, retry)
+                    .and_then(|()| table_locks::execute_without_timeout(session, text, retry))
+            }
+            Err(error) => Err(error),
+        }
+        .and_then(|()| resume::record_step(session, migration, direction, index)),
+    };
+    match result {
+        Ok(()) if savepoint => session
+            .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+            .map_err(server_failure),
+        Ok(()) => Ok(()),
+        Err(error) => {
+            let failure = server_failure(error);
+            if let (SectionFailure::Statement(_, failed), true, Some(step)) =
+                (&failure, savepoint, &step)
+            {
+                if !message_is_lost(&failed.message) {
+                    if let Some(problem) = explain(session, step) {
+                        return Err(refused(problem));
+                    }
+                }
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// The error of a run that gave up on a statement waiting for a table lock, naming the
+/// sessions holding locks on its tables (read after the rollback, from a clean session).
+fn gave_up_waiting(
+    session: &mut (impl Session + ?Sized),
+    failed: Box<FailedStatement>,
+    attempts: u32,
+    retry: &LockRetry,
+    committed: &[String],
+    done_outside: Option<usize>,
+) -> RunError {
+    RunError::LockTimeout {
+        blockers: table_locks::blocking_sessions(session, &failed.statement, retry.timeout),
+        failed,
+        timeout: retry.timeout,
+        attempts,
+        committed: committed.to_vec(),
+        done_outside,
+    }
 }
 
 /// Whether a failure message says the connection is gone (nothing more can be asked).
@@ -640,14 +500,21 @@ impl<S: Session + ?Sized> Ledger for PgLedger<'_, S> {
 
 /// One `upgrade` or `downgrade` under the migration lock, driven by the core's loop: the
 /// revisions of the run go in one transaction (a stretch), and a revision that must run
-/// outside a transaction ends the stretch before it and runs in autocommit (see the module
+/// outside a transaction ends the stretch before it and runs as recorded steps (see the module
 /// docs).
 struct PgRun<'s, S: Session + ?Sized> {
     ledger: PgLedger<'s, S>,
+    /// How long a statement waits for a table lock, and how often it is retried.
+    retry: LockRetry,
     /// Revisions of this run already committed.
     committed: Vec<String>,
     /// The revisions in the open transaction; `None` when none is open.
     open: Option<Vec<String>>,
+    /// The sections run in the open transaction, in order: run again after a lock timeout
+    /// rolled it back.
+    stretch: Vec<(Migration, Section, i64)>,
+    /// How often the open stretch was rolled back for a lock timeout.
+    lock_attempts: u32,
 }
 
 impl<S: Session + ?Sized> PgRun<'_, S> {
@@ -667,6 +534,8 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         let Some(revisions) = self.open.take() else {
             return Ok(());
         };
+        self.stretch.clear();
+        self.lock_attempts = 0;
         self.ledger.session.execute("COMMIT").map_err(|e| {
             // A deferred constraint fails here, not in its statement.
             RunError::Postgres(PgError::new(
@@ -686,8 +555,8 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         Ok(())
     }
 
-    /// Runs a section that must run outside a transaction, statement by statement in
-    /// autocommit, after committing the open stretch.
+    /// Runs a section that must run outside a transaction, statement by statement as recorded
+    /// steps (skipping those a stopped run completed), after committing the open stretch.
     fn run_outside_transaction(
         &mut self,
         migration: &Migration,
@@ -695,45 +564,177 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         direction: Direction,
     ) -> Result<i64, RunError> {
         self.commit_stretch()?;
-        run_statements(self.ledger.session, migration, section, direction).map_err(|failure| {
-            match failure {
-                SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
-                    failed,
-                    done,
-                    committed: self.committed.clone(),
-                },
-                SectionFailure::Data(done, failed, problems) => RunError::Data {
-                    failed,
-                    problems,
-                    committed: self.committed.clone(),
-                    done_outside: Some(done),
-                },
-            }
+        let done = resume::done_statements(self.ledger.session, migration, direction)?;
+        let retry = self.retry;
+        run_statements(
+            self.ledger.session,
+            migration,
+            section,
+            direction,
+            &retry,
+            &done,
+        )
+        .map_err(|failure| match failure {
+            SectionFailure::Statement(done, failed) => RunError::OutsideTransaction {
+                failed,
+                done,
+                committed: self.committed.clone(),
+            },
+            SectionFailure::Data(done, failed, problems) => RunError::Data {
+                failed,
+                problems,
+                committed: self.committed.clone(),
+                done_outside: Some(done),
+            },
+            SectionFailure::LockTimeout(done, failed, attempts) => gave_up_waiting(
+                self.ledger.session,
+                failed,
+                attempts,
+                &retry,
+                &self.committed,
+                Some(done),
+            ),
         })
     }
 
-    /// Runs a section inside the stretch's transaction, opening it if needed.
+    /// Runs a section inside the stretch's transaction, opening it if needed. On a lock
+    /// timeout the whole transaction is rolled back (so that no lock it took holds up writers)
+    /// and, after a pause, the stretch's earlier sections and this one run again.
     fn run_in_stretch(
         &mut self,
         migration: &Migration,
         section: &Section,
         direction: Direction,
     ) -> Result<i64, RunError> {
-        self.begin_stretch()?;
-        run_statements(self.ledger.session, migration, section, direction).map_err(|failure| {
+        let retry = self.retry;
+        loop {
+            self.begin_stretch()?;
+            let failure = match self.replay_stretch(direction).and_then(|()| {
+                run_statements(
+                    self.ledger.session,
+                    migration,
+                    section,
+                    direction,
+                    &retry,
+                    &[],
+                )
+            }) {
+                Ok(execution_ms) => return Ok(execution_ms),
+                Err(failure) => failure,
+            };
             match failure {
-                SectionFailure::Statement(_, failed) => RunError::Statement {
-                    failed,
-                    committed: self.committed.clone(),
-                },
-                SectionFailure::Data(_, failed, problems) => RunError::Data {
-                    failed,
-                    problems,
-                    committed: self.committed.clone(),
-                    done_outside: None,
-                },
+                SectionFailure::LockTimeout(_, failed, _) => {
+                    let _ = self.ledger.session.execute("ROLLBACK");
+                    self.open = None;
+                    if self.lock_attempts >= retry.retries {
+                        return Err(gave_up_waiting(
+                            self.ledger.session,
+                            failed,
+                            self.lock_attempts + 1,
+                            &retry,
+                            &self.committed,
+                            None,
+                        ));
+                    }
+                    std::thread::sleep(table_locks::pause_before_retry(self.lock_attempts));
+                    self.lock_attempts += 1;
+                }
+                SectionFailure::Statement(_, failed) => {
+                    return Err(RunError::Statement {
+                        failed,
+                        committed: self.committed.clone(),
+                    })
+                }
+                SectionFailure::Data(_, failed, problems) => {
+                    return Err(RunError::Data {
+                        failed,
+                        problems,
+                        committed: self.committed.clone(),
+                        done_outside: None,
+                    })
+                }
             }
+        }
+    }
+
+    /// After a rollback for a lock timeout: runs the sections the stretch had run again, with
+    /// their ledger changes, in the new transaction. Nothing to do on a first attempt.
+    fn replay_stretch(&mut self, direction: Direction) -> Result<(), SectionFailure> {
+        if self.open.as_ref().is_some_and(|open| !open.is_empty()) || self.stretch.is_empty() {
+            return Ok(());
+        }
+        let retry = self.retry;
+        for (migration, section, execution_ms) in &self.stretch {
+            run_statements(
+                self.ledger.session,
+                migration,
+                section,
+                direction,
+                &retry,
+                &[],
+            )?;
+            let recorded = match direction {
+                Direction::Up => self.ledger.create_ledger(),
+                Direction::Down => Ok(()),
+            }
+            .and_then(|()| record_change(&mut self.ledger, migration, direction, *execution_ms));
+            if let Err(error) = recorded {
+                // qvdiff's own write failed: reported as the section's failure.
+                let statement = format!("(recording revision {})", migration.file.revision);
+                return Err(SectionFailure::Statement(
+                    0,
+                    Box::new(FailedStatement {
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
+                        direction,
+                        statement,
+                        message: error.to_string(),
+                    }),
+                ));
+            }
+            if let Some(open) = self.open.as_mut() {
+                open.push(migration.file.revision.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a revision that ran outside a transaction and forgets its steps, in one
+    /// transaction: recorded exactly when its progress is gone.
+    fn finish_outside(
+        &mut self,
+        migration: &Migration,
+        direction: Direction,
+        execution_ms: i64,
+    ) -> Result<(), RunError> {
+        self.ledger
+            .session
+            .execute("BEGIN")
+            .map_err(|e| PgError::new("starting the ledger transaction", server_message(e)))?;
+        let recorded = match direction {
+            Direction::Up => self.ledger.create_ledger(),
+            Direction::Down => Ok(()),
+        }
+        .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms))
+        .and_then(|()| {
+            Ok(resume::forget_progress(
+                self.ledger.session,
+                migration,
+                direction,
+            )?)
         })
+        .and_then(|()| {
+            self.ledger.session.execute("COMMIT").map_err(|e| {
+                RunError::Postgres(PgError::new(
+                    format!("recording revision {}", migration.file.revision),
+                    server_message(e),
+                ))
+            })
+        });
+        if recorded.is_err() {
+            let _ = self.ledger.session.execute("ROLLBACK");
+        }
+        recorded
     }
 }
 
@@ -802,30 +803,33 @@ impl<S: Session + ?Sized> RunSession for PgRun<'_, S> {
         direction: Direction,
         execution_ms: i64,
     ) -> Result<(), RunError> {
-        let recorded = match direction {
-            Direction::Up => self.ledger.create_ledger(),
-            Direction::Down => Ok(()),
-        }
-        .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms));
         let revision = &migration.file.revision;
         if section.autocommit {
-            recorded.map_err(|e| match e {
-                RunError::Postgres(e) => RunError::Postgres(PgError::new(
-                    e.context,
-                    format!(
-                        "{}\n  revision {revision} ran outside a transaction and its changes \
-                         stay, but the ledger does not say so: set it with `qvdiff stamp`",
-                        e.message
-                    ),
-                )),
-                other => other,
-            })?;
+            self.finish_outside(migration, direction, execution_ms)
+                .map_err(|e| match e {
+                    RunError::Postgres(e) => RunError::Postgres(PgError::new(
+                        e.context,
+                        format!(
+                            "{}\n  revision {revision} ran outside a transaction and its steps \
+                             are recorded as done: run it again to record it",
+                            e.message
+                        ),
+                    )),
+                    other => other,
+                })?;
             self.committed.push(revision.clone());
         } else {
+            let recorded = match direction {
+                Direction::Up => self.ledger.create_ledger(),
+                Direction::Down => Ok(()),
+            }
+            .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms));
             recorded.map_err(|e| in_transaction(e, &self.committed))?;
             if let Some(open) = self.open.as_mut() {
                 open.push(revision.clone());
             }
+            self.stretch
+                .push((migration.clone(), section.clone(), execution_ms));
         }
         Ok(())
     }
@@ -991,12 +995,26 @@ fn run_to<'m, S: Session + ?Sized>(
     plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
 ) -> Result<RunReport, RunError> {
     with_lock(session, database, options.busy_timeout, |session| {
+        let previous = table_locks::set_timeout(session, &options.lock_retry).map_err(|e| {
+            PgError::new("setting lock_timeout for the migration", server_message(e))
+        })?;
         let mut run = PgRun {
-            ledger: PgLedger { session },
+            ledger: PgLedger {
+                session: &mut *session,
+            },
+            retry: options.lock_retry,
             committed: Vec::new(),
             open: None,
+            stretch: Vec::new(),
+            lock_attempts: 0,
         };
-        run_revisions(&mut run, migrations, direction, options, plan)
+        let report = run_revisions(&mut run, migrations, direction, options, plan);
+        if report.is_err() {
+            // An aborted transaction would refuse the reset below.
+            let _ = session.execute("ROLLBACK");
+        }
+        table_locks::restore_timeout(session, &previous);
+        report
     })
 }
 
@@ -1264,6 +1282,10 @@ impl<S: Session> Backend for PostgresDatabase<S> {
 
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
         PostgresDatabase::applied(self).map_err(backend_error)
+    }
+
+    fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
+        resume::half_done(&mut self.client).map_err(|e| backend_error(RunError::Postgres(e)))
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {

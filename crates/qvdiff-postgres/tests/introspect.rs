@@ -350,31 +350,37 @@ fn every_kind_of_table_reads_back_exactly() {
                 name: "ix_items_user_id".into(),
                 columns: strings(&["user_id"]),
                 unique: false,
+                predicate: None,
             },
             Index {
                 name: "ux_items_code".into(),
                 columns: strings(&["code"]),
                 unique: true,
+                predicate: None,
             },
             Index {
                 name: "ix_items_user_title".into(),
                 columns: strings(&["user_id", "title"]),
                 unique: false,
+                predicate: None,
             },
             Index {
                 name: "ix_items_lower_title".into(),
                 columns: strings(&["lower(title::text)", "id"]),
                 unique: false,
+                predicate: None,
             },
             Index {
                 name: "ix_items_positive".into(),
                 columns: strings(&["quantity"]),
                 unique: false,
+                predicate: Some("quantity > 0".into()),
             },
             Index {
                 name: long_index.clone(),
                 columns: strings(&["price"]),
                 unique: false,
+                predicate: None,
             },
         ],
         checks: vec![
@@ -647,6 +653,62 @@ fn check_expressions_as_the_server_prints_them() {
     assert_eq!(check_expression("CHECK (a > 0) NOT VALID"), "a > 0");
 }
 
+/// A partial index's condition as the server prints it back (casts, parentheses, `= ANY`)
+/// reads as the model writes it: no drift right after the model's own index is created, and a
+/// hand-made partial unique index is a partial index, not a plain one.
+#[test]
+fn partial_index_conditions_read_back_as_the_model_writes_them() {
+    let Some(db) = TestDatabase::create("introspect_partial") else {
+        return;
+    };
+    let mut client = db.connect();
+    let conditions = [
+        "status = 'draft'",
+        "status <> 'archived' AND owner > 0",
+        "status IN ('draft', 'listed') OR archived_at IS NULL",
+        "(status = 'a' OR status = 'b') AND NOT archived_at IS NULL",
+        "price >= 0.5 AND owner > -1",
+        "name LIKE 'A%'",
+        "lower(name) <> 'x'",
+    ];
+    client
+        .batch_execute(
+            "CREATE TABLE items (id bigint PRIMARY KEY, status varchar(16) NOT NULL, \
+             name text, owner integer NOT NULL, price double precision, \
+             archived_at timestamp)",
+        )
+        .expect("create");
+    for (i, condition) in conditions.iter().enumerate() {
+        client
+            .batch_execute(&format!(
+                "CREATE UNIQUE INDEX ix{i} ON items (owner) WHERE {condition}"
+            ))
+            .expect("create index");
+    }
+    let live = introspect(&mut client).expect("introspect");
+    let table = live.table("items").expect("items");
+    let mut wanted = table.clone();
+    wanted.indexes = conditions
+        .iter()
+        .enumerate()
+        .map(|(i, condition)| Index {
+            name: format!("ix{i}"),
+            columns: strings(&["owner"]),
+            unique: true,
+            predicate: Some(condition.to_string()),
+        })
+        .collect();
+    let wanted = Postgres::default().normalize(&Schema {
+        tables: vec![wanted],
+        ..Schema::default()
+    });
+    assert_eq!(table.indexes, wanted.tables[0].indexes);
+    // A different condition is a difference.
+    let mut other = wanted.tables[0].indexes[0].clone();
+    other.predicate = Some("status = 'listed'".to_string());
+    assert_ne!(table.indexes[0], other);
+}
+
 /// A thousand tables (with keys, a foreign key, a unique, an index and a check each) read in a
 /// few bulk queries: well under a second on a laptop; the bound only catches per-table queries.
 #[test]
@@ -765,16 +827,19 @@ fn planned_inventory_schema_reads_back_as_normalized() {
                 name: "ix_items_user_id".into(),
                 columns: strings(&["user_id"]),
                 unique: false,
+                predicate: None,
             },
             Index {
                 name: "ix_items_user_category".into(),
                 columns: strings(&["user_id", "category"]),
                 unique: false,
+                predicate: None,
             },
             Index {
                 name: "ux_items_uid".into(),
                 columns: strings(&["uid"]),
                 unique: true,
+                predicate: None,
             },
         ],
         foreign_keys: vec![ForeignKey {
@@ -1008,6 +1073,7 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
             name: format!("ix_{long}"),
             columns: strings(&["name"]),
             unique: false,
+            predicate: None,
         }],
         ..Table::new(
             "members",

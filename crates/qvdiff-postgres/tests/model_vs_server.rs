@@ -435,6 +435,40 @@ CREATE INDEX "ix_items_id" ON "items" ("id");
             r#"ALTER TABLE "users" ALTER COLUMN "nick" SET DEFAULT upper("email");"#,
         ),
         ("", "CREATE TABLE u (a text DEFAULT b || 'x', b text);"),
+        // Expressions the server refuses wherever they are, whatever the rows: a subquery or an
+        // aggregate in a DEFAULT (`default_sql`), a CHECK, or a type change's USING (`using`).
+        (
+            base,
+            r#"ALTER TABLE "users" ADD COLUMN "rank" bigint DEFAULT (SELECT 1);"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ALTER COLUMN "nick" SET DEFAULT (select 'x');"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ADD COLUMN "rank" bigint DEFAULT sum(1);"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ADD CONSTRAINT "few" CHECK ((SELECT count(*) FROM users) < 10) NOT VALID;"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ADD CONSTRAINT "positive" CHECK (max(id) > 0);"#,
+        ),
+        (
+            "",
+            r#"CREATE TABLE "t" ("a" int, CONSTRAINT "small" CHECK (a IN (SELECT 1)));"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ALTER COLUMN "nick" TYPE bigint USING ((SELECT 1));"#,
+        ),
+        (
+            base,
+            r#"ALTER TABLE "users" ALTER COLUMN "nick" TYPE bigint USING (COUNT(nick));"#,
+        ),
     ];
     let count = assert_both_reject("rejects", &cases);
     eprintln!("rejected by both: {count} cases");
@@ -479,9 +513,24 @@ fn without_check_text(schema: &Schema) -> Schema {
 /// equal, column order included. Returns (comparisons, check texts that read back differently).
 fn model_case(case: &Path, name: &str) -> Option<(usize, Vec<String>)> {
     let read = |file: &str| std::fs::read_to_string(case.join(file));
-    let before = capture("before.rs", &read("before.rs").expect("before.rs"));
-    let after = capture("after.rs", &read("after.rs").expect("after.rs"));
-    let mut answers = Scripted::new(&read("answers.txt").unwrap_or_default());
+    model_models(
+        name,
+        &read("before.rs").expect("before.rs"),
+        &read("after.rs").expect("after.rs"),
+        &read("answers.txt").unwrap_or_default(),
+    )
+}
+
+/// [`model_case`] for the models `before` and `after` (source text) and the prompt `answers`.
+fn model_models(
+    name: &str,
+    before: &str,
+    after: &str,
+    answers: &str,
+) -> Option<(usize, Vec<String>)> {
+    let before = capture("before.rs", before);
+    let after = capture("after.rs", after);
+    let mut answers = Scripted::new(answers);
     let dialect = Postgres::default();
     let before = dialect.normalize(&before);
     let baseline = before.without_hints();
@@ -562,6 +611,58 @@ fn every_fixture_case_models_as_the_server_runs_it() {
         cases.len(),
         notes.len()
     );
+    for note in &notes {
+        eprintln!("  {note}");
+    }
+}
+
+/// The expressions models give, as the planner writes them: SQL defaults (`default_sql`), a
+/// backfill (`backfill_sql`: add nullable, UPDATE, SET NOT NULL), CHECKs and a type change's
+/// `using`, run on the server and through the model (create, up, down, up again).
+#[test]
+fn expressions_from_the_models_model_exactly_as_the_server_runs_them() {
+    let before = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "notes")]
+pub struct Note {
+    #[column(primary_key)]
+    pub id: i64,
+    pub title: String,
+    pub code: Option<String>,
+    #[column(default_sql = "CURRENT_TIMESTAMP")]
+    pub created_at: chrono::NaiveDateTime,
+}
+"#;
+    let after = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "notes")]
+#[model(check(name = "title_not_blank", expr = "length(btrim(title)) > 0 AND title <> 'x'"))]
+#[model(check(name = "code_positive", expr = "code IS NULL OR code > 0"))]
+pub struct Note {
+    #[column(primary_key)]
+    pub id: i64,
+    pub title: String,
+    #[column(using = "nullif(btrim(code), '')::bigint")]
+    pub code: Option<i64>,
+    #[column(default_sql = "now()")]
+    pub created_at: chrono::NaiveDateTime,
+    #[column(default_sql = "gen_random_uuid()")]
+    pub token: uuid::Uuid,
+    #[column(backfill_sql = "upper(title) || '-' || id::text")]
+    pub slug: String,
+    #[column(default_sql = "CURRENT_DATE")]
+    pub day: Option<chrono::NaiveDate>,
+}
+"#;
+    let Some((compared, notes)) = model_models("expressions", before, after, "") else {
+        return;
+    };
+    assert_eq!(compared, 4);
+    eprintln!("expressions: {compared} model == server comparisons");
     for note in &notes {
         eprintln!("  {note}");
     }

@@ -69,7 +69,7 @@ fn run(client: &mut Client, what: &str, plan: &Plan) -> Result<(), Failure> {
             let data_exception = e
                 .as_db_error()
                 .is_some_and(|db| db.code().code().starts_with("22"));
-            return Err(if data_exception && step.destructive.is_some() {
+            return Err(if data_exception && step.destructive().is_some() {
                 Failure::DataRefused(message)
             } else {
                 Failure::Broken(message)
@@ -147,7 +147,7 @@ fn run_case(case: &Path, name: &str, insert_rows: bool) -> Result<Option<Outcome
         let text = |plan: &Plan| -> String {
             plan.steps
                 .iter()
-                .map(|s| match &s.destructive {
+                .map(|s| match &s.destructive() {
                     Some(why) => format!("{}  -- DESTRUCTIVE: {why}\n", s.sql),
                     None => format!("{}\n", s.sql),
                 })

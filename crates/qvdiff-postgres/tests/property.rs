@@ -68,6 +68,7 @@ static POSTGRES: Flavor = Flavor {
         _ => format!("{quoted} IS NOT NULL OR true"),
     },
     typed_values: true,
+    narrows_long_text: true,
     // The planner casts to and from a custom type directly (it cannot know the type's casts),
     // and PostgreSQL has few for `money` (none from double precision, none to bigint): a type
     // change with a custom type on one side is generated only with text on the other.
@@ -459,11 +460,29 @@ fn expect_rolled_back(
 }
 
 /// A refusal is acceptable only from a statement of the section that is marked DESTRUCTIVE
-/// (a conversion of values that may not fit): anything else failing is a bug of the plan.
+/// (a conversion of values that may not fit): anything else failing is a bug of the plan. Text
+/// too long for a narrower type is the preflight's to refuse, with the rows counted: the
+/// server's own error there means the preflight missed it.
 fn check_refusal(plan: &Plan, what: &str, error: &RunError) -> Result<String, Failure> {
     let (RunError::Statement { failed, .. } | RunError::Data { failed, .. }) = error else {
         return Err(format!("{what} failed, not on a statement: {error}"));
     };
+    match error {
+        RunError::Statement { failed, .. } if failed.message.contains("value too long") => {
+            return Err(format!(
+                "{what}: the server refused values too long for the new type, which the \
+                 preflight must count first: {error}"
+            ));
+        }
+        RunError::Data { problems, .. }
+            if problems.is_empty() || problems.iter().any(|p| p.rows == 0) =>
+        {
+            return Err(format!(
+                "{what} refused on the rows without counting them: {error}"
+            ));
+        }
+        _ => {}
+    }
     let words = |sql: &str| {
         sql.trim()
             .trim_end_matches(';')
@@ -474,7 +493,7 @@ fn check_refusal(plan: &Plan, what: &str, error: &RunError) -> Result<String, Fa
     let statement = words(&failed.statement);
     let step = plan.steps.iter().find(|s| words(&s.sql) == statement);
     match step {
-        Some(step) if step.destructive.is_some() => Ok(format!("{what}: {error}")),
+        Some(step) if step.destructive().is_some() => Ok(format!("{what}: {error}")),
         _ => Err(format!(
             "{what} refused by a statement not marked DESTRUCTIVE: {error}"
         )),
@@ -619,10 +638,19 @@ fn run_on_server(
 struct Tally {
     passed: u64,
     refused: Vec<String>,
+    renamed_tables: u64,
     skipped: bool,
 }
 
 fn run_case(case: &Case, report: &mut String, tally: &RefCell<Tally>) -> Result<(), Failure> {
+    if case
+        .b
+        .tables
+        .iter()
+        .any(|t| t.renamed_from.as_ref().is_some_and(|from| *from != t.name))
+    {
+        tally.borrow_mut().renamed_tables += 1;
+    }
     let planned = plan_case(case)?;
     *report = format!(
         "-- create\n{}-- up\n{}-- down\n{}",
@@ -658,15 +686,27 @@ fn property(default_cases: u64) {
         run_case(case, report, &tally)
     });
     let tally = tally.into_inner();
+    // A type change over a value that does not convert: the preflight's conversion refusal.
+    let unconverted = tally
+        .refused
+        .iter()
+        .filter(|why| why.contains("does not convert"))
+        .count();
     eprintln!(
         "{cases} case(s) in {:.1?}: {} passed every check with their rows, {} refused on their \
-         rows (rolled back, then passed without rows)",
+         rows (rolled back, then passed without rows), {unconverted} of them over values a type \
+         change does not convert; {} renamed a table",
         started.elapsed(),
         tally.passed,
-        tally.refused.len()
+        tally.refused.len(),
+        tally.renamed_tables
     );
     for why in &tally.refused {
         eprintln!("  refused: {}", why.lines().next().unwrap_or_default());
+    }
+    if !tally.skipped && cases >= 100 {
+        assert!(tally.renamed_tables > 0, "no case renamed a table");
+        assert!(unconverted > 0, "no case met a value that does not convert");
     }
 }
 

@@ -560,6 +560,76 @@ fn a_held_lock_times_out_without_changing_anything() {
     assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
 }
 
+/// A table lock held for longer than `lock_timeout` by another session: the whole transaction
+/// (the revisions before the waiting statement included) is rolled back and run again until the
+/// holder lets go; every revision's effect and ledger row is there exactly once.
+#[test]
+fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
+    let Some(test_db) = TestDatabase::create("runner_table_lock_retry") else {
+        return;
+    };
+    let base = migration(
+        "r1",
+        &[],
+        "CREATE TABLE audit (id bigint PRIMARY KEY, note text NOT NULL);\n\
+         CREATE TABLE items (id bigint PRIMARY KEY);",
+        "DROP TABLE items;\nDROP TABLE audit;",
+    );
+    let migrations = set(vec![
+        base.clone(),
+        migration(
+            "r2",
+            &["r1"],
+            "INSERT INTO audit VALUES (1, 'r2 ran');",
+            "DELETE FROM audit WHERE id = 1;",
+        ),
+        migration(
+            "r3",
+            &["r2"],
+            "ALTER TABLE items ADD COLUMN title text;",
+            "ALTER TABLE items DROP COLUMN title;",
+        ),
+    ]);
+    let mut db = open(&test_db);
+    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1_500));
+        holder.batch_execute("COMMIT").unwrap();
+    });
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 20,
+        },
+        ..RunOptions::default()
+    };
+    let report = db.upgrade(&migrations, "head", &options).unwrap();
+    release.join().unwrap();
+    assert_eq!(revisions(&report), ["r2", "r3"]);
+    assert_eq!(ledger(&mut db), ["r1", "r2", "r3"]);
+    assert_eq!(count(&mut db, "SELECT count(*) FROM audit"), 1);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_name = 'items' AND column_name = 'title'"
+        ),
+        1
+    );
+    // The session's own lock_timeout is as it was before the run.
+    assert_eq!(
+        db.client
+            .query_one("SELECT current_setting('lock_timeout')", &[])
+            .unwrap()
+            .get::<_, String>(0),
+        "0"
+    );
+}
+
 #[test]
 fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
     let Some(test_db) = TestDatabase::create("runner_concurrently") else {
@@ -634,7 +704,15 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
         "{message}"
     );
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
-    assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
+    // The progress of the CONCURRENTLY revision, empty once it is recorded.
+    assert_eq!(
+        tables(&mut db),
+        ["items", "qvdiff_migrations", "qvdiff_migrations_progress"]
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        0
+    );
 
     // A failing CONCURRENTLY revision: not recorded, and says what stays.
     let migrations = set(vec![
@@ -665,13 +743,118 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
     );
     for needle in [
         "in statement: CREATE INDEX CONCURRENTLY ix_nope ON nope (x)",
-        "its first statement took effect and stays",
+        "its first statement took effect and stays, recorded",
         "it is not recorded as applied",
+        "run `qvdiff upgrade` again: it continues with the failed statement",
         "revision r1 of this run was committed before it and stays",
     ] {
         assert!(message.contains(needle), "{needle:?} not in {message}");
     }
     assert_eq!(ledger(&mut db), ["r1"]);
+    // The first statement recorded as done, and that the revision started.
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM qvdiff_migrations_progress WHERE statement >= 0"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        2
+    );
+
+    // The cause fixed, the next run continues with the failed statement: the first index,
+    // built already, is not built again (that would fail: it exists).
+    db.client
+        .batch_execute("CREATE TABLE nope (x integer)")
+        .unwrap();
+    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r2"]);
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE indisvalid AND indexrelid IN \
+             ('ix_items_title'::regclass, 'ix_nope'::regclass)"
+        ),
+        2
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        0
+    );
+    // Down runs step by step too, and leaves no progress behind.
+    db.downgrade(&migrations, "r1", &opts()).unwrap();
+    assert_eq!(ledger(&mut db), ["r1"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_class WHERE relname = 'ix_items_title'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        0
+    );
+}
+
+/// An invalid index left by a concurrent build that failed (here: a duplicate found by the
+/// build itself, after the rows were checked) is found on the next run, dropped and built again.
+#[test]
+fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run() {
+    let Some(test_db) = TestDatabase::create("runner_invalid_index") else {
+        return;
+    };
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id bigint PRIMARY KEY, code text);",
+            "DROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "CREATE UNIQUE INDEX CONCURRENTLY ux_items_code ON items (code);",
+            "DROP INDEX CONCURRENTLY ux_items_code;",
+        ),
+    ]);
+    let mut db = open(&test_db);
+    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    db.client
+        .batch_execute(
+            "INSERT INTO items SELECT g, 'c' || g FROM generate_series(1, 1000) g;\
+             INSERT INTO items VALUES (1001, 'c1')",
+        )
+        .unwrap();
+    db.client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY ux_items_code ON items (code)")
+        .unwrap_err();
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE NOT indisvalid \
+             AND indexrelid = 'ux_items_code'::regclass"
+        ),
+        1,
+        "a failed concurrent build leaves an invalid index"
+    );
+    db.client
+        .batch_execute("DELETE FROM items WHERE id = 1001")
+        .unwrap();
+    db.upgrade(&migrations, "head", &opts()).unwrap();
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE indisvalid AND indisunique \
+             AND indexrelid = 'ux_items_code'::regclass"
+        ),
+        1
+    );
+    assert_eq!(count(&mut db, "SELECT count(*) FROM items"), 1000);
 }
 
 #[test]

@@ -38,6 +38,8 @@ pub fn introspect(conn: &Connection) -> Result<Schema, SqliteError> {
 
     let mut tables: BTreeMap<String, Table> = BTreeMap::new();
     let mut table_sql: HashMap<String, String> = HashMap::new();
+    // A partial index's condition is only in its CREATE INDEX text.
+    let mut index_predicates: HashMap<String, String> = HashMap::new();
     let mut schema = Schema::default();
 
     let special_tables = tables_of_kinds(conn, &["virtual", "shadow"]).map_err(db)?;
@@ -66,6 +68,11 @@ pub fn introspect(conn: &Connection) -> Result<Schema, SqliteError> {
                 sql,
             }),
             "trigger" => schema.triggers.push(RawObject { name, table, sql }),
+            "index" => {
+                if let Some(predicate) = sqltext::index_predicate(&sql) {
+                    index_predicates.insert(name, predicate.to_string());
+                }
+            }
             _ => {}
         }
     }
@@ -200,11 +207,18 @@ pub fn introspect(conn: &Connection) -> Result<Schema, SqliteError> {
                 });
                 table.uniques.push(Unique { name, columns });
             }
-            "c" if !partial => table.indexes.push(Index {
-                name: index_name,
-                columns,
-                unique,
-            }),
+            "c" => {
+                let predicate = index_predicates.remove(&index_name);
+                // A partial index whose condition cannot be read back is not one qvdiff wrote.
+                if partial == predicate.is_some() {
+                    table.indexes.push(Index {
+                        name: index_name,
+                        columns,
+                        unique,
+                        predicate,
+                    });
+                }
+            }
             _ => {}
         }
     }

@@ -8,8 +8,8 @@ use crate::render::{
 };
 use crate::sqltext;
 use qvdiff_core::{
-    Change, Column, ColumnType, DefaultValue, Dialect, EnumChange, Index, Plan, PlanError,
-    RawObject, Schema, Step, Table,
+    Change, Column, ColumnType, DefaultValue, Dialect, EnumChange, Fill, FillReason, Index, Loss,
+    Plan, PlanError, RawObject, Schema, Step, StepFacts, Table,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,18 +68,24 @@ impl Dialect for Sqlite {
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
         Box::new(crate::review::ScratchDatabase::new())
     }
+
+    fn facts_of(&self, before: &Schema, after: &Schema, sql: &str) -> Vec<StepFacts> {
+        crate::review::facts_of(before, after, sql)
+    }
 }
 
 /// The table as SQLite stores it: declared types and defaults as they read back, AUTOINCREMENT
 /// only on a single INTEGER primary key, unique constraints SQLite would merge merged, constraint
-/// lists sorted. Migration hints are kept.
+/// lists sorted, no comments (SQLite has nowhere to keep them). Migration hints are kept.
 pub fn normalize_table(table: &Table) -> Table {
     let mut table = table.clone();
+    table.comment = None;
     let single_pk = match table.primary_key.as_slice() {
         [single] => Some(single.clone()),
         _ => None,
     };
     for column in &mut table.columns {
+        column.comment = None;
         column.ty = stored_type(&column.ty);
         column.default = column
             .default
@@ -172,8 +178,8 @@ impl<'a> Planner<'a> {
         })
     }
 
-    fn step(&mut self, sql: String, destructive: Option<String>) {
-        self.steps.push(Step { sql, destructive });
+    fn step(&mut self, sql: String, facts: Option<StepFacts>) {
+        self.steps.push(Step::with(sql, facts.unwrap_or_default()));
     }
 
     /// The target table, as SQLite stores it. Only the tables a plan touches are normalized:
@@ -256,7 +262,11 @@ impl<'a> Planner<'a> {
         for table in &dropped {
             self.step(
                 format!("DROP TABLE {};", quote_ident(&table.name)),
-                Some(format!("drops table {} and all its rows", table.name)),
+                Some(StepFacts::destroying(vec![Loss::new(
+                    &table.name,
+                    None,
+                    format!("drops table {} and all its rows", table.name),
+                )])),
             );
         }
         for (old, new) in order_renames(&table_renames) {
@@ -365,6 +375,8 @@ impl<'a> Planner<'a> {
             Change::DropCheck { check, .. } => work
                 .rebuild_reasons
                 .push(format!("check {} is dropped", check_label(check))),
+            // SQLite keeps no comments (`normalize` removes them before any diff).
+            Change::SetComment { .. } => {}
             Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => {}
         }
         Ok(())
@@ -443,12 +455,12 @@ impl<'a> Planner<'a> {
             "is part of the primary key"
         } else if table.uniques.iter().any(|u| u.columns.contains(name)) {
             "is in a unique constraint"
-        } else if table
-            .indexes
-            .iter()
-            .filter(kept_index)
-            .any(|i| i.columns.contains(name))
-        {
+        } else if table.indexes.iter().filter(kept_index).any(|i| {
+            i.columns.contains(name)
+                || i.predicate
+                    .as_deref()
+                    .is_some_and(|p| sqltext::mentions_identifier(p, name))
+        }) {
             "is indexed"
         } else if table.foreign_keys.iter().any(|f| f.columns.contains(name)) {
             "is in a foreign key"
@@ -526,7 +538,11 @@ impl<'a> Planner<'a> {
                     quote_ident(name),
                     quote_ident(&column.name)
                 ),
-                Some(format!("drops data in {name}.{}", column.name)),
+                Some(StepFacts::destroying(vec![Loss::new(
+                    name,
+                    Some(&column.name),
+                    format!("drops data in {name}.{}", column.name),
+                )])),
             );
         }
         for column in &work.added_columns {
@@ -541,7 +557,17 @@ impl<'a> Planner<'a> {
                 sql.push_str(&references_clause(fk));
             }
             sql.push(';');
-            self.step(sql, None);
+            let took_default = column
+                .default
+                .as_ref()
+                .map(|value| fill(name, &column.name, value, FillReason::Default));
+            self.step(
+                sql,
+                Some(StepFacts {
+                    fills: took_default.into_iter().collect(),
+                    ..StepFacts::default()
+                }),
+            );
             // Existing rows got the default; a backfill that differs from it wins for them.
             if let Some(backfill) = &column.backfill {
                 if column.default.as_ref() != Some(backfill) {
@@ -552,7 +578,10 @@ impl<'a> Planner<'a> {
                             quote_ident(&column.name),
                             render_default(backfill)
                         ),
-                        None,
+                        Some(StepFacts {
+                            fills: vec![fill(name, &column.name, backfill, FillReason::Backfill)],
+                            ..StepFacts::default()
+                        }),
                     );
                 }
             }
@@ -572,7 +601,8 @@ impl<'a> Planner<'a> {
 
         let mut insert_columns = Vec::new();
         let mut select_exprs = Vec::new();
-        let mut losses = Vec::new();
+        let mut losses: Vec<Loss> = Vec::new();
+        let mut fills: Vec<Fill> = Vec::new();
         for column in &new.columns {
             let quoted = quote_ident(&column.name);
             match old.column(&column.name) {
@@ -601,8 +631,18 @@ impl<'a> Planner<'a> {
                         _ => quoted.clone(),
                     };
                     match fill {
-                        Some(fill) if old_column.nullable && !column.nullable => select_exprs
-                            .push(format!("COALESCE({value}, {})", render_default(fill))),
+                        Some(value_for_nulls) if old_column.nullable && !column.nullable => {
+                            select_exprs.push(format!(
+                                "COALESCE({value}, {})",
+                                render_default(value_for_nulls)
+                            ));
+                            fills.push(self::fill(
+                                name,
+                                &column.name,
+                                value_for_nulls,
+                                fill_reason(column),
+                            ));
+                        }
                         _ => select_exprs.push(value),
                     }
                     // The core's rule, so the file's comment and `migrate`'s console summary agree.
@@ -630,7 +670,7 @@ impl<'a> Planner<'a> {
                     if let Some(change) = EnumChange::between(&old_column.ty, &new_type)
                         .filter(|change| !change.removed.is_empty())
                     {
-                        losses.push(format!(
+                        let reason = format!(
                             "{name}.{} loses enum values {}: rows holding them are refused",
                             column.name,
                             change
@@ -639,23 +679,28 @@ impl<'a> Planner<'a> {
                                 .map(|v| quote_string(v))
                                 .collect::<Vec<_>>()
                                 .join(", ")
-                        ));
+                        );
+                        losses.push(Loss::new(name, Some(&column.name), reason));
                     } else if !old_column.ty.converts_losslessly_to(&new_type) {
-                        losses.push(format!(
+                        let reason = format!(
                             "{name}.{} changes type from {} to {}",
                             column.name,
                             display_type(&old_column.ty),
                             display_type(&column.ty)
-                        ));
+                        );
+                        losses.push(Loss::new(name, Some(&column.name), reason));
                     }
                 }
                 None => match (&column.backfill, &column.default) {
                     (Some(value), _) => {
                         insert_columns.push(quoted);
                         select_exprs.push(render_default(value));
+                        fills.push(fill(name, &column.name, value, FillReason::Backfill));
                     }
                     // Left out of the copy, the column takes its default (or NULL).
-                    (None, Some(_)) => {}
+                    (None, Some(value)) => {
+                        fills.push(fill(name, &column.name, value, FillReason::Default));
+                    }
                     (None, None) if column.nullable => {}
                     (None, None) => return Err(PlanError::missing_value(name, &column.name)),
                 },
@@ -663,7 +708,8 @@ impl<'a> Planner<'a> {
         }
         for column in &old.columns {
             if new.column(&column.name).is_none() {
-                losses.push(format!("drops data in {name}.{}", column.name));
+                let reason = format!("drops data in {name}.{}", column.name);
+                losses.push(Loss::new(name, Some(&column.name), reason));
             }
         }
 
@@ -679,7 +725,10 @@ impl<'a> Planner<'a> {
         );
         self.step(
             format!("{comment}{}", create_table_statement(&new, &temp)),
-            None,
+            Some(StepFacts {
+                rebuilds: Some(name.to_string()),
+                ..StepFacts::default()
+            }),
         );
         self.step(
             format!(
@@ -689,7 +738,10 @@ impl<'a> Planner<'a> {
                 select_exprs.join(", "),
                 quote_ident(name)
             ),
-            None,
+            Some(StepFacts {
+                fills,
+                ..StepFacts::default()
+            }),
         );
         let both_autoincrement = old.columns.iter().any(|c| c.autoincrement)
             && new.columns.iter().any(|c| c.autoincrement);
@@ -713,7 +765,7 @@ impl<'a> Planner<'a> {
         }
         self.step(
             format!("DROP TABLE {};", quote_ident(name)),
-            (!losses.is_empty()).then(|| losses.join("; ")),
+            Some(StepFacts::destroying(losses)),
         );
         self.step(
             format!(
@@ -727,6 +779,25 @@ impl<'a> Planner<'a> {
             self.step(create_index_sql(name, index), None);
         }
         Ok(())
+    }
+}
+
+/// The fact that rows of `table` already there get `value` in `column`.
+fn fill(table: &str, column: &str, value: &DefaultValue, why: FillReason) -> Fill {
+    Fill {
+        table: table.to_string(),
+        column: column.to_string(),
+        value: render_default(value),
+        why,
+    }
+}
+
+/// Whether a column's value for existing rows is its backfill or, without one, its default.
+fn fill_reason(column: &Column) -> FillReason {
+    if column.backfill.is_some() {
+        FillReason::Backfill
+    } else {
+        FillReason::Default
     }
 }
 
@@ -816,7 +887,7 @@ fn check_label(check: &qvdiff_core::Check) -> String {
     }
 }
 
-fn display_type(ty: &ColumnType) -> String {
+pub(crate) fn display_type(ty: &ColumnType) -> String {
     let rendered = render_type(ty);
     if rendered.is_empty() {
         "(no type)".to_string()

@@ -29,11 +29,15 @@ fn split_qualified(name: &str) -> Option<(&str, &str)> {
     name.trim().rsplit_once('.')
 }
 
-/// The rows behind a failed statement, if SQLite's `message` is a NOT NULL or UNIQUE /
+/// The rows behind a failed `statement`, if SQLite's `message` is a NOT NULL or UNIQUE /
 /// PRIMARY KEY failure and existing rows explain it. `None` when the message is of another kind
 /// or no existing row explains it (e.g. a hand-written `UPDATE` wrote the NULL itself): the
 /// plain statement error is then the better report.
-pub(crate) fn explain_constraint_failure(conn: &Connection, message: &str) -> Option<DataProblem> {
+pub(crate) fn explain_constraint_failure(
+    conn: &Connection,
+    statement: &str,
+    message: &str,
+) -> Option<DataProblem> {
     if let Some(rest) = message.split("CHECK constraint failed:").nth(1) {
         return removed_variant_rows(conn, rest.trim()).ok().flatten();
     }
@@ -52,7 +56,26 @@ pub(crate) fn explain_constraint_failure(conn: &Connection, message: &str) -> Op
         table.get_or_insert(source_table(t));
         columns.push(column.to_string());
     }
-    duplicate_rows(conn, table?, &columns).ok().flatten()
+    let table = table?;
+    // A partial unique index constrains only the rows its condition selects. A failed
+    // `CREATE INDEX` was undone, so its condition is in the statement; any other statement met
+    // an index that exists.
+    let words: Vec<String> = crate::sqltext::tokens(statement)
+        .take(3)
+        .map(|t| t.text(statement).to_ascii_uppercase())
+        .collect();
+    let creates_index =
+        words.first().is_some_and(|w| w == "CREATE") && words.iter().skip(1).any(|w| w == "INDEX");
+    let predicate = if creates_index {
+        crate::sqltext::index_predicate(statement).map(str::to_string)
+    } else {
+        partial_unique_predicate(conn, table, &columns)
+            .ok()
+            .flatten()
+    };
+    duplicate_rows(conn, table, &columns, predicate.as_deref())
+        .ok()
+        .flatten()
 }
 
 /// Every group of new foreign-key violations (per child and parent table), counted, with
@@ -391,10 +414,49 @@ fn null_rows(
     }))
 }
 
+/// The condition of the partial unique index of `table` over exactly `columns`, when that is the
+/// only kind of unique index over them (a full one would refuse the same rows and more).
+fn partial_unique_predicate(
+    conn: &Connection,
+    table: &str,
+    columns: &[String],
+) -> rusqlite::Result<Option<String>> {
+    let mut statement = conn.prepare(
+        "SELECT il.partial, m.sql, \
+                (SELECT group_concat(ii.name, char(31)) FROM \
+                   (SELECT name FROM pragma_index_info(il.name) ORDER BY seqno) AS ii) \
+         FROM pragma_index_list(?1) AS il \
+         LEFT JOIN sqlite_master AS m ON m.type = 'index' AND m.name = il.name \
+         WHERE il.\"unique\"",
+    )?;
+    let wanted = columns.join("\u{1f}");
+    let mut predicate = None;
+    let mut rows = statement.query([table])?;
+    while let Some(row) = rows.next()? {
+        let partial: bool = row.get(0)?;
+        let sql: Option<String> = row.get(1)?;
+        let indexed: Option<String> = row.get(2)?;
+        if indexed.as_deref() != Some(wanted.as_str()) {
+            continue;
+        }
+        if !partial {
+            return Ok(None);
+        }
+        predicate = predicate.or_else(|| {
+            sql.as_deref()
+                .and_then(crate::sqltext::index_predicate)
+                .map(str::to_string)
+        });
+    }
+    Ok(predicate)
+}
+
+/// Rows of `table` that share their value of `columns` (among those meeting `predicate`).
 fn duplicate_rows(
     conn: &Connection,
     table: &str,
     columns: &[String],
+    predicate: Option<&str>,
 ) -> rusqlite::Result<Option<DataProblem>> {
     let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let column_list = quoted.join(", ");
@@ -404,6 +466,10 @@ fn duplicate_rows(
         .map(|c| format!("{c} IS NOT NULL"))
         .collect::<Vec<_>>()
         .join(" AND ");
+    let not_null = match predicate {
+        Some(predicate) => format!("{not_null} AND ({predicate})"),
+        None => not_null,
+    };
     let table_sql = quote_ident(table);
     let groups = format!(
         "SELECT {column_list}, count(*) AS n FROM {table_sql} WHERE {not_null} \
@@ -422,7 +488,7 @@ fn duplicate_rows(
     let key_list = key.columns.join(", ");
     // Rows in key order; each value's group is shown in the order of its first row.
     let mut statement = conn.prepare(&format!(
-        "SELECT {key_list}, {column_list} FROM {table_sql} WHERE ({column_list}) IN \
+        "SELECT {key_list}, {column_list} FROM {table_sql} WHERE {not_null} AND ({column_list}) IN \
          (SELECT {column_list} FROM {table_sql} WHERE {not_null} GROUP BY {column_list} \
           HAVING count(*) > 1) \
          ORDER BY {key_list}"

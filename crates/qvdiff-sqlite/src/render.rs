@@ -228,6 +228,7 @@ pub fn render_default(value: &DefaultValue) -> String {
         DefaultValue::Bool(true) => "TRUE".to_string(),
         DefaultValue::Bool(false) => "FALSE".to_string(),
         DefaultValue::Text(s) => quote_string(s),
+        DefaultValue::PerDialect { .. } => render_default(&value.for_dialect("sqlite")),
         DefaultValue::Sql(expr) => {
             let inner = sqltext::strip_outer_parens(expr);
             if is_bare_default(inner) {
@@ -491,14 +492,18 @@ pub(crate) fn create_table_statement(table: &Table, name: &str) -> String {
     sql
 }
 
-/// `CREATE [UNIQUE] INDEX "name" ON "table" ("a", "b");`
+/// `CREATE [UNIQUE] INDEX "name" ON "table" ("a", "b")[ WHERE <predicate>];`
 pub fn create_index_sql(table: &str, index: &Index) -> String {
     format!(
-        "CREATE {}INDEX {} ON {} ({});",
+        "CREATE {}INDEX {} ON {} ({}){};",
         if index.unique { "UNIQUE " } else { "" },
         quote_ident(&index.name),
         quote_ident(table),
-        column_list(&index.columns)
+        column_list(&index.columns),
+        match &index.predicate {
+            Some(predicate) => format!(" WHERE {predicate}"),
+            None => String::new(),
+        }
     )
 }
 

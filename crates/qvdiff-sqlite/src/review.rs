@@ -11,8 +11,9 @@ use crate::{apply_script, comparable, introspect, replay, schema_copy, SqliteErr
 use qvdiff_core::diff::diff;
 use qvdiff_core::lint::{down_mismatch, Analysis, Section, SectionKind};
 use qvdiff_core::section::{Lexed, Lexeme, Spelling};
-use qvdiff_core::{Renames, Replay};
+use qvdiff_core::{EnumChange, Loss, Renames, Replay, Schema, StepFacts, Table};
 use rusqlite::Connection;
+use std::collections::BTreeSet;
 
 /// SQLite keeps a bare name as written; a rebuild's temporary table is `_qvdiff_new_<table>`.
 const SPELLING: Spelling = Spelling {
@@ -32,6 +33,133 @@ pub fn section(body: &str, marker_line: usize) -> Section {
 /// The renames a script performs (see [`qvdiff_core::section::renames`]).
 pub fn renames(sql: &str) -> Renames {
     qvdiff_core::section::renames(&lex(sql), SPELLING)
+}
+
+/// The facts of each statement of a section ([`qvdiff_core::Dialect::facts_of`]), read from its
+/// SQL on a database holding `before` and leaving one holding `after`: the rebuilds (a
+/// `CREATE TABLE "_qvdiff_new_t"`, or a table dropped that exists again afterwards) and what each
+/// statement destroys. SQLite locks the whole file for a write, so no lock is a fact here.
+pub fn facts_of(before: &Schema, after: &Schema, sql: &str) -> Vec<StepFacts> {
+    let section = section(sql, 0);
+    let renames = renames(sql);
+    let mut rebuilding: BTreeSet<String> = BTreeSet::new();
+    section
+        .statements
+        .iter()
+        .map(|statement| {
+            let mut facts = StepFacts::default();
+            let Some(table) = statement.table.clone() else {
+                return facts;
+            };
+            if statement.starts_with(&["CREATE", "TABLE"]) {
+                let temporary = crate::render::quote_ident(&format!("{REBUILD_PREFIX}{table}"));
+                if statement.sql.contains(&temporary) {
+                    rebuilding.insert(table.clone());
+                    facts.rebuilds = Some(table);
+                }
+            } else if statement.starts_with(&["DROP", "TABLE"]) {
+                // Under its own name, or renamed earlier in the section.
+                let old = before.table(&table).or_else(|| {
+                    let (from, _) = renames.tables.iter().find(|(_, to)| *to == table)?;
+                    before.table(from)
+                });
+                match (old, after.table(&table)) {
+                    (Some(old), Some(new)) => {
+                        if rebuilding.insert(table.clone()) {
+                            // Dropped by hand and back afterwards: a rebuild all the same.
+                            facts.rebuilds = Some(table.clone());
+                        }
+                        // The copy's CASE maps renamed enum values: they are not lost.
+                        let copy = section.statements.iter().find(|s| {
+                            s.starts_with(&["INSERT", "INTO"]) && s.table.as_deref() == Some(&table)
+                        });
+                        let copied = copy.map_or("", |s| s.sql.as_str());
+                        facts.destroys = rebuild_losses(old, new, &renames, copied);
+                    }
+                    (Some(_), None) => {
+                        let reason = format!("drops table {table} and all its rows");
+                        facts.destroys.push(Loss::new(&table, None, reason));
+                    }
+                    _ => {}
+                }
+            } else if statement.starts_with(&["ALTER", "TABLE"])
+                && statement.words.iter().any(|w| w == "DROP")
+            {
+                let dropped = before.table(&table).and_then(|old| {
+                    old.columns.iter().find(|c| {
+                        statement.sql.contains(&format!(
+                            "DROP COLUMN {}",
+                            crate::render::quote_ident(&c.name)
+                        ))
+                    })
+                });
+                if let Some(column) = dropped {
+                    let reason = format!("drops data in {table}.{}", column.name);
+                    facts
+                        .destroys
+                        .push(Loss::new(&table, Some(&column.name), reason));
+                }
+            } else if statement.starts_with(&["DELETE", "FROM"]) && table != "sqlite_sequence" {
+                let reason = format!("deletes rows from {table}");
+                facts.destroys.push(Loss::new(&table, None, reason));
+            }
+            facts
+        })
+        .collect()
+}
+
+/// What rebuilding `old` as `new` loses, in the planner's words: values of a type that does not
+/// hold them all, enum values removed, columns left out.
+fn rebuild_losses(old: &Table, new: &Table, renames: &Renames, copy: &str) -> Vec<Loss> {
+    let old = crate::normalize_table(old);
+    let new = crate::normalize_table(new);
+    let name = &new.name;
+    let renamed = |column: &str| {
+        renames
+            .columns
+            .iter()
+            .find(|(t, _, to)| t == name && to == column)
+            .map_or(column.to_string(), |(_, from, _)| from.clone())
+    };
+    let mut losses = Vec::new();
+    for column in &new.columns {
+        let Some(old_column) = old.column(&renamed(&column.name)) else {
+            continue;
+        };
+        let enum_change = EnumChange::between(&old_column.ty, &column.ty);
+        let removed: Vec<String> = enum_change
+            .as_ref()
+            .map(|change| change.removed.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|v| crate::render::quote_string(v))
+            .filter(|v| !copy.contains(&format!("WHEN {v} THEN")))
+            .collect();
+        if !removed.is_empty() {
+            let reason = format!(
+                "{name}.{} loses enum values {}: rows holding them are refused",
+                column.name,
+                removed.join(", ")
+            );
+            losses.push(Loss::new(name, Some(&column.name), reason));
+        } else if enum_change.is_none() && !old_column.ty.converts_losslessly_to(&column.ty) {
+            let reason = format!(
+                "{name}.{} changes type from {} to {}",
+                column.name,
+                crate::plan::display_type(&old_column.ty),
+                crate::plan::display_type(&column.ty)
+            );
+            losses.push(Loss::new(name, Some(&column.name), reason));
+        }
+    }
+    for column in &old.columns {
+        let kept = new.columns.iter().any(|c| renamed(&c.name) == column.name);
+        if !kept {
+            let reason = format!("drops data in {name}.{}", column.name);
+            losses.push(Loss::new(name, Some(&column.name), reason));
+        }
+    }
+    losses
 }
 
 /// A scratch in-memory database that migration files are replayed on for `lint` and `review`
@@ -197,24 +325,63 @@ mod tests {
         );
         assert!(s.statements[3].comments.is_empty());
         assert_eq!(s.tail_comments, [(13, "-- the end".to_string())]);
-        let rebuilt = qvdiff_core::section::rebuilt_tables(&s, |_| true);
-        assert_eq!(rebuilt.into_iter().collect::<Vec<_>>(), ["items"]);
     }
 
     #[test]
-    fn only_sql_with_a_rebuild_note_or_a_drop_may_rebuild() {
-        let noted = "-- rebuild \"items\": \"price\" becomes NOT NULL\nCREATE TABLE \"a\" (\"id\" INTEGER);\n";
-        let dropped = "drop table \"items\";\n";
-        for sql in [noted, dropped] {
-            assert!(qvdiff_core::section::may_rebuild(sql), "{sql}");
-            assert!(
-                !qvdiff_core::section::rebuilt_tables(&section(sql, 0), |_| true).is_empty(),
-                "{sql}"
-            );
-        }
-        let created = "CREATE TABLE \"items\" (\"id\" INTEGER);\nCREATE INDEX \"ix\" ON \"items\" (\"id\");\n";
-        assert!(!qvdiff_core::section::may_rebuild(created));
-        assert!(qvdiff_core::section::rebuilt_tables(&section(created, 0), |_| true).is_empty());
+    fn facts_come_from_the_sql_and_never_from_comments() {
+        use qvdiff_core::{Column, ColumnType};
+        let text = || ColumnType::Text { max_length: None };
+        let before = Schema {
+            tables: vec![Table::new(
+                "items",
+                vec![
+                    Column::new("id", ColumnType::Integer { bits: 64 }),
+                    Column::new("url", text()),
+                    Column::new("price", ColumnType::Float),
+                ],
+            )],
+            ..Schema::default()
+        };
+        let mut after = before.clone();
+        after.tables[0].columns.truncate(1);
+        after.tables[0]
+            .columns
+            .push(Column::new("price", ColumnType::Integer { bits: 64 }));
+        // A generated rebuild, its comments lying about what it does.
+        let generated = "-- rebuild \"other\": nothing\n\
+                         CREATE TABLE \"_qvdiff_new_items\" (\"id\" INTEGER, \"price\" INTEGER);\n\
+                         INSERT INTO \"_qvdiff_new_items\" (\"id\", \"price\") SELECT \"id\", \"price\" FROM \"items\";\n\
+                         DROP TABLE \"items\";  -- DESTRUCTIVE: drops table other\n\
+                         ALTER TABLE \"_qvdiff_new_items\" RENAME TO \"items\";\n";
+        let facts = facts_of(&before, &after, generated);
+        assert_eq!(facts.len(), 4);
+        assert_eq!(facts[0].rebuilds.as_deref(), Some("items"));
+        let lost: Vec<(&str, Option<&str>)> = facts[2]
+            .destroys
+            .iter()
+            .map(|l| (l.table.as_str(), l.column.as_deref()))
+            .collect();
+        assert_eq!(lost, [("items", Some("price")), ("items", Some("url"))]);
+        assert!(facts[2].rebuilds.is_none() && facts[3] == StepFacts::default());
+        // A hand-written rebuild: the table dropped is back afterwards.
+        let by_hand = "CREATE TABLE \"tmp\" (\"id\" INTEGER, \"price\" INTEGER);\n\
+                       DROP TABLE items;\n\
+                       ALTER TABLE \"tmp\" RENAME TO \"items\";\n";
+        let facts = facts_of(&before, &after, by_hand);
+        assert_eq!(facts[1].rebuilds.as_deref(), Some("items"));
+        assert_eq!(facts[1].destroys.len(), 2);
+        // Gone for good: the rows are lost; a DELETE loses rows too.
+        let dropped = "-- rebuild \"items\": x\nDROP TABLE \"items\";\nDELETE FROM \"items\";\n";
+        let facts = facts_of(&before, &Schema::default(), dropped);
+        assert!(facts[0].rebuilds.is_none());
+        assert_eq!(
+            facts[0].destroys[0].reason,
+            "drops table items and all its rows"
+        );
+        assert_eq!(facts[1].destroys[0].reason, "deletes rows from items");
+        // Nothing dropped, nothing rebuilt, whatever a comment says.
+        let created = "-- rebuild \"items\": x\nCREATE TABLE \"items2\" (\"id\" INTEGER);\n";
+        assert_eq!(facts_of(&before, &after, created), [StepFacts::default()]);
     }
 
     #[test]

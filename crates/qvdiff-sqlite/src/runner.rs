@@ -403,7 +403,7 @@ fn run_section(
         return Err(match error {
             SqliteError::Statement {
                 statement, message, ..
-            } => match explain_constraint_failure(conn, &message) {
+            } => match explain_constraint_failure(conn, &statement, &message) {
                 Some(problem) => RunError::Data {
                     revision: migration.file.revision.clone(),
                     path: migration.path.clone(),

@@ -539,6 +539,25 @@ fn parenthesized_idents(sql: &str, definition: &[Token], at: usize) -> Option<Ve
     Some(columns)
 }
 
+/// The condition of a partial index's `CREATE INDEX … WHERE <condition>` text, trimmed and
+/// without a final `;`: the text after the `WHERE` outside any parentheses. `None` without one.
+pub(crate) fn index_predicate(sql: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    for token in tokens(sql) {
+        match token.kind {
+            TokenKind::Open => depth += 1,
+            TokenKind::Close => depth = depth.saturating_sub(1),
+            TokenKind::Word if depth == 0 && token.is_word(sql, "WHERE") => {
+                let rest = sql[token.end..].trim();
+                let rest = rest.strip_suffix(';').unwrap_or(rest).trim_end();
+                return (!rest.is_empty()).then_some(rest);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Strips parentheses that enclose the whole of `text` (any number of layers), and trims.
 pub(crate) fn strip_outer_parens(text: &str) -> &str {
     let mut text = text.trim();
@@ -571,6 +590,22 @@ pub(crate) fn strip_outer_parens(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_index_condition_is_the_text_after_its_where() {
+        assert_eq!(
+            index_predicate(
+                "CREATE UNIQUE INDEX \"ix\" ON \"t\" (\"a\", \"where\") WHERE status = 'a WHERE b'"
+            ),
+            Some("status = 'a WHERE b'")
+        );
+        assert_eq!(
+            index_predicate("CREATE INDEX ix ON t (a) where\n  (a > 0) AND b IS NULL;"),
+            Some("(a > 0) AND b IS NULL")
+        );
+        assert_eq!(index_predicate("CREATE INDEX ix ON t (a)"), None);
+        assert_eq!(index_predicate("CREATE INDEX \"WHERE\" ON t (a)"), None);
+    }
 
     #[test]
     fn splits_triggers_strings_and_comments() {

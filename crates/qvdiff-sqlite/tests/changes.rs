@@ -84,7 +84,7 @@ fn integer_to_real_rebuild_converts_values() {
     let down = plan_down(&from, &to).expect("plan down");
     assert!(
         down.steps.iter().any(|s| s
-            .destructive
+            .destructive()
             .as_deref()
             .is_some_and(|d| d.contains("items.price changes type from REAL to INTEGER"))),
         "{down:?}"
@@ -107,7 +107,7 @@ fn integer_to_real_is_destructive_beyond_two_to_the_53() {
     let up = plan_up(&from, &to).expect("plan up");
     assert!(
         up.steps.iter().any(|s| s
-            .destructive
+            .destructive()
             .as_deref()
             .is_some_and(|d| d.contains("items.price changes type from INTEGER to REAL"))),
         "{up:?}"
@@ -190,7 +190,7 @@ fn add_not_null_column_with_default_uses_alter() {
     assert_eq!(down, "ALTER TABLE \"items\" DROP COLUMN \"sync\";");
     let plan = plan_down(&from, &to).expect("plan");
     assert_eq!(
-        plan.steps[0].destructive.as_deref(),
+        plan.steps[0].destructive().as_deref(),
         Some("drops data in items.sync")
     );
 }
@@ -262,6 +262,7 @@ fn dropping_a_column_and_its_own_index_alters_in_place() {
         name: "ix_items_price".into(),
         columns: vec!["price".into()],
         unique: false,
+        predicate: None,
     });
     let from = schema(vec![from_items.clone()]);
 
@@ -286,7 +287,7 @@ fn dropping_a_column_and_its_own_index_alters_in_place() {
     assert!(
         plan.steps
             .iter()
-            .any(|s| s.destructive.as_deref() == Some("drops data in items.price")),
+            .any(|s| s.destructive().as_deref() == Some("drops data in items.price")),
         "{plan:?}"
     );
     migrate(&mut conn, &from, &to);
@@ -588,6 +589,7 @@ fn index_add_and_drop_use_create_and_drop_index() {
         name: "ix_users_name_age".into(),
         columns: vec!["name".into(), "age".into()],
         unique: true,
+        predicate: None,
     });
     let to = schema(vec![indexed]);
     let mut conn = database(&from, "INSERT INTO users VALUES (1, 'ann', 3);");
@@ -648,7 +650,7 @@ fn create_drop_and_rename_tables() {
     assert!(down
         .steps
         .iter()
-        .any(|s| s.destructive.as_deref() == Some("drops table items and all its rows")));
+        .any(|s| s.destructive().as_deref() == Some("drops table items and all its rows")));
     migrate_back(&mut conn, &from, &to);
     assert_eq!(
         rows(&conn, "SELECT name FROM users"),
@@ -749,6 +751,7 @@ fn odd_identifiers_are_quoted_everywhere() {
         name: "ix \"odd\"".into(),
         columns: vec!["a\"b".into()],
         unique: false,
+        predicate: None,
     });
     from_table.uniques.push(Unique {
         name: Some("uq group".into()),

@@ -89,11 +89,13 @@ fn rich_schema() -> Schema {
         name: "ix_users_score".into(),
         columns: vec!["score".into()],
         unique: false,
+        predicate: None,
     });
     users.indexes.push(Index {
         name: "ux_users_motto_day".into(),
         columns: vec!["motto".into(), "day".into()],
         unique: true,
+        predicate: None,
     });
     users.checks.push(Check {
         name: "ck_score".into(),
@@ -232,10 +234,23 @@ fn introspect_skips_internal_tables_and_reads_hand_written_sql() {
             expr: "n > 0".into()
         }]
     );
+    // A partial index keeps its condition as written; an expression index is not modelled.
     assert_eq!(
-        t.indexes.len(),
-        1,
-        "partial and expression indexes are not modelled"
+        t.indexes,
+        vec![
+            Index {
+                name: "t_partial".into(),
+                columns: vec!["x".into()],
+                unique: false,
+                predicate: Some("x IS NOT NULL".into()),
+            },
+            Index {
+                name: "t_x".into(),
+                columns: vec!["x".into()],
+                unique: false,
+                predicate: None,
+            },
+        ]
     );
 }
 
@@ -431,6 +446,7 @@ fn introspects_many_tables() {
             name: format!("ix_t{t:04}_c0"),
             columns: vec!["c0".into()],
             unique: false,
+            predicate: None,
         });
         tables.push(tbl);
     }

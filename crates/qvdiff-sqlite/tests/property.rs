@@ -79,6 +79,7 @@ static SQLITE: Flavor = Flavor {
         _ => format!("{quoted} IS NOT NULL OR 1"),
     },
     typed_values: false,
+    narrows_long_text: false,
     can_convert: |_, _| true,
 };
 
@@ -233,6 +234,9 @@ struct Generated {
 }
 
 fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
+    if renames_a_table(case) {
+        RENAMED_TABLES.fetch_add(1, Ordering::Relaxed);
+    }
     let dialect = Sqlite;
     // The first migration, as `migrate` writes it for the models A on an empty project.
     let a_wanted = dialect.normalize(&case.a);
@@ -848,16 +852,33 @@ fn split_steps(section: &str) -> Vec<&str> {
 /// unconverted (each refusal checked by `check_refusal`).
 static REFUSED: AtomicU64 = AtomicU64::new(0);
 
-/// Runs the cases and says how many ended in a refusal over unconverted values; a run of 100
-/// cases or more must have some, so the refusal path cannot silently stop being exercised.
+/// Cases whose edit renames a table (`renamed_from` on the table).
+static RENAMED_TABLES: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the edit of `case` renames a table through `renamed_from`.
+fn renames_a_table(case: &Case) -> bool {
+    case.b
+        .tables
+        .iter()
+        .any(|t| t.renamed_from.as_ref().is_some_and(|from| *from != t.name))
+}
+
+/// Runs the cases and says how many renamed a table and how many ended in a refusal over
+/// unconverted values; a run of 100 cases or more must have both, so neither path can silently
+/// stop being exercised.
 fn run_and_count(default_cases: u64) {
     let cases = run_many(default_cases, &SQLITE, &run_case);
     let refused = REFUSED.load(Ordering::Relaxed);
-    eprintln!("{cases} cases, {refused} refused over values a type change would leave unconverted");
+    let renamed = RENAMED_TABLES.load(Ordering::Relaxed);
+    eprintln!(
+        "{cases} cases, {renamed} renamed a table, {refused} refused over values a type change \
+         would leave unconverted"
+    );
     assert!(
         cases < 100 || refused > 0,
         "no case met an unconverted value"
     );
+    assert!(cases < 100 || renamed > 0, "no case renamed a table");
 }
 
 #[test]

@@ -81,6 +81,29 @@ fn unique_over_duplicates_counts_and_names_rows() {
     );
 }
 
+/// A partial unique index refuses only duplicates among the rows its condition selects: those
+/// are counted, and rows outside it that share a value are not named.
+#[test]
+fn partial_unique_over_duplicates_counts_only_the_rows_it_selects() {
+    let (_dir, _path, err) = applied_items(vec![migration(
+        "r2",
+        &["r1"],
+        "CREATE UNIQUE INDEX ux_items_sku ON items (sku) WHERE id < 7;",
+        "DROP INDEX ux_items_sku;",
+    )]);
+    let message = err.to_string();
+    assert!(matches!(err, RunError::Data { .. }), "{message}");
+    // Among ids 1–6: 'a' on 1, 5 and 'b' on 2, 6; id 8 ('b') is outside the condition.
+    assert!(
+        message.contains(
+            "4 rows of items share their value of (sku) with another row (2 duplicated values): \
+             sku 'a' on ids 1, 5; sku 'b' on ids 2, 6"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("2, 6, 8"), "{message}");
+}
+
 /// Duplicates are grouped by value, each value with its ids in order, the values in the order of
 /// their first row; past the limits an ellipsis says more exist, and the counts stay exact.
 #[test]

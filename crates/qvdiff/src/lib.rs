@@ -33,7 +33,8 @@
 //!
 //! On a field, `#[column(…)]`: `primary_key`, `autoincrement` (single integer primary key only),
 //! `name = "…"`, `sql_type = "…"`, `max_length = N` (text only), `default = <literal>`,
-//! `default_sql = "…"`, `unique`, `index`, `references = "table.column"`, `on_delete = "…"` /
+//! `default_sql = "…"` (or `default_sql(sqlite = "…", postgres = "…")`, one expression per
+//! dialect), `unique`, `index`, `references = "table.column"`, `on_delete = "…"` /
 //! `on_update = "…"` (`cascade`, `set null`, `set default`, `restrict`, `no action`),
 //! `renamed_from = "…"`, `backfill = <literal>` / `backfill_sql = "…"` (value for existing rows
 //! when a column becomes NOT NULL), `using = "…"` (an SQL expression converting existing rows

@@ -38,7 +38,7 @@
 //! ```
 
 use qvdiff_core::backend::BackupSettings;
-pub use qvdiff_core::backend::{RunOptions, RunReport, StepReport};
+pub use qvdiff_core::backend::{LockRetry, RunOptions, RunReport, StepReport};
 use qvdiff_core::runner::{self as decisions, Migration, Migrations, Status};
 use qvdiff_core::{diff, Backend, BackendError, FormatError, GraphError, Renames, Schema, Table};
 use std::fmt;

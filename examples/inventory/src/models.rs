@@ -1,6 +1,7 @@
 //! The inventory app's tables. qvdiff reads this file (see `qvdiff.toml` at the repository root)
 //! and the derive gives each struct `T::table()` for checks at start-up.
 
+use chrono::{DateTime, Utc};
 use qvdiff::{Enum, Model};
 
 /// A seller using the app.
@@ -93,6 +94,8 @@ pub struct Sale {
     pub status: String,
     #[column(sql_type = "DATETIME")]
     pub sold_at: String,
+    /// When the sale was last changed (an instant: `timestamptz` on PostgreSQL); none until then.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// An item offered on a marketplace.

@@ -12,7 +12,7 @@ use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use crate::prompt::Prompter;
-use qvdiff_core::backend::{BackupSettings, Direction, RunOptions, RunReport};
+use qvdiff_core::backend::{BackupSettings, Direction, HalfDone, RunOptions, RunReport};
 use qvdiff_core::runner::{applied_revisions, history as history_entries, Migrations};
 use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;
@@ -38,6 +38,7 @@ fn options(config: &Config, database: &Database, backup: bool, console: &Console
             keep: config.backup_keep,
         }),
         busy_timeout: config.busy_timeout,
+        lock_retry: config.lock_retry,
         // On a terminal, say which revision is running: a rebuild of a big table takes a while.
         progress: Some(std::sync::Arc::new(move |direction, migration| {
             let verb = match direction {
@@ -115,7 +116,7 @@ struct Destruction {
     /// The revision and its file.
     revision: String,
     path: String,
-    /// The file's `DESTRUCTIVE` reason.
+    /// What the step destroys, in words.
     reason: String,
     /// The table (and column) it destroys, with how many rows hold data there now.
     table: String,
@@ -155,32 +156,38 @@ fn confirm_destruction(
     let mut found = Vec::new();
     for migration in plan {
         let sql = migration.file.section(direction);
-        let section = db.dialect().section(sql, 0);
-        for statement in &section.statements {
-            let Some((_, reasons)) = statement
-                .trailing_comment
-                .as_deref()
-                .and_then(|c| c.split_once("DESTRUCTIVE:"))
-            else {
-                continue;
-            };
-            for reason in reasons.split("; ").map(str::trim) {
-                let Some((table, column)) = qvdiff_core::summary::destroyed_object(reason, &now)
-                else {
+        // What each statement destroys, read from the file's SQL by the dialect, between the
+        // schemas the file starts from and leads to.
+        let dialect = db.dialect();
+        let analysis = crate::commands::lint::analyze(dialect, migrations, migration, None);
+        let (start, end) = match (analysis, direction) {
+            (Some(a), Direction::Up) => (a.before, a.after),
+            (Some(a), Direction::Down) => (a.after, a.before),
+            (None, _) => (now.clone(), now.clone()),
+        };
+        for step in dialect.facts_of(&start, &end, sql) {
+            for loss in step.destroys {
+                // An object a pending revision creates first holds no data now.
+                let exists = now
+                    .table(&loss.table)
+                    .is_some_and(|t| loss.column.as_deref().is_none_or(|c| t.column(c).is_some()));
+                if !exists {
                     continue;
-                };
-                let total = db.count_rows(&table).map_err(run_error)?;
-                let rows = match &column {
-                    Some(column) => total - db.count_nulls(&table, column).map_err(run_error)?,
+                }
+                let total = db.count_rows(&loss.table).map_err(run_error)?;
+                let rows = match &loss.column {
+                    Some(column) => {
+                        total - db.count_nulls(&loss.table, column).map_err(run_error)?
+                    }
                     None => total,
                 };
                 if rows > 0 {
                     found.push(Destruction {
                         revision: migration.file.revision.clone(),
                         path: migration.path.clone(),
-                        reason: reason.to_string(),
-                        table,
-                        column,
+                        reason: loss.reason,
+                        table: loss.table,
+                        column: loss.column,
                         rows,
                     });
                 }
@@ -374,12 +381,14 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
     let (config, database) = db_url::resolve_database(config, db_flag)?;
     let config = &config;
     let migrations = load_migrations(&config.migrations)?;
-    let applied = if !database.exists() {
-        Vec::new()
+    let (applied, half_done) = if !database.exists() {
+        (Vec::new(), Vec::new())
     } else {
-        dialects::open(&database, false)?
-            .applied()
-            .map_err(run_error)?
+        let mut db = dialects::open(&database, false)?;
+        (
+            db.applied().map_err(run_error)?,
+            db.half_done().map_err(run_error)?,
+        )
     };
     let status = qvdiff_core::runner::status(&migrations, &applied);
     let mut out = String::new();
@@ -402,6 +411,9 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
             status.pending.join(", ")
         ));
     }
+    for half in &half_done {
+        console.warn(&half_done_note(half));
+    }
     for rev in &status.edited {
         console.warn(&format!("revision {rev} was edited after it was applied"));
     }
@@ -414,22 +426,38 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
     Ok(())
 }
 
+/// What `current` and `history` say of a revision a stopped run left half done.
+fn half_done_note(half: &HalfDone) -> String {
+    let (state, command) = match half.direction {
+        Direction::Up => ("applied", "upgrade"),
+        Direction::Down => ("reverted", "downgrade"),
+    };
+    format!(
+        "revision {} is half {state}: a run outside a transaction stopped after {} of its \
+         statement{} (`qvdiff {command}` continues it)",
+        half.revision,
+        half.statements_done,
+        if half.statements_done == 1 { "" } else { "s" }
+    )
+}
+
 /// `qvdiff history`: the revision graph, newest first, with what is applied.
 pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     // Without a database (none named, or a file not created yet) the history is shown with
     // nothing applied; a database that is named but wrong is an error, as everywhere.
-    let (config, applied, accepted) = match db_url::effective_url(config, db_flag) {
-        None => (config.clone(), Vec::new(), Vec::new()),
+    let (config, applied, accepted, half_done) = match db_url::effective_url(config, db_flag) {
+        None => (config.clone(), Vec::new(), Vec::new(), Vec::new()),
         Some(_) => {
             let (view, database) = db_url::resolve_database(config, db_flag)?;
-            let (applied, accepted) = if database.exists() {
+            let (applied, accepted, half_done) = if database.exists() {
                 let mut db = dialects::open(&database, false)?;
                 let applied = db.applied().map_err(run_error)?;
-                (applied, db.accepted_edits().map_err(run_error)?)
+                let accepted = db.accepted_edits().map_err(run_error)?;
+                (applied, accepted, db.half_done().map_err(run_error)?)
             } else {
-                (Vec::new(), Vec::new())
+                (Vec::new(), Vec::new(), Vec::new())
             };
-            (view, applied, accepted)
+            (view, applied, accepted, half_done)
         }
     };
     let migrations = load_migrations(&config.migrations)?;
@@ -450,6 +478,9 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
         }
         if entry.is_root {
             tags.push("root".to_string());
+        }
+        for half in half_done.iter().filter(|h| h.revision == entry.revision) {
+            tags.push(half_done_note(half));
         }
         if let Some(baseline) = migrations
             .get(&entry.revision)

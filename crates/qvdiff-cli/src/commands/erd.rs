@@ -19,9 +19,15 @@ pub fn run(config: &Config, args: &ErdArgs, db_flag: Option<&str>) -> CliResult<
         (None, ErdSource::Migrations) => {
             dialects::recorded(config, &load_migrations(&config.migrations)?, None)?.schema
         }
-        (None, ErdSource::Models) => dialects::planner(config)
-            .normalize(&ModelSource::choose(config, args.manifest.as_deref()).load()?)
-            .without_hints(),
+        (None, ErdSource::Models) => {
+            let models = ModelSource::choose(config, args.manifest.as_deref()).load()?;
+            // A dialect that stores no comments (SQLite) normalizes them away; the models'
+            // diagram shows them all the same.
+            dialects::planner(config)
+                .normalize(&models)
+                .without_hints()
+                .with_comments_from(&models)
+        }
     };
     let type_name = |ty: &qvdiff_core::ColumnType| dialects::type_name(config, ty);
     let text = match args.format {

@@ -15,7 +15,7 @@ use crate::output::{Console, Tone};
 use qvdiff_core::lint::{format_finding, lint_file, Analysis, FileFacts, Finding, Section};
 use qvdiff_core::migration::{DOWN_MARKER, UP_MARKER};
 use qvdiff_core::runner::{Migration, Migrations};
-use qvdiff_core::{Dialect, MigrationFile, Replay};
+use qvdiff_core::{Dialect, MigrationFile, Replay, StepFacts};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -34,6 +34,10 @@ pub struct Checked {
     pub down: Section,
     /// What replaying it showed, when its ancestors replay.
     pub analysis: Option<Analysis>,
+    /// The facts of each up statement, as the dialect reads them from the SQL.
+    pub up_facts: Vec<StepFacts>,
+    /// The facts of each down statement (what reverting would cost).
+    pub down_facts: Vec<StepFacts>,
     /// The findings, suppressions applied.
     pub findings: Vec<Finding>,
 }
@@ -220,6 +224,8 @@ fn read_dir(dir: &Path) -> CliResult<(Vec<Checked>, Vec<Migration>)> {
                 up: Section::default(),
                 down: Section::default(),
                 analysis: None,
+                up_facts: Vec::new(),
+                down_facts: Vec::new(),
             }),
         }
     }
@@ -241,6 +247,14 @@ fn check_one(
     let up = dialect.section(&file.up, up_line);
     let down = dialect.section(&file.down, down_line);
     let analysis = analyze(dialect, migrations, migration, start);
+    // Without a replay the facts are read against an empty database: no lock on a table that
+    // existed, since none is known to.
+    let (before, after) = match &analysis {
+        Some(a) => (a.before.clone(), a.after.clone()),
+        None => Default::default(),
+    };
+    let up_facts = dialect.facts_of(&before, &after, &file.up);
+    let down_facts = dialect.facts_of(&after, &before, &file.down);
     let facts = FileFacts {
         text: &text,
         up_text: &file.up,
@@ -249,6 +263,7 @@ fn check_one(
         down: down.clone(),
         is_merge: file.parents.len() > 1,
         analysis: analysis.clone(),
+        up_facts: up_facts.clone(),
     };
     let findings = lint_file(&facts);
     Ok(Checked {
@@ -258,6 +273,8 @@ fn check_one(
         up,
         down,
         analysis,
+        up_facts,
+        down_facts,
         findings,
     })
 }

@@ -16,6 +16,7 @@ use qvdiff_core::migration::{
 };
 use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
+use qvdiff_core::Step;
 
 /// Generates, verifies and writes the next migration: one file per history the project keeps
 /// (SQLite, and PostgreSQL beside it), all with one revision id. Every file is planned and
@@ -377,6 +378,15 @@ pub(crate) fn draft(
     );
     verified?;
     let (summary, notes) = described?;
+    // With a server at hand, the file as it will be written runs there too.
+    crate::dialects::prove_on_server(
+        &base,
+        history,
+        &config.migrations.join(file.file_name()),
+        &file.render_with_notes(&notes),
+        &proposal.wanted,
+        console,
+    )?;
     let draft = Draft {
         config: config.clone(),
         file,
@@ -412,7 +422,7 @@ fn describe(
         .down
         .steps
         .iter()
-        .filter_map(|s| s.destructive.clone())
+        .filter_map(Step::destructive)
         .collect();
     if base.schema.tables.is_empty() && !down_losses.is_empty() {
         // The way back from a first migration drops everything it creates: one warning says it.
@@ -446,7 +456,7 @@ fn describe(
         dialect.as_ref(),
         file,
         &proposal.changes,
-        &proposal.wanted,
+        &proposal.up.steps,
         down_losses,
         row_counts,
     );

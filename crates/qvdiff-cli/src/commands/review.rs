@@ -14,11 +14,10 @@ use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::models::display_path;
 use qvdiff_core::erd::{mermaid, Mark, Marks};
 use qvdiff_core::lint::{Finding, Rule};
-use qvdiff_core::section::rebuilt_tables;
 use qvdiff_core::summary::{
     affected_tables, change_lines, recorded_fingerprint, section_fingerprint, SummaryExtras,
 };
-use qvdiff_core::{Change, ColumnType, Dialect, MigrationFile, Schema};
+use qvdiff_core::{Change, ColumnType, Dialect, MigrationFile, Schema, Step};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -198,28 +197,39 @@ fn git(config: &Config, args: &[&str], what: &str) -> CliResult<String> {
 }
 
 /// The summary notes of a migration `migrate` writes (see [`qvdiff_core::summary`]), types
-/// named as the file's dialect writes them.
+/// named as the file's dialect writes them; the rebuilt tables are the planned up steps' facts.
 pub fn generated_notes(
     dialect: &dyn Dialect,
     file: &MigrationFile,
     changes: &[Change],
-    wanted: &Schema,
+    up: &[Step],
     down_losses: Vec<String>,
     row_counts: Option<BTreeMap<String, u64>>,
 ) -> Vec<String> {
-    let rebuilt = if qvdiff_core::section::may_rebuild(&file.up) {
-        let up = dialect.section(&file.up, 0);
-        rebuilt_tables(&up, |t| wanted.table(t).is_some())
-    } else {
-        BTreeSet::new()
-    };
+    let rebuilt = up.iter().filter_map(|s| s.facts.rebuilds.clone()).collect();
     let type_name = |ty: &ColumnType| dialect.type_name(ty);
     let extras = SummaryExtras {
         rebuilt,
+        renamed_indexes: renamed_indexes(dialect, &file.up),
         down_losses,
         row_counts,
     };
     qvdiff_core::summary::notes(file, changes, &extras, &type_name)
+}
+
+/// The `(old, new)` index renames an up section performs, for the summary. Only a section that
+/// says `ALTER INDEX` is read (reading the statements of a big initial migration costs).
+fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
+    let says_alter_index = up.lines().any(|line| {
+        line.trim_start()
+            .to_ascii_uppercase()
+            .starts_with("ALTER INDEX")
+    });
+    if says_alter_index {
+        dialect.renames(up).indexes
+    } else {
+        Vec::new()
+    }
 }
 
 /// Current row counts of the tables `changes` touch, read from a live database.
@@ -259,7 +269,11 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         Some(a) => (a.changes.clone(), a.before.clone(), a.after.clone()),
         None => (Vec::new(), Schema::default(), Schema::default()),
     };
-    let rebuilt = rebuilt_tables(&checked.up, |t| after.table(t).is_some());
+    let rebuilt: BTreeSet<String> = checked
+        .up_facts
+        .iter()
+        .filter_map(|f| f.rebuilds.clone())
+        .collect();
     let (before_tables, after_tables, before_marks, after_marks) = marks(&changes, &type_name);
     let mut tables: BTreeSet<String> = after_tables.clone();
     tables.extend(changes.iter().filter_map(|c| match c {
@@ -281,11 +295,8 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         .down
         .statements
         .iter()
-        .filter_map(|st| {
-            let comment = st.trailing_comment.as_deref()?;
-            let (_, why) = comment.split_once("DESTRUCTIVE:")?;
-            Some((st.line, why.trim().to_string()))
-        })
+        .zip(&checked.down_facts)
+        .filter_map(|(st, facts)| Some((st.line, facts.destructive()?)))
         .collect();
     Some(Reviewed {
         revision: file.revision.clone(),
@@ -294,7 +305,12 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
         parents: file.parents.clone(),
         origin,
         tables: tables.into_iter().collect(),
-        changes: change_lines(&changes, &rebuilt, &type_name),
+        changes: change_lines(
+            &changes,
+            &rebuilt,
+            &renamed_indexes(dialect, &file.up),
+            &type_name,
+        ),
         destructive,
         down_losses,
         rebuilds: rebuilt.into_iter().collect(),

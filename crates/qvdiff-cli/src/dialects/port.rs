@@ -24,8 +24,9 @@
 //! A checksum is order-independent (the wrapping sum of the SHA-256 of each row's canonical
 //! text), because the two databases may sort text differently. Canonical text is per logical type:
 //! booleans `true`/`false` (SQLite stores 0/1), floats by their exact binary value, decimals
-//! without trailing zeros, timestamps with a space and no trailing zone or zeros, JSON re-serialized
-//! with sorted keys, bytes as `\x` and hex.
+//! without trailing zeros, timestamps with a space and no trailing zone or zeros, instants
+//! (`timestamptz`) as the same moment in UTC, JSON re-serialized with sorted keys, bytes as `\x`
+//! and hex.
 
 pub mod deferred;
 mod progress;
@@ -77,6 +78,10 @@ pub fn enter_schema(
         qvdiff_postgres::connect::use_schema(tx, &target.display(), schema, true)
             .map_err(|e| CliError::new(e.to_string()))?;
     }
+    // An instant SQLite holds without an offset was written in UTC (`CURRENT_TIMESTAMP`), so
+    // the target reads it as UTC whatever the server's `TimeZone`.
+    tx.batch_execute("SET LOCAL TimeZone = 'UTC'")
+        .map_err(|e| pg_failure("setting the port's time zone".to_string(), e))?;
     introspect(tx)
 }
 
@@ -898,7 +903,11 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
             }
         }
         ColumnType::Decimal { .. } => trim_fraction(raw),
-        ColumnType::DateTime | ColumnType::DateTimeTz | ColumnType::Time | ColumnType::Date => {
+        ColumnType::DateTimeTz => match instant_in_utc(raw) {
+            Some(utc) => Cow::Owned(utc),
+            None => Cow::Borrowed(raw),
+        },
+        ColumnType::DateTime | ColumnType::Time | ColumnType::Date => {
             if !raw.contains(['T', 'Z', '+']) {
                 return trim_fraction(raw);
             }
@@ -917,6 +926,47 @@ fn canonical<'a>(raw: &'a str, ty: &ColumnType) -> Cow<'a, str> {
         },
         _ => Cow::Borrowed(raw),
     }
+}
+
+/// An instant's canonical text: the same moment in UTC, `YYYY-MM-DD HH:MM:SS` with the
+/// fraction's trailing zeros cut. SQLite keeps what the app wrote (`2026-01-02 03:04:05+02:00`,
+/// `…T…Z`, or no offset at all, which port reads as UTC as the target session does), PostgreSQL
+/// prints the session's zone (`2026-01-02 01:04:05+00`). `None` when `raw` is no timestamp.
+fn instant_in_utc(raw: &str) -> Option<String> {
+    let text = raw.trim();
+    let (local, offset_seconds) = match text.strip_suffix(['Z', 'z']) {
+        Some(local) => (local, 0),
+        None => match text.get(10..).and_then(|time| time.rfind(['+', '-'])) {
+            Some(at) => {
+                let at = at + 10;
+                (&text[..at], offset_in_seconds(&text[at..])?)
+            }
+            None => (text, 0),
+        },
+    };
+    let local = local.trim_end().replacen('T', " ", 1);
+    let naive = chrono::NaiveDateTime::parse_from_str(&local, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&local, "%Y-%m-%d %H:%M"))
+        .ok()?;
+    let utc = naive.checked_sub_signed(chrono::TimeDelta::seconds(offset_seconds))?;
+    let text = utc.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    Some(trim_fraction(&text).into_owned())
+}
+
+/// `+02:00`, `+0200`, `+02`, `-05:30:15` as seconds east of UTC.
+fn offset_in_seconds(offset: &str) -> Option<i64> {
+    let sign = match offset.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || ![2, 4, 6].contains(&digits.len()) {
+        return None;
+    }
+    let part = |i: usize| digits.get(i..i + 2).map_or(Ok(0), str::parse::<i64>);
+    let seconds = part(0).ok()? * 3600 + part(2).ok()? * 60 + part(4).ok()?;
+    Some(sign * seconds)
 }
 
 /// A float's canonical text: its exact binary value (any NaN as one NaN) in hex, so that both
@@ -996,6 +1046,29 @@ mod tests {
             canonical("2026-01-02 03:04:05.500", &dt),
             canonical("2026-01-02 03:04:05.5", &dt)
         );
+        let instant = ColumnType::DateTimeTz;
+        for (sqlite, server) in [
+            ("2026-01-02 03:04:05+02:00", "2026-01-02 01:04:05+00"),
+            ("2026-01-02T01:04:05Z", "2026-01-02 03:04:05+02"),
+            ("2026-01-02 00:30:00.250-05:30", "2026-01-02 06:00:00.25+00"),
+            ("2026-01-01 23:00:00", "2026-01-02 00:00:00+01"),
+            ("2026-01-02 01:04:05.000000+00:00", "2026-01-02 01:04:05+00"),
+        ] {
+            assert_eq!(
+                canonical(sqlite, &instant),
+                canonical(server, &instant),
+                "{sqlite} vs {server}"
+            );
+        }
+        assert_eq!(
+            canonical("2026-01-02 03:04:05+02:00", &instant),
+            "2026-01-02 01:04:05"
+        );
+        assert_ne!(
+            canonical("2026-01-02 03:04:05+02:00", &instant),
+            canonical("2026-01-02 03:04:05+00", &instant)
+        );
+        assert_eq!(canonical("not a time", &instant), "not a time");
         let dec = ColumnType::Decimal {
             precision: Some(10),
             scale: Some(2),

@@ -49,6 +49,7 @@ pub fn recorded(migrations: &Migrations) -> CliResult<Baseline> {
         shadow: Shadow::Sqlite(objects),
         schema,
         live: None,
+        server: None,
     })
 }
 
@@ -132,6 +133,7 @@ impl ReplayCache {
             shadow: Shadow::Sqlite(objects),
             schema,
             live: None,
+            server: None,
         })
     }
 
@@ -217,6 +219,7 @@ pub fn live(target: &DatabaseTarget) -> CliResult<Baseline> {
         shadow: Shadow::Sqlite(objects),
         schema,
         live: None,
+        server: None,
     })
 }
 

@@ -1,7 +1,9 @@
 //! Each statement's effect on the catalog, as the server applies it.
 
 use super::catalog::{ColumnState, Constraint, ConstraintKind, FkState, IndexState, TableState};
-use super::expr::{is_null_literal, referenced_columns, rename_in_expression, serial_bits};
+use super::expr::{
+    is_null_literal, referenced_columns, refused_in, rename_in_expression, serial_bits,
+};
 use super::naming::{display_ident, name_addition};
 use super::parse::{
     is_table_constraint_start, parse_column_def, parse_table_constraint, ColumnDef, NewConstraint,
@@ -28,9 +30,13 @@ impl SchemaModel {
             }
             // Data, and statements that change nothing a Schema holds.
             "INSERT" | "UPDATE" | "DELETE" | "SELECT" | "COPY" | "WITH" | "VALUES" | "TRUNCATE"
-            | "MERGE" | "COMMENT" | "ANALYZE" | "ANALYSE" | "VACUUM" | "LOCK" | "GRANT"
-            | "REVOKE" | "NOTIFY" | "REINDEX" | "BEGIN" | "COMMIT" | "END" | "START"
-            | "SAVEPOINT" | "RELEASE" | "RESET" => Ok(()),
+            | "MERGE" | "ANALYZE" | "ANALYSE" | "VACUUM" | "LOCK" | "GRANT" | "REVOKE"
+            | "NOTIFY" | "REINDEX" | "BEGIN" | "COMMIT" | "END" | "START" | "SAVEPOINT"
+            | "RELEASE" | "RESET" => Ok(()),
+            "COMMENT" => {
+                p.advance();
+                self.comment(&mut p)
+            }
             "SET" => {
                 // Only `search_path` changes where unqualified names go.
                 let words = p.remaining_words();
@@ -105,6 +111,59 @@ impl SchemaModel {
         unsupported(format!("ALTER {what} is not a statement qvdiff writes"))
     }
 
+    /// `COMMENT ON TABLE t IS '…' | NULL` and `COMMENT ON COLUMN t.c IS …`; a comment on
+    /// anything else (a constraint, an index) is not part of a Schema.
+    pub(super) fn comment(&mut self, p: &mut Parser) -> Step {
+        if !p.eat("ON") {
+            return unsupported("expected `COMMENT ON`");
+        }
+        let on_table = p.eat("TABLE");
+        if !on_table && !p.eat("COLUMN") {
+            return Ok(());
+        }
+        let mut names = vec![p.ident()?];
+        while p.eat_punct(".") {
+            names.push(p.ident()?);
+        }
+        p.expect("IS")?;
+        let comment = if p.eat("NULL") {
+            None
+        } else {
+            Some(p.string_literal()?)
+        }
+        // The server stores an empty comment as none.
+        .filter(|c| !c.is_empty());
+        p.expect_end()?;
+        let (schema, table, column) = match (on_table, names.as_slice()) {
+            (true, [table]) => (None, table, None),
+            (true, [schema, table]) => (Some(schema), table, None),
+            (false, [table, column]) => (None, table, Some(column)),
+            (false, [schema, table, column]) => (Some(schema), table, Some(column)),
+            _ => return unsupported("expected a table or `table.column` name"),
+        };
+        if schema.is_some_and(|s| s != "public") {
+            return unsupported("only the public schema is modelled");
+        }
+        if table == LEDGER_TABLE {
+            return Ok(());
+        }
+        let state = self.table_mut(table)?;
+        match column {
+            None => state.comment = comment,
+            Some(column) => match state.columns.iter_mut().find(|c| &c.name == column) {
+                Some(c) => c.comment = comment,
+                None => {
+                    return invalid(format!(
+                        "column {} of relation {} does not exist",
+                        quote_ident(column),
+                        quote_ident(table)
+                    ))
+                }
+            },
+        }
+        Ok(())
+    }
+
     // ----- CREATE TABLE -----
 
     pub(super) fn create_table(&mut self, p: &mut Parser) -> Step {
@@ -170,6 +229,7 @@ impl SchemaModel {
                 columns: Vec::new(),
                 constraints: Vec::new(),
                 indexes: Vec::new(),
+                comment: None,
             },
         );
         let mut pending = Vec::new();
@@ -220,6 +280,7 @@ impl SchemaModel {
             default: default.filter(|d| !is_null_literal(d)),
             identity: def.identity,
             sequence,
+            comment: None,
         };
         self.table_mut(table)?.columns.push(column);
         self.register(table);
@@ -268,7 +329,7 @@ impl SchemaModel {
                         quote_ident(table)
                     ));
                 };
-                if !found.unique || found.partial {
+                if !found.unique || found.predicate.is_some() {
                     return invalid(format!(
                         "index {} is not a plain unique index",
                         quote_ident(&index)
@@ -343,6 +404,9 @@ impl SchemaModel {
             NewKind::Check(expr) => {
                 if expr.trim().is_empty() {
                     return unsupported("an empty CHECK is not modelled");
+                }
+                if let Some(why) = refused_in(&expr, "check constraint") {
+                    return invalid(why);
                 }
                 ConstraintKind::Check(expr)
             }
@@ -470,7 +534,7 @@ impl SchemaModel {
             ));
         }
         let mut other_columns = Vec::new();
-        let mut partial = false;
+        let mut predicate = None;
         while !p.at_end() {
             if p.eat("INCLUDE") {
                 other_columns.extend(p.ident_list()?);
@@ -480,7 +544,7 @@ impl SchemaModel {
                 p.paren_body()?;
             } else if p.eat("WHERE") {
                 let (start, end) = p.expr_span(&[]);
-                partial = true;
+                predicate = Some(super::canonical_predicate(&p.sql[start..end]));
                 let state = self.table(&table)?;
                 other_columns.extend(referenced_columns(
                     &p.sql[start..end],
@@ -510,7 +574,7 @@ impl SchemaModel {
             name,
             columns,
             unique,
-            partial,
+            predicate,
             other_columns,
             oid,
         });
@@ -795,7 +859,10 @@ impl SchemaModel {
             }
             if p.eat("USING") {
                 // The conversion of existing values; it does not change the schema.
-                p.expr_span(&[]);
+                let (start, end) = p.expr_span(&[]);
+                if let Some(why) = refused_in(&p.sql[start..end], "transform expression") {
+                    return invalid(why);
+                }
             }
             changed.ty = self.column_type(type_text);
             if changed.identity && !matches!(changed.ty, ColumnType::Integer { .. }) {
@@ -1130,6 +1197,9 @@ impl SchemaModel {
                 for index in &mut other.indexes {
                     rename(&mut index.columns);
                     rename(&mut index.other_columns);
+                    if let Some(predicate) = &mut index.predicate {
+                        *predicate = rename_in_expression(predicate, old, new);
+                    }
                 }
                 for column in &mut other.columns {
                     if column.name == old {
@@ -1191,13 +1261,17 @@ impl SchemaModel {
     }
 }
 
-/// A `DEFAULT` may not name a column (`DEFAULT lower(name)`): the server refuses it, whatever
-/// the rows hold, so the model does too.
+/// A `DEFAULT` may not name a column (`DEFAULT lower(name)`), hold a subquery or an aggregate:
+/// the server refuses it, whatever the rows hold, so the model does too.
 fn refuse_column_reference(default: Option<&str>, columns: &[String]) -> Step {
-    match default.map(|expr| referenced_columns(expr, columns)) {
-        Some(named) if !named.is_empty() => {
-            invalid("cannot use column reference in DEFAULT expression".to_string())
-        }
-        _ => Ok(()),
+    let Some(expr) = default else {
+        return Ok(());
+    };
+    if !referenced_columns(expr, columns).is_empty() {
+        return invalid("cannot use column reference in DEFAULT expression".to_string());
+    }
+    match refused_in(expr, "DEFAULT expression") {
+        Some(why) => invalid(why),
+        None => Ok(()),
     }
 }

@@ -13,6 +13,8 @@ pub(super) struct TableState {
     pub(super) columns: Vec<ColumnState>,
     pub(super) constraints: Vec<Constraint>,
     pub(super) indexes: Vec<IndexState>,
+    /// `COMMENT ON TABLE`.
+    pub(super) comment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +27,8 @@ pub(super) struct ColumnState {
     pub(super) identity: bool,
     /// The sequence of an identity or `serial` column: a relation name, so it can clash.
     pub(super) sequence: Option<String>,
+    /// `COMMENT ON COLUMN`.
+    pub(super) comment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,8 +62,9 @@ pub(super) struct IndexState {
     pub(super) name: String,
     pub(super) columns: Vec<String>,
     pub(super) unique: bool,
-    /// Has a `WHERE`: cannot back a foreign key.
-    pub(super) partial: bool,
+    /// A partial index's `WHERE` condition ([`super::canonical_predicate`] spelling): such an
+    /// index cannot back a foreign key.
+    pub(super) predicate: Option<String>,
     /// Other columns it depends on (`INCLUDE`, the predicate): dropping one drops the index.
     pub(super) other_columns: Vec<String>,
     pub(super) oid: u64,
@@ -281,7 +286,7 @@ impl TableState {
         let indexes = self
             .indexes
             .iter()
-            .filter(|i| i.unique && !i.partial && same_set(&i.columns))
+            .filter(|i| i.unique && i.predicate.is_none() && same_set(&i.columns))
             .map(|i| (i.oid, i.name.clone()));
         keys.chain(indexes).min().map(|(_, name)| name)
     }
@@ -305,11 +310,13 @@ impl TableState {
                     nullable: !c.not_null,
                     default,
                     autoincrement,
+                    comment: c.comment.clone(),
                     ..Column::new(c.name.clone(), c.ty.clone())
                 }
             })
             .collect();
         let mut table = Table::new(self.name.clone(), columns);
+        table.comment = self.comment.clone();
         for constraint in &self.constraints {
             match &constraint.kind {
                 ConstraintKind::PrimaryKey(columns) => table.primary_key = columns.clone(),
@@ -342,6 +349,7 @@ impl TableState {
                 name: i.name.clone(),
                 columns: i.columns.clone(),
                 unique: i.unique,
+                predicate: i.predicate.clone(),
             })
             .collect();
         table

@@ -117,3 +117,135 @@ pub(super) fn column_reference(expr: &str, tokens: &[Token], i: usize) -> Option
         _ => None,
     }
 }
+
+/// Why the server refuses `expr` where `place` is (`DEFAULT expression`, `check constraint`,
+/// `transform expression`, the server's own words) whatever the table holds: a subquery, or an
+/// aggregate function. `None`: nothing the model can tell (the function catalog is the
+/// server's; `migrate` proves there too when one is at hand).
+pub(super) fn refused_in(expr: &str, place: &str) -> Option<String> {
+    // Aggregates the server has built in; followed by `(` they cannot be anything else.
+    const AGGREGATES: &[&str] = &[
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "array_agg",
+        "string_agg",
+        "bool_and",
+        "bool_or",
+        "every",
+        "json_agg",
+        "jsonb_agg",
+    ];
+    let tokens = sqltext::tokenize(expr);
+    for (i, token) in tokens.iter().enumerate() {
+        if token.kind != TokenKind::Word {
+            continue;
+        }
+        let word = &expr[token.start..token.end];
+        if word.eq_ignore_ascii_case("SELECT") {
+            return Some(format!("cannot use subquery in {place}"));
+        }
+        let called = tokens.get(i + 1).is_some_and(|t| t.kind == TokenKind::Open);
+        if called && AGGREGATES.contains(&word.to_ascii_lowercase().as_str()) {
+            let place = place.strip_suffix(" expression").unwrap_or(place);
+            let place = match place {
+                "check constraint" => "check constraints".to_string(),
+                other => format!("{other} expressions"),
+            };
+            return Some(format!("aggregate functions are not allowed in {place}"));
+        }
+    }
+    None
+}
+
+/// Functions of SQLite that PostgreSQL has no function of the same name for: the server refuses
+/// a `DEFAULT` that calls one, so the proof refuses it first (see [`unusable_defaults`]).
+const SQLITE_ONLY_FUNCTIONS: &[&str] = &[
+    "changes",
+    "datetime",
+    "hex",
+    "ifnull",
+    "instr",
+    "julianday",
+    "last_insert_rowid",
+    "printf",
+    "randomblob",
+    "sqlite_version",
+    "strftime",
+    "total_changes",
+    "unixepoch",
+    "zeroblob",
+];
+
+/// The first function `expr` calls that PostgreSQL does not have (one of SQLite's own, e.g.
+/// `datetime`), as written.
+fn sqlite_only_call(expr: &str) -> Option<&str> {
+    let tokens = sqltext::tokenize(expr);
+    tokens.windows(2).find_map(|pair| {
+        let name = &expr[pair[0].start..pair[0].end];
+        let is_call = pair[0].kind == TokenKind::Word && pair[1].kind == TokenKind::Open;
+        (is_call
+            && SQLITE_ONLY_FUNCTIONS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(name)))
+        .then_some(name)
+    })
+}
+
+/// A column default PostgreSQL could not compute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableDefault {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The default as PostgreSQL gets it.
+    pub default: String,
+    /// Why no insert could take it.
+    pub reason: String,
+}
+
+/// The SQL defaults of `schema` (as PostgreSQL stores it) that call a function only SQLite has
+/// (a default written for SQLite in a project with both histories): the server would refuse the
+/// migration at `upgrade`. Part of the proof of a new migration, which runs on the pure model.
+pub fn unusable_defaults(schema: &qvdiff_core::Schema) -> Vec<UnusableDefault> {
+    let mut unusable = Vec::new();
+    for table in &schema.tables {
+        for column in &table.columns {
+            let Some(default) = &column.default else {
+                continue;
+            };
+            let expr = crate::render::render_default(default);
+            if let Some(function) = sqlite_only_call(&expr) {
+                unusable.push(UnusableDefault {
+                    table: table.name.clone(),
+                    column: column.name.clone(),
+                    reason: format!("function {function}() is SQLite's; PostgreSQL has none"),
+                    default: expr,
+                });
+            }
+        }
+    }
+    unusable
+}
+
+#[cfg(test)]
+mod sqlite_only_tests {
+    use super::sqlite_only_call;
+
+    #[test]
+    fn finds_calls_of_sqlite_functions_only() {
+        assert_eq!(sqlite_only_call("datetime('now')"), Some("datetime"));
+        assert_eq!(
+            sqlite_only_call("(STRFTIME('%s', 'now'))"),
+            Some("STRFTIME")
+        );
+        assert_eq!(sqlite_only_call("now()"), None);
+        assert_eq!(sqlite_only_call("CURRENT_TIMESTAMP"), None);
+        // A word that is not a call, and a quoted text, are no calls.
+        assert_eq!(sqlite_only_call("'datetime(x)'"), None);
+        assert_eq!(sqlite_only_call("\"hex\""), None);
+    }
+}

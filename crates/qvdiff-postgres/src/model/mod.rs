@@ -22,8 +22,9 @@
 //!   or table is renamed in every key and index that names it (foreign keys of other tables
 //!   included) and in CHECK expressions, and a foreign key needs `CASCADE` to lose the unique
 //!   index, column or table it references.
+//! - `COMMENT ON TABLE|COLUMN` (the comments a Schema holds).
 //! - Data statements (`INSERT`, `UPDATE`, `DELETE`, `SELECT`, `COPY`, `WITH`, `TRUNCATE`, …),
-//!   `COMMENT ON`, `SET` (not `search_path`), `GRANT`/`REVOKE`, `ANALYZE`, `LOCK` and
+//!   other `COMMENT ON`, `SET` (not `search_path`), `GRANT`/`REVOKE`, `ANALYZE`, `LOCK` and
 //!   `BEGIN`/`COMMIT` change nothing here. Statements on the ledger table are skipped.
 //!
 //! Anything else (views, functions, triggers, `DO` blocks, `ALTER … OWNER`, other schemas,
@@ -39,8 +40,12 @@ mod apply;
 mod catalog;
 mod enums;
 mod expr;
+mod facts;
+pub use expr::{unusable_defaults, UnusableDefault};
 pub(crate) mod naming;
+pub use facts::facts_of;
 mod parse;
+mod predicate;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +57,9 @@ use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::{ColumnType, Schema};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+
+pub use predicate::canonical_predicate;
+pub(crate) use predicate::predicate_after_renames;
 
 /// Applies one migration section's statements, in order, to `schema`.
 ///
@@ -216,10 +224,12 @@ impl SchemaModel {
                         sequence: c
                             .autoincrement
                             .then(|| make_object_name(&table.name, Some(&c.name), "seq")),
+                        comment: c.comment.clone(),
                     })
                     .collect(),
                 constraints: Vec::new(),
                 indexes: Vec::new(),
+                comment: table.comment.clone(),
             };
             let mut add = |state: &mut TableState, name: String, kind: ConstraintKind| {
                 model.next_oid += 1;
@@ -258,8 +268,12 @@ impl SchemaModel {
                     name: index.name.clone(),
                     columns: index.columns.clone(),
                     unique: index.unique,
-                    partial: false,
-                    other_columns: Vec::new(),
+                    predicate: index.predicate.as_deref().map(canonical_predicate),
+                    other_columns: index
+                        .predicate
+                        .as_deref()
+                        .map(|p| expr::referenced_columns(p, &state.column_names()))
+                        .unwrap_or_default(),
                     oid: model.next_oid,
                 });
             }

@@ -104,11 +104,13 @@ fn create_table_and_index_as_the_planner_writes_them() {
                 name: "ix_items_notes".into(),
                 columns: strings(&["notes"]),
                 unique: true,
+                predicate: None,
             },
             Index {
                 name: "ix_items_title".into(),
                 columns: strings(&["title", "notes"]),
                 unique: false,
+                predicate: None,
             },
         ],
         foreign_keys: vec![ForeignKey {
@@ -554,4 +556,30 @@ fn defaults_read_as_introspection_reads_them() {
     assert!(is_null_literal("NULL::text"));
     assert!(!is_null_literal("'NULL'"));
     assert!(!is_null_literal("nullif(a, b)"));
+}
+
+#[test]
+fn comments_on_tables_and_columns_are_kept_through_renames_and_removed_by_null() {
+    let schema = model(&format!(
+        "{USERS}COMMENT ON TABLE users IS 'People; who sign in';\n\
+         COMMENT ON COLUMN public.\"users\".\"email\" IS 'it''s unique';\n\
+         COMMENT ON CONSTRAINT users_pkey ON users IS 'not a Schema comment';\n\
+         ALTER TABLE users RENAME COLUMN email TO mail;\n\
+         ALTER TABLE users RENAME TO people;\n"
+    ));
+    let people = table(&schema, "people");
+    assert_eq!(people.comment.as_deref(), Some("People; who sign in"));
+    assert_eq!(
+        people.column("mail").and_then(|c| c.comment.as_deref()),
+        Some("it's unique")
+    );
+    let schema = model(&format!(
+        "{USERS}COMMENT ON TABLE users IS 'x';\nCOMMENT ON TABLE users IS NULL;\n\
+         COMMENT ON COLUMN users.email IS 'y';\nCOMMENT ON COLUMN users.email IS '';\n"
+    ));
+    let users = table(&schema, "users");
+    assert_eq!(users.comment, None);
+    assert_eq!(users.column("email").and_then(|c| c.comment.clone()), None);
+    let e = error(&format!("{USERS}COMMENT ON COLUMN users.nope IS 'z';"));
+    assert_eq!(e.kind, ModelErrorKind::Invalid, "{e}");
 }

@@ -28,18 +28,20 @@
 //! renames of the constraint or its table.
 
 use crate::ddl::{
-    add_constraint_sql, check_clause, check_comment_sql, column_definition, create_index_sql,
-    create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause, primary_key_clause,
-    unique_clause, IDENTITY,
+    add_constraint_sql, check_clause, check_comment_sql, column_definition, comment_sql,
+    create_index_sql, create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause,
+    primary_key_clause, table_comments_sql, unique_clause, IDENTITY,
 };
 use crate::enums::{plan_enums, using_enum, EnumPlan};
+use crate::locks::{is_volatile, type_change_rewrites};
 use crate::render::{
     check_name, foreign_key_name, limit_name, parse_default, parse_type, primary_key_name,
     quote_ident, quote_string, render_default, render_type, unique_name,
 };
 use qvdiff_core::{
-    foreign_key_order, Change, Check, Column, ColumnType, DefaultValue, Dialect, ForeignKey, Index,
-    Plan, PlanError, Schema, Step, Table, Unique,
+    foreign_key_order, Change, Check, Column, ColumnType, DefaultValue, Dialect, Fill, FillReason,
+    ForeignKey, Index, Lock, LockMode, Loss, Plan, PlanError, Schema, Step, StepFacts, Table,
+    Unique,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -94,6 +96,10 @@ impl Dialect for Postgres {
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
         Box::new(crate::review::ModelledSchema::default())
     }
+
+    fn facts_of(&self, before: &Schema, _after: &Schema, sql: &str) -> Vec<StepFacts> {
+        crate::model::facts_of(before, sql)
+    }
 }
 
 /// A logical type as PostgreSQL keeps it: there is no 8-bit integer (`smallint` is the
@@ -128,6 +134,11 @@ pub fn normalize_table(table: &Table) -> Table {
     }
     for index in &mut table.indexes {
         index.name = limit_name(&index.name);
+        // As the server prints it back (see `model::canonical_predicate`).
+        index.predicate = index
+            .predicate
+            .as_deref()
+            .map(crate::model::canonical_predicate);
     }
     for unique in &mut table.uniques {
         unique.name = unique.name.as_deref().map(limit_name);
@@ -183,6 +194,8 @@ struct TableWork {
     added_indexes: Vec<Index>,
     added_foreign_keys: Vec<ForeignKey>,
     added_checks: Vec<Check>,
+    /// `(column or None for the table, new comment)`.
+    comments: Vec<(Option<String>, Option<String>)>,
     /// `(old, new)` names of indexes that stay as they are but for their name (it follows a
     /// renamed table or column): renamed, not rebuilt.
     index_renames: Vec<(String, String)>,
@@ -195,13 +208,27 @@ impl TableWork {
     fn pair_index_renames(&mut self) {
         let mut dropped = std::mem::take(&mut self.dropped_indexes);
         dropped.retain(|old| {
+            let old_predicate = old
+                .predicate
+                .as_deref()
+                .map(|p| crate::model::predicate_after_renames(p, &self.column_renames));
             let same_but_name = |new: &Index| {
-                new.unique == old.unique && new.columns == self.new_column_names(&old.columns)
+                new.unique == old.unique
+                    && new.columns == self.new_column_names(&old.columns)
+                    && new
+                        .predicate
+                        .as_deref()
+                        .map(crate::model::canonical_predicate)
+                        == old_predicate
             };
             match self.added_indexes.iter().position(same_but_name) {
                 Some(at) => {
                     let new = self.added_indexes.remove(at);
-                    self.index_renames.push((old.name.clone(), new.name));
+                    // Same name: only the condition's column names changed, and the server
+                    // renamed those with the column.
+                    if new.name != old.name {
+                        self.index_renames.push((old.name.clone(), new.name));
+                    }
                     false
                 }
                 None => true,
@@ -255,6 +282,8 @@ struct Planner<'a> {
     changes: &'a [Change],
     steps: Vec<Step>,
     enums: EnumPlan,
+    /// New names of the tables the plan renames: they exist before the migration too.
+    renamed_to: BTreeSet<String>,
 }
 
 impl<'a> Planner<'a> {
@@ -272,21 +301,65 @@ impl<'a> Planner<'a> {
             to,
             changes,
             steps: Vec::new(),
+            renamed_to: BTreeSet::new(),
         }
     }
 
+    /// A statement that locks no table existing before the migration.
     fn step(&mut self, sql: String) {
-        self.steps.push(Step {
-            sql,
-            destructive: None,
-        });
+        self.steps.push(Step::plain(sql));
     }
 
-    fn destructive_step(&mut self, sql: String, reason: Option<String>) {
-        self.steps.push(Step {
-            sql,
-            destructive: reason,
-        });
+    /// A statement on `table` taking `mode`; `scans`: it reads every row under the lock;
+    /// `rewrites`: it writes the table anew. The lock is a fact only on a table that exists
+    /// before the migration (a new table has no readers or writers to block).
+    fn locking(&mut self, sql: String, table: &str, mode: LockMode, scans: bool, rewrites: bool) {
+        let facts = StepFacts {
+            lock: self.lock(table, mode, scans, rewrites),
+            ..StepFacts::default()
+        };
+        self.steps.push(Step::with(sql, facts));
+    }
+
+    /// A statement on `table` with facts of its own (losses, fills) and the lock `mode`.
+    fn step_with(&mut self, sql: String, table: &str, mode: LockMode, mut facts: StepFacts) {
+        let (scans, rewrites) = facts
+            .lock
+            .as_ref()
+            .map_or((false, false), |l| (l.scans, l.rewrites));
+        facts.lock = self.lock(table, mode, scans, rewrites);
+        self.steps.push(Step::with(sql, facts));
+    }
+
+    /// A `CONCURRENTLY` index statement on `table`: it blocks no reads or writes and cannot run
+    /// in a transaction.
+    fn concurrently(&mut self, sql: String, table: &str, scans: bool) {
+        let facts = StepFacts {
+            lock: self.lock(table, LockMode::ShareUpdateExclusive, scans, false),
+            outside_transaction: true,
+            ..StepFacts::default()
+        };
+        self.steps.push(Step::with(sql, facts));
+    }
+
+    fn lock(&self, table: &str, mode: LockMode, scans: bool, rewrites: bool) -> Option<Lock> {
+        let existing = self.from.table(table).is_some() || self.renamed_to.contains(table);
+        existing.then(|| Lock {
+            mode,
+            table: table.to_string(),
+            scans,
+            rewrites,
+        })
+    }
+
+    /// An index statement, concurrent or not: building one reads every row (`SHARE` blocks
+    /// writes), dropping one does not (`ACCESS EXCLUSIVE` blocks both, briefly).
+    fn index_step(&mut self, sql: String, table: &str, build: bool, concurrent: bool) {
+        match (concurrent, build) {
+            (true, _) => self.concurrently(sql, table, build),
+            (false, true) => self.locking(sql, table, LockMode::Share, true, false),
+            (false, false) => self.locking(sql, table, LockMode::AccessExclusive, false, false),
+        }
     }
 
     fn table_in_from(&self, name: &str) -> Result<&Table, PlanError> {
@@ -309,6 +382,7 @@ impl<'a> Planner<'a> {
     /// thing goes before it, what a thing references comes before it.
     fn plan(mut self) -> Result<Plan, PlanError> {
         let tables = self.table_changes();
+        self.renamed_to = tables.renames.iter().map(|(_, new)| new.clone()).collect();
         let works = self.table_works(&tables)?;
         let dropped: Vec<&Table> = tables.dropped.iter().collect();
         let drop_order: Vec<Table> = foreign_key_order(&dropped)
@@ -350,11 +424,17 @@ impl<'a> Planner<'a> {
             }
         }
         for (table, foreign_key) in deferred {
-            self.step(add_constraint_sql(
+            self.locking(
+                add_constraint_sql(
+                    &table,
+                    &foreign_key_name(&table, &foreign_key),
+                    &foreign_key_clause(&foreign_key),
+                ),
                 &table,
-                &foreign_key_name(&table, &foreign_key),
-                &foreign_key_clause(&foreign_key),
-            ));
+                LockMode::ShareRowExclusive,
+                true,
+                false,
+            );
         }
         // 9. Enum types no column uses any more.
         for sql in std::mem::take(&mut self.enums.after) {
@@ -441,17 +521,29 @@ impl<'a> Planner<'a> {
     ) {
         for work in works {
             for foreign_key in &work.dropped_foreign_keys {
-                self.step(drop_constraint_sql(
+                self.locking(
+                    drop_constraint_sql(
+                        &work.from_name,
+                        &foreign_key_name(&work.from_name, foreign_key),
+                    ),
                     &work.from_name,
-                    &foreign_key_name(&work.from_name, foreign_key),
-                ));
+                    LockMode::AccessExclusive,
+                    false,
+                    false,
+                );
             }
         }
         for held in suspended {
-            self.step(drop_constraint_sql(
+            self.locking(
+                drop_constraint_sql(
+                    &held.from_table,
+                    &foreign_key_name(&held.from_table, &held.foreign_key),
+                ),
                 &held.from_table,
-                &foreign_key_name(&held.from_table, &held.foreign_key),
-            ));
+                LockMode::AccessExclusive,
+                false,
+                false,
+            );
         }
         for (position, table) in drop_order.iter().enumerate() {
             for foreign_key in &table.foreign_keys {
@@ -459,10 +551,16 @@ impl<'a> Planner<'a> {
                     .iter()
                     .any(|t| t.name == foreign_key.ref_table);
                 if dropped_before {
-                    self.step(drop_constraint_sql(
+                    self.locking(
+                        drop_constraint_sql(
+                            &table.name,
+                            &foreign_key_name(&table.name, foreign_key),
+                        ),
                         &table.name,
-                        &foreign_key_name(&table.name, foreign_key),
-                    ));
+                        LockMode::AccessExclusive,
+                        false,
+                        false,
+                    );
                 }
             }
         }
@@ -474,9 +572,12 @@ impl<'a> Planner<'a> {
             let change = Change::DropTable {
                 table: table.clone(),
             };
-            self.destructive_step(
+            let losses = Loss::of_change(&change, &ColumnType::logical_name);
+            self.step_with(
                 format!("DROP TABLE {};", quote_ident(&table.name)),
-                change.destructive_reason(),
+                &table.name,
+                LockMode::AccessExclusive,
+                StepFacts::destroying(losses.into_iter().collect()),
             );
         }
     }
@@ -484,24 +585,24 @@ impl<'a> Planner<'a> {
     /// Phase 3: checks, unique constraints, indexes and primary keys that go or change.
     fn drop_constraints_and_indexes(&mut self, works: &[TableWork]) -> Result<(), PlanError> {
         for work in works {
+            let table = work.from_name.as_str();
+            let exclusive = LockMode::AccessExclusive;
             for check in &work.dropped_checks {
-                self.step(drop_constraint_sql(&work.from_name, &check_name(check)));
+                let sql = drop_constraint_sql(table, &check_name(check));
+                self.locking(sql, table, exclusive, false, false);
             }
             for unique in &work.dropped_uniques {
-                self.step(drop_constraint_sql(
-                    &work.from_name,
-                    &unique_name(&work.from_name, unique),
-                ));
+                let sql = drop_constraint_sql(table, &unique_name(table, unique));
+                self.locking(sql, table, exclusive, false, false);
             }
             for index in &work.dropped_indexes {
-                self.step(drop_index_sql(index, self.concurrent_indexes));
+                let sql = drop_index_sql(index, self.concurrent_indexes);
+                self.index_step(sql, table, false, self.concurrent_indexes);
             }
-            let had_key = !self.table_in_from(&work.from_name)?.primary_key.is_empty();
+            let had_key = !self.table_in_from(table)?.primary_key.is_empty();
             if work.primary_key.is_some() && had_key {
-                self.step(drop_constraint_sql(
-                    &work.from_name,
-                    &primary_key_name(&work.from_name),
-                ));
+                let sql = drop_constraint_sql(table, &primary_key_name(table));
+                self.locking(sql, table, exclusive, false, false);
             }
         }
         Ok(())
@@ -514,38 +615,44 @@ impl<'a> Planner<'a> {
         works: &[TableWork],
         suspended: &[SuspendedForeignKey],
     ) -> Result<(), PlanError> {
+        let exclusive = LockMode::AccessExclusive;
         for (old, new) in table_renames {
-            self.step(format!(
+            let sql = format!(
                 "ALTER TABLE {} RENAME TO {};",
                 quote_ident(old),
                 quote_ident(new)
-            ));
+            );
+            self.locking(sql, old, exclusive, false, false);
         }
         for work in works {
             for (old, new) in &work.column_renames {
-                self.step(format!(
+                let sql = format!(
                     "ALTER TABLE {} RENAME COLUMN {} TO {};",
                     quote_ident(&work.to_name),
                     quote_ident(old),
                     quote_ident(new)
-                ));
+                );
+                self.locking(sql, &work.to_name, exclusive, false, false);
             }
         }
         for work in works {
             for (old, new) in &work.index_renames {
-                self.step(format!(
+                let sql = format!(
                     "ALTER INDEX {} RENAME TO {};",
                     quote_ident(&limit_name(old)),
                     quote_ident(&limit_name(new))
-                ));
+                );
+                let mode = LockMode::ShareUpdateExclusive;
+                self.locking(sql, &work.to_name, mode, false, false);
             }
             for (old, new) in self.constraint_renames(work, suspended)? {
-                self.step(format!(
+                let sql = format!(
                     "ALTER TABLE {} RENAME CONSTRAINT {} TO {};",
                     quote_ident(&work.to_name),
                     quote_ident(&old),
                     quote_ident(&new)
-                ));
+                );
+                self.locking(sql, &work.to_name, exclusive, false, false);
             }
         }
         Ok(())
@@ -559,13 +666,16 @@ impl<'a> Planner<'a> {
                     table: work.to_name.clone(),
                     column: column.clone(),
                 };
-                self.destructive_step(
+                let losses = Loss::of_change(&change, &ColumnType::logical_name);
+                self.step_with(
                     format!(
                         "ALTER TABLE {} DROP COLUMN {};",
                         quote_ident(&work.to_name),
                         quote_ident(&column.name)
                     ),
-                    change.destructive_reason(),
+                    &work.to_name,
+                    LockMode::AccessExclusive,
+                    StepFacts::destroying(losses.into_iter().collect()),
                 );
             }
         }
@@ -590,6 +700,9 @@ impl<'a> Planner<'a> {
             self.step(create_table_sql(table, &inline));
             for check in &table.checks {
                 self.step(check_comment_sql(&table.name, check));
+            }
+            for sql in table_comments_sql(table) {
+                self.step(sql);
             }
             for index in &table.indexes {
                 self.step(create_index_sql(&table.name, index, false));
@@ -638,6 +751,9 @@ impl<'a> Planner<'a> {
             }
             Change::AddCheck { check, .. } => work.added_checks.push(check.clone()),
             Change::DropCheck { check, .. } => work.dropped_checks.push(check.clone()),
+            Change::SetComment { column, to, .. } => {
+                work.comments.push((column.clone(), to.clone()))
+            }
             Change::CreateTable { .. } | Change::DropTable { .. } | Change::RenameTable { .. } => {}
         }
         Ok(())
@@ -803,32 +919,35 @@ impl<'a> Planner<'a> {
         for (from, to) in &work.altered_columns {
             self.alter_column(table, from, to);
         }
+        let exclusive = LockMode::AccessExclusive;
         if let Some(key) = &work.primary_key {
             if !key.is_empty() {
-                self.step(add_constraint_sql(
-                    table,
-                    &primary_key_name(table),
-                    &primary_key_clause(key),
-                ));
+                let sql =
+                    add_constraint_sql(table, &primary_key_name(table), &primary_key_clause(key));
+                self.locking(sql, table, exclusive, true, false);
             }
         }
         for unique in &work.added_uniques {
-            self.step(add_constraint_sql(
-                table,
-                &unique_name(table, unique),
-                &unique_clause(unique),
-            ));
+            let sql =
+                add_constraint_sql(table, &unique_name(table, unique), &unique_clause(unique));
+            self.locking(sql, table, exclusive, true, false);
         }
         for index in &work.added_indexes {
-            self.step(create_index_sql(table, index, self.concurrent_indexes));
+            let sql = create_index_sql(table, index, self.concurrent_indexes);
+            self.index_step(sql, table, true, self.concurrent_indexes);
         }
         for check in &work.added_checks {
-            self.step(add_constraint_sql(
-                table,
-                &check_name(check),
-                &check_clause(check),
-            ));
+            let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));
+            self.locking(sql, table, exclusive, true, false);
             self.step(check_comment_sql(table, check));
+        }
+        for column in &work.added_columns {
+            if let Some(comment) = &column.comment {
+                self.step(comment_sql(table, Some(&column.name), Some(comment)));
+            }
+        }
+        for (column, comment) in &work.comments {
+            self.step(comment_sql(table, column.as_deref(), comment.as_deref()));
         }
         Ok(())
     }
@@ -865,20 +984,29 @@ impl<'a> Planner<'a> {
                     default: None,
                     ..column.clone()
                 };
-                self.step(format!(
+                let sql = format!(
                     "ALTER TABLE {quoted_table} ADD COLUMN {};",
                     column_definition(&open)
-                ));
-                self.step(format!(
-                    "UPDATE {quoted_table} SET {} = {};",
+                );
+                self.locking(sql, table, LockMode::AccessExclusive, false, false);
+                let value = fill_value_sql(fill, &column.ty);
+                let sql = format!(
+                    "UPDATE {quoted_table} SET {} = {value};",
                     quote_ident(&column.name),
-                    fill_value_sql(fill, &column.ty)
-                ));
+                );
+                self.update(sql, table, &column.name, value, FillReason::Backfill);
                 if !column.nullable {
-                    self.step(alter("SET NOT NULL"));
+                    self.locking(
+                        alter("SET NOT NULL"),
+                        table,
+                        LockMode::AccessExclusive,
+                        true,
+                        false,
+                    );
                 }
                 if let Some(default) = &column.default {
-                    self.step(alter(&format!("SET DEFAULT {}", render_default(default))));
+                    let sql = alter(&format!("SET DEFAULT {}", render_default(default)));
+                    self.locking(sql, table, LockMode::AccessExclusive, false, false);
                 }
             }
             // Existing rows take the backfill through a transient default; new rows the real one.
@@ -887,25 +1015,43 @@ impl<'a> Planner<'a> {
                     default: None,
                     ..column.clone()
                 };
-                self.step(format!(
-                    "ALTER TABLE {quoted_table} ADD COLUMN {} DEFAULT {};",
+                let value = fill_value_sql(fill, &column.ty);
+                let sql = format!(
+                    "ALTER TABLE {quoted_table} ADD COLUMN {} DEFAULT {value};",
                     column_definition(&transient),
-                    fill_value_sql(fill, &column.ty)
-                ));
-                self.step(match &column.default {
+                );
+                let facts = StepFacts {
+                    lock: self.lock(table, LockMode::AccessExclusive, false, is_volatile(&value)),
+                    fills: vec![fill_fact(table, &column.name, value, FillReason::Backfill)],
+                    ..StepFacts::default()
+                };
+                self.steps.push(Step::with(sql, facts));
+                let sql = match &column.default {
                     Some(default) => alter(&format!("SET DEFAULT {}", render_default(default))),
                     None => alter("DROP DEFAULT"),
-                });
+                };
+                self.locking(sql, table, LockMode::AccessExclusive, false, false);
             }
             _ => {
                 // An identity column numbers the existing rows itself.
                 if !column.nullable && column.default.is_none() && !column.autoincrement {
                     return Err(PlanError::missing_value(table, &column.name));
                 }
-                self.step(format!(
+                let default = column.default.as_ref().map(render_default);
+                let rewrites = column.autoincrement || default.as_deref().is_some_and(is_volatile);
+                let facts = StepFacts {
+                    lock: self.lock(table, LockMode::AccessExclusive, false, rewrites),
+                    fills: default
+                        .map(|value| fill_fact(table, &column.name, value, FillReason::Default))
+                        .into_iter()
+                        .collect(),
+                    ..StepFacts::default()
+                };
+                let sql = format!(
                     "ALTER TABLE {quoted_table} ADD COLUMN {};",
                     column_definition(column)
-                ));
+                );
+                self.steps.push(Step::with(sql, facts));
             }
         }
         Ok(())
@@ -919,21 +1065,35 @@ impl<'a> Planner<'a> {
         let alter = |action: &str| Self::alter_column_sql(table, &column.name, action);
         if matches!(column.ty, ColumnType::Integer { .. }) {
             // An identity column added to a table numbers its rows 1, 2, 3, …
-            self.step(format!(
+            let sql = format!(
                 "ALTER TABLE {quoted_table} ADD COLUMN {name} {} {IDENTITY} NOT NULL;",
                 render_type(&column.ty)
-            ));
+            );
+            self.locking(sql, table, LockMode::AccessExclusive, false, true);
             if !column.autoincrement {
-                self.step(alter("DROP IDENTITY"));
+                self.locking(
+                    alter("DROP IDENTITY"),
+                    table,
+                    LockMode::AccessExclusive,
+                    false,
+                    false,
+                );
             }
             if column.nullable {
-                self.step(alter("DROP NOT NULL"));
+                self.locking(
+                    alter("DROP NOT NULL"),
+                    table,
+                    LockMode::AccessExclusive,
+                    false,
+                    false,
+                );
             }
         } else {
-            self.step(format!(
+            let sql = format!(
                 "ALTER TABLE {quoted_table} ADD COLUMN {name} {};",
                 render_type(&column.ty)
-            ));
+            );
+            self.locking(sql, table, LockMode::AccessExclusive, false, false);
             // A row's physical position (its ctid) is distinct in every row; as a number, block
             // * 65536 + offset. Each type gets a value of its own (`ctid::text` into a date
             // column was refused: property seed 3653).
@@ -967,24 +1127,43 @@ impl<'a> Planner<'a> {
                     None => "NULL".to_string(),
                 },
             };
-            self.step(format!(
-                "UPDATE {quoted_table} SET {name} = {distinct} WHERE {name} IS NULL;"
-            ));
+            let sql =
+                format!("UPDATE {quoted_table} SET {name} = {distinct} WHERE {name} IS NULL;");
+            self.update(sql, table, &column.name, distinct, FillReason::Backfill);
             if !column.nullable {
-                self.step(alter("SET NOT NULL"));
+                self.locking(
+                    alter("SET NOT NULL"),
+                    table,
+                    LockMode::AccessExclusive,
+                    true,
+                    false,
+                );
             }
         }
         if let Some(default) = &column.default {
-            self.step(alter(&format!("SET DEFAULT {}", render_default(default))));
+            let sql = alter(&format!("SET DEFAULT {}", render_default(default)));
+            self.locking(sql, table, LockMode::AccessExclusive, false, false);
         }
+    }
+
+    /// An `UPDATE` of every row of `table` that fills `column` with `value`: row locks only, but
+    /// it reads the whole table.
+    fn update(&mut self, sql: String, table: &str, column: &str, value: String, why: FillReason) {
+        let facts = StepFacts {
+            lock: self.lock(table, LockMode::RowExclusive, true, false),
+            fills: vec![fill_fact(table, column, value, why)],
+            ..StepFacts::default()
+        };
+        self.steps.push(Step::with(sql, facts));
     }
 
     /// Identity off, type, default, nullability, identity on: each step valid after the one
     /// before (an identity needs NOT NULL and no default; a NOT NULL backfill is in the new type).
     fn alter_column(&mut self, table: &str, from: &Column, to: &Column) {
         let alter = |action: &str| Self::alter_column_sql(table, &to.name, action);
+        let exclusive = LockMode::AccessExclusive;
         if from.autoincrement && !to.autoincrement {
-            self.step(alter("DROP IDENTITY"));
+            self.locking(alter("DROP IDENTITY"), table, exclusive, false, false);
         }
         let mut current_default = from.default.clone();
         let enum_in_place = matches!((&from.ty, &to.ty), (
@@ -995,7 +1174,7 @@ impl<'a> Planner<'a> {
             // PostgreSQL casts the old default to the new type without the USING expression,
             // which fails for e.g. boolean -> integer: the default goes first, comes back after.
             if current_default.is_some() {
-                self.step(alter("DROP DEFAULT"));
+                self.locking(alter("DROP DEFAULT"), table, exclusive, false, false);
                 current_default = None;
             }
             let change = Change::AlterColumn {
@@ -1025,33 +1204,53 @@ impl<'a> Planner<'a> {
                     }
                 ),
             };
-            self.destructive_step(
-                alter(&conversion),
-                change.destructive_reason_in(&render_type),
+            let rewrites = type_change_rewrites(
+                &render_type(&from.ty),
+                &render_type(&to.ty),
+                conversion.contains(" USING "),
             );
+            let facts = StepFacts {
+                lock: Some(Lock {
+                    mode: exclusive,
+                    table: table.to_string(),
+                    scans: rewrites,
+                    rewrites,
+                }),
+                destroys: Loss::of_change(&change, &render_type).into_iter().collect(),
+                ..StepFacts::default()
+            };
+            self.step_with(alter(&conversion), table, exclusive, facts);
         }
         if current_default != to.default {
-            self.step(match &to.default {
+            let sql = match &to.default {
                 Some(default) => alter(&format!("SET DEFAULT {}", render_default(default))),
                 None => alter("DROP DEFAULT"),
-            });
+            };
+            self.locking(sql, table, exclusive, false, false);
         }
         if from.nullable && !to.nullable {
             // The backfill wins over the default; with neither, the runner reports the NULLs.
             if let Some(fill) = to.backfill.as_ref().or(to.default.as_ref()) {
                 let name = quote_ident(&to.name);
-                self.step(format!(
-                    "UPDATE {} SET {name} = {} WHERE {name} IS NULL;",
+                let value = fill_value_sql(fill, &to.ty);
+                let sql = format!(
+                    "UPDATE {} SET {name} = {value} WHERE {name} IS NULL;",
                     quote_ident(table),
-                    fill_value_sql(fill, &to.ty)
-                ));
+                );
+                let why = if to.backfill.is_some() {
+                    FillReason::Backfill
+                } else {
+                    FillReason::Default
+                };
+                self.update(sql, table, &to.name, value, why);
             }
-            self.step(alter("SET NOT NULL"));
+            self.locking(alter("SET NOT NULL"), table, exclusive, true, false);
         } else if !from.nullable && to.nullable {
-            self.step(alter("DROP NOT NULL"));
+            self.locking(alter("DROP NOT NULL"), table, exclusive, false, false);
         }
         if !from.autoincrement && to.autoincrement {
-            self.step(alter(&format!("ADD {IDENTITY}")));
+            let sql = alter(&format!("ADD {IDENTITY}"));
+            self.locking(sql, table, exclusive, false, false);
             self.step(identity_past_existing_rows(table, &to.name));
         }
     }
@@ -1060,6 +1259,16 @@ impl<'a> Planner<'a> {
 /// A new identity's sequence starts at 1, but the rows already there hold their own ids: the
 /// first insert without an id would collide with them. Moves the sequence past the largest id
 /// (to 1 when there is none, or none above 0). A data step: `setval` changes no schema.
+/// The fact that rows of `table` already there get `value` (SQL) in `column`.
+fn fill_fact(table: &str, column: &str, value: String, why: FillReason) -> Fill {
+    Fill {
+        table: table.to_string(),
+        column: column.to_string(),
+        value,
+        why,
+    }
+}
+
 fn identity_past_existing_rows(table: &str, column: &str) -> String {
     let quoted = quote_ident(column);
     format!(

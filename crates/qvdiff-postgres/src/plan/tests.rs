@@ -14,11 +14,13 @@ fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
             name: "ix_items_sku".into(),
             columns: strings(&["sku"]),
             unique: true,
+            predicate: None,
         },
         Index {
             name: "ix_items_qty".into(),
             columns: strings(&["qty"]),
             unique: false,
+            predicate: None,
         },
     ];
     let mut after_goods = table(
@@ -37,12 +39,14 @@ fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
             name: "ix_goods_sku".into(),
             columns: strings(&["sku"]),
             unique: true,
+            predicate: None,
         },
         // Its column renamed too: still the same index.
         Index {
             name: "ix_goods_quantity".into(),
             columns: strings(&["quantity"]),
             unique: false,
+            predicate: None,
         },
     ];
     assert_eq!(
@@ -144,6 +148,7 @@ fn normalize_follows_what_postgres_stores() {
         name: long.clone(),
         columns: strings(&["c"]),
         unique: false,
+        predicate: None,
     }];
     let s = Schema {
         tables: vec![t],
@@ -196,6 +201,7 @@ fn create_tables_parents_first_and_cycles_through_add_constraint() {
         name: "ix_items_user_id".into(),
         columns: strings(&["user_id"]),
         unique: false,
+        predicate: None,
     }];
     assert_eq!(
         sql(&Schema::default(), &schema(vec![items.clone(), users()])),
@@ -231,10 +237,10 @@ fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
     let before = schema(vec![users(), items, notes]);
     let after = schema(vec![table("notes", vec![nullable("user_id", INT64)])]);
     let plan = plan_with(Postgres::default(), &before, &after).expect("plan");
-    let steps: Vec<(&str, Option<&str>)> = plan
+    let steps: Vec<(&str, Option<String>)> = plan
         .steps
         .iter()
-        .map(|s| (s.sql.as_str(), s.destructive.as_deref()))
+        .map(|s| (s.sql.as_str(), s.destructive()))
         .collect();
     assert_eq!(
         steps,
@@ -245,11 +251,11 @@ fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
             ),
             (
                 "DROP TABLE \"items\";",
-                Some("drops table items and all its rows")
+                Some("drops table items and all its rows".to_string())
             ),
             (
                 "DROP TABLE \"users\";",
-                Some("drops table users and all its rows")
+                Some("drops table users and all its rows".to_string())
             ),
         ]
     );
@@ -332,6 +338,7 @@ fn drop_column_is_destructive_and_comes_after_its_index() {
         name: "ix_t_a".into(),
         columns: strings(&["a"]),
         unique: false,
+        predicate: None,
     }];
     let plan = plan_with(
         Postgres::default(),
@@ -342,7 +349,7 @@ fn drop_column_is_destructive_and_comes_after_its_index() {
     assert_eq!(plan.steps[0].sql, "DROP INDEX \"ix_t_a\";");
     assert_eq!(plan.steps[1].sql, "ALTER TABLE \"t\" DROP COLUMN \"a\";");
     assert_eq!(
-        plan.steps[1].destructive.as_deref(),
+        plan.steps[1].destructive().as_deref(),
         Some("drops data in t.a")
     );
 }
@@ -359,6 +366,7 @@ fn renames_rename_the_constraints_named_after_them() {
         name: "ix_items_sku".into(),
         columns: strings(&["sku"]),
         unique: false,
+        predicate: None,
     }];
     let mut after_goods = table(
         "goods",
@@ -417,7 +425,7 @@ fn type_changes_cast_with_using_and_mark_losses() {
     let steps: Vec<(&str, bool)> = plan
         .steps
         .iter()
-        .map(|s| (s.sql.as_str(), s.destructive.is_some()))
+        .map(|s| (s.sql.as_str(), s.destructive().is_some()))
         .collect();
     assert_eq!(
         steps,
@@ -437,7 +445,7 @@ fn type_changes_cast_with_using_and_mark_losses() {
         ]
     );
     assert_eq!(
-        plan.steps[4].destructive.as_deref(),
+        plan.steps[4].destructive().as_deref(),
         Some("converts t.price from double precision to bigint; values that do not fit are lost or changed")
     );
 }
@@ -610,6 +618,7 @@ fn constraints_and_indexes_of_existing_tables() {
         name: "ix_t_a_b".into(),
         columns: strings(&["a", "b"]),
         unique: true,
+        predicate: None,
     }];
     t.foreign_keys = vec![ForeignKey {
         on_delete: FkAction::SetNull,
@@ -661,6 +670,7 @@ fn constraints_and_indexes_of_existing_tables() {
         name: "ix_fresh_a".into(),
         columns: strings(&["a"]),
         unique: false,
+        predicate: None,
     }];
     let created: Vec<String> = plan_with(concurrent, &Schema::default(), &schema(vec![fresh]))
         .expect("plan")
@@ -698,6 +708,7 @@ fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
         name: "ix_fresh_status".into(),
         columns: strings(&["status"]),
         unique: false,
+        predicate: None,
     }];
     let after = schema(vec![goods, fresh]);
     assert_eq!(

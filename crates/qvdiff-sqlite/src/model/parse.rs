@@ -191,6 +191,7 @@ pub(super) fn read_create_index(text: &str, tokens: &[Token]) -> Option<(Index, 
         name,
         columns,
         unique,
+        predicate: None,
     };
     is_rendered(text, &create_index_sql(&table_name, &index)).then_some((index, table_name))
 }

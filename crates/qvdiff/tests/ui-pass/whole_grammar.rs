@@ -15,6 +15,7 @@ pub struct User {
 #[derive(Model)]
 #[model(table = "items", renamed_from = "products")]
 #[model(unique(owner, sku), index(fields(owner, sku), unique, name = "ux_items_owner_sku"))]
+#[model(index(fields(sku), unique, name = "ux_items_live_sku", where = "quantity > 0"))]
 #[model(check(name = "ck_items_quantity", expr = "quantity >= 0"))]
 pub struct Item<'a, T> {
     #[column(primary_key)]
@@ -58,7 +59,8 @@ fn main() {
     assert_eq!(items.foreign_keys[0].on_delete, FkAction::SetNull);
     assert_eq!(items.foreign_keys[0].on_update, FkAction::Cascade);
     let index_names: Vec<&str> = items.indexes.iter().map(|i| i.name.as_str()).collect();
-    assert_eq!(index_names, ["ix_items_owner_id", "ux_items_owner_sku"]);
+    assert_eq!(index_names, ["ix_items_owner_id", "ux_items_live_sku", "ux_items_owner_sku"]);
+    assert_eq!(items.indexes[1].predicate.as_deref(), Some("quantity > 0"));
     assert_eq!(items.uniques.len(), 2);
     assert_eq!(items.checks[0].name, "ck_items_quantity");
 }

@@ -1,0 +1,308 @@
+//! Revisions that run outside a transaction, step by step, so that a failed or killed run
+//! continues where it stopped.
+//!
+//! A revision holding `CREATE INDEX CONCURRENTLY` (or another statement PostgreSQL refuses in a
+//! transaction block) cannot be all-or-nothing. Instead each of its statements is a step whose
+//! completion is recorded in [`PROGRESS_TABLE`] (revision, direction, the file's checksum, the
+//! statement's number):
+//!
+//! - any other statement runs in a transaction of its own together with its progress row, so it
+//!   is done exactly when it is recorded;
+//! - a `CONCURRENTLY` statement cannot share a transaction, so before it runs the server is
+//!   asked what a killed earlier attempt left: an index that is already valid was built (only
+//!   the record was missing), an `INVALID` one (`pg_index.indisvalid`) is what a failed or
+//!   killed build leaves and is dropped and built again, and an index to drop that no longer
+//!   exists was dropped.
+//!
+//! When every step is done, the ledger row is written and the progress rows deleted in one
+//! transaction. A later run skips the recorded steps. Progress recorded from another version of
+//! the file is refused: the steps would not be the same.
+
+use crate::error::PgError;
+use crate::render::quote_string;
+use crate::session::{Session, SessionError};
+use crate::sqltext::{split_statements, Statement, TokenKind};
+use qvdiff_core::backend::{Direction, HalfDone};
+use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
+
+/// `CREATE TABLE` of the progress table. `IF NOT EXISTS`: created with the first step recorded
+/// (in the step's transaction), under the runner's advisory lock, so a revision refused before
+/// its first step leaves the database as it was.
+const CREATE_PROGRESS_SQL: &str =
+    "CREATE TABLE IF NOT EXISTS \"qvdiff_migrations_progress\" (\n    \
+     \"revision\" text NOT NULL,\n    \
+     \"direction\" text NOT NULL,\n    \
+     \"checksum\" text NOT NULL,\n    \
+     \"statement\" integer NOT NULL,\n    \
+     PRIMARY KEY (\"revision\", \"direction\", \"statement\")\n)";
+
+fn progress_error(context: String, error: SessionError) -> PgError {
+    PgError::new(format!("{context} (table {PROGRESS_TABLE})"), error.message)
+}
+
+fn direction_word(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    }
+}
+
+/// The statements of `migration`'s `direction` section a previous run completed (by number,
+/// from 0); none without a progress table. Refuses progress recorded from another version of
+/// the file.
+pub(super) fn done_statements(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+) -> Result<Vec<usize>, PgError> {
+    let revision = &migration.file.revision;
+    let exists = session
+        .query_value("SELECT to_regclass('\"qvdiff_migrations_progress\"') IS NOT NULL")
+        .map_err(|e| progress_error("looking for the progress table".to_string(), e))?;
+    if exists.as_deref() != Some("t") {
+        return Ok(Vec::new());
+    }
+    let rows = session
+        .simple_query(&format!(
+            "SELECT statement, checksum FROM \"qvdiff_migrations_progress\" \
+             WHERE revision = {} AND direction = {} ORDER BY statement",
+            quote_string(revision),
+            quote_string(direction_word(direction)),
+        ))
+        .map_err(|e| progress_error(format!("reading the progress of revision {revision}"), e))?;
+    let mut done = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = row.into_iter().map(Option::unwrap_or_default);
+        let statement = values.next().unwrap_or_default();
+        let checksum = values.next().unwrap_or_default();
+        if !migration.applied_as(&checksum) {
+            return Err(PgError::new(
+                format!("continuing revision {revision} ({})", migration.path),
+                format!(
+                    "a run stopped half way through this revision ({direction}) when the file \
+                     was different, and its first steps took effect: put the file back as it was \
+                     and run again, or finish or undo the revision by hand, then delete its rows \
+                     from {PROGRESS_TABLE} (and record a finished one with `qvdiff stamp`)"
+                ),
+            ));
+        }
+        if let Ok(number) = statement.parse() {
+            done.push(number);
+        }
+    }
+    Ok(done)
+}
+
+/// The table (when missing) and the `INSERT` recording statement `index` of `migration`'s
+/// section as done.
+fn record_step_sql(migration: &Migration, direction: Direction, index: usize) -> String {
+    format!(
+        "{CREATE_PROGRESS_SQL}; INSERT INTO \"qvdiff_migrations_progress\" (revision, direction, checksum, statement) \
+         VALUES ({}, {}, {}, {index})",
+        quote_string(&migration.file.revision),
+        quote_string(direction_word(direction)),
+        quote_string(&migration.checksum),
+    )
+}
+
+/// Records statement `index` as done (after a `CONCURRENTLY` statement, which ran on its own).
+pub(super) fn record_step(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+    index: usize,
+) -> Result<(), SessionError> {
+    session.execute(&record_step_sql(migration, direction, index))
+}
+
+/// Runs `run` (one statement) in a transaction of its own with its progress row: done exactly
+/// when recorded. On failure the transaction is rolled back and the statement's error returned.
+pub(super) fn in_step_transaction<S: Session + ?Sized>(
+    session: &mut S,
+    migration: &Migration,
+    direction: Direction,
+    index: usize,
+    run: impl FnOnce(&mut S) -> Result<(), SessionError>,
+) -> Result<(), SessionError> {
+    session.execute("BEGIN")?;
+    let result = run(session)
+        .and_then(|()| session.execute(&record_step_sql(migration, direction, index)))
+        .and_then(|()| session.execute("COMMIT"));
+    if result.is_err() {
+        let _ = session.execute("ROLLBACK");
+    }
+    result
+}
+
+/// Records that a `CONCURRENTLY` statement of `migration` is about to run (statement number
+/// `-1`, once), so that a run killed during the revision's first step still shows it as half
+/// done.
+pub(super) fn record_started(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+) -> Result<(), SessionError> {
+    session.execute(&format!(
+        "{CREATE_PROGRESS_SQL}; INSERT INTO \"qvdiff_migrations_progress\" \
+         (revision, direction, checksum, statement) VALUES ({}, {}, {}, -1) ON CONFLICT DO NOTHING",
+        quote_string(&migration.file.revision),
+        quote_string(direction_word(direction)),
+        quote_string(&migration.checksum),
+    ))
+}
+
+/// The revisions a stopped run left half done, with how many statements each has done.
+pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<HalfDone>, PgError> {
+    let exists = session
+        .query_value("SELECT to_regclass('\"qvdiff_migrations_progress\"') IS NOT NULL")
+        .map_err(|e| progress_error("looking for the progress table".to_string(), e))?;
+    if exists.as_deref() != Some("t") {
+        return Ok(Vec::new());
+    }
+    let rows = session
+        .simple_query(
+            "SELECT revision, direction, count(*) FILTER (WHERE statement >= 0) \
+             FROM \"qvdiff_migrations_progress\" GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .map_err(|e| progress_error("reading the progress table".to_string(), e))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut values = row.into_iter().map(Option::unwrap_or_default);
+            let revision = values.next().unwrap_or_default();
+            let direction = match values.next().as_deref() {
+                Some("down") => Direction::Down,
+                _ => Direction::Up,
+            };
+            let statements_done = values.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            HalfDone {
+                revision,
+                direction,
+                statements_done,
+            }
+        })
+        .collect())
+}
+
+/// Deletes a finished revision's progress rows (in the transaction that writes its ledger row).
+pub(super) fn forget_progress(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+) -> Result<(), PgError> {
+    let revision = &migration.file.revision;
+    session
+        .execute(&format!(
+            "{CREATE_PROGRESS_SQL}; DELETE FROM \"qvdiff_migrations_progress\" WHERE revision = {} AND direction = {}",
+            quote_string(revision),
+            quote_string(direction_word(direction)),
+        ))
+        .map_err(|e| progress_error(format!("finishing revision {revision}"), e))
+}
+
+/// What to do with a `CONCURRENTLY` statement before running it, given what an earlier,
+/// stopped attempt may have left.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Before {
+    /// Run it.
+    Run,
+    /// Its effect is there already: only the record is missing.
+    Done,
+    /// An invalid index of that name is left from a build that failed or was killed: drop it
+    /// (this statement), then run.
+    DropInvalid(String),
+}
+
+/// The name an index statement acts on: `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS]
+/// name ON …` or `DROP INDEX CONCURRENTLY [IF EXISTS] name`, as written (quotes and schema
+/// included); `None` for other statements and an unnamed index.
+fn index_name(statement: &Statement, sql: &str) -> Option<(bool, String)> {
+    let tokens = statement.tokens();
+    let word = |i: usize, w: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, w));
+    let (creates, mut at) = if word(0, "CREATE") && word(1, "UNIQUE") {
+        (true, 2)
+    } else if word(0, "CREATE") || word(0, "DROP") {
+        (word(0, "CREATE"), 1)
+    } else {
+        return None;
+    };
+    if !(word(at, "INDEX") && word(at + 1, "CONCURRENTLY")) {
+        return None;
+    }
+    at += 2;
+    if creates && word(at, "IF") && word(at + 1, "NOT") && word(at + 2, "EXISTS") {
+        at += 3;
+    } else if !creates && word(at, "IF") && word(at + 1, "EXISTS") {
+        at += 2;
+    }
+    // The name: identifiers joined by dots, up to ON (or the end of a DROP).
+    let start = tokens.get(at)?;
+    if word(at, "ON") {
+        return None;
+    }
+    let mut end = at;
+    while tokens
+        .get(end + 1)
+        .is_some_and(|t| t.kind == TokenKind::Other && &sql[t.start..t.end] == ".")
+        && tokens
+            .get(end + 2)
+            .is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::Quoted))
+    {
+        end += 2;
+    }
+    matches!(start.kind, TokenKind::Word | TokenKind::Quoted)
+        .then(|| (creates, sql[start.start..tokens[end].end].to_string()))
+}
+
+/// Asks the server what an earlier attempt at this `CONCURRENTLY` statement left (see
+/// [`Before`]). Statements without an index name (`VACUUM`, an unnamed index) just run.
+pub(super) fn before_concurrent(
+    session: &mut (impl Session + ?Sized),
+    statement_text: &str,
+) -> Result<Before, SessionError> {
+    let Some(statement) = split_statements(statement_text).into_iter().next() else {
+        return Ok(Before::Run);
+    };
+    let Some((creates, name)) = index_name(&statement, statement_text) else {
+        return Ok(Before::Run);
+    };
+    let valid = session.query_value(&format!(
+        "SELECT i.indisvalid::text FROM pg_index i WHERE i.indexrelid = to_regclass({})",
+        quote_string(&name)
+    ))?;
+    Ok(match (creates, valid.as_deref()) {
+        (true, None) | (false, Some(_)) => Before::Run,
+        (true, Some("true")) => Before::Done,
+        (true, Some(_)) => Before::DropInvalid(format!("DROP INDEX CONCURRENTLY IF EXISTS {name}")),
+        (false, None) => Before::Done,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_name;
+    use crate::sqltext::split_statements;
+
+    fn name(sql: &str) -> Option<(bool, String)> {
+        index_name(&split_statements(sql)[0], sql)
+    }
+
+    #[test]
+    fn index_names_are_read_from_concurrent_statements_only() {
+        assert_eq!(
+            name("CREATE INDEX CONCURRENTLY \"ix_t_a\" ON \"t\" (\"a\")"),
+            Some((true, "\"ix_t_a\"".to_string()))
+        );
+        assert_eq!(
+            name("create unique index concurrently if not exists s.ix on t (a)"),
+            Some((true, "s.ix".to_string()))
+        );
+        assert_eq!(
+            name("DROP INDEX CONCURRENTLY IF EXISTS \"s\".\"ix\""),
+            Some((false, "\"s\".\"ix\"".to_string()))
+        );
+        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t (a)"), None);
+        assert_eq!(name("CREATE INDEX \"ix\" ON t (a)"), None);
+        assert_eq!(name("VACUUM t"), None);
+    }
+}

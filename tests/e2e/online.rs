@@ -1,0 +1,492 @@
+//! PostgreSQL upgrades while the application writes: `lock_timeout` and its retries, with the real
+//! binary, a real server, a session holding a lock on the table and a writer inserting a row
+//! every 2 ms throughout.
+//!
+//! Every test needs a server (`QVDIFF_TEST_POSTGRES_URL`, see `qvdiff_postgres::testing`); without
+//! one it says "skipped" on stderr and passes, unless `QVDIFF_REQUIRE_POSTGRES=1`.
+
+use super::support::Project;
+use postgres::Client;
+use qvdiff_postgres::testing::TestDatabase;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const MODELS: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "orders")]
+pub struct Order {
+    #[column(primary_key, autoincrement)]
+    pub id: i64,
+    pub note: String,
+}
+"#;
+
+/// Rows the table holds before the change.
+const ROWS: i64 = 1_000;
+
+/// The application name the lock holder shows in `pg_stat_activity`.
+const HOLDER_NAME: &str = "nightly_report";
+
+/// A project whose first revision creates `orders` (applied, with rows) and whose second adds a
+/// column: an `ALTER TABLE` that needs the table's ACCESS EXCLUSIVE lock.
+fn project(db: &TestDatabase, lock_timeout_ms: u64, lock_retries: u32) -> Project {
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        &format!(
+            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n\n\
+             [postgres]\nlock_timeout_ms = {lock_timeout_ms}\nlock_retries = {lock_retries}\n"
+        ),
+    );
+    p.write("src/models.rs", MODELS);
+    p.qvdiff(&["migrate", "-m", "create orders"]).expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    db.connect()
+        .execute(
+            "INSERT INTO orders (note) SELECT 'row ' || g FROM generate_series(1, $1::bigint) g",
+            &[&ROWS],
+        )
+        .unwrap();
+    p.write(
+        "src/models.rs",
+        &MODELS.replace(
+            "    pub note: String,\n",
+            "    pub note: String,\n    pub shipped: Option<bool>,\n",
+        ),
+    );
+    p.qvdiff(&["migrate", "-m", "add shipped"]).expect_code(0);
+    p
+}
+
+/// A session that reads `orders` in a transaction and then stays in it for `hold` (a report
+/// query left open): it holds only ACCESS SHARE, which lets writers through but not an
+/// `ALTER TABLE`. Returns its process id once the lock is held.
+fn hold_lock(db: &TestDatabase, hold: Duration) -> (i32, JoinHandle<()>) {
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "SET application_name = '{HOLDER_NAME}'; BEGIN; SELECT count(*) FROM orders"
+        ))
+        .unwrap();
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let holder = std::thread::spawn(move || {
+        // Cancelled early by the test once the upgrade gave up: an error here is expected.
+        let _ = client.batch_execute(&format!("SELECT pg_sleep({})", hold.as_secs_f64()));
+        let _ = client.batch_execute("ROLLBACK");
+    });
+    (pid, holder)
+}
+
+/// A writer inserting one row every 2 ms until told to stop; returns how many it wrote and the
+/// longest a single insert took.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<(i64, Duration)>,
+}
+
+impl Writer {
+    fn start(db: &TestDatabase) -> Writer {
+        let mut client = db.connect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut written = 0;
+            let mut longest = Duration::ZERO;
+            while !flag.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                client
+                    .execute(
+                        "INSERT INTO orders (note) VALUES ('written meanwhile')",
+                        &[],
+                    )
+                    .unwrap();
+                longest = longest.max(started.elapsed());
+                written += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            (written, longest)
+        });
+        Writer { stop, thread }
+    }
+
+    fn stop(self) -> (i64, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the writer thread")
+    }
+}
+
+fn count(client: &mut Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+fn has_shipped(client: &mut Client) -> bool {
+    count(
+        client,
+        "SELECT count(*) FROM information_schema.columns \
+         WHERE table_name = 'orders' AND column_name = 'shipped'",
+    ) == 1
+}
+
+/// A session holding a lock on the table for 60 s: `upgrade` gives up after `lock_timeout` ×
+/// attempts, names the holder, changes nothing, and no write waits much longer than
+/// `lock_timeout` (without it, every write would wait behind the queued `ALTER TABLE` until the
+/// holder let go). The holder is cancelled once the upgrade gave up, so the test takes seconds;
+/// the upgrade never learns how long the hold would have lasted, so it behaves as with the full
+/// hold. Then `upgrade` succeeds and no row is lost.
+#[test]
+fn upgrade_behind_a_60_second_lock_gives_up_naming_the_holder_and_writers_never_wait_long() {
+    let Some(db) = TestDatabase::create("online_lock_60s") else {
+        return;
+    };
+    let lock_timeout = Duration::from_millis(1_000);
+    let retries = 3;
+    let p = project(&db, 1_000, retries);
+    let mut client = db.connect();
+    let (holder_pid, holder) = hold_lock(&db, Duration::from_secs(60));
+    let writer = Writer::start(&db);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let started = Instant::now();
+    let run = p.qvdiff(&["upgrade", "--db", &db.url]);
+    let gave_up_after = started.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    let (written, longest_write) = writer.stop();
+    client
+        .execute("SELECT pg_cancel_backend($1)", &[&holder_pid])
+        .unwrap();
+    holder.join().unwrap();
+
+    assert_eq!(run.code, 2, "{run:?}");
+    let message = &run.stderr;
+    assert!(
+        message.contains("gave up waiting for a table lock"),
+        "{message}"
+    );
+    assert!(message.contains("on each of 4 attempts"), "{message}");
+    assert!(
+        message.contains(&format!("blocked by process {holder_pid} ({HOLDER_NAME})")),
+        "{message}"
+    );
+    assert!(message.contains("pg_sleep(60)"), "{message}");
+    // The application's own writes held locks on the table too, but only for a moment.
+    assert_eq!(
+        message.matches("blocked by process").count(),
+        1,
+        "{message}"
+    );
+    assert!(message.contains("orders (AccessShareLock)"), "{message}");
+    assert!(message.contains("nothing was applied"), "{message}");
+    assert!(
+        message.contains("ALTER TABLE \"orders\" ADD COLUMN"),
+        "{message}"
+    );
+    // Four attempts, each waiting the whole timeout: a lower bound, never a budget.
+    assert!(
+        gave_up_after >= lock_timeout * (retries + 1),
+        "gave up after {gave_up_after:?}"
+    );
+    // Each attempt queues writers for at most the timeout; the margin is for a loaded machine.
+    eprintln!("gave up after {gave_up_after:?}; {written} writes, the longest {longest_write:?}");
+    assert!(written > 0);
+    assert!(
+        longest_write < lock_timeout + Duration::from_millis(1_500),
+        "a write waited {longest_write:?} with lock_timeout {lock_timeout:?}"
+    );
+
+    // Nothing half-applied: the ledger, the columns and every row as before.
+    assert!(!has_shipped(&mut client));
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        1
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        ROWS + written
+    );
+
+    // The holder gone, the same upgrade goes through and keeps every row.
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert!(has_shipped(&mut client));
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        ROWS + written
+    );
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+}
+
+/// A lock held for less than the attempts take: the upgrade waits, lets writers through between
+/// attempts, and succeeds once the holder is done.
+#[test]
+fn upgrade_behind_a_short_lock_retries_until_it_is_released() {
+    let Some(db) = TestDatabase::create("online_lock_short") else {
+        return;
+    };
+    let lock_timeout = Duration::from_millis(500);
+    let p = project(&db, 500, 10);
+    let mut client = db.connect();
+    let (_, holder) = hold_lock(&db, Duration::from_millis(2_000));
+    let writer = Writer::start(&db);
+    std::thread::sleep(Duration::from_millis(100));
+
+    let run = p.qvdiff(&["upgrade", "--db", &db.url]);
+    let (written, longest_write) = writer.stop();
+    holder.join().unwrap();
+
+    run.expect_code(0);
+    eprintln!("{written} writes, the longest {longest_write:?}");
+    assert!(has_shipped(&mut client));
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        2
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        ROWS + written
+    );
+    assert!(
+        longest_write < lock_timeout + Duration::from_millis(1_500),
+        "a write waited {longest_write:?} with lock_timeout {lock_timeout:?}"
+    );
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// kill -9 during a step that runs outside a transaction, then `upgrade` again
+// ---------------------------------------------------------------------------------------------
+
+/// The models with an index on `note` (`unique`: a unique one), built `CONCURRENTLY`.
+fn indexed_models(unique: bool) -> String {
+    let index = if unique {
+        "#[model(index(fields(note), unique))]\n"
+    } else {
+        "#[model(index(fields(note)))]\n"
+    };
+    MODELS.replace(
+        "#[model(table = \"orders\")]\n",
+        &format!("#[model(table = \"orders\")]\n{index}"),
+    )
+}
+
+/// The server process running `prefix` on behalf of another session, once it waits for a lock;
+/// `None` when the child exited first or nothing showed within two minutes.
+fn backend_waiting_in(
+    watcher: &mut Client,
+    prefix: &str,
+    child: &mut std::process::Child,
+) -> Option<i32> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        let row = watcher
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' \
+                 AND starts_with(query, $1)",
+                &[&prefix],
+            )
+            .unwrap();
+        if let Some(row) = row {
+            return Some(row.get(0));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Starts `qvdiff args` while a writer's open transaction holds the concurrent index statement
+/// (it waits for every transaction writing the table), kills it with SIGKILL mid-statement,
+/// ends the server process it left (as the server does once it notices the client is gone),
+/// then lets the writer commit. Returns whether the index was left invalid.
+fn kill_during_concurrent_step(
+    p: &Project,
+    db: &TestDatabase,
+    args: &[&str],
+    prefix: &str,
+) -> bool {
+    let mut writer = db.connect();
+    writer
+        .batch_execute(
+            "BEGIN; INSERT INTO orders (note) VALUES ('written during the kill ' || md5(random()::text))",
+        )
+        .unwrap();
+    let mut child = super::support::base_command(p.root(), args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn qvdiff");
+    let mut watcher = db.connect();
+    let backend = backend_waiting_in(&mut watcher, prefix, &mut child);
+    let Some(backend) = backend else {
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "{prefix} never waited\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ended: bool = watcher
+        .query_one("SELECT pg_terminate_backend($1)", &[&backend])
+        .unwrap()
+        .get(0);
+    assert!(ended);
+    while count(
+        &mut watcher,
+        &format!("SELECT count(*) FROM pg_stat_activity WHERE pid = {backend}"),
+    ) > 0
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    writer.batch_execute("COMMIT").unwrap();
+    count(
+        &mut watcher,
+        "SELECT count(*) FROM pg_index WHERE NOT indisvalid \
+         AND indrelid = 'orders'::regclass",
+    ) == 1
+}
+
+fn valid_indexes_on_note(client: &mut Client) -> i64 {
+    count(
+        client,
+        "SELECT count(*) FROM pg_index i JOIN pg_attribute a \
+         ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+         WHERE i.indrelid = 'orders'::regclass AND a.attname = 'note' AND i.indisvalid",
+    )
+}
+
+/// kill -9 of `upgrade` while it builds an index `CONCURRENTLY` (plain, then unique), and of
+/// `downgrade` while it drops it: the next run finds the invalid index the build left, drops
+/// and rebuilds it (or finishes the drop), the schema equals the models, and no row is lost.
+fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label: &str) {
+    let Some(db) = TestDatabase::create(label) else {
+        return;
+    };
+    let p = project(&db, 2_000, 5);
+    // The generated "add shipped" revision first, so the index comes in a revision of its own.
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    p.write(
+        "qvdiff.toml",
+        &format!("{}concurrent_indexes = true\n", p.read("qvdiff.toml")),
+    );
+    p.write(
+        "src/models.rs",
+        &indexed_models(unique).replace(
+            "    pub note: String,\n",
+            "    pub note: String,\n    pub shipped: Option<bool>,\n",
+        ),
+    );
+    p.qvdiff(&["migrate", "-m", "index note"]).expect_code(0);
+    // The file says which statements run outside the transaction.
+    let index_file = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.to_string_lossy().ends_with("_index_note.sql"))
+        .expect("the index migration");
+    let text = std::fs::read_to_string(index_file).unwrap();
+    assert_eq!(
+        text.matches("CONCURRENTLY").count(),
+        text.matches("  -- OUTSIDE TRANSACTION: runs on its own")
+            .count(),
+        "{text}"
+    );
+    assert!(text.contains("-- OUTSIDE TRANSACTION"), "{text}");
+    let mut client = db.connect();
+    let rows_before = count(&mut client, "SELECT count(*) FROM orders");
+
+    let create = if unique {
+        "CREATE UNIQUE INDEX CONCURRENTLY"
+    } else {
+        "CREATE INDEX CONCURRENTLY"
+    };
+    assert!(
+        kill_during_concurrent_step(&p, &db, &["upgrade", "--db", &db.url], create),
+        "the killed build left an invalid index"
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        2
+    );
+    // `current` and `history` show the revision the kill left half done.
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(
+        current.stderr.contains(
+            "is half applied: a run outside a transaction stopped after 0 of its statements"
+        ),
+        "{current:?}"
+    );
+    let history = p.qvdiff(&["history", "--db", &db.url]).expect_code(0);
+    assert!(
+        history.stdout.contains("index note") && history.stdout.contains("is half applied"),
+        "{history:?}"
+    );
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(!current.stderr.contains("half"), "{current:?}");
+    assert_eq!(valid_indexes_on_note(&mut client), 1);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_index WHERE NOT indisvalid"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        3
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM qvdiff_migrations_progress"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        rows_before + 1
+    );
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+
+    // The way back: killed while dropping the index, finished by the next downgrade.
+    kill_during_concurrent_step(
+        &p,
+        &db,
+        &["downgrade", "--db", &db.url, "-1"],
+        "DROP INDEX CONCURRENTLY",
+    );
+    p.qvdiff(&["downgrade", "--db", &db.url, "-1"])
+        .expect_code(0);
+    assert_eq!(valid_indexes_on_note(&mut client), 0);
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+        2
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        rows_before + 2
+    );
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(valid_indexes_on_note(&mut client), 1);
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+}
+
+#[test]
+fn upgrade_killed_during_a_concurrent_index_build_is_finished_by_the_next_run() {
+    killed_concurrent_index_build_is_finished_by_the_next_run(false, "online_kill_index");
+}
+
+#[test]
+fn upgrade_killed_during_a_concurrent_unique_index_build_is_finished_by_the_next_run() {
+    killed_concurrent_index_build_is_finished_by_the_next_run(true, "online_kill_unique");
+}
