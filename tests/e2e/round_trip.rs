@@ -84,6 +84,21 @@ fn models() -> String {
     text
 }
 
+/// Lists of builtin types (`Vec<T>`, PostgreSQL's `T[]`; SQLite has no arrays and refuses
+/// them): (column, field type), in the PostgreSQL project only.
+const ARRAY_COLUMNS: &[(&str, &str)] = &[("v_strings", "Vec<String>"), ("v_i64s", "Vec<i64>")];
+
+/// [`models`] with the [`ARRAY_COLUMNS`] too.
+fn models_with_arrays() -> String {
+    let fields: String = ARRAY_COLUMNS
+        .iter()
+        .map(|(column, field_type)| format!("    pub {column}: Option<{field_type}>,\n"))
+        .collect();
+    let text = models();
+    let end = text.rfind('}').expect("struct end");
+    format!("{}{fields}}}\n", &text[..end])
+}
+
 #[test]
 fn every_builtin_type_is_a_column_here() {
     let covered: Vec<&str> = COLUMNS.iter().map(|(rust, _, _)| *rust).collect();
@@ -483,6 +498,10 @@ fn postgres_round_trips(client: &mut postgres::Client) -> Vec<String> {
     errors.extend(postgres_check(client, "v_uuid", same(uuids())));
     errors.extend(postgres_check(client, "v_json", same(jsons())));
     errors.extend(postgres_check(client, "v_decimal", same(decimals())));
+    let lists: Vec<Vec<String>> = vec![vec![], texts(), vec!["a,b".into(), "{\"}".into()]];
+    errors.extend(postgres_check(client, "v_strings", same(lists)));
+    let numbers = vec![vec![], extremes!(i64), vec![0, -1, 0]];
+    errors.extend(postgres_check(client, "v_i64s", same(numbers)));
     errors
 }
 
@@ -492,14 +511,25 @@ fn every_builtin_type_round_trips_through_the_postgres_crate() {
         assert!(std::env::var(URL_VAR).map_or(true, |u| u.is_empty()));
         return;
     };
-    let p = Project::with_models(&[("src/models.rs", &models())]);
+    let p = Project::with_models(&[("src/models.rs", &models_with_arrays())]);
     p.write(
         "qvdiff.toml",
         "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
     );
     p.qvdiff(&["migrate", "--no-input", "-m", "every type"])
         .expect_code(0);
+    let files: Vec<_> = std::fs::read_dir(p.path("migrations"))
+        .expect("migrations")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    let file = std::fs::read_to_string(&files[0]).expect("migration");
+    assert!(
+        file.contains("\"v_strings\" text[]") && file.contains("\"v_i64s\" bigint[]"),
+        "{file}"
+    );
     p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    // The server's arrays read back as the models' lists: no drift.
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
     let mut client = db.connect();
     client
         .execute("INSERT INTO every_type (id) VALUES (1)", &[])

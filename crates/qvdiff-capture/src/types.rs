@@ -108,16 +108,30 @@ pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     first_type_argument(&last.arguments)
 }
 
-/// The logical column type of a builtin Rust type, or `None` when `ty` is not in
-/// [`BUILTIN_TYPES`]. Does not unwrap `Option`: callers do that once, for nullability.
+/// The logical column type of a builtin Rust type, or `None` when `ty` is neither in
+/// [`BUILTIN_TYPES`] nor a `Vec` of one ([`ColumnType::Array`]; `Vec<u8>` is bytes, and there
+/// is no list of bytes, of lists or of nullable values). Does not unwrap `Option`: callers do
+/// that once, for nullability.
 pub fn builtin_column_type(ty: &Type) -> Option<ColumnType> {
     match strip_groups(ty) {
         Type::Reference(reference) => builtin_column_type(&reference.elem),
         Type::Path(path) if path.qself.is_none() => {
             let last = path.path.segments.last()?;
-            builtin_entry(&last.ident.to_string(), || {
-                first_type_argument(&last.arguments).and_then(last_segment_name)
-            })
+            let argument = first_type_argument(&last.arguments);
+            let listed = builtin_entry(&last.ident.to_string(), || {
+                argument.and_then(last_segment_name)
+            });
+            match (listed, argument) {
+                (None, Some(element)) if last.ident == "Vec" => {
+                    match builtin_column_type(element)? {
+                        ColumnType::Blob | ColumnType::Array { .. } => None,
+                        element => Some(ColumnType::Array {
+                            element: Box::new(element),
+                        }),
+                    }
+                }
+                (listed, _) => listed,
+            }
         }
         _ => None,
     }
@@ -267,6 +281,7 @@ pub(crate) fn describe(ty: &ColumnType) -> String {
             _ => "Decimal".into(),
         },
         ColumnType::Blob => "Blob".into(),
+        ColumnType::Array { element } => format!("Array({})", describe(element)),
         ColumnType::Custom { sql } => format!("Custom({sql})"),
         ColumnType::Enum { name, .. } => format!("Enum({name})"),
     }
@@ -320,11 +335,34 @@ mod tests {
     }
 
     #[test]
+    fn a_vec_of_a_builtin_type_is_an_array_of_it() {
+        let array = |element: ColumnType| {
+            Some(ColumnType::Array {
+                element: Box::new(element),
+            })
+        };
+        assert_eq!(
+            builtin_column_type(&ty("Vec<String>")),
+            array(ColumnType::Text { max_length: None })
+        );
+        assert_eq!(
+            builtin_column_type(&ty("std::vec::Vec<i64>")),
+            array(ColumnType::Integer { bits: 64 })
+        );
+        assert_eq!(
+            builtin_column_type(&ty("Vec<uuid::Uuid>")),
+            array(ColumnType::Uuid)
+        );
+    }
+
+    #[test]
     fn unknown_types_are_not_builtin() {
         for text in [
             "Tags",
-            "Vec<String>",
-            "Vec<u16>",
+            "Vec<Tags>",
+            "Vec<Vec<u8>>",
+            "Vec<Vec<i64>>",
+            "Vec<Option<i64>>",
             "Vec",
             "(i64, i64)",
             "[u8; 4]",

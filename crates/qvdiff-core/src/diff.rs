@@ -204,6 +204,8 @@ pub fn restore_placeholder(ty: &ColumnType) -> DefaultValue {
         ColumnType::Float | ColumnType::Float32 => DefaultValue::Float(0.0),
         ColumnType::Bool => DefaultValue::Bool(false),
         ColumnType::Blob => DefaultValue::Sql("X''".to_string()),
+        // The empty list, in PostgreSQL's array text.
+        ColumnType::Array { .. } => DefaultValue::Text("{}".to_string()),
         // The first variant: any other text would break the enum's CHECK or type.
         ColumnType::Enum { values, .. } if !values.is_empty() => {
             DefaultValue::Text(values[0].clone())
@@ -796,6 +798,7 @@ impl ColumnType {
                 (None, Some(s)) => format!("DECIMAL(?, {s})"),
             },
             ColumnType::Blob => "BLOB".to_string(),
+            ColumnType::Array { element } => format!("{}[]", element.logical_name()),
             ColumnType::Custom { sql } => sql.clone(),
             ColumnType::Enum { name, values, .. } => {
                 let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();

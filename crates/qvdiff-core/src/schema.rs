@@ -165,6 +165,13 @@ pub enum ColumnType {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         renames: Vec<VariantRename>,
     },
+    /// A list of values of one builtin type (`Vec<String>`, `Vec<i64>`): PostgreSQL's array type
+    /// of the element (`text[]`, `bigint[]`). SQLite has none: planning for it refuses such a
+    /// column and names `sql_type = "JSON"`.
+    Array {
+        /// The type of each element (never an array, an enum or bytes).
+        element: Box<ColumnType>,
+    },
     /// A declared type qvdiff has no logical type for; kept verbatim.
     Custom {
         /// The declared SQL type.

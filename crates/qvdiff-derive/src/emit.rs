@@ -164,6 +164,12 @@ fn column_type_tokens(ty: &ColumnType) -> TokenStream {
             quote!(::qvdiff::ColumnType::Decimal { precision: #precision, scale: #scale })
         }
         ColumnType::Blob => quote!(::qvdiff::ColumnType::Blob),
+        ColumnType::Array { element } => {
+            let element = column_type_tokens(element);
+            quote!(::qvdiff::ColumnType::Array {
+                element: ::std::boxed::Box::new(#element),
+            })
+        }
         ColumnType::Custom { sql } => {
             let sql = string(sql);
             quote!(::qvdiff::ColumnType::Custom { sql: #sql })

@@ -4,6 +4,7 @@
 
 use crate::error::PgError;
 use crate::pgpass::{lookup_password, PasswordKey, PasswordLookup};
+use crate::session::Session;
 use crate::tls::{client_config, MakeRustlsConnect, Verification};
 use postgres::config::{Host, SslMode as DriverSslMode};
 use postgres::error::SqlState;
@@ -577,10 +578,11 @@ pub fn use_schema(
 
 /// A live PostgreSQL database for the deploy commands: a connection and the URL it came from,
 /// without its password, for messages. Its runner methods (`upgrade`, `downgrade`, `stamp`,
-/// …) are in [`crate::runner`].
-pub struct PostgresDatabase {
+/// …) are in [`crate::runner`]. `S` is the connection: the CLI's own [`Client`], or any
+/// [`Session`] an application lends (its `Client`, a connection of its sqlx pool).
+pub struct PostgresDatabase<S = Client> {
     /// The connection.
-    pub client: Client,
+    pub client: S,
     url_redacted: String,
 }
 
@@ -605,14 +607,31 @@ impl PostgresDatabase {
             url_redacted: redact_url(url),
         }
     }
+}
 
-    /// The database URL without its password, for messages.
+impl<S: Session> PostgresDatabase<S> {
+    /// A database over a session an application lends, named in messages by the server:
+    /// `database <name>` (the application's URL and password stay its own).
+    pub fn on_session(mut session: S) -> PostgresDatabase<S> {
+        let name = match session.query_value("SELECT current_database()") {
+            Ok(Some(name)) => format!("database {name}"),
+            _ => "the database".to_string(),
+        };
+        PostgresDatabase {
+            client: session,
+            url_redacted: name,
+        }
+    }
+}
+
+impl<S> PostgresDatabase<S> {
+    /// The database URL without its password (or the server's name for it), for messages.
     pub fn url_redacted(&self) -> &str {
         &self.url_redacted
     }
 }
 
-impl std::fmt::Debug for PostgresDatabase {
+impl<S> std::fmt::Debug for PostgresDatabase<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresDatabase")
             .field("url", &self.url_redacted)

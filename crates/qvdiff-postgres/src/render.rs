@@ -42,6 +42,7 @@ pub fn render_type(ty: &ColumnType) -> String {
             precision: None, ..
         } => "numeric".to_string(),
         ColumnType::Blob => "bytea".to_string(),
+        ColumnType::Array { element } => format!("{}[]", render_type(element)),
         ColumnType::Custom { sql } => sql.clone(),
         // The type `CREATE TYPE … AS ENUM` made (the planner creates it before its columns).
         ColumnType::Enum { name, .. } => quote_ident(name),
@@ -54,6 +55,18 @@ pub fn render_type(ty: &ColumnType) -> String {
 /// common aliases spelled as `format_type` does (`timestamptz` → `timestamp with time zone`).
 pub fn parse_type(sql: &str) -> ColumnType {
     let text = canonical_type_text(sql);
+    // `text[]`, `character varying(20)[]`: an array of a builtin type (of anything else, or of
+    // several dimensions, a custom type).
+    if let Some(element) = text.strip_suffix("[]") {
+        return match parse_type(element) {
+            ColumnType::Custom { .. } | ColumnType::Enum { .. } | ColumnType::Array { .. } => {
+                ColumnType::Custom { sql: text }
+            }
+            element => ColumnType::Array {
+                element: Box::new(element),
+            },
+        };
+    }
     let (base, args) = match text.find('(') {
         Some(open) if text.ends_with(')') => {
             let inner = &text[open + 1..text.len() - 1];

@@ -1057,7 +1057,7 @@ fn in_one_transaction<S: Session + ?Sized, T>(
     Ok(done)
 }
 
-impl PostgresDatabase {
+impl<S: Session> PostgresDatabase<S> {
     /// The ledger rows, in the order they were applied (empty without a ledger).
     pub fn applied(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
         applied(&mut self.client)
@@ -1102,7 +1102,7 @@ impl PostgresDatabase {
     }
 }
 
-impl PostgresDatabase {
+impl<S: Session> PostgresDatabase<S> {
     /// Accepts an intended edit of an applied file (`qvdiff accept`): under the migration lock,
     /// in one transaction, the audit table gets the old and new checksum with the reason and
     /// the server's time, and the ledger the new checksum. No migration SQL runs.
@@ -1134,7 +1134,7 @@ impl PostgresDatabase {
     }
 }
 
-impl PostgresDatabase {
+impl<S: Session> PostgresDatabase<S> {
     /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
     pub fn upgrade_sql(
         &mut self,
@@ -1160,29 +1160,29 @@ impl PostgresDatabase {
 
     /// How many rows `table` (in the default schema) holds.
     pub fn count_rows(&mut self, table: &str) -> Result<u64, RunError> {
-        let context = format!("counting the rows of {table}");
-        let count: i64 = self
-            .client
-            .query_one(&format!("SELECT count(*) FROM {}", quote_ident(table)), &[])
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| PgError::from_pg(context, e))?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.count(
+            &format!("SELECT count(*) FROM {}", quote_ident(table)),
+            format!("counting the rows of {table}"),
+        )
     }
 
     /// How many rows of `table` hold NULL in `column`.
     pub fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, RunError> {
-        let context = format!("counting the NULLs of {table}.{column}");
         let sql = format!(
             "SELECT count(*) FROM {} WHERE {} IS NULL",
             quote_ident(table),
             quote_ident(column)
         );
-        let count: i64 = self
+        self.count(&sql, format!("counting the NULLs of {table}.{column}"))
+    }
+
+    /// The count a `SELECT count(*)` gives; `context` says what was counted in an error.
+    fn count(&mut self, sql: &str, context: String) -> Result<u64, RunError> {
+        let value = self
             .client
-            .query_one(&sql, &[])
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| PgError::from_pg(context, e))?;
-        Ok(u64::try_from(count).unwrap_or(0))
+            .query_value(sql)
+            .map_err(|e| PgError::new(context, server_message(e)))?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 }
 
@@ -1271,7 +1271,7 @@ static DIALECT: crate::plan::Postgres = crate::plan::Postgres {
     concurrent_indexes: false,
 };
 
-impl Backend for PostgresDatabase {
+impl<S: Session> Backend for PostgresDatabase<S> {
     fn dialect(&self) -> &dyn Dialect {
         &DIALECT
     }

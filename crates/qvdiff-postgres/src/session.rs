@@ -103,6 +103,13 @@ fn session_error(error: postgres::Error) -> SessionError {
     }
 }
 
+/// A lent session is a session: the runner works on `&mut Client` as on a `Client`.
+impl<T: Session + ?Sized> Session for &mut T {
+    fn simple_query(&mut self, sql: &str) -> Result<Vec<TextRow>, SessionError> {
+        (**self).simple_query(sql)
+    }
+}
+
 impl Session for Client {
     fn simple_query(&mut self, sql: &str) -> Result<Vec<TextRow>, SessionError> {
         Client::simple_query(self, sql)

@@ -97,6 +97,7 @@ fn answer(ty: &ColumnType) -> String {
         ColumnType::Uuid => "'00000000-0000-0000-0000-000000000000'".to_string(),
         ColumnType::Json => "'{}'".to_string(),
         ColumnType::Blob => "'\\x'".to_string(),
+        ColumnType::Array { .. } => "'{}'".to_string(),
         // A value the generated enum's rows hold.
         ColumnType::Enum { values, .. } => values
             .first()

@@ -1,5 +1,5 @@
 //! [`SqliteDatabase`]: a database file behind the dialect-neutral [`Backend`] trait, so the CLI
-//! drives SQLite and PostgreSQL the same way.
+//! and an application's `Migrator` drive SQLite and PostgreSQL the same way.
 
 use crate::introspect::introspect;
 use crate::plan::Sqlite;
@@ -9,13 +9,23 @@ use qvdiff_core::backend::{RunOptions, RunReport, StampReport};
 use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migrations};
 use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
 use rusqlite::Connection;
+use std::borrow::BorrowMut;
 use std::path::{Path, PathBuf};
 
-/// An open SQLite database file.
-pub struct SqliteDatabase {
+/// An open SQLite database: the connection the CLI opened (`C` = [`Connection`]), or one an
+/// application lends (`&mut Connection`).
+pub struct SqliteDatabase<C = Connection> {
     /// The connection (read-write).
-    pub conn: Connection,
+    pub conn: C,
     path: PathBuf,
+}
+
+impl<'c> SqliteDatabase<&'c mut Connection> {
+    /// Borrows a connection an application opened; messages name its file.
+    pub fn borrowing(conn: &'c mut Connection) -> SqliteDatabase<&'c mut Connection> {
+        let path = conn.path().unwrap_or_default().into();
+        SqliteDatabase { conn, path }
+    }
 }
 
 impl SqliteDatabase {
@@ -49,21 +59,24 @@ impl RunnerError for RunError {
     }
 }
 
-impl Backend for SqliteDatabase {
+impl<C: BorrowMut<Connection>> Backend for SqliteDatabase<C> {
     fn dialect(&self) -> &dyn Dialect {
         &Sqlite
     }
 
     fn describe(&self) -> String {
+        if self.path.as_os_str().is_empty() {
+            return "the in-memory database".to_string();
+        }
         self.path.display().to_string()
     }
 
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
-        runner::applied(&self.conn).map_err(backend_error)
+        runner::applied(self.conn.borrow()).map_err(backend_error)
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {
-        introspect(&self.conn).map_err(|e| BackendError::failed(e.to_string()))
+        introspect(self.conn.borrow()).map_err(|e| BackendError::failed(e.to_string()))
     }
 
     fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, BackendError> {
@@ -74,6 +87,7 @@ impl Backend for SqliteDatabase {
         );
         let n: i64 = self
             .conn
+            .borrow()
             .query_row(&sql, [], |row| row.get(0))
             .map_err(|e| {
                 BackendError::failed(format!("cannot count the NULLs of {table}.{column}: {e}"))
@@ -85,6 +99,7 @@ impl Backend for SqliteDatabase {
         let sql = format!("SELECT count(*) FROM {}", crate::quote_ident(table));
         let n: i64 = self
             .conn
+            .borrow()
             .query_row(&sql, [], |row| row.get(0))
             .map_err(|e| BackendError::failed(format!("cannot count the rows of {table}: {e}")))?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -95,7 +110,7 @@ impl Backend for SqliteDatabase {
         migrations: &Migrations,
         target: &str,
     ) -> Result<String, BackendError> {
-        runner::upgrade_sql(&self.conn, migrations, target).map_err(backend_error)
+        runner::upgrade_sql(self.conn.borrow(), migrations, target).map_err(backend_error)
     }
 
     fn downgrade_script(
@@ -103,7 +118,7 @@ impl Backend for SqliteDatabase {
         migrations: &Migrations,
         target: &str,
     ) -> Result<String, BackendError> {
-        runner::downgrade_sql(&self.conn, migrations, target).map_err(backend_error)
+        runner::downgrade_sql(self.conn.borrow(), migrations, target).map_err(backend_error)
     }
 
     fn upgrade(
@@ -112,7 +127,7 @@ impl Backend for SqliteDatabase {
         target: &str,
         options: &RunOptions,
     ) -> Result<RunReport, BackendError> {
-        runner::upgrade(&mut self.conn, migrations, target, options).map_err(backend_error)
+        runner::upgrade(self.conn.borrow_mut(), migrations, target, options).map_err(backend_error)
     }
 
     fn downgrade(
@@ -121,7 +136,8 @@ impl Backend for SqliteDatabase {
         target: &str,
         options: &RunOptions,
     ) -> Result<RunReport, BackendError> {
-        runner::downgrade(&mut self.conn, migrations, target, options).map_err(backend_error)
+        runner::downgrade(self.conn.borrow_mut(), migrations, target, options)
+            .map_err(backend_error)
     }
 
     fn stamp(
@@ -130,7 +146,7 @@ impl Backend for SqliteDatabase {
         target: &str,
         options: &RunOptions,
     ) -> Result<StampReport, BackendError> {
-        runner::stamp(&mut self.conn, migrations, target, options).map_err(backend_error)
+        runner::stamp(self.conn.borrow_mut(), migrations, target, options).map_err(backend_error)
     }
 
     fn accept(
@@ -140,10 +156,17 @@ impl Backend for SqliteDatabase {
         reason: &str,
         options: &RunOptions,
     ) -> Result<AcceptedEdit, BackendError> {
-        runner::accept(&mut self.conn, migrations, revision, reason, options).map_err(backend_error)
+        runner::accept(
+            self.conn.borrow_mut(),
+            migrations,
+            revision,
+            reason,
+            options,
+        )
+        .map_err(backend_error)
     }
 
     fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError> {
-        runner::accepted_edits(&self.conn).map_err(backend_error)
+        runner::accepted_edits(self.conn.borrow()).map_err(backend_error)
     }
 }

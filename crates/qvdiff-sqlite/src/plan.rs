@@ -74,6 +74,28 @@ impl Dialect for Sqlite {
     }
 }
 
+/// SQLite has no array type: a `Vec<T>` field (PostgreSQL's `T[]`) is refused with the way to
+/// store the list in SQLite, naming the first such column.
+fn refuse_arrays(to: &Schema) -> Result<(), PlanError> {
+    for table in &to.tables {
+        for column in &table.columns {
+            if let ColumnType::Array { element } = &column.ty {
+                return Err(PlanError {
+                    table: table.name.clone(),
+                    column: Some(column.name.clone()),
+                    message: format!(
+                        "a `Vec` field is a list of {} values, which PostgreSQL stores as an \
+                         array and SQLite cannot: store it as JSON with #[column(sql_type = \
+                         \"JSON\")] on the field, or keep the list in a table of its own",
+                        render_type(element)
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The table as SQLite stores it: declared types and defaults as they read back, AUTOINCREMENT
 /// only on a single INTEGER primary key, unique constraints SQLite would merge merged, constraint
 /// lists sorted, no comments (SQLite has nowhere to keep them). Migration hints are kept.
@@ -170,6 +192,7 @@ impl<'a> Planner<'a> {
         to: &'a Schema,
         changes: &'a [Change],
     ) -> Result<Planner<'a>, PlanError> {
+        refuse_arrays(to)?;
         Ok(Planner {
             from,
             to,

@@ -55,6 +55,8 @@ fn push_type(out: &mut String, ty: &ColumnType) {
             precision: None, ..
         } => "NUMERIC",
         ColumnType::Blob => "BLOB",
+        // Never planned: SQLite has no arrays, and its planner refuses one (`refuse_arrays`).
+        ColumnType::Array { .. } => "TEXT",
         ColumnType::Custom { sql } => sql,
         // The values are a CHECK after the column's other constraints (`push_column_definition`).
         ColumnType::Enum { .. } => "TEXT",
@@ -177,6 +179,7 @@ pub(crate) fn stored_type(ty: &ColumnType) -> ColumnType {
         | ColumnType::Uuid
         | ColumnType::Json
         | ColumnType::Blob
+        | ColumnType::Array { .. }
         | ColumnType::Decimal {
             precision: Some(_), ..
         }

@@ -3,7 +3,8 @@
 //! matches the models.
 //!
 //! [`Migrator`] itself needs no driver: it parses the embedded files and links their revisions.
-//! It runs them through the driver the application already has, one cargo feature each:
+//! It runs them through the driver the application already has, one cargo feature each, each
+//! handle lent to the dialect's `Backend` (the one `qvdiff upgrade` drives):
 //!
 //! | feature | database handle | runner |
 //! |---|---|---|
@@ -38,8 +39,8 @@
 
 use qvdiff_core::backend::BackupSettings;
 pub use qvdiff_core::backend::{LockRetry, RunOptions, RunReport, StepReport};
-use qvdiff_core::runner::{self as decisions, AppliedRevision, Migration, Migrations, Status};
-use qvdiff_core::{diff, BackendError, FormatError, GraphError, Renames, Schema, Table};
+use qvdiff_core::runner::{self as decisions, Migration, Migrations, Status};
+use qvdiff_core::{diff, Backend, BackendError, FormatError, GraphError, Renames, Schema, Table};
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
@@ -58,8 +59,6 @@ mod on_rusqlite;
 mod on_sqlx_postgres;
 #[cfg(feature = "sqlx-sqlite")]
 mod on_sqlx_sqlite;
-#[cfg(any(feature = "postgres", feature = "sqlx-postgres"))]
-mod postgres_session;
 
 /// The postgres version qvdiff is built with (feature `postgres`): use its `Client` to avoid a
 /// second copy.
@@ -163,12 +162,13 @@ impl Migrator {
     /// a database newer than the binary are refused, and nothing changes on failure. An empty
     /// report means the database was up to date.
     pub fn upgrade<D: Database + ?Sized>(&self, db: &mut D) -> Result<RunReport, MigrateError> {
-        db.upgrade_to_head(&self.migrations, &self.options)
+        upgrade_to_head(&mut *db.backend()?, &self.migrations, &self.options)
     }
 
     /// Where the database stands: applied heads, pending revisions, unknown or edited ones.
     pub fn status<D: Database + ?Sized>(&self, db: &mut D) -> Result<Status, MigrateError> {
-        Ok(decisions::status(&self.migrations, &db.applied()?))
+        let applied = db.backend()?.applied().map_err(MigrateError::Run)?;
+        Ok(decisions::status(&self.migrations, &applied))
     }
 
     /// How the database's tables differ from the models, one line per difference (`add column
@@ -179,8 +179,7 @@ impl Migrator {
         db: &mut D,
         tables: &[Table],
     ) -> Result<Vec<String>, MigrateError> {
-        let live = db.live_schema()?;
-        Ok(differences(&live, &db.comparable(&wanted(tables))))
+        model_differences(&mut *db.backend()?, tables)
     }
 
     /// [`Migrator::upgrade`] through a connection pool (feature `sqlx-sqlite` or
@@ -189,12 +188,22 @@ impl Migrator {
         &self,
         pool: &P,
     ) -> Result<RunReport, MigrateError> {
-        pool.upgrade_to_head(&self.migrations, &self.options).await
+        let migrations = self.migrations.clone();
+        let options = self.options.clone();
+        pool.with_backend(Box::new(move |backend| {
+            upgrade_to_head(backend, &migrations, &options)
+        }))
+        .await
     }
 
     /// [`Migrator::status`] through a connection pool.
     pub async fn status_pool<P: Pool + ?Sized>(&self, pool: &P) -> Result<Status, MigrateError> {
-        Ok(decisions::status(&self.migrations, &pool.applied().await?))
+        let applied = pool
+            .with_backend(Box::new(|backend| {
+                backend.applied().map_err(MigrateError::Run)
+            }))
+            .await?;
+        Ok(decisions::status(&self.migrations, &applied))
     }
 
     /// [`Migrator::verify_models`] through a connection pool.
@@ -203,9 +212,37 @@ impl Migrator {
         pool: &P,
         tables: &[Table],
     ) -> Result<Vec<String>, MigrateError> {
-        let live = pool.live_schema().await?;
-        Ok(differences(&live, &pool.comparable(&wanted(tables))))
+        let tables = tables.to_vec();
+        pool.with_backend(Box::new(move |backend| model_differences(backend, &tables)))
+            .await
     }
+}
+
+/// Applies every pending revision up to the single head, as `qvdiff upgrade head` does.
+fn upgrade_to_head(
+    backend: &mut dyn Backend,
+    migrations: &Migrations,
+    options: &RunOptions,
+) -> Result<RunReport, MigrateError> {
+    backend
+        .upgrade(migrations, "head", options)
+        .map_err(MigrateError::Run)
+}
+
+/// How the live tables differ from the models, both in the dialect's comparable form (views,
+/// triggers and qvdiff's own tables left out).
+fn model_differences(
+    backend: &mut dyn Backend,
+    tables: &[Table],
+) -> Result<Vec<String>, MigrateError> {
+    let live = backend
+        .introspect()
+        .map_err(|e| MigrateError::Database(e.message))?;
+    let dialect = backend.dialect();
+    Ok(differences(
+        &dialect.comparable(&live),
+        &dialect.comparable(&wanted(tables)),
+    ))
 }
 
 /// The models as one schema, not yet in any dialect's comparable form.
@@ -232,50 +269,22 @@ mod sealed {
 /// A database handle of a driver qvdiff runs migrations on (see the module docs for which
 /// feature brings which). Sealed: the guarantees come from qvdiff's runners, not from the trait.
 pub trait Database: sealed::Sealed {
-    /// Applies every pending revision up to the single head.
+    /// The handle as the dialect's [`Backend`], the one the CLI drives too.
     #[doc(hidden)]
-    fn upgrade_to_head(
-        &mut self,
-        migrations: &Migrations,
-        options: &RunOptions,
-    ) -> Result<RunReport, MigrateError>;
-
-    /// The ledger rows, in the order they were applied.
-    #[doc(hidden)]
-    fn applied(&mut self) -> Result<Vec<AppliedRevision>, MigrateError>;
-
-    /// The live schema, as the dialect compares it (qvdiff's own tables left out).
-    #[doc(hidden)]
-    fn live_schema(&mut self) -> Result<Schema, MigrateError>;
-
-    /// `schema` as this dialect would store and compare it.
-    #[doc(hidden)]
-    fn comparable(&self, schema: &Schema) -> Schema;
+    fn backend(&mut self) -> Result<Box<dyn Backend + '_>, MigrateError>;
 }
 
-/// A future of the pool glue; boxed, so the trait stays object-safe and `Send`.
+/// A future of the pool glue; boxed, so that it is `Send`.
 pub type PoolFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, MigrateError>> + Send + 'a>>;
+
+/// Work on a pool connection, as the dialect's [`Backend`].
+pub type BackendWork<T> =
+    Box<dyn FnOnce(&mut dyn Backend) -> Result<T, MigrateError> + Send + 'static>;
 
 /// A connection pool of a driver qvdiff runs migrations on (`sqlx::SqlitePool`,
 /// `sqlx::PgPool`). Sealed, like [`Database`].
 pub trait Pool: sealed::Sealed + Sync {
-    /// Applies every pending revision up to the single head.
+    /// Runs `work` on one connection of the pool, as the dialect's [`Backend`].
     #[doc(hidden)]
-    fn upgrade_to_head<'a>(
-        &'a self,
-        migrations: &'a Migrations,
-        options: &'a RunOptions,
-    ) -> PoolFuture<'a, RunReport>;
-
-    /// The ledger rows, in the order they were applied.
-    #[doc(hidden)]
-    fn applied(&self) -> PoolFuture<'_, Vec<AppliedRevision>>;
-
-    /// The live schema, as the dialect compares it.
-    #[doc(hidden)]
-    fn live_schema(&self) -> PoolFuture<'_, Schema>;
-
-    /// `schema` as this dialect would store and compare it.
-    #[doc(hidden)]
-    fn comparable(&self, schema: &Schema) -> Schema;
+    fn with_backend<T: Send + 'static>(&self, work: BackendWork<T>) -> PoolFuture<'_, T>;
 }

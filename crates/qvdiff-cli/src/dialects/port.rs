@@ -36,10 +36,10 @@ use crate::error::{CliError, CliResult};
 use crate::output::Console;
 use postgres::GenericClient;
 use progress::Progress;
-use qvdiff_core::{ColumnType, Schema, Table};
+use qvdiff_core::{foreign_key_order, ColumnType, Schema, Table};
 use rusqlite::types::ValueRef;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufReader, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -114,32 +114,40 @@ pub fn pg_failure(context: String, error: postgres::Error) -> CliError {
     CliError::new(qvdiff_postgres::PgError::from_pg(context, error).to_string())
 }
 
-/// Tables in an order where every table comes after the tables its foreign keys point at
-/// (self-references and cycles cannot be ordered: cycles are reported).
+/// Tables in an order where every table comes after the tables its foreign keys point at: the
+/// core's one foreign-key order. A self-reference is loaded with its table; a cycle, which that
+/// order breaks to place every table, cannot be copied (a row would meet a foreign key whose
+/// parent is not loaded yet), so it is reported.
 pub fn dependency_order(schema: &Schema) -> CliResult<Vec<&Table>> {
-    let mut placed: Vec<&Table> = Vec::with_capacity(schema.tables.len());
-    let mut remaining: Vec<&Table> = schema.tables.iter().collect();
-    while !remaining.is_empty() {
-        let before = remaining.len();
-        remaining.retain(|table| {
-            let ready = table.foreign_keys.iter().all(|fk| {
-                fk.ref_table == table.name || placed.iter().any(|p| p.name == fk.ref_table)
-            });
-            if ready {
-                placed.push(table);
+    let tables: Vec<&Table> = schema.tables.iter().collect();
+    let order = foreign_key_order(&tables);
+    let position: BTreeMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(at, table)| (table.name.as_str(), at))
+        .collect();
+    // A table placed before a table it references: the order broke a cycle there.
+    let mut in_cycle: BTreeSet<&str> = BTreeSet::new();
+    for (at, table) in order.iter().enumerate() {
+        for fk in &table.foreign_keys {
+            if position
+                .get(fk.ref_table.as_str())
+                .is_some_and(|&parent| parent > at)
+            {
+                in_cycle.insert(table.name.as_str());
+                in_cycle.insert(fk.ref_table.as_str());
             }
-            !ready
-        });
-        if remaining.len() == before {
-            let names: Vec<&str> = remaining.iter().map(|t| t.name.as_str()).collect();
-            return Err(CliError::new(format!(
-                "the foreign keys of {} form a cycle: no copy order satisfies them",
-                names.join(", ")
-            ))
-            .with_hint("break the cycle with a nullable foreign key set after the copy"));
         }
     }
-    Ok(placed)
+    if !in_cycle.is_empty() {
+        let names: Vec<&str> = in_cycle.into_iter().collect();
+        return Err(CliError::new(format!(
+            "the foreign keys of {} form a cycle: no copy order satisfies them",
+            names.join(", ")
+        ))
+        .with_hint("break the cycle with a nullable foreign key set after the copy"));
+    }
+    Ok(order)
 }
 
 /// Copies every table of `target_schema` from the SQLite file `source` into `target` (inside
@@ -1110,6 +1118,53 @@ mod tests {
         out.clear();
         copy_text(ValueRef::Integer(1), &ColumnType::Bool, &mut out).unwrap();
         assert_eq!(out, b"t");
+    }
+
+    /// A table whose foreign keys reference `parents` (by an `id` column).
+    fn table(name: &str, parents: &[&str]) -> Table {
+        let fks: Vec<String> = parents
+            .iter()
+            .map(|p| format!(r#"{{"columns":["{p}_id"],"ref_table":"{p}","ref_columns":["id"]}}"#))
+            .collect();
+        serde_json::from_str(&format!(
+            r#"{{"name":"{name}","columns":[],"foreign_keys":[{}]}}"#,
+            fks.join(",")
+        ))
+        .unwrap()
+    }
+
+    fn names(order: &[&Table]) -> Vec<String> {
+        order.iter().map(|t| t.name.clone()).collect()
+    }
+
+    #[test]
+    fn tables_are_copied_after_their_parents_and_a_cycle_is_refused() {
+        let schema = Schema {
+            tables: vec![
+                table("a_lines", &["orders", "items"]),
+                table("items", &[]),
+                table("orders", &["customers"]),
+                table("customers", &["customers"]),
+            ],
+            ..Schema::default()
+        };
+        assert_eq!(
+            names(&dependency_order(&schema).unwrap()),
+            ["customers", "items", "orders", "a_lines"]
+        );
+        let cyclic = Schema {
+            tables: vec![
+                table("left", &["right"]),
+                table("right", &["left"]),
+                table("free", &[]),
+            ],
+            ..Schema::default()
+        };
+        let refused = dependency_order(&cyclic).unwrap_err().to_string();
+        assert!(
+            refused.contains("the foreign keys of left, right form a cycle"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::expr::{canonical_default, is_null_literal, referenced_columns, rename_in_expression};
 use super::naming::fold_identifier;
 use super::*;
-use crate::render::MAX_IDENTIFIER_BYTES;
+use crate::render::{parse_type, render_type, MAX_IDENTIFIER_BYTES};
 use qvdiff_core::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Table, Unique,
 };
@@ -556,6 +556,51 @@ fn defaults_read_as_introspection_reads_them() {
     assert!(is_null_literal("NULL::text"));
     assert!(!is_null_literal("'NULL'"));
     assert!(!is_null_literal("nullif(a, b)"));
+}
+
+#[test]
+fn arrays_of_builtin_types_read_back_as_arrays() {
+    let array = |element: ColumnType| ColumnType::Array {
+        element: Box::new(element),
+    };
+    let schema = model(
+        "CREATE TABLE \"posts\" (\n\"id\" bigint NOT NULL,\n\"tags\" text[] NOT NULL,\n\
+         \"scores\" bigint[],\nCONSTRAINT \"posts_pkey\" PRIMARY KEY (\"id\")\n);\n\
+         ALTER TABLE \"posts\" ADD COLUMN \"codes\" varchar(20)[];\n",
+    );
+    let posts = table(&schema, "posts");
+    let ty = |name: &str| posts.column(name).map(|c| c.ty.clone());
+    assert_eq!(
+        ty("tags"),
+        Some(array(ColumnType::Text { max_length: None }))
+    );
+    assert_eq!(ty("scores"), Some(array(ColumnType::Integer { bits: 64 })));
+    assert_eq!(
+        ty("codes"),
+        Some(array(ColumnType::Text {
+            max_length: Some(20)
+        }))
+    );
+    // As the planner writes them, and as `format_type` reports them.
+    for (rendered, reported) in [
+        (array(ColumnType::Text { max_length: None }), "text[]"),
+        (array(ColumnType::Integer { bits: 64 }), "bigint[]"),
+        (
+            array(ColumnType::Text {
+                max_length: Some(20),
+            }),
+            "character varying(20)[]",
+        ),
+        (array(ColumnType::DateTimeTz), "timestamp with time zone[]"),
+    ] {
+        assert_eq!(parse_type(&render_type(&rendered)), rendered);
+        assert_eq!(parse_type(reported), rendered);
+    }
+    // Of several dimensions, or of a type qvdiff does not know: kept as declared.
+    assert!(matches!(
+        parse_type("int4range[]"),
+        ColumnType::Custom { .. }
+    ));
 }
 
 #[test]

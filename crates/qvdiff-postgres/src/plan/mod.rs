@@ -1121,6 +1121,17 @@ impl<'a> Planner<'a> {
                     format!("{number}::bigint::{}", render_type(&column.ty))
                 }
                 ColumnType::Text { .. } | ColumnType::Integer { .. } => "ctid::text".to_string(),
+                // A one-element list: the row's number, or its position as text.
+                ColumnType::Array { element } => {
+                    let item = match **element {
+                        ColumnType::Integer { .. }
+                        | ColumnType::Float
+                        | ColumnType::Float32
+                        | ColumnType::Decimal { .. } => number.to_string(),
+                        _ => "ctid::text".to_string(),
+                    };
+                    format!("ARRAY[{item}]::{}", render_type(&column.ty))
+                }
                 // An enum has only its values: the first (distinct with the other columns).
                 ColumnType::Enum { values, .. } => match values.first() {
                     Some(first) => quote_string(first),

@@ -1,32 +1,16 @@
-//! `Migrator` on a `postgres::Client`: qvdiff's PostgreSQL runner, as `qvdiff upgrade` runs it.
+//! `Migrator` on a `postgres::Client`: qvdiff's PostgreSQL backend, as `qvdiff upgrade` drives
+//! it.
 
-use super::postgres_session::{applied_on, live_schema_on, upgrade_on, DIALECT};
-use super::{sealed, Database, MigrateError, RunOptions, RunReport};
+use super::{sealed, Database, MigrateError};
 use postgres::Client;
-use qvdiff_core::runner::{AppliedRevision, Migrations};
-use qvdiff_core::{Dialect, Schema};
+use qvdiff_core::Backend;
+use qvdiff_postgres::PostgresDatabase;
 
 impl sealed::Sealed for Client {}
 
 impl Database for Client {
-    fn upgrade_to_head(
-        &mut self,
-        migrations: &Migrations,
-        options: &RunOptions,
-    ) -> Result<RunReport, MigrateError> {
-        upgrade_on(self, migrations, options)
-    }
-
-    fn applied(&mut self) -> Result<Vec<AppliedRevision>, MigrateError> {
-        applied_on(self)
-    }
-
-    fn live_schema(&mut self) -> Result<Schema, MigrateError> {
-        live_schema_on(self)
-    }
-
-    fn comparable(&self, schema: &Schema) -> Schema {
-        DIALECT.comparable(schema)
+    fn backend(&mut self) -> Result<Box<dyn Backend + '_>, MigrateError> {
+        Ok(Box::new(PostgresDatabase::on_session(self)))
     }
 }
 

@@ -8,13 +8,11 @@
 //! upgrade` runs, over the application's own connection (its TLS and credentials included), and
 //! the task never blocks: it works with any runtime sqlx runs on.
 
-use super::postgres_session::{applied_on, live_schema_on, upgrade_on, Session, DIALECT};
-use super::{sealed, MigrateError, Pool, PoolFuture, RunOptions, RunReport};
+use super::{sealed, BackendWork, MigrateError, Pool, PoolFuture};
 use futures_channel::mpsc;
 use futures_util::StreamExt;
-use qvdiff_core::runner::{AppliedRevision, Migrations};
-use qvdiff_core::{Dialect, Schema};
-use qvdiff_postgres::session::{server_message_parts, SessionError, TextRow};
+use qvdiff_postgres::session::{server_message_parts, Session, SessionError, TextRow};
+use qvdiff_postgres::PostgresDatabase;
 use sqlx::postgres::{PgConnection, PgDatabaseError};
 use sqlx::{Executor, PgPool, Row};
 use std::future::Future;
@@ -120,27 +118,9 @@ async fn on_pool_connection<T: Send + 'static>(
 }
 
 impl Pool for PgPool {
-    fn upgrade_to_head<'a>(
-        &'a self,
-        migrations: &'a Migrations,
-        options: &'a RunOptions,
-    ) -> PoolFuture<'a, RunReport> {
-        let migrations = migrations.clone();
-        let options = options.clone();
-        Box::pin(on_pool_connection(self, move |session| {
-            upgrade_on(session, &migrations, &options)
+    fn with_backend<T: Send + 'static>(&self, work: BackendWork<T>) -> PoolFuture<'_, T> {
+        Box::pin(on_pool_connection(self, move |relay| {
+            work(&mut PostgresDatabase::on_session(relay))
         }))
-    }
-
-    fn applied(&self) -> PoolFuture<'_, Vec<AppliedRevision>> {
-        Box::pin(on_pool_connection(self, applied_on))
-    }
-
-    fn live_schema(&self) -> PoolFuture<'_, Schema> {
-        Box::pin(on_pool_connection(self, live_schema_on))
-    }
-
-    fn comparable(&self, schema: &Schema) -> Schema {
-        DIALECT.comparable(schema)
     }
 }

@@ -6,10 +6,8 @@
 //! upgrade` runs, not a second implementation. The run is synchronous SQLite work, like every
 //! statement sqlx runs on SQLite; it happens on the task that awaits it, once, at start-up.
 
-use super::{sealed, MigrateError, Pool, PoolFuture, RunOptions, RunReport};
-use qvdiff_core::runner::{AppliedRevision, Migrations};
-use qvdiff_core::Schema;
-use qvdiff_sqlite::comparable;
+use super::{sealed, BackendWork, MigrateError, Pool, PoolFuture};
+use qvdiff_sqlite::SqliteDatabase;
 use rusqlite::Connection;
 use sqlx::SqlitePool;
 
@@ -53,25 +51,9 @@ async fn with_pool_connection<T>(
 }
 
 impl Pool for SqlitePool {
-    fn upgrade_to_head<'a>(
-        &'a self,
-        migrations: &'a Migrations,
-        options: &'a RunOptions,
-    ) -> PoolFuture<'a, RunReport> {
+    fn with_backend<T: Send + 'static>(&self, work: BackendWork<T>) -> PoolFuture<'_, T> {
         Box::pin(with_pool_connection(self, move |conn| {
-            super::Database::upgrade_to_head(conn, migrations, options)
+            work(&mut SqliteDatabase::borrowing(conn))
         }))
-    }
-
-    fn applied(&self) -> PoolFuture<'_, Vec<AppliedRevision>> {
-        Box::pin(with_pool_connection(self, super::Database::applied))
-    }
-
-    fn live_schema(&self) -> PoolFuture<'_, Schema> {
-        Box::pin(with_pool_connection(self, super::Database::live_schema))
-    }
-
-    fn comparable(&self, schema: &Schema) -> Schema {
-        comparable(schema)
     }
 }
