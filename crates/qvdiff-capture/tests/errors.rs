@@ -218,9 +218,9 @@ fn unknown_type_points_at_the_type_inside_option() {
         &["field `tags`: type `Tags` has no built-in SQL type; add #[column(sql_type = \"JSON\")] or #[column(skip)]"],
     );
     expect_one_resolved(
-        "#[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    tags: Vec<String>,\n}\n",
+        "#[derive(Model)]\nstruct T {\n    #[column(primary_key)] id: i64,\n    tags: Vec<Option<String>>,\n}\n",
         "Vec",
-        &["type `Vec<String>` has no built-in SQL type"],
+        &["type `Vec<Option<String>>` has no built-in SQL type"],
     );
 }
 
