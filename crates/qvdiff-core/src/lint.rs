@@ -16,7 +16,7 @@ use crate::change::Change;
 use crate::dialect::{Action, LockMode, StepFacts};
 use crate::migration::ALLOW_PREFIX;
 use crate::schema::Schema;
-use crate::summary::{recorded_fingerprint, section_fingerprint};
+use crate::summary::{recorded_fingerprint, section_fingerprint, TypeNamer};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -222,7 +222,7 @@ pub fn down_mismatch(before: &Schema, back: &Schema) -> Option<String> {
 }
 
 /// What [`lint_file`] needs to know about one parsed migration file.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FileFacts<'a> {
     /// The file's text.
     pub text: &'a str,
@@ -241,6 +241,9 @@ pub struct FileFacts<'a> {
     /// The facts of each up statement, as the dialect reads them from the SQL
     /// ([`crate::Dialect::facts_of`]); one per statement of `up`.
     pub up_facts: Vec<StepFacts>,
+    /// Column types as the file's dialect spells them ([`crate::Dialect::type_name`]), so a
+    /// finding speaks the vocabulary of the file.
+    pub type_name: TypeNamer<'a>,
 }
 
 /// One lint finding.
@@ -492,7 +495,7 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
             .iter()
             .flat_map(|a| &a.changes)
             .filter(|c| c.altered_table() == Some(table.as_str()))
-            .map(Change::describe)
+            .map(|c| c.describe_in(facts.type_name))
             .collect();
         let why = if why.is_empty() {
             String::new()
@@ -934,6 +937,7 @@ mod tests {
             is_merge: false,
             analysis: None,
             up_facts: Vec::new(),
+            type_name: &crate::ColumnType::logical_name,
         }
     }
 

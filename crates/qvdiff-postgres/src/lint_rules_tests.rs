@@ -29,6 +29,7 @@ fn findings(up: &str) -> Vec<(Rule, usize)> {
         down: section("SELECT 1;", 0),
         is_merge: false,
         up_facts: dialect.facts_of(&analysis.before, &analysis.after, up),
+        type_name: &|ty| dialect.type_name(ty),
         analysis: Some(analysis),
     };
     lint_file(&facts)

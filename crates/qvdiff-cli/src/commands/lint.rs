@@ -264,6 +264,7 @@ fn check_one(
         is_merge: file.parents.len() > 1,
         analysis: analysis.clone(),
         up_facts: up_facts.clone(),
+        type_name: &|ty| dialect.type_name(ty),
     };
     let findings = lint_file(&facts);
     Ok(Checked {
