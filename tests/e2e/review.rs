@@ -301,6 +301,66 @@ pub fn git(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `V1` with doc comments on the table and on two columns.
+const COMMENTED: &str = r#"
+use qvdiff::Model;
+
+/// Things in stock.
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    /// The name buyers see; it's searched.
+    pub title: String,
+    /// Where buyers read more.
+    pub url: Option<String>,
+}
+"#;
+
+#[test]
+fn review_and_erd_of_a_sqlite_history_show_the_models_comments() {
+    let p = Project::with_models(&[("src/models.rs", V2)]);
+    p.qvdiff(&["migrate", "-m", "items", "--rev-id", "r1", "--no-input"])
+        .expect_code(0);
+    p.write("src/models.rs", COMMENTED);
+    p.qvdiff(&["migrate", "-m", "url", "--rev-id", "r2", "--no-input"])
+        .expect_code(0);
+    let review = p.qvdiff(&["review", "r2"]).expect_code(0).stdout;
+    assert!(
+        review.contains("items[\"items: Things in stock.\"]"),
+        "{review}"
+    );
+    assert!(
+        review.contains("TEXT title \"The name buyers see; it's searched.\""),
+        "{review}"
+    );
+    assert!(
+        review.contains("TEXT url \"+ added, NULL, Where buyers read more.\""),
+        "{review}"
+    );
+    let erd = p
+        .qvdiff(&["erd", "--from", "migrations"])
+        .expect_code(0)
+        .stdout;
+    assert!(erd.contains("items[\"items: Things in stock.\"]"), "{erd}");
+    assert!(
+        erd.contains("TEXT title \"The name buyers see; it's searched.\""),
+        "{erd}"
+    );
+
+    // Models that cannot be captured lend no comments: the history is drawn without them.
+    p.write("src/models.rs", "pub struct Item {");
+    let erd = p
+        .qvdiff(&["erd", "--from", "migrations"])
+        .expect_code(0)
+        .stdout;
+    assert!(erd.contains("items {"), "{erd}");
+    assert!(!erd.contains("Things in stock."), "{erd}");
+    let review = p.qvdiff(&["review", "r2"]).expect_code(0).stdout;
+    assert!(!review.contains("Things in stock."), "{review}");
+}
+
 #[test]
 fn review_since_reports_the_migrations_a_branch_added() {
     let p = Project::with_models(&[("src/models.rs", V1)]);
@@ -441,8 +501,8 @@ fn erd_of_the_example_app_is_stable_mermaid_and_dot() {
         lines.sort();
         lines
     };
-    // SQLite keeps no comments: the models' diagram shows their doc comments, the history's
-    // does not; without the comments the two are the same.
+    // SQLite keeps no comments: the history's diagram shows the models' doc comments, so the
+    // two are the same; a manifest without comments draws both without.
     let manifest = p
         .qvdiff(&["--config", &config, "manifest"])
         .expect_code(0)
@@ -468,7 +528,21 @@ fn erd_of_the_example_app_is_stable_mermaid_and_dot() {
         ])
         .expect_code(0)
         .stdout;
-    assert_eq!(sorted(&plain), sorted(&from_migrations));
+    assert_eq!(sorted(&mermaid), sorted(&from_migrations));
+    let plain_history = p
+        .qvdiff(&[
+            "--config",
+            &config,
+            "erd",
+            "--from",
+            "migrations",
+            "--manifest",
+            &manifest_path.to_string_lossy(),
+        ])
+        .expect_code(0)
+        .stdout;
+    assert_eq!(sorted(&plain), sorted(&plain_history));
+    assert_ne!(plain, mermaid);
     assert!(
         mermaid.contains("users[\"users: A seller using the app.\"] {"),
         "{mermaid}"

@@ -239,7 +239,8 @@ pub struct ErdArgs {
     /// Draw the schema of the models or of the committed migrations (`--db` draws a database).
     #[arg(long, value_enum, default_value = "models")]
     pub from: ErdSource,
-    /// Read the models from this manifest JSON instead of scanning sources.
+    /// Read the models from this manifest JSON instead of scanning sources (with
+    /// `--from migrations` on SQLite: the comments drawn on the history's tables).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
 }

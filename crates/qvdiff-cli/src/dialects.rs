@@ -230,6 +230,19 @@ pub fn open_read_only(database: &Database) -> CliResult<Box<dyn Backend>> {
     }
 }
 
+/// The comments to draw a history's schema with. A SQLite history records none, so the current
+/// models, where its comments live, lend theirs (to the tables and columns of the same names);
+/// `None` when they cannot be captured, and then the diagram goes without. A PostgreSQL history
+/// carries its own: `None`.
+pub fn comments_for_history(config: &Config, manifest: Option<&std::path::Path>) -> Option<Schema> {
+    match config.dialect {
+        DialectKind::Sqlite => crate::models::ModelSource::choose(config, manifest)
+            .load()
+            .ok(),
+        DialectKind::Postgres => None,
+    }
+}
+
 /// The schema the committed migrations produce, and where to verify a new one on top of it.
 /// `server`: a live database of the project's dialect, when one was named (`--db`); a
 /// PostgreSQL history the schema model cannot read (hand-written views, functions, triggers) is

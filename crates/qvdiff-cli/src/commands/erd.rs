@@ -17,7 +17,12 @@ pub fn run(config: &Config, args: &ErdArgs, db_flag: Option<&str>) -> CliResult<
             dialects::live(&database)?.schema
         }
         (None, ErdSource::Migrations) => {
-            dialects::recorded(config, &load_migrations(&config.migrations)?, None)?.schema
+            let schema =
+                dialects::recorded(config, &load_migrations(&config.migrations)?, None)?.schema;
+            match dialects::comments_for_history(config, args.manifest.as_deref()) {
+                Some(models) => schema.with_comments_from(&models),
+                None => schema,
+            }
         }
         (None, ErdSource::Models) => {
             let models = ModelSource::choose(config, args.manifest.as_deref()).load()?;

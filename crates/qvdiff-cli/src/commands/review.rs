@@ -97,10 +97,11 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
         None => args.revisions.clone(),
     };
     let checked = check_files(config, &revisions)?;
+    let comments = crate::dialects::comments_for_history(config, None);
     let report = Report {
         migrations: checked
             .iter()
-            .filter_map(|c| reviewed(dialect.as_ref(), c))
+            .filter_map(|c| reviewed(dialect.as_ref(), c, comments.as_ref()))
             .collect(),
     };
     let unreadable: Vec<&Checked> = checked.iter().filter(|c| c.file.is_none()).collect();
@@ -248,7 +249,12 @@ pub fn row_counts(
     Ok(counts)
 }
 
-fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
+/// `comments`: the models' comments, drawn on both diagrams when the history records none.
+fn reviewed(
+    dialect: &dyn Dialect,
+    checked: &Checked,
+    comments: Option<&Schema>,
+) -> Option<Reviewed> {
     let type_name = |ty: &ColumnType| dialect.type_name(ty);
     let file = checked.file.as_ref()?;
     let origin = if file.parents.len() > 1 {
@@ -268,6 +274,13 @@ fn reviewed(dialect: &dyn Dialect, checked: &Checked) -> Option<Reviewed> {
     let (changes, before, after) = match &checked.analysis {
         Some(a) => (a.changes.clone(), a.before.clone(), a.after.clone()),
         None => (Vec::new(), Schema::default(), Schema::default()),
+    };
+    let (before, after) = match comments {
+        Some(models) => (
+            before.with_comments_from(models),
+            after.with_comments_from(models),
+        ),
+        None => (before, after),
     };
     let rebuilt: BTreeSet<String> = checked
         .up_facts
