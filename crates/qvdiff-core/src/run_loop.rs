@@ -49,12 +49,21 @@ pub trait Ledger {
 }
 
 /// One `upgrade` or `downgrade` on a live database, as a dialect drives it inside the run it
-/// opened. [`run_revisions`] calls it in this order: [`Ledger::read_ledger`], `prepare` for
-/// every planned revision, `before_changes`, then `run_section` and `record` for each revision,
-/// and `finish`.
-pub trait RunSession: Ledger {
+/// opened. [`run_revisions`] calls it in this order: [`Ledger::read_ledger`] on its ledger,
+/// `prepare` for every planned revision, `before_changes`, then `run_section` and `record` for
+/// each revision, and `finish`.
+pub trait RunSession {
+    /// The dialect's run error; a [`Refusal`] of the decisions becomes one.
+    type Error: From<Refusal>;
+
+    /// The ledger the run writes, in the transaction the run holds open.
+    type Ledger: Ledger<Error = Self::Error> + ?Sized;
+
     /// A section split and checked, ready to run.
     type Section;
+
+    /// The run's ledger.
+    fn ledger(&mut self) -> &mut Self::Ledger;
 
     /// Reads and checks `migration`'s section in `direction` before anything of the run takes
     /// effect (transaction control is refused here: a `COMMIT` would commit half a run).
@@ -89,7 +98,7 @@ pub trait RunSession: Ledger {
         direction: Direction,
         execution_ms: i64,
     ) -> Result<(), Self::Error> {
-        record_change(self, migration, direction, execution_ms)
+        record_change(self.ledger(), migration, direction, execution_ms)
     }
 
     /// Commits what the run left open.
@@ -122,7 +131,7 @@ pub fn run_revisions<'m, S: RunSession + ?Sized>(
     options: &RunOptions,
     plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
 ) -> Result<RunReport, S::Error> {
-    let ledger = session.read_ledger()?;
+    let ledger = session.ledger().read_ledger()?;
     if direction == Direction::Down && ledger.is_empty() {
         return Ok(RunReport {
             steps: Vec::new(),

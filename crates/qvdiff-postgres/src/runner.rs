@@ -738,38 +738,14 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
     }
 }
 
-impl<S: Session + ?Sized> Ledger for PgRun<'_, S> {
+impl<'s, S: Session + ?Sized> RunSession for PgRun<'s, S> {
     type Error = RunError;
-
-    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        self.ledger.read_ledger()
-    }
-
-    fn create_ledger(&mut self) -> Result<(), RunError> {
-        self.ledger.create_ledger()
-    }
-
-    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
-        self.ledger.record_applied(migration, execution_ms)
-    }
-
-    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
-        self.ledger.forget(revision)
-    }
-
-    fn replace_checksum(
-        &mut self,
-        migration: &Migration,
-        old_checksum: &str,
-        reason: &str,
-    ) -> Result<AcceptedEdit, RunError> {
-        self.ledger
-            .replace_checksum(migration, old_checksum, reason)
-    }
-}
-
-impl<S: Session + ?Sized> RunSession for PgRun<'_, S> {
+    type Ledger = PgLedger<'s, S>;
     type Section = Section;
+
+    fn ledger(&mut self) -> &mut PgLedger<'s, S> {
+        &mut self.ledger
+    }
 
     fn prepare(&self, migration: &Migration, direction: Direction) -> Result<Section, RunError> {
         prepare(migration, direction)

@@ -511,38 +511,14 @@ struct SqliteRun<'c, 'o> {
     backup: Option<TakenBackup<'o>>,
 }
 
-impl Ledger for SqliteRun<'_, '_> {
+impl<'c> RunSession for SqliteRun<'c, '_> {
     type Error = RunError;
-
-    fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        self.ledger.read_ledger()
-    }
-
-    fn create_ledger(&mut self) -> Result<(), RunError> {
-        self.ledger.create_ledger()
-    }
-
-    fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
-        self.ledger.record_applied(migration, execution_ms)
-    }
-
-    fn forget(&mut self, revision: &str) -> Result<(), RunError> {
-        self.ledger.forget(revision)
-    }
-
-    fn replace_checksum(
-        &mut self,
-        migration: &Migration,
-        old_checksum: &str,
-        reason: &str,
-    ) -> Result<AcceptedEdit, RunError> {
-        self.ledger
-            .replace_checksum(migration, old_checksum, reason)
-    }
-}
-
-impl RunSession for SqliteRun<'_, '_> {
+    type Ledger = SqliteLedger<'c>;
     type Section = ();
+
+    fn ledger(&mut self) -> &mut SqliteLedger<'c> {
+        &mut self.ledger
+    }
 
     fn prepare(&self, migration: &Migration, direction: Direction) -> Result<(), RunError> {
         check_no_transaction_control(migration, direction, migration.file.section(direction))
