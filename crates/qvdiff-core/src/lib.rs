@@ -23,6 +23,7 @@ pub mod run_loop;
 pub mod runner;
 pub mod schema;
 pub mod section;
+pub mod sqltext;
 pub mod summary;
 pub mod wording;
 

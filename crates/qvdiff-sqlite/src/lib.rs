@@ -78,8 +78,7 @@ pub use apply::{
 };
 pub use backend::SqliteDatabase;
 pub use error::{
-    statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
-    MAX_REPORTED_VIOLATIONS,
+    ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
 };
 pub use introspect::introspect;
 pub use partition::{disable_memory_statistics, StoredObject};

@@ -110,10 +110,8 @@ pub(super) fn column_reference(expr: &str, tokens: &[Token], i: usize) -> Option
         return None;
     }
     match token.kind {
-        TokenKind::Word if !text.starts_with(|c: char| c.is_ascii_digit()) => {
-            Some(fold_identifier(text))
-        }
-        TokenKind::Quoted if text.starts_with('"') => Some(unquote_identifier(text)),
+        TokenKind::Word => Some(fold_identifier(text)),
+        TokenKind::QuotedIdent => Some(unquote_identifier(text)),
         _ => None,
     }
 }

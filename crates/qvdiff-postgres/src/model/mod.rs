@@ -337,7 +337,7 @@ impl SchemaModel {
                 };
                 ModelError {
                     revision: None,
-                    statement: sqltext::excerpt(text),
+                    statement: qvdiff_core::sqltext::excerpt(text),
                     line,
                     message,
                     kind,

@@ -85,12 +85,8 @@ impl Dialect for Postgres {
         render_type(ty)
     }
 
-    fn section(&self, body: &str, marker_line: usize) -> qvdiff_core::lint::Section {
-        crate::review::section(body, marker_line)
-    }
-
-    fn renames(&self, sql: &str) -> qvdiff_core::Renames {
-        crate::review::renames(sql)
+    fn spelling(&self) -> qvdiff_core::section::Spelling {
+        crate::review::SPELLING
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
