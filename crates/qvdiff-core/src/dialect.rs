@@ -394,3 +394,18 @@ pub trait Replay {
     /// schema. `None` when it cannot be told (the dialect cannot read the SQL at all).
     fn analyze(&self, revision: &str, up: &str, down: &str) -> Option<Analysis>;
 }
+
+/// A column default the dialect's database could not compute: part of the proof of a new
+/// migration, which refuses it rather than let the application's first insert (SQLite) or the
+/// server at `upgrade` (PostgreSQL) fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableDefault {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The default as the database gets it.
+    pub default: String,
+    /// Why no insert could take it (the database's error, or the function it lacks).
+    pub reason: String,
+}

@@ -346,30 +346,10 @@ fn every_kind_of_table_reads_back_exactly() {
             columns: strings(&["user_id", "code"]),
         }],
         indexes: vec![
-            Index {
-                name: "ix_items_user_id".into(),
-                columns: strings(&["user_id"]),
-                unique: false,
-                predicate: None,
-            },
-            Index {
-                name: "ux_items_code".into(),
-                columns: strings(&["code"]),
-                unique: true,
-                predicate: None,
-            },
-            Index {
-                name: "ix_items_user_title".into(),
-                columns: strings(&["user_id", "title"]),
-                unique: false,
-                predicate: None,
-            },
-            Index {
-                name: "ix_items_lower_title".into(),
-                columns: strings(&["lower(title::text)", "id"]),
-                unique: false,
-                predicate: None,
-            },
+            Index::new("ix_items_user_id", &["user_id"], false),
+            Index::new("ux_items_code", &["code"], true),
+            Index::new("ix_items_user_title", &["user_id", "title"], false),
+            Index::new("ix_items_lower_title", &["lower(title::text)", "id"], false),
             Index {
                 name: "ix_items_positive".into(),
                 columns: strings(&["quantity"]),
@@ -823,24 +803,9 @@ fn planned_inventory_schema_reads_back_as_normalized() {
             columns: strings(&["user_id", "title"]),
         }],
         indexes: vec![
-            Index {
-                name: "ix_items_user_id".into(),
-                columns: strings(&["user_id"]),
-                unique: false,
-                predicate: None,
-            },
-            Index {
-                name: "ix_items_user_category".into(),
-                columns: strings(&["user_id", "category"]),
-                unique: false,
-                predicate: None,
-            },
-            Index {
-                name: "ux_items_uid".into(),
-                columns: strings(&["uid"]),
-                unique: true,
-                predicate: None,
-            },
+            Index::new("ix_items_user_id", &["user_id"], false),
+            Index::new("ix_items_user_category", &["user_id", "category"], false),
+            Index::new("ux_items_uid", &["uid"], true),
         ],
         foreign_keys: vec![ForeignKey {
             on_delete: FkAction::Cascade,

@@ -3,7 +3,7 @@
 
 use qvdiff_core::backend::{Direction, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
-use qvdiff_core::{Backend, BackendErrorKind, MigrationFile};
+use qvdiff_core::{Backend, BackendErrorKind};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 
 /// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
 fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let file = MigrationFile {
-        revision: rev.to_string(),
-        parents: parents.iter().map(|p| p.to_string()).collect(),
-        message: format!("revision {rev}"),
-        up: format!("{up}\n"),
-        down: format!("{down}\n"),
-    };
-    Migration::from_text(&file.render(), format!("migrations/{rev}_m.sql")).unwrap()
+    let message = format!("revision {rev}");
+    Migration::from_sections(
+        rev,
+        parents,
+        &message,
+        up,
+        down,
+        format!("migrations/{rev}_m.sql"),
+    )
 }
 
 fn set(list: Vec<Migration>) -> Migrations {

@@ -9,7 +9,7 @@ use crate::model::SchemaModel;
 use crate::partition::{parent_keys_resolve, partition, run_in_parallel, StoredObject};
 use crate::plan::Sqlite;
 use crate::sqltext;
-use qvdiff_core::{Dialect, Schema};
+use qvdiff_core::{Dialect, Schema, UnusableDefault};
 use rusqlite::{Batch, Connection, TransactionBehavior};
 use std::collections::{BTreeMap, HashSet};
 
@@ -673,19 +673,6 @@ mod tests {
         assert!(!verify_in_parts(&start, &before, &changed, up, down));
         assert!(verify_stored(&start, &before, &changed, up, down).is_err());
     }
-}
-
-/// A column default that SQLite cannot compute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnusableDefault {
-    /// The table.
-    pub table: String,
-    /// The column.
-    pub column: String,
-    /// The `DEFAULT` clause as SQLite gets it.
-    pub default: String,
-    /// SQLite's error.
-    pub reason: String,
 }
 
 /// The defaults of `schema` that no insert could take. SQLite accepts any `DEFAULT (…)` clause

@@ -74,7 +74,7 @@ pub mod runner;
 
 pub use apply::{
     apply_script, apply_scripts, comparable, replay, replay_schema, schema_copy, shadow_from,
-    stored_objects, unusable_defaults, verify, verify_from, verify_stored, UnusableDefault,
+    stored_objects, unusable_defaults, verify, verify_from, verify_stored,
 };
 pub use backend::SqliteDatabase;
 pub use error::{

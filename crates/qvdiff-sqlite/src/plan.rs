@@ -143,17 +143,6 @@ pub fn normalize_table(table: &Table) -> Table {
     table
 }
 
-/// A column with its migration hints removed, for "did it really change" comparisons.
-fn without_hints(column: &Column) -> Column {
-    Column {
-        renamed_from: None,
-        backfill: None,
-        using: None,
-        ty: column.ty.without_hints(),
-        ..column.clone()
-    }
-}
-
 /// Everything the changes say about one table that exists on both sides.
 #[derive(Default)]
 struct TableWork {
@@ -361,7 +350,7 @@ impl<'a> Planner<'a> {
                     }
                 }
                 let (from, to) = (normalize_column(from), normalize_column(to));
-                if without_hints(&from) != without_hints(&to) {
+                if from.without_hints() != to.without_hints() {
                     work.rebuild_reasons.push(describe_alter(&from, &to));
                 }
             }

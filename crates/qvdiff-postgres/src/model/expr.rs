@@ -2,6 +2,7 @@
 
 use super::naming::{display_ident, fold_identifier, unquote_identifier};
 use crate::sqltext::{self, Token, TokenKind};
+use qvdiff_core::UnusableDefault;
 
 pub(super) fn serial_bits(type_text: &str) -> Option<u8> {
     match type_text.trim().to_ascii_lowercase().as_str() {
@@ -190,19 +191,6 @@ fn sqlite_only_call(expr: &str) -> Option<&str> {
                 .any(|f| f.eq_ignore_ascii_case(name)))
         .then_some(name)
     })
-}
-
-/// A column default PostgreSQL could not compute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnusableDefault {
-    /// The table.
-    pub table: String,
-    /// The column.
-    pub column: String,
-    /// The default as PostgreSQL gets it.
-    pub default: String,
-    /// Why no insert could take it.
-    pub reason: String,
 }
 
 /// The SQL defaults of `schema` (as PostgreSQL stores it) that call a function only SQLite has

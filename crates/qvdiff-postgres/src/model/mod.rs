@@ -41,7 +41,7 @@ mod catalog;
 mod enums;
 mod expr;
 mod facts;
-pub use expr::{unusable_defaults, UnusableDefault};
+pub use expr::unusable_defaults;
 pub(crate) mod naming;
 pub use facts::facts_of;
 mod parse;

@@ -156,17 +156,6 @@ fn normalize_column_type_and_default(column: &mut Column) {
         .map(|d| parse_default(&render_default(d), &column.ty));
 }
 
-/// A column with its migration hints removed, for "did it really change" comparisons.
-fn without_hints(column: &Column) -> Column {
-    Column {
-        renamed_from: None,
-        backfill: None,
-        using: None,
-        ty: column.ty.without_hints(),
-        ..column.clone()
-    }
-}
-
 /// Everything the changes do to one table that exists on both sides.
 #[derive(Debug, Default)]
 struct TableWork {
@@ -730,7 +719,7 @@ impl<'a> Planner<'a> {
                 };
                 before.name = to.name.clone();
                 let after = self.wanted_column(&work.to_name, to)?;
-                if without_hints(&before) != without_hints(&after) {
+                if before.without_hints() != after.without_hints() {
                     work.altered_columns.push((before, after));
                 }
             }

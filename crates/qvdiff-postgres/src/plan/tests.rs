@@ -10,18 +10,8 @@ const TEXT: ColumnType = ColumnType::Text { max_length: None };
 fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
     let mut before_items = table("items", vec![column("sku", TEXT), column("qty", INT64)]);
     before_items.indexes = vec![
-        Index {
-            name: "ix_items_sku".into(),
-            columns: strings(&["sku"]),
-            unique: true,
-            predicate: None,
-        },
-        Index {
-            name: "ix_items_qty".into(),
-            columns: strings(&["qty"]),
-            unique: false,
-            predicate: None,
-        },
+        Index::new("ix_items_sku", &["sku"], true),
+        Index::new("ix_items_qty", &["qty"], false),
     ];
     let mut after_goods = table(
         "goods",
@@ -35,19 +25,9 @@ fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
     );
     after_goods.renamed_from = Some("items".into());
     after_goods.indexes = vec![
-        Index {
-            name: "ix_goods_sku".into(),
-            columns: strings(&["sku"]),
-            unique: true,
-            predicate: None,
-        },
+        Index::new("ix_goods_sku", &["sku"], true),
         // Its column renamed too: still the same index.
-        Index {
-            name: "ix_goods_quantity".into(),
-            columns: strings(&["quantity"]),
-            unique: false,
-            predicate: None,
-        },
+        Index::new("ix_goods_quantity", &["quantity"], false),
     ];
     assert_eq!(
         sql(&schema(vec![before_items]), &schema(vec![after_goods])),
@@ -197,12 +177,7 @@ fn normalize_follows_what_postgres_stores() {
 fn create_tables_parents_first_and_cycles_through_add_constraint() {
     let mut items = table("items", vec![column("user_id", INT64)]);
     items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
-    items.indexes = vec![Index {
-        name: "ix_items_user_id".into(),
-        columns: strings(&["user_id"]),
-        unique: false,
-        predicate: None,
-    }];
+    items.indexes = vec![Index::new("ix_items_user_id", &["user_id"], false)];
     assert_eq!(
         sql(&Schema::default(), &schema(vec![items.clone(), users()])),
         vec![
@@ -334,12 +309,7 @@ fn a_new_not_null_column_without_a_value_is_a_plan_error() {
 #[test]
 fn drop_column_is_destructive_and_comes_after_its_index() {
     let mut before_table = table("t", vec![nullable("a", TEXT)]);
-    before_table.indexes = vec![Index {
-        name: "ix_t_a".into(),
-        columns: strings(&["a"]),
-        unique: false,
-        predicate: None,
-    }];
+    before_table.indexes = vec![Index::new("ix_t_a", &["a"], false)];
     let plan = plan_with(
         Postgres::default(),
         &schema(vec![before_table]),
@@ -362,12 +332,7 @@ fn renames_rename_the_constraints_named_after_them() {
         name: None,
         columns: strings(&["sku"]),
     }];
-    before_items.indexes = vec![Index {
-        name: "ix_items_sku".into(),
-        columns: strings(&["sku"]),
-        unique: false,
-        predicate: None,
-    }];
+    before_items.indexes = vec![Index::new("ix_items_sku", &["sku"], false)];
     let mut after_goods = table(
         "goods",
         vec![
@@ -614,12 +579,7 @@ fn constraints_and_indexes_of_existing_tables() {
         name: Some("t_b_unique".into()),
         columns: strings(&["b"]),
     }];
-    t.indexes = vec![Index {
-        name: "ix_t_a_b".into(),
-        columns: strings(&["a", "b"]),
-        unique: true,
-        predicate: None,
-    }];
+    t.indexes = vec![Index::new("ix_t_a_b", &["a", "b"], true)];
     t.foreign_keys = vec![ForeignKey {
         on_delete: FkAction::SetNull,
         ..fk(&["a"], "users", &["id"])
@@ -666,12 +626,7 @@ fn constraints_and_indexes_of_existing_tables() {
     assert!(down_concurrent.contains(&"DROP INDEX CONCURRENTLY \"ix_t_a_b\";".to_string()));
     // A new table's indexes are never built concurrently: nobody writes to it yet.
     let mut fresh = table("fresh", vec![column("a", INT64)]);
-    fresh.indexes = vec![Index {
-        name: "ix_fresh_a".into(),
-        columns: strings(&["a"]),
-        unique: false,
-        predicate: None,
-    }];
+    fresh.indexes = vec![Index::new("ix_fresh_a", &["a"], false)];
     let created: Vec<String> = plan_with(concurrent, &Schema::default(), &schema(vec![fresh]))
         .expect("plan")
         .steps
@@ -704,12 +659,7 @@ fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
             expr: "id > 0".into(),
         },
     ];
-    fresh.indexes = vec![Index {
-        name: "ix_fresh_status".into(),
-        columns: strings(&["status"]),
-        unique: false,
-        predicate: None,
-    }];
+    fresh.indexes = vec![Index::new("ix_fresh_status", &["status"], false)];
     let after = schema(vec![goods, fresh]);
     assert_eq!(
         sql(&before, &after),
