@@ -677,6 +677,14 @@ impl Column {
             using: None,
         }
     }
+
+    /// A nullable column with no default.
+    pub fn new_nullable(name: impl Into<String>, ty: ColumnType) -> Column {
+        Column {
+            nullable: true,
+            ..Column::new(name, ty)
+        }
+    }
 }
 
 /// A doc comment as a schema comment: each line trimmed, blank lines dropped, the rest joined by

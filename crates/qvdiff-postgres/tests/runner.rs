@@ -11,15 +11,8 @@ use std::time::{Duration, Instant};
 
 /// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
 fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let message = format!("revision {rev}");
-    Migration::from_sections(
-        rev,
-        parents,
-        &message,
-        up,
-        down,
-        format!("migrations/{rev}_m.sql"),
-    )
+    let (message, path) = (format!("revision {rev}"), format!("migrations/{rev}_m.sql"));
+    Migration::from_sections(rev, parents, &message, up, down, path)
 }
 
 fn set(list: Vec<Migration>) -> Migrations {

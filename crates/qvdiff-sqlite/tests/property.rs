@@ -38,13 +38,11 @@
 //! the rows and the migration. `QVDIFF_PROP_CASES=<n>` changes the number of cases;
 //! `QVDIFF_PROP_BASE=<n>` the first seed.
 
-use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
-use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::propose::{propose, Proposal, Scripted};
 use qvdiff_core::runner::{Migration, Migrations};
 use qvdiff_core::{
-    restore_placeholder, Column, ColumnType, DefaultValue, Dialect, MigrationFile, Renames, Schema,
-    Table,
+    restore_placeholder, Column, ColumnType, DefaultValue, MigrationFile, Schema, Table,
 };
 use qvdiff_sqlite::preflight::{converted_storage_classes, DataProblem, DataProblemKind};
 use qvdiff_sqlite::runner::RunError;
@@ -238,17 +236,16 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
         RENAMED_TABLES.fetch_add(1, Ordering::Relaxed);
     }
     let dialect = Sqlite;
-    // The first migration, as `migrate` writes it for the models A on an empty project.
-    let a_wanted = dialect.normalize(&case.a);
-    let empty = Schema::default();
-    let create = dialect
-        .plan(
-            &empty,
-            &a_wanted,
-            &diff(&empty, &a_wanted, &Renames::default()),
-        )
-        .map_err(|e| format!("planning A: {e}"))?;
-    let create_sql = render_steps(&create.steps);
+    // The first migration, as `migrate` proposes it for the models A on an empty project.
+    let first = propose(
+        &dialect,
+        &Schema::default(),
+        &case.a,
+        &mut Scripted::default(),
+    )
+    .map_err(|e| format!("planning A: {e}"))?;
+    let a_wanted = first.wanted;
+    let create_sql = render_steps(&first.up.steps);
     let shadow = replay([("r1", create_sql.as_str())]).map_err(|e| format!("replaying A: {e}"))?;
     let baseline = introspect(&shadow).map_err(|e| e.to_string())?;
     if comparable(&baseline) != comparable(&a_wanted) {

@@ -8,15 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
 pub fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let message = format!("revision {rev}");
-    Migration::from_sections(
-        rev,
-        parents,
-        &message,
-        up,
-        down,
-        format!("migrations/{rev}_m.sql"),
-    )
+    let (message, path) = (format!("revision {rev}"), format!("migrations/{rev}_m.sql"));
+    Migration::from_sections(rev, parents, &message, up, down, path)
 }
 
 pub fn set(list: Vec<Migration>) -> Migrations {
