@@ -156,7 +156,7 @@ pub fn planner(config: &Config) -> Box<dyn Dialect> {
     match config.dialect {
         DialectKind::Sqlite => Box::new(qvdiff_sqlite::Sqlite),
         DialectKind::Postgres => Box::new(qvdiff_postgres::Postgres {
-            concurrent_indexes: config.concurrent_indexes,
+            online_ddl: config.online_ddl,
         }),
     }
 }

@@ -47,15 +47,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The PostgreSQL dialect.
 ///
-/// Plans run inside one transaction, except with [`Postgres::concurrent_indexes`], whose
+/// Plans run inside one transaction, except with [`Postgres::online_ddl`] (the default), whose
 /// `CONCURRENTLY` statements PostgreSQL refuses inside a transaction block (the runner runs such
-/// revisions outside one).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// revisions outside one, statement by statement, with recorded progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Postgres {
-    /// Build and drop the indexes of tables that already exist with `CONCURRENTLY`, so writes to
-    /// a large table are not blocked while its index is built. Off by default: such a migration
-    /// cannot run in a transaction, so a failure can leave it half applied.
-    pub concurrent_indexes: bool,
+    /// Write the online-safe form of DDL on tables that already exist, so the application keeps
+    /// writing to a large table while it changes: indexes built and dropped `CONCURRENTLY`,
+    /// UNIQUE constraints from a concurrently built unique index. On by default; off, every
+    /// statement is the plain form and the whole revision runs in one transaction.
+    pub online_ddl: bool,
+}
+
+impl Default for Postgres {
+    fn default() -> Self {
+        Postgres { online_ddl: true }
+    }
 }
 
 impl Dialect for Postgres {
@@ -276,7 +283,7 @@ struct TableChanges {
 }
 
 struct Planner<'a> {
-    concurrent_indexes: bool,
+    online_ddl: bool,
     from: Schema,
     to: Schema,
     changes: &'a [Change],
@@ -295,7 +302,7 @@ impl<'a> Planner<'a> {
         };
         let (from, to) = (normalize(from), normalize(to));
         Planner {
-            concurrent_indexes: dialect.concurrent_indexes,
+            online_ddl: dialect.online_ddl,
             enums: plan_enums(&from, &to, changes),
             from,
             to,
@@ -596,8 +603,8 @@ impl<'a> Planner<'a> {
                 self.locking(sql, table, exclusive, false, false);
             }
             for index in &work.dropped_indexes {
-                let sql = drop_index_sql(index, self.concurrent_indexes);
-                self.index_step(sql, table, false, self.concurrent_indexes);
+                let sql = drop_index_sql(index, self.online_ddl);
+                self.index_step(sql, table, false, self.online_ddl);
             }
             let had_key = !self.table_in_from(table)?.primary_key.is_empty();
             if work.primary_key.is_some() && had_key {
@@ -933,8 +940,8 @@ impl<'a> Planner<'a> {
             self.locking(sql, table, exclusive, true, false);
         }
         for index in &work.added_indexes {
-            let sql = create_index_sql(table, index, self.concurrent_indexes);
-            self.index_step(sql, table, true, self.concurrent_indexes);
+            let sql = create_index_sql(table, index, self.online_ddl);
+            self.index_step(sql, table, true, self.online_ddl);
         }
         for check in &work.added_checks {
             let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));
