@@ -103,11 +103,11 @@ impl Dialect for Postgres {
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
-        Box::new(crate::review::ModelledSchema::default())
+        Box::new(crate::review::ReplayedSchema::default())
     }
 
     fn facts_of(&self, before: &Schema, _after: &Schema, sql: &str) -> Vec<StepFacts> {
-        crate::model::facts_of(before, sql)
+        crate::replay::facts_of(before, sql)
     }
 }
 
@@ -147,7 +147,7 @@ pub fn normalize_table(table: &Table) -> Table {
         index.predicate = index
             .predicate
             .as_deref()
-            .map(crate::model::canonical_predicate);
+            .map(crate::replay::canonical_predicate);
     }
     for unique in &mut table.uniques {
         unique.name = unique.name.as_deref().map(limit_name);
@@ -220,14 +220,14 @@ impl TableWork {
             let old_predicate = old
                 .predicate
                 .as_deref()
-                .map(|p| crate::model::predicate_after_renames(p, &self.column_renames));
+                .map(|p| crate::replay::predicate_after_renames(p, &self.column_renames));
             let same_but_name = |new: &Index| {
                 new.unique == old.unique
                     && new.columns == self.new_column_names(&old.columns)
                     && new
                         .predicate
                         .as_deref()
-                        .map(crate::model::canonical_predicate)
+                        .map(crate::replay::canonical_predicate)
                         == old_predicate
             };
             match self.added_indexes.iter().position(same_but_name) {
