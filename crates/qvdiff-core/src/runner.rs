@@ -7,7 +7,7 @@
 //! database, and identical for every dialect.
 
 use crate::graph::{GraphError, Node, RevisionGraph, Target};
-use crate::migration::{squashed_revisions, FormatError, MigrationFile};
+use crate::migration::{is_contract, squashed_revisions, FormatError, MigrationFile};
 use crate::wording::plural;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,6 +46,8 @@ pub struct Migration {
     /// The revisions this baseline replaces (`qvdiff squash`; its `-- qvdiff:squashes` line),
     /// empty for any other migration.
     pub squashes: Vec<String>,
+    /// A contract revision (`-- qvdiff:contract`): `upgrade` stops before it unless told to go on.
+    pub contract: bool,
     /// The checksum of the whole text, `allow` lines included, when it differs: what a ledger
     /// holds if the file was applied while they counted (see [`Migration::applied_as`]).
     pub whole_text_checksum: Option<String>,
@@ -59,6 +61,7 @@ impl Migration {
             checksum: checksum.into(),
             path: path.into(),
             squashes: Vec::new(),
+            contract: false,
             whole_text_checksum: None,
         }
     }
@@ -75,6 +78,7 @@ impl Migration {
         let file = MigrationFile::parse(text)?;
         let mut migration = Migration::new(file, MigrationFile::checksum(text), path);
         migration.squashes = squashed_revisions(text);
+        migration.contract = is_contract(text);
         migration.whole_text_checksum = Some(crate::migration::text_checksum(text))
             .filter(|whole| *whole != migration.checksum);
         Ok(migration)
