@@ -93,7 +93,15 @@ pub(crate) fn drafts(
         CliError::new("expand / contract is proven on PostgreSQL's schema model only")
     })?;
     verify_schema(&expanded, &proposal.wanted, &contract.up, &contract.down)?;
-    let (summary, mut expand_notes) = describe(config, &expand, proposal, base, None)?;
+    // The summary block tells what the expand revision's own sections do.
+    let expand_view = Proposal {
+        changes: proposal.changes.clone(),
+        up: planned.expand_up.clone(),
+        down: planned.expand_down.clone(),
+        wanted: planned.expanded.clone(),
+        alternatives: String::new(),
+    };
+    let (summary, mut expand_notes) = describe(config, &expand, &expand_view, base, None)?;
     expand_notes.push(String::new());
     expand_notes.push(format!(
         "expand: apply with the old app version running; then deploy the new version, then \

@@ -161,3 +161,84 @@ impl SchemaModel {
         !self.sync_functions.is_empty() || !self.sync_triggers.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ModelErrorKind, SchemaModel};
+    use crate::plan::expand::backfill_sql;
+
+    const TABLE: &str = r#"CREATE TABLE "t" ("id" bigint NOT NULL, "a" integer, CONSTRAINT "t_pkey" PRIMARY KEY ("id"));"#;
+    const FUNCTION: &str = r#"CREATE OR REPLACE FUNCTION "qvdiff_sync_t_a"() RETURNS trigger LANGUAGE plpgsql AS $qvdiff_sync$
+BEGIN
+  RETURN NEW;
+END
+$qvdiff_sync$;"#;
+    const TRIGGER: &str = r#"CREATE TRIGGER "qvdiff_sync_t_a" BEFORE INSERT OR UPDATE ON "t" FOR EACH ROW EXECUTE FUNCTION "qvdiff_sync_t_a"();"#;
+    const DROP_TRIGGER: &str = r#"DROP TRIGGER "qvdiff_sync_t_a" ON "t";"#;
+    const DROP_FUNCTION: &str = r#"DROP FUNCTION "qvdiff_sync_t_a"();"#;
+
+    fn kind(model: &mut SchemaModel, sql: &str) -> Option<ModelErrorKind> {
+        model.apply(sql).err().map(|e| e.kind)
+    }
+
+    #[test]
+    fn sync_functions_and_triggers_are_kept_beside_the_tables_and_leave_the_schema_alone() {
+        let mut model = SchemaModel::new();
+        model.apply(TABLE).unwrap();
+        let schema = model.schema();
+        model.apply(FUNCTION).unwrap();
+        model.apply(TRIGGER).unwrap();
+        model.apply(&backfill_sql("t", "id", "a", "a")).unwrap();
+        assert!(model.has_sync_objects());
+        assert_eq!(model.schema(), schema);
+        // As the server: a trigger once per table, a function in use stays.
+        assert_eq!(
+            kind(&mut model.clone(), TRIGGER),
+            Some(ModelErrorKind::Invalid)
+        );
+        assert_eq!(
+            kind(&mut model.clone(), DROP_FUNCTION),
+            Some(ModelErrorKind::Invalid)
+        );
+        model.apply(DROP_TRIGGER).unwrap();
+        model.apply(DROP_FUNCTION).unwrap();
+        assert!(!model.has_sync_objects());
+        assert_eq!(
+            kind(&mut model.clone(), DROP_TRIGGER),
+            Some(ModelErrorKind::Invalid)
+        );
+        assert_eq!(
+            kind(&mut model.clone(), DROP_FUNCTION),
+            Some(ModelErrorKind::Invalid)
+        );
+        model
+            .apply(r#"DROP TRIGGER IF EXISTS "qvdiff_sync_t_a" ON "t"; DROP FUNCTION IF EXISTS "qvdiff_sync_t_a"();"#)
+            .unwrap();
+        // A trigger needs its function and its table.
+        assert_eq!(
+            kind(&mut model.clone(), TRIGGER),
+            Some(ModelErrorKind::Invalid)
+        );
+        let mut no_table = SchemaModel::new();
+        no_table.apply(FUNCTION).unwrap();
+        assert_eq!(kind(&mut no_table, TRIGGER), Some(ModelErrorKind::Invalid));
+    }
+
+    #[test]
+    fn other_functions_triggers_and_do_blocks_stay_unsupported() {
+        for sql in [
+            "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+            "CREATE TRIGGER tr BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION qvdiff_sync_t_a()",
+            "CREATE TRIGGER qvdiff_sync_t_a AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION qvdiff_sync_t_a()",
+            "CREATE FUNCTION qvdiff_sync_x(a int) RETURNS trigger LANGUAGE plpgsql AS $$ $$",
+            "CREATE OR REPLACE VIEW v AS SELECT 1",
+            "DO $$ BEGIN PERFORM 1; END $$",
+            "DROP FUNCTION f()",
+        ] {
+            let mut model = SchemaModel::new();
+            model.apply(TABLE).unwrap();
+            model.apply(FUNCTION).unwrap();
+            assert_eq!(kind(&mut model, sql), Some(ModelErrorKind::Unsupported), "{sql}");
+        }
+    }
+}
