@@ -89,9 +89,9 @@ pub(crate) fn drafts(
     // Proven like any file: expand from the starting schema to the two columns side by side,
     // contract from there to the models.
     verify_schema(base, &planned.expanded, &expand.up, &expand.down)?;
-    let expanded = base.moved_to(planned.expanded.clone()).ok_or_else(|| {
-        CliError::new("expand / contract is proven on PostgreSQL's schema model only")
-    })?;
+    let expanded = base
+        .moved_to(planned.expanded.clone())
+        .ok_or_else(|| CliError::new("expand / contract is proven on PostgreSQL's replay only"))?;
     verify_schema(&expanded, &proposal.wanted, &contract.up, &contract.down)?;
     // The summary block tells what the expand revision's own sections do.
     let expand_view = Proposal {

@@ -47,15 +47,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The PostgreSQL dialect.
 ///
-/// Plans run inside one transaction, except with [`Postgres::concurrent_indexes`], whose
+/// Plans run inside one transaction, except with [`Postgres::online_ddl`] (the default), whose
 /// `CONCURRENTLY` statements PostgreSQL refuses inside a transaction block (the runner runs such
-/// revisions outside one).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// revisions outside one, statement by statement, with recorded progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Postgres {
-    /// Build and drop the indexes of tables that already exist with `CONCURRENTLY`, so writes to
-    /// a large table are not blocked while its index is built. Off by default: such a migration
-    /// cannot run in a transaction, so a failure can leave it half applied.
-    pub concurrent_indexes: bool,
+    /// Write the online-safe form of DDL on tables that already exist, so the application keeps
+    /// writing to a large table while it changes: indexes built and dropped `CONCURRENTLY`,
+    /// UNIQUE constraints from a concurrently built unique index. On by default; off, every
+    /// statement is the plain form and the whole revision runs in one transaction.
+    pub online_ddl: bool,
+}
+
+impl Default for Postgres {
+    fn default() -> Self {
+        Postgres { online_ddl: true }
+    }
 }
 
 impl Dialect for Postgres {
@@ -107,11 +114,11 @@ impl Dialect for Postgres {
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
-        Box::new(crate::review::ModelledSchema::default())
+        Box::new(crate::review::ReplayedSchema::default())
     }
 
     fn facts_of(&self, before: &Schema, _after: &Schema, sql: &str) -> Vec<StepFacts> {
-        crate::model::facts_of(before, sql)
+        crate::replay::facts_of(before, sql)
     }
 }
 
@@ -151,7 +158,7 @@ pub fn normalize_table(table: &Table) -> Table {
         index.predicate = index
             .predicate
             .as_deref()
-            .map(crate::model::canonical_predicate);
+            .map(crate::replay::canonical_predicate);
     }
     for unique in &mut table.uniques {
         unique.name = unique.name.as_deref().map(limit_name);
@@ -224,14 +231,14 @@ impl TableWork {
             let old_predicate = old
                 .predicate
                 .as_deref()
-                .map(|p| crate::model::predicate_after_renames(p, &self.column_renames));
+                .map(|p| crate::replay::predicate_after_renames(p, &self.column_renames));
             let same_but_name = |new: &Index| {
                 new.unique == old.unique
                     && new.columns == self.new_column_names(&old.columns)
                     && new
                         .predicate
                         .as_deref()
-                        .map(crate::model::canonical_predicate)
+                        .map(crate::replay::canonical_predicate)
                         == old_predicate
             };
             match self.added_indexes.iter().position(same_but_name) {
@@ -289,7 +296,7 @@ struct TableChanges {
 }
 
 struct Planner<'a> {
-    concurrent_indexes: bool,
+    online_ddl: bool,
     from: Schema,
     to: Schema,
     changes: &'a [Change],
@@ -308,7 +315,7 @@ impl<'a> Planner<'a> {
         };
         let (from, to) = (normalize(from), normalize(to));
         Planner {
-            concurrent_indexes: dialect.concurrent_indexes,
+            online_ddl: dialect.online_ddl,
             enums: plan_enums(&from, &to, changes),
             from,
             to,
@@ -609,8 +616,8 @@ impl<'a> Planner<'a> {
                 self.locking(sql, table, exclusive, false, false);
             }
             for index in &work.dropped_indexes {
-                let sql = drop_index_sql(index, self.concurrent_indexes);
-                self.index_step(sql, table, false, self.concurrent_indexes);
+                let sql = drop_index_sql(index, self.online_ddl);
+                self.index_step(sql, table, false, self.online_ddl);
             }
             let had_key = !self.table_in_from(table)?.primary_key.is_empty();
             if work.primary_key.is_some() && had_key {
@@ -946,8 +953,8 @@ impl<'a> Planner<'a> {
             self.locking(sql, table, exclusive, true, false);
         }
         for index in &work.added_indexes {
-            let sql = create_index_sql(table, index, self.concurrent_indexes);
-            self.index_step(sql, table, true, self.concurrent_indexes);
+            let sql = create_index_sql(table, index, self.online_ddl);
+            self.index_step(sql, table, true, self.online_ddl);
         }
         for check in &work.added_checks {
             let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));

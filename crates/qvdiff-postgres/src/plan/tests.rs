@@ -346,7 +346,7 @@ fn drop_column_is_destructive_and_comes_after_its_index() {
         &schema(vec![table("t", vec![])]),
     )
     .expect("plan");
-    assert_eq!(plan.steps[0].sql, "DROP INDEX \"ix_t_a\";");
+    assert_eq!(plan.steps[0].sql, "DROP INDEX CONCURRENTLY \"ix_t_a\";");
     assert_eq!(plan.steps[1].sql, "ALTER TABLE \"t\" DROP COLUMN \"a\";");
     assert_eq!(
         plan.steps[1].destructive().as_deref(),
@@ -629,9 +629,7 @@ fn constraints_and_indexes_of_existing_tables() {
         expr: "b <> ''".into(),
     }];
     let after = schema(vec![users(), t]);
-    let concurrent = Postgres {
-        concurrent_indexes: true,
-    };
+    let concurrent = Postgres { online_ddl: true };
     let up: Vec<String> = plan_with(concurrent, &before, &after)
         .expect("plan")
         .steps
@@ -654,16 +652,17 @@ fn constraints_and_indexes_of_existing_tables() {
             "ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_fkey\";",
             "ALTER TABLE \"t\" DROP CONSTRAINT \"b_not_empty\";",
             "ALTER TABLE \"t\" DROP CONSTRAINT \"t_b_unique\";",
-            "DROP INDEX \"ix_t_a_b\";",
+            "DROP INDEX CONCURRENTLY \"ix_t_a_b\";",
         ]
     );
-    let down_concurrent: Vec<String> = plan_with(concurrent, &after, &before)
+    // With online DDL turned off, the plain form.
+    let down_plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &after, &before)
         .expect("plan")
         .steps
         .into_iter()
         .map(|s| s.sql)
         .collect();
-    assert!(down_concurrent.contains(&"DROP INDEX CONCURRENTLY \"ix_t_a_b\";".to_string()));
+    assert!(down_plain.contains(&"DROP INDEX \"ix_t_a_b\";".to_string()));
     // A new table's indexes are never built concurrently: nobody writes to it yet.
     let mut fresh = table("fresh", vec![column("a", INT64)]);
     fresh.indexes = vec![Index {

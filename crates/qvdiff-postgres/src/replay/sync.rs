@@ -5,7 +5,7 @@
 //! otherwise, and other `DO` blocks, stay unsupported: only a server knows what they do.
 
 use super::parse::Parser;
-use super::{invalid, unsupported, SchemaModel, Step};
+use super::{invalid, unsupported, SchemaReplay, Step};
 use crate::plan::expand::{BACKFILL_TAG, SYNC_PREFIX};
 use crate::render::quote_ident;
 
@@ -31,7 +31,7 @@ fn empty_arguments(p: &mut Parser) -> Step {
     }
 }
 
-impl SchemaModel {
+impl SchemaReplay {
     /// `DO $qvdiff_backfill$ … $qvdiff_backfill$`: qvdiff's batched backfill, data only.
     pub(super) fn do_block(&mut self, p: &mut Parser) -> Step {
         let body = p.peek_text();
@@ -164,7 +164,7 @@ impl SchemaModel {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ModelErrorKind, SchemaModel};
+    use super::super::{ReplayErrorKind, SchemaReplay};
     use crate::plan::expand::backfill_sql;
 
     const TABLE: &str = r#"CREATE TABLE "t" ("id" bigint NOT NULL, "a" integer, CONSTRAINT "t_pkey" PRIMARY KEY ("id"));"#;
@@ -177,13 +177,13 @@ $qvdiff_sync$;"#;
     const DROP_TRIGGER: &str = r#"DROP TRIGGER "qvdiff_sync_t_a" ON "t";"#;
     const DROP_FUNCTION: &str = r#"DROP FUNCTION "qvdiff_sync_t_a"();"#;
 
-    fn kind(model: &mut SchemaModel, sql: &str) -> Option<ModelErrorKind> {
+    fn kind(model: &mut SchemaReplay, sql: &str) -> Option<ReplayErrorKind> {
         model.apply(sql).err().map(|e| e.kind)
     }
 
     #[test]
     fn sync_functions_and_triggers_are_kept_beside_the_tables_and_leave_the_schema_alone() {
-        let mut model = SchemaModel::new();
+        let mut model = SchemaReplay::new();
         model.apply(TABLE).unwrap();
         let schema = model.schema();
         model.apply(FUNCTION).unwrap();
@@ -194,22 +194,22 @@ $qvdiff_sync$;"#;
         // As the server: a trigger once per table, a function in use stays.
         assert_eq!(
             kind(&mut model.clone(), TRIGGER),
-            Some(ModelErrorKind::Invalid)
+            Some(ReplayErrorKind::Invalid)
         );
         assert_eq!(
             kind(&mut model.clone(), DROP_FUNCTION),
-            Some(ModelErrorKind::Invalid)
+            Some(ReplayErrorKind::Invalid)
         );
         model.apply(DROP_TRIGGER).unwrap();
         model.apply(DROP_FUNCTION).unwrap();
         assert!(!model.has_sync_objects());
         assert_eq!(
             kind(&mut model.clone(), DROP_TRIGGER),
-            Some(ModelErrorKind::Invalid)
+            Some(ReplayErrorKind::Invalid)
         );
         assert_eq!(
             kind(&mut model.clone(), DROP_FUNCTION),
-            Some(ModelErrorKind::Invalid)
+            Some(ReplayErrorKind::Invalid)
         );
         model
             .apply(r#"DROP TRIGGER IF EXISTS "qvdiff_sync_t_a" ON "t"; DROP FUNCTION IF EXISTS "qvdiff_sync_t_a"();"#)
@@ -217,11 +217,11 @@ $qvdiff_sync$;"#;
         // A trigger needs its function and its table.
         assert_eq!(
             kind(&mut model.clone(), TRIGGER),
-            Some(ModelErrorKind::Invalid)
+            Some(ReplayErrorKind::Invalid)
         );
-        let mut no_table = SchemaModel::new();
+        let mut no_table = SchemaReplay::new();
         no_table.apply(FUNCTION).unwrap();
-        assert_eq!(kind(&mut no_table, TRIGGER), Some(ModelErrorKind::Invalid));
+        assert_eq!(kind(&mut no_table, TRIGGER), Some(ReplayErrorKind::Invalid));
     }
 
     #[test]
@@ -235,10 +235,10 @@ $qvdiff_sync$;"#;
             "DO $$ BEGIN PERFORM 1; END $$",
             "DROP FUNCTION f()",
         ] {
-            let mut model = SchemaModel::new();
+            let mut model = SchemaReplay::new();
             model.apply(TABLE).unwrap();
             model.apply(FUNCTION).unwrap();
-            assert_eq!(kind(&mut model, sql), Some(ModelErrorKind::Unsupported), "{sql}");
+            assert_eq!(kind(&mut model, sql), Some(ReplayErrorKind::Unsupported), "{sql}");
         }
     }
 }
