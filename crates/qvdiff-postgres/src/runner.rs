@@ -242,7 +242,8 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
                 committed: Vec::new(),
             });
         }
-        autocommit |= sqltext::needs_autocommit(&words);
+        autocommit |=
+            sqltext::needs_autocommit(&words) || sqltext::is_batched_backfill(statement, sql);
     }
     Ok(Section {
         statements,
@@ -361,7 +362,8 @@ fn run_statement(
             .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
             .map_err(server_failure)?;
     }
-    let concurrent = sqltext::needs_autocommit(&statement.words(sql));
+    let concurrent = sqltext::needs_autocommit(&statement.words(sql))
+        || sqltext::is_batched_backfill(statement, sql);
     let result = match (section.autocommit, concurrent) {
         (false, _) => session.execute(text),
         (true, false) => {

@@ -86,6 +86,19 @@ impl Dialect for Postgres {
         Planner::new(*self, from, to, changes).plan()
     }
 
+    fn has_expand_contract(&self) -> bool {
+        true
+    }
+
+    fn expand_contract(
+        &self,
+        from: &Schema,
+        to: &Schema,
+        changes: &[Change],
+    ) -> Result<Option<qvdiff_core::ExpandContract>, PlanError> {
+        expand::plan(self, from, to, changes)
+    }
+
     fn engine(&self) -> &'static str {
         "PostgreSQL"
     }
@@ -1383,5 +1396,6 @@ fn has_direct_cast(from: &ColumnType, to: &ColumnType) -> bool {
         _ => false,
     }
 }
+pub mod expand;
 #[cfg(test)]
 mod tests;
