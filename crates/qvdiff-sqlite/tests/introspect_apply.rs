@@ -144,15 +144,20 @@ fn rich_schema() -> Schema {
     schema(vec![users, memberships, pairs])
 }
 
-#[test]
-fn create_then_introspect_round_trips() {
-    let wanted = Sqlite.normalize(&rich_schema());
-    let create: String = wanted
+/// The `CREATE TABLE` statements of every table of `schema`, one a line.
+fn create_script(schema: &Schema) -> String {
+    schema
         .tables
         .iter()
         .map(create_table_sql)
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+#[test]
+fn create_then_introspect_round_trips() {
+    let wanted = Sqlite.normalize(&rich_schema());
+    let create = create_script(&wanted);
     let conn = replay([("r1", create.as_str())]).unwrap_or_else(|e| panic!("{e}\n{create}"));
     assert_eq!(tables_of(&conn), wanted.without_hints(), "{create}");
     // Normalizing is idempotent.
@@ -322,12 +327,7 @@ fn a_script_that_commits_is_refused() {
 #[test]
 fn schema_copy_has_the_schema_and_no_rows() {
     let wanted = Sqlite.normalize(&rich_schema());
-    let create: String = wanted
-        .tables
-        .iter()
-        .map(create_table_sql)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let create = create_script(&wanted);
     let live = replay([("r1", create.as_str())]).expect("replay");
     live.execute_batch(
         "INSERT INTO users (email, uid) VALUES ('a@b.c', 'u');
@@ -451,12 +451,7 @@ fn introspects_many_tables() {
         tables.push(tbl);
     }
     let wanted = schema(tables);
-    let create: String = wanted
-        .tables
-        .iter()
-        .map(create_table_sql)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let create = create_script(&wanted);
     let conn = replay([("r1", create.as_str())]).expect("replay");
     assert_eq!(tables_of(&conn), expected(&wanted));
 }

@@ -46,7 +46,7 @@ use qvdiff_core::{
     restore_placeholder, Column, ColumnType, DefaultValue, Dialect, MigrationFile, Renames, Schema,
     Table,
 };
-use qvdiff_sqlite::preflight::{DataProblem, DataProblemKind};
+use qvdiff_sqlite::preflight::{converted_storage, DataProblem, DataProblemKind};
 use qvdiff_sqlite::runner::RunError;
 use qvdiff_sqlite::{
     apply_script, comparable, downgrade, introspect, quote_ident, render_default, render_type,
@@ -485,30 +485,6 @@ fn type_changes(from: &Schema, to: &Schema) -> Vec<TypeChange> {
     changes
 }
 
-/// The storage classes a value must have to count as converted to a column of `declared`
-/// type, by SQLite's affinity rules (the contract the runner's refusal keeps); `None` where any
-/// value reads back as the type.
-fn converted_classes(declared: &str) -> Option<&'static [&'static str]> {
-    let upper = declared.to_ascii_uppercase();
-    if upper.contains("INT") {
-        Some(&["integer"])
-    } else if ["CHAR", "CLOB", "TEXT", "BLOB"]
-        .iter()
-        .any(|t| upper.contains(t))
-        || upper.trim().is_empty()
-    {
-        None
-    } else if ["REAL", "FLOA", "DOUB"].iter().any(|t| upper.contains(t)) {
-        Some(&["real"])
-    } else if upper.starts_with("BOOL") {
-        Some(&["integer"])
-    } else if upper.starts_with("NUMERIC") || upper.starts_with("DECIMAL") {
-        Some(&["integer", "real"])
-    } else {
-        None
-    }
-}
-
 fn storage_class(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -545,7 +521,7 @@ fn check_refusal(
     }
     let mut expected = BTreeMap::new();
     for change in changes {
-        let Some(classes) = converted_classes(&render_type(&change.to.ty)) else {
+        let Some(classes) = converted_storage(&render_type(&change.to.ty)) else {
             continue;
         };
         // The rows are as they were: what the copy would have stored anew.
@@ -605,7 +581,7 @@ fn live_table(conn: &Connection, name: &str) -> Result<Table, Failure> {
 /// not convert to.
 fn check_converted(conn: &Connection, changes: &[TypeChange], when: &str) -> Result<(), Failure> {
     for change in changes {
-        let Some(classes) = converted_classes(&render_type(&change.to.ty)) else {
+        let Some(classes) = converted_storage(&render_type(&change.to.ty)) else {
             continue;
         };
         let quoted = quote_ident(&change.column);
