@@ -61,6 +61,10 @@ impl SchemaReplay {
                 p.advance();
                 self.alter(&mut p)
             }
+            "DO" => {
+                p.advance();
+                self.do_block(&mut p)
+            }
             _ => unsupported(format!("{first} is not a statement qvdiff writes")),
         }
     }
@@ -71,6 +75,13 @@ impl SchemaReplay {
         }
         if p.eat("TYPE") {
             return self.create_enum(p);
+        }
+        if p.eat("TRIGGER") {
+            return self.create_sync_trigger(p);
+        }
+        let replace = p.eat_all(&["OR", "REPLACE"]);
+        if p.eat("FUNCTION") {
+            return self.create_sync_function(p, replace);
         }
         let unique = p.eat("UNIQUE");
         if p.eat("INDEX") {
@@ -92,6 +103,12 @@ impl SchemaReplay {
         }
         if p.eat("TYPE") {
             return self.drop_enums(p);
+        }
+        if p.eat("TRIGGER") {
+            return self.drop_sync_trigger(p);
+        }
+        if p.eat("FUNCTION") {
+            return self.drop_sync_function(p);
         }
         let what = p.peek_keyword().unwrap_or_default();
         unsupported(format!("DROP {what} is not a statement qvdiff writes"))
