@@ -346,30 +346,14 @@ pub(crate) fn field_info(
             })
         }
         (None, Some(builtin @ ColumnType::Decimal { .. })) => {
-            max_length_not_here(
-                &attrs,
-                &rust_name,
-                &(ty.text)(),
-                &describe(&builtin),
-                errors,
-            );
+            let (rust_type, kind) = ((ty.text)(), describe(&builtin));
+            max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
             Some(decimal_type(&attrs, &rust_name, errors))
         }
         (None, Some(builtin)) => {
-            precision_not_here(
-                &attrs,
-                &rust_name,
-                &(ty.text)(),
-                &describe(&builtin),
-                errors,
-            );
-            max_length_not_here(
-                &attrs,
-                &rust_name,
-                &(ty.text)(),
-                &describe(&builtin),
-                errors,
-            );
+            let (rust_type, kind) = ((ty.text)(), describe(&builtin));
+            precision_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
+            max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
             Some(builtin)
         }
         // Not builtin: a Rust enum deriving `qvdiff::Enum`, whose values the derive fills in at
