@@ -1009,12 +1009,7 @@ mod tests {
             tables: vec![Table::new("items", vec![nullable.clone()])],
             ..Schema::default()
         };
-        let index = Index {
-            name: "ux_items_sku".into(),
-            columns: vec!["sku".into()],
-            unique: true,
-            predicate: None,
-        };
+        let index = Index::new("ux_items_sku", &["sku"], true);
         let mut rebuild = statement(
             6,
             "CREATE TABLE \"_qvdiff_new_items\" (\"sku\" TEXT NOT NULL);",

@@ -351,6 +351,16 @@ pub struct Index {
 }
 
 impl Index {
+    /// A full (not partial) index `name` over `columns`, in order.
+    pub fn new(name: impl Into<String>, columns: &[&str], unique: bool) -> Index {
+        Index {
+            name: name.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            unique,
+            predicate: None,
+        }
+    }
+
     /// ` where <predicate>` for a partial index, empty otherwise: the tail of an index's
     /// description in summaries, lint findings and messages.
     pub fn where_suffix(&self) -> String {

@@ -85,18 +85,12 @@ fn rich_schema() -> Schema {
         name: None,
         columns: vec!["uid".into(), "born".into()],
     });
-    users.indexes.push(Index {
-        name: "ix_users_score".into(),
-        columns: vec!["score".into()],
-        unique: false,
-        predicate: None,
-    });
-    users.indexes.push(Index {
-        name: "ux_users_motto_day".into(),
-        columns: vec!["motto".into(), "day".into()],
-        unique: true,
-        predicate: None,
-    });
+    users
+        .indexes
+        .push(Index::new("ix_users_score", &["score"], false));
+    users
+        .indexes
+        .push(Index::new("ux_users_motto_day", &["motto", "day"], true));
     users.checks.push(Check {
         name: "ck_score".into(),
         expr: "score IS NULL OR (score >= 0 AND score <= 100)".into(),
@@ -249,12 +243,7 @@ fn introspect_skips_internal_tables_and_reads_hand_written_sql() {
                 unique: false,
                 predicate: Some("x IS NOT NULL".into()),
             },
-            Index {
-                name: "t_x".into(),
-                columns: vec!["x".into()],
-                unique: false,
-                predicate: None,
-            },
+            Index::new("t_x", &["x"], false),
         ]
     );
 }
