@@ -63,10 +63,9 @@ fn long_name(stem: &str) -> String {
 /// exclusion-constraint indexes).
 #[test]
 fn every_kind_of_table_reads_back_exactly() {
-    let Some(db) = TestDatabase::create("introspect_every_kind") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_every_kind") else {
         return;
     };
-    let mut client = db.connect();
     let long_unique = long_name("uq_items_long");
     let long_check = long_name("ck_items_long");
     let long_index = long_name("ix_items_long");
@@ -508,10 +507,9 @@ fn every_kind_of_table_reads_back_exactly() {
 
 #[test]
 fn search_path_chooses_the_schema() {
-    let Some(db) = TestDatabase::create("introspect_search_path") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_search_path") else {
         return;
     };
-    let mut client = db.connect();
     client
         .batch_execute(
             "CREATE SCHEMA app; CREATE TABLE app.things (id integer NOT NULL);\
@@ -535,10 +533,9 @@ fn search_path_chooses_the_schema() {
 
 #[test]
 fn emptiness_counts_every_table_and_the_ledger() {
-    let Some(db) = TestDatabase::create("introspect_is_empty") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_is_empty") else {
         return;
     };
-    let mut client = db.connect();
     assert!(is_empty(&mut client).expect("fresh"));
     client
         .batch_execute("CREATE SCHEMA other; CREATE TABLE other.t (id integer)")
@@ -575,10 +572,9 @@ fn emptiness_counts_every_table_and_the_ledger() {
 /// introspection reads; with a `qvdiff: ` comment (as the planner writes), the comment's text.
 #[test]
 fn check_expressions_as_the_server_prints_them() {
-    let Some(db) = TestDatabase::create("introspect_checks") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_checks") else {
         return;
     };
-    let mut client = db.connect();
     let cases = [
         (
             "price double precision",
@@ -654,10 +650,9 @@ fn check_expressions_as_the_server_prints_them() {
 /// hand-made partial unique index is a partial index, not a plain one.
 #[test]
 fn partial_index_conditions_read_back_as_the_model_writes_them() {
-    let Some(db) = TestDatabase::create("introspect_partial") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_partial") else {
         return;
     };
-    let mut client = db.connect();
     let conditions = [
         "status = 'draft'",
         "status <> 'archived' AND owner > 0",
@@ -709,10 +704,9 @@ fn partial_index_conditions_read_back_as_the_model_writes_them() {
 /// few bulk queries: well under a second on a laptop; the bound only catches per-table queries.
 #[test]
 fn a_thousand_tables_introspect_quickly() {
-    let Some(db) = TestDatabase::create("introspect_thousand") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_thousand") else {
         return;
     };
-    let mut client = db.connect();
     let mut sql = String::from("CREATE TABLE t0000 (id bigint PRIMARY KEY);");
     for i in 1..1000 {
         sql.push_str(&format!(
@@ -772,10 +766,9 @@ fn apply_plan(client: &mut postgres::Client, from: &Schema, to: &Schema) -> Sche
 }
 
 fn assert_round_trip(label: &str, wanted: Schema) {
-    let Some(db) = TestDatabase::create(label) else {
+    let Some((_db, mut client)) = TestDatabase::create_connected(label) else {
         return;
     };
-    let mut client = db.connect();
     let expected = Postgres::default().normalize(&wanted).without_hints();
     let actual = apply_from_empty(&mut client, &wanted);
     for (a, e) in actual.tables.iter().zip(&expected.tables) {
@@ -932,10 +925,10 @@ fn planned_inventory_schema_reads_back_as_normalized() {
 /// server's text.
 #[test]
 fn check_comments_follow_their_constraint() {
-    let Some(db) = TestDatabase::create("introspect_check_comments") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_check_comments")
+    else {
         return;
     };
-    let mut client = db.connect();
     let checks = vec![
         Check {
             name: "price_positive".into(),

@@ -449,7 +449,7 @@ pub fn verify_stored(
 const PURE_REPLAY_OBJECTS_PER_STATEMENT: usize = 12;
 
 /// Whether the proof passed on the pure replay of SQLite's schema ([`SchemaReplay`]); `false`
-/// also when a statement is outside the pure replay. The steps and comparisons are [`verify_from`]'s.
+/// also when a statement is outside it. The steps and comparisons are [`verify_from`]'s.
 fn verify_by_pure_replay(
     start: &[StoredObject],
     before: &Schema,

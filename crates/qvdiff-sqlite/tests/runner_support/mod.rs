@@ -16,6 +16,17 @@ pub fn set(list: Vec<Migration>) -> Migrations {
     Migrations::new(list).unwrap()
 }
 
+/// Revisions `r1`, `r2`, … from `(up, down)` pairs, each the child of the one before.
+pub fn chain(steps: &[(&str, &str)]) -> Vec<Migration> {
+    let mut list: Vec<Migration> = Vec::new();
+    for (i, (up, down)) in steps.iter().enumerate() {
+        let parent = format!("r{i}");
+        let parents: &[&str] = if i == 0 { &[] } else { &[&parent] };
+        list.push(migration(&format!("r{}", i + 1), parents, up, down));
+    }
+    list
+}
+
 /// A fresh database file in a new temp dir (kept alive by the returned guard).
 pub fn database() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
