@@ -371,11 +371,52 @@ pub trait Dialect: Sync {
     /// holding `before` and leaving one holding `after`. Comments are not read. For a planned
     /// step they equal the planner's, seen through [`StepFacts::from_sql_view`].
     fn facts_of(&self, before: &Schema, after: &Schema, sql: &str) -> Vec<StepFacts>;
+
+    /// Whether the dialect can write a change as expand / contract (`migrate --online`).
+    fn has_expand_contract(&self) -> bool {
+        false
+    }
+
+    /// `migrate --online`: the changes that rewrite a large table or that old app code still
+    /// uses, written as two revisions (see [`ExpandContract`]); the other `changes` go in the
+    /// expand revision as usual. `None`: no change needs it, or the dialect has no such form.
+    fn expand_contract(
+        &self,
+        _from: &Schema,
+        _to: &Schema,
+        _changes: &[Change],
+    ) -> Result<Option<ExpandContract>, PlanError> {
+        Ok(None)
+    }
+}
+
+/// A migration written as two revisions so that the old and the new app version both work
+/// between them: `expand` adds the new columns and keeps them in step with the old ones (a
+/// trigger both ways, a batched backfill), `contract` swaps them in and drops the old ones once
+/// the new app version runs everywhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpandContract {
+    /// The expand revision's way up: the other changes, then the new columns, the sync triggers
+    /// and the backfill.
+    pub expand_up: Plan,
+    /// The expand revision's way back.
+    pub expand_down: Plan,
+    /// The contract revision's way up.
+    pub contract_up: Plan,
+    /// The contract revision's way back: the expand state again (old columns, triggers).
+    pub contract_down: Plan,
+    /// The schema between the two revisions, as the dialect stores it (old and new columns side
+    /// by side; the sync triggers are not part of a schema).
+    pub expanded: Schema,
+    /// Each change carried through expand / contract, in words.
+    pub carried: Vec<String>,
+    /// Each change that could need it but stays in place, with why.
+    pub in_place: Vec<String>,
 }
 
 /// A scratch schema that migration files are replayed on, one up section at a time, so that
 /// `lint` and `review` can see what a file does: SQLite runs the SQL on an in-memory database;
-/// PostgreSQL, which needs no server for this, applies it to its schema model.
+/// PostgreSQL, which needs no server for this, applies it to its replay.
 pub trait Replay {
     /// Applies one revision's up section. `Err`: the database's message; the scratch schema is
     /// then as it was before.

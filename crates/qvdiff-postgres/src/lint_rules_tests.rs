@@ -1,9 +1,9 @@
 //! The PostgreSQL lint rules on hand-written SQL: each fires where the lock it names is taken on
 //! a table that exists, not on the safe form or on a table the file creates, and an `allow`
-//! silences it. The facts come from [`crate::model::facts_of`], the rules from
+//! silences it. The facts come from [`crate::replay::facts_of`], the rules from
 //! [`qvdiff_core::lint`].
 
-use crate::review::{section, ModelledSchema};
+use crate::review::{section, ReplayedSchema};
 use qvdiff_core::lint::{lint_file, FileFacts, Rule};
 use qvdiff_core::{Dialect, Replay};
 
@@ -16,7 +16,7 @@ const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(20
 /// The rules that fire on `up` (a hand-written up section) over [`SETUP`], with their lines
 /// (1-based in `up`).
 fn findings(up: &str) -> Vec<(Rule, usize)> {
-    let mut scratch = ModelledSchema::default();
+    let mut scratch = ReplayedSchema::default();
     scratch.apply("0", SETUP).expect("setup");
     let analysis = scratch.analyze("1", up, "SELECT 1;").expect("modelled");
     assert!(analysis.failure.is_none(), "{:?}", analysis.failure);
@@ -246,4 +246,23 @@ fn timestamps_without_time_zone() {
 fn findings_sit_on_the_statement_line() {
     let found = findings("SELECT 1;\nCREATE INDEX ix_notes ON items (notes);");
     assert!(found.contains(&(Rule::NonConcurrentIndex, 2)), "{found:?}");
+}
+
+#[test]
+fn unique_from_a_concurrently_built_index_is_silent() {
+    let safe = "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n\
+                ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;";
+    // Only the warning about rows that may already be duplicates, on the index build.
+    assert_eq!(findings(safe), vec![(Rule::UniqueOnExisting, 1)]);
+    // The plain form builds the index under ACCESS EXCLUSIVE.
+    fires(
+        Rule::NonConcurrentIndex,
+        "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+    );
+    // On a table the file creates, nobody waits.
+    silent(
+        Rule::NonConcurrentIndex,
+        "CREATE TABLE tags (id bigint PRIMARY KEY, name text);
+         ALTER TABLE tags ADD CONSTRAINT tags_name_key UNIQUE (name);",
+    );
 }

@@ -254,7 +254,8 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
                 committed: Vec::new(),
             });
         }
-        autocommit |= sqltext::needs_autocommit(&words);
+        autocommit |=
+            sqltext::needs_autocommit(&words) || sqltext::is_batched_backfill(statement, sql);
     }
     Ok(Section {
         statements,
@@ -373,7 +374,8 @@ fn run_statement(
             .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
             .map_err(server_failure)?;
     }
-    let concurrent = sqltext::needs_autocommit(&statement.words(sql));
+    let concurrent = sqltext::needs_autocommit(&statement.words(sql))
+        || sqltext::is_batched_backfill(statement, sql);
     let result = match (section.autocommit, concurrent) {
         (false, _) => session.execute(text),
         (true, false) => {
@@ -1281,9 +1283,7 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
 }
 
 /// The dialect a [`PostgresDatabase`] reports: the default planner.
-static DIALECT: crate::plan::Postgres = crate::plan::Postgres {
-    concurrent_indexes: false,
-};
+static DIALECT: crate::plan::Postgres = crate::plan::Postgres { online_ddl: true };
 
 impl<S: Session> Backend for PostgresDatabase<S> {
     fn dialect(&self) -> &dyn Dialect {

@@ -33,6 +33,7 @@ fn run_error(e: BackendError) -> CliError {
 fn options(config: &Config, database: &Database, backup: bool, console: &Console) -> RunOptions {
     let console = console.clone();
     RunOptions {
+        contract: false,
         backup: (backup && database.file().is_some()).then(|| BackupSettings {
             dir: config.backup_dir.clone(),
             keep: config.backup_keep,
@@ -111,6 +112,23 @@ fn report_run(
     ));
 }
 
+/// What an upgrade that stopped before a contract revision says: what is left, and how to go on.
+fn report_held(console: &Console, migrations: &Migrations, held: &[String]) {
+    let Some(first) = held.first() else {
+        return;
+    };
+    let path = migrations.get(first).map_or("", |m| m.path.as_str());
+    console.info(&format!(
+        "Stopped before contract revision {first} ({path}); {} pending: {}",
+        held.len(),
+        held.join(", ")
+    ));
+    console.info(
+        "  it drops what the old app version still uses: deploy the new app version everywhere, \
+         then run `qvdiff upgrade --contract`",
+    );
+}
+
 /// One step of a run that destroys data the database holds now.
 struct Destruction {
     /// The revision and its file.
@@ -132,6 +150,7 @@ fn confirm_destruction(
     migrations: &Migrations,
     target: &str,
     direction: Direction,
+    contract: bool,
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
@@ -146,9 +165,12 @@ fn confirm_destruction(
         Direction::Down => qvdiff_core::runner::plan_downgrade(migrations, &applied, target),
     };
     // A refused plan is reported by the run itself, with its own message.
-    let Ok(plan) = plan else {
+    let Ok(mut plan) = plan else {
         return Ok(());
     };
+    if direction == Direction::Up {
+        qvdiff_core::run_loop::hold_contract(&mut plan, contract);
+    }
     if plan.is_empty() {
         return Ok(());
     }
@@ -270,6 +292,7 @@ pub fn upgrade(
             &migrations,
             target_rev,
             Direction::Up,
+            args.contract,
             prompter,
             console,
         )?;
@@ -280,7 +303,10 @@ pub fn upgrade(
         db.upgrade(
             &migrations,
             target_rev,
-            &options(config, &database, backup, console),
+            &RunOptions {
+                contract: args.contract,
+                ..options(config, &database, backup, console)
+            },
         )
         .map_err(run_error)
     });
@@ -300,6 +326,7 @@ pub fn upgrade(
         "Applied",
         "Already up to date",
     );
+    report_held(console, &migrations, &report.held);
     Ok(())
 }
 
@@ -356,6 +383,7 @@ pub fn downgrade(
         &migrations,
         target,
         Direction::Down,
+        false,
         prompter,
         console,
     )?;
@@ -409,6 +437,16 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
             "{} pending: {}",
             status.pending.len(),
             status.pending.join(", ")
+        ));
+    }
+    if let Some(contract) = status
+        .pending
+        .iter()
+        .find(|rev| migrations.get(rev).is_some_and(|m| m.contract))
+    {
+        console.info(&format!(
+            "{contract} is a contract revision: `qvdiff upgrade` stops before it; run `qvdiff \
+             upgrade --contract` once the new app version is deployed everywhere"
         ));
     }
     for half in &half_done {
@@ -478,6 +516,9 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
         }
         if entry.is_root {
             tags.push("root".to_string());
+        }
+        if migrations.get(&entry.revision).is_some_and(|m| m.contract) {
+            tags.push("contract: `upgrade --contract` applies it".to_string());
         }
         for half in half_done.iter().filter(|h| h.revision == entry.revision) {
             tags.push(half_done_note(half));

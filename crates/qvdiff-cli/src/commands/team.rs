@@ -284,7 +284,7 @@ pub fn adopt(
         console.info("The drift needs no migration; nothing was written.");
         return Ok(());
     };
-    write_migration(&draft.config, &draft.file, &draft.notes, console)?;
+    write_migration(&draft.config, &draft.file, &draft.notes, false, console)?;
     for (line, _) in &draft.summary {
         console.info(&format!("  {line}"));
     }

@@ -15,7 +15,7 @@
 //!    with them (`RENAME CONSTRAINT`);
 //! 5. dropped columns;
 //! 6. per existing table: new columns, altered columns, the new primary key, unique constraints,
-//!    indexes and checks;
+//!    indexes and checks (indexes and unique constraints online-safe: [`indexes`]);
 //! 7. `CREATE TABLE` (referenced tables first) with their indexes;
 //! 8. new foreign keys: those of existing tables, those of new tables that point at a table
 //!    created after them, and the ones phase 1 took away for a moment.
@@ -29,8 +29,8 @@
 
 use crate::ddl::{
     add_constraint_sql, check_clause, check_comment_sql, column_definition, comment_sql,
-    create_index_sql, create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause,
-    primary_key_clause, table_comments_sql, unique_clause, IDENTITY,
+    create_index_sql, create_table_sql, drop_constraint_sql, foreign_key_clause,
+    primary_key_clause, table_comments_sql, IDENTITY,
 };
 use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::locks::{is_volatile, type_change_rewrites};
@@ -45,17 +45,26 @@ use qvdiff_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
+mod indexes;
+
 /// The PostgreSQL dialect.
 ///
-/// Plans run inside one transaction, except with [`Postgres::concurrent_indexes`], whose
+/// Plans run inside one transaction, except with [`Postgres::online_ddl`] (the default), whose
 /// `CONCURRENTLY` statements PostgreSQL refuses inside a transaction block (the runner runs such
-/// revisions outside one).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// revisions outside one, statement by statement, with recorded progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Postgres {
-    /// Build and drop the indexes of tables that already exist with `CONCURRENTLY`, so writes to
-    /// a large table are not blocked while its index is built. Off by default: such a migration
-    /// cannot run in a transaction, so a failure can leave it half applied.
-    pub concurrent_indexes: bool,
+    /// Write the online-safe form of DDL on tables that already exist, so the application keeps
+    /// writing to a large table while it changes: indexes built and dropped `CONCURRENTLY`,
+    /// UNIQUE constraints from a concurrently built unique index. On by default; off, every
+    /// statement is the plain form and the whole revision runs in one transaction.
+    pub online_ddl: bool,
+}
+
+impl Default for Postgres {
+    fn default() -> Self {
+        Postgres { online_ddl: true }
+    }
 }
 
 impl Dialect for Postgres {
@@ -77,6 +86,19 @@ impl Dialect for Postgres {
         Planner::new(*self, from, to, changes).plan()
     }
 
+    fn has_expand_contract(&self) -> bool {
+        true
+    }
+
+    fn expand_contract(
+        &self,
+        from: &Schema,
+        to: &Schema,
+        changes: &[Change],
+    ) -> Result<Option<qvdiff_core::ExpandContract>, PlanError> {
+        expand::plan(self, from, to, changes)
+    }
+
     fn engine(&self) -> &'static str {
         "PostgreSQL"
     }
@@ -94,11 +116,11 @@ impl Dialect for Postgres {
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
-        Box::new(crate::review::ModelledSchema::default())
+        Box::new(crate::review::ReplayedSchema::default())
     }
 
     fn facts_of(&self, before: &Schema, _after: &Schema, sql: &str) -> Vec<StepFacts> {
-        crate::model::facts_of(before, sql)
+        crate::replay::facts_of(before, sql)
     }
 }
 
@@ -138,7 +160,7 @@ pub fn normalize_table(table: &Table) -> Table {
         index.predicate = index
             .predicate
             .as_deref()
-            .map(crate::model::canonical_predicate);
+            .map(crate::replay::canonical_predicate);
     }
     for unique in &mut table.uniques {
         unique.name = unique.name.as_deref().map(limit_name);
@@ -211,14 +233,14 @@ impl TableWork {
             let old_predicate = old
                 .predicate
                 .as_deref()
-                .map(|p| crate::model::predicate_after_renames(p, &self.column_renames));
+                .map(|p| crate::replay::predicate_after_renames(p, &self.column_renames));
             let same_but_name = |new: &Index| {
                 new.unique == old.unique
                     && new.columns == self.new_column_names(&old.columns)
                     && new
                         .predicate
                         .as_deref()
-                        .map(crate::model::canonical_predicate)
+                        .map(crate::replay::canonical_predicate)
                         == old_predicate
             };
             match self.added_indexes.iter().position(same_but_name) {
@@ -276,7 +298,7 @@ struct TableChanges {
 }
 
 struct Planner<'a> {
-    concurrent_indexes: bool,
+    online_ddl: bool,
     from: Schema,
     to: Schema,
     changes: &'a [Change],
@@ -295,7 +317,7 @@ impl<'a> Planner<'a> {
         };
         let (from, to) = (normalize(from), normalize(to));
         Planner {
-            concurrent_indexes: dialect.concurrent_indexes,
+            online_ddl: dialect.online_ddl,
             enums: plan_enums(&from, &to, changes),
             from,
             to,
@@ -331,17 +353,6 @@ impl<'a> Planner<'a> {
         self.steps.push(Step::with(sql, facts));
     }
 
-    /// A `CONCURRENTLY` index statement on `table`: it blocks no reads or writes and cannot run
-    /// in a transaction.
-    fn concurrently(&mut self, sql: String, table: &str, scans: bool) {
-        let facts = StepFacts {
-            lock: self.lock(table, LockMode::ShareUpdateExclusive, scans, false),
-            outside_transaction: true,
-            ..StepFacts::default()
-        };
-        self.steps.push(Step::with(sql, facts));
-    }
-
     fn lock(&self, table: &str, mode: LockMode, scans: bool, rewrites: bool) -> Option<Lock> {
         let existing = self.from.table(table).is_some() || self.renamed_to.contains(table);
         existing.then(|| Lock {
@@ -350,16 +361,6 @@ impl<'a> Planner<'a> {
             scans,
             rewrites,
         })
-    }
-
-    /// An index statement, concurrent or not: building one reads every row (`SHARE` blocks
-    /// writes), dropping one does not (`ACCESS EXCLUSIVE` blocks both, briefly).
-    fn index_step(&mut self, sql: String, table: &str, build: bool, concurrent: bool) {
-        match (concurrent, build) {
-            (true, _) => self.concurrently(sql, table, build),
-            (false, true) => self.locking(sql, table, LockMode::Share, true, false),
-            (false, false) => self.locking(sql, table, LockMode::AccessExclusive, false, false),
-        }
     }
 
     fn table_in_from(&self, name: &str) -> Result<&Table, PlanError> {
@@ -596,8 +597,7 @@ impl<'a> Planner<'a> {
                 self.locking(sql, table, exclusive, false, false);
             }
             for index in &work.dropped_indexes {
-                let sql = drop_index_sql(index, self.concurrent_indexes);
-                self.index_step(sql, table, false, self.concurrent_indexes);
+                self.drop_index(table, index);
             }
             let had_key = !self.table_in_from(table)?.primary_key.is_empty();
             if work.primary_key.is_some() && had_key {
@@ -928,13 +928,10 @@ impl<'a> Planner<'a> {
             }
         }
         for unique in &work.added_uniques {
-            let sql =
-                add_constraint_sql(table, &unique_name(table, unique), &unique_clause(unique));
-            self.locking(sql, table, exclusive, true, false);
+            self.add_unique(table, unique);
         }
         for index in &work.added_indexes {
-            let sql = create_index_sql(table, index, self.concurrent_indexes);
-            self.index_step(sql, table, true, self.concurrent_indexes);
+            self.create_index(table, index);
         }
         for check in &work.added_checks {
             let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));
@@ -1399,5 +1396,6 @@ fn has_direct_cast(from: &ColumnType, to: &ColumnType) -> bool {
         _ => false,
     }
 }
+pub mod expand;
 #[cfg(test)]
 mod tests;

@@ -346,7 +346,7 @@ fn drop_column_is_destructive_and_comes_after_its_index() {
         &schema(vec![table("t", vec![])]),
     )
     .expect("plan");
-    assert_eq!(plan.steps[0].sql, "DROP INDEX \"ix_t_a\";");
+    assert_eq!(plan.steps[0].sql, "DROP INDEX CONCURRENTLY \"ix_t_a\";");
     assert_eq!(plan.steps[1].sql, "ALTER TABLE \"t\" DROP COLUMN \"a\";");
     assert_eq!(
         plan.steps[1].destructive().as_deref(),
@@ -585,7 +585,8 @@ fn primary_key_change_moves_identity_and_suspends_incoming_foreign_keys() {
             "ALTER TABLE \"tags\" DROP CONSTRAINT \"tags_pkey\";",
             "ALTER TABLE \"tags\" ALTER COLUMN \"id\" DROP IDENTITY;",
             "ALTER TABLE \"tags\" ADD CONSTRAINT \"tags_pkey\" PRIMARY KEY (\"slug\", \"id\");",
-            "ALTER TABLE \"tags\" ADD CONSTRAINT \"tags_id_key\" UNIQUE (\"id\");",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"tags_id_key\" ON \"tags\" (\"id\");",
+            "ALTER TABLE \"tags\" ADD CONSTRAINT \"tags_id_key\" UNIQUE USING INDEX \"tags_id_key\";",
             "ALTER TABLE \"links\" ADD CONSTRAINT \"links_tag_id_fkey\" FOREIGN KEY (\"tag_id\") REFERENCES \"tags\" (\"id\") ON DELETE NO ACTION ON UPDATE NO ACTION;",
         ]
     );
@@ -629,9 +630,7 @@ fn constraints_and_indexes_of_existing_tables() {
         expr: "b <> ''".into(),
     }];
     let after = schema(vec![users(), t]);
-    let concurrent = Postgres {
-        concurrent_indexes: true,
-    };
+    let concurrent = Postgres { online_ddl: true };
     let up: Vec<String> = plan_with(concurrent, &before, &after)
         .expect("plan")
         .steps
@@ -641,7 +640,8 @@ fn constraints_and_indexes_of_existing_tables() {
     assert_eq!(
         up,
         vec![
-            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_b_unique\" UNIQUE (\"b\");",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"t_b_unique\" ON \"t\" (\"b\");",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_b_unique\" UNIQUE USING INDEX \"t_b_unique\";",
             "CREATE UNIQUE INDEX CONCURRENTLY \"ix_t_a_b\" ON \"t\" (\"a\", \"b\");",
             "ALTER TABLE \"t\" ADD CONSTRAINT \"b_not_empty\" CHECK (b <> '');",
             "COMMENT ON CONSTRAINT \"b_not_empty\" ON \"t\" IS 'qvdiff: b <> ''''';",
@@ -654,16 +654,44 @@ fn constraints_and_indexes_of_existing_tables() {
             "ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_fkey\";",
             "ALTER TABLE \"t\" DROP CONSTRAINT \"b_not_empty\";",
             "ALTER TABLE \"t\" DROP CONSTRAINT \"t_b_unique\";",
-            "DROP INDEX \"ix_t_a_b\";",
+            "DROP INDEX CONCURRENTLY \"ix_t_a_b\";",
         ]
     );
-    let down_concurrent: Vec<String> = plan_with(concurrent, &after, &before)
+    // The unique index is built outside the transaction without blocking writes; adopting it
+    // takes a brief exclusive lock and reads no row.
+    let up_plan = plan_with(concurrent, &before, &after).expect("plan");
+    let build = &up_plan.steps[0].facts;
+    assert!(build.outside_transaction);
+    let lock = build.lock.as_ref().expect("lock");
+    assert_eq!(
+        (lock.mode, lock.scans),
+        (LockMode::ShareUpdateExclusive, true)
+    );
+    let adopt = &up_plan.steps[1].facts;
+    assert!(!adopt.outside_transaction);
+    let lock = adopt.lock.as_ref().expect("lock");
+    assert_eq!((lock.mode, lock.scans), (LockMode::AccessExclusive, false));
+    // With online DDL turned off, the plain forms.
+    let up_plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &before, &after)
         .expect("plan")
         .steps
         .into_iter()
         .map(|s| s.sql)
         .collect();
-    assert!(down_concurrent.contains(&"DROP INDEX CONCURRENTLY \"ix_t_a_b\";".to_string()));
+    assert_eq!(
+        up_plain[..2],
+        [
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_b_unique\" UNIQUE (\"b\");",
+            "CREATE UNIQUE INDEX \"ix_t_a_b\" ON \"t\" (\"a\", \"b\");",
+        ]
+    );
+    let down_plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &after, &before)
+        .expect("plan")
+        .steps
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    assert!(down_plain.contains(&"DROP INDEX \"ix_t_a_b\";".to_string()));
     // A new table's indexes are never built concurrently: nobody writes to it yet.
     let mut fresh = table("fresh", vec![column("a", INT64)]);
     fresh.indexes = vec![Index {
@@ -795,9 +823,12 @@ fn restored_key_columns_get_a_distinct_value_per_row() {
             "ALTER TABLE \"t\" ADD COLUMN \"day\" date;",
             "UPDATE \"t\" SET \"day\" = DATE '1970-01-01' + ((ctid::text::point)[0] * 65536 + (ctid::text::point)[1])::integer WHERE \"day\" IS NULL;",
             "ALTER TABLE \"t\" ALTER COLUMN \"day\" SET NOT NULL;",
-            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_code_key\" UNIQUE (\"code\");",
-            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_day_key\" UNIQUE (\"day\");",
-            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_sku_key\" UNIQUE (\"sku\");",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"t_code_key\" ON \"t\" (\"code\");",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_code_key\" UNIQUE USING INDEX \"t_code_key\";",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"t_day_key\" ON \"t\" (\"day\");",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_day_key\" UNIQUE USING INDEX \"t_day_key\";",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"t_sku_key\" ON \"t\" (\"sku\");",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_sku_key\" UNIQUE USING INDEX \"t_sku_key\";",
         ]
     );
 }

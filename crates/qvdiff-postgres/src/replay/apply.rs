@@ -9,13 +9,13 @@ use super::parse::{
     is_table_constraint_start, parse_column_def, parse_table_constraint, ColumnDef, NewConstraint,
     NewKind, Parser,
 };
-use super::{invalid, unsupported, SchemaModel, Step};
+use super::{invalid, unsupported, SchemaReplay, Step};
 use crate::render::quote_ident;
 use crate::sqltext::TokenKind;
 use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::ColumnType;
 
-impl SchemaModel {
+impl SchemaReplay {
     // ----- one statement -----
 
     pub(super) fn statement(&mut self, sql: &str) -> Step {
@@ -61,6 +61,10 @@ impl SchemaModel {
                 p.advance();
                 self.alter(&mut p)
             }
+            "DO" => {
+                p.advance();
+                self.do_block(&mut p)
+            }
             _ => unsupported(format!("{first} is not a statement qvdiff writes")),
         }
     }
@@ -71,6 +75,13 @@ impl SchemaModel {
         }
         if p.eat("TYPE") {
             return self.create_enum(p);
+        }
+        if p.eat("TRIGGER") {
+            return self.create_sync_trigger(p);
+        }
+        let replace = p.eat_all(&["OR", "REPLACE"]);
+        if p.eat("FUNCTION") {
+            return self.create_sync_function(p, replace);
         }
         let unique = p.eat("UNIQUE");
         if p.eat("INDEX") {
@@ -92,6 +103,12 @@ impl SchemaModel {
         }
         if p.eat("TYPE") {
             return self.drop_enums(p);
+        }
+        if p.eat("TRIGGER") {
+            return self.drop_sync_trigger(p);
+        }
+        if p.eat("FUNCTION") {
+            return self.drop_sync_function(p);
         }
         let what = p.peek_keyword().unwrap_or_default();
         unsupported(format!("DROP {what} is not a statement qvdiff writes"))
@@ -1262,7 +1279,7 @@ impl SchemaModel {
 }
 
 /// A `DEFAULT` may not name a column (`DEFAULT lower(name)`), hold a subquery or an aggregate:
-/// the server refuses it, whatever the rows hold, so the model does too.
+/// the server refuses it, whatever the rows hold, so the replay does too.
 fn refuse_column_reference(default: Option<&str>, columns: &[String]) -> Step {
     let Some(expr) = default else {
         return Ok(());
