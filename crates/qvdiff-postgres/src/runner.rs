@@ -242,7 +242,7 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
                 committed: Vec::new(),
             });
         }
-        autocommit |= sqltext::needs_autocommit(&words);
+        autocommit |= sqltext::runs_on_its_own(&words);
     }
     Ok(Section {
         statements,
@@ -349,7 +349,14 @@ fn run_statement(
     let step = DataStep::of(text);
     let refused =
         |problem: DataProblem| SectionFailure::Data(index, failed(String::new()), vec![problem]);
-    if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
+    let concurrent = sqltext::needs_autocommit(&statement.words(sql));
+    // A failure undoes the statement (its transaction or savepoint rolls back), so the rows in
+    // its way can be counted after it failed instead of read twice on the way to success.
+    let undone_on_failure = in_transaction || !concurrent;
+    if let Some(step) = step
+        .as_ref()
+        .filter(|s| s.checked_before(undone_on_failure))
+    {
         let problem = preflight::check_before(session, step).map_err(server_failure)?;
         if let Some(problem) = problem {
             return Err(refused(problem));
@@ -361,7 +368,6 @@ fn run_statement(
             .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
             .map_err(server_failure)?;
     }
-    let concurrent = sqltext::needs_autocommit(&statement.words(sql));
     let result = match (section.autocommit, concurrent) {
         (false, _) => session.execute(text),
         (true, false) => {
@@ -387,11 +393,12 @@ fn run_statement(
         Ok(()) => Ok(()),
         Err(error) => {
             let failure = server_failure(error);
+            let explainable = savepoint || (!in_transaction && !concurrent);
             if let (SectionFailure::Statement(_, failed), true, Some(step)) =
-                (&failure, savepoint, &step)
+                (&failure, explainable, &step)
             {
                 if !message_is_lost(&failed.message) {
-                    if let Some(problem) = explain(session, step) {
+                    if let Some(problem) = explain(session, step, savepoint) {
                         return Err(refused(problem));
                     }
                 }
@@ -426,9 +433,18 @@ fn message_is_lost(message: &str) -> bool {
     message.contains("(the connection was lost")
 }
 
-/// The rows that made a data step fail, read after rolling back to its savepoint; `None` when
+/// The rows that made a data step fail, read after rolling back to its savepoint (or after the
+/// step's own transaction rolled back: `savepoint` false); `None` when
 /// they do not explain it (or the reading fails), so the server's message stands.
-fn explain(session: &mut (impl Session + ?Sized), step: &DataStep) -> Option<DataProblem> {
+fn explain(
+    session: &mut (impl Session + ?Sized),
+    step: &DataStep,
+    savepoint: bool,
+) -> Option<DataProblem> {
+    if !savepoint {
+        // A statement in a transaction of its own: rolled back already, nothing is open.
+        return preflight::explain_failure(session, step).ok().flatten();
+    }
     session
         .execute(&format!("ROLLBACK TO SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
         .ok()?;
@@ -1208,7 +1224,8 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         ));
         if section.autocommit {
             out.push_str(
-                "-- (outside a transaction: PostgreSQL refuses CONCURRENTLY inside one)\n",
+                "-- (outside a transaction: each statement commits on its own, as upgrade runs \
+                 it)\n",
             );
         }
         // Verbatim, comments included: psql finds the statements itself, and runs each of a

@@ -360,6 +360,8 @@ impl Reader {
                 self.unvalidated.remove(&(table.to_string(), name));
             }
             scans(facts);
+            // Its revision runs step by step (`sqltext::runs_on_its_own`).
+            facts.outside_transaction = true;
             return LockMode::ShareUpdateExclusive;
         }
         if !p.eat("ALTER") {

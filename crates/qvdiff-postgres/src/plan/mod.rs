@@ -28,9 +28,9 @@
 //! renames of the constraint or its table.
 
 use crate::ddl::{
-    add_constraint_sql, check_clause, check_comment_sql, column_definition, comment_sql,
-    create_index_sql, create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause,
-    primary_key_clause, table_comments_sql, unique_clause, IDENTITY,
+    add_constraint_sql, check_comment_sql, column_definition, comment_sql, create_index_sql,
+    create_table_sql, drop_constraint_sql, drop_index_sql, primary_key_clause, table_comments_sql,
+    unique_clause, IDENTITY,
 };
 use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::locks::{is_volatile, type_change_rewrites};
@@ -44,6 +44,8 @@ use qvdiff_core::{
     Unique,
 };
 use std::collections::{BTreeMap, BTreeSet};
+
+mod constraints;
 
 /// The PostgreSQL dialect.
 ///
@@ -277,6 +279,9 @@ struct TableChanges {
 
 struct Planner<'a> {
     concurrent_indexes: bool,
+    /// Constraints added to existing tables are validated in a step of their own (see
+    /// [`constraints`]).
+    online_ddl: bool,
     from: Schema,
     to: Schema,
     changes: &'a [Change],
@@ -296,6 +301,7 @@ impl<'a> Planner<'a> {
         let (from, to) = (normalize(from), normalize(to));
         Planner {
             concurrent_indexes: dialect.concurrent_indexes,
+            online_ddl: true,
             enums: plan_enums(&from, &to, changes),
             from,
             to,
@@ -423,19 +429,7 @@ impl<'a> Planner<'a> {
                 deferred.push(restored);
             }
         }
-        for (table, foreign_key) in deferred {
-            self.locking(
-                add_constraint_sql(
-                    &table,
-                    &foreign_key_name(&table, &foreign_key),
-                    &foreign_key_clause(&foreign_key),
-                ),
-                &table,
-                LockMode::ShareRowExclusive,
-                true,
-                false,
-            );
-        }
+        self.add_foreign_keys(deferred);
         // 9. Enum types no column uses any more.
         for sql in std::mem::take(&mut self.enums.after) {
             self.step(sql);
@@ -509,61 +503,6 @@ impl<'a> Planner<'a> {
             work.pair_index_renames();
         }
         Ok(works)
-    }
-
-    /// Phase 1: the foreign keys that go, those suspended around a change of what they
-    /// reference, and those between dropped tables that would block the drops.
-    fn drop_foreign_keys(
-        &mut self,
-        works: &[TableWork],
-        suspended: &[SuspendedForeignKey],
-        drop_order: &[Table],
-    ) {
-        for work in works {
-            for foreign_key in &work.dropped_foreign_keys {
-                self.locking(
-                    drop_constraint_sql(
-                        &work.from_name,
-                        &foreign_key_name(&work.from_name, foreign_key),
-                    ),
-                    &work.from_name,
-                    LockMode::AccessExclusive,
-                    false,
-                    false,
-                );
-            }
-        }
-        for held in suspended {
-            self.locking(
-                drop_constraint_sql(
-                    &held.from_table,
-                    &foreign_key_name(&held.from_table, &held.foreign_key),
-                ),
-                &held.from_table,
-                LockMode::AccessExclusive,
-                false,
-                false,
-            );
-        }
-        for (position, table) in drop_order.iter().enumerate() {
-            for foreign_key in &table.foreign_keys {
-                let dropped_before = drop_order[..position]
-                    .iter()
-                    .any(|t| t.name == foreign_key.ref_table);
-                if dropped_before {
-                    self.locking(
-                        drop_constraint_sql(
-                            &table.name,
-                            &foreign_key_name(&table.name, foreign_key),
-                        ),
-                        &table.name,
-                        LockMode::AccessExclusive,
-                        false,
-                        false,
-                    );
-                }
-            }
-        }
     }
 
     /// Phase 2: the dropped tables, in `drop_order`.
@@ -779,91 +718,6 @@ impl<'a> Planner<'a> {
         Ok(wanted)
     }
 
-    /// Foreign keys of tables that stay which point at a primary key, unique constraint or
-    /// unique index this plan drops: PostgreSQL refuses to drop a key a foreign key depends on.
-    fn suspended_foreign_keys(
-        &self,
-        works: &[TableWork],
-        dropped: &[Table],
-    ) -> Result<Vec<SuspendedForeignKey>, PlanError> {
-        let mut dropped_keys: BTreeSet<(String, BTreeSet<String>)> = BTreeSet::new();
-        for work in works {
-            let table = self.table_in_from(&work.from_name)?;
-            let key =
-                |columns: &[String]| (work.from_name.clone(), columns.iter().cloned().collect());
-            if work.primary_key.is_some() && !table.primary_key.is_empty() {
-                dropped_keys.insert(key(&table.primary_key));
-            }
-            for unique in &work.dropped_uniques {
-                dropped_keys.insert(key(&unique.columns));
-            }
-            for index in work.dropped_indexes.iter().filter(|i| i.unique) {
-                dropped_keys.insert(key(&index.columns));
-            }
-        }
-        let mut suspended = Vec::new();
-        if dropped_keys.is_empty() {
-            return Ok(suspended);
-        }
-        for table in &self.from.tables {
-            if dropped.iter().any(|t| t.name == table.name) {
-                continue;
-            }
-            let work = works.iter().find(|w| w.from_name == table.name);
-            for foreign_key in &table.foreign_keys {
-                let target = (
-                    foreign_key.ref_table.clone(),
-                    foreign_key.ref_columns.iter().cloned().collect(),
-                );
-                let dropped_anyway =
-                    work.is_some_and(|w| w.dropped_foreign_keys.contains(foreign_key));
-                if dropped_keys.contains(&target) && !dropped_anyway {
-                    suspended.push(SuspendedForeignKey {
-                        from_table: table.name.clone(),
-                        foreign_key: foreign_key.clone(),
-                    });
-                }
-            }
-        }
-        Ok(suspended)
-    }
-
-    /// A suspended foreign key as the target schema has it (table, columns and referenced
-    /// names after the renames), when the target still has it.
-    fn restored_foreign_key(
-        &self,
-        held: &SuspendedForeignKey,
-        works: &[TableWork],
-        table_renames: &[(String, String)],
-    ) -> Option<(String, ForeignKey)> {
-        let new_table_name = |old: &str| -> String {
-            table_renames
-                .iter()
-                .find(|(from, _)| from == old)
-                .map_or_else(|| old.to_string(), |(_, to)| to.clone())
-        };
-        let new_columns = |old_table: &str, columns: &[String]| -> Vec<String> {
-            match works.iter().find(|w| w.from_name == old_table) {
-                Some(work) => work.new_column_names(columns),
-                None => columns.to_vec(),
-            }
-        };
-        let fk = &held.foreign_key;
-        let table = new_table_name(&held.from_table);
-        let restored = ForeignKey {
-            columns: new_columns(&held.from_table, &fk.columns),
-            ref_table: new_table_name(&fk.ref_table),
-            ref_columns: new_columns(&fk.ref_table, &fk.ref_columns),
-            on_delete: fk.on_delete,
-            on_update: fk.on_update,
-        };
-        let still_wanted = self
-            .to
-            .table(&table)
-            .is_some_and(|t| t.foreign_keys.contains(&restored));
-        still_wanted.then_some((table, restored))
-    }
-
     /// `(old, new)` names of the constraints of a table that stay but whose deterministic name
     /// changes with a table or column rename.
     fn constraint_renames(
@@ -937,9 +791,7 @@ impl<'a> Planner<'a> {
             self.index_step(sql, table, true, self.concurrent_indexes);
         }
         for check in &work.added_checks {
-            let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));
-            self.locking(sql, table, exclusive, true, false);
-            self.step(check_comment_sql(table, check));
+            self.add_check(table, check);
         }
         for column in &work.added_columns {
             if let Some(comment) = &column.comment {
@@ -996,13 +848,7 @@ impl<'a> Planner<'a> {
                 );
                 self.update(sql, table, &column.name, value, FillReason::Backfill);
                 if !column.nullable {
-                    self.locking(
-                        alter("SET NOT NULL"),
-                        table,
-                        LockMode::AccessExclusive,
-                        true,
-                        false,
-                    );
+                    self.set_not_null(table, &column.name);
                 }
                 if let Some(default) = &column.default {
                     let sql = alter(&format!("SET DEFAULT {}", render_default(default)));
@@ -1142,13 +988,7 @@ impl<'a> Planner<'a> {
                 format!("UPDATE {quoted_table} SET {name} = {distinct} WHERE {name} IS NULL;");
             self.update(sql, table, &column.name, distinct, FillReason::Backfill);
             if !column.nullable {
-                self.locking(
-                    alter("SET NOT NULL"),
-                    table,
-                    LockMode::AccessExclusive,
-                    true,
-                    false,
-                );
+                self.set_not_null(table, &column.name);
             }
         }
         if let Some(default) = &column.default {
@@ -1255,7 +1095,7 @@ impl<'a> Planner<'a> {
                 };
                 self.update(sql, table, &to.name, value, why);
             }
-            self.locking(alter("SET NOT NULL"), table, exclusive, true, false);
+            self.set_not_null(table, &to.name);
         } else if !from.nullable && to.nullable {
             self.locking(alter("DROP NOT NULL"), table, exclusive, false, false);
         }
