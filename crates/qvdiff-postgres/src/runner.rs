@@ -75,6 +75,7 @@ use qvdiff_core::wording::plural;
 use qvdiff_core::{Backend, BackendError, Dialect, Schema};
 use std::time::{Duration, Instant};
 
+mod batch;
 mod errors;
 mod resume;
 mod table_locks;
@@ -215,8 +216,11 @@ fn with_lock<S: Session + ?Sized, T>(
 #[derive(Clone)]
 struct Section {
     statements: Vec<Statement>,
-    /// Whether a statement must run outside a transaction block.
+    /// Whether the section runs statement by statement outside a transaction block
+    /// ([`sqltext::runs_on_its_own`], or a batched `UPDATE`).
     autocommit: bool,
+    /// Per statement: the `UPDATE` under a `-- qvdiff:batch` line and its rows per batch.
+    batched: Vec<Option<(batch::BatchedUpdate, u64)>>,
 }
 
 /// Splits a planned section and refuses transaction control before anything runs: a `COMMIT`
@@ -244,9 +248,30 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
         }
         autocommit |= sqltext::runs_on_its_own(&words);
     }
+    let mut batched = Vec::with_capacity(statements.len());
+    for (statement, rows) in statements.iter().zip(batch::batch_lines(sql, &statements)) {
+        let Some(rows) = rows else {
+            batched.push(None);
+            continue;
+        };
+        let update =
+            batch::BatchedUpdate::of(statement, sql).map_err(|message| RunError::Statement {
+                failed: Box::new(FailedStatement {
+                    revision: migration.file.revision.clone(),
+                    path: migration.path.clone(),
+                    direction,
+                    statement: statement.text(sql).to_string(),
+                    message,
+                }),
+                committed: Vec::new(),
+            })?;
+        autocommit = true;
+        batched.push(Some((update, rows)));
+    }
     Ok(Section {
         statements,
         autocommit,
+        batched,
     })
 }
 
@@ -370,6 +395,10 @@ fn run_statement(
     }
     let result = match (section.autocommit, concurrent) {
         (false, _) => session.execute(text),
+        (true, false) if section.batched[index].is_some() => {
+            let (update, rows) = section.batched[index].as_ref().expect("batched");
+            batch::run(session, migration, direction, index, (text, update, *rows))
+        }
         (true, false) => {
             resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
         }

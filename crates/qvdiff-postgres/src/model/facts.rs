@@ -24,7 +24,15 @@ pub fn facts_of(before: &Schema, sql: &str) -> Vec<StepFacts> {
         .statements
         .iter()
         .map(|statement| {
-            let facts = reader.statement(statement.sql.trim_end().trim_end_matches(';'));
+            let mut facts = reader.statement(statement.sql.trim_end().trim_end_matches(';'));
+            // An `UPDATE` under a batch line runs in batches, on its own (`runner::batch`).
+            let batched = statement
+                .comments
+                .iter()
+                .any(|(_, line)| qvdiff_core::migration::batch_rows(line).is_some());
+            if batched && statement.starts_with(&["UPDATE"]) {
+                facts.outside_transaction = true;
+            }
             // A statement the model refuses leaves it as it was; the facts still stand.
             let _ = reader.model.apply(&statement.sql);
             facts

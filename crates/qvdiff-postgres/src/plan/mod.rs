@@ -45,6 +45,7 @@ use qvdiff_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
+mod backfill;
 mod constraints;
 
 /// The PostgreSQL dialect.
@@ -842,11 +843,7 @@ impl<'a> Planner<'a> {
                 );
                 self.locking(sql, table, LockMode::AccessExclusive, false, false);
                 let value = fill_value_sql(fill, &column.ty);
-                let sql = format!(
-                    "UPDATE {quoted_table} SET {} = {value};",
-                    quote_ident(&column.name),
-                );
-                self.update(sql, table, &column.name, value, FillReason::Backfill);
+                self.backfill(table, &column.name, value, FillReason::Backfill);
                 if !column.nullable {
                     self.set_not_null(table, &column.name);
                 }
@@ -1082,18 +1079,13 @@ impl<'a> Planner<'a> {
         if from.nullable && !to.nullable {
             // The backfill wins over the default; with neither, the runner reports the NULLs.
             if let Some(fill) = to.backfill.as_ref().or(to.default.as_ref()) {
-                let name = quote_ident(&to.name);
                 let value = fill_value_sql(fill, &to.ty);
-                let sql = format!(
-                    "UPDATE {} SET {name} = {value} WHERE {name} IS NULL;",
-                    quote_ident(table),
-                );
                 let why = if to.backfill.is_some() {
                     FillReason::Backfill
                 } else {
                     FillReason::Default
                 };
-                self.update(sql, table, &to.name, value, why);
+                self.backfill(table, &to.name, value, why);
             }
             self.set_not_null(table, &to.name);
         } else if !from.nullable && to.nullable {
