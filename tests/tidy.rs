@@ -1,5 +1,6 @@
 //! Keeps the tree honest: no stubs in library code, documented crates, a one-way crate graph, an
-//! ARCHITECTURE.md that names every crate, and a CI script that runs the README's test command.
+//! ARCHITECTURE.md that names every crate, a CI script that runs the README's test command, and
+//! no source file over 1,500 lines.
 
 use std::path::{Path, PathBuf};
 
@@ -400,4 +401,45 @@ fn no_library_code_reads_the_planners_comments_back() {
     let found = comment_readers(&[reader]);
     std::fs::remove_dir_all(&scratch).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
+}
+
+/// The most lines a source file under `crates/*/src` may have: past it, a file holds more than
+/// one thing and is split along its seams.
+const MAX_SOURCE_LINES: usize = 1_500;
+
+/// The files among `files` longer than [`MAX_SOURCE_LINES`], with their length.
+fn oversized(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(file).expect("read").lines().count();
+            (lines > MAX_SOURCE_LINES).then(|| format!("{}: {lines} lines", file.display()))
+        })
+        .collect()
+}
+
+#[test]
+fn no_source_file_is_over_the_size_limit() {
+    let mut files = Vec::new();
+    for krate in crates() {
+        rust_files(&krate.join("src"), &mut files);
+    }
+    let offenders = oversized(&files);
+    assert!(
+        offenders.is_empty(),
+        "source files over {MAX_SOURCE_LINES} lines (split each along a seam, as core's \
+         runner.rs and runner/ are):\n{}",
+        offenders.join("\n")
+    );
+    // The check itself sees a file one line over, and not one at the limit.
+    let scratch = std::env::temp_dir().join(format!("qvdiff-tidy-size-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let at_limit = scratch.join("at_limit.rs");
+    let over = scratch.join("over.rs");
+    std::fs::write(&at_limit, "fn f() {}\n".repeat(MAX_SOURCE_LINES)).unwrap();
+    std::fs::write(&over, "fn f() {}\n".repeat(MAX_SOURCE_LINES + 1)).unwrap();
+    let found = oversized(&[at_limit, over]);
+    std::fs::remove_dir_all(&scratch).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("over.rs: 1501 lines"), "{found:?}");
 }

@@ -78,7 +78,7 @@ fn items(db: &TestDatabase) -> Vec<String> {
         .collect()
 }
 
-/// A `using` naming a function the server does not have: the schema model cannot know it and
+/// A `using` naming a function the server does not have: the replay cannot know it and
 /// passes the file; with `shadow_url`, or with `migrate --db`, the server refuses it on a
 /// throwaway database: exit 2, the server's message, nothing written, no database left behind.
 #[test]
@@ -143,7 +143,7 @@ fn a_using_the_server_rejects_is_refused_by_the_proof_on_the_server() {
     assert!(run.stderr.contains("function to_bigint("), "{}", run.stderr);
     assert_eq!(no_key.snapshot(), before, "nothing written");
     assert_eq!(proof_databases(&db), Vec::<String>::new(), "dropped");
-    // Without a server the schema model alone passes the file: the refusals above are the
+    // Without a server the replay alone passes the file: the refusals above are the
     // server's.
     no_key
         .qvdiff(&["migrate", "-m", "code as number", "--rev-id", "r2"])

@@ -3,7 +3,7 @@
 
 use crate::attrs::unknown_key_message;
 use crate::errors::Errors;
-use crate::model::snake_case;
+use crate::mapping::snake_case;
 use proc_macro2::Span;
 use qvdiff_core::{ColumnType, VariantRename};
 use syn::ext::IdentExt;
@@ -61,7 +61,7 @@ fn build_enum(input: &DeriveInput, errors: &mut Errors) -> Option<EnumDef> {
         return None;
     };
     let type_name = enum_type_name(&input.attrs, errors).unwrap_or_else(|| snake_case(&rust_name));
-    crate::model::check_name_length(
+    crate::mapping::check_name_length(
         &type_name,
         input.ident.span(),
         "enum type",

@@ -20,14 +20,14 @@ mod attrs;
 mod enums;
 mod errors;
 mod literals;
-mod model;
+mod mapping;
 mod quick;
 mod scan;
 pub mod types;
 mod validate;
 
 pub use enums::{parse_enum, EnumDef};
-pub use model::{parse_model, parse_model_parts, EnumField};
+pub use mapping::{parse_model, parse_model_parts, EnumField};
 pub use scan::{scan_source, scan_source_with, CaptureMemo};
 pub use types::{builtin_column_type, sql_type_to_column_type, BuiltinType, BUILTIN_TYPES};
 pub use validate::{resolve_enums, validate};

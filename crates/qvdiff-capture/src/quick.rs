@@ -16,7 +16,7 @@
 
 use crate::attrs::{literal, parse_reference, ColumnAttrs, ModelAttrs, Spanned};
 use crate::errors::Errors;
-use crate::model::{assemble, field_info, FieldInfo, FieldType};
+use crate::mapping::{assemble, field_info, FieldInfo, FieldType};
 use crate::types::builtin_named;
 use crate::CapturedTable;
 use proc_macro2::Span;

@@ -485,7 +485,7 @@ pub(crate) fn scan_item(file: &str, item: Item, output: &mut ScanOutput) {
                     let (line, column_number) = position(field.ty.span());
                     EnumFieldSite {
                         column: field.column,
-                        rust_type: crate::model::type_text(&field.ty),
+                        rust_type: crate::mapping::type_text(&field.ty),
                         line,
                         column_number,
                         literals: field

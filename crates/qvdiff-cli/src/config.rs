@@ -54,9 +54,11 @@ migrations = "migrations"
 dialect = "postgres"
 
 [postgres]
-# Build and drop indexes on existing tables CONCURRENTLY (outside the migration transaction),
-# so the application keeps writing while they build.
-concurrent_indexes = false
+# Online-safe DDL on existing tables, so the application keeps writing while they change:
+# indexes built and dropped CONCURRENTLY, UNIQUE constraints from a concurrently built index
+# (such steps run outside the migration transaction, recorded one by one). false: plain DDL,
+# each revision in one transaction.
+online_ddl = true
 # How long one migration statement may wait for a table lock (0: no limit). Longer waits queue
 # the application's writes behind it; a timed-out attempt is rolled back and tried again.
 lock_timeout_ms = 2000
@@ -111,8 +113,9 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPostgres {
-    #[serde(default)]
-    concurrent_indexes: bool,
+    online_ddl: Option<bool>,
+    /// The earlier name of `online_ddl`, still read with the same meaning.
+    concurrent_indexes: Option<bool>,
     #[serde(default = "default_lock_timeout_ms")]
     lock_timeout_ms: u64,
     #[serde(default = "default_lock_retries")]
@@ -125,7 +128,8 @@ struct RawPostgres {
 impl Default for RawPostgres {
     fn default() -> Self {
         RawPostgres {
-            concurrent_indexes: false,
+            online_ddl: None,
+            concurrent_indexes: None,
             lock_timeout_ms: default_lock_timeout_ms(),
             lock_retries: default_lock_retries(),
             migrations: None,
@@ -199,9 +203,9 @@ pub struct Config {
     /// A second history in PostgreSQL SQL (`[postgres] migrations`) kept beside a SQLite one:
     /// `migrate` writes both, with one revision id; `postgres://` URLs use it.
     pub postgres_migrations: Option<PathBuf>,
-    /// PostgreSQL: build and drop indexes on existing tables `CONCURRENTLY` (outside the
-    /// migration transaction), from `[postgres] concurrent_indexes`.
-    pub concurrent_indexes: bool,
+    /// PostgreSQL: write the online-safe form of DDL on existing tables (`[postgres] online_ddl`,
+    /// default true; `concurrent_indexes` is its deprecated alias).
+    pub online_ddl: bool,
     /// PostgreSQL: the schema the tables and the ledger live in (`[postgres] schema`); `None`:
     /// the first schema of the connection's `search_path`, normally `public`.
     pub postgres_schema: Option<String>,
@@ -296,6 +300,17 @@ impl Config {
                 ));
             }
         }
+        let online_ddl = match (raw.postgres.online_ddl, raw.postgres.concurrent_indexes) {
+            (Some(online), Some(alias)) if online != alias => {
+                return Err(CliError::new(format!(
+                    "{}: [postgres] online_ddl = {online} and concurrent_indexes = {alias} \
+                     disagree: concurrent_indexes is the earlier name of online_ddl",
+                    file.display()
+                ))
+                .with_hint("remove the concurrent_indexes line and keep online_ddl"));
+            }
+            (online, alias) => online.or(alias).unwrap_or(true),
+        };
         let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let root = if root.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -308,7 +323,7 @@ impl Config {
             migrations: root.join(&raw.migrations),
             database: raw.database,
             dialect,
-            concurrent_indexes: raw.postgres.concurrent_indexes,
+            online_ddl,
             postgres_schema: raw.postgres.schema,
             shadow_url: raw.postgres.shadow_url,
             postgres_migrations: raw
@@ -472,6 +487,28 @@ mod tests {
             err.message
         );
         assert!(err.message.contains("modles"), "{}", err.message);
+    }
+
+    #[test]
+    fn online_ddl_is_the_default_and_concurrent_indexes_its_alias() {
+        let parse = |postgres: &str| {
+            Config::parse(
+                Path::new("q.toml"),
+                &format!("dialect = \"postgres\"\n[postgres]\n{postgres}"),
+            )
+        };
+        assert!(parse("").unwrap().online_ddl);
+        assert!(parse("online_ddl = true\n").unwrap().online_ddl);
+        assert!(!parse("online_ddl = false\n").unwrap().online_ddl);
+        assert!(!parse("concurrent_indexes = false\n").unwrap().online_ddl);
+        assert!(parse("concurrent_indexes = true\n").unwrap().online_ddl);
+        assert!(
+            !parse("online_ddl = false\nconcurrent_indexes = false\n")
+                .unwrap()
+                .online_ddl
+        );
+        let err = parse("online_ddl = false\nconcurrent_indexes = true\n").unwrap_err();
+        assert!(err.message.contains("disagree"), "{}", err.message);
     }
 
     #[test]

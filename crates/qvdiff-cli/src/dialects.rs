@@ -80,9 +80,9 @@ pub enum Shadow {
     /// SQLite: the stored `CREATE` statements of the starting schema; the proof builds
     /// in-memory databases (no rows) from them and really runs the SQL there.
     Sqlite(Vec<qvdiff_sqlite::StoredObject>),
-    /// PostgreSQL: the schema model of `qvdiff_postgres::model`, applied to the starting schema
-    /// (no server needed; the model is proven against a real server by the test suite).
-    Model,
+    /// PostgreSQL: `qvdiff_postgres::replay`, the pure interpreter of the DDL, applied to the
+    /// starting schema (no server needed; the test suite holds it to a real server).
+    Replay,
 }
 
 impl Baseline {
@@ -93,7 +93,7 @@ impl Baseline {
     /// SQLite compiles `SELECT (expr) FROM table` on a schema-only copy where a temporary table
     /// with the wanted columns stands for `table` (so renames and added columns of this
     /// migration are known); that finds unknown functions and columns and syntax errors without
-    /// running anything. PostgreSQL's schema model holds no catalog of functions: with a server
+    /// running anything. The PostgreSQL replay holds no catalog of functions: with a server
     /// at hand ([`ProofServer`]) the server plans the same query over a temporary table;
     /// without one, an expression is judged by the server at `upgrade`.
     pub fn check_expression(&self, row_of: &qvdiff_core::Table, expr: &str) -> Result<(), String> {
@@ -129,7 +129,7 @@ impl Baseline {
     pub fn dialect_name(&self) -> &'static str {
         match self.shadow {
             Shadow::Sqlite(_) => "SQLite",
-            Shadow::Model => "PostgreSQL",
+            Shadow::Replay => "PostgreSQL",
         }
     }
 }
@@ -156,7 +156,7 @@ pub fn planner(config: &Config) -> Box<dyn Dialect> {
     match config.dialect {
         DialectKind::Sqlite => Box::new(qvdiff_sqlite::Sqlite),
         DialectKind::Postgres => Box::new(qvdiff_postgres::Postgres {
-            concurrent_indexes: config.concurrent_indexes,
+            online_ddl: config.online_ddl,
         }),
     }
 }
@@ -245,7 +245,7 @@ pub fn comments_for_history(config: &Config, manifest: Option<&std::path::Path>)
 
 /// The schema the committed migrations produce, and where to verify a new one on top of it.
 /// `server`: a live database of the project's dialect, when one was named (`--db`); a
-/// PostgreSQL history the schema model cannot read (hand-written views, functions, triggers) is
+/// PostgreSQL history the replay cannot read (hand-written views, functions, triggers) is
 /// then replayed on it, in a transaction that is rolled back.
 pub fn recorded(
     config: &Config,
@@ -258,7 +258,7 @@ pub fn recorded(
             let order = migrations.in_order();
             let schema = modelled_chain(order.iter().copied(), server)?;
             Ok(Baseline {
-                shadow: Shadow::Model,
+                shadow: Shadow::Replay,
                 schema,
                 live: None,
                 server: None,
@@ -308,11 +308,11 @@ fn modelled_chain<'a>(
             .iter()
             .map(|m| (m.file.revision.as_str(), m.file.up.as_str()))
     };
-    let error = match qvdiff_postgres::model_chain(scripts()) {
+    let error = match qvdiff_postgres::replay_chain(scripts()) {
         Ok(schema) => return Ok(schema),
         Err(error) => error,
     };
-    if let (qvdiff_postgres::ModelErrorKind::Unsupported, Some(Database::Postgres(target))) =
+    if let (qvdiff_postgres::ReplayErrorKind::Unsupported, Some(Database::Postgres(target))) =
         (error.kind, server)
     {
         let mut client = connect_postgres(target, false)?;
@@ -348,7 +348,7 @@ pub fn live(database: &Database) -> CliResult<Baseline> {
                 ))
             })?;
             Baseline {
-                shadow: Shadow::Model,
+                shadow: Shadow::Replay,
                 schema,
                 live: None,
                 server: None,
@@ -402,7 +402,7 @@ fn refuse_postgres_unusable_defaults(wanted: &Schema) -> CliResult<()> {
             "the server would refuse them at upgrade",
         ],
         "give `default_sql` an expression PostgreSQL computes",
-        qvdiff_postgres::model::unusable_defaults(wanted)
+        qvdiff_postgres::replay::unusable_defaults(wanted)
             .into_iter()
             .map(|d| (d.table, d.column, d.default, d.reason)),
     )
@@ -465,11 +465,11 @@ pub fn prove(baseline: &Baseline, wanted: &Schema, up_sql: &str, down_sql: &str)
                 )
             })
         }
-        Shadow::Model => {
+        Shadow::Replay => {
             refuse_postgres_unusable_defaults(wanted)?;
             let apply = |schema: &Schema, sql: &str, what: &str| {
                 let mut after = schema.clone();
-                qvdiff_postgres::model::apply_sql(&mut after, sql).map_err(|e| {
+                qvdiff_postgres::replay::apply_sql(&mut after, sql).map_err(|e| {
                     CliError::new(format!(
                         "verification failed: the {what} section cannot be modelled: {e}; \
                          nothing was written"

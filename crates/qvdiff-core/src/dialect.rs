@@ -375,7 +375,7 @@ pub trait Dialect: Sync {
 
 /// A scratch schema that migration files are replayed on, one up section at a time, so that
 /// `lint` and `review` can see what a file does: SQLite runs the SQL on an in-memory database;
-/// PostgreSQL, which needs no server for this, applies it to its schema model.
+/// PostgreSQL, which needs no server for this, applies it to its replay.
 pub trait Replay {
     /// Applies one revision's up section. `Err`: the database's message; the scratch schema is
     /// then as it was before.

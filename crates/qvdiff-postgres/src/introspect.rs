@@ -19,7 +19,7 @@
 //! - **Indexes**: indexes that back no primary-key, unique or exclusion constraint. A key column
 //!   is its name; an expression is `pg_get_indexdef(index, k, true)` (e.g. `lower(title::text)`).
 //!   A partial index's `WHERE` is `pg_get_expr(indpred, indrelid, true)` in the spelling of
-//!   [`crate::model::canonical_predicate`] (the server's casts and parentheses taken out), so it
+//!   [`crate::replay::canonical_predicate`] (the server's casts and parentheses taken out), so it
 //!   compares equal to the model's `where = "…"`. Not represented: sort order, operator classes,
 //!   collations, `INCLUDE` columns and the access method.
 //! - **Foreign keys**: `f` constraints, columns and referenced columns in key order; `ref_table`
@@ -326,7 +326,7 @@ pub fn introspect_in(
         let unique = row.flag();
         let columns = row.names()?;
         // A partial index's condition, as the server prints it, in the model's spelling.
-        let predicate = row.opt().map(|p| crate::model::canonical_predicate(&p));
+        let predicate = row.opt().map(|p| crate::replay::canonical_predicate(&p));
         table.indexes.push(Index {
             name,
             columns: columns.into_iter().map(Option::unwrap_or_default).collect(),

@@ -13,12 +13,12 @@ pub mod ledger;
 #[cfg(test)]
 mod lint_rules_tests;
 pub mod locks;
-pub mod model;
 pub mod pgpass;
 pub mod plan;
 mod preflight;
 pub mod proof;
 pub mod render;
+pub mod replay;
 pub mod review;
 pub mod runner;
 pub mod session;
@@ -33,9 +33,9 @@ pub use render::{
 
 pub use error::PgError;
 pub use introspect::{introspect, introspect_in, is_empty, IntrospectError};
-pub use model::{apply_sql, model_chain, ModelError, ModelErrorKind, SchemaModel};
 pub use plan::Postgres;
 pub use proof::{check_expression, prove_on_server, ProofError};
+pub use replay::{apply_sql, replay_chain, ReplayError, ReplayErrorKind, SchemaReplay};
 pub use shadow::replay_on_server;
 
 pub use connect::{connect, redact_url, PostgresDatabase, SslMode};

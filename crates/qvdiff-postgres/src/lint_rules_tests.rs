@@ -1,9 +1,9 @@
 //! The PostgreSQL lint rules on hand-written SQL: each fires where the lock it names is taken on
 //! a table that exists, not on the safe form or on a table the file creates, and an `allow`
-//! silences it. The facts come from [`crate::model::facts_of`], the rules from
+//! silences it. The facts come from [`crate::replay::facts_of`], the rules from
 //! [`qvdiff_core::lint`].
 
-use crate::review::{section, ModelledSchema};
+use crate::review::{section, ReplayedSchema};
 use qvdiff_core::lint::{lint_file, FileFacts, Rule};
 use qvdiff_core::{Dialect, Replay};
 
@@ -16,7 +16,7 @@ const SETUP: &str = "CREATE TABLE users (id bigint PRIMARY KEY, email varchar(20
 /// The rules that fire on `up` (a hand-written up section) over [`SETUP`], with their lines
 /// (1-based in `up`).
 fn findings(up: &str) -> Vec<(Rule, usize)> {
-    let mut scratch = ModelledSchema::default();
+    let mut scratch = ReplayedSchema::default();
     scratch.apply("0", SETUP).expect("setup");
     let analysis = scratch.analyze("1", up, "SELECT 1;").expect("modelled");
     assert!(analysis.failure.is_none(), "{:?}", analysis.failure);
@@ -253,7 +253,7 @@ fn findings_sit_on_the_statement_line() {
 /// on it, as they fire on the plain statements above.
 #[test]
 fn the_planners_forms_on_existing_tables_are_silent() {
-    let mut scratch = ModelledSchema::default();
+    let mut scratch = ReplayedSchema::default();
     scratch.apply("0", SETUP).expect("setup");
     let dialect = crate::Postgres::default();
     let before = dialect.normalize(

@@ -1,5 +1,5 @@
 //! What a statement does to a table while it holds its lock: the planner and the statement
-//! reader ([`crate::model::facts_of`]) judge rewrites by these same rules, so a planned step and
+//! reader ([`crate::replay::facts_of`]) judge rewrites by these same rules, so a planned step and
 //! the same step read back from a file agree.
 
 /// Functions PostgreSQL marks volatile that a column default may call: a new column whose

@@ -1,6 +1,6 @@
 //! Proving a new migration on a real server (`migrate --db`, `[postgres] shadow_url`).
 //!
-//! The schema model proves every file without a server, but it holds no catalog of functions
+//! The replay proves every file without a server, but it holds no catalog of functions
 //! or operators: an expression the models give (`using`, `default_sql`, a CHECK, a backfill)
 //! can name something the server does not have. Where a server is at hand, `migrate` also runs
 //! the file there, on a throwaway database: the history replayed by the real runner, the new

@@ -1,5 +1,5 @@
 //! Pure rendering of logical types, defaults and names as PostgreSQL SQL, and the inverse
-//! mappings that introspection and the schema model need.
+//! mappings that introspection and the replay need.
 //!
 //! Rendering and parsing are written as a pair: whatever [`render_type`] and [`render_default`]
 //! write, [`parse_type`] and [`parse_default`] read back to the same value — also in the form

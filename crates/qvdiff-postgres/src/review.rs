@@ -1,11 +1,11 @@
 //! What `qvdiff lint` and `qvdiff review` need to know about a PostgreSQL section's SQL, read
 //! with this crate's tokenizer (the lines, comments and tables are
 //! [`qvdiff_core::section`]'s, shared with every dialect), and the scratch schema files are
-//! replayed on: the schema model, so that lint needs no server.
+//! replayed on: the replay, so that lint needs no server.
 
-use crate::model::naming::{fold_identifier, unquote_identifier};
-use crate::model::{apply_sql, ModelErrorKind};
 use crate::plan::Postgres;
+use crate::replay::naming::{fold_identifier, unquote_identifier};
+use crate::replay::{apply_sql, ReplayErrorKind};
 use crate::sqltext::{split_statements, TokenKind};
 use qvdiff_core::diff::diff;
 use qvdiff_core::lint::{down_mismatch, Analysis, Section, SectionKind};
@@ -66,14 +66,14 @@ fn lex(sql: &str) -> Vec<Lexed> {
 }
 
 /// The scratch schema PostgreSQL files are replayed on for `lint` and `review`: the schema
-/// model ([`crate::model`]), which reads the DDL qvdiff writes and the common hand-written
+/// replay ([`crate::replay`]), which reads the DDL qvdiff writes and the common hand-written
 /// spellings without a server (the test suite holds it to a real server).
 #[derive(Debug, Clone, Default)]
-pub struct ModelledSchema {
+pub struct ReplayedSchema {
     schema: Schema,
 }
 
-impl Replay for ModelledSchema {
+impl Replay for ReplayedSchema {
     fn apply(&mut self, _revision: &str, sql: &str) -> Result<(), String> {
         let mut next = self.schema.clone();
         apply_sql(&mut next, sql).map_err(|e| e.to_string())?;
@@ -84,11 +84,11 @@ impl Replay for ModelledSchema {
     fn analyze(&self, _revision: &str, up: &str, down: &str) -> Option<Analysis> {
         let before = self.schema.clone();
         let mut analysis = Analysis::starting_at(before.clone(), "PostgreSQL");
-        // SQL the model cannot read (a view, a function) says nothing about the file: only a
+        // SQL the replay cannot read (a view, a function) says nothing about the file: only a
         // statement the server would refuse too is a finding.
         let run = |schema: &mut Schema, kind: SectionKind, sql: &str| match apply_sql(schema, sql) {
             Ok(()) => Ok(Ok(())),
-            Err(e) if e.kind == ModelErrorKind::Unsupported => Err(()),
+            Err(e) if e.kind == ReplayErrorKind::Unsupported => Err(()),
             Err(e) => Ok(Err((kind, statement_at(sql, e.line), e.message))),
         };
         let mut after = before.clone();
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_file_is_analysed_on_the_model_and_a_bad_down_is_seen() {
-        let mut scratch = ModelledSchema::default();
+        let mut scratch = ReplayedSchema::default();
         scratch
             .apply(
                 "1",

@@ -1289,9 +1289,7 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
 }
 
 /// The dialect a [`PostgresDatabase`] reports: the default planner.
-static DIALECT: crate::plan::Postgres = crate::plan::Postgres {
-    concurrent_indexes: false,
-};
+static DIALECT: crate::plan::Postgres = crate::plan::Postgres { online_ddl: true };
 
 impl<S: Session> Backend for PostgresDatabase<S> {
     fn dialect(&self) -> &dyn Dialect {

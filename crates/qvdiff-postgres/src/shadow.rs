@@ -1,4 +1,4 @@
-//! Replaying migrations on a real server, for histories the schema model cannot read (views,
+//! Replaying migrations on a real server, for histories the replay cannot read (views,
 //! functions, triggers written by hand) when a server is at hand (`--db`).
 //!
 //! Everything runs inside one transaction in a schema of its own, first on the `search_path`,

@@ -7,7 +7,7 @@
 //! then `propose`: `diff` with `Renames::from_hints`, the prompt's answers, `Postgres.plan` up,
 //! `fill_restored_columns` for the down target, `Postgres.plan` down), it checks:
 //!
-//! 1. the schema model (`qvdiff_postgres::model`, what `migrate` verifies a PostgreSQL file
+//! 1. the replay (`qvdiff_postgres::replay`, what `migrate` verifies a PostgreSQL file
 //!    with): A, then up gives B, down gives A, up again gives B (`comparable`);
 //! 2. on a fresh database (`testing::TestDatabase`), with the real runner (`upgrade` and
 //!    `downgrade` of `PostgresDatabase`, one transaction per run): after creating A, after up,
@@ -41,7 +41,7 @@ use qvdiff_core::{
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
     introspect, quote_ident, quote_string, render_default, render_type, Postgres, PostgresDatabase,
-    RunError, SchemaModel,
+    RunError, SchemaReplay,
 };
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -310,7 +310,7 @@ fn plan_case(case: &Case) -> Result<Planned, Failure> {
         )
         .map_err(|e| format!("planning A: {e}"))?;
     let create = render_steps(&create.steps);
-    let baseline = SchemaModel::from_chain([("r1", create.as_str())])
+    let baseline = SchemaReplay::from_chain([("r1", create.as_str())])
         .map_err(|e| format!("model of A: {e}\n{create}"))?
         .schema();
     if baseline.comparable() != a_wanted.comparable() {
@@ -336,7 +336,7 @@ fn plan_case(case: &Case) -> Result<Planned, Failure> {
     })
 }
 
-/// The schema model after create, up, down, up again: what `migrate` verifies the file with.
+/// The replay after create, up, down, up again: what `migrate` verifies the file with.
 struct Modelled {
     a: Schema,
     up: Schema,
@@ -345,7 +345,7 @@ struct Modelled {
 }
 
 fn model_case(planned: &Planned) -> Result<Modelled, Failure> {
-    let mut model = SchemaModel::from_chain([("r1", planned.create.as_str())])
+    let mut model = SchemaReplay::from_chain([("r1", planned.create.as_str())])
         .map_err(|e| format!("model of A: {e}"))?;
     let a = model.schema();
     let mut step = |what: &str, sql: &str, expected: &Schema| -> Result<Schema, Failure> {

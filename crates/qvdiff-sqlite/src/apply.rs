@@ -5,9 +5,9 @@ use crate::error::{
     ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
 };
 use crate::introspect::{introspect, is_internal_table, is_sqlite_table, tables_of_kinds};
-use crate::model::SchemaModel;
 use crate::partition::{parent_keys_resolve, partition, run_in_parallel, StoredObject};
 use crate::plan::Sqlite;
+use crate::replay::SchemaReplay;
 use crate::sqltext;
 use qvdiff_core::{Dialect, Schema};
 use rusqlite::{Batch, Connection, TransactionBehavior};
@@ -87,8 +87,8 @@ pub fn shadow_from(objects: &[StoredObject]) -> Result<Connection, SqliteError> 
 /// The schema the scripts (`(revision, sql)`, in order) produce, and its stored objects, as
 /// [`replay`] then [`introspect`] and [`stored_objects`] would give them.
 ///
-/// A history of the plain DDL qvdiff writes is read by the model of SQLite's schema, without
-/// SQLite (the crate's `model` module); other plain DDL is replayed in independent parts on all
+/// A history of the plain DDL qvdiff writes is read by the pure replay of SQLite's schema, without
+/// SQLite (the crate's `replay` module); other plain DDL is replayed in independent parts on all
 /// cores (its `partition` module): SQLite's O(n²) schema building is most of a cold `check`
 /// otherwise. Any other history, or any part that fails, is replayed whole, so errors are the
 /// ones the whole history gives.
@@ -96,9 +96,9 @@ pub fn replay_schema<'a>(
     scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<(Schema, Vec<StoredObject>), SqliteError> {
     let scripts: Vec<(&str, &str)> = scripts.into_iter().collect();
-    let mut model = SchemaModel::default();
-    if model.apply(scripts.iter().map(|(_, sql)| *sql)).is_some() {
-        return Ok((model.schema(), model.objects()));
+    let mut pure = SchemaReplay::default();
+    if pure.apply(scripts.iter().map(|(_, sql)| *sql)).is_some() {
+        return Ok((pure.schema(), pure.objects()));
     }
     if let Some(replayed) = replay_in_parts(&scripts) {
         return Ok(replayed);
@@ -409,11 +409,11 @@ pub fn verify_from(
 
 /// [`verify_from`] on a database holding `start` (the stored objects of the schema `before`).
 ///
-/// The proof runs without SQLite on its model of the schema when every statement is plain DDL
-/// as qvdiff writes it (the crate's `model` module), or on the parts of the scripts that touch
+/// The proof runs without SQLite on its replay of the schema when every statement is plain DDL
+/// as qvdiff writes it (the crate's `replay` module), or on the parts of the scripts that touch
 /// disjoint objects, each on a database holding only its own (its `partition` module), in
 /// parallel; tables no statement names must then be the same in `before` and `wanted`. A few
-/// statements against a big schema try the parts first (the model reads every object). When
+/// statements against a big schema try the parts first (the pure replay reads every object). When
 /// neither can pass it, it runs whole on one database holding all of `start`, so a failure is
 /// always reported as the whole migration gives it.
 pub fn verify_stored(
@@ -423,18 +423,18 @@ pub fn verify_stored(
     up: &str,
     down: &str,
 ) -> Result<(), VerifyError> {
-    let modelled = || verify_modelled(start, before, wanted, up, down);
+    let by_pure_replay = || verify_by_pure_replay(start, before, wanted, up, down);
     let in_parts = || verify_in_parts(start, before, wanted, up, down);
-    // The model reads every starting object; the parts build only the objects the statements
+    // The pure replay reads every starting object; the parts build only the objects the statements
     // name, in SQLite. A few statements against a big schema are cheaper in parts.
     // (Counting statements splits the scripts: not needed when the schema is small anyway.)
     let statements = || sqltext::statement_texts(up).len() + sqltext::statement_texts(down).len();
-    let model_first = start.len() <= MODEL_OBJECTS_PER_STATEMENT
-        || start.len() <= statements() * MODEL_OBJECTS_PER_STATEMENT;
-    let (first, second): (&dyn Fn() -> bool, &dyn Fn() -> bool) = if model_first {
-        (&modelled, &in_parts)
+    let pure_replay_first = start.len() <= PURE_REPLAY_OBJECTS_PER_STATEMENT
+        || start.len() <= statements() * PURE_REPLAY_OBJECTS_PER_STATEMENT;
+    let (first, second): (&dyn Fn() -> bool, &dyn Fn() -> bool) = if pure_replay_first {
+        (&by_pure_replay, &in_parts)
     } else {
-        (&in_parts, &modelled)
+        (&in_parts, &by_pure_replay)
     };
     if first() || second() {
         return Ok(());
@@ -444,13 +444,13 @@ pub fn verify_stored(
     verify_from(&mut conn, before, wanted, up, down)
 }
 
-/// About how many starting objects the model reads in the time SQLite takes for one DDL
+/// About how many starting objects the pure replay reads in the time SQLite takes for one DDL
 /// statement of a part (some 5 µs against 60 µs, measured on the 1000-table benchmark project).
-const MODEL_OBJECTS_PER_STATEMENT: usize = 12;
+const PURE_REPLAY_OBJECTS_PER_STATEMENT: usize = 12;
 
-/// Whether the proof passed on the pure model of SQLite's schema ([`SchemaModel`]); `false`
-/// also when a statement is outside the model. The steps and comparisons are [`verify_from`]'s.
-fn verify_modelled(
+/// Whether the proof passed on the pure replay of SQLite's schema ([`SchemaReplay`]); `false`
+/// also when a statement is outside the pure replay. The steps and comparisons are [`verify_from`]'s.
+fn verify_by_pure_replay(
     start: &[StoredObject],
     before: &Schema,
     wanted: &Schema,
@@ -459,24 +459,24 @@ fn verify_modelled(
 ) -> bool {
     // Both scripts split once, and known to be read before any starting object is.
     let (Some(up), Some(down)) = (
-        SchemaModel::statements_of([up]),
-        SchemaModel::statements_of([down]),
+        SchemaReplay::statements_of([up]),
+        SchemaReplay::statements_of([down]),
     ) else {
         return false;
     };
-    let Some(mut model) = SchemaModel::from_stored(start) else {
+    let Some(mut replay) = SchemaReplay::from_stored(start) else {
         return false;
     };
-    let start_objects = model.objects();
-    let step = |model: &mut SchemaModel, statements: &[&str], expected: &Schema| {
-        model.run_statements(statements).is_some()
-            && tables_agree(model.tables(), &expected.tables, &HashSet::new())
+    let start_objects = replay.objects();
+    let step = |replay: &mut SchemaReplay, statements: &[&str], expected: &Schema| {
+        replay.run_statements(statements).is_some()
+            && tables_agree(replay.tables(), &expected.tables, &HashSet::new())
     };
-    if !step(&mut model, &up, wanted) || !step(&mut model, &down, before) {
+    if !step(&mut replay, &up, wanted) || !step(&mut replay, &down, before) {
         return false;
     }
     // As in `verify_from`: up again from exactly the starting state would repeat the first up.
-    model.objects() == start_objects || step(&mut model, &up, wanted)
+    replay.objects() == start_objects || step(&mut replay, &up, wanted)
 }
 
 /// Whether the proof passed part by part; `false` also when it could not be split.

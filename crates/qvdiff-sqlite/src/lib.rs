@@ -58,10 +58,10 @@ mod apply;
 mod backend;
 mod error;
 mod introspect;
-mod model;
 mod partition;
 mod plan;
 mod render;
+mod replay;
 mod sqltext;
 
 // The deploy workflow: ledger, runner (upgrade/downgrade/stamp/sql), preflight data checks,

@@ -50,15 +50,22 @@ mod constraints;
 
 /// The PostgreSQL dialect.
 ///
-/// Plans run inside one transaction, except with [`Postgres::concurrent_indexes`], whose
+/// Plans run inside one transaction, except with [`Postgres::online_ddl`] (the default), whose
 /// `CONCURRENTLY` statements PostgreSQL refuses inside a transaction block (the runner runs such
-/// revisions outside one).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// revisions outside one, statement by statement, with recorded progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Postgres {
-    /// Build and drop the indexes of tables that already exist with `CONCURRENTLY`, so writes to
-    /// a large table are not blocked while its index is built. Off by default: such a migration
-    /// cannot run in a transaction, so a failure can leave it half applied.
-    pub concurrent_indexes: bool,
+    /// Write the online-safe form of DDL on tables that already exist, so the application keeps
+    /// writing to a large table while it changes: indexes built and dropped `CONCURRENTLY`,
+    /// UNIQUE constraints from a concurrently built unique index. On by default; off, every
+    /// statement is the plain form and the whole revision runs in one transaction.
+    pub online_ddl: bool,
+}
+
+impl Default for Postgres {
+    fn default() -> Self {
+        Postgres { online_ddl: true }
+    }
 }
 
 impl Dialect for Postgres {
@@ -97,11 +104,11 @@ impl Dialect for Postgres {
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
-        Box::new(crate::review::ModelledSchema::default())
+        Box::new(crate::review::ReplayedSchema::default())
     }
 
     fn facts_of(&self, before: &Schema, _after: &Schema, sql: &str) -> Vec<StepFacts> {
-        crate::model::facts_of(before, sql)
+        crate::replay::facts_of(before, sql)
     }
 }
 
@@ -141,7 +148,7 @@ pub fn normalize_table(table: &Table) -> Table {
         index.predicate = index
             .predicate
             .as_deref()
-            .map(crate::model::canonical_predicate);
+            .map(crate::replay::canonical_predicate);
     }
     for unique in &mut table.uniques {
         unique.name = unique.name.as_deref().map(limit_name);
@@ -214,14 +221,14 @@ impl TableWork {
             let old_predicate = old
                 .predicate
                 .as_deref()
-                .map(|p| crate::model::predicate_after_renames(p, &self.column_renames));
+                .map(|p| crate::replay::predicate_after_renames(p, &self.column_renames));
             let same_but_name = |new: &Index| {
                 new.unique == old.unique
                     && new.columns == self.new_column_names(&old.columns)
                     && new
                         .predicate
                         .as_deref()
-                        .map(crate::model::canonical_predicate)
+                        .map(crate::replay::canonical_predicate)
                         == old_predicate
             };
             match self.added_indexes.iter().position(same_but_name) {
@@ -279,9 +286,9 @@ struct TableChanges {
 }
 
 struct Planner<'a> {
-    concurrent_indexes: bool,
-    /// Constraints added to existing tables are validated in a step of their own (see
-    /// [`constraints`]).
+    /// Online-safe DDL on existing tables ([`Postgres::online_ddl`]): indexes `CONCURRENTLY`,
+    /// constraints validated in a step of their own ([`constraints`]), backfills in batches
+    /// ([`backfill`]).
     online_ddl: bool,
     from: Schema,
     to: Schema,
@@ -301,8 +308,7 @@ impl<'a> Planner<'a> {
         };
         let (from, to) = (normalize(from), normalize(to));
         Planner {
-            concurrent_indexes: dialect.concurrent_indexes,
-            online_ddl: true,
+            online_ddl: dialect.online_ddl,
             enums: plan_enums(&from, &to, changes),
             from,
             to,
@@ -536,8 +542,8 @@ impl<'a> Planner<'a> {
                 self.locking(sql, table, exclusive, false, false);
             }
             for index in &work.dropped_indexes {
-                let sql = drop_index_sql(index, self.concurrent_indexes);
-                self.index_step(sql, table, false, self.concurrent_indexes);
+                let sql = drop_index_sql(index, self.online_ddl);
+                self.index_step(sql, table, false, self.online_ddl);
             }
             let had_key = !self.table_in_from(table)?.primary_key.is_empty();
             if work.primary_key.is_some() && had_key {
@@ -788,8 +794,8 @@ impl<'a> Planner<'a> {
             self.locking(sql, table, exclusive, true, false);
         }
         for index in &work.added_indexes {
-            let sql = create_index_sql(table, index, self.concurrent_indexes);
-            self.index_step(sql, table, true, self.concurrent_indexes);
+            let sql = create_index_sql(table, index, self.online_ddl);
+            self.index_step(sql, table, true, self.online_ddl);
         }
         for check in &work.added_checks {
             self.add_check(table, check);

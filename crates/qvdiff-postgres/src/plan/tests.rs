@@ -346,7 +346,7 @@ fn drop_column_is_destructive_and_comes_after_its_index() {
         &schema(vec![table("t", vec![])]),
     )
     .expect("plan");
-    assert_eq!(plan.steps[0].sql, "DROP INDEX \"ix_t_a\";");
+    assert_eq!(plan.steps[0].sql, "DROP INDEX CONCURRENTLY \"ix_t_a\";");
     assert_eq!(plan.steps[1].sql, "ALTER TABLE \"t\" DROP COLUMN \"a\";");
     assert_eq!(
         plan.steps[1].destructive().as_deref(),
@@ -639,9 +639,7 @@ fn constraints_and_indexes_of_existing_tables() {
         expr: "b <> ''".into(),
     }];
     let after = schema(vec![users(), t]);
-    let concurrent = Postgres {
-        concurrent_indexes: true,
-    };
+    let concurrent = Postgres { online_ddl: true };
     let up: Vec<String> = plan_with(concurrent, &before, &after)
         .expect("plan")
         .steps
@@ -666,16 +664,17 @@ fn constraints_and_indexes_of_existing_tables() {
             "ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_fkey\";",
             "ALTER TABLE \"t\" DROP CONSTRAINT \"b_not_empty\";",
             "ALTER TABLE \"t\" DROP CONSTRAINT \"t_b_unique\";",
-            "DROP INDEX \"ix_t_a_b\";",
+            "DROP INDEX CONCURRENTLY \"ix_t_a_b\";",
         ]
     );
-    let down_concurrent: Vec<String> = plan_with(concurrent, &after, &before)
+    // With online DDL turned off, the plain form.
+    let down_plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &after, &before)
         .expect("plan")
         .steps
         .into_iter()
         .map(|s| s.sql)
         .collect();
-    assert!(down_concurrent.contains(&"DROP INDEX CONCURRENTLY \"ix_t_a_b\";".to_string()));
+    assert!(down_plain.contains(&"DROP INDEX \"ix_t_a_b\";".to_string()));
     // A new table's indexes are never built concurrently: nobody writes to it yet.
     let mut fresh = table("fresh", vec![column("a", INT64)]);
     fresh.indexes = vec![Index {
@@ -818,6 +817,109 @@ fn restored_key_columns_get_a_distinct_value_per_row() {
             "ALTER TABLE \"t\" ADD CONSTRAINT \"t_code_key\" UNIQUE (\"code\");",
             "ALTER TABLE \"t\" ADD CONSTRAINT \"t_day_key\" UNIQUE (\"day\");",
             "ALTER TABLE \"t\" ADD CONSTRAINT \"t_sku_key\" UNIQUE (\"sku\");",
+        ]
+    );
+}
+
+/// On a table that exists, a CHECK, a foreign key and nullable → NOT NULL with a fill are
+/// checked by a VALIDATE step of their own and the fill runs in batches; with online DDL off,
+/// the plain statements inside the transaction.
+#[test]
+fn constraints_and_backfills_on_existing_tables_run_online_unless_turned_off() {
+    let before = schema(vec![users(), table("t", vec![nullable("a", INT64)])]);
+    let mut t = table(
+        "t",
+        vec![Column {
+            backfill: Some(DefaultValue::Integer(0)),
+            ..column("a", INT64)
+        }],
+    );
+    t.checks = vec![Check {
+        name: "a_positive".into(),
+        expr: "a >= 0".into(),
+    }];
+    t.foreign_keys = vec![ForeignKey {
+        columns: strings(&["a"]),
+        ref_table: "users".into(),
+        ref_columns: strings(&["id"]),
+        on_delete: FkAction::NoAction,
+        on_update: FkAction::NoAction,
+    }];
+    let after = schema(vec![users(), t]);
+    let online = plan_with(Postgres::default(), &before, &after).expect("plan");
+    let steps: Vec<(&str, bool)> = online
+        .steps
+        .iter()
+        .map(|s| (s.sql.as_str(), s.facts.outside_transaction))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (
+                "-- qvdiff:batch 10000\nUPDATE \"t\" SET \"a\" = 0 WHERE \"a\" IS NULL;",
+                true
+            ),
+            (
+                "ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_not_null_check\" CHECK (\"a\" IS NOT NULL) \
+                 NOT VALID;",
+                false
+            ),
+            (
+                "ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_a_not_null_check\";",
+                true
+            ),
+            ("ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;", false),
+            (
+                "ALTER TABLE \"t\" DROP CONSTRAINT \"t_a_not_null_check\";",
+                false
+            ),
+            (
+                "ALTER TABLE \"t\" ADD CONSTRAINT \"a_positive\" CHECK (a >= 0) NOT VALID;",
+                false
+            ),
+            (
+                "COMMENT ON CONSTRAINT \"a_positive\" ON \"t\" IS 'qvdiff: a >= 0';",
+                false
+            ),
+            ("ALTER TABLE \"t\" VALIDATE CONSTRAINT \"a_positive\";", true),
+            (
+                "ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_fkey\" FOREIGN KEY (\"a\") REFERENCES \
+                 \"users\" (\"id\") ON DELETE NO ACTION ON UPDATE NO ACTION NOT VALID;",
+                false
+            ),
+            ("ALTER TABLE \"t\" VALIDATE CONSTRAINT \"t_a_fkey\";", true),
+        ]
+    );
+    // The scans happen under VALIDATE's lock, which lets writes through; SET NOT NULL reads
+    // nothing.
+    for step in online
+        .steps
+        .iter()
+        .filter(|s| !s.sql.starts_with("COMMENT"))
+    {
+        let lock = step.facts.lock.as_ref().expect("t exists");
+        assert_eq!(
+            lock.scans,
+            step.sql.contains("VALIDATE CONSTRAINT") || step.sql.contains("\nUPDATE "),
+            "{}",
+            step.sql
+        );
+    }
+    let plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &before, &after)
+        .expect("plan")
+        .steps
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    assert_eq!(
+        plain,
+        vec![
+            "UPDATE \"t\" SET \"a\" = 0 WHERE \"a\" IS NULL;",
+            "ALTER TABLE \"t\" ALTER COLUMN \"a\" SET NOT NULL;",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"a_positive\" CHECK (a >= 0);",
+            "COMMENT ON CONSTRAINT \"a_positive\" ON \"t\" IS 'qvdiff: a >= 0';",
+            "ALTER TABLE \"t\" ADD CONSTRAINT \"t_a_fkey\" FOREIGN KEY (\"a\") REFERENCES \
+             \"users\" (\"id\") ON DELETE NO ACTION ON UPDATE NO ACTION;",
         ]
     );
 }

@@ -9,13 +9,13 @@ use super::parse::{
     is_table_constraint_start, parse_column_def, parse_table_constraint, ColumnDef, NewConstraint,
     NewKind, Parser,
 };
-use super::{invalid, unsupported, SchemaModel, Step};
+use super::{invalid, unsupported, SchemaReplay, Step};
 use crate::render::quote_ident;
 use crate::sqltext::TokenKind;
 use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::ColumnType;
 
-impl SchemaModel {
+impl SchemaReplay {
     // ----- one statement -----
 
     pub(super) fn statement(&mut self, sql: &str) -> Step {
@@ -1262,7 +1262,7 @@ impl SchemaModel {
 }
 
 /// A `DEFAULT` may not name a column (`DEFAULT lower(name)`), hold a subquery or an aggregate:
-/// the server refuses it, whatever the rows hold, so the model does too.
+/// the server refuses it, whatever the rows hold, so the replay does too.
 fn refuse_column_reference(default: Option<&str>, columns: &[String]) -> Step {
     let Some(expr) = default else {
         return Ok(());

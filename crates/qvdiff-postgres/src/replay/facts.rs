@@ -1,12 +1,12 @@
 //! The facts of a section's statements ([`qvdiff_core::StepFacts`]), read from their SQL with the
-//! statement parser while the catalog model follows the section: the lock each statement takes
+//! statement parser while the catalog replay follows the section: the lock each statement takes
 //! on a table that exists before the section, whether it reads or writes every row under it,
 //! what it destroys, and the actions PostgreSQL's lint rules judge.
 
 use super::catalog::ConstraintKind;
 use super::parse::Parser;
 use super::parse::{is_table_constraint_start, parse_column_def, parse_table_constraint, NewKind};
-use super::SchemaModel;
+use super::SchemaReplay;
 use crate::locks::{is_volatile, type_change_rewrites};
 use crate::render::{parse_type, render_type};
 use qvdiff_core::{Action, Change, Column, ColumnType, Lock, LockMode, Loss, Schema, StepFacts};
@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 /// on a database holding `before`.
 pub fn facts_of(before: &Schema, sql: &str) -> Vec<StepFacts> {
     let mut reader = Reader {
-        model: SchemaModel::from_schema(before),
+        replay: SchemaReplay::from_schema(before),
         existing: before.tables.iter().map(|t| t.name.clone()).collect(),
         unvalidated: BTreeSet::new(),
     };
@@ -33,8 +33,8 @@ pub fn facts_of(before: &Schema, sql: &str) -> Vec<StepFacts> {
             if batched && statement.starts_with(&["UPDATE"]) {
                 facts.outside_transaction = true;
             }
-            // A statement the model refuses leaves it as it was; the facts still stand.
-            let _ = reader.model.apply(&statement.sql);
+            // A statement the replay refuses leaves it as it was; the facts still stand.
+            let _ = reader.replay.apply(&statement.sql);
             facts
         })
         .collect()
@@ -42,7 +42,7 @@ pub fn facts_of(before: &Schema, sql: &str) -> Vec<StepFacts> {
 
 struct Reader {
     /// The catalog before the statement being read.
-    model: SchemaModel,
+    replay: SchemaReplay,
     /// Tables that exist before the section, under their current names.
     existing: BTreeSet<String>,
     /// Constraints added `NOT VALID` in this section and not validated since: `(table, name)`.
@@ -112,7 +112,7 @@ impl Reader {
     }
 
     fn index_table(&self, index: &str) -> Option<String> {
-        self.model.index_owner(index)
+        self.replay.index_owner(index)
     }
 
     fn create(&mut self, p: &mut Parser, facts: &mut StepFacts) {
@@ -186,7 +186,7 @@ impl Reader {
                 if facts.lock.is_none() {
                     facts.lock = self.lock(&table, LockMode::AccessExclusive);
                 }
-                if self.model.table(&table).is_ok() {
+                if self.replay.table(&table).is_ok() {
                     let reason = format!("drops table {table} and all its rows");
                     facts.destroys.push(Loss::new(&table, None, reason));
                 }
@@ -423,7 +423,7 @@ impl Reader {
 
     /// The type of `table.column` now, when both exist.
     fn column_type(&self, table: &str, column: &str) -> Option<ColumnType> {
-        let table = self.model.table(table).ok()?;
+        let table = self.replay.table(table).ok()?;
         let column = table.columns.iter().find(|c| c.name == column)?;
         Some(column.ty.clone())
     }
@@ -432,10 +432,10 @@ impl Reader {
     fn type_of(&self, text: &str) -> ColumnType {
         match parse_type(text) {
             ColumnType::Enum { name, .. } | ColumnType::Custom { sql: name }
-                if self.model.enums.contains_key(&name) =>
+                if self.replay.enums.contains_key(&name) =>
             {
                 ColumnType::Enum {
-                    values: self.model.enums[&name].clone(),
+                    values: self.replay.enums[&name].clone(),
                     name,
                     renames: Vec::new(),
                 }
@@ -447,7 +447,7 @@ impl Reader {
     /// Whether a validated `CHECK (column IS NOT NULL)` on `table` proves the column holds no
     /// NULL, so `SET NOT NULL` needs no scan (PostgreSQL 12 and later).
     fn proven_not_null(&self, table: &str, column: &str) -> bool {
-        let Ok(state) = self.model.table(table) else {
+        let Ok(state) = self.replay.table(table) else {
             return false;
         };
         let wanted = format!("{column} IS NOT NULL").to_ascii_lowercase();

@@ -3,7 +3,7 @@
 
 use super::expr::{canonical_default, is_nextval};
 use super::naming::choose_name;
-use super::{invalid, SchemaModel, Step};
+use super::{invalid, SchemaReplay, Step};
 use crate::render::{parse_default, quote_ident, unique_name};
 use qvdiff_core::{Check, Column, ColumnType, FkAction, ForeignKey, Index, Table, Unique};
 
@@ -70,7 +70,7 @@ pub(super) struct IndexState {
     pub(super) oid: u64,
 }
 
-impl SchemaModel {
+impl SchemaReplay {
     pub(super) fn table(&self, name: &str) -> Step<&TableState> {
         match self.tables.get(name) {
             Some(table) => Ok(table),

@@ -27,7 +27,7 @@ pub(super) const COLUMN_CONSTRAINT_WORDS: [&str; 11] = [
     "AS",
 ];
 
-/// The words of a declared type the model takes: qvdiff's own types and common SQL spellings
+/// The words of a declared type the replay takes: qvdiff's own types and common SQL spellings
 /// (none is an SQLite keyword).
 pub(super) const TYPE_WORDS: [&str; 34] = [
     "INTEGER",
@@ -66,7 +66,7 @@ pub(super) const TYPE_WORDS: [&str; 34] = [
     "UUID",
 ];
 
-/// A `CREATE TABLE` as the model reads it, before it is added.
+/// A `CREATE TABLE` as the replay reads it, before it is added.
 #[derive(Debug)]
 pub(super) struct ReadTable {
     pub(super) name: String,
@@ -208,7 +208,7 @@ pub(super) fn read_created(kind: StatementKind, text: &str, tokens: &[Token]) ->
     }
 }
 
-/// A `CREATE TABLE` or `CREATE INDEX` as the model reads it, before it is added.
+/// A `CREATE TABLE` or `CREATE INDEX` as the replay reads it, before it is added.
 pub(super) enum Created {
     Table(ReadTable),
     /// The index and its table's name.
@@ -244,7 +244,7 @@ pub(super) fn read_creates(statements: &[&str]) -> Option<Vec<Option<Created>>> 
     Some(read)
 }
 
-/// The statements the model reads.
+/// The statements the replay reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StatementKind {
     CreateTable,

@@ -1,4 +1,4 @@
-//! A pure model of the schema SQLite builds from the plain DDL qvdiff writes.
+//! A pure replay of the schema SQLite builds from the plain DDL qvdiff writes.
 //!
 //! SQLite parses every `CREATE` three times (the statement, the nested `sqlite_master` insert,
 //! the schema reload) and scans `sqlite_master` for each: replaying a 1000-table history or
@@ -15,8 +15,8 @@
 //!   comment inside a statement, an option the renderer never writes, all fall outside.
 //! - It is an accelerator, never the judge of a failure. A statement SQLite would refuse (a
 //!   taken or reserved name, an unknown column, a foreign key whose parent key is not a key) or
-//!   any statement outside the model makes the caller run SQLite, so every error a user sees is
-//!   SQLite's own. The property suite (`tests/property.rs`) holds the model to SQLite on every
+//!   any statement outside the replay makes the caller run SQLite, so every error a user sees is
+//!   SQLite's own. The property suite (`tests/property.rs`) holds the replay to SQLite on every
 //!   generated history and on deliberately wrong down sections.
 
 use crate::introspect::{is_internal_table, is_sqlite_table};
@@ -37,7 +37,7 @@ mod tests;
 /// The tables and indexes of one database, as SQLite would hold them after the statements run
 /// so far. Tables hold no rows.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SchemaModel {
+pub(crate) struct SchemaReplay {
     /// `sqlite_master` rows by creation order (SQLite gives a new row the largest rowid).
     objects: BTreeMap<u64, StoredObject>,
     /// Every object's rowid by ASCII-lowercased name: tables and indexes share one namespace.
@@ -52,26 +52,26 @@ pub(crate) struct SchemaModel {
     tokens: Vec<Token>,
 }
 
-impl SchemaModel {
-    /// The model of a database holding `objects` (as [`crate::stored_objects`] lists them), or
-    /// `None` when any of them is outside the model.
-    pub(crate) fn from_stored(objects: &[StoredObject]) -> Option<SchemaModel> {
-        // Views and triggers are outside the model: known before reading any table.
+impl SchemaReplay {
+    /// The replay of a database holding `objects` (as [`crate::stored_objects`] lists them), or
+    /// `None` when any of them is outside the replay.
+    pub(crate) fn from_stored(objects: &[StoredObject]) -> Option<SchemaReplay> {
+        // Views and triggers are outside the replay: known before reading any table.
         if !objects
             .iter()
             .all(|o| o.kind == "table" || o.kind == "index")
         {
             return None;
         }
-        let mut model = SchemaModel::default();
+        let mut pure = SchemaReplay::default();
         let statements: Vec<&str> = objects.iter().map(|o| o.sql.as_str()).collect();
-        model.run_all(&statements)?;
-        Some(model)
+        pure.run_all(&statements)?;
+        Some(pure)
     }
 
-    /// The statements of `scripts`, when every one is of a kind the model reads (`CREATE TABLE`,
+    /// The statements of `scripts`, when every one is of a kind the replay reads (`CREATE TABLE`,
     /// `CREATE [UNIQUE] INDEX`, `DROP TABLE`, `DROP INDEX`, `ALTER TABLE … ADD COLUMN`), judged
-    /// by its first words: a script with any other statement is known to be outside the model
+    /// by its first words: a script with any other statement is known to be outside the replay
     /// before any work.
     pub(crate) fn statements_of<'a>(
         scripts: impl IntoIterator<Item = &'a str>,
@@ -88,14 +88,14 @@ impl SchemaModel {
     }
 
     /// Runs `scripts` as one transaction of [`crate::apply_scripts`] would: every statement,
-    /// then `PRAGMA foreign_key_check`. `None` when a statement is outside the model or SQLite
-    /// would refuse it; the model is then in no defined state.
+    /// then `PRAGMA foreign_key_check`. `None` when a statement is outside the replay or SQLite
+    /// would refuse it; the replay is then in no defined state.
     pub(crate) fn apply<'a>(&mut self, scripts: impl IntoIterator<Item = &'a str>) -> Option<()> {
-        let statements = SchemaModel::statements_of(scripts)?;
+        let statements = SchemaReplay::statements_of(scripts)?;
         self.run_statements(&statements)
     }
 
-    /// [`SchemaModel::apply`] of statements [`SchemaModel::statements_of`] gave.
+    /// [`SchemaReplay::apply`] of statements [`SchemaReplay::statements_of`] gave.
     pub(crate) fn run_statements(&mut self, statements: &[&str]) -> Option<()> {
         self.run_all(statements)?;
         // The one check SQLite makes on tables without rows: a parent key must be a key.

@@ -1,4 +1,4 @@
-//! A partial index's condition in one spelling, so that the model's `where = "…"` and the
+//! A partial index's condition in one spelling, so that the replay's `where = "…"` and the
 //! server's `pg_get_expr(indpred)` compare equal.
 //!
 //! The server keeps a condition as a parsed tree and prints it back its own way:
@@ -83,7 +83,7 @@ impl Tok {
     }
 }
 
-/// `text` (a partial index's condition, as a model or the server spells it) in the one spelling
+/// `text` (a partial index's condition, as a replay or the server spells it) in the one spelling
 /// both reduce to. Idempotent.
 pub fn canonical_predicate(text: &str) -> String {
     let mut tokens = read(text);
@@ -504,9 +504,9 @@ mod tests {
             ("lower(title) = 'x'", "(lower(title) = 'x'::text)"),
             ("\"Mixed\" IS NOT NULL", "(\"Mixed\" IS NOT NULL)"),
         ];
-        for (model, server) in pairs {
-            assert_eq!(canonical(model), canonical(server), "{model} / {server}");
-            assert_eq!(canonical(&canonical(model)), canonical(model), "{model}");
+        for (replay, server) in pairs {
+            assert_eq!(canonical(replay), canonical(server), "{replay} / {server}");
+            assert_eq!(canonical(&canonical(replay)), canonical(replay), "{replay}");
         }
     }
 

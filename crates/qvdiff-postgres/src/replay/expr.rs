@@ -120,7 +120,7 @@ pub(super) fn column_reference(expr: &str, tokens: &[Token], i: usize) -> Option
 
 /// Why the server refuses `expr` where `place` is (`DEFAULT expression`, `check constraint`,
 /// `transform expression`, the server's own words) whatever the table holds: a subquery, or an
-/// aggregate function. `None`: nothing the model can tell (the function catalog is the
+/// aggregate function. `None`: nothing the replay can tell (the function catalog is the
 /// server's; `migrate` proves there too when one is at hand).
 pub(super) fn refused_in(expr: &str, place: &str) -> Option<String> {
     // Aggregates the server has built in; followed by `(` they cannot be anything else.
@@ -209,7 +209,7 @@ pub struct UnusableDefault {
 
 /// The SQL defaults of `schema` (as PostgreSQL stores it) that call a function only SQLite has
 /// (a default written for SQLite in a project with both histories): the server would refuse the
-/// migration at `upgrade`. Part of the proof of a new migration, which runs on the pure model.
+/// migration at `upgrade`. Part of the proof of a new migration, which runs on the pure replay.
 pub fn unusable_defaults(schema: &qvdiff_core::Schema) -> Vec<UnusableDefault> {
     let mut unusable = Vec::new();
     for table in &schema.tables {

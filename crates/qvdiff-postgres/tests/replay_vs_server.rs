@@ -1,6 +1,6 @@
-//! The schema model against a real server: after every script, the schema modelled from the
+//! The replay against a real server: after every script, the schema modelled from the
 //! SQL text alone must equal what introspection reads from a server that ran the same SQL, and
-//! a statement the server rejects must be rejected by the model too.
+//! a statement the server rejects must be rejected by the replay too.
 //!
 //! Needs `QVDIFF_TEST_POSTGRES_URL` (see `qvdiff_postgres::testing`); skipped without it.
 
@@ -8,10 +8,10 @@ use postgres::Client;
 use qvdiff_core::propose::{propose, Proposal, Scripted};
 use qvdiff_core::{diff, Dialect, Plan, Renames, Schema};
 use qvdiff_postgres::testing::TestDatabase;
-use qvdiff_postgres::{introspect, model_chain, ModelErrorKind, Postgres, SchemaModel};
+use qvdiff_postgres::{introspect, replay_chain, Postgres, ReplayErrorKind, SchemaReplay};
 use std::path::{Path, PathBuf};
 
-/// Runs `scripts` one by one on a fresh database; after each, the model of all scripts so far
+/// Runs `scripts` one by one on a fresh database; after each, the replay of all scripts so far
 /// must equal the server's schema. Returns the number of comparisons.
 fn assert_model_matches(label: &str, scripts: &[&str]) -> usize {
     let Some(db) = TestDatabase::create(label) else {
@@ -24,7 +24,7 @@ fn assert_model_matches(label: &str, scripts: &[&str]) -> usize {
             .batch_execute(script)
             .unwrap_or_else(|e| panic!("{label} script {i} fails on the server: {e:?}\n{script}"));
         applied.push((format!("{i:03}"), script));
-        let modelled = model_chain(applied.iter().map(|(r, s)| (r.as_str(), *s)))
+        let modelled = replay_chain(applied.iter().map(|(r, s)| (r.as_str(), *s)))
             .unwrap_or_else(|e| panic!("{label} script {i}: {e}"));
         let live = introspect(&mut client).expect("introspect");
         assert_eq!(
@@ -35,7 +35,7 @@ fn assert_model_matches(label: &str, scripts: &[&str]) -> usize {
     scripts.len()
 }
 
-/// Each case: a setup script, then a statement the server must reject; the model must reject
+/// Each case: a setup script, then a statement the server must reject; the replay must reject
 /// it as invalid as well (not as unsupported, and not accept it).
 fn assert_both_reject(label: &str, cases: &[(&str, &str)]) -> usize {
     let mut count = 0;
@@ -52,15 +52,15 @@ fn assert_both_reject(label: &str, cases: &[(&str, &str)]) -> usize {
             server.is_err(),
             "{label} case {i}: the server accepted `{bad}`"
         );
-        let mut model = SchemaModel::from_chain([("setup", *setup)])
+        let mut replay = SchemaReplay::from_chain([("setup", *setup)])
             .unwrap_or_else(|e| panic!("{label} case {i} setup: {e}"));
-        match model.apply(bad) {
+        match replay.apply(bad) {
             Ok(()) => panic!(
                 "{label} case {i}: the model accepted `{bad}`, the server said {:?}",
                 server.err()
             ),
             Err(e) => {
-                assert_eq!(e.kind, ModelErrorKind::Invalid, "{label} case {i}: {e}");
+                assert_eq!(e.kind, ReplayErrorKind::Invalid, "{label} case {i}: {e}");
                 let server = server
                     .err()
                     .and_then(|e| e.as_db_error().map(|d| d.message().to_string()));
@@ -496,7 +496,7 @@ fn section(plan: &Plan) -> String {
     plan.steps.iter().map(|s| format!("{}\n", s.sql)).collect()
 }
 
-/// `schema` with CHECK expressions blanked: the model keeps a check as written, the server
+/// `schema` with CHECK expressions blanked: the replay keeps a check as written, the server
 /// prints back its own parse of it (`length(title::text) > 0`).
 fn without_check_text(schema: &Schema) -> Schema {
     let mut schema = schema.clone();
@@ -509,7 +509,7 @@ fn without_check_text(schema: &Schema) -> Schema {
 }
 
 /// Runs every fixture case's create, up, down and up again on a server (in one transaction
-/// each, as the runner does) and through the model; after each step the two schemas must be
+/// each, as the runner does) and through the replay; after each step the two schemas must be
 /// equal, column order included. Returns (comparisons, check texts that read back differently).
 fn model_case(case: &Path, name: &str) -> Option<(usize, Vec<String>)> {
     let read = |file: &str| std::fs::read_to_string(case.join(file));
@@ -543,7 +543,7 @@ fn model_models(
 
     let db = TestDatabase::create(&format!("fixture_{name}"))?;
     let mut client = db.connect();
-    let mut model = SchemaModel::new();
+    let mut replay = SchemaReplay::new();
     let mut notes = Vec::new();
     let mut compared = 0;
     for (step, plan) in [
@@ -553,14 +553,27 @@ fn model_models(
         ("up again", &up),
     ] {
         let sql = section(plan);
-        let mut tx = client.transaction().expect("BEGIN");
-        tx.batch_execute(&sql)
-            .unwrap_or_else(|e| panic!("{name} {step} fails on the server: {e:?}\n{sql}"));
-        tx.commit().expect("COMMIT");
-        model
+        if plan.steps.iter().any(|s| s.facts.outside_transaction) {
+            // `CONCURRENTLY` refuses a transaction block: each statement commits on its own,
+            // as the runner runs such a section.
+            for statement in &plan.steps {
+                client.batch_execute(&statement.sql).unwrap_or_else(|e| {
+                    panic!(
+                        "{name} {step} fails on the server: {e:?}\n{}",
+                        statement.sql
+                    )
+                });
+            }
+        } else {
+            let mut tx = client.transaction().expect("BEGIN");
+            tx.batch_execute(&sql)
+                .unwrap_or_else(|e| panic!("{name} {step} fails on the server: {e:?}\n{sql}"));
+            tx.commit().expect("COMMIT");
+        }
+        replay
             .apply(&sql)
             .unwrap_or_else(|e| panic!("{name} {step}: {e}\n{sql}"));
-        let modelled = model.schema();
+        let modelled = replay.schema();
         let live = introspect(&mut client).expect("introspect");
         assert_eq!(
             without_check_text(&modelled),
@@ -618,7 +631,7 @@ fn every_fixture_case_models_as_the_server_runs_it() {
 
 /// The expressions models give, as the planner writes them: SQL defaults (`default_sql`), a
 /// backfill (`backfill_sql`: add nullable, UPDATE, SET NOT NULL), CHECKs and a type change's
-/// `using`, run on the server and through the model (create, up, down, up again).
+/// `using`, run on the server and through the replay (create, up, down, up again).
 #[test]
 fn expressions_from_the_models_model_exactly_as_the_server_runs_them() {
     let before = r#"

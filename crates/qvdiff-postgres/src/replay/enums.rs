@@ -1,13 +1,13 @@
-//! Enum types in the model: `CREATE TYPE … AS ENUM`, `ALTER TYPE … ADD VALUE | RENAME VALUE |
+//! Enum types in the replay: `CREATE TYPE … AS ENUM`, `ALTER TYPE … ADD VALUE | RENAME VALUE |
 //! RENAME TO`, `DROP TYPE`, and columns whose type names one.
 
 use super::naming::{fold_identifier, unquote_identifier};
 use super::parse::Parser;
-use super::{invalid, unsupported, SchemaModel, Step};
+use super::{invalid, unsupported, SchemaReplay, Step};
 use crate::render::{parse_type, quote_ident};
 use qvdiff_core::ColumnType;
 
-impl SchemaModel {
+impl SchemaReplay {
     /// `CREATE TYPE name AS ENUM ('a', …)`.
     pub(super) fn create_enum(&mut self, p: &mut Parser) -> Step {
         let name = p.table_name()?;

@@ -4,8 +4,8 @@
 //! server, so `qvdiff migrate` on a laptop (and the offline proof of every generated migration)
 //! interprets the DDL instead. The interpreter understands exactly the statements qvdiff's own
 //! planner writes — and their usual hand-written spellings (any case, unquoted names,
-//! `IF [NOT] EXISTS`, `CASCADE`, unnamed constraints) — and applies them to a model of the
-//! catalog the way the server would, so that [`SchemaModel::schema`] equals what
+//! `IF [NOT] EXISTS`, `CASCADE`, unnamed constraints) — and applies them to a replay of the
+//! catalog the way the server would, so that [`SchemaReplay::schema`] equals what
 //! [`crate::introspect::introspect`] reads from a server that ran the same SQL.
 //!
 //! What is modelled, as the server does it:
@@ -28,7 +28,7 @@
 //!   `BEGIN`/`COMMIT` change nothing here. Statements on the ledger table are skipped.
 //!
 //! Anything else (views, functions, triggers, `DO` blocks, `ALTER … OWNER`, other schemas,
-//! expression indexes, generated columns, …) is refused with a [`ModelError`] naming the
+//! expression indexes, generated columns, …) is refused with a [`ReplayError`] naming the
 //! statement and its line: qvdiff cannot know what it does without a server.
 //!
 //! A CHECK expression and a raw SQL default are kept as written. The server prints back its own
@@ -66,11 +66,11 @@ pub(crate) use predicate::predicate_after_renames;
 /// `schema` is taken as the server would hold it with qvdiff's names for its constraints
 /// ([`primary_key_name`], [`unique_name`], [`foreign_key_name`]); migration hints in it are
 /// dropped. On success `schema` is the normalized result; on error it is left unchanged.
-/// To keep the exact constraint names across several sections, use [`SchemaModel`].
-pub fn apply_sql(schema: &mut Schema, sql: &str) -> Result<(), ModelError> {
-    let mut model = SchemaModel::from_schema(schema);
-    model.apply(sql)?;
-    let mut result = model.schema();
+/// To keep the exact constraint names across several sections, use [`SchemaReplay`].
+pub fn apply_sql(schema: &mut Schema, sql: &str) -> Result<(), ReplayError> {
+    let mut replay = SchemaReplay::from_schema(schema);
+    replay.apply(sql)?;
+    let mut result = replay.schema();
     // Not modelled, so kept as they were.
     result.views = std::mem::take(&mut schema.views);
     result.triggers = std::mem::take(&mut schema.triggers);
@@ -80,17 +80,17 @@ pub fn apply_sql(schema: &mut Schema, sql: &str) -> Result<(), ModelError> {
 
 /// The schema a chain of migrations produces from an empty database: `(revision, up sql)` in
 /// order. An error names the revision it happened in.
-pub fn model_chain<'a>(
+pub fn replay_chain<'a>(
     scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<Schema, ModelError> {
-    SchemaModel::from_chain(scripts).map(|model| model.schema())
+) -> Result<Schema, ReplayError> {
+    SchemaReplay::from_chain(scripts).map(|replay| replay.schema())
 }
 
-/// Whether a [`ModelError`] is about SQL the model does not understand, or about SQL the server
+/// Whether a [`ReplayError`] is about SQL the replay does not understand, or about SQL the server
 /// would reject too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelErrorKind {
-    /// A statement qvdiff cannot model without a server (a view, a function, `OWNER TO`, …).
+pub enum ReplayErrorKind {
+    /// A statement qvdiff cannot replay without a server (a view, a function, `OWNER TO`, …).
     Unsupported,
     /// A statement that would fail on the server as well (a missing table, a duplicate name, …).
     Invalid,
@@ -102,7 +102,7 @@ pub enum ModelErrorKind {
 /// by a hint line, or ``revision R: line N: `STATEMENT` would fail: WHY`` (without
 /// `revision R: ` when the revision is not known).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelError {
+pub struct ReplayError {
     /// The revision whose section holds the statement, when known.
     pub revision: Option<String>,
     /// The statement, whitespace collapsed and shortened for a one-line message.
@@ -112,36 +112,36 @@ pub struct ModelError {
     /// Why it cannot be modelled.
     pub message: String,
     /// Unsupported, or invalid.
-    pub kind: ModelErrorKind,
+    pub kind: ReplayErrorKind,
 }
 
-impl ModelError {
-    /// What the user can do about it (for [`ModelErrorKind::Unsupported`]); also part of the
+impl ReplayError {
+    /// What the user can do about it (for [`ReplayErrorKind::Unsupported`]); also part of the
     /// Display.
     pub fn hint(&self) -> Option<&'static str> {
         match self.kind {
-            ModelErrorKind::Unsupported => Some(
+            ReplayErrorKind::Unsupported => Some(
                 "qvdiff models only the DDL it writes itself plus data statements (INSERT, \
                  UPDATE, DELETE, SELECT, COPY, COMMENT ON, …); a migration with other \
                  hand-written DDL needs a PostgreSQL server: run qvdiff with --db",
             ),
-            ModelErrorKind::Invalid => None,
+            ReplayErrorKind::Invalid => None,
         }
     }
 }
 
-impl fmt::Display for ModelError {
+impl fmt::Display for ReplayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(revision) = &self.revision {
             write!(f, "revision {revision}: ")?;
         }
         match self.kind {
-            ModelErrorKind::Unsupported => write!(
+            ReplayErrorKind::Unsupported => write!(
                 f,
                 "line {}: cannot model `{}` without a server: {}",
                 self.line, self.statement, self.message
             )?,
-            ModelErrorKind::Invalid => write!(
+            ReplayErrorKind::Invalid => write!(
                 f,
                 "line {}: `{}` would fail: {}",
                 self.line, self.statement, self.message
@@ -154,19 +154,19 @@ impl fmt::Display for ModelError {
     }
 }
 
-impl std::error::Error for ModelError {}
+impl std::error::Error for ReplayError {}
 
 /// The catalog as the interpreter keeps it: a [`Schema`] plus what the server knows and a
 /// Schema does not hold (every constraint's name, which unique index a foreign key relies on,
 /// identity sequences, creation order). Clone it to try a section and keep the state before.
 #[derive(Debug, Clone, Default)]
-pub struct SchemaModel {
+pub struct SchemaReplay {
     tables: BTreeMap<String, TableState>,
     /// Creation counter: the server picks the oldest matching unique index for a foreign key.
     next_oid: u64,
     /// Lookups that would otherwise scan every table (a chain creating n tables would be
     /// O(n²)). They may hold stale entries, checked against the tables on use, and never miss
-    /// one: [`SchemaModel::register`] runs after every change that names something.
+    /// one: [`SchemaReplay::register`] runs after every change that names something.
     /// Index, key constraint or sequence name → the table holding it.
     relation_owner: HashMap<String, String>,
     /// Constraint name → the tables holding one of that name.
@@ -174,7 +174,7 @@ pub struct SchemaModel {
     /// Referenced table → the tables that may hold a foreign key to it.
     referenced_by: HashMap<String, BTreeSet<String>>,
     /// Enum types (`CREATE TYPE … AS ENUM`): name → values in their sort order. A column of one
-    /// holds `ColumnType::Enum` with no values; [`SchemaModel::schema`] fills them in.
+    /// holds `ColumnType::Enum` with no values; [`SchemaReplay::schema`] fills them in.
     enums: BTreeMap<String, Vec<String>>,
 }
 
@@ -194,20 +194,20 @@ fn invalid<T>(message: impl Into<String>) -> Step<T> {
     Err(Fail::Invalid(message.into()))
 }
 
-impl SchemaModel {
+impl SchemaReplay {
     /// An empty database.
-    pub fn new() -> SchemaModel {
-        SchemaModel::default()
+    pub fn new() -> SchemaReplay {
+        SchemaReplay::default()
     }
 
-    /// The model of a database holding `schema`, with qvdiff's names for its constraints and
+    /// The replay of a database holding `schema`, with qvdiff's names for its constraints and
     /// identity sequences. Hints, views and triggers are not part of it.
-    pub fn from_schema(schema: &Schema) -> SchemaModel {
-        let mut model = SchemaModel::new();
+    pub fn from_schema(schema: &Schema) -> SchemaReplay {
+        let mut replay = SchemaReplay::new();
         for table in &schema.tables {
             for column in &table.columns {
                 if let ColumnType::Enum { name, values, .. } = &column.ty {
-                    model.enums.insert(name.clone(), values.clone());
+                    replay.enums.insert(name.clone(), values.clone());
                 }
             }
             let mut state = TableState {
@@ -232,10 +232,10 @@ impl SchemaModel {
                 comment: table.comment.clone(),
             };
             let mut add = |state: &mut TableState, name: String, kind: ConstraintKind| {
-                model.next_oid += 1;
+                replay.next_oid += 1;
                 state.constraints.push(Constraint {
                     name,
-                    oid: model.next_oid,
+                    oid: replay.next_oid,
                     kind,
                 });
             };
@@ -263,7 +263,7 @@ impl SchemaModel {
                 add(&mut state, check_name(check), kind);
             }
             for index in &table.indexes {
-                model.next_oid += 1;
+                replay.next_oid += 1;
                 state.indexes.push(IndexState {
                     name: index.name.clone(),
                     columns: index.columns.clone(),
@@ -274,18 +274,18 @@ impl SchemaModel {
                         .as_deref()
                         .map(|p| expr::referenced_columns(p, &state.column_names()))
                         .unwrap_or_default(),
-                    oid: model.next_oid,
+                    oid: replay.next_oid,
                 });
             }
-            model.tables.insert(table.name.clone(), state);
-            model.register(&table.name);
+            replay.tables.insert(table.name.clone(), state);
+            replay.register(&table.name);
         }
         // Which unique index each foreign key relies on, now that all tables are there.
         let mut resolved = Vec::new();
-        for (table, state) in &model.tables {
+        for (table, state) in &replay.tables {
             for (i, constraint) in state.constraints.iter().enumerate() {
                 if let ConstraintKind::ForeignKey(fk) = &constraint.kind {
-                    let index = model
+                    let index = replay
                         .tables
                         .get(&fk.ref_table)
                         .and_then(|r| r.unique_index_for(&fk.ref_columns));
@@ -294,7 +294,7 @@ impl SchemaModel {
             }
         }
         for (table, i, index) in resolved {
-            if let Some(ConstraintKind::ForeignKey(fk)) = model
+            if let Some(ConstraintKind::ForeignKey(fk)) = replay
                 .tables
                 .get_mut(&table)
                 .and_then(|t| t.constraints.get_mut(i))
@@ -303,26 +303,26 @@ impl SchemaModel {
                 fk.ref_index = index;
             }
         }
-        model
+        replay
     }
 
-    /// The model after a chain of `(revision, up sql)` sections, from an empty database.
+    /// The replay after a chain of `(revision, up sql)` sections, from an empty database.
     pub fn from_chain<'a>(
         scripts: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<SchemaModel, ModelError> {
-        let mut model = SchemaModel::new();
+    ) -> Result<SchemaReplay, ReplayError> {
+        let mut replay = SchemaReplay::new();
         for (revision, sql) in scripts {
-            model.apply(sql).map_err(|mut error| {
+            replay.apply(sql).map_err(|mut error| {
                 error.revision = Some(revision.to_string());
                 error
             })?;
         }
-        Ok(model)
+        Ok(replay)
     }
 
-    /// Applies one section's statements in order. On error the model holds the effect of the
+    /// Applies one section's statements in order. On error the replay holds the effect of the
     /// statements before the failing one (clone it first to keep the state before the section).
-    pub fn apply(&mut self, sql: &str) -> Result<(), ModelError> {
+    pub fn apply(&mut self, sql: &str) -> Result<(), ReplayError> {
         let mut line = 1;
         let mut counted = 0;
         for statement in sqltext::split_statements(sql) {
@@ -332,10 +332,10 @@ impl SchemaModel {
             let text = statement.text(sql);
             self.statement(text).map_err(|fail| {
                 let (kind, message) = match fail {
-                    Fail::Unsupported(m) => (ModelErrorKind::Unsupported, m),
-                    Fail::Invalid(m) => (ModelErrorKind::Invalid, m),
+                    Fail::Unsupported(m) => (ReplayErrorKind::Unsupported, m),
+                    Fail::Invalid(m) => (ReplayErrorKind::Invalid, m),
                 };
-                ModelError {
+                ReplayError {
                     revision: None,
                     statement: sqltext::excerpt(text),
                     line,

@@ -1,18 +1,17 @@
-//! The model held to SQLite itself on scripts the renderer writes and on ones it must leave alone.
+//! The replay held to SQLite itself on scripts the renderer writes and on ones it must leave alone.
 
 use super::*;
 use crate::apply::{replay, stored_objects};
 use crate::introspect::introspect;
 
-/// The model and SQLite on the same scripts: both schema and stored objects.
+/// The replay and SQLite on the same scripts: both schema and stored objects.
 fn assert_same_as_sqlite(scripts: &[&str]) {
-    let mut model = SchemaModel::default();
-    model
-        .apply(scripts.iter().copied())
+    let mut pure = SchemaReplay::default();
+    pure.apply(scripts.iter().copied())
         .expect("the model reads these scripts");
     let conn = replay(scripts.iter().map(|sql| ("test", *sql))).unwrap();
-    assert_eq!(model.schema(), introspect(&conn).unwrap());
-    assert_eq!(model.objects(), stored_objects(&conn).unwrap());
+    assert_eq!(pure.schema(), introspect(&conn).unwrap());
+    assert_eq!(pure.objects(), stored_objects(&conn).unwrap());
 }
 
 const PARENT: &str = concat!(
@@ -68,11 +67,11 @@ fn adds_columns_as_sqlite_stores_them() {
     // And reads such stored text back, then adds more.
     let conn = replay([("test", PARENT), ("test", CHILD), ("test", ADD_COLUMNS)]).unwrap();
     let objects = stored_objects(&conn).unwrap();
-    let mut model = SchemaModel::from_stored(&objects).expect("reads ADD COLUMN's text");
-    assert_eq!(model.objects(), objects);
-    assert_eq!(model.schema(), introspect(&conn).unwrap());
+    let mut pure = SchemaReplay::from_stored(&objects).expect("reads ADD COLUMN's text");
+    assert_eq!(pure.objects(), objects);
+    assert_eq!(pure.schema(), introspect(&conn).unwrap());
     let more = "ALTER TABLE \"parent\" ADD COLUMN \"last\" DATE;";
-    model.apply([more]).unwrap();
+    pure.apply([more]).unwrap();
     let conn = replay([
         ("test", PARENT),
         ("test", CHILD),
@@ -80,8 +79,8 @@ fn adds_columns_as_sqlite_stores_them() {
         ("test", more),
     ])
     .unwrap();
-    assert_eq!(model.objects(), stored_objects(&conn).unwrap());
-    assert_eq!(model.schema(), introspect(&conn).unwrap());
+    assert_eq!(pure.objects(), stored_objects(&conn).unwrap());
+    assert_eq!(pure.schema(), introspect(&conn).unwrap());
 }
 
 #[test]
@@ -108,11 +107,11 @@ fn leaves_to_sqlite_what_it_does_not_write_or_sqlite_refuses() {
         "CREATE VIEW \"v\" AS SELECT 1;",
     ];
     for sql in outside {
-        assert!(SchemaModel::default().apply([sql]).is_none(), "{sql}");
+        assert!(SchemaReplay::default().apply([sql]).is_none(), "{sql}");
     }
-    let mut model = SchemaModel::default();
-    model.apply([PARENT]).unwrap();
-    assert!(model.apply([PARENT]).is_none(), "a taken name");
+    let mut pure = SchemaReplay::default();
+    pure.apply([PARENT]).unwrap();
+    assert!(pure.apply([PARENT]).is_none(), "a taken name");
     let added = [
         // refused by SQLite, at least on a table with rows
         "ALTER TABLE \"parent\" ADD COLUMN \"code\" TEXT;",
@@ -126,53 +125,53 @@ fn leaves_to_sqlite_what_it_does_not_write_or_sqlite_refuses() {
         "CREATE TABLE \"t\" ();",
     ];
     for sql in added {
-        let mut model = SchemaModel::default();
-        model.apply([PARENT]).unwrap();
-        assert!(model.apply([sql]).is_none(), "{sql}");
+        let mut pure = SchemaReplay::default();
+        pure.apply([PARENT]).unwrap();
+        assert!(pure.apply([sql]).is_none(), "{sql}");
     }
     // A foreign key whose parent key is not a key fails SQLite's foreign_key_check.
     let child = "CREATE TABLE \"c\" (\n    \"p\" INTEGER,\n    FOREIGN KEY (\"p\") REFERENCES \"parent\" (\"n\")\n);";
-    assert!(SchemaModel::default().apply([PARENT, child]).is_none());
+    assert!(SchemaReplay::default().apply([PARENT, child]).is_none());
     assert!(replay([("test", PARENT), ("test", child)]).is_err());
 }
 
 #[test]
 fn knows_what_it_reads_by_the_first_words() {
-    let statements = SchemaModel::statements_of([
+    let statements = SchemaReplay::statements_of([
         PARENT,
         CHILD,
         "DROP INDEX \"ix_child_b\";\nDROP TABLE \"child\";",
     ]);
     assert_eq!(statements.map(|s| s.len()), Some(6));
     let statements =
-        SchemaModel::statements_of([PARENT, "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER;"]);
+        SchemaReplay::statements_of([PARENT, "ALTER TABLE \"parent\" ADD COLUMN \"x\" INTEGER;"]);
     assert_eq!(statements.map(|s| s.len()), Some(2));
     assert!(
-        SchemaModel::statements_of([PARENT, "ALTER TABLE \"parent\" RENAME TO \"p\";"]).is_none()
+        SchemaReplay::statements_of([PARENT, "ALTER TABLE \"parent\" RENAME TO \"p\";"]).is_none()
     );
-    assert!(SchemaModel::statements_of(["CREATE TEMP TABLE \"t\" (\"x\")"]).is_none());
-    assert!(SchemaModel::default()
+    assert!(SchemaReplay::statements_of(["CREATE TEMP TABLE \"t\" (\"x\")"]).is_none());
+    assert!(SchemaReplay::default()
         .apply([PARENT, "INSERT INTO \"parent\" DEFAULT VALUES;"])
         .is_none());
 }
 
 #[test]
 fn every_prefix_of_a_script_is_read_as_sqlite_runs_it_or_left_to_sqlite() {
-    // Cut anywhere, statements come out truncated, unbalanced or unterminated: the model
+    // Cut anywhere, statements come out truncated, unbalanced or unterminated: the replay
     // must never panic, and whatever it reads must be what SQLite does with the same text.
     let script = format!("{PARENT}\n{CHILD}\n{ADD_COLUMNS}\nDROP INDEX \"ix_child_b\";");
     let mut read = 0;
     for end in (0..=script.len()).filter(|&end| script.is_char_boundary(end)) {
         let prefix = &script[..end];
-        let mut model = SchemaModel::default();
-        if model.apply([prefix]).is_none() {
+        let mut pure = SchemaReplay::default();
+        if pure.apply([prefix]).is_none() {
             continue;
         }
         read += 1;
         let conn = replay([("test", prefix)])
             .unwrap_or_else(|e| panic!("the model read what SQLite refuses: {e}\n{prefix}"));
-        assert_eq!(model.schema(), introspect(&conn).unwrap(), "{prefix}");
-        assert_eq!(model.objects(), stored_objects(&conn).unwrap(), "{prefix}");
+        assert_eq!(pure.schema(), introspect(&conn).unwrap(), "{prefix}");
+        assert_eq!(pure.objects(), stored_objects(&conn).unwrap(), "{prefix}");
     }
     assert!(read > 8, "only {read} prefixes were read");
 }
@@ -202,28 +201,28 @@ fn many_statements_are_read_on_all_cores_as_one_by_one() {
     // Stored objects read back in parallel too.
     let conn = replay([("test", script.as_str())]).unwrap();
     let objects = stored_objects(&conn).unwrap();
-    let model = SchemaModel::from_stored(&objects).unwrap();
-    assert_eq!(model.objects(), objects);
+    let pure = SchemaReplay::from_stored(&objects).unwrap();
+    assert_eq!(pure.objects(), objects);
     // One statement that does not read, early or late, or a name taken late, fails the run
     // as it fails one by one.
     for cut in [3, statements.len() / 2, statements.len() - 1] {
         let mut edited: Vec<String> = statements.iter().map(|s| s.to_string()).collect();
         edited[cut] = edited[cut].replace("CREATE", "CREATE  ");
         let edited: Vec<&str> = edited.iter().map(String::as_str).collect();
-        assert!(SchemaModel::default().run_statements(&edited).is_none());
-        let mut one_by_one = SchemaModel::default();
+        assert!(SchemaReplay::default().run_statements(&edited).is_none());
+        let mut one_by_one = SchemaReplay::default();
         assert!(edited.iter().any(|s| one_by_one.run_statement(s).is_none()));
     }
     let mut taken: Vec<&str> = statements.clone();
     taken.push(statements[0]);
-    assert!(SchemaModel::default().run_statements(&taken).is_none());
+    assert!(SchemaReplay::default().run_statements(&taken).is_none());
 }
 
 #[test]
 fn starts_from_stored_objects() {
     let conn = replay([("test", PARENT), ("test", CHILD)]).unwrap();
     let objects = stored_objects(&conn).unwrap();
-    let model = SchemaModel::from_stored(&objects).unwrap();
-    assert_eq!(model.objects(), objects);
-    assert_eq!(model.schema(), introspect(&conn).unwrap());
+    let pure = SchemaReplay::from_stored(&objects).unwrap();
+    assert_eq!(pure.objects(), objects);
+    assert_eq!(pure.schema(), introspect(&conn).unwrap());
 }
