@@ -271,6 +271,21 @@ impl DataStep {
     /// (several actions in one `ALTER TABLE`, an expression index, …) is `None`: it runs as
     /// it is, and a failure is reported with the server's own message.
     pub(crate) fn of(statement: &str) -> Option<DataStep> {
+        DataStep::read(statement, false)
+    }
+
+    /// The check a foreign key or CHECK added `NOT VALID` will meet at its `VALIDATE`, as if it
+    /// were validated at once. `None` for any other statement.
+    pub(crate) fn validated_later(statement: &str) -> Option<DataStep> {
+        if !Words::new(statement).ends_not_valid() {
+            return None;
+        }
+        DataStep::read(statement, true)
+            .filter(|step| matches!(step, DataStep::Check { .. } | DataStep::ForeignKey { .. }))
+    }
+
+    /// [`DataStep::of`]; `not_valid_too`: read `ADD … NOT VALID` as if it were validated.
+    fn read(statement: &str, not_valid_too: bool) -> Option<DataStep> {
         let mut w = Words::new(statement);
         if w.eat("CREATE") {
             return unique_index(&mut w);
@@ -323,7 +338,7 @@ impl DataStep {
         } else {
             None
         };
-        if w.ends_not_valid() {
+        if w.ends_not_valid() && !not_valid_too {
             return None;
         }
         if w.eat("UNIQUE") || w.eat_all(&["PRIMARY", "KEY"]) {
@@ -377,7 +392,49 @@ impl DataStep {
     }
 }
 
+/// For a revision that runs statement by statement (where a refused `VALIDATE` would leave the
+/// steps before it committed): the first constraint added `NOT VALID` whose rows would fail its
+/// `VALIDATE`, found before anything runs, as `(statement index, problem)`. Only constraints
+/// before the first statement that writes rows are checked (a backfill before a NOT NULL
+/// changes what the check would meet; the `VALIDATE` then explains its own failure), and a
+/// check the server cannot run yet (a column the revision adds) is left to the `VALIDATE`.
+pub(crate) fn problem_before_steps(
+    session: &mut (impl Session + ?Sized),
+    statements: &[&str],
+) -> Option<(usize, DataProblem)> {
+    for (index, statement) in statements.iter().enumerate() {
+        let first = Words::new(statement).text_at(0).to_ascii_uppercase();
+        let writes_rows = matches!(first.as_str(), "UPDATE" | "INSERT" | "DELETE" | "MERGE")
+            || matches!(DataStep::of(statement), Some(DataStep::Type { .. }))
+            || Words::new(statement).has_word("ADD") && Words::new(statement).has_word("COLUMN");
+        if writes_rows {
+            break;
+        }
+        let Some(step) = DataStep::validated_later(statement) else {
+            continue;
+        };
+        if let Ok(Some(problem)) = explain_failure(session, &step) {
+            return Some((index, problem));
+        }
+    }
+    None
+}
+
 impl Words<'_> {
+    /// The text of token `i` (empty past the end).
+    fn text_at(&self, i: usize) -> &str {
+        if i < self.tokens.len() {
+            self.text(i)
+        } else {
+            ""
+        }
+    }
+
+    /// Whether the bare word appears anywhere in the statement.
+    fn has_word(&self, word: &str) -> bool {
+        self.tokens.iter().any(|t| t.is_word(self.sql, word))
+    }
+
     /// Whether the rest of the statement ends in `NOT VALID` (then nothing is checked now).
     fn ends_not_valid(&self) -> bool {
         let n = self.tokens.len();

@@ -610,6 +610,27 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
     ) -> Result<i64, RunError> {
         self.commit_stretch()?;
         let done = resume::done_statements(self.ledger.session, migration, direction)?;
+        if done.is_empty() {
+            // What a VALIDATE will refuse, before a step commits: nothing changes.
+            let sql = migration.file.section(direction);
+            let texts: Vec<&str> = section.statements.iter().map(|s| s.text(sql)).collect();
+            if let Some((index, problem)) =
+                preflight::problem_before_steps(self.ledger.session, &texts)
+            {
+                return Err(RunError::Data {
+                    failed: Box::new(FailedStatement {
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
+                        direction,
+                        statement: texts[index].to_string(),
+                        message: String::new(),
+                    }),
+                    problems: vec![problem],
+                    committed: self.committed.clone(),
+                    done_outside: Some(0),
+                });
+            }
+        }
         let retry = self.retry;
         run_statements(
             self.ledger.session,
