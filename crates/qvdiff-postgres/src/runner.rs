@@ -393,16 +393,16 @@ fn run_statement(
             .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
             .map_err(server_failure)?;
     }
-    let result = match (section.autocommit, concurrent) {
-        (false, _) => session.execute(text),
-        (true, false) if section.batched[index].is_some() => {
-            let (update, rows) = section.batched[index].as_ref().expect("batched");
+    let batched = section.batched[index].as_ref();
+    let result = match (section.autocommit, concurrent, batched) {
+        (false, _, _) => session.execute(text),
+        (true, false, Some((update, rows))) => {
             batch::run(session, migration, direction, index, (text, update, *rows))
         }
-        (true, false) => {
+        (true, false, None) => {
             resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
         }
-        (true, true) => match resume::record_started(session, migration, direction)
+        (true, true, _) => match resume::record_started(session, migration, direction)
             .and_then(|()| resume::before_concurrent(session, text))
         {
             Ok(resume::Before::Done) => Ok(()),
