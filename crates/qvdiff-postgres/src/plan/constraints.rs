@@ -24,15 +24,16 @@
 //! rows: it keeps the plain statements, inside the transaction.
 
 use super::{Planner, SuspendedForeignKey, TableWork};
-use crate::ddl::foreign_key_clause;
-use crate::ddl::{add_constraint_sql, check_clause, check_comment_sql, drop_constraint_sql};
+use crate::ddl::{
+    add_constraint_sql, check_clause, check_comment_sql, drop_constraint_sql, foreign_key_clause,
+};
 use crate::render::{foreign_key_name, limit_name, quote_ident};
 use qvdiff_core::{Check, ForeignKey, LockMode, PlanError, Step, StepFacts, Table};
 use std::collections::BTreeSet;
 
 /// The name of the CHECK that proves a column NOT NULL before `SET NOT NULL` (dropped right
 /// after). Not `<table>_<column>_not_null`: PostgreSQL 18 names its own NOT NULL constraints so.
-pub(crate) fn not_null_check_name(table: &str, column: &str) -> String {
+fn not_null_check_name(table: &str, column: &str) -> String {
     limit_name(&format!("{table}_{column}_not_null_check"))
 }
 
