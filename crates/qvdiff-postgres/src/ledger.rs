@@ -14,7 +14,7 @@
 //! connection's `search_path`, as any unqualified table a migration creates.
 
 use crate::error::PgError;
-use crate::render::quote_string;
+use crate::render::{quote_ident, quote_string};
 use crate::session::{Session, SessionError, TextRow};
 use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE};
 
@@ -42,12 +42,21 @@ fn ledger_error(context: &str, error: SessionError) -> PgError {
 /// `SELECT` list: `t` or `f`.
 pub(crate) const LEDGER_EXISTS_SQL: &str = "to_regclass('\"qvdiff_migrations\"') IS NOT NULL";
 
+/// Whether the bookkeeping table `table` exists (found, unqualified, through the connection's
+/// `search_path`, as every statement of the runner finds it).
+pub(crate) fn table_exists(
+    session: &mut (impl Session + ?Sized),
+    table: &str,
+) -> Result<bool, SessionError> {
+    let name = quote_string(&quote_ident(table));
+    session
+        .query_value(&format!("SELECT to_regclass({name}) IS NOT NULL"))
+        .map(|value| value.as_deref() == Some("t"))
+}
+
 /// Whether the database has a ledger table (in the connection's `search_path`).
 pub fn ledger_exists(session: &mut (impl Session + ?Sized)) -> Result<bool, PgError> {
-    session
-        .query_value(&format!("SELECT {LEDGER_EXISTS_SQL}"))
-        .map(|value| value.as_deref() == Some("t"))
-        .map_err(|e| ledger_error("looking for the ledger", e))
+    table_exists(session, LEDGER_TABLE).map_err(|e| ledger_error("looking for the ledger", e))
 }
 
 /// Every ledger row, in the order the revisions were applied. Empty without a ledger table.
@@ -203,10 +212,9 @@ fn audit_row(row: TextRow) -> AcceptedEdit {
 
 /// Every accepted edit, oldest first. Empty without an audit table.
 pub fn read_audit(session: &mut (impl Session + ?Sized)) -> Result<Vec<AcceptedEdit>, PgError> {
-    let exists = session
-        .query_value("SELECT to_regclass('\"qvdiff_migrations_audit\"') IS NOT NULL")
-        .map_err(|e| audit_error("looking for the audit table", e))?;
-    if exists.as_deref() != Some("t") {
+    if !table_exists(session, AUDIT_TABLE)
+        .map_err(|e| audit_error("looking for the audit table", e))?
+    {
         return Ok(Vec::new());
     }
     let rows = session

@@ -99,7 +99,7 @@ fn candidate_names(sql: &str) -> Vec<String> {
         .filter_map(|token| {
             let text = &sql[token.start..token.end];
             let identifier = match token.kind {
-                TokenKind::Quoted => text.starts_with('"') && text.len() > 2,
+                TokenKind::QuotedIdent => text.len() > 2,
                 TokenKind::Word => text
                     .chars()
                     .next()
