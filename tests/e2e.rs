@@ -12,6 +12,7 @@ mod e2e {
     pub mod deploy;
     pub mod deploy_script;
     pub mod enums;
+    pub mod expand_contract;
     pub mod init;
     pub mod lifecycle;
     pub mod manifest;

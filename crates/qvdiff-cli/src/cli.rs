@@ -274,6 +274,11 @@ pub struct UpgradeArgs {
     /// Skip the automatic backup.
     #[arg(long)]
     pub no_backup: bool,
+    /// Go through contract revisions too (`migrate --online` writes them; the file says
+    /// `-- qvdiff:contract`). Without it `upgrade` stops before the first one: apply it once
+    /// the new app version runs everywhere, since it drops what the old version uses.
+    #[arg(long)]
+    pub contract: bool,
 }
 
 /// `qvdiff downgrade`.
@@ -432,6 +437,13 @@ pub struct MigrateArgs {
     /// Apply without asking (with --apply; required with --no-input).
     #[arg(long, short = 'y', requires = "apply")]
     pub yes: bool,
+    /// PostgreSQL: write a column type change that rewrites the table, or a column rename, as
+    /// two revisions that keep the app online: expand (new column, a trigger keeping old and
+    /// new in step both ways, a batched backfill), then contract (the new column takes the old
+    /// one's place), which `upgrade` applies only with `--contract`, once the new app version
+    /// is deployed. Also `[postgres] expand_contract = true` in qvdiff.toml.
+    #[arg(long, conflicts_with_all = ["empty", "apply"])]
+    pub online: bool,
 }
 
 /// `qvdiff diff`.

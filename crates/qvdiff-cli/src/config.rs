@@ -65,6 +65,10 @@ lock_timeout_ms = 2000
 # How many times a timed-out attempt is tried again before `upgrade` gives up and names the
 # session holding the lock.
 lock_retries = 5
+# Write a column type change that rewrites a table, or a column rename, as two revisions that
+# keep the app online (as `qvdiff migrate --online`): expand, then contract, which `upgrade`
+# applies only with --contract, after the new app version is deployed.
+expand_contract = false
 # The schema the tables and the ledger live in (created by `upgrade` when missing). Without it,
 # the first schema of the connection's search_path: normally public.
 # schema = "app"
@@ -116,6 +120,8 @@ struct RawPostgres {
     online_ddl: Option<bool>,
     /// The earlier name of `online_ddl`, still read with the same meaning.
     concurrent_indexes: Option<bool>,
+    #[serde(default)]
+    expand_contract: bool,
     #[serde(default = "default_lock_timeout_ms")]
     lock_timeout_ms: u64,
     #[serde(default = "default_lock_retries")]
@@ -130,6 +136,7 @@ impl Default for RawPostgres {
         RawPostgres {
             online_ddl: None,
             concurrent_indexes: None,
+            expand_contract: false,
             lock_timeout_ms: default_lock_timeout_ms(),
             lock_retries: default_lock_retries(),
             migrations: None,
@@ -206,6 +213,9 @@ pub struct Config {
     /// PostgreSQL: write the online-safe form of DDL on existing tables (`[postgres] online_ddl`,
     /// default true; `concurrent_indexes` is its deprecated alias).
     pub online_ddl: bool,
+    /// PostgreSQL: `migrate` writes a change that rewrites a table or renames a column as
+    /// expand and contract revisions, as `migrate --online` does (`[postgres] expand_contract`).
+    pub expand_contract: bool,
     /// PostgreSQL: the schema the tables and the ledger live in (`[postgres] schema`); `None`:
     /// the first schema of the connection's `search_path`, normally `public`.
     pub postgres_schema: Option<String>,
@@ -324,6 +334,7 @@ impl Config {
             database: raw.database,
             dialect,
             online_ddl,
+            expand_contract: raw.postgres.expand_contract,
             postgres_schema: raw.postgres.schema,
             shadow_url: raw.postgres.shadow_url,
             postgres_migrations: raw

@@ -38,6 +38,23 @@ pub struct Baseline {
     pub server: Option<ProofServer>,
 }
 
+impl Baseline {
+    /// The same starting point moved on to `schema` (the state between an expand and its
+    /// contract revision), for the proof of what comes next; `None` where the proof needs the
+    /// stored SQL of the schema (SQLite), which a planned schema does not have.
+    pub fn moved_to(&self, schema: Schema) -> Option<Baseline> {
+        match self.shadow {
+            Shadow::Sqlite(_) => None,
+            Shadow::Replay => Some(Baseline {
+                shadow: Shadow::Replay,
+                schema,
+                live: None,
+                server: self.server.clone(),
+            }),
+        }
+    }
+}
+
 /// A PostgreSQL server where a new migration is proven on a throwaway database.
 #[derive(Debug, Clone)]
 pub struct ProofServer {

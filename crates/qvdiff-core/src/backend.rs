@@ -74,6 +74,9 @@ pub struct RunOptions {
     pub progress: Option<ProgressHook>,
     /// How long a migration statement waits for a table lock, and how often it is retried.
     pub lock_retry: LockRetry,
+    /// Go through contract revisions (`upgrade --contract`). Without it an upgrade stops before
+    /// the first pending one: it belongs after the new app version is deployed everywhere.
+    pub contract: bool,
 }
 
 impl fmt::Debug for RunOptions {
@@ -83,6 +86,7 @@ impl fmt::Debug for RunOptions {
             .field("backup", &self.backup)
             .field("progress", &self.progress.is_some())
             .field("lock_retry", &self.lock_retry)
+            .field("contract", &self.contract)
             .finish()
     }
 }
@@ -94,6 +98,7 @@ impl Default for RunOptions {
             backup: None,
             progress: None,
             lock_retry: DEFAULT_LOCK_RETRY,
+            contract: false,
         }
     }
 }
@@ -139,6 +144,9 @@ pub struct RunReport {
     pub backup: Option<PathBuf>,
     /// The applied heads afterwards (empty at base).
     pub current: Vec<String>,
+    /// The revisions the upgrade would have run but left pending, from the contract revision it
+    /// stopped before (empty: it stopped nowhere; see [`RunOptions::contract`]).
+    pub held: Vec<String>,
 }
 
 impl RunReport {

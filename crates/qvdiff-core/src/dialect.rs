@@ -8,6 +8,7 @@
 use crate::change::{Change, Renames};
 use crate::lint::{Analysis, Section};
 use crate::schema::{ColumnType, Schema};
+use crate::section::Spelling;
 
 /// One SQL statement of a migration section, with what a reviewer must know about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,12 +357,20 @@ pub trait Dialect: Sync {
     /// console speaks the vocabulary of the files it shows.
     fn type_name(&self, ty: &ColumnType) -> String;
 
+    /// How this dialect spells SQL and names: what lint, review and [`Dialect::section`] read
+    /// its files with.
+    fn spelling(&self) -> Spelling;
+
     /// A migration section's statements, with lines and comments (see
     /// [`crate::section::section`]). `marker_line`: the 1-based line of the section's marker.
-    fn section(&self, body: &str, marker_line: usize) -> Section;
+    fn section(&self, body: &str, marker_line: usize) -> Section {
+        crate::section::section(body, marker_line, &self.spelling())
+    }
 
     /// The renames a script's SQL performs, keyed by the tables' final names.
-    fn renames(&self, sql: &str) -> Renames;
+    fn renames(&self, sql: &str) -> Renames {
+        crate::section::renames(sql, &self.spelling())
+    }
 
     /// An empty scratch schema to replay migration files on, for `lint` and `review`.
     fn replay(&self) -> Box<dyn Replay>;
@@ -371,6 +380,47 @@ pub trait Dialect: Sync {
     /// holding `before` and leaving one holding `after`. Comments are not read. For a planned
     /// step they equal the planner's, seen through [`StepFacts::from_sql_view`].
     fn facts_of(&self, before: &Schema, after: &Schema, sql: &str) -> Vec<StepFacts>;
+
+    /// Whether the dialect can write a change as expand / contract (`migrate --online`).
+    fn has_expand_contract(&self) -> bool {
+        false
+    }
+
+    /// `migrate --online`: the changes that rewrite a large table or that old app code still
+    /// uses, written as two revisions (see [`ExpandContract`]); the other `changes` go in the
+    /// expand revision as usual. `None`: no change needs it, or the dialect has no such form.
+    fn expand_contract(
+        &self,
+        _from: &Schema,
+        _to: &Schema,
+        _changes: &[Change],
+    ) -> Result<Option<ExpandContract>, PlanError> {
+        Ok(None)
+    }
+}
+
+/// A migration written as two revisions so that the old and the new app version both work
+/// between them: `expand` adds the new columns and keeps them in step with the old ones (a
+/// trigger both ways, a batched backfill), `contract` swaps them in and drops the old ones once
+/// the new app version runs everywhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpandContract {
+    /// The expand revision's way up: the other changes, then the new columns, the sync triggers
+    /// and the backfill.
+    pub expand_up: Plan,
+    /// The expand revision's way back.
+    pub expand_down: Plan,
+    /// The contract revision's way up.
+    pub contract_up: Plan,
+    /// The contract revision's way back: the expand state again (old columns, triggers).
+    pub contract_down: Plan,
+    /// The schema between the two revisions, as the dialect stores it (old and new columns side
+    /// by side; the sync triggers are not part of a schema).
+    pub expanded: Schema,
+    /// Each change carried through expand / contract, in words.
+    pub carried: Vec<String>,
+    /// Each change that could need it but stays in place, with why.
+    pub in_place: Vec<String>,
 }
 
 /// A scratch schema that migration files are replayed on, one up section at a time, so that
@@ -384,4 +434,19 @@ pub trait Replay {
     /// What one file does when applied here (up, then down), without changing this scratch
     /// schema. `None` when it cannot be told (the dialect cannot read the SQL at all).
     fn analyze(&self, revision: &str, up: &str, down: &str) -> Option<Analysis>;
+}
+
+/// A column default the dialect's database could not compute: part of the proof of a new
+/// migration, which refuses it rather than let the application's first insert (SQLite) or the
+/// server at `upgrade` (PostgreSQL) fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableDefault {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The default as the database gets it.
+    pub default: String,
+    /// Why no insert could take it (the database's error, or the function it lacks).
+    pub reason: String,
 }

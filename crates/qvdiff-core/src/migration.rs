@@ -18,6 +18,9 @@
 //! * The `up` section is every line between `-- qvdiff:up` and `-- qvdiff:down`, the `down`
 //!   section every line after `-- qvdiff:down`, both kept verbatim (hand-written SQL and its
 //!   comments included).
+//! * A contract revision (`migrate --online` on PostgreSQL) has the line `-- qvdiff:contract`
+//!   between the header and `-- qvdiff:up` (see [`CONTRACT_MARKER`]): `upgrade` stops before it
+//!   unless told to go on.
 //! * Inside a section, `-- qvdiff:allow <rule> "<reason>"` lines are lint suppressions (see
 //!   [`ALLOW_PREFIX`]); they stay in the section verbatim and SQLite reads them as comments.
 //! * Any other line that looks like a qvdiff directive (`-- qvdiff…:`) is an error, so a typo
@@ -37,6 +40,10 @@ const MESSAGE_PREFIX: &str = "-- message:";
 /// Prefix of the optional directive of a baseline revision (`qvdiff squash`), between the
 /// header and `-- qvdiff:up`: `-- qvdiff:squashes r1 r2 r3`, the revisions it replaces.
 pub const SQUASHES_PREFIX: &str = "-- qvdiff:squashes";
+/// Line of a contract revision, between the header and `-- qvdiff:up`: the second half of an
+/// expand / contract change, applied only when `upgrade` is told to go through it
+/// (`qvdiff upgrade --contract`), after the new app version is deployed.
+pub const CONTRACT_MARKER: &str = "-- qvdiff:contract";
 /// Marker that starts the `up` section.
 pub const UP_MARKER: &str = "-- qvdiff:up";
 /// Marker that starts the `down` section.
@@ -186,6 +193,13 @@ pub fn squashed_revisions(text: &str) -> Vec<String> {
     Vec::new()
 }
 
+/// Whether the file is a contract revision: a `-- qvdiff:contract` line before `-- qvdiff:up`.
+pub fn is_contract(text: &str) -> bool {
+    text.lines()
+        .take_while(|line| marker(line).is_none())
+        .any(|line| line.trim() == CONTRACT_MARKER)
+}
+
 /// `text` with its `-- parents:` header line naming `parents` instead; every other byte kept
 /// (`qvdiff rebase` re-parents a file whose SQL still holds).
 pub fn reparent(text: &str, parents: &[String]) -> String {
@@ -220,17 +234,29 @@ impl MigrationFile {
     /// The text of a baseline revision (`qvdiff squash`): the file with `notes`, and the
     /// `-- qvdiff:squashes` line naming the revisions it replaces right after the header.
     pub fn render_baseline(&self, squashes: &[String], notes: &[String]) -> String {
+        let mut directive = SQUASHES_PREFIX.to_string();
+        for revision in squashes {
+            directive.push(' ');
+            directive.push_str(revision);
+        }
+        self.render_with_directive(&directive, notes)
+    }
+
+    /// The text of a contract revision: the file with `notes`, and the `-- qvdiff:contract`
+    /// line right after the header (see [`is_contract`]).
+    pub fn render_contract(&self, notes: &[String]) -> String {
+        self.render_with_directive(CONTRACT_MARKER, notes)
+    }
+
+    /// The file with `notes` and one directive line right after the three header lines.
+    fn render_with_directive(&self, directive: &str, notes: &[String]) -> String {
         let text = self.render_with_notes(notes);
         let mut lines = text.split_inclusive('\n');
-        let mut out = String::with_capacity(text.len() + 32 + squashes.len() * 16);
+        let mut out = String::with_capacity(text.len() + directive.len() + 1);
         for _ in 0..3 {
             out.push_str(lines.next().unwrap_or_default());
         }
-        out.push_str(SQUASHES_PREFIX);
-        for revision in squashes {
-            out.push(' ');
-            out.push_str(revision);
-        }
+        out.push_str(directive);
         out.push('\n');
         for line in lines {
             out.push_str(line);
@@ -360,6 +386,7 @@ impl MigrationFile {
 
         // Optional comment lines (and a baseline's `squashes` line) up to the up marker.
         let mut seen_squashes = false;
+        let mut seen_contract = false;
         loop {
             let Some(line) = lines.get(index) else {
                 return Err(error(
@@ -393,6 +420,17 @@ impl MigrationFile {
                         format!("`{SQUASHES_PREFIX}` names no revision: list the revisions this baseline replaces"),
                     ));
                 }
+                index += 1;
+                continue;
+            }
+            if line.trim() == CONTRACT_MARKER {
+                if seen_contract {
+                    return Err(error(
+                        index + 1,
+                        format!("second `{CONTRACT_MARKER}` line: remove this one"),
+                    ));
+                }
+                seen_contract = true;
                 index += 1;
                 continue;
             }
@@ -695,6 +733,25 @@ mod tests {
         assert!(MigrationFile::parse(&twice).is_err());
         let empty = text.replace("-- qvdiff:squashes r1 r2", "-- qvdiff:squashes");
         assert!(MigrationFile::parse(&empty).is_err());
+    }
+
+    #[test]
+    fn a_contract_revision_is_marked_after_its_header_and_parses_back() {
+        let text = file().render_contract(&["note".to_string()]);
+        assert!(text.starts_with(
+            "-- qvdiff revision: b1\n-- parents:\n-- message: baseline\n-- qvdiff:contract\n-- note\n"
+        ));
+        assert_eq!(MigrationFile::parse(&text).unwrap(), file());
+        assert!(is_contract(&text));
+        assert!(!is_contract(&file().render()));
+        // In a section it is a stray directive, not a mark.
+        let in_section = file()
+            .render()
+            .replace("DROP TABLE", "-- qvdiff:contract\nDROP TABLE");
+        assert!(!is_contract(&in_section));
+        assert!(MigrationFile::parse(&in_section).is_err());
+        let twice = text.replace("-- note\n", "-- qvdiff:contract\n");
+        assert!(MigrationFile::parse(&twice).is_err());
     }
 
     #[test]

@@ -137,15 +137,21 @@ pub fn run_revisions<'m, S: RunSession + ?Sized>(
             steps: Vec::new(),
             backup: None,
             current: Vec::new(),
+            held: Vec::new(),
         });
     }
-    let plan = plan(&ledger)?;
+    let mut plan = plan(&ledger)?;
+    let held = match direction {
+        Direction::Up => hold_contract(&mut plan, options.contract),
+        Direction::Down => Vec::new(),
+    };
     let current = runner::status(migrations, &ledger).current;
     if plan.is_empty() {
         return Ok(RunReport {
             steps: Vec::new(),
             backup: None,
             current,
+            held,
         });
     }
     let sections = plan
@@ -172,7 +178,25 @@ pub fn run_revisions<'m, S: RunSession + ?Sized>(
         current: heads_after(migrations, &ledger, &plan, &steps, direction),
         steps,
         backup: None,
+        held,
     })
+}
+
+/// Cuts an upgrade `plan` before its first contract revision unless `through` (the run was
+/// told to go through contracts), returning the revisions cut off. A contract revision drops
+/// what the old app version still uses, so it waits until the new version runs everywhere.
+pub fn hold_contract(plan: &mut Vec<&Migration>, through: bool) -> Vec<String> {
+    if through {
+        return Vec::new();
+    }
+    match plan.iter().position(|migration| migration.contract) {
+        Some(first) => plan
+            .split_off(first)
+            .iter()
+            .map(|migration| migration.file.revision.clone())
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 /// The applied heads after a run, from the ledger before it and what it ran (not read back: the

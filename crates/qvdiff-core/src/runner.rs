@@ -17,7 +17,7 @@ pub use team::{
 };
 
 use crate::graph::{GraphError, Node, RevisionGraph, Target};
-use crate::migration::{squashed_revisions, FormatError, MigrationFile};
+use crate::migration::{is_contract, squashed_revisions, FormatError, MigrationFile};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Name of the ledger table every dialect keeps in the database.
@@ -55,6 +55,8 @@ pub struct Migration {
     /// The revisions this baseline replaces (`qvdiff squash`; its `-- qvdiff:squashes` line),
     /// empty for any other migration.
     pub squashes: Vec<String>,
+    /// A contract revision (`-- qvdiff:contract`): `upgrade` stops before it unless told to go on.
+    pub contract: bool,
     /// The checksum of the whole text, `allow` lines included, when it differs: what a ledger
     /// holds if the file was applied while they counted (see [`Migration::applied_as`]).
     pub whole_text_checksum: Option<String>,
@@ -68,6 +70,7 @@ impl Migration {
             checksum: checksum.into(),
             path: path.into(),
             squashes: Vec::new(),
+            contract: false,
             whole_text_checksum: None,
         }
     }
@@ -79,11 +82,37 @@ impl Migration {
             || self.whole_text_checksum.as_deref() == Some(applied_checksum)
     }
 
+    /// The migration a file at `path` holding these parts would be, as `migrate` writes one
+    /// (each section ending with a newline) and the runner reads it back: for a program or a
+    /// test that builds its migrations in memory.
+    pub fn from_sections(
+        revision: &str,
+        parents: &[&str],
+        message: &str,
+        up: &str,
+        down: &str,
+        path: impl Into<String>,
+    ) -> Migration {
+        let line = |section: &str| match section.ends_with('\n') {
+            true => section.to_string(),
+            false => format!("{section}\n"),
+        };
+        let file = MigrationFile {
+            revision: revision.to_string(),
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            message: message.to_string(),
+            up: line(up),
+            down: line(down),
+        };
+        Migration::from_text(&file.render(), path).expect("a rendered file reads back")
+    }
+
     /// Parses `text` and computes its checksum; `path` is only used in messages.
     pub fn from_text(text: &str, path: impl Into<String>) -> Result<Migration, FormatError> {
         let file = MigrationFile::parse(text)?;
         let mut migration = Migration::new(file, MigrationFile::checksum(text), path);
         migration.squashes = squashed_revisions(text);
+        migration.contract = is_contract(text);
         migration.whole_text_checksum = Some(crate::migration::text_checksum(text))
             .filter(|whole| *whole != migration.checksum);
         Ok(migration)

@@ -303,10 +303,9 @@ fn every_fixture_case_runs_on_postgres() {
 #[test]
 fn identity_added_to_a_table_with_rows_continues_after_them() {
     use qvdiff_core::{ColumnType, Table};
-    let Some(db) = TestDatabase::create("plan_identity_added") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("plan_identity_added") else {
         return;
     };
-    let mut client = db.connect();
     let dialect = Postgres::default();
     let columns = vec![
         qvdiff_core::Column::new("id", ColumnType::Integer { bits: 64 }),

@@ -151,11 +151,21 @@ fn check_live(
     let mut problems = 0;
     if !status.pending.is_empty() {
         problems += 1;
+        let contract = status
+            .pending
+            .iter()
+            .any(|rev| migrations.get(rev).is_some_and(|m| m.contract));
         println!(
-            "{shown} has {} pending revision{}: {} (run `qvdiff upgrade`).",
+            "{shown} has {} pending revision{}: {} (run `qvdiff upgrade`{}).",
             status.pending.len(),
             plural(status.pending.len()),
-            status.pending.join(", ")
+            status.pending.join(", "),
+            if contract {
+                "; a contract revision needs `qvdiff upgrade --contract`, once the new app \
+                 version is deployed"
+            } else {
+                ""
+            }
         );
     }
     if !status.edited.is_empty() {

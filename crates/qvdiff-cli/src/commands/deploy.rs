@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db_url::{self, Database};
 use crate::dialects;
 use crate::error::{CliError, CliResult};
-use crate::history::load_migrations;
+use crate::history::{database_and_history, load_migrations};
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
@@ -33,6 +33,7 @@ fn run_error(e: BackendError) -> CliError {
 fn options(config: &Config, database: &Database, backup: bool, console: &Console) -> RunOptions {
     let console = console.clone();
     RunOptions {
+        contract: false,
         backup: (backup && database.file().is_some()).then(|| BackupSettings {
             dir: config.backup_dir.clone(),
             keep: config.backup_keep,
@@ -111,6 +112,23 @@ fn report_run(
     ));
 }
 
+/// What an upgrade that stopped before a contract revision says: what is left, and how to go on.
+fn report_held(console: &Console, migrations: &Migrations, held: &[String]) {
+    let Some(first) = held.first() else {
+        return;
+    };
+    let path = migrations.get(first).map_or("", |m| m.path.as_str());
+    console.info(&format!(
+        "Stopped before contract revision {first} ({path}); {} pending: {}",
+        held.len(),
+        held.join(", ")
+    ));
+    console.info(
+        "  it drops what the old app version still uses: deploy the new app version everywhere, \
+         then run `qvdiff upgrade --contract`",
+    );
+}
+
 /// One step of a run that destroys data the database holds now.
 struct Destruction {
     /// The revision and its file.
@@ -132,6 +150,7 @@ fn confirm_destruction(
     migrations: &Migrations,
     target: &str,
     direction: Direction,
+    contract: bool,
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
@@ -146,9 +165,12 @@ fn confirm_destruction(
         Direction::Down => qvdiff_core::runner::plan_downgrade(migrations, &applied, target),
     };
     // A refused plan is reported by the run itself, with its own message.
-    let Ok(plan) = plan else {
+    let Ok(mut plan) = plan else {
         return Ok(());
     };
+    if direction == Direction::Up {
+        qvdiff_core::run_loop::hold_contract(&mut plan, contract);
+    }
     if plan.is_empty() {
         return Ok(());
     }
@@ -240,9 +262,8 @@ pub fn upgrade(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let target_rev = args.target.as_deref().unwrap_or("head");
     // Only a database file can be missing (and then created); a server's database exists.
     let missing_file = !database.exists();
@@ -270,6 +291,7 @@ pub fn upgrade(
             &migrations,
             target_rev,
             Direction::Up,
+            args.contract,
             prompter,
             console,
         )?;
@@ -280,7 +302,10 @@ pub fn upgrade(
         db.upgrade(
             &migrations,
             target_rev,
-            &options(config, &database, backup, console),
+            &RunOptions {
+                contract: args.contract,
+                ..options(config, &database, backup, console)
+            },
         )
         .map_err(run_error)
     });
@@ -300,6 +325,7 @@ pub fn upgrade(
         "Applied",
         "Already up to date",
     );
+    report_held(console, &migrations, &report.held);
     Ok(())
 }
 
@@ -340,9 +366,8 @@ pub fn downgrade(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let target = args.target.as_deref().unwrap_or("-1");
     if args.sql {
         let script = dialects::open(&database, false)?
@@ -356,6 +381,7 @@ pub fn downgrade(
         &migrations,
         target,
         Direction::Down,
+        false,
         prompter,
         console,
     )?;
@@ -378,9 +404,8 @@ pub fn downgrade(
 
 /// `qvdiff current`: the revision(s) the database is at, and what is pending.
 pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let (applied, half_done) = if !database.exists() {
         (Vec::new(), Vec::new())
     } else {
@@ -409,6 +434,16 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
             "{} pending: {}",
             status.pending.len(),
             status.pending.join(", ")
+        ));
+    }
+    if let Some(contract) = status
+        .pending
+        .iter()
+        .find(|rev| migrations.get(rev).is_some_and(|m| m.contract))
+    {
+        console.info(&format!(
+            "{contract} is a contract revision: `qvdiff upgrade` stops before it; run `qvdiff \
+             upgrade --contract` once the new app version is deployed everywhere"
         ));
     }
     for half in &half_done {
@@ -478,6 +513,9 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
         }
         if entry.is_root {
             tags.push("root".to_string());
+        }
+        if migrations.get(&entry.revision).is_some_and(|m| m.contract) {
+            tags.push("contract: `upgrade --contract` applies it".to_string());
         }
         for half in half_done.iter().filter(|h| h.revision == entry.revision) {
             tags.push(half_done_note(half));
@@ -551,9 +589,8 @@ pub fn stamp(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let mut db = dialects::open(&database, false)?;
     let expected = db.dialect().comparable(&dialects::schema_at(
         config,

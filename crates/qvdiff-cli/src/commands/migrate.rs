@@ -6,14 +6,12 @@ use crate::commands::review;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult};
 use crate::fsutil::write_atomic;
-use crate::history::load_migrations;
+use crate::history::{load_migrations, revision_message};
 use crate::models::{display_path, ModelSource};
 use crate::output::{Console, Tone};
 use crate::planning::{propose, verify};
 use crate::prompt::Prompter;
-use qvdiff_core::migration::{
-    is_valid_revision, render_steps, revision_at, sanitize_message, MigrationFile,
-};
+use qvdiff_core::migration::{is_valid_revision, render_steps, revision_at, MigrationFile};
 use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
 use qvdiff_core::Step;
@@ -28,11 +26,7 @@ pub fn run(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let message = sanitize_message(&args.message);
-    if message.is_empty() {
-        return Err(CliError::new("the migration message is empty")
-            .with_hint("pass -m \"what this migration does\""));
-    }
+    let message = revision_message(&args.message, "migration", "what this migration does")?;
     // `--apply` is checked before anything is read or written: a refusal leaves no file.
     let apply_to = match args.apply {
         false => None,
@@ -70,6 +64,10 @@ pub fn run(
     if db_flag.is_some() && !args.empty {
         refuse_drift(config, &views, &histories, db_flag)?;
     }
+    let online = args.online || config.expand_contract;
+    if online {
+        crate::commands::online::refuse_sqlite(&views, args.online)?;
+    }
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     // The models and the starting schemas do not need each other: read them at once (models
     // errors are still reported first).
@@ -102,13 +100,14 @@ pub fn run(
     let mut baselines = baselines.into_iter();
     let mut drafts = Vec::new();
     for (view, history) in views.iter().zip(&histories) {
-        let draft = draft(
+        let draft = self::drafts(
             view,
             history,
             &revision,
             &message,
             wanted.as_ref().zip(baselines.next()),
             db_flag.filter(|_| live_dialect == Some(view.dialect)),
+            online,
             prompter,
             console,
         )?;
@@ -123,7 +122,13 @@ pub fn run(
     };
     let summary = first.summary.clone();
     for draft in &drafts {
-        write_migration(&draft.config, &draft.file, &draft.notes, console)?;
+        write_migration(
+            &draft.config,
+            &draft.file,
+            &draft.notes,
+            draft.contract,
+            console,
+        )?;
     }
     console.lines(summary.iter().map(|(line, destructive)| match destructive {
         // `Change::describe` already ends a destructive change with the word.
@@ -306,6 +311,7 @@ fn apply(
         target: Some(revision.to_string()),
         sql: false,
         no_backup: false,
+        contract: false,
     };
     // The person has just read the file and said yes: no second question.
     let answered = Prompter::new(false);
@@ -321,6 +327,8 @@ pub(crate) struct Draft {
     pub(crate) file: MigrationFile,
     pub(crate) notes: Vec<String>,
     pub(crate) summary: Summary,
+    /// A contract revision (`migrate --online`): written with its `-- qvdiff:contract` line.
+    pub(crate) contract: bool,
 }
 
 /// Plans and verifies the migration of one history from its starting schema (`None`: no
@@ -337,6 +345,26 @@ pub(crate) fn draft(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Option<Draft>> {
+    let drafts = drafts(
+        config, history, revision, message, generated, db_flag, false, prompter, console,
+    )?;
+    Ok(drafts.into_iter().next())
+}
+
+/// [`draft`], and with `online` a change that rewrites a table or renames a column written as
+/// an expand and a contract revision (see [`crate::commands::online`]): the files in order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drafts(
+    config: &Config,
+    history: &Migrations,
+    revision: &str,
+    message: &str,
+    generated: Option<(&qvdiff_core::Schema, Baseline)>,
+    db_flag: Option<&str>,
+    online: bool,
+    prompter: &Prompter,
+    console: &Console,
+) -> CliResult<Vec<Draft>> {
     let parents = single_head(history)?;
     let file = |up: String, down: String| MigrationFile {
         revision: revision.to_string(),
@@ -346,7 +374,7 @@ pub(crate) fn draft(
         down,
     };
     let Some((wanted, base)) = generated else {
-        return Ok(Some(Draft {
+        return Ok(vec![Draft {
             config: config.clone(),
             file: file(
                 "-- Write the SQL of this migration here.\n".to_string(),
@@ -355,12 +383,22 @@ pub(crate) fn draft(
             // The mark of a hand-written file.
             notes: vec![String::new(), HAND_WRITTEN_NOTE.to_string()],
             summary: Vec::new(),
-        }));
+            contract: false,
+        }]);
     };
     let dialect = crate::dialects::planner(config);
     let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
     if proposal.changes.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
+    }
+    if online {
+        let planned = crate::commands::online::drafts(
+            config, history, revision, message, &parents, &base, &proposal, console,
+        )?;
+        if let Some(drafts) = planned {
+            crate::keep_until_exit((proposal, base));
+            return Ok(drafts);
+        }
     }
     let file = file(
         format!(
@@ -392,14 +430,15 @@ pub(crate) fn draft(
         file,
         notes,
         summary,
+        contract: false,
     };
     crate::keep_until_exit((proposal, base));
-    Ok(Some(draft))
+    Ok(vec![draft])
 }
 
 /// What the console says about a generated migration (each change, destructive or not), and
 /// the summary block of its file.
-fn describe(
+pub(crate) fn describe(
     config: &Config,
     file: &MigrationFile,
     proposal: &crate::planning::Proposal,
@@ -522,10 +561,14 @@ pub(crate) fn write_migration(
     config: &Config,
     file: &MigrationFile,
     notes: &[String],
+    contract: bool,
     console: &Console,
 ) -> CliResult<()> {
     let path = config.migrations.join(file.file_name());
-    let text = file.render_with_notes(notes);
+    let text = match contract {
+        true => file.render_contract(notes),
+        false => file.render_with_notes(notes),
+    };
     check_reads_back(file, &text)?;
     std::fs::create_dir_all(&config.migrations)
         .map_err(|e| io_error("create", &config.migrations, e))?;
@@ -576,12 +619,7 @@ pub(crate) fn check_reads_back(file: &MigrationFile, text: &str) -> CliResult<()
 /// `qvdiff merge [REVS] -m MSG`: a revision whose parents are the given heads (default: all), so
 /// two lines of work become one again. Its sections are empty: each parent already holds its SQL.
 pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<()> {
-    let message = sanitize_message(&args.message);
-    if message.is_empty() {
-        return Err(
-            CliError::new("the merge message is empty").with_hint("pass -m \"merge heads\"")
-        );
-    }
+    let message = revision_message(&args.message, "merge", "merge heads")?;
     // Every history the project keeps gets the merge, with one revision id.
     let views = config.histories();
     let histories = views
@@ -611,7 +649,7 @@ pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<
         files.push((view, file));
     }
     for (view, file) in &files {
-        write_migration(view, file, &[], console)?;
+        write_migration(view, file, &[], false, console)?;
         console.info(&format!("  merges {}", file.parents.join(" + ")));
     }
     Ok(())

@@ -11,6 +11,7 @@ pub mod init;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
+pub mod online;
 pub mod port;
 pub mod review;
 pub mod team;

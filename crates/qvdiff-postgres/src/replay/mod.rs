@@ -27,8 +27,11 @@
 //!   other `COMMENT ON`, `SET` (not `search_path`), `GRANT`/`REVOKE`, `ANALYZE`, `LOCK` and
 //!   `BEGIN`/`COMMIT` change nothing here. Statements on the ledger table are skipped.
 //!
-//! Anything else (views, functions, triggers, `DO` blocks, `ALTER … OWNER`, other schemas,
-//! expression indexes, generated columns, …) is refused with a [`ReplayError`] naming the
+//! - qvdiff's own sync trigger functions and triggers and its batched backfill (`migrate
+//!   --online`, see `sync`): tracked beside the tables, never part of [`SchemaReplay::schema`].
+//!
+//! Anything else (views, other functions and triggers, other `DO` blocks, `ALTER … OWNER`, other
+//! schemas, expression indexes, generated columns, …) is refused with a [`ReplayError`] naming the
 //! statement and its line: qvdiff cannot know what it does without a server.
 //!
 //! A CHECK expression and a raw SQL default are kept as written. The server prints back its own
@@ -41,11 +44,12 @@ mod catalog;
 mod enums;
 mod expr;
 mod facts;
-pub use expr::{unusable_defaults, UnusableDefault};
+pub use expr::unusable_defaults;
 pub(crate) mod naming;
 pub use facts::facts_of;
 mod parse;
 mod predicate;
+mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -176,6 +180,10 @@ pub struct SchemaReplay {
     /// Enum types (`CREATE TYPE … AS ENUM`): name → values in their sort order. A column of one
     /// holds `ColumnType::Enum` with no values; [`SchemaReplay::schema`] fills them in.
     enums: BTreeMap<String, Vec<String>>,
+    /// qvdiff's sync trigger functions (`migrate --online`), by name.
+    sync_functions: BTreeSet<String>,
+    /// qvdiff's sync triggers: (table, trigger) → the function it runs.
+    sync_triggers: BTreeMap<(String, String), String>,
 }
 
 #[derive(Debug)]
@@ -337,7 +345,7 @@ impl SchemaReplay {
                 };
                 ReplayError {
                     revision: None,
-                    statement: sqltext::excerpt(text),
+                    statement: qvdiff_core::sqltext::excerpt(text),
                     line,
                     message,
                     kind,

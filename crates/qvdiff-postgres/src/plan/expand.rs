@@ -1,0 +1,632 @@
+//! Expand / contract (`migrate --online`): a column type change that rewrites the table, or a
+//! column rename the old app still uses, written as two revisions so that the old and the new
+//! app version both work between them.
+//!
+//! - **Expand**: the other changes of the diff as usual; then per carried column a new column
+//!   (the new type under `<column>_new`, or the new name), a trigger function and a `BEFORE
+//!   INSERT OR UPDATE` trigger keeping both columns in step both ways, the backfill of the rows
+//!   already there in batches of [`BACKFILL_BATCH`] keys, each committed on its own
+//!   ([`backfill_sql`]: a `DO` block the runner runs outside a transaction), and for a NOT NULL
+//!   column a `CHECK (new IS NOT NULL)` added `NOT VALID` and validated, which lets the contract
+//!   set NOT NULL without a scan.
+//! - **Contract**: drop the trigger and its function, drop the old column, give the new column
+//!   the old one's place (rename, NOT NULL over the validated CHECK, default, comment), drop the
+//!   CHECK. Every statement takes its lock briefly: nothing scans or rewrites the table.
+//!
+//! A column in a key, an index, a foreign key or a CHECK, a table without a single integer
+//! primary key to batch by, and a type without assignment casts both ways stay in place (the
+//! reason is reported); so does everything else.
+
+use super::{has_assignment_cast, Postgres};
+use crate::ddl::{check_comment_sql, comment_sql};
+use crate::locks::type_change_rewrites;
+use crate::render::{limit_name, quote_ident, render_default, render_type};
+use qvdiff_core::{
+    diff, fill_restored_columns, Change, Check, Column, ColumnType, Dialect, ExpandContract, Lock,
+    LockMode, Loss, Plan, PlanError, Renames, Schema, Step, StepFacts,
+};
+
+/// Prefix of the trigger functions and triggers qvdiff writes to keep two columns in step.
+/// The schema model and the comparisons know them by it.
+pub const SYNC_PREFIX: &str = "qvdiff_sync_";
+
+/// Dollar-quote tag of qvdiff's batched backfill: a `DO` block with it commits batch by batch,
+/// so the runner runs it outside a transaction and the schema model reads it as data only.
+pub const BACKFILL_TAG: &str = "$qvdiff_backfill$";
+
+/// Keys per backfill batch: a batch's row locks are held for milliseconds.
+pub const BACKFILL_BATCH: u32 = 5_000;
+
+/// One column carried through expand / contract.
+struct Carried {
+    table: String,
+    /// The column as it is (base schema).
+    old: Column,
+    /// The column as wanted (its final name and type).
+    new: Column,
+    /// The name of the new column between the two revisions.
+    shadow: String,
+    /// The single integer primary key column, to batch the backfill by.
+    key: String,
+}
+
+impl Carried {
+    fn sync_name(&self) -> String {
+        limit_name(&format!("{SYNC_PREFIX}{}_{}", self.table, self.old.name))
+    }
+
+    fn not_null_check(&self) -> Option<Check> {
+        (!self.old.nullable).then(|| Check {
+            name: limit_name(&format!("{}_{}_not_null", self.table, self.shadow)),
+            expr: format!("{} IS NOT NULL", quote_ident(&self.shadow)),
+        })
+    }
+
+    fn describe(&self) -> String {
+        if self.old.name == self.new.name {
+            format!(
+                "{}.{}: {} -> {} through {}.{}",
+                self.table,
+                self.old.name,
+                render_type(&self.old.ty),
+                render_type(&self.new.ty),
+                self.table,
+                self.shadow
+            )
+        } else {
+            format!(
+                "{}.{} renamed to {}",
+                self.table, self.old.name, self.new.name
+            )
+        }
+    }
+}
+
+/// Why `column` of `table` (named `name` in `to`) cannot be carried; `None`: it can.
+fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Option<String> {
+    let (Some(before), Some(after)) = (from.table(table), to.table(table)) else {
+        return Some("its table is created, dropped or renamed".into());
+    };
+    let mentions = |expr: &str, column: &str| expr.contains(column);
+    for (t, column) in [(before, old), (after, new)] {
+        let in_key = t.primary_key.iter().any(|c| c == column)
+            || t.uniques
+                .iter()
+                .any(|u| u.columns.iter().any(|c| c == column))
+            || t.indexes.iter().any(|i| {
+                i.columns.iter().any(|c| c == column)
+                    || i.predicate.as_deref().is_some_and(|p| mentions(p, column))
+            })
+            || t.foreign_keys
+                .iter()
+                .any(|fk| fk.columns.iter().any(|c| c == column))
+            || t.checks.iter().any(|c| mentions(&c.expr, column));
+        let referenced = [from, to].iter().any(|s| {
+            s.tables.iter().any(|other| {
+                other
+                    .foreign_keys
+                    .iter()
+                    .any(|fk| fk.ref_table == table && fk.ref_columns.iter().any(|c| c == column))
+            })
+        });
+        if in_key || referenced {
+            return Some("it is in a key, an index, a foreign key or a CHECK".into());
+        }
+    }
+    let integer_key = |t: &qvdiff_core::Table| match t.primary_key.as_slice() {
+        [key] => t
+            .column(key)
+            .is_some_and(|c| matches!(c.ty, ColumnType::Integer { .. })),
+        _ => false,
+    };
+    if !integer_key(before) || before.primary_key != after.primary_key {
+        return Some("its table has no single integer primary key to backfill by".into());
+    }
+    None
+}
+
+/// The columns `changes` rewrite or rename that can be carried, and the reasons for the ones
+/// that stay in place.
+fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carried>, Vec<String>) {
+    let mut carried = Vec::new();
+    let mut in_place = Vec::new();
+    for change in changes {
+        let (table, old_name, new_name) = match change {
+            Change::RenameColumn { table, from, to } => (table, from, to),
+            Change::AlterColumn { table, from, to } => (table, &from.name, &to.name),
+            _ => continue,
+        };
+        // A renamed column whose type changes too comes as a rename and an alteration: the
+        // alteration (under the new name) is that of the same column.
+        let renamed_from = changes.iter().find_map(|c| match c {
+            Change::RenameColumn { table: t, from, to } if t == table && to == new_name => {
+                Some(from.clone())
+            }
+            _ => None,
+        });
+        if matches!(change, Change::AlterColumn { .. }) && renamed_from.is_some() {
+            continue;
+        }
+        let old_name = renamed_from.as_deref().unwrap_or(old_name);
+        let (Some(old), Some(new)) = (
+            from.table(table).and_then(|t| t.column(old_name)),
+            to.table(table).and_then(|t| t.column(new_name)),
+        ) else {
+            continue;
+        };
+        let retyped = old.ty != new.ty;
+        let rewrites = retyped
+            && type_change_rewrites(
+                &render_type(&old.ty),
+                &render_type(&new.ty),
+                new.using.is_some(),
+            );
+        if old_name == new_name && !rewrites {
+            continue;
+        }
+        let what = format!("{table}.{old_name}");
+        let why = if let Some(why) = obstacle(from, to, table, old_name, new_name) {
+            Some(why)
+        } else if old.nullable != new.nullable
+            || old.default != new.default
+            || old.autoincrement
+            || new.autoincrement
+            || new.using.is_some()
+        {
+            Some("its nullability, default, identity or USING changes too".into())
+        } else if retyped
+            && !(has_assignment_cast(&old.ty, &new.ty) && has_assignment_cast(&new.ty, &old.ty))
+        {
+            Some("its old and new types do not convert into each other by assignment".into())
+        } else {
+            None
+        };
+        let shadow = if old_name == new_name {
+            limit_name(&format!("{old_name}_new"))
+        } else {
+            new_name.clone()
+        };
+        let taken = [from, to]
+            .iter()
+            .any(|s| s.table(table).and_then(|t| t.column(&shadow)).is_some());
+        let why = why.or_else(|| {
+            (old_name == new_name && taken)
+                .then(|| format!("its table already has a column {shadow}"))
+        });
+        if let Some(why) = why {
+            in_place.push(format!("{what} stays in place: {why}"));
+            continue;
+        }
+        let key = from.table(table).map(|t| t.primary_key[0].clone());
+        carried.push(Carried {
+            table: table.clone(),
+            old: old.clone(),
+            new: new.clone(),
+            shadow,
+            key: key.unwrap_or_default(),
+        });
+    }
+    (carried, in_place)
+}
+
+/// `to` with each carried column as it is in `from`: the target of the other changes.
+fn without_carried(from: &Schema, to: &Schema, carried: &[Carried]) -> Schema {
+    let mut mid = to.clone();
+    for c in carried {
+        if let Some(table) = mid.tables.iter_mut().find(|t| t.name == c.table) {
+            table.columns.retain(|col| col.name != c.new.name);
+            if let Some(old) = from.table(&c.table).and_then(|t| t.column(&c.old.name)) {
+                table.columns.push(old.clone());
+            }
+        }
+    }
+    mid
+}
+
+/// `mid` with each carried column's new column beside the old one, and its NOT NULL CHECK.
+fn expanded_schema(mid: &Schema, carried: &[Carried]) -> Schema {
+    let mut expanded = mid.without_hints();
+    for c in carried {
+        if let Some(table) = expanded.tables.iter_mut().find(|t| t.name == c.table) {
+            table.columns.push(shadow_column(c));
+            table.checks.extend(c.not_null_check());
+        }
+    }
+    expanded.normalized()
+}
+
+fn shadow_column(c: &Carried) -> Column {
+    Column::new_nullable(c.shadow.clone(), c.new.ty.clone())
+}
+
+fn lock(table: &str, mode: LockMode) -> StepFacts {
+    StepFacts {
+        lock: Some(Lock {
+            mode,
+            table: table.to_string(),
+            scans: false,
+            rewrites: false,
+        }),
+        ..StepFacts::default()
+    }
+}
+
+/// A lock under which the statement reads every row.
+fn scanning(table: &str, mode: LockMode) -> StepFacts {
+    let mut facts = lock(table, mode);
+    if let Some(lock) = &mut facts.lock {
+        lock.scans = true;
+    }
+    facts
+}
+
+/// The trigger function keeping `old` and `shadow` in step: an insert that sets the new column
+/// sets the old one from it, else the new one from the old; an update copies whichever of the
+/// two changed to the other (the new one when both did).
+fn sync_function_sql(c: &Carried) -> String {
+    let (o, s) = (quote_ident(&c.old.name), quote_ident(&c.shadow));
+    format!(
+        "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $qvdiff_sync$\n\
+         BEGIN\n\
+         \x20 IF TG_OP = 'INSERT' THEN\n\
+         \x20   IF NEW.{s} IS NULL THEN NEW.{s} := NEW.{o}; ELSE NEW.{o} := NEW.{s}; END IF;\n\
+         \x20 ELSIF NEW.{s} IS DISTINCT FROM OLD.{s} THEN\n\
+         \x20   NEW.{o} := NEW.{s};\n\
+         \x20 ELSIF NEW.{o} IS DISTINCT FROM OLD.{o} THEN\n\
+         \x20   NEW.{s} := NEW.{o};\n\
+         \x20 END IF;\n\
+         \x20 RETURN NEW;\n\
+         END\n\
+         $qvdiff_sync$;",
+        name = quote_ident(&c.sync_name()),
+    )
+}
+
+fn sync_trigger_sql(c: &Carried) -> String {
+    format!(
+        "CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION \
+         {name}();",
+        name = quote_ident(&c.sync_name()),
+        table = quote_ident(&c.table),
+    )
+}
+
+fn drop_sync_sql(c: &Carried) -> [String; 2] {
+    let name = quote_ident(&c.sync_name());
+    [
+        format!(
+            "DROP TRIGGER IF EXISTS {name} ON {};",
+            quote_ident(&c.table)
+        ),
+        format!("DROP FUNCTION IF EXISTS {name}();"),
+    ]
+}
+
+/// The backfill of the rows already there: `shadow = old` in batches of [`BACKFILL_BATCH`]
+/// keys, each batch committed, with a notice per batch. It runs outside a transaction (the
+/// runner knows it by [`BACKFILL_TAG`]); run again after a failure, it skips the rows done.
+pub fn backfill_sql(table: &str, key: &str, old: &str, shadow: &str) -> String {
+    let (t, k, o, s) = (
+        quote_ident(table),
+        quote_ident(key),
+        quote_ident(old),
+        quote_ident(shadow),
+    );
+    format!(
+        "DO {BACKFILL_TAG}\n\
+         DECLARE\n\
+         \x20 after_key bigint;\n\
+         \x20 upto bigint;\n\
+         \x20 changed bigint;\n\
+         \x20 done bigint := 0;\n\
+         BEGIN\n\
+         \x20 LOOP\n\
+         \x20   SELECT max(b.{k}) INTO upto FROM (SELECT {k} FROM {t} WHERE after_key IS NULL OR {k} > after_key ORDER BY {k} LIMIT {BACKFILL_BATCH}) AS b;\n\
+         \x20   EXIT WHEN upto IS NULL;\n\
+         \x20   UPDATE {t} SET {s} = {o} WHERE (after_key IS NULL OR {k} > after_key) AND {k} <= upto AND {s} IS NULL AND {o} IS NOT NULL;\n\
+         \x20   GET DIAGNOSTICS changed = ROW_COUNT;\n\
+         \x20   done := done + changed;\n\
+         \x20   COMMIT;\n\
+         \x20   RAISE NOTICE 'qvdiff backfill {table}.{shadow}: % rows', done;\n\
+         \x20   after_key := upto;\n\
+         \x20 END LOOP;\n\
+         END\n\
+         {BACKFILL_TAG};",
+        table = table.replace('\'', "''"),
+        shadow = shadow.replace('\'', "''"),
+    )
+}
+
+fn add_column_sql(c: &Carried) -> String {
+    format!(
+        "ALTER TABLE {} ADD COLUMN {} {};",
+        quote_ident(&c.table),
+        quote_ident(&c.shadow),
+        render_type(&c.new.ty)
+    )
+}
+
+fn drop_column_step(table: &str, column: &str, why: &str) -> Step {
+    let mut facts = lock(table, LockMode::AccessExclusive);
+    facts.destroys.push(Loss {
+        table: table.to_string(),
+        column: Some(column.to_string()),
+        reason: why.to_string(),
+    });
+    Step::with(
+        format!(
+            "ALTER TABLE {} DROP COLUMN {};",
+            quote_ident(table),
+            quote_ident(column)
+        ),
+        facts,
+    )
+}
+
+/// The expand steps of one column: new column, sync function and trigger, backfill, the NOT
+/// NULL CHECK.
+fn expand_steps(c: &Carried) -> Vec<Step> {
+    let table = c.table.as_str();
+    let mut steps = vec![
+        Step::with(add_column_sql(c), lock(table, LockMode::AccessExclusive)),
+        Step::plain(sync_function_sql(c)),
+        Step::with(
+            sync_trigger_sql(c),
+            lock(table, LockMode::ShareRowExclusive),
+        ),
+        Step::with(
+            backfill_sql(table, &c.key, &c.old.name, &c.shadow),
+            StepFacts {
+                outside_transaction: true,
+                ..lock(table, LockMode::RowExclusive)
+            },
+        ),
+    ];
+    if let Some(check) = c.not_null_check() {
+        steps.extend(not_null_check_steps(table, &check));
+    }
+    steps
+}
+
+/// The CHECK that lets `SET NOT NULL` skip its scan: added `NOT VALID` (a brief lock), its text
+/// kept in a comment as every planned CHECK's, then validated (a scan that lets writers on).
+fn not_null_check_steps(table: &str, check: &Check) -> [Step; 3] {
+    [
+        Step::with(
+            format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID;",
+                quote_ident(table),
+                quote_ident(&check.name),
+                check.expr
+            ),
+            lock(table, LockMode::AccessExclusive),
+        ),
+        Step::plain(check_comment_sql(table, check)),
+        Step::with(
+            format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {};",
+                quote_ident(table),
+                quote_ident(&check.name)
+            ),
+            scanning(table, LockMode::ShareUpdateExclusive),
+        ),
+    ]
+}
+
+/// The expand revision's way back for one column: trigger, function, new column.
+fn unexpand_steps(c: &Carried) -> Vec<Step> {
+    let [trigger, function] = drop_sync_sql(c);
+    vec![
+        Step::with(trigger, lock(&c.table, LockMode::AccessExclusive)),
+        Step::plain(function),
+        drop_column_step(
+            &c.table,
+            &c.shadow,
+            &format!(
+                "drops {}.{}, kept in step with {} by the trigger",
+                c.table, c.shadow, c.old.name
+            ),
+        ),
+    ]
+}
+
+/// The contract steps of one column: the new column takes the old one's place.
+fn contract_steps(c: &Carried) -> Vec<Step> {
+    let table = c.table.as_str();
+    let t = quote_ident(table);
+    let [trigger, function] = drop_sync_sql(c);
+    let mut steps = vec![
+        Step::with(trigger, lock(table, LockMode::AccessExclusive)),
+        Step::plain(function),
+        drop_column_step(
+            table,
+            &c.old.name,
+            &format!(
+                "drops {table}.{}: its values live on in {}",
+                c.old.name, c.new.name
+            ),
+        ),
+    ];
+    if c.shadow != c.new.name {
+        steps.push(Step::with(
+            format!(
+                "ALTER TABLE {t} RENAME COLUMN {} TO {};",
+                quote_ident(&c.shadow),
+                quote_ident(&c.new.name)
+            ),
+            lock(table, LockMode::AccessExclusive),
+        ));
+    }
+    let n = quote_ident(&c.new.name);
+    if let Some(check) = c.not_null_check() {
+        steps.push(Step::with(
+            format!("ALTER TABLE {t} ALTER COLUMN {n} SET NOT NULL;"),
+            lock(table, LockMode::AccessExclusive),
+        ));
+        steps.push(Step::with(
+            format!(
+                "ALTER TABLE {t} DROP CONSTRAINT {};",
+                quote_ident(&check.name)
+            ),
+            lock(table, LockMode::AccessExclusive),
+        ));
+    }
+    if let Some(default) = &c.new.default {
+        steps.push(Step::with(
+            format!(
+                "ALTER TABLE {t} ALTER COLUMN {n} SET DEFAULT {};",
+                render_default(default)
+            ),
+            lock(table, LockMode::AccessExclusive),
+        ));
+    }
+    if c.new.comment.is_some() {
+        steps.push(Step::plain(comment_sql(
+            table,
+            Some(&c.new.name),
+            c.new.comment.as_deref(),
+        )));
+    }
+    steps
+}
+
+/// The contract revision's way back: the expand state again. The old column comes back as it
+/// was, filled from the new one, and the trigger keeps them in step again.
+fn uncontract_steps(c: &Carried) -> Vec<Step> {
+    let table = c.table.as_str();
+    let t = quote_ident(table);
+    let (o, n) = (quote_ident(&c.old.name), quote_ident(&c.new.name));
+    let mut steps = Vec::new();
+    if c.new.default.is_some() {
+        steps.push(Step::with(
+            format!("ALTER TABLE {t} ALTER COLUMN {n} DROP DEFAULT;"),
+            lock(table, LockMode::AccessExclusive),
+        ));
+    }
+    if c.new.comment.is_some() {
+        steps.push(Step::plain(comment_sql(table, Some(&c.new.name), None)));
+    }
+    if c.shadow != c.new.name {
+        steps.push(Step::with(
+            format!(
+                "ALTER TABLE {t} RENAME COLUMN {n} TO {};",
+                quote_ident(&c.shadow)
+            ),
+            lock(table, LockMode::AccessExclusive),
+        ));
+    }
+    let s = quote_ident(&c.shadow);
+    if let Some(check) = c.not_null_check() {
+        steps.extend(not_null_check_steps(table, &check));
+        steps.push(Step::with(
+            format!("ALTER TABLE {t} ALTER COLUMN {s} DROP NOT NULL;"),
+            lock(table, LockMode::AccessExclusive),
+        ));
+    }
+    steps.push(Step::with(
+        format!("ALTER TABLE {t} ADD COLUMN {o} {};", render_type(&c.old.ty)),
+        lock(table, LockMode::AccessExclusive),
+    ));
+    steps.push(Step::with(
+        format!("UPDATE {t} SET {o} = {s};"),
+        scanning(table, LockMode::RowExclusive),
+    ));
+    if !c.old.nullable {
+        steps.push(Step::with(
+            format!("ALTER TABLE {t} ALTER COLUMN {o} SET NOT NULL;"),
+            scanning(table, LockMode::AccessExclusive),
+        ));
+    }
+    if let Some(default) = &c.old.default {
+        steps.push(Step::with(
+            format!(
+                "ALTER TABLE {t} ALTER COLUMN {o} SET DEFAULT {};",
+                render_default(default)
+            ),
+            lock(table, LockMode::AccessExclusive),
+        ));
+    }
+    if c.old.comment.is_some() {
+        steps.push(Step::plain(comment_sql(
+            table,
+            Some(&c.old.name),
+            c.old.comment.as_deref(),
+        )));
+    }
+    steps.push(Step::plain(sync_function_sql(c)));
+    steps.push(Step::with(
+        sync_trigger_sql(c),
+        lock(table, LockMode::ShareRowExclusive),
+    ));
+    steps
+}
+
+/// See [`Dialect::expand_contract`].
+pub(super) fn plan(
+    dialect: &Postgres,
+    from: &Schema,
+    to: &Schema,
+    changes: &[Change],
+) -> Result<Option<ExpandContract>, PlanError> {
+    let from = dialect.normalize(from);
+    let (carried, in_place) = carried_columns(&from, to, changes);
+    if carried.is_empty() {
+        return Ok(None);
+    }
+    // The other changes, from the schema as it is to the wanted one with the carried columns
+    // as they are: planned as any migration, in the expand revision.
+    let mid = without_carried(&from, to, &carried);
+    let is_carried = |table: &str, old: &str| {
+        carried
+            .iter()
+            .any(|c| c.table == table && c.old.name == old)
+    };
+    let renames = Renames {
+        tables: changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::RenameTable { from, to } => Some((from.clone(), to.clone())),
+                _ => None,
+            })
+            .collect(),
+        columns: changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::RenameColumn { table, from, to } if !is_carried(table, from) => {
+                    Some((table.clone(), from.clone(), to.clone()))
+                }
+                _ => None,
+            })
+            .collect(),
+        indexes: Vec::new(),
+    };
+    let others = diff(&from, &mid, &renames);
+    let mut expand_up = dialect.plan(&from, &mid, &others)?;
+    let reverse = diff(&mid, &from, &renames.inverted());
+    let mut down_target = from.clone();
+    fill_restored_columns(&mut down_target, &reverse);
+    let mut expand_down = Plan { steps: Vec::new() };
+    for c in &carried {
+        expand_up.steps.extend(expand_steps(c));
+        expand_down.steps.extend(unexpand_steps(c));
+    }
+    let mid_plain = mid.without_hints();
+    expand_down
+        .steps
+        .extend(dialect.plan(&mid_plain, &down_target, &reverse)?.steps);
+    let contract_up = Plan {
+        steps: carried.iter().flat_map(contract_steps).collect(),
+    };
+    let contract_down = Plan {
+        steps: carried.iter().rev().flat_map(uncontract_steps).collect(),
+    };
+    Ok(Some(ExpandContract {
+        expand_up,
+        expand_down,
+        contract_up,
+        contract_down,
+        expanded: expanded_schema(&mid, &carried),
+        carried: carried.iter().map(Carried::describe).collect(),
+        in_place,
+    }))
+}

@@ -1,0 +1,333 @@
+//! `migrate --online`: a type change (int4 → int8) and a column rename written as expand and
+//! contract revisions, applied with the real binary to a real server under the writes of an
+//! "old" and a "new" app version; and the contract marker that `upgrade` stops before, on both
+//! dialects.
+//!
+//! The PostgreSQL test needs a server (`QVDIFF_TEST_POSTGRES_URL`, see
+//! `qvdiff_postgres::testing`); without one it says "skipped" on stderr and passes, unless
+//! `QVDIFF_REQUIRE_POSTGRES=1`.
+
+use super::support::Project;
+use postgres::Client;
+use qvdiff_postgres::testing::TestDatabase;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+const MODELS: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key)]
+    pub id: i64,
+    pub qty: i32,
+    pub title: Option<String>,
+}
+"#;
+
+/// Rows the table holds before the change.
+const ROWS: i64 = 50_000;
+
+/// `id → (qty, name)` as the rows should read after the contract.
+type Expected = BTreeMap<i64, (i64, Option<String>)>;
+
+/// Which app version a writer plays: the old one writes `qty` (int4) and `title`, the new one
+/// `qty_new` (int8) and `name`.
+#[derive(Clone, Copy)]
+enum App {
+    Old,
+    New,
+}
+
+/// A writer that inserts rows of its own and updates rows already there (the old app the odd
+/// ids, the new app the even ones), interleaved with the other writer, until told to stop.
+/// Returns what it wrote.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Expected>,
+}
+
+impl Writer {
+    fn start(db: &TestDatabase, app: App) -> Writer {
+        let mut client = db.connect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let (qty, name, first_id, parity) = match app {
+                App::Old => ("qty", "title", 1_000_000, 1),
+                App::New => ("qty_new", "name", 2_000_000, 0),
+            };
+            let mut wrote = Expected::new();
+            let mut i: i64 = 0;
+            while !flag.load(Ordering::Relaxed) {
+                i += 1;
+                let id = first_id + i;
+                let text = format!("{name} insert {i}");
+                client
+                    .execute(
+                        &format!(
+                            "INSERT INTO items (id, {qty}, {name}) VALUES ($1, $2::bigint, $3)"
+                        ),
+                        &[&id, &i, &text],
+                    )
+                    .unwrap();
+                wrote.insert(id, (i, Some(text)));
+                // An existing row of this writer's parity, spread over the table.
+                let target = (i * 7_919) % (ROWS / 2) * 2 + parity;
+                let target = if target == 0 { 2 } else { target };
+                let text = format!("{name} update {i}");
+                let value = -i;
+                client
+                    .execute(
+                        &format!("UPDATE items SET {qty} = $2::bigint, {name} = $3 WHERE id = $1"),
+                        &[&target, &value, &text],
+                    )
+                    .unwrap();
+                wrote.insert(target, (value, Some(text)));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            wrote
+        });
+        Writer { stop, thread }
+    }
+
+    fn stop(self) -> Expected {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("a writer thread")
+    }
+}
+
+fn count(client: &mut Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+/// Every row of `items` as `id → (qty, name)`, reading the given columns.
+fn rows(client: &mut Client, qty: &str, name: &str) -> Expected {
+    client
+        .query(
+            &format!("SELECT id, {qty}::bigint, {name} FROM items ORDER BY id"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect()
+}
+
+fn sync_objects(client: &mut Client) -> i64 {
+    count(
+        client,
+        "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'qvdiff_sync_%') \
+         + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'qvdiff_sync_%')",
+    )
+}
+
+/// int4 → int8 and a rename through expand / contract on 50,000 rows: `upgrade` applies the
+/// expand and stops before the contract; the old app (old column names and type) and the new
+/// app (new columns) insert and update, interleaved, from before the expand through the window;
+/// `upgrade --contract` then finds every value either wrote, the row count right, `check --db`
+/// clean and no trigger or function left. The contract's downgrade gives the expand state back
+/// with every value in both columns and the triggers in place.
+#[test]
+fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
+    let Some(db) = TestDatabase::create("expand_contract_window") else {
+        return;
+    };
+    let p = Project::empty();
+    // Both revisions are proven on a throwaway database of the server too.
+    p.write(
+        "qvdiff.toml",
+        &format!(
+            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n\n\
+             [postgres]\nshadow_url = \"{}\"\n",
+            db.url
+        ),
+    );
+    p.write("src/models.rs", MODELS);
+    p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let mut client = db.connect();
+    client
+        .execute(
+            "INSERT INTO items (id, qty, title) \
+             SELECT g, g % 1000, 'row ' || g FROM generate_series(1, $1::bigint) g",
+            &[&ROWS],
+        )
+        .unwrap();
+    let mut expected: Expected = (1..=ROWS)
+        .map(|g| (g, (g % 1000, Some(format!("row {g}")))))
+        .collect();
+
+    p.write(
+        "src/models.rs",
+        &MODELS.replace("pub qty: i32", "pub qty: i64").replace(
+            "pub title: Option<String>",
+            "#[column(renamed_from = \"title\")]\n    pub name: Option<String>",
+        ),
+    );
+    let wrote = p
+        .qvdiff(&[
+            "migrate",
+            "-m",
+            "widen qty, rename title",
+            "--rev-id",
+            "r2",
+            "--online",
+        ])
+        .expect_code(0);
+    assert!(wrote.stderr.contains("r2_contract"), "{}", wrote.stderr);
+    let contract = p.read("migrations/r2_contract_widen_qty_rename_title_contract.sql");
+    assert!(contract.contains("\n-- qvdiff:contract\n"), "{contract}");
+    let expand = p.read("migrations/r2_widen_qty_rename_title_expand.sql");
+    assert!(expand.contains("DO $qvdiff_backfill$"), "{expand}");
+    assert!(!expand.contains("-- qvdiff:contract"), "{expand}");
+
+    // The old app writes from before the expand until the contract.
+    let old_app = Writer::start(&db, App::Old);
+    let up = p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert!(
+        up.stderr
+            .contains("Stopped before contract revision r2_contract")
+            && up.stderr.contains("qvdiff upgrade --contract"),
+        "{}",
+        up.stderr
+    );
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(current.stdout.starts_with("r2 "), "{}", current.stdout);
+    assert!(
+        current.stderr.contains("upgrade --contract"),
+        "{}",
+        current.stderr
+    );
+    // The expand applied, the contract pending: a second upgrade runs nothing.
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM qvdiff_migrations WHERE revision = 'r2_contract'"
+        ),
+        0
+    );
+    let new_app = Writer::start(&db, App::New);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (old_wrote, new_wrote) = (old_app.stop(), new_app.stop());
+    assert!(old_wrote.len() > 20 && new_wrote.len() > 20);
+    expected.extend(old_wrote);
+    expected.extend(new_wrote);
+    // Between the revisions both spellings read the same values.
+    assert_eq!(rows(&mut client, "qty", "title"), expected);
+    assert_eq!(rows(&mut client, "qty_new", "name"), expected);
+
+    let up = p
+        .qvdiff(&["upgrade", "--db", &db.url, "--contract"])
+        .expect_code(0);
+    assert!(up.stderr.contains("Applied r2_contract"), "{}", up.stderr);
+    assert_eq!(rows(&mut client, "qty", "name"), expected);
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM items"),
+        i64::try_from(expected.len()).unwrap()
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'items' \
+             AND column_name = 'qty' AND data_type = 'bigint' AND is_nullable = 'NO'"
+        ),
+        1
+    );
+    assert_eq!(sync_objects(&mut client), 0);
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+    // A value only int8 holds fits now.
+    client
+        .execute("UPDATE items SET qty = 5000000000 WHERE id = 1", &[])
+        .unwrap();
+    client
+        .execute("UPDATE items SET qty = $1 WHERE id = 1", &[&expected[&1].0])
+        .unwrap();
+
+    // Downgrading the contract gives the expand state back: both columns, every value, the
+    // triggers keeping them in step.
+    p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(rows(&mut client, "qty", "title"), expected);
+    assert_eq!(rows(&mut client, "qty_new", "name"), expected);
+    assert_eq!(sync_objects(&mut client), 4);
+    client
+        .execute(
+            "UPDATE items SET title = 'after downgrade' WHERE id = 3",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM items WHERE id = 3 AND name = 'after downgrade'"
+        ),
+        1
+    );
+}
+
+/// A hand-written contract revision on SQLite: `upgrade` applies what comes before it and stops,
+/// `history` marks it, `upgrade --contract` applies it.
+#[test]
+fn upgrade_stops_before_a_contract_revision_until_told_to_go_on() {
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndatabase = \"sqlite://app.db\"\n",
+    );
+    p.write(
+        "migrations/r1_create.sql",
+        "-- qvdiff revision: r1\n-- parents:\n-- message: create\n-- qvdiff:up\n\
+         CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT);\n-- qvdiff:down\nDROP TABLE t;\n",
+    );
+    p.write(
+        "migrations/r2_drop_a.sql",
+        "-- qvdiff revision: r2\n-- parents: r1\n-- message: drop a\n-- qvdiff:contract\n\
+         -- qvdiff:up\nALTER TABLE t DROP COLUMN a;\n-- qvdiff:down\nALTER TABLE t ADD COLUMN a TEXT;\n",
+    );
+    let up = p.qvdiff(&["upgrade"]).expect_code(0);
+    assert!(up.stderr.contains("Applied r1 create"), "{}", up.stderr);
+    assert!(
+        up.stderr
+            .contains("Stopped before contract revision r2 (migrations/r2_drop_a.sql)"),
+        "{}",
+        up.stderr
+    );
+    let history = p.qvdiff(&["history"]).expect_code(0);
+    assert!(
+        history.stdout.contains("o r2 (head; contract"),
+        "{}",
+        history.stdout
+    );
+    let up = p.qvdiff(&["upgrade", "--contract"]).expect_code(0);
+    assert!(up.stderr.contains("Applied r2 drop a"), "{}", up.stderr);
+    let current = p.qvdiff(&["current"]).expect_code(0);
+    assert!(current.stdout.starts_with("r2 "), "{}", current.stdout);
+}
+
+/// `--online` on a SQLite project: one clear message, exit code 2, nothing written.
+#[test]
+fn online_on_sqlite_is_refused_and_writes_nothing() {
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\n",
+    );
+    p.write("src/models.rs", MODELS);
+    let before = p.snapshot();
+    let run = p
+        .qvdiff(&["migrate", "-m", "create items", "--online"])
+        .expect_code(2);
+    assert!(
+        run.stderr
+            .contains("--online writes expand / contract revisions for PostgreSQL"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.snapshot(), before);
+}
