@@ -49,6 +49,9 @@
 //! A case whose models PostgreSQL stores alike (AUTOINCREMENT is an identity either way) gets no
 //! migration: its `migration.postgres.sql` says so and `qvdiff check --db` must pass.
 //!
+//! A case may hold `config.postgres.toml`: lines added to the project's `qvdiff.toml` (such as
+//! `[postgres] online_ddl = false`).
+//!
 //! Cases run in parallel threads, each on its own database. `QVDIFF_BLESS=1` rewrites the
 //! snapshots, `QVDIFF_CASES=a,b` filters the cases, as in `cases.rs`.
 
@@ -214,9 +217,12 @@ fn run_pass(case: &Path, with_rows: bool) -> Result<Pass, String> {
     let expect_refused = std::fs::read_to_string(case.join("expect_refused.postgres.txt")).ok();
 
     let p = Project::with_models(&[("src/models.rs", &read("before.rs")?)]);
+    let config = std::fs::read_to_string(case.join("config.postgres.toml")).unwrap_or_default();
     p.write(
         "qvdiff.toml",
-        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
+        &format!(
+            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n{config}"
+        ),
     );
     let ok = |args: &[&str]| -> Result<String, String> {
         let run = p.qvdiff(args);

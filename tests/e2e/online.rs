@@ -261,17 +261,32 @@ fn upgrade_behind_a_short_lock_retries_until_it_is_released() {
 // kill -9 during a step that runs outside a transaction, then `upgrade` again
 // ---------------------------------------------------------------------------------------------
 
-/// The models with an index on `note` (`unique`: a unique one), built `CONCURRENTLY`.
-fn indexed_models(unique: bool) -> String {
-    let index = if unique {
-        "#[model(index(fields(note), unique))]\n"
-    } else {
-        "#[model(index(fields(note)))]\n"
-    };
-    MODELS.replace(
-        "#[model(table = \"orders\")]\n",
-        &format!("#[model(table = \"orders\")]\n{index}"),
-    )
+/// What the revision under test adds on `note`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnNote {
+    /// An index: `CREATE INDEX CONCURRENTLY`, dropped `CONCURRENTLY` on the way back.
+    Index,
+    /// A UNIQUE constraint: `CREATE UNIQUE INDEX CONCURRENTLY`, then `ADD CONSTRAINT … UNIQUE
+    /// USING INDEX`; the way back drops the constraint (and its index) in a transaction.
+    UniqueConstraint,
+}
+
+/// The models with `on_note` added (and the `shipped` column of [`project`]'s second revision).
+fn indexed_models(on_note: OnNote) -> String {
+    let models = MODELS.replace(
+        "    pub note: String,\n",
+        "    pub note: String,\n    pub shipped: Option<bool>,\n",
+    );
+    match on_note {
+        OnNote::Index => models.replace(
+            "#[model(table = \"orders\")]\n",
+            "#[model(table = \"orders\")]\n#[model(index(fields(note)))]\n",
+        ),
+        OnNote::UniqueConstraint => models.replace(
+            "    pub note: String,\n",
+            "    #[column(unique)]\n    pub note: String,\n",
+        ),
+    }
 }
 
 /// The server process running `prefix` on behalf of another session, once it waits for a lock;
@@ -365,27 +380,28 @@ fn valid_indexes_on_note(client: &mut Client) -> i64 {
     )
 }
 
-/// kill -9 of `upgrade` while it builds an index `CONCURRENTLY` (plain, then unique), and of
-/// `downgrade` while it drops it: the next run finds the invalid index the build left, drops
-/// and rebuilds it (or finishes the drop), the schema equals the models, and no row is lost.
-fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label: &str) {
+/// The UNIQUE constraints of `orders`.
+fn unique_constraints(client: &mut Client) -> i64 {
+    count(
+        client,
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'orders'::regclass AND contype = 'u'",
+    )
+}
+
+/// kill -9 of `upgrade` while it builds an index `CONCURRENTLY` (for an index, then for a UNIQUE
+/// constraint), and of `downgrade` while it drops the index: the next run finds the invalid
+/// index the build left, drops and rebuilds it (and adds the constraint), or finishes the drop;
+/// the schema equals the models, and no row is lost.
+fn killed_concurrent_index_build_is_finished_by_the_next_run(on_note: OnNote, label: &str) {
     let Some(db) = TestDatabase::create(label) else {
         return;
     };
     let p = project(&db, 2_000, 5);
     // The generated "add shipped" revision first, so the index comes in a revision of its own.
     p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
-    p.write(
-        "qvdiff.toml",
-        &format!("{}concurrent_indexes = true\n", p.read("qvdiff.toml")),
-    );
-    p.write(
-        "src/models.rs",
-        &indexed_models(unique).replace(
-            "    pub note: String,\n",
-            "    pub note: String,\n    pub shipped: Option<bool>,\n",
-        ),
-    );
+    // Online DDL is the default: no configuration asks for it.
+    assert!(!p.read("qvdiff.toml").contains("online_ddl"));
+    p.write("src/models.rs", &indexed_models(on_note));
     p.qvdiff(&["migrate", "-m", "index note"]).expect_code(0);
     // The file says which statements run outside the transaction.
     let index_file = std::fs::read_dir(p.path("migrations"))
@@ -401,14 +417,23 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
         "{text}"
     );
     assert!(text.contains("-- OUTSIDE TRANSACTION"), "{text}");
+    let create = match on_note {
+        OnNote::Index => "CREATE INDEX CONCURRENTLY",
+        OnNote::UniqueConstraint => {
+            assert!(
+                text.contains(
+                    "CREATE UNIQUE INDEX CONCURRENTLY \"orders_note_key\" ON \"orders\" (\"note\");"
+                ) && text.contains(
+                    "ALTER TABLE \"orders\" ADD CONSTRAINT \"orders_note_key\" UNIQUE USING INDEX \"orders_note_key\";"
+                ),
+                "{text}"
+            );
+            "CREATE UNIQUE INDEX CONCURRENTLY"
+        }
+    };
     let mut client = db.connect();
     let rows_before = count(&mut client, "SELECT count(*) FROM orders");
 
-    let create = if unique {
-        "CREATE UNIQUE INDEX CONCURRENTLY"
-    } else {
-        "CREATE INDEX CONCURRENTLY"
-    };
     assert!(
         kill_during_concurrent_step(&p, &db, &["upgrade", "--db", &db.url], create),
         "the killed build left an invalid index"
@@ -417,6 +442,7 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
         count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
         2
     );
+    assert_eq!(unique_constraints(&mut client), 0);
     // `current` and `history` show the revision the kill left half done.
     let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
     assert!(
@@ -434,6 +460,11 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
     let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
     assert!(!current.stderr.contains("half"), "{current:?}");
     assert_eq!(valid_indexes_on_note(&mut client), 1);
+    let constraints = match on_note {
+        OnNote::Index => 0,
+        OnNote::UniqueConstraint => 1,
+    };
+    assert_eq!(unique_constraints(&mut client), constraints);
     assert_eq!(
         count(
             &mut client,
@@ -458,35 +489,80 @@ fn killed_concurrent_index_build_is_finished_by_the_next_run(unique: bool, label
     );
     p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
 
-    // The way back: killed while dropping the index, finished by the next downgrade.
-    kill_during_concurrent_step(
-        &p,
-        &db,
-        &["downgrade", "--db", &db.url, "-1"],
-        "DROP INDEX CONCURRENTLY",
-    );
-    p.qvdiff(&["downgrade", "--db", &db.url, "-1"])
-        .expect_code(0);
+    match on_note {
+        OnNote::Index => {
+            // The way back: killed while dropping the index, finished by the next downgrade.
+            kill_during_concurrent_step(
+                &p,
+                &db,
+                &["downgrade", "--db", &db.url, "-1"],
+                "DROP INDEX CONCURRENTLY",
+            );
+            p.qvdiff(&["downgrade", "--db", &db.url, "-1"])
+                .expect_code(0);
+        }
+        OnNote::UniqueConstraint => {
+            p.qvdiff(&["downgrade", "--db", &db.url, "-1"])
+                .expect_code(0);
+            assert_eq!(unique_constraints(&mut client), 0);
+            // A duplicate stored since: the preflight refuses before the build starts, so no
+            // invalid index is left behind and the revision is not half applied.
+            client
+                .batch_execute("INSERT INTO orders (note) VALUES ('row 1')")
+                .unwrap();
+            let refused = p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(2);
+            assert!(
+                refused.stderr.contains("cannot run on the existing data")
+                    && refused.stderr.contains("row 1"),
+                "{refused:?}"
+            );
+            assert_eq!(
+                count(
+                    &mut client,
+                    "SELECT count(*) FROM pg_index WHERE NOT indisvalid"
+                ),
+                0
+            );
+            assert_eq!(valid_indexes_on_note(&mut client), 0);
+            assert_eq!(
+                count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
+                2
+            );
+            let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+            assert!(!current.stderr.contains("half"), "{current:?}");
+            client
+                .batch_execute("DELETE FROM orders WHERE id = (SELECT max(id) FROM orders)")
+                .unwrap();
+        }
+    }
     assert_eq!(valid_indexes_on_note(&mut client), 0);
     assert_eq!(
         count(&mut client, "SELECT count(*) FROM qvdiff_migrations"),
         2
     );
+    let written_during_kills = match on_note {
+        OnNote::Index => 2,
+        OnNote::UniqueConstraint => 1,
+    };
     assert_eq!(
         count(&mut client, "SELECT count(*) FROM orders"),
-        rows_before + 2
+        rows_before + written_during_kills
     );
     p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
     assert_eq!(valid_indexes_on_note(&mut client), 1);
+    assert_eq!(unique_constraints(&mut client), constraints);
     p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
 }
 
 #[test]
 fn upgrade_killed_during_a_concurrent_index_build_is_finished_by_the_next_run() {
-    killed_concurrent_index_build_is_finished_by_the_next_run(false, "online_kill_index");
+    killed_concurrent_index_build_is_finished_by_the_next_run(OnNote::Index, "online_kill_index");
 }
 
 #[test]
-fn upgrade_killed_during_a_concurrent_unique_index_build_is_finished_by_the_next_run() {
-    killed_concurrent_index_build_is_finished_by_the_next_run(true, "online_kill_unique");
+fn upgrade_killed_during_a_concurrent_unique_constraint_build_is_finished_by_the_next_run() {
+    killed_concurrent_index_build_is_finished_by_the_next_run(
+        OnNote::UniqueConstraint,
+        "online_kill_unique",
+    );
 }

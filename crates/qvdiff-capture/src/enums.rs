@@ -177,16 +177,7 @@ fn enum_type_name(attrs: &[Attribute], errors: &mut Errors) -> Option<String> {
                 }
                 Ok(())
             } else {
-                let key = meta
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
-                errors.at(
-                    meta_span(&meta.path),
-                    unknown_key_message("enum_type", &key, &["name"]),
-                );
-                skip_value(&meta)
+                unknown_key(&meta, "enum_type", &["name"], errors)
             }
         });
         if let Err(error) = result {
@@ -212,16 +203,7 @@ fn variant_attrs(attrs: &[Attribute], errors: &mut Errors) -> VariantAttrs {
             } else if meta.path.is_ident("renamed_from") {
                 &mut out.renamed_from
             } else {
-                let key = meta
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
-                errors.at(
-                    meta_span(&meta.path),
-                    unknown_key_message("variant", &key, &["name", "renamed_from"]),
-                );
-                return skip_value(&meta);
+                return unknown_key(&meta, "variant", &["name", "renamed_from"], errors);
             };
             let value: LitStr = meta.value()?.parse()?;
             if slot.is_some() {
@@ -245,6 +227,26 @@ fn meta_span(path: &syn::Path) -> Span {
         .first()
         .map(|s| s.ident.span())
         .unwrap_or_else(Span::call_site)
+}
+
+/// Reports an unknown key of `#[attribute(…)]` at the key, then skips its value so that the keys
+/// after it are read too.
+fn unknown_key(
+    meta: &syn::meta::ParseNestedMeta,
+    attribute: &str,
+    known: &[&str],
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let key = meta
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    errors.at(
+        meta_span(&meta.path),
+        unknown_key_message(attribute, &key, known),
+    );
+    skip_value(meta)
 }
 
 /// Consumes `= value` after an unknown key, so parsing goes on to the next key.

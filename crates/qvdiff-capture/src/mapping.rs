@@ -97,24 +97,19 @@ fn build_table(
             }
         },
         Data::Enum(data) => {
-            errors.at(
+            not_a_struct(
+                errors,
                 data.enum_token.span,
-                format!(
-                    "`#[derive(Model)]` works on structs with named fields, but `{struct_name}` is an enum; \
-                     a model is one table, so use a struct (to store an enum in a column, derive \
-                     `qvdiff::Enum` on it)"
-                ),
+                &struct_name,
+                "an enum",
+                "a model is one table, so use a struct (to store an enum in a column, derive \
+                 `qvdiff::Enum` on it)",
             );
             return None;
         }
         Data::Union(data) => {
-            errors.at(
-                data.union_token.span,
-                format!(
-                    "`#[derive(Model)]` works on structs with named fields, but `{struct_name}` is a union; \
-                     use a struct"
-                ),
-            );
+            let span = data.union_token.span;
+            not_a_struct(errors, span, &struct_name, "a union", "use a struct");
             return None;
         }
     };
@@ -142,6 +137,18 @@ fn build_table(
         &infos,
         errors,
     ))
+}
+
+/// The error for `#[derive(Model)]` on something other than a struct: `what` it is, and what to
+/// do `instead`.
+fn not_a_struct(errors: &mut Errors, span: Span, struct_name: &str, what: &str, instead: &str) {
+    errors.at(
+        span,
+        format!(
+            "`#[derive(Model)]` works on structs with named fields, but `{struct_name}` is {what}; \
+             {instead}"
+        ),
+    );
 }
 
 /// The mapping rules from a struct's attributes and fields to its table, with the checks that
@@ -339,38 +346,14 @@ pub(crate) fn field_info(
             })
         }
         (None, Some(builtin @ ColumnType::Decimal { .. })) => {
-            if let Some(max) = &attrs.max_length {
-                errors.at(
-                    max.key,
-                    format!(
-                        "`max_length` applies to text columns, but field `{rust_name}` has type `{}` ({}); \
-                         remove `max_length` or make the field a `String`",
-                        (ty.text)(),
-                        describe(&builtin)
-                    ),
-                );
-            }
+            let (rust_type, kind) = ((ty.text)(), describe(&builtin));
+            max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
             Some(decimal_type(&attrs, &rust_name, errors))
         }
         (None, Some(builtin)) => {
-            precision_not_here(
-                &attrs,
-                &rust_name,
-                &(ty.text)(),
-                &describe(&builtin),
-                errors,
-            );
-            if let Some(max) = &attrs.max_length {
-                errors.at(
-                    max.key,
-                    format!(
-                        "`max_length` applies to text columns, but field `{rust_name}` has type `{}` ({}); \
-                         remove `max_length` or make the field a `String`",
-                        (ty.text)(),
-                        describe(&builtin)
-                    ),
-                );
-            }
+            let (rust_type, kind) = ((ty.text)(), describe(&builtin));
+            precision_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
+            max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
             Some(builtin)
         }
         // Not builtin: a Rust enum deriving `qvdiff::Enum`, whose values the derive fills in at
@@ -472,6 +455,25 @@ fn precision_not_here(
                 ),
             );
         }
+    }
+}
+
+/// `max_length` on a field whose type is not text.
+fn max_length_not_here(
+    attrs: &ColumnAttrs,
+    rust_name: &str,
+    rust_type: &str,
+    kind: &str,
+    errors: &mut Errors,
+) {
+    if let Some(max) = &attrs.max_length {
+        errors.at(
+            max.key,
+            format!(
+                "`max_length` applies to text columns, but field `{rust_name}` has type \
+                 `{rust_type}` ({kind}); remove `max_length` or make the field a `String`"
+            ),
+        );
     }
 }
 

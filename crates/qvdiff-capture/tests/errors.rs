@@ -40,7 +40,11 @@ fn position_of(text: &str, needle: &str) -> (usize, usize) {
 /// Asserts exactly one error, starting where `at` starts in `text`, whose message contains every
 /// piece of `parts`.
 fn expect_one(text: &str, at: &str, parts: &[&str]) {
-    let all = errors(text);
+    expect_one_of(errors(text), text, at, parts);
+}
+
+/// Asserts that `all` (the errors of `text`) is exactly one error, as [`expect_one`] describes.
+fn expect_one_of(all: Vec<(usize, usize, String)>, text: &str, at: &str, parts: &[&str]) {
     assert_eq!(all.len(), 1, "expected one error, got {all:#?}");
     let (line, column, message) = &all[0];
     assert_eq!((*line, *column), position_of(text, at), "{message}");
@@ -152,14 +156,9 @@ fn resolved_errors(text: &str) -> Vec<(usize, usize, String)> {
         .collect()
 }
 
+/// [`expect_one`] for the errors of `text` once its enum fields are resolved.
 fn expect_one_resolved(text: &str, at: &str, parts: &[&str]) {
-    let all = resolved_errors(text);
-    assert_eq!(all.len(), 1, "expected one error, got {all:#?}");
-    let (line, column, message) = &all[0];
-    assert_eq!((*line, *column), position_of(text, at), "{message}");
-    for part in parts {
-        assert!(message.contains(part), "`{message}` lacks `{part}`");
-    }
+    expect_one_of(resolved_errors(text), text, at, parts);
 }
 
 #[test]

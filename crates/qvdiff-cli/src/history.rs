@@ -1,7 +1,11 @@
-//! The migrations directory: every file parsed strictly and linked into a revision graph.
+//! The migrations directory: every file parsed strictly and linked into a revision graph; the
+//! history a command against one database reads, and a new revision's message.
 
+use crate::config::Config;
+use crate::db_url::{resolve_database, Database};
 use crate::error::{io_error, CliError, CliResult};
 use crate::models::display_path;
+use qvdiff_core::migration::sanitize_message;
 use qvdiff_core::runner::{Migration, Migrations};
 use std::path::Path;
 
@@ -48,4 +52,26 @@ pub fn load_migrations(dir: &Path) -> CliResult<Migrations> {
         ))
         .with_details(e.to_string().lines().map(str::to_string))
     })
+}
+
+/// The database in effect and the history of its dialect, read ([`resolve_database`] then
+/// [`load_migrations`]): what every command that runs against one database starts from.
+pub fn database_and_history(
+    config: &Config,
+    db_flag: Option<&str>,
+) -> CliResult<(Config, Database, Migrations)> {
+    let (view, database) = resolve_database(config, db_flag)?;
+    let migrations = load_migrations(&view.migrations)?;
+    Ok((view, database, migrations))
+}
+
+/// A new revision's `-m` message on one line; refused when nothing is left of it. `what` names
+/// the revision (`migration`, `merge`), `example` is a message to suggest.
+pub fn revision_message(raw: &str, what: &str, example: &str) -> CliResult<String> {
+    let message = sanitize_message(raw);
+    if message.is_empty() {
+        return Err(CliError::new(format!("the {what} message is empty"))
+            .with_hint(format!("pass -m \"{example}\"")));
+    }
+    Ok(message)
 }

@@ -575,30 +575,26 @@ fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<C
     });
     let (drop_checks, add_checks) = set_difference(&from.checks, &to.checks, Check::clone);
 
-    for index in drop_indexes {
-        changes.push(Change::DropIndex {
-            table: table(),
-            index,
-        });
-    }
-    for unique in drop_uniques {
-        changes.push(Change::DropUnique {
-            table: table(),
-            unique,
-        });
-    }
-    for foreign_key in drop_fks {
-        changes.push(Change::DropForeignKey {
-            table: table(),
-            foreign_key,
-        });
-    }
-    for check in drop_checks {
-        changes.push(Change::DropCheck {
-            table: table(),
-            check,
-        });
-    }
+    changes.extend(drop_indexes.into_iter().map(|index| Change::DropIndex {
+        table: table(),
+        index,
+    }));
+    changes.extend(drop_uniques.into_iter().map(|unique| Change::DropUnique {
+        table: table(),
+        unique,
+    }));
+    changes.extend(
+        drop_fks
+            .into_iter()
+            .map(|foreign_key| Change::DropForeignKey {
+                table: table(),
+                foreign_key,
+            }),
+    );
+    changes.extend(drop_checks.into_iter().map(|check| Change::DropCheck {
+        table: table(),
+        check,
+    }));
 
     // New column name -> the old column it continues.
     let mut matched: BTreeMap<&str, &Column> = BTreeMap::new();
@@ -664,30 +660,26 @@ fn diff_table(from: &Table, to: &Table, tr: &Translator<'_>, changes: &mut Vec<C
         });
     }
 
-    for unique in add_uniques {
-        changes.push(Change::AddUnique {
-            table: table(),
-            unique,
-        });
-    }
-    for index in add_indexes {
-        changes.push(Change::AddIndex {
-            table: table(),
-            index,
-        });
-    }
-    for foreign_key in add_fks {
-        changes.push(Change::AddForeignKey {
-            table: table(),
-            foreign_key,
-        });
-    }
-    for check in add_checks {
-        changes.push(Change::AddCheck {
-            table: table(),
-            check,
-        });
-    }
+    changes.extend(add_uniques.into_iter().map(|unique| Change::AddUnique {
+        table: table(),
+        unique,
+    }));
+    changes.extend(add_indexes.into_iter().map(|index| Change::AddIndex {
+        table: table(),
+        index,
+    }));
+    changes.extend(
+        add_fks
+            .into_iter()
+            .map(|foreign_key| Change::AddForeignKey {
+                table: table(),
+                foreign_key,
+            }),
+    );
+    changes.extend(add_checks.into_iter().map(|check| Change::AddCheck {
+        table: table(),
+        check,
+    }));
     if from.comment != to.comment {
         changes.push(Change::SetComment {
             table: table(),

@@ -14,7 +14,7 @@
 //! connection's `search_path`, as any unqualified table a migration creates.
 
 use crate::error::PgError;
-use crate::render::quote_string;
+use crate::render::{quote_ident, quote_string};
 use crate::session::{Session, SessionError, TextRow};
 use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE};
 
@@ -38,17 +38,43 @@ fn ledger_error(context: &str, error: SessionError) -> PgError {
     PgError::new(format!("{context} (table {LEDGER_TABLE})"), error.message)
 }
 
+/// Whether the ledger table exists (in the connection's `search_path`), as a value of a
+/// `SELECT` list: `t` or `f`.
+pub(crate) const LEDGER_EXISTS_SQL: &str = "to_regclass('\"qvdiff_migrations\"') IS NOT NULL";
+
+/// Whether the bookkeeping table `table` exists (found, unqualified, through the connection's
+/// `search_path`, as every statement of the runner finds it).
+pub(crate) fn table_exists(
+    session: &mut (impl Session + ?Sized),
+    table: &str,
+) -> Result<bool, SessionError> {
+    let name = quote_string(&quote_ident(table));
+    session
+        .query_value(&format!("SELECT to_regclass({name}) IS NOT NULL"))
+        .map(|value| value.as_deref() == Some("t"))
+}
+
 /// Whether the database has a ledger table (in the connection's `search_path`).
 pub fn ledger_exists(session: &mut (impl Session + ?Sized)) -> Result<bool, PgError> {
-    session
-        .query_value("SELECT to_regclass('\"qvdiff_migrations\"') IS NOT NULL")
-        .map(|value| value.as_deref() == Some("t"))
-        .map_err(|e| ledger_error("looking for the ledger", e))
+    table_exists(session, LEDGER_TABLE).map_err(|e| ledger_error("looking for the ledger", e))
 }
 
 /// Every ledger row, in the order the revisions were applied. Empty without a ledger table.
 pub fn read_ledger(session: &mut (impl Session + ?Sized)) -> Result<Vec<AppliedRevision>, PgError> {
-    if !ledger_exists(session)? {
+    read_ledger_known(session, None)
+}
+
+/// [`read_ledger`], where `exists` says whether the ledger table exists when the caller has
+/// just read it under the migration lock (sparing a round trip), `None` to look.
+pub(crate) fn read_ledger_known(
+    session: &mut (impl Session + ?Sized),
+    exists: Option<bool>,
+) -> Result<Vec<AppliedRevision>, PgError> {
+    let exists = match exists {
+        Some(exists) => exists,
+        None => ledger_exists(session)?,
+    };
+    if !exists {
         return Ok(Vec::new());
     }
     let rows = session
@@ -96,6 +122,26 @@ pub(crate) fn record_applied(
 ) -> Result<(), PgError> {
     session
         .execute(&insert_sql(migration, execution_ms))
+        .map_err(|e| {
+            ledger_error(
+                &format!("recording revision {}", migration.file.revision),
+                e,
+            )
+        })
+}
+
+/// Creates the ledger table when it is missing and records `migration` as applied now, in one
+/// round trip (the run's transaction holds both).
+pub(crate) fn create_and_record(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    execution_ms: i64,
+) -> Result<(), PgError> {
+    session
+        .execute(&format!(
+            "{CREATE_LEDGER_SQL};\n{}",
+            insert_sql(migration, execution_ms)
+        ))
         .map_err(|e| {
             ledger_error(
                 &format!("recording revision {}", migration.file.revision),
@@ -166,10 +212,9 @@ fn audit_row(row: TextRow) -> AcceptedEdit {
 
 /// Every accepted edit, oldest first. Empty without an audit table.
 pub fn read_audit(session: &mut (impl Session + ?Sized)) -> Result<Vec<AcceptedEdit>, PgError> {
-    let exists = session
-        .query_value("SELECT to_regclass('\"qvdiff_migrations_audit\"') IS NOT NULL")
-        .map_err(|e| audit_error("looking for the audit table", e))?;
-    if exists.as_deref() != Some("t") {
+    if !table_exists(session, AUDIT_TABLE)
+        .map_err(|e| audit_error("looking for the audit table", e))?
+    {
         return Ok(Vec::new());
     }
     let rows = session

@@ -247,3 +247,22 @@ fn findings_sit_on_the_statement_line() {
     let found = findings("SELECT 1;\nCREATE INDEX ix_notes ON items (notes);");
     assert!(found.contains(&(Rule::NonConcurrentIndex, 2)), "{found:?}");
 }
+
+#[test]
+fn unique_from_a_concurrently_built_index_is_silent() {
+    let safe = "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n\
+                ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;";
+    // Only the warning about rows that may already be duplicates, on the index build.
+    assert_eq!(findings(safe), vec![(Rule::UniqueOnExisting, 1)]);
+    // The plain form builds the index under ACCESS EXCLUSIVE.
+    fires(
+        Rule::NonConcurrentIndex,
+        "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+    );
+    // On a table the file creates, nobody waits.
+    silent(
+        Rule::NonConcurrentIndex,
+        "CREATE TABLE tags (id bigint PRIMARY KEY, name text);
+         ALTER TABLE tags ADD CONSTRAINT tags_name_key UNIQUE (name);",
+    );
+}

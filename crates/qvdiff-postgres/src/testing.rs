@@ -108,6 +108,14 @@ impl TestDatabase {
     pub fn connect(&self) -> postgres::Client {
         crate::connect(&self.url).unwrap_or_else(|e| panic!("cannot connect: {e}"))
     }
+
+    /// [`TestDatabase::create`] with a first connection: `None` without a test server. Keep the
+    /// database alive as long as the connection is used; dropping it drops the database.
+    pub fn create_connected(label: &str) -> Option<(TestDatabase, postgres::Client)> {
+        let db = TestDatabase::create(label)?;
+        let client = db.connect();
+        Some((db, client))
+    }
 }
 
 impl Drop for TestDatabase {

@@ -58,13 +58,28 @@ impl From<String> for Failure {
     }
 }
 
-/// Runs a plan in one transaction, as the runner does; the error names the failing statement.
+/// Runs a plan as the runner does: in one transaction, or statement by statement when a step
+/// cannot run in one (`CONCURRENTLY`); the error names the failing statement.
 fn run(client: &mut Client, what: &str, plan: &Plan) -> Result<(), Failure> {
+    if plan.steps.iter().any(|s| s.facts.outside_transaction) {
+        return run_steps(what, plan, |sql| client.batch_execute(sql));
+    }
     let mut tx = client
         .transaction()
         .map_err(|e| format!("{what}: BEGIN: {e}"))?;
+    run_steps(what, plan, |sql| tx.batch_execute(sql))?;
+    tx.commit()
+        .map_err(|e| Failure::Broken(format!("{what}: COMMIT: {e}")))
+}
+
+/// Runs each step of `plan` through `execute`.
+fn run_steps(
+    what: &str,
+    plan: &Plan,
+    mut execute: impl FnMut(&str) -> Result<(), postgres::Error>,
+) -> Result<(), Failure> {
     for step in &plan.steps {
-        if let Err(e) = tx.batch_execute(&step.sql) {
+        if let Err(e) = execute(&step.sql) {
             let message = format!("{what}: {}\n    {}", describe(&e), step.sql);
             let data_exception = e
                 .as_db_error()
@@ -76,8 +91,7 @@ fn run(client: &mut Client, what: &str, plan: &Plan) -> Result<(), Failure> {
             });
         }
     }
-    tx.commit()
-        .map_err(|e| Failure::Broken(format!("{what}: COMMIT: {e}")))
+    Ok(())
 }
 
 fn describe(e: &postgres::Error) -> String {
@@ -289,10 +303,9 @@ fn every_fixture_case_runs_on_postgres() {
 #[test]
 fn identity_added_to_a_table_with_rows_continues_after_them() {
     use qvdiff_core::{ColumnType, Table};
-    let Some(db) = TestDatabase::create("plan_identity_added") else {
+    let Some((_db, mut client)) = TestDatabase::create_connected("plan_identity_added") else {
         return;
     };
-    let mut client = db.connect();
     let dialect = Postgres::default();
     let columns = vec![
         qvdiff_core::Column::new("id", ColumnType::Integer { bits: 64 }),

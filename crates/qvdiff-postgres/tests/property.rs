@@ -10,7 +10,9 @@
 //! 1. the replay (`qvdiff_postgres::replay`, what `migrate` verifies a PostgreSQL file
 //!    with): A, then up gives B, down gives A, up again gives B (`comparable`);
 //! 2. on a fresh database (`testing::TestDatabase`), with the real runner (`upgrade` and
-//!    `downgrade` of `PostgresDatabase`, one transaction per run): after creating A, after up,
+//!    `downgrade` of `PostgresDatabase`, one transaction per run, or statement by statement with
+//!    recorded progress for a revision with `CONCURRENTLY` steps, as online DDL writes an index
+//!    or UNIQUE on an existing table): after creating A, after up,
 //!    after down and after up again, the introspected schema equals the model exactly
 //!    (constraint names and column order included) and equals A or B (`comparable`);
 //! 3. the rows: after up every row is there, a column that keeps its type keeps its values, a
@@ -31,13 +33,10 @@
 
 use postgres::Client;
 use qvdiff_core::backend::RunOptions;
-use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
-use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::propose::{propose, Proposal, Scripted};
 use qvdiff_core::runner::{Migration, Migrations, LEDGER_TABLE};
-use qvdiff_core::{
-    Column, ColumnType, DefaultValue, Dialect, MigrationFile, Plan, Renames, Schema, Table,
-};
+use qvdiff_core::{Column, ColumnType, DefaultValue, MigrationFile, Plan, Schema, Table};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
     introspect, quote_ident, quote_string, render_default, render_type, Postgres, PostgresDatabase,
@@ -300,16 +299,16 @@ struct Planned {
 
 fn plan_case(case: &Case) -> Result<Planned, Failure> {
     let dialect = Postgres::default();
-    let a_wanted = dialect.normalize(&case.a);
-    let empty = Schema::default();
-    let create = dialect
-        .plan(
-            &empty,
-            &a_wanted,
-            &diff(&empty, &a_wanted, &Renames::default()),
-        )
-        .map_err(|e| format!("planning A: {e}"))?;
-    let create = render_steps(&create.steps);
+    // The first migration, as `migrate` proposes it for the models A on an empty project.
+    let first = propose(
+        &dialect,
+        &Schema::default(),
+        &case.a,
+        &mut Scripted::default(),
+    )
+    .map_err(|e| format!("planning A: {e}"))?;
+    let a_wanted = first.wanted;
+    let create = render_steps(&first.up.steps);
     let baseline = SchemaReplay::from_chain([("r1", create.as_str())])
         .map_err(|e| format!("model of A: {e}\n{create}"))?
         .schema();
@@ -640,6 +639,10 @@ struct Tally {
     passed: u64,
     refused: Vec<String>,
     renamed_tables: u64,
+    /// Cases that passed with rows whose up or down ran outside a transaction (`CONCURRENTLY`).
+    outside_transaction: u64,
+    /// Of those, cases that added a UNIQUE constraint from a concurrently built index.
+    concurrent_uniques: u64,
     skipped: bool,
 }
 
@@ -658,8 +661,18 @@ fn run_case(case: &Case, report: &mut String, tally: &RefCell<Tally>) -> Result<
         planned.create, planned.up_sql, planned.down_sql
     );
     let modelled = model_case(&planned)?;
+    let steps = || planned.up.steps.iter().chain(&planned.down.steps);
     match run_on_server(case, &planned, &modelled, true)? {
-        Outcome::Passed => tally.borrow_mut().passed += 1,
+        Outcome::Passed => {
+            let mut tally = tally.borrow_mut();
+            tally.passed += 1;
+            if steps().any(|s| s.facts.outside_transaction) {
+                tally.outside_transaction += 1;
+            }
+            if steps().any(|s| s.sql.contains(" UNIQUE USING INDEX ")) {
+                tally.concurrent_uniques += 1;
+            }
+        }
         Outcome::Skipped => tally.borrow_mut().skipped = true,
         Outcome::Refused(why) => {
             // The plan itself must be sound: without rows nothing can be refused.
@@ -696,11 +709,14 @@ fn property(default_cases: u64) {
     eprintln!(
         "{cases} case(s) in {:.1?}: {} passed every check with their rows, {} refused on their \
          rows (rolled back, then passed without rows), {unconverted} of them over values a type \
-         change does not convert; {} renamed a table",
+         change does not convert; {} renamed a table; {} ran a revision outside a transaction \
+         (CONCURRENTLY), {} of them a UNIQUE from a concurrently built index",
         started.elapsed(),
         tally.passed,
         tally.refused.len(),
-        tally.renamed_tables
+        tally.renamed_tables,
+        tally.outside_transaction,
+        tally.concurrent_uniques
     );
     for why in &tally.refused {
         eprintln!("  refused: {}", why.lines().next().unwrap_or_default());
@@ -708,6 +724,10 @@ fn property(default_cases: u64) {
     if !tally.skipped && cases >= 100 {
         assert!(tally.renamed_tables > 0, "no case renamed a table");
         assert!(unconverted > 0, "no case met a value that does not convert");
+        assert!(
+            tally.concurrent_uniques > 0,
+            "no case added a UNIQUE from a concurrently built index with rows"
+        );
     }
 }
 

@@ -553,10 +553,17 @@ fn model_models(
         ("up again", &up),
     ] {
         let sql = section(plan);
-        let mut tx = client.transaction().expect("BEGIN");
-        tx.batch_execute(&sql)
-            .unwrap_or_else(|e| panic!("{name} {step} fails on the server: {e:?}\n{sql}"));
-        tx.commit().expect("COMMIT");
+        let fails = |e: postgres::Error| panic!("{name} {step} fails on the server: {e:?}\n{sql}");
+        if plan.steps.iter().any(|s| s.facts.outside_transaction) {
+            // As the runner does: `CONCURRENTLY` cannot run in a transaction block.
+            for s in &plan.steps {
+                client.batch_execute(&s.sql).unwrap_or_else(fails);
+            }
+        } else {
+            let mut tx = client.transaction().expect("BEGIN");
+            tx.batch_execute(&sql).unwrap_or_else(fails);
+            tx.commit().expect("COMMIT");
+        }
         replay
             .apply(&sql)
             .unwrap_or_else(|e| panic!("{name} {step}: {e}\n{sql}"));

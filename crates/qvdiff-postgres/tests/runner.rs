@@ -3,7 +3,7 @@
 
 use qvdiff_core::backend::{Direction, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
-use qvdiff_core::{Backend, BackendErrorKind, MigrationFile};
+use qvdiff_core::{Backend, BackendErrorKind};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
@@ -11,46 +11,73 @@ use std::time::{Duration, Instant};
 
 /// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
 fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let file = MigrationFile {
-        revision: rev.to_string(),
-        parents: parents.iter().map(|p| p.to_string()).collect(),
-        message: format!("revision {rev}"),
-        up: format!("{up}\n"),
-        down: format!("{down}\n"),
-    };
-    Migration::from_text(&file.render(), format!("migrations/{rev}_m.sql")).unwrap()
+    let (message, path) = (format!("revision {rev}"), format!("migrations/{rev}_m.sql"));
+    Migration::from_sections(rev, parents, &message, up, down, path)
 }
 
 fn set(list: Vec<Migration>) -> Migrations {
     Migrations::new(list).unwrap()
 }
 
+/// A revision's `(up, down)`: a table of items with a title.
+const ITEMS: (&str, &str) = (
+    "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
+    "DROP TABLE items;",
+);
+
+/// A revision's `(up, down)`: an index on the items' titles, built concurrently.
+const ITEMS_TITLE_INDEX: (&str, &str) = (
+    "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);",
+    "DROP INDEX CONCURRENTLY ix_items_title;",
+);
+
+/// Revisions `r1`, `r2`, … from `(up, down)` pairs, each the child of the one before.
+fn chain(steps: &[(&str, &str)]) -> Vec<Migration> {
+    let mut list: Vec<Migration> = Vec::new();
+    for (i, (up, down)) in steps.iter().enumerate() {
+        let parent = format!("r{i}");
+        let parents: &[&str] = if i == 0 { &[] } else { &[&parent] };
+        list.push(migration(&format!("r{}", i + 1), parents, up, down));
+    }
+    list
+}
+
 fn opts() -> RunOptions {
     RunOptions::default()
 }
 
-fn three() -> Vec<Migration> {
-    vec![
-        migration(
-            "r1",
-            &[],
-            "CREATE TABLE items (id bigint PRIMARY KEY, title varchar(200) NOT NULL);\n\
+/// Three revisions with rows: items (two rows, one with a `;` in a value), a column added and
+/// filled, a users table.
+const THREE: [(&str, &str); 3] = [
+    (
+        "CREATE TABLE items (id bigint PRIMARY KEY, title varchar(200) NOT NULL);\n\
              INSERT INTO items (id, title) VALUES (1, 'lamp'), (2, 'desk; with semicolon');",
-            "DROP TABLE items;",
-        ),
-        migration(
-            "r2",
-            &["r1"],
-            "ALTER TABLE items ADD COLUMN notes text;\nUPDATE items SET notes = 'n';",
-            "ALTER TABLE items DROP COLUMN notes;",
-        ),
-        migration(
-            "r3",
-            &["r2"],
-            "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);",
-            "DROP TABLE users;",
-        ),
-    ]
+        "DROP TABLE items;",
+    ),
+    (
+        "ALTER TABLE items ADD COLUMN notes text;\nUPDATE items SET notes = 'n';",
+        "ALTER TABLE items DROP COLUMN notes;",
+    ),
+    (
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);",
+        "DROP TABLE users;",
+    ),
+];
+
+fn three() -> Vec<Migration> {
+    chain(&THREE)
+}
+
+/// [`three`], then `more` revisions (`r4`, …).
+fn three_then(more: &[(&str, &str)]) -> Vec<Migration> {
+    chain(&[&THREE[..], more].concat())
+}
+
+/// A new test database and the runner's connection to it; `None` without a server.
+fn fresh(label: &str) -> Option<(TestDatabase, PostgresDatabase)> {
+    let test_db = TestDatabase::create(label)?;
+    let db = open(&test_db);
+    Some((test_db, db))
 }
 
 fn open(db: &TestDatabase) -> PostgresDatabase {
@@ -87,11 +114,10 @@ fn revisions(report: &qvdiff_core::backend::RunReport) -> Vec<&str> {
 
 #[test]
 fn upgrade_and_downgrade_whole_and_step_by_step() {
-    let Some(test_db) = TestDatabase::create("runner_round_trip") else {
+    let Some((_test_db, mut db)) = fresh("runner_round_trip") else {
         return;
     };
     let migrations = set(three());
-    let mut db = open(&test_db);
 
     let report = db.upgrade(&migrations, "head", &opts()).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
@@ -144,20 +170,16 @@ fn upgrade_and_downgrade_whole_and_step_by_step() {
 
 #[test]
 fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
-    let Some(test_db) = TestDatabase::create("runner_failure") else {
+    let Some((test_db, mut db)) = fresh("runner_failure") else {
         return;
     };
-    let mut list = three();
-    list.push(migration(
-        "r4",
-        &["r3"],
+    let list = three_then(&[(
         "CREATE TABLE tags (id bigint PRIMARY KEY);\n\
          ALTER TABLE missing_table ADD COLUMN x int;\n\
          CREATE TABLE never (id int);",
         "DROP TABLE tags;",
-    ));
+    )]);
     let migrations = set(list);
-    let mut db = open(&test_db);
 
     // First run: nothing existed, nothing exists afterwards, not even the ledger.
     let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
@@ -193,26 +215,21 @@ fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
 
 #[test]
 fn a_data_error_names_its_statement_and_the_server_detail() {
-    let Some(test_db) = TestDatabase::create("runner_data_error") else {
+    let Some((_test_db, mut db)) = fresh("runner_data_error") else {
         return;
     };
-    let migrations = set(vec![
-        migration(
-            "r1",
-            &[],
+    let migrations = set(chain(&[
+        (
             "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n\
              INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x');",
             "DROP TABLE users;",
         ),
-        migration(
-            "r2",
-            &["r1"],
+        (
             "ALTER TABLE users ADD COLUMN name text;\n\
              INSERT INTO users (id, email) VALUES (3, NULL);",
             "ALTER TABLE users DROP COLUMN name;",
         ),
-    ]);
-    let mut db = open(&test_db);
+    ]));
     let message = db
         .upgrade(&migrations, "head", &opts())
         .unwrap_err()
@@ -287,7 +304,7 @@ fn assert_refused(
 
 #[test]
 fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
-    let Some(test_db) = TestDatabase::create("runner_narrowing") else {
+    let Some((_test_db, mut db)) = fresh("runner_narrowing") else {
         return;
     };
     let firms = migration(
@@ -306,7 +323,6 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
         "ALTER TABLE \"firms\" ALTER COLUMN \"name\" TYPE varchar(40) USING \"name\"::varchar(40);",
     );
     let migrations = set(vec![firms.clone(), widen.clone()]);
-    let mut db = open(&test_db);
     db.upgrade(&migrations, "head", &opts()).unwrap();
     db.client
         .batch_execute(
@@ -351,7 +367,7 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
 
 #[test]
 fn every_data_step_is_refused_with_counts_and_example_keys() {
-    let Some(test_db) = TestDatabase::create("runner_preflight") else {
+    let Some((_test_db, mut db)) = fresh("runner_preflight") else {
         return;
     };
     let base = migration(
@@ -412,7 +428,6 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
             &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
         ),
     ];
-    let mut db = open(&test_db);
     db.upgrade(&set(vec![base.clone()]), "head", &opts())
         .unwrap();
     for (up, needles) in cases {
@@ -442,28 +457,19 @@ fn try_lock(test_db: &TestDatabase) -> bool {
 }
 
 fn with_counter() -> Migrations {
-    let mut list = three();
-    list.push(migration(
-        "r4",
-        &["r3"],
-        "CREATE TABLE counter (n int NOT NULL);\n\
-         INSERT INTO counter (n) VALUES (1);\n\
-         SELECT pg_sleep(0.2);",
-        "DROP TABLE counter;",
-    ));
-    list.push(migration(
-        "r5",
-        &["r4"],
-        "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);",
-        "DROP INDEX CONCURRENTLY ix_items_title;",
-    ));
-    list.push(migration(
-        "r6",
-        &["r5"],
-        "UPDATE counter SET n = n + 1;",
-        "UPDATE counter SET n = n - 1;",
-    ));
-    set(list)
+    set(three_then(&[
+        (
+            "CREATE TABLE counter (n int NOT NULL);\n\
+             INSERT INTO counter (n) VALUES (1);\n\
+             SELECT pg_sleep(0.2);",
+            "DROP TABLE counter;",
+        ),
+        ITEMS_TITLE_INDEX,
+        (
+            "UPDATE counter SET n = n + 1;",
+            "UPDATE counter SET n = n - 1;",
+        ),
+    ]))
 }
 
 fn concurrent_upgrades(label: &str, threads: usize) {
@@ -565,7 +571,7 @@ fn a_held_lock_times_out_without_changing_anything() {
 /// holder lets go; every revision's effect and ledger row is there exactly once.
 #[test]
 fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
-    let Some(test_db) = TestDatabase::create("runner_table_lock_retry") else {
+    let Some((test_db, mut db)) = fresh("runner_table_lock_retry") else {
         return;
     };
     let base = migration(
@@ -590,7 +596,6 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
             "ALTER TABLE items DROP COLUMN title;",
         ),
     ]);
-    let mut db = open(&test_db);
     db.upgrade(&migrations, "r1", &opts()).unwrap();
     let mut holder = test_db.connect();
     holder
@@ -632,11 +637,10 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
 
 #[test]
 fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
-    let Some(test_db) = TestDatabase::create("runner_concurrently") else {
+    let Some((_test_db, mut db)) = fresh("runner_concurrently") else {
         return;
     };
     let migrations = with_counter();
-    let mut db = open(&test_db);
     let report = db.upgrade(&migrations, "head", &opts()).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3", "r4", "r5", "r6"]);
     let valid: bool = db
@@ -664,30 +668,17 @@ fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
 
 #[test]
 fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
-    let Some(test_db) = TestDatabase::create("runner_concurrently_fail") else {
+    let Some((_test_db, mut db)) = fresh("runner_concurrently_fail") else {
         return;
     };
-    let migrations = set(vec![
-        migration(
-            "r1",
-            &[],
-            "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
-            "DROP TABLE items;",
-        ),
-        migration(
-            "r2",
-            &["r1"],
-            "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);",
-            "DROP INDEX CONCURRENTLY ix_items_title;",
-        ),
-        migration(
-            "r3",
-            &["r2"],
+    let migrations = set(chain(&[
+        ITEMS,
+        ITEMS_TITLE_INDEX,
+        (
             "CREATE TABLE tags (id bigint PRIMARY KEY);\nDROP TABLE nope;",
             "DROP TABLE tags;",
         ),
-    ]);
-    let mut db = open(&test_db);
+    ]));
     let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
     let message = error.to_string();
     assert!(
@@ -715,25 +706,17 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
     );
 
     // A failing CONCURRENTLY revision: not recorded, and says what stays.
-    let migrations = set(vec![
-        migration(
-            "r1",
-            &[],
-            "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
-            "DROP TABLE items;",
-        ),
-        migration(
-            "r2",
-            &["r1"],
+    let migrations = set(chain(&[
+        ITEMS,
+        (
             "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);\n\
              CREATE INDEX CONCURRENTLY ix_nope ON nope (x);",
             "DROP INDEX CONCURRENTLY ix_items_title;",
         ),
-    ]);
-    let Some(test_db) = TestDatabase::create("runner_concurrently_fail2") else {
+    ]));
+    let Some((_test_db, mut db)) = fresh("runner_concurrently_fail2") else {
         return;
     };
-    let mut db = open(&test_db);
     let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
     let message = error.to_string();
     assert!(
@@ -804,24 +787,19 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
 /// build itself, after the rows were checked) is found on the next run, dropped and built again.
 #[test]
 fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run() {
-    let Some(test_db) = TestDatabase::create("runner_invalid_index") else {
+    let Some((_test_db, mut db)) = fresh("runner_invalid_index") else {
         return;
     };
-    let migrations = set(vec![
-        migration(
-            "r1",
-            &[],
+    let migrations = set(chain(&[
+        (
             "CREATE TABLE items (id bigint PRIMARY KEY, code text);",
             "DROP TABLE items;",
         ),
-        migration(
-            "r2",
-            &["r1"],
+        (
             "CREATE UNIQUE INDEX CONCURRENTLY ux_items_code ON items (code);",
             "DROP INDEX CONCURRENTLY ux_items_code;",
         ),
-    ]);
-    let mut db = open(&test_db);
+    ]));
     db.upgrade(&migrations, "r1", &opts()).unwrap();
     db.client
         .batch_execute(
@@ -859,10 +837,9 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run
 
 #[test]
 fn an_edited_or_missing_applied_file_is_refused() {
-    let Some(test_db) = TestDatabase::create("runner_refusals") else {
+    let Some((test_db, mut db)) = fresh("runner_refusals") else {
         return;
     };
-    let mut db = open(&test_db);
     db.upgrade(&set(three()), "r2", &opts()).unwrap();
 
     let mut edited = three();
@@ -911,17 +888,13 @@ fn an_edited_or_missing_applied_file_is_refused() {
 
 #[test]
 fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
-    let Some(test_db) = TestDatabase::create("runner_commit_refused") else {
+    let Some((_test_db, mut db)) = fresh("runner_commit_refused") else {
         return;
     };
-    let mut list = three();
-    list.push(migration(
-        "r4",
-        &["r3"],
+    let list = three_then(&[(
         "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);",
         "DROP TABLE b;\nDROP TABLE a;",
-    ));
-    let mut db = open(&test_db);
+    )]);
     let message = db
         .upgrade(&set(list), "head", &opts())
         .unwrap_err()
@@ -936,11 +909,10 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
 
 #[test]
 fn stamp_sets_the_ledger_without_running_sql() {
-    let Some(test_db) = TestDatabase::create("runner_stamp") else {
+    let Some((_test_db, mut db)) = fresh("runner_stamp") else {
         return;
     };
     let migrations = set(three());
-    let mut db = open(&test_db);
     let report = db.stamp(&migrations, "r2", &opts()).unwrap();
     assert_eq!(report.added, ["r1", "r2"]);
     assert!(tables(&mut db) == ["qvdiff_migrations"]);
@@ -976,11 +948,10 @@ fn stamp_sets_the_ledger_without_running_sql() {
 
 #[test]
 fn the_progress_hook_hears_of_each_revision_before_it_runs() {
-    let Some(test_db) = TestDatabase::create("runner_progress") else {
+    let Some((_test_db, mut db)) = fresh("runner_progress") else {
         return;
     };
     let migrations = set(three());
-    let mut db = open(&test_db);
     let heard: Arc<Mutex<Vec<String>>> = Arc::default();
     let options = RunOptions {
         progress: Some({
@@ -1045,12 +1016,10 @@ fn the_offline_script_puts_concurrently_revisions_between_transactions() {
     assert_eq!(script.matches("COMMIT;").count(), 2);
 
     // Sections are verbatim, comments included, and a missing last `;` is added.
-    let with_comment = set(vec![migration(
-        "r1",
-        &[],
+    let with_comment = set(chain(&[(
         "-- the items\nCREATE TABLE items (id int)",
         "DROP TABLE items",
-    )]);
+    )]));
     let script = qvdiff_postgres::sql_script(&with_comment, None).unwrap();
     assert!(
         script.contains("-- the items\nCREATE TABLE items (id int);\nCREATE TABLE IF NOT EXISTS"),
@@ -1078,18 +1047,14 @@ fn connection_errors_name_the_url_without_its_password() {
 
 #[test]
 fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
-    let Some(test_db) = TestDatabase::create("runner_in_transaction") else {
+    let Some((_test_db, mut db)) = fresh("runner_in_transaction") else {
         return;
     };
-    let mut list = three();
-    list.push(migration(
-        "r4",
-        &["r3"],
+    let mut list = three_then(&[(
         "CREATE INDEX CONCURRENTLY ix_users_name ON users (name);",
         "DROP INDEX CONCURRENTLY ix_users_name;",
-    ));
+    )]);
     let migrations = set(list.clone());
-    let mut db = open(&test_db);
 
     // Rolled back: no table, no index, no ledger.
     {
@@ -1153,6 +1118,108 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
         )
         .unwrap()
         .get::<_, i64>(0),
+        0
+    );
+}
+
+/// A session that passes every query on to a real connection and keeps its text: what a run
+/// sends to the server, one entry per round trip.
+struct Recording<'c> {
+    client: &'c mut postgres::Client,
+    sent: Vec<String>,
+}
+
+impl qvdiff_postgres::session::Session for Recording<'_> {
+    fn simple_query(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<qvdiff_postgres::session::TextRow>, qvdiff_postgres::session::SessionError>
+    {
+        self.sent.push(sql.to_string());
+        qvdiff_postgres::session::Session::simple_query(self.client, sql)
+    }
+}
+
+#[test]
+fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
+    let Some(test_db) = TestDatabase::create("runner_round_trips") else {
+        return;
+    };
+    let rename = migration(
+        "r2",
+        &["r1"],
+        "ALTER TABLE items RENAME COLUMN title TO name;",
+        "ALTER TABLE items RENAME COLUMN name TO title;",
+    );
+    let migrations = set(vec![three()[0].clone(), rename.clone()]);
+    let mut db = open(&test_db);
+    // The session an application lends has a lock_timeout of its own.
+    db.client
+        .batch_execute("SET lock_timeout = '4321ms'")
+        .unwrap();
+    let mut session = Recording {
+        client: &mut db.client,
+        sent: Vec::new(),
+    };
+    let first =
+        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "r1", &opts()).unwrap();
+    assert_eq!(revisions(&first), ["r1"]);
+    // Two statements; no ledger to read yet, and it is created in the round trip of the row.
+    let sent = std::mem::take(&mut session.sent);
+    assert!(sent.len() <= 7, "{} round trips: {sent:#?}", sent.len());
+
+    // One revision of one statement on a database with a ledger: the lock, the run's
+    // lock_timeout with whether the ledger exists, the ledger, BEGIN with the statement, its
+    // ledger row, COMMIT, and the unlock with the setting put back.
+    let report =
+        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r2"]);
+    let sent = std::mem::take(&mut session.sent);
+    assert!(sent.len() <= 7, "{} round trips: {sent:#?}", sent.len());
+    // Nothing to do: the lock, the setting, the ledger, the unlock.
+    let noop =
+        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+    assert!(noop.is_noop());
+    let sent = std::mem::take(&mut session.sent);
+    assert!(sent.len() <= 4, "{} round trips: {sent:#?}", sent.len());
+
+    // A failed run puts the setting back and releases the lock too.
+    let broken = set(vec![
+        three()[0].clone(),
+        rename,
+        migration(
+            "r3",
+            &["r2"],
+            "ALTER TABLE nowhere ADD COLUMN x int;",
+            "SELECT 1;",
+        ),
+    ]);
+    let failed = qvdiff_postgres::runner::upgrade(&mut session, "db", &broken, "head", &opts());
+    assert!(
+        matches!(failed, Err(RunError::Statement { .. })),
+        "{failed:?}"
+    );
+
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM items WHERE name IN ('lamp', 'desk; with semicolon')"
+        ),
+        2
+    );
+    assert_eq!(
+        db.client
+            .query_one("SELECT current_setting('lock_timeout')", &[])
+            .unwrap()
+            .get::<_, String>(0),
+        "4321ms"
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        ),
         0
     );
 }

@@ -135,13 +135,14 @@ pub(crate) fn declared_types(conn: &Connection) -> rusqlite::Result<DeclaredType
 /// Declared column types by `(table, column)`.
 pub(crate) type DeclaredTypes = BTreeMap<(String, String), String>;
 
-/// The storage classes a value must have in a column of `declared` type to have been converted
-/// to it (SQLite's type affinity rules); `None` where any value is read back as the type
-/// (text, blobs, dates and times, which SQLite stores as text).
-fn converted_storage(declared: &str) -> Option<&'static str> {
+/// The storage classes (`typeof`) a value must have in a column of `declared` type to have been
+/// converted to it (SQLite's type affinity rules, as qvdiff's types read them back); `None`
+/// where any value is read back as the type (text, blobs, dates and times, which SQLite stores
+/// as text). The runner refuses a type change that leaves any other value behind.
+pub fn converted_storage_classes(declared: &str) -> Option<&'static [&'static str]> {
     let upper = declared.to_ascii_uppercase();
     if upper.contains("INT") {
-        Some("'integer'")
+        Some(&["integer"])
     } else if ["CHAR", "CLOB", "TEXT", "BLOB"]
         .iter()
         .any(|t| upper.contains(t))
@@ -149,11 +150,11 @@ fn converted_storage(declared: &str) -> Option<&'static str> {
     {
         None
     } else if ["REAL", "FLOA", "DOUB"].iter().any(|t| upper.contains(t)) {
-        Some("'real'")
+        Some(&["real"])
     } else if upper.starts_with("BOOL") {
-        Some("'integer'")
+        Some(&["integer"])
     } else if upper.starts_with("NUMERIC") || upper.starts_with("DECIMAL") {
-        Some("'integer', 'real'")
+        Some(&["integer", "real"])
     } else {
         None
     }
@@ -172,11 +173,15 @@ pub(crate) fn unconverted_values(
         let changed = before
             .get(&(table.clone(), column.clone()))
             .is_some_and(|old| !old.eq_ignore_ascii_case(&declared));
-        let Some(storage) = converted_storage(&declared).filter(|_| changed) else {
+        let Some(classes) = converted_storage_classes(&declared).filter(|_| changed) else {
             continue;
         };
+        let storage: Vec<String> = classes.iter().map(|c| format!("'{c}'")).collect();
         let quoted = quote_ident(&column);
-        let condition = format!("{quoted} IS NOT NULL AND typeof({quoted}) NOT IN ({storage})");
+        let condition = format!(
+            "{quoted} IS NOT NULL AND typeof({quoted}) NOT IN ({})",
+            storage.join(", ")
+        );
         let count: i64 = conn.query_row(
             &format!(
                 "SELECT count(*) FROM {} WHERE {condition}",

@@ -258,12 +258,9 @@ fn add_not_null_column_without_value_is_a_plan_error() {
 #[test]
 fn dropping_a_column_and_its_own_index_alters_in_place() {
     let mut from_items = items_v1();
-    from_items.indexes.push(Index {
-        name: "ix_items_price".into(),
-        columns: vec!["price".into()],
-        unique: false,
-        predicate: None,
-    });
+    from_items
+        .indexes
+        .push(Index::new("ix_items_price", &["price"], false));
     let from = schema(vec![from_items.clone()]);
 
     let mut without_notes = from_items.clone();
@@ -585,12 +582,9 @@ fn unique_add_and_drop() {
 fn index_add_and_drop_use_create_and_drop_index() {
     let from = schema(vec![users()]);
     let mut indexed = users();
-    indexed.indexes.push(Index {
-        name: "ix_users_name_age".into(),
-        columns: vec!["name".into(), "age".into()],
-        unique: true,
-        predicate: None,
-    });
+    indexed
+        .indexes
+        .push(Index::new("ix_users_name_age", &["name", "age"], true));
     let to = schema(vec![indexed]);
     let mut conn = database(&from, "INSERT INTO users VALUES (1, 'ann', 3);");
     let up = migrate(&mut conn, &from, &to);

@@ -85,18 +85,12 @@ fn rich_schema() -> Schema {
         name: None,
         columns: vec!["uid".into(), "born".into()],
     });
-    users.indexes.push(Index {
-        name: "ix_users_score".into(),
-        columns: vec!["score".into()],
-        unique: false,
-        predicate: None,
-    });
-    users.indexes.push(Index {
-        name: "ux_users_motto_day".into(),
-        columns: vec!["motto".into(), "day".into()],
-        unique: true,
-        predicate: None,
-    });
+    users
+        .indexes
+        .push(Index::new("ix_users_score", &["score"], false));
+    users
+        .indexes
+        .push(Index::new("ux_users_motto_day", &["motto", "day"], true));
     users.checks.push(Check {
         name: "ck_score".into(),
         expr: "score IS NULL OR (score >= 0 AND score <= 100)".into(),
@@ -144,15 +138,20 @@ fn rich_schema() -> Schema {
     schema(vec![users, memberships, pairs])
 }
 
-#[test]
-fn create_then_introspect_round_trips() {
-    let wanted = Sqlite.normalize(&rich_schema());
-    let create: String = wanted
+/// The `CREATE TABLE` statements of every table of `schema`, one a line.
+fn create_script(schema: &Schema) -> String {
+    schema
         .tables
         .iter()
         .map(create_table_sql)
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+#[test]
+fn create_then_introspect_round_trips() {
+    let wanted = Sqlite.normalize(&rich_schema());
+    let create = create_script(&wanted);
     let conn = replay([("r1", create.as_str())]).unwrap_or_else(|e| panic!("{e}\n{create}"));
     assert_eq!(tables_of(&conn), wanted.without_hints(), "{create}");
     // Normalizing is idempotent.
@@ -244,12 +243,7 @@ fn introspect_skips_internal_tables_and_reads_hand_written_sql() {
                 unique: false,
                 predicate: Some("x IS NOT NULL".into()),
             },
-            Index {
-                name: "t_x".into(),
-                columns: vec!["x".into()],
-                unique: false,
-                predicate: None,
-            },
+            Index::new("t_x", &["x"], false),
         ]
     );
 }
@@ -322,12 +316,7 @@ fn a_script_that_commits_is_refused() {
 #[test]
 fn schema_copy_has_the_schema_and_no_rows() {
     let wanted = Sqlite.normalize(&rich_schema());
-    let create: String = wanted
-        .tables
-        .iter()
-        .map(create_table_sql)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let create = create_script(&wanted);
     let live = replay([("r1", create.as_str())]).expect("replay");
     live.execute_batch(
         "INSERT INTO users (email, uid) VALUES ('a@b.c', 'u');
@@ -451,12 +440,7 @@ fn introspects_many_tables() {
         tables.push(tbl);
     }
     let wanted = schema(tables);
-    let create: String = wanted
-        .tables
-        .iter()
-        .map(create_table_sql)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let create = create_script(&wanted);
     let conn = replay([("r1", create.as_str())]).expect("replay");
     assert_eq!(tables_of(&conn), expected(&wanted));
 }

@@ -9,30 +9,24 @@ use std::sync::{Arc, Barrier};
 #[test]
 fn eight_concurrent_upgrades_apply_each_revision_once() {
     let (_dir, path) = database();
-    let migrations = Arc::new(set(vec![
-        migration(
-            "r1",
-            &[],
+    let migrations = Arc::new(set(chain(&[
+        (
             "CREATE TABLE runs (id INTEGER PRIMARY KEY, revision TEXT NOT NULL);\n\
              INSERT INTO runs (revision) VALUES ('r1');",
             "DROP TABLE runs;",
         ),
-        migration(
-            "r2",
-            &["r1"],
+        (
             "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT);\n\
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)\n\
              INSERT INTO big (v) SELECT hex(randomblob(32)) FROM n;\n\
              INSERT INTO runs (revision) VALUES ('r2');",
             "DROP TABLE big;",
         ),
-        migration(
-            "r3",
-            &["r2"],
+        (
             "INSERT INTO runs (revision) VALUES ('r3');",
             "DELETE FROM runs WHERE revision = 'r3';",
         ),
-    ]));
+    ])));
     let threads = 8;
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)

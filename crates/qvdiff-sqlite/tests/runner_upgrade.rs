@@ -5,6 +5,7 @@ mod runner_support;
 use qvdiff_core::runner::Refusal;
 use qvdiff_sqlite::runner::{
     downgrade, schema_at, sql_script, stamp, status, upgrade, BackupSettings, RunError, RunOptions,
+    RunReport,
 };
 use runner_support::*;
 
@@ -12,28 +13,27 @@ fn opts() -> RunOptions {
     RunOptions::default()
 }
 
+/// The revisions a run applied or reverted, in order.
+fn revisions_run(report: &RunReport) -> Vec<&str> {
+    report.steps.iter().map(|s| s.revision.as_str()).collect()
+}
+
 fn three() -> Vec<qvdiff_core::runner::Migration> {
-    vec![
-        migration(
-            "r1",
-            &[],
+    chain(&[
+        (
             "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n\
              INSERT INTO items (id, title) VALUES (1, 'lamp'), (2, 'desk');",
             "DROP TABLE items;",
         ),
-        migration(
-            "r2",
-            &["r1"],
+        (
             "ALTER TABLE items ADD COLUMN notes TEXT;",
             "ALTER TABLE items DROP COLUMN notes;",
         ),
-        migration(
-            "r3",
-            &["r2"],
+        (
             "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);",
             "DROP TABLE users;",
         ),
-    ]
+    ])
 }
 
 #[test]
@@ -42,14 +42,7 @@ fn upgrade_applies_everything_once_and_records_checksums() {
     let migrations = set(three());
     let mut conn = open(&path);
     let report = upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
-    assert_eq!(
-        report
-            .steps
-            .iter()
-            .map(|s| s.revision.as_str())
-            .collect::<Vec<_>>(),
-        ["r1", "r2", "r3"]
-    );
+    assert_eq!(revisions_run(&report), ["r1", "r2", "r3"]);
     assert_eq!(report.current, ["r3"]);
     assert_eq!(ledger_revisions(&conn), ["r1", "r2", "r3"]);
     let rows = qvdiff_sqlite::runner::applied(&conn).unwrap();
@@ -143,26 +136,17 @@ fn a_failing_revision_rolls_back_every_revision() {
     )
     .unwrap();
     let fk_setting = count(&conn, "PRAGMA foreign_keys");
-    let migrations = set(vec![
-        migration(
-            "r1",
-            &[],
+    let migrations = set(chain(&[
+        (
             "CREATE TABLE items (id INTEGER PRIMARY KEY);\nINSERT INTO keep VALUES (3, 'c');",
             "DROP TABLE items;",
         ),
-        migration(
-            "r2",
-            &["r1"],
+        (
             "CREATE INDEX ix_keep_v ON keep (v);\nINSERT INTO no_such_table VALUES (1);",
             "SELECT 1;",
         ),
-        migration(
-            "r3",
-            &["r2"],
-            "CREATE TABLE more (id INTEGER);",
-            "DROP TABLE more;",
-        ),
-    ]);
+        ("CREATE TABLE more (id INTEGER);", "DROP TABLE more;"),
+    ]));
     let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, RunError::Statement { .. }), "{message}");
@@ -189,25 +173,15 @@ fn foreign_keys_setting_is_restored_and_rebuilds_do_not_cascade() {
     let (_dir, path) = database();
     let mut conn = open(&path);
     conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-    let migrations = set(vec![
-        migration(
-            "r1",
-            &[],
-            "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT);\n\
+    let migrations = set(chain(&[
+        ("CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT);\n\
              CREATE TABLE sales (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL \
              REFERENCES items (id) ON DELETE CASCADE);\n\
-             INSERT INTO items VALUES (1, 'a');\nINSERT INTO sales VALUES (10, 1);",
-            "DROP TABLE sales;\nDROP TABLE items;",
-        ),
-        migration(
-            "r2",
-            &["r1"],
-            "CREATE TABLE _qvdiff_new_items (id INTEGER PRIMARY KEY, title TEXT NOT NULL DEFAULT '');\n\
+             INSERT INTO items VALUES (1, 'a');\nINSERT INTO sales VALUES (10, 1);", "DROP TABLE sales;\nDROP TABLE items;"),
+        ("CREATE TABLE _qvdiff_new_items (id INTEGER PRIMARY KEY, title TEXT NOT NULL DEFAULT '');\n\
              INSERT INTO _qvdiff_new_items (id, title) SELECT id, COALESCE(title, '') FROM items;\n\
-             DROP TABLE items;\nALTER TABLE _qvdiff_new_items RENAME TO items;",
-            "SELECT 1;",
-        ),
-    ]);
+             DROP TABLE items;\nALTER TABLE _qvdiff_new_items RENAME TO items;", "SELECT 1;"),
+    ]));
     upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
     assert_eq!(count(&conn, "SELECT count(*) FROM sales"), 1);
     assert_eq!(count(&conn, "PRAGMA foreign_keys"), 1);
@@ -323,14 +297,7 @@ fn downgrade_one_step_to_a_revision_and_to_base() {
 
     upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
     let report = downgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
-    assert_eq!(
-        report
-            .steps
-            .iter()
-            .map(|s| s.revision.as_str())
-            .collect::<Vec<_>>(),
-        ["r3", "r2"]
-    );
+    assert_eq!(revisions_run(&report), ["r3", "r2"]);
     assert_eq!(report.current, ["r1"]);
     assert_eq!(ledger_revisions(&conn), ["r1"]);
     assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
@@ -439,12 +406,10 @@ fn upgrade_takes_a_backup_under_the_lock_when_asked() {
 fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
     let (_dir, path) = database();
     let mut conn = open(&path);
-    let migrations = set(vec![migration(
-        "r1",
-        &[],
+    let migrations = set(chain(&[(
         "CREATE TABLE a (id INTEGER);\nCOMMIT;\nCREATE TABLE b (id INTEGER);",
         "SELECT 1;",
-    )]);
+    )]));
     let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
     assert!(
         err.to_string().contains("must not contain BEGIN, COMMIT"),

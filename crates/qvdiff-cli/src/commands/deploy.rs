@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db_url::{self, Database};
 use crate::dialects;
 use crate::error::{CliError, CliResult};
-use crate::history::load_migrations;
+use crate::history::{database_and_history, load_migrations};
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
@@ -262,9 +262,8 @@ pub fn upgrade(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let target_rev = args.target.as_deref().unwrap_or("head");
     // Only a database file can be missing (and then created); a server's database exists.
     let missing_file = !database.exists();
@@ -367,9 +366,8 @@ pub fn downgrade(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let target = args.target.as_deref().unwrap_or("-1");
     if args.sql {
         let script = dialects::open(&database, false)?
@@ -406,9 +404,8 @@ pub fn downgrade(
 
 /// `qvdiff current`: the revision(s) the database is at, and what is pending.
 pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let (applied, half_done) = if !database.exists() {
         (Vec::new(), Vec::new())
     } else {
@@ -592,9 +589,8 @@ pub fn stamp(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let mut db = dialects::open(&database, false)?;
     let expected = db.dialect().comparable(&dialects::schema_at(
         config,

@@ -6,14 +6,12 @@ use crate::commands::review;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult};
 use crate::fsutil::write_atomic;
-use crate::history::load_migrations;
+use crate::history::{load_migrations, revision_message};
 use crate::models::{display_path, ModelSource};
 use crate::output::{Console, Tone};
 use crate::planning::{propose, verify};
 use crate::prompt::Prompter;
-use qvdiff_core::migration::{
-    is_valid_revision, render_steps, revision_at, sanitize_message, MigrationFile,
-};
+use qvdiff_core::migration::{is_valid_revision, render_steps, revision_at, MigrationFile};
 use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
 use qvdiff_core::Step;
@@ -28,11 +26,7 @@ pub fn run(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let message = sanitize_message(&args.message);
-    if message.is_empty() {
-        return Err(CliError::new("the migration message is empty")
-            .with_hint("pass -m \"what this migration does\""));
-    }
+    let message = revision_message(&args.message, "migration", "what this migration does")?;
     // `--apply` is checked before anything is read or written: a refusal leaves no file.
     let apply_to = match args.apply {
         false => None,
@@ -625,12 +619,7 @@ pub(crate) fn check_reads_back(file: &MigrationFile, text: &str) -> CliResult<()
 /// `qvdiff merge [REVS] -m MSG`: a revision whose parents are the given heads (default: all), so
 /// two lines of work become one again. Its sections are empty: each parent already holds its SQL.
 pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<()> {
-    let message = sanitize_message(&args.message);
-    if message.is_empty() {
-        return Err(
-            CliError::new("the merge message is empty").with_hint("pass -m \"merge heads\"")
-        );
-    }
+    let message = revision_message(&args.message, "merge", "merge heads")?;
     // Every history the project keeps gets the merge, with one revision id.
     let views = config.histories();
     let histories = views

@@ -10,14 +10,14 @@ use crate::db_url;
 use crate::dialects;
 use crate::error::{CliError, CliResult};
 use crate::fsutil::write_atomic;
-use crate::history::load_migrations;
+use crate::history::{database_and_history, load_migrations, revision_message};
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use crate::planning::{propose, verify, verify_schema};
 use crate::prompt::Prompter;
 use qvdiff_core::backend::RunOptions;
-use qvdiff_core::migration::{render_steps, reparent, sanitize_message, MigrationFile};
+use qvdiff_core::migration::{render_steps, reparent, MigrationFile};
 use qvdiff_core::runner::{
     applied_revisions, plan_accept, plan_rebase, plan_squash, short_checksum, status, Migration,
     Migrations,
@@ -33,9 +33,8 @@ pub fn accept(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database) = db_url::resolve_database(config, db_flag)?;
+    let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let migrations = load_migrations(&config.migrations)?;
     let mut db = dialects::open(&database, false)?;
     let applied = db.applied().map_err(|e| CliError::new(e.message))?;
     // The cheap refusals (unknown revision, no reason, nothing edited) before any replay.
@@ -115,11 +114,7 @@ pub fn accept(
 /// history the project keeps, with one revision id. The replaced files are deleted unless
 /// `--keep-files` (a database still inside the range needs them to reach REV).
 pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResult<()> {
-    let message = sanitize_message(&args.message);
-    if message.is_empty() {
-        return Err(CliError::new("the baseline message is empty")
-            .with_hint("pass -m \"baseline: the schema of 2026\""));
-    }
+    let message = revision_message(&args.message, "baseline", "baseline: the schema of 2026")?;
     let views = config.histories();
     let histories = views
         .iter()
@@ -226,11 +221,7 @@ pub fn adopt(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let message = sanitize_message(&args.message);
-    if message.is_empty() {
-        return Err(CliError::new("the migration message is empty")
-            .with_hint("pass -m \"adopt the index added by hand\""));
-    }
+    let message = revision_message(&args.message, "migration", "adopt the index added by hand")?;
     if config.histories().len() > 1 {
         // The other history would need the same revision, planned from a schema no database
         // of its dialect shows.
@@ -243,9 +234,8 @@ pub fn adopt(
              revision on the database that already has it",
         ));
     }
-    let (view, database) = db_url::resolve_database(config, db_flag)?;
+    let (view, database, migrations) = database_and_history(config, db_flag)?;
     let view = &view;
-    let migrations = load_migrations(&view.migrations)?;
     let mut db = dialects::open(&database, false)?;
     let applied = db.applied().map_err(|e| CliError::new(e.message))?;
     let here = status(&migrations, &applied);

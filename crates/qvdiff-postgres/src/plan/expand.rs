@@ -236,17 +236,7 @@ fn expanded_schema(mid: &Schema, carried: &[Carried]) -> Schema {
 }
 
 fn shadow_column(c: &Carried) -> Column {
-    Column {
-        name: c.shadow.clone(),
-        ty: c.new.ty.clone(),
-        nullable: true,
-        default: None,
-        autoincrement: false,
-        comment: None,
-        renamed_from: None,
-        backfill: None,
-        using: None,
-    }
+    Column::new_nullable(c.shadow.clone(), c.new.ty.clone())
 }
 
 fn lock(table: &str, mode: LockMode) -> StepFacts {

@@ -15,7 +15,7 @@
 //!    with them (`RENAME CONSTRAINT`);
 //! 5. dropped columns;
 //! 6. per existing table: new columns, altered columns, the new primary key, unique constraints,
-//!    indexes and checks;
+//!    indexes and checks (indexes and unique constraints online-safe: [`indexes`]);
 //! 7. `CREATE TABLE` (referenced tables first) with their indexes;
 //! 8. new foreign keys: those of existing tables, those of new tables that point at a table
 //!    created after them, and the ones phase 1 took away for a moment.
@@ -29,8 +29,8 @@
 
 use crate::ddl::{
     add_constraint_sql, check_clause, check_comment_sql, column_definition, comment_sql,
-    create_index_sql, create_table_sql, drop_constraint_sql, drop_index_sql, foreign_key_clause,
-    primary_key_clause, table_comments_sql, unique_clause, IDENTITY,
+    create_index_sql, create_table_sql, drop_constraint_sql, foreign_key_clause,
+    primary_key_clause, table_comments_sql, IDENTITY,
 };
 use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::locks::{is_volatile, type_change_rewrites};
@@ -44,6 +44,8 @@ use qvdiff_core::{
     Unique,
 };
 use std::collections::{BTreeMap, BTreeSet};
+
+mod indexes;
 
 /// The PostgreSQL dialect.
 ///
@@ -105,12 +107,8 @@ impl Dialect for Postgres {
         render_type(ty)
     }
 
-    fn section(&self, body: &str, marker_line: usize) -> qvdiff_core::lint::Section {
-        crate::review::section(body, marker_line)
-    }
-
-    fn renames(&self, sql: &str) -> qvdiff_core::Renames {
-        crate::review::renames(sql)
+    fn spelling(&self) -> qvdiff_core::section::Spelling {
+        crate::review::SPELLING
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
@@ -178,17 +176,6 @@ fn normalize_column_type_and_default(column: &mut Column) {
         .default
         .as_ref()
         .map(|d| parse_default(&render_default(d), &column.ty));
-}
-
-/// A column with its migration hints removed, for "did it really change" comparisons.
-fn without_hints(column: &Column) -> Column {
-    Column {
-        renamed_from: None,
-        backfill: None,
-        using: None,
-        ty: column.ty.without_hints(),
-        ..column.clone()
-    }
 }
 
 /// Everything the changes do to one table that exists on both sides.
@@ -351,17 +338,6 @@ impl<'a> Planner<'a> {
         self.steps.push(Step::with(sql, facts));
     }
 
-    /// A `CONCURRENTLY` index statement on `table`: it blocks no reads or writes and cannot run
-    /// in a transaction.
-    fn concurrently(&mut self, sql: String, table: &str, scans: bool) {
-        let facts = StepFacts {
-            lock: self.lock(table, LockMode::ShareUpdateExclusive, scans, false),
-            outside_transaction: true,
-            ..StepFacts::default()
-        };
-        self.steps.push(Step::with(sql, facts));
-    }
-
     fn lock(&self, table: &str, mode: LockMode, scans: bool, rewrites: bool) -> Option<Lock> {
         let existing = self.from.table(table).is_some() || self.renamed_to.contains(table);
         existing.then(|| Lock {
@@ -370,16 +346,6 @@ impl<'a> Planner<'a> {
             scans,
             rewrites,
         })
-    }
-
-    /// An index statement, concurrent or not: building one reads every row (`SHARE` blocks
-    /// writes), dropping one does not (`ACCESS EXCLUSIVE` blocks both, briefly).
-    fn index_step(&mut self, sql: String, table: &str, build: bool, concurrent: bool) {
-        match (concurrent, build) {
-            (true, _) => self.concurrently(sql, table, build),
-            (false, true) => self.locking(sql, table, LockMode::Share, true, false),
-            (false, false) => self.locking(sql, table, LockMode::AccessExclusive, false, false),
-        }
     }
 
     fn table_in_from(&self, name: &str) -> Result<&Table, PlanError> {
@@ -616,8 +582,7 @@ impl<'a> Planner<'a> {
                 self.locking(sql, table, exclusive, false, false);
             }
             for index in &work.dropped_indexes {
-                let sql = drop_index_sql(index, self.online_ddl);
-                self.index_step(sql, table, false, self.online_ddl);
+                self.drop_index(table, index);
             }
             let had_key = !self.table_in_from(table)?.primary_key.is_empty();
             if work.primary_key.is_some() && had_key {
@@ -754,7 +719,7 @@ impl<'a> Planner<'a> {
                 };
                 before.name = to.name.clone();
                 let after = self.wanted_column(&work.to_name, to)?;
-                if without_hints(&before) != without_hints(&after) {
+                if before.without_hints() != after.without_hints() {
                     work.altered_columns.push((before, after));
                 }
             }
@@ -948,13 +913,10 @@ impl<'a> Planner<'a> {
             }
         }
         for unique in &work.added_uniques {
-            let sql =
-                add_constraint_sql(table, &unique_name(table, unique), &unique_clause(unique));
-            self.locking(sql, table, exclusive, true, false);
+            self.add_unique(table, unique);
         }
         for index in &work.added_indexes {
-            let sql = create_index_sql(table, index, self.online_ddl);
-            self.index_step(sql, table, true, self.online_ddl);
+            self.create_index(table, index);
         }
         for check in &work.added_checks {
             let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));

@@ -15,6 +15,40 @@ use crate::sqltext::TokenKind;
 use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::ColumnType;
 
+/// The server's refusal to drop `object` (`table "t"`, `column "c" of table "t"`, …) without
+/// CASCADE while `constraint` on table `owner` depends on it.
+fn needs_cascade(object: &str, owner: &str, constraint: &str) -> Step {
+    invalid(format!(
+        "cannot drop {object} because constraint {} on table {} depends on it (use CASCADE)",
+        quote_ident(constraint),
+        quote_ident(owner)
+    ))
+}
+
+/// Reads one kind of statement, after its leading keywords.
+type StatementReader = fn(&mut SchemaReplay, &mut Parser) -> Step;
+
+/// The statements that change the schema, by their first keyword.
+const STATEMENT_KINDS: &[(&str, StatementReader)] = &[
+    ("COMMENT", SchemaReplay::comment),
+    ("CREATE", SchemaReplay::create),
+    ("DROP", SchemaReplay::drop),
+    ("ALTER", SchemaReplay::alter),
+    ("DO", SchemaReplay::do_block),
+];
+
+/// The `DROP` and `ALTER` statements the replay reads, by their verb and the keyword after it.
+const KINDS_AFTER_VERB: &[(&str, &str, StatementReader)] = &[
+    ("DROP", "TABLE", SchemaReplay::drop_tables),
+    ("DROP", "INDEX", SchemaReplay::drop_indexes),
+    ("DROP", "TYPE", SchemaReplay::drop_enums),
+    ("DROP", "TRIGGER", SchemaReplay::drop_sync_trigger),
+    ("DROP", "FUNCTION", SchemaReplay::drop_sync_function),
+    ("ALTER", "TABLE", SchemaReplay::alter_table),
+    ("ALTER", "INDEX", SchemaReplay::alter_index),
+    ("ALTER", "TYPE", SchemaReplay::alter_enum),
+];
+
 impl SchemaReplay {
     // ----- one statement -----
 
@@ -23,6 +57,10 @@ impl SchemaReplay {
         let Some(first) = p.peek_keyword() else {
             return unsupported("not a statement qvdiff writes");
         };
+        if let Some((_, read)) = STATEMENT_KINDS.iter().find(|(verb, _)| *verb == first) {
+            p.advance();
+            return read(self, &mut p);
+        }
         match first.as_str() {
             // `SELECT … INTO t` creates a table.
             "SELECT" if p.has_top_level_word("INTO") => {
@@ -33,10 +71,6 @@ impl SchemaReplay {
             | "MERGE" | "ANALYZE" | "ANALYSE" | "VACUUM" | "LOCK" | "GRANT" | "REVOKE"
             | "NOTIFY" | "REINDEX" | "BEGIN" | "COMMIT" | "END" | "START" | "SAVEPOINT"
             | "RELEASE" | "RESET" => Ok(()),
-            "COMMENT" => {
-                p.advance();
-                self.comment(&mut p)
-            }
             "SET" => {
                 // Only `search_path` changes where unqualified names go.
                 let words = p.remaining_words();
@@ -48,22 +82,6 @@ impl SchemaReplay {
                 } else {
                     Ok(())
                 }
-            }
-            "CREATE" => {
-                p.advance();
-                self.create(&mut p)
-            }
-            "DROP" => {
-                p.advance();
-                self.drop(&mut p)
-            }
-            "ALTER" => {
-                p.advance();
-                self.alter(&mut p)
-            }
-            "DO" => {
-                p.advance();
-                self.do_block(&mut p)
             }
             _ => unsupported(format!("{first} is not a statement qvdiff writes")),
         }
@@ -95,37 +113,23 @@ impl SchemaReplay {
     }
 
     pub(super) fn drop(&mut self, p: &mut Parser) -> Step {
-        if p.eat("TABLE") {
-            return self.drop_tables(p);
-        }
-        if p.eat("INDEX") {
-            return self.drop_indexes(p);
-        }
-        if p.eat("TYPE") {
-            return self.drop_enums(p);
-        }
-        if p.eat("TRIGGER") {
-            return self.drop_sync_trigger(p);
-        }
-        if p.eat("FUNCTION") {
-            return self.drop_sync_function(p);
-        }
-        let what = p.peek_keyword().unwrap_or_default();
-        unsupported(format!("DROP {what} is not a statement qvdiff writes"))
+        self.read_kind(p, "DROP")
     }
 
     pub(super) fn alter(&mut self, p: &mut Parser) -> Step {
-        if p.eat("TABLE") {
-            return self.alter_table(p);
-        }
-        if p.eat("INDEX") {
-            return self.alter_index(p);
-        }
-        if p.eat("TYPE") {
-            return self.alter_enum(p);
+        self.read_kind(p, "ALTER")
+    }
+
+    /// Reads a `verb` statement by the keyword after the verb, with its reader in
+    /// [`KINDS_AFTER_VERB`]; a kind not listed is not a statement qvdiff writes.
+    fn read_kind(&mut self, p: &mut Parser, verb: &str) -> Step {
+        for (_, keyword, read) in KINDS_AFTER_VERB.iter().filter(|(v, ..)| *v == verb) {
+            if p.eat(keyword) {
+                return read(self, p);
+            }
         }
         let what = p.peek_keyword().unwrap_or_default();
-        unsupported(format!("ALTER {what} is not a statement qvdiff writes"))
+        unsupported(format!("{verb} {what} is not a statement qvdiff writes"))
     }
 
     /// `COMMENT ON TABLE t IS '…' | NULL` and `COMMENT ON COLUMN t.c IS …`; a comment on
@@ -622,13 +626,11 @@ impl SchemaReplay {
                 self.foreign_keys_to(name, |owner, _| !dropping.iter().any(|d| d == owner));
             if let Some((owner, constraint)) = dependents.first() {
                 if !cascade {
-                    return invalid(format!(
-                        "cannot drop table {} because constraint {} on table {} depends on it \
-                         (use CASCADE)",
-                        quote_ident(name),
-                        quote_ident(constraint),
-                        quote_ident(owner)
-                    ));
+                    return needs_cascade(
+                        &format!("table {}", quote_ident(name)),
+                        owner,
+                        constraint,
+                    );
                 }
             }
             self.drop_constraints(&dependents);
@@ -678,13 +680,7 @@ impl SchemaReplay {
             self.foreign_keys_to(table, |_, fk| fk.ref_index.as_deref() == Some(index));
         if let Some((owner, constraint)) = dependents.first() {
             if !cascade {
-                return invalid(format!(
-                    "cannot drop {what} {} because constraint {} on table {} depends on it \
-                     (use CASCADE)",
-                    quote_ident(index),
-                    quote_ident(constraint),
-                    quote_ident(owner)
-                ));
+                return needs_cascade(&format!("{what} {}", quote_ident(index)), owner, constraint);
             }
         }
         self.drop_constraints(&dependents);
@@ -1019,6 +1015,11 @@ impl SchemaReplay {
                 ))
             };
         }
+        let column = format!(
+            "column {} of table {}",
+            quote_ident(name),
+            quote_ident(table)
+        );
         let uses = |columns: &[String]| columns.iter().any(|c| c == name);
         // Foreign keys (of any table, this one included) that reference the column: they depend
         // on it and need CASCADE. The column's own keys, indexes and checks just go with it.
@@ -1027,14 +1028,7 @@ impl SchemaReplay {
         });
         if let Some((owner, constraint)) = referencing.first() {
             if !cascade {
-                return invalid(format!(
-                    "cannot drop column {} of table {} because constraint {} on table {} \
-                     depends on it (use CASCADE)",
-                    quote_ident(name),
-                    quote_ident(table),
-                    quote_ident(constraint),
-                    quote_ident(owner)
-                ));
+                return needs_cascade(&column, owner, constraint);
             }
         }
         self.drop_constraints(&referencing);
@@ -1076,14 +1070,7 @@ impl SchemaReplay {
                 .collect();
             if let Some((owner, constraint)) = outside.first() {
                 if !cascade {
-                    return invalid(format!(
-                        "cannot drop column {} of table {} because constraint {} on table {} \
-                         depends on it (use CASCADE)",
-                        quote_ident(name),
-                        quote_ident(table),
-                        quote_ident(constraint),
-                        quote_ident(owner)
-                    ));
+                    return needs_cascade(&column, owner, constraint);
                 }
             }
         }

@@ -340,7 +340,16 @@ impl Reader {
                         }
                         LockMode::AccessExclusive
                     }
-                    NewKind::PrimaryKey(_) | NewKind::Unique(_) => {
+                    NewKind::PrimaryKey(_) => {
+                        scans(facts);
+                        LockMode::AccessExclusive
+                    }
+                    NewKind::Unique(_) => {
+                        // Builds its index under the exclusive lock; the online form builds
+                        // it concurrently first and adds the constraint `USING INDEX`.
+                        facts.actions.push(Action::BuildIndex {
+                            concurrently: false,
+                        });
                         scans(facts);
                         LockMode::AccessExclusive
                     }

@@ -100,18 +100,8 @@ fn create_table_and_index_as_the_planner_writes_them() {
             },
         ],
         indexes: vec![
-            Index {
-                name: "ix_items_notes".into(),
-                columns: strings(&["notes"]),
-                unique: true,
-                predicate: None,
-            },
-            Index {
-                name: "ix_items_title".into(),
-                columns: strings(&["title", "notes"]),
-                unique: false,
-                predicate: None,
-            },
+            Index::new("ix_items_notes", &["notes"], true),
+            Index::new("ix_items_title", &["title", "notes"], false),
         ],
         foreign_keys: vec![ForeignKey {
             columns: strings(&["user_id"]),

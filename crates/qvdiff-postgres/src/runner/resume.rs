@@ -40,6 +40,11 @@ fn progress_error(context: String, error: SessionError) -> PgError {
     PgError::new(format!("{context} (table {PROGRESS_TABLE})"), error.message)
 }
 
+fn progress_table_exists(session: &mut (impl Session + ?Sized)) -> Result<bool, PgError> {
+    crate::ledger::table_exists(session, PROGRESS_TABLE)
+        .map_err(|e| progress_error("looking for the progress table".to_string(), e))
+}
+
 fn direction_word(direction: Direction) -> &'static str {
     match direction {
         Direction::Up => "up",
@@ -56,10 +61,7 @@ pub(super) fn done_statements(
     direction: Direction,
 ) -> Result<Vec<usize>, PgError> {
     let revision = &migration.file.revision;
-    let exists = session
-        .query_value("SELECT to_regclass('\"qvdiff_migrations_progress\"') IS NOT NULL")
-        .map_err(|e| progress_error("looking for the progress table".to_string(), e))?;
-    if exists.as_deref() != Some("t") {
+    if !progress_table_exists(session)? {
         return Ok(Vec::new());
     }
     let rows = session
@@ -153,10 +155,7 @@ pub(super) fn record_started(
 
 /// The revisions a stopped run left half done, with how many statements each has done.
 pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<HalfDone>, PgError> {
-    let exists = session
-        .query_value("SELECT to_regclass('\"qvdiff_migrations_progress\"') IS NOT NULL")
-        .map_err(|e| progress_error("looking for the progress table".to_string(), e))?;
-    if exists.as_deref() != Some("t") {
+    if !progress_table_exists(session)? {
         return Ok(Vec::new());
     }
     let rows = session
@@ -246,11 +245,11 @@ fn index_name(statement: &Statement, sql: &str) -> Option<(bool, String)> {
         .is_some_and(|t| t.kind == TokenKind::Other && &sql[t.start..t.end] == ".")
         && tokens
             .get(end + 2)
-            .is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::Quoted))
+            .is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent))
     {
         end += 2;
     }
-    matches!(start.kind, TokenKind::Word | TokenKind::Quoted)
+    matches!(start.kind, TokenKind::Word | TokenKind::QuotedIdent)
         .then(|| (creates, sql[start.start..tokens[end].end].to_string()))
 }
 
