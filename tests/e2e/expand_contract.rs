@@ -138,9 +138,14 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
         return;
     };
     let p = Project::empty();
+    // Both revisions are proven on a throwaway database of the server too.
     p.write(
         "qvdiff.toml",
-        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
+        &format!(
+            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n\n\
+             [postgres]\nshadow_url = \"{}\"\n",
+            db.url
+        ),
     );
     p.write("src/models.rs", MODELS);
     p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])

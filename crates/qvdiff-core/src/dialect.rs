@@ -8,6 +8,7 @@
 use crate::change::{Change, Renames};
 use crate::lint::{Analysis, Section};
 use crate::schema::{ColumnType, Schema};
+use crate::section::Spelling;
 
 /// One SQL statement of a migration section, with what a reviewer must know about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,12 +357,20 @@ pub trait Dialect: Sync {
     /// console speaks the vocabulary of the files it shows.
     fn type_name(&self, ty: &ColumnType) -> String;
 
+    /// How this dialect spells SQL and names: what lint, review and [`Dialect::section`] read
+    /// its files with.
+    fn spelling(&self) -> Spelling;
+
     /// A migration section's statements, with lines and comments (see
     /// [`crate::section::section`]). `marker_line`: the 1-based line of the section's marker.
-    fn section(&self, body: &str, marker_line: usize) -> Section;
+    fn section(&self, body: &str, marker_line: usize) -> Section {
+        crate::section::section(body, marker_line, &self.spelling())
+    }
 
     /// The renames a script's SQL performs, keyed by the tables' final names.
-    fn renames(&self, sql: &str) -> Renames;
+    fn renames(&self, sql: &str) -> Renames {
+        crate::section::renames(sql, &self.spelling())
+    }
 
     /// An empty scratch schema to replay migration files on, for `lint` and `review`.
     fn replay(&self) -> Box<dyn Replay>;
@@ -425,4 +434,19 @@ pub trait Replay {
     /// What one file does when applied here (up, then down), without changing this scratch
     /// schema. `None` when it cannot be told (the dialect cannot read the SQL at all).
     fn analyze(&self, revision: &str, up: &str, down: &str) -> Option<Analysis>;
+}
+
+/// A column default the dialect's database could not compute: part of the proof of a new
+/// migration, which refuses it rather than let the application's first insert (SQLite) or the
+/// server at `upgrade` (PostgreSQL) fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableDefault {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// The default as the database gets it.
+    pub default: String,
+    /// Why no insert could take it (the database's error, or the function it lacks).
+    pub reason: String,
 }

@@ -23,6 +23,7 @@ pub mod run_loop;
 pub mod runner;
 pub mod schema;
 pub mod section;
+pub mod sqltext;
 pub mod summary;
 pub mod wording;
 
@@ -30,7 +31,7 @@ pub use backend::{Backend, BackendError, BackendErrorKind};
 pub use change::{Change, Renames};
 pub use dialect::{
     Action, Dialect, ExpandContract, Fill, FillReason, Lock, LockMode, Loss, Plan, PlanError,
-    Replay, Step, StepFacts,
+    Replay, Step, StepFacts, UnusableDefault,
 };
 pub use diff::{
     diff, fill_restored_columns, foreign_key_order, rename_candidates, restore_placeholder,

@@ -82,6 +82,31 @@ impl Migration {
             || self.whole_text_checksum.as_deref() == Some(applied_checksum)
     }
 
+    /// The migration a file at `path` holding these parts would be, as `migrate` writes one
+    /// (each section ending with a newline) and the runner reads it back: for a program or a
+    /// test that builds its migrations in memory.
+    pub fn from_sections(
+        revision: &str,
+        parents: &[&str],
+        message: &str,
+        up: &str,
+        down: &str,
+        path: impl Into<String>,
+    ) -> Migration {
+        let line = |section: &str| match section.ends_with('\n') {
+            true => section.to_string(),
+            false => format!("{section}\n"),
+        };
+        let file = MigrationFile {
+            revision: revision.to_string(),
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            message: message.to_string(),
+            up: line(up),
+            down: line(down),
+        };
+        Migration::from_text(&file.render(), path).expect("a rendered file reads back")
+    }
+
     /// Parses `text` and computes its checksum; `path` is only used in messages.
     pub fn from_text(text: &str, path: impl Into<String>) -> Result<Migration, FormatError> {
         let file = MigrationFile::parse(text)?;

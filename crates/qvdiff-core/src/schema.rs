@@ -351,7 +351,7 @@ pub struct Index {
 }
 
 impl Index {
-    /// A full (not partial) index `name` over `columns`, in order.
+    /// A full (not partial) index `name` on `columns`.
     pub fn new(name: impl Into<String>, columns: &[&str], unique: bool) -> Index {
         Index {
             name: name.into(),
@@ -481,11 +481,12 @@ impl Schema {
         for t in &mut s.tables {
             t.renamed_from = None;
             for c in &mut t.columns {
-                c.renamed_from = None;
-                c.backfill = None;
-                c.using = None;
-                if c.ty.has_hints() {
-                    c.ty = c.ty.without_hints();
+                if c.renamed_from.is_some()
+                    || c.backfill.is_some()
+                    || c.using.is_some()
+                    || c.ty.has_hints()
+                {
+                    *c = c.without_hints();
                 }
             }
         }
@@ -650,6 +651,18 @@ impl Table {
 }
 
 impl Column {
+    /// Copy without migration hints (`renamed_from`, `backfill`, `using`, an enum's
+    /// `renames`): for "did it really change" comparisons.
+    pub fn without_hints(&self) -> Column {
+        Column {
+            renamed_from: None,
+            backfill: None,
+            using: None,
+            ty: self.ty.without_hints(),
+            ..self.clone()
+        }
+    }
+
     /// A NOT NULL column with no default.
     pub fn new(name: impl Into<String>, ty: ColumnType) -> Column {
         Column {
@@ -662,6 +675,14 @@ impl Column {
             renamed_from: None,
             backfill: None,
             using: None,
+        }
+    }
+
+    /// A nullable column with no default.
+    pub fn new_nullable(name: impl Into<String>, ty: ColumnType) -> Column {
+        Column {
+            nullable: true,
+            ..Column::new(name, ty)
         }
     }
 }

@@ -1,14 +1,15 @@
 //! A migration section's statements as `lint` and `review` read them, for every dialect.
 //!
-//! A dialect's tokenizer finds where each statement starts and ends and what its tokens are
-//! ([`Lexed`]); this module does the rest the same way for all of them: lines, the comments
-//! around each statement, its words, the table it acts on ([`Statement::table`]) and the renames
-//! a script performs. Like the tokenizers, this is not a parser: it recognises the statement
-//! shapes qvdiff writes and the common hand-written ones; anything else is a statement with no
-//! table.
+//! The one tokenizer ([`crate::sqltext`]), told a dialect's [`Spelling`], finds where each
+//! statement starts and ends and what its tokens are ([`Lexed`]); this module does the rest the
+//! same way for all of them: lines, the comments around each statement, its words, the table it
+//! acts on ([`Statement::table`]) and the renames a script performs. Like the tokenizer, this is
+//! not a parser: it recognises the statement shapes qvdiff writes and the common hand-written
+//! ones; anything else is a statement with no table.
 
 use crate::change::Renames;
 use crate::lint::{Section, Statement};
+use crate::sqltext::{each_statement, Lexicon, Token, TokenKind};
 
 /// One token of a statement, as much as the readers here need of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,23 +38,30 @@ impl Lexeme {
     }
 }
 
-/// One statement as a dialect's tokenizer found it in a section body.
+/// One statement of a section body, as the tokenizer found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lexed {
     /// Byte offset of its first token.
     pub start: usize,
     /// Byte offset just after its last token (the `;` when there is one).
     pub end: usize,
-    /// Its tokens, in order.
+    /// Its tokens, in order (without the `;`).
     pub tokens: Vec<Lexeme>,
 }
 
-/// How a dialect spells names: how bare words fold, and the prefix of the temporary table a
-/// rebuild creates (reported as the table it rebuilds), if the dialect rebuilds tables.
+/// How a dialect spells SQL and names: its [`Lexicon`], how bare words fold and quoted names
+/// unquote, whether a string literal can stand for a name, and the prefix of the temporary
+/// table a rebuild creates (reported as the table it rebuilds), if the dialect rebuilds tables.
 #[derive(Debug, Clone, Copy)]
 pub struct Spelling {
+    /// Where the dialect's tokens and statements begin and end.
+    pub lexicon: Lexicon,
     /// Folds a bare word into the name it means.
     pub fold: fn(&str) -> String,
+    /// The name a quoted identifier's text (quotes included) means.
+    pub unquote: fn(&str) -> String,
+    /// Whether a string literal where a name must be is read as that name (SQLite).
+    pub strings_are_names: bool,
     /// The prefix of a rebuild's temporary table, if any.
     pub rebuild_prefix: Option<&'static str>,
 }
@@ -65,11 +73,38 @@ impl Spelling {
             None => name,
         }
     }
+
+    fn lexeme(&self, sql: &str, token: &Token) -> Lexeme {
+        let text = token.text(sql);
+        match token.kind {
+            TokenKind::Word => Lexeme::Word(text.to_string()),
+            TokenKind::QuotedIdent => Lexeme::Quoted((self.unquote)(text)),
+            TokenKind::String if self.strings_are_names => {
+                Lexeme::Quoted(crate::sqltext::unquote(text))
+            }
+            _ => Lexeme::Other,
+        }
+    }
 }
 
-/// Splits a section body into [`Statement`]s from its lexed statements. `marker_line` is the
+/// The statements of `sql` with their tokens, each `;` included in its statement's span (so
+/// that a comment after it on the same line is the statement's trailing comment).
+pub fn lex(sql: &str, spelling: &Spelling) -> Vec<Lexed> {
+    let mut statements = Vec::new();
+    each_statement(sql, &spelling.lexicon, |range, tokens| {
+        statements.push(Lexed {
+            start: range.start,
+            end: range.end,
+            tokens: tokens.iter().map(|t| spelling.lexeme(sql, t)).collect(),
+        });
+    });
+    statements
+}
+
+/// Splits a section body into [`Statement`]s, read as `spelling` says. `marker_line` is the
 /// 1-based line of the section's marker; the body starts on the next line.
-pub fn section(body: &str, marker_line: usize, lexed: &[Lexed], spelling: Spelling) -> Section {
+pub fn section(body: &str, marker_line: usize, spelling: &Spelling) -> Section {
+    let lexed = lex(body, spelling);
     // Newline offsets once, then a binary search per lookup: counting the newlines before each
     // statement from the start made a 1000-table initial migration quadratic.
     let newlines: Vec<usize> = body
@@ -80,7 +115,7 @@ pub fn section(body: &str, marker_line: usize, lexed: &[Lexed], spelling: Spelli
     let line_of = |byte: usize| marker_line + 1 + newlines.partition_point(|&at| at < byte);
     let mut statements = Vec::new();
     let mut previous_end = 0usize;
-    for statement in lexed {
+    for statement in &lexed {
         let (start, end) = (statement.start, statement.end);
         let comments = own_line_comments(body, previous_end, start, &line_of);
         let line_end = body[end..].find('\n').map_or(body.len(), |i| end + i);
@@ -117,9 +152,10 @@ pub fn section(body: &str, marker_line: usize, lexed: &[Lexed], spelling: Spelli
 /// TO b`, and `ALTER INDEX a RENAME TO b` for the summary), for diffing the schemas before and after it: without them a renamed column would look
 /// like a dropped one and an added one. Column renames are keyed by the table's final name; a
 /// rebuild's temporary table taking the old name back is not a rename.
-pub fn renames(lexed: &[Lexed], spelling: Spelling) -> Renames {
+pub fn renames(sql: &str, spelling: &Spelling) -> Renames {
+    let lexed = lex(sql, spelling);
     let mut renames = Renames::default();
-    for statement in lexed {
+    for statement in &lexed {
         let t = &statement.tokens;
         let word = |i: usize, w: &str| t.get(i).is_some_and(|tok| tok.is_word(w));
         let name = |i: usize| t.get(i).and_then(|tok| tok.name(spelling.fold));

@@ -458,14 +458,13 @@ fn referenced_columns<'c>(expr: &str, columns: &[&'c str]) -> BTreeSet<&'c str> 
         }
         let name = match token.kind {
             TokenKind::Word
-                if !word.starts_with(|c: char| c.is_ascii_digit())
-                    && !RESERVED_WORDS
-                        .split_whitespace()
-                        .any(|r| word.eq_ignore_ascii_case(r)) =>
+                if !RESERVED_WORDS
+                    .split_whitespace()
+                    .any(|r| word.eq_ignore_ascii_case(r)) =>
             {
                 word.to_ascii_lowercase()
             }
-            TokenKind::Quoted if word.len() >= 2 && word.starts_with('"') => {
+            TokenKind::QuotedIdent if word.len() >= 2 => {
                 word[1..word.len() - 1].replace("\"\"", "\"")
             }
             _ => continue,

@@ -38,6 +38,10 @@ fn ledger_error(context: &str, error: SessionError) -> PgError {
     PgError::new(format!("{context} (table {LEDGER_TABLE})"), error.message)
 }
 
+/// Whether the ledger table exists (in the connection's `search_path`), as a value of a
+/// `SELECT` list: `t` or `f`.
+pub(crate) const LEDGER_EXISTS_SQL: &str = "to_regclass('\"qvdiff_migrations\"') IS NOT NULL";
+
 /// Whether the bookkeeping table `table` exists (found, unqualified, through the connection's
 /// `search_path`, as every statement of the runner finds it).
 pub(crate) fn table_exists(
@@ -57,7 +61,20 @@ pub fn ledger_exists(session: &mut (impl Session + ?Sized)) -> Result<bool, PgEr
 
 /// Every ledger row, in the order the revisions were applied. Empty without a ledger table.
 pub fn read_ledger(session: &mut (impl Session + ?Sized)) -> Result<Vec<AppliedRevision>, PgError> {
-    if !ledger_exists(session)? {
+    read_ledger_known(session, None)
+}
+
+/// [`read_ledger`], where `exists` says whether the ledger table exists when the caller has
+/// just read it under the migration lock (sparing a round trip), `None` to look.
+pub(crate) fn read_ledger_known(
+    session: &mut (impl Session + ?Sized),
+    exists: Option<bool>,
+) -> Result<Vec<AppliedRevision>, PgError> {
+    let exists = match exists {
+        Some(exists) => exists,
+        None => ledger_exists(session)?,
+    };
+    if !exists {
         return Ok(Vec::new());
     }
     let rows = session
@@ -105,6 +122,26 @@ pub(crate) fn record_applied(
 ) -> Result<(), PgError> {
     session
         .execute(&insert_sql(migration, execution_ms))
+        .map_err(|e| {
+            ledger_error(
+                &format!("recording revision {}", migration.file.revision),
+                e,
+            )
+        })
+}
+
+/// Creates the ledger table when it is missing and records `migration` as applied now, in one
+/// round trip (the run's transaction holds both).
+pub(crate) fn create_and_record(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    execution_ms: i64,
+) -> Result<(), PgError> {
+    session
+        .execute(&format!(
+            "{CREATE_LEDGER_SQL};\n{}",
+            insert_sql(migration, execution_ms)
+        ))
         .map_err(|e| {
             ledger_error(
                 &format!("recording revision {}", migration.file.revision),

@@ -131,7 +131,10 @@ impl<'a> Words<'a> {
 
     fn at_punct(&self, punct: &str) -> bool {
         self.tokens.get(self.pos).is_some_and(|t| {
-            t.kind != TokenKind::Word && t.kind != TokenKind::Quoted && self.text(self.pos) == punct
+            !matches!(
+                t.kind,
+                TokenKind::Word | TokenKind::QuotedIdent | TokenKind::String
+            ) && self.text(self.pos) == punct
         })
     }
 
@@ -144,10 +147,8 @@ impl<'a> Words<'a> {
         let token = *self.tokens.get(self.pos)?;
         let text = &self.sql[token.start..token.end];
         let shown = match token.kind {
-            TokenKind::Word if !text.starts_with(|c: char| c.is_ascii_digit()) => {
-                text.to_lowercase()
-            }
-            TokenKind::Quoted if text.starts_with('"') && text.len() >= 2 => {
+            TokenKind::Word => text.to_lowercase(),
+            TokenKind::QuotedIdent if text.len() >= 2 => {
                 text[1..text.len() - 1].replace("\"\"", "\"")
             }
             _ => return None,

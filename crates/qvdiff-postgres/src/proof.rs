@@ -133,7 +133,11 @@ pub fn prove_on_server(
     let url = throwaway.url();
     let client = connect(&url).map_err(|e| ProofError::Unavailable(e.to_string()))?;
     let mut db = PostgresDatabase::from_client(client, &url);
-    let options = RunOptions::default();
+    // A contract revision is proven like any other: the run goes through it.
+    let options = RunOptions {
+        contract: true,
+        ..RunOptions::default()
+    };
     let dialect = Postgres::default();
     let mut run = |step: &'static str, up: bool, target: &str| {
         let result = if up {

@@ -1,68 +1,36 @@
 //! What `qvdiff lint` and `qvdiff review` need to know about a PostgreSQL section's SQL, read
-//! with this crate's tokenizer (the lines, comments and tables are
+//! with the one tokenizer in PostgreSQL's spelling (the lines, comments and tables are
 //! [`qvdiff_core::section`]'s, shared with every dialect), and the scratch schema files are
 //! replayed on: the replay, so that lint needs no server.
 
 use crate::plan::Postgres;
 use crate::replay::naming::{fold_identifier, unquote_identifier};
 use crate::replay::{apply_sql, ReplayErrorKind};
-use crate::sqltext::{split_statements, TokenKind};
+use crate::sqltext::split_statements;
 use qvdiff_core::diff::diff;
 use qvdiff_core::lint::{down_mismatch, Analysis, Section, SectionKind};
-use qvdiff_core::section::{Lexed, Lexeme, Spelling};
+use qvdiff_core::section::Spelling;
 use qvdiff_core::{Dialect, Renames, Replay, Schema};
 
-/// PostgreSQL folds a bare name to lower case, and rebuilds no table.
-const SPELLING: Spelling = Spelling {
+/// PostgreSQL's lexicon; it folds a bare name to lower case, cuts a quoted one to 63 bytes,
+/// never reads a string as a name, and rebuilds no table.
+pub(crate) const SPELLING: Spelling = Spelling {
+    lexicon: crate::sqltext::LEXICON,
     fold: fold_identifier,
+    unquote: unquote_identifier,
+    strings_are_names: false,
     rebuild_prefix: None,
 };
 
 /// Splits a section body into statements. `marker_line` is the 1-based line of the section's
 /// marker; the body starts on the next line.
-pub fn section(body: &str, marker_line: usize) -> Section {
-    qvdiff_core::section::section(body, marker_line, &lex(body), SPELLING)
+pub(crate) fn section(body: &str, marker_line: usize) -> Section {
+    qvdiff_core::section::section(body, marker_line, &SPELLING)
 }
 
 /// The renames a script performs (see [`qvdiff_core::section::renames`]).
-pub fn renames(sql: &str) -> Renames {
-    qvdiff_core::section::renames(&lex(sql), SPELLING)
-}
-
-/// The statements of `sql` with their tokens, each `;` included in its statement (so that a
-/// comment after it on the same line is the statement's trailing comment).
-fn lex(sql: &str) -> Vec<Lexed> {
-    split_statements(sql)
-        .into_iter()
-        .map(|statement| {
-            let rest = &sql[statement.end..];
-            let spaces = rest.len() - rest.trim_start().len();
-            let end = if rest[spaces..].starts_with(';') {
-                statement.end + spaces + 1
-            } else {
-                statement.end
-            };
-            let tokens = statement
-                .tokens()
-                .iter()
-                .map(|t| {
-                    let text = &sql[t.start..t.end];
-                    match t.kind {
-                        TokenKind::Word => Lexeme::Word(text.to_string()),
-                        TokenKind::Quoted if text.starts_with('"') => {
-                            Lexeme::Quoted(unquote_identifier(text))
-                        }
-                        _ => Lexeme::Other,
-                    }
-                })
-                .collect();
-            Lexed {
-                start: statement.start,
-                end,
-                tokens,
-            }
-        })
-        .collect()
+pub(crate) fn renames(sql: &str) -> Renames {
+    qvdiff_core::section::renames(sql, &SPELLING)
 }
 
 /// The scratch schema PostgreSQL files are replayed on for `lint` and `review`: the schema

@@ -51,12 +51,13 @@
 use crate::connect::PostgresDatabase;
 use crate::error::PgError;
 use crate::ledger::{
-    create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
-    record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
+    create_and_record, create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit,
+    read_ledger, read_ledger_known, record_accepted, record_applied, update_checksum,
+    CREATE_LEDGER_SQL, LEDGER_EXISTS_SQL,
 };
 use crate::preflight::{self, DataStep};
 use crate::render::quote_ident;
-use crate::session::{Session, SessionError};
+use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{self, Statement};
 use qvdiff_core::backend::backend_error;
 pub use qvdiff_core::backend::{
@@ -182,15 +183,18 @@ fn lock_holder(session: &mut (impl Session + ?Sized)) -> Option<String> {
     Some(holder)
 }
 
-/// Runs `work` under the migration lock and releases it afterwards, whatever happened.
+/// Runs `work` under the migration lock and releases it afterwards, whatever happened. What
+/// `work` pushes on its second argument (expressions of a `SELECT` list that put back settings
+/// it changed) runs with the unlock, in the same round trip.
 fn with_lock<S: Session + ?Sized, T>(
     session: &mut S,
     database: &str,
     timeout: Duration,
-    work: impl FnOnce(&mut S) -> Result<T, RunError>,
+    work: impl FnOnce(&mut S, &mut Vec<String>) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
     acquire_lock(session, database, timeout)?;
-    let mut result = work(session);
+    let mut restore = Vec::new();
+    let mut result = work(session, &mut restore);
     if result.is_err() {
         // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
         // and every later statement on this connection. Outside a transaction this only warns.
@@ -206,8 +210,16 @@ fn with_lock<S: Session + ?Sized, T>(
             );
         }
     }
-    // An unlock fails only with the connection gone, and the lock went with it.
-    let _ = session.execute(&format!("SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"));
+    // An unlock fails only with the connection gone, and the lock went with it (or with a
+    // setting that cannot be put back: then the lock is released on its own).
+    let unlock = format!("pg_advisory_unlock({ADVISORY_LOCK_KEY})");
+    let restored = restore.is_empty()
+        || session
+            .execute(&format!("SELECT {}, {unlock}", restore.join(", ")))
+            .is_ok();
+    if !restored || restore.is_empty() {
+        let _ = session.execute(&format!("SELECT {unlock}"));
+    }
     result
 }
 
@@ -458,28 +470,74 @@ fn in_transaction(error: RunError, committed: &[String]) -> RunError {
     }
 }
 
-/// The ledger of the database behind a session, written in whatever transaction is open.
+/// The ledger of the database behind a session, written in whatever transaction is open; a
+/// run sends all its SQL through it (it is a [`Session`] too), so that a transaction can begin
+/// with the run's next query rather than on its own.
 struct PgLedger<'s, S: Session + ?Sized> {
     session: &'s mut S,
+    /// Whether the ledger table exists, when the run read it under the migration lock just
+    /// before its first ledger read (which uses it up): one round trip fewer.
+    exists: Option<bool>,
+    /// A `BEGIN` not sent yet: it goes with the next query, in the same round trip.
+    begin_pending: bool,
+}
+
+impl<'s, S: Session + ?Sized> PgLedger<'s, S> {
+    /// The ledger behind `session`, its existence still to be looked up.
+    fn of(session: &'s mut S) -> Self {
+        PgLedger {
+            session,
+            exists: None,
+            begin_pending: false,
+        }
+    }
+}
+
+impl<S: Session + ?Sized> Session for PgLedger<'_, S> {
+    fn simple_query(&mut self, sql: &str) -> Result<Vec<TextRow>, SessionError> {
+        if std::mem::take(&mut self.begin_pending) {
+            // `BEGIN` gives no rows, and when the query fails the transaction is open and
+            // aborted, as if the two had gone one by one.
+            self.session.simple_query(&format!("BEGIN;\n{sql}"))
+        } else {
+            self.session.simple_query(sql)
+        }
+    }
+}
+
+/// A revision's ledger change in a run (see [`record_change`]); going up, the ledger table is
+/// created when missing in the same transaction and round trip as the row, so a failed first
+/// run leaves no ledger behind.
+fn record_in_run<S: Session + ?Sized>(
+    ledger: &mut PgLedger<'_, S>,
+    migration: &Migration,
+    direction: Direction,
+    execution_ms: i64,
+) -> Result<(), RunError> {
+    match direction {
+        Direction::Up => Ok(create_and_record(ledger, migration, execution_ms)?),
+        Direction::Down => record_change(ledger, migration, direction, execution_ms),
+    }
 }
 
 impl<S: Session + ?Sized> Ledger for PgLedger<'_, S> {
     type Error = RunError;
 
     fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        Ok(read_ledger(self.session)?)
+        let exists = self.exists.take();
+        Ok(read_ledger_known(self, exists)?)
     }
 
     fn create_ledger(&mut self) -> Result<(), RunError> {
-        Ok(create_ledger(self.session)?)
+        Ok(create_ledger(self)?)
     }
 
     fn record_applied(&mut self, migration: &Migration, execution_ms: i64) -> Result<(), RunError> {
-        Ok(record_applied(self.session, migration, execution_ms)?)
+        Ok(record_applied(self, migration, execution_ms)?)
     }
 
     fn forget(&mut self, revision: &str) -> Result<(), RunError> {
-        Ok(forget(self.session, revision)?)
+        Ok(forget(self, revision)?)
     }
 
     fn replace_checksum(
@@ -489,13 +547,13 @@ impl<S: Session + ?Sized> Ledger for PgLedger<'_, S> {
         reason: &str,
     ) -> Result<AcceptedEdit, RunError> {
         let edit = record_accepted(
-            self.session,
+            &mut *self,
             &migration.file.revision,
             old_checksum,
             &migration.checksum,
             reason,
         )?;
-        update_checksum(self.session, migration)?;
+        update_checksum(self, migration)?;
         Ok(edit)
     }
 }
@@ -520,15 +578,13 @@ struct PgRun<'s, S: Session + ?Sized> {
 }
 
 impl<S: Session + ?Sized> PgRun<'_, S> {
-    /// Opens the stretch's transaction unless one is open.
-    fn begin_stretch(&mut self) -> Result<(), RunError> {
+    /// Opens the stretch's transaction unless one is open: its `BEGIN` goes with the next
+    /// query.
+    fn begin_stretch(&mut self) {
         if self.open.is_none() {
-            self.ledger.session.execute("BEGIN").map_err(|e| {
-                PgError::new("starting the migration transaction", server_message(e))
-            })?;
+            self.ledger.begin_pending = true;
             self.open = Some(Vec::new());
         }
-        Ok(())
     }
 
     /// Commits the open stretch, if any; its revisions are then committed for good.
@@ -538,7 +594,12 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         };
         self.stretch.clear();
         self.lock_attempts = 0;
-        self.ledger.session.execute("COMMIT").map_err(|e| {
+        if std::mem::take(&mut self.ledger.begin_pending) {
+            // Nothing was sent in the transaction: there is nothing to commit.
+            self.committed.extend(revisions);
+            return Ok(());
+        }
+        self.ledger.execute("COMMIT").map_err(|e| {
             // A deferred constraint fails here, not in its statement.
             RunError::Postgres(PgError::new(
                 format!(
@@ -566,10 +627,10 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         direction: Direction,
     ) -> Result<i64, RunError> {
         self.commit_stretch()?;
-        let done = resume::done_statements(self.ledger.session, migration, direction)?;
+        let done = resume::done_statements(&mut self.ledger, migration, direction)?;
         let retry = self.retry;
         run_statements(
-            self.ledger.session,
+            &mut self.ledger,
             migration,
             section,
             direction,
@@ -589,7 +650,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 done_outside: Some(done),
             },
             SectionFailure::LockTimeout(done, failed, attempts) => gave_up_waiting(
-                self.ledger.session,
+                &mut self.ledger,
                 failed,
                 attempts,
                 &retry,
@@ -610,27 +671,20 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
     ) -> Result<i64, RunError> {
         let retry = self.retry;
         loop {
-            self.begin_stretch()?;
+            self.begin_stretch();
             let failure = match self.replay_stretch(direction).and_then(|()| {
-                run_statements(
-                    self.ledger.session,
-                    migration,
-                    section,
-                    direction,
-                    &retry,
-                    &[],
-                )
+                run_statements(&mut self.ledger, migration, section, direction, &retry, &[])
             }) {
                 Ok(execution_ms) => return Ok(execution_ms),
                 Err(failure) => failure,
             };
             match failure {
                 SectionFailure::LockTimeout(_, failed, _) => {
-                    let _ = self.ledger.session.execute("ROLLBACK");
+                    let _ = self.ledger.execute("ROLLBACK");
                     self.open = None;
                     if self.lock_attempts >= retry.retries {
                         return Err(gave_up_waiting(
-                            self.ledger.session,
+                            &mut self.ledger,
                             failed,
                             self.lock_attempts + 1,
                             &retry,
@@ -667,19 +721,8 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         }
         let retry = self.retry;
         for (migration, section, execution_ms) in &self.stretch {
-            run_statements(
-                self.ledger.session,
-                migration,
-                section,
-                direction,
-                &retry,
-                &[],
-            )?;
-            let recorded = match direction {
-                Direction::Up => self.ledger.create_ledger(),
-                Direction::Down => Ok(()),
-            }
-            .and_then(|()| record_change(&mut self.ledger, migration, direction, *execution_ms));
+            run_statements(&mut self.ledger, migration, section, direction, &retry, &[])?;
+            let recorded = record_in_run(&mut self.ledger, migration, direction, *execution_ms);
             if let Err(error) = recorded {
                 // qvdiff's own write failed: reported as the section's failure.
                 let statement = format!("(recording revision {})", migration.file.revision);
@@ -710,31 +753,26 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         execution_ms: i64,
     ) -> Result<(), RunError> {
         self.ledger
-            .session
             .execute("BEGIN")
             .map_err(|e| PgError::new("starting the ledger transaction", server_message(e)))?;
-        let recorded = match direction {
-            Direction::Up => self.ledger.create_ledger(),
-            Direction::Down => Ok(()),
-        }
-        .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms))
-        .and_then(|()| {
-            Ok(resume::forget_progress(
-                self.ledger.session,
-                migration,
-                direction,
-            )?)
-        })
-        .and_then(|()| {
-            self.ledger.session.execute("COMMIT").map_err(|e| {
-                RunError::Postgres(PgError::new(
-                    format!("recording revision {}", migration.file.revision),
-                    server_message(e),
-                ))
+        let recorded = record_in_run(&mut self.ledger, migration, direction, execution_ms)
+            .and_then(|()| {
+                Ok(resume::forget_progress(
+                    &mut self.ledger,
+                    migration,
+                    direction,
+                )?)
             })
-        });
+            .and_then(|()| {
+                self.ledger.execute("COMMIT").map_err(|e| {
+                    RunError::Postgres(PgError::new(
+                        format!("recording revision {}", migration.file.revision),
+                        server_message(e),
+                    ))
+                })
+            });
         if recorded.is_err() {
-            let _ = self.ledger.session.execute("ROLLBACK");
+            let _ = self.ledger.execute("ROLLBACK");
         }
         recorded
     }
@@ -797,12 +835,8 @@ impl<'s, S: Session + ?Sized> RunSession for PgRun<'s, S> {
                 })?;
             self.committed.push(revision.clone());
         } else {
-            let recorded = match direction {
-                Direction::Up => self.ledger.create_ledger(),
-                Direction::Down => Ok(()),
-            }
-            .and_then(|()| record_change(&mut self.ledger, migration, direction, execution_ms));
-            recorded.map_err(|e| in_transaction(e, &self.committed))?;
+            record_in_run(&mut self.ledger, migration, direction, execution_ms)
+                .map_err(|e| in_transaction(e, &self.committed))?;
             if let Some(open) = self.open.as_mut() {
                 open.push(revision.clone());
             }
@@ -924,13 +958,13 @@ pub fn upgrade_in_transaction(
                 })?;
         }
         let execution_ms = elapsed_ms(started);
-        let mut ledger = PgLedger {
-            session: &mut *session,
-        };
-        ledger
-            .create_ledger()
-            .and_then(|()| ledger.record_applied(migration, execution_ms))
-            .map_err(|e| in_transaction(e, &[]))?;
+        record_in_run(
+            &mut PgLedger::of(&mut *session),
+            migration,
+            Direction::Up,
+            execution_ms,
+        )
+        .map_err(|e| in_transaction(e, &[]))?;
         steps.push(StepReport {
             revision: migration.file.revision.clone(),
             message: migration.file.message.clone(),
@@ -972,28 +1006,34 @@ fn run_to<'m, S: Session + ?Sized>(
     options: &RunOptions,
     plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
 ) -> Result<RunReport, RunError> {
-    with_lock(session, database, options.busy_timeout, |session| {
-        let previous = table_locks::set_timeout(session, &options.lock_retry).map_err(|e| {
-            PgError::new("setting lock_timeout for the migration", server_message(e))
-        })?;
-        let mut run = PgRun {
-            ledger: PgLedger {
-                session: &mut *session,
-            },
-            retry: options.lock_retry,
-            committed: Vec::new(),
-            open: None,
-            stretch: Vec::new(),
-            lock_attempts: 0,
-        };
-        let report = run_revisions(&mut run, migrations, direction, options, plan);
-        if report.is_err() {
-            // An aborted transaction would refuse the reset below.
-            let _ = session.execute("ROLLBACK");
-        }
-        table_locks::restore_timeout(session, &previous);
-        report
-    })
+    with_lock(
+        session,
+        database,
+        options.busy_timeout,
+        |session, restore| {
+            // The run's lock_timeout and whether the ledger exists, in one round trip, read under
+            // the lock (a concurrent first run may have just created the ledger).
+            let (previous, exists) =
+                table_locks::set_timeout(session, &options.lock_retry, LEDGER_EXISTS_SQL).map_err(
+                    |e| PgError::new("setting lock_timeout for the migration", server_message(e)),
+                )?;
+            restore.push(table_locks::restore_sql(&previous));
+            let mut run = PgRun {
+                ledger: PgLedger {
+                    session: &mut *session,
+                    exists: exists.map(|exists| exists == "t"),
+                    begin_pending: false,
+                },
+                retry: options.lock_retry,
+                committed: Vec::new(),
+                open: None,
+                stretch: Vec::new(),
+                lock_attempts: 0,
+            };
+            // A failure is rolled back by `with_lock`, before the setting is put back.
+            run_revisions(&mut run, migrations, direction, options, plan)
+        },
+    )
 }
 
 /// Sets the ledger to exactly `target` and its ancestors without running any migration
@@ -1011,7 +1051,7 @@ pub fn stamp(
     options: &RunOptions,
 ) -> Result<StampReport, RunError> {
     let keep = plan_stamp(migrations, target)?;
-    with_lock(session, database, options.busy_timeout, |session| {
+    with_lock(session, database, options.busy_timeout, |session, _| {
         in_one_transaction(session, "the stamp", |ledger| stamp_ledger(ledger, &keep))
     })
 }
@@ -1026,9 +1066,7 @@ fn in_one_transaction<S: Session + ?Sized, T>(
     session
         .execute("BEGIN")
         .map_err(|e| PgError::new(format!("starting {what} transaction"), server_message(e)))?;
-    let done = work(&mut PgLedger {
-        session: &mut *session,
-    })?;
+    let done = work(&mut PgLedger::of(&mut *session))?;
     session
         .execute("COMMIT")
         .map_err(|e| PgError::new(format!("committing {what}"), server_message(e)))?;
@@ -1098,7 +1136,7 @@ impl<S: Session> PostgresDatabase<S> {
             &mut self.client,
             &database,
             options.busy_timeout,
-            |session| {
+            |session, _| {
                 in_one_transaction(session, "the accepted edit", |ledger| {
                     accept_edit(ledger, migrations, revision, reason)
                 })

@@ -1,4 +1,5 @@
-//! A small PostgreSQL tokenizer: where a migration section's statements begin and end.
+//! PostgreSQL's spelling of SQL for the one tokenizer ([`qvdiff_core::sqltext`]): where a
+//! migration section's statements begin and end.
 //!
 //! The runner sends a section to the server one statement at a time, as `psql -f` does, so that
 //! a failure always names its statement (PostgreSQL gives no error position for most DDL
@@ -8,36 +9,32 @@
 //! `BEGIN ATOMIC … END` function bodies. It is deliberately not a parser: the server parses each
 //! statement.
 
-/// What kind of token a [`Token`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenKind {
-    /// A bare word: keyword, unquoted identifier, or number.
-    Word,
-    /// `"x"`, `'x'`, `E'x'`, `$tag$x$tag$`: never a keyword.
-    Quoted,
-    /// `(`.
-    Open,
-    /// `)`.
-    Close,
-    /// `;`.
-    Semicolon,
-    /// Any other punctuation or operator character.
-    Other,
+use qvdiff_core::sqltext::{self as lexer, Lexicon};
+pub(crate) use qvdiff_core::sqltext::{Token, TokenKind};
+
+/// PostgreSQL's spelling: dollar quotes, `E'…'` strings, nested comments, `;` kept inside
+/// parentheses (`CREATE RULE … DO (…; …)`) and inside the `BEGIN ATOMIC … END` body of a
+/// `CREATE [OR REPLACE] FUNCTION|PROCEDURE` (psql's rules).
+pub(crate) const LEXICON: Lexicon = Lexicon {
+    backtick_and_bracket_identifiers: false,
+    dollar_quotes: true,
+    escape_strings: true,
+    nested_comments: true,
+    semicolons_in_parentheses: true,
+    opens_body: is_routine_definition,
+};
+
+/// Whether the statement so far starts `CREATE [OR REPLACE] FUNCTION|PROCEDURE`: there every
+/// `BEGIN` opens a body, as psql counts them.
+fn is_routine_definition(sql: &str, tokens: &[Token], _depth: usize) -> bool {
+    let is = |i: usize, word: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, word));
+    let routine = |i: usize| is(i, "FUNCTION") || is(i, "PROCEDURE");
+    is(0, "CREATE") && (routine(1) || (is(1, "OR") && is(2, "REPLACE") && routine(3)))
 }
 
-/// One token with its byte span in the source text. Whitespace and comments are skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Token {
-    pub kind: TokenKind,
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Token {
-    /// Whether this is the bare word `word` (ASCII case-insensitive).
-    pub fn is_word(&self, sql: &str, word: &str) -> bool {
-        self.kind == TokenKind::Word && sql[self.start..self.end].eq_ignore_ascii_case(word)
-    }
+/// Splits `sql` into tokens. Unterminated quotes or comments run to the end of the text.
+pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
+    lexer::tokenize(sql, &LEXICON)
 }
 
 /// One statement of a script: its byte span (trimmed, without the `;`) and its tokens.
@@ -66,166 +63,9 @@ impl Statement {
         self.tokens
             .iter()
             .filter(|t| t.kind == TokenKind::Word)
-            .map(|t| sql[t.start..t.end].to_ascii_uppercase())
+            .map(|t| t.text(sql).to_ascii_uppercase())
             .collect()
     }
-}
-
-/// Splits `sql` into tokens. Unterminated quotes or comments run to the end of the text.
-pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
-    let bytes = sql.as_bytes();
-    let mut tokens = Vec::new();
-    let mut pos = 0;
-    while pos < bytes.len() {
-        let start = pos;
-        let byte = bytes[pos];
-        let kind = match byte {
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
-                pos += 1;
-                continue;
-            }
-            b'-' if bytes.get(pos + 1) == Some(&b'-') => {
-                pos = find_from(bytes, pos, b"\n").map_or(bytes.len(), |p| p + 1);
-                continue;
-            }
-            b'/' if bytes.get(pos + 1) == Some(&b'*') => {
-                pos = end_of_block_comment(bytes, pos);
-                continue;
-            }
-            b'\'' => {
-                pos = end_of_quoted(bytes, pos, b'\'', false);
-                TokenKind::Quoted
-            }
-            b'"' => {
-                pos = end_of_quoted(bytes, pos, b'"', false);
-                TokenKind::Quoted
-            }
-            b'$' => match dollar_tag(bytes, pos) {
-                Some(tag_end) => {
-                    let tag = &bytes[pos..tag_end];
-                    pos = find_from(bytes, tag_end, tag).map_or(bytes.len(), |p| p + tag.len());
-                    TokenKind::Quoted
-                }
-                None => {
-                    // `$1` (a parameter) or a lone `$`.
-                    pos += 1;
-                    while pos < bytes.len() && bytes[pos].is_ascii_digit() {
-                        pos += 1;
-                    }
-                    TokenKind::Other
-                }
-            },
-            b'(' => {
-                pos += 1;
-                TokenKind::Open
-            }
-            b')' => {
-                pos += 1;
-                TokenKind::Close
-            }
-            b';' => {
-                pos += 1;
-                TokenKind::Semicolon
-            }
-            _ if is_word_start(byte) || byte.is_ascii_digit() => {
-                while pos < bytes.len() && is_word_byte(bytes[pos]) {
-                    pos += 1;
-                }
-                // `E'…'` is a string with backslash escapes: `\'` does not end it.
-                if pos - start == 1 && matches!(byte, b'e' | b'E') && bytes.get(pos) == Some(&b'\'')
-                {
-                    pos = end_of_quoted(bytes, pos, b'\'', true);
-                    TokenKind::Quoted
-                } else {
-                    TokenKind::Word
-                }
-            }
-            _ => {
-                // One character (possibly multi-byte: keep the span on a char boundary).
-                pos += sql[pos..].chars().next().map_or(1, char::len_utf8);
-                TokenKind::Other
-            }
-        };
-        tokens.push(Token {
-            kind,
-            start,
-            end: pos,
-        });
-    }
-    tokens
-}
-
-fn is_word_start(byte: u8) -> bool {
-    byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
-}
-
-fn is_word_byte(byte: u8) -> bool {
-    is_word_start(byte) || byte.is_ascii_digit() || byte == b'$'
-}
-
-fn find_from(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
-
-/// End of a `/* … */` comment, which nests in PostgreSQL.
-fn end_of_block_comment(bytes: &[u8], start: usize) -> usize {
-    let mut depth = 0usize;
-    let mut pos = start;
-    while pos < bytes.len() {
-        if bytes[pos] == b'/' && bytes.get(pos + 1) == Some(&b'*') {
-            depth += 1;
-            pos += 2;
-        } else if bytes[pos] == b'*' && bytes.get(pos + 1) == Some(&b'/') {
-            depth -= 1;
-            pos += 2;
-            if depth == 0 {
-                return pos;
-            }
-        } else {
-            pos += 1;
-        }
-    }
-    bytes.len()
-}
-
-/// End of a quoted string or identifier starting at `start` (a doubled quote is a quote;
-/// with `backslash`, `\x` is an escape).
-fn end_of_quoted(bytes: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
-    let mut pos = start + 1;
-    while pos < bytes.len() {
-        if backslash && bytes[pos] == b'\\' {
-            pos += 2;
-            continue;
-        }
-        if bytes[pos] == quote {
-            if bytes.get(pos + 1) == Some(&quote) {
-                pos += 2;
-                continue;
-            }
-            return pos + 1;
-        }
-        pos += 1;
-    }
-    bytes.len()
-}
-
-/// The end of a dollar-quote opening tag (`$$`, `$body$`) at `start`, if there is one.
-fn dollar_tag(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut pos = start + 1;
-    if bytes.get(pos).is_some_and(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    while pos < bytes.len() && bytes[pos] != b'$' {
-        if !(is_word_start(bytes[pos]) || bytes[pos].is_ascii_digit()) {
-            return None;
-        }
-        pos += 1;
-    }
-    (pos < bytes.len()).then_some(pos + 1)
 }
 
 /// Splits a script into its statements, skipping empty ones.
@@ -234,53 +74,16 @@ fn dollar_tag(bytes: &[u8], start: usize) -> Option<usize> {
 /// the `BEGIN ATOMIC … END` body of a `CREATE [OR REPLACE] FUNCTION|PROCEDURE` (psql's rule).
 pub(crate) fn split_statements(sql: &str) -> Vec<Statement> {
     let mut statements = Vec::new();
-    let mut current: Vec<Token> = Vec::new();
-    let mut paren_depth = 0usize;
-    let mut begin_depth = 0usize;
-    for token in tokenize(sql) {
-        match token.kind {
-            TokenKind::Semicolon if paren_depth == 0 && begin_depth == 0 => {
-                if let (Some(first), Some(last)) = (current.first(), current.last()) {
-                    statements.push(Statement {
-                        start: first.start,
-                        end: last.end,
-                        tokens: std::mem::take(&mut current),
-                    });
-                }
-                continue;
-            }
-            TokenKind::Open => paren_depth += 1,
-            TokenKind::Close => paren_depth = paren_depth.saturating_sub(1),
-            TokenKind::Word if paren_depth == 0 && is_routine_definition(sql, &current) => {
-                if token.is_word(sql, "BEGIN") {
-                    begin_depth += 1;
-                } else if token.is_word(sql, "CASE") && begin_depth > 0 {
-                    // CASE also ends with END; it only matters inside a body.
-                    begin_depth += 1;
-                } else if token.is_word(sql, "END") {
-                    begin_depth = begin_depth.saturating_sub(1);
-                }
-            }
-            _ => {}
+    lexer::each_statement(sql, &LEXICON, |_, tokens| {
+        if let (Some(first), Some(last)) = (tokens.first(), tokens.last()) {
+            statements.push(Statement {
+                start: first.start,
+                end: last.end,
+                tokens: tokens.to_vec(),
+            });
         }
-        current.push(token);
-    }
-    if let (Some(first), Some(last)) = (current.first(), current.last()) {
-        statements.push(Statement {
-            start: first.start,
-            end: last.end,
-            tokens: current,
-        });
-    }
+    });
     statements
-}
-
-/// Whether the statement so far starts `CREATE [OR REPLACE] FUNCTION|PROCEDURE`.
-fn is_routine_definition(sql: &str, tokens: &[Token]) -> bool {
-    let words: Vec<&Token> = tokens.iter().take(4).collect();
-    let is = |i: usize, word: &str| words.get(i).is_some_and(|t| t.is_word(sql, word));
-    let routine = |i: usize| is(i, "FUNCTION") || is(i, "PROCEDURE");
-    is(0, "CREATE") && (routine(1) || (is(1, "OR") && is(2, "REPLACE") && routine(3)))
 }
 
 /// Whether the script's last statement has no `;` after it (comments aside).
@@ -368,19 +171,6 @@ pub(crate) fn is_transaction_control(words: &[String]) -> bool {
         Some("START") => words.get(1).is_some_and(|w| w == "TRANSACTION"),
         Some("ROLLBACK") => words.get(1).map(String::as_str) != Some("TO"),
         _ => false,
-    }
-}
-
-/// A statement shortened for a one-line message: whitespace collapsed, at most 200 characters.
-pub(crate) fn excerpt(statement: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let collapsed = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() <= MAX_CHARS {
-        collapsed
-    } else {
-        let mut short: String = collapsed.chars().take(MAX_CHARS).collect();
-        short.push('…');
-        short
     }
 }
 

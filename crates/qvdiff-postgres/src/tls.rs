@@ -40,9 +40,18 @@ pub enum Verification {
 /// The rustls provider qvdiff uses: `ring`, which builds with a C compiler alone (aws-lc-rs,
 /// rustls' default, also needs CMake). rustls marks it deprecated only because it lacks the
 /// post-quantum key exchange.
+///
+/// The client offers a key share for its first key-exchange group only; P-256 comes first
+/// because it is PostgreSQL's default (`ssl_ecdh_curve = prime256v1` up to version 17, and in
+/// version 18's `ssl_groups`): offering X25519 first made such a server ask again
+/// (HelloRetryRequest), one more round trip before every connection.
 #[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::kx_group;
+    Arc::new(CryptoProvider {
+        kx_groups: vec![kx_group::SECP256R1, kx_group::X25519, kx_group::SECP384R1],
+        ..rustls::crypto::ring::default_provider()
+    })
 }
 
 /// A rustls client configuration for `verification` against `roots` (unused for
@@ -270,5 +279,19 @@ impl AsyncWrite for RustlsStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_key_share_is_the_one_postgresql_takes_by_default() {
+        // A server with its default `ssl_ecdh_curve` answers an X25519 share with a
+        // HelloRetryRequest: a round trip more on every connection.
+        let groups: Vec<_> = provider().kx_groups.iter().map(|g| g.name()).collect();
+        assert_eq!(groups[0], rustls::NamedGroup::secp256r1, "{groups:?}");
+        assert!(groups.contains(&rustls::NamedGroup::X25519), "{groups:?}");
     }
 }

@@ -13,17 +13,6 @@ use qvdiff_postgres::{
     introspect, introspect_in, is_empty, limit_name, quote_string, unique_name, PgError, Postgres,
 };
 
-fn col(name: &str, ty: ColumnType) -> Column {
-    Column::new(name, ty)
-}
-
-fn nullable(name: &str, ty: ColumnType) -> Column {
-    Column {
-        nullable: true,
-        ..Column::new(name, ty)
-    }
-}
-
 fn with_default(mut column: Column, default: DefaultValue) -> Column {
     column.default = Some(default);
     column
@@ -190,9 +179,9 @@ fn every_kind_of_table_reads_back_exactly() {
         ..Table::new(
             "users",
             vec![
-                autoincrement(col("id", INT64)),
-                col("email", varchar(200)),
-                nullable("name", TEXT),
+                autoincrement(Column::new("id", INT64)),
+                Column::new("email", varchar(200)),
+                Column::new_nullable("name", TEXT),
             ],
         )
     };
@@ -201,44 +190,59 @@ fn every_kind_of_table_reads_back_exactly() {
         ..Table::new(
             "kinds",
             vec![
-                autoincrement(col("id", INT32)),
-                with_default(col("small", INT16), DefaultValue::Integer(-3)),
+                autoincrement(Column::new("id", INT32)),
+                with_default(Column::new("small", INT16), DefaultValue::Integer(-3)),
                 with_default(
-                    nullable("big", INT64),
+                    Column::new_nullable("big", INT64),
                     DefaultValue::Integer(-9_000_000_000),
                 ),
-                with_default(nullable("plain", INT32), DefaultValue::Integer(42)),
-                with_default(col("ratio", ColumnType::Float), DefaultValue::Float(-0.5)),
                 with_default(
-                    nullable("price", ColumnType::Float),
+                    Column::new_nullable("plain", INT32),
+                    DefaultValue::Integer(42),
+                ),
+                with_default(
+                    Column::new("ratio", ColumnType::Float),
+                    DefaultValue::Float(-0.5),
+                ),
+                with_default(
+                    Column::new_nullable("price", ColumnType::Float),
                     DefaultValue::Float(19.99),
                 ),
                 with_default(
-                    nullable("whole", ColumnType::Float),
+                    Column::new_nullable("whole", ColumnType::Float),
                     DefaultValue::Float(3.0),
                 ),
-                with_default(col("body", TEXT), DefaultValue::Text("it's".into())),
+                with_default(Column::new("body", TEXT), DefaultValue::Text("it's".into())),
                 with_default(
-                    nullable("title", varchar(20)),
+                    Column::new_nullable("title", varchar(20)),
                     DefaultValue::Text("O'Brien".into()),
                 ),
-                with_default(nullable("blank", TEXT), DefaultValue::Text(String::new())),
-                with_default(col("flag", ColumnType::Bool), DefaultValue::Bool(true)),
-                with_default(nullable("off", ColumnType::Bool), DefaultValue::Bool(false)),
                 with_default(
-                    col("created", ColumnType::DateTime),
+                    Column::new_nullable("blank", TEXT),
+                    DefaultValue::Text(String::new()),
+                ),
+                with_default(
+                    Column::new("flag", ColumnType::Bool),
+                    DefaultValue::Bool(true),
+                ),
+                with_default(
+                    Column::new_nullable("off", ColumnType::Bool),
+                    DefaultValue::Bool(false),
+                ),
+                with_default(
+                    Column::new("created", ColumnType::DateTime),
                     DefaultValue::Sql("CURRENT_TIMESTAMP".into()),
                 ),
                 with_default(
-                    nullable("created_tz", ColumnType::DateTimeTz),
+                    Column::new_nullable("created_tz", ColumnType::DateTimeTz),
                     DefaultValue::Sql("now()".into()),
                 ),
-                nullable("day", ColumnType::Date),
-                nullable("at", ColumnType::Time),
-                col("uid", ColumnType::Uuid),
-                nullable("doc", ColumnType::Json),
+                Column::new_nullable("day", ColumnType::Date),
+                Column::new_nullable("at", ColumnType::Time),
+                Column::new("uid", ColumnType::Uuid),
+                Column::new_nullable("doc", ColumnType::Json),
                 with_default(
-                    col(
+                    Column::new(
                         "amount",
                         ColumnType::Decimal {
                             precision: Some(10),
@@ -247,24 +251,24 @@ fn every_kind_of_table_reads_back_exactly() {
                     ),
                     DefaultValue::Integer(0),
                 ),
-                nullable(
+                Column::new_nullable(
                     "digits",
                     ColumnType::Decimal {
                         precision: Some(7),
                         scale: Some(0),
                     },
                 ),
-                nullable(
+                Column::new_nullable(
                     "any_number",
                     ColumnType::Decimal {
                         precision: None,
                         scale: None,
                     },
                 ),
-                nullable("raw", ColumnType::Blob),
-                nullable("addr", custom("inet")),
-                autoincrement(col("counter", INT32)),
-                nullable("Mixed Case", INT32),
+                Column::new_nullable("raw", ColumnType::Blob),
+                Column::new_nullable("addr", custom("inet")),
+                autoincrement(Column::new("counter", INT32)),
+                Column::new_nullable("Mixed Case", INT32),
             ],
         )
     };
@@ -288,9 +292,12 @@ fn every_kind_of_table_reads_back_exactly() {
         ..Table::new(
             "memberships",
             vec![
-                col("user_id", INT64),
-                col("group_id", INT32),
-                with_default(col("role", TEXT), DefaultValue::Text("member".into())),
+                Column::new("user_id", INT64),
+                Column::new("group_id", INT32),
+                with_default(
+                    Column::new("role", TEXT),
+                    DefaultValue::Text("member".into()),
+                ),
             ],
         )
     };
@@ -327,14 +334,14 @@ fn every_kind_of_table_reads_back_exactly() {
         ..Table::new(
             "links",
             vec![
-                col("id", INT64),
-                nullable("a", INT64),
-                nullable("b", INT64),
-                nullable("c", INT64),
-                nullable("d", INT64),
-                with_default(nullable("e", INT64), DefaultValue::Integer(1)),
-                nullable("m_user", INT64),
-                nullable("m_group", INT32),
+                Column::new("id", INT64),
+                Column::new_nullable("a", INT64),
+                Column::new_nullable("b", INT64),
+                Column::new_nullable("c", INT64),
+                Column::new_nullable("d", INT64),
+                with_default(Column::new_nullable("e", INT64), DefaultValue::Integer(1)),
+                Column::new_nullable("m_user", INT64),
+                Column::new_nullable("m_group", INT32),
             ],
         )
     };
@@ -383,12 +390,12 @@ fn every_kind_of_table_reads_back_exactly() {
         ..Table::new(
             "items",
             vec![
-                autoincrement(col("id", INT64)),
-                col("user_id", INT64),
-                col("title", varchar(200)),
-                col("code", TEXT),
-                with_default(col("quantity", INT32), DefaultValue::Integer(1)),
-                col("price", ColumnType::Float),
+                autoincrement(Column::new("id", INT64)),
+                Column::new("user_id", INT64),
+                Column::new("title", varchar(200)),
+                Column::new("code", TEXT),
+                with_default(Column::new("quantity", INT32), DefaultValue::Integer(1)),
+                Column::new("price", ColumnType::Float),
             ],
         )
     };
@@ -406,25 +413,34 @@ fn every_kind_of_table_reads_back_exactly() {
         ],
         ..Table::new(
             long_table.clone(),
-            vec![col("code", TEXT), col("other", TEXT)],
+            vec![Column::new("code", TEXT), Column::new("other", TEXT)],
         )
     };
     // PostgreSQL cuts a long table name to 63 bytes.
-    let truncated = Table::new(format!("{long_table}_an"), vec![col("id", INT32)]);
+    let truncated = Table::new(format!("{long_table}_an"), vec![Column::new("id", INT32)]);
     let areas = Table {
         primary_key: strings(&["id"]),
         ..Table::new(
             "areas",
-            vec![col("id", INT32), nullable("shape", custom("box"))],
+            vec![
+                Column::new("id", INT32),
+                Column::new_nullable("shape", custom("box")),
+            ],
         )
     };
     let events = Table::new(
         "events",
-        vec![col("id", INT32), col("at", ColumnType::Date)],
+        vec![
+            Column::new("id", INT32),
+            Column::new("at", ColumnType::Date),
+        ],
     );
     let refers = Table {
         foreign_keys: vec![fk(&["hidden_id"], "hidden", &["id"])],
-        ..Table::new("refers_elsewhere", vec![nullable("hidden_id", INT32)])
+        ..Table::new(
+            "refers_elsewhere",
+            vec![Column::new_nullable("hidden_id", INT32)],
+        )
     };
     let expected = Schema {
         tables: vec![
@@ -475,7 +491,7 @@ fn every_kind_of_table_reads_back_exactly() {
         Schema {
             tables: vec![Table {
                 primary_key: strings(&["id"]),
-                ..Table::new("hidden", vec![col("id", INT32)])
+                ..Table::new("hidden", vec![Column::new("id", INT32)])
             }],
             ..Schema::default()
         }
@@ -505,7 +521,7 @@ fn search_path_chooses_the_schema() {
     let schema = introspect(&mut client).expect("introspect");
     assert_eq!(
         schema.tables,
-        vec![Table::new("things", vec![col("id", INT32)])]
+        vec![Table::new("things", vec![Column::new("id", INT32)])]
     );
 
     client
@@ -777,15 +793,21 @@ fn planned_inventory_schema_reads_back_as_normalized() {
         ..Table::new(
             "users",
             vec![
-                col("id", INT64),
-                col("email", varchar(320)),
-                nullable("name", TEXT),
-                with_default(col("active", ColumnType::Bool), DefaultValue::Bool(true)),
+                Column::new("id", INT64),
+                Column::new("email", varchar(320)),
+                Column::new_nullable("name", TEXT),
                 with_default(
-                    col("created", ColumnType::DateTime),
+                    Column::new("active", ColumnType::Bool),
+                    DefaultValue::Bool(true),
+                ),
+                with_default(
+                    Column::new("created", ColumnType::DateTime),
                     DefaultValue::Sql("CURRENT_TIMESTAMP".into()),
                 ),
-                with_default(col("score", ColumnType::Float), DefaultValue::Float(-0.25)),
+                with_default(
+                    Column::new("score", ColumnType::Float),
+                    DefaultValue::Float(-0.25),
+                ),
             ],
         )
     };
@@ -830,21 +852,30 @@ fn planned_inventory_schema_reads_back_as_normalized() {
         ..Table::new(
             "items",
             vec![
-                col("id", INT64),
-                col("user_id", INT64),
-                col("title", varchar(200)),
-                nullable("notes", TEXT),
-                with_default(col("category", TEXT), DefaultValue::Text("it's".into())),
-                with_default(col("quantity", INT64), DefaultValue::Integer(1)),
-                with_default(col("small", INT16), DefaultValue::Integer(-7)),
-                with_default(col("price", ColumnType::Float), DefaultValue::Float(19.99)),
-                with_default(col("sync", ColumnType::Bool), DefaultValue::Bool(false)),
-                nullable("tags", ColumnType::Json),
-                col("uid", ColumnType::Uuid),
-                nullable("listed", ColumnType::Date),
-                nullable("opens", ColumnType::Time),
+                Column::new("id", INT64),
+                Column::new("user_id", INT64),
+                Column::new("title", varchar(200)),
+                Column::new_nullable("notes", TEXT),
                 with_default(
-                    col(
+                    Column::new("category", TEXT),
+                    DefaultValue::Text("it's".into()),
+                ),
+                with_default(Column::new("quantity", INT64), DefaultValue::Integer(1)),
+                with_default(Column::new("small", INT16), DefaultValue::Integer(-7)),
+                with_default(
+                    Column::new("price", ColumnType::Float),
+                    DefaultValue::Float(19.99),
+                ),
+                with_default(
+                    Column::new("sync", ColumnType::Bool),
+                    DefaultValue::Bool(false),
+                ),
+                Column::new_nullable("tags", ColumnType::Json),
+                Column::new("uid", ColumnType::Uuid),
+                Column::new_nullable("listed", ColumnType::Date),
+                Column::new_nullable("opens", ColumnType::Time),
+                with_default(
+                    Column::new(
                         "amount",
                         ColumnType::Decimal {
                             precision: Some(12),
@@ -853,7 +884,7 @@ fn planned_inventory_schema_reads_back_as_normalized() {
                     ),
                     DefaultValue::Float(0.5),
                 ),
-                nullable(
+                Column::new_nullable(
                     "ratio",
                     ColumnType::Decimal {
                         precision: None,
@@ -861,21 +892,21 @@ fn planned_inventory_schema_reads_back_as_normalized() {
                     },
                 ),
                 // `numeric(7)`: the server keeps it as `numeric(7,0)`.
-                nullable(
+                Column::new_nullable(
                     "digits",
                     ColumnType::Decimal {
                         precision: Some(7),
                         scale: None,
                     },
                 ),
-                nullable("legacy_digits", custom("NUMERIC(5)")),
-                nullable("photo", ColumnType::Blob),
+                Column::new_nullable("legacy_digits", custom("NUMERIC(5)")),
+                Column::new_nullable("photo", ColumnType::Blob),
                 with_default(
-                    nullable("code", varchar(12)),
+                    Column::new_nullable("code", varchar(12)),
                     DefaultValue::Text("O'Brien".into()),
                 ),
-                nullable("addr", custom("inet")),
-                nullable("stamp", custom("timestamptz")),
+                Column::new_nullable("addr", custom("inet")),
+                Column::new_nullable("stamp", custom("timestamptz")),
             ],
         )
     };
@@ -914,9 +945,9 @@ fn check_comments_follow_their_constraint() {
         ..Table::new(
             "items",
             vec![
-                col("id", INT64),
-                col("price", ColumnType::Float),
-                col("title", varchar(20)),
+                Column::new("id", INT64),
+                Column::new("price", ColumnType::Float),
+                Column::new("title", varchar(20)),
             ],
         )
     };
@@ -927,15 +958,15 @@ fn check_comments_follow_their_constraint() {
         ..Table::new(
             "goods",
             vec![
-                col("id", INT64),
-                col(
+                Column::new("id", INT64),
+                Column::new(
                     "price",
                     ColumnType::Decimal {
                         precision: Some(10),
                         scale: Some(2),
                     },
                 ),
-                col("title", TEXT),
+                Column::new("title", TEXT),
             ],
         )
     };
@@ -1005,13 +1036,13 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
             vec![
                 Column {
                     renamed_from: Some("ident".into()),
-                    ..col("id", INT32)
+                    ..Column::new("id", INT32)
                 },
-                nullable("owner_id", INT64),
-                nullable("legacy", custom("BIGINT")),
+                Column::new_nullable("owner_id", INT64),
+                Column::new_nullable("legacy", custom("BIGINT")),
                 Column {
                     backfill: Some(DefaultValue::Integer(0)),
-                    ..col("tiny", ColumnType::Integer { bits: 8 })
+                    ..Column::new("tiny", ColumnType::Integer { bits: 8 })
                 },
             ],
         )
@@ -1036,9 +1067,9 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
         ..Table::new(
             "members",
             vec![
-                col("id", INT64),
-                col("group_id", INT32),
-                col("name", varchar(80)),
+                Column::new("id", INT64),
+                Column::new("group_id", INT32),
+                Column::new("name", varchar(80)),
             ],
         )
     };
@@ -1056,9 +1087,12 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
         ..Table::new(
             "roles",
             vec![
-                col("member_id", INT64),
-                col("role", TEXT),
-                with_default(nullable("rank", INT32), DefaultValue::Integer(0)),
+                Column::new("member_id", INT64),
+                Column::new("role", TEXT),
+                with_default(
+                    Column::new_nullable("rank", INT32),
+                    DefaultValue::Integer(0),
+                ),
             ],
         )
     };
@@ -1071,9 +1105,15 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
         ..Table::new(
             "grants",
             vec![
-                col("id", INT64),
-                with_default(nullable("member_id", INT64), DefaultValue::Integer(0)),
-                with_default(nullable("role", TEXT), DefaultValue::Text("reader".into())),
+                Column::new("id", INT64),
+                with_default(
+                    Column::new_nullable("member_id", INT64),
+                    DefaultValue::Integer(0),
+                ),
+                with_default(
+                    Column::new_nullable("role", TEXT),
+                    DefaultValue::Text("reader".into()),
+                ),
             ],
         )
     };

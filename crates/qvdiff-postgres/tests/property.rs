@@ -33,13 +33,10 @@
 
 use postgres::Client;
 use qvdiff_core::backend::RunOptions;
-use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
-use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::propose::{propose, Proposal, Scripted};
 use qvdiff_core::runner::{Migration, Migrations, LEDGER_TABLE};
-use qvdiff_core::{
-    Column, ColumnType, DefaultValue, Dialect, MigrationFile, Plan, Renames, Schema, Table,
-};
+use qvdiff_core::{Column, ColumnType, DefaultValue, MigrationFile, Plan, Schema, Table};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
     introspect, quote_ident, quote_string, render_default, render_type, Postgres, PostgresDatabase,
@@ -302,16 +299,16 @@ struct Planned {
 
 fn plan_case(case: &Case) -> Result<Planned, Failure> {
     let dialect = Postgres::default();
-    let a_wanted = dialect.normalize(&case.a);
-    let empty = Schema::default();
-    let create = dialect
-        .plan(
-            &empty,
-            &a_wanted,
-            &diff(&empty, &a_wanted, &Renames::default()),
-        )
-        .map_err(|e| format!("planning A: {e}"))?;
-    let create = render_steps(&create.steps);
+    // The first migration, as `migrate` proposes it for the models A on an empty project.
+    let first = propose(
+        &dialect,
+        &Schema::default(),
+        &case.a,
+        &mut Scripted::default(),
+    )
+    .map_err(|e| format!("planning A: {e}"))?;
+    let a_wanted = first.wanted;
+    let create = render_steps(&first.up.steps);
     let baseline = SchemaReplay::from_chain([("r1", create.as_str())])
         .map_err(|e| format!("model of A: {e}\n{create}"))?
         .schema();

@@ -3,7 +3,7 @@
 
 use qvdiff_core::backend::{Direction, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
-use qvdiff_core::{Backend, BackendErrorKind, MigrationFile};
+use qvdiff_core::{Backend, BackendErrorKind};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
@@ -11,14 +11,8 @@ use std::time::{Duration, Instant};
 
 /// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
 fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let file = MigrationFile {
-        revision: rev.to_string(),
-        parents: parents.iter().map(|p| p.to_string()).collect(),
-        message: format!("revision {rev}"),
-        up: format!("{up}\n"),
-        down: format!("{down}\n"),
-    };
-    Migration::from_text(&file.render(), format!("migrations/{rev}_m.sql")).unwrap()
+    let (message, path) = (format!("revision {rev}"), format!("migrations/{rev}_m.sql"));
+    Migration::from_sections(rev, parents, &message, up, down, path)
 }
 
 fn set(list: Vec<Migration>) -> Migrations {
@@ -1124,6 +1118,108 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
         )
         .unwrap()
         .get::<_, i64>(0),
+        0
+    );
+}
+
+/// A session that passes every query on to a real connection and keeps its text: what a run
+/// sends to the server, one entry per round trip.
+struct Recording<'c> {
+    client: &'c mut postgres::Client,
+    sent: Vec<String>,
+}
+
+impl qvdiff_postgres::session::Session for Recording<'_> {
+    fn simple_query(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<qvdiff_postgres::session::TextRow>, qvdiff_postgres::session::SessionError>
+    {
+        self.sent.push(sql.to_string());
+        qvdiff_postgres::session::Session::simple_query(self.client, sql)
+    }
+}
+
+#[test]
+fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
+    let Some(test_db) = TestDatabase::create("runner_round_trips") else {
+        return;
+    };
+    let rename = migration(
+        "r2",
+        &["r1"],
+        "ALTER TABLE items RENAME COLUMN title TO name;",
+        "ALTER TABLE items RENAME COLUMN name TO title;",
+    );
+    let migrations = set(vec![three()[0].clone(), rename.clone()]);
+    let mut db = open(&test_db);
+    // The session an application lends has a lock_timeout of its own.
+    db.client
+        .batch_execute("SET lock_timeout = '4321ms'")
+        .unwrap();
+    let mut session = Recording {
+        client: &mut db.client,
+        sent: Vec::new(),
+    };
+    let first =
+        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "r1", &opts()).unwrap();
+    assert_eq!(revisions(&first), ["r1"]);
+    // Two statements; no ledger to read yet, and it is created in the round trip of the row.
+    let sent = std::mem::take(&mut session.sent);
+    assert!(sent.len() <= 7, "{} round trips: {sent:#?}", sent.len());
+
+    // One revision of one statement on a database with a ledger: the lock, the run's
+    // lock_timeout with whether the ledger exists, the ledger, BEGIN with the statement, its
+    // ledger row, COMMIT, and the unlock with the setting put back.
+    let report =
+        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+    assert_eq!(revisions(&report), ["r2"]);
+    let sent = std::mem::take(&mut session.sent);
+    assert!(sent.len() <= 7, "{} round trips: {sent:#?}", sent.len());
+    // Nothing to do: the lock, the setting, the ledger, the unlock.
+    let noop =
+        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+    assert!(noop.is_noop());
+    let sent = std::mem::take(&mut session.sent);
+    assert!(sent.len() <= 4, "{} round trips: {sent:#?}", sent.len());
+
+    // A failed run puts the setting back and releases the lock too.
+    let broken = set(vec![
+        three()[0].clone(),
+        rename,
+        migration(
+            "r3",
+            &["r2"],
+            "ALTER TABLE nowhere ADD COLUMN x int;",
+            "SELECT 1;",
+        ),
+    ]);
+    let failed = qvdiff_postgres::runner::upgrade(&mut session, "db", &broken, "head", &opts());
+    assert!(
+        matches!(failed, Err(RunError::Statement { .. })),
+        "{failed:?}"
+    );
+
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM items WHERE name IN ('lamp', 'desk; with semicolon')"
+        ),
+        2
+    );
+    assert_eq!(
+        db.client
+            .query_one("SELECT current_setting('lock_timeout')", &[])
+            .unwrap()
+            .get::<_, String>(0),
+        "4321ms"
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        ),
         0
     );
 }

@@ -9,7 +9,7 @@ use crate::partition::{parent_keys_resolve, partition, run_in_parallel, StoredOb
 use crate::plan::Sqlite;
 use crate::replay::SchemaReplay;
 use crate::sqltext;
-use qvdiff_core::{Dialect, Schema};
+use qvdiff_core::{Dialect, Schema, UnusableDefault};
 use rusqlite::{Batch, Connection, TransactionBehavior};
 use std::collections::{BTreeMap, HashSet};
 
@@ -619,6 +619,47 @@ fn empty_state(conn: &Connection) -> Option<Vec<[Option<String>; 4]>> {
     Some(objects)
 }
 
+/// The defaults of `schema` that no insert could take. SQLite accepts any `DEFAULT (…)` clause
+/// in `CREATE TABLE` and evaluates it only when a row takes it (`now()` fails with "no such
+/// function" at the application's first insert), so each SQL default of `schema` is taken by an
+/// insert on an in-memory database, into a one-column table declared as the column is.
+pub fn unusable_defaults(schema: &Schema) -> Result<Vec<UnusableDefault>, SqliteError> {
+    let mut unusable = Vec::new();
+    let sql_defaults = schema.tables.iter().flat_map(|t| {
+        t.columns.iter().filter_map(move |c| match &c.default {
+            Some(default @ qvdiff_core::DefaultValue::Sql(_)) => Some((t, c, default)),
+            _ => None,
+        })
+    });
+    let mut conn: Option<Connection> = None;
+    for (table, column, default) in sql_defaults {
+        let conn = match &mut conn {
+            Some(conn) => conn,
+            None => conn.insert(
+                Connection::open_in_memory()
+                    .map_err(|e| SqliteError::database("opening an in-memory database", e))?,
+            ),
+        };
+        let clause = crate::render::render_default(default);
+        let sql = format!(
+            "CREATE TABLE \"d\" (\"v\" {} DEFAULT {clause}); INSERT INTO \"d\" DEFAULT VALUES;",
+            crate::render::render_type(&column.ty)
+        );
+        let result = conn.execute_batch(&sql);
+        // Dropped whatever happened, so the next column starts from an empty database.
+        let _ = conn.execute_batch("DROP TABLE IF EXISTS \"d\"");
+        if let Err(error) = result {
+            unusable.push(UnusableDefault {
+                table: table.name.clone(),
+                column: column.name.clone(),
+                default: clause,
+                reason: error.to_string(),
+            });
+        }
+    }
+    Ok(unusable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,58 +714,4 @@ mod tests {
         assert!(!verify_in_parts(&start, &before, &changed, up, down));
         assert!(verify_stored(&start, &before, &changed, up, down).is_err());
     }
-}
-
-/// A column default that SQLite cannot compute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnusableDefault {
-    /// The table.
-    pub table: String,
-    /// The column.
-    pub column: String,
-    /// The `DEFAULT` clause as SQLite gets it.
-    pub default: String,
-    /// SQLite's error.
-    pub reason: String,
-}
-
-/// The defaults of `schema` that no insert could take. SQLite accepts any `DEFAULT (…)` clause
-/// in `CREATE TABLE` and evaluates it only when a row takes it (`now()` fails with "no such
-/// function" at the application's first insert), so each SQL default of `schema` is taken by an
-/// insert on an in-memory database, into a one-column table declared as the column is.
-pub fn unusable_defaults(schema: &Schema) -> Result<Vec<UnusableDefault>, SqliteError> {
-    let mut unusable = Vec::new();
-    let sql_defaults = schema.tables.iter().flat_map(|t| {
-        t.columns.iter().filter_map(move |c| match &c.default {
-            Some(default @ qvdiff_core::DefaultValue::Sql(_)) => Some((t, c, default)),
-            _ => None,
-        })
-    });
-    let mut conn: Option<Connection> = None;
-    for (table, column, default) in sql_defaults {
-        let conn = match &mut conn {
-            Some(conn) => conn,
-            None => conn.insert(
-                Connection::open_in_memory()
-                    .map_err(|e| SqliteError::database("opening an in-memory database", e))?,
-            ),
-        };
-        let clause = crate::render::render_default(default);
-        let sql = format!(
-            "CREATE TABLE \"d\" (\"v\" {} DEFAULT {clause}); INSERT INTO \"d\" DEFAULT VALUES;",
-            crate::render::render_type(&column.ty)
-        );
-        let result = conn.execute_batch(&sql);
-        // Dropped whatever happened, so the next column starts from an empty database.
-        let _ = conn.execute_batch("DROP TABLE IF EXISTS \"d\"");
-        if let Err(error) = result {
-            unusable.push(UnusableDefault {
-                table: table.name.clone(),
-                column: column.name.clone(),
-                default: clause,
-                reason: error.to_string(),
-            });
-        }
-    }
-    Ok(unusable)
 }

@@ -11,7 +11,7 @@ pub enum SqliteError {
     Statement {
         /// Revision the script belongs to.
         revision: String,
-        /// The whole failing statement (see [`statement_excerpt`] for a short form).
+        /// The whole failing statement (see [`qvdiff_core::sqltext::excerpt`] for a short form).
         statement: String,
         /// SQLite's message.
         message: String,
@@ -59,19 +59,6 @@ impl SqliteError {
     }
 }
 
-/// A statement shortened for a one-line message: whitespace collapsed, at most 200 characters.
-pub fn statement_excerpt(statement: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let collapsed = statement.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() <= MAX_CHARS {
-        collapsed
-    } else {
-        let mut short: String = collapsed.chars().take(MAX_CHARS).collect();
-        short.push('…');
-        short
-    }
-}
-
 impl fmt::Display for SqliteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -82,7 +69,7 @@ impl fmt::Display for SqliteError {
             } => write!(
                 f,
                 "revision {revision}: {message}\n  in statement: {}",
-                statement_excerpt(statement)
+                qvdiff_core::sqltext::excerpt(statement)
             ),
             SqliteError::ForeignKeyViolations {
                 revision,

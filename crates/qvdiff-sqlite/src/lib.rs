@@ -74,12 +74,11 @@ pub mod runner;
 
 pub use apply::{
     apply_script, apply_scripts, comparable, replay, replay_schema, schema_copy, shadow_from,
-    stored_objects, unusable_defaults, verify, verify_from, verify_stored, UnusableDefault,
+    stored_objects, unusable_defaults, verify, verify_from, verify_stored,
 };
 pub use backend::SqliteDatabase;
 pub use error::{
-    statement_excerpt, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
-    MAX_REPORTED_VIOLATIONS,
+    ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
 };
 pub use introspect::introspect;
 pub use partition::{disable_memory_statistics, StoredObject};

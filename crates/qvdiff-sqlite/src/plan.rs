@@ -57,12 +57,8 @@ impl Dialect for Sqlite {
         }
     }
 
-    fn section(&self, body: &str, marker_line: usize) -> qvdiff_core::lint::Section {
-        crate::review::section(body, marker_line)
-    }
-
-    fn renames(&self, sql: &str) -> qvdiff_core::Renames {
-        crate::review::renames(sql)
+    fn spelling(&self) -> qvdiff_core::section::Spelling {
+        crate::review::SPELLING
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
@@ -145,17 +141,6 @@ pub fn normalize_table(table: &Table) -> Table {
     table.uniques = merged;
     table.normalize();
     table
-}
-
-/// A column with its migration hints removed, for "did it really change" comparisons.
-fn without_hints(column: &Column) -> Column {
-    Column {
-        renamed_from: None,
-        backfill: None,
-        using: None,
-        ty: column.ty.without_hints(),
-        ..column.clone()
-    }
 }
 
 /// Everything the changes say about one table that exists on both sides.
@@ -365,7 +350,7 @@ impl<'a> Planner<'a> {
                     }
                 }
                 let (from, to) = (normalize_column(from), normalize_column(to));
-                if without_hints(&from) != without_hints(&to) {
+                if from.without_hints() != to.without_hints() {
                     work.rebuild_reasons.push(describe_alter(&from, &to));
                 }
             }

@@ -136,10 +136,10 @@ pub(crate) fn declared_types(conn: &Connection) -> rusqlite::Result<DeclaredType
 pub(crate) type DeclaredTypes = BTreeMap<(String, String), String>;
 
 /// The storage classes (`typeof`) a value must have in a column of `declared` type to have been
-/// converted to it (SQLite's type affinity rules); `None` where any value is read back as the
-/// type (text, blobs, dates and times, which SQLite stores as text). The runner refuses a type
-/// change that leaves a value of another class; the property suite holds rows to the same rule.
-pub fn converted_storage(declared: &str) -> Option<&'static [&'static str]> {
+/// converted to it (SQLite's type affinity rules, as qvdiff's types read them back); `None`
+/// where any value is read back as the type (text, blobs, dates and times, which SQLite stores
+/// as text). The runner refuses a type change that leaves any other value behind.
+pub fn converted_storage_classes(declared: &str) -> Option<&'static [&'static str]> {
     let upper = declared.to_ascii_uppercase();
     if upper.contains("INT") {
         Some(&["integer"])
@@ -173,11 +173,11 @@ pub(crate) fn unconverted_values(
         let changed = before
             .get(&(table.clone(), column.clone()))
             .is_some_and(|old| !old.eq_ignore_ascii_case(&declared));
-        let Some(storage) = converted_storage(&declared).filter(|_| changed) else {
+        let Some(classes) = converted_storage_classes(&declared).filter(|_| changed) else {
             continue;
         };
+        let storage: Vec<String> = classes.iter().map(|c| format!("'{c}'")).collect();
         let quoted = quote_ident(&column);
-        let storage: Vec<String> = storage.iter().map(|class| format!("'{class}'")).collect();
         let condition = format!(
             "{quoted} IS NOT NULL AND typeof({quoted}) NOT IN ({})",
             storage.join(", ")

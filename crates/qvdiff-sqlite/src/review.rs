@@ -1,23 +1,26 @@
 //! What `qvdiff lint` and `qvdiff review` need to know about a section's SQL, read with the
-//! dialect's tokenizer: its statements with their lines and comments, the table each acts on,
+//! one tokenizer in SQLite's spelling: its statements with their lines and comments, the table each acts on,
 //! and the renames it performs.
 //!
 //! Like the tokenizer, this is not a parser: it recognises the statement shapes qvdiff writes
 //! and the common hand-written ones; anything else is a statement with no table.
 
 use crate::plan::REBUILD_PREFIX;
-use crate::sqltext::{tokenize, Token, TokenKind};
 use crate::{apply_script, comparable, introspect, replay, schema_copy, SqliteError};
 use qvdiff_core::diff::diff;
 use qvdiff_core::lint::{down_mismatch, Analysis, Section, SectionKind};
-use qvdiff_core::section::{Lexed, Lexeme, Spelling};
+use qvdiff_core::section::Spelling;
 use qvdiff_core::{EnumChange, Loss, Renames, Replay, Schema, StepFacts, Table};
 use rusqlite::Connection;
 use std::collections::BTreeSet;
 
-/// SQLite keeps a bare name as written; a rebuild's temporary table is `_qvdiff_new_<table>`.
-const SPELLING: Spelling = Spelling {
+/// SQLite's lexicon; it keeps a bare name as written and reads a string literal where a name
+/// must be as that name; a rebuild's temporary table is `_qvdiff_new_<table>`.
+pub(crate) const SPELLING: Spelling = Spelling {
+    lexicon: crate::sqltext::LEXICON,
     fold: str::to_string,
+    unquote: crate::sqltext::unquote,
+    strings_are_names: true,
     rebuild_prefix: Some(REBUILD_PREFIX),
 };
 
@@ -26,13 +29,13 @@ const SPELLING: Spelling = Spelling {
 ///
 /// The temporary table of a rebuild (`_qvdiff_new_t`) is reported as the table it rebuilds
 /// (`t`), so every statement of a rebuild points at the same table.
-pub fn section(body: &str, marker_line: usize) -> Section {
-    qvdiff_core::section::section(body, marker_line, &lex(body), SPELLING)
+pub(crate) fn section(body: &str, marker_line: usize) -> Section {
+    qvdiff_core::section::section(body, marker_line, &SPELLING)
 }
 
 /// The renames a script performs (see [`qvdiff_core::section::renames`]).
-pub fn renames(sql: &str) -> Renames {
-    qvdiff_core::section::renames(&lex(sql), SPELLING)
+pub(crate) fn renames(sql: &str) -> Renames {
+    qvdiff_core::section::renames(sql, &SPELLING)
 }
 
 /// The facts of each statement of a section ([`qvdiff_core::Dialect::facts_of`]), read from its
@@ -218,79 +221,6 @@ fn failure(kind: SectionKind, error: SqliteError) -> (SectionKind, String, Strin
         } => (kind, statement, message),
         other => (kind, String::new(), other.to_string()),
     }
-}
-
-/// The statements of `sql` with their tokens, each `;` included in its statement.
-fn lex(sql: &str) -> Vec<Lexed> {
-    let tokens = tokenize(sql);
-    statement_ranges(sql, &tokens)
-        .into_iter()
-        .map(|(first, past)| Lexed {
-            start: tokens[first].start,
-            end: tokens[past - 1].end,
-            tokens: tokens[first..past].iter().map(|t| lexeme(sql, t)).collect(),
-        })
-        .collect()
-}
-
-fn lexeme(sql: &str, token: &Token) -> Lexeme {
-    match token.kind {
-        TokenKind::Word => Lexeme::Word(token.text(sql).to_string()),
-        // SQLite reads a string literal where a name must be as that name.
-        TokenKind::QuotedIdent | TokenKind::String => {
-            Lexeme::Quoted(token.ident(sql).unwrap_or_default())
-        }
-        _ => Lexeme::Other,
-    }
-}
-
-/// Token index ranges `[first, past_last)` of each statement, the `;` included;
-/// `CREATE TRIGGER … BEGIN … END` bodies stay whole (as in the crate's statement splitter).
-fn statement_ranges(sql: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
-    let mut ranges = Vec::new();
-    let mut first: Option<usize> = None;
-    let mut in_body = false;
-    let mut case_depth = 0usize;
-    for (i, token) in tokens.iter().enumerate() {
-        let start = match first {
-            Some(start) => start,
-            None if token.kind == TokenKind::Semicolon => continue,
-            None => {
-                in_body = false;
-                case_depth = 0;
-                first = Some(i);
-                i
-            }
-        };
-        if !in_body && token.is_word(sql, "BEGIN") && is_create_trigger(sql, &tokens[start..i]) {
-            in_body = true;
-        }
-        if in_body {
-            if token.is_word(sql, "CASE") {
-                case_depth += 1;
-            } else if token.is_word(sql, "END") {
-                if case_depth > 0 {
-                    case_depth -= 1;
-                } else {
-                    in_body = false;
-                }
-            }
-        }
-        if token.kind == TokenKind::Semicolon && !in_body {
-            ranges.push((start, i + 1));
-            first = None;
-        }
-    }
-    if let Some(start) = first {
-        ranges.push((start, tokens.len()));
-    }
-    ranges
-}
-
-fn is_create_trigger(sql: &str, tokens: &[Token]) -> bool {
-    let mut words = tokens.iter().filter(|t| t.kind == TokenKind::Word);
-    words.next().is_some_and(|t| t.is_word(sql, "CREATE"))
-        && words.take(2).any(|t| t.is_word(sql, "TRIGGER"))
 }
 
 #[cfg(test)]

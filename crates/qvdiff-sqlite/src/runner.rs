@@ -17,7 +17,7 @@
 
 use crate::apply::{added_violations, foreign_key_violations, run_script, with_foreign_keys_off};
 use crate::backup::{backup_unpruned, prune, BackupError};
-use crate::error::{statement_excerpt, SqliteError};
+use crate::error::SqliteError;
 use crate::ledger::{
     create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit, read_ledger,
     record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
@@ -37,6 +37,7 @@ use qvdiff_core::runner::{
     self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AcceptedEdit,
     AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
 };
+use qvdiff_core::sqltext::excerpt;
 use qvdiff_core::wording::human_duration;
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags};
@@ -104,7 +105,7 @@ impl fmt::Display for RunError {
                 f,
                 "revision {revision} ({path}, {direction}) failed: {message}\n  in statement: {}\n  \
                  the transaction was rolled back: nothing was applied",
-                statement_excerpt(statement)
+                excerpt(statement)
             ),
             RunError::Data {
                 revision,
@@ -124,7 +125,7 @@ impl fmt::Display for RunError {
                 if statement.is_empty() {
                     return Ok(());
                 }
-                write!(f, "\n  in statement: {}", statement_excerpt(statement))
+                write!(f, "\n  in statement: {}", excerpt(statement))
             }
             RunError::Locked { database, waited } => write!(
                 f,

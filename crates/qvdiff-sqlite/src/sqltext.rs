@@ -1,242 +1,49 @@
-//! A small SQL tokenizer for the few places where SQLite's PRAGMAs are silent.
+//! SQLite's spelling of SQL for the one tokenizer ([`qvdiff_core::sqltext`]), and what the
+//! SQLite crate reads with it where SQLite's PRAGMAs are silent.
 //!
 //! It is used to read `CREATE TABLE` text back (CHECK constraints, constraint names,
 //! AUTOINCREMENT), to find which views and triggers mention a table or column, to rewrite
 //! renamed identifiers in them, and to name the failing statement of a script in an error.
 //! It is deliberately not a parser: it knows quotes, comments and parentheses, nothing more.
 
-/// What kind of token a [`Token`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenKind {
-    /// A bare word: keyword or unquoted identifier.
-    Word,
-    /// `"x"`, `` `x` `` or `[x]`: always an identifier.
-    QuotedIdent,
-    /// `'x'`: a string literal (SQLite may also read it as an identifier; we never do).
-    String,
-    /// A numeric literal.
-    Number,
-    /// `(`.
-    Open,
-    /// `)`.
-    Close,
-    /// `,`.
-    Comma,
-    /// `;`.
-    Semicolon,
-    /// Any other punctuation or operator character.
-    Other,
-}
+use qvdiff_core::sqltext::{self as lexer, Lexicon};
+pub(crate) use qvdiff_core::sqltext::{unquote, Token, TokenKind};
+use std::ops::Range;
 
-/// One token with its byte span in the source text. Whitespace and comments are skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Token {
-    pub kind: TokenKind,
-    pub start: usize,
-    pub end: usize,
-}
+/// SQLite's spelling: `` `x` `` and `[x]` quote names too, `$` is a word character, comments do
+/// not nest, and a `CREATE TRIGGER … BEGIN … END` body holds its statements' `;`s.
+pub(crate) const LEXICON: Lexicon = Lexicon {
+    backtick_and_bracket_identifiers: true,
+    dollar_quotes: false,
+    escape_strings: false,
+    nested_comments: false,
+    semicolons_in_parentheses: false,
+    opens_body: opens_trigger_body,
+};
 
-impl Token {
-    /// The token's source text.
-    pub fn text<'a>(&self, sql: &'a str) -> &'a str {
-        &sql[self.start..self.end]
-    }
-
-    /// Whether this is the bare word `word` (ASCII case-insensitive).
-    pub fn is_word(&self, sql: &str, word: &str) -> bool {
-        self.kind == TokenKind::Word && self.text(sql).eq_ignore_ascii_case(word)
-    }
-
-    /// The identifier this token names, unquoted, if it can name one.
-    pub fn ident(&self, sql: &str) -> Option<String> {
-        let text = self.text(sql);
-        match self.kind {
-            TokenKind::Word => Some(text.to_string()),
-            TokenKind::QuotedIdent | TokenKind::String => Some(unquote(text)),
-            _ => None,
-        }
-    }
-}
-
-/// Removes the quotes around an identifier or string literal and undoes doubled quotes.
-pub(crate) fn unquote(text: &str) -> String {
-    let mut chars = text.chars();
-    let (open, close) = match chars.next() {
-        Some('"') => ('"', '"'),
-        Some('\'') => ('\'', '\''),
-        Some('`') => ('`', '`'),
-        Some('[') => ('[', ']'),
-        _ => return text.to_string(),
-    };
-    // Every quote character is one byte, so slicing after it is on a char boundary.
-    let body = &text[open.len_utf8()..];
-    let inner = body.strip_suffix(close).unwrap_or(body);
-    if open == '[' {
-        return inner.to_string();
-    }
-    if !inner.contains(close) {
-        return inner.to_string();
-    }
-    let doubled: String = [close, close].iter().collect();
-    inner.replace(&doubled, &close.to_string())
+/// A `BEGIN` opens a body in `CREATE [TEMP|TEMPORARY] TRIGGER`, and only there (inside one it
+/// is a name: triggers do not nest).
+fn opens_trigger_body(sql: &str, before: &[Token], depth: usize) -> bool {
+    let mut words = before.iter().filter(|t| t.kind == TokenKind::Word);
+    depth == 0
+        && words.next().is_some_and(|t| t.is_word(sql, "CREATE"))
+        && words.take(2).any(|t| t.is_word(sql, "TRIGGER"))
 }
 
 /// Splits `sql` into tokens. Unterminated quotes or comments run to the end of the text.
 pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
-    Tokens { sql, pos: 0 }.collect()
+    lexer::tokenize(sql, &LEXICON)
 }
 
 /// The tokens of `sql`, one at a time (to look at the first few without splitting the rest).
 pub(crate) fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
-    Tokens { sql, pos: 0 }
+    lexer::tokens(sql, &LEXICON)
 }
 
 /// [`tokenize`] into `tokens` (cleared first): a caller reading thousands of statements keeps
 /// one buffer.
 pub(crate) fn tokenize_into(sql: &str, tokens: &mut Vec<Token>) {
-    tokens.clear();
-    tokens.extend(Tokens { sql, pos: 0 });
-}
-
-/// The tokens of a text, one at a time (a 1000-table script has hundreds of thousands; a pass
-/// that only looks at each once need not hold them all).
-struct Tokens<'a> {
-    sql: &'a str,
-    pos: usize,
-}
-
-impl Iterator for Tokens<'_> {
-    type Item = Token;
-
-    fn next(&mut self) -> Option<Token> {
-        let sql = self.sql;
-        let bytes = sql.as_bytes();
-        let mut pos = self.pos;
-        while pos < bytes.len() {
-            let start = pos;
-            let byte = bytes[pos];
-            let kind = match byte {
-                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => {
-                    pos += 1;
-                    continue;
-                }
-                b'-' if bytes.get(pos + 1) == Some(&b'-') => {
-                    pos = find_from(bytes, pos, b"\n").map_or(bytes.len(), |p| p + 1);
-                    continue;
-                }
-                b'/' if bytes.get(pos + 1) == Some(&b'*') => {
-                    pos = find_from(bytes, pos + 2, b"*/").map_or(bytes.len(), |p| p + 2);
-                    continue;
-                }
-                b'\'' => {
-                    pos = end_of_quoted(bytes, pos, b'\'');
-                    TokenKind::String
-                }
-                b'"' | b'`' => {
-                    pos = end_of_quoted(bytes, pos, byte);
-                    TokenKind::QuotedIdent
-                }
-                b'[' => {
-                    pos = find_from(bytes, pos, b"]").map_or(bytes.len(), |p| p + 1);
-                    TokenKind::QuotedIdent
-                }
-                b'(' => {
-                    pos += 1;
-                    TokenKind::Open
-                }
-                b')' => {
-                    pos += 1;
-                    TokenKind::Close
-                }
-                b',' => {
-                    pos += 1;
-                    TokenKind::Comma
-                }
-                b';' => {
-                    pos += 1;
-                    TokenKind::Semicolon
-                }
-                b'0'..=b'9' => {
-                    pos = end_of_number(bytes, pos);
-                    TokenKind::Number
-                }
-                b'.' if bytes.get(pos + 1).is_some_and(u8::is_ascii_digit) => {
-                    pos = end_of_number(bytes, pos);
-                    TokenKind::Number
-                }
-                _ if is_word_byte(byte) => {
-                    while pos < bytes.len() && is_word_byte(bytes[pos]) {
-                        pos += 1;
-                    }
-                    TokenKind::Word
-                }
-                _ => {
-                    // One character (possibly multi-byte: keep the span on a char boundary).
-                    pos += sql[pos..].chars().next().map_or(1, char::len_utf8);
-                    TokenKind::Other
-                }
-            };
-            self.pos = pos;
-            return Some(Token {
-                kind,
-                start,
-                end: pos,
-            });
-        }
-        self.pos = pos;
-        None
-    }
-}
-
-fn is_word_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
-}
-
-fn find_from(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    bytes
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
-
-fn end_of_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
-    let mut pos = start + 1;
-    while pos < bytes.len() {
-        if bytes[pos] == quote {
-            if bytes.get(pos + 1) == Some(&quote) {
-                pos += 2;
-                continue;
-            }
-            return pos + 1;
-        }
-        pos += 1;
-    }
-    bytes.len()
-}
-
-fn end_of_number(bytes: &[u8], start: usize) -> usize {
-    let mut pos = start;
-    if bytes[pos] == b'0' && matches!(bytes.get(pos + 1), Some(b'x' | b'X')) {
-        pos += 2;
-        while pos < bytes.len() && (bytes[pos].is_ascii_hexdigit() || bytes[pos] == b'_') {
-            pos += 1;
-        }
-        return pos;
-    }
-    while pos < bytes.len() {
-        match bytes[pos] {
-            b'0'..=b'9' | b'.' | b'_' => pos += 1,
-            b'e' | b'E' => {
-                pos += 1;
-                if matches!(bytes.get(pos), Some(b'+' | b'-')) {
-                    pos += 1;
-                }
-            }
-            _ => break,
-        }
-    }
-    pos
+    lexer::tokenize_into(sql, &LEXICON, tokens);
 }
 
 /// Splits a script into its statements (text without the trailing `;`, trimmed), skipping empty
@@ -247,7 +54,7 @@ fn end_of_number(bytes: &[u8], start: usize) -> usize {
 pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
     statement_spans(sql)
         .into_iter()
-        .map(|(start, end)| sql[start..end].trim_end_matches(';').trim())
+        .map(|range| sql[range].trim_end_matches(';').trim())
         .collect()
 }
 
@@ -257,64 +64,21 @@ pub(crate) fn split_statements(sql: &str) -> Vec<&str> {
 pub(crate) fn statement_texts(sql: &str) -> Vec<&str> {
     statement_spans(sql)
         .into_iter()
-        .map(|(start, end)| &sql[start..end])
+        .map(|range| &sql[range])
         .collect()
 }
 
-/// Byte ranges of the statements: first token through `;`, or to the end of the text. One pass
-/// over the tokens, keeping only the first words of the current statement.
-fn statement_spans(sql: &str) -> Vec<(usize, usize)> {
-    let mut statements = Vec::new();
-    // The current statement's first token, and its first three words (`CREATE [TEMP] TRIGGER`).
-    let mut first_token: Option<Token> = None;
-    let mut head: Vec<Token> = Vec::with_capacity(3);
-    let mut in_trigger_body = false;
-    let mut case_depth = 0usize;
-    for token in (Tokens { sql, pos: 0 }) {
-        if first_token.is_none() {
-            if token.kind == TokenKind::Semicolon {
-                continue;
-            }
-            first_token = Some(token);
-            head.clear();
-            in_trigger_body = false;
-            case_depth = 0;
+/// Byte ranges of the statements: first token through `;`, or to the end of the text (trailing
+/// comments included, as SQLite keeps them).
+fn statement_spans(sql: &str) -> Vec<Range<usize>> {
+    let mut statements: Vec<Range<usize>> = Vec::new();
+    lexer::each_statement(sql, &LEXICON, |range, _| statements.push(range));
+    if let Some(last) = statements.last_mut() {
+        if !sql[..last.end].ends_with(';') {
+            last.end = sql.len();
         }
-        let Some(first) = first_token else { continue };
-        if !in_trigger_body && token.is_word(sql, "BEGIN") && is_create_trigger(sql, &head) {
-            in_trigger_body = true;
-        }
-        if head.len() < 3 && token.kind == TokenKind::Word {
-            head.push(token);
-        }
-        if in_trigger_body {
-            if token.is_word(sql, "CASE") {
-                case_depth += 1;
-            } else if token.is_word(sql, "END") {
-                if case_depth > 0 {
-                    case_depth -= 1;
-                } else {
-                    in_trigger_body = false;
-                }
-            }
-        }
-        if token.kind == TokenKind::Semicolon && !in_trigger_body {
-            statements.push((first.start, token.end));
-            first_token = None;
-        }
-    }
-    if let Some(first) = first_token {
-        statements.push((first.start, sql.len()));
     }
     statements
-}
-
-fn is_create_trigger(sql: &str, tokens: &[Token]) -> bool {
-    let mut words = tokens.iter().filter(|t| t.kind == TokenKind::Word);
-    if !words.next().is_some_and(|t| t.is_word(sql, "CREATE")) {
-        return false;
-    }
-    words.take(2).any(|t| t.is_word(sql, "TRIGGER"))
 }
 
 /// Whether `sql` mentions the identifier `name` (as a bare word or quoted identifier, or a

@@ -38,15 +38,13 @@
 //! the rows and the migration. `QVDIFF_PROP_CASES=<n>` changes the number of cases;
 //! `QVDIFF_PROP_BASE=<n>` the first seed.
 
-use qvdiff_core::diff::diff;
 use qvdiff_core::migration::render_steps;
-use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::propose::{propose, Proposal, Scripted};
 use qvdiff_core::runner::{Migration, Migrations};
 use qvdiff_core::{
-    restore_placeholder, Column, ColumnType, DefaultValue, Dialect, MigrationFile, Renames, Schema,
-    Table,
+    restore_placeholder, Column, ColumnType, DefaultValue, MigrationFile, Schema, Table,
 };
-use qvdiff_sqlite::preflight::{converted_storage, DataProblem, DataProblemKind};
+use qvdiff_sqlite::preflight::{converted_storage_classes, DataProblem, DataProblemKind};
 use qvdiff_sqlite::runner::RunError;
 use qvdiff_sqlite::{
     apply_script, comparable, downgrade, introspect, quote_ident, render_default, render_type,
@@ -238,17 +236,16 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
         RENAMED_TABLES.fetch_add(1, Ordering::Relaxed);
     }
     let dialect = Sqlite;
-    // The first migration, as `migrate` writes it for the models A on an empty project.
-    let a_wanted = dialect.normalize(&case.a);
-    let empty = Schema::default();
-    let create = dialect
-        .plan(
-            &empty,
-            &a_wanted,
-            &diff(&empty, &a_wanted, &Renames::default()),
-        )
-        .map_err(|e| format!("planning A: {e}"))?;
-    let create_sql = render_steps(&create.steps);
+    // The first migration, as `migrate` proposes it for the models A on an empty project.
+    let first = propose(
+        &dialect,
+        &Schema::default(),
+        &case.a,
+        &mut Scripted::default(),
+    )
+    .map_err(|e| format!("planning A: {e}"))?;
+    let a_wanted = first.wanted;
+    let create_sql = render_steps(&first.up.steps);
     let shadow = replay([("r1", create_sql.as_str())]).map_err(|e| format!("replaying A: {e}"))?;
     let baseline = introspect(&shadow).map_err(|e| e.to_string())?;
     if comparable(&baseline) != comparable(&a_wanted) {
@@ -521,7 +518,7 @@ fn check_refusal(
     }
     let mut expected = BTreeMap::new();
     for change in changes {
-        let Some(classes) = converted_storage(&render_type(&change.to.ty)) else {
+        let Some(classes) = converted_storage_classes(&render_type(&change.to.ty)) else {
             continue;
         };
         // The rows are as they were: what the copy would have stored anew.
@@ -581,7 +578,7 @@ fn live_table(conn: &Connection, name: &str) -> Result<Table, Failure> {
 /// not convert to.
 fn check_converted(conn: &Connection, changes: &[TypeChange], when: &str) -> Result<(), Failure> {
     for change in changes {
-        let Some(classes) = converted_storage(&render_type(&change.to.ty)) else {
+        let Some(classes) = converted_storage_classes(&render_type(&change.to.ty)) else {
             continue;
         };
         let quoted = quote_ident(&change.column);

@@ -236,17 +236,7 @@ fn expanded_schema(mid: &Schema, carried: &[Carried]) -> Schema {
 }
 
 fn shadow_column(c: &Carried) -> Column {
-    Column {
-        name: c.shadow.clone(),
-        ty: c.new.ty.clone(),
-        nullable: true,
-        default: None,
-        autoincrement: false,
-        comment: None,
-        renamed_from: None,
-        backfill: None,
-        using: None,
-    }
+    Column::new_nullable(c.shadow.clone(), c.new.ty.clone())
 }
 
 fn lock(table: &str, mode: LockMode) -> StepFacts {
@@ -259,6 +249,15 @@ fn lock(table: &str, mode: LockMode) -> StepFacts {
         }),
         ..StepFacts::default()
     }
+}
+
+/// A lock under which the statement reads every row.
+fn scanning(table: &str, mode: LockMode) -> StepFacts {
+    let mut facts = lock(table, mode);
+    if let Some(lock) = &mut facts.lock {
+        lock.scans = true;
+    }
+    facts
 }
 
 /// The trigger function keeping `old` and `shadow` in step: an insert that sets the new column
@@ -409,7 +408,7 @@ fn not_null_check_steps(table: &str, check: &Check) -> [Step; 3] {
                 quote_ident(table),
                 quote_ident(&check.name)
             ),
-            lock(table, LockMode::ShareUpdateExclusive),
+            scanning(table, LockMode::ShareUpdateExclusive),
         ),
     ]
 }
@@ -530,20 +529,12 @@ fn uncontract_steps(c: &Carried) -> Vec<Step> {
     ));
     steps.push(Step::with(
         format!("UPDATE {t} SET {o} = {s};"),
-        lock(table, LockMode::RowExclusive),
+        scanning(table, LockMode::RowExclusive),
     ));
     if !c.old.nullable {
         steps.push(Step::with(
             format!("ALTER TABLE {t} ALTER COLUMN {o} SET NOT NULL;"),
-            StepFacts {
-                lock: Some(Lock {
-                    mode: LockMode::AccessExclusive,
-                    table: table.to_string(),
-                    scans: true,
-                    rewrites: false,
-                }),
-                ..StepFacts::default()
-            },
+            scanning(table, LockMode::AccessExclusive),
         ));
     }
     if let Some(default) = &c.old.default {

@@ -107,12 +107,8 @@ impl Dialect for Postgres {
         render_type(ty)
     }
 
-    fn section(&self, body: &str, marker_line: usize) -> qvdiff_core::lint::Section {
-        crate::review::section(body, marker_line)
-    }
-
-    fn renames(&self, sql: &str) -> qvdiff_core::Renames {
-        crate::review::renames(sql)
+    fn spelling(&self) -> qvdiff_core::section::Spelling {
+        crate::review::SPELLING
     }
 
     fn replay(&self) -> Box<dyn qvdiff_core::Replay> {
@@ -180,17 +176,6 @@ fn normalize_column_type_and_default(column: &mut Column) {
         .default
         .as_ref()
         .map(|d| parse_default(&render_default(d), &column.ty));
-}
-
-/// A column with its migration hints removed, for "did it really change" comparisons.
-fn without_hints(column: &Column) -> Column {
-    Column {
-        renamed_from: None,
-        backfill: None,
-        using: None,
-        ty: column.ty.without_hints(),
-        ..column.clone()
-    }
 }
 
 /// Everything the changes do to one table that exists on both sides.
@@ -734,7 +719,7 @@ impl<'a> Planner<'a> {
                 };
                 before.name = to.name.clone();
                 let after = self.wanted_column(&work.to_name, to)?;
-                if without_hints(&before) != without_hints(&after) {
+                if before.without_hints() != after.without_hints() {
                     work.altered_columns.push((before, after));
                 }
             }

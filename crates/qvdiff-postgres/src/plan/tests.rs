@@ -8,46 +8,29 @@ const TEXT: ColumnType = ColumnType::Text { max_length: None };
 
 #[test]
 fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
-    let mut before_items = table("items", vec![column("sku", TEXT), column("qty", INT64)]);
+    let mut before_items = table(
+        "items",
+        vec![Column::new("sku", TEXT), Column::new("qty", INT64)],
+    );
     before_items.indexes = vec![
-        Index {
-            name: "ix_items_sku".into(),
-            columns: strings(&["sku"]),
-            unique: true,
-            predicate: None,
-        },
-        Index {
-            name: "ix_items_qty".into(),
-            columns: strings(&["qty"]),
-            unique: false,
-            predicate: None,
-        },
+        Index::new("ix_items_sku", &["sku"], true),
+        Index::new("ix_items_qty", &["qty"], false),
     ];
     let mut after_goods = table(
         "goods",
         vec![
-            column("sku", TEXT),
+            Column::new("sku", TEXT),
             Column {
                 renamed_from: Some("qty".into()),
-                ..column("quantity", INT64)
+                ..Column::new("quantity", INT64)
             },
         ],
     );
     after_goods.renamed_from = Some("items".into());
     after_goods.indexes = vec![
-        Index {
-            name: "ix_goods_sku".into(),
-            columns: strings(&["sku"]),
-            unique: true,
-            predicate: None,
-        },
+        Index::new("ix_goods_sku", &["sku"], true),
         // Its column renamed too: still the same index.
-        Index {
-            name: "ix_goods_quantity".into(),
-            columns: strings(&["quantity"]),
-            unique: false,
-            predicate: None,
-        },
+        Index::new("ix_goods_quantity", &["quantity"], false),
     ];
     assert_eq!(
         sql(&schema(vec![before_items]), &schema(vec![after_goods])),
@@ -61,24 +44,13 @@ fn indexes_whose_name_follows_a_renamed_table_are_renamed_not_rebuilt() {
     );
 }
 
-fn column(name: &str, ty: ColumnType) -> Column {
-    Column::new(name, ty)
-}
-
-fn nullable(name: &str, ty: ColumnType) -> Column {
-    Column {
-        nullable: true,
-        ..Column::new(name, ty)
-    }
-}
-
 fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
 /// A table with an `id` primary key and the given other columns.
 fn table(name: &str, columns: Vec<Column>) -> Table {
-    let mut all = vec![column("id", INT64)];
+    let mut all = vec![Column::new("id", INT64)];
     all.extend(columns);
     let mut table = Table::new(name, all);
     table.primary_key = strings(&["id"]);
@@ -117,7 +89,7 @@ fn sql(from: &Schema, to: &Schema) -> Vec<String> {
 }
 
 fn users() -> Table {
-    table("users", vec![column("email", TEXT)])
+    table("users", vec![Column::new("email", TEXT)])
 }
 
 #[test]
@@ -127,13 +99,13 @@ fn normalize_follows_what_postgres_stores() {
         vec![
             Column {
                 autoincrement: false,
-                ..column("id", ColumnType::Integer { bits: 32 })
+                ..Column::new("id", ColumnType::Integer { bits: 32 })
             },
-            nullable("tiny", ColumnType::Integer { bits: 8 }),
+            Column::new_nullable("tiny", ColumnType::Integer { bits: 8 }),
             Column {
                 autoincrement: true,
                 default: Some(DefaultValue::Sql(" 'x' ".into())),
-                ..nullable(
+                ..Column::new_nullable(
                     "c",
                     ColumnType::Custom {
                         sql: "VARCHAR(20)".into(),
@@ -195,14 +167,9 @@ fn normalize_follows_what_postgres_stores() {
 
 #[test]
 fn create_tables_parents_first_and_cycles_through_add_constraint() {
-    let mut items = table("items", vec![column("user_id", INT64)]);
+    let mut items = table("items", vec![Column::new("user_id", INT64)]);
     items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
-    items.indexes = vec![Index {
-        name: "ix_items_user_id".into(),
-        columns: strings(&["user_id"]),
-        unique: false,
-        predicate: None,
-    }];
+    items.indexes = vec![Index::new("ix_items_user_id", &["user_id"], false)];
     assert_eq!(
         sql(&Schema::default(), &schema(vec![items.clone(), users()])),
         vec![
@@ -212,9 +179,9 @@ fn create_tables_parents_first_and_cycles_through_add_constraint() {
         ]
     );
 
-    let mut a = table("a", vec![nullable("b_id", INT64)]);
+    let mut a = table("a", vec![Column::new_nullable("b_id", INT64)]);
     a.foreign_keys = vec![fk(&["b_id"], "b", &["id"])];
-    let mut b = table("b", vec![nullable("a_id", INT64)]);
+    let mut b = table("b", vec![Column::new_nullable("a_id", INT64)]);
     b.foreign_keys = vec![fk(&["a_id"], "a", &["id"])];
     let steps = sql(&Schema::default(), &schema(vec![a, b]));
     assert_eq!(steps.len(), 3);
@@ -230,12 +197,15 @@ fn create_tables_parents_first_and_cycles_through_add_constraint() {
 
 #[test]
 fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
-    let mut items = table("items", vec![column("user_id", INT64)]);
+    let mut items = table("items", vec![Column::new("user_id", INT64)]);
     items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
-    let mut notes = table("notes", vec![nullable("user_id", INT64)]);
+    let mut notes = table("notes", vec![Column::new_nullable("user_id", INT64)]);
     notes.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
     let before = schema(vec![users(), items, notes]);
-    let after = schema(vec![table("notes", vec![nullable("user_id", INT64)])]);
+    let after = schema(vec![table(
+        "notes",
+        vec![Column::new_nullable("user_id", INT64)],
+    )]);
     let plan = plan_with(Postgres::default(), &before, &after).expect("plan");
     let steps: Vec<(&str, Option<String>)> = plan
         .steps
@@ -263,9 +233,9 @@ fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
 
 #[test]
 fn dropped_tables_in_a_cycle_lose_the_blocking_foreign_key_first() {
-    let mut a = table("a", vec![nullable("b_id", INT64)]);
+    let mut a = table("a", vec![Column::new_nullable("b_id", INT64)]);
     a.foreign_keys = vec![fk(&["b_id"], "b", &["id"])];
-    let mut b = table("b", vec![nullable("a_id", INT64)]);
+    let mut b = table("b", vec![Column::new_nullable("a_id", INT64)]);
     b.foreign_keys = vec![fk(&["a_id"], "a", &["id"])];
     assert_eq!(
         sql(&schema(vec![a, b]), &Schema::default()),
@@ -282,12 +252,12 @@ fn add_columns() {
     let before = schema(vec![table("t", vec![])]);
     let with = |c: Column| schema(vec![table("t", vec![c])]);
     assert_eq!(
-        sql(&before, &with(nullable("notes", TEXT))),
+        sql(&before, &with(Column::new_nullable("notes", TEXT))),
         vec!["ALTER TABLE \"t\" ADD COLUMN \"notes\" text;"]
     );
     let defaulted = Column {
         default: Some(DefaultValue::Integer(1)),
-        ..column("qty", INT64)
+        ..Column::new("qty", INT64)
     };
     assert_eq!(
         sql(&before, &with(defaulted.clone())),
@@ -295,7 +265,7 @@ fn add_columns() {
     );
     let backfilled = Column {
         backfill: Some(DefaultValue::Text("n/a".into())),
-        ..column("title", TEXT)
+        ..Column::new("title", TEXT)
     };
     assert_eq!(
         sql(&before, &with(backfilled)),
@@ -320,7 +290,7 @@ fn add_columns() {
 #[test]
 fn a_new_not_null_column_without_a_value_is_a_plan_error() {
     let before = schema(vec![table("t", vec![])]);
-    let after = schema(vec![table("t", vec![column("location", TEXT)])]);
+    let after = schema(vec![table("t", vec![Column::new("location", TEXT)])]);
     let err = plan_with(Postgres::default(), &before, &after).expect_err("refused");
     assert_eq!(err.table, "t");
     assert_eq!(err.column.as_deref(), Some("location"));
@@ -333,13 +303,8 @@ fn a_new_not_null_column_without_a_value_is_a_plan_error() {
 
 #[test]
 fn drop_column_is_destructive_and_comes_after_its_index() {
-    let mut before_table = table("t", vec![nullable("a", TEXT)]);
-    before_table.indexes = vec![Index {
-        name: "ix_t_a".into(),
-        columns: strings(&["a"]),
-        unique: false,
-        predicate: None,
-    }];
+    let mut before_table = table("t", vec![Column::new_nullable("a", TEXT)]);
+    before_table.indexes = vec![Index::new("ix_t_a", &["a"], false)];
     let plan = plan_with(
         Postgres::default(),
         &schema(vec![before_table]),
@@ -356,26 +321,24 @@ fn drop_column_is_destructive_and_comes_after_its_index() {
 
 #[test]
 fn renames_rename_the_constraints_named_after_them() {
-    let mut before_items = table("items", vec![column("user_id", INT64), column("sku", TEXT)]);
+    let mut before_items = table(
+        "items",
+        vec![Column::new("user_id", INT64), Column::new("sku", TEXT)],
+    );
     before_items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
     before_items.uniques = vec![Unique {
         name: None,
         columns: strings(&["sku"]),
     }];
-    before_items.indexes = vec![Index {
-        name: "ix_items_sku".into(),
-        columns: strings(&["sku"]),
-        unique: false,
-        predicate: None,
-    }];
+    before_items.indexes = vec![Index::new("ix_items_sku", &["sku"], false)];
     let mut after_goods = table(
         "goods",
         vec![
             Column {
                 renamed_from: Some("user_id".into()),
-                ..column("owner_id", INT64)
+                ..Column::new("owner_id", INT64)
             },
-            column("sku", TEXT),
+            Column::new("sku", TEXT),
         ],
     );
     after_goods.renamed_from = Some("items".into());
@@ -404,10 +367,10 @@ fn type_changes_cast_with_using_and_mark_losses() {
         vec![
             Column {
                 default: Some(DefaultValue::Bool(true)),
-                ..column("flag", ColumnType::Bool)
+                ..Column::new("flag", ColumnType::Bool)
             },
-            column("n", INT64),
-            column("price", ColumnType::Float),
+            Column::new("n", INT64),
+            Column::new("price", ColumnType::Float),
         ],
     )]);
     let after = schema(vec![table(
@@ -415,10 +378,10 @@ fn type_changes_cast_with_using_and_mark_losses() {
         vec![
             Column {
                 default: Some(DefaultValue::Integer(1)),
-                ..column("flag", ColumnType::Integer { bits: 32 })
+                ..Column::new("flag", ColumnType::Integer { bits: 32 })
             },
-            column("n", ColumnType::Bool),
-            column("price", ColumnType::Integer { bits: 64 }),
+            Column::new("n", ColumnType::Bool),
+            Column::new("price", ColumnType::Integer { bits: 64 }),
         ],
     )]);
     let plan = plan_with(Postgres::default(), &before, &after).expect("plan");
@@ -456,10 +419,10 @@ fn type_changes_cast_with_using_and_mark_losses() {
 fn narrowing_is_left_to_the_server_which_refuses_what_does_not_fit() {
     // `USING "label"::varchar(10)` cut a longer value to ten characters; the server's own
     // conversion refuses it.
-    let before = schema(vec![table("t", vec![column("label", TEXT)])]);
+    let before = schema(vec![table("t", vec![Column::new("label", TEXT)])]);
     let after = schema(vec![table(
         "t",
-        vec![column(
+        vec![Column::new(
             "label",
             ColumnType::Text {
                 max_length: Some(10),
@@ -524,10 +487,10 @@ fn nullability_and_defaults() {
     let before = schema(vec![table(
         "t",
         vec![
-            nullable("a", TEXT),
-            nullable("b", TEXT),
-            column("c", TEXT),
-            nullable("d", TEXT),
+            Column::new_nullable("a", TEXT),
+            Column::new_nullable("b", TEXT),
+            Column::new("c", TEXT),
+            Column::new_nullable("d", TEXT),
         ],
     )]);
     let after = schema(vec![table(
@@ -536,14 +499,14 @@ fn nullability_and_defaults() {
             Column {
                 backfill: Some(DefaultValue::Text("(none)".into())),
                 default: Some(DefaultValue::Text("x".into())),
-                ..column("a", TEXT)
+                ..Column::new("a", TEXT)
             },
             Column {
                 default: Some(DefaultValue::Text("draft".into())),
-                ..column("b", TEXT)
+                ..Column::new("b", TEXT)
             },
-            nullable("c", TEXT),
-            column("d", TEXT),
+            Column::new_nullable("c", TEXT),
+            Column::new("d", TEXT),
         ],
     )]);
     assert_eq!(
@@ -567,8 +530,8 @@ fn nullability_and_defaults() {
 
 #[test]
 fn primary_key_change_moves_identity_and_suspends_incoming_foreign_keys() {
-    let tags = table("tags", vec![column("slug", TEXT)]);
-    let mut links = table("links", vec![column("tag_id", INT64)]);
+    let tags = table("tags", vec![Column::new("slug", TEXT)]);
+    let mut links = table("links", vec![Column::new("tag_id", INT64)]);
     links.foreign_keys = vec![fk(&["tag_id"], "tags", &["id"])];
     let mut composite = tags.clone();
     composite.primary_key = strings(&["slug", "id"]);
@@ -608,19 +571,20 @@ fn primary_key_change_moves_identity_and_suspends_incoming_foreign_keys() {
 fn constraints_and_indexes_of_existing_tables() {
     let before = schema(vec![
         users(),
-        table("t", vec![nullable("a", INT64), column("b", TEXT)]),
+        table(
+            "t",
+            vec![Column::new_nullable("a", INT64), Column::new("b", TEXT)],
+        ),
     ]);
-    let mut t = table("t", vec![nullable("a", INT64), column("b", TEXT)]);
+    let mut t = table(
+        "t",
+        vec![Column::new_nullable("a", INT64), Column::new("b", TEXT)],
+    );
     t.uniques = vec![Unique {
         name: Some("t_b_unique".into()),
         columns: strings(&["b"]),
     }];
-    t.indexes = vec![Index {
-        name: "ix_t_a_b".into(),
-        columns: strings(&["a", "b"]),
-        unique: true,
-        predicate: None,
-    }];
+    t.indexes = vec![Index::new("ix_t_a_b", &["a", "b"], true)];
     t.foreign_keys = vec![ForeignKey {
         on_delete: FkAction::SetNull,
         ..fk(&["a"], "users", &["id"])
@@ -693,13 +657,8 @@ fn constraints_and_indexes_of_existing_tables() {
         .collect();
     assert!(down_plain.contains(&"DROP INDEX \"ix_t_a_b\";".to_string()));
     // A new table's indexes are never built concurrently: nobody writes to it yet.
-    let mut fresh = table("fresh", vec![column("a", INT64)]);
-    fresh.indexes = vec![Index {
-        name: "ix_fresh_a".into(),
-        columns: strings(&["a"]),
-        unique: false,
-        predicate: None,
-    }];
+    let mut fresh = table("fresh", vec![Column::new("a", INT64)]);
+    fresh.indexes = vec![Index::new("ix_fresh_a", &["a"], false)];
     let created: Vec<String> = plan_with(concurrent, &Schema::default(), &schema(vec![fresh]))
         .expect("plan")
         .steps
@@ -714,14 +673,14 @@ fn constraints_and_indexes_of_existing_tables() {
 
 #[test]
 fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
-    let before = schema(vec![table("items", vec![column("qty", INT64)])]);
-    let mut goods = table("goods", vec![column("qty", INT64)]);
+    let before = schema(vec![table("items", vec![Column::new("qty", INT64)])]);
+    let mut goods = table("goods", vec![Column::new("qty", INT64)]);
     goods.renamed_from = Some("items".into());
     goods.checks = vec![Check {
         name: "qty_positive".into(),
         expr: "  qty > 0 ".into(),
     }];
-    let mut fresh = table("fresh", vec![column("status", TEXT)]);
+    let mut fresh = table("fresh", vec![Column::new("status", TEXT)]);
     fresh.checks = vec![
         Check {
             name: "status_known".into(),
@@ -732,12 +691,7 @@ fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
             expr: "id > 0".into(),
         },
     ];
-    fresh.indexes = vec![Index {
-        name: "ix_fresh_status".into(),
-        columns: strings(&["status"]),
-        unique: false,
-        predicate: None,
-    }];
+    fresh.indexes = vec![Index::new("ix_fresh_status", &["status"], false)];
     let after = schema(vec![goods, fresh]);
     assert_eq!(
         sql(&before, &after),
@@ -779,19 +733,19 @@ fn restored_key_columns_get_a_distinct_value_per_row() {
         vec![
             Column {
                 backfill: Some(DefaultValue::Sql("rowid".into())),
-                ..column("code", ColumnType::Integer { bits: 32 })
+                ..Column::new("code", ColumnType::Integer { bits: 32 })
             },
             Column {
                 backfill: Some(DefaultValue::Sql("rowid".into())),
-                ..column("sku", TEXT)
+                ..Column::new("sku", TEXT)
             },
             Column {
                 backfill: Some(DefaultValue::Text(String::new())),
-                ..column("at", ColumnType::DateTime)
+                ..Column::new("at", ColumnType::DateTime)
             },
             Column {
                 backfill: Some(DefaultValue::Sql("rowid".into())),
-                ..column("day", ColumnType::Date)
+                ..Column::new("day", ColumnType::Date)
             },
         ],
     );

@@ -2,6 +2,7 @@
 
 use super::naming::{display_ident, fold_identifier, unquote_identifier};
 use crate::sqltext::{self, Token, TokenKind};
+use qvdiff_core::UnusableDefault;
 
 pub(super) fn serial_bits(type_text: &str) -> Option<u8> {
     match type_text.trim().to_ascii_lowercase().as_str() {
@@ -110,10 +111,8 @@ pub(super) fn column_reference(expr: &str, tokens: &[Token], i: usize) -> Option
         return None;
     }
     match token.kind {
-        TokenKind::Word if !text.starts_with(|c: char| c.is_ascii_digit()) => {
-            Some(fold_identifier(text))
-        }
-        TokenKind::Quoted if text.starts_with('"') => Some(unquote_identifier(text)),
+        TokenKind::Word => Some(fold_identifier(text)),
+        TokenKind::QuotedIdent => Some(unquote_identifier(text)),
         _ => None,
     }
 }
@@ -192,19 +191,6 @@ fn sqlite_only_call(expr: &str) -> Option<&str> {
                 .any(|f| f.eq_ignore_ascii_case(name)))
         .then_some(name)
     })
-}
-
-/// A column default PostgreSQL could not compute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnusableDefault {
-    /// The table.
-    pub table: String,
-    /// The column.
-    pub column: String,
-    /// The default as PostgreSQL gets it.
-    pub default: String,
-    /// Why no insert could take it.
-    pub reason: String,
 }
 
 /// The SQL defaults of `schema` (as PostgreSQL stores it) that call a function only SQLite has

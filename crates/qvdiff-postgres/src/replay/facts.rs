@@ -75,6 +75,10 @@ impl Reader {
                     }
                 }
             }
+            Some("DO") => {
+                p.advance();
+                self.backfill(&p, &mut facts);
+            }
             Some("DELETE") => {
                 p.advance();
                 p.eat("FROM");
@@ -108,6 +112,12 @@ impl Reader {
     }
 
     fn create(&mut self, p: &mut Parser, facts: &mut StepFacts) {
+        if p.eat("TRIGGER") {
+            if let Some(table) = Self::trigger_table(p) {
+                facts.lock = self.lock(&table, LockMode::ShareRowExclusive);
+            }
+            return;
+        }
         if p.eat("TABLE") {
             p.eat_all(&["IF", "NOT", "EXISTS"]);
             if p.table_name().is_err() || !p.eat_punct("(") {
@@ -170,7 +180,42 @@ impl Reader {
         }
     }
 
+    /// qvdiff's batched backfill (`DO $qvdiff_backfill$ … UPDATE t …`): runs outside a
+    /// transaction, each batch's row locks held briefly. Other `DO` blocks say nothing.
+    fn backfill(&self, p: &Parser, facts: &mut StepFacts) {
+        let tag = crate::plan::expand::BACKFILL_TAG;
+        let Some(body) = p
+            .peek_text()
+            .strip_prefix(tag)
+            .and_then(|b| b.strip_suffix(tag))
+        else {
+            return;
+        };
+        let mut inner = Parser::new(body);
+        while !inner.at_end() && !inner.eat("UPDATE") {
+            inner.advance();
+        }
+        if let Ok(table) = inner.table_name() {
+            facts.lock = self.lock(&table, LockMode::RowExclusive);
+            facts.outside_transaction = true;
+        }
+    }
+
+    /// A trigger's table: `name … ON table` (`CREATE TRIGGER`, `DROP TRIGGER`).
+    fn trigger_table(p: &mut Parser) -> Option<String> {
+        while !p.at_end() && !p.eat("ON") {
+            p.advance();
+        }
+        p.table_name().ok()
+    }
+
     fn drop(&mut self, p: &mut Parser, facts: &mut StepFacts) {
+        if p.eat("TRIGGER") {
+            if let Some(table) = Self::trigger_table(p) {
+                facts.lock = self.lock(&table, LockMode::AccessExclusive);
+            }
+            return;
+        }
         if p.eat("TABLE") {
             p.eat_all(&["IF", "EXISTS"]);
             let Ok(names) = p.name_list() else { return };

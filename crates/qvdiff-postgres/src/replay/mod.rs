@@ -44,7 +44,7 @@ mod catalog;
 mod enums;
 mod expr;
 mod facts;
-pub use expr::{unusable_defaults, UnusableDefault};
+pub use expr::unusable_defaults;
 pub(crate) mod naming;
 pub use facts::facts_of;
 mod parse;
@@ -345,7 +345,7 @@ impl SchemaReplay {
                 };
                 ReplayError {
                     revision: None,
-                    statement: sqltext::excerpt(text),
+                    statement: qvdiff_core::sqltext::excerpt(text),
                     line,
                     message,
                     kind,

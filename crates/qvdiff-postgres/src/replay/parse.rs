@@ -342,7 +342,10 @@ impl<'a> Parser<'a> {
 
     pub(super) fn at_punct(&self, punct: &str) -> bool {
         self.peek().is_some_and(|t| {
-            t.kind != TokenKind::Word && t.kind != TokenKind::Quoted && self.text(t) == punct
+            !matches!(
+                t.kind,
+                TokenKind::Word | TokenKind::QuotedIdent | TokenKind::String
+            ) && self.text(t) == punct
         })
     }
 
@@ -397,10 +400,8 @@ impl<'a> Parser<'a> {
         };
         let text = self.text(token);
         let name = match token.kind {
-            TokenKind::Word if !text.starts_with(|c: char| c.is_ascii_digit()) => {
-                fold_identifier(text)
-            }
-            TokenKind::Quoted if text.starts_with('"') => {
+            TokenKind::Word => fold_identifier(text),
+            TokenKind::QuotedIdent => {
                 let name = unquote_identifier(text);
                 if name.is_empty() {
                     return invalid("zero-length delimited identifier");
@@ -419,7 +420,7 @@ impl<'a> Parser<'a> {
             return unsupported("expected a string literal at the end of the statement");
         };
         let text = self.text(token);
-        if token.kind != TokenKind::Quoted || !text.starts_with('\'') || text.len() < 2 {
+        if token.kind != TokenKind::String || !text.starts_with('\'') || text.len() < 2 {
             return unsupported(format!(
                 "expected a string literal at `{}`",
                 self.rest_text()

@@ -126,15 +126,15 @@ fn read(text: &str) -> Vec<Tok> {
                 text: ")".into(),
             },
             TokenKind::Semicolon => continue,
-            TokenKind::Quoted if source.starts_with('"') => Tok {
+            TokenKind::QuotedIdent => Tok {
                 kind: Kind::Name,
                 text: display_ident(&unquote_identifier(source)),
             },
-            TokenKind::Quoted => Tok {
+            TokenKind::String => Tok {
                 kind: Kind::Literal,
                 text: source.to_string(),
             },
-            TokenKind::Word if source.starts_with(|c: char| c.is_ascii_digit()) => Tok {
+            TokenKind::Number => Tok {
                 kind: Kind::Number,
                 text: source.to_string(),
             },
@@ -152,7 +152,7 @@ fn read(text: &str) -> Vec<Tok> {
                     }
                 }
             }
-            TokenKind::Other => {
+            TokenKind::Other | TokenKind::Comma => {
                 let single = matches!(source, "," | "[" | "]" | ".");
                 // Operator characters written together are one operator (`<>`, `::`, `>=`).
                 if let Some(last) = out.last_mut() {
@@ -167,16 +167,6 @@ fn read(text: &str) -> Vec<Tok> {
                 }
             }
         };
-        // `1.5`: a number with its fraction.
-        if tok.kind == Kind::Number && touching && out.len() >= 2 {
-            let n = out.len();
-            if out[n - 1].is(".") && out[n - 2].kind == Kind::Number {
-                out.pop();
-                let whole = out.last_mut().expect("checked above");
-                whole.text = format!("{}.{}", whole.text, tok.text);
-                continue;
-            }
-        }
         out.push(tok);
     }
     for tok in &mut out {

@@ -2,10 +2,10 @@
 
 use super::ADVISORY_LOCK_KEY;
 use crate::error::PgError;
-use crate::sqltext;
 use qvdiff_core::backend::{Direction, RunnerError};
 use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::runner::Refusal;
+use qvdiff_core::sqltext::excerpt;
 use qvdiff_core::wording::{human_duration, plural};
 use qvdiff_core::BackendErrorKind;
 use std::fmt;
@@ -35,7 +35,7 @@ impl fmt::Display for FailedStatement {
             self.path,
             self.direction,
             self.message,
-            sqltext::excerpt(&self.statement)
+            excerpt(&self.statement)
         )
     }
 }
@@ -153,11 +153,7 @@ impl fmt::Display for RunError {
                 for problem in problems {
                     write!(f, "\n  {problem}; {}", problem.hint())?;
                 }
-                write!(
-                    f,
-                    "\n  in statement: {}",
-                    sqltext::excerpt(&failed.statement)
-                )
+                write!(f, "\n  in statement: {}", excerpt(&failed.statement))
             }
             RunError::OutsideTransaction {
                 failed,
@@ -245,7 +241,7 @@ impl fmt::Display for RunError {
                      pg_terminate_backend(<process>)) or wait until it is done, then run the \
                      upgrade again; lock_timeout_ms and lock_retries under [postgres] in \
                      qvdiff.toml set how long each attempt waits and how many are made",
-                    sqltext::excerpt(&failed.statement)
+                    excerpt(&failed.statement)
                 )
             }
             RunError::Locked {

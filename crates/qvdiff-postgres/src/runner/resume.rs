@@ -245,11 +245,11 @@ fn index_name(statement: &Statement, sql: &str) -> Option<(bool, String)> {
         .is_some_and(|t| t.kind == TokenKind::Other && &sql[t.start..t.end] == ".")
         && tokens
             .get(end + 2)
-            .is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::Quoted))
+            .is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent))
     {
         end += 2;
     }
-    matches!(start.kind, TokenKind::Word | TokenKind::Quoted)
+    matches!(start.kind, TokenKind::Word | TokenKind::QuotedIdent)
         .then(|| (creates, sql[start.start..tokens[end].end].to_string()))
 }
 

@@ -46,28 +46,29 @@ fn setting(timeout: Duration) -> String {
 }
 
 /// Sets the session's `lock_timeout` for a run (outside any transaction, so that a rollback
-/// does not undo it) and returns the value it had, for [`restore_timeout`].
+/// does not undo it), in one round trip with reading the value it had (for [`restore_sql`])
+/// and the value of `also`, an expression of a `SELECT` list the run needs at its start.
 pub(super) fn set_timeout(
     session: &mut (impl Session + ?Sized),
     retry: &LockRetry,
-) -> Result<String, SessionError> {
-    let previous = session
-        .query_value("SELECT current_setting('lock_timeout')")?
-        .unwrap_or_else(|| "0".to_string());
-    session.execute(&format!(
-        "SET lock_timeout = {}",
+    also: &str,
+) -> Result<(String, Option<String>), SessionError> {
+    let rows = session.simple_query(&format!(
+        "SELECT current_setting('lock_timeout'), {also}; SET lock_timeout = {}",
         quote_string(&setting(retry.timeout))
     ))?;
-    Ok(previous)
+    let mut row = rows.into_iter().next().unwrap_or_default().into_iter();
+    let previous = row.next().flatten().unwrap_or_else(|| "0".to_string());
+    Ok((previous, row.next().flatten()))
 }
 
-/// Puts back the `lock_timeout` a run found: the connection may be an application's. Best
-/// effort: with the connection gone there is nothing to restore.
-pub(super) fn restore_timeout(session: &mut (impl Session + ?Sized), previous: &str) {
-    let _ = session.execute(&format!(
-        "SELECT set_config('lock_timeout', {}, false)",
+/// The expression of a `SELECT` list that puts back the `lock_timeout` a run found: the
+/// connection may be an application's. The runner sends it with the unlock.
+pub(super) fn restore_sql(previous: &str) -> String {
+    format!(
+        "set_config('lock_timeout', {}, false)",
         quote_string(previous)
-    ));
+    )
 }
 
 /// Runs a `CONCURRENTLY` statement without `lock_timeout` (see the module docs), then sets the
@@ -98,7 +99,7 @@ fn candidate_names(sql: &str) -> Vec<String> {
         .filter_map(|token| {
             let text = &sql[token.start..token.end];
             let identifier = match token.kind {
-                TokenKind::Quoted => text.starts_with('"') && text.len() > 2,
+                TokenKind::QuotedIdent => text.len() > 2,
                 TokenKind::Word => text
                     .chars()
                     .next()

@@ -3,20 +3,13 @@
 #![allow(dead_code)]
 
 use qvdiff_core::runner::{Migration, Migrations};
-use qvdiff_core::MigrationFile;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 /// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
 pub fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let file = MigrationFile {
-        revision: rev.to_string(),
-        parents: parents.iter().map(|p| p.to_string()).collect(),
-        message: format!("revision {rev}"),
-        up: format!("{up}\n"),
-        down: format!("{down}\n"),
-    };
-    Migration::from_text(&file.render(), format!("migrations/{rev}_m.sql")).unwrap()
+    let (message, path) = (format!("revision {rev}"), format!("migrations/{rev}_m.sql"));
+    Migration::from_sections(rev, parents, &message, up, down, path)
 }
 
 pub fn set(list: Vec<Migration>) -> Migrations {
