@@ -566,3 +566,259 @@ fn upgrade_killed_during_a_concurrent_unique_constraint_build_is_finished_by_the
         "online_kill_unique",
     );
 }
+
+/// The server process of another session running a statement that starts with `prefix` (busy
+/// or waiting); `None` when the child exited first or nothing showed within two minutes.
+fn backend_running(
+    watcher: &mut Client,
+    prefix: &str,
+    child: &mut std::process::Child,
+) -> Option<i32> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        let row = watcher
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND state = 'active' AND starts_with(query, $1)",
+                &[&prefix],
+            )
+            .unwrap();
+        if let Some(row) = row {
+            return Some(row.get(0));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// kill -9 of `upgrade` while `VALIDATE CONSTRAINT` reads the rows (held by a CHECK whose
+/// function sleeps 2 ms a row), in a revision that also makes a column NOT NULL through its own
+/// validated CHECK: the constraints added `NOT VALID` before the kill stay committed, the next
+/// run continues with the VALIDATE, the schema equals the models and no row is lost.
+#[test]
+fn upgrade_killed_during_validate_constraint_is_finished_by_the_next_run() {
+    let Some(db) = TestDatabase::create("online_kill_validate") else {
+        return;
+    };
+    let p = project(&db, 2_000, 5);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "CREATE FUNCTION slow_ok(t text) RETURNS boolean LANGUAGE sql IMMUTABLE \
+             AS 'SELECT pg_sleep(0.002) IS NOT NULL AND t IS NOT NULL'; \
+             UPDATE orders SET shipped = (id % 2 = 0) WHERE id % 3 = 0",
+        )
+        .unwrap();
+    p.write(
+        "src/models.rs",
+        &MODELS
+            .replace(
+                "#[model(table = \"orders\")]\n",
+                "#[model(table = \"orders\")]\n\
+             #[model(check(name = \"orders_note_ok\", expr = \"slow_ok(note)\"))]\n",
+            )
+            .replace(
+                "    pub note: String,\n",
+                "    pub note: String,\n    #[column(default = false)]\n    pub shipped: bool,\n",
+            ),
+    );
+    p.qvdiff(&["migrate", "-m", "check note"]).expect_code(0);
+    let file = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.to_string_lossy().ends_with("_check_note.sql"))
+        .expect("the migration");
+    let text = std::fs::read_to_string(file).unwrap();
+    let up = &text[text.find("-- qvdiff:up").unwrap()..text.find("-- qvdiff:down").unwrap()];
+    assert_eq!(up.matches("NOT VALID;").count(), 2, "{text}");
+    assert!(
+        up.lines()
+            .filter(|line| line.contains("VALIDATE CONSTRAINT"))
+            .all(|line| line.contains("  -- OUTSIDE TRANSACTION: runs on its own")),
+        "{text}"
+    );
+    let rows_before = count(&mut client, "SELECT count(*) FROM orders");
+    let nulls_before = count(
+        &mut client,
+        "SELECT count(*) FROM orders WHERE shipped IS NULL",
+    );
+    assert!(nulls_before > 0);
+
+    let mut child = super::support::base_command(p.root(), &["upgrade", "--db", &db.url])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn qvdiff");
+    let prefix = "ALTER TABLE \"orders\" VALIDATE CONSTRAINT \"orders_note_ok\"";
+    let Some(backend) = backend_running(&mut client, prefix, &mut child) else {
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "{prefix} never ran\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ended: bool = client
+        .query_one("SELECT pg_terminate_backend($1)", &[&backend])
+        .unwrap()
+        .get(0);
+    assert!(ended);
+    // What committed before the kill stays: the NOT NULL done, the CHECK added unvalidated.
+    let validated = |client: &mut Client| -> Option<bool> {
+        client
+            .query_opt(
+                "SELECT convalidated FROM pg_constraint WHERE conname = 'orders_note_ok'",
+                &[],
+            )
+            .unwrap()
+            .map(|row| row.get(0))
+    };
+    assert_eq!(validated(&mut client), Some(false));
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM orders WHERE shipped IS NULL"
+        ),
+        0
+    );
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(current.stderr.contains("is half applied"), "{current:?}");
+
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(validated(&mut client), Some(true));
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_constraint WHERE conname LIKE '%not_null_check'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders"),
+        rows_before
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM qvdiff_migrations_progress"
+        ),
+        0
+    );
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+    // And back: the CHECK dropped, the column nullable again.
+    p.qvdiff(&["downgrade", "--db", &db.url, "-1"])
+        .expect_code(0);
+    assert_eq!(validated(&mut client), None);
+}
+
+/// kill -9 of `upgrade` during a batched backfill (`-- qvdiff:batch`, set to 100 rows in the
+/// generated file; the backfill is the revision's first statement), held by a session that keeps
+/// row 550 locked: the batches before it stay
+/// committed (500 rows filled, each batch its own transaction), the next run fills the rest,
+/// makes the column NOT NULL, the schema equals the models and no row is lost.
+#[test]
+fn upgrade_killed_during_a_batched_backfill_is_finished_by_the_next_run() {
+    let Some(db) = TestDatabase::create("online_kill_backfill") else {
+        return;
+    };
+    let p = project(&db, 2_000, 5);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    p.write(
+        "src/models.rs",
+        &MODELS.replace(
+            "    pub note: String,\n",
+            "    pub note: String,\n    #[column(backfill = false)]\n    pub shipped: bool,\n",
+        ),
+    );
+    p.qvdiff(&["migrate", "-m", "ship all"]).expect_code(0);
+    let file = std::fs::read_dir(p.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.to_string_lossy().ends_with("_ship_all.sql"))
+        .expect("the migration");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let generated = "-- qvdiff:batch 10000\nUPDATE \"orders\" SET \"shipped\" = false \
+                     WHERE \"shipped\" IS NULL;  -- OUTSIDE TRANSACTION: runs on its own";
+    assert!(text.contains(generated), "{text}");
+    std::fs::write(
+        &file,
+        text.replace("-- qvdiff:batch 10000", "-- qvdiff:batch 100"),
+    )
+    .unwrap();
+    let mut client = db.connect();
+    assert_eq!(count(&mut client, "SELECT count(*) FROM orders"), ROWS);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM orders WHERE shipped IS NULL"
+        ),
+        ROWS
+    );
+
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; SELECT id FROM orders WHERE id = 550 FOR UPDATE")
+        .unwrap();
+    let mut child = super::support::base_command(p.root(), &["upgrade", "--db", &db.url])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn qvdiff");
+    let Some(backend) = backend_waiting_in(&mut client, "WITH qvdiff_batch", &mut child) else {
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "no batch waited for row 550\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ended: bool = client
+        .query_one("SELECT pg_terminate_backend($1)", &[&backend])
+        .unwrap()
+        .get(0);
+    assert!(ended);
+    holder.batch_execute("ROLLBACK").unwrap();
+    // Five batches of 100 committed before the one waiting for row 550.
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM orders WHERE shipped IS NOT NULL"
+        ),
+        500
+    );
+    let current = p.qvdiff(&["current", "--db", &db.url]).expect_code(0);
+    assert!(current.stderr.contains("is half applied"), "{current:?}");
+
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(count(&mut client, "SELECT count(*) FROM orders"), ROWS);
+    assert_eq!(
+        count(&mut client, "SELECT count(*) FROM orders WHERE NOT shipped"),
+        ROWS
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'orders' \
+             AND column_name = 'shipped' AND is_nullable = 'NO'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM qvdiff_migrations_progress"
+        ),
+        0
+    );
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+}

@@ -43,7 +43,11 @@ fn sql_files(p: &Project, dir: &str) -> Vec<String> {
 fn section<'a>(file: &'a str, marker: &str) -> &'a str {
     let start = file.find(marker).expect("marker") + marker.len();
     let rest = &file[start..];
-    rest.find("-- qvdiff:")
+    // The next section marker ends it (a `-- qvdiff:batch` line belongs to the section).
+    ["-- qvdiff:up", "-- qvdiff:down"]
+        .iter()
+        .filter_map(|next| rest.find(next))
+        .min()
         .map_or(rest, |end| &rest[..end])
         .trim()
 }

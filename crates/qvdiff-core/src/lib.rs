@@ -25,7 +25,6 @@ pub mod schema;
 pub mod section;
 pub mod sqltext;
 pub mod summary;
-pub mod testing;
 pub mod wording;
 
 pub use backend::{Backend, BackendError, BackendErrorKind};

@@ -50,6 +50,11 @@ pub const UP_MARKER: &str = "-- qvdiff:up";
 pub const DOWN_MARKER: &str = "-- qvdiff:down";
 /// Prefix of a lint suppression inside a section: `-- qvdiff:allow destructive "reason"`.
 pub const ALLOW_PREFIX: &str = "-- qvdiff:allow";
+/// Prefix of a batch line inside a section: `-- qvdiff:batch 10000` on the line before an
+/// `UPDATE table SET … [WHERE …]` says the PostgreSQL runner applies it in batches of at most
+/// that many rows, each committed on its own, in primary-key order, until none is left. To
+/// anything else (SQLite, `psql`) it is a comment, and the `UPDATE` runs whole.
+pub const BATCH_PREFIX: &str = "-- qvdiff:batch";
 /// Longest revision id accepted.
 pub const MAX_REVISION_LEN: usize = 64;
 /// Longest slug [`slugify`] produces.
@@ -110,6 +115,23 @@ fn looks_like_directive(line: &str) -> bool {
     rest.get(..6)
         .is_some_and(|word| word.eq_ignore_ascii_case("qvdiff"))
         && rest.contains(':')
+}
+
+/// Whether a line (without terminator) is a batch line `-- qvdiff:batch …` (see [`BATCH_PREFIX`]).
+fn is_batch_line(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix(BATCH_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+}
+
+/// The number of rows of a batch line `-- qvdiff:batch <rows>` (trailing whitespace and a
+/// `\r` tolerated); `None` for any other line, or a count that is not a number above 0.
+pub fn batch_rows(line: &str) -> Option<u64> {
+    let rest = line.trim().strip_prefix(BATCH_PREFIX)?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    rest.trim().parse::<u64>().ok().filter(|rows| *rows > 0)
 }
 
 /// Whether a line (without terminator) is a lint suppression `-- qvdiff:allow …`.
@@ -498,9 +520,14 @@ impl MigrationFile {
                 }
                 None => {}
             }
-            if looks_like_directive(line) && !is_allow_line(line) {
+            if looks_like_directive(line) && !is_allow_line(line) && batch_rows(line).is_none() {
                 let message = if header_value(line.trim_start(), REVISION_PREFIX).is_some() {
                     format!("second `{REVISION_PREFIX}` header: one revision per file")
+                } else if is_batch_line(line) {
+                    format!(
+                        "`{}` needs a number of rows above 0, e.g. `{BATCH_PREFIX} 10000`",
+                        line.trim()
+                    )
                 } else {
                     format!(
                         "unknown qvdiff directive `{}` (expected `{UP_MARKER}` or `{DOWN_MARKER}`)",

@@ -245,6 +245,16 @@ fn strict_errors_name_the_line() {
             8,
             "second `-- qvdiff revision:` header",
         ),
+        (
+            format!("{EXAMPLE}-- qvdiff:batch many\n"),
+            8,
+            "`-- qvdiff:batch many` needs a number of rows above 0",
+        ),
+        (
+            format!("{EXAMPLE}-- qvdiff:batch 0\n"),
+            8,
+            "needs a number of rows above 0",
+        ),
     ];
     for (text, line, needle) in cases {
         let err = parse_err(&text);
@@ -434,4 +444,24 @@ fn revision_at_formats_utc() {
     // Leap day.
     assert_eq!(revision_at(951_782_400), "20000229000000");
     assert_eq!(revision_at(1_795_515_300 + 1), "20261124101501");
+}
+
+#[test]
+fn batch_lines_stay_in_their_section() {
+    let text = format!("{EXAMPLE}-- qvdiff:batch 500\nUPDATE t SET a = 1 WHERE a IS NULL;\n");
+    let file = MigrationFile::parse(&text).expect("a batch line is a directive");
+    assert!(
+        file.down.contains("-- qvdiff:batch 500\nUPDATE t"),
+        "{}",
+        file.down
+    );
+    assert_eq!(file.render(), text);
+    assert_eq!(
+        qvdiff_core::migration::batch_rows("-- qvdiff:batch 500 \r"),
+        Some(500)
+    );
+    assert_eq!(
+        qvdiff_core::migration::batch_rows("-- qvdiff:batched 5"),
+        None
+    );
 }

@@ -248,6 +248,53 @@ fn findings_sit_on_the_statement_line() {
     assert!(found.contains(&(Rule::NonConcurrentIndex, 2)), "{found:?}");
 }
 
+/// What the planner writes for a foreign key, a CHECK and nullable → NOT NULL (with a fill
+/// value) on a table that exists is the safe form: the rules judging those locks stay silent
+/// on it, as they fire on the plain statements above.
+#[test]
+fn the_planners_forms_on_existing_tables_are_silent() {
+    let mut scratch = ReplayedSchema::default();
+    scratch.apply("0", SETUP).expect("setup");
+    let dialect = crate::Postgres::default();
+    let before = dialect.normalize(
+        &scratch
+            .analyze("1", "SELECT 1;", "SELECT 1;")
+            .expect("modelled")
+            .before,
+    );
+    let mut after = before.clone();
+    let items = after
+        .tables
+        .iter_mut()
+        .find(|t| t.name == "items")
+        .expect("items");
+    items.foreign_keys.push(qvdiff_core::ForeignKey {
+        columns: vec!["user_id".into()],
+        ref_table: "users".into(),
+        ref_columns: vec!["id".into()],
+        on_delete: qvdiff_core::FkAction::NoAction,
+        on_update: qvdiff_core::FkAction::NoAction,
+    });
+    items.checks.push(qvdiff_core::Check {
+        name: "ck_price".into(),
+        expr: "price > 0".into(),
+    });
+    let notes = items
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "notes")
+        .expect("notes");
+    notes.nullable = false;
+    notes.backfill = Some(qvdiff_core::DefaultValue::Text("none".into()));
+    let changes = qvdiff_core::diff(&before, &after, &qvdiff_core::Renames::default());
+    let plan = dialect.plan(&before, &after, &changes).expect("plan");
+    let up = qvdiff_core::migration::render_steps(&plan.steps);
+    assert!(up.contains("VALIDATE CONSTRAINT"), "{up}");
+    for rule in [Rule::ConstraintWithoutNotValid, Rule::SetNotNullScans] {
+        silent(rule, &up);
+    }
+}
+
 #[test]
 fn unique_from_a_concurrently_built_index_is_silent() {
     let safe = "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);\n\

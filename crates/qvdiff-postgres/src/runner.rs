@@ -76,6 +76,7 @@ use qvdiff_core::wording::plural;
 use qvdiff_core::{Backend, BackendError, Dialect, Schema};
 use std::time::{Duration, Instant};
 
+mod batch;
 mod errors;
 mod resume;
 mod table_locks;
@@ -227,8 +228,11 @@ fn with_lock<S: Session + ?Sized, T>(
 #[derive(Clone)]
 struct Section {
     statements: Vec<Statement>,
-    /// Whether a statement must run outside a transaction block.
+    /// Whether the section runs statement by statement outside a transaction block
+    /// ([`sqltext::runs_on_its_own`], or a batched `UPDATE`).
     autocommit: bool,
+    /// Per statement: the `UPDATE` under a `-- qvdiff:batch` line and its rows per batch.
+    batched: Vec<Option<(batch::BatchedUpdate, u64)>>,
 }
 
 /// Splits a planned section and refuses transaction control before anything runs: a `COMMIT`
@@ -255,11 +259,32 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
             });
         }
         autocommit |=
-            sqltext::needs_autocommit(&words) || sqltext::is_batched_backfill(statement, sql);
+            sqltext::runs_on_its_own(&words) || sqltext::is_batched_backfill(statement, sql);
+    }
+    let mut batched = Vec::with_capacity(statements.len());
+    for (statement, rows) in statements.iter().zip(batch::batch_lines(sql, &statements)) {
+        let Some(rows) = rows else {
+            batched.push(None);
+            continue;
+        };
+        let update =
+            batch::BatchedUpdate::of(statement, sql).map_err(|message| RunError::Statement {
+                failed: Box::new(FailedStatement {
+                    revision: migration.file.revision.clone(),
+                    path: migration.path.clone(),
+                    direction,
+                    statement: statement.text(sql).to_string(),
+                    message,
+                }),
+                committed: Vec::new(),
+            })?;
+        autocommit = true;
+        batched.push(Some((update, rows)));
     }
     Ok(Section {
         statements,
         autocommit,
+        batched,
     })
 }
 
@@ -362,7 +387,16 @@ fn run_statement(
     let step = DataStep::of(text);
     let refused =
         |problem: DataProblem| SectionFailure::Data(index, failed(String::new()), vec![problem]);
-    if let Some(step) = step.as_ref().filter(|s| s.checked_before(in_transaction)) {
+    // Runs without a transaction around it: `CONCURRENTLY`, or a `DO` backfill committing batches.
+    let concurrent = sqltext::needs_autocommit(&statement.words(sql))
+        || sqltext::is_batched_backfill(statement, sql);
+    // A failure undoes the statement (its transaction or savepoint rolls back), so the rows in
+    // its way can be counted after it failed instead of read twice on the way to success.
+    let undone_on_failure = in_transaction || !concurrent;
+    if let Some(step) = step
+        .as_ref()
+        .filter(|s| s.checked_before(undone_on_failure))
+    {
         let problem = preflight::check_before(session, step).map_err(server_failure)?;
         if let Some(problem) = problem {
             return Err(refused(problem));
@@ -374,14 +408,16 @@ fn run_statement(
             .execute(&format!("SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
             .map_err(server_failure)?;
     }
-    let concurrent = sqltext::needs_autocommit(&statement.words(sql))
-        || sqltext::is_batched_backfill(statement, sql);
-    let result = match (section.autocommit, concurrent) {
-        (false, _) => session.execute(text),
-        (true, false) => {
+    let batched = section.batched[index].as_ref();
+    let result = match (section.autocommit, concurrent, batched) {
+        (false, _, _) => session.execute(text),
+        (true, false, Some((update, rows))) => {
+            batch::run(session, migration, direction, index, (text, update, *rows))
+        }
+        (true, false, None) => {
             resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
         }
-        (true, true) => match resume::record_started(session, migration, direction)
+        (true, true, _) => match resume::record_started(session, migration, direction)
             .and_then(|()| resume::before_concurrent(session, text))
         {
             Ok(resume::Before::Done) => Ok(()),
@@ -401,11 +437,12 @@ fn run_statement(
         Ok(()) => Ok(()),
         Err(error) => {
             let failure = server_failure(error);
+            let explainable = savepoint || (!in_transaction && !concurrent);
             if let (SectionFailure::Statement(_, failed), true, Some(step)) =
-                (&failure, savepoint, &step)
+                (&failure, explainable, &step)
             {
                 if !message_is_lost(&failed.message) {
-                    if let Some(problem) = explain(session, step) {
+                    if let Some(problem) = explain(session, step, savepoint) {
                         return Err(refused(problem));
                     }
                 }
@@ -440,9 +477,18 @@ fn message_is_lost(message: &str) -> bool {
     message.contains("(the connection was lost")
 }
 
-/// The rows that made a data step fail, read after rolling back to its savepoint; `None` when
+/// The rows that made a data step fail, read after rolling back to its savepoint (or after the
+/// step's own transaction rolled back: `savepoint` false); `None` when
 /// they do not explain it (or the reading fails), so the server's message stands.
-fn explain(session: &mut (impl Session + ?Sized), step: &DataStep) -> Option<DataProblem> {
+fn explain(
+    session: &mut (impl Session + ?Sized),
+    step: &DataStep,
+    savepoint: bool,
+) -> Option<DataProblem> {
+    if !savepoint {
+        // A statement in a transaction of its own: rolled back already, nothing is open.
+        return preflight::explain_failure(session, step).ok().flatten();
+    }
     session
         .execute(&format!("ROLLBACK TO SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
         .ok()?;
@@ -628,6 +674,27 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
     ) -> Result<i64, RunError> {
         self.commit_stretch()?;
         let done = resume::done_statements(&mut self.ledger, migration, direction)?;
+        if done.is_empty() {
+            // What a VALIDATE will refuse, before a step commits: nothing changes.
+            let sql = migration.file.section(direction);
+            let texts: Vec<&str> = section.statements.iter().map(|s| s.text(sql)).collect();
+            if let Some((index, problem)) =
+                preflight::problem_before_steps(&mut self.ledger, &texts)
+            {
+                return Err(RunError::Data {
+                    failed: Box::new(FailedStatement {
+                        revision: migration.file.revision.clone(),
+                        path: migration.path.clone(),
+                        direction,
+                        statement: texts[index].to_string(),
+                        message: String::new(),
+                    }),
+                    problems: vec![problem],
+                    committed: self.committed.clone(),
+                    done_outside: Some(0),
+                });
+            }
+        }
         let retry = self.retry;
         run_statements(
             &mut self.ledger,
@@ -1248,7 +1315,8 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError>
         ));
         if section.autocommit {
             out.push_str(
-                "-- (outside a transaction: PostgreSQL refuses CONCURRENTLY inside one)\n",
+                "-- (outside a transaction: each statement commits on its own, as upgrade runs \
+                 it)\n",
             );
         }
         // Verbatim, comments included: psql finds the statements itself, and runs each of a

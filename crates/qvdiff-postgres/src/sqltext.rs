@@ -115,6 +115,22 @@ pub(crate) fn needs_autocommit(words: &[String]) -> bool {
     }
 }
 
+/// Whether a statement makes its revision run statement by statement, each in a transaction of
+/// its own: one that cannot run inside a transaction ([`needs_autocommit`]), or `ALTER TABLE …
+/// VALIDATE CONSTRAINT`, whose read of every row lets writes through only when the lock of the
+/// `ADD … NOT VALID` before it was already let go by a commit.
+pub(crate) fn runs_on_its_own(words: &[String]) -> bool {
+    needs_autocommit(words) || is_validate_constraint(words)
+}
+
+/// `ALTER TABLE … VALIDATE CONSTRAINT …`.
+pub(crate) fn is_validate_constraint(words: &[String]) -> bool {
+    words.first().is_some_and(|w| w == "ALTER")
+        && words
+            .windows(2)
+            .any(|pair| pair[0] == "VALIDATE" && pair[1] == "CONSTRAINT")
+}
+
 /// Whether `statement` is qvdiff's batched backfill (`DO $qvdiff_backfill$ … $qvdiff_backfill$`,
 /// see [`crate::plan::expand::backfill_sql`]): it commits after each batch, so it must run
 /// outside a transaction block. On tables without rows it commits nothing and runs anywhere.

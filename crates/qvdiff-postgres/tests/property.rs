@@ -23,7 +23,10 @@
 //!    value that went through a type change only has to be there (not NULL);
 //! 4. a step refused on the rows (a lossy DESTRUCTIVE conversion of a value that does not fit,
 //!    or that would be cut or rounded: the runner's preflight) is accepted only if the run rolled back completely — schema, rows and
-//!    ledger as before — and the same case without rows passes every check above.
+//!    ledger as before — or, for a revision that runs step by step (a `VALIDATE CONSTRAINT`, a
+//!    batched backfill), if exactly the statements before the refused one took effect (the
+//!    schema is their replay) and the ledger does not list it; and the same case without rows
+//!    passes every check above.
 //!
 //! A case is reproduced from its seed: `QVDIFF_PROP_SEED=<seed> cargo test -p qvdiff-postgres
 //! --test property`. A failure is shrunk and printed with its seed, the schemas, the rows and
@@ -459,12 +462,65 @@ fn expect_rolled_back(
     Ok(())
 }
 
+/// How many statements of a revision that runs step by step took effect before it was refused
+/// (they stay, recorded, and the next run continues from the refused one); `None` for a run in
+/// one transaction, which rolled back.
+fn done_before_refusal(error: &RunError) -> Option<usize> {
+    match error {
+        RunError::Data { done_outside, .. } => *done_outside,
+        RunError::OutsideTransaction { done, .. } => Some(*done),
+        _ => None,
+    }
+}
+
+/// After a refused run of a revision that runs step by step: exactly its first `done`
+/// statements took effect (the live schema is the replay of `start` and them), and the ledger
+/// does not list it.
+fn expect_half_done(
+    db: &mut PostgresDatabase,
+    what: &str,
+    start: &[&str],
+    up: &Plan,
+    done: usize,
+) -> Result<(), Failure> {
+    let mut replay = SchemaReplay::new();
+    for sql in start {
+        replay
+            .apply(sql)
+            .map_err(|e| format!("{what}: replaying the start: {e}"))?;
+    }
+    let prefix: String = up.steps[..done.min(up.steps.len())]
+        .iter()
+        .map(|s| format!("{}\n", s.sql))
+        .collect();
+    replay
+        .apply(&prefix)
+        .map_err(|e| format!("{what}: replaying its first {done} statements: {e}"))?;
+    let live = live_schema(&mut db.client)?;
+    if live != replay.schema() {
+        return Err(format!(
+            "{what} was refused after {done} statements, but the schema is not theirs:{}",
+            schema_difference(&replay.schema(), &live)
+        ));
+    }
+    let applied = ledger(db)?;
+    if applied != ["r1"] {
+        return Err(format!(
+            "{what} was refused but the ledger is {applied:?}, not [\"r1\"]"
+        ));
+    }
+    Ok(())
+}
+
 /// A refusal is acceptable only from a statement of the section that is marked DESTRUCTIVE
 /// (a conversion of values that may not fit): anything else failing is a bug of the plan. Text
 /// too long for a narrower type is the preflight's to refuse, with the rows counted: the
 /// server's own error there means the preflight missed it.
 fn check_refusal(plan: &Plan, what: &str, error: &RunError) -> Result<String, Failure> {
-    let (RunError::Statement { failed, .. } | RunError::Data { failed, .. }) = error else {
+    let (RunError::Statement { failed, .. }
+    | RunError::Data { failed, .. }
+    | RunError::OutsideTransaction { failed, .. }) = error
+    else {
         return Err(format!("{what} failed, not on a statement: {error}"));
     };
     match error {
@@ -526,7 +582,10 @@ fn run_on_server(
 
     if let Err(e) = db.upgrade(&migrations, "head", &options) {
         let message = check_refusal(&planned.up, "up", &e)?;
-        expect_rolled_back(&mut db, "up", &a_live, &stored, &["r1"])?;
+        match done_before_refusal(&e) {
+            Some(done) => expect_half_done(&mut db, "up", &[&planned.create], &planned.up, done)?,
+            None => expect_rolled_back(&mut db, "up", &a_live, &stored, &["r1"])?,
+        }
         return Ok(Outcome::Refused(message));
     }
     let b_live = expect_schema(&mut db.client, "after up", &modelled.up, &planned.wanted)?;
@@ -621,7 +680,14 @@ fn run_on_server(
     let after_down = read_all(&mut db.client, &a_again)?;
     if let Err(e) = db.upgrade(&migrations, "head", &options) {
         let message = check_refusal(&planned.up, "up (again)", &e)?;
-        expect_rolled_back(&mut db, "up (again)", &a_again, &after_down, &["r1"])?;
+        match done_before_refusal(&e) {
+            Some(done) => {
+                let start = [&planned.create, &planned.up_sql, &planned.down_sql];
+                let start: Vec<&str> = start.iter().map(|s| s.as_str()).collect();
+                expect_half_done(&mut db, "up (again)", &start, &planned.up, done)?
+            }
+            None => expect_rolled_back(&mut db, "up (again)", &a_again, &after_down, &["r1"])?,
+        }
         return Ok(Outcome::Refused(message));
     }
     expect_schema(

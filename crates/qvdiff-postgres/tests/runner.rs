@@ -3,12 +3,15 @@
 
 use qvdiff_core::backend::{Direction, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
-use qvdiff_core::testing::{chain, migration, set};
 use qvdiff_core::{Backend, BackendErrorKind};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
+
+#[path = "../../../fixtures/runner/history.rs"]
+mod history;
+use history::{chain, migration, set};
 
 /// A revision's `(up, down)`: a table of items with a title.
 const ITEMS: (&str, &str) = (

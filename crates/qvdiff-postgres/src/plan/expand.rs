@@ -408,7 +408,11 @@ fn not_null_check_steps(table: &str, check: &Check) -> [Step; 3] {
                 quote_ident(table),
                 quote_ident(&check.name)
             ),
-            scanning(table, LockMode::ShareUpdateExclusive),
+            // A step of its own, so the ADD's lock is committed before the scan.
+            StepFacts {
+                outside_transaction: true,
+                ..scanning(table, LockMode::ShareUpdateExclusive)
+            },
         ),
     ]
 }

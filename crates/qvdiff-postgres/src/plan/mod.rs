@@ -28,9 +28,8 @@
 //! renames of the constraint or its table.
 
 use crate::ddl::{
-    add_constraint_sql, check_clause, check_comment_sql, column_definition, comment_sql,
-    create_index_sql, create_table_sql, drop_constraint_sql, foreign_key_clause,
-    primary_key_clause, table_comments_sql, IDENTITY,
+    add_constraint_sql, check_comment_sql, column_definition, comment_sql, create_index_sql,
+    create_table_sql, drop_constraint_sql, primary_key_clause, table_comments_sql, IDENTITY,
 };
 use crate::enums::{plan_enums, using_enum, EnumPlan};
 use crate::locks::{is_volatile, type_change_rewrites};
@@ -45,6 +44,8 @@ use qvdiff_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
+mod backfill;
+mod constraints;
 mod indexes;
 
 /// The PostgreSQL dialect.
@@ -283,6 +284,9 @@ struct TableChanges {
 }
 
 struct Planner<'a> {
+    /// Online-safe DDL on existing tables ([`Postgres::online_ddl`]): indexes `CONCURRENTLY`,
+    /// constraints validated in a step of their own ([`constraints`]), backfills in batches
+    /// ([`backfill`]).
     online_ddl: bool,
     from: Schema,
     to: Schema,
@@ -409,19 +413,7 @@ impl<'a> Planner<'a> {
                 deferred.push(restored);
             }
         }
-        for (table, foreign_key) in deferred {
-            self.locking(
-                add_constraint_sql(
-                    &table,
-                    &foreign_key_name(&table, &foreign_key),
-                    &foreign_key_clause(&foreign_key),
-                ),
-                &table,
-                LockMode::ShareRowExclusive,
-                true,
-                false,
-            );
-        }
+        self.add_foreign_keys(deferred);
         // 9. Enum types no column uses any more.
         for sql in std::mem::take(&mut self.enums.after) {
             self.step(sql);
@@ -495,61 +487,6 @@ impl<'a> Planner<'a> {
             work.pair_index_renames();
         }
         Ok(works)
-    }
-
-    /// Phase 1: the foreign keys that go, those suspended around a change of what they
-    /// reference, and those between dropped tables that would block the drops.
-    fn drop_foreign_keys(
-        &mut self,
-        works: &[TableWork],
-        suspended: &[SuspendedForeignKey],
-        drop_order: &[Table],
-    ) {
-        for work in works {
-            for foreign_key in &work.dropped_foreign_keys {
-                self.locking(
-                    drop_constraint_sql(
-                        &work.from_name,
-                        &foreign_key_name(&work.from_name, foreign_key),
-                    ),
-                    &work.from_name,
-                    LockMode::AccessExclusive,
-                    false,
-                    false,
-                );
-            }
-        }
-        for held in suspended {
-            self.locking(
-                drop_constraint_sql(
-                    &held.from_table,
-                    &foreign_key_name(&held.from_table, &held.foreign_key),
-                ),
-                &held.from_table,
-                LockMode::AccessExclusive,
-                false,
-                false,
-            );
-        }
-        for (position, table) in drop_order.iter().enumerate() {
-            for foreign_key in &table.foreign_keys {
-                let dropped_before = drop_order[..position]
-                    .iter()
-                    .any(|t| t.name == foreign_key.ref_table);
-                if dropped_before {
-                    self.locking(
-                        drop_constraint_sql(
-                            &table.name,
-                            &foreign_key_name(&table.name, foreign_key),
-                        ),
-                        &table.name,
-                        LockMode::AccessExclusive,
-                        false,
-                        false,
-                    );
-                }
-            }
-        }
     }
 
     /// Phase 2: the dropped tables, in `drop_order`.
@@ -764,91 +701,6 @@ impl<'a> Planner<'a> {
         Ok(wanted)
     }
 
-    /// Foreign keys of tables that stay which point at a primary key, unique constraint or
-    /// unique index this plan drops: PostgreSQL refuses to drop a key a foreign key depends on.
-    fn suspended_foreign_keys(
-        &self,
-        works: &[TableWork],
-        dropped: &[Table],
-    ) -> Result<Vec<SuspendedForeignKey>, PlanError> {
-        let mut dropped_keys: BTreeSet<(String, BTreeSet<String>)> = BTreeSet::new();
-        for work in works {
-            let table = self.table_in_from(&work.from_name)?;
-            let key =
-                |columns: &[String]| (work.from_name.clone(), columns.iter().cloned().collect());
-            if work.primary_key.is_some() && !table.primary_key.is_empty() {
-                dropped_keys.insert(key(&table.primary_key));
-            }
-            for unique in &work.dropped_uniques {
-                dropped_keys.insert(key(&unique.columns));
-            }
-            for index in work.dropped_indexes.iter().filter(|i| i.unique) {
-                dropped_keys.insert(key(&index.columns));
-            }
-        }
-        let mut suspended = Vec::new();
-        if dropped_keys.is_empty() {
-            return Ok(suspended);
-        }
-        for table in &self.from.tables {
-            if dropped.iter().any(|t| t.name == table.name) {
-                continue;
-            }
-            let work = works.iter().find(|w| w.from_name == table.name);
-            for foreign_key in &table.foreign_keys {
-                let target = (
-                    foreign_key.ref_table.clone(),
-                    foreign_key.ref_columns.iter().cloned().collect(),
-                );
-                let dropped_anyway =
-                    work.is_some_and(|w| w.dropped_foreign_keys.contains(foreign_key));
-                if dropped_keys.contains(&target) && !dropped_anyway {
-                    suspended.push(SuspendedForeignKey {
-                        from_table: table.name.clone(),
-                        foreign_key: foreign_key.clone(),
-                    });
-                }
-            }
-        }
-        Ok(suspended)
-    }
-
-    /// A suspended foreign key as the target schema has it (table, columns and referenced
-    /// names after the renames), when the target still has it.
-    fn restored_foreign_key(
-        &self,
-        held: &SuspendedForeignKey,
-        works: &[TableWork],
-        table_renames: &[(String, String)],
-    ) -> Option<(String, ForeignKey)> {
-        let new_table_name = |old: &str| -> String {
-            table_renames
-                .iter()
-                .find(|(from, _)| from == old)
-                .map_or_else(|| old.to_string(), |(_, to)| to.clone())
-        };
-        let new_columns = |old_table: &str, columns: &[String]| -> Vec<String> {
-            match works.iter().find(|w| w.from_name == old_table) {
-                Some(work) => work.new_column_names(columns),
-                None => columns.to_vec(),
-            }
-        };
-        let fk = &held.foreign_key;
-        let table = new_table_name(&held.from_table);
-        let restored = ForeignKey {
-            columns: new_columns(&held.from_table, &fk.columns),
-            ref_table: new_table_name(&fk.ref_table),
-            ref_columns: new_columns(&fk.ref_table, &fk.ref_columns),
-            on_delete: fk.on_delete,
-            on_update: fk.on_update,
-        };
-        let still_wanted = self
-            .to
-            .table(&table)
-            .is_some_and(|t| t.foreign_keys.contains(&restored));
-        still_wanted.then_some((table, restored))
-    }
-
     /// `(old, new)` names of the constraints of a table that stay but whose deterministic name
     /// changes with a table or column rename.
     fn constraint_renames(
@@ -919,9 +771,7 @@ impl<'a> Planner<'a> {
             self.create_index(table, index);
         }
         for check in &work.added_checks {
-            let sql = add_constraint_sql(table, &check_name(check), &check_clause(check));
-            self.locking(sql, table, exclusive, true, false);
-            self.step(check_comment_sql(table, check));
+            self.add_check(table, check);
         }
         for column in &work.added_columns {
             if let Some(comment) = &column.comment {
@@ -972,19 +822,9 @@ impl<'a> Planner<'a> {
                 );
                 self.locking(sql, table, LockMode::AccessExclusive, false, false);
                 let value = fill_value_sql(fill, &column.ty);
-                let sql = format!(
-                    "UPDATE {quoted_table} SET {} = {value};",
-                    quote_ident(&column.name),
-                );
-                self.update(sql, table, &column.name, value, FillReason::Backfill);
+                self.backfill(table, &column.name, value, FillReason::Backfill);
                 if !column.nullable {
-                    self.locking(
-                        alter("SET NOT NULL"),
-                        table,
-                        LockMode::AccessExclusive,
-                        true,
-                        false,
-                    );
+                    self.set_not_null(table, &column.name);
                 }
                 if let Some(default) = &column.default {
                     let sql = alter(&format!("SET DEFAULT {}", render_default(default)));
@@ -1124,13 +964,7 @@ impl<'a> Planner<'a> {
                 format!("UPDATE {quoted_table} SET {name} = {distinct} WHERE {name} IS NULL;");
             self.update(sql, table, &column.name, distinct, FillReason::Backfill);
             if !column.nullable {
-                self.locking(
-                    alter("SET NOT NULL"),
-                    table,
-                    LockMode::AccessExclusive,
-                    true,
-                    false,
-                );
+                self.set_not_null(table, &column.name);
             }
         }
         if let Some(default) = &column.default {
@@ -1224,20 +1058,15 @@ impl<'a> Planner<'a> {
         if from.nullable && !to.nullable {
             // The backfill wins over the default; with neither, the runner reports the NULLs.
             if let Some(fill) = to.backfill.as_ref().or(to.default.as_ref()) {
-                let name = quote_ident(&to.name);
                 let value = fill_value_sql(fill, &to.ty);
-                let sql = format!(
-                    "UPDATE {} SET {name} = {value} WHERE {name} IS NULL;",
-                    quote_ident(table),
-                );
                 let why = if to.backfill.is_some() {
                     FillReason::Backfill
                 } else {
                     FillReason::Default
                 };
-                self.update(sql, table, &to.name, value, why);
+                self.backfill(table, &to.name, value, why);
             }
-            self.locking(alter("SET NOT NULL"), table, exclusive, true, false);
+            self.set_not_null(table, &to.name);
         } else if !from.nullable && to.nullable {
             self.locking(alter("DROP NOT NULL"), table, exclusive, false, false);
         }

@@ -24,7 +24,15 @@ pub fn facts_of(before: &Schema, sql: &str) -> Vec<StepFacts> {
         .statements
         .iter()
         .map(|statement| {
-            let facts = reader.statement(statement.sql.trim_end().trim_end_matches(';'));
+            let mut facts = reader.statement(statement.sql.trim_end().trim_end_matches(';'));
+            // An `UPDATE` under a batch line runs in batches, on its own (`runner::batch`).
+            let batched = statement
+                .comments
+                .iter()
+                .any(|(_, line)| qvdiff_core::migration::batch_rows(line).is_some());
+            if batched && statement.starts_with(&["UPDATE"]) {
+                facts.outside_transaction = true;
+            }
             // A statement the replay refuses leaves it as it was; the facts still stand.
             let _ = reader.replay.apply(&statement.sql);
             facts
@@ -414,6 +422,8 @@ impl Reader {
                 self.unvalidated.remove(&(table.to_string(), name));
             }
             scans(facts);
+            // Its revision runs step by step (`sqltext::runs_on_its_own`).
+            facts.outside_transaction = true;
             return LockMode::ShareUpdateExclusive;
         }
         if !p.eat("ALTER") {

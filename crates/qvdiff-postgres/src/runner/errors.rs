@@ -162,9 +162,9 @@ impl fmt::Display for RunError {
             } => {
                 write!(
                     f,
-                    "{failed}\n  this revision runs outside a transaction (PostgreSQL refuses \
-                     CREATE INDEX CONCURRENTLY and the like inside one), one recorded step at a \
-                     time: "
+                    "{failed}\n  this revision runs outside a transaction (it holds a statement \
+                     that runs on its own: CREATE INDEX CONCURRENTLY, VALIDATE CONSTRAINT, a \
+                     batched UPDATE), one recorded step at a time: "
                 )?;
                 match done {
                     0 => write!(f, "none of its statements took effect")?,

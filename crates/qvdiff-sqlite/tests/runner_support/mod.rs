@@ -1,12 +1,15 @@
-//! Helpers shared by the runner tests: migrations from SQL text, real database files.
+//! Helpers shared by the runner tests: migrations from SQL text (the histories PostgreSQL's
+//! runner suite builds too), real database files.
 
-#![allow(dead_code)]
+// Each test binary uses some of these.
+#![allow(dead_code, unused_imports)]
 
-// Each test binary uses a part of these, as of the helpers below.
-#[allow(unused_imports)]
-pub use qvdiff_core::testing::{chain, migration, set};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+
+#[path = "../../../../fixtures/runner/history.rs"]
+mod history;
+pub use history::{chain, migration, set};
 
 /// A fresh database file in a new temp dir (kept alive by the returned guard).
 pub fn database() -> (tempfile::TempDir, PathBuf) {
