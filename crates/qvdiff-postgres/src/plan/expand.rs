@@ -5,8 +5,8 @@
 //! - **Expand**: the other changes of the diff as usual; then per carried column a new column
 //!   (the new type under `<column>_new`, or the new name), a trigger function and a `BEFORE
 //!   INSERT OR UPDATE` trigger keeping both columns in step both ways, the backfill of the rows
-//!   already there in batches of [`BACKFILL_BATCH`] keys, each committed on its own
-//!   ([`backfill_sql`]: a `DO` block the runner runs outside a transaction), and for a NOT NULL
+//!   already there ([`backfill_sql`]: an `UPDATE` under a `-- qvdiff:batch` line, which the
+//!   runner applies in batches by key, each committed on its own), and for a NOT NULL
 //!   column a `CHECK (new IS NOT NULL)` added `NOT VALID` and validated, which lets the contract
 //!   set NOT NULL without a scan.
 //! - **Contract**: drop the trigger and its function, drop the old column, give the new column
@@ -17,6 +17,7 @@
 //! primary key to batch by, and a type without assignment casts both ways stay in place (the
 //! reason is reported); so does everything else.
 
+use super::backfill::batched_sql;
 use super::{has_assignment_cast, Postgres};
 use crate::ddl::{check_comment_sql, comment_sql};
 use crate::locks::type_change_rewrites;
@@ -30,13 +31,6 @@ use qvdiff_core::{
 /// The schema model and the comparisons know them by it.
 pub const SYNC_PREFIX: &str = "qvdiff_sync_";
 
-/// Dollar-quote tag of qvdiff's batched backfill: a `DO` block with it commits batch by batch,
-/// so the runner runs it outside a transaction and the schema model reads it as data only.
-pub const BACKFILL_TAG: &str = "$qvdiff_backfill$";
-
-/// Keys per backfill batch: a batch's row locks are held for milliseconds.
-pub const BACKFILL_BATCH: u32 = 5_000;
-
 /// One column carried through expand / contract.
 struct Carried {
     table: String,
@@ -46,8 +40,6 @@ struct Carried {
     new: Column,
     /// The name of the new column between the two revisions.
     shadow: String,
-    /// The single integer primary key column, to batch the backfill by.
-    key: String,
 }
 
 impl Carried {
@@ -197,13 +189,11 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
             in_place.push(format!("{what} stays in place: {why}"));
             continue;
         }
-        let key = from.table(table).map(|t| t.primary_key[0].clone());
         carried.push(Carried {
             table: table.clone(),
             old: old.clone(),
             new: new.clone(),
             shadow,
-            key: key.unwrap_or_default(),
         });
     }
     (carried, in_place)
@@ -302,39 +292,15 @@ fn drop_sync_sql(c: &Carried) -> [String; 2] {
     ]
 }
 
-/// The backfill of the rows already there: `shadow = old` in batches of [`BACKFILL_BATCH`]
-/// keys, each batch committed, with a notice per batch. It runs outside a transaction (the
-/// runner knows it by [`BACKFILL_TAG`]); run again after a failure, it skips the rows done.
-pub fn backfill_sql(table: &str, key: &str, old: &str, shadow: &str) -> String {
-    let (t, k, o, s) = (
-        quote_ident(table),
-        quote_ident(key),
-        quote_ident(old),
-        quote_ident(shadow),
-    );
-    format!(
-        "DO {BACKFILL_TAG}\n\
-         DECLARE\n\
-         \x20 after_key bigint;\n\
-         \x20 upto bigint;\n\
-         \x20 changed bigint;\n\
-         \x20 done bigint := 0;\n\
-         BEGIN\n\
-         \x20 LOOP\n\
-         \x20   SELECT max(b.{k}) INTO upto FROM (SELECT {k} FROM {t} WHERE after_key IS NULL OR {k} > after_key ORDER BY {k} LIMIT {BACKFILL_BATCH}) AS b;\n\
-         \x20   EXIT WHEN upto IS NULL;\n\
-         \x20   UPDATE {t} SET {s} = {o} WHERE (after_key IS NULL OR {k} > after_key) AND {k} <= upto AND {s} IS NULL AND {o} IS NOT NULL;\n\
-         \x20   GET DIAGNOSTICS changed = ROW_COUNT;\n\
-         \x20   done := done + changed;\n\
-         \x20   COMMIT;\n\
-         \x20   RAISE NOTICE 'qvdiff backfill {table}.{shadow}: % rows', done;\n\
-         \x20   after_key := upto;\n\
-         \x20 END LOOP;\n\
-         END\n\
-         {BACKFILL_TAG};",
-        table = table.replace('\'', "''"),
-        shadow = shadow.replace('\'', "''"),
-    )
+/// The backfill of the rows already there: `shadow = old` for the rows the trigger has not
+/// filled, under a batch line (see `runner::batch`): committed batch by batch in key order, with
+/// progress, and run again after a kill it skips the rows done.
+pub fn backfill_sql(table: &str, old: &str, shadow: &str) -> String {
+    let (o, s) = (quote_ident(old), quote_ident(shadow));
+    batched_sql(&format!(
+        "UPDATE {} SET {s} = {o} WHERE {s} IS NULL AND {o} IS NOT NULL;",
+        quote_ident(table)
+    ))
 }
 
 fn add_column_sql(c: &Carried) -> String {
@@ -375,10 +341,10 @@ fn expand_steps(c: &Carried) -> Vec<Step> {
             lock(table, LockMode::ShareRowExclusive),
         ),
         Step::with(
-            backfill_sql(table, &c.key, &c.old.name, &c.shadow),
+            backfill_sql(table, &c.old.name, &c.shadow),
             StepFacts {
                 outside_transaction: true,
-                ..lock(table, LockMode::RowExclusive)
+                ..scanning(table, LockMode::RowExclusive)
             },
         ),
     ];
