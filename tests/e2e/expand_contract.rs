@@ -212,6 +212,25 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
         "{}",
         current.stderr
     );
+    // `upgrade --sql` stops there too; with `--contract` it prints the contract.
+    let held = p
+        .qvdiff(&["upgrade", "--db", &db.url, "--sql"])
+        .expect_code(0);
+    assert!(
+        held.stdout
+            .contains("stopped before contract revision r2_contract")
+            && !held.stdout.contains("DROP COLUMN \"qty\""),
+        "{}",
+        held.stdout
+    );
+    let through = p
+        .qvdiff(&["upgrade", "--db", &db.url, "--sql", "--contract"])
+        .expect_code(0);
+    assert!(
+        through.stdout.contains("DROP COLUMN \"qty\""),
+        "{}",
+        through.stdout
+    );
     // The expand applied, the contract pending: a second upgrade runs nothing.
     p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
     assert_eq!(
@@ -280,7 +299,9 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
 }
 
 /// A hand-written contract revision on SQLite: `upgrade` applies what comes before it and stops,
-/// `history` marks it, `upgrade --contract` applies it.
+/// `history` marks it, `upgrade --contract` applies it. `upgrade --sql` prints what `upgrade`
+/// would run: without the contract revision unless `--contract`, on a database file not created
+/// yet and on one that exists.
 #[test]
 fn upgrade_stops_before_a_contract_revision_until_told_to_go_on() {
     let p = Project::empty();
@@ -298,14 +319,35 @@ fn upgrade_stops_before_a_contract_revision_until_told_to_go_on() {
         "-- qvdiff revision: r2\n-- parents: r1\n-- message: drop a\n-- qvdiff:contract\n\
          -- qvdiff:up\nALTER TABLE t DROP COLUMN a;\n-- qvdiff:down\nALTER TABLE t ADD COLUMN a TEXT;\n",
     );
-    let up = p.qvdiff(&["upgrade"]).expect_code(0);
-    assert!(up.stderr.contains("Applied r1 create"), "{}", up.stderr);
-    assert!(
-        up.stderr
-            .contains("Stopped before contract revision r2 (migrations/r2_drop_a.sql)"),
-        "{}",
-        up.stderr
-    );
+    let script = |args: &[&str]| {
+        let before = p.snapshot();
+        let run = p.qvdiff(args).expect_code(0);
+        assert_eq!(p.snapshot(), before, "{args:?} wrote something");
+        run.stdout
+    };
+    let drop_a = "ALTER TABLE t DROP COLUMN a;";
+    for applied in [false, true] {
+        if applied {
+            let up = p.qvdiff(&["upgrade"]).expect_code(0);
+            assert!(up.stderr.contains("Applied r1 create"), "{}", up.stderr);
+            assert!(
+                up.stderr
+                    .contains("Stopped before contract revision r2 (migrations/r2_drop_a.sql)"),
+                "{}",
+                up.stderr
+            );
+        }
+        let held = script(&["upgrade", "--sql"]);
+        assert_eq!(held.contains("CREATE TABLE t"), !applied, "{held}");
+        assert!(!held.contains(drop_a), "{held}");
+        assert!(
+            held.contains("stopped before contract revision r2 (`--contract` goes on)"),
+            "{held}"
+        );
+        let through = script(&["upgrade", "--sql", "--contract"]);
+        assert!(through.contains(drop_a), "{through}");
+        assert!(!through.contains("stopped before"), "{through}");
+    }
     let history = p.qvdiff(&["history"]).expect_code(0);
     assert!(
         history.stdout.contains("o r2 (head; contract"),

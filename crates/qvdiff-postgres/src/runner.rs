@@ -1216,14 +1216,16 @@ impl<S: Session> PostgresDatabase<S> {
 }
 
 impl<S: Session> PostgresDatabase<S> {
-    /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
+    /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed),
+    /// stopped before the first contract revision unless `contract`.
     pub fn upgrade_sql(
         &mut self,
         migrations: &Migrations,
         target: &str,
+        contract: bool,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target)?;
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target, contract)?;
         render_script(&plan, &range)
     }
 
@@ -1235,7 +1237,7 @@ impl<S: Session> PostgresDatabase<S> {
         target: &str,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target)?;
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target, false)?;
         render_script(&plan, &range)
     }
 
@@ -1380,8 +1382,9 @@ impl<S: Session> Backend for PostgresDatabase<S> {
         &mut self,
         migrations: &Migrations,
         target: &str,
+        contract: bool,
     ) -> Result<String, BackendError> {
-        PostgresDatabase::upgrade_sql(self, migrations, target).map_err(backend_error)
+        PostgresDatabase::upgrade_sql(self, migrations, target, contract).map_err(backend_error)
     }
 
     fn downgrade_script(
