@@ -125,6 +125,25 @@ impl Migration {
         std::iter::once(self.file.revision.as_str()).chain(self.squashes.iter().map(String::as_str))
     }
 
+    /// The ledger statements an offline script writes after this migration's section run in
+    /// `direction`: its row added on the way up; on the way down every row that says it is
+    /// applied removed (a baseline's too), one per line. `insert` and `delete` spell one row's
+    /// statement in the dialect's SQL.
+    pub fn offline_ledger_sql(
+        &self,
+        direction: crate::backend::Direction,
+        insert: impl Fn(&Migration) -> String,
+        delete: impl Fn(&str) -> String,
+    ) -> String {
+        match direction {
+            crate::backend::Direction::Up => insert(self),
+            crate::backend::Direction::Down => {
+                let deletes: Vec<String> = self.ledger_revisions().map(delete).collect();
+                deletes.join("\n")
+            }
+        }
+    }
+
     /// The revision id.
     pub fn revision(&self) -> &str {
         &self.file.revision

@@ -9,15 +9,9 @@ use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-/// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
-fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let (message, path) = (format!("revision {rev}"), format!("migrations/{rev}_m.sql"));
-    Migration::from_sections(rev, parents, &message, up, down, path)
-}
-
-fn set(list: Vec<Migration>) -> Migrations {
-    Migrations::new(list).unwrap()
-}
+#[path = "../../../fixtures/runner/history.rs"]
+mod history;
+use history::{chain, migration, set};
 
 /// A revision's `(up, down)`: a table of items with a title.
 const ITEMS: (&str, &str) = (
@@ -30,17 +24,6 @@ const ITEMS_TITLE_INDEX: (&str, &str) = (
     "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);",
     "DROP INDEX CONCURRENTLY ix_items_title;",
 );
-
-/// Revisions `r1`, `r2`, … from `(up, down)` pairs, each the child of the one before.
-fn chain(steps: &[(&str, &str)]) -> Vec<Migration> {
-    let mut list: Vec<Migration> = Vec::new();
-    for (i, (up, down)) in steps.iter().enumerate() {
-        let parent = format!("r{i}");
-        let parents: &[&str] = if i == 0 { &[] } else { &[&parent] };
-        list.push(migration(&format!("r{}", i + 1), parents, up, down));
-    }
-    list
-}
 
 fn opts() -> RunOptions {
     RunOptions::default()

@@ -11,7 +11,7 @@
 //!   in-memory shadow database, [`schema_copy`] of a live database, and [`verify`], the
 //!   up/down/up proof run on every generated migration. [`replay_schema`] and [`verify_stored`]
 //!   do the same from stored `CREATE` statements ([`StoredObject`]): the plain DDL qvdiff writes
-//!   is read by a pure model of the schema SQLite would build (no SQLite at all), other plain DDL
+//!   is read by a pure replay of the schema SQLite would build (no SQLite at all), other plain DDL
 //!   runs in independent parts on all cores (SQLite builds one big schema in O(n²)), anything
 //!   else, or anything either refuses, runs on SQLite whole.
 //!

@@ -719,16 +719,11 @@ fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
         ));
         out.push_str(migration.file.section(direction).trim_end());
         out.push('\n');
-        match direction {
-            Direction::Up => out.push_str(&offline_insert_sql(migration)),
-            Direction::Down => {
-                let deletes: Vec<String> = migration
-                    .ledger_revisions()
-                    .map(offline_delete_sql)
-                    .collect();
-                out.push_str(&deletes.join("\n"));
-            }
-        }
+        out.push_str(&migration.offline_ledger_sql(
+            direction,
+            offline_insert_sql,
+            offline_delete_sql,
+        ));
         out.push('\n');
     }
     out.push_str("\nPRAGMA foreign_key_check;\nCOMMIT;\n");

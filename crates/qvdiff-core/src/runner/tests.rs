@@ -214,3 +214,19 @@ fn ranges() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_offline_script_adds_the_ledger_row_going_up_and_removes_it_going_down() {
+    use crate::backend::Direction;
+    let r1 = migration("r1", &[]);
+    let insert = |m: &Migration| format!("INSERT {};", m.revision());
+    let delete = |revision: &str| format!("DELETE {revision};");
+    assert_eq!(
+        r1.offline_ledger_sql(Direction::Up, insert, delete),
+        "INSERT r1;"
+    );
+    assert_eq!(
+        r1.offline_ledger_sql(Direction::Down, insert, delete),
+        "DELETE r1;"
+    );
+}

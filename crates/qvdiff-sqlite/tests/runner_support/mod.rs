@@ -1,31 +1,15 @@
-//! Helpers shared by the runner tests: migrations from SQL text, real database files.
+//! Helpers shared by the runner tests: migrations from SQL text (the histories PostgreSQL's
+//! runner suite builds too), real database files.
 
-#![allow(dead_code)]
+// Each test binary uses some of these.
+#![allow(dead_code, unused_imports)]
 
-use qvdiff_core::runner::{Migration, Migrations};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
-/// A migration `rev` with `parents`, as if read from `migrations/<rev>_m.sql`.
-pub fn migration(rev: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let (message, path) = (format!("revision {rev}"), format!("migrations/{rev}_m.sql"));
-    Migration::from_sections(rev, parents, &message, up, down, path)
-}
-
-pub fn set(list: Vec<Migration>) -> Migrations {
-    Migrations::new(list).unwrap()
-}
-
-/// Revisions `r1`, `r2`, … from `(up, down)` pairs, each the child of the one before.
-pub fn chain(steps: &[(&str, &str)]) -> Vec<Migration> {
-    let mut list: Vec<Migration> = Vec::new();
-    for (i, (up, down)) in steps.iter().enumerate() {
-        let parent = format!("r{i}");
-        let parents: &[&str] = if i == 0 { &[] } else { &[&parent] };
-        list.push(migration(&format!("r{}", i + 1), parents, up, down));
-    }
-    list
-}
+#[path = "../../../../fixtures/runner/history.rs"]
+mod history;
+pub use history::{chain, migration, set};
 
 /// A fresh database file in a new temp dir (kept alive by the returned guard).
 pub fn database() -> (tempfile::TempDir, PathBuf) {
