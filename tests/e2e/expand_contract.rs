@@ -24,6 +24,7 @@ use qvdiff::Model;
 pub struct Item {
     #[column(primary_key)]
     pub id: i64,
+    #[column(index)]
     pub qty: i32,
     pub title: Option<String>,
 }
@@ -193,6 +194,19 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
         "{expand}"
     );
     assert!(!expand.contains("DO "), "{expand}");
+    // The index on qty is built on qty_new in the expand; the contract only renames it (its
+    // down builds the old one again).
+    let contract_up = contract.split("-- qvdiff:down").next().unwrap();
+    assert!(
+        expand
+            .contains("CREATE INDEX CONCURRENTLY \"ix_items_qty_new\" ON \"items\" (\"qty_new\");"),
+        "{expand}"
+    );
+    assert!(
+        contract.contains("ALTER INDEX \"ix_items_qty_new\" RENAME TO \"ix_items_qty\";")
+            && !contract_up.contains("CREATE INDEX"),
+        "{contract}"
+    );
     assert!(!expand.contains("-- qvdiff:contract"), "{expand}");
 
     // The old app writes from before the expand until the contract.
@@ -268,6 +282,15 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
         1
     );
     assert_eq!(sync_objects(&mut client), 0);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname \
+             JOIN pg_index x ON x.indexrelid = c.oid WHERE i.tablename = 'items' \
+             AND i.indexname = 'ix_items_qty' AND i.indexdef LIKE '%(qty)' AND x.indisvalid"
+        ),
+        1
+    );
     p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
     // A value only int8 holds fits now.
     client
@@ -283,6 +306,15 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
     assert_eq!(rows(&mut client, "qty", "title"), expected);
     assert_eq!(rows(&mut client, "qty_new", "name"), expected);
     assert_eq!(sync_objects(&mut client), 4);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'items' AND \
+             (indexname, indexdef LIKE '%(qty)', indexdef LIKE '%(qty_new)') \
+             IN (('ix_items_qty', true, false), ('ix_items_qty_new', false, true))"
+        ),
+        2
+    );
     client
         .execute(
             "UPDATE items SET title = 'after downgrade' WHERE id = 3",
