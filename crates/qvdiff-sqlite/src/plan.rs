@@ -472,11 +472,7 @@ impl<'a> Planner<'a> {
             "is indexed"
         } else if table.foreign_keys.iter().any(|f| f.columns.contains(name)) {
             "is in a foreign key"
-        } else if table
-            .checks
-            .iter()
-            .any(|c| sqltext::mentions_identifier(&c.expr, name))
-        {
+        } else if a_check_mentions(table, name) {
             "is used by a check"
         } else if self.from.views.iter().chain(&self.from.triggers).any(|o| {
             sqltext::mentions_identifier(&o.sql, &table.name)
@@ -830,16 +826,20 @@ fn add_column_obstacle(table: &Table, column: &Column) -> Option<String> {
         "is NOT NULL without a default"
     } else if matches!(column.default, Some(DefaultValue::Sql(_))) {
         "has a non-constant default"
-    } else if table
-        .checks
-        .iter()
-        .any(|c| sqltext::mentions_identifier(&c.expr, name))
-    {
+    } else if a_check_mentions(table, name) {
         "is used by a check"
     } else {
         return None;
     };
     Some(format!("new column {} {why}", quote_ident(name)))
+}
+
+/// Whether a CHECK constraint of `table` names the column `name`.
+fn a_check_mentions(table: &Table, name: &str) -> bool {
+    table
+        .checks
+        .iter()
+        .any(|c| sqltext::mentions_identifier(&c.expr, name))
 }
 
 /// Applies all column renames at once (so a swap `a → b, b → a` works).
