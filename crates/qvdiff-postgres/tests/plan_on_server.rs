@@ -150,12 +150,10 @@ fn run_case(case: &Path, name: &str, insert_rows: bool) -> Result<Option<Outcome
     let mut answers = Scripted::new(&read("answers.txt").unwrap_or_default());
 
     let dialect = Postgres::default();
-    let before = dialect.normalize(&before);
-    let baseline = before.without_hints();
-    let create_changes = diff(&Schema::default(), &before, &Renames::from_hints(&before));
-    let create = dialect
-        .plan(&Schema::default(), &before, &create_changes)
+    // The first migration, as `migrate` proposes it for the models `before` on an empty project.
+    let first = propose(&dialect, &Schema::default(), &before, &mut Scripted::default())
         .map_err(|e| format!("create: {e}"))?;
+    let (baseline, create) = (first.wanted.without_hints(), first.up);
     let proposal = propose(&dialect, &baseline, &after, &mut answers).map_err(|e| e.to_string())?;
     if std::env::var("QVDIFF_PRINT_PLANS").is_ok_and(|v| v == "1") {
         let text = |plan: &Plan| -> String {

@@ -6,7 +6,7 @@
 
 use postgres::Client;
 use qvdiff_core::propose::{propose, Proposal, Scripted};
-use qvdiff_core::{diff, Dialect, Plan, Renames, Schema};
+use qvdiff_core::{Plan, Schema};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{introspect, replay_chain, Postgres, ReplayErrorKind, SchemaReplay};
 use std::path::{Path, PathBuf};
@@ -532,12 +532,10 @@ fn model_models(
     let after = capture("after.rs", after);
     let mut answers = Scripted::new(answers);
     let dialect = Postgres::default();
-    let before = dialect.normalize(&before);
-    let baseline = before.without_hints();
-    let create_changes = diff(&Schema::default(), &before, &Renames::from_hints(&before));
-    let create = dialect
-        .plan(&Schema::default(), &before, &create_changes)
+    // The first migration, as `migrate` proposes it for the models `before` on an empty project.
+    let first = propose(&dialect, &Schema::default(), &before, &mut Scripted::default())
         .unwrap_or_else(|e| panic!("{name}: create: {e}"));
+    let (baseline, create) = (first.wanted.without_hints(), first.up);
     let Proposal { up, down, .. } = propose(&dialect, &baseline, &after, &mut answers)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
 

@@ -677,12 +677,7 @@ impl<'a> Planner<'a> {
                         let reason = format!(
                             "{name}.{} loses enum values {}: rows holding them are refused",
                             column.name,
-                            change
-                                .removed
-                                .iter()
-                                .map(|v| quote_string(v))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            quoted_list(&change.removed)
                         );
                         losses.push(Loss::new(name, Some(&column.name), reason));
                     } else if !old_column.ty.converts_losslessly_to(&new_type) {
@@ -834,6 +829,15 @@ fn add_column_obstacle(table: &Table, column: &Column) -> Option<String> {
     Some(format!("new column {} {why}", quote_ident(name)))
 }
 
+/// `values` as SQL string literals, comma-separated (the enum values a change removes).
+fn quoted_list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| quote_string(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether a CHECK constraint of `table` names the column `name`.
 fn a_check_mentions(table: &Table, name: &str) -> bool {
     table
@@ -917,12 +921,7 @@ fn describe_alter(from: &Column, to: &Column) -> String {
         if !change.removed.is_empty() {
             parts.push(format!(
                 "rows holding {} are refused",
-                change
-                    .removed
-                    .iter()
-                    .map(|v| quote_string(v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted_list(&change.removed)
             ));
         }
     } else if from.ty != to.ty {
