@@ -21,7 +21,7 @@ use qvdiff_postgres::{introspect, Postgres};
 use std::path::Path;
 
 mod fixture_cases;
-use fixture_cases::fixture_cases;
+use fixture_cases::{first_migration, fixture_cases};
 
 /// The models of one source file as a schema, validated as the CLI validates them.
 fn capture(file: &str, text: &str) -> Result<Schema, String> {
@@ -149,15 +149,7 @@ fn run_case(case: &Path, name: &str, insert_rows: bool) -> Result<Option<Outcome
     let mut answers = Scripted::new(&read("answers.txt").unwrap_or_default());
 
     let dialect = Postgres::default();
-    // The first migration, as `migrate` proposes it for the models `before` on an empty project.
-    let first = propose(
-        &dialect,
-        &Schema::default(),
-        &before,
-        &mut Scripted::default(),
-    )
-    .map_err(|e| format!("create: {e}"))?;
-    let (baseline, create) = (first.wanted.without_hints(), first.up);
+    let (baseline, create) = first_migration(&before)?;
     let proposal = propose(&dialect, &baseline, &after, &mut answers).map_err(|e| e.to_string())?;
     if std::env::var("QVDIFF_PRINT_PLANS").is_ok_and(|v| v == "1") {
         let text = |plan: &Plan| -> String {

@@ -12,7 +12,7 @@ use qvdiff_postgres::{introspect, replay_chain, Postgres, ReplayErrorKind, Schem
 use std::path::Path;
 
 mod fixture_cases;
-use fixture_cases::fixture_cases;
+use fixture_cases::{first_migration, fixture_cases};
 
 /// Runs `scripts` one by one on a fresh database; after each, the replay of all scripts so far
 /// must equal the server's schema. Returns the number of comparisons.
@@ -535,15 +535,7 @@ fn model_models(
     let after = capture("after.rs", after);
     let mut answers = Scripted::new(answers);
     let dialect = Postgres::default();
-    // The first migration, as `migrate` proposes it for the models `before` on an empty project.
-    let first = propose(
-        &dialect,
-        &Schema::default(),
-        &before,
-        &mut Scripted::default(),
-    )
-    .unwrap_or_else(|e| panic!("{name}: create: {e}"));
-    let (baseline, create) = (first.wanted.without_hints(), first.up);
+    let (baseline, create) = first_migration(&before).unwrap_or_else(|e| panic!("{name}: {e}"));
     let Proposal { up, down, .. } = propose(&dialect, &baseline, &after, &mut answers)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
 

@@ -1,6 +1,9 @@
 //! The fixture cases under `fixtures/cases/` that the suites planning on a real server go
 //! through (`plan_on_server.rs`, `replay_vs_server.rs`, each with `mod fixture_cases;`).
 
+use qvdiff_core::propose::{propose, Scripted};
+use qvdiff_core::{Plan, Schema};
+use qvdiff_postgres::Postgres;
 use std::path::{Path, PathBuf};
 
 /// The folder holding the fixture cases.
@@ -26,4 +29,17 @@ pub fn fixture_cases() -> Vec<(String, PathBuf)> {
     cases.sort();
     assert!(!cases.is_empty(), "no fixture case found");
     cases
+}
+
+/// The first migration, as `migrate` proposes it for the models `before` on an empty project:
+/// the schema it leaves (without hints, as the next proposal's baseline) and its plan.
+pub fn first_migration(before: &Schema) -> Result<(Schema, Plan), String> {
+    let first = propose(
+        &Postgres::default(),
+        &Schema::default(),
+        before,
+        &mut Scripted::default(),
+    )
+    .map_err(|e| format!("create: {e}"))?;
+    Ok((first.wanted.without_hints(), first.up))
 }
