@@ -413,3 +413,251 @@ fn online_on_sqlite_is_refused_and_writes_nothing() {
     );
     assert_eq!(p.snapshot(), before);
 }
+
+const ACCOUNTS: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "accounts")]
+pub struct Account {
+    #[column(primary_key)]
+    pub id: i64,
+    pub email: String,
+}
+"#;
+
+/// Rows `accounts` holds before the new column.
+const ACCOUNT_ROWS: i64 = 20_000;
+
+/// `id → (email, handle)` as the rows should read after the contract.
+type Accounts = BTreeMap<i64, (String, String)>;
+
+/// A writer of `accounts` until told to stop: the old app inserts rows without `handle` and
+/// changes the case of the odd rows' emails (which keeps their computed handle); the new app
+/// inserts rows with a handle of its own and writes the even rows' handles.
+fn accounts_writer(db: &TestDatabase, app: App) -> (Arc<AtomicBool>, JoinHandle<Accounts>) {
+    let mut client = db.connect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        let mut wrote = Accounts::new();
+        let mut i: i64 = 0;
+        while !flag.load(Ordering::Relaxed) {
+            i += 1;
+            match app {
+                App::Old => {
+                    let id = 1_000_000 + i;
+                    let email = format!("Old Insert {i}");
+                    client
+                        .execute(
+                            "INSERT INTO accounts (id, email) VALUES ($1, $2)",
+                            &[&id, &email],
+                        )
+                        .unwrap();
+                    wrote.insert(id, (email.clone(), email.to_lowercase()));
+                    let target = (i * 7_919) % (ACCOUNT_ROWS / 2) * 2 + 1;
+                    let email = format!("ROW {target}");
+                    client
+                        .execute(
+                            "UPDATE accounts SET email = $2 WHERE id = $1",
+                            &[&target, &email],
+                        )
+                        .unwrap();
+                    wrote.insert(target, (email, format!("row {target}")));
+                }
+                App::New => {
+                    let id = 2_000_000 + i;
+                    let (email, handle) = (format!("New Insert {i}"), format!("new {i}"));
+                    client
+                        .execute(
+                            "INSERT INTO accounts (id, email, handle) VALUES ($1, $2, $3)",
+                            &[&id, &email, &handle],
+                        )
+                        .unwrap();
+                    wrote.insert(id, (email, handle));
+                    let target = (i * 7_919) % (ACCOUNT_ROWS / 2) * 2 + 2;
+                    let handle = format!("new update {i}");
+                    client
+                        .execute(
+                            "UPDATE accounts SET handle = $2 WHERE id = $1",
+                            &[&target, &handle],
+                        )
+                        .unwrap();
+                    wrote.insert(target, (format!("Row {target}"), handle));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        wrote
+    });
+    (stop, thread)
+}
+
+fn stop_writer((stop, thread): (Arc<AtomicBool>, JoinHandle<Accounts>)) -> Accounts {
+    stop.store(true, Ordering::Relaxed);
+    thread.join().expect("a writer thread")
+}
+
+fn accounts(client: &mut Client) -> Accounts {
+    client
+        .query("SELECT id, email, handle FROM accounts ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect()
+}
+
+/// Whether `accounts.handle` is nullable, and how many CHECKs `accounts` has.
+fn handle_state(client: &mut Client) -> (String, i64) {
+    let nullable: String = client
+        .query_one(
+            "SELECT is_nullable FROM information_schema.columns \
+             WHERE table_name = 'accounts' AND column_name = 'handle'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let checks = count(
+        client,
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'accounts'::regclass \
+         AND contype = 'c'",
+    );
+    (nullable, checks)
+}
+
+/// A new NOT NULL column with a computed value (`backfill_sql = "lower(email)"`) through
+/// expand / contract on 20,000 rows: the expand adds it nullable, a trigger fills it for the old
+/// app's writes, the batched backfill fills the rows there, a CHECK is validated; `upgrade`
+/// stops before the contract. The old app (which does not know the column) and the new app
+/// (which writes it) write through the window; `upgrade --contract` then finds every row with
+/// its computed or new-app value, the column NOT NULL with the model's default, `check --db`
+/// clean and no trigger or function left. The contract's downgrade gives the expand state back.
+#[test]
+fn new_not_null_column_with_a_computed_value_is_filled_for_old_app_writes() {
+    let Some(db) = TestDatabase::create("expand_contract_computed") else {
+        return;
+    };
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        &format!(
+            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n\n\
+             [postgres]\nshadow_url = \"{}\"\n",
+            db.url
+        ),
+    );
+    p.write("src/models.rs", ACCOUNTS);
+    p.qvdiff(&["migrate", "-m", "create accounts", "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let mut client = db.connect();
+    client
+        .execute(
+            "INSERT INTO accounts (id, email) \
+             SELECT g, 'Row ' || g FROM generate_series(1, $1::bigint) g",
+            &[&ACCOUNT_ROWS],
+        )
+        .unwrap();
+    let mut expected: Accounts = (1..=ACCOUNT_ROWS)
+        .map(|g| (g, (format!("Row {g}"), format!("row {g}"))))
+        .collect();
+
+    p.write(
+        "src/models.rs",
+        &ACCOUNTS.replace(
+            "pub email: String,",
+            "pub email: String,\n    \
+             #[column(default = \"anon\", backfill_sql = \"lower(email)\")]\n    \
+             pub handle: String,",
+        ),
+    );
+    let wrote = p
+        .qvdiff(&["migrate", "-m", "add handle", "--rev-id", "r2", "--online"])
+        .expect_code(0);
+    assert!(wrote.stderr.contains("r2_contract"), "{}", wrote.stderr);
+    let expand = p.read("migrations/r2_add_handle_expand.sql");
+    let expand_up = expand.split("-- qvdiff:down").next().unwrap();
+    for wanted in [
+        "ALTER TABLE \"accounts\" ADD COLUMN \"handle\" text;",
+        "CREATE TRIGGER \"qvdiff_sync_accounts_handle\" BEFORE INSERT OR UPDATE ON \"accounts\"",
+        "-- qvdiff:batch 10000\nUPDATE \"accounts\" SET \"handle\" = lower(email) \
+         WHERE \"handle\" IS NULL;",
+        "CHECK (\"handle\" IS NOT NULL) NOT VALID;",
+        "VALIDATE CONSTRAINT",
+    ] {
+        assert!(expand_up.contains(wanted), "{wanted} in {expand}");
+    }
+    assert!(!expand_up.contains("SET NOT NULL"), "{expand}");
+    let contract = p.read("migrations/r2_contract_add_handle_contract.sql");
+    let contract_up = contract.split("-- qvdiff:down").next().unwrap();
+    for wanted in [
+        "DROP TRIGGER IF EXISTS \"qvdiff_sync_accounts_handle\"",
+        "ALTER TABLE \"accounts\" ALTER COLUMN \"handle\" SET NOT NULL;",
+        "ALTER TABLE \"accounts\" ALTER COLUMN \"handle\" SET DEFAULT 'anon';",
+    ] {
+        assert!(contract_up.contains(wanted), "{wanted} in {contract}");
+    }
+
+    let old_app = accounts_writer(&db, App::Old);
+    let up = p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert!(
+        up.stderr
+            .contains("Stopped before contract revision r2_contract"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(handle_state(&mut client), ("YES".to_string(), 1));
+    let new_app = accounts_writer(&db, App::New);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (old_wrote, new_wrote) = (stop_writer(old_app), stop_writer(new_app));
+    assert!(old_wrote.len() > 20 && new_wrote.len() > 20);
+    expected.extend(old_wrote);
+    expected.extend(new_wrote);
+    // Between the revisions every row already has its value.
+    assert_eq!(accounts(&mut client), expected);
+
+    let up = p
+        .qvdiff(&["upgrade", "--db", &db.url, "--contract"])
+        .expect_code(0);
+    assert!(up.stderr.contains("Applied r2_contract"), "{}", up.stderr);
+    assert_eq!(accounts(&mut client), expected);
+    assert_eq!(handle_state(&mut client), ("NO".to_string(), 0));
+    assert_eq!(sync_objects(&mut client), 0);
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+    client
+        .execute(
+            "INSERT INTO accounts (id, email) VALUES (3000000, 'After')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM accounts WHERE id = 3000000 AND handle = 'anon'"
+        ),
+        1
+    );
+    client
+        .execute("DELETE FROM accounts WHERE id = 3000000", &[])
+        .unwrap();
+
+    // Downgrading the contract gives the expand state back: nullable under the CHECK, the
+    // trigger filling the old app's inserts again.
+    p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(handle_state(&mut client), ("YES".to_string(), 1));
+    assert_eq!(sync_objects(&mut client), 2);
+    client
+        .execute(
+            "INSERT INTO accounts (id, email) VALUES (3000001, 'Again')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM accounts WHERE id = 3000001 AND handle = 'again'"
+        ),
+        1
+    );
+    assert_eq!(accounts(&mut client).len(), expected.len() + 1);
+}

@@ -21,13 +21,16 @@
 //! reason is reported); so does everything else.
 
 use super::backfill::batched_sql;
-use super::{has_assignment_cast, Postgres};
+use super::{
+    fill_fact, fill_value_sql, has_assignment_cast, is_row_number, sqlite_blob_hex, Postgres,
+};
 use crate::ddl::{check_comment_sql, comment_sql, create_index_sql};
 use crate::locks::type_change_rewrites;
-use crate::render::{limit_name, quote_ident, render_default, render_type};
+use crate::render::{limit_name, parse_default, quote_ident, render_default, render_type};
 use qvdiff_core::{
-    diff, fill_restored_columns, Change, Check, Column, ColumnType, Dialect, ExpandContract, Index,
-    Lock, LockMode, Loss, Plan, PlanError, Renames, Schema, Step, StepFacts,
+    diff, fill_restored_columns, Change, Check, Column, ColumnType, DefaultValue, Dialect,
+    ExpandContract, FillReason, Index, Lock, LockMode, Loss, Plan, PlanError, Renames, Schema,
+    Step, StepFacts,
 };
 
 /// Prefix of the trigger functions and triggers qvdiff writes to keep two columns in step.
@@ -124,6 +127,16 @@ fn moved_indexes(
     all_matched.then_some(moved)
 }
 
+/// Whether `table` has a single integer primary key, the key a backfill goes by in batches.
+fn integer_key(table: &qvdiff_core::Table) -> bool {
+    match table.primary_key.as_slice() {
+        [key] => table
+            .column(key)
+            .is_some_and(|c| matches!(c.ty, ColumnType::Integer { .. })),
+        _ => false,
+    }
+}
+
 /// Why `column` of `table` (named `name` in `to`) cannot be carried; `None`: it can.
 fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Option<String> {
     let (Some(before), Some(after)) = (from.table(table), to.table(table)) else {
@@ -157,12 +170,6 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
             return Some("it is in a key, a UNIQUE, a foreign key or a CHECK".into());
         }
     }
-    let integer_key = |t: &qvdiff_core::Table| match t.primary_key.as_slice() {
-        [key] => t
-            .column(key)
-            .is_some_and(|c| matches!(c.ty, ColumnType::Integer { .. })),
-        _ => false,
-    };
     if !integer_key(before) || before.primary_key != after.primary_key {
         return Some("its table has no single integer primary key to backfill by".into());
     }
@@ -661,13 +668,16 @@ pub(super) fn plan(
     changes: &[Change],
 ) -> Result<Option<ExpandContract>, PlanError> {
     let from = dialect.normalize(from);
-    let (carried, in_place) = carried_columns(&from, to, changes);
-    if carried.is_empty() {
+    let (carried, mut in_place) = carried_columns(&from, to, changes);
+    let (computed, computed_in_place) = computed_columns(&from, to, changes);
+    in_place.extend(computed_in_place);
+    if carried.is_empty() && computed.is_empty() {
         return Ok(None);
     }
     // The other changes, from the schema as it is to the wanted one with the carried columns
     // as they are: planned as any migration, in the expand revision.
-    let mid = without_carried(&from, to, &carried);
+    let mut mid = without_carried(&from, to, &carried);
+    without_computed(&mut mid, &computed);
     let is_carried = |table: &str, old: &str| {
         carried
             .iter()
@@ -702,23 +712,326 @@ pub(super) fn plan(
         expand_up.steps.extend(expand_steps(c));
         expand_down.steps.extend(unexpand_steps(c));
     }
+    for c in &computed {
+        expand_up.steps.extend(c.expand_steps());
+        expand_down.steps.extend(c.unexpand_steps());
+    }
     let mid_plain = mid.without_hints();
     expand_down
         .steps
         .extend(dialect.plan(&mid_plain, &down_target, &reverse)?.steps);
     let contract_up = Plan {
-        steps: carried.iter().flat_map(contract_steps).collect(),
+        steps: carried
+            .iter()
+            .flat_map(contract_steps)
+            .chain(computed.iter().flat_map(Computed::contract_steps))
+            .collect(),
     };
     let contract_down = Plan {
-        steps: carried.iter().rev().flat_map(uncontract_steps).collect(),
+        steps: computed
+            .iter()
+            .rev()
+            .flat_map(Computed::uncontract_steps)
+            .chain(carried.iter().rev().flat_map(uncontract_steps))
+            .collect(),
     };
+    let mut expanded = expanded_schema(&mid, &carried);
+    for c in &computed {
+        if let Some(table) = expanded.tables.iter_mut().find(|t| t.name == c.table) {
+            table.columns.push(Column::new_nullable(
+                c.column.name.clone(),
+                c.column.ty.clone(),
+            ));
+            table.checks.push(c.not_null_check());
+        }
+    }
     Ok(Some(ExpandContract {
         expand_up,
         expand_down,
         contract_up,
         contract_down,
-        expanded: expanded_schema(&mid, &carried),
-        carried: carried.iter().map(Carried::describe).collect(),
+        expanded: expanded.normalized(),
+        carried: carried
+            .iter()
+            .map(Carried::describe)
+            .chain(computed.iter().map(Computed::describe))
+            .collect(),
         in_place,
     }))
+}
+
+/// A new NOT NULL column whose rows already there get a computed value (`backfill_sql`, or an
+/// expression typed at the prompt) that the old app, which does not know the column, leaves
+/// NULL: added nullable in the expand, with a trigger filling it from the same expression on
+/// the old app's inserts and updates, the batched backfill and a validated `CHECK (… IS NOT
+/// NULL)`; the contract drops the trigger and sets NOT NULL over the CHECK without a scan.
+struct Computed {
+    table: String,
+    /// The column as wanted.
+    column: Column,
+    /// The SQL of the value, over the row's columns.
+    value: String,
+}
+
+/// The columns `changes` add NOT NULL with a computed value that can go through expand /
+/// contract, and the reasons for the ones that stay in place.
+fn computed_columns(
+    from: &Schema,
+    to: &Schema,
+    changes: &[Change],
+) -> (Vec<Computed>, Vec<String>) {
+    let mut computed = Vec::new();
+    let mut in_place = Vec::new();
+    for change in changes {
+        let Change::AddColumn { table, column } = change else {
+            continue;
+        };
+        let (Some(before), Some(after)) = (from.table(table), to.table(table)) else {
+            continue;
+        };
+        let mut wanted = after.column(&column.name).unwrap_or(column).clone();
+        if wanted.backfill.is_none() {
+            wanted.backfill.clone_from(&column.backfill);
+        }
+        // As the ordinary plan: a literal fills the rows through a transient default, which
+        // rewrites nothing; only an expression over the row needs the backfill.
+        let Some(fill) = wanted.backfill.clone() else {
+            continue;
+        };
+        let DefaultValue::Sql(sql) = &fill else {
+            continue;
+        };
+        if wanted.nullable
+            || wanted.autoincrement
+            || wanted.default.as_ref() == Some(&fill)
+            || is_row_number(&fill)
+            || !matches!(parse_default(sql, &wanted.ty), DefaultValue::Sql(_))
+            || sqlite_blob_hex(sql).is_some()
+        {
+            continue;
+        }
+        let name = wanted.name.as_str();
+        let mentions = |expr: &str| expr.contains(name);
+        let in_key = after.primary_key.iter().any(|c| c == name)
+            || after
+                .uniques
+                .iter()
+                .any(|u| u.columns.iter().any(|c| c == name))
+            || after.indexes.iter().any(|i| {
+                i.columns.iter().any(|c| c == name) || i.predicate.as_deref().is_some_and(mentions)
+            })
+            || after
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.columns.iter().any(|c| c == name))
+            || after.checks.iter().any(|c| mentions(&c.expr))
+            || to.tables.iter().any(|t| {
+                t.foreign_keys
+                    .iter()
+                    .any(|fk| &fk.ref_table == table && fk.ref_columns.iter().any(|c| c == name))
+            });
+        let why = if in_key {
+            Some("it is in a key, an index, a foreign key or a CHECK")
+        } else if !integer_key(before) || before.primary_key != after.primary_key {
+            Some("its table has no single integer primary key to backfill by")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            in_place.push(format!("{table}.{name} stays in place: {why}"));
+            continue;
+        }
+        let value = fill_value_sql(&fill, &wanted.ty);
+        computed.push(Computed {
+            table: table.clone(),
+            column: wanted,
+            value,
+        });
+    }
+    (computed, in_place)
+}
+
+/// `mid` without the computed columns: the target of the other changes.
+fn without_computed(mid: &mut Schema, computed: &[Computed]) {
+    for c in computed {
+        if let Some(table) = mid.tables.iter_mut().find(|t| t.name == c.table) {
+            table.columns.retain(|col| col.name != c.column.name);
+        }
+    }
+}
+
+impl Computed {
+    fn sync_name(&self) -> String {
+        limit_name(&format!("{SYNC_PREFIX}{}_{}", self.table, self.column.name))
+    }
+
+    fn not_null_check(&self) -> Check {
+        Check {
+            name: limit_name(&format!("{}_{}_not_null", self.table, self.column.name)),
+            expr: format!("{} IS NOT NULL", quote_ident(&self.column.name)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}.{}: new NOT NULL column, the rows there filled with {}",
+            self.table, self.column.name, self.value
+        )
+    }
+
+    /// The trigger function filling the column from the value's expression when a write leaves
+    /// it NULL (an old app's insert, or its update of a row the backfill has not reached).
+    /// The expression reads the row being written under the table's name, as in the backfill.
+    fn sync_function_sql(&self) -> String {
+        let c = quote_ident(&self.column.name);
+        format!(
+            "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $qvdiff_sync$\n\
+             BEGIN\n\
+             \x20 IF NEW.{c} IS NULL THEN\n\
+             \x20   SELECT {value} INTO NEW.{c} FROM (SELECT NEW.*) AS {table};\n\
+             \x20 END IF;\n\
+             \x20 RETURN NEW;\n\
+             END\n\
+             $qvdiff_sync$;",
+            name = quote_ident(&self.sync_name()),
+            value = self.value,
+            table = quote_ident(&self.table),
+        )
+    }
+
+    fn sync_trigger_sql(&self) -> String {
+        format!(
+            "CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE \
+             FUNCTION {name}();",
+            name = quote_ident(&self.sync_name()),
+            table = quote_ident(&self.table),
+        )
+    }
+
+    fn sync_steps(&self) -> [Step; 2] {
+        [
+            Step::plain(self.sync_function_sql()),
+            Step::with(
+                self.sync_trigger_sql(),
+                lock(&self.table, LockMode::ShareRowExclusive),
+            ),
+        ]
+    }
+
+    fn drop_sync_steps(&self) -> [Step; 2] {
+        let name = quote_ident(&self.sync_name());
+        [
+            Step::with(
+                format!(
+                    "DROP TRIGGER IF EXISTS {name} ON {};",
+                    quote_ident(&self.table)
+                ),
+                lock(&self.table, LockMode::AccessExclusive),
+            ),
+            Step::plain(format!("DROP FUNCTION IF EXISTS {name}();")),
+        ]
+    }
+
+    fn alter(&self, action: &str) -> Step {
+        Step::with(
+            format!(
+                "ALTER TABLE {} ALTER COLUMN {} {action};",
+                quote_ident(&self.table),
+                quote_ident(&self.column.name)
+            ),
+            lock(&self.table, LockMode::AccessExclusive),
+        )
+    }
+
+    /// New column (nullable), trigger, batched backfill, the NOT NULL CHECK validated.
+    fn expand_steps(&self) -> Vec<Step> {
+        let (table, c) = (self.table.as_str(), quote_ident(&self.column.name));
+        let mut steps = vec![Step::with(
+            format!(
+                "ALTER TABLE {} ADD COLUMN {c} {};",
+                quote_ident(table),
+                render_type(&self.column.ty)
+            ),
+            lock(table, LockMode::AccessExclusive),
+        )];
+        steps.extend(self.sync_steps());
+        steps.push(Step::with(
+            batched_sql(&format!(
+                "UPDATE {} SET {c} = {} WHERE {c} IS NULL;",
+                quote_ident(table),
+                self.value
+            )),
+            StepFacts {
+                outside_transaction: true,
+                fills: vec![fill_fact(
+                    table,
+                    &self.column.name,
+                    self.value.clone(),
+                    FillReason::Backfill,
+                )],
+                ..scanning(table, LockMode::RowExclusive)
+            },
+        ));
+        steps.extend(not_null_check_steps(table, &self.not_null_check()));
+        steps
+    }
+
+    /// The expand's way back: trigger, function, column.
+    fn unexpand_steps(&self) -> Vec<Step> {
+        let mut steps = self.drop_sync_steps().to_vec();
+        steps.push(drop_column_step(
+            &self.table,
+            &self.column.name,
+            &format!(
+                "drops {}.{}, added by this revision",
+                self.table, self.column.name
+            ),
+        ));
+        steps
+    }
+
+    /// Trigger and function gone, NOT NULL over the validated CHECK, the CHECK dropped, the
+    /// default and comment the model gives.
+    fn contract_steps(&self) -> Vec<Step> {
+        let mut steps = self.drop_sync_steps().to_vec();
+        steps.push(self.alter("SET NOT NULL"));
+        steps.push(Step::with(
+            format!(
+                "ALTER TABLE {} DROP CONSTRAINT {};",
+                quote_ident(&self.table),
+                quote_ident(&self.not_null_check().name)
+            ),
+            lock(&self.table, LockMode::AccessExclusive),
+        ));
+        if let Some(default) = &self.column.default {
+            steps.push(self.alter(&format!("SET DEFAULT {}", render_default(default))));
+        }
+        if self.column.comment.is_some() {
+            steps.push(Step::plain(comment_sql(
+                &self.table,
+                Some(&self.column.name),
+                self.column.comment.as_deref(),
+            )));
+        }
+        steps
+    }
+
+    /// The contract's way back: the expand state again (nullable, the CHECK, the trigger).
+    fn uncontract_steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.column.comment.is_some() {
+            steps.push(Step::plain(comment_sql(
+                &self.table,
+                Some(&self.column.name),
+                None,
+            )));
+        }
+        if self.column.default.is_some() {
+            steps.push(self.alter("DROP DEFAULT"));
+        }
+        steps.extend(not_null_check_steps(&self.table, &self.not_null_check()));
+        steps.push(self.alter("DROP NOT NULL"));
+        steps.extend(self.sync_steps());
+        steps
+    }
 }
