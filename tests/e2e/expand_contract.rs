@@ -597,6 +597,9 @@ fn new_not_null_column_with_a_computed_value_is_filled_for_old_app_writes() {
     ] {
         assert!(contract_up.contains(wanted), "{wanted} in {contract}");
     }
+    // The replay takes both revisions, trigger included.
+    let lint = p.qvdiff(&["lint"]);
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
 
     let old_app = accounts_writer(&db, App::Old);
     let up = p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);

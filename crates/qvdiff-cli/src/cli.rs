@@ -440,9 +440,10 @@ pub struct MigrateArgs {
     /// Apply without asking (with --apply; required with --no-input).
     #[arg(long, short = 'y', requires = "apply")]
     pub yes: bool,
-    /// PostgreSQL: write a column type change that rewrites the table, or a column rename, as
-    /// two revisions that keep the app online: expand (new column, a trigger keeping old and
-    /// new in step both ways, a batched backfill), then contract (the new column takes the old
+    /// PostgreSQL: write a column type change that rewrites the table, a column rename, or a
+    /// new NOT NULL column with a computed value, as two revisions that keep the app online:
+    /// expand (new column, a trigger keeping old and new in step or filling what the old app
+    /// leaves NULL, a batched backfill), then contract (the new column takes the old
     /// one's place), which `upgrade` applies only with `--contract`, once the new app version
     /// is deployed. Also `[postgres] expand_contract = true` in qvdiff.toml.
     #[arg(long, conflicts_with_all = ["empty", "apply"])]

@@ -65,8 +65,8 @@ lock_timeout_ms = 2000
 # How many times a timed-out attempt is tried again before `upgrade` gives up and names the
 # session holding the lock.
 lock_retries = 5
-# Write a column type change that rewrites a table, or a column rename, as two revisions that
-# keep the app online (as `qvdiff migrate --online`): expand, then contract, which `upgrade`
+# Write a column type change that rewrites a table, a column rename, or a new NOT NULL column
+# with a computed value, as two revisions that keep the app online (as `qvdiff migrate --online`): expand, then contract, which `upgrade`
 # applies only with --contract, after the new app version is deployed.
 expand_contract = false
 # The schema the tables and the ledger live in (created by `upgrade` when missing). Without it,

@@ -420,7 +420,8 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                 Change::AlterColumn { table, from, to }
                     if from.nullable
                         && !to.nullable
-                        && !fills_nulls(&facts.up, table, &to.name) =>
+                        && !fills_nulls(&facts.up, table, &to.name)
+                        && !checked_not_null(&analysis.before, table, &to.name) =>
                 {
                     let sets_not_null = |f: &StepFacts| {
                         f.actions.iter().any(
@@ -659,6 +660,26 @@ fn fills_nulls(section: &Section, table: &str, column: &str) -> bool {
     section.statements.iter().any(|s| {
         s.table.as_deref() == Some(table)
             && (s.sql.contains(&quoted) || (s.starts_with(&["UPDATE"]) && s.sql.contains(column)))
+    })
+}
+
+/// Whether `table` in `schema` has a CHECK `column IS NOT NULL` (the one an expand revision
+/// validates so that its contract sets NOT NULL): no row holds NULL there.
+fn checked_not_null(schema: &Schema, table: &str, column: &str) -> bool {
+    let plain = |expr: &str| {
+        let words = expr.replace('"', "");
+        let words = words.trim();
+        let words = words
+            .strip_prefix('(')
+            .and_then(|w| w.strip_suffix(')'))
+            .unwrap_or(words);
+        words.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let wanted = format!("{column} IS NOT NULL");
+    schema.table(table).is_some_and(|t| {
+        t.checks
+            .iter()
+            .any(|c| plain(&c.expr).eq_ignore_ascii_case(&wanted))
     })
 }
 
@@ -1062,6 +1083,21 @@ mod tests {
             [
                 (Rule::Rebuild, 6),
                 (Rule::NotNullOnExisting, 6),
+                (Rule::UniqueOnExisting, 9),
+                (Rule::DownNotInverse, 10),
+            ]
+        );
+        // A CHECK (sku IS NOT NULL) already there (an expand revision's) holds no NULL.
+        if let Some(analysis) = &mut f.analysis {
+            analysis.before.tables[0].checks.push(crate::schema::Check {
+                name: "items_sku_not_null".into(),
+                expr: "\"sku\" IS NOT NULL".into(),
+            });
+        }
+        assert_eq!(
+            rules_found(&f),
+            [
+                (Rule::Rebuild, 6),
                 (Rule::UniqueOnExisting, 9),
                 (Rule::DownNotInverse, 10),
             ]
