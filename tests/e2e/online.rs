@@ -175,9 +175,12 @@ fn upgrade_behind_a_60_second_lock_gives_up_naming_the_holder_and_writers_never_
         "{message}"
     );
     assert!(message.contains("pg_sleep(60)"), "{message}");
-    // The application's own writes held locks on the table too, but only for a moment.
+    // The holder is named once. The application's own writer may be named beside it: on a
+    // loaded machine one of its inserts can hold its lock at the moment the upgrade gives up.
     assert_eq!(
-        message.matches("blocked by process").count(),
+        message
+            .matches(&format!("blocked by process {holder_pid} "))
+            .count(),
         1,
         "{message}"
     );

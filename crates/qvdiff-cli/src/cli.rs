@@ -267,6 +267,8 @@ pub enum ErdSource {
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// `head` (default), `heads`, a revision or unique prefix, or `+N`.
+    // `-N` is taken as a target so that `upgrade -1` is refused naming `downgrade`.
+    #[arg(allow_hyphen_values = true)]
     pub target: Option<String>,
     /// Print the SQL that would run instead of running it.
     #[arg(long)]

@@ -42,6 +42,7 @@ pub use migration::{
     is_valid_revision, render_steps, revision_at, sanitize_message, slugify, utc_parts,
     FormatError, MigrationFile,
 };
+pub use runner::RevisionTarget;
 pub use schema::{
     Check, Column, ColumnType, DefaultValue, EnumChange, FkAction, ForeignKey, Index, RawObject,
     Schema, Table, Unique, VariantRename,

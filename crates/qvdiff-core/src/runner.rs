@@ -420,16 +420,80 @@ fn check_rows(migrations: &Migrations, applied: &[AppliedRevision]) -> Result<()
     }
 }
 
-/// Parses `+N` / `-N` (N >= 1), as the relative targets of `upgrade` and `downgrade`.
-fn relative_steps(target: &str, sign: char) -> Option<Result<usize, Refusal>> {
-    let digits = target.strip_prefix(sign)?;
-    Some(match digits.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(Refusal::InvalidTarget {
-            target: target.to_string(),
-            expected: format!("{sign}N with N a whole number of at least 1"),
-        }),
-    })
+/// A revision target as the user writes it for `upgrade` and `downgrade`, checked for its form
+/// before any history or database is read; naming a revision is resolved later, against the
+/// history ([`RevisionGraph::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevisionTarget {
+    /// `+N` (N >= 1): the next N pending revisions (`upgrade` only).
+    Forward(usize),
+    /// `-N` (N >= 1): the last N applied revisions (`downgrade` only).
+    Back(usize),
+    /// `base`, `head`, `heads`, a revision id or a unique prefix of one.
+    Named(String),
+}
+
+impl RevisionTarget {
+    /// Parses a target (surrounding whitespace ignored). A leading `+` or `-` must be followed by
+    /// a whole number of at least 1; anything else is a name, checked against the history later.
+    pub fn parse(text: &str) -> Result<RevisionTarget, Refusal> {
+        let text = text.trim();
+        let steps = |sign: char, digits: &str| match digits.parse::<usize>() {
+            // `parse` accepts a sign of its own (`+-1`, `++1`): only digits are a count.
+            Ok(n) if n >= 1 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+            _ => Err(Refusal::InvalidTarget {
+                target: text.to_string(),
+                expected: format!("{sign}N with N a whole number of at least 1"),
+            }),
+        };
+        if let Some(digits) = text.strip_prefix('+') {
+            return steps('+', digits).map(RevisionTarget::Forward);
+        }
+        if let Some(digits) = text.strip_prefix('-') {
+            return steps('-', digits).map(RevisionTarget::Back);
+        }
+        Ok(RevisionTarget::Named(text.to_string()))
+    }
+
+    /// [`RevisionTarget::parse`] for `upgrade`: `-N` is refused, naming `downgrade`.
+    pub fn for_upgrade(text: &str) -> Result<RevisionTarget, Refusal> {
+        match RevisionTarget::parse(text)? {
+            RevisionTarget::Back(_) => Err(Refusal::InvalidTarget {
+                target: text.trim().to_string(),
+                expected: "`head`, `heads`, `base`, a revision or +N (upgrade goes forward; \
+                           `qvdiff downgrade -N` goes back)"
+                    .to_string(),
+            }),
+            target => Ok(target),
+        }
+    }
+
+    /// [`RevisionTarget::parse`] for `downgrade`, where an empty target means `-1`: `+N` is
+    /// refused, naming `upgrade`.
+    pub fn for_downgrade(text: &str) -> Result<RevisionTarget, Refusal> {
+        if text.trim().is_empty() {
+            return Ok(RevisionTarget::Back(1));
+        }
+        match RevisionTarget::parse(text)? {
+            RevisionTarget::Forward(_) => Err(Refusal::InvalidTarget {
+                target: text.trim().to_string(),
+                expected: "-N, `base` or a revision that stays applied (downgrade goes back; \
+                           `qvdiff upgrade +N` goes forward)"
+                    .to_string(),
+            }),
+            target => Ok(target),
+        }
+    }
+}
+
+impl std::fmt::Display for RevisionTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RevisionTarget::Forward(n) => write!(f, "+{n}"),
+            RevisionTarget::Back(n) => write!(f, "-{n}"),
+            RevisionTarget::Named(name) => f.write_str(name),
+        }
+    }
 }
 
 /// The migrations `upgrade TARGET` applies, parents first, after [`check_applied`].
@@ -457,22 +521,25 @@ fn plan_from<'a>(
 ) -> Result<Vec<&'a Migration>, Refusal> {
     let graph = migrations.graph();
     let applied = applied_set(applied);
-    let target = target.trim();
-    if let Some(steps) = relative_steps(target, '+') {
-        let steps = steps?;
-        let heads = graph.heads();
-        let path = graph.upgrade_path_many(&applied, &heads);
-        // Fewer pending revisions than asked is refused, as `downgrade -N` is: a deploy script
-        // that says `+3` expects three revisions, and applying two is not what it asked for.
-        if steps > path.len() {
-            return Err(Refusal::TooFewPending {
-                asked: steps,
-                pending: path.len(),
-            });
+    let name = match RevisionTarget::for_upgrade(target)? {
+        RevisionTarget::Forward(steps) => {
+            let heads = graph.heads();
+            let path = graph.upgrade_path_many(&applied, &heads);
+            // Fewer pending revisions than asked is refused, as `downgrade -N` is: a deploy
+            // script that says `+3` expects three revisions, and applying two is not what it
+            // asked for.
+            if steps > path.len() {
+                return Err(Refusal::TooFewPending {
+                    asked: steps,
+                    pending: path.len(),
+                });
+            }
+            return Ok(migrations.lookup(&path[..steps]));
         }
-        return Ok(migrations.lookup(&path[..steps]));
-    }
-    let path = match graph.resolve(target)? {
+        RevisionTarget::Back(_) => unreachable!("for_upgrade refuses -N"),
+        RevisionTarget::Named(name) => name,
+    };
+    let path = match graph.resolve(&name)? {
         Target::Base => Vec::new(),
         Target::Revision(rev) => graph.upgrade_path(&applied, &rev),
         Target::Heads(heads) => {
@@ -507,22 +574,23 @@ pub fn plan_downgrade<'a>(
     let applied = ledger.rows.as_slice();
     let graph = migrations.graph();
     let applied_ids = applied_set(applied);
-    let target = target.trim();
-    let target = if target.is_empty() { "-1" } else { target };
-    if let Some(steps) = relative_steps(target, '-') {
-        let steps = steps?;
-        // Children first over the applied set: each revision comes after all of its applied
-        // descendants, so any prefix of this list can be reverted on its own.
-        let all = graph.downgrade_path_many(&applied_ids, &[]);
-        if steps > all.len() {
-            return Err(Refusal::TooFewApplied {
-                asked: steps,
-                applied: all.len(),
-            });
+    let name = match RevisionTarget::for_downgrade(target)? {
+        RevisionTarget::Back(steps) => {
+            // Children first over the applied set: each revision comes after all of its applied
+            // descendants, so any prefix of this list can be reverted on its own.
+            let all = graph.downgrade_path_many(&applied_ids, &[]);
+            if steps > all.len() {
+                return Err(Refusal::TooFewApplied {
+                    asked: steps,
+                    applied: all.len(),
+                });
+            }
+            return Ok(migrations.lookup(&all[..steps]));
         }
-        return Ok(migrations.lookup(&all[..steps]));
-    }
-    let path = match graph.resolve(target)? {
+        RevisionTarget::Forward(_) => unreachable!("for_downgrade refuses +N"),
+        RevisionTarget::Named(name) => name,
+    };
+    let path = match graph.resolve(&name)? {
         Target::Base => graph.downgrade_path_many(&applied_ids, &[]),
         Target::Revision(rev) => {
             if !applied_ids.contains(&rev) {

@@ -13,7 +13,9 @@ use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use crate::prompt::Prompter;
 use qvdiff_core::backend::{BackupSettings, Direction, HalfDone, RunOptions, RunReport};
-use qvdiff_core::runner::{applied_revisions, history as history_entries, Migrations};
+use qvdiff_core::runner::{
+    applied_revisions, history as history_entries, Migrations, RevisionTarget,
+};
 use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;
 
@@ -262,9 +264,13 @@ pub fn upgrade(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
+    // The target's form is checked before the history is read or anything connects.
+    let target =
+        RevisionTarget::for_upgrade(args.target.as_deref().unwrap_or("head")).map_err(refused)?;
     let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let target_rev = args.target.as_deref().unwrap_or("head");
+    let target_rev = target.to_string();
+    let target_rev = target_rev.as_str();
     // Only a database file can be missing (and then created); a server's database exists.
     let missing_file = !database.exists();
     if args.sql {
@@ -366,9 +372,13 @@ pub fn downgrade(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
+    // The target's form is checked before the history is read or anything connects.
+    let target = RevisionTarget::for_downgrade(args.target.as_deref().unwrap_or("-1"))
+        .map_err(refused)?
+        .to_string();
+    let target = target.as_str();
     let (config, database, migrations) = database_and_history(config, db_flag)?;
     let config = &config;
-    let target = args.target.as_deref().unwrap_or("-1");
     if args.sql {
         let script = dialects::open(&database, false)?
             .downgrade_script(&migrations, target)

@@ -66,6 +66,55 @@ fn upgrade_targets() {
 }
 
 #[test]
+fn revision_targets_parse_by_form_and_direction() {
+    assert_eq!(
+        RevisionTarget::parse(" +2 "),
+        Ok(RevisionTarget::Forward(2))
+    );
+    assert_eq!(RevisionTarget::parse("-3"), Ok(RevisionTarget::Back(3)));
+    assert_eq!(
+        RevisionTarget::parse("r1_users"),
+        Ok(RevisionTarget::Named("r1_users".to_string()))
+    );
+    for bad in [
+        "+0",
+        "-0",
+        "++1",
+        "+-1",
+        "--1",
+        "+",
+        "-",
+        "+1x",
+        "+99999999999999999999999",
+    ] {
+        assert!(
+            matches!(
+                RevisionTarget::parse(bad),
+                Err(Refusal::InvalidTarget { .. })
+            ),
+            "{bad} must be refused"
+        );
+    }
+    assert_eq!(
+        RevisionTarget::for_downgrade(""),
+        Ok(RevisionTarget::Back(1))
+    );
+    assert!(RevisionTarget::for_upgrade("-1").is_err());
+    assert!(RevisionTarget::for_downgrade("+1").is_err());
+    assert_eq!(RevisionTarget::parse("+12").unwrap().to_string(), "+12");
+    let m = linear();
+    // `++1` once read as `+1` and applied a revision.
+    assert!(matches!(
+        plan_upgrade(&m, &[], "++1"),
+        Err(Refusal::InvalidTarget { .. })
+    ));
+    assert!(matches!(
+        plan_downgrade(&m, &applied(&m, &["a1"]), "+1"),
+        Err(Refusal::InvalidTarget { .. })
+    ));
+}
+
+#[test]
 fn downgrade_targets() {
     let m = linear();
     let all = applied(&m, &["a1", "b2", "c3"]);
