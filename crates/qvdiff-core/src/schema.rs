@@ -189,6 +189,37 @@ pub struct VariantRename {
 }
 
 impl ColumnType {
+    /// One value of each builtin type, in each shape a model can declare it (widths, lengths,
+    /// precisions), plus a verbatim `Custom`: what a dialect's type names must read back. A
+    /// dialect's round-trip test takes the ones it has a name for.
+    pub fn examples() -> Vec<ColumnType> {
+        let decimal = |precision, scale| ColumnType::Decimal { precision, scale };
+        vec![
+            ColumnType::Integer { bits: 16 },
+            ColumnType::Integer { bits: 32 },
+            ColumnType::Integer { bits: 64 },
+            ColumnType::Float,
+            ColumnType::Text { max_length: None },
+            ColumnType::Text {
+                max_length: Some(200),
+            },
+            ColumnType::Bool,
+            ColumnType::DateTime,
+            ColumnType::Date,
+            ColumnType::Time,
+            ColumnType::Uuid,
+            ColumnType::Json,
+            decimal(Some(10), Some(2)),
+            decimal(Some(10), None),
+            decimal(Some(7), Some(0)),
+            decimal(None, None),
+            ColumnType::Blob,
+            ColumnType::Custom {
+                sql: "BIGINT".into(),
+            },
+        ]
+    }
+
     /// The stored values of an enum column; `None` for every other type.
     pub fn enum_values(&self) -> Option<&[String]> {
         match self {

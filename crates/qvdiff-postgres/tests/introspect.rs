@@ -13,6 +13,9 @@ use qvdiff_postgres::{
     introspect, introspect_in, is_empty, limit_name, quote_string, unique_name, PgError, Postgres,
 };
 
+#[path = "../../../fixtures/schema/sample_columns.rs"]
+mod sample_columns;
+
 fn with_default(mut column: Column, default: DefaultValue) -> Column {
     column.default = Some(default);
     column
@@ -796,14 +799,8 @@ fn planned_inventory_schema_reads_back_as_normalized() {
                 Column::new("id", INT64),
                 Column::new("email", varchar(320)),
                 Column::new_nullable("name", TEXT),
-                with_default(
-                    Column::new("active", ColumnType::Bool),
-                    DefaultValue::Bool(true),
-                ),
-                with_default(
-                    Column::new("created", ColumnType::DateTime),
-                    DefaultValue::Sql("CURRENT_TIMESTAMP".into()),
-                ),
+                sample_columns::active(),
+                sample_columns::created(),
                 with_default(
                     Column::new("score", ColumnType::Float),
                     DefaultValue::Float(-0.25),

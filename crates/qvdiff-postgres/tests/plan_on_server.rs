@@ -18,11 +18,10 @@ use qvdiff_core::propose::{propose, Scripted};
 use qvdiff_core::{diff, Dialect, Plan, Renames, Schema};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{introspect, Postgres};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cases")
-}
+mod fixture_cases;
+use fixture_cases::{first_migration, fixture_cases};
 
 /// The models of one source file as a schema, validated as the CLI validates them.
 fn capture(file: &str, text: &str) -> Result<Schema, String> {
@@ -150,12 +149,7 @@ fn run_case(case: &Path, name: &str, insert_rows: bool) -> Result<Option<Outcome
     let mut answers = Scripted::new(&read("answers.txt").unwrap_or_default());
 
     let dialect = Postgres::default();
-    let before = dialect.normalize(&before);
-    let baseline = before.without_hints();
-    let create_changes = diff(&Schema::default(), &before, &Renames::from_hints(&before));
-    let create = dialect
-        .plan(&Schema::default(), &before, &create_changes)
-        .map_err(|e| format!("create: {e}"))?;
+    let (baseline, create) = first_migration(&before)?;
     let proposal = propose(&dialect, &baseline, &after, &mut answers).map_err(|e| e.to_string())?;
     if std::env::var("QVDIFF_PRINT_PLANS").is_ok_and(|v| v == "1") {
         let text = |plan: &Plan| -> String {
@@ -218,40 +212,27 @@ fn run_case(case: &Path, name: &str, insert_rows: bool) -> Result<Option<Outcome
 
 #[test]
 fn every_fixture_case_runs_on_postgres() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .expect("fixtures/cases")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let mut cases = fixture_cases();
     let filter = std::env::var("QVDIFF_CASES").unwrap_or_default();
     let wanted: Vec<&str> = filter.split(',').filter(|f| !f.is_empty()).collect();
     if !wanted.is_empty() {
-        cases.retain(|c| {
-            let name = c.file_name().unwrap_or_default().to_string_lossy();
-            wanted.iter().any(|w| name.contains(w))
-        });
+        cases.retain(|(name, _)| wanted.iter().any(|w| name.contains(w)));
     }
-    assert!(!cases.is_empty(), "no fixture case found");
+    assert!(!cases.is_empty(), "no fixture case named {filter}");
 
     let mut failures = Vec::new();
     let mut mismatches = Vec::new();
     let (mut ran, mut with_rows, mut without_rows) = (0, 0, Vec::new());
     let (mut setup_skipped, mut refused) = (Vec::new(), Vec::new());
     let (mut compared, mut checks_compared) = (0, 0);
-    for case in &cases {
-        let name = case
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+    for (name, case) in &cases {
         if case.join("setup.sql").exists() {
             setup_skipped.push(name.clone());
         }
-        let mut result = run_case(case, &name, true);
+        let mut result = run_case(case, name, true);
         if let Err(Failure::DataRefused(why)) = &result {
             refused.push(format!("[{name}] {why}"));
-            result = run_case(case, &name, false);
+            result = run_case(case, name, false);
         }
         match result {
             Ok(None) => return, // no server: skipped, and said so

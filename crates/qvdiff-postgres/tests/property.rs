@@ -37,9 +37,9 @@
 use postgres::Client;
 use qvdiff_core::backend::RunOptions;
 use qvdiff_core::migration::render_steps;
-use qvdiff_core::propose::{propose, Proposal, Scripted};
-use qvdiff_core::runner::{Migration, Migrations, LEDGER_TABLE};
-use qvdiff_core::{Column, ColumnType, DefaultValue, MigrationFile, Plan, Schema, Table};
+use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::runner::LEDGER_TABLE;
+use qvdiff_core::{Column, ColumnType, DefaultValue, Plan, Schema, Table};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
     introspect, quote_ident, quote_string, render_default, render_type, Postgres, PostgresDatabase,
@@ -51,8 +51,8 @@ use std::collections::BTreeMap;
 #[path = "../../../fixtures/property/generator.rs"]
 mod generator;
 use generator::{
-    assert_source_replays_and_shrinks_to_zero, compare_rows, run_many, Case, Expect, Failure,
-    Flavor, TypedAnswers, Value,
+    assert_source_replays_and_shrinks_to_zero, case_history, compare_rows, is_keyed, propose_first,
+    run_many, Case, Expect, Failure, Flavor, TypedAnswers, Value,
 };
 
 /// What PostgreSQL needs from the generator: its quoting and types, checks that are boolean
@@ -271,22 +271,6 @@ fn expect_down(
     }
 }
 
-/// A migration `revision` as if read from `migrations/postgres/<revision>.sql`.
-fn migration(revision: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let file = MigrationFile {
-        revision: revision.to_string(),
-        parents: parents.iter().map(|p| p.to_string()).collect(),
-        message: revision.to_string(),
-        up: up.to_string(),
-        down: down.to_string(),
-    };
-    Migration::from_text(
-        &file.render(),
-        format!("migrations/postgres/{revision}.sql"),
-    )
-    .unwrap()
-}
-
 /// The migrations of a case, as `migrate` would write them.
 struct Planned {
     create: String,
@@ -303,15 +287,7 @@ struct Planned {
 fn plan_case(case: &Case) -> Result<Planned, Failure> {
     let dialect = Postgres::default();
     // The first migration, as `migrate` proposes it for the models A on an empty project.
-    let first = propose(
-        &dialect,
-        &Schema::default(),
-        &case.a,
-        &mut Scripted::default(),
-    )
-    .map_err(|e| format!("planning A: {e}"))?;
-    let a_wanted = first.wanted;
-    let create = render_steps(&first.up.steps);
+    let (a_wanted, create) = propose_first(&dialect, &case.a)?;
     let baseline = SchemaReplay::from_chain([("r1", create.as_str())])
         .map_err(|e| format!("model of A: {e}\n{create}"))?
         .schema();
@@ -610,11 +586,12 @@ fn run_on_server(
         return Ok(Outcome::Skipped);
     };
     let mut db = PostgresDatabase::open(&test_db.url).map_err(|e| e.to_string())?;
-    let migrations = Migrations::new(vec![
-        migration("r1", &[], &planned.create, ""),
-        migration("r2", &["r1"], &planned.up_sql, &planned.down_sql),
-    ])
-    .map_err(|e| e.to_string())?;
+    let migrations = case_history(
+        "migrations/postgres",
+        &planned.create,
+        &planned.up_sql,
+        &planned.down_sql,
+    );
     let options = RunOptions::default();
     db.upgrade(&migrations, "r1", &options)
         .map_err(|e| format!("creating A: {e}"))?;
@@ -675,13 +652,8 @@ fn run_on_server(
         &planned.baseline,
     )?;
     for a_table in &a_again.tables {
-        let b_name = case
-            .lineage
-            .tables
-            .iter()
-            .find(|(_, a)| *a == &a_table.name)
-            .map(|(b, _)| b.clone());
-        let b_table = b_name.as_ref().and_then(|n| wanted.table(n));
+        let b_name = case.lineage.b_table(&a_table.name);
+        let b_table = b_name.and_then(|n| wanted.table(n));
         let a_stored = a_live.table(&a_table.name);
         let source_rows = match b_table {
             Some(_) => stored.get(&a_table.name).cloned().unwrap_or_default(),
@@ -695,24 +667,9 @@ fn run_on_server(
                 let at =
                     a_stored.and_then(|t| t.columns.iter().position(|c| c.name == column.name));
                 let value = at.map(|i| row[i].clone()).unwrap_or(None);
-                let through = b_table.and_then(|bt| {
-                    let b_name = b_name.as_ref()?;
-                    let ((_, b_col), _) = case
-                        .lineage
-                        .columns
-                        .iter()
-                        .find(|((t, _), a)| t == b_name && *a == &column.name)?;
-                    bt.column(b_col)
-                });
-                let keyed = a_table.primary_key.contains(&column.name)
-                    || a_table
-                        .uniques
-                        .iter()
-                        .any(|u| u.columns.contains(&column.name))
-                    || a_table
-                        .indexes
-                        .iter()
-                        .any(|i| i.unique && i.columns.contains(&column.name));
+                let through = b_table
+                    .and_then(|bt| bt.column(case.lineage.b_column(&bt.name, &column.name)?));
+                let keyed = is_keyed(a_table, &column.name);
                 cells.push(expect_down(&mut db.client, keyed, column, through, &value));
             }
             expected.push(cells);

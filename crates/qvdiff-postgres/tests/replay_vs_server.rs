@@ -6,10 +6,13 @@
 
 use postgres::Client;
 use qvdiff_core::propose::{propose, Proposal, Scripted};
-use qvdiff_core::{diff, Dialect, Plan, Renames, Schema};
+use qvdiff_core::{Plan, Schema};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{introspect, replay_chain, Postgres, ReplayErrorKind, SchemaReplay};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod fixture_cases;
+use fixture_cases::{first_migration, fixture_cases};
 
 /// Runs `scripts` one by one on a fresh database; after each, the replay of all scripts so far
 /// must equal the server's schema. Returns the number of comparisons.
@@ -532,12 +535,7 @@ fn model_models(
     let after = capture("after.rs", after);
     let mut answers = Scripted::new(answers);
     let dialect = Postgres::default();
-    let before = dialect.normalize(&before);
-    let baseline = before.without_hints();
-    let create_changes = diff(&Schema::default(), &before, &Renames::from_hints(&before));
-    let create = dialect
-        .plan(&Schema::default(), &before, &create_changes)
-        .unwrap_or_else(|e| panic!("{name}: create: {e}"));
+    let (baseline, create) = first_migration(&before).unwrap_or_else(|e| panic!("{name}: {e}"));
     let Proposal { up, down, .. } = propose(&dialect, &baseline, &after, &mut answers)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
 
@@ -591,22 +589,10 @@ fn model_models(
 
 #[test]
 fn every_fixture_case_models_as_the_server_runs_it() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cases");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("fixtures/cases")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    assert!(!cases.is_empty(), "no fixture case");
     let (mut compared, mut notes) = (0, Vec::new());
-    for case in &cases {
-        let name = case
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let Some((n, case_notes)) = model_case(case, &name) else {
+    let cases = fixture_cases();
+    for (name, case) in &cases {
+        let Some((n, case_notes)) = model_case(case, name) else {
             return;
         };
         compared += n;

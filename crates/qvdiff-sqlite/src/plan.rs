@@ -472,11 +472,7 @@ impl<'a> Planner<'a> {
             "is indexed"
         } else if table.foreign_keys.iter().any(|f| f.columns.contains(name)) {
             "is in a foreign key"
-        } else if table
-            .checks
-            .iter()
-            .any(|c| sqltext::mentions_identifier(&c.expr, name))
-        {
+        } else if a_check_mentions(table, name) {
             "is used by a check"
         } else if self.from.views.iter().chain(&self.from.triggers).any(|o| {
             sqltext::mentions_identifier(&o.sql, &table.name)
@@ -681,12 +677,7 @@ impl<'a> Planner<'a> {
                         let reason = format!(
                             "{name}.{} loses enum values {}: rows holding them are refused",
                             column.name,
-                            change
-                                .removed
-                                .iter()
-                                .map(|v| quote_string(v))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            quoted_list(&change.removed)
                         );
                         losses.push(Loss::new(name, Some(&column.name), reason));
                     } else if !old_column.ty.converts_losslessly_to(&new_type) {
@@ -830,16 +821,29 @@ fn add_column_obstacle(table: &Table, column: &Column) -> Option<String> {
         "is NOT NULL without a default"
     } else if matches!(column.default, Some(DefaultValue::Sql(_))) {
         "has a non-constant default"
-    } else if table
-        .checks
-        .iter()
-        .any(|c| sqltext::mentions_identifier(&c.expr, name))
-    {
+    } else if a_check_mentions(table, name) {
         "is used by a check"
     } else {
         return None;
     };
     Some(format!("new column {} {why}", quote_ident(name)))
+}
+
+/// `values` as SQL string literals, comma-separated (the enum values a change removes).
+fn quoted_list(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| quote_string(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a CHECK constraint of `table` names the column `name`.
+fn a_check_mentions(table: &Table, name: &str) -> bool {
+    table
+        .checks
+        .iter()
+        .any(|c| sqltext::mentions_identifier(&c.expr, name))
 }
 
 /// Applies all column renames at once (so a swap `a → b, b → a` works).
@@ -917,12 +921,7 @@ fn describe_alter(from: &Column, to: &Column) -> String {
         if !change.removed.is_empty() {
             parts.push(format!(
                 "rows holding {} are refused",
-                change
-                    .removed
-                    .iter()
-                    .map(|v| quote_string(v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted_list(&change.removed)
             ));
         }
     } else if from.ty != to.ty {

@@ -1,6 +1,8 @@
 //! The round-trip invariant, replay, schema copy, apply on a file database, and verify.
 
 mod common;
+#[path = "../../../fixtures/schema/sample_columns.rs"]
+mod sample_columns;
 
 use common::*;
 use qvdiff_core::{
@@ -25,14 +27,8 @@ fn rich_schema() -> Schema {
                 },
             ),
             nullable(Column::new("score", ColumnType::Float)),
-            with_default(
-                Column::new("active", ColumnType::Bool),
-                DefaultValue::Bool(true),
-            ),
-            with_default(
-                Column::new("created", ColumnType::DateTime),
-                DefaultValue::Sql("CURRENT_TIMESTAMP".into()),
-            ),
+            sample_columns::active(),
+            sample_columns::created(),
             nullable(Column::new("born", ColumnType::Date)),
             nullable(Column::new("wakes", ColumnType::Time)),
             Column::new("uid", ColumnType::Uuid),

@@ -39,11 +39,8 @@
 //! `QVDIFF_PROP_BASE=<n>` the first seed.
 
 use qvdiff_core::migration::render_steps;
-use qvdiff_core::propose::{propose, Proposal, Scripted};
-use qvdiff_core::runner::{Migration, Migrations};
-use qvdiff_core::{
-    restore_placeholder, Column, ColumnType, DefaultValue, MigrationFile, Schema, Table,
-};
+use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::{restore_placeholder, Column, ColumnType, DefaultValue, Schema, Table};
 use qvdiff_sqlite::preflight::{converted_storage_classes, DataProblem, DataProblemKind};
 use qvdiff_sqlite::runner::RunError;
 use qvdiff_sqlite::{
@@ -59,8 +56,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[path = "../../../fixtures/property/generator.rs"]
 mod generator;
 use generator::{
-    assert_source_replays_and_shrinks_to_zero, compare_rows, run_many, show, Case, Expect, Failure,
-    Flavor, TypedAnswers, Value,
+    assert_source_replays_and_shrinks_to_zero, case_history, compare_rows, is_keyed, propose_first,
+    run_many, show, Case, Expect, Failure, Flavor, TypedAnswers, Value,
 };
 
 /// What SQLite needs from the generator: its quoting and types, `MONEY` as the custom type
@@ -212,18 +209,6 @@ fn read_table(conn: &Connection, table: &Table) -> Result<Vec<Vec<Value>>, Failu
         .map_err(|e| e.to_string())
 }
 
-fn migration(revision: &str, parents: &[&str], up: &str, down: &str) -> Migration {
-    let file = MigrationFile {
-        revision: revision.to_string(),
-        parents: parents.iter().map(|p| p.to_string()).collect(),
-        message: revision.to_string(),
-        up: up.to_string(),
-        down: down.to_string(),
-    };
-    let text = file.render();
-    Migration::from_text(&text, format!("migrations/{revision}.sql")).unwrap()
-}
-
 /// The generated SQL of a case.
 #[derive(Default)]
 struct Generated {
@@ -237,15 +222,7 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
     }
     let dialect = Sqlite;
     // The first migration, as `migrate` proposes it for the models A on an empty project.
-    let first = propose(
-        &dialect,
-        &Schema::default(),
-        &case.a,
-        &mut Scripted::default(),
-    )
-    .map_err(|e| format!("planning A: {e}"))?;
-    let a_wanted = first.wanted;
-    let create_sql = render_steps(&first.up.steps);
+    let (a_wanted, create_sql) = propose_first(&dialect, &case.a)?;
     let shadow = replay([("r1", create_sql.as_str())]).map_err(|e| format!("replaying A: {e}"))?;
     let baseline = introspect(&shadow).map_err(|e| e.to_string())?;
     if comparable(&baseline) != comparable(&a_wanted) {
@@ -285,11 +262,7 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
     // The real runner on a file database holding the rows.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.db");
-    let migrations = Migrations::new(vec![
-        migration("r1", &[], &create_sql, ""),
-        migration("r2", &["r1"], &generated.up, &generated.down),
-    ])
-    .unwrap();
+    let migrations = case_history("migrations", &create_sql, &generated.up, &generated.down);
     let mut conn = Connection::open(&path).unwrap();
     upgrade(&mut conn, &migrations, "r1", &RunOptions::default())
         .map_err(|e| format!("upgrade to A: {e}"))?;
@@ -370,13 +343,10 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
         ));
     }
     for a_table in &baseline.tables {
-        let b_name = case
+        let b_table = case
             .lineage
-            .tables
-            .iter()
-            .find(|(_, a)| *a == &a_table.name)
-            .map(|(b, _)| b.clone());
-        let b_table = b_name.as_ref().and_then(|n| wanted.table(n));
+            .b_table(&a_table.name)
+            .and_then(|n| wanted.table(n));
         let source_rows = match b_table {
             Some(_) => stored.get(&a_table.name).cloned().unwrap_or_default(),
             // A dropped table comes back empty.
@@ -395,23 +365,10 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
                             .and_then(|t| t.columns.iter().position(|c| c.name == column.name));
                         let value = a_pos.map(|i| &row[i]);
                         let b_column = b_table.and_then(|bt| {
-                            let b_name = b_name.as_ref()?;
-                            let ((_, b_col), _) = case
-                                .lineage
-                                .columns
-                                .iter()
-                                .find(|((t, _), a)| t == b_name && *a == &column.name)?;
-                            bt.column(b_col).cloned()
+                            bt.column(case.lineage.b_column(&bt.name, &column.name)?)
+                                .cloned()
                         });
-                        let keyed = a_table.primary_key.contains(&column.name)
-                            || a_table
-                                .uniques
-                                .iter()
-                                .any(|u| u.columns.contains(&column.name))
-                            || a_table
-                                .indexes
-                                .iter()
-                                .any(|i| i.unique && i.columns.contains(&column.name));
+                        let keyed = is_keyed(a_table, &column.name);
                         expect_down(&conv, keyed, column, b_column.as_ref(), value)
                     })
                     .collect()

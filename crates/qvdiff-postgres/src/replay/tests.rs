@@ -62,15 +62,7 @@ fn base() -> String {
 fn create_table_and_index_as_the_planner_writes_them() {
     let schema = replay(&base());
     let items = table(&schema, "items");
-    let mut id = Column::new("id", ColumnType::Integer { bits: 64 });
-    id.autoincrement = true;
-    let mut title = Column::new(
-        "title",
-        ColumnType::Text {
-            max_length: Some(200),
-        },
-    );
-    title.default = Some(DefaultValue::Text("x".into()));
+    let (id, title) = crate::ddl::tests::identity_id_and_title();
     let price = Column {
         nullable: true,
         default: Some(DefaultValue::Float(-1.5)),
