@@ -24,6 +24,7 @@ use qvdiff::Model;
 pub struct Item {
     #[column(primary_key)]
     pub id: i64,
+    #[column(index)]
     pub qty: i32,
     pub title: Option<String>,
 }
@@ -184,7 +185,28 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
     let contract = p.read("migrations/r2_contract_widen_qty_rename_title_contract.sql");
     assert!(contract.contains("\n-- qvdiff:contract\n"), "{contract}");
     let expand = p.read("migrations/r2_widen_qty_rename_title_expand.sql");
-    assert!(expand.contains("DO $qvdiff_backfill$"), "{expand}");
+    // The backfill is an ordinary UPDATE the runner applies in batches by key.
+    assert!(
+        expand.contains(
+            "-- qvdiff:batch 10000\nUPDATE \"items\" SET \"qty_new\" = \"qty\" \
+             WHERE \"qty_new\" IS NULL AND \"qty\" IS NOT NULL;"
+        ),
+        "{expand}"
+    );
+    assert!(!expand.contains("DO "), "{expand}");
+    // The index on qty is built on qty_new in the expand; the contract only renames it (its
+    // down builds the old one again).
+    let contract_up = contract.split("-- qvdiff:down").next().unwrap();
+    assert!(
+        expand
+            .contains("CREATE INDEX CONCURRENTLY \"ix_items_qty_new\" ON \"items\" (\"qty_new\");"),
+        "{expand}"
+    );
+    assert!(
+        contract.contains("ALTER INDEX \"ix_items_qty_new\" RENAME TO \"ix_items_qty\";")
+            && !contract_up.contains("CREATE INDEX"),
+        "{contract}"
+    );
     assert!(!expand.contains("-- qvdiff:contract"), "{expand}");
 
     // The old app writes from before the expand until the contract.
@@ -203,6 +225,25 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
         current.stderr.contains("upgrade --contract"),
         "{}",
         current.stderr
+    );
+    // `upgrade --sql` stops there too; with `--contract` it prints the contract.
+    let held = p
+        .qvdiff(&["upgrade", "--db", &db.url, "--sql"])
+        .expect_code(0);
+    assert!(
+        held.stdout
+            .contains("stopped before contract revision r2_contract")
+            && !held.stdout.contains("DROP COLUMN \"qty\""),
+        "{}",
+        held.stdout
+    );
+    let through = p
+        .qvdiff(&["upgrade", "--db", &db.url, "--sql", "--contract"])
+        .expect_code(0);
+    assert!(
+        through.stdout.contains("DROP COLUMN \"qty\""),
+        "{}",
+        through.stdout
     );
     // The expand applied, the contract pending: a second upgrade runs nothing.
     p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
@@ -241,6 +282,15 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
         1
     );
     assert_eq!(sync_objects(&mut client), 0);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname \
+             JOIN pg_index x ON x.indexrelid = c.oid WHERE i.tablename = 'items' \
+             AND i.indexname = 'ix_items_qty' AND i.indexdef LIKE '%(qty)' AND x.indisvalid"
+        ),
+        1
+    );
     p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
     // A value only int8 holds fits now.
     client
@@ -256,6 +306,15 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
     assert_eq!(rows(&mut client, "qty", "title"), expected);
     assert_eq!(rows(&mut client, "qty_new", "name"), expected);
     assert_eq!(sync_objects(&mut client), 4);
+    assert_eq!(
+        count(
+            &mut client,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'items' AND \
+             (indexname, indexdef LIKE '%(qty)', indexdef LIKE '%(qty_new)') \
+             IN (('ix_items_qty', true, false), ('ix_items_qty_new', false, true))"
+        ),
+        2
+    );
     client
         .execute(
             "UPDATE items SET title = 'after downgrade' WHERE id = 3",
@@ -272,7 +331,9 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
 }
 
 /// A hand-written contract revision on SQLite: `upgrade` applies what comes before it and stops,
-/// `history` marks it, `upgrade --contract` applies it.
+/// `history` marks it, `upgrade --contract` applies it. `upgrade --sql` prints what `upgrade`
+/// would run: without the contract revision unless `--contract`, on a database file not created
+/// yet and on one that exists.
 #[test]
 fn upgrade_stops_before_a_contract_revision_until_told_to_go_on() {
     let p = Project::empty();
@@ -290,14 +351,35 @@ fn upgrade_stops_before_a_contract_revision_until_told_to_go_on() {
         "-- qvdiff revision: r2\n-- parents: r1\n-- message: drop a\n-- qvdiff:contract\n\
          -- qvdiff:up\nALTER TABLE t DROP COLUMN a;\n-- qvdiff:down\nALTER TABLE t ADD COLUMN a TEXT;\n",
     );
-    let up = p.qvdiff(&["upgrade"]).expect_code(0);
-    assert!(up.stderr.contains("Applied r1 create"), "{}", up.stderr);
-    assert!(
-        up.stderr
-            .contains("Stopped before contract revision r2 (migrations/r2_drop_a.sql)"),
-        "{}",
-        up.stderr
-    );
+    let script = |args: &[&str]| {
+        let before = p.snapshot();
+        let run = p.qvdiff(args).expect_code(0);
+        assert_eq!(p.snapshot(), before, "{args:?} wrote something");
+        run.stdout
+    };
+    let drop_a = "ALTER TABLE t DROP COLUMN a;";
+    for applied in [false, true] {
+        if applied {
+            let up = p.qvdiff(&["upgrade"]).expect_code(0);
+            assert!(up.stderr.contains("Applied r1 create"), "{}", up.stderr);
+            assert!(
+                up.stderr
+                    .contains("Stopped before contract revision r2 (migrations/r2_drop_a.sql)"),
+                "{}",
+                up.stderr
+            );
+        }
+        let held = script(&["upgrade", "--sql"]);
+        assert_eq!(held.contains("CREATE TABLE t"), !applied, "{held}");
+        assert!(!held.contains(drop_a), "{held}");
+        assert!(
+            held.contains("stopped before contract revision r2 (`--contract` goes on)"),
+            "{held}"
+        );
+        let through = script(&["upgrade", "--sql", "--contract"]);
+        assert!(through.contains(drop_a), "{through}");
+        assert!(!through.contains("stopped before"), "{through}");
+    }
     let history = p.qvdiff(&["history"]).expect_code(0);
     assert!(
         history.stdout.contains("o r2 (head; contract"),

@@ -277,7 +277,8 @@ pub struct UpgradeArgs {
     #[arg(long)]
     pub no_backup: bool,
     /// Go through contract revisions too (`migrate --online` writes them; the file says
-    /// `-- qvdiff:contract`). Without it `upgrade` stops before the first one: apply it once
+    /// `-- qvdiff:contract`). Without it `upgrade` (and `upgrade --sql`) stops before the first
+    /// one: apply it once
     /// the new app version runs everywhere, since it drops what the old version uses.
     #[arg(long)]
     pub contract: bool,

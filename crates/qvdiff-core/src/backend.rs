@@ -251,10 +251,12 @@ pub trait Backend {
     fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, BackendError>;
 
     /// The script `upgrade TARGET --sql` would run on this database now; nothing is changed.
+    /// It stops before the first contract revision unless `contract`, as `upgrade` does.
     fn upgrade_script(
         &mut self,
         migrations: &Migrations,
         target: &str,
+        contract: bool,
     ) -> Result<String, BackendError>;
 
     /// The script `downgrade TARGET --sql` would run on this database now; nothing is changed.

@@ -295,18 +295,31 @@ pub fn heads_label(current: &[String]) -> String {
 
 /// What `upgrade TARGET --sql` (`direction` up) or `downgrade TARGET --sql` would run on a
 /// database whose ledger is `ledger`, with the range for the script's header
-/// (`base -> TARGET`).
+/// (`base -> TARGET`). An upgrade stops before the first contract revision unless `contract`,
+/// as [`hold_contract`] stops the run; the header then names the revision it stopped before.
 pub fn script_plan<'m>(
     migrations: &'m Migrations,
     ledger: &[AppliedRevision],
     direction: Direction,
     target: &str,
+    contract: bool,
 ) -> Result<(ScriptPlan<'m>, String), Refusal> {
+    let mut held = Vec::new();
     let plan = match direction {
-        Direction::Up => ScriptPlan::Upgrade(plan_upgrade(migrations, ledger, target)?),
+        Direction::Up => {
+            let mut plan = plan_upgrade(migrations, ledger, target)?;
+            held = hold_contract(&mut plan, contract);
+            ScriptPlan::Upgrade(plan)
+        }
         Direction::Down if ledger.is_empty() => ScriptPlan::Downgrade(Vec::new()),
         Direction::Down => ScriptPlan::Downgrade(plan_downgrade(migrations, ledger, target)?),
     };
     let from = heads_label(&runner::status(migrations, ledger).current);
-    Ok((plan, format!("{from} -> {target}")))
+    let range = match held.first() {
+        Some(first) => format!(
+            "{from} -> {target}, stopped before contract revision {first} (`--contract` goes on)"
+        ),
+        None => format!("{from} -> {target}"),
+    };
+    Ok((plan, range))
 }

@@ -258,8 +258,7 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
                 committed: Vec::new(),
             });
         }
-        autocommit |=
-            sqltext::runs_on_its_own(&words) || sqltext::is_batched_backfill(statement, sql);
+        autocommit |= sqltext::runs_on_its_own(&words);
     }
     let mut batched = Vec::with_capacity(statements.len());
     for (statement, rows) in statements.iter().zip(batch::batch_lines(sql, &statements)) {
@@ -387,9 +386,8 @@ fn run_statement(
     let step = DataStep::of(text);
     let refused =
         |problem: DataProblem| SectionFailure::Data(index, failed(String::new()), vec![problem]);
-    // Runs without a transaction around it: `CONCURRENTLY`, or a `DO` backfill committing batches.
-    let concurrent = sqltext::needs_autocommit(&statement.words(sql))
-        || sqltext::is_batched_backfill(statement, sql);
+    // Runs without a transaction around it: `CONCURRENTLY` and the like.
+    let concurrent = sqltext::needs_autocommit(&statement.words(sql));
     // A failure undoes the statement (its transaction or savepoint rolls back), so the rows in
     // its way can be counted after it failed instead of read twice on the way to success.
     let undone_on_failure = in_transaction || !concurrent;
@@ -1219,14 +1217,16 @@ impl<S: Session> PostgresDatabase<S> {
 }
 
 impl<S: Session> PostgresDatabase<S> {
-    /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
+    /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed),
+    /// stopped before the first contract revision unless `contract`.
     pub fn upgrade_sql(
         &mut self,
         migrations: &Migrations,
         target: &str,
+        contract: bool,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target)?;
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target, contract)?;
         render_script(&plan, &range)
     }
 
@@ -1238,7 +1238,7 @@ impl<S: Session> PostgresDatabase<S> {
         target: &str,
     ) -> Result<String, RunError> {
         let ledger = read_ledger(&mut self.client)?;
-        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target)?;
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target, false)?;
         render_script(&plan, &range)
     }
 
@@ -1383,8 +1383,9 @@ impl<S: Session> Backend for PostgresDatabase<S> {
         &mut self,
         migrations: &Migrations,
         target: &str,
+        contract: bool,
     ) -> Result<String, BackendError> {
-        PostgresDatabase::upgrade_sql(self, migrations, target).map_err(backend_error)
+        PostgresDatabase::upgrade_sql(self, migrations, target, contract).map_err(backend_error)
     }
 
     fn downgrade_script(

@@ -131,19 +131,6 @@ pub(crate) fn is_validate_constraint(words: &[String]) -> bool {
             .any(|pair| pair[0] == "VALIDATE" && pair[1] == "CONSTRAINT")
 }
 
-/// Whether `statement` is qvdiff's batched backfill (`DO $qvdiff_backfill$ … $qvdiff_backfill$`,
-/// see [`crate::plan::expand::backfill_sql`]): it commits after each batch, so it must run
-/// outside a transaction block. On tables without rows it commits nothing and runs anywhere.
-pub(crate) fn is_batched_backfill(statement: &Statement, sql: &str) -> bool {
-    let mut tokens = statement.tokens.iter();
-    tokens
-        .next()
-        .is_some_and(|t| sql[t.start..t.end].eq_ignore_ascii_case("DO"))
-        && tokens
-            .next()
-            .is_some_and(|t| sql[t.start..t.end].starts_with(crate::plan::expand::BACKFILL_TAG))
-}
-
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY …` or `DROP INDEX CONCURRENTLY …` without the word
 /// `CONCURRENTLY`, for a run inside one transaction over tables that hold no rows (where
 /// building concurrently spares no writer and PostgreSQL refuses it); `None` for any other

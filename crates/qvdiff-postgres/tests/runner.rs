@@ -975,7 +975,7 @@ fn the_backend_trait_drives_the_same_runner() {
     let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["items", "users"]);
     db.downgrade(&migrations, "base", &opts()).unwrap();
-    let script = db.upgrade_script(&migrations, "head").unwrap();
+    let script = db.upgrade_script(&migrations, "head", false).unwrap();
     assert!(
         script.contains("\\set ON_ERROR_STOP on\nBEGIN;\n"),
         "{script}"

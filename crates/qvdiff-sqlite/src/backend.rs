@@ -109,8 +109,9 @@ impl<C: BorrowMut<Connection>> Backend for SqliteDatabase<C> {
         &mut self,
         migrations: &Migrations,
         target: &str,
+        contract: bool,
     ) -> Result<String, BackendError> {
-        runner::upgrade_sql(self.conn.borrow(), migrations, target).map_err(backend_error)
+        runner::upgrade_sql(self.conn.borrow(), migrations, target, contract).map_err(backend_error)
     }
 
     fn downgrade_script(

@@ -666,13 +666,26 @@ pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String
     Ok(render_script(&plan, &format!("{from} -> {to}")))
 }
 
-/// The script `upgrade TARGET --sql` would run on this database now (nothing is changed).
+/// The script `upgrade TARGET --sql` would run on this database now (nothing is changed),
+/// stopped before the first contract revision unless `contract`.
 pub fn upgrade_sql(
     conn: &Connection,
     migrations: &Migrations,
     target: &str,
+    contract: bool,
 ) -> Result<String, RunError> {
-    let (plan, range) = script_plan(migrations, &read_ledger(conn)?, Direction::Up, target)?;
+    let ledger = read_ledger(conn)?;
+    let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target, contract)?;
+    Ok(render_script(&plan, &range))
+}
+
+/// The script `upgrade TARGET --sql` would run on a database file not created yet.
+pub fn upgrade_sql_from_base(
+    migrations: &Migrations,
+    target: &str,
+    contract: bool,
+) -> Result<String, RunError> {
+    let (plan, range) = script_plan(migrations, &[], Direction::Up, target, contract)?;
     Ok(render_script(&plan, &range))
 }
 
@@ -683,7 +696,13 @@ pub fn downgrade_sql(
     migrations: &Migrations,
     target: &str,
 ) -> Result<String, RunError> {
-    let (plan, range) = script_plan(migrations, &read_ledger(conn)?, Direction::Down, target)?;
+    let (plan, range) = script_plan(
+        migrations,
+        &read_ledger(conn)?,
+        Direction::Down,
+        target,
+        false,
+    )?;
     Ok(render_script(&plan, &range))
 }
 

@@ -274,11 +274,13 @@ pub fn upgrade(
     // Only a database file can be missing (and then created); a server's database exists.
     let missing_file = !database.exists();
     if args.sql {
+        // Only a database file can be missing: the script from base, on SQLite.
         let script = if missing_file {
-            dialects::offline_script(config, &migrations, Some(&format!("base:{target_rev}")))?
+            qvdiff_sqlite::runner::upgrade_sql_from_base(&migrations, target_rev, args.contract)
+                .map_err(|e| CliError::new(e.to_string()))?
         } else {
             dialects::open(&database, false)?
-                .upgrade_script(&migrations, target_rev)
+                .upgrade_script(&migrations, target_rev, args.contract)
                 .map_err(run_error)?
         };
         print_stdout(&script);

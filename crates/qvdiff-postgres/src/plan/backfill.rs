@@ -37,10 +37,16 @@ impl Planner<'_> {
             ..StepFacts::default()
         };
         let sql = if batched {
-            format!("{BATCH_PREFIX} {BACKFILL_BATCH_ROWS}\n{update}")
+            batched_sql(&update)
         } else {
             update
         };
         self.steps.push(Step::with(sql, facts));
     }
+}
+
+/// `update` under a `-- qvdiff:batch` line of [`BACKFILL_BATCH_ROWS`] rows: the runner applies
+/// it in batches by primary key, each committed on its own.
+pub(crate) fn batched_sql(update: &str) -> String {
+    format!("{BATCH_PREFIX} {BACKFILL_BATCH_ROWS}\n{update}")
 }

@@ -5,37 +5,34 @@
 //! - **Expand**: the other changes of the diff as usual; then per carried column a new column
 //!   (the new type under `<column>_new`, or the new name), a trigger function and a `BEFORE
 //!   INSERT OR UPDATE` trigger keeping both columns in step both ways, the backfill of the rows
-//!   already there in batches of [`BACKFILL_BATCH`] keys, each committed on its own
-//!   ([`backfill_sql`]: a `DO` block the runner runs outside a transaction), and for a NOT NULL
+//!   already there ([`backfill_sql`]: an `UPDATE` under a `-- qvdiff:batch` line, which the
+//!   runner applies in batches by key, each committed on its own), and for a NOT NULL
 //!   column a `CHECK (new IS NOT NULL)` added `NOT VALID` and validated, which lets the contract
-//!   set NOT NULL without a scan.
-//! - **Contract**: drop the trigger and its function, drop the old column, give the new column
-//!   the old one's place (rename, NOT NULL over the validated CHECK, default, comment), drop the
-//!   CHECK. Every statement takes its lock briefly: nothing scans or rewrites the table.
+//!   set NOT NULL without a scan; then each index on the old column built on the new one
+//!   `CONCURRENTLY` (under `<index>_new` while the old index holds its name).
+//! - **Contract**: drop the trigger and its function, drop the old column (and its indexes with
+//!   it), give the new column the old one's place (rename, its indexes renamed to the wanted
+//!   names, NOT NULL over the validated CHECK, default, comment), drop the CHECK. Every
+//!   statement takes its lock briefly: nothing scans or rewrites the table.
 //!
-//! A column in a key, an index, a foreign key or a CHECK, a table without a single integer
+//! A column in a key, a UNIQUE constraint, a partial index, a foreign key or a CHECK, an index
+//! on it that changes otherwise too, a table without a single integer
 //! primary key to batch by, and a type without assignment casts both ways stay in place (the
 //! reason is reported); so does everything else.
 
+use super::backfill::batched_sql;
 use super::{has_assignment_cast, Postgres};
-use crate::ddl::{check_comment_sql, comment_sql};
+use crate::ddl::{check_comment_sql, comment_sql, create_index_sql};
 use crate::locks::type_change_rewrites;
 use crate::render::{limit_name, quote_ident, render_default, render_type};
 use qvdiff_core::{
-    diff, fill_restored_columns, Change, Check, Column, ColumnType, Dialect, ExpandContract, Lock,
-    LockMode, Loss, Plan, PlanError, Renames, Schema, Step, StepFacts,
+    diff, fill_restored_columns, Change, Check, Column, ColumnType, Dialect, ExpandContract, Index,
+    Lock, LockMode, Loss, Plan, PlanError, Renames, Schema, Step, StepFacts,
 };
 
 /// Prefix of the trigger functions and triggers qvdiff writes to keep two columns in step.
 /// The schema model and the comparisons know them by it.
 pub const SYNC_PREFIX: &str = "qvdiff_sync_";
-
-/// Dollar-quote tag of qvdiff's batched backfill: a `DO` block with it commits batch by batch,
-/// so the runner runs it outside a transaction and the schema model reads it as data only.
-pub const BACKFILL_TAG: &str = "$qvdiff_backfill$";
-
-/// Keys per backfill batch: a batch's row locks are held for milliseconds.
-pub const BACKFILL_BATCH: u32 = 5_000;
 
 /// One column carried through expand / contract.
 struct Carried {
@@ -46,8 +43,17 @@ struct Carried {
     new: Column,
     /// The name of the new column between the two revisions.
     shadow: String,
-    /// The single integer primary key column, to batch the backfill by.
-    key: String,
+    /// The indexes on the column, moved to the new column: built there in the expand, the old
+    /// ones dropped with the old column in the contract.
+    indexes: Vec<MovedIndex>,
+}
+
+/// An index on a carried column: as it is, as wanted, and as built on the new column in the
+/// expand (under a name of its own while the old one exists).
+struct MovedIndex {
+    old: Index,
+    new: Index,
+    expanded: Index,
 }
 
 impl Carried {
@@ -82,21 +88,59 @@ impl Carried {
     }
 }
 
+/// The indexes on `old` of `table` in `from`, each with the index `to` wants on `new` in its
+/// place (same other columns, uniqueness, no predicate); `None` when one has no such match,
+/// or `to` has an index on `new` that is not such a match.
+fn moved_indexes(
+    from: &Schema,
+    to: &Schema,
+    table: &str,
+    old: &str,
+    new: &str,
+) -> Option<Vec<(Index, Index)>> {
+    let (before, after) = (from.table(table)?, to.table(table)?);
+    let on = |i: &Index, column: &str| i.columns.iter().any(|c| c == column);
+    let renamed = |i: &Index| -> Vec<String> {
+        i.columns
+            .iter()
+            .map(|c| if c == old { new.to_string() } else { c.clone() })
+            .collect()
+    };
+    let mut moved = Vec::new();
+    for index in before.indexes.iter().filter(|i| on(i, old)) {
+        let wanted = after.indexes.iter().find(|w| {
+            w.columns == renamed(index)
+                && w.unique == index.unique
+                && w.predicate.is_none()
+                && index.predicate.is_none()
+        })?;
+        moved.push((index.clone(), wanted.clone()));
+    }
+    let all_matched = after
+        .indexes
+        .iter()
+        .filter(|i| on(i, new))
+        .all(|i| moved.iter().any(|(_, w)| w.name == i.name));
+    all_matched.then_some(moved)
+}
+
 /// Why `column` of `table` (named `name` in `to`) cannot be carried; `None`: it can.
 fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Option<String> {
     let (Some(before), Some(after)) = (from.table(table), to.table(table)) else {
         return Some("its table is created, dropped or renamed".into());
     };
     let mentions = |expr: &str, column: &str| expr.contains(column);
+    if moved_indexes(from, to, table, old, new).is_none() {
+        return Some("an index on it is partial or changes too".into());
+    }
     for (t, column) in [(before, old), (after, new)] {
         let in_key = t.primary_key.iter().any(|c| c == column)
             || t.uniques
                 .iter()
                 .any(|u| u.columns.iter().any(|c| c == column))
-            || t.indexes.iter().any(|i| {
-                i.columns.iter().any(|c| c == column)
-                    || i.predicate.as_deref().is_some_and(|p| mentions(p, column))
-            })
+            || t.indexes
+                .iter()
+                .any(|i| i.predicate.as_deref().is_some_and(|p| mentions(p, column)))
             || t.foreign_keys
                 .iter()
                 .any(|fk| fk.columns.iter().any(|c| c == column))
@@ -110,7 +154,7 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
             })
         });
         if in_key || referenced {
-            return Some("it is in a key, an index, a foreign key or a CHECK".into());
+            return Some("it is in a key, a UNIQUE, a foreign key or a CHECK".into());
         }
     }
     let integer_key = |t: &qvdiff_core::Table| match t.primary_key.as_slice() {
@@ -197,13 +241,37 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
             in_place.push(format!("{what} stays in place: {why}"));
             continue;
         }
-        let key = from.table(table).map(|t| t.primary_key[0].clone());
+        let before = from
+            .table(table)
+            .map(|t| t.indexes.as_slice())
+            .unwrap_or(&[]);
+        let indexes = moved_indexes(from, to, table, old_name, new_name)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(old_index, new_index)| {
+                let taken = before.iter().any(|i| i.name == new_index.name);
+                let mut expanded = new_index.clone();
+                if taken {
+                    expanded.name = limit_name(&format!("{}_new", new_index.name));
+                }
+                for c in &mut expanded.columns {
+                    if c == new_name {
+                        c.clone_from(&shadow);
+                    }
+                }
+                MovedIndex {
+                    old: old_index,
+                    new: new_index,
+                    expanded,
+                }
+            })
+            .collect();
         carried.push(Carried {
             table: table.clone(),
             old: old.clone(),
             new: new.clone(),
             shadow,
-            key: key.unwrap_or_default(),
+            indexes,
         });
     }
     (carried, in_place)
@@ -218,6 +286,12 @@ fn without_carried(from: &Schema, to: &Schema, carried: &[Carried]) -> Schema {
             if let Some(old) = from.table(&c.table).and_then(|t| t.column(&c.old.name)) {
                 table.columns.push(old.clone());
             }
+            table
+                .indexes
+                .retain(|i| !c.indexes.iter().any(|m| m.new.name == i.name));
+            table
+                .indexes
+                .extend(c.indexes.iter().map(|m| m.old.clone()));
         }
     }
     mid
@@ -230,6 +304,9 @@ fn expanded_schema(mid: &Schema, carried: &[Carried]) -> Schema {
         if let Some(table) = expanded.tables.iter_mut().find(|t| t.name == c.table) {
             table.columns.push(shadow_column(c));
             table.checks.extend(c.not_null_check());
+            table
+                .indexes
+                .extend(c.indexes.iter().map(|m| m.expanded.clone()));
         }
     }
     expanded.normalized()
@@ -302,39 +379,15 @@ fn drop_sync_sql(c: &Carried) -> [String; 2] {
     ]
 }
 
-/// The backfill of the rows already there: `shadow = old` in batches of [`BACKFILL_BATCH`]
-/// keys, each batch committed, with a notice per batch. It runs outside a transaction (the
-/// runner knows it by [`BACKFILL_TAG`]); run again after a failure, it skips the rows done.
-pub fn backfill_sql(table: &str, key: &str, old: &str, shadow: &str) -> String {
-    let (t, k, o, s) = (
-        quote_ident(table),
-        quote_ident(key),
-        quote_ident(old),
-        quote_ident(shadow),
-    );
-    format!(
-        "DO {BACKFILL_TAG}\n\
-         DECLARE\n\
-         \x20 after_key bigint;\n\
-         \x20 upto bigint;\n\
-         \x20 changed bigint;\n\
-         \x20 done bigint := 0;\n\
-         BEGIN\n\
-         \x20 LOOP\n\
-         \x20   SELECT max(b.{k}) INTO upto FROM (SELECT {k} FROM {t} WHERE after_key IS NULL OR {k} > after_key ORDER BY {k} LIMIT {BACKFILL_BATCH}) AS b;\n\
-         \x20   EXIT WHEN upto IS NULL;\n\
-         \x20   UPDATE {t} SET {s} = {o} WHERE (after_key IS NULL OR {k} > after_key) AND {k} <= upto AND {s} IS NULL AND {o} IS NOT NULL;\n\
-         \x20   GET DIAGNOSTICS changed = ROW_COUNT;\n\
-         \x20   done := done + changed;\n\
-         \x20   COMMIT;\n\
-         \x20   RAISE NOTICE 'qvdiff backfill {table}.{shadow}: % rows', done;\n\
-         \x20   after_key := upto;\n\
-         \x20 END LOOP;\n\
-         END\n\
-         {BACKFILL_TAG};",
-        table = table.replace('\'', "''"),
-        shadow = shadow.replace('\'', "''"),
-    )
+/// The backfill of the rows already there: `shadow = old` for the rows the trigger has not
+/// filled, under a batch line (see `runner::batch`): committed batch by batch in key order, with
+/// progress, and run again after a kill it skips the rows done.
+pub fn backfill_sql(table: &str, old: &str, shadow: &str) -> String {
+    let (o, s) = (quote_ident(old), quote_ident(shadow));
+    batched_sql(&format!(
+        "UPDATE {} SET {s} = {o} WHERE {s} IS NULL AND {o} IS NOT NULL;",
+        quote_ident(table)
+    ))
 }
 
 fn add_column_sql(c: &Carried) -> String {
@@ -375,17 +428,39 @@ fn expand_steps(c: &Carried) -> Vec<Step> {
             lock(table, LockMode::ShareRowExclusive),
         ),
         Step::with(
-            backfill_sql(table, &c.key, &c.old.name, &c.shadow),
+            backfill_sql(table, &c.old.name, &c.shadow),
             StepFacts {
                 outside_transaction: true,
-                ..lock(table, LockMode::RowExclusive)
+                ..scanning(table, LockMode::RowExclusive)
             },
         ),
     ];
     if let Some(check) = c.not_null_check() {
         steps.extend(not_null_check_steps(table, &check));
     }
+    // After the backfill, so the build reads each row once, filled.
+    for m in &c.indexes {
+        steps.push(Step::with(
+            create_index_sql(table, &m.expanded, true),
+            StepFacts {
+                outside_transaction: true,
+                ..scanning(table, LockMode::ShareUpdateExclusive)
+            },
+        ));
+    }
     steps
+}
+
+/// `ALTER INDEX from RENAME TO to;`: a brief lock, no row read.
+fn rename_index_step(table: &str, from: &str, to: &str) -> Step {
+    Step::with(
+        format!(
+            "ALTER INDEX {} RENAME TO {};",
+            quote_ident(from),
+            quote_ident(to)
+        ),
+        lock(table, LockMode::ShareUpdateExclusive),
+    )
 }
 
 /// The CHECK that lets `SET NOT NULL` skip its scan: added `NOT VALID` (a brief lock), its text
@@ -461,6 +536,10 @@ fn contract_steps(c: &Carried) -> Vec<Step> {
             lock(table, LockMode::AccessExclusive),
         ));
     }
+    // The old column's indexes went with it; the ones built in the expand take their names.
+    for m in c.indexes.iter().filter(|m| m.expanded.name != m.new.name) {
+        steps.push(rename_index_step(table, &m.expanded.name, &m.new.name));
+    }
     let n = quote_ident(&c.new.name);
     if let Some(check) = c.not_null_check() {
         steps.push(Step::with(
@@ -501,6 +580,9 @@ fn uncontract_steps(c: &Carried) -> Vec<Step> {
     let t = quote_ident(table);
     let (o, n) = (quote_ident(&c.old.name), quote_ident(&c.new.name));
     let mut steps = Vec::new();
+    for m in c.indexes.iter().filter(|m| m.expanded.name != m.new.name) {
+        steps.push(rename_index_step(table, &m.new.name, &m.expanded.name));
+    }
     if c.new.default.is_some() {
         steps.push(Step::with(
             format!("ALTER TABLE {t} ALTER COLUMN {n} DROP DEFAULT;"),
@@ -539,6 +621,12 @@ fn uncontract_steps(c: &Carried) -> Vec<Step> {
         steps.push(Step::with(
             format!("ALTER TABLE {t} ALTER COLUMN {o} SET NOT NULL;"),
             scanning(table, LockMode::AccessExclusive),
+        ));
+    }
+    for m in &c.indexes {
+        steps.push(Step::with(
+            create_index_sql(table, &m.old, false),
+            scanning(table, LockMode::Share),
         ));
     }
     if let Some(default) = &c.old.default {

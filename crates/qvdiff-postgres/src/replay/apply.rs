@@ -34,7 +34,6 @@ const STATEMENT_KINDS: &[(&str, StatementReader)] = &[
     ("CREATE", SchemaReplay::create),
     ("DROP", SchemaReplay::drop),
     ("ALTER", SchemaReplay::alter),
-    ("DO", SchemaReplay::do_block),
 ];
 
 /// The `DROP` and `ALTER` statements the replay reads, by their verb and the keyword after it.

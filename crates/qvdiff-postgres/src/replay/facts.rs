@@ -83,10 +83,6 @@ impl Reader {
                     }
                 }
             }
-            Some("DO") => {
-                p.advance();
-                self.backfill(&p, &mut facts);
-            }
             Some("DELETE") => {
                 p.advance();
                 p.eat("FROM");
@@ -185,27 +181,6 @@ impl Reader {
         facts.lock = self.lock(&table, mode);
         if let Some(lock) = &mut facts.lock {
             lock.scans = true;
-        }
-    }
-
-    /// qvdiff's batched backfill (`DO $qvdiff_backfill$ … UPDATE t …`): runs outside a
-    /// transaction, each batch's row locks held briefly. Other `DO` blocks say nothing.
-    fn backfill(&self, p: &Parser, facts: &mut StepFacts) {
-        let tag = crate::plan::expand::BACKFILL_TAG;
-        let Some(body) = p
-            .peek_text()
-            .strip_prefix(tag)
-            .and_then(|b| b.strip_suffix(tag))
-        else {
-            return;
-        };
-        let mut inner = Parser::new(body);
-        while !inner.at_end() && !inner.eat("UPDATE") {
-            inner.advance();
-        }
-        if let Ok(table) = inner.table_name() {
-            facts.lock = self.lock(&table, LockMode::RowExclusive);
-            facts.outside_transaction = true;
         }
     }
 

@@ -1,12 +1,12 @@
 //! The statements of an expand / contract migration that a Schema does not hold (see
 //! [`crate::plan::expand`]): qvdiff's sync trigger functions and triggers, kept in the model's
 //! catalog so that a trigger needs its function and table and a function in use cannot be
-//! dropped, and the batched backfill, which changes data only. Functions and triggers named
-//! otherwise, and other `DO` blocks, stay unsupported: only a server knows what they do.
+//! dropped. Functions and triggers named otherwise, and `DO` blocks, stay unsupported: only a
+//! server knows what they do.
 
 use super::parse::Parser;
 use super::{invalid, unsupported, SchemaReplay, Step};
-use crate::plan::expand::{BACKFILL_TAG, SYNC_PREFIX};
+use crate::plan::expand::SYNC_PREFIX;
 use crate::render::quote_ident;
 
 /// A name qvdiff gives its sync functions and triggers, else an unsupported statement.
@@ -32,16 +32,6 @@ fn empty_arguments(p: &mut Parser) -> Step {
 }
 
 impl SchemaReplay {
-    /// `DO $qvdiff_backfill$ … $qvdiff_backfill$`: qvdiff's batched backfill, data only.
-    pub(super) fn do_block(&mut self, p: &mut Parser) -> Step {
-        let body = p.peek_text();
-        if body.starts_with(BACKFILL_TAG) && body.ends_with(BACKFILL_TAG) {
-            p.advance();
-            return p.expect_end();
-        }
-        unsupported("a DO block can do anything; qvdiff models only its own backfill")
-    }
-
     /// `CREATE [OR REPLACE] FUNCTION qvdiff_sync_…() RETURNS trigger LANGUAGE plpgsql AS $…$`
     /// (after `CREATE [OR REPLACE] FUNCTION`).
     pub(super) fn create_sync_function(&mut self, p: &mut Parser, replace: bool) -> Step {
@@ -188,7 +178,7 @@ $qvdiff_sync$;"#;
         let schema = model.schema();
         model.apply(FUNCTION).unwrap();
         model.apply(TRIGGER).unwrap();
-        model.apply(&backfill_sql("t", "id", "a", "a")).unwrap();
+        model.apply(&backfill_sql("t", "a", "a")).unwrap();
         assert!(model.has_sync_objects());
         assert_eq!(model.schema(), schema);
         // As the server: a trigger once per table, a function in use stays.
@@ -233,6 +223,7 @@ $qvdiff_sync$;"#;
             "CREATE FUNCTION qvdiff_sync_x(a int) RETURNS trigger LANGUAGE plpgsql AS $$ $$",
             "CREATE OR REPLACE VIEW v AS SELECT 1",
             "DO $$ BEGIN PERFORM 1; END $$",
+            "DO $qvdiff_backfill$ BEGIN UPDATE t SET a = a; END $qvdiff_backfill$",
             "DROP FUNCTION f()",
         ] {
             let mut model = SchemaReplay::new();
