@@ -91,6 +91,11 @@ pub enum Command {
     /// TARGET is `head` (default), `heads`, a revision (or unique prefix) or `+N`. Before
     /// changing a file database it takes an online backup (see `backups`). Anything failing rolls
     /// everything back. Concurrent upgrades wait for each other and apply each revision once.
+    ///
+    /// On PostgreSQL a revision whose file marks steps `-- OUTSIDE TRANSACTION` (concurrent
+    /// index builds, `VALIDATE CONSTRAINT`, batched backfills) runs step by step instead: each
+    /// step is recorded when done, and after a failure or a kill the next `upgrade` continues
+    /// where it stopped. `upgrade` stops before a contract revision unless `--contract`.
     Upgrade(UpgradeArgs),
     /// Revert migrations: one step by default, `-N`, a revision (which stays applied) or `base`.
     ///

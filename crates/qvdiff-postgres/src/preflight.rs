@@ -393,34 +393,150 @@ impl DataStep {
     }
 }
 
-/// For a revision that runs statement by statement (where a refused `VALIDATE` would leave the
-/// steps before it committed): the first constraint added `NOT VALID` whose rows would fail its
-/// `VALIDATE`, found before anything runs, as `(statement index, problem)`. Only constraints
-/// before the first statement that writes rows are checked (a backfill before a NOT NULL
-/// changes what the check would meet; the `VALIDATE` then explains its own failure), and a
-/// check the server cannot run yet (a column the revision adds) is left to the `VALIDATE`.
+/// For a revision that runs statement by statement (where a refused step would leave the steps
+/// before it committed): the first step whose rows are in the way, found before anything runs,
+/// as `(statement index, problem)`. Checked up front, against the rows as they are now:
+///
+/// - a constraint added `NOT VALID` (what its `VALIDATE` will meet), before the first statement
+///   that writes rows, adds a column or changes a type (a backfill before a NOT NULL changes
+///   what the check would meet; the `VALIDATE` then explains its own failure);
+/// - a type change (values that would come out changed, or not at all), before the first
+///   statement that writes rows, unless an earlier statement names its column (a rename, a
+///   column added again, an earlier change of it): then the rows it meets are not those of now.
+///
+/// Anything else is checked right before its own step. A check the server cannot run yet (a
+/// table or column the revision creates) is left to its step too. The reading runs in a
+/// transaction rolled back at the end, so nothing of it stays.
 pub(crate) fn problem_before_steps(
     session: &mut (impl Session + ?Sized),
     statements: &[&str],
 ) -> Option<(usize, DataProblem)> {
+    session.execute("BEGIN").ok()?;
+    let found = first_problem(session, statements);
+    let _ = session.execute("ROLLBACK");
+    found
+}
+
+/// [`problem_before_steps`] inside its transaction.
+fn first_problem(
+    session: &mut (impl Session + ?Sized),
+    statements: &[&str],
+) -> Option<(usize, DataProblem)> {
+    let mut constraints_checked = true;
     for (index, statement) in statements.iter().enumerate() {
         let first = Words::new(statement).text_at(0).to_ascii_uppercase();
-        let writes_rows = matches!(
+        if matches!(
             first.as_str(),
             "UPDATE" | "INSERT" | "DELETE" | "MERGE" | "DO"
-        ) || matches!(DataStep::of(statement), Some(DataStep::Type { .. }))
-            || Words::new(statement).has_word("ADD") && Words::new(statement).has_word("COLUMN");
-        if writes_rows {
+        ) {
             break;
         }
-        let Some(step) = DataStep::validated_later(statement) else {
-            continue;
+        let step = DataStep::of(statement);
+        let problem = match &step {
+            Some(step @ DataStep::Type { column, .. })
+                if !statements[..index].iter().any(|earlier| {
+                    Words::new(earlier).names(&column.shown) && !keeps_values(earlier)
+                }) =>
+            {
+                conversion_problem(session, step)
+            }
+            _ if constraints_checked => DataStep::validated_later(statement)
+                .and_then(|step| checked(session, |s| explain_failure(s, &step))),
+            _ => None,
         };
-        if let Ok(Some(problem)) = explain_failure(session, &step) {
+        if let Some(problem) = problem {
             return Some((index, problem));
+        }
+        let adds_column =
+            Words::new(statement).has_word("ADD") && Words::new(statement).has_word("COLUMN");
+        if adds_column || matches!(step, Some(DataStep::Type { .. })) {
+            constraints_checked = false;
         }
     }
     None
+}
+
+/// Whether a statement leaves every stored value as it is: `ALTER TABLE t ALTER [COLUMN] c`
+/// `SET DEFAULT …`, `DROP DEFAULT`, `SET NOT NULL` or `DROP NOT NULL`, one action.
+fn keeps_values(statement: &str) -> bool {
+    let mut w = Words::new(statement);
+    if !w.eat_all(&["ALTER", "TABLE"]) {
+        return false;
+    }
+    w.eat_all(&["IF", "EXISTS"]);
+    w.eat("ONLY");
+    if w.name().is_none() || w.has_top_level_comma() || !w.eat("ALTER") {
+        return false;
+    }
+    w.eat("COLUMN");
+    w.name().is_some()
+        && (w.eat_all(&["SET", "DEFAULT"])
+            || w.eat_all(&["DROP", "DEFAULT"])
+            || w.eat_all(&["SET", "NOT", "NULL"])
+            || w.eat_all(&["DROP", "NOT", "NULL"]))
+}
+
+/// Runs one reading under a savepoint: a failed one (a name the revision creates) is no
+/// problem found, and leaves the transaction usable.
+fn checked<S: Session + ?Sized>(
+    session: &mut S,
+    read: impl FnOnce(&mut S) -> Result<Option<DataProblem>, SessionError>,
+) -> Option<DataProblem> {
+    session
+        .execute(&format!("SAVEPOINT {UP_FRONT_SAVEPOINT}"))
+        .ok()?;
+    let result = read(session);
+    let end = if result.is_ok() {
+        "RELEASE"
+    } else {
+        "ROLLBACK TO"
+    };
+    let _ = session.execute(&format!("{end} SAVEPOINT {UP_FRONT_SAVEPOINT}"));
+    result.ok().flatten()
+}
+
+/// The savepoint each up-front reading runs under (see [`checked`]).
+const UP_FRONT_SAVEPOINT: &str = "qvdiff_up_front";
+
+/// The values a type change would change or fail on: the cheap predicate for losses first,
+/// then whether the conversion runs over every row (one query); only when it does not are the
+/// failing rows counted one by one.
+fn conversion_problem(
+    session: &mut (impl Session + ?Sized),
+    step: &DataStep,
+) -> Option<DataProblem> {
+    let DataStep::Type {
+        table,
+        column,
+        to,
+        using,
+        ..
+    } = step
+    else {
+        return None;
+    };
+    if let Some(problem) = checked(session, |s| check_before(s, step)) {
+        return Some(problem);
+    }
+    session
+        .execute(&format!("SAVEPOINT {UP_FRONT_SAVEPOINT}"))
+        .ok()?;
+    let conversion = using.as_deref().unwrap_or(&column.sql);
+    let converts = session
+        .simple_query(&format!(
+            "SELECT count(({conversion})::{to}) FROM {}",
+            table.sql
+        ))
+        .is_ok();
+    let end = if converts { "RELEASE" } else { "ROLLBACK TO" };
+    session
+        .execute(&format!("{end} SAVEPOINT {UP_FRONT_SAVEPOINT}"))
+        .ok()?;
+    if converts {
+        return None;
+    }
+    // The query failed: on a missing column or table there is nothing to count either.
+    checked(session, |s| explain_failure(s, step))
 }
 
 impl Words<'_> {
@@ -431,6 +547,20 @@ impl Words<'_> {
         } else {
             ""
         }
+    }
+
+    /// Whether the statement names `name` (a bare word in any case, or quoted exactly).
+    fn names(&self, name: &str) -> bool {
+        self.tokens.iter().any(|t| {
+            let text = &self.sql[t.start..t.end];
+            match t.kind {
+                TokenKind::Word => text.eq_ignore_ascii_case(name),
+                TokenKind::QuotedIdent if text.len() >= 2 => {
+                    text[1..text.len() - 1].replace("\"\"", "\"") == name
+                }
+                _ => false,
+            }
+        })
     }
 
     /// Whether the bare word appears anywhere in the statement.
@@ -1138,6 +1268,15 @@ mod tests {
             None
         );
         assert!(not_null_column("((email IS NOT NULL))").is_some());
+        assert!(keeps_values(
+            "ALTER TABLE \"t\" ALTER COLUMN \"x'y\" DROP DEFAULT"
+        ));
+        assert!(keeps_values("alter table t alter c set default -2.25"));
+        assert!(!keeps_values("ALTER TABLE t RENAME COLUMN a TO c"));
+        assert!(!keeps_values("ALTER TABLE t ALTER c TYPE bigint"));
+        assert!(!keeps_values(
+            "ALTER TABLE t ALTER c DROP DEFAULT, ALTER c TYPE int"
+        ));
         assert_eq!(not_null_column("a > 0"), None);
     }
 }

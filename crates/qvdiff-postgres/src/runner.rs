@@ -673,7 +673,8 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         self.commit_stretch()?;
         let done = resume::done_statements(&mut self.ledger, migration, direction)?;
         if done.is_empty() {
-            // What a VALIDATE will refuse, before a step commits: nothing changes.
+            // What a VALIDATE or a type change will refuse, before a step commits: nothing
+            // changes.
             let sql = migration.file.section(direction);
             let texts: Vec<&str> = section.statements.iter().map(|s| s.text(sql)).collect();
             if let Some((index, problem)) =

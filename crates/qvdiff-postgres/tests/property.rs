@@ -488,6 +488,50 @@ fn expect_half_done(
     Ok(())
 }
 
+/// A type change refused on its rows in a revision that runs step by step must be refused
+/// before the first step commits when no statement before it writes rows or changes its column
+/// (setting or dropping a default or NOT NULL keeps the values):
+/// those rows are the rows of now, so the runner checks them up front.
+fn expect_checked_up_front(plan: &Plan, error: &RunError) -> Result<(), Failure> {
+    let RunError::Data {
+        failed,
+        done_outside: Some(done),
+        ..
+    } = error
+    else {
+        return Ok(());
+    };
+    let Some((_, rest)) = failed.statement.split_once("ALTER COLUMN ") else {
+        return Ok(());
+    };
+    let Some((column, _)) = rest.split_once(" TYPE ") else {
+        return Ok(());
+    };
+    let writes_or_names = |sql: &str| {
+        // The first word after comment lines (a batched backfill's `-- qvdiff:batch` line).
+        let first = sql
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .flat_map(str::split_whitespace)
+            .next()
+            .unwrap_or("");
+        // Setting or dropping a default or NOT NULL keeps the stored values.
+        let keeps_values = sql.contains(&format!("ALTER COLUMN {column} DROP DEFAULT"))
+            || sql.contains(&format!("ALTER COLUMN {column} SET DEFAULT"))
+            || sql.contains(&format!("ALTER COLUMN {column} SET NOT NULL"))
+            || sql.contains(&format!("ALTER COLUMN {column} DROP NOT NULL"));
+        ["UPDATE", "INSERT", "DELETE", "DO"].contains(&first)
+            || (sql.contains(column) && !keeps_values)
+    };
+    if *done > 0 && !plan.steps[..*done].iter().any(|s| writes_or_names(&s.sql)) {
+        return Err(format!(
+            "up: a type change was refused after {done} statements took effect, though its rows \
+             could be checked before the first: {error}"
+        ));
+    }
+    Ok(())
+}
+
 /// A refusal is acceptable only from a statement of the section that is marked DESTRUCTIVE
 /// (a conversion of values that may not fit): anything else failing is a bug of the plan. Text
 /// too long for a narrower type is the preflight's to refuse, with the rows counted: the
@@ -559,6 +603,7 @@ fn run_on_server(
 
     if let Err(e) = db.upgrade(&migrations, "head", &options) {
         let message = check_refusal(&planned.up, "up", &e)?;
+        expect_checked_up_front(&planned.up, &e)?;
         match done_before_refusal(&e) {
             Some(done) => expect_half_done(&mut db, "up", &[&planned.create], &planned.up, done)?,
             None => expect_rolled_back(&mut db, "up", &a_live, &stored, &["r1"])?,
