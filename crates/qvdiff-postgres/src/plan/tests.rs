@@ -912,3 +912,58 @@ fn constraints_and_backfills_on_existing_tables_run_online_unless_turned_off() {
         ]
     );
 }
+
+/// Under expand / contract, a new NOT NULL column filled by an expression over the row is
+/// carried; a literal (a transient default, no rewrite), a nullable column or one in an index
+/// is not.
+#[test]
+fn expand_contract_carries_a_new_column_with_a_computed_value_only() {
+    let dialect = Postgres::default();
+    let before = schema(vec![users()]);
+    let planned = |column: Column, indexed: bool| {
+        let mut wanted = users();
+        if indexed {
+            wanted
+                .indexes
+                .push(Index::new("ix_users_handle", &["handle"], false));
+        }
+        wanted.columns.push(column);
+        let to = dialect.normalize(&schema(vec![wanted]));
+        let from = dialect.normalize(&before).without_hints();
+        let changes = diff(&from, &to, &Renames::default());
+        dialect
+            .expand_contract(&from, &to, &changes)
+            .expect("planned")
+    };
+    let computed = Column {
+        backfill: Some(DefaultValue::Sql("lower(email)".into())),
+        ..Column::new("handle", TEXT)
+    };
+    let carried = planned(computed.clone(), false).expect("carried");
+    assert_eq!(
+        carried.carried,
+        ["users.handle: new NOT NULL column, the rows there filled with lower(email)"]
+    );
+    let up: Vec<&str> = carried
+        .expand_up
+        .steps
+        .iter()
+        .map(|s| s.sql.as_str())
+        .collect();
+    assert!(
+        up.contains(&"-- qvdiff:batch 10000\nUPDATE \"users\" SET \"handle\" = lower(email) WHERE \"handle\" IS NULL;"),
+        "{up:#?}"
+    );
+    // As a type change that stays in place: nothing to carry, a plain migration.
+    assert!(planned(computed.clone(), true).is_none());
+    let literal = Column {
+        backfill: Some(DefaultValue::Text("n/a".into())),
+        ..Column::new("handle", TEXT)
+    };
+    assert!(planned(literal, false).is_none());
+    let nullable = Column {
+        nullable: true,
+        ..computed
+    };
+    assert!(planned(nullable, false).is_none());
+}
