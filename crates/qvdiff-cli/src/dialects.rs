@@ -390,6 +390,18 @@ pub fn offline_script(
     }
 }
 
+/// The script `upgrade --sql` prints for a database file that does not exist yet (only SQLite
+/// has one): every revision from base to `target`, stopping before a contract revision unless
+/// `contract`.
+pub fn upgrade_script_from_base(
+    migrations: &Migrations,
+    target: &str,
+    contract: bool,
+) -> CliResult<String> {
+    qvdiff_sqlite::runner::upgrade_sql_from_base(migrations, target, contract)
+        .map_err(|e| CliError::new(e.to_string()))
+}
+
 /// Part of the proof on SQLite: every SQL default is taken by an insert, so a default SQLite
 /// cannot compute (`now()`) is refused here rather than at the application's first insert.
 fn refuse_unusable_defaults(wanted: &Schema) -> CliResult<()> {

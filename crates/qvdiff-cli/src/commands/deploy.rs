@@ -276,8 +276,7 @@ pub fn upgrade(
     if args.sql {
         // Only a database file can be missing: the script from base, on SQLite.
         let script = if missing_file {
-            qvdiff_sqlite::runner::upgrade_sql_from_base(&migrations, target_rev, args.contract)
-                .map_err(|e| CliError::new(e.to_string()))?
+            dialects::upgrade_script_from_base(&migrations, target_rev, args.contract)?
         } else {
             dialects::open(&database, false)?
                 .upgrade_script(&migrations, target_rev, args.contract)
