@@ -127,6 +127,25 @@ fn sync_objects(client: &mut Client) -> i64 {
     )
 }
 
+/// A PostgreSQL project with `models` whose first revision `r1` (`message`) is applied to `db`;
+/// every later revision is proven on a throwaway database of the same server too.
+fn project_at_r1(db: &TestDatabase, models: &str, message: &str) -> Project {
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        &format!(
+            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n\n\
+             [postgres]\nshadow_url = \"{}\"\n",
+            db.url
+        ),
+    );
+    p.write("src/models.rs", models);
+    p.qvdiff(&["migrate", "-m", message, "--rev-id", "r1"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    p
+}
+
 /// int4 → int8 and a rename through expand / contract on 50,000 rows: `upgrade` applies the
 /// expand and stops before the contract; the old app (old column names and type) and the new
 /// app (new columns) insert and update, interleaved, from before the expand through the window;
@@ -138,20 +157,7 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
     let Some(db) = TestDatabase::create("expand_contract_window") else {
         return;
     };
-    let p = Project::empty();
-    // Both revisions are proven on a throwaway database of the server too.
-    p.write(
-        "qvdiff.toml",
-        &format!(
-            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n\n\
-             [postgres]\nshadow_url = \"{}\"\n",
-            db.url
-        ),
-    );
-    p.write("src/models.rs", MODELS);
-    p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])
-        .expect_code(0);
-    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let p = project_at_r1(&db, MODELS, "create items");
     let mut client = db.connect();
     client
         .execute(
@@ -537,19 +543,7 @@ fn new_not_null_column_with_a_computed_value_is_filled_for_old_app_writes() {
     let Some(db) = TestDatabase::create("expand_contract_computed") else {
         return;
     };
-    let p = Project::empty();
-    p.write(
-        "qvdiff.toml",
-        &format!(
-            "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n\n\
-             [postgres]\nshadow_url = \"{}\"\n",
-            db.url
-        ),
-    );
-    p.write("src/models.rs", ACCOUNTS);
-    p.qvdiff(&["migrate", "-m", "create accounts", "--rev-id", "r1"])
-        .expect_code(0);
-    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let p = project_at_r1(&db, ACCOUNTS, "create accounts");
     let mut client = db.connect();
     client
         .execute(

@@ -292,27 +292,37 @@ fn indexed_models(on_note: OnNote) -> String {
     }
 }
 
-/// The server process running `prefix` on behalf of another session, once it waits for a lock;
-/// `None` when the child exited first or nothing showed within two minutes.
-fn backend_waiting_in(
+/// What a statement of another session is doing when [`backend_in`] looks for it.
+#[derive(Clone, Copy)]
+enum Activity {
+    /// Waiting for a lock.
+    WaitingForLock,
+    /// Running (busy or waiting).
+    Active,
+}
+
+/// The server process of another session running a statement that starts with `prefix`, once
+/// it is `doing` that; `None` when the child exited first or nothing showed within two minutes.
+fn backend_in(
     watcher: &mut Client,
     prefix: &str,
+    doing: Activity,
     child: &mut std::process::Child,
 ) -> Option<i32> {
+    let condition = match doing {
+        Activity::WaitingForLock => "wait_event_type = 'Lock'",
+        Activity::Active => "state = 'active'",
+    };
+    let query = format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() AND {condition} AND starts_with(query, $1)"
+    );
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(120) {
         if child.try_wait().unwrap().is_some() {
             return None;
         }
-        let row = watcher
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' \
-                 AND starts_with(query, $1)",
-                &[&prefix],
-            )
-            .unwrap();
-        if let Some(row) = row {
+        if let Some(row) = watcher.query_opt(&query, &[&prefix]).unwrap() {
             return Some(row.get(0));
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -343,7 +353,7 @@ fn kill_during_concurrent_step(
         .spawn()
         .expect("spawn qvdiff");
     let mut watcher = db.connect();
-    let backend = backend_waiting_in(&mut watcher, prefix, &mut child);
+    let backend = backend_in(&mut watcher, prefix, Activity::WaitingForLock, &mut child);
     let Some(backend) = backend else {
         let out = child.wait_with_output().unwrap();
         panic!(
@@ -570,33 +580,6 @@ fn upgrade_killed_during_a_concurrent_unique_constraint_build_is_finished_by_the
     );
 }
 
-/// The server process of another session running a statement that starts with `prefix` (busy
-/// or waiting); `None` when the child exited first or nothing showed within two minutes.
-fn backend_running(
-    watcher: &mut Client,
-    prefix: &str,
-    child: &mut std::process::Child,
-) -> Option<i32> {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(120) {
-        if child.try_wait().unwrap().is_some() {
-            return None;
-        }
-        let row = watcher
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND pid <> pg_backend_pid() AND state = 'active' AND starts_with(query, $1)",
-                &[&prefix],
-            )
-            .unwrap();
-        if let Some(row) = row {
-            return Some(row.get(0));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    None
-}
-
 /// kill -9 of `upgrade` while `VALIDATE CONSTRAINT` reads the rows (held by a CHECK whose
 /// function sleeps 2 ms a row), in a revision that also makes a column NOT NULL through its own
 /// validated CHECK: the constraints added `NOT VALID` before the kill stay committed, the next
@@ -658,7 +641,7 @@ fn upgrade_killed_during_validate_constraint_is_finished_by_the_next_run() {
         .spawn()
         .expect("spawn qvdiff");
     let prefix = "ALTER TABLE \"orders\" VALIDATE CONSTRAINT \"orders_note_ok\"";
-    let Some(backend) = backend_running(&mut client, prefix, &mut child) else {
+    let Some(backend) = backend_in(&mut client, prefix, Activity::Active, &mut child) else {
         let out = child.wait_with_output().unwrap();
         panic!(
             "{prefix} never ran\nstdout:\n{}\nstderr:\n{}",
@@ -775,7 +758,12 @@ fn upgrade_killed_during_a_batched_backfill_is_finished_by_the_next_run() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn qvdiff");
-    let Some(backend) = backend_waiting_in(&mut client, "WITH qvdiff_batch", &mut child) else {
+    let Some(backend) = backend_in(
+        &mut client,
+        "WITH qvdiff_batch",
+        Activity::WaitingForLock,
+        &mut child,
+    ) else {
         let out = child.wait_with_output().unwrap();
         panic!(
             "no batch waited for row 550\nstdout:\n{}\nstderr:\n{}",
