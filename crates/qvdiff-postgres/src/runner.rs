@@ -61,8 +61,8 @@ use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{self, Statement};
 use qvdiff_core::backend::backend_error;
 pub use qvdiff_core::backend::{
-    Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
-    DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
+    BatchHook, Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport,
+    StepReport, DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
 };
 use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::run_loop::{
@@ -322,7 +322,7 @@ fn run_statements(
     migration: &Migration,
     section: &Section,
     direction: Direction,
-    retry: &LockRetry,
+    (retry, batches): (&LockRetry, Option<&BatchHook>),
     done: &[usize],
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
@@ -332,7 +332,14 @@ fn run_statements(
         }
         let mut attempt = 0;
         loop {
-            match run_statement(session, migration, section, index, direction, retry) {
+            match run_statement(
+                session,
+                migration,
+                section,
+                index,
+                direction,
+                (retry, batches),
+            ) {
                 Ok(()) => break,
                 // Outside a transaction only the timed-out statement was undone.
                 Err(SectionFailure::LockTimeout(..))
@@ -360,7 +367,7 @@ fn run_statement(
     section: &Section,
     index: usize,
     direction: Direction,
-    retry: &LockRetry,
+    (retry, batches): (&LockRetry, Option<&BatchHook>),
 ) -> Result<(), SectionFailure> {
     let in_transaction = !section.autocommit;
     let sql = migration.file.section(direction);
@@ -409,9 +416,14 @@ fn run_statement(
     let batched = section.batched[index].as_ref();
     let result = match (section.autocommit, concurrent, batched) {
         (false, _, _) => session.execute(text),
-        (true, false, Some((update, rows))) => {
-            batch::run(session, migration, direction, index, (text, update, *rows))
-        }
+        (true, false, Some((update, rows))) => batch::run(
+            session,
+            migration,
+            direction,
+            index,
+            (text, update, *rows),
+            (retry, batches),
+        ),
         (true, false, None) => {
             resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
         }
@@ -610,6 +622,8 @@ struct PgRun<'s, S: Session + ?Sized> {
     ledger: PgLedger<'s, S>,
     /// How long a statement waits for a table lock, and how often it is retried.
     retry: LockRetry,
+    /// Told how each batched statement is going.
+    batch_progress: Option<BatchHook>,
     /// Revisions of this run already committed.
     committed: Vec<String>,
     /// The revisions in the open transaction; `None` when none is open.
@@ -695,12 +709,13 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             }
         }
         let retry = self.retry;
+        let batches = self.batch_progress.clone();
         run_statements(
             &mut self.ledger,
             migration,
             section,
             direction,
-            &retry,
+            (&retry, batches.as_ref()),
             &done,
         )
         .map_err(|failure| match failure {
@@ -739,7 +754,14 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         loop {
             self.begin_stretch();
             let failure = match self.replay_stretch(direction).and_then(|()| {
-                run_statements(&mut self.ledger, migration, section, direction, &retry, &[])
+                run_statements(
+                    &mut self.ledger,
+                    migration,
+                    section,
+                    direction,
+                    (&retry, None),
+                    &[],
+                )
             }) {
                 Ok(execution_ms) => return Ok(execution_ms),
                 Err(failure) => failure,
@@ -787,7 +809,14 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         }
         let retry = self.retry;
         for (migration, section, execution_ms) in &self.stretch {
-            run_statements(&mut self.ledger, migration, section, direction, &retry, &[])?;
+            run_statements(
+                &mut self.ledger,
+                migration,
+                section,
+                direction,
+                (&retry, None),
+                &[],
+            )?;
             let recorded = record_in_run(&mut self.ledger, migration, direction, *execution_ms);
             if let Err(error) = recorded {
                 // qvdiff's own write failed: reported as the section's failure.
@@ -1091,6 +1120,7 @@ fn run_to<'m, S: Session + ?Sized>(
                     begin_pending: false,
                 },
                 retry: options.lock_retry,
+                batch_progress: options.batch_progress.clone(),
                 committed: Vec::new(),
                 open: None,
                 stretch: Vec::new(),
