@@ -20,9 +20,7 @@
 //! SELECT <bound as literals>, (SELECT count(*) FROM qvdiff_changed) FROM qvdiff_bound
 //! ```
 //!
-//! and repeats it from the bound until no key is left. A batch that takes longer than 50 ms
-//! (a busy server) makes the next one smaller, down to 1,000 rows; quick ones let it grow back to
-//! the line's count: a writer touching a row of a batch waits until the batch commits. Each batch is a range of the key: the
+//! and repeats it from the bound until no key is left. Each batch is a range of the key: the
 //! bound is read from the key's index, and the `UPDATE` reads the range once, in key order, as a
 //! hand-written `WHERE id > 20000 AND id <= 30000` would (picking the keys that match the
 //! `WHERE` first and updating them by key read every row twice). The key only grows, so it
@@ -46,7 +44,7 @@ use crate::sqltext::{Statement, TokenKind};
 use qvdiff_core::backend::{BatchHook, BatchProgress, Direction, LockRetry};
 use qvdiff_core::migration::batch_rows;
 use qvdiff_core::runner::Migration;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The rows per batch of each statement of a section, from a batch line between it and the
 /// statement before.
@@ -205,29 +203,6 @@ fn primary_key_and_estimate(
     Ok((key, estimate))
 }
 
-/// How long one batch should take at most: a writer touching one of its rows waits until the
-/// batch commits.
-const BATCH_TIME: Duration = Duration::from_millis(50);
-
-/// The fewest rows a batch is cut down to when batches take longer than [`BATCH_TIME`] (or the
-/// batch line's count, when smaller): below that, the round trip and the commit of each batch
-/// would cost more than its rows.
-const FEWEST_BATCH_ROWS: u64 = 1_000;
-
-/// The rows of the next batch after one of `size` rows that took `took`, at most `rows` (the
-/// batch line's count): halved after a batch slower than [`BATCH_TIME`], doubled back after one
-/// that took less than half of it. On a busy server a batch of the line's count may hold its
-/// rows for longer than a writer should wait.
-fn next_batch_rows(size: u64, took: Duration, rows: u64) -> u64 {
-    if took > BATCH_TIME {
-        (size / 2).max(FEWEST_BATCH_ROWS.min(rows))
-    } else if took < BATCH_TIME / 2 {
-        size.saturating_mul(2).min(rows)
-    } else {
-        size
-    }
-}
-
 /// Runs statement `index` of `migration` (`text`, an `UPDATE` read as `update`) in batches of
 /// `rows`, each committed on its own, telling `progress` after each; then vacuums the table
 /// when rows changed (see the module docs) and records the statement as done. Outside a
@@ -257,10 +232,8 @@ pub(super) fn run(
         done: false,
     };
     let mut last: Option<String> = None;
-    let mut size = rows;
     loop {
-        let batch_started = Instant::now();
-        let batch = session.simple_query(&update.sql(&key, size, last.as_deref()))?;
+        let batch = session.simple_query(&update.sql(&key, rows, last.as_deref()))?;
         let Some(row) = batch.into_iter().next() else {
             break;
         };
@@ -268,8 +241,7 @@ pub(super) fn run(
         last = values.next();
         let changed: u64 = values.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         // The last batch may hold fewer keys: the estimate is what the count is shown against.
-        report.walked += size;
-        size = next_batch_rows(size, batch_started.elapsed(), rows);
+        report.walked += rows;
         report.changed += changed;
         report.elapsed = started.elapsed();
         if let Some(progress) = progress {
@@ -371,23 +343,6 @@ mod tests {
             assert!(plan.contains("items_pkey"), "{plan}");
             assert!(!plan.contains("Seq Scan"), "{plan}");
         }
-    }
-
-    #[test]
-    fn slow_batches_get_smaller_and_quick_ones_grow_back_within_the_line() {
-        let (slow, quick, fine) = (
-            Duration::from_millis(200),
-            Duration::from_millis(5),
-            Duration::from_millis(40),
-        );
-        assert_eq!(next_batch_rows(10_000, slow, 10_000), 5_000);
-        assert_eq!(next_batch_rows(1_500, slow, 10_000), 1_000);
-        assert_eq!(next_batch_rows(1_000, slow, 10_000), 1_000);
-        // A line asking for fewer rows than the floor is kept to.
-        assert_eq!(next_batch_rows(100, slow, 100), 100);
-        assert_eq!(next_batch_rows(5_000, quick, 10_000), 10_000);
-        assert_eq!(next_batch_rows(10_000, quick, 10_000), 10_000);
-        assert_eq!(next_batch_rows(5_000, fine, 10_000), 5_000);
     }
 
     #[test]
