@@ -115,17 +115,22 @@ fn server_message(error: SessionError) -> String {
 }
 
 /// Runs `work` under the migration lock and releases it afterwards, whatever happened. What
-/// `work` pushes on its second argument (expressions of a `SELECT` list that put back settings
-/// it changed) runs with the unlock, in the same round trip.
+/// `work` pushes on its second argument's `restore` (expressions of a `SELECT` list that put
+/// back settings it changed) runs with the unlock, in the same round trip; `work` may send both
+/// itself with its last `COMMIT` (see [`Release`]).
 fn with_lock<S: Session + ?Sized, T>(
     session: &mut S,
     database: &str,
     timeout: Duration,
-    work: impl FnOnce(&mut S, &mut Vec<String>) -> Result<T, RunError>,
+    work: impl FnOnce(&mut S, &mut Release) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
     acquire_lock(session, database, timeout)?;
-    let mut restore = Vec::new();
-    let mut result = work(session, &mut restore);
+    let mut release = Release::default();
+    let mut result = work(session, &mut release);
+    if release.sent {
+        return result;
+    }
+    let restore = release.restore;
     if result.is_err() {
         // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
         // and every later statement on this connection. Outside a transaction this only warns.
@@ -152,6 +157,32 @@ fn with_lock<S: Session + ?Sized, T>(
         let _ = session.execute(&format!("SELECT {unlock}"));
     }
     result
+}
+
+/// The end of a run under the migration lock: settings to put back, then the unlock.
+#[derive(Default)]
+struct Release {
+    /// Expressions of a `SELECT` list that put back settings the run changed.
+    restore: Vec<String>,
+    /// Whether the run sent both with its last `COMMIT` ([`Release::around_commit`]).
+    sent: bool,
+}
+
+impl Release {
+    /// What goes before and after a run's last `COMMIT`, in its round trip: the settings put
+    /// back inside the transaction (a failure there fails the `COMMIT`: nothing is committed,
+    /// and `with_lock` releases as usual), the unlock after it.
+    fn around_commit(&self) -> (String, String) {
+        let before = if self.restore.is_empty() {
+            String::new()
+        } else {
+            format!("SELECT {};\n", self.restore.join(", "))
+        };
+        (
+            before,
+            format!(";\nSELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"),
+        )
+    }
 }
 
 /// One planned revision's section, split and checked before anything runs.
@@ -464,6 +495,12 @@ struct PgLedger<'s, S: Session + ?Sized> {
     exists: Option<bool>,
     /// A `BEGIN` not sent yet: it goes with the next query, in the same round trip.
     begin_pending: bool,
+    /// Ledger writes of the open transaction not sent yet: they go with its next query (its
+    /// next statement or its `COMMIT`), in the same round trip.
+    held: Vec<String>,
+    /// Whether queries are held rather than sent (only while writing a ledger row: writes
+    /// return no rows).
+    holding: bool,
 }
 
 impl<'s, S: Session + ?Sized> PgLedger<'s, S> {
@@ -473,18 +510,30 @@ impl<'s, S: Session + ?Sized> PgLedger<'s, S> {
             session,
             exists: None,
             begin_pending: false,
+            held: Vec::new(),
+            holding: false,
         }
     }
 }
 
 impl<S: Session + ?Sized> Session for PgLedger<'_, S> {
     fn simple_query(&mut self, sql: &str) -> Result<Vec<TextRow>, SessionError> {
+        if self.holding {
+            self.held.push(sql.to_string());
+            return Ok(Vec::new());
+        }
+        // `BEGIN` and the held writes give no rows, and when the query fails the transaction
+        // is open and aborted, as if they had gone one by one. (A held write that fails is
+        // reported with the query it went with.)
+        let mut before = std::mem::take(&mut self.held);
         if std::mem::take(&mut self.begin_pending) {
-            // `BEGIN` gives no rows, and when the query fails the transaction is open and
-            // aborted, as if the two had gone one by one.
-            self.session.simple_query(&format!("BEGIN;\n{sql}"))
-        } else {
+            before.insert(0, "BEGIN".to_string());
+        }
+        if before.is_empty() {
             self.session.simple_query(sql)
+        } else {
+            self.session
+                .simple_query(&format!("{};\n{sql}", before.join(";\n")))
         }
     }
 }
@@ -559,6 +608,10 @@ struct PgRun<'s, S: Session + ?Sized> {
     stretch: Vec<(Migration, Section, i64)>,
     /// How often the open stretch was rolled back for a lock timeout.
     lock_attempts: u32,
+    /// What goes around the run's last `COMMIT` ([`Release::around_commit`]), until sent.
+    release: Option<(String, String)>,
+    /// Whether the last `COMMIT` carried the release.
+    released: bool,
 }
 
 impl<S: Session + ?Sized> PgRun<'_, S> {
@@ -571,19 +624,27 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         }
     }
 
-    /// Commits the open stretch, if any; its revisions are then committed for good.
-    fn commit_stretch(&mut self) -> Result<(), RunError> {
+    /// Commits the open stretch, if any; its revisions are then committed for good. `last`:
+    /// the run's last commit, which carries the release of the migration lock.
+    fn commit_stretch(&mut self, last: bool) -> Result<(), RunError> {
         let Some(revisions) = self.open.take() else {
             return Ok(());
         };
         self.stretch.clear();
         self.lock_attempts = 0;
-        if std::mem::take(&mut self.ledger.begin_pending) {
+        if self.ledger.begin_pending && self.ledger.held.is_empty() {
             // Nothing was sent in the transaction: there is nothing to commit.
+            self.ledger.begin_pending = false;
             self.committed.extend(revisions);
             return Ok(());
         }
-        self.ledger.execute("COMMIT").map_err(|e| {
+        let (before, after) = if last {
+            self.release.take().unwrap_or_default()
+        } else {
+            Default::default()
+        };
+        let commit = format!("{before}COMMIT{after}");
+        self.ledger.execute(&commit).map_err(|e| {
             // A deferred constraint fails here, not in its statement.
             RunError::Postgres(PgError::new(
                 format!(
@@ -598,6 +659,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 ),
             ))
         })?;
+        self.released = !after.is_empty();
         self.committed.extend(revisions);
         Ok(())
     }
@@ -610,7 +672,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         section: &Section,
         direction: Direction,
     ) -> Result<i64, RunError> {
-        self.commit_stretch()?;
+        self.commit_stretch(false)?;
         let progress = resume::progress(&mut self.ledger, migration, direction)?;
         let sql = migration.file.section(direction);
         let texts: Vec<&str> = section.statements.iter().map(|s| s.text(sql)).collect();
@@ -724,6 +786,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             };
             match failure {
                 SectionFailure::LockTimeout(_, failed, _) => {
+                    self.ledger.held.clear();
                     let _ = self.ledger.execute("ROLLBACK");
                     self.open = None;
                     if self.lock_attempts >= retry.retries {
@@ -886,8 +949,11 @@ impl<'s, S: Session + ?Sized> RunSession for PgRun<'s, S> {
                 })?;
             self.committed.push(revision.clone());
         } else {
-            record_in_run(&mut self.ledger, migration, direction, execution_ms)
-                .map_err(|e| in_transaction(e, &self.committed))?;
+            // Held until the transaction's next query: one round trip fewer per revision.
+            self.ledger.holding = true;
+            let recorded = record_in_run(&mut self.ledger, migration, direction, execution_ms);
+            self.ledger.holding = false;
+            recorded.map_err(|e| in_transaction(e, &self.committed))?;
             if let Some(open) = self.open.as_mut() {
                 open.push(revision.clone());
             }
@@ -898,7 +964,7 @@ impl<'s, S: Session + ?Sized> RunSession for PgRun<'s, S> {
     }
 
     fn finish(&mut self) -> Result<(), RunError> {
-        self.commit_stretch()
+        self.commit_stretch(true)
     }
 }
 
@@ -1061,28 +1127,30 @@ fn run_to<'m, S: Session + ?Sized>(
         session,
         database,
         options.busy_timeout,
-        |session, restore| {
+        |session, release| {
             // The run's lock_timeout and whether the ledger exists, in one round trip, read under
             // the lock (a concurrent first run may have just created the ledger).
             let (previous, exists) =
                 table_locks::set_timeout(session, &options.lock_retry, LEDGER_EXISTS_SQL).map_err(
                     |e| PgError::new("setting lock_timeout for the migration", server_message(e)),
                 )?;
-            restore.push(table_locks::restore_sql(&previous));
+            release.restore.push(table_locks::restore_sql(&previous));
+            let mut ledger = PgLedger::of(&mut *session);
+            ledger.exists = exists.map(|exists| exists == "t");
             let mut run = PgRun {
-                ledger: PgLedger {
-                    session: &mut *session,
-                    exists: exists.map(|exists| exists == "t"),
-                    begin_pending: false,
-                },
+                ledger,
                 retry: options.lock_retry,
                 committed: Vec::new(),
                 open: None,
                 stretch: Vec::new(),
                 lock_attempts: 0,
+                release: Some(release.around_commit()),
+                released: false,
             };
             // A failure is rolled back by `with_lock`, before the setting is put back.
-            run_revisions(&mut run, migrations, direction, options, plan)
+            let result = run_revisions(&mut run, migrations, direction, options, plan);
+            release.sent = run.released;
+            result
         },
     )
 }
