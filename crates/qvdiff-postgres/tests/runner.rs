@@ -1297,6 +1297,54 @@ fn checks_of_the_rows_run_once_when_the_rows_allow_them() {
         "ALTER TABLE items DROP CONSTRAINT ck_items_qty_small;\n\
          ALTER TABLE users RENAME COLUMN title TO name;",
     );
+    // Without it, the check runs at once and its refusal undoes the constraint added before
+    // it; the progress table, there before the run, stays, without a row of this revision.
+    let undone = migration(
+        "r3",
+        &["r2"],
+        "ALTER TABLE items ADD CONSTRAINT ck_items_qty_small CHECK (qty < 7) NOT VALID;\n\
+         ALTER TABLE items VALIDATE CONSTRAINT ck_items_qty_small;",
+        "ALTER TABLE items DROP CONSTRAINT ck_items_qty_small;",
+    );
+    let mut session = Recording {
+        client: &mut db.client,
+        sent: Vec::new(),
+    };
+    let error = qvdiff_postgres::runner::upgrade(
+        &mut session,
+        "db",
+        &set(vec![base.clone(), checks.clone(), undone]),
+        "head",
+        &opts(),
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert!(
+        message.contains("in statement: ALTER TABLE items ADD CONSTRAINT ck_items_qty_small"),
+        "{message}"
+    );
+    assert!(
+        session
+            .sent
+            .iter()
+            .any(|sql| sql.contains("VALIDATE CONSTRAINT ck_items_qty_small")),
+        "the check did not run: {:#?}",
+        session.sent
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'ck_items_qty_small'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        0
+    );
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+
     let migrations = set(vec![base, checks, refused]);
     assert_refused(
         &mut db,
