@@ -14,7 +14,9 @@
 //!   it rolls back to the savepoint and counts the rows in the way (one query), so the success
 //!   path costs no extra scan of a big table;
 //! - outside a transaction (a revision with `CREATE INDEX CONCURRENTLY`), where a failed unique
-//!   index would be left behind invalid, counts the duplicates before building it.
+//!   index would be left behind invalid and the steps before it committed, counts the duplicates
+//!   before building it — unless the runner can undo the steps before it (`runner/undo.rs`):
+//!   then the build runs at once, and the rows are counted only after it failed.
 //!
 //! Each count comes with a few example keys ([`MAX_EXAMPLE_KEYS`]). The caller then rolls the
 //! whole transaction back: nothing is changed.

@@ -36,7 +36,9 @@
 //! rolls back only the stretch it is in, and the message says which revisions stay applied.
 //! Inside such a revision, the steps done before a failure stay, and the next run continues
 //! with the failed one (an invalid index left by a failed or killed concurrent build is dropped
-//! and built again): see [`resume`] (`runner/resume.rs`).
+//! and built again): see [`resume`] (`runner/resume.rs`). Rows that a data step refuses are
+//! the exception: the steps before it are undone when each has a known inverse, or else the
+//! rows are counted before the first step, so such a refusal changes nothing (see [`undo`]).
 //!
 //! # Table locks
 //!
@@ -83,7 +85,7 @@ mod resume;
 mod table_locks;
 mod undo;
 
-use advisory::{acquire_lock, poll_lock};
+use advisory::{poll_lock, with_lock};
 use errors::rolled_back_note;
 pub use errors::{FailedStatement, RunError};
 
@@ -112,77 +114,6 @@ fn server_message(error: SessionError) -> String {
         text.push_str(" (the connection was lost; `qvdiff current` shows what is applied)");
     }
     text
-}
-
-/// Runs `work` under the migration lock and releases it afterwards, whatever happened. What
-/// `work` pushes on its second argument's `restore` (expressions of a `SELECT` list that put
-/// back settings it changed) runs with the unlock, in the same round trip; `work` may send both
-/// itself with its last `COMMIT` (see [`Release`]).
-fn with_lock<S: Session + ?Sized, T>(
-    session: &mut S,
-    database: &str,
-    timeout: Duration,
-    work: impl FnOnce(&mut S, &mut Release) -> Result<T, RunError>,
-) -> Result<T, RunError> {
-    acquire_lock(session, database, timeout)?;
-    let mut release = Release::default();
-    let mut result = work(session, &mut release);
-    if release.sent {
-        return result;
-    }
-    let restore = release.restore;
-    if result.is_err() {
-        // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
-        // and every later statement on this connection. Outside a transaction this only warns.
-        let _ = session.execute("ROLLBACK");
-    }
-    // A removed enum value that rows hold: said in rows, read from the rolled-back database.
-    if let Err(RunError::Statement { failed, .. }) = &mut result {
-        if let Some(rows) = crate::enums::explain_removed_value(session, &failed.message) {
-            failed.message = format!(
-                "{}
-  {rows}",
-                failed.message
-            );
-        }
-    }
-    // An unlock fails only with the connection gone, and the lock went with it (or with a
-    // setting that cannot be put back: then the lock is released on its own).
-    let unlock = format!("pg_advisory_unlock({ADVISORY_LOCK_KEY})");
-    let restored = restore.is_empty()
-        || session
-            .execute(&format!("SELECT {}, {unlock}", restore.join(", ")))
-            .is_ok();
-    if !restored || restore.is_empty() {
-        let _ = session.execute(&format!("SELECT {unlock}"));
-    }
-    result
-}
-
-/// The end of a run under the migration lock: settings to put back, then the unlock.
-#[derive(Default)]
-struct Release {
-    /// Expressions of a `SELECT` list that put back settings the run changed.
-    restore: Vec<String>,
-    /// Whether the run sent both with its last `COMMIT` ([`Release::around_commit`]).
-    sent: bool,
-}
-
-impl Release {
-    /// What goes before and after a run's last `COMMIT`, in its round trip: the settings put
-    /// back inside the transaction (a failure there fails the `COMMIT`: nothing is committed,
-    /// and `with_lock` releases as usual), the unlock after it.
-    fn around_commit(&self) -> (String, String) {
-        let before = if self.restore.is_empty() {
-            String::new()
-        } else {
-            format!("SELECT {};\n", self.restore.join(", "))
-        };
-        (
-            before,
-            format!(";\nSELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})"),
-        )
-    }
 }
 
 /// One planned revision's section, split and checked before anything runs.
