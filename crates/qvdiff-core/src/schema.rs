@@ -475,6 +475,21 @@ pub struct ForeignKey {
     pub on_update: FkAction,
 }
 
+impl ForeignKey {
+    /// A foreign key from `columns` to `ref_columns` of `ref_table`, with no `ON DELETE` or
+    /// `ON UPDATE` action.
+    pub fn new(columns: &[&str], ref_table: impl Into<String>, ref_columns: &[&str]) -> ForeignKey {
+        let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        ForeignKey {
+            columns: names(columns),
+            ref_table: ref_table.into(),
+            ref_columns: names(ref_columns),
+            on_delete: FkAction::NoAction,
+            on_update: FkAction::NoAction,
+        }
+    }
+}
+
 fn is_no_action(a: &FkAction) -> bool {
     *a == FkAction::NoAction
 }

@@ -45,16 +45,6 @@ fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-fn fk(columns: &[&str], ref_table: &str, ref_columns: &[&str]) -> ForeignKey {
-    ForeignKey {
-        columns: strings(columns),
-        ref_table: ref_table.into(),
-        ref_columns: strings(ref_columns),
-        on_delete: FkAction::NoAction,
-        on_update: FkAction::NoAction,
-    }
-}
-
 /// A name longer than PostgreSQL keeps, cut by qvdiff's rule.
 fn long_name(stem: &str) -> String {
     limit_name(&format!("{stem}_{}", "x".repeat(70)))
@@ -290,7 +280,7 @@ fn every_kind_of_table_reads_back_exactly() {
         foreign_keys: vec![ForeignKey {
             on_delete: FkAction::Cascade,
             on_update: FkAction::Restrict,
-            ..fk(&["user_id"], "users", &["id"])
+            ..ForeignKey::new(&["user_id"], "users", &["id"])
         }],
         ..Table::new(
             "memberships",
@@ -307,28 +297,28 @@ fn every_kind_of_table_reads_back_exactly() {
     let links = Table {
         primary_key: strings(&["id"]),
         foreign_keys: vec![
-            fk(&["a"], "users", &["id"]),
+            ForeignKey::new(&["a"], "users", &["id"]),
             ForeignKey {
                 on_delete: FkAction::Restrict,
                 on_update: FkAction::Cascade,
-                ..fk(&["b"], "users", &["id"])
+                ..ForeignKey::new(&["b"], "users", &["id"])
             },
             ForeignKey {
                 on_delete: FkAction::Cascade,
                 on_update: FkAction::SetNull,
-                ..fk(&["c"], "users", &["id"])
+                ..ForeignKey::new(&["c"], "users", &["id"])
             },
             ForeignKey {
                 on_delete: FkAction::SetNull,
                 on_update: FkAction::SetDefault,
-                ..fk(&["d"], "users", &["id"])
+                ..ForeignKey::new(&["d"], "users", &["id"])
             },
             ForeignKey {
                 on_delete: FkAction::SetDefault,
                 on_update: FkAction::NoAction,
-                ..fk(&["e"], "users", &["id"])
+                ..ForeignKey::new(&["e"], "users", &["id"])
             },
-            fk(
+            ForeignKey::new(
                 &["m_user", "m_group"],
                 "memberships",
                 &["user_id", "group_id"],
@@ -439,7 +429,7 @@ fn every_kind_of_table_reads_back_exactly() {
         ],
     );
     let refers = Table {
-        foreign_keys: vec![fk(&["hidden_id"], "hidden", &["id"])],
+        foreign_keys: vec![ForeignKey::new(&["hidden_id"], "hidden", &["id"])],
         ..Table::new(
             "refers_elsewhere",
             vec![Column::new_nullable("hidden_id", INT32)],
@@ -733,7 +723,7 @@ fn a_thousand_tables_introspect_quickly() {
         last.foreign_keys,
         vec![ForeignKey {
             on_delete: FkAction::Cascade,
-            ..fk(&["parent_id"], "t0998", &["id"])
+            ..ForeignKey::new(&["parent_id"], "t0998", &["id"])
         }]
     );
     assert_eq!(last.uniques.len(), 1);
@@ -821,7 +811,7 @@ fn planned_inventory_schema_reads_back_as_normalized() {
         ],
         foreign_keys: vec![ForeignKey {
             on_delete: FkAction::Cascade,
-            ..fk(&["user_id"], "users", &["id"])
+            ..ForeignKey::new(&["user_id"], "users", &["id"])
         }],
         // Checks the server prints back differently: read from the planner's comments.
         checks: vec![
@@ -1025,7 +1015,7 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
         primary_key: strings(&["id"]),
         foreign_keys: vec![ForeignKey {
             on_delete: FkAction::SetNull,
-            ..fk(&["owner_id"], "members", &["id"])
+            ..ForeignKey::new(&["owner_id"], "members", &["id"])
         }],
         renamed_from: Some("teams".into()),
         ..Table::new(
@@ -1049,7 +1039,7 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
         foreign_keys: vec![ForeignKey {
             on_delete: FkAction::Restrict,
             on_update: FkAction::Cascade,
-            ..fk(&["group_id"], "groups", &["id"])
+            ..ForeignKey::new(&["group_id"], "groups", &["id"])
         }],
         uniques: vec![Unique {
             name: Some(format!("uq_{long}")),
@@ -1079,7 +1069,7 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
         foreign_keys: vec![ForeignKey {
             on_delete: FkAction::Cascade,
             on_update: FkAction::NoAction,
-            ..fk(&["member_id"], "members", &["id"])
+            ..ForeignKey::new(&["member_id"], "members", &["id"])
         }],
         ..Table::new(
             "roles",
@@ -1097,7 +1087,7 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
         primary_key: strings(&["id"]),
         foreign_keys: vec![ForeignKey {
             on_delete: FkAction::SetDefault,
-            ..fk(&["member_id", "role"], "roles", &["member_id", "role"])
+            ..ForeignKey::new(&["member_id", "role"], "roles", &["member_id", "role"])
         }],
         ..Table::new(
             "grants",
