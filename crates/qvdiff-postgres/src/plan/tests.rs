@@ -112,12 +112,7 @@ fn normalize_follows_what_postgres_stores() {
     );
     t.primary_key = strings(&["id"]);
     let long = "x".repeat(70);
-    t.indexes = vec![Index {
-        name: long.clone(),
-        columns: strings(&["c"]),
-        unique: false,
-        predicate: None,
-    }];
+    t.indexes = vec![Index::new(long.clone(), &["c"], false)];
     let s = Schema {
         tables: vec![t],
         views: vec![qvdiff_core::RawObject {
@@ -322,10 +317,7 @@ fn renames_rename_the_constraints_named_after_them() {
         vec![Column::new("user_id", INT64), Column::new("sku", TEXT)],
     );
     before_items.foreign_keys = vec![ForeignKey::new(&["user_id"], "users", &["id"])];
-    before_items.uniques = vec![Unique {
-        name: None,
-        columns: strings(&["sku"]),
-    }];
+    before_items.uniques = vec![Unique::new(None, &["sku"])];
     before_items.indexes = vec![Index::new("ix_items_sku", &["sku"], false)];
     let mut after_goods = table(
         "goods",
@@ -540,10 +532,7 @@ fn primary_key_change_moves_identity_and_suspends_incoming_foreign_keys() {
     links.foreign_keys = vec![ForeignKey::new(&["tag_id"], "tags", &["id"])];
     let mut composite = tags.clone();
     composite.primary_key = strings(&["slug", "id"]);
-    composite.uniques = vec![Unique {
-        name: None,
-        columns: strings(&["id"]),
-    }];
+    composite.uniques = vec![Unique::new(None, &["id"])];
     let before = schema(vec![tags, links.clone()]);
     let after = schema(vec![composite, links]);
     assert_eq!(
@@ -586,19 +575,11 @@ fn constraints_and_indexes_of_existing_tables() {
         "t",
         vec![Column::new_nullable("a", INT64), Column::new("b", TEXT)],
     );
-    t.uniques = vec![Unique {
-        name: Some("t_b_unique".into()),
-        columns: strings(&["b"]),
-    }];
+    t.uniques = vec![Unique::new(Some("t_b_unique"), &["b"])];
     t.indexes = vec![Index::new("ix_t_a_b", &["a", "b"], true)];
-    t.foreign_keys = vec![ForeignKey {
-        on_delete: FkAction::SetNull,
-        ..ForeignKey::new(&["a"], "users", &["id"])
-    }];
-    t.checks = vec![Check {
-        name: "b_not_empty".into(),
-        expr: "b <> ''".into(),
-    }];
+    t.foreign_keys = vec![ForeignKey::new(&["a"], "users", &["id"])
+        .with_actions(FkAction::SetNull, FkAction::NoAction)];
+    t.checks = vec![Check::new("b_not_empty", "b <> ''")];
     let after = schema(vec![users(), t]);
     let concurrent = Postgres { online_ddl: true };
     let up = sql_with(concurrent, &before, &after);
@@ -664,20 +645,11 @@ fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
     let before = schema(vec![table("items", vec![Column::new("qty", INT64)])]);
     let mut goods = table("goods", vec![Column::new("qty", INT64)]);
     goods.renamed_from = Some("items".into());
-    goods.checks = vec![Check {
-        name: "qty_positive".into(),
-        expr: "  qty > 0 ".into(),
-    }];
+    goods.checks = vec![Check::new("qty_positive", "  qty > 0 ")];
     let mut fresh = table("fresh", vec![Column::new("status", TEXT)]);
     fresh.checks = vec![
-        Check {
-            name: "status_known".into(),
-            expr: "status IN ('new', 'it''s')".into(),
-        },
-        Check {
-            name: "id_positive".into(),
-            expr: "id > 0".into(),
-        },
+        Check::new("status_known", "status IN ('new', 'it''s')"),
+        Check::new("id_positive", "id > 0"),
     ];
     fresh.indexes = vec![Index::new("ix_fresh_status", &["status"], false)];
     let after = schema(vec![goods, fresh]);
@@ -740,18 +712,9 @@ fn restored_key_columns_get_a_distinct_value_per_row() {
         ],
     );
     after_table.uniques = vec![
-        Unique {
-            name: None,
-            columns: strings(&["code"]),
-        },
-        Unique {
-            name: None,
-            columns: strings(&["sku"]),
-        },
-        Unique {
-            name: None,
-            columns: strings(&["day"]),
-        },
+        Unique::new(None, &["code"]),
+        Unique::new(None, &["sku"]),
+        Unique::new(None, &["day"]),
     ];
     assert_eq!(
         sql(&before, &schema(vec![after_table])),
@@ -799,10 +762,7 @@ fn constraints_and_backfills_on_existing_tables_run_online_unless_turned_off() {
             ..Column::new("a", INT64)
         }],
     );
-    t.checks = vec![Check {
-        name: "a_positive".into(),
-        expr: "a >= 0".into(),
-    }];
+    t.checks = vec![Check::new("a_positive", "a >= 0")];
     t.foreign_keys = vec![ForeignKey {
         columns: strings(&["a"]),
         ref_table: "users".into(),

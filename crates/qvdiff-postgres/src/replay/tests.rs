@@ -68,14 +68,6 @@ fn replay_on_base(statements: &str) -> Schema {
     replay(&on_base(statements))
 }
 
-/// An unnamed unique on `columns`, or one named `name`.
-fn unique(name: Option<&str>, columns: &[&str]) -> Unique {
-    Unique {
-        name: name.map(String::from),
-        columns: strings(columns),
-    }
-}
-
 #[test]
 fn create_table_and_index_as_the_planner_writes_them() {
     let schema = replay(&base());
@@ -100,8 +92,8 @@ fn create_table_and_index_as_the_planner_writes_them() {
     let expected = Table {
         primary_key: strings(&["id"]),
         uniques: vec![
-            unique(None, &["user_id", "title"]),
-            unique(Some("uq_notes"), &["notes"]),
+            Unique::new(None, &["user_id", "title"]),
+            Unique::new(Some("uq_notes"), &["notes"]),
         ],
         indexes: vec![
             Index::new("ix_items_notes", &["notes"], true),
@@ -114,10 +106,7 @@ fn create_table_and_index_as_the_planner_writes_them() {
             on_delete: FkAction::Cascade,
             on_update: FkAction::NoAction,
         }],
-        checks: vec![Check {
-            name: "price_positive".into(),
-            expr: "price > 0".into(),
-        }],
+        checks: vec![Check::new("price_positive", "price > 0")],
         ..Table::new(
             "items",
             vec![
@@ -191,8 +180,8 @@ ALTER TABLE "items" ADD CONSTRAINT "title_long" CHECK ((length(title) > 3));
     assert_eq!(
         items.uniques,
         vec![
-            unique(None, &["title"]),
-            unique(None, &["user_id", "title"]),
+            Unique::new(None, &["title"]),
+            Unique::new(None, &["user_id", "title"]),
         ]
     );
     assert_eq!(items.foreign_keys.len(), 1);
@@ -200,10 +189,7 @@ ALTER TABLE "items" ADD CONSTRAINT "title_long" CHECK ((length(title) > 3));
     assert_eq!(items.foreign_keys[0].on_update, FkAction::Restrict);
     assert_eq!(
         items.checks,
-        vec![Check {
-            name: "title_long".into(),
-            expr: "(length(title) > 3)".into()
-        }]
+        vec![Check::new("title_long", "(length(title) > 3)")]
     );
 }
 
@@ -222,7 +208,7 @@ ALTER TABLE "items" RENAME COLUMN "id" TO "item_id";
     assert_eq!(items.primary_key, strings(&["item_id"]));
     assert_eq!(items.foreign_keys[0].ref_columns, strings(&["user pk"]));
     // The unique keeps its name, which is no longer the default one for its columns.
-    assert!(items.uniques.contains(&unique(
+    assert!(items.uniques.contains(&Unique::new(
         Some("items_user_id_title_key"),
         &["user_id", "heading"]
     )));
@@ -253,7 +239,7 @@ ALTER TABLE "things" DROP CONSTRAINT "things_pkey";
     assert!(things.indexes.iter().any(|i| i.name == "ix_things_title"));
     assert_eq!(
         table(&schema, "people").uniques,
-        vec![unique(Some("users_email_key"), &["email"])]
+        vec![Unique::new(Some("users_email_key"), &["email"])]
     );
 }
 
@@ -307,7 +293,7 @@ fn unnamed_constraints_get_the_servers_names() {
         .is_some_and(|c| c.autoincrement && c.default.is_none()));
     assert_eq!(
         t.uniques,
-        vec![unique(None, &["a"]), unique(None, &["a", "b"]),]
+        vec![Unique::new(None, &["a"]), Unique::new(None, &["a", "b"]),]
     );
     let names: Vec<&str> = t.indexes.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["t_a_idx", "t_a_idx1"]);
