@@ -8,6 +8,7 @@ use qvdiff_core::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
 };
 use qvdiff_postgres::introspect::{check_expression, default_schema, is_empty_in, row_count};
+use qvdiff_postgres::or_skip;
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
     introspect, introspect_in, is_empty, limit_name, quote_string, unique_name, PgError, Postgres,
@@ -60,9 +61,7 @@ fn long_name(stem: &str) -> String {
 /// exclusion-constraint indexes).
 #[test]
 fn every_kind_of_table_reads_back_exactly() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_every_kind") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_every_kind"));
     let long_unique = long_name("uq_items_long");
     let long_check = long_name("ck_items_long");
     let long_index = long_name("ix_items_long");
@@ -439,9 +438,7 @@ fn every_kind_of_table_reads_back_exactly() {
 
 #[test]
 fn search_path_chooses_the_schema() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_search_path") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_search_path"));
     client
         .batch_execute(
             "CREATE SCHEMA app; CREATE TABLE app.things (id integer NOT NULL);\
@@ -465,9 +462,7 @@ fn search_path_chooses_the_schema() {
 
 #[test]
 fn emptiness_counts_every_table_and_the_ledger() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_is_empty") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_is_empty"));
     assert!(is_empty(&mut client).expect("fresh"));
     client
         .batch_execute("CREATE SCHEMA other; CREATE TABLE other.t (id integer)")
@@ -504,9 +499,7 @@ fn emptiness_counts_every_table_and_the_ledger() {
 /// introspection reads; with a `qvdiff: ` comment (as the planner writes), the comment's text.
 #[test]
 fn check_expressions_as_the_server_prints_them() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_checks") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_checks"));
     let cases = [
         (
             "price double precision",
@@ -579,9 +572,7 @@ fn check_expressions_as_the_server_prints_them() {
 /// hand-made partial unique index is a partial index, not a plain one.
 #[test]
 fn partial_index_conditions_read_back_as_the_model_writes_them() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_partial") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_partial"));
     let conditions = [
         "status = 'draft'",
         "status <> 'archived' AND owner > 0",
@@ -633,9 +624,7 @@ fn partial_index_conditions_read_back_as_the_model_writes_them() {
 /// few bulk queries: well under a second on a laptop; the bound only catches per-table queries.
 #[test]
 fn a_thousand_tables_introspect_quickly() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_thousand") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_thousand"));
     let mut sql = String::from("CREATE TABLE t0000 (id bigint PRIMARY KEY);");
     for i in 1..1000 {
         sql.push_str(&format!(
@@ -693,9 +682,7 @@ fn apply_plan(client: &mut postgres::Client, from: &Schema, to: &Schema) -> Sche
 }
 
 fn assert_round_trip(label: &str, wanted: Schema) {
-    let Some((_db, mut client)) = TestDatabase::create_connected(label) else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected(label));
     let expected = Postgres::default().normalize(&wanted).without_hints();
     let actual = apply_from_empty(&mut client, &wanted);
     for (a, e) in actual.tables.iter().zip(&expected.tables) {
@@ -805,10 +792,7 @@ fn planned_inventory_schema_reads_back_as_normalized() {
 /// server's text.
 #[test]
 fn check_comments_follow_their_constraint() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_check_comments")
-    else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_check_comments"));
     let checks = vec![
         Check::new("price_positive", "price > 0"),
         Check::new("title_set", "length(title) > 0"),
