@@ -938,7 +938,9 @@ fn default_sql(default: &Option<DefaultValue>) -> String {
 /// How the changes of a column's attributes are spelled: in a change's description
 /// (`default 1 -> 2`) or in SQL's words (`DEFAULT 1 -> 2`, a file's summary).
 pub(crate) struct AttributeWords {
+    /// Names a change of the default.
     pub(crate) default: &'static str,
+    /// Names a change of autoincrement.
     pub(crate) autoincrement: &'static str,
     /// A default value, or its absence.
     pub(crate) value: fn(&Option<DefaultValue>) -> String,
