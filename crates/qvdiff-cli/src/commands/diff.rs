@@ -4,7 +4,7 @@ use crate::baseline;
 use crate::cli::DiffArgs;
 use crate::config::Config;
 use crate::error::CliResult;
-use crate::history::load_migrations;
+use crate::history::HistoryDir;
 use crate::models::ModelSource;
 use crate::output::Console;
 use crate::planning::propose;
@@ -20,14 +20,10 @@ pub fn run(
     console: &Console,
 ) -> CliResult<()> {
     let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
-    let base = baseline::choose(
-        config,
-        db_flag,
-        &load_migrations(&config.migrations)?,
-        console,
-    )?;
+    let history = HistoryDir::project(config).load()?;
+    let base = baseline::choose(config, &history, db_flag, console)?;
     // `diff` never asks: a possible rename is shown as the drop and add it would be by default.
-    let dialect = crate::dialects::planner(config);
+    let dialect = crate::dialects::planner(config, history.dialect);
     let proposal = propose(
         dialect.as_ref(),
         &base,

@@ -10,6 +10,7 @@
 use crate::cli::LintArgs;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
+use crate::history::HistoryDir;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use qvdiff_core::lint::{format_finding, lint_file, Analysis, FileFacts, Finding, Section};
@@ -51,16 +52,17 @@ impl Checked {
 
 /// Runs `qvdiff lint`: prints the findings, returns 1 when there are any.
 pub fn run(config: &Config, args: &LintArgs, console: &Console) -> CliResult<i32> {
+    let dir = HistoryDir::project(config);
     let revisions = match &args.since {
         Some(reference) => {
-            let added = crate::commands::review::added_since(config, reference)?;
+            let added = crate::commands::review::added_since(config, &dir, reference)?;
             // Nothing added: nothing to check (an empty list would mean every file).
             if added.is_empty() {
                 console.info(&console.paint(
                     Tone::Good,
                     &format!(
                         "OK: no migration file was added to {} since {reference}.",
-                        display_path(&config.migrations)
+                        dir.shown()
                     ),
                 ));
                 return Ok(EXIT_OK);
@@ -69,7 +71,7 @@ pub fn run(config: &Config, args: &LintArgs, console: &Console) -> CliResult<i32
         }
         None => args.revisions.clone(),
     };
-    let checked = check_files(config, &revisions)?;
+    let checked = check_files(config, &dir, &revisions)?;
     Ok(report(&checked, console))
 }
 
@@ -114,12 +116,17 @@ pub fn report(checked: &[Checked], console: &Console) -> i32 {
     }
 }
 
-/// Reads and checks the migration files: all of them, or those of `revisions` (ids or unique
-/// prefixes). Files come in graph order (parents first), malformed ones first of all.
-pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Checked>> {
-    let dialect = crate::dialects::planner(config);
+/// Reads and checks the migration files of the history in `dir`: all of them, or those of
+/// `revisions` (ids or unique prefixes). Files come in graph order (parents first), malformed
+/// ones first of all.
+pub fn check_files(
+    config: &Config,
+    dir: &HistoryDir,
+    revisions: &[String],
+) -> CliResult<Vec<Checked>> {
+    let dialect = crate::dialects::planner(config, dir.dialect);
     let dialect = dialect.as_ref();
-    let (mut malformed, parsed) = read_dir(&config.migrations)?;
+    let (mut malformed, parsed) = read_dir(&dir.path)?;
     // With a malformed file its children have an unknown parent: the graph cannot be built, and
     // only the malformed files are reported (fix them first).
     if !malformed.is_empty() {
@@ -128,7 +135,7 @@ pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Check
     let migrations = Migrations::new(parsed).map_err(|e| {
         CliError::new(format!(
             "the migrations in {} do not form a valid history",
-            display_path(&config.migrations)
+            dir.shown()
         ))
         .with_details(e.to_string().lines().map(str::to_string))
     })?;

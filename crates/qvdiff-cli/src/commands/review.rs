@@ -11,6 +11,7 @@ use crate::cli::{ReviewArgs, ReviewFormat};
 use crate::commands::lint::{check_files, Checked};
 use crate::config::Config;
 use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::history::HistoryDir;
 use crate::models::display_path;
 use qvdiff_core::erd::{mermaid, Mark, Marks};
 use qvdiff_core::lint::{Finding, Rule};
@@ -67,22 +68,24 @@ pub struct Report {
 
 /// Prints the report. Exit 0: the report is for people; `qvdiff lint` is the gate.
 pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
-    let dialect = crate::dialects::planner(config);
+    let dir = HistoryDir::project(config);
+    let dialect = crate::dialects::planner(config, dir.dialect);
     let revisions = match &args.since {
         Some(reference) => {
-            let added = added_since(config, reference)?;
+            let added = added_since(config, &dir, reference)?;
             if added.is_empty() {
                 return Err(CliError::new(format!(
                     "no migration file was added to {} since {reference}",
-                    display_path(&config.migrations)
+                    dir.shown()
                 ))
                 .with_hint("pass the branch point, e.g. --since origin/main"));
             }
             added
         }
         None if args.revisions.is_empty() => {
-            let history = crate::history::load_migrations(&config.migrations)?;
+            let history = dir.load()?;
             let heads: Vec<String> = history
+                .migrations
                 .graph()
                 .heads()
                 .into_iter()
@@ -96,7 +99,7 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
         }
         None => args.revisions.clone(),
     };
-    let checked = check_files(config, &revisions)?;
+    let checked = check_files(config, &dir, &revisions)?;
     let comments = crate::dialects::comments_for_history(config, None);
     let report = Report {
         migrations: checked
@@ -116,21 +119,22 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
     Ok(EXIT_OK)
 }
 
-/// Revisions of the migration files added since `reference`: those
+/// Revisions of the migration files added to the history in `dir` since `reference`: those
 /// `git diff --name-only --diff-filter=A <reference> -- <migrations dir>` lists (committed,
 /// staged or changed in the working tree since the ref), and the untracked ones
 /// (`git ls-files --others --exclude-standard`), which a new `qvdiff migrate` file is until
 /// someone runs `git add`.
-pub(crate) fn added_since(config: &Config, reference: &str) -> CliResult<Vec<String>> {
+pub(crate) fn added_since(
+    config: &Config,
+    dir: &HistoryDir,
+    reference: &str,
+) -> CliResult<Vec<String>> {
     if reference.starts_with('-') {
         return Err(CliError::new(format!(
             "--since `{reference}` is not a git ref (it starts with `-`)"
         )));
     }
-    let dir = config
-        .migrations
-        .strip_prefix(&config.root)
-        .unwrap_or(&config.migrations);
+    let dir = dir.path.strip_prefix(&config.root).unwrap_or(&dir.path);
     let dir = dir.to_string_lossy();
     let added = git(
         config,
