@@ -7,7 +7,7 @@ use crate::config::{Config, DialectKind};
 use crate::db_url::{resolve_database, Database};
 use crate::error::{io_error, CliError, CliResult};
 use crate::models::display_path;
-use qvdiff_core::migration::{sanitize_message, MigrationFile};
+use qvdiff_core::migration::{sanitize_message, FormatError, MigrationFile};
 use qvdiff_core::runner::{Migration, Migrations};
 use std::path::{Path, PathBuf};
 
@@ -57,14 +57,75 @@ impl HistoryDir {
         all
     }
 
-    /// Reads the history: every `*.sql` file of the folder (a missing folder is an empty
-    /// history). Every malformed file is reported, each naming its path and line; then the
-    /// graph is checked (duplicate ids, unknown parents, cycles), all problems at once.
+    /// Reads the history: every `*.sql` file of the folder ([`HistoryDir::read_files`]; a
+    /// missing folder is an empty history). Every malformed file is reported, each naming its
+    /// path and line; then the graph is checked ([`HistoryDir::link`]).
     pub fn load(&self) -> CliResult<History> {
+        let (parsed, unparsed) = self.read_files()?;
+        if !unparsed.is_empty() {
+            let n = unparsed.len();
+            return Err(CliError::new(format!(
+                "{n} malformed migration file{}",
+                if n == 1 { "" } else { "s" }
+            ))
+            .with_details(
+                unparsed
+                    .iter()
+                    .map(|u| format!("{}:{}: {}", u.path, u.error.line, u.error.message)),
+            )
+            .with_hint("fix the file by hand, or remove it if it was never applied anywhere"));
+        }
         Ok(History {
             dialect: self.dialect,
             dir: self.path.clone(),
-            migrations: load_migrations(&self.path)?,
+            migrations: self.link(parsed)?,
+        })
+    }
+
+    /// Every `*.sql` file of the folder in name order (a missing folder has none), each read
+    /// and parsed: the migrations, and the files that do not parse. `load` refuses the latter;
+    /// `lint` reports each as a finding.
+    pub fn read_files(&self) -> CliResult<(Vec<Migration>, Vec<Unparsed>)> {
+        let dir = &self.path;
+        let mut paths = Vec::new();
+        if dir.exists() {
+            let entries = std::fs::read_dir(dir).map_err(|e| io_error("read directory", dir, e))?;
+            for entry in entries {
+                let path = entry
+                    .map_err(|e| io_error("read directory", dir, e))?
+                    .path();
+                if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
+                    paths.push(path);
+                }
+            }
+        }
+        paths.sort();
+        let mut parsed = Vec::new();
+        let mut unparsed = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
+            let shown = display_path(&path);
+            match Migration::from_text(&text, shown.clone()) {
+                Ok(m) => parsed.push(m),
+                Err(error) => unparsed.push(Unparsed {
+                    path: shown,
+                    text,
+                    error,
+                }),
+            }
+        }
+        Ok((parsed, unparsed))
+    }
+
+    /// Links migrations read from this folder into one revision graph; every duplicate id,
+    /// unknown parent and cycle is reported at once.
+    pub fn link(&self, migrations: Vec<Migration>) -> CliResult<Migrations> {
+        Migrations::new(migrations).map_err(|e| {
+            CliError::new(format!(
+                "the migrations in {} do not form a valid history",
+                self.shown()
+            ))
+            .with_details(e.to_string().lines().map(str::to_string))
         })
     }
 
@@ -72,6 +133,17 @@ impl HistoryDir {
     pub fn shown(&self) -> String {
         display_path(&self.path)
     }
+}
+
+/// A file of a history's folder that does not parse as a migration.
+#[derive(Debug)]
+pub struct Unparsed {
+    /// Its path as messages show it.
+    pub path: String,
+    /// Its text.
+    pub text: String,
+    /// Why, and at which line.
+    pub error: FormatError,
 }
 
 /// One history, read: its dialect and folder, and its files linked into the revision graph
@@ -121,49 +193,6 @@ impl History {
     pub fn shown(&self) -> String {
         display_path(&self.dir)
     }
-}
-
-/// Reads every `*.sql` file of `dir` into one graph (see [`HistoryDir::load`]).
-fn load_migrations(dir: &Path) -> CliResult<Migrations> {
-    let mut paths = Vec::new();
-    if dir.exists() {
-        let entries = std::fs::read_dir(dir).map_err(|e| io_error("read directory", dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| io_error("read directory", dir, e))?;
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-
-    let mut errors = Vec::new();
-    let mut loaded = Vec::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
-        let shown = display_path(&path);
-        match Migration::from_text(&text, shown.clone()) {
-            Ok(m) => loaded.push(m),
-            Err(e) => errors.push(format!("{shown}:{}: {}", e.line, e.message)),
-        }
-    }
-    if !errors.is_empty() {
-        let n = errors.len();
-        return Err(CliError::new(format!(
-            "{n} malformed migration file{}",
-            if n == 1 { "" } else { "s" }
-        ))
-        .with_details(errors)
-        .with_hint("fix the file by hand, or remove it if it was never applied anywhere"));
-    }
-    Migrations::new(loaded).map_err(|e| {
-        CliError::new(format!(
-            "the migrations in {} do not form a valid history",
-            display_path(dir)
-        ))
-        .with_details(e.to_string().lines().map(str::to_string))
-    })
 }
 
 /// The database in effect and the history of its dialect, read ([`resolve_database`] then

@@ -11,7 +11,6 @@ use crate::cli::LintArgs;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
 use crate::history::HistoryDir;
-use crate::models::display_path;
 use crate::output::{Console, Tone};
 use qvdiff_core::lint::{format_finding, lint_file, Analysis, FileFacts, Finding, Section};
 use qvdiff_core::migration::{DOWN_MARKER, UP_MARKER};
@@ -126,19 +125,28 @@ pub fn check_files(
 ) -> CliResult<Vec<Checked>> {
     let dialect = crate::dialects::planner(config, dir.dialect);
     let dialect = dialect.as_ref();
-    let (mut malformed, parsed) = read_dir(&dir.path)?;
+    let (parsed, unparsed) = dir.read_files()?;
     // With a malformed file its children have an unknown parent: the graph cannot be built, and
-    // only the malformed files are reported (fix them first).
+    // only the malformed files are reported (fix them first), each with its `does-not-parse`
+    // finding.
+    let mut malformed: Vec<Checked> = unparsed
+        .into_iter()
+        .map(|u| Checked {
+            path: u.path,
+            findings: vec![format_finding(u.error.line, &u.error.message)],
+            text: u.text,
+            file: None,
+            up: Section::default(),
+            down: Section::default(),
+            analysis: None,
+            up_facts: Vec::new(),
+            down_facts: Vec::new(),
+        })
+        .collect();
     if !malformed.is_empty() {
         return Ok(malformed);
     }
-    let migrations = Migrations::new(parsed).map_err(|e| {
-        CliError::new(format!(
-            "the migrations in {} do not form a valid history",
-            dir.shown()
-        ))
-        .with_details(e.to_string().lines().map(str::to_string))
-    })?;
+    let migrations = dir.link(parsed)?;
     let selected = select(&migrations, revisions)?;
     // In a linear history a file's ancestors are exactly the files before it in graph order, so
     // one running scratch schema (every up so far) gives each file its starting schema without
@@ -198,45 +206,6 @@ pub fn select(migrations: &Migrations, revisions: &[String]) -> CliResult<Vec<St
         }
     }
     Ok(selected)
-}
-
-/// Every `*.sql` file of `dir`, sorted: malformed ones as checked files with their
-/// `does-not-parse` finding, the others parsed.
-fn read_dir(dir: &Path) -> CliResult<(Vec<Checked>, Vec<Migration>)> {
-    let mut paths = Vec::new();
-    if dir.exists() {
-        let entries = std::fs::read_dir(dir).map_err(|e| io_error("read directory", dir, e))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| io_error("read directory", dir, e))?
-                .path();
-            if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    let mut malformed = Vec::new();
-    let mut parsed = Vec::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
-        let shown = display_path(&path);
-        match Migration::from_text(&text, shown.clone()) {
-            Ok(m) => parsed.push(m),
-            Err(e) => malformed.push(Checked {
-                path: shown,
-                findings: vec![format_finding(e.line, &e.message)],
-                text,
-                file: None,
-                up: Section::default(),
-                down: Section::default(),
-                analysis: None,
-                up_facts: Vec::new(),
-                down_facts: Vec::new(),
-            }),
-        }
-    }
-    Ok((malformed, parsed))
 }
 
 /// Reads the file of `migration` again (its text is needed for lines and the fingerprint),
