@@ -168,7 +168,11 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
         ];
         let text = file.render_baseline(&plan.replaces, &notes);
         check_reads_back(&file, &text)?;
-        let paths: Vec<String> = plan.files.iter().map(|m| m.path.clone()).collect();
+        let paths: Vec<(String, std::path::PathBuf)> = plan
+            .files
+            .iter()
+            .map(|m| (m.path.clone(), history.path_of_loaded(m)))
+            .collect();
         drafts.push((
             history,
             file,
@@ -186,15 +190,12 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
             console.paint(Tone::Good, "Wrote baseline"),
             display_path(&path)
         ));
-        for shown in paths {
-            let file_path = history
-                .dir
-                .join(std::path::Path::new(shown).file_name().unwrap_or_default());
+        for (shown, file_path) in paths {
             if args.keep_files {
                 continue;
             }
-            std::fs::remove_file(&file_path)
-                .map_err(|e| crate::error::io_error("delete", &file_path, e))?;
+            std::fs::remove_file(file_path)
+                .map_err(|e| crate::error::io_error("delete", file_path, e))?;
             console.info(&format!("Deleted {shown}"));
         }
     }
