@@ -9,6 +9,7 @@ use crate::error::{io_error, CliError, CliResult};
 use crate::models::display_path;
 use qvdiff_core::migration::{sanitize_message, FormatError, MigrationFile};
 use qvdiff_core::runner::{Migration, Migrations};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Where one of the project's histories lives, before anything is read: the folder of its
@@ -129,6 +130,18 @@ impl HistoryDir {
         })
     }
 
+    /// This history among `read` (those a command has read already), else read now: a folder
+    /// is read once per command.
+    pub fn find_or_load<'a>(&self, read: &'a [History]) -> CliResult<Cow<'a, History>> {
+        match read
+            .iter()
+            .find(|h| h.dialect == self.dialect && h.dir == self.path)
+        {
+            Some(history) => Ok(Cow::Borrowed(history)),
+            None => self.load().map(Cow::Owned),
+        }
+    }
+
     /// The folder as messages show it.
     pub fn shown(&self) -> String {
         display_path(&self.path)
@@ -149,7 +162,7 @@ pub struct Unparsed {
 /// One history, read: its dialect and folder, and its files linked into the revision graph
 /// ([`Migrations`]: the revisions by id, the graph, the baselines and what they replace), which
 /// commands query directly.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct History {
     /// The dialect of its SQL.
     pub dialect: DialectKind,
@@ -301,5 +314,29 @@ mod tests {
             path: dir.path().join("absent"),
         };
         assert!(missing.load().unwrap().migrations.is_empty());
+    }
+
+    #[test]
+    fn a_history_read_already_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = HistoryDir {
+            dialect: DialectKind::Sqlite,
+            path: dir.path().to_path_buf(),
+        };
+        let read = vec![sqlite.load().unwrap()];
+        // A file written after the read is not seen: the history read before is the one used.
+        std::fs::write(dir.path().join("x.sql"), "not a migration").unwrap();
+        assert!(matches!(sqlite.find_or_load(&read), Ok(Cow::Borrowed(_))));
+        // Another dialect's history over the same folder is read now (and refuses the file).
+        let postgres = HistoryDir {
+            dialect: DialectKind::Postgres,
+            ..sqlite.clone()
+        };
+        let err = postgres.find_or_load(&read).unwrap_err();
+        assert!(
+            err.message.contains("1 malformed migration file"),
+            "{}",
+            err.message
+        );
     }
 }

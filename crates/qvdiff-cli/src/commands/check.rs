@@ -30,7 +30,8 @@ pub fn run(
                 Some(flag) => Some(db_url::resolve_database(config, Some(flag))?),
                 None => None,
             };
-            let mut recorded = Vec::new();
+            let mut histories = Vec::new();
+            let mut schemas = Vec::new();
             for dir in &dirs {
                 // A live database of this history's dialect can replay what the model cannot
                 // read.
@@ -39,18 +40,18 @@ pub fn run(
                     .map(|(_, database)| database)
                     .filter(|database| database.dialect() == dir.dialect);
                 let history = dir.load()?;
-                let schema = dialects::recorded_schema(&history, server)?;
-                recorded.push((history, schema));
+                schemas.push(dialects::recorded_schema(&history, server)?);
+                histories.push(history);
             }
-            Ok((live, recorded))
+            Ok((live, histories, schemas))
         },
     );
     let models = models?;
-    let (live, recorded) = recorded?;
+    let (live, histories, schemas) = recorded?;
     let mut problems = 0;
-    for (history, schema) in &recorded {
+    for (history, schema) in histories.iter().zip(&schemas) {
         // With two histories (SQLite and PostgreSQL) each report says which one it is about.
-        let which = if recorded.len() > 1 {
+        let which = if histories.len() > 1 {
             format!(" in {}", history.shown())
         } else {
             String::new()
@@ -60,15 +61,8 @@ pub fn run(
     let live_checked = match &live {
         Some((dir, database)) => {
             // The history of the database's dialect is one of those read above.
-            let read_again;
-            let history = match recorded.iter().find(|(h, _)| h.dialect == dir.dialect) {
-                Some((history, _)) => history,
-                None => {
-                    read_again = dir.load()?;
-                    &read_again
-                }
-            };
-            problems += check_live(history, database, console)?;
+            let history = dir.find_or_load(&histories)?;
+            problems += check_live(&history, database, console)?;
             true
         }
         None => false,

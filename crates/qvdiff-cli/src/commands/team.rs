@@ -345,14 +345,7 @@ pub fn rebase(
     let mut applied = Vec::new();
     if let Some((dir, shown, rows)) = known {
         // The history of the database's dialect is one of the project's, read above.
-        let read_again;
-        let history = match histories.iter().find(|h| h.dialect == dir.dialect) {
-            Some(history) => history,
-            None => {
-                read_again = dir.load()?;
-                &read_again
-            }
-        };
+        let history = dir.find_or_load(&histories)?;
         applied.push((shown, applied_revisions(&history.migrations, &rows)));
     }
     let mut writes: Vec<(std::path::PathBuf, String, String)> = Vec::new();
