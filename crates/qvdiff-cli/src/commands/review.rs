@@ -225,16 +225,22 @@ pub fn generated_notes(
 /// The `(old, new)` index renames an up section performs, for the summary. Only a section that
 /// says `ALTER INDEX` is read (reading the statements of a big initial migration costs).
 fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
-    let says_alter_index = up.lines().any(|line| {
-        line.trim_start()
-            .to_ascii_uppercase()
-            .starts_with("ALTER INDEX")
-    });
-    if says_alter_index {
+    if says_alter_index(up) {
         dialect.renames(up).indexes
     } else {
         Vec::new()
     }
+}
+
+/// Whether a line of `up` starts with `ALTER INDEX`, in any case and indentation (compared in
+/// place: an upper-case copy of every line of a megabyte section cost more than the rest).
+fn says_alter_index(up: &str) -> bool {
+    const ALTER_INDEX: &str = "ALTER INDEX";
+    up.lines().any(|line| {
+        line.trim_start()
+            .get(..ALTER_INDEX.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(ALTER_INDEX))
+    })
 }
 
 /// Current row counts of the tables `changes` touch, read from a live database.
@@ -632,6 +638,21 @@ mod tests {
             up: String::new(),
             down: String::new(),
         }
+    }
+
+    #[test]
+    fn a_section_says_alter_index_in_any_case_and_indentation() {
+        assert!(says_alter_index(
+            "CREATE TABLE t (a);\n  alter Index a RENAME TO b;\n"
+        ));
+        assert!(says_alter_index("ALTER INDEX a RENAME TO b"));
+        assert!(!says_alter_index(
+            "CREATE TABLE t (a);\nALTER TABLE t RENAME TO u;\n"
+        ));
+        assert!(!says_alter_index("ALTER INDE"));
+        // A line whose first characters are not ASCII is no `ALTER INDEX` (and no panic).
+        assert!(!says_alter_index("éé ALTER INDEX a"));
+        assert!(!says_alter_index("ALTER INDEé"));
     }
 
     #[test]
