@@ -34,6 +34,10 @@
 //! gets no migration: its `migration.sql` says so, `qvdiff check --db` must pass and every value
 //! stays as inserted.
 //!
+//! A case holding `migrate_with_db.txt` (one line: why) writes its `after` migration with
+//! `migrate --db`, as a person with the database at hand does: what the live rows decide (a
+//! column becoming NOT NULL holds no NULL, so it needs no value) is then part of the case.
+//!
 //! Snapshots are written when missing, or all of them with `QVDIFF_BLESS=1`; review them.
 //! `QVDIFF_CASES=a,b` runs only the cases whose folder name contains `a` or `b` (while writing
 //! new cases); the count of cases is then not checked.
@@ -283,7 +287,14 @@ fn run_pass(case: &Path, with_rows: bool) -> Result<bool, String> {
     let initial = dump(&p.path("app.db")).map_err(fail)?;
 
     p.write("src/models.rs", &read("after.rs")?);
-    let Some(migration) = migrate_change(&p, case, &name, &[]).map_err(fail)? else {
+    // A case holding `migrate_with_db.txt` writes its migration from the live database.
+    let db = p.path("app.db").to_string_lossy().into_owned();
+    let live: &[&str] = if case.join("migrate_with_db.txt").exists() {
+        &["--db", &db]
+    } else {
+        &[]
+    };
+    let Some(migration) = migrate_change(&p, case, &name, live).map_err(fail)? else {
         // The models differ only in what SQLite stores alike (a naive and a zoned timestamp
         // are both DATETIME): nothing to write, nothing drifts, every value as inserted.
         snapshot(case, "migration.sql", NO_MIGRATION).map_err(fail)?;

@@ -49,6 +49,9 @@
 //! A case whose models PostgreSQL stores alike (AUTOINCREMENT is an identity either way) gets no
 //! migration: its `migration.postgres.sql` says so and `qvdiff check --db` must pass.
 //!
+//! A case holding `migrate_with_db.txt` writes its `after` migration with `migrate --db` here
+//! too (see `cases.rs`).
+//!
 //! A case may hold `config.postgres.toml`: lines added to the project's `qvdiff.toml` (such as
 //! `[postgres] online_ddl = false`).
 //!
@@ -270,7 +273,11 @@ fn run_pass(case: &Path, with_rows: bool) -> Result<Pass, String> {
 
     p.write("src/models.rs", &read("after.rs")?);
     // A view or trigger in the history cannot be modelled offline: diff with the server.
-    let live: &[&str] = if setup.is_some() { &["--db", url] } else { &[] };
+    let live: &[&str] = if setup.is_some() || case.join("migrate_with_db.txt").exists() {
+        &["--db", url]
+    } else {
+        &[]
+    };
     let Some(migration) = migrate_change(&p, case, &name, live)? else {
         // The models differ only in what PostgreSQL stores alike.
         snapshot(case, "migration.postgres.sql", NO_MIGRATION)?;
