@@ -823,6 +823,14 @@ fn lock_findings(
                     held(mode)
                 ),
             )),
+            // The expand of an online rename leaves the old name as a view over the table.
+            (Action::RenameTable { from, to }, Some(_))
+                if analysis.is_some_and(|a| {
+                    a.after
+                        .views
+                        .iter()
+                        .any(|v| &v.name == from && &v.table == to)
+                }) => {}
             (Action::RenameTable { from, to }, Some(_)) => found.push((
                 Rule::ExpandContract,
                 format!(

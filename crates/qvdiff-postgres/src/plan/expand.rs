@@ -1,6 +1,7 @@
-//! Expand / contract (`migrate --online`): a column type change that rewrites the table, or a
-//! column rename the old app still uses, written as two revisions so that the old and the new
-//! app version both work between them.
+//! Expand / contract (`migrate --online`): a column type change that rewrites the table, a
+//! column or table rename the old app still uses, or a new NOT NULL column with a computed
+//! value, written as two revisions so that the old and the new app version both work between
+//! them.
 //!
 //! - **Expand**: the other changes of the diff as usual; then per carried column a new column
 //!   (the new type under `<column>_new`, or the new name), a trigger function and a `BEFORE
@@ -15,6 +16,9 @@
 //!   names, NOT NULL over the validated CHECK, default, comment), drop the CHECK. Every
 //!   statement takes its lock briefly: nothing scans or rewrites the table.
 //!
+//! A renamed table ([`RenamedTable`]) keeps its old name as a view over every column in the
+//! expand, which the contract drops.
+//!
 //! A column in a key, a UNIQUE constraint, a partial index, a foreign key or a CHECK, an index
 //! on it that changes otherwise too, a table without a single integer
 //! primary key to batch by, and a type without assignment casts both ways stay in place (the
@@ -26,11 +30,12 @@ use super::{
 };
 use crate::ddl::{check_comment_sql, comment_sql, create_index_sql};
 use crate::locks::type_change_rewrites;
+use crate::replay::{create_table_view_sql, drop_table_view_sql, table_view_object};
 use crate::render::{limit_name, parse_default, quote_ident, render_default, render_type};
 use qvdiff_core::{
     diff, fill_restored_columns, Change, Check, Column, ColumnType, DefaultValue, Dialect,
-    ExpandContract, FillReason, Index, Lock, LockMode, Loss, Plan, PlanError, Renames, Schema,
-    Step, StepFacts,
+    ExpandContract, FillReason, Index, Lock, LockMode, Loss, Plan, PlanError, RawObject, Renames,
+    Schema, Step, StepFacts,
 };
 
 /// Prefix of the trigger functions and triggers qvdiff writes to keep two columns in step.
@@ -671,7 +676,9 @@ pub(super) fn plan(
     let (carried, mut in_place) = carried_columns(&from, to, changes);
     let (computed, computed_in_place) = computed_columns(&from, to, changes);
     in_place.extend(computed_in_place);
-    if carried.is_empty() && computed.is_empty() {
+    let (renamed, renamed_in_place) = renamed_tables(to, changes);
+    in_place.extend(renamed_in_place);
+    if carried.is_empty() && computed.is_empty() && renamed.is_empty() {
         return Ok(None);
     }
     // The other changes, from the schema as it is to the wanted one with the carried columns
@@ -716,14 +723,24 @@ pub(super) fn plan(
         expand_up.steps.extend(c.expand_steps());
         expand_down.steps.extend(c.unexpand_steps());
     }
+    // The old name of a renamed table reads and writes it until the contract: a view over
+    // every column, made after everything else the expand does to the table.
+    expand_up
+        .steps
+        .extend(renamed.iter().map(RenamedTable::create_view));
+    expand_down.steps.splice(
+        0..0,
+        renamed.iter().map(RenamedTable::drop_view),
+    );
     let mid_plain = mid.without_hints();
     expand_down
         .steps
         .extend(dialect.plan(&mid_plain, &down_target, &reverse)?.steps);
     let contract_up = Plan {
-        steps: carried
+        steps: renamed
             .iter()
-            .flat_map(contract_steps)
+            .map(RenamedTable::drop_view)
+            .chain(carried.iter().flat_map(contract_steps))
             .chain(computed.iter().flat_map(Computed::contract_steps))
             .collect(),
     };
@@ -733,6 +750,7 @@ pub(super) fn plan(
             .rev()
             .flat_map(Computed::uncontract_steps)
             .chain(carried.iter().rev().flat_map(uncontract_steps))
+            .chain(renamed.iter().map(RenamedTable::create_view))
             .collect(),
     };
     let mut expanded = expanded_schema(&mid, &carried);
@@ -745,6 +763,9 @@ pub(super) fn plan(
             table.checks.push(c.not_null_check());
         }
     }
+    expanded
+        .views
+        .extend(renamed.iter().map(RenamedTable::view_object));
     Ok(Some(ExpandContract {
         expand_up,
         expand_down,
@@ -755,6 +776,7 @@ pub(super) fn plan(
             .iter()
             .map(Carried::describe)
             .chain(computed.iter().map(Computed::describe))
+            .chain(renamed.iter().map(RenamedTable::describe))
             .collect(),
         in_place,
     }))
@@ -1033,5 +1055,61 @@ impl Computed {
         steps.push(self.alter("DROP NOT NULL"));
         steps.extend(self.sync_steps());
         steps
+    }
+}
+
+/// A table renamed through expand / contract: the expand renames it and leaves a view over
+/// every column under the old name, which PostgreSQL makes updatable by itself (so the old app
+/// reads and writes the table through it, defaults and identity included); the contract drops
+/// the view. The table's keys, indexes, sequences and the foreign keys pointing at it follow
+/// the rename as the server keeps them by identity, not by name.
+struct RenamedTable {
+    from: String,
+    to: String,
+}
+
+/// The tables `changes` rename that can keep their old name as a view, and the reasons for the
+/// ones renamed in place.
+fn renamed_tables(to: &Schema, changes: &[Change]) -> (Vec<RenamedTable>, Vec<String>) {
+    let mut renamed = Vec::new();
+    let mut in_place = Vec::new();
+    for change in changes {
+        let Change::RenameTable { from, to: new } = change else {
+            continue;
+        };
+        if to.table(from).is_some() {
+            in_place.push(format!(
+                "table {from} is renamed to {new} in place: a table of the models takes the \
+                 name {from}, which a view cannot hold too"
+            ));
+            continue;
+        }
+        renamed.push(RenamedTable {
+            from: from.clone(),
+            to: new.clone(),
+        });
+    }
+    (renamed, in_place)
+}
+
+impl RenamedTable {
+    fn create_view(&self) -> Step {
+        Step::plain(create_table_view_sql(&self.from, &self.to))
+    }
+
+    fn drop_view(&self) -> Step {
+        Step::plain(drop_table_view_sql(&self.from))
+    }
+
+    /// The view as a Schema holds it between the two revisions (see `replay::views`).
+    fn view_object(&self) -> RawObject {
+        table_view_object(&self.from, &self.to)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "table {} renamed to {}: {} stays, as a view over {}, until the contract",
+            self.from, self.to, self.from, self.to
+        )
     }
 }
