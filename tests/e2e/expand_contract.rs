@@ -744,7 +744,10 @@ fn shop_writer(db: &TestDatabase, app: App) -> (Arc<AtomicBool>, JoinHandle<Shop
 /// Every item, read under `table`, and every note.
 fn shop(client: &mut Client, table: &str) -> Shop {
     let items = client
-        .query(&format!("SELECT id, sku, qty FROM {table} ORDER BY id"), &[])
+        .query(
+            &format!("SELECT id, sku, qty FROM {table} ORDER BY id"),
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|row| (row.get(0), (row.get(1), row.get(2))))
@@ -804,7 +807,14 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
             .replace("references = \"items.id\"", "references = \"products.id\""),
     );
     let wrote = p
-        .qvdiff(&["migrate", "-m", "rename items", "--rev-id", "r2", "--online"])
+        .qvdiff(&[
+            "migrate",
+            "-m",
+            "rename items",
+            "--rev-id",
+            "r2",
+            "--online",
+        ])
         .expect_code(0);
     assert!(wrote.stderr.contains("r2_contract"), "{}", wrote.stderr);
     let expand = p.read("migrations/r2_rename_items_expand.sql");
@@ -896,7 +906,9 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
     assert_eq!(shop(&mut client, "items"), expected);
     let check = p.qvdiff(&["check", "--db", &db.url]).expect_code(1);
     assert!(
-        check.stdout.contains("2 pending revisions: r2, r2_contract")
+        check
+            .stdout
+            .contains("2 pending revisions: r2, r2_contract")
             && !check.stdout.contains("drift"),
         "{}",
         check.stdout

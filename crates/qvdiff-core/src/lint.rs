@@ -1122,6 +1122,43 @@ mod tests {
     }
 
     #[test]
+    fn a_table_rename_is_online_when_the_old_name_stays_as_a_view_over_it() {
+        let rename = statement(5, "ALTER TABLE \"items\" RENAME TO \"products\";", "items");
+        let up = section(4, vec![rename]);
+        let down = section(6, vec![statement(7, "SELECT 1;", "x")]);
+        let mut f = facts("", up, down);
+        f.up_facts = vec![StepFacts {
+            lock: Some(crate::Lock {
+                mode: LockMode::AccessExclusive,
+                table: "items".into(),
+                scans: false,
+                rewrites: false,
+            }),
+            actions: vec![Action::RenameTable {
+                from: "items".into(),
+                to: "products".into(),
+            }],
+            ..StepFacts::default()
+        }];
+        f.analysis = Some(Analysis::starting_at(Schema::default(), "PostgreSQL"));
+        assert_eq!(rules_found(&f), [(Rule::ExpandContract, 5)]);
+        let view = |name: &str, table: &str| crate::RawObject {
+            name: name.into(),
+            table: table.into(),
+            sql: format!("CREATE VIEW \"{name}\" AS SELECT * FROM \"{table}\""),
+        };
+        // A view of that name over another table is no stand-in.
+        if let Some(a) = &mut f.analysis {
+            a.after.views = vec![view("items", "elsewhere")];
+        }
+        assert_eq!(rules_found(&f), [(Rule::ExpandContract, 5)]);
+        if let Some(a) = &mut f.analysis {
+            a.after.views = vec![view("items", "products")];
+        }
+        assert_eq!(rules_found(&f), []);
+    }
+
+    #[test]
     fn rule_ids_round_trip() {
         for rule in Rule::ALL {
             assert_eq!(Rule::from_id(rule.id()), Some(rule));

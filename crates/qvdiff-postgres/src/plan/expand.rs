@@ -30,8 +30,8 @@ use super::{
 };
 use crate::ddl::{check_comment_sql, comment_sql, create_index_sql};
 use crate::locks::type_change_rewrites;
-use crate::replay::{create_table_view_sql, drop_table_view_sql, table_view_object};
 use crate::render::{limit_name, parse_default, quote_ident, render_default, render_type};
+use crate::replay::{create_table_view_sql, drop_table_view_sql, table_view_object};
 use qvdiff_core::{
     diff, fill_restored_columns, Change, Check, Column, ColumnType, DefaultValue, Dialect,
     ExpandContract, FillReason, Index, Lock, LockMode, Loss, Plan, PlanError, RawObject, Renames,
@@ -728,10 +728,9 @@ pub(super) fn plan(
     expand_up
         .steps
         .extend(renamed.iter().map(RenamedTable::create_view));
-    expand_down.steps.splice(
-        0..0,
-        renamed.iter().map(RenamedTable::drop_view),
-    );
+    expand_down
+        .steps
+        .splice(0..0, renamed.iter().map(RenamedTable::drop_view));
     let mid_plain = mid.without_hints();
     expand_down
         .steps

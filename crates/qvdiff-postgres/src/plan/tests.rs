@@ -967,3 +967,45 @@ fn expand_contract_carries_a_new_column_with_a_computed_value_only() {
     };
     assert!(planned(nullable, false).is_none());
 }
+
+#[test]
+fn expand_contract_keeps_a_renamed_tables_old_name_as_a_view_unless_a_table_takes_it() {
+    let dialect = Postgres::default();
+    let from = dialect.normalize(&schema(vec![users()])).without_hints();
+    let planned = |tables: Vec<Table>| {
+        let to = dialect.normalize(&schema(tables));
+        let renames = Renames {
+            tables: vec![("users".into(), "members".into())],
+            ..Renames::default()
+        };
+        let changes = diff(&from, &to, &renames);
+        dialect
+            .expand_contract(&from, &to, &changes)
+            .expect("planned")
+    };
+    let members = Table {
+        name: "members".into(),
+        ..users()
+    };
+    let online = planned(vec![members.clone()]).expect("expand / contract");
+    let sql = |plan: &Plan| -> Vec<String> { plan.steps.iter().map(|s| s.sql.clone()).collect() };
+    let view = "CREATE VIEW \"users\" AS SELECT * FROM \"members\";";
+    let drop = "DROP VIEW IF EXISTS \"users\";";
+    assert_eq!(
+        sql(&online.expand_up).last().map(String::as_str),
+        Some(view)
+    );
+    assert_eq!(sql(&online.expand_down)[0], drop);
+    assert_eq!(sql(&online.contract_up), [drop]);
+    assert_eq!(sql(&online.contract_down), [view]);
+    assert_eq!(
+        online.expanded.views,
+        [crate::replay::table_view_object("users", "members")]
+    );
+    assert_eq!(
+        online.carried,
+        ["table users renamed to members: users stays, as a view over members, until the contract"]
+    );
+    // A table of the models takes the old name: the rename is planned as without --online.
+    assert!(planned(vec![members, users()]).is_none());
+}

@@ -81,9 +81,12 @@ pub fn apply_sql(schema: &mut Schema, sql: &str) -> Result<(), ReplayError> {
     replay.apply(sql)?;
     let mut result = replay.schema();
     // The views the replay does not model, and triggers, are kept as they were.
-    result
-        .views
-        .extend(schema.views.drain(..).filter(|v| !views::is_table_view_object(v)));
+    result.views.extend(
+        schema
+            .views
+            .drain(..)
+            .filter(|v| !views::is_table_view_object(v)),
+    );
     result.views.sort();
     result.triggers = std::mem::take(&mut schema.triggers);
     *schema = result;

@@ -95,8 +95,7 @@ impl SchemaReplay {
         if self.relation_exists(&name) {
             return invalid(format!("relation {} already exists", quote_ident(&name)));
         }
-        self.table_views
-            .insert(name, TableView { table, columns });
+        self.table_views.insert(name, TableView { table, columns });
         Ok(())
     }
 
@@ -134,7 +133,12 @@ impl SchemaReplay {
 
     /// Before `column` of `table` is dropped: as [`Self::drop_views_on_table`], for the views
     /// reading it.
-    pub(super) fn drop_views_on_column(&mut self, table: &str, column: &str, cascade: bool) -> Step {
+    pub(super) fn drop_views_on_column(
+        &mut self,
+        table: &str,
+        column: &str,
+        cascade: bool,
+    ) -> Step {
         let what = format!(
             "column {} of table {}",
             quote_ident(column),
@@ -277,7 +281,10 @@ CREATE TABLE "notes" ("id" bigint NOT NULL, "item_id" bigint, CONSTRAINT "notes_
         assert_eq!(kind(&model, "CREATE TABLE items (id bigint);"), invalid);
         assert_eq!(kind(&model, "DROP TABLE products CASCADE;"), None);
         assert_eq!(kind(&model, "DROP TABLE notes, products;"), invalid);
-        assert_eq!(kind(&model, "ALTER TABLE products DROP COLUMN qty;"), invalid);
+        assert_eq!(
+            kind(&model, "ALTER TABLE products DROP COLUMN qty;"),
+            invalid
+        );
         assert_eq!(
             kind(&model, "ALTER TABLE products ALTER COLUMN qty TYPE bigint;"),
             invalid
