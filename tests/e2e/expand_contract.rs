@@ -919,3 +919,208 @@ fn stop_writer_shop((stop, thread): (Arc<AtomicBool>, JoinHandle<Shop>)) -> Shop
     stop.store(true, Ordering::Relaxed);
     thread.join().expect("a writer thread")
 }
+
+const ORDERS: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "customers")]
+pub struct Customer {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model)]
+#[model(table = "orders")]
+#[model(check(name = "ck_orders_qty", expr = "qty > 0"))]
+pub struct Order {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(references = "customers.id", index)]
+    pub customer_id: i32,
+    #[column(unique)]
+    pub code: String,
+    pub qty: i32,
+}
+"#;
+
+/// The constraints of `orders`: `(name, kind, validated)`, sorted.
+fn order_constraints(client: &mut Client) -> Vec<(String, String, bool)> {
+    client
+        .query(
+            "SELECT conname::text, contype::text, convalidated FROM pg_constraint \
+             WHERE conrelid = 'orders'::regclass AND contype <> 'p' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+/// Whether a statement is refused, with the SQLSTATE it is refused with.
+fn refused(client: &mut Client, sql: &str) -> Option<String> {
+    client
+        .batch_execute(sql)
+        .err()
+        .and_then(|e| e.code().map(|c| c.code().to_string()))
+}
+
+/// A foreign key and a CHECK on columns whose type changes (int4 → int8) and a UNIQUE on a
+/// renamed column, through expand / contract on 10,000 rows: the expand builds each on the new
+/// column (the unique index concurrently, the others `NOT VALID` then validated), and they hold
+/// for the new app's writes between the revisions; the contract gives them their names, so
+/// `check --db` is clean and each still refuses what it must. Its way back puts them on the old
+/// columns again, and the contract applies again.
+#[test]
+fn unique_foreign_key_and_check_on_carried_columns_are_rebuilt_online_and_hold() {
+    let Some(db) = TestDatabase::create("expand_contract_constraints") else {
+        return;
+    };
+    let p = project_at_r1(&db, ORDERS, "create orders");
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "INSERT INTO customers (id, name) SELECT g, 'customer ' || g FROM generate_series(1, 100) g;
+             INSERT INTO orders (id, customer_id, code, qty)
+             SELECT g, g % 100 + 1, 'code ' || g, g FROM generate_series(1, 10000) g;",
+        )
+        .unwrap();
+    p.write(
+        "src/models.rs",
+        &ORDERS
+            .replace("pub customer_id: i32", "pub customer_id: i64")
+            .replace("pub qty: i32", "pub qty: i64")
+            .replace(
+                "#[column(unique)]\n    pub code: String",
+                "#[column(unique, renamed_from = \"code\")]\n    pub reference: String",
+            ),
+    );
+    p.qvdiff(&["migrate", "-m", "widen", "--rev-id", "r2", "--online"])
+        .expect_code(0);
+    let expand = p.read("migrations/r2_widen_expand.sql");
+    let expand_up = expand.split("-- qvdiff:down").next().unwrap();
+    for wanted in [
+        "CREATE UNIQUE INDEX CONCURRENTLY \"orders_reference_key_new\" ON \"orders\" (\"reference\");",
+        "ALTER TABLE \"orders\" ADD CONSTRAINT \"orders_customer_id_new_fkey\" FOREIGN KEY \
+         (\"customer_id_new\") REFERENCES \"customers\" (\"id\") ON DELETE NO ACTION ON UPDATE \
+         NO ACTION NOT VALID;",
+        "ALTER TABLE \"orders\" VALIDATE CONSTRAINT \"orders_customer_id_new_fkey\";",
+        "ALTER TABLE \"orders\" ADD CONSTRAINT \"ck_orders_qty_new\" CHECK (qty_new > 0) NOT VALID;",
+        "ALTER TABLE \"orders\" VALIDATE CONSTRAINT \"ck_orders_qty_new\";",
+    ] {
+        assert!(expand_up.contains(wanted), "{wanted} in {expand}");
+    }
+    let contract = p.read("migrations/r2_contract_widen_contract.sql");
+    let contract_up = contract.split("-- qvdiff:down").next().unwrap();
+    for wanted in [
+        "ALTER TABLE \"orders\" ADD CONSTRAINT \"orders_reference_key\" UNIQUE USING INDEX \
+         \"orders_reference_key_new\";",
+        "ALTER TABLE \"orders\" RENAME CONSTRAINT \"orders_customer_id_new_fkey\" TO \
+         \"orders_customer_id_fkey\";",
+        "ALTER TABLE \"orders\" RENAME CONSTRAINT \"ck_orders_qty_new\" TO \"ck_orders_qty\";",
+        "COMMENT ON CONSTRAINT \"ck_orders_qty\" ON \"orders\" IS 'qvdiff: qty > 0';",
+    ] {
+        assert!(contract_up.contains(wanted), "{wanted} in {contract}");
+    }
+    assert!(
+        !contract_up.contains("VALIDATE") && !contract_up.contains("CREATE"),
+        "{contract}"
+    );
+    // The expand is online throughout; the contract's findings are the old columns it drops
+    // (the reviewer allows them), not the expand / contract it completes, nor the UNIQUE its
+    // validated index already enforces.
+    let lint = p.qvdiff(&["lint"]);
+    let findings: Vec<&str> = lint
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("migrations/"))
+        .collect();
+    assert!(
+        lint.code == 1
+            && findings.len() == 3
+            && findings.iter().all(|f| {
+                f.starts_with("migrations/r2_contract_widen_contract.sql:")
+                    && f.contains(": destructive: loses data: drops data in orders.")
+            }),
+        "{}{}",
+        lint.stdout,
+        lint.stderr
+    );
+
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let between = order_constraints(&mut client);
+    for name in [
+        "orders_code_key",
+        "orders_customer_id_fkey",
+        "ck_orders_qty",
+        "orders_customer_id_new_fkey",
+        "ck_orders_qty_new",
+    ] {
+        assert!(
+            between.iter().any(|(n, _, valid)| n == name && *valid),
+            "{name} in {between:?}"
+        );
+    }
+    // The new app's writes meet the constraints on the new columns (its own CHECK refuses
+    // first: 23514 either way).
+    client
+        .batch_execute(
+            "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+             VALUES (20001, 7, 'new app', 3)",
+        )
+        .unwrap();
+    let dup = "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+               VALUES (20002, 7, 'new app', 3)";
+    assert_eq!(refused(&mut client, dup).as_deref(), Some("23505"));
+    let zero = "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+                VALUES (20003, 7, 'zero', 0)";
+    assert_eq!(refused(&mut client, zero).as_deref(), Some("23514"));
+    let orphan = "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+                  VALUES (20004, 999, 'orphan', 1)";
+    assert_eq!(refused(&mut client, orphan).as_deref(), Some("23503"));
+
+    let contracted = |client: &mut Client, p: &Project| {
+        p.qvdiff(&["upgrade", "--db", &db.url, "--contract"])
+            .expect_code(0);
+        p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+        assert_eq!(
+            order_constraints(client),
+            [
+                ("ck_orders_qty".to_string(), "c".to_string(), true),
+                ("orders_customer_id_fkey".to_string(), "f".to_string(), true),
+                ("orders_reference_key".to_string(), "u".to_string(), true),
+            ]
+        );
+        let dup =
+            "INSERT INTO orders (id, customer_id, reference, qty) VALUES (30001, 1, 'code 5', 1)";
+        assert_eq!(refused(client, dup).as_deref(), Some("23505"));
+        let zero = "INSERT INTO orders (id, customer_id, reference, qty) VALUES (30002, 1, 'x', 0)";
+        assert_eq!(refused(client, zero).as_deref(), Some("23514"));
+        let orphan =
+            "INSERT INTO orders (id, customer_id, reference, qty) VALUES (30003, 999, 'y', 1)";
+        assert_eq!(refused(client, orphan).as_deref(), Some("23503"));
+        // What only int8 holds fits now.
+        client
+            .batch_execute(
+                "INSERT INTO orders (id, customer_id, reference, qty) \
+                 VALUES (30004, 1, 'big', 5000000000); DELETE FROM orders WHERE id = 30004",
+            )
+            .unwrap();
+        assert_eq!(count(client, "SELECT count(*) FROM orders"), 10_001);
+    };
+    contracted(&mut client, &p);
+    // The way back: the old columns' constraints again beside the new ones'.
+    p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(order_constraints(&mut client), between);
+    assert_eq!(
+        refused(
+            &mut client,
+            "INSERT INTO orders (id, customer_id, code, qty) VALUES (40001, 1, 'code 5', 1)"
+        )
+        .as_deref(),
+        Some("23505")
+    );
+    contracted(&mut client, &p);
+}

@@ -367,6 +367,7 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
     // Statement-level rules of the up section, from the facts the dialect read in its SQL.
     let no_facts = StepFacts::default();
     let facts_at = |i: usize| facts.up_facts.get(i).unwrap_or(&no_facts);
+    let contract = crate::migration::is_contract(facts.text);
     let mut destructive: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut rebuilds: BTreeMap<usize, String> = BTreeMap::new();
     for (i, statement) in facts.up.statements.iter().enumerate() {
@@ -378,6 +379,11 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
             rebuilds.insert(i, table.clone());
         }
         for (rule, message) in lock_findings(step, statement, facts.analysis.as_ref()) {
+            // A contract revision is the drop and rename that come once the new app version
+            // runs everywhere: expand / contract is what it completes.
+            if rule == Rule::ExpandContract && contract {
+                continue;
+            }
             push(up_statement(i), rule, message);
         }
     }
@@ -438,7 +444,10 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                             .push(format!("{table}.{}", to.name));
                     }
                 }
-                Change::AddUnique { table, unique: u } if existed(analysis, table, &u.columns) => {
+                Change::AddUnique { table, unique: u }
+                    if existed(analysis, table, &u.columns)
+                        && !already_unique(analysis, table, &u.columns) =>
+                {
                     let at = locate_by_facts(facts, table, |f| f.rebuilds.is_some())
                         .or_else(|| locate(&facts.up, table, |_| true));
                     if let Some(at) = at {
@@ -918,6 +927,16 @@ fn existed(analysis: &Analysis, table: &str, columns: &[String]) -> bool {
         .before
         .table(table)
         .is_some_and(|t| columns.iter().all(|c| t.column(c).is_some()))
+}
+
+/// Whether a unique index on exactly `columns` of `table`, over every row, exists before the
+/// file runs (a UNIQUE constraint made from it, `USING INDEX`, meets no duplicate).
+fn already_unique(analysis: &Analysis, table: &str, columns: &[String]) -> bool {
+    analysis.before.table(table).is_some_and(|t| {
+        t.indexes
+            .iter()
+            .any(|i| i.unique && i.predicate.is_none() && i.columns == columns)
+    })
 }
 
 /// Whitespace-insensitive form of a statement, to find a failing statement by its text.

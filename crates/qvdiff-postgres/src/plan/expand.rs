@@ -19,12 +19,15 @@
 //! A renamed table ([`RenamedTable`]) keeps its old name as a view over every column in the
 //! expand, which the contract drops.
 //!
-//! A column in a key, a UNIQUE constraint, a partial index, a foreign key or a CHECK, an index
-//! on it that changes otherwise too, a table without a single integer
+//! The UNIQUE constraints, foreign keys and CHECKs on a carried column move with it (see
+//! `carried_constraints`). A column in the primary key or a partial index's condition, one
+//! another table's foreign key points at, an index or constraint on it that changes otherwise
+//! too, a table without a single integer
 //! primary key to batch by, and a type without assignment casts both ways stay in place (the
 //! reason is reported); so does everything else.
 
 use super::backfill::batched_sql;
+use super::carried_constraints::MovedConstraints;
 use super::{
     fill_fact, fill_value_sql, has_assignment_cast, is_row_number, sqlite_blob_hex, Postgres,
 };
@@ -54,6 +57,8 @@ struct Carried {
     /// The indexes on the column, moved to the new column: built there in the expand, the old
     /// ones dropped with the old column in the contract.
     indexes: Vec<MovedIndex>,
+    /// The UNIQUE constraints, foreign keys and CHECKs on the column, moved to the new column.
+    constraints: MovedConstraints,
 }
 
 /// An index on a carried column: as it is, as wanted, and as built on the new column in the
@@ -77,6 +82,16 @@ impl Carried {
     }
 
     fn describe(&self) -> String {
+        let moved = self.constraints.describe();
+        let with = if moved.is_empty() {
+            String::new()
+        } else {
+            format!(", with its {}", moved.join(", "))
+        };
+        format!("{}{with}", self.describe_column())
+    }
+
+    fn describe_column(&self) -> String {
         if self.old.name == self.new.name {
             format!(
                 "{}.{}: {} -> {} through {}.{}",
@@ -151,18 +166,14 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
     if moved_indexes(from, to, table, old, new).is_none() {
         return Some("an index on it is partial or changes too".into());
     }
+    if MovedConstraints::find(from, to, table, old, new, new).is_none() {
+        return Some("a UNIQUE, foreign key or CHECK on it changes too".into());
+    }
     for (t, column) in [(before, old), (after, new)] {
         let in_key = t.primary_key.iter().any(|c| c == column)
-            || t.uniques
-                .iter()
-                .any(|u| u.columns.iter().any(|c| c == column))
             || t.indexes
                 .iter()
-                .any(|i| i.predicate.as_deref().is_some_and(|p| mentions(p, column)))
-            || t.foreign_keys
-                .iter()
-                .any(|fk| fk.columns.iter().any(|c| c == column))
-            || t.checks.iter().any(|c| mentions(&c.expr, column));
+                .any(|i| i.predicate.as_deref().is_some_and(|p| mentions(p, column)));
         let referenced = [from, to].iter().any(|s| {
             s.tables.iter().any(|other| {
                 other
@@ -172,7 +183,11 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
             })
         });
         if in_key || referenced {
-            return Some("it is in a key, a UNIQUE, a foreign key or a CHECK".into());
+            return Some(
+                "it is in the primary key or a partial index's condition, or another table's \
+                 foreign key points at it"
+                    .into(),
+            );
         }
     }
     if !integer_key(before) || before.primary_key != after.primary_key {
@@ -278,12 +293,15 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
                 }
             })
             .collect();
+        let constraints = MovedConstraints::find(from, to, table, old_name, new_name, &shadow)
+            .unwrap_or_default();
         carried.push(Carried {
             table: table.clone(),
             old: old.clone(),
             new: new.clone(),
             shadow,
             indexes,
+            constraints,
         });
     }
     (carried, in_place)
@@ -304,6 +322,7 @@ fn without_carried(from: &Schema, to: &Schema, carried: &[Carried]) -> Schema {
             table
                 .indexes
                 .extend(c.indexes.iter().map(|m| m.old.clone()));
+            c.constraints.keep_old(table);
         }
     }
     mid
@@ -319,6 +338,7 @@ fn expanded_schema(mid: &Schema, carried: &[Carried]) -> Schema {
             table
                 .indexes
                 .extend(c.indexes.iter().map(|m| m.expanded.clone()));
+            c.constraints.add_expanded(table);
         }
     }
     expanded.normalized()
@@ -460,6 +480,7 @@ fn expand_steps(c: &Carried) -> Vec<Step> {
             },
         ));
     }
+    steps.extend(c.constraints.expand_steps(table));
     steps
 }
 
@@ -552,6 +573,7 @@ fn contract_steps(c: &Carried) -> Vec<Step> {
     for m in c.indexes.iter().filter(|m| m.expanded.name != m.new.name) {
         steps.push(rename_index_step(table, &m.expanded.name, &m.new.name));
     }
+    steps.extend(c.constraints.contract_steps(table));
     let n = quote_ident(&c.new.name);
     if let Some(check) = c.not_null_check() {
         steps.push(Step::with(
@@ -591,7 +613,7 @@ fn uncontract_steps(c: &Carried) -> Vec<Step> {
     let table = c.table.as_str();
     let t = quote_ident(table);
     let (o, n) = (quote_ident(&c.old.name), quote_ident(&c.new.name));
-    let mut steps = Vec::new();
+    let mut steps = c.constraints.uncontract_first_steps(table);
     for m in c.indexes.iter().filter(|m| m.expanded.name != m.new.name) {
         steps.push(rename_index_step(table, &m.new.name, &m.expanded.name));
     }
@@ -657,6 +679,7 @@ fn uncontract_steps(c: &Carried) -> Vec<Step> {
             c.old.comment.as_deref(),
         )));
     }
+    steps.extend(c.constraints.uncontract_last_steps(table));
     steps.push(Step::plain(sync_function_sql(c)));
     steps.push(Step::with(
         sync_trigger_sql(c),

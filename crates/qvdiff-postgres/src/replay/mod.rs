@@ -47,6 +47,7 @@ mod catalog;
 mod enums;
 mod expr;
 mod facts;
+pub(crate) use expr::rename_in_expression;
 pub use expr::unusable_defaults;
 pub(crate) mod naming;
 pub use facts::facts_of;
