@@ -436,6 +436,25 @@ pub(super) fn migrate_change(
         .map_err(|e| e.to_string())
 }
 
+/// The contract revision `migrate` wrote beside `r2_change` (expand / contract), if any.
+pub(super) fn contract_change(p: &Project) -> Result<Option<String>, String> {
+    let dir = p.path("migrations");
+    let exists = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with(CONTRACT_PREFIX));
+    if !exists {
+        return Ok(None);
+    }
+    let file = only_file_with_prefix(&dir, CONTRACT_PREFIX)?;
+    std::fs::read_to_string(&file)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// The contract revision of `r2_change` (`migrate --online`): `r2_change_contract`.
+const CONTRACT_PREFIX: &str = "r2_change_contract";
+
 /// Whether the way back must restore every value as inserted: the up section of `migration`
 /// loses no data (no DESTRUCTIVE step) and the case has no `down_differs.txt` saying why the
 /// way back cannot restore it although nothing is lost.
@@ -480,8 +499,12 @@ pub(super) fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf,
     let mut matching: Vec<PathBuf> = found
         .into_iter()
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                // An expand's contract revision is found on its own (`contract_change`).
+                n.starts_with(prefix)
+                    && (prefix == CONTRACT_PREFIX || !n.starts_with(CONTRACT_PREFIX))
+            })
         })
         .collect();
     match matching.len() {
