@@ -359,6 +359,22 @@ impl MovedConstraints {
         steps
     }
 
+    /// The names of the constraints as they are, on the old column.
+    pub(super) fn names(&self, table: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .uniques
+            .iter()
+            .map(|m| unique_name(table, &m.old))
+            .collect();
+        names.extend(
+            self.foreign_keys
+                .iter()
+                .map(|m| foreign_key_name(table, &m.old)),
+        );
+        names.extend(self.checks.iter().map(|m| check_name(&m.old)));
+        names
+    }
+
     /// What moves, for the notes of the expand revision.
     pub(super) fn describe(&self) -> Vec<String> {
         let mut what: Vec<String> = self

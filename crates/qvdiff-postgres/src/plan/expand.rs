@@ -20,9 +20,10 @@
 //! expand, which the contract drops.
 //!
 //! The UNIQUE constraints, foreign keys and CHECKs on a carried column move with it (see
-//! `carried_constraints`). A column in the primary key or a partial index's condition, one
-//! another table's foreign key points at, an index or constraint on it that changes otherwise
-//! too, a table without a single integer
+//! `carried_constraints`), and so do partial indexes whose condition names it (the condition
+//! rewritten). A column in the primary key, one another table's foreign key points at, an
+//! index or constraint on it that changes otherwise too or covers another carried column as
+//! well, a table without a single integer
 //! primary key to batch by, and a type without assignment casts both ways stay in place (the
 //! reason is reported); so does everything else.
 
@@ -34,7 +35,10 @@ use super::{
 use crate::ddl::{check_comment_sql, comment_sql, create_index_sql};
 use crate::locks::type_change_rewrites;
 use crate::render::{limit_name, parse_default, quote_ident, render_default, render_type};
-use crate::replay::{create_table_view_sql, drop_table_view_sql, table_view_object};
+use crate::replay::{
+    canonical_predicate, create_table_view_sql, drop_table_view_sql, predicate_after_renames,
+    rename_in_expression, table_view_object,
+};
 use qvdiff_core::{
     diff, fill_restored_columns, Change, Check, Column, ColumnType, DefaultValue, Dialect,
     ExpandContract, FillReason, Index, Lock, LockMode, Loss, Plan, PlanError, RawObject, Renames,
@@ -81,6 +85,13 @@ impl Carried {
         })
     }
 
+    /// The indexes and constraints moved with the column, by their names as they are.
+    fn moved_objects(&self) -> Vec<String> {
+        let mut objects: Vec<String> = self.indexes.iter().map(|m| m.old.name.clone()).collect();
+        objects.extend(self.constraints.names(&self.table));
+        objects
+    }
+
     fn describe(&self) -> String {
         let moved = self.constraints.describe();
         let with = if moved.is_empty() {
@@ -111,9 +122,10 @@ impl Carried {
     }
 }
 
-/// The indexes on `old` of `table` in `from`, each with the index `to` wants on `new` in its
-/// place (same other columns, uniqueness, no predicate); `None` when one has no such match,
-/// or `to` has an index on `new` that is not such a match.
+/// The indexes on `old` of `table` in `from` (over it, or partial with a condition on it), each
+/// with the index `to` wants on `new` in its place (same other columns, uniqueness and
+/// condition); `None` when one has no such match, or `to` has an index on `new` that is not
+/// such a match.
 fn moved_indexes(
     from: &Schema,
     to: &Schema,
@@ -122,7 +134,18 @@ fn moved_indexes(
     new: &str,
 ) -> Option<Vec<(Index, Index)>> {
     let (before, after) = (from.table(table)?, to.table(table)?);
-    let on = |i: &Index, column: &str| i.columns.iter().any(|c| c == column);
+    let on = |i: &Index, column: &str| {
+        i.columns.iter().any(|c| c == column)
+            || i.predicate
+                .as_deref()
+                .is_some_and(|p| rename_in_expression(p, column, "\u{1}") != p)
+    };
+    let condition = |i: &Index, renames: &[(String, String)]| {
+        i.predicate
+            .as_deref()
+            .map(|p| canonical_predicate(&predicate_after_renames(p, renames)))
+    };
+    let to_new = [(old.to_string(), new.to_string())];
     let renamed = |i: &Index| -> Vec<String> {
         i.columns
             .iter()
@@ -134,8 +157,7 @@ fn moved_indexes(
         let wanted = after.indexes.iter().find(|w| {
             w.columns == renamed(index)
                 && w.unique == index.unique
-                && w.predicate.is_none()
-                && index.predicate.is_none()
+                && condition(w, &[]) == condition(index, &to_new)
         })?;
         moved.push((index.clone(), wanted.clone()));
     }
@@ -162,7 +184,6 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
     let (Some(before), Some(after)) = (from.table(table), to.table(table)) else {
         return Some("its table is created, dropped or renamed".into());
     };
-    let mentions = |expr: &str, column: &str| expr.contains(column);
     if moved_indexes(from, to, table, old, new).is_none() {
         return Some("an index on it is partial or changes too".into());
     }
@@ -170,10 +191,7 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
         return Some("a UNIQUE, foreign key or CHECK on it changes too".into());
     }
     for (t, column) in [(before, old), (after, new)] {
-        let in_key = t.primary_key.iter().any(|c| c == column)
-            || t.indexes
-                .iter()
-                .any(|i| i.predicate.as_deref().is_some_and(|p| mentions(p, column)));
+        let in_key = t.primary_key.iter().any(|c| c == column);
         let referenced = [from, to].iter().any(|s| {
             s.tables.iter().any(|other| {
                 other
@@ -184,9 +202,7 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
         });
         if in_key || referenced {
             return Some(
-                "it is in the primary key or a partial index's condition, or another table's \
-                 foreign key points at it"
-                    .into(),
+                "it is in the primary key, or another table's foreign key points at it".into(),
             );
         }
     }
@@ -286,6 +302,12 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
                         c.clone_from(&shadow);
                     }
                 }
+                expanded.predicate = expanded.predicate.as_deref().map(|p| {
+                    canonical_predicate(&predicate_after_renames(
+                        p,
+                        &[(new_name.clone(), shadow.clone())],
+                    ))
+                });
                 MovedIndex {
                     old: old_index,
                     new: new_index,
@@ -304,7 +326,29 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
             constraints,
         });
     }
-    (carried, in_place)
+    // An index or constraint over two carried columns would be built twice, on neither pair
+    // of columns as the other expects: both stay in place.
+    let shared: Vec<(String, String)> = carried
+        .iter()
+        .flat_map(|c| c.moved_objects().into_iter().map(|o| (c.table.clone(), o)))
+        .collect();
+    let (kept, stay): (Vec<Carried>, Vec<Carried>) = carried.into_iter().partition(|c| {
+        c.moved_objects().iter().all(|o| {
+            shared
+                .iter()
+                .filter(|(t, other)| *t == c.table && other == o)
+                .count()
+                == 1
+        })
+    });
+    in_place.extend(stay.iter().map(|c| {
+        format!(
+            "{}.{} stays in place: an index or constraint on it covers another column carried \
+             too",
+            c.table, c.old.name
+        )
+    }));
+    (kept, in_place)
 }
 
 /// `to` with each carried column as it is in `from`: the target of the other changes.
