@@ -79,10 +79,12 @@ fn every_value_a_file_fills_in_is_in_its_summary() {
             for column in filled_columns(&up) {
                 checked += 1;
                 // Table names may hold spaces: find the line by `.column `.
-                let line = summary.iter().find(|l| l.contains(&format!(".{column} ")));
-                let named = line.is_some_and(|l| {
-                    l.contains("existing rows: ") || l.contains("existing NULLs become ")
-                });
+                let mut lines = summary
+                    .iter()
+                    .filter(|l| l.contains(&format!(".{column} ")));
+                let line = lines.clone().next();
+                let named = lines
+                    .any(|l| l.contains("existing rows: ") || l.contains("existing NULLs become "));
                 if !named {
                     failures.push(format!(
                         "{}/{file}: the up section fills {column}, the summary does not say \
@@ -116,10 +118,11 @@ fn every_value_a_file_fills_in_is_in_its_summary() {
 fn summary_and_up(text: &str) -> (Vec<String>, String) {
     let (head, rest) = text.split_once("-- qvdiff:up\n").unwrap_or((text, ""));
     let up = rest.split("-- qvdiff:down").next().unwrap_or_default();
+    // An expand revision names what its new columns are filled with in its `expand:` notes.
     let summary = head
         .lines()
         .filter_map(|l| l.strip_prefix("-- "))
-        .filter(|l| l.starts_with(['+', '~', '-']))
+        .filter(|l| l.starts_with(['+', '~', '-']) || l.starts_with("expand: "))
         .map(str::to_string)
         .collect();
     (summary, up.to_string())

@@ -102,22 +102,19 @@ impl Carried {
         format!("{}{with}", self.describe_column())
     }
 
+    /// What happens to the column, with the value the new column gets in the rows there.
     fn describe_column(&self) -> String {
+        let (t, old) = (&self.table, &self.old.name);
+        let filled = format!("(existing rows: {old}, kept in step by a trigger)");
         if self.old.name == self.new.name {
             format!(
-                "{}.{}: {} -> {} through {}.{}",
-                self.table,
-                self.old.name,
+                "{t}.{old}: {} -> {} through {t}.{} {filled}",
                 render_type(&self.old.ty),
                 render_type(&self.new.ty),
-                self.table,
                 self.shadow
             )
         } else {
-            format!(
-                "{}.{} renamed to {}",
-                self.table, self.old.name, self.new.name
-            )
+            format!("{t}.{old} renamed to {t}.{} {filled}", self.new.name)
         }
     }
 }

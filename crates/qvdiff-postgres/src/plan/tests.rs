@@ -972,7 +972,7 @@ fn expand_contract_leaves_two_carried_columns_sharing_a_constraint_in_place() {
         .expect("size is carried");
     assert_eq!(
         online.carried,
-        ["spans.size: integer -> bigint through spans.size_new"]
+        ["spans.size: integer -> bigint through spans.size_new (existing rows: size, kept in step by a trigger)"]
     );
     assert_eq!(
         online.in_place,
