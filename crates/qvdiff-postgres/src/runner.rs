@@ -206,8 +206,8 @@ const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 /// Runs a section's statements one by one, returning how long they took; on failure, how
 /// many ran before the failing one, and that one. `done`: statements a stopped run of this
 /// revision completed (outside a transaction only, see [`resume`]). `undoable`: how many
-/// leading statements a refusal can undo (see [`undo`]), so a data step up to there runs
-/// without a check before it; `None` when nothing is undone. Outside a transaction, a statement
+/// leading statements run without a check before them, because a refusal of theirs is undone
+/// (see [`undo`]); `None` when nothing is undone. Outside a transaction, a statement
 /// that waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back
 /// the transaction and runs it again: see [`table_locks`]).
 fn run_statements(
@@ -225,7 +225,7 @@ fn run_statements(
         }
         let mut attempt = 0;
         loop {
-            let optimistic = undoable.is_some_and(|undoable| index <= undoable);
+            let optimistic = undoable.is_some_and(|undoable| index < undoable);
             match run_statement(
                 session,
                 migration,
@@ -616,11 +616,21 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         let texts: Vec<&str> = section.statements.iter().map(|s| s.text(sql)).collect();
         // A revision started afresh: what a data step refuses after undoable steps is undone
         // rather than counted before the first step.
-        let undoable = if progress.started {
+        let mut undoable = if progress.started {
             Vec::new()
         } else {
             undo::undoable_steps(&texts)
         };
+        // An index there before the run is skipped as built: not this run's to drop.
+        let built_before = undo::index_builds(&undoable).find(|&index| {
+            !matches!(
+                resume::before_concurrent(&mut self.ledger, texts[index]),
+                Ok(resume::Before::Run | resume::Before::DropInvalid(_))
+            )
+        });
+        if let Some(index) = built_before {
+            undoable.truncate(index);
+        }
         let refused = |index: usize, problems: Vec<DataProblem>, done: usize| RunError::Data {
             failed: Box::new(FailedStatement {
                 revision: migration.file.revision.clone(),
@@ -643,6 +653,13 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 return Err(refused(index, vec![problem], 0));
             }
         }
+        // The steps run without a count first: the undoable ones, and the one after them when
+        // its failure leaves nothing behind that the undo cannot remove.
+        let optimistic = undoable.len()
+            + usize::from(section.statements.get(undoable.len()).is_some_and(|next| {
+                let concurrent = sqltext::needs_autocommit(&next.words(sql));
+                undo::failure_undone(texts[undoable.len()], concurrent)
+            }));
         let retry = self.retry;
         let batches = self.batch_progress.clone();
         let result = run_statements(
@@ -651,7 +668,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             section,
             (direction, &retry, batches.as_ref()),
             &progress.done,
-            (!progress.started).then_some(undoable.len()),
+            (!progress.started).then_some(optimistic),
         );
         match result {
             Ok(execution_ms) => Ok(execution_ms),

@@ -1410,3 +1410,65 @@ fn checks_of_the_rows_run_once_when_the_rows_allow_them() {
         1
     );
 }
+
+/// A refusal met after steps run step by step undoes only what this run created: an index
+/// there before the run (its build skipped as done) stays; a unique build the undo cannot name
+/// (`IF NOT EXISTS`) is counted before it runs, so no invalid index is left behind.
+#[test]
+fn a_refusal_undoes_only_what_this_run_created() {
+    let (_test_db, mut db) = or_skip!(fresh("runner_undo_own"));
+    let base = migration(
+        "r1",
+        &[],
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text, name text);\n\
+         CREATE INDEX ix_users_name ON users (name);\n\
+         INSERT INTO users VALUES (1, 'a@x', 'ann'), (2, 'a@x', 'bo'), (3, NULL, 'cy');",
+        "DROP TABLE users;",
+    );
+    db.upgrade(&set(vec![base.clone()]), "head", &opts())
+        .unwrap();
+
+    // The index exists before the run: its build is skipped, and the refused VALIDATE after it
+    // must not drop it.
+    let existing = migration(
+        "r2",
+        &["r1"],
+        "CREATE INDEX CONCURRENTLY ix_users_name ON users (name);\n\
+         ALTER TABLE users ADD CONSTRAINT ck_users_id CHECK (id > 1) NOT VALID;\n\
+         ALTER TABLE users VALIDATE CONSTRAINT ck_users_id;",
+        "ALTER TABLE users DROP CONSTRAINT ck_users_id;",
+    );
+    assert_refused(
+        &mut db,
+        &set(vec![base.clone(), existing]),
+        &["users"],
+        &["the check ck_users_id", "nothing was changed"],
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE indisvalid \
+             AND indexrelid = 'ix_users_name'::regclass"
+        ),
+        1
+    );
+
+    // The unique build cannot be undone by name: its duplicates are counted before it runs,
+    // and the constraint added before it is undone.
+    let if_not_exists = migration(
+        "r2",
+        &["r1"],
+        "ALTER TABLE users ADD CONSTRAINT ck_users_name CHECK (name <> '') NOT VALID;\n\
+         CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_email_key ON users (email);",
+        "DROP INDEX CONCURRENTLY users_email_key;\n\
+         ALTER TABLE users DROP CONSTRAINT ck_users_name;",
+    );
+    assert_refused(
+        &mut db,
+        &set(vec![base.clone(), if_not_exists]),
+        &["users"],
+        &["nothing was changed", "users_email_key"],
+    );
+    assert!(!tables(&mut db).contains(&"qvdiff_migrations_progress".to_string()));
+    assert_eq!(ledger(&mut db), ["r1"]);
+}

@@ -10,18 +10,22 @@
 //! in one transaction with the removal of its progress rows.
 //!
 //! The steps with a known inverse are the forms the planner writes ahead of a check of the
-//! rows: a named constraint added (`NOT VALID`, or over a unique index built before it: dropped),
+//! rows: a named `CHECK` or foreign key added (`NOT VALID` or not), or a `UNIQUE` constraint
+//! over a unique index built before it in this run (dropped),
 //! its comment and its `VALIDATE` (gone with it), and an index built concurrently under a name
-//! of its own (dropped). Anything else ends the undoable steps: a refusal after it is found
-//! before the first step, as before.
+//! of its own that was not there before the run (dropped). Anything else ends the undoable
+//! steps: a refusal after it is found before the first step, as before. The failing step itself
+//! runs without a count first only when its failure leaves nothing the undo cannot name (see
+//! [`failure_undone`]).
 
 use crate::preflight::{Name, Words};
 
 /// How one of the first steps of a section is undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Undoable {
-    /// `ALTER TABLE t ADD CONSTRAINT n …` (PostgreSQL has no `IF NOT EXISTS` for it: the
-    /// constraint is new): undone by dropping the constraint, with the index it may own.
+    /// `ALTER TABLE t ADD CONSTRAINT n CHECK | FOREIGN KEY | UNIQUE USING INDEX …` (PostgreSQL
+    /// has no `IF NOT EXISTS` for it: the constraint is new): undone by dropping the
+    /// constraint, with the index this run built for it.
     AddedConstraint { table: Name, name: Name },
     /// `COMMENT ON CONSTRAINT n ON t …` or `ALTER TABLE t VALIDATE CONSTRAINT n` of the
     /// constraint added by step `added_at`: undone with it.
@@ -37,7 +41,7 @@ pub(super) fn undoable_steps(statements: &[&str]) -> Vec<Undoable> {
     for statement in statements {
         let step = if let Some(name) = built_index(statement) {
             Undoable::BuiltIndex { name }
-        } else if let Some((table, name)) = added_constraint(statement) {
+        } else if let Some((table, name)) = added_constraint(statement, &steps) {
             Undoable::AddedConstraint { table, name }
         } else if let Some((table, constraint, validates)) = on_constraint(statement) {
             let added_at = steps.iter().position(|step| {
@@ -111,6 +115,13 @@ pub(super) fn undo_sql(steps: &[Undoable], done: usize, failing: &str) -> Vec<St
     sql
 }
 
+/// Whether a failure of `statement`, run right after the undoable steps, leaves nothing the
+/// undo misses: a statement run in a transaction of its own (`concurrent` false) rolls back;
+/// a concurrent build under a name of its own leaves an invalid index [`undo_sql`] drops.
+pub(super) fn failure_undone(statement: &str, concurrent: bool) -> bool {
+    !concurrent || built_index(statement).is_some()
+}
+
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY n ON …`: the index's name. Not with `IF NOT EXISTS`
 /// (the index may have been there before) nor without a name.
 fn built_index(statement: &str) -> Option<Name> {
@@ -126,14 +137,36 @@ fn built_index(statement: &str) -> Option<Name> {
     w.at("ON").then_some(name)
 }
 
-/// `ALTER TABLE [ONLY] t ADD CONSTRAINT n …`, one action: the table and the name.
-fn added_constraint(statement: &str) -> Option<(Name, Name)> {
+/// `ALTER TABLE [ONLY] t ADD CONSTRAINT n …`, one action, whose `DROP CONSTRAINT` undoes
+/// exactly it: a `CHECK`, a `FOREIGN KEY`, or a `UNIQUE USING INDEX` over an index built by
+/// one of `earlier` (dropping the constraint drops its index). Not a `PRIMARY KEY` (it also
+/// sets its columns NOT NULL) nor a constraint over an index that may be older than the run.
+fn added_constraint(statement: &str, earlier: &[Undoable]) -> Option<(Name, Name)> {
     let mut w = Words::new(statement);
     let table = alter_table(&mut w)?;
     if !w.eat_all(&["ADD", "CONSTRAINT"]) {
         return None;
     }
-    Some((table, w.name()?))
+    let name = w.name()?;
+    let exact = w.at("CHECK")
+        || w.eat_all(&["FOREIGN", "KEY"])
+        || (w.eat_all(&["UNIQUE", "USING", "INDEX"])
+            && w.name().is_some_and(|index| {
+                earlier.iter().any(|step| {
+                    matches!(step, Undoable::BuiltIndex { name } if name.shown == index.shown)
+                })
+            }));
+    exact.then_some((table, name))
+}
+
+/// The steps (by index) building an index concurrently: before a run, each is asked whether
+/// its index is there already (then the build is skipped and the index is not this run's to
+/// drop, so the undoable steps end before it).
+pub(super) fn index_builds(steps: &[Undoable]) -> impl Iterator<Item = usize> + '_ {
+    steps
+        .iter()
+        .enumerate()
+        .filter_map(|(index, step)| matches!(step, Undoable::BuiltIndex { .. }).then_some(index))
 }
 
 /// `COMMENT ON CONSTRAINT n ON t IS …` (`false`) or `ALTER TABLE [ONLY] t VALIDATE CONSTRAINT
@@ -251,6 +284,9 @@ mod tests {
             "UPDATE t SET a = 1",
             "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID, ADD COLUMN b int",
             "ALTER TABLE t ALTER COLUMN a TYPE bigint",
+            "ALTER TABLE t ADD CONSTRAINT p PRIMARY KEY (a)",
+            "ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX ix",
+            "ALTER TABLE t ADD CONSTRAINT u UNIQUE (a)",
         ] {
             let steps = undoable_steps(&[
                 first,
