@@ -642,6 +642,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             problems,
             committed: self.committed.clone(),
             done_outside: Some(done),
+            undo_failed: None,
         };
         if !progress.started {
             // What a VALIDATE or a type change will refuse, before a step commits: nothing
@@ -690,7 +691,25 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                         problems,
                         0,
                     )),
-                    Err(_) => Err(refused(done, problems, done)),
+                    Err(undo_error) => {
+                        let by_hand = inverses
+                            .iter()
+                            .cloned()
+                            .chain([resume::forget_sql(migration, direction, drop_table)])
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        let mut error = refused(done, problems, done);
+                        if let RunError::Data { undo_failed, .. } = &mut error {
+                            *undo_failed = Some(format!(
+                                "the refused statement did not finish, and undoing what this \
+                                 run did failed ({}), so it stays, recorded: once the rows are \
+                                 fixed, running again continues with the refused statement; or \
+                                 remove it by hand: {by_hand}",
+                                server_message(undo_error)
+                            ));
+                        }
+                        Err(error)
+                    }
                 }
             }
             Err(SectionFailure::Statement(done, failed)) => Err(RunError::OutsideTransaction {
@@ -703,6 +722,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 problems,
                 committed: self.committed.clone(),
                 done_outside: Some(done),
+                undo_failed: None,
             }),
             Err(SectionFailure::LockTimeout(done, failed, attempts)) => Err(gave_up_waiting(
                 &mut self.ledger,
@@ -770,6 +790,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                         problems,
                         committed: self.committed.clone(),
                         done_outside: None,
+                        undo_failed: None,
                     })
                 }
             }

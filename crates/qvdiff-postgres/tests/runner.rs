@@ -1471,4 +1471,45 @@ fn a_refusal_undoes_only_what_this_run_created() {
     );
     assert!(!tables(&mut db).contains(&"qvdiff_migrations_progress".to_string()));
     assert_eq!(ledger(&mut db), ["r1"]);
+
+    // When the undo itself fails (here a trigger refuses every drop), the message says so and
+    // how to remove what stays by hand, instead of "nothing was changed".
+    db.client
+        .batch_execute(
+            "CREATE FUNCTION no_drops() RETURNS event_trigger LANGUAGE plpgsql AS \
+               $$ BEGIN RAISE EXCEPTION 'drops are refused here'; END $$;\n\
+             CREATE EVENT TRIGGER no_drops ON sql_drop EXECUTE FUNCTION no_drops();",
+        )
+        .unwrap();
+    let unique = migration(
+        "r2",
+        &["r1"],
+        "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);",
+        "DROP INDEX CONCURRENTLY users_email_key;",
+    );
+    let message = db
+        .upgrade(&set(vec![base, unique]), "head", &opts())
+        .unwrap_err()
+        .to_string();
+    db.client
+        .batch_execute("DROP EVENT TRIGGER no_drops")
+        .unwrap();
+    assert_mentions(
+        &message,
+        &[
+            "undoing what this run did failed",
+            "qvdiff_migrations_progress",
+            "drops are refused here",
+            "DROP INDEX IF EXISTS users_email_key",
+        ],
+    );
+    assert!(!message.contains("nothing was changed"), "{message}");
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE NOT indisvalid \
+             AND indexrelid = 'users_email_key'::regclass"
+        ),
+        1
+    );
 }

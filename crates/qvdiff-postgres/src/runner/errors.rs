@@ -66,6 +66,9 @@ pub enum RunError {
         /// In a revision that runs outside a transaction, how many of its statements ran (and
         /// stay) before the refused one.
         done_outside: Option<usize>,
+        /// When undoing what the revision did before the refusal failed: why, what stays and
+        /// how to remove it by hand (said instead of what `done_outside` says).
+        undo_failed: Option<String>,
     },
     /// A statement of a revision that runs outside a transaction (`CREATE INDEX CONCURRENTLY`)
     /// failed. Its earlier statements stay; the revision is not recorded.
@@ -120,6 +123,7 @@ impl fmt::Display for RunError {
                 problems,
                 committed,
                 done_outside,
+                undo_failed,
             } => {
                 write!(
                     f,
@@ -127,6 +131,9 @@ impl fmt::Display for RunError {
                     failed.revision, failed.path, failed.direction
                 )?;
                 match done_outside {
+                    _ if undo_failed.is_some() => {
+                        write!(f, "{}", undo_failed.as_deref().unwrap_or_default())?
+                    }
                     Some(done) if *done > 0 => write!(
                         f,
                         "the refused statement did not run, but this revision runs outside a \

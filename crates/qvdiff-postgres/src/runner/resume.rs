@@ -110,6 +110,19 @@ pub(super) fn progress(
     Ok(progress)
 }
 
+/// The statement removing a revision's progress rows, or the progress table when `drop_table`.
+pub(super) fn forget_sql(migration: &Migration, direction: Direction, drop_table: bool) -> String {
+    if drop_table {
+        "DROP TABLE IF EXISTS \"qvdiff_migrations_progress\"".to_string()
+    } else {
+        format!(
+            "DELETE FROM \"qvdiff_migrations_progress\" WHERE revision = {} AND direction = {}",
+            quote_string(&migration.file.revision),
+            quote_string(direction_word(direction)),
+        )
+    }
+}
+
 /// Undoes the steps this run committed of a revision that started afresh: `undo` (the
 /// inverses, see `runner/undo.rs`) and the removal of its progress rows, or of the progress
 /// table when `drop_table` (this revision created it), in one transaction. On failure it is
@@ -121,18 +134,9 @@ pub(super) fn undo_steps(
     undo: &[String],
     drop_table: bool,
 ) -> Result<(), SessionError> {
-    let forget = if drop_table {
-        "DROP TABLE IF EXISTS \"qvdiff_migrations_progress\"".to_string()
-    } else {
-        format!(
-            "DELETE FROM \"qvdiff_migrations_progress\" WHERE revision = {} AND direction = {}",
-            quote_string(&migration.file.revision),
-            quote_string(direction_word(direction)),
-        )
-    };
     let mut sql = vec!["BEGIN".to_string()];
     sql.extend(undo.iter().cloned());
-    sql.push(forget);
+    sql.push(forget_sql(migration, direction, drop_table));
     sql.push("COMMIT".to_string());
     let result = session.execute(&sql.join(";\n"));
     if result.is_err() {
