@@ -145,6 +145,18 @@ impl<'a> Words<'a> {
         self.pos >= self.tokens.len()
     }
 
+    /// `ALTER TABLE [IF EXISTS] [ONLY] t` with one action after it (no top-level comma): the
+    /// table, the words left at the action.
+    pub(crate) fn alter_table(&mut self) -> Option<Name> {
+        if !self.eat_all(&["ALTER", "TABLE"]) {
+            return None;
+        }
+        self.eat_all(&["IF", "EXISTS"]);
+        self.eat("ONLY");
+        let table = self.name()?;
+        (!self.has_top_level_comma()).then_some(table)
+    }
+
     /// One identifier part (a bare word or a `"quoted"` name).
     fn part(&mut self) -> Option<(String, String)> {
         let token = *self.tokens.get(self.pos)?;
@@ -285,15 +297,7 @@ impl DataStep {
         if w.eat("CREATE") {
             return unique_index(&mut w);
         }
-        if !w.eat_all(&["ALTER", "TABLE"]) {
-            return None;
-        }
-        w.eat_all(&["IF", "EXISTS"]);
-        w.eat("ONLY");
-        let table = w.name()?;
-        if w.has_top_level_comma() {
-            return None;
-        }
+        let table = w.alter_table()?;
         if w.eat("VALIDATE") {
             w.eat("CONSTRAINT");
             let constraint = w.name()?;

@@ -218,9 +218,7 @@ pub(super) fn run(
     resume::record_started(session, migration, direction)?;
     let (key, estimate) = primary_key_and_estimate(session, &update.table)?;
     if key.is_empty() {
-        return resume::in_step_transaction(session, migration, direction, index, |s| {
-            s.execute(text)
-        });
+        return resume::run_step(session, migration, direction, index, text);
     }
     let started = Instant::now();
     let mut report = BatchProgress {

@@ -167,28 +167,8 @@ pub(super) fn record_step(
     session.execute(&record_step_sql(migration, direction, index))
 }
 
-/// Runs `run` (one statement) in a transaction of its own with its progress row: done exactly
-/// when recorded. On failure the transaction is rolled back and the statement's error returned.
-pub(super) fn in_step_transaction<S: Session + ?Sized>(
-    session: &mut S,
-    migration: &Migration,
-    direction: Direction,
-    index: usize,
-    run: impl FnOnce(&mut S) -> Result<(), SessionError>,
-) -> Result<(), SessionError> {
-    session.execute("BEGIN")?;
-    let result = run(session)
-        .and_then(|()| session.execute(&record_step_sql(migration, direction, index)))
-        .and_then(|()| session.execute("COMMIT"));
-    if result.is_err() {
-        let _ = session.execute("ROLLBACK");
-    }
-    result
-}
-
-/// Runs one statement in a transaction of its own with its progress row, as
-/// [`in_step_transaction`] does, in one round trip: `BEGIN`, the statement, the record and
-/// `COMMIT` go together (on a busy server each round trip is a wake-up of two processes). On
+/// Runs one statement in a transaction of its own with its progress row (done exactly when
+/// recorded), in one round trip: `BEGIN`, the statement, the record and `COMMIT` go together (on a busy server each round trip is a wake-up of two processes). On
 /// failure the server skips the rest, and the transaction is rolled back.
 pub(super) fn run_step(
     session: &mut (impl Session + ?Sized),

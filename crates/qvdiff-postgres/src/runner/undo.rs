@@ -143,7 +143,7 @@ fn built_index(statement: &str) -> Option<Name> {
 /// sets its columns NOT NULL) nor a constraint over an index that may be older than the run.
 fn added_constraint(statement: &str, earlier: &[Undoable]) -> Option<(Name, Name)> {
     let mut w = Words::new(statement);
-    let table = alter_table(&mut w)?;
+    let table = w.alter_table()?;
     if !w.eat_all(&["ADD", "CONSTRAINT"]) {
         return None;
     }
@@ -184,23 +184,12 @@ fn on_constraint(statement: &str) -> Option<(Name, Name, bool)> {
         let table = w.name()?;
         return w.eat("IS").then_some((table, constraint, false));
     }
-    let table = alter_table(&mut w)?;
+    let table = w.alter_table()?;
     if !w.eat_all(&["VALIDATE", "CONSTRAINT"]) {
         return None;
     }
     let constraint = w.name()?;
     w.at_end().then_some((table, constraint, true))
-}
-
-/// `ALTER TABLE [IF EXISTS] [ONLY] t` with one action after it: the table.
-fn alter_table(w: &mut Words<'_>) -> Option<Name> {
-    if !w.eat_all(&["ALTER", "TABLE"]) {
-        return None;
-    }
-    w.eat_all(&["IF", "EXISTS"]);
-    w.eat("ONLY");
-    let table = w.name()?;
-    (!w.has_top_level_comma()).then_some(table)
 }
 
 #[cfg(test)]
