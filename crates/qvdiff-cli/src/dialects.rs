@@ -19,7 +19,7 @@ use crate::db_url::{Database, PostgresTarget};
 use crate::error::{CliError, CliResult};
 use crate::planning::schema_diff;
 use qvdiff_core::runner::{plan_stamp, Migrations};
-use qvdiff_core::{Backend, Dialect, Schema};
+use qvdiff_core::{Backend, Dialect, RevisionTarget, Schema};
 
 /// SQLite's online backups and restores (`backup`, `restore`, and `upgrade`'s backup).
 pub use qvdiff_sqlite::backup;
@@ -305,11 +305,13 @@ pub fn schema_at(
     target: &str,
     server: Option<&Database>,
 ) -> CliResult<Schema> {
+    let target = RevisionTarget::named(target);
     match config.dialect {
-        DialectKind::Sqlite => qvdiff_sqlite::runner::schema_at(migrations, target)
+        DialectKind::Sqlite => qvdiff_sqlite::runner::schema_at(migrations, &target)
             .map_err(|e| CliError::new(e.to_string())),
         DialectKind::Postgres => {
-            let chain = plan_stamp(migrations, target).map_err(|e| CliError::new(e.to_string()))?;
+            let chain =
+                plan_stamp(migrations, &target).map_err(|e| CliError::new(e.to_string()))?;
             modelled_chain(chain.into_iter(), server)
         }
     }
@@ -395,7 +397,7 @@ pub fn offline_script(
 /// `contract`.
 pub fn upgrade_script_from_base(
     migrations: &Migrations,
-    target: &str,
+    target: &RevisionTarget,
     contract: bool,
 ) -> CliResult<String> {
     qvdiff_sqlite::runner::upgrade_sql_from_base(migrations, target, contract)

@@ -5,13 +5,13 @@ use qvdiff_core::backend::{Direction, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
 use qvdiff_core::{Backend, BackendErrorKind};
 use qvdiff_postgres::testing::TestDatabase;
-use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
+use qvdiff_postgres::{PgRunFailure, PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 #[path = "../../../fixtures/runner/history.rs"]
 mod history;
-use history::{chain, migration, set};
+use history::{chain, down, migration, set, target, up};
 
 /// A revision's `(up, down)`: a table of items with a title.
 const ITEMS: (&str, &str) = (
@@ -102,7 +102,7 @@ fn upgrade_and_downgrade_whole_and_step_by_step() {
     };
     let migrations = set(three());
 
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
     assert_eq!(report.current, ["r3"]);
     assert_eq!(tables(&mut db), ["items", "qvdiff_migrations", "users"]);
@@ -122,30 +122,30 @@ fn upgrade_and_downgrade_whole_and_step_by_step() {
         assert!(row.applied_at.ends_with('Z') && row.applied_at.as_bytes()[10] == b'T');
     }
     assert!(db.status(&migrations).unwrap().is_up_to_date());
-    assert!(db.upgrade(&migrations, "head", &opts()).unwrap().is_noop());
+    assert!(db.run(&up(&migrations, "head", &opts())).unwrap().is_noop());
 
-    let report = db.downgrade(&migrations, "base", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "base", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r3", "r2", "r1"]);
     assert!(report.current.is_empty());
     assert_eq!(tables(&mut db), ["qvdiff_migrations"]);
     assert!(ledger(&mut db).is_empty());
     assert!(db
-        .downgrade(&migrations, "base", &opts())
+        .run(&down(&migrations, "base", &opts()))
         .unwrap()
         .is_noop());
 
-    let report = db.upgrade(&migrations, "+1", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "+1", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r1"]);
     assert_eq!(report.current, ["r1"]);
-    let report = db.upgrade(&migrations, "+2", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "+2", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r2", "r3"]);
     assert_eq!(ledger(&mut db), ["r1", "r2", "r3"]);
-    let report = db.downgrade(&migrations, "-1", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "-1", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r3"]);
     assert_eq!(report.current, ["r2"]);
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
     assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
-    let report = db.downgrade(&migrations, "r1", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "r1", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     assert_eq!(ledger(&mut db), ["r1"]);
     assert_eq!(count(&mut db, "SELECT count(*) FROM items"), 2);
@@ -165,7 +165,7 @@ fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
     let migrations = set(list);
 
     // First run: nothing existed, nothing exists afterwards, not even the ledger.
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
         matches!(&error, RunError::Statement { failed, .. }
@@ -185,8 +185,8 @@ fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
     assert!(ledger(&mut db).is_empty());
 
     // With r1 applied, a failing run leaves exactly r1.
-    db.upgrade(&migrations, "r1", &opts()).unwrap();
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     assert!(matches!(error, RunError::Statement { .. }), "{error:?}");
     assert_eq!(ledger(&mut db), ["r1"]);
     assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
@@ -214,7 +214,7 @@ fn a_data_error_names_its_statement_and_the_server_detail() {
         ),
     ]));
     let message = db
-        .upgrade(&migrations, "head", &opts())
+        .run(&up(&migrations, "head", &opts()))
         .unwrap_err()
         .to_string();
     for needle in [
@@ -273,7 +273,7 @@ fn assert_refused(
     needles: &[&str],
 ) {
     let before = rows_and_ledger(db, tables);
-    let error = db.upgrade(migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(migrations, "head", &opts())).unwrap_err();
     assert!(
         matches!(error, RunError::Data { .. }),
         "not a preflight refusal: {error}"
@@ -306,7 +306,7 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
         "ALTER TABLE \"firms\" ALTER COLUMN \"name\" TYPE varchar(40) USING \"name\"::varchar(40);",
     );
     let migrations = set(vec![firms.clone(), widen.clone()]);
-    db.upgrade(&migrations, "head", &opts()).unwrap();
+    db.run(&up(&migrations, "head", &opts())).unwrap();
     db.client
         .batch_execute(
             "INSERT INTO firms VALUES (3, 'Deutsche Post DHL Group Express International', 1), \
@@ -315,7 +315,7 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
         .unwrap();
     let before = rows_and_ledger(&mut db, &["firms"]);
     let message = db
-        .downgrade(&migrations, "r1", &opts())
+        .run(&down(&migrations, "r1", &opts()))
         .unwrap_err()
         .to_string();
     for needle in [
@@ -411,7 +411,7 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
             &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
         ),
     ];
-    db.upgrade(&set(vec![base.clone()]), "head", &opts())
+    db.run(&up(&set(vec![base.clone()]), "head", &opts()))
         .unwrap();
     for (up, needles) in cases {
         let migrations = set(vec![
@@ -469,7 +469,7 @@ fn concurrent_upgrades(label: &str, threads: usize) {
             std::thread::spawn(move || {
                 let mut db = PostgresDatabase::open(&url).unwrap();
                 barrier.wait();
-                db.upgrade(&migrations, "head", &opts())
+                db.run(&up(&migrations, "head", &opts()))
             })
         })
         .collect();
@@ -521,7 +521,7 @@ fn a_held_lock_times_out_without_changing_anything() {
         ..RunOptions::default()
     };
     let started = Instant::now();
-    let error = Backend::upgrade(&mut db, &migrations, "head", &options).unwrap_err();
+    let error = Backend::run(&mut db, &up(&migrations, "head", &options)).unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(error.kind, BackendErrorKind::Locked);
@@ -538,14 +538,14 @@ fn a_held_lock_times_out_without_changing_anything() {
         );
     }
     assert!(tables(&mut db).is_empty());
-    let error = Backend::stamp(&mut db, &migrations, "head", &options).unwrap_err();
+    let error = Backend::stamp(&mut db, &migrations, &target("head"), &options).unwrap_err();
     assert_eq!(error.kind, BackendErrorKind::Locked);
     assert!(ledger(&mut db).is_empty());
 
     holder
         .execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_LOCK_KEY])
         .unwrap();
-    let report = db.upgrade(&migrations, "head", &options).unwrap();
+    let report = db.run(&up(&migrations, "head", &options)).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
 }
 
@@ -579,7 +579,7 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
             "ALTER TABLE items DROP COLUMN title;",
         ),
     ]);
-    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
     let mut holder = test_db.connect();
     holder
         .batch_execute("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE")
@@ -595,7 +595,7 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
         },
         ..RunOptions::default()
     };
-    let report = db.upgrade(&migrations, "head", &options).unwrap();
+    let report = db.run(&up(&migrations, "head", &options)).unwrap();
     release.join().unwrap();
     assert_eq!(revisions(&report), ["r2", "r3"]);
     assert_eq!(ledger(&mut db), ["r1", "r2", "r3"]);
@@ -624,7 +624,7 @@ fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
         return;
     };
     let migrations = with_counter();
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3", "r4", "r5", "r6"]);
     let valid: bool = db
         .client
@@ -637,7 +637,7 @@ fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
     assert!(valid);
     assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4", "r5", "r6"]);
 
-    let report = db.downgrade(&migrations, "r4", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "r4", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r6", "r5"]);
     let index: Option<String> = db
         .client
@@ -662,7 +662,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
             "DROP TABLE tags;",
         ),
     ]));
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
         matches!(&error, RunError::Statement { failed, committed }
@@ -700,10 +700,10 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
     let Some((_test_db, mut db)) = fresh("runner_concurrently_fail2") else {
         return;
     };
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
-        matches!(&error, RunError::OutsideTransaction { failed, done: 1, committed }
+        matches!(&error, RunError::Dialect(PgRunFailure::OutsideTransaction { failed, done: 1, committed })
             if failed.revision == "r2" && committed == &["r1"]),
         "{error:?}"
     );
@@ -735,7 +735,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
     db.client
         .batch_execute("CREATE TABLE nope (x integer)")
         .unwrap();
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
     assert_eq!(
@@ -751,7 +751,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
         0
     );
     // Down runs step by step too, and leaves no progress behind.
-    db.downgrade(&migrations, "r1", &opts()).unwrap();
+    db.run(&down(&migrations, "r1", &opts())).unwrap();
     assert_eq!(ledger(&mut db), ["r1"]);
     assert_eq!(
         count(
@@ -783,7 +783,7 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run
             "DROP INDEX CONCURRENTLY ux_items_code;",
         ),
     ]));
-    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
     db.client
         .batch_execute(
             "INSERT INTO items SELECT g, 'c' || g FROM generate_series(1, 1000) g;\
@@ -805,7 +805,7 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run
     db.client
         .batch_execute("DELETE FROM items WHERE id = 1001")
         .unwrap();
-    db.upgrade(&migrations, "head", &opts()).unwrap();
+    db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
     assert_eq!(
         count(
@@ -823,7 +823,7 @@ fn an_edited_or_missing_applied_file_is_refused() {
     let Some((test_db, mut db)) = fresh("runner_refusals") else {
         return;
     };
-    db.upgrade(&set(three()), "r2", &opts()).unwrap();
+    db.run(&up(&set(three()), "r2", &opts())).unwrap();
 
     let mut edited = three();
     edited[0] = migration(
@@ -832,7 +832,7 @@ fn an_edited_or_missing_applied_file_is_refused() {
         "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
         "DROP TABLE items;",
     );
-    let error = db.upgrade(&set(edited), "head", &opts()).unwrap_err();
+    let error = db.run(&up(&set(edited), "head", &opts())).unwrap_err();
     assert!(
         matches!(&error, RunError::Refused(Refusal::EditedAfterApplied { revision, .. }) if revision == "r1"),
         "{error:?}"
@@ -840,7 +840,7 @@ fn an_edited_or_missing_applied_file_is_refused() {
     assert!(error
         .to_string()
         .contains("migrations/r1_m.sql was edited after it was applied"));
-    let backend = qvdiff_core::backend::backend_error(error);
+    let backend = qvdiff_core::BackendError::from(error);
     assert_eq!(backend.kind, BackendErrorKind::Refused);
 
     // r2's file is gone while r3 is still pending: missing files.
@@ -852,13 +852,13 @@ fn an_edited_or_missing_applied_file_is_refused() {
         "CREATE TABLE users (id bigint PRIMARY KEY);",
         "DROP TABLE users;",
     );
-    let error = db.upgrade(&set(missing), "head", &opts()).unwrap_err();
+    let error = db.run(&up(&set(missing), "head", &opts())).unwrap_err();
     assert!(
         matches!(&error, RunError::Refused(Refusal::MissingFiles { revisions }) if revisions == &["r2"]),
         "{error:?}"
     );
     let error = db
-        .downgrade(&set(vec![three().remove(0)]), "base", &opts())
+        .run(&down(&set(vec![three().remove(0)]), "base", &opts()))
         .unwrap_err();
     assert!(
         matches!(&error, RunError::Refused(Refusal::DatabaseNewer { .. })),
@@ -879,7 +879,7 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
         "DROP TABLE b;\nDROP TABLE a;",
     )]);
     let message = db
-        .upgrade(&set(list), "head", &opts())
+        .run(&up(&set(list), "head", &opts()))
         .unwrap_err()
         .to_string();
     assert!(
@@ -896,7 +896,7 @@ fn stamp_sets_the_ledger_without_running_sql() {
         return;
     };
     let migrations = set(three());
-    let report = db.stamp(&migrations, "r2", &opts()).unwrap();
+    let report = db.stamp(&migrations, &target("r2"), &opts()).unwrap();
     assert_eq!(report.added, ["r1", "r2"]);
     assert!(tables(&mut db) == ["qvdiff_migrations"]);
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
@@ -909,7 +909,7 @@ fn stamp_sets_the_ledger_without_running_sql() {
         "ALTER TABLE items DROP COLUMN notes;",
     );
     let edited = set(edited);
-    let report = db.stamp(&edited, "r2", &opts()).unwrap();
+    let report = db.stamp(&edited, &target("r2"), &opts()).unwrap();
     assert_eq!(report.rechecksummed, ["r2"]);
     assert!(report.added.is_empty() && report.removed.is_empty());
     assert_eq!(
@@ -924,7 +924,7 @@ fn stamp_sets_the_ledger_without_running_sql() {
     assert_ne!(audit[0].old_checksum, audit[0].new_checksum);
     assert_eq!(audit[0].reason, qvdiff_core::runner::STAMP_REASON);
 
-    let report = db.stamp(&edited, "base", &opts()).unwrap();
+    let report = db.stamp(&edited, &target("base"), &opts()).unwrap();
     assert_eq!(report.removed, ["r1", "r2"]);
     assert!(ledger(&mut db).is_empty());
 }
@@ -948,8 +948,8 @@ fn the_progress_hook_hears_of_each_revision_before_it_runs() {
         }),
         ..RunOptions::default()
     };
-    db.upgrade(&migrations, "head", &options).unwrap();
-    db.downgrade(&migrations, "-2", &options).unwrap();
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    db.run(&down(&migrations, "-2", &options)).unwrap();
     assert_eq!(
         *heard.lock().unwrap(),
         ["up r1", "up r2", "up r3", "down r3", "down r2"]
@@ -967,15 +967,17 @@ fn the_backend_trait_drives_the_same_runner() {
     let described = db.describe();
     let without_options = described.split('?').next().unwrap_or_default();
     assert!(without_options.ends_with(&test_db.name), "{described}");
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(report.steps.len(), 3);
     assert_eq!(db.applied().unwrap().len(), 3);
     assert_eq!(db.count_rows("items").unwrap(), 2);
     let schema = db.introspect().unwrap();
     let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["items", "users"]);
-    db.downgrade(&migrations, "base", &opts()).unwrap();
-    let script = db.upgrade_script(&migrations, "head", false).unwrap();
+    db.run(&down(&migrations, "base", &opts())).unwrap();
+    let script = db
+        .upgrade_script(&migrations, &target("head"), false)
+        .unwrap();
     assert!(
         script.contains("\\set ON_ERROR_STOP on\nBEGIN;\n"),
         "{script}"
@@ -1046,7 +1048,7 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
             &mut tx,
             "test",
             &migrations,
-            "head",
+            &target("head"),
             Duration::from_secs(5),
         )
         .unwrap();
@@ -1062,7 +1064,7 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
         &mut tx,
         "test",
         &migrations,
-        "head",
+        &target("head"),
         Duration::from_secs(5),
     )
     .unwrap();
@@ -1087,7 +1089,7 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
         &mut tx,
         "test",
         &set(list),
-        "head",
+        &target("head"),
         Duration::from_secs(5),
     )
     .unwrap_err()
@@ -1145,7 +1147,7 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
         sent: Vec::new(),
     };
     let first =
-        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "r1", &opts()).unwrap();
+        qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "r1", &opts())).unwrap();
     assert_eq!(revisions(&first), ["r1"]);
     // Two statements; no ledger to read yet, and it is created in the round trip of the row.
     let sent = std::mem::take(&mut session.sent);
@@ -1155,13 +1157,14 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
     // lock_timeout with whether the ledger exists, the ledger, BEGIN with the statement, its
     // ledger row, COMMIT, and the unlock with the setting put back.
     let report =
-        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+        qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "head", &opts()))
+            .unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     let sent = std::mem::take(&mut session.sent);
     assert!(sent.len() <= 7, "{} round trips: {sent:#?}", sent.len());
     // Nothing to do: the lock, the setting, the ledger, the unlock.
-    let noop =
-        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+    let noop = qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "head", &opts()))
+        .unwrap();
     assert!(noop.is_noop());
     let sent = std::mem::take(&mut session.sent);
     assert!(sent.len() <= 4, "{} round trips: {sent:#?}", sent.len());
@@ -1177,7 +1180,7 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
             "SELECT 1;",
         ),
     ]);
-    let failed = qvdiff_postgres::runner::upgrade(&mut session, "db", &broken, "head", &opts());
+    let failed = qvdiff_postgres::runner::run(&mut session, "db", &up(&broken, "head", &opts()));
     assert!(
         matches!(failed, Err(RunError::Statement { .. })),
         "{failed:?}"

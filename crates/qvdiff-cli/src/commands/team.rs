@@ -22,6 +22,7 @@ use qvdiff_core::runner::{
     applied_revisions, plan_accept, plan_rebase, plan_squash, short_checksum, status, Migration,
     Migrations,
 };
+use qvdiff_core::RevisionTarget;
 use qvdiff_core::Schema;
 
 /// `qvdiff accept REV --reason "…"`: records an intended edit of an applied file in the audit
@@ -300,7 +301,7 @@ pub fn adopt(
     }
     db.stamp(
         &migrations,
-        &revision,
+        &RevisionTarget::named(revision.as_str()),
         &RunOptions {
             busy_timeout: view.busy_timeout,
             ..RunOptions::default()
