@@ -935,11 +935,71 @@ fn default_sql(default: &Option<DefaultValue>) -> String {
     }
 }
 
-fn column_list(columns: &[String]) -> String {
+/// How the changes of a column's attributes are spelled: in a change's description
+/// (`default 1 -> 2`) or in SQL's words (`DEFAULT 1 -> 2`, a file's summary).
+pub(crate) struct AttributeWords {
+    /// Names a change of the default.
+    pub(crate) default: &'static str,
+    /// Names a change of autoincrement.
+    pub(crate) autoincrement: &'static str,
+    /// A default value, or its absence.
+    pub(crate) value: fn(&Option<DefaultValue>) -> String,
+}
+
+/// The words of [`Change::describe`].
+const DESCRIPTION_WORDS: AttributeWords = AttributeWords {
+    default: "default",
+    autoincrement: "autoincrement",
+    value: default_sql,
+};
+
+/// What changes of a column besides its type, each `old -> new`: `NULL -> NOT NULL`,
+/// `default 1 -> 2`, `autoincrement on -> off`, spelled with `words`.
+pub(crate) fn attribute_changes(from: &Column, to: &Column, words: &AttributeWords) -> Vec<String> {
+    let mut parts = Vec::new();
+    if from.nullable != to.nullable {
+        let null = |n: bool| if n { "NULL" } else { "NOT NULL" };
+        parts.push(format!("{} -> {}", null(from.nullable), null(to.nullable)));
+    }
+    if from.default != to.default {
+        let value = words.value;
+        let (old, new) = (value(&from.default), value(&to.default));
+        parts.push(format!("{} {old} -> {new}", words.default));
+    }
+    if from.autoincrement != to.autoincrement {
+        let on = |a: bool| if a { "on" } else { "off" };
+        let (old, new) = (on(from.autoincrement), on(to.autoincrement));
+        parts.push(format!("{} {old} -> {new}", words.autoincrement));
+    }
+    parts
+}
+
+/// What a comment is on: `table` or `table.column`.
+pub(crate) fn comment_target(table: &str, column: Option<&str>) -> String {
+    match column {
+        Some(column) => format!("{table}.{column}"),
+        None => table.to_string(),
+    }
+}
+
+/// `unique index ix_items_title on items (title) WHERE …`.
+pub(crate) fn index_description(table: &str, index: &Index) -> String {
+    format!(
+        "{}index {} on {table} {}{}",
+        if index.unique { "unique " } else { "" },
+        index.name,
+        column_list(&index.columns),
+        index.where_suffix()
+    )
+}
+
+/// `(a, b)`.
+pub(crate) fn column_list(columns: &[String]) -> String {
     format!("({})", columns.join(", "))
 }
 
-fn fk_description(fk: &ForeignKey) -> String {
+/// `(a) -> parent (id) ON DELETE CASCADE`.
+pub(crate) fn fk_description(fk: &ForeignKey) -> String {
     let mut text = format!(
         "{} -> {} {}",
         column_list(&fk.columns),
@@ -995,25 +1055,7 @@ impl Change {
                 } else if from.ty != to.ty {
                     parts.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                 }
-                if from.nullable != to.nullable {
-                    let null = |n: bool| if n { "NULL" } else { "NOT NULL" };
-                    parts.push(format!("{} -> {}", null(from.nullable), null(to.nullable)));
-                }
-                if from.default != to.default {
-                    parts.push(format!(
-                        "default {} -> {}",
-                        default_sql(&from.default),
-                        default_sql(&to.default)
-                    ));
-                }
-                if from.autoincrement != to.autoincrement {
-                    let on = |a: bool| if a { "on" } else { "off" };
-                    parts.push(format!(
-                        "autoincrement {} -> {}",
-                        on(from.autoincrement),
-                        on(to.autoincrement)
-                    ));
-                }
+                parts.extend(attribute_changes(from, to, &DESCRIPTION_WORDS));
                 format!("alter column {table}.{}: {}", to.name, parts.join(", "))
             }
             Change::SetPrimaryKey { table, from, to } => format!(
@@ -1021,13 +1063,7 @@ impl Change {
                 column_list(from),
                 column_list(to)
             ),
-            Change::AddIndex { table, index } => format!(
-                "add {}index {} on {table} {}{}",
-                if index.unique { "unique " } else { "" },
-                index.name,
-                column_list(&index.columns),
-                index.where_suffix()
-            ),
+            Change::AddIndex { table, index } => format!("add {}", index_description(table, index)),
             Change::DropIndex { table, index } => {
                 format!("drop index {} on {table}", index.name)
             }
@@ -1055,10 +1091,7 @@ impl Change {
                 from,
                 to,
             } => {
-                let target = match column {
-                    Some(column) => format!("{table}.{column}"),
-                    None => table.clone(),
-                };
+                let target = comment_target(table, column.as_deref());
                 match (from, to) {
                     (None, Some(to)) => format!("comment on {target}: '{to}'"),
                     (Some(_), None) => format!("remove comment on {target}"),

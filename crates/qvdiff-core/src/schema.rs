@@ -365,6 +365,16 @@ pub struct Unique {
     pub columns: Vec<String>,
 }
 
+impl Unique {
+    /// A unique constraint on `columns`, named `name` or (`None`) by the dialect's rule.
+    pub fn new(name: Option<&str>, columns: &[&str]) -> Unique {
+        Unique {
+            name: name.map(str::to_string),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
 /// An index over one or more columns.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Index {
@@ -475,6 +485,30 @@ pub struct ForeignKey {
     pub on_update: FkAction,
 }
 
+impl ForeignKey {
+    /// A foreign key from `columns` to `ref_columns` of `ref_table`, with no `ON DELETE` or
+    /// `ON UPDATE` action.
+    pub fn new(columns: &[&str], ref_table: impl Into<String>, ref_columns: &[&str]) -> ForeignKey {
+        let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        ForeignKey {
+            columns: names(columns),
+            ref_table: ref_table.into(),
+            ref_columns: names(ref_columns),
+            on_delete: FkAction::NoAction,
+            on_update: FkAction::NoAction,
+        }
+    }
+
+    /// This key with `ON DELETE on_delete ON UPDATE on_update`.
+    pub fn with_actions(self, on_delete: FkAction, on_update: FkAction) -> ForeignKey {
+        ForeignKey {
+            on_delete,
+            on_update,
+            ..self
+        }
+    }
+}
+
 fn is_no_action(a: &FkAction) -> bool {
     *a == FkAction::NoAction
 }
@@ -486,6 +520,16 @@ pub struct Check {
     pub name: String,
     /// SQL boolean expression.
     pub expr: String,
+}
+
+impl Check {
+    /// The CHECK `name` over the SQL boolean expression `expr`.
+    pub fn new(name: impl Into<String>, expr: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            expr: expr.into(),
+        }
+    }
 }
 
 impl Schema {

@@ -384,6 +384,28 @@ pub fn each_statement(sql: &str, lexicon: &Lexicon, mut each: impl FnMut(Range<u
     }
 }
 
+/// The index of the `)` that closes the `(` at `tokens[open]`; `None` when that token is not
+/// `(` or the parentheses do not balance.
+pub fn closing_paren(tokens: &[Token], open: usize) -> Option<usize> {
+    if tokens.get(open)?.kind != TokenKind::Open {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (i, token) in tokens.iter().enumerate().skip(open) {
+        match token.kind {
+            TokenKind::Open => depth += 1,
+            TokenKind::Close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// A statement shortened for a one-line message: whitespace collapsed, at most 200 characters.
 pub fn excerpt(statement: &str) -> String {
     const MAX_CHARS: usize = 200;
@@ -521,6 +543,18 @@ mod tests {
                 ("last".to_string(), 1),
             ]
         );
+    }
+
+    #[test]
+    fn the_closing_parenthesis_is_the_one_that_balances_the_opening_one() {
+        let tokens = tokenize("f((a), (b)) (c", &PLAIN);
+        // f ( ( a ) , ( b ) ) ( c
+        assert_eq!(closing_paren(&tokens, 1), Some(9));
+        assert_eq!(closing_paren(&tokens, 2), Some(4));
+        assert_eq!(closing_paren(&tokens, 6), Some(8));
+        assert_eq!(closing_paren(&tokens, 10), None, "unbalanced");
+        assert_eq!(closing_paren(&tokens, 0), None, "not a parenthesis");
+        assert_eq!(closing_paren(&tokens, 99), None, "past the end");
     }
 
     #[test]

@@ -24,8 +24,12 @@
 //! its up). Everything here is deterministic: the same changes give the same bytes.
 
 use crate::change::Change;
+use crate::diff::{
+    attribute_changes, column_list, comment_target, fk_description, index_description,
+    AttributeWords,
+};
 use crate::migration::{is_allow_line, MigrationFile};
-use crate::schema::{Column, ColumnType, DefaultValue, FkAction, ForeignKey, Schema};
+use crate::schema::{Column, ColumnType, DefaultValue, Schema};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Start of the fingerprint line (after `-- `).
@@ -201,55 +205,36 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
                 }
                 _ => {}
             }
-            if from.nullable != to.nullable {
-                parts.push(format!("{} -> {}", null(from.nullable), null(to.nullable)));
-                if !to.nullable {
-                    let fill = to.backfill.as_ref().or(to.default.as_ref());
-                    notes.push(match fill {
-                        Some(v) => format!("existing NULLs become {}", default_text(v)),
-                        None => "existing NULLs are refused".to_string(),
-                    });
-                }
-            }
-            if from.default != to.default {
-                parts.push(format!(
-                    "DEFAULT {} -> {}",
-                    opt_default(&from.default),
-                    opt_default(&to.default)
-                ));
-            }
-            if from.autoincrement != to.autoincrement {
-                let on = |a: bool| if a { "on" } else { "off" };
-                parts.push(format!(
-                    "AUTOINCREMENT {} -> {}",
-                    on(from.autoincrement),
-                    on(to.autoincrement)
-                ));
+            parts.extend(attribute_changes(from, to, &SQL_WORDS));
+            if from.nullable && !to.nullable {
+                let fill = to.backfill.as_ref().or(to.default.as_ref());
+                notes.push(match fill {
+                    Some(v) => format!("existing NULLs become {}", default_text(v)),
+                    None => "existing NULLs are refused".to_string(),
+                });
             }
             format!("~ {table}.{} {}", to.name, parts.join(", "))
         }
         Change::SetPrimaryKey { table, from, to } => {
-            format!("~ {table} primary key {} -> {}", list(from), list(to))
+            format!(
+                "~ {table} primary key {} -> {}",
+                column_list(from),
+                column_list(to)
+            )
         }
-        Change::AddIndex { table, index } => format!(
-            "+ {}index {} on {table} {}{}",
-            if index.unique { "unique " } else { "" },
-            index.name,
-            list(&index.columns),
-            index.where_suffix()
-        ),
+        Change::AddIndex { table, index } => format!("+ {}", index_description(table, index)),
         Change::DropIndex { table, index } => format!("- index {} on {table}", index.name),
         Change::AddUnique { table, unique } => {
-            format!("+ unique {table} {}", list(&unique.columns))
+            format!("+ unique {table} {}", column_list(&unique.columns))
         }
         Change::DropUnique { table, unique } => {
-            format!("- unique {table} {}", list(&unique.columns))
+            format!("- unique {table} {}", column_list(&unique.columns))
         }
         Change::AddForeignKey { table, foreign_key } => {
-            format!("+ foreign key {table} {}", fk_text(foreign_key))
+            format!("+ foreign key {table} {}", fk_description(foreign_key))
         }
         Change::DropForeignKey { table, foreign_key } => {
-            format!("- foreign key {table} {}", fk_text(foreign_key))
+            format!("- foreign key {table} {}", fk_description(foreign_key))
         }
         Change::AddCheck { table, check } => {
             format!(
@@ -267,10 +252,7 @@ pub fn change_line(change: &Change, rebuild: bool, ty: TypeNamer) -> String {
             from,
             to,
         } => {
-            let target = match column {
-                Some(column) => format!("{table}.{column}"),
-                None => table.clone(),
-            };
+            let target = comment_target(table, column.as_deref());
             match (from, to) {
                 (None, Some(to)) => format!("+ comment on {target}: {}", quoted_line(to)),
                 (Some(_), None) => format!("- comment on {target}"),
@@ -434,14 +416,17 @@ fn default_text(value: &DefaultValue) -> String {
     }
 }
 
+/// The words of a summary line: SQL's.
+const SQL_WORDS: AttributeWords = AttributeWords {
+    default: "DEFAULT",
+    autoincrement: "AUTOINCREMENT",
+    value: opt_default,
+};
+
 fn opt_default(value: &Option<DefaultValue>) -> String {
     value
         .as_ref()
         .map_or_else(|| "none".to_string(), default_text)
-}
-
-fn list(columns: &[String]) -> String {
-    format!("({})", columns.join(", "))
 }
 
 fn check_name(name: &str) -> &str {
@@ -450,22 +435,6 @@ fn check_name(name: &str) -> &str {
     } else {
         name
     }
-}
-
-fn fk_text(fk: &ForeignKey) -> String {
-    let mut text = format!(
-        "{} -> {} {}",
-        list(&fk.columns),
-        fk.ref_table,
-        list(&fk.ref_columns)
-    );
-    if fk.on_delete != FkAction::NoAction {
-        text.push_str(&format!(" ON DELETE {}", fk.on_delete.sql()));
-    }
-    if fk.on_update != FkAction::NoAction {
-        text.push_str(&format!(" ON UPDATE {}", fk.on_update.sql()));
-    }
-    text
 }
 
 #[cfg(test)]

@@ -38,16 +38,6 @@ fn schema(tables: Vec<Table>) -> Schema {
     }
 }
 
-fn fk(columns: &[&str], ref_table: &str, ref_columns: &[&str]) -> ForeignKey {
-    ForeignKey {
-        columns: columns.iter().map(|s| s.to_string()).collect(),
-        ref_table: ref_table.to_string(),
-        ref_columns: ref_columns.iter().map(|s| s.to_string()).collect(),
-        on_delete: FkAction::NoAction,
-        on_update: FkAction::NoAction,
-    }
-}
-
 fn index(name: &str, columns: &[&str], unique: bool) -> Index {
     Index {
         name: name.to_string(),
@@ -76,7 +66,8 @@ fn items() -> Table {
             nullable("url", text()),
         ],
     );
-    t.foreign_keys.push(fk(&["user_id"], "users", &["id"]));
+    t.foreign_keys
+        .push(ForeignKey::new(&["user_id"], "users", &["id"]));
     t.indexes
         .push(index("ix_items_user_id", &["user_id"], false));
     t
@@ -357,7 +348,7 @@ fn changed_foreign_key_is_drop_plus_add() {
         vec![
             Change::DropForeignKey {
                 table: "items".into(),
-                foreign_key: fk(&["user_id"], "users", &["id"]),
+                foreign_key: ForeignKey::new(&["user_id"], "users", &["id"]),
             },
             Change::AddForeignKey {
                 table: "items".into(),
@@ -506,7 +497,7 @@ fn table_rename_keeps_references_and_inverts() {
     let it = &mut to.tables[1];
     it.columns[1].name = "account_id".into();
     it.columns[1].renamed_from = Some("user_id".into());
-    it.foreign_keys = vec![fk(&["account_id"], "accounts", &["id"])];
+    it.foreign_keys = vec![ForeignKey::new(&["account_id"], "accounts", &["id"])];
     it.indexes = vec![index("ix_items_user_id", &["account_id"], false)];
 
     let renames = Renames::from_hints(&to);
@@ -608,9 +599,12 @@ fn rename_hint_is_ignored_when_both_names_exist() {
 fn creates_follow_foreign_keys_and_drops_reverse_them() {
     // sales -> items -> users; a name sort would put items before users.
     let mut sales = table("sales", vec![col("id", int()), col("item_id", int())]);
-    sales.foreign_keys.push(fk(&["item_id"], "items", &["id"]));
+    sales
+        .foreign_keys
+        .push(ForeignKey::new(&["item_id"], "items", &["id"]));
     let mut aaa = table("aaa", vec![col("id", int()), col("sale_id", int())]);
-    aaa.foreign_keys.push(fk(&["sale_id"], "sales", &["id"]));
+    aaa.foreign_keys
+        .push(ForeignKey::new(&["sale_id"], "sales", &["id"]));
     let full = schema(vec![aaa, items(), sales, users()]).normalized();
     let empty = schema(vec![]);
 
@@ -639,13 +633,16 @@ fn creates_follow_foreign_keys_and_drops_reverse_them() {
 #[test]
 fn foreign_key_cycles_and_self_references_still_order() {
     let mut a = table("a", vec![col("id", int()), col("b_id", int())]);
-    a.foreign_keys.push(fk(&["b_id"], "b", &["id"]));
+    a.foreign_keys
+        .push(ForeignKey::new(&["b_id"], "b", &["id"]));
     let mut b = table(
         "b",
         vec![col("id", int()), col("a_id", int()), col("parent", int())],
     );
-    b.foreign_keys.push(fk(&["a_id"], "a", &["id"]));
-    b.foreign_keys.push(fk(&["parent"], "b", &["id"]));
+    b.foreign_keys
+        .push(ForeignKey::new(&["a_id"], "a", &["id"]));
+    b.foreign_keys
+        .push(ForeignKey::new(&["parent"], "b", &["id"]));
     let to = schema(vec![b, a]);
     let changes = diff(&schema(vec![]), &to, &no_renames());
     assert_eq!(labels(&changes), vec!["create table a", "create table b"]);
@@ -660,7 +657,9 @@ fn full_ordering_of_a_mixed_migration() {
         expr: "old > 0".into(),
     });
     let mut legacy = table("legacy", vec![col("id", int()), col("item_id", int())]);
-    legacy.foreign_keys.push(fk(&["item_id"], "items", &["id"]));
+    legacy
+        .foreign_keys
+        .push(ForeignKey::new(&["item_id"], "items", &["id"]));
     let from = schema(vec![users(), from_items, legacy]);
 
     let categories = table("categories", vec![col("id", int())]);
@@ -671,7 +670,7 @@ fn full_ordering_of_a_mixed_migration() {
     to_items.columns.push(nullable("category_id", int()));
     to_items
         .foreign_keys
-        .push(fk(&["category_id"], "categories", &["id"]));
+        .push(ForeignKey::new(&["category_id"], "categories", &["id"]));
     to_items.indexes = vec![index("ix_items_category_id", &["category_id"], false)];
     let mut to_users = users();
     to_users.columns.push(nullable("name", text()));

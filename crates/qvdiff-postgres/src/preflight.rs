@@ -195,21 +195,12 @@ impl<'a> Words<'a> {
         if open.kind != TokenKind::Open {
             return None;
         }
-        let mut depth = 0usize;
-        while let Some(token) = self.tokens.get(self.pos).copied() {
-            self.pos += 1;
-            match token.kind {
-                TokenKind::Open => depth += 1,
-                TokenKind::Close => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(self.sql[open.end..token.start].trim());
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
+        let Some(close) = qvdiff_core::sqltext::closing_paren(&self.tokens, self.pos) else {
+            self.pos = self.tokens.len();
+            return None;
+        };
+        self.pos = close + 1;
+        Some(self.sql[open.end..self.tokens[close].start].trim())
     }
 
     /// The text from the current token to the first of `stop` words outside parentheses (or

@@ -44,6 +44,19 @@ pub fn test_ca(label: &str) -> Option<std::path::PathBuf> {
     }
 }
 
+/// The value inside `$found`, an `Option` from [`TestDatabase::create`] or a helper over it, or
+/// else a return from the calling test: `None` means there is no test server, and the test is
+/// skipped (it said so on stderr).
+#[macro_export]
+macro_rules! or_skip {
+    ($found:expr) => {
+        match $found {
+            Some(found) => found,
+            None => return,
+        }
+    };
+}
+
 /// A fresh, empty database on the test server; dropped (with `FORCE`) on drop.
 #[derive(Debug)]
 pub struct TestDatabase {

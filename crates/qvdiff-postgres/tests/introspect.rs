@@ -8,6 +8,7 @@ use qvdiff_core::{
     Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey, Index, Schema, Table, Unique,
 };
 use qvdiff_postgres::introspect::{check_expression, default_schema, is_empty_in, row_count};
+use qvdiff_postgres::or_skip;
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
     introspect, introspect_in, is_empty, limit_name, quote_string, unique_name, PgError, Postgres,
@@ -37,22 +38,16 @@ fn varchar(n: u32) -> ColumnType {
     }
 }
 
+fn decimal(precision: Option<u8>, scale: Option<u8>) -> ColumnType {
+    ColumnType::Decimal { precision, scale }
+}
+
 fn custom(sql: &str) -> ColumnType {
     ColumnType::Custom { sql: sql.into() }
 }
 
 fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
-}
-
-fn fk(columns: &[&str], ref_table: &str, ref_columns: &[&str]) -> ForeignKey {
-    ForeignKey {
-        columns: strings(columns),
-        ref_table: ref_table.into(),
-        ref_columns: strings(ref_columns),
-        on_delete: FkAction::NoAction,
-        on_update: FkAction::NoAction,
-    }
 }
 
 /// A name longer than PostgreSQL keeps, cut by qvdiff's rule.
@@ -66,21 +61,13 @@ fn long_name(stem: &str) -> String {
 /// exclusion-constraint indexes).
 #[test]
 fn every_kind_of_table_reads_back_exactly() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_every_kind") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_every_kind"));
     let long_unique = long_name("uq_items_long");
     let long_check = long_name("ck_items_long");
     let long_index = long_name("ix_items_long");
     // The default name of an unnamed unique on a table whose name is long: qvdiff's cut.
     let long_table = "t".repeat(60);
-    let long_table_unique = unique_name(
-        &long_table,
-        &Unique {
-            name: None,
-            columns: strings(&["code"]),
-        },
-    );
+    let long_table_unique = unique_name(&long_table, &Unique::new(None, &["code"]));
     let sql = format!(
         r#"
         CREATE TABLE users (
@@ -175,10 +162,7 @@ fn every_kind_of_table_reads_back_exactly() {
 
     let users = Table {
         primary_key: strings(&["id"]),
-        uniques: vec![Unique {
-            name: None,
-            columns: strings(&["email"]),
-        }],
+        uniques: vec![Unique::new(None, &["email"])],
         ..Table::new(
             "users",
             vec![
@@ -245,29 +229,11 @@ fn every_kind_of_table_reads_back_exactly() {
                 Column::new("uid", ColumnType::Uuid),
                 Column::new_nullable("doc", ColumnType::Json),
                 with_default(
-                    Column::new(
-                        "amount",
-                        ColumnType::Decimal {
-                            precision: Some(10),
-                            scale: Some(2),
-                        },
-                    ),
+                    Column::new("amount", decimal(Some(10), Some(2))),
                     DefaultValue::Integer(0),
                 ),
-                Column::new_nullable(
-                    "digits",
-                    ColumnType::Decimal {
-                        precision: Some(7),
-                        scale: Some(0),
-                    },
-                ),
-                Column::new_nullable(
-                    "any_number",
-                    ColumnType::Decimal {
-                        precision: None,
-                        scale: None,
-                    },
-                ),
+                Column::new_nullable("digits", decimal(Some(7), Some(0))),
+                Column::new_nullable("any_number", decimal(None, None)),
                 Column::new_nullable("raw", ColumnType::Blob),
                 Column::new_nullable("addr", custom("inet")),
                 autoincrement(Column::new("counter", INT32)),
@@ -278,20 +244,14 @@ fn every_kind_of_table_reads_back_exactly() {
     let memberships = Table {
         primary_key: strings(&["group_id", "user_id"]),
         uniques: vec![
-            Unique {
-                name: None,
-                columns: strings(&["role", "user_id"]),
-            },
-            Unique {
-                name: Some("uq_membership_custom".into()),
-                columns: strings(&["user_id", "group_id", "role"]),
-            },
+            Unique::new(None, &["role", "user_id"]),
+            Unique::new(
+                Some("uq_membership_custom"),
+                &["user_id", "group_id", "role"],
+            ),
         ],
-        foreign_keys: vec![ForeignKey {
-            on_delete: FkAction::Cascade,
-            on_update: FkAction::Restrict,
-            ..fk(&["user_id"], "users", &["id"])
-        }],
+        foreign_keys: vec![ForeignKey::new(&["user_id"], "users", &["id"])
+            .with_actions(FkAction::Cascade, FkAction::Restrict)],
         ..Table::new(
             "memberships",
             vec![
@@ -307,28 +267,16 @@ fn every_kind_of_table_reads_back_exactly() {
     let links = Table {
         primary_key: strings(&["id"]),
         foreign_keys: vec![
-            fk(&["a"], "users", &["id"]),
-            ForeignKey {
-                on_delete: FkAction::Restrict,
-                on_update: FkAction::Cascade,
-                ..fk(&["b"], "users", &["id"])
-            },
-            ForeignKey {
-                on_delete: FkAction::Cascade,
-                on_update: FkAction::SetNull,
-                ..fk(&["c"], "users", &["id"])
-            },
-            ForeignKey {
-                on_delete: FkAction::SetNull,
-                on_update: FkAction::SetDefault,
-                ..fk(&["d"], "users", &["id"])
-            },
-            ForeignKey {
-                on_delete: FkAction::SetDefault,
-                on_update: FkAction::NoAction,
-                ..fk(&["e"], "users", &["id"])
-            },
-            fk(
+            ForeignKey::new(&["a"], "users", &["id"]),
+            ForeignKey::new(&["b"], "users", &["id"])
+                .with_actions(FkAction::Restrict, FkAction::Cascade),
+            ForeignKey::new(&["c"], "users", &["id"])
+                .with_actions(FkAction::Cascade, FkAction::SetNull),
+            ForeignKey::new(&["d"], "users", &["id"])
+                .with_actions(FkAction::SetNull, FkAction::SetDefault),
+            ForeignKey::new(&["e"], "users", &["id"])
+                .with_actions(FkAction::SetDefault, FkAction::NoAction),
+            ForeignKey::new(
                 &["m_user", "m_group"],
                 "memberships",
                 &["user_id", "group_id"],
@@ -365,30 +313,13 @@ fn every_kind_of_table_reads_back_exactly() {
                 unique: false,
                 predicate: Some("quantity > 0".into()),
             },
-            Index {
-                name: long_index.clone(),
-                columns: strings(&["price"]),
-                unique: false,
-                predicate: None,
-            },
+            Index::new(long_index.clone(), &["price"], false),
         ],
         checks: vec![
-            Check {
-                name: "ck_price".into(),
-                expr: "price > 0::double precision".into(),
-            },
-            Check {
-                name: "items_title_check".into(),
-                expr: "length(title::text) > 0".into(),
-            },
-            Check {
-                name: "ck_quantity".into(),
-                expr: "quantity >= 0 AND quantity < 100".into(),
-            },
-            Check {
-                name: long_check.clone(),
-                expr: "code <> 'it''s'::text".into(),
-            },
+            Check::new("ck_price", "price > 0::double precision"),
+            Check::new("items_title_check", "length(title::text) > 0"),
+            Check::new("ck_quantity", "quantity >= 0 AND quantity < 100"),
+            Check::new(long_check.clone(), "code <> 'it''s'::text"),
         ],
         ..Table::new(
             "items",
@@ -404,10 +335,7 @@ fn every_kind_of_table_reads_back_exactly() {
     };
     let long = Table {
         uniques: vec![
-            Unique {
-                name: None,
-                columns: strings(&["code"]),
-            },
+            Unique::new(None, &["code"]),
             // PostgreSQL's own cut of `<table>_other_key` is not qvdiff's: it keeps its name.
             Unique {
                 name: Some(format!("{}_other_key", "t".repeat(53))),
@@ -439,7 +367,7 @@ fn every_kind_of_table_reads_back_exactly() {
         ],
     );
     let refers = Table {
-        foreign_keys: vec![fk(&["hidden_id"], "hidden", &["id"])],
+        foreign_keys: vec![ForeignKey::new(&["hidden_id"], "hidden", &["id"])],
         ..Table::new(
             "refers_elsewhere",
             vec![Column::new_nullable("hidden_id", INT32)],
@@ -510,9 +438,7 @@ fn every_kind_of_table_reads_back_exactly() {
 
 #[test]
 fn search_path_chooses_the_schema() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_search_path") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_search_path"));
     client
         .batch_execute(
             "CREATE SCHEMA app; CREATE TABLE app.things (id integer NOT NULL);\
@@ -536,9 +462,7 @@ fn search_path_chooses_the_schema() {
 
 #[test]
 fn emptiness_counts_every_table_and_the_ledger() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_is_empty") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_is_empty"));
     assert!(is_empty(&mut client).expect("fresh"));
     client
         .batch_execute("CREATE SCHEMA other; CREATE TABLE other.t (id integer)")
@@ -575,9 +499,7 @@ fn emptiness_counts_every_table_and_the_ledger() {
 /// introspection reads; with a `qvdiff: ` comment (as the planner writes), the comment's text.
 #[test]
 fn check_expressions_as_the_server_prints_them() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_checks") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_checks"));
     let cases = [
         (
             "price double precision",
@@ -636,10 +558,7 @@ fn check_expressions_as_the_server_prints_them() {
             let table = schema.table(&format!("{table}{i}")).expect("table");
             assert_eq!(
                 table.checks,
-                vec![Check {
-                    name: format!("c{i}"),
-                    expr: expected.to_string()
-                }],
+                vec![Check::new(format!("c{i}"), expected.to_string())],
                 "CHECK ({written}) on {}",
                 table.name
             );
@@ -653,9 +572,7 @@ fn check_expressions_as_the_server_prints_them() {
 /// hand-made partial unique index is a partial index, not a plain one.
 #[test]
 fn partial_index_conditions_read_back_as_the_model_writes_them() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_partial") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_partial"));
     let conditions = [
         "status = 'draft'",
         "status <> 'archived' AND owner > 0",
@@ -707,9 +624,7 @@ fn partial_index_conditions_read_back_as_the_model_writes_them() {
 /// few bulk queries: well under a second on a laptop; the bound only catches per-table queries.
 #[test]
 fn a_thousand_tables_introspect_quickly() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_thousand") else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_thousand"));
     let mut sql = String::from("CREATE TABLE t0000 (id bigint PRIMARY KEY);");
     for i in 1..1000 {
         sql.push_str(&format!(
@@ -731,10 +646,8 @@ fn a_thousand_tables_introspect_quickly() {
     assert_eq!(last.columns.len(), 5);
     assert_eq!(
         last.foreign_keys,
-        vec![ForeignKey {
-            on_delete: FkAction::Cascade,
-            ..fk(&["parent_id"], "t0998", &["id"])
-        }]
+        vec![ForeignKey::new(&["parent_id"], "t0998", &["id"])
+            .with_actions(FkAction::Cascade, FkAction::NoAction)]
     );
     assert_eq!(last.uniques.len(), 1);
     assert_eq!(last.uniques[0].name, None);
@@ -769,9 +682,7 @@ fn apply_plan(client: &mut postgres::Client, from: &Schema, to: &Schema) -> Sche
 }
 
 fn assert_round_trip(label: &str, wanted: Schema) {
-    let Some((_db, mut client)) = TestDatabase::create_connected(label) else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected(label));
     let expected = Postgres::default().normalize(&wanted).without_hints();
     let actual = apply_from_empty(&mut client, &wanted);
     for (a, e) in actual.tables.iter().zip(&expected.tables) {
@@ -789,10 +700,7 @@ fn assert_round_trip(label: &str, wanted: Schema) {
 fn planned_inventory_schema_reads_back_as_normalized() {
     let users = Table {
         primary_key: strings(&["id"]),
-        uniques: vec![Unique {
-            name: None,
-            columns: strings(&["email"]),
-        }],
+        uniques: vec![Unique::new(None, &["email"])],
         ..Table::new(
             "users",
             vec![
@@ -810,41 +718,21 @@ fn planned_inventory_schema_reads_back_as_normalized() {
     };
     let items = Table {
         primary_key: strings(&["id"]),
-        uniques: vec![Unique {
-            name: None,
-            columns: strings(&["user_id", "title"]),
-        }],
+        uniques: vec![Unique::new(None, &["user_id", "title"])],
         indexes: vec![
             Index::new("ix_items_user_id", &["user_id"], false),
             Index::new("ix_items_user_category", &["user_id", "category"], false),
             Index::new("ux_items_uid", &["uid"], true),
         ],
-        foreign_keys: vec![ForeignKey {
-            on_delete: FkAction::Cascade,
-            ..fk(&["user_id"], "users", &["id"])
-        }],
+        foreign_keys: vec![ForeignKey::new(&["user_id"], "users", &["id"])
+            .with_actions(FkAction::Cascade, FkAction::NoAction)],
         // Checks the server prints back differently: read from the planner's comments.
         checks: vec![
-            Check {
-                name: "ck_items_quantity".into(),
-                expr: "quantity >= 0".into(),
-            },
-            Check {
-                name: "ck_items_price".into(),
-                expr: "price > 0".into(),
-            },
-            Check {
-                name: "ck_items_title".into(),
-                expr: "length(title) > 0".into(),
-            },
-            Check {
-                name: "ck_items_category".into(),
-                expr: "category IN ('tools', 'it''s')".into(),
-            },
-            Check {
-                name: "ck_items_digits".into(),
-                expr: "digits BETWEEN 0 AND 9999999".into(),
-            },
+            Check::new("ck_items_quantity", "quantity >= 0"),
+            Check::new("ck_items_price", "price > 0"),
+            Check::new("ck_items_title", "length(title) > 0"),
+            Check::new("ck_items_category", "category IN ('tools', 'it''s')"),
+            Check::new("ck_items_digits", "digits BETWEEN 0 AND 9999999"),
         ],
         ..Table::new(
             "items",
@@ -872,30 +760,12 @@ fn planned_inventory_schema_reads_back_as_normalized() {
                 Column::new_nullable("listed", ColumnType::Date),
                 Column::new_nullable("opens", ColumnType::Time),
                 with_default(
-                    Column::new(
-                        "amount",
-                        ColumnType::Decimal {
-                            precision: Some(12),
-                            scale: Some(2),
-                        },
-                    ),
+                    Column::new("amount", decimal(Some(12), Some(2))),
                     DefaultValue::Float(0.5),
                 ),
-                Column::new_nullable(
-                    "ratio",
-                    ColumnType::Decimal {
-                        precision: None,
-                        scale: None,
-                    },
-                ),
+                Column::new_nullable("ratio", decimal(None, None)),
                 // `numeric(7)`: the server keeps it as `numeric(7,0)`.
-                Column::new_nullable(
-                    "digits",
-                    ColumnType::Decimal {
-                        precision: Some(7),
-                        scale: None,
-                    },
-                ),
+                Column::new_nullable("digits", decimal(Some(7), None)),
                 Column::new_nullable("legacy_digits", custom("NUMERIC(5)")),
                 Column::new_nullable("photo", ColumnType::Blob),
                 with_default(
@@ -922,19 +792,10 @@ fn planned_inventory_schema_reads_back_as_normalized() {
 /// server's text.
 #[test]
 fn check_comments_follow_their_constraint() {
-    let Some((_db, mut client)) = TestDatabase::create_connected("introspect_check_comments")
-    else {
-        return;
-    };
+    let (_db, mut client) = or_skip!(TestDatabase::create_connected("introspect_check_comments"));
     let checks = vec![
-        Check {
-            name: "price_positive".into(),
-            expr: "price > 0".into(),
-        },
-        Check {
-            name: "title_set".into(),
-            expr: "length(title) > 0".into(),
-        },
+        Check::new("price_positive", "price > 0"),
+        Check::new("title_set", "length(title) > 0"),
     ];
     let items = Table {
         primary_key: strings(&["id"]),
@@ -956,13 +817,7 @@ fn check_comments_follow_their_constraint() {
             "goods",
             vec![
                 Column::new("id", INT64),
-                Column::new(
-                    "price",
-                    ColumnType::Decimal {
-                        precision: Some(10),
-                        scale: Some(2),
-                    },
-                ),
+                Column::new("price", decimal(Some(10), Some(2))),
                 Column::new("title", TEXT),
             ],
         )
@@ -1003,14 +858,8 @@ fn check_comments_follow_their_constraint() {
     assert_eq!(
         live.tables[0].checks,
         vec![
-            Check {
-                name: "price_positive".into(),
-                expr: "price > 0::numeric".into(),
-            },
-            Check {
-                name: "title_set".into(),
-                expr: "length(name) > 0".into(),
-            },
+            Check::new("price_positive", "price > 0::numeric"),
+            Check::new("title_set", "length(name) > 0"),
         ]
     );
 }
@@ -1023,10 +872,8 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
     let long = "very_long_name_".repeat(5);
     let groups = Table {
         primary_key: strings(&["id"]),
-        foreign_keys: vec![ForeignKey {
-            on_delete: FkAction::SetNull,
-            ..fk(&["owner_id"], "members", &["id"])
-        }],
+        foreign_keys: vec![ForeignKey::new(&["owner_id"], "members", &["id"])
+            .with_actions(FkAction::SetNull, FkAction::NoAction)],
         renamed_from: Some("teams".into()),
         ..Table::new(
             "groups",
@@ -1046,21 +893,13 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
     };
     let members = Table {
         primary_key: strings(&["id"]),
-        foreign_keys: vec![ForeignKey {
-            on_delete: FkAction::Restrict,
-            on_update: FkAction::Cascade,
-            ..fk(&["group_id"], "groups", &["id"])
-        }],
-        uniques: vec![Unique {
-            name: Some(format!("uq_{long}")),
-            columns: strings(&["group_id", "name"]),
-        }],
-        indexes: vec![Index {
-            name: format!("ix_{long}"),
-            columns: strings(&["name"]),
-            unique: false,
-            predicate: None,
-        }],
+        foreign_keys: vec![ForeignKey::new(&["group_id"], "groups", &["id"])
+            .with_actions(FkAction::Restrict, FkAction::Cascade)],
+        uniques: vec![Unique::new(
+            Some(&format!("uq_{long}")),
+            &["group_id", "name"],
+        )],
+        indexes: vec![Index::new(format!("ix_{long}"), &["name"], false)],
         ..Table::new(
             "members",
             vec![
@@ -1072,15 +911,9 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
     };
     let roles = Table {
         primary_key: strings(&["member_id", "role"]),
-        uniques: vec![Unique {
-            name: Some("uq_roles_rank".into()),
-            columns: strings(&["member_id", "rank"]),
-        }],
-        foreign_keys: vec![ForeignKey {
-            on_delete: FkAction::Cascade,
-            on_update: FkAction::NoAction,
-            ..fk(&["member_id"], "members", &["id"])
-        }],
+        uniques: vec![Unique::new(Some("uq_roles_rank"), &["member_id", "rank"])],
+        foreign_keys: vec![ForeignKey::new(&["member_id"], "members", &["id"])
+            .with_actions(FkAction::Cascade, FkAction::NoAction)],
         ..Table::new(
             "roles",
             vec![
@@ -1095,10 +928,12 @@ fn planned_constraints_and_hints_read_back_as_normalized() {
     };
     let grants = Table {
         primary_key: strings(&["id"]),
-        foreign_keys: vec![ForeignKey {
-            on_delete: FkAction::SetDefault,
-            ..fk(&["member_id", "role"], "roles", &["member_id", "role"])
-        }],
+        foreign_keys: vec![ForeignKey::new(
+            &["member_id", "role"],
+            "roles",
+            &["member_id", "role"],
+        )
+        .with_actions(FkAction::SetDefault, FkAction::NoAction)],
         ..Table::new(
             "grants",
             vec![

@@ -4,6 +4,7 @@
 use qvdiff_core::backend::{Direction, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
 use qvdiff_core::{Backend, BackendErrorKind};
+use qvdiff_postgres::or_skip;
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{PgRunFailure, PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
@@ -91,15 +92,20 @@ fn count(db: &mut PostgresDatabase, sql: &str) -> i64 {
     db.client.query_one(sql, &[]).unwrap().get(0)
 }
 
+/// Asserts that `message` says each of `needles`.
+fn assert_mentions(message: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+}
+
 fn revisions(report: &qvdiff_core::backend::RunReport) -> Vec<&str> {
     report.steps.iter().map(|s| s.revision.as_str()).collect()
 }
 
 #[test]
 fn upgrade_and_downgrade_whole_and_step_by_step() {
-    let Some((_test_db, mut db)) = fresh("runner_round_trip") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_round_trip"));
     let migrations = set(three());
 
     let report = db.run(&up(&migrations, "head", &opts())).unwrap();
@@ -153,9 +159,7 @@ fn upgrade_and_downgrade_whole_and_step_by_step() {
 
 #[test]
 fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
-    let Some((test_db, mut db)) = fresh("runner_failure") else {
-        return;
-    };
+    let (test_db, mut db) = or_skip!(fresh("runner_failure"));
     let list = three_then(&[(
         "CREATE TABLE tags (id bigint PRIMARY KEY);\n\
          ALTER TABLE missing_table ADD COLUMN x int;\n\
@@ -173,14 +177,15 @@ fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
                 && failed.statement == "ALTER TABLE missing_table ADD COLUMN x int"),
         "{error:?}"
     );
-    for needle in [
-        "revision r4 (migrations/r4_m.sql, up) failed",
-        "relation \"missing_table\" does not exist",
-        "in statement: ALTER TABLE missing_table ADD COLUMN x int",
-        "the transaction was rolled back: nothing was applied",
-    ] {
-        assert!(message.contains(needle), "{needle:?} not in {message}");
-    }
+    assert_mentions(
+        &message,
+        &[
+            "revision r4 (migrations/r4_m.sql, up) failed",
+            "relation \"missing_table\" does not exist",
+            "in statement: ALTER TABLE missing_table ADD COLUMN x int",
+            "the transaction was rolled back: nothing was applied",
+        ],
+    );
     assert!(tables(&mut db).is_empty());
     assert!(ledger(&mut db).is_empty());
 
@@ -198,9 +203,7 @@ fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
 
 #[test]
 fn a_data_error_names_its_statement_and_the_server_detail() {
-    let Some((_test_db, mut db)) = fresh("runner_data_error") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_data_error"));
     let migrations = set(chain(&[
         (
             "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n\
@@ -217,13 +220,14 @@ fn a_data_error_names_its_statement_and_the_server_detail() {
         .run(&up(&migrations, "head", &opts()))
         .unwrap_err()
         .to_string();
-    for needle in [
-        "revision r2 (migrations/r2_m.sql, up) failed: null value in column \"email\"",
-        "detail: Failing row contains (3, null, null).",
-        "in statement: INSERT INTO users (id, email) VALUES (3, NULL)",
-    ] {
-        assert!(message.contains(needle), "{needle:?} not in {message}");
-    }
+    assert_mentions(
+        &message,
+        &[
+            "revision r2 (migrations/r2_m.sql, up) failed: null value in column \"email\"",
+            "detail: Failing row contains (3, null, null).",
+            "in statement: INSERT INTO users (id, email) VALUES (3, NULL)",
+        ],
+    );
     assert!(tables(&mut db).is_empty());
 }
 
@@ -279,17 +283,13 @@ fn assert_refused(
         "not a preflight refusal: {error}"
     );
     let message = error.to_string();
-    for needle in needles {
-        assert!(message.contains(needle), "{needle:?} not in {message}");
-    }
+    assert_mentions(&message, needles);
     assert_eq!(rows_and_ledger(db, tables), before, "{message}");
 }
 
 #[test]
 fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
-    let Some((_test_db, mut db)) = fresh("runner_narrowing") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_narrowing"));
     let firms = migration(
         "r1",
         &[],
@@ -318,14 +318,15 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
         .run(&down(&migrations, "r1", &opts()))
         .unwrap_err()
         .to_string();
-    for needle in [
-        "revision r2 (migrations/r2_m.sql, down) cannot run on the existing data; nothing was changed",
-        "2 rows of firms hold a value of name that does not convert to varchar(40) unchanged",
-        "(ids 3, 4)",
-        "#[column(using",
-    ] {
-        assert!(message.contains(needle), "{needle:?} not in {message}");
-    }
+    assert_mentions(
+        &message,
+        &[
+            "revision r2 (migrations/r2_m.sql, down) cannot run on the existing data; nothing was changed",
+            "2 rows of firms hold a value of name that does not convert to varchar(40) unchanged",
+            "(ids 3, 4)",
+            "#[column(using",
+        ],
+    );
     assert_eq!(rows_and_ledger(&mut db, &["firms"]), before);
 
     // Rounding: numeric(10, 3) -> numeric(10, 2) and -> bigint, with and without a cast.
@@ -350,9 +351,7 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
 
 #[test]
 fn every_data_step_is_refused_with_counts_and_example_keys() {
-    let Some((_test_db, mut db)) = fresh("runner_preflight") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_preflight"));
     let base = migration(
         "r1",
         &[],
@@ -456,9 +455,7 @@ fn with_counter() -> Migrations {
 }
 
 fn concurrent_upgrades(label: &str, threads: usize) {
-    let Some(test_db) = TestDatabase::create(label) else {
-        return;
-    };
+    let test_db = or_skip!(TestDatabase::create(label));
     let migrations = Arc::new(with_counter());
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
@@ -507,9 +504,7 @@ fn eight_concurrent_upgrades_apply_each_revision_once() {
 
 #[test]
 fn a_held_lock_times_out_without_changing_anything() {
-    let Some(test_db) = TestDatabase::create("runner_lock_timeout") else {
-        return;
-    };
+    let test_db = or_skip!(TestDatabase::create("runner_lock_timeout"));
     let migrations = set(three());
     let mut holder = test_db.connect();
     holder
@@ -525,18 +520,15 @@ fn a_held_lock_times_out_without_changing_anything() {
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(error.kind, BackendErrorKind::Locked);
-    for needle in [
-        test_db.name.as_str(),
-        "stayed locked by another qvdiff run for 200 ms",
-        "nothing was changed",
-        "held by process",
-    ] {
-        assert!(
-            error.message.contains(needle),
-            "{needle:?} not in {}",
-            error.message
-        );
-    }
+    assert_mentions(
+        &error.message,
+        &[
+            test_db.name.as_str(),
+            "stayed locked by another qvdiff run for 200 ms",
+            "nothing was changed",
+            "held by process",
+        ],
+    );
     assert!(tables(&mut db).is_empty());
     let error = Backend::stamp(&mut db, &migrations, &target("head"), &options).unwrap_err();
     assert_eq!(error.kind, BackendErrorKind::Locked);
@@ -554,9 +546,7 @@ fn a_held_lock_times_out_without_changing_anything() {
 /// holder lets go; every revision's effect and ledger row is there exactly once.
 #[test]
 fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
-    let Some((test_db, mut db)) = fresh("runner_table_lock_retry") else {
-        return;
-    };
+    let (test_db, mut db) = or_skip!(fresh("runner_table_lock_retry"));
     let base = migration(
         "r1",
         &[],
@@ -620,9 +610,7 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
 
 #[test]
 fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
-    let Some((_test_db, mut db)) = fresh("runner_concurrently") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_concurrently"));
     let migrations = with_counter();
     let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3", "r4", "r5", "r6"]);
@@ -651,9 +639,7 @@ fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
 
 #[test]
 fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
-    let Some((_test_db, mut db)) = fresh("runner_concurrently_fail") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_concurrently_fail"));
     let migrations = set(chain(&[
         ITEMS,
         ITEMS_TITLE_INDEX,
@@ -697,9 +683,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
             "DROP INDEX CONCURRENTLY ix_items_title;",
         ),
     ]));
-    let Some((_test_db, mut db)) = fresh("runner_concurrently_fail2") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_concurrently_fail2"));
     let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
@@ -707,15 +691,16 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
             if failed.revision == "r2" && committed == &["r1"]),
         "{error:?}"
     );
-    for needle in [
-        "in statement: CREATE INDEX CONCURRENTLY ix_nope ON nope (x)",
-        "its first statement took effect and stays, recorded",
-        "it is not recorded as applied",
-        "run `qvdiff upgrade` again: it continues with the failed statement",
-        "revision r1 of this run was committed before it and stays",
-    ] {
-        assert!(message.contains(needle), "{needle:?} not in {message}");
-    }
+    assert_mentions(
+        &message,
+        &[
+            "in statement: CREATE INDEX CONCURRENTLY ix_nope ON nope (x)",
+            "its first statement took effect and stays, recorded",
+            "it is not recorded as applied",
+            "run `qvdiff upgrade` again: it continues with the failed statement",
+            "revision r1 of this run was committed before it and stays",
+        ],
+    );
     assert_eq!(ledger(&mut db), ["r1"]);
     // The first statement recorded as done, and that the revision started.
     assert_eq!(
@@ -770,9 +755,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
 /// build itself, after the rows were checked) is found on the next run, dropped and built again.
 #[test]
 fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run() {
-    let Some((_test_db, mut db)) = fresh("runner_invalid_index") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_invalid_index"));
     let migrations = set(chain(&[
         (
             "CREATE TABLE items (id bigint PRIMARY KEY, code text);",
@@ -820,9 +803,7 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run
 
 #[test]
 fn an_edited_or_missing_applied_file_is_refused() {
-    let Some((test_db, mut db)) = fresh("runner_refusals") else {
-        return;
-    };
+    let (test_db, mut db) = or_skip!(fresh("runner_refusals"));
     db.run(&up(&set(three()), "r2", &opts())).unwrap();
 
     let mut edited = three();
@@ -871,9 +852,7 @@ fn an_edited_or_missing_applied_file_is_refused() {
 
 #[test]
 fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
-    let Some((_test_db, mut db)) = fresh("runner_commit_refused") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_commit_refused"));
     let list = three_then(&[(
         "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);",
         "DROP TABLE b;\nDROP TABLE a;",
@@ -892,9 +871,7 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
 
 #[test]
 fn stamp_sets_the_ledger_without_running_sql() {
-    let Some((_test_db, mut db)) = fresh("runner_stamp") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_stamp"));
     let migrations = set(three());
     let report = db.stamp(&migrations, &target("r2"), &opts()).unwrap();
     assert_eq!(report.added, ["r1", "r2"]);
@@ -931,9 +908,7 @@ fn stamp_sets_the_ledger_without_running_sql() {
 
 #[test]
 fn the_progress_hook_hears_of_each_revision_before_it_runs() {
-    let Some((_test_db, mut db)) = fresh("runner_progress") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_progress"));
     let migrations = set(three());
     let heard: Arc<Mutex<Vec<String>>> = Arc::default();
     let options = RunOptions {
@@ -958,9 +933,7 @@ fn the_progress_hook_hears_of_each_revision_before_it_runs() {
 
 #[test]
 fn the_backend_trait_drives_the_same_runner() {
-    let Some(test_db) = TestDatabase::create("runner_backend") else {
-        return;
-    };
+    let test_db = or_skip!(TestDatabase::create("runner_backend"));
     let migrations = set(three());
     let mut db: Box<dyn Backend> = Box::new(open(&test_db));
     assert_eq!(db.dialect().name(), "postgres");
@@ -1030,11 +1003,25 @@ fn connection_errors_name_the_url_without_its_password() {
     );
 }
 
+/// The revisions an upgrade to head inside the caller's transaction `tx` applies, or its error.
+fn upgrade_in(
+    tx: &mut postgres::Transaction,
+    migrations: &Migrations,
+) -> Result<Vec<String>, String> {
+    qvdiff_postgres::runner::upgrade_in_transaction(
+        tx,
+        "test",
+        migrations,
+        &target("head"),
+        Duration::from_secs(5),
+    )
+    .map(|steps| steps.into_iter().map(|step| step.revision).collect())
+    .map_err(|error| error.to_string())
+}
+
 #[test]
 fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
-    let Some((_test_db, mut db)) = fresh("runner_in_transaction") else {
-        return;
-    };
+    let (_test_db, mut db) = or_skip!(fresh("runner_in_transaction"));
     let mut list = three_then(&[(
         "CREATE INDEX CONCURRENTLY ix_users_name ON users (name);",
         "DROP INDEX CONCURRENTLY ix_users_name;",
@@ -1044,15 +1031,7 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
     // Rolled back: no table, no index, no ledger.
     {
         let mut tx = db.client.transaction().unwrap();
-        let steps = qvdiff_postgres::runner::upgrade_in_transaction(
-            &mut tx,
-            "test",
-            &migrations,
-            &target("head"),
-            Duration::from_secs(5),
-        )
-        .unwrap();
-        let applied: Vec<&str> = steps.iter().map(|s| s.revision.as_str()).collect();
+        let applied = upgrade_in(&mut tx, &migrations).unwrap();
         assert_eq!(applied, ["r1", "r2", "r3", "r4"]);
         tx.rollback().unwrap();
     }
@@ -1060,14 +1039,7 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
 
     // Committed: all of it, the index built without CONCURRENTLY inside the transaction.
     let mut tx = db.client.transaction().unwrap();
-    qvdiff_postgres::runner::upgrade_in_transaction(
-        &mut tx,
-        "test",
-        &migrations,
-        &target("head"),
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    upgrade_in(&mut tx, &migrations).unwrap();
     tx.commit().unwrap();
     assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4"]);
     assert_eq!(
@@ -1079,21 +1051,11 @@ fn an_upgrade_inside_the_callers_transaction_commits_or_leaves_nothing() {
     );
 
     // A statement that needs its own transaction is refused before anything runs.
-    let Some(other_db) = TestDatabase::create("runner_in_transaction_vacuum") else {
-        return;
-    };
+    let other_db = or_skip!(TestDatabase::create("runner_in_transaction_vacuum"));
     list.push(migration("r5", &["r4"], "VACUUM users;", "SELECT 1;"));
     let mut other = open(&other_db);
     let mut tx = other.client.transaction().unwrap();
-    let refused = qvdiff_postgres::runner::upgrade_in_transaction(
-        &mut tx,
-        "test",
-        &set(list),
-        &target("head"),
-        Duration::from_secs(5),
-    )
-    .unwrap_err()
-    .to_string();
+    let refused = upgrade_in(&mut tx, &set(list)).unwrap_err();
     assert!(refused.contains("VACUUM users"), "{refused}");
     assert!(refused.contains("qvdiff upgrade"), "{refused}");
     assert_eq!(
@@ -1127,9 +1089,7 @@ impl qvdiff_postgres::session::Session for Recording<'_> {
 
 #[test]
 fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
-    let Some(test_db) = TestDatabase::create("runner_round_trips") else {
-        return;
-    };
+    let test_db = or_skip!(TestDatabase::create("runner_round_trips"));
     let rename = migration(
         "r2",
         &["r1"],

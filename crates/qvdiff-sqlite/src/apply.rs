@@ -423,8 +423,15 @@ pub fn verify_stored(
     up: &str,
     down: &str,
 ) -> Result<(), VerifyError> {
-    let by_pure_replay = || verify_by_pure_replay(start, before, wanted, up, down);
-    let in_parts = || verify_in_parts(start, before, wanted, up, down);
+    let proof = Proof {
+        start,
+        before,
+        wanted,
+        up,
+        down,
+    };
+    let by_pure_replay = || proof.by_pure_replay();
+    let in_parts = || proof.in_parts();
     // The pure replay reads every starting object; the parts build only the objects the statements
     // name, in SQLite. A few statements against a big schema are cheaper in parts.
     // (Counting statements splits the scripts: not needed when the schema is small anyway.)
@@ -448,96 +455,104 @@ pub fn verify_stored(
 /// statement of a part (some 5 µs against 60 µs, measured on the 1000-table benchmark project).
 const PURE_REPLAY_OBJECTS_PER_STATEMENT: usize = 12;
 
-/// Whether the proof passed on the pure replay of SQLite's schema ([`SchemaReplay`]); `false`
-/// also when a statement is outside it. The steps and comparisons are [`verify_from`]'s.
-fn verify_by_pure_replay(
-    start: &[StoredObject],
-    before: &Schema,
-    wanted: &Schema,
-    up: &str,
-    down: &str,
-) -> bool {
-    // Both scripts split once, and known to be read before any starting object is.
-    let (Some(up), Some(down)) = (
-        SchemaReplay::statements_of([up]),
-        SchemaReplay::statements_of([down]),
-    ) else {
-        return false;
-    };
-    let Some(mut replay) = SchemaReplay::from_stored(start) else {
-        return false;
-    };
-    let start_objects = replay.objects();
-    let step = |replay: &mut SchemaReplay, statements: &[&str], expected: &Schema| {
-        replay.run_statements(statements).is_some()
-            && tables_agree(replay.tables(), &expected.tables, &HashSet::new())
-    };
-    if !step(&mut replay, &up, wanted) || !step(&mut replay, &down, before) {
-        return false;
-    }
-    // As in `verify_from`: up again from exactly the starting state would repeat the first up.
-    replay.objects() == start_objects || step(&mut replay, &up, wanted)
+/// What [`verify_stored`] proves: from the stored objects `start` of the schema `before`, `up`
+/// gives `wanted` and `down` gives `before` back.
+#[derive(Clone, Copy)]
+struct Proof<'a> {
+    start: &'a [StoredObject],
+    before: &'a Schema,
+    wanted: &'a Schema,
+    up: &'a str,
+    down: &'a str,
 }
 
-/// Whether the proof passed part by part; `false` also when it could not be split.
-fn verify_in_parts(
-    start: &[StoredObject],
-    before: &Schema,
-    wanted: &Schema,
-    up: &str,
-    down: &str,
-) -> bool {
-    if !parent_keys_resolve(&before.tables) || !parent_keys_resolve(&wanted.tables) {
-        return false;
-    }
-    let up_statements = sqltext::statement_texts(up);
-    let down_statements = sqltext::statement_texts(down);
-    let references = before.tables.iter().flat_map(|table| {
-        table
-            .foreign_keys
-            .iter()
-            .map(|fk| (table.name.clone(), fk.ref_table.clone()))
-    });
-    let Some(parts) = partition(
-        start,
-        references,
-        &[up_statements.clone(), down_statements.clone()],
-    ) else {
-        return false;
-    };
-    let touched: HashSet<&str> = parts
-        .iter()
-        .flat_map(|p| p.names.iter().map(String::as_str))
-        .collect();
-    let in_part = |names: &HashSet<String>, schema: &Schema| Schema {
-        tables: schema
-            .tables
-            .iter()
-            .filter(|t| names.contains(&t.name.to_ascii_lowercase()))
-            .cloned()
-            .collect(),
-        ..Schema::default()
-    };
-    if !tables_agree(&before.tables, &wanted.tables, &touched) {
-        return false;
-    }
-    let passed = run_in_parallel(&parts, |part| {
-        let objects: Vec<StoredObject> = part.objects.iter().map(|&i| start[i].clone()).collect();
-        let Ok(mut conn) = shadow_from(&objects) else {
+impl Proof<'_> {
+    /// Whether the proof passed on the pure replay of SQLite's schema ([`SchemaReplay`]); `false`
+    /// also when a statement is outside it. The steps and comparisons are [`verify_from`]'s.
+    fn by_pure_replay(self) -> bool {
+        // Both scripts split once, and known to be read before any starting object is.
+        let (Some(up), Some(down)) = (
+            SchemaReplay::statements_of([self.up]),
+            SchemaReplay::statements_of([self.down]),
+        ) else {
             return false;
         };
-        let up = part_sql(&up_statements, &part.statements[0]);
-        let down = part_sql(&down_statements, &part.statements[1]);
-        verify_from(
-            &mut conn,
-            &in_part(&part.names, before),
-            &in_part(&part.names, wanted),
-            &up,
-            &down,
-        )
-        .is_ok()
-    });
-    passed.into_iter().all(|ok| ok)
+        let Some(mut replay) = SchemaReplay::from_stored(self.start) else {
+            return false;
+        };
+        let start_objects = replay.objects();
+        let step = |replay: &mut SchemaReplay, statements: &[&str], expected: &Schema| {
+            replay.run_statements(statements).is_some()
+                && tables_agree(replay.tables(), &expected.tables, &HashSet::new())
+        };
+        if !step(&mut replay, &up, self.wanted) || !step(&mut replay, &down, self.before) {
+            return false;
+        }
+        // As in `verify_from`: up again from exactly the starting state would repeat the first up.
+        replay.objects() == start_objects || step(&mut replay, &up, self.wanted)
+    }
+
+    /// Whether the proof passed part by part; `false` also when it could not be split.
+    fn in_parts(self) -> bool {
+        let Proof {
+            start,
+            before,
+            wanted,
+            ..
+        } = self;
+        if !parent_keys_resolve(&before.tables) || !parent_keys_resolve(&wanted.tables) {
+            return false;
+        }
+        let up_statements = sqltext::statement_texts(self.up);
+        let down_statements = sqltext::statement_texts(self.down);
+        let references = before.tables.iter().flat_map(|table| {
+            table
+                .foreign_keys
+                .iter()
+                .map(|fk| (table.name.clone(), fk.ref_table.clone()))
+        });
+        let Some(parts) = partition(
+            start,
+            references,
+            &[up_statements.clone(), down_statements.clone()],
+        ) else {
+            return false;
+        };
+        let touched: HashSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.names.iter().map(String::as_str))
+            .collect();
+        let in_part = |names: &HashSet<String>, schema: &Schema| Schema {
+            tables: schema
+                .tables
+                .iter()
+                .filter(|t| names.contains(&t.name.to_ascii_lowercase()))
+                .cloned()
+                .collect(),
+            ..Schema::default()
+        };
+        if !tables_agree(&before.tables, &wanted.tables, &touched) {
+            return false;
+        }
+        let passed = run_in_parallel(&parts, |part| {
+            let objects: Vec<StoredObject> =
+                part.objects.iter().map(|&i| start[i].clone()).collect();
+            let Ok(mut conn) = shadow_from(&objects) else {
+                return false;
+            };
+            let up = part_sql(&up_statements, &part.statements[0]);
+            let down = part_sql(&down_statements, &part.statements[1]);
+            verify_from(
+                &mut conn,
+                &in_part(&part.names, before),
+                &in_part(&part.names, wanted),
+                &up,
+                &down,
+            )
+            .is_ok()
+        });
+        passed.into_iter().all(|ok| ok)
+    }
 }
 
 /// Whether the tables of `a` and `b` outside `except` (lowercased names; SQLite's and qvdiff's
@@ -694,7 +709,14 @@ mod tests {
         let down = "ALTER TABLE \"c\" DROP COLUMN \"note\";\n";
         let wanted_db = replay([("r1", HISTORY), ("r2", up)]).expect("replays");
         let wanted = introspect(&wanted_db).expect("introspects");
-        assert!(verify_in_parts(&start, &before, &wanted, up, down));
+        let proof = Proof {
+            start: &start,
+            before: &before,
+            wanted: &wanted,
+            up,
+            down,
+        };
+        assert!(proof.in_parts());
         assert!(verify_from(
             &mut shadow_from(&start).unwrap(),
             &before,
@@ -704,14 +726,26 @@ mod tests {
         )
         .is_ok());
         // A down that forgets the column: refused in parts, and by the whole proof.
-        assert!(!verify_in_parts(&start, &before, &wanted, up, "SELECT 1;"));
+        assert!(!Proof {
+            down: "SELECT 1;",
+            ..proof
+        }
+        .in_parts());
         let forgetful = "UPDATE \"c\" SET \"id\" = \"id\";";
-        assert!(!verify_in_parts(&start, &before, &wanted, up, forgetful));
+        assert!(!Proof {
+            down: forgetful,
+            ..proof
+        }
+        .in_parts());
         assert!(verify_stored(&start, &before, &wanted, up, forgetful).is_err());
         // A table the scripts never name must not change either.
         let mut changed = wanted.clone();
         changed.tables.retain(|t| t.name != "b");
-        assert!(!verify_in_parts(&start, &before, &changed, up, down));
+        assert!(!Proof {
+            wanted: &changed,
+            ..proof
+        }
+        .in_parts());
         assert!(verify_stored(&start, &before, &changed, up, down).is_err());
     }
 }

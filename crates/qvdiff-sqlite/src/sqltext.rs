@@ -236,24 +236,9 @@ fn read_definition(sql: &str, definition: &[Token], extras: &mut CreateTableExtr
 /// The text between the parentheses opening at `definition[at]`, trimmed, and the index after
 /// the closing parenthesis.
 fn parenthesized(sql: &str, definition: &[Token], at: usize) -> Option<(String, usize)> {
-    let open = definition.get(at)?;
-    if open.kind != TokenKind::Open {
-        return None;
-    }
-    let mut depth = 0usize;
-    for (i, token) in definition.iter().enumerate().skip(at) {
-        match token.kind {
-            TokenKind::Open => depth += 1,
-            TokenKind::Close => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some((sql[open.end..token.start].trim().to_string(), i + 1));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    let close = lexer::closing_paren(definition, at)?;
+    let inside = &sql[definition[at].end..definition[close].start];
+    Some((inside.trim().to_string(), close + 1))
 }
 
 /// The values of `"column" IN ('a', 'b')`, exactly that shape (a column CHECK of an enum).

@@ -100,11 +100,14 @@ pub fn run(
     let mut baselines = baselines.into_iter();
     let mut drafts = Vec::new();
     for (view, history) in views.iter().zip(&histories) {
-        let draft = self::drafts(
-            view,
+        let new = NewRevision {
+            config: view,
             history,
-            &revision,
-            &message,
+            id: &revision,
+            message: &message,
+        };
+        let draft = self::drafts(
+            new,
             wanted.as_ref().zip(baselines.next()),
             db_flag.filter(|_| live_dialect == Some(view.dialect)),
             online,
@@ -331,45 +334,46 @@ pub(crate) struct Draft {
     pub(crate) contract: bool,
 }
 
+/// The revision a draft becomes: the history it joins (`config`, the view that keeps it, and
+/// its files, read), its id and its message.
+#[derive(Clone, Copy)]
+pub(crate) struct NewRevision<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) history: &'a Migrations,
+    pub(crate) id: &'a str,
+    pub(crate) message: &'a str,
+}
+
 /// Plans and verifies the migration of one history from its starting schema (`None`: no
 /// changes there); `generated` (the wanted schema and the baseline) is `None` for an empty,
 /// hand-written migration.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn draft(
-    config: &Config,
-    history: &Migrations,
-    revision: &str,
-    message: &str,
+    revision: NewRevision,
     generated: Option<(&qvdiff_core::Schema, Baseline)>,
     db_flag: Option<&str>,
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Option<Draft>> {
-    let drafts = drafts(
-        config, history, revision, message, generated, db_flag, false, prompter, console,
-    )?;
+    let drafts = drafts(revision, generated, db_flag, false, prompter, console)?;
     Ok(drafts.into_iter().next())
 }
 
 /// [`draft`], and with `online` a change that rewrites a table or renames a column written as
 /// an expand and a contract revision (see [`crate::commands::online`]): the files in order.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn drafts(
-    config: &Config,
-    history: &Migrations,
-    revision: &str,
-    message: &str,
+    revision: NewRevision,
     generated: Option<(&qvdiff_core::Schema, Baseline)>,
     db_flag: Option<&str>,
     online: bool,
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Vec<Draft>> {
+    let (config, history) = (revision.config, revision.history);
     let parents = single_head(history)?;
     let file = |up: String, down: String| MigrationFile {
-        revision: revision.to_string(),
+        revision: revision.id.to_string(),
         parents: parents.clone(),
-        message: message.to_string(),
+        message: revision.message.to_string(),
         up,
         down,
     };
@@ -392,9 +396,8 @@ pub(crate) fn drafts(
         return Ok(Vec::new());
     }
     if online {
-        let planned = crate::commands::online::drafts(
-            config, history, revision, message, &parents, &base, &proposal, console,
-        )?;
+        let planned =
+            crate::commands::online::drafts(revision, &parents, &base, &proposal, console)?;
         if let Some(drafts) = planned {
             crate::keep_until_exit((proposal, base));
             return Ok(drafts);

@@ -4,7 +4,7 @@
 //! two drafts: `<revision>` (expand) and `<revision>_contract`, marked `-- qvdiff:contract`.
 
 use crate::baseline::Baseline;
-use crate::commands::migrate::{describe, Draft};
+use crate::commands::migrate::{describe, Draft, NewRevision};
 use crate::config::{Config, DialectKind};
 use crate::error::{CliError, CliResult};
 use crate::models::display_path;
@@ -40,17 +40,14 @@ pub fn refuse_sqlite(views: &[Config], asked: bool) -> CliResult<()> {
 
 /// The expand and contract drafts of `proposal`, proven; `None` when nothing in it needs them
 /// (the caller writes one revision, as without `--online`).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn drafts(
-    config: &Config,
-    history: &Migrations,
-    revision: &str,
-    message: &str,
+    revision: NewRevision,
     parents: &[String],
     base: &Baseline,
     proposal: &Proposal,
     console: &Console,
 ) -> CliResult<Option<Vec<Draft>>> {
+    let (config, history, id) = (revision.config, revision.history, revision.id);
     let dialect = crate::dialects::planner(config);
     let planned = dialect
         .expand_contract(&base.schema, &proposal.wanted, &proposal.changes)
@@ -65,24 +62,24 @@ pub(crate) fn drafts(
     for note in &planned.in_place {
         console.warn(&format!("--online: {note}"));
     }
-    let contract_id = contract_revision(revision);
+    let contract_id = contract_revision(id);
     if !is_valid_revision(&contract_id) {
         return Err(CliError::new(format!(
-            "revision {revision} is too long for its contract revision {contract_id}"
+            "revision {id} is too long for its contract revision {contract_id}"
         ))
         .with_hint("use a shorter --rev-id"));
     }
     let expand = MigrationFile {
-        revision: revision.to_string(),
+        revision: id.to_string(),
         parents: parents.to_vec(),
-        message: format!("{message} (expand)"),
+        message: format!("{} (expand)", revision.message),
         up: render_steps(&planned.expand_up.steps),
         down: render_steps(&planned.expand_down.steps),
     };
     let contract = MigrationFile {
         revision: contract_id,
-        parents: vec![revision.to_string()],
-        message: format!("{message} (contract)"),
+        parents: vec![id.to_string()],
+        message: format!("{} (contract)", revision.message),
         up: render_steps(&planned.contract_up.steps),
         down: render_steps(&planned.contract_down.steps),
     };
@@ -110,7 +107,7 @@ pub(crate) fn drafts(
     ));
     expand_notes.extend(planned.carried.iter().map(|c| format!("expand: {c}")));
     let mut contract_notes = vec![format!(
-        "contract of {revision}: the new columns take the old ones' place; apply with \
+        "contract of {id}: the new columns take the old ones' place; apply with \
          `qvdiff upgrade --contract` once every app server runs the new version"
     )];
     contract_notes.extend(

@@ -4,7 +4,9 @@
 //! moved on top of a teammate's).
 
 use crate::cli::{AcceptArgs, AdoptArgs, RebaseArgs, SquashArgs};
-use crate::commands::migrate::{check_reads_back, choose_revision, draft, write_migration};
+use crate::commands::migrate::{
+    check_reads_back, choose_revision, draft, write_migration, NewRevision,
+};
 use crate::config::Config;
 use crate::db_url;
 use crate::dialects;
@@ -261,17 +263,13 @@ pub fn adopt(
         return Ok(());
     }
     let revision = choose_revision(std::slice::from_ref(&migrations), args.rev_id.as_deref())?;
-    let Some(draft) = draft(
-        view,
-        &migrations,
-        &revision,
-        &message,
-        Some((&live, base)),
-        None,
-        prompter,
-        console,
-    )?
-    else {
+    let new = NewRevision {
+        config: view,
+        history: &migrations,
+        id: &revision,
+        message: &message,
+    };
+    let Some(draft) = draft(new, Some((&live, base)), None, prompter, console)? else {
         console.info("The drift needs no migration; nothing was written.");
         return Ok(());
     };
@@ -418,11 +416,14 @@ pub fn rebase(
                     ))
                     .with_hint("join the heads with `qvdiff merge` instead"));
                 }
+                let new = NewRevision {
+                    config: view,
+                    history: &below,
+                    id: &revision,
+                    message: &old.file.message,
+                };
                 let Some(draft) = draft(
-                    view,
-                    &below,
-                    &revision,
-                    &old.file.message,
+                    new,
                     Some((&wanted, base)),
                     None,
                     &Prompter::new(false),

@@ -183,25 +183,7 @@ impl Planner<'_> {
         for (table, foreign_key) in added {
             let name = foreign_key_name(&table, &foreign_key);
             let clause = foreign_key_clause(&foreign_key);
-            let mode = LockMode::ShareRowExclusive;
-            if self.validates_later(&table) {
-                self.locking(
-                    not_valid(&table, &name, &clause),
-                    &table,
-                    mode,
-                    false,
-                    false,
-                );
-                self.validate(&table, &name);
-            } else {
-                self.locking(
-                    add_constraint_sql(&table, &name, &clause),
-                    &table,
-                    mode,
-                    true,
-                    false,
-                );
-            }
+            self.add_constraint(&table, &name, &clause, LockMode::ShareRowExclusive, None);
         }
     }
 
@@ -209,26 +191,39 @@ impl Planner<'_> {
     pub(super) fn add_check(&mut self, table: &str, check: &Check) {
         let name = crate::render::check_name(check);
         let clause = check_clause(check);
-        let exclusive = LockMode::AccessExclusive;
-        if self.validates_later(table) {
-            self.locking(
-                not_valid(table, &name, &clause),
-                table,
-                exclusive,
-                false,
-                false,
-            );
-            self.step(check_comment_sql(table, check));
-            self.validate(table, &name);
+        let comment = check_comment_sql(table, check);
+        self.add_constraint(
+            table,
+            &name,
+            &clause,
+            LockMode::AccessExclusive,
+            Some(comment),
+        );
+    }
+
+    /// `ADD CONSTRAINT name clause` on `table` under `mode`, then `comment` if any. On a table
+    /// that validates later the constraint is added `NOT VALID` (no row read under the lock) and
+    /// validated after the comment; otherwise the same statement checks the rows.
+    fn add_constraint(
+        &mut self,
+        table: &str,
+        name: &str,
+        clause: &str,
+        mode: LockMode,
+        comment: Option<String>,
+    ) {
+        let later = self.validates_later(table);
+        let sql = if later {
+            not_valid(table, name, clause)
         } else {
-            self.locking(
-                add_constraint_sql(table, &name, &clause),
-                table,
-                exclusive,
-                true,
-                false,
-            );
-            self.step(check_comment_sql(table, check));
+            add_constraint_sql(table, name, clause)
+        };
+        self.locking(sql, table, mode, !later, false);
+        if let Some(comment) = comment {
+            self.step(comment);
+        }
+        if later {
+            self.validate(table, name);
         }
     }
 

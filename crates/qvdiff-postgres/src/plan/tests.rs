@@ -57,16 +57,6 @@ fn table(name: &str, columns: Vec<Column>) -> Table {
     table
 }
 
-fn fk(columns: &[&str], ref_table: &str, ref_columns: &[&str]) -> ForeignKey {
-    ForeignKey {
-        columns: strings(columns),
-        ref_table: ref_table.into(),
-        ref_columns: strings(ref_columns),
-        on_delete: FkAction::NoAction,
-        on_update: FkAction::NoAction,
-    }
-}
-
 fn schema(tables: Vec<Table>) -> Schema {
     Schema {
         tables,
@@ -81,11 +71,17 @@ fn plan_with(dialect: Postgres, from: &Schema, to: &Schema) -> Result<Plan, Plan
     dialect.plan(&from, &to, &changes)
 }
 
-fn sql(from: &Schema, to: &Schema) -> Vec<String> {
-    match plan_with(Postgres::default(), from, to) {
+/// The statements `dialect` plans from `from` to `to`.
+fn sql_with(dialect: Postgres, from: &Schema, to: &Schema) -> Vec<String> {
+    match plan_with(dialect, from, to) {
         Ok(plan) => plan.steps.into_iter().map(|s| s.sql).collect(),
         Err(e) => panic!("plan failed: {e}"),
     }
+}
+
+/// [`sql_with`] the default dialect (online DDL on).
+fn sql(from: &Schema, to: &Schema) -> Vec<String> {
+    sql_with(Postgres::default(), from, to)
 }
 
 fn users() -> Table {
@@ -116,12 +112,7 @@ fn normalize_follows_what_postgres_stores() {
     );
     t.primary_key = strings(&["id"]);
     let long = "x".repeat(70);
-    t.indexes = vec![Index {
-        name: long.clone(),
-        columns: strings(&["c"]),
-        unique: false,
-        predicate: None,
-    }];
+    t.indexes = vec![Index::new(long.clone(), &["c"], false)];
     let s = Schema {
         tables: vec![t],
         views: vec![qvdiff_core::RawObject {
@@ -168,7 +159,7 @@ fn normalize_follows_what_postgres_stores() {
 #[test]
 fn create_tables_parents_first_and_cycles_through_add_constraint() {
     let mut items = table("items", vec![Column::new("user_id", INT64)]);
-    items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
+    items.foreign_keys = vec![ForeignKey::new(&["user_id"], "users", &["id"])];
     items.indexes = vec![Index::new("ix_items_user_id", &["user_id"], false)];
     assert_eq!(
         sql(&Schema::default(), &schema(vec![items.clone(), users()])),
@@ -180,9 +171,9 @@ fn create_tables_parents_first_and_cycles_through_add_constraint() {
     );
 
     let mut a = table("a", vec![Column::new_nullable("b_id", INT64)]);
-    a.foreign_keys = vec![fk(&["b_id"], "b", &["id"])];
+    a.foreign_keys = vec![ForeignKey::new(&["b_id"], "b", &["id"])];
     let mut b = table("b", vec![Column::new_nullable("a_id", INT64)]);
-    b.foreign_keys = vec![fk(&["a_id"], "a", &["id"])];
+    b.foreign_keys = vec![ForeignKey::new(&["a_id"], "a", &["id"])];
     let steps = sql(&Schema::default(), &schema(vec![a, b]));
     assert_eq!(steps.len(), 3);
     assert!(steps[0].starts_with("CREATE TABLE \"a\""));
@@ -198,9 +189,9 @@ fn create_tables_parents_first_and_cycles_through_add_constraint() {
 #[test]
 fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
     let mut items = table("items", vec![Column::new("user_id", INT64)]);
-    items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
+    items.foreign_keys = vec![ForeignKey::new(&["user_id"], "users", &["id"])];
     let mut notes = table("notes", vec![Column::new_nullable("user_id", INT64)]);
-    notes.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
+    notes.foreign_keys = vec![ForeignKey::new(&["user_id"], "users", &["id"])];
     let before = schema(vec![users(), items, notes]);
     let after = schema(vec![table(
         "notes",
@@ -234,9 +225,9 @@ fn drop_tables_children_first_after_foreign_keys_pointing_at_them() {
 #[test]
 fn dropped_tables_in_a_cycle_lose_the_blocking_foreign_key_first() {
     let mut a = table("a", vec![Column::new_nullable("b_id", INT64)]);
-    a.foreign_keys = vec![fk(&["b_id"], "b", &["id"])];
+    a.foreign_keys = vec![ForeignKey::new(&["b_id"], "b", &["id"])];
     let mut b = table("b", vec![Column::new_nullable("a_id", INT64)]);
-    b.foreign_keys = vec![fk(&["a_id"], "a", &["id"])];
+    b.foreign_keys = vec![ForeignKey::new(&["a_id"], "a", &["id"])];
     assert_eq!(
         sql(&schema(vec![a, b]), &Schema::default()),
         vec![
@@ -325,11 +316,8 @@ fn renames_rename_the_constraints_named_after_them() {
         "items",
         vec![Column::new("user_id", INT64), Column::new("sku", TEXT)],
     );
-    before_items.foreign_keys = vec![fk(&["user_id"], "users", &["id"])];
-    before_items.uniques = vec![Unique {
-        name: None,
-        columns: strings(&["sku"]),
-    }];
+    before_items.foreign_keys = vec![ForeignKey::new(&["user_id"], "users", &["id"])];
+    before_items.uniques = vec![Unique::new(None, &["sku"])];
     before_items.indexes = vec![Index::new("ix_items_sku", &["sku"], false)];
     let mut after_goods = table(
         "goods",
@@ -342,7 +330,7 @@ fn renames_rename_the_constraints_named_after_them() {
         ],
     );
     after_goods.renamed_from = Some("items".into());
-    after_goods.foreign_keys = vec![fk(&["owner_id"], "users", &["id"])];
+    after_goods.foreign_keys = vec![ForeignKey::new(&["owner_id"], "users", &["id"])];
     after_goods.uniques = before_items.uniques.clone();
     after_goods.indexes = before_items.indexes.clone();
     assert_eq!(
@@ -541,13 +529,10 @@ fn nullability_and_defaults() {
 fn primary_key_change_moves_identity_and_suspends_incoming_foreign_keys() {
     let tags = table("tags", vec![Column::new("slug", TEXT)]);
     let mut links = table("links", vec![Column::new("tag_id", INT64)]);
-    links.foreign_keys = vec![fk(&["tag_id"], "tags", &["id"])];
+    links.foreign_keys = vec![ForeignKey::new(&["tag_id"], "tags", &["id"])];
     let mut composite = tags.clone();
     composite.primary_key = strings(&["slug", "id"]);
-    composite.uniques = vec![Unique {
-        name: None,
-        columns: strings(&["id"]),
-    }];
+    composite.uniques = vec![Unique::new(None, &["id"])];
     let before = schema(vec![tags, links.clone()]);
     let after = schema(vec![composite, links]);
     assert_eq!(
@@ -590,27 +575,14 @@ fn constraints_and_indexes_of_existing_tables() {
         "t",
         vec![Column::new_nullable("a", INT64), Column::new("b", TEXT)],
     );
-    t.uniques = vec![Unique {
-        name: Some("t_b_unique".into()),
-        columns: strings(&["b"]),
-    }];
+    t.uniques = vec![Unique::new(Some("t_b_unique"), &["b"])];
     t.indexes = vec![Index::new("ix_t_a_b", &["a", "b"], true)];
-    t.foreign_keys = vec![ForeignKey {
-        on_delete: FkAction::SetNull,
-        ..fk(&["a"], "users", &["id"])
-    }];
-    t.checks = vec![Check {
-        name: "b_not_empty".into(),
-        expr: "b <> ''".into(),
-    }];
+    t.foreign_keys = vec![ForeignKey::new(&["a"], "users", &["id"])
+        .with_actions(FkAction::SetNull, FkAction::NoAction)];
+    t.checks = vec![Check::new("b_not_empty", "b <> ''")];
     let after = schema(vec![users(), t]);
     let concurrent = Postgres { online_ddl: true };
-    let up: Vec<String> = plan_with(concurrent, &before, &after)
-        .expect("plan")
-        .steps
-        .into_iter()
-        .map(|s| s.sql)
-        .collect();
+    let up = sql_with(concurrent, &before, &after);
     assert_eq!(
         up,
         vec![
@@ -648,12 +620,7 @@ fn constraints_and_indexes_of_existing_tables() {
     let lock = adopt.lock.as_ref().expect("lock");
     assert_eq!((lock.mode, lock.scans), (LockMode::AccessExclusive, false));
     // With online DDL turned off, the plain forms.
-    let up_plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &before, &after)
-        .expect("plan")
-        .steps
-        .into_iter()
-        .map(|s| s.sql)
-        .collect();
+    let up_plain = sql_with(Postgres { online_ddl: false }, &before, &after);
     assert_eq!(
         up_plain[..2],
         [
@@ -661,22 +628,12 @@ fn constraints_and_indexes_of_existing_tables() {
             "CREATE UNIQUE INDEX \"ix_t_a_b\" ON \"t\" (\"a\", \"b\");",
         ]
     );
-    let down_plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &after, &before)
-        .expect("plan")
-        .steps
-        .into_iter()
-        .map(|s| s.sql)
-        .collect();
+    let down_plain = sql_with(Postgres { online_ddl: false }, &after, &before);
     assert!(down_plain.contains(&"DROP INDEX \"ix_t_a_b\";".to_string()));
     // A new table's indexes are never built concurrently: nobody writes to it yet.
     let mut fresh = table("fresh", vec![Column::new("a", INT64)]);
     fresh.indexes = vec![Index::new("ix_fresh_a", &["a"], false)];
-    let created: Vec<String> = plan_with(concurrent, &Schema::default(), &schema(vec![fresh]))
-        .expect("plan")
-        .steps
-        .into_iter()
-        .map(|s| s.sql)
-        .collect();
+    let created = sql_with(concurrent, &Schema::default(), &schema(vec![fresh]));
     assert_eq!(
         created[1],
         "CREATE INDEX \"ix_fresh_a\" ON \"fresh\" (\"a\");"
@@ -688,20 +645,11 @@ fn every_new_check_is_followed_by_its_comment_under_the_current_table_name() {
     let before = schema(vec![table("items", vec![Column::new("qty", INT64)])]);
     let mut goods = table("goods", vec![Column::new("qty", INT64)]);
     goods.renamed_from = Some("items".into());
-    goods.checks = vec![Check {
-        name: "qty_positive".into(),
-        expr: "  qty > 0 ".into(),
-    }];
+    goods.checks = vec![Check::new("qty_positive", "  qty > 0 ")];
     let mut fresh = table("fresh", vec![Column::new("status", TEXT)]);
     fresh.checks = vec![
-        Check {
-            name: "status_known".into(),
-            expr: "status IN ('new', 'it''s')".into(),
-        },
-        Check {
-            name: "id_positive".into(),
-            expr: "id > 0".into(),
-        },
+        Check::new("status_known", "status IN ('new', 'it''s')"),
+        Check::new("id_positive", "id > 0"),
     ];
     fresh.indexes = vec![Index::new("ix_fresh_status", &["status"], false)];
     let after = schema(vec![goods, fresh]);
@@ -764,18 +712,9 @@ fn restored_key_columns_get_a_distinct_value_per_row() {
         ],
     );
     after_table.uniques = vec![
-        Unique {
-            name: None,
-            columns: strings(&["code"]),
-        },
-        Unique {
-            name: None,
-            columns: strings(&["sku"]),
-        },
-        Unique {
-            name: None,
-            columns: strings(&["day"]),
-        },
+        Unique::new(None, &["code"]),
+        Unique::new(None, &["sku"]),
+        Unique::new(None, &["day"]),
     ];
     assert_eq!(
         sql(&before, &schema(vec![after_table])),
@@ -823,10 +762,7 @@ fn constraints_and_backfills_on_existing_tables_run_online_unless_turned_off() {
             ..Column::new("a", INT64)
         }],
     );
-    t.checks = vec![Check {
-        name: "a_positive".into(),
-        expr: "a >= 0".into(),
-    }];
+    t.checks = vec![Check::new("a_positive", "a >= 0")];
     t.foreign_keys = vec![ForeignKey {
         columns: strings(&["a"]),
         ref_table: "users".into(),
@@ -894,12 +830,7 @@ fn constraints_and_backfills_on_existing_tables_run_online_unless_turned_off() {
             step.sql
         );
     }
-    let plain: Vec<String> = plan_with(Postgres { online_ddl: false }, &before, &after)
-        .expect("plan")
-        .steps
-        .into_iter()
-        .map(|s| s.sql)
-        .collect();
+    let plain = sql_with(Postgres { online_ddl: false }, &before, &after);
     assert_eq!(
         plain,
         vec![

@@ -6,8 +6,8 @@ use super::expr::{
 };
 use super::naming::{display_ident, name_addition};
 use super::parse::{
-    is_table_constraint_start, parse_column_def, parse_table_constraint, ColumnDef, NewConstraint,
-    NewKind, Parser,
+    is_table_constraint_start, parse_column_def, parse_table_constraint, ColumnDef, DropClause,
+    NewConstraint, NewKind, Parser,
 };
 use super::{invalid, unsupported, SchemaReplay, Step};
 use crate::render::quote_ident;
@@ -806,16 +806,12 @@ impl SchemaReplay {
         }
         if p.eat("DROP") {
             if p.eat("CONSTRAINT") {
-                let if_exists = p.eat_all(&["IF", "EXISTS"]);
-                let name = p.ident()?;
-                let cascade = p.drop_behavior()?;
-                return self.drop_constraint(table, &name, if_exists, cascade);
+                let drop = p.drop_clause()?;
+                return self.drop_constraint(table, &drop);
             }
             p.eat("COLUMN");
-            let if_exists = p.eat_all(&["IF", "EXISTS"]);
-            let name = p.ident()?;
-            let cascade = p.drop_behavior()?;
-            return self.drop_column(table, &name, if_exists, cascade);
+            let drop = p.drop_clause()?;
+            return self.drop_column(table, &drop);
         }
         if p.eat("VALIDATE") {
             p.expect("CONSTRAINT")?;
@@ -995,13 +991,8 @@ impl SchemaReplay {
         Ok(())
     }
 
-    pub(super) fn drop_column(
-        &mut self,
-        table: &str,
-        name: &str,
-        if_exists: bool,
-        cascade: bool,
-    ) -> Step {
+    pub(super) fn drop_column(&mut self, table: &str, drop: &DropClause) -> Step {
+        let (name, if_exists, cascade) = (drop.name.as_str(), drop.if_exists, drop.cascade);
         let state = self.table(table)?;
         if state.column(name).is_none() {
             return if if_exists {
@@ -1086,13 +1077,8 @@ impl SchemaReplay {
         Ok(())
     }
 
-    pub(super) fn drop_constraint(
-        &mut self,
-        table: &str,
-        name: &str,
-        if_exists: bool,
-        cascade: bool,
-    ) -> Step {
+    pub(super) fn drop_constraint(&mut self, table: &str, drop: &DropClause) -> Step {
+        let (name, if_exists, cascade) = (drop.name.as_str(), drop.if_exists, drop.cascade);
         let state = self.table(table)?;
         let Some(constraint) = state.constraints.iter().find(|c| c.name == name) else {
             return if if_exists {

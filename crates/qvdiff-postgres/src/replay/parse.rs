@@ -254,6 +254,16 @@ pub(super) fn eat_deferrability(p: &mut Parser) -> bool {
         || p.eat_all(&["INITIALLY", "IMMEDIATE"])
 }
 
+/// What `ALTER TABLE … DROP COLUMN | CONSTRAINT` drops, and how.
+pub(super) struct DropClause {
+    /// The column or constraint.
+    pub(super) name: String,
+    /// `IF EXISTS`: a missing one is no error.
+    pub(super) if_exists: bool,
+    /// `CASCADE`: what depends on it goes too.
+    pub(super) cascade: bool,
+}
+
 /// A cursor over one statement's tokens.
 pub(super) struct Parser<'a> {
     pub(super) sql: &'a str,
@@ -456,6 +466,19 @@ impl<'a> Parser<'a> {
         Ok(names)
     }
 
+    /// `[IF EXISTS] name [CASCADE | RESTRICT]`, the rest of `ALTER TABLE … DROP [COLUMN |
+    /// CONSTRAINT]`.
+    pub(super) fn drop_clause(&mut self) -> Step<DropClause> {
+        let if_exists = self.eat_all(&["IF", "EXISTS"]);
+        let name = self.ident()?;
+        let cascade = self.drop_behavior()?;
+        Ok(DropClause {
+            name,
+            if_exists,
+            cascade,
+        })
+    }
+
     /// `[CASCADE | RESTRICT]`: whether it cascades.
     pub(super) fn drop_behavior(&mut self) -> Step<bool> {
         if self.eat("CASCADE") {
@@ -490,21 +513,12 @@ impl<'a> Parser<'a> {
         let Some(open) = self.peek().filter(|t| t.kind == TokenKind::Open) else {
             return unsupported(format!("expected `(` at `{}`", self.rest_text()));
         };
-        let mut depth = 0usize;
-        while let Some(token) = self.peek() {
-            self.pos += 1;
-            match token.kind {
-                TokenKind::Open => depth += 1,
-                TokenKind::Close => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok((open.end, token.start));
-                    }
-                }
-                _ => {}
-            }
-        }
-        unsupported("unbalanced parentheses")
+        let Some(close) = qvdiff_core::sqltext::closing_paren(&self.tokens, self.pos) else {
+            self.pos = self.tokens.len();
+            return unsupported("unbalanced parentheses");
+        };
+        self.pos = close + 1;
+        Ok((open.end, self.tokens[close].start))
     }
 
     /// Consumes an expression: tokens up to a `,` or `)` outside parentheses, the end, or one of
