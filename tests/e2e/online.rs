@@ -301,8 +301,9 @@ enum Activity {
     Active,
 }
 
-/// The server process of another session running a statement that starts with `prefix`, once
-/// it is `doing` that; `None` when the child exited first or nothing showed within two minutes.
+/// The server process of another session running a statement that holds `prefix` (a step run
+/// outside a transaction goes with its `BEGIN` and progress row), once it is `doing` that;
+/// `None` when the child exited first or nothing showed within two minutes.
 fn backend_in(
     watcher: &mut Client,
     prefix: &str,
@@ -315,7 +316,7 @@ fn backend_in(
     };
     let query = format!(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-         AND pid <> pg_backend_pid() AND {condition} AND starts_with(query, $1)"
+         AND pid <> pg_backend_pid() AND {condition} AND strpos(query, $1) > 0"
     );
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(120) {

@@ -863,6 +863,21 @@ fn dual_history_migrate_writes_one_file_per_dialect_and_check_watches_both() {
         "{out}"
     );
     p.qvdiff(&["check", "--db", url]).expect_code(1);
+    // `diff --db` against the PostgreSQL database plans in PostgreSQL, from that database.
+    let diff = p.qvdiff(&["diff", "--sql", "--db", url]).expect_code(0);
+    assert!(
+        diff.stdout
+            .contains("ALTER TABLE \"items\" ADD COLUMN \"notes\" text;"),
+        "{}",
+        diff.stdout
+    );
+    let diff = p.qvdiff(&["diff", "--sql"]).expect_code(0);
+    assert!(
+        diff.stdout
+            .contains("ALTER TABLE \"items\" ADD COLUMN \"notes\" TEXT;"),
+        "{}",
+        diff.stdout
+    );
 
     p.qvdiff(&["migrate", "-m", "add notes"]).expect_code(0);
     let sqlite = sql_files(&p, "migrations");

@@ -340,20 +340,28 @@ pub(crate) fn field_info(
             Some(sql_type_to_column_type(&sql.value))
         }
         (None, Some(ColumnType::Text { .. })) => {
-            precision_not_here(&attrs, &rust_name, &(ty.text)(), "text", errors);
+            if attrs.precision.is_some() || attrs.scale.is_some() {
+                precision_not_here(&attrs, &rust_name, &(ty.text)(), "text", errors);
+            }
             Some(ColumnType::Text {
                 max_length: attrs.max_length.as_ref().map(|m| m.value),
             })
         }
         (None, Some(builtin @ ColumnType::Decimal { .. })) => {
-            let (rust_type, kind) = ((ty.text)(), describe(&builtin));
-            max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
+            if attrs.max_length.is_some() {
+                let (rust_type, kind) = ((ty.text)(), describe(&builtin));
+                max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
+            }
             Some(decimal_type(&attrs, &rust_name, errors))
         }
         (None, Some(builtin)) => {
-            let (rust_type, kind) = ((ty.text)(), describe(&builtin));
-            precision_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
-            max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
+            // The type's names are for the messages: spelled out only when there is one (a
+            // thousand models have twenty thousand fields).
+            if attrs.precision.is_some() || attrs.scale.is_some() || attrs.max_length.is_some() {
+                let (rust_type, kind) = ((ty.text)(), describe(&builtin));
+                precision_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
+                max_length_not_here(&attrs, &rust_name, &rust_type, &kind, errors);
+            }
             Some(builtin)
         }
         // Not builtin: a Rust enum deriving `qvdiff::Enum`, whose values the derive fills in at

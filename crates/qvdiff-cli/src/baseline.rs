@@ -3,17 +3,17 @@
 
 use crate::config::Config;
 use crate::error::CliResult;
+use crate::history::History;
 use crate::output::Console;
-use qvdiff_core::runner::Migrations;
 
 pub use crate::dialects::Baseline;
 
-/// The starting point of `migrate` and `diff`: the live database with `--db`, otherwise the
-/// committed migrations replayed in memory.
+/// The starting point of `migrate` and `diff` in `history`: the live database with `--db`,
+/// otherwise the history's migrations replayed in memory.
 pub fn choose(
     config: &Config,
+    history: &History,
     db_flag: Option<&str>,
-    migrations: &Migrations,
     console: &Console,
 ) -> CliResult<Baseline> {
     let mut base = match db_flag {
@@ -28,12 +28,12 @@ pub fn choose(
         None => {
             console.detail(&format!(
                 "replaying {} migration(s) in memory",
-                migrations.len()
+                history.migrations.len()
             ));
-            crate::dialects::recorded(config, migrations, None)?
+            crate::dialects::recorded(history, None)?
         }
     };
-    base.server = crate::dialects::ProofServer::of(config, db_flag)?;
+    base.server = crate::dialects::ProofServer::of(config, history.dialect, db_flag)?;
     console.detail(&format!(
         "the starting schema has {} table(s)",
         base.schema.tables.len()

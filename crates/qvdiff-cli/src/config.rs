@@ -1,5 +1,7 @@
-//! `qvdiff.toml`: where the models, migrations and database are. Paths in it are relative to the
-//! directory that holds it, so commands work the same from any subdirectory.
+//! `qvdiff.toml`: where the models, migrations and database are, and the settings of the
+//! commands. Paths in it are relative to the directory that holds it, so commands work the same
+//! from any subdirectory. The migration histories the folders hold are
+//! [`crate::history`]'s.
 
 use crate::error::{io_error, CliError, CliResult};
 use qvdiff_core::backend::{LockRetry, DEFAULT_LOCK_RETRY};
@@ -201,7 +203,8 @@ pub struct Config {
     pub root: PathBuf,
     /// Model source paths (files or directories).
     pub models: Vec<PathBuf>,
-    /// Migrations directory.
+    /// The folder of the project's own history (`migrations`; see
+    /// [`crate::history::HistoryDir`]).
     pub migrations: PathBuf,
     /// Database URL from the file, if any (unresolved).
     pub database: Option<String>,
@@ -405,34 +408,6 @@ impl Config {
                 crate::models::display_path(&self.file)
             )
         })
-    }
-
-    /// This project as seen by one dialect: the config itself for its own dialect, or — for
-    /// PostgreSQL beside SQLite — the same project with the `[postgres] migrations` history.
-    /// `None` when the project keeps no history in that dialect.
-    pub fn for_dialect(&self, dialect: DialectKind) -> Option<Config> {
-        if dialect == self.dialect {
-            return Some(self.clone());
-        }
-        match (dialect, &self.postgres_migrations) {
-            (DialectKind::Postgres, Some(dir)) => Some(Config {
-                dialect,
-                migrations: dir.clone(),
-                postgres_migrations: None,
-                ..self.clone()
-            }),
-            _ => None,
-        }
-    }
-
-    /// Every history the project keeps: its own dialect's first.
-    pub fn histories(&self) -> Vec<Config> {
-        let mut all = vec![self.clone()];
-        all.extend(
-            self.for_dialect(DialectKind::Postgres)
-                .filter(|_| self.dialect != DialectKind::Postgres),
-        );
-        all
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::config::{Config, DialectKind};
 use crate::error::{CliError, CliResult};
+use crate::history::HistoryDir;
 use std::path::{Path, PathBuf};
 
 /// Where a database URL came from, for error messages.
@@ -160,14 +161,14 @@ pub fn parse_database(url: &str, source: UrlSource, config: &Config) -> CliResul
     }))
 }
 
-/// The database in effect, and the project as its dialect sees it ([`Config::for_dialect`]):
-/// migration files are SQL of one dialect, so a URL of a dialect the project keeps no history
-/// in is refused before anything runs.
-pub fn resolve_database(config: &Config, flag: Option<&str>) -> CliResult<(Config, Database)> {
+/// The database in effect, and the history of its dialect ([`HistoryDir::in_dialect`], not
+/// read yet): migration files are SQL of one dialect, so a URL of a dialect the project keeps
+/// no history in is refused before anything runs.
+pub fn resolve_database(config: &Config, flag: Option<&str>) -> CliResult<(HistoryDir, Database)> {
     let (url, source) = effective_url(config, flag).ok_or_else(no_database)?;
     let database = parse_database(&url, source, config)?;
-    match config.for_dialect(database.dialect()) {
-        Some(view) => Ok((view, database)),
+    match HistoryDir::in_dialect(config, database.dialect()) {
+        Some(dir) => Ok((dir, database)),
         None => Err(CliError::new(format!(
             "{source} names a {} database ({}), but the project's migrations ({}) are {} SQL \
              (dialect = \"{}\" in {})",

@@ -17,6 +17,7 @@ mod sqlite_history;
 use crate::config::{Config, DialectKind};
 use crate::db_url::{Database, PostgresTarget};
 use crate::error::{CliError, CliResult};
+use crate::history::History;
 use crate::planning::schema_diff;
 use qvdiff_core::runner::{plan_stamp, Migrations};
 use qvdiff_core::{Backend, Dialect, RevisionTarget, Schema};
@@ -67,10 +68,14 @@ pub struct ProofServer {
 }
 
 impl ProofServer {
-    /// The server of `config` (a PostgreSQL history): its `shadow_url`, else the `--db` URL
-    /// when that names a PostgreSQL database. `None` for SQLite and without either.
-    pub fn of(config: &Config, db_flag: Option<&str>) -> CliResult<Option<ProofServer>> {
-        if config.dialect != DialectKind::Postgres {
+    /// The server where a new file of a history in `dialect` is proven: `shadow_url`, else the
+    /// `--db` URL when that names a PostgreSQL database. `None` for SQLite and without either.
+    pub fn of(
+        config: &Config,
+        dialect: DialectKind,
+        db_flag: Option<&str>,
+    ) -> CliResult<Option<ProofServer>> {
+        if dialect != DialectKind::Postgres {
             return Ok(None);
         }
         if let Some(url) = &config.shadow_url {
@@ -168,9 +173,9 @@ pub fn redact_url(url: &str) -> String {
     qvdiff_postgres::redact_url(url)
 }
 
-/// The planner of the project's dialect.
-pub fn planner(config: &Config) -> Box<dyn Dialect> {
-    match config.dialect {
+/// The planner of `dialect`, with the project's settings for it.
+pub fn planner(config: &Config, dialect: DialectKind) -> Box<dyn Dialect> {
+    match dialect {
         DialectKind::Sqlite => Box::new(qvdiff_sqlite::Sqlite),
         DialectKind::Postgres => Box::new(qvdiff_postgres::Postgres {
             online_ddl: config.online_ddl,
@@ -180,7 +185,7 @@ pub fn planner(config: &Config) -> Box<dyn Dialect> {
 
 /// A column type as the project's dialect writes it (for summaries).
 pub fn type_name(config: &Config, ty: &qvdiff_core::ColumnType) -> String {
-    planner(config).type_name(ty)
+    planner(config, config.dialect).type_name(ty)
 }
 
 /// What drift detection on this database does not compare (one line for the report), or `None`
@@ -260,19 +265,15 @@ pub fn comments_for_history(config: &Config, manifest: Option<&std::path::Path>)
     }
 }
 
-/// The schema the committed migrations produce, and where to verify a new one on top of it.
-/// `server`: a live database of the project's dialect, when one was named (`--db`); a
+/// The schema a history's migrations produce, and where to verify a new one on top of it.
+/// `server`: a live database of the history's dialect, when one was named (`--db`); a
 /// PostgreSQL history the replay cannot read (hand-written views, functions, triggers) is
 /// then replayed on it, in a transaction that is rolled back.
-pub fn recorded(
-    config: &Config,
-    migrations: &Migrations,
-    server: Option<&Database>,
-) -> CliResult<Baseline> {
-    match config.dialect {
-        DialectKind::Sqlite => sqlite_history::recorded(migrations),
+pub fn recorded(history: &History, server: Option<&Database>) -> CliResult<Baseline> {
+    match history.dialect {
+        DialectKind::Sqlite => sqlite_history::recorded(&history.migrations),
         DialectKind::Postgres => {
-            let order = migrations.in_order();
+            let order = history.migrations.in_order();
             let schema = modelled_chain(order.iter().copied(), server)?;
             Ok(Baseline {
                 shadow: Shadow::Replay,
@@ -286,27 +287,19 @@ pub fn recorded(
 
 /// The schema the committed migrations produce, when nothing will be verified on top of it
 /// (`check`): SQLite then skips loading the cached shadow database.
-pub fn recorded_schema(
-    config: &Config,
-    migrations: &Migrations,
-    server: Option<&Database>,
-) -> CliResult<Schema> {
-    match config.dialect {
-        DialectKind::Sqlite => sqlite_history::recorded_schema(migrations),
-        DialectKind::Postgres => Ok(recorded(config, migrations, server)?.schema),
+pub fn recorded_schema(history: &History, server: Option<&Database>) -> CliResult<Schema> {
+    match history.dialect {
+        DialectKind::Sqlite => sqlite_history::recorded_schema(&history.migrations),
+        DialectKind::Postgres => Ok(recorded(history, server)?.schema),
     }
 }
 
 /// The schema revision `target` (with its ancestors) produces; `base` is empty. `server` as for
 /// [`recorded`].
-pub fn schema_at(
-    config: &Config,
-    migrations: &Migrations,
-    target: &str,
-    server: Option<&Database>,
-) -> CliResult<Schema> {
+pub fn schema_at(history: &History, target: &str, server: Option<&Database>) -> CliResult<Schema> {
+    let migrations = &history.migrations;
     let target = RevisionTarget::named(target);
-    match config.dialect {
+    match history.dialect {
         DialectKind::Sqlite => qvdiff_sqlite::runner::schema_at(migrations, &target)
             .map_err(|e| CliError::new(e.to_string())),
         DialectKind::Postgres => {
@@ -378,13 +371,10 @@ pub fn live(database: &Database) -> CliResult<Baseline> {
     Ok(baseline)
 }
 
-/// The offline script of `qvdiff sql [FROM:TO]` in the project's dialect.
-pub fn offline_script(
-    config: &Config,
-    migrations: &Migrations,
-    range: Option<&str>,
-) -> CliResult<String> {
-    match config.dialect {
+/// The offline script of `qvdiff sql [FROM:TO]` for a history.
+pub fn offline_script(history: &History, range: Option<&str>) -> CliResult<String> {
+    let migrations = &history.migrations;
+    match history.dialect {
         DialectKind::Sqlite => qvdiff_sqlite::runner::sql_script(migrations, range)
             .map_err(|e| CliError::new(e.to_string())),
         DialectKind::Postgres => qvdiff_postgres::runner::sql_script(migrations, range)

@@ -1,8 +1,8 @@
 //! The `qvdiff` command-line tool as a library: `main` only calls [`run`].
 //!
 //! Layers: [`cli`] parses arguments, [`config`] finds `qvdiff.toml`, [`models`] reads the wanted
-//! schema, [`commands`] does the work, and every failure is a [`error::CliError`] that [`run`]
-//! reports once, with exit code 2.
+//! schema, [`history`] the migration histories, [`commands`] does the work, and every failure
+//! is a [`error::CliError`] that [`run`] reports once, with exit code 2.
 
 #![warn(missing_docs)]
 

@@ -153,10 +153,15 @@ pub fn section(body: &str, marker_line: usize, spelling: &Spelling) -> Section {
 /// like a dropped one and an added one. Column renames are keyed by the table's final name; a
 /// rebuild's temporary table taking the old name back is not a rename.
 pub fn renames(sql: &str, spelling: &Spelling) -> Renames {
-    let lexed = lex(sql, spelling);
+    // Only `ALTER` statements rename: the others' tokens are never spelled out.
+    let mut altering: Vec<Vec<Lexeme>> = Vec::new();
+    each_statement(sql, &spelling.lexicon, |_, tokens| {
+        if tokens.first().is_some_and(|t| t.is_word(sql, "ALTER")) {
+            altering.push(tokens.iter().map(|t| spelling.lexeme(sql, t)).collect());
+        }
+    });
     let mut renames = Renames::default();
-    for statement in &lexed {
-        let t = &statement.tokens;
+    for t in &altering {
         let word = |i: usize, w: &str| t.get(i).is_some_and(|tok| tok.is_word(w));
         let name = |i: usize| t.get(i).and_then(|tok| tok.name(spelling.fold));
         if word(0, "ALTER") && word(1, "INDEX") {

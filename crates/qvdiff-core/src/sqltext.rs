@@ -6,6 +6,10 @@
 //! comments, punctuation — is read the same way. It is deliberately not a parser: it knows
 //! quotes, comments and parentheses, nothing more; the dialects' readers and the database judge
 //! the rest.
+//!
+//! The dialects call [`Token::is_word`], [`Token::text`] and the tokenizer itself from their
+//! own crates, hundreds of thousands of times for a 1000-table script: those are `#[inline]`,
+//! else every one is a call across crates (the release build has no link-time optimization).
 
 use std::ops::Range;
 
@@ -66,11 +70,13 @@ pub struct Token {
 
 impl Token {
     /// The token's source text.
+    #[inline]
     pub fn text<'a>(&self, sql: &'a str) -> &'a str {
         &sql[self.start..self.end]
     }
 
     /// Whether this is the bare word `word` (ASCII case-insensitive).
+    #[inline]
     pub fn is_word(&self, sql: &str, word: &str) -> bool {
         self.kind == TokenKind::Word && self.text(sql).eq_ignore_ascii_case(word)
     }
@@ -111,6 +117,7 @@ pub fn unquote(text: &str) -> String {
 /// The tokens of `sql`, one at a time (a 1000-table script has hundreds of thousands; a pass
 /// that only looks at each once, or at the first few, need not hold them all). Unterminated
 /// quotes or comments run to the end of the text.
+#[inline]
 pub fn tokens<'a>(sql: &'a str, lexicon: &'a Lexicon) -> Tokens<'a> {
     Tokens {
         sql,
@@ -126,6 +133,7 @@ pub fn tokenize(sql: &str, lexicon: &Lexicon) -> Vec<Token> {
 
 /// [`tokenize`] into `buffer` (cleared first): a caller reading thousands of statements keeps
 /// one buffer.
+#[inline]
 pub fn tokenize_into(sql: &str, lexicon: &Lexicon, buffer: &mut Vec<Token>) {
     buffer.clear();
     buffer.extend(tokens(sql, lexicon));
@@ -142,6 +150,7 @@ pub struct Tokens<'a> {
 impl Iterator for Tokens<'_> {
     type Item = Token;
 
+    #[inline]
     fn next(&mut self) -> Option<Token> {
         let (sql, lexicon) = (self.sql, self.lexicon);
         let bytes = sql.as_bytes();
@@ -240,6 +249,7 @@ impl Iterator for Tokens<'_> {
 }
 
 /// The kind of a one-byte punctuation token: `(`, `)`, `,` or `;`.
+#[inline]
 fn punctuation(byte: u8) -> TokenKind {
     match byte {
         b'(' => TokenKind::Open,
@@ -249,10 +259,12 @@ fn punctuation(byte: u8) -> TokenKind {
     }
 }
 
+#[inline]
 fn is_word_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$' || byte >= 0x80
 }
 
+#[inline]
 fn find_from(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     bytes
         .get(from..)?
@@ -284,6 +296,7 @@ fn end_of_nested_comment(bytes: &[u8], start: usize) -> usize {
 
 /// End of a quoted string or identifier starting at `start` (a doubled quote is a quote;
 /// with `backslash`, `\x` is an escape).
+#[inline]
 fn end_of_quoted(bytes: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
     let mut pos = start + 1;
     while pos < bytes.len() {
@@ -318,6 +331,7 @@ fn dollar_tag(bytes: &[u8], start: usize) -> Option<usize> {
     (pos < bytes.len()).then_some(pos + 1)
 }
 
+#[inline]
 fn end_of_number(bytes: &[u8], start: usize) -> usize {
     let mut pos = start;
     if bytes[pos] == b'0' && matches!(bytes.get(pos + 1), Some(b'x' | b'X')) {

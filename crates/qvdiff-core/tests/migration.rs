@@ -332,6 +332,13 @@ fn allow_lines_are_not_part_of_the_checksum_and_old_ledgers_still_match() {
     let plain = Migration::from_text(EXAMPLE, "m.sql").expect("parses");
     assert_eq!(plain.whole_text_checksum, None);
     assert_eq!(plain.checksum, text_checksum(EXAMPLE));
+    // Only `\r\n` is normalized; a lone `\r` is a byte of the text like any other.
+    assert_eq!(
+        text_checksum(&allowed.replace('\n', "\r\n")),
+        text_checksum(&allowed)
+    );
+    assert_ne!(text_checksum("a\rb"), text_checksum("ab"));
+    assert_ne!(text_checksum("a\rb"), text_checksum("a\nb"));
 }
 
 #[test]

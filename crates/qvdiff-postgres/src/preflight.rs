@@ -14,7 +14,9 @@
 //!   it rolls back to the savepoint and counts the rows in the way (one query), so the success
 //!   path costs no extra scan of a big table;
 //! - outside a transaction (a revision with `CREATE INDEX CONCURRENTLY`), where a failed unique
-//!   index would be left behind invalid, counts the duplicates before building it.
+//!   index would be left behind invalid and the steps before it committed, counts the duplicates
+//!   before building it — unless the runner can undo the steps before it (`runner/undo.rs`):
+//!   then the build runs at once, and the rows are counted only after it failed.
 //!
 //! Each count comes with a few example keys ([`MAX_EXAMPLE_KEYS`]). The caller then rolls the
 //! whole transaction back: nothing is changed.
@@ -77,15 +79,16 @@ pub(crate) enum DataStep {
     },
 }
 
-/// The statement's tokens with the text, for the small recogniser below.
-struct Words<'a> {
+/// The statement's tokens with the text, for the small recognisers of data steps (below) and
+/// of the steps a refused run can undo (`runner/undo.rs`).
+pub(crate) struct Words<'a> {
     sql: &'a str,
     tokens: Vec<Token>,
     pos: usize,
 }
 
 impl<'a> Words<'a> {
-    fn new(sql: &'a str) -> Words<'a> {
+    pub(crate) fn new(sql: &'a str) -> Words<'a> {
         let tokens = sqltext::tokenize(sql)
             .into_iter()
             .filter(|t| t.kind != TokenKind::Semicolon)
@@ -103,13 +106,13 @@ impl<'a> Words<'a> {
             .map_or("", |t| &self.sql[t.start..t.end])
     }
 
-    fn at(&self, word: &str) -> bool {
+    pub(crate) fn at(&self, word: &str) -> bool {
         self.tokens
             .get(self.pos)
             .is_some_and(|t| t.is_word(self.sql, word))
     }
 
-    fn eat(&mut self, word: &str) -> bool {
+    pub(crate) fn eat(&mut self, word: &str) -> bool {
         let found = self.at(word);
         if found {
             self.pos += 1;
@@ -117,7 +120,7 @@ impl<'a> Words<'a> {
         found
     }
 
-    fn eat_all(&mut self, words: &[&str]) -> bool {
+    pub(crate) fn eat_all(&mut self, words: &[&str]) -> bool {
         let found = words.iter().enumerate().all(|(i, word)| {
             self.tokens
                 .get(self.pos + i)
@@ -138,7 +141,7 @@ impl<'a> Words<'a> {
         })
     }
 
-    fn at_end(&self) -> bool {
+    pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.tokens.len()
     }
 
@@ -158,7 +161,7 @@ impl<'a> Words<'a> {
     }
 
     /// A possibly qualified name.
-    fn name(&mut self) -> Option<Name> {
+    pub(crate) fn name(&mut self) -> Option<Name> {
         let (mut sql, mut shown) = self.part()?;
         while self.at_punct(".") {
             self.pos += 1;
@@ -245,7 +248,7 @@ impl<'a> Words<'a> {
     }
 
     /// Whether a `,` follows outside parentheses (several actions in one `ALTER TABLE`).
-    fn has_top_level_comma(&self) -> bool {
+    pub(crate) fn has_top_level_comma(&self) -> bool {
         let mut depth = 0usize;
         (self.pos..self.tokens.len()).any(|i| {
             match self.tokens[i].kind {
@@ -373,13 +376,13 @@ impl DataStep {
     }
 
     /// Whether the step is checked before it runs (a type change, whose losses the server
-    /// does not report; a unique index built outside a transaction, which would stay behind
-    /// invalid), rather than explained after it fails.
-    pub(crate) fn checked_before(&self, in_transaction: bool) -> bool {
+    /// does not report; any other step when a failure would not be undone, such as a unique
+    /// index built concurrently, which stays behind invalid), rather than explained after it
+    /// fails.
+    pub(crate) fn checked_before(&self, undone_on_failure: bool) -> bool {
         match self {
             DataStep::Type { .. } => true,
-            DataStep::Unique { concurrently, .. } => *concurrently || !in_transaction,
-            _ => !in_transaction,
+            _ => !undone_on_failure,
         }
     }
 }
@@ -396,14 +399,24 @@ impl DataStep {
 ///   column added again, an earlier change of it): then the rows it meets are not those of now.
 ///
 /// Anything else is checked right before its own step. A check the server cannot run yet (a
-/// table or column the revision creates) is left to its step too. The reading runs in a
-/// transaction rolled back at the end, so nothing of it stays.
+/// table or column the revision creates) is left to its step too, and so are the constraints
+/// added by the statements in `undoable` (their `VALIDATE` runs first and, when it fails, the
+/// runner undoes the steps before it). The reading runs in a transaction rolled back at the
+/// end, so nothing of it stays.
 pub(crate) fn problem_before_steps(
     session: &mut (impl Session + ?Sized),
     statements: &[&str],
+    undoable: &[usize],
 ) -> Option<(usize, DataProblem)> {
+    let to_check = statements.iter().enumerate().any(|(index, statement)| {
+        matches!(DataStep::of(statement), Some(DataStep::Type { .. }))
+            || (!undoable.contains(&index) && DataStep::validated_later(statement).is_some())
+    });
+    if !to_check {
+        return None;
+    }
     session.execute("BEGIN").ok()?;
-    let found = first_problem(session, statements);
+    let found = first_problem(session, statements, undoable);
     let _ = session.execute("ROLLBACK");
     found
 }
@@ -412,6 +425,7 @@ pub(crate) fn problem_before_steps(
 fn first_problem(
     session: &mut (impl Session + ?Sized),
     statements: &[&str],
+    undoable: &[usize],
 ) -> Option<(usize, DataProblem)> {
     let mut constraints_checked = true;
     for (index, statement) in statements.iter().enumerate() {
@@ -431,8 +445,10 @@ fn first_problem(
             {
                 conversion_problem(session, step)
             }
-            _ if constraints_checked => DataStep::validated_later(statement)
-                .and_then(|step| checked(session, |s| explain_failure(s, &step))),
+            _ if constraints_checked && !undoable.contains(&index) => {
+                DataStep::validated_later(statement)
+                    .and_then(|step| checked(session, |s| explain_failure(s, &step)))
+            }
             _ => None,
         };
         if let Some(problem) = problem {

@@ -36,7 +36,9 @@
 //! rolls back only the stretch it is in, and the message says which revisions stay applied.
 //! Inside such a revision, the steps done before a failure stay, and the next run continues
 //! with the failed one (an invalid index left by a failed or killed concurrent build is dropped
-//! and built again): see [`resume`] (`runner/resume.rs`).
+//! and built again): see [`resume`] (`runner/resume.rs`). Rows that a data step refuses are
+//! the exception: the steps before it are undone when each has a known inverse, or else the
+//! rows are counted before the first step, so such a refusal changes nothing (see [`undo`]).
 //!
 //! # Table locks
 //!
@@ -76,12 +78,14 @@ use qvdiff_core::wording::plural;
 use qvdiff_core::{Backend, BackendError, Dialect, Schema};
 use std::time::{Duration, Instant};
 
+mod advisory;
 mod batch;
 mod errors;
 mod resume;
 mod table_locks;
+mod undo;
 
-use errors::migration_lock_held;
+use advisory::{poll_lock, with_lock};
 pub use errors::{FailedStatement, PgRunFailure, RunError};
 use qvdiff_core::backend::rolled_back_note;
 
@@ -110,115 +114,6 @@ fn server_message(error: SessionError) -> String {
         text.push_str(" (the connection was lost; `qvdiff current` shows what is applied)");
     }
     text
-}
-
-/// Takes the migration lock, polling for at most `timeout` (see the module docs for why it
-/// polls).
-fn acquire_lock(
-    session: &mut (impl Session + ?Sized),
-    database: &str,
-    timeout: Duration,
-) -> Result<(), RunError> {
-    poll_lock(session, database, timeout, "pg_try_advisory_lock")
-}
-
-/// Polls `try_function` (`pg_try_advisory_lock`, or `pg_try_advisory_xact_lock` for a lock that
-/// ends with the caller's transaction) on the migration lock for at most `timeout`.
-fn poll_lock(
-    session: &mut (impl Session + ?Sized),
-    database: &str,
-    timeout: Duration,
-    try_function: &str,
-) -> Result<(), RunError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let locked = session
-            .query_value(&format!("SELECT {try_function}({ADVISORY_LOCK_KEY})"))
-            .map_err(|e| {
-                PgError::new(
-                    format!("taking the migration lock on {database}"),
-                    e.message,
-                )
-            })?;
-        if locked.as_deref() == Some("t") {
-            return Ok(());
-        }
-        let elapsed = started.elapsed();
-        if elapsed >= timeout {
-            return Err(migration_lock_held(database, timeout, lock_holder(session)));
-        }
-        std::thread::sleep(pause.min(timeout - elapsed));
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
-/// Who holds the migration lock, as far as this user may see (`pg_stat_activity` hides other
-/// users' details from unprivileged roles). Best effort: `None` on any error.
-fn lock_holder(session: &mut (impl Session + ?Sized)) -> Option<String> {
-    let rows = session
-        .simple_query(&format!(
-            "SELECT a.pid, a.application_name, a.usename::text, host(a.client_addr) \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
-               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-               AND ((l.classid::bigint << 32) | l.objid::bigint) = {ADVISORY_LOCK_KEY} \
-             LIMIT 1"
-        ))
-        .ok()?;
-    let mut row = rows.into_iter().next()?.into_iter();
-    let pid = row.next()??;
-    let mut holder = format!("process {pid}");
-    if let Some(application) = row.next()?.filter(|a| !a.is_empty()) {
-        holder.push_str(&format!(" ({application})"));
-    }
-    if let Some(user) = row.next()? {
-        holder.push_str(&format!(" of user {user}"));
-    }
-    if let Some(host) = row.next()? {
-        holder.push_str(&format!(" from {host}"));
-    }
-    Some(holder)
-}
-
-/// Runs `work` under the migration lock and releases it afterwards, whatever happened. What
-/// `work` pushes on its second argument (expressions of a `SELECT` list that put back settings
-/// it changed) runs with the unlock, in the same round trip.
-fn with_lock<S: Session + ?Sized, T>(
-    session: &mut S,
-    database: &str,
-    timeout: Duration,
-    work: impl FnOnce(&mut S, &mut Vec<String>) -> Result<T, RunError>,
-) -> Result<T, RunError> {
-    acquire_lock(session, database, timeout)?;
-    let mut restore = Vec::new();
-    let mut result = work(session, &mut restore);
-    if result.is_err() {
-        // Whatever failed, no transaction may stay open: an aborted one would refuse the unlock
-        // and every later statement on this connection. Outside a transaction this only warns.
-        let _ = session.execute("ROLLBACK");
-    }
-    // A removed enum value that rows hold: said in rows, read from the rolled-back database.
-    if let Err(RunError::Statement { failed, .. }) = &mut result {
-        if let Some(rows) = crate::enums::explain_removed_value(session, &failed.message) {
-            failed.message = format!(
-                "{}
-  {rows}",
-                failed.message
-            );
-        }
-    }
-    // An unlock fails only with the connection gone, and the lock went with it (or with a
-    // setting that cannot be put back: then the lock is released on its own).
-    let unlock = format!("pg_advisory_unlock({ADVISORY_LOCK_KEY})");
-    let restored = restore.is_empty()
-        || session
-            .execute(&format!("SELECT {}, {unlock}", restore.join(", ")))
-            .is_ok();
-    if !restored || restore.is_empty() {
-        let _ = session.execute(&format!("SELECT {unlock}"));
-    }
-    result
 }
 
 /// One planned revision's section, split and checked before anything runs.
@@ -296,17 +191,18 @@ const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 
 /// Runs a section's statements one by one, returning how long they took; on failure, how
 /// many ran before the failing one, and that one. `done`: statements a stopped run of this
-/// revision completed (outside a transaction only, see [`resume`]). Outside a transaction, a
-/// statement that
-/// waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back the
-/// transaction and runs it again: see [`table_locks`]).
+/// revision completed (outside a transaction only, see [`resume`]). `undoable`: how many
+/// leading statements a refusal can undo (see [`undo`]), so a data step up to there runs
+/// without a check before it; `None` when nothing is undone. Outside a transaction, a statement
+/// that waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back
+/// the transaction and runs it again: see [`table_locks`]).
 fn run_statements(
     session: &mut (impl Session + ?Sized),
     migration: &Migration,
     section: &Section,
-    direction: Direction,
-    retry: &LockRetry,
+    (direction, retry): (Direction, &LockRetry),
     done: &[usize],
+    undoable: Option<usize>,
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
     for index in 0..section.statements.len() {
@@ -315,7 +211,15 @@ fn run_statements(
         }
         let mut attempt = 0;
         loop {
-            match run_statement(session, migration, section, index, direction, retry) {
+            let optimistic = undoable.is_some_and(|undoable| index <= undoable);
+            match run_statement(
+                session,
+                migration,
+                section,
+                (index, optimistic),
+                direction,
+                retry,
+            ) {
                 Ok(()) => break,
                 // Outside a transaction only the timed-out statement was undone.
                 Err(SectionFailure::LockTimeout(..))
@@ -335,13 +239,15 @@ fn run_statements(
 }
 
 /// Runs statement `index` of a section. Statements that rows can block are checked as
-/// [`crate::preflight`] describes; `CONCURRENTLY` statements wait for locks without a limit.
-/// Outside a transaction, each statement is recorded as a step when done (see [`resume`]).
+/// [`crate::preflight`] describes (`optimistic`: a refusal undoes the steps before it, so
+/// only a type change is checked first); `CONCURRENTLY` statements wait for locks without a
+/// limit. Outside a transaction, each statement is recorded as a step when done (see
+/// [`resume`]).
 fn run_statement(
     session: &mut (impl Session + ?Sized),
     migration: &Migration,
     section: &Section,
-    index: usize,
+    (index, optimistic): (usize, bool),
     direction: Direction,
     retry: &LockRetry,
 ) -> Result<(), SectionFailure> {
@@ -371,9 +277,10 @@ fn run_statement(
         |problem: DataProblem| SectionFailure::Data(index, failed(String::new()), vec![problem]);
     // Runs without a transaction around it: `CONCURRENTLY` and the like.
     let concurrent = sqltext::needs_autocommit(&statement.words(sql));
-    // A failure undoes the statement (its transaction or savepoint rolls back), so the rows in
-    // its way can be counted after it failed instead of read twice on the way to success.
-    let undone_on_failure = in_transaction || !concurrent;
+    // A failure undoes the statement (its transaction or savepoint rolls back, or the runner
+    // undoes the steps), so the rows in its way can be counted after it failed instead of read
+    // twice on the way to success.
+    let undone_on_failure = in_transaction || !concurrent || optimistic;
     if let Some(step) = step
         .as_ref()
         .filter(|s| s.checked_before(undone_on_failure))
@@ -395,9 +302,7 @@ fn run_statement(
         (true, false, Some((update, rows))) => {
             batch::run(session, migration, direction, index, (text, update, *rows))
         }
-        (true, false, None) => {
-            resume::in_step_transaction(session, migration, direction, index, |s| s.execute(text))
-        }
+        (true, false, None) => resume::run_step(session, migration, direction, index, text),
         (true, true, _) => match resume::record_started(session, migration, direction)
             .and_then(|()| resume::before_concurrent(session, text))
         {
@@ -418,7 +323,7 @@ fn run_statement(
         Ok(()) => Ok(()),
         Err(error) => {
             let failure = server_failure(error);
-            let explainable = savepoint || (!in_transaction && !concurrent);
+            let explainable = savepoint || (!in_transaction && undone_on_failure);
             if let (SectionFailure::Statement(_, failed), true, Some(step)) =
                 (&failure, explainable, &step)
             {
@@ -507,6 +412,12 @@ struct PgLedger<'s, S: Session + ?Sized> {
     exists: Option<bool>,
     /// A `BEGIN` not sent yet: it goes with the next query, in the same round trip.
     begin_pending: bool,
+    /// Ledger writes of the open transaction not sent yet: they go with its next query (its
+    /// next statement or its `COMMIT`), in the same round trip.
+    held: Vec<String>,
+    /// Whether queries are held rather than sent (only while writing a ledger row: writes
+    /// return no rows).
+    holding: bool,
 }
 
 impl<'s, S: Session + ?Sized> PgLedger<'s, S> {
@@ -516,18 +427,30 @@ impl<'s, S: Session + ?Sized> PgLedger<'s, S> {
             session,
             exists: None,
             begin_pending: false,
+            held: Vec::new(),
+            holding: false,
         }
     }
 }
 
 impl<S: Session + ?Sized> Session for PgLedger<'_, S> {
     fn simple_query(&mut self, sql: &str) -> Result<Vec<TextRow>, SessionError> {
+        if self.holding {
+            self.held.push(sql.to_string());
+            return Ok(Vec::new());
+        }
+        // `BEGIN` and the held writes give no rows, and when the query fails the transaction
+        // is open and aborted, as if they had gone one by one. (A held write that fails is
+        // reported with the query it went with.)
+        let mut before = std::mem::take(&mut self.held);
         if std::mem::take(&mut self.begin_pending) {
-            // `BEGIN` gives no rows, and when the query fails the transaction is open and
-            // aborted, as if the two had gone one by one.
-            self.session.simple_query(&format!("BEGIN;\n{sql}"))
-        } else {
+            before.insert(0, "BEGIN".to_string());
+        }
+        if before.is_empty() {
             self.session.simple_query(sql)
+        } else {
+            self.session
+                .simple_query(&format!("{};\n{sql}", before.join(";\n")))
         }
     }
 }
@@ -593,6 +516,10 @@ struct PgRun<'s, S: Session + ?Sized> {
     stretch: Vec<(Migration, Section, i64)>,
     /// How often the open stretch was rolled back for a lock timeout.
     lock_attempts: u32,
+    /// What goes around the run's last `COMMIT` ([`Release::around_commit`]), until sent.
+    release: Option<(String, String)>,
+    /// Whether the last `COMMIT` carried the release.
+    released: bool,
 }
 
 impl<S: Session + ?Sized> PgRun<'_, S> {
@@ -605,19 +532,27 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         }
     }
 
-    /// Commits the open stretch, if any; its revisions are then committed for good.
-    fn commit_stretch(&mut self) -> Result<(), RunError> {
+    /// Commits the open stretch, if any; its revisions are then committed for good. `last`:
+    /// the run's last commit, which carries the release of the migration lock.
+    fn commit_stretch(&mut self, last: bool) -> Result<(), RunError> {
         let Some(revisions) = self.open.take() else {
             return Ok(());
         };
         self.stretch.clear();
         self.lock_attempts = 0;
-        if std::mem::take(&mut self.ledger.begin_pending) {
+        if self.ledger.begin_pending && self.ledger.held.is_empty() {
             // Nothing was sent in the transaction: there is nothing to commit.
+            self.ledger.begin_pending = false;
             self.committed.extend(revisions);
             return Ok(());
         }
-        self.ledger.execute("COMMIT").map_err(|e| {
+        let (before, after) = if last {
+            self.release.take().unwrap_or_default()
+        } else {
+            Default::default()
+        };
+        let commit = format!("{before}COMMIT{after}");
+        self.ledger.execute(&commit).map_err(|e| {
             // A deferred constraint fails here, not in its statement.
             RunError::from(PgError::new(
                 format!(
@@ -632,6 +567,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 ),
             ))
         })?;
+        self.released = !after.is_empty();
         self.committed.extend(revisions);
         Ok(())
     }
@@ -644,62 +580,93 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         section: &Section,
         direction: Direction,
     ) -> Result<i64, RunError> {
-        self.commit_stretch()?;
-        let done = resume::done_statements(&mut self.ledger, migration, direction)?;
-        if done.is_empty() {
+        self.commit_stretch(false)?;
+        let progress = resume::progress(&mut self.ledger, migration, direction)?;
+        let sql = migration.file.section(direction);
+        let texts: Vec<&str> = section.statements.iter().map(|s| s.text(sql)).collect();
+        // A revision started afresh: what a data step refuses after undoable steps is undone
+        // rather than counted before the first step.
+        let undoable = if progress.started {
+            Vec::new()
+        } else {
+            undo::undoable_steps(&texts)
+        };
+        let refused = |index: usize, problems: Vec<DataProblem>, done: usize| RunError::Data {
+            failed: Box::new(FailedStatement {
+                revision: migration.file.revision.clone(),
+                path: migration.path.clone(),
+                direction,
+                statement: texts[index].to_string(),
+                message: String::new(),
+            }),
+            problems,
+            committed: self.committed.clone(),
+            done_outside: Some(done),
+        };
+        if !progress.started {
             // What a VALIDATE or a type change will refuse, before a step commits: nothing
             // changes.
-            let sql = migration.file.section(direction);
-            let texts: Vec<&str> = section.statements.iter().map(|s| s.text(sql)).collect();
+            let in_reach = undo::validated_in_reach(&undoable);
             if let Some((index, problem)) =
-                preflight::problem_before_steps(&mut self.ledger, &texts)
+                preflight::problem_before_steps(&mut self.ledger, &texts, &in_reach)
             {
-                return Err(RunError::Data {
-                    failed: Box::new(FailedStatement {
-                        revision: migration.file.revision.clone(),
-                        path: migration.path.clone(),
-                        direction,
-                        statement: texts[index].to_string(),
-                        message: String::new(),
-                    }),
-                    problems: vec![problem],
-                    committed: self.committed.clone(),
-                    done_outside: Some(0),
-                });
+                return Err(refused(index, vec![problem], 0));
             }
         }
         let retry = self.retry;
-        run_statements(
+        let result = run_statements(
             &mut self.ledger,
             migration,
             section,
-            direction,
-            &retry,
-            &done,
-        )
-        .map_err(|failure| match failure {
-            SectionFailure::Statement(done, failed) => {
-                RunError::Dialect(PgRunFailure::OutsideTransaction {
+            (direction, &retry),
+            &progress.done,
+            (!progress.started).then_some(undoable.len()),
+        );
+        match result {
+            Ok(execution_ms) => Ok(execution_ms),
+            Err(SectionFailure::Data(done, _, problems))
+                if !progress.started && done <= undoable.len() =>
+            {
+                let inverses = undo::undo_sql(&undoable, done, texts[done]);
+                let drop_table = !progress.table_exists;
+                let undone = resume::undo_steps(
+                    &mut self.ledger,
+                    migration,
+                    direction,
+                    &inverses,
+                    drop_table,
+                );
+                match undone {
+                    Ok(()) => Err(refused(
+                        undo::refused_statement(&undoable, done),
+                        problems,
+                        0,
+                    )),
+                    Err(_) => Err(refused(done, problems, done)),
+                }
+            }
+            Err(SectionFailure::Statement(done, failed)) => {
+                Err(RunError::Dialect(PgRunFailure::OutsideTransaction {
                     failed,
                     done,
                     committed: self.committed.clone(),
-                })
+                }))
             }
-            SectionFailure::Data(done, failed, problems) => RunError::Data {
+            Err(SectionFailure::Data(done, failed, problems)) => Err(RunError::Data {
                 failed,
                 problems,
                 committed: self.committed.clone(),
                 done_outside: Some(done),
-            },
-            SectionFailure::LockTimeout(done, failed, attempts) => gave_up_waiting(
+            }),
+            Err(SectionFailure::LockTimeout(done, failed, attempts)) => Err(gave_up_waiting(
                 &mut self.ledger,
                 failed,
                 attempts,
                 &retry,
                 &self.committed,
                 Some(done),
-            ),
-        })
+            )),
+        }
     }
 
     /// Runs a section inside the stretch's transaction, opening it if needed. On a lock
@@ -715,13 +682,21 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         loop {
             self.begin_stretch();
             let failure = match self.replay_stretch(direction).and_then(|()| {
-                run_statements(&mut self.ledger, migration, section, direction, &retry, &[])
+                run_statements(
+                    &mut self.ledger,
+                    migration,
+                    section,
+                    (direction, &retry),
+                    &[],
+                    None,
+                )
             }) {
                 Ok(execution_ms) => return Ok(execution_ms),
                 Err(failure) => failure,
             };
             match failure {
                 SectionFailure::LockTimeout(_, failed, _) => {
+                    self.ledger.held.clear();
                     let _ = self.ledger.execute("ROLLBACK");
                     self.open = None;
                     if self.lock_attempts >= retry.retries {
@@ -763,7 +738,14 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         }
         let retry = self.retry;
         for (migration, section, execution_ms) in &self.stretch {
-            run_statements(&mut self.ledger, migration, section, direction, &retry, &[])?;
+            run_statements(
+                &mut self.ledger,
+                migration,
+                section,
+                (direction, &retry),
+                &[],
+                None,
+            )?;
             let recorded = record_in_run(&mut self.ledger, migration, direction, *execution_ms);
             if let Err(error) = recorded {
                 // qvdiff's own write failed: reported as the section's failure.
@@ -877,8 +859,11 @@ impl<'s, S: Session + ?Sized> RunSession for PgRun<'s, S> {
                 })?;
             self.committed.push(revision.clone());
         } else {
-            record_in_run(&mut self.ledger, migration, direction, execution_ms)
-                .map_err(|e| in_transaction(e, &self.committed))?;
+            // Held until the transaction's next query: one round trip fewer per revision.
+            self.ledger.holding = true;
+            let recorded = record_in_run(&mut self.ledger, migration, direction, execution_ms);
+            self.ledger.holding = false;
+            recorded.map_err(|e| in_transaction(e, &self.committed))?;
             if let Some(open) = self.open.as_mut() {
                 open.push(revision.clone());
             }
@@ -889,7 +874,7 @@ impl<'s, S: Session + ?Sized> RunSession for PgRun<'s, S> {
     }
 
     fn finish(&mut self) -> Result<(), RunError> {
-        self.commit_stretch()
+        self.commit_stretch(true)
     }
 }
 
@@ -997,28 +982,30 @@ pub fn run<S: Session + ?Sized>(
         session,
         database,
         options.busy_timeout,
-        |session, restore| {
+        |session, release| {
             // The run's lock_timeout and whether the ledger exists, in one round trip, read under
             // the lock (a concurrent first run may have just created the ledger).
             let (previous, exists) =
                 table_locks::set_timeout(session, &options.lock_retry, LEDGER_EXISTS_SQL).map_err(
                     |e| PgError::new("setting lock_timeout for the migration", server_message(e)),
                 )?;
-            restore.push(table_locks::restore_sql(&previous));
+            release.restore.push(table_locks::restore_sql(&previous));
+            let mut ledger = PgLedger::of(&mut *session);
+            ledger.exists = exists.map(|exists| exists == "t");
             let mut run = PgRun {
-                ledger: PgLedger {
-                    session: &mut *session,
-                    exists: exists.map(|exists| exists == "t"),
-                    begin_pending: false,
-                },
+                ledger,
                 retry: options.lock_retry,
                 committed: Vec::new(),
                 open: None,
                 stretch: Vec::new(),
                 lock_attempts: 0,
+                release: Some(release.around_commit()),
+                released: false,
             };
             // A failure is rolled back by `with_lock`, before the setting is put back.
-            run_revisions(&mut run, request)
+            let result = run_revisions(&mut run, request);
+            release.sent = run.released;
+            result
         },
     )
 }

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::db_url;
 use crate::dialects::backup;
 use crate::error::{CliError, CliResult};
-use crate::history::load_migrations;
+use crate::history::HistoryDir;
 use crate::models::display_path;
 use crate::output::Console;
 use crate::prompt::Prompter;
@@ -128,8 +128,8 @@ pub fn restore(
 /// was at a state that does not include `rev` (its recorded heads are neither `rev` nor its
 /// descendants).
 fn backup_before(config: &Config, db_name: &str, rev: &str) -> CliResult<PathBuf> {
-    let migrations = load_migrations(&config.migrations)?;
-    let graph = migrations.graph();
+    let history = HistoryDir::project(config).load()?;
+    let graph = history.migrations.graph();
     let rev = match graph.resolve(rev) {
         Ok(Target::Revision(full)) => full,
         Ok(_) => {
@@ -141,7 +141,7 @@ fn backup_before(config: &Config, db_name: &str, rev: &str) -> CliResult<PathBuf
         Err(e) => {
             return Err(CliError::new(format!(
                 "--revision {rev} (in {}): {e}",
-                display_path(&config.migrations)
+                history.shown()
             )))
         }
     };

@@ -5,12 +5,10 @@ use crate::config::Config;
 use crate::db_url::{self, Database};
 use crate::dialects;
 use crate::error::{CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
-use crate::history::load_migrations;
-use crate::models::display_path;
+use crate::history::{History, HistoryDir};
 use crate::models::ModelSource;
 use crate::output::{Console, Tone};
 use qvdiff_core::diff::diff;
-use qvdiff_core::runner::Migrations;
 use qvdiff_core::wording::plural;
 use qvdiff_core::Renames;
 use qvdiff_core::Schema;
@@ -22,7 +20,7 @@ pub fn run(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<i32> {
-    let histories = config.histories();
+    let dirs = HistoryDir::all(config);
     // The models and the recorded schemas do not need each other: read them at once. Errors are
     // still reported in the same order: the models', the database URL's, the histories'.
     let (models, recorded) = qvdiff_core::parallel::join(
@@ -32,50 +30,59 @@ pub fn run(
                 Some(flag) => Some(db_url::resolve_database(config, Some(flag))?),
                 None => None,
             };
-            let mut recorded = Vec::new();
-            for view in &histories {
+            let mut histories = Vec::new();
+            let mut schemas = Vec::new();
+            for dir in &dirs {
                 // A live database of this history's dialect can replay what the model cannot
                 // read.
                 let server = live
                     .as_ref()
                     .map(|(_, database)| database)
-                    .filter(|database| database.dialect() == view.dialect);
-                let history = load_migrations(&view.migrations)?;
-                let schema = dialects::recorded_schema(view, &history, server)?;
-                recorded.push((history, schema));
+                    .filter(|database| database.dialect() == dir.dialect);
+                let history = dir.load()?;
+                schemas.push(dialects::recorded_schema(&history, server)?);
+                histories.push(history);
             }
-            Ok((live, recorded))
+            Ok((live, histories, schemas))
         },
     );
     let models = models?;
-    let (live, recorded) = recorded?;
+    let (live, histories, schemas) = recorded?;
     let mut problems = 0;
-    for (view, (history, schema)) in histories.iter().zip(&recorded) {
+    for (history, schema) in histories.iter().zip(&schemas) {
         // With two histories (SQLite and PostgreSQL) each report says which one it is about.
         let which = if histories.len() > 1 {
-            format!(" in {}", display_path(&view.migrations))
+            format!(" in {}", history.shown())
         } else {
             String::new()
         };
-        problems += check_history(view, &models, &which, history, schema);
+        problems += check_history(config, &models, &which, history, schema);
     }
     let live_checked = match &live {
-        Some((view, database)) => {
-            let history = load_migrations(&view.migrations)?;
-            problems += check_live(view, &history, database, console)?;
+        Some((dir, database)) => {
+            // The history of the database's dialect is one of those read above.
+            let history = dir.find_or_load(&histories)?;
+            problems += check_live(&history, database, console)?;
             true
         }
         None => false,
     };
     if args.lint {
         let revisions = match &args.since {
-            Some(reference) => Some(crate::commands::review::added_since(config, reference)?),
+            Some(reference) => Some(crate::commands::review::added_since(
+                config,
+                &HistoryDir::project(config),
+                reference,
+            )?),
             None => None,
         };
         // Nothing added since the ref: nothing to lint (an empty list would mean every file).
         if revisions.as_ref().is_none_or(|added| !added.is_empty()) {
-            let checked =
-                crate::commands::lint::check_files(config, revisions.as_deref().unwrap_or(&[]))?;
+            let checked = crate::commands::lint::check_files(
+                config,
+                &HistoryDir::project(config),
+                revisions.as_deref().unwrap_or(&[]),
+            )?;
             if crate::commands::lint::report(&checked, console) != EXIT_OK {
                 problems += 1;
             }
@@ -99,11 +106,12 @@ fn check_history(
     config: &Config,
     models: &Schema,
     which: &str,
-    history: &Migrations,
+    history: &History,
     recorded: &Schema,
 ) -> usize {
-    let dialect = dialects::planner(config);
+    let dialect = dialects::planner(config, history.dialect);
     let wanted = dialect.normalize(models);
+    let history = &history.migrations;
     let heads = history.graph().heads();
     let changes = diff(recorded, &wanted, &Renames::from_hints(&wanted));
     let mut problems = 0;
@@ -138,12 +146,8 @@ fn check_history(
 
 /// Pending revisions, edited or unknown applied revisions, and drift between the live schema and
 /// the schema its applied revisions produce. Returns how many kinds of problem it printed.
-fn check_live(
-    config: &Config,
-    migrations: &Migrations,
-    database: &Database,
-    console: &Console,
-) -> CliResult<usize> {
+fn check_live(history: &History, database: &Database, console: &Console) -> CliResult<usize> {
+    let migrations = &history.migrations;
     let mut db = dialects::open_read_only(database)?;
     let applied = db.applied().map_err(|e| CliError::new(e.to_string()))?;
     let status = qvdiff_core::runner::status(migrations, &applied);
@@ -179,11 +183,11 @@ fn check_live(
         problems += 1;
         println!(
             "{shown} has revisions applied that {} does not hold: {}.",
-            display_path(&config.migrations),
+            history.shown(),
             status.unknown.join(", ")
         );
     }
-    let expected = match applied_schema(config, migrations, &status.current, database)? {
+    let expected = match applied_schema(history, &status.current, database)? {
         Ok(schema) => schema,
         Err(why) => {
             println!("{shown} {why}.");
@@ -219,12 +223,14 @@ fn check_live(
 /// cannot be told there (several heads applied, inside the range a baseline replaces), as the
 /// rest of a sentence about the database.
 pub(crate) fn applied_schema(
-    config: &Config,
-    migrations: &Migrations,
+    history: &History,
     current: &[String],
     database: &Database,
 ) -> CliResult<Result<Schema, String>> {
-    if let Some(baseline) = current.iter().find_map(|rev| migrations.squashed_by(rev)) {
+    if let Some(baseline) = current
+        .iter()
+        .find_map(|rev| history.migrations.squashed_by(rev))
+    {
         return Ok(Err(format!(
             "is inside the history baseline {} replaces; drift is checked once it is past it \
              (run `qvdiff upgrade`)",
@@ -233,7 +239,7 @@ pub(crate) fn applied_schema(
     }
     match current {
         [] => Ok(Ok(Schema::default())),
-        [one] => dialects::schema_at(config, migrations, one, Some(database)).map(Ok),
+        [one] => dialects::schema_at(history, one, Some(database)).map(Ok),
         several => Ok(Err(format!(
             "has several heads applied ({}); drift was not checked",
             several.join(", ")

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db_url::{self, Database};
 use crate::dialects;
 use crate::error::{CliError, CliResult};
-use crate::history::{database_and_history, load_migrations};
+use crate::history::{database_and_history, HistoryDir};
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
@@ -268,17 +268,17 @@ pub fn upgrade(
     // The target's form is checked before the history is read or anything connects.
     let target =
         RevisionTarget::for_upgrade(args.target.as_deref().unwrap_or("head")).map_err(refused)?;
-    let (config, database, migrations) = database_and_history(config, db_flag)?;
-    let config = &config;
+    let (database, history) = database_and_history(config, db_flag)?;
+    let migrations = &history.migrations;
     // Only a database file can be missing (and then created); a server's database exists.
     let missing_file = !database.exists();
     if args.sql {
         // Only a database file can be missing: the script from base, on SQLite.
         let script = if missing_file {
-            dialects::upgrade_script_from_base(&migrations, &target, args.contract)?
+            dialects::upgrade_script_from_base(migrations, &target, args.contract)?
         } else {
             dialects::open(&database, false)?
-                .upgrade_script(&migrations, &target, args.contract)
+                .upgrade_script(migrations, &target, args.contract)
                 .map_err(run_error)?
         };
         print_stdout(&script);
@@ -288,13 +288,13 @@ pub fn upgrade(
     if let (true, Some(file)) = (missing_file, database.file()) {
         // Refusals that need no database (an unknown target, several heads) come before the
         // file is created: a failed upgrade must leave nothing behind.
-        qvdiff_core::runner::plan_upgrade(&migrations, &[], &target).map_err(refused)?;
+        qvdiff_core::runner::plan_upgrade(migrations, &[], &target).map_err(refused)?;
         created_dirs = create_parent_dirs(&file.path)?;
     }
     if !missing_file {
         confirm_destruction(
             &database,
-            &migrations,
+            migrations,
             &target,
             Direction::Up,
             args.contract,
@@ -306,7 +306,7 @@ pub fn upgrade(
     let backup = !missing_file && !args.no_backup;
     let result = dialects::open(&database, true).and_then(|mut db| {
         db.run(&RunRequest::new(
-            &migrations,
+            migrations,
             Direction::Up,
             target.clone(),
             &RunOptions {
@@ -327,12 +327,12 @@ pub fn upgrade(
     };
     report_run(
         console,
-        &migrations,
+        migrations,
         &report,
         "Applied",
         "Already up to date",
     );
-    report_held(console, &migrations, &report.held);
+    report_held(console, migrations, &report.held);
     Ok(())
 }
 
@@ -377,18 +377,18 @@ pub fn downgrade(
     let target =
         RevisionTarget::for_downgrade(args.target.as_deref().unwrap_or("-1")).map_err(refused)?;
     let target = &target;
-    let (config, database, migrations) = database_and_history(config, db_flag)?;
-    let config = &config;
+    let (database, history) = database_and_history(config, db_flag)?;
+    let migrations = &history.migrations;
     if args.sql {
         let script = dialects::open(&database, false)?
-            .downgrade_script(&migrations, target)
+            .downgrade_script(migrations, target)
             .map_err(run_error)?;
         print_stdout(&script);
         return Ok(());
     }
     confirm_destruction(
         &database,
-        &migrations,
+        migrations,
         target,
         Direction::Down,
         false,
@@ -397,7 +397,7 @@ pub fn downgrade(
     )?;
     let report = dialects::open(&database, false)?
         .run(&RunRequest::new(
-            &migrations,
+            migrations,
             Direction::Down,
             target.clone(),
             &options(config, &database, !args.no_backup, console),
@@ -405,7 +405,7 @@ pub fn downgrade(
         .map_err(run_error)?;
     report_run(
         console,
-        &migrations,
+        migrations,
         &report,
         "Reverted",
         "Nothing to revert",
@@ -415,8 +415,8 @@ pub fn downgrade(
 
 /// `qvdiff current`: the revision(s) the database is at, and what is pending.
 pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> CliResult<()> {
-    let (config, database, migrations) = database_and_history(config, db_flag)?;
-    let config = &config;
+    let (database, history) = database_and_history(config, db_flag)?;
+    let migrations = &history.migrations;
     let (applied, half_done) = if !database.exists() {
         (Vec::new(), Vec::new())
     } else {
@@ -426,7 +426,7 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
             db.half_done().map_err(run_error)?,
         )
     };
-    let status = qvdiff_core::runner::status(&migrations, &applied);
+    let status = qvdiff_core::runner::status(migrations, &applied);
     let mut out = String::new();
     if status.current.is_empty() {
         out.push_str("base\n");
@@ -466,7 +466,7 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
     for rev in &status.unknown {
         console.warn(&format!(
             "revision {rev} is applied but has no file in {}",
-            display_path(&config.migrations)
+            history.shown()
         ));
     }
     Ok(())
@@ -491,10 +491,15 @@ fn half_done_note(half: &HalfDone) -> String {
 pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
     // Without a database (none named, or a file not created yet) the history is shown with
     // nothing applied; a database that is named but wrong is an error, as everywhere.
-    let (config, applied, accepted, half_done) = match db_url::effective_url(config, db_flag) {
-        None => (config.clone(), Vec::new(), Vec::new(), Vec::new()),
+    let (dir, applied, accepted, half_done) = match db_url::effective_url(config, db_flag) {
+        None => (
+            HistoryDir::project(config),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        ),
         Some(_) => {
-            let (view, database) = db_url::resolve_database(config, db_flag)?;
+            let (dir, database) = db_url::resolve_database(config, db_flag)?;
             let (applied, accepted, half_done) = if database.exists() {
                 let mut db = dialects::open(&database, false)?;
                 let applied = db.applied().map_err(run_error)?;
@@ -503,14 +508,15 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
             } else {
                 (Vec::new(), Vec::new(), Vec::new())
             };
-            (view, applied, accepted, half_done)
+            (dir, applied, accepted, half_done)
         }
     };
-    let migrations = load_migrations(&config.migrations)?;
+    let history = dir.load()?;
+    let migrations = &history.migrations;
     // A baseline counts as applied on a database that applied what it replaces.
-    let applied = applied_revisions(&migrations, &applied);
+    let applied = applied_revisions(migrations, &applied);
     let mut out = String::new();
-    for entry in history_entries(&migrations, &applied).iter().rev() {
+    for entry in history_entries(migrations, &applied).iter().rev() {
         let mark = if entry.applied { '*' } else { 'o' };
         let mut tags = Vec::new();
         if entry.is_head {
@@ -580,7 +586,8 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
 
 /// `qvdiff heads`.
 pub fn heads(config: &Config) -> CliResult<()> {
-    let migrations = load_migrations(&config.migrations)?;
+    let history = HistoryDir::project(config).load()?;
+    let migrations = &history.migrations;
     let mut out = String::new();
     for rev in migrations.graph().heads() {
         let message = migrations
@@ -600,12 +607,11 @@ pub fn stamp(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database, migrations) = database_and_history(config, db_flag)?;
-    let config = &config;
+    let (database, history) = database_and_history(config, db_flag)?;
+    let migrations = &history.migrations;
     let mut db = dialects::open(&database, false)?;
     let expected = db.dialect().comparable(&dialects::schema_at(
-        config,
-        &migrations,
+        &history,
         &args.revision,
         Some(&database),
     )?);
@@ -627,7 +633,7 @@ pub fn stamp(
     }
     let report = db
         .stamp(
-            &migrations,
+            migrations,
             &RevisionTarget::parse(&args.revision).map_err(refused)?,
             &options(config, &database, false, console),
         )
@@ -648,13 +654,12 @@ pub fn stamp(
 /// `--db` only chooses the dialect (a PostgreSQL URL prints the PostgreSQL history's script);
 /// the database is not opened.
 pub fn sql(config: &Config, args: &SqlArgs, db_flag: Option<&str>) -> CliResult<()> {
-    let view = match db_flag {
+    let dir = match db_flag {
         Some(_) => db_url::resolve_database(config, db_flag)?.0,
-        None => config.clone(),
+        None => HistoryDir::project(config),
     };
-    let config = &view;
-    let migrations = load_migrations(&config.migrations)?;
-    let script = dialects::offline_script(config, &migrations, args.range.as_deref())?;
+    let history = dir.load()?;
+    let script = dialects::offline_script(&history, args.range.as_deref())?;
     print_stdout(&script);
     Ok(())
 }

@@ -4,7 +4,7 @@ use crate::baseline;
 use crate::cli::DiffArgs;
 use crate::config::Config;
 use crate::error::CliResult;
-use crate::history::load_migrations;
+use crate::history::HistoryDir;
 use crate::models::ModelSource;
 use crate::output::Console;
 use crate::planning::propose;
@@ -20,14 +20,15 @@ pub fn run(
     console: &Console,
 ) -> CliResult<()> {
     let wanted = ModelSource::choose(config, args.manifest.as_deref()).load()?;
-    let base = baseline::choose(
-        config,
-        db_flag,
-        &load_migrations(&config.migrations)?,
-        console,
-    )?;
+    // With `--db`, the history (and so the planner) is that of the database's dialect: a SQLite
+    // project keeping a PostgreSQL history beside it diffs its PostgreSQL database in PostgreSQL.
+    let history = match db_flag {
+        Some(_) => crate::db_url::resolve_database(config, db_flag)?.0.load()?,
+        None => HistoryDir::project(config).load()?,
+    };
+    let base = baseline::choose(config, &history, db_flag, console)?;
     // `diff` never asks: a possible rename is shown as the drop and add it would be by default.
-    let dialect = crate::dialects::planner(config);
+    let dialect = crate::dialects::planner(config, history.dialect);
     let proposal = propose(
         dialect.as_ref(),
         &base,

@@ -5,7 +5,7 @@ use crate::cli::{ErdArgs, ErdFormat, ErdSource};
 use crate::config::Config;
 use crate::dialects;
 use crate::error::CliResult;
-use crate::history::load_migrations;
+use crate::history::HistoryDir;
 use crate::models::ModelSource;
 use qvdiff_core::erd::{dot, mermaid, Marks};
 
@@ -17,8 +17,8 @@ pub fn run(config: &Config, args: &ErdArgs, db_flag: Option<&str>) -> CliResult<
             dialects::live(&database)?.schema
         }
         (None, ErdSource::Migrations) => {
-            let schema =
-                dialects::recorded(config, &load_migrations(&config.migrations)?, None)?.schema;
+            let history = HistoryDir::project(config).load()?;
+            let schema = dialects::recorded(&history, None)?.schema;
             match dialects::comments_for_history(config, args.manifest.as_deref()) {
                 Some(models) => schema.with_comments_from(&models),
                 None => schema,
@@ -28,7 +28,7 @@ pub fn run(config: &Config, args: &ErdArgs, db_flag: Option<&str>) -> CliResult<
             let models = ModelSource::choose(config, args.manifest.as_deref()).load()?;
             // A dialect that stores no comments (SQLite) normalizes them away; the models'
             // diagram shows them all the same.
-            dialects::planner(config)
+            dialects::planner(config, config.dialect)
                 .normalize(&models)
                 .without_hints()
                 .with_comments_from(&models)

@@ -10,7 +10,7 @@
 use crate::cli::LintArgs;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult, EXIT_DIFFERENCE, EXIT_OK};
-use crate::models::display_path;
+use crate::history::HistoryDir;
 use crate::output::{Console, Tone};
 use qvdiff_core::lint::{format_finding, lint_file, Analysis, FileFacts, Finding, Section};
 use qvdiff_core::migration::{DOWN_MARKER, UP_MARKER};
@@ -51,16 +51,17 @@ impl Checked {
 
 /// Runs `qvdiff lint`: prints the findings, returns 1 when there are any.
 pub fn run(config: &Config, args: &LintArgs, console: &Console) -> CliResult<i32> {
+    let dir = HistoryDir::project(config);
     let revisions = match &args.since {
         Some(reference) => {
-            let added = crate::commands::review::added_since(config, reference)?;
+            let added = crate::commands::review::added_since(config, &dir, reference)?;
             // Nothing added: nothing to check (an empty list would mean every file).
             if added.is_empty() {
                 console.info(&console.paint(
                     Tone::Good,
                     &format!(
                         "OK: no migration file was added to {} since {reference}.",
-                        display_path(&config.migrations)
+                        dir.shown()
                     ),
                 ));
                 return Ok(EXIT_OK);
@@ -69,7 +70,7 @@ pub fn run(config: &Config, args: &LintArgs, console: &Console) -> CliResult<i32
         }
         None => args.revisions.clone(),
     };
-    let checked = check_files(config, &revisions)?;
+    let checked = check_files(config, &dir, &revisions)?;
     Ok(report(&checked, console))
 }
 
@@ -114,24 +115,38 @@ pub fn report(checked: &[Checked], console: &Console) -> i32 {
     }
 }
 
-/// Reads and checks the migration files: all of them, or those of `revisions` (ids or unique
-/// prefixes). Files come in graph order (parents first), malformed ones first of all.
-pub fn check_files(config: &Config, revisions: &[String]) -> CliResult<Vec<Checked>> {
-    let dialect = crate::dialects::planner(config);
+/// Reads and checks the migration files of the history in `dir`: all of them, or those of
+/// `revisions` (ids or unique prefixes). Files come in graph order (parents first), malformed
+/// ones first of all.
+pub fn check_files(
+    config: &Config,
+    dir: &HistoryDir,
+    revisions: &[String],
+) -> CliResult<Vec<Checked>> {
+    let dialect = crate::dialects::planner(config, dir.dialect);
     let dialect = dialect.as_ref();
-    let (mut malformed, parsed) = read_dir(&config.migrations)?;
+    let (parsed, unparsed) = dir.read_files()?;
     // With a malformed file its children have an unknown parent: the graph cannot be built, and
-    // only the malformed files are reported (fix them first).
+    // only the malformed files are reported (fix them first), each with its `does-not-parse`
+    // finding.
+    let mut malformed: Vec<Checked> = unparsed
+        .into_iter()
+        .map(|u| Checked {
+            path: u.path,
+            findings: vec![format_finding(u.error.line, &u.error.message)],
+            text: u.text,
+            file: None,
+            up: Section::default(),
+            down: Section::default(),
+            analysis: None,
+            up_facts: Vec::new(),
+            down_facts: Vec::new(),
+        })
+        .collect();
     if !malformed.is_empty() {
         return Ok(malformed);
     }
-    let migrations = Migrations::new(parsed).map_err(|e| {
-        CliError::new(format!(
-            "the migrations in {} do not form a valid history",
-            display_path(&config.migrations)
-        ))
-        .with_details(e.to_string().lines().map(str::to_string))
-    })?;
+    let migrations = dir.link(parsed)?;
     let selected = select(&migrations, revisions)?;
     // In a linear history a file's ancestors are exactly the files before it in graph order, so
     // one running scratch schema (every up so far) gives each file its starting schema without
@@ -191,45 +206,6 @@ pub fn select(migrations: &Migrations, revisions: &[String]) -> CliResult<Vec<St
         }
     }
     Ok(selected)
-}
-
-/// Every `*.sql` file of `dir`, sorted: malformed ones as checked files with their
-/// `does-not-parse` finding, the others parsed.
-fn read_dir(dir: &Path) -> CliResult<(Vec<Checked>, Vec<Migration>)> {
-    let mut paths = Vec::new();
-    if dir.exists() {
-        let entries = std::fs::read_dir(dir).map_err(|e| io_error("read directory", dir, e))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| io_error("read directory", dir, e))?
-                .path();
-            if path.extension().is_some_and(|e| e == "sql") && path.is_file() {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    let mut malformed = Vec::new();
-    let mut parsed = Vec::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
-        let shown = display_path(&path);
-        match Migration::from_text(&text, shown.clone()) {
-            Ok(m) => parsed.push(m),
-            Err(e) => malformed.push(Checked {
-                path: shown,
-                findings: vec![format_finding(e.line, &e.message)],
-                text,
-                file: None,
-                up: Section::default(),
-                down: Section::default(),
-                analysis: None,
-                up_facts: Vec::new(),
-                down_facts: Vec::new(),
-            }),
-        }
-    }
-    Ok((malformed, parsed))
 }
 
 /// Reads the file of `migration` again (its text is needed for lines and the fingerprint),

@@ -6,7 +6,7 @@ use crate::commands::review;
 use crate::config::Config;
 use crate::error::{io_error, CliError, CliResult};
 use crate::fsutil::write_atomic;
-use crate::history::{load_migrations, revision_message};
+use crate::history::{revision_message, History, HistoryDir};
 use crate::models::{display_path, ModelSource};
 use crate::output::{Console, Tone};
 use crate::planning::{propose, verify};
@@ -14,7 +14,8 @@ use crate::prompt::Prompter;
 use qvdiff_core::migration::{is_valid_revision, render_steps, revision_at, MigrationFile};
 use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
-use qvdiff_core::Step;
+use qvdiff_core::{Dialect, Step};
+use std::path::{Path, PathBuf};
 
 /// Generates, verifies and writes the next migration: one file per history the project keeps
 /// (SQLite, and PostgreSQL beside it), all with one revision id. Every file is planned and
@@ -47,26 +48,18 @@ pub fn run(
         Some(_) => Some(crate::db_url::resolve_database(config, db_flag)?.0.dialect),
         None => None,
     };
-    let views = config.histories();
-    let histories = views
-        .iter()
-        .map(|view| load_migrations(&view.migrations))
-        .collect::<CliResult<Vec<_>>>()?;
-    if let Some((view, database)) = &apply_to {
-        if let Some(history) = views
-            .iter()
-            .zip(&histories)
-            .find_map(|(v, h)| (v.migrations == view.migrations).then_some(h))
-        {
-            require_up_to_date(database, history)?;
+    let histories = History::load_all(config)?;
+    if let Some((dir, database)) = &apply_to {
+        if let Some(history) = histories.iter().find(|h| h.dialect == dir.dialect) {
+            require_up_to_date(database, &history.migrations)?;
         }
     }
     if db_flag.is_some() && !args.empty {
-        refuse_drift(config, &views, &histories, db_flag)?;
+        refuse_drift(config, &histories, db_flag)?;
     }
     let online = args.online || config.expand_contract;
     if online {
-        crate::commands::online::refuse_sqlite(&views, args.online)?;
+        crate::commands::online::refuse_sqlite(&histories, args.online)?;
     }
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     // The models and the starting schemas do not need each other: read them at once (models
@@ -77,12 +70,11 @@ pub fn run(
         let (wanted, baselines) = qvdiff_core::parallel::join(
             || ModelSource::choose(config, args.manifest.as_deref()).load(),
             || {
-                views
+                histories
                     .iter()
-                    .zip(&histories)
-                    .map(|(view, history)| {
-                        let db = db_flag.filter(|_| live_dialect == Some(view.dialect));
-                        baseline::choose(view, db, history, console)
+                    .map(|history| {
+                        let db = db_flag.filter(|_| live_dialect == Some(history.dialect));
+                        baseline::choose(config, history, db, console)
                     })
                     .collect::<Vec<_>>()
             },
@@ -99,9 +91,9 @@ pub fn run(
     };
     let mut baselines = baselines.into_iter();
     let mut drafts = Vec::new();
-    for (view, history) in views.iter().zip(&histories) {
+    for history in &histories {
         let new = NewRevision {
-            config: view,
+            config,
             history,
             id: &revision,
             message: &message,
@@ -109,7 +101,7 @@ pub fn run(
         let draft = self::drafts(
             new,
             wanted.as_ref().zip(baselines.next()),
-            db_flag.filter(|_| live_dialect == Some(view.dialect)),
+            db_flag.filter(|_| live_dialect == Some(history.dialect)),
             online,
             prompter,
             console,
@@ -126,7 +118,7 @@ pub fn run(
     let summary = first.summary.clone();
     for draft in &drafts {
         write_migration(
-            &draft.config,
+            &draft.dir,
             &draft.file,
             &draft.notes,
             draft.contract,
@@ -144,10 +136,10 @@ pub fn run(
             "  (empty: write the up and down SQL by hand, then review it like any other change)",
         );
     }
-    if let Some((view, database)) = &apply_to {
+    if let Some((dir, database)) = &apply_to {
         let yes = args.yes;
         apply(
-            config, view, database, &drafts, &revision, yes, db_flag, prompter, console,
+            config, dir, database, &drafts, &revision, yes, db_flag, prompter, console,
         )?;
     }
     crate::keep_until_exit((drafts, wanted, histories));
@@ -197,18 +189,9 @@ fn require_up_to_date(database: &crate::db_url::Database, history: &Migrations) 
 /// migration created: a fresh database could no longer replay the history, and the database
 /// itself could not go down. So it refuses while the live database differs from the schema its
 /// applied migrations produce, and lists the drift.
-fn refuse_drift(
-    config: &Config,
-    views: &[Config],
-    histories: &[Migrations],
-    db_flag: Option<&str>,
-) -> CliResult<()> {
-    let (view, database) = crate::db_url::resolve_database(config, db_flag)?;
-    let Some(history) = views
-        .iter()
-        .zip(histories)
-        .find_map(|(v, h)| (v.migrations == view.migrations).then_some(h))
-    else {
+fn refuse_drift(config: &Config, histories: &[History], db_flag: Option<&str>) -> CliResult<()> {
+    let (dir, database) = crate::db_url::resolve_database(config, db_flag)?;
+    let Some(history) = histories.iter().find(|h| h.dialect == dir.dialect) else {
         return Ok(());
     };
     if !database.exists() {
@@ -217,11 +200,10 @@ fn refuse_drift(
     }
     let mut db = crate::dialects::open_read_only(&database)?;
     let applied = db.applied().map_err(|e| CliError::new(e.to_string()))?;
-    let status = qvdiff_core::runner::status(history, &applied);
+    let status = qvdiff_core::runner::status(&history.migrations, &applied);
     // Several heads applied, or inside a squashed range: `check --db` says why drift cannot be
     // told there; the live schema stays the starting point, as asked.
-    let Ok(expected) =
-        crate::commands::check::applied_schema(&view, history, &status.current, &database)?
+    let Ok(expected) = crate::commands::check::applied_schema(history, &status.current, &database)?
     else {
         return Ok(());
     };
@@ -273,7 +255,7 @@ fn refuse_drift(
 #[allow(clippy::too_many_arguments)]
 fn apply(
     config: &Config,
-    view: &Config,
+    dir: &HistoryDir,
     database: &crate::db_url::Database,
     drafts: &[Draft],
     revision: &str,
@@ -282,18 +264,15 @@ fn apply(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<()> {
-    let Some(draft) = drafts
-        .iter()
-        .find(|d| d.config.migrations == view.migrations)
-    else {
+    let Some(draft) = drafts.iter().find(|d| d.dir == dir.path) else {
         console.info(&format!(
             "No changes in {}: nothing to apply to {}",
-            display_path(&view.migrations),
+            dir.shown(),
             database.display()
         ));
         return Ok(());
     };
-    let path = view.migrations.join(draft.file.file_name());
+    let path = dir.path.join(draft.file.file_name());
     let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
     {
         use std::io::Write;
@@ -326,7 +305,8 @@ pub(crate) type Summary = Vec<(String, bool)>;
 
 /// One verified migration file, ready to be written into its history.
 pub(crate) struct Draft {
-    pub(crate) config: Config,
+    /// The folder of the history it goes to.
+    pub(crate) dir: PathBuf,
     pub(crate) file: MigrationFile,
     pub(crate) notes: Vec<String>,
     pub(crate) summary: Summary,
@@ -334,12 +314,12 @@ pub(crate) struct Draft {
     pub(crate) contract: bool,
 }
 
-/// The revision a draft becomes: the history it joins (`config`, the view that keeps it, and
-/// its files, read), its id and its message.
+/// The revision a draft becomes: the history it joins (read), its id and its message, with the
+/// project's settings (`config`: the planner's and the proof server's).
 #[derive(Clone, Copy)]
 pub(crate) struct NewRevision<'a> {
     pub(crate) config: &'a Config,
-    pub(crate) history: &'a Migrations,
+    pub(crate) history: &'a History,
     pub(crate) id: &'a str,
     pub(crate) message: &'a str,
 }
@@ -369,7 +349,7 @@ pub(crate) fn drafts(
     console: &Console,
 ) -> CliResult<Vec<Draft>> {
     let (config, history) = (revision.config, revision.history);
-    let parents = single_head(history)?;
+    let parents = single_head(&history.migrations)?;
     let file = |up: String, down: String| MigrationFile {
         revision: revision.id.to_string(),
         parents: parents.clone(),
@@ -379,7 +359,7 @@ pub(crate) fn drafts(
     };
     let Some((wanted, base)) = generated else {
         return Ok(vec![Draft {
-            config: config.clone(),
+            dir: history.dir.clone(),
             file: file(
                 "-- Write the SQL of this migration here.\n".to_string(),
                 "-- Write the SQL that undoes it here.\n".to_string(),
@@ -390,7 +370,7 @@ pub(crate) fn drafts(
             contract: false,
         }]);
     };
-    let dialect = crate::dialects::planner(config);
+    let dialect = crate::dialects::planner(config, history.dialect);
     let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
     if proposal.changes.is_empty() {
         return Ok(Vec::new());
@@ -415,21 +395,21 @@ pub(crate) fn drafts(
     // milliseconds, so they share the cores. A failed proof is reported first.
     let (verified, described) = qvdiff_core::parallel::join(
         || verify(&base, &proposal, &file.up, &file.down),
-        || describe(config, &file, &proposal, &base, db_flag),
+        || describe(config, dialect.as_ref(), &file, &proposal, &base, db_flag),
     );
     verified?;
     let (summary, notes) = described?;
     // With a server at hand, the file as it will be written runs there too.
     crate::dialects::prove_on_server(
         &base,
-        history,
-        &config.migrations.join(file.file_name()),
+        &history.migrations,
+        &history.path_of(&file),
         &file.render_with_notes(&notes),
         &proposal.wanted,
         console,
     )?;
     let draft = Draft {
-        config: config.clone(),
+        dir: history.dir.clone(),
         file,
         notes,
         summary,
@@ -443,12 +423,12 @@ pub(crate) fn drafts(
 /// the summary block of its file.
 pub(crate) fn describe(
     config: &Config,
+    dialect: &dyn Dialect,
     file: &MigrationFile,
     proposal: &crate::planning::Proposal,
     base: &Baseline,
     db_flag: Option<&str>,
 ) -> CliResult<(Summary, Vec<String>)> {
-    let dialect = crate::dialects::planner(config);
     let mut summary: Summary = proposal
         .changes
         .iter()
@@ -495,7 +475,7 @@ pub(crate) fn describe(
         None => None,
     };
     let notes = review::generated_notes(
-        dialect.as_ref(),
+        dialect,
         file,
         &proposal.changes,
         &proposal.up.steps,
@@ -521,10 +501,11 @@ fn single_head(history: &Migrations) -> CliResult<Vec<String>> {
 }
 
 /// `--rev-id` if given (it must be new), else the UTC time, moved to the next free second.
-pub(crate) fn choose_revision(histories: &[Migrations], given: Option<&str>) -> CliResult<String> {
+pub(crate) fn choose_revision(histories: &[History], given: Option<&str>) -> CliResult<String> {
     // A revision a baseline replaced still names rows in the ledgers of older databases.
     let existing = |rev: &str| {
         histories.iter().find_map(|h| {
+            let h = &h.migrations;
             h.get(rev)
                 .or_else(|| h.superseded(rev))
                 .or_else(|| h.squashed_by(rev))
@@ -559,22 +540,22 @@ pub(crate) fn choose_revision(histories: &[Migrations], given: Option<&str>) -> 
     }
 }
 
-/// Writes a new migration file (never over an existing one) and says where.
+/// Writes a new migration file into the folder `dir` (never over an existing one) and says
+/// where.
 pub(crate) fn write_migration(
-    config: &Config,
+    dir: &Path,
     file: &MigrationFile,
     notes: &[String],
     contract: bool,
     console: &Console,
 ) -> CliResult<()> {
-    let path = config.migrations.join(file.file_name());
+    let path = dir.join(file.file_name());
     let text = match contract {
         true => file.render_contract(notes),
         false => file.render_with_notes(notes),
     };
     check_reads_back(file, &text)?;
-    std::fs::create_dir_all(&config.migrations)
-        .map_err(|e| io_error("create", &config.migrations, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
     write_atomic(&path, text.as_bytes(), true)?;
     console.info(&format!(
         "{} {}",
@@ -624,20 +605,16 @@ pub(crate) fn check_reads_back(file: &MigrationFile, text: &str) -> CliResult<()
 pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<()> {
     let message = revision_message(&args.message, "merge", "merge heads")?;
     // Every history the project keeps gets the merge, with one revision id.
-    let views = config.histories();
-    let histories = views
-        .iter()
-        .map(|view| load_migrations(&view.migrations))
-        .collect::<CliResult<Vec<_>>>()?;
+    let histories = History::load_all(config)?;
     let revisions: Vec<&str> = args.revisions.iter().map(String::as_str).collect();
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     let note = "-- Merge revision: no SQL of its own.\n".to_string();
     let mut files = Vec::new();
-    for (view, history) in views.iter().zip(&histories) {
-        let parents = merge_parents(history, &revisions).map_err(|e| {
+    for history in &histories {
+        let parents = merge_parents(&history.migrations, &revisions).map_err(|e| {
             // With two histories, say which one refused.
-            if views.len() > 1 {
-                CliError::new(format!("{}: {e}", display_path(&view.migrations)))
+            if histories.len() > 1 {
+                CliError::new(format!("{}: {e}", history.shown()))
             } else {
                 CliError::new(e.to_string())
             }
@@ -649,10 +626,10 @@ pub fn merge(config: &Config, args: &MergeArgs, console: &Console) -> CliResult<
             up: note.clone(),
             down: note.clone(),
         };
-        files.push((view, file));
+        files.push((history, file));
     }
-    for (view, file) in &files {
-        write_migration(view, file, &[], false, console)?;
+    for (history, file) in &files {
+        write_migration(&history.dir, file, &[], false, console)?;
         console.info(&format!("  merges {}", file.parents.join(" + ")));
     }
     Ok(())

@@ -5,8 +5,9 @@
 
 use crate::baseline::Baseline;
 use crate::commands::migrate::{describe, Draft, NewRevision};
-use crate::config::{Config, DialectKind};
+use crate::config::DialectKind;
 use crate::error::{CliError, CliResult};
+use crate::history::History;
 use crate::models::display_path;
 use crate::output::Console;
 use crate::planning::{verify_schema, Proposal};
@@ -21,8 +22,8 @@ pub fn contract_revision(expand: &str) -> String {
 /// Refuses `--online` (or the config key, `asked` says which) on a project that keeps a SQLite
 /// history: SQLite has no expand / contract form (a table change there is one rebuild under the
 /// database's write lock, and the histories must keep one revision graph).
-pub fn refuse_sqlite(views: &[Config], asked: bool) -> CliResult<()> {
-    if views.iter().all(|v| v.dialect == DialectKind::Postgres) {
+pub fn refuse_sqlite(histories: &[History], asked: bool) -> CliResult<()> {
+    if histories.iter().all(|h| h.dialect == DialectKind::Postgres) {
         return Ok(());
     }
     let what = if asked {
@@ -48,7 +49,7 @@ pub(crate) fn drafts(
     console: &Console,
 ) -> CliResult<Option<Vec<Draft>>> {
     let (config, history, id) = (revision.config, revision.history, revision.id);
-    let dialect = crate::dialects::planner(config);
+    let dialect = crate::dialects::planner(config, history.dialect);
     let planned = dialect
         .expand_contract(&base.schema, &proposal.wanted, &proposal.changes)
         .map_err(|e| CliError::new(format!("cannot plan the migration: {e}")))?;
@@ -98,7 +99,8 @@ pub(crate) fn drafts(
         wanted: planned.expanded.clone(),
         alternatives: String::new(),
     };
-    let (summary, mut expand_notes) = describe(config, &expand, &expand_view, base, None)?;
+    let (summary, mut expand_notes) =
+        describe(config, dialect.as_ref(), &expand, &expand_view, base, None)?;
     expand_notes.push(String::new());
     expand_notes.push(format!(
         "expand: apply with the old app version running; then deploy the new version, then \
@@ -118,11 +120,11 @@ pub(crate) fn drafts(
             .filter_map(|s| s.destructive())
             .map(|why| format!("DESTRUCTIVE: {why}")),
     );
-    let expand_path = config.migrations.join(expand.file_name());
+    let expand_path = history.path_of(&expand);
     let expand_text = expand.render_with_notes(&expand_notes);
     crate::dialects::prove_on_server(
         base,
-        history,
+        &history.migrations,
         &expand_path,
         &expand_text,
         &planned.expanded,
@@ -132,14 +134,14 @@ pub(crate) fn drafts(
         let shown = display_path(&expand_path);
         let migration = Migration::from_text(&expand_text, shown.clone())
             .map_err(|e| CliError::new(format!("{shown}: {e}")))?;
-        let mut all: Vec<Migration> = history.in_order().into_iter().cloned().collect();
+        let mut all: Vec<Migration> = history.migrations.in_order().into_iter().cloned().collect();
         all.push(migration);
         Migrations::new(all).map_err(|e| CliError::new(e.to_string()))?
     };
     crate::dialects::prove_on_server(
         &expanded,
         &with_expand,
-        &config.migrations.join(contract.file_name()),
+        &history.path_of(&contract),
         &contract.render_contract(&contract_notes),
         &proposal.wanted,
         console,
@@ -161,14 +163,14 @@ pub(crate) fn drafts(
     ));
     Ok(Some(vec![
         Draft {
-            config: config.clone(),
+            dir: history.dir.clone(),
             file: expand,
             notes: expand_notes,
             summary,
             contract: false,
         },
         Draft {
-            config: config.clone(),
+            dir: history.dir.clone(),
             file: contract,
             notes: contract_notes,
             summary: Vec::new(),

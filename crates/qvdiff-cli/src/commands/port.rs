@@ -10,7 +10,7 @@ use crate::dialects::port::{
     upgrade_target,
 };
 use crate::error::{CliError, CliResult};
-use crate::history::load_migrations;
+use crate::history::HistoryDir;
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
@@ -34,8 +34,8 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
         .with_hint("qvdiff port --from sqlite://instance/app.db --to postgres://user@host/db"));
     };
     let (Some(sqlite), Some(postgres)) = (
-        config.for_dialect(DialectKind::Sqlite),
-        config.for_dialect(DialectKind::Postgres),
+        HistoryDir::in_dialect(config, DialectKind::Sqlite),
+        HistoryDir::in_dialect(config, DialectKind::Postgres),
     ) else {
         return Err(CliError::new(format!(
             "{} keeps no history in both dialects: port needs the SQLite migrations the source is \
@@ -49,12 +49,12 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
     };
 
     // The source: at the head of its history, and exactly the schema that head produces.
-    let sqlite_history = load_migrations(&sqlite.migrations)?;
+    let sqlite_history = sqlite.load()?;
     let mut source_db = dialects::open_read_only(&source)?;
     let applied = source_db
         .applied()
         .map_err(|e| CliError::new(e.to_string()))?;
-    let state = status(&sqlite_history, &applied);
+    let state = status(&sqlite_history.migrations, &applied);
     let head = match (state.current.as_slice(), state.is_up_to_date()) {
         ([one], true) if state.unknown.is_empty() && state.edited.is_empty() => one.clone(),
         _ => {
@@ -77,12 +77,10 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
             ));
         }
     };
-    let expected = source_db.dialect().comparable(&dialects::schema_at(
-        &sqlite,
-        &sqlite_history,
-        &head,
-        None,
-    )?);
+    let expected =
+        source_db
+            .dialect()
+            .comparable(&dialects::schema_at(&sqlite_history, &head, None)?);
     let live = source_db
         .introspect()
         .map_err(|e| CliError::new(e.to_string()))?;
@@ -102,12 +100,12 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
     drop(source_db);
 
     // The target: the same revision must exist in the PostgreSQL history; no rows anywhere.
-    let postgres_history = load_migrations(&postgres.migrations)?;
-    if postgres_history.get(&head).is_none() {
+    let postgres_history = postgres.load()?;
+    if postgres_history.migrations.get(&head).is_none() {
         return Err(CliError::new(format!(
             "the PostgreSQL history in {} has no revision {head} (the source's head); nothing \
              was copied",
-            display_path(&postgres.migrations)
+            postgres.shown()
         ))
         .with_hint("run `qvdiff migrate` so both histories reach the same revision"));
     }
@@ -122,9 +120,9 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
     let steps = upgrade_target(
         &mut tx,
         target_db,
-        &postgres_history,
+        &postgres_history.migrations,
         &head,
-        postgres.busy_timeout,
+        config.busy_timeout,
     )?;
     for step in &steps {
         console.detail(&format!(

@@ -11,6 +11,7 @@ use crate::cli::{ReviewArgs, ReviewFormat};
 use crate::commands::lint::{check_files, Checked};
 use crate::config::Config;
 use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::history::HistoryDir;
 use crate::models::display_path;
 use qvdiff_core::erd::{mermaid, Mark, Marks};
 use qvdiff_core::lint::{Finding, Rule};
@@ -67,22 +68,24 @@ pub struct Report {
 
 /// Prints the report. Exit 0: the report is for people; `qvdiff lint` is the gate.
 pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
-    let dialect = crate::dialects::planner(config);
+    let dir = HistoryDir::project(config);
+    let dialect = crate::dialects::planner(config, dir.dialect);
     let revisions = match &args.since {
         Some(reference) => {
-            let added = added_since(config, reference)?;
+            let added = added_since(config, &dir, reference)?;
             if added.is_empty() {
                 return Err(CliError::new(format!(
                     "no migration file was added to {} since {reference}",
-                    display_path(&config.migrations)
+                    dir.shown()
                 ))
                 .with_hint("pass the branch point, e.g. --since origin/main"));
             }
             added
         }
         None if args.revisions.is_empty() => {
-            let history = crate::history::load_migrations(&config.migrations)?;
+            let history = dir.load()?;
             let heads: Vec<String> = history
+                .migrations
                 .graph()
                 .heads()
                 .into_iter()
@@ -96,7 +99,7 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
         }
         None => args.revisions.clone(),
     };
-    let checked = check_files(config, &revisions)?;
+    let checked = check_files(config, &dir, &revisions)?;
     let comments = crate::dialects::comments_for_history(config, None);
     let report = Report {
         migrations: checked
@@ -116,21 +119,22 @@ pub fn run(config: &Config, args: &ReviewArgs) -> CliResult<i32> {
     Ok(EXIT_OK)
 }
 
-/// Revisions of the migration files added since `reference`: those
+/// Revisions of the migration files added to the history in `dir` since `reference`: those
 /// `git diff --name-only --diff-filter=A <reference> -- <migrations dir>` lists (committed,
 /// staged or changed in the working tree since the ref), and the untracked ones
 /// (`git ls-files --others --exclude-standard`), which a new `qvdiff migrate` file is until
 /// someone runs `git add`.
-pub(crate) fn added_since(config: &Config, reference: &str) -> CliResult<Vec<String>> {
+pub(crate) fn added_since(
+    config: &Config,
+    dir: &HistoryDir,
+    reference: &str,
+) -> CliResult<Vec<String>> {
     if reference.starts_with('-') {
         return Err(CliError::new(format!(
             "--since `{reference}` is not a git ref (it starts with `-`)"
         )));
     }
-    let dir = config
-        .migrations
-        .strip_prefix(&config.root)
-        .unwrap_or(&config.migrations);
+    let dir = dir.path.strip_prefix(&config.root).unwrap_or(&dir.path);
     let dir = dir.to_string_lossy();
     let added = git(
         config,
@@ -221,16 +225,22 @@ pub fn generated_notes(
 /// The `(old, new)` index renames an up section performs, for the summary. Only a section that
 /// says `ALTER INDEX` is read (reading the statements of a big initial migration costs).
 fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
-    let says_alter_index = up.lines().any(|line| {
-        line.trim_start()
-            .to_ascii_uppercase()
-            .starts_with("ALTER INDEX")
-    });
-    if says_alter_index {
+    if says_alter_index(up) {
         dialect.renames(up).indexes
     } else {
         Vec::new()
     }
+}
+
+/// Whether a line of `up` starts with `ALTER INDEX`, in any case and indentation (compared in
+/// place: an upper-case copy of every line of a megabyte section cost more than the rest).
+fn says_alter_index(up: &str) -> bool {
+    const ALTER_INDEX: &str = "ALTER INDEX";
+    up.lines().any(|line| {
+        line.trim_start()
+            .get(..ALTER_INDEX.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(ALTER_INDEX))
+    })
 }
 
 /// Current row counts of the tables `changes` touch, read from a live database.
@@ -628,6 +638,21 @@ mod tests {
             up: String::new(),
             down: String::new(),
         }
+    }
+
+    #[test]
+    fn a_section_says_alter_index_in_any_case_and_indentation() {
+        assert!(says_alter_index(
+            "CREATE TABLE t (a);\n  alter Index a RENAME TO b;\n"
+        ));
+        assert!(says_alter_index("ALTER INDEX a RENAME TO b"));
+        assert!(!says_alter_index(
+            "CREATE TABLE t (a);\nALTER TABLE t RENAME TO u;\n"
+        ));
+        assert!(!says_alter_index("ALTER INDE"));
+        // A line whose first characters are not ASCII is no `ALTER INDEX` (and no panic).
+        assert!(!says_alter_index("éé ALTER INDEX a"));
+        assert!(!says_alter_index("ALTER INDEé"));
     }
 
     #[test]

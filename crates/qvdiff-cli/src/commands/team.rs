@@ -12,7 +12,7 @@ use crate::db_url;
 use crate::dialects;
 use crate::error::{CliError, CliResult};
 use crate::fsutil::write_atomic;
-use crate::history::{database_and_history, load_migrations, revision_message};
+use crate::history::{database_and_history, revision_message, History, HistoryDir};
 use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
@@ -36,16 +36,16 @@ pub fn accept(
     db_flag: Option<&str>,
     console: &Console,
 ) -> CliResult<()> {
-    let (config, database, migrations) = database_and_history(config, db_flag)?;
-    let config = &config;
+    let (database, history) = database_and_history(config, db_flag)?;
+    let migrations = &history.migrations;
     let mut db = dialects::open(&database, false)?;
     let applied = db.applied().map_err(|e| CliError::new(e.message))?;
     // The cheap refusals (unknown revision, no reason, nothing edited) before any replay.
-    let plan = plan_accept(&migrations, &applied, &args.revision, &args.reason)
+    let plan = plan_accept(migrations, &applied, &args.revision, &args.reason)
         .map_err(|e| CliError::new(e.to_string()))?;
     let path = plan.migration.path.clone();
     let revision = plan.migration.file.revision.clone();
-    let here = status(&migrations, &applied);
+    let here = status(migrations, &applied);
     if let Some(baseline) = here
         .current
         .iter()
@@ -61,7 +61,7 @@ pub fn accept(
     }
     let expected = match here.current.as_slice() {
         [] => Schema::default(),
-        [one] => dialects::schema_at(config, &migrations, one, Some(&database))?,
+        [one] => dialects::schema_at(&history, one, Some(&database))?,
         several => {
             return Err(CliError::new(format!(
                 "{} has several heads applied ({}), so the schema the edited history gives \
@@ -92,7 +92,7 @@ pub fn accept(
     }
     let edit = db
         .accept(
-            &migrations,
+            migrations,
             &revision,
             &args.reason,
             &RunOptions {
@@ -118,25 +118,20 @@ pub fn accept(
 /// `--keep-files` (a database still inside the range needs them to reach REV).
 pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResult<()> {
     let message = revision_message(&args.message, "baseline", "baseline: the schema of 2026")?;
-    let views = config.histories();
-    let histories = views
-        .iter()
-        .map(|view| load_migrations(&view.migrations))
-        .collect::<CliResult<Vec<_>>>()?;
+    let histories = History::load_all(config)?;
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
-    let empty = Migrations::new(Vec::new()).map_err(|e| CliError::new(e.to_string()))?;
     // Every history is planned and proven before anything is written or deleted.
     let mut drafts = Vec::new();
-    for (view, history) in views.iter().zip(&histories) {
-        let plan = plan_squash(history, &args.to).map_err(|e| {
+    for history in &histories {
+        let plan = plan_squash(&history.migrations, &args.to).map_err(|e| {
             let e = CliError::new(e.to_string());
-            if views.len() > 1 {
-                CliError::new(format!("{}: {}", display_path(&view.migrations), e.message))
+            if histories.len() > 1 {
+                CliError::new(format!("{}: {}", history.shown(), e.message))
             } else {
                 e
             }
         })?;
-        let schema = dialects::schema_at(view, history, &plan.to, None)?;
+        let schema = dialects::schema_at(history, &plan.to, None)?;
         if !schema.views.is_empty() || !schema.triggers.is_empty() {
             return Err(CliError::new(format!(
                 "the schema of revision {} has views or triggers, which a baseline cannot \
@@ -145,8 +140,10 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
             ))
             .with_hint("squash up to a revision before the first view or trigger"));
         }
-        let base = dialects::recorded(view, &empty, None)?;
-        let dialect = dialects::planner(view);
+        // A baseline starts from nothing.
+        let empty = Migrations::new(Vec::new()).map_err(|e| CliError::new(e.to_string()))?;
+        let base = dialects::recorded(&history.with_migrations(empty), None)?;
+        let dialect = dialects::planner(config, history.dialect);
         let proposal = propose(
             dialect.as_ref(),
             &base,
@@ -174,9 +171,13 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
         ];
         let text = file.render_baseline(&plan.replaces, &notes);
         check_reads_back(&file, &text)?;
-        let paths: Vec<String> = plan.files.iter().map(|m| m.path.clone()).collect();
+        let paths: Vec<(String, std::path::PathBuf)> = plan
+            .files
+            .iter()
+            .map(|m| (m.path.clone(), history.path_of_loaded(m)))
+            .collect();
         drafts.push((
-            view,
+            history,
             file,
             text,
             paths,
@@ -184,23 +185,20 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
             plan.replaces.len(),
         ));
     }
-    for (view, file, text, paths, to, replaced) in &drafts {
-        let path = view.migrations.join(file.file_name());
+    for (history, file, text, paths, to, replaced) in &drafts {
+        let path = history.path_of(file);
         write_atomic(&path, text.as_bytes(), true)?;
         console.info(&format!(
             "{} {}: the schema of {to}, replacing {replaced} revisions",
             console.paint(Tone::Good, "Wrote baseline"),
             display_path(&path)
         ));
-        for shown in paths {
-            let file_path = view
-                .migrations
-                .join(std::path::Path::new(shown).file_name().unwrap_or_default());
+        for (shown, file_path) in paths {
             if args.keep_files {
                 continue;
             }
-            std::fs::remove_file(&file_path)
-                .map_err(|e| crate::error::io_error("delete", &file_path, e))?;
+            std::fs::remove_file(file_path)
+                .map_err(|e| crate::error::io_error("delete", file_path, e))?;
             console.info(&format!("Deleted {shown}"));
         }
     }
@@ -225,7 +223,7 @@ pub fn adopt(
     console: &Console,
 ) -> CliResult<()> {
     let message = revision_message(&args.message, "migration", "adopt the index added by hand")?;
-    if config.histories().len() > 1 {
+    if HistoryDir::all(config).len() > 1 {
         // The other history would need the same revision, planned from a schema no database
         // of its dialect shows.
         return Err(CliError::new(
@@ -237,11 +235,11 @@ pub fn adopt(
              revision on the database that already has it",
         ));
     }
-    let (view, database, migrations) = database_and_history(config, db_flag)?;
-    let view = &view;
+    let (dir, database) = db_url::resolve_database(config, db_flag)?;
+    let history = dir.load()?;
     let mut db = dialects::open(&database, false)?;
     let applied = db.applied().map_err(|e| CliError::new(e.message))?;
-    let here = status(&migrations, &applied);
+    let here = status(&history.migrations, &applied);
     if !here.is_up_to_date() {
         return Err(CliError::new(format!(
             "{} is not at head (pending: {}; edited: {}; unknown: {}), so its drift cannot be \
@@ -253,7 +251,7 @@ pub fn adopt(
         ))
         .with_hint("upgrade it first (`qvdiff upgrade`), then adopt what is left"));
     }
-    let base = dialects::recorded(view, &migrations, Some(&database))?;
+    let base = dialects::recorded(&history, Some(&database))?;
     let live = db.introspect().map_err(|e| CliError::new(e.message))?;
     if db.dialect().comparable(&base.schema) == db.dialect().comparable(&live) {
         console.info(&format!(
@@ -262,10 +260,10 @@ pub fn adopt(
         ));
         return Ok(());
     }
-    let revision = choose_revision(std::slice::from_ref(&migrations), args.rev_id.as_deref())?;
+    let revision = choose_revision(std::slice::from_ref(&history), args.rev_id.as_deref())?;
     let new = NewRevision {
-        config: view,
-        history: &migrations,
+        config,
+        history: &history,
         id: &revision,
         message: &message,
     };
@@ -273,18 +271,15 @@ pub fn adopt(
         console.info("The drift needs no migration; nothing was written.");
         return Ok(());
     };
-    write_migration(&draft.config, &draft.file, &draft.notes, false, console)?;
+    write_migration(&draft.dir, &draft.file, &draft.notes, false, console)?;
     for (line, _) in &draft.summary {
         console.info(&format!("  {line}"));
     }
     // Stamped only when the history with the new file gives exactly the live schema.
-    let migrations = load_migrations(&view.migrations)?;
-    let expected = db.dialect().comparable(&dialects::schema_at(
-        view,
-        &migrations,
-        &revision,
-        Some(&database),
-    )?);
+    let history = dir.load()?;
+    let expected =
+        db.dialect()
+            .comparable(&dialects::schema_at(&history, &revision, Some(&database))?);
     let live = db.dialect().comparable(&live);
     if expected != live {
         return Err(CliError::new(format!(
@@ -298,10 +293,10 @@ pub fn adopt(
         ));
     }
     db.stamp(
-        &migrations,
+        &history.migrations,
         &RevisionTarget::named(revision.as_str()),
         &RunOptions {
-            busy_timeout: view.busy_timeout,
+            busy_timeout: config.busy_timeout,
             ..RunOptions::default()
         },
     )
@@ -335,24 +330,28 @@ pub fn rebase(
     console: &Console,
 ) -> CliResult<()> {
     // The databases the project knows: the configured one (or --db), when it exists.
-    let mut applied = Vec::new();
+    let mut known = None;
     if db_url::effective_url(config, db_flag).is_some() {
-        let (view, database) = db_url::resolve_database(config, db_flag)?;
+        let (dir, database) = db_url::resolve_database(config, db_flag)?;
         if database.exists() {
             let rows = dialects::open_read_only(&database)?
                 .applied()
                 .map_err(|e| CliError::new(e.message))?;
-            let history = load_migrations(&view.migrations)?;
-            applied.push((database.display(), applied_revisions(&history, &rows)));
+            known = Some((dir, database.display(), rows));
         }
     }
-    let views = config.histories();
+    let histories = History::load_all(config)?;
+    let mut applied = Vec::new();
+    if let Some((dir, shown, rows)) = known {
+        // The history of the database's dialect is one of the project's, read above.
+        let history = dir.find_or_load(&histories)?;
+        applied.push((shown, applied_revisions(&history.migrations, &rows)));
+    }
     let mut writes: Vec<(std::path::PathBuf, String, String)> = Vec::new();
-    for view in &views {
-        let history = load_migrations(&view.migrations)?;
-        let plan = plan_rebase(&history, &args.onto, &applied).map_err(|e| {
-            if views.len() > 1 {
-                CliError::new(format!("{}: {e}", display_path(&view.migrations)))
+    for history in &histories {
+        let plan = plan_rebase(&history.migrations, &args.onto, &applied).map_err(|e| {
+            if histories.len() > 1 {
+                CliError::new(format!("{}: {e}", history.shown()))
             } else {
                 CliError::new(e.to_string())
             }
@@ -360,18 +359,19 @@ pub fn rebase(
         let mine: Vec<String> = plan.mine.iter().map(|m| m.revision().to_string()).collect();
         // The new line: everything below REV, then my revisions as they are rewritten.
         let mut chain: Vec<Migration> = history
+            .migrations
             .in_order()
             .into_iter()
             .filter(|m| !mine.iter().any(|r| r == m.revision()))
             .cloned()
             .collect();
         let mut parent = plan.onto.clone();
-        let mut theirs = dialects::schema_at(view, &history, &plan.onto, None)?;
+        let mut theirs = dialects::schema_at(history, &plan.onto, None)?;
         for old in &plan.mine {
             let revision = old.revision().to_string();
             let old_parent = old.file.parents.first().cloned().unwrap_or_default();
-            let before = dialects::schema_at(view, &history, &old_parent, None)?;
-            let after = dialects::schema_at(view, &history, &revision, None)?;
+            let before = dialects::schema_at(history, &old_parent, None)?;
+            let after = dialects::schema_at(history, &revision, None)?;
             let wanted = qvdiff_core::rebase::merge3(&before, &theirs, &after).map_err(|all| {
                 CliError::new(format!(
                     "{} ({revision}) and the revisions up to {} both change {}; nothing was \
@@ -385,12 +385,15 @@ pub fn rebase(
                 ))
                 .with_hint("join the heads with `qvdiff merge -m \"merge heads\"` instead")
             })?;
-            let below = Migrations::new(chain.clone()).map_err(|e| CliError::new(e.to_string()))?;
-            let base = dialects::recorded(view, &below, None)?;
-            let text = std::fs::read_to_string(old_file(view, old))
-                .map_err(|e| crate::error::io_error("read", &old_file(view, old), e))?;
+            let below = history.with_migrations(
+                Migrations::new(chain.clone()).map_err(|e| CliError::new(e.to_string()))?,
+            );
+            let base = dialects::recorded(&below, None)?;
+            let old_path = history.path_of_loaded(old);
+            let text = std::fs::read_to_string(&old_path)
+                .map_err(|e| crate::error::io_error("read", &old_path, e))?;
             let moved = reparent(&text, std::slice::from_ref(&parent));
-            let dialect = dialects::planner(view);
+            let dialect = dialects::planner(config, history.dialect);
             let wanted = dialect.normalize(&wanted);
             let (text, how) = if verify_schema(&base, &wanted, &old.file.up, &old.file.down).is_ok()
             {
@@ -417,7 +420,7 @@ pub fn rebase(
                     .with_hint("join the heads with `qvdiff merge` instead"));
                 }
                 let new = NewRevision {
-                    config: view,
+                    config,
                     history: &below,
                     id: &revision,
                     message: &old.file.message,
@@ -444,11 +447,7 @@ pub fn rebase(
             let migration = Migration::from_text(&text, old.path.clone())
                 .map_err(|e| CliError::new(format!("{}: {e}", old.path)))?;
             chain.push(migration);
-            writes.push((
-                old_file(view, old),
-                text,
-                format!("{revision} onto {parent}: {how}"),
-            ));
+            writes.push((old_path, text, format!("{revision} onto {parent}: {how}")));
             parent = revision;
             theirs = wanted;
         }
@@ -462,13 +461,4 @@ pub fn rebase(
         ));
     }
     Ok(())
-}
-
-/// Where a loaded migration's file is.
-fn old_file(view: &Config, migration: &Migration) -> std::path::PathBuf {
-    view.migrations.join(
-        std::path::Path::new(&migration.path)
-            .file_name()
-            .unwrap_or_default(),
-    )
 }

@@ -52,17 +52,28 @@ fn direction_word(direction: Direction) -> &'static str {
     }
 }
 
-/// The statements of `migration`'s `direction` section a previous run completed (by number,
-/// from 0); none without a progress table. Refuses progress recorded from another version of
-/// the file.
-pub(super) fn done_statements(
+/// What earlier runs recorded of a revision's section (see [`progress`]).
+#[derive(Debug, Default)]
+pub(super) struct Progress {
+    /// Whether the progress table exists.
+    pub table_exists: bool,
+    /// Whether any row is recorded for the section, the marker of a started concurrent step
+    /// included: then an earlier run changed something.
+    pub started: bool,
+    /// The statements completed, by number from 0.
+    pub done: Vec<usize>,
+}
+
+/// What a previous run of `migration`'s `direction` section recorded; nothing without a
+/// progress table. Refuses progress recorded from another version of the file.
+pub(super) fn progress(
     session: &mut (impl Session + ?Sized),
     migration: &Migration,
     direction: Direction,
-) -> Result<Vec<usize>, PgError> {
+) -> Result<Progress, PgError> {
     let revision = &migration.file.revision;
     if !progress_table_exists(session)? {
-        return Ok(Vec::new());
+        return Ok(Progress::default());
     }
     let rows = session
         .simple_query(&format!(
@@ -72,7 +83,11 @@ pub(super) fn done_statements(
             quote_string(direction_word(direction)),
         ))
         .map_err(|e| progress_error(format!("reading the progress of revision {revision}"), e))?;
-    let mut done = Vec::with_capacity(rows.len());
+    let mut progress = Progress {
+        table_exists: true,
+        started: !rows.is_empty(),
+        done: Vec::with_capacity(rows.len()),
+    };
     for row in rows {
         let mut values = row.into_iter().map(Option::unwrap_or_default);
         let statement = values.next().unwrap_or_default();
@@ -89,10 +104,41 @@ pub(super) fn done_statements(
             ));
         }
         if let Ok(number) = statement.parse() {
-            done.push(number);
+            progress.done.push(number);
         }
     }
-    Ok(done)
+    Ok(progress)
+}
+
+/// Undoes the steps this run committed of a revision that started afresh: `undo` (the
+/// inverses, see `runner/undo.rs`) and the removal of its progress rows, or of the progress
+/// table when `drop_table` (this revision created it), in one transaction. On failure it is
+/// rolled back and the steps stay, recorded.
+pub(super) fn undo_steps(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+    undo: &[String],
+    drop_table: bool,
+) -> Result<(), SessionError> {
+    let forget = if drop_table {
+        "DROP TABLE IF EXISTS \"qvdiff_migrations_progress\"".to_string()
+    } else {
+        format!(
+            "DELETE FROM \"qvdiff_migrations_progress\" WHERE revision = {} AND direction = {}",
+            quote_string(&migration.file.revision),
+            quote_string(direction_word(direction)),
+        )
+    };
+    let mut sql = vec!["BEGIN".to_string()];
+    sql.extend(undo.iter().cloned());
+    sql.push(forget);
+    sql.push("COMMIT".to_string());
+    let result = session.execute(&sql.join(";\n"));
+    if result.is_err() {
+        let _ = session.execute("ROLLBACK");
+    }
+    result
 }
 
 /// The table (when missing) and the `INSERT` recording statement `index` of `migration`'s
@@ -130,6 +176,28 @@ pub(super) fn in_step_transaction<S: Session + ?Sized>(
     let result = run(session)
         .and_then(|()| session.execute(&record_step_sql(migration, direction, index)))
         .and_then(|()| session.execute("COMMIT"));
+    if result.is_err() {
+        let _ = session.execute("ROLLBACK");
+    }
+    result
+}
+
+/// Runs one statement in a transaction of its own with its progress row, as
+/// [`in_step_transaction`] does, in one round trip: `BEGIN`, the statement, the record and
+/// `COMMIT` go together (on a busy server each round trip is a wake-up of two processes). On
+/// failure the server skips the rest, and the transaction is rolled back.
+pub(super) fn run_step(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    direction: Direction,
+    index: usize,
+    statement: &str,
+) -> Result<(), SessionError> {
+    // The statement may end in a line comment: its `;` goes on a line of its own.
+    let result = session.execute(&format!(
+        "BEGIN;\n{statement}\n;\n{};\nCOMMIT",
+        record_step_sql(migration, direction, index)
+    ));
     if result.is_err() {
         let _ = session.execute("ROLLBACK");
     }

@@ -80,8 +80,11 @@ impl SchemaReplay {
             .into_iter()
             .flat_map(sqltext::statement_texts)
             .collect();
+        // One buffer for every statement's first words.
+        let mut first_words: Vec<Token> = Vec::with_capacity(5);
         let read = statements.iter().all(|statement| {
-            let first_words: Vec<Token> = sqltext::tokens(statement).take(5).collect();
+            first_words.clear();
+            first_words.extend(sqltext::tokens(statement).take(5));
             StatementKind::of(statement, &first_words).is_some()
         });
         read.then_some(statements)

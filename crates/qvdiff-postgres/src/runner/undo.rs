@@ -1,0 +1,269 @@
+//! The way back from the first steps of a revision run step by step, so that a step the rows
+//! refuse can be tried without counting those rows first.
+//!
+//! A revision outside a transaction commits each step on its own: a `VALIDATE CONSTRAINT` or a
+//! concurrent unique build that meets rows it does not allow fails after the steps before it
+//! committed. Counting the rows in its way before the first step runs keeps "nothing was
+//! changed" true, but reads the whole table once more on the way to success. When each step
+//! before the failing one has a known exact inverse, the runner instead runs the step at once
+//! and only on a failure counts the rows (for the message) and undoes what this run committed,
+//! in one transaction with the removal of its progress rows.
+//!
+//! The steps with a known inverse are the forms the planner writes ahead of a check of the
+//! rows: a named constraint added (`NOT VALID`, or over a unique index built before it: dropped),
+//! its comment and its `VALIDATE` (gone with it), and an index built concurrently under a name
+//! of its own (dropped). Anything else ends the undoable steps: a refusal after it is found
+//! before the first step, as before.
+
+use crate::preflight::{Name, Words};
+
+/// How one of the first steps of a section is undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Undoable {
+    /// `ALTER TABLE t ADD CONSTRAINT n …` (PostgreSQL has no `IF NOT EXISTS` for it: the
+    /// constraint is new): undone by dropping the constraint, with the index it may own.
+    AddedConstraint { table: Name, name: Name },
+    /// `COMMENT ON CONSTRAINT n ON t …` or `ALTER TABLE t VALIDATE CONSTRAINT n` of the
+    /// constraint added by step `added_at`: undone with it.
+    WithConstraint { added_at: usize, validates: bool },
+    /// `CREATE [UNIQUE] INDEX CONCURRENTLY n ON …`: undone by dropping the index.
+    BuiltIndex { name: Name },
+}
+
+/// How each of the first statements of a section is undone, up to the first statement with no
+/// known inverse (so the length is how many leading steps can be undone).
+pub(super) fn undoable_steps(statements: &[&str]) -> Vec<Undoable> {
+    let mut steps: Vec<Undoable> = Vec::new();
+    for statement in statements {
+        let step = if let Some(name) = built_index(statement) {
+            Undoable::BuiltIndex { name }
+        } else if let Some((table, name)) = added_constraint(statement) {
+            Undoable::AddedConstraint { table, name }
+        } else if let Some((table, constraint, validates)) = on_constraint(statement) {
+            let added_at = steps.iter().position(|step| {
+                matches!(step, Undoable::AddedConstraint { table: t, name }
+                    if t.shown == table.shown && name.shown == constraint.shown)
+            });
+            match added_at {
+                Some(added_at) => Undoable::WithConstraint {
+                    added_at,
+                    validates,
+                },
+                None => break,
+            }
+        } else {
+            break;
+        };
+        steps.push(step);
+    }
+    steps
+}
+
+/// The steps (by index) adding a constraint `NOT VALID` whose `VALIDATE` is among `steps`: a
+/// failing `VALIDATE` of theirs can be undone, so their rows need not be counted up front.
+pub(super) fn validated_in_reach(steps: &[Undoable]) -> Vec<usize> {
+    steps
+        .iter()
+        .filter_map(|step| match step {
+            Undoable::WithConstraint {
+                added_at,
+                validates: true,
+            } => Some(*added_at),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The statement a refusal of step `index` names: for the `VALIDATE` of a constraint added in
+/// an earlier step, the statement that added it (it says what the rows break); else the step.
+pub(super) fn refused_statement(steps: &[Undoable], index: usize) -> usize {
+    match steps.get(index) {
+        Some(Undoable::WithConstraint {
+            added_at,
+            validates: true,
+        }) => *added_at,
+        _ => index,
+    }
+}
+
+/// The statements undoing the first `done` of `steps`, last first, and, when the failing
+/// statement is a concurrent index build, dropping the invalid index it left. In one
+/// transaction: plain `DROP INDEX` (under the run's `lock_timeout`), not `CONCURRENTLY`.
+pub(super) fn undo_sql(steps: &[Undoable], done: usize, failing: &str) -> Vec<String> {
+    let mut sql: Vec<String> = built_index(failing)
+        .map(|name| format!("DROP INDEX IF EXISTS {}", name.sql))
+        .into_iter()
+        .collect();
+    for step in steps[..done.min(steps.len())].iter().rev() {
+        match step {
+            Undoable::AddedConstraint { table, name } => {
+                sql.push(format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    table.sql, name.sql
+                ));
+            }
+            Undoable::BuiltIndex { name } => {
+                sql.push(format!("DROP INDEX IF EXISTS {}", name.sql));
+            }
+            Undoable::WithConstraint { .. } => {}
+        }
+    }
+    sql
+}
+
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY n ON …`: the index's name. Not with `IF NOT EXISTS`
+/// (the index may have been there before) nor without a name.
+fn built_index(statement: &str) -> Option<Name> {
+    let mut w = Words::new(statement);
+    if !w.eat("CREATE") {
+        return None;
+    }
+    w.eat("UNIQUE");
+    if !w.eat_all(&["INDEX", "CONCURRENTLY"]) || w.at("IF") || w.at("ON") {
+        return None;
+    }
+    let name = w.name()?;
+    w.at("ON").then_some(name)
+}
+
+/// `ALTER TABLE [ONLY] t ADD CONSTRAINT n …`, one action: the table and the name.
+fn added_constraint(statement: &str) -> Option<(Name, Name)> {
+    let mut w = Words::new(statement);
+    let table = alter_table(&mut w)?;
+    if !w.eat_all(&["ADD", "CONSTRAINT"]) {
+        return None;
+    }
+    Some((table, w.name()?))
+}
+
+/// `COMMENT ON CONSTRAINT n ON t IS …` (`false`) or `ALTER TABLE [ONLY] t VALIDATE CONSTRAINT
+/// n` (`true`): the table and the constraint.
+fn on_constraint(statement: &str) -> Option<(Name, Name, bool)> {
+    let mut w = Words::new(statement);
+    if w.eat_all(&["COMMENT", "ON", "CONSTRAINT"]) {
+        let constraint = w.name()?;
+        if !w.eat("ON") {
+            return None;
+        }
+        if w.at("DOMAIN") {
+            return None;
+        }
+        let table = w.name()?;
+        return w.eat("IS").then_some((table, constraint, false));
+    }
+    let table = alter_table(&mut w)?;
+    if !w.eat_all(&["VALIDATE", "CONSTRAINT"]) {
+        return None;
+    }
+    let constraint = w.name()?;
+    w.at_end().then_some((table, constraint, true))
+}
+
+/// `ALTER TABLE [IF EXISTS] [ONLY] t` with one action after it: the table.
+fn alter_table(w: &mut Words<'_>) -> Option<Name> {
+    if !w.eat_all(&["ALTER", "TABLE"]) {
+        return None;
+    }
+    w.eat_all(&["IF", "EXISTS"]);
+    w.eat("ONLY");
+    let table = w.name()?;
+    (!w.has_top_level_comma()).then_some(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(name: &Name) -> &str {
+        &name.shown
+    }
+
+    #[test]
+    fn the_planners_steps_before_a_check_of_the_rows_are_undoable() {
+        let check = [
+            "ALTER TABLE \"items\" ADD CONSTRAINT \"items_score_check\" CHECK (score >= 0) NOT VALID",
+            "COMMENT ON CONSTRAINT \"items_score_check\" ON \"items\" IS 'qvdiff: score >= 0'",
+            "ALTER TABLE \"items\" VALIDATE CONSTRAINT \"items_score_check\"",
+            "ALTER TABLE \"items\" ALTER COLUMN \"score\" SET NOT NULL",
+        ];
+        let steps = undoable_steps(&check);
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert!(
+            matches!(&steps[0], Undoable::AddedConstraint { table, name }
+                if shown(table) == "items" && shown(name) == "items_score_check")
+        );
+        assert_eq!(
+            steps[1],
+            Undoable::WithConstraint {
+                added_at: 0,
+                validates: false
+            }
+        );
+        assert_eq!(validated_in_reach(&steps), vec![0]);
+        assert_eq!(refused_statement(&steps, 2), 0);
+        assert_eq!(refused_statement(&steps, 1), 1);
+        assert_eq!(
+            undo_sql(&steps, 2, check[2]),
+            vec!["ALTER TABLE \"items\" DROP CONSTRAINT \"items_score_check\"".to_string()]
+        );
+        assert!(undo_sql(&steps, 0, check[0]).is_empty());
+
+        let unique = [
+            "CREATE INDEX CONCURRENTLY \"ix_items_score\" ON \"items\" (\"score\")",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"items_sku_key\" ON \"items\" (\"sku\")",
+            "ALTER TABLE \"items\" ADD CONSTRAINT \"items_sku_key\" UNIQUE USING INDEX \"items_sku_key\"",
+        ];
+        let steps = undoable_steps(&unique);
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert_eq!(
+            undo_sql(
+                &steps,
+                3,
+                "ALTER TABLE \"items\" VALIDATE CONSTRAINT \"ck\""
+            ),
+            vec![
+                "ALTER TABLE \"items\" DROP CONSTRAINT \"items_sku_key\"".to_string(),
+                "DROP INDEX IF EXISTS \"items_sku_key\"".to_string(),
+                "DROP INDEX IF EXISTS \"ix_items_score\"".to_string(),
+            ]
+        );
+        assert_eq!(
+            undo_sql(&steps, 1, unique[1]),
+            vec![
+                "DROP INDEX IF EXISTS \"items_sku_key\"".to_string(),
+                "DROP INDEX IF EXISTS \"ix_items_score\"".to_string(),
+            ]
+        );
+        assert!(validated_in_reach(&steps).is_empty());
+    }
+
+    #[test]
+    fn steps_without_a_known_inverse_end_the_undoable_ones() {
+        // A constraint checked at once, a comment or VALIDATE of a constraint not added here,
+        // an index that may have been there, a write, several actions in one ALTER TABLE.
+        for first in [
+            "ALTER TABLE t ADD CHECK (a > 0)",
+            "ALTER TABLE t VALIDATE CONSTRAINT c",
+            "COMMENT ON CONSTRAINT c ON t IS 'x'",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix ON t (a)",
+            "CREATE INDEX CONCURRENTLY ON t (a)",
+            "CREATE INDEX ix ON t (a)",
+            "UPDATE t SET a = 1",
+            "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID, ADD COLUMN b int",
+            "ALTER TABLE t ALTER COLUMN a TYPE bigint",
+        ] {
+            let steps = undoable_steps(&[
+                first,
+                "ALTER TABLE t ADD CONSTRAINT d CHECK (b > 0) NOT VALID",
+            ]);
+            assert!(steps.is_empty(), "{first}: {steps:?}");
+        }
+        // A VALIDATE of another table's constraint of the same name is not this one's.
+        let steps = undoable_steps(&[
+            "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID",
+            "ALTER TABLE u VALIDATE CONSTRAINT c",
+        ]);
+        assert_eq!(steps.len(), 1);
+        assert!(validated_in_reach(&steps).is_empty());
+    }
+}
