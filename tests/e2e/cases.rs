@@ -34,6 +34,10 @@
 //! gets no migration: its `migration.sql` says so, `qvdiff check --db` must pass and every value
 //! stays as inserted.
 //!
+//! A case holding `migrate_with_db.txt` (one line: why) writes its `after` migration with
+//! `migrate --db`, as a person with the database at hand does: what the live rows decide (a
+//! column becoming NOT NULL holds no NULL, so it needs no value) is then part of the case.
+//!
 //! Snapshots are written when missing, or all of them with `QVDIFF_BLESS=1`; review them.
 //! `QVDIFF_CASES=a,b` runs only the cases whose folder name contains `a` or `b` (while writing
 //! new cases); the count of cases is then not checked.
@@ -75,10 +79,12 @@ fn every_value_a_file_fills_in_is_in_its_summary() {
             for column in filled_columns(&up) {
                 checked += 1;
                 // Table names may hold spaces: find the line by `.column `.
-                let line = summary.iter().find(|l| l.contains(&format!(".{column} ")));
-                let named = line.is_some_and(|l| {
-                    l.contains("existing rows: ") || l.contains("existing NULLs become ")
-                });
+                let mut lines = summary
+                    .iter()
+                    .filter(|l| l.contains(&format!(".{column} ")));
+                let line = lines.clone().next();
+                let named = lines
+                    .any(|l| l.contains("existing rows: ") || l.contains("existing NULLs become "));
                 if !named {
                     failures.push(format!(
                         "{}/{file}: the up section fills {column}, the summary does not say \
@@ -112,10 +118,11 @@ fn every_value_a_file_fills_in_is_in_its_summary() {
 fn summary_and_up(text: &str) -> (Vec<String>, String) {
     let (head, rest) = text.split_once("-- qvdiff:up\n").unwrap_or((text, ""));
     let up = rest.split("-- qvdiff:down").next().unwrap_or_default();
+    // An expand revision names what its new columns are filled with in its `expand:` notes.
     let summary = head
         .lines()
         .filter_map(|l| l.strip_prefix("-- "))
-        .filter(|l| l.starts_with(['+', '~', '-']))
+        .filter(|l| l.starts_with(['+', '~', '-']) || l.starts_with("expand: "))
         .map(str::to_string)
         .collect();
     (summary, up.to_string())
@@ -283,7 +290,14 @@ fn run_pass(case: &Path, with_rows: bool) -> Result<bool, String> {
     let initial = dump(&p.path("app.db")).map_err(fail)?;
 
     p.write("src/models.rs", &read("after.rs")?);
-    let Some(migration) = migrate_change(&p, case, &name, &[]).map_err(fail)? else {
+    // A case holding `migrate_with_db.txt` writes its migration from the live database.
+    let db = p.path("app.db").to_string_lossy().into_owned();
+    let live: &[&str] = if case.join("migrate_with_db.txt").exists() {
+        &["--db", &db]
+    } else {
+        &[]
+    };
+    let Some(migration) = migrate_change(&p, case, &name, live).map_err(fail)? else {
         // The models differ only in what SQLite stores alike (a naive and a zoned timestamp
         // are both DATETIME): nothing to write, nothing drifts, every value as inserted.
         snapshot(case, "migration.sql", NO_MIGRATION).map_err(fail)?;
@@ -425,6 +439,25 @@ pub(super) fn migrate_change(
         .map_err(|e| e.to_string())
 }
 
+/// The contract revision `migrate` wrote beside `r2_change` (expand / contract), if any.
+pub(super) fn contract_change(p: &Project) -> Result<Option<String>, String> {
+    let dir = p.path("migrations");
+    let exists = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with(CONTRACT_PREFIX));
+    if !exists {
+        return Ok(None);
+    }
+    let file = only_file_with_prefix(&dir, CONTRACT_PREFIX)?;
+    std::fs::read_to_string(&file)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// The contract revision of `r2_change` (`migrate --online`): `r2_change_contract`.
+const CONTRACT_PREFIX: &str = "r2_change_contract";
+
 /// Whether the way back must restore every value as inserted: the up section of `migration`
 /// loses no data (no DESTRUCTIVE step) and the case has no `down_differs.txt` saying why the
 /// way back cannot restore it although nothing is lost.
@@ -469,8 +502,12 @@ pub(super) fn only_file_with_prefix(dir: &Path, prefix: &str) -> Result<PathBuf,
     let mut matching: Vec<PathBuf> = found
         .into_iter()
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                // An expand's contract revision is found on its own (`contract_change`).
+                n.starts_with(prefix)
+                    && (prefix == CONTRACT_PREFIX || !n.starts_with(CONTRACT_PREFIX))
+            })
         })
         .collect();
     match matching.len() {

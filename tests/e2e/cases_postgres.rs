@@ -49,14 +49,24 @@
 //! A case whose models PostgreSQL stores alike (AUTOINCREMENT is an identity either way) gets no
 //! migration: its `migration.postgres.sql` says so and `qvdiff check --db` must pass.
 //!
+//! A case holding `migrate_with_db.txt` writes its `after` migration with `migrate --db` here
+//! too (see `cases.rs`).
+//!
 //! A case may hold `config.postgres.toml`: lines added to the project's `qvdiff.toml` (such as
-//! `[postgres] online_ddl = false`).
+//! `[postgres] online_ddl = false`). With `[postgres] expand_contract = true` the change is
+//! written as an expand and a contract revision (`migrate --online`): `migration.postgres.sql`
+//! snapshots the expand, `contract.postgres.sql` the contract; `upgrade` applies the expand
+//! (the data between the revisions, views included, in `data_expand.postgres.txt`), `upgrade
+//! --contract` the contract, then `check --db` and `data_up.postgres.txt`; `downgrade r1_before`
+//! undoes both (`data_down.postgres.txt`, every value as inserted unless the expand loses some).
+//! SQLite plans such a case as one revision, as usual.
 //!
 //! Cases run in parallel threads, each on its own database. `QVDIFF_BLESS=1` rewrites the
 //! snapshots, `QVDIFF_CASES=a,b` filters the cases, as in `cases.rs`.
 
 use super::cases::{
-    down_must_restore, fixture_cases, hand_written_migration, migrate_change, snapshot,
+    contract_change, down_must_restore, fixture_cases, hand_written_migration, migrate_change,
+    snapshot,
 };
 use super::support::Project;
 use postgres::Client;
@@ -270,7 +280,11 @@ fn run_pass(case: &Path, with_rows: bool) -> Result<Pass, String> {
 
     p.write("src/models.rs", &read("after.rs")?);
     // A view or trigger in the history cannot be modelled offline: diff with the server.
-    let live: &[&str] = if setup.is_some() { &["--db", url] } else { &[] };
+    let live: &[&str] = if setup.is_some() || case.join("migrate_with_db.txt").exists() {
+        &["--db", url]
+    } else {
+        &[]
+    };
     let Some(migration) = migrate_change(&p, case, &name, live)? else {
         // The models differ only in what PostgreSQL stores alike.
         snapshot(case, "migration.postgres.sql", NO_MIGRATION)?;
@@ -278,6 +292,30 @@ fn run_pass(case: &Path, with_rows: bool) -> Result<Pass, String> {
         return Ok(Pass::Done);
     };
     snapshot(case, "migration.postgres.sql", &migration)?;
+    if let Some(contract) = contract_change(&p)? {
+        if expect_refused.is_some() {
+            return Err("an expand / contract case expects no refusal".to_string());
+        }
+        snapshot(case, "contract.postgres.sql", &contract)?;
+        // Expand, with the window between the revisions in its own snapshot (a renamed
+        // table's old name is a view there, its rows in the dump); then the contract.
+        ok(&["upgrade", "--db", url])?;
+        snapshot(case, "data_expand.postgres.txt", &dump(&mut client)?)?;
+        ok(&["upgrade", "--db", url, "--contract"])?;
+        ok(&["check", "--db", url])?;
+        snapshot(case, "data_up.postgres.txt", &dump(&mut client)?)?;
+        // Both revisions' way back.
+        ok(&["downgrade", "--db", url, "r1_before"])?;
+        let after_down = dump(&mut client)?;
+        snapshot(case, "data_down.postgres.txt", &after_down)?;
+        if down_must_restore(case, &migration) && !restores(&initial, &after_down) {
+            return Err(format!(
+                "the expand loses no data, so the way back must restore every value:\n--- \
+                 inserted\n{initial}\n--- after down\n{after_down}"
+            ));
+        }
+        return Ok(Pass::Done);
+    }
 
     // A refusal is expected on this pass: the data snapshots belong to the pass without rows.
     let refusal = expect_refused.as_deref().filter(|_| with_rows);

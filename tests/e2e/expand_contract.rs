@@ -658,3 +658,469 @@ fn new_not_null_column_with_a_computed_value_is_filled_for_old_app_writes() {
     );
     assert_eq!(accounts(&mut client).len(), expected.len() + 1);
 }
+
+const SHOP: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "items")]
+pub struct Item {
+    #[column(primary_key, autoincrement)]
+    pub id: i64,
+    #[column(index)]
+    pub sku: String,
+    pub qty: i64,
+}
+
+#[derive(Model)]
+#[model(table = "notes")]
+pub struct Note {
+    #[column(primary_key, autoincrement)]
+    pub id: i64,
+    #[column(references = "items.id", index)]
+    pub item_id: i64,
+    pub body: String,
+}
+"#;
+
+/// Rows `items` holds before the rename, each with one note.
+const SHOP_ROWS: i64 = 5_000;
+
+/// `id → (sku, qty)` of the renamed table, and `id → (item_id, body)` of the notes.
+type Shop = (BTreeMap<i64, (String, i64)>, BTreeMap<i64, (i64, String)>);
+
+/// A writer of the shop until told to stop, under the table name its app version knows (the
+/// old app `items`, the new one `products`): it inserts an item (its id from the identity) and
+/// a note on it, and updates an existing item (the old app the odd ids, the new app the even).
+fn shop_writer(db: &TestDatabase, app: App) -> (Arc<AtomicBool>, JoinHandle<Shop>) {
+    let mut client = db.connect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        let (table, parity) = match app {
+            App::Old => ("items", 1),
+            App::New => ("products", 0),
+        };
+        let mut wrote = Shop::default();
+        let mut i: i64 = 0;
+        while !flag.load(Ordering::Relaxed) {
+            i += 1;
+            let sku = format!("{table} insert {i}");
+            let id: i64 = client
+                .query_one(
+                    &format!("INSERT INTO {table} (sku, qty) VALUES ($1, $2) RETURNING id"),
+                    &[&sku, &i],
+                )
+                .unwrap()
+                .get(0);
+            wrote.0.insert(id, (sku, i));
+            let body = format!("{table} note {i}");
+            let note: i64 = client
+                .query_one(
+                    "INSERT INTO notes (item_id, body) VALUES ($1, $2) RETURNING id",
+                    &[&id, &body],
+                )
+                .unwrap()
+                .get(0);
+            wrote.1.insert(note, (id, body));
+            let target = (i * 7_919) % (SHOP_ROWS / 2) * 2 + parity;
+            let target = if target == 0 { 2 } else { target };
+            let sku = format!("{table} update {i}");
+            let updated = client
+                .execute(
+                    &format!("UPDATE {table} SET sku = $2, qty = $3 WHERE id = $1"),
+                    &[&target, &sku, &-i],
+                )
+                .unwrap();
+            assert_eq!(updated, 1);
+            wrote.0.insert(target, (sku, -i));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        wrote
+    });
+    (stop, thread)
+}
+
+/// Every item, read under `table`, and every note.
+fn shop(client: &mut Client, table: &str) -> Shop {
+    let items = client
+        .query(
+            &format!("SELECT id, sku, qty FROM {table} ORDER BY id"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect();
+    let notes = client
+        .query("SELECT id, item_id, body FROM notes ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect();
+    (items, notes)
+}
+
+/// What `name` is in the database: `r` a table, `v` a view, `-` nothing.
+fn relation_kind(client: &mut Client, name: &str) -> String {
+    client
+        .query_one(
+            "SELECT coalesce((SELECT relkind::text FROM pg_class \
+             WHERE oid = to_regclass($1)), '-')",
+            &[&name],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// A table rename through expand / contract on 5,000 rows with notes pointing at them: the
+/// expand renames `items` to `products` and leaves `items` as a view over it; the old app
+/// (through `items`) and the new app (through `products`) insert, with ids from the identity,
+/// add notes and update, interleaved, from before the expand through the window. `check --db`
+/// is clean between the revisions (the view is no table), `lint` finds nothing to say, and
+/// after `upgrade --contract` every row and note is there under `products`, the view gone.
+/// Downgrading the contract brings the view back, downgrading the expand the table's old name,
+/// every row still there each time.
+#[test]
+fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() {
+    let Some(db) = TestDatabase::create("expand_contract_table_rename") else {
+        return;
+    };
+    let p = project_at_r1(&db, SHOP, "create shop");
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO items (sku, qty) SELECT 'row ' || g, g FROM generate_series(1, {SHOP_ROWS}) g;
+             INSERT INTO notes (item_id, body) SELECT g, 'note ' || g FROM generate_series(1, {SHOP_ROWS}) g;"
+        ))
+        .unwrap();
+    let mut expected = shop(&mut client, "items");
+    assert_eq!(expected.0.len(), usize::try_from(SHOP_ROWS).unwrap());
+
+    p.write(
+        "src/models.rs",
+        &SHOP
+            .replace(
+                "#[model(table = \"items\")]",
+                "#[model(table = \"products\", renamed_from = \"items\")]",
+            )
+            .replace("references = \"items.id\"", "references = \"products.id\""),
+    );
+    let wrote = p
+        .qvdiff(&[
+            "migrate",
+            "-m",
+            "rename items",
+            "--rev-id",
+            "r2",
+            "--online",
+        ])
+        .expect_code(0);
+    assert!(wrote.stderr.contains("r2_contract"), "{}", wrote.stderr);
+    let expand = p.read("migrations/r2_rename_items_expand.sql");
+    let (expand_up, expand_down) = expand.split_once("-- qvdiff:down").unwrap();
+    assert!(
+        expand_up.contains("\nALTER TABLE \"items\" RENAME TO \"products\";\n")
+            && expand_up.contains("ALTER INDEX \"ix_items_sku\" RENAME TO \"ix_products_sku\";")
+            && expand_up.ends_with("CREATE VIEW \"items\" AS SELECT * FROM \"products\";\n"),
+        "{expand}"
+    );
+    assert!(
+        expand_down.starts_with("\nDROP VIEW IF EXISTS \"items\";\n")
+            && expand_down.contains("ALTER TABLE \"products\" RENAME TO \"items\";"),
+        "{expand}"
+    );
+    let contract = p.read("migrations/r2_contract_rename_items_contract.sql");
+    let (contract_up, contract_down) = contract.split_once("-- qvdiff:down").unwrap();
+    assert!(
+        contract_up.ends_with("-- qvdiff:up\nDROP VIEW IF EXISTS \"items\";\n")
+            && contract_down.trim() == "CREATE VIEW \"items\" AS SELECT * FROM \"products\";",
+        "{contract}"
+    );
+    // The replay reads both files; the rename in the expand is the online form.
+    let lint = p.qvdiff(&["lint"]);
+    assert_eq!(lint.code, 0, "{}{}", lint.stdout, lint.stderr);
+
+    let old_app = shop_writer(&db, App::Old);
+    std::thread::sleep(Duration::from_millis(200));
+    let up = p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    assert!(
+        up.stderr
+            .contains("Stopped before contract revision r2_contract"),
+        "{}",
+        up.stderr
+    );
+    assert_eq!(relation_kind(&mut client, "items"), "v");
+    assert_eq!(relation_kind(&mut client, "products"), "r");
+    // Introspection reads tables only: the live schema is the one the expand records; what
+    // `check` reports is the contract still to apply.
+    let check = p.qvdiff(&["check", "--db", &db.url]).expect_code(1);
+    assert!(
+        check.stdout.contains("1 pending revision: r2_contract") && !check.stdout.contains("drift"),
+        "{}",
+        check.stdout
+    );
+    let new_app = shop_writer(&db, App::New);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (old_wrote, new_wrote) = (stop_writer_shop(old_app), stop_writer_shop(new_app));
+    assert!(old_wrote.1.len() > 20 && new_wrote.1.len() > 20);
+    for wrote in [old_wrote, new_wrote] {
+        expected.0.extend(wrote.0);
+        expected.1.extend(wrote.1);
+    }
+    // Between the revisions both names read the same rows.
+    assert_eq!(shop(&mut client, "items"), expected);
+    assert_eq!(shop(&mut client, "products"), expected);
+
+    let up = p
+        .qvdiff(&["upgrade", "--db", &db.url, "--contract"])
+        .expect_code(0);
+    assert!(up.stderr.contains("Applied r2_contract"), "{}", up.stderr);
+    assert_eq!(relation_kind(&mut client, "items"), "-");
+    assert_eq!(shop(&mut client, "products"), expected);
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+    // The foreign key follows the table: a note on a missing item is refused.
+    assert!(client
+        .execute(
+            "INSERT INTO notes (item_id, body) VALUES (-1, 'orphan')",
+            &[],
+        )
+        .is_err());
+
+    // The contract's way back: the view again, writable; the expand's: the old name.
+    p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(relation_kind(&mut client, "items"), "v");
+    assert_eq!(shop(&mut client, "items"), expected);
+    let id: i64 = client
+        .query_one(
+            "INSERT INTO items (sku, qty) VALUES ('after downgrade', 7) RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    expected.0.insert(id, ("after downgrade".into(), 7));
+    assert_eq!(shop(&mut client, "products"), expected);
+    p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(relation_kind(&mut client, "items"), "r");
+    assert_eq!(relation_kind(&mut client, "products"), "-");
+    assert_eq!(shop(&mut client, "items"), expected);
+    let check = p.qvdiff(&["check", "--db", &db.url]).expect_code(1);
+    assert!(
+        check
+            .stdout
+            .contains("2 pending revisions: r2, r2_contract")
+            && !check.stdout.contains("drift"),
+        "{}",
+        check.stdout
+    );
+}
+
+fn stop_writer_shop((stop, thread): (Arc<AtomicBool>, JoinHandle<Shop>)) -> Shop {
+    stop.store(true, Ordering::Relaxed);
+    thread.join().expect("a writer thread")
+}
+
+const ORDERS: &str = r#"
+use qvdiff::Model;
+
+#[derive(Model)]
+#[model(table = "customers")]
+pub struct Customer {
+    #[column(primary_key)]
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model)]
+#[model(table = "orders")]
+#[model(check(name = "ck_orders_qty", expr = "qty > 0"))]
+pub struct Order {
+    #[column(primary_key)]
+    pub id: i64,
+    #[column(references = "customers.id", index)]
+    pub customer_id: i32,
+    #[column(unique)]
+    pub code: String,
+    pub qty: i32,
+}
+"#;
+
+/// The constraints of `orders`: `(name, kind, validated)`, sorted.
+fn order_constraints(client: &mut Client) -> Vec<(String, String, bool)> {
+    client
+        .query(
+            "SELECT conname::text, contype::text, convalidated FROM pg_constraint \
+             WHERE conrelid = 'orders'::regclass AND contype <> 'p' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect()
+}
+
+/// Whether a statement is refused, with the SQLSTATE it is refused with.
+fn refused(client: &mut Client, sql: &str) -> Option<String> {
+    client
+        .batch_execute(sql)
+        .err()
+        .and_then(|e| e.code().map(|c| c.code().to_string()))
+}
+
+/// A foreign key and a CHECK on columns whose type changes (int4 → int8) and a UNIQUE on a
+/// renamed column, through expand / contract on 10,000 rows: the expand builds each on the new
+/// column (the unique index concurrently, the others `NOT VALID` then validated), and they hold
+/// for the new app's writes between the revisions; the contract gives them their names, so
+/// `check --db` is clean and each still refuses what it must. Its way back puts them on the old
+/// columns again, and the contract applies again.
+#[test]
+fn unique_foreign_key_and_check_on_carried_columns_are_rebuilt_online_and_hold() {
+    let Some(db) = TestDatabase::create("expand_contract_constraints") else {
+        return;
+    };
+    let p = project_at_r1(&db, ORDERS, "create orders");
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "INSERT INTO customers (id, name) SELECT g, 'customer ' || g FROM generate_series(1, 100) g;
+             INSERT INTO orders (id, customer_id, code, qty)
+             SELECT g, g % 100 + 1, 'code ' || g, g FROM generate_series(1, 10000) g;",
+        )
+        .unwrap();
+    p.write(
+        "src/models.rs",
+        &ORDERS
+            .replace("pub customer_id: i32", "pub customer_id: i64")
+            .replace("pub qty: i32", "pub qty: i64")
+            .replace(
+                "#[column(unique)]\n    pub code: String",
+                "#[column(unique, renamed_from = \"code\")]\n    pub reference: String",
+            ),
+    );
+    p.qvdiff(&["migrate", "-m", "widen", "--rev-id", "r2", "--online"])
+        .expect_code(0);
+    let expand = p.read("migrations/r2_widen_expand.sql");
+    let expand_up = expand.split("-- qvdiff:down").next().unwrap();
+    for wanted in [
+        "CREATE UNIQUE INDEX CONCURRENTLY \"orders_reference_key_new\" ON \"orders\" (\"reference\");",
+        "ALTER TABLE \"orders\" ADD CONSTRAINT \"orders_customer_id_new_fkey\" FOREIGN KEY \
+         (\"customer_id_new\") REFERENCES \"customers\" (\"id\") ON DELETE NO ACTION ON UPDATE \
+         NO ACTION NOT VALID;",
+        "ALTER TABLE \"orders\" VALIDATE CONSTRAINT \"orders_customer_id_new_fkey\";",
+        "ALTER TABLE \"orders\" ADD CONSTRAINT \"ck_orders_qty_new\" CHECK (qty_new > 0) NOT VALID;",
+        "ALTER TABLE \"orders\" VALIDATE CONSTRAINT \"ck_orders_qty_new\";",
+    ] {
+        assert!(expand_up.contains(wanted), "{wanted} in {expand}");
+    }
+    let contract = p.read("migrations/r2_contract_widen_contract.sql");
+    let contract_up = contract.split("-- qvdiff:down").next().unwrap();
+    for wanted in [
+        "ALTER TABLE \"orders\" ADD CONSTRAINT \"orders_reference_key\" UNIQUE USING INDEX \
+         \"orders_reference_key_new\";",
+        "ALTER TABLE \"orders\" RENAME CONSTRAINT \"orders_customer_id_new_fkey\" TO \
+         \"orders_customer_id_fkey\";",
+        "ALTER TABLE \"orders\" RENAME CONSTRAINT \"ck_orders_qty_new\" TO \"ck_orders_qty\";",
+        "COMMENT ON CONSTRAINT \"ck_orders_qty\" ON \"orders\" IS 'qvdiff: qty > 0';",
+    ] {
+        assert!(contract_up.contains(wanted), "{wanted} in {contract}");
+    }
+    assert!(
+        !contract_up.contains("VALIDATE") && !contract_up.contains("CREATE"),
+        "{contract}"
+    );
+    // The expand is online throughout; the contract's findings are the old columns it drops
+    // (the reviewer allows them), not the expand / contract it completes, nor the UNIQUE its
+    // validated index already enforces.
+    let lint = p.qvdiff(&["lint"]);
+    let findings: Vec<&str> = lint
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("migrations/"))
+        .collect();
+    assert!(
+        lint.code == 1
+            && findings.len() == 3
+            && findings.iter().all(|f| {
+                f.starts_with("migrations/r2_contract_widen_contract.sql:")
+                    && f.contains(": destructive: loses data: drops data in orders.")
+            }),
+        "{}{}",
+        lint.stdout,
+        lint.stderr
+    );
+
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let between = order_constraints(&mut client);
+    for name in [
+        "orders_code_key",
+        "orders_customer_id_fkey",
+        "ck_orders_qty",
+        "orders_customer_id_new_fkey",
+        "ck_orders_qty_new",
+    ] {
+        assert!(
+            between.iter().any(|(n, _, valid)| n == name && *valid),
+            "{name} in {between:?}"
+        );
+    }
+    // The new app's writes meet the constraints on the new columns (its own CHECK refuses
+    // first: 23514 either way).
+    client
+        .batch_execute(
+            "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+             VALUES (20001, 7, 'new app', 3)",
+        )
+        .unwrap();
+    let dup = "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+               VALUES (20002, 7, 'new app', 3)";
+    assert_eq!(refused(&mut client, dup).as_deref(), Some("23505"));
+    let zero = "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+                VALUES (20003, 7, 'zero', 0)";
+    assert_eq!(refused(&mut client, zero).as_deref(), Some("23514"));
+    let orphan = "INSERT INTO orders (id, customer_id_new, reference, qty_new) \
+                  VALUES (20004, 999, 'orphan', 1)";
+    assert_eq!(refused(&mut client, orphan).as_deref(), Some("23503"));
+
+    let contracted = |client: &mut Client, p: &Project| {
+        p.qvdiff(&["upgrade", "--db", &db.url, "--contract"])
+            .expect_code(0);
+        p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
+        assert_eq!(
+            order_constraints(client),
+            [
+                ("ck_orders_qty".to_string(), "c".to_string(), true),
+                ("orders_customer_id_fkey".to_string(), "f".to_string(), true),
+                ("orders_reference_key".to_string(), "u".to_string(), true),
+            ]
+        );
+        let dup =
+            "INSERT INTO orders (id, customer_id, reference, qty) VALUES (30001, 1, 'code 5', 1)";
+        assert_eq!(refused(client, dup).as_deref(), Some("23505"));
+        let zero = "INSERT INTO orders (id, customer_id, reference, qty) VALUES (30002, 1, 'x', 0)";
+        assert_eq!(refused(client, zero).as_deref(), Some("23514"));
+        let orphan =
+            "INSERT INTO orders (id, customer_id, reference, qty) VALUES (30003, 999, 'y', 1)";
+        assert_eq!(refused(client, orphan).as_deref(), Some("23503"));
+        // What only int8 holds fits now.
+        client
+            .batch_execute(
+                "INSERT INTO orders (id, customer_id, reference, qty) \
+                 VALUES (30004, 1, 'big', 5000000000); DELETE FROM orders WHERE id = 30004",
+            )
+            .unwrap();
+        assert_eq!(count(client, "SELECT count(*) FROM orders"), 10_001);
+    };
+    contracted(&mut client, &p);
+    // The way back: the old columns' constraints again beside the new ones'.
+    p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
+    assert_eq!(order_constraints(&mut client), between);
+    assert_eq!(
+        refused(
+            &mut client,
+            "INSERT INTO orders (id, customer_id, code, qty) VALUES (40001, 1, 'code 5', 1)"
+        )
+        .as_deref(),
+        Some("23505")
+    );
+    contracted(&mut client, &p);
+}

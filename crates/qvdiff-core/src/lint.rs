@@ -367,6 +367,7 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
     // Statement-level rules of the up section, from the facts the dialect read in its SQL.
     let no_facts = StepFacts::default();
     let facts_at = |i: usize| facts.up_facts.get(i).unwrap_or(&no_facts);
+    let contract = crate::migration::is_contract(facts.text);
     let mut destructive: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut rebuilds: BTreeMap<usize, String> = BTreeMap::new();
     for (i, statement) in facts.up.statements.iter().enumerate() {
@@ -378,6 +379,11 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
             rebuilds.insert(i, table.clone());
         }
         for (rule, message) in lock_findings(step, statement, facts.analysis.as_ref()) {
+            // A contract revision is the drop and rename that come once the new app version
+            // runs everywhere: expand / contract is what it completes.
+            if rule == Rule::ExpandContract && contract {
+                continue;
+            }
             push(up_statement(i), rule, message);
         }
     }
@@ -438,7 +444,10 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
                             .push(format!("{table}.{}", to.name));
                     }
                 }
-                Change::AddUnique { table, unique: u } if existed(analysis, table, &u.columns) => {
+                Change::AddUnique { table, unique: u }
+                    if existed(analysis, table, &u.columns)
+                        && !already_unique(analysis, table, &u.columns) =>
+                {
                     let at = locate_by_facts(facts, table, |f| f.rebuilds.is_some())
                         .or_else(|| locate(&facts.up, table, |_| true));
                     if let Some(at) = at {
@@ -823,6 +832,14 @@ fn lock_findings(
                     held(mode)
                 ),
             )),
+            // The expand of an online rename leaves the old name as a view over the table.
+            (Action::RenameTable { from, to }, Some(_))
+                if analysis.is_some_and(|a| {
+                    a.after
+                        .views
+                        .iter()
+                        .any(|v| &v.name == from && &v.table == to)
+                }) => {}
             (Action::RenameTable { from, to }, Some(_)) => found.push((
                 Rule::ExpandContract,
                 format!(
@@ -910,6 +927,16 @@ fn existed(analysis: &Analysis, table: &str, columns: &[String]) -> bool {
         .before
         .table(table)
         .is_some_and(|t| columns.iter().all(|c| t.column(c).is_some()))
+}
+
+/// Whether a unique index on exactly `columns` of `table`, over every row, exists before the
+/// file runs (a UNIQUE constraint made from it, `USING INDEX`, meets no duplicate).
+fn already_unique(analysis: &Analysis, table: &str, columns: &[String]) -> bool {
+    analysis.before.table(table).is_some_and(|t| {
+        t.indexes
+            .iter()
+            .any(|i| i.unique && i.predicate.is_none() && i.columns == columns)
+    })
 }
 
 /// Whitespace-insensitive form of a statement, to find a failing statement by its text.
@@ -1111,6 +1138,43 @@ mod tests {
         let file = crate::MigrationFile::parse(text).expect("allow lines are part of a section");
         assert!(file.up.starts_with("-- qvdiff:allow destructive"));
         assert!(crate::MigrationFile::parse(&text.replace("allow", "alow")).is_err());
+    }
+
+    #[test]
+    fn a_table_rename_is_online_when_the_old_name_stays_as_a_view_over_it() {
+        let rename = statement(5, "ALTER TABLE \"items\" RENAME TO \"products\";", "items");
+        let up = section(4, vec![rename]);
+        let down = section(6, vec![statement(7, "SELECT 1;", "x")]);
+        let mut f = facts("", up, down);
+        f.up_facts = vec![StepFacts {
+            lock: Some(crate::Lock {
+                mode: LockMode::AccessExclusive,
+                table: "items".into(),
+                scans: false,
+                rewrites: false,
+            }),
+            actions: vec![Action::RenameTable {
+                from: "items".into(),
+                to: "products".into(),
+            }],
+            ..StepFacts::default()
+        }];
+        f.analysis = Some(Analysis::starting_at(Schema::default(), "PostgreSQL"));
+        assert_eq!(rules_found(&f), [(Rule::ExpandContract, 5)]);
+        let view = |name: &str, table: &str| crate::RawObject {
+            name: name.into(),
+            table: table.into(),
+            sql: format!("CREATE VIEW \"{name}\" AS SELECT * FROM \"{table}\""),
+        };
+        // A view of that name over another table is no stand-in.
+        if let Some(a) = &mut f.analysis {
+            a.after.views = vec![view("items", "elsewhere")];
+        }
+        assert_eq!(rules_found(&f), [(Rule::ExpandContract, 5)]);
+        if let Some(a) = &mut f.analysis {
+            a.after.views = vec![view("items", "products")];
+        }
+        assert_eq!(rules_found(&f), []);
     }
 
     #[test]

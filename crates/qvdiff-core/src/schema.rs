@@ -29,7 +29,9 @@ pub struct Schema {
 pub struct RawObject {
     /// Object name.
     pub name: String,
-    /// For a trigger, the table it is attached to; for a view, empty.
+    /// For a trigger, the table it is attached to; for a view, the table it reads when it is
+    /// PostgreSQL's view over every column of one table (a renamed table's old name under
+    /// expand / contract), else empty.
     pub table: String,
     /// The `CREATE …` statement as stored by the database.
     pub sql: String,

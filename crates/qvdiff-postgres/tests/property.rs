@@ -42,7 +42,7 @@ use qvdiff_core::propose::{propose, Proposal};
 use qvdiff_core::run_loop::RunRequest;
 use qvdiff_core::runner::LEDGER_TABLE;
 use qvdiff_core::RevisionTarget;
-use qvdiff_core::{Column, ColumnType, DefaultValue, Plan, Schema, Table};
+use qvdiff_core::{Change, Column, ColumnType, DefaultValue, Dialect, Plan, Schema, Table};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
     introspect, quote_ident, quote_string, render_default, render_type, PgRunFailure, Postgres,
@@ -285,6 +285,8 @@ struct Planned {
     baseline: Schema,
     /// B as PostgreSQL stores it, with the hints the plan used.
     wanted: Schema,
+    /// The changes from A to B, as `migrate` resolved them.
+    changes: Vec<Change>,
 }
 
 fn plan_case(case: &Case) -> Result<Planned, Failure> {
@@ -303,7 +305,11 @@ fn plan_case(case: &Case) -> Result<Planned, Failure> {
 
     // What `migrate` proposes, through the same function.
     let Proposal {
-        up, down, wanted, ..
+        up,
+        down,
+        wanted,
+        changes,
+        ..
     } = propose(&dialect, &baseline, &case.b, &mut TypedAnswers(answer))
         .map_err(|e| format!("planning: {e}"))?;
     Ok(Planned {
@@ -314,6 +320,7 @@ fn plan_case(case: &Case) -> Result<Planned, Failure> {
         down,
         baseline,
         wanted,
+        changes,
     })
 }
 
@@ -724,6 +731,203 @@ fn run_on_server(
     Ok(Outcome::Passed)
 }
 
+/// The case's change as `migrate --online` writes it, when something in it goes through
+/// expand / contract: `r2` expands, `r3` contracts. With rows, on a fresh database: expand,
+/// its way back (every value as stored), expand again, contract, the contract's way back, the
+/// expand's way back. After each the live schema equals the replay's and the wanted schema
+/// (`comparable`: a renamed table's old name is a view, which introspection leaves out, so the
+/// views are counted on the server), and every table holds as many rows as A did. Returns
+/// whether the case had such a change.
+fn run_online(case: &Case, planned: &Planned) -> Result<bool, Failure> {
+    let dialect = Postgres::default();
+    let Some(online) = dialect
+        .expand_contract(&planned.baseline, &planned.wanted, &planned.changes)
+        .map_err(|e| format!("online: planning: {e}"))?
+    else {
+        return Ok(false);
+    };
+    let sql = |plan: &Plan| render_steps(&plan.steps);
+    let (expand_up, expand_down) = (sql(&online.expand_up), sql(&online.expand_down));
+    let (contract_up, contract_down) = (sql(&online.contract_up), sql(&online.contract_down));
+    let sections = format!(
+        "-- expand\n{expand_up}-- down\n{expand_down}-- contract\n{contract_up}-- down\n{contract_down}"
+    );
+    let fail = |what: String| format!("online: {what}\n{sections}");
+    let wanted = dialect.normalize(&planned.wanted);
+    // The replay: what `migrate --online` proves the two files with.
+    let mut model = SchemaReplay::from_chain([("r1", planned.create.as_str())])
+        .map_err(|e| fail(format!("model of A: {e}")))?;
+    let mut models = Vec::new();
+    for (what, section, expected) in [
+        ("expand", &expand_up, &online.expanded),
+        ("contract", &contract_up, &wanted),
+        ("contract's down", &contract_down, &online.expanded),
+        ("expand's down", &expand_down, &planned.baseline),
+    ] {
+        model
+            .apply(section)
+            .map_err(|e| fail(format!("the {what} cannot be modelled: {e}")))?;
+        let schema = model.schema();
+        if schema.comparable() != expected.comparable() {
+            return Err(fail(format!(
+                "the replay of the {what} is not the expected schema:{}",
+                schema_difference(&expected.comparable(), &schema.comparable())
+            )));
+        }
+        models.push(schema);
+    }
+
+    let Some(test_db) = TestDatabase::create("property_online") else {
+        return Ok(true);
+    };
+    let mut db = PostgresDatabase::open(&test_db.url).map_err(|e| e.to_string())?;
+    let migration = |revision: &str, parent: &str, up: &str, down: &str| {
+        let file = qvdiff_core::MigrationFile {
+            revision: revision.to_string(),
+            parents: if parent.is_empty() {
+                Vec::new()
+            } else {
+                vec![parent.to_string()]
+            },
+            message: revision.to_string(),
+            up: up.to_string(),
+            down: down.to_string(),
+        };
+        let text = if revision == "r3" {
+            file.render_contract(&[])
+        } else {
+            file.render()
+        };
+        qvdiff_core::runner::Migration::from_text(
+            &text,
+            format!("migrations/postgres/{revision}.sql"),
+        )
+        .unwrap()
+    };
+    let migrations = qvdiff_core::runner::Migrations::new(vec![
+        migration("r1", "", &planned.create, ""),
+        migration("r2", "r1", &expand_up, &expand_down),
+        migration("r3", "r2", &contract_up, &contract_down),
+    ])
+    .map_err(|e| e.to_string())?;
+    let options = RunOptions {
+        contract: true,
+        ..RunOptions::default()
+    };
+    db.run(&RunRequest::new(
+        &migrations,
+        Up,
+        RevisionTarget::named("r1"),
+        &options,
+    ))
+    .map_err(|e| format!("creating A: {e}"))?;
+    insert_rows(&mut db.client, case)?;
+    let stored = read_all(&mut db.client, &planned.baseline)?;
+    // The rows each table must hold: A's under B's name (a table B adds holds none), and after
+    // the way back A's again, except in a table B drops (it comes back empty).
+    let expected_count = |table: &str, b_names: bool| -> usize {
+        let origin = if b_names {
+            case.lineage.tables.get(table).map(String::as_str)
+        } else {
+            case.lineage
+                .tables
+                .values()
+                .any(|a| a == table)
+                .then_some(table)
+        };
+        origin.and_then(|o| stored.get(o)).map_or(0, Vec::len)
+    };
+    let check = |db: &mut PostgresDatabase, what: &str, model: &Schema, expected: &Schema| {
+        let b_names = expected.comparable() != planned.baseline.comparable();
+        let live = live_schema(&mut db.client)?;
+        if live.comparable() != model.comparable() || live.comparable() != expected.comparable() {
+            return Err(fail(format!(
+                "after the {what}, the live schema is not the replay's or the wanted one:{}",
+                schema_difference(&model.comparable(), &live.comparable())
+            )));
+        }
+        let views: i64 = db
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_views WHERE schemaname = current_schema()",
+                &[],
+            )
+            .map_err(|e| e.to_string())?
+            .get(0);
+        if views != i64::try_from(expected.views.len()).unwrap_or(-1) {
+            return Err(fail(format!(
+                "after the {what}, {views} view(s), not the {} the model names",
+                expected.views.len()
+            )));
+        }
+        let rows = read_all(&mut db.client, &live)?;
+        for (table, held) in &rows {
+            let wanted = expected_count(table, b_names);
+            if held.len() != wanted {
+                return Err(fail(format!(
+                    "after the {what}, {table} holds {} row(s), not {wanted}",
+                    held.len()
+                )));
+            }
+        }
+        Ok(rows)
+    };
+    let run = |db: &mut PostgresDatabase, what: &str, up: bool, target: &str| {
+        let direction = if up { Up } else { Down };
+        let target: RevisionTarget = target.parse().map_err(|e| fail(format!("{e}")))?;
+        let result = db.run(&RunRequest::new(&migrations, direction, target, &options));
+        result
+            .map(|_| ())
+            .map_err(|e| fail(format!("the {what} fails: {e}")))
+    };
+    run(&mut db, "expand", true, "r2")?;
+    check(&mut db, "expand", &models[0], &online.expanded)?;
+    run(&mut db, "expand's down", false, "r1")?;
+    let back = check(&mut db, "expand's down", &models[3], &planned.baseline)?;
+    // Every value as stored, unless the expand loses some (a column dropped in the same diff),
+    // fills some (the way back cannot know which rows held NULL) or converts some in place.
+    let restores = online.expand_up.steps.iter().all(|s| {
+        s.destructive().is_none() && s.facts.fills.is_empty() && !s.sql.contains(" TYPE ")
+    });
+    if restores {
+        // As sets of rows: the backfill's updates move rows of a table read in no key order.
+        let sorted = |rows: &Rows| {
+            let mut rows = shown(rows);
+            rows.sort();
+            rows
+        };
+        for (table, rows) in &stored {
+            if back.get(table).map(sorted) != Some(sorted(rows)) {
+                return Err(fail(format!(
+                    "after the expand's down, the rows of {table} are not as stored: {:?}, not \
+                     {:?}",
+                    back.get(table).map(sorted),
+                    sorted(rows)
+                )));
+            }
+        }
+    }
+    run(&mut db, "expand (again)", true, "r2")?;
+    run(&mut db, "contract", true, "r3")?;
+    check(&mut db, "contract", &models[1], &wanted)?;
+    run(&mut db, "contract's down", false, "r2")?;
+    check(&mut db, "contract's down", &models[2], &online.expanded)?;
+    run(&mut db, "expand's down (after the contract)", false, "r1")?;
+    check(
+        &mut db,
+        "expand's down after the contract",
+        &models[3],
+        &planned.baseline,
+    )?;
+    Ok(true)
+}
+
+/// Whether the property suite also runs each case's change as `migrate --online` writes it
+/// ([`run_online`]): `QVDIFF_PROP_ONLINE=0` leaves it out.
+fn online_enabled() -> bool {
+    std::env::var("QVDIFF_PROP_ONLINE").map_or(true, |v| v != "0")
+}
+
 /// What the cases did, for the summary line.
 #[derive(Default)]
 struct Tally {
@@ -734,6 +938,10 @@ struct Tally {
     outside_transaction: u64,
     /// Of those, cases that added a UNIQUE constraint from a concurrently built index.
     concurrent_uniques: u64,
+    /// Cases that passed with rows and also ran as expand / contract ([`run_online`]).
+    online: u64,
+    /// Of those, cases whose expand renamed a table and left its old name as a view.
+    online_table_renames: u64,
     skipped: bool,
 }
 
@@ -755,13 +963,26 @@ fn run_case(case: &Case, report: &mut String, tally: &RefCell<Tally>) -> Result<
     let steps = || planned.up.steps.iter().chain(&planned.down.steps);
     match run_on_server(case, &planned, &modelled, true)? {
         Outcome::Passed => {
-            let mut tally = tally.borrow_mut();
-            tally.passed += 1;
-            if steps().any(|s| s.facts.outside_transaction) {
-                tally.outside_transaction += 1;
+            {
+                let mut tally = tally.borrow_mut();
+                tally.passed += 1;
+                if steps().any(|s| s.facts.outside_transaction) {
+                    tally.outside_transaction += 1;
+                }
+                if steps().any(|s| s.sql.contains(" UNIQUE USING INDEX ")) {
+                    tally.concurrent_uniques += 1;
+                }
             }
-            if steps().any(|s| s.sql.contains(" UNIQUE USING INDEX ")) {
-                tally.concurrent_uniques += 1;
+            if online_enabled() && run_online(case, &planned)? {
+                let mut tally = tally.borrow_mut();
+                tally.online += 1;
+                if planned
+                    .changes
+                    .iter()
+                    .any(|c| matches!(c, Change::RenameTable { .. }))
+                {
+                    tally.online_table_renames += 1;
+                }
             }
         }
         Outcome::Skipped => tally.borrow_mut().skipped = true,
@@ -801,13 +1022,16 @@ fn property(default_cases: u64) {
         "{cases} case(s) in {:.1?}: {} passed every check with their rows, {} refused on their \
          rows (rolled back, then passed without rows), {unconverted} of them over values a type \
          change does not convert; {} renamed a table; {} ran a revision outside a transaction \
-         (CONCURRENTLY), {} of them a UNIQUE from a concurrently built index",
+         (CONCURRENTLY), {} of them a UNIQUE from a concurrently built index; {} also ran as \
+         expand / contract, {} of them renaming a table behind a view",
         started.elapsed(),
         tally.passed,
         tally.refused.len(),
         tally.renamed_tables,
         tally.outside_transaction,
-        tally.concurrent_uniques
+        tally.concurrent_uniques,
+        tally.online,
+        tally.online_table_renames
     );
     for why in &tally.refused {
         eprintln!("  refused: {}", why.lines().next().unwrap_or_default());
@@ -819,6 +1043,12 @@ fn property(default_cases: u64) {
             tally.concurrent_uniques > 0,
             "no case added a UNIQUE from a concurrently built index with rows"
         );
+        if online_enabled() {
+            assert!(
+                tally.online_table_renames > 0,
+                "no case renamed a table through expand / contract"
+            );
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! `migrate --online` (or `[postgres] expand_contract = true`): a change that rewrites a table or
-//! renames a column, written as an expand and a contract revision. The dialect plans both
+//! `migrate --online` (or `[postgres] expand_contract = true`): a change that rewrites a table,
+//! renames a table or column, or adds a NOT NULL column with a computed value, written as an
+//! expand and a contract revision. The dialect plans both
 //! ([`qvdiff_core::Dialect::expand_contract`]); here they are proven like any file and become
 //! two drafts: `<revision>` (expand) and `<revision>_contract`, marked `-- qvdiff:contract`.
 
@@ -55,8 +56,8 @@ pub(crate) fn drafts(
         .map_err(|e| CliError::new(format!("cannot plan the migration: {e}")))?;
     let Some(planned) = planned else {
         console.info(
-            "--online: no change here rewrites a table or renames a column; one revision, as \
-             without --online",
+            "--online: no change here rewrites a table, renames a table or column or adds a NOT \
+             NULL column with a computed value; one revision, as without --online",
         );
         return Ok(None);
     };
@@ -109,8 +110,8 @@ pub(crate) fn drafts(
     ));
     expand_notes.extend(planned.carried.iter().map(|c| format!("expand: {c}")));
     let mut contract_notes = vec![format!(
-        "contract of {id}: the new columns take the old ones' place; apply with \
-         `qvdiff upgrade --contract` once every app server runs the new version"
+        "contract of {id}: the new columns take the old ones' place and the old names go; \
+         apply with `qvdiff upgrade --contract` once every app server runs the new version"
     )];
     contract_notes.extend(
         planned

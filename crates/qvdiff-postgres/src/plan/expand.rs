@@ -1,6 +1,7 @@
-//! Expand / contract (`migrate --online`): a column type change that rewrites the table, or a
-//! column rename the old app still uses, written as two revisions so that the old and the new
-//! app version both work between them.
+//! Expand / contract (`migrate --online`): a column type change that rewrites the table, a
+//! column or table rename the old app still uses, or a new NOT NULL column with a computed
+//! value, written as two revisions so that the old and the new app version both work between
+//! them.
 //!
 //! - **Expand**: the other changes of the diff as usual; then per carried column a new column
 //!   (the new type under `<column>_new`, or the new name), a trigger function and a `BEFORE
@@ -15,22 +16,33 @@
 //!   names, NOT NULL over the validated CHECK, default, comment), drop the CHECK. Every
 //!   statement takes its lock briefly: nothing scans or rewrites the table.
 //!
-//! A column in a key, a UNIQUE constraint, a partial index, a foreign key or a CHECK, an index
-//! on it that changes otherwise too, a table without a single integer
+//! A renamed table ([`RenamedTable`]) keeps its old name as a view over every column in the
+//! expand, which the contract drops.
+//!
+//! The UNIQUE constraints, foreign keys and CHECKs on a carried column move with it (see
+//! `carried_constraints`), and so do partial indexes whose condition names it (the condition
+//! rewritten). A column in the primary key, one another table's foreign key points at, an
+//! index or constraint on it that changes otherwise too or covers another carried column as
+//! well, a table without a single integer
 //! primary key to batch by, and a type without assignment casts both ways stay in place (the
 //! reason is reported); so does everything else.
 
 use super::backfill::batched_sql;
+use super::carried_constraints::MovedConstraints;
 use super::{
     fill_fact, fill_value_sql, has_assignment_cast, is_row_number, sqlite_blob_hex, Postgres,
 };
 use crate::ddl::{check_comment_sql, comment_sql, create_index_sql};
 use crate::locks::type_change_rewrites;
 use crate::render::{limit_name, parse_default, quote_ident, render_default, render_type};
+use crate::replay::{
+    canonical_predicate, create_table_view_sql, drop_table_view_sql, predicate_after_renames,
+    rename_in_expression, table_view_object,
+};
 use qvdiff_core::{
     diff, fill_restored_columns, Change, Check, Column, ColumnType, DefaultValue, Dialect,
-    ExpandContract, FillReason, Index, Lock, LockMode, Loss, Plan, PlanError, Renames, Schema,
-    Step, StepFacts,
+    ExpandContract, FillReason, Index, Lock, LockMode, Loss, Plan, PlanError, RawObject, Renames,
+    Schema, Step, StepFacts,
 };
 
 /// Prefix of the trigger functions and triggers qvdiff writes to keep two columns in step.
@@ -49,6 +61,8 @@ struct Carried {
     /// The indexes on the column, moved to the new column: built there in the expand, the old
     /// ones dropped with the old column in the contract.
     indexes: Vec<MovedIndex>,
+    /// The UNIQUE constraints, foreign keys and CHECKs on the column, moved to the new column.
+    constraints: MovedConstraints,
 }
 
 /// An index on a carried column: as it is, as wanted, and as built on the new column in the
@@ -71,29 +85,44 @@ impl Carried {
         })
     }
 
+    /// The indexes and constraints moved with the column, by their names as they are.
+    fn moved_objects(&self) -> Vec<String> {
+        let mut objects: Vec<String> = self.indexes.iter().map(|m| m.old.name.clone()).collect();
+        objects.extend(self.constraints.names(&self.table));
+        objects
+    }
+
     fn describe(&self) -> String {
+        let moved = self.constraints.describe();
+        let with = if moved.is_empty() {
+            String::new()
+        } else {
+            format!(", with its {}", moved.join(", "))
+        };
+        format!("{}{with}", self.describe_column())
+    }
+
+    /// What happens to the column, with the value the new column gets in the rows there.
+    fn describe_column(&self) -> String {
+        let (t, old) = (&self.table, &self.old.name);
+        let filled = format!("(existing rows: {old}, kept in step by a trigger)");
         if self.old.name == self.new.name {
             format!(
-                "{}.{}: {} -> {} through {}.{}",
-                self.table,
-                self.old.name,
+                "{t}.{old}: {} -> {} through {t}.{} {filled}",
                 render_type(&self.old.ty),
                 render_type(&self.new.ty),
-                self.table,
                 self.shadow
             )
         } else {
-            format!(
-                "{}.{} renamed to {}",
-                self.table, self.old.name, self.new.name
-            )
+            format!("{t}.{old} renamed to {t}.{} {filled}", self.new.name)
         }
     }
 }
 
-/// The indexes on `old` of `table` in `from`, each with the index `to` wants on `new` in its
-/// place (same other columns, uniqueness, no predicate); `None` when one has no such match,
-/// or `to` has an index on `new` that is not such a match.
+/// The indexes on `old` of `table` in `from` (over it, or partial with a condition on it), each
+/// with the index `to` wants on `new` in its place (same other columns, uniqueness and
+/// condition); `None` when one has no such match, or `to` has an index on `new` that is not
+/// such a match.
 fn moved_indexes(
     from: &Schema,
     to: &Schema,
@@ -102,7 +131,18 @@ fn moved_indexes(
     new: &str,
 ) -> Option<Vec<(Index, Index)>> {
     let (before, after) = (from.table(table)?, to.table(table)?);
-    let on = |i: &Index, column: &str| i.columns.iter().any(|c| c == column);
+    let on = |i: &Index, column: &str| {
+        i.columns.iter().any(|c| c == column)
+            || i.predicate
+                .as_deref()
+                .is_some_and(|p| rename_in_expression(p, column, "\u{1}") != p)
+    };
+    let condition = |i: &Index, renames: &[(String, String)]| {
+        i.predicate
+            .as_deref()
+            .map(|p| canonical_predicate(&predicate_after_renames(p, renames)))
+    };
+    let to_new = [(old.to_string(), new.to_string())];
     let renamed = |i: &Index| -> Vec<String> {
         i.columns
             .iter()
@@ -114,8 +154,7 @@ fn moved_indexes(
         let wanted = after.indexes.iter().find(|w| {
             w.columns == renamed(index)
                 && w.unique == index.unique
-                && w.predicate.is_none()
-                && index.predicate.is_none()
+                && condition(w, &[]) == condition(index, &to_new)
         })?;
         moved.push((index.clone(), wanted.clone()));
     }
@@ -142,22 +181,14 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
     let (Some(before), Some(after)) = (from.table(table), to.table(table)) else {
         return Some("its table is created, dropped or renamed".into());
     };
-    let mentions = |expr: &str, column: &str| expr.contains(column);
     if moved_indexes(from, to, table, old, new).is_none() {
         return Some("an index on it is partial or changes too".into());
     }
+    if MovedConstraints::find(from, to, table, old, new, new).is_none() {
+        return Some("a UNIQUE, foreign key or CHECK on it changes too".into());
+    }
     for (t, column) in [(before, old), (after, new)] {
-        let in_key = t.primary_key.iter().any(|c| c == column)
-            || t.uniques
-                .iter()
-                .any(|u| u.columns.iter().any(|c| c == column))
-            || t.indexes
-                .iter()
-                .any(|i| i.predicate.as_deref().is_some_and(|p| mentions(p, column)))
-            || t.foreign_keys
-                .iter()
-                .any(|fk| fk.columns.iter().any(|c| c == column))
-            || t.checks.iter().any(|c| mentions(&c.expr, column));
+        let in_key = t.primary_key.iter().any(|c| c == column);
         let referenced = [from, to].iter().any(|s| {
             s.tables.iter().any(|other| {
                 other
@@ -167,7 +198,9 @@ fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Op
             })
         });
         if in_key || referenced {
-            return Some("it is in a key, a UNIQUE, a foreign key or a CHECK".into());
+            return Some(
+                "it is in the primary key, or another table's foreign key points at it".into(),
+            );
         }
     }
     if !integer_key(before) || before.primary_key != after.primary_key {
@@ -266,6 +299,12 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
                         c.clone_from(&shadow);
                     }
                 }
+                expanded.predicate = expanded.predicate.as_deref().map(|p| {
+                    canonical_predicate(&predicate_after_renames(
+                        p,
+                        &[(new_name.clone(), shadow.clone())],
+                    ))
+                });
                 MovedIndex {
                     old: old_index,
                     new: new_index,
@@ -273,15 +312,40 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
                 }
             })
             .collect();
+        let constraints = MovedConstraints::find(from, to, table, old_name, new_name, &shadow)
+            .unwrap_or_default();
         carried.push(Carried {
             table: table.clone(),
             old: old.clone(),
             new: new.clone(),
             shadow,
             indexes,
+            constraints,
         });
     }
-    (carried, in_place)
+    // An index or constraint over two carried columns would be built twice, on neither pair
+    // of columns as the other expects: both stay in place.
+    let shared: Vec<(String, String)> = carried
+        .iter()
+        .flat_map(|c| c.moved_objects().into_iter().map(|o| (c.table.clone(), o)))
+        .collect();
+    let (kept, stay): (Vec<Carried>, Vec<Carried>) = carried.into_iter().partition(|c| {
+        c.moved_objects().iter().all(|o| {
+            shared
+                .iter()
+                .filter(|(t, other)| *t == c.table && other == o)
+                .count()
+                == 1
+        })
+    });
+    in_place.extend(stay.iter().map(|c| {
+        format!(
+            "{}.{} stays in place: an index or constraint on it covers another column carried \
+             too",
+            c.table, c.old.name
+        )
+    }));
+    (kept, in_place)
 }
 
 /// `to` with each carried column as it is in `from`: the target of the other changes.
@@ -299,6 +363,7 @@ fn without_carried(from: &Schema, to: &Schema, carried: &[Carried]) -> Schema {
             table
                 .indexes
                 .extend(c.indexes.iter().map(|m| m.old.clone()));
+            c.constraints.keep_old(table);
         }
     }
     mid
@@ -314,6 +379,7 @@ fn expanded_schema(mid: &Schema, carried: &[Carried]) -> Schema {
             table
                 .indexes
                 .extend(c.indexes.iter().map(|m| m.expanded.clone()));
+            c.constraints.add_expanded(table);
         }
     }
     expanded.normalized()
@@ -455,6 +521,7 @@ fn expand_steps(c: &Carried) -> Vec<Step> {
             },
         ));
     }
+    steps.extend(c.constraints.expand_steps(table));
     steps
 }
 
@@ -547,6 +614,7 @@ fn contract_steps(c: &Carried) -> Vec<Step> {
     for m in c.indexes.iter().filter(|m| m.expanded.name != m.new.name) {
         steps.push(rename_index_step(table, &m.expanded.name, &m.new.name));
     }
+    steps.extend(c.constraints.contract_steps(table));
     let n = quote_ident(&c.new.name);
     if let Some(check) = c.not_null_check() {
         steps.push(Step::with(
@@ -586,7 +654,7 @@ fn uncontract_steps(c: &Carried) -> Vec<Step> {
     let table = c.table.as_str();
     let t = quote_ident(table);
     let (o, n) = (quote_ident(&c.old.name), quote_ident(&c.new.name));
-    let mut steps = Vec::new();
+    let mut steps = c.constraints.uncontract_first_steps(table);
     for m in c.indexes.iter().filter(|m| m.expanded.name != m.new.name) {
         steps.push(rename_index_step(table, &m.new.name, &m.expanded.name));
     }
@@ -652,6 +720,7 @@ fn uncontract_steps(c: &Carried) -> Vec<Step> {
             c.old.comment.as_deref(),
         )));
     }
+    steps.extend(c.constraints.uncontract_last_steps(table));
     steps.push(Step::plain(sync_function_sql(c)));
     steps.push(Step::with(
         sync_trigger_sql(c),
@@ -671,7 +740,9 @@ pub(super) fn plan(
     let (carried, mut in_place) = carried_columns(&from, to, changes);
     let (computed, computed_in_place) = computed_columns(&from, to, changes);
     in_place.extend(computed_in_place);
-    if carried.is_empty() && computed.is_empty() {
+    let (renamed, renamed_in_place) = renamed_tables(to, changes);
+    in_place.extend(renamed_in_place);
+    if carried.is_empty() && computed.is_empty() && renamed.is_empty() {
         return Ok(None);
     }
     // The other changes, from the schema as it is to the wanted one with the carried columns
@@ -716,14 +787,23 @@ pub(super) fn plan(
         expand_up.steps.extend(c.expand_steps());
         expand_down.steps.extend(c.unexpand_steps());
     }
+    // The old name of a renamed table reads and writes it until the contract: a view over
+    // every column, made after everything else the expand does to the table.
+    expand_up
+        .steps
+        .extend(renamed.iter().map(RenamedTable::create_view));
+    expand_down
+        .steps
+        .splice(0..0, renamed.iter().map(RenamedTable::drop_view));
     let mid_plain = mid.without_hints();
     expand_down
         .steps
         .extend(dialect.plan(&mid_plain, &down_target, &reverse)?.steps);
     let contract_up = Plan {
-        steps: carried
+        steps: renamed
             .iter()
-            .flat_map(contract_steps)
+            .map(RenamedTable::drop_view)
+            .chain(carried.iter().flat_map(contract_steps))
             .chain(computed.iter().flat_map(Computed::contract_steps))
             .collect(),
     };
@@ -733,6 +813,7 @@ pub(super) fn plan(
             .rev()
             .flat_map(Computed::uncontract_steps)
             .chain(carried.iter().rev().flat_map(uncontract_steps))
+            .chain(renamed.iter().map(RenamedTable::create_view))
             .collect(),
     };
     let mut expanded = expanded_schema(&mid, &carried);
@@ -745,6 +826,9 @@ pub(super) fn plan(
             table.checks.push(c.not_null_check());
         }
     }
+    expanded
+        .views
+        .extend(renamed.iter().map(RenamedTable::view_object));
     Ok(Some(ExpandContract {
         expand_up,
         expand_down,
@@ -755,6 +839,7 @@ pub(super) fn plan(
             .iter()
             .map(Carried::describe)
             .chain(computed.iter().map(Computed::describe))
+            .chain(renamed.iter().map(RenamedTable::describe))
             .collect(),
         in_place,
     }))
@@ -1033,5 +1118,61 @@ impl Computed {
         steps.push(self.alter("DROP NOT NULL"));
         steps.extend(self.sync_steps());
         steps
+    }
+}
+
+/// A table renamed through expand / contract: the expand renames it and leaves a view over
+/// every column under the old name, which PostgreSQL makes updatable by itself (so the old app
+/// reads and writes the table through it, defaults and identity included); the contract drops
+/// the view. The table's keys, indexes, sequences and the foreign keys pointing at it follow
+/// the rename as the server keeps them by identity, not by name.
+struct RenamedTable {
+    from: String,
+    to: String,
+}
+
+/// The tables `changes` rename that can keep their old name as a view, and the reasons for the
+/// ones renamed in place.
+fn renamed_tables(to: &Schema, changes: &[Change]) -> (Vec<RenamedTable>, Vec<String>) {
+    let mut renamed = Vec::new();
+    let mut in_place = Vec::new();
+    for change in changes {
+        let Change::RenameTable { from, to: new } = change else {
+            continue;
+        };
+        if to.table(from).is_some() {
+            in_place.push(format!(
+                "table {from} is renamed to {new} in place: a table of the models takes the \
+                 name {from}, which a view cannot hold too"
+            ));
+            continue;
+        }
+        renamed.push(RenamedTable {
+            from: from.clone(),
+            to: new.clone(),
+        });
+    }
+    (renamed, in_place)
+}
+
+impl RenamedTable {
+    fn create_view(&self) -> Step {
+        Step::plain(create_table_view_sql(&self.from, &self.to))
+    }
+
+    fn drop_view(&self) -> Step {
+        Step::plain(drop_table_view_sql(&self.from))
+    }
+
+    /// The view as a Schema holds it between the two revisions (see `replay::views`).
+    fn view_object(&self) -> RawObject {
+        table_view_object(&self.from, &self.to)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "table {} renamed to {}: {} stays, as a view over {}, until the contract",
+            self.from, self.to, self.from, self.to
+        )
     }
 }

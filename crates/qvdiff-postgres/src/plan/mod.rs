@@ -45,6 +45,7 @@ use qvdiff_core::{
 use std::collections::{BTreeMap, BTreeSet};
 
 mod backfill;
+mod carried_constraints;
 mod constraints;
 mod indexes;
 

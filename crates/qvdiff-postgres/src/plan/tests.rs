@@ -898,3 +898,93 @@ fn expand_contract_carries_a_new_column_with_a_computed_value_only() {
     };
     assert!(planned(nullable, false).is_none());
 }
+
+#[test]
+fn expand_contract_keeps_a_renamed_tables_old_name_as_a_view_unless_a_table_takes_it() {
+    let dialect = Postgres::default();
+    let from = dialect.normalize(&schema(vec![users()])).without_hints();
+    let planned = |tables: Vec<Table>| {
+        let to = dialect.normalize(&schema(tables));
+        let renames = Renames {
+            tables: vec![("users".into(), "members".into())],
+            ..Renames::default()
+        };
+        let changes = diff(&from, &to, &renames);
+        dialect
+            .expand_contract(&from, &to, &changes)
+            .expect("planned")
+    };
+    let members = Table {
+        name: "members".into(),
+        ..users()
+    };
+    let online = planned(vec![members.clone()]).expect("expand / contract");
+    let sql = |plan: &Plan| -> Vec<String> { plan.steps.iter().map(|s| s.sql.clone()).collect() };
+    let view = "CREATE VIEW \"users\" AS SELECT * FROM \"members\";";
+    let drop = "DROP VIEW IF EXISTS \"users\";";
+    assert_eq!(
+        sql(&online.expand_up).last().map(String::as_str),
+        Some(view)
+    );
+    assert_eq!(sql(&online.expand_down)[0], drop);
+    assert_eq!(sql(&online.contract_up), [drop]);
+    assert_eq!(sql(&online.contract_down), [view]);
+    assert_eq!(
+        online.expanded.views,
+        [crate::replay::table_view_object("users", "members")]
+    );
+    assert_eq!(
+        online.carried,
+        ["table users renamed to members: users stays, as a view over members, until the contract"]
+    );
+    // A table of the models takes the old name: the rename is planned as without --online.
+    assert!(planned(vec![members, users()]).is_none());
+}
+
+#[test]
+fn expand_contract_leaves_two_carried_columns_sharing_a_constraint_in_place() {
+    let dialect = Postgres::default();
+    let int32 = ColumnType::Integer { bits: 32 };
+    let mut before = table(
+        "spans",
+        vec![
+            Column::new("lo", int32.clone()),
+            Column::new("hi", int32.clone()),
+            Column::new("size", int32),
+        ],
+    );
+    before.checks.push(Check {
+        name: "ck_spans_order".into(),
+        expr: "lo < hi".into(),
+    });
+    let mut after = before.clone();
+    for c in &mut after.columns {
+        if c.name != "id" {
+            c.ty = INT64;
+        }
+    }
+    let from = dialect.normalize(&schema(vec![before])).without_hints();
+    let to = dialect.normalize(&schema(vec![after]));
+    let changes = diff(&from, &to, &Renames::default());
+    let online = dialect
+        .expand_contract(&from, &to, &changes)
+        .expect("planned")
+        .expect("size is carried");
+    assert_eq!(
+        online.carried,
+        ["spans.size: integer -> bigint through spans.size_new (existing rows: size, kept in step by a trigger)"]
+    );
+    assert_eq!(
+        online.in_place,
+        [
+            "spans.lo stays in place: an index or constraint on it covers another column carried too",
+            "spans.hi stays in place: an index or constraint on it covers another column carried too",
+        ]
+    );
+    // The CHECK is built once, by the type changes in place.
+    assert!(!online
+        .expand_up
+        .steps
+        .iter()
+        .any(|s| s.sql.contains("ck_spans_order_new")));
+}

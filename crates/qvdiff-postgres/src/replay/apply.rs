@@ -43,6 +43,7 @@ const KINDS_AFTER_VERB: &[(&str, &str, StatementReader)] = &[
     ("DROP", "TYPE", SchemaReplay::drop_enums),
     ("DROP", "TRIGGER", SchemaReplay::drop_sync_trigger),
     ("DROP", "FUNCTION", SchemaReplay::drop_sync_function),
+    ("DROP", "VIEW", SchemaReplay::drop_table_views),
     ("ALTER", "TABLE", SchemaReplay::alter_table),
     ("ALTER", "INDEX", SchemaReplay::alter_index),
     ("ALTER", "TYPE", SchemaReplay::alter_enum),
@@ -95,6 +96,9 @@ impl SchemaReplay {
         }
         if p.eat("TRIGGER") {
             return self.create_sync_trigger(p);
+        }
+        if p.eat("VIEW") {
+            return self.create_table_view(p);
         }
         let replace = p.eat_all(&["OR", "REPLACE"]);
         if p.eat("FUNCTION") {
@@ -620,6 +624,7 @@ impl SchemaReplay {
             }
         }
         for name in &dropping {
+            self.drop_views_on_table(name, cascade)?;
             // Foreign keys of the other tables that reference this one.
             let dependents =
                 self.foreign_keys_to(name, |owner, _| !dropping.iter().any(|d| d == owner));
@@ -854,6 +859,7 @@ impl SchemaReplay {
         };
         let mut changed = column.clone();
         if p.eat_all(&["SET", "DATA", "TYPE"]) || p.eat("TYPE") {
+            self.refuse_type_change_under_view(table, name)?;
             let (start, end) = p.type_span();
             let type_text = &p.sql[start..end];
             if type_text.is_empty() {
@@ -1005,6 +1011,7 @@ impl SchemaReplay {
                 ))
             };
         }
+        self.drop_views_on_column(table, name, cascade)?;
         let column = format!(
             "column {} of table {}",
             quote_ident(name),
@@ -1114,6 +1121,7 @@ impl SchemaReplay {
         };
         state.name = new.to_string();
         self.tables.insert(new.to_string(), state);
+        self.rename_views_table(old, new);
         let mut referencing = self.referenced_by.remove(old).unwrap_or_default();
         referencing.insert(new.to_string());
         for owner in &referencing {
@@ -1154,6 +1162,7 @@ impl SchemaReplay {
                 }
             }
         };
+        self.rename_views_column(table, old, new);
         let mut owners = self.referenced_by.get(table).cloned().unwrap_or_default();
         owners.insert(table.to_string());
         for owner in &owners {

@@ -88,7 +88,9 @@ impl SchemaReplay {
     /// Whether a table, index, key constraint (its index) or sequence has this name: they share
     /// one namespace in the server.
     pub(super) fn relation_exists(&self, name: &str) -> bool {
-        self.tables.contains_key(name) || self.relation_table(name).is_some()
+        self.tables.contains_key(name)
+            || self.relation_table(name).is_some()
+            || self.is_table_view(name)
     }
 
     /// The table holding the index, key constraint or sequence `name`.

@@ -79,7 +79,7 @@ pub(super) fn referenced_columns(expr: &str, columns: &[String]) -> Vec<String> 
 
 /// `expr` with every reference to column `old` renamed to `new`, spelled as the server prints
 /// a name (quoted only when it must be).
-pub(super) fn rename_in_expression(expr: &str, old: &str, new: &str) -> String {
+pub(crate) fn rename_in_expression(expr: &str, old: &str, new: &str) -> String {
     let tokens = sqltext::tokenize(expr);
     let mut out = String::with_capacity(expr.len());
     let mut copied = 0;

@@ -29,8 +29,11 @@
 //!
 //! - qvdiff's own sync trigger functions and triggers and its batched backfill (`migrate
 //!   --online`, see `sync`): tracked beside the tables, never part of [`SchemaReplay::schema`].
+//! - A view over every column of one table (`CREATE VIEW old AS SELECT * FROM new`, a renamed
+//!   table's old name under expand / contract, see `views`) and `DROP VIEW`: a relation with
+//!   the dependencies the server gives it, in [`Schema::views`] (which comparisons leave out).
 //!
-//! Anything else (views, other functions and triggers, other `DO` blocks, `ALTER … OWNER`, other
+//! Anything else (other views, other functions and triggers, other `DO` blocks, `ALTER … OWNER`, other
 //! schemas, expression indexes, generated columns, …) is refused with a [`ReplayError`] naming the
 //! statement and its line: qvdiff cannot know what it does without a server.
 //!
@@ -44,12 +47,15 @@ mod catalog;
 mod enums;
 mod expr;
 mod facts;
+pub(crate) use expr::rename_in_expression;
 pub use expr::unusable_defaults;
 pub(crate) mod naming;
 pub use facts::facts_of;
 mod parse;
 mod predicate;
 mod sync;
+mod views;
+pub use views::{create_table_view_sql, drop_table_view_sql, table_view_object};
 #[cfg(test)]
 mod tests;
 
@@ -75,8 +81,14 @@ pub fn apply_sql(schema: &mut Schema, sql: &str) -> Result<(), ReplayError> {
     let mut replay = SchemaReplay::from_schema(schema);
     replay.apply(sql)?;
     let mut result = replay.schema();
-    // Not modelled, so kept as they were.
-    result.views = std::mem::take(&mut schema.views);
+    // The views the replay does not model, and triggers, are kept as they were.
+    result.views.extend(
+        schema
+            .views
+            .drain(..)
+            .filter(|v| !views::is_table_view_object(v)),
+    );
+    result.views.sort();
     result.triggers = std::mem::take(&mut schema.triggers);
     *schema = result;
     Ok(())
@@ -184,6 +196,8 @@ pub struct SchemaReplay {
     sync_functions: BTreeSet<String>,
     /// qvdiff's sync triggers: (table, trigger) → the function it runs.
     sync_triggers: BTreeMap<(String, String), String>,
+    /// Views over every column of one table (a renamed table's old name), by name.
+    table_views: BTreeMap<String, views::TableView>,
 }
 
 #[derive(Debug)]
@@ -311,6 +325,7 @@ impl SchemaReplay {
                 fk.ref_index = index;
             }
         }
+        replay.read_table_views(schema);
         replay
     }
 
@@ -376,6 +391,7 @@ impl SchemaReplay {
             .collect();
         Schema {
             tables,
+            views: self.table_view_objects(),
             ..Schema::default()
         }
         .normalized()
