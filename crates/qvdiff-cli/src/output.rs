@@ -125,3 +125,24 @@ impl Console {
         }
     }
 }
+
+/// `75` → `1 min 15 s`, `4.2` → `5 s`: a time left or taken, for a person.
+pub fn human_seconds(seconds: f64) -> String {
+    let whole = seconds.ceil() as u64;
+    if whole < 60 {
+        format!("{whole} s")
+    } else {
+        format!("{} min {} s", whole / 60, whole % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_as_minutes_and_seconds() {
+        assert_eq!(human_seconds(4.2), "5 s");
+        assert_eq!(human_seconds(75.0), "1 min 15 s");
+    }
+}

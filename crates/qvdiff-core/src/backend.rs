@@ -72,6 +72,29 @@ pub struct BackupSettings {
 /// rebuild then shows which revision is working instead of a silent wait.
 pub type ProgressHook = std::sync::Arc<dyn Fn(Direction, &Migration) + Send + Sync>;
 
+/// How far a batched statement (an `UPDATE` under a `-- qvdiff:batch` line) has got: told after
+/// each batch, and once more when the last one is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchProgress {
+    /// The table the statement changes, as written in it.
+    pub table: String,
+    /// Rows the batches have gone past in key order so far.
+    pub walked: u64,
+    /// Rows the batches changed so far (those the statement's `WHERE` still matched).
+    pub changed: u64,
+    /// The rows the table holds, as the server estimates them when the statement starts
+    /// (`None`: not known, as before its first `ANALYZE`).
+    pub estimate: Option<u64>,
+    /// How long the statement has been running.
+    pub elapsed: Duration,
+    /// Whether this is the report after the last batch.
+    pub done: bool,
+}
+
+/// Told how a batched statement is going (see [`BatchProgress`]): a backfill of a big table runs
+/// for minutes, and a person at a terminal wants to see it move.
+pub type BatchHook = std::sync::Arc<dyn Fn(&BatchProgress) + Send + Sync>;
+
 /// How `upgrade`, `downgrade` and `stamp` run.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -82,6 +105,8 @@ pub struct RunOptions {
     pub backup: Option<BackupSettings>,
     /// Told about each revision before it runs (`None`: silent).
     pub progress: Option<ProgressHook>,
+    /// Told how each batched statement is going (`None`: silent).
+    pub batch_progress: Option<BatchHook>,
     /// How long a migration statement waits for a table lock, and how often it is retried.
     pub lock_retry: LockRetry,
     /// Go through contract revisions (`upgrade --contract`). Without it an upgrade stops before
@@ -95,6 +120,7 @@ impl fmt::Debug for RunOptions {
             .field("busy_timeout", &self.busy_timeout)
             .field("backup", &self.backup)
             .field("progress", &self.progress.is_some())
+            .field("batch_progress", &self.batch_progress.is_some())
             .field("lock_retry", &self.lock_retry)
             .field("contract", &self.contract)
             .finish()
@@ -107,6 +133,7 @@ impl Default for RunOptions {
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             backup: None,
             progress: None,
+            batch_progress: None,
             lock_retry: DEFAULT_LOCK_RETRY,
             contract: false,
         }

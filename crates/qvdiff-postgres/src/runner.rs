@@ -62,8 +62,8 @@ use crate::render::quote_ident;
 use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{self, Statement};
 pub use qvdiff_core::backend::{
-    Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
-    DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
+    BatchHook, Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport,
+    StepReport, DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
 };
 use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::run_loop::{
@@ -200,7 +200,7 @@ fn run_statements(
     session: &mut (impl Session + ?Sized),
     migration: &Migration,
     section: &Section,
-    (direction, retry): (Direction, &LockRetry),
+    (direction, retry, batches): (Direction, &LockRetry, Option<&BatchHook>),
     done: &[usize],
     undoable: Option<usize>,
 ) -> Result<i64, SectionFailure> {
@@ -218,7 +218,7 @@ fn run_statements(
                 section,
                 (index, optimistic),
                 direction,
-                retry,
+                (retry, batches),
             ) {
                 Ok(()) => break,
                 // Outside a transaction only the timed-out statement was undone.
@@ -249,7 +249,7 @@ fn run_statement(
     section: &Section,
     (index, optimistic): (usize, bool),
     direction: Direction,
-    retry: &LockRetry,
+    (retry, batches): (&LockRetry, Option<&BatchHook>),
 ) -> Result<(), SectionFailure> {
     let in_transaction = !section.autocommit;
     let sql = migration.file.section(direction);
@@ -299,9 +299,14 @@ fn run_statement(
     let batched = section.batched[index].as_ref();
     let result = match (section.autocommit, concurrent, batched) {
         (false, _, _) => session.execute(text),
-        (true, false, Some((update, rows))) => {
-            batch::run(session, migration, direction, index, (text, update, *rows))
-        }
+        (true, false, Some((update, rows))) => batch::run(
+            session,
+            migration,
+            direction,
+            index,
+            (text, update, *rows),
+            (retry, batches),
+        ),
         (true, false, None) => resume::run_step(session, migration, direction, index, text),
         (true, true, _) => match resume::record_started(session, migration, direction)
             .and_then(|()| resume::before_concurrent(session, text))
@@ -507,6 +512,8 @@ struct PgRun<'s, S: Session + ?Sized> {
     ledger: PgLedger<'s, S>,
     /// How long a statement waits for a table lock, and how often it is retried.
     retry: LockRetry,
+    /// Told how each batched statement is going.
+    batch_progress: Option<BatchHook>,
     /// Revisions of this run already committed.
     committed: Vec<String>,
     /// The revisions in the open transaction; `None` when none is open.
@@ -614,11 +621,12 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             }
         }
         let retry = self.retry;
+        let batches = self.batch_progress.clone();
         let result = run_statements(
             &mut self.ledger,
             migration,
             section,
-            (direction, &retry),
+            (direction, &retry, batches.as_ref()),
             &progress.done,
             (!progress.started).then_some(undoable.len()),
         );
@@ -686,7 +694,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                     &mut self.ledger,
                     migration,
                     section,
-                    (direction, &retry),
+                    (direction, &retry, None),
                     &[],
                     None,
                 )
@@ -742,7 +750,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 &mut self.ledger,
                 migration,
                 section,
-                (direction, &retry),
+                (direction, &retry, None),
                 &[],
                 None,
             )?;
@@ -995,6 +1003,7 @@ pub fn run<S: Session + ?Sized>(
             let mut run = PgRun {
                 ledger,
                 retry: options.lock_retry,
+                batch_progress: options.batch_progress.clone(),
                 committed: Vec::new(),
                 open: None,
                 stretch: Vec::new(),

@@ -608,6 +608,91 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
     );
 }
 
+/// A statement that gives up waiting for a table lock names the session it waited for, not a
+/// write that queued behind it: an application transaction that began before the attempt,
+/// wrote once the attempt let go and holds its lock for a moment longer.
+#[test]
+fn a_lock_timeout_names_the_holder_not_a_write_queued_behind_the_attempt() {
+    let Some((test_db, mut db)) = fresh("runner_lock_blockers") else {
+        return;
+    };
+    let migrations = set(chain(&[
+        ITEMS,
+        (
+            "ALTER TABLE items ADD COLUMN note text;",
+            "ALTER TABLE items DROP COLUMN note;",
+        ),
+    ]));
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE")
+        .unwrap();
+    let holder_pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    // The application's transaction is open before the attempt starts; its write waits behind
+    // the attempt, goes through when the attempt gives up, and commits 300 ms later.
+    let mut app = test_db.connect();
+    app.batch_execute("BEGIN; SELECT 1").unwrap();
+    let app_pid: i32 = app
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mut watcher = test_db.connect();
+    let writer = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%ALTER TABLE items ADD%'",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            == 0
+        {
+            assert!(Instant::now() < deadline, "the ALTER never waited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        app.batch_execute("INSERT INTO items VALUES (1, 'written meanwhile')")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        app.batch_execute("COMMIT").unwrap();
+    });
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(1_000),
+            retries: 0,
+        },
+        ..RunOptions::default()
+    };
+    let error = db.run(&up(&migrations, "head", &options)).unwrap_err();
+    writer.join().unwrap();
+    holder.batch_execute("ROLLBACK").unwrap();
+    let message = error.to_string();
+    assert!(
+        message.contains("gave up waiting for a table lock"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("blocked by process {holder_pid}")),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&format!("process {app_pid}")),
+        "{message}"
+    );
+    assert_eq!(
+        message.matches("blocked by process ").count(),
+        1,
+        "{message}"
+    );
+    assert_eq!(ledger(&mut db), ["r1"]);
+    assert_eq!(count(&mut db, "SELECT count(*) FROM items"), 1);
+}
+
 #[test]
 fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
     let (_test_db, mut db) = or_skip!(fresh("runner_concurrently"));

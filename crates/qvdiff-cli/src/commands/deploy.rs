@@ -9,16 +9,21 @@ use crate::dialects;
 use crate::error::{CliError, CliResult};
 use crate::history::{database_and_history, HistoryDir};
 use crate::models::display_path;
-use crate::output::{Console, Tone};
+use crate::output::{human_seconds, Console, Tone};
 use crate::planning::schema_diff;
 use crate::prompt::Prompter;
-use qvdiff_core::backend::{BackupSettings, Direction, HalfDone, RunOptions, RunReport};
+use qvdiff_core::backend::{
+    BackupSettings, BatchHook, BatchProgress, Direction, HalfDone, RunOptions, RunReport,
+};
 use qvdiff_core::run_loop::RunRequest;
 use qvdiff_core::runner::{
     applied_revisions, history as history_entries, Migrations, RevisionTarget,
 };
+use qvdiff_core::wording::plural;
 use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 fn run_error(e: BackendError) -> CliError {
     let locked = e.kind == BackendErrorKind::Locked;
@@ -34,6 +39,7 @@ fn run_error(e: BackendError) -> CliError {
 /// Run options; backups are taken of database files only (a PostgreSQL server has its own:
 /// `pg_dump`, or the provider's).
 fn options(config: &Config, database: &Database, backup: bool, console: &Console) -> RunOptions {
+    let console_for_batches = console.clone();
     let console = console.clone();
     RunOptions {
         contract: false,
@@ -54,7 +60,76 @@ fn options(config: &Config, database: &Database, backup: bool, console: &Console
                 migration.file.revision, migration.file.message
             ));
         })),
+        batch_progress: Some(batch_reporter(console_for_batches)),
     }
+}
+
+/// How often a batched update's progress line is printed at most.
+const BATCH_LINE_EVERY: Duration = Duration::from_secs(1);
+
+/// Reports a batched update (a backfill of a big table runs for minutes): on a terminal a line
+/// a second at most with the rows done of the table's estimate, the rate and the time left;
+/// when it is done one summary line, which is all that logs and scripts get.
+fn batch_reporter(console: Console) -> BatchHook {
+    let last_line: Mutex<Option<Instant>> = Mutex::new(None);
+    Arc::new(move |progress: &BatchProgress| {
+        if progress.done {
+            console.info(&batch_summary(progress));
+            return;
+        }
+        let Ok(mut last) = last_line.lock() else {
+            return;
+        };
+        if last.is_some_and(|at| at.elapsed() < BATCH_LINE_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        console.progress(&batch_line(progress));
+    })
+}
+
+/// A table name as a statement wrote it, without the quotes of a plain quoted name.
+fn table_for_people(table: &str) -> &str {
+    table
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.contains('"'))
+        .unwrap_or(table)
+}
+
+/// `updating items in batches: 1200000 of about 10000000 rows (12%), 40000 rows/s, about 3 min
+/// 40 s left`.
+fn batch_line(progress: &BatchProgress) -> String {
+    let table = table_for_people(&progress.table);
+    let rate = progress.walked as f64 / progress.elapsed.as_secs_f64().max(1e-3);
+    match progress.estimate.filter(|total| *total > 0) {
+        Some(total) => {
+            let walked = progress.walked.min(total);
+            let left = (total - walked) as f64 / rate.max(1.0);
+            format!(
+                "updating {table} in batches: {walked} of about {total} rows ({}%), {} rows/s, \
+                 about {} left",
+                walked * 100 / total,
+                rate as u64,
+                human_seconds(left)
+            )
+        }
+        None => format!(
+            "updating {table} in batches: {} rows, {} rows/s",
+            progress.walked, rate as u64
+        ),
+    }
+}
+
+/// `Updated items in batches: 10000000 rows changed in 1 min 2 s`.
+fn batch_summary(progress: &BatchProgress) -> String {
+    format!(
+        "Updated {} in batches: {} row{} changed in {}",
+        table_for_people(&progress.table),
+        progress.changed,
+        plural(progress.changed as usize),
+        human_seconds(progress.elapsed.as_secs_f64())
+    )
 }
 
 fn refused(e: qvdiff_core::runner::Refusal) -> CliError {
@@ -662,4 +737,44 @@ pub fn sql(config: &Config, args: &SqlArgs, db_flag: Option<&str>) -> CliResult<
     let script = dialects::offline_script(&history, args.range.as_deref())?;
     print_stdout(&script);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(walked: u64, estimate: Option<u64>, done: bool) -> BatchProgress {
+        BatchProgress {
+            table: "\"items\"".to_string(),
+            walked,
+            changed: walked / 2,
+            estimate,
+            elapsed: Duration::from_secs(10),
+            done,
+        }
+    }
+
+    #[test]
+    fn a_batched_update_shows_rows_of_the_estimate_rate_and_time_left() {
+        assert_eq!(
+            batch_line(&progress(200_000, Some(1_000_000), false)),
+            "updating items in batches: 200000 of about 1000000 rows (20%), 20000 rows/s, \
+             about 40 s left"
+        );
+        // The estimate may be low: never more than all of it, never a negative time left.
+        assert_eq!(
+            batch_line(&progress(30_000, Some(20_000), false)),
+            "updating items in batches: 20000 of about 20000 rows (100%), 3000 rows/s, \
+             about 0 s left"
+        );
+        assert_eq!(
+            batch_line(&progress(30_000, None, false)),
+            "updating items in batches: 30000 rows, 3000 rows/s"
+        );
+        assert_eq!(
+            batch_summary(&progress(2, Some(2), true)),
+            "Updated items in batches: 1 row changed in 10 s"
+        );
+        assert_eq!(table_for_people("\"odd\"\"name\""), "\"odd\"\"name\"");
+    }
 }

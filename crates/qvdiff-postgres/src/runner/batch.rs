@@ -7,28 +7,44 @@
 //! `psql`, it means what it says. The runner turns it into
 //!
 //! ```sql
-//! WITH qvdiff_batch AS (
-//!     SELECT <key> FROM <table> WHERE (<key>) > (<last key>) AND (<where>)
-//!     ORDER BY <key> LIMIT <rows>
+//! WITH qvdiff_bound AS (
+//!     (SELECT <key> FROM <table> WHERE (<key>) > (<last key>) ORDER BY <key>
+//!      LIMIT 1 OFFSET <rows> - 1)
+//!     UNION ALL
+//!     (SELECT <key> FROM <table> WHERE (<key>) > (<last key>) ORDER BY <key> DESC LIMIT 1)
+//!     LIMIT 1
 //! ), qvdiff_changed AS (
-//!     UPDATE <table> SET … WHERE (<where>) AND (<key>) IN (SELECT <key> FROM qvdiff_batch)
+//!     UPDATE <table> SET … WHERE (<key>) > (<last key>)
+//!     AND (<key>) <= (SELECT <key> FROM qvdiff_bound) AND (<where>) RETURNING 1
 //! )
-//! SELECT <last key as literals> FROM qvdiff_batch ORDER BY <key> DESC LIMIT 1
+//! SELECT <bound as literals>, (SELECT count(*) FROM qvdiff_changed) FROM qvdiff_bound
 //! ```
 //!
-//! and repeats it from the last key until a batch finds no row. The key only grows, so it ends
-//! even when the `SET` leaves a row matching the `WHERE`. Run again after a kill, it starts from
-//! the first key: a backfill's `WHERE col IS NULL` skips the rows already filled, and an
-//! `UPDATE` without one sets the same values again. A table without a primary key has no
-//! order to resume from: its `UPDATE` runs whole, in a transaction of its own.
+//! and repeats it from the bound until no key is left. Each batch is a range of the key: the
+//! bound is read from the key's index, and the `UPDATE` reads the range once, in key order, as a
+//! hand-written `WHERE id > 20000 AND id <= 30000` would (picking the keys that match the
+//! `WHERE` first and updating them by key read every row twice). The key only grows, so it
+//! ends even when the `SET` leaves a row matching the `WHERE`. Run again after a kill, it starts
+//! from the first key: a backfill's `WHERE col IS NULL` skips the rows already filled, and an
+//! `UPDATE` without one sets the same values again. A table without a primary key has no order
+//! to resume from: its `UPDATE` runs whole, in a transaction of its own.
+//!
+//! When the batches changed rows, the table is vacuumed and analyzed (`VACUUM (ANALYZE)`,
+//! without `lock_timeout`) before the statement is recorded as done. Rewriting many rows wakes
+//! autovacuum, which holds a lock that the next `ALTER TABLE` of the table waits for; the server
+//! cancels autovacuum only after `deadlock_timeout` (1 s by default), and every writer of the
+//! table queues behind the waiting `ALTER` for that second. A manual vacuum takes the same lock
+//! as autovacuum, which lets writers through: waiting for it stops no writer, autovacuum gives
+//! way to it, and afterwards autovacuum has nothing to do on the table.
 
-use super::resume;
+use super::{resume, table_locks};
 use crate::render::quote_string;
 use crate::session::{Session, SessionError};
 use crate::sqltext::{Statement, TokenKind};
-use qvdiff_core::backend::Direction;
+use qvdiff_core::backend::{BatchHook, BatchProgress, Direction, LockRetry};
 use qvdiff_core::migration::batch_rows;
 use qvdiff_core::runner::Migration;
+use std::time::Instant;
 
 /// The rows per batch of each statement of a section, from a batch line between it and the
 /// statement before.
@@ -124,23 +140,31 @@ impl BatchedUpdate {
         })
     }
 
-    /// One batch after `last` (the previous batch's last key as literals; `None`: from the
-    /// start), `rows` rows at most, over the key columns `key` (quoted). Its result is the
-    /// batch's last key, or no row when nothing was left.
+    /// One batch after `last` (the previous batch's bound as literals; `None`: from the
+    /// start): the next `rows` keys at most, over the key columns `key` (quoted). Its result is
+    /// the batch's bound and how many rows it changed, or no row when no key was left.
     fn sql(&self, key: &[String], rows: u64, last: Option<&str>) -> String {
         let key_list = key.join(", ");
-        let after = last.map_or(String::new(), |last| {
-            format!("({key_list}) > ({last}) AND ")
-        });
+        let after = last.map_or(String::new(), |last| format!("({key_list}) > ({last})"));
+        let (where_after, and_after) = if after.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (format!(" WHERE {after}"), format!("{after} AND "))
+        };
         let descending: Vec<String> = key.iter().map(|k| format!("{k} DESC")).collect();
         let literals: Vec<String> = key.iter().map(|k| format!("quote_literal({k})")).collect();
         format!(
-            "WITH qvdiff_batch AS (SELECT {key_list} FROM {table} WHERE {after}({condition}) \
-             ORDER BY {key_list} LIMIT {rows}), \
-             qvdiff_changed AS (UPDATE {table} SET {assignments} WHERE ({condition}) \
-             AND ({key_list}) IN (SELECT {key_list} FROM qvdiff_batch)) \
-             SELECT concat_ws(', ', {literals}) FROM qvdiff_batch ORDER BY {descending} LIMIT 1",
+            "WITH qvdiff_bound AS ((SELECT {key_list} FROM {table}{where_after} \
+             ORDER BY {key_list} LIMIT 1 OFFSET {offset}) UNION ALL \
+             (SELECT {key_list} FROM {table}{where_after} ORDER BY {descending} LIMIT 1) \
+             LIMIT 1), \
+             qvdiff_changed AS (UPDATE {table} SET {assignments} WHERE {and_after}\
+             ({key_list}) <= (SELECT {key_list} FROM qvdiff_bound) AND ({condition}) \
+             RETURNING 1) \
+             SELECT concat_ws(', ', {literals}), (SELECT count(*) FROM qvdiff_changed) \
+             FROM qvdiff_bound",
             table = self.table,
+            offset = rows.saturating_sub(1),
             condition = self.condition,
             assignments = self.assignments,
             literals = literals.join(", "),
@@ -149,45 +173,95 @@ impl BatchedUpdate {
     }
 }
 
-/// The primary key columns of `table` (as written in the statement), quoted, in key order;
-/// empty when it has none.
-fn primary_key(
+/// The primary key columns of `table` (as written in the statement), quoted, in key order
+/// (empty when it has none), and the rows the server estimates the table holds (`None` before
+/// its first `ANALYZE` or vacuum).
+fn primary_key_and_estimate(
     session: &mut (impl Session + ?Sized),
     table: &str,
-) -> Result<Vec<String>, SessionError> {
-    let columns = session.query_value(&format!(
-        "SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.n) \
+) -> Result<(Vec<String>, Option<u64>), SessionError> {
+    let table = quote_string(table);
+    let rows = session.simple_query(&format!(
+        "SELECT (SELECT string_agg(quote_ident(a.attname), ',' ORDER BY k.n) \
          FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-         WHERE i.indrelid = {}::regclass AND i.indisprimary",
-        quote_string(table)
+         WHERE i.indrelid = {table}::regclass AND i.indisprimary), \
+         (SELECT reltuples::bigint FROM pg_class WHERE oid = {table}::regclass)"
     ))?;
-    Ok(columns
+    let mut row = rows.into_iter().next().unwrap_or_default().into_iter();
+    let key = row
+        .next()
+        .flatten()
         .map(|list| list.split(',').map(str::to_string).collect())
-        .unwrap_or_default())
+        .unwrap_or_default();
+    // `reltuples` is -1 for a table never vacuumed or analyzed.
+    let estimate = row
+        .next()
+        .flatten()
+        .and_then(|n| n.parse::<i64>().ok())
+        .and_then(|n| u64::try_from(n).ok());
+    Ok((key, estimate))
 }
 
 /// Runs statement `index` of `migration` (`text`, an `UPDATE` read as `update`) in batches of
-/// `rows`, each committed on its own, then records it as done. Outside a transaction only.
+/// `rows`, each committed on its own, telling `progress` after each; then vacuums the table
+/// when rows changed (see the module docs) and records the statement as done. Outside a
+/// transaction only.
 pub(super) fn run(
     session: &mut (impl Session + ?Sized),
     migration: &Migration,
     direction: Direction,
     index: usize,
     (text, update, rows): (&str, &BatchedUpdate, u64),
+    (retry, progress): (&LockRetry, Option<&BatchHook>),
 ) -> Result<(), SessionError> {
     resume::record_started(session, migration, direction)?;
-    let key = primary_key(session, &update.table)?;
+    let (key, estimate) = primary_key_and_estimate(session, &update.table)?;
     if key.is_empty() {
         return resume::in_step_transaction(session, migration, direction, index, |s| {
             s.execute(text)
         });
     }
+    let started = Instant::now();
+    let mut report = BatchProgress {
+        table: update.table.clone(),
+        walked: 0,
+        changed: 0,
+        estimate,
+        elapsed: started.elapsed(),
+        done: false,
+    };
     let mut last: Option<String> = None;
-    while let Some(next) = session.query_value(&update.sql(&key, rows, last.as_deref()))? {
-        last = Some(next);
+    loop {
+        let batch = session.simple_query(&update.sql(&key, rows, last.as_deref()))?;
+        let Some(row) = batch.into_iter().next() else {
+            break;
+        };
+        let mut values = row.into_iter().map(Option::unwrap_or_default);
+        last = values.next();
+        let changed: u64 = values.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        // The last batch may hold fewer keys: the estimate is what the count is shown against.
+        report.walked += rows;
+        report.changed += changed;
+        report.elapsed = started.elapsed();
+        if let Some(progress) = progress {
+            progress(&report);
+        }
     }
-    resume::record_step(session, migration, direction, index)
+    if report.changed > 0 {
+        table_locks::execute_without_timeout(
+            session,
+            &format!("VACUUM (ANALYZE) {}", update.table),
+            retry,
+        )?;
+    }
+    resume::record_step(session, migration, direction, index)?;
+    report.elapsed = started.elapsed();
+    report.done = true;
+    if let Some(progress) = progress {
+        progress(&report);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -212,12 +286,63 @@ mod tests {
         assert_eq!(whole.condition, "TRUE");
         assert_eq!(
             whole.sql(&["\"id\"".to_string()], 50, Some("'7'")),
-            "WITH qvdiff_batch AS (SELECT \"id\" FROM t WHERE (\"id\") > ('7') AND (TRUE) \
-             ORDER BY \"id\" LIMIT 50), qvdiff_changed AS (UPDATE t SET a = (SELECT max(x) \
-             FROM u WHERE u.y = 1) WHERE (TRUE) AND (\"id\") IN (SELECT \"id\" FROM \
-             qvdiff_batch)) SELECT concat_ws(', ', quote_literal(\"id\")) FROM qvdiff_batch \
-             ORDER BY \"id\" DESC LIMIT 1"
+            "WITH qvdiff_bound AS ((SELECT \"id\" FROM t WHERE (\"id\") > ('7') ORDER BY \"id\" \
+             LIMIT 1 OFFSET 49) UNION ALL (SELECT \"id\" FROM t WHERE (\"id\") > ('7') ORDER BY \
+             \"id\" DESC LIMIT 1) LIMIT 1), qvdiff_changed AS (UPDATE t SET a = (SELECT max(x) \
+             FROM u WHERE u.y = 1) WHERE (\"id\") > ('7') AND (\"id\") <= (SELECT \"id\" FROM \
+             qvdiff_bound) AND (TRUE) RETURNING 1) SELECT concat_ws(', ', quote_literal(\"id\")), \
+             (SELECT count(*) FROM qvdiff_changed) FROM qvdiff_bound"
         );
+        let first = read.sql(&["a".to_string(), "b".to_string()], 1, None);
+        assert!(
+            first.starts_with(
+                "WITH qvdiff_bound AS ((SELECT a, b FROM \"items\" ORDER BY a, b LIMIT 1 \
+                 OFFSET 0) UNION ALL (SELECT a, b FROM \"items\" ORDER BY a DESC, b DESC LIMIT 1)"
+            ),
+            "{first}"
+        );
+        assert!(
+            first.contains("WHERE (a, b) <= (SELECT a, b FROM qvdiff_bound) AND"),
+            "{first}"
+        );
+    }
+
+    /// On a column the server has no statistics for yet (a column just added, as a backfill's),
+    /// the planner guesses few rows match the `WHERE`; no batch may then read the whole table,
+    /// or a backfill would take time in the square of the rows. Each batch's plan goes by the
+    /// primary key's index, first batch and later ones.
+    #[test]
+    fn no_batch_reads_the_whole_table() {
+        let Some(db) = crate::testing::TestDatabase::create("batch_plans") else {
+            return;
+        };
+        let mut client = db.connect();
+        client
+            .batch_execute(
+                "CREATE TABLE items (id bigint PRIMARY KEY, qty integer NOT NULL); \
+                 INSERT INTO items SELECT g, g % 100 FROM generate_series(1, 50000) g; \
+                 ANALYZE items; \
+                 ALTER TABLE items ADD COLUMN qty_new bigint",
+            )
+            .unwrap();
+        let sql = "UPDATE \"items\" SET \"qty_new\" = \"qty\" \
+                   WHERE \"qty_new\" IS NULL AND \"qty\" IS NOT NULL;";
+        let read = update(sql).expect("an update");
+        let key = ["\"id\"".to_string()];
+        for last in [None, Some("'20000'")] {
+            let plan: Vec<String> = client
+                .simple_query(&format!("EXPLAIN {}", read.sql(&key, 10_000, last)))
+                .unwrap()
+                .into_iter()
+                .filter_map(|message| match message {
+                    postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .collect();
+            let plan = plan.join("\n");
+            assert!(plan.contains("items_pkey"), "{plan}");
+            assert!(!plan.contains("Seq Scan"), "{plan}");
+        }
     }
 
     #[test]

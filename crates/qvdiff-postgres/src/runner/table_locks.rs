@@ -114,6 +114,11 @@ fn candidate_names(sql: &str) -> Vec<String> {
     names
 }
 
+/// How long the sessions in the way are watched before they are named: a session still holding
+/// its lock after this pause (in the same transaction) is what the statement waited for, not a
+/// write that was queued behind the statement and is finishing now that it is gone.
+const STILL_HOLDING_AFTER: Duration = Duration::from_millis(500);
+
 /// The other sessions that held a lock on a table `statement` names for the whole `waited`,
 /// each described in one line: process id, application, state, how long its transaction has
 /// been open, the locks and its last query. Longest-open transaction first; at most five. Best
@@ -121,7 +126,11 @@ fn candidate_names(sql: &str) -> Vec<String> {
 ///
 /// A session that kept the statement waiting for `waited` has had its transaction open at least
 /// that long (while an ACCESS EXCLUSIVE request waits, no conflicting lock is granted to anyone
-/// after it), so younger transactions, such as the application's own short writes, are left out.
+/// after it), so younger transactions are left out. That alone is not enough: a write queued
+/// behind the statement since just after it started waiting is granted its lock the moment the
+/// statement gives up, and on a busy machine may still hold it when the server is asked. So the
+/// sessions are read twice, [`STILL_HOLDING_AFTER`] apart, and only those holding a lock in the
+/// same transaction both times are named.
 pub(super) fn blocking_sessions(
     session: &mut (impl Session + ?Sized),
     statement: &str,
@@ -131,18 +140,42 @@ pub(super) fn blocking_sessions(
     if names.is_empty() {
         return Vec::new();
     }
+    let query = holders_sql(&names, waited);
+    let Ok(first) = session.simple_query(&query) else {
+        return Vec::new();
+    };
+    let first: Vec<Holder> = first.into_iter().filter_map(Holder::of).collect();
+    if first.is_empty() {
+        return Vec::new();
+    }
+    std::thread::sleep(STILL_HOLDING_AFTER);
+    let Ok(second) = session.simple_query(&query) else {
+        return Vec::new();
+    };
+    second
+        .into_iter()
+        .filter_map(Holder::of)
+        .filter(|holder| first.iter().any(|f| f.same_transaction(holder)))
+        .map(|holder| holder.describe())
+        .collect()
+}
+
+/// The query for [`blocking_sessions`]: the other sessions holding a lock on a relation among
+/// `names` in a transaction open at least `waited`.
+fn holders_sql(names: &[String], waited: Duration) -> String {
     let array = names
         .iter()
         .map(|name| quote_string(name))
         .collect::<Vec<_>>()
         .join(", ");
     // `to_regclass` raises an error on a malformed name: only plain ones are given to it.
-    let query = format!(
+    format!(
         "WITH named AS ( \
            SELECT CASE WHEN name ~ '^(\"([^\"]|\"\")+\"|[A-Za-z_][A-Za-z0-9_$]*)$' \
              THEN to_regclass(name) END AS oid \
            FROM unnest(ARRAY[{array}]::text[]) AS n(name)) \
-         SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), \
+         SELECT a.pid, a.xact_start::text, coalesce(a.application_name, ''), \
+           coalesce(a.state, ''), \
            coalesce(date_trunc('second', now() - a.xact_start)::text, ''), \
            coalesce(date_trunc('second', a.query_start)::text, ''), \
            coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200), ''), \
@@ -154,37 +187,62 @@ pub(super) fn blocking_sessions(
          GROUP BY a.pid, a.application_name, a.state, a.xact_start, a.query_start, a.query \
          ORDER BY a.xact_start NULLS LAST, a.pid LIMIT 5",
         waited.as_millis()
-    );
-    let Ok(rows) = session.simple_query(&query) else {
-        return Vec::new();
-    };
-    rows.into_iter()
-        .filter_map(|row| {
-            let mut values = row.into_iter().map(Option::unwrap_or_default);
-            let pid = values.next()?;
-            let application = values.next()?;
-            let state = values.next()?;
-            let open_for = values.next()?;
-            let query_start = values.next()?;
-            let query = values.next()?;
-            let locks = values.next()?;
-            let mut line = format!("process {pid}");
-            if !application.is_empty() {
-                line.push_str(&format!(" ({application})"));
-            }
-            if !state.is_empty() {
-                line.push_str(&format!(", {state}"));
-            }
-            if !open_for.is_empty() {
-                line.push_str(&format!(", transaction open for {open_for}"));
-            }
-            line.push_str(&format!(", holds {locks}"));
-            if !query.is_empty() {
-                line.push_str(&format!(", last query (started {query_start}): {query}"));
-            }
-            Some(line)
+    )
+}
+
+/// A session holding a lock on the statement's tables, as [`holders_sql`] reads it.
+struct Holder {
+    pid: String,
+    /// When its transaction started, as the server prints it: the same text in both readings
+    /// means the same transaction.
+    transaction_start: String,
+    application: String,
+    state: String,
+    open_for: String,
+    query_start: String,
+    query: String,
+    locks: String,
+}
+
+impl Holder {
+    fn of(row: Vec<Option<String>>) -> Option<Holder> {
+        let mut values = row.into_iter().map(Option::unwrap_or_default);
+        Some(Holder {
+            pid: values.next()?,
+            transaction_start: values.next()?,
+            application: values.next()?,
+            state: values.next()?,
+            open_for: values.next()?,
+            query_start: values.next()?,
+            query: values.next()?,
+            locks: values.next()?,
         })
-        .collect()
+    }
+
+    fn same_transaction(&self, other: &Holder) -> bool {
+        self.pid == other.pid && self.transaction_start == other.transaction_start
+    }
+
+    fn describe(&self) -> String {
+        let mut line = format!("process {}", self.pid);
+        if !self.application.is_empty() {
+            line.push_str(&format!(" ({})", self.application));
+        }
+        if !self.state.is_empty() {
+            line.push_str(&format!(", {}", self.state));
+        }
+        if !self.open_for.is_empty() {
+            line.push_str(&format!(", transaction open for {}", self.open_for));
+        }
+        line.push_str(&format!(", holds {}", self.locks));
+        if !self.query.is_empty() {
+            line.push_str(&format!(
+                ", last query (started {}): {}",
+                self.query_start, self.query
+            ));
+        }
+        line
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! left, at most one line a second (nothing when stderr is not a terminal, see
 //! [`Console::progress`]).
 
-use crate::output::Console;
+use crate::output::{human_seconds, Console};
 use std::time::{Duration, Instant};
 
 /// How often a progress line is printed at most.
@@ -53,26 +53,5 @@ impl<'a> Progress<'a> {
             "copied {table}: {rows} rows; reading them back to compare"
         ));
         self.last = Instant::now();
-    }
-}
-
-/// `75` → `1 min 15 s`, `4.2` → `5 s`.
-fn human_seconds(seconds: f64) -> String {
-    let whole = seconds.ceil() as u64;
-    if whole < 60 {
-        format!("{whole} s")
-    } else {
-        format!("{} min {} s", whole / 60, whole % 60)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_left_reads_as_minutes_and_seconds() {
-        assert_eq!(human_seconds(4.2), "5 s");
-        assert_eq!(human_seconds(75.0), "1 min 15 s");
     }
 }
