@@ -44,7 +44,7 @@ pub fn test_ca(label: &str) -> Option<std::path::PathBuf> {
     }
 }
 
-/// The value inside `$found`, an `Option` from [`TestDatabase::create`] or a helper over it, or
+/// The value inside `$found`, an `Option` from [`TestDatabase::create`] or a function wrapping it, or
 /// else a return from the calling test: `None` means there is no test server, and the test is
 /// skipped (it said so on stderr).
 #[macro_export]

@@ -46,7 +46,7 @@ pub(super) struct MovedConstraints {
 }
 
 /// Whether `expr` mentions `column`, as the server would read it.
-fn mentions(expr: &str, column: &str) -> bool {
+pub(super) fn mentions(expr: &str, column: &str) -> bool {
     rename_in_expression(expr, column, "\u{1}") != expr
 }
 

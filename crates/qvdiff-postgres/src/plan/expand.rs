@@ -28,7 +28,7 @@
 //! reason is reported); so does everything else.
 
 use super::backfill::batched_sql;
-use super::carried_constraints::MovedConstraints;
+use super::carried_constraints::{mentions, MovedConstraints};
 use super::{
     fill_fact, fill_value_sql, has_assignment_cast, is_row_number, sqlite_blob_hex, Postgres,
 };
@@ -37,7 +37,7 @@ use crate::locks::type_change_rewrites;
 use crate::render::{limit_name, parse_default, quote_ident, render_default, render_type};
 use crate::replay::{
     canonical_predicate, create_table_view_sql, drop_table_view_sql, predicate_after_renames,
-    rename_in_expression, table_view_object,
+    table_view_object,
 };
 use qvdiff_core::{
     diff, fill_restored_columns, Change, Check, Column, ColumnType, DefaultValue, Dialect,
@@ -133,9 +133,7 @@ fn moved_indexes(
     let (before, after) = (from.table(table)?, to.table(table)?);
     let on = |i: &Index, column: &str| {
         i.columns.iter().any(|c| c == column)
-            || i.predicate
-                .as_deref()
-                .is_some_and(|p| rename_in_expression(p, column, "\u{1}") != p)
+            || i.predicate.as_deref().is_some_and(|p| mentions(p, column))
     };
     let condition = |i: &Index, renames: &[(String, String)]| {
         i.predicate
