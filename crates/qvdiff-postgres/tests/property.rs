@@ -603,25 +603,16 @@ fn run_on_server(
         &planned.down_sql,
     );
     let options = RunOptions::default();
-    db.run(&RunRequest::new(
-        &migrations,
-        Up,
-        RevisionTarget::named("r1"),
-        &options,
-    ))
-    .map_err(|e| format!("creating A: {e}"))?;
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::named("r1"), &options);
+    db.run(&request).map_err(|e| format!("creating A: {e}"))?;
     let a_live = expect_schema(&mut db.client, "after A", &modelled.a, &planned.baseline)?;
     if with_rows {
         insert_rows(&mut db.client, case)?;
     }
     let stored = read_all(&mut db.client, &a_live)?;
 
-    if let Err(e) = db.run(&RunRequest::new(
-        &migrations,
-        Up,
-        RevisionTarget::head(),
-        &options,
-    )) {
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::head(), &options);
+    if let Err(e) = db.run(&request) {
         let message = check_refusal(&planned.up, "up", &e)?;
         expect_checked_up_front(&planned.up, &e)?;
         match done_before_refusal(&e) {
@@ -660,12 +651,8 @@ fn run_on_server(
     }
     let after_up = read_all(&mut db.client, &b_live)?;
 
-    if let Err(e) = db.run(&RunRequest::new(
-        &migrations,
-        Down,
-        RevisionTarget::Back(1),
-        &options,
-    )) {
+    let request = RunRequest::new(&migrations, Down, RevisionTarget::Back(1), &options);
+    if let Err(e) = db.run(&request) {
         let message = check_refusal(&planned.down, "down", &e)?;
         expect_rolled_back(&mut db, "down", &b_live, &after_up, &["r1", "r2"])?;
         return Ok(Outcome::Refused(message));
@@ -705,12 +692,8 @@ fn run_on_server(
 
     // Up again, from the state down left (restored columns hold their fills).
     let after_down = read_all(&mut db.client, &a_again)?;
-    if let Err(e) = db.run(&RunRequest::new(
-        &migrations,
-        Up,
-        RevisionTarget::head(),
-        &options,
-    )) {
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::head(), &options);
+    if let Err(e) = db.run(&request) {
         let message = check_refusal(&planned.up, "up (again)", &e)?;
         match done_before_refusal(&e) {
             Some(done) => {
@@ -814,13 +797,8 @@ fn run_online(case: &Case, planned: &Planned) -> Result<bool, Failure> {
         contract: true,
         ..RunOptions::default()
     };
-    db.run(&RunRequest::new(
-        &migrations,
-        Up,
-        RevisionTarget::named("r1"),
-        &options,
-    ))
-    .map_err(|e| format!("creating A: {e}"))?;
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::named("r1"), &options);
+    db.run(&request).map_err(|e| format!("creating A: {e}"))?;
     insert_rows(&mut db.client, case)?;
     let stored = read_all(&mut db.client, &planned.baseline)?;
     // The rows each table must hold: A's under B's name (a table B adds holds none), and after
