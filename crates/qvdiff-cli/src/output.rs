@@ -126,6 +126,56 @@ impl Console {
     }
 }
 
+/// How often a progress line about long work is printed at most.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The pace of long work counted in rows, for its progress lines: when the next line is due
+/// (one a second at most) and the rate and time left so far.
+pub struct Pace {
+    started: std::time::Instant,
+    last_line: Option<std::time::Instant>,
+}
+
+impl Pace {
+    /// Work starting now; `first_line_now` lets the first line out at once rather than after
+    /// a second.
+    pub fn new(first_line_now: bool) -> Pace {
+        let now = std::time::Instant::now();
+        Pace {
+            started: now,
+            last_line: (!first_line_now).then_some(now),
+        }
+    }
+
+    /// Whether a line is due now; if so, the next one is a second away.
+    pub fn line_due(&mut self) -> bool {
+        if self
+            .last_line
+            .is_some_and(|at| at.elapsed() < PROGRESS_EVERY)
+        {
+            return false;
+        }
+        self.line_shown();
+        true
+    }
+
+    /// A line was shown by other means: the next is a second away.
+    pub fn line_shown(&mut self) {
+        self.last_line = Some(std::time::Instant::now());
+    }
+
+    /// Rows per second after `done` rows in `elapsed`, and seconds left for `total` at that rate.
+    pub fn rate_and_left(done: u64, total: u64, elapsed: std::time::Duration) -> (f64, f64) {
+        let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
+        (rate, total.saturating_sub(done) as f64 / rate.max(1.0))
+    }
+
+    /// Time since the work started.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+}
+
 /// `75` → `1 min 15 s`, `4.2` → `5 s`: a time left or taken, for a person.
 pub fn human_seconds(seconds: f64) -> String {
     let whole = seconds.ceil() as u64;
@@ -144,5 +194,19 @@ mod tests {
     fn time_left_reads_as_minutes_and_seconds() {
         assert_eq!(human_seconds(4.2), "5 s");
         assert_eq!(human_seconds(75.0), "1 min 15 s");
+    }
+
+    #[test]
+    fn pace_lets_one_line_a_second_and_reckons_the_time_left() {
+        let mut now = Pace::new(true);
+        assert!(now.line_due());
+        assert!(!now.line_due());
+        assert!(!Pace::new(false).line_due());
+        let (rate, left) = Pace::rate_and_left(500, 2_000, std::time::Duration::from_secs(2));
+        assert_eq!((rate, left), (250.0, 6.0));
+        assert_eq!(
+            Pace::rate_and_left(10, 5, std::time::Duration::from_secs(1)).1,
+            0.0
+        );
     }
 }

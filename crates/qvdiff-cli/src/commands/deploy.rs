@@ -9,7 +9,7 @@ use crate::dialects;
 use crate::error::{CliError, CliResult};
 use crate::history::{database_and_history, HistoryDir};
 use crate::models::display_path;
-use crate::output::{human_seconds, Console, Tone};
+use crate::output::{human_seconds, Console, Pace, Tone};
 use crate::planning::schema_diff;
 use crate::prompt::Prompter;
 use qvdiff_core::backend::{
@@ -23,7 +23,6 @@ use qvdiff_core::wording::plural;
 use qvdiff_core::{BackendError, BackendErrorKind};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 fn run_error(e: BackendError) -> CliError {
     let locked = e.kind == BackendErrorKind::Locked;
@@ -64,27 +63,22 @@ fn options(config: &Config, database: &Database, backup: bool, console: &Console
     }
 }
 
-/// How often a batched update's progress line is printed at most.
-const BATCH_LINE_EVERY: Duration = Duration::from_secs(1);
-
 /// Reports a batched update (a backfill of a big table runs for minutes): on a terminal a line
 /// a second at most with the rows done of the table's estimate, the rate and the time left;
 /// when it is done one summary line, which is all that logs and scripts get.
 fn batch_reporter(console: Console) -> BatchHook {
-    let last_line: Mutex<Option<Instant>> = Mutex::new(None);
+    let pace = Mutex::new(Pace::new(true));
     Arc::new(move |progress: &BatchProgress| {
         if progress.done {
             console.info(&batch_summary(progress));
             return;
         }
-        let Ok(mut last) = last_line.lock() else {
+        let Ok(mut pace) = pace.lock() else {
             return;
         };
-        if last.is_some_and(|at| at.elapsed() < BATCH_LINE_EVERY) {
-            return;
+        if pace.line_due() {
+            console.progress(&batch_line(progress));
         }
-        *last = Some(Instant::now());
-        console.progress(&batch_line(progress));
     })
 }
 
@@ -101,11 +95,11 @@ fn table_for_people(table: &str) -> &str {
 /// 40 s left`.
 fn batch_line(progress: &BatchProgress) -> String {
     let table = table_for_people(&progress.table);
-    let rate = progress.walked as f64 / progress.elapsed.as_secs_f64().max(1e-3);
+    let (rate, _) = Pace::rate_and_left(progress.walked, 0, progress.elapsed);
     match progress.estimate.filter(|total| *total > 0) {
         Some(total) => {
             let walked = progress.walked.min(total);
-            let left = (total - walked) as f64 / rate.max(1.0);
+            let (_, left) = Pace::rate_and_left(walked, total, progress.elapsed);
             format!(
                 "updating {table} in batches: {walked} of about {total} rows ({}%), {} rows/s, \
                  about {} left",
@@ -749,7 +743,7 @@ mod tests {
             walked,
             changed: walked / 2,
             estimate,
-            elapsed: Duration::from_secs(10),
+            elapsed: std::time::Duration::from_secs(10),
             done,
         }
     }

@@ -2,17 +2,12 @@
 //! left, at most one line a second (nothing when stderr is not a terminal, see
 //! [`Console::progress`]).
 
-use crate::output::{human_seconds, Console};
-use std::time::{Duration, Instant};
-
-/// How often a progress line is printed at most.
-const EVERY: Duration = Duration::from_secs(1);
+use crate::output::{human_seconds, Console, Pace};
 
 /// Rows copied so far over all tables, and when the copy started.
 pub struct Progress<'a> {
     console: &'a Console,
-    started: Instant,
-    last: Instant,
+    pace: Pace,
     total: u64,
     done: u64,
 }
@@ -20,11 +15,9 @@ pub struct Progress<'a> {
 impl<'a> Progress<'a> {
     /// Progress of a copy of `total` rows starting now.
     pub fn new(console: &'a Console, total: u64) -> Progress<'a> {
-        let now = Instant::now();
         Progress {
             console,
-            started: now,
-            last: now,
+            pace: Pace::new(false),
             total,
             done: 0,
         }
@@ -33,13 +26,10 @@ impl<'a> Progress<'a> {
     /// `added` more rows written; `copied` of `of` in `table`.
     pub fn copied(&mut self, table: &str, copied: u64, of: u64, added: u64) {
         self.done += added;
-        if self.last.elapsed() < EVERY {
+        if !self.pace.line_due() {
             return;
         }
-        self.last = Instant::now();
-        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = self.done as f64 / seconds;
-        let left = self.total.saturating_sub(self.done) as f64 / rate.max(1.0);
+        let (rate, left) = Pace::rate_and_left(self.done, self.total, self.pace.elapsed());
         self.console.progress(&format!(
             "copying {table}: {copied}/{of} rows ({} rows/s, about {} left to copy)",
             rate as u64,
@@ -52,6 +42,6 @@ impl<'a> Progress<'a> {
         self.console.progress(&format!(
             "copied {table}: {rows} rows; reading them back to compare"
         ));
-        self.last = Instant::now();
+        self.pace.line_shown();
     }
 }
