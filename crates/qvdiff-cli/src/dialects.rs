@@ -20,7 +20,7 @@ use crate::error::{CliError, CliResult};
 use crate::history::History;
 use crate::planning::schema_diff;
 use qvdiff_core::runner::{plan_stamp, Migrations};
-use qvdiff_core::{Backend, Dialect, Schema};
+use qvdiff_core::{Backend, Dialect, RevisionTarget, Schema};
 
 /// SQLite's online backups and restores (`backup`, `restore`, and `upgrade`'s backup).
 pub use qvdiff_sqlite::backup;
@@ -298,11 +298,13 @@ pub fn recorded_schema(history: &History, server: Option<&Database>) -> CliResul
 /// [`recorded`].
 pub fn schema_at(history: &History, target: &str, server: Option<&Database>) -> CliResult<Schema> {
     let migrations = &history.migrations;
+    let target = RevisionTarget::named(target);
     match history.dialect {
-        DialectKind::Sqlite => qvdiff_sqlite::runner::schema_at(migrations, target)
+        DialectKind::Sqlite => qvdiff_sqlite::runner::schema_at(migrations, &target)
             .map_err(|e| CliError::new(e.to_string())),
         DialectKind::Postgres => {
-            let chain = plan_stamp(migrations, target).map_err(|e| CliError::new(e.to_string()))?;
+            let chain =
+                plan_stamp(migrations, &target).map_err(|e| CliError::new(e.to_string()))?;
             modelled_chain(chain.into_iter(), server)
         }
     }
@@ -385,7 +387,7 @@ pub fn offline_script(history: &History, range: Option<&str>) -> CliResult<Strin
 /// `contract`.
 pub fn upgrade_script_from_base(
     migrations: &Migrations,
-    target: &str,
+    target: &RevisionTarget,
     contract: bool,
 ) -> CliResult<String> {
     qvdiff_sqlite::runner::upgrade_sql_from_base(migrations, target, contract)

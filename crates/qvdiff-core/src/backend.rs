@@ -2,10 +2,20 @@
 //! reports, and the [`Backend`] trait the CLI drives a database through.
 //!
 //! The types are plain data; the work (locking, transactions, the ledger) is each dialect
-//! crate's. The decisions (what to apply, when to refuse) are [`crate::runner`]'s, shared by all.
+//! crate's. The decisions (what to apply, when to refuse) are [`crate::runner`]'s, shared by all;
+//! the loop that carries them out is [`crate::run_loop`]'s. A dialect reports a failure as a
+//! [`RunError`] (its own failures inside), which becomes a [`BackendError`] at this boundary.
+
+mod run_error;
+
+pub use run_error::{committed_before, rolled_back_note, FailedStatement, LockWait, RunError};
 
 use crate::dialect::Dialect;
-use crate::runner::{AcceptedEdit, AppliedRevision, Migration, Migrations};
+use crate::run_loop::{script_plan, LedgerWrite, LedgerWritten, RunRequest};
+use crate::runner::{
+    plan_stamp, AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, RevisionTarget,
+    ScriptPlan,
+};
 use crate::schema::Schema;
 use std::fmt;
 use std::path::PathBuf;
@@ -225,18 +235,13 @@ impl BackendError {
     }
 }
 
-/// A dialect runner's own error type: its message is the [`BackendError`]'s, and it knows which
-/// kind of failure it is.
-pub trait RunnerError: fmt::Display {
-    /// Whether it is a lock wait, a refusal or a failure.
-    fn backend_kind(&self) -> BackendErrorKind;
-}
-
-/// A runner error as a [`BackendError`], its message unchanged.
-pub fn backend_error(error: impl RunnerError) -> BackendError {
-    BackendError {
-        kind: error.backend_kind(),
-        message: error.to_string(),
+impl From<Refusal> for BackendError {
+    /// A refusal of the decisions, before the database was changed.
+    fn from(refusal: Refusal) -> BackendError {
+        BackendError {
+            kind: BackendErrorKind::Refused,
+            message: refusal.to_string(),
+        }
     }
 }
 
@@ -251,6 +256,10 @@ impl std::error::Error for BackendError {}
 /// A live database of one dialect, as the deploy commands use it. `qvdiff-sqlite` and
 /// `qvdiff-postgres` each implement it; the CLI picks one from the database URL and never asks
 /// which it got.
+///
+/// A dialect implements what differs: reading the database, its script shape, and how it opens
+/// a run ([`Backend::run`]) or a ledger write ([`Backend::write_ledger`]) under its lock. The
+/// provided methods (the scripts, `stamp`, `accept`) are the same for every dialect. Targets arrive parsed ([`RevisionTarget`]): no dialect reads one from text.
 pub trait Backend {
     /// The dialect whose SQL this database runs (and whose `normalize` its schema went through).
     fn dialect(&self) -> &dyn Dialect;
@@ -277,45 +286,63 @@ pub trait Backend {
     /// value for).
     fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, BackendError>;
 
+    /// The offline script of `plan`, in the transaction shape the dialect's runner uses, with
+    /// `range` (`base -> head`) in its header.
+    fn render_script(&self, plan: &ScriptPlan<'_>, range: &str) -> Result<String, BackendError>;
+
+    /// Runs the `upgrade` (to `head`, a revision, `+N`) or `downgrade` (to `base`, a revision
+    /// that stays applied, `-N`) of `request` under the dialect's lock, all or nothing (see
+    /// [`crate::run_loop::run_revisions`]).
+    fn run(&mut self, request: &RunRequest<'_>) -> Result<RunReport, BackendError>;
+
+    /// Makes `write` in one transaction under the dialect's lock, running no migration SQL.
+    fn write_ledger(
+        &mut self,
+        write: &LedgerWrite<'_>,
+        options: &RunOptions,
+    ) -> Result<LedgerWritten, BackendError>;
+
+    /// Every accepted edit, oldest first (empty without an audit table).
+    fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError>;
+
     /// The script `upgrade TARGET --sql` would run on this database now; nothing is changed.
     /// It stops before the first contract revision unless `contract`, as `upgrade` does.
     fn upgrade_script(
         &mut self,
         migrations: &Migrations,
-        target: &str,
+        target: &RevisionTarget,
         contract: bool,
-    ) -> Result<String, BackendError>;
+    ) -> Result<String, BackendError> {
+        let ledger = self.applied()?;
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target, contract)?;
+        self.render_script(&plan, &range)
+    }
 
     /// The script `downgrade TARGET --sql` would run on this database now; nothing is changed.
     fn downgrade_script(
         &mut self,
         migrations: &Migrations,
-        target: &str,
-    ) -> Result<String, BackendError>;
+        target: &RevisionTarget,
+    ) -> Result<String, BackendError> {
+        let ledger = self.applied()?;
+        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target, false)?;
+        self.render_script(&plan, &range)
+    }
 
-    /// Applies what `target` (`head`, a revision, `+N`) needs, all or nothing.
-    fn upgrade(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<RunReport, BackendError>;
-
-    /// Reverts down to `target` (`base`, a revision that stays applied, `-N`), all or nothing.
-    fn downgrade(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<RunReport, BackendError>;
-
-    /// Writes the ledger as if `target` were applied, running no migration SQL.
+    /// Writes the ledger as if `target` (a revision, `head`, `heads`, `base`) were applied,
+    /// running no migration SQL.
     fn stamp(
         &mut self,
         migrations: &Migrations,
-        target: &str,
+        target: &RevisionTarget,
         options: &RunOptions,
-    ) -> Result<StampReport, BackendError>;
+    ) -> Result<StampReport, BackendError> {
+        let keep = plan_stamp(migrations, target)?;
+        match self.write_ledger(&LedgerWrite::Stamp(&keep), options)? {
+            LedgerWritten::Stamped(report) => Ok(report),
+            LedgerWritten::Accepted(_) => unreachable!("a stamp writes a stamp"),
+        }
+    }
 
     /// Accepts an intended edit of the applied file of `revision`: the audit table beside the
     /// ledger records the old and new checksum, the reason and the time, and the ledger takes
@@ -327,8 +354,15 @@ pub trait Backend {
         revision: &str,
         reason: &str,
         options: &RunOptions,
-    ) -> Result<AcceptedEdit, BackendError>;
-
-    /// Every accepted edit, oldest first (empty without an audit table).
-    fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError>;
+    ) -> Result<AcceptedEdit, BackendError> {
+        let write = LedgerWrite::Accept {
+            migrations,
+            revision,
+            reason,
+        };
+        match self.write_ledger(&write, options)? {
+            LedgerWritten::Accepted(edit) => Ok(edit),
+            LedgerWritten::Stamped(_) => unreachable!("an accept writes an accepted edit"),
+        }
+    }
 }

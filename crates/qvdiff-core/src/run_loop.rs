@@ -11,8 +11,8 @@
 
 use crate::backend::{Direction, RunOptions, RunReport, StampReport, StepReport};
 use crate::runner::{
-    self, plan_accept, plan_downgrade, plan_upgrade, AcceptedEdit, AppliedRevision, Migration,
-    Migrations, Refusal, ScriptPlan, STAMP_REASON,
+    self, plan_accept, plan_downgrade, plan_upgrade, AcceptPlan, AcceptedEdit, AppliedRevision,
+    Migration, Migrations, Refusal, RevisionTarget, ScriptPlan, STAMP_REASON,
 };
 
 /// The ledger table of a live database (`qvdiff_migrations` and its audit), as the loop, `stamp`
@@ -38,14 +38,108 @@ pub trait Ledger {
     /// Removes the row of `revision`.
     fn forget(&mut self, revision: &str) -> Result<(), Self::Error>;
 
-    /// Stores `migration`'s checksum in its row, and in the audit table the checksum it
-    /// replaces (`old_checksum`) with `reason` and the time.
-    fn replace_checksum(
-        &mut self,
-        migration: &Migration,
-        old_checksum: &str,
-        reason: &str,
-    ) -> Result<AcceptedEdit, Self::Error>;
+    /// Adds the audit row of `edit`: the applied checksum of its migration
+    /// (`edit.old_checksum`) is replaced by the file's, for `edit.reason`, now.
+    fn record_audit(&mut self, edit: &AcceptPlan<'_>) -> Result<AcceptedEdit, Self::Error>;
+
+    /// Stores `migration`'s checksum in its ledger row.
+    fn store_checksum(&mut self, migration: &Migration) -> Result<(), Self::Error>;
+
+    /// Stores the checksum of `edit`'s migration in its row, and the audit row of the checksum
+    /// it replaces: a checksum is never replaced without its audit row.
+    fn replace_checksum(&mut self, edit: &AcceptPlan<'_>) -> Result<AcceptedEdit, Self::Error> {
+        let recorded = self.record_audit(edit)?;
+        self.store_checksum(edit.migration)?;
+        Ok(recorded)
+    }
+}
+
+/// One `upgrade` (`direction` up) or `downgrade` of a live database: what [`run_revisions`]
+/// and a [`crate::Backend`] are asked to do.
+#[derive(Debug, Clone)]
+pub struct RunRequest<'a> {
+    /// The history.
+    pub migrations: &'a Migrations,
+    /// Up (`upgrade`) or down (`downgrade`).
+    pub direction: Direction,
+    /// Where to go (`head`, a revision, `+N`, `-N`, `base`).
+    pub target: RevisionTarget,
+    /// How to run.
+    pub options: &'a RunOptions,
+}
+
+impl<'a> RunRequest<'a> {
+    /// `upgrade TARGET` (`direction` up) or `downgrade TARGET`.
+    pub fn new(
+        migrations: &'a Migrations,
+        direction: Direction,
+        target: RevisionTarget,
+        options: &'a RunOptions,
+    ) -> RunRequest<'a> {
+        RunRequest {
+            migrations,
+            direction,
+            target,
+            options,
+        }
+    }
+
+    /// The revisions the run takes, in order, for a database whose ledger is `ledger`
+    /// ([`plan_upgrade`] or [`plan_downgrade`]).
+    pub fn plan(&self, ledger: &[AppliedRevision]) -> Result<Vec<&'a Migration>, Refusal> {
+        match self.direction {
+            Direction::Up => plan_upgrade(self.migrations, ledger, &self.target),
+            Direction::Down => plan_downgrade(self.migrations, ledger, &self.target),
+        }
+    }
+}
+
+/// A change of the ledger alone, running no migration SQL, that a dialect makes in one
+/// transaction under its lock: `stamp` or `accept`.
+#[derive(Debug, Clone, Copy)]
+pub enum LedgerWrite<'a> {
+    /// Sets the ledger to exactly these revisions ([`stamp_ledger`]).
+    Stamp(&'a [&'a Migration]),
+    /// Accepts an edit of an applied file ([`accept_edit`]).
+    Accept {
+        /// The history with the edited file.
+        migrations: &'a Migrations,
+        /// The edited revision.
+        revision: &'a str,
+        /// Why it was edited, for the audit table.
+        reason: &'a str,
+    },
+}
+
+/// What a [`LedgerWrite`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerWritten {
+    /// What `stamp` changed.
+    Stamped(StampReport),
+    /// The edit `accept` recorded.
+    Accepted(AcceptedEdit),
+}
+
+impl LedgerWrite<'_> {
+    /// Makes the change on `ledger`, in the transaction the dialect holds open.
+    pub fn apply<L: Ledger + ?Sized>(&self, ledger: &mut L) -> Result<LedgerWritten, L::Error> {
+        match *self {
+            LedgerWrite::Stamp(keep) => stamp_ledger(ledger, keep).map(LedgerWritten::Stamped),
+            LedgerWrite::Accept {
+                migrations,
+                revision,
+                reason,
+            } => accept_edit(ledger, migrations, revision, reason).map(LedgerWritten::Accepted),
+        }
+    }
+
+    /// What the transaction is, for messages (`committing the stamp`).
+    pub fn what(&self) -> &'static str {
+        match self {
+            LedgerWrite::Stamp(_) => "the stamp",
+            LedgerWrite::Accept { .. } => "the accepted edit",
+        }
+    }
 }
 
 /// One `upgrade` or `downgrade` on a live database, as a dialect drives it inside the run it
@@ -120,17 +214,21 @@ pub fn record_change<L: Ledger + ?Sized>(
     }
 }
 
-/// Runs `upgrade` (`direction` up) or `downgrade` inside the run `session` opened: `plan`
-/// chooses the revisions from the ledger ([`plan_upgrade`] or [`plan_downgrade`]). With nothing
-/// applied a downgrade does nothing; with nothing to run, `before_changes` is not called and
-/// nothing is committed. The progress hook of `options` hears of each revision before it runs.
-pub fn run_revisions<'m, S: RunSession + ?Sized>(
+/// Runs the `upgrade` or `downgrade` of `request` inside the run `session` opened: the
+/// revisions come from the ledger ([`RunRequest::plan`]). With nothing applied a downgrade does
+/// nothing; with nothing to run, `before_changes` is not called and nothing is committed. The
+/// progress hook of the options hears of each revision before it runs.
+pub fn run_revisions<S: RunSession + ?Sized>(
     session: &mut S,
-    migrations: &'m Migrations,
-    direction: Direction,
-    options: &RunOptions,
-    plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
+    request: &RunRequest<'_>,
 ) -> Result<RunReport, S::Error> {
+    let RunRequest {
+        migrations,
+        direction,
+        options,
+        ..
+    } = request;
+    let (migrations, direction, options) = (*migrations, *direction, *options);
     let ledger = session.ledger().read_ledger()?;
     if direction == Direction::Down && ledger.is_empty() {
         return Ok(RunReport {
@@ -140,7 +238,7 @@ pub fn run_revisions<'m, S: RunSession + ?Sized>(
             held: Vec::new(),
         });
     }
-    let mut plan = plan(&ledger)?;
+    let mut plan = request.plan(&ledger)?;
     let held = match direction {
         Direction::Up => hold_contract(&mut plan, options.contract),
         Direction::Down => Vec::new(),
@@ -260,7 +358,11 @@ pub fn stamp_ledger<L: Ledger + ?Sized>(
             }
             Some(row) if !migration.applied_as(&row.checksum) => {
                 // A replaced checksum is never silent: the audit keeps both.
-                ledger.replace_checksum(migration, &row.checksum, STAMP_REASON)?;
+                ledger.replace_checksum(&AcceptPlan {
+                    migration,
+                    old_checksum: row.checksum.clone(),
+                    reason: STAMP_REASON.to_string(),
+                })?;
                 report.rechecksummed.push(migration.file.revision.clone());
             }
             Some(_) => {}
@@ -280,7 +382,7 @@ pub fn accept_edit<L: Ledger + ?Sized>(
 ) -> Result<AcceptedEdit, L::Error> {
     let rows = ledger.read_ledger()?;
     let plan = plan_accept(migrations, &rows, revision, reason)?;
-    ledger.replace_checksum(plan.migration, &plan.old_checksum, &plan.reason)
+    ledger.replace_checksum(&plan)
 }
 
 /// Where the database stands, for a script header or a backup name: `base`, or the applied
@@ -301,7 +403,7 @@ pub fn script_plan<'m>(
     migrations: &'m Migrations,
     ledger: &[AppliedRevision],
     direction: Direction,
-    target: &str,
+    target: &RevisionTarget,
     contract: bool,
 ) -> Result<(ScriptPlan<'m>, String), Refusal> {
     let mut held = Vec::new();

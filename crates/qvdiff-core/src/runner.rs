@@ -16,6 +16,7 @@ pub use team::{
     SquashPlan,
 };
 
+use crate::backend::Direction;
 use crate::graph::{GraphError, Node, RevisionGraph, Target};
 use crate::migration::{is_contract, squashed_revisions, FormatError, MigrationFile};
 use std::collections::{BTreeMap, BTreeSet};
@@ -134,13 +135,13 @@ impl Migration {
     /// statement in the dialect's SQL.
     pub fn offline_ledger_sql(
         &self,
-        direction: crate::backend::Direction,
+        direction: Direction,
         insert: impl Fn(&Migration) -> String,
         delete: impl Fn(&str) -> String,
     ) -> String {
         match direction {
-            crate::backend::Direction::Up => insert(self),
-            crate::backend::Direction::Down => {
+            Direction::Up => insert(self),
+            Direction::Down => {
                 let deletes: Vec<String> = self.ledger_revisions().map(delete).collect();
                 deletes.join("\n")
             }
@@ -460,15 +461,9 @@ impl RevisionTarget {
 
     /// [`RevisionTarget::parse`] for `upgrade`: `-N` is refused, naming `downgrade`.
     pub fn for_upgrade(text: &str) -> Result<RevisionTarget, Refusal> {
-        match RevisionTarget::parse(text)? {
-            RevisionTarget::Back(_) => Err(Refusal::InvalidTarget {
-                target: text.trim().to_string(),
-                expected: "`head`, `heads`, `base`, a revision or +N (upgrade goes forward; \
-                           `qvdiff downgrade -N` goes back)"
-                    .to_string(),
-            }),
-            target => Ok(target),
-        }
+        let target = RevisionTarget::parse(text)?;
+        target.check_direction(Direction::Up)?;
+        Ok(target)
     }
 
     /// [`RevisionTarget::parse`] for `downgrade`, where an empty target means `-1`: `+N` is
@@ -477,15 +472,61 @@ impl RevisionTarget {
         if text.trim().is_empty() {
             return Ok(RevisionTarget::Back(1));
         }
-        match RevisionTarget::parse(text)? {
-            RevisionTarget::Forward(_) => Err(Refusal::InvalidTarget {
-                target: text.trim().to_string(),
-                expected: "-N, `base` or a revision that stays applied (downgrade goes back; \
-                           `qvdiff upgrade +N` goes forward)"
-                    .to_string(),
+        let target = RevisionTarget::parse(text)?;
+        target.check_direction(Direction::Down)?;
+        Ok(target)
+    }
+
+    /// `head`: where `upgrade` goes without a target.
+    pub fn head() -> RevisionTarget {
+        RevisionTarget::Named("head".to_string())
+    }
+
+    /// A target that names a revision (or `base`, `head`, `heads`), resolved against the
+    /// history later.
+    pub fn named(name: impl Into<String>) -> RevisionTarget {
+        RevisionTarget::Named(name.into())
+    }
+
+    /// Refuses a count that goes the other way than `direction` (`-N` for `upgrade`, `+N` for
+    /// `downgrade`), naming the command that goes that way.
+    pub fn check_direction(&self, direction: Direction) -> Result<(), Refusal> {
+        let expected = match (self, direction) {
+            (RevisionTarget::Back(_), Direction::Up) => {
+                "`head`, `heads`, `base`, a revision or +N (upgrade goes forward; \
+                 `qvdiff downgrade -N` goes back)"
+            }
+            (RevisionTarget::Forward(_), Direction::Down) => {
+                "-N, `base` or a revision that stays applied (downgrade goes back; \
+                 `qvdiff upgrade +N` goes forward)"
+            }
+            _ => return Ok(()),
+        };
+        Err(Refusal::InvalidTarget {
+            target: self.to_string(),
+            expected: expected.to_string(),
+        })
+    }
+
+    /// Refuses a count (`+N`, `-N`) where only a revision is meaningful (`stamp`), giving the
+    /// name otherwise.
+    pub fn revision_name(&self) -> Result<&str, Refusal> {
+        match self {
+            RevisionTarget::Named(name) => Ok(name),
+            _ => Err(Refusal::InvalidTarget {
+                target: self.to_string(),
+                expected: "a revision, `head`, `heads` or `base`".to_string(),
             }),
-            target => Ok(target),
         }
+    }
+}
+
+impl std::str::FromStr for RevisionTarget {
+    type Err = Refusal;
+
+    /// [`RevisionTarget::parse`].
+    fn from_str(text: &str) -> Result<RevisionTarget, Refusal> {
+        RevisionTarget::parse(text)
     }
 }
 
@@ -507,7 +548,7 @@ impl std::fmt::Display for RevisionTarget {
 pub fn plan_upgrade<'a>(
     migrations: &'a Migrations,
     applied: &[AppliedRevision],
-    target: &str,
+    target: &RevisionTarget,
 ) -> Result<Vec<&'a Migration>, Refusal> {
     let ledger = baseline_rows(migrations, applied)?;
     check_rows(migrations, &ledger.rows)?;
@@ -520,12 +561,13 @@ pub fn plan_upgrade<'a>(
 fn plan_from<'a>(
     migrations: &'a Migrations,
     applied: &[AppliedRevision],
-    target: &str,
+    target: &RevisionTarget,
 ) -> Result<Vec<&'a Migration>, Refusal> {
     let graph = migrations.graph();
     let applied = applied_set(applied);
-    let name = match RevisionTarget::for_upgrade(target)? {
-        RevisionTarget::Forward(steps) => {
+    target.check_direction(Direction::Up)?;
+    let name = match target {
+        &RevisionTarget::Forward(steps) => {
             let heads = graph.heads();
             let path = graph.upgrade_path_many(&applied, &heads);
             // Fewer pending revisions than asked is refused, as `downgrade -N` is: a deploy
@@ -539,10 +581,10 @@ fn plan_from<'a>(
             }
             return Ok(migrations.lookup(&path[..steps]));
         }
-        RevisionTarget::Back(_) => unreachable!("for_upgrade refuses -N"),
-        RevisionTarget::Named(name) => name,
+        // `-N` is refused above.
+        RevisionTarget::Back(_) | RevisionTarget::Named(_) => target.revision_name()?,
     };
-    let path = match graph.resolve(&name)? {
+    let path = match graph.resolve(name)? {
         Target::Base => Vec::new(),
         Target::Revision(rev) => graph.upgrade_path(&applied, &rev),
         Target::Heads(heads) => {
@@ -560,7 +602,7 @@ fn plan_from<'a>(
 pub fn plan_downgrade<'a>(
     migrations: &'a Migrations,
     applied: &[AppliedRevision],
-    target: &str,
+    target: &RevisionTarget,
 ) -> Result<Vec<&'a Migration>, Refusal> {
     let ledger = baseline_rows(migrations, applied)?;
     if let Some(first) = ledger.catch_up.first() {
@@ -577,8 +619,9 @@ pub fn plan_downgrade<'a>(
     let applied = ledger.rows.as_slice();
     let graph = migrations.graph();
     let applied_ids = applied_set(applied);
-    let name = match RevisionTarget::for_downgrade(target)? {
-        RevisionTarget::Back(steps) => {
+    target.check_direction(Direction::Down)?;
+    let name = match target {
+        &RevisionTarget::Back(steps) => {
             // Children first over the applied set: each revision comes after all of its applied
             // descendants, so any prefix of this list can be reverted on its own.
             let all = graph.downgrade_path_many(&applied_ids, &[]);
@@ -590,10 +633,10 @@ pub fn plan_downgrade<'a>(
             }
             return Ok(migrations.lookup(&all[..steps]));
         }
-        RevisionTarget::Forward(_) => unreachable!("for_downgrade refuses +N"),
-        RevisionTarget::Named(name) => name,
+        // `+N` is refused above.
+        RevisionTarget::Forward(_) | RevisionTarget::Named(_) => target.revision_name()?,
     };
-    let path = match graph.resolve(&name)? {
+    let path = match graph.resolve(name)? {
         Target::Base => graph.downgrade_path_many(&applied_ids, &[]),
         Target::Revision(rev) => {
             if !applied_ids.contains(&rev) {
@@ -613,10 +656,10 @@ pub fn plan_downgrade<'a>(
 /// none; `heads`: every head and its ancestors). `head` with several heads is refused.
 pub fn plan_stamp<'a>(
     migrations: &'a Migrations,
-    target: &str,
+    target: &RevisionTarget,
 ) -> Result<Vec<&'a Migration>, Refusal> {
     let graph = migrations.graph();
-    let keep: BTreeSet<String> = match graph.resolve(target)? {
+    let keep: BTreeSet<String> = match graph.resolve(target.revision_name()?)? {
         Target::Base => BTreeSet::new(),
         Target::Revision(rev) => graph.ancestors(&rev),
         Target::Heads(heads) => heads.iter().flat_map(|h| graph.ancestors(h)).collect(),

@@ -16,7 +16,9 @@
 use crate::error::PgError;
 use crate::render::{quote_ident, quote_string};
 use crate::session::{Session, SessionError, TextRow};
-use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE};
+use qvdiff_core::runner::{
+    AcceptPlan, AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE,
+};
 
 /// `CREATE TABLE` of the ledger. `IF NOT EXISTS` because it runs on every upgrade; the runner's
 /// advisory lock keeps two first upgrades from both creating it.
@@ -230,11 +232,9 @@ pub fn read_audit(session: &mut (impl Session + ?Sized)) -> Result<Vec<AcceptedE
 /// returns the row.
 pub(crate) fn record_accepted(
     session: &mut (impl Session + ?Sized),
-    revision: &str,
-    old_checksum: &str,
-    new_checksum: &str,
-    reason: &str,
+    accepted: &AcceptPlan<'_>,
 ) -> Result<AcceptedEdit, PgError> {
+    let revision = accepted.migration.revision();
     session
         .execute(CREATE_AUDIT_SQL)
         .map_err(|e| audit_error("creating the audit table", e))?;
@@ -245,9 +245,9 @@ pub(crate) fn record_accepted(
              VALUES ({}, {}, {}, {}, {APPLIED_AT_SQL}) \
              RETURNING revision, old_checksum, new_checksum, reason, accepted_at",
             quote_string(revision),
-            quote_string(old_checksum),
-            quote_string(new_checksum),
-            quote_string(reason),
+            quote_string(&accepted.old_checksum),
+            quote_string(&accepted.migration.checksum),
+            quote_string(&accepted.reason),
         ))
         .map_err(|e| audit_error(&format!("recording the edit of revision {revision}"), e))?;
     rows.into_iter().next().map(audit_row).ok_or_else(|| {

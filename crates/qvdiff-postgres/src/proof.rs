@@ -11,8 +11,9 @@ use crate::connect::{connect, redact_url, PostgresDatabase};
 use crate::plan::Postgres;
 use crate::render::{quote_ident, render_type};
 use crate::testing::with_database;
-use qvdiff_core::backend::RunOptions;
-use qvdiff_core::runner::{Migration, Migrations};
+use qvdiff_core::backend::{Direction, RunOptions};
+use qvdiff_core::run_loop::RunRequest;
+use qvdiff_core::runner::{Migration, Migrations, RevisionTarget};
 use qvdiff_core::{diff, Backend, Change, ColumnType, Dialect, Renames, Schema, Table};
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -139,12 +140,9 @@ pub fn prove_on_server(
         ..RunOptions::default()
     };
     let dialect = Postgres::default();
-    let mut run = |step: &'static str, up: bool, target: &str| {
-        let result = if up {
-            db.upgrade(&with_new, target, &options)
-        } else {
-            db.downgrade(&with_new, target, &options)
-        };
+    let mut run = |step: &'static str, direction: Direction, revision: &str| {
+        let target = RevisionTarget::named(revision);
+        let result = db.run(&RunRequest::new(&with_new, direction, target, &options));
         result.map_err(|e| ProofError::Rejected {
             step,
             message: e.to_string(),
@@ -153,7 +151,7 @@ pub fn prove_on_server(
             .map_err(|e| ProofError::Unavailable(format!("reading the schema back: {e}")))
     };
     let before = match &parent {
-        Some(parent) => run("history", true, parent)?,
+        Some(parent) => run("history", Direction::Up, parent)?,
         None => Schema::default(),
     };
     let compare = |step: &'static str, expected: &Schema, actual: &Schema| {
@@ -173,11 +171,11 @@ pub fn prove_on_server(
             }),
         }
     };
-    let up = run("up", true, &revision)?;
+    let up = run("up", Direction::Up, &revision)?;
     compare("up", wanted, &up)?;
-    let down = run("down", false, parent.as_deref().unwrap_or("base"))?;
+    let down = run("down", Direction::Down, parent.as_deref().unwrap_or("base"))?;
     compare("down", &before, &down)?;
-    let again = run("up again", true, &revision)?;
+    let again = run("up again", Direction::Up, &revision)?;
     compare("up again", wanted, &again)?;
     drop(db);
     drop(throwaway);

@@ -61,18 +61,18 @@ use crate::preflight::{self, DataStep};
 use crate::render::quote_ident;
 use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{self, Statement};
-use qvdiff_core::backend::backend_error;
 pub use qvdiff_core::backend::{
     BatchHook, Direction, HalfDone, LockRetry, ProgressHook, RunOptions, RunReport, StampReport,
     StepReport, DEFAULT_BUSY_TIMEOUT, DEFAULT_LOCK_RETRY,
 };
 use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::run_loop::{
-    accept_edit, record_change, run_revisions, script_plan, stamp_ledger, Ledger, RunSession,
+    record_change, run_revisions, stamp_ledger, Ledger, LedgerWrite, LedgerWritten, RunRequest,
+    RunSession,
 };
 use qvdiff_core::runner::{
-    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AcceptedEdit,
-    AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status, LEDGER_TABLE,
+    self, parse_range, plan_range, plan_stamp, plan_upgrade, AcceptPlan, AcceptedEdit,
+    AppliedRevision, Migration, Migrations, RevisionTarget, ScriptPlan, Status, LEDGER_TABLE,
 };
 use qvdiff_core::wording::plural;
 use qvdiff_core::{Backend, BackendError, Dialect, Schema};
@@ -86,8 +86,8 @@ mod table_locks;
 mod undo;
 
 use advisory::{poll_lock, with_lock};
-use errors::rolled_back_note;
-pub use errors::{FailedStatement, RunError};
+pub use errors::{FailedStatement, PgRunFailure, RunError};
+use qvdiff_core::backend::rolled_back_note;
 
 /// The key of the advisory lock every run holds: FNV-1a (64 bits) of `"qvdiff_migrations"`.
 /// In `pg_locks` it shows as `locktype = 'advisory'` with `classid` its high and `objid` its
@@ -136,19 +136,13 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
     for statement in &statements {
         let words = statement.words(sql);
         if sqltext::is_transaction_control(&words) {
-            return Err(RunError::Statement {
-                failed: Box::new(FailedStatement {
-                    revision: migration.file.revision.clone(),
-                    path: migration.path.clone(),
-                    direction,
-                    statement: statement.text(sql).to_string(),
-                    message: "a migration must not contain BEGIN, COMMIT, END or ROLLBACK: \
-                              qvdiff runs the revisions of a run in one transaction; remove \
-                              the statement"
-                        .to_string(),
-                }),
-                committed: Vec::new(),
-            });
+            return Err(RunError::statement(
+                migration,
+                direction,
+                statement.text(sql),
+                "a migration must not contain BEGIN, COMMIT, END or ROLLBACK: qvdiff runs the \
+                 revisions of a run in one transaction; remove the statement",
+            ));
         }
         autocommit |= sqltext::runs_on_its_own(&words);
     }
@@ -158,17 +152,9 @@ fn prepare(migration: &Migration, direction: Direction) -> Result<Section, RunEr
             batched.push(None);
             continue;
         };
-        let update =
-            batch::BatchedUpdate::of(statement, sql).map_err(|message| RunError::Statement {
-                failed: Box::new(FailedStatement {
-                    revision: migration.file.revision.clone(),
-                    path: migration.path.clone(),
-                    direction,
-                    statement: statement.text(sql).to_string(),
-                    message,
-                }),
-                committed: Vec::new(),
-            })?;
+        let update = batch::BatchedUpdate::of(statement, sql).map_err(|message| {
+            RunError::statement(migration, direction, statement.text(sql), message)
+        })?;
         autocommit = true;
         batched.push(Some((update, rows)));
     }
@@ -367,14 +353,14 @@ fn gave_up_waiting(
     committed: &[String],
     done_outside: Option<usize>,
 ) -> RunError {
-    RunError::LockTimeout {
+    RunError::Dialect(PgRunFailure::LockTimeout {
         blockers: table_locks::blocking_sessions(session, &failed.statement, retry.timeout),
         failed,
         timeout: retry.timeout,
         attempts,
         committed: committed.to_vec(),
         done_outside,
-    }
+    })
 }
 
 /// Whether a failure message says the connection is gone (nothing more can be asked).
@@ -413,7 +399,7 @@ fn explain(
 /// A failure of qvdiff's own inside the run's transaction, with what was rolled back.
 fn in_transaction(error: RunError, committed: &[String]) -> RunError {
     match error {
-        RunError::Postgres(error) => RunError::Postgres(PgError::new(
+        RunError::Dialect(PgRunFailure::Postgres(error)) => RunError::from(PgError::new(
             error.context,
             format!("{}\n  {}", error.message, rolled_back_note(committed)),
         )),
@@ -509,21 +495,12 @@ impl<S: Session + ?Sized> Ledger for PgLedger<'_, S> {
         Ok(forget(self, revision)?)
     }
 
-    fn replace_checksum(
-        &mut self,
-        migration: &Migration,
-        old_checksum: &str,
-        reason: &str,
-    ) -> Result<AcceptedEdit, RunError> {
-        let edit = record_accepted(
-            &mut *self,
-            &migration.file.revision,
-            old_checksum,
-            &migration.checksum,
-            reason,
-        )?;
-        update_checksum(self, migration)?;
-        Ok(edit)
+    fn record_audit(&mut self, edit: &AcceptPlan<'_>) -> Result<AcceptedEdit, RunError> {
+        Ok(record_accepted(self, edit)?)
+    }
+
+    fn store_checksum(&mut self, migration: &Migration) -> Result<(), RunError> {
+        Ok(update_checksum(self, migration)?)
     }
 }
 
@@ -584,7 +561,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
         let commit = format!("{before}COMMIT{after}");
         self.ledger.execute(&commit).map_err(|e| {
             // A deferred constraint fails here, not in its statement.
-            RunError::Postgres(PgError::new(
+            RunError::from(PgError::new(
                 format!(
                     "committing revision{} {}",
                     plural(revisions.len()),
@@ -712,11 +689,13 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                     }
                 }
             }
-            Err(SectionFailure::Statement(done, failed)) => Err(RunError::OutsideTransaction {
-                failed,
-                done,
-                committed: self.committed.clone(),
-            }),
+            Err(SectionFailure::Statement(done, failed)) => {
+                Err(RunError::Dialect(PgRunFailure::OutsideTransaction {
+                    failed,
+                    done,
+                    committed: self.committed.clone(),
+                }))
+            }
             Err(SectionFailure::Data(done, failed, problems)) => Err(RunError::Data {
                 failed,
                 problems,
@@ -856,7 +835,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             })
             .and_then(|()| {
                 self.ledger.execute("COMMIT").map_err(|e| {
-                    RunError::Postgres(PgError::new(
+                    RunError::from(PgError::new(
                         format!("recording revision {}", migration.file.revision),
                         server_message(e),
                     ))
@@ -914,7 +893,7 @@ impl<'s, S: Session + ?Sized> RunSession for PgRun<'s, S> {
         if section.autocommit {
             self.finish_outside(migration, direction, execution_ms)
                 .map_err(|e| match e {
-                    RunError::Postgres(e) => RunError::Postgres(PgError::new(
+                    RunError::Dialect(PgRunFailure::Postgres(e)) => RunError::from(PgError::new(
                         e.context,
                         format!(
                             "{}\n  revision {revision} ran outside a transaction and its steps \
@@ -960,29 +939,6 @@ pub fn status(
     Ok(runner::status(migrations, &read_ledger(session)?))
 }
 
-/// Applies the revisions up to `target` on the database behind `session` (named `database` in
-/// messages, without its password; see the module docs for locking and transactions).
-///
-/// `target`: `head`, `heads`, a revision id or unique prefix, `+N`. Refuses (changing
-/// nothing) on an edited or missing applied file, a database newer than the migrations, or
-/// several heads for `head`. An empty report means "up to date".
-pub fn upgrade(
-    session: &mut (impl Session + ?Sized),
-    database: &str,
-    migrations: &Migrations,
-    target: &str,
-    options: &RunOptions,
-) -> Result<RunReport, RunError> {
-    run_to(
-        session,
-        database,
-        migrations,
-        Direction::Up,
-        options,
-        |ledger| plan_upgrade(migrations, ledger, target),
-    )
-}
-
 /// Applies the revisions up to `target` inside the transaction the caller holds open on
 /// `session`, and records them in the ledger there, without committing: `port` commits the
 /// schema, the ledger and the rows together, so a failed copy leaves none of them behind.
@@ -997,7 +953,7 @@ pub fn upgrade_in_transaction(
     session: &mut (impl Session + ?Sized),
     database: &str,
     migrations: &Migrations,
-    target: &str,
+    target: &RevisionTarget,
     busy_timeout: Duration,
 ) -> Result<Vec<StepReport>, RunError> {
     poll_lock(session, database, busy_timeout, "pg_try_advisory_xact_lock")?;
@@ -1016,19 +972,13 @@ pub fn upgrade_in_transaction(
                 continue;
             }
             let Some(inside) = sqltext::without_concurrently(statement, sql) else {
-                return Err(RunError::Statement {
-                    failed: Box::new(FailedStatement {
-                        revision: migration.file.revision.clone(),
-                        path: migration.path.clone(),
-                        direction: Direction::Up,
-                        statement: text.to_string(),
-                        message: "this statement must run outside a transaction, and this \
-                                  run applies every revision in one; apply the migrations \
-                                  with `qvdiff upgrade` first"
-                            .to_string(),
-                    }),
-                    committed: Vec::new(),
-                });
+                return Err(RunError::statement(
+                    migration,
+                    Direction::Up,
+                    text,
+                    "this statement must run outside a transaction, and this run applies every \
+                     revision in one; apply the migrations with `qvdiff upgrade` first",
+                ));
             };
             statements.push(inside);
         }
@@ -1038,18 +988,9 @@ pub fn upgrade_in_transaction(
     for (migration, statements) in plan.iter().zip(scripts) {
         let started = Instant::now();
         for statement in statements {
-            session
-                .execute(&statement)
-                .map_err(|e| RunError::Statement {
-                    failed: Box::new(FailedStatement {
-                        revision: migration.file.revision.clone(),
-                        path: migration.path.clone(),
-                        direction: Direction::Up,
-                        statement,
-                        message: server_message(e),
-                    }),
-                    committed: Vec::new(),
-                })?;
+            session.execute(&statement).map_err(|e| {
+                RunError::statement(migration, Direction::Up, statement, server_message(e))
+            })?;
         }
         let execution_ms = elapsed_ms(started);
         record_in_run(
@@ -1069,37 +1010,20 @@ pub fn upgrade_in_transaction(
     Ok(steps)
 }
 
-/// Reverts revisions down to `target`, running `down` sections children first and removing
-/// their ledger rows.
+/// Runs `upgrade` (to `head`, `heads`, a revision id or unique prefix, `+N`) or `downgrade`
+/// (to `-N`, `base`, or a revision that stays applied) on the database behind `session` (named
+/// `database` in messages, without its password): the core's loop under the migration lock (see
+/// the module docs for locking and transactions).
 ///
-/// `target`: empty or `-1` (one step), `-N`, `base`, or a revision that stays applied. With
-/// nothing applied it does nothing.
-pub fn downgrade(
-    session: &mut (impl Session + ?Sized),
-    database: &str,
-    migrations: &Migrations,
-    target: &str,
-    options: &RunOptions,
-) -> Result<RunReport, RunError> {
-    run_to(
-        session,
-        database,
-        migrations,
-        Direction::Down,
-        options,
-        |ledger| plan_downgrade(migrations, ledger, target),
-    )
-}
-
-/// `upgrade` and `downgrade`: the core's loop under the migration lock.
-fn run_to<'m, S: Session + ?Sized>(
+/// Refuses (changing nothing) on an edited or missing applied file, a database newer than the
+/// migrations, or several heads for `head`. An empty report means "up to date" (or, going down,
+/// nothing applied).
+pub fn run<S: Session + ?Sized>(
     session: &mut S,
     database: &str,
-    migrations: &'m Migrations,
-    direction: Direction,
-    options: &RunOptions,
-    plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
+    request: &RunRequest<'_>,
 ) -> Result<RunReport, RunError> {
+    let options = request.options;
     with_lock(
         session,
         database,
@@ -1126,7 +1050,7 @@ fn run_to<'m, S: Session + ?Sized>(
                 released: false,
             };
             // A failure is rolled back by `with_lock`, before the setting is put back.
-            let result = run_revisions(&mut run, migrations, direction, options, plan);
+            let result = run_revisions(&mut run, request);
             release.sent = run.released;
             result
         },
@@ -1144,12 +1068,29 @@ pub fn stamp(
     session: &mut (impl Session + ?Sized),
     database: &str,
     migrations: &Migrations,
-    target: &str,
+    target: &RevisionTarget,
     options: &RunOptions,
 ) -> Result<StampReport, RunError> {
     let keep = plan_stamp(migrations, target)?;
     with_lock(session, database, options.busy_timeout, |session, _| {
         in_one_transaction(session, "the stamp", |ledger| stamp_ledger(ledger, &keep))
+    })
+}
+
+/// Makes a ledger write (`stamp`, `accept`) in one transaction under the migration lock: for
+/// an accepted edit the audit table gets the old and new checksum with the reason and the
+/// server's time, and the ledger the new checksum. No migration SQL runs.
+///
+/// The caller must first check that the ledger will tell the truth: the live schema is the
+/// stamped revision's, or the edited history gives it.
+pub fn write_ledger(
+    session: &mut (impl Session + ?Sized),
+    database: &str,
+    write: &LedgerWrite<'_>,
+    options: &RunOptions,
+) -> Result<LedgerWritten, RunError> {
+    with_lock(session, database, options.busy_timeout, |session, _| {
+        in_one_transaction(session, write.what(), |ledger| write.apply(ledger))
     })
 }
 
@@ -1181,96 +1122,37 @@ impl<S: Session> PostgresDatabase<S> {
         status(&mut self.client, migrations)
     }
 
-    /// Applies the revisions up to `target` (see [`upgrade`]).
-    pub fn upgrade(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<RunReport, RunError> {
+    /// Runs an `upgrade` or `downgrade` (see [`run`]).
+    pub fn run(&mut self, request: &RunRequest<'_>) -> Result<RunReport, RunError> {
         let database = self.url_redacted().to_string();
-        upgrade(&mut self.client, &database, migrations, target, options)
-    }
-
-    /// Reverts revisions down to `target` (see [`downgrade`]).
-    pub fn downgrade(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<RunReport, RunError> {
-        let database = self.url_redacted().to_string();
-        downgrade(&mut self.client, &database, migrations, target, options)
+        run(&mut self.client, &database, request)
     }
 
     /// Sets the ledger to exactly `target` and its ancestors (see [`stamp`]).
     pub fn stamp(
         &mut self,
         migrations: &Migrations,
-        target: &str,
+        target: &RevisionTarget,
         options: &RunOptions,
     ) -> Result<StampReport, RunError> {
         let database = self.url_redacted().to_string();
         stamp(&mut self.client, &database, migrations, target, options)
     }
-}
 
-impl<S: Session> PostgresDatabase<S> {
-    /// Accepts an intended edit of an applied file (`qvdiff accept`): under the migration lock,
-    /// in one transaction, the audit table gets the old and new checksum with the reason and
-    /// the server's time, and the ledger the new checksum. No migration SQL runs.
-    ///
-    /// The caller must first check that the edited history gives the live schema.
-    pub fn accept(
+    /// Makes a ledger write (`stamp`, `accept`) under the migration lock (see
+    /// [`write_ledger`]).
+    pub fn write_ledger(
         &mut self,
-        migrations: &Migrations,
-        revision: &str,
-        reason: &str,
+        write: &LedgerWrite<'_>,
         options: &RunOptions,
-    ) -> Result<AcceptedEdit, RunError> {
+    ) -> Result<LedgerWritten, RunError> {
         let database = self.url_redacted().to_string();
-        with_lock(
-            &mut self.client,
-            &database,
-            options.busy_timeout,
-            |session, _| {
-                in_one_transaction(session, "the accepted edit", |ledger| {
-                    accept_edit(ledger, migrations, revision, reason)
-                })
-            },
-        )
+        write_ledger(&mut self.client, &database, write, options)
     }
 
     /// Every edit accepted on this database, oldest first (`qvdiff history`).
     pub fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, RunError> {
         Ok(read_audit(&mut self.client)?)
-    }
-}
-
-impl<S: Session> PostgresDatabase<S> {
-    /// The script `upgrade TARGET --sql` would run on this database now (nothing is changed),
-    /// stopped before the first contract revision unless `contract`.
-    pub fn upgrade_sql(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        contract: bool,
-    ) -> Result<String, RunError> {
-        let ledger = read_ledger(&mut self.client)?;
-        let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target, contract)?;
-        render_script(&plan, &range)
-    }
-
-    /// The script `downgrade TARGET --sql` would run now (`target` as for
-    /// [`PostgresDatabase::downgrade`]); nothing is changed.
-    pub fn downgrade_sql(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-    ) -> Result<String, RunError> {
-        let ledger = read_ledger(&mut self.client)?;
-        let (plan, range) = script_plan(migrations, &ledger, Direction::Down, target, false)?;
-        render_script(&plan, &range)
     }
 
     /// How many rows `table` (in the default schema) holds.
@@ -1311,7 +1193,7 @@ pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String
 /// A psql script with the runner's transaction shape: `BEGIN; <sections and ledger rows>;
 /// COMMIT;`, a revision that must run outside a transaction between two such blocks, and
 /// `ON_ERROR_STOP` so psql stops at the first error (the open transaction is then rolled back).
-fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError> {
+pub fn render_script(plan: &ScriptPlan<'_>, range: &str) -> Result<String, RunError> {
     let (migrations, direction) = match plan {
         ScriptPlan::Upgrade(list) => (list.clone(), Direction::Up),
         ScriptPlan::Downgrade(list) => (list.clone(), Direction::Down),
@@ -1390,11 +1272,11 @@ impl<S: Session> Backend for PostgresDatabase<S> {
     }
 
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
-        PostgresDatabase::applied(self).map_err(backend_error)
+        Ok(PostgresDatabase::applied(self)?)
     }
 
     fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
-        resume::half_done(&mut self.client).map_err(|e| backend_error(RunError::Postgres(e)))
+        Ok(resume::half_done(&mut self.client).map_err(RunError::from)?)
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {
@@ -1403,68 +1285,30 @@ impl<S: Session> Backend for PostgresDatabase<S> {
     }
 
     fn count_rows(&mut self, table: &str) -> Result<u64, BackendError> {
-        PostgresDatabase::count_rows(self, table).map_err(backend_error)
+        Ok(PostgresDatabase::count_rows(self, table)?)
     }
 
     fn count_nulls(&mut self, table: &str, column: &str) -> Result<u64, BackendError> {
-        PostgresDatabase::count_nulls(self, table, column).map_err(backend_error)
+        Ok(PostgresDatabase::count_nulls(self, table, column)?)
     }
 
-    fn upgrade_script(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        contract: bool,
-    ) -> Result<String, BackendError> {
-        PostgresDatabase::upgrade_sql(self, migrations, target, contract).map_err(backend_error)
+    fn render_script(&self, plan: &ScriptPlan<'_>, range: &str) -> Result<String, BackendError> {
+        Ok(render_script(plan, range)?)
     }
 
-    fn downgrade_script(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-    ) -> Result<String, BackendError> {
-        PostgresDatabase::downgrade_sql(self, migrations, target).map_err(backend_error)
+    fn run(&mut self, request: &RunRequest<'_>) -> Result<RunReport, BackendError> {
+        Ok(PostgresDatabase::run(self, request)?)
     }
 
-    fn upgrade(
+    fn write_ledger(
         &mut self,
-        migrations: &Migrations,
-        target: &str,
+        write: &LedgerWrite<'_>,
         options: &RunOptions,
-    ) -> Result<RunReport, BackendError> {
-        PostgresDatabase::upgrade(self, migrations, target, options).map_err(backend_error)
-    }
-
-    fn downgrade(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<RunReport, BackendError> {
-        PostgresDatabase::downgrade(self, migrations, target, options).map_err(backend_error)
-    }
-
-    fn stamp(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<StampReport, BackendError> {
-        PostgresDatabase::stamp(self, migrations, target, options).map_err(backend_error)
-    }
-
-    fn accept(
-        &mut self,
-        migrations: &Migrations,
-        revision: &str,
-        reason: &str,
-        options: &RunOptions,
-    ) -> Result<AcceptedEdit, BackendError> {
-        PostgresDatabase::accept(self, migrations, revision, reason, options).map_err(backend_error)
+    ) -> Result<LedgerWritten, BackendError> {
+        Ok(PostgresDatabase::write_ledger(self, write, options)?)
     }
 
     fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError> {
-        PostgresDatabase::accepted_edits(self).map_err(backend_error)
+        Ok(PostgresDatabase::accepted_edits(self)?)
     }
 }

@@ -35,15 +35,18 @@
 //! `qvdiff_postgres::testing`); skipped without it.
 
 use postgres::Client;
+use qvdiff_core::backend::Direction::{Down, Up};
 use qvdiff_core::backend::RunOptions;
 use qvdiff_core::migration::render_steps;
 use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::run_loop::RunRequest;
 use qvdiff_core::runner::LEDGER_TABLE;
+use qvdiff_core::RevisionTarget;
 use qvdiff_core::{Change, Column, ColumnType, DefaultValue, Dialect, Plan, Schema, Table};
 use qvdiff_postgres::testing::TestDatabase;
 use qvdiff_postgres::{
-    introspect, quote_ident, quote_string, render_default, render_type, Postgres, PostgresDatabase,
-    RunError, SchemaReplay,
+    introspect, quote_ident, quote_string, render_default, render_type, PgRunFailure, Postgres,
+    PostgresDatabase, RunError, SchemaReplay,
 };
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -451,7 +454,7 @@ fn expect_rolled_back(
 fn done_before_refusal(error: &RunError) -> Option<usize> {
     match error {
         RunError::Data { done_outside, .. } => *done_outside,
-        RunError::OutsideTransaction { done, .. } => Some(*done),
+        RunError::Dialect(PgRunFailure::OutsideTransaction { done, .. }) => Some(*done),
         _ => None,
     }
 }
@@ -546,7 +549,7 @@ fn expect_checked_up_front(plan: &Plan, error: &RunError) -> Result<(), Failure>
 fn check_refusal(plan: &Plan, what: &str, error: &RunError) -> Result<String, Failure> {
     let (RunError::Statement { failed, .. }
     | RunError::Data { failed, .. }
-    | RunError::OutsideTransaction { failed, .. }) = error
+    | RunError::Dialect(PgRunFailure::OutsideTransaction { failed, .. })) = error
     else {
         return Err(format!("{what} failed, not on a statement: {error}"));
     };
@@ -600,15 +603,16 @@ fn run_on_server(
         &planned.down_sql,
     );
     let options = RunOptions::default();
-    db.upgrade(&migrations, "r1", &options)
-        .map_err(|e| format!("creating A: {e}"))?;
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::named("r1"), &options);
+    db.run(&request).map_err(|e| format!("creating A: {e}"))?;
     let a_live = expect_schema(&mut db.client, "after A", &modelled.a, &planned.baseline)?;
     if with_rows {
         insert_rows(&mut db.client, case)?;
     }
     let stored = read_all(&mut db.client, &a_live)?;
 
-    if let Err(e) = db.upgrade(&migrations, "head", &options) {
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::head(), &options);
+    if let Err(e) = db.run(&request) {
         let message = check_refusal(&planned.up, "up", &e)?;
         expect_checked_up_front(&planned.up, &e)?;
         match done_before_refusal(&e) {
@@ -647,7 +651,8 @@ fn run_on_server(
     }
     let after_up = read_all(&mut db.client, &b_live)?;
 
-    if let Err(e) = db.downgrade(&migrations, "-1", &options) {
+    let request = RunRequest::new(&migrations, Down, RevisionTarget::Back(1), &options);
+    if let Err(e) = db.run(&request) {
         let message = check_refusal(&planned.down, "down", &e)?;
         expect_rolled_back(&mut db, "down", &b_live, &after_up, &["r1", "r2"])?;
         return Ok(Outcome::Refused(message));
@@ -687,7 +692,8 @@ fn run_on_server(
 
     // Up again, from the state down left (restored columns hold their fills).
     let after_down = read_all(&mut db.client, &a_again)?;
-    if let Err(e) = db.upgrade(&migrations, "head", &options) {
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::head(), &options);
+    if let Err(e) = db.run(&request) {
         let message = check_refusal(&planned.up, "up (again)", &e)?;
         match done_before_refusal(&e) {
             Some(done) => {
@@ -791,8 +797,8 @@ fn run_online(case: &Case, planned: &Planned) -> Result<bool, Failure> {
         contract: true,
         ..RunOptions::default()
     };
-    db.upgrade(&migrations, "r1", &options)
-        .map_err(|e| format!("creating A: {e}"))?;
+    let request = RunRequest::new(&migrations, Up, RevisionTarget::named("r1"), &options);
+    db.run(&request).map_err(|e| format!("creating A: {e}"))?;
     insert_rows(&mut db.client, case)?;
     let stored = read_all(&mut db.client, &planned.baseline)?;
     // The rows each table must hold: A's under B's name (a table B adds holds none), and after
@@ -845,11 +851,9 @@ fn run_online(case: &Case, planned: &Planned) -> Result<bool, Failure> {
         Ok(rows)
     };
     let run = |db: &mut PostgresDatabase, what: &str, up: bool, target: &str| {
-        let result = if up {
-            db.upgrade(&migrations, target, &options)
-        } else {
-            db.downgrade(&migrations, target, &options)
-        };
+        let direction = if up { Up } else { Down };
+        let target: RevisionTarget = target.parse().map_err(|e| fail(format!("{e}")))?;
+        let result = db.run(&RunRequest::new(&migrations, direction, target, &options));
         result
             .map(|_| ())
             .map_err(|e| fail(format!("the {what} fails: {e}")))

@@ -6,13 +6,13 @@ use qvdiff_core::runner::{Migration, Migrations, Refusal};
 use qvdiff_core::{Backend, BackendErrorKind};
 use qvdiff_postgres::or_skip;
 use qvdiff_postgres::testing::TestDatabase;
-use qvdiff_postgres::{PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
+use qvdiff_postgres::{PgRunFailure, PostgresDatabase, RunError, ADVISORY_LOCK_KEY};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 #[path = "../../../fixtures/runner/history.rs"]
 mod history;
-use history::{chain, migration, set};
+use history::{chain, down, migration, set, target, up};
 
 /// A revision's `(up, down)`: a table of items with a title.
 const ITEMS: (&str, &str) = (
@@ -108,7 +108,7 @@ fn upgrade_and_downgrade_whole_and_step_by_step() {
     let (_test_db, mut db) = or_skip!(fresh("runner_round_trip"));
     let migrations = set(three());
 
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
     assert_eq!(report.current, ["r3"]);
     assert_eq!(tables(&mut db), ["items", "qvdiff_migrations", "users"]);
@@ -128,30 +128,30 @@ fn upgrade_and_downgrade_whole_and_step_by_step() {
         assert!(row.applied_at.ends_with('Z') && row.applied_at.as_bytes()[10] == b'T');
     }
     assert!(db.status(&migrations).unwrap().is_up_to_date());
-    assert!(db.upgrade(&migrations, "head", &opts()).unwrap().is_noop());
+    assert!(db.run(&up(&migrations, "head", &opts())).unwrap().is_noop());
 
-    let report = db.downgrade(&migrations, "base", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "base", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r3", "r2", "r1"]);
     assert!(report.current.is_empty());
     assert_eq!(tables(&mut db), ["qvdiff_migrations"]);
     assert!(ledger(&mut db).is_empty());
     assert!(db
-        .downgrade(&migrations, "base", &opts())
+        .run(&down(&migrations, "base", &opts()))
         .unwrap()
         .is_noop());
 
-    let report = db.upgrade(&migrations, "+1", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "+1", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r1"]);
     assert_eq!(report.current, ["r1"]);
-    let report = db.upgrade(&migrations, "+2", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "+2", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r2", "r3"]);
     assert_eq!(ledger(&mut db), ["r1", "r2", "r3"]);
-    let report = db.downgrade(&migrations, "-1", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "-1", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r3"]);
     assert_eq!(report.current, ["r2"]);
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
     assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
-    let report = db.downgrade(&migrations, "r1", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "r1", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     assert_eq!(ledger(&mut db), ["r1"]);
     assert_eq!(count(&mut db, "SELECT count(*) FROM items"), 2);
@@ -169,7 +169,7 @@ fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
     let migrations = set(list);
 
     // First run: nothing existed, nothing exists afterwards, not even the ledger.
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
         matches!(&error, RunError::Statement { failed, .. }
@@ -190,8 +190,8 @@ fn a_failing_revision_rolls_back_the_whole_run_and_names_its_statement() {
     assert!(ledger(&mut db).is_empty());
 
     // With r1 applied, a failing run leaves exactly r1.
-    db.upgrade(&migrations, "r1", &opts()).unwrap();
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     assert!(matches!(error, RunError::Statement { .. }), "{error:?}");
     assert_eq!(ledger(&mut db), ["r1"]);
     assert_eq!(tables(&mut db), ["items", "qvdiff_migrations"]);
@@ -217,7 +217,7 @@ fn a_data_error_names_its_statement_and_the_server_detail() {
         ),
     ]));
     let message = db
-        .upgrade(&migrations, "head", &opts())
+        .run(&up(&migrations, "head", &opts()))
         .unwrap_err()
         .to_string();
     assert_mentions(
@@ -277,7 +277,7 @@ fn assert_refused(
     needles: &[&str],
 ) {
     let before = rows_and_ledger(db, tables);
-    let error = db.upgrade(migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(migrations, "head", &opts())).unwrap_err();
     assert!(
         matches!(error, RunError::Data { .. }),
         "not a preflight refusal: {error}"
@@ -306,7 +306,7 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
         "ALTER TABLE \"firms\" ALTER COLUMN \"name\" TYPE varchar(40) USING \"name\"::varchar(40);",
     );
     let migrations = set(vec![firms.clone(), widen.clone()]);
-    db.upgrade(&migrations, "head", &opts()).unwrap();
+    db.run(&up(&migrations, "head", &opts())).unwrap();
     db.client
         .batch_execute(
             "INSERT INTO firms VALUES (3, 'Deutsche Post DHL Group Express International', 1), \
@@ -315,7 +315,7 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
         .unwrap();
     let before = rows_and_ledger(&mut db, &["firms"]);
     let message = db
-        .downgrade(&migrations, "r1", &opts())
+        .run(&down(&migrations, "r1", &opts()))
         .unwrap_err()
         .to_string();
     assert_mentions(
@@ -410,7 +410,7 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
             &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
         ),
     ];
-    db.upgrade(&set(vec![base.clone()]), "head", &opts())
+    db.run(&up(&set(vec![base.clone()]), "head", &opts()))
         .unwrap();
     for (up, needles) in cases {
         let migrations = set(vec![
@@ -466,7 +466,7 @@ fn concurrent_upgrades(label: &str, threads: usize) {
             std::thread::spawn(move || {
                 let mut db = PostgresDatabase::open(&url).unwrap();
                 barrier.wait();
-                db.upgrade(&migrations, "head", &opts())
+                db.run(&up(&migrations, "head", &opts()))
             })
         })
         .collect();
@@ -516,7 +516,7 @@ fn a_held_lock_times_out_without_changing_anything() {
         ..RunOptions::default()
     };
     let started = Instant::now();
-    let error = Backend::upgrade(&mut db, &migrations, "head", &options).unwrap_err();
+    let error = Backend::run(&mut db, &up(&migrations, "head", &options)).unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(error.kind, BackendErrorKind::Locked);
@@ -530,14 +530,14 @@ fn a_held_lock_times_out_without_changing_anything() {
         ],
     );
     assert!(tables(&mut db).is_empty());
-    let error = Backend::stamp(&mut db, &migrations, "head", &options).unwrap_err();
+    let error = Backend::stamp(&mut db, &migrations, &target("head"), &options).unwrap_err();
     assert_eq!(error.kind, BackendErrorKind::Locked);
     assert!(ledger(&mut db).is_empty());
 
     holder
         .execute("SELECT pg_advisory_unlock($1)", &[&ADVISORY_LOCK_KEY])
         .unwrap();
-    let report = db.upgrade(&migrations, "head", &options).unwrap();
+    let report = db.run(&up(&migrations, "head", &options)).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3"]);
 }
 
@@ -569,7 +569,7 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
             "ALTER TABLE items DROP COLUMN title;",
         ),
     ]);
-    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
     let mut holder = test_db.connect();
     holder
         .batch_execute("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE")
@@ -585,7 +585,7 @@ fn a_lock_timeout_rolls_back_the_transaction_and_runs_its_revisions_again() {
         },
         ..RunOptions::default()
     };
-    let report = db.upgrade(&migrations, "head", &options).unwrap();
+    let report = db.run(&up(&migrations, "head", &options)).unwrap();
     release.join().unwrap();
     assert_eq!(revisions(&report), ["r2", "r3"]);
     assert_eq!(ledger(&mut db), ["r1", "r2", "r3"]);
@@ -623,7 +623,7 @@ fn a_lock_timeout_names_the_holder_not_a_write_queued_behind_the_attempt() {
             "ALTER TABLE items DROP COLUMN note;",
         ),
     ]));
-    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
     let mut holder = test_db.connect();
     holder
         .batch_execute("BEGIN; LOCK TABLE items IN ACCESS SHARE MODE")
@@ -668,7 +668,7 @@ fn a_lock_timeout_names_the_holder_not_a_write_queued_behind_the_attempt() {
         },
         ..RunOptions::default()
     };
-    let error = db.upgrade(&migrations, "head", &options).unwrap_err();
+    let error = db.run(&up(&migrations, "head", &options)).unwrap_err();
     writer.join().unwrap();
     holder.batch_execute("ROLLBACK").unwrap();
     let message = error.to_string();
@@ -697,7 +697,7 @@ fn a_lock_timeout_names_the_holder_not_a_write_queued_behind_the_attempt() {
 fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
     let (_test_db, mut db) = or_skip!(fresh("runner_concurrently"));
     let migrations = with_counter();
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r1", "r2", "r3", "r4", "r5", "r6"]);
     let valid: bool = db
         .client
@@ -710,7 +710,7 @@ fn a_concurrently_revision_runs_outside_the_transaction_and_is_recorded() {
     assert!(valid);
     assert_eq!(ledger(&mut db), ["r1", "r2", "r3", "r4", "r5", "r6"]);
 
-    let report = db.downgrade(&migrations, "r4", &opts()).unwrap();
+    let report = db.run(&down(&migrations, "r4", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r6", "r5"]);
     let index: Option<String> = db
         .client
@@ -733,7 +733,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
             "DROP TABLE tags;",
         ),
     ]));
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
         matches!(&error, RunError::Statement { failed, committed }
@@ -769,10 +769,10 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
         ),
     ]));
     let (_test_db, mut db) = or_skip!(fresh("runner_concurrently_fail2"));
-    let error = db.upgrade(&migrations, "head", &opts()).unwrap_err();
+    let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
-        matches!(&error, RunError::OutsideTransaction { failed, done: 1, committed }
+        matches!(&error, RunError::Dialect(PgRunFailure::OutsideTransaction { failed, done: 1, committed })
             if failed.revision == "r2" && committed == &["r1"]),
         "{error:?}"
     );
@@ -805,7 +805,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
     db.client
         .batch_execute("CREATE TABLE nope (x integer)")
         .unwrap();
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
     assert_eq!(
@@ -821,7 +821,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
         0
     );
     // Down runs step by step too, and leaves no progress behind.
-    db.downgrade(&migrations, "r1", &opts()).unwrap();
+    db.run(&down(&migrations, "r1", &opts())).unwrap();
     assert_eq!(ledger(&mut db), ["r1"]);
     assert_eq!(
         count(
@@ -851,7 +851,7 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run
             "DROP INDEX CONCURRENTLY ux_items_code;",
         ),
     ]));
-    db.upgrade(&migrations, "r1", &opts()).unwrap();
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
     db.client
         .batch_execute(
             "INSERT INTO items SELECT g, 'c' || g FROM generate_series(1, 1000) g;\
@@ -873,7 +873,7 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run
     db.client
         .batch_execute("DELETE FROM items WHERE id = 1001")
         .unwrap();
-    db.upgrade(&migrations, "head", &opts()).unwrap();
+    db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
     assert_eq!(
         count(
@@ -889,7 +889,7 @@ fn an_invalid_index_left_by_a_failed_concurrent_build_is_rebuilt_on_the_next_run
 #[test]
 fn an_edited_or_missing_applied_file_is_refused() {
     let (test_db, mut db) = or_skip!(fresh("runner_refusals"));
-    db.upgrade(&set(three()), "r2", &opts()).unwrap();
+    db.run(&up(&set(three()), "r2", &opts())).unwrap();
 
     let mut edited = three();
     edited[0] = migration(
@@ -898,7 +898,7 @@ fn an_edited_or_missing_applied_file_is_refused() {
         "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);",
         "DROP TABLE items;",
     );
-    let error = db.upgrade(&set(edited), "head", &opts()).unwrap_err();
+    let error = db.run(&up(&set(edited), "head", &opts())).unwrap_err();
     assert!(
         matches!(&error, RunError::Refused(Refusal::EditedAfterApplied { revision, .. }) if revision == "r1"),
         "{error:?}"
@@ -906,7 +906,7 @@ fn an_edited_or_missing_applied_file_is_refused() {
     assert!(error
         .to_string()
         .contains("migrations/r1_m.sql was edited after it was applied"));
-    let backend = qvdiff_core::backend::backend_error(error);
+    let backend = qvdiff_core::BackendError::from(error);
     assert_eq!(backend.kind, BackendErrorKind::Refused);
 
     // r2's file is gone while r3 is still pending: missing files.
@@ -918,13 +918,13 @@ fn an_edited_or_missing_applied_file_is_refused() {
         "CREATE TABLE users (id bigint PRIMARY KEY);",
         "DROP TABLE users;",
     );
-    let error = db.upgrade(&set(missing), "head", &opts()).unwrap_err();
+    let error = db.run(&up(&set(missing), "head", &opts())).unwrap_err();
     assert!(
         matches!(&error, RunError::Refused(Refusal::MissingFiles { revisions }) if revisions == &["r2"]),
         "{error:?}"
     );
     let error = db
-        .downgrade(&set(vec![three().remove(0)]), "base", &opts())
+        .run(&down(&set(vec![three().remove(0)]), "base", &opts()))
         .unwrap_err();
     assert!(
         matches!(&error, RunError::Refused(Refusal::DatabaseNewer { .. })),
@@ -943,7 +943,7 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
         "DROP TABLE b;\nDROP TABLE a;",
     )]);
     let message = db
-        .upgrade(&set(list), "head", &opts())
+        .run(&up(&set(list), "head", &opts()))
         .unwrap_err()
         .to_string();
     assert!(
@@ -958,7 +958,7 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
 fn stamp_sets_the_ledger_without_running_sql() {
     let (_test_db, mut db) = or_skip!(fresh("runner_stamp"));
     let migrations = set(three());
-    let report = db.stamp(&migrations, "r2", &opts()).unwrap();
+    let report = db.stamp(&migrations, &target("r2"), &opts()).unwrap();
     assert_eq!(report.added, ["r1", "r2"]);
     assert!(tables(&mut db) == ["qvdiff_migrations"]);
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
@@ -971,7 +971,7 @@ fn stamp_sets_the_ledger_without_running_sql() {
         "ALTER TABLE items DROP COLUMN notes;",
     );
     let edited = set(edited);
-    let report = db.stamp(&edited, "r2", &opts()).unwrap();
+    let report = db.stamp(&edited, &target("r2"), &opts()).unwrap();
     assert_eq!(report.rechecksummed, ["r2"]);
     assert!(report.added.is_empty() && report.removed.is_empty());
     assert_eq!(
@@ -986,7 +986,7 @@ fn stamp_sets_the_ledger_without_running_sql() {
     assert_ne!(audit[0].old_checksum, audit[0].new_checksum);
     assert_eq!(audit[0].reason, qvdiff_core::runner::STAMP_REASON);
 
-    let report = db.stamp(&edited, "base", &opts()).unwrap();
+    let report = db.stamp(&edited, &target("base"), &opts()).unwrap();
     assert_eq!(report.removed, ["r1", "r2"]);
     assert!(ledger(&mut db).is_empty());
 }
@@ -1008,8 +1008,8 @@ fn the_progress_hook_hears_of_each_revision_before_it_runs() {
         }),
         ..RunOptions::default()
     };
-    db.upgrade(&migrations, "head", &options).unwrap();
-    db.downgrade(&migrations, "-2", &options).unwrap();
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    db.run(&down(&migrations, "-2", &options)).unwrap();
     assert_eq!(
         *heard.lock().unwrap(),
         ["up r1", "up r2", "up r3", "down r3", "down r2"]
@@ -1025,15 +1025,17 @@ fn the_backend_trait_drives_the_same_runner() {
     let described = db.describe();
     let without_options = described.split('?').next().unwrap_or_default();
     assert!(without_options.ends_with(&test_db.name), "{described}");
-    let report = db.upgrade(&migrations, "head", &opts()).unwrap();
+    let report = db.run(&up(&migrations, "head", &opts())).unwrap();
     assert_eq!(report.steps.len(), 3);
     assert_eq!(db.applied().unwrap().len(), 3);
     assert_eq!(db.count_rows("items").unwrap(), 2);
     let schema = db.introspect().unwrap();
     let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["items", "users"]);
-    db.downgrade(&migrations, "base", &opts()).unwrap();
-    let script = db.upgrade_script(&migrations, "head", false).unwrap();
+    db.run(&down(&migrations, "base", &opts())).unwrap();
+    let script = db
+        .upgrade_script(&migrations, &target("head"), false)
+        .unwrap();
     assert!(
         script.contains("\\set ON_ERROR_STOP on\nBEGIN;\n"),
         "{script}"
@@ -1095,7 +1097,7 @@ fn upgrade_in(
         tx,
         "test",
         migrations,
-        "head",
+        &target("head"),
         Duration::from_secs(5),
     )
     .map(|steps| steps.into_iter().map(|step| step.revision).collect())
@@ -1190,7 +1192,7 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
         sent: Vec::new(),
     };
     let first =
-        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "r1", &opts()).unwrap();
+        qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "r1", &opts())).unwrap();
     assert_eq!(revisions(&first), ["r1"]);
     // Two statements; no ledger to read yet, and it is created in the round trip of the row.
     let sent = std::mem::take(&mut session.sent);
@@ -1200,13 +1202,14 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
     // lock_timeout with whether the ledger exists, the ledger, BEGIN with the statement, and
     // its ledger row with the setting put back, COMMIT and the unlock.
     let report =
-        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+        qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "head", &opts()))
+            .unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     let sent = std::mem::take(&mut session.sent);
     assert!(sent.len() <= 5, "{} round trips: {sent:#?}", sent.len());
     // Nothing to do: the lock, the setting, the ledger, the unlock.
-    let noop =
-        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+    let noop = qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "head", &opts()))
+        .unwrap();
     assert!(noop.is_noop());
     let sent = std::mem::take(&mut session.sent);
     assert!(sent.len() <= 4, "{} round trips: {sent:#?}", sent.len());
@@ -1222,7 +1225,7 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
             "SELECT 1;",
         ),
     ]);
-    let failed = qvdiff_postgres::runner::upgrade(&mut session, "db", &broken, "head", &opts());
+    let failed = qvdiff_postgres::runner::run(&mut session, "db", &up(&broken, "head", &opts()));
     assert!(
         matches!(failed, Err(RunError::Statement { .. })),
         "{failed:?}"
@@ -1287,7 +1290,7 @@ fn checks_of_the_rows_run_once_when_the_rows_allow_them() {
          DROP INDEX CONCURRENTLY ix_users_name;",
     );
     let mut db = open(&test_db);
-    db.upgrade(&set(vec![base.clone()]), "head", &opts())
+    db.run(&up(&set(vec![base.clone()]), "head", &opts()))
         .unwrap();
     let migrations = set(vec![base.clone(), checks.clone()]);
     let mut session = Recording {
@@ -1295,7 +1298,8 @@ fn checks_of_the_rows_run_once_when_the_rows_allow_them() {
         sent: Vec::new(),
     };
     let report =
-        qvdiff_postgres::runner::upgrade(&mut session, "db", &migrations, "head", &opts()).unwrap();
+        qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "head", &opts()))
+            .unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     let counting: Vec<&String> = session
         .sent
@@ -1353,12 +1357,14 @@ fn checks_of_the_rows_run_once_when_the_rows_allow_them() {
         client: &mut db.client,
         sent: Vec::new(),
     };
-    let error = qvdiff_postgres::runner::upgrade(
+    let error = qvdiff_postgres::runner::run(
         &mut session,
         "db",
-        &set(vec![base.clone(), checks.clone(), undone]),
-        "head",
-        &opts(),
+        &up(
+            &set(vec![base.clone(), checks.clone(), undone]),
+            "head",
+            &opts(),
+        ),
     )
     .unwrap_err();
     assert_mentions(
@@ -1425,7 +1431,7 @@ fn a_refusal_undoes_only_what_this_run_created() {
          INSERT INTO users VALUES (1, 'a@x', 'ann'), (2, 'a@x', 'bo'), (3, NULL, 'cy');",
         "DROP TABLE users;",
     );
-    db.upgrade(&set(vec![base.clone()]), "head", &opts())
+    db.run(&up(&set(vec![base.clone()]), "head", &opts()))
         .unwrap();
 
     // The index exists before the run: its build is skipped, and the refused VALIDATE after it
@@ -1488,7 +1494,7 @@ fn a_refusal_undoes_only_what_this_run_created() {
         "DROP INDEX CONCURRENTLY users_email_key;",
     );
     let message = db
-        .upgrade(&set(vec![base, unique]), "head", &opts())
+        .run(&up(&set(vec![base, unique]), "head", &opts()))
         .unwrap_err()
         .to_string();
     db.client

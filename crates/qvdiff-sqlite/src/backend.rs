@@ -3,11 +3,11 @@
 
 use crate::introspect::introspect;
 use crate::plan::Sqlite;
-use crate::runner::{self, RunError};
-use qvdiff_core::backend::{backend_error, RunnerError};
-use qvdiff_core::backend::{RunOptions, RunReport, StampReport};
-use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migrations};
-use qvdiff_core::{Backend, BackendError, BackendErrorKind, Dialect, Schema};
+use crate::runner;
+use qvdiff_core::backend::{RunOptions, RunReport};
+use qvdiff_core::run_loop::{LedgerWrite, LedgerWritten, RunRequest};
+use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, ScriptPlan};
+use qvdiff_core::{Backend, BackendError, Dialect, Schema};
 use rusqlite::Connection;
 use std::borrow::BorrowMut;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ impl<'c> SqliteDatabase<&'c mut Connection> {
 impl SqliteDatabase {
     /// Opens the file read-write; `create` makes it when missing (`upgrade`).
     pub fn open(path: &Path, create: bool) -> Result<SqliteDatabase, BackendError> {
-        let conn = runner::open_database(path, create).map_err(backend_error)?;
+        let conn = runner::open_database(path, create)?;
         Ok(SqliteDatabase {
             conn,
             path: path.to_path_buf(),
@@ -49,16 +49,6 @@ impl SqliteDatabase {
     }
 }
 
-impl RunnerError for RunError {
-    fn backend_kind(&self) -> BackendErrorKind {
-        match self {
-            RunError::Locked { .. } => BackendErrorKind::Locked,
-            RunError::Refused(_) | RunError::Data { .. } => BackendErrorKind::Refused,
-            _ => BackendErrorKind::Failed,
-        }
-    }
-}
-
 impl<C: BorrowMut<Connection>> Backend for SqliteDatabase<C> {
     fn dialect(&self) -> &dyn Dialect {
         &Sqlite
@@ -72,7 +62,7 @@ impl<C: BorrowMut<Connection>> Backend for SqliteDatabase<C> {
     }
 
     fn applied(&mut self) -> Result<Vec<AppliedRevision>, BackendError> {
-        runner::applied(self.conn.borrow()).map_err(backend_error)
+        Ok(runner::applied(self.conn.borrow())?)
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {
@@ -105,69 +95,27 @@ impl<C: BorrowMut<Connection>> Backend for SqliteDatabase<C> {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    fn upgrade_script(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        contract: bool,
-    ) -> Result<String, BackendError> {
-        runner::upgrade_sql(self.conn.borrow(), migrations, target, contract).map_err(backend_error)
+    fn render_script(&self, plan: &ScriptPlan<'_>, range: &str) -> Result<String, BackendError> {
+        Ok(runner::render_script(plan, range))
     }
 
-    fn downgrade_script(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-    ) -> Result<String, BackendError> {
-        runner::downgrade_sql(self.conn.borrow(), migrations, target).map_err(backend_error)
+    fn run(&mut self, request: &RunRequest<'_>) -> Result<RunReport, BackendError> {
+        Ok(runner::run(self.conn.borrow_mut(), request)?)
     }
 
-    fn upgrade(
+    fn write_ledger(
         &mut self,
-        migrations: &Migrations,
-        target: &str,
+        write: &LedgerWrite<'_>,
         options: &RunOptions,
-    ) -> Result<RunReport, BackendError> {
-        runner::upgrade(self.conn.borrow_mut(), migrations, target, options).map_err(backend_error)
-    }
-
-    fn downgrade(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<RunReport, BackendError> {
-        runner::downgrade(self.conn.borrow_mut(), migrations, target, options)
-            .map_err(backend_error)
-    }
-
-    fn stamp(
-        &mut self,
-        migrations: &Migrations,
-        target: &str,
-        options: &RunOptions,
-    ) -> Result<StampReport, BackendError> {
-        runner::stamp(self.conn.borrow_mut(), migrations, target, options).map_err(backend_error)
-    }
-
-    fn accept(
-        &mut self,
-        migrations: &Migrations,
-        revision: &str,
-        reason: &str,
-        options: &RunOptions,
-    ) -> Result<AcceptedEdit, BackendError> {
-        runner::accept(
+    ) -> Result<LedgerWritten, BackendError> {
+        Ok(runner::write_ledger(
             self.conn.borrow_mut(),
-            migrations,
-            revision,
-            reason,
+            write,
             options,
-        )
-        .map_err(backend_error)
+        )?)
     }
 
     fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError> {
-        runner::accepted_edits(self.conn.borrow()).map_err(backend_error)
+        Ok(runner::accepted_edits(self.conn.borrow())?)
     }
 }

@@ -7,7 +7,9 @@
 
 use crate::error::SqliteError;
 use crate::render::quote_string;
-use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE};
+use qvdiff_core::runner::{
+    AcceptPlan, AcceptedEdit, AppliedRevision, Migration, AUDIT_TABLE, LEDGER_TABLE,
+};
 use rusqlite::Connection;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -166,18 +168,16 @@ pub fn read_audit(conn: &Connection) -> Result<Vec<AcceptedEdit>, SqliteError> {
 /// Records an accepted edit now (creating the audit table when missing) and returns the row.
 pub(crate) fn record_accepted(
     conn: &Connection,
-    revision: &str,
-    old_checksum: &str,
-    new_checksum: &str,
-    reason: &str,
+    accepted: &AcceptPlan<'_>,
 ) -> Result<AcceptedEdit, SqliteError> {
     conn.execute_batch(CREATE_AUDIT_SQL)
         .map_err(|e| audit_error("creating the audit table", e))?;
+    let revision = accepted.migration.revision();
     let edit = AcceptedEdit {
         revision: revision.to_string(),
-        old_checksum: old_checksum.to_string(),
-        new_checksum: new_checksum.to_string(),
-        reason: reason.to_string(),
+        old_checksum: accepted.old_checksum.clone(),
+        new_checksum: accepted.migration.checksum.clone(),
+        reason: accepted.reason.clone(),
         accepted_at: utc_now_iso8601(),
     };
     conn.execute(

@@ -88,6 +88,6 @@ pub use render::{
     quote_string, render_default, render_type,
 };
 pub use runner::{
-    downgrade, open_database, schema_at, sql_script, stamp, upgrade, upgrade_sql, BackupSettings,
-    RunError, RunOptions, RunReport,
+    open_database, run, schema_at, sql_script, stamp, BackupSettings, RunError, RunOptions,
+    RunReport, SqliteRunFailure,
 };

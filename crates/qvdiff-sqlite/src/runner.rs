@@ -23,118 +23,47 @@ use crate::ledger::{
     record_accepted, record_applied, update_checksum, CREATE_LEDGER_SQL,
 };
 use crate::preflight::{
-    declared_types, explain_constraint_failure, explain_orphans, unconverted_values, DataProblem,
+    declared_types, explain_constraint_failure, explain_orphans, unconverted_values,
 };
 use crate::sqltext;
+use qvdiff_core::backend::LockWait;
 pub use qvdiff_core::backend::{
     BackupSettings, Direction, ProgressHook, RunOptions, RunReport, StampReport, StepReport,
     DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::run_loop::{
-    accept_edit, heads_label, run_revisions, script_plan, stamp_ledger, Ledger, RunSession,
+    heads_label, run_revisions, script_plan, stamp_ledger, Ledger, LedgerWrite, LedgerWritten,
+    RunRequest, RunSession,
 };
 use qvdiff_core::runner::{
-    self, parse_range, plan_downgrade, plan_range, plan_stamp, plan_upgrade, AcceptedEdit,
-    AppliedRevision, Migration, Migrations, Refusal, ScriptPlan, Status,
+    self, parse_range, plan_range, plan_stamp, AcceptPlan, AcceptedEdit, AppliedRevision,
+    Migration, Migrations, RevisionTarget, ScriptPlan, Status,
 };
-use qvdiff_core::sqltext::excerpt;
-use qvdiff_core::wording::human_duration;
 use qvdiff_core::Schema;
 use rusqlite::{Connection, OpenFlags};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Why `upgrade`, `downgrade`, `stamp` or a read of the ledger failed. Whenever a transaction
-/// was open, it was rolled back: nothing was changed.
+/// Why `upgrade`, `downgrade`, `stamp` or a read of the ledger failed, in the shape every
+/// dialect shares (see [`qvdiff_core::backend::RunError`]). The run is one transaction: when it
+/// fails, nothing was changed.
+pub type RunError = qvdiff_core::backend::RunError<SqliteRunFailure>;
+
+/// What only SQLite adds to a run's failures.
 #[derive(Debug)]
-pub enum RunError {
-    /// The ledger and the files disagree, or the target is not usable (see [`Refusal`]).
-    Refused(Refusal),
-    /// A statement of a migration failed.
-    Statement {
-        /// The revision.
-        revision: String,
-        /// Its file.
-        path: String,
-        /// Which section.
-        direction: Direction,
-        /// The failing statement.
-        statement: String,
-        /// SQLite's message.
-        message: String,
-    },
-    /// Existing rows do not allow a step of a migration (preflight refusal).
-    Data {
-        /// The revision.
-        revision: String,
-        /// Its file.
-        path: String,
-        /// Which section.
-        direction: Direction,
-        /// The step that the data blocks (`PRAGMA foreign_key_check` for orphans; empty for
-        /// values a type change left unconverted, found once the section ran).
-        statement: String,
-        /// The rows in the way, per table.
-        problems: Vec<DataProblem>,
-    },
-    /// Another connection held the write lock for the whole busy timeout.
-    Locked {
-        /// The database.
-        database: String,
-        /// How long qvdiff waited.
-        waited: Duration,
-    },
+pub enum SqliteRunFailure {
     /// A database operation of qvdiff's own failed (opening, the ledger, commit).
     Sqlite(SqliteError),
     /// The backup before the change failed; nothing was changed.
     Backup(BackupError),
 }
 
-impl fmt::Display for RunError {
+impl fmt::Display for SqliteRunFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::Refused(refusal) => write!(f, "{refusal}"),
-            RunError::Statement {
-                revision,
-                path,
-                direction,
-                statement,
-                message,
-            } => write!(
-                f,
-                "revision {revision} ({path}, {direction}) failed: {message}\n  in statement: {}\n  \
-                 the transaction was rolled back: nothing was applied",
-                excerpt(statement)
-            ),
-            RunError::Data {
-                revision,
-                path,
-                direction,
-                statement,
-                problems,
-            } => {
-                write!(
-                    f,
-                    "revision {revision} ({path}, {direction}) cannot run on the existing data; \
-                     nothing was changed"
-                )?;
-                for problem in problems {
-                    write!(f, "\n  {problem}; {}", problem.hint())?;
-                }
-                if statement.is_empty() {
-                    return Ok(());
-                }
-                write!(f, "\n  in statement: {}", excerpt(statement))
-            }
-            RunError::Locked { database, waited } => write!(
-                f,
-                "{database} stayed locked by another writer for {} (another upgrade, or a long \
-                 write by the application); nothing was changed: retry, or raise the busy timeout",
-                human_duration(*waited)
-            ),
-            RunError::Sqlite(e) => write!(f, "{e}"),
-            RunError::Backup(e) => write!(
+            SqliteRunFailure::Sqlite(e) => write!(f, "{e}"),
+            SqliteRunFailure::Backup(e) => write!(
                 f,
                 "backup before changing the database failed, so nothing was changed: {e} \
                  (--no-backup skips the backup)"
@@ -142,32 +71,25 @@ impl fmt::Display for RunError {
         }
     }
 }
-impl std::error::Error for RunError {
+
+impl std::error::Error for SqliteRunFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RunError::Refused(e) => Some(e),
-            RunError::Sqlite(e) => Some(e),
-            RunError::Backup(e) => Some(e),
-            _ => None,
+            SqliteRunFailure::Sqlite(e) => Some(e),
+            SqliteRunFailure::Backup(e) => Some(e),
         }
-    }
-}
-
-impl From<Refusal> for RunError {
-    fn from(e: Refusal) -> Self {
-        RunError::Refused(e)
     }
 }
 
 impl From<SqliteError> for RunError {
     fn from(e: SqliteError) -> Self {
-        RunError::Sqlite(e)
+        RunError::Dialect(SqliteRunFailure::Sqlite(e))
     }
 }
 
 impl From<BackupError> for RunError {
     fn from(e: BackupError) -> Self {
-        RunError::Backup(e)
+        RunError::Dialect(SqliteRunFailure::Backup(e))
     }
 }
 
@@ -180,13 +102,13 @@ pub fn open_database(path: &Path, create: bool) -> Result<Connection, RunError> 
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     } else if !path.exists() {
-        return Err(RunError::Sqlite(SqliteError::Database {
+        return Err(RunError::from(SqliteError::Database {
             context: format!("opening {}", path.display()),
             message: "no such database file (`qvdiff upgrade` creates it)".to_string(),
         }));
     }
     let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-        RunError::Sqlite(SqliteError::database(
+        RunError::from(SqliteError::database(
             format!("opening {}", path.display()),
             e,
         ))
@@ -197,7 +119,7 @@ pub fn open_database(path: &Path, create: bool) -> Result<Connection, RunError> 
         row.get::<_, i64>(0)
     })
     .map_err(|e| {
-        RunError::Sqlite(SqliteError::database(
+        RunError::from(SqliteError::database(
             format!(
                 "{} is not a readable SQLite database (check the database URL)",
                 path.display()
@@ -254,7 +176,7 @@ fn begin_write(conn: &mut Connection, timeout: Duration) -> Result<(), RunError>
         .is_readonly(rusqlite::MAIN_DB)
         .map_err(|e| SqliteError::database("checking whether the database is writable", e))?;
     if read_only {
-        return Err(RunError::Sqlite(SqliteError::Database {
+        return Err(RunError::from(SqliteError::Database {
             context: format!("opening {database} for writing"),
             message: "the file (or its directory) is read-only for this user; check its \
                       permissions and owner; nothing was changed"
@@ -266,12 +188,14 @@ fn begin_write(conn: &mut Connection, timeout: Duration) -> Result<(), RunError>
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                RunError::Locked {
+                RunError::Locked(LockWait {
                     database,
                     waited: timeout,
-                }
+                    holder: "another writer".to_string(),
+                    detail: "another upgrade, or a long write by the application".to_string(),
+                })
             }
-            _ => RunError::Sqlite(SqliteError::database(
+            _ => RunError::from(SqliteError::database(
                 "starting the migration transaction",
                 e,
             )),
@@ -281,7 +205,7 @@ fn begin_write(conn: &mut Connection, timeout: Duration) -> Result<(), RunError>
 /// Commits the runner's write transaction; `action` names it in a message.
 fn commit(conn: &Connection, action: &str) -> Result<(), RunError> {
     conn.execute_batch("COMMIT")
-        .map_err(|e| RunError::Sqlite(SqliteError::database(action, e)))
+        .map_err(|e| RunError::from(SqliteError::database(action, e)))
 }
 
 /// The backup a run took before changing anything, and how to prune its folder.
@@ -373,15 +297,13 @@ fn check_no_transaction_control(
         let ends_or_starts = matches!(first_word.as_str(), "BEGIN" | "COMMIT" | "END")
             || (first_word == "ROLLBACK" && second_word != "TO");
         if ends_or_starts {
-            return Err(RunError::Statement {
-                revision: migration.file.revision.clone(),
-                path: migration.path.clone(),
+            return Err(RunError::statement(
+                migration,
                 direction,
-                statement: statement.to_string(),
-                message: "a migration must not contain BEGIN, COMMIT, END or ROLLBACK: qvdiff \
-                          runs every pending revision in one transaction; remove the statement"
-                    .to_string(),
-            });
+                statement,
+                "a migration must not contain BEGIN, COMMIT, END or ROLLBACK: qvdiff runs every \
+                 pending revision in one transaction; remove the statement",
+            ));
         }
     }
     Ok(())
@@ -405,59 +327,39 @@ fn run_section(
             SqliteError::Statement {
                 statement, message, ..
             } => match explain_constraint_failure(conn, &statement, &message) {
-                Some(problem) => RunError::Data {
-                    revision: migration.file.revision.clone(),
-                    path: migration.path.clone(),
-                    direction,
-                    statement,
-                    problems: vec![problem],
-                },
-                None => RunError::Statement {
-                    revision: migration.file.revision.clone(),
-                    path: migration.path.clone(),
-                    direction,
-                    statement,
-                    message,
-                },
+                Some(problem) => RunError::data(migration, direction, statement, vec![problem]),
+                None => RunError::statement(migration, direction, statement, message),
             },
-            other => RunError::Sqlite(other),
+            other => RunError::from(other),
         });
     }
     let execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     if conn.is_autocommit() {
         // Belt and braces behind check_no_transaction_control: SQL that ended the transaction
         // some other way.
-        return Err(RunError::Statement {
-            revision: migration.file.revision.clone(),
-            path: migration.path.clone(),
+        return Err(RunError::statement(
+            migration,
             direction,
-            statement: "(end of section)".to_string(),
-            message: "the section ended the migration transaction".to_string(),
-        });
+            "(end of section)",
+            "the section ended the migration transaction",
+        ));
     }
     let unconverted = unconverted_values(conn, &types_before)
         .map_err(|e| SqliteError::database("checking converted values", e))?;
     if !unconverted.is_empty() {
-        return Err(RunError::Data {
-            revision: migration.file.revision.clone(),
-            path: migration.path.clone(),
-            direction,
-            // Found after the whole section ran, by column type: no one statement is to blame.
-            statement: String::new(),
-            problems: unconverted,
-        });
+        // Found after the whole section ran, by column type: no one statement is to blame.
+        return Err(RunError::data(migration, direction, "", unconverted));
     }
     let violations_after = foreign_key_violations(conn)
         .map_err(|e| SqliteError::database("checking foreign keys", e))?;
     let new_violations = added_violations(&violations_before, violations_after);
     if !new_violations.is_empty() {
-        return Err(RunError::Data {
-            revision: migration.file.revision.clone(),
-            path: migration.path.clone(),
+        return Err(RunError::data(
+            migration,
             direction,
-            statement: "PRAGMA foreign_key_check".to_string(),
-            problems: explain_orphans(conn, &new_violations),
-        });
+            "PRAGMA foreign_key_check",
+            explain_orphans(conn, &new_violations),
+        ));
     }
     Ok(execution_ms)
 }
@@ -486,21 +388,12 @@ impl Ledger for SqliteLedger<'_> {
         Ok(forget(self.conn, revision)?)
     }
 
-    fn replace_checksum(
-        &mut self,
-        migration: &Migration,
-        old_checksum: &str,
-        reason: &str,
-    ) -> Result<AcceptedEdit, RunError> {
-        let edit = record_accepted(
-            self.conn,
-            &migration.file.revision,
-            old_checksum,
-            &migration.checksum,
-            reason,
-        )?;
-        update_checksum(self.conn, migration)?;
-        Ok(edit)
+    fn record_audit(&mut self, edit: &AcceptPlan<'_>) -> Result<AcceptedEdit, RunError> {
+        Ok(record_accepted(self.conn, edit)?)
+    }
+
+    fn store_checksum(&mut self, migration: &Migration) -> Result<(), RunError> {
+        Ok(update_checksum(self.conn, migration)?)
     }
 }
 
@@ -548,47 +441,15 @@ impl<'c> RunSession for SqliteRun<'c, '_> {
     }
 }
 
-/// Applies the revisions up to `target` in one transaction (see the module docs).
+/// Runs `upgrade` (to `head`, `heads`, a revision id or unique prefix, `+N`) or `downgrade` (to
+/// `-N`, `base`, or a revision that stays applied) in one transaction: the core's loop with
+/// foreign keys off, the backup settled once the run committed or failed (see the module docs).
 ///
-/// `target`: `head`, `heads`, a revision id or unique prefix, `+N`. Refuses (changing nothing)
-/// on an edited or missing applied file, a database newer than the migrations, several heads
-/// for `head`, and data that a step cannot run on. An empty report means "up to date".
-pub fn upgrade(
-    conn: &mut Connection,
-    migrations: &Migrations,
-    target: &str,
-    options: &RunOptions,
-) -> Result<RunReport, RunError> {
-    run_to(conn, migrations, Direction::Up, options, |ledger| {
-        plan_upgrade(migrations, ledger, target)
-    })
-}
-
-/// Reverts revisions down to `target` in one transaction, running `down` sections children
-/// first and removing their ledger rows.
-///
-/// `target`: empty or `-1` (one step), `-N`, `base`, or a revision that stays applied. With
-/// nothing applied it does nothing.
-pub fn downgrade(
-    conn: &mut Connection,
-    migrations: &Migrations,
-    target: &str,
-    options: &RunOptions,
-) -> Result<RunReport, RunError> {
-    run_to(conn, migrations, Direction::Down, options, |ledger| {
-        plan_downgrade(migrations, ledger, target)
-    })
-}
-
-/// `upgrade` and `downgrade`: the core's loop in one write transaction with foreign keys off,
-/// the backup settled once the run committed or failed.
-fn run_to<'m>(
-    conn: &mut Connection,
-    migrations: &'m Migrations,
-    direction: Direction,
-    options: &RunOptions,
-    plan: impl FnOnce(&[AppliedRevision]) -> Result<Vec<&'m Migration>, Refusal>,
-) -> Result<RunReport, RunError> {
+/// Refuses (changing nothing) on an edited or missing applied file, a database newer than the
+/// migrations, several heads for `head`, and data that a step cannot run on. An empty report
+/// means "up to date" (or, going down, nothing applied).
+pub fn run(conn: &mut Connection, request: &RunRequest<'_>) -> Result<RunReport, RunError> {
+    let options = request.options;
     with_foreign_keys_off(conn, |conn| {
         with_write_transaction(conn, options.busy_timeout, |conn| {
             let mut run = SqliteRun {
@@ -596,7 +457,7 @@ fn run_to<'m>(
                 backup_settings: options.backup.as_ref(),
                 backup: None,
             };
-            let outcome = run_revisions(&mut run, migrations, direction, options, plan);
+            let outcome = run_revisions(&mut run, request);
             settle_backup(run.backup.take(), outcome)
         })
     })
@@ -611,7 +472,7 @@ fn run_to<'m>(
 pub fn stamp(
     conn: &mut Connection,
     migrations: &Migrations,
-    target: &str,
+    target: &RevisionTarget,
     options: &RunOptions,
 ) -> Result<StampReport, RunError> {
     let keep = plan_stamp(migrations, target)?;
@@ -622,23 +483,21 @@ pub fn stamp(
     })
 }
 
-/// Accepts an intended edit of an applied file (`qvdiff accept`): under the write lock, in one
-/// transaction, the audit table gets the old and new checksum with the reason and the time, and
+/// Makes a ledger write (`stamp`, `accept`) under the write lock, in one transaction: for an
+/// accepted edit the audit table gets the old and new checksum with the reason and the time, and
 /// the ledger the new checksum. No migration SQL runs.
 ///
-/// The caller must first check that the edited history gives the live schema: the edit then
-/// changed no schema, and the ledger keeps telling the truth.
-pub fn accept(
+/// The caller must first check that the ledger will tell the truth: the live schema is the
+/// stamped revision's, or the edited history gives it.
+pub fn write_ledger(
     conn: &mut Connection,
-    migrations: &Migrations,
-    revision: &str,
-    reason: &str,
+    write: &LedgerWrite<'_>,
     options: &RunOptions,
-) -> Result<AcceptedEdit, RunError> {
+) -> Result<LedgerWritten, RunError> {
     with_write_transaction(conn, options.busy_timeout, |conn| {
-        let edit = accept_edit(&mut SqliteLedger { conn }, migrations, revision, reason)?;
-        commit(conn, "committing the accepted edit")?;
-        Ok(edit)
+        let written = write.apply(&mut SqliteLedger { conn })?;
+        commit(conn, &format!("committing {}", write.what()))?;
+        Ok(written)
     })
 }
 
@@ -649,7 +508,7 @@ pub fn accepted_edits(conn: &Connection) -> Result<Vec<AcceptedEdit>, RunError> 
 
 /// The schema `target` (and its ancestors) produce, replayed on an in-memory database
 /// (`stamp`'s check, `check --db` drift). `base` is the empty schema.
-pub fn schema_at(migrations: &Migrations, target: &str) -> Result<Schema, RunError> {
+pub fn schema_at(migrations: &Migrations, target: &RevisionTarget) -> Result<Schema, RunError> {
     let chain = plan_stamp(migrations, target)?;
     let conn = crate::apply::replay(
         chain
@@ -666,50 +525,20 @@ pub fn sql_script(migrations: &Migrations, range: Option<&str>) -> Result<String
     Ok(render_script(&plan, &format!("{from} -> {to}")))
 }
 
-/// The script `upgrade TARGET --sql` would run on this database now (nothing is changed),
-/// stopped before the first contract revision unless `contract`.
-pub fn upgrade_sql(
-    conn: &Connection,
-    migrations: &Migrations,
-    target: &str,
-    contract: bool,
-) -> Result<String, RunError> {
-    let ledger = read_ledger(conn)?;
-    let (plan, range) = script_plan(migrations, &ledger, Direction::Up, target, contract)?;
-    Ok(render_script(&plan, &range))
-}
-
 /// The script `upgrade TARGET --sql` would run on a database file not created yet.
 pub fn upgrade_sql_from_base(
     migrations: &Migrations,
-    target: &str,
+    target: &RevisionTarget,
     contract: bool,
 ) -> Result<String, RunError> {
     let (plan, range) = script_plan(migrations, &[], Direction::Up, target, contract)?;
     Ok(render_script(&plan, &range))
 }
 
-/// The script `downgrade TARGET --sql` would run now (`target` as for [`downgrade`]); nothing
-/// is changed.
-pub fn downgrade_sql(
-    conn: &Connection,
-    migrations: &Migrations,
-    target: &str,
-) -> Result<String, RunError> {
-    let (plan, range) = script_plan(
-        migrations,
-        &read_ledger(conn)?,
-        Direction::Down,
-        target,
-        false,
-    )?;
-    Ok(render_script(&plan, &range))
-}
-
 /// `PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE; <sections and ledger rows>; PRAGMA
 /// foreign_key_check; COMMIT;` — the same transaction shape as the runner, for a DBA to review
 /// and run with the `sqlite3` shell.
-fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
+pub fn render_script(plan: &ScriptPlan<'_>, range: &str) -> String {
     let mut out = String::new();
     // Comment lines carry text from outside (the range as typed, file paths): flattened to one
     // line so nothing in them can end the comment and run as SQL in the DBA's shell.

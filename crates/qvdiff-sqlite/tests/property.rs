@@ -38,15 +38,17 @@
 //! the rows and the migration. `QVDIFF_PROP_CASES=<n>` changes the number of cases;
 //! `QVDIFF_PROP_BASE=<n>` the first seed.
 
+use qvdiff_core::backend::Direction::{Down, Up};
 use qvdiff_core::migration::render_steps;
 use qvdiff_core::propose::{propose, Proposal};
+use qvdiff_core::run_loop::RunRequest;
+use qvdiff_core::RevisionTarget;
 use qvdiff_core::{restore_placeholder, Column, ColumnType, DefaultValue, Schema, Table};
 use qvdiff_sqlite::preflight::{converted_storage_classes, DataProblem, DataProblemKind};
 use qvdiff_sqlite::runner::RunError;
 use qvdiff_sqlite::{
-    apply_script, comparable, downgrade, introspect, quote_ident, render_default, render_type,
-    replay, replay_schema, stored_objects, upgrade, verify, verify_stored, RunOptions, Sqlite,
-    StoredObject,
+    apply_script, comparable, introspect, quote_ident, render_default, render_type, replay,
+    replay_schema, run, stored_objects, verify, verify_stored, RunOptions, Sqlite, StoredObject,
 };
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::Connection;
@@ -264,13 +266,29 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
     let path = dir.path().join("app.db");
     let migrations = case_history("migrations", &create_sql, &generated.up, &generated.down);
     let mut conn = Connection::open(&path).unwrap();
-    upgrade(&mut conn, &migrations, "r1", &RunOptions::default())
-        .map_err(|e| format!("upgrade to A: {e}"))?;
+    run(
+        &mut conn,
+        &RunRequest::new(
+            &migrations,
+            Up,
+            RevisionTarget::named("r1"),
+            &RunOptions::default(),
+        ),
+    )
+    .map_err(|e| format!("upgrade to A: {e}"))?;
     let stored = insert_rows(&conn, case)?;
 
     let conv = Converter::new();
     let before_up = Snapshot::take(&conn, &case.a.tables)?;
-    match upgrade(&mut conn, &migrations, "head", &RunOptions::default()) {
+    match run(
+        &mut conn,
+        &RunRequest::new(
+            &migrations,
+            Up,
+            RevisionTarget::head(),
+            &RunOptions::default(),
+        ),
+    ) {
         Ok(_) => {}
         Err(RunError::Data { problems, .. }) if all_unconverted(&problems) => {
             let conversions = type_changes(&case.a, &wanted);
@@ -322,7 +340,15 @@ fn run_case(case: &Case, report: &mut String) -> Result<(), Failure> {
     }
 
     let before_down = Snapshot::take(&conn, &wanted.tables)?;
-    match downgrade(&mut conn, &migrations, "-1", &RunOptions::default()) {
+    match run(
+        &mut conn,
+        &RunRequest::new(
+            &migrations,
+            Down,
+            RevisionTarget::Back(1),
+            &RunOptions::default(),
+        ),
+    ) {
         Ok(_) => {}
         Err(RunError::Data { problems, .. }) if all_unconverted(&problems) => {
             let conversions = type_changes(&wanted, &case.a);

@@ -2,7 +2,7 @@
 
 mod runner_support;
 
-use qvdiff_sqlite::runner::{upgrade, RunOptions};
+use qvdiff_sqlite::runner::{run, RunOptions};
 use runner_support::*;
 use std::sync::{Arc, Barrier};
 
@@ -38,7 +38,7 @@ fn eight_concurrent_upgrades_apply_each_revision_once() {
                 let mut conn =
                     qvdiff_sqlite::runner::open_database(&path, true).map_err(|e| e.to_string())?;
                 barrier.wait();
-                upgrade(&mut conn, &migrations, "head", &RunOptions::default())
+                run(&mut conn, &up(&migrations, "head", &RunOptions::default()))
                     .map(|report| report.steps.len())
                     .map_err(|e| e.to_string())
             })

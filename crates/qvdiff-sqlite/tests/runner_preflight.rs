@@ -4,7 +4,7 @@
 mod runner_support;
 
 use qvdiff_core::{diff, Column, ColumnType, DefaultValue, Dialect, Renames, Schema, Table};
-use qvdiff_sqlite::runner::{upgrade, RunError, RunOptions};
+use qvdiff_sqlite::runner::{run, RunError, RunOptions};
 use qvdiff_sqlite::Sqlite;
 use runner_support::*;
 
@@ -19,15 +19,13 @@ fn applied_items(
     let (dir, path) = database();
     let mut conn = open(&path);
     let mut list = vec![migration("r1", &[], ITEMS, "DROP TABLE items;")];
-    upgrade(
+    run(
         &mut conn,
-        &set(list.clone()),
-        "head",
-        &RunOptions::default(),
+        &up(&set(list.clone()), "head", &RunOptions::default()),
     )
     .unwrap();
     list.extend(extra);
-    let err = upgrade(&mut conn, &set(list), "head", &RunOptions::default()).unwrap_err();
+    let err = run(&mut conn, &up(&set(list), "head", &RunOptions::default())).unwrap_err();
     // Nothing changed.
     assert_eq!(ledger_revisions(&conn), ["r1"]);
     assert_eq!(count(&conn, "SELECT count(*) FROM items"), 12);
@@ -144,8 +142,12 @@ fn unique_over_duplicates_groups_ids_by_value_in_key_order() {
             "DROP INDEX ux_things_title;",
         ),
     ];
-    upgrade(&mut conn, &set(list.clone()), "r1", &RunOptions::default()).unwrap();
-    let err = upgrade(&mut conn, &set(list), "head", &RunOptions::default()).unwrap_err();
+    run(
+        &mut conn,
+        &up(&set(list.clone()), "r1", &RunOptions::default()),
+    )
+    .unwrap();
+    let err = run(&mut conn, &up(&set(list), "head", &RunOptions::default())).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, RunError::Data { .. }), "{message}");
     assert!(
@@ -212,11 +214,9 @@ fn a_planned_not_null_change_on_real_rows_is_refused_then_backfill_passes() {
         &format!("{create}INSERT INTO items (id, sku) VALUES (1, 'a'), (2, NULL);"),
         "DROP TABLE items;",
     )];
-    upgrade(
+    run(
         &mut conn,
-        &set(migrations.clone()),
-        "head",
-        &RunOptions::default(),
+        &up(&set(migrations.clone()), "head", &RunOptions::default()),
     )
     .unwrap();
 
@@ -227,7 +227,11 @@ fn a_planned_not_null_change_on_real_rows_is_refused_then_backfill_passes() {
         &plan(&before, &after),
         "SELECT 1;",
     ));
-    let err = upgrade(&mut conn, &set(refused), "head", &RunOptions::default()).unwrap_err();
+    let err = run(
+        &mut conn,
+        &up(&set(refused), "head", &RunOptions::default()),
+    )
+    .unwrap_err();
     assert!(
         err.to_string()
             .contains("1 row of items have NULL in sku (ids 2)"),
@@ -243,7 +247,7 @@ fn a_planned_not_null_change_on_real_rows_is_refused_then_backfill_passes() {
         &plan(&before, &with_backfill),
         "SELECT 1;",
     ));
-    upgrade(&mut conn, &set(fixed), "head", &RunOptions::default()).unwrap();
+    run(&mut conn, &up(&set(fixed), "head", &RunOptions::default())).unwrap();
     assert_eq!(
         count(&conn, "SELECT count(*) FROM items WHERE sku = 'none'"),
         1

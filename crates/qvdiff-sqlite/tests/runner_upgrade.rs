@@ -4,8 +4,7 @@ mod runner_support;
 
 use qvdiff_core::runner::Refusal;
 use qvdiff_sqlite::runner::{
-    downgrade, schema_at, sql_script, stamp, status, upgrade, BackupSettings, RunError, RunOptions,
-    RunReport,
+    run, schema_at, sql_script, stamp, status, BackupSettings, RunError, RunOptions, RunReport,
 };
 use runner_support::*;
 
@@ -41,7 +40,7 @@ fn upgrade_applies_everything_once_and_records_checksums() {
     let (_dir, path) = database();
     let migrations = set(three());
     let mut conn = open(&path);
-    let report = upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    let report = run(&mut conn, &up(&migrations, "head", &opts())).unwrap();
     assert_eq!(revisions_run(&report), ["r1", "r2", "r3"]);
     assert_eq!(report.current, ["r3"]);
     assert_eq!(ledger_revisions(&conn), ["r1", "r2", "r3"]);
@@ -50,7 +49,7 @@ fn upgrade_applies_everything_once_and_records_checksums() {
     assert!(rows[0].applied_at.ends_with('Z') && rows[0].applied_at.contains('T'));
     assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
 
-    let again = upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    let again = run(&mut conn, &up(&migrations, "head", &opts())).unwrap();
     assert!(again.is_noop());
     assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
 }
@@ -77,8 +76,8 @@ fn the_progress_hook_hears_of_each_revision_before_it_runs() {
         }),
         ..RunOptions::default()
     };
-    upgrade(&mut conn, &migrations, "head", &options).unwrap();
-    downgrade(&mut conn, &migrations, "r1", &options).unwrap();
+    run(&mut conn, &up(&migrations, "head", &options)).unwrap();
+    run(&mut conn, &down(&migrations, "r1", &options)).unwrap();
     assert_eq!(
         *heard.lock().unwrap(),
         ["up r1", "up r2", "up r3", "down r3", "down r2"]
@@ -90,7 +89,7 @@ fn upgrade_creates_a_missing_database_file() {
     let (_dir, path) = database();
     let migrations = set(three());
     let mut conn = qvdiff_sqlite::runner::open_database(&path, true).unwrap();
-    upgrade(&mut conn, &migrations, "+1", &opts()).unwrap();
+    run(&mut conn, &up(&migrations, "+1", &opts())).unwrap();
     assert!(path.exists());
     assert_eq!(ledger_revisions(&conn), ["r1"]);
     assert!(qvdiff_sqlite::runner::open_database(&path.with_extension("nope"), false).is_err());
@@ -105,7 +104,7 @@ fn a_read_only_database_is_refused_before_the_backup() {
     let migrations = set(three());
     {
         let mut conn = open(&path);
-        upgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+        run(&mut conn, &up(&migrations, "r1", &opts())).unwrap();
     }
     let before = std::fs::read(&path).unwrap();
     let mut read_only =
@@ -119,7 +118,7 @@ fn a_read_only_database_is_refused_before_the_backup() {
         }),
         ..RunOptions::default()
     };
-    let err = upgrade(&mut read_only, &migrations, "head", &options).unwrap_err();
+    let err = run(&mut read_only, &up(&migrations, "head", &options)).unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
     assert!(!backups.exists(), "no backup directory for a refused run");
     drop(read_only);
@@ -147,7 +146,7 @@ fn a_failing_revision_rolls_back_every_revision() {
         ),
         ("CREATE TABLE more (id INTEGER);", "DROP TABLE more;"),
     ]));
-    let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
+    let err = run(&mut conn, &up(&migrations, "head", &opts())).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, RunError::Statement { .. }), "{message}");
     assert!(message.contains("revision r2"), "{message}");
@@ -182,7 +181,7 @@ fn foreign_keys_setting_is_restored_and_rebuilds_do_not_cascade() {
              INSERT INTO _qvdiff_new_items (id, title) SELECT id, COALESCE(title, '') FROM items;\n\
              DROP TABLE items;\nALTER TABLE _qvdiff_new_items RENAME TO items;", "SELECT 1;"),
     ]));
-    upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    run(&mut conn, &up(&migrations, "head", &opts())).unwrap();
     assert_eq!(count(&conn, "SELECT count(*) FROM sales"), 1);
     assert_eq!(count(&conn, "PRAGMA foreign_keys"), 1);
 }
@@ -191,7 +190,7 @@ fn foreign_keys_setting_is_restored_and_rebuilds_do_not_cascade() {
 fn an_edited_applied_file_is_refused() {
     let (_dir, path) = database();
     let mut conn = open(&path);
-    upgrade(&mut conn, &set(three()), "r1", &opts()).unwrap();
+    run(&mut conn, &up(&set(three()), "r1", &opts())).unwrap();
     let mut edited = three();
     edited[0] = migration(
         "r1",
@@ -199,7 +198,7 @@ fn an_edited_applied_file_is_refused() {
         "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT NOT NULL, extra TEXT);",
         "DROP TABLE items;",
     );
-    let err = upgrade(&mut conn, &set(edited.clone()), "head", &opts()).unwrap_err();
+    let err = run(&mut conn, &up(&set(edited.clone()), "head", &opts())).unwrap_err();
     let message = err.to_string();
     assert!(
         matches!(err, RunError::Refused(Refusal::EditedAfterApplied { .. })),
@@ -215,9 +214,9 @@ fn an_edited_applied_file_is_refused() {
     );
     assert_eq!(ledger_revisions(&conn), ["r1"]);
     // downgrade runs the edited down section: refused too.
-    assert!(downgrade(&mut conn, &set(edited.clone()), "base", &opts()).is_err());
+    assert!(run(&mut conn, &down(&set(edited.clone()), "base", &opts())).is_err());
     // stamp records the file as it is now (the way out once the schema matches).
-    let report = stamp(&mut conn, &set(edited.clone()), "r1", &opts()).unwrap();
+    let report = stamp(&mut conn, &set(edited.clone()), &target("r1"), &opts()).unwrap();
     assert_eq!(report.rechecksummed, ["r1"]);
     // Never silently: the audit table keeps both checksums.
     let audit = qvdiff_sqlite::runner::accepted_edits(&conn).unwrap();
@@ -225,18 +224,18 @@ fn an_edited_applied_file_is_refused() {
     assert_eq!(audit[0].revision, "r1");
     assert_ne!(audit[0].old_checksum, audit[0].new_checksum);
     assert_eq!(audit[0].reason, qvdiff_core::runner::STAMP_REASON);
-    assert!(upgrade(&mut conn, &set(edited), "head", &opts()).is_ok());
+    assert!(run(&mut conn, &up(&set(edited), "head", &opts())).is_ok());
 }
 
 #[test]
 fn missing_file_and_newer_database_are_refused() {
     let (_dir, path) = database();
     let mut conn = open(&path);
-    upgrade(&mut conn, &set(three()), "head", &opts()).unwrap();
+    run(&mut conn, &up(&set(three()), "head", &opts())).unwrap();
 
     // r3 applied but its file is gone, and nothing else pending: the database is newer.
     let older = set(three().into_iter().take(2).collect());
-    let err = upgrade(&mut conn, &older, "head", &opts()).unwrap_err();
+    let err = run(&mut conn, &up(&older, "head", &opts())).unwrap_err();
     let message = err.to_string();
     assert!(
         matches!(err, RunError::Refused(Refusal::DatabaseNewer { .. })),
@@ -253,7 +252,7 @@ fn missing_file_and_newer_database_are_refused() {
         "CREATE TABLE t4 (id INTEGER);",
         "DROP TABLE t4;",
     ));
-    let err = upgrade(&mut conn, &set(branch), "head", &opts()).unwrap_err();
+    let err = run(&mut conn, &up(&set(branch), "head", &opts())).unwrap_err();
     let message = err.to_string();
     assert!(
         matches!(err, RunError::Refused(Refusal::MissingFiles { .. })),
@@ -273,10 +272,10 @@ fn several_heads_need_a_merge_for_head_but_not_for_heads() {
         migration("b", &["a"], "CREATE TABLE b (id INTEGER);", "DROP TABLE b;"),
         migration("c", &["a"], "CREATE TABLE c (id INTEGER);", "DROP TABLE c;"),
     ]);
-    let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
+    let err = run(&mut conn, &up(&migrations, "head", &opts())).unwrap_err();
     assert!(err.to_string().contains("qvdiff merge"), "{err}");
     assert!(tables(&conn).is_empty());
-    let report = upgrade(&mut conn, &migrations, "heads", &opts()).unwrap();
+    let report = run(&mut conn, &up(&migrations, "heads", &opts())).unwrap();
     assert_eq!(report.steps.len(), 3);
     assert_eq!(report.current, ["b", "c"]);
 }
@@ -286,28 +285,28 @@ fn downgrade_one_step_to_a_revision_and_to_base() {
     let (_dir, path) = database();
     let mut conn = open(&path);
     let migrations = set(three());
-    upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    run(&mut conn, &up(&migrations, "head", &opts())).unwrap();
     conn.execute("UPDATE items SET notes = 'n' WHERE id = 1", [])
         .unwrap();
 
-    let report = downgrade(&mut conn, &migrations, "", &opts()).unwrap();
+    let report = run(&mut conn, &down(&migrations, "-1", &opts())).unwrap();
     assert_eq!(report.steps[0].revision, "r3");
     assert_eq!(ledger_revisions(&conn), ["r1", "r2"]);
     assert!(!tables(&conn).contains(&"users".to_string()));
 
-    upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
-    let report = downgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+    run(&mut conn, &up(&migrations, "head", &opts())).unwrap();
+    let report = run(&mut conn, &down(&migrations, "r1", &opts())).unwrap();
     assert_eq!(revisions_run(&report), ["r3", "r2"]);
     assert_eq!(report.current, ["r1"]);
     assert_eq!(ledger_revisions(&conn), ["r1"]);
     assert_eq!(count(&conn, "SELECT count(*) FROM items"), 2);
 
-    let report = downgrade(&mut conn, &migrations, "base", &opts()).unwrap();
+    let report = run(&mut conn, &down(&migrations, "base", &opts())).unwrap();
     assert_eq!(report.steps.len(), 1);
     assert!(ledger_revisions(&conn).is_empty());
     assert_eq!(tables(&conn), ["qvdiff_migrations"]);
     // Nothing applied: nothing to do.
-    assert!(downgrade(&mut conn, &migrations, "-1", &opts())
+    assert!(run(&mut conn, &down(&migrations, "-1", &opts()))
         .unwrap()
         .is_noop());
 }
@@ -317,7 +316,7 @@ fn stamp_and_schema_at() {
     let (_dir, path) = database();
     let mut conn = open(&path);
     let migrations = set(three());
-    let schema = schema_at(&migrations, "r2").unwrap();
+    let schema = schema_at(&migrations, &target("r2")).unwrap();
     let items = schema.table("items").unwrap();
     assert!(items.column("notes").is_some());
     assert!(schema.table("users").is_none());
@@ -326,12 +325,12 @@ fn stamp_and_schema_at() {
         "CREATE TABLE items (id INTEGER PRIMARY KEY, title TEXT NOT NULL, notes TEXT);",
     )
     .unwrap();
-    let report = stamp(&mut conn, &migrations, "r2", &opts()).unwrap();
+    let report = stamp(&mut conn, &migrations, &target("r2"), &opts()).unwrap();
     assert_eq!(report.added, ["r1", "r2"]);
     assert_eq!(ledger_revisions(&conn), ["r1", "r2"]);
-    let upgraded = upgrade(&mut conn, &migrations, "head", &opts()).unwrap();
+    let upgraded = run(&mut conn, &up(&migrations, "head", &opts())).unwrap();
     assert_eq!(upgraded.steps.len(), 1);
-    let report = stamp(&mut conn, &migrations, "base", &opts()).unwrap();
+    let report = stamp(&mut conn, &migrations, &target("base"), &opts()).unwrap();
     assert_eq!(report.removed.len(), 3);
     assert!(ledger_revisions(&conn).is_empty());
 }
@@ -341,7 +340,7 @@ fn status_shows_current_and_pending() {
     let (_dir, path) = database();
     let mut conn = open(&path);
     let migrations = set(three());
-    upgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+    run(&mut conn, &up(&migrations, "r1", &opts())).unwrap();
     let status = status(&conn, &migrations).unwrap();
     assert_eq!(status.current, ["r1"]);
     assert_eq!(status.pending, ["r2", "r3"]);
@@ -365,7 +364,7 @@ fn offline_scripts_have_the_runner_transaction_shape_and_run() {
     assert_eq!(ledger_revisions(&conn), ["r1", "r2", "r3"]);
     // The recorded checksums are the runner's: a later upgrade accepts them.
     let mut conn = conn;
-    assert!(upgrade(&mut conn, &migrations, "head", &opts())
+    assert!(run(&mut conn, &up(&migrations, "head", &opts()))
         .unwrap()
         .is_noop());
 
@@ -379,7 +378,7 @@ fn upgrade_takes_a_backup_under_the_lock_when_asked() {
     let (dir, path) = database();
     let mut conn = open(&path);
     let migrations = set(three());
-    upgrade(&mut conn, &migrations, "r1", &opts()).unwrap();
+    run(&mut conn, &up(&migrations, "r1", &opts())).unwrap();
     let options = RunOptions {
         backup: Some(BackupSettings {
             dir: dir.path().join("backups"),
@@ -387,7 +386,7 @@ fn upgrade_takes_a_backup_under_the_lock_when_asked() {
         }),
         ..RunOptions::default()
     };
-    let report = upgrade(&mut conn, &migrations, "head", &options).unwrap();
+    let report = run(&mut conn, &up(&migrations, "head", &options)).unwrap();
     let backup = report.backup.unwrap();
     let name = backup.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
@@ -398,7 +397,7 @@ fn upgrade_takes_a_backup_under_the_lock_when_asked() {
     assert_eq!(ledger_revisions(&copy), ["r1"]);
     assert_eq!(count(&copy, "SELECT count(*) FROM items"), 2);
     // Nothing to do: no backup.
-    let report = upgrade(&mut conn, &migrations, "head", &options).unwrap();
+    let report = run(&mut conn, &up(&migrations, "head", &options)).unwrap();
     assert!(report.backup.is_none());
 }
 
@@ -410,7 +409,7 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
         "CREATE TABLE a (id INTEGER);\nCOMMIT;\nCREATE TABLE b (id INTEGER);",
         "SELECT 1;",
     )]));
-    let err = upgrade(&mut conn, &migrations, "head", &opts()).unwrap_err();
+    let err = run(&mut conn, &up(&migrations, "head", &opts())).unwrap_err();
     assert!(
         err.to_string().contains("must not contain BEGIN, COMMIT"),
         "{err}"

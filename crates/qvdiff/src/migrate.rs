@@ -37,10 +37,13 @@
 //! # fn main() {}
 //! ```
 
-use qvdiff_core::backend::BackupSettings;
+use qvdiff_core::backend::{BackupSettings, Direction};
 pub use qvdiff_core::backend::{LockRetry, RunOptions, RunReport, StepReport};
+use qvdiff_core::run_loop::RunRequest;
 use qvdiff_core::runner::{self as decisions, Migration, Migrations, Status};
-use qvdiff_core::{diff, Backend, BackendError, FormatError, GraphError, Renames, Schema, Table};
+use qvdiff_core::{
+    diff, Backend, BackendError, FormatError, GraphError, Renames, RevisionTarget, Schema, Table,
+};
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
@@ -225,7 +228,12 @@ fn upgrade_to_head(
     options: &RunOptions,
 ) -> Result<RunReport, MigrateError> {
     backend
-        .upgrade(migrations, "head", options)
+        .run(&RunRequest::new(
+            migrations,
+            Direction::Up,
+            RevisionTarget::head(),
+            options,
+        ))
         .map_err(MigrateError::Run)
 }
 

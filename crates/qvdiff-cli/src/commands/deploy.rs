@@ -15,6 +15,7 @@ use crate::prompt::Prompter;
 use qvdiff_core::backend::{
     BackupSettings, BatchHook, BatchProgress, Direction, HalfDone, RunOptions, RunReport,
 };
+use qvdiff_core::run_loop::RunRequest;
 use qvdiff_core::runner::{
     applied_revisions, history as history_entries, Migrations, RevisionTarget,
 };
@@ -219,7 +220,7 @@ struct Destruction {
 fn confirm_destruction(
     database: &Database,
     migrations: &Migrations,
-    target: &str,
+    target: &RevisionTarget,
     direction: Direction,
     contract: bool,
     prompter: &Prompter,
@@ -338,17 +339,15 @@ pub fn upgrade(
         RevisionTarget::for_upgrade(args.target.as_deref().unwrap_or("head")).map_err(refused)?;
     let (database, history) = database_and_history(config, db_flag)?;
     let migrations = &history.migrations;
-    let target_rev = target.to_string();
-    let target_rev = target_rev.as_str();
     // Only a database file can be missing (and then created); a server's database exists.
     let missing_file = !database.exists();
     if args.sql {
         // Only a database file can be missing: the script from base, on SQLite.
         let script = if missing_file {
-            dialects::upgrade_script_from_base(migrations, target_rev, args.contract)?
+            dialects::upgrade_script_from_base(migrations, &target, args.contract)?
         } else {
             dialects::open(&database, false)?
-                .upgrade_script(migrations, target_rev, args.contract)
+                .upgrade_script(migrations, &target, args.contract)
                 .map_err(run_error)?
         };
         print_stdout(&script);
@@ -358,14 +357,14 @@ pub fn upgrade(
     if let (true, Some(file)) = (missing_file, database.file()) {
         // Refusals that need no database (an unknown target, several heads) come before the
         // file is created: a failed upgrade must leave nothing behind.
-        qvdiff_core::runner::plan_upgrade(migrations, &[], target_rev).map_err(refused)?;
+        qvdiff_core::runner::plan_upgrade(migrations, &[], &target).map_err(refused)?;
         created_dirs = create_parent_dirs(&file.path)?;
     }
     if !missing_file {
         confirm_destruction(
             &database,
             migrations,
-            target_rev,
+            &target,
             Direction::Up,
             args.contract,
             prompter,
@@ -375,14 +374,15 @@ pub fn upgrade(
     // A database that does not exist yet holds nothing to protect: no backup of it.
     let backup = !missing_file && !args.no_backup;
     let result = dialects::open(&database, true).and_then(|mut db| {
-        db.upgrade(
+        db.run(&RunRequest::new(
             migrations,
-            target_rev,
+            Direction::Up,
+            target.clone(),
             &RunOptions {
                 contract: args.contract,
                 ..options(config, &database, backup, console)
             },
-        )
+        ))
         .map_err(run_error)
     });
     let report = match result {
@@ -443,10 +443,9 @@ pub fn downgrade(
     console: &Console,
 ) -> CliResult<()> {
     // The target's form is checked before the history is read or anything connects.
-    let target = RevisionTarget::for_downgrade(args.target.as_deref().unwrap_or("-1"))
-        .map_err(refused)?
-        .to_string();
-    let target = target.as_str();
+    let target =
+        RevisionTarget::for_downgrade(args.target.as_deref().unwrap_or("-1")).map_err(refused)?;
+    let target = &target;
     let (database, history) = database_and_history(config, db_flag)?;
     let migrations = &history.migrations;
     if args.sql {
@@ -466,11 +465,12 @@ pub fn downgrade(
         console,
     )?;
     let report = dialects::open(&database, false)?
-        .downgrade(
+        .run(&RunRequest::new(
             migrations,
-            target,
+            Direction::Down,
+            target.clone(),
             &options(config, &database, !args.no_backup, console),
-        )
+        ))
         .map_err(run_error)?;
     report_run(
         console,
@@ -703,7 +703,7 @@ pub fn stamp(
     let report = db
         .stamp(
             migrations,
-            &args.revision,
+            &RevisionTarget::parse(&args.revision).map_err(refused)?,
             &options(config, &database, false, console),
         )
         .map_err(run_error)?;

@@ -24,6 +24,7 @@ use qvdiff_core::runner::{
     applied_revisions, plan_accept, plan_rebase, plan_squash, short_checksum, status, Migration,
     Migrations,
 };
+use qvdiff_core::RevisionTarget;
 use qvdiff_core::Schema;
 
 /// `qvdiff accept REV --reason "…"`: records an intended edit of an applied file in the audit
@@ -293,7 +294,7 @@ pub fn adopt(
     }
     db.stamp(
         &history.migrations,
-        &revision,
+        &RevisionTarget::named(revision.as_str()),
         &RunOptions {
             busy_timeout: config.busy_timeout,
             ..RunOptions::default()

@@ -90,7 +90,7 @@ pub fn introspect(tx: &mut postgres::Transaction<'_>) -> CliResult<Schema> {
     qvdiff_postgres::introspect(tx).map_err(|e| CliError::new(e.to_string()))
 }
 
-/// Upgrades the target to `head` inside the port's transaction (ledger rows included; see
+/// Upgrades the target to revision `head` inside the port's transaction (ledger rows included; see
 /// `qvdiff_postgres::runner::upgrade_in_transaction`), returning the revisions applied.
 pub fn upgrade_target(
     tx: &mut postgres::Transaction<'_>,
@@ -103,7 +103,7 @@ pub fn upgrade_target(
         tx,
         &target.display(),
         history,
-        head,
+        &qvdiff_core::RevisionTarget::named(head),
         busy_timeout,
     )
     .map_err(|e| CliError::new(format!("{e}; nothing was copied")))

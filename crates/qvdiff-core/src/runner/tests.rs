@@ -48,19 +48,26 @@ fn linear() -> Migrations {
 fn upgrade_targets() {
     let m = linear();
     assert_eq!(
-        revs(&plan_upgrade(&m, &[], "head").unwrap()),
+        revs(&plan_upgrade(&m, &[], &"head".parse().unwrap()).unwrap()),
         ["a1", "b2", "c3"]
     );
     assert_eq!(
-        revs(&plan_upgrade(&m, &applied(&m, &["a1"]), "+1").unwrap()),
+        revs(&plan_upgrade(&m, &applied(&m, &["a1"]), &"+1".parse().unwrap()).unwrap()),
         ["b2"]
     );
-    assert_eq!(revs(&plan_upgrade(&m, &[], "b").unwrap()), ["a1", "b2"]);
-    assert!(plan_upgrade(&m, &applied(&m, &["a1", "b2", "c3"]), "head")
-        .unwrap()
-        .is_empty());
+    assert_eq!(
+        revs(&plan_upgrade(&m, &[], &"b".parse().unwrap()).unwrap()),
+        ["a1", "b2"]
+    );
+    assert!(plan_upgrade(
+        &m,
+        &applied(&m, &["a1", "b2", "c3"]),
+        &"head".parse().unwrap()
+    )
+    .unwrap()
+    .is_empty());
     assert!(matches!(
-        plan_upgrade(&m, &[], "+0"),
+        RevisionTarget::for_upgrade("+0"),
         Err(Refusal::InvalidTarget { .. })
     ));
 }
@@ -105,11 +112,24 @@ fn revision_targets_parse_by_form_and_direction() {
     let m = linear();
     // `++1` once read as `+1` and applied a revision.
     assert!(matches!(
-        plan_upgrade(&m, &[], "++1"),
+        RevisionTarget::for_upgrade("++1"),
         Err(Refusal::InvalidTarget { .. })
     ));
+    // A target built in code is checked for its direction too, naming the other command.
+    let refusal = plan_downgrade(&m, &applied(&m, &["a1"]), &RevisionTarget::Forward(1));
+    assert!(
+        matches!(&refusal, Err(Refusal::InvalidTarget { target, expected })
+            if target == "+1" && expected.contains("qvdiff upgrade +N")),
+        "{refusal:?}"
+    );
+    let refusal = plan_upgrade(&m, &[], &RevisionTarget::Back(2));
+    assert!(
+        matches!(&refusal, Err(Refusal::InvalidTarget { target, expected })
+            if target == "-2" && expected.contains("qvdiff downgrade -N")),
+        "{refusal:?}"
+    );
     assert!(matches!(
-        plan_downgrade(&m, &applied(&m, &["a1"]), "+1"),
+        plan_stamp(&m, &RevisionTarget::Back(1)),
         Err(Refusal::InvalidTarget { .. })
     ));
 }
@@ -118,15 +138,24 @@ fn revision_targets_parse_by_form_and_direction() {
 fn downgrade_targets() {
     let m = linear();
     let all = applied(&m, &["a1", "b2", "c3"]);
-    assert_eq!(revs(&plan_downgrade(&m, &all, "").unwrap()), ["c3"]);
-    assert_eq!(revs(&plan_downgrade(&m, &all, "-2").unwrap()), ["c3", "b2"]);
-    assert_eq!(revs(&plan_downgrade(&m, &all, "a1").unwrap()), ["c3", "b2"]);
     assert_eq!(
-        revs(&plan_downgrade(&m, &all, "base").unwrap()),
+        revs(&plan_downgrade(&m, &all, &"-1".parse().unwrap()).unwrap()),
+        ["c3"]
+    );
+    assert_eq!(
+        revs(&plan_downgrade(&m, &all, &"-2".parse().unwrap()).unwrap()),
+        ["c3", "b2"]
+    );
+    assert_eq!(
+        revs(&plan_downgrade(&m, &all, &"a1".parse().unwrap()).unwrap()),
+        ["c3", "b2"]
+    );
+    assert_eq!(
+        revs(&plan_downgrade(&m, &all, &"base".parse().unwrap()).unwrap()),
         ["c3", "b2", "a1"]
     );
     assert!(matches!(
-        plan_downgrade(&m, &all, "-4"),
+        plan_downgrade(&m, &all, &"-4".parse().unwrap()),
         Err(Refusal::TooFewApplied {
             asked: 4,
             applied: 3
@@ -134,7 +163,7 @@ fn downgrade_targets() {
     ));
     let some = applied(&m, &["a1"]);
     assert!(matches!(
-        plan_downgrade(&m, &some, "c3"),
+        plan_downgrade(&m, &some, &"c3".parse().unwrap()),
         Err(Refusal::NotApplied { .. })
     ));
 }
@@ -144,18 +173,18 @@ fn refusals() {
     let m = linear();
     let mut rows = applied(&m, &["a1"]);
     rows[0].checksum = "f".repeat(64);
-    let err = plan_upgrade(&m, &rows, "head").unwrap_err();
+    let err = plan_upgrade(&m, &rows, &"head".parse().unwrap()).unwrap_err();
     assert!(matches!(err, Refusal::EditedAfterApplied { .. }));
     assert!(err.to_string().contains("migrations/a1_x.sql was edited"));
 
     let newer = applied(&m, &["a1", "b2", "c3", "d4"]);
     assert!(matches!(
-        plan_upgrade(&m, &newer, "head"),
+        plan_upgrade(&m, &newer, &"head".parse().unwrap()),
         Err(Refusal::DatabaseNewer { .. })
     ));
     let missing = applied(&m, &["a1", "zz"]);
     assert!(matches!(
-        plan_upgrade(&m, &missing, "head"),
+        plan_upgrade(&m, &missing, &"head".parse().unwrap()),
         Err(Refusal::MissingFiles { .. })
     ));
 }
@@ -168,10 +197,10 @@ fn several_heads_need_merge() {
         migration("c3", &["a1"]),
     ])
     .unwrap();
-    let err = plan_upgrade(&m, &[], "head").unwrap_err();
+    let err = plan_upgrade(&m, &[], &"head".parse().unwrap()).unwrap_err();
     assert!(err.to_string().contains("qvdiff merge"));
     assert_eq!(
-        revs(&plan_upgrade(&m, &[], "heads").unwrap()),
+        revs(&plan_upgrade(&m, &[], &"heads".parse().unwrap()).unwrap()),
         ["a1", "b2", "c3"]
     );
     assert_eq!(merge_parents(&m, &[]).unwrap(), ["b2", "c3"]);
@@ -221,9 +250,12 @@ fn a_baseline_stands_for_the_revisions_it_replaces() {
     assert_eq!(revs(&plan_squash(&old, "b2").unwrap().files), ["a1", "b2"]);
     // Past the range: the baseline counts as applied.
     let past = applied(&old, &["a1", "b2"]);
-    assert_eq!(revs(&plan_upgrade(&m, &past, "head").unwrap()), ["c3"]);
+    assert_eq!(
+        revs(&plan_upgrade(&m, &past, &"head".parse().unwrap()).unwrap()),
+        ["c3"]
+    );
     assert_eq!(status(&m, &past).current, ["s1"]);
-    let down = plan_downgrade(&m, &past, "base").unwrap();
+    let down = plan_downgrade(&m, &past, &"base".parse().unwrap()).unwrap();
     assert_eq!(
         down[0].ledger_revisions().collect::<Vec<_>>(),
         ["s1", "a1", "b2"]
@@ -231,22 +263,25 @@ fn a_baseline_stands_for_the_revisions_it_replaces() {
     // Inside it: the kept file first; without it, refused.
     let inside = applied(&old, &["a1"]);
     assert_eq!(
-        revs(&plan_upgrade(&m, &inside, "head").unwrap()),
+        revs(&plan_upgrade(&m, &inside, &"head".parse().unwrap()).unwrap()),
         ["b2", "c3"]
     );
     assert!(matches!(
-        plan_downgrade(&m, &inside, "base"),
+        plan_downgrade(&m, &inside, &"base".parse().unwrap()),
         Err(Refusal::InsideSquash { .. })
     ));
     let mut gone = vec![m.get("s1").unwrap().clone(), m.get("c3").unwrap().clone()];
     gone[0].squashes = vec!["a1".into(), "b2".into()];
     let gone = Migrations::new(gone).unwrap();
     assert!(matches!(
-        plan_upgrade(&gone, &inside, "head"),
+        plan_upgrade(&gone, &inside, &"head".parse().unwrap()),
         Err(Refusal::InsideSquash { .. })
     ));
     // Fresh: the baseline itself.
-    assert_eq!(revs(&plan_upgrade(&m, &[], "head").unwrap()), ["s1", "c3"]);
+    assert_eq!(
+        revs(&plan_upgrade(&m, &[], &"head".parse().unwrap()).unwrap()),
+        ["s1", "c3"]
+    );
 }
 
 #[test]

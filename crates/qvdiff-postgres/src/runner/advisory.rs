@@ -2,6 +2,7 @@
 //! runner's module docs for why it polls rather than waits), held around a run's work and
 //! released with the settings the run put back.
 
+use super::errors::migration_lock_held;
 use super::{RunError, ADVISORY_LOCK_KEY};
 use crate::error::PgError;
 use crate::session::Session;
@@ -41,11 +42,7 @@ pub(super) fn poll_lock(
         }
         let elapsed = started.elapsed();
         if elapsed >= timeout {
-            return Err(RunError::Locked {
-                database: database.to_string(),
-                waited: timeout,
-                holder: lock_holder(session),
-            });
+            return Err(migration_lock_held(database, timeout, lock_holder(session)));
         }
         std::thread::sleep(pause.min(timeout - elapsed));
         pause = (pause * 2).min(Duration::from_millis(100));

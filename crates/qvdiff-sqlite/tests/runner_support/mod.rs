@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 #[path = "../../../../fixtures/runner/history.rs"]
 mod history;
-pub use history::{chain, migration, set};
+pub use history::{chain, down, migration, set, target, up};
 
 /// A fresh database file in a new temp dir (kept alive by the returned guard).
 pub fn database() -> (tempfile::TempDir, PathBuf) {
