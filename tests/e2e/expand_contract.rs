@@ -44,51 +44,27 @@ enum App {
     New,
 }
 
-/// A writer that inserts rows of its own and updates rows already there (the old app the odd
-/// ids, the new app the even ones), interleaved with the other writer, until told to stop.
-/// Returns what it wrote.
-struct Writer {
+/// An app writing on its own connection until told to stop: `step` runs for i = 1, 2, …, a
+/// millisecond apart, and records what it wrote; `stop` returns the record.
+struct Writer<T> {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Expected>,
+    thread: JoinHandle<T>,
 }
 
-impl Writer {
-    fn start(db: &TestDatabase, app: App) -> Writer {
+impl<T: Default + Send + 'static> Writer<T> {
+    fn start(
+        db: &TestDatabase,
+        mut step: impl FnMut(&mut Client, i64, &mut T) + Send + 'static,
+    ) -> Writer<T> {
         let mut client = db.connect();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
-            let (qty, name, first_id, parity) = match app {
-                App::Old => ("qty", "title", 1_000_000, 1),
-                App::New => ("qty_new", "name", 2_000_000, 0),
-            };
-            let mut wrote = Expected::new();
+            let mut wrote = T::default();
             let mut i: i64 = 0;
             while !flag.load(Ordering::Relaxed) {
                 i += 1;
-                let id = first_id + i;
-                let text = format!("{name} insert {i}");
-                client
-                    .execute(
-                        &format!(
-                            "INSERT INTO items (id, {qty}, {name}) VALUES ($1, $2::bigint, $3)"
-                        ),
-                        &[&id, &i, &text],
-                    )
-                    .unwrap();
-                wrote.insert(id, (i, Some(text)));
-                // An existing row of this writer's parity, spread over the table.
-                let target = (i * 7_919) % (ROWS / 2) * 2 + parity;
-                let target = if target == 0 { 2 } else { target };
-                let text = format!("{name} update {i}");
-                let value = -i;
-                client
-                    .execute(
-                        &format!("UPDATE items SET {qty} = $2::bigint, {name} = $3 WHERE id = $1"),
-                        &[&target, &value, &text],
-                    )
-                    .unwrap();
-                wrote.insert(target, (value, Some(text)));
+                step(&mut client, i, &mut wrote);
                 std::thread::sleep(Duration::from_millis(1));
             }
             wrote
@@ -96,10 +72,42 @@ impl Writer {
         Writer { stop, thread }
     }
 
-    fn stop(self) -> Expected {
+    fn stop(self) -> T {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("a writer thread")
     }
+}
+
+/// A writer of `items` that inserts rows of its own and updates rows already there (the old app
+/// the odd ids, the new app the even ones), interleaved with the other writer.
+fn items_writer(db: &TestDatabase, app: App) -> Writer<Expected> {
+    let (qty, name, first_id, parity) = match app {
+        App::Old => ("qty", "title", 1_000_000, 1),
+        App::New => ("qty_new", "name", 2_000_000, 0),
+    };
+    Writer::start(db, move |client, i, wrote: &mut Expected| {
+        let id = first_id + i;
+        let text = format!("{name} insert {i}");
+        client
+            .execute(
+                &format!("INSERT INTO items (id, {qty}, {name}) VALUES ($1, $2::bigint, $3)"),
+                &[&id, &i, &text],
+            )
+            .unwrap();
+        wrote.insert(id, (i, Some(text)));
+        // An existing row of this writer's parity, spread over the table.
+        let target = (i * 7_919) % (ROWS / 2) * 2 + parity;
+        let target = if target == 0 { 2 } else { target };
+        let text = format!("{name} update {i}");
+        let value = -i;
+        client
+            .execute(
+                &format!("UPDATE items SET {qty} = $2::bigint, {name} = $3 WHERE id = $1"),
+                &[&target, &value, &text],
+            )
+            .unwrap();
+        wrote.insert(target, (value, Some(text)));
+    })
 }
 
 fn count(client: &mut Client, sql: &str) -> i64 {
@@ -216,7 +224,7 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
     assert!(!expand.contains("-- qvdiff:contract"), "{expand}");
 
     // The old app writes from before the expand until the contract.
-    let old_app = Writer::start(&db, App::Old);
+    let old_app = items_writer(&db, App::Old);
     let up = p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
     assert!(
         up.stderr
@@ -260,7 +268,7 @@ fn old_and_new_app_writes_through_the_window_are_all_found_after_contract() {
         ),
         0
     );
-    let new_app = Writer::start(&db, App::New);
+    let new_app = items_writer(&db, App::New);
     std::thread::sleep(Duration::from_millis(1500));
     let (old_wrote, new_wrote) = (old_app.stop(), new_app.stop());
     assert!(old_wrote.len() > 20 && new_wrote.len() > 20);
@@ -441,67 +449,49 @@ type Accounts = BTreeMap<i64, (String, String)>;
 /// A writer of `accounts` until told to stop: the old app inserts rows without `handle` and
 /// changes the case of the odd rows' emails (which keeps their computed handle); the new app
 /// inserts rows with a handle of its own and writes the even rows' handles.
-fn accounts_writer(db: &TestDatabase, app: App) -> (Arc<AtomicBool>, JoinHandle<Accounts>) {
-    let mut client = db.connect();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let thread = std::thread::spawn(move || {
-        let mut wrote = Accounts::new();
-        let mut i: i64 = 0;
-        while !flag.load(Ordering::Relaxed) {
-            i += 1;
-            match app {
-                App::Old => {
-                    let id = 1_000_000 + i;
-                    let email = format!("Old Insert {i}");
-                    client
-                        .execute(
-                            "INSERT INTO accounts (id, email) VALUES ($1, $2)",
-                            &[&id, &email],
-                        )
-                        .unwrap();
-                    wrote.insert(id, (email.clone(), email.to_lowercase()));
-                    let target = (i * 7_919) % (ACCOUNT_ROWS / 2) * 2 + 1;
-                    let email = format!("ROW {target}");
-                    client
-                        .execute(
-                            "UPDATE accounts SET email = $2 WHERE id = $1",
-                            &[&target, &email],
-                        )
-                        .unwrap();
-                    wrote.insert(target, (email, format!("row {target}")));
-                }
-                App::New => {
-                    let id = 2_000_000 + i;
-                    let (email, handle) = (format!("New Insert {i}"), format!("new {i}"));
-                    client
-                        .execute(
-                            "INSERT INTO accounts (id, email, handle) VALUES ($1, $2, $3)",
-                            &[&id, &email, &handle],
-                        )
-                        .unwrap();
-                    wrote.insert(id, (email, handle));
-                    let target = (i * 7_919) % (ACCOUNT_ROWS / 2) * 2 + 2;
-                    let handle = format!("new update {i}");
-                    client
-                        .execute(
-                            "UPDATE accounts SET handle = $2 WHERE id = $1",
-                            &[&target, &handle],
-                        )
-                        .unwrap();
-                    wrote.insert(target, (format!("Row {target}"), handle));
-                }
-            }
-            std::thread::sleep(Duration::from_millis(1));
+fn accounts_writer(db: &TestDatabase, app: App) -> Writer<Accounts> {
+    Writer::start(db, move |client, i, wrote: &mut Accounts| match app {
+        App::Old => {
+            let id = 1_000_000 + i;
+            let email = format!("Old Insert {i}");
+            client
+                .execute(
+                    "INSERT INTO accounts (id, email) VALUES ($1, $2)",
+                    &[&id, &email],
+                )
+                .unwrap();
+            wrote.insert(id, (email.clone(), email.to_lowercase()));
+            let target = (i * 7_919) % (ACCOUNT_ROWS / 2) * 2 + 1;
+            let email = format!("ROW {target}");
+            client
+                .execute(
+                    "UPDATE accounts SET email = $2 WHERE id = $1",
+                    &[&target, &email],
+                )
+                .unwrap();
+            wrote.insert(target, (email, format!("row {target}")));
         }
-        wrote
-    });
-    (stop, thread)
-}
-
-fn stop_writer((stop, thread): (Arc<AtomicBool>, JoinHandle<Accounts>)) -> Accounts {
-    stop.store(true, Ordering::Relaxed);
-    thread.join().expect("a writer thread")
+        App::New => {
+            let id = 2_000_000 + i;
+            let (email, handle) = (format!("New Insert {i}"), format!("new {i}"));
+            client
+                .execute(
+                    "INSERT INTO accounts (id, email, handle) VALUES ($1, $2, $3)",
+                    &[&id, &email, &handle],
+                )
+                .unwrap();
+            wrote.insert(id, (email, handle));
+            let target = (i * 7_919) % (ACCOUNT_ROWS / 2) * 2 + 2;
+            let handle = format!("new update {i}");
+            client
+                .execute(
+                    "UPDATE accounts SET handle = $2 WHERE id = $1",
+                    &[&target, &handle],
+                )
+                .unwrap();
+            wrote.insert(target, (format!("Row {target}"), handle));
+        }
+    })
 }
 
 fn accounts(client: &mut Client) -> Accounts {
@@ -606,7 +596,7 @@ fn new_not_null_column_with_a_computed_value_is_filled_for_old_app_writes() {
     assert_eq!(handle_state(&mut client), ("YES".to_string(), 1));
     let new_app = accounts_writer(&db, App::New);
     std::thread::sleep(Duration::from_millis(1500));
-    let (old_wrote, new_wrote) = (stop_writer(old_app), stop_writer(new_app));
+    let (old_wrote, new_wrote) = (old_app.stop(), new_app.stop());
     assert!(old_wrote.len() > 20 && new_wrote.len() > 20);
     expected.extend(old_wrote);
     expected.extend(new_wrote);
@@ -692,53 +682,42 @@ type Shop = (BTreeMap<i64, (String, i64)>, BTreeMap<i64, (i64, String)>);
 /// A writer of the shop until told to stop, under the table name its app version knows (the
 /// old app `items`, the new one `products`): it inserts an item (its id from the identity) and
 /// a note on it, and updates an existing item (the old app the odd ids, the new app the even).
-fn shop_writer(db: &TestDatabase, app: App) -> (Arc<AtomicBool>, JoinHandle<Shop>) {
-    let mut client = db.connect();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let thread = std::thread::spawn(move || {
-        let (table, parity) = match app {
-            App::Old => ("items", 1),
-            App::New => ("products", 0),
-        };
-        let mut wrote = Shop::default();
-        let mut i: i64 = 0;
-        while !flag.load(Ordering::Relaxed) {
-            i += 1;
-            let sku = format!("{table} insert {i}");
-            let id: i64 = client
-                .query_one(
-                    &format!("INSERT INTO {table} (sku, qty) VALUES ($1, $2) RETURNING id"),
-                    &[&sku, &i],
-                )
-                .unwrap()
-                .get(0);
-            wrote.0.insert(id, (sku, i));
-            let body = format!("{table} note {i}");
-            let note: i64 = client
-                .query_one(
-                    "INSERT INTO notes (item_id, body) VALUES ($1, $2) RETURNING id",
-                    &[&id, &body],
-                )
-                .unwrap()
-                .get(0);
-            wrote.1.insert(note, (id, body));
-            let target = (i * 7_919) % (SHOP_ROWS / 2) * 2 + parity;
-            let target = if target == 0 { 2 } else { target };
-            let sku = format!("{table} update {i}");
-            let updated = client
-                .execute(
-                    &format!("UPDATE {table} SET sku = $2, qty = $3 WHERE id = $1"),
-                    &[&target, &sku, &-i],
-                )
-                .unwrap();
-            assert_eq!(updated, 1);
-            wrote.0.insert(target, (sku, -i));
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        wrote
-    });
-    (stop, thread)
+fn shop_writer(db: &TestDatabase, app: App) -> Writer<Shop> {
+    let (table, parity) = match app {
+        App::Old => ("items", 1),
+        App::New => ("products", 0),
+    };
+    Writer::start(db, move |client, i, wrote: &mut Shop| {
+        let sku = format!("{table} insert {i}");
+        let id: i64 = client
+            .query_one(
+                &format!("INSERT INTO {table} (sku, qty) VALUES ($1, $2) RETURNING id"),
+                &[&sku, &i],
+            )
+            .unwrap()
+            .get(0);
+        wrote.0.insert(id, (sku, i));
+        let body = format!("{table} note {i}");
+        let note: i64 = client
+            .query_one(
+                "INSERT INTO notes (item_id, body) VALUES ($1, $2) RETURNING id",
+                &[&id, &body],
+            )
+            .unwrap()
+            .get(0);
+        wrote.1.insert(note, (id, body));
+        let target = (i * 7_919) % (SHOP_ROWS / 2) * 2 + parity;
+        let target = if target == 0 { 2 } else { target };
+        let sku = format!("{table} update {i}");
+        let updated = client
+            .execute(
+                &format!("UPDATE {table} SET sku = $2, qty = $3 WHERE id = $1"),
+                &[&target, &sku, &-i],
+            )
+            .unwrap();
+        assert_eq!(updated, 1);
+        wrote.0.insert(target, (sku, -i));
+    })
 }
 
 /// Every item, read under `table`, and every note.
@@ -862,7 +841,7 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
     );
     let new_app = shop_writer(&db, App::New);
     std::thread::sleep(Duration::from_millis(1500));
-    let (old_wrote, new_wrote) = (stop_writer_shop(old_app), stop_writer_shop(new_app));
+    let (old_wrote, new_wrote) = (old_app.stop(), new_app.stop());
     assert!(old_wrote.1.len() > 20 && new_wrote.1.len() > 20);
     for wrote in [old_wrote, new_wrote] {
         expected.0.extend(wrote.0);
@@ -913,11 +892,6 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
         "{}",
         check.stdout
     );
-}
-
-fn stop_writer_shop((stop, thread): (Arc<AtomicBool>, JoinHandle<Shop>)) -> Shop {
-    stop.store(true, Ordering::Relaxed);
-    thread.join().expect("a writer thread")
 }
 
 const ORDERS: &str = r#"
