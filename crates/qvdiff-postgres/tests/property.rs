@@ -717,7 +717,7 @@ fn run_on_server(
 /// What [`run_online`] made of a case.
 enum Online {
     /// Nothing in it goes through expand / contract.
-    NotOnline,
+    Nothing,
     /// Its expand and contract ran and held every check.
     Ran,
     /// The planner refused it (see [`run_online`]).
@@ -747,7 +747,7 @@ fn run_online(case: &Case, planned: &Planned) -> Result<Online, Failure> {
         Err(e) => return Err(format!("online: planning: {e}")),
     };
     let Some(online) = online else {
-        return Ok(Online::NotOnline);
+        return Ok(Online::Nothing);
     };
     let sql = |plan: &Plan| render_steps(&plan.steps);
     let (expand_up, expand_down) = (sql(&online.expand_up), sql(&online.expand_down));
@@ -988,7 +988,7 @@ fn run_case(case: &Case, report: &mut String, tally: &RefCell<Tally>) -> Result<
                         }
                     }
                     Online::Refused => tally.borrow_mut().online_refused += 1,
-                    Online::NotOnline => {}
+                    Online::Nothing => {}
                 }
             }
         }
