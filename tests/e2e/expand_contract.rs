@@ -428,6 +428,64 @@ fn online_on_sqlite_is_refused_and_writes_nothing() {
     assert_eq!(p.snapshot(), before);
 }
 
+/// `lint` on a contract revision: the drop and the rename that complete its expand (the old
+/// column dropped, the new one given its name) are what expand / contract leads to, so no
+/// `expand-contract` finding; a drop the expand prepared nothing for, added to the file after
+/// review, is reported at its line like in any other revision.
+#[test]
+fn lint_reports_a_drop_added_to_a_contract_that_its_expand_did_not_prepare() {
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
+    );
+    p.write("src/models.rs", MODELS);
+    p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.write(
+        "src/models.rs",
+        &MODELS.replace("pub qty: i32", "pub qty: i64"),
+    );
+    p.qvdiff(&["migrate", "-m", "widen qty", "--rev-id", "r2", "--online"])
+        .expect_code(0);
+    let path = "migrations/r2_contract_widen_qty_contract.sql";
+    let contract = p.read(path);
+    assert!(
+        contract.contains("ALTER TABLE \"items\" DROP COLUMN \"qty\";")
+            && contract.contains("ALTER TABLE \"items\" RENAME COLUMN \"qty_new\" TO \"qty\";"),
+        "{contract}"
+    );
+    let lint = p.qvdiff(&["lint"]);
+    assert!(
+        !lint.stdout.contains("expand-contract"),
+        "{}{}",
+        lint.stdout,
+        lint.stderr
+    );
+
+    let (up, down) = contract.split_once("-- qvdiff:down").unwrap();
+    let edited = format!("{up}ALTER TABLE \"items\" DROP COLUMN \"title\";\n-- qvdiff:down{down}");
+    p.write(path, &edited);
+    let line = edited[..edited.find("DROP COLUMN \"title\"").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    let lint = p.qvdiff(&["lint"]).expect_code(1);
+    assert!(
+        lint.stdout.contains(&format!(
+            "{path}:{line}: expand-contract: drops column items.title in one step"
+        )),
+        "{}",
+        lint.stdout
+    );
+    assert_eq!(
+        lint.stdout.matches("expand-contract:").count(),
+        1,
+        "{}",
+        lint.stdout
+    );
+}
+
 const ACCOUNTS: &str = r#"
 use qvdiff::Model;
 
