@@ -429,14 +429,13 @@ pub(crate) enum UpFront {
 /// are now, before the first step, in order:
 ///
 /// - a constraint added `NOT VALID` (what its `VALIDATE` will meet), before the first statement
-///   that writes rows, gives a name (a column added, anything renamed, a table or view
-///   created) or changes a type: a backfill before a NOT NULL changes what the check would
-///   meet, and a name given by the revision is not there yet to be read (the `VALIDATE` then
-///   explains its own failure);
+///   that writes rows, adds a column or changes a type (a backfill before a NOT NULL changes
+///   what the check would meet; the `VALIDATE` then explains its own failure), unless it names
+///   what an earlier statement renamed or created (not there yet to be read);
 /// - a type change (values that would come out changed, or not at all), before the first
 ///   statement that writes rows, unless an earlier statement names its column (a rename, a
-///   column added again, an earlier change of it) or gives a name and names its table: then
-///   the rows it meets are not those of now.
+///   column added again, an earlier change of it) or renamed or created its table: then the
+///   rows it meets are not those of now.
 ///
 /// Anything else is checked right before its own step, and so are the constraints added by the
 /// statements in `undoable` (their `VALIDATE` runs first and, when it fails, the runner undoes
@@ -445,6 +444,8 @@ pub(crate) enum UpFront {
 pub(crate) fn checks_up_front(statements: &[&str], undoable: &[usize]) -> Vec<(usize, UpFront)> {
     let mut checks = Vec::new();
     let mut constraints_checked = true;
+    // The names earlier statements gave (renamed to or created), as shown.
+    let mut given: Vec<String> = Vec::new();
     for (index, statement) in statements.iter().enumerate() {
         let first = Words::new(statement).text_at(0).to_ascii_uppercase();
         if matches!(
@@ -456,40 +457,49 @@ pub(crate) fn checks_up_front(statements: &[&str], undoable: &[usize]) -> Vec<(u
         let step = DataStep::of(statement);
         match &step {
             Some(step @ DataStep::Type { table, column, .. }) => {
-                let met_now = !statements[..index].iter().any(|earlier| {
-                    let words = Words::new(earlier);
-                    (words.names(&column.shown) && !keeps_values(earlier))
-                        || (gives_a_name(earlier) && words.names(&table.shown))
-                });
+                let met_now = !given.contains(&table.shown)
+                    && !statements[..index].iter().any(|earlier| {
+                        Words::new(earlier).names(&column.shown) && !keeps_values(earlier)
+                    });
                 if met_now {
                     checks.push((index, UpFront::Conversion(step.clone())));
                 }
             }
             _ if constraints_checked && !undoable.contains(&index) => {
-                if let Some(validated) = DataStep::validated_later(statement) {
+                let words = Words::new(statement);
+                let readable = !given.iter().any(|name| words.names(name));
+                if let Some(validated) = DataStep::validated_later(statement).filter(|_| readable) {
                     checks.push((index, UpFront::Validation(validated)));
                 }
             }
             _ => {}
         }
-        if gives_a_name(statement) || matches!(step, Some(DataStep::Type { .. })) {
+        let words = Words::new(statement);
+        let adds_column = words.has_word("ADD") && words.has_word("COLUMN");
+        if adds_column || matches!(step, Some(DataStep::Type { .. })) {
             constraints_checked = false;
         }
+        given.extend(given_name(statement));
     }
     checks
 }
 
-/// Whether a statement gives a name the rows can be read by that was not there before it: a
-/// column added, anything renamed (`RENAME COLUMN`, `RENAME TO`, `ALTER INDEX … RENAME`), a
-/// table or view created.
-fn gives_a_name(statement: &str) -> bool {
-    let words = Words::new(statement);
-    let mut head = Words::new(statement);
-    (words.has_word("ADD") && words.has_word("COLUMN"))
-        || words.has_word("RENAME")
-        || head.eat_all(&["CREATE", "TABLE"])
-        || head.eat_all(&["CREATE", "VIEW"])
-        || head.eat_all(&["CREATE", "OR", "REPLACE", "VIEW"])
+/// The name a statement gives that was not there before it, as shown: what `RENAME [COLUMN |
+/// CONSTRAINT] … TO` renames to, or the table or view `CREATE` makes.
+fn given_name(statement: &str) -> Option<String> {
+    let mut w = Words::new(statement);
+    if w.eat_all(&["CREATE", "TABLE"])
+        || w.eat_all(&["CREATE", "VIEW"])
+        || w.eat_all(&["CREATE", "OR", "REPLACE", "VIEW"])
+    {
+        w.eat_all(&["IF", "NOT", "EXISTS"]);
+        return w.name().map(|name| name.shown);
+    }
+    if !w.has_word("RENAME") {
+        return None;
+    }
+    w.pos = w.tokens.iter().rposition(|t| t.is_word(w.sql, "TO"))? + 1;
+    w.name().map(|name| name.shown)
 }
 
 /// Whether a statement leaves every stored value as it is: `ALTER TABLE t ALTER [COLUMN] c`
@@ -1215,7 +1225,6 @@ mod tests {
                         CHECK (\"qty_new\" IS NOT NULL) NOT VALID";
         let validate = "ALTER TABLE \"items\" VALIDATE CONSTRAINT \"items_qty_new_not_null\"";
         for gives_a_name in [
-            "ALTER INDEX \"ix_items_qty\" RENAME TO \"ix_items_qty_new\"",
             "ALTER TABLE \"items\" RENAME COLUMN \"qty\" TO \"qty_new\"",
             "ALTER TABLE \"stock\" RENAME TO \"items\"",
             "ALTER TABLE \"items\" ADD COLUMN \"qty_new\" bigint",
@@ -1227,6 +1236,14 @@ mod tests {
             );
         }
         assert_eq!(checked(&[not_null, validate]), vec![0]);
+        // Names given that the constraint does not use leave it readable.
+        for elsewhere in [
+            "ALTER INDEX \"ix_items_qty\" RENAME TO \"ix_items_qty_old\"",
+            "ALTER TABLE users RENAME COLUMN name TO title",
+            "CREATE TABLE \"notes\" (\"id\" bigint PRIMARY KEY)",
+        ] {
+            assert_eq!(checked(&[elsewhere, not_null]), vec![1], "{elsewhere}");
+        }
         assert_eq!(
             checked(&[
                 "CREATE INDEX CONCURRENTLY ix ON \"items\" (\"qty\")",
