@@ -81,6 +81,7 @@ use std::time::{Duration, Instant};
 mod advisory;
 mod batch;
 mod errors;
+mod index_step;
 mod resume;
 mod table_locks;
 mod undo;

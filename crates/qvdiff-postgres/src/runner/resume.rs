@@ -18,10 +18,10 @@
 //! transaction. A later run skips the recorded steps. Progress recorded from another version of
 //! the file is refused: the steps would not be the same.
 
+use super::index_step::IndexStep;
 use crate::error::PgError;
 use crate::render::quote_string;
 use crate::session::{Session, SessionError};
-use crate::sqltext::{split_statements, Statement, TokenKind};
 use qvdiff_core::backend::{Direction, HalfDone};
 use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
 
@@ -264,59 +264,16 @@ pub(super) enum Before {
     DropInvalid(String),
 }
 
-/// The name an index statement acts on: `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS]
-/// name ON …` or `DROP INDEX CONCURRENTLY [IF EXISTS] name`, as written (quotes and schema
-/// included); `None` for other statements and an unnamed index.
-fn index_name(statement: &Statement, sql: &str) -> Option<(bool, String)> {
-    let tokens = statement.tokens();
-    let word = |i: usize, w: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, w));
-    let (creates, mut at) = if word(0, "CREATE") && word(1, "UNIQUE") {
-        (true, 2)
-    } else if word(0, "CREATE") || word(0, "DROP") {
-        (word(0, "CREATE"), 1)
-    } else {
-        return None;
-    };
-    if !(word(at, "INDEX") && word(at + 1, "CONCURRENTLY")) {
-        return None;
-    }
-    at += 2;
-    if creates && word(at, "IF") && word(at + 1, "NOT") && word(at + 2, "EXISTS") {
-        at += 3;
-    } else if !creates && word(at, "IF") && word(at + 1, "EXISTS") {
-        at += 2;
-    }
-    // The name: identifiers joined by dots, up to ON (or the end of a DROP).
-    let start = tokens.get(at)?;
-    if word(at, "ON") {
-        return None;
-    }
-    let mut end = at;
-    while tokens
-        .get(end + 1)
-        .is_some_and(|t| t.kind == TokenKind::Other && &sql[t.start..t.end] == ".")
-        && tokens
-            .get(end + 2)
-            .is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent))
-    {
-        end += 2;
-    }
-    matches!(start.kind, TokenKind::Word | TokenKind::QuotedIdent)
-        .then(|| (creates, sql[start.start..tokens[end].end].to_string()))
-}
-
 /// Asks the server what an earlier attempt at this `CONCURRENTLY` statement left (see
 /// [`Before`]). Statements without an index name (`VACUUM`, an unnamed index) just run.
 pub(super) fn before_concurrent(
     session: &mut (impl Session + ?Sized),
     statement_text: &str,
 ) -> Result<Before, SessionError> {
-    let Some(statement) = split_statements(statement_text).into_iter().next() else {
+    let Some(IndexStep { creates, name, .. }) = IndexStep::of(statement_text) else {
         return Ok(Before::Run);
     };
-    let Some((creates, name)) = index_name(&statement, statement_text) else {
-        return Ok(Before::Run);
-    };
+    let name = name.sql;
     let valid = session.query_value(&format!(
         "SELECT i.indisvalid::text FROM pg_index i WHERE i.indexrelid = to_regclass({})",
         quote_string(&name)
@@ -327,33 +284,4 @@ pub(super) fn before_concurrent(
         (true, Some(_)) => Before::DropInvalid(format!("DROP INDEX CONCURRENTLY IF EXISTS {name}")),
         (false, None) => Before::Done,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::index_name;
-    use crate::sqltext::split_statements;
-
-    fn name(sql: &str) -> Option<(bool, String)> {
-        index_name(&split_statements(sql)[0], sql)
-    }
-
-    #[test]
-    fn index_names_are_read_from_concurrent_statements_only() {
-        assert_eq!(
-            name("CREATE INDEX CONCURRENTLY \"ix_t_a\" ON \"t\" (\"a\")"),
-            Some((true, "\"ix_t_a\"".to_string()))
-        );
-        assert_eq!(
-            name("create unique index concurrently if not exists s.ix on t (a)"),
-            Some((true, "s.ix".to_string()))
-        );
-        assert_eq!(
-            name("DROP INDEX CONCURRENTLY IF EXISTS \"s\".\"ix\""),
-            Some((false, "\"s\".\"ix\"".to_string()))
-        );
-        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t (a)"), None);
-        assert_eq!(name("CREATE INDEX \"ix\" ON t (a)"), None);
-        assert_eq!(name("VACUUM t"), None);
-    }
 }

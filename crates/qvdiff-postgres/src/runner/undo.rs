@@ -18,6 +18,7 @@
 //! runs without a count first only when its failure leaves nothing the undo cannot name (see
 //! [`failure_undone`]).
 
+use super::index_step::IndexStep;
 use crate::preflight::{Name, Words};
 
 /// How one of the first steps of a section is undone.
@@ -39,7 +40,7 @@ pub(super) enum Undoable {
 pub(super) fn undoable_steps(statements: &[&str]) -> Vec<Undoable> {
     let mut steps: Vec<Undoable> = Vec::new();
     for statement in statements {
-        let step = if let Some(name) = built_index(statement) {
+        let step = if let Some(name) = IndexStep::built(statement) {
             Undoable::BuiltIndex { name }
         } else if let Some((table, name)) = added_constraint(statement, &steps) {
             Undoable::AddedConstraint { table, name }
@@ -94,7 +95,7 @@ pub(super) fn refused_statement(steps: &[Undoable], index: usize) -> usize {
 /// statement is a concurrent index build, dropping the invalid index it left. In one
 /// transaction: plain `DROP INDEX` (under the run's `lock_timeout`), not `CONCURRENTLY`.
 pub(super) fn undo_sql(steps: &[Undoable], done: usize, failing: &str) -> Vec<String> {
-    let mut sql: Vec<String> = built_index(failing)
+    let mut sql: Vec<String> = IndexStep::built(failing)
         .map(|name| format!("DROP INDEX IF EXISTS {}", name.sql))
         .into_iter()
         .collect();
@@ -119,22 +120,7 @@ pub(super) fn undo_sql(steps: &[Undoable], done: usize, failing: &str) -> Vec<St
 /// undo misses: a statement run in a transaction of its own (`concurrent` false) rolls back;
 /// a concurrent build under a name of its own leaves an invalid index [`undo_sql`] drops.
 pub(super) fn failure_undone(statement: &str, concurrent: bool) -> bool {
-    !concurrent || built_index(statement).is_some()
-}
-
-/// `CREATE [UNIQUE] INDEX CONCURRENTLY n ON …`: the index's name. Not with `IF NOT EXISTS`
-/// (the index may have been there before) nor without a name.
-fn built_index(statement: &str) -> Option<Name> {
-    let mut w = Words::new(statement);
-    if !w.eat("CREATE") {
-        return None;
-    }
-    w.eat("UNIQUE");
-    if !w.eat_all(&["INDEX", "CONCURRENTLY"]) || w.at("IF") || w.at("ON") {
-        return None;
-    }
-    let name = w.name()?;
-    w.at("ON").then_some(name)
+    !concurrent || IndexStep::built(statement).is_some()
 }
 
 /// `ALTER TABLE [ONLY] t ADD CONSTRAINT n …`, one action, whose `DROP CONSTRAINT` undoes
