@@ -772,7 +772,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
     let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
-        matches!(&error, RunError::Dialect(PgRunFailure::OutsideTransaction { failed, done: 1, committed })
+        matches!(&error, RunError::Dialect(PgRunFailure::OutsideTransaction { failed, done: 1, committed, batches: None })
             if failed.revision == "r2" && committed == &["r1"]),
         "{error:?}"
     );
@@ -1517,5 +1517,119 @@ fn a_refusal_undoes_only_what_this_run_created() {
              AND indexrelid = 'users_email_key'::regclass"
         ),
         1
+    );
+}
+
+/// A batched backfill that gives up waiting for a row lock half way: the message says which
+/// batches committed and stay, the progress table records the key the last one reached (a
+/// progress table from before that column gets it), and both the retry within the run and the
+/// next run continue after that key instead of walking the filled keys again.
+#[test]
+fn a_stopped_batched_backfill_continues_after_its_last_committed_batch() {
+    let (test_db, mut db) = or_skip!(fresh("runner_batch_resume"));
+    let base = migration(
+        "r1",
+        &[],
+        "CREATE TABLE orders (id bigint PRIMARY KEY, shipped boolean);\n\
+         INSERT INTO orders SELECT g, NULL FROM generate_series(1, 1000) g;",
+        "DROP TABLE orders;",
+    );
+    let backfill = migration(
+        "r2",
+        &["r1"],
+        "-- qvdiff:batch 100\nUPDATE orders SET shipped = false WHERE shipped IS NULL;",
+        "UPDATE orders SET shipped = NULL;",
+    );
+    let migrations = set(vec![base, backfill]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    // The progress table as a version without `last_key` created it.
+    db.client
+        .batch_execute(
+            "CREATE TABLE qvdiff_migrations_progress (revision text NOT NULL, \
+             direction text NOT NULL, checksum text NOT NULL, statement integer NOT NULL, \
+             PRIMARY KEY (revision, direction, statement))",
+        )
+        .unwrap();
+
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let heard = Arc::clone(&reports);
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 1,
+        },
+        batch_progress: Some(Arc::new(
+            move |report: &qvdiff_core::backend::BatchProgress| {
+                heard.lock().unwrap().push(report.clone());
+            },
+        )),
+        ..opts()
+    };
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute("BEGIN; SELECT id FROM orders WHERE id = 550 FOR UPDATE")
+        .unwrap();
+    let error = db.run(&up(&migrations, "head", &options)).unwrap_err();
+    holder.batch_execute("ROLLBACK").unwrap();
+    let message = error.to_string();
+    assert!(
+        matches!(&error, RunError::Dialect(PgRunFailure::LockTimeout { batches: Some(b), attempts: 2, .. })
+            if b.batches == 5 && b.changed == 500 && b.last_key == "'500'"),
+        "{error:?}"
+    );
+    assert_mentions(
+        &message,
+        &[
+            "committed 5 batches (500 rows changed, up to key '500')",
+            "they stay",
+            "running `qvdiff upgrade` again continues after key '500'",
+        ],
+    );
+    assert!(!message.contains("nothing was applied"), "{message}");
+    // The retry continued after key 500: five batches in all, not five and five again.
+    assert_eq!(reports.lock().unwrap().len(), 5);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM orders WHERE shipped IS NOT NULL"
+        ),
+        500
+    );
+    let recorded: Option<String> = db
+        .client
+        .query_one(
+            "SELECT last_key FROM qvdiff_migrations_progress \
+             WHERE revision = 'r2' AND statement = 0",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded.as_deref(), Some("'500'"));
+    // Under way is not done: `current` counts no statement of r2 as done.
+    let half = Backend::half_done(&mut db).unwrap();
+    assert_eq!(half.len(), 1);
+    assert_eq!(half[0].statements_done, 0);
+
+    reports.lock().unwrap().clear();
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    let heard = reports.lock().unwrap().clone();
+    // Five batches from key 500 and the closing report: the keys filled before were not
+    // walked again (from the first key, ten batches would have gone past 1000 keys).
+    assert_eq!(heard.len(), 6, "{heard:?}");
+    let last = heard.last().unwrap();
+    assert!(last.done);
+    assert_eq!((last.walked, last.changed), (500, 500));
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM orders WHERE shipped IS NULL"),
+        0
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM orders WHERE NOT shipped"),
+        1000
+    );
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        0
     );
 }

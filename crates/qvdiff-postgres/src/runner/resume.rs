@@ -4,7 +4,8 @@
 //! A revision holding `CREATE INDEX CONCURRENTLY` (or another statement PostgreSQL refuses in a
 //! transaction block) cannot be all-or-nothing. Instead each of its statements is a step whose
 //! completion is recorded in [`PROGRESS_TABLE`] (revision, direction, the file's checksum, the
-//! statement's number):
+//! statement's number; for a batched `UPDATE` under way, the key its last committed batch
+//! reached, see `runner/batch.rs`):
 //!
 //! - any other statement runs in a transaction of its own together with its progress row, so it
 //!   is done exactly when it is recorded;
@@ -25,16 +26,27 @@ use crate::session::{Session, SessionError};
 use qvdiff_core::backend::{Direction, HalfDone};
 use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
 
-/// `CREATE TABLE` of the progress table. `IF NOT EXISTS`: created with the first step recorded
-/// (in the step's transaction), under the runner's advisory lock, so a revision refused before
-/// its first step leaves the database as it was.
+/// `CREATE TABLE` of the progress table, and its `last_key` column where a table from before
+/// that column has none. `IF NOT EXISTS`: sent with each step recorded (in the step's
+/// transaction), under the runner's advisory lock, so a revision refused before its first step
+/// leaves the database as it was.
+///
+/// `last_key`: NULL on the row of a finished step; on the row of a batched `UPDATE` still
+/// under way, the key its last committed batch reached (SQL literals), where the next run
+/// continues (`runner/batch.rs`).
 const CREATE_PROGRESS_SQL: &str =
     "CREATE TABLE IF NOT EXISTS \"qvdiff_migrations_progress\" (\n    \
      \"revision\" text NOT NULL,\n    \
      \"direction\" text NOT NULL,\n    \
      \"checksum\" text NOT NULL,\n    \
      \"statement\" integer NOT NULL,\n    \
-     PRIMARY KEY (\"revision\", \"direction\", \"statement\")\n)";
+     \"last_key\" text,\n    \
+     PRIMARY KEY (\"revision\", \"direction\", \"statement\")\n);\n\
+     ALTER TABLE \"qvdiff_migrations_progress\" ADD COLUMN IF NOT EXISTS \"last_key\" text";
+
+/// The `last_key` of a progress row `p`, read so that a table from before the column (which
+/// only a write adds) reads as NULL rather than failing: reading never changes the table.
+const LAST_KEY_SQL: &str = "to_jsonb(p) ->> 'last_key'";
 
 fn progress_error(context: String, error: SessionError) -> PgError {
     PgError::new(format!("{context} (table {PROGRESS_TABLE})"), error.message)
@@ -62,6 +74,9 @@ pub(super) struct Progress {
     pub started: bool,
     /// The statements completed, by number from 0.
     pub done: Vec<usize>,
+    /// The batched `UPDATE`s under way: statement number and the key (SQL literals) their last
+    /// committed batch reached.
+    pub batched_to: Vec<(usize, String)>,
 }
 
 /// What a previous run of `migration`'s `direction` section recorded; nothing without a
@@ -77,7 +92,7 @@ pub(super) fn progress(
     }
     let rows = session
         .simple_query(&format!(
-            "SELECT statement, checksum FROM \"qvdiff_migrations_progress\" \
+            "SELECT statement, checksum, {LAST_KEY_SQL} FROM \"qvdiff_migrations_progress\" p \
              WHERE revision = {} AND direction = {} ORDER BY statement",
             quote_string(revision),
             quote_string(direction_word(direction)),
@@ -87,11 +102,13 @@ pub(super) fn progress(
         table_exists: true,
         started: !rows.is_empty(),
         done: Vec::with_capacity(rows.len()),
+        batched_to: Vec::new(),
     };
     for row in rows {
-        let mut values = row.into_iter().map(Option::unwrap_or_default);
-        let statement = values.next().unwrap_or_default();
-        let checksum = values.next().unwrap_or_default();
+        let mut values = row.into_iter();
+        let statement = values.next().flatten().unwrap_or_default();
+        let checksum = values.next().flatten().unwrap_or_default();
+        let last_key = values.next().flatten();
         if !migration.applied_as(&checksum) {
             return Err(PgError::new(
                 format!("continuing revision {revision} ({})", migration.path),
@@ -103,8 +120,10 @@ pub(super) fn progress(
                 ),
             ));
         }
-        if let Ok(number) = statement.parse() {
-            progress.done.push(number);
+        match (statement.parse(), last_key) {
+            (Ok(number), Some(key)) => progress.batched_to.push((number, key)),
+            (Ok(number), None) => progress.done.push(number),
+            (Err(_), _) => {}
         }
     }
     Ok(progress)
@@ -146,11 +165,33 @@ pub(super) fn undo_steps(
 }
 
 /// The table (when missing) and the `INSERT` recording statement `index` of `migration`'s
-/// section as done.
+/// section as done (over the row of its batches under way, if any).
 fn record_step_sql(migration: &Migration, direction: Direction, index: usize) -> String {
     format!(
         "{CREATE_PROGRESS_SQL}; INSERT INTO \"qvdiff_migrations_progress\" (revision, direction, checksum, statement) \
-         VALUES ({}, {}, {}, {index})",
+         VALUES ({}, {}, {}, {index}) \
+         ON CONFLICT (revision, direction, statement) DO UPDATE SET last_key = NULL",
+        quote_string(&migration.file.revision),
+        quote_string(direction_word(direction)),
+        quote_string(&migration.checksum),
+    )
+}
+
+/// The `INSERT` recording how far the batches of statement `index` got: `key`, an expression
+/// of `SELECT … FROM from` giving the key as SQL literals. Part of each batch's statement, so
+/// that the batch and its record commit together (the table and column exist:
+/// [`record_started`] ran first).
+pub(super) fn record_batch_sql(
+    migration: &Migration,
+    direction: Direction,
+    index: usize,
+    (key, from): (&str, &str),
+) -> String {
+    format!(
+        "INSERT INTO \"qvdiff_migrations_progress\" \
+         (revision, direction, checksum, statement, last_key) \
+         SELECT {}, {}, {}, {index}, {key} FROM {from} \
+         ON CONFLICT (revision, direction, statement) DO UPDATE SET last_key = EXCLUDED.last_key",
         quote_string(&migration.file.revision),
         quote_string(direction_word(direction)),
         quote_string(&migration.checksum),
@@ -211,10 +252,11 @@ pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<Hal
         return Ok(Vec::new());
     }
     let rows = session
-        .simple_query(
-            "SELECT revision, direction, count(*) FILTER (WHERE statement >= 0) \
-             FROM \"qvdiff_migrations_progress\" GROUP BY 1, 2 ORDER BY 1, 2",
-        )
+        .simple_query(&format!(
+            "SELECT revision, direction, \
+                 count(*) FILTER (WHERE statement >= 0 AND {LAST_KEY_SQL} IS NULL) \
+                 FROM \"qvdiff_migrations_progress\" p GROUP BY 1, 2 ORDER BY 1, 2"
+        ))
         .map_err(|e| progress_error("reading the progress table".to_string(), e))?;
     Ok(rows
         .into_iter()
