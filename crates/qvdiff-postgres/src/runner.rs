@@ -683,6 +683,10 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             &progress.done,
             &mut undo_until,
         );
+        // A build that found its index there is where the steps this run can undo end.
+        if let Some(until) = undo_until {
+            undoable.truncate(until);
+        }
         let committed_batches = |index: usize| {
             batches.committed_by(index).map(|committed| {
                 Box::new(CommittedBatches {

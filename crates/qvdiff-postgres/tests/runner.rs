@@ -1633,3 +1633,73 @@ fn a_stopped_batched_backfill_continues_after_its_last_committed_batch() {
         0
     );
 }
+
+/// Whether an index of a run is its own is decided when its build step runs: an index that
+/// another session built after the run began (here while the run's first build waits for an
+/// older transaction) is found there by its step, and a refusal later in the revision leaves
+/// it in place.
+#[test]
+fn an_index_built_by_another_session_during_the_run_is_not_undone() {
+    let (test_db, mut db) = or_skip!(fresh("runner_undo_window"));
+    let base = migration(
+        "r1",
+        &[],
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n\
+         CREATE TABLE other (x integer);\n\
+         INSERT INTO users VALUES (1, 'ann'), (2, 'bo');",
+        "DROP TABLE users; DROP TABLE other;",
+    );
+    let revision = migration(
+        "r2",
+        &["r1"],
+        "CREATE INDEX CONCURRENTLY ix_other_x ON other (x);\n\
+         CREATE INDEX CONCURRENTLY ix_users_name ON users (name);\n\
+         ALTER TABLE users ADD CONSTRAINT ck_users_id CHECK (id > 1) NOT VALID;\n\
+         ALTER TABLE users VALIDATE CONSTRAINT ck_users_id;",
+        "ALTER TABLE users DROP CONSTRAINT ck_users_id;\n\
+         DROP INDEX CONCURRENTLY ix_users_name;\nDROP INDEX CONCURRENTLY ix_other_x;",
+    );
+    let migrations = set(vec![base, revision]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+
+    // An open snapshot: the first concurrent build waits for it to end.
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM users")
+        .unwrap();
+    let url = test_db.url.clone();
+    let run = std::thread::spawn(move || {
+        let mut db = PostgresDatabase::open(&url).unwrap();
+        db.run(&up(&migrations, "head", &opts())).unwrap_err()
+    });
+    let mut other = test_db.connect();
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type IS NOT NULL \
+                   AND wait_event_type <> 'Client' AND query LIKE 'CREATE INDEX CONCURRENTLY ix_other_x%'";
+    let started = Instant::now();
+    while other.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the first build never waited"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    other
+        .batch_execute("CREATE INDEX ix_users_name ON users (name)")
+        .unwrap();
+    holder.batch_execute("COMMIT").unwrap();
+    let error = run.join().unwrap();
+    assert!(
+        matches!(error, RunError::Data { .. }),
+        "not the refusal of the VALIDATE: {error}"
+    );
+    assert_mentions(&error.to_string(), &["ck_users_id"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE indisvalid \
+             AND indexrelid = 'ix_users_name'::regclass"
+        ),
+        1
+    );
+    assert_eq!(ledger(&mut db), ["r1"]);
+}

@@ -17,6 +17,14 @@
 //! steps: a refusal after it is found before the first step, as before. The failing step itself
 //! runs without a count first only when its failure leaves nothing the undo cannot name (see
 //! [`failure_undone`]).
+//!
+//! Whether a build's index is this run's is decided twice. Before the run, an index already
+//! there ends the undoable steps at its build (so the rows of a check after it are counted
+//! first, and a refusal still changes nothing). And when the build step runs: another session
+//! may have built an index of that name in between (while an earlier step waited, say), and
+//! then the step finds it valid and skips the build. An index counts as built by this run only
+//! when this run's `CREATE` ran; a skipped one ends the undoable steps at that moment, so no
+//! undo drops it (a refusal after it then leaves the steps before it, recorded, and says so).
 
 use super::index_step::IndexStep;
 use crate::preflight::{Name, Words};
@@ -147,7 +155,7 @@ fn added_constraint(statement: &str, earlier: &[Undoable]) -> Option<(Name, Name
 
 /// The steps (by index) building an index concurrently: before a run, each is asked whether
 /// its index is there already (then the build is skipped and the index is not this run's to
-/// drop, so the undoable steps end before it).
+/// drop, so the undoable steps end before it). The runner asks again when the step runs.
 pub(super) fn index_builds(steps: &[Undoable]) -> impl Iterator<Item = usize> + '_ {
     steps
         .iter()
