@@ -692,7 +692,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 Box::new(CommittedBatches {
                     batches: committed.batches,
                     changed: committed.changed,
-                    last_key: committed.last_key.clone(),
+                    last_key: committed.last_key,
                 })
             })
         };

@@ -1570,7 +1570,6 @@ fn a_stopped_batched_backfill_continues_after_its_last_committed_batch() {
         .batch_execute("BEGIN; SELECT id FROM orders WHERE id = 550 FOR UPDATE")
         .unwrap();
     let error = db.run(&up(&migrations, "head", &options)).unwrap_err();
-    holder.batch_execute("ROLLBACK").unwrap();
     let message = error.to_string();
     assert!(
         matches!(&error, RunError::Dialect(PgRunFailure::LockTimeout { batches: Some(b), attempts: 2, .. })
@@ -1587,6 +1586,23 @@ fn a_stopped_batched_backfill_continues_after_its_last_committed_batch() {
     );
     assert!(!message.contains("nothing was applied"), "{message}");
     // The retry continued after key 500: five batches in all, not five and five again.
+    assert_eq!(reports.lock().unwrap().len(), 5);
+
+    // Still held: a run that commits no batch says the earlier run's batches stay.
+    let again = db
+        .run(&up(&migrations, "head", &options))
+        .unwrap_err()
+        .to_string();
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_mentions(
+        &again,
+        &[
+            "committed no batch in this run; the batches an earlier run committed, up to key \
+             '500', stay",
+            "continues after key '500'",
+        ],
+    );
+    assert!(!again.contains("nothing was applied"), "{again}");
     assert_eq!(reports.lock().unwrap().len(), 5);
     assert_eq!(
         count(

@@ -245,11 +245,20 @@ pub(super) struct Batches<'a> {
 }
 
 impl Batches<'_> {
-    /// What this run's batches of statement `index` committed, if any.
-    pub(super) fn committed_by(&self, index: usize) -> Option<&Committed> {
-        self.committed
-            .as_ref()
-            .filter(|c| c.statement == index && c.batches > 0)
+    /// What the batches of statement `index` committed that stays: this run's, or none of
+    /// this run's over the key an earlier run recorded; `None` when no batch of it committed.
+    pub(super) fn committed_by(&self, index: usize) -> Option<Committed> {
+        match &self.committed {
+            Some(committed) if committed.statement == index && committed.batches > 0 => {
+                Some(committed.clone())
+            }
+            _ => self.resume_after(index).map(|last_key| Committed {
+                statement: index,
+                batches: 0,
+                changed: 0,
+                last_key,
+            }),
+        }
     }
 
     /// The key statement `index` continues after: where this run's last attempt got, else

@@ -21,7 +21,8 @@ pub type RunError = qvdiff_core::backend::RunError<PgRunFailure>;
 /// before a later batch failed: each batch commits on its own, so they stay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedBatches {
-    /// How many batches committed.
+    /// How many batches committed in this run (0: none, but an earlier run's batches reached
+    /// `last_key`).
     pub batches: u64,
     /// How many rows they changed.
     pub changed: u64,
@@ -32,13 +33,27 @@ pub struct CommittedBatches {
 impl CommittedBatches {
     /// What stays and how to go on, for a message (`command`: `upgrade` or `downgrade`).
     fn note(&self, command: &str) -> String {
+        let committed = if self.batches == 0 {
+            format!(
+                "its batched UPDATE committed no batch in this run; the batches an earlier run \
+                 committed, up to key {}, stay",
+                self.last_key
+            )
+        } else {
+            format!(
+                "its batched UPDATE committed {} batch{} ({} row{} changed, up to key {}) before \
+                 it stopped, and they stay",
+                self.batches,
+                if self.batches == 1 { "" } else { "es" },
+                self.changed,
+                plural(usize::try_from(self.changed).unwrap_or(usize::MAX)),
+                self.last_key,
+            )
+        };
         format!(
-            "its batched UPDATE committed {} batch{} ({} row{} changed, up to key {}) before it              stopped, and they stay: each batch commits on its own, and the rows it filled no              longer match the statement's WHERE (a backfill's `IS NULL`), so they are not              changed twice; running `qvdiff {command}` again continues after key {}",
-            self.batches,
-            if self.batches == 1 { "" } else { "es" },
-            self.changed,
-            plural(usize::try_from(self.changed).unwrap_or(usize::MAX)),
-            self.last_key,
+            "{committed}: each batch commits on its own, and the rows it filled no longer match \
+             the statement's WHERE (a backfill's `IS NULL`), so they are not changed twice; \
+             running `qvdiff {command}` again continues after key {}",
             self.last_key,
         )
     }
