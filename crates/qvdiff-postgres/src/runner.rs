@@ -194,9 +194,9 @@ const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 /// many ran before the failing one, and that one. `done`: statements a stopped run of this
 /// revision completed (outside a transaction only, see [`resume`]). `undoable`: how many
 /// leading statements run without a check before them, because a refusal of theirs is undone
-/// (see [`undo`]); `None` when nothing is undone. It ends at a concurrent build that found its
-/// index there already: that index is not this run's to drop, so the steps from it on are no
-/// longer undone (the caller reads where it ended). Outside a transaction, a statement
+/// (see [`undo`]); `None` when nothing is undone. A concurrent build that finds its index there
+/// already is told to it: that index is not this run's to drop ([`undo::Reach::found_built`]).
+/// Outside a transaction, a statement
 /// that waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back
 /// the transaction and runs it again: see [`table_locks`]); a batched one continues after its
 /// last committed batch.
@@ -206,7 +206,7 @@ fn run_statements(
     section: &Section,
     (direction, retry, batches): (Direction, &LockRetry, &mut batch::Batches<'_>),
     done: &[usize],
-    undoable: &mut Option<usize>,
+    mut undo: Option<&mut undo::Reach>,
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
     for index in 0..section.statements.len() {
@@ -215,7 +215,7 @@ fn run_statements(
         }
         let mut attempt = 0;
         loop {
-            let optimistic = undoable.is_some_and(|undoable| index < undoable);
+            let optimistic = undo.as_ref().is_some_and(|reach| index < reach.optimistic);
             match run_statement(
                 session,
                 migration,
@@ -225,8 +225,8 @@ fn run_statements(
                 (retry, &mut *batches),
             ) {
                 Ok(Ran::FoundDone) => {
-                    if let Some(undoable) = undoable.as_mut() {
-                        *undoable = (*undoable).min(index);
+                    if let Some(reach) = undo.as_deref_mut() {
+                        reach.found_built(index);
                     }
                     break;
                 }
@@ -674,19 +674,20 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             recorded: &progress.batched_to,
             committed: None,
         };
-        let mut undo_until = (!progress.started).then_some(optimistic);
+        let mut reach = undo::Reach {
+            steps: undoable,
+            optimistic,
+        };
         let result = run_statements(
             &mut self.ledger,
             migration,
             section,
             (direction, &retry, &mut batches),
             &progress.done,
-            &mut undo_until,
+            (!progress.started).then_some(&mut reach),
         );
-        // A build that found its index there is where the steps this run can undo end.
-        if let Some(until) = undo_until {
-            undoable.truncate(until);
-        }
+        // As the steps found them: an index another session built in between is not undone.
+        let undoable = reach.steps;
         let committed_batches = |index: usize| {
             batches.committed_by(index).map(|committed| {
                 Box::new(CommittedBatches {
@@ -782,7 +783,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                     section,
                     (direction, &retry, &mut batch::Batches::default()),
                     &[],
-                    &mut None,
+                    None,
                 )
             }) {
                 Ok(execution_ms) => return Ok(execution_ms),
@@ -839,7 +840,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 section,
                 (direction, &retry, &mut batch::Batches::default()),
                 &[],
-                &mut None,
+                None,
             )?;
             let recorded = record_in_run(&mut self.ledger, migration, direction, *execution_ms);
             if let Err(error) = recorded {

@@ -1652,8 +1652,8 @@ fn a_stopped_batched_backfill_continues_after_its_last_committed_batch() {
 
 /// Whether an index of a run is its own is decided when its build step runs: an index that
 /// another session built after the run began (here while the run's first build waits for an
-/// older transaction) is found there by its step, and a refusal later in the revision leaves
-/// it in place.
+/// older transaction) is found there by its step, and the undo of a refusal later in the
+/// revision removes what this run built and leaves that index in place.
 #[test]
 fn an_index_built_by_another_session_during_the_run_is_not_undone() {
     let (test_db, mut db) = or_skip!(fresh("runner_undo_window"));
@@ -1708,7 +1708,7 @@ fn an_index_built_by_another_session_during_the_run_is_not_undone() {
         matches!(error, RunError::Data { .. }),
         "not the refusal of the VALIDATE: {error}"
     );
-    assert_mentions(&error.to_string(), &["ck_users_id"]);
+    assert_mentions(&error.to_string(), &["ck_users_id", "nothing was changed"]);
     assert_eq!(
         count(
             &mut db,
@@ -1716,6 +1716,20 @@ fn an_index_built_by_another_session_during_the_run_is_not_undone() {
              AND indexrelid = 'ix_users_name'::regclass"
         ),
         1
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_class WHERE relname = 'ix_other_x'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'ck_users_id'"
+        ),
+        0
     );
     assert_eq!(ledger(&mut db), ["r1"]);
 }
