@@ -139,12 +139,7 @@ impl Baseline {
         .map_err(|e| e.to_string())?;
         copy.prepare(&format!("SELECT ({expr}\n) FROM temp.{name}"))
             .map(drop)
-            .map_err(|e| match e {
-                // SQLite's own words, without the query they were found in.
-                rusqlite::Error::SqlInputError { msg, .. } => msg,
-                rusqlite::Error::SqliteFailure(_, Some(message)) => message,
-                other => other.to_string(),
-            })
+            .map_err(|e| qvdiff_sqlite::sqlite_message(&e))
     }
 
     /// The dialect's name, for messages that quote the database.

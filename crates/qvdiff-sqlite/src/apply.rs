@@ -77,7 +77,7 @@ pub fn shadow_from(objects: &[StoredObject]) -> Result<Connection, SqliteError> 
             .map_err(|e| SqliteError::Statement {
                 revision: format!("(schema copy of {})", object.name),
                 statement: object.sql.clone(),
-                message: e.to_string(),
+                message: crate::error::sqlite_message(&e),
             })?;
     }
     transaction.commit().map_err(db)?;
@@ -290,7 +290,7 @@ pub(crate) fn run_script(conn: &Connection, revision: &str, sql: &str) -> Result
         return Err(SqliteError::Statement {
             revision: revision.to_string(),
             statement,
-            message: error.to_string(),
+            message: crate::error::sqlite_message(&error),
         });
     }
 }
