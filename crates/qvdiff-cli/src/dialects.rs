@@ -15,7 +15,7 @@ pub mod port;
 mod sqlite_history;
 
 use crate::config::{Config, DialectKind};
-use crate::db_url::{Database, PostgresTarget};
+use crate::db_url::{Database, PostgresTarget, UrlSource};
 use crate::error::{CliError, CliResult};
 use crate::history::History;
 use crate::planning::schema_diff;
@@ -220,10 +220,16 @@ pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
 /// missing schema is created).
 pub fn connect_postgres(target: &PostgresTarget, create: bool) -> CliResult<postgres::Client> {
     let mut client = qvdiff_postgres::connect(&target.url).map_err(|e| {
-        CliError::new(e.to_string()).with_hint(
-            "check the URL (postgres://user:password@host:port/database) and that the server \
-             is running",
-        )
+        // An environment variable set long ago is easy to forget: say which URL was used.
+        let overrides = match target.source {
+            UrlSource::Env => " (it overrides `database` in qvdiff.toml)",
+            _ => "",
+        };
+        CliError::new(e.to_string()).with_hint(format!(
+            "the URL is from {}{overrides}: check it (postgres://user@host:port/database) and \
+             that the server is running",
+            target.source
+        ))
     })?;
     if let Some(schema) = &target.schema {
         qvdiff_postgres::connect::use_schema(&mut client, &target.display(), schema, create)
