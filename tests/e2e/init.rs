@@ -227,6 +227,42 @@ fn init_makes_git_ignore_the_database_and_the_backups() {
 }
 
 #[test]
+fn init_makes_git_ignore_the_database_the_config_names() {
+    // A database given to init is the one ignored, never left to be committed by `git add -A`.
+    let p = Project::empty();
+    super::review::git(p.root(), &["init", "-q"]);
+    p.qvdiff(&["init", "--database", "sqlite://data/shop.db"])
+        .expect_code(0);
+    for ignored in ["data/shop.db", "data/shop.db-wal", "backups/x.bak"] {
+        assert!(git_ignores(p.root(), ignored), "{ignored} is not ignored");
+    }
+    assert!(
+        !p.read(".gitignore").contains("instance/app.db"),
+        "{}",
+        p.read(".gitignore")
+    );
+    // A database outside the project: only the backups folder is the project's to ignore.
+    let p = Project::empty();
+    p.qvdiff(&["init", "--database", "sqlite:///srv/shop/app.db"])
+        .expect_code(0);
+    assert_eq!(
+        p.read(".gitignore"),
+        "# qvdiff: the local database and upgrade's backups\n/backups/\n"
+    );
+    // A PostgreSQL project has no database file and no backups folder: .gitignore is not
+    // created, and one that exists is left as it is.
+    let p = Project::empty();
+    let run = p.qvdiff(&["init", "--dialect", "postgres"]).expect_code(0);
+    assert!(!p.root().join(".gitignore").exists());
+    assert!(!run.stderr.contains(".gitignore"), "{}", run.stderr);
+    let p = Project::empty();
+    p.write(".gitignore", "target/\n");
+    p.qvdiff(&["init", "--database", "postgres://app@db.internal/app"])
+        .expect_code(0);
+    assert_eq!(p.read(".gitignore"), "target/\n");
+}
+
+#[test]
 fn init_extends_an_existing_gitignore_without_duplicating_lines() {
     let p = Project::empty();
     // No final newline, and the backups folder already ignored in another spelling.
