@@ -487,6 +487,11 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
     let (database, history) = database_and_history(config, db_flag)?;
     let migrations = &history.migrations;
     let (applied, half_done) = if !database.exists() {
+        // Said, so that a misspelt path is not taken for a database never migrated.
+        console.info(&format!(
+            "database {} does not exist yet (`qvdiff upgrade` creates it)",
+            database.display()
+        ));
         (Vec::new(), Vec::new())
     } else {
         let mut db = dialects::open(&database, false)?;
