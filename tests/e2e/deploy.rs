@@ -114,7 +114,11 @@ fn upgrade_creates_the_database_and_applies_everything_in_order() {
     );
     let current = p.qvdiff(&["current"]).expect_code(0);
     assert!(current.stdout.starts_with("r3  qty"), "{}", current.stdout);
-    assert!(!current.stderr.contains("does not exist"), "{}", current.stderr);
+    assert!(
+        !current.stderr.contains("does not exist"),
+        "{}",
+        current.stderr
+    );
 }
 
 #[test]
