@@ -333,13 +333,21 @@ fn modelled_chain<'a>(
             .map(|schema| qvdiff_postgres::Postgres::default().normalize(&schema))
             .map_err(|e| CliError::new(e.to_string()));
     }
+    let mut error = error;
     let path = error
         .revision
         .as_deref()
         .and_then(|rev| chain.iter().find(|m| m.file.revision == rev))
         .map(|m| m.path.clone());
     let message = match path {
-        Some(path) => format!("{path}: {error}"),
+        Some(path) => {
+            // The model counts lines in the up section; the reader opens the file.
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let (up_marker, _) = crate::commands::lint::marker_lines(&text);
+                error.line += up_marker;
+            }
+            format!("{path}: {error}")
+        }
         None => error.to_string(),
     };
     // The model's message already says what it can model and what to do instead.
