@@ -12,6 +12,37 @@ fn init_writes_config_and_migrations_dir() {
 }
 
 #[test]
+fn written_files_get_the_usual_permissions_and_rewritten_ones_keep_theirs() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Project, rel: &str| {
+        std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o777
+    };
+    // What the process's umask makes of a new file, as `touch` or an editor would create it: a
+    // migration file or config readable only by its author breaks a deploy run by another user.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .map(|m| u32::from_str_radix(m.trim(), 8).unwrap())
+        .unwrap();
+    let usual = 0o666 & !umask;
+    let p = Project::empty();
+    p.write(".gitignore", "target/\n");
+    std::fs::set_permissions(p.path(".gitignore"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    p.qvdiff(&["init"]).expect_code(0);
+    assert_eq!(mode(&p, "qvdiff.toml"), usual);
+    assert!(p.read(".gitignore").contains("/backups/"));
+    assert_eq!(mode(&p, ".gitignore"), 0o640);
+    p.write("src/models.rs", ITEM_MODEL);
+    p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])
+        .expect_code(0);
+    assert_eq!(mode(&p, "migrations/r1_create_items.sql"), usual);
+    p.qvdiff(&["manifest", "--output", "schema.json"])
+        .expect_code(0);
+    assert_eq!(mode(&p, "schema.json"), usual);
+}
+
+#[test]
 fn init_refuses_when_config_exists_and_writes_nothing() {
     let p = Project::empty();
     p.write("qvdiff.toml", "models = [\"app\"]\n");
