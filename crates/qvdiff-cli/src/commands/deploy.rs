@@ -122,8 +122,18 @@ fn batch_summary(progress: &BatchProgress) -> String {
         table_for_people(&progress.table),
         progress.changed,
         plural(progress.changed as usize),
-        human_seconds(progress.elapsed.as_secs_f64())
+        elapsed_text(progress.elapsed)
     )
+}
+
+/// Time taken: under a second in milliseconds, as the `Applied … (16 ms)` line beside it;
+/// [`human_seconds`] rounds up, which suits a time left but would make 16 ms "1 s".
+fn elapsed_text(elapsed: std::time::Duration) -> String {
+    if elapsed.as_secs() == 0 {
+        format!("{} ms", elapsed.as_millis())
+    } else {
+        human_seconds(elapsed.as_secs_f64())
+    }
 }
 
 fn refused(e: qvdiff_core::runner::Refusal) -> CliError {
@@ -773,6 +783,14 @@ mod tests {
         assert_eq!(
             batch_summary(&progress(2, Some(2), true)),
             "Updated items in batches: 1 row changed in 10 s"
+        );
+        let quick = BatchProgress {
+            elapsed: std::time::Duration::from_millis(16),
+            ..progress(6, Some(6), true)
+        };
+        assert_eq!(
+            batch_summary(&quick),
+            "Updated items in batches: 3 rows changed in 16 ms"
         );
         assert_eq!(table_for_people("\"odd\"\"name\""), "\"odd\"\"name\"");
     }
