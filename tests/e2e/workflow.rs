@@ -358,6 +358,46 @@ fn a_table_renamed_with_a_new_column_is_pointed_at_renamed_from_which_keeps_its_
 }
 
 #[test]
+fn a_migrations_folder_that_does_not_exist_is_named_by_check_and_migrate() {
+    let p = project_with_rows();
+    // A typo in `migrations`: the history looks empty, so everything looks new.
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migration\"\ndatabase = \"sqlite://app.db\"\n",
+    );
+    let check = p.qvdiff(&["check"]).expect_code(1);
+    assert!(
+        check.stdout.contains(
+            "The migrations folder migration does not exist: check the migrations paths in \
+             qvdiff.toml."
+        ),
+        "{}",
+        check.stdout
+    );
+    let run = p
+        .qvdiff(&["migrate", "-m", "again", "--rev-id", "r9"])
+        .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("Created the migrations folder migration, which did not exist"),
+        "{}",
+        run.stderr
+    );
+    // The folder exists now: nothing more is said.
+    let check = p.qvdiff(&["check"]).expect_code(0);
+    assert!(!check.stdout.contains("does not exist"), "{}", check.stdout);
+    // The applied history is still where it was, and `upgrade` names the way out.
+    let upgrade = p.qvdiff(&["upgrade", "--no-backup"]).expect_code(2);
+    assert!(
+        upgrade
+            .stderr
+            .contains("check that `migrations` in qvdiff.toml"),
+        "{}",
+        upgrade.stderr
+    );
+}
+
+#[test]
 fn possible_rename_is_asked_and_no_input_treats_it_as_drop_and_add() {
     let renamed = ITEMS_V1.replace("pub url: Option<String>,", "pub link: Option<String>,");
 

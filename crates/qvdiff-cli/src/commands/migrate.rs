@@ -555,6 +555,13 @@ pub(crate) fn write_migration(
         false => file.render_with_notes(notes),
     };
     check_reads_back(file, &text)?;
+    if !dir.exists() {
+        // Said, so that a misspelt path in qvdiff.toml is not taken for a fresh history.
+        console.info(&format!(
+            "Created the migrations folder {}, which did not exist",
+            display_path(dir)
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
     write_atomic(&path, text.as_bytes(), true)?;
     console.info(&format!(
