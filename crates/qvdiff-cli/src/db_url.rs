@@ -154,6 +154,16 @@ pub fn parse_database(url: &str, source: UrlSource, config: &Config) -> CliResul
              postgres://user@host/database",
         )
     })?;
+    if path.is_dir() {
+        return Err(CliError::new(format!(
+            "database {} is a directory, not a SQLite file (from {source})",
+            crate::models::display_path(&path)
+        ))
+        .with_hint(format!(
+            "name the database file, e.g. {}/app.db",
+            url.trim_end_matches('/')
+        )));
+    }
     Ok(Database::Sqlite(DatabaseTarget {
         path,
         url: url.to_string(),
