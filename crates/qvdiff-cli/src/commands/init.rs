@@ -89,6 +89,12 @@ fn chosen_dialect(named: Option<&str>, url: Option<&str>, cwd: &Path) -> CliResu
                  or ~/.pgpass (chmod 600) where qvdiff runs",
             ));
         }
+        qvdiff_postgres::connect::parse_url(url).map_err(|e| {
+            CliError::new(format!("{e}; nothing was written")).with_hint(
+                "a PostgreSQL URL reads postgres://user@host:port/database (port a number; \
+                 options after ?, e.g. ?sslmode=verify-full)",
+            )
+        })?;
         DialectKind::Postgres
     } else {
         parse_sqlite_url(url, cwd).map_err(|why| {
