@@ -694,21 +694,38 @@ pub fn stamp(
     let (database, history) = database_and_history(config, db_flag)?;
     let migrations = &history.migrations;
     let mut db = dialects::open(&database, false)?;
-    let expected = db.dialect().comparable(&dialects::schema_at(
-        &history,
-        &args.revision,
-        Some(&database),
-    )?);
-    let live = db.introspect().map_err(run_error)?;
-    let live = db.dialect().comparable(&live);
+    let at_revision = dialects::schema_at(&history, &args.revision, Some(&database))?;
+    let expected = db.dialect().comparable(&at_revision);
+    let live_schema = db.introspect().map_err(run_error)?;
+    let live = db.dialect().comparable(&live_schema);
     if expected != live {
         if !args.force {
+            // In words, as `check --db` reports drift; the manifests' diff only when the
+            // difference is in something no change describes.
+            let changes = super::check::drift(db.dialect(), &at_revision, &live_schema);
+            let details = if changes.is_empty() {
+                vec![schema_diff(&expected, &live)]
+            } else {
+                std::iter::once(format!(
+                    "from the schema of {} to that of {} ({} change{}):",
+                    args.revision,
+                    database.display(),
+                    changes.len(),
+                    plural(changes.len())
+                ))
+                .chain(
+                    changes
+                        .iter()
+                        .map(|c| format!("  {}", c.describe_in(&|ty| db.dialect().type_name(ty)))),
+                )
+                .collect()
+            };
             return Err(CliError::new(format!(
                 "the schema of {} is not the schema of revision {}; nothing was written",
                 database.display(),
                 args.revision
             ))
-            .with_details([schema_diff(&expected, &live)])
+            .with_details(details)
             .with_hint(
                 "migrate the database by hand until they match, or pass --force if you are sure",
             ));
