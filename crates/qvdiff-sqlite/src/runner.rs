@@ -32,8 +32,8 @@ pub use qvdiff_core::backend::{
     DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::run_loop::{
-    heads_label, run_revisions, script_plan, stamp_ledger, Ledger, LedgerWrite, LedgerWritten,
-    RunRequest, RunSession,
+    heads_label, run_revisions, script_plan, stamp_ledger, Ledger, LedgerWrite, RunRequest,
+    RunSession,
 };
 use qvdiff_core::runner::{
     self, parse_range, plan_range, plan_stamp, AcceptPlan, AcceptedEdit, AppliedRevision,
@@ -490,11 +490,11 @@ pub fn stamp(
 ///
 /// The caller must first check that the ledger will tell the truth: the live schema is the
 /// stamped revision's, or the edited history gives it.
-pub fn write_ledger(
+pub fn write_ledger<W: LedgerWrite>(
     conn: &mut Connection,
-    write: &LedgerWrite<'_>,
+    write: &W,
     options: &RunOptions,
-) -> Result<LedgerWritten, RunError> {
+) -> Result<W::Written, RunError> {
     with_write_transaction(conn, options.busy_timeout, |conn| {
         let written = write.apply(&mut SqliteLedger { conn })?;
         commit(conn, &format!("committing {}", write.what()))?;
