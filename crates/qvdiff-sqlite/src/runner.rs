@@ -113,6 +113,7 @@ pub fn open_database(path: &Path, create: bool) -> Result<Connection, RunError> 
             e,
         ))
     })?;
+    crate::apply::refuse_double_quoted_strings(&conn)?;
     // A file that is not a database opens fine and only fails on first read, where the message
     // would not name it: read now.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {

@@ -129,6 +129,7 @@ fn check_history(
         Cow::Owned(models) => dialect.normalize_owned(models),
         Cow::Borrowed(models) => dialect.normalize(models),
     };
+    let folder = history;
     let history = &history.migrations;
     let heads = history.graph().heads();
     let changes = diff(recorded, &wanted, &Renames::from_hints(&wanted));
@@ -156,6 +157,14 @@ fn check_history(
         );
         for c in &changes {
             println!("  {}", c.describe_in(&|ty| dialect.type_name(ty)));
+        }
+        if !folder.dir.exists() {
+            // A misspelt path reads as an empty history, and every table as new.
+            println!(
+                "The migrations folder {} does not exist: check the migrations paths in \
+                 qvdiff.toml.",
+                folder.shown()
+            );
         }
         println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
     }

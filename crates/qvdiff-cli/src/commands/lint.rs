@@ -279,7 +279,7 @@ fn expand_facts(
 }
 
 /// 1-based lines of the up and down markers of a file that parsed.
-fn marker_lines(text: &str) -> (usize, usize) {
+pub(crate) fn marker_lines(text: &str) -> (usize, usize) {
     let mut up = 0;
     let mut down = 0;
     for (i, line) in text.lines().enumerate() {
