@@ -50,10 +50,18 @@ pub(crate) fn table_exists(
     session: &mut (impl Session + ?Sized),
     table: &str,
 ) -> Result<bool, SessionError> {
-    let name = quote_string(&quote_ident(table));
     session
-        .query_value(&format!("SELECT to_regclass({name}) IS NOT NULL"))
+        .query_value(&format!("SELECT {}", exists_sql(table)))
         .map(|value| value.as_deref() == Some("t"))
+}
+
+/// Whether the bookkeeping table `table` exists, as an expression of a `SELECT` list: `t` or
+/// `f`.
+pub(crate) fn exists_sql(table: &str) -> String {
+    format!(
+        "to_regclass({}) IS NOT NULL",
+        quote_string(&quote_ident(table))
+    )
 }
 
 /// Whether the database has a ledger table (in the connection's `search_path`).

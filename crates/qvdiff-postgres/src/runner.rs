@@ -55,7 +55,7 @@
 use crate::connect::PostgresDatabase;
 use crate::error::PgError;
 use crate::ledger::{
-    create_and_record, create_ledger, forget, ledger_from_rows, offline_delete_sql,
+    create_and_record, create_ledger, exists_sql, forget, ledger_from_rows, offline_delete_sql,
     offline_insert_sql, read_audit, read_ledger, record_accepted, record_applied, update_checksum,
     CREATE_LEDGER_SQL, LEDGER_EXISTS_SQL, LEDGER_ROWS_SQL,
 };
@@ -75,6 +75,7 @@ use qvdiff_core::run_loop::{
 use qvdiff_core::runner::{
     self, parse_range, plan_range, plan_stamp, plan_upgrade, AcceptPlan, AcceptedEdit,
     AppliedRevision, Migration, Migrations, RevisionTarget, ScriptPlan, Status, LEDGER_TABLE,
+    PROGRESS_TABLE,
 };
 use qvdiff_core::wording::plural;
 use qvdiff_core::{Backend, BackendError, Dialect, Schema};
@@ -934,6 +935,54 @@ pub fn applied(session: &mut (impl Session + ?Sized)) -> Result<Vec<AppliedRevis
     Ok(read_ledger(session)?)
 }
 
+/// The ledger rows and the revisions a stopped run left half done (see [`applied`] and
+/// `Backend::half_done`), in two round trips: which of the two tables exist, then the rows of
+/// those that do.
+pub fn applied_and_half_done(
+    session: &mut (impl Session + ?Sized),
+) -> Result<(Vec<AppliedRevision>, Vec<HalfDone>), RunError> {
+    let looking = |e: SessionError| {
+        PgError::new(
+            format!("looking for the tables {LEDGER_TABLE} and {PROGRESS_TABLE}"),
+            e.message,
+        )
+    };
+    let found = session
+        .simple_query(&format!(
+            "SELECT {LEDGER_EXISTS_SQL}, {}",
+            exists_sql(PROGRESS_TABLE)
+        ))
+        .map_err(looking)?;
+    let found: Vec<bool> = found
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|value| value.as_deref() == Some("t"))
+        .collect();
+    let reads: Vec<&str> = [LEDGER_ROWS_SQL, resume::HALF_DONE_SQL]
+        .into_iter()
+        .zip(&found)
+        .filter_map(|(read, &exists)| exists.then_some(read))
+        .collect();
+    if reads.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let rows = session.simple_query(&reads.join(";\n")).map_err(|e| {
+        PgError::new(
+            format!("reading the tables {LEDGER_TABLE} and {PROGRESS_TABLE}"),
+            e.message,
+        )
+    })?;
+    // A ledger row has five columns, a half-done revision three.
+    let (ledger_rows, progress_rows): (Vec<TextRow>, Vec<TextRow>) =
+        rows.into_iter().partition(|row| row.len() == 5);
+    Ok((
+        ledger_from_rows(ledger_rows)?,
+        resume::half_done_from_rows(progress_rows),
+    ))
+}
+
 /// Where the database behind `session` stands: applied heads, pending revisions, unknown and
 /// edited revisions (`qvdiff current`, `check --db`). Never refuses.
 pub fn status(
@@ -1284,6 +1333,12 @@ impl<S: Session> Backend for PostgresDatabase<S> {
 
     fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
         Ok(resume::half_done(&mut self.client).map_err(RunError::from)?)
+    }
+
+    fn applied_and_half_done(
+        &mut self,
+    ) -> Result<(Vec<AppliedRevision>, Vec<HalfDone>), BackendError> {
+        Ok(applied_and_half_done(&mut self.client)?)
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {

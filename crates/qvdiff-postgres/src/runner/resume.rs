@@ -20,7 +20,7 @@
 
 use crate::error::PgError;
 use crate::render::quote_string;
-use crate::session::{Session, SessionError};
+use crate::session::{Session, SessionError, TextRow};
 use crate::sqltext::{split_statements, Statement, TokenKind};
 use qvdiff_core::backend::{Direction, HalfDone};
 use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
@@ -211,13 +211,20 @@ pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<Hal
         return Ok(Vec::new());
     }
     let rows = session
-        .simple_query(
-            "SELECT revision, direction, count(*) FILTER (WHERE statement >= 0) \
-             FROM \"qvdiff_migrations_progress\" GROUP BY 1, 2 ORDER BY 1, 2",
-        )
+        .simple_query(HALF_DONE_SQL)
         .map_err(|e| progress_error("reading the progress table".to_string(), e))?;
-    Ok(rows
-        .into_iter()
+    Ok(half_done_from_rows(rows))
+}
+
+/// The query of the half-done revisions, three columns a row (read by [`half_done_from_rows`]);
+/// it fails when there is no progress table.
+pub(super) const HALF_DONE_SQL: &str =
+    "SELECT revision, direction, count(*) FILTER (WHERE statement >= 0) \
+     FROM \"qvdiff_migrations_progress\" GROUP BY 1, 2 ORDER BY 1, 2";
+
+/// The half-done revisions in the rows of [`HALF_DONE_SQL`].
+pub(super) fn half_done_from_rows(rows: Vec<TextRow>) -> Vec<HalfDone> {
+    rows.into_iter()
         .map(|row| {
             let mut values = row.into_iter().map(Option::unwrap_or_default);
             let revision = values.next().unwrap_or_default();
@@ -232,7 +239,7 @@ pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<Hal
                 statements_done,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Deletes a finished revision's progress rows (in the transaction that writes its ledger row).
