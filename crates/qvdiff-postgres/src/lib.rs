@@ -39,6 +39,8 @@ pub use replay::{apply_sql, replay_chain, ReplayError, ReplayErrorKind, SchemaRe
 pub use shadow::replay_on_server;
 
 pub use connect::{connect, redact_url, PostgresDatabase, SslMode};
-pub use runner::{sql_script, FailedStatement, PgRunFailure, RunError, ADVISORY_LOCK_KEY};
+pub use runner::{
+    sql_script, CommittedBatches, FailedStatement, PgRunFailure, RunError, ADVISORY_LOCK_KEY,
+};
 
 pub mod testing;

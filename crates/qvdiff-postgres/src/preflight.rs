@@ -393,45 +393,59 @@ impl DataStep {
 
 /// For a revision that runs statement by statement (where a refused step would leave the steps
 /// before it committed): the first step whose rows are in the way, found before anything runs,
-/// as `(statement index, problem)`. Checked up front, against the rows as they are now:
-///
-/// - a constraint added `NOT VALID` (what its `VALIDATE` will meet), before the first statement
-///   that writes rows, adds a column or changes a type (a backfill before a NOT NULL changes
-///   what the check would meet; the `VALIDATE` then explains its own failure);
-/// - a type change (values that would come out changed, or not at all), before the first
-///   statement that writes rows, unless an earlier statement names its column (a rename, a
-///   column added again, an earlier change of it): then the rows it meets are not those of now.
-///
-/// Anything else is checked right before its own step. A check the server cannot run yet (a
-/// table or column the revision creates) is left to its step too, and so are the constraints
-/// added by the statements in `undoable` (their `VALIDATE` runs first and, when it fails, the
-/// runner undoes the steps before it). The reading runs in a transaction rolled back at the
-/// end, so nothing of it stays.
+/// as `(statement index, problem)`. What is read is [`checks_up_front`]'s decision; the
+/// reading runs in a transaction rolled back at the end, so nothing of it stays.
 pub(crate) fn problem_before_steps(
     session: &mut (impl Session + ?Sized),
     statements: &[&str],
     undoable: &[usize],
 ) -> Option<(usize, DataProblem)> {
-    let to_check = statements.iter().enumerate().any(|(index, statement)| {
-        matches!(DataStep::of(statement), Some(DataStep::Type { .. }))
-            || (!undoable.contains(&index) && DataStep::validated_later(statement).is_some())
-    });
-    if !to_check {
+    let checks = checks_up_front(statements, undoable);
+    if checks.is_empty() {
         return None;
     }
     session.execute("BEGIN").ok()?;
-    let found = first_problem(session, statements, undoable);
+    let found = checks.iter().find_map(|(index, check)| {
+        let problem = match check {
+            UpFront::Conversion(step) => conversion_problem(session, step),
+            UpFront::Validation(step) => checked(session, |s| explain_failure(s, step)),
+        };
+        problem.map(|problem| (*index, problem))
+    });
     let _ = session.execute("ROLLBACK");
     found
 }
 
-/// [`problem_before_steps`] inside its transaction.
-fn first_problem(
-    session: &mut (impl Session + ?Sized),
-    statements: &[&str],
-    undoable: &[usize],
-) -> Option<(usize, DataProblem)> {
+/// A reading of the rows before the first step of a revision (see [`checks_up_front`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UpFront {
+    /// The values a type change would change or fail on.
+    Conversion(DataStep),
+    /// The rows that the `VALIDATE` of a constraint added `NOT VALID` will meet.
+    Validation(DataStep),
+}
+
+/// Which steps of a revision run statement by statement are checked against the rows as they
+/// are now, before the first step, in order:
+///
+/// - a constraint added `NOT VALID` (what its `VALIDATE` will meet), before the first statement
+///   that writes rows, adds a column or changes a type (a backfill before a NOT NULL changes
+///   what the check would meet; the `VALIDATE` then explains its own failure), unless it names
+///   what an earlier statement renamed or created (not there yet to be read);
+/// - a type change (values that would come out changed, or not at all), before the first
+///   statement that writes rows, unless an earlier statement names its column (a rename, a
+///   column added again, an earlier change of it) or renamed or created its table: then the
+///   rows it meets are not those of now.
+///
+/// Anything else is checked right before its own step, and so are the constraints added by the
+/// statements in `undoable` (their `VALIDATE` runs first and, when it fails, the runner undoes
+/// the steps before it). So no reading names what the revision creates: the server would
+/// refuse it (and log an error) before anything has run.
+pub(crate) fn checks_up_front(statements: &[&str], undoable: &[usize]) -> Vec<(usize, UpFront)> {
+    let mut checks = Vec::new();
     let mut constraints_checked = true;
+    // The names earlier statements gave (renamed to or created), as shown.
+    let mut given: Vec<String> = Vec::new();
     for (index, statement) in statements.iter().enumerate() {
         let first = Words::new(statement).text_at(0).to_ascii_uppercase();
         if matches!(
@@ -441,30 +455,51 @@ fn first_problem(
             break;
         }
         let step = DataStep::of(statement);
-        let problem = match &step {
-            Some(step @ DataStep::Type { column, .. })
-                if !statements[..index].iter().any(|earlier| {
-                    Words::new(earlier).names(&column.shown) && !keeps_values(earlier)
-                }) =>
-            {
-                conversion_problem(session, step)
+        match &step {
+            Some(step @ DataStep::Type { table, column, .. }) => {
+                let met_now = !given.contains(&table.shown)
+                    && !statements[..index].iter().any(|earlier| {
+                        Words::new(earlier).names(&column.shown) && !keeps_values(earlier)
+                    });
+                if met_now {
+                    checks.push((index, UpFront::Conversion(step.clone())));
+                }
             }
             _ if constraints_checked && !undoable.contains(&index) => {
-                DataStep::validated_later(statement)
-                    .and_then(|step| checked(session, |s| explain_failure(s, &step)))
+                let words = Words::new(statement);
+                let readable = !given.iter().any(|name| words.names(name));
+                if let Some(validated) = DataStep::validated_later(statement).filter(|_| readable) {
+                    checks.push((index, UpFront::Validation(validated)));
+                }
             }
-            _ => None,
-        };
-        if let Some(problem) = problem {
-            return Some((index, problem));
+            _ => {}
         }
-        let adds_column =
-            Words::new(statement).has_word("ADD") && Words::new(statement).has_word("COLUMN");
+        let words = Words::new(statement);
+        let adds_column = words.has_word("ADD") && words.has_word("COLUMN");
         if adds_column || matches!(step, Some(DataStep::Type { .. })) {
             constraints_checked = false;
         }
+        given.extend(given_name(statement));
     }
-    None
+    checks
+}
+
+/// The name a statement gives that was not there before it, as shown: what `RENAME [COLUMN |
+/// CONSTRAINT] … TO` renames to, or the table or view `CREATE` makes.
+fn given_name(statement: &str) -> Option<String> {
+    let mut w = Words::new(statement);
+    if w.eat_all(&["CREATE", "TABLE"])
+        || w.eat_all(&["CREATE", "VIEW"])
+        || w.eat_all(&["CREATE", "OR", "REPLACE", "VIEW"])
+    {
+        w.eat_all(&["IF", "NOT", "EXISTS"]);
+        return w.name().map(|name| name.shown);
+    }
+    if !w.has_word("RENAME") {
+        return None;
+    }
+    w.pos = w.tokens.iter().rposition(|t| t.is_word(w.sql, "TO"))? + 1;
+    w.name().map(|name| name.shown)
 }
 
 /// Whether a statement leaves every stored value as it is: `ALTER TABLE t ALTER [COLUMN] c`
@@ -1174,6 +1209,57 @@ fn validate_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A contract's down section renames the column back before adding its CHECK: reading the
+    /// rows for that CHECK before the first step would name a column not there yet (the server
+    /// refuses and logs the error). Constraints before any such statement are still read.
+    #[test]
+    fn nothing_the_revision_names_first_is_read_before_it_runs() {
+        let checked = |statements: &[&str]| -> Vec<usize> {
+            checks_up_front(statements, &[])
+                .into_iter()
+                .map(|(index, _)| index)
+                .collect()
+        };
+        let not_null = "ALTER TABLE \"items\" ADD CONSTRAINT \"items_qty_new_not_null\" \
+                        CHECK (\"qty_new\" IS NOT NULL) NOT VALID";
+        let validate = "ALTER TABLE \"items\" VALIDATE CONSTRAINT \"items_qty_new_not_null\"";
+        for gives_a_name in [
+            "ALTER TABLE \"items\" RENAME COLUMN \"qty\" TO \"qty_new\"",
+            "ALTER TABLE \"stock\" RENAME TO \"items\"",
+            "ALTER TABLE \"items\" ADD COLUMN \"qty_new\" bigint",
+            "CREATE TABLE \"items\" (\"id\" bigint PRIMARY KEY, \"qty_new\" bigint)",
+        ] {
+            assert!(
+                checked(&[gives_a_name, not_null, validate]).is_empty(),
+                "{gives_a_name}"
+            );
+        }
+        assert_eq!(checked(&[not_null, validate]), vec![0]);
+        // Names given that the constraint does not use leave it readable.
+        for elsewhere in [
+            "ALTER INDEX \"ix_items_qty\" RENAME TO \"ix_items_qty_old\"",
+            "ALTER TABLE users RENAME COLUMN name TO title",
+            "CREATE TABLE \"notes\" (\"id\" bigint PRIMARY KEY)",
+        ] {
+            assert_eq!(checked(&[elsewhere, not_null]), vec![1], "{elsewhere}");
+        }
+        assert_eq!(
+            checked(&[
+                "CREATE INDEX CONCURRENTLY ix ON \"items\" (\"qty\")",
+                not_null
+            ]),
+            vec![1]
+        );
+        // A type change on a table the revision renames into place reads nothing up front.
+        let widen = "ALTER TABLE \"items\" ALTER COLUMN \"qty\" TYPE bigint";
+        assert_eq!(checked(&[widen]), vec![0]);
+        assert!(checked(&["ALTER TABLE \"stock\" RENAME TO \"items\"", widen]).is_empty());
+        assert_eq!(
+            checked(&["ALTER TABLE \"other\" RENAME TO \"more\"", widen]),
+            vec![1]
+        );
+    }
 
     fn name(sql: &str, shown: &str) -> Name {
         Name {

@@ -84,12 +84,13 @@ use std::time::{Duration, Instant};
 mod advisory;
 mod batch;
 mod errors;
+mod index_step;
 mod resume;
 mod table_locks;
 mod undo;
 
 use advisory::{poll_lock, with_lock, with_lock_reading, UnderLock};
-pub use errors::{FailedStatement, PgRunFailure, RunError};
+pub use errors::{CommittedBatches, FailedStatement, PgRunFailure, RunError};
 use qvdiff_core::backend::rolled_back_note;
 
 /// The key of the advisory lock every run holds: FNV-1a (64 bits) of `"qvdiff_migrations"`.
@@ -196,16 +197,19 @@ const PREFLIGHT_SAVEPOINT: &str = "qvdiff_preflight";
 /// many ran before the failing one, and that one. `done`: statements a stopped run of this
 /// revision completed (outside a transaction only, see [`resume`]). `undoable`: how many
 /// leading statements run without a check before them, because a refusal of theirs is undone
-/// (see [`undo`]); `None` when nothing is undone. Outside a transaction, a statement
+/// (see [`undo`]); `None` when nothing is undone. A concurrent build that finds its index there
+/// already is told to it: that index is not this run's to drop ([`undo::Reach::found_built`]).
+/// Outside a transaction, a statement
 /// that waited `lock_timeout` is tried again as `retry` says (inside one, the caller rolls back
-/// the transaction and runs it again: see [`table_locks`]).
+/// the transaction and runs it again: see [`table_locks`]); a batched one continues after its
+/// last committed batch.
 fn run_statements(
     session: &mut (impl Session + ?Sized),
     migration: &Migration,
     section: &Section,
-    (direction, retry, batches): (Direction, &LockRetry, Option<&BatchHook>),
+    (direction, retry, batches): (Direction, &LockRetry, &mut batch::Batches<'_>),
     done: &[usize],
-    undoable: Option<usize>,
+    mut undo: Option<&mut undo::Reach>,
 ) -> Result<i64, SectionFailure> {
     let started = Instant::now();
     for index in 0..section.statements.len() {
@@ -214,16 +218,22 @@ fn run_statements(
         }
         let mut attempt = 0;
         loop {
-            let optimistic = undoable.is_some_and(|undoable| index < undoable);
+            let optimistic = undo.as_ref().is_some_and(|reach| index < reach.optimistic);
             match run_statement(
                 session,
                 migration,
                 section,
                 (index, optimistic),
                 direction,
-                (retry, batches),
+                (retry, &mut *batches),
             ) {
-                Ok(()) => break,
+                Ok(Ran::FoundDone) => {
+                    if let Some(reach) = undo.as_deref_mut() {
+                        reach.found_built(index);
+                    }
+                    break;
+                }
+                Ok(Ran::Done) => break,
                 // Outside a transaction only the timed-out statement was undone.
                 Err(SectionFailure::LockTimeout(..))
                     if section.autocommit && attempt < retry.retries =>
@@ -241,6 +251,17 @@ fn run_statements(
     Ok(elapsed_ms(started))
 }
 
+/// How a statement ended that did not fail.
+#[derive(Debug, PartialEq, Eq)]
+enum Ran {
+    /// It ran (or, in a transaction, will commit with it).
+    Done,
+    /// A concurrent statement whose effect the server showed there already: an index to build
+    /// that exists and is valid (built by someone else, or by a run that stopped before
+    /// recording it), or one to drop that is gone.
+    FoundDone,
+}
+
 /// Runs statement `index` of a section. Statements that rows can block are checked as
 /// [`crate::preflight`] describes (`optimistic`: a refusal undoes the steps before it, so
 /// only a type change is checked first); `CONCURRENTLY` statements wait for locks without a
@@ -252,8 +273,8 @@ fn run_statement(
     section: &Section,
     (index, optimistic): (usize, bool),
     direction: Direction,
-    (retry, batches): (&LockRetry, Option<&BatchHook>),
-) -> Result<(), SectionFailure> {
+    (retry, batches): (&LockRetry, &mut batch::Batches<'_>),
+) -> Result<Ran, SectionFailure> {
     let in_transaction = !section.autocommit;
     let sql = migration.file.section(direction);
     let statement = &section.statements[index];
@@ -301,7 +322,7 @@ fn run_statement(
     }
     let batched = section.batched[index].as_ref();
     let result = match (section.autocommit, concurrent, batched) {
-        (false, _, _) => session.execute(text),
+        (false, _, _) => session.execute(text).map(|()| Ran::Done),
         (true, false, Some((update, rows))) => batch::run(
             session,
             migration,
@@ -309,26 +330,33 @@ fn run_statement(
             index,
             (text, update, *rows),
             (retry, batches),
-        ),
-        (true, false, None) => resume::run_step(session, migration, direction, index, text),
+        )
+        .map(|()| Ran::Done),
+        (true, false, None) => {
+            resume::run_step(session, migration, direction, index, text).map(|()| Ran::Done)
+        }
         (true, true, _) => match resume::record_started(session, migration, direction)
             .and_then(|()| resume::before_concurrent(session, text))
         {
-            Ok(resume::Before::Done) => Ok(()),
-            Ok(resume::Before::Run) => table_locks::execute_without_timeout(session, text, retry),
+            Ok(resume::Before::Done) => Ok(Ran::FoundDone),
+            Ok(resume::Before::Run) => {
+                table_locks::execute_without_timeout(session, text, retry).map(|()| Ran::Done)
+            }
             Ok(resume::Before::DropInvalid(drop)) => {
                 table_locks::execute_without_timeout(session, &drop, retry)
                     .and_then(|()| table_locks::execute_without_timeout(session, text, retry))
+                    .map(|()| Ran::Done)
             }
             Err(error) => Err(error),
         }
-        .and_then(|()| resume::record_step(session, migration, direction, index)),
+        .and_then(|ran| resume::record_step(session, migration, direction, index).map(|()| ran)),
     };
     match result {
-        Ok(()) if savepoint => session
+        Ok(ran) if savepoint => session
             .execute(&format!("RELEASE SAVEPOINT {PREFLIGHT_SAVEPOINT}"))
+            .map(|()| ran)
             .map_err(server_failure),
-        Ok(()) => Ok(()),
+        Ok(ran) => Ok(ran),
         Err(error) => {
             let failure = server_failure(error);
             let explainable = savepoint || (!in_transaction && undone_on_failure);
@@ -354,7 +382,7 @@ fn gave_up_waiting(
     attempts: u32,
     retry: &LockRetry,
     committed: &[String],
-    done_outside: Option<usize>,
+    (done_outside, batches): (Option<usize>, Option<Box<CommittedBatches>>),
 ) -> RunError {
     RunError::Dialect(PgRunFailure::LockTimeout {
         blockers: table_locks::blocking_sessions(session, &failed.statement, retry.timeout),
@@ -363,6 +391,7 @@ fn gave_up_waiting(
         attempts,
         committed: committed.to_vec(),
         done_outside,
+        batches,
     })
 }
 
@@ -644,15 +673,35 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 undo::failure_undone(texts[undoable.len()], concurrent)
             }));
         let retry = self.retry;
-        let batches = self.batch_progress.clone();
+        let hook = self.batch_progress.clone();
+        let mut batches = batch::Batches {
+            hook: hook.as_ref(),
+            recorded: &progress.batched_to,
+            committed: None,
+        };
+        let mut reach = undo::Reach {
+            steps: undoable,
+            optimistic,
+        };
         let result = run_statements(
             &mut self.ledger,
             migration,
             section,
-            (direction, &retry, batches.as_ref()),
+            (direction, &retry, &mut batches),
             &progress.done,
-            (!progress.started).then_some(optimistic),
+            (!progress.started).then_some(&mut reach),
         );
+        // As the steps found them: an index another session built in between is not undone.
+        let undoable = reach.steps;
+        let committed_batches = |index: usize| {
+            batches.committed_by(index).map(|committed| {
+                Box::new(CommittedBatches {
+                    batches: committed.batches,
+                    changed: committed.changed,
+                    last_key: committed.last_key,
+                })
+            })
+        };
         match result {
             Ok(execution_ms) => Ok(execution_ms),
             Err(SectionFailure::Data(done, _, problems))
@@ -699,6 +748,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                     failed,
                     done,
                     committed: self.committed.clone(),
+                    batches: committed_batches(done),
                 }))
             }
             Err(SectionFailure::Data(done, failed, problems)) => Err(RunError::Data {
@@ -714,7 +764,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 attempts,
                 &retry,
                 &self.committed,
-                Some(done),
+                (Some(done), committed_batches(done)),
             )),
         }
     }
@@ -736,7 +786,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                     &mut self.ledger,
                     migration,
                     section,
-                    (direction, &retry, None),
+                    (direction, &retry, &mut batch::Batches::default()),
                     &[],
                     None,
                 )
@@ -756,7 +806,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                             self.lock_attempts + 1,
                             &retry,
                             &self.committed,
-                            None,
+                            (None, None),
                         ));
                     }
                     std::thread::sleep(table_locks::pause_before_retry(self.lock_attempts));
@@ -793,7 +843,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 &mut self.ledger,
                 migration,
                 section,
-                (direction, &retry, None),
+                (direction, &retry, &mut batch::Batches::default()),
                 &[],
                 None,
             )?;
@@ -960,7 +1010,7 @@ pub fn applied_and_half_done(
         .into_iter()
         .map(|value| value.as_deref() == Some("t"))
         .collect();
-    let reads: Vec<&str> = [LEDGER_ROWS_SQL, resume::HALF_DONE_SQL]
+    let reads: Vec<String> = [LEDGER_ROWS_SQL.to_string(), resume::half_done_sql()]
         .into_iter()
         .zip(&found)
         .filter_map(|(read, &exists)| exists.then_some(read))

@@ -772,7 +772,7 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
     let error = db.run(&up(&migrations, "head", &opts())).unwrap_err();
     let message = error.to_string();
     assert!(
-        matches!(&error, RunError::Dialect(PgRunFailure::OutsideTransaction { failed, done: 1, committed })
+        matches!(&error, RunError::Dialect(PgRunFailure::OutsideTransaction { failed, done: 1, committed, batches: None })
             if failed.revision == "r2" && committed == &["r1"]),
         "{error:?}"
     );
@@ -1593,4 +1593,218 @@ fn a_refusal_undoes_only_what_this_run_created() {
         ),
         1
     );
+}
+
+/// A batched backfill that gives up waiting for a row lock half way: the message says which
+/// batches committed and stay, the progress table records the key the last one reached (a
+/// progress table from before that column gets it), and both the retry within the run and the
+/// next run continue after that key instead of walking the filled keys again.
+#[test]
+fn a_stopped_batched_backfill_continues_after_its_last_committed_batch() {
+    let (test_db, mut db) = or_skip!(fresh("runner_batch_resume"));
+    let base = migration(
+        "r1",
+        &[],
+        "CREATE TABLE orders (id bigint PRIMARY KEY, shipped boolean);\n\
+         INSERT INTO orders SELECT g, NULL FROM generate_series(1, 1000) g;",
+        "DROP TABLE orders;",
+    );
+    let backfill = migration(
+        "r2",
+        &["r1"],
+        "-- qvdiff:batch 100\nUPDATE orders SET shipped = false WHERE shipped IS NULL;",
+        "UPDATE orders SET shipped = NULL;",
+    );
+    let migrations = set(vec![base, backfill]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    // The progress table as a version without `last_key` created it.
+    db.client
+        .batch_execute(
+            "CREATE TABLE qvdiff_migrations_progress (revision text NOT NULL, \
+             direction text NOT NULL, checksum text NOT NULL, statement integer NOT NULL, \
+             PRIMARY KEY (revision, direction, statement))",
+        )
+        .unwrap();
+
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let heard = Arc::clone(&reports);
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 1,
+        },
+        batch_progress: Some(Arc::new(
+            move |report: &qvdiff_core::backend::BatchProgress| {
+                heard.lock().unwrap().push(report.clone());
+            },
+        )),
+        ..opts()
+    };
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute("BEGIN; SELECT id FROM orders WHERE id = 550 FOR UPDATE")
+        .unwrap();
+    let error = db.run(&up(&migrations, "head", &options)).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(&error, RunError::Dialect(PgRunFailure::LockTimeout { batches: Some(b), attempts: 2, .. })
+            if b.batches == 5 && b.changed == 500 && b.last_key == "'500'"),
+        "{error:?}"
+    );
+    assert_mentions(
+        &message,
+        &[
+            "committed 5 batches (500 rows changed, up to key '500')",
+            "they stay",
+            "running `qvdiff upgrade` again continues after key '500'",
+        ],
+    );
+    assert!(!message.contains("nothing was applied"), "{message}");
+    // The retry continued after key 500: five batches in all, not five and five again.
+    assert_eq!(reports.lock().unwrap().len(), 5);
+
+    // Still held: a run that commits no batch says the earlier run's batches stay.
+    let again = db
+        .run(&up(&migrations, "head", &options))
+        .unwrap_err()
+        .to_string();
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_mentions(
+        &again,
+        &[
+            "committed no batch in this run; the batches an earlier run committed, up to key \
+             '500', stay",
+            "continues after key '500'",
+        ],
+    );
+    assert!(!again.contains("nothing was applied"), "{again}");
+    assert_eq!(reports.lock().unwrap().len(), 5);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM orders WHERE shipped IS NOT NULL"
+        ),
+        500
+    );
+    let recorded: Option<String> = db
+        .client
+        .query_one(
+            "SELECT last_key FROM qvdiff_migrations_progress \
+             WHERE revision = 'r2' AND statement = 0",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded.as_deref(), Some("'500'"));
+    // Under way is not done: `current` counts no statement of r2 as done.
+    let half = Backend::half_done(&mut db).unwrap();
+    assert_eq!(half.len(), 1);
+    assert_eq!(half[0].statements_done, 0);
+
+    reports.lock().unwrap().clear();
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    let heard = reports.lock().unwrap().clone();
+    // Five batches from key 500 and the closing report: the keys filled before were not
+    // walked again (from the first key, ten batches would have gone past 1000 keys).
+    assert_eq!(heard.len(), 6, "{heard:?}");
+    let last = heard.last().unwrap();
+    assert!(last.done);
+    assert_eq!((last.walked, last.changed), (500, 500));
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM orders WHERE shipped IS NULL"),
+        0
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM orders WHERE NOT shipped"),
+        1000
+    );
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        0
+    );
+}
+
+/// Whether an index of a run is its own is decided when its build step runs: an index that
+/// another session built after the run began (here while the run's first build waits for an
+/// older transaction) is found there by its step, and the undo of a refusal later in the
+/// revision removes what this run built and leaves that index in place.
+#[test]
+fn an_index_built_by_another_session_during_the_run_is_not_undone() {
+    let (test_db, mut db) = or_skip!(fresh("runner_undo_window"));
+    let base = migration(
+        "r1",
+        &[],
+        "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n\
+         CREATE TABLE other (x integer);\n\
+         INSERT INTO users VALUES (1, 'ann'), (2, 'bo');",
+        "DROP TABLE users; DROP TABLE other;",
+    );
+    let revision = migration(
+        "r2",
+        &["r1"],
+        "CREATE INDEX CONCURRENTLY ix_other_x ON other (x);\n\
+         CREATE INDEX CONCURRENTLY ix_users_name ON users (name);\n\
+         ALTER TABLE users ADD CONSTRAINT ck_users_id CHECK (id > 1) NOT VALID;\n\
+         ALTER TABLE users VALIDATE CONSTRAINT ck_users_id;",
+        "ALTER TABLE users DROP CONSTRAINT ck_users_id;\n\
+         DROP INDEX CONCURRENTLY ix_users_name;\nDROP INDEX CONCURRENTLY ix_other_x;",
+    );
+    let migrations = set(vec![base, revision]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+
+    // An open snapshot: the first concurrent build waits for it to end.
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM users")
+        .unwrap();
+    let url = test_db.url.clone();
+    let run = std::thread::spawn(move || {
+        let mut db = PostgresDatabase::open(&url).unwrap();
+        db.run(&up(&migrations, "head", &opts())).unwrap_err()
+    });
+    let mut other = test_db.connect();
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type IS NOT NULL \
+                   AND wait_event_type <> 'Client' AND query LIKE 'CREATE INDEX CONCURRENTLY ix_other_x%'";
+    let started = Instant::now();
+    while other.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the first build never waited"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    other
+        .batch_execute("CREATE INDEX ix_users_name ON users (name)")
+        .unwrap();
+    holder.batch_execute("COMMIT").unwrap();
+    let error = run.join().unwrap();
+    assert!(
+        matches!(error, RunError::Data { .. }),
+        "not the refusal of the VALIDATE: {error}"
+    );
+    assert_mentions(&error.to_string(), &["ck_users_id", "nothing was changed"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE indisvalid \
+             AND indexrelid = 'ix_users_name'::regclass"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_class WHERE relname = 'ix_other_x'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'ck_users_id'"
+        ),
+        0
+    );
+    assert_eq!(ledger(&mut db), ["r1"]);
 }

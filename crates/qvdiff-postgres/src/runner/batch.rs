@@ -16,6 +16,8 @@
 //! ), qvdiff_changed AS (
 //!     UPDATE <table> SET … WHERE (<key>) > (<last key>)
 //!     AND (<key>) <= (SELECT <key> FROM qvdiff_bound) AND (<where>) RETURNING 1
+//! ), qvdiff_recorded AS (
+//!     INSERT INTO qvdiff_migrations_progress … <bound as literals> … ON CONFLICT … DO UPDATE
 //! )
 //! SELECT <bound as literals>, (SELECT count(*) FROM qvdiff_changed) FROM qvdiff_bound
 //! ```
@@ -24,10 +26,12 @@
 //! bound is read from the key's index, and the `UPDATE` reads the range once, in key order, as a
 //! hand-written `WHERE id > 20000 AND id <= 30000` would (picking the keys that match the
 //! `WHERE` first and updating them by key read every row twice). The key only grows, so it
-//! ends even when the `SET` leaves a row matching the `WHERE`. Run again after a kill, it starts
-//! from the first key: a backfill's `WHERE col IS NULL` skips the rows already filled, and an
-//! `UPDATE` without one sets the same values again. A table without a primary key has no order
-//! to resume from: its `UPDATE` runs whole, in a transaction of its own.
+//! ends even when the `SET` leaves a row matching the `WHERE`. Each batch records its bound in
+//! the progress table in the same statement, so it is committed exactly with the rows it
+//! changed; a run that stopped (killed, or given up waiting for a lock) is continued after the
+//! last recorded bound, by the next attempt or the next `upgrade`, without walking the keys
+//! done again. A table without a primary key has no order to resume from: its `UPDATE` runs
+//! whole, in a transaction of its own.
 //!
 //! When the batches changed rows, the table is vacuumed and analyzed (`VACUUM (ANALYZE)`,
 //! without `lock_timeout`) before the statement is recorded as done. Rewriting many rows wakes
@@ -143,7 +147,16 @@ impl BatchedUpdate {
     /// One batch after `last` (the previous batch's bound as literals; `None`: from the
     /// start): the next `rows` keys at most, over the key columns `key` (quoted). Its result is
     /// the batch's bound and how many rows it changed, or no row when no key was left.
-    fn sql(&self, key: &[String], rows: u64, last: Option<&str>) -> String {
+    /// `record`, given the expression of the bound as literals and the relation it is read
+    /// from, is the `INSERT` recording the bound (see [`resume::record_batch_sql`]); it runs in
+    /// the batch's statement.
+    fn sql(
+        &self,
+        key: &[String],
+        rows: u64,
+        last: Option<&str>,
+        record: impl Fn((&str, &str)) -> String,
+    ) -> String {
         let key_list = key.join(", ");
         let after = last.map_or(String::new(), |last| format!("({key_list}) > ({last})"));
         let (where_after, and_after) = if after.is_empty() {
@@ -153,6 +166,7 @@ impl BatchedUpdate {
         };
         let descending: Vec<String> = key.iter().map(|k| format!("{k} DESC")).collect();
         let literals: Vec<String> = key.iter().map(|k| format!("quote_literal({k})")).collect();
+        let bound = format!("concat_ws(', ', {})", literals.join(", "));
         format!(
             "WITH qvdiff_bound AS ((SELECT {key_list} FROM {table}{where_after} \
              ORDER BY {key_list} LIMIT 1 OFFSET {offset}) UNION ALL \
@@ -160,15 +174,15 @@ impl BatchedUpdate {
              LIMIT 1), \
              qvdiff_changed AS (UPDATE {table} SET {assignments} WHERE {and_after}\
              ({key_list}) <= (SELECT {key_list} FROM qvdiff_bound) AND ({condition}) \
-             RETURNING 1) \
-             SELECT concat_ws(', ', {literals}), (SELECT count(*) FROM qvdiff_changed) \
-             FROM qvdiff_bound",
+             RETURNING 1), \
+             qvdiff_recorded AS ({record}) \
+             SELECT {bound}, (SELECT count(*) FROM qvdiff_changed) FROM qvdiff_bound",
             table = self.table,
             offset = rows.saturating_sub(1),
             condition = self.condition,
             assignments = self.assignments,
-            literals = literals.join(", "),
             descending = descending.join(", "),
+            record = record((&bound, "qvdiff_bound")),
         )
     }
 }
@@ -203,9 +217,68 @@ fn primary_key_and_estimate(
     Ok((key, estimate))
 }
 
+/// What the batches of one batched statement committed in this run (over all its attempts):
+/// they stay when a later batch fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Committed {
+    /// The statement's number in its section.
+    pub statement: usize,
+    /// Batches committed.
+    pub batches: u64,
+    /// Rows they changed.
+    pub changed: u64,
+    /// The key the last of them reached, as SQL literals.
+    pub last_key: String,
+}
+
+/// The batched statements of a section run: who is told of their progress, where a stopped run
+/// left them, and what this run committed.
+#[derive(Default)]
+pub(super) struct Batches<'a> {
+    /// Told after each batch.
+    pub hook: Option<&'a BatchHook>,
+    /// Per statement, the key its last batch recorded in an earlier run
+    /// ([`resume::Progress::batched_to`]).
+    pub recorded: &'a [(usize, String)],
+    /// What the batches of the last batched statement run committed in this run.
+    pub committed: Option<Committed>,
+}
+
+impl Batches<'_> {
+    /// What the batches of statement `index` committed that stays: this run's, or none of
+    /// this run's over the key an earlier run recorded; `None` when no batch of it committed.
+    pub(super) fn committed_by(&self, index: usize) -> Option<Committed> {
+        match &self.committed {
+            Some(committed) if committed.statement == index && committed.batches > 0 => {
+                Some(committed.clone())
+            }
+            _ => self.resume_after(index).map(|last_key| Committed {
+                statement: index,
+                batches: 0,
+                changed: 0,
+                last_key,
+            }),
+        }
+    }
+
+    /// The key statement `index` continues after: where this run's last attempt got, else
+    /// where an earlier run's did; `None`: from the first key.
+    fn resume_after(&self, index: usize) -> Option<String> {
+        match &self.committed {
+            Some(committed) if committed.statement == index => Some(committed.last_key.clone()),
+            _ => self
+                .recorded
+                .iter()
+                .find(|(statement, _)| *statement == index)
+                .map(|(_, key)| key.clone()),
+        }
+    }
+}
+
 /// Runs statement `index` of `migration` (`text`, an `UPDATE` read as `update`) in batches of
-/// `rows`, each committed on its own, telling `progress` after each; then vacuums the table
-/// when rows changed (see the module docs) and records the statement as done. Outside a
+/// `rows`, each committed on its own with its bound recorded, continuing after the bound a
+/// stopped attempt recorded, telling `batches.hook` after each; then vacuums the table when
+/// rows changed (see the module docs) and records the statement as done. Outside a
 /// transaction only.
 pub(super) fn run(
     session: &mut (impl Session + ?Sized),
@@ -213,7 +286,7 @@ pub(super) fn run(
     direction: Direction,
     index: usize,
     (text, update, rows): (&str, &BatchedUpdate, u64),
-    (retry, progress): (&LockRetry, Option<&BatchHook>),
+    (retry, batches): (&LockRetry, &mut Batches<'_>),
 ) -> Result<(), SessionError> {
     resume::record_started(session, migration, direction)?;
     let (key, estimate) = primary_key_and_estimate(session, &update.table)?;
@@ -229,24 +302,46 @@ pub(super) fn run(
         elapsed: started.elapsed(),
         done: false,
     };
-    let mut last: Option<String> = None;
+    let mut last = batches.resume_after(index);
+    // A stopped attempt changed rows that no vacuum followed.
+    let resumed = last.is_some();
+    let record = |bound: (&str, &str)| resume::record_batch_sql(migration, direction, index, bound);
     loop {
-        let batch = session.simple_query(&update.sql(&key, rows, last.as_deref()))?;
+        let batch = session.simple_query(&update.sql(&key, rows, last.as_deref(), record))?;
         let Some(row) = batch.into_iter().next() else {
             break;
         };
         let mut values = row.into_iter().map(Option::unwrap_or_default);
-        last = values.next();
+        let bound = values.next().unwrap_or_default();
         let changed: u64 = values.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        if batches
+            .committed
+            .as_ref()
+            .is_none_or(|c| c.statement != index)
+        {
+            batches.committed = Some(Committed {
+                statement: index,
+                batches: 0,
+                changed: 0,
+                last_key: String::new(),
+            });
+        }
+        let Some(committed) = batches.committed.as_mut() else {
+            unreachable!("set just above")
+        };
+        committed.batches += 1;
+        committed.changed += changed;
+        committed.last_key.clone_from(&bound);
+        last = Some(bound);
         // The last batch may hold fewer keys: the estimate is what the count is shown against.
         report.walked += rows;
         report.changed += changed;
         report.elapsed = started.elapsed();
-        if let Some(progress) = progress {
+        if let Some(progress) = batches.hook {
             progress(&report);
         }
     }
-    if report.changed > 0 {
+    if report.changed > 0 || resumed {
         table_locks::execute_without_timeout(
             session,
             &format!("VACUUM (ANALYZE) {}", update.table),
@@ -256,7 +351,7 @@ pub(super) fn run(
     resume::record_step(session, migration, direction, index)?;
     report.elapsed = started.elapsed();
     report.done = true;
-    if let Some(progress) = progress {
+    if let Some(progress) = batches.hook {
         progress(&report);
     }
     Ok(())
@@ -271,6 +366,11 @@ mod tests {
         BatchedUpdate::of(&split_statements(sql)[0], sql)
     }
 
+    /// A record that writes nothing: the bound read back.
+    fn select((bound, from): (&str, &str)) -> String {
+        format!("SELECT {bound} FROM {from}")
+    }
+
     #[test]
     fn an_update_is_read_into_table_assignments_and_condition() {
         let read = update("UPDATE \"items\" SET \"notes\" = 'a (b)' WHERE \"notes\" IS NULL;")
@@ -283,15 +383,16 @@ mod tests {
         assert_eq!(whole.table, "t");
         assert_eq!(whole.condition, "TRUE");
         assert_eq!(
-            whole.sql(&["\"id\"".to_string()], 50, Some("'7'")),
+            whole.sql(&["\"id\"".to_string()], 50, Some("'7'"), select),
             "WITH qvdiff_bound AS ((SELECT \"id\" FROM t WHERE (\"id\") > ('7') ORDER BY \"id\" \
              LIMIT 1 OFFSET 49) UNION ALL (SELECT \"id\" FROM t WHERE (\"id\") > ('7') ORDER BY \
              \"id\" DESC LIMIT 1) LIMIT 1), qvdiff_changed AS (UPDATE t SET a = (SELECT max(x) \
              FROM u WHERE u.y = 1) WHERE (\"id\") > ('7') AND (\"id\") <= (SELECT \"id\" FROM \
-             qvdiff_bound) AND (TRUE) RETURNING 1) SELECT concat_ws(', ', quote_literal(\"id\")), \
-             (SELECT count(*) FROM qvdiff_changed) FROM qvdiff_bound"
+             qvdiff_bound) AND (TRUE) RETURNING 1), qvdiff_recorded AS (SELECT concat_ws(', ', \
+             quote_literal(\"id\")) FROM qvdiff_bound) SELECT concat_ws(', ', \
+             quote_literal(\"id\")), (SELECT count(*) FROM qvdiff_changed) FROM qvdiff_bound"
         );
-        let first = read.sql(&["a".to_string(), "b".to_string()], 1, None);
+        let first = read.sql(&["a".to_string(), "b".to_string()], 1, None, select);
         assert!(
             first.starts_with(
                 "WITH qvdiff_bound AS ((SELECT a, b FROM \"items\" ORDER BY a, b LIMIT 1 \
@@ -329,7 +430,7 @@ mod tests {
         let key = ["\"id\"".to_string()];
         for last in [None, Some("'20000'")] {
             let plan: Vec<String> = client
-                .simple_query(&format!("EXPLAIN {}", read.sql(&key, 10_000, last)))
+                .simple_query(&format!("EXPLAIN {}", read.sql(&key, 10_000, last, select)))
                 .unwrap()
                 .into_iter()
                 .filter_map(|message| match message {

@@ -17,6 +17,55 @@ pub use qvdiff_core::backend::FailedStatement;
 /// if anything, stays applied.
 pub type RunError = qvdiff_core::backend::RunError<PgRunFailure>;
 
+/// What the batches of a batched `UPDATE` (under a `-- qvdiff:batch` line) committed in a run
+/// before a later batch failed: each batch commits on its own, so they stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedBatches {
+    /// How many batches committed in this run (0: none, but an earlier run's batches reached
+    /// `last_key`).
+    pub batches: u64,
+    /// How many rows they changed.
+    pub changed: u64,
+    /// The key the last of them reached, as SQL literals: the next run continues after it.
+    pub last_key: String,
+}
+
+impl CommittedBatches {
+    /// What stays and how to go on, for a message (`command`: `upgrade` or `downgrade`).
+    fn note(&self, command: &str) -> String {
+        let committed = if self.batches == 0 {
+            format!(
+                "its batched UPDATE committed no batch in this run; the batches an earlier run \
+                 committed, up to key {}, stay",
+                self.last_key
+            )
+        } else {
+            format!(
+                "its batched UPDATE committed {} batch{} ({} row{} changed, up to key {}) before \
+                 it stopped, and they stay",
+                self.batches,
+                if self.batches == 1 { "" } else { "es" },
+                self.changed,
+                plural(usize::try_from(self.changed).unwrap_or(usize::MAX)),
+                self.last_key,
+            )
+        };
+        format!(
+            "{committed}: each batch commits on its own, and the rows it filled no longer match \
+             the statement's WHERE (a backfill's `IS NULL`), so they are not changed twice; \
+             running `qvdiff {command}` again continues after key {}",
+            self.last_key,
+        )
+    }
+}
+
+fn command_of(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "upgrade",
+        Direction::Down => "downgrade",
+    }
+}
+
 /// What only PostgreSQL adds to a run's failures.
 #[derive(Debug)]
 pub enum PgRunFailure {
@@ -29,6 +78,8 @@ pub enum PgRunFailure {
         done: usize,
         /// Revisions of this run committed before it; they stay applied.
         committed: Vec<String>,
+        /// When the failing statement is a batched `UPDATE`: what its batches committed.
+        batches: Option<Box<CommittedBatches>>,
     },
     /// A statement waited `lock_timeout` for a table lock on every attempt (see
     /// [`qvdiff_core::backend::LockRetry`]); each time, what the open transaction had done was
@@ -47,6 +98,8 @@ pub enum PgRunFailure {
         /// In a revision that runs outside a transaction, how many of its statements ran (and
         /// stay) before the one that waited.
         done_outside: Option<usize>,
+        /// When the statement that waited is a batched `UPDATE`: what its batches committed.
+        batches: Option<Box<CommittedBatches>>,
     },
     /// A database operation of qvdiff's own failed (the ledger, commit, the connection). The
     /// message says what was rolled back.
@@ -60,6 +113,7 @@ impl fmt::Display for PgRunFailure {
                 failed,
                 done,
                 committed,
+                batches,
             } => {
                 write!(
                     f,
@@ -85,6 +139,9 @@ impl fmt::Display for PgRunFailure {
                      again: it continues with the failed statement (an invalid index that a \
                      failed CREATE INDEX CONCURRENTLY left is dropped and built again)"
                 )?;
+                if let Some(batches) = batches {
+                    write!(f, "\n  {}", batches.note(command))?;
+                }
                 if !committed.is_empty() {
                     write!(f, "\n  {}", committed_before(committed))?;
                 }
@@ -97,6 +154,7 @@ impl fmt::Display for PgRunFailure {
                 blockers,
                 committed,
                 done_outside,
+                batches,
             } => {
                 write!(
                     f,
@@ -109,8 +167,12 @@ impl fmt::Display for PgRunFailure {
                     human_duration(*timeout),
                     plural(*attempts as usize),
                 )?;
-                match done_outside {
-                    Some(done) if *done > 0 => write!(
+                let stays = match (done_outside, batches) {
+                    (Some(done), _) => *done > 0 || batches.is_some(),
+                    (None, _) => false,
+                };
+                match (done_outside, batches) {
+                    (Some(done), _) if *done > 0 => write!(
                         f,
                         "this revision runs outside a transaction, so its first {done} \
                          statement{} took effect and stay{}, recorded: running again continues \
@@ -118,7 +180,17 @@ impl fmt::Display for PgRunFailure {
                         plural(*done),
                         if *done == 1 { "s" } else { "" }
                     )?,
+                    (Some(_), Some(_)) => write!(
+                        f,
+                        "this revision runs outside a transaction, one recorded step at a time"
+                    )?,
                     _ => write!(f, "{}", rolled_back_note(committed))?,
+                }
+                if let Some(batches) = batches {
+                    write!(f, "; {}", batches.note(command_of(failed.direction)))?;
+                }
+                if stays && !committed.is_empty() {
+                    write!(f, "\n  {}", committed_before(committed))?;
                 }
                 if blockers.is_empty() {
                     write!(

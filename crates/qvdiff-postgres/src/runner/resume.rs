@@ -4,7 +4,8 @@
 //! A revision holding `CREATE INDEX CONCURRENTLY` (or another statement PostgreSQL refuses in a
 //! transaction block) cannot be all-or-nothing. Instead each of its statements is a step whose
 //! completion is recorded in [`PROGRESS_TABLE`] (revision, direction, the file's checksum, the
-//! statement's number):
+//! statement's number; for a batched `UPDATE` under way, the key its last committed batch
+//! reached, see `runner/batch.rs`):
 //!
 //! - any other statement runs in a transaction of its own together with its progress row, so it
 //!   is done exactly when it is recorded;
@@ -18,23 +19,34 @@
 //! transaction. A later run skips the recorded steps. Progress recorded from another version of
 //! the file is refused: the steps would not be the same.
 
+use super::index_step::IndexStep;
 use crate::error::PgError;
 use crate::render::quote_string;
 use crate::session::{Session, SessionError, TextRow};
-use crate::sqltext::{split_statements, Statement, TokenKind};
 use qvdiff_core::backend::{Direction, HalfDone};
 use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
 
-/// `CREATE TABLE` of the progress table. `IF NOT EXISTS`: created with the first step recorded
-/// (in the step's transaction), under the runner's advisory lock, so a revision refused before
-/// its first step leaves the database as it was.
+/// `CREATE TABLE` of the progress table, and its `last_key` column where a table from before
+/// that column has none. `IF NOT EXISTS`: sent with each step recorded (in the step's
+/// transaction), under the runner's advisory lock, so a revision refused before its first step
+/// leaves the database as it was.
+///
+/// `last_key`: NULL on the row of a finished step; on the row of a batched `UPDATE` still
+/// under way, the key its last committed batch reached (SQL literals), where the next run
+/// continues (`runner/batch.rs`).
 const CREATE_PROGRESS_SQL: &str =
     "CREATE TABLE IF NOT EXISTS \"qvdiff_migrations_progress\" (\n    \
      \"revision\" text NOT NULL,\n    \
      \"direction\" text NOT NULL,\n    \
      \"checksum\" text NOT NULL,\n    \
      \"statement\" integer NOT NULL,\n    \
-     PRIMARY KEY (\"revision\", \"direction\", \"statement\")\n)";
+     \"last_key\" text,\n    \
+     PRIMARY KEY (\"revision\", \"direction\", \"statement\")\n);\n\
+     ALTER TABLE \"qvdiff_migrations_progress\" ADD COLUMN IF NOT EXISTS \"last_key\" text";
+
+/// The `last_key` of a progress row `p`, read so that a table from before the column (which
+/// only a write adds) reads as NULL rather than failing: reading never changes the table.
+const LAST_KEY_SQL: &str = "to_jsonb(p) ->> 'last_key'";
 
 fn progress_error(context: String, error: SessionError) -> PgError {
     PgError::new(format!("{context} (table {PROGRESS_TABLE})"), error.message)
@@ -62,6 +74,9 @@ pub(super) struct Progress {
     pub started: bool,
     /// The statements completed, by number from 0.
     pub done: Vec<usize>,
+    /// The batched `UPDATE`s under way: statement number and the key (SQL literals) their last
+    /// committed batch reached.
+    pub batched_to: Vec<(usize, String)>,
 }
 
 /// What a previous run of `migration`'s `direction` section recorded; nothing without a
@@ -77,7 +92,7 @@ pub(super) fn progress(
     }
     let rows = session
         .simple_query(&format!(
-            "SELECT statement, checksum FROM \"qvdiff_migrations_progress\" \
+            "SELECT statement, checksum, {LAST_KEY_SQL} FROM \"qvdiff_migrations_progress\" p \
              WHERE revision = {} AND direction = {} ORDER BY statement",
             quote_string(revision),
             quote_string(direction_word(direction)),
@@ -87,11 +102,13 @@ pub(super) fn progress(
         table_exists: true,
         started: !rows.is_empty(),
         done: Vec::with_capacity(rows.len()),
+        batched_to: Vec::new(),
     };
     for row in rows {
-        let mut values = row.into_iter().map(Option::unwrap_or_default);
-        let statement = values.next().unwrap_or_default();
-        let checksum = values.next().unwrap_or_default();
+        let mut values = row.into_iter();
+        let statement = values.next().flatten().unwrap_or_default();
+        let checksum = values.next().flatten().unwrap_or_default();
+        let last_key = values.next().flatten();
         if !migration.applied_as(&checksum) {
             return Err(PgError::new(
                 format!("continuing revision {revision} ({})", migration.path),
@@ -103,8 +120,10 @@ pub(super) fn progress(
                 ),
             ));
         }
-        if let Ok(number) = statement.parse() {
-            progress.done.push(number);
+        match (statement.parse(), last_key) {
+            (Ok(number), Some(key)) => progress.batched_to.push((number, key)),
+            (Ok(number), None) => progress.done.push(number),
+            (Err(_), _) => {}
         }
     }
     Ok(progress)
@@ -146,11 +165,33 @@ pub(super) fn undo_steps(
 }
 
 /// The table (when missing) and the `INSERT` recording statement `index` of `migration`'s
-/// section as done.
+/// section as done (over the row of its batches under way, if any).
 fn record_step_sql(migration: &Migration, direction: Direction, index: usize) -> String {
     format!(
         "{CREATE_PROGRESS_SQL}; INSERT INTO \"qvdiff_migrations_progress\" (revision, direction, checksum, statement) \
-         VALUES ({}, {}, {}, {index})",
+         VALUES ({}, {}, {}, {index}) \
+         ON CONFLICT (revision, direction, statement) DO UPDATE SET last_key = NULL",
+        quote_string(&migration.file.revision),
+        quote_string(direction_word(direction)),
+        quote_string(&migration.checksum),
+    )
+}
+
+/// The `INSERT` recording how far the batches of statement `index` got: `key`, an expression
+/// of `SELECT … FROM from` giving the key as SQL literals. Part of each batch's statement, so
+/// that the batch and its record commit together (the table and column exist:
+/// [`record_started`] ran first).
+pub(super) fn record_batch_sql(
+    migration: &Migration,
+    direction: Direction,
+    index: usize,
+    (key, from): (&str, &str),
+) -> String {
+    format!(
+        "INSERT INTO \"qvdiff_migrations_progress\" \
+         (revision, direction, checksum, statement, last_key) \
+         SELECT {}, {}, {}, {index}, {key} FROM {from} \
+         ON CONFLICT (revision, direction, statement) DO UPDATE SET last_key = EXCLUDED.last_key",
         quote_string(&migration.file.revision),
         quote_string(direction_word(direction)),
         quote_string(&migration.checksum),
@@ -211,18 +252,23 @@ pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<Hal
         return Ok(Vec::new());
     }
     let rows = session
-        .simple_query(HALF_DONE_SQL)
+        .simple_query(&half_done_sql())
         .map_err(|e| progress_error("reading the progress table".to_string(), e))?;
     Ok(half_done_from_rows(rows))
 }
 
-/// The query of the half-done revisions, three columns a row (read by [`half_done_from_rows`]);
-/// it fails when there is no progress table.
-pub(super) const HALF_DONE_SQL: &str =
-    "SELECT revision, direction, count(*) FILTER (WHERE statement >= 0) \
-     FROM \"qvdiff_migrations_progress\" GROUP BY 1, 2 ORDER BY 1, 2";
+/// The query of the half-done revisions, three columns a row (read by [`half_done_from_rows`]):
+/// the statements done, a batched one counted once its last batch is recorded. It fails when
+/// there is no progress table.
+pub(super) fn half_done_sql() -> String {
+    format!(
+        "SELECT revision, direction, \
+             count(*) FILTER (WHERE statement >= 0 AND {LAST_KEY_SQL} IS NULL) \
+             FROM \"qvdiff_migrations_progress\" p GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+}
 
-/// The half-done revisions in the rows of [`HALF_DONE_SQL`].
+/// The half-done revisions in the rows of [`half_done_sql`].
 pub(super) fn half_done_from_rows(rows: Vec<TextRow>) -> Vec<HalfDone> {
     rows.into_iter()
         .map(|row| {
@@ -271,59 +317,16 @@ pub(super) enum Before {
     DropInvalid(String),
 }
 
-/// The name an index statement acts on: `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS]
-/// name ON …` or `DROP INDEX CONCURRENTLY [IF EXISTS] name`, as written (quotes and schema
-/// included); `None` for other statements and an unnamed index.
-fn index_name(statement: &Statement, sql: &str) -> Option<(bool, String)> {
-    let tokens = statement.tokens();
-    let word = |i: usize, w: &str| tokens.get(i).is_some_and(|t| t.is_word(sql, w));
-    let (creates, mut at) = if word(0, "CREATE") && word(1, "UNIQUE") {
-        (true, 2)
-    } else if word(0, "CREATE") || word(0, "DROP") {
-        (word(0, "CREATE"), 1)
-    } else {
-        return None;
-    };
-    if !(word(at, "INDEX") && word(at + 1, "CONCURRENTLY")) {
-        return None;
-    }
-    at += 2;
-    if creates && word(at, "IF") && word(at + 1, "NOT") && word(at + 2, "EXISTS") {
-        at += 3;
-    } else if !creates && word(at, "IF") && word(at + 1, "EXISTS") {
-        at += 2;
-    }
-    // The name: identifiers joined by dots, up to ON (or the end of a DROP).
-    let start = tokens.get(at)?;
-    if word(at, "ON") {
-        return None;
-    }
-    let mut end = at;
-    while tokens
-        .get(end + 1)
-        .is_some_and(|t| t.kind == TokenKind::Other && &sql[t.start..t.end] == ".")
-        && tokens
-            .get(end + 2)
-            .is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent))
-    {
-        end += 2;
-    }
-    matches!(start.kind, TokenKind::Word | TokenKind::QuotedIdent)
-        .then(|| (creates, sql[start.start..tokens[end].end].to_string()))
-}
-
 /// Asks the server what an earlier attempt at this `CONCURRENTLY` statement left (see
 /// [`Before`]). Statements without an index name (`VACUUM`, an unnamed index) just run.
 pub(super) fn before_concurrent(
     session: &mut (impl Session + ?Sized),
     statement_text: &str,
 ) -> Result<Before, SessionError> {
-    let Some(statement) = split_statements(statement_text).into_iter().next() else {
+    let Some(IndexStep { creates, name, .. }) = IndexStep::of(statement_text) else {
         return Ok(Before::Run);
     };
-    let Some((creates, name)) = index_name(&statement, statement_text) else {
-        return Ok(Before::Run);
-    };
+    let name = name.sql;
     let valid = session.query_value(&format!(
         "SELECT i.indisvalid::text FROM pg_index i WHERE i.indexrelid = to_regclass({})",
         quote_string(&name)
@@ -334,33 +337,4 @@ pub(super) fn before_concurrent(
         (true, Some(_)) => Before::DropInvalid(format!("DROP INDEX CONCURRENTLY IF EXISTS {name}")),
         (false, None) => Before::Done,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::index_name;
-    use crate::sqltext::split_statements;
-
-    fn name(sql: &str) -> Option<(bool, String)> {
-        index_name(&split_statements(sql)[0], sql)
-    }
-
-    #[test]
-    fn index_names_are_read_from_concurrent_statements_only() {
-        assert_eq!(
-            name("CREATE INDEX CONCURRENTLY \"ix_t_a\" ON \"t\" (\"a\")"),
-            Some((true, "\"ix_t_a\"".to_string()))
-        );
-        assert_eq!(
-            name("create unique index concurrently if not exists s.ix on t (a)"),
-            Some((true, "s.ix".to_string()))
-        );
-        assert_eq!(
-            name("DROP INDEX CONCURRENTLY IF EXISTS \"s\".\"ix\""),
-            Some((false, "\"s\".\"ix\"".to_string()))
-        );
-        assert_eq!(name("CREATE INDEX CONCURRENTLY ON t (a)"), None);
-        assert_eq!(name("CREATE INDEX \"ix\" ON t (a)"), None);
-        assert_eq!(name("VACUUM t"), None);
-    }
 }

@@ -17,7 +17,17 @@
 //! steps: a refusal after it is found before the first step, as before. The failing step itself
 //! runs without a count first only when its failure leaves nothing the undo cannot name (see
 //! [`failure_undone`]).
+//!
+//! Whether a build's index is this run's is decided twice. Before the run, an index already
+//! there ends the undoable steps at its build (so the rows of a check after it are counted
+//! first, and a refusal still changes nothing). And when the build step runs: another session
+//! may have built an index of that name in between (while an earlier step waited, say), and
+//! then the step finds it valid and skips the build. An index counts as built by this run only
+//! when this run's `CREATE` ran: a skipped one is left out of the undo ([`Reach::found_built`]),
+//! which still removes what this run did build, and a later `UNIQUE USING INDEX` over it (whose
+//! drop would take the index along) ends the undoable steps there.
 
+use super::index_step::IndexStep;
 use crate::preflight::{Name, Words};
 
 /// How one of the first steps of a section is undone.
@@ -26,12 +36,21 @@ pub(super) enum Undoable {
     /// `ALTER TABLE t ADD CONSTRAINT n CHECK | FOREIGN KEY | UNIQUE USING INDEX …` (PostgreSQL
     /// has no `IF NOT EXISTS` for it: the constraint is new): undone by dropping the
     /// constraint, with the index this run built for it.
-    AddedConstraint { table: Name, name: Name },
+    AddedConstraint {
+        table: Name,
+        name: Name,
+        /// The index a `UNIQUE USING INDEX` takes over (as shown): dropping the constraint
+        /// drops it too.
+        over_index: Option<String>,
+    },
     /// `COMMENT ON CONSTRAINT n ON t …` or `ALTER TABLE t VALIDATE CONSTRAINT n` of the
     /// constraint added by step `added_at`: undone with it.
     WithConstraint { added_at: usize, validates: bool },
     /// `CREATE [UNIQUE] INDEX CONCURRENTLY n ON …`: undone by dropping the index.
     BuiltIndex { name: Name },
+    /// A [`Undoable::BuiltIndex`] step that, when it ran, found its index there already (built
+    /// by another session since the run began): not this run's, so nothing undoes it.
+    FoundIndex,
 }
 
 /// How each of the first statements of a section is undone, up to the first statement with no
@@ -39,13 +58,17 @@ pub(super) enum Undoable {
 pub(super) fn undoable_steps(statements: &[&str]) -> Vec<Undoable> {
     let mut steps: Vec<Undoable> = Vec::new();
     for statement in statements {
-        let step = if let Some(name) = built_index(statement) {
+        let step = if let Some(name) = IndexStep::built(statement) {
             Undoable::BuiltIndex { name }
-        } else if let Some((table, name)) = added_constraint(statement, &steps) {
-            Undoable::AddedConstraint { table, name }
+        } else if let Some((table, name, over_index)) = added_constraint(statement, &steps) {
+            Undoable::AddedConstraint {
+                table,
+                name,
+                over_index,
+            }
         } else if let Some((table, constraint, validates)) = on_constraint(statement) {
             let added_at = steps.iter().position(|step| {
-                matches!(step, Undoable::AddedConstraint { table: t, name }
+                matches!(step, Undoable::AddedConstraint { table: t, name, .. }
                     if t.shown == table.shown && name.shown == constraint.shown)
             });
             match added_at {
@@ -94,13 +117,13 @@ pub(super) fn refused_statement(steps: &[Undoable], index: usize) -> usize {
 /// statement is a concurrent index build, dropping the invalid index it left. In one
 /// transaction: plain `DROP INDEX` (under the run's `lock_timeout`), not `CONCURRENTLY`.
 pub(super) fn undo_sql(steps: &[Undoable], done: usize, failing: &str) -> Vec<String> {
-    let mut sql: Vec<String> = built_index(failing)
+    let mut sql: Vec<String> = IndexStep::built(failing)
         .map(|name| format!("DROP INDEX IF EXISTS {}", name.sql))
         .into_iter()
         .collect();
     for step in steps[..done.min(steps.len())].iter().rev() {
         match step {
-            Undoable::AddedConstraint { table, name } => {
+            Undoable::AddedConstraint { table, name, .. } => {
                 sql.push(format!(
                     "ALTER TABLE {} DROP CONSTRAINT {}",
                     table.sql, name.sql
@@ -109,7 +132,7 @@ pub(super) fn undo_sql(steps: &[Undoable], done: usize, failing: &str) -> Vec<St
             Undoable::BuiltIndex { name } => {
                 sql.push(format!("DROP INDEX IF EXISTS {}", name.sql));
             }
-            Undoable::WithConstraint { .. } => {}
+            Undoable::WithConstraint { .. } | Undoable::FoundIndex => {}
         }
     }
     sql
@@ -119,49 +142,67 @@ pub(super) fn undo_sql(steps: &[Undoable], done: usize, failing: &str) -> Vec<St
 /// undo misses: a statement run in a transaction of its own (`concurrent` false) rolls back;
 /// a concurrent build under a name of its own leaves an invalid index [`undo_sql`] drops.
 pub(super) fn failure_undone(statement: &str, concurrent: bool) -> bool {
-    !concurrent || built_index(statement).is_some()
-}
-
-/// `CREATE [UNIQUE] INDEX CONCURRENTLY n ON …`: the index's name. Not with `IF NOT EXISTS`
-/// (the index may have been there before) nor without a name.
-fn built_index(statement: &str) -> Option<Name> {
-    let mut w = Words::new(statement);
-    if !w.eat("CREATE") {
-        return None;
-    }
-    w.eat("UNIQUE");
-    if !w.eat_all(&["INDEX", "CONCURRENTLY"]) || w.at("IF") || w.at("ON") {
-        return None;
-    }
-    let name = w.name()?;
-    w.at("ON").then_some(name)
+    !concurrent || IndexStep::built(statement).is_some()
 }
 
 /// `ALTER TABLE [ONLY] t ADD CONSTRAINT n …`, one action, whose `DROP CONSTRAINT` undoes
 /// exactly it: a `CHECK`, a `FOREIGN KEY`, or a `UNIQUE USING INDEX` over an index built by
 /// one of `earlier` (dropping the constraint drops its index). Not a `PRIMARY KEY` (it also
 /// sets its columns NOT NULL) nor a constraint over an index that may be older than the run.
-fn added_constraint(statement: &str, earlier: &[Undoable]) -> Option<(Name, Name)> {
+fn added_constraint(statement: &str, earlier: &[Undoable]) -> Option<(Name, Name, Option<String>)> {
     let mut w = Words::new(statement);
     let table = w.alter_table()?;
     if !w.eat_all(&["ADD", "CONSTRAINT"]) {
         return None;
     }
     let name = w.name()?;
-    let exact = w.at("CHECK")
-        || w.eat_all(&["FOREIGN", "KEY"])
-        || (w.eat_all(&["UNIQUE", "USING", "INDEX"])
-            && w.name().is_some_and(|index| {
-                earlier.iter().any(|step| {
-                    matches!(step, Undoable::BuiltIndex { name } if name.shown == index.shown)
-                })
-            }));
-    exact.then_some((table, name))
+    if w.at("CHECK") || w.eat_all(&["FOREIGN", "KEY"]) {
+        return Some((table, name, None));
+    }
+    if !w.eat_all(&["UNIQUE", "USING", "INDEX"]) {
+        return None;
+    }
+    let index = w.name()?;
+    let built_here = earlier
+        .iter()
+        .any(|step| matches!(step, Undoable::BuiltIndex { name } if name.shown == index.shown));
+    built_here.then_some((table, name, Some(index.shown)))
+}
+
+/// What runs step by step without a count of the rows first: the undoable steps, and how many
+/// leading steps run optimistically (the undoable ones, and maybe the one after them).
+#[derive(Debug)]
+pub(super) struct Reach {
+    /// The undoable steps (see [`undoable_steps`]).
+    pub steps: Vec<Undoable>,
+    /// How many leading steps run without a count first.
+    pub optimistic: usize,
+}
+
+impl Reach {
+    /// Step `at` found its index there when it ran (another session built it since the run
+    /// began): the index is not this run's, so the undo leaves it; a later `UNIQUE USING INDEX`
+    /// over it, whose drop would drop the index too, ends the undoable steps.
+    pub(super) fn found_built(&mut self, at: usize) {
+        let Some(Undoable::BuiltIndex { name }) = self.steps.get(at) else {
+            return;
+        };
+        let found = name.shown.clone();
+        self.steps[at] = Undoable::FoundIndex;
+        let over_found = self.steps.iter().skip(at + 1).position(|step| {
+            matches!(step, Undoable::AddedConstraint { over_index: Some(index), .. }
+                if *index == found)
+        });
+        if let Some(offset) = over_found {
+            self.steps.truncate(at + 1 + offset);
+            self.optimistic = self.optimistic.min(self.steps.len());
+        }
+    }
 }
 
 /// The steps (by index) building an index concurrently: before a run, each is asked whether
 /// its index is there already (then the build is skipped and the index is not this run's to
-/// drop, so the undoable steps end before it).
+/// drop, so the undoable steps end before it). The runner asks again when the step runs.
 pub(super) fn index_builds(steps: &[Undoable]) -> impl Iterator<Item = usize> + '_ {
     steps
         .iter()
@@ -211,7 +252,7 @@ mod tests {
         let steps = undoable_steps(&check);
         assert_eq!(steps.len(), 3, "{steps:?}");
         assert!(
-            matches!(&steps[0], Undoable::AddedConstraint { table, name }
+            matches!(&steps[0], Undoable::AddedConstraint { table, name, .. }
                 if shown(table) == "items" && shown(name) == "items_score_check")
         );
         assert_eq!(
@@ -257,6 +298,44 @@ mod tests {
             ]
         );
         assert!(validated_in_reach(&steps).is_empty());
+    }
+
+    #[test]
+    fn an_index_found_built_is_not_undone_nor_what_takes_it_over() {
+        let unique = [
+            "CREATE INDEX CONCURRENTLY \"ix_items_score\" ON \"items\" (\"score\")",
+            "CREATE UNIQUE INDEX CONCURRENTLY \"items_sku_key\" ON \"items\" (\"sku\")",
+            "ALTER TABLE \"items\" ADD CONSTRAINT \"items_sku_key\" UNIQUE USING INDEX \"items_sku_key\"",
+            "ALTER TABLE \"items\" ADD CONSTRAINT \"ck\" CHECK (score > 0) NOT VALID",
+        ];
+        let mut reach = Reach {
+            steps: undoable_steps(&unique),
+            optimistic: 4,
+        };
+        reach.found_built(0);
+        assert_eq!(reach.steps.len(), 4);
+        assert_eq!(reach.optimistic, 4);
+        assert_eq!(
+            undo_sql(
+                &reach.steps,
+                4,
+                "ALTER TABLE \"items\" VALIDATE CONSTRAINT \"ck\""
+            ),
+            vec![
+                "ALTER TABLE \"items\" DROP CONSTRAINT \"ck\"".to_string(),
+                "ALTER TABLE \"items\" DROP CONSTRAINT \"items_sku_key\"".to_string(),
+                "DROP INDEX IF EXISTS \"items_sku_key\"".to_string(),
+            ]
+        );
+        // The constraint over a found index would drop it with itself: the undoable steps end
+        // before it.
+        reach.found_built(1);
+        assert_eq!(
+            reach.steps,
+            vec![Undoable::FoundIndex, Undoable::FoundIndex]
+        );
+        assert_eq!(reach.optimistic, 2);
+        assert!(undo_sql(&reach.steps, 2, unique[2]).is_empty());
     }
 
     #[test]
