@@ -87,6 +87,18 @@ fn columns(db: &Path, table: &str) -> Vec<String> {
 #[test]
 fn upgrade_creates_the_database_and_applies_everything_in_order() {
     let p = three_revisions();
+    // Before the first upgrade `current` is at base, and says the file is missing: a path with
+    // a typo would otherwise look like a database that was never migrated.
+    let before = p.qvdiff(&["current"]).expect_code(0);
+    assert_eq!(before.stdout, "base\n");
+    assert!(
+        before
+            .stderr
+            .contains("database app.db does not exist yet (`qvdiff upgrade` creates it)"),
+        "{}",
+        before.stderr
+    );
+    assert!(!p.path("app.db").exists());
     let run = p.qvdiff(&["upgrade"]).expect_code(0);
     assert!(run.stderr.contains("Applied r1"), "{}", run.stderr);
     assert_eq!(ledger(&p.path("app.db")), ["r1", "r2", "r3"]);
@@ -102,6 +114,11 @@ fn upgrade_creates_the_database_and_applies_everything_in_order() {
     );
     let current = p.qvdiff(&["current"]).expect_code(0);
     assert!(current.stdout.starts_with("r3  qty"), "{}", current.stdout);
+    assert!(
+        !current.stderr.contains("does not exist"),
+        "{}",
+        current.stderr
+    );
 }
 
 #[test]

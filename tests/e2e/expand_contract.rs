@@ -428,6 +428,64 @@ fn online_on_sqlite_is_refused_and_writes_nothing() {
     assert_eq!(p.snapshot(), before);
 }
 
+/// `lint` on a contract revision: the drop and the rename that complete its expand (the old
+/// column dropped, the new one given its name) are what expand / contract leads to, so no
+/// `expand-contract` finding; a drop the expand prepared nothing for, added to the file after
+/// review, is reported at its line like in any other revision.
+#[test]
+fn lint_reports_a_drop_added_to_a_contract_that_its_expand_did_not_prepare() {
+    let p = Project::empty();
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migrations\"\ndialect = \"postgres\"\n",
+    );
+    p.write("src/models.rs", MODELS);
+    p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])
+        .expect_code(0);
+    p.write(
+        "src/models.rs",
+        &MODELS.replace("pub qty: i32", "pub qty: i64"),
+    );
+    p.qvdiff(&["migrate", "-m", "widen qty", "--rev-id", "r2", "--online"])
+        .expect_code(0);
+    let path = "migrations/r2_contract_widen_qty_contract.sql";
+    let contract = p.read(path);
+    assert!(
+        contract.contains("ALTER TABLE \"items\" DROP COLUMN \"qty\";")
+            && contract.contains("ALTER TABLE \"items\" RENAME COLUMN \"qty_new\" TO \"qty\";"),
+        "{contract}"
+    );
+    let lint = p.qvdiff(&["lint"]);
+    assert!(
+        !lint.stdout.contains("expand-contract"),
+        "{}{}",
+        lint.stdout,
+        lint.stderr
+    );
+
+    let (up, down) = contract.split_once("-- qvdiff:down").unwrap();
+    let edited = format!("{up}ALTER TABLE \"items\" DROP COLUMN \"title\";\n-- qvdiff:down{down}");
+    p.write(path, &edited);
+    let line = edited[..edited.find("DROP COLUMN \"title\"").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    let lint = p.qvdiff(&["lint"]).expect_code(1);
+    assert!(
+        lint.stdout.contains(&format!(
+            "{path}:{line}: expand-contract: drops column items.title in one step"
+        )),
+        "{}",
+        lint.stdout
+    );
+    assert_eq!(
+        lint.stdout.matches("expand-contract:").count(),
+        1,
+        "{}",
+        lint.stdout
+    );
+}
+
 const ACCOUNTS: &str = r#"
 use qvdiff::Model;
 
@@ -682,6 +740,7 @@ type Shop = (BTreeMap<i64, (String, i64)>, BTreeMap<i64, (i64, String)>);
 /// A writer of the shop until told to stop, under the table name its app version knows (the
 /// old app `items`, the new one `products`): it inserts an item (its id from the identity) and
 /// a note on it, and updates an existing item (the old app the odd ids, the new app the even).
+/// The quantity goes as a `bigint`, which an `integer` column takes by assignment.
 fn shop_writer(db: &TestDatabase, app: App) -> Writer<Shop> {
     let (table, parity) = match app {
         App::Old => ("items", 1),
@@ -691,7 +750,7 @@ fn shop_writer(db: &TestDatabase, app: App) -> Writer<Shop> {
         let sku = format!("{table} insert {i}");
         let id: i64 = client
             .query_one(
-                &format!("INSERT INTO {table} (sku, qty) VALUES ($1, $2) RETURNING id"),
+                &format!("INSERT INTO {table} (sku, qty) VALUES ($1, $2::bigint) RETURNING id"),
                 &[&sku, &i],
             )
             .unwrap()
@@ -711,7 +770,7 @@ fn shop_writer(db: &TestDatabase, app: App) -> Writer<Shop> {
         let sku = format!("{table} update {i}");
         let updated = client
             .execute(
-                &format!("UPDATE {table} SET sku = $2, qty = $3 WHERE id = $1"),
+                &format!("UPDATE {table} SET sku = $2, qty = $3::bigint WHERE id = $1"),
                 &[&target, &sku, &-i],
             )
             .unwrap();
@@ -720,11 +779,11 @@ fn shop_writer(db: &TestDatabase, app: App) -> Writer<Shop> {
     })
 }
 
-/// Every item, read under `table`, and every note.
-fn shop(client: &mut Client, table: &str) -> Shop {
+/// Every item, read under `table` with its sku column `sku`, and every note.
+fn shop(client: &mut Client, table: &str, sku: &str) -> Shop {
     let items = client
         .query(
-            &format!("SELECT id, sku, qty FROM {table} ORDER BY id"),
+            &format!("SELECT id, {sku}, qty::bigint FROM {table} ORDER BY id"),
             &[],
         )
         .unwrap()
@@ -773,7 +832,7 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
              INSERT INTO notes (item_id, body) SELECT g, 'note ' || g FROM generate_series(1, {SHOP_ROWS}) g;"
         ))
         .unwrap();
-    let mut expected = shop(&mut client, "items");
+    let mut expected = shop(&mut client, "items", "sku");
     assert_eq!(expected.0.len(), usize::try_from(SHOP_ROWS).unwrap());
 
     p.write(
@@ -848,15 +907,15 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
         expected.1.extend(wrote.1);
     }
     // Between the revisions both names read the same rows.
-    assert_eq!(shop(&mut client, "items"), expected);
-    assert_eq!(shop(&mut client, "products"), expected);
+    assert_eq!(shop(&mut client, "items", "sku"), expected);
+    assert_eq!(shop(&mut client, "products", "sku"), expected);
 
     let up = p
         .qvdiff(&["upgrade", "--db", &db.url, "--contract"])
         .expect_code(0);
     assert!(up.stderr.contains("Applied r2_contract"), "{}", up.stderr);
     assert_eq!(relation_kind(&mut client, "items"), "-");
-    assert_eq!(shop(&mut client, "products"), expected);
+    assert_eq!(shop(&mut client, "products", "sku"), expected);
     p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
     // The foreign key follows the table: a note on a missing item is refused.
     assert!(client
@@ -869,7 +928,7 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
     // The contract's way back: the view again, writable; the expand's: the old name.
     p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
     assert_eq!(relation_kind(&mut client, "items"), "v");
-    assert_eq!(shop(&mut client, "items"), expected);
+    assert_eq!(shop(&mut client, "items", "sku"), expected);
     let id: i64 = client
         .query_one(
             "INSERT INTO items (sku, qty) VALUES ('after downgrade', 7) RETURNING id",
@@ -878,11 +937,11 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
         .unwrap()
         .get(0);
     expected.0.insert(id, ("after downgrade".into(), 7));
-    assert_eq!(shop(&mut client, "products"), expected);
+    assert_eq!(shop(&mut client, "products", "sku"), expected);
     p.qvdiff(&["downgrade", "--db", &db.url]).expect_code(0);
     assert_eq!(relation_kind(&mut client, "items"), "r");
     assert_eq!(relation_kind(&mut client, "products"), "-");
-    assert_eq!(shop(&mut client, "items"), expected);
+    assert_eq!(shop(&mut client, "items", "sku"), expected);
     let check = p.qvdiff(&["check", "--db", &db.url]).expect_code(1);
     assert!(
         check
@@ -892,6 +951,100 @@ fn old_and_new_app_writes_through_a_table_rename_are_all_found_after_contract() 
         "{}",
         check.stdout
     );
+}
+
+/// A table renamed online while one of its columns is renamed and another retyped (int4 →
+/// int8), in one `migrate --online`: the carried columns' backfills commit on their own, so
+/// the view under the old name could not come in the rename's transaction. Refused with one
+/// message that says to split it (exit 2, nothing written); the split works: the table rename
+/// alone first, under the writes of the old app (through `items`) and the new one (through
+/// `products`), then the column changes, after which every value either app wrote is under
+/// `products (code, qty bigint)`.
+#[test]
+fn a_table_rename_and_a_carried_column_in_one_online_migration_are_refused_then_split() {
+    let Some(db) = TestDatabase::create("expand_contract_table_and_column") else {
+        return;
+    };
+    let before = SHOP.replace("pub qty: i64", "pub qty: i32");
+    let p = project_at_r1(&db, &before, "create shop");
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO items (sku, qty) SELECT 'row ' || g, g FROM generate_series(1, {SHOP_ROWS}) g;
+             INSERT INTO notes (item_id, body) SELECT g, 'note ' || g FROM generate_series(1, {SHOP_ROWS}) g;"
+        ))
+        .unwrap();
+    let mut expected = shop(&mut client, "items", "sku");
+
+    let renamed = before
+        .replace(
+            "#[model(table = \"items\")]",
+            "#[model(table = \"products\", renamed_from = \"items\")]",
+        )
+        .replace("references = \"items.id\"", "references = \"products.id\"");
+    let changed = renamed
+        .replace(
+            "#[column(index)]\n    pub sku: String",
+            "#[column(index, renamed_from = \"sku\")]\n    pub code: String",
+        )
+        .replace("pub qty: i32", "pub qty: i64");
+    p.write("src/models.rs", &changed);
+    let snapshot = p.snapshot();
+    let online = [
+        "migrate",
+        "-m",
+        "rename items",
+        "--rev-id",
+        "r2",
+        "--online",
+    ];
+    let refused = p.qvdiff(&online).expect_code(2);
+    assert!(
+        refused.stderr.contains(
+            "items: renamed to products through expand / contract, but the same expand also runs \
+             steps that commit on their own (the new columns and batched backfills of \
+             products.sku, products.qty)"
+        ) && refused.stderr.contains("split it into two migrations"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(p.snapshot(), snapshot);
+
+    // The split: the table rename alone, through its window under both apps' writes.
+    p.write("src/models.rs", &renamed);
+    p.qvdiff(&online).expect_code(0);
+    let old_app = shop_writer(&db, App::Old);
+    std::thread::sleep(Duration::from_millis(200));
+    p.qvdiff(&["upgrade", "--db", &db.url]).expect_code(0);
+    let new_app = shop_writer(&db, App::New);
+    std::thread::sleep(Duration::from_millis(1000));
+    let (old_wrote, new_wrote) = (old_app.stop(), new_app.stop());
+    assert!(old_wrote.1.len() > 20 && new_wrote.1.len() > 20);
+    for wrote in [old_wrote, new_wrote] {
+        expected.0.extend(wrote.0);
+        expected.1.extend(wrote.1);
+    }
+    p.qvdiff(&["upgrade", "--db", &db.url, "--contract"])
+        .expect_code(0);
+    // Then the column changes, carried on the renamed table.
+    p.write("src/models.rs", &changed);
+    p.qvdiff(&["migrate", "-m", "code", "--rev-id", "r3", "--online"])
+        .expect_code(0);
+    p.qvdiff(&["upgrade", "--db", &db.url, "--contract"])
+        .expect_code(0);
+    assert_eq!(relation_kind(&mut client, "items"), "-");
+    assert_eq!(shop(&mut client, "products", "code"), expected);
+    assert_eq!(sync_objects(&mut client), 0);
+    let qty_type: String = client
+        .query_one(
+            "SELECT data_type FROM information_schema.columns \
+             WHERE table_name = 'products' AND column_name = 'qty'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(qty_type, "bigint");
+    p.qvdiff(&["check", "--db", &db.url]).expect_code(0);
 }
 
 const ORDERS: &str = r#"

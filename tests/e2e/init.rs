@@ -12,6 +12,37 @@ fn init_writes_config_and_migrations_dir() {
 }
 
 #[test]
+fn written_files_get_the_usual_permissions_and_rewritten_ones_keep_theirs() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Project, rel: &str| {
+        std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o777
+    };
+    // What the process's umask makes of a new file, as `touch` or an editor would create it: a
+    // migration file or config readable only by its author breaks a deploy run by another user.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .map(|m| u32::from_str_radix(m.trim(), 8).unwrap())
+        .unwrap();
+    let usual = 0o666 & !umask;
+    let p = Project::empty();
+    p.write(".gitignore", "target/\n");
+    std::fs::set_permissions(p.path(".gitignore"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    p.qvdiff(&["init"]).expect_code(0);
+    assert_eq!(mode(&p, "qvdiff.toml"), usual);
+    assert!(p.read(".gitignore").contains("/backups/"));
+    assert_eq!(mode(&p, ".gitignore"), 0o640);
+    p.write("src/models.rs", ITEM_MODEL);
+    p.qvdiff(&["migrate", "-m", "create items", "--rev-id", "r1"])
+        .expect_code(0);
+    assert_eq!(mode(&p, "migrations/r1_create_items.sql"), usual);
+    p.qvdiff(&["manifest", "--output", "schema.json"])
+        .expect_code(0);
+    assert_eq!(mode(&p, "schema.json"), usual);
+}
+
+#[test]
 fn init_refuses_when_config_exists_and_writes_nothing() {
     let p = Project::empty();
     p.write("qvdiff.toml", "models = [\"app\"]\n");
@@ -224,6 +255,42 @@ fn init_makes_git_ignore_the_database_and_the_backups() {
     for tracked in ["qvdiff.toml", "migrations/r1_initial.sql", "src/models.rs"] {
         assert!(!git_ignores(p.root(), tracked), "{tracked} is ignored");
     }
+}
+
+#[test]
+fn init_makes_git_ignore_the_database_the_config_names() {
+    // A database given to init is the one ignored, never left to be committed by `git add -A`.
+    let p = Project::empty();
+    super::review::git(p.root(), &["init", "-q"]);
+    p.qvdiff(&["init", "--database", "sqlite://data/shop.db"])
+        .expect_code(0);
+    for ignored in ["data/shop.db", "data/shop.db-wal", "backups/x.bak"] {
+        assert!(git_ignores(p.root(), ignored), "{ignored} is not ignored");
+    }
+    assert!(
+        !p.read(".gitignore").contains("instance/app.db"),
+        "{}",
+        p.read(".gitignore")
+    );
+    // A database outside the project: only the backups folder is the project's to ignore.
+    let p = Project::empty();
+    p.qvdiff(&["init", "--database", "sqlite:///srv/shop/app.db"])
+        .expect_code(0);
+    assert_eq!(
+        p.read(".gitignore"),
+        "# qvdiff: the local database and upgrade's backups\n/backups/\n"
+    );
+    // A PostgreSQL project has no database file and no backups folder: .gitignore is not
+    // created, and one that exists is left as it is.
+    let p = Project::empty();
+    let run = p.qvdiff(&["init", "--dialect", "postgres"]).expect_code(0);
+    assert!(!p.root().join(".gitignore").exists());
+    assert!(!run.stderr.contains(".gitignore"), "{}", run.stderr);
+    let p = Project::empty();
+    p.write(".gitignore", "target/\n");
+    p.qvdiff(&["init", "--database", "postgres://app@db.internal/app"])
+        .expect_code(0);
+    assert_eq!(p.read(".gitignore"), "target/\n");
 }
 
 #[test]

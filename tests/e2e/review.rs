@@ -416,8 +416,17 @@ fn review_since_reports_the_migrations_a_branch_added() {
     // Nothing added since the branch's own tip: an error naming the ref, exit 2.
     let run = p.qvdiff(&["review", "--since", "HEAD"]).expect_code(2);
     assert!(run.stderr.contains("since HEAD"), "{}", run.stderr);
-    p.qvdiff(&["review", "--since", "no-such-ref"])
+    let run = p
+        .qvdiff(&["review", "--since", "no-such-ref"])
         .expect_code(2);
+    // What failed, in qvdiff's words (`git diff` has no `--since`), then git's.
+    assert!(
+        run.stderr.starts_with(
+            "error: listing the migration files added since no-such-ref (git diff) failed: "
+        ),
+        "{}",
+        run.stderr
+    );
     let run = p.qvdiff(&["lint", "--since", "HEAD"]).expect_code(0);
     assert!(
         run.stdout.is_empty() && run.stderr.contains("no migration file was added"),

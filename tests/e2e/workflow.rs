@@ -306,6 +306,98 @@ fn possible_table_rename_is_asked_and_yes_keeps_rows_and_incoming_foreign_keys()
 }
 
 #[test]
+fn a_table_renamed_with_a_new_column_is_pointed_at_renamed_from_which_keeps_its_rows() {
+    let p = project_with_rows();
+    // `items` becomes `products` and gains a column in one change: no longer the same columns,
+    // so nobody is asked; the drop must at least say how to keep the rows.
+    let products = ITEMS_V1
+        .replace(
+            "#[model(table = \"items\")]",
+            "#[model(table = \"products\")]",
+        )
+        .replace(
+            "pub qty: i64,",
+            "pub qty: i64,\n    pub sku: Option<String>,",
+        );
+    p.write("src/models.rs", &products);
+    let run = p
+        .qvdiff_with_stdin(&["migrate", "-m", "products", "--rev-id", "r2"], "")
+        .expect_code(0);
+    assert!(
+        run.stderr.contains(
+            "table items is dropped and table products created, with 5 of the 5 columns of \
+             items: if products is items renamed, add #[model(renamed_from = \"items\")] to its \
+             struct to keep the rows"
+        ),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(p.path("migrations/r2_products.sql")).unwrap();
+    // With the model saying so, the table is renamed and gains the column, rows kept.
+    p.write(
+        "src/models.rs",
+        &products.replace(
+            "#[model(table = \"products\")]",
+            "#[model(table = \"products\", renamed_from = \"items\")]",
+        ),
+    );
+    let run = p
+        .qvdiff(&["migrate", "-m", "products", "--rev-id", "r2"])
+        .expect_code(0);
+    assert!(!run.stderr.contains("is dropped"), "{}", run.stderr);
+    p.qvdiff(&["upgrade", "--no-backup"]).expect_code(0);
+    assert_eq!(
+        query_strings(
+            &p.path("app.db"),
+            "SELECT title || '/' || coalesce(sku, '-') FROM products ORDER BY id"
+        ),
+        ["lamp/-", "desk/-", "chair/-"]
+    );
+    p.qvdiff(&["check", "--db", "sqlite://app.db"])
+        .expect_code(0);
+}
+
+#[test]
+fn a_migrations_folder_that_does_not_exist_is_named_by_check_and_migrate() {
+    let p = project_with_rows();
+    // A typo in `migrations`: the history looks empty, so everything looks new.
+    p.write(
+        "qvdiff.toml",
+        "models = [\"src\"]\nmigrations = \"migration\"\ndatabase = \"sqlite://app.db\"\n",
+    );
+    let check = p.qvdiff(&["check"]).expect_code(1);
+    assert!(
+        check.stdout.contains(
+            "The migrations folder migration does not exist: check the migrations paths in \
+             qvdiff.toml."
+        ),
+        "{}",
+        check.stdout
+    );
+    let run = p
+        .qvdiff(&["migrate", "-m", "again", "--rev-id", "r9"])
+        .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("Created the migrations folder migration, which did not exist"),
+        "{}",
+        run.stderr
+    );
+    // The folder exists now: nothing more is said.
+    let check = p.qvdiff(&["check"]).expect_code(0);
+    assert!(!check.stdout.contains("does not exist"), "{}", check.stdout);
+    // The applied history is still where it was, and `upgrade` names the way out.
+    let upgrade = p.qvdiff(&["upgrade", "--no-backup"]).expect_code(2);
+    assert!(
+        upgrade
+            .stderr
+            .contains("check that `migrations` in qvdiff.toml"),
+        "{}",
+        upgrade.stderr
+    );
+}
+
+#[test]
 fn possible_rename_is_asked_and_no_input_treats_it_as_drop_and_add() {
     let renamed = ITEMS_V1.replace("pub url: Option<String>,", "pub link: Option<String>,");
 

@@ -272,8 +272,9 @@ pub enum ErdSource {
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// `head` (default), `heads`, a revision or unique prefix, or `+N`.
-    // `-N` is taken as a target so that `upgrade -1` is refused naming `downgrade`.
-    #[arg(allow_hyphen_values = true)]
+    // `-N` is taken as a target so that `upgrade -1` is refused naming `downgrade`; any other
+    // word starting with `-` stays an option, so a misspelt one is named as such.
+    #[arg(allow_negative_numbers = true)]
     pub target: Option<String>,
     /// Print the SQL that would run instead of running it.
     #[arg(long)]
@@ -293,7 +294,8 @@ pub struct UpgradeArgs {
 #[derive(Debug, Args)]
 pub struct DowngradeArgs {
     /// `-1` (default), `-N`, a revision that stays applied, or `base`.
-    #[arg(allow_hyphen_values = true)]
+    // Negative numbers only: a misspelt option (`--no-bakup`) is reported as one.
+    #[arg(allow_negative_numbers = true)]
     pub target: Option<String>,
     /// Print the SQL that would run instead of running it (nothing is changed).
     #[arg(long)]

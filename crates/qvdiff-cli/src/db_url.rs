@@ -154,6 +154,16 @@ pub fn parse_database(url: &str, source: UrlSource, config: &Config) -> CliResul
              postgres://user@host/database",
         )
     })?;
+    if path.is_dir() {
+        return Err(CliError::new(format!(
+            "database {} is a directory, not a SQLite file (from {source})",
+            crate::models::display_path(&path)
+        ))
+        .with_hint(format!(
+            "name the database file, e.g. {}/app.db",
+            url.trim_end_matches('/')
+        )));
+    }
     Ok(Database::Sqlite(DatabaseTarget {
         path,
         url: url.to_string(),
@@ -239,6 +249,12 @@ pub fn parse_sqlite_url(url: &str, root: &Path) -> Result<PathBuf, String> {
         return Err(format!(
             "the `{scheme}` scheme is not supported (sqlite:// and postgres:// are)"
         ));
+    } else if let Some(scheme) = mistyped_scheme(url) {
+        // `postgres:/db.internal/app` would otherwise be a relative path: upgrade would create
+        // and migrate a SQLite file under a folder named `postgres:`.
+        return Err(format!(
+            "`{scheme}:` reads as a URL scheme, but the URL does not start with `{scheme}://`"
+        ));
     } else {
         url
     };
@@ -256,6 +272,18 @@ pub fn parse_sqlite_url(url: &str, root: &Path) -> Result<PathBuf, String> {
     } else {
         root.join(path)
     })
+}
+
+/// The scheme of a URL whose `//` is missing or mistyped (`postgres:/app`, `postgres:app@db`):
+/// a first path part ending in `:` after a scheme's letters. `sqlite:` has its own meaning.
+fn mistyped_scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    let scheme_like = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    (scheme_like && scheme != "sqlite").then_some(scheme)
 }
 
 #[cfg(test)]
@@ -285,5 +313,18 @@ mod tests {
             .unwrap_err()
             .contains("postgres"));
         assert!(parse_sqlite_url("sqlite://", root).is_err());
+        // A URL with its `//` missing is not a file path (the first part would be a folder).
+        for mistyped in ["postgres:/db/app", "postgresql:app@db/app", "file:app.db"] {
+            assert!(
+                parse_sqlite_url(mistyped, root)
+                    .unwrap_err()
+                    .contains("reads as a URL scheme"),
+                "{mistyped}"
+            );
+        }
+        assert_eq!(
+            parse_sqlite_url("sqlite:app.db", root).unwrap(),
+            PathBuf::from("/proj/app.db")
+        );
     }
 }

@@ -15,7 +15,7 @@ pub mod port;
 mod sqlite_history;
 
 use crate::config::{Config, DialectKind};
-use crate::db_url::{Database, PostgresTarget};
+use crate::db_url::{Database, PostgresTarget, UrlSource};
 use crate::error::{CliError, CliResult};
 use crate::history::History;
 use crate::planning::schema_diff;
@@ -139,12 +139,7 @@ impl Baseline {
         .map_err(|e| e.to_string())?;
         copy.prepare(&format!("SELECT ({expr}\n) FROM temp.{name}"))
             .map(drop)
-            .map_err(|e| match e {
-                // SQLite's own words, without the query they were found in.
-                rusqlite::Error::SqlInputError { msg, .. } => msg,
-                rusqlite::Error::SqliteFailure(_, Some(message)) => message,
-                other => other.to_string(),
-            })
+            .map_err(|e| qvdiff_sqlite::sqlite_message(&e))
     }
 
     /// The dialect's name, for messages that quote the database.
@@ -225,10 +220,16 @@ pub fn open(database: &Database, create: bool) -> CliResult<Box<dyn Backend>> {
 /// missing schema is created).
 pub fn connect_postgres(target: &PostgresTarget, create: bool) -> CliResult<postgres::Client> {
     let mut client = qvdiff_postgres::connect(&target.url).map_err(|e| {
-        CliError::new(e.to_string()).with_hint(
-            "check the URL (postgres://user:password@host:port/database) and that the server \
-             is running",
-        )
+        // An environment variable set long ago is easy to forget: say which URL was used.
+        let overrides = match target.source {
+            UrlSource::Env => " (it overrides `database` in qvdiff.toml)",
+            _ => "",
+        };
+        CliError::new(e.to_string()).with_hint(format!(
+            "the URL is from {}{overrides}: check it (postgres://user@host:port/database) and \
+             that the server is running",
+            target.source
+        ))
     })?;
     if let Some(schema) = &target.schema {
         qvdiff_postgres::connect::use_schema(&mut client, &target.display(), schema, create)
@@ -332,13 +333,21 @@ fn modelled_chain<'a>(
             .map(|schema| qvdiff_postgres::Postgres::default().normalize(&schema))
             .map_err(|e| CliError::new(e.to_string()));
     }
+    let mut error = error;
     let path = error
         .revision
         .as_deref()
         .and_then(|rev| chain.iter().find(|m| m.file.revision == rev))
         .map(|m| m.path.clone());
     let message = match path {
-        Some(path) => format!("{path}: {error}"),
+        Some(path) => {
+            // The model counts lines in the up section; the reader opens the file.
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let (up_marker, _) = crate::commands::lint::marker_lines(&text);
+                error.line += up_marker;
+            }
+            format!("{path}: {error}")
+        }
         None => error.to_string(),
     };
     // The model's message already says what it can model and what to do instead.

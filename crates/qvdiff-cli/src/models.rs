@@ -64,11 +64,17 @@ impl ModelSource {
 /// them would drop every table, which is never what a wrong `models` setting means.
 fn no_table_captured(paths: &[PathBuf], files: usize) -> CliError {
     let shown: Vec<String> = paths.iter().map(|p| display_path(p)).collect();
+    let why = if shown.is_empty() {
+        "`models` in qvdiff.toml lists no file or folder".to_string()
+    } else {
+        format!(
+            "no #[derive(Model)] struct in {} ({files} .rs file{} scanned)",
+            shown.join(", "),
+            if files == 1 { "" } else { "s" }
+        )
+    };
     CliError::new(format!(
-        "the models capture no table: no #[derive(Model)] struct in {} ({files} .rs file{} \
-         scanned); nothing was written",
-        shown.join(", "),
-        if files == 1 { "" } else { "s" }
+        "the models capture no table: {why}; nothing was written"
     ))
     .with_hint(
         "set `models = [...]` in qvdiff.toml to the files or folders that hold your \

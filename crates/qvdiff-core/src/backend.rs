@@ -11,7 +11,7 @@ mod run_error;
 pub use run_error::{committed_before, rolled_back_note, FailedStatement, LockWait, RunError};
 
 use crate::dialect::Dialect;
-use crate::run_loop::{script_plan, LedgerWrite, LedgerWritten, RunRequest};
+use crate::run_loop::{script_plan, Accept, RunRequest, Stamp};
 use crate::runner::{
     plan_stamp, AcceptedEdit, AppliedRevision, Migration, Migrations, Refusal, RevisionTarget,
     ScriptPlan,
@@ -258,7 +258,7 @@ impl std::error::Error for BackendError {}
 /// which it got.
 ///
 /// A dialect implements what differs: reading the database, its script shape, and how it opens
-/// a run ([`Backend::run`]) or a ledger write ([`Backend::write_ledger`]) under its lock. The
+/// a run ([`Backend::run`]) or a ledger write ([`Backend::write_stamp`], [`Backend::write_accept`]) under its lock. The
 /// provided methods (the scripts, `stamp`, `accept`) are the same for every dialect. Targets arrive parsed ([`RevisionTarget`]): no dialect reads one from text.
 pub trait Backend {
     /// The dialect whose SQL this database runs (and whose `normalize` its schema went through).
@@ -303,12 +303,19 @@ pub trait Backend {
     /// [`crate::run_loop::run_revisions`]).
     fn run(&mut self, request: &RunRequest<'_>) -> Result<RunReport, BackendError>;
 
-    /// Makes `write` in one transaction under the dialect's lock, running no migration SQL.
-    fn write_ledger(
+    /// Writes `stamp` in one transaction under the dialect's lock, running no migration SQL.
+    fn write_stamp(
         &mut self,
-        write: &LedgerWrite<'_>,
+        stamp: &Stamp<'_>,
         options: &RunOptions,
-    ) -> Result<LedgerWritten, BackendError>;
+    ) -> Result<StampReport, BackendError>;
+
+    /// Writes `accept` in one transaction under the dialect's lock, running no migration SQL.
+    fn write_accept(
+        &mut self,
+        accept: &Accept<'_>,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, BackendError>;
 
     /// Every accepted edit, oldest first (empty without an audit table).
     fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError>;
@@ -346,10 +353,7 @@ pub trait Backend {
         options: &RunOptions,
     ) -> Result<StampReport, BackendError> {
         let keep = plan_stamp(migrations, target)?;
-        match self.write_ledger(&LedgerWrite::Stamp(&keep), options)? {
-            LedgerWritten::Stamped(report) => Ok(report),
-            LedgerWritten::Accepted(_) => unreachable!("a stamp writes a stamp"),
-        }
+        self.write_stamp(&Stamp(&keep), options)
     }
 
     /// Accepts an intended edit of the applied file of `revision`: the audit table beside the
@@ -363,14 +367,11 @@ pub trait Backend {
         reason: &str,
         options: &RunOptions,
     ) -> Result<AcceptedEdit, BackendError> {
-        let write = LedgerWrite::Accept {
+        let accept = Accept {
             migrations,
             revision,
             reason,
         };
-        match self.write_ledger(&write, options)? {
-            LedgerWritten::Accepted(edit) => Ok(edit),
-            LedgerWritten::Stamped(_) => unreachable!("an accept writes an accepted edit"),
-        }
+        self.write_accept(&accept, options)
     }
 }

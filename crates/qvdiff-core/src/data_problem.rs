@@ -201,7 +201,12 @@ impl fmt::Display for DataProblem {
                 values,
             } => write!(
                 f,
-                "{rows} hold values of {column} that enum {type_name} no longer has ({})",
+                "{rows} {} of {column} that enum {type_name} no longer has ({})",
+                if self.rows == 1 {
+                    "holds a value"
+                } else {
+                    "hold values"
+                },
                 values.join(", ")
             )?,
             DataProblemKind::Check { name } => write!(

@@ -171,6 +171,15 @@ pub enum Action {
         /// New name.
         to: String,
     },
+    /// `UPDATE t SET to = from [WHERE …]`: one column's values copied into another, as the
+    /// backfill of a column carried through expand / contract (the new column `to` takes the
+    /// place of `from` in the contract).
+    CopyColumn {
+        /// The column read.
+        from: String,
+        /// The column written.
+        to: String,
+    },
 }
 
 /// Data a statement destroys.

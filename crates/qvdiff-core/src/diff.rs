@@ -176,6 +176,50 @@ pub fn table_rename_candidates(changes: &[Change]) -> Vec<(String, String)> {
     candidates
 }
 
+/// A dropped table and a created one that look like one table renamed while its columns changed
+/// too (so not a [`table_rename_candidates`] pair): the same primary key, and at least half of
+/// the dropped table's columns (name and type) in the created one. For each dropped table, the
+/// created table sharing the most columns: `(dropped, created, shared, dropped's columns)`.
+pub fn similar_dropped_and_created(changes: &[Change]) -> Vec<(String, String, usize, usize)> {
+    let mut similar = Vec::new();
+    for change in changes {
+        let Change::DropTable { table: dropped } = change else {
+            continue;
+        };
+        let best = changes
+            .iter()
+            .filter_map(|other| match other {
+                Change::CreateTable { table: created }
+                    if created.primary_key == dropped.primary_key =>
+                {
+                    let shared = dropped
+                        .columns
+                        .iter()
+                        .filter(|c| {
+                            created
+                                .columns
+                                .iter()
+                                .any(|n| n.name == c.name && n.ty == c.ty)
+                        })
+                        .count();
+                    Some((created, shared))
+                }
+                _ => None,
+            })
+            .filter(|(_, shared)| *shared > 0 && shared * 2 >= dropped.columns.len())
+            .max_by_key(|(_, shared)| *shared);
+        if let Some((created, shared)) = best {
+            similar.push((
+                dropped.name.clone(),
+                created.name.clone(),
+                shared,
+                dropped.columns.len(),
+            ));
+        }
+    }
+    similar
+}
+
 /// The changes that take a database from `from` to `to`, in an order valid to apply (see the
 /// module documentation).
 ///

@@ -125,7 +125,7 @@ pub fn mermaid(
             }
             let mut line = format!(
                 "        {} {}",
-                word(&ty(&column.ty), "BLOB"),
+                word(unquoted(&ty(&column.ty)), "BLOB"),
                 word(&column.name, "column")
             );
             if !keys.is_empty() {
@@ -182,7 +182,7 @@ pub fn dot(schema: &Schema, ty: TypeNamer) -> String {
     for table in &tables {
         let mut rows = Vec::new();
         for column in &table.columns {
-            let mut row = format!("{} {}", column.name, ty(&column.ty));
+            let mut row = format!("{} {}", column.name, unquoted(&ty(&column.ty)));
             if table.primary_key.contains(&column.name) {
                 row.push_str(" PK");
             }
@@ -320,6 +320,16 @@ fn word(text: &str, empty: &str) -> String {
         out.insert(0, '_');
     }
     out
+}
+
+/// A type named by a quoted identifier (a PostgreSQL enum type, `"item_condition"`) as people
+/// read it: the quotes would otherwise become `_` around the name. Other types as they are.
+fn unquoted(type_name: &str) -> &str {
+    type_name
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.contains('"'))
+        .unwrap_or(type_name)
 }
 
 /// Text inside a Mermaid `"…"`: no double quotes, `%` or line breaks.

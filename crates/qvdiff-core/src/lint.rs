@@ -18,7 +18,7 @@ use crate::migration::ALLOW_PREFIX;
 use crate::schema::Schema;
 use crate::summary::{recorded_fingerprint, section_fingerprint, TypeNamer};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A lint rule. [`Rule::id`] is what users type in `-- qvdiff:allow <id> "…"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -244,6 +244,11 @@ pub struct FileFacts<'a> {
     /// Column types as the file's dialect spells them ([`crate::Dialect::type_name`]), so a
     /// finding speaks the vocabulary of the file.
     pub type_name: TypeNamer<'a>,
+    /// For a contract revision: the facts of the up statements of the expand revision it
+    /// completes (its parent), as the dialect reads them from that file's SQL; empty for any
+    /// other file. The columns the expand copied into new ones are what the contract may drop
+    /// and rename without an `expand-contract` finding.
+    pub expand_facts: Vec<StepFacts>,
 }
 
 /// One lint finding.
@@ -367,7 +372,11 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
     // Statement-level rules of the up section, from the facts the dialect read in its SQL.
     let no_facts = StepFacts::default();
     let facts_at = |i: usize| facts.up_facts.get(i).unwrap_or(&no_facts);
-    let contract = crate::migration::is_contract(facts.text);
+    let replaced = if crate::migration::is_contract(facts.text) {
+        replaced_columns(&facts.expand_facts)
+    } else {
+        BTreeSet::new()
+    };
     let mut destructive: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut rebuilds: BTreeMap<usize, String> = BTreeMap::new();
     for (i, statement) in facts.up.statements.iter().enumerate() {
@@ -378,12 +387,7 @@ pub fn lint_file(facts: &FileFacts<'_>) -> Vec<Finding> {
         if let Some(table) = &step.rebuilds {
             rebuilds.insert(i, table.clone());
         }
-        for (rule, message) in lock_findings(step, statement, facts.analysis.as_ref()) {
-            // A contract revision is the drop and rename that come once the new app version
-            // runs everywhere: expand / contract is what it completes.
-            if rule == Rule::ExpandContract && contract {
-                continue;
-            }
+        for (rule, message) in lock_findings(step, statement, facts.analysis.as_ref(), &replaced) {
             push(up_statement(i), rule, message);
         }
     }
@@ -712,13 +716,34 @@ fn locate_by_facts(
     })
 }
 
+/// A column an expand revision copied into a new one, `(table, old, new)`: its contract drops
+/// `old` and gives `new` its place (renamed to `old` when only the type changed).
+type Replaced = (String, String, String);
+
+/// The columns the up statements with `expand_facts` copied into new ones (their backfills).
+fn replaced_columns(expand_facts: &[StepFacts]) -> BTreeSet<Replaced> {
+    let mut replaced = BTreeSet::new();
+    for step in expand_facts {
+        let Some(lock) = &step.lock else { continue };
+        for action in &step.actions {
+            if let Action::CopyColumn { from, to } = action {
+                replaced.insert((lock.table.clone(), from.clone(), to.clone()));
+            }
+        }
+    }
+    replaced
+}
+
 /// The PostgreSQL lock rules' findings for one statement: each says what the statement does,
 /// the lock it holds meanwhile, and the safe form. They judge statements on tables that exist
-/// before the file (those the facts name a lock for); a new table blocks nobody.
+/// before the file (those the facts name a lock for); a new table blocks nobody. A contract's
+/// drop of a column its expand `replaced`, and its rename of the new column to the old name,
+/// complete expand / contract: no `expand-contract` finding.
 fn lock_findings(
     step: &StepFacts,
     statement: &Statement,
     analysis: Option<&Analysis>,
+    replaced: &BTreeSet<Replaced>,
 ) -> Vec<(Rule, String)> {
     let mut found = Vec::new();
     let table = step
@@ -848,6 +873,9 @@ fn lock_findings(
                      use a view or both names first, rename once no running code uses {from}"
                 ),
             )),
+            // The swap of a type change: the new column takes the old one's name.
+            (Action::RenameColumn { from, to }, Some(_))
+                if replaced.contains(&(table.clone(), to.clone(), from.clone())) => {}
             (Action::RenameColumn { from, to }, Some(_)) => found.push((
                 Rule::ExpandContract,
                 format!(
@@ -893,6 +921,14 @@ fn lock_findings(
             // Deleted rows and converted values are the `destructive` rule's concern.
             let converts = loss.column.is_some() && statement.has_word("TYPE");
             if statement.starts_with(&["DELETE"]) || converts {
+                continue;
+            }
+            let completes = loss.column.as_ref().is_some_and(|column| {
+                replaced
+                    .iter()
+                    .any(|(t, old, _)| *t == loss.table && old == column)
+            });
+            if completes {
                 continue;
             }
             let what = match &loss.column {
@@ -977,6 +1013,7 @@ mod tests {
             analysis: None,
             up_facts: Vec::new(),
             type_name: &crate::ColumnType::logical_name,
+            expand_facts: Vec::new(),
         }
     }
 

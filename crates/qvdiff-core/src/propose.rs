@@ -5,7 +5,10 @@
 
 use crate::change::{Change, Renames};
 use crate::dialect::{Dialect, Plan, PlanError};
-use crate::diff::{diff, fill_restored_columns, rename_candidates, table_rename_candidates};
+use crate::diff::{
+    diff, fill_restored_columns, rename_candidates, similar_dropped_and_created,
+    table_rename_candidates,
+};
 use crate::schema::{Column, DefaultValue, Schema};
 use std::borrow::Cow;
 
@@ -222,6 +225,18 @@ pub fn propose(
     }
     if !table_candidates.is_empty() {
         changes = diff(baseline, &wanted, &renames);
+    }
+    // A table renamed while its columns changed is no candidate and nobody is asked: its drop
+    // must at least say how the model keeps the rows.
+    for (from, to, shared, columns) in similar_dropped_and_created(&changes) {
+        if table_candidates.iter().any(|(old, _)| *old == from) {
+            continue;
+        }
+        decider.warn(&format!(
+            "table {from} is dropped and table {to} created, with {shared} of the {columns} \
+             columns of {from}: if {to} is {from} renamed, add #[model(renamed_from = \"{from}\")] \
+             to its struct to keep the rows"
+        ));
     }
 
     if fill_missing_backfills(baseline, &mut wanted, &changes, decider)? {

@@ -95,50 +95,55 @@ impl<'a> RunRequest<'a> {
 }
 
 /// A change of the ledger alone, running no migration SQL, that a dialect makes in one
-/// transaction under its lock: `stamp` or `accept`.
-#[derive(Debug, Clone, Copy)]
-pub enum LedgerWrite<'a> {
-    /// Sets the ledger to exactly these revisions ([`stamp_ledger`]).
-    Stamp(&'a [&'a Migration]),
-    /// Accepts an edit of an applied file ([`accept_edit`]).
-    Accept {
-        /// The history with the edited file.
-        migrations: &'a Migrations,
-        /// The edited revision.
-        revision: &'a str,
-        /// Why it was edited, for the audit table.
-        reason: &'a str,
-    },
-}
+/// transaction under its lock: [`Stamp`] or [`Accept`]. Each says what it gives back, so a
+/// caller gets exactly the report of the write it asked for.
+pub trait LedgerWrite {
+    /// What the write reports.
+    type Written;
 
-/// What a [`LedgerWrite`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LedgerWritten {
-    /// What `stamp` changed.
-    Stamped(StampReport),
-    /// The edit `accept` recorded.
-    Accepted(AcceptedEdit),
-}
-
-impl LedgerWrite<'_> {
     /// Makes the change on `ledger`, in the transaction the dialect holds open.
-    pub fn apply<L: Ledger + ?Sized>(&self, ledger: &mut L) -> Result<LedgerWritten, L::Error> {
-        match *self {
-            LedgerWrite::Stamp(keep) => stamp_ledger(ledger, keep).map(LedgerWritten::Stamped),
-            LedgerWrite::Accept {
-                migrations,
-                revision,
-                reason,
-            } => accept_edit(ledger, migrations, revision, reason).map(LedgerWritten::Accepted),
-        }
-    }
+    fn apply<L: Ledger + ?Sized>(&self, ledger: &mut L) -> Result<Self::Written, L::Error>;
 
     /// What the transaction is, for messages (`committing the stamp`).
-    pub fn what(&self) -> &'static str {
-        match self {
-            LedgerWrite::Stamp(_) => "the stamp",
-            LedgerWrite::Accept { .. } => "the accepted edit",
-        }
+    fn what(&self) -> &'static str;
+}
+
+/// `stamp`: sets the ledger to exactly these revisions ([`stamp_ledger`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a>(pub &'a [&'a Migration]);
+
+impl LedgerWrite for Stamp<'_> {
+    type Written = StampReport;
+
+    fn apply<L: Ledger + ?Sized>(&self, ledger: &mut L) -> Result<StampReport, L::Error> {
+        stamp_ledger(ledger, self.0)
+    }
+
+    fn what(&self) -> &'static str {
+        "the stamp"
+    }
+}
+
+/// `accept`: accepts an edit of an applied file ([`accept_edit`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Accept<'a> {
+    /// The history with the edited file.
+    pub migrations: &'a Migrations,
+    /// The edited revision.
+    pub revision: &'a str,
+    /// Why it was edited, for the audit table.
+    pub reason: &'a str,
+}
+
+impl LedgerWrite for Accept<'_> {
+    type Written = AcceptedEdit;
+
+    fn apply<L: Ledger + ?Sized>(&self, ledger: &mut L) -> Result<AcceptedEdit, L::Error> {
+        accept_edit(ledger, self.migrations, self.revision, self.reason)
+    }
+
+    fn what(&self) -> &'static str {
+        "the accepted edit"
     }
 }
 

@@ -217,6 +217,19 @@ fn key_value_pairs(text: &str) -> Vec<KeyValue<'_>> {
     pairs
 }
 
+/// The driver's reading of `url` without connecting (qvdiff's TLS options taken out): a URL
+/// that cannot be read is refused where it is written down (`qvdiff init`), not at the first
+/// connection.
+pub fn parse_url(url: &str) -> Result<Config, PgError> {
+    let (driver_url, _) = take_tls_options(url);
+    driver_url.parse().map_err(|e: postgres::Error| {
+        PgError::new(
+            format!("reading the database URL {}", redact_url(url)),
+            e.to_string(),
+        )
+    })
+}
+
 /// Connects to `url` (`postgres://user:password@host:port/db?options`, or libpq's
 /// `key=value` form), over TLS as its `sslmode` asks (`prefer` when it says nothing).
 ///
@@ -232,10 +245,8 @@ fn key_value_pairs(text: &str) -> Vec<KeyValue<'_>> {
 pub fn connect(url: &str) -> Result<Client, PgError> {
     let redacted = redact_url(url);
     let reading = || format!("reading the database URL {redacted}");
-    let (driver_url, options) = take_tls_options(url);
-    let mut config: Config = driver_url
-        .parse()
-        .map_err(|e: postgres::Error| PgError::new(reading(), e.to_string()))?;
+    let (_, options) = take_tls_options(url);
+    let mut config = parse_url(url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }

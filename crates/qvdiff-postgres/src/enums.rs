@@ -264,9 +264,14 @@ pub(crate) fn explain_removed_value(
             ""
         };
         found.push(format!(
-            "{count} row{} of {table} hold values of {column} that enum {type_name} no longer \
-             has ('{value}') ({label} {}{more})",
+            "{count} row{} of {table} {} of {column} that enum {type_name} no longer has \
+             ('{value}') ({label} {}{more})",
             if count == 1 { "" } else { "s" },
+            if count == 1 {
+                "holds a value"
+            } else {
+                "hold values"
+            },
             keys.join(", ")
         ));
     }

@@ -31,6 +31,7 @@ fn findings(up: &str) -> Vec<(Rule, usize)> {
         up_facts: dialect.facts_of(&analysis.before, &analysis.after, up),
         type_name: &|ty| dialect.type_name(ty),
         analysis: Some(analysis),
+        expand_facts: Vec::new(),
     };
     lint_file(&facts)
         .into_iter()
@@ -312,4 +313,67 @@ fn unique_from_a_concurrently_built_index_is_silent() {
         "CREATE TABLE tags (id bigint PRIMARY KEY, name text);
          ALTER TABLE tags ADD CONSTRAINT tags_name_key UNIQUE (name);",
     );
+}
+
+/// The lines (1-based in `contract`) of the `expand-contract` findings of a contract revision
+/// whose up is `contract`, applied after an expand revision whose up is `expand`, over
+/// [`SETUP`]; the expand's facts are known to lint when `known`.
+fn contract_findings(expand: &str, contract: &str, known: bool) -> Vec<usize> {
+    let dialect = crate::Postgres::default();
+    let mut scratch = ReplayedSchema::default();
+    scratch.apply("0", SETUP).expect("setup");
+    let expanded = scratch.analyze("1", expand, "SELECT 1;").expect("modelled");
+    let mut expand_facts = dialect.facts_of(&expanded.before, &expanded.after, expand);
+    if !known {
+        expand_facts.clear();
+    }
+    scratch.apply("1", expand).expect("expand");
+    let analysis = scratch
+        .analyze("2", contract, "SELECT 1;")
+        .expect("modelled");
+    assert!(analysis.failure.is_none(), "{:?}", analysis.failure);
+    let text = format!("-- qvdiff:contract\n{contract}");
+    let facts = FileFacts {
+        text: &text,
+        up_text: contract,
+        down_text: "SELECT 1;",
+        up: section(contract, 0),
+        down: section("SELECT 1;", 0),
+        is_merge: false,
+        up_facts: dialect.facts_of(&analysis.before, &analysis.after, contract),
+        type_name: &|ty| dialect.type_name(ty),
+        analysis: Some(analysis),
+        expand_facts,
+    };
+    lint_file(&facts)
+        .into_iter()
+        .filter(|f| f.rule == Rule::ExpandContract)
+        .map(|f| f.line)
+        .collect()
+}
+
+#[test]
+fn a_contract_completes_only_what_its_expand_copied() {
+    // The expand carries items.price (a type change through price_new) and items.notes (a
+    // rename to remarks): new columns, each filled from the old one.
+    let expand = "ALTER TABLE items ADD COLUMN price_new bigint;\n\
+                  UPDATE items SET price_new = price WHERE price_new IS NULL AND price IS NOT NULL;\n\
+                  ALTER TABLE items ADD COLUMN remarks varchar(20);\n\
+                  UPDATE items SET remarks = notes WHERE remarks IS NULL AND notes IS NOT NULL;\n";
+    let generated = "ALTER TABLE items DROP COLUMN price;\n\
+                     ALTER TABLE items RENAME COLUMN price_new TO price;\n\
+                     ALTER TABLE items DROP COLUMN notes;\n";
+    assert_eq!(
+        contract_findings(expand, generated, true),
+        Vec::<usize>::new()
+    );
+    // Edited after review: a drop and renames the expand prepared nothing for.
+    let edited = format!(
+        "{generated}ALTER TABLE items DROP COLUMN user_id;\n\
+         ALTER TABLE users RENAME COLUMN email TO mail;\n\
+         ALTER TABLE items RENAME COLUMN price TO amount;\n"
+    );
+    assert_eq!(contract_findings(expand, &edited, true), [4, 5, 6]);
+    // Without the expand's facts nothing counts as completed.
+    assert_eq!(contract_findings(expand, generated, false), [1, 2, 3]);
 }

@@ -1140,6 +1140,9 @@ pub(crate) fn explain_failure(
             using,
             ..
         } => {
+            if let Some(problem) = removed_variant_rows(session, table, column, to)? {
+                return Ok(problem);
+            }
             session.execute(CONVERTS_FUNCTION)?;
             // The conversion as the statement gives it, run row by row: only on the way to a
             // refusal, never on the way to success.
@@ -1160,6 +1163,54 @@ pub(crate) fn explain_failure(
             )
         }
     }
+}
+
+/// When `to` is an enum type (the column swapped to a rebuilt enum that lost a variant): the
+/// rows holding a value it does not have, said as the enum's problem with the values, rather
+/// than as a conversion that "does not fit". `None` when `to` is no enum type.
+fn removed_variant_rows(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    column: &Name,
+    to: &str,
+) -> Result<Option<Option<DataProblem>>, SessionError> {
+    let regtype = format!("to_regtype({})", quote_string(to));
+    let kind = session.query_value(&format!(
+        "SELECT typtype::text FROM pg_catalog.pg_type WHERE oid = {regtype}"
+    ))?;
+    if kind.as_deref() != Some("e") {
+        return Ok(None);
+    }
+    let condition = format!(
+        "{0} IS NOT NULL AND {0}::text NOT IN (SELECT enumlabel::text FROM pg_catalog.pg_enum \
+         WHERE enumtypid = {regtype})",
+        column.sql
+    );
+    let rows = session.simple_query(&format!(
+        "SELECT DISTINCT quote_literal({}::text) FROM {} WHERE {condition} ORDER BY 1 \
+         LIMIT {MAX_EXAMPLE_VALUES}",
+        column.sql, table.sql
+    ))?;
+    let values = (0..rows.len())
+        .filter_map(|row| text_of(&rows, row, 0).map(str::to_string))
+        .collect();
+    let type_name = to
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.contains('"'))
+        .unwrap_or(to)
+        .to_string();
+    matching_rows(
+        session,
+        table,
+        &condition,
+        DataProblemKind::NotAVariant {
+            column: column.shown.clone(),
+            type_name,
+            values,
+        },
+    )
+    .map(Some)
 }
 
 /// The rows a `NOT VALID` foreign key or CHECK fails on, read from its definition.

@@ -69,8 +69,8 @@ pub use qvdiff_core::backend::{
 };
 use qvdiff_core::data_problem::DataProblem;
 use qvdiff_core::run_loop::{
-    record_change, run_revisions, stamp_ledger, Ledger, LedgerWrite, LedgerWritten, RunRequest,
-    RunSession,
+    record_change, run_revisions, stamp_ledger, Accept, Ledger, LedgerWrite, RunRequest,
+    RunSession, Stamp,
 };
 use qvdiff_core::runner::{
     self, parse_range, plan_range, plan_stamp, plan_upgrade, AcceptPlan, AcceptedEdit,
@@ -1189,12 +1189,12 @@ pub fn stamp(
 ///
 /// The caller must first check that the ledger will tell the truth: the live schema is the
 /// stamped revision's, or the edited history gives it.
-pub fn write_ledger(
+pub fn write_ledger<W: LedgerWrite>(
     session: &mut (impl Session + ?Sized),
     database: &str,
-    write: &LedgerWrite<'_>,
+    write: &W,
     options: &RunOptions,
-) -> Result<LedgerWritten, RunError> {
+) -> Result<W::Written, RunError> {
     with_lock(session, database, options.busy_timeout, |session, _| {
         in_one_transaction(session, write.what(), |ledger| write.apply(ledger))
     })
@@ -1247,11 +1247,11 @@ impl<S: Session> PostgresDatabase<S> {
 
     /// Makes a ledger write (`stamp`, `accept`) under the migration lock (see
     /// [`write_ledger`]).
-    pub fn write_ledger(
+    pub fn write_ledger<W: LedgerWrite>(
         &mut self,
-        write: &LedgerWrite<'_>,
+        write: &W,
         options: &RunOptions,
-    ) -> Result<LedgerWritten, RunError> {
+    ) -> Result<W::Written, RunError> {
         let database = self.url_redacted().to_string();
         write_ledger(&mut self.client, &database, write, options)
     }
@@ -1412,12 +1412,20 @@ impl<S: Session> Backend for PostgresDatabase<S> {
         Ok(PostgresDatabase::run(self, request)?)
     }
 
-    fn write_ledger(
+    fn write_stamp(
         &mut self,
-        write: &LedgerWrite<'_>,
+        stamp: &Stamp<'_>,
         options: &RunOptions,
-    ) -> Result<LedgerWritten, BackendError> {
-        Ok(PostgresDatabase::write_ledger(self, write, options)?)
+    ) -> Result<StampReport, BackendError> {
+        Ok(PostgresDatabase::write_ledger(self, stamp, options)?)
+    }
+
+    fn write_accept(
+        &mut self,
+        accept: &Accept<'_>,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, BackendError> {
+        Ok(PostgresDatabase::write_ledger(self, accept, options)?)
     }
 
     fn accepted_edits(&mut self) -> Result<Vec<AcceptedEdit>, BackendError> {

@@ -13,6 +13,17 @@ use qvdiff_core::{Dialect, Schema, UnusableDefault};
 use rusqlite::{Batch, Connection, TransactionBehavior};
 use std::collections::{BTreeMap, HashSet};
 
+/// Turns off SQLite's double-quoted string literals in DML on `conn`: by default a
+/// double-quoted name that matches no column (`SET "title" = "note"`, a rebuild copying a
+/// column a pending revision renamed away) is silently the string `'note'`, written into every
+/// row. Off, it is `no such column` and the run rolls back. Every connection that runs
+/// migration SQL, real or in memory, reads it this way.
+pub fn refuse_double_quoted_strings(conn: &Connection) -> Result<(), SqliteError> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DQS_DML, false)
+        .map(drop)
+        .map_err(|e| SqliteError::database("configuring the connection", e))
+}
+
 /// Applies scripts in order to a fresh in-memory database in ONE transaction; an error names the
 /// revision, the failing statement and SQLite's message.
 pub fn replay<'a>(
@@ -20,6 +31,7 @@ pub fn replay<'a>(
 ) -> Result<Connection, SqliteError> {
     let mut conn = Connection::open_in_memory()
         .map_err(|e| SqliteError::database("opening an in-memory database", e))?;
+    refuse_double_quoted_strings(&conn)?;
     apply_scripts(&mut conn, scripts)?;
     Ok(conn)
 }
@@ -70,6 +82,7 @@ pub fn shadow_from(objects: &[StoredObject]) -> Result<Connection, SqliteError> 
     let db = |e| SqliteError::database("copying the database schema", e);
     let mut copy = Connection::open_in_memory()
         .map_err(|e| SqliteError::database("opening an in-memory database", e))?;
+    refuse_double_quoted_strings(&copy)?;
     let transaction = copy.transaction().map_err(db)?;
     for object in objects {
         transaction
@@ -77,7 +90,7 @@ pub fn shadow_from(objects: &[StoredObject]) -> Result<Connection, SqliteError> 
             .map_err(|e| SqliteError::Statement {
                 revision: format!("(schema copy of {})", object.name),
                 statement: object.sql.clone(),
-                message: e.to_string(),
+                message: crate::error::sqlite_message(&e),
             })?;
     }
     transaction.commit().map_err(db)?;
@@ -290,7 +303,7 @@ pub(crate) fn run_script(conn: &Connection, revision: &str, sql: &str) -> Result
         return Err(SqliteError::Statement {
             revision: revision.to_string(),
             statement,
-            message: error.to_string(),
+            message: crate::error::sqlite_message(&error),
         });
     }
 }

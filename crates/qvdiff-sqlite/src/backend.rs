@@ -4,8 +4,8 @@
 use crate::introspect::introspect;
 use crate::plan::Sqlite;
 use crate::runner;
-use qvdiff_core::backend::{RunOptions, RunReport};
-use qvdiff_core::run_loop::{LedgerWrite, LedgerWritten, RunRequest};
+use qvdiff_core::backend::{RunOptions, RunReport, StampReport};
+use qvdiff_core::run_loop::{Accept, RunRequest, Stamp};
 use qvdiff_core::runner::{AcceptedEdit, AppliedRevision, ScriptPlan};
 use qvdiff_core::{Backend, BackendError, Dialect, Schema};
 use rusqlite::Connection;
@@ -103,14 +103,26 @@ impl<C: BorrowMut<Connection>> Backend for SqliteDatabase<C> {
         Ok(runner::run(self.conn.borrow_mut(), request)?)
     }
 
-    fn write_ledger(
+    fn write_stamp(
         &mut self,
-        write: &LedgerWrite<'_>,
+        stamp: &Stamp<'_>,
         options: &RunOptions,
-    ) -> Result<LedgerWritten, BackendError> {
+    ) -> Result<StampReport, BackendError> {
         Ok(runner::write_ledger(
             self.conn.borrow_mut(),
-            write,
+            stamp,
+            options,
+        )?)
+    }
+
+    fn write_accept(
+        &mut self,
+        accept: &Accept<'_>,
+        options: &RunOptions,
+    ) -> Result<AcceptedEdit, BackendError> {
+        Ok(runner::write_ledger(
+            self.conn.borrow_mut(),
+            accept,
             options,
         )?)
     }

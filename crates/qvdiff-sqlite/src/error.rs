@@ -54,8 +54,18 @@ impl SqliteError {
     pub(crate) fn database(context: impl Into<String>, error: rusqlite::Error) -> SqliteError {
         SqliteError::Database {
             context: context.into(),
-            message: error.to_string(),
+            message: sqlite_message(&error),
         }
+    }
+}
+
+/// SQLite's own message for `error`. A syntax error's display in rusqlite repeats the whole
+/// script it was found in (up to the next `;`, the comments after it included) and a byte
+/// offset; the messages that name the statement already show it, so only SQLite's words are kept.
+pub fn sqlite_message(error: &rusqlite::Error) -> String {
+    match error {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        other => other.to_string(),
     }
 }
 

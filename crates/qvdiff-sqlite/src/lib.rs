@@ -78,7 +78,8 @@ pub use apply::{
 };
 pub use backend::SqliteDatabase;
 pub use error::{
-    ForeignKeyViolation, SqliteError, VerifyError, VerifyStep, MAX_REPORTED_VIOLATIONS,
+    sqlite_message, ForeignKeyViolation, SqliteError, VerifyError, VerifyStep,
+    MAX_REPORTED_VIOLATIONS,
 };
 pub use introspect::introspect;
 pub use partition::{disable_memory_statistics, StoredObject};

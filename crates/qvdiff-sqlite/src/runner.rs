@@ -32,8 +32,8 @@ pub use qvdiff_core::backend::{
     DEFAULT_BUSY_TIMEOUT,
 };
 use qvdiff_core::run_loop::{
-    heads_label, run_revisions, script_plan, stamp_ledger, Ledger, LedgerWrite, LedgerWritten,
-    RunRequest, RunSession,
+    heads_label, run_revisions, script_plan, stamp_ledger, Ledger, LedgerWrite, RunRequest,
+    RunSession,
 };
 use qvdiff_core::runner::{
     self, parse_range, plan_range, plan_stamp, AcceptPlan, AcceptedEdit, AppliedRevision,
@@ -113,6 +113,7 @@ pub fn open_database(path: &Path, create: bool) -> Result<Connection, RunError> 
             e,
         ))
     })?;
+    crate::apply::refuse_double_quoted_strings(&conn)?;
     // A file that is not a database opens fine and only fails on first read, where the message
     // would not name it: read now.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
@@ -489,11 +490,11 @@ pub fn stamp(
 ///
 /// The caller must first check that the ledger will tell the truth: the live schema is the
 /// stamped revision's, or the edited history gives it.
-pub fn write_ledger(
+pub fn write_ledger<W: LedgerWrite>(
     conn: &mut Connection,
-    write: &LedgerWrite<'_>,
+    write: &W,
     options: &RunOptions,
-) -> Result<LedgerWritten, RunError> {
+) -> Result<W::Written, RunError> {
     with_write_transaction(conn, options.busy_timeout, |conn| {
         let written = write.apply(&mut SqliteLedger { conn })?;
         commit(conn, &format!("committing {}", write.what()))?;

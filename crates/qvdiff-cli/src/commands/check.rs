@@ -111,6 +111,7 @@ fn check_history(
 ) -> usize {
     let dialect = dialects::planner(config, history.dialect);
     let wanted = dialect.normalize(models);
+    let folder = history;
     let history = &history.migrations;
     let heads = history.graph().heads();
     let changes = diff(recorded, &wanted, &Renames::from_hints(&wanted));
@@ -138,6 +139,14 @@ fn check_history(
         );
         for c in &changes {
             println!("  {}", c.describe_in(&|ty| dialect.type_name(ty)));
+        }
+        if !folder.dir.exists() {
+            // A misspelt path reads as an empty history, and every table as new.
+            println!(
+                "The migrations folder {} does not exist: check the migrations paths in \
+                 qvdiff.toml.",
+                folder.shown()
+            );
         }
         println!("Run `qvdiff migrate -m \"…\"` to write a migration for them.");
     }

@@ -122,8 +122,18 @@ fn batch_summary(progress: &BatchProgress) -> String {
         table_for_people(&progress.table),
         progress.changed,
         plural(progress.changed as usize),
-        human_seconds(progress.elapsed.as_secs_f64())
+        elapsed_text(progress.elapsed)
     )
+}
+
+/// Time taken: under a second in milliseconds, as the `Applied … (16 ms)` line beside it;
+/// [`human_seconds`] rounds up, which suits a time left but would make 16 ms "1 s".
+fn elapsed_text(elapsed: std::time::Duration) -> String {
+    if elapsed.as_secs() == 0 {
+        format!("{} ms", elapsed.as_millis())
+    } else {
+        human_seconds(elapsed.as_secs_f64())
+    }
 }
 
 fn refused(e: qvdiff_core::runner::Refusal) -> CliError {
@@ -487,6 +497,11 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
     let (database, history) = database_and_history(config, db_flag)?;
     let migrations = &history.migrations;
     let (applied, half_done) = if !database.exists() {
+        // Said, so that a misspelt path is not taken for a database never migrated.
+        console.info(&format!(
+            "database {} does not exist yet (`qvdiff upgrade` creates it)",
+            database.display()
+        ));
         (Vec::new(), Vec::new())
     } else {
         let mut db = dialects::open(&database, false)?;
@@ -676,21 +691,38 @@ pub fn stamp(
     let (database, history) = database_and_history(config, db_flag)?;
     let migrations = &history.migrations;
     let mut db = dialects::open(&database, false)?;
-    let expected = db.dialect().comparable(&dialects::schema_at(
-        &history,
-        &args.revision,
-        Some(&database),
-    )?);
-    let live = db.introspect().map_err(run_error)?;
-    let live = db.dialect().comparable(&live);
+    let at_revision = dialects::schema_at(&history, &args.revision, Some(&database))?;
+    let expected = db.dialect().comparable(&at_revision);
+    let live_schema = db.introspect().map_err(run_error)?;
+    let live = db.dialect().comparable(&live_schema);
     if expected != live {
         if !args.force {
+            // In words, as `check --db` reports drift; the manifests' diff only when the
+            // difference is in something no change describes.
+            let changes = super::check::drift(db.dialect(), &at_revision, &live_schema);
+            let details = if changes.is_empty() {
+                vec![schema_diff(&expected, &live)]
+            } else {
+                std::iter::once(format!(
+                    "from the schema of {} to that of {} ({} change{}):",
+                    args.revision,
+                    database.display(),
+                    changes.len(),
+                    plural(changes.len())
+                ))
+                .chain(
+                    changes
+                        .iter()
+                        .map(|c| format!("  {}", c.describe_in(&|ty| db.dialect().type_name(ty)))),
+                )
+                .collect()
+            };
             return Err(CliError::new(format!(
                 "the schema of {} is not the schema of revision {}; nothing was written",
                 database.display(),
                 args.revision
             ))
-            .with_details([schema_diff(&expected, &live)])
+            .with_details(details)
             .with_hint(
                 "migrate the database by hand until they match, or pass --force if you are sure",
             ));
@@ -765,6 +797,14 @@ mod tests {
         assert_eq!(
             batch_summary(&progress(2, Some(2), true)),
             "Updated items in batches: 1 row changed in 10 s"
+        );
+        let quick = BatchProgress {
+            elapsed: std::time::Duration::from_millis(16),
+            ..progress(6, Some(6), true)
+        };
+        assert_eq!(
+            batch_summary(&quick),
+            "Updated items in batches: 3 rows changed in 16 ms"
         );
         assert_eq!(table_for_people("\"odd\"\"name\""), "\"odd\"\"name\"");
     }

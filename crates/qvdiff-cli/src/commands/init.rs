@@ -37,7 +37,7 @@ pub fn run(args: &InitArgs, db_flag: Option<&str>, console: &Console) -> CliResu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(io_error("read", &gitignore, e)),
     };
-    let ignored = with_ignored_lines(&existing);
+    let ignored = with_ignored_lines(&existing, &ignored_lines(dialect, url, &cwd));
     std::fs::create_dir_all(&migrations).map_err(|e| io_error("create", &migrations, e))?;
     if ignored != existing {
         write_atomic(&gitignore, ignored.as_bytes(), false)?;
@@ -89,6 +89,12 @@ fn chosen_dialect(named: Option<&str>, url: Option<&str>, cwd: &Path) -> CliResu
                  or ~/.pgpass (chmod 600) where qvdiff runs",
             ));
         }
+        qvdiff_postgres::connect::parse_url(url).map_err(|e| {
+            CliError::new(format!("{e}; nothing was written")).with_hint(
+                "a PostgreSQL URL reads postgres://user@host:port/database (port a number; \
+                 options after ?, e.g. ?sslmode=verify-full)",
+            )
+        })?;
         DialectKind::Postgres
     } else {
         parse_sqlite_url(url, cwd).map_err(|why| {
@@ -118,17 +124,57 @@ fn chosen_dialect(named: Option<&str>, url: Option<&str>, cwd: &Path) -> CliResu
     }
 }
 
-/// What git must not track in a project made by `init`: the SQLite database its config names
-/// (with SQLite's `-wal`, `-shm` and `-journal` files) and its backups folder.
-const IGNORED: [&str; 3] = ["/instance/app.db", "/instance/app.db-*", "/backups/"];
+/// The database file of the SQLite config `init` writes without `--database`.
+const DEFAULT_SQLITE_DATABASE: &str = "instance/app.db";
 
-/// `.gitignore` text with every [`IGNORED`] line that is not there yet appended. A line already
-/// there counts whatever its leading and trailing `/` (`backups`, `backups/`, `/backups/`).
-fn with_ignored_lines(existing: &str) -> String {
+/// What git must not track in a project made by `init`: the SQLite database its config names
+/// when it lies inside the project (with SQLite's `-wal`, `-shm` and `-journal` files) and the
+/// backups folder. A PostgreSQL project keeps neither in its tree.
+fn ignored_lines(dialect: DialectKind, url: Option<&str>, root: &Path) -> Vec<String> {
+    if dialect == DialectKind::Postgres {
+        return Vec::new();
+    }
+    let database = match url {
+        Some(url) => parse_sqlite_url(url, root).ok(),
+        None => Some(root.join(DEFAULT_SQLITE_DATABASE)),
+    };
+    let mut lines = Vec::new();
+    let inside = database
+        .as_deref()
+        .and_then(|path| path.strip_prefix(root).ok())
+        .filter(|rel| {
+            rel.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
+        });
+    if let Some(rel) = inside {
+        let parts: Vec<String> = rel
+            .components()
+            .filter_map(|c| match c {
+                std::path::Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        let anchored = format!("/{}", parts.join("/"));
+        lines.push(anchored.clone());
+        lines.push(format!("{anchored}-*"));
+    }
+    lines.push("/backups/".to_string());
+    lines
+}
+
+/// `.gitignore` text with every line of `ignored` that is not there yet appended. A line
+/// already there counts whatever its leading and trailing `/` (`backups`, `backups/`,
+/// `/backups/`).
+fn with_ignored_lines(existing: &str, ignored: &[String]) -> String {
     let bare = |line: &str| line.trim().trim_matches('/').to_string();
     let present: Vec<String> = existing.lines().map(bare).collect();
-    let missing: Vec<&str> = IGNORED
-        .into_iter()
+    let missing: Vec<&str> = ignored
+        .iter()
+        .map(String::as_str)
         .filter(|line| !present.contains(&bare(line)))
         .collect();
     if missing.is_empty() {

@@ -241,6 +241,7 @@ fn check_one(
         analysis: analysis.clone(),
         up_facts: up_facts.clone(),
         type_name: &|ty| dialect.type_name(ty),
+        expand_facts: expand_facts(dialect, migrations, migration),
     };
     let findings = lint_file(&facts);
     Ok(Checked {
@@ -256,8 +257,29 @@ fn check_one(
     })
 }
 
+/// For a contract revision: the facts of the up section of the expand revision it completes,
+/// its one parent, read on the schema that parent starts from; empty for any other file, or
+/// when the expand cannot be replayed (then every drop and rename of the contract is judged
+/// like any other).
+fn expand_facts(
+    dialect: &dyn Dialect,
+    migrations: &Migrations,
+    migration: &Migration,
+) -> Vec<StepFacts> {
+    let (true, [parent]) = (migration.contract, migration.file.parents.as_slice()) else {
+        return Vec::new();
+    };
+    let Some(expand) = migrations.get(parent) else {
+        return Vec::new();
+    };
+    match analyze(dialect, migrations, expand, None) {
+        Some(a) if a.failure.is_none() => dialect.facts_of(&a.before, &a.after, &expand.file.up),
+        _ => Vec::new(),
+    }
+}
+
 /// 1-based lines of the up and down markers of a file that parsed.
-fn marker_lines(text: &str) -> (usize, usize) {
+pub(crate) fn marker_lines(text: &str) -> (usize, usize) {
     let mut up = 0;
     let mut down = 0;
     for (i, line) in text.lines().enumerate() {

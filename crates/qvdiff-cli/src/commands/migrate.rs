@@ -201,6 +201,25 @@ fn refuse_drift(config: &Config, histories: &[History], db_flag: Option<&str>) -
     let mut db = crate::dialects::open_read_only(&database)?;
     let applied = db.applied().map_err(|e| CliError::new(e.to_string()))?;
     let status = qvdiff_core::runner::status(&history.migrations, &applied);
+    // The new file's parent is the head: planned from a database behind it, it would run after
+    // the pending revisions and repeat or undo what they do (a rebuild copying a column they
+    // renamed away).
+    if !applied.is_empty() && !status.pending.is_empty() {
+        let n = status.pending.len();
+        return Err(CliError::new(format!(
+            "{} has {n} pending revision{} ({}): a migration planned from its live schema would \
+             come after {} and repeat or undo what {} does; nothing was written",
+            database.display(),
+            if n == 1 { "" } else { "s" },
+            status.pending.join(", "),
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "it" } else { "each" },
+        ))
+        .with_hint(
+            "run `qvdiff upgrade` first, then `qvdiff migrate --db` again; or plan from the \
+             migrations alone (`qvdiff migrate` without --db)",
+        ));
+    }
     // Several heads applied, or inside a squashed range: `check --db` says why drift cannot be
     // told there; the live schema stays the starting point, as asked.
     let Ok(expected) = crate::commands::check::applied_schema(history, &status.current, &database)?
@@ -555,6 +574,13 @@ pub(crate) fn write_migration(
         false => file.render_with_notes(notes),
     };
     check_reads_back(file, &text)?;
+    if !dir.exists() {
+        // Said, so that a misspelt path in qvdiff.toml is not taken for a fresh history.
+        console.info(&format!(
+            "Created the migrations folder {}, which did not exist",
+            display_path(dir)
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
     write_atomic(&path, text.as_bytes(), true)?;
     console.info(&format!(

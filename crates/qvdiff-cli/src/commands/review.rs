@@ -147,7 +147,7 @@ pub(crate) fn added_since(
             "--",
             &dir,
         ],
-        &format!("git diff --since {reference}"),
+        &format!("listing the migration files added since {reference} (git diff)"),
     )?;
     let untracked = git(
         config,

@@ -17,7 +17,10 @@
 //!   statement takes its lock briefly: nothing scans or rewrites the table.
 //!
 //! A renamed table ([`RenamedTable`]) keeps its old name as a view over every column in the
-//! expand, which the contract drops.
+//! expand, which the contract drops. The view must come in the rename's transaction, so an
+//! expand that renames a table and also holds a step that commits on its own (a carried
+//! column's backfill, found on the table under its new name; an index build; a validation) is
+//! refused with the advice to rename the table in a migration of its own.
 //!
 //! The UNIQUE constraints, foreign keys and CHECKs on a carried column move with it (see
 //! `carried_constraints`), and so do partial indexes whose condition names it (the condition
@@ -177,7 +180,7 @@ fn integer_key(table: &qvdiff_core::Table) -> bool {
 /// Why `column` of `table` (named `name` in `to`) cannot be carried; `None`: it can.
 fn obstacle(from: &Schema, to: &Schema, table: &str, old: &str, new: &str) -> Option<String> {
     let (Some(before), Some(after)) = (from.table(table), to.table(table)) else {
-        return Some("its table is created, dropped or renamed".into());
+        return Some("its table is created or dropped".into());
     };
     if moved_indexes(from, to, table, old, new).is_none() {
         return Some("an index on it is partial or changes too".into());
@@ -344,6 +347,29 @@ fn carried_columns(from: &Schema, to: &Schema, changes: &[Change]) -> (Vec<Carri
         )
     }));
     (kept, in_place)
+}
+
+/// `from` with the tables `changes` rename under their new names, and the foreign keys that
+/// point at them too: the schema a carried column's table is looked up in, by the name it has
+/// when the expand gives it its new column. Indexes and constraint names stay as they are.
+fn with_tables_renamed(from: &Schema, changes: &[Change]) -> Schema {
+    let mut renamed = from.clone();
+    for change in changes {
+        let Change::RenameTable { from: old, to: new } = change else {
+            continue;
+        };
+        for table in &mut renamed.tables {
+            if &table.name == old {
+                table.name.clone_from(new);
+            }
+            for fk in &mut table.foreign_keys {
+                if &fk.ref_table == old {
+                    fk.ref_table.clone_from(new);
+                }
+            }
+        }
+    }
+    renamed
 }
 
 /// `to` with each carried column as it is in `from`: the target of the other changes.
@@ -735,8 +761,11 @@ pub(super) fn plan(
     changes: &[Change],
 ) -> Result<Option<ExpandContract>, PlanError> {
     let from = dialect.normalize(from);
-    let (carried, mut in_place) = carried_columns(&from, to, changes);
-    let (computed, computed_in_place) = computed_columns(&from, to, changes);
+    // A column of a renamed table is carried on the table as the expand leaves it: renamed
+    // first, with the other changes, then given its new column like any other.
+    let renamed_from = with_tables_renamed(&from, changes);
+    let (carried, mut in_place) = carried_columns(&renamed_from, to, changes);
+    let (computed, computed_in_place) = computed_columns(&renamed_from, to, changes);
     in_place.extend(computed_in_place);
     let (renamed, renamed_in_place) = renamed_tables(to, changes);
     in_place.extend(renamed_in_place);
@@ -745,7 +774,7 @@ pub(super) fn plan(
     }
     // The other changes, from the schema as it is to the wanted one with the carried columns
     // as they are: planned as any migration, in the expand revision.
-    let mut mid = without_carried(&from, to, &carried);
+    let mut mid = without_carried(&renamed_from, to, &carried);
     without_computed(&mut mid, &computed);
     let is_carried = |table: &str, old: &str| {
         carried
@@ -786,13 +815,15 @@ pub(super) fn plan(
         expand_down.steps.extend(c.unexpand_steps());
     }
     // The old name of a renamed table reads and writes it until the contract: a view over
-    // every column, made after everything else the expand does to the table.
+    // every column, made after everything else the expand does to the table, in the rename's
+    // transaction (see `refuse_rename_beside_steps_on_their_own`).
     expand_up
         .steps
         .extend(renamed.iter().map(RenamedTable::create_view));
     expand_down
         .steps
         .splice(0..0, renamed.iter().map(RenamedTable::drop_view));
+    refuse_rename_beside_steps_on_their_own(&renamed, &expand_up, &carried, &computed)?;
     let mid_plain = mid.without_hints();
     expand_down
         .steps
@@ -1151,6 +1182,63 @@ fn renamed_tables(to: &Schema, changes: &[Change]) -> (Vec<RenamedTable>, Vec<St
         });
     }
     (renamed, in_place)
+}
+
+/// Refuses an expand that renames a table and also holds a step that runs on its own (a
+/// carried column's batched backfill, a `VALIDATE`, a `CONCURRENTLY` build): such a revision
+/// runs statement by statement, each committed on its own, so the view that keeps the old name
+/// would come in a transaction after the rename, and the app version still running would find
+/// no table of that name in between.
+fn refuse_rename_beside_steps_on_their_own(
+    renamed: &[RenamedTable],
+    expand_up: &Plan,
+    carried: &[Carried],
+    computed: &[Computed],
+) -> Result<(), PlanError> {
+    let on_its_own = |step: &Step| {
+        step.facts.outside_transaction
+            || crate::sqltext::split_statements(&step.sql)
+                .iter()
+                .any(|s| crate::sqltext::runs_on_its_own(&s.words(&step.sql)))
+    };
+    let Some(table) = renamed.first() else {
+        return Ok(());
+    };
+    if !expand_up.steps.iter().any(on_its_own) {
+        return Ok(());
+    }
+    let columns: Vec<String> = carried
+        .iter()
+        .map(|c| format!("{}.{}", c.table, c.old.name))
+        .chain(
+            computed
+                .iter()
+                .map(|c| format!("{}.{}", c.table, c.column.name)),
+        )
+        .collect();
+    let why = if columns.is_empty() {
+        "an index build or a constraint validation".to_string()
+    } else {
+        format!(
+            "the new columns and batched backfills of {}",
+            columns.join(", ")
+        )
+    };
+    Err(PlanError {
+        table: table.from.clone(),
+        column: None,
+        message: format!(
+            "renamed to {to} through expand / contract, but the same expand also runs steps \
+             that commit on their own ({why}), so the view that keeps the name {from} for the \
+             app version still running could not be made in the rename's transaction, and that \
+             app would find no {from} for a moment; split it into two migrations: first the \
+             table rename alone (`renamed_from` on the model, nothing else changed) with \
+             `qvdiff migrate --online`, then the other changes with a second `qvdiff migrate \
+             --online`",
+            to = table.to,
+            from = table.from,
+        ),
+    })
 }
 
 impl RenamedTable {

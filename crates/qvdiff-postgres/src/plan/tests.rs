@@ -942,6 +942,38 @@ fn expand_contract_keeps_a_renamed_tables_old_name_as_a_view_unless_a_table_take
 }
 
 #[test]
+fn expand_contract_refuses_a_table_rename_beside_a_step_that_commits_on_its_own() {
+    let dialect = Postgres::default();
+    let from = dialect.normalize(&schema(vec![users()])).without_hints();
+    // Renamed, and an index built on it: `CONCURRENTLY`, so the expand runs statement by
+    // statement and the view could not come in the rename's transaction.
+    let mut members = Table {
+        name: "members".into(),
+        ..users()
+    };
+    members
+        .indexes
+        .push(Index::new("ix_members_email", &["email"], false));
+    let to = dialect.normalize(&schema(vec![members]));
+    let renames = Renames {
+        tables: vec![("users".into(), "members".into())],
+        ..Renames::default()
+    };
+    let changes = diff(&from, &to, &renames);
+    let refused = dialect
+        .expand_contract(&from, &to, &changes)
+        .expect_err("refused");
+    assert_eq!(refused.table, "users");
+    assert!(
+        refused.message.starts_with(
+            "renamed to members through expand / contract, but the same expand also runs steps \
+             that commit on their own (an index build or a constraint validation)"
+        ) && refused.message.contains("split it into two migrations"),
+        "{refused}"
+    );
+}
+
+#[test]
 fn expand_contract_leaves_two_carried_columns_sharing_a_constraint_in_place() {
     let dialect = Postgres::default();
     let int32 = ColumnType::Integer { bits: 32 };

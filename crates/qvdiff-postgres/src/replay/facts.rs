@@ -40,6 +40,18 @@ pub fn facts_of(before: &Schema, sql: &str) -> Vec<StepFacts> {
         .collect()
 }
 
+/// `SET to = from` and nothing else but a `WHERE` (after `UPDATE t`): a column copied into
+/// another, as a carried column's backfill writes it.
+fn copied_column(p: &mut Parser) -> Option<Action> {
+    p.expect("SET").ok()?;
+    let to = p.ident().ok()?;
+    if !p.eat_punct("=") {
+        return None;
+    }
+    let from = p.ident().ok()?;
+    (p.at_end() || p.eat("WHERE")).then_some(Action::CopyColumn { from, to })
+}
+
 struct Reader {
     /// The catalog before the statement being read.
     replay: SchemaReplay,
@@ -81,6 +93,7 @@ impl Reader {
                     if let Some(lock) = &mut facts.lock {
                         lock.scans = true;
                     }
+                    facts.actions.extend(copied_column(&mut p));
                 }
             }
             Some("DELETE") => {
