@@ -7,6 +7,7 @@ use crate::output::Console;
 use crate::prompt::Prompter;
 use qvdiff_core::propose::{Decider, NeededValue, ProposeError};
 use qvdiff_core::{Change, DefaultValue, Dialect, Schema};
+use std::borrow::Cow;
 
 pub use qvdiff_core::propose::Proposal;
 
@@ -17,7 +18,6 @@ struct Prompts<'a> {
     prompter: &'a Prompter,
     console: &'a Console,
     baseline: &'a Baseline,
-    wanted: &'a Schema,
     /// The live database's backend (`--db`), opened when first asked for NULL counts.
     opened: Option<Box<dyn qvdiff_core::Backend>>,
 }
@@ -32,8 +32,7 @@ impl Decider for Prompts<'_> {
     }
 
     fn value(&mut self, needed: &NeededValue<'_>) -> Option<String> {
-        let (table, column) = (needed.table, &needed.column.name);
-        let row_of = self.wanted.table(table);
+        let (table, column, row_of) = (needed.table, &needed.column.name, needed.row_of);
         self.prompter.ask_checked(&needed.question(), |answer| {
             row_of
                 .map_or(Ok(()), |row_of| {
@@ -68,11 +67,12 @@ impl Decider for Prompts<'_> {
 }
 
 /// [`qvdiff_core::propose::propose`] from `baseline`, asking at the prompts. Nothing is
-/// verified yet.
+/// verified yet. Models handed over owned are normalized in place and become the proposal's
+/// `wanted` ([`qvdiff_core::propose::propose_owned`]): a big project's models are not held twice.
 pub fn propose(
     dialect: &dyn Dialect,
     baseline: &Baseline,
-    wanted: &Schema,
+    wanted: Cow<'_, Schema>,
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Proposal> {
@@ -80,11 +80,17 @@ pub fn propose(
         prompter,
         console,
         baseline,
-        wanted,
         opened: None,
     };
-    let proposal = qvdiff_core::propose::propose(dialect, &baseline.schema, wanted, &mut prompts)
-        .map_err(|e| match e {
+    let proposed = match wanted {
+        Cow::Owned(wanted) => {
+            qvdiff_core::propose::propose_owned(dialect, &baseline.schema, wanted, &mut prompts)
+        }
+        Cow::Borrowed(wanted) => {
+            qvdiff_core::propose::propose(dialect, &baseline.schema, wanted, &mut prompts)
+        }
+    };
+    let proposal = proposed.map_err(|e| match e {
         ProposeError::Plan(e) => CliError::new(format!("cannot plan the migration: {e}")),
         ProposeError::NeedsValues(missing) => {
             CliError::new("existing rows need values; nothing was written").with_details(missing)

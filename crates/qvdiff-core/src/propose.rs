@@ -9,7 +9,7 @@ use crate::diff::{
     diff, fill_restored_columns, rename_candidates, similar_dropped_and_created,
     table_rename_candidates,
 };
-use crate::schema::{Column, DefaultValue, Schema};
+use crate::schema::{Column, DefaultValue, Schema, Table};
 use std::borrow::Cow;
 
 /// Who answers the questions a proposal raises, and hears what it decided on its own.
@@ -45,6 +45,8 @@ pub struct NeededValue<'a> {
     pub table: &'a str,
     /// The column as wanted.
     pub column: &'a Column,
+    /// The wanted table the column is in: an answer is an expression over its columns.
+    pub row_of: Option<&'a Table>,
     /// Why: `is a new NOT NULL column` or `becomes NOT NULL`.
     pub why: &'a str,
 }
@@ -150,7 +152,28 @@ pub fn propose(
     wanted: &Schema,
     decider: &mut dyn Decider,
 ) -> Result<Proposal, ProposeError> {
-    let mut wanted = dialect.normalize(wanted);
+    propose_normalized(dialect, baseline, dialect.normalize(wanted), decider)
+}
+
+/// [`propose`] of models the caller has no further use for: they are normalized in place
+/// ([`Dialect::normalize_owned`]) and become the proposal's `wanted`, so a big project's
+/// models are not held twice while the migration is planned.
+pub fn propose_owned(
+    dialect: &dyn Dialect,
+    baseline: &Schema,
+    wanted: Schema,
+    decider: &mut dyn Decider,
+) -> Result<Proposal, ProposeError> {
+    propose_normalized(dialect, baseline, dialect.normalize_owned(wanted), decider)
+}
+
+/// [`propose`] from the wanted schema as the dialect stores it.
+fn propose_normalized(
+    dialect: &dyn Dialect,
+    baseline: &Schema,
+    mut wanted: Schema,
+    decider: &mut dyn Decider,
+) -> Result<Proposal, ProposeError> {
     // Views and triggers come from the database, never from models; a rebuild must keep them.
     wanted.views = baseline.views.clone();
     wanted.triggers = baseline.triggers.clone();
@@ -388,7 +411,12 @@ fn fill_missing_backfills(
             }
         }
         let why = why.as_str();
-        let needed = NeededValue { table, column, why };
+        let needed = NeededValue {
+            table,
+            column,
+            row_of: wanted.table(table),
+            why,
+        };
         match decider.value(&needed) {
             Some(answer) => {
                 if let Some(c) = wanted

@@ -32,7 +32,7 @@ pub fn run(
     let proposal = propose(
         dialect.as_ref(),
         &base,
-        &wanted,
+        std::borrow::Cow::Owned(wanted),
         &Prompter::new(false),
         console,
     )?;

@@ -397,10 +397,9 @@ pub(crate) fn drafts(
         }]);
     };
     let dialect = crate::dialects::planner(config, history.dialect);
-    let proposal = propose(dialect.as_ref(), &base, &wanted, prompter, console)?;
-    // Models handed over are freed now: the proposal holds the planned copy, and on a big
-    // project the proof below would otherwise need room beside both.
-    drop(wanted);
+    // Models handed over become the proposal's normalized copy: on a big project the proof
+    // below would otherwise need room beside both.
+    let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
     if proposal.changes.is_empty() {
         return Ok(Vec::new());
     }

@@ -147,7 +147,7 @@ pub fn squash(config: &Config, args: &SquashArgs, console: &Console) -> CliResul
         let proposal = propose(
             dialect.as_ref(),
             &base,
-            &schema,
+            std::borrow::Cow::Borrowed(&schema),
             &Prompter::new(false),
             console,
         )?;
