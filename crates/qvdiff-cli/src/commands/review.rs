@@ -224,7 +224,7 @@ pub fn generated_notes(
 
 /// The `(old, new)` index renames an up section performs, for the summary. Only a section that
 /// says `ALTER INDEX` is read (reading the statements of a big initial migration costs).
-fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
+pub(crate) fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
     if says_alter_index(up) {
         dialect.renames(up).indexes
     } else {
