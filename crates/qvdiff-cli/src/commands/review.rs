@@ -418,7 +418,14 @@ fn marks(
                     }
                     Change::AlterColumn { from, to, .. } => {
                         let mut note = Vec::new();
-                        if from.ty != to.ty {
+                        // A change of variants says which, as `migrate` does: on SQLite both
+                        // sides are TEXT.
+                        if let Some(change) =
+                            qvdiff_core::schema::EnumChange::between(&from.ty, &to.ty)
+                                .filter(|_| from.ty.enum_values() != to.ty.enum_values())
+                        {
+                            note.push(qvdiff_core::diff::describe_enum_change(&to.ty, &change));
+                        } else if from.ty != to.ty {
                             note.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                         }
                         if from.nullable != to.nullable {
