@@ -6,7 +6,7 @@
 
 use crate::errors::{closest, Errors};
 use proc_macro2::Span;
-use qvdiff_core::{DefaultValue, FkAction};
+use qvdiff_core::{DefaultValue, FkAction, PerDialectSql};
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned as _;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, Meta, Token, UnOp};
@@ -1126,10 +1126,10 @@ fn parse_default_sql_per_dialect(
     })?;
     match (sqlite, postgres) {
         (Some(sqlite), Some(postgres)) if !broken => Ok(Some(Spanned {
-            value: DefaultValue::PerDialect {
+            value: DefaultValue::PerDialect(Box::new(PerDialectSql {
                 sqlite: sqlite.value,
                 postgres: postgres.value,
-            },
+            })),
             key,
             value_span: sqlite.value_span,
         })),

@@ -185,7 +185,10 @@ pub(crate) fn assemble(
         }
     };
 
-    let mut table = Table::new(table_name.clone(), Vec::new());
+    // Exactly as many columns as fields: the captured tables live for the whole command, and a
+    // vector grown by doubling would keep room for up to as many columns again.
+    let columns = Vec::with_capacity(infos.iter().filter(|info| !info.skipped).count());
+    let mut table = Table::new(table_name.clone(), columns);
     table.renamed_from = model.renamed_from.as_ref().map(|r| r.value.clone());
     table.comment = model.doc.clone();
     let mut column_owner: HashMap<&str, &str> = HashMap::new();
@@ -542,7 +545,7 @@ fn check_literal_pair(
 fn literal_fits(value: &DefaultValue, ty: &ColumnType) -> bool {
     match (value, ty) {
         (_, ColumnType::Custom { .. })
-        | (DefaultValue::Sql(_) | DefaultValue::PerDialect { .. }, _) => true,
+        | (DefaultValue::Sql(_) | DefaultValue::PerDialect(_), _) => true,
         (
             DefaultValue::Integer(_),
             ColumnType::Integer { .. }
@@ -583,7 +586,7 @@ fn literal_kind(value: &DefaultValue) -> &'static str {
         DefaultValue::Float(_) => "a float",
         DefaultValue::Bool(_) => "a boolean",
         DefaultValue::Text(_) => "a string",
-        DefaultValue::Sql(_) | DefaultValue::PerDialect { .. } => "an SQL expression",
+        DefaultValue::Sql(_) | DefaultValue::PerDialect(_) => "an SQL expression",
     }
 }
 

@@ -276,6 +276,14 @@ pub trait Backend {
         Ok(Vec::new())
     }
 
+    /// [`Backend::applied`] and [`Backend::half_done`] read together (`current`, `history`): a
+    /// server answers both in fewer round trips than one after the other.
+    fn applied_and_half_done(
+        &mut self,
+    ) -> Result<(Vec<AppliedRevision>, Vec<HalfDone>), BackendError> {
+        Ok((self.applied()?, self.half_done()?))
+    }
+
     /// The live schema, read back into the logical model.
     fn introspect(&mut self) -> Result<Schema, BackendError>;
 

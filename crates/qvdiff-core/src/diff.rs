@@ -973,8 +973,8 @@ fn default_sql(default: &Option<DefaultValue>) -> String {
         Some(DefaultValue::Bool(b)) => b.to_string(),
         Some(DefaultValue::Text(s)) => format!("'{}'", s.replace('\'', "''")),
         Some(DefaultValue::Sql(s)) => s.clone(),
-        Some(DefaultValue::PerDialect { sqlite, postgres }) => {
-            format!("{sqlite} (SQLite) / {postgres} (PostgreSQL)")
+        Some(DefaultValue::PerDialect(sql)) => {
+            format!("{} (SQLite) / {} (PostgreSQL)", sql.sqlite, sql.postgres)
         }
     }
 }

@@ -44,6 +44,6 @@ pub use migration::{
 };
 pub use runner::RevisionTarget;
 pub use schema::{
-    Check, Column, ColumnType, DefaultValue, EnumChange, FkAction, ForeignKey, Index, RawObject,
-    Schema, Table, Unique, VariantRename,
+    Check, Column, ColumnType, DefaultValue, EnumChange, FkAction, ForeignKey, Index,
+    PerDialectSql, RawObject, Schema, Table, Unique, VariantRename,
 };

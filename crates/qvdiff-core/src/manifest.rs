@@ -146,6 +146,23 @@ mod tests {
     }
 
     #[test]
+    fn per_dialect_default_keeps_its_manifest_spelling() {
+        let per_dialect = DefaultValue::PerDialect(Box::new(PerDialectSql {
+            sqlite: "datetime('now')".into(),
+            postgres: "now()".into(),
+        }));
+        let json = serde_json::to_string(&per_dialect).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"per_dialect","value":{"sqlite":"datetime('now')","postgres":"now()"}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<DefaultValue>(&json).unwrap(),
+            per_dialect
+        );
+    }
+
+    #[test]
     fn wrong_version_is_refused() {
         let err = from_json("{\"version\":2,\"tables\":[]}").unwrap_err();
         assert!(err.message.contains("version 2"), "{err}");

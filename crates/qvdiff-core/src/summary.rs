@@ -411,8 +411,8 @@ fn default_text(value: &DefaultValue) -> String {
         DefaultValue::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
         DefaultValue::Text(s) => format!("'{}'", s.replace('\'', "''")),
         DefaultValue::Sql(s) => s.clone(),
-        DefaultValue::PerDialect { sqlite, postgres } => {
-            format!("{sqlite} (SQLite) / {postgres} (PostgreSQL)")
+        DefaultValue::PerDialect(sql) => {
+            format!("{} (SQLite) / {} (PostgreSQL)", sql.sqlite, sql.postgres)
         }
     }
 }

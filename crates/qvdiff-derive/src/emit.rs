@@ -213,12 +213,14 @@ fn default_tokens(value: &DefaultValue) -> TokenStream {
             let sql = string(sql);
             quote!(::qvdiff::DefaultValue::Sql(#sql))
         }
-        DefaultValue::PerDialect { sqlite, postgres } => {
-            let (sqlite, postgres) = (string(sqlite), string(postgres));
-            quote!(::qvdiff::DefaultValue::PerDialect {
-                sqlite: #sqlite,
-                postgres: #postgres,
-            })
+        DefaultValue::PerDialect(sql) => {
+            let (sqlite, postgres) = (string(&sql.sqlite), string(&sql.postgres));
+            quote!(::qvdiff::DefaultValue::PerDialect(::std::boxed::Box::new(
+                ::qvdiff::PerDialectSql {
+                    sqlite: #sqlite,
+                    postgres: #postgres,
+                }
+            )))
         }
     }
 }

@@ -562,18 +562,23 @@ pub fn use_schema(
 ) -> Result<(), PgError> {
     let context = || format!("using schema {schema} of {database}");
     let quoted = crate::render::quote_ident(schema);
-    if create {
-        session
-            .execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
-            .map_err(|e| PgError::new(context(), e.message))?;
-    }
-    let exists = session
-        .query_value(&format!(
-            "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = {}",
-            crate::render::quote_string(schema)
-        ))
+    // One round trip: the search path is set only when the schema exists (created first when
+    // `create`), so a refusal leaves the session as it was.
+    let use_it = format!(
+        "SELECT set_config('search_path', {}, false) FROM pg_catalog.pg_namespace \
+         WHERE nspname = {}",
+        crate::render::quote_string(&quoted),
+        crate::render::quote_string(schema)
+    );
+    let sql = if create {
+        format!("CREATE SCHEMA IF NOT EXISTS {quoted};\n{use_it}")
+    } else {
+        use_it
+    };
+    let rows = session
+        .simple_query(&sql)
         .map_err(|e| PgError::new(context(), e.message))?;
-    if exists.as_deref() != Some("1") {
+    if rows.is_empty() {
         return Err(PgError::new(
             context(),
             format!(
@@ -582,9 +587,7 @@ pub fn use_schema(
             ),
         ));
     }
-    session
-        .execute(&format!("SET search_path TO {quoted}"))
-        .map_err(|e| PgError::new(context(), e.message))
+    Ok(())
 }
 
 /// A live PostgreSQL database for the deploy commands: a connection and the URL it came from,

@@ -1,7 +1,8 @@
 //! Reading a live PostgreSQL database back into a [`Schema`], from `pg_catalog`.
 //!
-//! Three bulk queries per schema (columns, constraints, indexes), never one per table, so a
-//! thousand tables introspect in a few round trips. Needs PostgreSQL 12 or later
+//! Three bulk queries per schema (columns, constraints, indexes), never one per table, sent as
+//! one string with the lookup of the default schema, so a thousand tables introspect in one
+//! round trip. Needs PostgreSQL 12 or later
 //! (`pg_attribute.attgenerated`).
 //!
 //! What comes back, exactly (the planner's `normalize` produces the same shape from models):
@@ -50,7 +51,7 @@ use crate::error::PgError;
 use crate::render::{
     parse_default, parse_type, quote_ident, quote_string, unique_name, MAX_IDENTIFIER_BYTES,
 };
-use crate::session::{Session, SessionError, TextRow};
+use crate::session::{Session, TextRow};
 use crate::sqltext::{self, TokenKind};
 use qvdiff_core::runner::is_bookkeeping_table;
 use qvdiff_core::{Check, Column, ColumnType, FkAction, ForeignKey, Index, Schema, Table, Unique};
@@ -73,16 +74,22 @@ const TABLE_KINDS: &str = "c.relkind IN ('r', 'p') AND NOT c.relispartition";
 /// The schema that unqualified names resolve to: the first existing schema of `search_path`
 /// (`current_schemas(false)`), normally `public`. An error when none of them exists.
 pub fn default_schema(session: &mut (impl Session + ?Sized)) -> Result<String, PgError> {
-    let context = "finding the default schema (search_path)";
     let name = session
-        .query_value("SELECT (pg_catalog.current_schemas(false))[1]::text")
-        .map_err(|e| PgError::new(context, e.message))?;
-    name.ok_or_else(|| {
-        PgError::new(
-            context,
-            "no schema of the search_path exists; create one or set search_path",
-        )
-    })
+        .query_value(&format!("SELECT {DEFAULT_SCHEMA_SQL}::text"))
+        .map_err(|e| PgError::new(DEFAULT_SCHEMA_CONTEXT, e.message))?;
+    name.ok_or_else(no_default_schema)
+}
+
+/// The default schema (see [`default_schema`]) as an SQL expression: NULL when there is none.
+const DEFAULT_SCHEMA_SQL: &str = "(pg_catalog.current_schemas(false))[1]";
+
+const DEFAULT_SCHEMA_CONTEXT: &str = "finding the default schema (search_path)";
+
+fn no_default_schema() -> PgError {
+    PgError::new(
+        DEFAULT_SCHEMA_CONTEXT,
+        "no schema of the search_path exists; create one or set search_path",
+    )
 }
 
 /// The columns of a text row, read in order.
@@ -125,8 +132,7 @@ impl Columns {
 /// Reads the default schema (see [`default_schema`]) of the database into a normalized
 /// [`Schema`]. See the module documentation for exactly what is read and how.
 pub fn introspect(session: &mut (impl Session + ?Sized)) -> Result<Schema, IntrospectError> {
-    let schema_name = default_schema(session)?;
-    introspect_in(session, &schema_name)
+    read_schema(session, None)
 }
 
 /// Reads the tables of schema `schema_name` into a normalized [`Schema`]. A schema that does not
@@ -135,14 +141,58 @@ pub fn introspect_in(
     session: &mut (impl Session + ?Sized),
     schema_name: &str,
 ) -> Result<Schema, IntrospectError> {
-    let db = |e: SessionError| PgError::new(CONTEXT, e.message);
-    let schema_literal = quote_string(schema_name);
-    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    read_schema(session, Some(schema_name))
+}
 
-    // Columns. A LEFT JOIN so that a table with no columns (legal in PostgreSQL) still appears.
+/// Reads the tables of schema `schema_name` (`None`: the default schema, found in the same
+/// query) in one round trip: the three bulk queries go in one string, each row led by a word
+/// that says which query it answers.
+fn read_schema(
+    session: &mut (impl Session + ?Sized),
+    schema_name: Option<&str>,
+) -> Result<Schema, IntrospectError> {
+    let schema_literal = match schema_name {
+        Some(name) => quote_string(name),
+        None => DEFAULT_SCHEMA_SQL.to_string(),
+    };
+    let mut sql = String::new();
+    if schema_name.is_none() {
+        sql.push_str(&format!("SELECT 'schema', {DEFAULT_SCHEMA_SQL}::text;\n"));
+    }
+    sql.push_str(&format!(
+        "{};\n{};\n{}",
+        columns_sql(&schema_literal),
+        constraints_sql(&schema_literal),
+        indexes_sql(&schema_literal)
+    ));
     let rows = session
-        .simple_query(&format!(
-            "SELECT c.relname::text, pg_catalog.obj_description(c.oid, 'pg_class'), \
+        .simple_query(&sql)
+        .map_err(|e| PgError::new(CONTEXT, e.message))?;
+    let (mut default_schema, mut columns, mut constraints, mut indexes) =
+        (None, Vec::new(), Vec::new(), Vec::new());
+    for row in rows {
+        let mut values = row.into_iter();
+        let answers = values.next().flatten();
+        let rest: TextRow = values.collect();
+        match answers.as_deref() {
+            Some("schema") => default_schema = rest.into_iter().next().flatten(),
+            Some("columns") => columns.push(rest),
+            Some("constraints") => constraints.push(rest),
+            Some("indexes") => indexes.push(rest),
+            _ => {}
+        }
+    }
+    if schema_name.is_none() && default_schema.is_none() {
+        return Err(no_default_schema());
+    }
+    tables_of(columns, constraints, indexes)
+}
+
+/// The columns query: a LEFT JOIN so that a table with no columns (legal in PostgreSQL) still
+/// appears. `schema` is an SQL expression.
+fn columns_sql(schema: &str) -> String {
+    format!(
+        "SELECT 'columns', c.relname::text, pg_catalog.obj_description(c.oid, 'pg_class'), \
                         a.attname::text, \
                         pg_catalog.format_type(a.atttypid, a.atttypmod), \
                         a.attnotnull, a.attidentity::text, \
@@ -160,11 +210,76 @@ pub fn introspect_in(
                  LEFT JOIN pg_catalog.pg_attrdef d \
                    ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
                  LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-                 WHERE n.nspname = {schema_literal} AND {TABLE_KINDS} \
+                 WHERE n.nspname = {schema} AND {TABLE_KINDS} \
                  ORDER BY c.relname, a.attnum"
-        ))
-        .map_err(db)?;
-    for row in rows {
+    )
+}
+
+/// The constraints query. `conparentid = 0` drops the copies PostgreSQL makes of a foreign key
+/// for each partition of a referenced partitioned table; NOT NULL is in attnotnull, not here.
+fn constraints_sql(schema: &str) -> String {
+    format!(
+        "SELECT 'constraints', c.relname::text, k.conname::text, k.contype::text, \
+                        array_to_json(ARRAY(SELECT a.attname::text \
+                              FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord) \
+                              JOIN pg_catalog.pg_attribute a \
+                                ON a.attrelid = k.conrelid AND a.attnum = u.num \
+                              ORDER BY u.ord))::text, \
+                        r.relname::text, \
+                        array_to_json(ARRAY(SELECT a.attname::text \
+                              FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord) \
+                              JOIN pg_catalog.pg_attribute a \
+                                ON a.attrelid = k.confrelid AND a.attnum = u.num \
+                              ORDER BY u.ord))::text, \
+                        k.confdeltype::text, k.confupdtype::text, \
+                        CASE WHEN k.contype = 'c' \
+                             THEN pg_catalog.pg_get_constraintdef(k.oid, true) END, \
+                        CASE WHEN k.contype = 'c' \
+                             THEN pg_catalog.obj_description(k.oid, 'pg_constraint') END \
+                 FROM pg_catalog.pg_constraint k \
+                 JOIN pg_catalog.pg_class c ON c.oid = k.conrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_catalog.pg_class r ON r.oid = k.confrelid \
+                 WHERE n.nspname = {schema} AND {TABLE_KINDS} \
+                   AND k.contype IN ('p', 'u', 'f', 'c') AND k.conparentid = 0"
+    )
+}
+
+/// The query of indexes of no constraint. `conindid` of a foreign key names the *referenced*
+/// table's index, hence the contype filter. A plain key column is read by name
+/// (pg_get_indexdef would quote it), an expression (attnum 0) by its definition.
+fn indexes_sql(schema: &str) -> String {
+    format!(
+        "SELECT 'indexes', c.relname::text, i.relname::text, x.indisunique, \
+                        array_to_json(ARRAY(SELECT CASE WHEN x.indkey[pos - 1] = 0 \
+                                          THEN pg_catalog.pg_get_indexdef(x.indexrelid, pos, true) \
+                                          ELSE (SELECT a.attname::text \
+                                                FROM pg_catalog.pg_attribute a \
+                                                WHERE a.attrelid = x.indrelid \
+                                                  AND a.attnum = x.indkey[pos - 1]) END \
+                              FROM generate_series(1, x.indnkeyatts) AS pos \
+                              ORDER BY pos))::text, \
+                        pg_catalog.pg_get_expr(x.indpred, x.indrelid, true) \
+                 FROM pg_catalog.pg_index x \
+                 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
+                 JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = {schema} AND {TABLE_KINDS} \
+                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k \
+                                   WHERE k.conindid = x.indexrelid \
+                                     AND k.conrelid = x.indrelid \
+                                     AND k.contype IN ('p', 'u', 'x'))"
+    )
+}
+
+/// The tables in the rows of the three queries (without their leading word).
+fn tables_of(
+    columns: Vec<TextRow>,
+    constraints: Vec<TextRow>,
+    indexes: Vec<TextRow>,
+) -> Result<Schema, IntrospectError> {
+    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    for row in columns {
         let mut row = Columns::new(row);
         let table_name = row.text();
         if is_bookkeeping_table(&table_name) {
@@ -209,36 +324,7 @@ pub fn introspect_in(
         });
     }
 
-    // Constraints. `conparentid = 0` drops the copies PostgreSQL makes of a foreign key for each
-    // partition of a referenced partitioned table; NOT NULL is in attnotnull, not here.
-    let rows = session
-        .simple_query(&format!(
-            "SELECT c.relname::text, k.conname::text, k.contype::text, \
-                        array_to_json(ARRAY(SELECT a.attname::text \
-                              FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord) \
-                              JOIN pg_catalog.pg_attribute a \
-                                ON a.attrelid = k.conrelid AND a.attnum = u.num \
-                              ORDER BY u.ord))::text, \
-                        r.relname::text, \
-                        array_to_json(ARRAY(SELECT a.attname::text \
-                              FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord) \
-                              JOIN pg_catalog.pg_attribute a \
-                                ON a.attrelid = k.confrelid AND a.attnum = u.num \
-                              ORDER BY u.ord))::text, \
-                        k.confdeltype::text, k.confupdtype::text, \
-                        CASE WHEN k.contype = 'c' \
-                             THEN pg_catalog.pg_get_constraintdef(k.oid, true) END, \
-                        CASE WHEN k.contype = 'c' \
-                             THEN pg_catalog.obj_description(k.oid, 'pg_constraint') END \
-                 FROM pg_catalog.pg_constraint k \
-                 JOIN pg_catalog.pg_class c ON c.oid = k.conrelid \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 LEFT JOIN pg_catalog.pg_class r ON r.oid = k.confrelid \
-                 WHERE n.nspname = {schema_literal} AND {TABLE_KINDS} \
-                   AND k.contype IN ('p', 'u', 'f', 'c') AND k.conparentid = 0"
-        ))
-        .map_err(db)?;
-    for row in rows {
+    for row in constraints {
         let mut row = Columns::new(row);
         let table_name = row.text();
         let Some(table) = tables.get_mut(&table_name) else {
@@ -290,33 +376,7 @@ pub fn introspect_in(
         }
     }
 
-    // Indexes of no constraint. `conindid` of a foreign key names the *referenced* table's
-    // index, hence the contype filter. A plain key column is read by name (pg_get_indexdef
-    // would quote it), an expression (attnum 0) by its definition.
-    let rows = session
-        .simple_query(&format!(
-            "SELECT c.relname::text, i.relname::text, x.indisunique, \
-                        array_to_json(ARRAY(SELECT CASE WHEN x.indkey[pos - 1] = 0 \
-                                          THEN pg_catalog.pg_get_indexdef(x.indexrelid, pos, true) \
-                                          ELSE (SELECT a.attname::text \
-                                                FROM pg_catalog.pg_attribute a \
-                                                WHERE a.attrelid = x.indrelid \
-                                                  AND a.attnum = x.indkey[pos - 1]) END \
-                              FROM generate_series(1, x.indnkeyatts) AS pos \
-                              ORDER BY pos))::text, \
-                        pg_catalog.pg_get_expr(x.indpred, x.indrelid, true) \
-                 FROM pg_catalog.pg_index x \
-                 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid \
-                 JOIN pg_catalog.pg_class c ON c.oid = x.indrelid \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = {schema_literal} AND {TABLE_KINDS} \
-                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k \
-                                   WHERE k.conindid = x.indexrelid \
-                                     AND k.conrelid = x.indrelid \
-                                     AND k.contype IN ('p', 'u', 'x'))"
-        ))
-        .map_err(db)?;
-    for row in rows {
+    for row in indexes {
         let mut row = Columns::new(row);
         let table_name = row.text();
         let Some(table) = tables.get_mut(&table_name) else {

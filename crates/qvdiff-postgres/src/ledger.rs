@@ -50,10 +50,18 @@ pub(crate) fn table_exists(
     session: &mut (impl Session + ?Sized),
     table: &str,
 ) -> Result<bool, SessionError> {
-    let name = quote_string(&quote_ident(table));
     session
-        .query_value(&format!("SELECT to_regclass({name}) IS NOT NULL"))
+        .query_value(&format!("SELECT {}", exists_sql(table)))
         .map(|value| value.as_deref() == Some("t"))
+}
+
+/// Whether the bookkeeping table `table` exists, as an expression of a `SELECT` list: `t` or
+/// `f`.
+pub(crate) fn exists_sql(table: &str) -> String {
+    format!(
+        "to_regclass({}) IS NOT NULL",
+        quote_string(&quote_ident(table))
+    )
 }
 
 /// Whether the database has a ledger table (in the connection's `search_path`).
@@ -63,28 +71,23 @@ pub fn ledger_exists(session: &mut (impl Session + ?Sized)) -> Result<bool, PgEr
 
 /// Every ledger row, in the order the revisions were applied. Empty without a ledger table.
 pub fn read_ledger(session: &mut (impl Session + ?Sized)) -> Result<Vec<AppliedRevision>, PgError> {
-    read_ledger_known(session, None)
-}
-
-/// [`read_ledger`], where `exists` says whether the ledger table exists when the caller has
-/// just read it under the migration lock (sparing a round trip), `None` to look.
-pub(crate) fn read_ledger_known(
-    session: &mut (impl Session + ?Sized),
-    exists: Option<bool>,
-) -> Result<Vec<AppliedRevision>, PgError> {
-    let exists = match exists {
-        Some(exists) => exists,
-        None => ledger_exists(session)?,
-    };
-    if !exists {
+    if !ledger_exists(session)? {
         return Ok(Vec::new());
     }
     let rows = session
-        .simple_query(
-            "SELECT revision, checksum, message, applied_at, execution_ms \
-             FROM \"qvdiff_migrations\" ORDER BY applied_order",
-        )
+        .simple_query(LEDGER_ROWS_SQL)
         .map_err(|e| ledger_error("reading the ledger", e))?;
+    ledger_from_rows(rows)
+}
+
+/// The query of every ledger row, in the order the revisions were applied (read by
+/// [`ledger_from_rows`]); it fails when there is no ledger table.
+pub(crate) const LEDGER_ROWS_SQL: &str =
+    "SELECT revision, checksum, message, applied_at, execution_ms \
+     FROM \"qvdiff_migrations\" ORDER BY applied_order";
+
+/// The applied revisions in the rows of [`LEDGER_ROWS_SQL`].
+pub(crate) fn ledger_from_rows(rows: Vec<TextRow>) -> Result<Vec<AppliedRevision>, PgError> {
     rows.into_iter()
         .map(|row| {
             let mut values = row.into_iter();

@@ -166,7 +166,7 @@ pub fn render_default(value: &DefaultValue) -> String {
         DefaultValue::Bool(b) => if *b { "true" } else { "false" }.to_string(),
         DefaultValue::Text(s) => quote_string(s),
         DefaultValue::Sql(s) => s.trim().to_string(),
-        DefaultValue::PerDialect { .. } => render_default(&value.for_dialect("postgres")),
+        DefaultValue::PerDialect(_) => render_default(&value.for_dialect("postgres")),
     }
 }
 

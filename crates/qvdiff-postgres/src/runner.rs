@@ -10,7 +10,9 @@
 //! connection drops). Only under the lock is the ledger read, checked against the files and
 //! planned, so when several application servers upgrade at once they run one after the other,
 //! and the later ones find the revisions applied and report "up to date": each revision runs
-//! exactly once.
+//! exactly once. The lock and the ledger's read go in one round trip, the read a statement after
+//! the lock's; rows read by an attempt that did not get the lock are thrown away (see
+//! `advisory::with_lock_reading`).
 //!
 //! The lock is polled with `pg_try_advisory_lock` (short sleeps, up to the busy timeout), not
 //! waited for with `pg_advisory_lock`: a session blocked in a statement keeps a snapshot open,
@@ -53,9 +55,9 @@
 use crate::connect::PostgresDatabase;
 use crate::error::PgError;
 use crate::ledger::{
-    create_and_record, create_ledger, forget, offline_delete_sql, offline_insert_sql, read_audit,
-    read_ledger, read_ledger_known, record_accepted, record_applied, update_checksum,
-    CREATE_LEDGER_SQL, LEDGER_EXISTS_SQL,
+    create_and_record, create_ledger, exists_sql, forget, ledger_from_rows, offline_delete_sql,
+    offline_insert_sql, read_audit, read_ledger, record_accepted, record_applied, update_checksum,
+    CREATE_LEDGER_SQL, LEDGER_EXISTS_SQL, LEDGER_ROWS_SQL,
 };
 use crate::preflight::{self, DataStep};
 use crate::render::quote_ident;
@@ -73,6 +75,7 @@ use qvdiff_core::run_loop::{
 use qvdiff_core::runner::{
     self, parse_range, plan_range, plan_stamp, plan_upgrade, AcceptPlan, AcceptedEdit,
     AppliedRevision, Migration, Migrations, RevisionTarget, ScriptPlan, Status, LEDGER_TABLE,
+    PROGRESS_TABLE,
 };
 use qvdiff_core::wording::plural;
 use qvdiff_core::{Backend, BackendError, Dialect, Schema};
@@ -86,7 +89,7 @@ mod resume;
 mod table_locks;
 mod undo;
 
-use advisory::{poll_lock, with_lock};
+use advisory::{poll_lock, with_lock, with_lock_reading, UnderLock};
 pub use errors::{CommittedBatches, FailedStatement, PgRunFailure, RunError};
 use qvdiff_core::backend::rolled_back_note;
 
@@ -441,9 +444,9 @@ fn in_transaction(error: RunError, committed: &[String]) -> RunError {
 /// with the run's next query rather than on its own.
 struct PgLedger<'s, S: Session + ?Sized> {
     session: &'s mut S,
-    /// Whether the ledger table exists, when the run read it under the migration lock just
-    /// before its first ledger read (which uses it up): one round trip fewer.
-    exists: Option<bool>,
+    /// The ledger's rows, when the run read them in the round trip that took the migration
+    /// lock; its first ledger read uses them up.
+    rows: Option<Vec<TextRow>>,
     /// A `BEGIN` not sent yet: it goes with the next query, in the same round trip.
     begin_pending: bool,
     /// Ledger writes of the open transaction not sent yet: they go with its next query (its
@@ -455,11 +458,11 @@ struct PgLedger<'s, S: Session + ?Sized> {
 }
 
 impl<'s, S: Session + ?Sized> PgLedger<'s, S> {
-    /// The ledger behind `session`, its existence still to be looked up.
+    /// The ledger behind `session`, still to be read.
     fn of(session: &'s mut S) -> Self {
         PgLedger {
             session,
-            exists: None,
+            rows: None,
             begin_pending: false,
             held: Vec::new(),
             holding: false,
@@ -508,8 +511,10 @@ impl<S: Session + ?Sized> Ledger for PgLedger<'_, S> {
     type Error = RunError;
 
     fn read_ledger(&mut self) -> Result<Vec<AppliedRevision>, RunError> {
-        let exists = self.exists.take();
-        Ok(read_ledger_known(self, exists)?)
+        match self.rows.take() {
+            Some(rows) => Ok(ledger_from_rows(rows)?),
+            None => Ok(read_ledger(self)?),
+        }
     }
 
     fn create_ledger(&mut self) -> Result<(), RunError> {
@@ -980,6 +985,54 @@ pub fn applied(session: &mut (impl Session + ?Sized)) -> Result<Vec<AppliedRevis
     Ok(read_ledger(session)?)
 }
 
+/// The ledger rows and the revisions a stopped run left half done (see [`applied`] and
+/// `Backend::half_done`), in two round trips: which of the two tables exist, then the rows of
+/// those that do.
+pub fn applied_and_half_done(
+    session: &mut (impl Session + ?Sized),
+) -> Result<(Vec<AppliedRevision>, Vec<HalfDone>), RunError> {
+    let looking = |e: SessionError| {
+        PgError::new(
+            format!("looking for the tables {LEDGER_TABLE} and {PROGRESS_TABLE}"),
+            e.message,
+        )
+    };
+    let found = session
+        .simple_query(&format!(
+            "SELECT {LEDGER_EXISTS_SQL}, {}",
+            exists_sql(PROGRESS_TABLE)
+        ))
+        .map_err(looking)?;
+    let found: Vec<bool> = found
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|value| value.as_deref() == Some("t"))
+        .collect();
+    let reads: Vec<String> = [LEDGER_ROWS_SQL.to_string(), resume::half_done_sql()]
+        .into_iter()
+        .zip(&found)
+        .filter_map(|(read, &exists)| exists.then_some(read))
+        .collect();
+    if reads.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let rows = session.simple_query(&reads.join(";\n")).map_err(|e| {
+        PgError::new(
+            format!("reading the tables {LEDGER_TABLE} and {PROGRESS_TABLE}"),
+            e.message,
+        )
+    })?;
+    // A ledger row has five columns, a half-done revision three.
+    let (ledger_rows, progress_rows): (Vec<TextRow>, Vec<TextRow>) =
+        rows.into_iter().partition(|row| row.len() == 5);
+    Ok((
+        ledger_from_rows(ledger_rows)?,
+        resume::half_done_from_rows(progress_rows),
+    ))
+}
+
 /// Where the database behind `session` stands: applied heads, pending revisions, unknown and
 /// edited revisions (`qvdiff current`, `check --db`). Never refuses.
 pub fn status(
@@ -1074,20 +1127,23 @@ pub fn run<S: Session + ?Sized>(
     request: &RunRequest<'_>,
 ) -> Result<RunReport, RunError> {
     let options = request.options;
-    with_lock(
+    // The lock, the run's lock_timeout and the ledger in one round trip (see `with_lock_reading`).
+    let under_lock = UnderLock {
+        setting: (
+            "lock_timeout",
+            table_locks::setting(options.lock_retry.timeout),
+        ),
+        read: LEDGER_ROWS_SQL,
+        readable: LEDGER_EXISTS_SQL,
+    };
+    with_lock_reading(
         session,
         database,
         options.busy_timeout,
-        |session, release| {
-            // The run's lock_timeout and whether the ledger exists, in one round trip, read under
-            // the lock (a concurrent first run may have just created the ledger).
-            let (previous, exists) =
-                table_locks::set_timeout(session, &options.lock_retry, LEDGER_EXISTS_SQL).map_err(
-                    |e| PgError::new("setting lock_timeout for the migration", server_message(e)),
-                )?;
-            release.restore.push(table_locks::restore_sql(&previous));
+        &under_lock,
+        |session, release, ledger_rows| {
             let mut ledger = PgLedger::of(&mut *session);
-            ledger.exists = exists.map(|exists| exists == "t");
+            ledger.rows = ledger_rows;
             let mut run = PgRun {
                 ledger,
                 retry: options.lock_retry,
@@ -1099,7 +1155,7 @@ pub fn run<S: Session + ?Sized>(
                 release: Some(release.around_commit()),
                 released: false,
             };
-            // A failure is rolled back by `with_lock`, before the setting is put back.
+            // A failure is rolled back by `with_lock_reading`, before the setting is put back.
             let result = run_revisions(&mut run, request);
             release.sent = run.released;
             result
@@ -1327,6 +1383,12 @@ impl<S: Session> Backend for PostgresDatabase<S> {
 
     fn half_done(&mut self) -> Result<Vec<HalfDone>, BackendError> {
         Ok(resume::half_done(&mut self.client).map_err(RunError::from)?)
+    }
+
+    fn applied_and_half_done(
+        &mut self,
+    ) -> Result<(Vec<AppliedRevision>, Vec<HalfDone>), BackendError> {
+        Ok(applied_and_half_done(&mut self.client)?)
     }
 
     fn introspect(&mut self) -> Result<Schema, BackendError> {

@@ -1,7 +1,7 @@
 //! upgrade / downgrade / stamp on a real PostgreSQL server (`QVDIFF_TEST_POSTGRES_URL`), with
 //! real rows, concurrent deploys and a held lock. Each test gets its own database.
 
-use qvdiff_core::backend::{Direction, RunOptions};
+use qvdiff_core::backend::{Direction, HalfDone, RunOptions};
 use qvdiff_core::runner::{Migration, Migrations, Refusal};
 use qvdiff_core::{Backend, BackendErrorKind};
 use qvdiff_postgres::or_skip;
@@ -786,6 +786,18 @@ fn a_failure_after_a_concurrently_revision_keeps_what_was_committed() {
         ],
     );
     assert_eq!(ledger(&mut db), ["r1"]);
+    // `current` reads the ledger and the half-done revision together.
+    let (applied, half_done) = db.applied_and_half_done().unwrap();
+    assert_eq!(applied, db.applied().unwrap());
+    assert_eq!(
+        half_done,
+        [HalfDone {
+            revision: "r2".to_string(),
+            direction: Direction::Up,
+            statements_done: 1
+        }]
+    );
+    assert_eq!(half_done, db.half_done().unwrap());
     // The first statement recorded as done, and that the revision started.
     assert_eq!(
         count(
@@ -1182,9 +1194,12 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
     );
     let migrations = set(vec![three()[0].clone(), rename.clone()]);
     let mut db = open(&test_db);
-    // The session an application lends has a lock_timeout of its own.
+    // The session an application lends has a lock_timeout of its own, and may read in
+    // repeatable read by default (the ledger is still read after the lock is taken).
     db.client
-        .batch_execute("SET lock_timeout = '4321ms'")
+        .batch_execute(
+            "SET lock_timeout = '4321ms'; SET default_transaction_isolation = 'repeatable read'",
+        )
         .unwrap();
     let mut session = Recording {
         client: &mut db.client,
@@ -1193,25 +1208,52 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
     let first =
         qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "r1", &opts())).unwrap();
     assert_eq!(revisions(&first), ["r1"]);
-    // Two statements; no ledger to read yet, and it is created in the round trip of the row.
+    // Two statements and no ledger yet: the lock with the ledger's read, which fails; whether
+    // the lock is held, with the setting and whether there is a ledger; BEGIN with the first
+    // statement; the second; the ledger created with its row, COMMIT and the unlock.
     let sent = std::mem::take(&mut session.sent);
-    assert!(sent.len() <= 5, "{} round trips: {sent:#?}", sent.len());
+    assert_eq!(sent.len(), 5, "{sent:#?}");
 
-    // One revision of one statement on a database with a ledger: the lock, the run's
-    // lock_timeout with whether the ledger exists, the ledger, BEGIN with the statement, and
-    // its ledger row with the setting put back, COMMIT and the unlock.
+    // One revision of one statement on a database with a ledger: the lock with the run's
+    // lock_timeout and the ledger, BEGIN with the statement, and its ledger row with the
+    // setting put back, COMMIT and the unlock.
     let report =
         qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "head", &opts()))
             .unwrap();
     assert_eq!(revisions(&report), ["r2"]);
     let sent = std::mem::take(&mut session.sent);
-    assert!(sent.len() <= 5, "{} round trips: {sent:#?}", sent.len());
-    // Nothing to do: the lock, the setting, the ledger, the unlock.
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert!(
+        sent[0].contains("pg_try_advisory_lock") && sent[0].contains("FROM \"qvdiff_migrations\""),
+        "{sent:#?}"
+    );
+    // Nothing to do: the lock with the setting and the ledger, then the setting put back with
+    // the unlock.
     let noop = qvdiff_postgres::runner::run(&mut session, "db", &up(&migrations, "head", &opts()))
         .unwrap();
     assert!(noop.is_noop());
     let sent = std::mem::take(&mut session.sent);
-    assert!(sent.len() <= 4, "{} round trips: {sent:#?}", sent.len());
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    // `current`: which of the ledger and the progress table exist, then the ledger's rows.
+    let (applied, half_done) =
+        qvdiff_postgres::runner::applied_and_half_done(&mut session).unwrap();
+    let sent = std::mem::take(&mut session.sent);
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert_eq!(
+        applied
+            .iter()
+            .map(|a| a.revision.as_str())
+            .collect::<Vec<_>>(),
+        ["r1", "r2"]
+    );
+    assert!(half_done.is_empty());
+    // `check --db`: the schema (the default one found in the same query) in one round trip.
+    let schema = qvdiff_postgres::introspect(&mut session).unwrap();
+    let sent = std::mem::take(&mut session.sent);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let items = schema.table("items").expect("items introspected");
+    assert!(items.column("name").is_some(), "{items:?}");
+    assert_eq!(items.primary_key, ["id"]);
 
     // A failed run puts the setting back and releases the lock too.
     let broken = set(vec![
@@ -1252,6 +1294,39 @@ fn a_small_upgrade_takes_few_round_trips_and_puts_the_session_back() {
         ),
         0
     );
+    // `[postgres] schema`: a missing one is refused without being created and leaves the
+    // search_path as it was; created when asked and put on the search_path in one round trip.
+    let search_path = |db: &mut PostgresDatabase| {
+        db.client
+            .query_one("SELECT current_setting('search_path')", &[])
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    let before = search_path(&mut db);
+    let refused = qvdiff_postgres::connect::use_schema(&mut db.client, "db", "app", false)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("schema app ([postgres] schema in qvdiff.toml) does not exist"));
+    assert_eq!(search_path(&mut db), before);
+    let mut session = Recording {
+        client: &mut db.client,
+        sent: Vec::new(),
+    };
+    qvdiff_postgres::connect::use_schema(&mut session, "db", "app", true).unwrap();
+    assert_eq!(session.sent.len(), 1, "{:#?}", session.sent);
+    let schemas = |db: &mut PostgresDatabase| {
+        db.client
+            .query_one("SELECT current_schemas(false)::text", &[])
+            .unwrap()
+            .get::<_, String>(0)
+    };
+    assert_eq!(schemas(&mut db), "{app}");
+    db.client
+        .batch_execute(&format!("SET search_path TO {before}"))
+        .unwrap();
+    assert_eq!(schemas(&mut db), "{public}");
+    qvdiff_postgres::connect::use_schema(&mut db.client, "db", "app", false).unwrap();
+    assert_eq!(schemas(&mut db), "{app}");
 }
 
 /// A revision run step by step that checks the rows (a unique index built concurrently, a CHECK

@@ -111,7 +111,7 @@ pub fn replay_schema<'a>(
     let scripts: Vec<(&str, &str)> = scripts.into_iter().collect();
     let mut pure = SchemaReplay::default();
     if pure.apply(scripts.iter().map(|(_, sql)| *sql)).is_some() {
-        return Ok((pure.schema(), pure.objects()));
+        return Ok(pure.into_parts());
     }
     if let Some(replayed) = replay_in_parts(&scripts) {
         return Ok(replayed);

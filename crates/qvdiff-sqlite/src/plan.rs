@@ -39,6 +39,12 @@ impl Dialect for Sqlite {
         .normalized()
     }
 
+    fn normalize_owned(&self, mut schema: Schema) -> Schema {
+        // In place, on this thread: no copy to make, and a few milliseconds of work at most.
+        schema.tables.iter_mut().for_each(normalize_table_in_place);
+        schema.normalized()
+    }
+
     fn plan(&self, from: &Schema, to: &Schema, changes: &[Change]) -> Result<Plan, PlanError> {
         Planner::new(from, to, changes)?.plan()
     }
@@ -97,6 +103,12 @@ fn refuse_arrays(to: &Schema) -> Result<(), PlanError> {
 /// lists sorted, no comments (SQLite has nowhere to keep them). Migration hints are kept.
 pub fn normalize_table(table: &Table) -> Table {
     let mut table = table.clone();
+    normalize_table_in_place(&mut table);
+    table
+}
+
+/// [`normalize_table`] without the copy.
+fn normalize_table_in_place(table: &mut Table) {
     table.comment = None;
     let single_pk = match table.primary_key.as_slice() {
         [single] => Some(single.clone()),
@@ -140,7 +152,6 @@ pub fn normalize_table(table: &Table) -> Table {
     }
     table.uniques = merged;
     table.normalize();
-    table
 }
 
 /// Everything the changes say about one table that exists on both sides.

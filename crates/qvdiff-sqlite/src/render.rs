@@ -231,7 +231,7 @@ pub fn render_default(value: &DefaultValue) -> String {
         DefaultValue::Bool(true) => "TRUE".to_string(),
         DefaultValue::Bool(false) => "FALSE".to_string(),
         DefaultValue::Text(s) => quote_string(s),
-        DefaultValue::PerDialect { .. } => render_default(&value.for_dialect("sqlite")),
+        DefaultValue::PerDialect(_) => render_default(&value.for_dialect("sqlite")),
         DefaultValue::Sql(expr) => {
             let inner = sqltext::strip_outer_parens(expr);
             if is_bare_default(inner) {

@@ -152,6 +152,8 @@ fn create_then_introspect_round_trips() {
     assert_eq!(tables_of(&conn), wanted.without_hints(), "{create}");
     // Normalizing is idempotent.
     assert_eq!(Sqlite.normalize(&wanted), wanted);
+    // In place, it gives the same schema as the copy.
+    assert_eq!(Sqlite.normalize_owned(rich_schema()), wanted);
 }
 
 #[test]

@@ -59,7 +59,7 @@
 
 pub use qvdiff_core::{
     BackendError, BackendErrorKind, Check, Column, ColumnType, DefaultValue, FkAction, ForeignKey,
-    Index, Schema, Table, Unique, VariantRename,
+    Index, PerDialectSql, Schema, Table, Unique, VariantRename,
 };
 pub use qvdiff_derive::{Enum, Model};
 

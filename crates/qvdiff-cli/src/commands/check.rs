@@ -12,6 +12,7 @@ use qvdiff_core::diff::diff;
 use qvdiff_core::wording::plural;
 use qvdiff_core::Renames;
 use qvdiff_core::Schema;
+use std::borrow::Cow;
 
 /// Returns exit code 0 when everything agrees, 1 with a report when something differs.
 pub fn run(
@@ -48,15 +49,29 @@ pub fn run(
     );
     let models = models?;
     let (live, histories, schemas) = recorded?;
-    let mut problems = 0;
-    for (history, schema) in histories.iter().zip(&schemas) {
-        // With two histories (SQLite and PostgreSQL) each report says which one it is about.
-        let which = if histories.len() > 1 {
+    // With two histories (SQLite and PostgreSQL) each report says which one it is about.
+    let which = |history: &History| {
+        if histories.len() > 1 {
             format!(" in {}", history.shown())
         } else {
             String::new()
-        };
-        problems += check_history(config, &models, &which, history, schema);
+        }
+    };
+    let mut problems = 0;
+    let mut checked = histories.iter().zip(&schemas);
+    let last = checked.next_back();
+    for (history, schema) in checked {
+        problems += check_history(
+            config,
+            Cow::Borrowed(&models),
+            &which(history),
+            history,
+            schema,
+        );
+    }
+    // The last history takes the models themselves: nothing reads them afterwards.
+    if let Some((history, schema)) = last {
+        problems += check_history(config, Cow::Owned(models), &which(history), history, schema);
     }
     let live_checked = match &live {
         Some((dir, database)) => {
@@ -104,13 +119,16 @@ pub fn run(
 /// Heads and model changes of one history. Returns how many kinds of problem it printed.
 fn check_history(
     config: &Config,
-    models: &Schema,
+    models: Cow<'_, Schema>,
     which: &str,
     history: &History,
     recorded: &Schema,
 ) -> usize {
     let dialect = dialects::planner(config, history.dialect);
-    let wanted = dialect.normalize(models);
+    let wanted = match models {
+        Cow::Owned(models) => dialect.normalize_owned(models),
+        Cow::Borrowed(models) => dialect.normalize(models),
+    };
     let folder = history;
     let history = &history.migrations;
     let heads = history.graph().heads();

@@ -505,10 +505,7 @@ pub fn current(config: &Config, db_flag: Option<&str>, console: &Console) -> Cli
         (Vec::new(), Vec::new())
     } else {
         let mut db = dialects::open(&database, false)?;
-        (
-            db.applied().map_err(run_error)?,
-            db.half_done().map_err(run_error)?,
-        )
+        db.applied_and_half_done().map_err(run_error)?
     };
     let status = qvdiff_core::runner::status(migrations, &applied);
     let mut out = String::new();
@@ -586,9 +583,9 @@ pub fn history(config: &Config, db_flag: Option<&str>) -> CliResult<()> {
             let (dir, database) = db_url::resolve_database(config, db_flag)?;
             let (applied, accepted, half_done) = if database.exists() {
                 let mut db = dialects::open(&database, false)?;
-                let applied = db.applied().map_err(run_error)?;
+                let (applied, half_done) = db.applied_and_half_done().map_err(run_error)?;
                 let accepted = db.accepted_edits().map_err(run_error)?;
-                (applied, accepted, db.half_done().map_err(run_error)?)
+                (applied, accepted, half_done)
             } else {
                 (Vec::new(), Vec::new(), Vec::new())
             };

@@ -15,6 +15,7 @@ use qvdiff_core::migration::{is_valid_revision, render_steps, revision_at, Migra
 use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
 use qvdiff_core::{Change, Dialect, Step};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Generates, verifies and writes the next migration: one file per history the project keeps
@@ -64,7 +65,7 @@ pub fn run(
     let revision = choose_revision(&histories, args.rev_id.as_deref())?;
     // The models and the starting schemas do not need each other: read them at once (models
     // errors are still reported first).
-    let (wanted, baselines) = if args.empty {
+    let (mut wanted, baselines) = if args.empty {
         (None, Vec::new())
     } else {
         let (wanted, baselines) = qvdiff_core::parallel::join(
@@ -91,16 +92,21 @@ pub fn run(
     };
     let mut baselines = baselines.into_iter();
     let mut drafts = Vec::new();
-    for history in &histories {
+    for (i, history) in histories.iter().enumerate() {
         let new = NewRevision {
             config,
             history,
             id: &revision,
             message: &message,
         };
+        // The last history takes the models themselves, to free them once they are planned.
+        let models = match i + 1 == histories.len() {
+            true => wanted.take().map(Cow::Owned),
+            false => wanted.as_ref().map(Cow::Borrowed),
+        };
         let draft = self::drafts(
             new,
-            wanted.as_ref().zip(baselines.next()),
+            models.zip(baselines.next()),
             db_flag.filter(|_| live_dialect == Some(history.dialect)),
             online,
             prompter,
@@ -353,6 +359,7 @@ pub(crate) fn draft(
     prompter: &Prompter,
     console: &Console,
 ) -> CliResult<Option<Draft>> {
+    let generated = generated.map(|(wanted, base)| (Cow::Borrowed(wanted), base));
     let drafts = drafts(revision, generated, db_flag, false, prompter, console)?;
     Ok(drafts.into_iter().next())
 }
@@ -361,7 +368,7 @@ pub(crate) fn draft(
 /// an expand and a contract revision (see [`crate::commands::online`]): the files in order.
 pub(crate) fn drafts(
     revision: NewRevision,
-    generated: Option<(&qvdiff_core::Schema, Baseline)>,
+    generated: Option<(Cow<'_, qvdiff_core::Schema>, Baseline)>,
     db_flag: Option<&str>,
     online: bool,
     prompter: &Prompter,
@@ -390,7 +397,10 @@ pub(crate) fn drafts(
         }]);
     };
     let dialect = crate::dialects::planner(config, history.dialect);
-    let proposal = propose(dialect.as_ref(), &base, wanted, prompter, console)?;
+    let proposal = propose(dialect.as_ref(), &base, &wanted, prompter, console)?;
+    // Models handed over are freed now: the proposal holds the planned copy, and on a big
+    // project the proof below would otherwise need room beside both.
+    drop(wanted);
     if proposal.changes.is_empty() {
         return Ok(Vec::new());
     }

@@ -22,7 +22,7 @@
 use super::index_step::IndexStep;
 use crate::error::PgError;
 use crate::render::quote_string;
-use crate::session::{Session, SessionError};
+use crate::session::{Session, SessionError, TextRow};
 use qvdiff_core::backend::{Direction, HalfDone};
 use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
 
@@ -252,14 +252,25 @@ pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<Hal
         return Ok(Vec::new());
     }
     let rows = session
-        .simple_query(&format!(
-            "SELECT revision, direction, \
-                 count(*) FILTER (WHERE statement >= 0 AND {LAST_KEY_SQL} IS NULL) \
-                 FROM \"qvdiff_migrations_progress\" p GROUP BY 1, 2 ORDER BY 1, 2"
-        ))
+        .simple_query(&half_done_sql())
         .map_err(|e| progress_error("reading the progress table".to_string(), e))?;
-    Ok(rows
-        .into_iter()
+    Ok(half_done_from_rows(rows))
+}
+
+/// The query of the half-done revisions, three columns a row (read by [`half_done_from_rows`]):
+/// the statements done, a batched one counted once its last batch is recorded. It fails when
+/// there is no progress table.
+pub(super) fn half_done_sql() -> String {
+    format!(
+        "SELECT revision, direction, \
+             count(*) FILTER (WHERE statement >= 0 AND {LAST_KEY_SQL} IS NULL) \
+             FROM \"qvdiff_migrations_progress\" p GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+}
+
+/// The half-done revisions in the rows of [`half_done_sql`].
+pub(super) fn half_done_from_rows(rows: Vec<TextRow>) -> Vec<HalfDone> {
+    rows.into_iter()
         .map(|row| {
             let mut values = row.into_iter().map(Option::unwrap_or_default);
             let revision = values.next().unwrap_or_default();
@@ -274,7 +285,7 @@ pub(super) fn half_done(session: &mut (impl Session + ?Sized)) -> Result<Vec<Hal
                 statements_done,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Deletes a finished revision's progress rows (in the transaction that writes its ledger row).

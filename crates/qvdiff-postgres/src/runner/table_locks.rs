@@ -41,34 +41,8 @@ pub(super) fn pause_before_retry(attempt: u32) -> Duration {
 }
 
 /// `lock_timeout` as a setting's text, in milliseconds (`0`: no limit).
-fn setting(timeout: Duration) -> String {
+pub(super) fn setting(timeout: Duration) -> String {
     format!("{}ms", timeout.as_millis())
-}
-
-/// Sets the session's `lock_timeout` for a run (outside any transaction, so that a rollback
-/// does not undo it), in one round trip with reading the value it had (for [`restore_sql`])
-/// and the value of `also`, an expression of a `SELECT` list the run needs at its start.
-pub(super) fn set_timeout(
-    session: &mut (impl Session + ?Sized),
-    retry: &LockRetry,
-    also: &str,
-) -> Result<(String, Option<String>), SessionError> {
-    let rows = session.simple_query(&format!(
-        "SELECT current_setting('lock_timeout'), {also}; SET lock_timeout = {}",
-        quote_string(&setting(retry.timeout))
-    ))?;
-    let mut row = rows.into_iter().next().unwrap_or_default().into_iter();
-    let previous = row.next().flatten().unwrap_or_else(|| "0".to_string());
-    Ok((previous, row.next().flatten()))
-}
-
-/// The expression of a `SELECT` list that puts back the `lock_timeout` a run found: the
-/// connection may be an application's. The runner sends it with the unlock.
-pub(super) fn restore_sql(previous: &str) -> String {
-    format!(
-        "set_config('lock_timeout', {}, false)",
-        quote_string(previous)
-    )
 }
 
 /// Runs a `CONCURRENTLY` statement without `lock_timeout` (see the module docs), then sets the

@@ -125,20 +125,28 @@ impl SchemaReplay {
         Some(())
     }
 
-    /// The schema as [`crate::introspect`] reads it: application tables only, normalized.
-    pub(crate) fn schema(&self) -> Schema {
+    /// The schema as [`crate::introspect`] reads it (application tables only, normalized) and
+    /// the stored objects as [`SchemaReplay::objects`] lists them, moved out rather than copied:
+    /// at the end of a long history the replay holds the only copy of every table.
+    pub(crate) fn into_parts(self) -> (Schema, Vec<StoredObject>) {
         let mut tables: Vec<Table> = self
             .tables
-            .values()
+            .into_values()
             .filter(|table| !is_internal_table(&table.name))
-            .cloned()
             .collect();
         // Each table is kept normalized: sorting them is all that is left to do.
         tables.sort_by(|a, b| a.name.cmp(&b.name));
-        Schema {
+        // The replay stores only tables and indexes: tables, then indexes, each in creation order.
+        let (mut objects, indexes): (Vec<StoredObject>, Vec<StoredObject>) = self
+            .objects
+            .into_values()
+            .partition(|object| object.kind == "table");
+        objects.extend(indexes);
+        let schema = Schema {
             tables,
             ..Schema::default()
-        }
+        };
+        (schema, objects)
     }
 
     /// Every table (SQLite's and qvdiff's own included), normalized, in no order.

@@ -4,14 +4,21 @@ use super::*;
 use crate::apply::{replay, stored_objects};
 use crate::introspect::introspect;
 
-/// The replay and SQLite on the same scripts: both schema and stored objects.
+/// The schema the replay gives at its end ([`SchemaReplay::into_parts`]), leaving it as it is.
+fn schema_of(pure: &SchemaReplay) -> Schema {
+    pure.clone().into_parts().0
+}
+
+/// The replay and SQLite on the same scripts: both schema and stored objects, as they are read
+/// while the replay goes on and as they are moved out at its end.
 fn assert_same_as_sqlite(scripts: &[&str]) {
     let mut pure = SchemaReplay::default();
     pure.apply(scripts.iter().copied())
         .expect("the model reads these scripts");
     let conn = replay(scripts.iter().map(|sql| ("test", *sql))).unwrap();
-    assert_eq!(pure.schema(), introspect(&conn).unwrap());
-    assert_eq!(pure.objects(), stored_objects(&conn).unwrap());
+    let (schema, objects) = (introspect(&conn).unwrap(), stored_objects(&conn).unwrap());
+    assert_eq!(pure.objects(), objects);
+    assert_eq!(pure.into_parts(), (schema, objects));
 }
 
 const PARENT: &str = concat!(
@@ -69,7 +76,7 @@ fn adds_columns_as_sqlite_stores_them() {
     let objects = stored_objects(&conn).unwrap();
     let mut pure = SchemaReplay::from_stored(&objects).expect("reads ADD COLUMN's text");
     assert_eq!(pure.objects(), objects);
-    assert_eq!(pure.schema(), introspect(&conn).unwrap());
+    assert_eq!(schema_of(&pure), introspect(&conn).unwrap());
     let more = "ALTER TABLE \"parent\" ADD COLUMN \"last\" DATE;";
     pure.apply([more]).unwrap();
     let conn = replay([
@@ -80,7 +87,7 @@ fn adds_columns_as_sqlite_stores_them() {
     ])
     .unwrap();
     assert_eq!(pure.objects(), stored_objects(&conn).unwrap());
-    assert_eq!(pure.schema(), introspect(&conn).unwrap());
+    assert_eq!(schema_of(&pure), introspect(&conn).unwrap());
 }
 
 #[test]
@@ -170,7 +177,7 @@ fn every_prefix_of_a_script_is_read_as_sqlite_runs_it_or_left_to_sqlite() {
         read += 1;
         let conn = replay([("test", prefix)])
             .unwrap_or_else(|e| panic!("the model read what SQLite refuses: {e}\n{prefix}"));
-        assert_eq!(pure.schema(), introspect(&conn).unwrap(), "{prefix}");
+        assert_eq!(schema_of(&pure), introspect(&conn).unwrap(), "{prefix}");
         assert_eq!(pure.objects(), stored_objects(&conn).unwrap(), "{prefix}");
     }
     assert!(read > 8, "only {read} prefixes were read");
@@ -224,5 +231,5 @@ fn starts_from_stored_objects() {
     let objects = stored_objects(&conn).unwrap();
     let pure = SchemaReplay::from_stored(&objects).unwrap();
     assert_eq!(pure.objects(), objects);
-    assert_eq!(pure.schema(), introspect(&conn).unwrap());
+    assert_eq!(schema_of(&pure), introspect(&conn).unwrap());
 }
