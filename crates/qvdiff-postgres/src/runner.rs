@@ -679,6 +679,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             hook: hook.as_ref(),
             recorded: &progress.batched_to,
             committed: None,
+            vacuumed: None,
         };
         let mut reach = undo::Reach {
             steps: undoable,

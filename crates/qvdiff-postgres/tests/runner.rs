@@ -1918,3 +1918,106 @@ fn steps_only_write_the_rows_of_a_progress_table_another_role_owns() {
         0
     );
 }
+
+/// A batched backfill over a composite key of a date and a text continues after the key its
+/// last batch reached, whatever `DateStyle` the sessions of the stopped run and of the next one
+/// had: the key is written and read in ISO (`'05/03/2024'` under `SQL, DMY` would be read as
+/// May 3rd under `ISO, MDY`, and the keys of two months skipped).
+#[test]
+fn a_stopped_backfill_over_a_date_and_text_key_continues_under_another_date_style() {
+    let (test_db, mut db) = or_skip!(fresh("runner_batch_date_key"));
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE sales (day date, shop text, hits integer NOT NULL DEFAULT 0, \
+             PRIMARY KEY (day, shop));\n\
+             INSERT INTO sales SELECT date '2024-02-25' + g, s \
+             FROM generate_series(0, 49) g, unnest(ARRAY['a', 'b']) s;\n\
+             ANALYZE sales;",
+            "DROP TABLE sales;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "-- qvdiff:batch 10\nUPDATE sales SET hits = hits + 1;",
+            "UPDATE sales SET hits = hits - 1;",
+        ),
+    ]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let heard = Arc::clone(&reports);
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 0,
+        },
+        batch_progress: Some(Arc::new(
+            move |report: &qvdiff_core::backend::BatchProgress| {
+                heard.lock().unwrap().push(report.clone());
+            },
+        )),
+        ..opts()
+    };
+    db.client
+        .batch_execute("SET DateStyle = 'SQL, DMY'")
+        .unwrap();
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute(
+            "BEGIN; SELECT * FROM sales WHERE day = '2024-03-08' AND shop = 'a' FOR UPDATE",
+        )
+        .unwrap();
+    let error = db.run(&up(&migrations, "head", &options)).unwrap_err();
+    holder.batch_execute("ROLLBACK").unwrap();
+    // The statement has no WHERE: the message does not say one keeps the rows from a second
+    // change; the next run continuing after the key does.
+    let message = error.to_string();
+    assert_mentions(
+        &message,
+        &["running `qvdiff upgrade` again continues after key '2024-03-05', 'b'"],
+    );
+    assert!(
+        !message.contains("match the statement's WHERE"),
+        "{message}"
+    );
+    // Two batches of five days each committed: up to March 5th, shop b.
+    assert!(
+        matches!(&error, RunError::Dialect(PgRunFailure::LockTimeout { batches: Some(b), .. })
+            if b.batches == 2 && b.last_key == "'2024-03-05', 'b'"),
+        "{error:?}"
+    );
+    assert_eq!(
+        db.client
+            .query_one("SELECT current_setting('DateStyle')", &[])
+            .unwrap()
+            .get::<_, String>(0),
+        "SQL, DMY"
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM sales WHERE hits = 1"),
+        20
+    );
+
+    db.client
+        .batch_execute("SET DateStyle = 'ISO, MDY'")
+        .unwrap();
+    let first_run = std::mem::take(&mut *reports.lock().unwrap());
+    assert_eq!(first_run.len(), 2, "{first_run:?}");
+    assert_eq!(first_run[1].estimate, Some(100));
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    // The continuing run counts from the key reached, against the rows after it (80 of the
+    // 100, as the planner estimates them): it ends near all of them, not at a fifth.
+    let heard = reports.lock().unwrap().clone();
+    let last = heard.last().unwrap();
+    assert!(last.done);
+    assert_eq!((last.walked, last.changed), (80, 80));
+    let estimate = last.estimate.unwrap();
+    assert!((60..100).contains(&estimate), "{heard:?}");
+    // Each row changed once: none skipped, none of the first run's changed again.
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM sales WHERE hits = 1"),
+        100
+    );
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+}
