@@ -2021,3 +2021,69 @@ fn a_stopped_backfill_over_a_date_and_text_key_continues_under_another_date_styl
     );
     assert_eq!(ledger(&mut db), ["r1", "r2"]);
 }
+
+/// When recording a batched statement as done waits out `lock_timeout` after its last batch
+/// (here a session holds the row of its batches under way), the attempt again records it
+/// without vacuuming the whole table a second time.
+#[test]
+fn a_retried_record_after_the_last_batch_vacuums_the_table_once() {
+    let (test_db, mut db) = or_skip!(fresh("runner_batch_vacuum_once"));
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE tallies (id bigint PRIMARY KEY, n integer NOT NULL);\n\
+             INSERT INTO tallies SELECT g, 0 FROM generate_series(1, 4) g;",
+            "DROP TABLE tallies;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "-- qvdiff:batch 2\nUPDATE tallies SET n = n + 1;",
+            "UPDATE tallies SET n = n - 1;",
+        ),
+    ]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let holder = Mutex::new(Some(test_db.connect()));
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 3,
+        },
+        batch_progress: Some(Arc::new(
+            move |report: &qvdiff_core::backend::BatchProgress| {
+                if report.walked < 4 || report.done {
+                    return;
+                }
+                // After the last batch: the row of the batches under way is held for a while.
+                let Some(mut holder) = holder.lock().unwrap().take() else {
+                    return;
+                };
+                holder
+                    .batch_execute(
+                        "BEGIN; SELECT * FROM qvdiff_migrations_progress \
+                         WHERE revision = 'r2' FOR UPDATE",
+                    )
+                    .unwrap();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(600));
+                    holder.batch_execute("ROLLBACK").unwrap();
+                });
+            },
+        )),
+        ..opts()
+    };
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM tallies WHERE n = 1"),
+        4
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'tallies'"
+        ),
+        1
+    );
+}
