@@ -434,9 +434,31 @@ pub(super) fn migrate_change(
         return Ok(None);
     }
     let file = only_file_with_prefix(&p.path("migrations"), "r2_change")?;
-    std::fs::read_to_string(&file)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    console_says_the_index_renames(&text, &format!("{}{}", run.stdout, run.stderr))?;
+    Ok(Some(text))
+}
+
+/// The console says what the SQL does: an index the up section renames is said as a rename,
+/// never as a drop and an add.
+fn console_says_the_index_renames(file: &str, console: &str) -> Result<(), String> {
+    let up = file.split("-- qvdiff:down").next().unwrap_or(file);
+    for line in up.lines() {
+        let Some(rest) = line.strip_prefix("ALTER INDEX \"") else {
+            continue;
+        };
+        let Some((old, rest)) = rest.split_once("\" RENAME TO \"") else {
+            continue;
+        };
+        let new = rest.trim_end_matches(['"', ';']);
+        let said = format!("rename index {old} to {new}");
+        if !console.contains(&said) || console.contains(&format!("drop index {old} ")) {
+            return Err(format!(
+                "the SQL renames index {old} to {new}; the console should say \"{said}\":\n{console}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The contract revision `migrate` wrote beside `r2_change` (expand / contract), if any.

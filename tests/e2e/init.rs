@@ -181,6 +181,33 @@ fn init_dialect_postgres_without_a_database_leaves_it_to_database_url() {
 }
 
 #[test]
+fn init_reads_the_dialect_in_any_case_as_qvdiff_toml_does() {
+    for (named, written) in [
+        ("Postgres", "postgres"),
+        ("POSTGRESQL", "postgres"),
+        ("SQLite", "sqlite"),
+    ] {
+        let p = Project::empty();
+        p.qvdiff(&["init", "--dialect", named]).expect_code(0);
+        let config = p.read("qvdiff.toml");
+        assert!(
+            config.contains(&format!("dialect = \"{written}\"")),
+            "{named}: {config}"
+        );
+        // The file as a user might edit it reads the same.
+        p.write(
+            "qvdiff.toml",
+            &config.replace(
+                &format!("dialect = \"{written}\""),
+                &format!("dialect = \"{named}\""),
+            ),
+        );
+        p.write("src/models.rs", ITEM_MODEL);
+        p.qvdiff(&["migrate", "-m", "create items"]).expect_code(0);
+    }
+}
+
+#[test]
 fn init_takes_the_dialect_of_the_database_url() {
     let p = Project::empty();
     p.qvdiff(&["init", "--database", "postgres://app@db.internal:5432/shop"])

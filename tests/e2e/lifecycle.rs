@@ -404,6 +404,18 @@ fn downgrade_sql_prints_the_down_sections_and_leaves_the_database_byte_identical
     );
     assert!(one.stdout.contains("'r2'"), "{}", one.stdout);
     assert!(!one.stdout.contains("DROP TABLE"), "{}", one.stdout);
+    // The header names the revision `-1` reaches, not `-1`.
+    for relative in [
+        &["downgrade", "--sql"][..],
+        &["downgrade", "-1", "--sql"][..],
+    ] {
+        let script = p.qvdiff(relative).expect_code(0);
+        assert!(
+            script.stdout.contains("r2 -> r1") && !script.stdout.contains("-> -1"),
+            "{relative:?}: {}",
+            script.stdout
+        );
+    }
     let all = p.qvdiff(&["downgrade", "base", "--sql"]).expect_code(0);
     assert!(
         all.stdout.find("DROP INDEX \"ix_items_sku\"") < all.stdout.find("DROP TABLE \"items\""),
@@ -743,7 +755,7 @@ fn task_tracker_story(p: &Project, db: &TrackerDb) {
     assert!(
         refused.stderr.contains("1 row of tags holds a value")
             && refused.stderr.contains(" code that does not convert")
-            && refused.stderr.contains("(ids 2)")
+            && refused.stderr.contains("(id 2)")
             && refused.stderr.contains("nothing was changed"),
         "{}",
         refused.stderr

@@ -1623,7 +1623,11 @@ fn port_refusals_change_neither_side() {
         "{}",
         not_empty.stderr
     );
-    assert!(not_empty.stderr.contains("users"), "{}", not_empty.stderr);
+    assert!(
+        not_empty.stderr.contains("users (1 row)"),
+        "{}",
+        not_empty.stderr
+    );
     assert_eq!(error_lines(&not_empty), 1, "{}", not_empty.stderr);
     unchanged(&mut empty_client, &mut filled_client, "target not empty");
 
@@ -1644,8 +1648,12 @@ fn port_refusals_change_neither_side() {
     unchanged(&mut empty_client, &mut filled_client, "--from postgres");
 
     // The same ports are accepted once the problem is gone (the refusals were for the reason).
-    p.qvdiff(&["port", "--from", "sqlite://head.db", "--to", &empty.url])
+    let ported = p
+        .qvdiff(&["port", "--from", "sqlite://head.db", "--to", &empty.url])
         .expect_code(0);
+    let said = format!("{}{}", ported.stdout, ported.stderr);
+    assert!(said.contains("  users: 1 row, checksum"), "{said}");
+    assert!(said.contains("Ported 1 row in "), "{said}");
     assert_eq!(
         count(
             &mut empty_client,

@@ -556,6 +556,11 @@ fn erd_of_the_example_app_is_stable_mermaid_and_dot() {
         mermaid.contains("users[\"users: A seller using the app.\"] {"),
         "{mermaid}"
     );
+    // An enum shows as the models name it, with its values, though SQLite stores it as text.
+    assert!(
+        mermaid.contains("item_condition condition \"one of new, used, refurbished\""),
+        "{mermaid}"
+    );
     erd_snapshot("inventory.mmd", &mermaid);
     let dot = p
         .qvdiff(&["--config", &config, "erd", "--format", "dot"])

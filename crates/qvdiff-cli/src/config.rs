@@ -368,9 +368,10 @@ pub enum DialectKind {
 }
 
 impl DialectKind {
-    /// The dialect of a `dialect = "…"` value.
+    /// The dialect of a `dialect = "…"` value or of `init --dialect`, in any case
+    /// (`Postgres`, `SQLite`): one reading for both.
     pub fn parse(name: &str) -> Option<DialectKind> {
-        match name {
+        match name.to_ascii_lowercase().as_str() {
             "sqlite" => Some(DialectKind::Sqlite),
             "postgres" | "postgresql" => Some(DialectKind::Postgres),
             _ => None,

@@ -168,6 +168,13 @@ pub fn redact_url(url: &str) -> String {
     qvdiff_postgres::redact_url(url)
 }
 
+/// Whether the PostgreSQL driver can read `url`, without connecting: the reason when it cannot.
+pub fn check_postgres_url(url: &str) -> Result<(), String> {
+    qvdiff_postgres::connect::parse_url(url)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// The planner of `dialect`, with the project's settings for it.
 pub fn planner(config: &Config, dialect: DialectKind) -> Box<dyn Dialect> {
     match dialect {

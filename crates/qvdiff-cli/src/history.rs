@@ -9,8 +9,12 @@ use crate::error::{io_error, CliError, CliResult};
 use crate::models::display_path;
 use qvdiff_core::migration::{sanitize_message, FormatError, MigrationFile};
 use qvdiff_core::runner::{Migration, Migrations};
+use qvdiff_core::summary::recorded_fingerprint;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+
+/// A migration read from its file, with whether qvdiff generated it (fingerprint line present).
+type MarkedMigration = (Migration, bool);
 
 /// Where one of the project's histories lives, before anything is read: the folder of its
 /// migration files and the dialect their SQL is written in. A project keeps one (`migrations`,
@@ -62,7 +66,7 @@ impl HistoryDir {
     /// missing folder is an empty history). Every malformed file is reported, each naming its
     /// path and line; then the graph is checked ([`HistoryDir::link`]).
     pub fn load(&self) -> CliResult<History> {
-        let (parsed, unparsed) = self.read_files()?;
+        let (parsed, unparsed) = self.read_marked_files()?;
         if !unparsed.is_empty() {
             let n = unparsed.len();
             return Err(CliError::new(format!(
@@ -76,6 +80,8 @@ impl HistoryDir {
             )
             .with_hint("fix the file by hand, or remove it if it was never applied anywhere"));
         }
+        self.refuse_other_dialect(&parsed)?;
+        let parsed = parsed.into_iter().map(|(m, _)| m).collect();
         Ok(History {
             dialect: self.dialect,
             dir: self.path.clone(),
@@ -83,10 +89,57 @@ impl HistoryDir {
         })
     }
 
+    /// Refuses a history whose generated files are the other dialect's SQL (a SQLite project
+    /// switched to `dialect = "postgres"` over its SQLite files): every later message would
+    /// be about SQL that fails or types that differ, never about the cause. Judged by the
+    /// first generated file (`marked`: it carries qvdiff's fingerprint) that creates a table,
+    /// from the column types qvdiff's renderers write (SQLite `INTEGER`, PostgreSQL `bigint`).
+    fn refuse_other_dialect(&self, marked: &[MarkedMigration]) -> CliResult<()> {
+        let Some((migration, written_for)) = marked
+            .iter()
+            .filter(|(_, generated)| *generated)
+            .find_map(|(m, _)| written_for(&m.file.up).map(|d| (m, d)))
+        else {
+            return Ok(());
+        };
+        if written_for == self.dialect {
+            return Ok(());
+        }
+        let folder = self.shown();
+        let error = CliError::new(format!(
+            "the migrations in {folder} are {} SQL ({} creates its tables with {}'s types), but \
+             the project's dialect is {} (dialect = \"{}\" in qvdiff.toml)",
+            written_for.display_name(),
+            migration.path,
+            written_for.display_name(),
+            self.dialect.display_name(),
+            self.dialect.name()
+        ));
+        Err(match written_for {
+            DialectKind::Sqlite => error.with_hint(format!(
+                "a history is SQL of one dialect: keep dialect = \"sqlite\" for {folder}, keep \
+                 a PostgreSQL history beside it ([postgres] migrations = \"migrations/postgres\" \
+                 in qvdiff.toml; README: \"Moving an app from SQLite to PostgreSQL\") and copy \
+                 the data with `qvdiff port --from sqlite://… --to postgres://…`"
+            )),
+            DialectKind::Postgres => error.with_hint(format!(
+                "a history is SQL of one dialect: set dialect = \"postgres\" for {folder}, or \
+                 point `migrations` at a folder of SQLite files"
+            )),
+        })
+    }
+
     /// Every `*.sql` file of the folder in name order (a missing folder has none), each read
     /// and parsed: the migrations, and the files that do not parse. `load` refuses the latter;
     /// `lint` reports each as a finding.
     pub fn read_files(&self) -> CliResult<(Vec<Migration>, Vec<Unparsed>)> {
+        let (parsed, unparsed) = self.read_marked_files()?;
+        Ok((parsed.into_iter().map(|(m, _)| m).collect(), unparsed))
+    }
+
+    /// [`HistoryDir::read_files`], each migration with whether qvdiff generated it (its
+    /// fingerprint line is there).
+    fn read_marked_files(&self) -> CliResult<(Vec<MarkedMigration>, Vec<Unparsed>)> {
         let dir = &self.path;
         let mut paths = Vec::new();
         if dir.exists() {
@@ -107,7 +160,7 @@ impl HistoryDir {
             let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
             let shown = display_path(&path);
             match Migration::from_text(&text, shown.clone()) {
-                Ok(m) => parsed.push(m),
+                Ok(m) => parsed.push((m, recorded_fingerprint(&text).is_some())),
                 Err(error) => unparsed.push(Unparsed {
                     path: shown,
                     text,
@@ -229,6 +282,58 @@ pub fn revision_message(raw: &str, what: &str, example: &str) -> CliResult<Strin
     Ok(message)
 }
 
+/// The dialect whose SQL `up` is, judged by the column types of its first `CREATE TABLE` as
+/// qvdiff's renderers write them (`"id" INTEGER` for SQLite, `"id" bigint` for PostgreSQL);
+/// `None` when it creates no table or its types say neither (types of the models' own,
+/// `sql_type = "…"`, are left out).
+fn written_for(up: &str) -> Option<DialectKind> {
+    const SQLITE: [&str; 12] = [
+        "INTEGER", "REAL", "TEXT", "VARCHAR", "BOOLEAN", "DATETIME", "DATE", "TIME", "CHAR",
+        "JSON", "NUMERIC", "BLOB",
+    ];
+    const POSTGRES: [&str; 16] = [
+        "bigint",
+        "integer",
+        "smallint",
+        "double",
+        "real",
+        "text",
+        "varchar",
+        "boolean",
+        "timestamp",
+        "timestamptz",
+        "date",
+        "time",
+        "uuid",
+        "jsonb",
+        "numeric",
+        "bytea",
+    ];
+    let mut lines = up.lines().skip_while(|l| !l.starts_with("CREATE TABLE "));
+    lines.next()?;
+    let (mut sqlite, mut postgres) = (0, 0);
+    for line in lines.take_while(|l| !l.starts_with(')')) {
+        let Some(rest) = line.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let Some((_, after_name)) = rest.split_once("\" ") else {
+            continue;
+        };
+        let word: String = after_name
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        sqlite += usize::from(SQLITE.contains(&word.as_str()));
+        postgres += usize::from(POSTGRES.contains(&word.as_str()));
+    }
+    match (sqlite, postgres) {
+        (0, 0) => None,
+        (_, 0) => Some(DialectKind::Sqlite),
+        (0, _) => Some(DialectKind::Postgres),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +419,44 @@ mod tests {
             path: dir.path().join("absent"),
         };
         assert!(missing.load().unwrap().migrations.is_empty());
+    }
+
+    #[test]
+    fn only_generated_files_of_the_other_dialect_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite_up = "CREATE TABLE \"t\" (\n    \"id\" INTEGER NOT NULL PRIMARY KEY,\n    \
+                         \"name\" TEXT\n);\n";
+        let file = MigrationFile {
+            revision: "r1".into(),
+            parents: Vec::new(),
+            message: "first".into(),
+            up: sqlite_up.into(),
+            down: "DROP TABLE \"t\";\n".into(),
+        };
+        let path = dir.path().join(file.file_name());
+        let postgres = HistoryDir {
+            dialect: DialectKind::Postgres,
+            path: dir.path().to_path_buf(),
+        };
+        // Hand-written in upper case: PostgreSQL's as much as SQLite's, so not judged.
+        std::fs::write(&path, file.render()).unwrap();
+        assert!(postgres.load().is_ok());
+        // Generated (fingerprinted) with SQLite's types: the other dialect's history.
+        let generated = file.render().replace(
+            "-- qvdiff:up",
+            &format!(
+                "-- {}\n-- qvdiff:up",
+                qvdiff_core::summary::fingerprint_note(&file.up, &file.down)
+            ),
+        );
+        std::fs::write(&path, generated).unwrap();
+        let err = postgres.load().unwrap_err();
+        assert!(err.message.contains("are SQLite SQL"), "{}", err.message);
+        let sqlite = HistoryDir {
+            dialect: DialectKind::Sqlite,
+            ..postgres
+        };
+        assert!(sqlite.load().is_ok());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::wording::plural;
+
 /// How many example keys a [`DataProblem`] lists at most.
 pub const MAX_EXAMPLE_KEYS: usize = 5;
 
@@ -82,6 +84,9 @@ pub enum DataProblemKind {
         column: String,
         /// The new type, as the dialect spells it.
         to: String,
+        /// Up to [`MAX_EXAMPLE_KEYS`] of those values as SQL literals, in key order (the
+        /// example keys' order); empty when they could not be read.
+        values: Vec<String>,
     },
 }
 
@@ -127,18 +132,45 @@ impl DataProblem {
                 "change those rows of {} first, or change the check {name} in the model",
                 self.table
             ),
-            DataProblemKind::Unconverted { column, .. } => format!(
+            DataProblemKind::Unconverted { column, .. }
+            | DataProblemKind::Conversion { column, .. } => format!(
                 "give the conversion in the model with #[column(using = \"…\")] on {}.{column} \
                  (an SQL expression over the old columns, e.g. CAST(…) or CASE … END) and \
                  regenerate the migration, or fix those rows first",
                 self.table
             ),
-            DataProblemKind::Conversion { column, .. } => format!(
-                "change those values of {}.{column} first, or say how to convert them with \
-                 #[column(using = \"…\")] and regenerate the migration",
-                self.table
-            ),
         }
+    }
+}
+
+/// The nouns a key label can be (`ids`, …), each said in the singular before a single key.
+const KEY_NOUNS: [&str; 3] = ["id", "rowid", "ctid"];
+
+impl DataProblem {
+    /// The key label as it reads before `keys` keys: `id 2`, `ids 2, 4`; key column names
+    /// (`user_id, sku`) are said as they are.
+    fn key_label_before(&self, keys: usize) -> String {
+        match KEY_NOUNS
+            .iter()
+            .find(|noun| self.key_label.strip_suffix('s') == Some(**noun))
+        {
+            Some(noun) => format!("{noun}{}", plural(keys)),
+            None => self.key_label.clone(),
+        }
+    }
+
+    /// `: 'x1', 'ten'` (`, …` when more rows hold such values): the values a type change
+    /// does not convert, the same on both dialects.
+    fn example_values(&self, values: &[String]) -> String {
+        if values.is_empty() {
+            return String::new();
+        }
+        let more = if self.rows > values.len() as u64 {
+            ", …"
+        } else {
+            ""
+        };
+        format!(": {}{more}", values.join(", "))
     }
 }
 
@@ -147,11 +179,15 @@ impl fmt::Display for DataProblem {
         let rows = format!(
             "{} row{} of {}",
             self.rows,
-            if self.rows == 1 { "" } else { "s" },
+            plural(self.rows as usize),
             self.table
         );
         match &self.kind {
-            DataProblemKind::Null { column } => write!(f, "{rows} have NULL in {column}")?,
+            DataProblemKind::Null { column } => write!(
+                f,
+                "{rows} {} NULL in {column}",
+                if self.rows == 1 { "has" } else { "have" }
+            )?,
             DataProblemKind::Duplicate {
                 columns,
                 duplicated_values,
@@ -162,7 +198,7 @@ impl fmt::Display for DataProblem {
                     "{rows} share their value of ({}) with another row ({duplicated_values} \
                      duplicated value{})",
                     columns.join(", "),
-                    if *duplicated_values == 1 { "" } else { "s" }
+                    plural(*duplicated_values as usize)
                 )?;
                 if groups.is_empty() {
                     return Ok(());
@@ -177,7 +213,7 @@ impl fmt::Display for DataProblem {
                         format!(
                             "{name} {} on {} {}{}",
                             g.value,
-                            self.key_label,
+                            self.key_label_before(g.keys.len()),
                             g.keys.join(", "),
                             if g.more { ", …" } else { "" }
                         )
@@ -219,29 +255,29 @@ impl fmt::Display for DataProblem {
                 declared_type,
                 values,
             } => {
-                let more = if self.rows > values.len() as u64 {
-                    ", …"
-                } else {
-                    ""
-                };
-                let (hold, them) = match self.rows {
-                    1 => ("holds a value", "does not convert"),
-                    _ => ("hold values", "do not convert"),
+                let (hold, them, it) = match self.rows {
+                    1 => ("holds a value", "does not convert", "it"),
+                    _ => ("hold values", "do not convert", "them"),
                 };
                 write!(
                     f,
                     "{rows} {hold} in {column} that {them} to {declared_type} (SQLite would \
-                     keep {} unconverted): {}{more}",
-                    if self.rows == 1 { "it" } else { "them" },
-                    values.join(", ")
+                     keep {it} unconverted){}",
+                    self.example_values(values)
                 )?
             }
-            DataProblemKind::Conversion { column, to } => write!(
-                f,
-                "{rows} {} a value of {column} that does not convert to {to} unchanged \
-                 (it does not fit, or would be cut or rounded)",
-                if self.rows == 1 { "holds" } else { "hold" }
-            )?,
+            DataProblemKind::Conversion { column, to, values } => {
+                let (hold, them, it) = match self.rows {
+                    1 => ("holds a value", "does not convert", "it does"),
+                    _ => ("hold values", "do not convert", "they do"),
+                };
+                write!(
+                    f,
+                    "{rows} {hold} in {column} that {them} to {to} unchanged ({it} not fit, or \
+                     would be cut or rounded){}",
+                    self.example_values(values)
+                )?
+            }
         }
         if !self.example_keys.is_empty() {
             let more = if self.rows > self.example_keys.len() as u64 {
@@ -252,7 +288,7 @@ impl fmt::Display for DataProblem {
             write!(
                 f,
                 " ({} {}{more})",
-                self.key_label,
+                self.key_label_before(self.example_keys.len()),
                 self.example_keys.join(", ")
             )?;
         }

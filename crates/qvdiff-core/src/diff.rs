@@ -944,7 +944,7 @@ fn conversion_is_lossless(from: &ColumnType, to: &ColumnType) -> bool {
 }
 
 /// `enum task_status: add 'blocked', rename 'finished' -> 'done', remove 'doing'`.
-pub(crate) fn describe_enum_change(ty: &ColumnType, change: &crate::schema::EnumChange) -> String {
+pub fn describe_enum_change(ty: &ColumnType, change: &crate::schema::EnumChange) -> String {
     let name = match ty {
         ColumnType::Enum { name, .. } => name.as_str(),
         _ => "",

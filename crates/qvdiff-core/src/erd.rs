@@ -5,7 +5,7 @@
 //! order, edges sorted. [`Marks`] highlight what a migration changes, for the before/after
 //! diagrams of `qvdiff review`.
 
-use crate::schema::{Schema, Table};
+use crate::schema::{ColumnType, Schema, Table};
 use crate::summary::TypeNamer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -120,12 +120,15 @@ pub fn mermaid(
             if column.nullable {
                 comment.push("NULL".to_string());
             }
+            if let Some(values) = enum_values(&column.ty) {
+                comment.push(values);
+            }
             if let Some(text) = &column.comment {
                 comment.push(text.clone());
             }
             let mut line = format!(
                 "        {} {}",
-                word(unquoted(&ty(&column.ty)), "BLOB"),
+                word(&type_word(&column.ty, ty), "BLOB"),
                 word(&column.name, "column")
             );
             if !keys.is_empty() {
@@ -182,12 +185,15 @@ pub fn dot(schema: &Schema, ty: TypeNamer) -> String {
     for table in &tables {
         let mut rows = Vec::new();
         for column in &table.columns {
-            let mut row = format!("{} {}", column.name, unquoted(&ty(&column.ty)));
+            let mut row = format!("{} {}", column.name, type_word(&column.ty, ty));
             if table.primary_key.contains(&column.name) {
                 row.push_str(" PK");
             }
             if !column.nullable {
                 row.push_str(" NOT NULL");
+            }
+            if let Some(values) = enum_values(&column.ty) {
+                let _ = write!(row, " ({values})");
             }
             if let Some(comment) = &column.comment {
                 let _ = write!(row, ": {comment}");
@@ -320,6 +326,26 @@ fn word(text: &str, empty: &str) -> String {
         out.insert(0, '_');
     }
     out
+}
+
+/// The type a column shows: an enum as the models name it (`item_condition`) on every
+/// dialect, rather than the text column SQLite stores it in; other types as the dialect writes
+/// them.
+fn type_word(column_type: &ColumnType, ty: TypeNamer) -> String {
+    match column_type {
+        ColumnType::Enum { name, .. } => name.clone(),
+        _ => unquoted(&ty(column_type)).to_string(),
+    }
+}
+
+/// `one of new, used`: the values an enum column accepts, in declaration order.
+fn enum_values(column_type: &ColumnType) -> Option<String> {
+    match column_type {
+        ColumnType::Enum { values, .. } if !values.is_empty() => {
+            Some(format!("one of {}", values.join(", ")))
+        }
+        _ => None,
+    }
 }
 
 /// A type named by a quoted identifier (a PostgreSQL enum type, `"item_condition"`) as people

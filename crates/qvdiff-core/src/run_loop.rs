@@ -400,6 +400,28 @@ pub fn heads_label(current: &[String]) -> String {
     }
 }
 
+/// The ledger as it would be once `plan` ran: its revisions added (up) or taken away (down).
+fn ledger_after(ledger: &[AppliedRevision], plan: &ScriptPlan<'_>) -> Vec<AppliedRevision> {
+    match plan {
+        ScriptPlan::Upgrade(applied) => {
+            let mut after = ledger.to_vec();
+            after.extend(applied.iter().map(|m| AppliedRevision {
+                revision: m.revision().to_string(),
+                checksum: String::new(),
+                message: String::new(),
+                applied_at: String::new(),
+                execution_ms: 0,
+            }));
+            after
+        }
+        ScriptPlan::Downgrade(reverted) => ledger
+            .iter()
+            .filter(|row| !reverted.iter().any(|m| m.revision() == row.revision))
+            .cloned()
+            .collect(),
+    }
+}
+
 /// What `upgrade TARGET --sql` (`direction` up) or `downgrade TARGET --sql` would run on a
 /// database whose ledger is `ledger`, with the range for the script's header
 /// (`base -> TARGET`). An upgrade stops before the first contract revision unless `contract`,
@@ -422,6 +444,14 @@ pub fn script_plan<'m>(
         Direction::Down => ScriptPlan::Downgrade(plan_downgrade(migrations, ledger, target)?),
     };
     let from = heads_label(&runner::status(migrations, ledger).current);
+    // A relative target (`-1`, `+2`) is shown as the revision it reaches: a header is read
+    // long after the command that wrote it.
+    let target = match target {
+        RevisionTarget::Named(name) => name.clone(),
+        RevisionTarget::Forward(_) | RevisionTarget::Back(_) => {
+            heads_label(&runner::status(migrations, &ledger_after(ledger, &plan)).current)
+        }
+    };
     let range = match held.first() {
         Some(first) => format!(
             "{from} -> {target}, stopped before contract revision {first} (`--contract` goes on)"

@@ -109,8 +109,9 @@ pub fn change_lines(
 }
 
 /// Old index name -> new name, for the renames in `renamed` whose old index `changes` drop and
-/// whose new index they add on the same table.
-fn index_renames<'a>(
+/// whose new index they add on the same table: the pairs the SQL renames rather than drops and
+/// adds, which the file's summary and `migrate`'s console each say as one rename.
+pub fn index_renames<'a>(
     changes: &'a [Change],
     renamed: &'a [(String, String)],
 ) -> BTreeMap<&'a str, &'a str> {

@@ -125,14 +125,7 @@ pub(crate) fn record_applied(
     migration: &Migration,
     execution_ms: i64,
 ) -> Result<(), PgError> {
-    session
-        .execute(&insert_sql(migration, execution_ms))
-        .map_err(|e| {
-            ledger_error(
-                &format!("recording revision {}", migration.file.revision),
-                e,
-            )
-        })
+    execute_recording(session, migration, &insert_sql(migration, execution_ms))
 }
 
 /// Creates the ledger table when it is missing and records `migration` as applied now, in one
@@ -142,17 +135,25 @@ pub(crate) fn create_and_record(
     migration: &Migration,
     execution_ms: i64,
 ) -> Result<(), PgError> {
-    session
-        .execute(&format!(
-            "{CREATE_LEDGER_SQL};\n{}",
-            insert_sql(migration, execution_ms)
-        ))
-        .map_err(|e| {
-            ledger_error(
-                &format!("recording revision {}", migration.file.revision),
-                e,
-            )
-        })
+    let sql = format!(
+        "{CREATE_LEDGER_SQL};\n{}",
+        insert_sql(migration, execution_ms)
+    );
+    execute_recording(session, migration, &sql)
+}
+
+/// Runs `sql`, which records `migration`; a failure names the revision.
+fn execute_recording(
+    session: &mut (impl Session + ?Sized),
+    migration: &Migration,
+    sql: &str,
+) -> Result<(), PgError> {
+    session.execute(sql).map_err(|e| {
+        ledger_error(
+            &format!("recording revision {}", migration.file.revision),
+            e,
+        )
+    })
 }
 
 /// Stores the current checksum and message of an applied revision (`stamp` after an intended

@@ -772,23 +772,68 @@ fn matching_rows(
     condition: &str,
     kind: DataProblemKind,
 ) -> Result<Option<DataProblem>, SessionError> {
+    matching_rows_showing(session, table, condition, None, |_| kind)
+}
+
+/// [`matching_rows`], also reading the first rows' value of the SQL literal expression
+/// `value` (in the keys' order) for `kind`: the values a type change does not convert.
+fn matching_rows_showing(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    condition: &str,
+    value: Option<&str>,
+    kind: impl FnOnce(Vec<String>) -> DataProblemKind,
+) -> Result<Option<DataProblem>, SessionError> {
     let key = row_key(session, table)?;
+    let value_column = value.map(|v| format!(", {v}")).unwrap_or_default();
     let rows = session.simple_query(&format!(
-        "SELECT count(*) OVER (), {} FROM {} WHERE {condition} ORDER BY {} LIMIT {MAX_EXAMPLE_KEYS}",
+        "SELECT count(*) OVER (), {}{value_column} FROM {} WHERE {condition} ORDER BY {} \
+         LIMIT {MAX_EXAMPLE_KEYS}",
         key.shown, table.sql, key.order
     ))?;
     let Some(count) = text_of(&rows, 0, 0).and_then(|n| n.parse::<u64>().ok()) else {
         return Ok(None);
     };
+    let column_of = |column: usize| -> Vec<String> {
+        (0..rows.len())
+            .filter_map(|row| text_of(&rows, row, column).map(str::to_string))
+            .collect()
+    };
+    let values = if value.is_some() {
+        column_of(2)
+    } else {
+        Vec::new()
+    };
     Ok(Some(DataProblem {
         table: table.shown.clone(),
-        kind,
+        kind: kind(values),
         rows: count,
         key_label: key.label,
-        example_keys: (0..rows.len())
-            .filter_map(|row| text_of(&rows, row, 1).map(str::to_string))
-            .collect(),
+        example_keys: column_of(1),
     }))
+}
+
+/// The conversion problem of `column` of `table` over the rows matching `condition`, with
+/// their values shown as SQL literals.
+fn unconvertible_rows(
+    session: &mut (impl Session + ?Sized),
+    table: &Name,
+    column: &Name,
+    to: &str,
+    condition: &str,
+) -> Result<Option<DataProblem>, SessionError> {
+    let numeric = numeric_columns(session, table, std::slice::from_ref(column))?
+        .first()
+        .copied()
+        .unwrap_or(false);
+    let value = literal_sql(&column.sql, numeric);
+    matching_rows_showing(session, table, condition, Some(&value), |values| {
+        DataProblemKind::Conversion {
+            column: column.shown.clone(),
+            to: to.to_string(),
+            values,
+        }
+    })
 }
 
 /// The column list of a unique key and the filter of the rows it covers (NULLs never collide).
@@ -1063,14 +1108,12 @@ pub(crate) fn check_before(
             else {
                 return Ok(None);
             };
-            matching_rows(
+            unconvertible_rows(
                 session,
                 table,
+                column,
+                to,
                 &format!("{} IS NOT NULL AND {condition}", column.sql),
-                DataProblemKind::Conversion {
-                    column: column.shown.clone(),
-                    to: to.clone(),
-                },
             )
         }
         DataStep::Unique {
@@ -1147,19 +1190,17 @@ pub(crate) fn explain_failure(
             // The conversion as the statement gives it, run row by row: only on the way to a
             // refusal, never on the way to success.
             let conversion = using.as_deref().unwrap_or(&column.sql);
-            matching_rows(
+            unconvertible_rows(
                 session,
                 table,
+                column,
+                to,
                 &format!(
                     "NOT pg_temp.qvdiff_converts(ctid, {}, {}, {})",
                     quote_string(conversion),
                     quote_string(&table.sql),
                     quote_string(to),
                 ),
-                DataProblemKind::Conversion {
-                    column: column.shown.clone(),
-                    to: to.clone(),
-                },
             )
         }
     }

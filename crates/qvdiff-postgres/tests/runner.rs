@@ -322,8 +322,7 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
         &message,
         &[
             "revision r2 (migrations/r2_m.sql, down) cannot run on the existing data; nothing was changed",
-            "2 rows of firms hold a value of name that does not convert to varchar(40) unchanged",
-            "(ids 3, 4)",
+            "2 rows of firms hold values in name that do not convert to varchar(40) unchanged (they do not fit, or would be cut or rounded): 'Deutsche Post DHL Group Express International', 'Deutsche Post DHL Group Express International GmbH' (ids 3, 4)",
             "#[column(using",
         ],
     );
@@ -333,11 +332,11 @@ fn narrowing_is_refused_with_the_values_that_do_not_fit_on_up_and_down() {
     for (up, needle) in [
         (
             "ALTER TABLE firms ALTER COLUMN price TYPE numeric(10, 2);",
-            "1 row of firms holds a value of price that does not convert to numeric(10, 2) unchanged (it does not fit, or would be cut or rounded) (ids 2)",
+            "1 row of firms holds a value in price that does not convert to numeric(10, 2) unchanged (it does not fit, or would be cut or rounded): 2.255 (id 2)",
         ),
         (
             "ALTER TABLE firms ALTER COLUMN price TYPE bigint USING price::bigint;",
-            "2 rows of firms hold a value of price that does not convert to bigint unchanged (it does not fit, or would be cut or rounded) (ids 1, 2)",
+            "2 rows of firms hold values in price that do not convert to bigint unchanged (they do not fit, or would be cut or rounded): 1.500, 2.255 (ids 1, 2)",
         ),
     ] {
         let migrations = set(vec![
@@ -402,12 +401,12 @@ fn every_data_step_is_refused_with_counts_and_example_keys() {
         ),
         (
             "ALTER TABLE users ALTER COLUMN code TYPE bigint USING code::bigint;",
-            &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
+            &["2 rows of users hold values in code that do not convert to bigint unchanged (they do not fit, or would be cut or rounded): 'x1', 'ten' (ids 2, 4)"],
         ),
         // A conversion of the model's own: run row by row to find the rows it fails on.
         (
             "ALTER TABLE users ALTER COLUMN code TYPE bigint USING (code || '0')::bigint;",
-            &["2 rows of users hold a value of code that does not convert to bigint unchanged", "(ids 2, 4)"],
+            &["2 rows of users hold values in code that do not convert to bigint unchanged (they do not fit, or would be cut or rounded): 'x1', 'ten' (ids 2, 4)"],
         ),
     ];
     db.run(&up(&set(vec![base.clone()]), "head", &opts()))

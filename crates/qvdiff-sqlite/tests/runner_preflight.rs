@@ -234,7 +234,7 @@ fn a_planned_not_null_change_on_real_rows_is_refused_then_backfill_passes() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("1 row of items have NULL in sku (ids 2)"),
+            .contains("1 row of items has NULL in sku (id 2)"),
         "{err}"
     );
 

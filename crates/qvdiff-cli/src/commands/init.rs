@@ -89,7 +89,7 @@ fn chosen_dialect(named: Option<&str>, url: Option<&str>, cwd: &Path) -> CliResu
                  or ~/.pgpass (chmod 600) where qvdiff runs",
             ));
         }
-        qvdiff_postgres::connect::parse_url(url).map_err(|e| {
+        crate::dialects::check_postgres_url(url).map_err(|e| {
             CliError::new(format!("{e}; nothing was written")).with_hint(
                 "a PostgreSQL URL reads postgres://user@host:port/database (port a number; \
                  options after ?, e.g. ?sslmode=verify-full)",

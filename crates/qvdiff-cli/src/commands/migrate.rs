@@ -14,7 +14,7 @@ use crate::prompt::Prompter;
 use qvdiff_core::migration::{is_valid_revision, render_steps, revision_at, MigrationFile};
 use qvdiff_core::runner::{merge_parents, Migrations};
 use qvdiff_core::summary::HAND_WRITTEN_NOTE;
-use qvdiff_core::{Dialect, Step};
+use qvdiff_core::{Change, Dialect, Step};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -458,14 +458,31 @@ pub(crate) fn describe(
     base: &Baseline,
     db_flag: Option<&str>,
 ) -> CliResult<(Summary, Vec<String>)> {
+    // An index the SQL renames (it follows a renamed table or column) is said as the rename,
+    // as the file's summary says it, not as the drop and add the diff sees.
+    let renamed_indexes = review::renamed_indexes(dialect, &file.up);
+    let renames = qvdiff_core::summary::index_renames(&proposal.changes, &renamed_indexes);
     let mut summary: Summary = proposal
         .changes
         .iter()
-        .map(|c| {
-            (
+        .filter_map(|c| match c {
+            Change::DropIndex { table, index } if renames.contains_key(index.name.as_str()) => {
+                Some((
+                    format!(
+                        "rename index {} to {} on {table}",
+                        index.name,
+                        renames[index.name.as_str()]
+                    ),
+                    false,
+                ))
+            }
+            Change::AddIndex { index, .. } if renames.values().any(|new| *new == index.name) => {
+                None
+            }
+            _ => Some((
                 c.describe_in(&|ty| dialect.type_name(ty)),
                 c.is_destructive(),
-            )
+            )),
         })
         .collect();
     // Data the way back would lose is listed too: a reviewer must know before approving.

@@ -15,6 +15,7 @@ use crate::models::display_path;
 use crate::output::{Console, Tone};
 use crate::planning::schema_diff;
 use qvdiff_core::runner::status;
+use qvdiff_core::wording::plural;
 use qvdiff_core::Schema;
 use std::collections::BTreeMap;
 
@@ -144,14 +145,19 @@ pub fn run(config: &Config, args: &PortArgs, console: &Console) -> CliResult<()>
     let rows: u64 = tables.iter().map(|t| t.rows).sum();
     for table in &tables {
         console.info(&format!(
-            "  {}: {} rows, checksum {} on both sides",
-            table.table, table.rows, table.checksum
+            "  {}: {} row{}, checksum {} on both sides",
+            table.table,
+            table.rows,
+            plural(table.rows as usize),
+            table.checksum
         ));
     }
     console.info(&format!(
-        "{} {rows} rows in {} tables from {} to {} at revision {head}",
+        "{} {rows} row{} in {} table{} from {} to {} at revision {head}",
         console.paint(Tone::Good, "Ported"),
+        plural(rows as usize),
         tables.len(),
+        plural(tables.len()),
         display_path(&source_file.path),
         target_db.display()
     ));
@@ -190,7 +196,7 @@ fn refuse_rows(filled: &BTreeMap<String, i64>, target: &str) -> CliResult<()> {
     }
     let list: Vec<String> = filled
         .iter()
-        .map(|(t, n)| format!("{t} ({n} rows)"))
+        .map(|(t, n)| format!("{t} ({n} row{})", plural(*n as usize)))
         .collect();
     Err(CliError::new(format!(
         "the target {target} is not empty: {}; nothing was copied",

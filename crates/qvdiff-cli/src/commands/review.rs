@@ -224,7 +224,7 @@ pub fn generated_notes(
 
 /// The `(old, new)` index renames an up section performs, for the summary. Only a section that
 /// says `ALTER INDEX` is read (reading the statements of a big initial migration costs).
-fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
+pub(crate) fn renamed_indexes(dialect: &dyn Dialect, up: &str) -> Vec<(String, String)> {
     if says_alter_index(up) {
         dialect.renames(up).indexes
     } else {
@@ -418,7 +418,14 @@ fn marks(
                     }
                     Change::AlterColumn { from, to, .. } => {
                         let mut note = Vec::new();
-                        if from.ty != to.ty {
+                        // A change of variants says which, as `migrate` does: on SQLite both
+                        // sides are TEXT.
+                        if let Some(change) =
+                            qvdiff_core::schema::EnumChange::between(&from.ty, &to.ty)
+                                .filter(|_| from.ty.enum_values() != to.ty.enum_values())
+                        {
+                            note.push(qvdiff_core::diff::describe_enum_change(&to.ty, &change));
+                        } else if from.ty != to.ty {
                             note.push(format!("{} -> {}", type_name(&from.ty), type_name(&to.ty)));
                         }
                         if from.nullable != to.nullable {

@@ -3,6 +3,7 @@
 //! [`Console::progress`]).
 
 use crate::output::{human_seconds, Console, Pace};
+use qvdiff_core::wording::plural;
 
 /// Rows copied so far over all tables, and when the copy started.
 pub struct Progress<'a> {
@@ -40,7 +41,8 @@ impl<'a> Progress<'a> {
     /// `table` is written; its rows are read back for the checksum.
     pub fn checking(&mut self, table: &str, rows: u64) {
         self.console.progress(&format!(
-            "copied {table}: {rows} rows; reading them back to compare"
+            "copied {table}: {rows} row{}; reading them back to compare",
+            plural(rows as usize)
         ));
         self.pace.line_shown();
     }
