@@ -1859,11 +1859,42 @@ fn steps_only_write_the_rows_of_a_progress_table_another_role_owns() {
             ));
         }
     }
-    let _role = DropRole(owner, role.clone());
+    let mut owner = DropRole(owner, role.clone());
     let start = test_db.url.find("://").unwrap() + 3;
     let at = start + test_db.url[start..].find('@').unwrap();
     let url = format!("{}{role}{}", &test_db.url[..start], &test_db.url[at..]);
     let mut db = PostgresDatabase::open(&url).unwrap();
+    // From before `last_key`, the table cannot get the column from this role: refused before
+    // the first step, saying who can add it.
+    owner
+        .0
+        .batch_execute("ALTER TABLE qvdiff_migrations_progress DROP COLUMN last_key")
+        .unwrap();
+    let ahead = set(vec![migration(
+        "r1",
+        &[],
+        "CREATE TABLE early (id bigint PRIMARY KEY);\n\
+         CREATE INDEX CONCURRENTLY ix_early ON early (id);",
+        "DROP TABLE early;",
+    )]);
+    let refused = db
+        .run(&up(&ahead, "head", &opts()))
+        .unwrap_err()
+        .to_string();
+    assert_mentions(
+        &refused,
+        &[
+            "adding the column last_key",
+            "no step of the revision ran",
+            "the table's owner can add it: ALTER TABLE \"qvdiff_migrations_progress\" ADD COLUMN",
+            "must be owner of table qvdiff_migrations_progress",
+        ],
+    );
+    assert!(!tables(&mut db).contains(&"early".to_string()), "{refused}");
+    owner
+        .0
+        .batch_execute("ALTER TABLE qvdiff_migrations_progress ADD COLUMN last_key text")
+        .unwrap();
     let migrations = set(vec![
         migration(
             "r1",

@@ -179,14 +179,22 @@ pub(super) fn ensure_table(
     session: &mut (impl Session + ?Sized),
     progress: &Progress,
 ) -> Result<(), PgError> {
-    let sql = match (progress.table_exists, progress.has_last_key) {
-        (false, _) => CREATE_PROGRESS_SQL,
-        (true, false) => ADD_LAST_KEY_SQL,
+    let (sql, context) = match (progress.table_exists, progress.has_last_key) {
+        (false, _) => (
+            CREATE_PROGRESS_SQL,
+            "creating the progress table".to_string(),
+        ),
+        (true, false) => (
+            ADD_LAST_KEY_SQL,
+            format!(
+                "adding the column last_key, where a batched UPDATE's progress is kept, to the \
+                 progress table (no step of the revision ran; the table's owner can add \
+                 it: {ADD_LAST_KEY_SQL})"
+            ),
+        ),
         (true, true) => return Ok(()),
     };
-    session
-        .execute(sql)
-        .map_err(|e| progress_error("creating the progress table".to_string(), e))
+    session.execute(sql).map_err(|e| progress_error(context, e))
 }
 
 /// The statement removing a revision's progress rows, or the progress table when `drop_table`.
