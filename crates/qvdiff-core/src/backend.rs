@@ -82,7 +82,8 @@ pub struct BatchProgress {
     pub walked: u64,
     /// Rows the batches changed so far (those the statement's `WHERE` still matched).
     pub changed: u64,
-    /// The rows the table holds, as the server estimates them when the statement starts
+    /// The rows the batches have to walk, as the server estimates them when the statement
+    /// starts: the table's rows, or those after the key a stopped run reached when it continues
     /// (`None`: not known, as before its first `ANALYZE`).
     pub estimate: Option<u64>,
     /// How long the statement has been running.

@@ -665,6 +665,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
                 return Err(refused(index, vec![problem], 0));
             }
         }
+        resume::ensure_table(&mut self.ledger, &progress)?;
         // The steps run without a count first: the undoable ones, and the one after them when
         // its failure leaves nothing behind that the undo cannot remove.
         let optimistic = undoable.len()
@@ -678,6 +679,7 @@ impl<S: Session + ?Sized> PgRun<'_, S> {
             hook: hook.as_ref(),
             recorded: &progress.batched_to,
             committed: None,
+            vacuumed: None,
         };
         let mut reach = undo::Reach {
             steps: undoable,

@@ -1689,12 +1689,35 @@ fn a_stopped_batched_backfill_continues_after_its_last_committed_batch() {
         .client
         .query_one(
             "SELECT last_key FROM qvdiff_migrations_progress \
-             WHERE revision = 'r2' AND statement = 0",
+             WHERE revision = 'r2' AND last_key IS NOT NULL",
             &[],
         )
         .unwrap()
         .get(0);
     assert_eq!(recorded.as_deref(), Some("'500'"));
+    // A version from before `last_key` reads the statements done as the numbers from 0 of the
+    // section's rows, and counts those for `current`: the backfill under way is none of them,
+    // so such a version runs it again rather than skip its other half.
+    let old_done: Vec<usize> = db
+        .client
+        .query(
+            "SELECT statement::text, checksum FROM \"qvdiff_migrations_progress\" \
+             WHERE revision = 'r2' AND direction = 'up' ORDER BY statement",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .filter_map(|row| row.get::<_, String>(0).parse().ok())
+        .collect();
+    assert_eq!(old_done, Vec::<usize>::new());
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FILTER (WHERE statement >= 0) FROM \"qvdiff_migrations_progress\" \
+             WHERE revision = 'r2'"
+        ),
+        0
+    );
     // Under way is not done: `current` counts no statement of r2 as done.
     let half = Backend::half_done(&mut db).unwrap();
     assert_eq!(half.len(), 1);
@@ -1806,4 +1829,291 @@ fn an_index_built_by_another_session_during_the_run_is_not_undone() {
         0
     );
     assert_eq!(ledger(&mut db), ["r1"]);
+}
+
+/// The progress table is created, or given `last_key`, once per run before the first step: the
+/// steps only write its rows. A deploying role granted those rights on a progress table it does
+/// not own runs a revision step by step (a concurrent build, a batched backfill), and a session
+/// reading the table (an open transaction that selected from it) holds up no step.
+#[test]
+fn steps_only_write_the_rows_of_a_progress_table_another_role_owns() {
+    let test_db = or_skip!(TestDatabase::create("runner_progress_rights"));
+    let role = format!("qvdiff_deployer_{}", std::process::id());
+    let mut owner = test_db.connect();
+    owner
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; \
+             GRANT ALL ON SCHEMA public TO \"{role}\"; \
+             CREATE TABLE qvdiff_migrations_progress (revision text NOT NULL, \
+             direction text NOT NULL, checksum text NOT NULL, statement integer NOT NULL, \
+             last_key text, PRIMARY KEY (revision, direction, statement)); \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON qvdiff_migrations_progress TO \"{role}\""
+        ))
+        .unwrap();
+    struct DropRole(postgres::Client, String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            let _ = self.0.batch_execute(&format!(
+                "DROP OWNED BY \"{0}\"; DROP ROLE IF EXISTS \"{0}\"",
+                self.1
+            ));
+        }
+    }
+    let mut owner = DropRole(owner, role.clone());
+    let start = test_db.url.find("://").unwrap() + 3;
+    let at = start + test_db.url[start..].find('@').unwrap();
+    let url = format!("{}{role}{}", &test_db.url[..start], &test_db.url[at..]);
+    let mut db = PostgresDatabase::open(&url).unwrap();
+    // From before `last_key`, the table cannot get the column from this role: refused before
+    // the first step, saying who can add it.
+    owner
+        .0
+        .batch_execute("ALTER TABLE qvdiff_migrations_progress DROP COLUMN last_key")
+        .unwrap();
+    let ahead = set(vec![migration(
+        "r1",
+        &[],
+        "CREATE TABLE early (id bigint PRIMARY KEY);\n\
+         CREATE INDEX CONCURRENTLY ix_early ON early (id);",
+        "DROP TABLE early;",
+    )]);
+    let refused = db
+        .run(&up(&ahead, "head", &opts()))
+        .unwrap_err()
+        .to_string();
+    assert_mentions(
+        &refused,
+        &[
+            "adding the column last_key",
+            "no step of the revision ran",
+            "the table's owner can add it: ALTER TABLE \"qvdiff_migrations_progress\" ADD COLUMN",
+            "must be owner of table qvdiff_migrations_progress",
+        ],
+    );
+    assert!(!tables(&mut db).contains(&"early".to_string()), "{refused}");
+    owner
+        .0
+        .batch_execute("ALTER TABLE qvdiff_migrations_progress ADD COLUMN last_key text")
+        .unwrap();
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE items (id bigint PRIMARY KEY, title text NOT NULL);\n\
+             INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5) g;",
+            "DROP TABLE items;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "CREATE INDEX CONCURRENTLY ix_items_title ON items (title);\n\
+             -- qvdiff:batch 2\n\
+             UPDATE items SET title = upper(title);",
+            "DROP INDEX CONCURRENTLY ix_items_title;",
+        ),
+    ]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let mut reader = test_db.connect();
+    reader
+        .batch_execute("BEGIN; SELECT count(*) FROM qvdiff_migrations_progress")
+        .unwrap();
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 0,
+        },
+        ..opts()
+    };
+    let report = db.run(&up(&migrations, "head", &options));
+    reader.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(revisions(&report.unwrap()), ["r2"]);
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM items WHERE title = 'ITEM ' || id"
+        ),
+        5
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM pg_index WHERE indexrelid = 'ix_items_title'::regclass \
+             AND indisvalid"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM qvdiff_migrations_progress"),
+        0
+    );
+}
+
+/// A batched backfill over a composite key of a date and a text continues after the key its
+/// last batch reached, whatever `DateStyle` the sessions of the stopped run and of the next one
+/// had: the key is written and read in ISO (`'05/03/2024'` under `SQL, DMY` would be read as
+/// May 3rd under `ISO, MDY`, and the keys of two months skipped).
+#[test]
+fn a_stopped_backfill_over_a_date_and_text_key_continues_under_another_date_style() {
+    let (test_db, mut db) = or_skip!(fresh("runner_batch_date_key"));
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE sales (day date, shop text, hits integer NOT NULL DEFAULT 0, \
+             PRIMARY KEY (day, shop));\n\
+             INSERT INTO sales SELECT date '2024-02-25' + g, s \
+             FROM generate_series(0, 49) g, unnest(ARRAY['a', 'b']) s;\n\
+             ANALYZE sales;",
+            "DROP TABLE sales;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "-- qvdiff:batch 10\nUPDATE sales SET hits = hits + 1;",
+            "UPDATE sales SET hits = hits - 1;",
+        ),
+    ]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let heard = Arc::clone(&reports);
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 0,
+        },
+        batch_progress: Some(Arc::new(
+            move |report: &qvdiff_core::backend::BatchProgress| {
+                heard.lock().unwrap().push(report.clone());
+            },
+        )),
+        ..opts()
+    };
+    db.client
+        .batch_execute("SET DateStyle = 'SQL, DMY'")
+        .unwrap();
+    let mut holder = test_db.connect();
+    holder
+        .batch_execute(
+            "BEGIN; SELECT * FROM sales WHERE day = '2024-03-08' AND shop = 'a' FOR UPDATE",
+        )
+        .unwrap();
+    let error = db.run(&up(&migrations, "head", &options)).unwrap_err();
+    holder.batch_execute("ROLLBACK").unwrap();
+    // The statement has no WHERE: the message does not say one keeps the rows from a second
+    // change; the next run continuing after the key does.
+    let message = error.to_string();
+    assert_mentions(
+        &message,
+        &["running `qvdiff upgrade` again continues after key '2024-03-05', 'b'"],
+    );
+    assert!(
+        !message.contains("match the statement's WHERE"),
+        "{message}"
+    );
+    // Two batches of five days each committed: up to March 5th, shop b.
+    assert!(
+        matches!(&error, RunError::Dialect(PgRunFailure::LockTimeout { batches: Some(b), .. })
+            if b.batches == 2 && b.last_key == "'2024-03-05', 'b'"),
+        "{error:?}"
+    );
+    assert_eq!(
+        db.client
+            .query_one("SELECT current_setting('DateStyle')", &[])
+            .unwrap()
+            .get::<_, String>(0),
+        "SQL, DMY"
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM sales WHERE hits = 1"),
+        20
+    );
+
+    db.client
+        .batch_execute("SET DateStyle = 'ISO, MDY'")
+        .unwrap();
+    let first_run = std::mem::take(&mut *reports.lock().unwrap());
+    assert_eq!(first_run.len(), 2, "{first_run:?}");
+    assert_eq!(first_run[1].estimate, Some(100));
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    // The continuing run counts from the key reached, against the rows after it (80 of the
+    // 100, as the planner estimates them): it ends near all of them, not at a fifth.
+    let heard = reports.lock().unwrap().clone();
+    let last = heard.last().unwrap();
+    assert!(last.done);
+    assert_eq!((last.walked, last.changed), (80, 80));
+    let estimate = last.estimate.unwrap();
+    assert!((60..100).contains(&estimate), "{heard:?}");
+    // Each row changed once: none skipped, none of the first run's changed again.
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM sales WHERE hits = 1"),
+        100
+    );
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+}
+
+/// When recording a batched statement as done waits out `lock_timeout` after its last batch
+/// (here a session holds the row of its batches under way), the attempt again records it
+/// without vacuuming the whole table a second time.
+#[test]
+fn a_retried_record_after_the_last_batch_vacuums_the_table_once() {
+    let (test_db, mut db) = or_skip!(fresh("runner_batch_vacuum_once"));
+    let migrations = set(vec![
+        migration(
+            "r1",
+            &[],
+            "CREATE TABLE tallies (id bigint PRIMARY KEY, n integer NOT NULL);\n\
+             INSERT INTO tallies SELECT g, 0 FROM generate_series(1, 4) g;",
+            "DROP TABLE tallies;",
+        ),
+        migration(
+            "r2",
+            &["r1"],
+            "-- qvdiff:batch 2\nUPDATE tallies SET n = n + 1;",
+            "UPDATE tallies SET n = n - 1;",
+        ),
+    ]);
+    db.run(&up(&migrations, "r1", &opts())).unwrap();
+    let holder = Mutex::new(Some(test_db.connect()));
+    let options = RunOptions {
+        lock_retry: qvdiff_core::backend::LockRetry {
+            timeout: Duration::from_millis(300),
+            retries: 3,
+        },
+        batch_progress: Some(Arc::new(
+            move |report: &qvdiff_core::backend::BatchProgress| {
+                if report.walked < 4 || report.done {
+                    return;
+                }
+                // After the last batch: the row of the batches under way is held for a while.
+                let Some(mut holder) = holder.lock().unwrap().take() else {
+                    return;
+                };
+                holder
+                    .batch_execute(
+                        "BEGIN; SELECT * FROM qvdiff_migrations_progress \
+                         WHERE revision = 'r2' FOR UPDATE",
+                    )
+                    .unwrap();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(600));
+                    holder.batch_execute("ROLLBACK").unwrap();
+                });
+            },
+        )),
+        ..opts()
+    };
+    db.run(&up(&migrations, "head", &options)).unwrap();
+    assert_eq!(ledger(&mut db), ["r1", "r2"]);
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM tallies WHERE n = 1"),
+        4
+    );
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'tallies'"
+        ),
+        1
+    );
 }

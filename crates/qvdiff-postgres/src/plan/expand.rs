@@ -17,8 +17,9 @@
 //!   statement takes its lock briefly: nothing scans or rewrites the table.
 //!
 //! A renamed table ([`RenamedTable`]) keeps its old name as a view over every column in the
-//! expand, which the contract drops. The view must come in the rename's transaction, so an
-//! expand that renames a table and also holds a step that commits on its own (a carried
+//! expand, which the contract drops. The view must come in the rename's transaction (and go
+//! in the transaction of the rename back, undoing it), so an expand / contract that renames a
+//! table and also holds, in any of its sections, a step that commits on its own (a carried
 //! column's backfill, found on the table under its new name; an index build; a validation) is
 //! refused with the advice to rename the table in a migration of its own.
 //!
@@ -823,7 +824,6 @@ pub(super) fn plan(
     expand_down
         .steps
         .splice(0..0, renamed.iter().map(RenamedTable::drop_view));
-    refuse_rename_beside_steps_on_their_own(&renamed, &expand_up, &carried, &computed)?;
     let mid_plain = mid.without_hints();
     expand_down
         .steps
@@ -845,6 +845,12 @@ pub(super) fn plan(
             .chain(renamed.iter().map(RenamedTable::create_view))
             .collect(),
     };
+    refuse_rename_beside_steps_on_their_own(
+        &renamed,
+        [&expand_up, &expand_down, &contract_up, &contract_down],
+        &carried,
+        &computed,
+    )?;
     let mut expanded = expanded_schema(&mid, &carried);
     for c in &computed {
         if let Some(table) = expanded.tables.iter_mut().find(|t| t.name == c.table) {
@@ -1184,14 +1190,16 @@ fn renamed_tables(to: &Schema, changes: &[Change]) -> (Vec<RenamedTable>, Vec<St
     (renamed, in_place)
 }
 
-/// Refuses an expand that renames a table and also holds a step that runs on its own (a
-/// carried column's batched backfill, a `VALIDATE`, a `CONCURRENTLY` build): such a revision
-/// runs statement by statement, each committed on its own, so the view that keeps the old name
-/// would come in a transaction after the rename, and the app version still running would find
-/// no table of that name in between.
+/// Refuses an expand / contract that renames a table and also holds, in any of its four
+/// sections, a step that runs on its own (a carried column's batched backfill, a `VALIDATE`, a
+/// `CONCURRENTLY` build): such a section runs statement by statement, each committed on its
+/// own, so the view that keeps the old name would come in a transaction after the rename (up)
+/// or be dropped a transaction before the table gets its old name back (down), and the app
+/// version still running would find no table of that name in between; a lock timeout between
+/// them would leave it so.
 fn refuse_rename_beside_steps_on_their_own(
     renamed: &[RenamedTable],
-    expand_up: &Plan,
+    sections: [&Plan; 4],
     carried: &[Carried],
     computed: &[Computed],
 ) -> Result<(), PlanError> {
@@ -1204,7 +1212,10 @@ fn refuse_rename_beside_steps_on_their_own(
     let Some(table) = renamed.first() else {
         return Ok(());
     };
-    if !expand_up.steps.iter().any(on_its_own) {
+    if !sections
+        .iter()
+        .any(|plan| plan.steps.iter().any(on_its_own))
+    {
         return Ok(());
     }
     let columns: Vec<String> = carried
@@ -1230,8 +1241,9 @@ fn refuse_rename_beside_steps_on_their_own(
         message: format!(
             "renamed to {to} through expand / contract, but the same expand also runs steps \
              that commit on their own ({why}), so the view that keeps the name {from} for the \
-             app version still running could not be made in the rename's transaction, and that \
-             app would find no {from} for a moment; split it into two migrations: first the \
+             app version still running could not be made in the rename's transaction (nor, \
+             undoing it, dropped in the transaction that gives the table its name back), and \
+             that app would find no {from} for a moment; split it into two migrations: first the \
              table rename alone (`renamed_from` on the model, nothing else changed) with \
              `qvdiff migrate --online`, then the other changes with a second `qvdiff migrate \
              --online`",

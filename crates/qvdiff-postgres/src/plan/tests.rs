@@ -973,6 +973,43 @@ fn expand_contract_refuses_a_table_rename_beside_a_step_that_commits_on_its_own(
     );
 }
 
+/// The expand's up section drops a CHECK in the rename's transaction, but its down section
+/// adds it back `NOT VALID` and validates it on its own: that section runs statement by
+/// statement, and the old name's view would be dropped a commit before the table gets the
+/// name back. Refused as an up section with such a step is.
+#[test]
+fn expand_contract_refuses_a_table_rename_whose_undo_has_a_step_on_its_own() {
+    let dialect = Postgres::default();
+    let mut before = users();
+    before.checks.push(Check {
+        name: "ck_users_email".into(),
+        expr: "email <> ''".into(),
+    });
+    let from = dialect.normalize(&schema(vec![before])).without_hints();
+    let members = Table {
+        name: "members".into(),
+        ..users()
+    };
+    let to = dialect.normalize(&schema(vec![members]));
+    let renames = Renames {
+        tables: vec![("users".into(), "members".into())],
+        ..Renames::default()
+    };
+    let changes = diff(&from, &to, &renames);
+    let refused = dialect
+        .expand_contract(&from, &to, &changes)
+        .expect_err("refused");
+    assert_eq!(refused.table, "users");
+    assert!(
+        refused.message.starts_with(
+            "renamed to members through expand / contract, but the same expand also runs steps \
+             that commit on their own (an index build or a constraint validation)"
+        ) && refused.message.contains("nor, undoing it, dropped")
+            && refused.message.contains("split it into two migrations"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn expand_contract_leaves_two_carried_columns_sharing_a_constraint_in_place() {
     let dialect = Postgres::default();

@@ -50,6 +50,15 @@ use qvdiff_core::migration::batch_rows;
 use qvdiff_core::runner::Migration;
 use std::time::Instant;
 
+/// Sent before each batch, in its implicit transaction: the settings by which the server writes
+/// a key as text and reads it back, pinned for the batch alone, so that the key recorded under
+/// one session's `DateStyle` (`'04/03/2024'` under `SQL, DMY`) is not read as another key
+/// (April 3rd under `ISO, MDY`) by the run that continues after it, and a float or bytea key
+/// reads back whole. `SET LOCAL` ends with the batch: the session's settings stay its own.
+const PINNED_KEY_FORMATS: &str =
+    "SET LOCAL DateStyle = 'ISO'; SET LOCAL IntervalStyle = 'postgres'; \
+     SET LOCAL extra_float_digits = 3; SET LOCAL bytea_output = 'hex'; ";
+
 /// The rows per batch of each statement of a section, from a batch line between it and the
 /// statement before.
 pub(super) fn batch_lines(sql: &str, statements: &[Statement]) -> Vec<Option<u64>> {
@@ -217,6 +226,30 @@ fn primary_key_and_estimate(
     Ok((key, estimate))
 }
 
+/// The rows of `table` after key `last` (SQL literals) over the key columns `key`, as the
+/// planner estimates them (no row is read); `None` when it gives no figure.
+fn rows_after(
+    session: &mut (impl Session + ?Sized),
+    table: &str,
+    key: &[String],
+    last: &str,
+) -> Result<Option<u64>, SessionError> {
+    let key_list = key.join(", ");
+    let plan = session.query_value(&format!(
+        "{PINNED_KEY_FORMATS}EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE ({key_list}) > ({last})"
+    ))?;
+    // `[{"Plan": {… "Plan Rows": 123, …}}]`: the top node's estimate.
+    Ok(plan.and_then(|plan| {
+        let at = plan.find("\"Plan Rows\":")? + "\"Plan Rows\":".len();
+        let digits: String = plan[at..]
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    }))
+}
+
 /// What the batches of one batched statement committed in this run (over all its attempts):
 /// they stay when a later batch fails.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +275,9 @@ pub(super) struct Batches<'a> {
     pub recorded: &'a [(usize, String)],
     /// What the batches of the last batched statement run committed in this run.
     pub committed: Option<Committed>,
+    /// The batched statement whose table this run vacuumed: an attempt again after its record
+    /// failed does not vacuum the whole table twice.
+    pub vacuumed: Option<usize>,
 }
 
 impl Batches<'_> {
@@ -305,9 +341,16 @@ pub(super) fn run(
     let mut last = batches.resume_after(index);
     // A stopped attempt changed rows that no vacuum followed.
     let resumed = last.is_some();
+    if let Some(last) = last.as_deref().filter(|_| estimate.is_some()) {
+        // The count starts at the key reached: shown against the rows after it.
+        report.estimate = rows_after(session, &update.table, &key, last)?.or(estimate);
+    }
     let record = |bound: (&str, &str)| resume::record_batch_sql(migration, direction, index, bound);
     loop {
-        let batch = session.simple_query(&update.sql(&key, rows, last.as_deref(), record))?;
+        let batch = session.simple_query(&format!(
+            "{PINNED_KEY_FORMATS}{}",
+            update.sql(&key, rows, last.as_deref(), record)
+        ))?;
         let Some(row) = batch.into_iter().next() else {
             break;
         };
@@ -341,12 +384,13 @@ pub(super) fn run(
             progress(&report);
         }
     }
-    if report.changed > 0 || resumed {
+    if (report.changed > 0 || resumed) && batches.vacuumed != Some(index) {
         table_locks::execute_without_timeout(
             session,
             &format!("VACUUM (ANALYZE) {}", update.table),
             retry,
         )?;
+        batches.vacuumed = Some(index);
     }
     resume::record_step(session, migration, direction, index)?;
     report.elapsed = started.elapsed();

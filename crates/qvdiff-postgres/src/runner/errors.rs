@@ -51,9 +51,9 @@ impl CommittedBatches {
             )
         };
         format!(
-            "{committed}: each batch commits on its own, and the rows it filled no longer match \
-             the statement's WHERE (a backfill's `IS NULL`), so they are not changed twice; \
-             running `qvdiff {command}` again continues after key {}",
+            "{committed}: each batch commits on its own with the key it reached, and \
+             running `qvdiff {command}` again continues after key {}, so no row is changed \
+             twice",
             self.last_key,
         )
     }

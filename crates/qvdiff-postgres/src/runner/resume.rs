@@ -26,14 +26,13 @@ use crate::session::{Session, SessionError, TextRow};
 use qvdiff_core::backend::{Direction, HalfDone};
 use qvdiff_core::runner::{Migration, PROGRESS_TABLE};
 
-/// `CREATE TABLE` of the progress table, and its `last_key` column where a table from before
-/// that column has none. `IF NOT EXISTS`: sent with each step recorded (in the step's
-/// transaction), under the runner's advisory lock, so a revision refused before its first step
-/// leaves the database as it was.
+/// `CREATE TABLE` of the progress table, sent by [`ensure_table`] when it is missing.
 ///
 /// `last_key`: NULL on the row of a finished step; on the row of a batched `UPDATE` still
 /// under way, the key its last committed batch reached (SQL literals), where the next run
-/// continues (`runner/batch.rs`).
+/// continues (`runner/batch.rs`). That row is filed under [`under_way_number`], a negative
+/// statement number that versions reading no `last_key` skip, so none of them takes a
+/// backfill under way for done.
 const CREATE_PROGRESS_SQL: &str =
     "CREATE TABLE IF NOT EXISTS \"qvdiff_migrations_progress\" (\n    \
      \"revision\" text NOT NULL,\n    \
@@ -41,12 +40,29 @@ const CREATE_PROGRESS_SQL: &str =
      \"checksum\" text NOT NULL,\n    \
      \"statement\" integer NOT NULL,\n    \
      \"last_key\" text,\n    \
-     PRIMARY KEY (\"revision\", \"direction\", \"statement\")\n);\n\
-     ALTER TABLE \"qvdiff_migrations_progress\" ADD COLUMN IF NOT EXISTS \"last_key\" text";
+     PRIMARY KEY (\"revision\", \"direction\", \"statement\")\n)";
+
+/// Adds `last_key` to a progress table from before that column.
+const ADD_LAST_KEY_SQL: &str =
+    "ALTER TABLE \"qvdiff_migrations_progress\" ADD COLUMN IF NOT EXISTS \"last_key\" text";
+
+/// Whether the progress table exists and whether it has `last_key`: `t` or `f` each.
+const TABLE_AND_COLUMN_SQL: &str = "SELECT to_regclass('\"qvdiff_migrations_progress\"') IS NOT NULL, \
+     EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('\"qvdiff_migrations_progress\"') \
+     AND attname = 'last_key' AND NOT attisdropped)";
 
 /// The `last_key` of a progress row `p`, read so that a table from before the column (which
-/// only a write adds) reads as NULL rather than failing: reading never changes the table.
+/// only a run recording progress adds) reads as NULL rather than failing: reading never
+/// changes the table.
 const LAST_KEY_SQL: &str = "to_jsonb(p) ->> 'last_key'";
+
+/// The statement number under which the batches under way of statement `index` are recorded:
+/// `-(index + 2)`, below the `-1` of [`record_started`]. Versions before `last_key` read only
+/// numbers from 0 as statements (and count only those as done), so they ignore this row rather
+/// than skip the rest of the backfill; they still see the revision as started.
+fn under_way_number(index: usize) -> i64 {
+    -i64::try_from(index).unwrap_or(i64::MAX - 2) - 2
+}
 
 fn progress_error(context: String, error: SessionError) -> PgError {
     PgError::new(format!("{context} (table {PROGRESS_TABLE})"), error.message)
@@ -69,6 +85,8 @@ fn direction_word(direction: Direction) -> &'static str {
 pub(super) struct Progress {
     /// Whether the progress table exists.
     pub table_exists: bool,
+    /// Whether it has the `last_key` column.
+    pub has_last_key: bool,
     /// Whether any row is recorded for the section, the marker of a started concurrent step
     /// included: then an earlier run changed something.
     pub started: bool,
@@ -87,7 +105,18 @@ pub(super) fn progress(
     direction: Direction,
 ) -> Result<Progress, PgError> {
     let revision = &migration.file.revision;
-    if !progress_table_exists(session)? {
+    let found = session
+        .simple_query(TABLE_AND_COLUMN_SQL)
+        .map_err(|e| progress_error("looking for the progress table".to_string(), e))?;
+    let mut found = found
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|value| value.as_deref() == Some("t"));
+    let (table_exists, has_last_key) =
+        (found.next().unwrap_or(false), found.next().unwrap_or(false));
+    if !table_exists {
         return Ok(Progress::default());
     }
     let rows = session
@@ -100,6 +129,7 @@ pub(super) fn progress(
         .map_err(|e| progress_error(format!("reading the progress of revision {revision}"), e))?;
     let mut progress = Progress {
         table_exists: true,
+        has_last_key,
         started: !rows.is_empty(),
         done: Vec::with_capacity(rows.len()),
         batched_to: Vec::new(),
@@ -120,13 +150,51 @@ pub(super) fn progress(
                 ),
             ));
         }
-        match (statement.parse(), last_key) {
-            (Ok(number), Some(key)) => progress.batched_to.push((number, key)),
-            (Ok(number), None) => progress.done.push(number),
-            (Err(_), _) => {}
+        // Batches under way are filed under their negative number; a row of statement `n`
+        // with a key is one a version filing them under `n` wrote.
+        match (statement.parse::<i64>().ok(), last_key) {
+            (Some(number @ ..=-2), Some(key)) => {
+                if let Ok(index) = usize::try_from(-2 - number) {
+                    progress.batched_to.push((index, key));
+                }
+            }
+            (Some(number @ 0..), key) => match (usize::try_from(number), key) {
+                (Ok(index), Some(key)) => progress.batched_to.push((index, key)),
+                (Ok(index), None) => progress.done.push(index),
+                (Err(_), _) => {}
+            },
+            _ => {}
         }
     }
     Ok(progress)
+}
+
+/// Creates the progress table, or adds `last_key` to one from before that column, when
+/// `progress` (read by [`progress`] at the start of the section) found it missing: once per
+/// section, before its first step and outside any step's transaction, under the runner's
+/// advisory lock. The steps' own statements then only insert, update and delete rows, which a
+/// role that does not own the table may be granted, and take no lock on the table that a
+/// reader of it would hold up.
+pub(super) fn ensure_table(
+    session: &mut (impl Session + ?Sized),
+    progress: &Progress,
+) -> Result<(), PgError> {
+    let (sql, context) = match (progress.table_exists, progress.has_last_key) {
+        (false, _) => (
+            CREATE_PROGRESS_SQL,
+            "creating the progress table".to_string(),
+        ),
+        (true, false) => (
+            ADD_LAST_KEY_SQL,
+            format!(
+                "adding the column last_key, where a batched UPDATE's progress is kept, to the \
+                 progress table (no step of the revision ran; the table's owner can add \
+                 it: {ADD_LAST_KEY_SQL})"
+            ),
+        ),
+        (true, true) => return Ok(()),
+    };
+    session.execute(sql).map_err(|e| progress_error(context, e))
 }
 
 /// The statement removing a revision's progress rows, or the progress table when `drop_table`.
@@ -164,23 +232,29 @@ pub(super) fn undo_steps(
     result
 }
 
-/// The table (when missing) and the `INSERT` recording statement `index` of `migration`'s
-/// section as done (over the row of its batches under way, if any).
+/// The statements recording statement `index` of `migration`'s section as done: the row of its
+/// batches under way, if any, deleted and the row of the statement inserted (over a row with a
+/// key that a version filing batches under the statement's own number wrote).
 fn record_step_sql(migration: &Migration, direction: Direction, index: usize) -> String {
-    format!(
-        "{CREATE_PROGRESS_SQL}; INSERT INTO \"qvdiff_migrations_progress\" (revision, direction, checksum, statement) \
-         VALUES ({}, {}, {}, {index}) \
-         ON CONFLICT (revision, direction, statement) DO UPDATE SET last_key = NULL",
+    let (revision, direction) = (
         quote_string(&migration.file.revision),
         quote_string(direction_word(direction)),
+    );
+    format!(
+        "DELETE FROM \"qvdiff_migrations_progress\" WHERE revision = {revision} \
+         AND direction = {direction} AND statement = {under_way}; \
+         INSERT INTO \"qvdiff_migrations_progress\" (revision, direction, checksum, statement) \
+         VALUES ({revision}, {direction}, {}, {index}) \
+         ON CONFLICT (revision, direction, statement) DO UPDATE SET last_key = NULL",
         quote_string(&migration.checksum),
+        under_way = under_way_number(index),
     )
 }
 
 /// The `INSERT` recording how far the batches of statement `index` got: `key`, an expression
-/// of `SELECT … FROM from` giving the key as SQL literals. Part of each batch's statement, so
-/// that the batch and its record commit together (the table and column exist:
-/// [`record_started`] ran first).
+/// of `SELECT … FROM from` giving the key as SQL literals, under the statement's
+/// [`under_way_number`]. Part of each batch's statement, so that the batch and its record
+/// commit together (the table and column exist: [`ensure_table`] ran first).
 pub(super) fn record_batch_sql(
     migration: &Migration,
     direction: Direction,
@@ -190,11 +264,12 @@ pub(super) fn record_batch_sql(
     format!(
         "INSERT INTO \"qvdiff_migrations_progress\" \
          (revision, direction, checksum, statement, last_key) \
-         SELECT {}, {}, {}, {index}, {key} FROM {from} \
+         SELECT {}, {}, {}, {under_way}, {key} FROM {from} \
          ON CONFLICT (revision, direction, statement) DO UPDATE SET last_key = EXCLUDED.last_key",
         quote_string(&migration.file.revision),
         quote_string(direction_word(direction)),
         quote_string(&migration.checksum),
+        under_way = under_way_number(index),
     )
 }
 
@@ -238,7 +313,7 @@ pub(super) fn record_started(
     direction: Direction,
 ) -> Result<(), SessionError> {
     session.execute(&format!(
-        "{CREATE_PROGRESS_SQL}; INSERT INTO \"qvdiff_migrations_progress\" \
+        "INSERT INTO \"qvdiff_migrations_progress\" \
          (revision, direction, checksum, statement) VALUES ({}, {}, {}, -1) ON CONFLICT DO NOTHING",
         quote_string(&migration.file.revision),
         quote_string(direction_word(direction)),
@@ -297,7 +372,7 @@ pub(super) fn forget_progress(
     let revision = &migration.file.revision;
     session
         .execute(&format!(
-            "{CREATE_PROGRESS_SQL}; DELETE FROM \"qvdiff_migrations_progress\" WHERE revision = {} AND direction = {}",
+            "DELETE FROM \"qvdiff_migrations_progress\" WHERE revision = {} AND direction = {}",
             quote_string(revision),
             quote_string(direction_word(direction)),
         ))
