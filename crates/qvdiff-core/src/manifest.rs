@@ -42,7 +42,13 @@ impl std::error::Error for ManifestError {}
 
 /// Renders a schema as manifest JSON (normalized, pretty, with a trailing newline).
 pub fn to_json(schema: &Schema) -> String {
-    let schema = schema.clone().normalized();
+    into_json(schema.clone())
+}
+
+/// [`to_json`] of a schema the caller no longer needs: normalized in place, so a big schema is
+/// not held twice.
+pub fn into_json(schema: Schema) -> String {
+    let schema = schema.normalized();
     let out = ManifestOut {
         version: MANIFEST_VERSION,
         tables: &schema.tables,

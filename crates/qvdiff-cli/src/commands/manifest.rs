@@ -11,15 +11,12 @@ use std::io::Write;
 /// Prints (or writes) the manifest of the models.
 pub fn run(config: &Config, args: &ManifestArgs, console: &Console) -> CliResult<()> {
     let schema = ModelSource::choose(config, args.manifest.as_deref()).load()?;
-    let json = qvdiff_core::manifest::to_json(&schema);
+    let tables = schema.tables.len();
+    let json = qvdiff_core::manifest::into_json(schema);
     match &args.output {
         Some(path) => {
             write_atomic(path, json.as_bytes(), false)?;
-            console.info(&format!(
-                "Wrote {} tables to {}",
-                schema.tables.len(),
-                path.display()
-            ));
+            console.info(&format!("Wrote {tables} tables to {}", path.display()));
         }
         None => {
             let mut out = std::io::stdout().lock();
