@@ -446,6 +446,8 @@ pub(crate) fn checks_up_front(statements: &[&str], undoable: &[usize]) -> Vec<(u
     let mut constraints_checked = true;
     // The names earlier statements gave (renamed to or created), as shown.
     let mut given: Vec<String> = Vec::new();
+    // The tables earlier statements renamed: the name before, and the name after as shown.
+    let mut renamed_tables: Vec<(Name, String)> = Vec::new();
     for (index, statement) in statements.iter().enumerate() {
         let first = Words::new(statement).text_at(0).to_ascii_uppercase();
         if matches!(
@@ -457,12 +459,17 @@ pub(crate) fn checks_up_front(statements: &[&str], undoable: &[usize]) -> Vec<(u
         let step = DataStep::of(statement);
         match &step {
             Some(step @ DataStep::Type { table, column, .. }) => {
-                let met_now = !given.contains(&table.shown)
-                    && !statements[..index].iter().any(|earlier| {
-                        Words::new(earlier).names(&column.shown) && !keeps_values(earlier)
-                    });
-                if met_now {
-                    checks.push((index, UpFront::Conversion(step.clone())));
+                let column_as_stored = !statements[..index].iter().any(|earlier| {
+                    Words::new(earlier).names(&column.shown) && !keeps_values(earlier)
+                });
+                if let Some(stored_as) =
+                    stored_under(table, &given, &renamed_tables).filter(|_| column_as_stored)
+                {
+                    let mut step = step.clone();
+                    if let DataStep::Type { table, .. } = &mut step {
+                        *table = stored_as;
+                    }
+                    checks.push((index, UpFront::Conversion(step)));
                 }
             }
             _ if constraints_checked && !undoable.contains(&index) => {
@@ -480,8 +487,37 @@ pub(crate) fn checks_up_front(statements: &[&str], undoable: &[usize]) -> Vec<(u
             constraints_checked = false;
         }
         given.extend(given_name(statement));
+        renamed_tables.extend(renamed_table(statement));
     }
     checks
+}
+
+/// The name `table` has before the revision runs: itself when no earlier statement gave that
+/// name, the name before a chain of earlier `ALTER TABLE … RENAME TO` (a renamed table holds the
+/// same rows under its old name), and `None` when the revision creates it.
+fn stored_under(table: &Name, given: &[String], renamed_tables: &[(Name, String)]) -> Option<Name> {
+    let mut name = table.clone();
+    for _ in 0..=renamed_tables.len() {
+        if !given.contains(&name.shown) {
+            return Some(name);
+        }
+        let (old, _) = renamed_tables
+            .iter()
+            .rev()
+            .find(|(_, new)| *new == name.shown)?;
+        name = old.clone();
+    }
+    None
+}
+
+/// `ALTER TABLE old RENAME TO new`: the table's name before, and after as shown.
+fn renamed_table(statement: &str) -> Option<(Name, String)> {
+    let mut w = Words::new(statement);
+    let old = w.alter_table()?;
+    if !w.eat_all(&["RENAME", "TO"]) {
+        return None;
+    }
+    Some((old, w.name()?.shown))
 }
 
 /// The name a statement gives that was not there before it, as shown: what `RENAME [COLUMN |
@@ -1343,10 +1379,38 @@ mod tests {
             ]),
             vec![1]
         );
-        // A type change on a table the revision renames into place reads nothing up front.
+        // A type change on a table the revision renames into place reads the rows under the
+        // name they have before it runs, through a chain of renames; on a table the revision
+        // creates, nothing.
         let widen = "ALTER TABLE \"items\" ALTER COLUMN \"qty\" TYPE bigint";
         assert_eq!(checked(&[widen]), vec![0]);
-        assert!(checked(&["ALTER TABLE \"stock\" RENAME TO \"items\"", widen]).is_empty());
+        let read_from = |statements: &[&str]| -> Vec<String> {
+            checks_up_front(statements, &[])
+                .into_iter()
+                .filter_map(|(_, check)| match check {
+                    UpFront::Conversion(DataStep::Type { table, .. }) => Some(table.shown),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            read_from(&["ALTER TABLE \"stock\" RENAME TO \"items\"", widen]),
+            ["stock"]
+        );
+        assert_eq!(
+            read_from(&[
+                "ALTER TABLE \"goods\" RENAME TO \"stock\"",
+                "ALTER TABLE \"stock\" RENAME TO \"items\"",
+                widen
+            ]),
+            ["goods"]
+        );
+        assert!(checked(&[
+            "CREATE TABLE \"stock\" (\"id\" bigint PRIMARY KEY, \"qty\" integer)",
+            "ALTER TABLE \"stock\" RENAME TO \"items\"",
+            widen
+        ])
+        .is_empty());
         assert_eq!(
             checked(&["ALTER TABLE \"other\" RENAME TO \"more\"", widen]),
             vec![1]
